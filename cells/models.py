@@ -1,0 +1,250 @@
+"""The scenario document and its cell kinds.
+
+A scenario is a document (YAML or JSON) that exports and imports without loss:
+ordered cells, a trigger first, then actions, transformers and conditions. A condition
+cell either filters (stops the run quietly when its rules fail) or routes (named
+branches, each an ordered list of cells; nesting allowed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from cells.conditions import RuleGroup
+
+CELL_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CellBase(_Strict):
+    id: str = Field(description="Unique within the scenario; later cells refer to this cell's output as steps.<id>.", pattern=CELL_ID.pattern, examples=["create_post"])
+    name: str | None = Field(None, description="A label shown in the workspace.")
+    notes: str | None = Field(None, description="Free text for whoever maintains the scenario.")
+
+
+class OperationCell(CellBase):
+    app: str = Field(description="The app key, e.g. 'slack'.")
+    operation: str = Field(description="The trigger or action key within the app.")
+    connection: str | None = Field(None, description="The id of the connection the cell uses (apps that need auth).")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Input fields; strings may hold {{ }} references to earlier cells.")
+
+
+class TriggerCell(OperationCell):
+    """Starts the scenario. Its output is available as ``trigger`` and ``steps.<id>``."""
+
+    kind: Literal["trigger"]
+
+
+class ActionCell(OperationCell):
+    """Calls an app's action."""
+
+    kind: Literal["action"]
+    on_error: Literal["fail", "continue"] = Field("fail", description="fail: the run fails with this cell. continue: record the error and go on.")
+
+
+class TransformerCell(OperationCell):
+    """Reshapes data (formatter, lookup table); needs no connection."""
+
+    kind: Literal["transformer"]
+    on_error: Literal["fail", "continue"] = Field("fail", description="fail: the run fails with this cell. continue: record the error and go on.")
+
+
+class Branch(_Strict):
+    """One route of a router: runs its cells when its rules pass."""
+
+    name: str = Field(description="Shown in the workspace and in execution records.")
+    rules: RuleGroup | None = Field(None, description="When the branch runs. Omit for the fallback branch.")
+    fallback: bool = Field(False, description="Runs only when no other branch matched.")
+    cells: list[Cell] = Field(default_factory=list, description="The branch's cells, in order.")
+
+
+class ConditionCell(CellBase):
+    """A filter (``rules``) or a router (``branches``)."""
+
+    kind: Literal["condition"]
+    rules: RuleGroup | None = Field(None, description="Filter: the run goes on only when these rules pass.")
+    branches: list[Branch] | None = Field(None, description="Router: named branches, each with rules and cells.")
+    match: Literal["all", "first"] = Field("all", description="Router: run every matching branch, or only the first.")
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> ConditionCell:
+        if (self.rules is None) == (self.branches is None):
+            raise ValueError(f"condition cell '{self.id}' needs either 'rules' (a filter) or 'branches' (a router), not both or neither")
+        if self.branches is not None:
+            if not self.branches:
+                raise ValueError(f"router '{self.id}' needs at least one branch")
+            fallbacks = [b for b in self.branches if b.fallback]
+            if len(fallbacks) > 1:
+                raise ValueError(f"router '{self.id}' has {len(fallbacks)} fallback branches; at most one is allowed")
+            for branch in self.branches:
+                if not branch.fallback and branch.rules is None:
+                    raise ValueError(f"branch '{branch.name}' of router '{self.id}' needs rules, or 'fallback: true'")
+            names = [b.name for b in self.branches]
+            if len(set(names)) != len(names):
+                raise ValueError(f"router '{self.id}' has two branches with the same name")
+        return self
+
+    @property
+    def is_router(self) -> bool:
+        return self.branches is not None
+
+
+Cell = Annotated[TriggerCell | ActionCell | TransformerCell | ConditionCell, Field(discriminator="kind")]
+StepCell = ActionCell | TransformerCell | ConditionCell
+
+
+class ScenarioSettings(_Strict):
+    """Run-time behaviour of the whole scenario."""
+
+    retry_count: int = Field(2, ge=0, le=10, description="How often a cell that failed with a temporary error (network, timeout, 429, 5xx) is retried, with exponential backoff.")
+    notify_on_error: bool = Field(False, description="Alert when a run fails.")
+    timeout_seconds: float = Field(300, gt=0, le=3600, description="The whole run is stopped after this many seconds.")
+    cell_timeout_seconds: float = Field(60, gt=0, le=3600, description="A single cell is stopped after this many seconds.")
+
+
+class ScenarioDocument(_Strict):
+    """A scenario as a file: what ``cellwright import`` reads and ``export`` writes."""
+
+    schema_: Literal["cellwright/scenario@1"] = Field("cellwright/scenario@1", alias="schema", description="Document format version.")
+    name: str = Field(min_length=1, max_length=200, description="The scenario's name.")
+    description: str = Field("", description="What the scenario does.")
+    settings: ScenarioSettings = Field(default_factory=ScenarioSettings)
+    cells: list[Cell] = Field(min_length=1, description="The trigger first, then the steps in order.")
+
+    @model_validator(mode="after")
+    def _check(self) -> ScenarioDocument:
+        first = self.cells[0]
+        if not isinstance(first, TriggerCell):
+            raise _invalid(
+                f"the first cell must be the trigger (kind: trigger); '{first.id}' is of kind '{first.kind}'",
+                f"{_label('cells', 0, first)}.kind", first.id,
+            )
+        seen: set[str] = set()
+        for cell, where in _paths(self.cells, "cells"):
+            if cell.id in seen:
+                raise _invalid(f"two cells use the id '{cell.id}'; ids must be unique in the scenario", f"{where}.id", cell.id)
+            seen.add(cell.id)
+            if isinstance(cell, TriggerCell) and cell is not first:
+                raise _invalid(f"cell '{cell.id}' is a trigger; only the first cell may be one", f"{where}.kind", cell.id)
+        _check_references(self)
+        return self
+
+    @property
+    def trigger(self) -> TriggerCell:
+        first = self.cells[0]
+        assert isinstance(first, TriggerCell)
+        return first
+
+    @property
+    def steps(self) -> list[StepCell]:
+        return [c for c in self.cells[1:] if not isinstance(c, TriggerCell)]
+
+    def walk(self) -> Iterator[tuple[Any, tuple[tuple[str, str], ...]]]:
+        """Every cell in run order with its parents: ((router id, branch name), ...)."""
+        yield from _walk(self.cells, ())
+
+    def find(self, cell_id: str) -> Any:
+        for cell, _ in self.walk():
+            if cell.id == cell_id:
+                return cell
+        return None
+
+    def to_data(self) -> dict[str, Any]:
+        """The canonical JSON-ready form (what is stored and exported).
+
+        Defaults are left out, except run settings the author wrote down (an explicit
+        ``timeout_seconds: 300`` still overrides the operator's default). Keys come in
+        reading order: ``schema``, ``name``…, and each cell starts with ``id`` and ``kind``.
+        """
+        data = self.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude={"schema_", "settings"})
+        settings = self.settings.model_dump(mode="json", exclude_unset=True)
+        out: dict[str, Any] = {"schema": "cellwright/scenario@1"}
+        for key in ("name", "description"):
+            if key in data:
+                out[key] = data[key]
+        if settings:
+            out["settings"] = settings
+        out["cells"] = [_ordered_cell(cell) for cell in data["cells"]]
+        return out
+
+
+def _ordered_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    ordered = {key: cell[key] for key in ("id", "kind") if key in cell}
+    ordered.update((key, value) for key, value in cell.items() if key not in ordered)
+    for branch in ordered.get("branches") or []:
+        if "cells" in branch:
+            branch["cells"] = [_ordered_cell(c) for c in branch["cells"]]
+    return ordered
+
+
+def _invalid(message: str, where: str, cell_id: str) -> PydanticCustomError:
+    """A document error that carries its place in the file (``ctx.where``)."""
+    return PydanticCustomError("invalid_scenario", message, {"where": where, "cell_id": cell_id})
+
+
+def _label(prefix: str, index: int, cell: Any) -> str:
+    return f"{prefix}[{index}] (id '{cell.id}')"
+
+
+def _paths(cells: list[Any], prefix: str) -> Iterator[tuple[Any, str]]:
+    """Every cell in run order with its place in the file, e.g. ``cells[2] (id 'route').branches[0].cells[1] (id 'x')``."""
+    for index, cell in enumerate(cells):
+        where = _label(prefix, index, cell)
+        yield cell, where
+        if isinstance(cell, ConditionCell) and cell.branches:
+            for b, branch in enumerate(cell.branches):
+                yield from _paths(branch.cells, f"{where}.branches[{b}].cells")
+
+
+def _walk(cells: list[Any], parents: tuple[tuple[str, str], ...]) -> Iterator[tuple[Any, tuple[tuple[str, str], ...]]]:
+    for cell in cells:
+        yield cell, parents
+        if isinstance(cell, ConditionCell) and cell.branches:
+            for branch in cell.branches:
+                yield from _walk(branch.cells, (*parents, (cell.id, branch.name)))
+
+
+def _check_references(doc: ScenarioDocument) -> None:
+    """Every ``steps.X`` must name a cell that runs before the referring cell."""
+    from cells.mapping import referenced_steps
+
+    def visit(cells: list[Any], available: set[str], prefix: str) -> set[str]:
+        """Check ``cells``; return the ids they make available to later cells."""
+        available = set(available)
+        for index, cell in enumerate(cells):
+            where = _label(prefix, index, cell)
+            sources: list[tuple[str, Any]] = []
+            if isinstance(cell, OperationCell):
+                sources.append((f"{where}.inputs", cell.inputs))
+            if isinstance(cell, ConditionCell):
+                sources.append((f"{where}.rules", cell.model_dump(include={"rules"})))
+                for b, branch in enumerate(cell.branches or []):
+                    sources.append((f"{where}.branches[{b}].rules", branch.model_dump(include={"rules"})))
+            for field_where, source in sources:
+                for ref in sorted(referenced_steps(source)):
+                    if ref not in available:
+                        hint = f" Cells before it: {', '.join(sorted(available))}." if available else ""
+                        raise _invalid(f"cell '{cell.id}' refers to steps.{ref}, which is not a cell that runs before it.{hint}", field_where, cell.id)
+            inner: set[str] = set()
+            if isinstance(cell, ConditionCell) and cell.branches:
+                for b, branch in enumerate(cell.branches):
+                    # cells after the router may use a branch's outputs (with `default`
+                    # for the branches that did not run)
+                    inner |= visit(branch.cells, available | {cell.id}, f"{where}.branches[{b}].cells")
+            available |= inner | {cell.id}
+        return available
+
+    visit(doc.cells, set(), "cells")
+
+
+Branch.model_rebuild()
+ConditionCell.model_rebuild()
+ScenarioDocument.model_rebuild()

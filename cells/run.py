@@ -1,0 +1,227 @@
+"""Running one cell: render inputs, validate, call, validate the output, time it.
+
+This is exactly what the workspace's "Run cell" calls and what the runner calls for
+every step; nothing else runs an operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ValidationError
+
+from cells import mapping
+from cells.conditions import evaluate
+from cells.models import ActionCell, ConditionCell, OperationCell, TransformerCell, TriggerCell
+from connectors.sdk import (
+    App,
+    CallTimeoutError,
+    CellwrightError,
+    ConfigurationError,
+    InvalidInputError,
+    InvalidOutputError,
+    OperationContext,
+)
+from connectors.sdk.errors import error_from_exception
+
+
+class ContextFactory(Protocol):
+    """Builds the ``OperationContext`` for a cell (connection, HTTP client, keys)."""
+
+    def __call__(self, cell: OperationCell, app: App, *, idempotency_key: str) -> Awaitable[OperationContext]: ...
+
+
+class AppLookup(Protocol):
+    def get(self, key: str) -> App: ...
+
+
+@dataclass
+class CellResult:
+    """What one cell run produced. ``exception`` is for the runner, never stored."""
+
+    cell_id: str
+    status: str  # "completed" | "failed" | "skipped"
+    input: Any = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    ended_at: datetime | None = None
+    duration_ms: float | None = None
+    exception: CellwrightError | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cell_id": self.cell_id,
+            "status": self.status,
+            "input": self.input,
+            "output": self.output,
+            "error": self.error,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "duration_ms": self.duration_ms,
+        }
+
+
+def idempotency_key(execution_id: str, cell_id: str, item: int | str = 0) -> str:
+    """Stable for (execution, cell, item): a retried or resumed call sends the same key."""
+    digest = hashlib.sha256(f"{execution_id}:{cell_id}:{item}".encode()).hexdigest()
+    return f"cw-{digest[:40]}"
+
+
+def validation_error(cell_id: str, exc: ValidationError, what: str = "input") -> InvalidInputError:
+    """A pydantic error as a message that names the cell and each field."""
+    errors = [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(root)", "message": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+    return InvalidInputError(f"Cell '{cell_id}': invalid {what} — {listed}{more}", errors=errors, cell_id=cell_id)
+
+
+def dump(value: BaseModel | Mapping[str, Any] | Any) -> Any:
+    """JSON-ready data; ``SecretStr`` values come out masked."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    return value
+
+
+def validate_output(cell_id: str, model: type[BaseModel], value: Any) -> dict[str, Any]:
+    try:
+        if isinstance(value, model):
+            parsed = value
+        else:
+            parsed = model.model_validate(dump(value))
+    except ValidationError as exc:
+        listed = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors(include_url=False, include_input=False)[:5]
+        )
+        raise InvalidOutputError(f"Cell '{cell_id}': the app returned data that does not match its output model — {listed}") from None
+    result: dict[str, Any] = parsed.model_dump(mode="json", by_alias=True)
+    return result
+
+
+async def run_operation_cell(
+    cell: OperationCell,
+    context: Mapping[str, Any],
+    *,
+    apps: AppLookup,
+    make_context: ContextFactory,
+    idempotency_key: str,
+    timeout: float = 60.0,
+) -> CellResult:
+    """Run an action or transformer cell."""
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    result = CellResult(cell_id=cell.id, status="failed", started_at=started)
+    try:
+        app = apps.get(cell.app)
+        op = app.action(cell.operation)
+        rendered = mapping.render(cell.inputs, context, cell_id=cell.id)
+        result.input = rendered
+        try:
+            inputs = op.input.model_validate(rendered)
+        except ValidationError as exc:
+            raise validation_error(cell.id, exc) from None
+        result.input = dump(inputs)  # masked secrets, defaults filled in
+        if app.needs_connection and not cell.connection:
+            raise ConfigurationError(f"Cell '{cell.id}' needs a {app.name} connection; pick one in the cell.")
+        ctx = await make_context(cell, app, idempotency_key=idempotency_key)
+        try:
+            raw = await asyncio.wait_for(op.perform(ctx, inputs), timeout)
+        except TimeoutError:
+            raise CallTimeoutError(f"Cell '{cell.id}' took longer than {timeout:g} s and was stopped.") from None
+        result.output = validate_output(cell.id, op.output, raw)
+        result.status = "completed"
+    except Exception as exc:  # every failure becomes a recorded, coded error
+        error = error_from_exception(exc)
+        result.exception = error
+        result.error = error.to_dict()
+    result.ended_at = datetime.now(UTC)
+    result.duration_ms = (time.perf_counter() - t0) * 1000
+    return result
+
+
+def run_condition_cell(cell: ConditionCell, context: Mapping[str, Any]) -> tuple[CellResult, list[str]]:
+    """Evaluate a filter or router. Returns the result and the branches (or ``[]``) to run.
+
+    A filter whose rules fail returns ``output.passed = False``; the runner then stops
+    the run quietly.
+    """
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    result = CellResult(cell_id=cell.id, status="failed", started_at=started)
+    taken: list[str] = []
+    try:
+        if cell.rules is not None:
+            ev = evaluate(cell.rules, context, cell_id=cell.id)
+            result.output = {"passed": ev.passed, "rules": ev.rules}
+        else:
+            evaluations: dict[str, Any] = {}
+            for branch in cell.branches or []:
+                if branch.fallback:
+                    continue
+                assert branch.rules is not None
+                ev = evaluate(branch.rules, context, cell_id=cell.id)
+                evaluations[branch.name] = {"passed": ev.passed, "rules": ev.rules}
+                if ev.passed and not (cell.match == "first" and taken):
+                    taken.append(branch.name)
+            if not taken:
+                taken = [b.name for b in cell.branches or [] if b.fallback]
+            result.output = {"branches": taken, "evaluations": evaluations}
+        result.status = "completed"
+    except Exception as exc:
+        error = error_from_exception(exc)
+        result.exception = error
+        result.error = error.to_dict()
+    result.ended_at = datetime.now(UTC)
+    result.duration_ms = (time.perf_counter() - t0) * 1000
+    return result, taken
+
+
+def trigger_result(cell: TriggerCell, payload: Mapping[str, Any], *, apps: AppLookup) -> CellResult:
+    """Record the trigger cell: its output is the payload, validated by the trigger's model."""
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    result = CellResult(cell_id=cell.id, status="failed", started_at=started, input=None)
+    try:
+        op = apps.get(cell.app).trigger(cell.operation)
+        result.output = validate_output(cell.id, op.output, dict(payload))
+        result.status = "completed"
+    except Exception as exc:
+        error = error_from_exception(exc)
+        result.exception = error
+        result.error = error.to_dict()
+    result.ended_at = datetime.now(UTC)
+    result.duration_ms = (time.perf_counter() - t0) * 1000
+    return result
+
+
+async def run_cell(
+    cell: ActionCell | TransformerCell | ConditionCell,
+    context: Mapping[str, Any],
+    *,
+    apps: AppLookup,
+    make_context: ContextFactory,
+    idempotency_key: str,
+    timeout: float = 60.0,
+) -> CellResult:
+    """Run any step cell on its own (the workspace's "Run cell")."""
+    if isinstance(cell, ConditionCell):
+        return run_condition_cell(cell, context)[0]
+    return await run_operation_cell(
+        cell, context, apps=apps, make_context=make_context, idempotency_key=idempotency_key, timeout=timeout
+    )
+
+
+RunCell = Callable[..., Awaitable[CellResult]]

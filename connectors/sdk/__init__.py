@@ -1,0 +1,58 @@
+"""The app SDK: everything an app package imports."""
+
+from connectors.sdk.app import App
+from connectors.sdk.auth import (
+    ApiKeyAuth,
+    ApiKeyFields,
+    AuthKind,
+    BasicAuth,
+    BasicFields,
+    CustomAuth,
+    NoAuth,
+    OAuth2Auth,
+    secret_value,
+)
+from connectors.sdk.context import OperationContext
+from connectors.sdk.errors import (
+    AuthError,
+    AuthExpiredError,
+    CallTimeoutError,
+    CellwrightError,
+    ConfigurationError,
+    ForbiddenDestinationError,
+    HaltError,
+    InvalidInputError,
+    InvalidOutputError,
+    MappingError,
+    NetworkError,
+    RateLimitedError,
+    UpstreamError,
+    WebhookVerificationError,
+)
+from connectors.sdk.http import ConnectorHttp, build_http
+from connectors.sdk.netguard import NetworkPolicy
+from connectors.sdk.operations import (
+    Action,
+    AnyOutput,
+    InstantTrigger,
+    ManualTrigger,
+    NoInput,
+    Operation,
+    PollingTrigger,
+    ScheduleTrigger,
+    Trigger,
+    load_sample,
+)
+from connectors.sdk.rest import rest
+from connectors.sdk.webhooks import IncomingRequest, WebhookReply, constant_time_equals, hmac_hex
+
+__all__ = [
+    "Action", "AnyOutput", "ApiKeyAuth", "ApiKeyFields", "App", "AuthError", "AuthExpiredError",
+    "AuthKind", "BasicAuth", "BasicFields", "CallTimeoutError", "CellwrightError",
+    "ConfigurationError", "ConnectorHttp", "CustomAuth", "ForbiddenDestinationError", "HaltError",
+    "IncomingRequest", "InstantTrigger", "InvalidInputError", "InvalidOutputError", "ManualTrigger",
+    "MappingError", "NetworkError", "NetworkPolicy", "NoAuth", "NoInput", "OAuth2Auth",
+    "Operation", "OperationContext", "PollingTrigger", "RateLimitedError", "ScheduleTrigger",
+    "Trigger", "UpstreamError", "WebhookReply", "WebhookVerificationError", "build_http",
+    "constant_time_equals", "hmac_hex", "load_sample", "rest", "secret_value",
+]

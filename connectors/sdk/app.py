@@ -1,0 +1,89 @@
+"""An app: identity, auth, and explicit lists of triggers and actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.sdk.auth import AuthKind, NoAuth
+from connectors.sdk.errors import ConfigurationError
+from connectors.sdk.http import ErrorParser
+from connectors.sdk.operations import Action, Operation, Trigger
+
+
+@dataclass(frozen=True, kw_only=True)
+class App:
+    """One app. Keys are snake_case and never change once published."""
+
+    key: str
+    name: str
+    description: str
+    category: str
+    auth: AuthKind = field(default_factory=NoAuth)
+    triggers: tuple[Trigger, ...] = ()
+    actions: tuple[Action, ...] = ()
+    base_url: str | Callable[[Mapping[str, Any]], str] | None = None
+    """The API root operations' paths are relative to; a function of the connection's
+    credentials for per-account hosts (a WordPress site, a Shopify shop)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host patterns (fnmatch) the app's client may call; empty means any public host."""
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+    error_parser: ErrorParser | None = None
+    icon: str = "🔌"
+    docs_url: str | None = None
+    sandbox: str | None = None
+    """``"module:factory"`` of a Starlette app simulating the vendor's API, for tests
+    and sandbox connections. The factory takes no arguments."""
+    sandbox_credentials: Mapping[str, Any] = field(default_factory=dict)
+    """Credentials the sandbox accepts: what a "sandbox connection" stores."""
+    builtin: bool = False
+
+    def operation(self, key: str) -> Operation:
+        for op in (*self.triggers, *self.actions):
+            if op.key == key:
+                return op
+        known = ", ".join(op.key for op in (*self.triggers, *self.actions))
+        raise ConfigurationError(f"App '{self.key}' has no operation '{key}'. It has: {known}.")
+
+    def trigger(self, key: str) -> Trigger:
+        op = self.operation(key)
+        if not isinstance(op, Trigger):
+            raise ConfigurationError(f"'{self.key}.{key}' is an action, not a trigger.")
+        return op
+
+    def action(self, key: str) -> Action:
+        op = self.operation(key)
+        if not isinstance(op, Action):
+            raise ConfigurationError(f"'{self.key}.{key}' is a trigger, not an action.")
+        return op
+
+    def resolve_base_url(self, credentials: Mapping[str, Any]) -> str | None:
+        if callable(self.base_url):
+            return self.base_url(credentials)
+        return self.base_url
+
+    @property
+    def needs_connection(self) -> bool:
+        return self.auth.type != "none"
+
+    def describe(self, *, full: bool = True) -> dict[str, Any]:
+        """The catalog entry (``cellwright apps --json``, ``GET /api/v1/apps``)."""
+        data: dict[str, Any] = {
+            "key": self.key,
+            "name": self.name,
+            "description": self.description,
+            "category": self.category,
+            "icon": self.icon,
+            "auth": self.auth.type,
+            "builtin": self.builtin,
+            "has_sandbox": self.sandbox is not None,
+        }
+        if full:
+            data["auth_schema"] = self.auth.describe()
+            data["triggers"] = [t.describe() for t in self.triggers]
+            data["actions"] = [a.describe() for a in self.actions]
+        else:
+            data["triggers"] = [{"key": t.key, "name": t.name} for t in self.triggers]
+            data["actions"] = [{"key": a.key, "name": a.name} for a in self.actions]
+        return data

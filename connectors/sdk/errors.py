@@ -1,0 +1,141 @@
+"""The one error hierarchy of Cellwright.
+
+Every failure a user can see is one of these classes. Each has a stable ``code``
+(the workspace links it to help, the REST API returns it, execution records store
+it) and a ``retryable`` flag the engine reads to decide between a backoff retry and
+failing the cell.
+
+Messages never contain credentials: the HTTP client strips authorization data
+before an upstream body or URL is put into an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CellwrightError(Exception):
+    """Base class. ``code`` is stable; ``message`` is for people."""
+
+    code: str = "error"
+    retryable: bool = False
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in execution records and returned by the API."""
+        data: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            data["details"] = self.details
+        return data
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AuthError(CellwrightError):
+    """The connection's credentials were refused."""
+
+    code = "auth_invalid"
+
+
+class AuthExpiredError(AuthError):
+    """The access token expired and could not be refreshed: the user must reconnect."""
+
+    code = "auth_expired"
+
+
+class RateLimitedError(CellwrightError):
+    """The vendor asked us to slow down. ``retry_after`` is in seconds, when known."""
+
+    code = "rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float | None = None, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
+class UpstreamError(CellwrightError):
+    """The vendor answered with an error. 5xx and 408 are retryable, other 4xx are not."""
+
+    code = "upstream_error"
+
+    def __init__(self, message: str, status: int | None = None, body: Any = None, **details: Any) -> None:
+        super().__init__(message, status=status, body=body, **details)
+        self.status = status
+        self.body = body
+        self.retryable = status is None or status >= 500 or status == 408
+
+
+class NetworkError(CellwrightError):
+    """The request never got an answer: connection refused, DNS failure, timeout."""
+
+    code = "network_error"
+    retryable = True
+
+
+class CallTimeoutError(NetworkError):
+    """A call or a cell ran past its time limit."""
+
+    code = "timeout"
+
+
+class InvalidInputError(CellwrightError):
+    """Inputs failed validation. ``errors`` lists ``{"field", "message"}`` items."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None, **details: Any) -> None:
+        super().__init__(message, errors=errors or [], **details)
+        self.errors = errors or []
+
+
+class InvalidOutputError(CellwrightError):
+    """An operation returned data that does not match its declared output model."""
+
+    code = "invalid_output"
+
+
+class MappingError(CellwrightError):
+    """A mapping expression failed to compile or evaluate."""
+
+    code = "mapping_error"
+
+
+class ForbiddenDestinationError(CellwrightError):
+    """A request targeted an address the operator has not allowed (SSRF guard)."""
+
+    code = "forbidden_destination"
+
+
+class HaltError(CellwrightError):
+    """Stop the run on purpose. ``failed=False`` ends it as completed (a filter)."""
+
+    code = "halt"
+
+    def __init__(self, message: str = "Stopped", failed: bool = False, **details: Any) -> None:
+        super().__init__(message, failed=failed, **details)
+        self.failed = failed
+
+
+class WebhookVerificationError(CellwrightError):
+    """An incoming webhook failed its signature or secret check (HTTP 401)."""
+
+    code = "webhook_unverified"
+
+
+class ConfigurationError(CellwrightError):
+    """A scenario or cell refers to something that does not exist or cannot work."""
+
+    code = "configuration_error"
+
+
+def error_from_exception(exc: BaseException) -> CellwrightError:
+    """Wrap any exception so execution records always hold a stable code."""
+    if isinstance(exc, CellwrightError):
+        return exc
+    return CellwrightError(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,423 @@
+"""A small, stateful Slack workspace speaking the Web API methods the connector uses.
+
+Shapes follow the official Web API description (``shared/specs/slack/web-api-subset.json``,
+slackapi/slack-api-specs, 2021): method paths, GET/POST per method, argument names, the
+``{"ok": false, "error": ...}`` failures, cursor pagination. Two methods are newer than
+that file and follow Slack's method pages instead:
+``files.getUploadURLExternal`` (https://api.slack.com/methods/files.getUploadURLExternal)
+and ``files.completeUploadExternal`` (https://api.slack.com/methods/files.completeUploadExternal);
+the upload URL the first one hands out (``/upload/v1/{id}``, on files.slack.com at Slack)
+takes the raw bytes and answers ``OK - <length>``.
+
+Demo credentials: bot token ``SANDBOX_TOKEN``, signing secret ``SANDBOX_SIGNING_SECRET``.
+
+Test-only hook: ``POST /__sandbox__/fail`` with
+``{"method": "chat.postMessage", "error": "ratelimited", "status": 429, "retry_after": 7, "times": 1}``
+makes the next ``times`` calls of that method (``"upload"`` for the upload URL) fail
+that way. Events: ``event_callback(...)``, ``url_verification(...)`` and
+``signed_request(...)`` build deliveries signed the way Slack signs them.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from connectors.sdk import IncomingRequest, hmac_hex
+
+SANDBOX_TOKEN = "xoxb-sandbox-0000-bot-token"  # noqa: S105 (demo credential)
+SANDBOX_SIGNING_SECRET = "8f742231b10e8888abcd99sandbox5a5"  # noqa: S105 (demo credential)
+TEAM_ID, TEAM_NAME = "T0SANDBOX1", "Sandbox Workspace"
+BOT_USER_ID, BOT_ID = "U0SANDBOT01", "B0SANDBOX1"
+TOKENS = {SANDBOX_TOKEN: BOT_USER_ID}
+
+
+class SlackFailure(Exception):
+    """An ``{"ok": false}`` answer."""
+
+    def __init__(self, error: str, status: int = 200, headers: Mapping[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(error)
+        self.error, self.status, self.headers, self.extra = error, status, dict(headers or {}), extra
+
+
+def _channel(cid: str, name: str, *, private: bool = False, member: bool = True, general: bool = False,
+             archived: bool = False, topic: str = "", created: int = 1700000000) -> dict[str, Any]:
+    about = {"creator": "U0SANDBOX01", "last_set": created}
+    return {
+        "id": cid, "name": name, "name_normalized": name, "created": created, "creator": "U0SANDBOX01",
+        "is_channel": not private, "is_group": private, "is_im": False, "is_mpim": False, "is_private": private,
+        "is_archived": archived, "is_general": general, "is_shared": False, "is_org_shared": False,
+        "is_ext_shared": False, "is_member": member, "num_members": 3,
+        "topic": {**about, "value": topic}, "purpose": {**about, "value": ""},
+    }
+
+
+def _user(uid: str, name: str, real_name: str, email: str, *, bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": uid, "team_id": TEAM_ID, "name": name, "real_name": real_name, "deleted": False, "is_bot": bot,
+        "is_app_user": False, "is_admin": False, "tz": "Europe/Paris", "updated": 1700000000,
+        "profile": {
+            "real_name": real_name, "real_name_normalized": real_name, "display_name": name,
+            "display_name_normalized": name, "email": email, "avatar_hash": "g0sandbox", "title": "",
+            "phone": "", "skype": "", "status_text": "", "status_emoji": "", "fields": {}, "team": TEAM_ID,
+        },
+    }
+
+
+@dataclass
+class Workspace:
+    """The simulated workspace's state."""
+
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @classmethod
+    def seeded(cls) -> Workspace:
+        ws = cls()
+        for channel in (
+            _channel("C0SANDBOX01", "general", general=True, topic="Company-wide announcements"),
+            _channel("C0SANDBOX02", "random"),
+            _channel("C0SANDBOX03", "design", member=False),
+            _channel("G0SANDBOX04", "leadership", private=True),
+            _channel("C0SANDBOX05", "old-project", archived=True),
+        ):
+            ws.channels[channel["id"]] = channel
+        for user in (
+            _user("U0SANDBOX01", "ada", "Ada Lovelace", "ada@example.com"),
+            _user("U0SANDBOX02", "grace", "Grace Hopper", "grace@example.com"),
+            _user(BOT_USER_ID, "cellwright", "Cellwright", "", bot=True),
+        ):
+            ws.users[user["id"]] = user
+        ws.post("C0SANDBOX01", {"type": "message", "user": "U0SANDBOX01", "text": "Welcome to the sandbox!"})
+        return ws
+
+    def ts(self) -> str:
+        return f"{int(time.time())}.{next(self.counter):06d}"
+
+    def channel(self, ref: str | None, *, writable: bool = False) -> dict[str, Any]:
+        ref = (ref or "").lstrip("#")
+        found = self.channels.get(ref) or next((c for c in self.channels.values() if c["name"] == ref), None)
+        if found is None:
+            raise SlackFailure("channel_not_found")
+        if writable and found["is_archived"]:
+            raise SlackFailure("is_archived")
+        if writable and not found["is_member"]:
+            raise SlackFailure("not_in_channel")
+        return found
+
+    def post(self, channel: str, message: dict[str, Any]) -> dict[str, Any]:
+        message = {**message, "ts": self.ts()}
+        self.messages[(channel, message["ts"])] = message
+        return message
+
+    def message(self, channel: str, ts: str | None) -> dict[str, Any]:
+        found = self.messages.get((channel, ts or ""))
+        if found is None:
+            raise SlackFailure("message_not_found")
+        return found
+
+
+Args = dict[str, str]
+Handler = Callable[[Workspace, Args, Request], Any]
+
+
+def _required(args: Args, *names: str) -> None:
+    missing = [name for name in names if not args.get(name)]
+    if missing:
+        raise SlackFailure("invalid_arguments", messages=[f"[ERROR] missing required field: {n}" for n in missing])
+
+
+def _json_arg(args: Args, name: str) -> Any:
+    try:
+        return json.loads(args[name])
+    except (KeyError, ValueError):
+        raise SlackFailure("invalid_arguments", messages=[f"[ERROR] {name} must be JSON"]) from None
+
+
+def auth_test(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
+    return {"url": "https://sandbox-workspace.slack.com/", "team": TEAM_NAME, "user": "cellwright",
+            "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID}
+
+
+def _bot_message(args: Args) -> dict[str, Any]:
+    if not args.get("text") and not args.get("blocks"):
+        raise SlackFailure("no_text")
+    message: dict[str, Any] = {"type": "message", "subtype": "bot_message", "text": args.get("text", ""),
+                               "bot_id": BOT_ID, "username": "cellwright"}
+    if args.get("blocks"):
+        message["blocks"] = _json_arg(args, "blocks")
+    if args.get("thread_ts"):
+        message["thread_ts"] = args["thread_ts"]
+    return message
+
+
+def chat_post_message(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
+    channel = ws.channel(args.get("channel"), writable=True)
+    if len(args.get("text", "")) > 40000:
+        raise SlackFailure("msg_too_long")
+    message = _bot_message(args)
+    if message.get("thread_ts"):
+        ws.message(channel["id"], message["thread_ts"])
+    posted = ws.post(channel["id"], message)
+    return {"channel": channel["id"], "ts": posted["ts"], "message": posted}
+
+
+def chat_update(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
+    channel = ws.channel(args.get("channel"))
+    message = ws.message(channel["id"], args.get("ts"))
+    if message.get("bot_id") != BOT_ID:
+        raise SlackFailure("cant_update_message")
+    message.update({k: v for k, v in _bot_message(args).items() if k in ("text", "blocks")})
+    return {"channel": channel["id"], "ts": message["ts"], "text": message["text"], "message": {"text": message["text"]}}
+
+
+def chat_delete(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
+    channel = ws.channel(args.get("channel"))
+    message = ws.message(channel["id"], args.get("ts"))
+    if message.get("bot_id") != BOT_ID:
+        raise SlackFailure("cant_delete_message")
+    del ws.messages[(channel["id"], message["ts"])]
+    return {"channel": channel["id"], "ts": message["ts"]}
+
+
+def reactions_add(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
+    if not args.get("name"):
+        raise SlackFailure("invalid_name")
+    channel = ws.channel(args.get("channel"))
+    if not args.get("timestamp"):
+        raise SlackFailure("no_item_specified")
+    message = ws.message(channel["id"], args["timestamp"])
+    name = args["name"]
+    if ":" in name or " " in name:
+        raise SlackFailure("invalid_name")
+    reactions = message.setdefault("reactions", [])
+    for reaction in reactions:
+        if reaction["name"] == name:
+            if BOT_USER_ID in reaction["users"]:
+                raise SlackFailure("already_reacted")
+            reaction["users"].append(BOT_USER_ID)
+            reaction["count"] += 1
+            break
+    else:
+        reactions.append({"name": name, "users": [BOT_USER_ID], "count": 1})
+    return {}
+
+
+def conversations_list(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
+    types = set((args.get("types") or "public_channel").split(","))
+    exclude_archived = args.get("exclude_archived") in ("true", "1")
+    limit = int(args.get("limit") or 100)
+    chosen = [
+        c for c in ws.channels.values()
+        if ("private_channel" if c["is_private"] else "public_channel") in types
+        and not (exclude_archived and c["is_archived"])
+    ]
+    start = 0
+    if args.get("cursor"):
+        try:
+            after = base64.b64decode(args["cursor"]).decode().removeprefix("team:")
+            start = [c["id"] for c in chosen].index(after)
+        except ValueError:
+            raise SlackFailure("invalid_cursor") from None
+    page = chosen[start:start + limit]
+    rest = chosen[start + limit:]
+    cursor = base64.b64encode(f"team:{rest[0]['id']}".encode()).decode() if rest else ""
+    return {"channels": page, "response_metadata": {"next_cursor": cursor}}
+
+
+def users_lookup_by_email(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
+    email = args.get("email", "").lower()
+    for user in ws.users.values():
+        if email and user["profile"]["email"].lower() == email:
+            return {"user": user}
+    raise SlackFailure("users_not_found")
+
+
+def users_info(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
+    user = ws.users.get(args.get("user", ""))
+    if user is None:
+        raise SlackFailure("user_not_found")
+    return {"user": user}
+
+
+def files_get_upload_url_external(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
+    _required(args, "filename", "length")
+    if not args["length"].isdigit() or int(args["length"]) == 0:
+        raise SlackFailure("invalid_arguments", messages=["[ERROR] length must be a positive integer"])
+    file_id = f"F0{uuid.uuid4().hex[:9].upper()}"
+    ws.uploads[file_id] = {"filename": args["filename"], "length": int(args["length"]), "content": None}
+    return {"upload_url": str(request.url_for("upload", file_id=file_id)), "file_id": file_id}
+
+
+def files_complete_upload_external(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
+    _required(args, "files")
+    files = _json_arg(args, "files")
+    if not isinstance(files, list) or not files or not all(isinstance(f, dict) and f.get("id") for f in files):
+        raise SlackFailure("invalid_arguments", messages=["[ERROR] files must be a list of {id, title}"])
+    channel = ws.channel(args["channel_id"], writable=True) if args.get("channel_id") else None
+    done = []
+    for entry in files:
+        upload = ws.uploads.get(entry["id"])
+        if upload is None or upload["content"] is None:
+            raise SlackFailure("file_not_found")
+        upload["title"] = entry.get("title") or upload["filename"]
+        done.append({"id": entry["id"], "title": upload["title"]})
+    if channel is not None:
+        ws.post(channel["id"], {"type": "message", "text": args.get("initial_comment", ""), "bot_id": BOT_ID,
+                                "files": done, "thread_ts": args.get("thread_ts")})
+    return {"files": done}
+
+
+# method name -> (HTTP methods the official description declares, handler)
+METHODS: dict[str, tuple[tuple[str, ...], Handler]] = {
+    "auth.test": (("GET",), auth_test),
+    "chat.postMessage": (("POST",), chat_post_message),
+    "chat.update": (("POST",), chat_update),
+    "chat.delete": (("POST",), chat_delete),
+    "reactions.add": (("POST",), reactions_add),
+    "conversations.list": (("GET",), conversations_list),
+    "users.lookupByEmail": (("GET",), users_lookup_by_email),
+    "users.info": (("GET",), users_info),
+    "files.getUploadURLExternal": (("GET", "POST"), files_get_upload_url_external),
+    "files.completeUploadExternal": (("POST",), files_complete_upload_external),
+}
+
+
+def _failure_response(failure: SlackFailure) -> JSONResponse:
+    body: dict[str, Any] = {"ok": False, "error": failure.error}
+    if failure.extra.get("needed"):
+        body["needed"] = failure.extra["needed"]
+    if failure.extra.get("messages"):
+        body["response_metadata"] = {"messages": failure.extra["messages"]}
+    return JSONResponse(body, failure.status, headers=failure.headers)
+
+
+def _injected(ws: Workspace, method: str) -> SlackFailure | None:
+    queue = ws.failures.get(method) or []
+    if not queue:
+        return None
+    spec = queue.pop(0)
+    headers = {"Retry-After": str(spec["retry_after"])} if spec.get("retry_after") is not None else {}
+    extra = {key: spec[key] for key in ("needed", "messages") if key in spec}
+    return SlackFailure(spec.get("error", "fatal_error"), int(spec.get("status", 200)), headers, **extra)
+
+
+async def _args(request: Request) -> Args:
+    args = dict(request.query_params)
+    content_type = request.headers.get("content-type", "")
+    if "application/json" in content_type:
+        body = await request.json()
+        args.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()})
+    elif request.method == "POST":
+        form = await request.form()
+        args.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return args
+
+
+async def api(request: Request) -> Response:
+    ws: Workspace = request.app.state.workspace
+    method = request.path_params["method"]
+    if method not in METHODS:
+        return JSONResponse({"ok": False, "error": "unknown_method", "req_method": method}, 404)
+    http_methods, handler = METHODS[method]
+    args = await _args(request)
+    authorization = request.headers.get("authorization", "")
+    token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else args.get("token")
+    try:
+        if not token:
+            raise SlackFailure("not_authed")
+        if token not in TOKENS:
+            raise SlackFailure("invalid_auth")
+        if request.method not in http_methods:
+            raise SlackFailure("invalid_post_type" if request.method == "POST" else "method_not_supported")
+        failure = _injected(ws, method)
+        if failure is not None:
+            raise failure
+        result = handler(ws, args, request)
+    except SlackFailure as failure:
+        return _failure_response(failure)
+    return JSONResponse({"ok": True, **result})
+
+
+async def upload(request: Request) -> Response:
+    """The upload URL: raw bytes (or multipart) in, ``OK - <length>`` out."""
+    ws: Workspace = request.app.state.workspace
+    failure = _injected(ws, "upload")
+    if failure is not None:
+        return PlainTextResponse(failure.error, failure.status, headers=failure.headers)
+    pending = ws.uploads.get(request.path_params["file_id"])
+    if pending is None:
+        return PlainTextResponse("upload not found", 404)
+    content = await request.body()
+    pending["content"] = content
+    return PlainTextResponse(f"OK - {len(content)}")
+
+
+async def fail(request: Request) -> Response:
+    """Test-only: queue failures for a method (see the module docstring)."""
+    spec = await request.json()
+    queue = request.app.state.workspace.failures.setdefault(spec["method"], [])
+    queue.extend([spec] * int(spec.get("times", 1)))
+    return JSONResponse({"ok": True, "queued": len(queue)})
+
+
+def create_app() -> Starlette:
+    """A fresh sandbox workspace (new state per call)."""
+    routes = [
+        Route("/__sandbox__/fail", fail, methods=["POST"]),
+        Route("/upload/v1/{file_id}", upload, methods=["POST"], name="upload"),
+        Route("/{method}", api, methods=["GET", "POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.workspace = Workspace.seeded()
+    return app
+
+
+# -- events, signed the way Slack signs them ----------------------------------------------
+
+
+def event_callback(event: Mapping[str, Any], *, team_id: str = TEAM_ID, event_id: str | None = None,
+                   event_time: int | None = None) -> dict[str, Any]:
+    """An Events API delivery wrapping ``event`` (shape: the event wrapper schema)."""
+    now = int(time.time())
+    return {
+        "token": "sandbox-verification-token", "team_id": team_id, "api_app_id": "A0SANDBOX1",
+        "event": {"event_ts": f"{now}.000100", **event}, "type": "event_callback",
+        "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}", "event_time": event_time or now,
+        "authed_users": [BOT_USER_ID],
+    }
+
+
+def url_verification(challenge: str) -> dict[str, Any]:
+    """The handshake Slack sends when a Request URL is saved."""
+    return {"token": "sandbox-verification-token", "challenge": challenge, "type": "url_verification"}
+
+
+def sign(body: bytes, secret: str = SANDBOX_SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    """Slack's signature headers for ``body``."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = "v0=" + hmac_hex(secret, f"v0:{ts}:".encode() + body)
+    return {"x-slack-request-timestamp": ts, "x-slack-signature": signature, "content-type": "application/json"}
+
+
+def signed_request(payload: Mapping[str, Any], secret: str = SANDBOX_SIGNING_SECRET,
+                   timestamp: int | None = None) -> IncomingRequest:
+    """A delivery as the webhook endpoint receives it."""
+    body = json.dumps(payload).encode()
+    return IncomingRequest(method="POST", headers=sign(body, secret, timestamp), query={}, body=body)
+

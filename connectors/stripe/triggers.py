@@ -1,0 +1,138 @@
+"""Stripe triggers (VENDORS.md §6.2).
+
+Instant triggers register a webhook endpoint through the API when a scenario is enabled
+(``POST /v1/webhook_endpoints``, pinned to ``STRIPE_VERSION``) and keep its id and
+signing secret in the trigger state; each delivery is checked against ``Stripe-Signature``
+as Stripe documents it (https://docs.stripe.com/webhooks#verify-manually). A polling
+trigger covers keys that may not manage webhooks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from connectors.sdk import (
+    IncomingRequest,
+    InstantTrigger,
+    NoInput,
+    OperationContext,
+    PollingTrigger,
+    UpstreamError,
+    WebhookReply,
+    WebhookVerificationError,
+    constant_time_equals,
+    hmac_hex,
+    load_sample,
+)
+from connectors.stripe import schemas as s
+from connectors.stripe.api import STRIPE_VERSION, call, list_all
+
+TOLERANCE_SECONDS = 300
+"""Stripe's SDKs refuse signatures older than five minutes (replay protection)."""
+
+
+def verify_signature(body: bytes, header: str | None, secret: str, *, tolerance: int = TOLERANCE_SECONDS, now: float | None = None) -> None:
+    """Check ``Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]`` over the raw body.
+
+    Any ``v1`` may match (Stripe sends one per active secret while a secret rolls).
+    """
+    if not secret:
+        raise WebhookVerificationError("This trigger has no signing secret: disable and enable the scenario again.")
+    parts = [item.split("=", 1) for item in (header or "").split(",") if "=" in item]
+    timestamps = [value.strip() for key, value in parts if key.strip() == "t"]
+    signatures = [value.strip() for key, value in parts if key.strip() == "v1"]
+    if len(timestamps) != 1 or not timestamps[0].isdigit() or not signatures:
+        raise WebhookVerificationError("Missing or malformed Stripe-Signature header.")
+    expected = hmac_hex(secret, timestamps[0].encode() + b"." + body)
+    if not any(constant_time_equals(expected, candidate) for candidate in signatures):
+        raise WebhookVerificationError("The Stripe-Signature does not match the body and the endpoint's secret.")
+    age = (time.time() if now is None else now) - int(timestamps[0])
+    if abs(age) > tolerance:
+        raise WebhookVerificationError(f"The Stripe-Signature timestamp is {int(age)} s off (more than {tolerance} s): possible replay.")
+
+
+def verify(request: IncomingRequest, inputs: Any, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
+    verify_signature(request.body, request.header("stripe-signature"), str(state.get("secret") or ""))
+
+
+async def unsubscribe(ctx: OperationContext, inputs: Any, state: Mapping[str, Any]) -> None:
+    try:
+        await call(ctx, "DELETE", f"/v1/webhook_endpoints/{state['webhook_endpoint_id']}")
+    except UpstreamError as exc:
+        if exc.status != 404:  # already deleted in the Dashboard: nothing left to do
+            raise
+
+
+def event_trigger(key: str, name: str, description: str, events: tuple[str, ...], output: type[BaseModel]) -> InstantTrigger:
+    """An instant trigger for some event types; its output is ``data.object`` plus the event's id/type/time."""
+
+    async def subscribe(ctx: OperationContext, inputs: Any, webhook_url: str) -> dict[str, Any]:
+        endpoint = await call(
+            ctx,
+            "POST",
+            "/v1/webhook_endpoints",
+            form={
+                "url": webhook_url,
+                "enabled_events": list(events),
+                "api_version": STRIPE_VERSION,
+                "description": f"Cellwright: {name}",
+            },
+        )
+        return {"webhook_endpoint_id": endpoint["id"], "secret": endpoint["secret"]}
+
+    async def parse(request: IncomingRequest, inputs: Any, state: Mapping[str, Any]) -> WebhookReply:
+        event = request.json()
+        if not isinstance(event, Mapping) or event.get("type") not in events:
+            return WebhookReply()  # e.g. Stripe's test ping to a wider endpoint: nothing to run
+        item = {**event["data"]["object"], "event_id": event["id"], "event_type": event["type"], "event_created": event["created"]}
+        return WebhookReply(events=[item])
+
+    return InstantTrigger(
+        key=key, name=name, description=description, input=NoInput, output=output,
+        sample=load_sample(__file__, key), subscribe=subscribe, unsubscribe=unsubscribe, verify=verify, parse=parse,
+    )
+
+
+new_customer = event_trigger(
+    "new_customer", "New customer", "Starts when a customer is created (event customer.created).",
+    ("customer.created",), s.CustomerEvent,
+)
+payment_succeeded = event_trigger(
+    "payment_succeeded", "Successful payment", "Starts when a payment succeeds (event payment_intent.succeeded).",
+    ("payment_intent.succeeded",), s.PaymentIntentEvent,
+)
+checkout_completed = event_trigger(
+    "checkout_completed", "Checkout completed", "Starts when a customer completes a Checkout page (checkout.session.completed).",
+    ("checkout.session.completed",), s.CheckoutSessionEvent,
+)
+invoice_paid = event_trigger(
+    "invoice_paid", "Invoice paid", "Starts when an invoice is paid (event invoice.paid).", ("invoice.paid",), s.InvoiceEvent,
+)
+
+
+async def fetch_customers(ctx: OperationContext, inputs: Any, since: Any) -> list[dict[str, Any]]:
+    """Newest customers first; after the first poll, every customer since the cursor.
+
+    ``created[gte]`` (not ``gt``): a customer created in the same second as the last one
+    seen must not be missed; the engine drops the ones it has seen by id.
+    """
+    if since is None:
+        page = await call(ctx, "GET", "/v1/customers", query={"limit": 10})
+        return list(page["data"])
+    return await list_all(ctx, "/v1/customers", {"created": {"gte": int(since)}})
+
+
+new_customer_polling = PollingTrigger(
+    key="new_customer_polling",
+    name="New customer (polling)",
+    description="Checks for new customers every few minutes; for keys that may not manage webhook endpoints.",
+    output=s.Customer,
+    sample=load_sample(__file__, "new_customer_polling"),
+    fetch=fetch_customers,
+    dedupe_key="id",
+    cursor_field="created",
+)

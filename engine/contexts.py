@@ -1,0 +1,148 @@
+"""Building each operation's context: the connection's credentials and HTTP client.
+
+Clients are cached per connection (and rebuilt when the connection changes), so a
+scenario that calls the same app fifty times reuses one connection pool. Sandbox
+connections talk to the app's simulator in process; the server mounts the same
+simulator instance under ``/sandbox/<app>`` so both views share state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from cells.models import OperationCell
+from connectors.sdk import App, ConfigurationError, NetworkPolicy, OperationContext, build_http
+from connectors.sdk.http import ConnectorHttp
+from connectors.sdk.sandboxing import SANDBOX_BASE, secrets_of, shared_sandbox
+from engine.settings import Settings
+
+
+def network_policy(settings: Settings) -> NetworkPolicy:
+    return NetworkPolicy.build(
+        allow_private=settings.http_allow_private,
+        networks=settings.http_allowed_networks,
+        origins=settings.http_allowed_origins,
+    )
+
+
+class Contexts:
+    """Makes ``OperationContext`` objects for the runner and "run cell"."""
+
+    def __init__(self, store: Any, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.policy = network_policy(settings)
+        self._clients: dict[tuple[Any, ...], ConnectorHttp] = {}
+
+    def for_execution(self, execution: Any) -> Any:
+        """A ``ContextFactory`` bound to the execution's owner and id."""
+        return self.factory(execution.user_id, execution_id=execution.id, scenario_id=execution.scenario_id)
+
+    def factory(self, user_id: str, *, execution_id: str | None = None, scenario_id: str | None = None) -> Any:
+        async def make(cell: OperationCell, app: App, *, idempotency_key: str) -> OperationContext:
+            return await self.context(user_id, cell, app, idempotency_key=idempotency_key, execution_id=execution_id, scenario_id=scenario_id)
+
+        return make
+
+    async def context(
+        self,
+        user_id: str,
+        cell: OperationCell,
+        app: App,
+        *,
+        idempotency_key: str = "",
+        execution_id: str | None = None,
+        scenario_id: str | None = None,
+    ) -> OperationContext:
+        credentials: Mapping[str, Any] = {}
+        metadata: Mapping[str, Any] = {}
+        if cell.connection and app.needs_connection:
+            connection = await asyncio.to_thread(self.store.get_connection, user_id, cell.connection)
+            if connection is None or connection.app_id != app.key:
+                raise ConfigurationError(f"Cell '{cell.id}' uses connection '{cell.connection}', which does not exist or is not a {app.name} connection.")
+            http, credentials = await self._connection_client(connection, app)
+            metadata = connection.metadata or {}
+            await asyncio.to_thread(self.store.touch_connection, connection.id)
+        else:
+            http = self._plain_client(app)
+        return OperationContext(
+            http=http,
+            credentials=credentials,
+            connection_id=cell.connection,
+            connection_metadata=metadata,
+            idempotency_key=idempotency_key,
+            execution_id=execution_id,
+            scenario_id=scenario_id,
+            cell_id=cell.id,
+        )
+
+    async def for_connection(self, connection: Any, app: App) -> OperationContext:
+        """A context for calls made on behalf of a connection (its test call, subscriptions)."""
+        http, credentials = await self._connection_client(connection, app)
+        return OperationContext(http=http, credentials=credentials, connection_id=connection.id, connection_metadata=connection.metadata or {})
+
+    def _plain_client(self, app: App) -> ConnectorHttp:
+        key = ("plain", app.key, id(asyncio.get_running_loop()))
+        client = self._clients.get(key)
+        if client is None:
+            client = build_http(
+                app_key=app.key,
+                base_url=app.resolve_base_url({}),
+                allowed_hosts=app.allowed_hosts,
+                headers=app.default_headers,
+                policy=self.policy,
+                error_parser=app.error_parser,
+            )
+            self._clients[key] = client
+        return client
+
+    async def _connection_client(self, connection: Any, app: App) -> tuple[ConnectorHttp, Mapping[str, Any]]:
+        key = ("conn", connection.id, str(connection.updated_at), id(asyncio.get_running_loop()))
+        cached = self._clients.get(key)
+        credentials: Mapping[str, Any] = await asyncio.to_thread(self.store.connection_credentials, connection.id)
+        if cached is not None:
+            return cached, credentials
+
+        async def save_tokens(tokens: Mapping[str, Any]) -> None:
+            merged = {**credentials, **tokens}
+            await asyncio.to_thread(self.store.update_connection, connection.user_id, connection.id, credentials=merged)
+
+        auth = app.auth.httpx_auth(credentials, save_tokens)
+        if connection.is_sandbox and app.sandbox:
+            client = build_http(
+                app_key=app.key,
+                base_url=SANDBOX_BASE,
+                auth=auth,
+                headers=app.default_headers,
+                error_parser=app.error_parser,
+                secrets=secrets_of(credentials),
+                transport=httpx.ASGITransport(app=shared_sandbox(app.key, app.sandbox)),
+            )
+        else:
+            client = build_http(
+                app_key=app.key,
+                base_url=app.resolve_base_url(credentials),
+                allowed_hosts=app.allowed_hosts,
+                auth=auth,
+                headers=app.default_headers,
+                policy=self.policy,
+                error_parser=app.error_parser,
+                secrets=secrets_of(credentials),
+            )
+        # drop clients of older versions of this connection
+        for old in [k for k in self._clients if k[0] == "conn" and k[1] == connection.id]:
+            self._clients.pop(old, None)
+        self._clients[key] = client
+        return client, credentials
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            try:
+                await client.aclose()
+            except Exception:  # noqa: S110 - closing on shutdown, nothing to report
+                pass

@@ -1,0 +1,291 @@
+"""Running one execution: cell by cell, branch by branch, resumable.
+
+Each cell's result is written as soon as it finishes. A resumed execution (after a
+crash, a retry, or a rerun from a cell) rebuilds its context from the results already
+recorded and never runs a finished cell again. The runner owns every state change of
+an execution (finish, schedule a retry); executors only claim, heartbeat and schedule,
+so a Celery executor can reuse it unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cells.models import ConditionCell, OperationCell, ScenarioDocument
+from cells.run import CellResult, ContextFactory, idempotency_key, run_condition_cell, run_operation_cell, trigger_result
+from connectors.registry import Registry
+from connectors.sdk import CellwrightError
+from engine.settings import Settings
+
+log = logging.getLogger("cellwright.runner")
+
+RESPOND = ("webhook", "respond")
+
+
+@dataclass
+class Outcome:
+    """How a run attempt ended."""
+
+    status: str  # "completed" | "failed" | "waiting"
+    error: dict[str, Any] | None = None
+    retry_in: float | None = None
+    response: dict[str, Any] | None = None  # a webhook "respond" cell's output
+    last_output: Any = None
+
+
+@dataclass
+class _Run:
+    execution: Any
+    doc: ScenarioDocument
+    context: dict[str, Any]
+    done: dict[str, Any]
+    make_context: ContextFactory
+    deadline: float
+    results: list[CellResult] = field(default_factory=list)
+    response: dict[str, Any] | None = None
+    last_output: Any = None
+
+
+class _Stop(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+
+def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter; a vendor's ``Retry-After`` is a floor."""
+    exp = min(cap, base * (2**attempt))
+    delay = exp / 2 + random.uniform(0, exp / 2)  # noqa: S311 - jitter, not security
+    return delay if retry_after is None else max(delay, retry_after)
+
+
+class Runner:
+    """Runs executions against the store."""
+
+    def __init__(self, store: Any, apps: Registry, contexts: Any, settings: Settings, analytics: Any = None) -> None:
+        self.store = store
+        self.apps = apps
+        self.contexts = contexts
+        self.settings = settings
+        self.analytics = analytics
+        self._docs: dict[tuple[str, int], ScenarioDocument] = {}
+
+    def document(self, scenario_id: str, version: int) -> ScenarioDocument:
+        key = (scenario_id, version)
+        doc = self._docs.get(key)
+        if doc is None:
+            data = self.store.scenario_document(scenario_id, version)
+            if data is None:
+                raise LookupError(f"scenario {scenario_id} version {version} not found")
+            doc = ScenarioDocument.model_validate(data)
+            if len(self._docs) > 512:
+                self._docs.clear()
+            self._docs[key] = doc
+        return doc
+
+    async def run(self, execution: Any) -> Outcome:
+        """Run (or resume) ``execution``, which the caller has claimed."""
+        try:
+            doc = await asyncio.to_thread(self.document, execution.scenario_id, execution.scenario_version)
+        except Exception as exc:
+            log.exception("execution %s: cannot load its scenario", execution.id)
+            outcome = Outcome("failed", error={"code": "configuration_error", "message": f"The scenario version this run uses cannot be loaded: {exc}"})
+            await asyncio.to_thread(lambda: self.store.finish_execution(execution.id, status="failed", error=outcome.error))
+            return outcome
+        previous = await asyncio.to_thread(self.store.node_results, execution.id)
+        done: dict[str, Any] = {}
+        for result in previous:
+            if result.status == "completed":
+                done[result.cell_id] = result
+        started = execution.start_time or datetime.now(UTC)
+        # a scenario's own limit wins; otherwise the operator's default (5 minutes)
+        explicit = "timeout_seconds" in doc.settings.model_fields_set
+        limit = doc.settings.timeout_seconds if explicit else self.settings.execution_timeout_seconds
+        elapsed = (datetime.now(UTC) - _aware(started)).total_seconds()
+        run = _Run(
+            execution=execution,
+            doc=doc,
+            context={
+                "trigger": {},
+                "steps": {},
+                "execution": {"id": execution.id, "scenario_id": execution.scenario_id, "started_at": _aware(started).isoformat(), "attempt": execution.attempt},
+            },
+            done=done,
+            make_context=self.contexts.for_execution(execution),
+            deadline=time.monotonic() + max(0.0, limit - elapsed),
+        )
+        try:
+            outcome = await self._run(run)
+        except _Stop as stop:
+            outcome = stop.outcome
+        except Exception as exc:  # a bug must still end the execution with a record
+            log.exception("execution %s crashed", execution.id)
+            outcome = Outcome("failed", error={"code": "internal_error", "message": f"Internal error: {type(exc).__name__}: {exc}"})
+        outcome.response = outcome.response or run.response
+        outcome.last_output = run.last_output
+        await self._settle(run, outcome)
+        return outcome
+
+    async def _run(self, run: _Run) -> Outcome:
+        trigger = run.doc.trigger
+        if trigger.id in run.done:
+            output = run.done[trigger.id].output
+        else:
+            result = trigger_result(trigger, run.execution.trigger or {}, apps=self.apps)
+            await self._record(run, result)
+            if not result.ok:
+                return Outcome("failed", error=_with_cell(result.error, trigger.id))
+            output = result.output
+        run.context["trigger"] = output
+        run.context["steps"][trigger.id] = output
+        await self._cells(run, run.doc.cells[1:])
+        return Outcome("completed")
+
+    async def _cells(self, run: _Run, cells: list[Any]) -> bool:
+        """Run ``cells`` in order. False when a filter stopped this list."""
+        for cell in cells:
+            if isinstance(cell, ConditionCell):
+                if not await self._condition(run, cell):
+                    return False
+                continue
+            await self._operation(run, cell)
+        return True
+
+    async def _condition(self, run: _Run, cell: ConditionCell) -> bool:
+        if cell.id in run.done:
+            output = run.done[cell.id].output or {}
+        else:
+            result, _ = run_condition_cell(cell, run.context)
+            await self._record(run, result)
+            if not result.ok:
+                raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
+            output = result.output
+        run.context["steps"][cell.id] = output
+        if not cell.is_router:
+            return bool(output.get("passed"))
+        taken = set(output.get("branches", []))
+        for branch in cell.branches or []:
+            if branch.name in taken:
+                await self._cells(run, branch.cells)  # a filter inside a branch stops only that branch
+        return True
+
+    async def _operation(self, run: _Run, cell: OperationCell) -> None:
+        if cell.id in run.done:
+            output = run.done[cell.id].output
+            run.context["steps"][cell.id] = output
+            run.last_output = output
+            if (cell.app, cell.operation) == RESPOND:
+                run.response = output
+            return
+        remaining = run.deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Stop(Outcome("failed", error={"code": "timeout", "message": f"The run passed its time limit before cell '{cell.id}'.", "cell_id": cell.id}))
+        result = await run_operation_cell(
+            cell,
+            run.context,
+            apps=self.apps,
+            make_context=run.make_context,
+            idempotency_key=idempotency_key(run.execution.id, cell.id),
+            timeout=min(run.doc.settings.cell_timeout_seconds, remaining),
+        )
+        await self._record(run, result)
+        if result.ok:
+            run.context["steps"][cell.id] = result.output
+            run.last_output = result.output
+            if (cell.app, cell.operation) == RESPOND:
+                run.response = result.output
+            return
+        error = result.exception or CellwrightError("unknown error")
+        if error.code in ("auth_invalid", "auth_expired") and cell.connection:
+            await asyncio.to_thread(self.store.set_connection_status, cell.connection, "error", error.message)
+        attempt = run.execution.attempt
+        if error.retryable and attempt < run.doc.settings.retry_count:
+            delay = backoff_delay(attempt, self.settings.retry_base_seconds, self.settings.retry_max_seconds, getattr(error, "retry_after", None))
+            if time.monotonic() + delay < run.deadline:
+                raise _Stop(Outcome("waiting", error=_with_cell(result.error, cell.id), retry_in=delay))
+        if getattr(cell, "on_error", "fail") == "continue":
+            run.context["steps"][cell.id] = {"error": result.error}
+            return
+        raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
+
+    async def _record(self, run: _Run, result: CellResult) -> None:
+        run.results.append(result)
+        await asyncio.to_thread(
+            self.store.record_node_result,
+            run.execution.id,
+            cell_id=result.cell_id,
+            status=result.status,
+            attempt=run.execution.attempt,
+            start_time=result.started_at,
+            end_time=result.ended_at,
+            duration_ms=result.duration_ms,
+            input=result.input,
+            output=result.output,
+            error=result.error,
+        )
+
+    async def _settle(self, run: _Run, outcome: Outcome) -> None:
+        ex = run.execution
+        if outcome.status == "waiting":
+            assert outcome.retry_in is not None
+            await asyncio.to_thread(
+                self.store.schedule_retry,
+                ex.id,
+                next_attempt_at=datetime.now(UTC) + timedelta(seconds=outcome.retry_in),
+                attempt=ex.attempt + 1,
+                error=outcome.error or {},
+            )
+            return
+        finished = await asyncio.to_thread(self.store.finish_execution, ex.id, status=outcome.status, error=outcome.error)
+        if self.analytics is not None:
+            self.analytics.record(self._analytics_row(run, finished), self._analytics_nodes(run))
+
+    def _analytics_row(self, run: _Run, finished: Any) -> dict[str, Any]:
+        error = finished.error or None
+        return {
+            "id": finished.id,
+            "scenario_id": finished.scenario_id,
+            "scenario_name": run.doc.name,
+            "user_id": finished.user_id,
+            "status": finished.status,
+            "started_at": finished.start_time,
+            "ended_at": finished.end_time,
+            "duration_ms": finished.duration_ms,
+            "error": error,
+            "trigger_app": run.doc.trigger.app,
+            "attempt": finished.attempt,
+        }
+
+    def _analytics_nodes(self, run: _Run) -> list[dict[str, Any]]:
+        cells = {cell.id: cell for cell, _ in run.doc.walk()}
+        rows = []
+        for r in run.results:
+            cell = cells.get(r.cell_id)
+            rows.append({
+                "cell_id": r.cell_id,
+                "app": getattr(cell, "app", None),
+                "operation": getattr(cell, "operation", None),
+                "kind": getattr(cell, "kind", None),
+                "status": r.status,
+                "started_at": r.started_at,
+                "ended_at": r.ended_at,
+                "duration_ms": r.duration_ms,
+                "error": r.error,
+            })
+        return rows
+
+
+def _with_cell(error: Mapping[str, Any] | None, cell_id: str) -> dict[str, Any]:
+    data = dict(error or {"code": "error", "message": "failed"})
+    data["cell_id"] = cell_id
+    return data
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

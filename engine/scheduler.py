@@ -1,0 +1,136 @@
+"""The scheduler loop: schedule triggers and polling triggers.
+
+Both are stored in ``trigger_state`` keyed by (scenario, trigger cell), which survives
+edits of the scenario, so editing never re-fires or drops items. Every fire carries an
+idempotency key (the tick's time, or the item's dedupe key), so two schedulers — or a
+restart in the middle of a tick — never start the same run twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from connectors.sdk import CellwrightError, PollingTrigger, ScheduleTrigger
+
+if TYPE_CHECKING:
+    from engine.service import Cellwright
+
+log = logging.getLogger("cellwright.scheduler")
+SEEN_LIMIT = 2000
+
+
+class Scheduler:
+    def __init__(self, app: Cellwright, *, tick: float = 1.0) -> None:
+        self.app = app
+        self.tick = tick
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_due()
+            except Exception:
+                log.exception("scheduler tick failed")
+            await asyncio.sleep(self.tick)
+
+    async def run_due(self, now: datetime | None = None) -> int:
+        """Fire everything due at ``now``; returns how many executions were created."""
+        now = now or datetime.now(UTC)
+        fired = 0
+        scenarios = await asyncio.to_thread(self.app.store.active_scenarios)
+        for scenario in scenarios:
+            try:
+                fired += await self._scenario(scenario, now)
+            except Exception:
+                log.exception("scenario %s: trigger check failed", scenario.id)
+        return fired
+
+    async def _scenario(self, scenario: Any, now: datetime) -> int:
+        doc = await asyncio.to_thread(self.app.runner.document, scenario.id, scenario.version)
+        trigger = doc.trigger
+        op = self.app.apps.get(trigger.app).trigger(trigger.operation)
+        if isinstance(op, ScheduleTrigger):
+            return await self._schedule(scenario, trigger, op, now)
+        if isinstance(op, PollingTrigger):
+            return await self.poll(scenario, trigger, op, now)
+        return 0
+
+    async def _schedule(self, scenario: Any, trigger: Any, op: ScheduleTrigger, now: datetime) -> int:
+        store = self.app.store
+        inputs = op.input.model_validate(trigger.inputs)
+        fingerprint = _fingerprint(trigger)
+        state = await asyncio.to_thread(store.get_trigger_state, scenario.id, trigger.id)
+        due = state.next_poll_at if state and state.cursor == fingerprint else None
+        if due is None:
+            # first tick after enabling (or after the schedule changed): plan, don't fire
+            await asyncio.to_thread(lambda: store.save_trigger_state(scenario.id, trigger.id, cursor=fingerprint, next_poll_at=op.next_fire(inputs, now), baseline_at=now))
+            return 0
+        due = _aware(due)
+        if due > now:
+            return 0
+        payload = op.output.model_validate({"scheduled_for": due.astimezone(_zone(inputs)).isoformat(), "timezone": getattr(inputs, "timezone", "UTC")}).model_dump(mode="json")
+        await self.app.trigger(scenario, payload, key=f"schedule:{due.isoformat()}")
+        # a missed backlog fires once, then the schedule continues from now
+        await asyncio.to_thread(lambda: store.save_trigger_state(scenario.id, trigger.id, cursor=fingerprint, next_poll_at=op.next_fire(inputs, max(now, due))))
+        return 1
+
+    async def poll(self, scenario: Any, trigger: Any, op: PollingTrigger, now: datetime, *, force: bool = False) -> int:
+        """Poll once: the first poll records a baseline and fires nothing."""
+        store = self.app.store
+        state = await asyncio.to_thread(store.get_trigger_state, scenario.id, trigger.id)
+        fingerprint = _fingerprint(trigger)
+        cursor_data = state.cursor if state and isinstance(state.cursor, dict) else {}
+        same_trigger = cursor_data.get("trigger") == fingerprint["trigger"]
+        if state and same_trigger and not force and state.next_poll_at and _aware(state.next_poll_at) > now:
+            return 0
+        app = self.app.apps.get(trigger.app)
+        inputs = op.input.model_validate(trigger.inputs)
+        ctx = await self.app.contexts.context(scenario.user_id, trigger, app)
+        since = cursor_data.get("since") if same_trigger else None
+        next_poll = now + timedelta(seconds=op.interval_seconds)
+        try:
+            items = await op.fetch(ctx, inputs, since)
+        except CellwrightError as exc:
+            log.warning("scenario %s: polling %s.%s failed: %s", scenario.id, trigger.app, trigger.operation, exc)
+            await asyncio.to_thread(lambda: store.save_trigger_state(scenario.id, trigger.id, cursor=state.cursor if state else None, seen_ids=state.seen_ids if state else None, next_poll_at=next_poll))
+            return 0
+        seen = list(state.seen_ids or []) if state and same_trigger else []
+        seen_set = set(seen)
+        keyed = [(op.item_key(item), item) for item in items]
+        new = [(k, item) for k, item in keyed if k not in seen_set]
+        new_since = since
+        if op.cursor_field:
+            values = [item.get(op.cursor_field) for item in items if item.get(op.cursor_field) is not None]
+            if values:
+                new_since = max([v for v in (since, *values) if v is not None])
+        fired = 0
+        baseline = not (state and same_trigger)
+        if not baseline:
+            # oldest first, so runs happen in the order things happened
+            ordered = sorted(new, key=lambda kv: str(kv[1].get(op.cursor_field, ""))) if op.cursor_field else list(reversed(new))
+            for k, item in ordered:
+                payload = op.output.model_validate(dict(item)).model_dump(mode="json")
+                await self.app.trigger(scenario, payload, key=f"poll:{trigger.id}:{k}")
+                fired += 1
+        seen = (seen + [k for k, _ in new])[-SEEN_LIMIT:]
+        await asyncio.to_thread(lambda: store.save_trigger_state(
+            scenario.id, trigger.id, cursor={**fingerprint, "since": new_since}, seen_ids=seen, next_poll_at=next_poll,
+            baseline_at=now if baseline else None,
+        ))
+        return fired
+
+
+def _fingerprint(trigger: Any) -> dict[str, Any]:
+    return {"trigger": f"{trigger.app}.{trigger.operation}", "inputs": trigger.inputs}
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _zone(inputs: Any) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(getattr(inputs, "timezone", "UTC"))

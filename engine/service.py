@@ -1,0 +1,471 @@
+"""``Cellwright``: the one object the CLI, the REST API, the workspace and notebooks use.
+
+Everything a user can do is a method here, so the three front ends never carry
+their own copy of the logic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cells import document as documents
+from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
+from cells.run import CellResult, idempotency_key, run_cell
+from connectors.registry import Registry, default_registry
+from connectors.sdk import (
+    CellwrightError,
+    ConfigurationError,
+    IncomingRequest,
+    InstantTrigger,
+    WebhookVerificationError,
+)
+from engine.contexts import Contexts
+from engine.executor import LocalExecutor
+from engine.runner import Outcome, Runner
+from engine.settings import Settings
+
+log = logging.getLogger("cellwright")
+
+
+class NotFound(CellwrightError):
+    code = "not_found"
+
+
+class Conflict(CellwrightError):
+    code = "conflict"
+
+
+@dataclass
+class WebhookAnswer:
+    """What ``/hooks/{token}`` sends back."""
+
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class Cellwright:
+    """The application: store, apps, runner, executor, scheduler."""
+
+    def __init__(self, settings: Settings | None = None, *, apps: Registry | None = None, store: Any = None) -> None:
+        from storage import Store, Vault
+
+        self.settings = settings or Settings()
+        self.apps = apps or default_registry()
+        if store is None:
+            data_dir = self.settings.ensure_data_dir()
+            vault = Vault(keys=[k.get_secret_value() for k in self.settings.vault_keys]) if self.settings.vault_keys else None
+            store = Store.for_data_dir(data_dir, vault=vault, url=self.settings.database_url)
+        self.store = store
+        self.store.migrate()
+        self.store.sync_apps([_catalog_row(app) for app in self.apps])
+        self.analytics: Any = None
+        if self.settings.analytics:
+            from storage.analytics import AnalyticsLog
+
+            self.analytics = AnalyticsLog(self.settings.ensure_data_dir() / "analytics.duckdb")
+        self.contexts = Contexts(self.store, self.settings)
+        self.runner = Runner(self.store, self.apps, self.contexts, self.settings, analytics=self.analytics)
+        self.executor = LocalExecutor(self.runner, self.store, self.settings)
+        self._background: list[asyncio.Task[Any]] = []
+        self.started = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self, *, scheduler: bool = True) -> None:
+        """Resume unfinished executions and start the background loops."""
+        await self.executor.start()
+        if scheduler:
+            from engine.scheduler import Scheduler
+
+            self._background.append(asyncio.create_task(Scheduler(self).run_forever()))
+        if self.analytics is not None:
+            self._background.append(asyncio.create_task(self.analytics.run_flusher()))
+        self.started = True
+
+    async def stop(self) -> None:
+        await self.executor.stop()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
+        await self.contexts.aclose()
+        if self.analytics is not None:
+            self.analytics.close()
+        self.started = False
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- users ----------------------------------------------------------------------------
+
+    def local_user(self) -> Any:
+        """The user the CLI acts as: the first admin, created when the store is empty."""
+        for user in self.store.list_users():
+            if user.is_admin:
+                return user
+        return self.store.create_user("admin@localhost", name="Admin", is_admin=True)
+
+    # -- connections ----------------------------------------------------------------------
+
+    def _check_credentials(self, app: Any, credentials: Mapping[str, Any]) -> dict[str, Any]:
+        from pydantic import ValidationError
+
+        from cells.run import validation_error
+
+        try:
+            app.auth.fields.model_validate(credentials)
+        except ValidationError as exc:
+            raise validation_error(f"{app.key} connection", exc, what="credentials") from None
+        return dict(credentials)
+
+    async def create_connection(self, user_id: str, app_key: str, *, credentials: Mapping[str, Any], name: str | None = None, sandbox: bool = False) -> Any:
+        """Store a connection and run the app's test call; status and message say how it went."""
+        app = self.apps.get(app_key)
+        if sandbox and app.sandbox is None:
+            raise ConfigurationError(f"{app.name} has no sandbox.")
+        if sandbox and not credentials:
+            credentials = app.sandbox_credentials
+        creds = self._check_credentials(app, credentials)
+        connection = await asyncio.to_thread(
+            lambda: self.store.create_connection(user_id, app.key, name or f"{app.name} connection", creds, is_sandbox=sandbox, status="active")
+        )
+        self.store.audit(user_id, "connection.create", "connection", connection.id, {"app": app.key, "sandbox": sandbox})
+        return await self.test_connection(user_id, connection.id, rename=name is None)
+
+    async def test_connection(self, user_id: str, connection_id: str, *, rename: bool = False) -> Any:
+        """Run the app's validation call; mark the connection active or error."""
+        connection = self.store.get_connection(user_id, connection_id)
+        if connection is None:
+            raise NotFound(f"No connection {connection_id}.")
+        app = self.apps.get(connection.app_id)
+        if app.auth.test is None:
+            return connection
+        try:
+            ctx = await self.contexts.for_connection(connection, app)
+            info = dict(await app.auth.test(ctx))
+        except CellwrightError as exc:
+            return await asyncio.to_thread(lambda: self.store.update_connection(user_id, connection_id, status="error", status_message=exc.message))
+        label = info.get("label")
+        metadata = {**(connection.metadata or {}), **{k: v for k, v in info.items() if k != "label"}}
+        return await asyncio.to_thread(lambda: self.store.update_connection(
+            user_id, connection_id, status="active", status_message=None, metadata=metadata,
+            name=f"{app.name}: {label}" if (rename and label) else None,
+        ))
+
+    async def update_connection(self, user_id: str, connection_id: str, *, name: str | None = None, credentials: Mapping[str, Any] | None = None) -> Any:
+        connection = self.store.get_connection(user_id, connection_id)
+        if connection is None:
+            raise NotFound(f"No connection {connection_id}.")
+        creds = self._check_credentials(self.apps.get(connection.app_id), credentials) if credentials is not None else None
+        self.store.update_connection(user_id, connection_id, name=name, credentials=creds)
+        self.store.audit(user_id, "connection.update", "connection", connection_id, {"credentials_changed": creds is not None})
+        if creds is not None:
+            return await self.test_connection(user_id, connection_id)
+        return self.store.get_connection(user_id, connection_id)
+
+    def delete_connection(self, user_id: str, connection_id: str) -> None:
+        if self.store.get_connection(user_id, connection_id) is None:
+            raise NotFound(f"No connection {connection_id}.")
+        users = [s for s in self.store.scenarios_using_connection(user_id, connection_id) if s.status == "active"]
+        if users:
+            names = ", ".join(f"'{s.name}'" for s in users)
+            raise Conflict(f"This connection is used by the enabled scenario(s) {names}. Disable them or switch their cells to another connection first.")
+        self.store.delete_connection(user_id, connection_id)
+        self.store.audit(user_id, "connection.delete", "connection", connection_id)
+
+    # -- scenarios ------------------------------------------------------------------------
+
+    def validate(self, doc: ScenarioDocument) -> None:
+        """Check that every cell names a real app and operation of the right kind."""
+        for cell, _ in doc.walk():
+            if isinstance(cell, OperationCell):
+                app = self.apps.get(cell.app)
+                if isinstance(cell, TriggerCell):
+                    op = app.trigger(cell.operation)
+                    try:
+                        op.input.model_validate(cell.inputs)
+                    except Exception as exc:
+                        raise ConfigurationError(f"Trigger cell '{cell.id}': {exc}") from None
+                else:
+                    app.action(cell.operation)
+
+    def import_scenario(self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None) -> Any:
+        """Store a document (new, or a new version of ``scenario_id``)."""
+        self.validate(doc)
+        if scenario_id is not None and self.store.get_scenario(user_id, scenario_id) is None:
+            raise NotFound(f"No scenario {scenario_id}.")
+        scenario = self.store.save_scenario(user_id, doc.to_data(), scenario_id=scenario_id, nodes=documents.node_rows(doc))
+        if not scenario.webhook_token:
+            self.store.set_webhook_token(scenario.id, secrets.token_urlsafe(24))
+            scenario = self.store.get_scenario(user_id, scenario.id)
+        self.store.audit(user_id, "scenario.save", "scenario", scenario.id, {"version": scenario.version})
+        return scenario
+
+    def scenario(self, user_id: str, scenario_id: str) -> Any:
+        scenario = self.store.get_scenario(user_id, scenario_id)
+        if scenario is None:
+            raise NotFound(f"No scenario {scenario_id}.")
+        return scenario
+
+    def document(self, user_id: str, scenario_id: str) -> ScenarioDocument:
+        return documents.parse(self.scenario(user_id, scenario_id).document)
+
+    def export_scenario(self, user_id: str, scenario_id: str) -> str:
+        return documents.dump(self.document(user_id, scenario_id))
+
+    def webhook_url(self, scenario: Any) -> str | None:
+        if not scenario.webhook_token:
+            return None
+        return f"{self.settings.resolved_public_url()}/hooks/{scenario.webhook_token}"
+
+    async def enable(self, user_id: str, scenario_id: str) -> Any:
+        """Activate: register vendor webhooks, start polling from a baseline."""
+        scenario = self.scenario(user_id, scenario_id)
+        doc = documents.parse(scenario.document)
+        trigger = doc.trigger
+        op = self.apps.get(trigger.app).trigger(trigger.operation)
+        if isinstance(op, InstantTrigger) and op.subscribe is not None:
+            existing = await asyncio.to_thread(self.store.webhook_subscriptions, scenario.id)
+            if not existing:
+                app = self.apps.get(trigger.app)
+                ctx = await self.contexts.context(user_id, trigger, app)
+                ctx.webhook_url = self.webhook_url(scenario)
+                inputs = op.input.model_validate(trigger.inputs)
+                state = await op.subscribe(ctx, inputs, ctx.webhook_url or "")
+                await asyncio.to_thread(
+                    lambda: self.store.create_webhook_subscription(
+                        scenario_id=scenario.id, cell_id=trigger.id, token=scenario.webhook_token,
+                        app_id=trigger.app, connection_id=trigger.connection,
+                        external_id=str(state.get("id")) if state.get("id") is not None else None, state=dict(state),
+                    )
+                )
+        updated = self.store.set_scenario_status(user_id, scenario.id, "active")
+        self.store.audit(user_id, "scenario.enable", "scenario", scenario.id)
+        return updated
+
+    async def disable(self, user_id: str, scenario_id: str) -> Any:
+        scenario = self.scenario(user_id, scenario_id)
+        doc = documents.parse(scenario.document)
+        trigger = doc.trigger
+        op = self.apps.get(trigger.app).trigger(trigger.operation)
+        for sub in await asyncio.to_thread(self.store.webhook_subscriptions, scenario.id):
+            if isinstance(op, InstantTrigger) and op.unsubscribe is not None:
+                try:
+                    ctx = await self.contexts.context(user_id, trigger, self.apps.get(trigger.app))
+                    await op.unsubscribe(ctx, op.input.model_validate(trigger.inputs), sub.state or {})
+                except CellwrightError as exc:
+                    log.warning("could not remove the %s webhook of scenario %s: %s", trigger.app, scenario.id, exc)
+            await asyncio.to_thread(self.store.delete_webhook_subscription, sub.id)
+        updated = self.store.set_scenario_status(user_id, scenario.id, "paused")
+        self.store.audit(user_id, "scenario.disable", "scenario", scenario.id)
+        return updated
+
+    # -- runs -----------------------------------------------------------------------------
+
+    async def trigger(
+        self,
+        scenario: Any,
+        payload: Mapping[str, Any],
+        *,
+        key: str | None = None,
+        wait: float | None = None,
+    ) -> tuple[Any, Outcome | None]:
+        """Store an execution for ``payload`` (durably, before anything runs) and submit it.
+
+        With ``wait`` (seconds), wait for it to finish. ``key`` deduplicates: the same key
+        for the same scenario returns the existing execution.
+        """
+        execution, created = await asyncio.to_thread(
+            lambda: self.store.create_execution(
+                scenario_id=scenario.id,
+                scenario_version=scenario.version,
+                user_id=scenario.user_id,
+                trigger=dict(payload),
+                idempotency_key=key,
+            )
+        )
+        outcome = None
+        if created:
+            if wait is not None:
+                waiter = asyncio.ensure_future(self.executor.wait(execution.id, wait))
+                self.executor.submit(execution.id)
+                outcome = await waiter
+            else:
+                self.executor.submit(execution.id)
+        return execution, outcome
+
+    async def run_now(self, user_id: str, scenario_id: str, payload: Mapping[str, Any], *, timeout: float | None = None) -> Any:
+        """Run a scenario with ``payload`` and return the finished execution."""
+        scenario = self.scenario(user_id, scenario_id)
+        execution, _ = await self.trigger(scenario, payload, wait=timeout or self.settings.execution_timeout_seconds + 5)
+        return self.execution(user_id, execution.id)
+
+    async def rerun(self, user_id: str, execution_id: str, *, from_start: bool = False, from_cell: str | None = None) -> Any:
+        """Run a finished execution again: from its failed cell (default), a cell, or the start.
+
+        Cells before the starting cell keep their recorded outputs (they are copied into
+        the new execution and not run again).
+        """
+        original = self.store.get_execution(user_id, execution_id)
+        if original is None:
+            raise NotFound(f"No execution {execution_id}.")
+        if original.status in ("queued", "running", "waiting"):
+            raise Conflict(f"Execution {execution_id} is still {original.status}; rerun it once it has finished.")
+        doc = documents.parse(self.store.scenario_document(original.scenario_id, original.scenario_version))
+        order = [cell.id for cell, _ in doc.walk()]
+        results = [r for r in self.store.node_results(execution_id) if r.status == "completed"]
+        start_at: str | None
+        if from_start:
+            start_at = None
+        elif from_cell is not None:
+            if from_cell not in order:
+                raise NotFound(f"Execution {execution_id}'s scenario has no cell '{from_cell}'. Cells: {', '.join(order)}.")
+            start_at = from_cell
+        else:
+            failed = (original.error or {}).get("cell_id")
+            start_at = failed if failed in order else None
+        keep: set[str] = set(order[: order.index(start_at)]) if start_at else set()
+        execution, _ = self.store.create_execution(
+            scenario_id=original.scenario_id,
+            scenario_version=original.scenario_version,
+            user_id=original.user_id,
+            trigger=original.trigger or {},
+            rerun_of=original.id,
+            resume_from=start_at,
+        )
+        for r in results:
+            if r.cell_id in keep:
+                self.store.record_node_result(
+                    execution.id, cell_id=r.cell_id, status=r.status, attempt=0, start_time=r.start_time,
+                    end_time=r.end_time, duration_ms=r.duration_ms, input=r.input, output=r.output, error=None,
+                )
+        self.store.audit(user_id, "execution.rerun", "execution", execution.id, {"of": original.id, "from": start_at})
+        self.executor.submit(execution.id)
+        return execution
+
+    async def run_cell(self, user_id: str, doc: ScenarioDocument, cell_id: str, context: Mapping[str, Any]) -> CellResult:
+        """Run one step cell on its own with ``context`` (``trigger``/``steps``): the workspace's "Run cell"."""
+        cell = doc.find(cell_id)
+        if cell is None:
+            raise NotFound(f"The scenario has no cell '{cell_id}'.")
+        if isinstance(cell, TriggerCell):
+            raise ConfigurationError("The trigger cell is not run on its own; test the scenario with trigger data instead.")
+        assert isinstance(cell, OperationCell | ConditionCell)
+        ctx_factory = self.contexts.factory(user_id)
+        full = {"trigger": context.get("trigger", {}), "steps": dict(context.get("steps", {})), "execution": {"id": "preview", "scenario_id": None}}
+        return await run_cell(
+            cell, full, apps=self.apps, make_context=ctx_factory,
+            idempotency_key=idempotency_key(f"preview-{secrets.token_hex(6)}", cell.id), timeout=doc.settings.cell_timeout_seconds,
+        )
+
+    # -- webhooks -------------------------------------------------------------------------
+
+    async def receive_webhook(self, token: str, request: IncomingRequest) -> WebhookAnswer:
+        """Verify, store, enqueue; answer 202 (or the run's answer for sync hooks)."""
+        scenario = await asyncio.to_thread(self.store.scenario_by_webhook_token, token)
+        if scenario is None:
+            return WebhookAnswer(404, {"error": "not_found", "message": "No scenario listens at this URL."}, {})
+        doc = await asyncio.to_thread(self.runner.document, scenario.id, scenario.version)
+        trigger = doc.trigger
+        op = self.apps.get(trigger.app).trigger(trigger.operation)
+        if not isinstance(op, InstantTrigger):
+            return WebhookAnswer(404, {"error": "not_found", "message": "This scenario does not start from a webhook."}, {})
+        if request.method not in op.methods:
+            return WebhookAnswer(405, {"error": "method_not_allowed", "message": f"This webhook accepts {', '.join(op.methods)}."}, {"Allow": ", ".join(op.methods)})
+        inputs = op.input.model_validate(trigger.inputs)
+        allowed = getattr(inputs, "methods", None)
+        if allowed and request.method not in allowed:
+            return WebhookAnswer(405, {"error": "method_not_allowed", "message": f"This webhook accepts {', '.join(allowed)}."}, {"Allow": ", ".join(allowed)})
+        subs = await asyncio.to_thread(self.store.webhook_subscriptions, scenario.id)
+        state: Mapping[str, Any] = (subs[0].state or {}) if subs else {}
+        credentials: Mapping[str, Any] = {}
+        if trigger.connection:
+            connection = await asyncio.to_thread(self.store.get_connection, scenario.user_id, trigger.connection)
+            if connection is not None:
+                credentials = await asyncio.to_thread(self.store.connection_credentials, connection.id)
+        if op.verify is not None:
+            try:
+                op.verify(request, inputs, state, credentials)
+            except WebhookVerificationError as exc:
+                return WebhookAnswer(401, {"error": exc.code, "message": exc.message}, {})
+        try:
+            reply = await op.parse(request, inputs, state)
+        except CellwrightError as exc:
+            return WebhookAnswer(400, {"error": exc.code, "message": exc.message}, {})
+        if reply.response is not None:
+            status, body, headers = reply.response
+            return WebhookAnswer(status, body, dict(headers))
+        if scenario.status != "active":
+            return WebhookAnswer(409, {"error": "scenario_inactive", "message": f"Scenario '{scenario.name}' is {scenario.status}; enable it to accept events."}, {})
+        sync = getattr(inputs, "response", "async") == "sync"
+        key = request.header("idempotency-key")
+        ids = []
+        outcome = None
+        for index, event in enumerate(reply.events):
+            event_key = f"{key}:{index}" if key and len(reply.events) > 1 else key
+            execution, outcome = await self.trigger(
+                scenario, event, key=event_key,
+                wait=self.settings.sync_response_timeout_seconds if sync and len(reply.events) == 1 else None,
+            )
+            ids.append(execution.id)
+        if sync and outcome is not None:
+            return _sync_answer(outcome, ids[0])
+        return WebhookAnswer(202, {"accepted": len(ids), "execution_ids": ids, "execution_id": ids[0] if ids else None}, {})
+
+    # -- queries --------------------------------------------------------------------------
+
+    def execution(self, user_id: str | None, execution_id: str) -> dict[str, Any]:
+        """An execution with every cell's input, output, status and timings."""
+        execution = self.store.get_execution(user_id, execution_id)
+        if execution is None:
+            raise NotFound(f"No execution {execution_id}.")
+        data: dict[str, Any] = execution.to_dict()
+        data["cells"] = [r.to_dict() for r in self.store.node_results(execution_id)]
+        return data
+
+    def list_executions(self, user_id: str, **filters: Any) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self.store.list_executions(user_id, **filters)]
+
+    def retention_sweep(self) -> int:
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.retention_days)
+        return int(self.store.delete_executions_before(cutoff))
+
+
+def _sync_answer(outcome: Outcome, execution_id: str) -> WebhookAnswer:
+    headers = {"X-Cellwright-Execution": execution_id}
+    if outcome.status == "failed":
+        return WebhookAnswer(500, {"error": "execution_failed", "execution_id": execution_id, "detail": outcome.error}, headers)
+    if outcome.response is not None:
+        return WebhookAnswer(int(outcome.response.get("status", 200)), outcome.response.get("body"), {**headers, **(outcome.response.get("headers") or {})})
+    return WebhookAnswer(200, outcome.last_output, headers)
+
+
+def _catalog_row(app: Any) -> dict[str, Any]:
+    described = app.describe()
+    return {
+        "id": app.key,
+        "name": app.name,
+        "description": app.description,
+        "icon_url": app.icon,
+        "category": app.category,
+        "auth_type": app.auth.type,
+        "auth_config": described["auth_schema"],
+        "triggers": [{"key": t["key"], "name": t["name"], "description": t["description"]} for t in described["triggers"]],
+        "actions": [{"key": a["key"], "name": a["name"], "description": a["description"]} for a in described["actions"]],
+        "source": "code",
+    }
+
+
+def open_app(data_dir: str | Path | None = None, **overrides: Any) -> Cellwright:
+    """Open Cellwright on a data directory (the notebook entry point)."""
+    if data_dir is not None:
+        overrides["data_dir"] = Path(data_dir)
+    return Cellwright(Settings(**overrides))

@@ -1,0 +1,53 @@
+"""Configuration: ``CELLWRIGHT_*`` environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".cellwright"
+
+
+class Settings(BaseSettings):
+    """Every setting has a default that works on one machine, offline."""
+
+    model_config = SettingsConfigDict(env_prefix="CELLWRIGHT_", env_file=".env", extra="ignore", env_nested_delimiter="__")
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where the SQLite store, the vault key and the analytics file live.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in the data directory. PostgreSQL: postgresql+psycopg://user@host/db")
+    broker_url: str | None = Field(None, description="Celery broker for scaled-out mode (later); empty = in-process executor.")
+    vault_keys: list[SecretStr] = Field(default_factory=list, description="Base64 AES-256 keys, newest first; default: a key file in the data directory.")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = Field(None, description="The URL users and vendors reach the server at (webhook URLs); default http://host:port.")
+    demo_data: bool = Field(True, description="Create a demo user and scenarios on first start with an empty store.")
+
+    max_concurrent_executions: int = Field(200, ge=1, description="Executions the local executor runs at once.")
+    lease_seconds: float = Field(60.0, gt=0, description="How long a claimed execution is owned before another process may resume it.")
+    retry_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles each attempt, with jitter.")
+    retry_max_seconds: float = Field(300.0, gt=0)
+    execution_timeout_seconds: float = Field(300.0, gt=0, description="Default cap on a whole run (a scenario may set its own).")
+    webhook_max_bytes: int = Field(10 * 1024 * 1024, description="Largest webhook body accepted (413 above).")
+    sync_response_timeout_seconds: float = Field(30.0, gt=0, description="How long a synchronous webhook waits for the run to finish.")
+
+    http_allow_private: bool = Field(False, description="Let the HTTP action and connectors reach private/loopback addresses (trusted installs only).")
+    http_allowed_networks: list[str] = Field(default_factory=list, description="CIDR ranges the HTTP action may reach besides public addresses.")
+    http_allowed_origins: list[str] = Field(default_factory=list, description="Exact origins (scheme://host:port) allowed besides public addresses.")
+
+    oauth_clients: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per app key: client_id, client_secret (the operator's OAuth apps).")
+    analytics: bool = Field(True, description="Log finished executions to DuckDB for the dashboards.")
+    retention_days: int = Field(30, ge=1, description="Executions older than this are deleted.")
+    log_level: str = "INFO"
+
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir

@@ -1,0 +1,56 @@
+"""Cellwright's persistent state: SQLAlchemy models and repositories, Alembic
+migrations and the credential vault.
+
+``storage`` imports nothing from the rest of the project; configuration is passed in::
+
+    store = Store.for_data_dir(Path("~/.cellwright").expanduser())  # SQLite + vault.key
+    store.migrate()
+    user = store.create_user("ada@example.com", "Ada")
+"""
+
+from .errors import (
+    ConflictError,
+    NotFoundError,
+    StoreError,
+    VaultDecryptError,
+    VaultError,
+    VaultKeyMissingError,
+)
+from .records import (
+    ApiKey,
+    AppRecord,
+    AuditEntry,
+    Connection,
+    Execution,
+    Node,
+    NodeResult,
+    Scenario,
+    TriggerState,
+    User,
+    WebhookSubscription,
+)
+from .store import Store
+from .vault import Vault, VaultKey
+
+__all__ = [
+    "ApiKey",
+    "AppRecord",
+    "AuditEntry",
+    "ConflictError",
+    "Connection",
+    "Execution",
+    "Node",
+    "NodeResult",
+    "NotFoundError",
+    "Scenario",
+    "Store",
+    "StoreError",
+    "TriggerState",
+    "User",
+    "Vault",
+    "VaultDecryptError",
+    "VaultError",
+    "VaultKey",
+    "VaultKeyMissingError",
+    "WebhookSubscription",
+]

@@ -1,0 +1,340 @@
+"""SQLAlchemy 2.0 ORM tables.
+
+The same models serve SQLite (embedded mode) and PostgreSQL (scaled out). The schema is
+created only through the Alembic migrations in ``storage/migrations``; a test checks
+that the migrated database matches these models on both databases.
+
+Conventions:
+- string primary keys (:func:`storage.repos._base.new_id`, sortable by creation time);
+- JSON columns are ``JSON`` on SQLite and ``JSONB`` on PostgreSQL; Python ``None``
+  is stored as SQL ``NULL``;
+- datetimes are stored in UTC and always come back timezone-aware (:class:`UTCDateTime`);
+- allowed values of status-like columns are enforced by CHECK constraints built from
+  the tuples below, which the repositories also use to validate arguments.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+AUTH_TYPES = ("oauth2", "api_key", "basic", "custom", "none")
+APP_SOURCES = ("code", "user")
+CONNECTION_STATUSES = ("active", "error", "disconnected")
+SCENARIO_STATUSES = ("active", "draft", "paused", "error")
+NODE_TYPES = ("trigger", "action", "transformer", "condition")
+EXECUTION_STATUSES = ("queued", "running", "waiting", "completed", "failed", "cancelled")
+#: statuses of an execution that still has work to do (claimable, reclaimable)
+OPEN_EXECUTION_STATUSES = ("queued", "running", "waiting")
+#: statuses `finish_execution` accepts
+FINAL_EXECUTION_STATUSES = ("completed", "failed", "cancelled")
+NODE_RESULT_STATUSES = ("pending", "running", "completed", "failed", "skipped")
+
+ID = String(32)  # new_id(): 16 hex digits of time_ns + 16 random hex digits
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored in UTC.
+
+    SQLite has no time zones and returns naive values: they are read back as UTC.
+    Naive datetimes are refused on the way in, since their zone would be a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> Any:
+    return JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=column)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: _json(), Any: _json()}
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    email: Mapped[str] = mapped_column(String, unique=True)
+    name: Mapped[str] = mapped_column(String)
+    password_hash: Mapped[str | None] = mapped_column(String)
+    is_admin: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String)
+    prefix: Mapped[str] = mapped_column(String(8))
+    # sha256 hex of the full key. A fast hash is right here (unlike passwords): keys are
+    # 256-bit random values, so there is nothing to brute-force and lookups stay O(1).
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AppRow(Base):
+    __tablename__ = "apps"
+    __table_args__ = (_one_of("auth_type", AUTH_TYPES), _one_of("source", APP_SOURCES))
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)  # the app key, e.g. "slack"
+    name: Mapped[str] = mapped_column(String)
+    description: Mapped[str] = mapped_column(Text)
+    icon_url: Mapped[str | None] = mapped_column(String)
+    category: Mapped[str | None] = mapped_column(String)
+    auth_type: Mapped[str] = mapped_column(String(16))
+    auth_config: Mapped[Any]
+    triggers: Mapped[Any]
+    actions: Mapped[Any]
+    source: Mapped[str] = mapped_column(String(8))
+    updated_at: Mapped[datetime]
+
+
+class ConnectionRow(Base):
+    __tablename__ = "connections"
+    __table_args__ = (
+        _one_of("status", CONNECTION_STATUSES),
+        Index("ix_connections_user_id_app_id", "user_id", "app_id"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # The app key, deliberately not a foreign key: the catalog mirrors the code registry,
+    # and a connection must survive its app being removed or renamed ("app unavailable").
+    app_id: Mapped[str] = mapped_column(String)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String(16))
+    status_message: Mapped[str | None] = mapped_column(Text)
+    credentials: Mapped[str] = mapped_column(Text)  # a Vault token, never plaintext
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_used: Mapped[datetime | None]
+    usage_count: Mapped[int] = mapped_column(Integer)
+    # "metadata" is reserved by declarative classes: the attribute is metadata_
+    metadata_: Mapped[Any] = mapped_column("metadata")
+    is_sandbox: Mapped[bool] = mapped_column(Boolean)
+
+
+class ScenarioRow(Base):
+    __tablename__ = "scenarios"
+    __table_args__ = (_one_of("status", SCENARIO_STATUSES),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String)
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_run: Mapped[datetime | None]
+    schedule: Mapped[Any | None]
+    error_handling: Mapped[Any]
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[Any]
+    webhook_token: Mapped[str | None] = mapped_column(String, unique=True)
+
+
+class ScenarioVersionRow(Base):
+    __tablename__ = "scenario_versions"
+
+    scenario_id: Mapped[str] = mapped_column(
+        ForeignKey("scenarios.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document: Mapped[Any]
+    created_at: Mapped[datetime]
+
+
+class NodeRow(Base):
+    __tablename__ = "nodes"
+    __table_args__ = (
+        UniqueConstraint("scenario_id", "cell_id"),
+        _one_of("type", NODE_TYPES),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    cell_id: Mapped[str] = mapped_column(String)
+    name: Mapped[str] = mapped_column(String)
+    type: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), index=True
+    )
+    branch: Mapped[str | None] = mapped_column(String)
+    # app and connection are references from the document, not foreign keys: a document
+    # may name a connection that was deleted since, and must still save.
+    app_id: Mapped[str | None] = mapped_column(String)
+    connection_id: Mapped[str | None] = mapped_column(String, index=True)
+    operation: Mapped[str | None] = mapped_column(String)
+    config: Mapped[Any | None]
+    input_mappings: Mapped[Any | None]
+    output_mappings: Mapped[Any | None]
+    conditions: Mapped[Any | None]
+
+
+class ExecutionRow(Base):
+    __tablename__ = "scenario_executions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["scenario_id", "scenario_version"],
+            ["scenario_versions.scenario_id", "scenario_versions.version"],
+            ondelete="CASCADE",
+            name="fk_scenario_executions_scenario_version",
+        ),
+        UniqueConstraint("scenario_id", "idempotency_key"),
+        _one_of("status", EXECUTION_STATUSES),
+        # history page: per user / per scenario / per status, newest first
+        Index("ix_scenario_executions_user_id_created_at", "user_id", "created_at"),
+        Index(
+            "ix_scenario_executions_user_id_status_created_at", "user_id", "status", "created_at"
+        ),
+        Index("ix_scenario_executions_scenario_id_created_at", "scenario_id", "created_at"),
+        Index("ix_scenario_executions_created_at", "created_at"),
+        # reclaiming: open executions whose lease expired or whose retry is due
+        Index(
+            "ix_scenario_executions_status_next_attempt_at_lease_until",
+            "status",
+            "next_attempt_at",
+            "lease_until",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    scenario_id: Mapped[str] = mapped_column(ID)
+    scenario_version: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    start_time: Mapped[datetime | None]
+    end_time: Mapped[datetime | None]
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    trigger: Mapped[Any | None]
+    error: Mapped[Any | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String)
+    attempt: Mapped[int] = mapped_column(Integer)
+    lease_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String)
+    next_attempt_at: Mapped[datetime | None]
+    # History pointers, not foreign keys: retention may delete the original first.
+    rerun_of: Mapped[str | None] = mapped_column(ID)
+    resume_from: Mapped[str | None] = mapped_column(String)  # a cell id
+    created_at: Mapped[datetime]
+
+
+class NodeResultRow(Base):
+    __tablename__ = "node_results"
+    __table_args__ = (
+        UniqueConstraint("execution_id", "seq"),  # also the index for "results of one execution"
+        _one_of("status", NODE_RESULT_STATUSES),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    execution_id: Mapped[str] = mapped_column(
+        ForeignKey("scenario_executions.id", ondelete="CASCADE")
+    )
+    cell_id: Mapped[str] = mapped_column(String)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    start_time: Mapped[datetime | None]
+    end_time: Mapped[datetime | None]
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    input: Mapped[Any | None]
+    output: Mapped[Any | None]
+    error: Mapped[Any | None]
+    seq: Mapped[int] = mapped_column(Integer)
+
+
+class TriggerStateRow(Base):
+    __tablename__ = "trigger_state"
+
+    scenario_id: Mapped[str] = mapped_column(
+        ForeignKey("scenarios.id", ondelete="CASCADE"), primary_key=True
+    )
+    cell_id: Mapped[str] = mapped_column(String, primary_key=True)
+    cursor: Mapped[Any | None]
+    seen_ids: Mapped[Any]
+    baseline_at: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class WebhookSubscriptionRow(Base):
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    scenario_id: Mapped[str] = mapped_column(
+        ForeignKey("scenarios.id", ondelete="CASCADE"), index=True
+    )
+    cell_id: Mapped[str] = mapped_column(String)
+    token: Mapped[str] = mapped_column(String, unique=True)
+    app_id: Mapped[str] = mapped_column(String)
+    connection_id: Mapped[str | None] = mapped_column(String)
+    external_id: Mapped[str | None] = mapped_column(String)
+    state: Mapped[str | None] = mapped_column(Text)  # a Vault token: may hold signing secrets
+    created_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_user_id_at", "user_id", "at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # not a foreign key: the trail outlives the user it is about
+    user_id: Mapped[str | None] = mapped_column(String)
+    action: Mapped[str] = mapped_column(String)
+    object_type: Mapped[str] = mapped_column(String)
+    object_id: Mapped[str | None] = mapped_column(String)
+    at: Mapped[datetime] = mapped_column(index=True)
+    details: Mapped[Any | None]

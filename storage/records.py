@@ -1,0 +1,226 @@
+"""Plain records returned by the :class:`~storage.Store`.
+
+They are frozen dataclasses, detached from any database session, safe to hand across
+threads and to keep after the store is closed. Field names mirror the table columns
+(snake_case). ``to_dict()`` gives a JSON-ready dict for the REST API: datetimes become
+ISO 8601 strings (always UTC, ``+00:00``) and fields holding secrets are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any, ClassVar
+
+JSON = Any  # a JSON-serialisable value (dict, list, str, int, float, bool or None)
+
+
+class _Record:
+    """Shared behaviour of every record."""
+
+    __slots__ = ()
+
+    #: fields never exported by :meth:`to_dict` (password hashes, decrypted secrets)
+    _private: ClassVar[tuple[str, ...]] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict (datetimes as ISO strings, no secrets)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            if f.name in self._private:
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class User(_Record):
+    """A person who owns connections and scenarios."""
+
+    _private: ClassVar[tuple[str, ...]] = ("password_hash",)
+
+    id: str
+    email: str
+    name: str
+    is_admin: bool
+    created_at: datetime
+    password_hash: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey(_Record):
+    """An API key's public part; the key itself is shown once, at creation."""
+
+    id: str
+    user_id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AppRecord(_Record):
+    """One app of the catalog (a mirror of the code registry, plus user-defined apps)."""
+
+    id: str
+    name: str
+    description: str
+    icon_url: str | None
+    category: str | None
+    auth_type: str
+    auth_config: JSON
+    triggers: JSON
+    actions: JSON
+    source: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Connection(_Record):
+    """An authenticated link to an app. Credentials are never part of the record."""
+
+    id: str
+    app_id: str
+    user_id: str
+    name: str
+    status: str
+    status_message: str | None
+    created_at: datetime
+    updated_at: datetime
+    last_used: datetime | None
+    usage_count: int
+    metadata: JSON
+    is_sandbox: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario(_Record):
+    """A scenario's metadata plus its current document."""
+
+    id: str
+    user_id: str
+    name: str
+    description: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    last_run: datetime | None
+    schedule: JSON
+    error_handling: JSON
+    version: int
+    document: JSON
+    webhook_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Node(_Record):
+    """A cell of a scenario, as derived from the document on save."""
+
+    id: str
+    scenario_id: str
+    cell_id: str
+    name: str
+    type: str
+    position: int
+    parent_id: str | None
+    parent_cell_id: str | None
+    branch: str | None
+    app_id: str | None
+    connection_id: str | None
+    operation: str | None
+    config: JSON
+    input_mappings: JSON
+    output_mappings: JSON
+    conditions: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Execution(_Record):
+    """One run of a scenario."""
+
+    id: str
+    scenario_id: str
+    scenario_version: int
+    user_id: str
+    status: str
+    start_time: datetime | None
+    end_time: datetime | None
+    duration_ms: int | None
+    trigger: JSON
+    error: JSON
+    idempotency_key: str | None
+    attempt: int
+    lease_until: datetime | None
+    lease_owner: str | None
+    next_attempt_at: datetime | None
+    rerun_of: str | None
+    resume_from: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NodeResult(_Record):
+    """One run of one cell within an execution."""
+
+    id: str
+    execution_id: str
+    cell_id: str
+    attempt: int
+    status: str
+    start_time: datetime | None
+    end_time: datetime | None
+    duration_ms: int | None
+    input: JSON
+    output: JSON
+    error: JSON
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerState(_Record):
+    """What a polling trigger remembers between polls."""
+
+    scenario_id: str
+    cell_id: str
+    cursor: JSON
+    seen_ids: list[str]
+    baseline_at: datetime | None
+    next_poll_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSubscription(_Record):
+    """A subscription registered with a vendor for an instant trigger.
+
+    ``state`` is decrypted (it may hold signing secrets): it is left out of ``to_dict()``
+    and of ``repr()``.
+    """
+
+    _private: ClassVar[tuple[str, ...]] = ("state",)
+
+    id: str
+    scenario_id: str
+    cell_id: str
+    token: str
+    app_id: str
+    connection_id: str | None
+    external_id: str | None
+    created_at: datetime
+    state: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry(_Record):
+    """One security-relevant event."""
+
+    id: str
+    user_id: str | None
+    action: str
+    object_type: str
+    object_id: str | None
+    at: datetime
+    details: JSON

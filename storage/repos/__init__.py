@@ -1,0 +1,1 @@
+"""Repositories: one mixin per group of tables, combined into :class:`storage.Store`."""

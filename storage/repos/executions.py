@@ -1,0 +1,388 @@
+"""Executions and node results: the engine's hot path."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import NotFoundError
+from ..models import (
+    EXECUTION_STATUSES,
+    FINAL_EXECUTION_STATUSES,
+    NODE_RESULT_STATUSES,
+    OPEN_EXECUTION_STATUSES,
+    ExecutionRow,
+    NodeResultRow,
+    ScenarioRow,
+    UTCDateTime,
+)
+from ..records import Execution, NodeResult
+from ._base import RepoBase, check_choice, new_id, to_record, utcnow
+
+# The hot path (create, claim, record, finish) uses Core statements on these tables:
+# the ORM unit of work costs more than the SQLite commit itself.
+# Statements are built once, with parameters passed at execution (cached compilation).
+_EXECUTIONS = ExecutionRow.__table__
+_RESULTS = NodeResultRow.__table__
+_INSERT_EXECUTION = insert(_EXECUTIONS)
+_INSERT_RESULT = insert(_RESULTS)
+_NEXT_SEQ = select(func.coalesce(func.max(_RESULTS.c.seq), -1) + 1).where(
+    _RESULTS.c.execution_id == bindparam("execution_id")
+)
+
+
+def _claimable(now: Any) -> ColumnElement[bool]:
+    """Open, not leased (or lease expired), and not waiting for a later retry."""
+    return and_(
+        _EXECUTIONS.c.status.in_(OPEN_EXECUTION_STATUSES),
+        or_(_EXECUTIONS.c.lease_until.is_(None), _EXECUTIONS.c.lease_until < now),
+        or_(_EXECUTIONS.c.next_attempt_at.is_(None), _EXECUTIONS.c.next_attempt_at <= now),
+    )
+
+
+_NOW = bindparam("now", type_=UTCDateTime())
+_BY_ID = _EXECUTIONS.c.id == bindparam("execution_id")
+_CLAIM = (
+    update(_EXECUTIONS)
+    .where(_BY_ID, _claimable(_NOW))
+    .values(
+        status="running",
+        start_time=func.coalesce(_EXECUTIONS.c.start_time, _NOW),
+        lease_owner=bindparam("owner"),
+        lease_until=bindparam("until", type_=UTCDateTime()),
+        next_attempt_at=None,
+    )
+    .returning(*_EXECUTIONS.c)
+)
+_LOCK_EXECUTION = select(_EXECUTIONS.c.id).where(_BY_ID).with_for_update()
+_START_OF = select(_EXECUTIONS.c.start_time, _EXECUTIONS.c.scenario_id).where(_BY_ID)
+_FINISH = (
+    update(_EXECUTIONS)
+    .where(_BY_ID)
+    .values(
+        status=bindparam("final_status"),
+        error=bindparam("final_error", type_=_EXECUTIONS.c.error.type),
+        end_time=_NOW,
+        duration_ms=bindparam("duration"),
+        lease_until=None,
+        lease_owner=None,
+        next_attempt_at=None,
+    )
+    .returning(*_EXECUTIONS.c)
+)
+_SCENARIOS = ScenarioRow.__table__
+_LAST_RUN = bindparam("last_run", type_=UTCDateTime())
+_MOVE_LAST_RUN = (
+    update(_SCENARIOS)
+    .where(
+        _SCENARIOS.c.id == bindparam("scenario_id"),
+        or_(_SCENARIOS.c.last_run.is_(None), _SCENARIOS.c.last_run < _LAST_RUN),
+    )
+    .values(last_run=_LAST_RUN)
+)
+
+
+def _ms(delta: timedelta) -> int:
+    return max(0, round(delta.total_seconds() * 1000))
+
+
+class ExecutionsRepo(RepoBase):
+    def create_execution(
+        self,
+        *,
+        scenario_id: str,
+        scenario_version: int,
+        user_id: str,
+        trigger: dict[str, Any],
+        idempotency_key: str | None = None,
+        status: str = "queued",
+        rerun_of: str | None = None,
+        resume_from: str | None = None,
+    ) -> tuple[Execution, bool]:
+        """Store a new execution: ``(execution, True)``.
+
+        With an ``idempotency_key`` already used for this scenario, nothing is written and
+        the existing execution comes back as ``(existing, False)``, also when two callers
+        race (the unique constraint decides; the loser reads the winner's row).
+        """
+        check_choice(status, EXECUTION_STATUSES, "execution status")
+        if idempotency_key is not None:
+            existing = self._by_idempotency_key(scenario_id, idempotency_key)
+            if existing is not None:
+                return existing, False
+        values: dict[str, Any] = {
+            "id": new_id(),
+            "scenario_id": scenario_id,
+            "scenario_version": scenario_version,
+            "user_id": user_id,
+            "status": status,
+            "start_time": None,
+            "end_time": None,
+            "duration_ms": None,
+            "trigger": trigger,
+            "error": None,
+            "idempotency_key": idempotency_key,
+            "attempt": 0,
+            "lease_until": None,
+            "lease_owner": None,
+            "next_attempt_at": None,
+            "rerun_of": rerun_of,
+            "resume_from": resume_from,
+            "created_at": utcnow(),
+        }
+        try:
+            with self._write_conn() as conn:
+                conn.execute(_INSERT_EXECUTION, values)
+        except IntegrityError:
+            existing = (
+                self._by_idempotency_key(scenario_id, idempotency_key)
+                if idempotency_key is not None
+                else None
+            )
+            if existing is None:
+                raise  # another constraint (unknown scenario version or user)
+            return existing, False
+        return Execution(**values), True
+
+    def _by_idempotency_key(self, scenario_id: str, key: str) -> Execution | None:
+        with self._read() as s:
+            row = s.scalar(
+                select(ExecutionRow).where(
+                    ExecutionRow.scenario_id == scenario_id, ExecutionRow.idempotency_key == key
+                )
+            )
+            return to_record(Execution, row) if row else None
+
+    def claim_execution(
+        self, execution_id: str, owner: str, lease_seconds: float
+    ) -> Execution | None:
+        """Take the execution for ``owner`` until now + ``lease_seconds``, atomically.
+
+        Succeeds only if it is queued/waiting/running, its lease is free or expired, and
+        any retry is due; then it is ``running`` (start_time set on the first claim).
+        Returns None when someone else holds it or it is not claimable.
+        """
+        now = utcnow()
+        params = {
+            "execution_id": execution_id,
+            "now": now,
+            "owner": owner,
+            "until": now + timedelta(seconds=lease_seconds),
+        }
+        with self._write_conn() as conn:
+            row = conn.execute(_CLAIM, params).first()
+        return to_record(Execution, row) if row else None
+
+    def extend_lease(self, execution_id: str, owner: str, lease_seconds: float) -> bool:
+        """Push the lease forward; False if ``owner`` no longer holds the execution."""
+        with self._write() as s:
+            result = s.execute(
+                update(ExecutionRow)
+                .where(
+                    ExecutionRow.id == execution_id,
+                    ExecutionRow.lease_owner == owner,
+                    ExecutionRow.status == "running",
+                )
+                .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def schedule_retry(
+        self, execution_id: str, *, next_attempt_at: datetime, attempt: int, error: dict[str, Any]
+    ) -> None:
+        """Park the execution as ``waiting`` until ``next_attempt_at``; the lease is released."""
+        with self._write() as s:
+            s.execute(
+                update(ExecutionRow)
+                .where(ExecutionRow.id == execution_id)
+                .values(
+                    status="waiting",
+                    next_attempt_at=next_attempt_at,
+                    attempt=attempt,
+                    error=error,
+                    lease_until=None,
+                    lease_owner=None,
+                )
+            )
+
+    def finish_execution(
+        self, execution_id: str, *, status: str, error: dict[str, Any] | None = None
+    ) -> Execution:
+        """Close the execution (completed, failed or cancelled): end_time, duration, lease
+        released; the scenario's last_run moves to the execution's start."""
+        check_choice(status, FINAL_EXECUTION_STATUSES, "final execution status")
+        now = utcnow()
+        with self._write_conn() as conn:
+            found = conn.execute(_START_OF, {"execution_id": execution_id}).first()
+            if found is None:
+                raise NotFoundError(f"execution {execution_id!r} not found")
+            started = found.start_time or now
+            row = conn.execute(
+                _FINISH,
+                {
+                    "execution_id": execution_id,
+                    "now": now,
+                    "final_status": status,
+                    "final_error": error,
+                    "duration": _ms(now - started),
+                },
+            ).one()
+            conn.execute(_MOVE_LAST_RUN, {"scenario_id": found.scenario_id, "last_run": started})
+        return to_record(Execution, row)
+
+    def record_node_result(
+        self,
+        execution_id: str,
+        *,
+        cell_id: str,
+        status: str,
+        attempt: int = 0,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        duration_ms: int | None = None,
+        input: Any = None,
+        output: Any = None,
+        error: Any = None,
+    ) -> NodeResult:
+        """Append one cell run to the execution (``seq`` = order of recording).
+
+        ``duration_ms`` defaults to end_time - start_time when both are given.
+        """
+        check_choice(status, NODE_RESULT_STATUSES, "node result status")
+        if duration_ms is None and start_time is not None and end_time is not None:
+            duration_ms = _ms(end_time - start_time)
+        values: dict[str, Any] = {
+            "id": new_id(),
+            "execution_id": execution_id,
+            "cell_id": cell_id,
+            "attempt": attempt,
+            "status": status,
+            "start_time": start_time,
+            "end_time": end_time,
+            "duration_ms": duration_ms,
+            "input": input,
+            "output": output,
+            "error": error,
+        }
+        with self._write_conn() as conn:
+            if not self.is_sqlite:
+                # Serialise writers of one execution (parallel branches) so that no two
+                # read the same max(seq); SQLite's write lock already does.
+                conn.execute(_LOCK_EXECUTION, {"execution_id": execution_id})
+            values["seq"] = conn.scalar(_NEXT_SEQ, {"execution_id": execution_id})
+            conn.execute(_INSERT_RESULT, values)
+        return NodeResult(**values)
+
+    def node_results(self, execution_id: str) -> list[NodeResult]:
+        """The execution's node results in recording order."""
+        with self._read() as s:
+            rows = s.scalars(
+                select(NodeResultRow)
+                .where(NodeResultRow.execution_id == execution_id)
+                .order_by(NodeResultRow.seq)
+            )
+            return [to_record(NodeResult, r) for r in rows]
+
+    def get_execution(self, user_id: str | None, execution_id: str) -> Execution | None:
+        """The execution, or None; with a ``user_id``, only that user's (None = engine use)."""
+        with self._read() as s:
+            row = s.get(ExecutionRow, execution_id)
+            if row is None or (user_id is not None and row.user_id != user_id):
+                return None
+            return to_record(Execution, row)
+
+    def list_executions(
+        self,
+        user_id: str,
+        *,
+        scenario_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Execution]:
+        """The user's executions, newest first; ``since`` <= created_at < ``until``."""
+        query = (
+            select(ExecutionRow)
+            .where(*self._history_filter(user_id, scenario_id, status, since, until))
+            .order_by(ExecutionRow.created_at.desc(), ExecutionRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._read() as s:
+            return [to_record(Execution, r) for r in s.scalars(query)]
+
+    def count_executions(
+        self,
+        user_id: str,
+        *,
+        scenario_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """How many executions :meth:`list_executions` would page through."""
+        query = (
+            select(func.count())
+            .select_from(ExecutionRow)
+            .where(*self._history_filter(user_id, scenario_id, status, since, until))
+        )
+        with self._read() as s:
+            return int(s.scalar(query) or 0)
+
+    @staticmethod
+    def _history_filter(
+        user_id: str,
+        scenario_id: str | None,
+        status: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[ColumnElement[bool]]:
+        conditions = [ExecutionRow.user_id == user_id]
+        if scenario_id is not None:
+            conditions.append(ExecutionRow.scenario_id == scenario_id)
+        if status is not None:
+            conditions.append(ExecutionRow.status == status)
+        if since is not None:
+            conditions.append(ExecutionRow.created_at >= since)
+        if until is not None:
+            conditions.append(ExecutionRow.created_at < until)
+        return conditions
+
+    def reclaimable_executions(self, now: datetime | None = None, limit: int = 500) -> list[str]:
+        """Ids of open executions nobody holds (lease free or expired) whose retry is due,
+        oldest first: what a restarted process or the reaper should claim."""
+        query = (
+            select(ExecutionRow.id)
+            .where(_claimable(now or utcnow()))
+            .order_by(ExecutionRow.created_at, ExecutionRow.id)
+            .limit(limit)
+        )
+        with self._read() as s:
+            return list(s.scalars(query))
+
+    def next_retry_due(self) -> datetime | None:
+        """When the earliest waiting execution is due, or None."""
+        with self._read() as s:
+            due: datetime | None = s.scalar(
+                select(func.min(ExecutionRow.next_attempt_at)).where(
+                    ExecutionRow.status == "waiting"
+                )
+            )
+        return due
+
+    def delete_executions_before(self, cutoff: datetime) -> int:
+        """Retention: delete finished executions created before ``cutoff`` (node results
+        go with them); open ones are kept. Returns how many were deleted."""
+        with self._write() as s:
+            result = s.execute(
+                delete(ExecutionRow).where(
+                    ExecutionRow.created_at < cutoff,
+                    ExecutionRow.status.in_(FINAL_EXECUTION_STATUSES),
+                )
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]

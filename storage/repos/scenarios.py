@@ -1,0 +1,265 @@
+"""Scenarios, their versions, and the node rows derived from their documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import ConflictError, NotFoundError
+from ..models import NODE_TYPES, SCENARIO_STATUSES, NodeRow, ScenarioRow, ScenarioVersionRow
+from ..records import Node, Scenario
+from ._base import RepoBase, check_choice, new_id, to_record, utcnow
+
+DEFAULT_ERROR_HANDLING: dict[str, Any] = {"retry_count": 0, "notify_on_error": False}
+
+_NODE_KEYS = frozenset(
+    {
+        "cell_id",
+        "name",
+        "type",
+        "position",
+        "parent_cell_id",
+        "branch",
+        "app_id",
+        "connection_id",
+        "operation",
+        "config",
+        "input_mappings",
+        "output_mappings",
+        "conditions",
+    }
+)
+
+
+def _apply_document(row: ScenarioRow, document: dict[str, Any]) -> None:
+    """Copy the metadata the document carries onto the scenario row."""
+    if "name" in document:
+        row.name = str(document["name"] or "")
+    if "description" in document:
+        row.description = str(document["description"] or "")
+    if "schedule" in document:
+        row.schedule = document["schedule"]
+    settings = document.get("settings")
+    if isinstance(settings, dict):
+        handling = dict(row.error_handling)
+        for key in DEFAULT_ERROR_HANDLING:
+            if key in settings:
+                handling[key] = settings[key]
+        row.error_handling = handling
+
+
+def _node_rows(scenario_id: str, nodes: list[dict[str, Any]]) -> list[NodeRow]:
+    """Node rows for ``nodes``, parents before children, ``parent_cell_id`` resolved."""
+    specs: dict[str, dict[str, Any]] = {}
+    for index, node in enumerate(nodes):
+        unknown = set(node) - _NODE_KEYS
+        if unknown:
+            raise ValueError(
+                f"unknown node fields {sorted(unknown)} for cell {node.get('cell_id')!r}"
+            )
+        cell_id = node.get("cell_id")
+        if not cell_id:
+            raise ValueError(f"node #{index} has no cell_id")
+        if cell_id in specs:
+            raise ConflictError(f"cell id {cell_id!r} is used twice in the scenario")
+        check_choice(node.get("type", ""), NODE_TYPES, f"type of cell {cell_id!r}")
+        specs[cell_id] = {"position": index, **node}
+    ids = {cell_id: new_id() for cell_id in specs}
+
+    def depth(cell_id: str) -> int:
+        seen = {cell_id}
+        level = 0
+        parent = specs[cell_id].get("parent_cell_id")
+        while parent is not None:
+            if parent not in specs:
+                raise ValueError(f"cell {cell_id!r} has unknown parent {parent!r}")
+            if parent in seen:
+                raise ValueError(f"cell {cell_id!r} is inside itself (parent cycle)")
+            seen.add(parent)
+            level += 1
+            parent = specs[parent].get("parent_cell_id")
+        return level
+
+    depths = {cell_id: depth(cell_id) for cell_id in specs}  # depth() validates every chain
+    rows = []
+    for cell_id in sorted(specs, key=depths.__getitem__):
+        spec = specs[cell_id]
+        parent = spec.get("parent_cell_id")
+        rows.append(
+            NodeRow(
+                id=ids[cell_id],
+                scenario_id=scenario_id,
+                cell_id=cell_id,
+                name=spec.get("name") or "",
+                type=spec["type"],
+                position=spec["position"],
+                parent_id=ids[parent] if parent is not None else None,
+                branch=spec.get("branch"),
+                app_id=spec.get("app_id"),
+                connection_id=spec.get("connection_id"),
+                operation=spec.get("operation"),
+                config=spec.get("config", {}),
+                input_mappings=spec.get("input_mappings", {}),
+                output_mappings=spec.get("output_mappings", {}),
+                conditions=spec.get("conditions"),
+            )
+        )
+    return rows
+
+
+class ScenariosRepo(RepoBase):
+    def save_scenario(
+        self,
+        user_id: str,
+        document: dict[str, Any],
+        *,
+        scenario_id: str | None = None,
+        nodes: list[dict[str, Any]] | None = None,
+    ) -> Scenario:
+        """Create (no ``scenario_id``) or update the user's scenario from its document.
+
+        Every save bumps ``version`` and keeps the document in ``scenario_versions``.
+        ``name``, ``description``, ``schedule`` and ``settings.retry_count`` /
+        ``settings.notify_on_error`` are copied from the document when present.
+        ``nodes`` (dicts of the ``nodes`` columns, parent as ``parent_cell_id``; position
+        defaults to the list index) replace the scenario's node rows; ``None`` leaves
+        them as they are. Updating another user's (or a missing) scenario raises
+        NotFoundError.
+        """
+        now = utcnow()
+        with self._write() as s:
+            if scenario_id is None:
+                row = ScenarioRow(
+                    id=new_id(),
+                    user_id=user_id,
+                    name="Untitled scenario",
+                    description="",
+                    status="draft",
+                    created_at=now,
+                    last_run=None,
+                    schedule=None,
+                    error_handling=dict(DEFAULT_ERROR_HANDLING),
+                    version=0,
+                    webhook_token=None,
+                )
+                s.add(row)
+            else:
+                # FOR UPDATE: two concurrent saves on PostgreSQL must not both take version N+1
+                row = s.get(ScenarioRow, scenario_id, with_for_update=True)
+                if row is None or row.user_id != user_id:
+                    raise NotFoundError(f"scenario {scenario_id!r} not found")
+            _apply_document(row, document)
+            row.document = document
+            row.version += 1
+            row.updated_at = now
+            s.add(
+                ScenarioVersionRow(
+                    scenario_id=row.id, version=row.version, document=document, created_at=now
+                )
+            )
+            if nodes is not None:
+                new_rows = _node_rows(row.id, nodes)
+                s.execute(delete(NodeRow).where(NodeRow.scenario_id == row.id))
+                s.add_all(new_rows)
+        return to_record(Scenario, row)
+
+    def get_scenario(self, user_id: str, scenario_id: str) -> Scenario | None:
+        """The user's scenario, or None (also for another user's)."""
+        scenario = self.get_scenario_any(scenario_id)
+        return scenario if scenario and scenario.user_id == user_id else None
+
+    def get_scenario_any(self, scenario_id: str) -> Scenario | None:
+        """A scenario whoever owns it (engine use), or None."""
+        with self._read() as s:
+            row = s.get(ScenarioRow, scenario_id)
+            return to_record(Scenario, row) if row else None
+
+    def list_scenarios(self, user_id: str) -> list[Scenario]:
+        """The user's scenarios, most recently changed first."""
+        return self._scenarios(ScenarioRow.user_id == user_id)
+
+    def active_scenarios(self) -> list[Scenario]:
+        """Every user's active scenarios (for the scheduler and pollers)."""
+        return self._scenarios(ScenarioRow.status == "active")
+
+    def _scenarios(self, condition: Any) -> list[Scenario]:
+        with self._read() as s:
+            rows = s.scalars(
+                select(ScenarioRow)
+                .where(condition)
+                .order_by(ScenarioRow.updated_at.desc(), ScenarioRow.id.desc())
+            )
+            return [to_record(Scenario, r) for r in rows]
+
+    def scenario_document(
+        self, scenario_id: str, version: int | None = None
+    ) -> dict[str, Any] | None:
+        """The current document, or the one saved as ``version``; None if there is none."""
+        if version is None:
+            query = select(ScenarioRow.document).where(ScenarioRow.id == scenario_id)
+        else:
+            query = select(ScenarioVersionRow.document).where(
+                ScenarioVersionRow.scenario_id == scenario_id,
+                ScenarioVersionRow.version == version,
+            )
+        with self._read() as s:
+            document: dict[str, Any] | None = s.scalar(query)
+            return document
+
+    def set_scenario_status(self, user_id: str, scenario_id: str, status: str) -> Scenario | None:
+        """Set the user's scenario's status; None if not found."""
+        check_choice(status, SCENARIO_STATUSES, "scenario status")
+        with self._write() as s:
+            row = s.get(ScenarioRow, scenario_id)
+            if row is None or row.user_id != user_id:
+                return None
+            row.status = status
+            row.updated_at = utcnow()
+            return to_record(Scenario, row)
+
+    def set_webhook_token(self, scenario_id: str, token: str | None) -> None:
+        """Set (or clear, with None) the scenario's webhook token; ConflictError if taken."""
+        try:
+            with self._write() as s:
+                s.execute(
+                    update(ScenarioRow)
+                    .where(ScenarioRow.id == scenario_id)
+                    .values(webhook_token=token)
+                )
+        except IntegrityError:
+            raise ConflictError("this webhook token is already in use") from None
+
+    def scenario_by_webhook_token(self, token: str) -> Scenario | None:
+        """The scenario listening on ``/hooks/{token}``, or None."""
+        with self._read() as s:
+            row = s.scalar(select(ScenarioRow).where(ScenarioRow.webhook_token == token))
+            return to_record(Scenario, row) if row else None
+
+    def delete_scenario(self, user_id: str, scenario_id: str) -> bool:
+        """Delete the user's scenario with its versions, nodes, executions, trigger state
+        and webhook subscriptions; False if not found. Unsubscribe from vendors first."""
+        with self._write() as s:
+            result = s.execute(
+                delete(ScenarioRow).where(
+                    ScenarioRow.id == scenario_id, ScenarioRow.user_id == user_id
+                )
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def list_nodes(self, scenario_id: str) -> list[Node]:
+        """The scenario's node rows, by position (``parent_cell_id`` resolved)."""
+        with self._read() as s:
+            rows = list(
+                s.scalars(
+                    select(NodeRow)
+                    .where(NodeRow.scenario_id == scenario_id)
+                    .order_by(NodeRow.position, NodeRow.cell_id)
+                )
+            )
+        cell_ids = {r.id: r.cell_id for r in rows}
+        return [
+            to_record(Node, r, parent_cell_id=cell_ids.get(r.parent_id) if r.parent_id else None)
+            for r in rows
+        ]

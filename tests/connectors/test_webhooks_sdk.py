@@ -1,0 +1,155 @@
+"""Incoming webhooks: request parsing, signatures, and the webhook app's checks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+from pydantic import SecretStr
+
+from connectors.sdk import (
+    IncomingRequest,
+    InvalidInputError,
+    WebhookReply,
+    WebhookVerificationError,
+    constant_time_equals,
+    hmac_hex,
+)
+from connectors.webhook import CatchHookInput, CatchHookOutput, app, catch_hook
+
+
+def incoming(body: bytes, content_type: str | None = None, **headers: str) -> IncomingRequest:
+    all_headers = {k.replace("_", "-").lower(): v for k, v in headers.items()}
+    if content_type is not None:
+        all_headers["content-type"] = content_type
+    return IncomingRequest(method="POST", headers=all_headers, query={"source": "test"}, body=body, path="/hooks/t1")
+
+
+# -- IncomingRequest ----------------------------------------------------------------
+
+
+def test_json_body() -> None:
+    request = incoming(b'{"id": 1, "tags": ["a"]}', "application/json; charset=utf-8")
+    assert request.content_type == "application/json"
+    assert request.json() == {"id": 1, "tags": ["a"]}
+    assert request.parsed_body() == {"id": 1, "tags": ["a"]}
+
+
+def test_vendor_json_content_types_and_untyped_json() -> None:
+    assert incoming(b'{"a": 1}', "application/vnd.api+json").parsed_body() == {"a": 1}
+    assert incoming(b"[1, 2]").parsed_body() == [1, 2]  # no content type, looks like JSON
+
+
+def test_form_body() -> None:
+    request = incoming(b"name=Ada+Lovelace&empty=&city=Z%C3%BCrich", "application/x-www-form-urlencoded")
+    assert request.parsed_body() == {"name": "Ada Lovelace", "empty": "", "city": "Zürich"}
+
+
+def test_text_body() -> None:
+    assert incoming(b"plain words", "text/plain").parsed_body() == "plain words"
+    assert incoming("café".encode() + b"\xff").parsed_body() == "café\ufffd"
+
+
+def test_empty_body() -> None:
+    request = incoming(b"", "application/json")
+    assert request.json() is None
+    assert request.parsed_body() is None
+    assert incoming(b"").content_type == ""
+
+
+def test_bad_json_is_a_clear_input_error() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        incoming(b'{"id": 1,', "application/json").parsed_body()
+    assert info.value.message.startswith("The request body is not valid JSON: ")
+    assert "line 1 column" in info.value.message
+
+
+def test_headers_are_looked_up_without_case() -> None:
+    request = incoming(b"", x_signature="abc")
+    assert request.header("X-Signature") == "abc"
+    assert request.header("X-Missing") is None
+    assert request.header("X-Missing", "default") == "default"
+
+
+# -- signatures ---------------------------------------------------------------------
+
+
+def test_hmac_hex_matches_the_standard_library() -> None:
+    expected = hmac.new(b"key", b"body", hashlib.sha256).hexdigest()
+    assert hmac_hex("key", b"body") == expected
+    assert hmac_hex(b"key", b"body") == expected
+    assert hmac_hex("key", b"body", "sha1") == hmac.new(b"key", b"body", hashlib.sha1).hexdigest()
+
+
+def test_constant_time_equals() -> None:
+    assert constant_time_equals("abc", "abc")
+    assert not constant_time_equals("abc", "abd")
+    assert not constant_time_equals("abc", "ab")
+
+
+# -- the webhook app ----------------------------------------------------------------
+
+BODY = b'{"order": 42}'
+SIGNATURE = hmac_hex("whsec", BODY)
+
+
+def test_verification_none_accepts_anything() -> None:
+    assert catch_hook.verify is not None
+    catch_hook.verify(incoming(BODY), CatchHookInput(), {}, {})
+
+
+def test_shared_secret() -> None:
+    inputs = CatchHookInput(verification="shared_secret", secret=SecretStr("s3cret"), header="X-Token")
+    catch_hook.verify(incoming(BODY, x_token="s3cret"), inputs, {}, {})
+    with pytest.raises(WebhookVerificationError, match="The X-Token header does not match"):
+        catch_hook.verify(incoming(BODY, x_token="guess"), inputs, {}, {})
+    with pytest.raises(WebhookVerificationError, match="Missing X-Token header"):
+        catch_hook.verify(incoming(BODY), inputs, {}, {})
+
+
+@pytest.mark.parametrize("given", [SIGNATURE, f"sha256={SIGNATURE}"])
+def test_hmac_sha256_accepts_a_good_signature(given: str) -> None:
+    inputs = CatchHookInput(verification="hmac_sha256", secret=SecretStr("whsec"))
+    catch_hook.verify(incoming(BODY, x_cellwright_signature=given), inputs, {}, {})
+
+
+def test_hmac_sha256_refuses_a_tampered_body_or_a_wrong_secret() -> None:
+    inputs = CatchHookInput(verification="hmac_sha256", secret=SecretStr("whsec"))
+    with pytest.raises(WebhookVerificationError) as info:
+        catch_hook.verify(incoming(b'{"order": 43}', x_cellwright_signature=SIGNATURE), inputs, {}, {})
+    assert info.value.code == "webhook_unverified"
+    wrong = CatchHookInput(verification="hmac_sha256", secret=SecretStr("other"))
+    with pytest.raises(WebhookVerificationError):
+        catch_hook.verify(incoming(BODY, x_cellwright_signature=SIGNATURE), wrong, {}, {})
+
+
+def test_a_check_without_a_configured_secret_refuses() -> None:
+    inputs = CatchHookInput(verification="hmac_sha256")
+    with pytest.raises(WebhookVerificationError, match="Missing"):
+        catch_hook.verify(incoming(BODY, x_cellwright_signature=SIGNATURE), inputs, {}, {})
+
+
+async def test_parse_makes_one_event_without_the_signature_header() -> None:
+    request = incoming(BODY, "application/json", x_cellwright_signature=SIGNATURE, user_agent="Vendor/1")
+    reply = await catch_hook.parse(request, CatchHookInput(), {})
+    assert isinstance(reply, WebhookReply) and reply.response is None
+    assert reply.events == [
+        {
+            "method": "POST",
+            "headers": {"content-type": "application/json", "user-agent": "Vendor/1"},
+            "query": {"source": "test"},
+            "body": {"order": 42},
+        }
+    ]
+    CatchHookOutput.model_validate(reply.events[0])
+
+
+def test_webhook_app_shape() -> None:
+    assert app.trigger("catch_hook") is catch_hook
+    assert catch_hook.trigger_type == "instant"
+    assert catch_hook.describe()["trigger_type"] == "instant"
+    assert catch_hook.methods == ("GET", "POST", "PUT", "PATCH", "DELETE")
+    CatchHookOutput.model_validate(catch_hook.sample)
+    assert CatchHookInput().methods == ["POST"]
+    assert WebhookReply().events == []

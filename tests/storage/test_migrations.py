@@ -1,0 +1,168 @@
+"""Alembic migrations: they build exactly the schema the models describe, on both databases."""
+
+from __future__ import annotations
+
+import io
+import logging
+import subprocess
+import sys
+from argparse import Namespace
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata, produce_migrations, render_python_code
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
+
+from storage import Store, Vault
+from storage.migrations import MIGRATIONS_DIR, alembic_config, render_item
+from storage.models import Base
+
+TABLES = {
+    "users",
+    "api_keys",
+    "apps",
+    "connections",
+    "scenarios",
+    "scenario_versions",
+    "nodes",
+    "scenario_executions",
+    "node_results",
+    "trigger_state",
+    "webhook_subscriptions",
+    "audit_log",
+}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no migration run yet)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    server = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
+
+
+def schema_diff(url: str) -> list[object]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return list(compare_metadata(context, Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_migrate_builds_exactly_the_models(fresh_url: str) -> None:
+    assert len(schema_diff(fresh_url)) > 0  # an empty database differs: the check can fail
+    with Store(fresh_url, Vault([Vault.generate_key()])) as store:
+        store.migrate()
+        store.migrate()  # idempotent
+    assert tables(fresh_url) == TABLES
+    assert schema_diff(fresh_url) == []
+
+
+def test_downgrade_then_upgrade(fresh_url: str) -> None:
+    config = alembic_config(fresh_url)
+    command.upgrade(config, "head")
+    command.downgrade(config, "base")
+    assert tables(fresh_url) == set()
+    command.upgrade(config, "head")
+    assert schema_diff(fresh_url) == []
+
+
+def test_concurrent_migrations_are_serialised(fresh_url: str) -> None:
+    """Several servers starting at once on one database (separate processes): all
+    succeed, one migrates, the others find the schema at head."""
+    code = "import sys; from storage import Store, Vault; Store(sys.argv[1], Vault([Vault.generate_key()])).migrate()"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, fresh_url], stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    failures = [p.communicate(timeout=120)[1] for p in procs if p.wait(timeout=120) != 0]
+    assert failures == []
+    assert schema_diff(fresh_url) == []
+
+
+def test_migrate_from_threads_of_one_process(fresh_url: str) -> None:
+    """Alembic keeps global state: migrations inside one process take turns."""
+    stores = [Store(fresh_url, Vault([Vault.generate_key()])) for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(Store.migrate, stores))  # re-raises any error
+    for store in stores:
+        store.close()
+    assert schema_diff(fresh_url) == []
+
+
+def test_single_head_and_self_contained_revisions() -> None:
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    assert scripts.get_heads() == ["0001"]
+    for script in scripts.walk_revisions():
+        source = Path(script.path).read_text()
+        assert "storage.models" not in source.replace("storage.models.UTCDateTime", "")
+
+
+@pytest.mark.parametrize("url", ["sqlite:///offline.db", "postgresql+psycopg://u@h/db"])
+def test_offline_sql(url: str) -> None:
+    config = alembic_config(url)
+    config.output_buffer = io.StringIO()
+    command.upgrade(config, "head", sql=True)
+    sql = config.output_buffer.getvalue()
+    assert "CREATE TABLE scenario_executions" in sql
+    assert ("JSONB" in sql) == url.startswith("postgresql")
+
+
+def test_cli_style_run_with_the_ini_file(tmp_path: Path) -> None:
+    """What a developer runs from a checkout: alembic -c storage/alembic.ini -x url=..."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    ini = MIGRATIONS_DIR.parent / "alembic.ini"
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    try:
+        config = Config(str(ini), cmd_opts=Namespace(x=[f"url={url}"]))
+        command.upgrade(config, "head")
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+    assert schema_diff(url) == []
+
+
+def test_url_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    monkeypatch.setenv("CELLWRIGHT_DATABASE_URL", url)
+    command.upgrade(alembic_config(), "head")
+    assert tables(url) == TABLES
+
+
+def test_no_url_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CELLWRIGHT_DATABASE_URL", raising=False)
+    with pytest.raises(RuntimeError, match="no database URL"):
+        command.upgrade(alembic_config(), "head")
+
+
+def test_autogenerate_renders_utc_datetimes_as_plain_types(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"render_item": render_item})
+        code = render_python_code(
+            produce_migrations(context, Base.metadata).upgrade_ops, render_item=render_item
+        )
+    engine.dispose()
+    assert "sa.DateTime(timezone=True)" in code
+    assert "UTCDateTime" not in code

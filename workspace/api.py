@@ -1,0 +1,233 @@
+"""The REST API under ``/api/v1``. Every route calls a ``Cellwright`` method.
+
+Authentication: a per-user API key (``Authorization: Bearer cw_…`` or ``X-API-Key``).
+Every object is scoped to its owner: another user's id is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import yaml
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from cells import document as documents
+from cells.models import ScenarioDocument
+from engine.service import Cellwright, NotFound
+from workspace.api_models import (
+    AppOut,
+    CellResultOut,
+    ConnectionIn,
+    ConnectionOut,
+    ConnectionPatch,
+    ErrorBody,
+    ExecutionOut,
+    ExecutionPage,
+    RerunIn,
+    RunCellIn,
+    RunIn,
+    ScenarioOut,
+)
+
+bearer = HTTPBearer(auto_error=False, description="An API key: cellwright apikey, or Settings → API keys.")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or invalid API key."},
+    404: {"model": ErrorBody, "description": "No such object (or not yours)."},
+    422: {"model": ErrorBody, "description": "Invalid input: which field and why."},
+}
+
+
+def service(request: Request) -> Cellwright:
+    svc: Cellwright = request.app.state.cellwright
+    return svc
+
+
+Service = Annotated[Cellwright, Depends(service)]
+
+
+def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    x_api_key: Annotated[str | None, Header(description="An API key (alternative to Authorization: Bearer).")] = None,
+) -> Any:
+    key = credentials.credentials if credentials else x_api_key
+    user = service(request).store.user_for_api_key(key) if key else None
+    if user is None:
+        raise HTTPException(401, detail={"error": "unauthorized", "message": "Send a valid API key: Authorization: Bearer <key>."}, headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+User = Annotated[Any, Depends(current_user)]
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
+
+
+def scenario_out(svc: Cellwright, scenario: Any, *, with_document: bool = True) -> ScenarioOut:
+    data = scenario.to_dict()
+    return ScenarioOut(
+        **{k: data.get(k) for k in ("id", "name", "description", "status", "version", "created_at", "updated_at", "last_run")},
+        webhook_url=svc.webhook_url(scenario),
+        document=data.get("document") if with_document else None,
+    )
+
+
+# -- apps ------------------------------------------------------------------------------
+
+
+@router.get("/apps", response_model=list[AppOut], tags=["apps"], summary="The app catalog")
+def list_apps(svc: Service, _: User) -> list[dict[str, Any]]:
+    return [app.describe() for app in svc.apps]
+
+
+@router.get("/apps/{key}", response_model=AppOut, tags=["apps"])
+def get_app(key: str, svc: Service, _: User) -> dict[str, Any]:
+    if key not in svc.apps:
+        raise NotFound(f"No app '{key}'.")
+    return svc.apps.get(key).describe()
+
+
+# -- connections -----------------------------------------------------------------------
+
+
+@router.get("/connections", response_model=list[ConnectionOut], tags=["connections"])
+def list_connections(svc: Service, user: User, app: str | None = None) -> list[dict[str, Any]]:
+    return [c.to_dict() for c in svc.store.list_connections(user.id, app_id=app)]
+
+
+@router.post("/connections", response_model=ConnectionOut, status_code=201, tags=["connections"], summary="Create a connection (runs its test call)")
+async def create_connection(body: ConnectionIn, svc: Service, user: User) -> dict[str, Any]:
+    connection = await svc.create_connection(user.id, body.app, credentials=body.credentials, name=body.name, sandbox=body.sandbox)
+    return connection.to_dict()
+
+
+@router.get("/connections/{connection_id}", response_model=ConnectionOut, tags=["connections"])
+def get_connection(connection_id: str, svc: Service, user: User) -> dict[str, Any]:
+    connection = svc.store.get_connection(user.id, connection_id)
+    if connection is None:
+        raise NotFound(f"No connection {connection_id}.")
+    return connection.to_dict()
+
+
+@router.patch("/connections/{connection_id}", response_model=ConnectionOut, tags=["connections"])
+async def update_connection(connection_id: str, body: ConnectionPatch, svc: Service, user: User) -> dict[str, Any]:
+    connection = await svc.update_connection(user.id, connection_id, name=body.name, credentials=body.credentials)
+    return connection.to_dict()
+
+
+@router.post("/connections/{connection_id}/test", response_model=ConnectionOut, tags=["connections"])
+async def test_connection(connection_id: str, svc: Service, user: User) -> dict[str, Any]:
+    return (await svc.test_connection(user.id, connection_id)).to_dict()
+
+
+@router.delete("/connections/{connection_id}", status_code=204, tags=["connections"], responses={409: {"model": ErrorBody}})
+def delete_connection(connection_id: str, svc: Service, user: User) -> Response:
+    svc.delete_connection(user.id, connection_id)
+    return Response(status_code=204)
+
+
+# -- scenarios -------------------------------------------------------------------------
+
+
+@router.get("/schema/scenario.json", tags=["scenarios"], summary="The JSON Schema of scenario documents")
+def scenario_schema() -> dict[str, Any]:
+    return documents.json_schema()
+
+
+@router.get("/scenarios", response_model=list[ScenarioOut], tags=["scenarios"])
+def list_scenarios(svc: Service, user: User) -> list[ScenarioOut]:
+    return [scenario_out(svc, s, with_document=False) for s in svc.store.list_scenarios(user.id)]
+
+
+@router.post("/scenarios", response_model=ScenarioOut, status_code=201, tags=["scenarios"], summary="Import a scenario document")
+def create_scenario(doc: ScenarioDocument, svc: Service, user: User) -> ScenarioOut:
+    return scenario_out(svc, svc.import_scenario(user.id, doc))
+
+
+@router.get("/scenarios/{scenario_id}", response_model=ScenarioOut, tags=["scenarios"])
+def get_scenario(scenario_id: str, svc: Service, user: User) -> ScenarioOut:
+    return scenario_out(svc, svc.scenario(user.id, scenario_id))
+
+
+@router.put("/scenarios/{scenario_id}", response_model=ScenarioOut, tags=["scenarios"], summary="Save a new version")
+def update_scenario(scenario_id: str, doc: ScenarioDocument, svc: Service, user: User) -> ScenarioOut:
+    return scenario_out(svc, svc.import_scenario(user.id, doc, scenario_id=scenario_id))
+
+
+@router.delete("/scenarios/{scenario_id}", status_code=204, tags=["scenarios"])
+async def delete_scenario(scenario_id: str, svc: Service, user: User) -> Response:
+    scenario = svc.scenario(user.id, scenario_id)
+    if scenario.status == "active":
+        await svc.disable(user.id, scenario_id)
+    svc.store.delete_scenario(user.id, scenario_id)
+    return Response(status_code=204)
+
+
+@router.get("/scenarios/{scenario_id}/export", tags=["scenarios"], summary="The scenario as a YAML or JSON file")
+def export_scenario(scenario_id: str, svc: Service, user: User, format: Literal["yaml", "json"] = "yaml") -> Response:
+    text = svc.export_scenario(user.id, scenario_id)
+    if format == "json":
+        import json
+
+        return Response(json.dumps(yaml.safe_load(text), indent=2), media_type="application/json")
+    return Response(text, media_type="application/yaml")
+
+
+@router.post("/scenarios/{scenario_id}/enable", response_model=ScenarioOut, tags=["scenarios"])
+async def enable_scenario(scenario_id: str, svc: Service, user: User) -> ScenarioOut:
+    return scenario_out(svc, await svc.enable(user.id, scenario_id))
+
+
+@router.post("/scenarios/{scenario_id}/disable", response_model=ScenarioOut, tags=["scenarios"])
+async def disable_scenario(scenario_id: str, svc: Service, user: User) -> ScenarioOut:
+    return scenario_out(svc, await svc.disable(user.id, scenario_id))
+
+
+@router.post("/scenarios/{scenario_id}/run", response_model=ExecutionOut, tags=["scenarios"], summary="Run now with trigger data")
+async def run_scenario(scenario_id: str, body: RunIn, svc: Service, user: User) -> dict[str, Any]:
+    if body.wait:
+        return await svc.run_now(user.id, scenario_id, body.trigger_data)
+    execution, _ = await svc.trigger(svc.scenario(user.id, scenario_id), body.trigger_data)
+    return svc.execution(user.id, execution.id)
+
+
+@router.post("/scenarios/{scenario_id}/cells/{cell_id}/run", response_model=CellResultOut, tags=["scenarios"], summary="Run one cell with this input")
+async def run_one_cell(scenario_id: str, cell_id: str, body: RunCellIn, svc: Service, user: User) -> dict[str, Any]:
+    doc = documents.parse(body.document, source="document") if body.document is not None else svc.document(user.id, scenario_id)
+    result = await svc.run_cell(user.id, doc, cell_id, {"trigger": body.trigger, "steps": body.steps})
+    return result.to_dict()
+
+
+# -- executions ------------------------------------------------------------------------
+
+
+@router.get("/executions", response_model=ExecutionPage, tags=["executions"])
+def list_executions(
+    svc: Service,
+    user: User,
+    scenario_id: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    filters = {"scenario_id": scenario_id, "status": status, "since": since, "until": until}
+    items = svc.list_executions(user.id, limit=limit, offset=offset, **filters)
+    return {"items": items, "total": svc.store.count_executions(user.id, **filters), "limit": limit, "offset": offset}
+
+
+@router.get("/executions/{execution_id}", response_model=ExecutionOut, tags=["executions"])
+def get_execution(execution_id: str, svc: Service, user: User) -> dict[str, Any]:
+    return svc.execution(user.id, execution_id)
+
+
+@router.post("/executions/{execution_id}/rerun", response_model=ExecutionOut, status_code=202, tags=["executions"])
+async def rerun_execution(execution_id: str, body: RerunIn, svc: Service, user: User) -> dict[str, Any]:
+    execution = await svc.rerun(user.id, execution_id, from_start=body.from_start, from_cell=body.from_cell)
+    return svc.execution(user.id, execution.id)
+
+
+@router.get("/me", tags=["account"])
+def me(user: User) -> dict[str, Any]:
+    return user.to_dict()

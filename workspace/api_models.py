@@ -1,0 +1,133 @@
+"""Request and response models of the REST API (they generate the OpenAPI description)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="Stable error code, e.g. not_found, invalid_input.")
+    message: str = Field(description="What went wrong, for people.")
+    errors: list[dict[str, Any]] | None = Field(None, description="For invalid input: one item per field (field, message).")
+
+
+class OperationSummary(BaseModel):
+    key: str
+    name: str
+    description: str | None = None
+    kind: str | None = None
+    trigger_type: str | None = None
+    input_schema: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+    sample: dict[str, Any] | None = None
+
+
+class AppOut(BaseModel):
+    key: str
+    name: str
+    description: str
+    category: str
+    icon: str
+    auth: str = Field(description="oauth2, api_key, basic, custom or none.")
+    builtin: bool
+    has_sandbox: bool
+    auth_schema: dict[str, Any] | None = None
+    triggers: list[OperationSummary]
+    actions: list[OperationSummary]
+
+
+class ConnectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    app: str = Field(description="App key.")
+    name: str | None = Field(None, description="A label; default: from the app's test call.")
+    credentials: dict[str, Any] = Field(default_factory=dict, description="The app's auth fields. Write-only: never returned.")
+    sandbox: bool = Field(False, description="Point the connection at the app's built-in simulator (no account needed).")
+
+
+class ConnectionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    credentials: dict[str, Any] | None = Field(None, description="New credentials (write-only); the connection is re-tested.")
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    app_id: str
+    name: str
+    status: Literal["active", "error", "disconnected"]
+    status_message: str | None = None
+    is_sandbox: bool
+    created_at: str | None = None
+    updated_at: str | None = None
+    last_used: str | None = None
+    usage_count: int = 0
+    metadata: dict[str, Any] | None = None
+
+
+class ScenarioOut(BaseModel):
+    id: str
+    name: str
+    description: str | None = None
+    status: str
+    version: int
+    created_at: str | None = None
+    updated_at: str | None = None
+    last_run: str | None = None
+    webhook_url: str | None = None
+    document: dict[str, Any] | None = None
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trigger_data: dict[str, Any] = Field(default_factory=dict, description="The trigger's output for this run (e.g. a webhook's body, headers…).")
+    wait: bool = Field(True, description="Wait for the run to finish and return it.")
+
+
+class RunCellIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trigger: dict[str, Any] = Field(default_factory=dict, description="The trigger output the cell's mappings see.")
+    steps: dict[str, Any] = Field(default_factory=dict, description="Earlier cells' outputs by cell id.")
+    document: dict[str, Any] | None = Field(None, description="An unsaved scenario document to take the cell from (default: the saved one).")
+
+
+class CellResultOut(BaseModel):
+    cell_id: str
+    status: str
+    input: Any = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration_ms: float | None = None
+
+
+class RerunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_start: bool = Field(False, description="Run every cell again.")
+    from_cell: str | None = Field(None, description="Run from this cell; earlier cells keep their recorded outputs.")
+
+
+class ExecutionOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    scenario_id: str
+    scenario_version: int
+    status: str
+    start_time: str | None = None
+    end_time: str | None = None
+    duration_ms: float | None = None
+    trigger: Any = None
+    error: dict[str, Any] | None = None
+    attempt: int = 0
+    rerun_of: str | None = None
+    created_at: str | None = None
+    cells: list[CellResultOut] | None = Field(None, description="Every cell run, in order (on the single-execution endpoint).")
+
+
+class ExecutionPage(BaseModel):
+    items: list[ExecutionOut]
+    total: int
+    limit: int
+    offset: int

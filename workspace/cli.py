@@ -1,0 +1,264 @@
+"""The ``cellwright`` command. Users script against it: keep it stable.
+
+Every command prints one clear line to stderr and exits non-zero on bad input —
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cells import document as documents
+from connectors.sdk import CellwrightError
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+
+def _settings(data_dir: Path | None, **extra: Any) -> Any:
+    from engine.settings import Settings
+
+    kwargs: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if data_dir is not None:
+        kwargs["data_dir"] = data_dir
+    return Settings(**kwargs)
+
+
+@contextmanager
+def _app(data_dir: Path | None, **extra: Any) -> Iterator[Any]:
+    from engine.service import Cellwright
+
+    svc = Cellwright(_settings(data_dir, **extra))
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+def _fail(message: str, code: int = EXIT_INVALID) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn our errors into one line on stderr."""
+
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CellwrightError as exc:
+            _fail(exc.message)
+        except (OSError, ValueError) as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, envvar="CELLWRIGHT_DATA_DIR",
+    help="Where the store lives (default ~/.cellwright; env CELLWRIGHT_DATA_DIR).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option("0.1.0", prog_name="cellwright")
+def main() -> None:
+    """Cellwright: build integrations cell by cell."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@data_dir_option
+@click.option("--no-demo", is_flag=True, help="Do not create demo data on first start.")
+def serve(host: str, port: int, data_dir: Path | None, no_demo: bool) -> None:
+    """Start the workspace, the REST API and the webhooks."""
+    import uvicorn
+
+    from engine.service import Cellwright
+    from workspace.demo import ensure_demo
+    from workspace.server import create_app
+
+    logging.getLogger("cellwright").setLevel(logging.INFO)
+    settings = _settings(data_dir, host=host, port=port)
+    if not no_demo and settings.demo_data:
+        # the demo scenarios call the server's own echo endpoint
+        settings.http_allowed_origins = [*settings.http_allowed_origins, settings.resolved_public_url()]
+    svc = Cellwright(settings)
+    if not no_demo and settings.demo_data:
+        info = ensure_demo(svc)
+        if info:
+            click.echo(info)
+    app = create_app(svc, workspace=True)
+    click.echo(f"Cellwright is running at {settings.resolved_public_url()}/  (API: {settings.resolved_public_url()}/api/v1/docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets")
+
+
+def _load(file: Path) -> Any:
+    return documents.load(file)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--trigger-data", default="{}", help="The trigger's output for this run, as JSON.")
+@data_dir_option
+def run(file: Path, trigger_data: str, data_dir: Path | None) -> None:
+    """Run a scenario file once, without a server; print the execution as JSON.
+
+    Exit code 0 when the run completed, 1 when it failed, 2 for an invalid file or data.
+    """
+    try:
+        doc = _load(file)
+        payload = json.loads(trigger_data)
+    except CellwrightError as exc:
+        _fail(exc.message)
+    except json.JSONDecodeError as exc:
+        _fail(f"--trigger-data is not valid JSON: {exc.msg} at column {exc.colno}.")
+    if not isinstance(payload, dict):
+        _fail("--trigger-data must be a JSON object.")
+
+    async def go(svc: Any) -> dict[str, Any]:
+        user = svc.local_user()
+        existing = [s for s in svc.store.list_scenarios(user.id) if s.name == doc.name and s.status == "draft"]
+        scenario = svc.import_scenario(user.id, doc, scenario_id=existing[0].id if existing else None)
+        await svc.start(scheduler=False)
+        try:
+            result: dict[str, Any] = await svc.run_now(user.id, scenario.id, payload)
+            return result
+        finally:
+            await svc.stop()
+
+    try:
+        with _app(data_dir, analytics=True) as svc:
+            execution = asyncio.run(go(svc))
+    except CellwrightError as exc:
+        _fail(exc.message)
+    _print_json(execution)
+    sys.exit(0 if execution["status"] == "completed" else EXIT_FAILED)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--enable", is_flag=True, help="Enable the scenario right away.")
+@data_dir_option
+@_guard
+def import_(file: Path, enable: bool, data_dir: Path | None) -> None:
+    """Import a scenario file; print its id."""
+    doc = _load(file)
+    with _app(data_dir) as svc:
+        user = svc.local_user()
+        scenario = svc.import_scenario(user.id, doc)
+        if enable:
+            asyncio.run(svc.enable(user.id, scenario.id))
+        click.echo(scenario.id)
+
+
+@main.command()
+@click.argument("scenario_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@data_dir_option
+@_guard
+def export(scenario_id: str, output: Path | None, data_dir: Path | None) -> None:
+    """Export a scenario as YAML."""
+    with _app(data_dir) as svc:
+        text = svc.export_scenario(svc.local_user().id, scenario_id)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def apps(as_json: bool) -> None:
+    """List the app catalog."""
+    from connectors.registry import default_registry
+
+    catalog = [app.describe(full=False) for app in default_registry()]
+    if as_json:
+        keep = ("key", "name", "category", "auth", "triggers", "actions")
+        _print_json([{k: a[k] for k in keep} for a in catalog])
+        return
+    for a in catalog:
+        click.echo(f"{a['key']:<12} {a['name']:<18} {a['category']:<14} auth={a['auth']:<8} triggers={len(a['triggers'])} actions={len(a['actions'])}")
+
+
+@main.command()
+@click.option("--scenario", "scenario_id", help="Only this scenario's executions.")
+@click.option("--status", type=click.Choice(["queued", "running", "waiting", "completed", "failed", "cancelled"]))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@data_dir_option
+@_guard
+def executions(scenario_id: str | None, status: str | None, limit: int, as_json: bool, data_dir: Path | None) -> None:
+    """List executions, newest first."""
+    with _app(data_dir) as svc:
+        items = svc.list_executions(svc.local_user().id, scenario_id=scenario_id, status=status, limit=limit)
+    if as_json:
+        _print_json(items)
+        return
+    for e in items:
+        error = (e.get("error") or {}).get("message", "")
+        click.echo(f"{e['id']}  {e['status']:<9} {e['scenario_id']}  {e.get('start_time') or '':<32} {e.get('duration_ms') or 0:>8.1f} ms  {error}")
+
+
+@main.command()
+@click.argument("execution_id")
+@click.option("--from-start", is_flag=True, help="Run every cell again.")
+@click.option("--from-cell", help="Run from this cell; earlier cells keep their outputs.")
+@data_dir_option
+def rerun(execution_id: str, from_start: bool, from_cell: str | None, data_dir: Path | None) -> None:
+    """Rerun an execution (from its failed cell by default); print the new execution as JSON."""
+    if from_start and from_cell:
+        _fail("use either --from-start or --from-cell, not both.")
+
+    async def go(svc: Any) -> dict[str, Any]:
+        user = svc.local_user()
+        await svc.start(scheduler=False)
+        try:
+            new = await svc.rerun(user.id, execution_id, from_start=from_start, from_cell=from_cell)
+            await svc.executor.wait(new.id, svc.settings.execution_timeout_seconds + 5)
+            result: dict[str, Any] = svc.execution(user.id, new.id)
+            return result
+        finally:
+            await svc.stop()
+
+    try:
+        with _app(data_dir) as svc:
+            execution = asyncio.run(go(svc))
+    except CellwrightError as exc:
+        _fail(exc.message)
+    _print_json(execution)
+    sys.exit(0 if execution["status"] == "completed" else EXIT_FAILED)
+
+
+@main.command()
+@click.option("--name", default="cli", show_default=True, help="A label for the key.")
+@data_dir_option
+@_guard
+def apikey(name: str, data_dir: Path | None) -> None:
+    """Create an API key for the local admin user (shown once)."""
+    with _app(data_dir) as svc:
+        plaintext, _ = svc.store.create_api_key(svc.local_user().id, name)
+    click.echo(plaintext)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

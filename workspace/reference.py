@@ -1,0 +1,59 @@
+"""The app reference (docs/apps.md), generated from the registry — never typed by hand.
+
+    uv run python -m workspace.reference > docs/apps.md
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.registry import default_registry
+
+
+def _fields(schema: dict[str, Any]) -> list[str]:
+    props: dict[str, Any] = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    lines = []
+    for name, spec in props.items():
+        kind = spec.get("type") or ", ".join(sorted({s.get("type", "any") for s in spec.get("anyOf", []) if isinstance(s, dict)})) or "any"
+        if "enum" in spec:
+            kind = " \\| ".join(f"`{v}`" for v in spec["enum"])
+        desc = (spec.get("description") or "").replace("\n", " ").replace("|", "\\|")
+        flag = "**required**" if name in required else ""
+        lines.append(f"| `{name}` | {kind} | {flag} | {desc} |")
+    return lines
+
+
+def render() -> str:
+    out = [
+        "# App reference",
+        "",
+        "Generated from the registry by `python -m workspace.reference`; do not edit by hand.",
+        "",
+        "| app | category | auth | triggers | actions |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    apps = list(default_registry())
+    for app in apps:
+        out.append(f"| [{app.name}](#{app.key}) | {app.category} | {app.auth.type} | {len(app.triggers)} | {len(app.actions)} |")
+    for app in apps:
+        out += ["", f"<a id=\"{app.key}\"></a>", f"## {app.name} (`{app.key}`)", "", app.description, ""]
+        out.append(f"Auth: **{app.auth.type}**." + (" Has a sandbox (try it without an account)." if app.sandbox else ""))
+        for title, ops in (("Triggers", app.triggers), ("Actions", app.actions)):
+            if not ops:
+                continue
+            out += ["", f"### {title}"]
+            for op in ops:
+                extra = f" ({op.trigger_type})" if hasattr(op, "trigger_type") else (" (transformer)" if getattr(op, "transformer", False) else "")
+                out += ["", f"#### {op.name} — `{app.key}.{op.key}`{extra}", "", op.description, ""]
+                rows = _fields(op.input_schema())
+                if rows:
+                    out += ["| input | type | | description |", "| --- | --- | --- | --- |", *rows, ""]
+                out_rows = _fields(op.output_schema())
+                if out_rows:
+                    out += ["| output | type | | description |", "| --- | --- | --- | --- |", *out_rows]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(render(), end="")
