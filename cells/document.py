@@ -8,6 +8,7 @@ canonical YAML: export → import → export is byte-identical.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +62,17 @@ def parse(data: Any, *, source: str = "scenario") -> ScenarioDocument:
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML without implicit dates: ``2024-05-01`` stays the text it is in JSON, so a
-    file, its stored form and its export hold the same values."""
+    """YAML read the way JSON (and YAML 1.2) reads it: only ``true``/``false`` are
+    booleans (a branch named ``on`` or a value ``no`` stays text) and ``2024-05-01``
+    stays text, so a file, its stored form and its export hold the same values."""
 
 
+_DROPPED = ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def loads(text: str, *, source: str = "scenario") -> ScenarioDocument:
@@ -97,9 +101,25 @@ def load(path: str | Path) -> ScenarioDocument:
     return loads(text, source=str(path))
 
 
+class _Dumper(yaml.SafeDumper):
+    """PyYAML drops NEL/LS/PS inside single-quoted or plain scalars: quote those
+    strings with double quotes, where they are escaped, so export never loses them."""
+
+
+_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = '"' if any(c in value for c in _LINE_BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def dump(doc: ScenarioDocument) -> str:
     """The canonical YAML of a document."""
-    return yaml.safe_dump(doc.to_data(), sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(doc.to_data(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def json_schema() -> dict[str, Any]:

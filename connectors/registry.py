@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from connectors import formatter, http, manual, schedule, webhook
+from connectors import formatter, http, manual, schedule, stripe, webhook, wordpress
 from connectors.sdk import App, ConfigurationError
 
 
@@ -48,7 +48,11 @@ BUILTIN_APPS: tuple[App, ...] = (
     formatter.app,
 )
 
-APPS: tuple[App, ...] = (*BUILTIN_APPS,)
+APPS: tuple[App, ...] = (
+    *BUILTIN_APPS,
+    wordpress.app,
+    stripe.app,
+)
 
 
 @lru_cache(maxsize=1)

@@ -85,6 +85,14 @@ class Contexts:
         http, credentials = await self._connection_client(connection, app)
         return OperationContext(http=http, credentials=credentials, connection_id=connection.id, connection_metadata=connection.metadata or {})
 
+    def _oauth_client(self, app: App) -> Any:
+        """The operator's OAuth app for ``app`` (None: the connection brings its own)."""
+        if app.auth.type != "oauth2" or app.key not in self.settings.oauth_clients:
+            return None
+        from connectors.sdk.oauth import OAuthClient
+
+        return OAuthClient.from_config(app.key, self.settings.oauth_clients, redirect_uri=f"{self.settings.resolved_public_url()}/oauth/callback")
+
     def _plain_client(self, app: App) -> ConnectorHttp:
         key = ("plain", app.key, id(asyncio.get_running_loop()))
         client = self._clients.get(key)
@@ -111,7 +119,7 @@ class Contexts:
             merged = {**credentials, **tokens}
             await asyncio.to_thread(self.store.update_connection, connection.user_id, connection.id, credentials=merged)
 
-        auth = app.auth.httpx_auth(credentials, save_tokens)
+        auth = app.auth.httpx_auth(credentials, save_tokens, self._oauth_client(app))
         if connection.is_sandbox and app.sandbox:
             client = build_http(
                 app_key=app.key,

@@ -112,8 +112,9 @@ class LocalExecutor:
             finally:
                 heartbeat.cancel()
         if outcome.status == "waiting" and outcome.retry_in is not None:
-            # the slot is released while the retry waits
-            timer = asyncio.get_running_loop().call_later(outcome.retry_in, self._resubmit, execution_id)
+            # the slot is released while the retry waits; the small margin makes sure the
+            # store (wall clock) sees the retry as due when the timer (monotonic) fires
+            timer = asyncio.get_running_loop().call_later(outcome.retry_in + 0.01, self._resubmit, execution_id)
             self._timers.add(timer)
             return
         for future in self._waiters.get(execution_id, []):

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,9 @@ class _Run:
     done: dict[str, Any]
     make_context: ContextFactory
     deadline: float
+    limit: float
+    failures: Counter[str] = field(default_factory=Counter)
+    continued: dict[str, Any] = field(default_factory=dict)
     results: list[CellResult] = field(default_factory=list)
     response: dict[str, Any] | None = None
     last_output: Any = None
@@ -100,9 +104,15 @@ class Runner:
             return outcome
         previous = await asyncio.to_thread(self.store.node_results, execution.id)
         done: dict[str, Any] = {}
+        continued: dict[str, Any] = {}
+        failures: Counter[str] = Counter()
         for result in previous:
             if result.status == "completed":
                 done[result.cell_id] = result
+            elif result.status == "failed":
+                failures[result.cell_id] += 1  # earlier tries of this cell (its retries)
+                if (result.error or {}).get("continued"):
+                    continued[result.cell_id] = result  # on_error=continue: final, not run again
         started = execution.start_time or datetime.now(UTC)
         # a scenario's own limit wins; otherwise the operator's default (5 minutes)
         explicit = "timeout_seconds" in doc.settings.model_fields_set
@@ -119,6 +129,9 @@ class Runner:
             done=done,
             make_context=self.contexts.for_execution(execution),
             deadline=time.monotonic() + max(0.0, limit - elapsed),
+            limit=limit,
+            failures=failures,
+            continued=continued,
         )
         try:
             outcome = await self._run(run)
@@ -183,35 +196,48 @@ class Runner:
             if (cell.app, cell.operation) == RESPOND:
                 run.response = output
             return
+        if cell.id in run.continued:
+            run.context["steps"][cell.id] = {"error": run.continued[cell.id].error}
+            return
         remaining = run.deadline - time.monotonic()
         if remaining <= 0:
-            raise _Stop(Outcome("failed", error={"code": "timeout", "message": f"The run passed its time limit before cell '{cell.id}'.", "cell_id": cell.id}))
+            raise _Stop(Outcome("failed", error={"code": "timeout", "message": f"The run passed its time limit ({run.limit:g} s) before cell '{cell.id}'.", "cell_id": cell.id}))
+        cell_timeout = run.doc.settings.cell_timeout_seconds
         result = await run_operation_cell(
             cell,
             run.context,
             apps=self.apps,
             make_context=run.make_context,
             idempotency_key=idempotency_key(run.execution.id, cell.id),
-            timeout=min(run.doc.settings.cell_timeout_seconds, remaining),
+            timeout=min(cell_timeout, remaining),
         )
-        await self._record(run, result)
         if result.ok:
+            await self._record(run, result)
             run.context["steps"][cell.id] = result.output
             run.last_output = result.output
             if (cell.app, cell.operation) == RESPOND:
                 run.response = result.output
             return
         error = result.exception or CellwrightError("unknown error")
+        if error.code == "timeout" and remaining < cell_timeout and time.monotonic() >= run.deadline - 0.001:
+            # stopped by the whole run's limit, not the cell's: no retry can help
+            result.error = {"code": "timeout", "message": f"The run reached its time limit ({run.limit:g} s) while cell '{cell.id}' was running."}
+            await self._record(run, result)
+            raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
         if error.code in ("auth_invalid", "auth_expired") and cell.connection:
             await asyncio.to_thread(self.store.set_connection_status, cell.connection, "error", error.message)
-        attempt = run.execution.attempt
-        if error.retryable and attempt < run.doc.settings.retry_count:
-            delay = backoff_delay(attempt, self.settings.retry_base_seconds, self.settings.retry_max_seconds, getattr(error, "retry_after", None))
+        tries = run.failures[cell.id]  # failed tries of this cell before this one
+        if error.retryable and tries < run.doc.settings.retry_count:
+            delay = backoff_delay(tries, self.settings.retry_base_seconds, self.settings.retry_max_seconds, getattr(error, "retry_after", None))
             if time.monotonic() + delay < run.deadline:
+                await self._record(run, result)
                 raise _Stop(Outcome("waiting", error=_with_cell(result.error, cell.id), retry_in=delay))
         if getattr(cell, "on_error", "fail") == "continue":
+            result.error = {**(result.error or {}), "continued": True}
+            await self._record(run, result)
             run.context["steps"][cell.id] = {"error": result.error}
             return
+        await self._record(run, result)
         raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
 
     async def _record(self, run: _Run, result: CellResult) -> None:

@@ -109,7 +109,7 @@ class Scheduler:
         baseline = not (state and same_trigger)
         if not baseline:
             # oldest first, so runs happen in the order things happened
-            ordered = sorted(new, key=lambda kv: str(kv[1].get(op.cursor_field, ""))) if op.cursor_field else list(reversed(new))
+            ordered = sorted(new, key=lambda kv: _order_key(kv[1].get(op.cursor_field))) if op.cursor_field else list(reversed(new))
             for k, item in ordered:
                 payload = op.output.model_validate(dict(item)).model_dump(mode="json")
                 await self.app.trigger(scenario, payload, key=f"poll:{trigger.id}:{k}")
@@ -120,6 +120,16 @@ class Scheduler:
             baseline_at=now if baseline else None,
         ))
         return fired
+
+
+def _order_key(value: Any) -> tuple[int, float, str]:
+    """Sort cursor values as what they are: numbers by value (10 after 9), text (ISO
+    dates) as text; missing values first."""
+    if value is None:
+        return (0, 0.0, "")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (1, float(value), "")
+    return (2, 0.0, str(value))
 
 
 def _fingerprint(trigger: Any) -> dict[str, Any]:

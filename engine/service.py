@@ -15,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from cells import document as documents
 from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
-from cells.run import CellResult, idempotency_key, run_cell
+from cells.run import CellResult, idempotency_key, run_cell, validation_error
 from connectors.registry import Registry, default_registry
 from connectors.sdk import (
     CellwrightError,
@@ -152,13 +154,18 @@ class Cellwright:
             ctx = await self.contexts.for_connection(connection, app)
             info = dict(await app.auth.test(ctx))
         except CellwrightError as exc:
-            return await asyncio.to_thread(lambda: self.store.update_connection(user_id, connection_id, status="error", status_message=exc.message))
+            message = exc.message
+            return await asyncio.to_thread(lambda: self.store.update_connection(user_id, connection_id, status="error", status_message=message))
         label = info.get("label")
         metadata = {**(connection.metadata or {}), **{k: v for k, v in info.items() if k != "label"}}
-        return await asyncio.to_thread(lambda: self.store.update_connection(
-            user_id, connection_id, status="active", status_message=None, metadata=metadata,
-            name=f"{app.name}: {label}" if (rename and label) else None,
-        ))
+
+        def save() -> Any:
+            self.store.update_connection(user_id, connection_id, metadata=metadata, name=f"{app.name}: {label}" if (rename and label) else None)
+            # update_connection keeps a None message as it was: clear the last error explicitly
+            self.store.set_connection_status(connection_id, "active", None)
+            return self.store.get_connection(user_id, connection_id)
+
+        return await asyncio.to_thread(save)
 
     async def update_connection(self, user_id: str, connection_id: str, *, name: str | None = None, credentials: Mapping[str, Any] | None = None) -> Any:
         connection = self.store.get_connection(user_id, connection_id)
@@ -192,8 +199,8 @@ class Cellwright:
                     op = app.trigger(cell.operation)
                     try:
                         op.input.model_validate(cell.inputs)
-                    except Exception as exc:
-                        raise ConfigurationError(f"Trigger cell '{cell.id}': {exc}") from None
+                    except ValidationError as exc:
+                        raise validation_error(cell.id, exc, what="trigger inputs") from None
                 else:
                     app.action(cell.operation)
 
@@ -411,6 +418,8 @@ class Cellwright:
         outcome = None
         for index, event in enumerate(reply.events):
             event_key = f"{key}:{index}" if key and len(reply.events) > 1 else key
+            if op.dedupe_key and event.get(op.dedupe_key) is not None:
+                event_key = f"event:{event[op.dedupe_key]}"
             execution, outcome = await self.trigger(
                 scenario, event, key=event_key,
                 wait=self.settings.sync_response_timeout_seconds if sync and len(reply.events) == 1 else None,

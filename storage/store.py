@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import cast
 
 from alembic import command
 from sqlalchemy import select, update
@@ -90,7 +91,9 @@ class Store(
         changed = 0
         with self._write() as s:
             for model, column, aad_of in targets:
-                for row_id, token in s.execute(select(model.id, column).where(column.is_not(None))):
+                query = select(model.id, column).where(column.is_not(None))
+                for row_id, token in s.execute(query):
+                    token = cast(str, token)  # NULLs are filtered out above
                     if not vault.needs_reencrypt(token):
                         continue
                     aad = aad_of(row_id)

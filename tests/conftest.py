@@ -195,6 +195,7 @@ class Probe:
     failures: dict[str, list[Exception]] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)
     since: list[Any] = field(default_factory=list)
+    sleeps: dict[str, float] = field(default_factory=dict)
     subscribed: list[str] = field(default_factory=list)
     unsubscribed: list[Mapping[str, Any]] = field(default_factory=list)
     running: int = 0
@@ -218,8 +219,9 @@ def make_probe() -> Probe:
             planned = probe.failures.get(cell)
             if planned:
                 raise planned.pop(0)
-            if inputs.sleep:
-                await asyncio.sleep(inputs.sleep)
+            sleep = probe.sleeps.get(cell, inputs.sleep)
+            if sleep:
+                await asyncio.sleep(sleep)
         finally:
             probe.running -= 1
         return {"value": inputs.value, "calls": probe.calls[cell]}
@@ -229,6 +231,9 @@ def make_probe() -> Probe:
 
     async def fetch(ctx: OperationContext, inputs: ItemsInput, since: Any) -> list[dict[str, Any]]:
         probe.since.append(since)
+        planned = probe.failures.get("fetch")
+        if planned:
+            raise planned.pop(0)
         return [dict(item) for item in probe.items]
 
     async def subscribe(ctx: OperationContext, inputs: HookInput, url: str) -> dict[str, Any]:

@@ -1,31 +1,251 @@
-"""The Panel workspace, mounted into the FastAPI server at ``/``."""
+"""The Panel workspace, mounted into the FastAPI server at ``/``.
+
+One Panel page hosts every view; the URL's query (``?page=scenario&id=…``) says which
+one, so views can be bookmarked and reloaded. Browsers without a session are sent to
+``/login`` (see :mod:`workspace.sessions`) before Panel starts a session for them.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from html import escape
 from typing import Any
 
 import panel as pn
+import param
+
+from workspace.sessions import COOKIE
+from workspace.views.widgets import Banner, attempt, html
+
+log = logging.getLogger("cellwright.workspace")
+
+#: (page key, label in the navigation)
+NAV: list[tuple[str, str]] = [
+    ("scenarios", "Scenarios"),
+    ("executions", "Executions"),
+    ("connections", "Connections"),
+    ("directory", "App directory"),
+    ("templates", "Templates"),
+    ("analytics", "Analytics"),
+    ("settings", "Settings"),
+]
+#: detail pages and the navigation entry they belong to
+PARENT = {"scenario": "scenarios", "execution": "executions", "app": "directory"}
+
+SHELL_CSS = """
+.cw-header { display: flex; align-items: center; gap: 16px; width: 100%; }
+.cw-header .brand { font-size: 20px; font-weight: 700; color: #ffffff; margin: 0; }
+.cw-header .who { margin-left: auto; color: #ffffff; font-size: 14px; }
+.cw-header form { margin: 0; }
+.cw-header button { background: #ffffff; color: #1e3a8a; border: 1px solid #ffffff; border-radius: 6px; padding: 6px 12px; font-weight: 600; cursor: pointer; }
+.cw-header button:focus { outline: 3px solid #fbbf24; outline-offset: 2px; }
+"""
+
+GLOBAL_CSS = """
+body { background: #f9fafb; color: #111827; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+h1 { font-size: 24px; margin: 8px 0; }
+"""
+
+
+def _views() -> dict[str, Callable[..., Any]]:
+    """Page key → factory(svc, user, nav, ref, **args). Imported lazily: only what is opened."""
+
+    def scenarios(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
+        from workspace.views.scenarios import ScenarioList
+
+        return ScenarioList(svc, user, nav)
+
+    def scenario(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
+        from workspace.views.notebook import Notebook
+
+        return Notebook(svc, user, ref, nav)
+
+    def executions(svc: Any, user: Any, nav: Any, ref: str, **args: Any) -> Any:
+        from workspace.views.executions import ExecutionList
+
+        return ExecutionList(svc, user, nav, scenario_id=args.get("scenario") or ref or None)
+
+    def execution(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
+        from workspace.views.executions import ExecutionPage
+
+        return ExecutionPage(svc, user, ref, nav)
+
+    def directory(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
+        from workspace.views.directory import Directory
+
+        return Directory(svc, user, nav)
+
+    def app(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
+        from workspace.views.directory import AppPage
+
+        return AppPage(svc, user, ref, nav)
+
+    def connections(svc: Any, user: Any, nav: Any, ref: str, **args: Any) -> Any:
+        from workspace.views.connections import Connections
+
+        return Connections(svc, user, nav, app_key=args.get("app") or ref or None)
+
+    def templates(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
+        from workspace.views.templates import Gallery
+
+        return Gallery(svc, user, nav, selected=ref or None)
+
+    def analytics(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
+        from workspace.views.analytics import Dashboard
+
+        return Dashboard(svc, user)
+
+    def settings(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
+        from workspace.views.settings import SettingsPage
+
+        return SettingsPage(svc, user, nav)
+
+    return locals()
+
+
+VIEWS = _views()
+
+
+class Shell(pn.viewable.Viewer):
+    """Header, navigation, and the current page."""
+
+    page = param.String(default="scenarios")
+    ref = param.String(default="")
+
+    def __init__(self, svc: Any, user: Any, csrf: str, **params: Any) -> None:
+        super().__init__(**params)
+        self.svc = svc
+        self.user = user
+        self.banner = Banner()
+        self.view: Any = None
+        self._args: dict[str, Any] = {}
+        self._pending: tuple[str, str, dict[str, Any]] | None = None
+        header = html(
+            f'<header class="cw-header" role="banner"><p class="brand">Cellwright</p>'
+            f'<span class="who">Signed in as {escape(user.email)}</span>'
+            f'<form method="post" action="/logout"><input type="hidden" name="csrf" value="{escape(csrf)}">'
+            f'<button type="submit" class="sign-out">Sign out</button></form></header>',
+            stylesheets=[SHELL_CSS], styles={"background": "#1e3a8a", "padding": "10px 16px"}, margin=0, css_classes=["cw-top"],
+        )
+        self.nav_buttons: dict[str, pn.widgets.Button] = {}
+        for key, label in NAV:
+            button = pn.widgets.Button(name=label, button_type="light", sizing_mode="stretch_width", css_classes=["nav", f"nav-{key}"], margin=(2, 4))
+            button.on_click(lambda e, k=key: self.go(k))
+            self.nav_buttons[key] = button
+        self.confirm = pn.Row(visible=False, sizing_mode="stretch_width")
+        self.main = pn.Column(sizing_mode="stretch_width", css_classes=["cw-main"], margin=(0, 16))
+        sidebar = pn.Column(html('<nav aria-label="Workspace"><span class="cw-muted" style="font-size:12px">MENU</span></nav>', margin=(8, 8, 0, 8)), *self.nav_buttons.values(), width=190, css_classes=["cw-nav"], styles={"background": "#ffffff", "border-right": "1px solid #d1d5db", "min-height": "calc(100vh - 60px)"}, margin=0)
+        self._layout = pn.Column(
+            header,
+            pn.Row(sidebar, pn.Column(self.banner, self.confirm, self.main, sizing_mode="stretch_width", margin=(8, 0)), sizing_mode="stretch_width", margin=0),
+            sizing_mode="stretch_width", margin=0, stylesheets=[GLOBAL_CSS],
+        )
+        self.param.watch(lambda *_: self.render(), ["page", "ref"])
+
+    # -- navigation -------------------------------------------------------------------------
+
+    def go(self, page: str, ref: str | None = None, **args: Any) -> None:
+        """Open a page; asks first when the current one has unsaved changes."""
+        ref = ref or ""
+        if getattr(self.view, "dirty", False):
+            self._pending = (page, ref, args)
+            self._ask_to_leave()
+            return
+        self._navigate(page, ref, args)
+
+    def _navigate(self, page: str, ref: str, args: dict[str, Any]) -> None:
+        self._args = args
+        self.confirm.visible = False
+        if (page, ref) == (self.page, self.ref):
+            self.render()
+        else:
+            self.param.update(page=page, ref=ref)
+
+    def _ask_to_leave(self) -> None:
+        save = pn.widgets.Button(name="Save and continue", button_type="primary", css_classes=["leave-save"])
+        discard = pn.widgets.Button(name="Discard changes", button_type="danger", css_classes=["leave-discard"])
+        stay = pn.widgets.Button(name="Stay here", button_type="light", css_classes=["leave-stay"])
+
+        async def do_save(_: Any) -> None:
+            if await self.view.save_and_leave():
+                self._leave()
+
+        save.on_click(do_save)
+        discard.on_click(lambda e: self._leave())
+        stay.on_click(lambda e: (setattr(self.confirm, "visible", False), self.banner.clear()))
+        self.banner.show("This scenario has unsaved changes. Save them before leaving?", "warn")
+        self.confirm[:] = [save, discard, stay]
+        self.confirm.visible = True
+
+    def _leave(self) -> None:
+        self.banner.clear()
+        if self._pending is not None:
+            page, ref, args = self._pending
+            self._pending = None
+            self.view = None
+            self._navigate(page, ref, args)
+
+    def render(self) -> None:
+        dispose = getattr(self.view, "dispose", None)
+        if dispose is not None:
+            dispose()
+        page = self.page if self.page in VIEWS else "scenarios"
+        active = PARENT.get(page, page)
+        for key, button in self.nav_buttons.items():
+            button.button_type = "primary" if key == active else "light"
+        try:
+            self.view = VIEWS[page](self.svc, self.user, self.go, self.ref, **self._args)
+        except Exception as exc:  # a missing object, a bad link: say so, never a traceback
+            self.view = None
+            err = Banner()
+            err.error(exc)
+            back = pn.widgets.Button(name="Back to scenarios", button_type="primary")
+            back.on_click(lambda e: self.go("scenarios"))
+            self.main[:] = [err, back]
+            return
+        self.banner.clear()
+        self.main[:] = [self.view]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+def signed_in(svc: Any) -> tuple[Any, Any] | None:
+    """The (user, session) of the browser that opened this Panel session, or None."""
+    sessions = getattr(svc, "_workspace_sessions", None)
+    if sessions is None:
+        return None
+    return sessions.user(svc.store, (pn.state.cookies or {}).get(COOKIE))
 
 
 def workspace_page(svc: Any) -> pn.viewable.Viewable:
-    """The workspace's first page: the app directory (the full workspace is being built)."""
-    rows = [
-        {"App": app.name, "Category": app.category, "Auth": app.auth.type, "Triggers": len(app.triggers), "Actions": len(app.actions)}
-        for app in svc.apps
-    ]
-    import pandas as pd
-
-    table = pn.widgets.Tabulator(pd.DataFrame(rows), disabled=True, show_index=False, sizing_mode="stretch_width", name="App directory")
-    return pn.template.FastListTemplate(
-        title="Cellwright",
-        main=[pn.pane.Markdown("## App directory"), table],
-        accent="#2563eb",
-    )
+    found = signed_in(svc)
+    if found is None:
+        return pn.pane.HTML('<main><h1>Your session has ended</h1><p><a href="/login">Sign in again</a>.</p></main>')
+    user, session = found
+    shell = Shell(svc, user, session.csrf)
+    if pn.state.location is not None:
+        pn.state.location.sync(shell, {"page": "page", "ref": "id"})
+    shell.render()
+    return shell
 
 
 def mount_workspace(app: Any, svc: Any) -> None:
+    """Add sign-in routes and the Panel workspace to the FastAPI app."""
     from panel.io.fastapi import add_application
+
+    from workspace import sessions
+
+    svc._workspace_sessions = sessions.add_routes(app, svc)
+    info = sessions.ensure_admin(svc)
+    if info:
+        print(info, flush=True)  # noqa: T201 - the operator needs it once, on the console
+    pn.extension(notifications=False, design="bootstrap")
 
     @add_application("/", app=app, title="Cellwright")
     def _page() -> pn.viewable.Viewable:
         return workspace_page(svc)
+
+
+__all__ = ["attempt", "mount_workspace", "workspace_page"]

@@ -108,7 +108,7 @@ _MAX_FORMAT_WIDTH = 1000
 
 
 def _template(inputs: TextInput) -> str:
-    template = _require(inputs.template, "template", "template")
+    template: str = _require(inputs.template, "template", "template")
     values = {"value": inputs.value, **inputs.values}
     try:
         parsed = list(string.Formatter().parse(template))
@@ -212,7 +212,7 @@ def format_number(number: Decimal, inputs: NumbersInput) -> str:
     decimals = 2 if inputs.decimals is None else inputs.decimals
     rounded = number.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     whole, _, fraction = f"{abs(rounded):f}".partition(".")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         whole, groups = whole[:-3], [whole[-3:], *groups]
     text = inputs.thousands_separator.join([whole, *groups])
@@ -318,7 +318,7 @@ def shift(moment: datetime, amount: float, unit: str) -> datetime:
             local = moment + timedelta(**{unit: amount})
             return local.astimezone(UTC).astimezone(local.tzinfo)
         return (moment.astimezone(UTC) + timedelta(**{unit: amount})).astimezone(moment.tzinfo)
-    except OverflowError:
+    except (OverflowError, ValueError):  # ValueError: NaN
         raise invalid("amount", "moves the date outside the years 1 to 9999.") from None
 
 

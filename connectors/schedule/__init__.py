@@ -53,8 +53,12 @@ def next_fire(inputs: ScheduleInput, after: datetime) -> datetime:
         return epoch + periods * step
     zone = ZoneInfo(inputs.timezone)
     it = croniter(inputs.cron, after.astimezone(zone))
-    result: datetime = it.get_next(datetime)
-    return result.astimezone(UTC)
+    hourly = "*" in (inputs.cron or "").split()[1]
+    while True:
+        result: datetime = it.get_next(datetime)
+        # a local time that repeats when clocks go back (fold=1) fires once, as cron does
+        if result.astimezone(zone).fold == 0 or hourly:
+            return result.astimezone(UTC)
 
 
 every = ScheduleTrigger(

@@ -59,7 +59,7 @@ class AuthKind:
     label_template: str | None = None
     """How a connection is named by default, e.g. ``"{team}"`` from the test call's result."""
 
-    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None) -> httpx.Auth | None:
+    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: Any = None) -> httpx.Auth | None:
         """The ``httpx.Auth`` that puts these credentials on each request."""
         return None
 
@@ -97,7 +97,7 @@ class ApiKeyAuth(AuthKind):
     name: str = "Authorization"
     prefix: str = "Bearer "
 
-    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None) -> httpx.Auth:
+    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: Any = None) -> httpx.Auth:
         key = secret_value(credentials.get(self.key_field))
         if self.location == "header":
             return _StaticAuth({self.name: f"{self.prefix}{key}"}, {})
@@ -117,7 +117,7 @@ class BasicAuth(AuthKind):
     username_field: str = "username"
     password_field: str = "password"
 
-    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None) -> httpx.Auth:
+    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: Any = None) -> httpx.Auth:
         return httpx.BasicAuth(
             secret_value(credentials.get(self.username_field)),
             secret_value(credentials.get(self.password_field)),
@@ -144,7 +144,7 @@ class CustomAuth(AuthKind):
     type: ClassVar[str] = "custom"
     apply: Apply
 
-    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None) -> httpx.Auth:
+    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: Any = None) -> httpx.Auth:
         return _CustomAuthFlow(credentials, self.apply)
 
 

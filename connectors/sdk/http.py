@@ -90,7 +90,9 @@ class ConnectorHttp:
         ``error_parser`` hook still runs); transport failures are always raised.
         """
         try:
-            target = self.client.build_request(method, url, **kwargs).url
+            # Only what shapes the URL: build_request refuses send-time options
+            # (follow_redirects, auth) and would encode the body twice.
+            target = self.client.build_request(method, url, params=kwargs.get("params")).url
         except httpx.InvalidURL as exc:
             raise InvalidInputError(f"{self.app_key}: invalid URL: {self._safe(str(exc))}") from None
         self._check_host(target)
@@ -107,7 +109,9 @@ class ConnectorHttp:
         except TimeoutError:
             raise CallTimeoutError(f"{self.app_key}: the request to {shown} timed out") from None
         except httpx.TooManyRedirects:
-            raise UpstreamError(f"{self.app_key}: too many redirects from {shown}") from None
+            loop = UpstreamError(f"{self.app_key}: too many redirects from {shown}")
+            loop.retryable = False  # a redirect loop does not heal by retrying
+            raise loop from None
         if raise_for_status:
             await self.raise_for_response(response)
         elif self.error_parser is not None:

@@ -377,7 +377,7 @@ class OAuth2Flow(httpx.Auth):
         while True:
             if must_refresh:
                 sent_before = self.access_token
-                async with _lock(self._key()) as _:
+                async with _lock(self._key()):
                     # Someone may have refreshed while we waited: reuse their token.
                     if self.access_token == sent_before and not self._adopt_rotation():
                         token_response = yield self._refresh_request()

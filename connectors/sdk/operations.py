@@ -171,6 +171,9 @@ class InstantTrigger(Trigger):
     subscribe: Subscribe | None = None
     unsubscribe: Unsubscribe | None = None
     methods: tuple[str, ...] = ("POST",)
+    dedupe_key: str | None = None
+    """An event field that identifies a delivery (e.g. ``event_id``): a vendor's retried
+    delivery of the same event starts no second run."""
 
     @property
     def trigger_type(self) -> str:

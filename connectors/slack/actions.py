@@ -117,7 +117,7 @@ async def find_channel(ctx: OperationContext, inputs: FindChannelInput) -> FindC
     async for raw in _conversations(ctx, list(inputs.types), not inputs.include_archived):
         if str(raw.get("name") or "").lower() == wanted:
             return FindChannelOutput(found=True, channel=_channel(raw))
-    return FindChannelOutput(found=False)
+    return FindChannelOutput(found=False, channel=None)
 
 
 def _user(raw: Mapping[str, Any]) -> User:
@@ -137,6 +137,7 @@ def _user(raw: Mapping[str, Any]) -> User:
 
 async def find_user(ctx: OperationContext, inputs: FindUserInput) -> FindUserOutput:
     """Find a user by e-mail (``users.lookupByEmail``) or ID (``users.info``)."""
+    params: dict[str, Any]
     if inputs.email:
         method, params = "users.lookupByEmail", {"email": inputs.email.strip()}
     else:
@@ -145,7 +146,7 @@ async def find_user(ctx: OperationContext, inputs: FindUserInput) -> FindUserOut
         data = await call(ctx, method, params, http_method="GET")
     except UpstreamError as error:
         if slack_error_code(error) in {"users_not_found", "user_not_found"}:
-            return FindUserOutput(found=False)
+            return FindUserOutput(found=False, user=None)
         raise
     return FindUserOutput(found=True, user=_user(data["user"]))
 

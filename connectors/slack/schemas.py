@@ -99,6 +99,14 @@ class ReactionOutput(BaseModel):
 ChannelType = Literal["public_channel", "private_channel", "mpim", "im"]
 
 
+def _public() -> list[ChannelType]:
+    return ["public_channel"]
+
+
+def _channels() -> list[ChannelType]:
+    return ["public_channel", "private_channel"]
+
+
 class Channel(BaseModel):
     """A Slack conversation."""
 
@@ -117,7 +125,7 @@ class ListChannelsInput(_Input):
     """Which channels to list."""
 
     types: list[ChannelType] = Field(
-        default_factory=lambda: ["public_channel"],
+        default_factory=_public,
         description="Kinds of conversations: public_channel, private_channel (needs an invitation), mpim, im.",
         min_length=1,
     )
@@ -137,7 +145,7 @@ class FindChannelInput(_Input):
 
     name: str = Field(description="Channel name, with or without '#', e.g. general.", min_length=1)
     types: list[ChannelType] = Field(
-        default_factory=lambda: ["public_channel", "private_channel"],
+        default_factory=_channels,
         description="Kinds of conversations to search.",
         min_length=1,
     )

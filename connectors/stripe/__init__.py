@@ -20,6 +20,7 @@ app = App(
     default_headers={"Stripe-Version": STRIPE_VERSION},
     error_parser=parse_error,
     sandbox="connectors.stripe.sandbox:create_app",
+    sandbox_credentials={"api_key": "sk_test_sandbox"},
     triggers=(
         triggers.new_customer,
         triggers.payment_succeeded,

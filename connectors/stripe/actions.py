@@ -38,36 +38,45 @@ async def find_perform(ctx: OperationContext, inputs: s.FindCustomerInput) -> s.
     return s.FindCustomerOutput(found=found is not None, customer=found)
 
 
-def _action(key: str, name: str, description: str, input: type[BaseModel], output: type[BaseModel], perform: Any, idempotent: bool = False) -> Action:
+def _action(
+    key: str, name: str, description: str, input: type[BaseModel], output: type[BaseModel], perform: Any,
+    example: dict[str, Any], idempotent: bool = False,
+) -> Action:
     return Action(
         key=key, name=name, description=description, input=input, output=output,
-        sample=load_sample(__file__, key), perform=perform, idempotent=idempotent,
+        sample=load_sample(__file__, key), example=example, perform=perform, idempotent=idempotent,
     )
 
 
 create_customer = _action(
-    "create_customer", "Create customer", "Creates a customer.", s.CreateCustomerInput, s.Customer, post("/v1/customers")
+    "create_customer", "Create customer", "Creates a customer.", s.CreateCustomerInput, s.Customer, post("/v1/customers"),
+    {"email": "ada@example.com", "name": "Ada Lovelace", "metadata": {"crm_id": "42"}},
 )
 update_customer = _action(
     "update_customer", "Update customer", "Changes a customer's e-mail, name, phone, description or metadata.",
-    s.UpdateCustomerInput, s.Customer, post("/v1/customers/{customer}"), idempotent=True,
+    s.UpdateCustomerInput, s.Customer, post("/v1/customers/{customer}"),
+    {"customer": "cus_SandboxAda", "description": "VIP since 2026"}, idempotent=True,
 )
 find_customer = _action(
     "find_customer", "Find customer by e-mail", "Finds the newest customer with an e-mail address (exact match).",
-    s.FindCustomerInput, s.FindCustomerOutput, find_perform, idempotent=True,
+    s.FindCustomerInput, s.FindCustomerOutput, find_perform, {"email": "ada@example.com"}, idempotent=True,
 )
 create_product = _action(
-    "create_product", "Create product", "Creates a product to sell.", s.CreateProductInput, s.Product, post("/v1/products")
+    "create_product", "Create product", "Creates a product to sell.", s.CreateProductInput, s.Product, post("/v1/products"),
+    {"name": "Pro plan", "description": "Everything in Basic, plus priority support"},
 )
 create_price = _action(
     "create_price", "Create price", "Creates a one-time or recurring price for a product.",
     s.CreatePriceInput, s.Price, price_perform,
+    {"product": "prod_SandboxTshirt", "currency": "usd", "unit_amount": 1900, "recurring_interval": "month"},
 )
 create_payment_link = _action(
     "create_payment_link", "Create payment link", "Creates a shareable payment page for one or more prices.",
     s.CreatePaymentLinkInput, s.PaymentLink, post("/v1/payment_links"),
+    {"line_items": [{"price": "price_SandboxTshirt", "quantity": 1}]},
 )
 create_refund = _action(
     "create_refund", "Refund payment", "Refunds a payment intent or a charge, in full or in part.",
     s.CreateRefundInput, s.Refund, post("/v1/refunds"),
+    {"payment_intent": "pi_SandboxPaid", "amount": 500, "reason": "requested_by_customer"},
 )

@@ -94,6 +94,7 @@ def event_trigger(key: str, name: str, description: str, events: tuple[str, ...]
     return InstantTrigger(
         key=key, name=name, description=description, input=NoInput, output=output,
         sample=load_sample(__file__, key), subscribe=subscribe, unsubscribe=unsubscribe, verify=verify, parse=parse,
+        dedupe_key="event_id",  # Stripe may deliver an event more than once
     )
 
 
@@ -114,7 +115,7 @@ invoice_paid = event_trigger(
 )
 
 
-async def fetch_customers(ctx: OperationContext, inputs: Any, since: Any) -> list[dict[str, Any]]:
+async def fetch_customers(ctx: OperationContext, inputs: Any, since: Any) -> list[Mapping[str, Any]]:
     """Newest customers first; after the first poll, every customer since the cursor.
 
     ``created[gte]`` (not ``gt``): a customer created in the same second as the last one
@@ -123,7 +124,7 @@ async def fetch_customers(ctx: OperationContext, inputs: Any, since: Any) -> lis
     if since is None:
         page = await call(ctx, "GET", "/v1/customers", query={"limit": 10})
         return list(page["data"])
-    return await list_all(ctx, "/v1/customers", {"created": {"gte": int(since)}})
+    return [*await list_all(ctx, "/v1/customers", {"created": {"gte": int(since)}})]
 
 
 new_customer_polling = PollingTrigger(

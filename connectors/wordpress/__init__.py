@@ -10,7 +10,7 @@ from __future__ import annotations
 from connectors.sdk import App
 from connectors.wordpress.actions import ACTIONS
 from connectors.wordpress.api import parse_error
-from connectors.wordpress.auth import auth, site_base
+from connectors.wordpress.auth import SANDBOX_CREDENTIALS, auth, site_base
 from connectors.wordpress.triggers import TRIGGERS
 
 app = App(
@@ -27,6 +27,7 @@ app = App(
     error_parser=parse_error,
     docs_url="https://developer.wordpress.org/rest-api/",
     sandbox="connectors.wordpress.sandbox:create_app",
+    sandbox_credentials=SANDBOX_CREDENTIALS,
 )
 
 __all__ = ["app"]

@@ -19,7 +19,14 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel
 
-from connectors.sdk import Action, InvalidInputError, OperationContext, UpstreamError, load_sample
+from connectors.sdk import (
+    Action,
+    InvalidInputError,
+    NetworkError,
+    OperationContext,
+    UpstreamError,
+    load_sample,
+)
 from connectors.sdk.netguard import forbidden, is_forbidden_cause
 from connectors.wordpress.api import clean, get_page, url
 from connectors.wordpress.schemas import (
@@ -73,25 +80,31 @@ def wp_body(inputs: BaseModel, **dump: Any) -> dict[str, Any]:
 
 
 async def find_term(ctx: OperationContext, taxonomy: Taxonomy, name: str) -> dict[str, Any] | None:
-    """The category or tag named ``name`` (case-insensitive; WordPress stores names HTML-escaped)."""
-    items, _, _ = await get_page(ctx, TERM_ROUTES[taxonomy], search=name, per_page=100)
+    """The category or tag named ``name``, case-insensitively.
+
+    WordPress stores term names HTML-escaped (``News &amp; Events``) and ``search`` is a
+    SQL LIKE on the stored name, so the search text is escaped the same way.
+    """
+    search = html.escape(name.strip(), quote=False)
+    items, _, _ = await get_page(ctx, TERM_ROUTES[taxonomy], search=search, per_page=100)
     wanted = name.strip().casefold()
     return next((t for t in items if html.unescape(t["name"]).casefold() == wanted or t["slug"] == wanted), None)
 
 
-async def create_term(ctx: OperationContext, taxonomy: Taxonomy, name: str, **fields: Any) -> dict[str, Any]:
-    """Create a term; if it appeared meanwhile (``term_exists``), return that one."""
+async def create_term(
+    ctx: OperationContext, taxonomy: Taxonomy, name: str, **fields: Any
+) -> tuple[dict[str, Any], bool]:
+    """Create a term: ``(term, True)``; or ``(existing, False)`` when WordPress answers
+    ``term_exists`` (another run created it since our search)."""
     route = TERM_ROUTES[taxonomy]
     try:
-        term: dict[str, Any] = clean(await ctx.http.post(url(ctx, route), json={"name": name, **fields}))
-        return term
+        return clean(await ctx.http.post(url(ctx, route), json={"name": name, **fields})), True
     except UpstreamError as exc:
         body = exc.body if isinstance(exc.body, dict) else {}
         existing = (body.get("data") or {}).get("term_id") if body.get("code") == "term_exists" else None
         if existing is None:
             raise
-        found: dict[str, Any] = clean(await ctx.http.get(url(ctx, f"{route}/{int(existing)}")))
-        return found
+        return clean(await ctx.http.get(url(ctx, f"{route}/{int(existing)}"))), False
 
 
 async def term_ids(
@@ -106,7 +119,7 @@ async def term_ids(
             continue
         term = await find_term(ctx, taxonomy, value)
         if term is None and create:
-            term = await create_term(ctx, taxonomy, value)
+            term, _ = await create_term(ctx, taxonomy, value)
         if term is None:
             missing.append(value)
         else:
@@ -122,7 +135,8 @@ async def term_ids(
 
 async def _terms_body(ctx: OperationContext, inputs: CreatePostInput | UpdatePostInput) -> dict[str, Any]:
     body: dict[str, Any] = {}
-    for field, taxonomy in (("categories", "category"), ("tags", "tag")):
+    pairs: tuple[tuple[str, Taxonomy], ...] = (("categories", "category"), ("tags", "tag"))
+    for field, taxonomy in pairs:
         values = getattr(inputs, field)
         if values is not None:
             body[field] = await term_ids(ctx, taxonomy, values, create=inputs.create_missing_terms, field=field)
@@ -138,8 +152,7 @@ TERM_FIELDS = {"categories", "tags", "create_missing_terms"}
 async def create_post(ctx: OperationContext, inputs: CreatePostInput) -> dict[str, Any]:
     """Create a post (a draft unless you choose another status)."""
     body = wp_body(inputs, exclude=TERM_FIELDS) | await _terms_body(ctx, inputs)
-    post: dict[str, Any] = clean(await ctx.http.post(url(ctx, "wp/v2/posts"), json=body))
-    return post
+    return clean(await ctx.http.post(url(ctx, "wp/v2/posts"), json=body))
 
 
 async def update_post(ctx: OperationContext, inputs: UpdatePostInput) -> dict[str, Any]:
@@ -147,8 +160,7 @@ async def update_post(ctx: OperationContext, inputs: UpdatePostInput) -> dict[st
     body = wp_body(inputs, exclude=TERM_FIELDS | {"post_id"}) | await _terms_body(ctx, inputs)
     if not body:
         raise InvalidInputError("Nothing to change: fill in at least one field besides post_id.")
-    post: dict[str, Any] = clean(await ctx.http.post(url(ctx, f"wp/v2/posts/{inputs.post_id}"), json=body))
-    return post
+    return clean(await ctx.http.post(url(ctx, f"wp/v2/posts/{inputs.post_id}"), json=body))
 
 
 async def find_posts(ctx: OperationContext, inputs: FindPostsInput) -> dict[str, Any]:
@@ -161,8 +173,7 @@ async def find_posts(ctx: OperationContext, inputs: FindPostsInput) -> dict[str,
 
 async def create_page(ctx: OperationContext, inputs: CreatePageInput) -> dict[str, Any]:
     """Create a page (a draft unless you choose another status)."""
-    page: dict[str, Any] = clean(await ctx.http.post(url(ctx, "wp/v2/pages"), json=wp_body(inputs)))
-    return page
+    return clean(await ctx.http.post(url(ctx, "wp/v2/pages"), json=wp_body(inputs)))
 
 
 async def delete_post(ctx: OperationContext, inputs: DeletePostInput) -> dict[str, Any]:
@@ -184,14 +195,13 @@ async def find_or_create_term(ctx: OperationContext, inputs: FindOrCreateTermInp
     if not inputs.create_if_missing:
         raise UpstreamError(f"WordPress has no {inputs.taxonomy} named '{inputs.name}'.", status=404)
     extra = inputs.model_dump(include={"description", "parent"}, exclude_none=True)  # plain strings here
-    created = await create_term(ctx, inputs.taxonomy, inputs.name, **extra)
-    return {**created, "created": True}
+    term, created = await create_term(ctx, inputs.taxonomy, inputs.name, **extra)
+    return {**term, "created": created}
 
 
 async def create_comment(ctx: OperationContext, inputs: CreateCommentInput) -> dict[str, Any]:
     """Comment on a post, as the connected user unless an author is given."""
-    comment: dict[str, Any] = clean(await ctx.http.post(url(ctx, "wp/v2/comments"), json=wp_body(inputs)))
-    return comment
+    return clean(await ctx.http.post(url(ctx, "wp/v2/comments"), json=wp_body(inputs)))
 
 
 # -- media -----------------------------------------------------------------------------
@@ -207,14 +217,14 @@ async def _download(ctx: OperationContext, source_url: str) -> tuple[bytes, str,
     Same client (so the same network guard), but ``auth=None`` and streamed with a size
     cap. Returns the bytes, the content type and the URL's last path segment.
     """
-    client = ctx.http.client
-    request = client.build_request("GET", source_url)
+    request = httpx.Request("GET", source_url)  # not build_request: no app default headers either
     try:
-        response = await client.send(request, auth=None, stream=True)
+        response = await ctx.http.client.send(request, auth=None, stream=True)
     except httpx.TransportError as exc:
         if is_forbidden_cause(exc):
             raise forbidden(request.url.host) from None
-        raise _bad_source(f"could not download it ({exc or type(exc).__name__})") from None
+        reason = str(exc) or type(exc).__name__
+        raise NetworkError(f"source_url: could not download from {request.url.host} ({reason})") from None
     try:
         if response.status_code >= 400:
             raise _bad_source(f"the download answered HTTP {response.status_code}")
@@ -238,18 +248,22 @@ def _filename(name: str, content_type: str) -> str:
     return name
 
 
-async def upload_media(ctx: OperationContext, inputs: UploadMediaInput) -> dict[str, Any]:
-    """Upload a file to the media library (raw body + Content-Disposition), then set its details."""
+async def _file(ctx: OperationContext, inputs: UploadMediaInput) -> tuple[bytes, str, str]:
+    """The file's bytes, its content type as found ("" when unknown) and a name hint."""
     if inputs.source_url:
-        data, found_type, url_name = await _download(ctx, inputs.source_url)
-    else:
-        try:
-            data, found_type = inputs.decoded()
-        except ValueError as exc:
-            raise InvalidInputError(str(exc), errors=[{"field": "file_base64", "message": str(exc)}]) from None
-        url_name, found_type = "", found_type or ""
+        return await _download(ctx, inputs.source_url)
+    try:
+        data, content_type = inputs.decoded()
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), errors=[{"field": "file_base64", "message": str(exc)}]) from None
     if len(data) > MAX_UPLOAD_BYTES:
         raise InvalidInputError(f"file_base64: the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+    return data, content_type, ""
+
+
+async def upload_media(ctx: OperationContext, inputs: UploadMediaInput) -> dict[str, Any]:
+    """Upload a file to the media library (raw body + Content-Disposition), then set its details."""
+    data, found_type, url_name = await _file(ctx, inputs)
     name = inputs.filename or url_name or "upload"
     content_type = inputs.content_type or (found_type if found_type not in GENERIC_TYPES else "")
     content_type = content_type or mimetypes.guess_type(name)[0] or ""
@@ -280,13 +294,26 @@ def _action(key: str, name: str, perform: Any, input: type[BaseModel], output: t
     )
 
 
+PIXEL = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
 ACTIONS: tuple[Action, ...] = (
-    _action("create_post", "Create post", create_post, CreatePostInput, Post),
-    _action("update_post", "Update post", update_post, UpdatePostInput, Post, idempotent=True),
-    _action("find_posts", "Find posts", find_posts, FindPostsInput, FoundPosts, idempotent=True),
-    _action("create_page", "Create page", create_page, CreatePageInput, Page),
-    _action("delete_post", "Delete post", delete_post, DeletePostInput, DeletedPost),
-    _action("find_or_create_term", "Find or create category/tag", find_or_create_term, FindOrCreateTermInput, TermResult),
-    _action("upload_media", "Upload media", upload_media, UploadMediaInput, Media),
-    _action("create_comment", "Create comment", create_comment, CreateCommentInput, Comment),
+    _action("create_post", "Create post", create_post, CreatePostInput, Post, example={
+        "title": "Hello from Cellwright", "content": "<p>Our first automated post.</p>", "status": "publish",
+        "categories": "News, Announcements", "tags": ["cellwright"]}),
+    _action("update_post", "Update post", update_post, UpdatePostInput, Post, idempotent=True,
+            example={"post_id": 4, "title": "An edited title", "status": "publish"}),
+    _action("find_posts", "Find posts", find_posts, FindPostsInput, FoundPosts, idempotent=True,
+            example={"search": "fixture"}),
+    _action("create_page", "Create page", create_page, CreatePageInput, Page,
+            example={"title": "About us", "content": "Who we are and what we do.", "status": "publish"}),
+    _action("delete_post", "Delete post", delete_post, DeletePostInput, DeletedPost, example={"post_id": 4}),
+    _action("find_or_create_term", "Find or create category/tag", find_or_create_term, FindOrCreateTermInput,
+            TermResult, idempotent=True, example={"taxonomy": "category", "name": "News"}),
+    _action("upload_media", "Upload media", upload_media, UploadMediaInput, Media,
+            example={"file_base64": PIXEL, "filename": "pixel.png", "alt_text": "A single pixel"}),
+    _action("create_comment", "Create comment", create_comment, CreateCommentInput, Comment,
+            example={"post": 4, "content": "Thanks for this post!"}),
 )

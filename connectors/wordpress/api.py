@@ -68,11 +68,9 @@ def url(ctx: OperationContext, route: str, **params: Any) -> str:
     return endpoint(api_root(ctx), route, params)
 
 
-def clean(item: Any) -> Any:
+def clean(item: Mapping[str, Any]) -> dict[str, Any]:
     """An API object without its hypermedia (``_links``, ``_embedded``)."""
-    if isinstance(item, Mapping):
-        return {k: v for k, v in item.items() if k not in ("_links", "_embedded")}
-    return item
+    return {k: v for k, v in item.items() if k not in ("_links", "_embedded")}
 
 
 async def get_page(ctx: OperationContext, route: str, **params: Any) -> tuple[list[dict[str, Any]], int, int]:
@@ -93,7 +91,7 @@ def route_of(target: httpx.URL) -> str:
     """The REST route a URL addresses, for messages: ``/wp/v2/posts/4``."""
     rest_route = target.params.get("rest_route")
     if rest_route:
-        return rest_route
+        return str(rest_route)
     path = target.path
     return path.split("/wp-json", 1)[1] if "/wp-json" in path else path
 
@@ -105,11 +103,19 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
     pages, 5xx from the web server) is left to the SDK's default mapping.
     """
     status = response.status_code
+    target = response.request.url
+    if status == 404 and not isinstance(body, Mapping) and ("rest_route" in target.params or "/wp-json" in target.path):
+        return UpstreamError(
+            f"WordPress: {route_of(target)} answered with a web page, not the REST API (HTTP 404). If the site's "
+            "permalink settings changed, test the connection again so it finds the API root.",
+            status=status,
+        )
     if status < 400 or status == 429 or not isinstance(body, Mapping) or "code" not in body:
         return None
     code = str(body["code"])
     message = _text(body.get("message") or code)
-    data = body.get("data") if isinstance(body.get("data"), Mapping) else {}
+    raw_data = body.get("data")
+    data: Mapping[str, Any] = raw_data if isinstance(raw_data, Mapping) else {}
     if status == 401 or code in AUTH_CODES:
         return AuthError(
             f"WordPress refused the connection's credentials: {message} ({code}). Check the user "
@@ -120,12 +126,16 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
     params = data.get("params")
     if code == "rest_invalid_param" and isinstance(params, Mapping):
         errors = [{"field": str(k), "message": _text(v)} for k, v in params.items()]
-        listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return InvalidInputError(f"WordPress rejected {', '.join(map(str, params))} — {listed}", errors=errors, status=status)
+        # WordPress's own messages often start with the name ("per_page must be between…").
+        listed = "; ".join(e["message"] if e["message"].startswith(e["field"]) else f"{e['field']}: {e['message']}"
+                           for e in errors)
+        return InvalidInputError(f"WordPress rejected {listed}", errors=errors, status=status)
     if code == "rest_missing_callback_param" and isinstance(params, list):
         errors = [{"field": str(p), "message": "required"} for p in params]
         return InvalidInputError(f"WordPress needs {', '.join(map(str, params))}.", errors=errors, status=status)
-    where = route_of(response.request.url)
+    where = route_of(target)
     if status == 404:
-        return UpstreamError(f"WordPress found nothing at {where}: {message} ({code})", status=status, body=body, wp_code=code)
-    return UpstreamError(f"WordPress: {message} ({code}, HTTP {status} on {where})", status=status, body=body, wp_code=code)
+        text = f"WordPress found nothing at {where}: {message} ({code})"
+    else:
+        text = f"WordPress: {message} ({code}, HTTP {status} on {where})"
+    return UpstreamError(text, status=status, body=body, wp_code=code)

@@ -23,6 +23,11 @@ from connectors.sdk.sandboxing import SANDBOX_BASE
 from connectors.wordpress.api import API_LINK_REL, DEFAULT_API_ROOT, endpoint
 
 SANDBOX_HOST = httpx.URL(SANDBOX_BASE).host
+SANDBOX_CREDENTIALS = {
+    "site_url": SANDBOX_BASE,
+    "username": "admin",
+    "application_password": "abcd EFGH 1234 ijkl MNOP 6789",  # the sandbox's published demo password
+}
 FALLBACK_ROOTS = (DEFAULT_API_ROOT, "?rest_route=/")
 """Tried in order when the site does not advertise its root: ``?rest_route=`` works
 on every WordPress, pretty permalinks or not."""

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 PostStatus = Literal["publish", "future", "draft", "pending", "private"]
+NewPostStatus = Literal["publish", "private", "draft", "pending"]
 
 
 def _names_or_ids(value: Any) -> Any:
@@ -27,6 +28,14 @@ def _names_or_ids(value: Any) -> Any:
     if isinstance(value, int):
         return [value]
     return value
+
+
+def _published() -> list[PostStatus]:
+    return ["publish"]
+
+
+def _publish_only() -> list[NewPostStatus]:
+    return ["publish"]
 
 
 TermList = Annotated[list[int | str] | None, BeforeValidator(_names_or_ids)]
@@ -87,8 +96,10 @@ class Media(_Item):
     mime_type: str = Field(description="The file's content type, e.g. image/jpeg.")
     media_type: str = Field(description="image or file.")
     alt_text: str = Field("", description="Alternative text for images.")
-    caption: Rendered = Field(default_factory=Rendered, description="The caption.")
-    description: Rendered = Field(default_factory=Rendered, description="The description.")
+    caption: Rendered = Field(default_factory=lambda: Rendered(rendered="", raw=None), description="The caption.")
+    description: Rendered = Field(
+        default_factory=lambda: Rendered(rendered="", raw=None), description="The description."
+    )
     post: int | None = Field(None, description="The post the file is attached to.")
 
 
@@ -214,7 +225,7 @@ class FindPostsInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     search: str | None = Field(None, description="Words to look for in titles, contents and excerpts.")
     slug: str | None = Field(None, description="The exact slug (URL name) of the post.")
-    status: list[PostStatus] = Field(default_factory=lambda: ["publish"], description="Statuses to include.")
+    status: list[PostStatus] = Field(default_factory=_published, description="Statuses to include.")
     limit: int = Field(10, ge=1, le=100, description="How many posts to return at most.")
 
 
@@ -244,7 +255,9 @@ class UploadMediaInput(BaseModel):
         None, description="Or the file's bytes as base64 (a data: URL such as data:image/png;base64,… works too)."
     )
     filename: str | None = Field(None, description="The file name, e.g. photo.jpg; taken from the URL when empty.")
-    content_type: str | None = Field(None, description="e.g. image/jpeg; guessed from the download or the file name when empty.")
+    content_type: str | None = Field(
+        None, description="e.g. image/jpeg; guessed from the download or the file name when empty."
+    )
     title: str | None = Field(None, description="The title; the file name when empty.")
     alt_text: str | None = Field(None, description="Alternative text for images (accessibility).")
     caption: str | None = Field(None, description="The caption.")
@@ -259,12 +272,12 @@ class UploadMediaInput(BaseModel):
             raise ValueError("source_url: must be an http:// or https:// URL")
         return self
 
-    def decoded(self) -> tuple[bytes, str | None]:
-        """The base64 file's bytes and the content type of a data: URL."""
-        text, content_type = (self.file_base64 or "").strip(), None
+    def decoded(self) -> tuple[bytes, str]:
+        """The base64 file's bytes and the content type of a data: URL ("" otherwise)."""
+        text, content_type = (self.file_base64 or "").strip(), ""
         if text.startswith("data:") and "," in text:
             header, text = text.split(",", 1)
-            content_type = header[5:].split(";")[0] or None
+            content_type = header[5:].split(";")[0]
         try:
             return base64.b64decode(text, validate=True), content_type
         except (binascii.Error, ValueError):
@@ -279,7 +292,9 @@ class CreateCommentInput(BaseModel):
     content: str = Field(min_length=1, description="The comment's text (simple HTML allowed).")
     parent: int | None = Field(None, description="Reply to this comment id.")
     author_name: str | None = Field(None, description="The name shown; the connected user's when empty.")
-    author_email: str | None = Field(None, description="The author's e-mail; the connected user's when empty.")
+    author_email: str | None = Field(
+        None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="The author's e-mail; the connected user's when empty."
+    )
     author_url: str | None = Field(None, description="The author's website.")
     status: Literal["approved", "hold"] | None = Field(
         None, description="approved or hold (awaiting moderation); needs moderation rights."
@@ -301,8 +316,8 @@ class NewPostInput(BaseModel):
     """Which new posts fire."""
 
     model_config = ConfigDict(extra="forbid")
-    status: list[Literal["publish", "private", "draft", "pending"]] = Field(
-        default_factory=lambda: ["publish"],
+    status: list[NewPostStatus] = Field(
+        default_factory=_publish_only,
         description="Statuses to watch. (Scheduled posts fire when they are published.)",
     )
 
@@ -311,7 +326,7 @@ class UpdatedPostInput(BaseModel):
     """Which posts fire when created or changed."""
 
     model_config = ConfigDict(extra="forbid")
-    status: list[PostStatus] = Field(default_factory=lambda: ["publish"], description="Statuses to watch.")
+    status: list[PostStatus] = Field(default_factory=_published, description="Statuses to watch.")
 
 
 class NewCommentInput(BaseModel):

@@ -52,9 +52,8 @@ async def poll(
         return items
     found: list[dict[str, Any]] = []
     for page in range(1, MAX_PAGES + 1):
-        items, _, pages = await get_page(
-            ctx, route, **{after: _after(since)}, orderby=orderby, order="asc", per_page=PER_PAGE, page=page, **params
-        )
+        window = {after: _after(since), "orderby": orderby, "order": "asc", "per_page": PER_PAGE, "page": page}
+        items, _, pages = await get_page(ctx, route, **window, **params)
         found.extend(items)
         if page >= pages:
             break
@@ -62,20 +61,25 @@ async def poll(
 
 
 async def fetch_new_posts(ctx: OperationContext, inputs: NewPostInput, since: Any) -> list[dict[str, Any]]:
+    """Fires when a post is published (or gets one of the chosen statuses)."""
     # "future" is not offered: a scheduled post's date lies ahead and would move the
     # cursor past posts published before it; it fires once it is published.
     return await poll(ctx, "wp/v2/posts", since, after="after", orderby="date", status=inputs.status)
 
 
 async def fetch_changed_posts(ctx: OperationContext, inputs: UpdatedPostInput, since: Any) -> list[dict[str, Any]]:
+    """Fires when a post is created or edited; every saved edit fires once."""
     return await poll(ctx, "wp/v2/posts", since, after="modified_after", orderby="modified", status=inputs.status)
 
 
 async def fetch_new_comments(ctx: OperationContext, inputs: NewCommentInput, since: Any) -> list[dict[str, Any]]:
-    return await poll(ctx, "wp/v2/comments", since, after="after", orderby="date_gmt", post=inputs.post, status=inputs.status)
+    """Fires for each new comment (approved ones, or those awaiting moderation)."""
+    return await poll(ctx, "wp/v2/comments", since, after="after", orderby="date_gmt", post=inputs.post,
+                      status=inputs.status)
 
 
 async def fetch_new_media(ctx: OperationContext, inputs: NewMediaInput, since: Any) -> list[dict[str, Any]]:
+    """Fires when a file is added to the media library."""
     return await poll(ctx, "wp/v2/media", since, after="after", orderby="date", media_type=inputs.media_type)
 
 
@@ -84,20 +88,19 @@ def post_version(item: Mapping[str, Any]) -> str:
     return f"{item['id']}:{item['modified_gmt']}"
 
 
-def _trigger(key: str, name: str, description: str, fetch: Any, input: type[BaseModel], output: type[BaseModel], **kw: Any) -> PollingTrigger:
-    return PollingTrigger(
-        key=key, name=name, description=description, input=input, output=output, fetch=fetch,
-        sample=load_sample(__file__, key), **kw,
-    )
+def _trigger(key: str, name: str, fetch: Any, input: type[BaseModel], output: type[BaseModel], **kw: Any) -> PollingTrigger:
+    description = (fetch.__doc__ or "").strip()
+    return PollingTrigger(key=key, name=name, description=description, input=input, output=output, fetch=fetch,
+                          sample=load_sample(__file__, key), **kw)
 
 
 TRIGGERS: tuple[PollingTrigger, ...] = (
-    _trigger("new_post", "New post", "Fires when a post is published (or gets one of the chosen statuses).",
-             fetch_new_posts, NewPostInput, Post, dedupe_key="id", cursor_field="date_gmt"),
-    _trigger("new_or_updated_post", "New or updated post", "Fires when a post is created or edited; every saved edit fires once.",
-             fetch_changed_posts, UpdatedPostInput, Post, dedupe_key=post_version, cursor_field="modified_gmt"),
-    _trigger("new_comment", "New comment", "Fires for each new comment (approved ones, or those awaiting moderation).",
-             fetch_new_comments, NewCommentInput, Comment, dedupe_key="id", cursor_field="date_gmt"),
-    _trigger("new_media", "New media item", "Fires when a file is added to the media library.",
-             fetch_new_media, NewMediaInput, Media, dedupe_key="id", cursor_field="date_gmt"),
+    _trigger("new_post", "New post", fetch_new_posts, NewPostInput, Post, dedupe_key="id",
+             cursor_field="date_gmt", example={"status": ["publish"]}),
+    _trigger("new_or_updated_post", "New or updated post", fetch_changed_posts, UpdatedPostInput, Post,
+             dedupe_key=post_version, cursor_field="modified_gmt", example={"status": ["publish", "draft"]}),
+    _trigger("new_comment", "New comment", fetch_new_comments, NewCommentInput, Comment, dedupe_key="id",
+             cursor_field="date_gmt", example={"status": "approve"}),
+    _trigger("new_media", "New media item", fetch_new_media, NewMediaInput, Media, dedupe_key="id",
+             cursor_field="date_gmt", example={"media_type": "image"}),
 )

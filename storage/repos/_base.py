@@ -17,10 +17,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, CursorResult, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..vault import Vault
@@ -48,6 +48,11 @@ def to_record(cls: type[R], row: Any, **overrides: Any) -> R:
         for f in fields(cls)  # type: ignore[arg-type]
     }
     return cls(**values)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched."""
+    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 def check_choice(value: str, allowed: tuple[str, ...], what: str) -> str:

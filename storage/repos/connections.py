@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from ..errors import NotFoundError
 from ..models import CONNECTION_STATUSES, ConnectionRow, NodeRow, ScenarioRow
 from ..records import Connection, Scenario
-from ._base import RepoBase, check_choice, new_id, to_record, utcnow
+from ._base import RepoBase, check_choice, new_id, rowcount, to_record, utcnow
 
 
 def connection_aad(connection_id: str) -> str:
@@ -111,7 +111,7 @@ class ConnectionsRepo(RepoBase):
                     ConnectionRow.id == connection_id, ConnectionRow.user_id == user_id
                 )
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(result) == 1
 
     def connection_credentials(self, connection_id: str) -> dict[str, Any]:
         """The decrypted credentials (engine use; not user-scoped). NotFoundError if absent."""

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import NotFoundError
@@ -20,13 +31,14 @@ from ..models import (
     UTCDateTime,
 )
 from ..records import Execution, NodeResult
-from ._base import RepoBase, check_choice, new_id, to_record, utcnow
+from ._base import RepoBase, check_choice, new_id, rowcount, to_record, utcnow
 
 # The hot path (create, claim, record, finish) uses Core statements on these tables:
 # the ORM unit of work costs more than the SQLite commit itself.
 # Statements are built once, with parameters passed at execution (cached compilation).
-_EXECUTIONS = ExecutionRow.__table__
-_RESULTS = NodeResultRow.__table__
+_EXECUTIONS = cast(Table, ExecutionRow.__table__)
+_RESULTS = cast(Table, NodeResultRow.__table__)
+_SCENARIOS = cast(Table, ScenarioRow.__table__)
 _INSERT_EXECUTION = insert(_EXECUTIONS)
 _INSERT_RESULT = insert(_RESULTS)
 _NEXT_SEQ = select(func.coalesce(func.max(_RESULTS.c.seq), -1) + 1).where(
@@ -73,7 +85,6 @@ _FINISH = (
     )
     .returning(*_EXECUTIONS.c)
 )
-_SCENARIOS = ScenarioRow.__table__
 _LAST_RUN = bindparam("last_run", type_=UTCDateTime())
 _MOVE_LAST_RUN = (
     update(_SCENARIOS)
@@ -188,7 +199,7 @@ class ExecutionsRepo(RepoBase):
                 )
                 .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(result) == 1
 
     def schedule_retry(
         self, execution_id: str, *, next_attempt_at: datetime, attempt: int, error: dict[str, Any]
@@ -385,4 +396,4 @@ class ExecutionsRepo(RepoBase):
                     ExecutionRow.status.in_(FINAL_EXECUTION_STATUSES),
                 )
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            return rowcount(result)

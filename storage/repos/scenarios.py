@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import ConflictError, NotFoundError
 from ..models import NODE_TYPES, SCENARIO_STATUSES, NodeRow, ScenarioRow, ScenarioVersionRow
 from ..records import Node, Scenario
-from ._base import RepoBase, check_choice, new_id, to_record, utcnow
+from ._base import RepoBase, check_choice, new_id, rowcount, to_record, utcnow
 
 DEFAULT_ERROR_HANDLING: dict[str, Any] = {"retry_count": 0, "notify_on_error": False}
 
@@ -147,9 +147,10 @@ class ScenariosRepo(RepoBase):
                 s.add(row)
             else:
                 # FOR UPDATE: two concurrent saves on PostgreSQL must not both take version N+1
-                row = s.get(ScenarioRow, scenario_id, with_for_update=True)
-                if row is None or row.user_id != user_id:
+                found = s.get(ScenarioRow, scenario_id, with_for_update=True)
+                if found is None or found.user_id != user_id:
                     raise NotFoundError(f"scenario {scenario_id!r} not found")
+                row = found
             _apply_document(row, document)
             row.document = document
             row.version += 1
@@ -246,7 +247,7 @@ class ScenariosRepo(RepoBase):
                     ScenarioRow.id == scenario_id, ScenarioRow.user_id == user_id
                 )
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(result) == 1
 
     def list_nodes(self, scenario_id: str) -> list[Node]:
         """The scenario's node rows, by position (``parent_cell_id`` resolved)."""

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import ConflictError
 from ..models import ApiKeyRow, UserRow
 from ..records import ApiKey, User
-from ._base import RepoBase, new_id, to_record, utcnow
+from ._base import RepoBase, new_id, rowcount, to_record, utcnow
 
 API_KEY_PREFIX = "cw_"
 #: last_used_at is refreshed at most this often, so API calls do not each cost a write
@@ -71,6 +71,34 @@ class UsersRepo(RepoBase):
             rows = s.scalars(select(UserRow).order_by(UserRow.created_at, UserRow.id))
             return [to_record(User, r) for r in rows]
 
+    def update_user(
+        self,
+        user_id: str,
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        password_hash: str | None = None,
+        is_admin: bool | None = None,
+    ) -> User | None:
+        """Change the given fields of a user; None if not found, ConflictError if the new
+        e-mail is taken."""
+        try:
+            with self._write() as s:
+                row = s.get(UserRow, user_id)
+                if row is None:
+                    return None
+                if email is not None:
+                    row.email = _normalise_email(email)
+                if name is not None:
+                    row.name = name
+                if password_hash is not None:
+                    row.password_hash = password_hash
+                if is_admin is not None:
+                    row.is_admin = is_admin
+        except IntegrityError:
+            raise ConflictError("a user with this e-mail already exists") from None
+        return to_record(User, row)
+
     def create_api_key(self, user_id: str, name: str = "default") -> tuple[str, ApiKey]:
         """A new key for the user: ``(plaintext, record)``. The plaintext is shown once."""
         plaintext = API_KEY_PREFIX + secrets.token_urlsafe(32)
@@ -128,4 +156,4 @@ class UsersRepo(RepoBase):
                 )
                 .values(revoked_at=utcnow())
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(result) == 1

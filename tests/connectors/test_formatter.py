@@ -248,6 +248,8 @@ async def test_now() -> None:
         ({"value": "2026-03-29", "operation": "shift", "amount": 1.5, "unit": "months"}, "amount", "whole number of months"),
         ({"value": "9999-12-31", "operation": "shift", "amount": 1, "unit": "months"}, "amount", "outside the years 1 to 9999"),
         ({"value": "9999-12-31", "operation": "shift", "amount": 1, "unit": "days"}, "amount", "outside the years 1 to 9999"),
+        ({"value": "2026-01-01", "operation": "shift", "amount": float("nan"), "unit": "days"}, "amount", "outside the years 1 to 9999"),
+        ({"value": "2026-01-01", "operation": "shift", "amount": float("inf"), "unit": "months"}, "amount", "outside the years 1 to 9999"),
     ],
 )
 async def test_date_errors_name_the_field(inputs: dict[str, Any], field: str, fragment: str) -> None:
@@ -344,6 +346,18 @@ def test_app_shape_samples_and_schemas() -> None:
     text_schema = app.action("text").input_schema()
     assert "enum" in text_schema["properties"]["transform"]  # rendered as a select
     assert app.describe()["actions"][0]["kind"] == "transformer"
+
+
+def test_the_registry_lists_the_app_once() -> None:
+    from connectors.registry import Registry
+
+    registry = default_registry()
+    assert "formatter" in registry and "nope" not in registry
+    assert app in list(registry) and len(registry) == len(registry.keys())
+    with pytest.raises(ValueError, match="Two apps use the key 'formatter'"):
+        Registry([app, app])
+    with pytest.raises(Exception, match="There is no app 'nope'"):
+        registry.get("nope")
 
 
 # -- through the cell runner --------------------------------------------------------

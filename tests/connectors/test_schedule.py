@@ -84,11 +84,6 @@ def test_hourly_cron_fires_every_real_hour_through_fall_back() -> None:
     assert [t.strftime("%H:%M") for t in times] == ["00:00", "01:00", "02:00", "03:00"]  # UTC: no gap, no double
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="croniter fires a daily job twice when its local time repeats at the autumn change "
-    "(02:30 CEST and 02:30 CET); cron runs such jobs once. See the report for a patch to next_fire.",
-)
 def test_a_time_repeated_by_fall_back_fires_once() -> None:
     inputs = ScheduleInput(mode="cron", cron="30 2 * * *", timezone="Europe/Paris")
     times = fires(inputs, datetime(2026, 10, 24, 12, tzinfo=UTC), 2)

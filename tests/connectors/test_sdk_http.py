@@ -115,6 +115,14 @@ async def test_request_returns_redirect_targets_when_following(server: HTTPServe
     assert await http.get("/old") == {"moved": True}
 
 
+async def test_request_takes_send_options_and_params(server: HTTPServer, http: ConnectorHttp) -> None:
+    # build_request() refuses follow_redirects: ConnectorHttp.request used to pass it on.
+    server.expect_request("/old", query_string="b=2").respond_with_data("", status=302, headers={"Location": "/new"})
+    response = await http.request("GET", "/old", params={"b": 2}, follow_redirects=False)
+    assert response.status_code == 302
+    assert response.headers["location"] == "/new"
+
+
 # -- status mapping -----------------------------------------------------------------
 
 
@@ -268,8 +276,9 @@ async def test_bare_timeout_error_from_the_transport_is_a_timeout() -> None:
 
 async def test_too_many_redirects_is_an_upstream_error(server: HTTPServer, http: ConnectorHttp) -> None:
     server.expect_request("/loop").respond_with_data("", status=302, headers={"Location": "/loop"})
-    with pytest.raises(UpstreamError, match="too many redirects"):
+    with pytest.raises(UpstreamError, match="too many redirects") as info:
         await http.get("/loop")
+    assert not info.value.retryable
 
 
 async def test_invalid_url_is_an_input_error(http: ConnectorHttp) -> None:
@@ -499,6 +508,25 @@ def test_app_lookups_and_description() -> None:
     assert full["auth_schema"]["type"] == "api_key"
     assert full["actions"][0]["output_schema"]["properties"]["team"]["type"] == "string"
     assert SANDBOXED.describe(full=False)["actions"] == [{"key": "me", "name": "Me"}]
+    assert SANDBOXED.resolve_base_url({}) is None
+
+
+def test_app_with_triggers_and_a_base_url_from_credentials() -> None:
+    from connectors.sdk import ManualTrigger
+
+    started = ManualTrigger(key="started", name="Started", description="d")
+    per_account = App(
+        key="acme", name="Acme", description="d", category="c", triggers=(started,),
+        base_url=lambda credentials: f"https://{credentials['subdomain']}.acme.com",
+    )
+    assert per_account.trigger("started") is started
+    assert started.trigger_type == "manual"
+    with pytest.raises(ConfigurationError, match="is a trigger, not an action"):
+        per_account.action("started")
+    assert per_account.resolve_base_url({"subdomain": "team1"}) == "https://team1.acme.com"
+    fixed = App(key="x", name="X", description="d", category="c", base_url="https://api.x.com")
+    assert fixed.resolve_base_url({}) == "https://api.x.com"
+    assert per_account.describe(full=False)["triggers"] == [{"key": "started", "name": "Started"}]
 
 
 async def test_many_concurrent_requests_share_one_client(server: HTTPServer, http: ConnectorHttp) -> None:

@@ -248,8 +248,12 @@ def test_the_answer_checker_catches_what_the_description_forbids() -> None:
 
 
 def test_the_retired_upload_method_is_not_used() -> None:
-    source = "".join(p.read_text() for p in Path(app.__module__.replace(".", "/")).parent.glob("*.py"))
-    assert '"files.upload"' not in source
+    import connectors.slack
+
+    files = list(Path(connectors.slack.__file__).parent.glob("*.py"))
+    assert len(files) == 7
+    source = "".join(p.read_text() for p in files)
+    assert '"files.upload"' not in source and '"files.getUploadURLExternal"' in source
 
 
 @pytest.mark.parametrize(

@@ -55,9 +55,29 @@ def test_users_are_created_found_and_listed(store: Store) -> None:
     assert ada.to_dict()["created_at"] == ada.created_at.isoformat()
 
 
-def test_duplicate_email_is_a_conflict(store: Store, alice: User) -> None:
+def test_duplicate_email_is_a_conflict(store: Store, alice: User, bob: User) -> None:
     with pytest.raises(ConflictError):
         store.create_user("ALICE@example.com")
+    with pytest.raises(ConflictError):
+        store.update_user(bob.id, email="alice@EXAMPLE.com")
+    assert store.get_user(bob.id) == bob
+
+
+def test_update_user(store: Store, alice: User) -> None:
+    updated = store.update_user(
+        alice.id, email="Alice2@Example.com", name="Al", password_hash="h2", is_admin=True
+    )
+    assert updated is not None
+    assert (updated.email, updated.name, updated.password_hash, updated.is_admin) == (
+        "alice2@example.com",
+        "Al",
+        "h2",
+        True,
+    )
+    assert store.get_user(alice.id) == updated
+    assert store.update_user(alice.id) == updated  # nothing given: nothing changes
+    assert store.update_user(alice.id, is_admin=False).is_admin is False  # type: ignore[union-attr]
+    assert store.update_user("missing", name="x") is None
 
 
 def test_api_keys(store: Store, alice: User, bob: User) -> None:
@@ -610,6 +630,8 @@ def test_finish_execution(store: Store, scenario: Scenario) -> None:
     older = new_execution(store, scenario)
     cancelled = store.finish_execution(older.id, status="cancelled")
     assert cancelled.duration_ms == 0 and cancelled.start_time is None
+    assert cancelled.error is None
+    assert raw(store, "SELECT count(*) FROM scenario_executions WHERE error IS NULL")[0][0] == 1
     assert store.get_scenario_any(scenario.id).last_run == cancelled.end_time  # type: ignore[union-attr]
 
     with pytest.raises(ValueError, match="invalid final execution status"):

@@ -1,0 +1,63 @@
+"""Connecting to monday.com: a personal API token (shipped) or OAuth (declared).
+
+A personal token goes as ``Authorization: <token>`` (no ``Bearer``). OAuth is declared
+for the day ``App`` holds several auth kinds (see the report's SDK proposal); the
+endpoints are monday's legacy flow, whose tokens do not expire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from connectors.monday.api import gql
+from connectors.sdk import ApiKeyAuth, OAuth2Auth, OperationContext
+
+
+class MondayTokenFields(BaseModel):
+    """The personal API token form."""
+
+    model_config = ConfigDict(extra="forbid")
+    api_token: SecretStr = Field(
+        description="Your personal API token: monday.com avatar → Developers → My access tokens. "
+        "It acts as you, with your board permissions.",
+    )
+
+
+ME = "query Me { me { id name email account { id name slug } } }"
+
+
+async def test_connection(ctx: OperationContext) -> Mapping[str, Any]:
+    """``me``: the cheapest query that proves the token works."""
+    me = (await gql(ctx, ME))["me"]
+    account = me.get("account") or {}
+    return {
+        "label": f"{me.get('name')} ({account.get('name')})",
+        "user_id": me.get("id"),
+        "email": me.get("email"),
+        "account_id": account.get("id"),
+        "account_slug": account.get("slug"),
+    }
+
+
+MONDAY_TOKEN_AUTH = ApiKeyAuth(
+    fields=MondayTokenFields,
+    key_field="api_token",
+    location="header",
+    name="Authorization",
+    prefix="",
+    test=test_connection,
+    label_template="{label}",
+)
+
+MONDAY_OAUTH = OAuth2Auth(
+    authorize_url="https://auth.monday.com/oauth2/authorize",
+    token_url="https://auth.monday.com/oauth2/token",  # noqa: S106 (a URL, not a secret)
+    scopes=("me:read", "boards:read", "boards:write", "updates:write", "webhooks:read", "webhooks:write"),
+    test=test_connection,
+    label_template="{label}",
+)
+"""Not wired yet: ``App.auth`` holds one kind. Webhooks created with an OAuth token
+are signed (a JWT in ``Authorization``); the triggers verify that when it applies."""

@@ -1,0 +1,292 @@
+"""Sign-in sessions for the workspace: signed cookies, ``/login``, ``/logout``.
+
+A session is a cookie ``cw_session`` = ``<user id>.<issued at>.<nonce>.<password tag>.<signature>``
+signed with HMAC-SHA256 under a secret kept in the data directory (``session.key``,
+created on first use, mode 0600), so every web process sharing the data directory
+accepts the same cookies and a restart keeps people signed in.
+
+- Signing out revokes the cookie's nonce (kept in ``sessions-revoked.json`` until it
+  would have expired anyway) and clears the cookie.
+- The password tag is a digest of the user's password hash: changing the password
+  ends every session of that user.
+- Sessions last ``SESSION_DAYS`` days. Cookies are ``HttpOnly`` and ``SameSite=Lax``;
+  ``Secure`` when the public URL is https.
+- ``/login`` and ``/logout`` refuse cross-origin POSTs (``Origin`` header), and the
+  sign-out form carries a token derived from the session (CSRF).
+- After ``MAX_FAILURES`` failed attempts for one e-mail within ``FAILURE_WINDOW``
+  seconds, sign-in for it pauses until the window has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from workspace.auth import hash_password, verify_password
+from workspace.views.signin import login_page
+
+COOKIE = "cw_session"
+SESSION_DAYS = 7
+SECRET_FILENAME = "session.key"
+REVOKED_FILENAME = "sessions-revoked.json"
+ADMIN_PASSWORD_FILENAME = "admin-password.txt"
+ADMIN_EMAIL = "admin@localhost"
+MAX_FAILURES = 5
+FAILURE_WINDOW = 300.0
+#: paths a browser may open without a session (everything else the workspace serves needs one)
+PUBLIC_PREFIXES = ("/login", "/logout", "/api/", "/hooks/", "/sandbox/", "/static/", "/healthz", "/demo/", "/components/", "/favicon")
+
+
+@dataclass(frozen=True)
+class Session:
+    user_id: str
+    issued_at: int
+    nonce: str
+
+    @property
+    def csrf(self) -> str:
+        return hashlib.sha256(f"csrf:{self.nonce}".encode()).hexdigest()[:32]
+
+
+def _tag(password_hash: str | None) -> str:
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:12]
+
+
+class Sessions:
+    """Issues and checks session cookies for one data directory."""
+
+    def __init__(self, data_dir: Path, *, max_age: int = SESSION_DAYS * 86400) -> None:
+        self.data_dir = Path(data_dir)
+        self.max_age = max_age
+        self._secret = self._load_secret()
+        self._lock = threading.Lock()
+        self._revoked: dict[str, int] = self._load_revoked()
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    # -- storage of the secret and the revocation list ----------------------------------
+
+    def _load_secret(self) -> bytes:
+        path = self.data_dir / SECRET_FILENAME
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return bytes.fromhex(path.read_text().strip())
+
+    def _load_revoked(self) -> dict[str, int]:
+        path = self.data_dir / REVOKED_FILENAME
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        now = int(time.time())
+        return {k: int(v) for k, v in data.items() if int(v) > now}
+
+    def _save_revoked(self) -> None:
+        path = self.data_dir / REVOKED_FILENAME
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._revoked))
+        tmp.replace(path)
+
+    # -- cookies --------------------------------------------------------------------------
+
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
+
+    def issue(self, user: Any) -> str:
+        """A cookie value for ``user`` (a ``storage.records.User``)."""
+        payload = f"{user.id}.{int(time.time())}.{secrets.token_hex(8)}.{_tag(user.password_hash)}"
+        return f"{payload}.{self._sign(payload)}"
+
+    def parse(self, value: str | None) -> tuple[Session, str] | None:
+        """The session and its password tag if the cookie is authentic, fresh and not revoked."""
+        if not value or value.count(".") != 4:
+            return None
+        payload, signature = value.rsplit(".", 1)
+        if not hmac.compare_digest(self._sign(payload), signature):
+            return None
+        user_id, issued, nonce, tag = payload.split(".")
+        if not issued.isdigit() or int(issued) + self.max_age < time.time():
+            return None
+        with self._lock:
+            if nonce in self._revoked:
+                return None
+        return Session(user_id, int(issued), nonce), tag
+
+    def user(self, store: Any, value: str | None) -> tuple[Any, Session] | None:
+        """The signed-in user for a cookie value, or None."""
+        parsed = self.parse(value)
+        if parsed is None:
+            return None
+        session, tag = parsed
+        user = store.get_user(session.user_id)
+        if user is None or not user.password_hash or not hmac.compare_digest(tag, _tag(user.password_hash)):
+            return None
+        return user, session
+
+    def revoke(self, session: Session) -> None:
+        with self._lock:
+            now = int(time.time())
+            self._revoked = {k: v for k, v in self._revoked.items() if v > now}
+            self._revoked[session.nonce] = session.issued_at + self.max_age
+            self._save_revoked()
+
+    # -- password attempts ----------------------------------------------------------------
+
+    def throttled(self, email: str) -> bool:
+        window = self._failures[email.strip().lower()]
+        now = time.monotonic()
+        while window and window[0] < now - FAILURE_WINDOW:
+            window.popleft()
+        return len(window) >= MAX_FAILURES
+
+    def failed(self, email: str) -> None:
+        self._failures[email.strip().lower()].append(time.monotonic())
+
+    def succeeded(self, email: str) -> None:
+        self._failures.pop(email.strip().lower(), None)
+
+    async def authenticate(self, store: Any, email: str, password: str) -> Any | None:
+        """The user if the password is right (argon2 runs in a thread: it is slow on purpose)."""
+        user = await asyncio.to_thread(store.get_user_by_email, email)
+        # verify against a dummy hash when the user is unknown, so timing does not tell
+        stored = user.password_hash if user is not None else _DUMMY_HASH
+        ok = await asyncio.to_thread(verify_password, stored, password)
+        return user if (ok and user is not None and user.password_hash) else None
+
+
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+# -- users and passwords ---------------------------------------------------------------------
+
+
+def set_password(store: Any, user_id: str, password: str) -> None:
+    """Store a new argon2 hash for the user (this ends their other sessions)."""
+    digest = hash_password(password)
+    setter = getattr(store, "set_password_hash", None)
+    if setter is not None:
+        setter(user_id, digest)
+        return
+    # TODO(lead): remove once storage has UsersRepo.set_password_hash (see the workspace report).
+    from sqlalchemy import update
+
+    from storage.models import UserRow
+
+    with store._write() as s:
+        s.execute(update(UserRow).where(UserRow.id == user_id).values(password_hash=digest))
+
+
+def ensure_admin(svc: Any) -> str | None:
+    """Give the first admin a password if none has one; return a line to print, or None.
+
+    The password is also written to ``<data dir>/admin-password.txt`` (mode 0600) so an
+    operator who missed the console can still sign in; change it in Settings.
+    """
+    users = svc.store.list_users()
+    admins = [u for u in users if u.is_admin]
+    if any(u.password_hash for u in admins):
+        return None
+    password = secrets.token_urlsafe(12)
+    if admins:
+        admin = admins[0]
+        set_password(svc.store, admin.id, password)
+    else:
+        admin = svc.store.create_user(ADMIN_EMAIL, name="Admin", password_hash=hash_password(password), is_admin=True)
+    path = svc.settings.ensure_data_dir() / ADMIN_PASSWORD_FILENAME
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{admin.email}\n{password}\n")
+    return (
+        f"Admin account: sign in as {admin.email} with password {password}\n"
+        f"(also saved in {path}; change it in Settings → Account)."
+    )
+
+
+# -- HTTP routes ------------------------------------------------------------------------------
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site paths: never redirect to another host after signing in."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def _same_origin(request: Any) -> bool:
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def add_routes(app: Any, svc: Any) -> Sessions:
+    """``/login`` (GET form, POST), ``/logout`` (POST), and a guard that sends browsers
+    without a session to ``/login``. Returns the ``Sessions`` (also ``app.state.sessions``)."""
+    sessions = Sessions(svc.settings.ensure_data_dir())
+    app.state.sessions = sessions
+    secure = svc.settings.resolved_public_url().startswith("https://")
+
+    @app.get("/login", include_in_schema=False)
+    async def login_form(request: Request, next: str = "/") -> Response:
+        if sessions.user(svc.store, request.cookies.get(COOKIE)):
+            return RedirectResponse(safe_next(next), status_code=303)
+        notice = "You have been signed out." if request.query_params.get("bye") else None
+        return HTMLResponse(login_page(next=safe_next(next), notice=notice))
+
+    @app.post("/login", include_in_schema=False)
+    async def login_submit(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/")) -> Response:
+        target = safe_next(next)
+        if not _same_origin(request):
+            return HTMLResponse(login_page(next=target, error="This sign-in form was sent from another site; open the sign-in page directly."), status_code=403)
+        if not email or not password:
+            return HTMLResponse(login_page(next=target, email=email, error="Enter your e-mail address and your password."), status_code=400)
+        if sessions.throttled(email):
+            return HTMLResponse(login_page(next=target, email=email, error="Too many failed attempts for this account. Wait five minutes, then try again."), status_code=429)
+        user = await sessions.authenticate(svc.store, email, password)
+        if user is None:
+            sessions.failed(email)
+            return HTMLResponse(login_page(next=target, email=email, error="That e-mail and password do not match an account. Check both and try again."), status_code=401)
+        sessions.succeeded(email)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(COOKIE, sessions.issue(user), max_age=sessions.max_age, httponly=True, samesite="lax", secure=secure, path="/")
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request, csrf: str = Form("")) -> Response:
+        found = sessions.user(svc.store, request.cookies.get(COOKIE))
+        if found is not None:
+            _, session = found
+            if not _same_origin(request) or not hmac.compare_digest(csrf, session.csrf):
+                return HTMLResponse(login_page(next="/", error="Sign-out was refused: use the Sign out button of the workspace."), status_code=403)
+            sessions.revoke(session)
+        response = RedirectResponse("/login?bye=1", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    @app.middleware("http")
+    async def require_session(request: Request, call_next: Any) -> Any:
+        path = request.url.path
+        if request.method == "GET" and not path.startswith(PUBLIC_PREFIXES) and not path.endswith((".js", ".css", ".map", ".png", ".svg", ".ico", ".woff2", ".woff", ".ttf")):
+            if sessions.user(svc.store, request.cookies.get(COOKIE)) is None:
+                here = path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+        return await call_next(request)
+
+    return sessions

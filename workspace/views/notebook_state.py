@@ -1,0 +1,382 @@
+"""The scenario notebook's state, free of widgets: a document being edited, the last
+result of each cell, and every action the notebook offers (each one a ``Cellwright``
+call). The notebook view renders this; tests drive it headlessly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import param
+
+from cells import document as documents
+from connectors.sdk import ConfigurationError, InvalidInputError
+
+KINDS = ("action", "transformer", "condition")
+
+
+def _unique_id(base: str, taken: set[str]) -> str:
+    base = "".join(c if c.isalnum() or c in "_-" else "_" for c in base).strip("_") or "cell"
+    if not base[0].isalpha():
+        base = f"c_{base}"
+    base = base[:56]
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}_{n}" in taken:
+        n += 1
+    return f"{base}_{n}"
+
+
+def walk(cells: list[dict[str, Any]], parents: tuple[tuple[str, str], ...] = ()) -> Iterator[tuple[dict[str, Any], tuple[tuple[str, str], ...]]]:
+    """Every cell (dict) in run order with its (router id, branch name) parents."""
+    for cell in cells:
+        yield cell, parents
+        for branch in cell.get("branches") or []:
+            yield from walk(branch.setdefault("cells", []), (*parents, (cell["id"], branch["name"])))
+
+
+def flatten(value: Any, prefix: str, depth: int = 3) -> Iterator[tuple[str, Any]]:
+    """``(path, value)`` for every field of ``value``, ``depth`` levels deep."""
+    if isinstance(value, dict) and depth > 0:
+        for key, inner in value.items():
+            key_s = str(key)
+            path = f"{prefix}.{key_s}" if key_s.isidentifier() else f"{prefix}[{json.dumps(key_s)}]"
+            yield path, inner
+            yield from flatten(inner, path, depth - 1)
+    elif isinstance(value, list) and value and depth > 0:
+        yield f"{prefix}[0]", value[0]
+        yield from flatten(value[0], f"{prefix}[0]", depth - 1)
+
+
+class NotebookState(param.Parameterized):
+    """One scenario open in the notebook."""
+
+    doc = param.Dict(default={}, doc="The document being edited (the scenario document's JSON form).")
+    dirty = param.Boolean(default=False, doc="True when there are unsaved changes.")
+    results = param.Dict(default={}, doc="Last result of each cell (cell id → CellResult dict).")
+    trigger_text = param.String(default="", doc="Pasted trigger data (JSON); empty means the trigger's sample.")
+    status = param.String(default="draft")
+    version = param.Integer(default=0)
+    structure = param.Event(doc="Fires when cells are added, moved, deleted or change operation.")
+    last_execution = param.Dict(default=None, allow_None=True)
+
+    def __init__(self, svc: Any, user: Any, scenario_id: str | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.svc = svc
+        self.user = user
+        self.scenario_id = scenario_id
+        self.webhook_url: str | None = None
+        if scenario_id is not None:
+            self.load()
+
+    # -- loading and saving -------------------------------------------------------------
+
+    def load(self) -> None:
+        assert self.scenario_id is not None
+        scenario = self.svc.scenario(self.user.id, self.scenario_id)
+        self.webhook_url = self.svc.webhook_url(scenario)
+        self.param.update(doc=copy.deepcopy(scenario.document), dirty=False, status=scenario.status, version=scenario.version)
+        self.structure = True
+
+    def parsed(self) -> documents.ScenarioDocument:
+        """The document, validated (DocumentError lists every problem with its place)."""
+        doc = documents.parse(self.doc, source="scenario")
+        self.svc.validate(doc)
+        return doc
+
+    def save(self) -> Any:
+        """Store a new version (or create the scenario)."""
+        doc = self.parsed()
+        scenario = self.svc.import_scenario(self.user.id, doc, scenario_id=self.scenario_id)
+        self.scenario_id = scenario.id
+        self.webhook_url = self.svc.webhook_url(scenario)
+        self.param.update(dirty=False, version=scenario.version, status=scenario.status)
+        return scenario
+
+    def export(self) -> str:
+        return documents.dump(self.parsed())
+
+    async def enable(self) -> Any:
+        self._require_saved("enabling")
+        scenario = await self.svc.enable(self.user.id, self.scenario_id)
+        self.status = scenario.status
+        return scenario
+
+    async def disable(self) -> Any:
+        self._require_saved("disabling")
+        scenario = await self.svc.disable(self.user.id, self.scenario_id)
+        self.status = scenario.status
+        return scenario
+
+    def _require_saved(self, what: str) -> None:
+        if self.scenario_id is None or self.dirty:
+            raise ConfigurationError(f"Save your changes before {what} the scenario.")
+
+    # -- reading cells --------------------------------------------------------------------
+
+    @property
+    def cells(self) -> list[dict[str, Any]]:
+        cells: list[dict[str, Any]] = self.doc.setdefault("cells", [])
+        return cells
+
+    def walk(self) -> list[tuple[dict[str, Any], tuple[tuple[str, str], ...]]]:
+        return list(walk(self.cells))
+
+    def ids(self) -> set[str]:
+        return {c["id"] for c, _ in self.walk()}
+
+    def cell(self, cell_id: str) -> dict[str, Any]:
+        for cell, _ in walk(self.cells):
+            if cell["id"] == cell_id:
+                return cell
+        raise ConfigurationError(f"The scenario has no cell '{cell_id}'.")
+
+    def _container(self, cell_id: str) -> tuple[list[dict[str, Any]], int]:
+        def search(cells: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int] | None:
+            for index, cell in enumerate(cells):
+                if cell["id"] == cell_id:
+                    return cells, index
+                for branch in cell.get("branches") or []:
+                    found = search(branch.setdefault("cells", []))
+                    if found:
+                        return found
+            return None
+
+        found = search(self.cells)
+        if found is None:
+            raise ConfigurationError(f"The scenario has no cell '{cell_id}'.")
+        return found
+
+    def branch(self, router_id: str, name: str) -> dict[str, Any]:
+        for branch in self.cell(router_id).get("branches") or []:
+            if branch["name"] == name:
+                return branch
+        raise ConfigurationError(f"Router '{router_id}' has no branch '{name}'.")
+
+    def operation(self, cell: dict[str, Any]) -> Any:
+        """The app operation of an operation cell, or None (unknown app: see validate)."""
+        if "app" not in cell or cell["app"] not in self.svc.apps:
+            return None
+        try:
+            return self.svc.apps.get(cell["app"]).operation(cell["operation"])
+        except ConfigurationError:
+            return None
+
+    # -- editing --------------------------------------------------------------------------
+
+    def _changed(self, structural: bool = False) -> None:
+        self.dirty = True
+        if structural:
+            self.structure = True
+
+    def set_meta(self, **changes: Any) -> None:
+        """Name, description or settings of the scenario."""
+        for key, value in changes.items():
+            if key == "settings":
+                if value:
+                    self.doc["settings"] = value
+                else:
+                    self.doc.pop("settings", None)
+            else:
+                self.doc[key] = value
+        self._changed()
+
+    def add_cell(self, kind: str, *, app: str | None = None, operation: str | None = None, after: str | None = None,
+                 branch: tuple[str, str] | None = None, router: bool = False, cell_id: str | None = None) -> str:
+        """Insert a step after ``after`` (or first in ``branch``, or right after the trigger)."""
+        if kind not in KINDS:
+            raise ConfigurationError(f"A step is an action, a transformer or a condition, not '{kind}'.")
+        cell: dict[str, Any] = {"kind": kind}
+        if kind == "condition":
+            base = "router" if router else "filter"
+            if router:
+                cell["branches"] = [
+                    {"name": "branch 1", "rules": {"all": [{"left": "{{ trigger }}", "op": "exists"}]}, "cells": []},
+                    {"name": "otherwise", "fallback": True, "cells": []},
+                ]
+            else:
+                cell["rules"] = {"all": [{"left": "{{ trigger }}", "op": "exists"}]}
+        else:
+            if not app or not operation:
+                raise ConfigurationError("Pick an app and an operation for the new step.")
+            op = self.svc.apps.get(app).action(operation)
+            cell.update(app=app, operation=operation, inputs={})
+            kind = op.kind
+            cell["kind"] = kind
+            base = operation
+        cell = {"id": cell_id or _unique_id(base, self.ids()), **cell}
+        if after is not None:
+            container, index = self._container(after)
+            container.insert(index + 1, cell)
+        elif branch is not None:
+            self.branch(*branch).setdefault("cells", []).insert(0, cell)
+        else:
+            self.cells.insert(1, cell)
+        self._changed(structural=True)
+        return str(cell["id"])
+
+    def move(self, cell_id: str, delta: int) -> None:
+        container, index = self._container(cell_id)
+        target = index + delta
+        lowest = 1 if container is self.cells else 0
+        if container[index].get("kind") == "trigger":
+            raise ConfigurationError("The trigger always comes first.")
+        if not lowest <= target < len(container):
+            raise ConfigurationError("The cell is already at the " + ("top." if delta < 0 else "bottom."))
+        container[index], container[target] = container[target], container[index]
+        self._changed(structural=True)
+
+    def delete(self, cell_id: str) -> None:
+        container, index = self._container(cell_id)
+        if container[index].get("kind") == "trigger":
+            raise ConfigurationError("The trigger cannot be deleted; change its app or operation instead.")
+        del container[index]
+        self.results = {k: v for k, v in self.results.items() if k != cell_id}
+        self._changed(structural=True)
+
+    def update_cell(self, cell_id: str, **changes: Any) -> None:
+        """Change fields of a cell. A new app or operation resets the inputs."""
+        cell = self.cell(cell_id)
+        structural = False
+        if "id" in changes and changes["id"] != cell_id:
+            new_id = changes["id"]
+            if new_id in self.ids():
+                raise ConfigurationError(f"Another cell already uses the id '{new_id}'.")
+            structural = True
+        for key in ("app", "operation"):
+            if key in changes and changes[key] != cell.get(key):
+                structural = True
+                cell["inputs"] = {}
+                if key == "app":
+                    cell.pop("connection", None)
+        for key, value in changes.items():
+            if value is None or value == "":
+                cell.pop(key, None)
+            else:
+                cell[key] = value
+        if cell.get("kind") in ("action", "transformer") and "operation" in cell and structural:
+            op = self.operation(cell)
+            if op is not None:
+                cell["kind"] = op.kind
+        self._changed(structural=structural)
+
+    def add_branch(self, router_id: str, name: str | None = None) -> str:
+        cell = self.cell(router_id)
+        names = {b["name"] for b in cell.get("branches") or []}
+        name = name or next(f"branch {n}" for n in range(1, 1000) if f"branch {n}" not in names)
+        branch = {"name": name, "rules": {"all": [{"left": "{{ trigger }}", "op": "exists"}]}, "cells": []}
+        branches = cell.setdefault("branches", [])
+        fallback_at = next((i for i, b in enumerate(branches) if b.get("fallback")), len(branches))
+        branches.insert(fallback_at, branch)
+        self._changed(structural=True)
+        return name
+
+    def update_branch(self, router_id: str, name: str, **changes: Any) -> None:
+        branch = self.branch(router_id, name)
+        for key, value in changes.items():
+            if value is None:
+                branch.pop(key, None)
+            else:
+                branch[key] = value
+        self._changed(structural="name" in changes)
+
+    def delete_branch(self, router_id: str, name: str) -> None:
+        cell = self.cell(router_id)
+        if len(cell.get("branches") or []) <= 1:
+            raise ConfigurationError("A router needs at least one branch; delete the router instead.")
+        cell["branches"] = [b for b in cell["branches"] if b["name"] != name]
+        self._changed(structural=True)
+
+    # -- data flowing between cells ------------------------------------------------------
+
+    def trigger_payload(self) -> dict[str, Any]:
+        """Pasted JSON, else the trigger's last output, else its sample."""
+        text = self.trigger_text.strip()
+        if text:
+            try:
+                data = json.loads(text)
+            except ValueError as exc:
+                raise InvalidInputError(f"The trigger data is not valid JSON: {exc}.", errors=[{"field": "trigger_data", "message": str(exc)}]) from None
+            if not isinstance(data, dict):
+                raise InvalidInputError("The trigger data must be a JSON object ({...}).", errors=[{"field": "trigger_data", "message": "not an object"}])
+            return data
+        trigger = self.cells[0] if self.cells else {}
+        last = self.results.get(trigger.get("id", ""))
+        if last and last.get("output") is not None:
+            return dict(last["output"])
+        op = self.operation(trigger)
+        return dict(op.sample) if op is not None else {}
+
+    def output_of(self, cell: dict[str, Any]) -> Any:
+        """A cell's last output, else its operation's sample (what later cells may map)."""
+        last = self.results.get(cell["id"])
+        if last and last.get("status") == "completed" and last.get("output") is not None:
+            return last["output"]
+        if cell.get("kind") == "trigger":
+            return self.trigger_payload()
+        if cell.get("kind") == "condition":
+            return {"passed": True} if cell.get("rules") is not None else {"branches": []}
+        op = self.operation(cell)
+        return dict(op.sample) if op is not None else {}
+
+    def before(self, cell_id: str) -> list[dict[str, Any]]:
+        """The cells that run before ``cell_id`` (its data sources)."""
+        out: list[dict[str, Any]] = []
+        target_parents: tuple[tuple[str, str], ...] | None = None
+        ordered = self.walk()
+        for cell, parents in ordered:
+            if cell["id"] == cell_id:
+                target_parents = parents
+                break
+        if target_parents is None:
+            raise ConfigurationError(f"The scenario has no cell '{cell_id}'.")
+        for cell, parents in ordered:
+            if cell["id"] == cell_id:
+                break
+            # a cell in a sibling branch (same router, other branch) never runs before this one
+            if any(p != t and p[0] == t[0] for p, t in zip(parents, target_parents, strict=False)):
+                continue
+            out.append(cell)
+        return out
+
+    def context_for(self, cell_id: str) -> dict[str, Any]:
+        trigger = self.trigger_payload()
+        steps = {c["id"]: (trigger if c.get("kind") == "trigger" else self.output_of(c)) for c in self.before(cell_id)}
+        return {"trigger": trigger, "steps": steps}
+
+    def references(self, cell_id: str) -> list[tuple[str, str]]:
+        """``(label, reference)`` for every field of every earlier cell's output."""
+        out: list[tuple[str, str]] = []
+        for cell in self.before(cell_id):
+            source = "trigger" if cell.get("kind") == "trigger" else f"steps.{cell['id']}"
+            for path, value in flatten(self.output_of(cell), source):
+                preview = value if not isinstance(value, (dict, list)) else ("{…}" if isinstance(value, dict) else "[…]")
+                text = json.dumps(preview, default=str) if not isinstance(preview, str) or preview in ("{…}", "[…]") else json.dumps(preview)
+                out.append((f"{path} = {text[:40]}", "{{ " + path + " }}"))
+        return out
+
+    # -- running --------------------------------------------------------------------------
+
+    async def run_cell(self, cell_id: str) -> dict[str, Any]:
+        """Run one step with the outputs of the cells above (``Cellwright.run_cell``)."""
+        doc = await asyncio.to_thread(self.parsed)
+        result = await self.svc.run_cell(self.user.id, doc, cell_id, self.context_for(cell_id))
+        data: dict[str, Any] = result.to_dict()
+        self.results = {**self.results, cell_id: data}
+        return data
+
+    async def test_run(self) -> dict[str, Any]:
+        """Run the whole scenario with the trigger data (saving unsaved changes first)."""
+        payload = self.trigger_payload()
+        if self.dirty or self.scenario_id is None:
+            await asyncio.to_thread(self.save)
+        assert self.scenario_id is not None
+        execution: dict[str, Any] = await self.svc.run_now(self.user.id, self.scenario_id, payload)
+        self.results = {**self.results, **{c["cell_id"]: c for c in execution.get("cells") or []}}
+        self.last_execution = execution
+        return execution

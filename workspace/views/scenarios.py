@@ -1,0 +1,168 @@
+"""The scenarios list: status, last run, success rate; create, import, duplicate,
+enable/disable, delete, open."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import panel as pn
+import param
+
+from cells import document as documents
+from workspace.views.widgets import Banner, attempt, badge, html, when
+
+BLANK_TRIGGER = {"id": "start", "kind": "trigger", "app": "webhook", "operation": "catch_hook"}
+
+
+class ScenarioListState(param.Parameterized):
+    """The signed-in user's scenarios and what can be done with them."""
+
+    rows = param.List(default=[])
+
+    def __init__(self, svc: Any, user: Any, **params: Any) -> None:
+        super().__init__(**params)
+        self.svc = svc
+        self.user = user
+        self.refresh()
+
+    def refresh(self) -> None:
+        scenarios = self.svc.store.list_scenarios(self.user.id)
+        rates = self._success_rates()
+        self.rows = [
+            {
+                "id": s.id, "name": s.name, "status": s.status, "version": s.version,
+                "last_run": s.last_run.isoformat() if s.last_run else None,
+                "success_rate": rates.get(s.id), "updated_at": s.updated_at.isoformat(),
+            }
+            for s in scenarios
+        ]
+
+    def _success_rates(self) -> dict[str, float]:
+        analytics = getattr(self.svc, "analytics", None)
+        if analytics is None:
+            return {}
+        try:
+            frame = analytics.success_rate(self.user.id)
+        except Exception:  # the dashboard log is optional for this list
+            return {}
+        return {str(r.scenario_id): float(r.success_rate) for r in frame.itertuples()}
+
+    def create_blank(self, name: str) -> Any:
+        name = name.strip() or "Untitled scenario"
+        doc = documents.parse({"name": name, "cells": [dict(BLANK_TRIGGER)]})
+        scenario = self.svc.import_scenario(self.user.id, doc)
+        self.refresh()
+        return scenario
+
+    def import_text(self, text: str, source: str = "uploaded file") -> Any:
+        doc = documents.loads(text, source=source)
+        scenario = self.svc.import_scenario(self.user.id, doc)
+        self.refresh()
+        return scenario
+
+    def duplicate(self, scenario_id: str) -> Any:
+        doc = self.svc.document(self.user.id, scenario_id)
+        data = doc.to_data()
+        data["name"] = f"{data['name']} (copy)"
+        scenario = self.svc.import_scenario(self.user.id, documents.parse(data))
+        self.refresh()
+        return scenario
+
+    async def toggle(self, scenario_id: str) -> Any:
+        scenario = self.svc.scenario(self.user.id, scenario_id)
+        if scenario.status == "active":
+            result = await self.svc.disable(self.user.id, scenario_id)
+        else:
+            result = await self.svc.enable(self.user.id, scenario_id)
+        self.refresh()
+        return result
+
+    async def delete(self, scenario_id: str) -> None:
+        scenario = self.svc.scenario(self.user.id, scenario_id)
+        if scenario.status == "active":
+            await self.svc.disable(self.user.id, scenario_id)
+        await asyncio.to_thread(self.svc.store.delete_scenario, self.user.id, scenario_id)
+        self.refresh()
+
+
+class ScenarioList(pn.viewable.Viewer):
+    def __init__(self, svc: Any, user: Any, nav: Callable[..., Any], **params: Any) -> None:
+        super().__init__(**params)
+        self.state = ScenarioListState(svc, user)
+        self.nav = nav
+        self.banner = Banner()
+        self.new_name = pn.widgets.TextInput(name="New scenario name", placeholder="e.g. New orders to Slack", width=300, css_classes=["new-scenario-name"])
+        create = pn.widgets.Button(name="Create blank scenario", button_type="primary", align="end", css_classes=["create-scenario"])
+        create.on_click(self._create)
+        from_template = pn.widgets.Button(name="Start from a template", button_type="light", align="end", css_classes=["from-template"])
+        from_template.on_click(lambda e: self.nav("templates"))
+        self.upload = pn.widgets.FileInput(accept=".yaml,.yml,.json", name="Import a scenario file (YAML or JSON)", css_classes=["import-file"], multiple=False)
+        import_button = pn.widgets.Button(name="Import file", button_type="light", align="end", css_classes=["import-scenario"])
+        import_button.on_click(self._import)
+        self.list = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["scenario-list"])
+        self.state.param.watch(lambda e: self._render(), "rows")
+        self._render()
+        self._layout = pn.Column(
+            html("<h1>Scenarios</h1>"),
+            pn.FlexBox(self.new_name, create, from_template, self.upload, import_button, align_items="flex-end", sizing_mode="stretch_width"),
+            self.banner, self.list, sizing_mode="stretch_width",
+        )
+
+    def _render(self) -> None:
+        rows = self.state.rows
+        if not rows:
+            self.list[:] = [html('<p class="cw-muted">No scenarios yet. Create a blank one, start from a template, or import a file.</p>')]
+            return
+        items = []
+        for row in rows:
+            rate = row["success_rate"]
+            summary = (
+                f'{badge(row["status"])} <span class="cw-muted">v{row["version"]} · last run {when(row["last_run"])}'
+                f' · success {"—" if rate is None else f"{rate:.0%}"}</span>'
+            )
+            open_button = pn.widgets.Button(name=row["name"], button_type="light", css_classes=["open-scenario"], sizing_mode="stretch_width", align="center", description=None)
+            open_button.on_click(lambda e, i=row["id"]: self.nav("scenario", i))
+            toggle = pn.widgets.Button(name="Disable" if row["status"] == "active" else "Enable", button_type="light", width=90, align="center", css_classes=["toggle-scenario"])
+            toggle.on_click(lambda e, i=row["id"]: self._do(lambda: self.state.toggle(i)))
+            dup = pn.widgets.Button(name="Duplicate", button_type="light", width=100, align="center")
+            dup.on_click(lambda e, i=row["id"]: self._do(lambda: self.state.duplicate(i), "Duplicated."))
+            delete = pn.widgets.Button(name="Delete", button_type="danger", width=80, align="center", css_classes=["delete-scenario"])
+            delete.on_click(lambda e, i=row["id"], n=row["name"]: self._confirm_delete(i, n))
+            items.append(pn.Row(open_button, html(summary, width=380, align="center"), toggle, dup, delete, sizing_mode="stretch_width", css_classes=["scenario-row"], styles={"border-bottom": "1px solid #e5e7eb"}))
+        self.list[:] = items
+
+    def _confirm_delete(self, scenario_id: str, name: str) -> None:
+        yes = pn.widgets.Button(name=f"Yes, delete {name}", button_type="danger", css_classes=["confirm-delete"])
+        no = pn.widgets.Button(name="Keep it", button_type="light")
+        self.banner.show(f"Delete '{name}' and its history? This cannot be undone.", "warn")
+        box = pn.Row(yes, no)
+
+        async def go(_: Any) -> None:
+            self.list.remove(box) if box in self.list.objects else None
+            await self._do(lambda: self.state.delete(scenario_id), f"Deleted '{name}'.")
+
+        yes.on_click(go)
+        no.on_click(lambda e: (self.banner.clear(), self.list.remove(box)))
+        self.list.insert(0, box)
+
+    async def _do(self, action: Callable[[], Any], success: str | None = None) -> None:
+        await attempt(self.banner, action, success=success)
+
+    async def _create(self, _: Any) -> None:
+        scenario = await attempt(self.banner, lambda: self.state.create_blank(self.new_name.value))
+        if scenario is not None:
+            self.nav("scenario", scenario.id)
+
+    async def _import(self, _: Any) -> None:
+        if not self.upload.value:
+            self.banner.show("Choose a YAML or JSON file first.", "warn")
+            return
+        text = self.upload.value.decode("utf-8", "replace") if isinstance(self.upload.value, bytes) else str(self.upload.value)
+        scenario = await attempt(self.banner, lambda: self.state.import_text(text, self.upload.filename or "file"))
+        if scenario is not None:
+            self.nav("scenario", scenario.id)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout

@@ -1,0 +1,415 @@
+"""Shared pieces of the workspace: the message banner, error handling, JSON trees,
+accessible HTML tables, and the form built from a JSON Schema.
+
+Nothing here knows about a page; pages compose these.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from html import escape
+from typing import Any
+
+import panel as pn
+import param
+
+from connectors.sdk import CellwrightError
+
+log = logging.getLogger("cellwright.workspace")
+
+#: what to do next, per stable error code (the message says what went wrong)
+HINTS: dict[str, str] = {
+    "not_found": "It may have been deleted; go back to the list and reload it.",
+    "conflict": "Resolve the conflict described above, then try again.",
+    "invalid_input": "Correct the fields marked below, then try again.",
+    "invalid_document": "Correct the document at the place named above, then import it again.",
+    "configuration_error": "Check the cell's app, operation and connection.",
+    "mapping_error": "Check the {{ }} reference: it must name a field of an earlier cell.",
+    "auth_invalid": "Open Connections and update the credentials, then test the connection.",
+    "auth_expired": "Open Connections and reconnect the app.",
+    "rate_limited": "The app asked us to slow down; wait a little, then try again.",
+    "upstream_error": "The app refused the request; check the inputs against the app's documentation.",
+    "network_error": "The app could not be reached; check the address and try again later.",
+    "timeout": "The call took too long; try again, or raise the cell timeout in the scenario settings.",
+    "forbidden_destination": "This address is not allowed by the server's network settings; ask your administrator.",
+    "invalid_output": "The app answered with unexpected data; report it to whoever maintains the app.",
+}
+
+CSS = """
+:host { --cw-accent: #1d4ed8; }
+.cw-banner { padding: 10px 14px; border-radius: 6px; margin: 4px 0; font-size: 14px; line-height: 1.4; }
+.cw-banner.error { background: #fef2f2; border: 1px solid #b91c1c; color: #7f1d1d; }
+.cw-banner.ok { background: #f0fdf4; border: 1px solid #15803d; color: #14532d; }
+.cw-banner.info { background: #eff6ff; border: 1px solid #1d4ed8; color: #1e3a8a; }
+.cw-banner.warn { background: #fffbeb; border: 1px solid #b45309; color: #78350f; }
+.cw-help { color: #374151; font-size: 13px; margin: -4px 0 6px 2px; }
+.cw-field-error { color: #b91c1c; font-size: 13px; font-weight: 600; margin: -2px 0 6px 2px; }
+table.cw-table { border-collapse: collapse; width: 100%; font-size: 14px; }
+table.cw-table caption { text-align: left; font-weight: 600; padding: 4px 0; color: #111827; }
+table.cw-table th, table.cw-table td { border-bottom: 1px solid #d1d5db; padding: 6px 8px; text-align: left; vertical-align: top; color: #111827; }
+table.cw-table th { background: #f3f4f6; }
+.cw-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; border: 1px solid; }
+.cw-badge.completed, .cw-badge.active { background: #f0fdf4; color: #14532d; border-color: #15803d; }
+.cw-badge.failed, .cw-badge.error { background: #fef2f2; color: #7f1d1d; border-color: #b91c1c; }
+.cw-badge.running, .cw-badge.queued, .cw-badge.waiting { background: #eff6ff; color: #1e3a8a; border-color: #1d4ed8; }
+.cw-badge.draft, .cw-badge.paused, .cw-badge.skipped, .cw-badge.disconnected, .cw-badge.soon { background: #f3f4f6; color: #1f2937; border-color: #4b5563; }
+.cw-muted { color: #4b5563; }
+"""
+
+
+def badge(status: str | None) -> str:
+    s = escape(status or "—")
+    return f'<span class="cw-badge {s}">{s}</span>'
+
+
+def html(text: str, **params: Any) -> pn.pane.HTML:
+    params.setdefault("stylesheets", [CSS])
+    if "width" not in params:
+        params.setdefault("sizing_mode", "stretch_width")
+    return pn.pane.HTML(text, **params)
+
+
+def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]], *, caption: str, raw: Iterable[str] = (), empty: str = "Nothing here yet.") -> str:
+    """An accessible HTML table: ``columns`` are (key, header); values are escaped unless their key is in ``raw``."""
+    if not rows:
+        return f'<p class="cw-muted">{escape(empty)}</p>'
+    raw = set(raw)
+    head = "".join(f'<th scope="col">{escape(h)}</th>' for _, h in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for key, _ in columns:
+            value = row.get(key)
+            text = "" if value is None else (str(value) if key in raw else escape(_short(value)))
+            cells.append(f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="cw-table"><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def when(value: str | None) -> str:
+    """An ISO timestamp as ``2026-11-25 09:00:12`` (UTC)."""
+    if not value:
+        return "—"
+    return value.replace("T", " ")[:19]
+
+
+def json_tree(value: Any, *, name: str, depth: int = 2, **params: Any) -> pn.pane.JSON:
+    """An expandable JSON tree (``depth`` levels open)."""
+    params.setdefault("sizing_mode", "stretch_width")
+    return pn.pane.JSON(value if value is not None else {}, depth=depth, name=name, theme="light", **params)
+
+
+class Banner(pn.viewable.Viewer):
+    """Where a page says what happened: errors (with what to do next), successes, notes."""
+
+    kind = param.Selector(default="info", objects=["info", "ok", "warn", "error"])
+    message = param.String(default="")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._pane = html("", visible=False, css_classes=["cw-banner-host"])
+        self.param.watch(self._render, ["kind", "message"])
+
+    def _render(self, *_: Any) -> None:
+        role = "alert" if self.kind in ("error", "warn") else "status"
+        self._pane.object = f'<div class="cw-banner {self.kind}" role="{role}">{escape(self.message)}</div>' if self.message else ""
+        self._pane.visible = bool(self.message)
+
+    def show(self, message: str, kind: str = "info") -> None:
+        self.param.update(kind=kind, message=message)
+
+    def ok(self, message: str) -> None:
+        self.show(message, "ok")
+
+    def error(self, exc: BaseException | str) -> None:
+        self.show(describe_error(exc), "error")
+
+    def clear(self) -> None:
+        self.message = ""
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._pane
+
+
+def describe_error(exc: BaseException | str) -> str:
+    """A message for people: what went wrong and what to do. Never a traceback."""
+    if isinstance(exc, str):
+        return exc
+    if isinstance(exc, CellwrightError):
+        hint = HINTS.get(exc.code)
+        return f"{exc.message} {hint}" if hint and hint not in exc.message else exc.message
+    log.exception("unexpected error in the workspace", exc_info=exc)
+    return "Something went wrong on the server (the log has the details). Try again; if it keeps happening, tell your administrator."
+
+
+def error_dict_message(error: Mapping[str, Any] | None) -> str:
+    """The message of a stored error (``{"code", "message"}``) plus what to do next."""
+    if not error:
+        return ""
+    message = str(error.get("message") or error.get("code") or "Failed.")
+    hint = HINTS.get(str(error.get("code")))
+    return f"{message} {hint}" if hint else message
+
+
+async def attempt(banner: Banner | None, action: Callable[[], Awaitable[Any]] | Callable[[], Any], *, success: str | None = None) -> Any:
+    """Run ``action`` (sync or async); show its error (or ``success``) in ``banner``.
+
+    Returns the action's result, or None when it failed. Nothing escapes to Panel.
+    """
+    try:
+        result = action()
+        if hasattr(result, "__await__"):
+            result = await result
+    except Exception as exc:  # every failure becomes a message
+        if banner is not None:
+            banner.error(exc)
+        else:
+            describe_error(exc)
+        return None
+    if banner is not None:
+        if success:
+            banner.ok(success)
+        else:
+            banner.clear()
+    return result
+
+
+# -- forms from JSON Schemas --------------------------------------------------------------------
+
+
+def _resolve(schema: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Unwrap ``$ref`` and ``anyOf [X, null]``; returns the effective property schema."""
+    spec = dict(spec)
+    ref = spec.get("$ref")
+    if ref and ref.startswith("#/$defs/"):
+        target = schema.get("$defs", {}).get(ref.split("/")[-1], {})
+        spec = {**target, **{k: v for k, v in spec.items() if k != "$ref"}}
+    options = spec.get("anyOf")
+    if options:
+        non_null = [o for o in options if o.get("type") != "null"]
+        if len(non_null) == 1:
+            inner = _resolve(schema, non_null[0])
+            spec = {**inner, **{k: v for k, v in spec.items() if k != "anyOf"}}
+        elif non_null:
+            spec["type"] = "any"
+    return spec
+
+
+def field_kind(spec: Mapping[str, Any]) -> str:
+    """enum, boolean, integer, number, string, secret, text (long string) or json."""
+    if "enum" in spec:
+        return "enum"
+    kind = spec.get("type")
+    if spec.get("format") == "password" or spec.get("writeOnly"):
+        return "secret"
+    if kind in ("boolean", "integer", "number"):
+        return str(kind)
+    if kind == "string":
+        max_length = spec.get("maxLength")
+        return "text" if (max_length is None or max_length > 1000) and spec.get("x-long", True) and _long_name(spec) else "string"
+    return "json"
+
+
+def _long_name(spec: Mapping[str, Any]) -> bool:
+    title = str(spec.get("title", "")).lower()
+    return any(word in title for word in ("content", "body", "text", "message", "html", "description", "excerpt", "comment", "value"))
+
+
+def _is_mapping(value: Any) -> bool:
+    return isinstance(value, str) and "{{" in value
+
+
+class SchemaForm(pn.viewable.Viewer):
+    """A form generated from a JSON Schema (an operation's input or an app's auth fields).
+
+    - required fields are marked, descriptions are visible help, defaults show as
+      placeholders (an empty field means "use the default");
+    - enums are selects, booleans are checkboxes, secrets are password inputs that
+      never show a stored value (write-only);
+    - any field accepts a mapping such as ``{{ steps.x.id }}`` (the field becomes text);
+    - objects, lists and untyped fields take JSON.
+
+    ``values()`` returns what the user set; ``errors`` (field → message) is shown at
+    the field. ``changed`` fires on every edit.
+    """
+
+    errors = param.Dict(default={})
+    changed = param.Event()
+
+    def __init__(self, schema: Mapping[str, Any], values: Mapping[str, Any] | None = None, *, prefix: str = "field", **params: Any) -> None:
+        super().__init__(**params)
+        self.schema = dict(schema or {})
+        self.prefix = prefix
+        self.required = set(self.schema.get("required", []))
+        self.specs: dict[str, dict[str, Any]] = {name: _resolve(self.schema, spec) for name, spec in self.schema.get("properties", {}).items()}
+        self._values: dict[str, Any] = dict(values or {})
+        self.widgets: dict[str, pn.widgets.Widget] = {}
+        self._error_panes: dict[str, pn.pane.HTML] = {}
+        self._rows: dict[str, pn.Column] = {}
+        for name in self.specs:
+            self._rows[name] = pn.Column(*self._field(name), sizing_mode="stretch_width", margin=0)
+        self._layout = pn.Column(*self._rows.values(), sizing_mode="stretch_width", margin=0)
+        if not self.specs:
+            self._layout.append(html('<p class="cw-muted">This operation has no settings.</p>'))
+        self.param.watch(self._show_errors, "errors")
+
+    # building
+
+    def label(self, name: str) -> str:
+        spec = self.specs[name]
+        title = spec.get("title") or name.replace("_", " ").capitalize()
+        return f"{title} (required)" if name in self.required else title
+
+    def _field(self, name: str, *, as_text: bool = False) -> list[Any]:
+        spec = self.specs[name]
+        value = self._values.get(name)
+        kind = "string" if as_text or _is_mapping(value) else field_kind(spec)
+        label = self.label(name)
+        css = [f"{self.prefix}-{name}", "cw-field"]
+        default = spec.get("default")
+        placeholder = "" if default in (None, "", [], {}) else f"default: {default if isinstance(default, str) else json.dumps(default)}"
+        widget: pn.widgets.Widget
+        if kind == "enum":
+            options = [str(o) for o in spec["enum"]]
+            choices = ([] if name in self.required else ["(default)" if default is not None else "(not set)"]) + options
+            current = str(value) if value is not None else (str(default) if default is not None and name in self.required else choices[0])
+            widget = pn.widgets.Select(name=label, options=choices, value=current if current in choices else choices[0], css_classes=css, sizing_mode="stretch_width")
+        elif kind == "boolean":
+            checked = bool(value) if value is not None else bool(default)
+            widget = pn.widgets.Checkbox(name=label, value=checked, css_classes=css)
+        elif kind == "secret":
+            widget = pn.widgets.PasswordInput(name=label, value="", placeholder="stored — type to replace" if value else "", css_classes=css, sizing_mode="stretch_width")
+        elif kind in ("text", "json"):
+            text = "" if value is None else (value if isinstance(value, str) else json.dumps(value, indent=2))
+            ph = placeholder or ("JSON, e.g. {\"key\": \"value\"}" if kind == "json" else "")
+            widget = pn.widgets.TextAreaInput(name=label, value=text, placeholder=ph, css_classes=css, sizing_mode="stretch_width", height=90 if kind == "json" else 80)
+        else:
+            text = "" if value is None else str(value)
+            if kind in ("integer", "number") and not placeholder:
+                placeholder = "a number, or a {{ }} reference"
+            widget = pn.widgets.TextInput(name=label, value=text, placeholder=placeholder, css_classes=css, sizing_mode="stretch_width")
+        widget.param.watch(lambda *_: self._edited(name), "value")
+        self.widgets[name] = widget
+        parts: list[Any] = [widget]
+        description = spec.get("description")
+        if description:
+            parts.append(html(f'<div class="cw-help">{escape(description)}</div>', margin=(0, 10)))
+        error = html("", visible=False, margin=(0, 10))
+        self._error_panes[name] = error
+        parts.append(error)
+        return parts
+
+    def _edited(self, name: str) -> None:
+        if name in self.errors:
+            self.errors = {k: v for k, v in self.errors.items() if k != name}
+        self.changed = True
+
+    def _show_errors(self, *_: Any) -> None:
+        for name, pane in self._error_panes.items():
+            message = self.errors.get(name)
+            pane.object = f'<div class="cw-field-error" role="alert">{escape(message)}</div>' if message else ""
+            pane.visible = bool(message)
+        unknown = {k: v for k, v in self.errors.items() if k not in self._error_panes}
+        if unknown:
+            log.debug("errors for fields not in the form: %s", unknown)
+
+    # reading and writing
+
+    def value_of(self, name: str) -> tuple[bool, Any]:
+        """(is set, value) of one field; raises ValueError with a message for bad JSON/numbers."""
+        widget = self.widgets[name]
+        spec = self.specs[name]
+        raw = widget.value
+        if isinstance(widget, pn.widgets.Checkbox):
+            default = bool(spec.get("default"))
+            return (raw != default or name in self._values), bool(raw)
+        if isinstance(widget, pn.widgets.Select):
+            return (raw not in ("(default)", "(not set)")), raw
+        if isinstance(widget, pn.widgets.PasswordInput):
+            return bool(raw), raw
+        text = raw if isinstance(raw, str) else str(raw)
+        if text.strip() == "":
+            return False, None
+        if _is_mapping(text):
+            return True, text
+        kind = field_kind(spec)
+        if kind == "integer":
+            try:
+                return True, int(text)
+            except ValueError:
+                raise ValueError("Enter a whole number, or a {{ }} reference.") from None
+        if kind == "number":
+            try:
+                return True, float(text) if any(c in text for c in ".eE") else int(text)
+            except ValueError:
+                raise ValueError("Enter a number, or a {{ }} reference.") from None
+        if kind == "json":
+            try:
+                return True, json.loads(text)
+            except ValueError:
+                if spec.get("type") in ("object", "array"):
+                    raise ValueError("Enter valid JSON (an object like {\"a\": 1} or a list like [1, 2]).") from None
+                return True, text
+        return True, text
+
+    def values(self, *, keep_secrets: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The fields the user set. Raises ValueError (and marks the fields) on bad input."""
+        out: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name in self.specs:
+            try:
+                is_set, value = self.value_of(name)
+            except ValueError as exc:
+                errors[name] = str(exc)
+                continue
+            if is_set:
+                out[name] = value
+            elif keep_secrets and name in keep_secrets:
+                out[name] = keep_secrets[name]
+        if errors:
+            self.errors = errors
+            raise ValueError("Some fields need attention: " + "; ".join(f"{self.label(k)}: {v}" for k, v in errors.items()))
+        return out
+
+    def set_value(self, name: str, value: Any) -> None:
+        """Set one field (a mapping turns enum/boolean/number fields into text)."""
+        self._values[name] = value
+        if name not in self.specs:
+            return
+        widget = self.widgets[name]
+        if _is_mapping(value) and not isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)) or isinstance(widget, pn.widgets.PasswordInput):
+            self._rows[name][:] = self._field(name, as_text=True)
+            widget = self.widgets[name]
+        if isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)):
+            widget.value = value if isinstance(value, str) else json.dumps(value)
+        else:
+            widget.value = value
+
+    def insert(self, name: str, text: str) -> None:
+        """Append ``text`` (a reference) to a field's current text."""
+        widget = self.widgets.get(name)
+        if widget is None:
+            return
+        current = widget.value if isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)) else ""
+        current = current or ""
+        self.set_value(name, f"{current} {text}" if current.strip() else text)
+
+    def mark_errors(self, errors: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+        """Show pydantic-style errors (``field``: ``a.b``, ``message``) at their fields."""
+        marked: dict[str, str] = {}
+        for err in errors:
+            field = str(err.get("field", "")).split(".")[0]
+            if field in self.specs:
+                marked[field] = str(err.get("message", "invalid"))
+        self.errors = marked
+        return marked
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
