@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from connectors import formatter, http, manual, schedule, stripe, webhook, wordpress
+from connectors import formatter, http, manual, monday, schedule, slack, stripe, webhook, wordpress
 from connectors.sdk import App, ConfigurationError
 
 
@@ -50,7 +50,9 @@ BUILTIN_APPS: tuple[App, ...] = (
 
 APPS: tuple[App, ...] = (
     *BUILTIN_APPS,
+    monday.app,
     wordpress.app,
+    slack.app,
     stripe.app,
 )
 

@@ -53,6 +53,8 @@ class _Run:
     failures: Counter[str] = field(default_factory=Counter)
     continued: dict[str, Any] = field(default_factory=dict)
     results: list[CellResult] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    pure: frozenset[str] = frozenset()
     response: dict[str, Any] | None = None
     last_output: Any = None
 
@@ -93,6 +95,20 @@ class Runner:
             self._docs[key] = doc
         return doc
 
+    def _pure_cells(self, doc: ScenarioDocument) -> frozenset[str]:
+        """Cells without side effects: the trigger, conditions and transformers."""
+        pure = set()
+        for cell, _ in doc.walk():
+            if cell.kind in ("trigger", "condition", "transformer"):
+                pure.add(cell.id)
+            elif cell.kind == "action":
+                try:
+                    if self.apps.get(cell.app).action(cell.operation).transformer:
+                        pure.add(cell.id)
+                except CellwrightError:
+                    pass
+        return frozenset(pure)
+
     async def run(self, execution: Any) -> Outcome:
         """Run (or resume) ``execution``, which the caller has claimed."""
         try:
@@ -132,6 +148,7 @@ class Runner:
             limit=limit,
             failures=failures,
             continued=continued,
+            pure=self._pure_cells(doc),
         )
         try:
             outcome = await self._run(run)
@@ -241,25 +258,40 @@ class Runner:
         raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
 
     async def _record(self, run: _Run, result: CellResult) -> None:
+        """Keep a cell's result; write it now unless the cell is pure.
+
+        Results of cells without side effects (the trigger, conditions, transformers)
+        wait in memory and are written with the next side-effecting cell's result or
+        when the run settles: after a crash such a cell simply runs again, with the same
+        result. A side-effecting cell's result is written as soon as it finishes, so a
+        finished action never runs twice.
+        """
         run.results.append(result)
-        await asyncio.to_thread(
-            self.store.record_node_result,
-            run.execution.id,
-            cell_id=result.cell_id,
-            status=result.status,
-            attempt=run.execution.attempt,
-            start_time=result.started_at,
-            end_time=result.ended_at,
-            duration_ms=result.duration_ms,
-            input=result.input,
-            output=result.output,
-            error=result.error,
-        )
+        run.pending.append({
+            "cell_id": result.cell_id,
+            "status": result.status,
+            "attempt": run.execution.attempt,
+            "start_time": result.started_at,
+            "end_time": result.ended_at,
+            "duration_ms": result.duration_ms,
+            "input": result.input,
+            "output": result.output,
+            "error": result.error,
+        })
+        if result.ok and result.cell_id in run.pure:
+            return
+        await self._flush(run)
+
+    async def _flush(self, run: _Run) -> None:
+        if run.pending:
+            rows, run.pending = run.pending, []
+            await asyncio.to_thread(self.store.record_node_results, run.execution.id, rows)
 
     async def _settle(self, run: _Run, outcome: Outcome) -> None:
         ex = run.execution
         if outcome.status == "waiting":
             assert outcome.retry_in is not None
+            await self._flush(run)
             await asyncio.to_thread(
                 self.store.schedule_retry,
                 ex.id,
@@ -268,7 +300,10 @@ class Runner:
                 error=outcome.error or {},
             )
             return
-        finished = await asyncio.to_thread(self.store.finish_execution, ex.id, status=outcome.status, error=outcome.error)
+        rows, run.pending = run.pending, []
+        finished = await asyncio.to_thread(
+            lambda: self.store.finish_execution(ex.id, status=outcome.status, error=outcome.error, node_results=rows)
+        )
         if self.analytics is not None:
             self.analytics.record(self._analytics_row(run, finished), self._analytics_nodes(run))
 

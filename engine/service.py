@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -77,6 +78,7 @@ class Cellwright:
         self.runner = Runner(self.store, self.apps, self.contexts, self.settings, analytics=self.analytics)
         self.executor = LocalExecutor(self.runner, self.store, self.settings)
         self._background: list[asyncio.Task[Any]] = []
+        self._hooks: dict[str, tuple[float, Any]] = {}
         self.started = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -214,6 +216,7 @@ class Cellwright:
             self.store.set_webhook_token(scenario.id, secrets.token_urlsafe(24))
             scenario = self.store.get_scenario(user_id, scenario.id)
         self.store.audit(user_id, "scenario.save", "scenario", scenario.id, {"version": scenario.version})
+        self._hooks.clear()
         return scenario
 
     def scenario(self, user_id: str, scenario_id: str) -> Any:
@@ -256,6 +259,7 @@ class Cellwright:
                 )
         updated = self.store.set_scenario_status(user_id, scenario.id, "active")
         self.store.audit(user_id, "scenario.enable", "scenario", scenario.id)
+        self._hooks.clear()
         return updated
 
     async def disable(self, user_id: str, scenario_id: str) -> Any:
@@ -273,6 +277,7 @@ class Cellwright:
             await asyncio.to_thread(self.store.delete_webhook_subscription, sub.id)
         updated = self.store.set_scenario_status(user_id, scenario.id, "paused")
         self.store.audit(user_id, "scenario.disable", "scenario", scenario.id)
+        self._hooks.clear()
         return updated
 
     # -- runs -----------------------------------------------------------------------------
@@ -297,16 +302,16 @@ class Cellwright:
                 user_id=scenario.user_id,
                 trigger=dict(payload),
                 idempotency_key=key,
+                claim_owner=self.executor.owner if self.started else None,
+                lease_seconds=self.settings.lease_seconds,
             )
         )
         outcome = None
-        if created:
-            if wait is not None:
-                waiter = asyncio.ensure_future(self.executor.wait(execution.id, wait))
-                self.executor.submit(execution.id)
+        if created and self.started:
+            waiter = asyncio.ensure_future(self.executor.wait(execution.id, wait)) if wait is not None else None
+            self.executor.submit_claimed(execution)
+            if waiter is not None:
                 outcome = await waiter
-            else:
-                self.executor.submit(execution.id)
         return execution, outcome
 
     async def run_now(self, user_id: str, scenario_id: str, payload: Mapping[str, Any], *, timeout: float | None = None) -> Any:
@@ -375,22 +380,23 @@ class Cellwright:
 
     # -- webhooks -------------------------------------------------------------------------
 
-    async def receive_webhook(self, token: str, request: IncomingRequest) -> WebhookAnswer:
-        """Verify, store, enqueue; answer 202 (or the run's answer for sync hooks)."""
+    HOOK_CACHE_SECONDS = 2.0
+
+    async def _hook_target(self, token: str) -> tuple[Any, Any, Any, Mapping[str, Any], Mapping[str, Any]] | None:
+        """What a webhook token leads to, cached for a moment: a burst of events costs one
+        lookup. Changes made through this process clear the cache at once; others (a CLI
+        next to the server) are seen within ``HOOK_CACHE_SECONDS``."""
+        now = time.monotonic()
+        cached = self._hooks.get(token)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         scenario = await asyncio.to_thread(self.store.scenario_by_webhook_token, token)
         if scenario is None:
-            return WebhookAnswer(404, {"error": "not_found", "message": "No scenario listens at this URL."}, {})
+            return None
         doc = await asyncio.to_thread(self.runner.document, scenario.id, scenario.version)
         trigger = doc.trigger
         op = self.apps.get(trigger.app).trigger(trigger.operation)
-        if not isinstance(op, InstantTrigger):
-            return WebhookAnswer(404, {"error": "not_found", "message": "This scenario does not start from a webhook."}, {})
-        if request.method not in op.methods:
-            return WebhookAnswer(405, {"error": "method_not_allowed", "message": f"This webhook accepts {', '.join(op.methods)}."}, {"Allow": ", ".join(op.methods)})
         inputs = op.input.model_validate(trigger.inputs)
-        allowed = getattr(inputs, "methods", None)
-        if allowed and request.method not in allowed:
-            return WebhookAnswer(405, {"error": "method_not_allowed", "message": f"This webhook accepts {', '.join(allowed)}."}, {"Allow": ", ".join(allowed)})
         subs = await asyncio.to_thread(self.store.webhook_subscriptions, scenario.id)
         state: Mapping[str, Any] = (subs[0].state or {}) if subs else {}
         credentials: Mapping[str, Any] = {}
@@ -398,6 +404,25 @@ class Cellwright:
             connection = await asyncio.to_thread(self.store.get_connection, scenario.user_id, trigger.connection)
             if connection is not None:
                 credentials = await asyncio.to_thread(self.store.connection_credentials, connection.id)
+        target = (scenario, op, inputs, state, credentials)
+        if len(self._hooks) > 10_000:
+            self._hooks.clear()
+        self._hooks[token] = (now + self.HOOK_CACHE_SECONDS, target)
+        return target
+
+    async def receive_webhook(self, token: str, request: IncomingRequest) -> WebhookAnswer:
+        """Verify, store, enqueue; answer 202 (or the run's answer for sync hooks)."""
+        target = await self._hook_target(token)
+        if target is None:
+            return WebhookAnswer(404, {"error": "not_found", "message": "No scenario listens at this URL."}, {})
+        scenario, op, inputs, state, credentials = target
+        if not isinstance(op, InstantTrigger):
+            return WebhookAnswer(404, {"error": "not_found", "message": "This scenario does not start from a webhook."}, {})
+        if request.method not in op.methods:
+            return WebhookAnswer(405, {"error": "method_not_allowed", "message": f"This webhook accepts {', '.join(op.methods)}."}, {"Allow": ", ".join(op.methods)})
+        allowed = getattr(inputs, "methods", None)
+        if allowed and request.method not in allowed:
+            return WebhookAnswer(405, {"error": "method_not_allowed", "message": f"This webhook accepts {', '.join(allowed)}."}, {"Allow": ", ".join(allowed)})
         if op.verify is not None:
             try:
                 op.verify(request, inputs, state, credentials)

@@ -118,7 +118,8 @@ class ThreadedServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = int(self.sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **config))
+        config = {"log_level": "warning", "lifespan": "off", **config}
+        self.server = uvicorn.Server(uvicorn.Config(app, **config))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> ThreadedServer:

@@ -6,7 +6,7 @@ Every object is scoped to its owner: another user's id is a 404.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -193,7 +193,8 @@ async def run_scenario(scenario_id: str, body: RunIn, svc: Service, user: User) 
 
 @router.post("/scenarios/{scenario_id}/cells/{cell_id}/run", response_model=CellResultOut, tags=["scenarios"], summary="Run one cell with this input")
 async def run_one_cell(scenario_id: str, cell_id: str, body: RunCellIn, svc: Service, user: User) -> dict[str, Any]:
-    doc = documents.parse(body.document, source="document") if body.document is not None else svc.document(user.id, scenario_id)
+    saved = svc.document(user.id, scenario_id)  # also for an unsaved draft: the scenario must be the user's
+    doc = documents.parse(body.document, source="document") if body.document is not None else saved
     result = await svc.run_cell(user.id, doc, cell_id, {"trigger": body.trigger, "steps": body.steps})
     return result.to_dict()
 
@@ -206,15 +207,20 @@ def list_executions(
     svc: Service,
     user: User,
     scenario_id: str | None = None,
-    status: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    status: Literal["queued", "running", "waiting", "completed", "failed", "cancelled"] | None = None,
+    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601; UTC when no offset is given).")] = None,
+    until: Annotated[datetime | None, Query(description="Created before (ISO 8601; UTC when no offset is given).")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    filters = {"scenario_id": scenario_id, "status": status, "since": since, "until": until}
+    filters = {"scenario_id": scenario_id, "status": status, "since": _utc(since), "until": _utc(until)}
     items = svc.list_executions(user.id, limit=limit, offset=offset, **filters)
     return {"items": items, "total": svc.store.count_executions(user.id, **filters), "limit": limit, "offset": offset}
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Query datetimes without an offset are UTC (the store refuses naive datetimes)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 @router.get("/executions/{execution_id}", response_model=ExecutionOut, tags=["executions"])

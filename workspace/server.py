@@ -100,7 +100,8 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
         errors = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-            errors.append({"field": ".".join(loc) or "(body)", "message": str(err.get("msg", "")).removeprefix("Value error, ")})
+            where = (err.get("ctx") or {}).get("where")  # scenario checks name the cell themselves
+            errors.append({"field": where or ".".join(loc) or "(body)", "message": str(err.get("msg", "")).removeprefix("Value error, ")})
         listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return _error(422, "invalid_input", f"Invalid request — {listed}", errors=errors)
 
@@ -115,7 +116,6 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
         log.exception("unhandled error")
         return _error(500, "internal_error", "Something went wrong on the server; the log has the details.")
 
-    @app.api_route("/hooks/{token}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], tags=["webhooks"], summary="Webhook ingress")
     async def hook(token: str, request: Request) -> Response:
         limit = svc.settings.webhook_max_bytes
         declared = request.headers.get("content-length")
@@ -143,7 +143,6 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
             return Response(answer.body, status_code=answer.status, headers=answer.headers, media_type="text/plain")
         return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
-    @app.api_route("/demo/echo", methods=["GET", "POST", "PUT"], tags=["demo"], summary="Echoes the request (for demo scenarios)")
     async def echo(request: Request) -> JSONResponse:
         body = await request.body()
         try:
@@ -153,6 +152,12 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
         except ValueError:
             parsed = body.decode("utf-8", "replace")
         return JSONResponse({"method": request.method, "query": dict(request.query_params), "received": parsed, "echo": True})
+
+    # one route per method: OpenAPI operation ids must be unique
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        app.add_api_route("/hooks/{token}", hook, methods=[method], tags=["webhooks"], summary="Webhook ingress", operation_id=f"webhook_{method.lower()}")
+    for method in ("GET", "POST", "PUT"):
+        app.add_api_route("/demo/echo", echo, methods=[method], tags=["demo"], summary="Echoes the request (for demo scenarios)", operation_id=f"demo_echo_{method.lower()}")
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:

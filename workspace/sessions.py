@@ -41,9 +41,9 @@ from workspace.views.signin import login_page
 
 COOKIE = "cw_session"
 SESSION_DAYS = 7
-SECRET_FILENAME = "session.key"
+SECRET_FILENAME = "session.key"  # noqa: S105 - a file name
 REVOKED_FILENAME = "sessions-revoked.json"
-ADMIN_PASSWORD_FILENAME = "admin-password.txt"
+ADMIN_PASSWORD_FILENAME = "admin-password.txt"  # noqa: S105 - a file name
 ADMIN_EMAIL = "admin@localhost"
 MAX_FAILURES = 5
 FAILURE_WINDOW = 300.0

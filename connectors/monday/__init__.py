@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connectors.monday.actions import ACTIONS
 from connectors.monday.api import API_VERSION, BASE_URL, error_parser
-from connectors.monday.auth import MONDAY_TOKEN_AUTH
+from connectors.monday.auth import MONDAY_TOKEN_AUTH, SANDBOX_CREDENTIALS
 from connectors.monday.triggers import TRIGGERS
 from connectors.sdk import App
 
@@ -24,4 +24,5 @@ app = App(
     error_parser=error_parser,
     docs_url="https://developer.monday.com/api-reference",
     sandbox="connectors.monday.sandbox:create_app",
+    sandbox_credentials=SANDBOX_CREDENTIALS,
 )

@@ -184,27 +184,36 @@ async def search_items(ctx: OperationContext, inputs: SearchItemsInput) -> ItemL
     return ItemList(items=items, count=len(items))
 
 
-def _action(key: str, name: str, description: str, perform: Any, input: Any, output: Any, **extra: Any) -> Action:
+BOARD = "1234567890"  # the sandbox's demo board, for the examples
+
+
+def _action(key: str, name: str, description: str, perform: Any, input: Any, output: Any, example: dict[str, Any],
+            **extra: Any) -> Action:
     return Action(key=key, name=name, description=description, perform=perform, input=input, output=output,
-                  sample=load_sample(__file__, key), **extra)
+                  sample=load_sample(__file__, key), example=example, **extra)
 
 
 ACTIONS: tuple[Action, ...] = (
     _action("create_item", "Create item", "Create an item on a board, with column values.", create_item,
-            CreateItemInput, Item),
+            CreateItemInput, Item,
+            {"board_id": BOARD, "item_name": "Autumn recap", "column_values": {"status": "Approved", "date4": "2026-12-01"}}),
     _action("update_column_values", "Update column values", "Change several column values of an item at once.",
-            update_column_values, UpdateColumnValuesInput, Item, idempotent=True),
+            update_column_values, UpdateColumnValuesInput, Item,
+            {"board_id": BOARD, "item_id": "9000000001", "column_values": {"status": "Done"}}, idempotent=True),
     _action("create_update", "Create update", "Post an update (comment) on an item.", create_update,
-            CreateUpdateInput, UpdateOutput),
+            CreateUpdateInput, UpdateOutput, {"item_id": "9000000002", "body": "<p>Ready for review</p>"}),
     _action("create_subitem", "Create subitem", "Create a subitem under an item, with column values.",
-            create_subitem, CreateSubitemInput, Item),
+            create_subitem, CreateSubitemInput, Item,
+            {"parent_item_id": "9000000002", "item_name": "Write the draft", "column_values": {"status": "Working on it"}}),
     _action("move_item_to_group", "Move item to group", "Move an item to another group of its board.",
-            move_item_to_group, MoveItemInput, Item, idempotent=True),
-    _action("archive_item", "Archive item", "Archive an item.", archive_item, ItemRef, ItemState, idempotent=True),
+            move_item_to_group, MoveItemInput, Item, {"item_id": "9000000001", "group_id": "group_done"}, idempotent=True),
+    _action("archive_item", "Archive item", "Archive an item.", archive_item, ItemRef, ItemState, {"item_id": "9000000001"},
+            idempotent=True),
     _action("delete_item", "Delete item", "Delete an item (kept in the trash for 30 days).", delete_item,
-            ItemRef, ItemState, idempotent=True),
+            ItemRef, ItemState, {"item_id": "9000000001"}, idempotent=True),
     _action("get_items", "Get items", "Fetch items by ID, with their column values.", get_items,
-            GetItemsInput, ItemList, idempotent=True),
+            GetItemsInput, ItemList, {"item_ids": ["9000000001", "9000000002"]}, idempotent=True),
     _action("search_items", "Find items by column value", "Find items whose column holds one of the given values.",
-            search_items, SearchItemsInput, ItemList, idempotent=True),
+            search_items, SearchItemsInput, ItemList,
+            {"board_id": BOARD, "column_id": "status", "values": ["Approved"]}, idempotent=True),
 )

@@ -26,6 +26,8 @@ class MondayTokenFields(BaseModel):
     )
 
 
+SANDBOX_CREDENTIALS = {"api_token": "monday-sandbox-token-0001"}  # the sandbox account's published demo token
+
 ME = "query Me { me { id name email account { id name slug } } }"
 
 

@@ -14,7 +14,9 @@ Webhooks: ``create_webhook`` records the subscription and, like monday, queues t
 (shapes from monday's webhook docs) in ``state.outbox`` as ``(url, payload)``; tests
 feed them to the triggers with ``delivery(...)``.
 
-Demo credentials: token ``SANDBOX_TOKEN``. Test-only hook: ``POST /__sandbox__/fail``
+Demo credentials: ``auth.SANDBOX_CREDENTIALS`` (token ``SANDBOX_TOKEN``). Seeded: board
+``BOARD_ID`` "Content pipeline" (a column of each common type, groups ``topics`` and
+``group_done``, items 9000000001 and 9000000002) and its subitems board. Test-only hook: ``POST /__sandbox__/fail``
 with ``{"code": "COMPLEXITY_BUDGET_EXHAUSTED", "http_status": 429, "retry_in_seconds": 30,
 "times": 1}`` makes the next calls fail with that error.
 """
@@ -41,9 +43,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from connectors.monday.auth import SANDBOX_CREDENTIALS
 from connectors.sdk import IncomingRequest
 
-SANDBOX_TOKEN = "monday-sandbox-token-0001"  # noqa: S105 (demo credential)
+SANDBOX_TOKEN = SANDBOX_CREDENTIALS["api_token"]
 TOKENS = {SANDBOX_TOKEN: "1001"}
 BOARD_ID, SUBITEMS_BOARD_ID = "1234567890", "1234567891"
 QUERY_COST = 1000

@@ -259,12 +259,15 @@ async def fetch_new_items(ctx: OperationContext, inputs: NewItemPollInput, since
 SETUP = " The webhook is created on the board when the scenario is turned on and removed when it is turned off."
 
 
+BOARD = {"board_id": "1234567890"}  # the sandbox's demo board, for the examples
+
+
 def _instant(key: str, name: str, description: str, input: Any, output: Any, subscription: Subscription,
-             select: Select) -> InstantTrigger:
+             select: Select, example: dict[str, Any] = BOARD) -> InstantTrigger:
     return InstantTrigger(
         key=key, name=name, description=description + SETUP, input=input, output=output,
-        sample=load_sample(__file__, key), subscribe=_subscriber(subscription), unsubscribe=unsubscribe,
-        verify=verify, parse=_parser(select),
+        sample=load_sample(__file__, key), example=example, subscribe=_subscriber(subscription), unsubscribe=unsubscribe,
+        verify=verify, parse=_parser(select), dedupe_key="trigger_uuid",
     )
 
 
@@ -276,7 +279,7 @@ TRIGGERS: tuple[InstantTrigger | PollingTrigger, ...] = (
              ColumnChangedInput, ColumnChangedEvent, _column_changed, _column_changed_event),
     _instant("status_changed", "Status changed",
              "Fires when an item's status changes, optionally only to one label (e.g. Approved).",
-             StatusChangedInput, ColumnChangedEvent, _status_changed, _status_changed_event),
+             StatusChangedInput, ColumnChangedEvent, _status_changed, _status_changed_event, {**BOARD, "label": "Approved"}),
     _instant("new_update", "New update", "Fires when someone posts an update (comment) on an item of the board.",
              BoardInput, UpdateCreatedEvent, _new_update, _update_created),
     PollingTrigger(
@@ -285,6 +288,7 @@ TRIGGERS: tuple[InstantTrigger | PollingTrigger, ...] = (
         description="Checks the board for new items every few minutes, optionally only those with a given status "
         "(e.g. Approved). Gives every column by ID and by title. Use it where webhooks cannot be created.",
         input=NewItemPollInput, output=Item, sample=load_sample(__file__, "new_item_polling"),
+        example={**BOARD, "status_column_id": "status", "status_label": "Approved"},
         fetch=fetch_new_items, dedupe_key="id",
     ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from connectors.sdk import App
 from connectors.slack.actions import ACTIONS
 from connectors.slack.api import BASE_URL, error_parser
-from connectors.slack.auth import SLACK_AUTH
+from connectors.slack.auth import SANDBOX_CREDENTIALS, SLACK_AUTH
 from connectors.slack.triggers import TRIGGERS
 
 app = App(
@@ -24,4 +24,5 @@ app = App(
     error_parser=error_parser,
     docs_url="https://api.slack.com/web",
     sandbox="connectors.slack.sandbox:create_app",
+    sandbox_credentials=SANDBOX_CREDENTIALS,
 )

@@ -200,38 +200,38 @@ async def upload_file(ctx: OperationContext, inputs: UploadFileInput) -> Uploade
 ACTIONS: tuple[Action, ...] = (
     Action(
         key="send_message", name="Send message", description="Post a message to a channel, a direct message or a thread.",
-        input=SendMessageInput, output=MessageOutput, sample=load_sample(__file__, "send_message"), perform=send_message,
+        input=SendMessageInput, output=MessageOutput, sample=load_sample(__file__, "send_message"), example={"channel": "C0SANDBOX01", "text": "Hello from Cellwright"}, perform=send_message,
     ),
     Action(
         key="update_message", name="Update message", description="Change the text or blocks of a message the app posted.",
-        input=UpdateMessageInput, output=MessageOutput, sample=load_sample(__file__, "update_message"),
+        input=UpdateMessageInput, output=MessageOutput, sample=load_sample(__file__, "update_message"), example={"channel": "C0SANDBOX01", "ts": "1700000000.000200", "text": "Deploy finished (edited)"},
         perform=update_message, idempotent=True,
     ),
     Action(
         key="delete_message", name="Delete message", description="Delete a message the app posted.",
-        input=MessageRef, output=DeletedMessage, sample=load_sample(__file__, "delete_message"), perform=delete_message,
+        input=MessageRef, output=DeletedMessage, sample=load_sample(__file__, "delete_message"), example={"channel": "C0SANDBOX01", "ts": "1700000000.000200"}, perform=delete_message,
     ),
     Action(
         key="add_reaction", name="Add reaction", description="Add an emoji reaction to a message.",
-        input=AddReactionInput, output=ReactionOutput, sample=load_sample(__file__, "add_reaction"), perform=add_reaction,
+        input=AddReactionInput, output=ReactionOutput, sample=load_sample(__file__, "add_reaction"), example={"channel": "C0SANDBOX01", "timestamp": "1700000000.000200", "name": "tada"}, perform=add_reaction,
     ),
     Action(
         key="list_channels", name="List channels", description="List the workspace's channels.",
-        input=ListChannelsInput, output=ChannelList, sample=load_sample(__file__, "list_channels"),
+        input=ListChannelsInput, output=ChannelList, sample=load_sample(__file__, "list_channels"), example={"limit": 10},
         perform=list_channels, idempotent=True,
     ),
     Action(
         key="find_channel", name="Find channel", description="Find a channel by its name.",
-        input=FindChannelInput, output=FindChannelOutput, sample=load_sample(__file__, "find_channel"),
+        input=FindChannelInput, output=FindChannelOutput, sample=load_sample(__file__, "find_channel"), example={"name": "random"},
         perform=find_channel, idempotent=True,
     ),
     Action(
         key="find_user", name="Find user", description="Find a workspace member by e-mail address or user ID.",
-        input=FindUserInput, output=FindUserOutput, sample=load_sample(__file__, "find_user"),
+        input=FindUserInput, output=FindUserOutput, sample=load_sample(__file__, "find_user"), example={"email": "ada@example.com"},
         perform=find_user, idempotent=True,
     ),
     Action(
         key="upload_file", name="Upload file", description="Upload a file and optionally share it in a channel or thread.",
-        input=UploadFileInput, output=UploadedFile, sample=load_sample(__file__, "upload_file"), perform=upload_file,
+        input=UploadFileInput, output=UploadedFile, sample=load_sample(__file__, "upload_file"), example={"filename": "hello.txt", "content": "Hello", "channel_id": "C0SANDBOX01"}, perform=upload_file,
     ),
 )

@@ -29,6 +29,11 @@ SCOPES = (
 )
 """Bot scopes for every action and trigger (``channels:history`` delivers message events)."""
 
+SANDBOX_CREDENTIALS = {
+    "access_token": "xoxb-sandbox-0000-bot-token",  # the sandbox workspace's published demo bot token
+    "signing_secret": "8f742231b10e8888abcd99sandbox5a5",
+}
+
 
 class SlackConnectionFields(BaseModel):
     """What the user types in besides going through Slack's consent screen."""

@@ -9,7 +9,9 @@ and ``files.completeUploadExternal`` (https://api.slack.com/methods/files.comple
 the upload URL the first one hands out (``/upload/v1/{id}``, on files.slack.com at Slack)
 takes the raw bytes and answers ``OK - <length>``.
 
-Demo credentials: bot token ``SANDBOX_TOKEN``, signing secret ``SANDBOX_SIGNING_SECRET``.
+Demo credentials (``auth.SANDBOX_CREDENTIALS``): bot token ``SANDBOX_TOKEN``, signing secret
+``SANDBOX_SIGNING_SECRET``. Seeded: 5 channels, 3 users, a human message and one the app
+posted (``BOT_MESSAGE_TS`` in #general).
 
 Test-only hook: ``POST /__sandbox__/fail`` with
 ``{"method": "chat.postMessage", "error": "ratelimited", "status": 429, "retry_after": 7, "times": 1}``
@@ -35,9 +37,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from connectors.sdk import IncomingRequest, hmac_hex
+from connectors.slack.auth import SANDBOX_CREDENTIALS
 
-SANDBOX_TOKEN = "xoxb-sandbox-0000-bot-token"  # noqa: S105 (demo credential)
-SANDBOX_SIGNING_SECRET = "8f742231b10e8888abcd99sandbox5a5"  # noqa: S105 (demo credential)
+SANDBOX_TOKEN = SANDBOX_CREDENTIALS["access_token"]
+SANDBOX_SIGNING_SECRET = SANDBOX_CREDENTIALS["signing_secret"]
+BOT_MESSAGE_TS = "1700000000.000200"  # a message the app posted, for examples
 TEAM_ID, TEAM_NAME = "T0SANDBOX1", "Sandbox Workspace"
 BOT_USER_ID, BOT_ID = "U0SANDBOT01", "B0SANDBOX1"
 TOKENS = {SANDBOX_TOKEN: BOT_USER_ID}
@@ -103,7 +107,11 @@ class Workspace:
             _user(BOT_USER_ID, "cellwright", "Cellwright", "", bot=True),
         ):
             ws.users[user["id"]] = user
-        ws.post("C0SANDBOX01", {"type": "message", "user": "U0SANDBOX01", "text": "Welcome to the sandbox!"})
+        for ts, message in (
+            ("1700000000.000100", {"type": "message", "user": "U0SANDBOX01", "text": "Welcome to the sandbox!"}),
+            (BOT_MESSAGE_TS, {"type": "message", "subtype": "bot_message", "bot_id": BOT_ID, "text": "Deploy finished"}),
+        ):
+            ws.messages[("C0SANDBOX01", ts)] = {**message, "ts": ts}
         return ws
 
     def ts(self) -> str:

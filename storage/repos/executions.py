@@ -112,6 +112,8 @@ class ExecutionsRepo(RepoBase):
         status: str = "queued",
         rerun_of: str | None = None,
         resume_from: str | None = None,
+        claim_owner: str | None = None,
+        lease_seconds: float = 60.0,
     ) -> tuple[Execution, bool]:
         """Store a new execution: ``(execution, True)``.
 
@@ -124,25 +126,28 @@ class ExecutionsRepo(RepoBase):
             existing = self._by_idempotency_key(scenario_id, idempotency_key)
             if existing is not None:
                 return existing, False
+        now = utcnow()
+        if claim_owner is not None:
+            status = "running"  # created already claimed: saves the claim's transaction
         values: dict[str, Any] = {
             "id": new_id(),
             "scenario_id": scenario_id,
             "scenario_version": scenario_version,
             "user_id": user_id,
             "status": status,
-            "start_time": None,
+            "start_time": now if claim_owner else None,
             "end_time": None,
             "duration_ms": None,
             "trigger": trigger,
             "error": None,
             "idempotency_key": idempotency_key,
             "attempt": 0,
-            "lease_until": None,
-            "lease_owner": None,
+            "lease_until": now + timedelta(seconds=lease_seconds) if claim_owner else None,
+            "lease_owner": claim_owner,
             "next_attempt_at": None,
             "rerun_of": rerun_of,
             "resume_from": resume_from,
-            "created_at": utcnow(),
+            "created_at": now,
         }
         try:
             with self._write_conn() as conn:
@@ -220,13 +225,22 @@ class ExecutionsRepo(RepoBase):
             )
 
     def finish_execution(
-        self, execution_id: str, *, status: str, error: dict[str, Any] | None = None
+        self,
+        execution_id: str,
+        *,
+        status: str,
+        error: dict[str, Any] | None = None,
+        node_results: list[dict[str, Any]] | None = None,
     ) -> Execution:
         """Close the execution (completed, failed or cancelled): end_time, duration, lease
-        released; the scenario's last_run moves to the execution's start."""
+        released; the scenario's last_run moves to the execution's start. ``node_results``
+        not yet recorded are written in the same transaction."""
         check_choice(status, FINAL_EXECUTION_STATUSES, "final execution status")
         now = utcnow()
+        pending = [self._result_values(execution_id, r) for r in node_results or []]
         with self._write_conn() as conn:
+            if pending:
+                self._insert_results(conn, execution_id, pending)
             found = conn.execute(_START_OF, {"execution_id": execution_id}).first()
             if found is None:
                 raise NotFoundError(f"execution {execution_id!r} not found")
@@ -262,30 +276,51 @@ class ExecutionsRepo(RepoBase):
 
         ``duration_ms`` defaults to end_time - start_time when both are given.
         """
+        result = {
+            "cell_id": cell_id, "status": status, "attempt": attempt, "start_time": start_time,
+            "end_time": end_time, "duration_ms": duration_ms, "input": input, "output": output, "error": error,
+        }
+        return self.record_node_results(execution_id, [result])[0]
+
+    def record_node_results(self, execution_id: str, results: list[dict[str, Any]]) -> list[NodeResult]:
+        """Append several cell runs in one transaction (keys as ``record_node_result``'s)."""
+        values = [self._result_values(execution_id, r) for r in results]
+        if not values:
+            return []
+        with self._write_conn() as conn:
+            self._insert_results(conn, execution_id, values)
+        return [NodeResult(**v) for v in values]
+
+    def _result_values(self, execution_id: str, result: dict[str, Any]) -> dict[str, Any]:
+        status = result["status"]
         check_choice(status, NODE_RESULT_STATUSES, "node result status")
+        start_time, end_time = result.get("start_time"), result.get("end_time")
+        duration_ms = result.get("duration_ms")
         if duration_ms is None and start_time is not None and end_time is not None:
             duration_ms = _ms(end_time - start_time)
-        values: dict[str, Any] = {
+        return {
             "id": new_id(),
             "execution_id": execution_id,
-            "cell_id": cell_id,
-            "attempt": attempt,
+            "cell_id": result["cell_id"],
+            "attempt": result.get("attempt", 0),
             "status": status,
             "start_time": start_time,
             "end_time": end_time,
             "duration_ms": duration_ms,
-            "input": input,
-            "output": output,
-            "error": error,
+            "input": result.get("input"),
+            "output": result.get("output"),
+            "error": result.get("error"),
         }
-        with self._write_conn() as conn:
-            if not self.is_sqlite:
-                # Serialise writers of one execution (parallel branches) so that no two
-                # read the same max(seq); SQLite's write lock already does.
-                conn.execute(_LOCK_EXECUTION, {"execution_id": execution_id})
-            values["seq"] = conn.scalar(_NEXT_SEQ, {"execution_id": execution_id})
-            conn.execute(_INSERT_RESULT, values)
-        return NodeResult(**values)
+
+    def _insert_results(self, conn: Any, execution_id: str, values: list[dict[str, Any]]) -> None:
+        if not self.is_sqlite:
+            # Serialise writers of one execution (parallel branches) so that no two
+            # read the same max(seq); SQLite's write lock already does.
+            conn.execute(_LOCK_EXECUTION, {"execution_id": execution_id})
+        seq = conn.scalar(_NEXT_SEQ, {"execution_id": execution_id})
+        for offset, v in enumerate(values):
+            v["seq"] = seq + offset
+        conn.execute(_INSERT_RESULT, values)
 
     def node_results(self, execution_id: str) -> list[NodeResult]:
         """The execution's node results in recording order."""

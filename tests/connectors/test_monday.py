@@ -593,3 +593,25 @@ async def test_the_sandbox_pages_with_a_cursor_argument_and_resets_its_budget(sa
         account(sandbox).budget, account(sandbox).window_start = 0, 0.0  # a minute later
         assert (await ask(page))["boards"]
         assert (await client.post("/v2", content=b"not json")).status_code == 400
+
+
+@pytest.mark.parametrize("key", [op.key for op in app.actions])
+async def test_each_example_runs_against_a_fresh_sandbox(key: str) -> None:
+    """What the registry's conformance suite does once the app is registered."""
+    ctx = sandbox_context(app, app.sandbox_credentials)
+    op = app.action(key)
+    assert op.example is not None
+    await run(ctx, key, **op.example)
+
+
+def test_every_trigger_has_an_example_input() -> None:
+    for trigger in app.triggers:
+        assert trigger.example is not None
+        trigger.input.model_validate(dict(trigger.example))
+
+
+async def test_the_polling_example_finds_the_approved_item() -> None:
+    trigger = app.trigger("new_item_polling")
+    ctx = sandbox_context(app, app.sandbox_credentials)
+    items = await trigger.fetch(ctx, trigger.input.model_validate(dict(trigger.example or {})), None)  # type: ignore[attr-defined]
+    assert [item["name"] for item in items] == ["Spring launch post"]

@@ -503,3 +503,18 @@ async def test_the_sandbox_refuses_like_slack(sandbox: Any) -> None:
         assert message["reactions"] == [{"name": "eyes", "users": ["U0SANDBOX01", sb.BOT_USER_ID], "count": 2}]
         assert await error("/files.completeUploadExternal", headers=auth, data={"files": "[{"}) == "invalid_arguments"
         assert (await client.post("/upload/v1/F0UNKNOWN")).status_code == 404
+
+
+@pytest.mark.parametrize("key", [op.key for op in app.actions])
+async def test_each_example_runs_against_a_fresh_sandbox(key: str) -> None:
+    """What the registry's conformance suite does once the app is registered."""
+    ctx = sandbox_context(app, app.sandbox_credentials)
+    op = app.action(key)
+    assert op.example is not None
+    await run(ctx, key, **op.example)
+
+
+def test_every_trigger_has_an_example_input() -> None:
+    for trigger in app.triggers:
+        assert trigger.example is not None
+        trigger.input.model_validate(dict(trigger.example))

@@ -1,7 +1,269 @@
+"""Execution history (filters, paging) and one execution's page (cells, rerun, live updates)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from html import escape
+from typing import Any
+
 import panel as pn
-class _Stub(pn.viewable.Viewer):
-    def __init__(self, *a, **k):
-        super().__init__()
-    def __panel__(self):
-        return pn.pane.Markdown("# Coming")
-ExecutionList = ExecutionPage = Directory = AppPage = Connections = Gallery = Dashboard = SettingsPage = _Stub
+import param
+
+from workspace.views.widgets import (
+    Banner,
+    attempt,
+    badge,
+    error_dict_message,
+    html,
+    json_tree,
+    when,
+)
+
+RANGES = {"Any time": None, "Last hour": timedelta(hours=1), "Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7), "Last 30 days": timedelta(days=30)}
+STATUSES = ["any", "queued", "running", "waiting", "completed", "failed", "cancelled"]
+LIVE = ("queued", "running", "waiting")
+PAGE_SIZE = 20
+
+
+class ExecutionListState(param.Parameterized):
+    scenario_id = param.String(default=None, allow_None=True)
+    status = param.Selector(default="any", objects=STATUSES)
+    time_range = param.Selector(default="Any time", objects=list(RANGES))
+    page = param.Integer(default=0, bounds=(0, None))
+    items = param.List(default=[])
+    total = param.Integer(default=0)
+
+    def __init__(self, svc: Any, user: Any, **params: Any) -> None:
+        super().__init__(**params)
+        self.svc = svc
+        self.user = user
+        self.param.watch(lambda *_: self._filters_changed(), ["scenario_id", "status", "time_range"])
+        self.param.watch(lambda *_: self.refresh(), ["page"])
+        self.refresh()
+
+    def _filters_changed(self) -> None:
+        if self.page:
+            self.page = 0  # refreshes
+        else:
+            self.refresh()
+
+    def filters(self) -> dict[str, Any]:
+        span = RANGES[self.time_range]
+        return {
+            "scenario_id": self.scenario_id or None,
+            "status": None if self.status == "any" else self.status,
+            "since": datetime.now(UTC) - span if span else None,
+            "until": None,
+        }
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    def refresh(self) -> None:
+        filters = self.filters()
+        self.total = self.svc.store.count_executions(self.user.id, **filters)
+        self.items = self.svc.list_executions(self.user.id, limit=PAGE_SIZE, offset=self.page * PAGE_SIZE, **filters)
+
+
+class ExecutionList(pn.viewable.Viewer):
+    def __init__(self, svc: Any, user: Any, nav: Callable[..., Any], scenario_id: str | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.nav = nav
+        self.banner = Banner()
+        names = {s.id: s.name for s in svc.store.list_scenarios(user.id)}
+        self.names = names
+        self.state = ExecutionListState(svc, user, scenario_id=scenario_id if scenario_id in names else None)
+        scenario = pn.widgets.Select(name="Scenario", options={"All scenarios": "", **{n: i for i, n in names.items()}}, value=self.state.scenario_id or "", width=260, css_classes=["filter-scenario"])
+        scenario.param.watch(lambda e: setattr(self.state, "scenario_id", e.new or None), "value")
+        status = pn.widgets.Select.from_param(self.state.param.status, name="Status", width=150, css_classes=["filter-status"])
+        span = pn.widgets.Select.from_param(self.state.param.time_range, name="Time range", width=170, css_classes=["filter-range"])
+        refresh = pn.widgets.Button(name="Refresh", button_type="light", align="end", css_classes=["refresh-executions"])
+        refresh.on_click(lambda e: self.state.refresh())
+        self.prev = pn.widgets.Button(name="Previous page", button_type="light", css_classes=["prev-page"])
+        self.next = pn.widgets.Button(name="Next page", button_type="light", css_classes=["next-page"])
+        self.prev.on_click(lambda e: setattr(self.state, "page", max(0, self.state.page - 1)))
+        self.next.on_click(lambda e: setattr(self.state, "page", min(self.state.pages - 1, self.state.page + 1)))
+        self.pager = html("", width=220, align="center")
+        self.rows = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["execution-list"])
+        self.state.param.watch(lambda *_: self._render(), ["items", "total"])
+        self._render()
+        self._layout = pn.Column(
+            html("<h1>Executions</h1>"),
+            pn.FlexBox(scenario, status, span, refresh, align_items="flex-end"),
+            self.banner, self.rows, pn.Row(self.prev, self.pager, self.next), sizing_mode="stretch_width",
+        )
+
+    def _render(self) -> None:
+        s = self.state
+        self.pager.object = f'<p aria-live="polite">Page {s.page + 1} of {s.pages} · {s.total} executions</p>'
+        self.prev.disabled = s.page == 0
+        self.next.disabled = s.page >= s.pages - 1
+        if not s.items:
+            self.rows[:] = [html('<p class="cw-muted">No executions match these filters.</p>')]
+            return
+        rows = []
+        for e in s.items:
+            name = escape(self.names.get(e["scenario_id"], e["scenario_id"]))
+            duration = e.get("duration_ms")
+            error = escape(error_dict_message(e.get("error"))[:160])
+            text = (
+                f'{badge(e["status"])} <strong>{name}</strong> <span class="cw-muted">· started {when(e.get("start_time") or e.get("created_at"))}'
+                f' · {"—" if duration is None else f"{duration:.0f} ms"}{" · rerun" if e.get("rerun_of") else ""}</span>'
+                + (f'<br><span style="color:#7f1d1d">{error}</span>' if error else "")
+            )
+            open_it = pn.widgets.Button(name="Open", button_type="light", width=80, align="center", css_classes=["open-execution", f"exec-{e['id']}"])
+            open_it.on_click(lambda ev, i=e["id"]: self.nav("execution", i))
+            rows.append(pn.Row(open_it, html(text, align="center"), sizing_mode="stretch_width", css_classes=["execution-row", f"status-{e['status']}"], styles={"border-bottom": "1px solid #e5e7eb"}))
+        self.rows[:] = rows
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+class ExecutionState(param.Parameterized):
+    data = param.Dict(default={})
+
+    def __init__(self, svc: Any, user: Any, execution_id: str, **params: Any) -> None:
+        super().__init__(**params)
+        self.svc = svc
+        self.user = user
+        self.execution_id = execution_id
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.data = self.svc.execution(self.user.id, self.execution_id)
+
+    @property
+    def live(self) -> bool:
+        return self.data.get("status") in LIVE
+
+    def cell_order(self) -> list[str]:
+        """Every cell of the scenario version the execution ran, in run order."""
+        try:
+            from cells import document as documents
+
+            doc = documents.parse(self.svc.store.scenario_document(self.data["scenario_id"], self.data["scenario_version"]))
+            return [c.id for c, _ in doc.walk()]
+        except Exception:  # an old version that no longer parses: fall back to the recorded cells
+            return [c["cell_id"] for c in self.data.get("cells") or []]
+
+    async def rerun(self, *, from_start: bool = False, from_cell: str | None = None) -> Any:
+        """Rerun the version this execution ran (``Cellwright.rerun``)."""
+        return await self.svc.rerun(self.user.id, self.execution_id, from_start=from_start, from_cell=from_cell)
+
+    async def run_latest(self) -> Any:
+        """Run the scenario's current version again with this execution's trigger data."""
+        scenario = self.svc.scenario(self.user.id, self.data["scenario_id"])
+        execution, _ = await self.svc.trigger(scenario, self.data.get("trigger") or {})
+        return execution
+
+    @property
+    def newer_version(self) -> int | None:
+        scenario = self.svc.store.get_scenario(self.user.id, self.data["scenario_id"])
+        return scenario.version if scenario is not None and scenario.version > self.data["scenario_version"] else None
+
+
+class ExecutionPage(pn.viewable.Viewer):
+    def __init__(self, svc: Any, user: Any, execution_id: str, nav: Callable[..., Any], **params: Any) -> None:
+        super().__init__(**params)
+        self.nav = nav
+        self.state = ExecutionState(svc, user, execution_id)
+        self.banner = Banner()
+        scenario = svc.store.get_scenario(user.id, self.state.data["scenario_id"])
+        self.scenario_name = scenario.name if scenario else self.state.data["scenario_id"]
+        self.head = html("")
+        self.cells = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["execution-cells"])
+        order = self.state.cell_order()
+        self.from_failed = pn.widgets.Button(name="Rerun from the failed cell", button_type="primary", css_classes=["rerun-failed"])
+        self.from_start = pn.widgets.Button(name="Rerun from the start", button_type="light", css_classes=["rerun-start"])
+        self.cell_pick = pn.widgets.Select(name="Rerun from this cell", options=order, value=order[0] if order else None, width=200, css_classes=["rerun-cell-pick"])
+        self.from_cell = pn.widgets.Button(name="Rerun from chosen cell", button_type="light", align="end", css_classes=["rerun-cell"])
+        self.from_failed.on_click(lambda e: self._rerun())
+        self.from_start.on_click(lambda e: self._rerun(from_start=True))
+        self.from_cell.on_click(lambda e: self._rerun(from_cell=self.cell_pick.value))
+        newer = self.state.newer_version
+        self.latest = pn.widgets.Button(
+            name=f"Run again with the latest version (v{newer})" if newer else "Run again with the latest version",
+            button_type="primary" if newer else "light", css_classes=["run-latest"],
+        )
+        self.latest.on_click(lambda e: self._run_latest())
+        open_scenario = pn.widgets.Button(name="Open the scenario", button_type="light", css_classes=["open-scenario-from-execution"])
+        open_scenario.on_click(lambda e: self.nav("scenario", self.state.data["scenario_id"]))
+        back = pn.widgets.Button(name="Back to history", button_type="light")
+        back.on_click(lambda e: self.nav("executions"))
+        self.state.param.watch(lambda e: self._render(), "data")
+        self._render()
+        self._callback: Any = None
+        if self.state.live:
+            self._callback = pn.state.add_periodic_callback(self._poll, period=700, timeout=None) if pn.state.curdoc else None
+        self._layout = pn.Column(
+            html(f"<h1>Execution of {self._escape(self.scenario_name)}</h1>"), self.head, self.banner,
+            pn.FlexBox(self.from_failed, self.from_start, self.cell_pick, self.from_cell, self.latest, open_scenario, back, align_items="flex-end"),
+            html('<p class="cw-muted">Reruns use the scenario version this execution ran; after fixing a cell, use “Run again with the latest version”.</p>'),
+            self.cells, sizing_mode="stretch_width",
+        )
+
+    @staticmethod
+    def _escape(text: str) -> str:
+        from html import escape
+
+        return escape(text)
+
+    async def _poll(self) -> None:
+        await attempt(None, self.state.refresh)
+        if not self.state.live:
+            self.dispose()
+
+    def dispose(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+    def _render(self) -> None:
+        d = self.state.data
+        duration = d.get("duration_ms")
+        trigger_note = f" · rerun of {d['rerun_of']}" if d.get("rerun_of") else ""
+        self.head.object = (
+            f'<p class="execution-status">{badge(d["status"])} <span class="cw-muted">version {d["scenario_version"]} · started {when(d.get("start_time"))}'
+            f' · ended {when(d.get("end_time"))} · {"—" if duration is None else f"{duration:.0f} ms"}{self._escape(trigger_note)}</span></p>'
+            + ('<p role="status" aria-live="polite">Running… this page updates as cells finish.</p>' if self.state.live else "")
+        )
+        if d.get("error"):
+            self.banner.show(f"Failed at cell '{d['error'].get('cell_id', '?')}': {error_dict_message(d['error'])}", "error")
+        else:
+            self.banner.clear()
+        finished = not self.state.live
+        self.from_failed.disabled = not finished or d["status"] != "failed"
+        self.from_start.disabled = self.from_cell.disabled = not finished
+        if hasattr(self, "latest"):
+            self.latest.disabled = not finished
+        items: list[Any] = [pn.Card(json_tree(d.get("trigger"), name="Trigger data", depth=2), title="Trigger data", collapsed=True, sizing_mode="stretch_width", header_background="#f3f4f6")]
+        for cell in d.get("cells") or []:
+            duration = cell.get("duration_ms")
+            title = f'{cell["cell_id"]} — {cell["status"]}' + ("" if duration is None else f" in {duration:.0f} ms")
+            body: list[Any] = []
+            if cell.get("error"):
+                body.append(html(f'<div class="cw-banner error" role="alert">{self._escape(error_dict_message(cell["error"]))}</div>'))
+            body.append(pn.Row(
+                pn.Column(html("<strong>Input</strong>"), json_tree(cell.get("input"), name="Input"), sizing_mode="stretch_width"),
+                pn.Column(html("<strong>Output</strong>"), json_tree(cell.get("output"), name="Output"), sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            ))
+            body.append(html(f'<p class="cw-muted">Started {when(cell.get("start_time"))} · ended {when(cell.get("end_time"))} · attempt {cell.get("attempt", 0)}</p>'))
+            items.append(pn.Card(*body, title=title, collapsed=cell["status"] == "completed" and len(d.get("cells") or []) > 3, sizing_mode="stretch_width", css_classes=["execution-cell", f"cell-{cell['cell_id']}", f"status-{cell['status']}"], header_background="#fef2f2" if cell["status"] == "failed" else "#f3f4f6"))
+        self.cells[:] = items
+
+    async def _rerun(self, **how: Any) -> None:
+        execution = await attempt(self.banner, lambda: self.state.rerun(**how))
+        if execution is not None:
+            self.nav("execution", execution.id)
+
+    async def _run_latest(self) -> None:
+        execution = await attempt(self.banner, self.state.run_latest)
+        if execution is not None:
+            self.nav("execution", execution.id)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout

@@ -18,7 +18,15 @@ import yaml
 from panel.custom import JSComponent
 
 from workspace.views.notebook_state import NotebookState
-from workspace.views.widgets import Banner, SchemaForm, attempt, badge, error_dict_message, html, json_tree
+from workspace.views.widgets import (
+    Banner,
+    SchemaForm,
+    attempt,
+    badge,
+    error_dict_message,
+    html,
+    json_tree,
+)
 
 OPERATORS = [
     "equals", "not_equals", "contains", "not_contains", "starts_with", "ends_with", "gt", "gte", "lt", "lte",

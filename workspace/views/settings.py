@@ -1,7 +1,175 @@
+"""Settings: API keys (create, see once, revoke), password, data retention, users (admins)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+from typing import Any
+
 import panel as pn
-class _Stub(pn.viewable.Viewer):
-    def __init__(self, *a, **k):
-        super().__init__()
-    def __panel__(self):
-        return pn.pane.Markdown("# Coming")
-ExecutionList = ExecutionPage = Directory = AppPage = Connections = Gallery = Dashboard = SettingsPage = _Stub
+import param
+
+from connectors.sdk import ConfigurationError, InvalidInputError
+from workspace.auth import hash_password, verify_password
+from workspace.views.widgets import Banner, Check, attempt, html, table, when
+
+MIN_PASSWORD = 10
+
+
+class SettingsState(param.Parameterized):
+    keys = param.List(default=[])
+    users = param.List(default=[])
+
+    def __init__(self, svc: Any, user: Any, **params: Any) -> None:
+        super().__init__(**params)
+        self.svc = svc
+        self.user = user
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.keys = [k.to_dict() for k in self.svc.store.list_api_keys(self.user.id)]
+        if self.user.is_admin:
+            self.users = [u.to_dict() for u in self.svc.store.list_users()]
+
+    def create_key(self, name: str) -> str:
+        """A new API key; the plaintext is returned once and never stored."""
+        plaintext, _ = self.svc.store.create_api_key(self.user.id, name.strip() or "workspace")
+        self.refresh()
+        return str(plaintext)
+
+    def revoke_key(self, key_id: str) -> None:
+        if not self.svc.store.revoke_api_key(self.user.id, key_id):
+            raise ConfigurationError("That key does not exist or is already revoked.")
+        self.refresh()
+
+    def change_password(self, current: str, new: str, repeat: str) -> None:
+        from workspace.sessions import set_password
+
+        fresh = self.svc.store.get_user(self.user.id)
+        if not verify_password(fresh.password_hash, current):
+            raise InvalidInputError("Your current password is not right.", errors=[{"field": "current", "message": "wrong password"}])
+        _check_password(new, repeat)
+        set_password(self.svc.store, self.user.id, new)
+        path = self.svc.settings.ensure_data_dir() / "admin-password.txt"
+        if self.user.is_admin:
+            path.unlink(missing_ok=True)
+
+    def add_user(self, email: str, name: str, password: str, is_admin: bool) -> Any:
+        if not self.user.is_admin:
+            raise ConfigurationError("Only administrators can add users.")
+        if "@" not in email:
+            raise InvalidInputError("Enter the new user's e-mail address.", errors=[{"field": "email", "message": "not an e-mail address"}])
+        _check_password(password, password)
+        user = self.svc.store.create_user(email, name=name, password_hash=hash_password(password), is_admin=is_admin)
+        self.refresh()
+        return user
+
+    def sweep(self) -> int:
+        if not self.user.is_admin:
+            raise ConfigurationError("Only administrators can delete old executions.")
+        return int(self.svc.retention_sweep())
+
+
+def _check_password(new: str, repeat: str) -> None:
+    if len(new) < MIN_PASSWORD:
+        raise InvalidInputError(f"Choose a password of at least {MIN_PASSWORD} characters.", errors=[{"field": "new", "message": "too short"}])
+    if new != repeat:
+        raise InvalidInputError("The two new passwords differ; type the same one twice.", errors=[{"field": "repeat", "message": "differs"}])
+
+
+class SettingsPage(pn.viewable.Viewer):
+    def __init__(self, svc: Any, user: Any, nav: Callable[..., Any], **params: Any) -> None:
+        super().__init__(**params)
+        self.state = SettingsState(svc, user)
+        self.banner = Banner()
+        # API keys
+        self.keys_box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["api-keys"])
+        self.key_name = pn.widgets.TextInput(name="Name of the new key", placeholder="e.g. CI script", width=280, css_classes=["api-key-name"])
+        create = pn.widgets.Button(name="Create API key", button_type="primary", align="end", css_classes=["create-api-key"])
+        create.on_click(self._create_key)
+        self.shown_once = html("", css_classes=["new-api-key"])
+        self.state.param.watch(lambda e: self._render_keys(), "keys")
+        self._render_keys()
+        # password
+        current = pn.widgets.PasswordInput(name="Current password", width=280, css_classes=["pw-current"])
+        new = pn.widgets.PasswordInput(name=f"New password (at least {MIN_PASSWORD} characters)", width=280, css_classes=["pw-new"])
+        repeat = pn.widgets.PasswordInput(name="New password again", width=280, css_classes=["pw-repeat"])
+        change = pn.widgets.Button(name="Change password", button_type="primary", css_classes=["pw-change"])
+
+        async def do_change(_: Any) -> None:
+            done = await attempt(self.banner, lambda: self.state.change_password(current.value, new.value, repeat.value) or True, success="Password changed. Other browsers signed in as you have been signed out; this one too — sign in again with the new password.")
+            if done:
+                current.value = new.value = repeat.value = ""
+
+        change.on_click(do_change)
+        parts: list[Any] = [
+            html("<h1>Settings</h1>"), self.banner,
+            html("<h2>API keys</h2><p>Use a key with the REST API: <code>Authorization: Bearer cw_…</code>. A key is shown once, when it is created.</p>"),
+            pn.Row(self.key_name, create), self.shown_once, self.keys_box,
+            html(f"<h2>Account</h2><p>Signed in as {escape(user.email)}{' (administrator)' if user.is_admin else ''}.</p>"),
+            current, new, repeat, change,
+            html(f"<h2>Data retention</h2><p>Executions older than <strong>{svc.settings.retention_days} days</strong> are deleted "
+                 "(server setting <code>CELLWRIGHT_RETENTION_DAYS</code>).</p>"),
+        ]
+        if user.is_admin:
+            sweep = pn.widgets.Button(name="Delete old executions now", button_type="light", css_classes=["retention-sweep"])
+            sweep.on_click(self._sweep)
+            parts.append(sweep)
+            parts += self._users_section()
+        self._layout = pn.Column(*parts, sizing_mode="stretch_width")
+
+    def _render_keys(self) -> None:
+        rows = []
+        for k in self.state.keys:
+            state = f"revoked {when(k['revoked_at'])}" if k.get("revoked_at") else "active"
+            label = html(f"<strong>{escape(k['name'])}</strong> <code>{escape(k['prefix'])}…</code> <span class='cw-muted'>· created {when(k['created_at'])} · last used {when(k.get('last_used_at'))} · {state}</span>", align="center")
+            row: list[Any] = [label]
+            if not k.get("revoked_at"):
+                revoke = pn.widgets.Button(name=f"Revoke {k['name']}", button_type="danger", width=180, align="center", css_classes=["revoke-key"])
+                revoke.on_click(lambda e, i=k["id"]: self._revoke(i))
+                row.append(revoke)
+            rows.append(pn.Row(*row, sizing_mode="stretch_width"))
+        self.keys_box[:] = rows or [html('<p class="cw-muted">No API keys yet.</p>')]
+
+    async def _create_key(self, _: Any) -> None:
+        key = await attempt(self.banner, lambda: self.state.create_key(self.key_name.value))
+        if key:
+            self.shown_once.object = (
+                f'<div class="cw-banner ok" role="status">Your new key (copy it now — it will not be shown again): '
+                f'<code class="api-key-value">{escape(key)}</code></div>'
+            )
+            self.key_name.value = ""
+
+    async def _revoke(self, key_id: str) -> None:
+        await attempt(self.banner, lambda: self.state.revoke_key(key_id), success="Key revoked: it no longer works.")
+
+    async def _sweep(self, _: Any) -> None:
+        count = await attempt(self.banner, self.state.sweep)
+        if count is not None:
+            self.banner.ok(f"Deleted {count} old executions.")
+
+    def _users_section(self) -> list[Any]:
+        box = html("")
+
+        def render(*_: Any) -> None:
+            box.object = table([{**u, "role": "administrator" if u["is_admin"] else "user"} for u in self.state.users], [("email", "E-mail"), ("name", "Name"), ("role", "Role")], caption="Users")
+
+        self.state.param.watch(render, "users")
+        render()
+        email = pn.widgets.TextInput(name="E-mail", width=260, css_classes=["new-user-email"])
+        name = pn.widgets.TextInput(name="Name", width=220, css_classes=["new-user-name"])
+        password = pn.widgets.PasswordInput(name=f"Initial password (at least {MIN_PASSWORD} characters)", width=300, css_classes=["new-user-password"])
+        admin = Check("Administrator", css_classes=["new-user-admin"])
+        add = pn.widgets.Button(name="Add user", button_type="primary", css_classes=["add-user"])
+
+        async def do_add(_: Any) -> None:
+            user = await attempt(self.banner, lambda: self.state.add_user(email.value, name.value, password.value, admin.checked))
+            if user is not None:
+                self.banner.ok(f"Added {user.email}. Give them their initial password; they can change it in Settings.")
+                email.value = name.value = password.value = ""
+
+        add.on_click(do_add)
+        return [html("<h2>Users</h2>"), box, pn.FlexBox(email, name, password, admin, add, align_items="flex-end")]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout

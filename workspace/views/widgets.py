@@ -100,6 +100,23 @@ def when(value: str | None) -> str:
     return value.replace("T", " ")[:19]
 
 
+class Check(pn.widgets.CheckBoxGroup):
+    """A single checkbox whose label is tied to it (Bokeh's ``Checkbox`` leaves the label
+    unassociated, which screen readers and axe reject). ``checked`` is its state."""
+
+    def __init__(self, label: str, checked: bool = False, **params: Any) -> None:
+        super().__init__(options=[label], value=[label] if checked else [], **params)
+        self.label = label
+
+    @property
+    def checked(self) -> bool:
+        return bool(self.value)
+
+    @checked.setter
+    def checked(self, state: bool) -> None:
+        self.value = [self.label] if state else []
+
+
 def json_tree(value: Any, *, name: str, depth: int = 2, **params: Any) -> pn.pane.JSON:
     """An expandable JSON tree (``depth`` levels open)."""
     params.setdefault("sizing_mode", "stretch_width")
@@ -283,7 +300,7 @@ class SchemaForm(pn.viewable.Viewer):
             widget = pn.widgets.Select(name=label, options=choices, value=current if current in choices else choices[0], css_classes=css, sizing_mode="stretch_width")
         elif kind == "boolean":
             checked = bool(value) if value is not None else bool(default)
-            widget = pn.widgets.Checkbox(name=label, value=checked, css_classes=css)
+            widget = Check(label, checked, css_classes=css)
         elif kind == "secret":
             widget = pn.widgets.PasswordInput(name=label, value="", placeholder="stored — type to replace" if value else "", css_classes=css, sizing_mode="stretch_width")
         elif kind in ("text", "json"):
@@ -327,9 +344,9 @@ class SchemaForm(pn.viewable.Viewer):
         widget = self.widgets[name]
         spec = self.specs[name]
         raw = widget.value
-        if isinstance(widget, pn.widgets.Checkbox):
+        if isinstance(widget, Check):
             default = bool(spec.get("default"))
-            return (raw != default or name in self._values), bool(raw)
+            return (widget.checked != default or name in self._values), widget.checked
         if isinstance(widget, pn.widgets.Select):
             return (raw not in ("(default)", "(not set)")), raw
         if isinstance(widget, pn.widgets.PasswordInput):
@@ -389,6 +406,8 @@ class SchemaForm(pn.viewable.Viewer):
             widget = self.widgets[name]
         if isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)):
             widget.value = value if isinstance(value, str) else json.dumps(value)
+        elif isinstance(widget, Check):
+            widget.checked = bool(value)
         else:
             widget.value = value
 

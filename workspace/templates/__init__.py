@@ -1,0 +1,110 @@
+"""Scenario templates: YAML scenario documents next to this module, and their catalog.
+
+A template's cells name their connection as ``$<app key>`` (e.g. ``connection: $wordpress``);
+using the template replaces each placeholder with a connection the user picks.
+``__SERVER__`` in a URL becomes this server's public URL (the demo echo endpoint stands in
+for the user's own systems until they change the URL). A template whose apps are not
+installed yet is listed as "coming soon".
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cells import document as documents
+from connectors.sdk import ConfigurationError
+
+HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Template:
+    key: str
+    title: str
+    summary: str
+    category: str
+    data: dict[str, Any] = field(repr=False)
+
+    @property
+    def apps(self) -> list[str]:
+        """Every app the template's cells use, in order of first use."""
+        seen: list[str] = []
+        for cell in _walk(self.data["cells"]):
+            app = cell.get("app")
+            if app and app not in seen:
+                seen.append(app)
+        return seen
+
+    @property
+    def connections(self) -> list[str]:
+        """App keys whose connection the user must pick (the ``$app`` placeholders)."""
+        out: list[str] = []
+        for cell in _walk(self.data["cells"]):
+            conn = cell.get("connection")
+            if isinstance(conn, str) and conn.startswith("$") and conn[1:] not in out:
+                out.append(conn[1:])
+        return out
+
+    def missing_apps(self, registry: Any) -> list[str]:
+        return [a for a in self.apps if a not in registry]
+
+    def available(self, registry: Any) -> bool:
+        return not self.missing_apps(registry)
+
+    def document(self, connections: dict[str, str], *, server_url: str, name: str | None = None) -> documents.ScenarioDocument:
+        """The scenario document with connections and the server URL filled in."""
+        data = copy.deepcopy(self.data)
+        if name:
+            data["name"] = name
+        missing = [app for app in self.connections if not connections.get(app)]
+        if missing:
+            raise ConfigurationError(f"Pick a connection for: {', '.join(missing)}.")
+        for cell in _walk(data["cells"]):
+            conn = cell.get("connection")
+            if isinstance(conn, str) and conn.startswith("$"):
+                cell["connection"] = connections[conn[1:]]
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True).replace("__SERVER__", server_url.rstrip("/"))
+        return documents.loads(text, source=f"template {self.key}")
+
+
+def _walk(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for cell in cells:
+        out.append(cell)
+        for branch in cell.get("branches") or []:
+            out.extend(_walk(branch.get("cells") or []))
+    return out
+
+
+#: key → (category, file); the order is the gallery's order
+CATALOG: list[tuple[str, str]] = [
+    ("monday_to_wordpress", "Content"),
+    ("lead_generation", "Sales"),
+    ("form_to_wordpress_draft", "Content"),
+    ("order_routing", "Operations"),
+    ("webhook_to_stripe_customer", "Sales"),
+    ("stripe_payment_to_slack", "Sales"),
+    ("daily_report", "Operations"),
+    ("wordpress_to_slack", "Content"),
+    ("slack_to_monday", "Operations"),
+]
+
+
+def load_templates() -> list[Template]:
+    out = []
+    for key, category in CATALOG:
+        data = yaml.safe_load((HERE / f"{key}.yaml").read_text(encoding="utf-8"))
+        out.append(Template(key=key, title=data["name"], summary=data.get("description", ""), category=category, data=data))
+    return out
+
+
+def get_template(key: str) -> Template:
+    for template in load_templates():
+        if template.key == key:
+            return template
+    raise ConfigurationError(f"There is no template '{key}'.")
