@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from cells.models import OperationCell
-from connectors.sdk import App, ConfigurationError, NetworkPolicy, OperationContext, build_http
+from connectors.sdk import App, AuthKind, ConfigurationError, NetworkPolicy, OperationContext, build_http
 from connectors.sdk.http import ConnectorHttp
 from connectors.sdk.sandboxing import SANDBOX_BASE, secrets_of, shared_sandbox
 from engine.settings import Settings
@@ -85,13 +85,18 @@ class Contexts:
         http, credentials = await self._connection_client(connection, app)
         return OperationContext(http=http, credentials=credentials, connection_id=connection.id, connection_metadata=connection.metadata or {})
 
-    def _oauth_client(self, app: App) -> Any:
+    @property
+    def oauth_redirect_uri(self) -> str:
+        """Where providers send users back after consent (``/oauth/callback``, workspace/oauth.py)."""
+        return f"{self.settings.resolved_public_url()}/oauth/callback"
+
+    def _oauth_client(self, app: App, auth: AuthKind) -> Any:
         """The operator's OAuth app for ``app`` (None: the connection brings its own)."""
-        if app.auth.type != "oauth2" or app.key not in self.settings.oauth_clients:
+        if auth.type != "oauth2" or app.key not in self.settings.oauth_clients:
             return None
         from connectors.sdk.oauth import OAuthClient
 
-        return OAuthClient.from_config(app.key, self.settings.oauth_clients, redirect_uri=f"{self.settings.resolved_public_url()}/oauth/callback")
+        return OAuthClient.from_config(app.key, self.settings.oauth_clients, redirect_uri=self.oauth_redirect_uri)
 
     def _plain_client(self, app: App) -> ConnectorHttp:
         key = ("plain", app.key, id(asyncio.get_running_loop()))
@@ -119,7 +124,8 @@ class Contexts:
             merged = {**credentials, **tokens}
             await asyncio.to_thread(self.store.update_connection, connection.user_id, connection.id, credentials=merged)
 
-        auth = app.auth.httpx_auth(credentials, save_tokens, self._oauth_client(app))
+        kind = app.auth_for((connection.metadata or {}).get("auth_type"))  # the kind it was made with
+        auth = kind.httpx_auth(credentials, save_tokens, self._oauth_client(app, kind))
         if connection.is_sandbox and app.sandbox:
             client = build_http(
                 app_key=app.key,

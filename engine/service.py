@@ -69,11 +69,7 @@ class Cellwright:
         self.store = store
         self.store.migrate()
         self.store.sync_apps([_catalog_row(app) for app in self.apps])
-        self.analytics: Any = None
-        if self.settings.analytics:
-            from storage.analytics import AnalyticsLog
-
-            self.analytics = AnalyticsLog(self.settings.ensure_data_dir() / "analytics.duckdb")
+        self.analytics: Any = None  # opened by start(): one process only may own the file
         self.contexts = Contexts(self.store, self.settings)
         self.runner = Runner(self.store, self.apps, self.contexts, self.settings, analytics=self.analytics)
         self.executor = LocalExecutor(self.runner, self.store, self.settings)
@@ -90,9 +86,23 @@ class Cellwright:
             from engine.scheduler import Scheduler
 
             self._background.append(asyncio.create_task(Scheduler(self).run_forever()))
+        self.analytics = self.runner.analytics = self._open_analytics()
         if self.analytics is not None:
             self._background.append(asyncio.create_task(self.analytics.run_flusher()))
         self.started = True
+
+    def _open_analytics(self) -> Any:
+        """The DuckDB analytics log, or None when disabled or owned by another process
+        (DuckDB allows one writer: a CLI run next to a running server is not logged)."""
+        if not self.settings.analytics:
+            return None
+        from storage.analytics import AnalyticsLog
+
+        try:
+            return AnalyticsLog(self.settings.ensure_data_dir() / "analytics.duckdb")
+        except Exception as exc:  # duckdb.IOException: the file is locked by another process
+            log.warning("analytics disabled for this process: %s", str(exc).splitlines()[0])
+            return None
 
     async def stop(self) -> None:
         await self.executor.stop()
@@ -103,6 +113,7 @@ class Cellwright:
         await self.contexts.aclose()
         if self.analytics is not None:
             self.analytics.close()
+            self.analytics = self.runner.analytics = None
         self.started = False
 
     def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connectors.monday.actions import ACTIONS
 from connectors.monday.api import API_VERSION, BASE_URL, error_parser
-from connectors.monday.auth import MONDAY_TOKEN_AUTH, SANDBOX_CREDENTIALS
+from connectors.monday.auth import MONDAY_OAUTH, MONDAY_TOKEN_AUTH, SANDBOX_CREDENTIALS
 from connectors.monday.triggers import TRIGGERS
 from connectors.sdk import App
 
@@ -15,7 +15,8 @@ app = App(
     "move, archive and find items; start scenarios from new items, column and status changes and updates.",
     category="Project management",
     icon="📋",
-    auth=MONDAY_TOKEN_AUTH,  # OAuth (MONDAY_OAUTH) waits for App to hold several auth kinds
+    auth=MONDAY_TOKEN_AUTH,
+    other_auth=(MONDAY_OAUTH,),
     triggers=TRIGGERS,
     actions=ACTIONS,
     base_url=BASE_URL,

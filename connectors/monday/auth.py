@@ -1,8 +1,8 @@
-"""Connecting to monday.com: a personal API token (shipped) or OAuth (declared).
+"""Connecting to monday.com: a personal API token (the default) or OAuth.
 
-A personal token goes as ``Authorization: <token>`` (no ``Bearer``). OAuth is declared
-for the day ``App`` holds several auth kinds (see the report's SDK proposal); the
-endpoints are monday's legacy flow, whose tokens do not expire.
+A personal token goes as ``Authorization: <token>`` (no ``Bearer``). OAuth uses
+monday's legacy flow, whose tokens do not expire; the operator registers a monday app
+and sets ``CELLWRIGHT_OAUTH_CLIENTS__monday__CLIENT_ID`` / ``__CLIENT_SECRET``.
 """
 
 from __future__ import annotations
@@ -61,5 +61,5 @@ MONDAY_OAUTH = OAuth2Auth(
     test=test_connection,
     label_template="{label}",
 )
-"""Not wired yet: ``App.auth`` holds one kind. Webhooks created with an OAuth token
+"""The app's second auth kind (``App.other_auth``). Webhooks created with an OAuth token
 are signed (a JWT in ``Authorization``); the triggers verify that when it applies."""

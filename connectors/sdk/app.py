@@ -21,6 +21,11 @@ class App:
     description: str
     category: str
     auth: AuthKind = field(default_factory=NoAuth)
+    """The default way to connect (what a connection without a recorded kind uses)."""
+    other_auth: tuple[AuthKind, ...] = ()
+    """Further ways to connect, e.g. monday.com's OAuth beside its personal token. At
+    most one kind per type: a connection records its kind's type
+    (``metadata["auth_type"]``) and ``auth_for`` finds the kind again."""
     triggers: tuple[Trigger, ...] = ()
     actions: tuple[Action, ...] = ()
     base_url: str | Callable[[Mapping[str, Any]], str] | None = None
@@ -38,6 +43,30 @@ class App:
     sandbox_credentials: Mapping[str, Any] = field(default_factory=dict)
     """Credentials the sandbox accepts: what a "sandbox connection" stores."""
     builtin: bool = False
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for kind in self.auth_kinds:
+            if kind.type in seen:
+                raise ConfigurationError(
+                    f"App '{self.key}' declares two '{kind.type}' auth kinds; an app has at most one kind per type."
+                )
+            seen.add(kind.type)
+
+    @property
+    def auth_kinds(self) -> tuple[AuthKind, ...]:
+        """Every way to connect, the default (``auth``) first."""
+        return (self.auth, *self.other_auth)
+
+    def auth_for(self, auth_type: str | None) -> AuthKind:
+        """The auth kind of type ``auth_type`` (``None``: the default, ``auth``)."""
+        if auth_type is None:
+            return self.auth
+        for kind in self.auth_kinds:
+            if kind.type == auth_type:
+                return kind
+        known = ", ".join(kind.type for kind in self.auth_kinds)
+        raise ConfigurationError(f"App '{self.key}' has no '{auth_type}' auth. It has: {known}.")
 
     def operation(self, key: str) -> Operation:
         for op in (*self.triggers, *self.actions):
@@ -65,7 +94,7 @@ class App:
 
     @property
     def needs_connection(self) -> bool:
-        return self.auth.type != "none"
+        return any(kind.type != "none" for kind in self.auth_kinds)
 
     def describe(self, *, full: bool = True) -> dict[str, Any]:
         """The catalog entry (``cellwright apps --json``, ``GET /api/v1/apps``)."""
@@ -76,11 +105,13 @@ class App:
             "category": self.category,
             "icon": self.icon,
             "auth": self.auth.type,
+            "auth_types": [kind.type for kind in self.auth_kinds],
             "builtin": self.builtin,
             "has_sandbox": self.sandbox is not None,
         }
         if full:
             data["auth_schema"] = self.auth.describe()
+            data["auth_schemas"] = {kind.type: kind.describe() for kind in self.auth_kinds}
             data["triggers"] = [t.describe() for t in self.triggers]
             data["actions"] = [a.describe() for a in self.actions]
         else:

@@ -41,13 +41,23 @@ def secrets_of(credentials: Mapping[str, Any]) -> list[str]:
     return [secret_value(v) for v in credentials.values() if isinstance(v, str) or hasattr(v, "get_secret_value")]
 
 
-def sandbox_http(app: App, credentials: Mapping[str, Any], *, asgi_app: Any | None = None, base_url: str = SANDBOX_BASE) -> ConnectorHttp:
-    """A client for ``app`` that talks to its simulator in process."""
+def sandbox_http(
+    app: App,
+    credentials: Mapping[str, Any],
+    *,
+    asgi_app: Any | None = None,
+    base_url: str = SANDBOX_BASE,
+    auth_type: str | None = None,
+) -> ConnectorHttp:
+    """A client for ``app`` that talks to its simulator in process.
+
+    ``auth_type``: which of the app's auth kinds the credentials are for (default: ``app.auth``).
+    """
     asgi = asgi_app if asgi_app is not None else load_sandbox_factory(app)()
     return build_http(
         app_key=app.key,
         base_url=base_url,
-        auth=app.auth.httpx_auth(credentials),
+        auth=app.auth_for(auth_type).httpx_auth(credentials),
         headers=app.default_headers,
         error_parser=app.error_parser,
         secrets=secrets_of(credentials),
@@ -55,6 +65,9 @@ def sandbox_http(app: App, credentials: Mapping[str, Any], *, asgi_app: Any | No
     )
 
 
-def sandbox_context(app: App, credentials: Mapping[str, Any], *, asgi_app: Any | None = None, **fields: Any) -> OperationContext:
+def sandbox_context(
+    app: App, credentials: Mapping[str, Any], *, asgi_app: Any | None = None, auth_type: str | None = None, **fields: Any
+) -> OperationContext:
     """An ``OperationContext`` for tests: the app's sandbox behind ``ctx.http``."""
-    return OperationContext(http=sandbox_http(app, credentials, asgi_app=asgi_app), credentials=credentials, **fields)
+    http = sandbox_http(app, credentials, asgi_app=asgi_app, auth_type=auth_type)
+    return OperationContext(http=http, credentials=credentials, **fields)

@@ -28,6 +28,9 @@ from workspace.views.widgets import (
     json_tree,
 )
 
+TOGGLE_CSS = ".bk-btn { text-align: left; white-space: normal; }"
+CARD_STYLE = {"border": "1px solid #d1d5db", "border-radius": "8px", "background": "#ffffff"}
+
 OPERATORS = [
     "equals", "not_equals", "contains", "not_contains", "starts_with", "ends_with", "gt", "gte", "lt", "lte",
     "exists", "not_exists", "is_empty", "is_not_empty", "in_list", "not_in_list", "matches_regex", "before", "after",
@@ -150,23 +153,20 @@ class CellCard(pn.viewable.Viewer):
         self.form: SchemaForm | None = None
         cell = self.state.cell(cell_id)
         self.is_trigger = cell.get("kind") == "trigger"
-        self.toggle = pn.widgets.Button(name=self._title(), button_type="light", css_classes=["cell-toggle", f"cell-toggle-{cell_id}"], sizing_mode="stretch_width", align="center")
+        self.toggle = pn.widgets.Button(name=self._title(), button_type="light", css_classes=["cell-toggle", f"cell-toggle-{cell_id}"], sizing_mode="stretch_width", stylesheets=[TOGGLE_CSS])
         self.toggle.on_click(lambda e: self.param.update(expanded=not self.expanded))
-        self.status = html(self._status_html(), width=110, align="center", margin=(0, 4))
-        header: list[Any] = [self.toggle, self.status]
-        if not self.is_trigger:
-            self.run = pn.widgets.Button(name="Run cell", button_type="primary", width=100, align="center", css_classes=["run-cell", f"run-{cell_id}"])
-            self.run.on_click(self._run)
-            header.append(self.run)
-        self.header = pn.Row(*header, sizing_mode="stretch_width", margin=0)
-        self.body = pn.Column(sizing_mode="stretch_width", visible=False, margin=(0, 0, 0, 24))
+        self.run: pn.widgets.Button | None = None
+        self.body = pn.Column(sizing_mode="stretch_width", margin=(0, 0, 0, 24))
         self.result = pn.Column(sizing_mode="stretch_width", margin=0)
-        self._layout = pn.Column(self.header, self.banner, self.body, sizing_mode="stretch_width", css_classes=["cell-card", f"cell-{cell_id}"], styles={"border": "1px solid #d1d5db", "border-radius": "8px", "background": "#ffffff"}, margin=(4, 0))
+        # collapsed, a card is two models (this column and the toggle): a 50-cell scenario opens fast
+        self._layout = pn.Column(self.toggle, sizing_mode="stretch_width", css_classes=["cell-card", f"cell-{cell_id}"], styles=CARD_STYLE, margin=(4, 0))
         self.param.watch(self._toggle, "expanded")
 
     def _title(self) -> str:
         cell = self.state.cell(self.cell_id)
         arrow = "▾" if self.expanded else "▸"
+        result = self.state.results.get(self.cell_id)
+        status = f"  [{result['status']}]" if result else ""
         name = cell.get("name") or cell["id"]
         if cell.get("kind") == "condition":
             what = "Router" if cell.get("branches") is not None else "Filter"
@@ -174,17 +174,23 @@ class CellCard(pn.viewable.Viewer):
             op = self.state.operation(cell)
             app = self.state.svc.apps.get(cell["app"]).name if cell.get("app") in self.state.svc.apps else cell.get("app", "?")
             what = f"{app} · {op.name if op is not None else cell.get('operation')}"
-        return f"{arrow} {self.number}. {name} — {what}"
-
-    def _status_html(self) -> str:
-        result = self.state.results.get(self.cell_id)
-        return badge(result["status"]) if result else '<span class="cw-muted">not run</span>'
+        return f"{arrow} {self.number}. {name} — {what}{status}"
 
     def refresh_header(self) -> None:
         self.toggle.name = self._title()
-        self.status.object = self._status_html()
+
+    def _open(self) -> None:
+        """Build the header row, banner and editor (first time the card is opened)."""
+        header: list[Any] = [self.toggle]
+        if not self.is_trigger:
+            self.run = pn.widgets.Button(name="Run cell", button_type="primary", width=100, align="center", css_classes=["run-cell", f"run-{self.cell_id}"])
+            self.run.on_click(self._run)
+            header.append(self.run)
+        self._layout[:] = [pn.Row(*header, sizing_mode="stretch_width", margin=0), self.banner, self.body]
 
     def _toggle(self, *_: Any) -> None:
+        if self.expanded and len(self._layout) == 1:
+            self._open()
         if self.expanded and not self.body.objects:
             self.build()
         self.body.visible = self.expanded
@@ -212,6 +218,7 @@ class CellCard(pn.viewable.Viewer):
             delete.on_click(lambda e: self.nb.act(lambda: self.state.delete(self.cell_id), self.banner))
             parts.append(pn.Row(up, down, delete, margin=(6, 0)))
             parts.append(self.result)
+        parts.append(AddStep(self.nb, after=self.cell_id, label=f"Add a step after {cell.get('name') or cell['id']}"))
         self.body[:] = parts
         self._show_result()
 
@@ -331,11 +338,13 @@ class CellCard(pn.viewable.Viewer):
     # -- running --------------------------------------------------------------------------
 
     async def _run(self, _: Any = None) -> None:
-        self.run.loading = True
+        if self.run is not None:
+            self.run.loading = True
         try:
             result = await attempt(self.banner, lambda: self.state.run_cell(self.cell_id))
         finally:
-            self.run.loading = False
+            if self.run is not None:
+                self.run.loading = False
         if result is None:
             return
         if not self.expanded:
@@ -521,7 +530,6 @@ class Notebook(pn.viewable.Viewer):
         items.append(AddStep(self, branch=(router_id, branch["name"]), label=f"Add a step at the start of branch {branch['name']}"))
         for index, cell in enumerate(branch.get("cells") or []):
             items.append(self._card(cell["id"], f"{number}.{index + 1}"))
-            items.append(AddStep(self, after=cell["id"], label=f"Add a step after {cell.get('name') or cell['id']}"))
         remove = pn.widgets.Button(name=f"Delete branch {branch['name']}", button_type="light")
         remove.on_click(lambda e: self.act(lambda: state.delete_branch(router_id, original), self.banner))
         items.append(remove)
@@ -549,7 +557,7 @@ class Notebook(pn.viewable.Viewer):
         cells = self.state.cells
         for index, cell in enumerate(cells):
             items.append(self._card(cell["id"], str(index + 1)))
-            items.append(AddStep(self, after=cell["id"], label=f"Add a step after {cell.get('name') or cell['id']}"))
+        items.append(AddStep(self, after=cells[-1]["id"], label="Add a step at the end"))
         self.cells_box[:] = items
 
     def refresh_headers(self) -> None:

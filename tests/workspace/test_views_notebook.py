@@ -1,0 +1,194 @@
+"""The notebook's state and view, headless, against a real Cellwright."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from connectors.sdk import CellwrightError
+from workspace.views.notebook_state import NotebookState
+from workspace.views.widgets import SchemaForm
+
+pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+
+DOC: dict[str, Any] = {
+    "name": "Orders",
+    "cells": [
+        {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
+        {"id": "upper", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": "{{ trigger.body.name }}", "transform": "upper"}},
+        {"id": "route", "kind": "condition", "branches": [
+            {"name": "big", "rules": {"all": [{"left": "{{ trigger.body.amount }}", "op": "gt", "right": 10}]}, "cells": [
+                {"id": "big_fields", "kind": "transformer", "app": "formatter", "operation": "set_fields", "inputs": {"fields": {"size": "big"}}},
+            ]},
+            {"name": "small", "fallback": True, "cells": [
+                {"id": "small_fields", "kind": "transformer", "app": "formatter", "operation": "set_fields", "inputs": {"fields": {"size": "small"}}},
+            ]},
+        ]},
+    ],
+}
+
+
+@pytest.fixture
+def scenario(svc: Any, user: Any) -> Any:
+    from cells import document as documents
+
+    return svc.import_scenario(user.id, documents.parse(DOC))
+
+
+@pytest.fixture
+def state(svc: Any, user: Any, scenario: Any) -> NotebookState:
+    return NotebookState(svc, user, scenario.id)
+
+
+def test_loads_saved_document(state: NotebookState) -> None:
+    assert [c["id"] for c, _ in state.walk()] == ["hook", "upper", "route", "big_fields", "small_fields"]
+    assert state.dirty is False and state.version == 1 and state.status == "draft"
+    assert state.webhook_url and "/hooks/" in state.webhook_url
+
+
+def test_add_move_delete_mark_dirty(state: NotebookState) -> None:
+    new = state.add_cell("action", app="formatter", operation="lookup", after="upper")
+    assert new == "lookup" and state.dirty
+    assert [c["id"] for c in state.cells] == ["hook", "upper", "lookup", "route"]
+    assert state.cell("lookup")["kind"] == "transformer"  # the operation decides the kind
+    state.move("lookup", -1)
+    assert [c["id"] for c in state.cells][:3] == ["hook", "lookup", "upper"]
+    with pytest.raises(CellwrightError, match="top"):
+        state.move("lookup", -1)  # the trigger stays first
+    with pytest.raises(CellwrightError, match="trigger"):
+        state.delete("hook")
+    state.delete("lookup")
+    assert "lookup" not in state.ids()
+
+
+def test_cells_in_branches(state: NotebookState) -> None:
+    first = state.add_cell("action", app="formatter", operation="text", branch=("route", "big"))
+    assert state.branch("route", "big")["cells"][0]["id"] == first
+    name = state.add_branch("route")
+    names = [b["name"] for b in state.cell("route")["branches"]]
+    assert names[-1] == "small" and name in names  # the fallback stays last
+    state.delete_branch("route", name)
+    with pytest.raises(CellwrightError):
+        state.move("big_fields", 1)
+
+
+def test_references_list_earlier_outputs_only(state: NotebookState) -> None:
+    refs = dict((ref, label) for label, ref in state.references("big_fields"))
+    assert "{{ trigger.body.email }}" in refs  # the webhook's sample
+    assert "{{ steps.upper.result }}" in refs  # the formatter's sample
+    assert not any("small_fields" in r for r in refs)  # a sibling branch never runs first
+    assert not any("big_fields" in r for r in state.references("small_fields")[0][1])
+
+
+async def test_run_cell_uses_outputs_above(state: NotebookState) -> None:
+    state.trigger_text = '{"body": {"name": "ada", "amount": 3}, "method": "POST", "headers": {}, "query": {}}'
+    result = await state.run_cell("upper")
+    assert result["status"] == "completed"
+    assert result["input"]["value"] == "ada" and result["output"] == {"result": "ADA"}
+    assert state.results["upper"]["output"] == {"result": "ADA"}
+    assert ("{{ steps.upper.result }}") in [r for _, r in state.references("route")]
+
+
+async def test_run_cell_reports_field_errors(state: NotebookState) -> None:
+    state.update_cell("upper", inputs={"value": "x", "transform": "shout"})
+    result = await state.run_cell("upper")
+    assert result["status"] == "failed"
+    fields = [e["field"] for e in result["error"]["details"]["errors"]]
+    assert "transform" in fields
+    form = SchemaForm(state.operation(state.cell("upper")).input_schema(), state.cell("upper")["inputs"])
+    assert form.mark_errors(result["error"]["details"]["errors"]) == {"transform": form.errors["transform"]}
+
+
+async def test_test_run_saves_and_records_results(state: NotebookState) -> None:
+    state.set_meta(name="Orders v2")
+    state.trigger_text = '{"body": {"name": "bob", "amount": 50}, "method": "POST", "headers": {}, "query": {}}'
+    execution = await state.test_run()
+    assert execution["status"] == "completed"
+    assert state.dirty is False and state.version == 2
+    assert state.results["big_fields"]["output"] == {"size": "big"}
+    assert "small_fields" not in state.results
+
+
+async def test_enable_requires_saved_changes(state: NotebookState) -> None:
+    state.set_meta(description="changed")
+    with pytest.raises(CellwrightError, match="Save"):
+        await state.enable()
+    state.save()
+    assert (await state.enable()).status == "active"
+    assert state.status == "active"
+    assert (await state.disable()).status == "paused"
+
+
+def test_invalid_document_is_refused_on_save(state: NotebookState) -> None:
+    state.update_cell("upper", inputs={"value": "{{ steps.nowhere.x }}", "transform": "upper"})
+    with pytest.raises(CellwrightError, match="nowhere"):
+        state.save()
+    assert state.dirty
+
+
+def test_bad_trigger_json_is_a_clear_error(state: NotebookState) -> None:
+    state.trigger_text = "{not json"
+    with pytest.raises(CellwrightError, match="not valid JSON"):
+        state.trigger_payload()
+
+
+def test_schema_form_fields() -> None:
+    schema = {
+        "properties": {
+            "mode": {"enum": ["a", "b"], "default": "a", "description": "Pick one."},
+            "count": {"type": "integer"},
+            "flag": {"type": "boolean", "default": False},
+            "extra": {"type": "object"},
+            "secret": {"anyOf": [{"type": "string", "format": "password", "writeOnly": True}, {"type": "null"}]},
+        },
+        "required": ["count"],
+    }
+    form = SchemaForm(schema, {"count": 3})
+    assert form.label("count") == "Count (required)"
+    assert form.values() == {"count": 3}
+    form.widgets["mode"].value = "b"
+    form.widgets["extra"].value = '{"a": 1}'
+    form.widgets["flag"].checked = True
+    assert form.values() == {"count": 3, "mode": "b", "extra": {"a": 1}, "flag": True}
+    form.set_value("count", "{{ steps.x.n }}")  # a mapping is accepted in a number field
+    assert form.values()["count"] == "{{ steps.x.n }}"
+    form.widgets["extra"].value = "{broken"
+    with pytest.raises(ValueError):
+        form.values()
+    assert "extra" in form.errors
+    form.widgets["extra"].value = ""
+    form.insert("mode", "{{ trigger.mode }}")  # an enum becomes text to hold a reference
+    assert form.values()["mode"] == "{{ trigger.mode }}"
+
+
+def test_fifty_cell_notebook_opens_under_a_second(svc: Any, user: Any) -> None:
+    from cells import document as documents
+    from workspace.views.notebook import Notebook
+
+    cells = [{"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"}]
+    cells += [{"id": f"c{i}", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": f"{{{{ trigger.body.n{i} }}}}", "transform": "upper"}} for i in range(49)]
+    scenario = svc.import_scenario(user.id, documents.parse({"name": "Big", "cells": cells}))
+    t0 = time.perf_counter()
+    nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
+    nb.__panel__().get_root()  # the Bokeh models the browser receives
+    assert time.perf_counter() - t0 < 1.0
+    card = nb.cards["c10"]
+    card.expanded = True
+    assert card.form is not None and "value" in card.form.widgets
+
+
+async def test_notebook_view_edits_flow_into_state(svc: Any, user: Any, scenario: Any) -> None:
+    from workspace.views.notebook import Notebook
+
+    nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
+    card = nb.cards["upper"]
+    card.expanded = True
+    card.form.widgets["value"].value = "{{ trigger.body.email }}"
+    assert nb.state.cell("upper")["inputs"]["value"] == "{{ trigger.body.email }}"
+    assert nb.dirty and nb.guard.dirty
+    await card._run()
+    assert nb.state.results["upper"]["output"] == {"result": "ADA@EXAMPLE.COM"}
+    await nb._save()
+    assert not nb.dirty and nb.state.version == 2

@@ -1,0 +1,232 @@
+"""Headless tests of the workspace pages' state, against a real Cellwright."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cells import document as documents
+from connectors.sdk import CellwrightError
+
+pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+
+SIMPLE = {"name": "Echo", "cells": [
+    {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
+    {"id": "shout", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": "{{ trigger.body.name }}", "transform": "upper"}},
+]}
+
+
+def test_scenario_list_create_duplicate_import_delete(svc: Any, user: Any) -> None:
+    from workspace.views.scenarios import ScenarioList, ScenarioListState
+
+    state = ScenarioListState(svc, user)
+    assert state.rows == []
+    blank = state.create_blank("  ")
+    assert blank.name == "Untitled scenario" and len(state.rows) == 1
+    copy = state.duplicate(blank.id)
+    assert copy.name == "Untitled scenario (copy)"
+    imported = state.import_text(documents.dump(documents.parse(SIMPLE)))
+    assert {r["name"] for r in state.rows} == {"Untitled scenario", "Untitled scenario (copy)", "Echo"}
+    with pytest.raises(CellwrightError, match="cells"):
+        state.import_text("name: broken\ncells: []\n")
+    other = svc.store.create_user("eve@example.com")
+    assert ScenarioListState(svc, other).rows == []  # only the signed-in user's objects
+    view = ScenarioList(svc, user, nav=lambda *a, **k: None)
+    assert len(view.list.objects) == 3
+    assert imported.id in {r["id"] for r in view.state.rows}
+
+
+async def test_scenario_list_toggle_and_delete(svc: Any, user: Any) -> None:
+    from workspace.views.scenarios import ScenarioListState
+
+    state = ScenarioListState(svc, user)
+    scenario = state.import_text(documents.dump(documents.parse(SIMPLE)))
+    await state.toggle(scenario.id)
+    assert state.rows[0]["status"] == "active"
+    await state.delete(scenario.id)
+    assert state.rows == []
+
+
+async def test_executions_filter_page_and_rerun(svc: Any, user: Any, helpers: Any) -> None:
+    from workspace.views.executions import PAGE_SIZE, ExecutionList, ExecutionListState, ExecutionPage, ExecutionState
+
+    scenario = svc.import_scenario(user.id, documents.parse(SIMPLE))
+    for i in range(PAGE_SIZE + 3):
+        await svc.run_now(user.id, scenario.id, {"body": {"name": f"n{i}"}, "method": "POST", "headers": {}, "query": {}})
+    failed = await svc.run_now(user.id, scenario.id, {"body": {}, "method": "POST", "headers": {}, "query": {}})
+    assert failed["status"] == "failed"
+    state = ExecutionListState(svc, user)
+    assert state.total == PAGE_SIZE + 4 and state.pages == 2 and len(state.items) == PAGE_SIZE
+    state.page = 1
+    assert len(state.items) == 4
+    state.status = "failed"
+    assert state.page == 0 and state.total == 1 and state.items[0]["id"] == failed["id"]
+    state.time_range = "Last hour"
+    assert state.total == 1
+    view = ExecutionList(svc, user, nav=lambda *a, **k: None, scenario_id=scenario.id)
+    assert view.state.scenario_id == scenario.id and view.state.total == PAGE_SIZE + 4
+
+    detail = ExecutionState(svc, user, failed["id"])
+    assert detail.cell_order() == ["hook", "shout"] and not detail.live
+    page = ExecutionPage(svc, user, failed["id"], nav=lambda *a, **k: None)
+    assert "shout" in page.banner.message and not page.from_failed.disabled
+    # fix the cell, then run the latest version with the same trigger data
+    fixed = documents.parse({**SIMPLE, "cells": [SIMPLE["cells"][0], {**SIMPLE["cells"][1], "inputs": {"value": "{{ trigger.body.name | default('anon') }}", "transform": "upper"}}]})
+    svc.import_scenario(user.id, fixed, scenario_id=scenario.id)
+    assert ExecutionState(svc, user, failed["id"]).newer_version == 2
+    new = await detail.run_latest()
+    done = await helpers.finished(svc, new.id)
+    assert done["status"] == "completed" and done["cells"][-1]["output"] == {"result": "ANON"}
+    rerun = await detail.rerun(from_start=True)  # reruns the recorded version
+    assert (await helpers.finished(svc, rerun.id))["status"] == "failed"
+    other = svc.store.create_user("eve@example.com")
+    with pytest.raises(CellwrightError):
+        ExecutionState(svc, other, failed["id"])
+
+
+def test_directory_filters(svc: Any) -> None:
+    from workspace.views.directory import AppPage, DirectoryState, fields_table
+
+    state = DirectoryState(svc)
+    everything = len(state.apps)
+    state.search = "format"
+    assert [a["key"] for a in state.apps] == ["formatter"]
+    state.search = ""
+    state.has_trigger = True
+    assert all(a["triggers"] for a in state.apps) and len(state.apps) < everything
+    state.param.update(has_trigger=False, category="Built-in")
+    assert state.apps and all(a["category"] == "Built-in" for a in state.apps)
+    state.param.update(category="", auth="api_key")
+    assert {a["key"] for a in state.apps} >= {"keyed"}
+    page = AppPage(svc, None, "http", nav=lambda *a, **k: None)
+    assert page.described["actions"][0]["key"] == "request"
+    assert "<code>url</code>" in fields_table(page.described["actions"][0]["input_schema"], "x")
+    with pytest.raises(CellwrightError):
+        AppPage(svc, None, "nope", nav=lambda *a, **k: None)
+
+
+async def test_connections_sandbox_test_rename_delete(svc: Any, user: Any) -> None:
+    from workspace.views.connections import Connections, ConnectionsState
+
+    state = ConnectionsState(svc, user)
+    assert "keyed" in {a.key for a in state.apps_needing_connections()}
+    conn = await state.create("keyed", {"api_key": "good-key"}, sandbox=True)
+    assert conn.status == "active" and conn.is_sandbox and state.rows[0]["id"] == conn.id
+    bad = await state.create("keyed", {"api_key": "wrong"}, name="Bad key")
+    assert bad.status == "error"
+    fixed = await state.update_credentials(bad.id, {"api_key": "good-key"})
+    assert fixed.status in ("active", "error")  # the sandbox decides; the call went through
+    renamed = await state.rename(conn.id, " Team key ")
+    assert renamed.name == "Team key"
+    scenario = svc.import_scenario(user.id, documents.parse({"name": "Uses it", "cells": [
+        {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
+        {"id": "who", "kind": "action", "app": "keyed", "operation": "whoami", "connection": conn.id},
+    ]}))
+    await svc.enable(user.id, scenario.id)
+    with pytest.raises(CellwrightError, match="Uses it"):
+        state.delete(conn.id)
+    await svc.disable(user.id, scenario.id)
+    state.delete(conn.id)
+    assert conn.id not in {r["id"] for r in state.rows}
+    view = Connections(svc, user, nav=lambda *a, **k: None, app_key="keyed")
+    assert view.app_select.value == "keyed"
+    secret_widgets = [w for w in view.form_box.objects if hasattr(w, "widgets")]
+    assert secret_widgets and all(type(w).__name__ == "PasswordInput" for w in secret_widgets[0].widgets.values())
+
+
+def test_template_catalog_is_complete_and_valid(svc: Any) -> None:
+    from cells.mapping import check_syntax
+    from workspace.templates import load_templates
+
+    templates = load_templates()
+    keys = {t.key for t in templates}
+    assert {"monday_to_wordpress", "lead_generation"} <= keys and len(templates) >= 8
+    monday = next(t for t in templates if t.key == "monday_to_wordpress")
+    assert monday.apps == ["monday", "wordpress"] and monday.connections == ["monday", "wordpress"]
+    rules = monday.data["cells"][1]["rules"]["all"][0]
+    assert rules["op"] == "equals" and rules["right"] == "Approved"
+    lead = next(t for t in templates if t.key == "lead_generation")
+    assert any(c.get("kind") == "condition" and "score" in str(c.get("rules")) for c in lead.data["cells"])
+    import importlib
+
+    for t in templates:
+        doc = t.document({app: "conn-id" for app in t.connections}, server_url="http://example.test")
+        for cell, _ in doc.walk():
+            check_syntax(getattr(cell, "inputs", {}), cell_id=cell.id)
+            if getattr(cell, "app", None):
+                app = svc.apps.get(cell.app) if cell.app in svc.apps else importlib.import_module(f"connectors.{cell.app}").app
+                app.operation(cell.operation)  # every operation exists (even in apps not installed yet)
+        if t.available(svc.apps):
+            svc.validate(doc)
+
+
+def test_gallery_uses_template_with_connections(svc: Any, user: Any) -> None:
+    from workspace.views.templates import Gallery, GalleryState
+
+    state = GalleryState(svc, user)
+    entries = {e["key"]: e for e in state.entries()}
+    assert entries["lead_generation"]["available"] and entries["lead_generation"]["connections"] == []
+    scenario = state.use("lead_generation", {}, name="My leads")
+    assert scenario.status == "draft" and scenario.name == "My leads"
+    url = scenario.document["cells"][2]["inputs"]["url"]
+    assert url.startswith(svc.settings.resolved_public_url()) and "__SERVER__" not in url
+    with pytest.raises(CellwrightError, match="connection"):
+        state.use("form_to_wordpress_draft", {})
+    gallery = Gallery(svc, user, nav=lambda *a, **k: None, selected="form_to_wordpress_draft")
+    assert gallery.state.selected == "form_to_wordpress_draft"
+
+
+def test_settings_api_keys_users_password(svc: Any, user: Any) -> None:
+    from workspace.auth import hash_password, verify_password
+    from workspace.views.settings import SettingsPage, SettingsState
+
+    state = SettingsState(svc, user)
+    key = state.create_key("ci")
+    assert key.startswith("cw_") and svc.store.user_for_api_key(key).id == user.id
+    assert key not in str(state.keys)  # only the prefix is kept
+    state.revoke_key(state.keys[0]["id"])
+    assert svc.store.user_for_api_key(key) is None
+    with pytest.raises(CellwrightError):
+        state.revoke_key(state.keys[0]["id"])
+    with pytest.raises(CellwrightError, match="administrators"):
+        state.add_user("bob@example.com", "Bob", "long-enough-pw", False)
+    admin = svc.store.create_user("root@example.com", password_hash=hash_password("old-password-1"), is_admin=True)
+    admin_state = SettingsState(svc, admin)
+    with pytest.raises(CellwrightError, match="at least"):
+        admin_state.add_user("bob@example.com", "Bob", "short", False)
+    bob = admin_state.add_user("bob@example.com", "Bob", "long-enough-pw", False)
+    assert verify_password(svc.store.get_user(bob.id).password_hash, "long-enough-pw")
+    with pytest.raises(CellwrightError, match="current password"):
+        admin_state.change_password("nope", "new-password-1", "new-password-1")
+    with pytest.raises(CellwrightError, match="differ"):
+        admin_state.change_password("old-password-1", "new-password-1", "new-password-2")
+    admin_state.change_password("old-password-1", "new-password-1", "new-password-1")
+    assert verify_password(svc.store.get_user(admin.id).password_hash, "new-password-1")
+    page = SettingsPage(svc, admin, nav=lambda *a, **k: None)
+    assert page.keys_box.objects
+
+
+async def test_analytics_dashboard(make_settings: Any, registry: Any) -> None:
+    from engine.service import Cellwright
+    from workspace.views.analytics import AnalyticsState, Dashboard
+
+    svc = Cellwright(make_settings(analytics=True), apps=registry)
+    await svc.start(scheduler=False)
+    try:
+        user = svc.store.create_user("ana@example.com")
+        scenario = svc.import_scenario(user.id, documents.parse(SIMPLE))
+        await svc.run_now(user.id, scenario.id, {"body": {"name": "x"}, "method": "POST", "headers": {}, "query": {}})
+        await svc.run_now(user.id, scenario.id, {"body": {}, "method": "POST", "headers": {}, "query": {}})
+        state = AnalyticsState(svc, user)
+        frames = state.load()
+        assert frames["summary"]["runs"] == 2 and frames["summary"]["failed"] == 1
+        assert not frames["errors"].empty
+        dash = Dashboard(svc, user)
+        text = str([getattr(o, "object", "") for o in dash.body.objects])
+        assert "Success rate per scenario" in text or dash.body.objects
+        state.time_range = "Last 24 hours"
+        assert (await state.aload())["summary"]["runs"] == 2
+    finally:
+        await svc.stop()
+        svc.close()
