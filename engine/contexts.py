@@ -9,13 +9,21 @@ simulator instance under ``/sandbox/<app>`` so both views share state.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from cells.models import OperationCell
-from connectors.sdk import App, AuthKind, ConfigurationError, NetworkPolicy, OperationContext, build_http
+from connectors.sdk import (
+    App,
+    AuthKind,
+    ConfigurationError,
+    NetworkPolicy,
+    OperationContext,
+    build_http,
+)
 from connectors.sdk.http import ConnectorHttp
 from connectors.sdk.sandboxing import SANDBOX_BASE, secrets_of, shared_sandbox
 from engine.settings import Settings
@@ -37,6 +45,7 @@ class Contexts:
         self.settings = settings
         self.policy = network_policy(settings)
         self._clients: dict[tuple[Any, ...], ConnectorHttp] = {}
+        self._retired: list[tuple[float, ConnectorHttp]] = []
 
     def for_execution(self, execution: Any) -> Any:
         """A ``ContextFactory`` bound to the execution's owner and id."""
@@ -149,14 +158,29 @@ class Contexts:
             )
         # drop clients of older versions of this connection
         for old in [k for k in self._clients if k[0] == "conn" and k[1] == connection.id]:
-            self._clients.pop(old, None)
+            await self._retire(self._clients.pop(old))
         self._clients[key] = client
         return client, credentials
 
+    async def _retire(self, client: ConnectorHttp) -> None:
+        """Close a replaced client once cells that still hold it are done with it (an OAuth
+        refresh saves tokens, which changes the connection and so the cache key)."""
+        now = time.monotonic()
+        due = [c for at, c in self._retired if at <= now]
+        self._retired = [(at, c) for at, c in self._retired if at > now]
+        self._retired.append((now + self.settings.execution_timeout_seconds, client))
+        for old in due:
+            await _close(old)
+
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
+        clients, self._clients = [*self._clients.values(), *(c for _, c in self._retired)], {}
+        self._retired = []
         for client in clients:
-            try:
-                await client.aclose()
-            except Exception:  # noqa: S110 - closing on shutdown, nothing to report
-                pass
+            await _close(client)
+
+
+async def _close(client: ConnectorHttp) -> None:
+    try:
+        await client.aclose()
+    except Exception:  # noqa: S110 - a client of another event loop, or already closed: nothing to report
+        pass

@@ -120,7 +120,7 @@ class LocalExecutor:
                 return
             heartbeat = asyncio.create_task(self._heartbeat(execution_id))
             try:
-                outcome = await self.runner.run(execution)
+                outcome = await self.runner.run(execution, fresh=claimed is not None)
             except Exception as exc:  # the runner records its own failures; this is a last resort
                 log.exception("execution %s: runner crashed", execution_id)
                 outcome = Outcome("failed", error={"code": "internal_error", "message": str(exc)})

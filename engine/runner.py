@@ -80,6 +80,7 @@ class Runner:
         self.contexts = contexts
         self.settings = settings
         self.analytics = analytics
+        self.writes: Any = None  # engine.writes.WriteQueue when the service runs (group commit)
         self._docs: dict[tuple[str, int], ScenarioDocument] = {}
 
     def document(self, scenario_id: str, version: int) -> ScenarioDocument:
@@ -109,16 +110,21 @@ class Runner:
                     pass
         return frozenset(pure)
 
-    async def run(self, execution: Any) -> Outcome:
-        """Run (or resume) ``execution``, which the caller has claimed."""
+    async def run(self, execution: Any, *, fresh: bool = False) -> Outcome:
+        """Run (or resume) ``execution``, which the caller has claimed.
+
+        ``fresh``: the caller just created it, so there are no recorded results to read.
+        """
         try:
-            doc = await asyncio.to_thread(self.document, execution.scenario_id, execution.scenario_version)
+            doc = self._docs.get((execution.scenario_id, execution.scenario_version))
+            if doc is None:
+                doc = await asyncio.to_thread(self.document, execution.scenario_id, execution.scenario_version)
         except Exception as exc:
             log.exception("execution %s: cannot load its scenario", execution.id)
             outcome = Outcome("failed", error={"code": "configuration_error", "message": f"The scenario version this run uses cannot be loaded: {exc}"})
             await asyncio.to_thread(lambda: self.store.finish_execution(execution.id, status="failed", error=outcome.error))
             return outcome
-        previous = await asyncio.to_thread(self.store.node_results, execution.id)
+        previous = [] if fresh else await asyncio.to_thread(self.store.node_results, execution.id)
         done: dict[str, Any] = {}
         continued: dict[str, Any] = {}
         failures: Counter[str] = Counter()
@@ -282,10 +288,15 @@ class Runner:
             return
         await self._flush(run)
 
+    async def _write(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.writes is not None:
+            return await self.writes.call(fn, *args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
     async def _flush(self, run: _Run) -> None:
         if run.pending:
             rows, run.pending = run.pending, []
-            await asyncio.to_thread(self.store.record_node_results, run.execution.id, rows)
+            await self._write(self.store.record_node_results, run.execution.id, rows)
 
     async def _settle(self, run: _Run, outcome: Outcome) -> None:
         ex = run.execution
@@ -301,9 +312,7 @@ class Runner:
             )
             return
         rows, run.pending = run.pending, []
-        finished = await asyncio.to_thread(
-            lambda: self.store.finish_execution(ex.id, status=outcome.status, error=outcome.error, node_results=rows)
-        )
+        finished = await self._write(self.store.finish_execution, ex.id, status=outcome.status, error=outcome.error, node_results=rows)
         if self.analytics is not None:
             self.analytics.record(self._analytics_row(run, finished), self._analytics_nodes(run))
 

@@ -33,6 +33,7 @@ from engine.contexts import Contexts
 from engine.executor import LocalExecutor
 from engine.runner import Outcome, Runner
 from engine.settings import Settings
+from engine.writes import WriteQueue
 
 log = logging.getLogger("cellwright")
 
@@ -73,6 +74,7 @@ class Cellwright:
         self.contexts = Contexts(self.store, self.settings)
         self.runner = Runner(self.store, self.apps, self.contexts, self.settings, analytics=self.analytics)
         self.executor = LocalExecutor(self.runner, self.store, self.settings)
+        self.writes = WriteQueue(self.store)
         self._background: list[asyncio.Task[Any]] = []
         self._hooks: dict[str, tuple[float, Any]] = {}
         self.started = False
@@ -81,6 +83,8 @@ class Cellwright:
 
     async def start(self, *, scheduler: bool = True) -> None:
         """Resume unfinished executions and start the background loops."""
+        self.writes.start()
+        self.runner.writes = self.writes
         await self.executor.start()
         if scheduler:
             from engine.scheduler import Scheduler
@@ -106,6 +110,8 @@ class Cellwright:
 
     async def stop(self) -> None:
         await self.executor.stop()
+        self.runner.writes = None
+        self.writes.stop()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -306,7 +312,7 @@ class Cellwright:
         With ``wait`` (seconds), wait for it to finish. ``key`` deduplicates: the same key
         for the same scenario returns the existing execution.
         """
-        execution, created = await asyncio.to_thread(
+        execution, created = await self.writes.call(
             lambda: self.store.create_execution(
                 scenario_id=scenario.id,
                 scenario_version=scenario.version,

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     http_allowed_networks: list[str] = Field(default_factory=list, description="CIDR ranges the HTTP action may reach besides public addresses.")
     http_allowed_origins: list[str] = Field(default_factory=list, description="Exact origins (scheme://host:port) allowed besides public addresses.")
 
+    connection_check_minutes: float = Field(60.0, ge=0, description="The health check re-validates each connection at most this often (minutes); 0 turns it off.")
+    connection_check_spacing_seconds: float = Field(2.0, ge=0, description="Pause between two connection checks, so the health check never sends a burst.")
+
     oauth_clients: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per app key: client_id, client_secret (the operator's OAuth apps).")
     analytics: bool = Field(True, description="Log finished executions to DuckDB for the dashboards.")
     retention_days: int = Field(30, ge=1, description="Executions older than this are deleted.")

@@ -30,10 +30,12 @@ class AppOut(BaseModel):
     description: str
     category: str
     icon: str
-    auth: str = Field(description="oauth2, api_key, basic, custom or none.")
+    auth: str = Field(description="The default auth type: oauth2, api_key, basic, custom or none.")
+    auth_types: list[str] = Field(default_factory=list, description="Every auth type a connection can use, the default first.")
     builtin: bool
     has_sandbox: bool
-    auth_schema: dict[str, Any] | None = None
+    auth_schema: dict[str, Any] | None = Field(None, description="The default auth kind's form (JSON Schema).")
+    auth_schemas: dict[str, dict[str, Any]] | None = Field(None, description="Per auth type, its form (JSON Schema).")
     triggers: list[OperationSummary]
     actions: list[OperationSummary]
 

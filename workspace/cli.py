@@ -108,7 +108,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool) -> None:
             click.echo(info)
     app = create_app(svc, workspace=True)
     click.echo(f"Cellwright is running at {settings.resolved_public_url()}/  (API: {settings.resolved_public_url()}/api/v1/docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws="websockets")
 
 
 def _load(file: Path) -> Any:
@@ -258,6 +258,81 @@ def apikey(name: str, data_dir: Path | None) -> None:
     with _app(data_dir) as svc:
         plaintext, _ = svc.store.create_api_key(svc.local_user().id, name)
     click.echo(plaintext)
+
+
+CONNECTION_FIELDS = ("id", "app_id", "name", "status", "status_message", "is_sandbox", "created_at", "updated_at", "last_used", "usage_count", "metadata")
+"""What ``cellwright connections --json`` shows of a connection (as ``GET /api/v1/connections``; never credentials)."""
+
+
+def _credentials_option(value: str | None) -> dict[str, Any] | None:
+    """``--credentials``: JSON text, or ``-`` to read it from stdin (keeps secrets out of shell history)."""
+    if value is None:
+        return None
+    text = sys.stdin.read() if value == "-" else value
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail(f"--credentials is not valid JSON: {exc.msg} at column {exc.colno}.")
+    if not isinstance(data, dict):
+        _fail("--credentials must be a JSON object of the app's connection fields.")
+    return data
+
+
+@main.command()
+@click.argument("app_key", metavar="APP")
+@click.option("--sandbox", is_flag=True, help="Connect to the app's built-in simulator: no account needed.")
+@click.option("--credentials", help="The app's connection fields as a JSON object, or - to read them from stdin.")
+@click.option("--name", help="A label; default: the account the app's test call reports.")
+@data_dir_option
+@_guard
+def connect(app_key: str, sandbox: bool, credentials: str | None, name: str | None, data_dir: Path | None) -> None:
+    """Create a connection to APP for the local admin user, test it, print its id.
+
+    With --sandbox the connection talks to the app's simulator (the published sandbox
+    credentials are used unless --credentials is given). The field names for
+    --credentials are in the app's auth schema (GET /api/v1/apps/APP).
+
+    Exit code 0 when the app accepted the credentials; 1 when the connection was stored
+    but its test call failed (the reason goes to stderr); 2 for invalid input.
+    """
+    creds = _credentials_option(credentials)
+    if creds is None and not sandbox:
+        _fail("give --credentials JSON (the app's connection fields) or --sandbox.")
+
+    async def go(svc: Any) -> Any:
+        try:
+            return await svc.create_connection(svc.local_user().id, app_key, credentials=creds or {}, name=name, sandbox=sandbox)
+        finally:
+            await svc.contexts.aclose()
+
+    with _app(data_dir) as svc:
+        app = svc.apps.get(app_key)
+        if not app.needs_connection:
+            _fail(f"{app.name} needs no connection: use it in a scenario as it is.")
+        connection = asyncio.run(go(svc))
+    click.echo(connection.id)
+    if connection.status != "active":
+        click.echo(f"error: the connection was stored, but its test failed: {connection.status_message}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"Connected: {connection.name}" + (" (sandbox)" if connection.is_sandbox else ""), err=True)
+
+
+@main.command()
+@click.option("--app", "app_key", help="Only connections to this app.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@data_dir_option
+@_guard
+def connections(app_key: str | None, as_json: bool, data_dir: Path | None) -> None:
+    """List the local admin user's connections (credentials are never shown)."""
+    with _app(data_dir) as svc:
+        items = [c.to_dict() for c in svc.store.list_connections(svc.local_user().id, app_id=app_key)]
+    if as_json:
+        _print_json([{k: c.get(k) for k in CONNECTION_FIELDS} for c in items])
+        return
+    for c in items:
+        kind = "sandbox" if c["is_sandbox"] else ""
+        message = f"  {c['status_message']}" if c.get("status_message") else ""
+        click.echo(f"{c['id']}  {c['app_id']:<12} {c['status']:<8} {kind:<7} {c['name']}{message}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,10 +35,12 @@ def render() -> str:
     ]
     apps = list(default_registry())
     for app in apps:
-        out.append(f"| [{app.name}](#{app.key}) | {app.category} | {app.auth.type} | {len(app.triggers)} | {len(app.actions)} |")
+        auth = ", ".join(kind.type for kind in app.auth_kinds)
+        out.append(f"| [{app.name}](#{app.key}) | {app.category} | {auth} | {len(app.triggers)} | {len(app.actions)} |")
     for app in apps:
         out += ["", f"<a id=\"{app.key}\"></a>", f"## {app.name} (`{app.key}`)", "", app.description, ""]
-        out.append(f"Auth: **{app.auth.type}**." + (" Has a sandbox (try it without an account)." if app.sandbox else ""))
+        auth = " or ".join(f"**{kind.type}**" for kind in app.auth_kinds)
+        out.append(f"Auth: {auth}." + (" Has a sandbox (try it without an account)." if app.sandbox else ""))
         for title, ops in (("Triggers", app.triggers), ("Actions", app.actions)):
             if not ops:
                 continue

@@ -89,17 +89,18 @@ class ConnectorHttp:
         ``raise_for_status=False`` returns 4xx/5xx responses instead of raising (the
         ``error_parser`` hook still runs); transport failures are always raised.
         """
+        # build once, send once (what AsyncClient.request does): send-time options apart
+        send = {k: kwargs.pop(k) for k in ("auth", "follow_redirects") if k in kwargs}
+        kwargs["extensions"] = {**kwargs.get("extensions", {}), _CHECK_HOSTS: True}
         try:
-            # Only what shapes the URL: build_request refuses send-time options
-            # (follow_redirects, auth) and would encode the body twice.
-            target = self.client.build_request(method, url, params=kwargs.get("params")).url
+            built = self.client.build_request(method, url, **kwargs)
         except httpx.InvalidURL as exc:
             raise InvalidInputError(f"{self.app_key}: invalid URL: {self._safe(str(exc))}") from None
+        target = built.url
         self._check_host(target)
-        kwargs["extensions"] = {**kwargs.get("extensions", {}), _CHECK_HOSTS: True}
         shown = self._safe(str(target.copy_with(query=None, userinfo=b"")))
         try:
-            response = await self.client.request(method, url, **kwargs)
+            response = await self.client.send(built, **send)
         except httpx.TransportError as exc:
             if is_forbidden_cause(exc):
                 raise forbidden(exc.request.url.host) from None  # the redirect's host, when it was one

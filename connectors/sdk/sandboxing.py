@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import httpx
@@ -29,7 +29,7 @@ def load_sandbox_factory(app: App) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
-@lru_cache(maxsize=None)
+@cache
 def shared_sandbox(app_key: str, spec: str) -> Any:
     """One long-lived simulator per app (state persists, like a real account)."""
     module_name, _, attr = spec.partition(":")

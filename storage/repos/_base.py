@@ -114,6 +114,7 @@ class RepoBase:
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if self.is_sqlite else contextlib.nullcontext()
         )
+        self._batch = threading.local()
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Session]:
@@ -129,6 +130,32 @@ class RepoBase:
 
     @contextlib.contextmanager
     def _write_conn(self) -> Iterator[Connection]:
-        """A Core write transaction, for the engine's hot path (no ORM unit of work)."""
+        """A Core write transaction, for the engine's hot path (no ORM unit of work).
+
+        Inside ``batch()`` (same thread) it is a savepoint of the batch's transaction:
+        a failing call rolls back its own writes only.
+        """
+        current: Connection | None = getattr(self._batch, "conn", None)
+        if current is not None:
+            with current.begin_nested():
+                yield current
+            return
         with self._write_lock, self._write_engine.begin() as connection:
             yield connection
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit: the hot-path writes made inside share one transaction.
+
+        Only ``_write_conn`` users join the batch (execution creation, node results,
+        finishing); nothing is visible to others before the batch commits.
+        """
+        with self._write_lock, self._write_engine.begin() as connection:
+            self._batch.conn = connection
+            try:
+                yield
+            finally:
+                self._batch.conn = None
+
+    def _batch_conn(self) -> Connection | None:
+        return getattr(self._batch, "conn", None)

@@ -164,6 +164,14 @@ class ExecutionsRepo(RepoBase):
         return Execution(**values), True
 
     def _by_idempotency_key(self, scenario_id: str, key: str) -> Execution | None:
+        conn = self._batch_conn()
+        if conn is not None:  # inside a group commit: see the batch's own rows
+            row = conn.execute(
+                select(*ExecutionRow.__table__.columns).where(
+                    ExecutionRow.scenario_id == scenario_id, ExecutionRow.idempotency_key == key
+                )
+            ).first()
+            return to_record(Execution, row) if row else None
         with self._read() as s:
             row = s.scalar(
                 select(ExecutionRow).where(

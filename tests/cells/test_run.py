@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ CONTEXT = {"trigger": {"body": {"n": 3, "name": "ada"}}, "steps": {"prev": {"val
 
 
 @pytest.fixture
-def make_context() -> Any:
+async def make_context() -> AsyncIterator[Any]:
     seen: list[OperationContext] = []
 
     async def make(cell: OperationCell, app: App, *, idempotency_key: str) -> OperationContext:
@@ -32,8 +33,9 @@ def make_context() -> Any:
         seen.append(ctx)
         return ctx
 
-    make.seen = seen  # type: ignore[attr-defined]
-    return make
+    yield make
+    for ctx in seen:
+        await ctx.http.aclose()
 
 
 def action(**inputs: Any) -> ActionCell:

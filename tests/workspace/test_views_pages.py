@@ -49,7 +49,13 @@ async def test_scenario_list_toggle_and_delete(svc: Any, user: Any) -> None:
 
 
 async def test_executions_filter_page_and_rerun(svc: Any, user: Any, helpers: Any) -> None:
-    from workspace.views.executions import PAGE_SIZE, ExecutionList, ExecutionListState, ExecutionPage, ExecutionState
+    from workspace.views.executions import (
+        PAGE_SIZE,
+        ExecutionList,
+        ExecutionListState,
+        ExecutionPage,
+        ExecutionState,
+    )
 
     scenario = svc.import_scenario(user.id, documents.parse(SIMPLE))
     for i in range(PAGE_SIZE + 3):
@@ -131,8 +137,8 @@ async def test_connections_sandbox_test_rename_delete(svc: Any, user: Any) -> No
     assert conn.id not in {r["id"] for r in state.rows}
     view = Connections(svc, user, nav=lambda *a, **k: None, app_key="keyed")
     assert view.app_select.value == "keyed"
-    secret_widgets = [w for w in view.form_box.objects if hasattr(w, "widgets")]
-    assert secret_widgets and all(type(w).__name__ == "PasswordInput" for w in secret_widgets[0].widgets.values())
+    assert view.auth_form is not None
+    assert [type(w).__name__ for w in view.auth_form.widgets.values()] == ["PasswordInput"]  # secrets are write-only
 
 
 def test_template_catalog_is_complete_and_valid(svc: Any) -> None:

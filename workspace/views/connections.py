@@ -10,7 +10,7 @@ from typing import Any
 import panel as pn
 import param
 
-from workspace.views.widgets import Banner, SchemaForm, attempt, badge, html, when
+from workspace.views.widgets import Banner, SchemaForm, attempt, badge, handler, html, when
 
 OAUTH_NOTE = (
     "Connecting with OAuth (signing in on the app's own page) is not available in the workspace yet. "
@@ -96,11 +96,13 @@ class Connections(pn.viewable.Viewer):
         parts: list[Any] = [name]
         buttons: list[Any] = []
         form: SchemaForm | None = None
+        self.auth_form: SchemaForm | None = None
         if app.auth.type == "oauth2":
             parts.append(html(f'<div class="cw-banner info" role="note">{escape(OAUTH_NOTE)}</div>'))
             buttons.append(pn.widgets.Button(name=f"Sign in with {app.name} (not available yet)", disabled=True, css_classes=["oauth-placeholder"]))
         else:
             form = SchemaForm(described.get("fields_schema") or {}, prefix="auth")
+            self.auth_form = form
             parts.append(form)
             create = pn.widgets.Button(name="Create and test connection", button_type="primary", css_classes=["create-connection"])
 
@@ -156,9 +158,9 @@ class Connections(pn.viewable.Viewer):
             test = pn.widgets.Button(name="Test", button_type="light", width=70, align="center", css_classes=["test-connection"])
             edit = pn.widgets.Button(name="Edit", button_type="light", width=70, align="center", css_classes=["edit-connection"])
             delete = pn.widgets.Button(name="Delete", button_type="danger", width=80, align="center", css_classes=["delete-connection"])
-            test.on_click(lambda e, i=c["id"]: self._test(i))
+            test.on_click(handler(self._test, c["id"]))
             edit.on_click(lambda e, conn=c: self._edit(conn))
-            delete.on_click(lambda e, i=c["id"]: self._delete(i))
+            delete.on_click(handler(self._delete, c["id"]))
             items.append(pn.Row(html(info, align="center"), test, edit, delete, sizing_mode="stretch_width", css_classes=["connection-row"], styles={"border-bottom": "1px solid #e5e7eb"}))
         self.list[:] = items
 

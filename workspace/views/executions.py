@@ -15,6 +15,7 @@ from workspace.views.widgets import (
     attempt,
     badge,
     error_dict_message,
+    handler,
     html,
     json_tree,
     when,
@@ -180,15 +181,15 @@ class ExecutionPage(pn.viewable.Viewer):
         self.from_start = pn.widgets.Button(name="Rerun from the start", button_type="light", css_classes=["rerun-start"])
         self.cell_pick = pn.widgets.Select(name="Rerun from this cell", options=order, value=order[0] if order else None, width=200, css_classes=["rerun-cell-pick"])
         self.from_cell = pn.widgets.Button(name="Rerun from chosen cell", button_type="light", align="end", css_classes=["rerun-cell"])
-        self.from_failed.on_click(lambda e: self._rerun())
-        self.from_start.on_click(lambda e: self._rerun(from_start=True))
-        self.from_cell.on_click(lambda e: self._rerun(from_cell=self.cell_pick.value))
+        self.from_failed.on_click(handler(self._rerun))
+        self.from_start.on_click(handler(self._rerun, from_start=True))
+        self.from_cell.on_click(handler(lambda: self._rerun(from_cell=self.cell_pick.value)))
         newer = self.state.newer_version
         self.latest = pn.widgets.Button(
             name=f"Run again with the latest version (v{newer})" if newer else "Run again with the latest version",
             button_type="primary" if newer else "light", css_classes=["run-latest"],
         )
-        self.latest.on_click(lambda e: self._run_latest())
+        self.latest.on_click(handler(self._run_latest))
         open_scenario = pn.widgets.Button(name="Open the scenario", button_type="light", css_classes=["open-scenario-from-execution"])
         open_scenario.on_click(lambda e: self.nav("scenario", self.state.data["scenario_id"]))
         back = pn.widgets.Button(name="Back to history", button_type="light")

@@ -149,7 +149,7 @@ class CellCard(pn.viewable.Viewer):
         self.state = notebook.state
         self.cell_id = cell_id
         self.number = number
-        self.banner = Banner()
+        self.banner = Banner("cell-banner")
         self.form: SchemaForm | None = None
         cell = self.state.cell(cell_id)
         self.is_trigger = cell.get("kind") == "trigger"
@@ -436,7 +436,7 @@ class Notebook(pn.viewable.Viewer):
         super().__init__(**params)
         self.nav = nav
         self.state = NotebookState(svc, user, scenario_id)
-        self.banner = Banner()
+        self.banner = Banner("notebook-banner")
         self.cards: dict[str, CellCard] = {}
         self.guard = LeaveGuard(dirty=False, width=0, height=0, margin=0)
         self.state.param.watch(lambda e: self._dirty_changed(), "dirty")

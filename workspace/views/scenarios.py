@@ -11,7 +11,7 @@ import panel as pn
 import param
 
 from cells import document as documents
-from workspace.views.widgets import Banner, attempt, badge, html, when
+from workspace.views.widgets import Banner, attempt, badge, handler, html, when
 
 BLANK_TRIGGER = {"id": "start", "kind": "trigger", "app": "webhook", "operation": "catch_hook"}
 
@@ -125,9 +125,9 @@ class ScenarioList(pn.viewable.Viewer):
             open_button = pn.widgets.Button(name=row["name"], button_type="light", css_classes=["open-scenario"], sizing_mode="stretch_width", align="center", description=None)
             open_button.on_click(lambda e, i=row["id"]: self.nav("scenario", i))
             toggle = pn.widgets.Button(name="Disable" if row["status"] == "active" else "Enable", button_type="light", width=90, align="center", css_classes=["toggle-scenario"])
-            toggle.on_click(lambda e, i=row["id"]: self._do(lambda: self.state.toggle(i)))
+            toggle.on_click(handler(self._do, lambda i=row["id"]: self.state.toggle(i)))
             dup = pn.widgets.Button(name="Duplicate", button_type="light", width=100, align="center")
-            dup.on_click(lambda e, i=row["id"]: self._do(lambda: self.state.duplicate(i), "Duplicated."))
+            dup.on_click(handler(self._do, lambda i=row["id"]: self.state.duplicate(i), "Duplicated."))
             delete = pn.widgets.Button(name="Delete", button_type="danger", width=80, align="center", css_classes=["delete-scenario"])
             delete.on_click(lambda e, i=row["id"], n=row["name"]: self._confirm_delete(i, n))
             items.append(pn.Row(open_button, html(summary, width=380, align="center"), toggle, dup, delete, sizing_mode="stretch_width", css_classes=["scenario-row"], styles={"border-bottom": "1px solid #e5e7eb"}))

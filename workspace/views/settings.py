@@ -11,7 +11,7 @@ import param
 
 from connectors.sdk import ConfigurationError, InvalidInputError
 from workspace.auth import hash_password, verify_password
-from workspace.views.widgets import Banner, Check, attempt, html, table, when
+from workspace.views.widgets import Banner, Check, attempt, handler, html, table, when
 
 MIN_PASSWORD = 10
 
@@ -126,7 +126,7 @@ class SettingsPage(pn.viewable.Viewer):
             row: list[Any] = [label]
             if not k.get("revoked_at"):
                 revoke = pn.widgets.Button(name=f"Revoke {k['name']}", button_type="danger", width=180, align="center", css_classes=["revoke-key"])
-                revoke.on_click(lambda e, i=k["id"]: self._revoke(i))
+                revoke.on_click(handler(self._revoke, k["id"]))
                 row.append(revoke)
             rows.append(pn.Row(*row, sizing_mode="stretch_width"))
         self.keys_box[:] = rows or [html('<p class="cw-muted">No API keys yet.</p>')]

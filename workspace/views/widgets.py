@@ -59,6 +59,12 @@ table.cw-table th { background: #f3f4f6; }
 """
 
 
+def _join(message: str, hint: str | None) -> str:
+    if not hint or hint in message:
+        return message
+    return f"{message}{'' if message.rstrip().endswith(('.', '!', '?')) else '.'} {hint}"
+
+
 def badge(status: str | None) -> str:
     s = escape(status or "—")
     return f'<span class="cw-badge {s}">{s}</span>'
@@ -117,9 +123,23 @@ class Check(pn.widgets.CheckBoxGroup):
         self.value = [self.label] if state else []
 
 
+#: json-formatter's default colours fail WCAG AA contrast on white; these pass (≥ 4.5:1)
+JSON_CSS = """
+.json-formatter-row, .json-formatter-row .json-formatter-key { color: #111827; }
+.json-formatter-row .json-formatter-string, .json-formatter-row .json-formatter-stringifiable { color: #166534; }
+.json-formatter-row .json-formatter-number { color: #1e40af; }
+.json-formatter-row .json-formatter-boolean { color: #9a3412; }
+.json-formatter-row .json-formatter-null, .json-formatter-row .json-formatter-undefined { color: #4b5563; }
+.json-formatter-row .json-formatter-date { color: #0f766e; }
+.json-formatter-row .json-formatter-url { color: #1d4ed8; }
+.json-formatter-row .json-formatter-bracket, .json-formatter-row .json-formatter-constructor-name { color: #374151; }
+"""
+
+
 def json_tree(value: Any, *, name: str, depth: int = 2, **params: Any) -> pn.pane.JSON:
     """An expandable JSON tree (``depth`` levels open)."""
     params.setdefault("sizing_mode", "stretch_width")
+    params.setdefault("stylesheets", [JSON_CSS])
     return pn.pane.JSON(value if value is not None else {}, depth=depth, name=name, theme="light", **params)
 
 
@@ -129,9 +149,9 @@ class Banner(pn.viewable.Viewer):
     kind = param.Selector(default="info", objects=["info", "ok", "warn", "error"])
     message = param.String(default="")
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self, css: str = "page-banner", **params: Any) -> None:
         super().__init__(**params)
-        self._pane = html("", visible=False, css_classes=["cw-banner-host"])
+        self._pane = html("", visible=False, css_classes=["cw-banner-host", css])
         self.param.watch(self._render, ["kind", "message"])
 
     def _render(self, *_: Any) -> None:
@@ -160,8 +180,7 @@ def describe_error(exc: BaseException | str) -> str:
     if isinstance(exc, str):
         return exc
     if isinstance(exc, CellwrightError):
-        hint = HINTS.get(exc.code)
-        return f"{exc.message} {hint}" if hint and hint not in exc.message else exc.message
+        return _join(exc.message, HINTS.get(exc.code))
     log.exception("unexpected error in the workspace", exc_info=exc)
     return "Something went wrong on the server (the log has the details). Try again; if it keeps happening, tell your administrator."
 
@@ -171,8 +190,7 @@ def error_dict_message(error: Mapping[str, Any] | None) -> str:
     if not error:
         return ""
     message = str(error.get("message") or error.get("code") or "Failed.")
-    hint = HINTS.get(str(error.get("code")))
-    return f"{message} {hint}" if hint else message
+    return _join(message, HINTS.get(str(error.get("code"))))
 
 
 async def attempt(banner: Banner | None, action: Callable[[], Awaitable[Any]] | Callable[[], Any], *, success: str | None = None) -> Any:
@@ -196,6 +214,18 @@ async def attempt(banner: Banner | None, action: Callable[[], Awaitable[Any]] | 
         else:
             banner.clear()
     return result
+
+
+def handler(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[Any], Awaitable[None]]:
+    """A click handler calling ``fn(*args, **kwargs)`` and awaiting it when it is async
+    (a plain ``lambda`` returning a coroutine would never be awaited by Panel)."""
+
+    async def on_event(_: Any = None) -> None:
+        result = fn(*args, **kwargs)
+        if hasattr(result, "__await__"):
+            await result
+
+    return on_event
 
 
 # -- forms from JSON Schemas --------------------------------------------------------------------

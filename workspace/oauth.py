@@ -1,0 +1,143 @@
+"""OAuth 2.0 connect over HTTP: send the user to the provider, take the callback.
+
+- ``GET /api/v1/oauth/{app}/authorize?name=…`` (API key): a 302 to the provider's
+  consent page, or ``?redirect=false`` → ``{"authorization_url": …}`` for API clients
+  (the CLI opens it in a browser).
+- ``GET /oauth/callback?code=…&state=…``: checks ``state`` (single use, 10 minutes),
+  exchanges the code, stores the connection, then redirects to the workspace's
+  connections page — or answers JSON when the client asks for ``application/json``.
+
+The logic is ``engine.oauth_connect``; the workspace's own "Connect" button (cookie
+session) calls ``start_authorization`` or ``redirect_to_provider`` from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from html import escape
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from connectors.sdk import CellwrightError
+from engine.oauth_connect import PENDING_TTL_SECONDS, finish_authorization, start_authorization
+from engine.service import Cellwright
+from workspace.api import ERRORS, current_user, service
+
+CALLBACK_PATH = "/oauth/callback"
+CONNECTIONS_PAGE = "/?page=connections"
+"""Where a browser lands after connecting (``&id=<connection id>`` is added)."""
+BINDING_COOKIE = "cw_oauth_"
+"""Prefix of the cookie that binds a pending authorization to the browser that started it."""
+
+STATUS = {"auth_invalid": 400, "configuration_error": 422, "invalid_input": 422, "not_found": 404}
+
+router = APIRouter(tags=["oauth"])
+
+
+def binding_cookie_name(state: str) -> str:
+    """One cookie per pending authorization, so parallel sign-ins do not clobber each other."""
+    return BINDING_COOKIE + hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
+def redirect_to_provider(svc: Cellwright, user_id: str, app_key: str, name: str | None = None, *, fields: dict[str, Any] | None = None) -> RedirectResponse:
+    """A 302 to the provider that also binds the authorization to this browser (a cookie
+    the callback must present). For routes a browser opens (the workspace's session)."""
+    binding = secrets.token_urlsafe(32)
+    url = start_authorization(svc, user_id, app_key, name, fields=fields, binding=binding)
+    state = _state_of(url)
+    response = RedirectResponse(url, status_code=302)
+    response.set_cookie(
+        binding_cookie_name(state),
+        binding,
+        max_age=int(PENDING_TTL_SECONDS),
+        path=CALLBACK_PATH,
+        httponly=True,
+        samesite="lax",  # sent on the provider's top-level redirect back to us
+        secure=svc.settings.resolved_public_url().startswith("https://"),
+    )
+    return response
+
+
+@router.get(
+    "/api/v1/oauth/{app}/authorize",
+    summary="Start connecting an OAuth 2.0 app",
+    responses={**ERRORS, 302: {"description": "To the provider's consent page."}, 200: {"description": "With redirect=false: the URL."}},
+)
+def authorize(
+    app: str,
+    svc: Annotated[Cellwright, Depends(service)],
+    user: Annotated[Any, Depends(current_user)],
+    name: Annotated[str | None, Query(description="The connection's name; default: from the app's test call.", max_length=200)] = None,
+    redirect: Annotated[bool, Query(description="false: answer {authorization_url} as JSON instead of a 302.")] = True,
+) -> Response:
+    """Send the user to the provider's consent page; the provider sends them back to
+    ``/oauth/callback``. Needs the operator's OAuth client for the app
+    (``CELLWRIGHT_OAUTH_CLIENTS__<app>__CLIENT_ID`` / ``__CLIENT_SECRET``)."""
+    if redirect:
+        return redirect_to_provider(svc, user.id, app, name)
+    url = start_authorization(svc, user.id, app, name)
+    return JSONResponse({"authorization_url": url, "expires_in": int(PENDING_TTL_SECONDS)})
+
+
+@router.get(CALLBACK_PATH, summary="Where the provider sends the user back", responses={400: {"description": "Refused: nothing was stored."}})
+async def callback(request: Request, svc: Annotated[Cellwright, Depends(service)]) -> Response:
+    """Check ``state``, exchange ``code`` for tokens, store the connection."""
+    params = dict(request.query_params)
+    state = params.get("state") or ""
+    cookie = binding_cookie_name(state) if state else None
+    wants_json = _wants_json(request)
+    try:
+        connection = await finish_authorization(
+            svc, params, binding=request.cookies.get(cookie) if cookie else None, session_user=_session_user(request, svc)
+        )
+    except CellwrightError as exc:
+        status = STATUS.get(exc.code, 502)
+        response: Response = (
+            JSONResponse({"error": exc.code, "message": exc.message}, status_code=status) if wants_json else HTMLResponse(_page(exc.message), status_code=status)
+        )
+    else:
+        if wants_json:
+            response = JSONResponse(connection.to_dict())
+        else:
+            response = RedirectResponse(f"{CONNECTIONS_PAGE}&id={quote(connection.id)}", status_code=303)
+    if cookie and cookie in request.cookies:
+        response.delete_cookie(cookie, path=CALLBACK_PATH)
+    return response
+
+
+def _state_of(url: str) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(url).query)["state"][0]
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _session_user(request: Request, svc: Cellwright) -> str | None:
+    """The signed-in workspace user of this browser, when the workspace is mounted."""
+    sessions = getattr(request.app.state, "sessions", None)
+    if sessions is None:
+        return None
+    from workspace.sessions import COOKIE
+
+    found = sessions.user(svc.store, request.cookies.get(COOKIE))
+    return str(found[0].id) if found else None
+
+
+def _page(message: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Connecting failed — Cellwright</title></head>'
+        '<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem">'
+        f'<h1>Connecting failed</h1><p role="alert">{escape(message)}</p>'
+        f'<p><a href="{escape(CONNECTIONS_PAGE)}">Back to your connections</a></p></body></html>'
+    )
+
+
+__all__ = ["CALLBACK_PATH", "CONNECTIONS_PAGE", "binding_cookie_name", "redirect_to_provider", "router", "start_authorization"]
