@@ -78,15 +78,15 @@ def idempotency_key(execution_id: str, cell_id: str, item: int | str = 0) -> str
     return f"cw-{digest[:40]}"
 
 
-def validation_error(cell_id: str, exc: ValidationError, what: str = "input") -> InvalidInputError:
-    """A pydantic error as a message that names the cell and each field."""
+def validation_error(cell_id: str, exc: ValidationError, what: str = "input", *, subject: str | None = None) -> InvalidInputError:
+    """A pydantic error as a message that names the cell (or ``subject``) and each field."""
     errors = [
         {"field": ".".join(str(p) for p in err["loc"]) or "(root)", "message": err["msg"], "type": err["type"]}
         for err in exc.errors(include_url=False, include_input=False)
     ]
     listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
-    return InvalidInputError(f"Cell '{cell_id}': invalid {what} — {listed}{more}", errors=errors, cell_id=cell_id)
+    return InvalidInputError(f"{subject or f'Cell {cell_id!r}'}: invalid {what} — {listed}{more}", errors=errors, cell_id=cell_id)
 
 
 def dump(value: BaseModel | Mapping[str, Any] | Any) -> Any:

@@ -152,7 +152,7 @@ def check_credentials(app: App, kind: AuthKind, credentials: Mapping[str, Any]) 
     try:
         cast("type[BaseModel]", kind.fields).model_validate(typed)  # auth.py's ClassVar `type` confuses mypy
     except ValidationError as exc:
-        raise validation_error(f"{app.key} connection", exc, what="credentials") from None
+        raise validation_error(app.key, exc, what="credentials", subject=f"{app.name} connection") from None
     return dict(credentials)
 
 
@@ -191,7 +191,7 @@ def start_authorization(
     if kind.grant != "authorization_code":
         raise ConfigurationError(f"{app.name} connects with client credentials: create the connection directly, no sign-in needed.")
     client = oauth_client(svc, app)
-    typed = check_credentials(app, kind, fields or {})
+    typed = _form_only(check_credentials(app, kind, fields or {}))
     state, verifier = new_state(), new_code_verifier()
     url = authorization_url(kind, client, state, verifier)
     pending_authorizations(svc).add(
@@ -265,7 +265,7 @@ async def connect_client_credentials(
     if kind.grant != "client_credentials":
         raise ConfigurationError(f"{app.name} connects by signing in: start at /api/v1/oauth/{app.key}/authorize.")
     client = oauth_client(svc, app)
-    typed = check_credentials(app, kind, fields or {})
+    typed = _form_only(check_credentials(app, kind, fields or {}))
     tokens = await _guarded(svc, app, kind, lambda http: fetch_client_credentials_token(kind, client, http=http))
     return await create_oauth_connection(svc, user_id, app.key, {**typed, **tokens}, name)
 
@@ -289,6 +289,11 @@ async def _guarded(
         raise NetworkError(f"{app.key}: could not reach the OAuth token endpoint at {host} ({type(exc).__name__}).") from None
     finally:
         await http.aclose()
+
+
+def _form_only(credentials: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed fields without token keys: the provider's answer is the only source of tokens."""
+    return {k: v for k, v in credentials.items() if k not in TOKEN_KEYS}
 
 
 def _digest(value: str) -> str:

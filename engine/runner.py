@@ -20,7 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cells.models import ConditionCell, OperationCell, ScenarioDocument
-from cells.run import CellResult, ContextFactory, idempotency_key, run_condition_cell, run_operation_cell, trigger_result
+from cells.run import (
+    CellResult,
+    ContextFactory,
+    idempotency_key,
+    run_condition_cell,
+    run_operation_cell,
+    trigger_result,
+)
 from connectors.registry import Registry
 from connectors.sdk import CellwrightError
 from engine.settings import Settings

@@ -90,6 +90,9 @@ class Cellwright:
             from engine.scheduler import Scheduler
 
             self._background.append(asyncio.create_task(Scheduler(self).run_forever()))
+            from engine.health import HealthCheck
+
+            self._background.append(asyncio.create_task(HealthCheck(self).run_forever()))
         self.analytics = self.runner.analytics = self._open_analytics()
         if self.analytics is not None:
             self._background.append(asyncio.create_task(self.analytics.run_flusher()))
@@ -136,29 +139,42 @@ class Cellwright:
 
     # -- connections ----------------------------------------------------------------------
 
-    def _check_credentials(self, app: Any, credentials: Mapping[str, Any]) -> dict[str, Any]:
-        from pydantic import ValidationError
+    def _check_credentials(self, app: Any, credentials: Mapping[str, Any], auth_type: str | None = None) -> dict[str, Any]:
+        """Validate the form of the auth kind ``auth_type`` (default: ``app.auth``); an OAuth
+        kind's token set passes beside its form (engine/oauth_connect.py)."""
+        from engine.oauth_connect import check_credentials
 
-        from cells.run import validation_error
+        return check_credentials(app, app.auth_for(auth_type), credentials)
 
-        try:
-            app.auth.fields.model_validate(credentials)
-        except ValidationError as exc:
-            raise validation_error(f"{app.key} connection", exc, what="credentials") from None
-        return dict(credentials)
+    async def create_connection(
+        self, user_id: str, app_key: str, *, credentials: Mapping[str, Any], name: str | None = None, sandbox: bool = False, auth_type: str | None = None
+    ) -> Any:
+        """Store a connection and run the app's test call; status and message say how it went.
 
-    async def create_connection(self, user_id: str, app_key: str, *, credentials: Mapping[str, Any], name: str | None = None, sandbox: bool = False) -> Any:
-        """Store a connection and run the app's test call; status and message say how it went."""
+        ``auth_type``: which of the app's auth kinds (default: ``app.auth``; sandbox
+        connections always use it). OAuth sign-in is ``engine.oauth_connect``; an app with
+        the client credentials grant fetches its token here.
+        """
         app = self.apps.get(app_key)
+        kind = app.auth if sandbox else app.auth_for(auth_type)
         if sandbox and app.sandbox is None:
             raise ConfigurationError(f"{app.name} has no sandbox.")
         if sandbox and not credentials:
             credentials = app.sandbox_credentials
-        creds = self._check_credentials(app, credentials)
+        if not sandbox and kind.type == "oauth2" and not credentials.get("access_token"):
+            if getattr(kind, "grant", None) == "client_credentials":
+                from engine.oauth_connect import connect_client_credentials
+
+                return await connect_client_credentials(self, user_id, app.key, fields=credentials, name=name)
+            raise ConfigurationError(f"{app.name} connects by signing in with {app.name}: start at GET /api/v1/oauth/{app.key}/authorize.")
+        creds = self._check_credentials(app, credentials, kind.type)
+        metadata = None if kind is app.auth else {"auth_type": kind.type}  # no auth_type: the default kind
         connection = await asyncio.to_thread(
-            lambda: self.store.create_connection(user_id, app.key, name or f"{app.name} connection", creds, is_sandbox=sandbox, status="active")
+            lambda: self.store.create_connection(
+                user_id, app.key, name or f"{app.name} connection", creds, is_sandbox=sandbox, status="active", metadata=metadata
+            )
         )
-        self.store.audit(user_id, "connection.create", "connection", connection.id, {"app": app.key, "sandbox": sandbox})
+        self.store.audit(user_id, "connection.create", "connection", connection.id, {"app": app.key, "sandbox": sandbox, "auth_type": kind.type})
         return await self.test_connection(user_id, connection.id, rename=name is None)
 
     async def test_connection(self, user_id: str, connection_id: str, *, rename: bool = False) -> Any:
@@ -167,11 +183,12 @@ class Cellwright:
         if connection is None:
             raise NotFound(f"No connection {connection_id}.")
         app = self.apps.get(connection.app_id)
-        if app.auth.test is None:
+        kind = app.auth_for((connection.metadata or {}).get("auth_type"))  # the kind it was made with
+        if kind.test is None:
             return connection
         try:
             ctx = await self.contexts.for_connection(connection, app)
-            info = dict(await app.auth.test(ctx))
+            info = dict(await kind.test(ctx))
         except CellwrightError as exc:
             message = exc.message
             return await asyncio.to_thread(lambda: self.store.update_connection(user_id, connection_id, status="error", status_message=message))
@@ -190,7 +207,9 @@ class Cellwright:
         connection = self.store.get_connection(user_id, connection_id)
         if connection is None:
             raise NotFound(f"No connection {connection_id}.")
-        creds = self._check_credentials(self.apps.get(connection.app_id), credentials) if credentials is not None else None
+        from engine.oauth_connect import updated_credentials  # OAuth: keeps the token set, changes the typed fields
+
+        creds = await asyncio.to_thread(updated_credentials, self, connection, credentials) if credentials is not None else None
         self.store.update_connection(user_id, connection_id, name=name, credentials=creds)
         self.store.audit(user_id, "connection.update", "connection", connection_id, {"credentials_changed": creds is not None})
         if creds is not None:
@@ -337,18 +356,24 @@ class Cellwright:
         execution, _ = await self.trigger(scenario, payload, wait=timeout or self.settings.execution_timeout_seconds + 5)
         return self.execution(user_id, execution.id)
 
-    async def rerun(self, user_id: str, execution_id: str, *, from_start: bool = False, from_cell: str | None = None) -> Any:
+    async def rerun(
+        self, user_id: str, execution_id: str, *, from_start: bool = False, from_cell: str | None = None, latest: bool = False
+    ) -> Any:
         """Run a finished execution again: from its failed cell (default), a cell, or the start.
 
         Cells before the starting cell keep their recorded outputs (they are copied into
-        the new execution and not run again).
+        the new execution and not run again). ``latest`` runs the scenario's current
+        version (after fixing a cell) instead of the version the execution ran.
         """
         original = self.store.get_execution(user_id, execution_id)
         if original is None:
             raise NotFound(f"No execution {execution_id}.")
         if original.status in ("queued", "running", "waiting"):
             raise Conflict(f"Execution {execution_id} is still {original.status}; rerun it once it has finished.")
-        doc = documents.parse(self.store.scenario_document(original.scenario_id, original.scenario_version))
+        version = original.scenario_version
+        if latest:
+            version = self.scenario(user_id, original.scenario_id).version
+        doc = documents.parse(self.store.scenario_document(original.scenario_id, version))
         order = [cell.id for cell, _ in doc.walk()]
         results = [r for r in self.store.node_results(execution_id) if r.status == "completed"]
         start_at: str | None
@@ -364,7 +389,7 @@ class Cellwright:
         keep: set[str] = set(order[: order.index(start_at)]) if start_at else set()
         execution, _ = self.store.create_execution(
             scenario_id=original.scenario_id,
-            scenario_version=original.scenario_version,
+            scenario_version=version,
             user_id=original.user_id,
             trigger=original.trigger or {},
             rerun_of=original.id,

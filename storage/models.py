@@ -24,6 +24,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -259,7 +260,7 @@ class ExecutionRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     start_time: Mapped[datetime | None]
     end_time: Mapped[datetime | None]
-    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
     trigger: Mapped[Any | None]
     error: Mapped[Any | None]
     idempotency_key: Mapped[str | None] = mapped_column(String)
@@ -289,7 +290,7 @@ class NodeResultRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     start_time: Mapped[datetime | None]
     end_time: Mapped[datetime | None]
-    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
     input: Mapped[Any | None]
     output: Mapped[Any | None]
     error: Mapped[Any | None]

@@ -148,7 +148,7 @@ class Execution(_Record):
     status: str
     start_time: datetime | None
     end_time: datetime | None
-    duration_ms: int | None
+    duration_ms: float | None
     trigger: JSON
     error: JSON
     idempotency_key: str | None
@@ -172,7 +172,7 @@ class NodeResult(_Record):
     status: str
     start_time: datetime | None
     end_time: datetime | None
-    duration_ms: int | None
+    duration_ms: float | None
     input: JSON
     output: JSON
     error: JSON

@@ -41,13 +41,13 @@ from connectors.sdk import (
     AnyOutput,
     ApiKeyAuth,
     App,
-    AuthError,
     IncomingRequest,
     InstantTrigger,
     OperationContext,
     PollingTrigger,
     WebhookReply,
     WebhookVerificationError,
+    hmac_hex,
     secret_value,
 )
 from engine.service import Cellwright
@@ -242,6 +242,9 @@ def make_probe() -> Probe:
         return {"id": f"sub-{len(probe.subscribed)}", "secret": "probe-signing-secret"}
 
     async def unsubscribe(ctx: OperationContext, inputs: HookInput, state: Mapping[str, Any]) -> None:
+        planned = probe.failures.get("unsubscribe")
+        if planned:
+            raise planned.pop(0)
         probe.unsubscribed.append(dict(state))
 
     def verify(request: IncomingRequest, inputs: HookInput, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
@@ -253,6 +256,14 @@ def make_probe() -> Probe:
         if "challenge" in body:
             return WebhookReply(response=(200, {"challenge": body["challenge"]}, {"X-Probe": "1"}))
         return WebhookReply(events=[dict(item) for item in body.get("events", [body])])
+
+    def verify_signed(request: IncomingRequest, inputs: BaseModel, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
+        key = secret_value(credentials.get("api_key"))
+        if not key or request.header("x-keyed-signature") != hmac_hex(key, request.body):
+            raise WebhookVerificationError("Bad x-keyed-signature.")
+
+    async def parse_signed(request: IncomingRequest, inputs: BaseModel, state: Mapping[str, Any]) -> WebhookReply:
+        return WebhookReply(events=[request.json() or {}])
 
     async def whoami(ctx: OperationContext, inputs: BaseModel) -> dict[str, Any]:
         data = await ctx.http.get("/me")
@@ -274,7 +285,7 @@ def make_probe() -> Probe:
         triggers=(
             PollingTrigger(key="items", name="New item", description="Polls the probe's items.", input=ItemsInput, output=AnyOutput, sample={"id": "1"}, fetch=fetch, interval_seconds=60),
             PollingTrigger(key="items_by_rank", name="New item (cursor)", description="Polls with a cursor.", input=ItemsInput, output=AnyOutput, sample={"id": "1", "rank": 1}, fetch=fetch, cursor_field="rank", interval_seconds=60),
-            InstantTrigger(key="hook", name="Probe hook", description="A subscribed webhook.", input=HookInput, output=AnyOutput, sample={"n": 1}, parse=parse, verify=verify, subscribe=subscribe, unsubscribe=unsubscribe),
+            InstantTrigger(key="hook", name="Probe hook", description="A subscribed webhook.", input=HookInput, output=AnyOutput, sample={"n": 1}, parse=parse, verify=verify, subscribe=subscribe, unsubscribe=unsubscribe, dedupe_key="event_id"),
         ),
     )
     keyed_app = App(
@@ -287,6 +298,7 @@ def make_probe() -> Probe:
         allowed_hosts=("api.keyed.example",),
         sandbox="cw_test_sandbox:make",
         actions=(Action(key="whoami", name="Who am I", description="The key's account.", output=WhoamiOutput, sample={"user": "x"}, perform=whoami),),
+        triggers=(InstantTrigger(key="signed", name="Signed event", description="Signed with the connection's key.", output=AnyOutput, sample={"n": 1}, parse=parse_signed, verify=verify_signed),),
     )
     nosandbox_app = App(
         key="nosandbox",
@@ -395,7 +407,7 @@ async def client(asgi_app: Any, api_key: str) -> AsyncIterator[httpx.AsyncClient
         yield c
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
+async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:  # noqa: ASYNC109
     """Poll ``predicate`` until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while True:
@@ -407,7 +419,7 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval:
         await asyncio.sleep(interval)
 
 
-async def finished(svc: Cellwright, execution_id: str, timeout: float = 5.0) -> dict[str, Any]:
+async def finished(svc: Cellwright, execution_id: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
     """Wait until the execution is completed or failed; return it with its cells."""
 
     def check() -> dict[str, Any] | None:

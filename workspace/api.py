@@ -97,7 +97,7 @@ def list_connections(svc: Service, user: User, app: str | None = None) -> list[d
 
 @router.post("/connections", response_model=ConnectionOut, status_code=201, tags=["connections"], summary="Create a connection (runs its test call)")
 async def create_connection(body: ConnectionIn, svc: Service, user: User) -> dict[str, Any]:
-    connection = await svc.create_connection(user.id, body.app, credentials=body.credentials, name=body.name, sandbox=body.sandbox)
+    connection = await svc.create_connection(user.id, body.app, credentials=body.credentials, name=body.name, sandbox=body.sandbox, auth_type=body.auth_type)
     return connection.to_dict()
 
 
@@ -230,7 +230,7 @@ def get_execution(execution_id: str, svc: Service, user: User) -> dict[str, Any]
 
 @router.post("/executions/{execution_id}/rerun", response_model=ExecutionOut, status_code=202, tags=["executions"])
 async def rerun_execution(execution_id: str, body: RerunIn, svc: Service, user: User) -> dict[str, Any]:
-    execution = await svc.rerun(user.id, execution_id, from_start=body.from_start, from_cell=body.from_cell)
+    execution = await svc.rerun(user.id, execution_id, from_start=body.from_start, from_cell=body.from_cell, latest=body.latest)
     return svc.execution(user.id, execution.id)
 
 

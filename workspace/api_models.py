@@ -46,6 +46,7 @@ class ConnectionIn(BaseModel):
     name: str | None = Field(None, description="A label; default: from the app's test call.")
     credentials: dict[str, Any] = Field(default_factory=dict, description="The app's auth fields. Write-only: never returned.")
     sandbox: bool = Field(False, description="Point the connection at the app's built-in simulator (no account needed).")
+    auth_type: str | None = Field(None, description="Which of the app's auth types (its auth_types); default: the first. OAuth sign-in starts at /api/v1/oauth/{app}/authorize.")
 
 
 class ConnectionPatch(BaseModel):
@@ -109,6 +110,7 @@ class RerunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     from_start: bool = Field(False, description="Run every cell again.")
     from_cell: str | None = Field(None, description="Run from this cell; earlier cells keep their recorded outputs.")
+    latest: bool = Field(False, description="Run the scenario's current version (after a fix) instead of the version the execution ran.")
 
 
 class ExecutionOut(BaseModel):

@@ -54,16 +54,29 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     import functools
 
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except CellwrightError as exc:
             _fail(exc.message)
+        except ValidationError as exc:  # a CELLWRIGHT_* setting that does not parse
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
+            _fail(f"invalid setting — {problems}")
+        except SQLAlchemyError as exc:  # a bad CELLWRIGHT_DATABASE_URL, an unreachable server
+            _fail(f"cannot use the store: {_first_line(exc)}")
         except (OSError, ValueError) as exc:
-            _fail(str(exc))
+            _fail(_first_line(exc))
 
     return wrapper
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _print_json(data: Any) -> None:
@@ -119,6 +132,7 @@ def _load(file: Path) -> Any:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--trigger-data", default="{}", help="The trigger's output for this run, as JSON.")
 @data_dir_option
+@_guard
 def run(file: Path, trigger_data: str, data_dir: Path | None) -> None:
     """Run a scenario file once, without a server; print the execution as JSON.
 
@@ -223,8 +237,10 @@ def executions(scenario_id: str | None, status: str | None, limit: int, as_json:
 @click.argument("execution_id")
 @click.option("--from-start", is_flag=True, help="Run every cell again.")
 @click.option("--from-cell", help="Run from this cell; earlier cells keep their outputs.")
+@click.option("--latest", is_flag=True, help="Use the scenario's current version (after fixing a cell).")
 @data_dir_option
-def rerun(execution_id: str, from_start: bool, from_cell: str | None, data_dir: Path | None) -> None:
+@_guard
+def rerun(execution_id: str, from_start: bool, from_cell: str | None, latest: bool, data_dir: Path | None) -> None:
     """Rerun an execution (from its failed cell by default); print the new execution as JSON."""
     if from_start and from_cell:
         _fail("use either --from-start or --from-cell, not both.")
@@ -233,7 +249,7 @@ def rerun(execution_id: str, from_start: bool, from_cell: str | None, data_dir: 
         user = svc.local_user()
         await svc.start(scheduler=False)
         try:
-            new = await svc.rerun(user.id, execution_id, from_start=from_start, from_cell=from_cell)
+            new = await svc.rerun(user.id, execution_id, from_start=from_start, from_cell=from_cell, latest=latest)
             await svc.executor.wait(new.id, svc.settings.execution_timeout_seconds + 5)
             result: dict[str, Any] = svc.execution(user.id, new.id)
             return result

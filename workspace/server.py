@@ -21,6 +21,7 @@ from connectors.sdk import CellwrightError, IncomingRequest
 from connectors.sdk.sandboxing import shared_sandbox
 from engine.service import Cellwright
 from workspace.api import router
+from workspace.oauth import router as oauth_router
 
 log = logging.getLogger("cellwright.server")
 
@@ -87,6 +88,7 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
     )
     app.state.cellwright = svc
     app.include_router(router)
+    app.include_router(oauth_router)
 
     @app.exception_handler(CellwrightError)
     async def cellwright_error(_: Request, exc: CellwrightError) -> JSONResponse:

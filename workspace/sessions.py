@@ -178,18 +178,7 @@ _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 def set_password(store: Any, user_id: str, password: str) -> None:
     """Store a new argon2 hash for the user (this ends their other sessions)."""
-    digest = hash_password(password)
-    setter = getattr(store, "set_password_hash", None)
-    if setter is not None:
-        setter(user_id, digest)
-        return
-    # TODO(lead): remove once storage has UsersRepo.set_password_hash (see the workspace report).
-    from sqlalchemy import update
-
-    from storage.models import UserRow
-
-    with store._write() as s:
-        s.execute(update(UserRow).where(UserRow.id == user_id).values(password_hash=digest))
+    store.update_user(user_id, password_hash=hash_password(password))
 
 
 def ensure_admin(svc: Any) -> str | None:
@@ -280,13 +269,33 @@ def add_routes(app: Any, svc: Any) -> Sessions:
         response.delete_cookie(COOKIE, path="/")
         return response
 
-    @app.middleware("http")
-    async def require_session(request: Request, call_next: Any) -> Any:
-        path = request.url.path
-        if request.method == "GET" and not path.startswith(PUBLIC_PREFIXES) and not path.endswith((".js", ".css", ".map", ".png", ".svg", ".ico", ".woff2", ".woff", ".ttf")):
-            if sessions.user(svc.store, request.cookies.get(COOKIE)) is None:
-                here = path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
-        return await call_next(request)
+    app.add_middleware(SessionGate, store=svc.store, sessions=sessions)
 
     return sessions
+
+
+STATIC_SUFFIXES = (".js", ".css", ".map", ".png", ".svg", ".ico", ".woff2", ".woff", ".ttf")
+
+
+class SessionGate:
+    """Sends page requests without a session to ``/login``.
+
+    A plain ASGI middleware (not ``BaseHTTPMiddleware``, which costs every request —
+    webhooks and API calls included — an extra task): only GETs of pages are checked.
+    """
+
+    def __init__(self, app: Any, store: Any, sessions: Any) -> None:
+        self.app = app
+        self.store = store
+        self.sessions = sessions
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path: str = scope["path"]
+            if not path.startswith(PUBLIC_PREFIXES) and not path.endswith(STATIC_SUFFIXES):
+                request = Request(scope)
+                if self.sessions.user(self.store, request.cookies.get(COOKIE)) is None:
+                    here = path + (f"?{request.url.query}" if request.url.query else "")
+                    await RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

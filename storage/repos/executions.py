@@ -96,8 +96,8 @@ _MOVE_LAST_RUN = (
 )
 
 
-def _ms(delta: timedelta) -> int:
-    return max(0, round(delta.total_seconds() * 1000))
+def _ms(delta: timedelta) -> float:
+    return max(0.0, round(delta.total_seconds() * 1000, 3))
 
 
 class ExecutionsRepo(RepoBase):

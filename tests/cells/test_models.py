@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cells.models import ActionCell, ConditionCell, ScenarioDocument, ScenarioSettings, TransformerCell, TriggerCell
+from cells.models import (
+    ActionCell,
+    ConditionCell,
+    ScenarioDocument,
+    ScenarioSettings,
+    TransformerCell,
+    TriggerCell,
+)
 
 TRIGGER = {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"}
 RULE = {"all": [{"left": "{{ trigger.body.n }}", "op": "gt", "right": 1}]}

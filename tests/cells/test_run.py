@@ -42,7 +42,7 @@ def action(**inputs: Any) -> ActionCell:
     return ActionCell(id="a", kind="action", app="probe", operation="count", inputs=inputs)
 
 
-async def run(cell: OperationCell, registry: Registry, make_context: Any, *, context: dict[str, Any] = CONTEXT, timeout: float = 5.0) -> CellResult:
+async def run(cell: OperationCell, registry: Registry, make_context: Any, *, context: dict[str, Any] = CONTEXT, timeout: float = 5.0) -> CellResult:  # noqa: ASYNC109
     return await run_operation_cell(cell, context, apps=registry, make_context=make_context, idempotency_key="cw-key", timeout=timeout)
 
 

@@ -4,24 +4,24 @@ WordPress post with mapped fields; an item with another status does not.
 Real components only: the store on ``tmp_path``, sandbox connections to both apps'
 simulators, the runner and executor, and — for the instant variant — a real uvicorn
 server whose ``/hooks/{token}`` URL is what the monday sandbox's ``create_webhook``
-records. The scenarios are the shipped template documents (``workspace/template_docs``)
+records. The scenarios are the shipped template documents (``workspace/templates``)
 with their connection placeholders filled in.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from connectors.sdk import ConfigurationError
 from engine.scheduler import Scheduler
 from engine.service import Cellwright
 from tests.e2e.conftest import MondayBoard, WordPressSite
-from workspace.demo import TEMPLATE_DOCS, fill_template, template_connections, template_data
 from workspace.server import create_app
+from workspace.templates import get_template, load_templates
 
 
 async def sandbox_connections(svc: Cellwright, user: Any) -> dict[str, str]:
@@ -46,7 +46,7 @@ async def test_an_approved_item_becomes_a_post_through_monday_webhooks(
             svc.settings.public_url = server.url
             user = svc.store.create_user("editor@example.com", name="Editor")
             connections = await sandbox_connections(svc, user)
-            doc = fill_template(template_data("monday_to_wordpress"), connections, server_url=server.url)
+            doc = get_template("monday_to_wordpress").document(connections, server_url=server.url)
             scenario = svc.import_scenario(user.id, doc)
             await svc.enable(user.id, scenario.id)
 
@@ -102,7 +102,7 @@ async def test_the_polling_variant_publishes_each_approved_item_once(
     svc: Cellwright, user: Any, board: MondayBoard, site: WordPressSite, helpers: Any
 ) -> None:
     connections = await sandbox_connections(svc, user)
-    doc = fill_template(template_data("monday_to_wordpress_polling"), connections, server_url="http://127.0.0.1:8000")
+    doc = get_template("monday_to_wordpress_polling").document(connections, server_url="http://127.0.0.1:8000")
     scenario = await svc.enable(user.id, svc.import_scenario(user.id, doc).id)
     scheduler = Scheduler(svc)
     t0 = datetime.now(UTC)
@@ -130,20 +130,19 @@ async def test_the_polling_variant_publishes_each_approved_item_once(
     assert len(site.posts_titled("Autumn recap")) == 1
 
 
-@pytest.mark.parametrize("path", sorted(TEMPLATE_DOCS.glob("*.yaml")), ids=lambda p: p.stem)
-async def test_every_template_document_imports_with_sandbox_connections(path: Path, svc: Cellwright, user: Any) -> None:
-    data = template_data(path.stem)
-    wanted = template_connections(data)
-    assert wanted, "a template document names its connections as $<app key>"
+@pytest.mark.parametrize("key", [t.key for t in load_templates()])
+async def test_every_template_imports_with_sandbox_connections(key: str, svc: Cellwright, user: Any) -> None:
+    template = get_template(key)
     connections = {}
-    for key in wanted:
-        connection = await svc.create_connection(user.id, key, credentials={}, sandbox=True)
+    for app_key in template.connections:
+        connection = await svc.create_connection(user.id, app_key, credentials={}, sandbox=True)
         assert connection.status == "active", connection.status_message
-        connections[key] = connection.id
-    doc = fill_template(data, connections, server_url="http://127.0.0.1:8000")
+        connections[app_key] = connection.id
+    doc = template.document(connections, server_url="http://127.0.0.1:8000")
     scenario = svc.import_scenario(user.id, doc)  # validates apps, operations and trigger inputs
     used = {cell.connection for cell, _ in doc.walk() if getattr(cell, "connection", None)}
     assert used == set(connections.values())
-    assert svc.scenario(user.id, scenario.id).name == data["name"]
-    with pytest.raises(ValueError, match="needs a connection for"):
-        fill_template(data, {}, server_url="http://127.0.0.1:8000")
+    assert svc.scenario(user.id, scenario.id).name == template.data["name"]
+    if template.connections:
+        with pytest.raises(ConfigurationError, match="Pick a connection for"):
+            template.document({}, server_url="http://127.0.0.1:8000")

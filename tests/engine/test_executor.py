@@ -158,3 +158,18 @@ async def test_the_sweep_picks_up_executions_nobody_submitted(make_settings: Cal
         scenario = save(svc, user, "  - {id: a, kind: action, app: probe, operation: count}\n")
         orphan, _ = svc.store.create_execution(scenario_id=scenario.id, scenario_version=scenario.version, user_id=user.id, trigger={})
         assert (await helpers.finished(svc, orphan.id, timeout=3))["status"] == "completed"
+
+
+async def test_an_event_queued_longer_than_its_lease_runs_once(make_settings: Callable[..., Settings], registry: Registry, probe: Any, helpers: Any) -> None:
+    # one slot, a short lease: the second event waits for the slot past its lease while
+    # the sweep (every second) sees it as reclaimable; it must still run exactly once
+    async with service(make_settings(max_concurrent_executions=1, lease_seconds=0.3), registry) as svc:
+        user = svc.local_user()
+        busy = save(svc, user, "  - {id: first, kind: action, app: probe, operation: count, inputs: {sleep: 1.5}}\n")
+        queued = save(svc, user, "  - {id: second, kind: action, app: probe, operation: count}\n  - {id: third, kind: action, app: probe, operation: count, inputs: {sleep: 0.3}}\n")
+        running, _ = await svc.trigger(busy, {})
+        waiting, _ = await svc.trigger(queued, {})
+        for execution in (running, waiting):
+            assert (await helpers.finished(svc, execution.id, timeout=10))["status"] == "completed"
+        await asyncio.sleep(1.2)  # a sweep after the end finds nothing to do again
+        assert probe.calls == {"first": 1, "second": 1, "third": 1}

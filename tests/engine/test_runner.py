@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ def scenario(cells: str, *, trigger: str = MANUAL, settings: str = "") -> str:
     return f"name: Test\n{settings}cells:\n{trigger}{cells}"
 
 
-async def run_text(svc: Cellwright, user: Any, text: str, payload: dict[str, Any] | None = None, timeout: float = 10) -> dict[str, Any]:
+async def run_text(svc: Cellwright, user: Any, text: str, payload: dict[str, Any] | None = None, timeout: float = 10) -> dict[str, Any]:  # noqa: ASYNC109
     saved = svc.import_scenario(user.id, documents.loads(text))
     result: dict[str, Any] = await svc.run_now(user.id, saved.id, payload or {}, timeout=timeout)
     return result
@@ -279,7 +280,7 @@ async def test_the_limit_checked_before_a_cell(svc: Cellwright, user: Any, probe
     execution, _ = svc.store.create_execution(scenario_id=saved.id, scenario_version=saved.version, user_id=user.id, trigger={})
     old = svc.store.claim_execution(execution.id, "dead-process", 0.001)
     assert old is not None
-    time.sleep(1.05)
+    await asyncio.sleep(1.05)
     svc.executor.submit(execution.id)
     result = await svc.executor.wait(execution.id, 5)
     assert result is not None and result.status == "failed"
@@ -350,3 +351,30 @@ async def test_finished_runs_reach_the_analytics_log(make_settings: Callable[...
         svc.analytics.flush()
         rates = svc.analytics.success_rate(user.id)
         assert int(rates["runs"].sum()) == 2 and int(rates["failed"].sum()) == 1
+
+
+async def test_a_router_whose_rules_break_fails_the_run_at_the_router(svc: Cellwright, user: Any, probe: Any) -> None:
+    text = scenario(
+        "  - id: route\n    kind: condition\n    branches:\n"
+        "      - {name: big, rules: {all: [{left: '{{ trigger.order.total }}', op: gt, right: 1}]}, cells: [{id: a, kind: action, app: probe, operation: count}]}\n"
+    )
+    result = await run_text(svc, user, text, {"order": {}})
+    assert result["status"] == "failed"
+    assert result["error"]["cell_id"] == "route" and result["error"]["code"] == "mapping_error"
+    assert probe.calls["a"] == 0
+
+
+async def test_a_resumed_sync_run_still_answers_with_its_recorded_respond_cell(svc: Cellwright, user: Any) -> None:
+    text = scenario(
+        "  - {id: reply, kind: transformer, app: webhook, operation: respond, inputs: {status: 202, body: recorded}}\n"
+        "  - {id: tail, kind: action, app: probe, operation: count}\n"
+    )
+    saved = svc.import_scenario(user.id, documents.loads(text))
+    execution, _ = svc.store.create_execution(scenario_id=saved.id, scenario_version=saved.version, user_id=user.id, trigger={})
+    svc.store.record_node_result(execution.id, cell_id="start", status="completed", output={})
+    svc.store.record_node_result(execution.id, cell_id="reply", status="completed", output={"status": 202, "body": "recorded", "headers": {}})
+    svc.executor.submit(execution.id)
+    outcome = await svc.executor.wait(execution.id, 5)
+    assert outcome is not None and outcome.status == "completed"
+    assert outcome.response == {"status": 202, "body": "recorded", "headers": {}}
+    assert outcome.last_output == {"value": None, "calls": 1}

@@ -199,6 +199,34 @@ def test_executions_and_rerun(cli: Any, flow: Path, sink: Any, helpers: Any) -> 
     assert cli("rerun", failed["id"]).exit_code == 1
 
 
+def test_bad_settings_and_unusable_stores_are_one_line_too(flow: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    cases = [
+        ({"CELLWRIGHT_MAX_CONCURRENT_EXECUTIONS": "zero"}, ["executions"], "invalid setting — max_concurrent_executions: Input should be a valid integer"),
+        ({"CELLWRIGHT_DATABASE_URL": "nonsense://"}, ["run", str(flow)], "cannot use the store: Can't load plugin: sqlalchemy.dialects:nonsense"),
+        ({"CELLWRIGHT_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x"}, ["rerun", "x" * 32], "cannot use the store: "),
+        ({}, ["run", str(flow), "--data-dir", str(blocker / "sub")], "a-file/sub"),
+    ]
+    for env, args, expected in cases:
+        result = runner.invoke(main, args, env={"CELLWRIGHT_DATA_DIR": str(tmp_path / "d"), **env}, catch_exceptions=False)
+        assert expected in one_line_error(result), (args, result.stderr)
+
+
+@pytest.mark.xfail(strict=True, reason="connectors/webhook: CatchHookOutput requires method, headers and query, so the README's `--trigger-data '{\"body\": ...}'` fails at the trigger")
+def test_the_readme_example_runs_with_only_a_body(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "big-orders.yaml"
+    path.write_text(
+        "name: Big orders\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n"
+        "  - {id: total, kind: transformer, app: formatter, operation: set_fields, inputs: {fields: {total: '{{ trigger.body.amount * 1.2 }}'}}}\n",
+        encoding="utf-8",
+    )
+    result = cli("run", str(path), "--trigger-data", '{"body": {"amount": 80}}')
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout)["cells"][1]["output"] == {"total": 96.0}
+
+
 def test_apikey_creates_a_working_key(cli: Any, tmp_path: Path) -> None:
     result = cli("apikey", "--name", "script")
     key = result.stdout.strip()

@@ -325,3 +325,30 @@ async def test_start_authorization_checks_the_form_fields(svc: Cellwright, user:
     with pytest.raises(Exception, match="api_key"):
         start_authorization(svc, user.id, "loopback", fields={"api_key": "not an OAuth field"})
     assert len(pending_authorizations(svc)) == 0
+
+
+# -- through POST /api/v1/connections and updates (the engine/service.py patch) --------------
+
+
+async def test_post_connections_fetches_a_client_credentials_token(client: httpx.AsyncClient, server: OAuthTestServer) -> None:
+    response = await client.post("/api/v1/connections", json={"app": "machine", "name": "Robot"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "active" and body["name"] == "Robot" and body["metadata"]["auth_type"] == "oauth2"
+    assert server.grant_counts == {"client_credentials": 1} and "access_token" not in response.text
+
+
+async def test_post_connections_sends_sign_in_apps_to_the_authorize_route(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/connections", json={"app": "loopback", "auth_type": "oauth2"})
+    assert response.status_code == 422 and "/api/v1/oauth/loopback/authorize" in response.json()["message"]
+    unknown = await client.post("/api/v1/connections", json={"app": "loopback", "auth_type": "basic"})
+    assert unknown.status_code == 422 and "It has: api_key, oauth2" in unknown.json()["message"]
+
+
+async def test_updating_an_oauth_connection_keeps_its_tokens(svc: Cellwright, user: Any) -> None:
+    connection = await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)  # tokens beside the form
+    assert connection.status == "active", connection.status_message
+    tokens = svc.store.connection_credentials(connection.id)
+    updated = await svc.update_connection(user.id, connection.id, credentials={"signing_secret": "a-new-signing-secret"})
+    assert updated.status == "active"
+    assert svc.store.connection_credentials(connection.id) == {**tokens, "signing_secret": "a-new-signing-secret"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -240,7 +241,7 @@ async def test_the_lifespan_starts_and_stops_the_service(settings: Any, registry
     app = create_app(svc)
     with helpers.ThreadedServer(app, lifespan="on") as server:
         assert svc.started
-        assert httpx.get(server.url + "/healthz").status_code == 200
+        assert (await asyncio.to_thread(httpx.get, server.url + "/healthz")).status_code == 200
     assert not svc.started
     svc.close()
 
@@ -315,3 +316,74 @@ async def test_a_same_origin_websocket_reaches_the_workspace(workspace_server: s
         assert ws.response.status_code == 101
         assert ws.subprotocol == "bokeh"
     assert "refused a WebSocket" not in caplog.text
+
+
+async def test_vendor_delivery_ids_dedupe_and_instant_methods_are_enforced(svc: Cellwright, user: Any, anon: httpx.AsyncClient) -> None:
+    text = "name: Sub\ncells:\n  - {id: hook, kind: trigger, app: probe, operation: hook}\n"
+    scenario = svc.import_scenario(user.id, documents.loads(text))
+    await svc.enable(user.id, scenario.id)
+    url = f"/hooks/{scenario.webhook_token}"
+    headers = {"x-probe-secret": "probe-signing-secret"}
+    first = await anon.post(url, json={"event_id": "evt_1", "n": 1}, headers=headers)
+    retried = await anon.post(url, json={"event_id": "evt_1", "n": 1}, headers=headers)  # the vendor's retry
+    assert first.json()["execution_id"] == retried.json()["execution_id"]
+    assert svc.store.get_execution(user.id, first.json()["execution_id"]).idempotency_key == "event:evt_1"
+    refused = await anon.get(url, headers=headers)
+    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+    assert stored(svc, user) == 1
+
+
+async def test_a_hook_verified_with_its_connections_secret(svc: Cellwright, user: Any, anon: httpx.AsyncClient, helpers: Any) -> None:
+    connection = await svc.create_connection(user.id, "keyed", credentials={"api_key": "good-signing-key"}, sandbox=True)
+    text = f"name: Signed\ncells:\n  - {{id: hook, kind: trigger, app: keyed, operation: signed, connection: {connection.id}}}\n" + ACTION.replace("trigger.body.n", "trigger.n")
+    scenario = svc.import_scenario(user.id, documents.loads(text))
+    await svc.enable(user.id, scenario.id)
+    body = json.dumps({"n": 9}).encode()
+    url = f"/hooks/{scenario.webhook_token}"
+    bad = await anon.post(url, content=body, headers={"x-keyed-signature": hmac.new(b"other", body, hashlib.sha256).hexdigest()})
+    assert bad.status_code == 401 and stored(svc, user) == 0
+    good = await anon.post(url, content=body, headers={"x-keyed-signature": hmac.new(b"good-signing-key", body, hashlib.sha256).hexdigest()})
+    assert good.status_code == 202
+    assert (await helpers.finished(svc, good.json()["execution_id"]))["cells"][1]["output"]["value"] == 9
+
+
+async def test_disabling_goes_on_when_the_vendor_refuses_to_unsubscribe(svc: Cellwright, user: Any, probe: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from connectors.sdk import UpstreamError
+
+    scenario = svc.import_scenario(user.id, documents.loads("name: Sub\ncells:\n  - {id: hook, kind: trigger, app: probe, operation: hook}\n"))
+    await svc.enable(user.id, scenario.id)
+    probe.fail("unsubscribe", UpstreamError("vendor down", status=503))
+    paused = await svc.disable(user.id, scenario.id)
+    assert paused.status == "paused" and svc.store.webhook_subscriptions(scenario.id) == []
+    assert "could not remove the probe webhook" in caplog.text
+
+
+async def test_the_issue_flow_webhook_formatter_router_http(svc: Cellwright, user: Any, anon: httpx.AsyncClient, sink: Any, helpers: Any) -> None:
+    cells = (
+        "  - {id: compute, kind: transformer, app: formatter, operation: set_fields, inputs: {fields: {total: '{{ trigger.body.amount * 1.2 }}', name_upper: '{{ trigger.body.name | upper }}'}}}\n"
+        "  - id: route\n    kind: condition\n    branches:\n"
+        "      - name: big\n        rules: {all: [{left: '{{ steps.compute.total }}', op: gt, right: 50}]}\n        cells:\n"
+        f"          - {{id: send, kind: action, app: http, operation: request, inputs: {{method: POST, url: '{sink.url}/sink', body_type: json, body: {{total: '{{{{ steps.compute.total }}}}', name_upper: '{{{{ steps.compute.name_upper }}}}'}}}}}}\n"
+        "          - {id: answer, kind: transformer, app: webhook, operation: respond, inputs: {body: '{{ steps.send.body }}'}}\n"
+        "      - name: small\n        fallback: true\n        cells:\n"
+        "          - {id: answer_small, kind: transformer, app: webhook, operation: respond, inputs: {body: '{{ steps.compute }}'}}\n"
+    )
+    scenario = await hooked(svc, user, "{response: sync}", cells)
+    url = f"/hooks/{scenario.webhook_token}"
+    big = await anon.post(url, json={"id": 1, "amount": 42, "name": "alice"})
+    assert big.status_code == 200
+    assert big.json() == {"ok": True, "received": {"total": 50.4, "name_upper": "ALICE"}}  # the sink's answer
+    small = await anon.post(url, json={"id": 2, "amount": 20, "name": "bob"})
+    assert small.json() == {"total": 24.0, "name_upper": "BOB"}
+    assert len(sink.hits("/sink")) == 1
+    execution = svc.execution(user.id, big.headers["x-cellwright-execution"])
+    assert [c["cell_id"] for c in execution["cells"]] == ["hook", "compute", "route", "send", "answer"]
+
+
+async def test_deleting_a_scenario_deletes_its_history(svc: Cellwright, user: Any, client: httpx.AsyncClient, anon: httpx.AsyncClient, helpers: Any) -> None:
+    scenario = await hooked(svc, user)
+    accepted = await anon.post(f"/hooks/{scenario.webhook_token}", json={"n": 1})
+    await helpers.finished(svc, accepted.json()["execution_id"])
+    assert (await client.delete(f"/api/v1/scenarios/{scenario.id}")).status_code == 204
+    assert stored(svc, user) == 0
+    assert (await anon.post(f"/hooks/{scenario.webhook_token}", json={"n": 1})).status_code == 404

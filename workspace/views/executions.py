@@ -151,8 +151,8 @@ class ExecutionState(param.Parameterized):
             return [c["cell_id"] for c in self.data.get("cells") or []]
 
     async def rerun(self, *, from_start: bool = False, from_cell: str | None = None) -> Any:
-        """Rerun the version this execution ran (``Cellwright.rerun``)."""
-        return await self.svc.rerun(self.user.id, self.execution_id, from_start=from_start, from_cell=from_cell)
+        """Rerun on the scenario's latest version, so a fixed cell runs fixed (``Cellwright.rerun``)."""
+        return await self.svc.rerun(self.user.id, self.execution_id, from_start=from_start, from_cell=from_cell, latest=True)
 
     async def run_latest(self) -> Any:
         """Run the scenario's current version again with this execution's trigger data."""
@@ -202,7 +202,7 @@ class ExecutionPage(pn.viewable.Viewer):
         self._layout = pn.Column(
             html(f"<h1>Execution of {self._escape(self.scenario_name)}</h1>"), self.head, self.banner,
             pn.FlexBox(self.from_failed, self.from_start, self.cell_pick, self.from_cell, self.latest, open_scenario, back, align_items="flex-end"),
-            html('<p class="cw-muted">Reruns use the scenario version this execution ran; after fixing a cell, use “Run again with the latest version”.</p>'),
+            html('<p class="cw-muted">Reruns use the scenario’s latest saved version: fix the failed cell, save, then rerun from it. Cells before it keep their recorded outputs.</p>'),
             self.cells, sizing_mode="stretch_width",
         )
 
