@@ -7,15 +7,16 @@ mounted with ``panel.io.fastapi``; that mount does not check a WebSocket's ``Ori
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from connectors.sdk import CellwrightError, IncomingRequest
 from connectors.sdk.sandboxing import shared_sandbox
@@ -118,33 +119,6 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
         log.exception("unhandled error")
         return _error(500, "internal_error", "Something went wrong on the server; the log has the details.")
 
-    async def hook(token: str, request: Request) -> Response:
-        limit = svc.settings.webhook_max_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            return _error(413, "payload_too_large", f"The body is larger than {limit} bytes.")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return _error(413, "payload_too_large", f"The body is larger than {limit} bytes.")
-            chunks.append(chunk)
-        incoming = IncomingRequest(
-            method=request.method,
-            headers={k.lower(): v for k, v in request.headers.items()},
-            query=dict(request.query_params),
-            body=b"".join(chunks),
-            path=request.url.path,
-        )
-        answer = await svc.receive_webhook(token, incoming)
-        if isinstance(answer.body, (dict, list)) or answer.body is None:
-            return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
-        if isinstance(answer.body, bytes):
-            return Response(answer.body, status_code=answer.status, headers=answer.headers)
-        if isinstance(answer.body, str):
-            return Response(answer.body, status_code=answer.status, headers=answer.headers, media_type="text/plain")
-        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
-
     async def echo(request: Request) -> JSONResponse:
         body = await request.body()
         try:
@@ -155,9 +129,7 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
             parsed = body.decode("utf-8", "replace")
         return JSONResponse({"method": request.method, "query": dict(request.query_params), "received": parsed, "echo": True})
 
-    # one route per method: OpenAPI operation ids must be unique
-    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-        app.add_api_route("/hooks/{token}", hook, methods=[method], tags=["webhooks"], summary="Webhook ingress", operation_id=f"webhook_{method.lower()}")
+    _document_hooks(app)
     for method in ("GET", "POST", "PUT"):
         app.add_api_route("/demo/echo", echo, methods=[method], tags=["demo"], summary="Echoes the request (for demo scenarios)", operation_id=f"demo_echo_{method.lower()}")
 
@@ -174,5 +146,108 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
 
         mount_workspace(app, svc)
     allowed = {urlsplit(svc.settings.resolved_public_url()).netloc}
-    return OriginGuard(app, allowed)
+    return HookIngress(OriginGuard(app, allowed), svc)
+
+
+class HookIngress:
+    """Serves ``/hooks/{token}`` in front of FastAPI.
+
+    Webhooks are the hot path (a synchronous hook answers only after the whole run):
+    a plain ASGI handler here costs a fraction of FastAPI's middleware and routing
+    stack. Everything else passes through.
+    """
+
+    def __init__(self, app: Any, svc: Cellwright) -> None:
+        self.app = app
+        self.svc = svc
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/hooks/"):
+            await self.app(scope, receive, send)
+            return
+        token = path[len("/hooks/"):]
+        if not token or "/" in token:
+            await _send_json(send, 404, {"error": "not_found", "message": "No scenario listens at this URL."})
+            return
+        limit = self.svc.settings.webhook_max_bytes
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        declared = headers.get("content-length", "")
+        too_big = {"error": "payload_too_large", "message": f"The body is larger than {limit} bytes."}
+        if declared.isdigit() and int(declared) > limit:
+            await _send_json(send, 413, too_big)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await _send_json(send, 413, too_big)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        incoming = IncomingRequest(
+            method=scope["method"],
+            headers=headers,
+            query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)),
+            body=b"".join(chunks),
+            path=path,
+        )
+        try:
+            answer = await self.svc.receive_webhook(token, incoming)
+        except Exception:
+            log.exception("webhook ingress failed")
+            await _send_json(send, 500, {"error": "internal_error", "message": "Something went wrong on the server; the log has the details."})
+            return
+        body = answer.body
+        if isinstance(body, bytes):
+            await _send(send, answer.status, body, "application/octet-stream", answer.headers)
+        elif isinstance(body, str):
+            await _send(send, answer.status, body.encode(), "text/plain; charset=utf-8", answer.headers)
+        else:
+            await _send_json(send, answer.status, body, answer.headers)
+
+
+async def _send_json(send: Any, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+    await _send(send, status, json.dumps(data, separators=(",", ":"), default=str).encode(), "application/json", headers or {})
+
+
+async def _send(send: Any, status: int, body: bytes, media_type: str, headers: dict[str, str]) -> None:
+    raw = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items() if k.lower() not in ("content-type", "content-length")]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _document_hooks(app: FastAPI) -> None:
+    """Describe ``/hooks/{token}`` (served by ``HookIngress``) in the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        responses = {
+            "202": {"description": "Stored and queued; the body has execution_id."},
+            "200": {"description": "A sync hook: the run's answer."},
+            "401": {"description": "Signature or secret check failed; nothing stored."},
+            "404": {"description": "No scenario listens at this URL."},
+            "405": {"description": "The hook does not accept this method."},
+            "409": {"description": "The scenario is not enabled."},
+            "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
+        }
+        param = [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}]
+        schema.setdefault("paths", {})["/hooks/{token}"] = {
+            method: {"tags": ["webhooks"], "summary": "Webhook ingress", "operationId": f"webhook_{method}", "parameters": param, "responses": responses}
+            for method in ("get", "post", "put", "patch", "delete")
+        }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 

@@ -42,7 +42,9 @@ async def test_100_executions_waiting_on_a_slow_sink_run_concurrently(svc: Cellw
     elapsed = time.monotonic() - started
     assert [r["status"] for r in results] == ["completed"] * 100
     assert len(sink.hits("/slow")) == 100
-    assert elapsed < 3.5, f"100 one-second executions took {elapsed:.2f} s"
+    # run one after another they would take 100 s; the exact figure is a benchmark's job
+    # (benchmarks/bench_engine.py), so the bound here is loose enough for a busy machine
+    assert elapsed < 25, f"100 one-second executions took {elapsed:.2f} s: they did not run concurrently"
 
 
 async def test_concurrency_is_bounded_by_the_setting(make_settings: Callable[..., Settings], registry: Registry, probe: Any, helpers: Any) -> None:

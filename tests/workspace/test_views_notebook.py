@@ -163,6 +163,10 @@ def test_schema_form_fields() -> None:
     assert form.values()["mode"] == "{{ trigger.mode }}"
 
 
+def kinds(nb: Any) -> list[str]:
+    return [type(o).__name__ for o in nb.cells_box]
+
+
 def test_fifty_cell_notebook_opens_under_a_second(svc: Any, user: Any) -> None:
     from cells import document as documents
     from workspace.views.notebook import Notebook
@@ -176,17 +180,21 @@ def test_fifty_cell_notebook_opens_under_a_second(svc: Any, user: Any) -> None:
     nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
     nb.__panel__().get_root()  # the Bokeh models the browser receives
     assert time.perf_counter() - t0 < 1.0
+    assert len(nb.cards) == 0 and kinds(nb) == ["CellList", "Column"]  # one component for 50 cells (+ "add a step")
+    assert [i["id"] for i in nb._lists[0].items][:3] == ["hook", "c0", "c1"] and nb._lists[0].items[-1]["title"].startswith("▸ 50. c48")
+    nb._lists[0]._handle_msg({"open": "c10"})  # the browser's click
     card = nb.cards["c10"]
-    card.expanded = True
-    assert card.form is not None and "value" in card.form.widgets
+    assert card.expanded and card.form is not None and "value" in card.form.widgets
+    assert kinds(nb) == ["CellList", "Column", "CellList", "Column"] and nb.cells_box[1] is card._layout
+    card.expanded = False  # its own toggle: back into one list
+    assert kinds(nb) == ["CellList", "Column"] and nb.open_ids == set()
 
 
 async def test_notebook_view_edits_flow_into_state(svc: Any, user: Any, scenario: Any) -> None:
     from workspace.views.notebook import Notebook
 
     nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
-    card = nb.cards["upper"]
-    card.expanded = True
+    card = nb.open_cell("upper")
     card.form.widgets["value"].value = "{{ trigger.body.email }}"
     assert nb.state.cell("upper")["inputs"]["value"] == "{{ trigger.body.email }}"
     assert nb.dirty and nb.guard.dirty

@@ -1,8 +1,9 @@
 """The scenario notebook: cells top to bottom, trigger first; edit, run and test them.
 
-Cards are collapsed by default (a header with the cell's name, operation, last status
-and a Run button); a card's editor is built the first time it is opened, so a
-50-cell scenario opens quickly. The state lives in :class:`NotebookState`.
+Cells are collapsed by default: each run of collapsed cells is ONE lightweight component
+(:class:`CellList`, a list of native buttons), so a 50-cell scenario is a handful of
+Bokeh models. Opening a cell builds its full editor (:class:`CellCard`: header, Run,
+form, result) in its place. The state lives in :class:`NotebookState`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,85 @@ class LeaveGuard(JSComponent):
       return el;
     }
     """
+
+
+CELL_LIST_CSS = """
+:host { display: block; width: 100%; }
+ul.cw-cells { list-style: none; margin: 0; padding: 0; }
+ul.cw-cells li { border: 1px solid #d1d5db; border-radius: 8px; background: #ffffff; margin: 4px 0; }
+ul.cw-cells button { display: block; width: 100%; text-align: left; white-space: normal; background: transparent; border: 0;
+  border-radius: 8px; padding: 8px 12px; font: inherit; font-size: 14px; color: #111827; cursor: pointer; }
+ul.cw-cells button:hover { background: #f3f4f6; }
+ul.cw-cells button:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 1px; }
+ul.cw-cells button[aria-busy="true"] { color: #4b5563; cursor: progress; }
+"""
+
+
+class CellList(JSComponent):
+    """Collapsed cells, as ONE component: a list of native buttons (one per cell).
+
+    A 50-cell scenario is one Bokeh model instead of a widget set per cell; clicking a
+    cell asks Python to open it (its full editor is built then, as a ``CellCard``).
+    """
+
+    items = param.List(default=[], doc="[{id, title}] in display order.")
+
+    _esm = """
+    export function render({ model }) {
+      const list = document.createElement('ul');
+      list.className = 'cw-cells';
+      const draw = () => {
+        list.replaceChildren();
+        for (const item of model.items) {
+          const li = document.createElement('li');
+          li.className = `cell-card cell-${item.id}`;
+          const wrap = document.createElement('div');
+          wrap.className = `cell-toggle cell-toggle-${item.id}`;
+          const button = document.createElement('button');
+          button.type = 'button';
+          button.textContent = item.title;
+          button.setAttribute('aria-expanded', 'false');
+          button.addEventListener('click', () => {
+            button.setAttribute('aria-busy', 'true');
+            model.send_msg({ open: item.id });
+          });
+          wrap.appendChild(button);
+          li.appendChild(wrap);
+          list.appendChild(li);
+        }
+      };
+      draw();
+      model.on('items', draw);
+      return list;
+    }
+    """
+    _stylesheets = [CELL_LIST_CSS]
+
+    def __init__(self, on_open: Callable[[str], Any], **params: Any) -> None:
+        params.setdefault("sizing_mode", "stretch_width")
+        params.setdefault("margin", 0)
+        super().__init__(**params)
+        self._on_open = on_open
+
+    def _handle_msg(self, data: Any) -> None:
+        if isinstance(data, dict) and isinstance(data.get("open"), str):
+            self._on_open(data["open"])
+
+
+def cell_title(state: NotebookState, cell_id: str, number: str, *, expanded: bool) -> str:
+    """``▸ 3. name — App · Operation  [status]``: a cell's header text."""
+    cell = state.cell(cell_id)
+    arrow = "▾" if expanded else "▸"
+    result = state.results.get(cell_id)
+    status = f"  [{result['status']}]" if result else ""
+    name = cell.get("name") or cell["id"]
+    if cell.get("kind") == "condition":
+        what = "Router" if cell.get("branches") is not None else "Filter"
+    else:
+        op = state.operation(cell)
+        app = state.svc.apps.get(cell["app"]).name if cell.get("app") in state.svc.apps else cell.get("app", "?")
+        what = f"{app} · {op.name if op is not None else cell.get('operation')}"
+    return f"{arrow} {number}. {name} — {what}{status}"
 
 
 class RulesEditor(pn.viewable.Viewer):
@@ -163,18 +243,7 @@ class CellCard(pn.viewable.Viewer):
         self.param.watch(self._toggle, "expanded")
 
     def _title(self) -> str:
-        cell = self.state.cell(self.cell_id)
-        arrow = "▾" if self.expanded else "▸"
-        result = self.state.results.get(self.cell_id)
-        status = f"  [{result['status']}]" if result else ""
-        name = cell.get("name") or cell["id"]
-        if cell.get("kind") == "condition":
-            what = "Router" if cell.get("branches") is not None else "Filter"
-        else:
-            op = self.state.operation(cell)
-            app = self.state.svc.apps.get(cell["app"]).name if cell.get("app") in self.state.svc.apps else cell.get("app", "?")
-            what = f"{app} · {op.name if op is not None else cell.get('operation')}"
-        return f"{arrow} {self.number}. {name} — {what}{status}"
+        return cell_title(self.state, self.cell_id, self.number, expanded=self.expanded)
 
     def refresh_header(self) -> None:
         self.toggle.name = self._title()
@@ -195,6 +264,7 @@ class CellCard(pn.viewable.Viewer):
             self.build()
         self.body.visible = self.expanded
         self.refresh_header()
+        self.nb.card_toggled(self)
 
     # -- the editor ---------------------------------------------------------------------
 
@@ -438,6 +508,8 @@ class Notebook(pn.viewable.Viewer):
         self.state = NotebookState(svc, user, scenario_id)
         self.banner = Banner("notebook-banner")
         self.cards: dict[str, CellCard] = {}
+        self.open_ids: set[str] = set()
+        self._lists: list[CellList] = []
         self.guard = LeaveGuard(dirty=False, width=0, height=0, margin=0)
         self.state.param.watch(lambda e: self._dirty_changed(), "dirty")
         self.state.param.watch(lambda e: self.render_cells(), "structure")
@@ -486,18 +558,27 @@ class Notebook(pn.viewable.Viewer):
             return io.StringIO("")
 
     def _settings_card(self) -> Any:
-        from cells.models import ScenarioSettings
+        """Run settings in a collapsed card; its form is built the first time it is opened."""
+        card = pn.Card(title="Run settings: retries, alerts, time limits", collapsed=True, sizing_mode="stretch_width", css_classes=["scenario-settings"], header_background="#f3f4f6")
 
-        form = SchemaForm(ScenarioSettings.model_json_schema(), self.state.doc.get("settings") or {}, prefix="settings")
+        def build(*_: Any) -> None:
+            if card.collapsed or card.objects:
+                return
+            from cells.models import ScenarioSettings
 
-        def changed(*_: Any) -> None:
-            try:
-                self.state.set_meta(settings=form.values())
-            except ValueError:
-                pass
+            form = SchemaForm(ScenarioSettings.model_json_schema(), self.state.doc.get("settings") or {}, prefix="settings")
 
-        form.param.watch(changed, "changed")
-        return pn.Card(form, title="Run settings: retries, alerts, time limits", collapsed=True, sizing_mode="stretch_width", css_classes=["scenario-settings"], header_background="#f3f4f6")
+            def changed(*_: Any) -> None:
+                try:
+                    self.state.set_meta(settings=form.values())
+                except ValueError:
+                    pass
+
+            form.param.watch(changed, "changed")
+            card[:] = [form]
+
+        card.param.watch(build, "collapsed")
+        return card
 
     def _dirty_changed(self) -> None:
         self.guard.dirty = self.state.dirty
@@ -528,41 +609,82 @@ class Notebook(pn.viewable.Viewer):
         else:
             items.append(RulesEditor(branch.get("rules"), lambda rules: state.update_branch(router_id, original, rules=rules), label=f"Branch {branch['name']}"))
         items.append(AddStep(self, branch=(router_id, branch["name"]), label=f"Add a step at the start of branch {branch['name']}"))
-        for index, cell in enumerate(branch.get("cells") or []):
-            items.append(self._card(cell["id"], f"{number}.{index + 1}"))
+        items.extend(self.cell_items(branch.get("cells") or [], f"{number}."))
         remove = pn.widgets.Button(name=f"Delete branch {branch['name']}", button_type="light")
         remove.on_click(lambda e: self.act(lambda: state.delete_branch(router_id, original), self.banner))
         items.append(remove)
         return pn.Card(*items, title=f"Branch: {branch['name']}", collapsed=False, sizing_mode="stretch_width", css_classes=["branch"], header_background="#f3f4f6")
 
     def _card(self, cell_id: str, number: str) -> CellCard:
+        """The full editor of an open cell (built once, reused while its place is the same)."""
         card = self.cards.get(cell_id)
         if card is None or card.number != number:
-            expanded = card.expanded if card is not None else False
             card = CellCard(self, cell_id, number)
-            if expanded:
-                card.expanded = True
             self.cards[cell_id] = card
+        if not card.expanded:
+            card.expanded = True
         return card
+
+    def cell_items(self, cells: list[dict[str, Any]], prefix: str = "") -> list[Any]:
+        """Open cells as editors; each run of collapsed cells between them as one ``CellList``."""
+        items: list[Any] = []
+        pending: list[dict[str, str]] = []
+
+        def flush() -> None:
+            if pending:
+                listing = CellList(self.open_cell, items=list(pending), css_classes=["cell-list"])
+                self._lists.append(listing)
+                items.append(listing)
+                pending.clear()
+
+        for index, cell in enumerate(cells):
+            number = f"{prefix}{index + 1}"
+            if cell["id"] in self.open_ids:
+                flush()
+                items.append(self._card(cell["id"], number))
+            else:
+                pending.append({"id": cell["id"], "number": number, "title": cell_title(self.state, cell["id"], number, expanded=False)})
+        flush()
+        return items
+
+    def open_cell(self, cell_id: str) -> CellCard | None:
+        """Open a cell's editor (and the routers it sits in); returns its card."""
+        for cell, parents in self.state.walk():
+            if cell["id"] == cell_id:
+                self.open_ids.update({cell_id, *(router for router, _ in parents)})
+                self.render_cells()
+                return self.cards.get(cell_id)
+        return None
+
+    def card_toggled(self, card: CellCard) -> None:
+        """A card's own toggle closed it: it goes back into the lightweight list."""
+        if not card.expanded and card.cell_id in self.open_ids:
+            self.open_ids.discard(card.cell_id)
+            self.render_cells()
 
     def render_cells(self) -> None:
         ids = self.state.ids()
         self.cards = {k: v for k, v in self.cards.items() if k in ids}
+        self.open_ids &= ids
+        self._lists = []
         # routers rebuild their branches: drop their cached editors
-        for cell_id, card in self.cards.items():
-            if self.state.cell(cell_id).get("branches") is not None and card.body.objects:
+        for cell_id, card in list(self.cards.items()):
+            if cell_id in self.open_ids and self.state.cell(cell_id).get("branches") is not None and card.body.objects:
                 card.body[:] = []
                 card._toggle()
-        items: list[Any] = []
         cells = self.state.cells
-        for index, cell in enumerate(cells):
-            items.append(self._card(cell["id"], str(index + 1)))
+        items = self.cell_items(cells)
         items.append(AddStep(self, after=cells[-1]["id"], label="Add a step at the end"))
         self.cells_box[:] = items
 
     def refresh_headers(self) -> None:
         for card in self.cards.values():
             card.refresh_header()
+        ids = self.state.ids()
+        for listing in self._lists:
+            listing.items = [
+                {**item, "title": cell_title(self.state, item["id"], item["number"], expanded=False)} for item in listing.items if item["id"] in ids
+            ]
 
     def act(self, action: Callable[[], Any], banner: Banner | None = None, *, open_new: bool = False) -> Any:
         """Run a structural edit; show what went wrong instead of raising."""
@@ -573,8 +695,8 @@ class Notebook(pn.viewable.Viewer):
             target.error(exc)
             return None
         target.clear()
-        if open_new and isinstance(result, str) and result in self.cards:
-            self.cards[result].expanded = True
+        if open_new and isinstance(result, str):
+            self.open_cell(result)
         return result
 
     # -- scenario actions -----------------------------------------------------------------
