@@ -177,7 +177,7 @@ class ScenarioDocument(_Strict):
 
 
 def _ordered_cell(cell: dict[str, Any]) -> dict[str, Any]:
-    ordered = {key: cell[key] for key in ("id", "kind") if key in cell}
+    ordered: dict[str, Any] = {key: cell[key] for key in ("id", "kind") if key in cell}
     ordered.update((key, value) for key, value in cell.items() if key not in ordered)
     for branch in ordered.get("branches") or []:
         if "cells" in branch:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -111,6 +112,21 @@ def validate_output(cell_id: str, model: type[BaseModel], value: Any) -> dict[st
     return result
 
 
+@contextmanager
+def _recording(cell_id: str) -> Iterator[CellResult]:
+    """Time a cell run; any exception inside becomes the result's coded error."""
+    t0 = time.perf_counter()
+    result = CellResult(cell_id=cell_id, status="failed")
+    try:
+        yield result
+    except Exception as exc:  # every failure becomes a recorded, coded error
+        error = error_from_exception(exc)
+        result.exception = error
+        result.error = error.to_dict()
+    result.ended_at = datetime.now(UTC)
+    result.duration_ms = (time.perf_counter() - t0) * 1000
+
+
 async def run_operation_cell(
     cell: OperationCell,
     context: Mapping[str, Any],
@@ -121,10 +137,7 @@ async def run_operation_cell(
     timeout: float = 60.0,
 ) -> CellResult:
     """Run an action or transformer cell."""
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    result = CellResult(cell_id=cell.id, status="failed", started_at=started)
-    try:
+    with _recording(cell.id) as result:
         app = apps.get(cell.app)
         op = app.action(cell.operation)
         rendered = mapping.render(cell.inputs, context, cell_id=cell.id)
@@ -143,12 +156,6 @@ async def run_operation_cell(
             raise CallTimeoutError(f"Cell '{cell.id}' took longer than {timeout:g} s and was stopped.") from None
         result.output = validate_output(cell.id, op.output, raw)
         result.status = "completed"
-    except Exception as exc:  # every failure becomes a recorded, coded error
-        error = error_from_exception(exc)
-        result.exception = error
-        result.error = error.to_dict()
-    result.ended_at = datetime.now(UTC)
-    result.duration_ms = (time.perf_counter() - t0) * 1000
     return result
 
 
@@ -158,11 +165,8 @@ def run_condition_cell(cell: ConditionCell, context: Mapping[str, Any]) -> tuple
     A filter whose rules fail returns ``output.passed = False``; the runner then stops
     the run quietly.
     """
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    result = CellResult(cell_id=cell.id, status="failed", started_at=started)
     taken: list[str] = []
-    try:
+    with _recording(cell.id) as result:
         if cell.rules is not None:
             ev = evaluate(cell.rules, context, cell_id=cell.id)
             result.output = {"passed": ev.passed, "rules": ev.rules}
@@ -180,30 +184,15 @@ def run_condition_cell(cell: ConditionCell, context: Mapping[str, Any]) -> tuple
                 taken = [b.name for b in cell.branches or [] if b.fallback]
             result.output = {"branches": taken, "evaluations": evaluations}
         result.status = "completed"
-    except Exception as exc:
-        error = error_from_exception(exc)
-        result.exception = error
-        result.error = error.to_dict()
-    result.ended_at = datetime.now(UTC)
-    result.duration_ms = (time.perf_counter() - t0) * 1000
     return result, taken
 
 
 def trigger_result(cell: TriggerCell, payload: Mapping[str, Any], *, apps: AppLookup) -> CellResult:
     """Record the trigger cell: its output is the payload, validated by the trigger's model."""
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    result = CellResult(cell_id=cell.id, status="failed", started_at=started, input=None)
-    try:
+    with _recording(cell.id) as result:
         op = apps.get(cell.app).trigger(cell.operation)
         result.output = validate_output(cell.id, op.output, dict(payload))
         result.status = "completed"
-    except Exception as exc:
-        error = error_from_exception(exc)
-        result.exception = error
-        result.error = error.to_dict()
-    result.ended_at = datetime.now(UTC)
-    result.duration_ms = (time.perf_counter() - t0) * 1000
     return result
 
 

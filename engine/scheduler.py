@@ -109,7 +109,8 @@ class Scheduler:
         baseline = not (state and same_trigger)
         if not baseline:
             # oldest first, so runs happen in the order things happened
-            ordered = sorted(new, key=lambda kv: _order_key(kv[1].get(op.cursor_field))) if op.cursor_field else list(reversed(new))
+            cursor = op.cursor_field
+            ordered = sorted(new, key=lambda kv: _order_key(kv[1].get(cursor))) if cursor else list(reversed(new))
             for k, item in ordered:
                 payload = op.output.model_validate(dict(item)).model_dump(mode="json")
                 await self.app.trigger(scenario, payload, key=f"poll:{trigger.id}:{k}")

@@ -27,6 +27,8 @@ from connectors.sdk import (
     ConfigurationError,
     IncomingRequest,
     InstantTrigger,
+    PollingTrigger,
+    ScheduleTrigger,
     WebhookVerificationError,
 )
 from engine.contexts import Contexts
@@ -207,7 +209,9 @@ class Cellwright:
         connection = self.store.get_connection(user_id, connection_id)
         if connection is None:
             raise NotFound(f"No connection {connection_id}.")
-        from engine.oauth_connect import updated_credentials  # OAuth: keeps the token set, changes the typed fields
+        from engine.oauth_connect import (
+            updated_credentials,  # OAuth: keeps the token set, changes the typed fields
+        )
 
         creds = await asyncio.to_thread(updated_credentials, self, connection, credentials) if credentials is not None else None
         self.store.update_connection(user_id, connection_id, name=name, credentials=creds)
@@ -293,6 +297,10 @@ class Cellwright:
                         external_id=str(state.get("id")) if state.get("id") is not None else None, state=dict(state),
                     )
                 )
+        if scenario.status != "active" and isinstance(op, PollingTrigger | ScheduleTrigger):
+            # turning a scenario (back) on starts from a fresh baseline: items that arrived
+            # and ticks that passed while it was off do not fire (editing keeps the state)
+            await asyncio.to_thread(self.store.delete_trigger_state, scenario.id)
         updated = self.store.set_scenario_status(user_id, scenario.id, "active")
         self.store.audit(user_id, "scenario.enable", "scenario", scenario.id)
         self._hooks.clear()

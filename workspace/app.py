@@ -231,6 +231,22 @@ def workspace_page(svc: Any) -> pn.viewable.Viewable:
     return shell
 
 
+def _warm_up() -> None:
+    """Import the heavy page modules (HoloViews, hvplot) in the background at start, so the
+    first visitor of Analytics does not wait for them."""
+    import threading
+
+    def run() -> None:
+        try:
+            from workspace.views import analytics, notebook  # noqa: F401
+
+            analytics.warm_up()
+        except Exception:  # only a head start: the page imports them anyway
+            log.debug("warm-up import failed", exc_info=True)
+
+    threading.Thread(target=run, name="cellwright-warm-up", daemon=True).start()
+
+
 def mount_workspace(app: Any, svc: Any) -> None:
     """Add sign-in routes and the Panel workspace to the FastAPI app."""
     from panel.io.fastapi import add_application
@@ -242,6 +258,7 @@ def mount_workspace(app: Any, svc: Any) -> None:
     if info:
         print(info, flush=True)  # noqa: T201 - the operator needs it once, on the console
     pn.extension(notifications=False, design="bootstrap")
+    _warm_up()
 
     @add_application("/", app=app, title="Cellwright")
     def _page() -> pn.viewable.Viewable:

@@ -115,7 +115,7 @@ class BasicAuth(AuthKind):
     type: ClassVar[str] = "basic"
     fields: type[BaseModel] = BasicFields
     username_field: str = "username"
-    password_field: str = "password"
+    password_field: str = "password"  # noqa: S105 - a field name, not a password
 
     def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: Any = None) -> httpx.Auth:
         return httpx.BasicAuth(

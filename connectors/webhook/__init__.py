@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from connectors.sdk import (
     Action,
     App,
-    OperationContext,
     IncomingRequest,
     InstantTrigger,
+    OperationContext,
     WebhookReply,
     WebhookVerificationError,
     constant_time_equals,

@@ -221,3 +221,27 @@ async def test_the_loop_keeps_ticking(svc: Cellwright, user: Any, probe: Any, he
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert "scheduler tick failed" not in caplog.text
+
+
+async def test_turning_a_scenario_back_on_starts_from_a_new_baseline(svc: Cellwright, user: Any, probe: Any) -> None:
+    probe.items = [item(1)]
+    scenario = await enabled(svc, user, poll_doc())
+    await poll(svc, scenario.id, T0)
+    await svc.disable(user.id, scenario.id)
+    probe.items = [item(2), item(1)]  # arrives while the scenario is off
+    await svc.enable(user.id, scenario.id)
+    await svc.enable(user.id, scenario.id)  # enabling an active scenario changes nothing
+    assert await poll(svc, scenario.id, T0 + timedelta(minutes=5)) == 0
+    probe.items = [item(3), *probe.items]
+    assert await poll(svc, scenario.id, T0 + timedelta(minutes=6)) == 1
+    assert fired_ids(svc, user, scenario.id) == ["3"]
+
+
+async def test_a_paused_schedule_does_not_fire_its_backlog_when_turned_back_on(svc: Cellwright, user: Any) -> None:
+    scenario = await enabled(svc, user, schedule_doc("{mode: interval, interval_minutes: 5}"))
+    scheduler = Scheduler(svc)
+    await scheduler.run_due(T0)
+    await svc.disable(user.id, scenario.id)
+    await svc.enable(user.id, scenario.id)
+    assert await scheduler.run_due(T0 + timedelta(hours=2)) == 0  # plans again
+    assert executions(svc, user, scenario.id) == []

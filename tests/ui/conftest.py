@@ -58,7 +58,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("ui-data")
     port = _free_port()
     log = data_dir / "server.log"
-    env = {**os.environ, "CELLWRIGHT_DATA_DIR": str(data_dir), "CELLWRIGHT_RETRY_BASE_SECONDS": "0.05", "CELLWRIGHT_RETRY_MAX_SECONDS": "0.2"}
+    env = {**os.environ, "CELLWRIGHT_DATA_DIR": str(data_dir), "CELLWRIGHT_DEMO_DATA": "false", "CELLWRIGHT_RETRY_BASE_SECONDS": "0.05", "CELLWRIGHT_RETRY_MAX_SECONDS": "0.2"}
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "workspace.cli", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,

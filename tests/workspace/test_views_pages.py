@@ -231,8 +231,12 @@ async def test_analytics_dashboard(make_settings: Any, registry: Any) -> None:
         assert frames["summary"]["runs"] == 2 and frames["summary"]["failed"] == 1
         assert not frames["errors"].empty
         dash = Dashboard(svc, user)
-        text = str([getattr(o, "object", "") for o in dash.body.objects])
-        assert "Success rate per scenario" in text or dash.body.objects
+        assert "<strong>2</strong> runs" in dash.summary.object
+        assert dash.built == {"runs"} and dash.panes["runs"].objects and not dash.panes["apps"].objects  # only the open tab is built
+        dash.tabs.active = 4  # top errors: built when opened
+        assert dash.built == {"runs", "errors"} and "Most frequent errors" in dash.panes["errors"][1].object
+        dash._render(state.load())  # new data (another time range): stale charts are rebuilt when shown
+        assert dash.built == {"errors"}
         state.time_range = "Last 24 hours"
         assert (await state.aload())["summary"]["runs"] == 2
     finally:

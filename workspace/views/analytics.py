@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from html import escape
 from typing import Any
 
 import pandas as pd
@@ -58,12 +59,68 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+#: (tab key, tab label, heading)
+CHARTS: list[tuple[str, str, str]] = [
+    ("runs", "Runs over time", "Runs over time by status"),
+    ("success", "Success rate", "Success rate per scenario"),
+    ("durations", "Durations", "Duration per scenario (median and 95th percentile)"),
+    ("apps", "Apps", "Calls and errors per app"),
+    ("errors", "Top errors", "Top errors"),
+]
+OPTS = {"toolbar": None, "responsive": True, "height": 250}
+
+
+def chart_and_table(key: str, frames: dict[str, Any]) -> tuple[Any, str]:
+    """The HoloViews plot (None without data) and the accessible table of one chart."""
+    import hvplot.pandas  # noqa: F401 - registers .hvplot
+
+    if key == "runs":
+        runs = frames["runs"]
+        plot = None if runs.empty else runs.assign(day=runs["day"].astype(str)).hvplot.bar(x="day", y="runs", by="status", stacked=True, rot=45, ylabel="runs", xlabel="day").opts(**OPTS)
+        return plot, table(_records(runs), [("day", "Day"), ("status", "Status"), ("runs", "Runs")], caption="Runs per day and status")
+    if key == "success":
+        success = frames["success"]
+        plot = None
+        if not success.empty:
+            plot = success.assign(label=success["scenario_name"].fillna(success["scenario_id"]), percent=success["success_rate"] * 100).hvplot.barh(x="label", y="percent", xlabel="", ylabel="success rate (%)").opts(**OPTS)
+        return plot, table(_records(success), [("scenario_name", "Scenario"), ("runs", "Runs"), ("completed", "Completed"), ("failed", "Failed"), ("success_rate", "Success rate")], caption="Success rate per scenario")
+    if key == "durations":
+        durations = frames["durations"]
+        plot = None
+        if not durations.empty:
+            melted = durations.assign(label=durations["name"].fillna(durations["key"])).melt(id_vars=["label"], value_vars=["p50_ms", "p95_ms"], var_name="percentile", value_name="ms")
+            plot = melted.hvplot.bar(x="label", y="ms", by="percentile", xlabel="", ylabel="duration (ms)", rot=20).opts(**OPTS)
+        return plot, table(_records(durations), [("name", "Scenario"), ("runs", "Runs"), ("p50_ms", "Median (ms)"), ("p95_ms", "p95 (ms)")], caption="Run durations per scenario")
+    if key == "apps":
+        apps = frames["apps"]
+        plot = None
+        if not apps.empty:
+            plot = apps.melt(id_vars=["app"], value_vars=["calls", "errors"], var_name="kind", value_name="count").hvplot.bar(x="app", y="count", by="kind", xlabel="", ylabel="calls").opts(**OPTS)
+        return plot, table(_records(apps), [("app", "App"), ("calls", "Calls"), ("errors", "Errors"), ("error_rate", "Error rate")], caption="Calls and errors per app")
+    return None, table(_records(frames["errors"]), [("error_code", "Code"), ("error_message", "Message"), ("count", "Count"), ("last_seen", "Last seen")], caption="Most frequent errors", empty="No errors in this time range.")
+
+
+def warm_up() -> None:
+    """Import the plotting stack ahead of the first Analytics visit (a server-start thread)."""
+    import holoviews  # noqa: F401
+    import hvplot.pandas  # noqa: F401
+
+
 class Dashboard(pn.viewable.Viewer):
+    """A summary line and one tab per chart. Only the open tab's chart is built (and sent
+    to the browser); the others are built when opened, and rebuilt after the time range
+    changes only when they are opened again. The queries run once per time range."""
+
     def __init__(self, svc: Any, user: Any, **params: Any) -> None:
         super().__init__(**params)
         self.state = AnalyticsState(svc, user)
         self.banner = Banner()
-        self.body = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["analytics-body"])
+        self.summary = html("", css_classes=["analytics-summary-host"])
+        self.panes: dict[str, pn.Column] = {key: pn.Column(sizing_mode="stretch_width", margin=0, name=label, css_classes=[f"analytics-{key}"]) for key, label, _ in CHARTS}
+        self.built: set[str] = set()
+        self.tabs = pn.Tabs(*self.panes.values(), dynamic=True, sizing_mode="stretch_width", css_classes=["analytics-tabs"])
+        self.tabs.param.watch(lambda e: self._build_active(), "active")
+        self.body = pn.Column(self.summary, self.tabs, sizing_mode="stretch_width", margin=0, css_classes=["analytics-body"])
         picker = pn.widgets.Select.from_param(self.state.param.time_range, name="Time range", width=200, css_classes=["analytics-range"])
         self._layout = pn.Column(html("<h1>Analytics</h1>"), picker, self.banner, self.body, sizing_mode="stretch_width")
         if not self.state.enabled:
@@ -77,50 +134,35 @@ class Dashboard(pn.viewable.Viewer):
         if frames is not None:
             self._render(frames)
 
-    def _chart(self, title: str, plot: Any, alt: str) -> Any:
-        return pn.Column(
-            html(f"<h2>{title}</h2>"),
-            pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=260, css_classes=["chart"]) if plot is not None else html('<p class="cw-muted">No data in this time range.</p>'),
-            pn.Card(html(alt), title=f"{title}: data table", collapsed=True, sizing_mode="stretch_width", header_background="#f3f4f6"),
-            sizing_mode="stretch_width",
-        )
-
     def _render(self, frames: dict[str, Any]) -> None:
-        import hvplot.pandas  # noqa: F401 - registers .hvplot
-
         s = frames["summary"]
         rate = "—" if s["success_rate"] is None else f"{s['success_rate']:.0%}"
         p50 = "—" if s["p50_ms"] is None else f"{s['p50_ms']:.0f} ms"
         p95 = "—" if s["p95_ms"] is None else f"{s['p95_ms']:.0f} ms"
-        parts: list[Any] = [html(
+        self.summary.object = (
             f'<p role="status" class="analytics-summary"><strong>{s["runs"]}</strong> runs · <strong>{s["completed"]}</strong> completed · '
             f'<strong>{s["failed"]}</strong> failed · success rate <strong>{rate}</strong> · median {p50} · p95 {p95}</p>'
-        )]
-        opts = {"toolbar": None, "responsive": True, "height": 250}
-        runs = frames["runs"]
-        plot = None
-        if not runs.empty:
-            runs = runs.assign(day=runs["day"].astype(str))
-            plot = runs.hvplot.bar(x="day", y="runs", by="status", stacked=True, rot=45, ylabel="runs", xlabel="day").opts(**opts)
-        parts.append(self._chart("Runs over time by status", plot, table(_records(frames["runs"]), [("day", "Day"), ("status", "Status"), ("runs", "Runs")], caption="Runs per day and status")))
-        success = frames["success"]
-        plot = None
-        if not success.empty:
-            plot = success.assign(label=success["scenario_name"].fillna(success["scenario_id"]), percent=success["success_rate"] * 100).hvplot.barh(x="label", y="percent", xlabel="", ylabel="success rate (%)").opts(**opts)
-        parts.append(self._chart("Success rate per scenario", plot, table(_records(success), [("scenario_name", "Scenario"), ("runs", "Runs"), ("completed", "Completed"), ("failed", "Failed"), ("success_rate", "Success rate")], caption="Success rate per scenario")))
-        durations = frames["durations"]
-        plot = None
-        if not durations.empty:
-            melted = durations.assign(label=durations["name"].fillna(durations["key"])).melt(id_vars=["label"], value_vars=["p50_ms", "p95_ms"], var_name="percentile", value_name="ms")
-            plot = melted.hvplot.bar(x="label", y="ms", by="percentile", xlabel="", ylabel="duration (ms)", rot=20).opts(**opts)
-        parts.append(self._chart("Duration per scenario (median and 95th percentile)", plot, table(_records(durations), [("name", "Scenario"), ("runs", "Runs"), ("p50_ms", "Median (ms)"), ("p95_ms", "p95 (ms)")], caption="Run durations per scenario")))
-        apps = frames["apps"]
-        plot = None
-        if not apps.empty:
-            plot = apps.melt(id_vars=["app"], value_vars=["calls", "errors"], var_name="kind", value_name="count").hvplot.bar(x="app", y="count", by="kind", xlabel="", ylabel="calls").opts(**opts)
-        parts.append(self._chart("Calls and errors per app", plot, table(_records(apps), [("app", "App"), ("calls", "Calls"), ("errors", "Errors"), ("error_rate", "Error rate")], caption="Calls and errors per app")))
-        parts.append(html("<h2>Top errors</h2>" + table(_records(frames["errors"]), [("error_code", "Code"), ("error_message", "Message"), ("count", "Count"), ("last_seen", "Last seen")], caption="Most frequent errors", empty="No errors in this time range.")))
-        self.body[:] = parts
+        )
+        self.built.clear()  # new data: every chart is rebuilt when next shown
+        self._build_active()
+
+    def _build_active(self) -> None:
+        key, _, heading = CHARTS[self.tabs.active]
+        if key in self.built or not self.state.frames:
+            return
+        try:
+            plot, alt = chart_and_table(key, self.state.frames)
+        except Exception as exc:  # a chart that cannot be drawn says so; the page stays
+            self.banner.error(exc)
+            return
+        self.built.add(key)
+        parts: list[Any] = [html(f"<h2>{escape(heading)}</h2>")]
+        if key == "errors":
+            parts.append(html(alt))
+        else:
+            parts.append(pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=260, css_classes=["chart"]) if plot is not None else html('<p class="cw-muted">No data in this time range.</p>'))
+            parts.append(pn.Card(html(alt), title=f"{heading}: data table", collapsed=True, sizing_mode="stretch_width", header_background="#f3f4f6"))
+        self.panes[key][:] = parts
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
