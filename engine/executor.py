@@ -41,6 +41,7 @@ class LocalExecutor:
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: set[asyncio.TimerHandle] = set()
         self._waiters: dict[str, list[asyncio.Future[Outcome]]] = {}
+        self._inflight: set[str] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._running = False
 
@@ -79,7 +80,11 @@ class LocalExecutor:
                 log.exception("sweep failed")
 
     def submit(self, execution_id: str) -> None:
-        """Queue a run. Safe to call twice: only one claim can win."""
+        """Queue a run. Safe to call twice: only one claim can win, and an execution this
+        executor already has queued or running is not queued again."""
+        if execution_id in self._inflight:
+            return
+        self._inflight.add(execution_id)
         task = asyncio.get_running_loop().create_task(self._run(execution_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -102,11 +107,18 @@ class LocalExecutor:
     def submit_claimed(self, execution: Any) -> None:
         """Run an execution this executor created already claimed (saves a transaction)."""
         claimed_at = time.monotonic()
+        self._inflight.add(execution.id)
         task = asyncio.get_running_loop().create_task(self._run(execution.id, claimed=(execution, claimed_at)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, execution_id: str, claimed: tuple[Any, float] | None = None) -> None:
+        try:
+            await self._run_inner(execution_id, claimed)
+        finally:
+            self._inflight.discard(execution_id)
+
+    async def _run_inner(self, execution_id: str, claimed: tuple[Any, float] | None) -> None:
         async with self._slots:
             if claimed is not None:
                 execution, claimed_at = claimed

@@ -146,7 +146,9 @@ class Runner:
         # a scenario's own limit wins; otherwise the operator's default (5 minutes)
         explicit = "timeout_seconds" in doc.settings.model_fields_set
         limit = doc.settings.timeout_seconds if explicit else self.settings.execution_timeout_seconds
-        elapsed = (datetime.now(UTC) - _aware(started)).total_seconds()
+        # the cap is on working time: waits for a retry, or a server that was down, do
+        # not count, so a resumed run gets the time its earlier attempts did not use
+        elapsed = sum((r.duration_ms or 0) for r in previous) / 1000
         run = _Run(
             execution=execution,
             doc=doc,

@@ -84,7 +84,7 @@ def _views() -> dict[str, Callable[..., Any]]:
     def connections(svc: Any, user: Any, nav: Any, ref: str, **args: Any) -> Any:
         from workspace.views.connections import Connections
 
-        return Connections(svc, user, nav, app_key=args.get("app") or ref or None)
+        return Connections(svc, user, nav, app_key=args.get("app"), focus=ref or None, csrf=args.get("csrf", ""))
 
     def templates(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
         from workspace.views.templates import Gallery
@@ -117,6 +117,7 @@ class Shell(pn.viewable.Viewer):
         super().__init__(**params)
         self.svc = svc
         self.user = user
+        self.csrf = csrf
         self.banner = Banner()
         self.view: Any = None
         self._args: dict[str, Any] = {}
@@ -195,7 +196,7 @@ class Shell(pn.viewable.Viewer):
         for key, button in self.nav_buttons.items():
             button.button_type = "primary" if key == active else "light"
         try:
-            self.view = VIEWS[page](self.svc, self.user, self.go, self.ref, **self._args)
+            self.view = VIEWS[page](self.svc, self.user, self.go, self.ref, **{"csrf": self.csrf, **self._args})
         except Exception as exc:  # a missing object, a bad link: say so, never a traceback
             self.view = None
             err = Banner()

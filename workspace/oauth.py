@@ -3,6 +3,9 @@
 - ``GET /api/v1/oauth/{app}/authorize?name=…`` (API key): a 302 to the provider's
   consent page, or ``?redirect=false`` → ``{"authorization_url": …}`` for API clients
   (the CLI opens it in a browser).
+- ``GET /oauth/{app}/start?name=…&csrf=…`` (workspace cookie session): the workspace's
+  "Connect with <App>" button; a 302 to the provider, or a page saying what is missing
+  (e.g. the operator's OAuth client) with a link back.
 - ``GET /oauth/callback?code=…&state=…``: checks ``state`` (single use, 10 minutes),
   exchanges the code, stores the connection, then redirects to the workspace's
   connections page — or answers JSON when the client asks for ``application/json``.
@@ -14,10 +17,11 @@ session) calls ``start_authorization`` or ``redirect_to_provider`` from there.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from html import escape
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -28,6 +32,8 @@ from engine.service import Cellwright
 from workspace.api import ERRORS, current_user, service
 
 CALLBACK_PATH = "/oauth/callback"
+START_PATH = "/oauth/{app}/start"
+"""The workspace's own start (cookie session): ``?name=…&csrf=…`` → 302 to the provider."""
 CONNECTIONS_PAGE = "/?page=connections"
 """Where a browser lands after connecting (``&id=<connection id>`` is added)."""
 BINDING_COOKIE = "cw_oauth_"
@@ -81,6 +87,43 @@ def authorize(
         return redirect_to_provider(svc, user.id, app, name)
     url = start_authorization(svc, user.id, app, name)
     return JSONResponse({"authorization_url": url, "expires_in": int(PENDING_TTL_SECONDS)})
+
+
+def start_path(app_key: str, *, name: str | None = None, csrf: str = "") -> str:
+    """The workspace's "Connect with <App>" link (see ``start_from_workspace``)."""
+    query = {"csrf": csrf, **({"name": name} if name else {})}
+    return f"/oauth/{quote(app_key, safe='')}/start?{urlencode(query)}"
+
+
+@router.get(START_PATH, include_in_schema=False)
+def start_from_workspace(
+    app: str,
+    request: Request,
+    svc: Annotated[Cellwright, Depends(service)],
+    name: Annotated[str | None, Query(max_length=200)] = None,
+    csrf: Annotated[str, Query(max_length=100)] = "",
+) -> Response:
+    """The workspace's "Connect with <App>" button: the signed-in user (cookie session) is
+    sent to the provider, bound to this browser. ``csrf`` (derived from the session, like
+    sign-out's) proves the click came from the workspace, not from another site."""
+    sessions = getattr(request.app.state, "sessions", None)
+    found = sessions.user(svc.store, request.cookies.get(_session_cookie())) if sessions is not None else None
+    if found is None:
+        back = f"{CONNECTIONS_PAGE}&app={quote(app, safe='')}"
+        return RedirectResponse(f"/login?next={quote(back, safe='')}", status_code=303)
+    user, session = found
+    if not hmac.compare_digest(csrf.encode(), session.csrf.encode()):
+        return HTMLResponse(_page("This sign-in link was not opened from your workspace. Open Connections and click the button again."), status_code=403)
+    try:
+        return redirect_to_provider(svc, user.id, app, name or None)
+    except CellwrightError as exc:
+        return HTMLResponse(_page(exc.message), status_code=STATUS.get(exc.code, 400))
+
+
+def _session_cookie() -> str:
+    from workspace.sessions import COOKIE
+
+    return COOKIE
 
 
 @router.get(CALLBACK_PATH, summary="Where the provider sends the user back", responses={400: {"description": "Refused: nothing was stored."}})
@@ -140,4 +183,4 @@ def _page(message: str) -> str:
     )
 
 
-__all__ = ["CALLBACK_PATH", "CONNECTIONS_PAGE", "binding_cookie_name", "redirect_to_provider", "router", "start_authorization"]
+__all__ = ["CALLBACK_PATH", "CONNECTIONS_PAGE", "START_PATH", "start_path", "binding_cookie_name", "redirect_to_provider", "router", "start_authorization"]

@@ -49,10 +49,10 @@ class CatchHookOutput(BaseModel):
     """The request as received."""
 
     model_config = ConfigDict(extra="allow")
-    method: str = Field(description="HTTP method.")
-    headers: dict[str, str] = Field(description="Request headers, lower-case names.")
-    query: dict[str, str] = Field(description="Query-string parameters.")
-    body: Any = Field(description="The body: parsed JSON, form fields, or text.")
+    method: str = Field("POST", description="HTTP method.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Request headers, lower-case names.")
+    query: dict[str, str] = Field(default_factory=dict, description="Query-string parameters.")
+    body: Any = Field(None, description="The body: parsed JSON, form fields, or text.")
 
 
 def verify(request: IncomingRequest, inputs: CatchHookInput, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from cells import document as documents
@@ -275,17 +276,31 @@ async def test_the_operator_cap_applies_when_the_scenario_sets_none(make_setting
 
 
 async def test_the_limit_checked_before_a_cell(svc: Cellwright, user: Any, probe: Any) -> None:
-    # a run resumed after its limit fails before running anything else
+    # a run resumed after its working time is used up fails before running anything else
     saved = svc.import_scenario(user.id, documents.loads(scenario("  - {id: a, kind: action, app: probe, operation: count}\n", settings="settings: {timeout_seconds: 1}\n")))
     execution, _ = svc.store.create_execution(scenario_id=saved.id, scenario_version=saved.version, user_id=user.id, trigger={})
     old = svc.store.claim_execution(execution.id, "dead-process", 0.001)
     assert old is not None
-    await asyncio.sleep(1.05)
+    now = datetime.now(UTC)
+    svc.store.record_node_result(execution.id, cell_id="start", status="completed", start_time=now, end_time=now, duration_ms=1500, output={})
+    await asyncio.sleep(0.05)
     svc.executor.submit(execution.id)
     result = await svc.executor.wait(execution.id, 5)
     assert result is not None and result.status == "failed"
     assert result.error == {"code": "timeout", "message": "The run passed its time limit (1 s) before cell 'a'.", "cell_id": "a"}
     assert probe.calls["a"] == 0
+
+
+async def test_downtime_does_not_count_against_the_limit(svc: Cellwright, user: Any, probe: Any) -> None:
+    # a run left behind by a dead process is resumed with its working time, not wall time
+    saved = svc.import_scenario(user.id, documents.loads(scenario("  - {id: a, kind: action, app: probe, operation: count}\n", settings="settings: {timeout_seconds: 1}\n")))
+    execution, _ = svc.store.create_execution(scenario_id=saved.id, scenario_version=saved.version, user_id=user.id, trigger={})
+    assert svc.store.claim_execution(execution.id, "dead-process", 0.001) is not None
+    await asyncio.sleep(1.05)  # longer than the whole limit
+    svc.executor.submit(execution.id)
+    result = await svc.executor.wait(execution.id, 5)
+    assert result is not None and result.status == "completed"
+    assert probe.calls["a"] == 1
 
 
 async def test_a_50_cell_transformer_scenario_runs(svc: Cellwright, user: Any) -> None:
@@ -326,7 +341,7 @@ async def test_a_cell_with_another_users_connection_fails_clearly(svc: Cellwrigh
 
 
 async def test_a_bad_trigger_payload_fails_at_the_trigger(svc: Cellwright, user: Any) -> None:
-    result = await run_text(svc, user, scenario("  - {id: a, kind: action, app: probe, operation: count}\n", trigger=HOOK), {"amount": 1})
+    result = await run_text(svc, user, scenario("  - {id: a, kind: action, app: probe, operation: count}\n", trigger=HOOK), {"headers": "not a mapping"})
     assert result["status"] == "failed" and result["error"]["cell_id"] == "hook"
     assert result["error"]["code"] == "invalid_output"
 

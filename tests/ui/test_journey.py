@@ -66,6 +66,13 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
     expect(page.locator(".cw-banner.ok")).to_contain_text("works")
     audit(page, "03-connections", screenshots)
 
+    # monday.com: API token or OAuth; OAuth is not set up on this server, and says what to set
+    page.locator(".new-connection-app select").select_option(label="monday.com")
+    page.locator(".new-connection-kind select").select_option(label="Sign in with monday.com (OAuth)")
+    expect(page.locator(".oauth-unconfigured")).to_contain_text("CELLWRIGHT_OAUTH_CLIENTS__monday__CLIENT_ID", timeout=TIMEOUT)
+    expect(page.locator("a.oauth-connect")).to_have_count(0)
+    audit(page, "03b-connections-oauth", screenshots)
+
     # a scenario from a template
     nav(page, "templates")
     page.locator(".use-form_to_wordpress_draft button").click()
@@ -92,6 +99,16 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
     page.locator(".test-run button").click()
     expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text("Test run completed", timeout=TIMEOUT)
     timings["test run"] = time.perf_counter() - started
+
+    # step mode: one cell at a time, each result shown as it goes
+    started = time.perf_counter()
+    page.locator(".step button").click()
+    expect(page.locator(".step-panel")).to_contain_text("tidy_title", timeout=TIMEOUT)
+    expect(page.locator(".step-output")).to_contain_text("Hello From The Browser")
+    timings["step"] = time.perf_counter() - started
+    audit(page, "05b-notebook-step", screenshots)
+    page.locator(".step-reset button").click()
+    expect(page.locator(".step-panel")).to_be_hidden(timeout=TIMEOUT)
 
     # enable, then fire its webhook with data the cell cannot handle (no title)
     page.locator(".toggle-enabled button").click()
@@ -141,6 +158,10 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
     expect(page.locator(".analytics-summary")).to_have_count(0)  # on settings now
     nav(page, "analytics")
     expect(page.locator(".analytics-summary")).to_contain_text("runs", timeout=TIMEOUT)
+    started = time.perf_counter()
+    page.get_by_role("tab", name="Top errors").click()  # built when opened
+    expect(page.locator(".analytics-errors")).to_contain_text("Most frequent errors", timeout=TIMEOUT)
+    timings["analytics tab"] = time.perf_counter() - started
     assert all(t < 5 for t in timings.values()), timings
     print("timings", {k: round(v, 2) for k, v in timings.items()})
 

@@ -214,7 +214,6 @@ def test_bad_settings_and_unusable_stores_are_one_line_too(flow: Path, tmp_path:
         assert expected in one_line_error(result), (args, result.stderr)
 
 
-@pytest.mark.xfail(strict=True, reason="connectors/webhook: CatchHookOutput requires method, headers and query, so the README's `--trigger-data '{\"body\": ...}'` fails at the trigger")
 def test_the_readme_example_runs_with_only_a_body(cli: Any, tmp_path: Path) -> None:
     path = tmp_path / "big-orders.yaml"
     path.write_text(

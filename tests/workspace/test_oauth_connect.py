@@ -31,7 +31,6 @@ from engine.oauth_connect import (
 from engine.service import Cellwright
 from engine.settings import Settings
 from tests.connectors.oauth_server import OAuthTestServer
-from workspace.oauth import router as oauth_router
 
 PUBLIC = "http://testserver"
 CALLBACK = f"{PUBLIC}/oauth/callback"
@@ -89,11 +88,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 def asgi_app(svc: Cellwright) -> Any:
     from workspace.server import create_app
 
-    guard = create_app(svc, start=False)
-    api = guard.app
-    if not any(getattr(route, "path", None) == "/oauth/callback" for route in api.routes):
-        api.include_router(oauth_router)  # until workspace/server.py includes it
-    return guard
+    return create_app(svc, start=False)
 
 
 @pytest.fixture

@@ -202,3 +202,56 @@ async def test_notebook_view_edits_flow_into_state(svc: Any, user: Any, scenario
     assert nb.state.results["upper"]["output"] == {"result": "ADA@EXAMPLE.COM"}
     await nb._save()
     assert not nb.dirty and nb.state.version == 2
+
+
+async def test_step_mode_runs_one_cell_at_a_time_following_the_router(state: NotebookState) -> None:
+    state.trigger_text = '{"body": {"name": "eve", "amount": 50}, "method": "POST", "headers": {}, "query": {}}'
+    first = await state.step()
+    assert first is not None and first["cell_id"] == "upper" and first["output"] == {"result": "EVE"}
+    assert state.step_next == "route" and [r["cell_id"] for r in state.step_log] == ["upper"]
+    assert "big_fields" not in state.results  # nothing else ran
+    await state.step()
+    assert state.step_message == "Router 'route' took: big." and state.step_next == "big_fields"
+    third = await state.step()
+    assert third is not None and third["cell_id"] == "big_fields" and third["output"] == {"size": "big"}
+    assert state.step_next is None and "small_fields" not in state.results and "Every cell has run" in state.step_message
+    assert await state.step() is None
+    state.step_reset()
+    assert state.step_log == [] and state.step_next is None
+    assert (await state.step())["cell_id"] == "upper"  # type: ignore[index]
+
+
+async def test_step_mode_stops_at_a_failing_filter_and_a_failing_cell(state: NotebookState) -> None:
+    gate = state.add_cell("condition", after="upper")
+    state.update_cell(gate, rules={"all": [{"left": "{{ trigger.body.amount }}", "op": "gt", "right": 100}]})
+    state.trigger_text = '{"body": {"name": "eve", "amount": 50}, "method": "POST", "headers": {}, "query": {}}'
+    await state.step()
+    result = await state.step()
+    assert result is not None and result["output"]["passed"] is False
+    assert state.step_next is None and "did not pass: the run stops here" in state.step_message
+    assert await state.step() is None and "route" not in state.results
+
+    state.delete(gate)
+    state.update_cell("upper", inputs={"value": "x", "transform": "shout"})
+    state.step_reset()
+    failed = await state.step()
+    assert failed is not None and failed["status"] == "failed" and state.step_next is None and "stops here" in state.step_message
+
+
+async def test_step_buttons_show_each_result(svc: Any, user: Any, scenario: Any) -> None:
+    from workspace.views.notebook import Notebook
+
+    nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
+    assert not nb.step_panel.visible and not nb.step_reset_button.visible
+    nb.state.trigger_text = '{"body": {"name": "eve", "amount": 1}, "method": "POST", "headers": {}, "query": {}}'
+    await nb._step()
+    assert nb.step_panel.visible and nb.step_reset_button.visible and nb.step_button.name == "Step: route"
+    assert "upper" in nb.step_panel[0].object and "Next: <strong>route</strong>" in nb.step_panel[0].object
+    assert nb.step_panel[1][1][1].object == {"result": "EVE"}  # the output tree of the last step
+    assert "[completed]" in nb._lists[0].items[1]["title"]  # the collapsed header shows the status
+    await nb._step()
+    assert "took: small" in nb.step_panel[0].object
+    await nb._step()
+    assert nb.step_button.disabled and "Nothing left to run" in nb.step_panel[0].object
+    nb._step_reset()
+    assert not nb.step_panel.visible and nb.step_button.name == "Step" and not nb.step_button.disabled

@@ -1,5 +1,7 @@
-"""Connections: status, last used, usage; create (form from the app's auth schema, or a
-sandbox connection), test, rename, update credentials, delete."""
+"""Connections: status, last used, usage; create (form from the chosen auth kind's schema,
+"Connect with <App>" for OAuth sign-in, or a sandbox connection), test, rename, update
+credentials, delete. OAuth sign-in leaves the workspace through ``/oauth/<app>/start``
+(``workspace.oauth``) and lands back on ``/?page=connections&id=<new connection>``."""
 
 from __future__ import annotations
 
@@ -10,12 +12,18 @@ from typing import Any
 import panel as pn
 import param
 
+from connectors.sdk import CellwrightError
+from engine.oauth_connect import TOKEN_KEYS
 from workspace.views.widgets import Banner, SchemaForm, attempt, badge, handler, html, when
 
-OAUTH_NOTE = (
-    "Connecting with OAuth (signing in on the app's own page) is not available in the workspace yet. "
-    "Until it is, use a sandbox connection to try the app, or create the connection through the REST API with a token."
-)
+KIND_LABELS = {"api_key": "API key", "basic": "User name and password", "custom": "Credentials", "none": "No sign-in"}
+
+LINK_CSS = """
+a.oauth-connect { display: inline-block; background: #1d4ed8; color: #ffffff; border-radius: 6px; padding: 8px 14px;
+  font-weight: 600; text-decoration: none; font-size: 14px; }
+a.oauth-connect:hover { background: #1e40af; }
+a.oauth-connect:focus-visible { outline: 3px solid #fbbf24; outline-offset: 2px; }
+"""
 
 
 class ConnectionsState(param.Parameterized):
@@ -33,8 +41,42 @@ class ConnectionsState(param.Parameterized):
     def apps_needing_connections(self) -> list[Any]:
         return [a for a in self.svc.apps if a.needs_connection]
 
-    async def create(self, app_key: str, credentials: dict[str, Any], name: str | None = None, sandbox: bool = False) -> Any:
-        connection = await self.svc.create_connection(self.user.id, app_key, credentials=credentials, name=name or None, sandbox=sandbox)
+    def auth_choices(self, app_key: str) -> dict[str, str]:
+        """How ``app_key`` can connect: label → auth kind type (the app's default first)."""
+        app = self.svc.apps.get(app_key)
+        out: dict[str, str] = {}
+        for kind in app.auth_kinds:
+            if kind.type == "oauth2":
+                grant = getattr(kind, "grant", "authorization_code")
+                label = f"Sign in with {app.name} (OAuth)" if grant == "authorization_code" else f"Connect {app.name} with the server's OAuth client"
+            else:
+                label = KIND_LABELS.get(kind.type, kind.type)
+            out[label] = kind.type
+        return out
+
+    def oauth_setup(self, app_key: str) -> tuple[bool, str]:
+        """(ready, what the operator must set) for the app's OAuth sign-in."""
+        from engine.oauth_connect import oauth_client, oauth_kind
+
+        app = self.svc.apps.get(app_key)
+        try:
+            oauth_kind(app)
+        except CellwrightError as exc:
+            return False, exc.message
+        try:
+            oauth_client(self.svc, app)
+        except CellwrightError:
+            callback = f"{self.svc.settings.resolved_public_url()}/oauth/callback"
+            prefix = f"CELLWRIGHT_OAUTH_CLIENTS__{app.key}__"
+            return False, (
+                f"Signing in with {app.name} is not set up on this server yet. Your administrator registers an OAuth app with "
+                f"{app.name} (redirect URL {callback}) and sets {prefix}CLIENT_ID and {prefix}CLIENT_SECRET. "
+                "Until then, use another way to connect (if the app has one) or a sandbox connection."
+            )
+        return True, ""
+
+    async def create(self, app_key: str, credentials: dict[str, Any], name: str | None = None, sandbox: bool = False, auth_type: str | None = None) -> Any:
+        connection = await self.svc.create_connection(self.user.id, app_key, credentials=credentials, name=name or None, sandbox=sandbox, auth_type=auth_type)
         self.refresh()
         return connection
 
@@ -59,21 +101,34 @@ class ConnectionsState(param.Parameterized):
 
 
 class Connections(pn.viewable.Viewer):
-    def __init__(self, svc: Any, user: Any, nav: Callable[..., Any], app_key: str | None = None, **params: Any) -> None:
+    """``focus``: a connection to point at (the landing page after signing in with an app)."""
+
+    def __init__(self, svc: Any, user: Any, nav: Callable[..., Any], app_key: str | None = None, *, focus: str | None = None, csrf: str = "", **params: Any) -> None:
         super().__init__(**params)
         self.svc = svc
+        self.csrf = csrf
+        self.focus = focus
         self.state = ConnectionsState(svc, user)
         self.banner = Banner()
         apps = self.state.apps_needing_connections()
         options = {a.name: a.key for a in apps}
         self.app_select = pn.widgets.Select(name="App to connect", options=options, value=app_key if app_key in options.values() else (next(iter(options.values())) if options else None), width=260, css_classes=["new-connection-app"])
         self.form_box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["new-connection-form"])
+        self.kind_select: pn.widgets.Select | None = None
+        self.kind_box = pn.Column(sizing_mode="stretch_width", margin=0)
+        self.oauth_name = pn.widgets.TextInput(name="Connection name (optional)", width=360, css_classes=["new-connection-name"])
+        self.oauth_link = html("", css_classes=["oauth-link"], stylesheets=[LINK_CSS])
+        self.oauth_name.param.watch(lambda e: self._update_link(e.new), ["value", "value_input"])
         self.app_select.param.watch(lambda e: self._build_form(), "value")
         self.list = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["connection-list"])
         self.editor = pn.Column(sizing_mode="stretch_width", margin=0)
         self.state.param.watch(lambda e: self._render(), "rows")
         self._build_form()
         self._render()
+        if focus:
+            found = next((c for c in svc.store.list_connections(user.id) if c.id == focus), None)
+            if found is not None:
+                self._report(found, "Connected")
         create_section: list[Any] = [html("<h2>New connection</h2>")]
         if apps:
             create_section += [self.app_select, self.form_box]
@@ -91,48 +146,77 @@ class Connections(pn.viewable.Viewer):
             self.form_box[:] = []
             return
         app = self.svc.apps.get(key)
-        described = app.auth.describe()
-        name = pn.widgets.TextInput(name="Connection name (optional)", placeholder=f"e.g. {app.name} — marketing team", width=360, css_classes=["new-connection-name"])
-        parts: list[Any] = [name]
-        buttons: list[Any] = []
-        form: SchemaForm | None = None
-        self.auth_form: SchemaForm | None = None
-        if app.auth.type == "oauth2":
-            parts.append(html(f'<div class="cw-banner info" role="note">{escape(OAUTH_NOTE)}</div>'))
-            buttons.append(pn.widgets.Button(name=f"Sign in with {app.name} (not available yet)", disabled=True, css_classes=["oauth-placeholder"]))
-        else:
-            form = SchemaForm(described.get("fields_schema") or {}, prefix="auth")
-            self.auth_form = form
-            parts.append(form)
-            create = pn.widgets.Button(name="Create and test connection", button_type="primary", css_classes=["create-connection"])
-
-            async def do_create(_: Any) -> None:
-                try:
-                    credentials = form.values()
-                except ValueError as exc:
-                    self.banner.error(str(exc))
-                    return
-                connection = await attempt(self.banner, lambda: self.state.create(key, credentials, name.value))
-                if connection is not None:
-                    self._report(connection, "Connection created")
-                elif isinstance(getattr(self.banner, "message", None), str):
-                    pass
-
-            create.on_click(do_create)
-            buttons.append(create)
+        self.oauth_name.placeholder = f"e.g. {app.name} — marketing team"
+        choices = self.state.auth_choices(key)
+        parts: list[Any] = [self.oauth_name]
+        self.kind_select = None
+        if len(choices) > 1:
+            self.kind_select = pn.widgets.Select(name="How to connect", options=choices, value=app.auth.type, width=360, css_classes=["new-connection-kind"])
+            self.kind_select.param.watch(lambda e: self._build_kind(), "value")
+            parts.append(self.kind_select)
+        parts.append(self.kind_box)
+        self._build_kind()
         if app.sandbox is not None:
             sandbox = pn.widgets.Button(name=f"Create a {app.name} sandbox connection", button_type="success", css_classes=["create-sandbox"])
 
             async def do_sandbox(_: Any) -> None:
-                connection = await attempt(self.banner, lambda: self.state.create(key, {}, name.value or f"{app.name} sandbox", sandbox=True))
+                connection = await attempt(self.banner, lambda: self.state.create(key, {}, self.oauth_name.value or f"{app.name} sandbox", sandbox=True))
                 if connection is not None:
                     self._report(connection, "Sandbox connection created")
 
             sandbox.on_click(do_sandbox)
-            buttons.append(sandbox)
-            parts.append(html('<p class="cw-muted">A sandbox connection talks to Cellwright\'s built-in simulator of the app: no account needed.</p>'))
-        parts.append(pn.Row(*buttons))
+            parts.append(html('<p class="cw-muted">Or try the app without an account: a sandbox connection talks to Cellwright\'s built-in simulator of it.</p>'))
+            parts.append(sandbox)
         self.form_box[:] = parts
+
+    def _build_kind(self) -> None:
+        key = self.app_select.value
+        app = self.svc.apps.get(key)
+        kind_type = self.kind_select.value if self.kind_select is not None else app.auth.type
+        kind = app.auth_for(kind_type)
+        auth_type = None if kind is app.auth else kind.type
+        self.auth_form = None
+        if kind.type == "oauth2" and getattr(kind, "grant", "authorization_code") == "authorization_code":
+            ready, message = self.state.oauth_setup(key)
+            if not ready:
+                self.oauth_link.object = ""
+                self.kind_box[:] = [html(f'<div class="cw-banner info oauth-unconfigured" role="note">{escape(message)}</div>')]
+                return
+            extra = [f for f in (kind.describe().get("fields_schema") or {}).get("properties", {}) if f not in TOKEN_KEYS]
+            note = f"You sign in on {app.name}'s own page, then come back here."
+            if extra:
+                note += " Settings such as " + ", ".join(e.replace("_", " ") for e in extra) + " can be added afterwards with Edit."
+            self._update_link(self.oauth_name.value)
+            self.kind_box[:] = [html(f'<p class="cw-muted">{escape(note)}</p>'), self.oauth_link]
+            return
+        form = SchemaForm(kind.describe().get("fields_schema") or {}, prefix="auth")
+        self.auth_form = form
+        create = pn.widgets.Button(name="Create and test connection", button_type="primary", css_classes=["create-connection"])
+
+        async def do_create(_: Any) -> None:
+            try:
+                credentials = form.values()
+            except ValueError as exc:
+                self.banner.error(str(exc))
+                return
+            connection = await attempt(self.banner, lambda: self.state.create(key, credentials, self.oauth_name.value, auth_type=auth_type))
+            if connection is not None:
+                self._report(connection, "Connection created")
+
+        create.on_click(do_create)
+        self.kind_box[:] = [form, create]
+
+    def _update_link(self, name: str | None) -> None:
+        key = self.app_select.value
+        if not key or self.kind_select is None and self.svc.apps.get(key).auth.type != "oauth2":
+            return
+        if self.kind_select is not None and self.kind_select.value != "oauth2":
+            return
+        from workspace.oauth import start_path
+
+        app = self.svc.apps.get(key)
+        href = start_path(key, name=(name or "").strip() or None, csrf=self.csrf)
+        self.oauth_link.object = f'<a class="oauth-connect" href="{escape(href)}">Connect with {escape(app.name)}</a>'
 
     def _report(self, connection: Any, what: str) -> None:
         if connection.status == "active":
@@ -161,7 +245,10 @@ class Connections(pn.viewable.Viewer):
             test.on_click(handler(self._test, c["id"]))
             edit.on_click(lambda e, conn=c: self._edit(conn))
             delete.on_click(handler(self._delete, c["id"]))
-            items.append(pn.Row(html(info, align="center"), test, edit, delete, sizing_mode="stretch_width", css_classes=["connection-row"], styles={"border-bottom": "1px solid #e5e7eb"}))
+            new = c["id"] == self.focus
+            css = ["connection-row", f"connection-{c['id']}"] + (["connection-new"] if new else [])
+            styles = {"border-bottom": "1px solid #e5e7eb"} | ({"background": "#f0fdf4", "border-left": "4px solid #15803d"} if new else {})
+            items.append(pn.Row(html(info, align="center"), test, edit, delete, sizing_mode="stretch_width", css_classes=css, styles=styles))
         self.list[:] = items
 
     async def _test(self, connection_id: str) -> None:
@@ -182,8 +269,12 @@ class Connections(pn.viewable.Viewer):
 
         rename.on_click(do_rename)
         parts: list[Any] = [html(f"<h2>Edit {escape(conn['name'])}</h2>"), pn.Row(name, rename)]
-        if app.auth.type != "oauth2":
-            form = SchemaForm(app.auth.describe().get("fields_schema") or {}, prefix="update-auth")
+        kind = app.auth_for((conn.get("metadata") or {}).get("auth_type"))
+        schema = dict(kind.describe().get("fields_schema") or {})
+        if kind.type == "oauth2":  # the provider's token set is kept; only typed fields change
+            schema["properties"] = {k: v for k, v in (schema.get("properties") or {}).items() if k not in TOKEN_KEYS}
+        if schema.get("properties") or kind.type != "oauth2":
+            form = SchemaForm(schema, prefix="update-auth")
             update = pn.widgets.Button(name="Save new credentials and test", button_type="primary", css_classes=["update-credentials"])
 
             async def do_update(_: Any) -> None:
@@ -198,8 +289,11 @@ class Connections(pn.viewable.Viewer):
 
             update.on_click(do_update)
             parts += [html('<p class="cw-muted">Secrets are never shown: type new values to replace the stored ones.</p>'), form, update]
-        else:
-            parts.append(html(f'<div class="cw-banner info" role="note">{escape(OAUTH_NOTE)}</div>'))
+        if kind.type == "oauth2":
+            parts.append(html(
+                f'<p class="cw-muted">This connection signed in with {escape(app.name)}; its tokens are renewed automatically. '
+                f'If it stops working, connect again with "Connect with {escape(app.name)}" below and switch your scenarios to the new connection.</p>'
+            ))
         close = pn.widgets.Button(name="Close", button_type="light")
         close.on_click(lambda e: self.editor.clear())
         parts.append(close)

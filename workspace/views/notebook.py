@@ -522,6 +522,11 @@ class Notebook(pn.viewable.Viewer):
         self.save_button.on_click(self._save)
         self.test_button = pn.widgets.Button(name="Test run", button_type="success", width=100, css_classes=["test-run"])
         self.test_button.on_click(self._test_run)
+        self.step_button = pn.widgets.Button(name="Step", button_type="default", width=90, css_classes=["step"])
+        self.step_button.on_click(self._step)
+        self.step_reset_button = pn.widgets.Button(name="Reset steps", button_type="light", width=110, css_classes=["step-reset"], visible=False)
+        self.step_reset_button.on_click(self._step_reset)
+        self.step_panel = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["step-panel"], visible=False)
         self.enable_button = pn.widgets.Button(name="", width=100, css_classes=["toggle-enabled"])
         self.enable_button.on_click(self._toggle_enabled)
         self.export = pn.widgets.FileDownload(callback=self._export, filename=self._filename(), label="Export YAML", button_type="light", width=130, css_classes=["export"], embed=False)
@@ -535,8 +540,8 @@ class Notebook(pn.viewable.Viewer):
         self.render_cells()
         self._layout = pn.Column(
             self.guard,
-            pn.FlexBox(self.name_input, self.save_button, self.test_button, self.enable_button, self.export, self.history, align_items="flex-end", sizing_mode="stretch_width"),
-            self.description, self.info, self.banner, self.run_summary, self.settings, self.cells_box,
+            pn.FlexBox(self.name_input, self.save_button, self.test_button, self.step_button, self.step_reset_button, self.enable_button, self.export, self.history, align_items="flex-end", sizing_mode="stretch_width"),
+            self.description, self.info, self.banner, self.run_summary, self.step_panel, self.settings, self.cells_box,
             sizing_mode="stretch_width", css_classes=["notebook"],
         )
 
@@ -725,6 +730,56 @@ class Notebook(pn.viewable.Viewer):
         open_it = pn.widgets.Button(name="Open this execution", button_type="light", css_classes=["open-execution"])
         open_it.on_click(lambda e: self.nav("execution", execution["id"]))
         self.run_summary[:] = [open_it]
+
+    async def _step(self, _: Any = None) -> None:
+        """Step mode: run the next cell; show what it got and gave, and what comes next."""
+        self.step_button.loading = True
+        try:
+            result = await attempt(self.banner, self.state.step)
+        finally:
+            self.step_button.loading = False
+        self.refresh_headers()
+        for card in self.cards.values():
+            if card.body.objects:
+                card._show_result()
+        self._render_steps(result)
+
+    def _step_reset(self, _: Any = None) -> None:
+        self.state.step_reset()
+        self.banner.clear()
+        self._render_steps(None)
+
+    def _render_steps(self, last: dict[str, Any] | None) -> None:
+        s = self.state
+        log = s.step_log
+        started = bool(log) or s.step_next is not None or bool(s.step_message)
+        self.step_reset_button.visible = started
+        self.step_panel.visible = started
+        if not started:
+            self.step_button.param.update(name="Step", disabled=False)
+            self.step_panel[:] = []
+            return
+        self.step_button.name = f"Step: {s.step_next}" if s.step_next else "Step"
+        self.step_button.disabled = s.step_next is None
+        rows = "".join(
+            f'<li>{badge(r["status"])} <strong>{escape(r["cell_id"])}</strong>'
+            + (f' <span class="cw-muted">{r["duration_ms"]:.0f} ms</span>' if r.get("duration_ms") is not None else "")
+            + (f' — {escape(error_dict_message(r["error"]))}' if r.get("error") else "")
+            + "</li>"
+            for r in log
+        )
+        after = f'Next: <strong>{escape(s.step_next)}</strong>.' if s.step_next else "Nothing left to run."
+        parts: list[Any] = [html(
+            f'<section aria-label="Step-by-step run"><h2 style="font-size:16px;margin:4px 0">Step-by-step run</h2>'
+            f'<ol class="step-log">{rows}</ol><p role="status" class="step-status">{escape(s.step_message)} {after}</p></section>'
+        )]
+        if last is not None:
+            parts.append(pn.Row(
+                pn.Column(html(f"<strong>Input of {escape(last['cell_id'])}</strong>"), json_tree(last.get("input"), name="Step input", css_classes=["step-input"]), sizing_mode="stretch_width"),
+                pn.Column(html(f"<strong>Output of {escape(last['cell_id'])}</strong>"), json_tree(last.get("output"), name="Step output", css_classes=["step-output"]), sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            ))
+        self.step_panel[:] = parts
 
     async def _toggle_enabled(self, _: Any = None) -> None:
         action = self.state.disable if self.state.status == "active" else self.state.enable

@@ -64,6 +64,9 @@ class NotebookState(param.Parameterized):
     version = param.Integer(default=0)
     structure = param.Event(doc="Fires when cells are added, moved, deleted or change operation.")
     last_execution = param.Dict(default=None, allow_None=True)
+    step_log = param.List(default=[], doc="Step mode: the results of the cells stepped so far, in order.")
+    step_next = param.String(default=None, allow_None=True, doc="Step mode: the cell the next step runs (None: not started, or done).")
+    step_message = param.String(default="", doc="Step mode: what happened (a filter stopped, a router took branches…).")
 
     def __init__(self, svc: Any, user: Any, scenario_id: str | None = None, **params: Any) -> None:
         super().__init__(**params)
@@ -71,6 +74,8 @@ class NotebookState(param.Parameterized):
         self.user = user
         self.scenario_id = scenario_id
         self.webhook_url: str | None = None
+        self._step_queue: list[tuple[str, tuple[tuple[str, str], ...]]] | None = None
+        self._step_context: dict[str, Any] = {}
         if scenario_id is not None:
             self.load()
 
@@ -380,3 +385,72 @@ class NotebookState(param.Parameterized):
         self.results = {**self.results, **{c["cell_id"]: c for c in execution.get("cells") or []}}
         self.last_execution = execution
         return execution
+
+    # -- step mode ------------------------------------------------------------------------
+
+    def step_reset(self) -> None:
+        """Forget the step-by-step run; the next step starts again after the trigger."""
+        self._step_queue: list[tuple[str, tuple[tuple[str, str], ...]]] | None = None
+        self._step_context: dict[str, Any] = {}
+        self.param.update(step_log=[], step_next=None, step_message="")
+
+    def _step_begin(self) -> None:
+        payload = self.trigger_payload()
+        trigger = self.cells[0] if self.cells else {}
+        self._step_context = {"trigger": payload, "steps": {trigger.get("id", "trigger"): payload}}
+        self._step_queue = [(c["id"], ()) for c in self.cells[1:]]
+        self.param.update(step_log=[], step_message="")
+
+    async def step(self) -> dict[str, Any] | None:
+        """Run the next cell with the trigger data and the outputs gathered so far, as a
+        run would: a failing filter stops its branch (or the run), a router continues into
+        the branches it took, a failing cell stops the run unless it records and continues.
+        Returns the cell's result, or None when there is nothing left to run."""
+        if getattr(self, "_step_queue", None) is None:
+            self._step_begin()
+        queue = self._step_queue
+        assert queue is not None
+        if not queue:
+            self.param.update(step_next=None, step_message=self.step_message or "Every cell has run. Reset to start again.")
+            return None
+        cell_id, scope = queue[0]
+        if cell_id not in self.ids():
+            self.param.update(step_next=None, step_message="The scenario changed since the first step: reset, then step again.")
+            queue.clear()
+            return None
+        doc = await asyncio.to_thread(self.parsed)
+        result_obj = await self.svc.run_cell(self.user.id, doc, cell_id, self._step_context)
+        result: dict[str, Any] = result_obj.to_dict()
+        queue.pop(0)
+        cell = self.cell(cell_id)
+        self.results = {**self.results, cell_id: result}
+        steps = self._step_context["steps"]
+        message = ""
+        if result["status"] != "completed":
+            if cell.get("on_error") == "continue" and cell.get("kind") != "condition":
+                steps[cell_id] = {"error": result.get("error")}
+                message = f"'{cell_id}' failed; it records the error and the run continues."
+            else:
+                queue.clear()
+                message = f"'{cell_id}' failed: the run stops here. Fix the cell, then reset and step again."
+        elif cell.get("kind") == "condition":
+            output = result.get("output") or {}
+            steps[cell_id] = output
+            if cell.get("branches") is None and not output.get("passed"):
+                queue[:] = [(i, s) for i, s in queue if s[: len(scope)] != scope]
+                message = f"Filter '{cell_id}' did not pass: " + ("the run stops here." if not scope else "this branch stops here.")
+            elif cell.get("branches") is not None:
+                taken = list(output.get("branches") or [])
+                inserted = [
+                    (c["id"], (*scope, (cell_id, branch["name"])))
+                    for branch in cell.get("branches") or [] if branch["name"] in taken
+                    for c in branch.get("cells") or []
+                ]
+                queue[:0] = inserted
+                message = f"Router '{cell_id}' took: {', '.join(taken) or 'no branch'}."
+        else:
+            steps[cell_id] = result.get("output")
+        if not queue and not message:
+            message = "Every cell has run. Reset to start again."
+        self.param.update(step_log=[*self.step_log, result], step_next=queue[0][0] if queue else None, step_message=message)
+        return result
