@@ -74,10 +74,16 @@ def main() -> None:
                 timed("expand a cell", lambda: page.locator(".cell-toggle-c10 button").click(), lambda: page.locator(".run-c10").wait_for())
                 timed("run a cell", lambda: page.locator(".run-c10 button").click(), lambda: page.locator(".cell-c10 .cell-output").wait_for())
                 timed("test run (50 cells)", lambda: page.locator(".test-run button").click(), lambda: page.locator(".open-execution").wait_for())
+                timed("step (next cell)", lambda: page.locator(".step button").click(), lambda: page.locator(".step-output").wait_for())
+                page.locator(".step-reset button").click()
+                page.locator(".step-panel").wait_for(state="hidden")
                 for key_ in ("executions", "connections", "directory", "templates", "analytics", "settings", "scenarios"):
                     marker = {"executions": ".execution-list", "connections": ".connection-list", "directory": ".app-list", "templates": ".template",
                               "analytics": ".analytics-range", "settings": ".api-keys", "scenarios": ".scenario-list"}[key_]
                     timed(f"open {key_}", lambda k=key_: page.locator(f".nav-{k} button").click(), lambda m=marker: page.locator(m).first.wait_for())
+                    if key_ == "analytics":
+                        timed("analytics: open a chart tab", lambda: page.locator(".analytics-tabs .bk-tab", has_text="Apps").click(),
+                              lambda: page.locator(".analytics-apps h2").wait_for())
                 timed("open 50-cell scenario (in app)", lambda: page.locator(".open-scenario button").first.click(), lambda: page.locator(".cell-toggle-c48").wait_for())
             browser.close()
         for name, values in timings.items():

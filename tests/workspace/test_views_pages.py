@@ -242,3 +242,31 @@ async def test_analytics_dashboard(make_settings: Any, registry: Any) -> None:
     finally:
         await svc.stop()
         svc.close()
+
+
+async def test_alert_rules_are_kept_per_user_and_list_matching_failures(svc: Any, user: Any) -> None:
+    from workspace.views.alerts import AlertRules
+    from workspace.views.settings import SettingsPage
+
+    scenario = svc.import_scenario(user.id, documents.parse(SIMPLE))
+    rules = AlertRules(svc, user)
+    with pytest.raises(CellwrightError, match="https://"):
+        rules.add(None, webhook_url="ftp://x")
+    with pytest.raises(CellwrightError, match="Choose where"):
+        rules.add(None, notify_workspace=False)
+    with pytest.raises(CellwrightError):
+        rules.add("not-a-scenario")
+    rule = rules.add(scenario.id, webhook_url="https://hooks.example.com/t")
+    assert AlertRules(svc, user).rules == [rule]  # stored (JSON in the data dir, per user)
+    other = svc.store.create_user("bob@example.com")
+    assert AlertRules(svc, other).rules == []
+
+    failed = await svc.run_now(user.id, scenario.id, {"body": {}, "method": "POST", "headers": {}, "query": {}})
+    assert failed["status"] == "failed"
+    assert [e["id"] for e in rules.notifications()] == [failed["id"]]
+
+    page = SettingsPage(svc, user, nav=lambda *a, **k: None)
+    assert "Recent alerts" in page.alert_feed.object and scenario.name in page.alert_feed.object
+    assert "hooks.example.com" in page.alerts_box[0][0].object
+    rules.delete(rule["id"])
+    assert AlertRules(svc, user).rules == [] and rules.notifications() == []

@@ -11,7 +11,17 @@ import param
 
 from connectors.sdk import ConfigurationError, InvalidInputError
 from workspace.auth import hash_password, verify_password
-from workspace.views.widgets import Banner, Check, attempt, handler, html, table, when
+from workspace.views.widgets import (
+    Banner,
+    Check,
+    attempt,
+    badge,
+    error_dict_message,
+    handler,
+    html,
+    table,
+    when,
+)
 
 MIN_PASSWORD = 10
 
@@ -106,6 +116,7 @@ class SettingsPage(pn.viewable.Viewer):
             html("<h1>Settings</h1>"), self.banner,
             html("<h2>API keys</h2><p>Use a key with the REST API: <code>Authorization: Bearer cw_…</code>. A key is shown once, when it is created.</p>"),
             pn.Row(self.key_name, create), self.shown_once, self.keys_box,
+            *self._alerts_section(svc, user),
             html(f"<h2>Account</h2><p>Signed in as {escape(user.email)}{' (administrator)' if user.is_admin else ''}.</p>"),
             current, new, repeat, change,
             html(f"<h2>Data retention</h2><p>Executions older than <strong>{svc.settings.retention_days} days</strong> are deleted "
@@ -117,6 +128,55 @@ class SettingsPage(pn.viewable.Viewer):
             parts.append(sweep)
             parts += self._users_section()
         self._layout = pn.Column(*parts, sizing_mode="stretch_width")
+
+    # -- alert rules ------------------------------------------------------------------------
+
+    def _alerts_section(self, svc: Any, user: Any) -> list[Any]:
+        from workspace.views.alerts import AlertRules
+
+        self.alerts = AlertRules(svc, user)
+        self._scenario_names = {s.id: s.name for s in svc.store.list_scenarios(user.id)}
+        scenario = pn.widgets.Select(name="When this scenario fails", options={"Any scenario": "", **{n: i for i, n in self._scenario_names.items()}}, width=300, css_classes=["alert-scenario"])
+        in_workspace = Check("Show it in my workspace (Recent alerts below)", True, css_classes=["alert-workspace"])
+        webhook = pn.widgets.TextInput(name="…and POST it to this webhook URL (optional)", placeholder="https://hooks.example.com/…", width=420, css_classes=["alert-webhook"])
+        add = pn.widgets.Button(name="Add alert rule", button_type="primary", align="end", css_classes=["alert-add"])
+
+        async def do_add(_: Any) -> None:
+            rule = await attempt(self.banner, lambda: self.alerts.add(scenario.value or None, notify_workspace=in_workspace.checked, webhook_url=webhook.value), success="Alert rule added.")
+            if rule is not None:
+                webhook.value = ""
+                self._render_alerts()
+
+        add.on_click(do_add)
+        self.alerts_box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["alert-rules"])
+        self.alert_feed = html("", css_classes=["alert-feed"])
+        self._render_alerts()
+        return [
+            html("<h2>Alert rules</h2><p>Be told when a run fails. (A scenario's own <em>notify on error</em> setting is in its run settings.)</p>"),
+            pn.FlexBox(scenario, in_workspace, webhook, add, align_items="flex-end", sizing_mode="stretch_width"),
+            self.alerts_box, self.alert_feed,
+        ]
+
+    def _render_alerts(self) -> None:
+        rows: list[Any] = []
+        for rule in self.alerts.rules:
+            what = escape(self._scenario_names.get(rule.get("scenario_id") or "", "a deleted scenario")) if rule.get("scenario_id") else "any scenario"
+            where = [w for w in ("the workspace" if rule.get("notify_workspace") else "", f"<code>{escape(rule['webhook_url'])}</code> (delivery pending a server update)" if rule.get("webhook_url") else "") if w]
+            remove = pn.widgets.Button(name="Delete rule", button_type="light", width=110, align="center", css_classes=["alert-delete"])
+            remove.on_click(lambda e, rid=rule["id"]: (self.alerts.delete(rid), self._render_alerts()))
+            rows.append(pn.Row(html(f"When <strong>{what}</strong> fails → {' and '.join(where)}", align="center"), remove, sizing_mode="stretch_width"))
+        self.alerts_box[:] = rows or [html('<p class="cw-muted">No alert rules yet.</p>')]
+        try:
+            feed = self.alerts.notifications()
+        except Exception as exc:  # the list is a convenience: say so, keep the page
+            self.banner.error(exc)
+            feed = []
+        items = "".join(
+            f"<li>{badge('failed')} <strong>{escape(self._scenario_names.get(e.get('scenario_id') or '', e.get('scenario_id') or '?'))}</strong> "
+            f"<span class=\"cw-muted\">{when(e.get('created_at'))}</span> — {escape(error_dict_message(e.get('error')) or 'failed')}</li>"
+            for e in feed
+        )
+        self.alert_feed.object = f'<h3 style="font-size:16px">Recent alerts</h3><ul>{items}</ul>' if items else '<h3 style="font-size:16px">Recent alerts</h3><p class="cw-muted">No failures matched your rules.</p>'
 
     def _render_keys(self) -> None:
         rows = []
