@@ -34,7 +34,7 @@ from connectors.monday import sandbox as sb
 from connectors.sdk.context import OperationContext
 from connectors.sdk.http import build_http
 
-SPECS = Path(os.environ.get("CELLWRIGHT_SPECS", "/work/shared/specs")) / "monday"
+SPECS = Path(os.environ.get("CELLWRIGHT_SPECS", Path(__file__).resolve().parents[1] / "specs")) / "monday"
 OFFICIAL = build_schema((SPECS / "api-2026-10.subset.graphql").read_text())
 BOARD = sb.BOARD_ID
 

@@ -35,7 +35,7 @@ from connectors.slack import app
 from connectors.slack import sandbox as sb
 from connectors.slack.auth import parse_token
 
-SPECS = Path(os.environ.get("CELLWRIGHT_SPECS", "/work/shared/specs")) / "slack"
+SPECS = Path(os.environ.get("CELLWRIGHT_SPECS", Path(__file__).resolve().parents[1] / "specs")) / "slack"
 WEB_API = json.loads((SPECS / "web-api-subset.json").read_text())
 EVENTS_API = json.loads((SPECS / "events-api-subset.json").read_text())
 EVENT_WRAPPER = json.loads((SPECS / "event-wrapper.schema.json").read_text())

@@ -38,7 +38,7 @@ from connectors.stripe.api import STRIPE_VERSION
 
 
 def _specs() -> Path:
-    candidates = [Path(os.environ.get("CELLWRIGHT_SPECS", "/work/shared/specs")), Path(__file__).resolve().parents[3] / "shared" / "specs"]
+    candidates = [Path(os.environ.get("CELLWRIGHT_SPECS", Path(__file__).resolve().parents[1] / "specs")), Path(__file__).resolve().parents[3] / "shared" / "specs"]
     return next((p / "stripe" for p in candidates if (p / "stripe").is_dir()), candidates[0] / "stripe")
 
 
