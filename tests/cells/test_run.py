@@ -194,7 +194,7 @@ def test_trigger_results_validate_the_payload(registry: Registry) -> None:
     cell = TriggerCell(id="hook", kind="trigger", app="webhook", operation="catch_hook")
     ok = trigger_result(cell, {"method": "POST", "headers": {}, "query": {}, "body": {"a": 1}}, apps=registry)
     assert ok.ok and ok.output["body"] == {"a": 1}
-    bad = trigger_result(cell, {"amount": 1}, apps=registry)
+    bad = trigger_result(cell, {"headers": "not a mapping"}, apps=registry)
     assert bad.status == "failed" and bad.error is not None
     assert bad.error["code"] == "invalid_output" and "Cell 'hook'" in bad.error["message"]
 
