@@ -33,7 +33,7 @@ from connectors.sdk import (
 )
 from engine.contexts import Contexts
 from engine.executor import LocalExecutor
-from engine.runner import Outcome, Runner
+from engine.runner import RESPOND, Outcome, Runner
 from engine.settings import Settings
 from engine.writes import WriteQueue
 
@@ -500,9 +500,27 @@ class Cellwright:
                 wait=self.settings.sync_response_timeout_seconds if sync and len(reply.events) == 1 else None,
             )
             ids.append(execution.id)
+        if sync and outcome is None and len(ids) == 1:
+            # a repeated delivery (same Idempotency-Key): answer as the first run did
+            outcome = await self._recorded_outcome(ids[0])
         if sync and outcome is not None:
             return _sync_answer(outcome, ids[0])
         return WebhookAnswer(202, {"accepted": len(ids), "execution_ids": ids, "execution_id": ids[0] if ids else None}, {})
+
+    async def _recorded_outcome(self, execution_id: str) -> Outcome | None:
+        """The outcome of a finished execution, rebuilt from its records (None if unfinished)."""
+        execution = await asyncio.to_thread(self.store.get_execution, None, execution_id)
+        if execution is None or execution.status not in ("completed", "failed"):
+            return None
+        doc = await asyncio.to_thread(self.runner.document, execution.scenario_id, execution.scenario_version)
+        responders = {cell.id for cell, _ in doc.walk() if (getattr(cell, "app", None), getattr(cell, "operation", None)) == RESPOND}
+        outcome = Outcome(execution.status, error=execution.error)
+        for result in await asyncio.to_thread(self.store.node_results, execution_id):
+            if result.status == "completed":
+                outcome.last_output = result.output
+                if result.cell_id in responders:
+                    outcome.response = result.output
+        return outcome
 
     # -- queries --------------------------------------------------------------------------
 

@@ -130,6 +130,21 @@ async def test_sync_hooks_answer_with_the_respond_cell(svc: Cellwright, user: An
     assert execution.status == "completed"  # the answer came after the last cell
 
 
+async def test_a_repeated_sync_delivery_gets_the_first_runs_answer(svc: Cellwright, user: Any, anon: httpx.AsyncClient, probe: Any) -> None:
+    cells = (
+        "  - {id: work, kind: action, app: probe, operation: count}\n"
+        "  - {id: reply, kind: transformer, app: webhook, operation: respond, inputs: {status: 201, body: {calls: '{{ steps.work.calls }}'}}}\n"
+    )
+    scenario = await hooked(svc, user, "{response: sync}", cells)
+    url = f"/hooks/{scenario.webhook_token}"
+    first = await anon.post(url, json={"n": 1}, headers={"Idempotency-Key": "order-7"})
+    again = await anon.post(url, json={"n": 1}, headers={"Idempotency-Key": "order-7"})
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json() == {"calls": 1}
+    assert first.headers["x-cellwright-execution"] == again.headers["x-cellwright-execution"]
+    assert probe.calls["work"] == 1  # the repeat ran nothing
+
+
 async def test_sync_hooks_without_a_respond_cell_answer_with_the_last_output(svc: Cellwright, user: Any, anon: httpx.AsyncClient) -> None:
     scenario = await hooked(svc, user, "{response: sync}")
     response = await anon.post(f"/hooks/{scenario.webhook_token}", json={"n": 3})
