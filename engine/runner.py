@@ -30,6 +30,7 @@ from cells.run import (
 )
 from connectors.registry import Registry
 from connectors.sdk import CellwrightError
+from engine.alerts import Alerts
 from engine.settings import Settings
 
 log = logging.getLogger("cellwright.runner")
@@ -88,6 +89,7 @@ class Runner:
         self.settings = settings
         self.analytics = analytics
         self.writes: Any = None  # engine.writes.WriteQueue when the service runs (group commit)
+        self.alerts = Alerts(store, settings)  # failure alerts, delivered in the background
         self._docs: dict[tuple[str, int], ScenarioDocument] = {}
 
     def document(self, scenario_id: str, version: int) -> ScenarioDocument:
@@ -129,7 +131,8 @@ class Runner:
         except Exception as exc:
             log.exception("execution %s: cannot load its scenario", execution.id)
             outcome = Outcome("failed", error={"code": "configuration_error", "message": f"The scenario version this run uses cannot be loaded: {exc}"})
-            await asyncio.to_thread(lambda: self.store.finish_execution(execution.id, status="failed", error=outcome.error))
+            finished = await asyncio.to_thread(lambda: self.store.finish_execution(execution.id, status="failed", error=outcome.error))
+            self.alerts.notify(finished, "", False)  # name and settings are in the missing document
             return outcome
         previous = [] if fresh else await asyncio.to_thread(self.store.node_results, execution.id)
         done: dict[str, Any] = {}
@@ -322,6 +325,8 @@ class Runner:
             return
         rows, run.pending = run.pending, []
         finished = await self._write(self.store.finish_execution, ex.id, status=outcome.status, error=outcome.error, node_results=rows)
+        if finished.status == "failed":
+            self.alerts.notify(finished, run.doc.name, run.doc.settings.notify_on_error)  # never waited for
         if self.analytics is not None:
             self.analytics.record(self._analytics_row(run, finished), self._analytics_nodes(run))
 

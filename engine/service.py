@@ -115,6 +115,7 @@ class Cellwright:
 
     async def stop(self) -> None:
         await self.executor.stop()
+        await self.runner.alerts.drain()
         self.runner.writes = None
         self.writes.stop()
         for task in self._background:

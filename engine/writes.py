@@ -30,6 +30,7 @@ class WriteQueue:
         self._thread: threading.Thread | None = None
         self.batches = 0
         self.calls = 0
+        self.fallbacks = 0
 
     def start(self) -> None:
         if self._thread is None:
@@ -74,15 +75,19 @@ class WriteQueue:
     def _run(self, batch: list[_Item]) -> None:
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with self.store.batch():
-                for fn, _, _ in batch:
-                    try:
-                        outcomes.append((True, fn()))
-                    except Exception as exc:  # this call's savepoint is rolled back; others go on
-                        outcomes.append((False, exc))
-        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
-            log.exception("group commit failed")
-            outcomes = [(False, exc)] * len(batch)
+            # optimistic: one transaction, no savepoints (they cost more than the writes)
+            with self.store.batch(savepoints=False):
+                outcomes = [(True, fn()) for fn, _, _ in batch]
+        except Exception:
+            # something failed, so nothing of the batch was stored: run the calls one
+            # by one, each in its own transaction, so only the failing one fails
+            self.fallbacks += 1
+            outcomes = []
+            for fn, _, _ in batch:
+                try:
+                    outcomes.append((True, fn()))
+                except Exception as exc:
+                    outcomes.append((False, exc))
         self.batches += 1
         self.calls += len(batch)
         for (_, future, loop), (ok, value) in zip(batch, outcomes, strict=True):

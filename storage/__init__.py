@@ -17,6 +17,7 @@ from .errors import (
     VaultKeyMissingError,
 )
 from .records import (
+    AlertRule,
     ApiKey,
     AppRecord,
     AuditEntry,
@@ -33,6 +34,7 @@ from .store import Store
 from .vault import Vault, VaultKey
 
 __all__ = [
+    "AlertRule",
     "ApiKey",
     "AppRecord",
     "AuditEntry",

@@ -339,3 +339,17 @@ class AuditRow(Base):
     object_id: Mapped[str | None] = mapped_column(String)
     at: Mapped[datetime] = mapped_column(index=True)
     details: Mapped[Any | None]
+
+
+class AlertRuleRow(Base):
+    """A user's rule: when a scenario (or any, ``scenario_id`` NULL) fails, tell them."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # a pointer, not a foreign key: a rule outlives its scenario ("a deleted scenario")
+    scenario_id: Mapped[str | None] = mapped_column(ID)
+    notify_workspace: Mapped[bool] = mapped_column(Boolean)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]

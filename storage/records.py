@@ -224,3 +224,16 @@ class AuditEntry(_Record):
     object_id: str | None
     at: datetime
     details: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule(_Record):
+    """A user's alert rule: when ``scenario_id`` (None: any scenario) fails, show it in
+    the workspace and/or POST it to ``webhook_url``."""
+
+    id: str
+    user_id: str
+    scenario_id: str | None
+    notify_workspace: bool
+    webhook_url: str | None
+    created_at: datetime

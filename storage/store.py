@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from .migrations import alembic_config
 from .models import ConnectionRow, WebhookSubscriptionRow
+from .repos.alerts import AlertsRepo
 from .repos.apps import AppsRepo
 from .repos.audit import AuditRepo
 from .repos.connections import ConnectionsRepo, connection_aad
@@ -43,6 +44,7 @@ class Store(
     ExecutionsRepo,
     TriggersRepo,
     AuditRepo,
+    AlertsRepo,
 ):
     """The persistent state of Cellwright: SQLite by default, PostgreSQL by URL."""
 

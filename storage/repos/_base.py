@@ -137,21 +137,28 @@ class RepoBase:
         """
         current: Connection | None = getattr(self._batch, "conn", None)
         if current is not None:
-            with current.begin_nested():
+            if getattr(self._batch, "savepoints", True):
+                with current.begin_nested():
+                    yield current
+            else:
                 yield current
             return
         with self._write_lock, self._write_engine.begin() as connection:
             yield connection
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, *, savepoints: bool = True) -> Iterator[None]:
         """Group commit: the hot-path writes made inside share one transaction.
 
         Only ``_write_conn`` users join the batch (execution creation, node results,
-        finishing); nothing is visible to others before the batch commits.
+        finishing); nothing is visible to others before the batch commits. With
+        ``savepoints`` each call gets its own savepoint, so a failing call rolls back
+        only its own writes; without, the caller must treat any exception as the
+        whole batch's (the engine then retries the calls one by one).
         """
         with self._write_lock, self._write_engine.begin() as connection:
             self._batch.conn = connection
+            self._batch.savepoints = savepoints
             try:
                 yield
             finally:

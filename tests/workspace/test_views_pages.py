@@ -257,7 +257,7 @@ async def test_alert_rules_are_kept_per_user_and_list_matching_failures(svc: Any
     with pytest.raises(CellwrightError):
         rules.add("not-a-scenario")
     rule = rules.add(scenario.id, webhook_url="https://hooks.example.com/t")
-    assert AlertRules(svc, user).rules == [rule]  # stored (JSON in the data dir, per user)
+    assert AlertRules(svc, user).rules == [rule]  # stored (in the store, per user)
     other = svc.store.create_user("bob@example.com")
     assert AlertRules(svc, other).rules == []
 
@@ -270,3 +270,17 @@ async def test_alert_rules_are_kept_per_user_and_list_matching_failures(svc: Any
     assert "hooks.example.com" in page.alerts_box[0][0].object
     rules.delete(rule["id"])
     assert AlertRules(svc, user).rules == [] and rules.notifications() == []
+
+
+async def test_notify_on_error_failures_are_listed_without_a_rule(svc: Any, user: Any) -> None:
+    from workspace.views.alerts import AlertRules
+
+    doc = documents.parse(SIMPLE)
+    doc.settings.notify_on_error = True
+    scenario = svc.import_scenario(user.id, doc)
+    rules = AlertRules(svc, user)
+    assert rules.rules == [] and rules.notifications() == []
+    failed = await svc.run_now(user.id, scenario.id, {"body": {}, "method": "POST", "headers": {}, "query": {}})
+    assert failed["status"] == "failed"
+    await svc.runner.alerts.drain()
+    assert [e["id"] for e in rules.notifications()] == [failed["id"]]

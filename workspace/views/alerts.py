@@ -1,19 +1,15 @@
 """Alert rules ("when scenario X — or any — fails, tell me"), per user, and the list of
 failures they match (the workspace's notification list).
 
-Interim store: one JSON file per user in ``<data dir>/alert-rules/`` (the store has no table
-for rules yet). Delivering a rule's webhook needs a hook in the engine when an execution
-fails; until then a rule's webhook URL is stored and shown, and the workspace lists matches.
+Rules live in the store (``alert_rules``). The engine delivers them when an execution
+fails (``engine/alerts.py``): a rule's webhook URL gets a POST; the workspace lists the
+failures matched by rules that notify in the workspace, and those of scenarios with
+``notify_on_error`` (audited as ``alert.execution_failed``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import threading
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,9 +17,16 @@ import param
 
 from connectors.sdk import InvalidInputError
 
-DIRNAME = "alert-rules"
 MAX_RULES = 50
-_LOCK = threading.Lock()
+#: audit entries looked at for ``notify_on_error`` failures
+AUDIT_WINDOW = 200
+
+
+def _rule_dict(rule: Any) -> dict[str, Any]:
+    """``{id, scenario_id (None = any), notify_workspace, webhook_url, created_at}``."""
+    data = rule.to_dict()
+    data.pop("user_id", None)
+    return data
 
 
 class AlertRules(param.Parameterized):
@@ -35,25 +38,11 @@ class AlertRules(param.Parameterized):
         super().__init__(**params)
         self.svc = svc
         self.user = user
-        self.path: Path = svc.settings.ensure_data_dir() / DIRNAME / f"{user.id}.json"
-        self.rules = self._read()
+        self.refresh()
 
-    def _read(self) -> list[dict[str, Any]]:
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return []
-        return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
-
-    def _write(self, rules: list[dict[str, Any]]) -> None:
-        with _LOCK:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # webhook URLs may carry tokens
-            with os.fdopen(fd, "w") as fh:
-                json.dump(rules, fh, indent=2)
-            os.replace(tmp, self.path)
-        self.rules = rules
+    def refresh(self) -> list[dict[str, Any]]:
+        self.rules = [_rule_dict(r) for r in self.svc.store.list_alert_rules(self.user.id)]
+        return self.rules
 
     def add(self, scenario_id: str | None, *, notify_workspace: bool = True, webhook_url: str | None = None) -> dict[str, Any]:
         webhook_url = (webhook_url or "").strip() or None
@@ -63,29 +52,35 @@ class AlertRules(param.Parameterized):
             raise InvalidInputError("Choose where to be told: in the workspace, a webhook URL, or both.", errors=[{"field": "notify", "message": "nowhere"}])
         if scenario_id is not None:
             self.svc.scenario(self.user.id, scenario_id)  # NotFound for someone else's or a deleted scenario
-        if len(self.rules) >= MAX_RULES:
+        if len(self.svc.store.list_alert_rules(self.user.id)) >= MAX_RULES:
             raise InvalidInputError(f"You have {MAX_RULES} alert rules already; delete one first.", errors=[])
-        rule = {
-            "id": secrets.token_hex(6), "scenario_id": scenario_id, "notify_workspace": notify_workspace,
-            "webhook_url": webhook_url, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        self._write([*self.rules, rule])
-        return rule
+        rule = self.svc.store.create_alert_rule(self.user.id, scenario_id=scenario_id, notify_workspace=notify_workspace, webhook_url=webhook_url)
+        self.refresh()
+        return _rule_dict(rule)
 
     def delete(self, rule_id: str) -> None:
-        self._write([r for r in self.rules if r.get("id") != rule_id])
+        self.svc.store.delete_alert_rule(self.user.id, rule_id)  # someone else's rule: nothing happens
+        self.refresh()
 
     def notifications(self, limit: int = 20) -> list[dict[str, Any]]:
-        """Failed executions matched by a rule that notifies in the workspace, newest first."""
+        """Failed executions matched by a rule that notifies in the workspace, or alerted by
+        their scenario's ``notify_on_error``, newest first."""
+        store = self.svc.store
         watched = [r for r in self.rules if r.get("notify_workspace")]
-        if not watched:
+        audited = {e.object_id for e in store.audit_entries(self.user.id, limit=AUDIT_WINDOW) if e.action == "alert.execution_failed"}
+        if not watched and not audited:
             return []
-        since = min(datetime.fromisoformat(r["created_at"]) for r in watched)
+        first = min(datetime.fromisoformat(r["created_at"]) for r in watched) if watched else None
         any_scenario = any(r.get("scenario_id") is None for r in watched)
         ids = {r["scenario_id"] for r in watched if r.get("scenario_id")}
-        failed = self.svc.store.list_executions(self.user.id, status="failed", since=since, limit=limit * 3)
-        out = [e.to_dict() for e in failed if any_scenario or e.scenario_id in ids]
-        return out[:limit]
+
+        def matched(e: Any) -> bool:
+            if e.id in audited:
+                return True
+            return first is not None and e.created_at >= first and (any_scenario or e.scenario_id in ids)
+
+        failed = store.list_executions(self.user.id, status="failed", since=None if audited else first, limit=limit * 3)
+        return [e.to_dict() for e in failed if matched(e)][:limit]
 
 
 __all__ = ["AlertRules"]

@@ -161,7 +161,7 @@ class SettingsPage(pn.viewable.Viewer):
         rows: list[Any] = []
         for rule in self.alerts.rules:
             what = escape(self._scenario_names.get(rule.get("scenario_id") or "", "a deleted scenario")) if rule.get("scenario_id") else "any scenario"
-            where = [w for w in ("the workspace" if rule.get("notify_workspace") else "", f"<code>{escape(rule['webhook_url'])}</code> (delivery pending a server update)" if rule.get("webhook_url") else "") if w]
+            where = [w for w in ("the workspace" if rule.get("notify_workspace") else "", f"<code>{escape(rule['webhook_url'])}</code>" if rule.get("webhook_url") else "") if w]
             remove = pn.widgets.Button(name="Delete rule", button_type="light", width=110, align="center", css_classes=["alert-delete"])
             remove.on_click(lambda e, rid=rule["id"]: (self.alerts.delete(rid), self._render_alerts()))
             rows.append(pn.Row(html(f"When <strong>{what}</strong> fails → {' and '.join(where)}", align="center"), remove, sizing_mode="stretch_width"))
