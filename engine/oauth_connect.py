@@ -78,6 +78,8 @@ class Pending:
     """Form fields typed before leaving (e.g. Slack's signing secret), stored with the tokens."""
     binding: str | None = field(default=None, repr=False)
     """SHA-256 of the browser-binding cookie, when the flow started with a redirect."""
+    connection_id: str | None = None
+    """Reconnect: the user's existing connection whose tokens the new ones replace."""
 
 
 class PendingAuthorizations:
@@ -178,6 +180,7 @@ def start_authorization(
     *,
     fields: Mapping[str, Any] | None = None,
     binding: str | None = None,
+    connection_id: str | None = None,
 ) -> str:
     """The provider's authorize URL to send the user to (authorization code + PKCE).
 
@@ -185,12 +188,18 @@ def start_authorization(
     OAuth kind's own form fields, if it has any (checked now, stored with the tokens).
     ``binding``: a random value the caller also sets as a cookie in the user's browser;
     the callback is then refused without it (see ``workspace.oauth.redirect_to_provider``).
+    ``connection_id``: reconnect that OAuth connection of the user — the callback replaces
+    its token set (same id) instead of creating a connection; its typed fields are kept
+    unless ``fields`` gives new values.
     """
     app = svc.apps.get(app_key)
     kind = oauth_kind(app)
     if kind.grant != "authorization_code":
         raise ConfigurationError(f"{app.name} connects with client credentials: create the connection directly, no sign-in needed.")
     client = oauth_client(svc, app)
+    if connection_id is not None:
+        existing = _reconnectable(svc, user_id, app, connection_id)
+        fields = {**_form_only(svc.store.connection_credentials(existing.id)), **(fields or {})}
     typed = _form_only(check_credentials(app, kind, fields or {}))
     state, verifier = new_state(), new_code_verifier()
     url = authorization_url(kind, client, state, verifier)
@@ -204,6 +213,7 @@ def start_authorization(
             expires=time.monotonic() + pending_authorizations(svc).ttl,
             fields=typed,
             binding=_digest(binding) if binding else None,
+            connection_id=connection_id,
         )
     )
     return url
@@ -234,6 +244,8 @@ async def finish_authorization(svc: Cellwright, params: Mapping[str, str], *, bi
     client = oauth_client(svc, app)
     verifier = pending.code_verifier if kind.pkce else None
     tokens = await _guarded(svc, app, kind, lambda http: exchange_code(kind, client, code, verifier, http=http))
+    if pending.connection_id is not None:
+        return await replace_oauth_tokens(svc, pending.user_id, pending.connection_id, {**pending.fields, **tokens}, pending.name)
     return await create_oauth_connection(svc, pending.user_id, app.key, {**pending.fields, **tokens}, pending.name)
 
 
@@ -250,6 +262,27 @@ async def create_oauth_connection(svc: Cellwright, user_id: str, app_key: str, t
     )
     await asyncio.to_thread(svc.store.audit, user_id, "connection.create", "connection", connection.id, {"app": app.key, "auth_type": kind.type})
     return await svc.test_connection(user_id, connection.id, rename=name is None)
+
+
+async def replace_oauth_tokens(svc: Cellwright, user_id: str, connection_id: str, tokens: Mapping[str, Any], name: str | None = None) -> Any:
+    """Reconnect: the connection keeps its id (scenarios using it need no change); its whole
+    token set is replaced by the provider's new one (old tokens are dropped, typed fields
+    kept unless given), then the app's test call sets its status (``active`` again)."""
+    connection = svc.store.get_connection(user_id, connection_id)
+    if connection is None:
+        raise AuthError("The connection to reconnect no longer exists. Create a new connection instead.")
+    app = svc.apps.get(connection.app_id)
+    kind = oauth_kind(app)
+    stored = await asyncio.to_thread(svc.store.connection_credentials, connection.id)
+    credentials = {**_form_only(stored), **{k: v for k, v in tokens.items() if v is not None}}
+    metadata = {**(connection.metadata or {}), "auth_type": kind.type}
+
+    def save() -> None:
+        svc.store.update_connection(user_id, connection.id, name=name or None, credentials=credentials, metadata=metadata)
+        svc.store.audit(user_id, "connection.reconnect", "connection", connection.id, {"app": app.key, "auth_type": kind.type})
+
+    await asyncio.to_thread(save)
+    return await svc.test_connection(user_id, connection.id)
 
 
 # -- client credentials ------------------------------------------------------------------
@@ -291,6 +324,18 @@ async def _guarded(
         await http.aclose()
 
 
+def _reconnectable(svc: Cellwright, user_id: str, app: App, connection_id: str) -> Any:
+    """The user's connection ``connection_id`` if it is one of ``app``'s OAuth connections."""
+    from engine.service import NotFound  # engine.service imports this module
+
+    connection = svc.store.get_connection(user_id, connection_id)
+    if connection is None or connection.app_id != app.key:
+        raise NotFound(f"You have no {app.name} connection {connection_id} to reconnect.")
+    if app.auth_for((connection.metadata or {}).get("auth_type")).type != "oauth2" or connection.is_sandbox:
+        raise ConfigurationError(f"'{connection.name}' does not sign in with {app.name} (OAuth): update its credentials with Edit instead.")
+    return connection
+
+
 def _form_only(credentials: Mapping[str, Any]) -> dict[str, Any]:
     """The typed fields without token keys: the provider's answer is the only source of tokens."""
     return {k: v for k, v in credentials.items() if k not in TOKEN_KEYS}
@@ -311,6 +356,7 @@ __all__ = [
     "oauth_client",
     "oauth_kind",
     "pending_authorizations",
+    "replace_oauth_tokens",
     "start_authorization",
     "updated_credentials",
 ]

@@ -6,8 +6,10 @@
 - ``GET /oauth/{app}/start?name=…&csrf=…`` (workspace cookie session): the workspace's
   "Connect with <App>" button; a 302 to the provider, or a page saying what is missing
   (e.g. the operator's OAuth client) with a link back.
+  With ``&connection_id=…`` it is the "Reconnect" button of an existing OAuth connection.
 - ``GET /oauth/callback?code=…&state=…``: checks ``state`` (single use, 10 minutes),
-  exchanges the code, stores the connection, then redirects to the workspace's
+  exchanges the code, stores the connection (or, reconnecting, replaces that connection's
+  tokens — same id), then redirects to the workspace's
   connections page — or answers JSON when the client asks for ``application/json``.
 
 The logic is ``engine.oauth_connect``; the workspace's own "Connect" button (cookie
@@ -49,11 +51,14 @@ def binding_cookie_name(state: str) -> str:
     return BINDING_COOKIE + hashlib.sha256(state.encode()).hexdigest()[:16]
 
 
-def redirect_to_provider(svc: Cellwright, user_id: str, app_key: str, name: str | None = None, *, fields: dict[str, Any] | None = None) -> RedirectResponse:
+def redirect_to_provider(
+    svc: Cellwright, user_id: str, app_key: str, name: str | None = None, *, fields: dict[str, Any] | None = None, connection_id: str | None = None
+) -> RedirectResponse:
     """A 302 to the provider that also binds the authorization to this browser (a cookie
-    the callback must present). For routes a browser opens (the workspace's session)."""
+    the callback must present). For routes a browser opens (the workspace's session).
+    ``connection_id``: reconnect that connection (its tokens are replaced)."""
     binding = secrets.token_urlsafe(32)
-    url = start_authorization(svc, user_id, app_key, name, fields=fields, binding=binding)
+    url = start_authorization(svc, user_id, app_key, name, fields=fields, binding=binding, connection_id=connection_id)
     state = _state_of(url)
     response = RedirectResponse(url, status_code=302)
     response.set_cookie(
@@ -79,19 +84,21 @@ def authorize(
     user: Annotated[Any, Depends(current_user)],
     name: Annotated[str | None, Query(description="The connection's name; default: from the app's test call.", max_length=200)] = None,
     redirect: Annotated[bool, Query(description="false: answer {authorization_url} as JSON instead of a 302.")] = True,
+    connection_id: Annotated[str | None, Query(description="Reconnect this OAuth connection: its tokens are replaced, its id kept.", max_length=100)] = None,
 ) -> Response:
     """Send the user to the provider's consent page; the provider sends them back to
     ``/oauth/callback``. Needs the operator's OAuth client for the app
     (``CELLWRIGHT_OAUTH_CLIENTS__<app>__CLIENT_ID`` / ``__CLIENT_SECRET``)."""
     if redirect:
-        return redirect_to_provider(svc, user.id, app, name)
-    url = start_authorization(svc, user.id, app, name)
+        return redirect_to_provider(svc, user.id, app, name, connection_id=connection_id)
+    url = start_authorization(svc, user.id, app, name, connection_id=connection_id)
     return JSONResponse({"authorization_url": url, "expires_in": int(PENDING_TTL_SECONDS)})
 
 
-def start_path(app_key: str, *, name: str | None = None, csrf: str = "") -> str:
-    """The workspace's "Connect with <App>" link (see ``start_from_workspace``)."""
-    query = {"csrf": csrf, **({"name": name} if name else {})}
+def start_path(app_key: str, *, name: str | None = None, csrf: str = "", connection_id: str | None = None) -> str:
+    """The workspace's "Connect with <App>" link (see ``start_from_workspace``); with
+    ``connection_id``, its "Reconnect" link for that connection."""
+    query = {"csrf": csrf, **({"name": name} if name else {}), **({"connection_id": connection_id} if connection_id else {})}
     return f"/oauth/{quote(app_key, safe='')}/start?{urlencode(query)}"
 
 
@@ -102,6 +109,7 @@ def start_from_workspace(
     svc: Annotated[Cellwright, Depends(service)],
     name: Annotated[str | None, Query(max_length=200)] = None,
     csrf: Annotated[str, Query(max_length=100)] = "",
+    connection_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     """The workspace's "Connect with <App>" button: the signed-in user (cookie session) is
     sent to the provider, bound to this browser. ``csrf`` (derived from the session, like
@@ -115,7 +123,7 @@ def start_from_workspace(
     if not hmac.compare_digest(csrf.encode(), session.csrf.encode()):
         return HTMLResponse(_page("This sign-in link was not opened from your workspace. Open Connections and click the button again."), status_code=403)
     try:
-        return redirect_to_provider(svc, user.id, app, name or None)
+        return redirect_to_provider(svc, user.id, app, name or None, connection_id=connection_id or None)
     except CellwrightError as exc:
         return HTMLResponse(_page(exc.message), status_code=STATUS.get(exc.code, 400))
 

@@ -150,3 +150,51 @@ async def test_client_credentials_apps_connect_from_the_page(svc: Cellwright, us
     assert state.auth_choices("machine") == {"Connect Machine with the server's OAuth client": "oauth2"}
     connection = await state.create("machine", {}, "Robot", auth_type="oauth2")
     assert connection.status == "active" and server.grant_counts == {"client_credentials": 1}
+
+
+# -- reconnect -------------------------------------------------------------------------------
+
+
+async def test_reconnect_replaces_the_tokens_of_the_same_connection(
+    svc: Cellwright, user: Any, signed_in: httpx.AsyncClient, agent: httpx.AsyncClient, session: tuple[str, str], server: OAuthTestServer
+) -> None:
+    from workspace.views.connections import Connections
+
+    first = await signed_in.get(start_path("loopback", name="Team", csrf=session[1]))
+    await signed_in.get(await consent(agent, first.headers["location"]))
+    [connection] = svc.store.list_connections(user.id)
+    old = svc.store.connection_credentials(connection.id)
+    svc.store.update_connection(user.id, connection.id, status="error", status_message="token revoked")
+
+    # the Connections page offers "Reconnect" on it, pointing at the same start route
+    page = Connections(svc, user, nav=lambda *a, **k: None, csrf=session[1])
+    row = str([getattr(o, "object", "") for row in page.list.objects for o in row.objects])
+    href = start_path("loopback", csrf=session[1], connection_id=connection.id)
+    assert f'href="{href.replace("&", "&amp;")}"' in row and ">Reconnect</a>" in row
+
+    started = await signed_in.get(href)
+    assert started.status_code == 302, started.text
+    landed = await signed_in.get(await consent(agent, started.headers["location"]))
+    assert landed.status_code == 303 and landed.headers["location"] == f"/?page=connections&id={connection.id}"
+    [again] = svc.store.list_connections(user.id)  # no second connection
+    assert again.id == connection.id and again.status == "active" and again.name == "Team"
+    new = svc.store.connection_credentials(connection.id)
+    assert new["access_token"] != old["access_token"]
+    assert "connection.reconnect" in [e.action for e in svc.store.audit_entries(user.id)]
+
+
+async def test_reconnect_is_refused_for_connections_that_are_not_the_users_oauth_ones(
+    svc: Cellwright, user: Any, signed_in: httpx.AsyncClient, session: tuple[str, str]
+) -> None:
+    from engine.oauth_connect import start_authorization
+    from workspace.views.connections import ConnectionsState
+
+    typed = await svc.create_connection(user.id, "loopback", credentials={"api_key": "k"}, auth_type="api_key")
+    missing = await signed_in.get(start_path("loopback", csrf=session[1], connection_id="nope"))
+    assert missing.status_code == 404 and "no Loopback connection nope" in missing.text
+    wrong_kind = await signed_in.get(start_path("loopback", csrf=session[1], connection_id=typed.id))
+    assert wrong_kind.status_code == 422 and "Edit" in wrong_kind.text
+    assert not ConnectionsState(svc, user).can_reconnect(typed.to_dict())
+    other = svc.store.create_user("other@example.com", name="Other")
+    with pytest.raises(Exception, match="to reconnect"):  # another user's connection is not found
+        start_authorization(svc, other.id, "loopback", connection_id=typed.id)

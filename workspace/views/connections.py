@@ -1,6 +1,6 @@
 """Connections: status, last used, usage; create (form from the chosen auth kind's schema,
 "Connect with <App>" for OAuth sign-in, or a sandbox connection), test, rename, update
-credentials, delete. OAuth sign-in leaves the workspace through ``/oauth/<app>/start``
+credentials, reconnect (OAuth: new tokens, same connection), delete. OAuth sign-in leaves the workspace through ``/oauth/<app>/start``
 (``workspace.oauth``) and lands back on ``/?page=connections&id=<new connection>``."""
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ a.oauth-connect { display: inline-block; background: #1d4ed8; color: #ffffff; bo
   font-weight: 600; text-decoration: none; font-size: 14px; }
 a.oauth-connect:hover { background: #1e40af; }
 a.oauth-connect:focus-visible { outline: 3px solid #fbbf24; outline-offset: 2px; }
+a.oauth-reconnect { display: inline-block; border: 1px solid #1d4ed8; color: #1d4ed8; background: #ffffff; border-radius: 4px;
+  padding: 5px 10px; font-size: 14px; text-decoration: none; white-space: nowrap; }
+a.oauth-reconnect:hover { background: #eff6ff; }
+a.oauth-reconnect:focus-visible { outline: 3px solid #fbbf24; outline-offset: 2px; }
 """
 
 
@@ -74,6 +78,17 @@ class ConnectionsState(param.Parameterized):
                 "Until then, use another way to connect (if the app has one) or a sandbox connection."
             )
         return True, ""
+
+    def can_reconnect(self, conn: dict[str, Any]) -> bool:
+        """Whether ``conn`` signed in with its app (OAuth authorization code) and the app's
+        OAuth client is set up, so "Reconnect" can replace its tokens."""
+        if conn.get("is_sandbox") or conn["app_id"] not in self.svc.apps:
+            return False
+        app = self.svc.apps.get(conn["app_id"])
+        kind = app.auth_for((conn.get("metadata") or {}).get("auth_type"))
+        if kind.type != "oauth2" or getattr(kind, "grant", "authorization_code") != "authorization_code":
+            return False
+        return self.oauth_setup(app.key)[0]
 
     async def create(self, app_key: str, credentials: dict[str, Any], name: str | None = None, sandbox: bool = False, auth_type: str | None = None) -> Any:
         connection = await self.svc.create_connection(self.user.id, app_key, credentials=credentials, name=name or None, sandbox=sandbox, auth_type=auth_type)
@@ -245,10 +260,19 @@ class Connections(pn.viewable.Viewer):
             test.on_click(handler(self._test, c["id"]))
             edit.on_click(lambda e, conn=c: self._edit(conn))
             delete.on_click(handler(self._delete, c["id"]))
+            actions: list[Any] = [test, edit]
+            if self.state.can_reconnect(c):
+                from workspace.oauth import start_path
+
+                href = start_path(c["app_id"], csrf=self.csrf, connection_id=c["id"])
+                actions.append(html(
+                    f'<a class="oauth-reconnect" href="{escape(href)}" aria-label="Reconnect {escape(c["name"])}">Reconnect</a>',
+                    align="center", css_classes=["reconnect-connection"], stylesheets=[LINK_CSS],
+                ))
             new = c["id"] == self.focus
             css = ["connection-row", f"connection-{c['id']}"] + (["connection-new"] if new else [])
             styles = {"border-bottom": "1px solid #e5e7eb"} | ({"background": "#f0fdf4", "border-left": "4px solid #15803d"} if new else {})
-            items.append(pn.Row(html(info, align="center"), test, edit, delete, sizing_mode="stretch_width", css_classes=css, styles=styles))
+            items.append(pn.Row(html(info, align="center"), *actions, delete, sizing_mode="stretch_width", css_classes=css, styles=styles))
         self.list[:] = items
 
     async def _test(self, connection_id: str) -> None:
@@ -292,7 +316,8 @@ class Connections(pn.viewable.Viewer):
         if kind.type == "oauth2":
             parts.append(html(
                 f'<p class="cw-muted">This connection signed in with {escape(app.name)}; its tokens are renewed automatically. '
-                f'If it stops working, connect again with "Connect with {escape(app.name)}" below and switch your scenarios to the new connection.</p>'
+                f'If it stops working, use "Reconnect" in its row: you sign in with {escape(app.name)} again and this connection gets new tokens '
+                "(scenarios using it keep working, nothing to switch).</p>"
             ))
         close = pn.widgets.Button(name="Close", button_type="light")
         close.on_click(lambda e: self.editor.clear())
