@@ -71,3 +71,23 @@ def sandbox_context(
     """An ``OperationContext`` for tests: the app's sandbox behind ``ctx.http``."""
     http = sandbox_http(app, credentials, asgi_app=asgi_app, auth_type=auth_type)
     return OperationContext(http=http, credentials=credentials, **fields)
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Wraps a transport and keeps every request/response pair, so a contract test can
+    check what an app sent against the vendor's official description."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.calls: list[tuple[httpx.Request, httpx.Response]] = []
+
+    @property
+    def requests(self) -> list[httpx.Request]:
+        return [request for request, _ in self.calls]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        response = await self.inner.handle_async_request(request)
+        await response.aread()
+        self.calls.append((request, response))
+        return response

@@ -33,25 +33,13 @@ from connectors.monday import actions, api, app, auth, triggers
 from connectors.monday import sandbox as sb
 from connectors.sdk.context import OperationContext
 from connectors.sdk.http import build_http
+from connectors.sdk.sandboxing import RecordingTransport
 
 SPECS = Path(os.environ.get("CELLWRIGHT_SPECS", Path(__file__).resolve().parents[1] / "specs")) / "monday"
 OFFICIAL = build_schema((SPECS / "api-2026-10.subset.graphql").read_text())
 BOARD = sb.BOARD_ID
 
 
-class Recorder(httpx.AsyncBaseTransport):
-    """Wraps the sandbox transport and keeps every request/response pair."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.calls: list[tuple[httpx.Request, httpx.Response]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        response = await self.inner.handle_async_request(request)
-        await response.aread()
-        self.calls.append((request, response))
-        return response
 
 
 # -- checking documents --------------------------------------------------------------------------
@@ -115,9 +103,9 @@ def subset_problems(mini: GraphQLSchema, official: GraphQLSchema) -> list[str]:
 # -- the recorded session -------------------------------------------------------------------------
 
 
-async def exercise_everything(monkeypatch: pytest.MonkeyPatch) -> Recorder:
+async def exercise_everything(monkeypatch: pytest.MonkeyPatch) -> RecordingTransport:
     """Every action, the connection test, every trigger's subscribe/unsubscribe and the poll."""
-    recorder = Recorder(httpx.ASGITransport(app=sb.create_app()))
+    recorder = RecordingTransport(httpx.ASGITransport(app=sb.create_app()))
     credentials = {"api_token": sb.SANDBOX_TOKEN}
     http = build_http(app_key=app.key, base_url="http://sandbox.invalid", auth=app.auth.httpx_auth(credentials),
                       headers=app.default_headers, error_parser=app.error_parser, transport=recorder)

@@ -31,6 +31,7 @@ from referencing.jsonschema import DRAFT4
 
 from connectors.sdk.context import OperationContext
 from connectors.sdk.http import build_http
+from connectors.sdk.sandboxing import RecordingTransport
 from connectors.slack import app
 from connectors.slack import sandbox as sb
 from connectors.slack.auth import parse_token
@@ -56,24 +57,11 @@ ALLOWLIST: dict[str, dict[str, Any]] = {
 }
 
 
-class Recorder(httpx.AsyncBaseTransport):
-    """Wraps the sandbox transport and keeps every request/response pair."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.calls: list[tuple[httpx.Request, httpx.Response]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        response = await self.inner.handle_async_request(request)
-        await response.aread()
-        self.calls.append((request, response))
-        return response
 
 
-def recording_context(credentials: dict[str, Any]) -> tuple[OperationContext, Recorder, Any]:
+def recording_context(credentials: dict[str, Any]) -> tuple[OperationContext, RecordingTransport, Any]:
     sandbox = sb.create_app()
-    recorder = Recorder(httpx.ASGITransport(app=sandbox))
+    recorder = RecordingTransport(httpx.ASGITransport(app=sandbox))
     http = build_http(
         app_key=app.key, base_url="http://sandbox.invalid", auth=app.auth.httpx_auth(credentials),
         headers=app.default_headers, error_parser=app.error_parser, transport=recorder,

@@ -33,6 +33,7 @@ from referencing.jsonschema import DRAFT4
 from starlette.applications import Starlette
 
 from connectors.sdk import OperationContext, build_http
+from connectors.sdk.sandboxing import RecordingTransport
 from connectors.stripe import app, sandbox
 from connectors.stripe.api import STRIPE_VERSION
 
@@ -54,17 +55,6 @@ RESPONSE_DEVIATIONS = {
 }
 
 
-class Recorder(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.calls: list[tuple[httpx.Request, httpx.Response]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        response = await self.inner.handle_async_request(request)
-        await response.aread()
-        self.calls.append((request, response))
-        return response
 
 
 # -- the OpenAPI side ------------------------------------------------------------------------
@@ -167,8 +157,8 @@ def response_errors(request: httpx.Request, response: httpx.Response) -> list[st
 # -- the connector side ----------------------------------------------------------------------
 
 
-def recording(asgi: Starlette) -> tuple[Recorder, Any]:
-    recorder = Recorder(httpx.ASGITransport(app=asgi))
+def recording(asgi: Starlette) -> tuple[RecordingTransport, Any]:
+    recorder = RecordingTransport(httpx.ASGITransport(app=asgi))
 
     def ctx(key: str = "", api_key: str = "sk_test_contract") -> OperationContext:
         http = build_http(

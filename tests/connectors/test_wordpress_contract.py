@@ -24,7 +24,7 @@ import pytest
 from starlette.applications import Starlette
 
 from connectors.sdk import CellwrightError, OperationContext, build_http
-from connectors.sdk.sandboxing import SANDBOX_BASE
+from connectors.sdk.sandboxing import SANDBOX_BASE, RecordingTransport
 from connectors.wordpress import actions, app
 from connectors.wordpress.auth import SANDBOX_CREDENTIALS
 from connectors.wordpress.sandbox import TINY_PNG, create_app
@@ -126,17 +126,6 @@ def violations(request: httpx.Request) -> list[str]:
     return problems
 
 
-class Recorder(httpx.AsyncBaseTransport):
-    """Records every request, then hands it to the sandbox."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.requests: list[httpx.Request] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        self.requests.append(request)
-        return await self.inner.handle_async_request(request)
 
 
 async def scenario(ctx: OperationContext) -> None:
@@ -178,7 +167,7 @@ async def scenario(ctx: OperationContext) -> None:
 async def test_every_request_follows_the_route_index(pretty: bool) -> None:
     site: Starlette = create_app()
     site.state.site.pretty = pretty
-    recorder = Recorder(httpx.ASGITransport(app=site))
+    recorder = RecordingTransport(httpx.ASGITransport(app=site))
     http = build_http(app_key=app.key, base_url=SANDBOX_BASE, auth=app.auth.httpx_auth(CREDS),
                       error_parser=app.error_parser, transport=recorder)
     await scenario(OperationContext(http=http, credentials=CREDS))
