@@ -1,6 +1,6 @@
 """The Jinja environment behind the mapping language.
 
-``MappingEnvironment`` is Jinja's ``ImmutableSandboxedEnvironment`` with four changes:
+``MappingEnvironment`` is Jinja's ``ImmutableSandboxedEnvironment`` with five changes:
 
 * keys beat attributes: ``trigger.body.items`` (and ``attr('items')``) is the ``items``
   key of the body when it has one, not ``dict.items``;
@@ -9,23 +9,28 @@
 * ``*``, ``**``, ``%``, string methods and a few filters are size-checked first
   (see ``_mapping_limits``);
 * ``{{ }}`` inside text writes None as nothing, booleans as true/false and lists and
-  dicts as JSON, instead of Python reprs.
+  dicts as JSON, instead of Python reprs;
+* loops, list filters and macro calls count against a per-evaluation work budget
+  (steps, nesting depth, time; see ``_mapping_budget``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
 from jinja2 import filters as jinja_filters
+from jinja2 import nodes
 from jinja2.exceptions import UndefinedError
-from jinja2.runtime import ChainableUndefined, Context, StrictUndefined
+from jinja2.nodes import EvalContext
+from jinja2.runtime import ChainableUndefined, Context, LoopContext, Macro, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing, pass_environment
 
 from cells import _mapping_limits as limits
 from cells._coerce import to_text
+from cells._mapping_budget import INTERNAL_FILTERS, BudgetedContext, instrument
 from cells._mapping_filters import FILTERS, GLOBALS
 
 
@@ -75,6 +80,7 @@ class MappingEnvironment(ImmutableSandboxedEnvironment):
     """The sandboxed Jinja environment of the mapping language."""
 
     intercepted_binops = frozenset({"*", "**", "%"})
+    context_class = BudgetedContext
 
     def __init__(self) -> None:
         super().__init__(
@@ -89,6 +95,12 @@ class MappingEnvironment(ImmutableSandboxedEnvironment):
         self.filters.update(limits.GUARDED_FILTERS)
         self.filters.update(FILTERS)
         self.filters["attr"] = _attr_filter
+        self.filters.update(INTERNAL_FILTERS)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        # parse() and compile() both parse through here (jinja2 is pinned), so every
+        # template of this environment is instrumented, whichever way it is loaded.
+        return instrument(super()._parse(source, name, filename))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """Resolve ``obj.attribute``, preferring a mapping's key over its methods."""
@@ -109,8 +121,36 @@ class MappingEnvironment(ImmutableSandboxedEnvironment):
             limits.check_percent_format(left)
         return super().call_binop(context, operator, left, right)
 
+    def call_filter(
+        self,
+        name: str,
+        value: Any,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        context: Context | None = None,
+        eval_ctx: EvalContext | None = None,
+    ) -> Any:
+        """Run a filter by name (``map('upper')`` does, per item) after a clock check."""
+        if isinstance(context, BudgetedContext):
+            context.budget.check_clock()
+        return super().call_filter(name, value, args, kwargs, context, eval_ctx)
+
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
-        """Call ``obj`` from a template, size-checking the text methods that pad."""
+        """Call ``obj`` from a template, size-checking the text methods that pad.
+
+        Macro calls and ``loop(…)`` in recursive loops count against the work budget
+        as a step and a level of nesting; the items of a recursive level are steps.
+        """
+        kind = type(obj)
+        if kind is Macro or kind is LoopContext:
+            budget = context.budget  # type: ignore[attr-defined]  # a BudgetedContext
+            budget.enter()
+            try:
+                if kind is LoopContext and args:
+                    args = (budget.iterate(args[0]), *args[1:])
+                return super().call(context, obj, *args, **kwargs)
+            finally:
+                budget.leave()
         owner = getattr(obj, "__self__", None)
         if isinstance(owner, str):
             name = getattr(obj, "__name__", "")

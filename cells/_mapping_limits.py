@@ -30,8 +30,9 @@ MAX_ITEMS = 1_000_000
 MAX_POWER_BITS = 100_000
 """Largest integer ``**`` may produce, in bits (about 30,000 decimal digits)."""
 
-# A printf-style conversion: optional mapping key, flags, width, precision.
-_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+# What follows ``%`` (and its mapping key) in printf-style formatting: flags, width,
+# precision.
+_PERCENT_SPEC = re.compile(r"[-#0 +]*(\*|[0-9]+)?(?:\.(\*|[0-9]+))?")
 _DIGITS = re.compile(r"\d+")
 
 
@@ -65,8 +66,35 @@ def check_power(base: Any, exponent: Any) -> None:
 
 def check_percent_format(template: str) -> None:
     """Guard ``'%10s' % x`` and the ``format`` filter against huge widths."""
-    for width, precision in _PERCENT_SPEC.findall(template):
+    for width, precision in _percent_specs(template):
         _check_widths((width, precision), "'%' formatting")
+
+
+def _percent_specs(template: str) -> Iterable[tuple[str, str]]:
+    """(width, precision) of every conversion, read the way Python reads them.
+
+    A mapping key may hold balanced parentheses (``'%(a(b))5s'`` has the key ``a(b)``).
+    One pass over the text: a regular expression with an optional ``(key)`` would
+    rescan the rest of the text at every ``%(`` that is never closed.
+    """
+    pos = template.find("%")
+    while pos != -1:
+        pos += 1
+        if template.startswith("(", pos):
+            depth, pos = 1, pos + 1
+            while depth:
+                close = template.find(")", pos)
+                if close == -1:
+                    return  # Python refuses the text: "incomplete format key"
+                depth += template.count("(", pos, close) - 1
+                pos = close + 1
+        spec = _PERCENT_SPEC.match(template, pos)
+        if spec is None:  # pragma: no cover - every part of the pattern is optional
+            return
+        yield spec.group(1) or "", spec.group(2) or ""
+        # The character after the spec is the conversion (``s``, ``d``, or ``%`` in
+        # ``%%``), never the start of the next one.
+        pos = template.find("%", spec.end() + 1)
 
 
 def check_str_format(template: str) -> None:

@@ -5,18 +5,18 @@ against the run context before comparing. Coercion is explicit and documented in
 docs/mapping.md: numeric operators need numbers on both sides, ``equals`` compares
 numbers numerically and anything else as text, date operators parse ISO 8601 / epoch
 values. A side that cannot be coerced makes the rule false with a reason; it never
-raises. Only a broken rule (bad template, invalid regular expression) raises
-MappingError.
+raises. Only a broken rule (bad template, invalid regular expression, one that runs
+longer than ``REGEX_TIMEOUT``) raises MappingError.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
 
+import regex  # type: ignore[import-untyped]  # no stubs in the dev group
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from cells._coerce import dump_json, is_empty, parse_datetime, parse_number, show, to_text
@@ -27,6 +27,10 @@ MAX_PATTERN = 1_000
 """Longest regular expression ``matches_regex`` accepts, in characters."""
 MAX_REGEX_INPUT = 100_000
 """Longest text ``matches_regex`` searches; longer text makes the rule false."""
+REGEX_TIMEOUT = 0.25
+"""Seconds one ``matches_regex`` search may run. A pattern with nested repetition such
+as ``(a|aa)+$`` can backtrack for hours on a short text, blocking every other run;
+real patterns on real text take microseconds."""
 
 
 class Operator(StrEnum):
@@ -167,7 +171,7 @@ def evaluate(group: RuleGroup, context: Mapping[str, Any], *, cell_id: str) -> E
 
     Raises MappingError for a broken rule: a template that fails to render (except a
     missing path under exists/is_empty and their negations), or a regular expression
-    that is invalid or longer than ``MAX_PATTERN``.
+    that is invalid, longer than ``MAX_PATTERN`` or slower than ``REGEX_TIMEOUT``.
     """
     explained: list[dict[str, Any]] = []
     passed = _evaluate_group(group, "", context, cell_id, explained)
@@ -345,12 +349,14 @@ def _in_list(left: Any, right: Any, case_sensitive: bool) -> Outcome:
 
 
 @lru_cache(maxsize=256)
-def _compile_pattern(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
+def _compile_pattern(pattern: str, case_sensitive: bool) -> regex.Pattern[str]:
+    # The ``regex`` package (its default V0 syntax is Python's ``re`` syntax plus a
+    # few extensions) because, unlike ``re``, it can stop a search after a timeout.
     if len(pattern) > MAX_PATTERN:
         raise _BrokenRule(f"the regular expression is longer than {MAX_PATTERN:,} characters")
     try:
-        return re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
-    except re.error as exc:
+        return regex.compile(pattern, 0 if case_sensitive else regex.IGNORECASE)
+    except regex.error as exc:
         raise _BrokenRule(f"invalid regular expression {show(pattern)}: {exc}") from None
 
 
@@ -361,7 +367,13 @@ def _matches(left: Any, right: Any, case_sensitive: bool) -> Outcome:
     text = _text(left)
     if len(text) > MAX_REGEX_INPUT:
         return False, f"the text is longer than {MAX_REGEX_INPUT:,} characters"
-    ok = pattern.search(text) is not None
+    try:
+        ok = pattern.search(text, timeout=REGEX_TIMEOUT) is not None
+    except TimeoutError:
+        raise _BrokenRule(
+            f"the pattern took too long on this text (over {REGEX_TIMEOUT:g} s); it may"
+            " backtrack catastrophically — simplify it"
+        ) from None
     return ok, f"{show(left)} {'matches' if ok else 'does not match'} {show(pattern.pattern)}"
 
 

@@ -224,6 +224,10 @@ def _mapping_error(
         problem = f"not allowed: {exc}"
     elif isinstance(exc, ExpressionError):
         problem = str(exc)
+    elif isinstance(exc, RecursionError):
+        # Macros and recursive loops stop at MAX_DEPTH first; this is data nested
+        # deeper than Python can walk (e.g. from_json of '[[[[…').
+        problem = "the data or the expression is nested too deeply to evaluate"
     else:
         problem = f"{type(exc).__name__}: {exc}"
     return MappingError(f"{where}: {quote_source(source)} — {problem}", **details)

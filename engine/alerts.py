@@ -2,44 +2,81 @@
 
 When an execution finishes ``failed``, the runner hands it to :class:`Alerts` as a
 background task (:meth:`Alerts.notify`): delivery never blocks or changes the run. The
-owner's matching rules (that scenario's, or "any scenario") that name a webhook URL each
-get one POST through the guarded HTTP client (the SSRF policy applies, redirects are not
-followed). A scenario with ``settings.notify_on_error`` and no rule is recorded in the
-audit trail (``alert.execution_failed``) so the workspace can list it. Failures are
-logged, never raised; payloads carry no credentials, and logs name only the host (a
-webhook URL may hold a token).
+owner's matching rules (that scenario's, or "any scenario") that name a webhook URL get
+a POST, one per distinct URL, through the guarded HTTP client (the SSRF policy applies,
+redirects are not followed). A scenario with ``settings.notify_on_error`` and no rule is
+recorded in the audit trail (``alert.execution_failed``) so the workspace can list it.
+
+A delivery is tried up to ``alert_attempts`` times (setting, default 4) while the
+failure may pass: no answer (connection refused or reset, timeout: the SDK's
+``retryable`` errors), HTTP 408, 429 or 5xx. The waits are the runner's exponential
+backoff with jitter (``retry_base_seconds``, doubling, at most ``retry_max_seconds``);
+a ``Retry-After`` is waited for, capped at ``retry_max_seconds``. A 2xx is delivered;
+any other answer (3xx, 4xx) and a refused destination (the SSRF guard) end it at once.
+The outcome for each (execution, URL) is audited as ``alert.delivered`` or
+``alert.delivery_failed`` (object: the execution; details: the rule ids, the host,
+the attempts, the last HTTP status and error code), and the Settings page shows each
+rule's last delivery from it (``workspace/views/alerts.py``).
+
+Failures are logged, never raised; payloads carry no credentials, and logs and audit
+entries name only the host (a webhook URL may hold a token). Stopping the service waits
+:data:`DRAIN_SECONDS` for deliveries in flight, then cancels them (those record nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from connectors.sdk import CellwrightError, build_http
+from connectors.sdk.http import parse_retry_after
 from engine.contexts import network_policy
 from engine.settings import Settings
 
 log = logging.getLogger("cellwright.alerts")
 
 EVENT = "execution.failed"
+#: audit actions of a webhook delivery's outcome (one entry per execution and URL)
+DELIVERED = "alert.delivered"
+DELIVERY_FAILED = "alert.delivery_failed"
 #: a webhook that does not answer within this is given up on (connect, read, write)
 DELIVERY_TIMEOUT_SECONDS = 5.0
 #: how long stopping the service waits for deliveries in flight
 DRAIN_SECONDS = 10.0
 
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Try:
+    """How one POST ended."""
+
+    status: int | None = None  # the HTTP status, when there was an answer
+    error: str | None = None  # the error code, when there was none
+    retry: bool = False  # may pass: try again
+    retry_after: float | None = None
+    reason: str = ""  # for the log
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
 
 class Alerts:
     """Delivers failure alerts of one store's executions."""
 
-    def __init__(self, store: Any, settings: Settings, *, timeout: float = DELIVERY_TIMEOUT_SECONDS) -> None:
+    def __init__(self, store: Any, settings: Settings, *, timeout: float = DELIVERY_TIMEOUT_SECONDS, sleep: Sleep = asyncio.sleep) -> None:
         self.store = store
         self.settings = settings
         self.policy = network_policy(settings)
         self.timeout = timeout
+        self.sleep = sleep  # the wait between attempts (tests record it)
         self._tasks: set[asyncio.Task[None]] = set()  # strong references: not collected mid-flight
 
     def notify(self, execution: Any, scenario_name: str, notify_on_error: bool) -> asyncio.Task[None]:
@@ -58,7 +95,10 @@ class Alerts:
 
     async def _execution_failed(self, execution: Any, scenario_name: str, notify_on_error: bool) -> None:
         rules = await asyncio.to_thread(self.store.alert_rules_for, execution.user_id, execution.scenario_id)
-        urls = list(dict.fromkeys(r.webhook_url for r in rules if r.webhook_url))  # one POST per URL
+        by_url: dict[str, list[str]] = {}  # one POST per URL, audited with every rule naming it
+        for rule in rules:
+            if rule.webhook_url:
+                by_url.setdefault(rule.webhook_url, []).append(rule.id)
         if notify_on_error and not rules:
             await asyncio.to_thread(
                 self.store.audit,
@@ -68,7 +108,7 @@ class Alerts:
                 execution.id,
                 {"scenario_id": execution.scenario_id, "scenario_name": scenario_name, "error": _error_summary(execution.error)},
             )
-        if not urls:
+        if not by_url:
             return
         payload = payload_of(execution, scenario_name)
         http = build_http(
@@ -77,25 +117,52 @@ class Alerts:
             timeout=httpx.Timeout(self.timeout),
             follow_redirects=False,  # a redirect would be a second, unvetted destination
             headers={"User-Agent": "Cellwright-Alerts"},
-            secrets=urls,  # error messages never echo a URL's token
+            secrets=list(by_url),  # error messages never echo a URL's token
         )
         try:
-            await asyncio.gather(*(self._post(http, url, payload, execution.id) for url in urls))
+            await asyncio.gather(*(self._deliver(http, url, rule_ids, payload, execution) for url, rule_ids in by_url.items()))
         finally:
             await http.aclose()
 
-    async def _post(self, http: Any, url: str, payload: dict[str, Any], execution_id: str) -> None:
+    async def _deliver(self, http: Any, url: str, rule_ids: list[str], payload: dict[str, Any], execution: Any) -> None:
+        """POST until delivered, a failure retrying cannot fix, or the last attempt; audit the outcome."""
         host = urlsplit(url).hostname or "?"
+        attempts = self.settings.alert_attempts
+        tried = 0
+        try:
+            while True:
+                result = await self._post(http, url, payload)
+                tried += 1
+                if result.delivered or not result.retry or tried >= attempts:
+                    break
+                delay = retry_delay(tried - 1, self.settings.retry_base_seconds, self.settings.retry_max_seconds, result.retry_after)
+                log.info("execution %s: alert webhook on %s: %s (attempt %d of %d); retrying in %.2f s", execution.id, host, result.reason, tried, attempts, delay)
+                await self.sleep(delay)
+        except asyncio.CancelledError:  # the service is stopping: say so, without a traceback
+            log.warning("execution %s: alert webhook on %s: delivery cancelled after %d attempt(s) (the service stopped)", execution.id, host, tried)
+            raise
+        plural = "s" if tried != 1 else ""
+        if result.delivered:
+            log.log(logging.INFO if tried > 1 else logging.DEBUG, "execution %s: alert webhook on %s: delivered (%s) after %d attempt%s", execution.id, host, result.reason, tried, plural)
+        else:
+            log.warning("execution %s: alert webhook on %s failed: %s after %d attempt%s%s", execution.id, host, result.reason, tried, plural, _not_retried(result))
+        details = {"rule_ids": rule_ids, "host": host, "attempts": tried, "status": result.status, "error": result.error}
+        try:
+            await asyncio.to_thread(self.store.audit, execution.user_id, DELIVERED if result.delivered else DELIVERY_FAILED, "execution", execution.id, details)
+        except Exception:
+            log.exception("execution %s: could not record the alert delivery to %s", execution.id, host)
+
+    async def _post(self, http: Any, url: str, payload: dict[str, Any]) -> _Try:
         try:
             response = await http.request("POST", url, json=payload, raise_for_status=False)
-        except CellwrightError as exc:
-            log.warning("execution %s: alert webhook on %s failed: %s (%s)", execution_id, host, exc.code, type(exc).__name__)
-            return
+        except CellwrightError as exc:  # no answer (retryable), a refused destination, a bad URL
+            return _Try(error=exc.code, retry=exc.retryable, reason=f"{exc.code} ({type(exc).__name__})")
         except Exception as exc:  # a bug or an odd transport error: log, never break the run
-            log.warning("execution %s: alert webhook on %s failed: %s", execution_id, host, type(exc).__name__)
-            return
-        if response.status_code >= 400:
-            log.warning("execution %s: alert webhook on %s answered HTTP %s", execution_id, host, response.status_code)
+            return _Try(error="error", reason=type(exc).__name__)
+        status = response.status_code
+        retry = retryable_status(status)
+        retry_after = parse_retry_after(response.headers.get("retry-after")) if retry else None
+        return _Try(status=status, retry=retry, retry_after=retry_after, reason=f"HTTP {status}")
 
     async def drain(self, timeout: float = DRAIN_SECONDS) -> None:  # noqa: ASYNC109 - a bounded wait on shutdown
         """Wait for deliveries in flight (at most ``timeout`` s), then cancel the rest."""
@@ -106,6 +173,20 @@ class Alerts:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+def retryable_status(status: int) -> bool:
+    """An answer worth retrying: 408, 429 and 5xx (the SDK's ``UpstreamError`` and
+    ``RateLimitedError`` rule); other 4xx, and 3xx (redirects are not followed), are final."""
+    return status in (408, 429) or status >= 500
+
+
+def retry_delay(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
+    """The wait after failed attempt ``attempt`` (0-based): the runner's exponential
+    backoff with jitter; a ``Retry-After`` is a floor, and ``cap`` bounds both."""
+    from engine.runner import backoff_delay  # here: engine.runner imports this module
+
+    return min(cap, backoff_delay(attempt, base, cap, retry_after))
 
 
 def payload_of(execution: Any, scenario_name: str) -> dict[str, Any]:
@@ -121,10 +202,22 @@ def payload_of(execution: Any, scenario_name: str) -> dict[str, Any]:
     }
 
 
+def _not_retried(result: _Try) -> str:
+    if result.retry:
+        return ""  # retried until the last attempt
+    if result.error == "forbidden_destination":
+        return "; not retried: the destination is not allowed (network policy)"
+    if result.status is not None and result.status < 400:
+        return "; not retried: redirects are not followed"
+    if result.status is not None:
+        return "; not retried: the webhook refused the alert (a 4xx does not pass by retrying)"
+    return "; not retried"
+
+
 def _error_summary(error: Any) -> dict[str, Any] | None:
     if not isinstance(error, dict):
         return None
     return {k: error[k] for k in ("code", "message", "cell_id") if k in error}
 
 
-__all__ = ["EVENT", "Alerts", "payload_of"]
+__all__ = ["DELIVERED", "DELIVERY_FAILED", "EVENT", "Alerts", "payload_of", "retry_delay", "retryable_status"]

@@ -238,8 +238,8 @@ async def finish_authorization(svc: Cellwright, params: Mapping[str, str], *, bi
         raise AuthError("This sign-in was started in another browser. Start connecting again from this one.")
     if session_user is not None and session_user != pending.user_id:
         raise AuthError("This sign-in was started by another Cellwright user. Start connecting again.")
-    code = check_callback(params, expected_state=pending.state)
     app = svc.apps.get(pending.app_key)
+    code = check_callback(params, expected_state=pending.state, provider=app.name)
     kind = oauth_kind(app)
     client = oauth_client(svc, app)
     verifier = pending.code_verifier if kind.pkce else None

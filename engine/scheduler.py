@@ -1,7 +1,9 @@
 """The scheduler loop: schedule triggers and polling triggers.
 
-Both are stored in ``trigger_state`` keyed by (scenario, trigger cell), which survives
-edits of the scenario, so editing never re-fires or drops items. Every fire carries an
+Both run the trigger of the scenario's live (published) version; a saved draft changes
+nothing here until it is published. Their state is stored in ``trigger_state`` keyed by
+(scenario, trigger cell), which survives publishing an edit of the scenario, so editing
+never re-fires or drops items. Every fire carries an
 idempotency key (the tick's time, or the item's dedupe key), so two schedulers — or a
 restart in the middle of a tick — never start the same run twice.
 """
@@ -48,7 +50,9 @@ class Scheduler:
         return fired
 
     async def _scenario(self, scenario: Any, now: datetime) -> int:
-        doc = await asyncio.to_thread(self.app.runner.document, scenario.id, scenario.version)
+        if scenario.live_version is None:  # never published: nothing runs (enable publishes)
+            return 0
+        doc = await asyncio.to_thread(self.app.runner.document, scenario.id, scenario.live_version)
         trigger = doc.trigger
         op = self.app.apps.get(trigger.app).trigger(trigger.operation)
         if isinstance(op, ScheduleTrigger):

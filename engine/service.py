@@ -21,16 +21,16 @@ from pydantic import ValidationError
 from cells import document as documents
 from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
 from cells.run import CellResult, idempotency_key, run_cell, validation_error
-from connectors.registry import Registry, default_registry
+from connectors.extra_apps import registry_for
+from connectors.registry import Registry
 from connectors.sdk import (
     CellwrightError,
     ConfigurationError,
     IncomingRequest,
     InstantTrigger,
-    PollingTrigger,
-    ScheduleTrigger,
     WebhookVerificationError,
 )
+from engine import arming
 from engine.contexts import Contexts
 from engine.executor import LocalExecutor
 from engine.runner import RESPOND, Outcome, Runner
@@ -64,7 +64,8 @@ class Cellwright:
         from storage import Store, Vault
 
         self.settings = settings or Settings()
-        self.apps = apps or default_registry()
+        # the shipped apps, plus any named by CELLWRIGHT_EXTRA_APPS or installed entry points
+        self.apps = apps or registry_for(self.settings.extra_apps)
         if store is None:
             data_dir = self.settings.ensure_data_dir()
             vault = Vault(keys=[k.get_secret_value() for k in self.settings.vault_keys]) if self.settings.vault_keys else None
@@ -224,7 +225,12 @@ class Cellwright:
     def delete_connection(self, user_id: str, connection_id: str) -> None:
         if self.store.get_connection(user_id, connection_id) is None:
             raise NotFound(f"No connection {connection_id}.")
-        users = [s for s in self.store.scenarios_using_connection(user_id, connection_id) if s.status == "active"]
+        # the node rows follow the latest saved version; the live one may still use it too
+        drafts = {s.id for s in self.store.scenarios_using_connection(user_id, connection_id)}
+        users = [
+            s for s in self.store.list_scenarios(user_id)
+            if s.status == "active" and (s.id in drafts or _uses_connection(self.live_document(s), connection_id))
+        ]
         if users:
             names = ", ".join(f"'{s.name}'" for s in users)
             raise Conflict(f"This connection is used by the enabled scenario(s) {names}. Disable them or switch their cells to another connection first.")
@@ -277,49 +283,71 @@ class Cellwright:
             return None
         return f"{self.settings.resolved_public_url()}/hooks/{scenario.webhook_token}"
 
-    async def enable(self, user_id: str, scenario_id: str) -> Any:
-        """Activate: register vendor webhooks, start polling from a baseline."""
+    def live_document(self, scenario: Any) -> ScenarioDocument | None:
+        """The document the scenario's trigger runs (its live version); None before the
+        first publish. ``scenario.document`` is the latest saved one (the draft)."""
+        if scenario.live_version is None:
+            return None
+        return self.runner.document(scenario.id, scenario.live_version)
+
+    async def publish(self, user_id: str, scenario_id: str, version: int | None = None) -> Any:
+        """Make a saved version (default: the latest) the one the scenario's trigger runs.
+
+        Saving never changes what runs; publishing does. When the scenario is active and
+        the trigger cell changed (app, operation, inputs, connection), the trigger is
+        re-armed: the old vendor subscription is removed and the new one registered, a
+        schedule or a switched polling trigger starts over (``engine.arming``). An
+        unchanged trigger keeps its subscription and polling cursor. If the new trigger
+        cannot be registered, the scenario is paused and the error says so.
+        """
         scenario = self.scenario(user_id, scenario_id)
-        doc = documents.parse(scenario.document)
-        trigger = doc.trigger
-        op = self.apps.get(trigger.app).trigger(trigger.operation)
-        if isinstance(op, InstantTrigger) and op.subscribe is not None:
-            existing = await asyncio.to_thread(self.store.webhook_subscriptions, scenario.id)
-            if not existing:
-                app = self.apps.get(trigger.app)
-                ctx = await self.contexts.context(user_id, trigger, app)
-                ctx.webhook_url = self.webhook_url(scenario)
-                inputs = op.input.model_validate(trigger.inputs)
-                state = await op.subscribe(ctx, inputs, ctx.webhook_url or "")
-                await asyncio.to_thread(
-                    lambda: self.store.create_webhook_subscription(
-                        scenario_id=scenario.id, cell_id=trigger.id, token=scenario.webhook_token,
-                        app_id=trigger.app, connection_id=trigger.connection,
-                        external_id=str(state.get("id")) if state.get("id") is not None else None, state=dict(state),
-                    )
-                )
-        if scenario.status != "active" and isinstance(op, PollingTrigger | ScheduleTrigger):
+        target = scenario.version if version is None else version
+        data = await asyncio.to_thread(self.store.scenario_document, scenario.id, target)
+        if data is None:
+            raise NotFound(f"Scenario {scenario_id} has no version {target} (the latest is {scenario.version}).")
+        new = documents.parse(data, source=f"version {target}")
+        self.validate(new)  # the apps may have changed since it was saved
+        old = await asyncio.to_thread(self.live_document, scenario)
+        active = scenario.status == "active"
+        if active and old is not None and arming.identity(old.trigger) != arming.identity(new.trigger):
+            await arming.disarm_for_change(self, scenario, old.trigger, new.trigger)
+        updated = await asyncio.to_thread(self.store.publish_scenario, user_id, scenario.id, target)
+        self.store.audit(user_id, "scenario.publish", "scenario", scenario.id, {"version": target, "previous": scenario.live_version})
+        self._hooks.clear()  # before subscribing: a vendor may call the URL to verify it
+        if active:
+            try:
+                await arming.subscribe(self, updated, new.trigger)
+            except CellwrightError as exc:
+                await self.disable(user_id, scenario.id)
+                raise ConfigurationError(
+                    f"Version {target} is live, but its trigger could not be set up, so the scenario was paused: {exc.message} "
+                    "Fix the trigger or its connection, then enable the scenario again."
+                ) from exc
+        return updated
+
+    async def enable(self, user_id: str, scenario_id: str) -> Any:
+        """Activate the live version's trigger: register vendor webhooks, start polling
+        from a baseline. A scenario never published publishes its latest version first."""
+        scenario = self.scenario(user_id, scenario_id)
+        if scenario.live_version is None:
+            scenario = await self.publish(user_id, scenario_id)
+        doc = await asyncio.to_thread(self.live_document, scenario)
+        assert doc is not None
+        await arming.subscribe(self, scenario, doc.trigger)
+        if scenario.status != "active":
             # turning a scenario (back) on starts from a fresh baseline: items that arrived
             # and ticks that passed while it was off do not fire (editing keeps the state)
-            await asyncio.to_thread(self.store.delete_trigger_state, scenario.id)
+            await arming.fresh_baseline(self, scenario, doc.trigger)
         updated = self.store.set_scenario_status(user_id, scenario.id, "active")
-        self.store.audit(user_id, "scenario.enable", "scenario", scenario.id)
+        self.store.audit(user_id, "scenario.enable", "scenario", scenario.id, {"version": scenario.live_version})
         self._hooks.clear()
         return updated
 
     async def disable(self, user_id: str, scenario_id: str) -> Any:
+        """Deactivate: remove the vendor webhooks of the live version's trigger."""
         scenario = self.scenario(user_id, scenario_id)
-        doc = documents.parse(scenario.document)
-        trigger = doc.trigger
-        op = self.apps.get(trigger.app).trigger(trigger.operation)
-        for sub in await asyncio.to_thread(self.store.webhook_subscriptions, scenario.id):
-            if isinstance(op, InstantTrigger) and op.unsubscribe is not None:
-                try:
-                    ctx = await self.contexts.context(user_id, trigger, self.apps.get(trigger.app))
-                    await op.unsubscribe(ctx, op.input.model_validate(trigger.inputs), sub.state or {})
-                except CellwrightError as exc:
-                    log.warning("could not remove the %s webhook of scenario %s: %s", trigger.app, scenario.id, exc)
-            await asyncio.to_thread(self.store.delete_webhook_subscription, sub.id)
+        doc = await asyncio.to_thread(self.live_document, scenario) or documents.parse(scenario.document)
+        await arming.unsubscribe(self, scenario, doc.trigger)
         updated = self.store.set_scenario_status(user_id, scenario.id, "paused")
         self.store.audit(user_id, "scenario.disable", "scenario", scenario.id)
         self._hooks.clear()
@@ -334,16 +362,21 @@ class Cellwright:
         *,
         key: str | None = None,
         wait: float | None = None,
+        version: int | None = None,
     ) -> tuple[Any, Outcome | None]:
         """Store an execution for ``payload`` (durably, before anything runs) and submit it.
 
         With ``wait`` (seconds), wait for it to finish. ``key`` deduplicates: the same key
-        for the same scenario returns the existing execution.
+        for the same scenario returns the existing execution. ``version``: the saved
+        version to run; by default the live one, as the scenario's trigger runs it (the
+        latest saved one for a scenario never published).
         """
+        if version is None:
+            version = scenario.live_version if scenario.live_version is not None else scenario.version
         execution, created = await self.writes.call(
             lambda: self.store.create_execution(
                 scenario_id=scenario.id,
-                scenario_version=scenario.version,
+                scenario_version=version,
                 user_id=scenario.user_id,
                 trigger=dict(payload),
                 idempotency_key=key,
@@ -360,9 +393,10 @@ class Cellwright:
         return execution, outcome
 
     async def run_now(self, user_id: str, scenario_id: str, payload: Mapping[str, Any], *, timeout: float | None = None) -> Any:
-        """Run a scenario with ``payload`` and return the finished execution."""
+        """Run the scenario's latest saved version (a test run: the draft, published or
+        not) with ``payload`` and return the finished execution."""
         scenario = self.scenario(user_id, scenario_id)
-        execution, _ = await self.trigger(scenario, payload, wait=timeout or self.settings.execution_timeout_seconds + 5)
+        execution, _ = await self.trigger(scenario, payload, wait=timeout or self.settings.execution_timeout_seconds + 5, version=scenario.version)
         return self.execution(user_id, execution.id)
 
     async def rerun(
@@ -371,8 +405,9 @@ class Cellwright:
         """Run a finished execution again: from its failed cell (default), a cell, or the start.
 
         Cells before the starting cell keep their recorded outputs (they are copied into
-        the new execution and not run again). ``latest`` runs the scenario's current
-        version (after fixing a cell) instead of the version the execution ran.
+        the new execution and not run again). ``latest`` runs the scenario's latest saved
+        version (after fixing a cell; published or not) instead of the version the
+        execution ran.
         """
         original = self.store.get_execution(user_id, execution_id)
         if original is None:
@@ -444,7 +479,10 @@ class Cellwright:
         scenario = await asyncio.to_thread(self.store.scenario_by_webhook_token, token)
         if scenario is None:
             return None
-        doc = await asyncio.to_thread(self.runner.document, scenario.id, scenario.version)
+        # the live version's trigger answers (before the first publish: the latest saved
+        # one, so an inactive scenario still says "enable it" rather than "not found")
+        version = scenario.live_version if scenario.live_version is not None else scenario.version
+        doc = await asyncio.to_thread(self.runner.document, scenario.id, version)
         trigger = doc.trigger
         op = self.apps.get(trigger.app).trigger(trigger.operation)
         inputs = op.input.model_validate(trigger.inputs)
@@ -486,7 +524,7 @@ class Cellwright:
         if reply.response is not None:
             status, body, headers = reply.response
             return WebhookAnswer(status, body, dict(headers))
-        if scenario.status != "active":
+        if scenario.status != "active" or scenario.live_version is None:
             return WebhookAnswer(409, {"error": "scenario_inactive", "message": f"Scenario '{scenario.name}' is {scenario.status}; enable it to accept events."}, {})
         sync = getattr(inputs, "response", "async") == "sync"
         key = request.header("idempotency-key")
@@ -540,6 +578,10 @@ class Cellwright:
     def retention_sweep(self) -> int:
         cutoff = datetime.now(UTC) - timedelta(days=self.settings.retention_days)
         return int(self.store.delete_executions_before(cutoff))
+
+
+def _uses_connection(doc: ScenarioDocument | None, connection_id: str) -> bool:
+    return doc is not None and any(getattr(cell, "connection", None) == connection_id for cell, _ in doc.walk())
 
 
 def _sync_answer(outcome: Outcome, execution_id: str) -> WebhookAnswer:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def default_data_dir() -> Path:
@@ -32,6 +33,7 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(60.0, gt=0, description="How long a claimed execution is owned before another process may resume it.")
     retry_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles each attempt, with jitter.")
     retry_max_seconds: float = Field(300.0, gt=0)
+    alert_attempts: int = Field(4, ge=1, le=10, description="Tries of one alert webhook delivery (the first POST and its retries) while it gets no answer or HTTP 408, 429 or 5xx; waits as retry_base_seconds / retry_max_seconds.")
     execution_timeout_seconds: float = Field(300.0, gt=0, description="Default cap on a whole run (a scenario may set its own).")
     webhook_max_bytes: int = Field(10 * 1024 * 1024, description="Largest webhook body accepted (413 above).")
     sync_response_timeout_seconds: float = Field(30.0, gt=0, description="How long a synchronous webhook waits for the run to finish.")
@@ -44,9 +46,32 @@ class Settings(BaseSettings):
     connection_check_spacing_seconds: float = Field(2.0, ge=0, description="Pause between two connection checks, so the health check never sends a burst.")
 
     oauth_clients: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per app key: client_id, client_secret (the operator's OAuth apps).")
+    extra_apps: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Apps to load beside the shipped ones: 'module:attribute' entries, each naming an App or a list of Apps "
+        "(env: comma-separated, or a JSON list). Installed packages can also declare entry points in the group 'cellwright.apps'.",
+        examples=[["acme_apps:app", "acme_apps.crm:apps"]],
+    )
     analytics: bool = Field(True, description="Log finished executions to DuckDB for the dashboards.")
     retention_days: int = Field(30, ge=1, description="Executions older than this are deleted.")
     log_level: str = "INFO"
+
+    @field_validator("extra_apps", mode="before")
+    @classmethod
+    def _split_entries(cls, value: Any) -> Any:
+        """``CELLWRIGHT_EXTRA_APPS=acme:app,acme.crm:apps`` or a JSON list; blanks are dropped."""
+        if isinstance(value, str):
+            text = value.strip()
+            if not text.startswith("["):
+                value = text.split(",")
+            else:
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError:
+                    raise ValueError('not a JSON list: write the entries comma-separated (acme:app,acme.crm:apps) or as ["acme:app"]') from None
+        if isinstance(value, list | tuple):
+            return [item.strip() if isinstance(item, str) else item for item in value if not (isinstance(item, str) and not item.strip())]
+        return value
 
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

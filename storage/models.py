@@ -182,9 +182,11 @@ class ScenarioRow(Base):
     last_run: Mapped[datetime | None]
     schedule: Mapped[Any | None]
     error_handling: Mapped[Any]
-    version: Mapped[int] = mapped_column(Integer)
-    document: Mapped[Any]
+    version: Mapped[int] = mapped_column(Integer)  # the latest saved version (the draft)
+    document: Mapped[Any]  # the latest saved version's document
     webhook_token: Mapped[str | None] = mapped_column(String, unique=True)
+    # the version the scenario's trigger runs; NULL until the first publish
+    live_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class ScenarioVersionRow(Base):

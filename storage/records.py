@@ -98,7 +98,11 @@ class Connection(_Record):
 
 @dataclass(frozen=True, slots=True)
 class Scenario(_Record):
-    """A scenario's metadata plus its current document."""
+    """A scenario's metadata plus its latest saved document.
+
+    ``version`` / ``document`` are the latest saved version (the draft being edited);
+    ``live_version`` is the version the scenario's trigger runs (None: never published).
+    """
 
     id: str
     user_id: str
@@ -113,6 +117,7 @@ class Scenario(_Record):
     version: int
     document: JSON
     webhook_token: str | None
+    live_version: int | None
 
 
 @dataclass(frozen=True, slots=True)

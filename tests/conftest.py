@@ -238,6 +238,9 @@ def make_probe() -> Probe:
         return [dict(item) for item in probe.items]
 
     async def subscribe(ctx: OperationContext, inputs: HookInput, url: str) -> dict[str, Any]:
+        planned = probe.failures.get("subscribe")
+        if planned:
+            raise planned.pop(0)
         probe.subscribed.append(url)
         return {"id": f"sub-{len(probe.subscribed)}", "secret": "probe-signing-secret"}
 

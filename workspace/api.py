@@ -25,6 +25,7 @@ from workspace.api_models import (
     ErrorBody,
     ExecutionOut,
     ExecutionPage,
+    PublishIn,
     RerunIn,
     RunCellIn,
     RunIn,
@@ -66,7 +67,7 @@ router = APIRouter(prefix="/api/v1", responses=ERRORS)
 def scenario_out(svc: Cellwright, scenario: Any, *, with_document: bool = True) -> ScenarioOut:
     data = scenario.to_dict()
     return ScenarioOut(
-        **{k: data.get(k) for k in ("id", "name", "description", "status", "version", "created_at", "updated_at", "last_run")},
+        **{k: data.get(k) for k in ("id", "name", "description", "status", "version", "live_version", "created_at", "updated_at", "last_run")},
         webhook_url=svc.webhook_url(scenario),
         document=data.get("document") if with_document else None,
     )
@@ -173,7 +174,19 @@ def export_scenario(scenario_id: str, svc: Service, user: User, format: Literal[
     return Response(text, media_type="application/yaml")
 
 
-@router.post("/scenarios/{scenario_id}/enable", response_model=ScenarioOut, tags=["scenarios"])
+@router.post(
+    "/scenarios/{scenario_id}/publish", response_model=ScenarioOut, tags=["scenarios"], summary="Publish a saved version (what the trigger runs)",
+    description="Makes a saved version (default: the latest) the live one. An enabled scenario whose trigger changed is re-armed (vendor webhooks, schedules).",
+)
+async def publish_scenario(
+    scenario_id: str, svc: Service, user: User, body: PublishIn | None = None,
+    version: Annotated[int | None, Query(ge=1, description="The saved version to publish (or in the body); default: the latest.")] = None,
+) -> ScenarioOut:
+    chosen = body.version if body is not None and body.version is not None else version
+    return scenario_out(svc, await svc.publish(user.id, scenario_id, chosen))
+
+
+@router.post("/scenarios/{scenario_id}/enable", response_model=ScenarioOut, tags=["scenarios"], summary="Enable (publishes the latest version if none is live)")
 async def enable_scenario(scenario_id: str, svc: Service, user: User) -> ScenarioOut:
     return scenario_out(svc, await svc.enable(user.id, scenario_id))
 
@@ -183,11 +196,12 @@ async def disable_scenario(scenario_id: str, svc: Service, user: User) -> Scenar
     return scenario_out(svc, await svc.disable(user.id, scenario_id))
 
 
-@router.post("/scenarios/{scenario_id}/run", response_model=ExecutionOut, tags=["scenarios"], summary="Run now with trigger data")
+@router.post("/scenarios/{scenario_id}/run", response_model=ExecutionOut, tags=["scenarios"], summary="Run the latest saved version now with trigger data")
 async def run_scenario(scenario_id: str, body: RunIn, svc: Service, user: User) -> dict[str, Any]:
     if body.wait:
         return await svc.run_now(user.id, scenario_id, body.trigger_data)
-    execution, _ = await svc.trigger(svc.scenario(user.id, scenario_id), body.trigger_data)
+    scenario = svc.scenario(user.id, scenario_id)
+    execution, _ = await svc.trigger(scenario, body.trigger_data, version=scenario.version)  # a test run: the latest saved version
     return svc.execution(user.id, execution.id)
 
 

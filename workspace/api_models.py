@@ -74,12 +74,18 @@ class ScenarioOut(BaseModel):
     name: str
     description: str | None = None
     status: str
-    version: int
+    version: int = Field(description="The latest saved version (the draft); saving never changes what runs.")
+    live_version: int | None = Field(None, description="The published version: what the scenario's trigger runs. null: never published.")
     created_at: str | None = None
     updated_at: str | None = None
     last_run: str | None = None
     webhook_url: str | None = None
     document: dict[str, Any] | None = None
+
+
+class PublishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(None, ge=1, description="The saved version to publish; default: the latest.")
 
 
 class RunIn(BaseModel):
@@ -110,7 +116,7 @@ class RerunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     from_start: bool = Field(False, description="Run every cell again.")
     from_cell: str | None = Field(None, description="Run from this cell; earlier cells keep their recorded outputs.")
-    latest: bool = Field(False, description="Run the scenario's current version (after a fix) instead of the version the execution ran.")
+    latest: bool = Field(False, description="Run the scenario's latest saved version (after a fix; published or not) instead of the version the execution ran.")
 
 
 class ExecutionOut(BaseModel):

@@ -134,7 +134,7 @@ class Shell(pn.viewable.Viewer):
             button = pn.widgets.Button(name=label, button_type="light", sizing_mode="stretch_width", css_classes=["nav", f"nav-{key}"], margin=(2, 4))
             button.on_click(lambda e, k=key: self.go(k))
             self.nav_buttons[key] = button
-        self.confirm = pn.Row(visible=False, sizing_mode="stretch_width")
+        self.confirm = pn.Row(pn.Spacer(width=0, height=0), visible=False, sizing_mode="stretch_width")  # a placeholder: Bokeh warns of an empty layout
         self.main = pn.Column(sizing_mode="stretch_width", css_classes=["cw-main"], margin=(0, 16))
         sidebar = pn.Column(html('<nav aria-label="Workspace"><span class="cw-muted" style="font-size:12px">MENU</span></nav>', margin=(8, 8, 0, 8)), *self.nav_buttons.values(), width=190, css_classes=["cw-nav"], styles={"background": "#ffffff", "border-right": "1px solid #d1d5db", "min-height": "calc(100vh - 60px)"}, margin=0)
         self._layout = pn.Column(

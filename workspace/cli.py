@@ -95,6 +95,10 @@ data_dir_option = click.option(
 def main() -> None:
     """Cellwright: build integrations cell by cell."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs every request's full URL at INFO, query string included (a webhook or API
+    # URL may carry a token): keep it quiet even when an operator raises the root level
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @main.command()
@@ -102,13 +106,14 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @data_dir_option
 @click.option("--no-demo", is_flag=True, help="Do not create demo data on first start.")
+@_guard
 def serve(host: str, port: int, data_dir: Path | None, no_demo: bool) -> None:
     """Start the workspace, the REST API and the webhooks."""
     import uvicorn
 
     from engine.service import Cellwright
     from workspace.demo import ensure_demo
-    from workspace.server import create_app
+    from workspace.server import WEBSOCKETS, create_app
 
     logging.getLogger("cellwright").setLevel(logging.INFO)
     settings = _settings(data_dir, host=host, port=port)
@@ -127,7 +132,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool) -> None:
     gc.collect()
     gc.freeze()
     click.echo(f"Cellwright is running at {settings.resolved_public_url()}/  (API: {settings.resolved_public_url()}/api/v1/docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws="websockets")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws=WEBSOCKETS)
 
 
 def _load(file: Path) -> Any:
@@ -176,18 +181,49 @@ def run(file: Path, trigger_data: str, data_dir: Path | None) -> None:
 
 @main.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--enable", is_flag=True, help="Enable the scenario right away.")
+@click.option("--enable", is_flag=True, help="Publish the scenario and enable it right away.")
 @data_dir_option
 @_guard
 def import_(file: Path, enable: bool, data_dir: Path | None) -> None:
-    """Import a scenario file; print its id."""
+    """Import a scenario file as a new scenario (a saved draft); print its id."""
     doc = _load(file)
     with _app(data_dir) as svc:
         user = svc.local_user()
         scenario = svc.import_scenario(user.id, doc)
         if enable:
-            asyncio.run(svc.enable(user.id, scenario.id))
+
+            async def go() -> None:
+                try:
+                    await svc.publish(user.id, scenario.id)
+                    await svc.enable(user.id, scenario.id)
+                finally:
+                    await svc.contexts.aclose()
+
+            asyncio.run(go())
         click.echo(scenario.id)
+
+
+@main.command()
+@click.argument("scenario_id")
+@click.option("--version", "version", type=click.IntRange(min=1), help="The saved version to publish (default: the latest).")
+@data_dir_option
+@_guard
+def publish(scenario_id: str, version: int | None, data_dir: Path | None) -> None:
+    """Publish a saved version of a scenario: the one its trigger runs from now on.
+
+    An enabled scenario whose trigger changed is re-armed (vendor webhooks, schedules).
+    """
+
+    async def go(svc: Any) -> Any:
+        try:
+            return await svc.publish(svc.local_user().id, scenario_id, version)
+        finally:
+            await svc.contexts.aclose()
+
+    with _app(data_dir) as svc:
+        scenario = asyncio.run(go(svc))
+    state = "enabled" if scenario.status == "active" else f"{scenario.status}: enable it to run on its trigger"
+    click.echo(f"Version {scenario.live_version} of '{scenario.name}' is live ({state}).")
 
 
 @main.command()
@@ -208,7 +244,7 @@ def export(scenario_id: str, output: Path | None, data_dir: Path | None) -> None
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def apps(as_json: bool) -> None:
-    """List the app catalog."""
+    """List the app catalog (the apps Cellwright ships; not those added by CELLWRIGHT_EXTRA_APPS)."""
     from connectors.registry import default_registry
 
     catalog = [app.describe(full=False) for app in default_registry()]

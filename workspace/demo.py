@@ -59,6 +59,7 @@ def ensure_demo(svc: Any) -> str | None:
     for owner in (user,):
         for filename, doc in demo_documents(svc.settings.resolved_public_url()):
             scenario = svc.import_scenario(owner.id, doc)
+            svc.store.publish_scenario(owner.id, scenario.id)  # enabled as Cellwright.enable would
             svc.store.set_scenario_status(owner.id, scenario.id, "active")
             for event in SAMPLE_EVENTS.get(filename, []):
                 # queued now, run by the executor as soon as the server starts
@@ -95,6 +96,7 @@ def sandbox_demo(svc: Any, owner: Any) -> Any:
 
     doc = get_template(SANDBOX_TEMPLATE).document(connections, server_url=svc.settings.resolved_public_url(), name=SANDBOX_SCENARIO_NAME)
     scenario = svc.import_scenario(owner.id, doc)
+    svc.store.publish_scenario(owner.id, scenario.id)
     svc.store.set_scenario_status(owner.id, scenario.id, "active")
     trigger = doc.trigger
     op = svc.apps.get(trigger.app).trigger(trigger.operation)

@@ -148,7 +148,9 @@ async def callback(request: Request, svc: Annotated[Cellwright, Depends(service)
     except CellwrightError as exc:
         status = STATUS.get(exc.code, 502)
         response: Response = (
-            JSONResponse({"error": exc.code, "message": exc.message}, status_code=status) if wants_json else HTMLResponse(_page(exc.message), status_code=status)
+            JSONResponse({"error": exc.code, "message": exc.message}, status_code=status)
+            if wants_json
+            else HTMLResponse(_page(exc.message, title="Not connected" if exc.details.get("error") == "access_denied" else "Connecting failed"), status_code=status)
         )
     else:
         if wants_json:
@@ -182,12 +184,14 @@ def _session_user(request: Request, svc: Cellwright) -> str | None:
     return str(found[0].id) if found else None
 
 
-def _page(message: str) -> str:
+def _page(message: str, title: str = "Connecting failed") -> str:
+    """A small page for a browser that cannot be sent on (``title``: "Not connected" when
+    the user declined on the provider's page, which is a choice, not a failure)."""
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Connecting failed — Cellwright</title></head>'
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} — Cellwright</title></head>'
         '<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem">'
-        f'<h1>Connecting failed</h1><p role="alert">{escape(message)}</p>'
-        f'<p><a href="{escape(CONNECTIONS_PAGE)}">Back to your connections</a></p></body></html>'
+        f'<main><h1>{escape(title)}</h1><p role="alert">{escape(message)}</p>'
+        f'<p><a href="{escape(CONNECTIONS_PAGE)}">Back to your connections</a></p></main></body></html>'
     )
 
 

@@ -26,6 +26,9 @@ from workspace.oauth import router as oauth_router
 
 log = logging.getLogger("cellwright.server")
 
+#: uvicorn's WebSocket implementation for the workspace (Bokeh's session socket)
+WEBSOCKETS = "websockets-sansio"
+
 STATUS = {
     "not_found": 404,
     "conflict": 409,

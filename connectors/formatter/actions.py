@@ -25,6 +25,8 @@ from decimal import (
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import regex  # type: ignore[import-untyped]  # no stubs in the dev group
+
 from connectors.formatter.schemas import (
     DataInput,
     DatesInput,
@@ -75,24 +77,40 @@ def _split(inputs: TextInput) -> list[str]:
     return inputs.value.split(inputs.separator or None)
 
 
+REGEX_TIMEOUT = 0.25
+"""Seconds one ``regex_extract`` search may run. Nested repetition such as ``(a|aa)+$``
+can backtrack for hours on a short text, blocking every other run; real patterns on
+real text take microseconds."""
+
+
 def _regex_extract(inputs: TextInput) -> str | None:
     pattern = _require(inputs.pattern, "pattern", "regex_extract")
+    # The ``regex`` package (its default V0 syntax is Python's ``re`` syntax plus a few
+    # extensions) because, unlike ``re``, it can stop a search after a timeout.
     try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
+        compiled = regex.compile(pattern)
+    except regex.error as exc:
         raise invalid("pattern", f"is not a valid regular expression ({exc}).") from None
-    match = compiled.search(inputs.value)
+    try:
+        match = compiled.search(inputs.value, timeout=REGEX_TIMEOUT)
+    except TimeoutError:
+        raise invalid(
+            "pattern",
+            f"took too long on this text (over {REGEX_TIMEOUT:g} s); it may backtrack"
+            " catastrophically — simplify it.",
+        ) from None
     if match is None:
         return None
     group = int(inputs.group) if isinstance(inputs.group, str) and inputs.group.isdigit() else inputs.group
     try:
-        return match.group(group)
+        found: str | None = match.group(group)  # None: an optional group that took no part
     except IndexError:
         groups = compiled.groups
         names = ", ".join(compiled.groupindex) or "none"
         raise invalid(
             "group", f"'{inputs.group}' is not a group of the pattern; it has {groups} numbered group(s), named: {names}."
         ) from None
+    return found
 
 
 def _truncate(inputs: TextInput) -> str:
@@ -165,7 +183,10 @@ _GROUPED = {
     ",": re.compile(r"[+-]?(?:\d{1,3}(?:[. '\u00a0\u202f]\d{3})+|\d+)(?:,\d+)?"),
 }
 _LEADING = re.compile(r"^[^\d+\-.,]*")  # currency symbols and codes: "$", "EUR "
-_TRAILING = re.compile(r"[^\d.,]*$")  # " €", " kg"
+# Up to the last digit or separator, dropping units such as " €", " kg". Anchored at
+# the start: a search for the unit itself ("[^\d.,]*$") would rescan the rest of the
+# text from every position, quadratic in the text's length.
+_UP_TO_LAST_DIGIT = re.compile(r".*[\d.,]", re.DOTALL)
 _MAX_EXPONENT = 300
 
 
@@ -179,7 +200,8 @@ def parse_number(value: Any, field: str, decimal_separator: str = ".") -> Decima
     sign = ""
     if text[:1] in ("+", "-"):
         sign, text = text[0], _LEADING.sub("", text[1:])
-    text = _TRAILING.sub("", text)
+    number_part = _UP_TO_LAST_DIGIT.match(text)
+    text = number_part.group() if number_part else ""
     number: Decimal | None = None
     if _PLAIN_NUMBER.fullmatch(text) and not (decimal_separator == "," and "." in text):
         number = Decimal(sign + text)
@@ -189,14 +211,20 @@ def parse_number(value: Any, field: str, decimal_separator: str = ".") -> Decima
         number = Decimal(sign + digits.replace(thousands, "").replace(",", "."))
     if number is not None:
         if number.adjusted() > _MAX_EXPONENT:
-            raise invalid(field, f"'{value}' is too large.")
+            raise invalid(field, f"'{_shown(value)}' is too large.")
         return number
     other = "," if decimal_separator == "." else "."
     raise invalid(
         field,
-        f"'{value}' is not a number. Write it like '1234.5' or '1{other}234{decimal_separator}50'"
+        f"'{_shown(value)}' is not a number. Write it like '1234.5' or '1{other}234{decimal_separator}50'"
         f"; if it uses '{other}' as the decimal mark, set decimal_separator to '{other}'.",
     )
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """``value`` as quoted in an error message: long text is cut (it may be megabytes)."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def _plain(number: Decimal) -> int | float:

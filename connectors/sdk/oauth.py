@@ -172,16 +172,24 @@ def authorization_url(
     return url
 
 
-def check_callback(params: Mapping[str, str], expected_state: str) -> str:
+def check_callback(params: Mapping[str, str], expected_state: str, *, provider: str | None = None) -> str:
     """The ``code`` from the redirect back, after checking ``state`` and errors.
 
     Raises ``AuthError`` when the user declined, when the vendor reports an error, or
     when ``state`` does not match the one this server issued (a forged or replayed
-    callback: start connecting again).
+    callback: start connecting again). ``provider``: the app's name, for the messages
+    a user reads.
     """
     if params.get("error"):
-        description = params.get("error_description") or params["error"]
-        raise AuthError(f"The authorization was not granted: {description}.", error=params["error"])
+        where = provider or "the provider"
+        if params["error"] == "access_denied":  # the user chose "Deny" (or the provider refused for them)
+            raise AuthError(
+                f"Access to your {where} account was not granted, so no connection was made. "
+                f"To connect, start again and allow access on {where}'s page.",
+                error=params["error"],
+            )
+        description = (params.get("error_description") or params["error"]).strip().rstrip(".")
+        raise AuthError(f"The authorization was not granted by {where}: {description}. Start connecting again.", error=params["error"])
     state = params.get("state") or ""
     if not expected_state or not hmac.compare_digest(state.encode(), expected_state.encode()):
         raise AuthError(

@@ -120,7 +120,8 @@ class ScenariosRepo(RepoBase):
     ) -> Scenario:
         """Create (no ``scenario_id``) or update the user's scenario from its document.
 
-        Every save bumps ``version`` and keeps the document in ``scenario_versions``.
+        Every save bumps ``version`` and keeps the document in ``scenario_versions``;
+        ``live_version`` (what the trigger runs) changes only by :meth:`publish_scenario`.
         ``name``, ``description``, ``schedule`` and ``settings.retry_count`` /
         ``settings.notify_on_error`` are copied from the document when present.
         ``nodes`` (dicts of the ``nodes`` columns, parent as ``parent_cell_id``; position
@@ -143,6 +144,7 @@ class ScenariosRepo(RepoBase):
                     error_handling=dict(DEFAULT_ERROR_HANDLING),
                     version=0,
                     webhook_token=None,
+                    live_version=None,
                 )
                 s.add(row)
             else:
@@ -165,6 +167,27 @@ class ScenariosRepo(RepoBase):
                 s.execute(delete(NodeRow).where(NodeRow.scenario_id == row.id))
                 s.add_all(new_rows)
         return to_record(Scenario, row)
+
+    def publish_scenario(
+        self, user_id: str, scenario_id: str, version: int | None = None
+    ) -> Scenario:
+        """Make a saved version (default: the latest) the one the scenario's trigger runs.
+
+        NotFoundError for another user's (or a missing) scenario, and for a version that
+        was never saved.
+        """
+        with self._write() as s:
+            row = s.get(ScenarioRow, scenario_id, with_for_update=True)
+            if row is None or row.user_id != user_id:
+                raise NotFoundError(f"scenario {scenario_id!r} not found")
+            target = row.version if version is None else version
+            if s.get(ScenarioVersionRow, (row.id, target)) is None:
+                raise NotFoundError(
+                    f"scenario {scenario_id!r} has no version {target} (latest: {row.version})"
+                )
+            row.live_version = target
+            row.updated_at = utcnow()
+            return to_record(Scenario, row)
 
     def get_scenario(self, user_id: str, scenario_id: str) -> Scenario | None:
         """The user's scenario, or None (also for another user's)."""
@@ -197,7 +220,7 @@ class ScenariosRepo(RepoBase):
     def scenario_document(
         self, scenario_id: str, version: int | None = None
     ) -> dict[str, Any] | None:
-        """The current document, or the one saved as ``version``; None if there is none."""
+        """The latest saved document, or the one saved as ``version``; None if there is none."""
         if version is None:
             query = select(ScenarioRow.document).where(ScenarioRow.id == scenario_id)
         else:

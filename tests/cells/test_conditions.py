@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from cells.conditions import (
     MAX_PATTERN,
     MAX_REGEX_INPUT,
+    REGEX_TIMEOUT,
     Evaluation,
     Operator,
     Rule,
@@ -321,7 +323,7 @@ def test_bad_regex_is_a_mapping_error_naming_the_rule() -> None:
         )
     assert info.value.message == (
         "Cell 'filter', rule all[1] (matches_regex): invalid regular expression '(a':"
-        " missing ), unterminated subpattern at position 0"
+        " missing ) at position 2"
     )
     assert info.value.details == {"cell_id": "filter", "field": "all[1]"}
     with pytest.raises(
@@ -329,6 +331,33 @@ def test_bad_regex_is_a_mapping_error_naming_the_rule() -> None:
         match=r"rule all\[0\] \(matches_regex\): the regular expression is longer than 1,000",
     ):
         passes({"left": "x", "op": "matches_regex", "right": "a" * (MAX_PATTERN + 1)})
+
+
+@pytest.mark.parametrize("pattern", [r"(a|aa)+$", r"(a|a)*$"])
+def test_a_catastrophic_regex_is_stopped_with_a_clear_message(pattern: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(MappingError) as info:
+        passes({"left": "a" * 100 + "b", "op": "matches_regex", "right": pattern})
+    # A guard that the search is stopped (unbounded, it runs for years), not a target.
+    assert time.perf_counter() - started < 5
+    assert info.value.message == (
+        f"Cell 'filter', rule all[0] (matches_regex): the pattern took too long on this text"
+        f" (over {REGEX_TIMEOUT:g} s); it may backtrack catastrophically — simplify it"
+    )
+    assert info.value.details == {"cell_id": "filter", "field": "all[0]"}
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern", "expected"),
+    [
+        ("Order 42", r"(?P<id>\d+)", True),  # Python's re syntax is unchanged
+        ("Order 42", r"(?i)^order", True),
+        ("ab", r"(?<=a)b", True),
+        ("Grüße", r"^\p{L}+$", True),  # the regex package adds Unicode properties
+    ],
+)
+def test_regex_syntax(text: str, pattern: str, expected: bool) -> None:
+    assert check(text, "matches_regex", pattern)[0] is expected
 
 
 # --- dates ---------------------------------------------------------------------------

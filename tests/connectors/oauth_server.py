@@ -8,8 +8,11 @@ serves it on ``127.0.0.1:<free port>`` in a thread, so the client code under tes
 speaks real HTTP to it.
 
 The resource owner is always "alice" and consents automatically, unless the test sets
-``server.deny_next = True``. Tests steer and observe the server directly:
-``revoke_access_token``, ``revoke_refresh_token``, ``grant_counts``, ``api_calls``.
+``server.deny_next = True``. With ``OAuthTestServer(consent_page=True)`` (the browser
+tests) ``/authorize`` instead shows a consent page, an HTML form whose "Allow" and
+"Deny" buttons POST the decision back to ``/authorize``. Tests steer and observe the
+server directly: ``revoke_access_token``, ``revoke_refresh_token``, ``grant_counts``,
+``api_calls``, ``decisions``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 from authlib.common.security import generate_token
@@ -39,6 +43,33 @@ from werkzeug.wrappers import Request, Response
 
 USER = "alice"
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+SCOPE_LABELS = {"read": "See your profile and your data", "write": "Change your data"}
+CONSENT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Allow access? — Loopback</title>
+<style>
+  body {{ font-family: system-ui, sans-serif; background: #f3f4f6; color: #111827; margin: 0; }}
+  main {{ max-width: 28rem; margin: 4rem auto; background: #ffffff; border: 1px solid #d1d5db; border-radius: 8px; padding: 1.5rem 2rem; }}
+  h1 {{ font-size: 1.4rem; margin-top: 0; }}
+  .who {{ color: #374151; }}
+  .buttons {{ display: flex; gap: 0.75rem; margin-top: 1.5rem; }}
+  button {{ font: inherit; font-weight: 600; border-radius: 6px; padding: 0.5rem 1.25rem; cursor: pointer; }}
+  button.allow {{ background: #1d4ed8; color: #ffffff; border: 1px solid #1d4ed8; }}
+  button.deny {{ background: #ffffff; color: #1f2937; border: 1px solid #6b7280; }}
+  button:focus-visible {{ outline: 3px solid #f59e0b; outline-offset: 2px; }}
+</style></head>
+<body><main>
+<h1>Allow <strong>{client}</strong> to use your Loopback account?</h1>
+<p class="who">You are signed in to Loopback as <strong>{user}</strong>.</p>
+<p>It will be able to:</p>
+<ul class="scopes">{scopes}</ul>
+<form method="post" action="/authorize">{hidden}
+<div class="buttons">
+<button type="submit" name="decision" value="allow" class="allow">Allow</button>
+<button type="submit" name="decision" value="deny" class="deny">Deny</button>
+</div></form>
+</main></body></html>
+"""
 
 
 @dataclass
@@ -260,9 +291,13 @@ class _Validator(BearerTokenValidator):
 class OAuthTestServer:
     """The server and its state. Use as a context manager (starts and stops the thread)."""
 
-    def __init__(self, *, access_expires_in: int = 3600, rotate_refresh_tokens: bool = True) -> None:
+    def __init__(self, *, access_expires_in: int = 3600, rotate_refresh_tokens: bool = True, consent_page: bool = False) -> None:
         self.access_expires_in = access_expires_in
         self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.consent_page = consent_page
+        """Show a consent page (Allow / Deny) instead of consenting at once."""
+        self.decisions: list[str] = []
+        """What was chosen on the consent page, in order ("allow" / "deny")."""
         self.clients: dict[str, Client] = {}
         self.codes: dict[str, AuthorizationCode] = {}
         self.tokens: list[Token] = []
@@ -335,6 +370,8 @@ class OAuthTestServer:
     def _route(self, request: Request) -> Response:
         if request.path == "/authorize" and request.method == "GET":
             return self._authorize(request)
+        if request.path == "/authorize" and request.method == "POST" and self.consent_page:
+            return self._decide(request)
         if request.path == "/token" and request.method == "POST":
             self.grant_counts[request.form.get("grant_type", "")] += 1
             if self.token_delay:
@@ -354,8 +391,34 @@ class OAuthTestServer:
             grant = self._server.get_consent_grant(oauth_request, end_user=USER)
         except OAuth2Error as error:
             return Response(json.dumps(dict(error.get_body())), status=error.status_code, content_type="application/json")
+        if self.consent_page:
+            return self._consent_form(request, grant.client)
         user = None if self.deny_next else USER
         self.deny_next = False
+        response: Response = self._server.create_authorization_response(oauth_request, grant_user=user, grant=grant)
+        return response
+
+    def _consent_form(self, request: Request, client: Client) -> Response:
+        """The provider's consent page: the authorization request travels on as hidden fields."""
+        hidden = "".join(
+            f'<input type="hidden" name="{escape(key)}" value="{escape(value)}">'
+            for key in request.args for value in request.args.getlist(key)
+        )
+        scopes = client.get_allowed_scope(request.args.get("scope")).split()
+        items = "".join(f"<li>{escape(SCOPE_LABELS.get(scope, scope))}</li>" for scope in scopes)
+        page = CONSENT_PAGE.format(client=escape(client.client_id), user=escape(USER), scopes=items, hidden=hidden)
+        return Response(page, content_type="text/html; charset=utf-8")
+
+    def _decide(self, request: Request) -> Response:
+        """The consent page's answer: the request is checked again, then granted or denied."""
+        oauth_request = self._server.create_oauth2_request(request)
+        try:
+            grant = self._server.get_consent_grant(oauth_request, end_user=USER)
+        except OAuth2Error as error:
+            return Response(json.dumps(dict(error.get_body())), status=error.status_code, content_type="application/json")
+        decision = request.form.get("decision", "")
+        self.decisions.append(decision)
+        user = USER if decision == "allow" else None
         response: Response = self._server.create_authorization_response(oauth_request, grant_user=user, grant=grant)
         return response
 

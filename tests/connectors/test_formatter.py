@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from cells.models import TransformerCell
 from cells.run import run_operation_cell
 from connectors.formatter import app
-from connectors.formatter.actions import dates, format_number, parse_number
+from connectors.formatter.actions import REGEX_TIMEOUT, dates, format_number, parse_number
 from connectors.formatter.schemas import DatesInput, NumbersInput
 from connectors.registry import default_registry
 from connectors.sdk import App, InvalidInputError, OperationContext, build_http
@@ -108,6 +109,30 @@ async def test_text_errors_name_the_field(inputs: dict[str, Any], field: str, fr
     error = await error_of("text", value="Order #1", **inputs)
     assert error.errors[0]["field"] == field
     assert fragment in error.message
+
+
+@pytest.mark.parametrize("pattern", [r"(a|aa)+$", r"(a|a)*$"])
+async def test_regex_extract_stops_a_catastrophic_pattern(pattern: str) -> None:
+    started = time.perf_counter()
+    error = await error_of("text", value="a" * 100 + "b", transform="regex_extract", pattern=pattern)
+    # A guard that the search is stopped (unbounded, it runs for years), not a target.
+    assert time.perf_counter() - started < 5
+    assert error.message == (
+        f"pattern: took too long on this text (over {REGEX_TIMEOUT:g} s); it may backtrack"
+        " catastrophically — simplify it."
+    )
+
+
+async def test_regex_extract_accepts_the_regex_package_extensions() -> None:
+    assert await result_of("text", value="Prix: 12 €", transform="regex_extract", pattern=r"\p{Sc}") == "€"
+
+
+def test_parse_number_reads_long_text_in_linear_time() -> None:
+    started = time.perf_counter()
+    with pytest.raises(InvalidInputError, match="is not a number") as info:
+        parse_number("1" + "x" * 200_000 + "1", "value")
+    assert time.perf_counter() - started < 5  # was quadratic: minutes at this length
+    assert len(str(info.value)) < 400 and "(200,002 characters)" in str(info.value)  # the message quotes the start only
 
 
 # -- numbers ------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Schedule and polling triggers: plan first, fire once, never re-fire or drop on edits."""
+"""Schedule and polling triggers: plan first, fire once, never re-fire or drop on edits;
+they run the published version, never a saved draft."""
 
 from __future__ import annotations
 
@@ -93,8 +94,27 @@ async def test_changing_the_schedule_replans_without_firing(svc: Cellwright, use
     scheduler = Scheduler(svc)
     await scheduler.run_due(T0)
     svc.import_scenario(user.id, schedule_doc("{mode: interval, interval_minutes: 60}"), scenario_id=scenario.id)
+    await svc.publish(user.id, scenario.id)
     assert await scheduler.run_due(T0 + timedelta(minutes=10)) == 0
     assert svc.store.get_trigger_state(scenario.id, "tick").next_poll_at == T0.replace(hour=11, minute=0, second=0)
+
+
+async def test_a_saved_schedule_runs_only_once_published(svc: Cellwright, user: Any) -> None:
+    scenario = await enabled(svc, user, schedule_doc("{mode: interval, interval_minutes: 5}"))
+    scheduler = Scheduler(svc)
+    await scheduler.run_due(T0)
+    svc.import_scenario(user.id, schedule_doc("{mode: interval, interval_minutes: 60}"), scenario_id=scenario.id)
+    due = T0.replace(minute=5, second=0)
+    assert await scheduler.run_due(due) == 1  # the draft changes nothing: the live 5-minute schedule fires
+    [fired] = executions(svc, user, scenario.id)
+    assert fired.scenario_version == 1
+    assert svc.store.get_trigger_state(scenario.id, "tick").next_poll_at == due + timedelta(minutes=5)
+    published = await svc.publish(user.id, scenario.id)
+    assert (published.version, published.live_version) == (2, 2)
+    assert await scheduler.run_due(due + timedelta(minutes=5)) == 0  # re-planned for the hourly schedule, not fired
+    assert svc.store.get_trigger_state(scenario.id, "tick").next_poll_at == T0.replace(hour=11, minute=0, second=0)
+    assert await scheduler.run_due(T0.replace(hour=11, minute=0, second=0)) == 1
+    assert [e.scenario_version for e in executions(svc, user, scenario.id)] == [1, 2]
 
 
 async def test_paused_and_webhook_scenarios_are_left_alone(svc: Cellwright, user: Any) -> None:
@@ -108,6 +128,7 @@ async def test_paused_and_webhook_scenarios_are_left_alone(svc: Cellwright, user
 async def test_a_broken_scenario_does_not_stop_the_others(svc: Cellwright, user: Any) -> None:
     broken = await enabled(svc, user, schedule_doc("{mode: interval, interval_minutes: 5}"))
     svc.store.save_scenario(user.id, {"name": "broken", "cells": []}, scenario_id=broken.id)
+    svc.store.publish_scenario(user.id, broken.id)  # (the service would refuse to publish it)
     good = await enabled(svc, user, schedule_doc("{mode: interval, interval_minutes: 5}"))
     assert await Scheduler(svc).run_due(T0) == 0
     assert svc.store.get_trigger_state(good.id, "tick") is not None
@@ -122,7 +143,7 @@ def item(n: int, **extra: Any) -> dict[str, Any]:
 
 async def poll(svc: Cellwright, scenario_id: str, now: datetime) -> int:
     scenario = svc.store.get_scenario_any(scenario_id)
-    doc = svc.runner.document(scenario.id, scenario.version)
+    doc = svc.runner.document(scenario.id, scenario.live_version)  # what the scheduler polls
     op = svc.apps.get(doc.trigger.app).trigger(doc.trigger.operation)
     return await Scheduler(svc).poll(scenario, doc.trigger, op, now, force=True)
 
@@ -157,7 +178,8 @@ async def test_editing_the_scenario_neither_refires_nor_drops_items(svc: Cellwri
     await poll(svc, scenario.id, T0)
     probe.items = [item(2), item(1)]  # arrives while the user edits
     svc.import_scenario(user.id, poll_doc(label="renamed"), scenario_id=scenario.id)
-    assert svc.store.get_scenario(user.id, scenario.id).version == 2
+    published = await svc.publish(user.id, scenario.id)  # same trigger, other inputs: the cursor stays
+    assert (published.version, published.live_version) == (2, 2)
     assert await poll(svc, scenario.id, T0 + timedelta(minutes=1)) == 1
     assert fired_ids(svc, user, scenario.id) == ["2"]
     [execution] = executions(svc, user, scenario.id)
@@ -171,6 +193,9 @@ async def test_switching_to_another_trigger_starts_from_a_new_baseline(svc: Cell
     await poll(svc, scenario.id, T0)
     probe.items = [item(2, rank=2), item(1, rank=1)]
     svc.import_scenario(user.id, poll_doc("items_by_rank"), scenario_id=scenario.id)
+    assert svc.store.get_trigger_state(scenario.id, "new_item") is not None  # saved, not live: kept
+    await svc.publish(user.id, scenario.id)
+    assert svc.store.get_trigger_state(scenario.id, "new_item") is None  # another trigger: re-armed
     assert await poll(svc, scenario.id, T0 + timedelta(minutes=1)) == 0
     assert fired_ids(svc, user, scenario.id) == []
 

@@ -99,7 +99,7 @@ async def test_enabling_subscribes_once_and_disabling_unsubscribes(svc: Cellwrig
     assert probe.unsubscribed == [{"id": "sub-1", "secret": "probe-signing-secret"}]
     assert svc.store.webhook_subscriptions(scenario.id) == []
     audit = [entry.action for entry in reversed(svc.store.audit_entries(user.id))]
-    assert audit == ["scenario.save", "scenario.enable", "scenario.enable", "scenario.disable"]
+    assert audit == ["scenario.save", "scenario.publish", "scenario.enable", "scenario.enable", "scenario.disable"]  # enabling publishes what was never live
 
 
 def test_webhook_urls_use_the_public_url(make_settings: Any, registry: Any) -> None:

@@ -9,15 +9,18 @@ import sys
 from argparse import Namespace
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata, produce_migrations, render_python_code
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
+from sqlalchemy.dialects import postgresql
 
 from storage import Store, Vault
 from storage.migrations import MIGRATIONS_DIR, alembic_config, render_item
@@ -88,6 +91,52 @@ def test_downgrade_then_upgrade(fresh_url: str) -> None:
     assert schema_diff(fresh_url) == []
 
 
+def test_existing_scenarios_go_live_at_their_latest_version(fresh_url: str) -> None:
+    """0003 adds ``scenarios.live_version``: installs upgraded from before drafts keep
+    running what they ran (the latest saved version)."""
+    config = alembic_config(fresh_url)
+    command.upgrade(config, "0002")
+    json_type = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+    now = datetime.now(UTC)
+    users = sa.table(
+        "users", *(sa.column(c) for c in ("id", "email", "name", "is_admin", "created_at"))
+    )
+    columns = ("id", "user_id", "name", "description", "status", "created_at", "updated_at")
+    scenarios = sa.table(
+        "scenarios",
+        *(sa.column(c) for c in (*columns, "version")),
+        sa.column("error_handling", json_type),
+        sa.column("document", json_type),
+    )
+    engine = create_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                users.insert().values(
+                    id="u1", email="a@example.com", name="A", is_admin=False, created_at=now
+                )
+            )
+            for scenario_id, version, status in (("s1", 1, "draft"), ("s7", 7, "active")):
+                conn.execute(
+                    scenarios.insert().values(
+                        id=scenario_id, user_id="u1", name=scenario_id, description="",
+                        status=status, created_at=now, updated_at=now, version=version,
+                        error_handling={}, document={"cells": []},
+                    )
+                )
+        command.upgrade(config, "head")
+        with engine.connect() as conn:
+            query = sa.text("SELECT id, version, live_version FROM scenarios ORDER BY id")
+            rows = conn.execute(query).all()
+        assert [tuple(r) for r in rows] == [("s1", 1, 1), ("s7", 7, 7)]
+        command.downgrade(config, "0002")  # the column goes; the scenarios stay
+        assert "live_version" not in {c["name"] for c in inspect(engine).get_columns("scenarios")}
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM scenarios")).scalar() == 2
+    finally:
+        engine.dispose()
+
+
 def test_concurrent_migrations_are_serialised(fresh_url: str) -> None:
     """Several servers starting at once on one database (separate processes): all
     succeed, one migrates, the others find the schema at head."""
@@ -113,7 +162,7 @@ def test_migrate_from_threads_of_one_process(fresh_url: str) -> None:
 
 def test_single_head_and_self_contained_revisions() -> None:
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    assert scripts.get_heads() == ["0002"]
+    assert scripts.get_heads() == ["0003"]
     for script in scripts.walk_revisions():
         source = Path(script.path).read_text()
         assert "storage.models" not in source.replace("storage.models.UTCDateTime", "")

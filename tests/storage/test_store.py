@@ -299,6 +299,34 @@ def test_untitled_scenario_defaults(store: Store, alice: User) -> None:
     assert scenario.to_dict()["document"] == {"cells": []}
 
 
+def test_saving_drafts_and_publishing_a_version(
+    doc: Callable[..., dict[str, Any]], store: Store, alice: User, bob: User
+) -> None:
+    created = store.save_scenario(alice.id, doc("v1"))
+    assert created.live_version is None  # never published
+    assert created.to_dict()["live_version"] is None
+    published = store.publish_scenario(alice.id, created.id)  # the latest
+    assert (published.version, published.live_version) == (1, 1)
+    assert published.updated_at >= created.updated_at
+
+    draft = store.save_scenario(alice.id, doc("v2"), scenario_id=created.id)
+    assert (draft.version, draft.live_version) == (2, 1)  # saving never changes what runs
+    assert draft.document == doc("v2") and draft.to_dict()["live_version"] == 1
+    assert store.publish_scenario(alice.id, created.id).live_version == 2
+    rolled_back = store.publish_scenario(alice.id, created.id, version=1)
+    assert (rolled_back.version, rolled_back.live_version) == (2, 1)
+    assert store.get_scenario(alice.id, created.id) == rolled_back
+
+    for missing in (0, 3):
+        with pytest.raises(NotFoundError, match=f"has no version {missing}"):
+            store.publish_scenario(alice.id, created.id, version=missing)
+    with pytest.raises(NotFoundError):
+        store.publish_scenario(bob.id, created.id)
+    with pytest.raises(NotFoundError):
+        store.publish_scenario(alice.id, "missing")
+    assert store.get_scenario_any(created.id) == rolled_back  # refusals change nothing
+
+
 def test_nodes_are_derived_from_each_save(
     doc: Callable[..., dict[str, Any]], store: Store, alice: User
 ) -> None:

@@ -9,17 +9,21 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+_axe = Axe()
 
 
 @dataclass
@@ -31,7 +35,7 @@ class Server:
     log: Path
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -53,15 +57,19 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("ui-data")
-    port = _free_port()
+@contextmanager
+def serve(data_dir: Path, *, port: int | None = None, env: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """Run ``cellwright serve`` on ``port`` (default: a free one) with ``data_dir`` and the
+    extra environment ``env``, until the block ends; fail if the workspace logged an error."""
+    port = port or free_port()
     log = data_dir / "server.log"
-    env = {**os.environ, "CELLWRIGHT_DATA_DIR": str(data_dir), "CELLWRIGHT_DEMO_DATA": "false", "CELLWRIGHT_RETRY_BASE_SECONDS": "0.05", "CELLWRIGHT_RETRY_MAX_SECONDS": "0.2"}
+    environment = {
+        **os.environ, "CELLWRIGHT_DATA_DIR": str(data_dir), "CELLWRIGHT_DEMO_DATA": "false",
+        "CELLWRIGHT_RETRY_BASE_SECONDS": "0.05", "CELLWRIGHT_RETRY_MAX_SECONDS": "0.2", **(env or {}),
+    }
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "workspace.cli", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "workspace.cli", "serve", "--port", str(port)], cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -88,6 +96,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serve(tmp_path_factory.mktemp("ui-data")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+def audit(page: Page, name: str, screenshots: Path) -> None:
+    """Screenshot the page and fail on serious or critical accessibility violations."""
+    page.wait_for_timeout(300)  # let Panel finish laying out
+    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+    result = _axe.run(page)
+    bad = [
+        (v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3])
+        for v in result.response["violations"] if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{name}: accessibility violations {bad}"

@@ -14,25 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
+
+from tests.ui.conftest import audit
 
 pytestmark = pytest.mark.ui
 
 TIMEOUT = 10_000
-_axe = Axe()
-
-
-def audit(page: Page, name: str, screenshots: Path) -> None:
-    """Screenshot the page and fail on serious or critical accessibility violations."""
-    page.wait_for_timeout(300)  # let Panel finish laying out
-    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
-    result = _axe.run(page)
-    bad = [
-        (v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3])
-        for v in result.response["violations"] if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, f"{name}: accessibility violations {bad}"
 
 
 def nav(page: Page, key: str) -> None:
@@ -113,6 +101,7 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
     # enable, then fire its webhook with data the cell cannot handle (no title)
     page.locator(".toggle-enabled button").click()
     expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text("Enabled", timeout=TIMEOUT)
+    expect(page.locator(".scenario-info")).to_contain_text("Version 1 is live")
     hook = page.locator(".webhook-url").inner_text()
     assert hook.startswith(server.url + "/hooks/")
     answer = httpx.post(hook, json={"content": "no title here"}, timeout=10)
@@ -139,6 +128,12 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
     expect(page.locator(".notebook")).to_contain_text("Unsaved changes", timeout=TIMEOUT)
     page.locator(".save button").click()
     expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text("Saved version", timeout=TIMEOUT)
+    # saving does not change what runs: the enabled scenario still runs version 1 until published
+    expect(page.locator(".scenario-info")).to_contain_text("Version 2 saved · version 1 is live", timeout=TIMEOUT)
+    page.locator(".publish button").click()
+    expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text("Published version 2", timeout=TIMEOUT)
+    expect(page.locator(".scenario-info")).to_contain_text("Version 2 is live")
+    expect(page.locator(".publish button")).to_be_disabled()
 
     # back to the failed execution: run it again with the fixed version
     nav(page, "executions")

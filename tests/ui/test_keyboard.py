@@ -1,4 +1,4 @@
-"""Keyboard only: sign in, open Scenarios from the menu, open a scenario, run a cell.
+"""Keyboard only: sign in, open Scenarios from the menu, open a scenario, run a cell, close it.
 
 No mouse: every step is Tab / Shift+Tab / Enter / Space, and after each move the test
 checks which control has focus (through Panel's shadow roots) and that it is visibly
@@ -35,6 +35,7 @@ FOCUSED = """() => {
     id: leaf ? leaf.id : '',
     text: leaf ? (leaf.innerText || leaf.value || leaf.getAttribute('aria-label') || leaf.title || '').trim().slice(0, 80) : '',
     label: leaf ? (leaf.getAttribute('aria-label') || leaf.title || '') : '',
+    expanded: leaf ? (leaf.getAttribute('aria-expanded') || '') : '',
     classes: path.map(e => typeof e.className === 'string' ? e.className : '').join(' '),
     visible: !!leaf && leaf.matches(':focus-visible') && shown,
   };
@@ -103,14 +104,33 @@ def test_keyboard_only(page: Page, server: Any) -> None:
     page.keyboard.press("Enter")
     expect(page.locator(".notebook")).to_be_visible(timeout=TIMEOUT)
 
-    # open the cell, then Run cell
+    # the run settings: a named disclosure that says whether it is open
+    settings = tab_to(page, "section-toggle", text="Run settings")
+    assert settings["expanded"] == "false", settings
+    page.keyboard.press("Enter")
+    expect(page.locator(".scenario-settings .section-toggle button")).to_have_attribute("aria-expanded", "true", timeout=TIMEOUT)
+    now = focused(page)
+    assert "section-toggle" in now["classes"].split() and now["visible"], now  # still on the same button
+
+    # open the cell: its editor's header takes the focus, the next Tab is Run cell
     tab_to(page, "cell-toggle-shout")
     page.keyboard.press("Enter")
     expect(page.locator(".run-shout button")).to_be_visible(timeout=TIMEOUT)
-    # the collapsed list's button is replaced by the open card, so focus falls back to the page
-    # (the notebook does not move focus into the opened card yet); Tab still reaches its controls
-    tab_to(page, "run-shout", limit=40)
+    expect(page.locator(".cell-toggle-shout button")).to_have_attribute("aria-expanded", "true")
+    page.wait_for_function("() => document.activeElement && document.activeElement !== document.body", timeout=TIMEOUT)
+    now = focused(page)
+    assert "cell-toggle-shout" in now["classes"].split() and now["visible"] and now["expanded"] == "true", now
+    assert now["text"].startswith("2. Shout"), now  # the arrow is decoration, not part of its name
+    tab_to(page, "run-shout", limit=2)
     page.keyboard.press("Enter")
     expect(page.locator(".cell-shout .cell-output")).to_contain_text("Typed Without A Mouse", timeout=TIMEOUT)
     after = focused(page)  # focus stays on the button that was pressed
     assert "run-shout" in after["classes"].split() and after["visible"], after
+
+    # close it again: the collapsed list's button for that cell takes the focus
+    tab_to(page, "cell-toggle-shout", key="Shift+Tab", limit=3)
+    page.keyboard.press("Enter")
+    expect(page.locator(".run-shout button")).to_have_count(0, timeout=TIMEOUT)
+    page.wait_for_function("() => document.activeElement && document.activeElement !== document.body", timeout=TIMEOUT)
+    now = focused(page)
+    assert "cell-toggle-shout" in now["classes"].split() and now["visible"] and now["expanded"] == "false", now

@@ -92,6 +92,7 @@ async def test_openapi_is_generated_and_lists_the_paths(anon: httpx.AsyncClient)
         "/api/v1/scenarios",
         "/api/v1/scenarios/{scenario_id}",
         "/api/v1/scenarios/{scenario_id}/run",
+        "/api/v1/scenarios/{scenario_id}/publish",
         "/api/v1/scenarios/{scenario_id}/cells/{cell_id}/run",
         "/api/v1/executions",
         "/api/v1/executions/{execution_id}",
@@ -111,14 +112,14 @@ async def test_openapi_is_generated_and_lists_the_paths(anon: httpx.AsyncClient)
 
 async def test_scenarios_create_read_update_export_enable_delete(client: httpx.AsyncClient) -> None:
     created = await create_scenario(client)
-    assert created["status"] == "draft" and created["version"] == 1
+    assert created["status"] == "draft" and created["version"] == 1 and created["live_version"] is None
     assert created["webhook_url"].startswith("http://127.0.0.1:8000/hooks/")
     assert documents.parse(created["document"]) == documents.parse(SCENARIO)
     listed = (await client.get("/api/v1/scenarios")).json()
     assert [s["id"] for s in listed] == [created["id"]] and listed[0]["document"] is None
     changed = {**SCENARIO, "name": "Renamed"}
     updated = (await client.put(f"/api/v1/scenarios/{created['id']}", json=changed)).json()
-    assert updated["version"] == 2 and updated["name"] == "Renamed"
+    assert updated["version"] == 2 and updated["name"] == "Renamed" and updated["live_version"] is None
     exported = await client.get(f"/api/v1/scenarios/{created['id']}/export")
     assert exported.headers["content-type"].startswith("application/yaml")
     assert documents.loads(exported.text) == documents.parse(changed)
@@ -126,11 +127,32 @@ async def test_scenarios_create_read_update_export_enable_delete(client: httpx.A
     assert documents.parse(as_json.json()) == documents.parse(changed)
     assert as_json.json() == yaml.safe_load(exported.text)
     enabled = (await client.post(f"/api/v1/scenarios/{created['id']}/enable")).json()
-    assert enabled["status"] == "active"
+    assert enabled["status"] == "active" and enabled["live_version"] == 2  # nothing was live: enabling published
     assert (await client.post(f"/api/v1/scenarios/{created['id']}/disable")).json()["status"] == "paused"
     await client.post(f"/api/v1/scenarios/{created['id']}/enable")
     assert (await client.delete(f"/api/v1/scenarios/{created['id']}")).status_code == 204
     assert (await client.get(f"/api/v1/scenarios/{created['id']}")).status_code == 404
+
+
+async def test_publish_a_saved_version(client: httpx.AsyncClient, eve: httpx.AsyncClient) -> None:
+    created = await create_scenario(client)
+    url = f"/api/v1/scenarios/{created['id']}"
+    await client.put(url, json={**SCENARIO, "name": "Second"})
+    published = await client.post(f"{url}/publish")  # no body: the latest
+    assert published.status_code == 200, published.text
+    assert (published.json()["version"], published.json()["live_version"]) == (2, 2)
+    assert published.json()["document"]["name"] == "Second"
+    assert (await client.post(f"{url}/publish", json={"version": 1})).json()["live_version"] == 1
+    assert (await client.post(f"{url}/publish", params={"version": 2})).json()["live_version"] == 2
+    assert (await client.get(url)).json()["live_version"] == 2
+    assert [s["live_version"] for s in (await client.get("/api/v1/scenarios")).json()] == [2]
+    missing = await client.post(f"{url}/publish", json={"version": 3})
+    assert missing.status_code == 404 and "has no version 3" in missing.json()["message"]
+    assert (await client.post(f"{url}/publish", json={"version": 0})).status_code == 422
+    assert (await client.post(f"{url}/publish", json={"colour": 1})).status_code == 422
+    theirs = await eve.post(f"{url}/publish")
+    assert theirs.status_code == 404 and theirs.json()["error"] == "not_found"
+    assert (await client.post(f"/api/v1/scenarios/{'0' * 32}/publish")).status_code == 404
 
 
 async def test_an_invalid_document_is_a_422_naming_the_field(client: httpx.AsyncClient) -> None:
@@ -224,6 +246,7 @@ async def test_another_users_objects_are_404(client: httpx.AsyncClient, eve: htt
         await eve.get(f"/api/v1/scenarios/{scenario['id']}/export"),
         await eve.post(f"/api/v1/scenarios/{scenario['id']}/enable"),
         await eve.post(f"/api/v1/scenarios/{scenario['id']}/disable"),
+        await eve.post(f"/api/v1/scenarios/{scenario['id']}/publish"),
         await eve.post(f"/api/v1/scenarios/{scenario['id']}/run", json={}),
         await eve.post(f"/api/v1/scenarios/{scenario['id']}/cells/b/run", json={}),
         await eve.post(f"/api/v1/scenarios/{scenario['id']}/cells/b/run", json={"document": SCENARIO}),

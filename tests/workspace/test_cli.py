@@ -70,7 +70,7 @@ def one_line_error(result: Result, code: int = 2) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["run"], ["import"], ["export"], ["apps"], ["executions"], ["rerun"], ["apikey"]])
+@pytest.mark.parametrize("command", [[], ["serve"], ["run"], ["import"], ["publish"], ["export"], ["apps"], ["executions"], ["rerun"], ["apikey"]])
 def test_every_command_has_help(cli: Any, command: list[str]) -> None:
     result = cli(*command, "--help")
     assert result.exit_code == 0
@@ -83,6 +83,7 @@ def test_help_documents_the_contract(cli: Any) -> None:
     run_help = cli("run", "--help").stdout
     assert "--trigger-data" in run_help and "Exit code 0 when the run completed, 1 when it failed, 2" in run_help
     assert "--enable" in cli("import", "--help").stdout
+    assert "--version" in cli("publish", "--help").stdout
     assert "-o, --output" in cli("export", "--help").stdout
     assert all(option in cli("executions", "--help").stdout for option in ("--scenario", "--status", "--json"))
     assert all(option in cli("rerun", "--help").stdout for option in ("--from-start", "--from-cell"))
@@ -162,11 +163,41 @@ def test_import_enable_and_errors(cli: Any, flow: Path, tmp_path: Path) -> None:
 
     svc = Cellwright(Settings(_env_file=None, data_dir=tmp_path / "data", analytics=False))  # type: ignore[call-arg]
     try:
-        assert svc.scenario(svc.local_user().id, scenario_id).status == "active"
+        enabled = svc.scenario(svc.local_user().id, scenario_id)
+        assert (enabled.status, enabled.live_version) == ("active", 1)  # published, then enabled
     finally:
         svc.close()
     assert "no such file" in one_line_error(cli("import", str(tmp_path / "nope.yaml")))
     assert "No scenario 0000" in one_line_error(cli("export", "0" * 32))
+
+
+def test_publish_makes_a_saved_version_live(cli: Any, flow: Path, tmp_path: Path) -> None:
+    scenario_id = cli("import", str(flow)).stdout.strip()
+    from engine.service import Cellwright
+    from engine.settings import Settings
+
+    def open_svc() -> Cellwright:
+        return Cellwright(Settings(_env_file=None, data_dir=tmp_path / "data", analytics=False))  # type: ignore[call-arg]
+
+    svc = open_svc()
+    try:
+        assert svc.scenario(svc.local_user().id, scenario_id).live_version is None  # imported: a draft
+        svc.import_scenario(svc.local_user().id, documents.load(flow), scenario_id=scenario_id)  # version 2
+    finally:
+        svc.close()
+    published = cli("publish", scenario_id)
+    assert published.exit_code == 0, published.output
+    assert published.stdout.strip() == "Version 2 of 'CLI flow' is live (draft: enable it to run on its trigger)."
+    assert cli("publish", scenario_id, "--version", "1").stdout.startswith("Version 1 of 'CLI flow' is live")
+    svc = open_svc()
+    try:
+        assert svc.scenario(svc.local_user().id, scenario_id).live_version == 1
+    finally:
+        svc.close()
+    assert "has no version 7" in one_line_error(cli("publish", scenario_id, "--version", "7"))
+    assert "No scenario 0000" in one_line_error(cli("publish", "0" * 32))
+    bad = cli("publish", scenario_id, "--version", "0")  # click's own usage error
+    assert bad.exit_code == 2 and "Invalid value for '--version'" in bad.stderr
 
 
 def test_executions_and_rerun(cli: Any, flow: Path, sink: Any, helpers: Any) -> None:

@@ -1,26 +1,23 @@
 """OAuth 2.0 connect through the server, end to end, against a real authorization server.
 
 The provider is Authlib's RFC 6749/7636 server on loopback (tests/connectors/oauth_server.py,
-which consents as "alice" on its own). The test apps are built with the SDK: "loopback"
-connects with a key by default and with OAuth as its second kind (like monday.com);
-"machine" uses the client credentials grant. Nothing of ours is mocked.
+which consents as "alice" on its own); the "loopback" and "machine" test apps, the
+operator's client and the provider's consent are shared with the other OAuth tests
+(tests/oauth_helpers.py). Nothing of ours is mocked.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from pydantic import BaseModel, Field
 
 from cells import document as documents
-from connectors.registry import APPS, Registry
-from connectors.sdk import Action, ApiKeyAuth, App, AuthError, OAuth2Auth, OperationContext
+from connectors.sdk import AuthError
 from engine.oauth_connect import (
     check_credentials,
     connect_client_credentials,
@@ -31,80 +28,14 @@ from engine.oauth_connect import (
 from engine.service import Cellwright
 from engine.settings import Settings
 from tests.connectors.oauth_server import OAuthTestServer
-
-PUBLIC = "http://testserver"
-CALLBACK = f"{PUBLIC}/oauth/callback"
-CLIENTS = {"client_id": "cellwright", "client_secret": "s3cret-client"}
-
-
-class WhoOutput(BaseModel):
-    user: str | None = Field(description="The resource owner (none for a client credentials token).")
-
-
-async def me(ctx: OperationContext) -> dict[str, Any]:
-    data = await ctx.http.get("/api/me")
-    return {"label": data["user"], "client_id": data["client_id"]}
-
-
-async def whoami(ctx: OperationContext, inputs: BaseModel) -> dict[str, Any]:
-    return {"user": (await ctx.http.get("/api/me"))["user"]}
-
-
-def make_apps(server: OAuthTestServer) -> tuple[App, App]:
-    action = Action(key="whoami", name="Who am I", description="The token's owner.", output=WhoOutput, sample={"user": "x"}, perform=whoami)
-    common: dict[str, Any] = {"category": "Testing", "base_url": server.base_url, "allowed_hosts": ("127.0.0.1",), "actions": (action,)}
-    loopback = App(
-        key="loopback", name="Loopback", description="Key or OAuth (tests).",
-        auth=ApiKeyAuth(test=me),
-        other_auth=(OAuth2Auth(authorize_url=server.authorize_url, token_url=server.token_url, scopes=("read",), test=me),),
-        **common,
-    )
-    machine = App(
-        key="machine", name="Machine", description="Client credentials (tests).",
-        auth=OAuth2Auth(authorize_url=server.authorize_url, token_url=server.token_url, scopes=("read",), grant="client_credentials", test=me),
-        **common,
-    )
-    return loopback, machine
-
-
-@pytest.fixture
-def server() -> Iterator[OAuthTestServer]:
-    with OAuthTestServer() as srv:
-        srv.register_client(redirect_uri=CALLBACK)
-        yield srv
-
-
-@pytest.fixture
-def registry(server: OAuthTestServer) -> Registry:
-    return Registry([*APPS, *make_apps(server)])
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings(public_url=PUBLIC, oauth_clients={"loopback": CLIENTS, "machine": CLIENTS})
-
-
-@pytest.fixture
-def asgi_app(svc: Cellwright) -> Any:
-    from workspace.server import create_app
-
-    return create_app(svc, start=False)
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[httpx.AsyncClient]:
-    """The user's browser on the provider's side (real HTTP, redirects by hand)."""
-    async with httpx.AsyncClient() as c:
-        yield c
-
-
-async def consent(agent: httpx.AsyncClient, url: str) -> str:
-    """Open the provider's authorize URL; return the path+query it redirects back to."""
-    response = await agent.get(url)
-    assert response.status_code == 302, response.text
-    location = response.headers["location"]
-    assert location.startswith(CALLBACK + "?")
-    return location.removeprefix(PUBLIC)
+from tests.oauth_helpers import (  # noqa: F401
+    CALLBACK,
+    agent_fixture,
+    consent,
+    registry_fixture,
+    server_fixture,
+    settings_fixture,
+)
 
 
 async def start(client: httpx.AsyncClient, app: str = "loopback", **params: Any) -> str:
@@ -206,7 +137,7 @@ async def test_a_declined_consent_stores_nothing(
     back = await consent(agent, await start(client))
     assert "error=access_denied" in back
     refused = await anon.get(back, headers={"Accept": "application/json"})
-    assert refused.status_code == 400 and "not granted" in refused.json()["message"]
+    assert refused.status_code == 400 and refused.json()["message"].startswith("Access to your Loopback account was not granted, so no connection was made.")
     assert svc.store.list_connections(user.id) == [] and server.grant_counts == {}
 
 

@@ -3,38 +3,26 @@ authorization server on loopback, and the Connections page's state for OAuth app
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from connectors.registry import APPS, Registry
 from engine.service import Cellwright
-from engine.settings import Settings
 from tests.connectors.oauth_server import OAuthTestServer
-from tests.workspace.test_oauth_connect import CALLBACK, CLIENTS, PUBLIC, consent, make_apps
+from tests.oauth_helpers import (  # noqa: F401
+    PUBLIC,
+    agent_fixture,
+    consent,
+    registry_fixture,
+    server_fixture,
+    settings_fixture,
+)
 from workspace.oauth import start_path
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
-
-
-@pytest.fixture
-def server() -> Iterator[OAuthTestServer]:
-    with OAuthTestServer() as srv:
-        srv.register_client(redirect_uri=CALLBACK)
-        yield srv
-
-
-@pytest.fixture
-def registry(server: OAuthTestServer) -> Registry:
-    return Registry([*APPS, *make_apps(server)])
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings(public_url=PUBLIC, oauth_clients={"loopback": CLIENTS, "machine": CLIENTS})
 
 
 @pytest.fixture
@@ -67,12 +55,6 @@ def session(svc: Cellwright, user: Any) -> tuple[str, str]:
 @pytest.fixture
 async def signed_in(web: Any, session: tuple[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url=PUBLIC, cookies={"cw_session": session[0]}) as c:
-        yield c
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
         yield c
 
 

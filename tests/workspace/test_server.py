@@ -17,7 +17,7 @@ from websockets.exceptions import InvalidStatus
 from cells import document as documents
 from engine.service import Cellwright
 from workspace.demo import DEMO_EMAIL, ensure_demo
-from workspace.server import create_app
+from workspace.server import WEBSOCKETS, create_app
 
 ACTION = "  - {id: a, kind: action, app: probe, operation: count, inputs: {value: '{{ trigger.body.n }}'}}\n"
 
@@ -305,7 +305,7 @@ def workspace_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     svc = Cellwright(Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("ws"), analytics=False, demo_data=False), apps=Registry([*APPS, *make_probe().apps]))  # type: ignore[call-arg]
     try:
-        with ThreadedServer(create_app(svc, workspace=True, start=False)) as server:
+        with ThreadedServer(create_app(svc, workspace=True, start=False), ws=WEBSOCKETS) as server:
             yield server.url.removeprefix("http://")
     finally:
         svc.close()

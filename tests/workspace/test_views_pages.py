@@ -38,12 +38,19 @@ def test_scenario_list_create_duplicate_import_delete(svc: Any, user: Any) -> No
 
 
 async def test_scenario_list_toggle_and_delete(svc: Any, user: Any) -> None:
-    from workspace.views.scenarios import ScenarioListState
+    from workspace.views.scenarios import ScenarioList, ScenarioListState, versions
 
     state = ScenarioListState(svc, user)
     scenario = state.import_text(documents.dump(documents.parse(SIMPLE)))
+    assert versions(state.rows[0]) == "not published · saved v1"
     await state.toggle(scenario.id)
-    assert state.rows[0]["status"] == "active"
+    assert state.rows[0]["status"] == "active" and state.rows[0]["live_version"] == 1  # enabling published it
+    assert versions(state.rows[0]) == "live v1"
+    svc.import_scenario(user.id, documents.parse(SIMPLE), scenario_id=scenario.id)
+    state.refresh()
+    assert versions(state.rows[0]) == "live v1 · saved v2"
+    view = ScenarioList(svc, user, nav=lambda *a, **k: None)
+    assert "live v1 · saved v2" in view.list.objects[0].objects[1].object
     await state.delete(scenario.id)
     assert state.rows == []
 

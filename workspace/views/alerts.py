@@ -4,7 +4,9 @@ failures they match (the workspace's notification list).
 Rules live in the store (``alert_rules``). The engine delivers them when an execution
 fails (``engine/alerts.py``): a rule's webhook URL gets a POST; the workspace lists the
 failures matched by rules that notify in the workspace, and those of scenarios with
-``notify_on_error`` (audited as ``alert.execution_failed``).
+``notify_on_error`` (audited as ``alert.execution_failed``). Each webhook rule shows its
+last delivery, read from the audit trail (``alert.delivered`` / ``alert.delivery_failed``,
+written by the engine once a delivery's retries are over).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from urllib.parse import urlsplit
 import param
 
 from connectors.sdk import InvalidInputError
+from engine.alerts import DELIVERED, DELIVERY_FAILED
 
 MAX_RULES = 50
-#: audit entries looked at for ``notify_on_error`` failures
+#: audit entries looked at for ``notify_on_error`` failures and last deliveries
 AUDIT_WINDOW = 200
 
 
@@ -33,6 +36,7 @@ class AlertRules(param.Parameterized):
     """One user's rules: ``{id, scenario_id (None = any), notify_workspace, webhook_url, created_at}``."""
 
     rules = param.List(default=[])
+    deliveries = param.Dict(default={}, doc="Rule id → its webhook's last delivery (see :meth:`last_deliveries`).")
 
     def __init__(self, svc: Any, user: Any, **params: Any) -> None:
         super().__init__(**params)
@@ -42,6 +46,7 @@ class AlertRules(param.Parameterized):
 
     def refresh(self) -> list[dict[str, Any]]:
         self.rules = [_rule_dict(r) for r in self.svc.store.list_alert_rules(self.user.id)]
+        self.deliveries = self.last_deliveries()
         return self.rules
 
     def add(self, scenario_id: str | None, *, notify_workspace: bool = True, webhook_url: str | None = None) -> dict[str, Any]:
@@ -62,6 +67,25 @@ class AlertRules(param.Parameterized):
         self.svc.store.delete_alert_rule(self.user.id, rule_id)  # someone else's rule: nothing happens
         self.refresh()
 
+    def last_deliveries(self) -> dict[str, dict[str, Any]]:
+        """Each webhook rule's last delivery, from the newest ``AUDIT_WINDOW`` audit entries:
+        ``{rule id: {delivered, attempts, status, error, at, execution_id, summary}}``. A rule
+        with no delivery yet (or none that recent) is absent."""
+        webhooks = {r["id"] for r in self.rules if r.get("webhook_url")}
+        found: dict[str, dict[str, Any]] = {}
+        if not webhooks:
+            return found
+        for entry in self.svc.store.audit_entries(self.user.id, limit=AUDIT_WINDOW):  # newest first
+            if entry.action not in (DELIVERED, DELIVERY_FAILED):
+                continue
+            details = entry.details if isinstance(entry.details, dict) else {}
+            for rule_id in details.get("rule_ids") or []:
+                if rule_id in webhooks and rule_id not in found:
+                    found[rule_id] = _delivery(entry, details)
+            if len(found) == len(webhooks):
+                break
+        return found
+
     def notifications(self, limit: int = 20) -> list[dict[str, Any]]:
         """Failed executions matched by a rule that notifies in the workspace, or alerted by
         their scenario's ``notify_on_error``, newest first."""
@@ -81,6 +105,25 @@ class AlertRules(param.Parameterized):
 
         failed = store.list_executions(self.user.id, status="failed", since=None if audited else first, limit=limit * 3)
         return [e.to_dict() for e in failed if matched(e)][:limit]
+
+
+def _delivery(entry: Any, details: dict[str, Any]) -> dict[str, Any]:
+    delivered = entry.action == DELIVERED
+    attempts = details.get("attempts") or 1
+    status, error = details.get("status"), details.get("error")
+    why = f"HTTP {status}" if status is not None else (error or "no answer")
+    tries = f" after {attempts} attempts" if attempts > 1 else ""
+    # "delivered (HTTP 200)", "delivered after 3 attempts (HTTP 200)", "failed after 4 attempts (HTTP 503)"
+    summary = f"delivered{tries} ({why})" if delivered else f"failed{tries or ' after 1 attempt'} ({why})"
+    return {
+        "delivered": delivered,
+        "attempts": attempts,
+        "status": status,
+        "error": error,
+        "at": entry.at.isoformat(),
+        "execution_id": entry.object_id,
+        "summary": summary,
+    }
 
 
 __all__ = ["AlertRules"]

@@ -12,6 +12,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from workspace.views.components import section
 from workspace.views.widgets import Banner, attempt, html, table
 
 RANGES = {"Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7), "Last 30 days": timedelta(days=30), "Last 90 days": timedelta(days=90), "All time": None}
@@ -161,7 +162,7 @@ class Dashboard(pn.viewable.Viewer):
             parts.append(html(alt))
         else:
             parts.append(pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=260, css_classes=["chart"]) if plot is not None else html('<p class="cw-muted">No data in this time range.</p>'))
-            parts.append(pn.Card(html(alt), title=f"{heading}: data table", collapsed=True, sizing_mode="stretch_width", header_background="#f3f4f6"))
+            parts.append(section(f"{heading}: data table", html(alt), css_classes=["data-table"]))
         self.panes[key][:] = parts
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -127,6 +127,8 @@ class Connections(pn.viewable.Viewer):
         self.banner = Banner()
         apps = self.state.apps_needing_connections()
         options = {a.name: a.key for a in apps}
+        if app_key is None and focus:  # back from signing in with an app: keep that app chosen
+            app_key = next((c.app_id for c in svc.store.list_connections(user.id) if c.id == focus), None)
         self.app_select = pn.widgets.Select(name="App to connect", options=options, value=app_key if app_key in options.values() else (next(iter(options.values())) if options else None), width=260, css_classes=["new-connection-app"])
         self.form_box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["new-connection-form"])
         self.kind_select: pn.widgets.Select | None = None
@@ -272,7 +274,7 @@ class Connections(pn.viewable.Viewer):
             new = c["id"] == self.focus
             css = ["connection-row", f"connection-{c['id']}"] + (["connection-new"] if new else [])
             styles = {"border-bottom": "1px solid #e5e7eb"} | ({"background": "#f0fdf4", "border-left": "4px solid #15803d"} if new else {})
-            items.append(pn.Row(html(info, align="center"), *actions, delete, sizing_mode="stretch_width", css_classes=css, styles=styles))
+            items.append(pn.Row(html(info, align="center", sizing_mode="stretch_width"), *actions, delete, sizing_mode="stretch_width", css_classes=css, styles=styles))
         self.list[:] = items
 
     async def _test(self, connection_id: str) -> None:

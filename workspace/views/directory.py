@@ -9,6 +9,7 @@ from typing import Any
 import panel as pn
 import param
 
+from workspace.views.components import section
 from workspace.views.widgets import Check, _resolve, field_kind, html
 
 AUTH_LABELS = {"none": "No account needed", "api_key": "API key", "basic": "Username and password", "oauth2": "OAuth (sign in with the app)", "custom": "Custom"}
@@ -147,9 +148,9 @@ class AppPage(pn.viewable.Viewer):
             parts.append(html(f"<h2>{title}</h2>" + ("" if ops else '<p class="cw-muted">None.</p>')))
             for op in ops:
                 extra = f' · {escape(op.get("trigger_type", ""))}' if op.get("trigger_type") else ""
-                parts.append(pn.Card(
+                parts.append(section(
+                    f"{op['name']} ({op['kind']}{extra})",
                     html(f'<p>{escape(op["description"])}</p>' + fields_table(op["input_schema"], f"Input fields of {op['name']}")),
-                    title=f"{op['name']} ({op['kind']}{extra})", collapsed=True, sizing_mode="stretch_width", header_background="#f3f4f6",
                     css_classes=["operation", f"op-{op['key']}"],
                 ))
         self._layout = pn.Column(*parts, sizing_mode="stretch_width")

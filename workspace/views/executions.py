@@ -10,6 +10,7 @@ from typing import Any
 import panel as pn
 import param
 
+from workspace.views.components import section
 from workspace.views.widgets import (
     Banner,
     attempt,
@@ -155,9 +156,10 @@ class ExecutionState(param.Parameterized):
         return await self.svc.rerun(self.user.id, self.execution_id, from_start=from_start, from_cell=from_cell, latest=True)
 
     async def run_latest(self) -> Any:
-        """Run the scenario's current version again with this execution's trigger data."""
+        """Run the scenario's latest saved version (published or not) again with this
+        execution's trigger data."""
         scenario = self.svc.scenario(self.user.id, self.data["scenario_id"])
-        execution, _ = await self.svc.trigger(scenario, self.data.get("trigger") or {})
+        execution, _ = await self.svc.trigger(scenario, self.data.get("trigger") or {}, version=scenario.version)
         return execution
 
     @property
@@ -240,7 +242,7 @@ class ExecutionPage(pn.viewable.Viewer):
         self.from_start.disabled = self.from_cell.disabled = not finished
         if hasattr(self, "latest"):
             self.latest.disabled = not finished
-        items: list[Any] = [pn.Card(json_tree(d.get("trigger"), name="Trigger data", depth=2), title="Trigger data", collapsed=True, sizing_mode="stretch_width", header_background="#f3f4f6")]
+        items: list[Any] = [section("Trigger data", json_tree(d.get("trigger"), name="Trigger data", depth=2), css_classes=["execution-trigger"])]
         for cell in d.get("cells") or []:
             duration = cell.get("duration_ms")
             title = f'{cell["cell_id"]} — {cell["status"]}' + ("" if duration is None else f" in {duration:.0f} ms")
@@ -253,7 +255,10 @@ class ExecutionPage(pn.viewable.Viewer):
                 sizing_mode="stretch_width",
             ))
             body.append(html(f'<p class="cw-muted">Started {when(cell.get("start_time"))} · ended {when(cell.get("end_time"))} · attempt {cell.get("attempt", 0)}</p>'))
-            items.append(pn.Card(*body, title=title, collapsed=cell["status"] == "completed" and len(d.get("cells") or []) > 3, sizing_mode="stretch_width", css_classes=["execution-cell", f"cell-{cell['cell_id']}", f"status-{cell['status']}"], header_background="#fef2f2" if cell["status"] == "failed" else "#f3f4f6"))
+            items.append(section(
+                title, *body, expanded=not (cell["status"] == "completed" and len(d.get("cells") or []) > 3),
+                css_classes=["execution-cell", f"cell-{cell['cell_id']}", f"status-{cell['status']}"], background="#fef2f2" if cell["status"] == "failed" else None,
+            ))
         self.cells[:] = items
 
     async def _rerun(self, **how: Any) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 import panel as pn
 import param
 import yaml
-from panel.custom import JSComponent
 
+from workspace.views.components import CellList, Disclosure, LeaveGuard, section
 from workspace.views.notebook_state import NotebookState
 from workspace.views.widgets import (
     Banner,
@@ -29,7 +29,6 @@ from workspace.views.widgets import (
     json_tree,
 )
 
-TOGGLE_CSS = ".bk-btn { text-align: left; white-space: normal; }"
 CARD_STYLE = {"border": "1px solid #d1d5db", "border-radius": "8px", "background": "#ffffff"}
 
 OPERATORS = [
@@ -39,90 +38,9 @@ OPERATORS = [
 UNARY = {"exists", "not_exists", "is_empty", "is_not_empty"}
 
 
-class LeaveGuard(JSComponent):
-    """Asks the browser to confirm leaving the page while there are unsaved changes."""
-
-    dirty = param.Boolean(default=False)
-
-    _esm = """
-    export function render({ model }) {
-      const handler = (event) => { if (model.dirty) { event.preventDefault(); event.returnValue = ''; } };
-      window.addEventListener('beforeunload', handler);
-      model.on('remove', () => window.removeEventListener('beforeunload', handler));
-      const el = document.createElement('span');
-      el.setAttribute('aria-hidden', 'true');
-      return el;
-    }
-    """
-
-
-CELL_LIST_CSS = """
-:host { display: block; width: 100%; }
-ul.cw-cells { list-style: none; margin: 0; padding: 0; }
-ul.cw-cells li { border: 1px solid #d1d5db; border-radius: 8px; background: #ffffff; margin: 4px 0; }
-ul.cw-cells button { display: block; width: 100%; text-align: left; white-space: normal; background: transparent; border: 0;
-  border-radius: 8px; padding: 8px 12px; font: inherit; font-size: 14px; color: #111827; cursor: pointer; }
-ul.cw-cells button:hover { background: #f3f4f6; }
-ul.cw-cells button:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 1px; }
-ul.cw-cells button[aria-busy="true"] { color: #4b5563; cursor: progress; }
-"""
-
-
-class CellList(JSComponent):
-    """Collapsed cells, as ONE component: a list of native buttons (one per cell).
-
-    A 50-cell scenario is one Bokeh model instead of a widget set per cell; clicking a
-    cell asks Python to open it (its full editor is built then, as a ``CellCard``).
-    """
-
-    items = param.List(default=[], doc="[{id, title}] in display order.")
-
-    _esm = """
-    export function render({ model }) {
-      const list = document.createElement('ul');
-      list.className = 'cw-cells';
-      const draw = () => {
-        list.replaceChildren();
-        for (const item of model.items) {
-          const li = document.createElement('li');
-          li.className = `cell-card cell-${item.id}`;
-          const wrap = document.createElement('div');
-          wrap.className = `cell-toggle cell-toggle-${item.id}`;
-          const button = document.createElement('button');
-          button.type = 'button';
-          button.textContent = item.title;
-          button.setAttribute('aria-expanded', 'false');
-          button.addEventListener('click', () => {
-            button.setAttribute('aria-busy', 'true');
-            model.send_msg({ open: item.id });
-          });
-          wrap.appendChild(button);
-          li.appendChild(wrap);
-          list.appendChild(li);
-        }
-      };
-      draw();
-      model.on('items', draw);
-      return list;
-    }
-    """
-    _stylesheets = [CELL_LIST_CSS]
-
-    def __init__(self, on_open: Callable[[str], Any], **params: Any) -> None:
-        params.setdefault("sizing_mode", "stretch_width")
-        params.setdefault("margin", 0)
-        super().__init__(**params)
-        self._on_open = on_open
-
-    def _handle_msg(self, data: Any) -> None:
-        if isinstance(data, dict) and isinstance(data.get("open"), str):
-            self._on_open(data["open"])
-
-
-def cell_title(state: NotebookState, cell_id: str, number: str, *, expanded: bool) -> str:
-    """``▸ 3. name — App · Operation  [status]``: a cell's header text."""
+def cell_title(state: NotebookState, cell_id: str, number: str) -> str:
+    """``3. name — App · Operation  [status]``: a cell's header text (the arrow is CSS)."""
     cell = state.cell(cell_id)
-    arrow = "▾" if expanded else "▸"
     result = state.results.get(cell_id)
     status = f"  [{result['status']}]" if result else ""
     name = cell.get("name") or cell["id"]
@@ -132,7 +50,7 @@ def cell_title(state: NotebookState, cell_id: str, number: str, *, expanded: boo
         op = state.operation(cell)
         app = state.svc.apps.get(cell["app"]).name if cell.get("app") in state.svc.apps else cell.get("app", "?")
         what = f"{app} · {op.name if op is not None else cell.get('operation')}"
-    return f"{arrow} {number}. {name} — {what}{status}"
+    return f"{number}. {name} — {what}{status}"
 
 
 class RulesEditor(pn.viewable.Viewer):
@@ -233,8 +151,8 @@ class CellCard(pn.viewable.Viewer):
         self.form: SchemaForm | None = None
         cell = self.state.cell(cell_id)
         self.is_trigger = cell.get("kind") == "trigger"
-        self.toggle = pn.widgets.Button(name=self._title(), button_type="light", css_classes=["cell-toggle", f"cell-toggle-{cell_id}"], sizing_mode="stretch_width", stylesheets=[TOGGLE_CSS])
-        self.toggle.on_click(lambda e: self.param.update(expanded=not self.expanded))
+        self.toggle = Disclosure(label=self._title(), css_classes=["cell-toggle", f"cell-toggle-{cell_id}"])
+        self.toggle.param.watch(lambda e: self.param.update(expanded=e.new), "expanded")
         self.run: pn.widgets.Button | None = None
         self.body = pn.Column(sizing_mode="stretch_width", margin=(0, 0, 0, 24))
         self.result = pn.Column(sizing_mode="stretch_width", margin=0)
@@ -243,10 +161,10 @@ class CellCard(pn.viewable.Viewer):
         self.param.watch(self._toggle, "expanded")
 
     def _title(self) -> str:
-        return cell_title(self.state, self.cell_id, self.number, expanded=self.expanded)
+        return cell_title(self.state, self.cell_id, self.number)
 
     def refresh_header(self) -> None:
-        self.toggle.name = self._title()
+        self.toggle.param.update(label=self._title(), expanded=self.expanded)
 
     def _open(self) -> None:
         """Build the header row, banner and editor (first time the card is opened)."""
@@ -283,14 +201,25 @@ class CellCard(pn.viewable.Viewer):
             up = pn.widgets.Button(name="Move up", button_type="light", width=100, css_classes=["cell-up"])
             down = pn.widgets.Button(name="Move down", button_type="light", width=110, css_classes=["cell-down"])
             delete = pn.widgets.Button(name="Delete cell", button_type="danger", width=110, css_classes=["cell-delete"])
-            up.on_click(lambda e: self.nb.act(lambda: self.state.move(self.cell_id, -1), self.banner))
-            down.on_click(lambda e: self.nb.act(lambda: self.state.move(self.cell_id, +1), self.banner))
-            delete.on_click(lambda e: self.nb.act(lambda: self.state.delete(self.cell_id), self.banner))
+            up.on_click(lambda e: self._move(-1))
+            down.on_click(lambda e: self._move(+1))
+            delete.on_click(lambda e: self._delete())
             parts.append(pn.Row(up, down, delete, margin=(6, 0)))
             parts.append(self.result)
         parts.append(AddStep(self.nb, after=self.cell_id, label=f"Add a step after {cell.get('name') or cell['id']}"))
         self.body[:] = parts
         self._show_result()
+
+    def _move(self, offset: int) -> None:
+        self.nb.act(lambda: self.state.move(self.cell_id, offset), self.banner)
+        self.nb.focus_cell(self.cell_id)  # its editor was rebuilt in the new place
+
+    def _delete(self) -> None:
+        order = [cell["id"] for cell, _ in self.state.walk()]
+        before = order[max(order.index(self.cell_id) - 1, 0)]
+        self.nb.act(lambda: self.state.delete(self.cell_id), self.banner)
+        if self.cell_id not in self.state.ids():
+            self.nb.focus_cell(before)  # the cell above takes the focus
 
     def _edit(self, **changes: Any) -> None:
         try:
@@ -512,6 +441,7 @@ class Notebook(pn.viewable.Viewer):
         self._lists: list[CellList] = []
         self.guard = LeaveGuard(dirty=False, width=0, height=0, margin=0)
         self.state.param.watch(lambda e: self._dirty_changed(), "dirty")
+        self.state.param.watch(lambda *_: self._update_info(), ["version", "live_version", "status"])
         self.state.param.watch(lambda e: self.render_cells(), "structure")
         doc = self.state.doc
         self.name_input = pn.widgets.TextInput(name="Scenario name", value=doc.get("name", ""), width=360, css_classes=["scenario-name"])
@@ -520,6 +450,8 @@ class Notebook(pn.viewable.Viewer):
         self.description.param.watch(lambda e: self.state.set_meta(description=e.new), "value")
         self.save_button = pn.widgets.Button(name="Save", button_type="primary", width=90, css_classes=["save"])
         self.save_button.on_click(self._save)
+        self.publish_button = pn.widgets.Button(name="Publish", button_type="success", width=100, css_classes=["publish"])
+        self.publish_button.on_click(self._publish)
         self.test_button = pn.widgets.Button(name="Test run", button_type="success", width=100, css_classes=["test-run"])
         self.test_button.on_click(self._test_run)
         self.step_button = pn.widgets.Button(name="Step", button_type="default", width=90, css_classes=["step"])
@@ -540,7 +472,7 @@ class Notebook(pn.viewable.Viewer):
         self.render_cells()
         self._layout = pn.Column(
             self.guard,
-            pn.FlexBox(self.name_input, self.save_button, self.test_button, self.step_button, self.step_reset_button, self.enable_button, self.export, self.history, align_items="flex-end", sizing_mode="stretch_width"),
+            pn.FlexBox(self.name_input, self.save_button, self.publish_button, self.test_button, self.step_button, self.step_reset_button, self.enable_button, self.export, self.history, align_items="flex-end", sizing_mode="stretch_width"),
             self.description, self.info, self.banner, self.run_summary, self.step_panel, self.settings, self.cells_box,
             sizing_mode="stretch_width", css_classes=["notebook"],
         )
@@ -563,11 +495,10 @@ class Notebook(pn.viewable.Viewer):
             return io.StringIO("")
 
     def _settings_card(self) -> Any:
-        """Run settings in a collapsed card; its form is built the first time it is opened."""
-        card = pn.Card(title="Run settings: retries, alerts, time limits", collapsed=True, sizing_mode="stretch_width", css_classes=["scenario-settings"], header_background="#f3f4f6")
+        """Run settings in a closed section; its form is built the first time it is opened."""
 
-        def build(*_: Any) -> None:
-            if card.collapsed or card.objects:
+        def build(body: pn.Column) -> None:
+            if body.objects:
                 return
             from cells.models import ScenarioSettings
 
@@ -580,10 +511,9 @@ class Notebook(pn.viewable.Viewer):
                     pass
 
             form.param.watch(changed, "changed")
-            card[:] = [form]
+            body[:] = [form]
 
-        card.param.watch(build, "collapsed")
-        return card
+        return section("Run settings: retries, alerts, time limits", css_classes=["scenario-settings"], on_open=build, margin=(4, 0))
 
     def _dirty_changed(self) -> None:
         self.guard.dirty = self.state.dirty
@@ -591,8 +521,8 @@ class Notebook(pn.viewable.Viewer):
 
     def _update_info(self) -> None:
         s = self.state
-        saved = "Unsaved changes" if s.dirty else (f"Saved as version {s.version}" if s.version else "Not saved yet")
-        self.info.object = f'<p>{badge(s.status)} <span class="{"cw-unsaved" if s.dirty else "cw-muted"}">{escape(saved)}</span></p>'
+        self.info.object = f'<p class="scenario-info">{badge(s.status)} <span class="{"cw-unsaved" if s.dirty else "cw-muted"}">{escape(s.info)}</span></p>'
+        self.publish_button.disabled = not s.can_publish
         self.enable_button.name = "Disable" if s.status == "active" else "Enable"
         self.enable_button.button_type = "warning" if s.status == "active" else "primary"
 
@@ -618,7 +548,7 @@ class Notebook(pn.viewable.Viewer):
         remove = pn.widgets.Button(name=f"Delete branch {branch['name']}", button_type="light")
         remove.on_click(lambda e: self.act(lambda: state.delete_branch(router_id, original), self.banner))
         items.append(remove)
-        return pn.Card(*items, title=f"Branch: {branch['name']}", collapsed=False, sizing_mode="stretch_width", css_classes=["branch"], header_background="#f3f4f6")
+        return section(f"Branch: {branch['name']}", *items, expanded=True, css_classes=["branch", f"branch-{router_id}-{branch['name'].replace(' ', '_')}"], margin=(4, 0))
 
     def _card(self, cell_id: str, number: str) -> CellCard:
         """The full editor of an open cell (built once, reused while its place is the same)."""
@@ -648,24 +578,41 @@ class Notebook(pn.viewable.Viewer):
                 flush()
                 items.append(self._card(cell["id"], number))
             else:
-                pending.append({"id": cell["id"], "number": number, "title": cell_title(self.state, cell["id"], number, expanded=False)})
+                pending.append({"id": cell["id"], "number": number, "title": cell_title(self.state, cell["id"], number)})
         flush()
         return items
 
-    def open_cell(self, cell_id: str) -> CellCard | None:
-        """Open a cell's editor (and the routers it sits in); returns its card."""
+    def open_cell(self, cell_id: str, *, focus: bool = True) -> CellCard | None:
+        """Open a cell's editor (and the routers it sits in); returns its card.
+
+        With ``focus`` its header takes the keyboard focus: the button the user pressed
+        was replaced by the editor."""
         for cell, parents in self.state.walk():
             if cell["id"] == cell_id:
                 self.open_ids.update({cell_id, *(router for router, _ in parents)})
                 self.render_cells()
+                if focus:
+                    self.focus_cell(cell_id)
                 return self.cards.get(cell_id)
         return None
 
     def card_toggled(self, card: CellCard) -> None:
-        """A card's own toggle closed it: it goes back into the lightweight list."""
+        """A card's own toggle closed it: it goes back into the lightweight list (focused there)."""
         if not card.expanded and card.cell_id in self.open_ids:
             self.open_ids.discard(card.cell_id)
             self.render_cells()
+            self.focus_cell(card.cell_id)
+
+    def focus_cell(self, cell_id: str) -> None:
+        """Move the keyboard focus to a cell's header, open or collapsed."""
+        card = self.cards.get(cell_id)
+        if cell_id in self.open_ids and card is not None:
+            card.toggle.autofocus = True
+            return
+        for listing in self._lists:
+            if any(item["id"] == cell_id for item in listing.items):
+                listing.focus_id = cell_id
+                return
 
     def render_cells(self) -> None:
         ids = self.state.ids()
@@ -688,7 +635,7 @@ class Notebook(pn.viewable.Viewer):
         ids = self.state.ids()
         for listing in self._lists:
             listing.items = [
-                {**item, "title": cell_title(self.state, item["id"], item["number"], expanded=False)} for item in listing.items if item["id"] in ids
+                {**item, "title": cell_title(self.state, item["id"], item["number"])} for item in listing.items if item["id"] in ids
             ]
 
     def act(self, action: Callable[[], Any], banner: Banner | None = None, *, open_new: bool = False) -> Any:
@@ -709,8 +656,16 @@ class Notebook(pn.viewable.Viewer):
     async def _save(self, _: Any = None) -> None:
         scenario = await attempt(self.banner, self.state.save)
         if scenario is not None:
-            self.banner.ok(f"Saved version {scenario.version}.")
+            live = scenario.live_version
+            still = f" Version {live} is still live: publish to make your changes live." if live is not None and live != scenario.version else ""
+            self.banner.ok(f"Saved version {scenario.version}.{still}")
             self.export.filename = self._filename()
+
+    async def _publish(self, _: Any = None) -> None:
+        scenario = await attempt(self.banner, self.state.publish)
+        if scenario is not None:
+            running = "it runs on its trigger from now on." if scenario.status == "active" else "enable the scenario to run it on its trigger."
+            self.banner.ok(f"Published version {scenario.live_version}: {running}")
 
     async def _test_run(self, _: Any = None) -> None:
         self.test_button.loading = True
@@ -785,7 +740,8 @@ class Notebook(pn.viewable.Viewer):
         action = self.state.disable if self.state.status == "active" else self.state.enable
         scenario = await attempt(self.banner, action)
         if scenario is not None:
-            self.banner.ok("Enabled: the scenario now runs on its trigger." if scenario.status == "active" else "Disabled: the scenario no longer runs.")
+            behind = f" Version {scenario.version} is saved but not live: publish it to run it." if scenario.live_version != scenario.version else ""
+            self.banner.ok(f"Enabled: version {scenario.live_version} now runs on its trigger.{behind}" if scenario.status == "active" else "Disabled: the scenario no longer runs.")
             self._update_info()
 
     async def save_and_leave(self) -> bool:

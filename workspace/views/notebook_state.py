@@ -61,7 +61,8 @@ class NotebookState(param.Parameterized):
     results = param.Dict(default={}, doc="Last result of each cell (cell id → CellResult dict).")
     trigger_text = param.String(default="", doc="Pasted trigger data (JSON); empty means the trigger's sample.")
     status = param.String(default="draft")
-    version = param.Integer(default=0)
+    version = param.Integer(default=0, doc="The latest saved version (0: not saved yet).")
+    live_version = param.Integer(default=None, allow_None=True, doc="The published version, the one the trigger runs (None: never published).")
     structure = param.Event(doc="Fires when cells are added, moved, deleted or change operation.")
     last_execution = param.Dict(default=None, allow_None=True)
     step_log = param.List(default=[], doc="Step mode: the results of the cells stepped so far, in order.")
@@ -85,7 +86,7 @@ class NotebookState(param.Parameterized):
         assert self.scenario_id is not None
         scenario = self.svc.scenario(self.user.id, self.scenario_id)
         self.webhook_url = self.svc.webhook_url(scenario)
-        self.param.update(doc=copy.deepcopy(scenario.document), dirty=False, status=scenario.status, version=scenario.version)
+        self.param.update(doc=copy.deepcopy(scenario.document), dirty=False, status=scenario.status, version=scenario.version, live_version=scenario.live_version)
         self.structure = True
 
     def parsed(self) -> documents.ScenarioDocument:
@@ -95,12 +96,46 @@ class NotebookState(param.Parameterized):
         return doc
 
     def save(self) -> Any:
-        """Store a new version (or create the scenario)."""
+        """Store a new version (or create the scenario). It does not run until published."""
         doc = self.parsed()
         scenario = self.svc.import_scenario(self.user.id, doc, scenario_id=self.scenario_id)
         self.scenario_id = scenario.id
         self.webhook_url = self.svc.webhook_url(scenario)
-        self.param.update(dirty=False, version=scenario.version, status=scenario.status)
+        self._show(scenario, dirty=False)
+        return scenario
+
+    def _show(self, scenario: Any, **extra: Any) -> None:
+        self.param.update(version=scenario.version, live_version=scenario.live_version, status=scenario.status, **extra)
+
+    @property
+    def can_publish(self) -> bool:
+        """The latest saved version is not the live one."""
+        return self.scenario_id is not None and self.version > 0 and self.version != self.live_version
+
+    @property
+    def info(self) -> str:
+        """Where the scenario stands: unsaved changes, a saved draft, what is live."""
+        if self.dirty:
+            return "Unsaved changes"
+        if self.scenario_id is None or not self.version:
+            return "Not saved yet"
+        if self.live_version is None:
+            return f"Not published yet · version {self.version} saved — publish (or enable) to make it live"
+        if self.live_version == self.version:
+            return f"Version {self.version} is live"
+        return f"Version {self.version} saved · version {self.live_version} is live — publish to make your changes live"
+
+    async def publish(self) -> Any:
+        """Make the saved version live: the one the trigger runs (``Cellwright.publish``)."""
+        self._require_saved("publishing")
+        assert self.scenario_id is not None
+        try:
+            scenario = await self.svc.publish(self.user.id, self.scenario_id, self.version)
+        except Exception:
+            # a trigger that cannot be re-armed pauses the scenario: show what is true now
+            self._show(await asyncio.to_thread(self.svc.scenario, self.user.id, self.scenario_id))
+            raise
+        self._show(scenario)
         return scenario
 
     def export(self) -> str:
@@ -109,13 +144,13 @@ class NotebookState(param.Parameterized):
     async def enable(self) -> Any:
         self._require_saved("enabling")
         scenario = await self.svc.enable(self.user.id, self.scenario_id)
-        self.status = scenario.status
+        self._show(scenario)
         return scenario
 
     async def disable(self) -> Any:
         self._require_saved("disabling")
         scenario = await self.svc.disable(self.user.id, self.scenario_id)
-        self.status = scenario.status
+        self._show(scenario)
         return scenario
 
     def _require_saved(self, what: str) -> None:

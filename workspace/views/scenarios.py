@@ -16,6 +16,14 @@ from workspace.views.widgets import Banner, attempt, badge, handler, html, when
 BLANK_TRIGGER = {"id": "start", "kind": "trigger", "app": "webhook", "operation": "catch_hook"}
 
 
+def versions(row: dict[str, Any]) -> str:
+    """``live v4 · saved v5``: what runs, and the latest saved version when it differs."""
+    live, saved = row.get("live_version"), row["version"]
+    if live is None:
+        return f"not published · saved v{saved}"
+    return f"live v{live}" if live == saved else f"live v{live} · saved v{saved}"
+
+
 class ScenarioListState(param.Parameterized):
     """The signed-in user's scenarios and what can be done with them."""
 
@@ -32,7 +40,7 @@ class ScenarioListState(param.Parameterized):
         rates = self._success_rates()
         self.rows = [
             {
-                "id": s.id, "name": s.name, "status": s.status, "version": s.version,
+                "id": s.id, "name": s.name, "status": s.status, "version": s.version, "live_version": s.live_version,
                 "last_run": s.last_run.isoformat() if s.last_run else None,
                 "success_rate": rates.get(s.id), "updated_at": s.updated_at.isoformat(),
             }
@@ -119,7 +127,7 @@ class ScenarioList(pn.viewable.Viewer):
         for row in rows:
             rate = row["success_rate"]
             summary = (
-                f'{badge(row["status"])} <span class="cw-muted">v{row["version"]} · last run {when(row["last_run"])}'
+                f'{badge(row["status"])} <span class="cw-muted">{versions(row)} · last run {when(row["last_run"])}'
                 f' · success {"—" if rate is None else f"{rate:.0%}"}</span>'
             )
             open_button = pn.widgets.Button(name=row["name"], button_type="light", css_classes=["open-scenario"], sizing_mode="stretch_width", align="center", description=None)

@@ -164,7 +164,7 @@ class SettingsPage(pn.viewable.Viewer):
             where = [w for w in ("the workspace" if rule.get("notify_workspace") else "", f"<code>{escape(rule['webhook_url'])}</code>" if rule.get("webhook_url") else "") if w]
             remove = pn.widgets.Button(name="Delete rule", button_type="light", width=110, align="center", css_classes=["alert-delete"])
             remove.on_click(lambda e, rid=rule["id"]: (self.alerts.delete(rid), self._render_alerts()))
-            rows.append(pn.Row(html(f"When <strong>{what}</strong> fails → {' and '.join(where)}", align="center"), remove, sizing_mode="stretch_width"))
+            rows.append(pn.Row(html(f"When <strong>{what}</strong> fails → {' and '.join(where)}{self._last_delivery(rule)}", align="center"), remove, sizing_mode="stretch_width"))
         self.alerts_box[:] = rows or [html('<p class="cw-muted">No alert rules yet.</p>')]
         try:
             feed = self.alerts.notifications()
@@ -177,6 +177,18 @@ class SettingsPage(pn.viewable.Viewer):
             for e in feed
         )
         self.alert_feed.object = f'<h3 style="font-size:16px">Recent alerts</h3><ul>{items}</ul>' if items else '<h3 style="font-size:16px">Recent alerts</h3><p class="cw-muted">No failures matched your rules.</p>'
+
+    def _last_delivery(self, rule: dict[str, Any]) -> str:
+        """A webhook rule's last delivery, as a second line (nothing for a workspace-only rule)."""
+        if not rule.get("webhook_url"):
+            return ""
+        last = self.alerts.deliveries.get(rule["id"])
+        if last is None:
+            text = "none yet"
+        else:
+            summary = escape(last["summary"])
+            text = f"{summary if last['delivered'] else f'<strong>{summary}</strong>'} · {when(last['at'])}"
+        return f'<br><span class="cw-muted alert-delivery">Last delivery: {text}</span>'
 
     def _render_keys(self) -> None:
         rows = []

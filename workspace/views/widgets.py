@@ -125,6 +125,8 @@ class Check(pn.widgets.CheckBoxGroup):
 
 #: json-formatter's default colours fail WCAG AA contrast on white; these pass (≥ 4.5:1)
 JSON_CSS = """
+:host { min-width: 0; max-width: 100%; }
+.json-formatter-row { overflow-wrap: anywhere; word-break: break-word; }
 .json-formatter-row, .json-formatter-row .json-formatter-key { color: #111827; }
 .json-formatter-row .json-formatter-string, .json-formatter-row .json-formatter-stringifiable { color: #166534; }
 .json-formatter-row .json-formatter-number { color: #1e40af; }
