@@ -36,6 +36,7 @@ import httpx
 
 from connectors.sdk import CellwrightError, build_http
 from connectors.sdk.http import parse_retry_after
+from engine.backoff import backoff_delay
 from engine.contexts import network_policy
 from engine.settings import Settings
 
@@ -184,8 +185,6 @@ def retryable_status(status: int) -> bool:
 def retry_delay(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
     """The wait after failed attempt ``attempt`` (0-based): the runner's exponential
     backoff with jitter; a ``Retry-After`` is a floor, and ``cap`` bounds both."""
-    from engine.runner import backoff_delay  # here: engine.runner imports this module
-
     return min(cap, backoff_delay(attempt, base, cap, retry_after))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from cells.run import (
 from connectors.registry import Registry
 from connectors.sdk import CellwrightError
 from engine.alerts import Alerts
+from engine.backoff import backoff_delay
 from engine.settings import Settings
 
 log = logging.getLogger("cellwright.runner")
@@ -70,13 +70,6 @@ class _Run:
 class _Stop(Exception):
     def __init__(self, outcome: Outcome) -> None:
         self.outcome = outcome
-
-
-def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter; a vendor's ``Retry-After`` is a floor."""
-    exp = min(cap, base * (2**attempt))
-    delay = exp / 2 + random.uniform(0, exp / 2)  # noqa: S311 - jitter, not security
-    return delay if retry_after is None else max(delay, retry_after)
 
 
 class Runner:

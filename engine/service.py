@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,13 +25,12 @@ from connectors.sdk import (
     CellwrightError,
     ConfigurationError,
     IncomingRequest,
-    InstantTrigger,
-    WebhookVerificationError,
 )
 from engine import arming
 from engine.contexts import Contexts
 from engine.executor import LocalExecutor
-from engine.runner import RESPOND, Outcome, Runner
+from engine.ingress import WebhookAnswer, WebhookIngress
+from engine.runner import Outcome, Runner
 from engine.settings import Settings
 from engine.writes import WriteQueue
 
@@ -46,15 +43,6 @@ class NotFound(CellwrightError):
 
 class Conflict(CellwrightError):
     code = "conflict"
-
-
-@dataclass
-class WebhookAnswer:
-    """What ``/hooks/{token}`` sends back."""
-
-    status: int
-    body: Any
-    headers: dict[str, str]
 
 
 class Cellwright:
@@ -79,7 +67,7 @@ class Cellwright:
         self.executor = LocalExecutor(self.runner, self.store, self.settings)
         self.writes = WriteQueue(self.store)
         self._background: list[asyncio.Task[Any]] = []
-        self._hooks: dict[str, tuple[float, Any]] = {}
+        self.ingress = WebhookIngress(self)  # /hooks/{token}: verify, store, enqueue
         self.started = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -263,7 +251,7 @@ class Cellwright:
             self.store.set_webhook_token(scenario.id, secrets.token_urlsafe(24))
             scenario = self.store.get_scenario(user_id, scenario.id)
         self.store.audit(user_id, "scenario.save", "scenario", scenario.id, {"version": scenario.version})
-        self._hooks.clear()
+        self.ingress.forget()
         return scenario
 
     def scenario(self, user_id: str, scenario_id: str) -> Any:
@@ -313,7 +301,7 @@ class Cellwright:
             await arming.disarm_for_change(self, scenario, old.trigger, new.trigger)
         updated = await asyncio.to_thread(self.store.publish_scenario, user_id, scenario.id, target)
         self.store.audit(user_id, "scenario.publish", "scenario", scenario.id, {"version": target, "previous": scenario.live_version})
-        self._hooks.clear()  # before subscribing: a vendor may call the URL to verify it
+        self.ingress.forget()  # before subscribing: a vendor may call the URL to verify it
         if active:
             try:
                 await arming.subscribe(self, updated, new.trigger)
@@ -340,7 +328,7 @@ class Cellwright:
             await arming.fresh_baseline(self, scenario, doc.trigger)
         updated = self.store.set_scenario_status(user_id, scenario.id, "active")
         self.store.audit(user_id, "scenario.enable", "scenario", scenario.id, {"version": scenario.live_version})
-        self._hooks.clear()
+        self.ingress.forget()
         return updated
 
     async def disable(self, user_id: str, scenario_id: str) -> Any:
@@ -350,7 +338,7 @@ class Cellwright:
         await arming.unsubscribe(self, scenario, doc.trigger)
         updated = self.store.set_scenario_status(user_id, scenario.id, "paused")
         self.store.audit(user_id, "scenario.disable", "scenario", scenario.id)
-        self._hooks.clear()
+        self.ingress.forget()
         return updated
 
     # -- runs -----------------------------------------------------------------------------
@@ -466,100 +454,9 @@ class Cellwright:
 
     # -- webhooks -------------------------------------------------------------------------
 
-    HOOK_CACHE_SECONDS = 2.0
-
-    async def _hook_target(self, token: str) -> tuple[Any, Any, Any, Mapping[str, Any], Mapping[str, Any]] | None:
-        """What a webhook token leads to, cached for a moment: a burst of events costs one
-        lookup. Changes made through this process clear the cache at once; others (a CLI
-        next to the server) are seen within ``HOOK_CACHE_SECONDS``."""
-        now = time.monotonic()
-        cached = self._hooks.get(token)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        scenario = await asyncio.to_thread(self.store.scenario_by_webhook_token, token)
-        if scenario is None:
-            return None
-        # the live version's trigger answers (before the first publish: the latest saved
-        # one, so an inactive scenario still says "enable it" rather than "not found")
-        version = scenario.live_version if scenario.live_version is not None else scenario.version
-        doc = await asyncio.to_thread(self.runner.document, scenario.id, version)
-        trigger = doc.trigger
-        op = self.apps.get(trigger.app).trigger(trigger.operation)
-        inputs = op.input.model_validate(trigger.inputs)
-        subs = await asyncio.to_thread(self.store.webhook_subscriptions, scenario.id)
-        state: Mapping[str, Any] = (subs[0].state or {}) if subs else {}
-        credentials: Mapping[str, Any] = {}
-        if trigger.connection:
-            connection = await asyncio.to_thread(self.store.get_connection, scenario.user_id, trigger.connection)
-            if connection is not None:
-                credentials = await asyncio.to_thread(self.store.connection_credentials, connection.id)
-        target = (scenario, op, inputs, state, credentials)
-        if len(self._hooks) > 10_000:
-            self._hooks.clear()
-        self._hooks[token] = (now + self.HOOK_CACHE_SECONDS, target)
-        return target
-
     async def receive_webhook(self, token: str, request: IncomingRequest) -> WebhookAnswer:
         """Verify, store, enqueue; answer 202 (or the run's answer for sync hooks)."""
-        target = await self._hook_target(token)
-        if target is None:
-            return WebhookAnswer(404, {"error": "not_found", "message": "No scenario listens at this URL."}, {})
-        scenario, op, inputs, state, credentials = target
-        if not isinstance(op, InstantTrigger):
-            return WebhookAnswer(404, {"error": "not_found", "message": "This scenario does not start from a webhook."}, {})
-        if request.method not in op.methods:
-            return WebhookAnswer(405, {"error": "method_not_allowed", "message": f"This webhook accepts {', '.join(op.methods)}."}, {"Allow": ", ".join(op.methods)})
-        allowed = getattr(inputs, "methods", None)
-        if allowed and request.method not in allowed:
-            return WebhookAnswer(405, {"error": "method_not_allowed", "message": f"This webhook accepts {', '.join(allowed)}."}, {"Allow": ", ".join(allowed)})
-        if op.verify is not None:
-            try:
-                op.verify(request, inputs, state, credentials)
-            except WebhookVerificationError as exc:
-                return WebhookAnswer(401, {"error": exc.code, "message": exc.message}, {})
-        try:
-            reply = await op.parse(request, inputs, state)
-        except CellwrightError as exc:
-            return WebhookAnswer(400, {"error": exc.code, "message": exc.message}, {})
-        if reply.response is not None:
-            status, body, headers = reply.response
-            return WebhookAnswer(status, body, dict(headers))
-        if scenario.status != "active" or scenario.live_version is None:
-            return WebhookAnswer(409, {"error": "scenario_inactive", "message": f"Scenario '{scenario.name}' is {scenario.status}; enable it to accept events."}, {})
-        sync = getattr(inputs, "response", "async") == "sync"
-        key = request.header("idempotency-key")
-        ids = []
-        outcome = None
-        for index, event in enumerate(reply.events):
-            event_key = f"{key}:{index}" if key and len(reply.events) > 1 else key
-            if op.dedupe_key and event.get(op.dedupe_key) is not None:
-                event_key = f"event:{event[op.dedupe_key]}"
-            execution, outcome = await self.trigger(
-                scenario, event, key=event_key,
-                wait=self.settings.sync_response_timeout_seconds if sync and len(reply.events) == 1 else None,
-            )
-            ids.append(execution.id)
-        if sync and outcome is None and len(ids) == 1:
-            # a repeated delivery (same Idempotency-Key): answer as the first run did
-            outcome = await self._recorded_outcome(ids[0])
-        if sync and outcome is not None:
-            return _sync_answer(outcome, ids[0])
-        return WebhookAnswer(202, {"accepted": len(ids), "execution_ids": ids, "execution_id": ids[0] if ids else None}, {})
-
-    async def _recorded_outcome(self, execution_id: str) -> Outcome | None:
-        """The outcome of a finished execution, rebuilt from its records (None if unfinished)."""
-        execution = await asyncio.to_thread(self.store.get_execution, None, execution_id)
-        if execution is None or execution.status not in ("completed", "failed"):
-            return None
-        doc = await asyncio.to_thread(self.runner.document, execution.scenario_id, execution.scenario_version)
-        responders = {cell.id for cell, _ in doc.walk() if (getattr(cell, "app", None), getattr(cell, "operation", None)) == RESPOND}
-        outcome = Outcome(execution.status, error=execution.error)
-        for result in await asyncio.to_thread(self.store.node_results, execution_id):
-            if result.status == "completed":
-                outcome.last_output = result.output
-                if result.cell_id in responders:
-                    outcome.response = result.output
-        return outcome
+        return await self.ingress.receive(token, request)
 
     # -- queries --------------------------------------------------------------------------
 
@@ -582,15 +479,6 @@ class Cellwright:
 
 def _uses_connection(doc: ScenarioDocument | None, connection_id: str) -> bool:
     return doc is not None and any(getattr(cell, "connection", None) == connection_id for cell, _ in doc.walk())
-
-
-def _sync_answer(outcome: Outcome, execution_id: str) -> WebhookAnswer:
-    headers = {"X-Cellwright-Execution": execution_id}
-    if outcome.status == "failed":
-        return WebhookAnswer(500, {"error": "execution_failed", "execution_id": execution_id, "detail": outcome.error}, headers)
-    if outcome.response is not None:
-        return WebhookAnswer(int(outcome.response.get("status", 200)), outcome.response.get("body"), {**headers, **(outcome.response.get("headers") or {})})
-    return WebhookAnswer(200, outcome.last_output, headers)
 
 
 def _catalog_row(app: Any) -> dict[str, Any]:

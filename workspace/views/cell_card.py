@@ -1,0 +1,342 @@
+"""One cell of the notebook, opened: :class:`CellCard` (header with Run cell, the cell's
+form built from its operation's schema, a reference picker, move/delete, its last
+result as input/output trees) and :class:`AddStep` (the "add a step here" control).
+
+Collapsed cells are not cards: :class:`~workspace.views.components.CellList` shows
+them, titled by :func:`cell_title`.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import panel as pn
+import param
+
+from workspace.views.components import Disclosure
+from workspace.views.notebook_state import NotebookState
+from workspace.views.rules import RulesEditor
+from workspace.views.widgets import (
+    Banner,
+    SchemaForm,
+    attempt,
+    error_dict_message,
+    html,
+    json_tree,
+)
+
+if TYPE_CHECKING:
+    from workspace.views.notebook import Notebook
+
+CARD_STYLE = {"border": "1px solid #d1d5db", "border-radius": "8px", "background": "#ffffff"}
+
+def cell_title(state: NotebookState, cell_id: str, number: str) -> str:
+    """``3. name — App · Operation  [status]``: a cell's header text (the arrow is CSS)."""
+    cell = state.cell(cell_id)
+    result = state.results.get(cell_id)
+    status = f"  [{result['status']}]" if result else ""
+    name = cell.get("name") or cell["id"]
+    if cell.get("kind") == "condition":
+        what = "Router" if cell.get("branches") is not None else "Filter"
+    else:
+        op = state.operation(cell)
+        app = state.svc.apps.get(cell["app"]).name if cell.get("app") in state.svc.apps else cell.get("app", "?")
+        what = f"{app} · {op.name if op is not None else cell.get('operation')}"
+    return f"{number}. {name} — {what}{status}"
+
+
+class CellCard(pn.viewable.Viewer):
+    """One cell: a header (toggle, status, Run) and an editor built on first open."""
+
+    expanded = param.Boolean(default=False)
+
+    def __init__(self, notebook: Notebook, cell_id: str, number: str, **params: Any) -> None:
+        super().__init__(**params)
+        self.nb = notebook
+        self.state = notebook.state
+        self.cell_id = cell_id
+        self.number = number
+        self.banner = Banner("cell-banner")
+        self.form: SchemaForm | None = None
+        cell = self.state.cell(cell_id)
+        self.is_trigger = cell.get("kind") == "trigger"
+        self.toggle = Disclosure(label=self._title(), css_classes=["cell-toggle", f"cell-toggle-{cell_id}"])
+        self.toggle.param.watch(lambda e: self.param.update(expanded=e.new), "expanded")
+        self.run: pn.widgets.Button | None = None
+        self.body = pn.Column(sizing_mode="stretch_width", margin=(0, 0, 0, 24))
+        self.result = pn.Column(sizing_mode="stretch_width", margin=0)
+        # collapsed, a card is two models (this column and the toggle): a 50-cell scenario opens fast
+        self._layout = pn.Column(self.toggle, sizing_mode="stretch_width", css_classes=["cell-card", f"cell-{cell_id}"], styles=CARD_STYLE, margin=(4, 0))
+        self.param.watch(self._toggle, "expanded")
+
+    def _title(self) -> str:
+        return cell_title(self.state, self.cell_id, self.number)
+
+    def refresh_header(self) -> None:
+        self.toggle.param.update(label=self._title(), expanded=self.expanded)
+
+    def _open(self) -> None:
+        """Build the header row, banner and editor (first time the card is opened)."""
+        header: list[Any] = [self.toggle]
+        if not self.is_trigger:
+            self.run = pn.widgets.Button(name="Run cell", button_type="primary", width=100, align="center", css_classes=["run-cell", f"run-{self.cell_id}"])
+            self.run.on_click(self._run)
+            header.append(self.run)
+        self._layout[:] = [pn.Row(*header, sizing_mode="stretch_width", margin=0), self.banner, self.body]
+
+    def _toggle(self, *_: Any) -> None:
+        if self.expanded and len(self._layout) == 1:
+            self._open()
+        if self.expanded and not self.body.objects:
+            self.build()
+        self.body.visible = self.expanded
+        self.refresh_header()
+        self.nb.card_toggled(self)
+
+    # -- the editor ---------------------------------------------------------------------
+
+    def build(self) -> None:
+        cell = self.state.cell(self.cell_id)
+        svc = self.state.svc
+        parts: list[Any] = []
+        name = pn.widgets.TextInput(name="Cell label", value=cell.get("name") or "", placeholder=cell["id"], sizing_mode="stretch_width", css_classes=["cell-name"])
+        name.param.watch(lambda e: self._edit(name=e.new or None), "value")
+        parts.append(name)
+        if cell.get("kind") == "condition":
+            parts.extend(self._condition_editor(cell))
+        else:
+            parts.extend(self._operation_editor(cell, svc))
+        if not self.is_trigger:
+            up = pn.widgets.Button(name="Move up", button_type="light", width=100, css_classes=["cell-up"])
+            down = pn.widgets.Button(name="Move down", button_type="light", width=110, css_classes=["cell-down"])
+            delete = pn.widgets.Button(name="Delete cell", button_type="danger", width=110, css_classes=["cell-delete"])
+            up.on_click(lambda e: self._move(-1))
+            down.on_click(lambda e: self._move(+1))
+            delete.on_click(lambda e: self._delete())
+            parts.append(pn.Row(up, down, delete, margin=(6, 0)))
+            parts.append(self.result)
+        parts.append(AddStep(self.nb, after=self.cell_id, label=f"Add a step after {cell.get('name') or cell['id']}"))
+        self.body[:] = parts
+        self._show_result()
+
+    def _move(self, offset: int) -> None:
+        self.nb.act(lambda: self.state.move(self.cell_id, offset), self.banner)
+        self.nb.focus_cell(self.cell_id)  # its editor was rebuilt in the new place
+
+    def _delete(self) -> None:
+        order = [cell["id"] for cell, _ in self.state.walk()]
+        before = order[max(order.index(self.cell_id) - 1, 0)]
+        self.nb.act(lambda: self.state.delete(self.cell_id), self.banner)
+        if self.cell_id not in self.state.ids():
+            self.nb.focus_cell(before)  # the cell above takes the focus
+
+    def _edit(self, **changes: Any) -> None:
+        try:
+            self.state.update_cell(self.cell_id, **changes)
+        except Exception as exc:
+            self.banner.error(exc)
+            return
+        self.refresh_header()
+
+    def _operation_editor(self, cell: dict[str, Any], svc: Any) -> list[Any]:
+        parts: list[Any] = []
+        want_trigger = self.is_trigger
+        apps = {a.name: a.key for a in svc.apps if (a.triggers if want_trigger else a.actions)}
+        app_select = pn.widgets.Select(name="App", options=apps, value=cell.get("app") if cell.get("app") in apps.values() else None, width=240, css_classes=["cell-app"])
+        app = svc.apps.get(cell["app"]) if cell.get("app") in svc.apps else None
+        ops = {o.name: o.key for o in ((app.triggers if want_trigger else app.actions) if app else ())}
+        op_select = pn.widgets.Select(name="Trigger" if want_trigger else "Operation", options=ops, value=cell.get("operation") if cell.get("operation") in ops.values() else None, width=280, css_classes=["cell-operation"])
+
+        def app_changed(event: Any) -> None:
+            new_app = svc.apps.get(event.new)
+            first = (new_app.triggers if want_trigger else new_app.actions)[0]
+            self._edit(app=event.new, operation=first.key)
+            self._rebuild()
+
+        app_select.param.watch(app_changed, "value")
+        op_select.param.watch(lambda e: (self._edit(operation=e.new), self._rebuild()), "value")
+        row: list[Any] = [app_select, op_select]
+        if app is not None and app.needs_connection:
+            conns = {c.name + (" (sandbox)" if c.is_sandbox else ""): c.id for c in svc.store.list_connections(self.state.user.id, app_id=app.key)}
+            options = {"(choose a connection)": "", **conns}
+            conn = pn.widgets.Select(name="Connection", options=options, value=cell.get("connection") if cell.get("connection") in conns.values() else "", width=260, css_classes=["cell-connection"])
+            conn.param.watch(lambda e: self._edit(connection=e.new or None), "value")
+            row.append(conn)
+        if cell.get("kind") in ("action", "transformer"):
+            on_error = pn.widgets.Select(name="When it fails", options={"stop the run": "fail", "record and continue": "continue"}, value=cell.get("on_error", "fail"), width=200, css_classes=["cell-on-error"])
+            on_error.param.watch(lambda e: self._edit(on_error=None if e.new == "fail" else e.new), "value")
+            row.append(on_error)
+        parts.append(pn.FlexBox(*row, sizing_mode="stretch_width", margin=0))
+        if app is not None and app.needs_connection and len(row) > 2 and not row[2].options.get(next(iter(row[2].options))) and len(row[2].options) == 1:
+            parts.append(html(f'<p class="cw-muted">No {escape(app.name)} connection yet: create one on the Connections page.</p>'))
+        op = self.state.operation(cell)
+        if op is None:
+            parts.append(html('<p class="cw-muted">Pick an app and an operation.</p>'))
+            return parts
+        if op.description:
+            parts.append(html(f'<p class="cw-muted">{escape(op.description)}</p>'))
+        self.form = SchemaForm(op.input_schema(), cell.get("inputs") or {}, prefix=f"in-{self.cell_id}")
+        self.form.param.watch(self._form_changed, "changed")
+        parts.append(self.form)
+        if self.is_trigger:
+            parts.extend(self._trigger_extras(cell, op))
+        else:
+            parts.append(self._reference_picker())
+        return parts
+
+    def _form_changed(self, *_: Any) -> None:
+        assert self.form is not None
+        try:
+            values = self.form.values()
+        except ValueError:
+            return
+        self._edit(inputs=values)
+
+    def _reference_picker(self) -> Any:
+        refs = self.state.references(self.cell_id)
+        options = {label: ref for label, ref in refs} or {"(no earlier data)": ""}
+        fields = list(self.form.specs) if self.form else []
+        pick = pn.widgets.Select(name="Insert a reference to earlier data", options=options, sizing_mode="stretch_width", css_classes=["ref-pick"])
+        target = pn.widgets.Select(name="into field", options=fields, width=200, css_classes=["ref-target"])
+        insert = pn.widgets.Button(name="Insert reference", button_type="default", width=150, align="end", css_classes=["ref-insert"])
+
+        def do_insert(_: Any) -> None:
+            if self.form is not None and pick.value and target.value:
+                self.form.insert(target.value, pick.value)
+                self._form_changed()
+
+        insert.on_click(do_insert)
+        return pn.Row(pick, target, insert, sizing_mode="stretch_width", margin=(4, 0), css_classes=["ref-picker"])
+
+    def _trigger_extras(self, cell: dict[str, Any], op: Any) -> list[Any]:
+        parts: list[Any] = []
+        if self.state.webhook_url and getattr(op, "trigger_type", "") == "instant" and cell.get("app") == "webhook":
+            parts.append(html(f'<p>Webhook URL (send events here once the scenario is enabled): <code class="webhook-url">{escape(self.state.webhook_url)}</code></p>'))
+        sample = json.dumps(dict(op.sample), indent=2)
+        data = pn.widgets.TextAreaInput(
+            name="Test data for this trigger (JSON; empty = the sample below)", value=self.state.trigger_text, placeholder=sample[:400],
+            height=120, sizing_mode="stretch_width", css_classes=["trigger-data"],
+        )
+        data.param.watch(lambda e: setattr(self.state, "trigger_text", e.new), "value")
+        parts.append(data)
+        parts.append(pn.Column(html("<strong>Sample output of this trigger</strong>"), json_tree(dict(op.sample), name="Trigger sample", depth=1), sizing_mode="stretch_width"))
+        return parts
+
+    def _condition_editor(self, cell: dict[str, Any]) -> list[Any]:
+        parts: list[Any] = []
+        if cell.get("branches") is None:
+            parts.append(html('<p class="cw-muted">A filter: the run continues only when the rules pass; otherwise it stops quietly.</p>'))
+            parts.append(RulesEditor(cell.get("rules"), lambda rules: self._edit(rules=rules), label="Filter"))
+            return parts
+        match = pn.widgets.Select(name="Branches to run", options={"every branch whose rules pass": "all", "only the first branch that passes": "first"}, value=cell.get("match", "all"), width=300)
+        match.param.watch(lambda e: self._edit(match=None if e.new == "all" else e.new), "value")
+        parts.append(match)
+        for branch in cell.get("branches") or []:
+            parts.append(self.nb.branch_view(self.cell_id, branch, self.number))
+        add = pn.widgets.Button(name="Add a branch", button_type="light", css_classes=["add-branch"])
+        add.on_click(lambda e: self.nb.act(lambda: self.state.add_branch(self.cell_id), self.banner))
+        parts.append(add)
+        return parts
+
+    def _rebuild(self) -> None:
+        self.body[:] = []
+        self.form = None
+        self.build()
+
+    # -- running --------------------------------------------------------------------------
+
+    async def _run(self, _: Any = None) -> None:
+        if self.run is not None:
+            self.run.loading = True
+        try:
+            result = await attempt(self.banner, lambda: self.state.run_cell(self.cell_id))
+        finally:
+            if self.run is not None:
+                self.run.loading = False
+        if result is None:
+            return
+        if not self.expanded:
+            self.expanded = True
+        self._show_result()
+        self.refresh_header()
+        self.nb.refresh_headers()
+
+    def _show_result(self) -> None:
+        result = self.state.results.get(self.cell_id)
+        if not result:
+            self.result[:] = []
+            return
+        parts: list[Any] = []
+        error = result.get("error")
+        if error:
+            self.banner.show(error_dict_message(error), "error")
+            field_errors = (error.get("details") or {}).get("errors") or []
+            if self.form is not None and field_errors:
+                self.form.mark_errors(field_errors)
+        else:
+            ms = result.get("duration_ms")
+            self.banner.ok(f"Ran in {ms:.0f} ms." if ms is not None else "Ran.")
+        parts.append(pn.Row(
+            pn.Column(html("<strong>Input</strong>"), json_tree(result.get("input"), name="Input", css_classes=["cell-input"]), sizing_mode="stretch_width"),
+            pn.Column(html("<strong>Output</strong>"), json_tree(result.get("output"), name="Output", css_classes=["cell-output"]), sizing_mode="stretch_width"),
+            sizing_mode="stretch_width", css_classes=["cell-result"],
+        ))
+        self.result[:] = parts
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+class AddStep(pn.viewable.Viewer):
+    """The "add a step here" control between two cells."""
+
+    def __init__(self, notebook: Notebook, *, after: str | None = None, branch: tuple[str, str] | None = None, label: str, **params: Any) -> None:
+        super().__init__(**params)
+        self.nb = notebook
+        self.after = after
+        self.branch = branch
+        self.open = pn.widgets.Button(name=label, button_type="light", css_classes=["add-step", f"add-after-{after or (branch[0] + '-' + branch[1].replace(' ', '_') if branch else 'trigger')}"], margin=(0, 0, 0, 24))
+        self.open.on_click(self._show)
+        self.form = pn.Column(visible=False, sizing_mode="stretch_width", margin=(0, 0, 0, 24))
+        self._layout = pn.Column(self.open, self.form, sizing_mode="stretch_width", margin=0)
+
+    def _show(self, _: Any) -> None:
+        if not self.form.objects:
+            svc = self.nb.state.svc
+            kinds = {"App action or transformer": "operation", "Filter (continue only if…)": "filter", "Router (branches)": "router"}
+            kind = pn.widgets.Select(name="Kind of step", options=kinds, value="operation", width=240, css_classes=["new-kind"])
+            apps = {a.name: a.key for a in svc.apps if a.actions}
+            app = pn.widgets.Select(name="App", options=apps, width=220, css_classes=["new-app"])
+            op = pn.widgets.Select(name="Operation", options={}, width=260, css_classes=["new-operation"])
+
+            def app_changed(*_: Any) -> None:
+                chosen = svc.apps.get(app.value) if app.value else None
+                op.options = {a.name: a.key for a in chosen.actions} if chosen else {}
+
+            app.param.watch(app_changed, "value")
+            app_changed()
+            kind.param.watch(lambda e: (setattr(app, "visible", e.new == "operation"), setattr(op, "visible", e.new == "operation")), "value")
+            add = pn.widgets.Button(name="Add step", button_type="primary", width=110, align="end", css_classes=["new-add"])
+            cancel = pn.widgets.Button(name="Cancel", button_type="light", width=90, align="end")
+
+            def do_add(_: Any) -> None:
+                def create() -> str:
+                    if kind.value == "operation":
+                        return self.nb.state.add_cell("action", app=app.value, operation=op.value, after=self.after, branch=self.branch)
+                    return self.nb.state.add_cell("condition", router=kind.value == "router", after=self.after, branch=self.branch)
+
+                self.form.visible = False
+                self.nb.act(create, self.nb.banner, open_new=True)
+
+            add.on_click(do_add)
+            cancel.on_click(lambda e: setattr(self.form, "visible", False))
+            self.form[:] = [pn.FlexBox(kind, app, op, add, cancel, sizing_mode="stretch_width", margin=0)]
+        self.form.visible = True
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+__all__ = ["AddStep", "CellCard", "cell_title"]
