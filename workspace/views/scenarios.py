@@ -24,6 +24,9 @@ def versions(row: dict[str, Any]) -> str:
     return f"live v{live}" if live == saved else f"live v{live} · saved v{saved}"
 
 
+NAME_CSS = ".bk-btn { text-align: left; white-space: normal; }"
+
+
 class ScenarioListState(param.Parameterized):
     """The signed-in user's scenarios and what can be done with them."""
 
@@ -130,7 +133,7 @@ class ScenarioList(pn.viewable.Viewer):
                 f'{badge(row["status"])} <span class="cw-muted">{versions(row)} · last run {when(row["last_run"])}'
                 f' · success {"—" if rate is None else f"{rate:.0%}"}</span>'
             )
-            open_button = pn.widgets.Button(name=row["name"], button_type="light", css_classes=["open-scenario"], sizing_mode="stretch_width", align="center", description=None)
+            open_button = pn.widgets.Button(name=row["name"], button_type="light", css_classes=["open-scenario"], width=320, align="center", description=None, stylesheets=[NAME_CSS])
             open_button.on_click(lambda e, i=row["id"]: self.nav("scenario", i))
             toggle = pn.widgets.Button(name="Disable" if row["status"] == "active" else "Enable", button_type="light", width=90, align="center", css_classes=["toggle-scenario"])
             toggle.on_click(handler(self._do, lambda i=row["id"]: self.state.toggle(i)))
@@ -138,7 +141,7 @@ class ScenarioList(pn.viewable.Viewer):
             dup.on_click(handler(self._do, lambda i=row["id"]: self.state.duplicate(i), "Duplicated."))
             delete = pn.widgets.Button(name="Delete", button_type="danger", width=80, align="center", css_classes=["delete-scenario"])
             delete.on_click(lambda e, i=row["id"], n=row["name"]: self._confirm_delete(i, n))
-            items.append(pn.Row(open_button, html(summary, width=380, align="center"), toggle, dup, delete, sizing_mode="stretch_width", css_classes=["scenario-row"], styles={"border-bottom": "1px solid #e5e7eb"}))
+            items.append(pn.Row(open_button, html(summary, sizing_mode="stretch_width", align="center"), toggle, dup, delete, sizing_mode="stretch_width", css_classes=["scenario-row"], styles={"border-bottom": "1px solid #e5e7eb"}))
         self.list[:] = items
 
     def _confirm_delete(self, scenario_id: str, name: str) -> None:

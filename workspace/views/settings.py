@@ -224,7 +224,7 @@ class SettingsPage(pn.viewable.Viewer):
         box = html("")
 
         def render(*_: Any) -> None:
-            box.object = table([{**u, "role": "administrator" if u["is_admin"] else "user"} for u in self.state.users], [("email", "E-mail"), ("name", "Name"), ("role", "Role")], caption="Users")
+            box.object = table([{**u, "role": "administrator" if u["is_admin"] else "user"} for u in self.state.users], [("email", "E-mail"), ("name", "Name"), ("role", "Role")], caption="Who can sign in")
 
         self.state.param.watch(render, "users")
         render()
@@ -241,7 +241,7 @@ class SettingsPage(pn.viewable.Viewer):
                 email.value = name.value = password.value = ""
 
         add.on_click(do_add)
-        return [html("<h2>Users</h2>"), box, pn.FlexBox(email, name, password, admin, add, align_items="flex-end")]
+        return [html("<h2>Users</h2>"), box, html('<h3 style="font-size:15px;margin:8px 0 0">Add a user</h3>'), pn.FlexBox(email, name, password, admin, add, align_items="flex-end")]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

@@ -9,8 +9,11 @@ from typing import Any
 import panel as pn
 import param
 
+from connectors.planned import app_name
 from workspace.templates import Template, get_template, load_templates
 from workspace.views.widgets import Banner, attempt, badge, html
+
+WRAP_CSS = ".bk-btn { white-space: normal; }"
 
 
 class GalleryState(param.Parameterized):
@@ -25,7 +28,9 @@ class GalleryState(param.Parameterized):
     def entries(self) -> list[dict[str, Any]]:
         return [
             {"key": t.key, "title": t.title, "summary": t.summary, "category": t.category, "apps": t.apps,
-             "missing": t.missing_apps(self.svc.apps), "available": t.available(self.svc.apps), "connections": t.connections}
+             "app_names": [app_name(a, self.svc.apps) for a in t.apps],
+             "missing": [app_name(a, self.svc.apps) for a in t.missing_apps(self.svc.apps)],
+             "available": t.available(self.svc.apps), "connections": t.connections}
             for t in self.templates
         ]
 
@@ -39,7 +44,8 @@ class GalleryState(param.Parameterized):
         if missing:
             from connectors.sdk import ConfigurationError
 
-            raise ConfigurationError(f"This template needs apps that are not installed yet: {', '.join(missing)}. It is coming soon.")
+            names = ", ".join(app_name(a, self.svc.apps) for a in missing)
+            raise ConfigurationError(f"This template needs apps that are not built yet: {names}. It is coming soon.")
         doc = template.document(connections, server_url=self.svc.settings.resolved_public_url(), name=name or None)
         return self.svc.import_scenario(self.user.id, doc)
 
@@ -55,10 +61,14 @@ class Gallery(pn.viewable.Viewer):
         cards: list[Any] = []
         for entry in self.state.entries():
             status = badge("soon").replace(">soon<", ">coming soon<") if not entry["available"] else ""
-            apps = ", ".join(svc.apps.get(a).name if a in svc.apps else a for a in entry["apps"])
-            soon = f'<p class="cw-muted">Coming soon: needs {escape(", ".join(entry["missing"]))}, not installed yet.</p>' if entry["missing"] else ""
+            apps = ", ".join(entry["app_names"])
+            soon = f'<p class="cw-muted">Coming soon: needs {escape(", ".join(entry["missing"]))}, not built yet.</p>' if entry["missing"] else ""
             body = html(f'<h2 style="font-size:18px;margin:4px 0">{escape(entry["title"])} {status}</h2><p>{escape(entry["summary"])}</p><p class="cw-muted">Apps: {escape(apps)}</p>{soon}')
-            use = pn.widgets.Button(name=f"Use template: {entry['title']}", button_type="primary" if entry["available"] else "light", disabled=not entry["available"], css_classes=["use", f"use-{entry['key']}"])
+            use = pn.widgets.Button(
+                name=f"Use template: {entry['title']}" if entry["available"] else f"Coming soon: {entry['title']}",
+                button_type="primary" if entry["available"] else "light", disabled=not entry["available"],
+                css_classes=["use", f"use-{entry['key']}"], sizing_mode="stretch_width", stylesheets=[WRAP_CSS],
+            )
             use.on_click(lambda e, k=entry["key"]: self.select(k))
             cards.append(pn.Column(body, use, width=380, styles={"border": "1px solid #d1d5db", "border-radius": "8px", "background": "#ffffff", "padding": "8px"}, css_classes=["template", f"template-{entry['key']}"], margin=6))
         self._layout = pn.Column(

@@ -47,7 +47,7 @@ CSS = """
 .cw-help { color: #374151; font-size: 13px; margin: -4px 0 6px 2px; }
 .cw-field-error { color: #b91c1c; font-size: 13px; font-weight: 600; margin: -2px 0 6px 2px; }
 table.cw-table { border-collapse: collapse; width: 100%; font-size: 14px; }
-table.cw-table caption { text-align: left; font-weight: 600; padding: 4px 0; color: #111827; }
+table.cw-table caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0; color: #111827; }
 table.cw-table th, table.cw-table td { border-bottom: 1px solid #d1d5db; padding: 6px 8px; text-align: left; vertical-align: top; color: #111827; }
 table.cw-table th { background: #f3f4f6; }
 .cw-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; border: 1px solid; }

@@ -1,0 +1,58 @@
+"""Apps that are planned but not built yet: their names and the operations they will offer.
+
+The template gallery shows templates that need one of these as "coming soon" (named,
+not broken), and the template tests check that such templates only name operations
+listed here. The operations follow the vendors' facts in ``shared/specs/VENDORS.md``;
+an app's package replaces its entry here when it is built (a test fails if both exist).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PlannedApp:
+    key: str
+    name: str
+    category: str
+    triggers: tuple[str, ...]
+    actions: tuple[str, ...]
+
+    def has_operation(self, key: str) -> bool:
+        return key in self.triggers or key in self.actions
+
+
+PLANNED: dict[str, PlannedApp] = {app.key: app for app in (
+    PlannedApp(
+        "google_workspace", "Google Workspace", "Productivity",
+        triggers=("gmail_new_email", "sheets_new_row", "drive_new_file", "calendar_new_event"),
+        actions=("sheets_append_row", "sheets_update_row", "gmail_send_email", "drive_upload_file", "calendar_create_event"),
+    ),
+    PlannedApp(
+        "hubspot", "HubSpot", "CRM",
+        triggers=("new_contact", "contact_property_changed", "new_deal", "deal_stage_changed"),
+        actions=("create_or_update_contact", "create_deal", "create_task", "create_note", "find_contact"),
+    ),
+    PlannedApp(
+        "shopify", "Shopify", "Commerce",
+        triggers=("new_order", "order_paid", "new_customer", "new_product"),
+        actions=("create_product", "update_product", "create_customer", "add_tags", "update_order"),
+    ),
+    PlannedApp(
+        "mailchimp", "Mailchimp", "Marketing",
+        triggers=("new_subscriber", "unsubscribe", "subscriber_updated"),
+        actions=("add_or_update_subscriber", "unsubscribe", "add_tags", "add_note", "find_subscriber"),
+    ),
+)}
+
+
+def app_name(key: str, registry: object) -> str:
+    """An app's display name: installed (``registry``), planned, else its key."""
+    if key in registry:  # type: ignore[operator]
+        return str(registry.get(key).name)  # type: ignore[attr-defined]
+    planned = PLANNED.get(key)
+    return planned.name if planned is not None else key
+
+
+__all__ = ["PLANNED", "PlannedApp", "app_name"]
