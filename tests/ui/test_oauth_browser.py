@@ -99,6 +99,8 @@ def test_sign_in_with_an_oauth_app_allow(page: Page, oauth: Setup, screenshots: 
     expect(row).to_contain_text(NAME)
     expect(row).to_contain_text("active")
     expect(row).to_contain_text("Loopback")
+    # the new-connection form keeps the app just connected (not the list's first app)
+    expect(page.locator(".new-connection-app select")).to_have_value("Loopback")
     assert provider.decisions[-1] == "allow"
     assert provider.grant_counts["authorization_code"] == codes_before + 1
     audit(page, "oauth-02-connected", screenshots)
