@@ -6,23 +6,39 @@ of events costs one lookup), checks the method, verifies the delivery with the t
 handshake is answered here, without a run), stores one execution per event (deduplicated
 by the event's id or the ``Idempotency-Key`` header) and answers ``202`` — or, for a sync
 webhook, waits for the run and answers with its result.
+
+``/hooks/apps/{app}/{token}`` is a *connection's* URL, for apps whose vendor sends every
+event of a connection to one URL (``App.connection_webhook``: a Slack app's single
+Request URL). A delivery there is verified once with the connection's credentials, a
+URL check is answered without any scenario, and the delivery is handed to every enabled
+scenario of the connection's owner whose live trigger is one of the app's instant
+triggers on that connection: each trigger's ``parse`` picks its events, one execution
+per event and scenario (deduplicated per scenario). The answer is ``200`` at once with
+the runs started — also ``accepted: 0`` when no scenario wants it, since vendors turn
+off a URL that keeps failing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from connectors.sdk import (
     CellwrightError,
+    ConnectionWebhook,
     IncomingRequest,
     InstantTrigger,
     WebhookVerificationError,
 )
 from engine.runner import RESPOND, Outcome
+
+log = logging.getLogger("cellwright.ingress")
 
 
 @dataclass
@@ -38,6 +54,17 @@ Target = tuple[Any, Any, Any, Mapping[str, Any], Mapping[str, Any]]
 """(scenario, trigger operation, its inputs, subscription state, connection credentials)."""
 
 
+@dataclass(frozen=True)
+class ConnectionTarget:
+    """What a connection's webhook token leads to."""
+
+    connection: Any
+    hook: ConnectionWebhook
+    credentials: Mapping[str, Any]
+    listeners: tuple[tuple[Any, InstantTrigger, Any], ...]
+    """(scenario, trigger operation, its inputs) of every scenario listening on the connection."""
+
+
 class WebhookIngress:
     """Webhook deliveries of one :class:`~engine.service.Cellwright`."""
 
@@ -47,10 +74,13 @@ class WebhookIngress:
     def __init__(self, app: Any) -> None:
         self.app = app  # the Cellwright service: store, apps, runner, trigger()
         self._targets: dict[str, tuple[float, Target]] = {}
+        self._connections: dict[tuple[str, str], tuple[float, ConnectionTarget]] = {}
 
     def forget(self) -> None:
-        """Drop the cached targets: a scenario was saved, published, enabled or disabled."""
+        """Drop the cached targets: a scenario was saved, published, enabled or disabled,
+        or a connection changed."""
         self._targets.clear()
+        self._connections.clear()
 
     async def target(self, token: str) -> Target | None:
         """What a webhook token leads to. Changes made through this process clear the
@@ -115,11 +145,8 @@ class WebhookIngress:
         ids = []
         outcome = None
         for index, event in enumerate(reply.events):
-            event_key = f"{key}:{index}" if key and len(reply.events) > 1 else key
-            if op.dedupe_key and event.get(op.dedupe_key) is not None:
-                event_key = f"event:{event[op.dedupe_key]}"
             execution, outcome = await self.app.trigger(
-                scenario, event, key=event_key,
+                scenario, event, key=event_key(op, event, key, index, len(reply.events)),
                 wait=self.app.settings.sync_response_timeout_seconds if sync and len(reply.events) == 1 else None,
             )
             ids.append(execution.id)
@@ -129,6 +156,84 @@ class WebhookIngress:
         if sync and outcome is not None:
             return sync_answer(outcome, ids[0])
         return WebhookAnswer(202, {"accepted": len(ids), "execution_ids": ids, "execution_id": ids[0] if ids else None}, {})
+
+    # -- a connection's URL: /hooks/apps/{app}/{token} -------------------------------------
+
+    async def connection_target(self, app_key: str, token: str) -> ConnectionTarget | None:
+        """What a connection's webhook token leads to (cached like :meth:`target`); None
+        for an unknown token, or one of another app."""
+        now = time.monotonic()
+        cached = self._connections.get((app_key, token))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        if app_key not in self.app.apps:
+            return None
+        app = self.app.apps.get(app_key)
+        if app.connection_webhook is None:
+            return None
+        store = self.app.store
+        connection = await asyncio.to_thread(store.connection_by_webhook_token, token)
+        if connection is None or connection.app_id != app.key:
+            return None
+        credentials = await asyncio.to_thread(store.connection_credentials, connection.id)
+        listeners = await asyncio.to_thread(self._listeners, app, connection)
+        target = ConnectionTarget(connection, app.connection_webhook, credentials, listeners)
+        if len(self._connections) > self.MAX_CACHED:
+            self._connections.clear()
+        self._connections[(app_key, token)] = (now + self.CACHE_SECONDS, target)
+        return target
+
+    def _listeners(self, app: Any, connection: Any) -> tuple[tuple[Any, InstantTrigger, Any], ...]:
+        """The owner's enabled scenarios whose *live* trigger is one of ``app``'s instant
+        triggers on ``connection`` (a saved draft changes nothing until it is published).
+        Only the owner's: another user's document naming this connection gets nothing."""
+        found = []
+        for scenario in self.app.store.active_scenarios(connection.user_id):
+            if scenario.live_version is None:
+                continue
+            try:
+                trigger = self.app.runner.document(scenario.id, scenario.live_version).trigger
+                if trigger.app != app.key or trigger.connection != connection.id:
+                    continue
+                op = app.trigger(trigger.operation)
+                if isinstance(op, InstantTrigger):
+                    found.append((scenario, op, op.input.model_validate(trigger.inputs)))
+            except (CellwrightError, LookupError, ValidationError) as exc:  # one broken scenario does not stop the others
+                log.warning("scenario %s cannot take %s events: %s", scenario.id, app.key, exc)
+        return tuple(found)
+
+    async def receive_for_connection(self, app_key: str, token: str, request: IncomingRequest) -> WebhookAnswer:
+        """Verify once, answer a URL check, hand the delivery to every listening scenario;
+        answer 200 with the runs it started (never waiting for them)."""
+        target = await self.connection_target(app_key, token)
+        if target is None:
+            return WebhookAnswer(404, {"error": "not_found", "message": "No connection listens at this URL."}, {})
+        hook = target.hook
+        if request.method not in hook.methods:
+            return WebhookAnswer(405, {"error": "method_not_allowed", "message": f"This URL accepts {', '.join(hook.methods)}."}, {"Allow": ", ".join(hook.methods)})
+        try:
+            hook.verify(request, target.credentials)
+        except WebhookVerificationError as exc:
+            return WebhookAnswer(401, {"error": exc.code, "message": exc.message}, {})
+        answer = hook.challenge(request) if hook.challenge is not None else None
+        if answer is not None:
+            status, body, headers = answer
+            return WebhookAnswer(status, body, dict(headers))
+        key = request.header("idempotency-key")
+        runs = []
+        for scenario, op, inputs in target.listeners:
+            try:
+                reply = await op.parse(request, inputs, {})
+            except CellwrightError as exc:  # this scenario's trigger cannot read it; the others may
+                log.warning("scenario %s could not read a %s delivery: %s", scenario.id, app_key, exc.message)
+                continue
+            runs += [(scenario, event, event_key(op, event, key, index, len(reply.events))) for index, event in enumerate(reply.events)]
+        # stored together (group commit), then run in the background
+        started = await asyncio.gather(*(self.app.trigger(scenario, event, key=dedupe) for scenario, event, dedupe in runs))
+        ids = [execution.id for execution, _ in started]
+        return WebhookAnswer(200, {"accepted": len(ids), "execution_ids": ids}, {})
+
+    # -- records ----------------------------------------------------------------------------
 
     async def recorded_outcome(self, execution_id: str) -> Outcome | None:
         """The outcome of a finished execution, rebuilt from its records (None if unfinished)."""
@@ -147,6 +252,14 @@ class WebhookIngress:
         return outcome
 
 
+def event_key(op: InstantTrigger, event: Mapping[str, Any], header: str | None, index: int, count: int) -> str | None:
+    """A delivered event's dedupe key: the vendor's event id (the trigger's ``dedupe_key``),
+    else the sender's ``Idempotency-Key`` (per event when a delivery carries several)."""
+    if op.dedupe_key and event.get(op.dedupe_key) is not None:
+        return f"event:{event[op.dedupe_key]}"
+    return f"{header}:{index}" if header and count > 1 else header
+
+
 def sync_answer(outcome: Outcome, execution_id: str) -> WebhookAnswer:
     """A sync webhook's answer: the "Webhook response" cell's, else the last output."""
     headers = {"X-Cellwright-Execution": execution_id}
@@ -157,4 +270,4 @@ def sync_answer(outcome: Outcome, execution_id: str) -> WebhookAnswer:
     return WebhookAnswer(200, outcome.last_output, headers)
 
 
-__all__ = ["WebhookAnswer", "WebhookIngress", "sync_answer"]
+__all__ = ["ConnectionTarget", "WebhookAnswer", "WebhookIngress", "event_key", "sync_answer"]

@@ -206,6 +206,7 @@ class Cellwright:
         creds = await asyncio.to_thread(updated_credentials, self, connection, credentials) if credentials is not None else None
         self.store.update_connection(user_id, connection_id, name=name, credentials=creds)
         self.store.audit(user_id, "connection.update", "connection", connection_id, {"credentials_changed": creds is not None})
+        self.ingress.forget()  # its URL verifies with the new signing secret at once
         if creds is not None:
             return await self.test_connection(user_id, connection_id)
         return self.store.get_connection(user_id, connection_id)
@@ -224,6 +225,7 @@ class Cellwright:
             raise Conflict(f"This connection is used by the enabled scenario(s) {names}. Disable them or switch their cells to another connection first.")
         self.store.delete_connection(user_id, connection_id)
         self.store.audit(user_id, "connection.delete", "connection", connection_id)
+        self.ingress.forget()
 
     # -- scenarios ------------------------------------------------------------------------
 
@@ -270,6 +272,20 @@ class Cellwright:
         if not scenario.webhook_token:
             return None
         return f"{self.settings.resolved_public_url()}/hooks/{scenario.webhook_token}"
+
+    def connection_events_url(self, user_id: str, connection_id: str) -> str | None:
+        """The one URL a vendor sends all of a connection's events to, for apps with a
+        ``connection_webhook`` (a Slack app's Events API Request URL): every enabled
+        scenario with one of the app's instant triggers on this connection gets the
+        events it asks for. Created the first time it is asked for. None for other apps,
+        and for a connection that is not the user's."""
+        connection = self.store.get_connection(user_id, connection_id)
+        if connection is None or connection.app_id not in self.apps or self.apps.get(connection.app_id).connection_webhook is None:
+            return None
+        token = self.store.connection_webhook_token(user_id, connection_id)
+        if token is None:
+            return None
+        return f"{self.settings.resolved_public_url()}/hooks/apps/{connection.app_id}/{token}"
 
     def live_document(self, scenario: Any) -> ScenarioDocument | None:
         """The document the scenario's trigger runs (its live version); None before the
@@ -457,6 +473,11 @@ class Cellwright:
     async def receive_webhook(self, token: str, request: IncomingRequest) -> WebhookAnswer:
         """Verify, store, enqueue; answer 202 (or the run's answer for sync hooks)."""
         return await self.ingress.receive(token, request)
+
+    async def receive_connection_webhook(self, app_key: str, token: str, request: IncomingRequest) -> WebhookAnswer:
+        """A delivery to a connection's URL (``connection_events_url``): verify once, then
+        one run per listening scenario that wants the event; answer 200 without waiting."""
+        return await self.ingress.receive_for_connection(app_key, token, request)
 
     # -- queries --------------------------------------------------------------------------
 

@@ -166,6 +166,10 @@ class ConnectionRow(Base):
     # "metadata" is reserved by declarative classes: the attribute is metadata_
     metadata_: Mapped[Any] = mapped_column("metadata")
     is_sandbox: Mapped[bool] = mapped_column(Boolean)
+    # /hooks/apps/<app>/<token>, for apps whose vendor sends all of a connection's events to
+    # one URL (a Slack app's Request URL); created when first shown. A unique index rather
+    # than a constraint: SQLite adds an index without copying the table.
+    webhook_token: Mapped[str | None] = mapped_column(String, unique=True, index=True)
 
 
 class ScenarioRow(Base):

@@ -73,6 +73,14 @@ def scenario_out(svc: Cellwright, scenario: Any, *, with_document: bool = True) 
     )
 
 
+def connection_out(svc: Cellwright, user: Any, connection: Any) -> dict[str, Any]:
+    """A connection as the API shows it; ``events_url`` for apps whose vendor sends all of
+    a connection's events to one URL (Slack)."""
+    app = svc.apps.get(connection.app_id) if connection.app_id in svc.apps else None
+    events_url = svc.connection_events_url(user.id, connection.id) if app is not None and app.connection_webhook else None
+    return {**connection.to_dict(), "events_url": events_url}
+
+
 # -- apps ------------------------------------------------------------------------------
 
 
@@ -93,13 +101,13 @@ def get_app(key: str, svc: Service, _: User) -> dict[str, Any]:
 
 @router.get("/connections", response_model=list[ConnectionOut], tags=["connections"])
 def list_connections(svc: Service, user: User, app: str | None = None) -> list[dict[str, Any]]:
-    return [c.to_dict() for c in svc.store.list_connections(user.id, app_id=app)]
+    return [connection_out(svc, user, c) for c in svc.store.list_connections(user.id, app_id=app)]
 
 
 @router.post("/connections", response_model=ConnectionOut, status_code=201, tags=["connections"], summary="Create a connection (runs its test call)")
 async def create_connection(body: ConnectionIn, svc: Service, user: User) -> dict[str, Any]:
     connection = await svc.create_connection(user.id, body.app, credentials=body.credentials, name=body.name, sandbox=body.sandbox, auth_type=body.auth_type)
-    return connection.to_dict()
+    return connection_out(svc, user, connection)
 
 
 @router.get("/connections/{connection_id}", response_model=ConnectionOut, tags=["connections"])
@@ -107,18 +115,18 @@ def get_connection(connection_id: str, svc: Service, user: User) -> dict[str, An
     connection = svc.store.get_connection(user.id, connection_id)
     if connection is None:
         raise NotFound(f"No connection {connection_id}.")
-    return connection.to_dict()
+    return connection_out(svc, user, connection)
 
 
 @router.patch("/connections/{connection_id}", response_model=ConnectionOut, tags=["connections"])
 async def update_connection(connection_id: str, body: ConnectionPatch, svc: Service, user: User) -> dict[str, Any]:
     connection = await svc.update_connection(user.id, connection_id, name=body.name, credentials=body.credentials)
-    return connection.to_dict()
+    return connection_out(svc, user, connection)
 
 
 @router.post("/connections/{connection_id}/test", response_model=ConnectionOut, tags=["connections"])
 async def test_connection(connection_id: str, svc: Service, user: User) -> dict[str, Any]:
-    return (await svc.test_connection(user.id, connection_id)).to_dict()
+    return connection_out(svc, user, await svc.test_connection(user.id, connection_id))
 
 
 @router.delete("/connections/{connection_id}", status_code=204, tags=["connections"], responses={409: {"model": ErrorBody}})

@@ -34,6 +34,7 @@ class AppOut(BaseModel):
     auth_types: list[str] = Field(default_factory=list, description="Every auth type a connection can use, the default first.")
     builtin: bool
     has_sandbox: bool
+    connection_webhook: bool = Field(False, description="True when the vendor sends every event of a connection to one URL (a Slack app's Request URL): the connection's events_url.")
     auth_schema: dict[str, Any] | None = Field(None, description="The default auth kind's form (JSON Schema).")
     auth_schemas: dict[str, dict[str, Any]] | None = Field(None, description="Per auth type, its form (JSON Schema).")
     triggers: list[OperationSummary]
@@ -67,6 +68,11 @@ class ConnectionOut(BaseModel):
     last_used: str | None = None
     usage_count: int = 0
     metadata: dict[str, Any] | None = None
+    events_url: str | None = Field(
+        None,
+        description="For apps whose vendor sends every event of a connection to one URL (Slack: the app's Events API Request URL): "
+        "that URL. Every enabled scenario with one of the app's instant triggers on this connection receives the events it asks for.",
+    )
 
 
 class ScenarioOut(BaseModel):

@@ -41,6 +41,10 @@ def render() -> str:
         out += ["", f"<a id=\"{app.key}\"></a>", f"## {app.name} (`{app.key}`)", "", app.description, ""]
         auth = " or ".join(f"**{kind.type}**" for kind in app.auth_kinds)
         out.append(f"Auth: {auth}." + (" Has a sandbox (try it without an account)." if app.sandbox else ""))
+        if app.connection_webhook is not None:
+            hook = app.connection_webhook
+            out += ["", f"Events arrive at one URL per connection, its **{hook.label}** (on the Connections page and in the "
+                    f"trigger cell; `events_url` in the API): {hook.instructions}"]
         for title, ops in (("Triggers", app.triggers), ("Actions", app.actions)):
             if not ops:
                 continue

@@ -7,6 +7,7 @@ mounted with ``panel.io.fastapi``; that mount does not check a WebSocket's ``Ori
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -153,7 +154,9 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
 
 
 class HookIngress:
-    """Serves ``/hooks/{token}`` in front of FastAPI.
+    """Serves ``/hooks/{token}`` (a scenario's URL) and ``/hooks/apps/{app}/{token}`` (a
+    connection's URL, for apps whose vendor sends all of a connection's events to one URL)
+    in front of FastAPI.
 
     Webhooks are the hot path (a synchronous hook answers only after the whole run):
     a plain ASGI handler here costs a fraction of FastAPI's middleware and routing
@@ -169,8 +172,13 @@ class HookIngress:
         if scope["type"] != "http" or not path.startswith("/hooks/"):
             await self.app(scope, receive, send)
             return
-        token = path[len("/hooks/"):]
-        if not token or "/" in token:
+        parts = path[len("/hooks/"):].split("/")
+        deliver: Callable[[IncomingRequest], Awaitable[Any]]
+        if len(parts) == 1 and parts[0]:
+            deliver = functools.partial(self.svc.receive_webhook, parts[0])
+        elif len(parts) == 3 and parts[0] == "apps" and parts[1] and parts[2]:
+            deliver = functools.partial(self.svc.receive_connection_webhook, parts[1], parts[2])
+        else:
             await _send_json(send, 404, {"error": "not_found", "message": "No scenario listens at this URL."})
             return
         limit = self.svc.settings.webhook_max_bytes
@@ -202,7 +210,7 @@ class HookIngress:
             path=path,
         )
         try:
-            answer = await self.svc.receive_webhook(token, incoming)
+            answer = await deliver(incoming)
         except Exception:
             log.exception("webhook ingress failed")
             await _send_json(send, 500, {"error": "internal_error", "message": "Something went wrong on the server; the log has the details."})
@@ -228,7 +236,8 @@ async def _send(send: Any, status: int, body: bytes, media_type: str, headers: d
 
 
 def _document_hooks(app: FastAPI) -> None:
-    """Describe ``/hooks/{token}`` (served by ``HookIngress``) in the OpenAPI document."""
+    """Describe ``/hooks/{token}`` and ``/hooks/apps/{app}/{token}`` (served by ``HookIngress``)
+    in the OpenAPI document."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -249,6 +258,22 @@ def _document_hooks(app: FastAPI) -> None:
             method: {"tags": ["webhooks"], "summary": "Webhook ingress", "operationId": f"webhook_{method}", "parameters": param, "responses": responses}
             for method in ("get", "post", "put", "patch", "delete")
         }
+        schema["paths"]["/hooks/apps/{app}/{token}"] = {"post": {
+            "tags": ["webhooks"],
+            "summary": "A connection's webhook (every event of the connection: a Slack app's Request URL)",
+            "description": "The connection's events_url. Verified once with the connection's credentials; a URL check "
+            "(Slack's url_verification) is answered; every enabled scenario with one of the app's instant triggers on "
+            "the connection gets the events its trigger picks. Never waits for the runs.",
+            "operationId": "connection_webhook_post",
+            "parameters": [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in ("app", "token")],
+            "responses": {
+                "200": {"description": "Taken: accepted (runs started) and execution_ids; or the answer to a URL check."},
+                "401": {"description": "Signature check failed; nothing stored."},
+                "404": {"description": "No connection listens at this URL."},
+                "405": {"description": "The URL does not accept this method."},
+                "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
+            },
+        }}
         app.openapi_schema = schema
         return schema
 

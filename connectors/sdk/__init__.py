@@ -44,12 +44,18 @@ from connectors.sdk.operations import (
     load_sample,
 )
 from connectors.sdk.rest import rest
-from connectors.sdk.webhooks import IncomingRequest, WebhookReply, constant_time_equals, hmac_hex
+from connectors.sdk.webhooks import (
+    ConnectionWebhook,
+    IncomingRequest,
+    WebhookReply,
+    constant_time_equals,
+    hmac_hex,
+)
 
 __all__ = [
     "Action", "AnyOutput", "ApiKeyAuth", "ApiKeyFields", "App", "AuthError", "AuthExpiredError",
     "AuthKind", "BasicAuth", "BasicFields", "CallTimeoutError", "CellwrightError",
-    "ConfigurationError", "ConnectorHttp", "CustomAuth", "ForbiddenDestinationError", "HaltError",
+    "ConfigurationError", "ConnectionWebhook", "ConnectorHttp", "CustomAuth", "ForbiddenDestinationError", "HaltError",
     "IncomingRequest", "InstantTrigger", "InvalidInputError", "InvalidOutputError", "ManualTrigger",
     "MappingError", "NetworkError", "NetworkPolicy", "NoAuth", "NoInput", "OAuth2Auth",
     "Operation", "OperationContext", "PollingTrigger", "RateLimitedError", "ScheduleTrigger",

@@ -9,7 +9,8 @@ from typing import Any
 from connectors.sdk.auth import AuthKind, NoAuth
 from connectors.sdk.errors import ConfigurationError
 from connectors.sdk.http import ErrorParser
-from connectors.sdk.operations import Action, Operation, Trigger
+from connectors.sdk.operations import Action, InstantTrigger, Operation, Trigger
+from connectors.sdk.webhooks import ConnectionWebhook
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +44,11 @@ class App:
     sandbox_credentials: Mapping[str, Any] = field(default_factory=dict)
     """Credentials the sandbox accepts: what a "sandbox connection" stores."""
     builtin: bool = False
+    connection_webhook: ConnectionWebhook | None = None
+    """Set when the vendor sends every event of a connection to one URL (a Slack app's
+    single Request URL): each connection gets that URL and feeds every enabled scenario
+    whose trigger is one of this app's instant triggers on it. Those triggers then have
+    no ``subscribe``: there is nothing to register per scenario."""
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -52,6 +58,19 @@ class App:
                     f"App '{self.key}' declares two '{kind.type}' auth kinds; an app has at most one kind per type."
                 )
             seen.add(kind.type)
+        if self.connection_webhook is not None:
+            if not self.needs_connection:
+                raise ConfigurationError(f"App '{self.key}' has a connection webhook but no connection to give it a URL.")
+            if any(op.subscribe is not None for op in self.instant_triggers):
+                raise ConfigurationError(
+                    f"App '{self.key}' has a connection webhook: its instant triggers are fed from the connection's URL "
+                    "and cannot subscribe per scenario."
+                )
+
+    @property
+    def instant_triggers(self) -> tuple[InstantTrigger, ...]:
+        """The triggers the vendor calls (webhooks, events)."""
+        return tuple(op for op in self.triggers if isinstance(op, InstantTrigger))
 
     @property
     def auth_kinds(self) -> tuple[AuthKind, ...]:
@@ -108,6 +127,7 @@ class App:
             "auth_types": [kind.type for kind in self.auth_kinds],
             "builtin": self.builtin,
             "has_sandbox": self.sandbox is not None,
+            "connection_webhook": self.connection_webhook is not None,
         }
         if full:
             data["auth_schema"] = self.auth.describe()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,10 @@ class IncomingRequest:
         return self.body.decode("utf-8", "replace")
 
 
+Response = tuple[int, Any, dict[str, str]]
+"""An immediate answer: status, body, headers."""
+
+
 @dataclass
 class WebhookReply:
     """Events to run, or an immediate ``response`` (status, body, headers) to send back.
@@ -58,7 +62,35 @@ class WebhookReply:
     """
 
     events: list[dict[str, Any]] = field(default_factory=list)
-    response: tuple[int, Any, dict[str, str]] | None = None
+    response: Response | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectionWebhook:
+    """The vendor sends every event of a connection to one URL (``App(connection_webhook=…)``).
+
+    Some vendors take one URL per account or per vendor-side app rather than one per
+    subscription: a Slack app has a single Events API *Request URL*. Such an app gets
+    one URL per connection, ``/hooks/apps/<app>/<connection token>``; each delivery is
+    verified once with the connection's credentials, a URL check is answered without any
+    scenario, and the delivery is then handed to every enabled scenario whose live
+    trigger is one of the app's instant triggers on that connection. Each trigger's
+    ``parse`` picks the events it wants (event type, channel…) as it does at a
+    scenario's own URL; its ``dedupe_key`` keeps a retried delivery from running twice.
+
+    - ``verify(request, credentials)`` raises ``WebhookVerificationError`` for a request
+      that is not authentic (``credentials``: the connection's).
+    - ``challenge(request)`` returns the answer to a vendor's URL check (Slack's
+      ``url_verification``), or ``None`` for an ordinary delivery.
+    - ``label`` and ``instructions`` are shown beside the URL: what it is called at the
+      vendor, and where to paste it.
+    """
+
+    verify: Callable[[IncomingRequest, Mapping[str, Any]], None]
+    challenge: Callable[[IncomingRequest], Response | None] | None = None
+    methods: tuple[str, ...] = ("POST",)
+    label: str = "Webhook URL"
+    instructions: str = "Paste it in the app's webhook settings."
 
 
 def hmac_hex(secret: str | bytes, message: bytes, algorithm: str = "sha256") -> str:

@@ -17,7 +17,9 @@ Test-only hook: ``POST /__sandbox__/fail`` with
 ``{"method": "chat.postMessage", "error": "ratelimited", "status": 429, "retry_after": 7, "times": 1}``
 makes the next ``times`` calls of that method (``"upload"`` for the upload URL) fail
 that way. Events: ``event_callback(...)``, ``url_verification(...)`` and
-``signed_request(...)`` build deliveries signed the way Slack signs them.
+``signed_request(...)`` build deliveries signed the way Slack signs them; ``deliver(url, …)``
+POSTs one to a Request URL (a connection's ``/hooks/apps/slack/<token>`` or a
+scenario's ``/hooks/<token>``) as Slack does, retries included.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -429,3 +432,18 @@ def signed_request(payload: Mapping[str, Any], secret: str = SANDBOX_SIGNING_SEC
     body = json.dumps(payload).encode()
     return IncomingRequest(method="POST", headers=sign(body, secret, timestamp), query={}, body=body)
 
+
+async def deliver(url: str, payload: Mapping[str, Any], *, secret: str = SANDBOX_SIGNING_SECRET, retry: int = 0,
+                  client: httpx.AsyncClient | None = None) -> httpx.Response:
+    """POST ``payload`` to a Request URL the way Slack's Events API does: JSON, signed with
+    ``secret``. ``retry`` > 0 is Slack's redelivery of the same body (same ``event_id``) with
+    a fresh signature and ``X-Slack-Retry-Num`` / ``X-Slack-Retry-Reason``. ``client``: one
+    to reuse (e.g. over an ASGI transport); by default a new one."""
+    body = json.dumps(payload).encode()
+    headers = sign(body, secret)
+    if retry:
+        headers |= {"x-slack-retry-num": str(retry), "x-slack-retry-reason": "http_timeout"}
+    if client is not None:
+        return await client.post(url, content=body, headers=headers)
+    async with httpx.AsyncClient(timeout=10) as own:
+        return await own.post(url, content=body, headers=headers)

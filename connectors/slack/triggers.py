@@ -1,9 +1,13 @@
 """Slack triggers: Events API deliveries (instant; no history polling).
 
 Slack sends a Slack app's events to the one *Request URL* set in the app's settings
-(Event Subscriptions), so there is nothing to subscribe through the API
-(``subscribe=None``, like n8n's Slack Trigger): the user pastes the trigger's webhook
-URL there and subscribes the bot events the trigger names. Every delivery is signed
+(Event Subscriptions; https://api.slack.com/apis/events-api#subscribing), so there is
+nothing to subscribe through the API (``subscribe=None``). A Slack app is one Slack
+connection here, so the URL belongs to the connection (``CONNECTION_WEBHOOK``,
+``/hooks/apps/slack/<token>``): the user pastes it once and subscribes the bot events
+their triggers name, and every enabled scenario with a Slack trigger on that
+connection gets the events its trigger picks. (A scenario's own ``/hooks/<token>`` URL
+still works for a Slack app that feeds a single scenario.) Every delivery is signed
 with the app's signing secret (kept in the Slack connection):
 ``X-Slack-Signature: v0=hex(HMAC-SHA256(secret, "v0:{timestamp}:{raw body}"))``
 (https://api.slack.com/authentication/verifying-requests-from-slack).
@@ -18,8 +22,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from connectors.sdk import (
+    ConnectionWebhook,
     IncomingRequest,
     InstantTrigger,
+    InvalidInputError,
     NoInput,
     WebhookReply,
     WebhookVerificationError,
@@ -43,6 +49,11 @@ clock: Callable[[], float] = time.time
 
 
 def verify(request: IncomingRequest, inputs: Any, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
+    """A trigger's ``verify`` (a scenario's own URL): :func:`verify_signature`."""
+    verify_signature(request, credentials)
+
+
+def verify_signature(request: IncomingRequest, credentials: Mapping[str, Any]) -> None:
     """Check Slack's request signature over the raw body and the timestamp's freshness."""
     secret = secret_value(credentials.get("signing_secret"))
     if not secret:
@@ -64,6 +75,21 @@ def verify(request: IncomingRequest, inputs: Any, state: Mapping[str, Any], cred
         raise WebhookVerificationError("The X-Slack-Signature does not match: wrong signing secret or altered body.")
 
 
+def _challenge_answer(payload: Any) -> tuple[int, Any, dict[str, str]] | None:
+    if isinstance(payload, Mapping) and payload.get("type") == "url_verification":
+        return 200, {"challenge": payload.get("challenge")}, {}
+    return None
+
+
+def challenge(request: IncomingRequest) -> tuple[int, Any, dict[str, str]] | None:
+    """The answer to Slack's ``url_verification`` (sent when a Request URL is saved): the
+    challenge echoed back; ``None`` for any other delivery."""
+    try:
+        return _challenge_answer(request.json())
+    except InvalidInputError:
+        return None  # not JSON: not a URL check (the triggers' parse reports it)
+
+
 Select = Callable[[Mapping[str, Any], Any], dict[str, Any] | None]
 
 
@@ -74,8 +100,9 @@ def _events_parser(event_type: str, select: Select) -> Callable[..., Any]:
         payload = request.json()
         if not isinstance(payload, Mapping):
             return WebhookReply()
-        if payload.get("type") == "url_verification":
-            return WebhookReply(response=(200, {"challenge": payload.get("challenge")}, {}))
+        answer = _challenge_answer(payload)
+        if answer is not None:
+            return WebhookReply(response=answer)
         event = payload.get("event")
         if payload.get("type") != "event_callback" or not isinstance(event, Mapping) or event.get("type") != event_type:
             return WebhookReply()  # another event of the same Slack app: acknowledge, run nothing
@@ -143,9 +170,19 @@ def _team_join(event: Mapping[str, Any], inputs: Any) -> dict[str, Any]:
 
 
 SETUP = (
-    " Paste this trigger's webhook URL as the Request URL in your Slack app's Event Subscriptions and "
+    " Paste your Slack connection's Events Request URL (on the Connections page, and shown in this trigger) "
+    "as the Request URL in your Slack app's Event Subscriptions, once for all scenarios on that connection, and "
     "subscribe the bot event {event}; put the app's Signing Secret in the Slack connection."
 )
+
+CONNECTION_WEBHOOK = ConnectionWebhook(
+    verify=verify_signature,
+    challenge=challenge,
+    label="Events Request URL",
+    instructions="paste it in your Slack app's Event Subscriptions (Request URL). "
+    "Every enabled scenario with a Slack trigger on this connection gets the events it asks for.",
+)
+"""One URL per Slack connection: a Slack app has one Request URL for all its events."""
 
 TRIGGERS: tuple[InstantTrigger, ...] = (
     InstantTrigger(

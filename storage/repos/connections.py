@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -112,6 +113,35 @@ class ConnectionsRepo(RepoBase):
                 )
             )
             return rowcount(result) == 1
+
+    def connection_webhook_token(self, user_id: str, connection_id: str) -> str | None:
+        """The token of the user's connection's webhook URL (``/hooks/apps/<app>/<token>``),
+        created the first time it is asked for (random, URL-safe); None if the connection
+        is not the user's (or does not exist)."""
+        with self._read() as s:
+            found = s.execute(
+                select(ConnectionRow.user_id, ConnectionRow.webhook_token).where(
+                    ConnectionRow.id == connection_id
+                )
+            ).first()
+        if found is None or found.user_id != user_id:
+            return None
+        if found.webhook_token:
+            return str(found.webhook_token)
+        with self._write() as s:
+            row = s.get(ConnectionRow, connection_id, with_for_update=True)
+            if row is None or row.user_id != user_id:
+                return None  # deleted meanwhile
+            if row.webhook_token is None:  # another caller may have just made it
+                row.webhook_token = secrets.token_urlsafe(24)
+            return row.webhook_token
+
+    def connection_by_webhook_token(self, token: str) -> Connection | None:
+        """The connection whose webhook URL carries ``token``, or None (engine use; not
+        user-scoped: the token is the URL's secret part)."""
+        with self._read() as s:
+            row = s.scalar(select(ConnectionRow).where(ConnectionRow.webhook_token == token))
+            return _record(row) if row else None
 
     def connection_credentials(self, connection_id: str) -> dict[str, Any]:
         """The decrypted credentials (engine use; not user-scoped). NotFoundError if absent."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ConflictError, NotFoundError
@@ -204,9 +204,11 @@ class ScenariosRepo(RepoBase):
         """The user's scenarios, most recently changed first."""
         return self._scenarios(ScenarioRow.user_id == user_id)
 
-    def active_scenarios(self) -> list[Scenario]:
-        """Every user's active scenarios (for the scheduler and pollers)."""
-        return self._scenarios(ScenarioRow.status == "active")
+    def active_scenarios(self, user_id: str | None = None) -> list[Scenario]:
+        """The active scenarios of every user (for the scheduler and pollers), or of one."""
+        if user_id is None:
+            return self._scenarios(ScenarioRow.status == "active")
+        return self._scenarios(and_(ScenarioRow.status == "active", ScenarioRow.user_id == user_id))
 
     def _scenarios(self, condition: Any) -> list[Scenario]:
         with self._read() as s:

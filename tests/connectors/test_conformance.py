@@ -47,6 +47,35 @@ def test_the_checks_find_problems() -> None:
     assert any("two operations use the key" in p for p in problems) and any("do not cover" in p for p in problems)
 
 
+def test_each_check_says_what_is_wrong() -> None:
+    """The remaining checks, one sentence each: blank identity, nothing offered, hosts, a
+    missing sample, schemas that do not generate or are not objects."""
+    from pydantic import ConfigDict, Field, RootModel
+
+    blank = App(key="blank", name=" ", description="", category="", base_url="https://api.blank.example")
+    assert app_problems(blank) == [
+        "it has no name", "it has no description", "it has no category",
+        "it offers no trigger and no action", "it has a base_url but declares no allowed_hosts",
+    ]
+
+    class Opaque:
+        pass
+
+    class Unschemable(BaseModel):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        thing: Opaque = Field(description="Has no JSON Schema.")
+
+    class Listed(RootModel[list[int]]):
+        pass
+
+    odd = Action(key="odd", name="Odd", description="An action with odd models.", input=Unschemable, output=Listed,
+                 sample={}, perform=lambda ctx, inputs: {})
+    problems = operation_problems(odd)
+    assert "it has no sample output (every operation ships one)" in problems
+    assert any(p.startswith("its input model has no JSON Schema: ") for p in problems)
+    assert "its output model's JSON Schema is not an object" in problems
+
+
 def test_registry_refuses_duplicate_apps() -> None:
     with pytest.raises(ValueError, match="Two apps"):
         Registry([APPS[0], APPS[0]])

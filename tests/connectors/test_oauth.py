@@ -157,6 +157,10 @@ async def test_callback_state_and_errors(server: OAuthTestServer, auth: OAuth2Au
     assert params["error"] == "access_denied" and params["state"] == state
     with pytest.raises(AuthError, match="not granted"):
         check_callback(params, expected_state=state)
+    other = {"error": "invalid_scope", "error_description": "The scope 'admin' is not allowed.", "state": state}
+    with pytest.raises(AuthError, match=r"^The authorization was not granted by Acme: The scope 'admin' is not allowed\. Start") as caught:
+        check_callback(other, expected_state=state, provider="Acme")
+    assert caught.value.details.get("error") == "invalid_scope"
 
 
 async def test_wrong_client_secret_is_refused(server: OAuthTestServer, auth: OAuth2Auth) -> None:

@@ -391,6 +391,48 @@ async def test_the_url_verification_challenge_is_echoed_and_runs_nothing(key: st
     assert reply.response == (200, {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}, {})
 
 
+def test_one_request_url_per_connection() -> None:
+    """A Slack app has one Request URL for all its events: the connection's, verified with
+    its signing secret; the URL check is answered without any trigger."""
+    hook = app.connection_webhook
+    assert hook is not None and hook.verify is triggers.verify_signature and hook.label == "Events Request URL"
+    assert "Event Subscriptions" in hook.instructions
+    assert all(trigger.subscribe is None and trigger.dedupe_key == "event_id" for trigger in app.triggers)
+    hook.verify(sb.signed_request(message()), CREDENTIALS)
+    with pytest.raises(WebhookVerificationError, match="does not match"):
+        hook.verify(sb.signed_request(message(), secret="another-signing-secret"), CREDENTIALS)
+    assert hook.challenge is not None
+    assert hook.challenge(sb.signed_request(sb.url_verification("abc"))) == (200, {"challenge": "abc"}, {})
+    assert hook.challenge(sb.signed_request(message())) is None
+    assert hook.challenge(IncomingRequest(method="POST", headers={}, query={}, body=b"{not json")) is None
+
+
+async def test_the_sandbox_delivers_like_slack_retries_included() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    seen: list[IncomingRequest] = []
+
+    async def receive(request: Request) -> JSONResponse:
+        seen.append(IncomingRequest(method=request.method, headers={k.lower(): v for k, v in request.headers.items()},
+                                    query={}, body=await request.body()))
+        return JSONResponse({"ok": True})
+
+    receiver = Starlette(routes=[Route("/hooks/apps/slack/t", receive, methods=["POST"])])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver), base_url="http://cellwright.test") as client:
+        payload = message()
+        assert (await sb.deliver("/hooks/apps/slack/t", payload, client=client)).status_code == 200
+        await sb.deliver("/hooks/apps/slack/t", payload, client=client, retry=1)
+    first, again = seen
+    assert first.body == again.body and first.json()["event_id"] == "Ev0MSG0001"
+    assert first.header("x-slack-retry-num") is None
+    assert (again.header("x-slack-retry-num"), again.header("x-slack-retry-reason")) == ("1", "http_timeout")
+    for request in seen:
+        triggers.verify_signature(request, CREDENTIALS)
+
+
 def message(**fields: Any) -> dict[str, Any]:
     base = {"type": "message", "channel": "C0SANDBOX01", "user": "U0SANDBOX01", "text": "hello",
             "ts": "1764061200.000200", "channel_type": "channel"}

@@ -9,7 +9,12 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.sdk import (
+    ApiKeyAuth,
+    App,
+    ConfigurationError,
+    ConnectionWebhook,
     IncomingRequest,
+    InstantTrigger,
     InvalidInputError,
     WebhookReply,
     WebhookVerificationError,
@@ -153,3 +158,44 @@ def test_webhook_app_shape() -> None:
     CatchHookOutput.model_validate(catch_hook.sample)
     assert CatchHookInput().methods == ["POST"]
     assert WebhookReply().events == []
+
+
+# -- connection webhooks: one URL for every event of a connection ----------------------
+
+
+def _instant(key: str, **extra: object) -> InstantTrigger:
+    async def parse(request: IncomingRequest, inputs: object, state: object) -> WebhookReply:
+        return WebhookReply(events=[request.json()])
+
+    return InstantTrigger(key=key, name=key, description="An event of the test vendor.", sample={"n": 1}, parse=parse, **extra)  # type: ignore[arg-type]
+
+
+def _verify(request: IncomingRequest, credentials: object) -> None:
+    if request.header("x-key") != "k":
+        raise WebhookVerificationError("Bad x-key.")
+
+
+def test_an_app_declares_one_url_per_connection() -> None:
+    hook = ConnectionWebhook(verify=_verify)
+    assert (hook.challenge, hook.methods, hook.label) == (None, ("POST",), "Webhook URL")
+    assert hook.instructions  # something to show beside the URL
+    vendor = App(key="vendor", name="Vendor", description="d", category="c", auth=ApiKeyAuth(),
+                 triggers=(_instant("one"), _instant("two")), connection_webhook=hook)
+    assert [op.key for op in vendor.instant_triggers] == ["one", "two"]
+    assert vendor.describe(full=False)["connection_webhook"] is True
+    assert app.describe(full=False)["connection_webhook"] is False  # the Webhook app: one URL per scenario
+    with pytest.raises(WebhookVerificationError):
+        hook.verify(incoming(b"{}"), {})
+
+
+def test_a_connection_webhook_needs_a_connection_and_no_per_scenario_subscriptions() -> None:
+    hook = ConnectionWebhook(verify=_verify)
+    with pytest.raises(ConfigurationError, match="has a connection webhook but no connection"):
+        App(key="open", name="Open", description="d", category="c", triggers=(_instant("one"),), connection_webhook=hook)
+
+    async def subscribe(ctx: object, inputs: object, url: str) -> dict[str, str]:
+        return {}
+
+    with pytest.raises(ConfigurationError, match="cannot subscribe per scenario"):
+        App(key="mixed", name="Mixed", description="d", category="c", auth=ApiKeyAuth(),
+            triggers=(_instant("one", subscribe=subscribe),), connection_webhook=hook)

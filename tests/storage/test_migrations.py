@@ -137,6 +137,44 @@ def test_existing_scenarios_go_live_at_their_latest_version(fresh_url: str) -> N
         engine.dispose()
 
 
+def test_existing_connections_get_a_webhook_token_column_without_a_token(fresh_url: str) -> None:
+    """0004 adds ``connections.webhook_token`` (unique index): existing connections keep
+    working and get their token when their URL is first shown; downgrading removes it."""
+    config = alembic_config(fresh_url)
+    command.upgrade(config, "0003")
+    json_type = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+    now = datetime.now(UTC)
+    users = sa.table(
+        "users", *(sa.column(c) for c in ("id", "email", "name", "is_admin", "created_at"))
+    )
+    columns = ("id", "app_id", "user_id", "name", "status", "credentials", "created_at",
+               "updated_at", "usage_count", "is_sandbox")
+    connections = sa.table(
+        "connections", *(sa.column(c) for c in columns), sa.column("metadata", json_type)
+    )
+    engine = create_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(users.insert().values(id="u1", email="a@example.com", name="A", is_admin=False, created_at=now))
+            for connection_id in ("c1", "c2"):
+                conn.execute(connections.insert().values(
+                    id=connection_id, app_id="slack", user_id="u1", name=connection_id, status="active",
+                    credentials="x", created_at=now, updated_at=now, usage_count=0, is_sandbox=False, metadata={},
+                ))
+        command.upgrade(config, "head")
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, webhook_token FROM connections ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [("c1", None), ("c2", None)]  # several NULLs: unique allows them
+        [index] = [i for i in inspect(engine).get_indexes("connections") if i["column_names"] == ["webhook_token"]]
+        assert index["unique"] and index["name"] == "ix_connections_webhook_token"
+        command.downgrade(config, "0003")
+        assert "webhook_token" not in {c["name"] for c in inspect(engine).get_columns("connections")}
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM connections")).scalar() == 2
+    finally:
+        engine.dispose()
+
+
 def test_concurrent_migrations_are_serialised(fresh_url: str) -> None:
     """Several servers starting at once on one database (separate processes): all
     succeed, one migrates, the others find the schema at head."""
@@ -162,7 +200,7 @@ def test_migrate_from_threads_of_one_process(fresh_url: str) -> None:
 
 def test_single_head_and_self_contained_revisions() -> None:
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    assert scripts.get_heads() == ["0003"]
+    assert scripts.get_heads() == ["0004"]
     for script in scripts.walk_revisions():
         source = Path(script.path).read_text()
         assert "storage.models" not in source.replace("storage.models.UTCDateTime", "")

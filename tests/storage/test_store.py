@@ -238,6 +238,45 @@ def test_connections_are_scoped_to_their_user(store: Store, alice: User, bob: Us
     assert store.get_connection(alice.id, conn.id) == conn  # untouched
 
 
+def test_connection_webhook_tokens_are_made_on_demand_and_owned(
+    store: Store, alice: User, bob: User
+) -> None:
+    """``/hooks/apps/<app>/<token>``: one random URL-safe token per connection, made when
+    first asked for, then stable; only the owner gets it; the token finds the connection."""
+    work = store.create_connection(alice.id, "slack", "Work", {"signing_secret": "s"})
+    home = store.create_connection(alice.id, "slack", "Home", {})
+    token = store.connection_webhook_token(alice.id, work.id)
+    assert token is not None and re.fullmatch(r"[A-Za-z0-9_-]{32}", token)
+    assert store.connection_webhook_token(alice.id, work.id) == token  # stable
+    other = store.connection_webhook_token(alice.id, home.id)
+    assert other is not None and other != token
+    assert store.connection_webhook_token(bob.id, work.id) is None  # not Bob's
+    assert store.connection_webhook_token(alice.id, "missing") is None
+    found = store.connection_by_webhook_token(token)
+    assert found is not None and (found.id, found.user_id) == (work.id, alice.id)
+    assert found == store.get_connection(alice.id, work.id)  # the record carries no token
+    assert store.connection_by_webhook_token("no-such-token") is None
+    store.update_connection(alice.id, work.id, credentials={"signing_secret": "new"})
+    assert store.connection_webhook_token(alice.id, work.id) == token  # kept across edits
+    assert store.delete_connection(alice.id, work.id)
+    assert store.connection_by_webhook_token(token) is None
+
+
+def test_connection_webhook_tokens_are_unique(store: Store, alice: User) -> None:
+    conn = store.create_connection(alice.id, "slack", "Work", {})
+    twin = store.create_connection(alice.id, "slack", "Twin", {})
+    token = store.connection_webhook_token(alice.id, conn.id)
+    with pytest.raises(IntegrityError), store._write() as s:  # the database refuses a duplicate too
+        s.execute(text("UPDATE connections SET webhook_token = :t WHERE id = :id"), {"t": token, "id": twin.id})
+
+
+def test_concurrent_first_requests_share_one_token(store: Store, alice: User) -> None:
+    conn = store.create_connection(alice.id, "slack", "Work", {})
+    with ThreadPoolExecutor(4) as pool:
+        tokens = set(pool.map(lambda _: store.connection_webhook_token(alice.id, conn.id), range(8)))
+    assert len(tokens) == 1 and None not in tokens
+
+
 def test_scenarios_using_connection(
     doc: Callable[..., dict[str, Any]],
     store: Store,
@@ -429,6 +468,8 @@ def test_status_lists_and_active_scenarios(
     assert activated is not None and activated.status == "active"
     store.set_scenario_status(bob.id, b1.id, "active")
     assert {s.id for s in store.active_scenarios()} == {a1.id, b1.id}
+    assert [s.id for s in store.active_scenarios(alice.id)] == [a1.id]
+    assert [s.id for s in store.active_scenarios(bob.id)] == [b1.id]
     with pytest.raises(ValueError, match="invalid scenario status"):
         store.set_scenario_status(alice.id, a2.id, "enabled")
 

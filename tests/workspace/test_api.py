@@ -207,6 +207,28 @@ async def test_connections_never_return_credentials(client: httpx.AsyncClient) -
     assert SECRET not in refused.text
 
 
+async def test_a_slack_connection_has_its_events_url(client: httpx.AsyncClient, eve: httpx.AsyncClient, anon: httpx.AsyncClient) -> None:
+    """Slack sends all of a Slack app's events to one Request URL: the connection's."""
+    created = await client.post("/api/v1/connections", json={"app": "slack", "sandbox": True})
+    assert created.status_code == 201
+    slack = created.json()
+    url = slack["events_url"]
+    assert url.startswith("http") and "/hooks/apps/slack/" in url
+    listed = {c["id"]: c for c in (await client.get("/api/v1/connections")).json()}
+    assert listed[slack["id"]]["events_url"] == url  # stable: pasted once in Slack
+    assert (await client.get(f"/api/v1/connections/{slack['id']}")).json()["events_url"] == url
+    assert (await client.post(f"/api/v1/connections/{slack['id']}/test")).json()["events_url"] == url
+    assert (await client.patch(f"/api/v1/connections/{slack['id']}", json={"name": "Slack"})).json()["events_url"] == url
+    keyed = (await client.post("/api/v1/connections", json={"app": "keyed", "credentials": {"api_key": "good-1"}, "sandbox": True})).json()
+    assert keyed["events_url"] is None  # one URL per scenario for other apps
+    assert (await eve.get(f"/api/v1/connections/{slack['id']}")).status_code == 404
+    apps = {a["key"]: a for a in (await client.get("/api/v1/apps")).json()}
+    assert apps["slack"]["connection_webhook"] is True and apps["keyed"]["connection_webhook"] is False
+    spec = (await anon.get("/api/v1/openapi.json")).json()
+    assert set(spec["paths"]["/hooks/apps/{app}/{token}"]) == {"post"}
+    assert "events_url" in spec["components"]["schemas"]["ConnectionOut"]["properties"]
+
+
 async def test_connection_errors_are_clear(client: httpx.AsyncClient) -> None:
     no_sandbox = await client.post("/api/v1/connections", json={"app": "nosandbox", "credentials": {"api_key": "k"}, "sandbox": True})
     assert no_sandbox.status_code == 422

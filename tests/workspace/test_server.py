@@ -85,6 +85,27 @@ async def test_a_body_over_the_limit_is_a_413(svc: Cellwright, user: Any, anon: 
     assert stored(svc, user) == 1
 
 
+async def test_connection_urls_are_routed_with_the_same_limits(svc: Cellwright, user: Any, anon: httpx.AsyncClient) -> None:
+    """``/hooks/apps/{app}/{token}``: a connection's URL (Slack), beside ``/hooks/{token}``."""
+    from connectors.slack import sandbox as sb
+
+    connection = await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)
+    url = svc.connection_events_url(user.id, connection.id)
+    assert url is not None
+    path = url.removeprefix(svc.settings.resolved_public_url())
+    check = await sb.deliver(path, sb.url_verification("c-1"), client=anon)
+    assert check.status_code == 200 and check.json() == {"challenge": "c-1"}
+    svc.settings.webhook_max_bytes = 1000
+    too_big = await anon.post(path, content=b"x" * 1001)
+    assert too_big.status_code == 413 and too_big.json()["error"] == "payload_too_large"
+    get = await anon.get(path)
+    assert get.status_code == 405 and get.headers["allow"] == "POST"
+    token = path.rsplit("/", 1)[1]
+    for wrong in ("/hooks/apps/slack", f"/hooks/apps//{token}", f"/hooks/apps/slack/{token}/x", f"/hooks/other/slack/{token}", "/hooks/"):
+        assert (await anon.post(wrong, json={})).status_code == 404, wrong
+    assert stored(svc, user) == 0
+
+
 def signed(body: bytes, secret: str = "s3cr3t-key") -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 

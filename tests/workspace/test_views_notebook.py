@@ -302,6 +302,51 @@ async def test_notebook_view_edits_flow_into_state(svc: Any, user: Any, scenario
     assert not nb.dirty and nb.state.version == 2
 
 
+def _find(layout: Any, css_class: str) -> Any:
+    """The first component under ``layout`` carrying ``css_class``."""
+    for obj in layout.select(lambda o: css_class in (getattr(o, "css_classes", None) or [])):
+        return obj
+    raise AssertionError(f"no .{css_class}")
+
+
+async def test_trigger_cells_show_where_events_go(svc: Any, user: Any, scenario: Any) -> None:
+    """The Webhook trigger shows the scenario's URL; a Slack trigger its connection's
+    Events Request URL (a Slack app has one, shared by every scenario on the connection)."""
+    from workspace.views.notebook import Notebook
+
+    state = NotebookState(svc, user, scenario.id)
+    label, url, note = state.trigger_url(state.cell("hook")) or ("", "", "")
+    assert label == "Webhook URL (send events here once the scenario is enabled)" and url == state.webhook_url and not note
+    nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
+    card = nb.open_cell("hook")
+    assert card is not None and f'<code class="webhook-url">{state.webhook_url}</code>' in card.trigger_url.object
+
+    slack = await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)
+    events_url = svc.connection_events_url(user.id, slack.id)
+    doc = {"name": "Slack", "cells": [
+        {"id": "said", "kind": "trigger", "app": "slack", "operation": "new_message", "inputs": {"channel": "C0SANDBOX01"}},
+        {"id": "upper", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": "{{ trigger.text }}", "transform": "upper"}},
+    ]}
+    from cells import document as documents
+
+    saved = svc.import_scenario(user.id, documents.parse(doc))
+    slack_state = NotebookState(svc, user, saved.id)
+    assert slack_state.trigger_url(slack_state.cell("said")) is None  # no connection chosen yet
+    assert slack_state.trigger_url(slack_state.cell("upper")) is None  # not a trigger
+    nb = Notebook(svc, user, saved.id, nav=lambda *a, **k: None)
+    card = nb.open_cell("said")
+    assert card is not None and card.trigger_url.object == ""
+    _find(card.body, "cell-connection").value = slack.id  # the user picks the Slack connection
+    assert nb.state.cell("said")["connection"] == slack.id
+    text = card.trigger_url.object
+    assert f'Events Request URL of this connection: <code class="webhook-url">{events_url}</code>' in text
+    assert "Event Subscriptions" in text and saved.webhook_token not in text  # the connection's URL, not the scenario's
+    label, url, note = nb.state.trigger_url(nb.state.cell("said")) or ("", "", "")
+    assert (label, url) == ("Events Request URL of this connection", events_url) and "once it is enabled" in note
+    other = svc.store.create_user("eve@example.com")
+    assert NotebookState(svc, other).trigger_url(nb.state.cell("said")) is None  # never another user's URL
+
+
 async def test_step_mode_runs_one_cell_at_a_time_following_the_router(state: NotebookState) -> None:
     state.trigger_text = '{"body": {"name": "eve", "amount": 50}, "method": "POST", "headers": {}, "query": {}}'
     first = await state.step()

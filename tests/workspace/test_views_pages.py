@@ -146,8 +146,28 @@ async def test_connections_sandbox_test_rename_delete(svc: Any, user: Any) -> No
     assert conn.id not in {r["id"] for r in state.rows}
     view = Connections(svc, user, nav=lambda *a, **k: None, app_key="keyed")
     assert view.app_select.value == "keyed"
+    assert "events-url" not in view.list.objects[0].objects[0].object  # one URL per scenario for this app
     assert view.auth_form is not None
     assert [type(w).__name__ for w in view.auth_form.widgets.values()] == ["PasswordInput"]  # secrets are write-only
+
+
+async def test_a_slack_connection_row_shows_its_events_request_url(svc: Any, user: Any) -> None:
+    from workspace.views.connections import Connections, ConnectionsState
+
+    state = ConnectionsState(svc, user)
+    slack = await state.create("slack", {}, name="Team Slack", sandbox=True)
+    keyed = await state.create("keyed", {"api_key": "good-key"}, sandbox=True)
+    url = svc.connection_events_url(user.id, slack.id)
+    assert url is not None and "/hooks/apps/slack/" in url
+    label, shown, instructions = state.events_url(next(r for r in state.rows if r["id"] == slack.id)) or ("", "", "")
+    assert (label, shown) == ("Events Request URL", url) and "paste it in your Slack app's Event Subscriptions" in instructions
+    assert state.events_url(next(r for r in state.rows if r["id"] == keyed.id)) is None
+    view = Connections(svc, user, nav=lambda *a, **k: None)
+    rows = {r.css_classes[1]: r.objects[0].object for r in view.list.objects}
+    assert f"Events Request URL: <code>{url}</code> — paste it in your Slack app&#x27;s Event Subscriptions" in rows[f"connection-{slack.id}"]
+    assert "Events Request URL" not in rows[f"connection-{keyed.id}"]
+    other = svc.store.create_user("eve@example.com")
+    assert ConnectionsState(svc, other).rows == [] and svc.connection_events_url(other.id, slack.id) is None
 
 
 def test_template_catalog_is_complete_and_valid(svc: Any) -> None:

@@ -60,6 +60,7 @@ class CellCard(pn.viewable.Viewer):
         self.number = number
         self.banner = Banner("cell-banner")
         self.form: SchemaForm | None = None
+        self.trigger_url: Any = None  # the trigger's URL line, once built
         cell = self.state.cell(cell_id)
         self.is_trigger = cell.get("kind") == "trigger"
         self.toggle = Disclosure(label=self._title(), css_classes=["cell-toggle", f"cell-toggle-{cell_id}"])
@@ -139,6 +140,8 @@ class CellCard(pn.viewable.Viewer):
             self.banner.error(exc)
             return
         self.refresh_header()
+        if "connection" in changes and self.trigger_url is not None:  # a Slack trigger's URL is its connection's
+            self.trigger_url.object = self._trigger_url_html(self.state.cell(self.cell_id))
 
     def _operation_editor(self, cell: dict[str, Any], svc: Any) -> list[Any]:
         parts: list[Any] = []
@@ -210,10 +213,17 @@ class CellCard(pn.viewable.Viewer):
         insert.on_click(do_insert)
         return pn.Row(pick, target, insert, sizing_mode="stretch_width", margin=(4, 0), css_classes=["ref-picker"])
 
+    def _trigger_url_html(self, cell: dict[str, Any]) -> str:
+        shown = self.state.trigger_url(cell)  # the scenario's webhook URL, or the connection's (Slack)
+        if shown is None:
+            return ""
+        label, url, note = shown
+        return f'<p>{escape(label)}: <code class="webhook-url">{escape(url)}</code>{" — " + escape(note) if note else ""}</p>'
+
     def _trigger_extras(self, cell: dict[str, Any], op: Any) -> list[Any]:
         parts: list[Any] = []
-        if self.state.webhook_url and getattr(op, "trigger_type", "") == "instant" and cell.get("app") == "webhook":
-            parts.append(html(f'<p>Webhook URL (send events here once the scenario is enabled): <code class="webhook-url">{escape(self.state.webhook_url)}</code></p>'))
+        self.trigger_url = html(self._trigger_url_html(cell), css_classes=["trigger-url"])
+        parts.append(self.trigger_url)
         sample = json.dumps(dict(op.sample), indent=2)
         data = pn.widgets.TextAreaInput(
             name="Test data for this trigger (JSON; empty = the sample below)", value=self.state.trigger_text, placeholder=sample[:400],

@@ -42,6 +42,16 @@ class ConnectionsState(param.Parameterized):
     def refresh(self) -> None:
         self.rows = [c.to_dict() for c in self.svc.store.list_connections(self.user.id)]
 
+    def events_url(self, conn: dict[str, Any]) -> tuple[str, str, str] | None:
+        """(label, URL, what to do with it) for a connection whose app's vendor sends all
+        its events to one URL (a Slack app's Events Request URL); None for other apps."""
+        app = self.svc.apps.get(conn["app_id"]) if conn["app_id"] in self.svc.apps else None
+        hook = app.connection_webhook if app is not None else None
+        if hook is None:
+            return None
+        url = self.svc.connection_events_url(self.user.id, conn["id"])
+        return (hook.label, url, hook.instructions) if url else None
+
     def apps_needing_connections(self) -> list[Any]:
         return [a for a in self.svc.apps if a.needs_connection]
 
@@ -256,6 +266,10 @@ class Connections(pn.viewable.Viewer):
                 f'{" · sandbox" if c["is_sandbox"] else ""} · last used {when(c.get("last_used"))} · used {c.get("usage_count", 0)} times</span>'
                 + (f'<br><span style="color:#7f1d1d">{escape(c["status_message"])}</span>' if c.get("status_message") else "")
             )
+            events = self.state.events_url(c)
+            if events is not None:
+                label, url, instructions = events
+                info += f'<br><span class="events-url">{escape(label)}: <code>{escape(url)}</code> — {escape(instructions)}</span>'
             test = pn.widgets.Button(name="Test", button_type="light", width=70, align="center", css_classes=["test-connection"])
             edit = pn.widgets.Button(name="Edit", button_type="light", width=70, align="center", css_classes=["edit-connection"])
             delete = pn.widgets.Button(name="Delete", button_type="danger", width=80, align="center", css_classes=["delete-connection"])

@@ -207,6 +207,24 @@ class NotebookState(param.Parameterized):
         except ConfigurationError:
             return None
 
+    def trigger_url(self, cell: dict[str, Any]) -> tuple[str, str, str] | None:
+        """(what it is, URL, what to do with it) for a trigger cell whose events arrive at
+        a URL: the Webhook app's is the scenario's URL; an app whose vendor sends all of a
+        connection's events to one URL (Slack) has the chosen connection's. None otherwise
+        (and before a connection is chosen)."""
+        op = self.operation(cell)
+        if getattr(op, "trigger_type", "") != "instant":
+            return None
+        if cell.get("app") == "webhook":
+            return ("Webhook URL (send events here once the scenario is enabled)", self.webhook_url, "") if self.webhook_url else None
+        hook = self.svc.apps.get(cell["app"]).connection_webhook
+        if hook is None or not cell.get("connection"):
+            return None
+        url = self.svc.connection_events_url(self.user.id, cell["connection"])
+        if url is None:
+            return None
+        return (f"{hook.label} of this connection", url, f"{hook.instructions} This scenario gets them once it is enabled; a changed trigger counts once published.")
+
     # -- editing --------------------------------------------------------------------------
 
     def _changed(self, structural: bool = False) -> None:
