@@ -318,7 +318,7 @@ def apikey(name: str, data_dir: Path | None) -> None:
     click.echo(plaintext)
 
 
-CONNECTION_FIELDS = ("id", "app_id", "name", "status", "status_message", "is_sandbox", "created_at", "updated_at", "last_used", "usage_count", "metadata")
+CONNECTION_FIELDS = ("id", "app_id", "name", "status", "status_message", "is_sandbox", "created_at", "updated_at", "last_used", "usage_count", "metadata", "events_url")
 """What ``cellwright connections --json`` shows of a connection (as ``GET /api/v1/connections``; never credentials)."""
 
 
@@ -382,8 +382,11 @@ def connect(app_key: str, sandbox: bool, credentials: str | None, name: str | No
 @_guard
 def connections(app_key: str | None, as_json: bool, data_dir: Path | None) -> None:
     """List the local admin user's connections (credentials are never shown)."""
+    from workspace.api import connection_out
+
     with _app(data_dir) as svc:
-        items = [c.to_dict() for c in svc.store.list_connections(svc.local_user().id, app_id=app_key)]
+        user = svc.local_user()
+        items = [connection_out(svc, user, c) for c in svc.store.list_connections(user.id, app_id=app_key)]
     if as_json:
         _print_json([{k: c.get(k) for k in CONNECTION_FIELDS} for c in items])
         return
@@ -391,6 +394,8 @@ def connections(app_key: str | None, as_json: bool, data_dir: Path | None) -> No
         kind = "sandbox" if c["is_sandbox"] else ""
         message = f"  {c['status_message']}" if c.get("status_message") else ""
         click.echo(f"{c['id']}  {c['app_id']:<12} {c['status']:<8} {kind:<7} {c['name']}{message}")
+        if c.get("events_url"):
+            click.echo(f"    events URL: {c['events_url']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

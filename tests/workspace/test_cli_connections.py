@@ -75,6 +75,12 @@ def test_sandbox_connections_are_created_tested_and_listed(cli: Any) -> None:
     assert text.exit_code == 0
     lines = text.stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith(monday.stdout.strip()) and "sandbox" in lines[0] and "Test blog" in lines[1]
+    assert all(c["events_url"] is None for c in connections)  # neither app takes a connection-wide URL
+    slack = cli("connect", "slack", "--sandbox")
+    assert slack.exit_code == 0, slack.output
+    [events] = [c["events_url"] for c in listed(cli, "--app", "slack")]
+    assert re.fullmatch(r"http://\S+/hooks/apps/slack/[\w-]{20,}", events), events  # paste it in the Slack app
+    assert f"events URL: {events}" in cli("connections", "--app", "slack").stdout
     everything = cli("connections", "--json").stdout + text.stdout
     assert SANDBOX_TOKEN not in everything and "abcd EFGH" not in everything  # credentials are never shown
 

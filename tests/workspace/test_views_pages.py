@@ -35,6 +35,14 @@ def test_scenario_list_create_duplicate_import_delete(svc: Any, user: Any) -> No
     view = ScenarioList(svc, user, nav=lambda *a, **k: None)
     assert len(view.list.objects) == 3
     assert imported.id in {r["id"] for r in view.state.rows}
+    # export from the list: the same YAML as `cellwright export`, which imports back unchanged
+    name, text = state.export(imported.id)
+    assert name == "echo.yaml" and text == svc.export_scenario(user.id, imported.id)
+    assert documents.dump(documents.loads(text)) == text
+    assert view._export(imported.id).read() == text
+    assert view._export("no-such-scenario").read() == "" and view.banner.kind == "error"
+    with pytest.raises(CellwrightError):
+        ScenarioListState(svc, other).export(imported.id)  # not someone else's
 
 
 async def test_scenario_list_toggle_and_delete(svc: Any, user: Any) -> None:

@@ -83,8 +83,9 @@ class Notebook(pn.viewable.Viewer):
         return self.state.dirty
 
     def _filename(self) -> str:
-        slug = "".join(c if c.isalnum() else "-" for c in self.state.doc.get("name", "scenario").lower()).strip("-") or "scenario"
-        return f"{slug}.yaml"
+        from workspace.views.scenarios import ScenarioListState
+
+        return ScenarioListState.export_name(self.state.doc.get("name", "scenario"))
 
     def _export(self) -> Any:
         import io

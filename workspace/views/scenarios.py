@@ -81,6 +81,17 @@ class ScenarioListState(param.Parameterized):
         self.refresh()
         return scenario
 
+    @staticmethod
+    def export_name(name: str) -> str:
+        """The file name an export of scenario ``name`` is saved as."""
+        slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "scenario"
+        return f"{slug}.yaml"
+
+    def export(self, scenario_id: str) -> tuple[str, str]:
+        """(file name, YAML) of the scenario's latest saved version, as ``cellwright export`` writes it."""
+        name = self.svc.scenario(self.user.id, scenario_id).name
+        return self.export_name(name), self.svc.export_scenario(self.user.id, scenario_id)
+
     async def toggle(self, scenario_id: str) -> Any:
         scenario = self.svc.scenario(self.user.id, scenario_id)
         if scenario.status == "active":
@@ -139,10 +150,23 @@ class ScenarioList(pn.viewable.Viewer):
             toggle.on_click(handler(self._do, lambda i=row["id"]: self.state.toggle(i)))
             dup = pn.widgets.Button(name="Duplicate", button_type="light", width=100, align="center")
             dup.on_click(handler(self._do, lambda i=row["id"]: self.state.duplicate(i), "Duplicated."))
+            export = pn.widgets.FileDownload(
+                callback=lambda i=row["id"]: self._export(i), filename=self.state.export_name(row["name"]), label="Export", button_type="light",
+                width=80, align="center", embed=False, css_classes=["export-scenario"],
+            )
             delete = pn.widgets.Button(name="Delete", button_type="danger", width=80, align="center", css_classes=["delete-scenario"])
             delete.on_click(lambda e, i=row["id"], n=row["name"]: self._confirm_delete(i, n))
-            items.append(pn.Row(open_button, html(summary, sizing_mode="stretch_width", align="center"), toggle, dup, delete, sizing_mode="stretch_width", css_classes=["scenario-row"], styles={"border-bottom": "1px solid #e5e7eb"}))
+            items.append(pn.Row(open_button, html(summary, sizing_mode="stretch_width", align="center"), toggle, dup, export, delete, sizing_mode="stretch_width", css_classes=["scenario-row"], styles={"border-bottom": "1px solid #e5e7eb"}))
         self.list[:] = items
+
+    def _export(self, scenario_id: str) -> Any:
+        import io
+
+        try:
+            return io.StringIO(self.state.export(scenario_id)[1])
+        except Exception as exc:  # deleted meanwhile, or a bug: say so, download nothing
+            self.banner.error(exc)
+            return io.StringIO("")
 
     def _confirm_delete(self, scenario_id: str, name: str) -> None:
         yes = pn.widgets.Button(name=f"Yes, delete {name}", button_type="danger", css_classes=["confirm-delete"])
