@@ -28,6 +28,8 @@ MAX_STRING = 1_000_000
 MAX_ITEMS = 1_000_000
 """Longest list ``*``, ``batch`` or ``slice`` may produce."""
 MAX_POWER_BITS = 100_000
+#: ``wordwrap`` (Python's textwrap) takes seconds on a few hundred thousand characters
+MAX_WRAP = 100_000
 """Largest integer ``**`` may produce, in bits (about 30,000 decimal digits)."""
 
 # What follows ``%`` (and its mapping key) in printf-style formatting: flags, width,
@@ -201,6 +203,8 @@ def _wordwrap_filter(
     break_on_hyphens: bool = True,
 ) -> str:
     text = _soft_text(s)
+    if len(text) > MAX_WRAP:
+        raise ExpressionError(f"wordwrap works on text up to {MAX_WRAP:,} characters (this one has {len(text):,})")
     separator = wrapstring if wrapstring is not None else environment.newline_sequence
     lines = len(text) // max(width, 1) + text.count("\n") + 1
     check_size(len(text) + lines * len(separator), "wordwrap")

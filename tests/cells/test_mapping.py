@@ -500,6 +500,7 @@ def test_range_is_capped_by_the_sandbox() -> None:
         ("{{ ('a\n' * 1000) | indent(2000) }}", "indent would produce"),
         ("{{ ('a\n' * 1000) | indent('x' * 2000) }}", "indent would produce"),
         ("{{ ('a ' * 1000) | wordwrap(2, wrapstring='x' * 2000) }}", "wordwrap would produce"),
+        ("{{ ('a ' * 60000) | wordwrap(1) }}", "wordwrap works on text up to 100,000 characters"),
         ("{{ '%9999999d' | format(1) }}", "width 9999999"),
         ("{{ trigger.body | tojson(10**6) }}", "indent 1000000 is larger than 32"),
         ("{{ trigger.body | json('x' * 100) }}", "is larger than 32"),
