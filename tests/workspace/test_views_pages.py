@@ -129,6 +129,12 @@ def test_directory_filters(svc: Any) -> None:
         AppPage(svc, None, "nope", nav=lambda *a, **k: None)
 
 
+def test_usage_counts_read_as_words() -> None:
+    from workspace.views.connections import times
+
+    assert [times(n) for n in (0, 1, 2, 1234)] == ["never used", "used once", "used 2 times", "used 1,234 times"]
+
+
 async def test_connections_sandbox_test_rename_delete(svc: Any, user: Any) -> None:
     from workspace.views.connections import Connections, ConnectionsState
 

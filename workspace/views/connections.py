@@ -30,6 +30,11 @@ a.oauth-reconnect:focus-visible { outline: 3px solid #fbbf24; outline-offset: 2p
 """
 
 
+def times(count: int) -> str:
+    """``used 3 times`` / ``used once`` / ``never used``."""
+    return "never used" if not count else "used once" if count == 1 else f"used {count:,} times"
+
+
 class ConnectionsState(param.Parameterized):
     rows = param.List(default=[])
 
@@ -263,7 +268,7 @@ class Connections(pn.viewable.Viewer):
             app_name = self.svc.apps.get(c["app_id"]).name if c["app_id"] in self.svc.apps else c["app_id"]
             info = (
                 f'<strong>{escape(c["name"])}</strong> {badge(c["status"])} <span class="cw-muted">· {escape(app_name)}'
-                f'{" · sandbox" if c["is_sandbox"] else ""} · last used {when(c.get("last_used"))} · used {c.get("usage_count", 0)} times</span>'
+                f'{" · sandbox" if c["is_sandbox"] else ""} · last used {when(c.get("last_used"))} · {times(c.get("usage_count", 0))}</span>'
                 + (f'<br><span style="color:#7f1d1d">{escape(c["status_message"])}</span>' if c.get("status_message") else "")
             )
             events = self.state.events_url(c)
