@@ -14,11 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from cells import document as documents
+from cells.checks import operation_errors
 from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
-from cells.run import CellResult, idempotency_key, run_cell, validation_error
+from cells.run import CellResult, idempotency_key, run_cell
 from connectors.extra_apps import registry_for
 from connectors.registry import Registry
 from connectors.sdk import (
@@ -231,17 +230,8 @@ class Cellwright:
 
     def validate(self, doc: ScenarioDocument) -> None:
         """Check that every cell names a real app and operation of the right kind."""
-        for cell, _ in doc.walk():
-            if isinstance(cell, OperationCell):
-                app = self.apps.get(cell.app)
-                if isinstance(cell, TriggerCell):
-                    op = app.trigger(cell.operation)
-                    try:
-                        op.input.model_validate(cell.inputs)
-                    except ValidationError as exc:
-                        raise validation_error(cell.id, exc, what="trigger inputs") from None
-                else:
-                    app.action(cell.operation)
+        for error in operation_errors(doc, self.apps):
+            raise error
 
     def import_scenario(self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None) -> Any:
         """Store a document (new, or a new version of ``scenario_id``)."""

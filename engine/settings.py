@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         "(env: comma-separated, or a JSON list). Installed packages can also declare entry points in the group 'cellwright.apps'.",
         examples=[["acme_apps:app", "acme_apps.crm:apps"]],
     )
+    assistant_model: str | None = Field(
+        None, description="The litellm model the chat assistant drafts scenarios with (needs the 'assistant' extra); empty turns the assistant off.",
+        examples=["openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest", "ollama/llama3.1"],
+    )
+    assistant_api_base: str | None = Field(None, description="The model provider's URL, for a self-hosted or OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1).")
+    assistant_api_key: SecretStr | None = Field(None, description="The model provider's API key; empty: litellm reads the provider's usual variable (OPENAI_API_KEY, …).")
+    assistant_timeout_seconds: float = Field(60.0, gt=0, le=600, description="How long one request to the model may take.")
     analytics: bool = Field(True, description="Log finished executions to DuckDB for the dashboards.")
     retention_days: int = Field(30, ge=1, description="Executions older than this are deleted.")
     log_level: str = "INFO"

@@ -27,6 +27,7 @@ NAV: list[tuple[str, str]] = [
     ("connections", "Connections"),
     ("directory", "App directory"),
     ("templates", "Templates"),
+    ("assistant", "Assistant"),
     ("analytics", "Analytics"),
     ("settings", "Settings"),
 ]
@@ -90,6 +91,11 @@ def _views() -> dict[str, Callable[..., Any]]:
         from workspace.views.templates import Gallery
 
         return Gallery(svc, user, nav, selected=ref or None)
+
+    def assistant(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
+        from workspace.views.assistant import AssistantPage
+
+        return AssistantPage(svc, user, nav)
 
     def analytics(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
         from workspace.views.analytics import Dashboard

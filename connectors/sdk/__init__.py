@@ -14,6 +14,8 @@ from connectors.sdk.auth import (
 )
 from connectors.sdk.context import OperationContext
 from connectors.sdk.errors import (
+    AssistantError,
+    AssistantUnavailableError,
     AuthError,
     AuthExpiredError,
     CallTimeoutError,
@@ -53,7 +55,7 @@ from connectors.sdk.webhooks import (
 )
 
 __all__ = [
-    "Action", "AnyOutput", "ApiKeyAuth", "ApiKeyFields", "App", "AuthError", "AuthExpiredError",
+    "Action", "AnyOutput", "ApiKeyAuth", "ApiKeyFields", "App", "AssistantError", "AssistantUnavailableError", "AuthError", "AuthExpiredError",
     "AuthKind", "BasicAuth", "BasicFields", "CallTimeoutError", "CellwrightError",
     "ConfigurationError", "ConnectionWebhook", "ConnectorHttp", "CustomAuth", "ForbiddenDestinationError", "HaltError",
     "IncomingRequest", "InstantTrigger", "InvalidInputError", "InvalidOutputError", "ManualTrigger",

@@ -134,6 +134,20 @@ class ConfigurationError(CellwrightError):
     code = "configuration_error"
 
 
+class AssistantError(CellwrightError):
+    """The chat assistant could not draft: the model provider was unreachable, timed
+    out or refused the request. Messages never name the provider's URL or key."""
+
+    code = "assistant_error"
+
+
+class AssistantUnavailableError(AssistantError):
+    """The assistant is not set up: the optional extra is not installed or no model is
+    configured. The message says what the operator must install or set."""
+
+    code = "assistant_unavailable"
+
+
 def error_from_exception(exc: BaseException) -> CellwrightError:
     """Wrap any exception so execution records always hold a stable code."""
     if isinstance(exc, CellwrightError):

@@ -1,0 +1,51 @@
+"""Checks of a document against the registry: every problem listed, one per cell."""
+
+from __future__ import annotations
+
+import pytest
+
+from cells.checks import operation_errors
+from cells.models import ScenarioDocument
+from connectors.registry import default_registry
+from connectors.sdk import MappingError
+
+HOOK = {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"}
+
+
+def doc(*cells: dict, trigger: dict = HOOK) -> ScenarioDocument:
+    """The document model only (``documents.parse`` would refuse a bad expression at once)."""
+    return ScenarioDocument.model_validate({"name": "Checked", "cells": [trigger, *cells]})
+
+
+def test_a_sound_document_has_no_problems() -> None:
+    sound = doc(
+        {"id": "up", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": "{{ trigger.body.x | upper }}", "transform": "upper"}},
+        {"id": "gate", "kind": "condition", "rules": {"all": [{"left": "{{ steps.up.result }}", "op": "exists"}]}},
+    )
+    assert list(operation_errors(sound, default_registry())) == []
+
+
+def test_every_unknown_app_operation_and_wrong_kind_is_listed() -> None:
+    bad = doc(
+        {"id": "a", "kind": "action", "app": "nope", "operation": "x"},
+        {"id": "b", "kind": "action", "app": "formatter", "operation": "nope"},
+        {"id": "c", "kind": "action", "app": "webhook", "operation": "catch_hook"},  # a trigger used as an action
+        trigger={"id": "hook", "kind": "trigger", "app": "schedule", "operation": "every", "inputs": {"unknown_field": 1}},
+    )
+    messages = [e.message for e in operation_errors(bad, default_registry())]
+    assert len(messages) == 4, messages
+    assert "There is no app 'nope'" in messages[1] and "nope" in messages[2] and "catch_hook" in messages[3]
+
+
+def test_the_document_model_itself_refuses_expressions_that_do_not_compile() -> None:
+    """Why there is no separate mapping check: a document with a broken expression does not parse."""
+    for cells in (
+        [{"id": "up", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": "{{ x | no_such_filter }}"}}],
+        [{"id": "gate", "kind": "condition", "rules": {"all": [{"left": "{{ trigger.body.x ", "op": "exists"}]}}],
+        [{"id": "route", "kind": "condition", "branches": [
+            {"name": "big", "rules": {"all": [{"left": "{{ 1 + }}", "op": "exists"}]}, "cells": []},
+            {"name": "else", "fallback": True, "cells": []},
+        ]}],
+    ):
+        with pytest.raises(MappingError, match="syntax error"):
+            doc(*cells)
