@@ -37,3 +37,32 @@ def operation_errors(doc: ScenarioDocument, apps: Any) -> Iterator[CellwrightErr
                 app.action(cell.operation)
         except CellwrightError as exc:
             yield exc
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def incomplete(doc: ScenarioDocument, apps: Any) -> list[dict[str, str]]:
+    """What a scenario still lacks before it can run on its trigger: a connection for a
+    cell whose app needs one, a value (or a ``{{ }}`` mapping) for each required input.
+    ``[{cell_id, field, message}]``, in cell order; empty when nothing is missing.
+
+    A draft may be saved with gaps (a step just added has none of its inputs yet);
+    publishing checks them, as Zapier does before a Zap is turned on."""
+    problems: list[dict[str, str]] = []
+    for cell, _ in doc.walk():
+        if not isinstance(cell, OperationCell) or cell.app not in apps:
+            continue
+        app = apps.get(cell.app)
+        label = f"Cell '{cell.name or cell.id}'"
+        if app.needs_connection and not cell.connection:
+            problems.append({"cell_id": cell.id, "field": "connection", "message": f"{label} needs a {app.name} connection."})
+        try:
+            op = app.trigger(cell.operation) if isinstance(cell, TriggerCell) else app.action(cell.operation)
+        except CellwrightError:
+            continue  # operation_errors reports it
+        for name, field in op.input.model_fields.items():
+            if field.is_required() and _blank(cell.inputs.get(name)):
+                problems.append({"cell_id": cell.id, "field": name, "message": f"{label}: fill in '{name}' ({field.description or 'required'})."})
+    return problems

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cells import checks
 from cells import document as documents
 from cells.checks import operation_errors
 from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
@@ -24,6 +25,7 @@ from connectors.sdk import (
     CellwrightError,
     ConfigurationError,
     IncomingRequest,
+    InvalidInputError,
 )
 from engine import arming
 from engine.contexts import Contexts
@@ -301,6 +303,10 @@ class Cellwright:
             raise NotFound(f"Scenario {scenario_id} has no version {target} (the latest is {scenario.version}).")
         new = documents.parse(data, source=f"version {target}")
         self.validate(new)  # the apps may have changed since it was saved
+        gaps = checks.incomplete(new, self.apps)
+        if gaps:
+            shown = " ".join(g["message"] for g in gaps[:5]) + (f" (and {len(gaps) - 5} more)" if len(gaps) > 5 else "")
+            raise InvalidInputError(f"Version {target} cannot go live yet: {shown}", errors=gaps)
         old = await asyncio.to_thread(self.live_document, scenario)
         active = scenario.status == "active"
         if active and old is not None and arming.identity(old.trigger) != arming.identity(new.trigger):

@@ -49,3 +49,22 @@ def test_the_document_model_itself_refuses_expressions_that_do_not_compile() -> 
     ):
         with pytest.raises(MappingError, match="syntax error"):
             doc(*cells)
+
+
+def test_incomplete_lists_missing_connections_and_required_inputs() -> None:
+    from cells.checks import incomplete
+
+    gappy = doc(
+        {"id": "post", "kind": "action", "app": "slack", "operation": "send_message", "name": "Announce", "inputs": {"channel": "  "}},
+        {"id": "mapped", "kind": "action", "app": "slack", "operation": "send_message", "connection": "c1",
+         "inputs": {"channel": "{{ trigger.body.channel }}", "text": "{{ trigger.body.text }}"}},  # a mapping fills a field
+        {"id": "up", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"transform": "upper"}},
+        {"id": "ghost", "kind": "action", "app": "nope", "operation": "x"},  # unknown apps and operations: operation_errors says so
+        {"id": "typo", "kind": "action", "app": "formatter", "operation": "nope"},
+    )
+    gaps = incomplete(gappy, default_registry())
+    assert [(g["cell_id"], g["field"]) for g in gaps] == [("post", "connection"), ("post", "channel"), ("up", "value")]
+    assert gaps[0]["message"] == "Cell 'Announce' needs a Slack connection."
+    assert gaps[1]["message"].startswith("Cell 'Announce': fill in 'channel'")
+    complete = doc({"id": "up", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": "x", "transform": "upper"}})
+    assert incomplete(complete, default_registry()) == []

@@ -166,3 +166,23 @@ async def test_a_connection_the_live_version_uses_cannot_be_deleted(svc: Cellwri
         svc.delete_connection(user.id, connection.id)
     await svc.publish(user.id, scenario.id)
     svc.delete_connection(user.id, connection.id)
+
+
+async def test_a_version_with_gaps_cannot_go_live(svc: Cellwright, user: Any, anon: httpx.AsyncClient, helpers: Any) -> None:
+    """A draft may be saved half-done; publishing (and enabling, which publishes) lists what is missing."""
+    from connectors.sdk import InvalidInputError
+
+    text = "name: Shout\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n" \
+           "  - {id: up, kind: transformer, app: formatter, operation: text, name: Shout it, inputs: {transform: upper%s}}\n"
+    scenario = svc.import_scenario(user.id, documents.loads(text % ""))  # saving a draft with a gap is fine
+    for attempt in (svc.publish, svc.enable):
+        with pytest.raises(InvalidInputError, match="Version 1 cannot go live yet: Cell 'Shout it': fill in 'value'") as info:
+            await attempt(user.id, scenario.id)
+        assert info.value.details["errors"][0]["field"] == "value"
+    again = svc.scenario(user.id, scenario.id)
+    assert (again.live_version, again.status) == (None, "draft")  # nothing changed
+    fixed = svc.import_scenario(user.id, documents.loads(text % ", value: '{{ trigger.body.n }} done'"), scenario_id=scenario.id)
+    assert (await svc.enable(user.id, fixed.id)).live_version == 2
+    answer = await anon.post(f"/hooks/{fixed.webhook_token}", json={"n": 1})
+    done = await helpers.finished(svc, answer.json()["execution_id"])
+    assert (done["scenario_version"], done["cells"][-1]["output"]["result"]) == (2, "1 DONE")
