@@ -9,6 +9,10 @@ an app's package replaces its entry here when it is built (a test fails if both 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from connectors.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,10 @@ PLANNED: dict[str, PlannedApp] = {app.key: app for app in (
 )}
 
 
-def app_name(key: str, registry: object) -> str:
+def app_name(key: str, registry: Registry) -> str:
     """An app's display name: installed (``registry``), planned, else its key."""
-    if key in registry:  # type: ignore[operator]
-        return str(registry.get(key).name)  # type: ignore[attr-defined]
+    if key in registry:
+        return registry.get(key).name
     planned = PLANNED.get(key)
     return planned.name if planned is not None else key
 

@@ -18,6 +18,7 @@ from workspace.views.cell_card import AddStep, CellCard, cell_title
 from workspace.views.components import CellList, LeaveGuard, section
 from workspace.views.notebook_state import NotebookState
 from workspace.views.rules import RulesEditor
+from workspace.views.scenarios import export_name
 from workspace.views.widgets import (
     Banner,
     SchemaForm,
@@ -83,9 +84,7 @@ class Notebook(pn.viewable.Viewer):
         return self.state.dirty
 
     def _filename(self) -> str:
-        from workspace.views.scenarios import ScenarioListState
-
-        return ScenarioListState.export_name(self.state.doc.get("name", "scenario"))
+        return export_name(self.state.doc.get("name", "scenario"))
 
     def _export(self) -> Any:
         import io

@@ -11,7 +11,7 @@ import panel as pn
 import param
 
 from cells import document as documents
-from workspace.views.widgets import Banner, attempt, badge, handler, html, when
+from workspace.views.widgets import LIST_BUTTON_CSS, Banner, attempt, badge, handler, html, when
 
 BLANK_TRIGGER = {"id": "start", "kind": "trigger", "app": "webhook", "operation": "catch_hook"}
 
@@ -24,7 +24,10 @@ def versions(row: dict[str, Any]) -> str:
     return f"live v{live}" if live == saved else f"live v{live} · saved v{saved}"
 
 
-NAME_CSS = ".bk-btn { text-align: left; white-space: normal; }"
+def export_name(name: str) -> str:
+    """The file name an export of scenario ``name`` is saved as."""
+    slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "scenario"
+    return f"{slug}.yaml"
 
 
 class ScenarioListState(param.Parameterized):
@@ -81,16 +84,10 @@ class ScenarioListState(param.Parameterized):
         self.refresh()
         return scenario
 
-    @staticmethod
-    def export_name(name: str) -> str:
-        """The file name an export of scenario ``name`` is saved as."""
-        slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "scenario"
-        return f"{slug}.yaml"
-
     def export(self, scenario_id: str) -> tuple[str, str]:
         """(file name, YAML) of the scenario's latest saved version, as ``cellwright export`` writes it."""
         name = self.svc.scenario(self.user.id, scenario_id).name
-        return self.export_name(name), self.svc.export_scenario(self.user.id, scenario_id)
+        return export_name(name), self.svc.export_scenario(self.user.id, scenario_id)
 
     async def toggle(self, scenario_id: str) -> Any:
         scenario = self.svc.scenario(self.user.id, scenario_id)
@@ -144,14 +141,14 @@ class ScenarioList(pn.viewable.Viewer):
                 f'{badge(row["status"])} <span class="cw-muted">{versions(row)} · last run {when(row["last_run"])}'
                 f' · success {"—" if rate is None else f"{rate:.0%}"}</span>'
             )
-            open_button = pn.widgets.Button(name=row["name"], button_type="light", css_classes=["open-scenario"], width=320, align="center", description=None, stylesheets=[NAME_CSS])
+            open_button = pn.widgets.Button(name=row["name"], button_type="light", css_classes=["open-scenario"], width=320, align="center", description=None, stylesheets=[LIST_BUTTON_CSS])
             open_button.on_click(lambda e, i=row["id"]: self.nav("scenario", i))
             toggle = pn.widgets.Button(name="Disable" if row["status"] == "active" else "Enable", button_type="light", width=90, align="center", css_classes=["toggle-scenario"])
             toggle.on_click(handler(self._do, lambda i=row["id"]: self.state.toggle(i)))
             dup = pn.widgets.Button(name="Duplicate", button_type="light", width=100, align="center")
             dup.on_click(handler(self._do, lambda i=row["id"]: self.state.duplicate(i), "Duplicated."))
             export = pn.widgets.FileDownload(
-                callback=lambda i=row["id"]: self._export(i), filename=self.state.export_name(row["name"]), label="Export", button_type="light",
+                callback=lambda i=row["id"]: self._export(i), filename=export_name(row["name"]), label="Export", button_type="light",
                 width=80, align="center", embed=False, css_classes=["export-scenario"],
             )
             delete = pn.widgets.Button(name="Delete", button_type="danger", width=80, align="center", css_classes=["delete-scenario"])

@@ -11,9 +11,7 @@ import param
 
 from connectors.planned import app_name
 from workspace.templates import Template, get_template, load_templates
-from workspace.views.widgets import Banner, attempt, badge, html
-
-WRAP_CSS = ".bk-btn { white-space: normal; }"
+from workspace.views.widgets import WRAP_BUTTON_CSS, Banner, attempt, badge, html
 
 
 class GalleryState(param.Parameterized):
@@ -67,7 +65,7 @@ class Gallery(pn.viewable.Viewer):
             use = pn.widgets.Button(
                 name=f"Use template: {entry['title']}" if entry["available"] else f"Coming soon: {entry['title']}",
                 button_type="primary" if entry["available"] else "light", disabled=not entry["available"],
-                css_classes=["use", f"use-{entry['key']}"], sizing_mode="stretch_width", stylesheets=[WRAP_CSS],
+                css_classes=["use", f"use-{entry['key']}"], sizing_mode="stretch_width", stylesheets=[WRAP_BUTTON_CSS],
             )
             use.on_click(lambda e, k=entry["key"]: self.select(k))
             cards.append(pn.Column(body, use, width=380, styles={"border": "1px solid #d1d5db", "border-radius": "8px", "background": "#ffffff", "padding": "8px"}, css_classes=["template", f"template-{entry['key']}"], margin=6))

@@ -124,6 +124,11 @@ class Check(pn.widgets.CheckBoxGroup):
 
 
 #: json-formatter's default colours fail WCAG AA contrast on white; these pass (≥ 4.5:1)
+#: a button whose (long) label wraps instead of overflowing
+WRAP_BUTTON_CSS = ".bk-btn { white-space: normal; }"
+#: … and reads from the left, like a list entry
+LIST_BUTTON_CSS = ".bk-btn { text-align: left; white-space: normal; }"
+
 JSON_CSS = """
 :host { min-width: 0; max-width: 100%; }
 .json-formatter-row { overflow-wrap: anywhere; word-break: break-word; }
