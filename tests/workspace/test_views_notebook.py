@@ -408,3 +408,20 @@ async def test_enabling_a_scenario_never_published_updates_the_page_once(svc: An
     await nb._toggle_enabled()
     assert nb.banner.kind == "ok" and nb.state.status == "active" and nb.state.live_version == 1
     assert "Version 1 is live" in nb.info.object and nb.enable_button.name == "Disable"
+
+
+def test_add_step_dialog_never_shows_an_empty_operation_list(svc: Any, user: Any, scenario: Any) -> None:
+    import panel as pn
+
+    from workspace.views.cell_card import AddStep
+    from workspace.views.notebook import Notebook
+
+    nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
+    add = AddStep(nb, after="upper", label="Add a step after upper")
+    add._show(None)
+    selects = {w.css_classes[0]: w for w in add.form.select(pn.widgets.Select)}
+    app, op = selects["new-app"], selects["new-operation"]
+    assert app.value == next(iter(app.options.values()))
+    assert op.options and op.value in op.options.values()  # the first app's operations, one picked
+    app.value = "formatter"
+    assert op.value == "set_fields" and "Lookup table" in op.options

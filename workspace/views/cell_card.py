@@ -318,15 +318,15 @@ class AddStep(pn.viewable.Viewer):
             kinds = {"App action or transformer": "operation", "Filter (continue only if…)": "filter", "Router (branches)": "router"}
             kind = pn.widgets.Select(name="Kind of step", options=kinds, value="operation", width=240, css_classes=["new-kind"])
             apps = {a.name: a.key for a in svc.apps if a.actions}
-            app = pn.widgets.Select(name="App", options=apps, width=220, css_classes=["new-app"])
-            op = pn.widgets.Select(name="Operation", options={}, width=260, css_classes=["new-operation"])
+            first = next(iter(apps.values()), None)
+            app = pn.widgets.Select(name="App", options=apps, value=first, width=220, css_classes=["new-app"])
+            op = pn.widgets.Select(name="Operation", options=self._operations(first), width=260, css_classes=["new-operation"])
 
             def app_changed(*_: Any) -> None:
-                chosen = svc.apps.get(app.value) if app.value else None
-                op.options = {a.name: a.key for a in chosen.actions} if chosen else {}
+                options = self._operations(app.value)
+                op.param.update(options=options, value=next(iter(options.values()), None))  # never an empty list
 
             app.param.watch(app_changed, "value")
-            app_changed()
             kind.param.watch(lambda e: (setattr(app, "visible", e.new == "operation"), setattr(op, "visible", e.new == "operation")), "value")
             add = pn.widgets.Button(name="Add step", button_type="primary", width=110, align="end", css_classes=["new-add"])
             cancel = pn.widgets.Button(name="Cancel", button_type="light", width=90, align="end")
@@ -344,6 +344,10 @@ class AddStep(pn.viewable.Viewer):
             cancel.on_click(lambda e: setattr(self.form, "visible", False))
             self.form[:] = [pn.FlexBox(kind, app, op, add, cancel, sizing_mode="stretch_width", margin=0)]
         self.form.visible = True
+
+    def _operations(self, app_key: str | None) -> dict[str, str]:
+        chosen = self.nb.state.svc.apps.get(app_key) if app_key else None
+        return {a.name: a.key for a in chosen.actions} if chosen else {}
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

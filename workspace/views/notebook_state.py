@@ -413,9 +413,11 @@ class NotebookState(param.Parameterized):
         for cell in self.before(cell_id):
             source = "trigger" if cell.get("kind") == "trigger" else f"steps.{cell['id']}"
             for path, value in flatten(self.output_of(cell), source):
-                preview = value if not isinstance(value, (dict, list)) else ("{…}" if isinstance(value, dict) else "[…]")
-                text = json.dumps(preview, default=str) if not isinstance(preview, str) or preview in ("{…}", "[…]") else json.dumps(preview)
-                out.append((f"{path} = {text[:40]}", "{{ " + path + " }}"))
+                if isinstance(value, dict | list):
+                    text = "{…}" if isinstance(value, dict) else "[…]"
+                else:
+                    text = json.dumps(value, default=str, ensure_ascii=False)
+                out.append((f"{path} = {text if len(text) <= 40 else text[:39] + '…'}", "{{ " + path + " }}"))
         return out
 
     # -- running --------------------------------------------------------------------------
