@@ -84,5 +84,7 @@ class Settings(BaseSettings):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def ensure_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.data_dir
+        """The data directory, created (or made) private to this account: mode 0700."""
+        from storage.datadir import make_private_dir
+
+        return make_private_dir(self.data_dir)
