@@ -118,8 +118,11 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool) -> None:
 
     settings = _settings(data_dir, host=host, port=port)
     # before the slow imports: a refused second server says so at once
-    lock = hold_serve_lock(settings.ensure_data_dir())  # held until the process ends
+    with hold_serve_lock(settings.ensure_data_dir()):  # held until the server stops
+        _run_server(settings, no_demo=no_demo)
 
+
+def _run_server(settings: Any, *, no_demo: bool) -> None:
     import uvicorn
 
     from engine.service import Cellwright
@@ -143,10 +146,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool) -> None:
     gc.collect()
     gc.freeze()
     click.echo(f"Cellwright is running at {settings.resolved_public_url()}/  (API: {settings.resolved_public_url()}/api/v1/docs)")
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws=WEBSOCKETS)
-    finally:
-        lock.close()
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, ws=WEBSOCKETS)
 
 
 def _load(file: Path) -> Any:
