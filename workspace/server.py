@@ -252,6 +252,7 @@ def _document_hooks(app: FastAPI) -> None:
             "405": {"description": "The hook does not accept this method."},
             "409": {"description": "The scenario is not enabled."},
             "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
+            "508": {"description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no run was started."},
         }
         param = [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}]
         schema.setdefault("paths", {})["/hooks/{token}"] = {
@@ -272,6 +273,7 @@ def _document_hooks(app: FastAPI) -> None:
                 "404": {"description": "No connection listens at this URL."},
                 "405": {"description": "The URL does not accept this method."},
                 "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
+                "508": {"description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no run was started."},
             },
         }}
         app.openapi_schema = schema

@@ -422,3 +422,16 @@ async def test_perform_directly_with_a_context(server: HTTPServer) -> None:
     with pytest.raises(ValidationError):
         RequestInput(url="https://example.com", unknown=1)  # type: ignore[call-arg]
     await http.aclose()
+
+
+async def test_every_request_carries_the_hop_count_and_a_cell_cannot_reset_it(server: HTTPServer) -> None:
+    http = build_http(app_key="http", policy=NetworkPolicy.build(allow_private=True))
+    try:
+        first = await request.perform(OperationContext(http=http), RequestInput(url=server.url_for("/echo/a")))
+        assert first.body["headers"]["x-cellwright-hops"] == "1"  # a run nobody called: hop 0, so this call is hop 1
+        forged = RequestInput(url=server.url_for("/echo/b"), headers={"x-cellwright-hops": "0", "X-Other": "kept"})
+        second = await request.perform(OperationContext(http=http, hops=3), forged)
+        assert second.body["headers"]["x-cellwright-hops"] == "4"
+        assert second.body["headers"]["x-other"] == "kept"
+    finally:
+        await http.aclose()
