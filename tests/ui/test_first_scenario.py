@@ -29,7 +29,7 @@ def echo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server whose HTTP action may call its own ``/demo/echo`` (as in demo mode)."""
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
-    env = {"CELLWRIGHT_HTTP_ALLOWED_ORIGINS": json.dumps([origin]), "CELLWRIGHT_PUBLIC_URL": origin}
+    env = {"CELLWRIGHT_HTTP_ALLOWED_URLS": json.dumps([f"{origin}/demo/echo"]), "CELLWRIGHT_PUBLIC_URL": origin}
     with serve(tmp_path_factory.mktemp("first-scenario"), port=port, env=env) as running:
         yield running
 
