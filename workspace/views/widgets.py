@@ -483,6 +483,13 @@ class SchemaForm(pn.viewable.Viewer):
         else:
             widget.value = value
 
+    def inserts_at_cursor(self, name: str) -> bool:
+        """Whether a reference goes into this field at the cursor (plain text fields), or
+        through :meth:`insert` (objects, lists, numbers, choices)."""
+        widget = self.widgets[name]
+        text_widget = isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)) and not isinstance(widget, pn.widgets.PasswordInput)
+        return text_widget and field_kind(self.specs[name]) != "json"
+
     def insert(self, name: str, text: str) -> None:
         """Add ``text`` (a reference) to a field: a new key of an object field, a new item
         of a list field, else appended to the field's text."""
