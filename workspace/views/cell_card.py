@@ -207,7 +207,7 @@ class CellCard(pn.viewable.Viewer):
 
         fields = [[name, form.label(name), "cursor" if form.inserts_at_cursor(name) else "form"] for name in form.specs] if form else []
         refs = [list(pair) for pair in self.state.references(self.cell_id)]
-        return ReferencePicker(insert, references=refs, fields=fields, field_class=f"{form.prefix}-" if form else "")
+        return ReferencePicker(insert, ref_options=refs, field_options=fields, field_class=f"{form.prefix}-" if form else "")
 
     def _trigger_url_html(self, cell: dict[str, Any]) -> str:
         shown = self.state.trigger_url(cell)  # the scenario's webhook URL, or the connection's (Slack)

@@ -197,8 +197,8 @@ class ReferencePicker(JSComponent):
     the reference as a new key, a new item, or turns the field into text.
     """
 
-    references = param.List(default=[], doc="[[label, reference]] of earlier cells' fields.")
-    fields = param.List(default=[], doc="[[name, label, mode]]: mode 'cursor' (text) or 'form' (Python inserts).")
+    ref_options = param.List(default=[], doc="[[label, reference]] of earlier cells' fields.")
+    field_options = param.List(default=[], doc="[[name, label, mode]]: mode 'cursor' (text) or 'form' (Python inserts).")
     field_class = param.String(default="", doc="CSS class prefix of the form's fields: '{prefix}-' + name.")
 
     _esm = """
@@ -243,15 +243,15 @@ class ReferencePicker(JSComponent):
         if (rows.some(([value]) => value === keep)) select.value = keep;
       };
       const draw = () => {
-        const refs = model.references.map(([label, ref]) => [ref, label]);
+        const refs = model.ref_options.map(([label, ref]) => [ref, label]);
         fill(pick, refs.length ? refs : [['', '(no earlier data)']]);
-        fill(target, model.fields.map(([name, label]) => [name, label]));
-        button.disabled = !refs.length || !model.fields.length;
+        fill(target, model.field_options.map(([name, label]) => [name, label]));
+        button.disabled = !refs.length || !model.field_options.length;
       };
       button.addEventListener('click', () => {
         const ref = pick.value, name = target.value;
         if (!ref || !name) return;
-        const mode = (model.fields.find(([n]) => n === name) || [])[2];
+        const mode = (model.field_options.find(([n]) => n === name) || [])[2];
         const host = mode === 'cursor' ? deepFind(model.field_class + name) : null;
         const input = host && (host.shadowRoot || host).querySelector('textarea, input');
         if (!input) { model.send_msg({ field: name, reference: ref }); return; }
@@ -264,8 +264,8 @@ class ReferencePicker(JSComponent):
         input.setSelectionRange(start + ref.length, start + ref.length);
       });
       draw();
-      model.on('references', draw);
-      model.on('fields', draw);
+      model.on('ref_options', draw);
+      model.on('field_options', draw);
       box.append(pickLabel, targetLabel, button);
       return box;
     }
