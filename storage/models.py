@@ -359,3 +359,19 @@ class AlertRuleRow(Base):
     notify_workspace: Mapped[bool] = mapped_column(Boolean)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class ScenarioSecretRow(Base):
+    """A secret typed into a cell input (an HTTP bearer token, a webhook's signing
+    secret). Documents hold ``{"$secret": <id>}`` instead of the value; the value is a
+    vault token bound to this row. Rows are never changed: typing a new secret makes a new
+    row, so older versions of a scenario keep theirs."""
+
+    __tablename__ = "scenario_secrets"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # scoped to the user, not to one scenario: the owner's export imported as a copy
+    # keeps working, while another user's reference is refused
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    value: Mapped[str] = mapped_column(Text)  # a Vault token, never plaintext
+    created_at: Mapped[datetime]
