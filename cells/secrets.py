@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import BaseModel
 
@@ -76,7 +76,7 @@ def is_mask(value: Any) -> bool:
     return isinstance(value, str) and value in _MASKS
 
 
-def is_plaintext(value: Any) -> bool:
+def is_plaintext(value: Any) -> TypeGuard[str]:
     """A value typed into a secret field that belongs in the vault: text that is not a
     ``{{ }}`` mapping, not a mask and not empty."""
     return isinstance(value, str) and value != "" and not is_template(value) and not is_mask(value)
