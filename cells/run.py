@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from cells import mapping
 from cells.conditions import evaluate
 from cells.models import ActionCell, ConditionCell, OperationCell, TransformerCell, TriggerCell
+from cells.secrets import masked, refs_in, secret_fields
 from connectors.sdk import (
     App,
     CallTimeoutError,
@@ -36,6 +37,14 @@ class ContextFactory(Protocol):
     """Builds the ``OperationContext`` for a cell (connection, HTTP client, keys)."""
 
     def __call__(self, cell: OperationCell, app: App, *, idempotency_key: str) -> Awaitable[OperationContext]: ...
+
+
+class SecretResolver(Protocol):
+    """Replaces the ``{"$secret": id}`` references in a cell's secret ``fields`` by the
+    stored values (``engine/secrets.py``); raises a ``CellwrightError`` when one is not the
+    cell's owner's."""
+
+    def __call__(self, cell: OperationCell, inputs: Mapping[str, Any], fields: frozenset[str]) -> Awaitable[dict[str, Any]]: ...
 
 
 class AppLookup(Protocol):
@@ -135,18 +144,28 @@ async def run_operation_cell(
     make_context: ContextFactory,
     idempotency_key: str,
     timeout: float = 60.0,
+    resolve_secrets: SecretResolver | None = None,
 ) -> CellResult:
-    """Run an action or transformer cell."""
+    """Run an action or transformer cell.
+
+    Stored secrets (``{"$secret": id}`` in a secret field) are resolved by
+    ``resolve_secrets`` right before validation; the recorded input shows them masked.
+    """
     with _recording(cell.id) as result:
         app = apps.get(cell.app)
         op = app.action(cell.operation)
         rendered = mapping.render(cell.inputs, context, cell_id=cell.id)
-        result.input = rendered
+        fields = secret_fields(op.input)
+        result.input = masked(rendered, fields)  # never a secret, even when validation fails
+        if next(refs_in(rendered, fields), None) is not None:
+            if resolve_secrets is None:
+                raise ConfigurationError(f"Cell '{cell.id}' uses a stored secret, which cannot be read here.")
+            rendered = await resolve_secrets(cell, rendered, fields)
         try:
             inputs = op.input.model_validate(rendered)
         except ValidationError as exc:
             raise validation_error(cell.id, exc) from None
-        result.input = dump(inputs)  # masked secrets, defaults filled in
+        result.input = masked(dump(inputs), fields)  # masked secrets, defaults filled in
         if app.needs_connection and not cell.connection:
             raise ConfigurationError(f"Cell '{cell.id}' needs a {app.name} connection; pick one in the cell.")
         ctx = await make_context(cell, app, idempotency_key=idempotency_key)
@@ -204,12 +223,14 @@ async def run_cell(
     make_context: ContextFactory,
     idempotency_key: str,
     timeout: float = 60.0,
+    resolve_secrets: SecretResolver | None = None,
 ) -> CellResult:
     """Run any step cell on its own (the workspace's "Run cell")."""
     if isinstance(cell, ConditionCell):
         return run_condition_cell(cell, context)[0]
     return await run_operation_cell(
-        cell, context, apps=apps, make_context=make_context, idempotency_key=idempotency_key, timeout=timeout
+        cell, context, apps=apps, make_context=make_context, idempotency_key=idempotency_key, timeout=timeout,
+        resolve_secrets=resolve_secrets,
     )
 
 

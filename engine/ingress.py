@@ -37,6 +37,7 @@ from connectors.sdk import (
     InstantTrigger,
     WebhookVerificationError,
 )
+from engine import secrets as stored_secrets
 from engine.runner import RESPOND, Outcome
 
 log = logging.getLogger("cellwright.ingress")
@@ -100,7 +101,7 @@ class WebhookIngress:
         doc = await asyncio.to_thread(self.app.runner.document, scenario.id, version)
         trigger = doc.trigger
         op = self.app.apps.get(trigger.app).trigger(trigger.operation)
-        inputs = op.input.model_validate(trigger.inputs)
+        inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, store, scenario.user_id, op, trigger)
         subs = await asyncio.to_thread(store.webhook_subscriptions, scenario.id)
         state: Mapping[str, Any] = (subs[0].state or {}) if subs else {}
         credentials: Mapping[str, Any] = {}
@@ -202,7 +203,7 @@ class WebhookIngress:
                     continue
                 op = app.trigger(trigger.operation)
                 if isinstance(op, InstantTrigger):
-                    found.append((scenario, op, op.input.model_validate(trigger.inputs)))
+                    found.append((scenario, op, stored_secrets.trigger_inputs(self.app.store, scenario.user_id, op, trigger)))
             except (CellwrightError, LookupError, ValidationError) as exc:  # one broken scenario does not stop the others
                 log.warning("scenario %s cannot take %s events: %s", scenario.id, app.key, exc)
         return tuple(found)

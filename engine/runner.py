@@ -29,6 +29,8 @@ from cells.run import (
 )
 from connectors.registry import Registry
 from connectors.sdk import CellwrightError
+from engine import ownership
+from engine import secrets as stored_secrets
 from engine.alerts import Alerts
 from engine.backoff import backoff_delay
 from engine.settings import Settings
@@ -84,6 +86,7 @@ class Runner:
         self.writes: Any = None  # engine.writes.WriteQueue when the service runs (group commit)
         self.alerts = Alerts(store, settings)  # failure alerts, delivered in the background
         self._docs: dict[tuple[str, int], ScenarioDocument] = {}
+        self._owned: set[tuple[str, int, str]] = set()  # versions whose connections are the owner's
 
     def document(self, scenario_id: str, version: int) -> ScenarioDocument:
         key = (scenario_id, version)
@@ -97,6 +100,24 @@ class Runner:
                 self._docs.clear()
             self._docs[key] = doc
         return doc
+
+    async def _foreign_connection(self, execution: Any, doc: ScenarioDocument) -> dict[str, str] | None:
+        """The first cell whose connection is not the owner's (``{cell_id, message}``), or None.
+
+        A document saved before save checked this (or written straight into the store)
+        must not run with another user's connection. A version found clean stays clean
+        (connection ids are never reused), so it is checked once per process.
+        """
+        key = (execution.scenario_id, execution.scenario_version, execution.user_id)
+        if key in self._owned:
+            return None
+        problems = await asyncio.to_thread(ownership.connection_problems, self.store, self.apps, execution.user_id, doc)
+        if problems:
+            return {"cell_id": problems[0]["cell_id"], "message": problems[0]["message"]}
+        if len(self._owned) > 4096:
+            self._owned.clear()
+        self._owned.add(key)
+        return None
 
     def _pure_cells(self, doc: ScenarioDocument) -> frozenset[str]:
         """Cells without side effects: the trigger, conditions and transformers."""
@@ -126,6 +147,12 @@ class Runner:
             outcome = Outcome("failed", error={"code": "configuration_error", "message": f"The scenario version this run uses cannot be loaded: {exc}"})
             finished = await asyncio.to_thread(lambda: self.store.finish_execution(execution.id, status="failed", error=outcome.error))
             self.alerts.notify(finished, "", False)  # name and settings are in the missing document
+            return outcome
+        refused = await self._foreign_connection(execution, doc)
+        if refused is not None:  # before any cell runs: nothing is called, nobody's connection touched
+            outcome = Outcome("failed", error={"code": "configuration_error", **refused})
+            finished = await asyncio.to_thread(lambda: self.store.finish_execution(execution.id, status="failed", error=outcome.error))
+            self.alerts.notify(finished, doc.name, doc.settings.notify_on_error)
             return outcome
         previous = [] if fresh else await asyncio.to_thread(self.store.node_results, execution.id)
         done: dict[str, Any] = {}
@@ -238,6 +265,7 @@ class Runner:
             make_context=run.make_context,
             idempotency_key=idempotency_key(run.execution.id, cell.id),
             timeout=min(cell_timeout, remaining),
+            resolve_secrets=stored_secrets.resolver(self.store, run.execution.user_id),
         )
         if result.ok:
             await self._record(run, result)
@@ -252,8 +280,10 @@ class Runner:
             result.error = {"code": "timeout", "message": f"The run reached its time limit ({run.limit:g} s) while cell '{cell.id}' was running."}
             await self._record(run, result)
             raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
-        if error.code in ("auth_invalid", "auth_expired") and cell.connection:
-            await asyncio.to_thread(self.store.set_connection_status, cell.connection, "error", error.message)
+        if error.code in ("auth_invalid", "auth_expired") and cell.connection and self._uses_connection(cell):
+            # only the run's owner's connection, and only one the call used (an app without
+            # auth, e.g. the HTTP action, never used the one its cell names)
+            await asyncio.to_thread(lambda: self.store.update_connection(run.execution.user_id, cell.connection, status="error", status_message=error.message))
         tries = run.failures[cell.id]  # failed tries of this cell before this one
         if error.retryable and tries < run.doc.settings.retry_count:
             delay = backoff_delay(tries, self.settings.retry_base_seconds, self.settings.retry_max_seconds, getattr(error, "retry_after", None))
@@ -267,6 +297,12 @@ class Runner:
             return
         await self._record(run, result)
         raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
+
+    def _uses_connection(self, cell: OperationCell) -> bool:
+        try:
+            return self.apps.get(cell.app).needs_connection
+        except CellwrightError:
+            return False
 
     async def _record(self, run: _Run, result: CellResult) -> None:
         """Keep a cell's result; write it now unless the cell is pure.

@@ -383,3 +383,19 @@ class LoginFailureRow(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ScenarioSecretRow(Base):
+    """A secret typed into a cell input (an HTTP bearer token, a webhook's signing
+    secret). Documents hold ``{"$secret": <id>}`` instead of the value; the value is a
+    vault token bound to this row. Rows are never changed: typing a new secret makes a new
+    row, so older versions of a scenario keep theirs."""
+
+    __tablename__ = "scenario_secrets"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # scoped to the user, not to one scenario: the owner's export imported as a copy
+    # keeps working, while another user's reference is refused
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    value: Mapped[str] = mapped_column(Text)  # a Vault token, never plaintext
+    created_at: Mapped[datetime]

@@ -448,3 +448,29 @@ async def test_the_sample_note_is_shown_above_the_result(svc: Any, user: Any, sc
     await card._run()
     note = card.result[0].object
     assert "Sample data stood in for the trigger" in note and "has not run yet" in note
+
+
+async def test_a_secret_typed_in_the_notebook_is_stored_in_the_vault_and_kept_on_edits(svc: Any, user: Any) -> None:
+    """The password box shows "stored — type to replace"; editing another field keeps the
+    stored secret; after saving, the edited document and its export hold the reference."""
+    from cells import document as documents
+    from workspace.views.notebook import Notebook
+
+    token = "sk-NOTEBOOK-TOKEN-5521"
+    cells = [
+        {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
+        {"id": "call", "kind": "action", "app": "http", "operation": "request", "inputs": {"url": "https://api.example.com/a"}},
+    ]
+    scenario = svc.import_scenario(user.id, documents.parse({"name": "Token", "cells": cells}))
+    nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
+    card = nb.open_cell("call")
+    card.form.widgets["bearer_token"].value = token
+    await nb._save()
+    ref = nb.state.cell("call")["inputs"]["bearer_token"]
+    assert set(ref) == {"$secret"} and token not in nb.state.export() and token not in str(nb.state.doc)
+    assert svc.scenario(user.id, scenario.id).document["cells"][1]["inputs"]["bearer_token"] == ref
+    reopened = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None).open_cell("call")
+    box = reopened.form.widgets["bearer_token"]
+    assert box.value == "" and box.placeholder == "stored — type to replace"
+    reopened.form.widgets["url"].value = "https://api.example.com/b"  # an edit of another field
+    assert reopened.state.cell("call")["inputs"] == {"url": "https://api.example.com/b", "bearer_token": ref}

@@ -191,8 +191,11 @@ class CellCard(pn.viewable.Viewer):
 
     def _form_changed(self, *_: Any) -> None:
         assert self.form is not None
+        stored = self.state.cell(self.cell_id).get("inputs") or {}
+        # an empty password box means "keep the stored secret", not "remove it"
+        keep = {name: stored[name] for name in self.form.secret_names() if name in stored}
         try:
-            values = self.form.values()
+            values = self.form.values(keep_secrets=keep)
         except ValueError:
             return
         self._edit(inputs=values)

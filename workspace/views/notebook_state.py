@@ -14,6 +14,7 @@ from typing import Any
 import param
 
 from cells import document as documents
+from cells import secrets
 from cells.mapping import has_template, referenced_steps
 from connectors.sdk import ConfigurationError, InvalidInputError, MappingError
 
@@ -101,9 +102,21 @@ class NotebookState(param.Parameterized):
         doc = self.parsed()
         scenario = self.svc.import_scenario(self.user.id, doc, scenario_id=self.scenario_id)
         self.scenario_id = scenario.id
+        self._take_secret_refs(scenario.document)
         self.webhook_url = self.svc.webhook_url(scenario)
         self._show(scenario, dirty=False)
         return scenario
+
+    def _take_secret_refs(self, stored: dict[str, Any]) -> None:
+        """Typed secrets now live in the vault: keep the stored references (``{"$secret": id}``)
+        in the edited document instead of the text, so an export or the next save never
+        carries the value (edited in place: nothing to re-render)."""
+        saved = {cell["id"]: cell.get("inputs") or {} for cell, _ in walk(stored.get("cells") or [])}
+        for cell, _ in self.walk():
+            inputs = cell.get("inputs")
+            for name, value in saved.get(cell["id"], {}).items():
+                if inputs is not None and secrets.is_ref(value):
+                    inputs[name] = value
 
     def _show(self, scenario: Any, **extra: Any) -> None:
         self.param.update(version=scenario.version, live_version=scenario.live_version, status=scenario.status, **extra)

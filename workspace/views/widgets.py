@@ -447,6 +447,10 @@ class SchemaForm(pn.viewable.Viewer):
                 raise ValueError("Enter a number, or a {{ }} reference.") from None
         return True, text
 
+    def secret_names(self) -> list[str]:
+        """The fields shown as password inputs (write-only secrets)."""
+        return [name for name, widget in self.widgets.items() if isinstance(widget, pn.widgets.PasswordInput)]
+
     def values(self, *, keep_secrets: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The fields the user set. Raises ValueError (and marks the fields) on bad input."""
         out: dict[str, Any] = {}
