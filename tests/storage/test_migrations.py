@@ -200,7 +200,7 @@ def test_migrate_from_threads_of_one_process(fresh_url: str) -> None:
 
 def test_single_head_and_self_contained_revisions() -> None:
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    assert scripts.get_heads() == ["0004"]
+    assert scripts.get_heads() == ["0004_execution_reclaims"]
     for script in scripts.walk_revisions():
         source = Path(script.path).read_text()
         assert "storage.models" not in source.replace("storage.models.UTCDateTime", "")
