@@ -34,6 +34,7 @@ def network_policy(settings: Settings) -> NetworkPolicy:
         allow_private=settings.http_allow_private,
         networks=settings.http_allowed_networks,
         origins=settings.http_allowed_origins,
+        urls=settings.http_allowed_urls,
     )
 
 
@@ -48,12 +49,12 @@ class Contexts:
         self._retired: list[tuple[float, ConnectorHttp]] = []
 
     def for_execution(self, execution: Any) -> Any:
-        """A ``ContextFactory`` bound to the execution's owner and id."""
-        return self.factory(execution.user_id, execution_id=execution.id, scenario_id=execution.scenario_id)
+        """A ``ContextFactory`` bound to the execution's owner, id and hop count."""
+        return self.factory(execution.user_id, execution_id=execution.id, scenario_id=execution.scenario_id, hops=execution.hops)
 
-    def factory(self, user_id: str, *, execution_id: str | None = None, scenario_id: str | None = None) -> Any:
+    def factory(self, user_id: str, *, execution_id: str | None = None, scenario_id: str | None = None, hops: int = 0) -> Any:
         async def make(cell: OperationCell, app: App, *, idempotency_key: str) -> OperationContext:
-            return await self.context(user_id, cell, app, idempotency_key=idempotency_key, execution_id=execution_id, scenario_id=scenario_id)
+            return await self.context(user_id, cell, app, idempotency_key=idempotency_key, execution_id=execution_id, scenario_id=scenario_id, hops=hops)
 
         return make
 
@@ -66,6 +67,7 @@ class Contexts:
         idempotency_key: str = "",
         execution_id: str | None = None,
         scenario_id: str | None = None,
+        hops: int = 0,
     ) -> OperationContext:
         credentials: Mapping[str, Any] = {}
         metadata: Mapping[str, Any] = {}
@@ -87,6 +89,7 @@ class Contexts:
             execution_id=execution_id,
             scenario_id=scenario_id,
             cell_id=cell.id,
+            hops=hops,
         )
 
     async def for_connection(self, connection: Any, app: App) -> OperationContext:

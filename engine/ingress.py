@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.sdk import (
+    HOPS_HEADER,
     CellwrightError,
     ConnectionWebhook,
     IncomingRequest,
@@ -140,6 +141,9 @@ class WebhookIngress:
             return WebhookAnswer(status, body, dict(headers))
         if scenario.status != "active" or scenario.live_version is None:
             return WebhookAnswer(409, {"error": "scenario_inactive", "message": f"Scenario '{scenario.name}' is {scenario.status}; enable it to accept events."}, {})
+        hops = hops_of(request)
+        if hops > self.app.settings.max_hops:
+            return loop_answer(hops, self.app.settings.max_hops)
         sync = getattr(inputs, "response", "async") == "sync"
         key = request.header("idempotency-key")
         ids = []
@@ -148,6 +152,7 @@ class WebhookIngress:
             execution, outcome = await self.app.trigger(
                 scenario, event, key=event_key(op, event, key, index, len(reply.events)),
                 wait=self.app.settings.sync_response_timeout_seconds if sync and len(reply.events) == 1 else None,
+                hops=hops,
             )
             ids.append(execution.id)
         if sync and outcome is None and len(ids) == 1:
@@ -219,6 +224,9 @@ class WebhookIngress:
         if answer is not None:
             status, body, headers = answer
             return WebhookAnswer(status, body, dict(headers))
+        hops = hops_of(request)
+        if hops > self.app.settings.max_hops:
+            return loop_answer(hops, self.app.settings.max_hops)
         key = request.header("idempotency-key")
         runs = []
         for scenario, op, inputs in target.listeners:
@@ -229,7 +237,7 @@ class WebhookIngress:
                 continue
             runs += [(scenario, event, event_key(op, event, key, index, len(reply.events))) for index, event in enumerate(reply.events)]
         # stored together (group commit), then run in the background
-        started = await asyncio.gather(*(self.app.trigger(scenario, event, key=dedupe) for scenario, event, dedupe in runs))
+        started = await asyncio.gather(*(self.app.trigger(scenario, event, key=dedupe, hops=hops) for scenario, event, dedupe in runs))
         ids = [execution.id for execution, _ in started]
         return WebhookAnswer(200, {"accepted": len(ids), "execution_ids": ids}, {})
 
@@ -260,6 +268,24 @@ def event_key(op: InstantTrigger, event: Mapping[str, Any], header: str | None, 
     return f"{header}:{index}" if header and count > 1 else header
 
 
+def hops_of(request: IncomingRequest) -> int:
+    """The delivery's ``X-Cellwright-Hops`` (0 without one, or when it is not a number:
+    only our HTTP action sets it, and it always sends a plain count)."""
+    value = (request.header(HOPS_HEADER) or "").strip()
+    return int(value) if value.isdigit() and len(value) <= 6 else 0
+
+
+def loop_answer(hops: int, limit: int) -> WebhookAnswer:
+    """508 for a delivery over the hop limit: scenarios calling each other's webhooks in a loop."""
+    return WebhookAnswer(508, {
+        "error": "loop_detected",
+        "message": f"Refused: this call comes from a chain of {hops} Cellwright scenarios calling one another's webhooks, "
+        f"over the limit of {limit} (CELLWRIGHT_MAX_HOPS). A scenario probably calls its own webhook, directly or "
+        "through others: change its HTTP request's URL. No run was started.",
+        "hops": hops,
+    }, {})
+
+
 def sync_answer(outcome: Outcome, execution_id: str) -> WebhookAnswer:
     """A sync webhook's answer: the "Webhook response" cell's, else the last output."""
     headers = {"X-Cellwright-Execution": execution_id}
@@ -270,4 +296,4 @@ def sync_answer(outcome: Outcome, execution_id: str) -> WebhookAnswer:
     return WebhookAnswer(200, outcome.last_output, headers)
 
 
-__all__ = ["ConnectionTarget", "WebhookAnswer", "WebhookIngress", "event_key", "sync_answer"]
+__all__ = ["ConnectionTarget", "WebhookAnswer", "WebhookIngress", "event_key", "hops_of", "loop_answer", "sync_answer"]

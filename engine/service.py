@@ -364,13 +364,15 @@ class Cellwright:
         key: str | None = None,
         wait: float | None = None,
         version: int | None = None,
+        hops: int = 0,
     ) -> tuple[Any, Outcome | None]:
         """Store an execution for ``payload`` (durably, before anything runs) and submit it.
 
         With ``wait`` (seconds), wait for it to finish. ``key`` deduplicates: the same key
         for the same scenario returns the existing execution. ``version``: the saved
         version to run; by default the live one, as the scenario's trigger runs it (the
-        latest saved one for a scenario never published).
+        latest saved one for a scenario never published). ``hops``: how many Cellwright
+        webhook calls led here (``X-Cellwright-Hops``), passed on by its HTTP actions.
         """
         if version is None:
             version = scenario.live_version if scenario.live_version is not None else scenario.version
@@ -383,6 +385,7 @@ class Cellwright:
                 idempotency_key=key,
                 claim_owner=self.executor.owner if self.started else None,
                 lease_seconds=self.settings.lease_seconds,
+                hops=hops,
             )
         )
         outcome = None
@@ -439,6 +442,7 @@ class Cellwright:
             trigger=original.trigger or {},
             rerun_of=original.id,
             resume_from=start_at,
+            hops=original.hops,  # a rerun is the same link of a chain, not a new one
         )
         for r in results:
             if r.cell_id in keep:

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     http_allow_private: bool = Field(False, description="Let the HTTP action and connectors reach private/loopback addresses (trusted installs only).")
     http_allowed_networks: list[str] = Field(default_factory=list, description="CIDR ranges the HTTP action may reach besides public addresses.")
     http_allowed_origins: list[str] = Field(default_factory=list, description="Exact origins (scheme://host:port) allowed besides public addresses.")
+    http_allowed_urls: list[str] = Field(
+        default_factory=list,
+        description="Exact URLs (scheme://host:port/path; any query) allowed besides public addresses, and nothing else on their "
+        "origin. With demo data, `cellwright serve` adds its own /demo/echo.",
+    )
+    max_hops: int = Field(
+        8, ge=1, le=100,
+        description="How many Cellwright scenarios may trigger one another in a chain through webhooks (the HTTP action sends "
+        "X-Cellwright-Hops); a webhook call over it is refused with 508 and starts no run.",
+    )
 
     connection_check_minutes: float = Field(60.0, ge=0, description="The health check re-validates each connection at most this often (minutes); 0 turns it off.")
     connection_check_spacing_seconds: float = Field(2.0, ge=0, description="Pause between two connection checks, so the health check never sends a burst.")
@@ -90,5 +100,7 @@ class Settings(BaseSettings):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def ensure_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.data_dir
+        """The data directory, created (or made) private to this account: mode 0700."""
+        from storage.datadir import make_private_dir
+
+        return make_private_dir(self.data_dir)

@@ -49,6 +49,7 @@ import pandas as pd
 
 from storage import analytics_queries as queries
 from storage.analytics_queries import AnalyticsQueries
+from storage.datadir import private_umask
 
 __all__ = ["SCHEMA_VERSION", "AnalyticsLog"]
 
@@ -117,7 +118,10 @@ class AnalyticsLog(AnalyticsQueries):
         self.flush_interval = flush_interval
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(path))
+        # DuckDB creates the file and its .wal (again after each checkpoint) with the
+        # umask's mode: opening and every write run under a private umask (datadir.py)
+        with private_umask():
+            self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(path))
         # Lock order: _db_lock, then _buffer_lock. record() takes only _buffer_lock, so
         # it never waits for a flush or a query.
         self._db_lock = threading.Lock()
@@ -128,7 +132,8 @@ class AnalyticsLog(AnalyticsQueries):
         self._wake: Callable[[], object] | None = None
         self._wake_requested = False
         try:
-            self._migrate()
+            with private_umask():
+                self._migrate()
         except BaseException:
             self._con.close()  # do not keep the file locked
             raise
@@ -221,7 +226,8 @@ class AnalyticsLog(AnalyticsQueries):
         with self._db_lock:
             if self._con is None:
                 return 0
-            return self._flush_locked(self._con)
+            with private_umask():
+                return self._flush_locked(self._con)
 
     def _flush_locked(self, con: duckdb.DuckDBPyConnection) -> int:
         # Taking the batch while holding _db_lock keeps batches in record() order, so
@@ -299,9 +305,11 @@ class AnalyticsLog(AnalyticsQueries):
             if self._con is None:
                 return
             try:
-                self._flush_locked(self._con)
+                with private_umask():
+                    self._flush_locked(self._con)
             finally:
-                self._con.close()
+                with private_umask():  # closing checkpoints
+                    self._con.close()
                 self._con = None
 
     def __enter__(self) -> AnalyticsLog:
@@ -335,7 +343,8 @@ class AnalyticsLog(AnalyticsQueries):
         }
         with self._db_lock:
             con = self._connection()
-            self._flush_locked(con)  # queries see buffered rows
+            with private_umask():
+                self._flush_locked(con)  # queries see buffered rows
             return con.execute(sql, bound).df()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:

@@ -281,6 +281,8 @@ class ExecutionRow(Base):
     rerun_of: Mapped[str | None] = mapped_column(ID)
     resume_from: Mapped[str | None] = mapped_column(String)  # a cell id
     created_at: Mapped[datetime]
+    # Cellwright-to-Cellwright webhook calls that led here (X-Cellwright-Hops): bounds loops
+    hops: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class NodeResultRow(Base):
@@ -362,3 +364,25 @@ class AlertRuleRow(Base):
     notify_workspace: Mapped[bool] = mapped_column(Boolean)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class RevokedSessionRow(Base):
+    """A signed-out session cookie (its nonce), refused by every process until it
+    would have expired anyway."""
+
+    __tablename__ = "revoked_sessions"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginFailureRow(Base):
+    """One failed sign-in, counted under an opaque key (a digest of the source address,
+    or of the address and e-mail): the throttle every process shares."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)

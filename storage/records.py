@@ -164,6 +164,7 @@ class Execution(_Record):
     rerun_of: str | None
     resume_from: str | None
     created_at: datetime
+    hops: int = 0
     reclaims: int = 0  # takeovers after an expired lease (see ExecutionRow.reclaims)
 
 

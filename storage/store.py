@@ -17,6 +17,7 @@ from typing import cast
 from alembic import command
 from sqlalchemy import select, update
 
+from .datadir import create_private_file, make_private_dir
 from .migrations import alembic_config
 from .models import ConnectionRow, WebhookSubscriptionRow
 from .repos.alerts import AlertsRepo
@@ -25,6 +26,7 @@ from .repos.audit import AuditRepo
 from .repos.connections import ConnectionsRepo, connection_aad
 from .repos.executions import ExecutionsRepo
 from .repos.scenarios import ScenariosRepo
+from .repos.sessions import SessionsRepo
 from .repos.triggers import TriggersRepo, subscription_aad
 from .repos.users import UsersRepo
 from .vault import Vault
@@ -45,6 +47,7 @@ class Store(
     TriggersRepo,
     AuditRepo,
     AlertsRepo,
+    SessionsRepo,
 ):
     """The persistent state of Cellwright: SQLite by default, PostgreSQL by URL."""
 
@@ -57,10 +60,12 @@ class Store(
     ) -> Store:
         """The store of a data directory: ``<data_dir>/cellwright.db`` unless ``url`` is
         given, with the vault kept in ``<data_dir>/vault.key`` unless ``vault`` is given."""
-        data_dir = Path(data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = make_private_dir(Path(data_dir))
         if vault is None:
             vault = Vault.from_key_file(data_dir / VAULT_KEY_FILENAME)
+        if url is None:
+            # SQLite gives its -wal and -shm files the database file's mode: make it 0600
+            create_private_file(data_dir / SQLITE_FILENAME)
         return cls(url or f"sqlite:///{data_dir / SQLITE_FILENAME}", vault)
 
     @property

@@ -91,7 +91,7 @@ class ScenarioOut(BaseModel):
 
 class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int | None = Field(None, ge=1, description="The saved version to publish; default: the latest.")
+    version: int | None = Field(None, ge=1, le=2**31 - 1, description="The saved version to publish; default: the latest.")
 
 
 class RunIn(BaseModel):
@@ -138,6 +138,7 @@ class ExecutionOut(BaseModel):
     error: dict[str, Any] | None = None
     attempt: int = 0
     rerun_of: str | None = None
+    hops: int = Field(0, description="How many Cellwright scenarios called one another's webhooks to start this run (X-Cellwright-Hops).")
     created_at: str | None = None
     cells: list[CellResultOut] | None = Field(None, description="Every cell run, in order (on the single-execution endpoint).")
 

@@ -23,6 +23,7 @@ from connectors.sdk import CellwrightError
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+DEMO_ECHO_PATH = "/demo/echo"
 
 
 def _settings(data_dir: Path | None, **extra: Any) -> Any:
@@ -108,7 +109,20 @@ def main() -> None:
 @click.option("--no-demo", is_flag=True, help="Do not create demo data on first start.")
 @_guard
 def serve(host: str, port: int, data_dir: Path | None, no_demo: bool) -> None:
-    """Start the workspace, the REST API and the webhooks."""
+    """Start the workspace, the REST API and the webhooks.
+
+    One server per data directory: a second one on the same directory is refused
+    (the analytics file admits one writer); it names the running one's pid.
+    """
+    from storage.datadir import hold_serve_lock
+
+    settings = _settings(data_dir, host=host, port=port)
+    # before the slow imports: a refused second server says so at once
+    with hold_serve_lock(settings.ensure_data_dir()):  # held until the server stops
+        _run_server(settings, no_demo=no_demo)
+
+
+def _run_server(settings: Any, *, no_demo: bool) -> None:
     import uvicorn
 
     from engine.service import Cellwright
@@ -116,10 +130,10 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool) -> None:
     from workspace.server import WEBSOCKETS, create_app
 
     logging.getLogger("cellwright").setLevel(logging.INFO)
-    settings = _settings(data_dir, host=host, port=port)
     if not no_demo and settings.demo_data:
-        # the demo scenarios call the server's own echo endpoint
-        settings.http_allowed_origins = [*settings.http_allowed_origins, settings.resolved_public_url()]
+        # the demo scenarios call the server's own echo endpoint: that URL only, never
+        # /hooks (a scenario calling its own webhook would trigger itself) or /api
+        settings.http_allowed_urls = [*settings.http_allowed_urls, f"{settings.resolved_public_url()}{DEMO_ECHO_PATH}"]
     svc = Cellwright(settings)
     if not no_demo and settings.demo_data:
         info = ensure_demo(svc)
@@ -132,7 +146,7 @@ def serve(host: str, port: int, data_dir: Path | None, no_demo: bool) -> None:
     gc.collect()
     gc.freeze()
     click.echo(f"Cellwright is running at {settings.resolved_public_url()}/  (API: {settings.resolved_public_url()}/api/v1/docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws=WEBSOCKETS)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, ws=WEBSOCKETS)
 
 
 def _load(file: Path) -> Any:

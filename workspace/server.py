@@ -15,13 +15,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.sdk import CellwrightError, IncomingRequest
 from connectors.sdk.sandboxing import shared_sandbox
 from engine.service import Cellwright
+from workspace import http_errors, openapi_extras
 from workspace.api import router
 from workspace.oauth import router as oauth_router
 
@@ -104,6 +106,9 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        unparsable = [err for err in exc.errors() if err.get("type") == "json_invalid"]
+        if unparsable:
+            return http_errors.invalid_body((unparsable[0].get("ctx") or {}).get("error"))
         errors = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
@@ -112,11 +117,11 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
         listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return _error(422, "invalid_input", f"Invalid request — {listed}", errors=errors)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # also the router's own 404 and 405
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.detail, dict):
             return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
-        return _error(exc.status_code, "http_error", str(exc.detail))
+        return http_errors.routing_error(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -134,6 +139,7 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
         return JSONResponse({"method": request.method, "query": dict(request.query_params), "received": parsed, "echo": True})
 
     _document_hooks(app)
+    openapi_extras.describe_registered_apps(app, svc.apps)
     for method in ("GET", "POST", "PUT"):
         app.add_api_route("/demo/echo", echo, methods=[method], tags=["demo"], summary="Echoes the request (for demo scenarios)", operation_id=f"demo_echo_{method.lower()}")
 
@@ -252,6 +258,7 @@ def _document_hooks(app: FastAPI) -> None:
             "405": {"description": "The hook does not accept this method."},
             "409": {"description": "The scenario is not enabled."},
             "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
+            "508": {"description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no run was started."},
         }
         param = [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}]
         schema.setdefault("paths", {})["/hooks/{token}"] = {
@@ -272,6 +279,7 @@ def _document_hooks(app: FastAPI) -> None:
                 "404": {"description": "No connection listens at this URL."},
                 "405": {"description": "The URL does not accept this method."},
                 "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
+                "508": {"description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no run was started."},
             },
         }}
         app.openapi_schema = schema

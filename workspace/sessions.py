@@ -5,16 +5,24 @@ signed with HMAC-SHA256 under a secret kept in the data directory (``session.key
 created on first use, mode 0600), so every web process sharing the data directory
 accepts the same cookies and a restart keeps people signed in.
 
-- Signing out revokes the cookie's nonce (kept in ``sessions-revoked.json`` until it
-  would have expired anyway) and clears the cookie.
+- Signing out revokes the cookie's nonce (kept in the store's ``revoked_sessions``
+  until it would have expired anyway, so every process sharing the store refuses it)
+  and clears the cookie.
 - The password tag is a digest of the user's password hash: changing the password
   ends every session of that user.
 - Sessions last ``SESSION_DAYS`` days. Cookies are ``HttpOnly`` and ``SameSite=Lax``;
   ``Secure`` when the public URL is https.
 - ``/login`` and ``/logout`` refuse cross-origin POSTs (``Origin`` header), and the
   sign-out form carries a token derived from the session (CSRF).
-- After ``MAX_FAILURES`` failed attempts for one e-mail within ``FAILURE_WINDOW``
-  seconds, sign-in for it pauses until the window has passed.
+- Failed sign-ins are counted in the store (shared by every process) per source
+  address and per (source address, e-mail) pair, over the last ``FAILURE_WINDOW``
+  seconds: ``MAX_FAILURES`` for one pair pause that e-mail *from that address*;
+  ``MAX_ADDRESS_FAILURES`` from one address, whatever the e-mails, pause the address.
+  There is deliberately no lock per e-mail alone: it would let anyone lock a known
+  account out; a stranger elsewhere cannot touch the real user's pair. The price is
+  that an attacker with many addresses gets ``MAX_FAILURES`` guesses per address and
+  window against argon2 hashes; put a rate limiter in front for that (docs/workspace.md).
+  The counted keys are digests: the table holds no addresses or e-mails.
 """
 
 from __future__ import annotations
@@ -25,10 +33,10 @@ import hmac
 import json
 import os
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -42,10 +50,12 @@ from workspace.views.signin import login_page
 COOKIE = "cw_session"
 SESSION_DAYS = 7
 SECRET_FILENAME = "session.key"  # noqa: S105 - a file name
-REVOKED_FILENAME = "sessions-revoked.json"
+#: where revocations were kept before the store held them (imported once, then removed)
+LEGACY_REVOKED_FILENAME = "sessions-revoked.json"
 ADMIN_PASSWORD_FILENAME = "admin-password.txt"  # noqa: S105 - a file name
 ADMIN_EMAIL = "admin@localhost"
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per (source address, e-mail) within FAILURE_WINDOW
+MAX_ADDRESS_FAILURES = 20  # per source address, any e-mails, within FAILURE_WINDOW
 FAILURE_WINDOW = 300.0
 #: paths a browser may open without a session (everything else the workspace serves needs one)
 PUBLIC_PREFIXES = ("/login", "/logout", "/api/", "/hooks/", "/sandbox/", "/static/", "/healthz", "/demo/", "/components/", "/favicon")
@@ -67,41 +77,45 @@ def _tag(password_hash: str | None) -> str:
 
 
 class Sessions:
-    """Issues and checks session cookies for one data directory."""
+    """Issues and checks session cookies for one data directory and its store.
 
-    def __init__(self, data_dir: Path, *, max_age: int = SESSION_DAYS * 86400) -> None:
+    ``clock`` (seconds since the epoch) is for tests: expiry and the throttle's window
+    use it, so they are checked without waiting.
+    """
+
+    def __init__(self, data_dir: Path, store: Any, *, max_age: int = SESSION_DAYS * 86400, clock: Callable[[], float] = time.time) -> None:
         self.data_dir = Path(data_dir)
+        self.store = store
         self.max_age = max_age
+        self._clock = clock
         self._secret = self._load_secret()
-        self._lock = threading.Lock()
-        self._revoked: dict[str, int] = self._load_revoked()
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._import_legacy_revocations()
 
-    # -- storage of the secret and the revocation list ----------------------------------
+    # -- the secret, and revocations of older versions ------------------------------------
 
     def _load_secret(self) -> bytes:
         path = self.data_dir / SECRET_FILENAME
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))
         return bytes.fromhex(path.read_text().strip())
 
-    def _load_revoked(self) -> dict[str, int]:
-        path = self.data_dir / REVOKED_FILENAME
+    def _import_legacy_revocations(self) -> None:
+        """Move sign-outs recorded in ``sessions-revoked.json`` into the store."""
+        path = self.data_dir / LEGACY_REVOKED_FILENAME
         try:
             data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return
         except (OSError, ValueError):
-            return {}
-        now = int(time.time())
-        return {k: int(v) for k, v in data.items() if int(v) > now}
-
-    def _save_revoked(self) -> None:
-        path = self.data_dir / REVOKED_FILENAME
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._revoked))
-        tmp.replace(path)
+            data = {}
+        now = self._clock()
+        for nonce, until in (data.items() if isinstance(data, dict) else ()):
+            if str(until).isdigit() and int(until) > now:
+                self.store.revoke_session(str(nonce), _at(int(until)), _at(now))
+        path.unlink(missing_ok=True)
 
     # -- cookies --------------------------------------------------------------------------
 
@@ -110,7 +124,7 @@ class Sessions:
 
     def issue(self, user: Any) -> str:
         """A cookie value for ``user`` (a ``storage.records.User``)."""
-        payload = f"{user.id}.{int(time.time())}.{secrets.token_hex(8)}.{_tag(user.password_hash)}"
+        payload = f"{user.id}.{int(self._clock())}.{secrets.token_hex(8)}.{_tag(user.password_hash)}"
         return f"{payload}.{self._sign(payload)}"
 
     def parse(self, value: str | None) -> tuple[Session, str] | None:
@@ -121,11 +135,10 @@ class Sessions:
         if not hmac.compare_digest(self._sign(payload), signature):
             return None
         user_id, issued, nonce, tag = payload.split(".")
-        if not issued.isdigit() or int(issued) + self.max_age < time.time():
+        if not issued.isdigit() or int(issued) + self.max_age < self._clock():
             return None
-        with self._lock:
-            if nonce in self._revoked:
-                return None
+        if self.store.session_revoked(nonce):
+            return None
         return Session(user_id, int(issued), nonce), tag
 
     def user(self, store: Any, value: str | None) -> tuple[Any, Session] | None:
@@ -140,26 +153,34 @@ class Sessions:
         return user, session
 
     def revoke(self, session: Session) -> None:
-        with self._lock:
-            now = int(time.time())
-            self._revoked = {k: v for k, v in self._revoked.items() if v > now}
-            self._revoked[session.nonce] = session.issued_at + self.max_age
-            self._save_revoked()
+        """Sign ``session`` out, in every process sharing the store."""
+        self.store.revoke_session(session.nonce, _at(session.issued_at + self.max_age), _at(self._clock()))
 
     # -- password attempts ----------------------------------------------------------------
 
-    def throttled(self, email: str) -> bool:
-        window = self._failures[email.strip().lower()]
-        now = time.monotonic()
-        while window and window[0] < now - FAILURE_WINDOW:
-            window.popleft()
-        return len(window) >= MAX_FAILURES
+    def _keys(self, address: str, email: str) -> tuple[str, str]:
+        """The throttle's keys for a sign-in: (address and e-mail pair, address)."""
+        email = email.strip().lower()
+        pair = hashlib.sha256(f"pair\0{address}\0{email}".encode()).hexdigest()
+        return pair, hashlib.sha256(f"address\0{address}".encode()).hexdigest()
 
-    def failed(self, email: str) -> None:
-        self._failures[email.strip().lower()].append(time.monotonic())
+    def throttled(self, address: str, email: str) -> str | None:
+        """Why sign-in from ``address`` for ``email`` is paused now, or None."""
+        pair, by_address = self._keys(address, email)
+        counts = self.store.login_failures([pair, by_address], _at(self._clock() - FAILURE_WINDOW))
+        if counts[by_address] >= MAX_ADDRESS_FAILURES:
+            return "Too many failed sign-ins from your network address. Wait five minutes, then try again."
+        if counts[pair] >= MAX_FAILURES:
+            return "Too many failed attempts for this account. Wait five minutes, then try again."
+        return None
 
-    def succeeded(self, email: str) -> None:
-        self._failures.pop(email.strip().lower(), None)
+    def failed(self, address: str, email: str) -> None:
+        self.store.record_login_failure(self._keys(address, email), _at(self._clock()))
+
+    def succeeded(self, address: str, email: str) -> None:
+        # the address' count stays: signing in to one's own account must not reset a
+        # budget that is spent guessing other people's passwords
+        self.store.clear_login_failures(self._keys(address, email)[:1])
 
     async def authenticate(self, store: Any, email: str, password: str) -> Any | None:
         """The user if the password is right (argon2 runs in a thread: it is slow on purpose)."""
@@ -168,6 +189,10 @@ class Sessions:
         stored = user.password_hash if user is not None else _DUMMY_HASH
         ok = await asyncio.to_thread(verify_password, stored, password)
         return user if (ok and user is not None and user.password_hash) else None
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
@@ -228,7 +253,7 @@ def _same_origin(request: Any) -> bool:
 def add_routes(app: Any, svc: Any) -> Sessions:
     """``/login`` (GET form, POST), ``/logout`` (POST), and a guard that sends browsers
     without a session to ``/login``. Returns the ``Sessions`` (also ``app.state.sessions``)."""
-    sessions = Sessions(svc.settings.ensure_data_dir())
+    sessions = Sessions(svc.settings.ensure_data_dir(), svc.store)
     app.state.sessions = sessions
     secure = svc.settings.resolved_public_url().startswith("https://")
 
@@ -246,13 +271,15 @@ def add_routes(app: Any, svc: Any) -> Sessions:
             return HTMLResponse(login_page(next=target, error="This sign-in form was sent from another site; open the sign-in page directly."), status_code=403)
         if not email or not password:
             return HTMLResponse(login_page(next=target, email=email, error="Enter your e-mail address and your password."), status_code=400)
-        if sessions.throttled(email):
-            return HTMLResponse(login_page(next=target, email=email, error="Too many failed attempts for this account. Wait five minutes, then try again."), status_code=429)
+        address = request.client.host if request.client else "unknown"  # uvicorn applies X-Forwarded-For from trusted proxies
+        paused = await asyncio.to_thread(sessions.throttled, address, email)
+        if paused:
+            return HTMLResponse(login_page(next=target, email=email, error=paused), status_code=429)
         user = await sessions.authenticate(svc.store, email, password)
         if user is None:
-            sessions.failed(email)
+            await asyncio.to_thread(sessions.failed, address, email)
             return HTMLResponse(login_page(next=target, email=email, error="That e-mail and password do not match an account. Check both and try again."), status_code=401)
-        sessions.succeeded(email)
+        await asyncio.to_thread(sessions.succeeded, address, email)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(COOKIE, sessions.issue(user), max_age=sessions.max_age, httponly=True, samesite="lax", secure=secure, path="/")
         return response
@@ -264,7 +291,7 @@ def add_routes(app: Any, svc: Any) -> Sessions:
             _, session = found
             if not _same_origin(request) or not hmac.compare_digest(csrf, session.csrf):
                 return HTMLResponse(login_page(next="/", error="Sign-out was refused: use the Sign out button of the workspace."), status_code=403)
-            sessions.revoke(session)
+            await asyncio.to_thread(sessions.revoke, session)
         response = RedirectResponse("/login?bye=1", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response

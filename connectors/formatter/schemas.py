@@ -33,8 +33,9 @@ class SetFieldsInput(_Input):
     """The fields to output."""
 
     fields: dict[str, Any] = Field(
-        description="Field names and values, usually mapped from earlier cells, e.g. "
-        "total: {{ trigger.body.amount * 1.2 }}. The output has exactly these fields.",
+        description="Field names and values as a JSON object, usually mapped from earlier cells, e.g. "
+        '{"total": "{{ trigger.body.amount * 1.2 }}", "currency": "EUR"}. '
+        "A value that is one {{ }} reference keeps its type. The output has exactly these fields.",
         examples=[{"total": 120, "name_upper": "ADA"}],
     )
 

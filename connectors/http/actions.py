@@ -14,7 +14,13 @@ from typing import Any
 import httpx
 
 from connectors.http.schemas import RequestInput, RequestOutput
-from connectors.sdk import CallTimeoutError, CellwrightError, OperationContext, UpstreamError
+from connectors.sdk import (
+    HOPS_HEADER,
+    CallTimeoutError,
+    CellwrightError,
+    OperationContext,
+    UpstreamError,
+)
 
 REDACTED = "***"
 
@@ -25,9 +31,15 @@ def _form_value(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _prepare(inputs: RequestInput) -> tuple[str, dict[str, Any]]:
-    """The URL (query merged in) and the keyword arguments for ``ctx.http.request``."""
-    headers = dict(inputs.headers)
+def _prepare(inputs: RequestInput, hops: int = 0) -> tuple[str, dict[str, Any]]:
+    """The URL (query merged in) and the keyword arguments for ``ctx.http.request``.
+
+    Every request carries ``X-Cellwright-Hops`` (the run's hops + 1), replacing any the
+    cell sets: a webhook of this or another Cellwright server counts the hop and ends a
+    scenario that triggers itself.
+    """
+    headers = {name: value for name, value in inputs.headers.items() if name.lower() != HOPS_HEADER.lower()}
+    headers[HOPS_HEADER] = str(hops + 1)
     if inputs.bearer_token is not None:
         for name in [n for n in headers if n.lower() == "authorization"]:
             del headers[name]
@@ -99,7 +111,7 @@ def _redact_error(error: CellwrightError, secret: str) -> CellwrightError:
 
 async def request(ctx: OperationContext, inputs: RequestInput) -> RequestOutput:
     """Send one HTTP request and return the status, headers and body of the answer."""
-    url, kwargs = _prepare(inputs)
+    url, kwargs = _prepare(inputs, ctx.hops)
     secret = inputs.bearer_token.get_secret_value() if inputs.bearer_token else ""
     started = time.perf_counter()
     try:

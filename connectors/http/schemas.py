@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from connectors.sdk.jsontext import InvalidJsonText, parse_json_text
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
@@ -29,8 +32,8 @@ class RequestInput(BaseModel):
     )
     body_type: Literal["none", "json", "form", "raw"] = Field(
         "none",
-        description="none: no body. json: 'body' sent as JSON. form: 'body' (an object) sent as "
-        "form fields. raw: 'body' (a text) sent as is with 'content_type'.",
+        description="none: no body. json: 'body' (an object or list; JSON text is parsed) sent as JSON. "
+        "form: 'body' (an object) sent as form fields. raw: 'body' (a text) sent as is with 'content_type'.",
     )
     body: Any = Field(None, description="The request body; its shape depends on body_type.")
     content_type: str = Field("text/plain", description="raw: the Content-Type header of the body.")
@@ -78,8 +81,17 @@ class RequestInput(BaseModel):
     def _body(self) -> RequestInput:
         if self.body_type == "form" and not isinstance(self.body, dict):
             raise ValueError("body must be an object of form fields when body_type is 'form'")
-        if self.body_type == "raw" and not isinstance(self.body, str):
+        if self.body_type == "raw" and isinstance(self.body, dict | list):
+            self.body = json.dumps(self.body, ensure_ascii=False)  # typed as JSON into a raw body
+        elif self.body_type == "raw" and not isinstance(self.body, str):
             raise ValueError("body must be a text when body_type is 'raw' (use 'json' for objects and lists)")
+        if self.body_type == "json" and isinstance(self.body, str) and self.body.lstrip()[:1] in ("{", "["):
+            # JSON written as text (e.g. in a YAML file): send the object, never a JSON string
+            # holding it; broken text is an error that says where, not a silent string
+            try:
+                self.body = parse_json_text(self.body)
+            except InvalidJsonText as exc:
+                raise ValueError(f"body is JSON text that does not parse. {exc}") from None
         return self
 
 

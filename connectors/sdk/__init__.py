@@ -12,7 +12,7 @@ from connectors.sdk.auth import (
     OAuth2Auth,
     secret_value,
 )
-from connectors.sdk.context import OperationContext
+from connectors.sdk.context import HOPS_HEADER, OperationContext
 from connectors.sdk.errors import (
     AssistantError,
     AssistantUnavailableError,
@@ -58,7 +58,7 @@ from connectors.sdk.webhooks import (
 
 __all__ = [
     "Action", "AnyOutput", "ApiKeyAuth", "ApiKeyFields", "App", "AssistantError", "AssistantUnavailableError", "AuthError", "AuthExpiredError",
-    "AuthKind", "BasicAuth", "BasicFields", "CallTimeoutError", "CellwrightError",
+    "AuthKind", "BasicAuth", "BasicFields", "HOPS_HEADER", "CallTimeoutError", "CellwrightError",
     "ConfigurationError", "ConnectionWebhook", "ConnectorHttp", "CustomAuth", "ForbiddenDestinationError", "HaltError",
     "IncomingRequest", "InstantTrigger", "InvalidInputError", "InvalidOutputError", "ManualTrigger",
     "MappingError", "NetworkError", "NetworkPolicy", "NoAuth", "NoInput", "OAuth2Auth",

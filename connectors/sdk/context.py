@@ -10,6 +10,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from connectors.sdk.http import ConnectorHttp
 
+HOPS_HEADER = "X-Cellwright-Hops"
+"""Sent by the HTTP action (the execution's ``hops`` + 1) and read by webhook ingress:
+how many Cellwright-to-Cellwright calls led to a run, so a scenario that calls its own
+webhook (directly or round a ring of scenarios) stops after ``CELLWRIGHT_MAX_HOPS``."""
+
 
 @dataclass
 class OperationContext:
@@ -30,5 +35,7 @@ class OperationContext:
     scenario_id: str | None = None
     cell_id: str | None = None
     webhook_url: str | None = None
+    hops: int = 0
+    """How many Cellwright webhook calls led to this execution (``HOPS_HEADER``)."""
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("cellwright.connector"))
     extras: dict[str, Any] = field(default_factory=dict)

@@ -60,7 +60,8 @@ class RateLimitedError(CellwrightError):
 
 
 class UpstreamError(CellwrightError):
-    """The vendor answered with an error. 5xx and 408 are retryable, other 4xx are not."""
+    """The vendor answered with an error. 5xx and 408 are retryable, other 4xx are not,
+    nor is 508 Loop Detected (calling again repeats the loop)."""
 
     code = "upstream_error"
 
@@ -68,7 +69,7 @@ class UpstreamError(CellwrightError):
         super().__init__(message, status=status, body=body, **details)
         self.status = status
         self.body = body
-        self.retryable = status is None or status >= 500 or status == 408
+        self.retryable = status is None or (status >= 500 and status != 508) or status == 408
 
 
 class NetworkError(CellwrightError):

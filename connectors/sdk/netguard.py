@@ -50,13 +50,15 @@ class NetworkPolicy:
 
     ``allow_private`` opens everything (tests, trusted installs).
     ``allowed_networks`` opens CIDR ranges (e.g. an intranet API).
-    ``allowed_origins`` opens exact ``scheme://host:port`` origins, e.g. the server's
-    own demo echo endpoint.
+    ``allowed_origins`` opens exact ``scheme://host:port`` origins (every path).
+    ``allowed_urls`` opens one exact path of an origin (any query), e.g. the server's
+    own demo echo endpoint, and nothing else there: not its webhooks, not its API.
     """
 
     allow_private: bool = False
     allowed_networks: tuple[IPNetwork, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    allowed_urls: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def build(
@@ -65,11 +67,14 @@ class NetworkPolicy:
         allow_private: bool = False,
         networks: Iterable[str] = (),
         origins: Iterable[str] = (),
+        urls: Iterable[str] = (),
     ) -> NetworkPolicy:
+        parsed = [httpx.URL(u) for u in urls]
         return cls(
             allow_private=allow_private,
             allowed_networks=tuple(ipaddress.ip_network(n, strict=False) for n in networks),
             allowed_origins=tuple(_origin(httpx.URL(o)) for o in origins),
+            allowed_urls=tuple((_origin(u), _raw_path(u)) for u in parsed),
         )
 
     def address_allowed(self, address: str) -> bool:
@@ -83,7 +88,15 @@ class NetworkPolicy:
         return all(_public(candidate) for candidate in _with_embedded(ip))
 
     def origin_allowed(self, url: httpx.URL) -> bool:
-        return _origin(url) in self.allowed_origins
+        """True when the operator opened ``url``: its whole origin, or exactly its path.
+
+        The path is compared as sent (raw, without the query): an encoded or dotted
+        variant (``/demo/echo/../../hooks/x``, ``/demo%2Fecho``) is not the same URL.
+        """
+        origin = _origin(url)
+        if origin in self.allowed_origins:
+            return True
+        return bool(self.allowed_urls) and (origin, _raw_path(url)) in self.allowed_urls
 
     def check_url(self, url: httpx.URL) -> None:
         """Refuse a literal-IP URL pointing at a forbidden address."""
@@ -127,6 +140,10 @@ def _origin(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.host}:{port}"
 
 
+def _raw_path(url: httpx.URL) -> str:
+    return url.raw_path.split(b"?", 1)[0].decode("ascii") or "/"
+
+
 def forbidden(what: str) -> ForbiddenDestinationError:
     return ForbiddenDestinationError(
         f"Requests to {what} are not allowed: it is a private, loopback or link-local "
@@ -160,7 +177,7 @@ def make_transport(policy: NetworkPolicy, *, max_connections: int = 200) -> http
     choice is made per request (redirects included) on the exact origin.
     """
     guarded = _aiohttp_transport(policy, max_connections)
-    if policy.allow_private or not policy.allowed_origins:
+    if policy.allow_private or not (policy.allowed_origins or policy.allowed_urls):
         return guarded
     unguarded = _aiohttp_transport(NetworkPolicy(allow_private=True), max_connections)
     return _OriginRouter(policy, guarded=guarded, unguarded=unguarded)

@@ -120,8 +120,11 @@ class ExecutionsRepo(RepoBase):
         resume_from: str | None = None,
         claim_owner: str | None = None,
         lease_seconds: float = 60.0,
+        hops: int = 0,
     ) -> tuple[Execution, bool]:
         """Store a new execution: ``(execution, True)``.
+
+        ``hops``: how many Cellwright-to-Cellwright webhook calls led to it.
 
         With an ``idempotency_key`` already used for this scenario, nothing is written and
         the existing execution comes back as ``(existing, False)``, also when two callers
@@ -155,6 +158,7 @@ class ExecutionsRepo(RepoBase):
             "rerun_of": rerun_of,
             "resume_from": resume_from,
             "created_at": now,
+            "hops": hops,
         }
         try:
             with self._write_conn() as conn:

@@ -184,6 +184,32 @@ async def test_json_body_keeps_a_content_type_the_user_set(engine: Engine, serve
     assert output["body"]["body"] == "[1, null]"  # the echo server only parses plain JSON
 
 
+async def test_json_body_written_as_text_is_sent_as_an_object(engine: Engine, server: HTTPServer) -> None:
+    """JSON typed as text (a YAML string, a form's text) reaches the server as the object
+    it describes, its strings mapped — never as a JSON string holding the text."""
+    cell_inputs = {
+        "method": "POST",
+        "url": server.url_for("/echo/orders"),
+        "body_type": "json",
+        "body": '{"customer": "{{ trigger.body.name }}", "n": "{{ trigger.body.n }}"}',
+    }
+    result = await engine.run(cell_inputs, {"trigger": {"body": {"name": "Ada", "n": 2}}})
+    assert result.ok, result.error
+    assert result.output["body"]["body"] == {"customer": "Ada", "n": "2"}  # rendered inside text: a string
+
+
+async def test_json_body_that_is_a_plain_string_stays_a_json_string(engine: Engine, server: HTTPServer) -> None:
+    output = await ok(engine, method="POST", url=server.url_for("/echo"), body_type="json", body="hello")
+    assert output["body"]["body"] == "hello"
+
+
+async def test_raw_body_given_as_an_object_is_sent_as_json_text(engine: Engine, server: HTTPServer) -> None:
+    output = await ok(
+        engine, method="POST", url=server.url_for("/echo"), body_type="raw", body={"a": "é"}, content_type="text/plain"
+    )
+    assert output["body"]["body"] == '{"a": "é"}'
+
+
 async def test_form_body(engine: Engine, server: HTTPServer) -> None:
     output = await ok(
         engine, method="POST", url=server.url_for("/echo"), body_type="form", body={"name": "Ada", "n": 3, "meta": {"a": 1}, "flag": None}
@@ -355,7 +381,8 @@ async def test_redirect_from_an_allowed_origin_to_another_port_is_refused(server
         ({"url": "https://example.com", "headers": {"Bad Header": "x"}}, "headers", "not a valid header name"),
         ({"url": "https://example.com", "headers": {"X-A": "1\r\nX-Injected: 1"}}, "headers", "must be on one line"),
         ({"url": "https://example.com", "body_type": "form", "body": ["a"]}, "(root)", "object of form fields"),
-        ({"url": "https://example.com", "body_type": "raw", "body": {"a": 1}}, "(root)", "must be a text"),
+        ({"url": "https://example.com", "body_type": "raw", "body": 42}, "(root)", "must be a text"),
+        ({"url": "https://example.com", "body_type": "json", "body": '{"a": 1,}'}, "(root)", "Line 1, column 9"),
         ({"url": "https://example.com", "timeout_seconds": 301}, "timeout_seconds", "less than or equal to 300"),
         ({"url": "https://example.com", "method": "TRACE"}, "method", "'GET'"),
     ],
@@ -395,3 +422,16 @@ async def test_perform_directly_with_a_context(server: HTTPServer) -> None:
     with pytest.raises(ValidationError):
         RequestInput(url="https://example.com", unknown=1)  # type: ignore[call-arg]
     await http.aclose()
+
+
+async def test_every_request_carries_the_hop_count_and_a_cell_cannot_reset_it(server: HTTPServer) -> None:
+    http = build_http(app_key="http", policy=NetworkPolicy.build(allow_private=True))
+    try:
+        first = await request.perform(OperationContext(http=http), RequestInput(url=server.url_for("/echo/a")))
+        assert first.body["headers"]["x-cellwright-hops"] == "1"  # a run nobody called: hop 0, so this call is hop 1
+        forged = RequestInput(url=server.url_for("/echo/b"), headers={"x-cellwright-hops": "0", "X-Other": "kept"})
+        second = await request.perform(OperationContext(http=http, hops=3), forged)
+        assert second.body["headers"]["x-cellwright-hops"] == "4"
+        assert second.body["headers"]["x-other"] == "kept"
+    finally:
+        await http.aclose()

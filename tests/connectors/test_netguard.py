@@ -313,3 +313,34 @@ async def test_allow_private_reaches_loopback(internal: HTTPServer) -> None:
     for host in ("127.0.0.1", "localhost", "0.0.0.0", "[::ffff:127.0.0.1]"):  # noqa: S104 - a URL, not a bind
         response = await _get(policy, f"http://{host}:{internal.port}/secret")
         assert response.json() == {"secret": "internal data"}
+
+
+# -- one allowed URL (the demo echo endpoint), not its whole origin ---------------------------
+
+
+def test_an_allowed_url_opens_that_path_only() -> None:
+    policy = NetworkPolicy.build(urls=["http://127.0.0.1:8000/demo/echo"])
+    assert policy.allowed_urls == (("http://127.0.0.1:8000", "/demo/echo"),)
+    assert policy.origin_allowed(httpx.URL("http://127.0.0.1:8000/demo/echo"))
+    assert policy.origin_allowed(httpx.URL("http://127.0.0.1:8000/demo/echo?to=sales"))
+    for other in (
+        "http://127.0.0.1:8000/hooks/abc",  # a scenario's own webhook: would trigger itself
+        "http://127.0.0.1:8000/api/v1/scenarios",
+        "http://127.0.0.1:8000/demo/echo/../../hooks/abc",  # httpx resolves the dots: /hooks/abc
+        "http://127.0.0.1:8000/demo%2Fecho",
+        "http://127.0.0.1:8000/demo/echo/x",
+        "http://127.0.0.1:8001/demo/echo",
+        "https://127.0.0.1:8000/demo/echo",
+    ):
+        assert not policy.origin_allowed(httpx.URL(other)), other
+
+
+async def test_an_allowed_url_is_reachable_and_the_rest_of_its_server_is_not(internal: HTTPServer) -> None:
+    internal.expect_request("/demo/echo").respond_with_json({"echo": True})
+    base = f"http://127.0.0.1:{internal.port}"
+    policy = NetworkPolicy.build(urls=[f"{base}/demo/echo"])
+    assert (await _get(policy, f"{base}/demo/echo?x=1")).json() == {"echo": True}
+    for path in ("/secret", "/hooks/abc", "/demo/echo/../secret"):
+        with pytest.raises(ForbiddenDestinationError):
+            await _get(policy, base + path)
+    assert [entry[0].path for entry in internal.log] == ["/demo/echo"]

@@ -40,6 +40,8 @@ TABLES = {
     "webhook_subscriptions",
     "audit_log",
     "alert_rules",
+    "revoked_sessions",
+    "login_failures",
 }
 
 

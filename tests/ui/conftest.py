@@ -73,7 +73,7 @@ def serve(data_dir: Path, *, port: int | None = None, env: Mapping[str, str] | N
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded 2-core machine can take a minute to import Panel
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:

@@ -179,7 +179,7 @@ async def test_an_invalid_document_is_a_422_naming_the_field(client: httpx.Async
     response = await client.post("/api/v1/scenarios", json=bad_trigger)
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "methods.0"
     assert (await client.get("/api/v1/scenarios")).json() == []
-    assert (await client.post("/api/v1/scenarios", content=b"{nope", headers={"content-type": "application/json"})).status_code == 422
+    assert (await client.post("/api/v1/scenarios", content=b"{nope", headers={"content-type": "application/json"})).status_code == 400
 
 
 async def test_connections_never_return_credentials(client: httpx.AsyncClient) -> None:

@@ -408,3 +408,43 @@ async def test_enabling_a_scenario_never_published_updates_the_page_once(svc: An
     await nb._toggle_enabled()
     assert nb.banner.kind == "ok" and nb.state.status == "active" and nb.state.live_version == 1
     assert "Version 1 is live" in nb.info.object and nb.enable_button.name == "Disable"
+
+
+def test_add_step_dialog_never_shows_an_empty_operation_list(svc: Any, user: Any, scenario: Any) -> None:
+    import panel as pn
+
+    from workspace.views.cell_card import AddStep
+    from workspace.views.notebook import Notebook
+
+    nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
+    add = AddStep(nb, after="upper", label="Add a step after upper")
+    add._show(None)
+    selects = {w.css_classes[0]: w for w in add.form.select(pn.widgets.Select)}
+    app, op = selects["new-app"], selects["new-operation"]
+    assert app.value == next(iter(app.options.values()))
+    assert op.options and op.value in op.options.values()  # the first app's operations, one picked
+    app.value = "formatter"
+    assert op.value == "set_fields" and "Lookup table" in op.options
+
+
+async def test_run_cell_says_when_samples_stand_in_for_cells_that_have_not_run(state: NotebookState) -> None:
+    state.update_cell("big_fields", inputs={"fields": {"name": "{{ steps.upper.result }}", "amount": "{{ trigger.body.amount }}"}})
+    result = await state.run_cell("big_fields")
+    assert result["status"] == "completed"
+    assert result["stand_ins"] == ["trigger", "upper"]  # neither has run: both samples were used
+    state.trigger_text = '{"body": {"name": "ada", "amount": 30}, "method": "POST", "headers": {}, "query": {}}'
+    await state.run_cell("upper")
+    result = await state.run_cell("big_fields")
+    assert result["stand_ins"] == [] and result["output"] == {"name": "ADA", "amount": 30}
+    assert (await state.run_cell("upper"))["stand_ins"] == []  # real trigger data now
+
+
+async def test_the_sample_note_is_shown_above_the_result(svc: Any, user: Any, scenario: Any) -> None:
+    from workspace.views.notebook import Notebook
+
+    nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
+    nb.open_cell("upper")
+    card = nb.cards["upper"]
+    await card._run()
+    note = card.result[0].object
+    assert "Sample data stood in for the trigger" in note and "has not run yet" in note

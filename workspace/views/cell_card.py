@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import panel as pn
 import param
 
-from workspace.views.components import Disclosure
+from workspace.views.components import Disclosure, ReferencePicker
 from workspace.views.notebook_state import NotebookState
 from workspace.views.rules import RulesEditor
 from workspace.views.widgets import (
@@ -198,20 +198,16 @@ class CellCard(pn.viewable.Viewer):
         self._edit(inputs=values)
 
     def _reference_picker(self) -> Any:
-        refs = self.state.references(self.cell_id)
-        options = {label: ref for label, ref in refs} or {"(no earlier data)": ""}
-        fields = list(self.form.specs) if self.form else []
-        pick = pn.widgets.Select(name="Insert a reference to earlier data", options=options, sizing_mode="stretch_width", css_classes=["ref-pick"])
-        target = pn.widgets.Select(name="into field", options=fields, width=200, css_classes=["ref-target"])
-        insert = pn.widgets.Button(name="Insert reference", button_type="default", width=150, align="end", css_classes=["ref-insert"])
+        form = self.form
 
-        def do_insert(_: Any) -> None:
-            if self.form is not None and pick.value and target.value:
-                self.form.insert(target.value, pick.value)
+        def insert(field: str, reference: str) -> None:
+            if form is not None and field in form.specs:
+                form.insert(field, reference)
                 self._form_changed()
 
-        insert.on_click(do_insert)
-        return pn.Row(pick, target, insert, sizing_mode="stretch_width", margin=(4, 0), css_classes=["ref-picker"])
+        fields = [[name, form.label(name), "cursor" if form.inserts_at_cursor(name) else "form"] for name in form.specs] if form else []
+        refs = [list(pair) for pair in self.state.references(self.cell_id)]
+        return ReferencePicker(insert, ref_options=refs, field_options=fields, field_class=f"{form.prefix}-" if form else "")
 
     def _trigger_url_html(self, cell: dict[str, Any]) -> str:
         shown = self.state.trigger_url(cell)  # the scenario's webhook URL, or the connection's (Slack)
@@ -279,6 +275,14 @@ class CellCard(pn.viewable.Viewer):
             self.result[:] = []
             return
         parts: list[Any] = []
+        stand_ins = result.get("stand_ins") or []
+        if stand_ins:
+            names = ", ".join("the trigger" if c == "trigger" else c for c in stand_ins)
+            parts.append(html(
+                f'<div class="cw-banner warn sample-note" role="status">Sample data stood in for {escape(names)}, '
+                "which ha" + ("s" if len(stand_ins) == 1 else "ve") + " not run yet. Run "
+                + ("it" if len(stand_ins) == 1 else "them") + " first, or paste test data into the trigger, to use real data.</div>"
+            ))
         error = result.get("error")
         if error:
             self.banner.show(error_dict_message(error), "error")
@@ -318,15 +322,15 @@ class AddStep(pn.viewable.Viewer):
             kinds = {"App action or transformer": "operation", "Filter (continue only if…)": "filter", "Router (branches)": "router"}
             kind = pn.widgets.Select(name="Kind of step", options=kinds, value="operation", width=240, css_classes=["new-kind"])
             apps = {a.name: a.key for a in svc.apps if a.actions}
-            app = pn.widgets.Select(name="App", options=apps, width=220, css_classes=["new-app"])
-            op = pn.widgets.Select(name="Operation", options={}, width=260, css_classes=["new-operation"])
+            first = next(iter(apps.values()), None)
+            app = pn.widgets.Select(name="App", options=apps, value=first, width=220, css_classes=["new-app"])
+            op = pn.widgets.Select(name="Operation", options=self._operations(first), width=260, css_classes=["new-operation"])
 
             def app_changed(*_: Any) -> None:
-                chosen = svc.apps.get(app.value) if app.value else None
-                op.options = {a.name: a.key for a in chosen.actions} if chosen else {}
+                options = self._operations(app.value)
+                op.param.update(options=options, value=next(iter(options.values()), None))  # never an empty list
 
             app.param.watch(app_changed, "value")
-            app_changed()
             kind.param.watch(lambda e: (setattr(app, "visible", e.new == "operation"), setattr(op, "visible", e.new == "operation")), "value")
             add = pn.widgets.Button(name="Add step", button_type="primary", width=110, align="end", css_classes=["new-add"])
             cancel = pn.widgets.Button(name="Cancel", button_type="light", width=90, align="end")
@@ -344,6 +348,10 @@ class AddStep(pn.viewable.Viewer):
             cancel.on_click(lambda e: setattr(self.form, "visible", False))
             self.form[:] = [pn.FlexBox(kind, app, op, add, cancel, sizing_mode="stretch_width", margin=0)]
         self.form.visible = True
+
+    def _operations(self, app_key: str | None) -> dict[str, str]:
+        chosen = self.nb.state.svc.apps.get(app_key) if app_key else None
+        return {a.name: a.key for a in chosen.actions} if chosen else {}
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

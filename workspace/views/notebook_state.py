@@ -14,7 +14,8 @@ from typing import Any
 import param
 
 from cells import document as documents
-from connectors.sdk import ConfigurationError, InvalidInputError
+from cells.mapping import has_template, referenced_steps
+from connectors.sdk import ConfigurationError, InvalidInputError, MappingError
 
 KINDS = ("action", "transformer", "condition")
 
@@ -373,7 +374,7 @@ class NotebookState(param.Parameterized):
     def output_of(self, cell: dict[str, Any]) -> Any:
         """A cell's last output, else its operation's sample (what later cells may map)."""
         last = self.results.get(cell["id"])
-        if last and last.get("status") == "completed" and last.get("output") is not None:
+        if last is not None and _ran(last):
             return last["output"]
         if cell.get("kind") == "trigger":
             return self.trigger_payload()
@@ -413,18 +414,42 @@ class NotebookState(param.Parameterized):
         for cell in self.before(cell_id):
             source = "trigger" if cell.get("kind") == "trigger" else f"steps.{cell['id']}"
             for path, value in flatten(self.output_of(cell), source):
-                preview = value if not isinstance(value, (dict, list)) else ("{…}" if isinstance(value, dict) else "[…]")
-                text = json.dumps(preview, default=str) if not isinstance(preview, str) or preview in ("{…}", "[…]") else json.dumps(preview)
-                out.append((f"{path} = {text[:40]}", "{{ " + path + " }}"))
+                if isinstance(value, dict | list):
+                    text = "{…}" if isinstance(value, dict) else "[…]"
+                else:
+                    text = json.dumps(value, default=str, ensure_ascii=False)
+                out.append((f"{path} = {text if len(text) <= 40 else text[:39] + '…'}", "{{ " + path + " }}"))
         return out
 
     # -- running --------------------------------------------------------------------------
 
+    def stand_ins(self, cell_id: str) -> list[str]:
+        """The earlier cells ``cell_id`` maps from whose *sample* output stands in for a
+        real one, because they have not run yet ("trigger" for the trigger's sample)."""
+        cell = self.cell(cell_id)
+        mapped = {"inputs": cell.get("inputs"), "rules": cell.get("rules"), "branches": [b.get("rules") for b in cell.get("branches") or []]}
+        try:
+            used = referenced_steps(mapped)
+        except MappingError:
+            used = set()  # Run cell reports the syntax error itself
+        out: list[str] = []
+        for earlier in self.before(cell_id):
+            if earlier.get("kind") == "trigger":
+                trigger_used = earlier["id"] in used or _mentions_trigger(mapped)
+                ran = self.trigger_text.strip() or (self.results.get(earlier["id"]) or {}).get("output") is not None
+                if trigger_used and not ran:
+                    out.append("trigger")
+            elif earlier["id"] in used and not _ran(self.results.get(earlier["id"])):
+                out.append(earlier["id"])
+        return out
+
     async def run_cell(self, cell_id: str) -> dict[str, Any]:
-        """Run one step with the outputs of the cells above (``Cellwright.run_cell``)."""
+        """Run one step with the outputs of the cells above (``Cellwright.run_cell``); the
+        result's ``stand_ins`` names the earlier cells whose samples were used instead."""
         doc = await asyncio.to_thread(self.parsed)
+        stand_ins = self.stand_ins(cell_id)
         result = await self.svc.run_cell(self.user.id, doc, cell_id, self.context_for(cell_id))
-        data: dict[str, Any] = result.to_dict()
+        data: dict[str, Any] = {**result.to_dict(), "stand_ins": stand_ins}
         self.results = {**self.results, cell_id: data}
         return data
 
@@ -507,3 +532,12 @@ class NotebookState(param.Parameterized):
             message = "Every cell has run. Reset to start again."
         self.param.update(step_log=[*self.step_log, result], step_next=queue[0][0] if queue else None, step_message=message)
         return result
+
+
+def _ran(result: dict[str, Any] | None) -> bool:
+    return result is not None and result.get("status") == "completed" and result.get("output") is not None
+
+
+def _mentions_trigger(value: Any) -> bool:
+    """Whether any ``{{ }}`` in ``value`` names ``trigger`` (a cheap, conservative test)."""
+    return has_template(value) and "trigger" in json.dumps(value, default=str)

@@ -16,6 +16,7 @@ import panel as pn
 import param
 
 from connectors.sdk import CellwrightError
+from connectors.sdk.jsontext import InvalidJsonText, is_lone_mapping, parse_json_text
 
 log = logging.getLogger("cellwright.workspace")
 
@@ -280,6 +281,44 @@ def _is_mapping(value: Any) -> bool:
     return isinstance(value, str) and "{{" in value
 
 
+_SHAPES = {"object": (dict, 'an object like {"key": "value"}'), "array": (list, 'a list like ["a", "b"]')}
+
+
+def json_input(text: str, spec: Mapping[str, Any]) -> Any:
+    """What an object, list or untyped field holds, from the JSON text typed into it.
+
+    Strings inside the JSON may hold ``{{ }}`` mappings; they stay strings here and the
+    runner maps each one (a lone reference keeps its type). Text that is one reference
+    maps the whole value. Broken JSON raises ValueError saying where it breaks, except
+    in an untyped field, where text that does not look like JSON is plain text.
+    """
+    want = spec.get("type")
+    try:
+        value = parse_json_text(text)
+    except InvalidJsonText:
+        if is_lone_mapping(text):
+            return text
+        if want in _SHAPES or text.lstrip()[:1] in ('{', '[', '"'):
+            raise
+        return text
+    shape = _SHAPES.get(str(want))
+    if shape is not None and not isinstance(value, shape[0]):
+        raise ValueError(f"Enter {shape[1]}, or one {{{{ }}}} reference.")
+    return value
+
+
+def _reference_key(reference: str, taken: Iterable[str]) -> str:
+    """A key for a reference inserted into an object: its last path segment, made unique."""
+    path = reference.strip().removeprefix("{{").removesuffix("}}").strip()
+    last = path.split("|", 1)[0].strip().rstrip("]").replace("[", ".").split(".")[-1].strip("'\" ")
+    base = last if last.isidentifier() else "value"
+    taken = set(taken)
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}_{n}", n + 1
+    return key
+
+
 class SchemaForm(pn.viewable.Viewer):
     """A form generated from a JSON Schema (an operation's input or an app's auth fields).
 
@@ -341,7 +380,7 @@ class SchemaForm(pn.viewable.Viewer):
         elif kind == "secret":
             widget = pn.widgets.PasswordInput(name=label, value="", placeholder="stored — type to replace" if value else "", css_classes=css, sizing_mode="stretch_width")
         elif kind in ("text", "json"):
-            text = "" if value is None else (value if isinstance(value, str) else json.dumps(value, indent=2))
+            text = "" if value is None else (value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False))
             ph = placeholder or ("JSON, e.g. {\"key\": \"value\"}" if kind == "json" else "")
             widget = pn.widgets.TextAreaInput(name=label, value=text, placeholder=ph, css_classes=css, sizing_mode="stretch_width", height=90 if kind == "json" else 80)
         else:
@@ -391,9 +430,11 @@ class SchemaForm(pn.viewable.Viewer):
         text = raw if isinstance(raw, str) else str(raw)
         if text.strip() == "":
             return False, None
+        kind = field_kind(spec)
+        if kind == "json":
+            return True, json_input(text, spec)
         if _is_mapping(text):
             return True, text
-        kind = field_kind(spec)
         if kind == "integer":
             try:
                 return True, int(text)
@@ -404,13 +445,6 @@ class SchemaForm(pn.viewable.Viewer):
                 return True, float(text) if any(c in text for c in ".eE") else int(text)
             except ValueError:
                 raise ValueError("Enter a number, or a {{ }} reference.") from None
-        if kind == "json":
-            try:
-                return True, json.loads(text)
-            except ValueError:
-                if spec.get("type") in ("object", "array"):
-                    raise ValueError("Enter valid JSON (an object like {\"a\": 1} or a list like [1, 2]).") from None
-                return True, text
         return True, text
 
     def values(self, *, keep_secrets: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -442,19 +476,40 @@ class SchemaForm(pn.viewable.Viewer):
             self._rows[name][:] = self._field(name, as_text=True)
             widget = self.widgets[name]
         if isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)):
-            widget.value = value if isinstance(value, str) else json.dumps(value)
+            indent = 2 if isinstance(widget, pn.widgets.TextAreaInput) else None
+            widget.value = value if isinstance(value, str) else json.dumps(value, indent=indent, ensure_ascii=False)
         elif isinstance(widget, Check):
             widget.checked = bool(value)
         else:
             widget.value = value
 
+    def inserts_at_cursor(self, name: str) -> bool:
+        """Whether a reference goes into this field at the cursor (plain text fields), or
+        through :meth:`insert` (objects, lists, numbers, choices)."""
+        widget = self.widgets[name]
+        text_widget = isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)) and not isinstance(widget, pn.widgets.PasswordInput)
+        return text_widget and field_kind(self.specs[name]) != "json"
+
     def insert(self, name: str, text: str) -> None:
-        """Append ``text`` (a reference) to a field's current text."""
+        """Add ``text`` (a reference) to a field: a new key of an object field, a new item
+        of a list field, else appended to the field's text."""
         widget = self.widgets.get(name)
         if widget is None:
             return
         current = widget.value if isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)) else ""
         current = current or ""
+        spec = self.specs[name]
+        if field_kind(spec) == "json" and not (current.strip() and is_lone_mapping(current)):
+            try:
+                value = json_input(current, spec) if current.strip() else {"object": {}, "array": []}.get(str(spec.get("type")))
+            except ValueError:
+                value = None  # broken JSON: leave it to the user, append as text below
+            if isinstance(value, dict):
+                self.set_value(name, {**value, _reference_key(text, value): text})
+                return
+            if isinstance(value, list):
+                self.set_value(name, [*value, text])
+                return
         self.set_value(name, f"{current} {text}" if current.strip() else text)
 
     def mark_errors(self, errors: Iterable[Mapping[str, Any]]) -> dict[str, str]:

@@ -6,7 +6,7 @@ often than ``max_reclaims`` (a run that brings its server down every time) inste
 running it again forever.
 
 Revision ID: 0004_execution_reclaims
-Revises: 0004
+Revises: 0004_accounts
 Create Date: 2026-12-20 10:00:00.000000
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_execution_reclaims"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0004_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
