@@ -17,6 +17,7 @@ from typing import Any
 from cells import checks
 from cells import document as documents
 from cells.checks import operation_errors
+from cells.mapping import RunBudget
 from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
 from cells.run import CellResult, idempotency_key, run_cell
 from connectors.extra_apps import registry_for
@@ -474,10 +475,12 @@ class Cellwright:
         assert isinstance(cell, OperationCell | ConditionCell)
         ctx_factory = self.contexts.factory(user_id)
         full = {"trigger": context.get("trigger", {}), "steps": dict(context.get("steps", {})), "execution": {"id": "preview", "scenario_id": None}}
+        budget = RunBudget(run_seconds=self.settings.mapping_run_seconds, cell_seconds=self.settings.mapping_cell_seconds)
         return await run_cell(
             cell, full, apps=self.apps, make_context=ctx_factory,
             idempotency_key=idempotency_key(f"preview-{secrets.token_hex(6)}", cell.id), timeout=doc.settings.cell_timeout_seconds,
             resolve_secrets=stored_secrets.resolver(self.store, user_id),
+            limits=budget.cell(),
         )
 
     # -- webhooks -------------------------------------------------------------------------

@@ -273,6 +273,9 @@ class ExecutionRow(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     lease_until: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String)
+    # Claims of this execution while it was still "running" under an expired lease:
+    # how often a process died (or stalled) with it. The runner gives up past a limit.
+    reclaims: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None]
     # History pointers, not foreign keys: retention may delete the original first.
     rerun_of: Mapped[str | None] = mapped_column(ID)

@@ -5,7 +5,7 @@ are moved by the engine on startup (``engine.secrets.seal_existing``): which inp
 fields are secret is known to the app registry, not to a migration.
 
 Revision ID: 0004_scenario_secrets
-Revises: 0004_accounts
+Revises: 0004_execution_reclaims
 Create Date: 2026-12-20 10:00:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_scenario_secrets"
-down_revision: str | Sequence[str] | None = "0004_accounts"
+down_revision: str | Sequence[str] | None = "0004_execution_reclaims"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
