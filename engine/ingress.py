@@ -215,7 +215,12 @@ class WebhookIngress:
             hook.verify(request, target.credentials)
         except WebhookVerificationError as exc:
             return WebhookAnswer(401, {"error": exc.code, "message": exc.message}, {})
-        answer = hook.challenge(request) if hook.challenge is not None else None
+        try:
+            if request.declares_json:
+                request.json()  # a body that says JSON and is not: refused once, for every scenario
+            answer = hook.challenge(request) if hook.challenge is not None else None
+        except CellwrightError as exc:
+            return WebhookAnswer(400, {"error": exc.code, "message": exc.message}, {})
         if answer is not None:
             status, body, headers = answer
             return WebhookAnswer(status, body, dict(headers))

@@ -19,10 +19,11 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from connectors.sdk import CellwrightError, IncomingRequest
+from connectors.sdk import CellwrightError, IncomingRequest, InvalidInputError, jsontext
 from connectors.sdk.sandboxing import shared_sandbox
 from engine.service import Cellwright
 from workspace.api import router
+from workspace.guards import RequestLimits, SecurityHeaders
 from workspace.oauth import router as oauth_router
 
 log = logging.getLogger("cellwright.server")
@@ -126,10 +127,8 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
     async def echo(request: Request) -> JSONResponse:
         body = await request.body()
         try:
-            import json
-
-            parsed: Any = json.loads(body) if body else None
-        except ValueError:
+            parsed: Any = jsontext.loads(body) if body else None
+        except InvalidInputError:
             parsed = body.decode("utf-8", "replace")
         return JSONResponse({"method": request.method, "query": dict(request.query_params), "received": parsed, "echo": True})
 
@@ -150,7 +149,7 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
 
         mount_workspace(app, svc)
     allowed = {urlsplit(svc.settings.resolved_public_url()).netloc}
-    return HookIngress(OriginGuard(app, allowed), svc)
+    return SecurityHeaders(HookIngress(RequestLimits(OriginGuard(app, allowed), svc), svc))
 
 
 class HookIngress:
@@ -180,6 +179,13 @@ class HookIngress:
             deliver = functools.partial(self.svc.receive_connection_webhook, parts[1], parts[2])
         else:
             await _send_json(send, 404, {"error": "not_found", "message": "No scenario listens at this URL."})
+            return
+        try:  # an unknown URL is answered before its body is read (the lookup is cached)
+            known = await (self.svc.ingress.target(parts[0]) if len(parts) == 1 else self.svc.ingress.connection_target(parts[1], parts[2]))
+        except Exception:
+            known = True  # a broken scenario: the delivery below reports it
+        if known is None:
+            await _send_json(send, 404, {"error": "not_found", "message": "No scenario listens at this URL." if len(parts) == 1 else "No connection listens at this URL."})
             return
         limit = self.svc.settings.webhook_max_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
