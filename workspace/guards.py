@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -127,11 +129,14 @@ async def _send_json(send: Send, status: int, data: Any, headers: dict[str, str]
 # -- response headers ------------------------------------------------------------------------
 
 #: pages (the Panel workspace, sign-in, OAuth results): the tightest policy the workspace
-#: works under in Chromium (tests/ui). Bokeh writes its document into inline scripts and
-#: compiles some callbacks with ``new Function``; its components style themselves with
-#: inline <style> elements; the session runs over a same-origin WebSocket.
+#: works under in Chromium (tests/ui/test_journey.py checks for violations). Scripts run
+#: only with this response's nonce (every <script> of the page gets it) or when a trusted
+#: script adds them ('strict-dynamic': Bokeh's bundles, Panel's ES modules from blob:
+#: URLs); Bokeh compiles some callbacks with ``new Function`` ('unsafe-eval') and styles
+#: its components with inline style attributes and <style> elements; the session runs
+#: over a same-origin WebSocket.
 PAGE_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' blob:; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
@@ -144,11 +149,13 @@ DOCS_POLICY = (
 #: everything else (JSON, text, files): nothing may run, load, or frame it
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
 DOCS_PATH = "/api/v1/docs"
+_SCRIPT_TAG = re.compile(rb"<script(?=[\s>])", re.IGNORECASE)
 
 
 class SecurityHeaders:
     """Adds the security headers to every HTTP response (the app's own values win, but
-    not on ``/hooks/``: a sync webhook's answer must not weaken them)."""
+    not on ``/hooks/``: a sync webhook's answer must not weaken them). A page (HTML) is
+    held until its body is complete, to give its scripts a fresh nonce."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -158,31 +165,49 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
+        held: Message | None = None
+        chunks: list[bytes] = []
 
         async def with_headers(message: Message) -> None:
+            nonlocal held
             if message["type"] == "http.response.start":
-                message["headers"] = secured(list(message.get("headers", [])), path)
+                headers = list(message.get("headers", []))
+                if policy_for(headers, path) is PAGE_POLICY:
+                    held = message
+                    return
+                message["headers"] = secured(headers, path)
+            elif held is not None and message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                nonce = secrets.token_urlsafe(18)
+                body = _SCRIPT_TAG.sub(b'<script nonce="' + nonce.encode() + b'"', b"".join(chunks))
+                headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+                held["headers"] = secured([*headers, (b"content-length", str(len(body)).encode())], path, nonce)
+                await send(held)
+                message = {"type": "http.response.body", "body": body}
             await send(message)
 
         await self.app(scope, receive, with_headers)
 
 
-def secured(headers: list[tuple[bytes, bytes]], path: str) -> list[tuple[bytes, bytes]]:
+def secured(headers: list[tuple[bytes, bytes]], path: str, nonce: str = "") -> list[tuple[bytes, bytes]]:
     """``headers`` with the security headers added (or, on ``/hooks/``, enforced)."""
-    hook = path.startswith("/hooks/")
+    policy = policy_for(headers, path)
     ours = {
-        b"content-security-policy": policy_for(headers, path).encode(),
+        b"content-security-policy": (policy.format(nonce=nonce) if policy is PAGE_POLICY else policy).encode(),
         b"x-frame-options": b"DENY",
         b"x-content-type-options": b"nosniff",
         b"referrer-policy": b"same-origin",
     }
-    if hook:
+    if path.startswith("/hooks/"):
         headers = [(k, v) for k, v in headers if k.lower() not in ours]
     present = {k.lower() for k, _ in headers}
     return headers + [(k, v) for k, v in ours.items() if k not in present]
 
 
 def policy_for(headers: list[tuple[bytes, bytes]], path: str) -> str:
+    """The policy for a response: by its content type and path."""
     kind = next((v for k, v in headers if k.lower() == b"content-type"), b"").split(b";")[0].strip().lower()
     if kind != b"text/html" or path.startswith("/hooks/"):
         return DATA_POLICY

@@ -14,7 +14,7 @@ from typing import Any
 import param
 
 from cells import document as documents
-from connectors.sdk import ConfigurationError, InvalidInputError
+from connectors.sdk import ConfigurationError, InvalidInputError, jsontext
 
 KINDS = ("action", "transformer", "condition")
 
@@ -357,9 +357,9 @@ class NotebookState(param.Parameterized):
         text = self.trigger_text.strip()
         if text:
             try:
-                data = json.loads(text)
-            except ValueError as exc:
-                raise InvalidInputError(f"The trigger data is not valid JSON: {exc}.", errors=[{"field": "trigger_data", "message": str(exc)}]) from None
+                data = jsontext.loads(text, what="The trigger data")  # standard JSON, as webhooks and the API take it
+            except InvalidInputError as exc:
+                raise InvalidInputError(exc.message, errors=[{"field": "trigger_data", "message": exc.message}]) from None
             if not isinstance(data, dict):
                 raise InvalidInputError("The trigger data must be a JSON object ({...}).", errors=[{"field": "trigger_data", "message": "not an object"}])
             return data
