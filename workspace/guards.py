@@ -17,7 +17,7 @@ import asyncio
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -234,7 +234,7 @@ class StrictJSONRequest(Request):
 class StrictJSONRoute(APIRoute):
     """An ``APIRoute`` whose handler reads its body through :class:`StrictJSONRequest`."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def strict(request: Request) -> Response:

@@ -3,6 +3,8 @@
 FastAPI hosts everything (OpenAPI generated from the pydantic models). Panel is
 mounted with ``panel.io.fastapi``; that mount does not check a WebSocket's ``Origin``
 (STACK.md), so ``OriginGuard`` refuses cross-origin WebSocket handshakes for it.
+Body limits, the API key before a body, and the security headers of every response are
+in ``workspace.guards``.
 """
 
 from __future__ import annotations
@@ -180,6 +182,7 @@ class HookIngress:
         else:
             await _send_json(send, 404, {"error": "not_found", "message": "No scenario listens at this URL."})
             return
+        known: object
         try:  # an unknown URL is answered before its body is read (the lookup is cached)
             known = await (self.svc.ingress.target(parts[0]) if len(parts) == 1 else self.svc.ingress.connection_target(parts[1], parts[2]))
         except Exception:
@@ -253,6 +256,7 @@ def _document_hooks(app: FastAPI) -> None:
         responses = {
             "202": {"description": "Stored and queued; the body has execution_id."},
             "200": {"description": "A sync hook: the run's answer."},
+            "400": {"description": "The body could not be read: not standard JSON, or not an event the vendor sends; nothing stored."},
             "401": {"description": "Signature or secret check failed; nothing stored."},
             "404": {"description": "No scenario listens at this URL."},
             "405": {"description": "The hook does not accept this method."},
@@ -274,6 +278,7 @@ def _document_hooks(app: FastAPI) -> None:
             "parameters": [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in ("app", "token")],
             "responses": {
                 "200": {"description": "Taken: accepted (runs started) and execution_ids; or the answer to a URL check."},
+                "400": {"description": "The body says it is JSON and is not standard JSON; nothing stored."},
                 "401": {"description": "Signature check failed; nothing stored."},
                 "404": {"description": "No connection listens at this URL."},
                 "405": {"description": "The URL does not accept this method."},
