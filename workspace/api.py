@@ -33,6 +33,7 @@ from workspace.api_models import (
     RunIn,
     ScenarioOut,
 )
+from workspace.guards import API_USER, StrictJSONRoute
 
 bearer = HTTPBearer(auto_error=False, description="An API key: cellwright apikey, or Settings → API keys.")
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -40,7 +41,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or invalid API key."},
     404: {"model": ErrorBody, "description": "No such object (or not yours)."},
     409: {"model": ErrorBody, "description": "The object's state does not allow it (e.g. a connection that scenarios use)."},
-    413: {"model": ErrorBody, "description": "The body is larger than the server accepts."},
+    413: {"model": ErrorBody, "description": "The body is over CELLWRIGHT_REQUEST_MAX_BYTES."},
     422: {"model": ErrorBody, "description": "Invalid input: which field and why (also an app, operation or setting this server does not have)."},
 }
 """Every error an API route can answer, in one shape (``ErrorBody``); the OpenAPI description lists them."""
@@ -63,6 +64,9 @@ def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     x_api_key: Annotated[str | None, Header(description="An API key (alternative to Authorization: Bearer).")] = None,
 ) -> Any:
+    known = request.scope.get(API_USER)  # checked by RequestLimits before the body was read
+    if known is not None:
+        return known
     key = credentials.credentials if credentials else x_api_key
     user = service(request).store.user_for_api_key(key) if key else None
     if user is None:
@@ -71,7 +75,7 @@ def current_user(
 
 
 User = Annotated[Any, Depends(current_user)]
-router = APIRouter(prefix="/api/v1", responses=ERRORS)
+router = APIRouter(prefix="/api/v1", responses=ERRORS, route_class=StrictJSONRoute)
 
 
 def scenario_out(svc: Cellwright, scenario: Any, *, with_document: bool = True) -> ScenarioOut:

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Match
 
-__all__ = ["allowed_methods", "invalid_body", "routing_error"]
+__all__ = ["allowed_methods", "invalid_body", "invalid_body_answer", "routing_error"]
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -33,10 +33,16 @@ def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
     ]
 
 
+def invalid_body_answer(detail: str | None = None) -> dict[str, str]:
+    """The 400 answer's body when the request body cannot be read as JSON (``detail``:
+    the parser's complaint; None: not UTF-8)."""
+    what = f"The request body is not valid JSON ({detail})." if detail else "The request body cannot be read: it is not JSON encoded as UTF-8."
+    return {"error": "invalid_body", "message": f"{what} Send a JSON object with Content-Type: application/json."}
+
+
 def invalid_body(detail: str | None = None) -> JSONResponse:
     """400: the body cannot be read as JSON (``detail``: the parser's complaint)."""
-    what = f"The request body is not valid JSON ({detail})." if detail else "The request body cannot be read: it is not JSON encoded as UTF-8."
-    return JSONResponse({"error": "invalid_body", "message": f"{what} Send a JSON object with Content-Type: application/json."}, status_code=400)
+    return JSONResponse(invalid_body_answer(detail), status_code=400)
 
 
 def routing_error(request: Request, exc: HTTPException) -> JSONResponse:

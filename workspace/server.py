@@ -3,6 +3,8 @@
 FastAPI hosts everything (OpenAPI generated from the pydantic models). Panel is
 mounted with ``panel.io.fastapi``; that mount does not check a WebSocket's ``Origin``
 (STACK.md), so ``OriginGuard`` refuses cross-origin WebSocket handshakes for it.
+Body limits, the API key before a body, and the security headers of every response are
+in ``workspace.guards``.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connectors.sdk import CellwrightError, IncomingRequest
+from connectors.sdk import CellwrightError, IncomingRequest, InvalidInputError, jsontext
 from connectors.sdk.sandboxing import shared_sandbox
 from engine.service import Cellwright
 from workspace import http_errors, openapi_extras
 from workspace.api import router
+from workspace.guards import RequestLimits, SecurityHeaders
 from workspace.oauth import router as oauth_router
 
 log = logging.getLogger("cellwright.server")
@@ -131,10 +134,8 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
     async def echo(request: Request) -> JSONResponse:
         body = await request.body()
         try:
-            import json
-
-            parsed: Any = json.loads(body) if body else None
-        except ValueError:
+            parsed: Any = jsontext.loads(body) if body else None
+        except InvalidInputError:
             parsed = body.decode("utf-8", "replace")
         return JSONResponse({"method": request.method, "query": dict(request.query_params), "received": parsed, "echo": True})
 
@@ -156,7 +157,7 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
 
         mount_workspace(app, svc)
     allowed = {urlsplit(svc.settings.resolved_public_url()).netloc}
-    return HookIngress(OriginGuard(app, allowed), svc)
+    return SecurityHeaders(HookIngress(RequestLimits(OriginGuard(app, allowed), svc), svc))
 
 
 class HookIngress:
@@ -186,6 +187,14 @@ class HookIngress:
             deliver = functools.partial(self.svc.receive_connection_webhook, parts[1], parts[2])
         else:
             await _send_json(send, 404, {"error": "not_found", "message": "No scenario listens at this URL."})
+            return
+        known: object
+        try:  # an unknown URL is answered before its body is read (the lookup is cached)
+            known = await (self.svc.ingress.target(parts[0]) if len(parts) == 1 else self.svc.ingress.connection_target(parts[1], parts[2]))
+        except Exception:
+            known = True  # a broken scenario: the delivery below reports it
+        if known is None:
+            await _send_json(send, 404, {"error": "not_found", "message": "No scenario listens at this URL." if len(parts) == 1 else "No connection listens at this URL."})
             return
         limit = self.svc.settings.webhook_max_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
@@ -253,6 +262,7 @@ def _document_hooks(app: FastAPI) -> None:
         responses = {
             "202": {"description": "Stored and queued; the body has execution_id."},
             "200": {"description": "A sync hook: the run's answer."},
+            "400": {"description": "The body could not be read: not standard JSON, or not an event the vendor sends; nothing stored."},
             "401": {"description": "Signature or secret check failed; nothing stored."},
             "404": {"description": "No scenario listens at this URL."},
             "405": {"description": "The hook does not accept this method."},
@@ -275,6 +285,7 @@ def _document_hooks(app: FastAPI) -> None:
             "parameters": [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in ("app", "token")],
             "responses": {
                 "200": {"description": "Taken: accepted (runs started) and execution_ids; or the answer to a URL check."},
+                "400": {"description": "The body says it is JSON and is not standard JSON; nothing stored."},
                 "401": {"description": "Signature check failed; nothing stored."},
                 "404": {"description": "No connection listens at this URL."},
                 "405": {"description": "The URL does not accept this method."},

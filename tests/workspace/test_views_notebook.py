@@ -196,6 +196,17 @@ def test_bad_trigger_json_is_a_clear_error(state: NotebookState) -> None:
         state.trigger_payload()
 
 
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [('{"n": NaN}', "NaN is not a JSON number"), ('{"a": "\\ud800"}', "half of a UTF-16 surrogate pair"), ('{"n": 1e400}', "beyond what a 64-bit float holds")],
+)
+def test_trigger_data_must_be_standard_json_like_a_webhooks(state: NotebookState, text: str, named: str) -> None:
+    state.trigger_text = text
+    with pytest.raises(CellwrightError, match=named) as info:
+        state.trigger_payload()
+    assert info.value.message.startswith("The trigger data ")
+
+
 def test_schema_form_fields() -> None:
     schema = {
         "properties": {

@@ -16,7 +16,7 @@ import param
 from cells import document as documents
 from cells import secrets
 from cells.mapping import has_template, referenced_steps
-from connectors.sdk import ConfigurationError, InvalidInputError, MappingError
+from connectors.sdk import ConfigurationError, InvalidInputError, MappingError, jsontext
 
 KINDS = ("action", "transformer", "condition")
 
@@ -371,9 +371,9 @@ class NotebookState(param.Parameterized):
         text = self.trigger_text.strip()
         if text:
             try:
-                data = json.loads(text)
-            except ValueError as exc:
-                raise InvalidInputError(f"The trigger data is not valid JSON: {exc}.", errors=[{"field": "trigger_data", "message": str(exc)}]) from None
+                data = jsontext.loads(text, what="The trigger data")  # standard JSON, as webhooks and the API take it
+            except InvalidInputError as exc:
+                raise InvalidInputError(exc.message, errors=[{"field": "trigger_data", "message": exc.message}]) from None
             if not isinstance(data, dict):
                 raise InvalidInputError("The trigger data must be a JSON object ({...}).", errors=[{"field": "trigger_data", "message": "not an object"}])
             return data
