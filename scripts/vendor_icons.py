@@ -46,6 +46,8 @@ ICONS: dict[str, tuple[str, str]] = {
     "router": ("lucide", "split"),
     "filter": ("lucide", "filter"),
     "plug": ("lucide", "plug"),  # apps that declare no icon of their own
+    "more": ("lucide", "ellipsis"),  # the flow diagram's collapsed run of steps
+    "empty": ("lucide", "circle-dashed"),  # … and its empty branch
 }
 
 LUCIDE_COLOUR = "#374151"  # an <img> has no currentColor: built-ins are drawn in dark grey
