@@ -43,3 +43,23 @@ async def test_favicon(anon: httpx.AsyncClient) -> None:
     for path in ("/favicon.ico", "/favicon.svg"):
         icon = await anon.get(path)
         assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml") and "<svg" in icon.text
+
+
+def _html(viewable: Any) -> str:
+    """Every HTML pane's text inside a Panel layout."""
+    import panel as pn
+
+    return " ".join(str(p.object) for p in viewable.select(pn.pane.HTML))
+
+
+def test_directory_app_page_and_templates_show_logos(svc: Any, user: Any) -> None:
+    from workspace.views.directory import AppPage, Directory
+    from workspace.views.templates import Gallery
+
+    listing = _html(Directory(svc, user, nav=lambda *a, **k: None).__panel__())
+    assert '<img class="cw-logo" src="/static/icons/apps/slack.svg" alt=""' in listing  # the app's name is beside it
+    assert '<img class="cw-logo" src="/static/icons/apps/stripe.svg"' in listing
+    page = _html(AppPage(svc, user, "monday", nav=lambda *a, **k: None).__panel__())
+    assert 'src="/static/icons/apps/monday.svg"' in page
+    cards = _html(Gallery(svc, user, nav=lambda *a, **k: None).__panel__())
+    assert 'src="/static/icons/apps/hubspot.svg" alt="" width="20" height="20" style="vertical-align:-4px;object-fit:contain"> HubSpot' in cards

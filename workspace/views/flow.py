@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 FLOW_CSS = """
 :host { display: block; width: 100%; }
-.cw-flow-box { max-height: 460px; overflow: auto; border: 1px solid #d1d5db; border-radius: 8px; background: #f9fafb; padding: 12px; }
+.cw-flow-box { max-height: min(460px, 70vh); overflow: auto; border: 1px solid #d1d5db; border-radius: 8px; background: #f9fafb; padding: 12px; }
 .cw-flow { position: relative; margin: 0 auto; }
 .cw-flow svg { position: absolute; left: 0; top: 0; overflow: visible; }
 .cw-flow .edge { fill: none; stroke: #6b7280; stroke-width: 1.5; }
@@ -39,7 +39,8 @@ FLOW_CSS = """
 .cw-flow .node .text { display: flex; flex-direction: column; min-width: 0; flex: 1; }
 .cw-flow .node .title { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .cw-flow .node .detail { color: #374151; font-size: 12px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.cw-flow .node .status { flex: none; font-size: 11px; font-weight: 600; border-radius: 9px; padding: 0 6px; border: 1px solid; }
+/* the status sits on the node's top edge: the title and detail keep their width */
+.cw-flow .node .status { position: absolute; top: -9px; right: 8px; font-size: 11px; line-height: 16px; font-weight: 600; border-radius: 9px; padding: 0 6px; border: 1px solid; background: #ffffff; }
 .cw-flow .node-trigger { border-left-color: #1d4ed8; }
 .cw-flow .node-router { border-left-color: #7c3aed; background: #faf5ff; }
 /* a filter is a gate: posts on both sides */
@@ -54,7 +55,7 @@ FLOW_CSS = """
 .cw-flow-help { margin: 0 0 6px; font-size: 13px; color: #374151; }
 """
 
-NODE_W, NODE_H, COL_W, ROW_H = 232, 56, 256, 92
+NODE_W, NODE_H, COL_W, ROW_H = 240, 54, 264, 88
 
 
 class FlowDiagram(JSComponent):
