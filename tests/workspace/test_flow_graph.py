@@ -52,7 +52,9 @@ def test_trigger_steps_router_fork_and_join() -> None:
 
 def test_nodes_show_the_last_run() -> None:
     results = {"hook": {"status": "completed"}, "route": {"status": "completed"}, "tell": {"status": "failed"}}
-    graph = build_flow(ROUTED, results, APPS)
+    alone = build_flow(ROUTED, {"shout": {"status": "completed"}}, APPS)  # one cell run on its own: the others say nothing
+    assert {n.id: n.status for n in alone.nodes if n.status} == {"shout": "completed"}
+    graph = build_flow(ROUTED, results, APPS, whole_run=True)
     status = {n.id: n.status for n in graph.nodes}
     assert status["hook"] == "completed" and status["tell"] == "failed"
     assert status["quiet"] == "not run" and status["shout"] == "not run"  # a run left them out: said in words
@@ -69,7 +71,7 @@ def test_fifty_cells_collapse_long_straight_runs() -> None:
     assert graph.node("c48").number == "50"
     opened = build_flow(cells, {}, APPS, expanded={"more:c2"})
     assert len(opened.nodes) == 50 and opened.rows == 50
-    failed = build_flow(cells, {"c20": {"status": "failed"}}, APPS)
+    failed = build_flow(cells, {"c20": {"status": "failed"}}, APPS, whole_run=True)
     assert failed.node("c20").status == "failed" and len(failed.nodes) == 50  # a failure is never hidden
 
 

@@ -185,10 +185,12 @@ class FlowView:
         self.graph = self.build()
         self.diagram = FlowDiagram(on_open=self._open, on_expand=self.expand, graph=self.graph.to_dict(), css_classes=["flow-diagram"])
         self.panel = section("Flow diagram", self.diagram, expanded=True, css_classes=["flow-section"], margin=(4, 0))
-        self.state.param.watch(lambda *_: self.refresh(), ["structure", "results", "revision"])
+        self.state.param.watch(lambda *_: self.refresh(), ["structure", "results", "revision", "last_execution", "step_log"])
 
     def build(self) -> FlowGraph:
-        return build_flow(self.state.cells, self.state.results, self.state.svc.apps, self.expanded)
+        state = self.state
+        whole_run = state.last_execution is not None or bool(state.step_log)
+        return build_flow(state.cells, state.results, state.svc.apps, self.expanded, whole_run=whole_run)
 
     def refresh(self) -> None:
         """Redraw when what the diagram shows changed (typing in a field changes nothing here)."""

@@ -39,7 +39,8 @@ class FlowNode:
     icon: str
     """URL of the logo or icon (decorative: ``detail`` names the app in words)."""
     status: str
-    """The last result's status; ``not run`` when a run left it out; empty before any run."""
+    """The last result's status; ``not run`` when a whole run (test run, steps) left it
+    out; empty otherwise (before any run, or beside a cell run on its own)."""
     col: int
     row: int
     hidden: tuple[str, ...] = ()
@@ -81,11 +82,11 @@ def _is_plain(cell: Mapping[str, Any]) -> bool:
 
 
 class _Builder:
-    def __init__(self, results: Mapping[str, Mapping[str, Any]], apps: Any, expanded: Collection[str]) -> None:
+    def __init__(self, results: Mapping[str, Mapping[str, Any]], apps: Any, expanded: Collection[str], whole_run: bool) -> None:
         self.results = results
         self.apps = apps
         self.expanded = expanded
-        self.any_result = bool(results)
+        self.whole_run = whole_run
         self.nodes: list[FlowNode] = []
         self.edges: list[FlowEdge] = []
 
@@ -95,7 +96,7 @@ class _Builder:
         result = self.results.get(cell_id)
         if result:
             return str(result.get("status") or "")
-        return "not run" if self.any_result else ""
+        return "not run" if self.whole_run else ""
 
     def _describe(self, cell: Mapping[str, Any]) -> tuple[str, str, str]:
         """(kind, detail, icon URL) of a cell."""
@@ -227,11 +228,13 @@ class _Builder:
 
 def build_flow(
     cells: Sequence[Mapping[str, Any]], results: Mapping[str, Mapping[str, Any]], apps: Any, expanded: Collection[str] = (),
+    *, whole_run: bool = False,
 ) -> FlowGraph:
     """The diagram of ``cells`` (the document's top-level list) with the last ``results``
     (cell id → result dict). ``apps`` is the registry (names and logos); ``expanded``
-    holds the ids of ``more`` nodes the user opened."""
-    builder = _Builder(results, apps, expanded)
+    holds the ids of ``more`` nodes the user opened; ``whole_run``: a test run or step run
+    happened, so a cell without a result says "not run"."""
+    builder = _Builder(results, apps, expanded, whole_run)
     width, height, _ = builder.container(cells, "", 0, 0, [])
     return FlowGraph(builder.nodes, builder.edges, cols=width, rows=height)
 
