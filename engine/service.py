@@ -21,6 +21,7 @@ from cells.mapping import RunBudget
 from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
 from cells.run import CellResult, idempotency_key, run_cell
 from connectors.extra_apps import registry_for
+from connectors.icons import icon_url
 from connectors.registry import Registry
 from connectors.sdk import (
     CellwrightError,
@@ -523,7 +524,7 @@ def _catalog_row(app: Any) -> dict[str, Any]:
         "id": app.key,
         "name": app.name,
         "description": app.description,
-        "icon_url": app.icon,
+        "icon_url": icon_url(app.key),
         "category": app.category,
         "auth_type": app.auth.type,
         "auth_config": described["auth_schema"],

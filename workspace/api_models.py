@@ -29,7 +29,8 @@ class AppOut(BaseModel):
     name: str
     description: str
     category: str
-    icon: str
+    icon: str = Field(description="The app's icon: the name of a shipped icon, or 'inline' for an app that brings its own SVG.")
+    icon_url: str = Field(description="Where the server serves the app's logo (SVG).")
     auth: str = Field(description="The default auth type: oauth2, api_key, basic, custom or none.")
     auth_types: list[str] = Field(default_factory=list, description="Every auth type a connection can use, the default first.")
     builtin: bool

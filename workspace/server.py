@@ -28,6 +28,7 @@ from engine.service import Cellwright
 from workspace import http_errors, openapi_extras
 from workspace.api import router
 from workspace.guards import RequestLimits, SecurityHeaders
+from workspace.icons import add_icon_routes
 from workspace.oauth import router as oauth_router
 
 log = logging.getLogger("cellwright.server")
@@ -148,6 +149,7 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    add_icon_routes(app, svc.apps)
     for each in svc.apps:
         if each.sandbox:
             app.mount(f"/sandbox/{each.key}", shared_sandbox(each.key, each.sandbox))

@@ -14,7 +14,7 @@ app = App(
     description="Create and update items (with column values of every type), post updates, add subitems, "
     "move, archive and find items; start scenarios from new items, column and status changes and updates.",
     category="Project management",
-    icon="📋",
+    icon="monday",
     auth=MONDAY_TOKEN_AUTH,
     other_auth=(MONDAY_OAUTH,),
     triggers=TRIGGERS,

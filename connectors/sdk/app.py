@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.icons import GENERIC, icon_url, is_inline
 from connectors.sdk.auth import AuthKind, NoAuth
 from connectors.sdk.errors import ConfigurationError
 from connectors.sdk.http import ErrorParser
@@ -36,7 +37,10 @@ class App:
     """Host patterns (fnmatch) the app's client may call; empty means any public host."""
     default_headers: Mapping[str, str] = field(default_factory=dict)
     error_parser: ErrorParser | None = None
-    icon: str = "🔌"
+    icon: str = GENERIC
+    """The app's logo: the name of an icon shipped in ``connectors/icons`` (``"slack"``),
+    or an SVG document (``"<svg …>…</svg>"``) for an app installed beside Cellwright.
+    Without one the app shows a neutral plug. The conformance checks it can be shown."""
     docs_url: str | None = None
     sandbox: str | None = None
     """``"module:factory"`` of a Starlette app simulating the vendor's API, for tests
@@ -122,7 +126,8 @@ class App:
             "name": self.name,
             "description": self.description,
             "category": self.category,
-            "icon": self.icon,
+            "icon": "inline" if is_inline(self.icon) else self.icon,
+            "icon_url": icon_url(self.key),
             "auth": self.auth.type,
             "auth_types": [kind.type for kind in self.auth_kinds],
             "builtin": self.builtin,

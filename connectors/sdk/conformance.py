@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from connectors.icons import icon_problem
 from connectors.sdk.app import App
 from connectors.sdk.operations import KEY_PATTERN, Operation
 
@@ -34,6 +35,9 @@ def app_problems(app: App) -> list[str]:
     for attribute in ("name", "description", "category"):
         if not str(getattr(app, attribute) or "").strip():
             problems.append(f"it has no {attribute}")
+    icon = icon_problem(app.icon)
+    if icon:
+        problems.append(icon)
     operations: tuple[Operation, ...] = (*app.triggers, *app.actions)
     if not operations:
         problems.append("it offers no trigger and no action")

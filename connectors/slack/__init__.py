@@ -14,7 +14,7 @@ app = App(
     description="Send, edit and react to messages, upload files, look up channels and people, "
     "and start scenarios from messages, reactions, new channels and new members.",
     category="Communication",
-    icon="💬",
+    icon="slack",
     auth=SLACK_AUTH,
     triggers=TRIGGERS,
     actions=ACTIONS,

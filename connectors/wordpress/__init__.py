@@ -19,7 +19,7 @@ app = App(
     description="Publish posts and pages, upload media, manage categories, tags and comments on a "
     "self-hosted WordPress site; react to new posts, edits, comments and uploads.",
     category="Content & CMS",
-    icon="📝",
+    icon="wordpress",
     auth=auth,
     triggers=TRIGGERS,
     actions=ACTIONS,

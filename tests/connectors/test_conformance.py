@@ -26,6 +26,32 @@ def test_app_conforms(app: App) -> None:
     assert app.describe()["key"] == app.key
 
 
+def test_every_shipped_app_and_planned_app_has_its_own_logo() -> None:
+    """The directory, cells, templates and flow diagram show each app's real logo (an SVG
+    shipped in connectors/icons), never the neutral plug an installed app may fall back to."""
+    from connectors.icons import GENERIC, icon_svg
+    from connectors.planned import PLANNED
+
+    for app in APPS:
+        assert app.icon != GENERIC, f"{app.key} declares no icon of its own"
+        svg = icon_svg(app.icon)
+        assert svg is not None and svg.startswith("<svg") and "viewBox" in svg, app.key
+    for key in PLANNED:  # templates show the logos of apps still to come
+        assert icon_svg(key) is not None, key
+
+
+def test_an_icon_that_cannot_be_shown_is_a_conformance_problem() -> None:
+    """A misspelt icon name, a path or a broken SVG document is refused with a sentence
+    naming what an icon may be; an app's own SVG document is accepted."""
+    base = {"key": "acme", "name": "Acme", "description": "An app.", "category": "Testing", "actions": (APPS[4].actions[0],)}
+    for bad in ("slak", "../../etc/passwd", "<svg><path d='M0 0'/>"):
+        problems = app_problems(App(**base, icon=bad))
+        assert len(problems) == 1 and "neither a shipped icon" in problems[0] and "slack" in problems[0], bad
+    own = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><rect width="1" height="1"/></svg>'
+    assert app_problems(App(**base, icon=own)) == [] and app_problems(App(**base)) == []  # the default: the plug
+    assert App(**base, icon=own).describe(full=False)["icon"] == "inline"
+
+
 @pytest.mark.parametrize(("app", "op"), OPERATIONS, ids=IDS)
 def test_operation_conforms(app: App, op: Any) -> None:
     assert operation_problems(op) == []

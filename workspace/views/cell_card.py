@@ -16,6 +16,7 @@ import panel as pn
 import param
 
 from workspace.views.components import Disclosure, ReferencePicker
+from workspace.views.flow_graph import cell_icon
 from workspace.views.notebook_state import NotebookState
 from workspace.views.rules import RulesEditor
 from workspace.views.widgets import (
@@ -63,7 +64,7 @@ class CellCard(pn.viewable.Viewer):
         self.trigger_url: Any = None  # the trigger's URL line, once built
         cell = self.state.cell(cell_id)
         self.is_trigger = cell.get("kind") == "trigger"
-        self.toggle = Disclosure(label=self._title(), css_classes=["cell-toggle", f"cell-toggle-{cell_id}"])
+        self.toggle = Disclosure(label=self._title(), icon=cell_icon(cell), css_classes=["cell-toggle", f"cell-toggle-{cell_id}"])
         self.toggle.param.watch(lambda e: self.param.update(expanded=e.new), "expanded")
         self.run: pn.widgets.Button | None = None
         self.body = pn.Column(sizing_mode="stretch_width", margin=(0, 0, 0, 24))
@@ -76,7 +77,7 @@ class CellCard(pn.viewable.Viewer):
         return cell_title(self.state, self.cell_id, self.number)
 
     def refresh_header(self) -> None:
-        self.toggle.param.update(label=self._title(), expanded=self.expanded)
+        self.toggle.param.update(label=self._title(), icon=cell_icon(self.state.cell(self.cell_id)), expanded=self.expanded)
 
     def _open(self) -> None:
         """Build the header row, banner and editor (first time the card is opened)."""

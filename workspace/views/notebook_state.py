@@ -66,6 +66,7 @@ class NotebookState(param.Parameterized):
     version = param.Integer(default=0, doc="The latest saved version (0: not saved yet).")
     live_version = param.Integer(default=None, allow_None=True, doc="The published version, the one the trigger runs (None: never published).")
     structure = param.Event(doc="Fires when cells are added, moved, deleted or change operation.")
+    revision = param.Integer(default=0, doc="Counts every edit (the flow diagram redraws when what it shows changed).")
     last_execution = param.Dict(default=None, allow_None=True)
     step_log = param.List(default=[], doc="Step mode: the results of the cells stepped so far, in order.")
     step_next = param.String(default=None, allow_None=True, doc="Step mode: the cell the next step runs (None: not started, or done).")
@@ -243,6 +244,7 @@ class NotebookState(param.Parameterized):
 
     def _changed(self, structural: bool = False) -> None:
         self.dirty = True
+        self.revision += 1
         if structural:
             self.structure = True
 
@@ -302,6 +304,33 @@ class NotebookState(param.Parameterized):
             raise ConfigurationError("The cell is already at the " + ("top." if delta < 0 else "bottom."))
         container[index], container[target] = container[target], container[index]
         self._changed(structural=True)
+
+    def move_to(self, cell_id: str, index: int) -> None:
+        """Put a cell at position ``index`` of its own list (the top level or its branch),
+        as dragging it there does. The trigger stays first."""
+        container, current = self._container(cell_id)
+        lowest = 1 if container is self.cells else 0
+        if container[current].get("kind") == "trigger":
+            raise ConfigurationError("The trigger always comes first.")
+        if not lowest <= index < len(container):
+            raise ConfigurationError(
+                "The trigger always comes first." if index < lowest else "A cell moves only within its own list of steps."
+            )
+        if index != current:
+            container.insert(index, container.pop(current))
+            self._changed(structural=True)
+
+    def drop(self, cell_id: str, target_id: str, *, after: bool) -> None:
+        """Move ``cell_id`` just before (or ``after``) ``target_id`` in the same list of steps."""
+        container, current = self._container(cell_id)
+        others, target = self._container(target_id)
+        if others is not container:
+            raise ConfigurationError(
+                f"'{cell_id}' can move only among the steps of its own list (the top level or its branch), not next to '{target_id}'. "
+                "To move it elsewhere, add a step there and delete this one."
+            )
+        index = target + (1 if after else 0)
+        self.move_to(cell_id, index - 1 if current < index else index)
 
     def delete(self, cell_id: str) -> None:
         container, index = self._container(cell_id)

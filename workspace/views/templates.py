@@ -9,9 +9,10 @@ from typing import Any
 import panel as pn
 import param
 
+from connectors.icons import icon_url
 from connectors.planned import app_name
 from workspace.templates import Template, get_template, load_templates
-from workspace.views.widgets import WRAP_BUTTON_CSS, Banner, attempt, badge, html
+from workspace.views.widgets import WRAP_BUTTON_CSS, Banner, attempt, badge, html, logo
 
 
 class GalleryState(param.Parameterized):
@@ -59,9 +60,9 @@ class Gallery(pn.viewable.Viewer):
         cards: list[Any] = []
         for entry in self.state.entries():
             status = badge("soon").replace(">soon<", ">coming soon<") if not entry["available"] else ""
-            apps = ", ".join(entry["app_names"])
+            apps = ", ".join(f"{logo(icon_url(key))} {escape(name)}" for key, name in zip(entry["apps"], entry["app_names"], strict=True))
             soon = f'<p class="cw-muted">Coming soon: needs {escape(", ".join(entry["missing"]))}, not built yet.</p>' if entry["missing"] else ""
-            body = html(f'<h2 style="font-size:18px;margin:4px 0">{escape(entry["title"])} {status}</h2><p>{escape(entry["summary"])}</p><p class="cw-muted">Apps: {escape(apps)}</p>{soon}')
+            body = html(f'<h2 style="font-size:18px;margin:4px 0">{escape(entry["title"])} {status}</h2><p>{escape(entry["summary"])}</p><p class="cw-muted">Apps: {apps}</p>{soon}')
             use = pn.widgets.Button(
                 name=f"Use template: {entry['title']}" if entry["available"] else f"Coming soon: {entry['title']}",
                 button_type="primary" if entry["available"] else "light", disabled=not entry["available"],

@@ -71,6 +71,15 @@ def badge(status: str | None) -> str:
     return f'<span class="cw-badge {s}">{s}</span>'
 
 
+def logo(url: str, size: int = 20, alt: str = "") -> str:
+    """An app's logo as an ``<img>``. ``alt`` stays empty where words beside it name the
+    app (a screen reader would otherwise say the name twice)."""
+    return (
+        f'<img class="cw-logo" src="{escape(url)}" alt="{escape(alt)}" width="{size}" height="{size}" '
+        f'style="vertical-align:-4px;object-fit:contain">'
+    )
+
+
 def html(text: str, **params: Any) -> pn.pane.HTML:
     params.setdefault("stylesheets", [CSS])
     if "width" not in params:
