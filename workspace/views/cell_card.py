@@ -142,6 +142,11 @@ class CellCard(pn.viewable.Viewer):
         self.refresh_header()
         if "connection" in changes and self.trigger_url is not None:  # a Slack trigger's URL is its connection's
             self.trigger_url.object = self._trigger_url_html(self.state.cell(self.cell_id))
+        if "connection" in changes and self.form is not None and self.form.pickers:  # choices come through it
+            pn.state.execute(self.form.refresh_options)
+
+    async def _load_options(self, field: str, values: dict[str, Any]) -> Any:
+        return await self.state.options(self.cell_id, field, values)
 
     def _operation_editor(self, cell: dict[str, Any], svc: Any) -> list[Any]:
         parts: list[Any] = []
@@ -180,9 +185,15 @@ class CellCard(pn.viewable.Viewer):
             return parts
         if op.description:
             parts.append(html(f'<p class="cw-muted">{escape(op.description)}</p>'))
-        self.form = SchemaForm(op.input_schema(), cell.get("inputs") or {}, prefix=f"in-{self.cell_id}")
+        schema = op.input_schema()
+        self.form = SchemaForm(
+            schema, cell.get("inputs") or {}, prefix=f"in-{self.cell_id}",
+            load_options=self._load_options, option_needs=self.state.option_needs(cell, schema),
+        )
         self.form.param.watch(self._form_changed, "changed")
         parts.append(self.form)
+        if self.form.pickers:
+            pn.state.execute(self.form.refresh_options)
         if self.is_trigger:
             parts.extend(self._trigger_extras(cell, op))
         else:
