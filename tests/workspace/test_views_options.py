@@ -36,7 +36,7 @@ async def test_a_slack_channel_is_picked_from_the_workspaces_channels(svc: Any, 
     await form.refresh_options()
     picker = form.pickers["channel"]
     assert picker.select.visible and picker.message == ""
-    assert picker.select.name == "Choose channel from the list"  # a labelled select
+    assert picker.select.name == "Channel: choose from the list"  # a labelled select
     assert picker.select.options == {
         "(choose one of 4)": "", "#general": "C0SANDBOX01", "#random": "C0SANDBOX02", "#leadership": "G0SANDBOX04",
         "#design (invite the app first)": "C0SANDBOX03",
@@ -96,3 +96,39 @@ async def test_wordpress_categories_are_added_to_the_list(svc: Any, user: Any) -
     assert picker.select.options == {"(choose one of 1)": "", "Uncategorized": 1}
     picker.select.value = 1
     assert nb.state.cell("post")["inputs"]["categories"] == ["News", 1]  # added, by id
+
+
+
+def _find(root: Any, css: str) -> Any:
+    """The first object under ``root`` carrying the CSS class ``css``."""
+    stack = [root]
+    while stack:
+        obj = stack.pop(0)
+        if css in (getattr(obj, "css_classes", None) or []):
+            return obj
+        stack.extend(getattr(obj, "objects", None) or [])
+    raise AssertionError(f"nothing with class {css}")
+
+
+async def test_using_a_template_asks_for_the_slack_channel_with_its_choices(svc: Any, user: Any) -> None:
+    from workspace.views.templates import Gallery
+
+    await svc.create_connection(user.id, "stripe", credentials={}, sandbox=True)
+    await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)
+    opened: list[Any] = []
+    gallery = Gallery(svc, user, nav=lambda *a, **k: opened.append(a), selected="stripe_payment_to_slack")
+    text, picker = gallery.asked["notify.channel"]
+    assert text.name == "Slack channel to post payments in (required)"
+    assert not _find(gallery.use_box, "create-from-template").disabled  # both connections exist
+    connections = {app: _find(gallery.use_box, f"template-conn-{app}").value for app in ("stripe", "slack")}
+    with pytest.raises(Exception, match="Fill in: Slack channel to post payments in."):
+        gallery.state.use("stripe_payment_to_slack", connections)  # not answered: not created
+
+    await picker.refresh()
+    assert picker.select.visible and picker.select.options["#general"] == "C0SANDBOX01"
+    assert picker.select.name == "Slack channel to post payments in: choose from the list"
+    picker.select.value = "C0SANDBOX02"  # #random
+    assert text.value == "C0SANDBOX02"
+    scenario = gallery.state.use("stripe_payment_to_slack", connections, inputs={"notify.channel": text.value})
+    notify = next(c for c in scenario.document["cells"] if c["id"] == "notify")
+    assert notify["inputs"]["channel"] == "C0SANDBOX02"

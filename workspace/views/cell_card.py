@@ -235,9 +235,11 @@ class CellCard(pn.viewable.Viewer):
         parts: list[Any] = []
         self.trigger_url = html(self._trigger_url_html(cell), css_classes=["trigger-url"])
         parts.append(self.trigger_url)
-        sample = json.dumps(dict(op.sample), indent=2)
+        given = cell.get("test_data")  # a template's example of what the trigger delivers
+        sample = json.dumps(given if isinstance(given, dict) else dict(op.sample), indent=2)
+        empty = "the scenario's test data" if isinstance(given, dict) else "the sample below"
         data = pn.widgets.TextAreaInput(
-            name="Test data for this trigger (JSON; empty = the sample below)", value=self.state.trigger_text, placeholder=sample[:400],
+            name=f"Test data for this trigger (JSON; empty = {empty})", value=self.state.trigger_text, placeholder=sample[:400],
             height=120, sizing_mode="stretch_width", css_classes=["trigger-data"],
         )
         data.param.watch(lambda e: setattr(self.state, "trigger_text", e.new), "value")

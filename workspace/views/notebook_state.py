@@ -354,7 +354,7 @@ class NotebookState(param.Parameterized):
     # -- data flowing between cells ------------------------------------------------------
 
     def trigger_payload(self) -> dict[str, Any]:
-        """Pasted JSON, else the trigger's last output, else its sample."""
+        """Pasted JSON, else the trigger's last output, else its test data, else its sample."""
         text = self.trigger_text.strip()
         if text:
             try:
@@ -368,6 +368,8 @@ class NotebookState(param.Parameterized):
         last = self.results.get(trigger.get("id", ""))
         if last and last.get("output") is not None:
             return dict(last["output"])
+        if isinstance(trigger.get("test_data"), dict):
+            return dict(trigger["test_data"])
         op = self.operation(trigger)
         return dict(op.sample) if op is not None else {}
 

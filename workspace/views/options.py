@@ -45,16 +45,19 @@ def choice_labels(options: Sequence[Option]) -> dict[str, Any]:
 class OptionsPicker(pn.viewable.Viewer):
     """A select of fetched choices for one field, plus a note saying how loading went."""
 
-    def __init__(self, label: str, on_pick: Callable[[Any], None], *, load: Load | None = None, css: str = "", **params: Any) -> None:
+    def __init__(
+        self, label: str, on_pick: Callable[[Any], None], *, load: Load | None = None, css: str = "", width: int | None = None, **params: Any,
+    ) -> None:
         super().__init__(**params)
+        size: dict[str, Any] = {"width": width} if width else {"sizing_mode": "stretch_width"}
         self.on_pick = on_pick
         self.load = load
         self.options: list[Option] = []
         self.message = ""
         """The note under the field ("" when there is none)."""
         self.select = pn.widgets.Select(
-            name=f"Choose {label[:1].lower()}{label[1:]} from the list", options={"(not loaded)": NONE}, value=NONE,
-            visible=False, sizing_mode="stretch_width", css_classes=["cw-options", *([css] if css else [])],
+            name=f"{label}: choose from the list", options={"(not loaded)": NONE}, value=NONE,
+            visible=False, css_classes=["cw-options", *([css] if css else [])], **size,
         )
         self.note = pn.pane.HTML("", visible=False, margin=(0, 10), stylesheets=[NOTE_CSS], sizing_mode="stretch_width",
                                  css_classes=["cw-options-note-host", *([f"{css}-note"] if css else [])])
