@@ -30,12 +30,13 @@ def notebook(svc: Any, user: Any, cell: dict[str, Any]) -> Notebook:
 
 async def test_a_slack_channel_is_picked_from_the_workspaces_channels(svc: Any, user: Any) -> None:
     slack = await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)
-    nb = notebook(svc, user, {"id": "post", "kind": "action", "app": "slack", "operation": "send_message", "connection": slack.id, "inputs": {"text": "Hi"}})
+    nb = notebook(svc, user, {"id": "post", "kind": "action", "app": "slack", "operation": "send_message", "connection": slack.id, "inputs": {"text": "Hi", "channel": "C0SANDBOX01"}})
     card = nb.open_cell("post")
     form = card.form
     await form.refresh_options()
     picker = form.pickers["channel"]
     assert picker.select.visible and picker.message == ""
+    assert picker.select.value == "C0SANDBOX01"  # the cell's channel shows as picked once the choices arrive
     assert picker.select.name == "Channel: choose from the list"  # a labelled select
     assert picker.select.options == {
         "(choose one of 4)": "", "#general": "C0SANDBOX01", "#random": "C0SANDBOX02", "#leadership": "G0SANDBOX04",

@@ -46,9 +46,12 @@ class OptionsPicker(pn.viewable.Viewer):
     """A select of fetched choices for one field, plus a note saying how loading went."""
 
     def __init__(
-        self, label: str, on_pick: Callable[[Any], None], *, load: Load | None = None, css: str = "", width: int | None = None, **params: Any,
+        self, label: str, on_pick: Callable[[Any], None], *, load: Load | None = None, current: Callable[[], Any] | None = None,
+        css: str = "", width: int | None = None, **params: Any,
     ) -> None:
+        """``current()`` reads the field's value, shown as picked once the choices arrive."""
         super().__init__(**params)
+        self.current = current
         size: dict[str, Any] = {"width": width} if width else {"sizing_mode": "stretch_width"}
         self.on_pick = on_pick
         self.load = load
@@ -91,25 +94,26 @@ class OptionsPicker(pn.viewable.Viewer):
             self.select.visible = False
             self._say("Nothing to choose from here yet; type the value.")
             return
-        current = self.select.value
+        picked = self._match(self.current() if self.current is not None else None)
         self._quiet = True
         try:
-            self.select.options = {f"(choose one of {len(options)})": NONE, **choice_labels(options)}
+            self.select.param.update(options={f"(choose one of {len(options)})": NONE, **choice_labels(options)}, visible=True)
+            self.select.value = picked  # once the choices hold it (Panel resets a value it cannot find)
         finally:
             self._quiet = False
-        self.show(current)
-        self.select.visible = True
         self._say("")
 
     def show(self, value: Any) -> None:
         """Show ``value`` as picked when it is one of the choices (typed or loaded), else nothing."""
-        # a typed 7 is the text "7": compare as text, select the option's own value
-        match = next((o.value for o in self.options if value is not None and str(o.value) == str(value)), NONE)
         self._quiet = True
         try:
-            self.select.value = match
+            self.select.value = self._match(value)
         finally:
             self._quiet = False
+
+    def _match(self, value: Any) -> Any:
+        # a typed 7 is the text "7": compare as text, select the option's own value
+        return next((o.value for o in self.options if value is not None and str(o.value) == str(value)), NONE)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

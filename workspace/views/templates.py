@@ -151,7 +151,7 @@ class Gallery(pn.viewable.Viewer):
             chosen = {k: w.value for k, w in connections.items()}
             return await self.state.options(key, ask, chosen, {k: w.value for k, w in answers.items()})
 
-        picker = OptionsPicker(ask.label, lambda value: setattr(text, "value", str(value)), load=load, css=f"{css}-options", width=360)
+        picker = OptionsPicker(ask.label, lambda value: setattr(text, "value", str(value)), load=load, current=lambda: text.value, css=f"{css}-options", width=360)
         text.param.watch(lambda e: picker.show(e.new), "value")
         return text, picker
 

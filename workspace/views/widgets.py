@@ -442,7 +442,13 @@ class SchemaForm(pn.viewable.Viewer):
             async def fetch() -> Sequence[Option]:
                 return await load(name, current())
 
-            self.pickers[name] = OptionsPicker(label.removesuffix(" (required)"), lambda value: self._pick(name, value), load=fetch, css=f"{self.prefix}-{name}-options")
+            def shown() -> Any:  # a list field's items are added, never shown as one pick
+                return None if field_kind(self.specs[name]) == "json" else self.widgets[name].value
+
+            self.pickers[name] = OptionsPicker(
+                label.removesuffix(" (required)"), lambda value: self._pick(name, value), load=fetch, current=shown,
+                css=f"{self.prefix}-{name}-options",
+            )
         return self.pickers[name]
 
     def _pick(self, name: str, value: Any) -> None:
