@@ -103,7 +103,7 @@ class OptionsPicker(pn.viewable.Viewer):
             self._quiet = False
         self._say("")
 
-    def show(self, value: Any) -> None:
+    def reflect(self, value: Any) -> None:
         """Show ``value`` as picked when it is one of the choices (typed or loaded), else nothing."""
         self._quiet = True
         try:

@@ -152,7 +152,7 @@ class Gallery(pn.viewable.Viewer):
             return await self.state.options(key, ask, chosen, {k: w.value for k, w in answers.items()})
 
         picker = OptionsPicker(ask.label, lambda value: setattr(text, "value", str(value)), load=load, current=lambda: text.value, css=f"{css}-options", width=360)
-        text.param.watch(lambda e: picker.show(e.new), "value")
+        text.param.watch(lambda e: picker.reflect(e.new), "value")
         return text, picker
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -422,7 +422,7 @@ class SchemaForm(pn.viewable.Viewer):
             self.errors = {k: v for k, v in self.errors.items() if k != name}
         picker = self.pickers.get(name)
         if picker is not None and field_kind(self.specs[name]) != "json":
-            picker.show(self.widgets[name].value)
+            picker.reflect(self.widgets[name].value)
         dependents = [other for other, needs in self.option_needs.items() if name in needs and other in self.pickers]
         if dependents:
             async def refetch() -> None:
