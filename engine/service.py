@@ -17,6 +17,7 @@ from typing import Any
 from cells import checks
 from cells import document as documents
 from cells.checks import operation_errors
+from cells.mapping import RunBudget
 from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
 from cells.run import CellResult, idempotency_key, run_cell
 from connectors.extra_apps import registry_for
@@ -30,7 +31,8 @@ from connectors.sdk import (
     Option,
 )
 from connectors.sdk.options import fetch_options, source_for
-from engine import arming
+from engine import arming, ownership
+from engine import secrets as stored_secrets
 from engine.contexts import Contexts
 from engine.executor import LocalExecutor
 from engine.ingress import WebhookAnswer, WebhookIngress
@@ -68,6 +70,7 @@ class Cellwright:
         self.store = store
         self.store.migrate()
         self.store.sync_apps([_catalog_row(app) for app in self.apps])
+        stored_secrets.seal_existing(self.store, self.apps)  # plaintext saved by older versions
         self.analytics: Any = None  # opened by start(): one process only may own the file
         self.contexts = Contexts(self.store, self.settings)
         self.runner = Runner(self.store, self.apps, self.contexts, self.settings, analytics=self.analytics)
@@ -270,10 +273,18 @@ class Cellwright:
             raise error
 
     def import_scenario(self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None) -> Any:
-        """Store a document (new, or a new version of ``scenario_id``)."""
+        """Store a document (new, or a new version of ``scenario_id``).
+
+        Every connection must be one of the user's (``engine.ownership``); secrets typed
+        into secret fields go to the vault and the stored document holds references
+        (``engine.secrets``).
+        """
         self.validate(doc)
-        if scenario_id is not None and self.store.get_scenario(user_id, scenario_id) is None:
+        existing = self.store.get_scenario(user_id, scenario_id) if scenario_id is not None else None
+        if scenario_id is not None and existing is None:
             raise NotFound(f"No scenario {scenario_id}.")
+        ownership.check_connections(self.store, self.apps, user_id, doc)
+        doc = stored_secrets.seal(self.store, self.apps, user_id, doc, existing.document if existing else None)
         scenario = self.store.save_scenario(user_id, doc.to_data(), scenario_id=scenario_id, nodes=documents.node_rows(doc))
         if not scenario.webhook_token:
             self.store.set_webhook_token(scenario.id, secrets.token_urlsafe(24))
@@ -337,6 +348,7 @@ class Cellwright:
             raise NotFound(f"Scenario {scenario_id} has no version {target} (the latest is {scenario.version}).")
         new = documents.parse(data, source=f"version {target}")
         self.validate(new)  # the apps may have changed since it was saved
+        ownership.check_connections(self.store, self.apps, user_id, new)  # saved before the check existed
         gaps = checks.incomplete(new, self.apps)
         if gaps:
             shown = " ".join(g["message"] for g in gaps[:5]) + (f" (and {len(gaps) - 5} more)" if len(gaps) > 5 else "")
@@ -497,9 +509,12 @@ class Cellwright:
         assert isinstance(cell, OperationCell | ConditionCell)
         ctx_factory = self.contexts.factory(user_id)
         full = {"trigger": context.get("trigger", {}), "steps": dict(context.get("steps", {})), "execution": {"id": "preview", "scenario_id": None}}
+        budget = RunBudget(run_seconds=self.settings.mapping_run_seconds, cell_seconds=self.settings.mapping_cell_seconds)
         return await run_cell(
             cell, full, apps=self.apps, make_context=ctx_factory,
             idempotency_key=idempotency_key(f"preview-{secrets.token_hex(6)}", cell.id), timeout=doc.settings.cell_timeout_seconds,
+            resolve_secrets=stored_secrets.resolver(self.store, user_id),
+            limits=budget.cell(),
         )
 
     # -- webhooks -------------------------------------------------------------------------

@@ -103,7 +103,7 @@ class ScenarioOut(BaseModel):
 
 class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int | None = Field(None, ge=1, description="The saved version to publish; default: the latest.")
+    version: int | None = Field(None, ge=1, le=2**31 - 1, description="The saved version to publish; default: the latest.")
 
 
 class RunIn(BaseModel):

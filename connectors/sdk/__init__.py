@@ -28,6 +28,8 @@ from connectors.sdk.errors import (
     MappingError,
     NetworkError,
     RateLimitedError,
+    ResultNotSavedError,
+    RunAbandonedError,
     UpstreamError,
     WebhookVerificationError,
 )
@@ -61,7 +63,7 @@ __all__ = [
     "ConfigurationError", "ConnectionWebhook", "ConnectorHttp", "CustomAuth", "ForbiddenDestinationError", "HaltError",
     "IncomingRequest", "InstantTrigger", "InvalidInputError", "InvalidOutputError", "ManualTrigger",
     "MappingError", "NetworkError", "NetworkPolicy", "NoAuth", "NoInput", "OAuth2Auth",
-    "Operation", "Option", "OptionSource", "OperationContext", "PollingTrigger", "RateLimitedError", "ScheduleTrigger",
+    "Operation", "Option", "OptionSource", "OperationContext", "PollingTrigger", "RateLimitedError", "ResultNotSavedError", "RunAbandonedError", "ScheduleTrigger",
     "Trigger", "UpstreamError", "WebhookReply", "WebhookVerificationError", "build_http",
     "constant_time_equals", "dynamic", "hmac_hex", "load_sample", "rest", "secret_value",
 ]

@@ -42,6 +42,7 @@ TABLES = {
     "alert_rules",
     "revoked_sessions",
     "login_failures",
+    "scenario_secrets",
 }
 
 
@@ -202,7 +203,7 @@ def test_migrate_from_threads_of_one_process(fresh_url: str) -> None:
 
 def test_single_head_and_self_contained_revisions() -> None:
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    assert scripts.get_heads() == ["0004_accounts"]
+    assert scripts.get_heads() == ["0004_scenario_secrets"]
     for script in scripts.walk_revisions():
         source = Path(script.path).read_text()
         assert "storage.models" not in source.replace("storage.models.UTCDateTime", "")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import panel as pn
 import param
 
-from workspace.views.components import Disclosure
+from workspace.views.components import Disclosure, ReferencePicker
 from workspace.views.notebook_state import NotebookState
 from workspace.views.rules import RulesEditor
 from workspace.views.widgets import (
@@ -202,27 +202,26 @@ class CellCard(pn.viewable.Viewer):
 
     def _form_changed(self, *_: Any) -> None:
         assert self.form is not None
+        stored = self.state.cell(self.cell_id).get("inputs") or {}
+        # an empty password box means "keep the stored secret", not "remove it"
+        keep = {name: stored[name] for name in self.form.secret_names() if name in stored}
         try:
-            values = self.form.values()
+            values = self.form.values(keep_secrets=keep)
         except ValueError:
             return
         self._edit(inputs=values)
 
     def _reference_picker(self) -> Any:
-        refs = self.state.references(self.cell_id)
-        options = {label: ref for label, ref in refs} or {"(no earlier data)": ""}
-        fields = list(self.form.specs) if self.form else []
-        pick = pn.widgets.Select(name="Insert a reference to earlier data", options=options, sizing_mode="stretch_width", css_classes=["ref-pick"])
-        target = pn.widgets.Select(name="into field", options=fields, width=200, css_classes=["ref-target"])
-        insert = pn.widgets.Button(name="Insert reference", button_type="default", width=150, align="end", css_classes=["ref-insert"])
+        form = self.form
 
-        def do_insert(_: Any) -> None:
-            if self.form is not None and pick.value and target.value:
-                self.form.insert(target.value, pick.value)
+        def insert(field: str, reference: str) -> None:
+            if form is not None and field in form.specs:
+                form.insert(field, reference)
                 self._form_changed()
 
-        insert.on_click(do_insert)
-        return pn.Row(pick, target, insert, sizing_mode="stretch_width", margin=(4, 0), css_classes=["ref-picker"])
+        fields = [[name, form.label(name), "cursor" if form.inserts_at_cursor(name) else "form"] for name in form.specs] if form else []
+        refs = [list(pair) for pair in self.state.references(self.cell_id)]
+        return ReferencePicker(insert, ref_options=refs, field_options=fields, field_class=f"{form.prefix}-" if form else "")
 
     def _trigger_url_html(self, cell: dict[str, Any]) -> str:
         shown = self.state.trigger_url(cell)  # the scenario's webhook URL, or the connection's (Slack)
@@ -292,6 +291,14 @@ class CellCard(pn.viewable.Viewer):
             self.result[:] = []
             return
         parts: list[Any] = []
+        stand_ins = result.get("stand_ins") or []
+        if stand_ins:
+            names = ", ".join("the trigger" if c == "trigger" else c for c in stand_ins)
+            parts.append(html(
+                f'<div class="cw-banner warn sample-note" role="status">Sample data stood in for {escape(names)}, '
+                "which ha" + ("s" if len(stand_ins) == 1 else "ve") + " not run yet. Run "
+                + ("it" if len(stand_ins) == 1 else "them") + " first, or paste test data into the trigger, to use real data.</div>"
+            ))
         error = result.get("error")
         if error:
             self.banner.show(error_dict_message(error), "error")

@@ -176,6 +176,113 @@ class CellList(JSComponent):
             self._on_open(data["open"])
 
 
+REFERENCE_CSS = """
+:host { display: block; width: 100%; }
+.cw-refs { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: flex-end; font-size: 14px; color: #111827; }
+.cw-refs label { display: flex; flex-direction: column; gap: 4px; min-width: 0; }
+.cw-refs label.pick { flex: 1 1 260px; }
+.cw-refs select { font: inherit; padding: 6px 8px; border: 1px solid #9ca3af; border-radius: 4px; background: #f3f4f6; color: #111827; max-width: 100%; }
+.cw-refs button { font: inherit; padding: 6px 14px; border: 1px solid #9ca3af; border-radius: 4px; background: #ffffff; color: #111827; cursor: pointer; }
+.cw-refs button:hover { background: #e5e7eb; }
+.cw-refs select:focus-visible, .cw-refs button:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 1px; }
+"""
+
+
+class ReferencePicker(JSComponent):
+    """"Insert a reference to earlier data": a reference, a field, and a button.
+
+    Into a text field the reference goes where the cursor was (replacing a selection),
+    done in the browser, which alone knows the cursor; the field then sends its new value
+    as if typed. Other fields (objects, lists, numbers, choices) ask Python, which adds
+    the reference as a new key, a new item, or turns the field into text.
+    """
+
+    ref_options = param.List(default=[], doc="[[label, reference]] of earlier cells' fields.")
+    field_options = param.List(default=[], doc="[[name, label, mode]]: mode 'cursor' (text) or 'form' (Python inserts).")
+    field_class = param.String(default="", doc="CSS class prefix of the form's fields: '{prefix}-' + name.")
+
+    _esm = """
+    function deepFind(cls) {
+      const roots = [document];
+      while (roots.length) {
+        const root = roots.pop();
+        const hit = root.querySelector('.' + CSS.escape(cls));
+        if (hit) return hit;
+        for (const el of root.querySelectorAll('*')) if (el.shadowRoot) roots.push(el.shadowRoot);
+      }
+      return null;
+    }
+    export function render({ model }) {
+      const box = document.createElement('div');
+      box.className = 'cw-refs ref-picker';
+      const uid = Math.random().toString(36).slice(2);
+      const pickLabel = document.createElement('label');
+      pickLabel.className = 'pick';
+      pickLabel.textContent = 'Insert a reference to earlier data';
+      const pick = document.createElement('select');
+      pick.className = 'ref-pick';
+      pickLabel.appendChild(pick);
+      const targetLabel = document.createElement('label');
+      targetLabel.textContent = 'into field';
+      const target = document.createElement('select');
+      target.className = 'ref-target';
+      targetLabel.appendChild(target);
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'ref-insert';
+      button.textContent = 'Insert reference';
+      const fill = (select, rows) => {
+        const keep = select.value;
+        select.replaceChildren();
+        for (const [value, label] of rows) {
+          const option = document.createElement('option');
+          option.value = value;
+          option.textContent = label;
+          select.appendChild(option);
+        }
+        if (rows.some(([value]) => value === keep)) select.value = keep;
+      };
+      const draw = () => {
+        const refs = model.ref_options.map(([label, ref]) => [ref, label]);
+        fill(pick, refs.length ? refs : [['', '(no earlier data)']]);
+        fill(target, model.field_options.map(([name, label]) => [name, label]));
+        button.disabled = !refs.length || !model.field_options.length;
+      };
+      button.addEventListener('click', () => {
+        const ref = pick.value, name = target.value;
+        if (!ref || !name) return;
+        const mode = (model.field_options.find(([n]) => n === name) || [])[2];
+        const host = mode === 'cursor' ? deepFind(model.field_class + name) : null;
+        const input = host && (host.shadowRoot || host).querySelector('textarea, input');
+        if (!input) { model.send_msg({ field: name, reference: ref }); return; }
+        const text = input.value || '';
+        const start = input.selectionStart ?? text.length, end = input.selectionEnd ?? start;
+        input.value = text.slice(0, start) + ref + text.slice(end);
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+        input.dispatchEvent(new Event('change', { bubbles: true }));
+        input.focus();
+        input.setSelectionRange(start + ref.length, start + ref.length);
+      });
+      draw();
+      model.on('ref_options', draw);
+      model.on('field_options', draw);
+      box.append(pickLabel, targetLabel, button);
+      return box;
+    }
+    """
+    _stylesheets = [REFERENCE_CSS]
+
+    def __init__(self, on_insert: Callable[[str, str], Any], **params: Any) -> None:
+        params.setdefault("sizing_mode", "stretch_width")
+        params.setdefault("margin", (4, 0))
+        super().__init__(**params)
+        self._on_insert = on_insert
+
+    def _handle_msg(self, data: Any) -> None:
+        if isinstance(data, dict) and isinstance(data.get("field"), str) and isinstance(data.get("reference"), str):
+            self._on_insert(data["field"], data["reference"])
+
+
 class LeaveGuard(JSComponent):
     """Asks the browser to confirm leaving the page while there are unsaved changes."""
 

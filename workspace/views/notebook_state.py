@@ -14,7 +14,9 @@ from typing import Any
 import param
 
 from cells import document as documents
-from connectors.sdk import ConfigurationError, InvalidInputError
+from cells import secrets
+from cells.mapping import has_template, referenced_steps
+from connectors.sdk import ConfigurationError, InvalidInputError, MappingError, jsontext
 from connectors.sdk.options import field_sources
 
 KINDS = ("action", "transformer", "condition")
@@ -101,9 +103,21 @@ class NotebookState(param.Parameterized):
         doc = self.parsed()
         scenario = self.svc.import_scenario(self.user.id, doc, scenario_id=self.scenario_id)
         self.scenario_id = scenario.id
+        self._take_secret_refs(scenario.document)
         self.webhook_url = self.svc.webhook_url(scenario)
         self._show(scenario, dirty=False)
         return scenario
+
+    def _take_secret_refs(self, stored: dict[str, Any]) -> None:
+        """Typed secrets now live in the vault: keep the stored references (``{"$secret": id}``)
+        in the edited document instead of the text, so an export or the next save never
+        carries the value (edited in place: nothing to re-render)."""
+        saved = {cell["id"]: cell.get("inputs") or {} for cell, _ in walk(stored.get("cells") or [])}
+        for cell, _ in self.walk():
+            inputs = cell.get("inputs")
+            for name, value in saved.get(cell["id"], {}).items():
+                if inputs is not None and secrets.is_ref(value):
+                    inputs[name] = value
 
     def _show(self, scenario: Any, **extra: Any) -> None:
         self.param.update(version=scenario.version, live_version=scenario.live_version, status=scenario.status, **extra)
@@ -358,9 +372,9 @@ class NotebookState(param.Parameterized):
         text = self.trigger_text.strip()
         if text:
             try:
-                data = json.loads(text)
-            except ValueError as exc:
-                raise InvalidInputError(f"The trigger data is not valid JSON: {exc}.", errors=[{"field": "trigger_data", "message": str(exc)}]) from None
+                data = jsontext.loads(text, what="The trigger data")  # standard JSON, as webhooks and the API take it
+            except InvalidInputError as exc:
+                raise InvalidInputError(exc.message, errors=[{"field": "trigger_data", "message": exc.message}]) from None
             if not isinstance(data, dict):
                 raise InvalidInputError("The trigger data must be a JSON object ({...}).", errors=[{"field": "trigger_data", "message": "not an object"}])
             return data
@@ -376,7 +390,7 @@ class NotebookState(param.Parameterized):
     def output_of(self, cell: dict[str, Any]) -> Any:
         """A cell's last output, else its operation's sample (what later cells may map)."""
         last = self.results.get(cell["id"])
-        if last and last.get("status") == "completed" and last.get("output") is not None:
+        if last is not None and _ran(last):
             return last["output"]
         if cell.get("kind") == "trigger":
             return self.trigger_payload()
@@ -440,11 +454,33 @@ class NotebookState(param.Parameterized):
 
     # -- running --------------------------------------------------------------------------
 
+    def stand_ins(self, cell_id: str) -> list[str]:
+        """The earlier cells ``cell_id`` maps from whose *sample* output stands in for a
+        real one, because they have not run yet ("trigger" for the trigger's sample)."""
+        cell = self.cell(cell_id)
+        mapped = {"inputs": cell.get("inputs"), "rules": cell.get("rules"), "branches": [b.get("rules") for b in cell.get("branches") or []]}
+        try:
+            used = referenced_steps(mapped)
+        except MappingError:
+            used = set()  # Run cell reports the syntax error itself
+        out: list[str] = []
+        for earlier in self.before(cell_id):
+            if earlier.get("kind") == "trigger":
+                trigger_used = earlier["id"] in used or _mentions_trigger(mapped)
+                ran = self.trigger_text.strip() or (self.results.get(earlier["id"]) or {}).get("output") is not None
+                if trigger_used and not ran:
+                    out.append("trigger")
+            elif earlier["id"] in used and not _ran(self.results.get(earlier["id"])):
+                out.append(earlier["id"])
+        return out
+
     async def run_cell(self, cell_id: str) -> dict[str, Any]:
-        """Run one step with the outputs of the cells above (``Cellwright.run_cell``)."""
+        """Run one step with the outputs of the cells above (``Cellwright.run_cell``); the
+        result's ``stand_ins`` names the earlier cells whose samples were used instead."""
         doc = await asyncio.to_thread(self.parsed)
+        stand_ins = self.stand_ins(cell_id)
         result = await self.svc.run_cell(self.user.id, doc, cell_id, self.context_for(cell_id))
-        data: dict[str, Any] = result.to_dict()
+        data: dict[str, Any] = {**result.to_dict(), "stand_ins": stand_ins}
         self.results = {**self.results, cell_id: data}
         return data
 
@@ -527,3 +563,12 @@ class NotebookState(param.Parameterized):
             message = "Every cell has run. Reset to start again."
         self.param.update(step_log=[*self.step_log, result], step_next=queue[0][0] if queue else None, step_message=message)
         return result
+
+
+def _ran(result: dict[str, Any] | None) -> bool:
+    return result is not None and result.get("status") == "completed" and result.get("output") is not None
+
+
+def _mentions_trigger(value: Any) -> bool:
+    """Whether any ``{{ }}`` in ``value`` names ``trigger`` (a cheap, conservative test)."""
+    return has_template(value) and "trigger" in json.dumps(value, default=str)

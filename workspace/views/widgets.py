@@ -526,6 +526,10 @@ class SchemaForm(pn.viewable.Viewer):
                 raise ValueError("Enter a number, or a {{ }} reference.") from None
         return True, text
 
+    def secret_names(self) -> list[str]:
+        """The fields shown as password inputs (write-only secrets)."""
+        return [name for name, widget in self.widgets.items() if isinstance(widget, pn.widgets.PasswordInput)]
+
     def values(self, *, keep_secrets: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The fields the user set. Raises ValueError (and marks the fields) on bad input."""
         out: dict[str, Any] = {}
@@ -561,6 +565,13 @@ class SchemaForm(pn.viewable.Viewer):
             widget.checked = bool(value)
         else:
             widget.value = value
+
+    def inserts_at_cursor(self, name: str) -> bool:
+        """Whether a reference goes into this field at the cursor (plain text fields), or
+        through :meth:`insert` (objects, lists, numbers, choices)."""
+        widget = self.widgets[name]
+        text_widget = isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)) and not isinstance(widget, pn.widgets.PasswordInput)
+        return text_widget and field_kind(self.specs[name]) != "json"
 
     def insert(self, name: str, text: str) -> None:
         """Add ``text`` (a reference) to a field: a new key of an object field, a new item
