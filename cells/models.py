@@ -41,6 +41,11 @@ class TriggerCell(OperationCell):
     """Starts the scenario. Its output is available as ``trigger`` and ``steps.<id>``."""
 
     kind: Literal["trigger"]
+    test_data: dict[str, Any] | None = Field(
+        None,
+        description="What a test run in the workspace feeds the scenario when no other test data is given: an "
+        "example of what this trigger delivers (templates ship one). Never used by real runs.",
+    )
 
 
 class ActionCell(OperationCell):

@@ -103,6 +103,10 @@ class Contexts:
         http, credentials = await self._connection_client(connection, app)
         return OperationContext(http=http, credentials=credentials, connection_id=connection.id, connection_metadata=connection.metadata or {})
 
+    async def plain(self, app: App) -> OperationContext:
+        """A context without a connection (apps that need none)."""
+        return OperationContext(http=self._plain_client(app))
+
     @property
     def oauth_redirect_uri(self) -> str:
         """Where providers send users back after consent (``/oauth/callback``, workspace/oauth.py)."""

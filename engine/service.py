@@ -24,11 +24,14 @@ from connectors.extra_apps import registry_for
 from connectors.icons import icon_url
 from connectors.registry import Registry
 from connectors.sdk import (
+    CallTimeoutError,
     CellwrightError,
     ConfigurationError,
     IncomingRequest,
     InvalidInputError,
+    Option,
 )
+from connectors.sdk.options import fetch_options, source_for
 from engine import arming, ownership
 from engine import secrets as stored_secrets
 from engine.contexts import Contexts
@@ -39,6 +42,9 @@ from engine.settings import Settings
 from engine.writes import WriteQueue
 
 log = logging.getLogger("cellwright")
+
+OPTIONS_TIMEOUT_SECONDS = 30.0
+"""How long listing a field's choices may take: a person is waiting at a dropdown."""
 
 
 class NotFound(CellwrightError):
@@ -231,6 +237,34 @@ class Cellwright:
         self.store.delete_connection(user_id, connection_id)
         self.store.audit(user_id, "connection.delete", "connection", connection_id)
         self.ingress.forget()
+
+    async def options(
+        self, user_id: str, app_key: str, operation: str, field: str, connection_id: str | None,
+        values: Mapping[str, Any] | None = None,
+    ) -> list[Option]:
+        """The choices of an ID field (a Slack channel, a monday.com board…), listed through
+        the user's own connection; ``values``: the operation's other fields, for choices
+        that depend on one (a board's groups). ``field`` may be dotted (``line_items.price``)."""
+        if app_key not in self.apps:
+            raise NotFound(f"There is no app '{app_key}'.")
+        app = self.apps.get(app_key)
+        op = next((o for o in (*app.triggers, *app.actions) if o.key == operation), None)
+        if op is None:
+            raise NotFound(f"{app.name} has no operation '{operation}'.")
+        source = source_for(app, op, field)
+        if app.needs_connection and not connection_id:
+            raise InvalidInputError(
+                f"Choose a {app.name} connection first: the {source.name} are listed through it.",
+                errors=[{"field": "connection", "message": "required"}],
+            )
+        connection = await asyncio.to_thread(self.store.get_connection, user_id, connection_id) if connection_id else None
+        if connection_id and (connection is None or connection.app_id != app.key):
+            raise NotFound(f"You have no {app.name} connection {connection_id}.")
+        ctx = await self.contexts.for_connection(connection, app) if connection is not None else await self.contexts.plain(app)
+        try:
+            return await asyncio.wait_for(fetch_options(source, ctx, dict(values or {})), OPTIONS_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise CallTimeoutError(f"{app.name} took too long to list the {source.name}; type the ID instead, or try again.") from None
 
     # -- scenarios ------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ Every object is scoped to its owner: another user's id is a 404.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -17,6 +18,7 @@ from pydantic import BeforeValidator
 
 from cells import document as documents
 from cells.models import ScenarioDocument
+from connectors.sdk import InvalidInputError
 from engine.service import Cellwright, NotFound
 from workspace.api_models import (
     AppOut,
@@ -27,6 +29,7 @@ from workspace.api_models import (
     ErrorBody,
     ExecutionOut,
     ExecutionPage,
+    OptionOut,
     PublishIn,
     RerunIn,
     RunCellIn,
@@ -108,6 +111,32 @@ def get_app(key: str, svc: Service, _: User) -> dict[str, Any]:
     if key not in svc.apps:
         raise NotFound(f"No app '{key}'.")
     return svc.apps.get(key).describe()
+
+
+@router.get(
+    "/apps/{key}/operations/{operation}/fields/{field}/options", response_model=list[OptionOut], tags=["apps"],
+    summary="The choices of an ID field, listed through one of your connections",
+    description="For fields whose input schema names an option source (``x-options``): a Slack channel, a "
+    "monday.com board, a Stripe price… Each option is a value for the field and a label. ``field`` may be "
+    "dotted for a field of list items (``line_items.price``). The field still accepts any value and {{ }} references.",
+)
+async def field_options(
+    key: str, operation: str, field: str, svc: Service, user: User,
+    connection: Annotated[str | None, Query(description="Your connection to list through (required for apps with a connection).")] = None,
+    values: Annotated[str | None, Query(description='The other fields\' values as a JSON object, for choices that depend on one, e.g. {"board_id": "123"}.')] = None,
+) -> list[dict[str, Any]]:
+    given = _json_object(values, "values") if values else {}
+    return [o.to_dict() for o in await svc.options(user.id, key, operation, field, connection, given)]
+
+
+def _json_object(text: str, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise InvalidInputError(f'{name} must be a JSON object, e.g. {{"board_id": "123"}}.', errors=[{"field": name, "message": "not a JSON object"}])
+    return value
 
 
 # -- connections -----------------------------------------------------------------------

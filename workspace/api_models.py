@@ -24,6 +24,17 @@ class OperationSummary(BaseModel):
     sample: dict[str, Any] | None = None
 
 
+class OptionSourceOut(BaseModel):
+    key: str = Field(description="The source's key, named by fields' x-options in the input schemas.")
+    name: str = Field(description="What it lists, e.g. Slack channels.")
+    needs: list[str] = Field(default_factory=list, description="Fields whose value it needs (send them in values).")
+
+
+class OptionOut(BaseModel):
+    value: str | int = Field(description="What the field receives (an ID).")
+    label: str = Field(description="What people read, e.g. #general.")
+
+
 class AppOut(BaseModel):
     key: str
     name: str
@@ -40,6 +51,7 @@ class AppOut(BaseModel):
     auth_schemas: dict[str, dict[str, Any]] | None = Field(None, description="Per auth type, its form (JSON Schema).")
     triggers: list[OperationSummary]
     actions: list[OperationSummary]
+    options: list[OptionSourceOut] | None = Field(None, description="Where ID fields' choices come from (fields name them with x-options).")
 
 
 class ConnectionIn(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from connectors.monday.actions import ACTIONS
 from connectors.monday.api import API_VERSION, BASE_URL, error_parser
 from connectors.monday.auth import MONDAY_OAUTH, MONDAY_TOKEN_AUTH, SANDBOX_CREDENTIALS
+from connectors.monday.options import OPTIONS
 from connectors.monday.triggers import TRIGGERS
 from connectors.sdk import App
 
@@ -19,6 +20,7 @@ app = App(
     other_auth=(MONDAY_OAUTH,),
     triggers=TRIGGERS,
     actions=ACTIONS,
+    options=OPTIONS,
     base_url=BASE_URL,
     allowed_hosts=("api.monday.com",),
     default_headers={"API-Version": API_VERSION},

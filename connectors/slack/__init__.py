@@ -6,6 +6,7 @@ from connectors.sdk import App
 from connectors.slack.actions import ACTIONS
 from connectors.slack.api import BASE_URL, error_parser
 from connectors.slack.auth import SANDBOX_CREDENTIALS, SLACK_AUTH
+from connectors.slack.options import OPTIONS
 from connectors.slack.triggers import CONNECTION_WEBHOOK, TRIGGERS
 
 app = App(
@@ -18,6 +19,7 @@ app = App(
     auth=SLACK_AUTH,
     triggers=TRIGGERS,
     actions=ACTIONS,
+    options=OPTIONS,
     connection_webhook=CONNECTION_WEBHOOK,  # a Slack app has one Request URL: one URL per connection
     base_url=BASE_URL,
     # files.slack.com: the upload_url that files.getUploadURLExternal hands out.

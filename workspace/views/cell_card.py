@@ -143,6 +143,11 @@ class CellCard(pn.viewable.Viewer):
         self.refresh_header()
         if "connection" in changes and self.trigger_url is not None:  # a Slack trigger's URL is its connection's
             self.trigger_url.object = self._trigger_url_html(self.state.cell(self.cell_id))
+        if "connection" in changes and self.form is not None and self.form.pickers:  # choices come through it
+            pn.state.execute(self.form.refresh_options)
+
+    async def _load_options(self, field: str, values: dict[str, Any]) -> Any:
+        return await self.state.options(self.cell_id, field, values)
 
     def _operation_editor(self, cell: dict[str, Any], svc: Any) -> list[Any]:
         parts: list[Any] = []
@@ -181,9 +186,15 @@ class CellCard(pn.viewable.Viewer):
             return parts
         if op.description:
             parts.append(html(f'<p class="cw-muted">{escape(op.description)}</p>'))
-        self.form = SchemaForm(op.input_schema(), cell.get("inputs") or {}, prefix=f"in-{self.cell_id}")
+        schema = op.input_schema()
+        self.form = SchemaForm(
+            schema, cell.get("inputs") or {}, prefix=f"in-{self.cell_id}",
+            load_options=self._load_options, option_needs=self.state.option_needs(cell, schema),
+        )
         self.form.param.watch(self._form_changed, "changed")
         parts.append(self.form)
+        if self.form.pickers:
+            pn.state.execute(self.form.refresh_options)
         if self.is_trigger:
             parts.extend(self._trigger_extras(cell, op))
         else:
@@ -224,9 +235,11 @@ class CellCard(pn.viewable.Viewer):
         parts: list[Any] = []
         self.trigger_url = html(self._trigger_url_html(cell), css_classes=["trigger-url"])
         parts.append(self.trigger_url)
-        sample = json.dumps(dict(op.sample), indent=2)
+        given = cell.get("test_data")  # a template's example of what the trigger delivers
+        sample = json.dumps(given if isinstance(given, dict) else dict(op.sample), indent=2)
+        empty = "the scenario's test data" if isinstance(given, dict) else "the sample below"
         data = pn.widgets.TextAreaInput(
-            name="Test data for this trigger (JSON; empty = the sample below)", value=self.state.trigger_text, placeholder=sample[:400],
+            name=f"Test data for this trigger (JSON; empty = {empty})", value=self.state.trigger_text, placeholder=sample[:400],
             height=120, sizing_mode="stretch_width", css_classes=["trigger-data"],
         )
         data.param.watch(lambda e: setattr(self.state, "trigger_text", e.new), "value")

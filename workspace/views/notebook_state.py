@@ -17,6 +17,7 @@ from cells import document as documents
 from cells import secrets
 from cells.mapping import has_template, referenced_steps
 from connectors.sdk import ConfigurationError, InvalidInputError, MappingError, jsontext
+from connectors.sdk.options import field_sources
 
 KINDS = ("action", "transformer", "condition")
 
@@ -396,7 +397,7 @@ class NotebookState(param.Parameterized):
     # -- data flowing between cells ------------------------------------------------------
 
     def trigger_payload(self) -> dict[str, Any]:
-        """Pasted JSON, else the trigger's last output, else its sample."""
+        """Pasted JSON, else the trigger's last output, else its test data, else its sample."""
         text = self.trigger_text.strip()
         if text:
             try:
@@ -410,6 +411,8 @@ class NotebookState(param.Parameterized):
         last = self.results.get(trigger.get("id", ""))
         if last and last.get("output") is not None:
             return dict(last["output"])
+        if isinstance(trigger.get("test_data"), dict):
+            return dict(trigger["test_data"])
         op = self.operation(trigger)
         return dict(op.sample) if op is not None else {}
 
@@ -462,6 +465,21 @@ class NotebookState(param.Parameterized):
                     text = json.dumps(value, default=str, ensure_ascii=False)
                 out.append((f"{path} = {text if len(text) <= 40 else text[:39] + '…'}", "{{ " + path + " }}"))
         return out
+
+    # -- choices of ID fields ---------------------------------------------------------------
+
+    def option_needs(self, cell: dict[str, Any], schema: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+        """Field → the fields its choices depend on (a monday.com group needs the board)."""
+        app = self.svc.apps.get(cell["app"]) if cell.get("app") in self.svc.apps else None
+        if app is None:
+            return {}
+        return {name: app.option_source(key).needs for name, key in field_sources(schema).items() if "." not in name}
+
+    async def options(self, cell_id: str, field: str, values: dict[str, Any]) -> list[Any]:
+        """The choices of one of a cell's fields, through the cell's connection (``Cellwright.options``)."""
+        cell = self.cell(cell_id)
+        result: list[Any] = await self.svc.options(self.user.id, cell["app"], cell["operation"], field, cell.get("connection"), values)
+        return result
 
     # -- running --------------------------------------------------------------------------
 
