@@ -5,17 +5,25 @@ is saved, app logos and the favicon; axe-clean at 1440 px and 390 px."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui.conftest import audit
+from tests.ui.conftest import Server, audit, serve
 
 pytestmark = pytest.mark.ui
 
 TIMEOUT = 15_000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server of its own: the scenarios made here must not show in other tests' lists."""
+    with serve(tmp_path_factory.mktemp("flow")) as running:
+        yield running
 
 
 def text_step(cell_id: str, value: str) -> dict[str, Any]:
