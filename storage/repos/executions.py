@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Table,
+    Text,
     and_,
     bindparam,
     delete,
@@ -31,7 +33,10 @@ from ..models import (
     UTCDateTime,
 )
 from ..records import Execution, NodeResult
-from ._base import RepoBase, check_choice, new_id, rowcount, to_record, utcnow
+from ._base import RepoBase, check_choice, like_escape, new_id, rowcount, to_record, utcnow
+
+#: the longest text :meth:`ExecutionsRepo.list_executions` searches trigger data for
+MAX_SEARCH_LENGTH = 200
 
 # The hot path (create, claim, record, finish) uses Core statements on these tables:
 # the ORM unit of work costs more than the SQLite commit itself.
@@ -360,13 +365,19 @@ class ExecutionsRepo(RepoBase):
         status: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        search: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[Execution]:
-        """The user's executions, newest first; ``since`` <= created_at < ``until``."""
+        """The user's executions, newest first; ``since`` <= created_at < ``until``.
+
+        ``search``: only those whose trigger data contains this text, case-insensitively
+        (a substring of the stored JSON, so it finds keys and values alike; on SQLite
+        only ASCII letters fold case). At most :data:`MAX_SEARCH_LENGTH` characters.
+        """
         query = (
             select(ExecutionRow)
-            .where(*self._history_filter(user_id, scenario_id, status, since, until))
+            .where(*self._history_filter(user_id, scenario_id, status, since, until, search))
             .order_by(ExecutionRow.created_at.desc(), ExecutionRow.id.desc())
             .limit(limit)
             .offset(offset)
@@ -382,23 +393,25 @@ class ExecutionsRepo(RepoBase):
         status: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        search: str | None = None,
     ) -> int:
         """How many executions :meth:`list_executions` would page through."""
         query = (
             select(func.count())
             .select_from(ExecutionRow)
-            .where(*self._history_filter(user_id, scenario_id, status, since, until))
+            .where(*self._history_filter(user_id, scenario_id, status, since, until, search))
         )
         with self._read() as s:
             return int(s.scalar(query) or 0)
 
-    @staticmethod
     def _history_filter(
+        self,
         user_id: str,
         scenario_id: str | None,
         status: str | None,
         since: datetime | None,
         until: datetime | None,
+        search: str | None = None,
     ) -> list[ColumnElement[bool]]:
         conditions = [ExecutionRow.user_id == user_id]
         if scenario_id is not None:
@@ -409,7 +422,21 @@ class ExecutionsRepo(RepoBase):
             conditions.append(ExecutionRow.created_at >= since)
         if until is not None:
             conditions.append(ExecutionRow.created_at < until)
+        if search is not None and search.strip():
+            conditions.append(self._trigger_contains(search.strip()))
         return conditions
+
+    def _trigger_contains(self, text: str) -> ColumnElement[bool]:
+        if len(text) > MAX_SEARCH_LENGTH:
+            raise ValueError(
+                f"the search text is {len(text)} characters long; "
+                f"search for at most {MAX_SEARCH_LENGTH}"
+            )
+        # Match the text as it appears inside the stored JSON: quotes and backslashes
+        # escaped; SQLite stores JSON ASCII-only (\u00e9), PostgreSQL's jsonb::text does not.
+        needle = json.dumps(text, ensure_ascii=self.is_sqlite)[1:-1]
+        stored = ExecutionRow.trigger.cast(Text)
+        return stored.ilike(f"%{like_escape(needle)}%", escape="!")
 
     def reclaimable_executions(self, now: datetime | None = None, limit: int = 500) -> list[str]:
         """Ids of open executions nobody holds (lease free or expired) whose retry is due,
