@@ -371,9 +371,9 @@ class ExecutionsRepo(RepoBase):
     ) -> list[Execution]:
         """The user's executions, newest first; ``since`` <= created_at < ``until``.
 
-        ``search``: only those whose trigger data contains this text, case-insensitively
-        (a substring of the stored JSON, so it finds keys and values alike; on SQLite
-        only ASCII letters fold case). At most :data:`MAX_SEARCH_LENGTH` characters.
+        ``search``: only those whose trigger data contains this text, case-insensitively:
+        a substring of the trigger as JSON text (``"amount": 80`` finds that pair; keys
+        and values alike). On SQLite only ASCII letters fold case. At most :data:`MAX_SEARCH_LENGTH` characters.
         """
         query = (
             select(ExecutionRow)
@@ -432,9 +432,10 @@ class ExecutionsRepo(RepoBase):
                 f"the search text is {len(text)} characters long; "
                 f"search for at most {MAX_SEARCH_LENGTH}"
             )
-        # Match the text as it appears inside the stored JSON: quotes and backslashes
-        # escaped; SQLite stores JSON ASCII-only (\u00e9), PostgreSQL's jsonb::text does not.
-        needle = json.dumps(text, ensure_ascii=self.is_sqlite)[1:-1]
+        # The text is matched against the JSON as stored, so `"amount": 80` finds that
+        # pair. SQLite stores JSON ASCII-only (é as \\u00e9): spell non-ASCII the same
+        # way there; PostgreSQL's jsonb::text keeps it as is.
+        needle = "".join(c if ord(c) < 128 else json.dumps(c)[1:-1] for c in text) if self.is_sqlite else text
         stored = ExecutionRow.trigger.cast(Text)
         return stored.ilike(f"%{like_escape(needle)}%", escape="!")
 

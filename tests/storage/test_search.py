@@ -66,7 +66,7 @@ def test_executions_search_trigger_data(
     assert found("ada@example") == [ada]  # case-insensitive, only the user's own
     assert found("EXAMPLE.COM") == [plain, ada]
     assert found("amount") == [ada]  # keys too
-    assert found('"hi"') == [quote]  # quotes as written, not as stored (\")
+    assert found('"amount": 80') == [ada]  # the trigger's JSON text: a key and its value
     assert found("Zürich") == [quote]
     assert found("80", status="failed") == []
     assert found("%") == [] and found("_") == []

@@ -207,8 +207,13 @@ def test_executions_and_rerun(cli: Any, flow: Path, sink: Any, helpers: Any) -> 
     assert [e["id"] for e in listed] == [failed["id"]] and listed[0]["status"] == "failed"
     assert json.loads(cli("executions", "--json", "--status", "completed").stdout) == []
     assert json.loads(cli("executions", "--json", "--scenario", failed["scenario_id"]).stdout)[0]["id"] == failed["id"]
-    text = cli("executions").stdout
-    assert failed["id"] in text and "failed" in text and "rejected" in text
+    header, row = cli("executions").stdout.splitlines()
+    assert header.split() == ["EXECUTION", "STATUS", "SCENARIO", "STARTED", "DURATION", "ERROR"]
+    assert row.startswith(f"{failed['id']}  failed     CLI flow ") and "rejected" in row
+    assert failed["scenario_id"] not in row  # the name, not the id
+    assert header.index("SCENARIO") == row.index("CLI flow")  # the columns line up
+    assert [e["id"] for e in json.loads(cli("executions", "--json", "--search", '"AMOUNT": 21').stdout)] == [failed["id"]]
+    assert cli("executions", "--search", "no such text").stdout.splitlines()[1:] == []
 
     rerun = cli("rerun", failed["id"])
     assert rerun.exit_code == 0, rerun.output
