@@ -130,6 +130,7 @@ def _run_server(settings: Any, *, no_demo: bool) -> None:
     from workspace.server import WEBSOCKETS, create_app
 
     logging.getLogger("cellwright").setLevel(logging.INFO)
+    _one_handler_for_param()
     if not no_demo and settings.demo_data:
         # the demo scenarios call the server's own echo endpoint: that URL only, never
         # /hooks (a scenario calling its own webhook would trigger itself) or /api
@@ -147,6 +148,19 @@ def _run_server(settings: Any, *, no_demo: bool) -> None:
     gc.freeze()
     click.echo(f"Cellwright is running at {settings.resolved_public_url()}/  (API: {settings.resolved_public_url()}/api/v1/docs)")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, ws=WEBSOCKETS)
+
+
+def _one_handler_for_param() -> None:
+    """Route param's (and so Panel's and HoloViews') warnings through our log format only.
+
+    Left alone, param gives its logger a console handler of its own, and the record
+    also reaches the root handler: every warning was printed twice.
+    """
+    import param
+
+    own = logging.getLogger("param")
+    own.handlers.clear()
+    param.parameterized.logger = own
 
 
 def _load(file: Path) -> Any:

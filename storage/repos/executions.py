@@ -433,7 +433,7 @@ class ExecutionsRepo(RepoBase):
                 f"search for at most {MAX_SEARCH_LENGTH}"
             )
         # The text is matched against the JSON as stored, so `"amount": 80` finds that
-        # pair. SQLite stores JSON ASCII-only (é as \\u00e9): spell non-ASCII the same
+        # pair. SQLite stores JSON ASCII-only (é as \u00e9): spell non-ASCII the same
         # way there; PostgreSQL's jsonb::text keeps it as is.
         needle = "".join(c if ord(c) < 128 else json.dumps(c)[1:-1] for c in text) if self.is_sqlite else text
         stored = ExecutionRow.trigger.cast(Text)

@@ -275,7 +275,7 @@ def test_run_settings_and_branches_are_named_disclosures(svc: Any, user: Any, sc
     nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
     toggle, body = nb.settings.objects
     assert isinstance(toggle, Disclosure) and toggle.label.startswith("Run settings") and not toggle.expanded
-    assert not body.visible and not body.objects  # built when first opened
+    assert not body.visible and not body.shown  # built when first opened
     toggle.expanded = True
     assert body.visible and body.objects
     form = body.objects[0]

@@ -68,7 +68,8 @@ CHARTS: list[tuple[str, str, str]] = [
     ("apps", "Apps", "Calls and errors per app"),
     ("errors", "Top errors", "Top errors"),
 ]
-OPTS = {"toolbar": None, "responsive": True, "height": 250}
+# width=None: hvplot's default width contradicts responsive (HoloViews logs a warning per chart)
+OPTS = {"toolbar": None, "responsive": True, "height": 250, "width": None}
 
 
 def chart_and_table(key: str, frames: dict[str, Any]) -> tuple[Any, str]:

@@ -11,6 +11,7 @@ import param
 
 from connectors.planned import app_name
 from workspace.templates import Template, get_template, load_templates
+from workspace.views.components import Slot
 from workspace.views.widgets import WRAP_BUTTON_CSS, Banner, attempt, badge, html
 
 
@@ -55,7 +56,7 @@ class Gallery(pn.viewable.Viewer):
         self.svc = svc
         self.state = GalleryState(svc, user, selected=selected)
         self.banner = Banner()
-        self.use_box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["use-template"])
+        self.use_box = Slot(sizing_mode="stretch_width", margin=0, css_classes=["use-template"])
         cards: list[Any] = []
         for entry in self.state.entries():
             status = badge("soon").replace(">soon<", ">coming soon<") if not entry["available"] else ""
