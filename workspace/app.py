@@ -177,7 +177,7 @@ class Shell(pn.viewable.Viewer):
             f'<button type="submit" class="sign-out">Sign out</button></form></header>',
             stylesheets=[SHELL_CSS], margin=0, css_classes=["cw-top"],
         )
-        self.menu_toggle = Disclosure(label="Menu", css_classes=["menu-toggle"], stylesheets=[MENU_TOGGLE_CSS], align="center", margin=0, sizing_mode="fixed", width=96)
+        self.menu_toggle = Disclosure(label="Menu", css_classes=["menu-toggle"], stylesheets=[MENU_TOGGLE_CSS], align="center", margin=0, sizing_mode="fixed", width=96, height=34)
         self.menu_toggle.param.watch(lambda e: self._show_menu(e.new), "expanded")
         self.nav_buttons: dict[str, pn.widgets.Button] = {}
         for key, label in NAV:

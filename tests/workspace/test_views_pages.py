@@ -155,6 +155,27 @@ def test_scenario_list_has_headers_and_filters_by_name_and_tag(svc: Any, user: A
     assert view.state.rows == [] and "No scenarios match" in view.list[0].object
 
 
+def test_labels_and_counts_read_as_people_write_them(svc: Any, user: Any) -> None:
+    from workspace.views.directory import Directory
+    from workspace.views.settings import SettingsPage
+    from workspace.views.widgets import SchemaForm, counted, field_label
+
+    assert [counted(n, "trigger") for n in (0, 1, 2)] == ["0 triggers", "1 trigger", "2 triggers"]
+    assert field_label("api_key", {"title": "Api Key"}) == "API key"  # pydantic's generated title
+    assert field_label("base_url", {"title": "Base Url"}) == "Base URL"
+    assert field_label("channel", {"title": "Slack channel"}) == "Slack channel"  # an author's own title
+    form = SchemaForm({"properties": {"api_key": {"type": "string", "title": "Api Key"}}, "required": ["api_key"]})
+    assert form.label("api_key") == "API key (required)"
+    text = " ".join(o.object for o in Directory(svc, user, nav=lambda *a, **k: None).list if isinstance(getattr(o, "object", None), str))
+    rows = [o.object for row in Directory(svc, user, nav=lambda *a, **k: None).list if isinstance(row, pn.Row) for o in row if isinstance(o, pn.pane.HTML)]
+    assert "1 triggers" not in " ".join(rows) and "1 actions" not in " ".join(rows)
+    assert any(" 1 trigger " in r or " 1 trigger<" in r or "· 1 trigger ·" in r for r in rows)
+    assert '<h2 style="font-size:18px' in text  # category headings no bigger than the page's sections
+    svc.store.create_api_key(user.id, "demo")
+    page = SettingsPage(svc, user, nav=lambda *a, **k: None)
+    assert [b.name for b in page.keys_box.select(pn.widgets.Button)] == ["Revoke key “demo”"]
+
+
 def test_directory_filters(svc: Any) -> None:
     from workspace.views.directory import AppPage, DirectoryState, fields_table
 

@@ -16,6 +16,7 @@ from workspace.views.widgets import (
     Banner,
     attempt,
     badge,
+    counted,
     error_dict_message,
     handler,
     html,
@@ -106,7 +107,7 @@ class ExecutionList(pn.viewable.Viewer):
 
     def _render(self) -> None:
         s = self.state
-        self.pager.object = f'<p aria-live="polite">Page {s.page + 1} of {s.pages} · {s.total} executions</p>'
+        self.pager.object = f'<p aria-live="polite">Page {s.page + 1} of {s.pages} · {counted(s.total, "execution")}</p>'
         self.prev.disabled = s.page == 0
         self.next.disabled = s.page >= s.pages - 1
         if not s.items:

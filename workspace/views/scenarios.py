@@ -13,7 +13,17 @@ import panel as pn
 import param
 
 from cells import document as documents
-from workspace.views.widgets import LIST_BUTTON_CSS, Banner, attempt, badge, handler, html, when
+from workspace.views.widgets import (
+    CSS,
+    LIST_BUTTON_CSS,
+    SHRINK_CSS,
+    Banner,
+    attempt,
+    badge,
+    handler,
+    html,
+    when,
+)
 
 BLANK_TRIGGER = {"id": "start", "kind": "trigger", "app": "webhook", "operation": "catch_hook"}
 
@@ -183,14 +193,14 @@ class ScenarioList(pn.viewable.Viewer):
         widths = [w - 20 for _, w in COLUMNS]  # less the 10 px margins either side
 
         def cell(label: str, text: str, width: int) -> pn.pane.HTML:
-            return html(f'<span class="cw-label">{label}: </span>{text}', width=width, align="center", stylesheets=[LIST_CSS])
+            return html(f'<span class="cw-label">{label}: </span>{text}', width=width, align="center", stylesheets=[CSS, LIST_CSS])
 
         open_button = pn.widgets.Button(name=row["name"], button_type="light", css_classes=["open-scenario"], width=widths[0], description=None, stylesheets=[LIST_BUTTON_CSS])
         open_button.on_click(lambda e, i=row["id"]: self.nav("scenario", i))
         name: Any = open_button
         if row["tags"]:
             chips = "".join(f'<span class="cw-tag">{escape(t)}</span>' for t in row["tags"])
-            name = pn.Column(open_button, html(f'<span class="cw-label">Tags: </span>{chips}', width=widths[0], stylesheets=[LIST_CSS], margin=(0, 10)), width=widths[0] + 20, margin=0)
+            name = pn.Column(open_button, html(f'<span class="cw-label">Tags: </span>{chips}', width=widths[0], stylesheets=[CSS, LIST_CSS], margin=(0, 10)), width=widths[0] + 20, margin=0)
         toggle = pn.widgets.Button(name="Disable" if row["status"] == "active" else "Enable", button_type="light", width=90, css_classes=["toggle-scenario"])
         toggle.on_click(handler(self._do, lambda i=row["id"]: self.state.toggle(i)))
         dup = pn.widgets.Button(name="Duplicate", button_type="light", width=100)
@@ -206,7 +216,7 @@ class ScenarioList(pn.viewable.Viewer):
             cell("Status", f'{badge(row["status"])} <span class="cw-muted">{versions(row)}</span>', widths[1]),
             cell("Last run", when(row["last_run"]), widths[2]),
             cell("Success", "—" if rate is None else f"{rate:.0%}", widths[3]),
-            pn.FlexBox(toggle, dup, export, delete, margin=0),
+            pn.FlexBox(toggle, dup, export, delete, margin=0, width=440, stylesheets=[SHRINK_CSS]),  # 4 buttons and their margins
             align_items="center", sizing_mode="stretch_width", css_classes=["scenario-row"], styles={"border-bottom": "1px solid #e5e7eb"},
         )
 

@@ -12,7 +12,7 @@ import param
 from connectors.planned import app_name
 from workspace.templates import Template, get_template, load_templates
 from workspace.views.components import Slot
-from workspace.views.widgets import WRAP_BUTTON_CSS, Banner, attempt, badge, html
+from workspace.views.widgets import SHRINK_CSS, WRAP_BUTTON_CSS, Banner, attempt, badge, html
 
 
 class GalleryState(param.Parameterized):
@@ -69,7 +69,7 @@ class Gallery(pn.viewable.Viewer):
                 css_classes=["use", f"use-{entry['key']}"], sizing_mode="stretch_width", stylesheets=[WRAP_BUTTON_CSS],
             )
             use.on_click(lambda e, k=entry["key"]: self.select(k))
-            cards.append(pn.Column(body, use, width=380, styles={"border": "1px solid #d1d5db", "border-radius": "8px", "background": "#ffffff", "padding": "8px"}, css_classes=["template", f"template-{entry['key']}"], margin=6))
+            cards.append(pn.Column(body, use, width=380, styles={"border": "1px solid #d1d5db", "border-radius": "8px", "background": "#ffffff", "padding": "8px"}, css_classes=["template", f"template-{entry['key']}"], margin=6, stylesheets=[SHRINK_CSS]))
         self._layout = pn.Column(
             html("<h1>Templates</h1><p>Start from a working scenario; you will be asked for the connections it needs.</p>"),
             self.banner, self.use_box, pn.FlexBox(*cards, sizing_mode="stretch_width"), sizing_mode="stretch_width",

@@ -100,6 +100,28 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def counted(count: int, word: str, plural: str | None = None) -> str:
+    """``1 trigger``, ``2 triggers``, ``0 actions``."""
+    return f"{count:,} {word if count == 1 else plural or word + 's'}"
+
+
+#: words people write their own way, not as pydantic's generated titles ("Api Key")
+_WORDS = {"api": "API", "url": "URL", "urls": "URLs", "id": "ID", "ids": "IDs", "http": "HTTP", "json": "JSON",
+          "oauth": "OAuth", "html": "HTML", "csv": "CSV", "sms": "SMS", "ssl": "SSL", "smtp": "SMTP", "utc": "UTC"}
+
+
+def field_label(name: str, spec: dict[str, Any]) -> str:
+    """A field's label: the author's own title, else the name in sentence case
+    (``api_key`` → ``API key``, ``base_url`` → ``Base URL``)."""
+    title = spec.get("title")
+    if title and title != name.replace("_", " ").title():  # pydantic's generated title
+        return str(title)
+    words = [_WORDS.get(w.lower(), w.lower()) for w in name.replace("_", " ").split()] or [name]
+    first = words[0]
+    words[0] = first if first in _WORDS.values() else first[:1].upper() + first[1:]
+    return " ".join(words)
+
+
 def when(value: str | None) -> str:
     """An ISO timestamp as ``2026-11-25 09:00:12`` (UTC)."""
     if not value:
@@ -127,12 +149,16 @@ class Check(pn.widgets.CheckBoxGroup):
 #: json-formatter's default colours fail WCAG AA contrast on white; these pass (≥ 4.5:1)
 #: a button whose (long) label wraps instead of overflowing
 WRAP_BUTTON_CSS = ".bk-btn { white-space: normal; }"
+#: a fixed-width element that still fits a phone's screen (Bokeh makes its width a min-width)
+SHRINK_CSS = ":host { max-width: 100%; min-width: 0 !important; }"
 #: … and reads from the left, like a list entry
 LIST_BUTTON_CSS = ".bk-btn { text-align: left; white-space: normal; }"
 
 JSON_CSS = """
 :host { min-width: 0; max-width: 100%; }
 .json-formatter-row { overflow-wrap: anywhere; word-break: break-word; }
+/* long strings and URLs wrap anywhere rather than push a phone's page sideways */
+.json-formatter-row .json-formatter-string, .json-formatter-row .json-formatter-url { white-space: pre-wrap; word-break: break-all; }
 .json-formatter-row, .json-formatter-row .json-formatter-key { color: #111827; }
 .json-formatter-row .json-formatter-string, .json-formatter-row .json-formatter-stringifiable { color: #166534; }
 .json-formatter-row .json-formatter-number { color: #1e40af; }
@@ -357,7 +383,7 @@ class SchemaForm(pn.viewable.Viewer):
 
     def label(self, name: str) -> str:
         spec = self.specs[name]
-        title = spec.get("title") or name.replace("_", " ").capitalize()
+        title = field_label(name, spec)
         return f"{title} (required)" if name in self.required else title
 
     def _field(self, name: str, *, as_text: bool = False) -> list[Any]:
