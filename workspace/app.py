@@ -68,25 +68,29 @@ button.cw-disclosure:hover {{ background: #e5e7eb; }}
 button.cw-disclosure:focus-visible {{ outline: 3px solid #fbbf24; outline-offset: 2px; }}
 """
 
-# The navigation: a column beside the page; on narrow screens hidden until the Menu
-# button opens it above the page, full width.
+# The navigation: a column beside the page, its border as tall as the page (stretched
+# to the row: with a min-height only, the border stopped halfway down long pages). On
+# narrow screens hidden until the Menu button opens it above the page, full width.
 NAV_CSS = f"""
+:host {{ border-right: 1px solid #d1d5db; min-height: calc(100vh - 52px); align-self: stretch !important; height: auto !important; }}
 @media {NARROW} {{
   :host {{ display: none !important; }}
-  :host(.cw-open) {{ display: flex !important; width: 100% !important; border-bottom: 1px solid #d1d5db; }}
+  /* flex: none — in the stacked body Bokeh's "flex: 0 0 190px" (its width) would become its height */
+  :host(.cw-open) {{ display: flex !important; flex: none !important; width: 100% !important; min-height: 0;
+    border-right: 0; border-bottom: 1px solid #d1d5db; }}
 }}
 """
 
-# Sidebar and page side by side; stacked on narrow screens. The page column draws the
-# dividing line, as tall as the longest of page and window (the sidebar is only as
-# tall as its buttons, so a border on it stopped halfway down long pages).
+# Sidebar and page side by side; stacked on narrow screens. (No min-height on the page:
+# its sections have Bokeh's max-height: 100%, which a definite page height would cap.)
 BODY_CSS = f"""
 @media {NARROW} {{ :host {{ flex-direction: column !important; }} }}
 {FIT}
 """
 PAGE_CSS = f"""
-:host {{ border-left: 1px solid #d1d5db; min-height: calc(100vh - 52px); min-width: 0; }}
-@media {NARROW} {{ :host {{ border-left: 0; }} }}
+:host {{ min-width: 0; }}
+/* stacked: Bokeh's "flex: 1 1 0" (a share of the row's width) would become a zero height */
+@media {NARROW} {{ :host {{ flex: none !important; height: auto !important; }} }}
 {FIT}
 """
 

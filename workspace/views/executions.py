@@ -28,6 +28,9 @@ RANGES = {"Any time": None, "Last hour": timedelta(hours=1), "Last 24 hours": ti
 STATUSES = ["any", "queued", "running", "waiting", "completed", "failed", "cancelled"]
 LIVE = ("queued", "running", "waiting")
 PAGE_SIZE = 20
+# input and output share a row, each at least 300 px wide, else one above the other
+WRAP_CSS = ":host { flex-wrap: wrap !important; }"
+HALF_CSS = ":host { flex: 1 1 300px !important; min-width: 0 !important; }"
 
 
 class ExecutionListState(param.Parameterized):
@@ -265,10 +268,10 @@ class ExecutionPage(pn.viewable.Viewer):
             body: list[Any] = []
             if cell.get("error"):
                 body.append(html(f'<div class="cw-banner error" role="alert">{self._escape(error_dict_message(cell["error"]))}</div>'))
-            body.append(pn.FlexBox(  # side by side when there is room, stacked on a phone
-                pn.Column(html("<strong>Input</strong>"), json_tree(cell.get("input"), name="Input"), styles={"flex": "1 1 300px"}, min_width=0, margin=0),
-                pn.Column(html("<strong>Output</strong>"), json_tree(cell.get("output"), name="Output"), styles={"flex": "1 1 300px"}, min_width=0, margin=0),
-                sizing_mode="stretch_width",
+            body.append(pn.Row(  # side by side when there is room, one above the other on a phone
+                pn.Column(html("<strong>Input</strong>"), json_tree(cell.get("input"), name="Input"), sizing_mode="stretch_width", stylesheets=[HALF_CSS]),
+                pn.Column(html("<strong>Output</strong>"), json_tree(cell.get("output"), name="Output"), sizing_mode="stretch_width", stylesheets=[HALF_CSS]),
+                sizing_mode="stretch_width", stylesheets=[WRAP_CSS],
             ))
             body.append(html(f'<p class="cw-muted">Started {when(cell.get("start_time"))} · ended {when(cell.get("end_time"))} · attempt {cell.get("attempt", 0) + 1}</p>'))
             items.append(section(

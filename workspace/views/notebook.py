@@ -64,7 +64,7 @@ class Notebook(pn.viewable.Viewer):
         self.enable_button = pn.widgets.Button(name="", width=100, css_classes=["toggle-enabled"])
         self.enable_button.on_click(self._toggle_enabled)
         self.export = pn.widgets.FileDownload(callback=self._export, filename=self._filename(), label="Export YAML", button_type="light", width=130, css_classes=["export"], embed=False)
-        self.history = pn.widgets.Button(name="Executions", button_type="light", width=110)
+        self.history = pn.widgets.Button(name="Executions", button_type="light", width=110, css_classes=["scenario-history"])
         self.history.on_click(lambda e: self.nav("executions", scenario=self.state.scenario_id))
         self.info = html("")
         self.run_summary = Slot(sizing_mode="stretch_width", margin=0)

@@ -46,6 +46,7 @@ def export_name(name: str) -> str:
 # so they line up; on narrow screens the rows wrap and each cell names itself instead.
 COLUMNS = (("Name", 300), ("Status", 200), ("Last run", 160), ("Success", 90), ("Actions", 0))
 
+WRAP_ROW_CSS = ":host { flex-wrap: wrap !important; }"  # the actions wrap on a phone
 LIST_CSS = """
 .cw-head { display: flex; font-size: 13px; font-weight: 600; color: #374151; border-bottom: 2px solid #d1d5db; padding: 4px 0; }
 .cw-head span { flex: none; padding-left: 10px; box-sizing: border-box; }
@@ -216,7 +217,7 @@ class ScenarioList(pn.viewable.Viewer):
             cell("Status", f'{badge(row["status"])} <span class="cw-muted">{versions(row)}</span>', widths[1]),
             cell("Last run", when(row["last_run"]), widths[2]),
             cell("Success", "—" if rate is None else f"{rate:.0%}", widths[3]),
-            pn.FlexBox(toggle, dup, export, delete, margin=0, width=440, stylesheets=[SHRINK_CSS]),  # 4 buttons and their margins
+            pn.Row(toggle, dup, export, delete, margin=0, stylesheets=[SHRINK_CSS, WRAP_ROW_CSS]),
             align_items="center", sizing_mode="stretch_width", css_classes=["scenario-row"], styles={"border-bottom": "1px solid #e5e7eb"},
         )
 
