@@ -425,3 +425,17 @@ def test_add_step_dialog_never_shows_an_empty_operation_list(svc: Any, user: Any
     assert op.options and op.value in op.options.values()  # the first app's operations, one picked
     app.value = "formatter"
     assert op.value == "set_fields" and "Lookup table" in op.options
+
+
+def test_tags_are_edited_in_the_notebook_and_saved(svc: Any, user: Any, state: NotebookState) -> None:
+    from workspace.views.notebook import Notebook
+
+    nb = Notebook(svc, user, state.scenario_id, nav=lambda *a, **k: None)
+    nb.tags.value = "Billing,  slack , "
+    assert nb.state.dirty
+    nb.state.save()
+    assert svc.scenario(user.id, state.scenario_id).tags == ["billing", "slack"]
+    assert Notebook(svc, user, state.scenario_id, nav=lambda *a, **k: None).tags.value == "billing, slack"
+    nb.tags.value = ""
+    nb.state.save()
+    assert svc.scenario(user.id, state.scenario_id).tags == []

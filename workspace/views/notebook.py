@@ -50,6 +50,10 @@ class Notebook(pn.viewable.Viewer):
         self.name_input.param.watch(lambda e: self.state.set_meta(name=e.new), "value")
         self.description = pn.widgets.TextInput(name="Description", value=doc.get("description", ""), sizing_mode="stretch_width", css_classes=["scenario-description"])
         self.description.param.watch(lambda e: self.state.set_meta(description=e.new), "value")
+        self.tags = pn.widgets.TextInput(
+            name="Tags (comma-separated)", value=", ".join(doc.get("tags") or []), placeholder="e.g. billing, slack", width=320, css_classes=["scenario-tags"],
+        )
+        self.tags.param.watch(lambda e: self.state.set_meta(tags=[t.strip() for t in e.new.split(",") if t.strip()]), "value")
         self.save_button = pn.widgets.Button(name="Save", button_type="primary", width=90, css_classes=["save"])
         self.save_button.on_click(self._save)
         self.publish_button = pn.widgets.Button(name="Publish", button_type="success", width=100, css_classes=["publish"])
@@ -75,7 +79,7 @@ class Notebook(pn.viewable.Viewer):
         self._layout = pn.Column(
             self.guard,
             pn.FlexBox(self.name_input, self.save_button, self.publish_button, self.test_button, self.step_button, self.step_reset_button, self.enable_button, self.export, self.history, align_items="flex-end", sizing_mode="stretch_width"),
-            self.description, self.info, self.banner, self.run_summary, self.step_panel, self.settings, self.cells_box,
+            self.description, self.tags, self.info, self.banner, self.run_summary, self.step_panel, self.settings, self.cells_box,
             sizing_mode="stretch_width", css_classes=["notebook"],
         )
 
