@@ -34,6 +34,23 @@ def big_scenario(url: str, key: str) -> str:
     return str(r.json()["id"])
 
 
+def flow_build_cpu(repeats: int = 50) -> float:
+    """CPU time of laying out the diagram of a 50-cell scenario, every step shown (median)."""
+    from connectors.registry import default_registry
+    from workspace.views.flow_graph import build_flow
+
+    cells = [{"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"}]
+    cells += [{"id": f"c{i}", "kind": "transformer", "app": "formatter", "operation": "text"} for i in range(49)]
+    results = {c["id"]: {"status": "completed"} for c in cells}
+    apps = default_registry()
+    times = []
+    for _ in range(repeats):
+        t = time.process_time()
+        build_flow(cells, results, apps, expanded={"more:c2"}, whole_run=True).to_dict()
+        times.append(time.process_time() - t)
+    return statistics.median(times)
+
+
 def main() -> None:
     data = Path(tempfile.mkdtemp())
     with socket.socket() as s:
@@ -64,14 +81,21 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            for _ in range(RUNS):
+            for run in range(RUNS):
                 page.context.clear_cookies()
                 page.goto(url + "/login")
                 page.fill("#email", "demo@cellwright.local")
                 page.fill("#password", "demo")
                 timed("sign in → scenarios", lambda: page.click("button[type=submit]"), lambda: page.locator(".scenario-list").wait_for())
                 timed("open 50-cell scenario (reload)", lambda: page.goto(f"{url}/?page=scenario&id={scenario_id}"), lambda: page.locator(".cell-toggle-c48").wait_for())
+                timed("flow diagram: show all 50 steps", lambda: page.locator('.cw-flow .node[data-id="more:c2"]').click(),
+                      lambda: page.locator('.cw-flow .node[data-id="c30"]').wait_for())
+                timed("flow diagram: open a cell (node)", lambda: page.locator('.cw-flow .node[data-id="c40"]').click(), lambda: page.locator(".run-c40").wait_for())
                 timed("expand a cell", lambda: page.locator(".cell-toggle-c10 button").click(), lambda: page.locator(".run-c10").wait_for())
+                target = f"c{30 + run}"  # a new place each run: c20 goes just before it
+                timed("drag a cell to a new place", lambda t=target: page.locator(".cell-list li.cell-c20 .grip").drag_to(
+                    page.locator(f".cell-list li.cell-{t}"), target_position={"x": 40, "y": 3}),
+                      lambda t=target: page.locator(f".cell-list li.cell-c20 + li.cell-{t}").wait_for())
                 timed("run a cell", lambda: page.locator(".run-c10 button").click(), lambda: page.locator(".cell-c10 .cell-output").wait_for())
                 timed("test run (50 cells)", lambda: page.locator(".test-run button").click(), lambda: page.locator(".open-execution").wait_for())
                 timed("step (next cell)", lambda: page.locator(".step button").click(), lambda: page.locator(".step-output").wait_for())
@@ -88,6 +112,7 @@ def main() -> None:
             browser.close()
         for name, values in timings.items():
             print(f"{name:<34} median {statistics.median(values):.2f} s   max {max(values):.2f} s")
+        print(f"{'flow diagram: build (50 cells, CPU)':<34} median {flow_build_cpu():.4f} s")
     finally:
         proc.terminate()
         proc.wait(10)

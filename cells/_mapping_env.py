@@ -6,8 +6,9 @@
   key of the body when it has one, not ``dict.items``;
 * a missing path is a ``PathUndefined`` that fails with an ``UndefinedPathError``
   carrying the object that lacked the key, so the message can list what was there;
-* ``*``, ``**``, ``%``, string methods and a few filters are size-checked first
-  (see ``_mapping_limits``);
+* ``+``, ``*``, ``**``, ``%``, ``~``, text methods and a few filters are size-checked
+  first, and what they build is charged to the evaluation (see ``_mapping_limits``);
+  text has no ``encode``, so no bytes (with their own unguarded methods) can be made;
 * ``{{ }}`` inside text writes None as nothing, booleans as true/false and lists and
   dicts as JSON, instead of Python reprs;
 * loops, list filters and macro calls count against a per-evaluation work budget
@@ -26,12 +27,19 @@ from jinja2.exceptions import UndefinedError
 from jinja2.nodes import EvalContext
 from jinja2.runtime import ChainableUndefined, Context, LoopContext, Macro, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import missing, pass_environment
+from jinja2.utils import missing, pass_context, pass_environment
 
 from cells import _mapping_limits as limits
 from cells._coerce import to_text
-from cells._mapping_budget import INTERNAL_FILTERS, BudgetedContext, instrument
+from cells._mapping_budget import (
+    INTERNAL_FILTERS,
+    LIGHT_FILTERS,
+    BudgetedContext,
+    charge_text,
+    instrument,
+)
 from cells._mapping_filters import FILTERS, GLOBALS
+from cells._mapping_sizes import measure
 
 
 class UndefinedPathError(UndefinedError):
@@ -70,16 +78,26 @@ class PathUndefined(ChainableUndefined, StrictUndefined):
             )
 
 
-def _finalize(value: Any) -> Any:
+@pass_context
+def _finalize(context: Context, value: Any) -> Any:
     # Only ``{{ }}`` output inside text passes here; strings, the common case, skip
-    # the conversion. An undefined value reaches ``str()`` and raises its error.
-    return value if isinstance(value, str) else to_text(value)
+    # the conversion. An undefined value reaches ``str()`` and raises its error. A list
+    # or object is measured before it becomes JSON text: it may hold one big text
+    # many times.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping | list | tuple):
+        what = "writing a list or object into the text"
+        size = limits.check_size(measure(value), what)
+        if isinstance(context, BudgetedContext):
+            context.budget.charge(size, what)
+    return to_text(value)
 
 
 class MappingEnvironment(ImmutableSandboxedEnvironment):
     """The sandboxed Jinja environment of the mapping language."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"+", "*", "**", "%"})
     context_class = BudgetedContext
 
     def __init__(self) -> None:
@@ -111,14 +129,26 @@ class MappingEnvironment(ImmutableSandboxedEnvironment):
                 pass
         return super().getattr(obj, attribute)
 
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """Jinja's rules, and no ``encode``: bytes would bring methods of their own
+        (``ljust``, ``replace``…) that no size check covers, and mappings need none."""
+        if attr == "encode" and isinstance(obj, str):
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Size-check ``*``, ``**`` and ``%`` before running them."""
-        if operator == "*":
-            limits.check_repeat(left, right)
+        """Size-check ``+``, ``*``, ``**`` and ``%`` before running them."""
+        if operator == "+":
+            built = limits.check_add(left, right)
+        elif operator == "*":
+            built = limits.check_repeat(left, right)
         elif operator == "**":
+            built = 0
             limits.check_power(left, right)
-        elif isinstance(left, str):
-            limits.check_percent_format(left)
+        else:
+            built = limits.check_percent(left, right)
+        if built:
+            context.budget.charge(built, f"'{operator}'")  # type: ignore[attr-defined]
         return super().call_binop(context, operator, left, right)
 
     def call_filter(
@@ -130,9 +160,12 @@ class MappingEnvironment(ImmutableSandboxedEnvironment):
         context: Context | None = None,
         eval_ctx: EvalContext | None = None,
     ) -> Any:
-        """Run a filter by name (``map('upper')`` does, per item) after a clock check."""
+        """Run a filter by name (``map('upper')`` does, per item) after a clock check;
+        a filter that turns its input into text has the input's size charged first."""
         if isinstance(context, BudgetedContext):
             context.budget.check_clock()
+            if name not in LIGHT_FILTERS:
+                charge_text(context, value, name)
         return super().call_filter(name, value, args, kwargs, context, eval_ctx)
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -152,12 +185,20 @@ class MappingEnvironment(ImmutableSandboxedEnvironment):
             finally:
                 budget.leave()
         owner = getattr(obj, "__self__", None)
-        if isinstance(owner, str):
+        if isinstance(owner, str | bytes):
             name = getattr(obj, "__name__", "")
+            budget = context.budget  # type: ignore[attr-defined]  # a BudgetedContext
             if name == "join" and args:
                 items, separator = args[0], owner
-                return limits.bounded_join(items, separator, _require_str)
-            limits.check_str_method(owner, name, args, kwargs)
+                joined = limits.bounded_join(items, separator, _require_type(type(owner)))
+                budget.charge(len(joined), "join")
+                return joined
+            budget.charge(limits.check_str_method(owner, name, args, kwargs), name)
+        elif isinstance(owner, _FormatOwner):
+            # '{}'.format(x): x is written into the text; a list is measured first.
+            size = len(owner.template) + measure(args) + measure(kwargs)
+            built = limits.check_size(size, "format()")
+            context.budget.charge(built, "format()")  # type: ignore[attr-defined]
         return super().call(context, obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
@@ -165,7 +206,18 @@ class MappingEnvironment(ImmutableSandboxedEnvironment):
         wrapper = super().wrap_str_format(value)
         if wrapper is not None:
             limits.check_str_format(value.__self__)
+            # ``call`` finds the text through ``__self__``, as for other text methods.
+            wrapper.__self__ = _FormatOwner(value.__self__)  # type: ignore[attr-defined]
         return wrapper
+
+
+class _FormatOwner:
+    """Marks the sandboxed ``format`` / ``format_map`` of a text, for ``call``."""
+
+    __slots__ = ("template",)
+
+    def __init__(self, template: str) -> None:
+        self.template = template
 
 
 @pass_environment
@@ -176,8 +228,13 @@ def _attr_filter(environment: MappingEnvironment, obj: Any, name: str) -> Any:
     return jinja_filters.do_attr(environment, obj, name)
 
 
-def _require_str(item: Any) -> str:
-    # str.join accepts only text; keep its error for anything else.
-    if not isinstance(item, str):
-        raise TypeError(f"sequence item: expected str instance, {type(item).__name__} found")
-    return item
+def _require_type(kind: type[Any]) -> Callable[[Any], Any]:
+    def require(item: Any) -> Any:
+        # str.join accepts only text (bytes.join only bytes); keep its error otherwise.
+        if not isinstance(item, kind):
+            raise TypeError(
+                f"sequence item: expected {kind.__name__} instance, {type(item).__name__} found"
+            )
+        return item
+
+    return require

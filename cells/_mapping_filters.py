@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jinja2.runtime import Undefined
 
 from cells._coerce import dump_json, parse_datetime, parse_number, show, to_text
+from cells._mapping_sizes import MAX_ITEMS
 
 _MISSING: Any = object()
 _MAX_SEPARATOR = 10
@@ -145,7 +146,11 @@ def flatten(value: Any, depth: int = 1) -> list[Any]:
     result: list[Any] = []
     for item in value:
         if isinstance(item, list | tuple) and depth > 0:
-            result.extend(flatten(item, depth - 1))
+            # One list held many times ([big] * n) would be copied n times over.
+            part = flatten(item, depth - 1)
+            if len(result) + len(part) > MAX_ITEMS:
+                raise ExpressionError(f"flatten would build a list of more than {MAX_ITEMS:,} items")
+            result.extend(part)
         else:
             result.append(item)
     return result

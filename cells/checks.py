@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from cells.models import OperationCell, ScenarioDocument, TriggerCell
 from cells.run import validation_error
+from cells.secrets import placeholders, secret_fields
 from connectors.sdk import CellwrightError
 
 
@@ -30,7 +31,8 @@ def operation_errors(doc: ScenarioDocument, apps: Any) -> Iterator[CellwrightErr
             if isinstance(cell, TriggerCell):
                 op = app.trigger(cell.operation)
                 try:
-                    op.input.model_validate(cell.inputs)
+                    # a stored secret ({"$secret": id}) stands for text: no vault read here
+                    op.input.model_validate(placeholders(cell.inputs, secret_fields(op.input)))
                 except ValidationError as exc:
                     raise validation_error(cell.id, exc, what="trigger inputs") from None
             else:

@@ -20,7 +20,7 @@ import regex  # type: ignore[import-untyped]  # no stubs in the dev group
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from cells._coerce import dump_json, is_empty, parse_datetime, parse_number, show, to_text
-from cells.mapping import render
+from cells.mapping import CellBudget, render
 from connectors.sdk.errors import MappingError
 
 MAX_PATTERN = 1_000
@@ -166,15 +166,22 @@ class Evaluation(BaseModel):
     )
 
 
-def evaluate(group: RuleGroup, context: Mapping[str, Any], *, cell_id: str) -> Evaluation:
+def evaluate(
+    group: RuleGroup,
+    context: Mapping[str, Any],
+    *,
+    cell_id: str,
+    limits: CellBudget | None = None,
+) -> Evaluation:
     """Render and evaluate ``group`` against the run context.
 
+    ``limits``: the seconds of mapping work left to the cell and its run.
     Raises MappingError for a broken rule: a template that fails to render (except a
     missing path under exists/is_empty and their negations), or a regular expression
     that is invalid, longer than ``MAX_PATTERN`` or slower than ``REGEX_TIMEOUT``.
     """
     explained: list[dict[str, Any]] = []
-    passed = _evaluate_group(group, "", context, cell_id, explained)
+    passed = _evaluate_group(group, "", context, cell_id, explained, limits)
     return Evaluation(passed=passed, rules=explained)
 
 
@@ -184,15 +191,16 @@ def _evaluate_group(
     context: Mapping[str, Any],
     cell_id: str,
     explained: list[dict[str, Any]],
+    limits: CellBudget | None,
 ) -> bool:
     need_all = group.all is not None
     items = group.all if group.all is not None else group.any or []
     for index, item in enumerate(items):
         item_path = f"{path}.{'all' if need_all else 'any'}[{index}]".lstrip(".")
         if isinstance(item, RuleGroup):
-            result = _evaluate_group(item, item_path, context, cell_id, explained)
+            result = _evaluate_group(item, item_path, context, cell_id, explained, limits)
         else:
-            result = _evaluate_rule(item, item_path, context, cell_id, explained)
+            result = _evaluate_rule(item, item_path, context, cell_id, explained, limits)
         if result != need_all:
             return result  # all: first failure decides; any: first success decides
     return need_all
@@ -204,10 +212,18 @@ def _evaluate_rule(
     context: Mapping[str, Any],
     cell_id: str,
     explained: list[dict[str, Any]],
+    limits: CellBudget | None,
 ) -> bool:
     unary = rule.op in UNARY_OPERATORS
-    left = render(rule.left, context, cell_id=cell_id, field=f"{path}.left", missing_as_none=unary)
-    right = None if unary else render(rule.right, context, cell_id=cell_id, field=f"{path}.right")
+    left = render(
+        rule.left, context, cell_id=cell_id, field=f"{path}.left", missing_as_none=unary,
+        limits=limits,
+    )
+    right = (
+        None
+        if unary
+        else render(rule.right, context, cell_id=cell_id, field=f"{path}.right", limits=limits)
+    )
     try:
         result, reason = compare(left, rule.op, right, case_sensitive=rule.case_sensitive)
     except _BrokenRule as exc:

@@ -11,11 +11,17 @@ run context ``{"trigger": ..., "steps": {cell_id: output}, "execution": ...}``:
 Templates compile once per source string (cached) in a sandboxed environment
 (``cells._mapping_env``). Every failure is a :class:`MappingError` naming the cell, the
 field, the expression and — for a missing path — what was available instead.
+
+Expression work is CPU work: the engine renders with :func:`render_async`, which runs
+anything beyond plain paths in a small pool of worker threads (``RENDER_THREADS``), so
+the event loop keeps serving every other run and request meanwhile, and gives each
+cell a :class:`CellBudget` of seconds drawn from its run's :class:`RunBudget`.
 The user guide is docs/mapping.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import (
     Callable,
@@ -27,28 +33,38 @@ from collections.abc import (
     Set,
     ValuesView,
 )
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, partial
+from typing import Any, TypeVar
 
 from jinja2 import Template, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.runtime import Undefined
 from markupsafe import Markup
 
+from cells._mapping_budget import LIMITS_KEY, BudgetedContext, CellBudget, RunBudget
 from cells._mapping_env import MappingEnvironment, UndefinedPathError
 from cells._mapping_errors import explain_missing, field_path, quote_source
 from cells._mapping_filters import ExpressionError
 from cells._mapping_limits import MAX_STRING
+from cells._mapping_sizes import MAX_VALUE, measure
 from connectors.sdk.errors import MappingError
 
 __all__ = [
     "MAX_STRING",
+    "MAX_VALUE",
+    "RENDER_THREADS",
+    "CellBudget",
+    "RunBudget",
     "check_syntax",
     "has_template",
+    "in_worker",
+    "is_light",
     "is_template",
     "referenced_steps",
     "render",
+    "render_async",
     "render_template",
 ]
 
@@ -56,6 +72,31 @@ _ENV = MappingEnvironment()
 _consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend
 _PLAIN_DATA = frozenset({str, int, float, bool, type(None), dict, list})
 _CACHE_SIZE = 4096
+RENDER_THREADS = 2
+"""Worker threads for expression work. Python runs one thread's bytecode at a time, so
+more threads would not render faster; two keep one slow expression from queueing the
+others while the event loop still gets the interpreter every few milliseconds."""
+_WORKERS = ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="cellwright-mapping")
+# Node types whose evaluation costs about nothing: paths, constants, comparisons. A
+# template made only of these renders on the event loop; anything else (a loop, a
+# filter, an operator, a call) goes to a worker thread.
+_LIGHT_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Assign,
+    nodes.Name,
+    nodes.Getattr,
+    nodes.Getitem,
+    nodes.Const,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.And,
+    nodes.Or,
+    nodes.Not,
+    nodes.CondExpr,
+)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +107,7 @@ class _Compiled:
     native: bool  # exactly one ``{{ expr }}``: evaluate to the value itself
     plain_path: bool  # the expression is a bare path: its value needs no cleaning
     steps: frozenset[str]  # ids referenced as steps.X / steps["X"]
+    light: bool  # only paths, constants and comparisons: cheap enough for the event loop
 
 
 def is_template(text: str) -> bool:
@@ -78,13 +120,19 @@ def _compile(source: str) -> _Compiled:
     """Parse and compile ``source`` once; raises TemplateSyntaxError."""
     tree = _ENV.parse(source)
     steps = frozenset(_steps_in(tree))
+    light = all(isinstance(node, _LIGHT_NODES) for node in _all_nodes(tree))
     expr = _single_expression(tree)
     if expr is None:
-        return _Compiled(_ENV.from_string(tree), False, False, steps)
+        return _Compiled(_ENV.from_string(tree), False, False, steps, light)
     # What env.compile_expression builds, but from the already-parsed node.
     wrapper = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr)], lineno=1)
     wrapper.set_environment(_ENV)
-    return _Compiled(_ENV.from_string(wrapper), True, _is_plain_path(expr), steps)
+    return _Compiled(_ENV.from_string(wrapper), True, _is_plain_path(expr), steps, light)
+
+
+def _all_nodes(tree: nodes.Node) -> Iterator[nodes.Node]:
+    yield tree
+    yield from tree.find_all(nodes.Node)
 
 
 def _single_expression(tree: nodes.Template) -> nodes.Expr | None:
@@ -145,21 +193,42 @@ def _is_steps(node: nodes.Node) -> bool:
     return isinstance(node, nodes.Name) and node.name == "steps"
 
 
-def _scope(context: Mapping[str, Any]) -> dict[str, Any]:
+def _scope(context: Mapping[str, Any], limits: CellBudget | None) -> dict[str, Any]:
     # Contexts are built with shared=True (no per-call copy), so merge globals once
-    # per render() call instead of once per expression.
-    return {**_ENV.globals, **context}
+    # per render() call instead of once per expression. The cell's time budget rides
+    # along under a key no template can name (see BudgetedContext.budget).
+    scope = {**_ENV.globals, **context}
+    if limits is not None:
+        scope[LIMITS_KEY] = limits
+    return scope
 
 
 def _evaluate(compiled: _Compiled, scope: dict[str, Any]) -> Any:
     template = compiled.template
     ctx = template.new_context(scope, shared=True)
+    try:
+        return _run_template(compiled, template, ctx)
+    finally:
+        if isinstance(ctx, BudgetedContext):
+            ctx.finish_budget()
+
+
+def _run_template(compiled: _Compiled, template: Template, ctx: Any) -> Any:
     if compiled.native:
         _consume(template.root_render_func(ctx))  # runs the assignment to "result"
         result = ctx.vars["result"]
         if compiled.plain_path and type(result) in _PLAIN_DATA:
             # A path into the context returns its data as is: no copy of big payloads.
             return result
+        if isinstance(result, Mapping | list | tuple):
+            # Measured before the copy: [big] * 100 holds 100 references to one text,
+            # but would be 100 copies in the cell's inputs and in the execution record.
+            size = measure(result)
+            if size > MAX_VALUE:
+                raise ExpressionError(
+                    f"the result would be about {size:,} characters of data"
+                    f" (the limit is {MAX_VALUE:,})"
+                )
         return _to_data(result)
     parts: list[str] = []
     total = 0
@@ -287,6 +356,7 @@ def render(
     cell_id: str,
     field: str = "",
     missing_as_none: bool = False,
+    limits: CellBudget | None = None,
 ) -> Any:
     """Render a cell's whole inputs structure against the run context.
 
@@ -295,10 +365,58 @@ def render(
     structure and never mutates ``value``. ``field`` prefixes the field paths named in
     errors. With ``missing_as_none`` a string whose path does not resolve becomes None
     instead of failing (used by the ``exists``/``is_empty`` condition operators).
+    ``limits``: the seconds of work left to the cell and its run (none: each
+    evaluation still has its own second).
 
     Raises MappingError naming the cell, the field, the expression and the problem.
     """
-    return _Run(context, _scope(context), cell_id, field, missing_as_none).walk(value, ())
+    scope = _scope(context, limits)
+    return _Run(context, scope, cell_id, field, missing_as_none).walk(value, ())
+
+
+async def render_async(
+    value: Any,
+    context: Mapping[str, Any],
+    *,
+    cell_id: str,
+    field: str = "",
+    missing_as_none: bool = False,
+    limits: CellBudget | None = None,
+) -> Any:
+    """:func:`render`, in a worker thread unless every template is light (:func:`is_light`).
+
+    The event loop keeps running other runs and requests while a heavy cell renders.
+    If the awaiting task is cancelled, the thread finishes the evaluation on its own,
+    within the same budgets.
+    """
+    work = partial(
+        render, value, context, cell_id=cell_id, field=field,
+        missing_as_none=missing_as_none, limits=limits,
+    )
+    if is_light(value):
+        return work()
+    return await in_worker(work)
+
+
+async def in_worker(work: Callable[[], _T]) -> _T:
+    """Run ``work`` (mapping work: a render, a rule evaluation) in a worker thread."""
+    return await asyncio.get_running_loop().run_in_executor(_WORKERS, work)
+
+
+def is_light(value: Any) -> bool:
+    """True when every template in ``value`` is only paths, constants and comparisons.
+
+    Such templates cost microseconds and render on the event loop; a loop, filter,
+    operator or call anywhere makes the value heavy. A template with a syntax error
+    counts as heavy (rendering it reports the error).
+    """
+    for _, source in _template_strings(value):
+        try:
+            if not _compile(source).light:
+                return False
+        except TemplateSyntaxError:
+            return False
+    return True
 
 
 def render_template(
@@ -308,12 +426,14 @@ def render_template(
     cell_id: str,
     field: str,
     missing_as_none: bool = False,
+    limits: CellBudget | None = None,
 ) -> Any:
     """Render one string: native value for ``{{ expr }}``, text for other templates.
 
     A string without template syntax is returned unchanged.
     """
-    return _Run(context, _scope(context), cell_id, field, missing_as_none).walk(source, ())
+    scope = _scope(context, limits)
+    return _Run(context, scope, cell_id, field, missing_as_none).walk(source, ())
 
 
 def _template_strings(value: Any, field: str = "") -> Iterator[tuple[str, str]]:

@@ -43,6 +43,11 @@ class TriggerCell(OperationCell):
     """Starts the scenario. Its output is available as ``trigger`` and ``steps.<id>``."""
 
     kind: Literal["trigger"]
+    test_data: dict[str, Any] | None = Field(
+        None,
+        description="What a test run in the workspace feeds the scenario when no other test data is given: an "
+        "example of what this trigger delivers (templates ship one). Never used by real runs.",
+    )
 
 
 class ActionCell(OperationCell):
@@ -59,8 +64,18 @@ class TransformerCell(OperationCell):
     on_error: Literal["fail", "continue"] = Field("fail", description="fail: the run fails with this cell. continue: record the error and go on.")
 
 
+_PRESENT = {"not": {"type": "null"}}
+_ABSENT = {"type": "null"}
+
+
 class Branch(_Strict):
     """One route of a router: runs its cells when its rules pass."""
+
+    # the JSON Schema says what ``ConditionCell._one_mode`` checks: rules, or fallback: true
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"title": "A branch with rules", "required": ["rules"], "properties": {"rules": _PRESENT}},
+        {"title": "The fallback branch", "required": ["fallback"], "properties": {"fallback": {"const": True}}},
+    ]})
 
     name: str = Field(description="Shown in the workspace and in execution records.")
     rules: RuleGroup | None = Field(None, description="When the branch runs. Omit for the fallback branch.")
@@ -71,9 +86,23 @@ class Branch(_Strict):
 class ConditionCell(CellBase):
     """A filter (``rules``) or a router (``branches``)."""
 
+    # the JSON Schema says what ``_one_mode`` checks: rules XOR branches (at least one,
+    # at most one fallback); unique branch names are checked on import (JSON Schema cannot)
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"title": "Filter", "required": ["rules"], "properties": {"rules": _PRESENT, "branches": _ABSENT}},
+        {
+            "title": "Router",
+            "required": ["branches"],
+            "properties": {
+                "rules": _ABSENT,
+                "branches": {"type": "array", "minItems": 1, "minContains": 0, "maxContains": 1, "contains": {"required": ["fallback"], "properties": {"fallback": {"const": True}}}},
+            },
+        },
+    ]})
+
     kind: Literal["condition"]
-    rules: RuleGroup | None = Field(None, description="Filter: the run goes on only when these rules pass.")
-    branches: list[Branch] | None = Field(None, description="Router: named branches, each with rules and cells.")
+    rules: RuleGroup | None = Field(None, description="Filter: the run goes on only when these rules pass (not with branches).")
+    branches: list[Branch] | None = Field(None, description="Router: named branches, each with rules and cells (not with rules).")
     match: Literal["all", "first"] = Field("all", description="Router: run every matching branch, or only the first.")
 
     @model_validator(mode="after")

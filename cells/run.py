@@ -1,7 +1,10 @@
 """Running one cell: render inputs, validate, call, validate the output, time it.
 
 This is exactly what the workspace's "Run cell" calls and what the runner calls for
-every step; nothing else runs an operation.
+every step; nothing else runs an operation. Mapping work beyond plain paths (loops,
+filters, regular expressions in rules) runs in the mapping worker threads
+(``cells.mapping.in_worker``), within the cell's ``limits``, so a heavy cell never
+holds up the event loop.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from cells import mapping
-from cells.conditions import evaluate
+from cells.conditions import Operator, evaluate
+from cells.mapping import CellBudget
 from cells.models import ActionCell, ConditionCell, OperationCell, TransformerCell, TriggerCell
+from cells.secrets import masked, refs_in, secret_fields
 from connectors.sdk import (
     App,
     CallTimeoutError,
@@ -36,6 +41,14 @@ class ContextFactory(Protocol):
     """Builds the ``OperationContext`` for a cell (connection, HTTP client, keys)."""
 
     def __call__(self, cell: OperationCell, app: App, *, idempotency_key: str) -> Awaitable[OperationContext]: ...
+
+
+class SecretResolver(Protocol):
+    """Replaces the ``{"$secret": id}`` references in a cell's secret ``fields`` by the
+    stored values (``engine/secrets.py``); raises a ``CellwrightError`` when one is not the
+    cell's owner's."""
+
+    def __call__(self, cell: OperationCell, inputs: Mapping[str, Any], fields: frozenset[str]) -> Awaitable[dict[str, Any]]: ...
 
 
 class AppLookup(Protocol):
@@ -135,18 +148,29 @@ async def run_operation_cell(
     make_context: ContextFactory,
     idempotency_key: str,
     timeout: float = 60.0,
+    resolve_secrets: SecretResolver | None = None,
+    limits: CellBudget | None = None,
 ) -> CellResult:
-    """Run an action or transformer cell."""
+    """Run an action or transformer cell; ``limits``: its mapping time budget.
+
+    Stored secrets (``{"$secret": id}`` in a secret field) are resolved by
+    ``resolve_secrets`` right before validation; the recorded input shows them masked.
+    """
     with _recording(cell.id) as result:
         app = apps.get(cell.app)
         op = app.action(cell.operation)
-        rendered = mapping.render(cell.inputs, context, cell_id=cell.id)
-        result.input = rendered
+        rendered = await mapping.render_async(cell.inputs, context, cell_id=cell.id, limits=limits)
+        fields = secret_fields(op.input)
+        result.input = masked(rendered, fields)  # never a secret, even when validation fails
+        if next(refs_in(rendered, fields), None) is not None:
+            if resolve_secrets is None:
+                raise ConfigurationError(f"Cell '{cell.id}' uses a stored secret, which cannot be read here.")
+            rendered = await resolve_secrets(cell, rendered, fields)
         try:
             inputs = op.input.model_validate(rendered)
         except ValidationError as exc:
             raise validation_error(cell.id, exc) from None
-        result.input = dump(inputs)  # masked secrets, defaults filled in
+        result.input = masked(dump(inputs), fields)  # masked secrets, defaults filled in
         if app.needs_connection and not cell.connection:
             raise ConfigurationError(f"Cell '{cell.id}' needs a {app.name} connection; pick one in the cell.")
         ctx = await make_context(cell, app, idempotency_key=idempotency_key)
@@ -159,16 +183,18 @@ async def run_operation_cell(
     return result
 
 
-def run_condition_cell(cell: ConditionCell, context: Mapping[str, Any]) -> tuple[CellResult, list[str]]:
+def run_condition_cell(
+    cell: ConditionCell, context: Mapping[str, Any], *, limits: CellBudget | None = None
+) -> tuple[CellResult, list[str]]:
     """Evaluate a filter or router. Returns the result and the branches (or ``[]``) to run.
 
     A filter whose rules fail returns ``output.passed = False``; the runner then stops
-    the run quietly.
+    the run quietly. Runs on the calling thread: see :func:`run_condition_cell_async`.
     """
     taken: list[str] = []
     with _recording(cell.id) as result:
         if cell.rules is not None:
-            ev = evaluate(cell.rules, context, cell_id=cell.id)
+            ev = evaluate(cell.rules, context, cell_id=cell.id, limits=limits)
             result.output = {"passed": ev.passed, "rules": ev.rules}
         else:
             evaluations: dict[str, Any] = {}
@@ -176,7 +202,7 @@ def run_condition_cell(cell: ConditionCell, context: Mapping[str, Any]) -> tuple
                 if branch.fallback:
                     continue
                 assert branch.rules is not None
-                ev = evaluate(branch.rules, context, cell_id=cell.id)
+                ev = evaluate(branch.rules, context, cell_id=cell.id, limits=limits)
                 evaluations[branch.name] = {"passed": ev.passed, "rules": ev.rules}
                 if ev.passed and not (cell.match == "first" and taken):
                     taken.append(branch.name)
@@ -185,6 +211,20 @@ def run_condition_cell(cell: ConditionCell, context: Mapping[str, Any]) -> tuple
             result.output = {"branches": taken, "evaluations": evaluations}
         result.status = "completed"
     return result, taken
+
+
+async def run_condition_cell_async(
+    cell: ConditionCell, context: Mapping[str, Any], *, limits: CellBudget | None = None
+) -> tuple[CellResult, list[str]]:
+    """:func:`run_condition_cell`, in a mapping worker thread unless its rules are light."""
+    if _light_rules(cell):
+        return run_condition_cell(cell, context, limits=limits)
+    return await mapping.in_worker(lambda: run_condition_cell(cell, context, limits=limits))
+
+
+def _light_rules(cell: ConditionCell) -> bool:
+    data = cell.model_dump(include={"rules", "branches"})
+    return mapping.is_light(data) and Operator.MATCHES_REGEX.value not in str(data)
 
 
 def trigger_result(cell: TriggerCell, payload: Mapping[str, Any], *, apps: AppLookup) -> CellResult:
@@ -204,12 +244,15 @@ async def run_cell(
     make_context: ContextFactory,
     idempotency_key: str,
     timeout: float = 60.0,
+    resolve_secrets: SecretResolver | None = None,
+    limits: CellBudget | None = None,
 ) -> CellResult:
     """Run any step cell on its own (the workspace's "Run cell")."""
     if isinstance(cell, ConditionCell):
-        return run_condition_cell(cell, context)[0]
+        return (await run_condition_cell_async(cell, context, limits=limits))[0]
     return await run_operation_cell(
-        cell, context, apps=apps, make_context=make_context, idempotency_key=idempotency_key, timeout=timeout
+        cell, context, apps=apps, make_context=make_context, idempotency_key=idempotency_key,
+        timeout=timeout, resolve_secrets=resolve_secrets, limits=limits,
     )
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from cells.models import TriggerCell
 from connectors.sdk import CellwrightError, InstantTrigger, PollingTrigger, ScheduleTrigger
+from engine import secrets as stored_secrets
 
 if TYPE_CHECKING:
     from engine.service import Cellwright
@@ -38,7 +39,7 @@ async def subscribe(svc: Cellwright, scenario: Any, trigger: TriggerCell) -> Non
         return
     ctx = await svc.contexts.context(scenario.user_id, trigger, app)
     ctx.webhook_url = svc.webhook_url(scenario)
-    inputs = op.input.model_validate(trigger.inputs)
+    inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, svc.store, scenario.user_id, op, trigger)
     state = await op.subscribe(ctx, inputs, ctx.webhook_url or "")
     await asyncio.to_thread(
         lambda: svc.store.create_webhook_subscription(
@@ -58,7 +59,8 @@ async def unsubscribe(svc: Cellwright, scenario: Any, trigger: TriggerCell) -> N
             op = app.trigger(trigger.operation)
             if isinstance(op, InstantTrigger) and op.unsubscribe is not None:
                 ctx = await svc.contexts.context(scenario.user_id, trigger, app)
-                await op.unsubscribe(ctx, op.input.model_validate(trigger.inputs), sub.state or {})
+                inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, svc.store, scenario.user_id, op, trigger)
+                await op.unsubscribe(ctx, inputs, sub.state or {})
         except CellwrightError as exc:
             log.warning("could not remove the %s webhook of scenario %s: %s", trigger.app, scenario.id, exc)
         await asyncio.to_thread(svc.store.delete_webhook_subscription, sub.id)

@@ -71,10 +71,16 @@ class Contexts:
     ) -> OperationContext:
         credentials: Mapping[str, Any] = {}
         metadata: Mapping[str, Any] = {}
-        if cell.connection and app.needs_connection:
+        connection = None
+        if cell.connection:
+            # checked for every app, also those that ignore connections: a cell may only
+            # name its owner's connection (another user's reads as "not found")
             connection = await asyncio.to_thread(self.store.get_connection, user_id, cell.connection)
-            if connection is None or connection.app_id != app.key:
-                raise ConfigurationError(f"Cell '{cell.id}' uses connection '{cell.connection}', which does not exist or is not a {app.name} connection.")
+            if connection is None:
+                raise ConfigurationError(f"Cell '{cell.id}' uses connection '{cell.connection}', which was not found among your connections. Pick one of your connections in the cell.")
+        if connection is not None and app.needs_connection:
+            if connection.app_id != app.key:
+                raise ConfigurationError(f"Cell '{cell.id}' uses connection '{connection.name}', which is not a {app.name} connection.")
             http, credentials = await self._connection_client(connection, app)
             metadata = connection.metadata or {}
             await asyncio.to_thread(self.store.touch_connection, connection.id)
@@ -96,6 +102,10 @@ class Contexts:
         """A context for calls made on behalf of a connection (its test call, subscriptions)."""
         http, credentials = await self._connection_client(connection, app)
         return OperationContext(http=http, credentials=credentials, connection_id=connection.id, connection_metadata=connection.metadata or {})
+
+    async def plain(self, app: App) -> OperationContext:
+        """A context without a connection (apps that need none)."""
+        return OperationContext(http=self._plain_client(app))
 
     @property
     def oauth_redirect_uri(self) -> str:

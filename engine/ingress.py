@@ -10,7 +10,8 @@ webhook, waits for the run and answers with its result.
 ``/hooks/apps/{app}/{token}`` is a *connection's* URL, for apps whose vendor sends every
 event of a connection to one URL (``App.connection_webhook``: a Slack app's single
 Request URL). A delivery there is verified once with the connection's credentials, a
-URL check is answered without any scenario, and the delivery is handed to every enabled
+URL check is answered without any scenario (a body that says it is JSON and is not
+standard JSON is refused first, with 400), and the delivery is handed to every enabled
 scenario of the connection's owner whose live trigger is one of the app's instant
 triggers on that connection: each trigger's ``parse`` picks its events, one execution
 per event and scenario (deduplicated per scenario). The answer is ``200`` at once with
@@ -37,6 +38,7 @@ from connectors.sdk import (
     InstantTrigger,
     WebhookVerificationError,
 )
+from engine import secrets as stored_secrets
 from engine.runner import RESPOND, Outcome
 
 log = logging.getLogger("cellwright.ingress")
@@ -100,7 +102,7 @@ class WebhookIngress:
         doc = await asyncio.to_thread(self.app.runner.document, scenario.id, version)
         trigger = doc.trigger
         op = self.app.apps.get(trigger.app).trigger(trigger.operation)
-        inputs = op.input.model_validate(trigger.inputs)
+        inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, store, scenario.user_id, op, trigger)
         subs = await asyncio.to_thread(store.webhook_subscriptions, scenario.id)
         state: Mapping[str, Any] = (subs[0].state or {}) if subs else {}
         credentials: Mapping[str, Any] = {}
@@ -202,7 +204,7 @@ class WebhookIngress:
                     continue
                 op = app.trigger(trigger.operation)
                 if isinstance(op, InstantTrigger):
-                    found.append((scenario, op, op.input.model_validate(trigger.inputs)))
+                    found.append((scenario, op, stored_secrets.trigger_inputs(self.app.store, scenario.user_id, op, trigger)))
             except (CellwrightError, LookupError, ValidationError) as exc:  # one broken scenario does not stop the others
                 log.warning("scenario %s cannot take %s events: %s", scenario.id, app.key, exc)
         return tuple(found)
@@ -220,7 +222,12 @@ class WebhookIngress:
             hook.verify(request, target.credentials)
         except WebhookVerificationError as exc:
             return WebhookAnswer(401, {"error": exc.code, "message": exc.message}, {})
-        answer = hook.challenge(request) if hook.challenge is not None else None
+        try:
+            if request.declares_json:
+                request.json()  # a body that says JSON and is not: refused once, for every scenario
+            answer = hook.challenge(request) if hook.challenge is not None else None
+        except CellwrightError as exc:
+            return WebhookAnswer(400, {"error": exc.code, "message": exc.message}, {})
         if answer is not None:
             status, body, headers = answer
             return WebhookAnswer(status, body, dict(headers))

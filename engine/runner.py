@@ -5,6 +5,12 @@ crash, a retry, or a rerun from a cell) rebuilds its context from the results al
 recorded and never runs a finished cell again. The runner owns every state change of
 an execution (finish, schedule a retry); executors only claim, heartbeat and schedule,
 so a Celery executor can reuse it unchanged.
+
+A run that cannot be recorded ends ``failed`` (``result_not_saved``) rather than
+staying ``running``; a run taken over after an expired lease more than
+``max_reclaims`` times is failed (``run_abandoned``) instead of being run again, so a
+run that brings its server down cannot do so forever. Mapping work is limited per cell
+and per run (``mapping_cell_seconds`` / ``mapping_run_seconds``).
 """
 
 from __future__ import annotations
@@ -18,17 +24,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cells.mapping import RunBudget
 from cells.models import ConditionCell, OperationCell, ScenarioDocument
 from cells.run import (
     CellResult,
     ContextFactory,
     idempotency_key,
-    run_condition_cell,
+    run_condition_cell_async,
     run_operation_cell,
     trigger_result,
 )
 from connectors.registry import Registry
-from connectors.sdk import CellwrightError
+from connectors.sdk import CellwrightError, ResultNotSavedError, RunAbandonedError
+from engine import ownership
+from engine import secrets as stored_secrets
 from engine.alerts import Alerts
 from engine.backoff import backoff_delay
 from engine.settings import Settings
@@ -58,6 +67,7 @@ class _Run:
     make_context: ContextFactory
     deadline: float
     limit: float
+    budget: RunBudget
     failures: Counter[str] = field(default_factory=Counter)
     continued: dict[str, Any] = field(default_factory=dict)
     results: list[CellResult] = field(default_factory=list)
@@ -84,6 +94,7 @@ class Runner:
         self.writes: Any = None  # engine.writes.WriteQueue when the service runs (group commit)
         self.alerts = Alerts(store, settings)  # failure alerts, delivered in the background
         self._docs: dict[tuple[str, int], ScenarioDocument] = {}
+        self._owned: set[tuple[str, int, str]] = set()  # versions whose connections are the owner's
 
     def document(self, scenario_id: str, version: int) -> ScenarioDocument:
         key = (scenario_id, version)
@@ -97,6 +108,24 @@ class Runner:
                 self._docs.clear()
             self._docs[key] = doc
         return doc
+
+    async def _foreign_connection(self, execution: Any, doc: ScenarioDocument) -> dict[str, str] | None:
+        """The first cell whose connection is not the owner's (``{cell_id, message}``), or None.
+
+        A document saved before save checked this (or written straight into the store)
+        must not run with another user's connection. A version found clean stays clean
+        (connection ids are never reused), so it is checked once per process.
+        """
+        key = (execution.scenario_id, execution.scenario_version, execution.user_id)
+        if key in self._owned:
+            return None
+        problems = await asyncio.to_thread(ownership.connection_problems, self.store, self.apps, execution.user_id, doc)
+        if problems:
+            return {"cell_id": problems[0]["cell_id"], "message": problems[0]["message"]}
+        if len(self._owned) > 4096:
+            self._owned.clear()
+        self._owned.add(key)
+        return None
 
     def _pure_cells(self, doc: ScenarioDocument) -> frozenset[str]:
         """Cells without side effects: the trigger, conditions and transformers."""
@@ -117,6 +146,8 @@ class Runner:
 
         ``fresh``: the caller just created it, so there are no recorded results to read.
         """
+        if execution.reclaims > self.settings.max_reclaims:
+            return await self._abandon(execution)
         try:
             doc = self._docs.get((execution.scenario_id, execution.scenario_version))
             if doc is None:
@@ -126,6 +157,12 @@ class Runner:
             outcome = Outcome("failed", error={"code": "configuration_error", "message": f"The scenario version this run uses cannot be loaded: {exc}"})
             finished = await asyncio.to_thread(lambda: self.store.finish_execution(execution.id, status="failed", error=outcome.error))
             self.alerts.notify(finished, "", False)  # name and settings are in the missing document
+            return outcome
+        refused = await self._foreign_connection(execution, doc)
+        if refused is not None:  # before any cell runs: nothing is called, nobody's connection touched
+            outcome = Outcome("failed", error={"code": "configuration_error", **refused})
+            finished = await asyncio.to_thread(lambda: self.store.finish_execution(execution.id, status="failed", error=outcome.error))
+            self.alerts.notify(finished, doc.name, doc.settings.notify_on_error)
             return outcome
         previous = [] if fresh else await asyncio.to_thread(self.store.node_results, execution.id)
         done: dict[str, Any] = {}
@@ -157,6 +194,7 @@ class Runner:
             make_context=self.contexts.for_execution(execution),
             deadline=time.monotonic() + max(0.0, limit - elapsed),
             limit=limit,
+            budget=RunBudget(run_seconds=self.settings.mapping_run_seconds, cell_seconds=self.settings.mapping_cell_seconds),
             failures=failures,
             continued=continued,
             pure=self._pure_cells(doc),
@@ -172,6 +210,20 @@ class Runner:
         outcome.last_output = run.last_output
         await self._settle(run, outcome)
         return outcome
+
+    async def _abandon(self, execution: Any) -> Outcome:
+        """Fail an execution whose process died with it too often; run nothing."""
+        error = RunAbandonedError(
+            f"The run was stopped: the server running it stopped or stalled {execution.reclaims} times"
+            f" while it ran (the limit is {self.settings.max_reclaims}, setting max_reclaims)."
+            " It may make the server run out of memory or time: check its largest mappings and data,"
+            " then rerun it.",
+            reclaims=execution.reclaims,
+        ).to_dict()
+        log.error("execution %s: given up after %d takeovers", execution.id, execution.reclaims)
+        finished = await self._write(self.store.finish_execution, execution.id, status="failed", error=error)
+        self.alerts.notify(finished, "", False)  # the scenario is not loaded: no name, no settings
+        return Outcome("failed", error=error)
 
     async def _run(self, run: _Run) -> Outcome:
         trigger = run.doc.trigger
@@ -202,7 +254,7 @@ class Runner:
         if cell.id in run.done:
             output = run.done[cell.id].output or {}
         else:
-            result, _ = run_condition_cell(cell, run.context)
+            result, _ = await run_condition_cell_async(cell, run.context, limits=run.budget.cell())
             await self._record(run, result)
             if not result.ok:
                 raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
@@ -238,6 +290,8 @@ class Runner:
             make_context=run.make_context,
             idempotency_key=idempotency_key(run.execution.id, cell.id),
             timeout=min(cell_timeout, remaining),
+            resolve_secrets=stored_secrets.resolver(self.store, run.execution.user_id),
+            limits=run.budget.cell(),
         )
         if result.ok:
             await self._record(run, result)
@@ -252,8 +306,10 @@ class Runner:
             result.error = {"code": "timeout", "message": f"The run reached its time limit ({run.limit:g} s) while cell '{cell.id}' was running."}
             await self._record(run, result)
             raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
-        if error.code in ("auth_invalid", "auth_expired") and cell.connection:
-            await asyncio.to_thread(self.store.set_connection_status, cell.connection, "error", error.message)
+        if error.code in ("auth_invalid", "auth_expired") and cell.connection and self._uses_connection(cell):
+            # only the run's owner's connection, and only one the call used (an app without
+            # auth, e.g. the HTTP action, never used the one its cell names)
+            await asyncio.to_thread(lambda: self.store.update_connection(run.execution.user_id, cell.connection, status="error", status_message=error.message))
         tries = run.failures[cell.id]  # failed tries of this cell before this one
         if error.retryable and tries < run.doc.settings.retry_count:
             delay = backoff_delay(tries, self.settings.retry_base_seconds, self.settings.retry_max_seconds, getattr(error, "retry_after", None))
@@ -267,6 +323,12 @@ class Runner:
             return
         await self._record(run, result)
         raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
+
+    def _uses_connection(self, cell: OperationCell) -> bool:
+        try:
+            return self.apps.get(cell.app).needs_connection
+        except CellwrightError:
+            return False
 
     async def _record(self, run: _Run, result: CellResult) -> None:
         """Keep a cell's result; write it now unless the cell is pure.
@@ -301,13 +363,32 @@ class Runner:
     async def _flush(self, run: _Run) -> None:
         if run.pending:
             rows, run.pending = run.pending, []
-            await self._write(self.store.record_node_results, run.execution.id, rows)
+            try:
+                await self._write(self.store.record_node_results, run.execution.id, rows)
+            except Exception as exc:
+                raise _Stop(Outcome("failed", error=self._not_saved(run, rows, exc))) from None
+
+    def _not_saved(self, run: _Run, rows: list[dict[str, Any]], exc: Exception) -> dict[str, Any]:
+        """The error of a run whose results the store refused (logged with its cause)."""
+        log.error("execution %s: the store refused its results: %s", run.execution.id, _db_reason(exc))
+        cells = ", ".join(repr(row["cell_id"]) for row in rows) or "none"
+        return ResultNotSavedError(
+            f"The run was stopped: the results of cell(s) {cells} could not be saved"
+            f" ({_db_reason(exc)}). A value may be too large to store: make the cell's"
+            " inputs or output smaller (map only the fields you need), then rerun it.",
+            cells=[row["cell_id"] for row in rows],
+        ).to_dict()
 
     async def _settle(self, run: _Run, outcome: Outcome) -> None:
         ex = run.execution
         if outcome.status == "waiting":
             assert outcome.retry_in is not None
-            await self._flush(run)
+            try:
+                await self._flush(run)
+            except _Stop as stop:  # the failed try could not be recorded: end the run
+                outcome.status, outcome.error, outcome.retry_in = "failed", stop.outcome.error, None
+                await self._settle(run, outcome)
+                return
             await asyncio.to_thread(
                 self.store.schedule_retry,
                 ex.id,
@@ -317,7 +398,20 @@ class Runner:
             )
             return
         rows, run.pending = run.pending, []
-        finished = await self._write(self.store.finish_execution, ex.id, status=outcome.status, error=outcome.error, node_results=rows)
+        try:
+            finished = await self._write(self.store.finish_execution, ex.id, status=outcome.status, error=outcome.error, node_results=rows)
+        except Exception as exc:
+            # The store refused the results (or the outcome): end the run failed with
+            # what can be kept — the cells' statuses and errors, without their data.
+            outcome.status, outcome.error = "failed", self._not_saved(run, rows, exc)
+            slim = [{**row, "input": None, "output": None} for row in rows]
+            try:
+                finished = await self._write(self.store.finish_execution, ex.id, status="failed", error=outcome.error, node_results=slim)
+            except Exception:
+                # Nothing can be written now: the lease expires, the run is taken over,
+                # and after max_reclaims takeovers it is given up.
+                log.exception("execution %s: cannot record its end", ex.id)
+                return
         if finished.status == "failed":
             self.alerts.notify(finished, run.doc.name, run.doc.settings.notify_on_error)  # never waited for
         if self.analytics is not None:
@@ -362,6 +456,12 @@ def _with_cell(error: Mapping[str, Any] | None, cell_id: str) -> dict[str, Any]:
     data = dict(error or {"code": "error", "message": "failed"})
     data["cell_id"] = cell_id
     return data
+
+
+def _db_reason(exc: Exception) -> str:
+    """The database's own words, without the SQL and its parameters (they hold data)."""
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return reason[:200]
 
 
 def _aware(value: datetime) -> datetime:

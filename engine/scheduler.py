@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from connectors.sdk import CellwrightError, PollingTrigger, ScheduleTrigger
+from engine import secrets as stored_secrets
 
 if TYPE_CHECKING:
     from engine.service import Cellwright
@@ -63,7 +64,7 @@ class Scheduler:
 
     async def _schedule(self, scenario: Any, trigger: Any, op: ScheduleTrigger, now: datetime) -> int:
         store = self.app.store
-        inputs = op.input.model_validate(trigger.inputs)
+        inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, store, scenario.user_id, op, trigger)
         fingerprint = _fingerprint(trigger)
         state = await asyncio.to_thread(store.get_trigger_state, scenario.id, trigger.id)
         due = state.next_poll_at if state and state.cursor == fingerprint else None
@@ -90,7 +91,7 @@ class Scheduler:
         if state and same_trigger and not force and state.next_poll_at and _aware(state.next_poll_at) > now:
             return 0
         app = self.app.apps.get(trigger.app)
-        inputs = op.input.model_validate(trigger.inputs)
+        inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, store, scenario.user_id, op, trigger)
         ctx = await self.app.contexts.context(scenario.user_id, trigger, app)
         since = cursor_data.get("since") if same_trigger else None
         next_poll = now + timedelta(seconds=op.interval_seconds)

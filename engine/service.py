@@ -17,17 +17,23 @@ from typing import Any
 from cells import checks
 from cells import document as documents
 from cells.checks import operation_errors
+from cells.mapping import RunBudget
 from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
 from cells.run import CellResult, idempotency_key, run_cell
 from connectors.extra_apps import registry_for
+from connectors.icons import icon_url
 from connectors.registry import Registry
 from connectors.sdk import (
+    CallTimeoutError,
     CellwrightError,
     ConfigurationError,
     IncomingRequest,
     InvalidInputError,
+    Option,
 )
-from engine import arming
+from connectors.sdk.options import fetch_options, source_for
+from engine import arming, ownership
+from engine import secrets as stored_secrets
 from engine.contexts import Contexts
 from engine.executor import LocalExecutor
 from engine.ingress import WebhookAnswer, WebhookIngress
@@ -36,6 +42,9 @@ from engine.settings import Settings
 from engine.writes import WriteQueue
 
 log = logging.getLogger("cellwright")
+
+OPTIONS_TIMEOUT_SECONDS = 30.0
+"""How long listing a field's choices may take: a person is waiting at a dropdown."""
 
 
 class NotFound(CellwrightError):
@@ -62,6 +71,7 @@ class Cellwright:
         self.store = store
         self.store.migrate()
         self.store.sync_apps([_catalog_row(app) for app in self.apps])
+        stored_secrets.seal_existing(self.store, self.apps)  # plaintext saved by older versions
         self.analytics: Any = None  # opened by start(): one process only may own the file
         self.contexts = Contexts(self.store, self.settings)
         self.runner = Runner(self.store, self.apps, self.contexts, self.settings, analytics=self.analytics)
@@ -228,6 +238,34 @@ class Cellwright:
         self.store.audit(user_id, "connection.delete", "connection", connection_id)
         self.ingress.forget()
 
+    async def options(
+        self, user_id: str, app_key: str, operation: str, field: str, connection_id: str | None,
+        values: Mapping[str, Any] | None = None,
+    ) -> list[Option]:
+        """The choices of an ID field (a Slack channel, a monday.com board…), listed through
+        the user's own connection; ``values``: the operation's other fields, for choices
+        that depend on one (a board's groups). ``field`` may be dotted (``line_items.price``)."""
+        if app_key not in self.apps:
+            raise NotFound(f"There is no app '{app_key}'.")
+        app = self.apps.get(app_key)
+        op = next((o for o in (*app.triggers, *app.actions) if o.key == operation), None)
+        if op is None:
+            raise NotFound(f"{app.name} has no operation '{operation}'.")
+        source = source_for(app, op, field)
+        if app.needs_connection and not connection_id:
+            raise InvalidInputError(
+                f"Choose a {app.name} connection first: the {source.name} are listed through it.",
+                errors=[{"field": "connection", "message": "required"}],
+            )
+        connection = await asyncio.to_thread(self.store.get_connection, user_id, connection_id) if connection_id else None
+        if connection_id and (connection is None or connection.app_id != app.key):
+            raise NotFound(f"You have no {app.name} connection {connection_id}.")
+        ctx = await self.contexts.for_connection(connection, app) if connection is not None else await self.contexts.plain(app)
+        try:
+            return await asyncio.wait_for(fetch_options(source, ctx, dict(values or {})), OPTIONS_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise CallTimeoutError(f"{app.name} took too long to list the {source.name}; type the ID instead, or try again.") from None
+
     # -- scenarios ------------------------------------------------------------------------
 
     def validate(self, doc: ScenarioDocument) -> None:
@@ -236,10 +274,18 @@ class Cellwright:
             raise error
 
     def import_scenario(self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None) -> Any:
-        """Store a document (new, or a new version of ``scenario_id``)."""
+        """Store a document (new, or a new version of ``scenario_id``).
+
+        Every connection must be one of the user's (``engine.ownership``); secrets typed
+        into secret fields go to the vault and the stored document holds references
+        (``engine.secrets``).
+        """
         self.validate(doc)
-        if scenario_id is not None and self.store.get_scenario(user_id, scenario_id) is None:
+        existing = self.store.get_scenario(user_id, scenario_id) if scenario_id is not None else None
+        if scenario_id is not None and existing is None:
             raise NotFound(f"No scenario {scenario_id}.")
+        ownership.check_connections(self.store, self.apps, user_id, doc)
+        doc = stored_secrets.seal(self.store, self.apps, user_id, doc, existing.document if existing else None)
         scenario = self.store.save_scenario(user_id, doc.to_data(), scenario_id=scenario_id, nodes=documents.node_rows(doc))
         if not scenario.webhook_token:
             self.store.set_webhook_token(scenario.id, secrets.token_urlsafe(24))
@@ -303,6 +349,7 @@ class Cellwright:
             raise NotFound(f"Scenario {scenario_id} has no version {target} (the latest is {scenario.version}).")
         new = documents.parse(data, source=f"version {target}")
         self.validate(new)  # the apps may have changed since it was saved
+        ownership.check_connections(self.store, self.apps, user_id, new)  # saved before the check existed
         gaps = checks.incomplete(new, self.apps)
         if gaps:
             shown = " ".join(g["message"] for g in gaps[:5]) + (f" (and {len(gaps) - 5} more)" if len(gaps) > 5 else "")
@@ -463,9 +510,12 @@ class Cellwright:
         assert isinstance(cell, OperationCell | ConditionCell)
         ctx_factory = self.contexts.factory(user_id)
         full = {"trigger": context.get("trigger", {}), "steps": dict(context.get("steps", {})), "execution": {"id": "preview", "scenario_id": None}}
+        budget = RunBudget(run_seconds=self.settings.mapping_run_seconds, cell_seconds=self.settings.mapping_cell_seconds)
         return await run_cell(
             cell, full, apps=self.apps, make_context=ctx_factory,
             idempotency_key=idempotency_key(f"preview-{secrets.token_hex(6)}", cell.id), timeout=doc.settings.cell_timeout_seconds,
+            resolve_secrets=stored_secrets.resolver(self.store, user_id),
+            limits=budget.cell(),
         )
 
     # -- webhooks -------------------------------------------------------------------------
@@ -508,7 +558,7 @@ def _catalog_row(app: Any) -> dict[str, Any]:
         "id": app.key,
         "name": app.name,
         "description": app.description,
-        "icon_url": app.icon,
+        "icon_url": icon_url(app.key),
         "category": app.category,
         "auth_type": app.auth.type,
         "auth_config": described["auth_schema"],

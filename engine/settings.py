@@ -31,11 +31,21 @@ class Settings(BaseSettings):
 
     max_concurrent_executions: int = Field(200, ge=1, description="Executions the local executor runs at once.")
     lease_seconds: float = Field(60.0, gt=0, description="How long a claimed execution is owned before another process may resume it.")
+    max_reclaims: int = Field(
+        3, ge=0, description="How often an execution whose lease expired (its process stopped or stalled) is taken over and run again; "
+        "past this it fails with 'run_abandoned' instead (a run that brings its server down every time).",
+    )
+    mapping_cell_seconds: float = Field(3.0, gt=0, description="CPU seconds the mappings of one cell may use in all (each expression: at most 1 s).")
+    mapping_run_seconds: float = Field(10.0, gt=0, description="CPU seconds the mappings of one run may use in all, over all its cells.")
     retry_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles each attempt, with jitter.")
     retry_max_seconds: float = Field(300.0, gt=0)
     alert_attempts: int = Field(4, ge=1, le=10, description="Tries of one alert webhook delivery (the first POST and its retries) while it gets no answer or HTTP 408, 429 or 5xx; waits as retry_base_seconds / retry_max_seconds.")
     execution_timeout_seconds: float = Field(300.0, gt=0, description="Default cap on a whole run (a scenario may set its own).")
-    webhook_max_bytes: int = Field(10 * 1024 * 1024, description="Largest webhook body accepted (413 above).")
+    webhook_max_bytes: int = Field(10 * 1024 * 1024, ge=0, description="Largest webhook body accepted (413 above).")
+    request_max_bytes: int = Field(
+        1024 * 1024, ge=0,
+        description="Largest body accepted by every other route — the REST API, sign-in, the demo echo (413 above, checked while reading).",
+    )
     sync_response_timeout_seconds: float = Field(30.0, gt=0, description="How long a synchronous webhook waits for the run to finish.")
 
     http_allow_private: bool = Field(False, description="Let the HTTP action and connectors reach private/loopback addresses (trusted installs only).")

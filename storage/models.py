@@ -276,6 +276,9 @@ class ExecutionRow(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     lease_until: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String)
+    # Claims of this execution while it was still "running" under an expired lease:
+    # how often a process died (or stalled) with it. The runner gives up past a limit.
+    reclaims: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None]
     # History pointers, not foreign keys: retention may delete the original first.
     rerun_of: Mapped[str | None] = mapped_column(ID)
@@ -386,3 +389,19 @@ class LoginFailureRow(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ScenarioSecretRow(Base):
+    """A secret typed into a cell input (an HTTP bearer token, a webhook's signing
+    secret). Documents hold ``{"$secret": <id>}`` instead of the value; the value is a
+    vault token bound to this row. Rows are never changed: typing a new secret makes a new
+    row, so older versions of a scenario keep theirs."""
+
+    __tablename__ = "scenario_secrets"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # scoped to the user, not to one scenario: the owner's export imported as a copy
+    # keeps working, while another user's reference is refused
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    value: Mapped[str] = mapped_column(Text)  # a Vault token, never plaintext
+    created_at: Mapped[datetime]

@@ -166,6 +166,7 @@ class Execution(_Record):
     resume_from: str | None
     created_at: datetime
     hops: int = 0
+    reclaims: int = 0  # takeovers after an expired lease (see ExecutionRow.reclaims)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,8 @@
 
 ``Store`` is thread-safe and synchronous: the engine calls it from worker threads
 (``asyncio.to_thread``). Every method opens its own short session and returns plain
-records (``storage.records``), never ORM instances. Connection credentials and webhook
-subscription state are encrypted by the :class:`~storage.vault.Vault` before they reach
+records (``storage.records``), never ORM instances. Connection credentials, webhook
+subscription state and secrets typed into cell inputs are encrypted by the :class:`~storage.vault.Vault` before they reach
 the database.
 """
 
@@ -19,13 +19,14 @@ from sqlalchemy import select, update
 
 from .datadir import create_private_file, make_private_dir
 from .migrations import alembic_config
-from .models import ConnectionRow, WebhookSubscriptionRow
+from .models import ConnectionRow, ScenarioSecretRow, WebhookSubscriptionRow
 from .repos.alerts import AlertsRepo
 from .repos.apps import AppsRepo
 from .repos.audit import AuditRepo
 from .repos.connections import ConnectionsRepo, connection_aad
 from .repos.executions import ExecutionsRepo
 from .repos.scenarios import ScenariosRepo
+from .repos.secrets import SecretsRepo, secret_aad
 from .repos.sessions import SessionsRepo
 from .repos.triggers import TriggersRepo, subscription_aad
 from .repos.users import UsersRepo
@@ -43,6 +44,7 @@ class Store(
     AppsRepo,
     ConnectionsRepo,
     ScenariosRepo,
+    SecretsRepo,
     ExecutionsRepo,
     TriggersRepo,
     AuditRepo,
@@ -94,6 +96,7 @@ class Store(
         targets = (
             (ConnectionRow, ConnectionRow.credentials, connection_aad),
             (WebhookSubscriptionRow, WebhookSubscriptionRow.state, subscription_aad),
+            (ScenarioSecretRow, ScenarioSecretRow.value, secret_aad),
         )
         changed = 0
         with self._write() as s:

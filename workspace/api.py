@@ -6,15 +6,19 @@ Every object is scoped to its owner: another user's id is a 404.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import yaml
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 
 from cells import document as documents
 from cells.models import MAX_TAG_LENGTH, ScenarioDocument, normal_tag
+from connectors.sdk import InvalidInputError
 from engine.service import Cellwright, NotFound
 from storage import MAX_SEARCH_LENGTH
 from workspace.api_models import (
@@ -26,19 +30,29 @@ from workspace.api_models import (
     ErrorBody,
     ExecutionOut,
     ExecutionPage,
+    OptionOut,
     PublishIn,
     RerunIn,
     RunCellIn,
     RunIn,
     ScenarioOut,
 )
+from workspace.guards import API_USER, StrictJSONRoute
 
 bearer = HTTPBearer(auto_error=False, description="An API key: cellwright apikey, or Settings → API keys.")
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body cannot be read: not JSON, or not UTF-8 (error: invalid_body)."},
     401: {"model": ErrorBody, "description": "Missing or invalid API key."},
     404: {"model": ErrorBody, "description": "No such object (or not yours)."},
-    422: {"model": ErrorBody, "description": "Invalid input: which field and why."},
+    409: {"model": ErrorBody, "description": "The object's state does not allow it (e.g. a connection that scenarios use)."},
+    413: {"model": ErrorBody, "description": "The body is over CELLWRIGHT_REQUEST_MAX_BYTES."},
+    422: {"model": ErrorBody, "description": "Invalid input: which field and why (also an app, operation or setting this server does not have)."},
 }
+"""Every error an API route can answer, in one shape (``ErrorBody``); the OpenAPI description lists them."""
+DB_INT = 2**31 - 1
+"""The largest version number the store holds (an SQL INTEGER)."""
+DB_BIGINT = 2**63 - 1
+"""The largest offset the store's queries take (an SQL BIGINT)."""
 
 
 def service(request: Request) -> Cellwright:
@@ -54,6 +68,9 @@ def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     x_api_key: Annotated[str | None, Header(description="An API key (alternative to Authorization: Bearer).")] = None,
 ) -> Any:
+    known = request.scope.get(API_USER)  # checked by RequestLimits before the body was read
+    if known is not None:
+        return known
     key = credentials.credentials if credentials else x_api_key
     user = service(request).store.user_for_api_key(key) if key else None
     if user is None:
@@ -62,7 +79,7 @@ def current_user(
 
 
 User = Annotated[Any, Depends(current_user)]
-router = APIRouter(prefix="/api/v1", responses=ERRORS)
+router = APIRouter(prefix="/api/v1", responses=ERRORS, route_class=StrictJSONRoute)
 
 
 def scenario_out(svc: Cellwright, scenario: Any, *, with_document: bool = True) -> ScenarioOut:
@@ -95,6 +112,32 @@ def get_app(key: str, svc: Service, _: User) -> dict[str, Any]:
     if key not in svc.apps:
         raise NotFound(f"No app '{key}'.")
     return svc.apps.get(key).describe()
+
+
+@router.get(
+    "/apps/{key}/operations/{operation}/fields/{field}/options", response_model=list[OptionOut], tags=["apps"],
+    summary="The choices of an ID field, listed through one of your connections",
+    description="For fields whose input schema names an option source (``x-options``): a Slack channel, a "
+    "monday.com board, a Stripe price… Each option is a value for the field and a label. ``field`` may be "
+    "dotted for a field of list items (``line_items.price``). The field still accepts any value and {{ }} references.",
+)
+async def field_options(
+    key: str, operation: str, field: str, svc: Service, user: User,
+    connection: Annotated[str | None, Query(description="Your connection to list through (required for apps with a connection).")] = None,
+    values: Annotated[str | None, Query(description='The other fields\' values as a JSON object, for choices that depend on one, e.g. {"board_id": "123"}.')] = None,
+) -> list[dict[str, Any]]:
+    given = _json_object(values, "values") if values else {}
+    return [o.to_dict() for o in await svc.options(user.id, key, operation, field, connection, given)]
+
+
+def _json_object(text: str, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise InvalidInputError(f'{name} must be a JSON object, e.g. {{"board_id": "123"}}.', errors=[{"field": name, "message": "not a JSON object"}])
+    return value
 
 
 # -- connections -----------------------------------------------------------------------
@@ -179,7 +222,13 @@ async def delete_scenario(scenario_id: str, svc: Service, user: User) -> Respons
     return Response(status_code=204)
 
 
-@router.get("/scenarios/{scenario_id}/export", tags=["scenarios"], summary="The scenario as a YAML or JSON file")
+@router.get(
+    "/scenarios/{scenario_id}/export", tags=["scenarios"], summary="The scenario as a YAML or JSON file", response_class=Response,
+    responses={200: {"description": "The scenario document: YAML (format=yaml) or JSON (format=json).", "content": {
+        "application/yaml": {"schema": {"$ref": "#/components/schemas/ScenarioDocument"}},
+        "application/json": {"schema": {"$ref": "#/components/schemas/ScenarioDocument"}},
+    }}},
+)
 def export_scenario(scenario_id: str, svc: Service, user: User, format: Literal["yaml", "json"] = "yaml") -> Response:
     text = svc.export_scenario(user.id, scenario_id)
     if format == "json":
@@ -195,7 +244,7 @@ def export_scenario(scenario_id: str, svc: Service, user: User, format: Literal[
 )
 async def publish_scenario(
     scenario_id: str, svc: Service, user: User, body: PublishIn | None = None,
-    version: Annotated[int | None, Query(ge=1, description="The saved version to publish (or in the body); default: the latest.")] = None,
+    version: Annotated[int | None, Query(ge=1, le=DB_INT, description="The saved version to publish (or in the body); default: the latest.")] = None,
 ) -> ScenarioOut:
     chosen = body.version if body is not None and body.version is not None else version
     return scenario_out(svc, await svc.publish(user.id, scenario_id, chosen))
@@ -231,17 +280,29 @@ async def run_one_cell(scenario_id: str, cell_id: str, body: RunCellIn, svc: Ser
 # -- executions ------------------------------------------------------------------------
 
 
+def _not_a_number(value: Any) -> Any:
+    """pydantic reads ``0.5`` or ``1714560000`` as a Unix time; the API takes ISO 8601 only,
+    so a number sent by mistake (seconds? milliseconds?) is refused instead of guessed."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError(f"'{value}' is a number; give a date and time in ISO 8601, e.g. 2024-05-01T12:00:00Z")
+    return value
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+IsoDateTime = Annotated[datetime, BeforeValidator(_not_a_number)]
+
+
 @router.get("/executions", response_model=ExecutionPage, tags=["executions"])
 def list_executions(
     svc: Service,
     user: User,
     scenario_id: str | None = None,
     status: Literal["queued", "running", "waiting", "completed", "failed", "cancelled"] | None = None,
-    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601; UTC when no offset is given).")] = None,
-    until: Annotated[datetime | None, Query(description="Created before (ISO 8601; UTC when no offset is given).")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="Created at or after (ISO 8601; UTC when no offset is given).")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="Created before (ISO 8601; UTC when no offset is given).")] = None,
     search: Annotated[str | None, Query(max_length=MAX_SEARCH_LENGTH, description="Only executions whose trigger data contains this text (case-insensitive; keys and values).")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=DB_BIGINT)] = 0,
 ) -> dict[str, Any]:
     filters = {"scenario_id": scenario_id, "status": status, "since": _utc(since), "until": _utc(until), "search": search}
     items = svc.list_executions(user.id, limit=limit, offset=offset, **filters)

@@ -24,12 +24,24 @@ class OperationSummary(BaseModel):
     sample: dict[str, Any] | None = None
 
 
+class OptionSourceOut(BaseModel):
+    key: str = Field(description="The source's key, named by fields' x-options in the input schemas.")
+    name: str = Field(description="What it lists, e.g. Slack channels.")
+    needs: list[str] = Field(default_factory=list, description="Fields whose value it needs (send them in values).")
+
+
+class OptionOut(BaseModel):
+    value: str | int = Field(description="What the field receives (an ID).")
+    label: str = Field(description="What people read, e.g. #general.")
+
+
 class AppOut(BaseModel):
     key: str
     name: str
     description: str
     category: str
-    icon: str
+    icon: str = Field(description="The app's icon: the name of a shipped icon, or 'inline' for an app that brings its own SVG.")
+    icon_url: str = Field(description="Where the server serves the app's logo (SVG).")
     auth: str = Field(description="The default auth type: oauth2, api_key, basic, custom or none.")
     auth_types: list[str] = Field(default_factory=list, description="Every auth type a connection can use, the default first.")
     builtin: bool
@@ -39,6 +51,7 @@ class AppOut(BaseModel):
     auth_schemas: dict[str, dict[str, Any]] | None = Field(None, description="Per auth type, its form (JSON Schema).")
     triggers: list[OperationSummary]
     actions: list[OperationSummary]
+    options: list[OptionSourceOut] | None = Field(None, description="Where ID fields' choices come from (fields name them with x-options).")
 
 
 class ConnectionIn(BaseModel):
@@ -92,7 +105,7 @@ class ScenarioOut(BaseModel):
 
 class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int | None = Field(None, ge=1, description="The saved version to publish; default: the latest.")
+    version: int | None = Field(None, ge=1, le=2**31 - 1, description="The saved version to publish; default: the latest.")
 
 
 class RunIn(BaseModel):

@@ -7,13 +7,16 @@ one, so views can be bookmarked and reloaded. Browsers without a session are sen
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from html import escape
 from typing import Any
 
 import panel as pn
 import param
+from starlette.requests import HTTPConnection
 
 from workspace.sessions import COOKIE
 from workspace.views.components import Disclosure
@@ -276,12 +279,44 @@ class Shell(pn.viewable.Viewer):
         return self._layout
 
 
+_browser: ContextVar[tuple[Any, Any] | None] = ContextVar("cellwright_browser", default=None)
+"""(user, session) of the request opening a Panel session: its page GET or its WebSocket."""
+
+#: the Panel routes whose requests may open a Bokeh session (the page, its WebSocket)
+PANEL_PATHS = ("/", "/ws")
+
+
+class BrowserSession:
+    """Reads the session cookie of the requests that open a Panel session, so the page
+    knows its user while the cookie stays out of Bokeh's session token.
+
+    Bokeh copies request cookies and headers into the token it writes into the page, where
+    any script can read them: ``cw_session`` is ``HttpOnly`` so that scripts cannot.
+    ``mount_workspace`` keeps cookies out of the token; the user is found here instead and
+    handed to the page function through a context variable (it runs within this request).
+    """
+
+    def __init__(self, app: Any, svc: Any, sessions: Any) -> None:
+        self.app = app
+        self.svc = svc
+        self.sessions = sessions
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket") or scope.get("path") not in PANEL_PATHS:
+            await self.app(scope, receive, send)
+            return
+        cookie = HTTPConnection(scope).cookies.get(COOKIE)
+        found = await asyncio.to_thread(self.sessions.user, self.svc.store, cookie) if cookie else None
+        token = _browser.set(found)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _browser.reset(token)
+
+
 def signed_in(svc: Any) -> tuple[Any, Any] | None:
     """The (user, session) of the browser that opened this Panel session, or None."""
-    sessions = getattr(svc, "_workspace_sessions", None)
-    if sessions is None:
-        return None
-    return sessions.user(svc.store, (pn.state.cookies or {}).get(COOKIE))
+    return _browser.get()
 
 
 def workspace_page(svc: Any) -> pn.viewable.Viewable:
@@ -314,7 +349,7 @@ def _warm_up() -> None:
 
 def mount_workspace(app: Any, svc: Any) -> None:
     """Add sign-in routes and the Panel workspace to the FastAPI app."""
-    from panel.io.fastapi import add_application
+    from panel.io.fastapi import add_applications
 
     from workspace import sessions
 
@@ -325,9 +360,12 @@ def mount_workspace(app: Any, svc: Any) -> None:
     pn.extension(notifications=False, design="bootstrap")
     _warm_up()
 
-    @add_application("/", app=app, title="Cellwright")
-    def _page() -> pn.viewable.Viewable:
+    def page() -> pn.viewable.Viewable:
         return workspace_page(svc)
+
+    # no cookie (nor the Cookie header) in the session token the page carries: see BrowserSession
+    add_applications({"/": page}, app=app, title="Cellwright", include_cookies=[], exclude_headers=["Cookie"])
+    app.add_middleware(BrowserSession, svc=svc, sessions=svc._workspace_sessions)
 
 
 __all__ = ["attempt", "mount_workspace", "workspace_page"]

@@ -92,9 +92,13 @@ def sandbox_demo(svc: Any, owner: Any) -> Any:
         connection = svc.store.create_connection(owner.id, key, f"{app.name} (sandbox)", credentials, is_sandbox=True, status="active")
         svc.store.audit(owner.id, "connection.create", "connection", connection.id, {"app": key, "sandbox": True, "demo": True})
         connections[key] = connection.id
+    from connectors.monday.sandbox import BOARD_ID
     from workspace.templates import get_template
 
-    doc = get_template(SANDBOX_TEMPLATE).document(connections, server_url=svc.settings.resolved_public_url(), name=SANDBOX_SCENARIO_NAME)
+    doc = get_template(SANDBOX_TEMPLATE).document(
+        connections, server_url=svc.settings.resolved_public_url(), name=SANDBOX_SCENARIO_NAME,
+        inputs={"new_item.board_id": BOARD_ID},  # the sandbox account's content board
+    )
     scenario = svc.import_scenario(owner.id, doc)
     svc.store.publish_scenario(owner.id, scenario.id)
     svc.store.set_scenario_status(owner.id, scenario.id, "active")

@@ -32,6 +32,7 @@ from connectors.sdk import CellwrightError
 from engine.oauth_connect import PENDING_TTL_SECONDS, finish_authorization, start_authorization
 from engine.service import Cellwright
 from workspace.api import ERRORS, current_user, service
+from workspace.api_models import ConnectionOut, ErrorBody
 
 CALLBACK_PATH = "/oauth/callback"
 START_PATH = "/oauth/{app}/start"
@@ -134,7 +135,22 @@ def _session_cookie() -> str:
     return COOKIE
 
 
-@router.get(CALLBACK_PATH, summary="Where the provider sends the user back", responses={400: {"description": "Refused: nothing was stored."}})
+_PAGE = {"text/html": {"schema": {"type": "string"}}}
+"""A browser (no ``Accept: application/json``) gets a page instead of JSON."""
+_REFUSED = {"model": ErrorBody, "content": _PAGE}
+
+
+@router.get(
+    CALLBACK_PATH, summary="Where the provider sends the user back",
+    responses={
+        200: {"model": ConnectionOut, "description": "Connected (Accept: application/json): the connection."},
+        303: {"description": "Connected (a browser): to the workspace's connections page."},
+        400: {**_REFUSED, "description": "Refused (state unknown, used or expired; the provider's error): nothing was stored."},
+        404: {**_REFUSED, "description": "The app, or the connection being reconnected, is gone."},
+        422: {**_REFUSED, "description": "Missing code or state, or the operator's OAuth client is not configured."},
+        502: {**_REFUSED, "description": "The provider's token endpoint failed."},
+    },
+)
 async def callback(request: Request, svc: Annotated[Cellwright, Depends(service)]) -> Response:
     """Check ``state``, exchange ``code`` for tokens, store the connection."""
     params = dict(request.query_params)

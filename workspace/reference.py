@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.registry import default_registry
+from connectors.sdk import App
+from connectors.sdk.options import OPTIONS_KEY
 
 
-def _fields(schema: dict[str, Any]) -> list[str]:
+def _fields(schema: dict[str, Any], app: App | None = None) -> list[str]:
     props: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
     lines = []
@@ -19,6 +21,8 @@ def _fields(schema: dict[str, Any]) -> list[str]:
         if "enum" in spec:
             kind = " \\| ".join(f"`{v}`" for v in spec["enum"])
         desc = (spec.get("description") or "").replace("\n", " ").replace("|", "\\|")
+        if app is not None and isinstance(spec.get(OPTIONS_KEY), str):  # a dropdown in the workspace
+            desc += f" *Choose from the connection's {app.option_source(spec[OPTIONS_KEY]).name}.*"
         flag = "**required**" if name in required else ""
         lines.append(f"| `{name}` | {kind} | {flag} | {desc} |")
     return lines
@@ -52,7 +56,7 @@ def render() -> str:
             for op in ops:
                 extra = f" ({op.trigger_type})" if hasattr(op, "trigger_type") else (" (transformer)" if getattr(op, "transformer", False) else "")
                 out += ["", f"#### {op.name} — `{app.key}.{op.key}`{extra}", "", op.description, ""]
-                rows = _fields(op.input_schema())
+                rows = _fields(op.input_schema(), app)
                 if rows:
                     out += ["| input | type | | description |", "| --- | --- | --- | --- |", *rows, ""]
                 out_rows = _fields(op.output_schema())

@@ -3,6 +3,8 @@
 FastAPI hosts everything (OpenAPI generated from the pydantic models). Panel is
 mounted with ``panel.io.fastapi``; that mount does not check a WebSocket's ``Origin``
 (STACK.md), so ``OriginGuard`` refuses cross-origin WebSocket handshakes for it.
+Body limits, the API key before a body, and the security headers of every response are
+in ``workspace.guards``.
 """
 
 from __future__ import annotations
@@ -15,15 +17,19 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connectors.sdk import CellwrightError, IncomingRequest
+from connectors.sdk import CellwrightError, IncomingRequest, InvalidInputError, jsontext
 from connectors.sdk.sandboxing import shared_sandbox
 from engine.service import Cellwright
+from workspace import http_errors, openapi_extras
 from workspace.api import router
 from workspace.api_docs import add_api_docs
+from workspace.guards import RequestLimits, SecurityHeaders
+from workspace.icons import add_icon_routes
 from workspace.oauth import router as oauth_router
 
 log = logging.getLogger("cellwright.server")
@@ -106,6 +112,9 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        unparsable = [err for err in exc.errors() if err.get("type") == "json_invalid"]
+        if unparsable:
+            return http_errors.invalid_body((unparsable[0].get("ctx") or {}).get("error"))
         errors = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
@@ -114,11 +123,11 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
         listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return _error(422, "invalid_input", f"Invalid request — {listed}", errors=errors)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # also the router's own 404 and 405
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.detail, dict):
             return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
-        return _error(exc.status_code, "http_error", str(exc.detail))
+        return http_errors.routing_error(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -128,14 +137,13 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
     async def echo(request: Request) -> JSONResponse:
         body = await request.body()
         try:
-            import json
-
-            parsed: Any = json.loads(body) if body else None
-        except ValueError:
+            parsed: Any = jsontext.loads(body) if body else None
+        except InvalidInputError:
             parsed = body.decode("utf-8", "replace")
         return JSONResponse({"method": request.method, "query": dict(request.query_params), "received": parsed, "echo": True})
 
     _document_hooks(app)
+    openapi_extras.describe_registered_apps(app, svc.apps)
     for method in ("GET", "POST", "PUT"):
         app.add_api_route("/demo/echo", echo, methods=[method], tags=["demo"], summary="Echoes the request (for demo scenarios)", operation_id=f"demo_echo_{method.lower()}")
 
@@ -143,6 +151,7 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    add_icon_routes(app, svc.apps)
     for each in svc.apps:
         if each.sandbox:
             app.mount(f"/sandbox/{each.key}", shared_sandbox(each.key, each.sandbox))
@@ -152,7 +161,7 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
 
         mount_workspace(app, svc)
     allowed = {urlsplit(svc.settings.resolved_public_url()).netloc}
-    return HookIngress(OriginGuard(app, allowed), svc)
+    return SecurityHeaders(HookIngress(RequestLimits(OriginGuard(app, allowed), svc), svc))
 
 
 class HookIngress:
@@ -182,6 +191,14 @@ class HookIngress:
             deliver = functools.partial(self.svc.receive_connection_webhook, parts[1], parts[2])
         else:
             await _send_json(send, 404, {"error": "not_found", "message": "No scenario listens at this URL."})
+            return
+        known: object
+        try:  # an unknown URL is answered before its body is read (the lookup is cached)
+            known = await (self.svc.ingress.target(parts[0]) if len(parts) == 1 else self.svc.ingress.connection_target(parts[1], parts[2]))
+        except Exception:
+            known = True  # a broken scenario: the delivery below reports it
+        if known is None:
+            await _send_json(send, 404, {"error": "not_found", "message": "No scenario listens at this URL." if len(parts) == 1 else "No connection listens at this URL."})
             return
         limit = self.svc.settings.webhook_max_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
@@ -249,6 +266,7 @@ def _document_hooks(app: FastAPI) -> None:
         responses = {
             "202": {"description": "Stored and queued; the body has execution_id."},
             "200": {"description": "A sync hook: the run's answer."},
+            "400": {"description": "The body could not be read: not standard JSON, or not an event the vendor sends; nothing stored."},
             "401": {"description": "Signature or secret check failed; nothing stored."},
             "404": {"description": "No scenario listens at this URL."},
             "405": {"description": "The hook does not accept this method."},
@@ -271,6 +289,7 @@ def _document_hooks(app: FastAPI) -> None:
             "parameters": [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in ("app", "token")],
             "responses": {
                 "200": {"description": "Taken: accepted (runs started) and execution_ids; or the answer to a URL check."},
+                "400": {"description": "The body says it is JSON and is not standard JSON; nothing stored."},
                 "401": {"description": "Signature check failed; nothing stored."},
                 "404": {"description": "No connection listens at this URL."},
                 "405": {"description": "The URL does not accept this method."},

@@ -97,7 +97,7 @@ app = App(
     name="Formatter",
     description="Transform text, numbers, dates and JSON between cells; no connection needed.",
     category="Built-in",
-    icon="🧮",
+    icon="formatter",
     actions=(set_fields, text, numbers, dates, data, lookup),
     builtin=True,
 )

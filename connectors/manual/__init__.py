@@ -18,7 +18,7 @@ app = App(
     name="Manual",
     description="Start scenarios by hand or from a script.",
     category="Built-in",
-    icon="▶️",
+    icon="manual",
     triggers=(run_manually,),
     builtin=True,
 )

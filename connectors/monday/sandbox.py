@@ -365,7 +365,10 @@ class Resolvers:
         return {**self.a.users[self.user_id], "account": {"id": "501", "name": "Sandbox Co", "slug": "sandbox-co"}}
 
     def boards(self, info: Any, ids: list[str] | None = None, limit: int | None = None, page: int | None = None) -> list[Any]:
-        return [self.board_obj(b) for b in self.a.boards.values() if not ids or b["id"] in ids]
+        chosen = [b for b in self.a.boards.values() if not ids or b["id"] in ids]
+        size = 25 if limit is None else limit  # monday's defaults: limit 25, pages from 1
+        start = (max(page or 1, 1) - 1) * size
+        return [self.board_obj(b) for b in chosen[start:start + size]]
 
     def items(self, info: Any, ids: list[str] | None = None, limit: int | None = None, page: int | None = None) -> list[Any]:
         found = [self.a.items[i] for i in ids or [] if i in self.a.items and self.a.items[i]["state"] != "deleted"]

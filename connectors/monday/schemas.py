@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from connectors.sdk.options import dynamic
+
 ColumnType = Literal[
     "text", "name", "long_text", "numbers", "status", "dropdown", "date", "people", "person", "email", "link",
     "phone", "checkbox", "rating", "hour", "timeline", "week", "tags", "board_relation", "dependency",
@@ -45,15 +47,17 @@ class _WithColumns(_Input):
 class CreateItemInput(_WithColumns):
     """A new item on a board."""
 
-    board_id: Id = Field(description="Board ID (the number in the board's URL).")
+    board_id: Id = Field(description="Board ID (the number in the board's URL).", json_schema_extra=dynamic("boards"))
     item_name: str = Field(description="The item's name.", min_length=1, max_length=255)
-    group_id: str | None = Field(None, description="Group ID, e.g. topics; the board's top group when empty.")
+    group_id: str | None = Field(
+        None, description="Group ID, e.g. topics; the board's top group when empty.", json_schema_extra=dynamic("groups")
+    )
 
 
 class UpdateColumnValuesInput(_WithColumns):
     """New values for some of an item's columns."""
 
-    board_id: Id = Field(description="Board ID of the item.")
+    board_id: Id = Field(description="Board ID of the item.", json_schema_extra=dynamic("boards"))
     item_id: Id = Field(description="Item ID.")
     column_values: dict[str, Any] = Field(description=COLUMN_VALUES, min_length=1)
 
@@ -98,8 +102,10 @@ def _as_list(value: Any) -> Any:
 class SearchItemsInput(_Input):
     """Items whose column holds one of some values."""
 
-    board_id: Id = Field(description="Board ID.")
-    column_id: str = Field(description="Column ID to match, e.g. status, email, name.", min_length=1)
+    board_id: Id = Field(description="Board ID.", json_schema_extra=dynamic("boards"))
+    column_id: str = Field(
+        description="Column ID to match, e.g. status, email, name.", min_length=1, json_schema_extra=dynamic("columns")
+    )
     values: Annotated[list[str], BeforeValidator(_as_list)] = Field(
         description="Values to match (exact text, any of them), e.g. [\"Approved\"].", min_length=1
     )
@@ -166,27 +172,29 @@ class ItemState(BaseModel):
 class BoardInput(_Input):
     """Which board to watch."""
 
-    board_id: Id = Field(description="Board ID (the number in the board's URL).")
+    board_id: Id = Field(description="Board ID (the number in the board's URL).", json_schema_extra=dynamic("boards"))
 
 
 class ColumnChangedInput(BoardInput):
     """Which column changes to watch."""
 
-    column_id: str | None = Field(None, description="Only this column ID; any column when empty.")
+    column_id: str | None = Field(None, description="Only this column ID; any column when empty.", json_schema_extra=dynamic("columns"))
 
 
 class StatusChangedInput(BoardInput):
     """Which status changes to watch."""
 
-    column_id: str = Field("status", description="The status column's ID.", min_length=1)
+    column_id: str = Field("status", description="The status column's ID.", min_length=1, json_schema_extra=dynamic("status_columns"))
     label: str | None = Field(None, description="Only when the status becomes this label, e.g. Approved; any change when empty.")
 
 
 class NewItemPollInput(BoardInput):
     """Which new items to pick up."""
 
-    group_id: str | None = Field(None, description="Only items in this group ID.")
-    status_column_id: str | None = Field(None, description="With status_label: the status column to check, e.g. status.")
+    group_id: str | None = Field(None, description="Only items in this group ID.", json_schema_extra=dynamic("groups"))
+    status_column_id: str | None = Field(
+        None, description="With status_label: the status column to check, e.g. status.", json_schema_extra=dynamic("status_columns")
+    )
     status_label: str | None = Field(
         None, description="Only items whose status is this label, e.g. Approved (an item fires once it has it)."
     )

@@ -76,7 +76,7 @@ app = App(
     name="Schedule",
     description="Run scenarios on a timetable.",
     category="Built-in",
-    icon="⏰",
+    icon="schedule",
     triggers=(every,),
     builtin=True,
 )

@@ -28,6 +28,8 @@ from connectors.sdk.errors import (
     MappingError,
     NetworkError,
     RateLimitedError,
+    ResultNotSavedError,
+    RunAbandonedError,
     UpstreamError,
     WebhookVerificationError,
 )
@@ -45,6 +47,7 @@ from connectors.sdk.operations import (
     Trigger,
     load_sample,
 )
+from connectors.sdk.options import Option, OptionSource, dynamic
 from connectors.sdk.rest import rest
 from connectors.sdk.webhooks import (
     ConnectionWebhook,
@@ -60,7 +63,7 @@ __all__ = [
     "ConfigurationError", "ConnectionWebhook", "ConnectorHttp", "CustomAuth", "ForbiddenDestinationError", "HaltError",
     "IncomingRequest", "InstantTrigger", "InvalidInputError", "InvalidOutputError", "ManualTrigger",
     "MappingError", "NetworkError", "NetworkPolicy", "NoAuth", "NoInput", "OAuth2Auth",
-    "Operation", "OperationContext", "PollingTrigger", "RateLimitedError", "ScheduleTrigger",
+    "Operation", "Option", "OptionSource", "OperationContext", "PollingTrigger", "RateLimitedError", "ResultNotSavedError", "RunAbandonedError", "ScheduleTrigger",
     "Trigger", "UpstreamError", "WebhookReply", "WebhookVerificationError", "build_http",
-    "constant_time_equals", "hmac_hex", "load_sample", "rest", "secret_value",
+    "constant_time_equals", "dynamic", "hmac_hex", "load_sample", "rest", "secret_value",
 ]

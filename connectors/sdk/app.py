@@ -6,10 +6,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.icons import GENERIC, icon_url, is_inline
 from connectors.sdk.auth import AuthKind, NoAuth
 from connectors.sdk.errors import ConfigurationError
 from connectors.sdk.http import ErrorParser
 from connectors.sdk.operations import Action, InstantTrigger, Operation, Trigger
+from connectors.sdk.options import OptionSource
 from connectors.sdk.webhooks import ConnectionWebhook
 
 
@@ -29,6 +31,9 @@ class App:
     (``metadata["auth_type"]``) and ``auth_for`` finds the kind again."""
     triggers: tuple[Trigger, ...] = ()
     actions: tuple[Action, ...] = ()
+    options: tuple[OptionSource, ...] = ()
+    """Where the choices of ID fields come from (fields name a source with
+    ``json_schema_extra=dynamic("channels")``; see connectors/sdk/options.py)."""
     base_url: str | Callable[[Mapping[str, Any]], str] | None = None
     """The API root operations' paths are relative to; a function of the connection's
     credentials for per-account hosts (a WordPress site, a Shopify shop)."""
@@ -36,7 +41,10 @@ class App:
     """Host patterns (fnmatch) the app's client may call; empty means any public host."""
     default_headers: Mapping[str, str] = field(default_factory=dict)
     error_parser: ErrorParser | None = None
-    icon: str = "🔌"
+    icon: str = GENERIC
+    """The app's logo: the name of an icon shipped in ``connectors/icons`` (``"slack"``),
+    or an SVG document (``"<svg …>…</svg>"``) for an app installed beside Cellwright.
+    Without one the app shows a neutral plug. The conformance checks it can be shown."""
     docs_url: str | None = None
     sandbox: str | None = None
     """``"module:factory"`` of a Starlette app simulating the vendor's API, for tests
@@ -58,6 +66,9 @@ class App:
                     f"App '{self.key}' declares two '{kind.type}' auth kinds; an app has at most one kind per type."
                 )
             seen.add(kind.type)
+        keys = [source.key for source in self.options]
+        for key in sorted({k for k in keys if keys.count(k) > 1}):
+            raise ConfigurationError(f"App '{self.key}' declares the option source '{key}' twice.")
         if self.connection_webhook is not None:
             if not self.needs_connection:
                 raise ConfigurationError(f"App '{self.key}' has a connection webhook but no connection to give it a URL.")
@@ -106,6 +117,13 @@ class App:
             raise ConfigurationError(f"'{self.key}.{key}' is a trigger, not an action.")
         return op
 
+    def option_source(self, key: str) -> OptionSource:
+        for source in self.options:
+            if source.key == key:
+                return source
+        known = ", ".join(source.key for source in self.options) or "none"
+        raise ConfigurationError(f"App '{self.key}' has no option source '{key}'. It has: {known}.")
+
     def resolve_base_url(self, credentials: Mapping[str, Any]) -> str | None:
         if callable(self.base_url):
             return self.base_url(credentials)
@@ -122,7 +140,8 @@ class App:
             "name": self.name,
             "description": self.description,
             "category": self.category,
-            "icon": self.icon,
+            "icon": "inline" if is_inline(self.icon) else self.icon,
+            "icon_url": icon_url(self.key),
             "auth": self.auth.type,
             "auth_types": [kind.type for kind in self.auth_kinds],
             "builtin": self.builtin,
@@ -134,6 +153,7 @@ class App:
             data["auth_schemas"] = {kind.type: kind.describe() for kind in self.auth_kinds}
             data["triggers"] = [t.describe() for t in self.triggers]
             data["actions"] = [a.describe() for a in self.actions]
+            data["options"] = [{"key": o.key, "name": o.name, "needs": list(o.needs)} for o in self.options]
         else:
             data["triggers"] = [{"key": t.key, "name": t.name} for t in self.triggers]
             data["actions"] = [{"key": a.key, "name": a.name} for a in self.actions]

@@ -14,8 +14,10 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from connectors.icons import icon_problem
 from connectors.sdk.app import App
 from connectors.sdk.operations import KEY_PATTERN, Operation
+from connectors.sdk.options import field_sources
 
 MIN_DESCRIPTION = 16
 """Operation descriptions become UI help and the assistant's tool descriptions."""
@@ -34,6 +36,9 @@ def app_problems(app: App) -> list[str]:
     for attribute in ("name", "description", "category"):
         if not str(getattr(app, attribute) or "").strip():
             problems.append(f"it has no {attribute}")
+    icon = icon_problem(app.icon)
+    if icon:
+        problems.append(icon)
     operations: tuple[Operation, ...] = (*app.triggers, *app.actions)
     if not operations:
         problems.append("it offers no trigger and no action")
@@ -42,12 +47,45 @@ def app_problems(app: App) -> list[str]:
         problems.append(f"two operations use the key '{key}'")
     for op in operations:
         problems += [f"{app.key}.{op.key}: {problem}" for problem in operation_problems(op)]
+    problems += option_problems(app)
     if isinstance(app.base_url, str):
         host = httpx.URL(app.base_url).host
         if not app.allowed_hosts:
             problems.append("it has a base_url but declares no allowed_hosts")
         elif not any(fnmatch.fnmatch(host, pattern) for pattern in app.allowed_hosts):
             problems.append(f"its allowed_hosts {list(app.allowed_hosts)} do not cover its base_url's host '{host}'")
+    return problems
+
+
+def option_problems(app: App) -> list[str]:
+    """Option sources: every field names a declared source, every source is used and
+    what it needs is a field of each operation using it (and has a sandbox example)."""
+    problems: list[str] = []
+    declared = {source.key: source for source in app.options}
+    used: set[str] = set()
+    for op in (*app.triggers, *app.actions):
+        try:
+            sources = field_sources(op.input_schema())
+        except Exception:  # noqa: S112 - operation_problems reports the schema that does not generate
+            continue
+        fields = set(op.input.model_fields)
+        for path, key in sources.items():
+            used.add(key)
+            source = declared.get(key)
+            if source is None:
+                problems.append(f"{app.key}.{op.key}: the field '{path}' names the option source '{key}', which the app does not declare")
+                continue
+            for need in source.needs:
+                if need not in fields:
+                    problems.append(f"{app.key}.{op.key}: the option source '{key}' of '{path}' needs '{need}', which is not a field of the operation")
+    for key, source in declared.items():
+        if not KEY_PATTERN.match(key):
+            problems.append(f"the option source key '{key}' is not snake_case")
+        if key not in used:
+            problems.append(f"the option source '{key}' is used by no field")
+        missing = [need for need in source.needs if need not in source.example]
+        if missing:
+            problems.append(f"the option source '{key}' has no example value for {', '.join(missing)} (the conformance suite runs it against the sandbox)")
     return problems
 
 

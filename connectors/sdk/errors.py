@@ -135,6 +135,20 @@ class ConfigurationError(CellwrightError):
     code = "configuration_error"
 
 
+class ResultNotSavedError(CellwrightError):
+    """The store refused a run's results (a value too large for the database, the
+    database unavailable): the run ends failed instead of staying ``running``."""
+
+    code = "result_not_saved"
+
+
+class RunAbandonedError(CellwrightError):
+    """The run's process died or stalled with it more often than ``max_reclaims``:
+    it is failed instead of being run again."""
+
+    code = "run_abandoned"
+
+
 class AssistantError(CellwrightError):
     """The chat assistant could not draft: the model provider was unreachable, timed
     out or refused the request. Messages never name the provider's URL or key."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.sdk import jsontext
 from connectors.sdk.errors import InvalidInputError
 
 
@@ -29,23 +29,37 @@ class IncomingRequest:
     def content_type(self) -> str:
         return (self.header("content-type") or "").split(";")[0].strip().lower()
 
+    @property
+    def declares_json(self) -> bool:
+        """The ``Content-Type`` says JSON (``application/json``, ``…+json``)."""
+        kind = self.content_type
+        return kind in ("application/json", "text/json") or kind.endswith("+json")
+
     def json(self) -> Any:
-        """The body parsed as JSON; a clear error when it is not JSON."""
+        """The body parsed as standard JSON; a clear error when it is not
+        (see :mod:`connectors.sdk.jsontext`: no ``NaN``, no half surrogate pairs…)."""
         if not self.body:
             return None
-        try:
-            return json.loads(self.body)
-        except ValueError as exc:
-            raise InvalidInputError(f"The request body is not valid JSON: {exc}") from None
+        return jsontext.loads(self.body)
 
     def parsed_body(self) -> Any:
-        """JSON, form fields or text, by content type."""
+        """JSON, form fields or text, by content type.
+
+        A JSON type must hold JSON (else :class:`InvalidInputError`); any other declared
+        type is text, even if it starts with ``{``; a body without a type is JSON when it
+        reads as JSON, else text.
+        """
         if self.content_type == "application/x-www-form-urlencoded":
             from urllib.parse import parse_qsl
 
             return dict(parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))
-        if self.content_type.endswith("json") or self.body[:1] in (b"{", b"["):
+        if self.declares_json:
             return self.json()
+        if not self.content_type and self.body.lstrip()[:1] in (b"{", b"["):
+            try:
+                return self.json()
+            except InvalidInputError:
+                pass  # not declared JSON and not JSON: the sender's text
         return self.body.decode("utf-8", "replace")
 
 

@@ -6,6 +6,7 @@ from connectors.sdk import App
 from connectors.slack.actions import ACTIONS
 from connectors.slack.api import BASE_URL, error_parser
 from connectors.slack.auth import SANDBOX_CREDENTIALS, SLACK_AUTH
+from connectors.slack.options import OPTIONS
 from connectors.slack.triggers import CONNECTION_WEBHOOK, TRIGGERS
 
 app = App(
@@ -14,10 +15,11 @@ app = App(
     description="Send, edit and react to messages, upload files, look up channels and people, "
     "and start scenarios from messages, reactions, new channels and new members.",
     category="Communication",
-    icon="💬",
+    icon="slack",
     auth=SLACK_AUTH,
     triggers=TRIGGERS,
     actions=ACTIONS,
+    options=OPTIONS,
     connection_webhook=CONNECTION_WEBHOOK,  # a Slack app has one Request URL: one URL per connection
     base_url=BASE_URL,
     # files.slack.com: the upload_url that files.getUploadURLExternal hands out.

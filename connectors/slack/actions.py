@@ -82,7 +82,7 @@ def _channel(raw: Mapping[str, Any]) -> Channel:
     )
 
 
-async def _conversations(
+async def conversations(
     ctx: OperationContext, types: list[str], exclude_archived: bool
 ) -> AsyncIterator[Mapping[str, Any]]:
     """Every conversation, following ``conversations.list`` cursors."""
@@ -104,7 +104,7 @@ async def _conversations(
 async def list_channels(ctx: OperationContext, inputs: ListChannelsInput) -> ChannelList:
     """List channels (``conversations.list``, every page up to ``limit``)."""
     channels: list[Channel] = []
-    async for raw in _conversations(ctx, list(inputs.types), inputs.exclude_archived):
+    async for raw in conversations(ctx, list(inputs.types), inputs.exclude_archived):
         channels.append(_channel(raw))
         if len(channels) >= inputs.limit:
             break
@@ -114,7 +114,7 @@ async def list_channels(ctx: OperationContext, inputs: ListChannelsInput) -> Cha
 async def find_channel(ctx: OperationContext, inputs: FindChannelInput) -> FindChannelOutput:
     """Find a channel by name (``conversations.list``, stops at the first match)."""
     wanted = inputs.name.strip().lstrip("#").lower()
-    async for raw in _conversations(ctx, list(inputs.types), not inputs.include_archived):
+    async for raw in conversations(ctx, list(inputs.types), not inputs.include_archived):
         if str(raw.get("name") or "").lower() == wanted:
             return FindChannelOutput(found=True, channel=_channel(raw))
     return FindChannelOutput(found=False, channel=None)

@@ -113,6 +113,9 @@ class Workspace:
         for ts, message in (
             ("1700000000.000100", {"type": "message", "user": "U0SANDBOX01", "text": "Welcome to the sandbox!"}),
             (BOT_MESSAGE_TS, {"type": "message", "subtype": "bot_message", "bot_id": BOT_ID, "text": "Deploy finished"}),
+            # the new_message trigger's sample (samples/new_message.json): a test run that
+            # replies in its thread finds it, as a real event's message would be found
+            ("1764061200.000200", {"type": "message", "user": "U0SANDBOX01", "text": "Can someone review the launch post?"}),
         ):
             ws.messages[("C0SANDBOX01", ts)] = {**message, "ts": ts}
         return ws

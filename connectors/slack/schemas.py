@@ -6,7 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from connectors.sdk.options import dynamic
+
 CHANNEL = "Channel ID (C…, G…) or name (#general). For a direct message give a user ID (U…)."
+CHANNELS = dynamic("channels")
+"""The field's choices: the channels the app can see (connectors/slack/options.py)."""
 TS = "The message's timestamp (ts), e.g. 1503435956.000247: its ID within the channel."
 
 
@@ -20,7 +24,7 @@ class _Input(BaseModel):
 class SendMessageInput(_Input):
     """A message to post as the app's bot user."""
 
-    channel: str = Field(description=CHANNEL, min_length=1)
+    channel: str = Field(description=CHANNEL, min_length=1, json_schema_extra=CHANNELS)
     text: str | None = Field(
         None, description="The message text (Slack mrkdwn). Required unless blocks are given; "
         "with blocks it is the notification fallback."
@@ -42,7 +46,7 @@ class SendMessageInput(_Input):
 class UpdateMessageInput(_Input):
     """New content for a message the app posted."""
 
-    channel: str = Field(description="Channel ID of the message.", min_length=1)
+    channel: str = Field(description="Channel ID of the message.", min_length=1, json_schema_extra=CHANNELS)
     ts: str = Field(description=TS, min_length=1)
     text: str | None = Field(None, description="The new text. Required unless blocks are given.")
     blocks: list[dict[str, Any]] | None = Field(None, description="New Block Kit blocks, as a JSON list.")
@@ -57,7 +61,7 @@ class UpdateMessageInput(_Input):
 class MessageRef(_Input):
     """Which message."""
 
-    channel: str = Field(description="Channel ID of the message.", min_length=1)
+    channel: str = Field(description="Channel ID of the message.", min_length=1, json_schema_extra=CHANNELS)
     ts: str = Field(description=TS, min_length=1)
 
 
@@ -81,7 +85,7 @@ class DeletedMessage(BaseModel):
 class AddReactionInput(_Input):
     """An emoji reaction to add to a message."""
 
-    channel: str = Field(description="Channel ID of the message.", min_length=1)
+    channel: str = Field(description="Channel ID of the message.", min_length=1, json_schema_extra=CHANNELS)
     timestamp: str = Field(description=TS, min_length=1)
     name: str = Field(description="Emoji name, e.g. thumbsup or white_check_mark (colons are removed).", min_length=1)
 
@@ -202,7 +206,9 @@ class UploadFileInput(_Input):
     filename: str = Field(description="File name including its extension, e.g. report.csv.", min_length=1)
     content: str | None = Field(None, description="The file's content as text (UTF-8).")
     content_base64: str | None = Field(None, description="The file's content as base64, for binary files.")
-    channel_id: str | None = Field(None, description="Share the file in this channel (ID). Without it the file stays private.")
+    channel_id: str | None = Field(
+        None, description="Share the file in this channel (ID). Without it the file stays private.", json_schema_extra=CHANNELS
+    )
     title: str | None = Field(None, description="Title shown in Slack; defaults to the file name.")
     initial_comment: str | None = Field(None, description="Message text posted with the file.")
     thread_ts: str | None = Field(None, description="Share the file as a reply in this thread (needs channel_id).")
@@ -242,7 +248,9 @@ class EventEnvelope(BaseModel):
 class NewMessageInput(_Input):
     """Which channel messages start the scenario."""
 
-    channel: str | None = Field(None, description="Only messages in this channel ID; all channels when empty.")
+    channel: str | None = Field(
+        None, description="Only messages in this channel ID; all channels when empty.", json_schema_extra=CHANNELS
+    )
     include_bot_messages: bool = Field(False, description="Also fire for messages posted by bots and apps.")
     include_subtypes: bool = Field(
         False, description="Also fire for edits, deletions, joins and other message subtypes."
@@ -266,7 +274,7 @@ class NewMessageOutput(EventEnvelope):
 class ReactionAddedInput(_Input):
     """Which reactions start the scenario."""
 
-    channel: str | None = Field(None, description="Only reactions on messages in this channel ID.")
+    channel: str | None = Field(None, description="Only reactions on messages in this channel ID.", json_schema_extra=CHANNELS)
     reaction: str | None = Field(None, description="Only this emoji name, e.g. white_check_mark (without colons).")
 
 

@@ -6,13 +6,14 @@ from connectors.sdk import App
 from connectors.stripe import actions, triggers
 from connectors.stripe.api import STRIPE_VERSION, parse_error
 from connectors.stripe.auth import stripe_auth
+from connectors.stripe.options import OPTIONS
 
 app = App(
     key="stripe",
     name="Stripe",
     description="Online payments: customers, products and prices, payment links, refunds, and payment events.",
     category="Payments",
-    icon="💳",
+    icon="stripe",
     docs_url="https://docs.stripe.com/api",
     auth=stripe_auth,
     base_url="https://api.stripe.com",
@@ -28,6 +29,7 @@ app = App(
         triggers.invoice_paid,
         triggers.new_customer_polling,
     ),
+    options=OPTIONS,
     actions=(
         actions.create_customer,
         actions.update_customer,

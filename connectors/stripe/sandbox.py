@@ -316,6 +316,44 @@ def list_customers(account: Account, params: Params, path: Params, key: str | No
     return {"object": "list", "url": "/v1/customers", "has_more": len(items) > limit, "data": items[:limit]}
 
 
+def _page(account: Account, kind: str, params: Params, url: str, keep: Callable[[dict[str, Any]], bool]) -> Any:
+    """A list answer: newest first, ``limit`` (1-100, default 10) after ``starting_after``."""
+    limit = _int(params, "limit", 1) or 10
+    if limit > 100:
+        raise StripeError(400, "Invalid limit: must be at most 100", param="limit")
+    items = sorted((o for o in account.kind(kind).values() if keep(o)), key=lambda o: o["created"], reverse=True)
+    if params.get("starting_after"):
+        after = account.get(kind, params["starting_after"], param="starting_after")
+        items = items[items.index(after) + 1 :] if after in items else []
+    return {"object": "list", "url": url, "has_more": len(items) > limit, "data": items[:limit]}
+
+
+def _active(params: Params) -> bool | None:
+    if params.get("active") is None:
+        return None
+    if params["active"] not in ("true", "false"):
+        raise StripeError(400, "Invalid boolean: " + str(params["active"]), param="active")
+    return bool(params["active"] == "true")
+
+
+def list_products(account: Account, params: Params, path: Params, key: str | None) -> Any:
+    _allow(params, {"active", "limit", "starting_after"})
+    active = _active(params)
+    return _page(account, "product", params, "/v1/products", lambda p: active is None or p["active"] == active)
+
+
+def list_prices(account: Account, params: Params, path: Params, key: str | None) -> Any:
+    _allow(params, {"active", "currency", "product", "type", "limit", "starting_after"})
+    active = _active(params)
+
+    def keep(price: dict[str, Any]) -> bool:
+        return (active is None or price["active"] == active) and all(
+            params.get(name) in (None, price[name]) for name in ("currency", "product", "type")
+        )
+
+    return _page(account, "price", params, "/v1/prices", keep)
+
+
 CUSTOMER_FIELDS = {"email", "name", "phone", "description", "metadata"}
 
 
@@ -545,7 +583,9 @@ def create_app() -> Starlette:
         Route("/v1/customers", api(list_customers), methods=["GET"]),
         Route("/v1/customers", api(create_customer), methods=["POST"]),
         Route("/v1/customers/{customer}", api(update_customer), methods=["POST"]),
+        Route("/v1/products", api(list_products), methods=["GET"]),
         Route("/v1/products", api(create_product), methods=["POST"]),
+        Route("/v1/prices", api(list_prices), methods=["GET"]),
         Route("/v1/prices", api(create_price), methods=["POST"]),
         Route("/v1/payment_links", api(create_payment_link), methods=["POST"]),
         Route("/v1/refunds", api(create_refund), methods=["POST"]),

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connectors.sdk.options import dynamic
+
 Metadata = dict[str, str]
 METADATA = "Key-value pairs stored on the object (up to 50 keys); an empty value removes a key."
 
@@ -183,7 +185,7 @@ class CreateCustomerInput(CustomerFields):
 class UpdateCustomerInput(CustomerFields):
     """Fields to change; fields left empty are not changed."""
 
-    customer: str = Field(description="Id of the customer (cus_...).", pattern=r"^cus_\w+$")
+    customer: str = Field(description="Id of the customer (cus_...).", pattern=r"^cus_\w+$", json_schema_extra=dynamic("customers"))
 
 
 class FindCustomerInput(_Input):
@@ -204,7 +206,7 @@ class CreateProductInput(_Input):
 class CreatePriceInput(_Input):
     """A new price for a product."""
 
-    product: str = Field(description="Id of the product (prod_...).")
+    product: str = Field(description="Id of the product (prod_...).", json_schema_extra=dynamic("products"))
     currency: str = Field(description="Three-letter ISO currency code, e.g. usd.", pattern=r"^[a-zA-Z]{3}$")
     unit_amount: int = Field(ge=0, description="Amount in the smallest currency unit, e.g. 1999 for $19.99.")
     recurring_interval: Literal["day", "week", "month", "year"] | None = Field(
@@ -221,7 +223,7 @@ class CreatePriceInput(_Input):
 
 
 class LineItem(_Input):
-    price: str = Field(description="Id of the price (price_...).")
+    price: str = Field(description="Id of the price (price_...).", json_schema_extra=dynamic("prices"))
     quantity: int = Field(1, ge=1, description="How many.")
 
 

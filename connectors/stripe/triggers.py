@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from connectors.sdk import (
     IncomingRequest,
     InstantTrigger,
+    InvalidInputError,
     NoInput,
     OperationContext,
     PollingTrigger,
@@ -67,6 +68,25 @@ async def unsubscribe(ctx: OperationContext, inputs: Any, state: Mapping[str, An
             raise
 
 
+def event_item(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A delivered event's run data: its ``data.object`` plus its id, type and time.
+
+    Only a signed delivery gets here, but a signature proves who sent it, not its shape:
+    an event Stripe would never send is refused with a message (400), not a server error.
+    """
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    if not isinstance(obj, Mapping):
+        raise InvalidInputError("This Stripe event has no data.object (an object): it is not an event Stripe sends, so nothing ran.")
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        raise InvalidInputError("This Stripe event has no id: it is not an event Stripe sends, so nothing ran.")
+    created = event.get("created")
+    if not isinstance(created, int) or isinstance(created, bool):
+        raise InvalidInputError("This Stripe event has no created time (Unix seconds): it is not an event Stripe sends, so nothing ran.")
+    return {**obj, "event_id": event_id, "event_type": event["type"], "event_created": created}
+
+
 def event_trigger(key: str, name: str, description: str, events: tuple[str, ...], output: type[BaseModel]) -> InstantTrigger:
     """An instant trigger for some event types; its output is ``data.object`` plus the event's id/type/time."""
 
@@ -88,8 +108,7 @@ def event_trigger(key: str, name: str, description: str, events: tuple[str, ...]
         event = request.json()
         if not isinstance(event, Mapping) or event.get("type") not in events:
             return WebhookReply()  # e.g. Stripe's test ping to a wider endpoint: nothing to run
-        item = {**event["data"]["object"], "event_id": event["id"], "event_type": event["type"], "event_created": event["created"]}
-        return WebhookReply(events=[item])
+        return WebhookReply(events=[event_item(event)])
 
     return InstantTrigger(
         key=key, name=name, description=description, input=NoInput, output=output,

@@ -11,6 +11,7 @@ from connectors.sdk import App
 from connectors.wordpress.actions import ACTIONS
 from connectors.wordpress.api import parse_error
 from connectors.wordpress.auth import SANDBOX_CREDENTIALS, auth, site_base
+from connectors.wordpress.options import OPTIONS
 from connectors.wordpress.triggers import TRIGGERS
 
 app = App(
@@ -19,10 +20,11 @@ app = App(
     description="Publish posts and pages, upload media, manage categories, tags and comments on a "
     "self-hosted WordPress site; react to new posts, edits, comments and uploads.",
     category="Content & CMS",
-    icon="📝",
+    icon="wordpress",
     auth=auth,
     triggers=TRIGGERS,
     actions=ACTIONS,
+    options=OPTIONS,
     base_url=site_base,
     error_parser=parse_error,
     docs_url="https://developer.wordpress.org/rest-api/",

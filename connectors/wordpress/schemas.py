@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from connectors.sdk.options import dynamic
+
 PostStatus = Literal["publish", "future", "draft", "pending", "private"]
 NewPostStatus = Literal["publish", "private", "draft", "pending"]
 
@@ -165,8 +167,9 @@ class _Terms(BaseModel):
         None,
         description="Categories: names (text, e.g. 'News' or 'News, Events') or ids (numbers).",
         examples=[["News", "Events"]],
+        json_schema_extra=dynamic("categories"),
     )
-    tags: TermList = Field(None, description="Tags: names (text) or ids (numbers).")
+    tags: TermList = Field(None, description="Tags: names (text) or ids (numbers).", json_schema_extra=dynamic("tags"))
     create_missing_terms: bool = Field(
         True,
         description="Create categories and tags given by name that do not exist yet. Off: the step "
@@ -203,7 +206,7 @@ class CreatePostInput(_Terms, _Content):
 
 
 class _PostId(BaseModel):
-    post_id: int = Field(gt=0, description="The id of the post to change.")
+    post_id: int = Field(gt=0, description="The id of the post to change.", json_schema_extra=dynamic("posts"))
 
 
 class UpdatePostInput(_Terms, _Content, _PostId):
@@ -262,7 +265,7 @@ class UploadMediaInput(BaseModel):
     alt_text: str | None = Field(None, description="Alternative text for images (accessibility).")
     caption: str | None = Field(None, description="The caption.")
     description: str | None = Field(None, description="The description.")
-    post: int | None = Field(None, description="Attach the file to this post id.")
+    post: int | None = Field(None, description="Attach the file to this post id.", json_schema_extra=dynamic("posts"))
 
     @model_validator(mode="after")
     def _one_source(self) -> UploadMediaInput:
@@ -288,7 +291,7 @@ class CreateCommentInput(BaseModel):
     """A comment on a post."""
 
     model_config = ConfigDict(extra="forbid")
-    post: int = Field(gt=0, description="The id of the post to comment on.")
+    post: int = Field(gt=0, description="The id of the post to comment on.", json_schema_extra=dynamic("posts"))
     content: str = Field(min_length=1, description="The comment's text (simple HTML allowed).")
     parent: int | None = Field(None, description="Reply to this comment id.")
     author_name: str | None = Field(None, description="The name shown; the connected user's when empty.")
@@ -305,7 +308,7 @@ class DeletePostInput(BaseModel):
     """The post to delete."""
 
     model_config = ConfigDict(extra="forbid")
-    post_id: int = Field(gt=0, description="The id of the post.")
+    post_id: int = Field(gt=0, description="The id of the post.", json_schema_extra=dynamic("posts"))
     force: bool = Field(False, description="Delete for good instead of moving it to the trash.")
 
 
@@ -333,7 +336,7 @@ class NewCommentInput(BaseModel):
     """Which new comments fire."""
 
     model_config = ConfigDict(extra="forbid")
-    post: int | None = Field(None, description="Only comments on this post id.")
+    post: int | None = Field(None, description="Only comments on this post id.", json_schema_extra=dynamic("posts"))
     status: Literal["approve", "hold", "all"] = Field(
         "approve", description="approve: published comments. hold: awaiting moderation. all: both."
     )

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, CursorResult, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import jsoncodec
 from ..vault import Vault
 
 R = TypeVar("R")
@@ -71,14 +72,15 @@ def check_choice(value: str, allowed: tuple[str, ...], what: str) -> str:
 def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
     """An engine configured for the store (SQLite pragmas and transaction control)."""
     parsed = make_url(url)
+    codec = {"json_serializer": jsoncodec.dumps, "json_deserializer": jsoncodec.loads}
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        return create_engine(parsed, echo=echo, pool_pre_ping=True, **codec)
     if parsed.database in (None, "", ":memory:") or "mode=memory" in str(parsed):
         raise ValueError(
             "the store needs a file-backed SQLite database (an in-memory one is not shared "
             "between threads): use Store.for_data_dir(tmp_path) or sqlite:///path/to/file.db"
         )
-    engine = create_engine(parsed, echo=echo, pool_size=8, max_overflow=24)
+    engine = create_engine(parsed, echo=echo, pool_size=8, max_overflow=24, **codec)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

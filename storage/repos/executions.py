@@ -12,6 +12,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -67,6 +68,11 @@ _CLAIM = (
     .where(_BY_ID, _claimable(_NOW))
     .values(
         status="running",
+        # still "running" here means its lease expired: the process holding it died
+        reclaims=case(
+            (_EXECUTIONS.c.status == "running", _EXECUTIONS.c.reclaims + 1),
+            else_=_EXECUTIONS.c.reclaims,
+        ),
         start_time=func.coalesce(_EXECUTIONS.c.start_time, _NOW),
         lease_owner=bindparam("owner"),
         lease_until=bindparam("until", type_=UTCDateTime()),
@@ -153,6 +159,7 @@ class ExecutionsRepo(RepoBase):
             "lease_until": now + timedelta(seconds=lease_seconds) if claim_owner else None,
             "lease_owner": claim_owner,
             "next_attempt_at": None,
+            "reclaims": 0,
             "rerun_of": rerun_of,
             "resume_from": resume_from,
             "created_at": now,
@@ -196,7 +203,8 @@ class ExecutionsRepo(RepoBase):
 
         Succeeds only if it is queued/waiting/running, its lease is free or expired, and
         any retry is due; then it is ``running`` (start_time set on the first claim).
-        Returns None when someone else holds it or it is not claimable.
+        Taking over a ``running`` execution (its lease expired) adds one to
+        ``reclaims``. Returns None when someone else holds it or it is not claimable.
         """
         now = utcnow()
         params = {

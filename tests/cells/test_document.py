@@ -254,6 +254,36 @@ def test_json_schema_generates_and_validates_documents() -> None:
     json.dumps(schema)
 
 
+RULES = {"all": [{"left": "{{ trigger.n }}", "op": "equals", "right": 1}]}
+
+
+@pytest.mark.parametrize(
+    ("condition", "valid"),
+    [
+        ({"rules": RULES}, True),
+        ({"branches": [{"name": "one", "rules": RULES}, {"name": "rest", "fallback": True}]}, True),
+        ({"rules": RULES, "branches": [{"name": "one", "rules": RULES}]}, False),  # both: filter or router?
+        ({}, False),  # neither
+        ({"rules": None, "branches": None}, False),
+        ({"branches": []}, False),
+        ({"branches": [{"name": "one"}]}, False),  # a branch without rules that is not the fallback
+        ({"branches": [{"name": "a", "fallback": True}, {"name": "b", "fallback": True}]}, False),
+        ({"rules": RULES, "branches": None}, True),
+    ],
+)
+def test_the_json_schema_says_what_a_condition_cell_allows(condition: dict[str, Any], valid: bool) -> None:
+    """The published schema and the import agree: a filter has rules, a router branches (at
+    least one, each with rules or the one fallback), never both."""
+    doc = {"name": "x", "cells": [{"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"}, {"id": "c", "kind": "condition", **condition}]}
+    schema_errors = list(jsonschema.Draft202012Validator(documents.json_schema()).iter_errors(doc))
+    assert (schema_errors == []) is valid, schema_errors
+    if valid:
+        documents.parse(doc)
+    else:
+        with pytest.raises(DocumentError):
+            documents.parse(doc)
+
+
 def test_tags_are_normalised_exported_and_imported() -> None:
     text = "name: x\ntags: [Billing, ' slack  alerts ', billing]\ncells:\n  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
     doc = documents.loads(text)

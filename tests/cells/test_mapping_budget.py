@@ -6,6 +6,8 @@ budget these templates run for hours); they are not performance targets.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -15,7 +17,7 @@ from cells import _mapping_budget as budget
 from cells._mapping_budget import MAX_DEPTH, MAX_STEPS
 from cells._mapping_env import MappingEnvironment
 from cells._mapping_filters import ExpressionError
-from cells.mapping import render, render_template
+from cells.mapping import RunBudget, is_light, render, render_async, render_template
 from connectors.sdk.errors import MappingError
 
 CONTEXT: dict[str, Any] = {
@@ -219,3 +221,88 @@ def test_each_context_makes_its_budget_on_first_use() -> None:
 def test_templates_cannot_name_the_internal_filters() -> None:
     error = error_of(f"{{{{ [1] | {budget.STEPS_FILTER} }}}}")
     assert "syntax error" in error.message
+
+
+# --- time per cell and per run -------------------------------------------------------------
+
+# Ten clock checks (160 loop steps) per field; the fake clock below makes each 0.05 s.
+TEN_CHECKS = "{% for i in range(160) %}{% endfor %}ok"
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every reading of the budget's clock is 0.05 s of work later than the last."""
+    readings = itertools.count()
+    monkeypatch.setattr(budget, "clock", lambda: next(readings) * 0.05)
+
+
+@pytest.mark.usefixtures("fake_clock")
+def test_a_cell_has_a_budget_over_all_its_fields() -> None:
+    fields = {f"f{i}": TEN_CHECKS for i in range(4)}
+    limits = RunBudget(run_seconds=100, cell_seconds=1.2).cell()
+    with pytest.raises(MappingError) as info:
+        render(fields, CONTEXT, cell_id="heavy", limits=limits)
+    # each field alone is within its own second; the third passes the cell's 1.2 s
+    assert info.value.message == (
+        f"Cell 'heavy', field 'f2': {TEN_CHECKS} — the mappings of this cell used more than"
+        " 1.2 s of work in all (setting mapping_cell_seconds); simplify the expressions or"
+        " filter the data first"
+    )
+    # without a cell budget the same fields all run
+    assert render(fields, CONTEXT, cell_id="heavy") == {f"f{i}": "ok" for i in range(4)}
+
+
+@pytest.mark.usefixtures("fake_clock")
+def test_a_run_has_a_budget_over_all_its_cells() -> None:
+    run = RunBudget(run_seconds=1.5, cell_seconds=1.2)
+    assert render({"a": TEN_CHECKS, "b": TEN_CHECKS}, CONTEXT, cell_id="one", limits=run.cell())
+    with pytest.raises(MappingError) as info:
+        render({"a": TEN_CHECKS, "b": TEN_CHECKS}, CONTEXT, cell_id="two", limits=run.cell())
+    assert info.value.message == (
+        f"Cell 'two', field 'a': {TEN_CHECKS} — the mappings of this run used more than"
+        " 1.5 s of work in all (setting mapping_run_seconds); simplify the expressions or"
+        " filter the data first"
+    )
+
+
+@pytest.mark.usefixtures("fake_clock")
+def test_the_evaluation_limit_still_applies_within_a_generous_cell() -> None:
+    limits = RunBudget(run_seconds=100, cell_seconds=100).cell()
+    source = "{% for i in range(1000) %}{% endfor %}"
+    with pytest.raises(MappingError) as info:
+        render_template(source, CONTEXT, cell_id="c", field="f", limits=limits)
+    assert info.value.message.endswith("this expression took too long (more than 1 s of work);"
+                                       " simplify the loop or filter the data first")
+
+
+def test_paths_and_comparisons_are_light_everything_else_is_heavy() -> None:
+    assert is_light({"a": "{{ trigger.body.id }}", "b": ["Hi {{ trigger.name }}!", 3]})
+    assert is_light("{{ trigger.n > 3 and not trigger.flag }}")
+    for source in (
+        "{{ trigger.items | length }}",
+        "{% for i in trigger.items %}{% endfor %}",
+        "{{ trigger.a ~ trigger.b }}",
+        "{{ trigger.a * 2 }}",
+        "{{ trigger.a.upper() }}",
+        "{{ broken",
+    ):
+        assert not is_light({"x": source}), source
+
+
+async def test_a_heavy_render_leaves_the_event_loop_free() -> None:
+    """Other coroutines keep running while a heavy field renders (ticks, not seconds)."""
+    heavy = {f"f{i}": "{% for i in range(90000) %}{{ i % 7 }}{% endfor %}" for i in range(3)}
+    task = asyncio.ensure_future(render_async(heavy, CONTEXT, cell_id="heavy"))
+    ticks = 0
+    while not task.done():
+        ticks += 1
+        await asyncio.sleep(0)
+    assert len((await task)["f0"]) == 90000
+    # rendered on the loop, the task would finish within its first step (one tick)
+    assert ticks > 20
+
+
+async def test_light_values_render_on_the_event_loop() -> None:
+    task = asyncio.ensure_future(render_async({"a": "{{ trigger.n }}"}, {"trigger": {"n": 1}}, cell_id="c"))
+    await asyncio.sleep(0)
+    assert task.done() and task.result() == {"a": 1}

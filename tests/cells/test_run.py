@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from cells import _mapping_budget as budget
+from cells.mapping import RunBudget
 from cells.models import ActionCell, ConditionCell, OperationCell, TransformerCell, TriggerCell
 from cells.run import (
     CellResult,
+    _light_rules,
     idempotency_key,
     run_cell,
     run_condition_cell,
+    run_condition_cell_async,
     run_operation_cell,
     trigger_result,
     validation_error,
@@ -204,3 +209,24 @@ def test_idempotency_keys_are_stable_per_execution_cell_and_item() -> None:
     assert key == idempotency_key("e1", "a", 0)
     assert key.startswith("cw-") and len(key) == 43
     assert len({key, idempotency_key("e2", "a"), idempotency_key("e1", "b"), idempotency_key("e1", "a", 1)}) == 4
+
+
+async def test_rules_use_the_cells_mapping_budget_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    readings = itertools.count()
+    monkeypatch.setattr(budget, "clock", lambda: next(readings) * 0.05)
+    heavy = "{% for i in range(160) %}{% endfor %}{{ trigger.body.n }}"
+    rules = {"all": [{"left": heavy, "op": "gte", "right": 1}, {"left": heavy, "op": "gte", "right": 1}]}
+    cell = ConditionCell.model_validate({"id": "gate", "kind": "condition", "rules": rules})
+    limits = RunBudget(run_seconds=10, cell_seconds=0.8).cell()
+    result, _ = await run_condition_cell_async(cell, CONTEXT, limits=limits)
+    assert result.status == "failed"
+    assert result.error is not None and result.error["code"] == "mapping_error"
+    assert result.error["message"].startswith("Cell 'gate', field 'all[1].left': ")
+    assert "the mappings of this cell used more than 0.8 s of work in all" in result.error["message"]
+    # a regular expression is work too: such rules are not evaluated on the event loop
+    regex = ConditionCell.model_validate({"id": "re", "kind": "condition", "rules": {"all": [
+        {"left": "{{ trigger.body.name }}", "op": "matches_regex", "right": "^a"}]}})
+    plain = ConditionCell.model_validate({"id": "eq", "kind": "condition", "rules": {"all": [
+        {"left": "{{ trigger.body.name }}", "op": "equals", "right": "ada"}]}})
+    assert not _light_rules(regex) and _light_rules(plain)
+    assert (await run_condition_cell_async(regex, CONTEXT))[0].output["passed"] is True

@@ -11,7 +11,8 @@ from cells.models import ActionCell
 from cells.run import run_operation_cell
 from connectors.registry import APPS, Registry, default_registry
 from connectors.sdk import Action, App, InstantTrigger, PollingTrigger, ScheduleTrigger
-from connectors.sdk.conformance import app_problems, operation_problems
+from connectors.sdk.conformance import app_problems, operation_problems, option_problems
+from connectors.sdk.options import fetch_options, field_sources, source_for
 from connectors.sdk.sandboxing import sandbox_context
 
 OPERATIONS = [(app, op) for app in APPS for op in (*app.triggers, *app.actions)]
@@ -24,6 +25,32 @@ def test_app_conforms(app: App) -> None:
     from configuration must pass too: connectors/sdk/conformance.py)."""
     assert app_problems(app) == []
     assert app.describe()["key"] == app.key
+
+
+def test_every_shipped_app_and_planned_app_has_its_own_logo() -> None:
+    """The directory, cells, templates and flow diagram show each app's real logo (an SVG
+    shipped in connectors/icons), never the neutral plug an installed app may fall back to."""
+    from connectors.icons import GENERIC, icon_svg
+    from connectors.planned import PLANNED
+
+    for app in APPS:
+        assert app.icon != GENERIC, f"{app.key} declares no icon of its own"
+        svg = icon_svg(app.icon)
+        assert svg is not None and svg.startswith("<svg") and "viewBox" in svg, app.key
+    for key in PLANNED:  # templates show the logos of apps still to come
+        assert icon_svg(key) is not None, key
+
+
+def test_an_icon_that_cannot_be_shown_is_a_conformance_problem() -> None:
+    """A misspelt icon name, a path or a broken SVG document is refused with a sentence
+    naming what an icon may be; an app's own SVG document is accepted."""
+    base = {"key": "acme", "name": "Acme", "description": "An app.", "category": "Testing", "actions": (APPS[4].actions[0],)}
+    for bad in ("slak", "../../etc/passwd", "<svg><path d='M0 0'/>"):
+        problems = app_problems(App(**base, icon=bad))
+        assert len(problems) == 1 and "neither a shipped icon" in problems[0] and "slack" in problems[0], bad
+    own = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><rect width="1" height="1"/></svg>'
+    assert app_problems(App(**base, icon=own)) == [] and app_problems(App(**base)) == []  # the default: the plug
+    assert App(**base, icon=own).describe(full=False)["icon"] == "inline"
 
 
 @pytest.mark.parametrize(("app", "op"), OPERATIONS, ids=IDS)
@@ -132,3 +159,61 @@ def test_trigger_kinds_are_known() -> None:
     for app in APPS:
         for op in app.triggers:
             assert isinstance(op, InstantTrigger | PollingTrigger | ScheduleTrigger) or op.trigger_type == "manual"
+
+
+OPTION_FIELDS = [
+    (app, op, path)
+    for app in APPS if app.sandbox
+    for op in (*app.triggers, *app.actions)
+    for path in field_sources(op.input_schema())
+]
+
+
+def _with_value(data: Any, path: str, value: Any) -> Any:
+    """``data`` with the field at a dotted ``path`` set (through the first item of lists)."""
+    head, _, rest = path.partition(".")
+    if isinstance(data, list):
+        return [_with_value(data[0], path, value), *data[1:]]
+    copy = dict(data)
+    copy[head] = _with_value(copy.get(head, {}), rest, value) if rest else value
+    return copy
+
+
+@pytest.mark.parametrize(("app", "op", "path"), OPTION_FIELDS, ids=[f"{a.key}.{o.key}.{p}" for a, o, p in OPTION_FIELDS])
+async def test_option_source_answers_from_its_sandbox(app: App, op: Any, path: str) -> None:
+    """Every field with an option source gets real choices from the sandbox, and the
+    operation accepts the first one in that field."""
+    source = source_for(app, op, path)
+    example = dict(op.example or {})
+    options = await fetch_options(source, sandbox_context(app, app.sandbox_credentials), {**source.example, **example})
+    assert options, f"{app.key}.{source.key} offered nothing in the sandbox"
+    assert all(isinstance(o.value, str | int) and str(o.value) and o.label.strip() for o in options)
+    assert len({o.value for o in options}) == len(options), "options have unique values"
+    op.input.model_validate(_with_value(example, path, options[0].value))
+
+
+def test_option_checks_find_problems() -> None:
+    """A field naming an undeclared source, a source nobody uses, and a source needing a
+    field the operation lacks are each reported."""
+    from pydantic import Field
+
+    from connectors.sdk import Option, OptionSource, dynamic
+
+    class Pick(BaseModel):
+        board: str = Field(description="A board.", json_schema_extra=dynamic("boards"))
+        group: str = Field(description="A group.", json_schema_extra=dynamic("groups"))
+
+    async def nothing(ctx: Any, values: Any) -> list[Option]:
+        return []
+
+    op = Action(key="pick", name="Pick", description="Picks a board and a group.", input=Pick, sample={"x": 1}, perform=lambda ctx, inputs: {})
+    app = App(key="picky", name="Picky", description="An app.", category="Test", actions=(op,), options=(
+        OptionSource(key="groups", name="groups", fetch=nothing, needs=("board_id",)),
+        OptionSource(key="spare", name="spare things", fetch=nothing),
+    ))
+    assert option_problems(app) == [
+        "picky.pick: the field 'board' names the option source 'boards', which the app does not declare",
+        "picky.pick: the option source 'groups' of 'group' needs 'board_id', which is not a field of the operation",
+        "the option source 'groups' has no example value for board_id (the conformance suite runs it against the sandbox)",
+        "the option source 'spare' is used by no field",
+    ]

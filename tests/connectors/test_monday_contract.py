@@ -29,7 +29,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.utilities import type_from_ast
 
-from connectors.monday import actions, api, app, auth, triggers
+from connectors.monday import actions, api, app, auth, options, triggers
 from connectors.monday import sandbox as sb
 from connectors.sdk.context import OperationContext
 from connectors.sdk.http import build_http
@@ -168,7 +168,7 @@ def test_every_document_in_the_package_is_valid() -> None:
     """Also the ones a session may not reach: every GraphQL constant of the package."""
     documents = {
         f"{module.__name__}.{name}": value
-        for module in (actions, api, auth, triggers)
+        for module in (actions, api, auth, options, triggers)
         for name, value in vars(module).items()
         if name.isupper() and isinstance(value, str) and value.lstrip().startswith(("query", "mutation", "fragment"))
     }

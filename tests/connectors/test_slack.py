@@ -560,3 +560,29 @@ def test_every_trigger_has_an_example_input() -> None:
     for trigger in app.triggers:
         assert trigger.example is not None
         trigger.input.model_validate(dict(trigger.example))
+
+
+async def test_signed_bodies_that_are_not_standard_json_get_a_400_at_both_urls(svc: Any, user: Any, anon: httpx.AsyncClient) -> None:
+    """Deeply nested JSON, NaN or half a surrogate pair, correctly signed: a 400 that says
+    why, at the connection's Events URL and at a scenario's own URL; nothing stored."""
+    from cells import document as documents
+
+    connection = await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)
+    events_url = svc.connection_events_url(user.id, connection.id).removeprefix(svc.settings.resolved_public_url())
+    text = f"name: Slack\ncells:\n  - {{id: t, kind: trigger, app: slack, operation: new_message, connection: {connection.id}}}\n"
+    scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
+    deep = b'{"type": "event_callback", "event": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    bodies = [
+        (deep, "nested more than 100 levels deep"),
+        (b'{"type": "event_callback", "event_time": NaN}', "NaN is not a JSON number"),
+        (b'{"type": "event_callback", "event": {"type": "message", "text": "\\ud800"}}', "half of a UTF-16 surrogate pair"),
+    ]
+    for url in (events_url, f"/hooks/{scenario.webhook_token}"):
+        for body, message in bodies:
+            refused = await anon.post(url, content=body, headers=sb.sign(body))
+            assert refused.status_code == 400, (url, refused.text)
+            assert refused.json() == {"error": "invalid_input", "message": refused.json()["message"]}
+            assert message in refused.json()["message"]
+    assert svc.store.count_executions(user.id) == 0
+    check = await sb.deliver(events_url, sb.url_verification("still-fine"), client=anon)
+    assert check.json() == {"challenge": "still-fine"}

@@ -417,3 +417,57 @@ async def test_each_example_runs_against_a_fresh_sandbox(op: Any) -> None:
     ctx = sandbox_context(app, app.sandbox_credentials, idempotency_key="cw-example")
     result = await op.perform(ctx, op.input.model_validate(op.example))
     op.output.model_validate(result.model_dump() if isinstance(result, BaseModel) else result)
+
+
+# -- signed deliveries that are not Stripe events ---------------------------------------------
+
+EVENT = {"id": "evt_1", "type": "customer.created", "created": 1700000000, "data": {"object": {"id": "cus_1", "object": "customer"}}}
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({k: v for k, v in EVENT.items() if k != "data"}, "has no data.object"),
+        ({**EVENT, "data": {"object": "cus_1"}}, "has no data.object"),
+        ({**EVENT, "data": []}, "has no data.object"),
+        ({k: v for k, v in EVENT.items() if k != "id"}, "has no id"),
+        ({**EVENT, "id": {"nested": True}}, "has no id"),
+        ({**EVENT, "created": "yesterday"}, "has no created time"),
+    ],
+    ids=["no-data", "object-is-a-string", "data-is-a-list", "no-id", "id-is-an-object", "created-is-text"],
+)
+async def test_an_event_stripe_would_never_send_is_an_input_error(event: dict[str, Any], message: str) -> None:
+    """A signature proves who sent a delivery, not its shape: a clear 400, not a server error."""
+    trigger = app.trigger("new_customer")
+    request = IncomingRequest("POST", {"content-type": "application/json"}, {}, json.dumps(event).encode())
+    with pytest.raises(InvalidInputError, match=message) as info:
+        await trigger.parse(request, None, {})
+    assert "it is not an event Stripe sends" in info.value.message
+    [item] = (await trigger.parse(IncomingRequest("POST", {}, {}, json.dumps(EVENT).encode()), None, {})).events
+    assert (item["id"], item["event_id"], item["event_created"]) == ("cus_1", "evt_1", 1700000000)
+
+
+async def test_signed_deliveries_that_cannot_be_read_are_refused_over_http(svc: Any, user: Any, anon: httpx.AsyncClient) -> None:
+    from cells import document as documents
+
+    connection = await svc.create_connection(user.id, "stripe", credentials={}, sandbox=True)
+    text = f"name: Stripe\ncells:\n  - {{id: t, kind: trigger, app: stripe, operation: new_customer, connection: {connection.id}}}\n"
+    scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
+    secret = svc.store.webhook_subscriptions(scenario.id)[0].state["secret"]
+
+    async def deliver(body: bytes) -> httpx.Response:
+        headers = {"content-type": "application/json", "stripe-signature": sandbox.sign(body, secret)}
+        return await anon.post(f"/hooks/{scenario.webhook_token}", content=body, headers=headers)
+
+    deep = b'{"id": "evt_2", "type": "customer.created", "data": {"object": ' + b"[" * 1000 + b"]" * 1000 + b"}}"
+    for body, message in [
+        (deep, "nested more than 100 levels deep"),
+        (json.dumps({k: v for k, v in EVENT.items() if k != "data"}).encode(), "has no data.object"),
+        (json.dumps({**EVENT, "data": {"object": "cus_1"}}).encode(), "has no data.object"),
+        (json.dumps({k: v for k, v in EVENT.items() if k != "id"}).encode(), "has no id"),
+    ]:
+        refused = await deliver(body)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"] == "invalid_input" and message in refused.json()["message"]
+    assert svc.store.count_executions(user.id) == 0
+    assert (await deliver(json.dumps(EVENT).encode())).status_code == 202

@@ -70,6 +70,67 @@ def test_bad_json_is_a_clear_input_error() -> None:
     assert "line 1 column" in info.value.message
 
 
+def test_a_body_is_read_by_its_declared_content_type() -> None:
+    """A text body is text even when it starts with a brace; a body without a type is
+    JSON only if it reads as JSON."""
+    assert incoming(b"{not json, just words}", "text/plain").parsed_body() == "{not json, just words}"
+    assert incoming(b'{"a": 1}', "text/plain").parsed_body() == '{"a": 1}'
+    assert incoming(b'{"a": 1}', "application/x-ndjson").parsed_body() == '{"a": 1}'
+    assert incoming(b"{not json").parsed_body() == "{not json"
+    assert incoming(b'{"a": NaN}').parsed_body() == '{"a": NaN}'  # not standard JSON: the sender's text
+    assert incoming(b' {"a": 1}').parsed_body() == {"a": 1}
+    with pytest.raises(InvalidInputError):
+        incoming(b"{not json", "application/json").parsed_body()
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b'{"n": NaN}', "NaN is not a JSON number"),
+        (b'{"n": Infinity}', "Infinity is not a JSON number"),
+        (b'[-Infinity]', "-Infinity is not a JSON number"),
+        (b'{"n": 1e400}', "the number 1e400 is beyond what a 64-bit float holds"),
+        (b'{"n": -2.5E+999}', "the number -2.5E+999 is beyond"),
+    ],
+)
+def test_non_standard_numbers_are_refused_by_name(body: bytes, named: str) -> None:
+    """Python would read them (and the store would keep null); the sender learns instead."""
+    with pytest.raises(InvalidInputError) as info:
+        incoming(body, "application/json").parsed_body()
+    assert info.value.message.startswith("The request body is not valid JSON: ") and named in info.value.message
+    assert incoming(b'{"n": 1e308, "m": 12345678901234567890123, "s": 1e-400}', "application/json").json() == {
+        "n": 1e308, "m": 12345678901234567890123, "s": 0.0,
+    }
+
+
+@pytest.mark.parametrize("body", [b'{"a": "\\ud800"}', b'{"a": "x\\udfff"}', b'{"\\ud800": 1}', b'["\\ude00\\ud83d"]', b'"\\ud800"'])
+def test_half_a_surrogate_pair_is_refused(body: bytes) -> None:
+    """A lone surrogate cannot be encoded as UTF-8: stored, it would break every answer showing it."""
+    with pytest.raises(InvalidInputError, match=r"half of a UTF-16 surrogate pair"):
+        incoming(body, "application/json").json()
+
+
+def test_whole_characters_pass_in_any_spelling() -> None:
+    assert incoming(b'{"e": "\\ud83d\\ude00", "c": "caf\\u00e9"}', "application/json").json() == {"e": "\U0001f600", "c": "caf\u00e9"}
+    assert incoming("{\"e\": \"\U0001f600\"}".encode(), "application/json").json() == {"e": "\U0001f600"}
+    with pytest.raises(InvalidInputError, match="not UTF-8 text"):  # a surrogate smuggled in as bytes (CESU-8)
+        incoming(b'{"a": "\xed\xa0\x80"}', "application/json").json()
+
+
+@pytest.mark.parametrize("depth", [101, 1_000, 100_000])
+def test_deep_nesting_is_refused_with_a_message(depth: int) -> None:
+    with pytest.raises(InvalidInputError, match="nested more than 100 levels deep"):
+        incoming(b"[" * depth + b"]" * depth, "application/json").json()
+    with pytest.raises(InvalidInputError, match="nested more than 100 levels deep"):
+        incoming(b'{"a":' * depth + b"1" + b"}" * depth, "application/json").json()
+
+
+def test_a_hundred_levels_are_fine() -> None:
+    assert incoming(b"[" * 100 + b"]" * 100, "application/json").json() is not None
+    wide = b"[" + b",".join(b"[1]" for _ in range(500)) + b"]"  # many brackets, two levels
+    assert len(incoming(wide, "application/json").json()) == 500
+
+
 def test_headers_are_looked_up_without_case() -> None:
     request = incoming(b"", x_signature="abc")
     assert request.header("X-Signature") == "abc"

@@ -101,7 +101,7 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "workspace.cli", "serve", "--port", str(port), "--data-dir", str(data_dir), "--no-demo"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    deadline = time.time() + 60
+    deadline = time.time() + 180  # importing Panel on a loaded 2-core machine can take a minute
     while time.time() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:

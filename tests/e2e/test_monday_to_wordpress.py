@@ -47,7 +47,7 @@ async def test_an_approved_item_becomes_a_post_through_monday_webhooks(
             svc.settings.public_url = server.url
             user = svc.store.create_user("editor@example.com", name="Editor")
             connections = await sandbox_connections(svc, user)
-            doc = get_template("monday_to_wordpress").document(connections, server_url=server.url)
+            doc = get_template("monday_to_wordpress").document(connections, server_url=server.url, inputs={"status_changed.board_id": board.board_id})
             scenario = svc.import_scenario(user.id, doc)
             await svc.enable(user.id, scenario.id)
 
@@ -103,7 +103,9 @@ async def test_the_polling_variant_publishes_each_approved_item_once(
     svc: Cellwright, user: Any, board: MondayBoard, site: WordPressSite, helpers: Any
 ) -> None:
     connections = await sandbox_connections(svc, user)
-    doc = get_template("monday_to_wordpress_polling").document(connections, server_url="http://127.0.0.1:8000")
+    doc = get_template("monday_to_wordpress_polling").document(
+        connections, server_url="http://127.0.0.1:8000", inputs={"new_item.board_id": board.board_id}
+    )
     scenario = await svc.enable(user.id, svc.import_scenario(user.id, doc).id)
     scheduler = Scheduler(svc)
     t0 = datetime.now(UTC)
@@ -139,11 +141,15 @@ async def test_every_template_imports_with_sandbox_connections(key: str, svc: Ce
         connection = await svc.create_connection(user.id, app_key, credentials={}, sandbox=True)
         assert connection.status == "active", connection.status_message
         connections[app_key] = connection.id
-    doc = template.document(connections, server_url="http://127.0.0.1:8000")
+    answers = {ask.key: "1234567890" if ask.field == "board_id" else "C0SANDBOX01" for ask in template.asks}
+    doc = template.document(connections, server_url="http://127.0.0.1:8000", inputs=answers)
     scenario = svc.import_scenario(user.id, doc)  # validates apps, operations and trigger inputs
     used = {cell.connection for cell, _ in doc.walk() if getattr(cell, "connection", None)}
     assert used == set(connections.values())
     assert svc.scenario(user.id, scenario.id).name == template.data["name"]
     if template.connections:
         with pytest.raises(ConfigurationError, match="Pick a connection for"):
-            template.document({}, server_url="http://127.0.0.1:8000")
+            template.document({}, server_url="http://127.0.0.1:8000", inputs=answers)
+    if template.asks:  # what only the user knows is asked, never hard-coded
+        with pytest.raises(ConfigurationError, match="Fill in: " + template.asks[0].label):
+            template.document(connections, server_url="http://127.0.0.1:8000")

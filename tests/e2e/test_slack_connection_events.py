@@ -12,8 +12,10 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from cells import document as documents
+from connectors.sdk import InvalidInputError
 from connectors.slack import sandbox as sb
 from engine.service import Cellwright
 from workspace.server import create_app
@@ -64,8 +66,13 @@ async def test_one_connection_url_feeds_every_listening_scenario(svc: Cellwright
         reactions = svc.import_scenario(user.id, slack_scenario("Reactions", alice_slack.id, "reaction_added"))
         idle = svc.import_scenario(user.id, slack_scenario("Never enabled", alice_slack.id, "new_message"))
         bobs = svc.import_scenario(bob.id, slack_scenario("Bob's messages", bob_slack.id, "new_message"))
-        borrowed = svc.import_scenario(bob.id, slack_scenario("Bob names Alice's connection", alice_slack.id, "new_message"))
-        for owner, scenario in ((user, messages), (user, reactions), (bob, bobs), (bob, borrowed)):
+        naming_alices = slack_scenario("Bob names Alice's connection", alice_slack.id, "new_message")
+        with pytest.raises(InvalidInputError, match="not found among your connections"):
+            svc.import_scenario(bob.id, naming_alices)  # refused on save; one stored before that check:
+        borrowed = svc.store.save_scenario(bob.id, naming_alices.to_data(), nodes=documents.node_rows(naming_alices))
+        svc.store.publish_scenario(bob.id, borrowed.id)
+        svc.store.set_scenario_status(bob.id, borrowed.id, "active")
+        for owner, scenario in ((user, messages), (user, reactions), (bob, bobs)):
             await svc.enable(owner.id, scenario.id)
 
         # a message in #general: exactly one run, the message scenario's — answered before it runs

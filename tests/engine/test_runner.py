@@ -332,14 +332,6 @@ async def test_an_auth_failure_marks_the_connection(svc: Cellwright, user: Any) 
     assert marked.usage_count == 2
 
 
-async def test_a_cell_with_another_users_connection_fails_clearly(svc: Cellwright, user: Any) -> None:
-    other = svc.store.create_user("eve@example.com")
-    theirs = await svc.create_connection(other.id, "keyed", credentials={"api_key": "good-eve"}, sandbox=True)
-    result = await run_text(svc, user, scenario(f"  - {{id: who, kind: action, app: keyed, operation: whoami, connection: {theirs.id}}}\n"))
-    assert result["status"] == "failed" and result["error"]["code"] == "configuration_error"
-    assert "does not exist or is not a Keyed connection" in result["error"]["message"]
-
-
 async def test_a_bad_trigger_payload_fails_at_the_trigger(svc: Cellwright, user: Any) -> None:
     result = await run_text(svc, user, scenario("  - {id: a, kind: action, app: probe, operation: count}\n", trigger=HOOK), {"headers": "not a mapping"})
     assert result["status"] == "failed" and result["error"]["cell_id"] == "hook"

@@ -42,6 +42,7 @@ TABLES = {
     "alert_rules",
     "revoked_sessions",
     "login_failures",
+    "scenario_secrets",
 }
 
 
@@ -204,7 +205,7 @@ def test_existing_scenarios_start_without_tags(fresh_url: str) -> None:
     """0005 adds ``scenarios.tags``: existing scenarios get an empty list (tag filters
     skip them, the list shows them untagged); downgrading removes the column only."""
     config = alembic_config(fresh_url)
-    command.upgrade(config, "0004_accounts")
+    command.upgrade(config, "0004_scenario_secrets")
     json_type = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
     now = datetime.now(UTC)
     users = sa.table("users", *(sa.column(c) for c in ("id", "email", "name", "is_admin", "created_at")))
@@ -226,7 +227,7 @@ def test_existing_scenarios_start_without_tags(fresh_url: str) -> None:
             [scenario] = store.list_scenarios("u1")
             assert scenario.tags == []
             assert store.list_scenarios("u1", tag="billing") == []
-        command.downgrade(config, "0004_accounts")
+        command.downgrade(config, "0004_scenario_secrets")
         assert "tags" not in {c["name"] for c in inspect(engine).get_columns("scenarios")}
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM scenarios")).scalar() == 1

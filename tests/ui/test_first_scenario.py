@@ -93,8 +93,15 @@ def test_a_newcomer_builds_a_working_scenario(page: Page, echo_server: Server, s
     expect(page.locator(".in-request-url input")).to_be_visible(timeout=TIMEOUT)
     page.locator(".in-request-method select").select_option("POST")
     url = page.locator(".in-request-url input")
-    url.fill(server.url + "/demo/echo")
+    url.fill(server.url + "/demo/echo?customer=&source=web")
     url.press("Enter")
+    # "Insert reference" puts the reference where the cursor is, not at the end
+    cursor = len(server.url + "/demo/echo?customer=")
+    url.evaluate(f"el => {{ el.focus(); el.setSelectionRange({cursor}, {cursor}); }}")
+    page.locator(".cell-request .ref-pick").select_option("{{ steps.set_fields.customer }}")
+    page.locator(".cell-request .ref-target").select_option("url")
+    page.locator(".cell-request .ref-insert").click()
+    expect(url).to_have_value(server.url + "/demo/echo?customer={{ steps.set_fields.customer }}&source=web", timeout=TIMEOUT)
     page.locator(".in-request-body_type select").select_option("json")
     fill(page, ".in-request-body textarea", '{"customer": "{{ steps.set_fields.customer }}", "total": "{{ steps.set_fields.total }}"}')
     page.locator(".run-request button").click()
@@ -102,6 +109,8 @@ def test_a_newcomer_builds_a_working_scenario(page: Page, echo_server: Server, s
     expect(received).to_contain_text("received:Object", timeout=TIMEOUT)  # an object, not a JSON string
     received.get_by_text("received:").click()  # open it: the mapped values arrived
     expect(received).to_contain_text('customer:"Ada"')
+    received.get_by_text("query:").click()
+    expect(received).to_contain_text('source:"web"')  # the query the reference was inserted into
     audit(page, "21-first-scenario-cells", screenshots)
 
     # save, publish, enable

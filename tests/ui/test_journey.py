@@ -40,9 +40,34 @@ def sign_in(page: Page, server: Any, screenshots: Path) -> None:
     expect(page.locator(".scenario-list")).to_contain_text("No scenarios yet", timeout=TIMEOUT)
 
 
+def watch_for_csp_violations(page: Page) -> list[str]:
+    """Every Content-Security-Policy violation the page reports (its event and the console)."""
+    seen: list[str] = []
+    page.expose_function("cwReportCsp", lambda text: seen.append(text))
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => "
+        "window.cwReportCsp(`${e.violatedDirective} blocked ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`))"
+    )
+    page.on("console", lambda message: seen.append(message.text) if "Content Security Policy" in message.text else None)
+    return seen
+
+
+def session_token_payload(page: Page) -> dict[str, Any]:
+    """The payload of the Bokeh session token the workspace page carries (readable by any script)."""
+    from bokeh.util.token import get_token_payload
+
+    token = page.evaluate("() => [...document.scripts].map(s => s.text).join('').match(/\"token\":\"([^\"]+)\"/)[1]")
+    return get_token_payload(token)
+
+
 def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
     timings: dict[str, float] = {}
+    violations = watch_for_csp_violations(page)
     sign_in(page, server, screenshots)
+    payload = session_token_payload(page)
+    cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "cw_session")
+    assert "cw_session" not in payload.get("cookies", {}) and cookie not in json.dumps(payload), payload
+    expect(page.locator(".cw-header .who")).to_contain_text(f"Signed in as {server.admin_email}")  # the page still knows who
     audit(page, "02-scenarios-empty", screenshots)
 
     # connect an app: a WordPress sandbox connection
@@ -160,6 +185,7 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
     timings["analytics tab"] = time.perf_counter() - started
     assert all(t < 5 for t in timings.values()), timings
     print("timings", {k: round(v, 2) for k, v in timings.items()})
+    assert violations == [], violations  # the workspace works under its Content-Security-Policy
 
 
 def test_unsaved_changes_are_not_lost_silently(page: Page, server: Any, screenshots: Path) -> None:

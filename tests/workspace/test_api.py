@@ -179,7 +179,7 @@ async def test_an_invalid_document_is_a_422_naming_the_field(client: httpx.Async
     response = await client.post("/api/v1/scenarios", json=bad_trigger)
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "methods.0"
     assert (await client.get("/api/v1/scenarios")).json() == []
-    assert (await client.post("/api/v1/scenarios", content=b"{nope", headers={"content-type": "application/json"})).status_code == 422
+    assert (await client.post("/api/v1/scenarios", content=b"{nope", headers={"content-type": "application/json"})).status_code == 400
 
 
 async def test_connections_never_return_credentials(client: httpx.AsyncClient) -> None:
@@ -368,6 +368,56 @@ async def test_rerun_endpoint(client: httpx.AsyncClient, svc: Cellwright, probe:
     busy = await client.post(f"/api/v1/executions/{running['id']}/rerun", json={})
     assert busy.status_code == 409 and busy.json()["error"] == "conflict"
     await helpers.finished(svc, running["id"])
+
+
+# -- bodies: standard JSON only, and nothing stored breaks an answer ------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b'{"trigger_data": {"a": "\\ud800"}}', "half of a UTF-16 surrogate pair"),
+        (b'{"trigger_data": {"n": NaN}}', "NaN is not a JSON number"),
+        (b'{"trigger_data": {"n": 1e400}}', "the number 1e400 is beyond"),
+        (b'{"trigger_data": ' + b"[" * 1000 + b"]" * 1000 + b"}", "nested more than 100 levels deep"),
+    ],
+    ids=["lone-surrogate", "nan", "1e400", "deep"],
+)
+async def test_a_body_that_is_not_standard_json_is_a_422_and_stores_nothing(
+    client: httpx.AsyncClient, svc: Cellwright, user: Any, body: bytes, named: str,
+) -> None:
+    scenario = await create_scenario(client)
+    before = svc.store.count_executions(user.id)
+    headers = {"content-type": "application/json"}
+    for path in (f"/api/v1/scenarios/{scenario['id']}/run", f"/api/v1/scenarios/{scenario['id']}/cells/a/run"):
+        response = await client.post(path, content=body, headers=headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"] == "invalid_input" and named in response.json()["message"]
+    renamed = body.replace(b'{"trigger_data": ', b'{"cells": [], "name": ', 1)
+    assert (await client.post("/api/v1/scenarios", content=renamed, headers=headers)).status_code == 422
+    assert svc.store.count_executions(user.id) == before
+
+
+async def test_a_lone_surrogate_stored_another_way_never_breaks_the_executions_api(client: httpx.AsyncClient, svc: Cellwright, user: Any, helpers: Any) -> None:
+    """A poller's upstream answer or a YAML file can still carry half a surrogate pair (and
+    rows from before ingress refused them): the store writes and reads U+FFFD in its place."""
+    from sqlalchemy import text
+
+    scenario = await create_scenario(client)
+    stored, _ = await svc.trigger(svc.scenario(user.id, scenario["id"]), {"n": 1, "note": "a\ud800b", "\udfff": 1}, version=1)
+    await helpers.finished(svc, stored.id)
+    old = await run(client, scenario["id"])
+    with svc.store._engine.begin() as db:  # a row written before this fix, ASCII-escaped by json.dumps
+        db.execute(text("UPDATE scenario_executions SET trigger = :t WHERE id = :id"), {"t": '{"n": 2, "note": "\\ud800", "ok": "\\ud83d\\ude00"}', "id": old["id"]})
+    page = await client.get("/api/v1/executions", params={"scenario_id": scenario["id"]})
+    assert page.status_code == 200 and page.json()["total"] == 2
+    one = await client.get(f"/api/v1/executions/{stored.id}")
+    assert one.status_code == 200 and one.json()["trigger"] == {"n": 1, "note": "a\ufffdb", "\ufffd": 1}
+    other = (await client.get(f"/api/v1/executions/{old['id']}")).json()
+    assert other["trigger"] == {"n": 2, "note": "\ufffd", "ok": "\U0001f600"}
+    rerun = await client.post(f"/api/v1/executions/{old['id']}/rerun", json={"from_start": True})
+    assert rerun.status_code == 202
+    assert (await helpers.finished(svc, rerun.json()["id"]))["status"] == "completed"
 
 
 async def test_scenarios_filter_by_name_and_tag(client: httpx.AsyncClient, eve: httpx.AsyncClient) -> None:

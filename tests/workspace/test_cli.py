@@ -156,6 +156,24 @@ def test_import_export_round_trip(cli: Any, flow: Path, tmp_path: Path) -> None:
     assert cli("export", second_id).stdout == exported.stdout  # byte-identical
 
 
+def test_a_bearer_token_in_a_file_is_used_but_never_exported_or_printed(cli: Any, flow: Path, tmp_path: Path, sink: Any) -> None:
+    token = "sk-CLI-FILE-TOKEN-3141"
+    flow.write_text(flow.read_text(encoding="utf-8").replace("body_type: json,", f"bearer_token: {token}, body_type: json,"), encoding="utf-8")
+    for _ in range(2):  # run re-imports the file as a new version of its draft
+        result = cli("run", str(flow), "--trigger-data", EVENT)
+        assert result.exit_code == 0 and token not in result.stdout
+    assert [seen.headers["authorization"] for seen in sink.hits("/cli")] == [f"Bearer {token}"] * 2
+    scenario_id = cli("import", str(flow)).stdout.strip()
+    exported = cli("export", scenario_id).stdout
+    assert token not in exported and "$secret" in exported
+    out = tmp_path / "exported.yaml"
+    out.write_text(exported, encoding="utf-8")
+    copy_id = cli("import", str(out)).stdout.strip()  # the same account: the reference is kept
+    assert cli("export", copy_id).stdout == exported
+    data = b"".join(f.read_bytes() for f in sorted((tmp_path / "data").glob("cellwright.db*")))
+    assert b"CLI flow" in data and token.encode() not in data
+
+
 def test_import_enable_and_errors(cli: Any, flow: Path, tmp_path: Path) -> None:
     scenario_id = cli("import", str(flow), "--enable").stdout.strip()
     from engine.service import Cellwright

@@ -6,7 +6,9 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -319,12 +321,17 @@ async def test_demo_data_runs_against_the_servers_own_echo_endpoint(settings: An
 
 
 @pytest.fixture(scope="module")
-def workspace_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def workspace_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ws")
+
+
+@pytest.fixture(scope="module")
+def workspace_server(workspace_data: Path) -> Iterator[str]:
     from connectors.registry import APPS, Registry
     from engine.settings import Settings
     from tests.conftest import ThreadedServer, make_probe
 
-    svc = Cellwright(Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("ws"), analytics=False, demo_data=False), apps=Registry([*APPS, *make_probe().apps]))  # type: ignore[call-arg]
+    svc = Cellwright(Settings(_env_file=None, data_dir=workspace_data, analytics=False, demo_data=False), apps=Registry([*APPS, *make_probe().apps]))  # type: ignore[call-arg]
     try:
         with ThreadedServer(create_app(svc, workspace=True, start=False), ws=WEBSOCKETS) as server:
             yield server.url.removeprefix("http://")
@@ -355,6 +362,37 @@ async def test_a_same_origin_websocket_reaches_the_workspace(workspace_server: s
         assert ws.response.status_code == 101
         assert ws.subprotocol == "bokeh"
     assert "refused a WebSocket" not in caplog.text
+
+
+@pytest.mark.slow
+async def test_the_session_cookie_stays_out_of_the_pages_session_token(workspace_server: str, workspace_data: Path) -> None:
+    """Bokeh writes a session token into the page, readable by any script: the HttpOnly
+    session cookie (and the Cookie header) must not be in it."""
+    from bokeh.util.token import get_token_payload
+
+    email, password = (workspace_data / "admin-password.txt").read_text().split()
+    base = f"http://{workspace_server}"
+    async with httpx.AsyncClient(base_url=base) as browser:
+        signed = await browser.post("/login", data={"email": email, "password": password, "next": "/"}, headers={"origin": base})
+        assert signed.status_code == 303
+        cookie = browser.cookies["cw_session"]
+        page = await browser.get("/")
+    assert page.status_code == 200
+    token = re.search(r'"token":"([^"]+)"', page.text)
+    assert token is not None
+    payload = get_token_payload(token.group(1))
+    assert payload["cookies"] == {} and "Cookie" not in payload["headers"] and "cookie" not in json.dumps(payload["headers"]).lower()
+    assert cookie not in json.dumps(payload)
+    # every script of the page carries this response's nonce; the policy allows no other
+    policy = page.headers["content-security-policy"]
+    nonce = re.search(r"'nonce-([^']+)'", policy)
+    assert nonce is not None and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    scripts = re.findall(r"<script\b[^>]*>", page.text)
+    assert scripts and all(f'nonce="{nonce.group(1)}"' in tag for tag in scripts)
+    assert (page.headers["x-frame-options"], page.headers["x-content-type-options"], page.headers["referrer-policy"]) == ("DENY", "nosniff", "same-origin")
+    async with httpx.AsyncClient(base_url=base) as other:
+        again = await other.get("/login")
+    assert again.headers["content-security-policy"] != policy  # a fresh nonce per page
 
 
 async def test_vendor_delivery_ids_dedupe_and_instant_methods_are_enforced(svc: Cellwright, user: Any, anon: httpx.AsyncClient) -> None:
@@ -426,3 +464,116 @@ async def test_deleting_a_scenario_deletes_its_history(svc: Cellwright, user: An
     assert (await client.delete(f"/api/v1/scenarios/{scenario.id}")).status_code == 204
     assert stored(svc, user) == 0
     assert (await anon.post(f"/hooks/{scenario.webhook_token}", json={"n": 1})).status_code == 404
+
+
+# -- request bodies: limits, and the key before the body --------------------------------------
+
+
+class Counted:
+    """A streamed request body (no Content-Length) that counts the chunks the server pulled."""
+
+    def __init__(self, chunks: int, size: int) -> None:
+        self.chunks, self.size, self.pulled = chunks, size, 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.chunks):
+            self.pulled += 1
+            yield b"x" * self.size
+
+
+async def test_an_api_body_without_a_valid_key_is_refused_before_it_is_read(anon: httpx.AsyncClient) -> None:
+    for headers in ({}, {"X-API-Key": "not-a-key"}, {"Authorization": "Bearer not-a-key"}):
+        body = Counted(100, 1000)
+        response = await anon.post("/api/v1/scenarios", content=body, headers={"content-type": "application/json", **headers})
+        assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+        assert response.json() == {"error": "unauthorized", "message": "Send a valid API key: Authorization: Bearer <key>."}
+        assert body.pulled == 0
+
+
+async def test_bodies_over_the_rest_limit_are_a_413_read_no_further(svc: Cellwright, user: Any, client: httpx.AsyncClient, anon: httpx.AsyncClient) -> None:
+    svc.settings.request_max_bytes = 1000
+    declared = await client.post("/api/v1/scenarios", content=b"x" * 1001, headers={"content-type": "application/json"})
+    assert declared.status_code == 413
+    assert declared.json() == {
+        "error": "payload_too_large",
+        "message": "The request body is larger than this server accepts (1000 bytes, CELLWRIGHT_REQUEST_MAX_BYTES); send less data.",
+    }
+    for http, path in ((client, "/api/v1/scenarios"), (anon, "/demo/echo")):
+        body = Counted(100, 300)
+        streamed = await http.post(path, content=body, headers={"content-type": "application/json"})
+        assert streamed.status_code == 413 and streamed.json()["error"] == "payload_too_large"
+        assert body.pulled == 4  # stopped at the chunk that passed the limit
+    assert (await anon.post("/demo/echo", content=b"y" * 1001)).status_code == 413
+    fits = await client.post("/api/v1/scenarios", json={"name": "n" * 100, "cells": [{"id": "t", "kind": "trigger", "app": "manual", "operation": "run_manually"}]})
+    assert fits.status_code == 201, fits.text
+    assert [s.name for s in svc.store.list_scenarios(user.id)] == ["n" * 100]  # only the one that fit
+
+
+async def test_an_unknown_webhook_url_is_answered_before_its_body_is_read(anon: httpx.AsyncClient) -> None:
+    for path in ("/hooks/no-such-token", "/hooks/apps/slack/no-such-token"):
+        body = Counted(100, 1000)
+        response = await anon.post(path, content=body)
+        assert response.status_code == 404 and body.pulled == 0
+
+
+# -- webhook bodies: standard JSON by Content-Type ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b'{"a": "\\ud800"}', "it contains \\ud800, half of a UTF-16 surrogate pair"),
+        (b'{"n": NaN}', "NaN is not a JSON number; send null or a string instead."),
+        (b'{"n": Infinity}', "Infinity is not a JSON number"),
+        (b'{"n": 1e400}', "the number 1e400 is beyond what a 64-bit float holds"),
+        (b"[" * 1000 + b"]" * 1000, "nested more than 100 levels deep"),
+    ],
+    ids=["lone-surrogate", "nan", "infinity", "1e400", "deep"],
+)
+async def test_a_webhook_body_that_is_not_standard_json_is_a_400_and_stores_nothing(
+    svc: Cellwright, user: Any, anon: httpx.AsyncClient, api_key: str, body: bytes, named: str,
+) -> None:
+    scenario = await hooked(svc, user)
+    response = await anon.post(f"/hooks/{scenario.webhook_token}", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_input" and named in response.json()["message"]
+    assert stored(svc, user) == 0
+    executions = await anon.get("/api/v1/executions", headers={"X-API-Key": api_key})
+    assert executions.status_code == 200 and executions.json()["total"] == 0
+
+
+async def test_a_text_body_starting_with_a_brace_is_text(svc: Cellwright, user: Any, anon: httpx.AsyncClient) -> None:
+    scenario = await hooked(svc, user)
+    url = f"/hooks/{scenario.webhook_token}"
+    text = await anon.post(url, content=b"{not json} but words", headers={"content-type": "text/plain"})
+    assert text.status_code == 202, text.text
+    assert svc.store.get_execution(user.id, text.json()["execution_id"]).trigger["body"] == "{not json} but words"
+    brace = await anon.post(url, content=b'{"a": NaN}', headers={"content-type": "text/plain; charset=utf-8"})
+    assert svc.store.get_execution(user.id, brace.json()["execution_id"]).trigger["body"] == '{"a": NaN}'
+
+
+# -- response headers --------------------------------------------------------------------------
+
+SECURITY_HEADERS = ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy")
+
+
+async def test_every_response_carries_the_security_headers(svc: Cellwright, user: Any, anon: httpx.AsyncClient) -> None:
+    scenario = await hooked(svc, user, "{response: sync}", "  - {id: r, kind: transformer, app: webhook, operation: respond, "
+                            "inputs: {body: hi, headers: {Content-Security-Policy: \"default-src *\", X-Frame-Options: ALLOWALL}}}\n")
+    responses = [
+        await anon.get("/healthz"),
+        await anon.get("/api/v1/apps"),  # 401
+        await anon.get("/api/v1/openapi.json"),
+        await anon.post("/demo/echo", json={}),
+        await anon.get("/sandbox/keyed/me"),
+        await anon.post("/hooks/no-such-token", json={}),
+        await anon.post(f"/hooks/{scenario.webhook_token}", json={}),  # a sync answer setting its own
+    ]
+    for response in responses:
+        assert all(name in response.headers for name in SECURITY_HEADERS), (response.url, response.headers)
+        assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'; sandbox"
+        assert (response.headers["x-frame-options"], response.headers["x-content-type-options"]) == ("DENY", "nosniff")
+        assert response.headers["referrer-policy"] == "same-origin"
+    assert responses[-1].text == "hi"
+    docs = await anon.get("/api/v1/docs")
+    assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]

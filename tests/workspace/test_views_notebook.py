@@ -196,6 +196,17 @@ def test_bad_trigger_json_is_a_clear_error(state: NotebookState) -> None:
         state.trigger_payload()
 
 
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [('{"n": NaN}', "NaN is not a JSON number"), ('{"a": "\\ud800"}', "half of a UTF-16 surrogate pair"), ('{"n": 1e400}', "beyond what a 64-bit float holds")],
+)
+def test_trigger_data_must_be_standard_json_like_a_webhooks(state: NotebookState, text: str, named: str) -> None:
+    state.trigger_text = text
+    with pytest.raises(CellwrightError, match=named) as info:
+        state.trigger_payload()
+    assert info.value.message.startswith("The trigger data ")
+
+
 def test_schema_form_fields() -> None:
     schema = {
         "properties": {
@@ -425,6 +436,55 @@ def test_add_step_dialog_never_shows_an_empty_operation_list(svc: Any, user: Any
     assert op.options and op.value in op.options.values()  # the first app's operations, one picked
     app.value = "formatter"
     assert op.value == "set_fields" and "Lookup table" in op.options
+
+
+async def test_run_cell_says_when_samples_stand_in_for_cells_that_have_not_run(state: NotebookState) -> None:
+    state.update_cell("big_fields", inputs={"fields": {"name": "{{ steps.upper.result }}", "amount": "{{ trigger.body.amount }}"}})
+    result = await state.run_cell("big_fields")
+    assert result["status"] == "completed"
+    assert result["stand_ins"] == ["trigger", "upper"]  # neither has run: both samples were used
+    state.trigger_text = '{"body": {"name": "ada", "amount": 30}, "method": "POST", "headers": {}, "query": {}}'
+    await state.run_cell("upper")
+    result = await state.run_cell("big_fields")
+    assert result["stand_ins"] == [] and result["output"] == {"name": "ADA", "amount": 30}
+    assert (await state.run_cell("upper"))["stand_ins"] == []  # real trigger data now
+
+
+async def test_the_sample_note_is_shown_above_the_result(svc: Any, user: Any, scenario: Any) -> None:
+    from workspace.views.notebook import Notebook
+
+    nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
+    nb.open_cell("upper")
+    card = nb.cards["upper"]
+    await card._run()
+    note = card.result[0].object
+    assert "Sample data stood in for the trigger" in note and "has not run yet" in note
+
+
+async def test_a_secret_typed_in_the_notebook_is_stored_in_the_vault_and_kept_on_edits(svc: Any, user: Any) -> None:
+    """The password box shows "stored — type to replace"; editing another field keeps the
+    stored secret; after saving, the edited document and its export hold the reference."""
+    from cells import document as documents
+    from workspace.views.notebook import Notebook
+
+    token = "sk-NOTEBOOK-TOKEN-5521"
+    cells = [
+        {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
+        {"id": "call", "kind": "action", "app": "http", "operation": "request", "inputs": {"url": "https://api.example.com/a"}},
+    ]
+    scenario = svc.import_scenario(user.id, documents.parse({"name": "Token", "cells": cells}))
+    nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
+    card = nb.open_cell("call")
+    card.form.widgets["bearer_token"].value = token
+    await nb._save()
+    ref = nb.state.cell("call")["inputs"]["bearer_token"]
+    assert set(ref) == {"$secret"} and token not in nb.state.export() and token not in str(nb.state.doc)
+    assert svc.scenario(user.id, scenario.id).document["cells"][1]["inputs"]["bearer_token"] == ref
+    reopened = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None).open_cell("call")
+    box = reopened.form.widgets["bearer_token"]
+    assert box.value == "" and box.placeholder == "stored — type to replace"
+    reopened.form.widgets["url"].value = "https://api.example.com/b"  # an edit of another field
+    assert reopened.state.cell("call")["inputs"] == {"url": "https://api.example.com/b", "bearer_token": ref}
 
 
 def test_tags_are_edited_in_the_notebook_and_saved(svc: Any, user: Any, state: NotebookState) -> None:

@@ -270,7 +270,7 @@ def test_template_catalog_is_complete_and_valid(svc: Any) -> None:
     from connectors.planned import PLANNED
 
     for t in templates:
-        doc = t.document({app: "conn-id" for app in t.connections}, server_url="http://example.test")
+        doc = t.document({app: "conn-id" for app in t.connections}, server_url="http://example.test", inputs={a.key: "1" for a in t.asks})
         for cell, _ in doc.walk():
             check_syntax(getattr(cell, "inputs", {}), cell_id=cell.id)
             if getattr(cell, "app", None):

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import panel as pn
 import param
 
-from workspace.views.components import Disclosure, Slot
+from workspace.views.components import Disclosure, ReferencePicker, Slot
+from workspace.views.flow_graph import cell_icon
 from workspace.views.notebook_state import NotebookState
 from workspace.views.rules import RulesEditor
 from workspace.views.widgets import (
@@ -63,7 +64,7 @@ class CellCard(pn.viewable.Viewer):
         self.trigger_url: Any = None  # the trigger's URL line, once built
         cell = self.state.cell(cell_id)
         self.is_trigger = cell.get("kind") == "trigger"
-        self.toggle = Disclosure(label=self._title(), css_classes=["cell-toggle", f"cell-toggle-{cell_id}"])
+        self.toggle = Disclosure(label=self._title(), icon=cell_icon(cell), css_classes=["cell-toggle", f"cell-toggle-{cell_id}"])
         self.toggle.param.watch(lambda e: self.param.update(expanded=e.new), "expanded")
         self.run: pn.widgets.Button | None = None
         self.body = pn.Column(sizing_mode="stretch_width", margin=(0, 0, 0, 24))
@@ -76,7 +77,7 @@ class CellCard(pn.viewable.Viewer):
         return cell_title(self.state, self.cell_id, self.number)
 
     def refresh_header(self) -> None:
-        self.toggle.param.update(label=self._title(), expanded=self.expanded)
+        self.toggle.param.update(label=self._title(), icon=cell_icon(self.state.cell(self.cell_id)), expanded=self.expanded)
 
     def _open(self) -> None:
         """Build the header row, banner and editor (first time the card is opened)."""
@@ -142,6 +143,11 @@ class CellCard(pn.viewable.Viewer):
         self.refresh_header()
         if "connection" in changes and self.trigger_url is not None:  # a Slack trigger's URL is its connection's
             self.trigger_url.object = self._trigger_url_html(self.state.cell(self.cell_id))
+        if "connection" in changes and self.form is not None and self.form.pickers:  # choices come through it
+            pn.state.execute(self.form.refresh_options)
+
+    async def _load_options(self, field: str, values: dict[str, Any]) -> Any:
+        return await self.state.options(self.cell_id, field, values)
 
     def _operation_editor(self, cell: dict[str, Any], svc: Any) -> list[Any]:
         parts: list[Any] = []
@@ -180,9 +186,15 @@ class CellCard(pn.viewable.Viewer):
             return parts
         if op.description:
             parts.append(html(f'<p class="cw-muted">{escape(op.description)}</p>'))
-        self.form = SchemaForm(op.input_schema(), cell.get("inputs") or {}, prefix=f"in-{self.cell_id}")
+        schema = op.input_schema()
+        self.form = SchemaForm(
+            schema, cell.get("inputs") or {}, prefix=f"in-{self.cell_id}",
+            load_options=self._load_options, option_needs=self.state.option_needs(cell, schema),
+        )
         self.form.param.watch(self._form_changed, "changed")
         parts.append(self.form)
+        if self.form.pickers:
+            pn.state.execute(self.form.refresh_options)
         if self.is_trigger:
             parts.extend(self._trigger_extras(cell, op))
         else:
@@ -191,27 +203,26 @@ class CellCard(pn.viewable.Viewer):
 
     def _form_changed(self, *_: Any) -> None:
         assert self.form is not None
+        stored = self.state.cell(self.cell_id).get("inputs") or {}
+        # an empty password box means "keep the stored secret", not "remove it"
+        keep = {name: stored[name] for name in self.form.secret_names() if name in stored}
         try:
-            values = self.form.values()
+            values = self.form.values(keep_secrets=keep)
         except ValueError:
             return
         self._edit(inputs=values)
 
     def _reference_picker(self) -> Any:
-        refs = self.state.references(self.cell_id)
-        options = {label: ref for label, ref in refs} or {"(no earlier data)": ""}
-        fields = list(self.form.specs) if self.form else []
-        pick = pn.widgets.Select(name="Insert a reference to earlier data", options=options, sizing_mode="stretch_width", css_classes=["ref-pick"])
-        target = pn.widgets.Select(name="into field", options=fields, width=200, css_classes=["ref-target"])
-        insert = pn.widgets.Button(name="Insert reference", button_type="default", width=150, align="end", css_classes=["ref-insert"])
+        form = self.form
 
-        def do_insert(_: Any) -> None:
-            if self.form is not None and pick.value and target.value:
-                self.form.insert(target.value, pick.value)
+        def insert(field: str, reference: str) -> None:
+            if form is not None and field in form.specs:
+                form.insert(field, reference)
                 self._form_changed()
 
-        insert.on_click(do_insert)
-        return pn.Row(pick, target, insert, sizing_mode="stretch_width", margin=(4, 0), css_classes=["ref-picker"])
+        fields = [[name, form.label(name), "cursor" if form.inserts_at_cursor(name) else "form"] for name in form.specs] if form else []
+        refs = [list(pair) for pair in self.state.references(self.cell_id)]
+        return ReferencePicker(insert, ref_options=refs, field_options=fields, field_class=f"{form.prefix}-" if form else "")
 
     def _trigger_url_html(self, cell: dict[str, Any]) -> str:
         shown = self.state.trigger_url(cell)  # the scenario's webhook URL, or the connection's (Slack)
@@ -224,9 +235,11 @@ class CellCard(pn.viewable.Viewer):
         parts: list[Any] = []
         self.trigger_url = html(self._trigger_url_html(cell), css_classes=["trigger-url"])
         parts.append(self.trigger_url)
-        sample = json.dumps(dict(op.sample), indent=2)
+        given = cell.get("test_data")  # a template's example of what the trigger delivers
+        sample = json.dumps(given if isinstance(given, dict) else dict(op.sample), indent=2)
+        empty = "the scenario's test data" if isinstance(given, dict) else "the sample below"
         data = pn.widgets.TextAreaInput(
-            name="Test data for this trigger (JSON; empty = the sample below)", value=self.state.trigger_text, placeholder=sample[:400],
+            name=f"Test data for this trigger (JSON; empty = {empty})", value=self.state.trigger_text, placeholder=sample[:400],
             height=120, sizing_mode="stretch_width", css_classes=["trigger-data"],
         )
         data.param.watch(lambda e: setattr(self.state, "trigger_text", e.new), "value")
@@ -279,6 +292,14 @@ class CellCard(pn.viewable.Viewer):
             self.result[:] = []
             return
         parts: list[Any] = []
+        stand_ins = result.get("stand_ins") or []
+        if stand_ins:
+            names = ", ".join("the trigger" if c == "trigger" else c for c in stand_ins)
+            parts.append(html(
+                f'<div class="cw-banner warn sample-note" role="status">Sample data stood in for {escape(names)}, '
+                "which ha" + ("s" if len(stand_ins) == 1 else "ve") + " not run yet. Run "
+                + ("it" if len(stand_ins) == 1 else "them") + " first, or paste test data into the trigger, to use real data.</div>"
+            ))
         error = result.get("error")
         if error:
             self.banner.show(error_dict_message(error), "error")

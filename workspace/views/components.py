@@ -29,11 +29,27 @@ button.cw-disclosure[aria-busy="true"] { color: #4b5563; cursor: progress; }
 /* the arrow is decoration: an empty alternative text keeps it out of the accessible name */
 button.cw-disclosure::before { content: "\\25B8\\00A0" / ""; }
 button.cw-disclosure[aria-expanded="true"]::before { content: "\\25BE\\00A0" / ""; }
+button.cw-disclosure img.cw-logo { width: 20px; height: 20px; object-fit: contain; vertical-align: -4px; margin-right: 6px; }
 """
 
 CELL_LIST_CSS = """
 ul.cw-cells { list-style: none; margin: 0; padding: 0; }
-ul.cw-cells li { border: 1px solid #d1d5db; border-radius: 8px; background: #ffffff; margin: 4px 0; }
+ul.cw-cells li { display: flex; align-items: center; border: 1px solid #d1d5db; border-radius: 8px; background: #ffffff; margin: 4px 0; }
+ul.cw-cells li > div { flex: 1; min-width: 0; }
+ul.cw-cells .grip { flex: none; width: 22px; padding: 8px 0 8px 6px; color: #4b5563; cursor: grab; user-select: none; text-align: center; }
+ul.cw-cells li.fixed .grip { cursor: default; visibility: hidden; }
+ul.cw-cells li.dragging { opacity: 0.5; }
+ul.cw-cells li.drop-before { box-shadow: 0 -3px 0 0 #1d4ed8; }
+ul.cw-cells li.drop-after { box-shadow: 0 3px 0 0 #1d4ed8; }
+"""
+
+# the cell being dragged, shared by every cell list of the page: a cell dropped on
+# another list (the same steps, split by an open cell) moves there
+DRAG_JS = """
+function dragState(value) {
+  if (value !== undefined) window.cwCellDrag = value;
+  return window.cwCellDrag || null;
+}
 """
 
 # focus the element once it is in the page (after Bokeh has attached the view)
@@ -55,6 +71,7 @@ class Disclosure(JSComponent):
     label = param.String(default="")
     expanded = param.Boolean(default=False)
     autofocus = param.Boolean(default=False, doc="Take the focus once drawn (then turns itself off).")
+    icon = param.String(default="", doc="URL of a logo shown before the label (decorative: the label names the app).")
 
     _esm = FOCUS_JS + """
     export function render({ model }) {
@@ -63,11 +80,17 @@ class Disclosure(JSComponent):
       button.className = 'cw-disclosure';
       const sync = () => {
         button.textContent = model.label;
+        if (model.icon) {
+          const img = document.createElement('img');
+          img.src = model.icon; img.alt = ''; img.width = 20; img.height = 20; img.className = 'cw-logo';
+          button.prepend(img);
+        }
         button.setAttribute('aria-expanded', String(model.expanded));
         button.removeAttribute('aria-busy');
       };
       sync();
       model.on('label', sync);
+      model.on('icon', sync);
       model.on('expanded', sync);
       button.addEventListener('click', () => {
         button.setAttribute('aria-busy', 'true');
@@ -148,12 +171,17 @@ class CellList(JSComponent):
     A 50-cell scenario is one Bokeh model instead of a widget set per cell; clicking a
     cell asks Python to open it (its full editor is built then, as a ``CellCard``).
     ``focus_id`` names a cell whose button takes the focus once drawn (a cell just closed).
+
+    Cells are reordered by dragging them (their grip, or anywhere on them) before or after
+    another cell of the same list of steps (``container``); a ``fixed`` cell (the
+    trigger) neither moves nor lets a cell go before it. Keyboard users have the cell's
+    Move up / Move down buttons.
     """
 
-    items = param.List(default=[], doc="[{id, title}] in display order.")
+    items = param.List(default=[], doc="[{id, title, icon, container, fixed}] in display order.")
     focus_id = param.String(default="", doc="Focus this cell's button once drawn (then cleared).")
 
-    _esm = FOCUS_JS + """
+    _esm = FOCUS_JS + DRAG_JS + """
     export function render({ model }) {
       const list = document.createElement('ul');
       list.className = 'cw-cells';
@@ -174,17 +202,67 @@ class CellList(JSComponent):
           button.type = 'button';
           button.className = 'cw-disclosure';
           button.textContent = item.title;
+          if (item.icon) {
+            const img = document.createElement('img');
+            img.src = item.icon; img.alt = ''; img.width = 20; img.height = 20; img.className = 'cw-logo';
+            button.prepend(img);
+          }
           button.setAttribute('aria-expanded', 'false');
           button.addEventListener('click', () => {
             button.setAttribute('aria-busy', 'true');
             model.send_msg({ open: item.id });
           });
           buttons.set(item.id, button);
+          const grip = document.createElement('span');
+          grip.className = 'grip';
+          grip.setAttribute('aria-hidden', 'true');
+          grip.textContent = '\u283F';
+          grip.title = 'Drag to reorder';
           wrap.appendChild(button);
-          li.appendChild(wrap);
+          li.append(grip, wrap);
+          if (item.fixed) li.classList.add('fixed');
+          else draggable(li, item);
+          droppable(li, item);
           list.appendChild(li);
         }
         focus();
+      };
+      const clear = (li) => li.classList.remove('drop-before', 'drop-after');
+      const draggable = (li, item) => {
+        li.draggable = true;
+        li.addEventListener('dragstart', (event) => {
+          dragState({ id: item.id, container: item.container });
+          event.dataTransfer.effectAllowed = 'move';
+          event.dataTransfer.setData('text/plain', item.id);
+          li.classList.add('dragging');
+        });
+        li.addEventListener('dragend', () => { dragState(null); li.classList.remove('dragging'); });
+      };
+      const place = (li, item, event) => {
+        const drag = dragState();
+        if (!drag || drag.id === item.id || drag.container !== item.container) return null;
+        const box = li.getBoundingClientRect();
+        const after = item.fixed || event.clientY > box.top + box.height / 2;  // nothing goes before the trigger
+        return { drag, after };
+      };
+      const droppable = (li, item) => {
+        li.addEventListener('dragover', (event) => {
+          const where = place(li, item, event);
+          if (!where) return;
+          event.preventDefault();
+          event.dataTransfer.dropEffect = 'move';
+          li.classList.toggle('drop-after', where.after);
+          li.classList.toggle('drop-before', !where.after);
+        });
+        li.addEventListener('dragleave', () => clear(li));
+        li.addEventListener('drop', (event) => {
+          const where = place(li, item, event);
+          clear(li);
+          if (!where) return;
+          event.preventDefault();
+          dragState(null);
+          model.send_msg({ move: where.drag.id, target: item.id, after: where.after });
+        });
       };
       draw();
       model.on('items', draw);
@@ -194,15 +272,127 @@ class CellList(JSComponent):
     """
     _stylesheets = [DISCLOSURE_CSS, CELL_LIST_CSS]
 
-    def __init__(self, on_open: Callable[[str], Any], **params: Any) -> None:
+    def __init__(self, on_open: Callable[[str], Any], on_move: Callable[[str, str, bool], Any] | None = None, **params: Any) -> None:
         params.setdefault("sizing_mode", "stretch_width")
         params.setdefault("margin", 0)
         super().__init__(**params)
         self._on_open = on_open
+        self._on_move = on_move
 
     def _handle_msg(self, data: Any) -> None:
-        if isinstance(data, dict) and isinstance(data.get("open"), str):
+        if not isinstance(data, dict):
+            return
+        if isinstance(data.get("open"), str):
             self._on_open(data["open"])
+        elif self._on_move is not None and isinstance(data.get("move"), str) and isinstance(data.get("target"), str):
+            self._on_move(data["move"], data["target"], bool(data.get("after")))
+
+
+REFERENCE_CSS = """
+:host { display: block; width: 100%; }
+.cw-refs { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: flex-end; font-size: 14px; color: #111827; }
+.cw-refs label { display: flex; flex-direction: column; gap: 4px; min-width: 0; }
+.cw-refs label.pick { flex: 1 1 260px; }
+.cw-refs select { font: inherit; padding: 6px 8px; border: 1px solid #9ca3af; border-radius: 4px; background: #f3f4f6; color: #111827; max-width: 100%; }
+.cw-refs button { font: inherit; padding: 6px 14px; border: 1px solid #9ca3af; border-radius: 4px; background: #ffffff; color: #111827; cursor: pointer; }
+.cw-refs button:hover { background: #e5e7eb; }
+.cw-refs select:focus-visible, .cw-refs button:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 1px; }
+"""
+
+
+class ReferencePicker(JSComponent):
+    """"Insert a reference to earlier data": a reference, a field, and a button.
+
+    Into a text field the reference goes where the cursor was (replacing a selection),
+    done in the browser, which alone knows the cursor; the field then sends its new value
+    as if typed. Other fields (objects, lists, numbers, choices) ask Python, which adds
+    the reference as a new key, a new item, or turns the field into text.
+    """
+
+    ref_options = param.List(default=[], doc="[[label, reference]] of earlier cells' fields.")
+    field_options = param.List(default=[], doc="[[name, label, mode]]: mode 'cursor' (text) or 'form' (Python inserts).")
+    field_class = param.String(default="", doc="CSS class prefix of the form's fields: '{prefix}-' + name.")
+
+    _esm = """
+    function deepFind(cls) {
+      const roots = [document];
+      while (roots.length) {
+        const root = roots.pop();
+        const hit = root.querySelector('.' + CSS.escape(cls));
+        if (hit) return hit;
+        for (const el of root.querySelectorAll('*')) if (el.shadowRoot) roots.push(el.shadowRoot);
+      }
+      return null;
+    }
+    export function render({ model }) {
+      const box = document.createElement('div');
+      box.className = 'cw-refs ref-picker';
+      const uid = Math.random().toString(36).slice(2);
+      const pickLabel = document.createElement('label');
+      pickLabel.className = 'pick';
+      pickLabel.textContent = 'Insert a reference to earlier data';
+      const pick = document.createElement('select');
+      pick.className = 'ref-pick';
+      pickLabel.appendChild(pick);
+      const targetLabel = document.createElement('label');
+      targetLabel.textContent = 'into field';
+      const target = document.createElement('select');
+      target.className = 'ref-target';
+      targetLabel.appendChild(target);
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'ref-insert';
+      button.textContent = 'Insert reference';
+      const fill = (select, rows) => {
+        const keep = select.value;
+        select.replaceChildren();
+        for (const [value, label] of rows) {
+          const option = document.createElement('option');
+          option.value = value;
+          option.textContent = label;
+          select.appendChild(option);
+        }
+        if (rows.some(([value]) => value === keep)) select.value = keep;
+      };
+      const draw = () => {
+        const refs = model.ref_options.map(([label, ref]) => [ref, label]);
+        fill(pick, refs.length ? refs : [['', '(no earlier data)']]);
+        fill(target, model.field_options.map(([name, label]) => [name, label]));
+        button.disabled = !refs.length || !model.field_options.length;
+      };
+      button.addEventListener('click', () => {
+        const ref = pick.value, name = target.value;
+        if (!ref || !name) return;
+        const mode = (model.field_options.find(([n]) => n === name) || [])[2];
+        const host = mode === 'cursor' ? deepFind(model.field_class + name) : null;
+        const input = host && (host.shadowRoot || host).querySelector('textarea, input');
+        if (!input) { model.send_msg({ field: name, reference: ref }); return; }
+        const text = input.value || '';
+        const start = input.selectionStart ?? text.length, end = input.selectionEnd ?? start;
+        input.value = text.slice(0, start) + ref + text.slice(end);
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+        input.dispatchEvent(new Event('change', { bubbles: true }));
+        input.focus();
+        input.setSelectionRange(start + ref.length, start + ref.length);
+      });
+      draw();
+      model.on('ref_options', draw);
+      model.on('field_options', draw);
+      box.append(pickLabel, targetLabel, button);
+      return box;
+    }
+    """
+    _stylesheets = [REFERENCE_CSS]
+
+    def __init__(self, on_insert: Callable[[str, str], Any], **params: Any) -> None:
+        params.setdefault("sizing_mode", "stretch_width")
+        params.setdefault("margin", (4, 0))
+        super().__init__(**params)
+        self._on_insert = on_insert
+
+    def _handle_msg(self, data: Any) -> None:
+        if isinstance(data, dict) and isinstance(data.get("field"), str) and isinstance(data.get("reference"), str):
+            self._on_insert(data["field"], data["reference"])
 
 
 class LeaveGuard(JSComponent):

@@ -10,7 +10,7 @@ import panel as pn
 import param
 
 from workspace.views.components import section
-from workspace.views.widgets import Check, _resolve, counted, field_kind, html
+from workspace.views.widgets import Check, _resolve, counted, field_kind, html, logo
 
 AUTH_LABELS = {"none": "No account needed", "api_key": "API key", "basic": "Username and password", "oauth2": "OAuth (sign in with the app)", "custom": "Custom"}
 
@@ -97,7 +97,7 @@ class Directory(pn.viewable.Viewer):
             open_it = pn.widgets.Button(name=f"{app['name']}", button_type="light", width=180, align="center", css_classes=["open-app", f"app-{app['key']}"])
             open_it.on_click(lambda e, k=app["key"]: self.nav("app", k))
             summary = (
-                f'<span aria-hidden="true">{escape(app["icon"])}</span> {escape(app["description"])} '
+                f'{logo(app["icon_url"])} {escape(app["description"])} '
                 f'<span class="cw-muted">· {escape(AUTH_LABELS.get(app["auth"], app["auth"]))} · {counted(len(app["triggers"]), "trigger")} · {counted(len(app["actions"]), "action")}'
                 f'{" · sandbox available" if app["has_sandbox"] else ""}</span>'
             )
@@ -141,7 +141,7 @@ class AppPage(pn.viewable.Viewer):
         back.on_click(lambda e: nav("directory"))
         note = "This app needs no connection: use it in any scenario." if d["auth"] == "none" else f"Sign-in: {AUTH_LABELS.get(d['auth'], d['auth'])}."
         parts: list[Any] = [
-            html(f'<h1><span aria-hidden="true">{escape(d["icon"])}</span> {escape(d["name"])}</h1><p>{escape(d["description"])}</p>'
+            html(f'<h1>{logo(d["icon_url"], 32)} {escape(d["name"])}</h1><p>{escape(d["description"])}</p>'
                  f'<p class="cw-muted">{escape(d["category"])} · {escape(note)}{" · a sandbox connection is available (no account needed)" if d["has_sandbox"] else ""}</p>'),
             pn.Row(connect, back),
         ]

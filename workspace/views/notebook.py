@@ -16,6 +16,8 @@ import panel as pn
 
 from workspace.views.cell_card import AddStep, CellCard, cell_title
 from workspace.views.components import CellList, LeaveGuard, Slot, section
+from workspace.views.flow import FlowView
+from workspace.views.flow_graph import cell_icon
 from workspace.views.notebook_state import NotebookState
 from workspace.views.rules import RulesEditor
 from workspace.views.scenarios import export_name
@@ -76,10 +78,11 @@ class Notebook(pn.viewable.Viewer):
         self.cells_box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["cells"])
         self._update_info()
         self.render_cells()
+        self.flow = FlowView(self)
         self._layout = pn.Column(
             self.guard,
             pn.FlexBox(self.name_input, self.save_button, self.publish_button, self.test_button, self.step_button, self.step_reset_button, self.enable_button, self.export, self.history, align_items="flex-end", sizing_mode="stretch_width"),
-            self.description, self.tags, self.info, self.banner, self.run_summary, self.step_panel, self.settings, self.cells_box,
+            self.description, self.tags, self.info, self.banner, self.run_summary, self.step_panel, self.settings, self.flow.panel, self.cells_box,
             sizing_mode="stretch_width", css_classes=["notebook"],
         )
 
@@ -149,7 +152,7 @@ class Notebook(pn.viewable.Viewer):
         else:
             items.append(RulesEditor(branch.get("rules"), lambda rules: state.update_branch(router_id, original, rules=rules), label=f"Branch {branch['name']}"))
         items.append(AddStep(self, branch=(router_id, branch["name"]), label=f"Add a step at the start of branch {branch['name']}"))
-        items.extend(self.cell_items(branch.get("cells") or [], f"{number}."))
+        items.extend(self.cell_items(branch.get("cells") or [], f"{number}.", container=f"{router_id}/{branch['name']}"))
         remove = pn.widgets.Button(name=f"Delete branch {branch['name']}", button_type="light")
         remove.on_click(lambda e: self.act(lambda: state.delete_branch(router_id, original), self.banner))
         items.append(remove)
@@ -165,14 +168,17 @@ class Notebook(pn.viewable.Viewer):
             card.expanded = True
         return card
 
-    def cell_items(self, cells: list[dict[str, Any]], prefix: str = "") -> list[Any]:
-        """Open cells as editors; each run of collapsed cells between them as one ``CellList``."""
+    def cell_items(self, cells: list[dict[str, Any]], prefix: str = "", *, container: str = "") -> list[Any]:
+        """Open cells as editors; each run of collapsed cells between them as one ``CellList``.
+
+        ``container`` names the list of steps (top level, or ``router/branch``): a cell is
+        dragged only among the cells of its own."""
         items: list[Any] = []
-        pending: list[dict[str, str]] = []
+        pending: list[dict[str, Any]] = []
 
         def flush() -> None:
             if pending:
-                listing = CellList(self.open_cell, items=list(pending), css_classes=["cell-list"])
+                listing = CellList(self.open_cell, self.drop, items=list(pending), css_classes=["cell-list"])
                 self._lists.append(listing)
                 items.append(listing)
                 pending.clear()
@@ -183,7 +189,10 @@ class Notebook(pn.viewable.Viewer):
                 flush()
                 items.append(self._card(cell["id"], number))
             else:
-                pending.append({"id": cell["id"], "number": number, "title": cell_title(self.state, cell["id"], number)})
+                pending.append({
+                    "id": cell["id"], "number": number, "title": cell_title(self.state, cell["id"], number), "icon": cell_icon(cell),
+                    "container": container, "fixed": cell.get("kind") == "trigger",
+                })
         flush()
         return items
 
@@ -200,6 +209,11 @@ class Notebook(pn.viewable.Viewer):
                     self.focus_cell(cell_id)
                 return self.cards.get(cell_id)
         return None
+
+    def drop(self, cell_id: str, target_id: str, after: bool) -> None:
+        """A cell dragged before (or after) another of its list: move it there, keep it focused."""
+        self.act(lambda: self.state.drop(cell_id, target_id, after=after))
+        self.focus_cell(cell_id)
 
     def card_toggled(self, card: CellCard) -> None:
         """A card's own toggle closed it: it goes back into the lightweight list (focused there)."""

@@ -14,7 +14,10 @@ from typing import Any
 import param
 
 from cells import document as documents
-from connectors.sdk import ConfigurationError, InvalidInputError
+from cells import secrets
+from cells.mapping import has_template, referenced_steps
+from connectors.sdk import ConfigurationError, InvalidInputError, MappingError, jsontext
+from connectors.sdk.options import field_sources
 
 KINDS = ("action", "transformer", "condition")
 
@@ -64,6 +67,7 @@ class NotebookState(param.Parameterized):
     version = param.Integer(default=0, doc="The latest saved version (0: not saved yet).")
     live_version = param.Integer(default=None, allow_None=True, doc="The published version, the one the trigger runs (None: never published).")
     structure = param.Event(doc="Fires when cells are added, moved, deleted or change operation.")
+    revision = param.Integer(default=0, doc="Counts every edit (the flow diagram redraws when what it shows changed).")
     last_execution = param.Dict(default=None, allow_None=True)
     step_log = param.List(default=[], doc="Step mode: the results of the cells stepped so far, in order.")
     step_next = param.String(default=None, allow_None=True, doc="Step mode: the cell the next step runs (None: not started, or done).")
@@ -100,9 +104,21 @@ class NotebookState(param.Parameterized):
         doc = self.parsed()
         scenario = self.svc.import_scenario(self.user.id, doc, scenario_id=self.scenario_id)
         self.scenario_id = scenario.id
+        self._take_secret_refs(scenario.document)
         self.webhook_url = self.svc.webhook_url(scenario)
         self._show(scenario, dirty=False)
         return scenario
+
+    def _take_secret_refs(self, stored: dict[str, Any]) -> None:
+        """Typed secrets now live in the vault: keep the stored references (``{"$secret": id}``)
+        in the edited document instead of the text, so an export or the next save never
+        carries the value (edited in place: nothing to re-render)."""
+        saved = {cell["id"]: cell.get("inputs") or {} for cell, _ in walk(stored.get("cells") or [])}
+        for cell, _ in self.walk():
+            inputs = cell.get("inputs")
+            for name, value in saved.get(cell["id"], {}).items():
+                if inputs is not None and secrets.is_ref(value):
+                    inputs[name] = value
 
     def _show(self, scenario: Any, **extra: Any) -> None:
         self.param.update(version=scenario.version, live_version=scenario.live_version, status=scenario.status, **extra)
@@ -229,6 +245,7 @@ class NotebookState(param.Parameterized):
 
     def _changed(self, structural: bool = False) -> None:
         self.dirty = True
+        self.revision += 1
         if structural:
             self.structure = True
 
@@ -288,6 +305,33 @@ class NotebookState(param.Parameterized):
             raise ConfigurationError("The cell is already at the " + ("top." if delta < 0 else "bottom."))
         container[index], container[target] = container[target], container[index]
         self._changed(structural=True)
+
+    def move_to(self, cell_id: str, index: int) -> None:
+        """Put a cell at position ``index`` of its own list (the top level or its branch),
+        as dragging it there does. The trigger stays first."""
+        container, current = self._container(cell_id)
+        lowest = 1 if container is self.cells else 0
+        if container[current].get("kind") == "trigger":
+            raise ConfigurationError("The trigger always comes first.")
+        if not lowest <= index < len(container):
+            raise ConfigurationError(
+                "The trigger always comes first." if index < lowest else "A cell moves only within its own list of steps."
+            )
+        if index != current:
+            container.insert(index, container.pop(current))
+            self._changed(structural=True)
+
+    def drop(self, cell_id: str, target_id: str, *, after: bool) -> None:
+        """Move ``cell_id`` just before (or ``after``) ``target_id`` in the same list of steps."""
+        container, current = self._container(cell_id)
+        others, target = self._container(target_id)
+        if others is not container:
+            raise ConfigurationError(
+                f"'{cell_id}' can move only among the steps of its own list (the top level or its branch), not next to '{target_id}'. "
+                "To move it elsewhere, add a step there and delete this one."
+            )
+        index = target + (1 if after else 0)
+        self.move_to(cell_id, index - 1 if current < index else index)
 
     def delete(self, cell_id: str) -> None:
         container, index = self._container(cell_id)
@@ -353,13 +397,13 @@ class NotebookState(param.Parameterized):
     # -- data flowing between cells ------------------------------------------------------
 
     def trigger_payload(self) -> dict[str, Any]:
-        """Pasted JSON, else the trigger's last output, else its sample."""
+        """Pasted JSON, else the trigger's last output, else its test data, else its sample."""
         text = self.trigger_text.strip()
         if text:
             try:
-                data = json.loads(text)
-            except ValueError as exc:
-                raise InvalidInputError(f"The trigger data is not valid JSON: {exc}.", errors=[{"field": "trigger_data", "message": str(exc)}]) from None
+                data = jsontext.loads(text, what="The trigger data")  # standard JSON, as webhooks and the API take it
+            except InvalidInputError as exc:
+                raise InvalidInputError(exc.message, errors=[{"field": "trigger_data", "message": exc.message}]) from None
             if not isinstance(data, dict):
                 raise InvalidInputError("The trigger data must be a JSON object ({...}).", errors=[{"field": "trigger_data", "message": "not an object"}])
             return data
@@ -367,13 +411,15 @@ class NotebookState(param.Parameterized):
         last = self.results.get(trigger.get("id", ""))
         if last and last.get("output") is not None:
             return dict(last["output"])
+        if isinstance(trigger.get("test_data"), dict):
+            return dict(trigger["test_data"])
         op = self.operation(trigger)
         return dict(op.sample) if op is not None else {}
 
     def output_of(self, cell: dict[str, Any]) -> Any:
         """A cell's last output, else its operation's sample (what later cells may map)."""
         last = self.results.get(cell["id"])
-        if last and last.get("status") == "completed" and last.get("output") is not None:
+        if last is not None and _ran(last):
             return last["output"]
         if cell.get("kind") == "trigger":
             return self.trigger_payload()
@@ -420,13 +466,50 @@ class NotebookState(param.Parameterized):
                 out.append((f"{path} = {text if len(text) <= 40 else text[:39] + '…'}", "{{ " + path + " }}"))
         return out
 
+    # -- choices of ID fields ---------------------------------------------------------------
+
+    def option_needs(self, cell: dict[str, Any], schema: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+        """Field → the fields its choices depend on (a monday.com group needs the board)."""
+        app = self.svc.apps.get(cell["app"]) if cell.get("app") in self.svc.apps else None
+        if app is None:
+            return {}
+        return {name: app.option_source(key).needs for name, key in field_sources(schema).items() if "." not in name}
+
+    async def options(self, cell_id: str, field: str, values: dict[str, Any]) -> list[Any]:
+        """The choices of one of a cell's fields, through the cell's connection (``Cellwright.options``)."""
+        cell = self.cell(cell_id)
+        result: list[Any] = await self.svc.options(self.user.id, cell["app"], cell["operation"], field, cell.get("connection"), values)
+        return result
+
     # -- running --------------------------------------------------------------------------
 
+    def stand_ins(self, cell_id: str) -> list[str]:
+        """The earlier cells ``cell_id`` maps from whose *sample* output stands in for a
+        real one, because they have not run yet ("trigger" for the trigger's sample)."""
+        cell = self.cell(cell_id)
+        mapped = {"inputs": cell.get("inputs"), "rules": cell.get("rules"), "branches": [b.get("rules") for b in cell.get("branches") or []]}
+        try:
+            used = referenced_steps(mapped)
+        except MappingError:
+            used = set()  # Run cell reports the syntax error itself
+        out: list[str] = []
+        for earlier in self.before(cell_id):
+            if earlier.get("kind") == "trigger":
+                trigger_used = earlier["id"] in used or _mentions_trigger(mapped)
+                ran = self.trigger_text.strip() or (self.results.get(earlier["id"]) or {}).get("output") is not None
+                if trigger_used and not ran:
+                    out.append("trigger")
+            elif earlier["id"] in used and not _ran(self.results.get(earlier["id"])):
+                out.append(earlier["id"])
+        return out
+
     async def run_cell(self, cell_id: str) -> dict[str, Any]:
-        """Run one step with the outputs of the cells above (``Cellwright.run_cell``)."""
+        """Run one step with the outputs of the cells above (``Cellwright.run_cell``); the
+        result's ``stand_ins`` names the earlier cells whose samples were used instead."""
         doc = await asyncio.to_thread(self.parsed)
+        stand_ins = self.stand_ins(cell_id)
         result = await self.svc.run_cell(self.user.id, doc, cell_id, self.context_for(cell_id))
-        data: dict[str, Any] = result.to_dict()
+        data: dict[str, Any] = {**result.to_dict(), "stand_ins": stand_ins}
         self.results = {**self.results, cell_id: data}
         return data
 
@@ -509,3 +592,12 @@ class NotebookState(param.Parameterized):
             message = "Every cell has run. Reset to start again."
         self.param.update(step_log=[*self.step_log, result], step_next=queue[0][0] if queue else None, step_message=message)
         return result
+
+
+def _ran(result: dict[str, Any] | None) -> bool:
+    return result is not None and result.get("status") == "completed" and result.get("output") is not None
+
+
+def _mentions_trigger(value: Any) -> bool:
+    """Whether any ``{{ }}`` in ``value`` names ``trigger`` (a cheap, conservative test)."""
+    return has_template(value) and "trigger" in json.dumps(value, default=str)

@@ -40,6 +40,7 @@ def login_page(*, next: str = "/", email: str = "", error: str | None = None, no
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in · Cellwright</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <style>{_CSS}</style>
 </head>
 <body>

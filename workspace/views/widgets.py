@@ -15,8 +15,13 @@ from typing import Any
 import panel as pn
 import param
 
-from connectors.sdk import CellwrightError
+from connectors.sdk import CellwrightError, Option
 from connectors.sdk.jsontext import InvalidJsonText, is_lone_mapping, parse_json_text
+from connectors.sdk.options import OPTIONS_KEY
+from workspace.views.options import OptionsPicker
+
+LoadOptions = Callable[[str, dict[str, Any]], Awaitable[Sequence[Option]]]
+"""``load(field, values)``: the choices of an ID field given the form's other values."""
 
 log = logging.getLogger("cellwright.workspace")
 
@@ -69,6 +74,15 @@ def _join(message: str, hint: str | None) -> str:
 def badge(status: str | None) -> str:
     s = escape(status or "—")
     return f'<span class="cw-badge {s}">{s}</span>'
+
+
+def logo(url: str, size: int = 20, alt: str = "") -> str:
+    """An app's logo as an ``<img>``. ``alt`` stays empty where words beside it name the
+    app (a screen reader would otherwise say the name twice)."""
+    return (
+        f'<img class="cw-logo" src="{escape(url)}" alt="{escape(alt)}" width="{size}" height="{size}" '
+        f'style="vertical-align:-4px;object-fit:contain">'
+    )
 
 
 def html(text: str, **params: Any) -> pn.pane.HTML:
@@ -353,7 +367,11 @@ class SchemaForm(pn.viewable.Viewer):
     - enums are selects, booleans are checkboxes, secrets are password inputs that
       never show a stored value (write-only);
     - any field accepts a mapping such as ``{{ steps.x.id }}`` (the field becomes text);
-    - objects, lists and untyped fields take JSON.
+    - objects, lists and untyped fields take JSON;
+    - a field naming an option source (``x-options``) gets a dropdown of choices from
+      ``load_options`` under its input (picking fills the field, or adds to a list);
+      ``refresh_options()`` fetches them, and a field they need (``option_needs``)
+      fetches them again when it changes.
 
     ``values()`` returns what the user set; ``errors`` (field → message) is shown at
     the field. ``changed`` fires on every edit.
@@ -362,8 +380,14 @@ class SchemaForm(pn.viewable.Viewer):
     errors = param.Dict(default={})
     changed = param.Event()
 
-    def __init__(self, schema: Mapping[str, Any], values: Mapping[str, Any] | None = None, *, prefix: str = "field", **params: Any) -> None:
+    def __init__(
+        self, schema: Mapping[str, Any], values: Mapping[str, Any] | None = None, *, prefix: str = "field",
+        load_options: LoadOptions | None = None, option_needs: Mapping[str, Sequence[str]] | None = None, **params: Any,
+    ) -> None:
         super().__init__(**params)
+        self.load_options = load_options
+        self.option_needs = dict(option_needs or {})
+        self.pickers: dict[str, OptionsPicker] = {}
         self.schema = dict(schema or {})
         self.prefix = prefix
         self.required = set(self.schema.get("required", []))
@@ -417,6 +441,9 @@ class SchemaForm(pn.viewable.Viewer):
         widget.param.watch(lambda *_: self._edited(name), "value")
         self.widgets[name] = widget
         parts: list[Any] = [widget]
+        picker = self._picker(name, label)
+        if picker is not None:
+            parts.append(picker)
         description = spec.get("description")
         if description:
             parts.append(html(f'<div class="cw-help">{escape(description)}</div>', margin=(0, 10)))
@@ -428,7 +455,68 @@ class SchemaForm(pn.viewable.Viewer):
     def _edited(self, name: str) -> None:
         if name in self.errors:
             self.errors = {k: v for k, v in self.errors.items() if k != name}
+        picker = self.pickers.get(name)
+        if picker is not None and field_kind(self.specs[name]) != "json":
+            picker.reflect(self.widgets[name].value)
+        dependents = [other for other, needs in self.option_needs.items() if name in needs and other in self.pickers]
+        if dependents:
+            async def refetch() -> None:
+                await self.refresh_options(dependents)
+
+            pn.state.execute(refetch)
         self.changed = True
+
+    # choices fetched through the connection
+
+    def _picker(self, name: str, label: str) -> OptionsPicker | None:
+        if self.load_options is None or not isinstance(self.specs[name].get(OPTIONS_KEY), str):
+            return None
+        if name not in self.pickers:  # kept when the row is rebuilt (a mapping turns it into text)
+            load, current = self.load_options, self.current_values
+
+            async def fetch() -> Sequence[Option]:
+                return await load(name, current())
+
+            def shown() -> Any:  # a list field's items are added, never shown as one pick
+                return None if field_kind(self.specs[name]) == "json" else self.widgets[name].value
+
+            self.pickers[name] = OptionsPicker(
+                label.removesuffix(" (required)"), lambda value: self._pick(name, value), load=fetch, current=shown,
+                css=f"{self.prefix}-{name}-options",
+            )
+        return self.pickers[name]
+
+    def _pick(self, name: str, value: Any) -> None:
+        """A choice from the dropdown: the field's value, or one more item of a list field."""
+        if self.specs[name].get("type") == "array":
+            try:
+                is_set, current = self.value_of(name)
+            except ValueError:
+                is_set, current = False, None
+            items = list(current) if is_set and isinstance(current, list) else []
+            if value not in items:
+                self.set_value(name, [*items, value])
+            return
+        self.set_value(name, value)
+
+    async def refresh_options(self, names: Iterable[str] | None = None) -> None:
+        """Fetch the choices of ``names`` (default: every field that has choices)."""
+        for name in list(self.pickers if names is None else names):
+            picker = self.pickers.get(name)
+            if picker is not None:
+                await picker.refresh()
+
+    def current_values(self) -> dict[str, Any]:
+        """What the fields hold now, leaving out any that does not parse yet."""
+        out: dict[str, Any] = {}
+        for name in self.specs:
+            try:
+                is_set, value = self.value_of(name)
+            except ValueError:
+                continue
+            if is_set:
+                out[name] = value
+        return out
 
     def _show_errors(self, *_: Any) -> None:
         for name, pane in self._error_panes.items():
@@ -473,6 +561,10 @@ class SchemaForm(pn.viewable.Viewer):
                 raise ValueError("Enter a number, or a {{ }} reference.") from None
         return True, text
 
+    def secret_names(self) -> list[str]:
+        """The fields shown as password inputs (write-only secrets)."""
+        return [name for name, widget in self.widgets.items() if isinstance(widget, pn.widgets.PasswordInput)]
+
     def values(self, *, keep_secrets: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The fields the user set. Raises ValueError (and marks the fields) on bad input."""
         out: dict[str, Any] = {}
@@ -508,6 +600,13 @@ class SchemaForm(pn.viewable.Viewer):
             widget.checked = bool(value)
         else:
             widget.value = value
+
+    def inserts_at_cursor(self, name: str) -> bool:
+        """Whether a reference goes into this field at the cursor (plain text fields), or
+        through :meth:`insert` (objects, lists, numbers, choices)."""
+        widget = self.widgets[name]
+        text_widget = isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)) and not isinstance(widget, pn.widgets.PasswordInput)
+        return text_widget and field_kind(self.specs[name]) != "json"
 
     def insert(self, name: str, text: str) -> None:
         """Add ``text`` (a reference) to a field: a new key of an object field, a new item

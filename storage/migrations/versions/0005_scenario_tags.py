@@ -4,7 +4,7 @@ The workspace and the REST API group and filter scenarios by them. Existing scen
 start with no tags (their documents have none).
 
 Revision ID: 0005_scenario_tags
-Revises: 0004_accounts
+Revises: 0004_scenario_secrets
 Create Date: 2026-12-22 10:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0005_scenario_tags"
-down_revision: str | Sequence[str] | None = "0004_accounts"
+down_revision: str | Sequence[str] | None = "0004_scenario_secrets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
