@@ -441,11 +441,14 @@ class ExecutionsRepo(RepoBase):
                 f"search for at most {MAX_SEARCH_LENGTH}"
             )
         # The text is matched against the JSON as stored, so `"amount": 80` finds that
-        # pair. SQLite stores JSON ASCII-only (é as \u00e9): spell non-ASCII the same
-        # way there; PostgreSQL's jsonb::text keeps it as is.
-        needle = "".join(c if ord(c) < 128 else json.dumps(c)[1:-1] for c in text) if self.is_sqlite else text
+        # pair. Non-ASCII text is stored as is (storage.jsoncodec); SQLite rows written
+        # before that hold it escaped (é as \u00e9): match that spelling there too.
         stored = ExecutionRow.trigger.cast(Text)
-        return stored.ilike(f"%{like_escape(needle)}%", escape="!")
+        found = stored.ilike(f"%{like_escape(text)}%", escape="!")
+        if self.is_sqlite and not text.isascii():
+            escaped = "".join(c if c.isascii() else json.dumps(c)[1:-1] for c in text)
+            found = or_(found, stored.ilike(f"%{like_escape(escaped)}%", escape="!"))
+        return found
 
     def reclaimable_executions(self, now: datetime | None = None, limit: int = 500) -> list[str]:
         """Ids of open executions nobody holds (lease free or expired) whose retry is due,

@@ -79,3 +79,15 @@ def test_executions_search_trigger_data(
 def test_search_text_is_bounded(store: Store, scenario: Scenario) -> None:
     with pytest.raises(ValueError, match=f"at most {MAX_SEARCH_LENGTH}"):
         store.list_executions(scenario.user_id, search="x" * (MAX_SEARCH_LENGTH + 1))
+
+
+def test_search_finds_non_ascii_text_in_old_escaped_rows_too(store: Store, scenario: Scenario) -> None:
+    """Rows written before JSON was stored as UTF-8 text hold "Z\\u00fcrich" on SQLite."""
+    from sqlalchemy import text
+
+    new = run_of(store, scenario, {"city": "Zürich"})
+    old = run_of(store, scenario, {"city": "placeholder"})
+    value = "CAST(:t AS JSONB)" if not store.is_sqlite else ":t"
+    with store._engine.begin() as db:
+        db.execute(text(f"UPDATE scenario_executions SET trigger = {value} WHERE id = :id"), {"t": '{"city": "Z\\u00fcrich"}', "id": old})
+    assert {e.id for e in store.list_executions(scenario.user_id, search="Zürich")} == {new, old}

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -98,6 +99,30 @@ def test_every_page_fits_the_screen(browser: Browser, demo_server: Server, scree
             if key == "scenario" and not phone:
                 tops = {selector: round(page.locator(selector).bounding_box()["y"]) for selector in TOOLBAR[1:]}  # type: ignore[index]
                 assert max(tops.values()) - min(tops.values()) <= 4, f"the notebook toolbar wraps at {width}px: {tops}"  # a second row is 40 px down
+    finally:
+        context.close()
+
+
+def test_the_api_docs_render_with_no_internet(browser: Browser, demo_server: Server, screenshots: Path) -> None:
+    """Every request to another origin fails, as on a machine without internet."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    elsewhere: list[str] = []
+
+    def only_here(route: Any) -> None:
+        if route.request.url.startswith(demo_server.url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    try:
+        page.route("**/*", only_here)
+        page.goto(demo_server.url + "/api/v1/docs")
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("Cellwright", timeout=TIMEOUT)
+        expect(page.locator(".opblock-tag-section").first).to_be_visible(timeout=TIMEOUT)
+        page.screenshot(path=str(screenshots / "small-screens-api-docs.png"))
+        assert elsewhere == []
     finally:
         context.close()
 
