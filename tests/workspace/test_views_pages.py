@@ -158,7 +158,8 @@ def test_scenario_list_has_headers_and_filters_by_name_and_tag(svc: Any, user: A
 def test_labels_and_counts_read_as_people_write_them(svc: Any, user: Any) -> None:
     from workspace.views.directory import Directory
     from workspace.views.settings import SettingsPage
-    from workspace.views.widgets import SchemaForm, counted, field_label
+    from workspace.views.widgets import SchemaForm
+    from workspace.views.wording import counted, field_label
 
     assert [counted(n, "trigger") for n in (0, 1, 2)] == ["0 triggers", "1 trigger", "2 triggers"]
     assert field_label("api_key", {"title": "Api Key"}) == "API key"  # pydantic's generated title

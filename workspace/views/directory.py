@@ -10,7 +10,8 @@ import panel as pn
 import param
 
 from workspace.views.components import section
-from workspace.views.widgets import Check, _resolve, counted, field_kind, html, logo
+from workspace.views.widgets import Check, _resolve, field_kind, html, logo
+from workspace.views.wording import counted
 
 AUTH_LABELS = {"none": "No account needed", "api_key": "API key", "basic": "Username and password", "oauth2": "OAuth (sign in with the app)", "custom": "Custom"}
 

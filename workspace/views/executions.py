@@ -16,13 +16,13 @@ from workspace.views.widgets import (
     Banner,
     attempt,
     badge,
-    counted,
     error_dict_message,
     handler,
     html,
     json_tree,
     when,
 )
+from workspace.views.wording import counted
 
 RANGES = {"Any time": None, "Last hour": timedelta(hours=1), "Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7), "Last 30 days": timedelta(days=30)}
 STATUSES = ["any", "queued", "running", "waiting", "completed", "failed", "cancelled"]
