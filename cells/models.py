@@ -12,12 +12,14 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from cells.conditions import RuleGroup
 
 CELL_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 40
 
 
 class _Strict(BaseModel):
@@ -145,8 +147,27 @@ class ScenarioDocument(_Strict):
     schema_: Literal["cellwright/scenario@1"] = Field("cellwright/scenario@1", alias="schema", description="Document format version.")
     name: str = Field(min_length=1, max_length=200, description="The scenario's name.")
     description: str = Field("", description="What the scenario does.")
+    tags: list[str] = Field(
+        default_factory=list, max_length=MAX_TAGS, examples=[["billing", "slack"]],
+        description=f"Labels to group and find scenarios by (lower-cased, at most {MAX_TAGS} of up to {MAX_TAG_LENGTH} characters each).",
+    )
     settings: ScenarioSettings = Field(default_factory=ScenarioSettings)
     cells: list[Cell] = Field(min_length=1, description="The trigger first, then the steps in order.")
+
+    @field_validator("tags")
+    @classmethod
+    def _normal_tags(cls, tags: list[str]) -> list[str]:
+        """Lower-cased, spaces collapsed, duplicates dropped: ``Billing`` and ``billing`` are one tag."""
+        out: list[str] = []
+        for tag in tags:
+            tag = normal_tag(tag)
+            if not tag:
+                raise ValueError("a tag is empty; write a word such as 'billing', or remove it")
+            if len(tag) > MAX_TAG_LENGTH:
+                raise ValueError(f"the tag '{tag[:MAX_TAG_LENGTH]}…' is longer than {MAX_TAG_LENGTH} characters; shorten it")
+            if tag not in out:
+                out.append(tag)
+        return out
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioDocument:
@@ -196,13 +217,18 @@ class ScenarioDocument(_Strict):
         data = self.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude={"schema_", "settings"})
         settings = self.settings.model_dump(mode="json", exclude_unset=True)
         out: dict[str, Any] = {"schema": "cellwright/scenario@1"}
-        for key in ("name", "description"):
-            if key in data:
+        for key in ("name", "description", "tags"):
+            if data.get(key):
                 out[key] = data[key]
         if settings:
             out["settings"] = settings
         out["cells"] = [_ordered_cell(cell) for cell in data["cells"]]
         return out
+
+
+def normal_tag(tag: str) -> str:
+    """A tag as it is stored and matched: lower-case, single spaces, no outer spaces."""
+    return " ".join(str(tag).split()).lower()
 
 
 def _ordered_cell(cell: dict[str, Any]) -> dict[str, Any]:

@@ -30,10 +30,12 @@ from .records import (
     User,
     WebhookSubscription,
 )
+from .repos.executions import MAX_SEARCH_LENGTH
 from .store import Store
 from .vault import Vault, VaultKey
 
 __all__ = [
+    "MAX_SEARCH_LENGTH",
     "AlertRule",
     "ApiKey",
     "AppRecord",

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -191,6 +192,8 @@ class ScenarioRow(Base):
     webhook_token: Mapped[str | None] = mapped_column(String, unique=True)
     # the version the scenario's trigger runs; NULL until the first publish
     live_version: Mapped[int | None] = mapped_column(Integer)
+    # the document's tags (normalised lower-case strings), for grouping and filtering
+    tags: Mapped[Any] = mapped_column(server_default=text("'[]'"))
 
 
 class ScenarioVersionRow(Base):

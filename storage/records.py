@@ -118,6 +118,7 @@ class Scenario(_Record):
     document: JSON
     webhook_token: str | None
     live_version: int | None
+    tags: JSON
 
 
 @dataclass(frozen=True, slots=True)

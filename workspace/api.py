@@ -17,9 +17,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 
 from cells import document as documents
-from cells.models import ScenarioDocument
+from cells.models import MAX_TAG_LENGTH, ScenarioDocument, normal_tag
 from connectors.sdk import InvalidInputError
 from engine.service import Cellwright, NotFound
+from storage import MAX_SEARCH_LENGTH
 from workspace.api_models import (
     AppOut,
     CellResultOut,
@@ -84,7 +85,7 @@ router = APIRouter(prefix="/api/v1", responses=ERRORS, route_class=StrictJSONRou
 def scenario_out(svc: Cellwright, scenario: Any, *, with_document: bool = True) -> ScenarioOut:
     data = scenario.to_dict()
     return ScenarioOut(
-        **{k: data.get(k) for k in ("id", "name", "description", "status", "version", "live_version", "created_at", "updated_at", "last_run")},
+        **{k: data.get(k) for k in ("id", "name", "description", "tags", "status", "version", "live_version", "created_at", "updated_at", "last_run")},
         webhook_url=svc.webhook_url(scenario),
         document=data.get("document") if with_document else None,
     )
@@ -186,9 +187,15 @@ def scenario_schema() -> dict[str, Any]:
     return documents.json_schema()
 
 
-@router.get("/scenarios", response_model=list[ScenarioOut], tags=["scenarios"])
-def list_scenarios(svc: Service, user: User) -> list[ScenarioOut]:
-    return [scenario_out(svc, s, with_document=False) for s in svc.store.list_scenarios(user.id)]
+@router.get("/scenarios", response_model=list[ScenarioOut], tags=["scenarios"], summary="Your scenarios, most recently changed first")
+def list_scenarios(
+    svc: Service,
+    user: User,
+    name: Annotated[str | None, Query(max_length=200, description="Only scenarios whose name contains this text (case-insensitive).")] = None,
+    tag: Annotated[str | None, Query(max_length=MAX_TAG_LENGTH, description="Only scenarios with this tag (compared lower-cased).")] = None,
+) -> list[ScenarioOut]:
+    chosen = normal_tag(tag) if tag is not None else None
+    return [scenario_out(svc, s, with_document=False) for s in svc.store.list_scenarios(user.id, name=name, tag=chosen)]
 
 
 @router.post("/scenarios", response_model=ScenarioOut, status_code=201, tags=["scenarios"], summary="Import a scenario document")
@@ -293,10 +300,11 @@ def list_executions(
     status: Literal["queued", "running", "waiting", "completed", "failed", "cancelled"] | None = None,
     since: Annotated[IsoDateTime | None, Query(description="Created at or after (ISO 8601; UTC when no offset is given).")] = None,
     until: Annotated[IsoDateTime | None, Query(description="Created before (ISO 8601; UTC when no offset is given).")] = None,
+    search: Annotated[str | None, Query(max_length=MAX_SEARCH_LENGTH, description="Only executions whose trigger data contains this text (case-insensitive; keys and values).")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=DB_BIGINT)] = 0,
 ) -> dict[str, Any]:
-    filters = {"scenario_id": scenario_id, "status": status, "since": _utc(since), "until": _utc(until)}
+    filters = {"scenario_id": scenario_id, "status": status, "since": _utc(since), "until": _utc(until), "search": search}
     items = svc.list_executions(user.id, limit=limit, offset=offset, **filters)
     return {"items": items, "total": svc.store.count_executions(user.id, **filters), "limit": limit, "offset": offset}
 

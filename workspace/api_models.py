@@ -92,6 +92,7 @@ class ScenarioOut(BaseModel):
     id: str
     name: str
     description: str | None = None
+    tags: list[str] = Field(default_factory=list, description="The scenario's tags (lower-case), from its latest saved document.")
     status: str
     version: int = Field(description="The latest saved version (the draft); saving never changes what runs.")
     live_version: int | None = Field(None, description="The published version: what the scenario's trigger runs. null: never published.")

@@ -19,6 +19,7 @@ import param
 from starlette.requests import HTTPConnection
 
 from workspace.sessions import COOKIE
+from workspace.views.components import Disclosure
 from workspace.views.widgets import Banner, attempt, html
 
 log = logging.getLogger("cellwright.workspace")
@@ -44,11 +45,56 @@ SHELL_CSS = """
 .cw-header form { margin: 0; }
 .cw-header button { background: #ffffff; color: #1e3a8a; border: 1px solid #ffffff; border-radius: 6px; padding: 6px 12px; font-weight: 600; cursor: pointer; }
 .cw-header button:focus { outline: 3px solid #fbbf24; outline-offset: 2px; }
+.cw-header .sign-out-form { margin-left: auto; }
+.cw-header .who + .sign-out-form { margin-left: 0; }
+@media (max-width: 767px) { .cw-header .who { display: none; } }
 """
 
 GLOBAL_CSS = """
 body { background: #f9fafb; color: #111827; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 h1 { font-size: 24px; margin: 8px 0; }
+"""
+
+#: below this width the menu collapses behind the Menu button and pages stack
+NARROW = "(max-width: 767px)"
+# Bokeh gives stretching layouts a min-width: the sum of their fixed-width children,
+# the hidden menu's 190 px included. On a narrow screen that pushed pages sideways;
+# the shell's layouts may shrink to the window instead (their children wrap).
+FIT = f"@media {NARROW} {{ :host {{ min-width: 0 !important; max-width: 100vw; }} }}"
+
+# The Menu button: only on narrow screens, white on the header's blue.
+MENU_TOGGLE_CSS = f"""
+:host {{ display: none !important; }}
+@media {NARROW} {{ :host {{ display: block !important; width: 96px !important; }} }}
+button.cw-disclosure {{ color: #1e3a8a; background: #ffffff; border: 1px solid #ffffff; border-radius: 6px; padding: 6px 12px; font-weight: 600; }}
+button.cw-disclosure:hover {{ background: #e5e7eb; }}
+button.cw-disclosure:focus-visible {{ outline: 3px solid #fbbf24; outline-offset: 2px; }}
+"""
+
+# The navigation: a column beside the page, its border as tall as the page (stretched
+# to the row: with a min-height only, the border stopped halfway down long pages). On
+# narrow screens hidden until the Menu button opens it above the page, full width.
+NAV_CSS = f"""
+:host {{ border-right: 1px solid #d1d5db; min-height: calc(100vh - 52px); align-self: stretch !important; height: auto !important; }}
+@media {NARROW} {{
+  :host {{ display: none !important; }}
+  /* flex: none — in the stacked body Bokeh's "flex: 0 0 190px" (its width) would become its height */
+  :host(.cw-open) {{ display: flex !important; flex: none !important; width: 100% !important; min-height: 0;
+    border-right: 0; border-bottom: 1px solid #d1d5db; }}
+}}
+"""
+
+# Sidebar and page side by side; stacked on narrow screens. (No min-height on the page:
+# its sections have Bokeh's max-height: 100%, which a definite page height would cap.)
+BODY_CSS = f"""
+@media {NARROW} {{ :host {{ flex-direction: column !important; }} }}
+{FIT}
+"""
+PAGE_CSS = f"""
+:host {{ min-width: 0; }}
+/* stacked: Bokeh's "flex: 1 1 0" (a share of the row's width) would become a zero height */
+@media {NARROW} {{ :host {{ flex: none !important; height: auto !important; }} }}
+{FIT}
 """
 
 
@@ -134,22 +180,28 @@ class Shell(pn.viewable.Viewer):
         header = html(
             f'<header class="cw-header" role="banner"><p class="brand">Cellwright</p>'
             f'<span class="who">Signed in as {escape(user.email)}</span>'
-            f'<form method="post" action="/logout"><input type="hidden" name="csrf" value="{escape(csrf)}">'
+            f'<form method="post" action="/logout" class="sign-out-form"><input type="hidden" name="csrf" value="{escape(csrf)}">'
             f'<button type="submit" class="sign-out">Sign out</button></form></header>',
-            stylesheets=[SHELL_CSS], styles={"background": "#1e3a8a", "padding": "10px 16px"}, margin=0, css_classes=["cw-top"],
+            stylesheets=[SHELL_CSS], margin=0, css_classes=["cw-top"],
         )
+        self.menu_toggle = Disclosure(label="Menu", css_classes=["menu-toggle"], stylesheets=[MENU_TOGGLE_CSS], align="center", margin=0, sizing_mode="fixed", width=96, height=34)
+        self.menu_toggle.param.watch(lambda e: self._show_menu(e.new), "expanded")
         self.nav_buttons: dict[str, pn.widgets.Button] = {}
         for key, label in NAV:
             button = pn.widgets.Button(name=label, button_type="light", sizing_mode="stretch_width", css_classes=["nav", f"nav-{key}"], margin=(2, 4))
             button.on_click(lambda e, k=key: self.go(k))
             self.nav_buttons[key] = button
-        self.confirm = pn.Row(pn.Spacer(width=0, height=0), visible=False, sizing_mode="stretch_width")  # a placeholder: Bokeh warns of an empty layout
-        self.main = pn.Column(sizing_mode="stretch_width", css_classes=["cw-main"], margin=(0, 16))
-        sidebar = pn.Column(html('<nav aria-label="Workspace"><span class="cw-muted" style="font-size:12px">MENU</span></nav>', margin=(8, 8, 0, 8)), *self.nav_buttons.values(), width=190, css_classes=["cw-nav"], styles={"background": "#ffffff", "border-right": "1px solid #d1d5db", "min-height": "calc(100vh - 60px)"}, margin=0)
+        self.confirm = pn.Row(pn.Spacer(width=0, height=0), visible=False, sizing_mode="stretch_width")  # never empty: see widgets.placeholder
+        self.main = pn.Column(sizing_mode="stretch_width", css_classes=["cw-main"], margin=(0, 16), stylesheets=[FIT])
+        self.sidebar = pn.Column(
+            html('<nav aria-label="Workspace"><span class="cw-muted" style="font-size:12px">MENU</span></nav>', margin=(8, 8, 0, 8)), *self.nav_buttons.values(),
+            width=190, css_classes=["cw-nav"], styles={"background": "#ffffff"}, stylesheets=[NAV_CSS], margin=0,
+        )
+        page = pn.Column(self.banner, self.confirm, self.main, sizing_mode="stretch_width", margin=0, styles={"padding-top": "8px"}, stylesheets=[PAGE_CSS], css_classes=["cw-page"])
         self._layout = pn.Column(
-            header,
-            pn.Row(sidebar, pn.Column(self.banner, self.confirm, self.main, sizing_mode="stretch_width", margin=(8, 0)), sizing_mode="stretch_width", margin=0),
-            sizing_mode="stretch_width", margin=0, stylesheets=[GLOBAL_CSS],
+            pn.Row(self.menu_toggle, header, sizing_mode="stretch_width", margin=0, styles={"background": "#1e3a8a", "padding": "10px 16px", "gap": "12px"}, stylesheets=[FIT]),
+            pn.Row(self.sidebar, page, sizing_mode="stretch_width", margin=0, stylesheets=[BODY_CSS]),
+            sizing_mode="stretch_width", margin=0, stylesheets=[GLOBAL_CSS, FIT],
         )
         self.param.watch(lambda *_: self.render(), ["page", "ref"])
 
@@ -164,7 +216,13 @@ class Shell(pn.viewable.Viewer):
             return
         self._navigate(page, ref, args)
 
+    def _show_menu(self, open_: bool) -> None:
+        """Open or close the menu on narrow screens (wide ones always show it)."""
+        classes = [c for c in self.sidebar.css_classes if c != "cw-open"]
+        self.sidebar.css_classes = [*classes, "cw-open"] if open_ else classes
+
     def _navigate(self, page: str, ref: str, args: dict[str, Any]) -> None:
+        self.menu_toggle.expanded = False  # a chosen page replaces the open menu
         self._args = args
         self.confirm.visible = False
         if (page, ref) == (self.page, self.ref):

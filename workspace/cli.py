@@ -130,6 +130,7 @@ def _run_server(settings: Any, *, no_demo: bool) -> None:
     from workspace.server import WEBSOCKETS, create_app
 
     logging.getLogger("cellwright").setLevel(logging.INFO)
+    _one_handler_for_param()
     if not no_demo and settings.demo_data:
         # the demo scenarios call the server's own echo endpoint: that URL only, never
         # /hooks (a scenario calling its own webhook would trigger itself) or /api
@@ -147,6 +148,19 @@ def _run_server(settings: Any, *, no_demo: bool) -> None:
     gc.freeze()
     click.echo(f"Cellwright is running at {settings.resolved_public_url()}/  (API: {settings.resolved_public_url()}/api/v1/docs)")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, ws=WEBSOCKETS)
+
+
+def _one_handler_for_param() -> None:
+    """Route param's (and so Panel's and HoloViews') warnings through our log format only.
+
+    Left alone, param gives its logger a console handler of its own, and the record
+    also reaches the root handler: every warning was printed twice.
+    """
+    import param
+
+    own = logging.getLogger("param")
+    own.handlers.clear()
+    param.parameterized.logger = own
 
 
 def _load(file: Path) -> Any:
@@ -273,20 +287,37 @@ def apps(as_json: bool) -> None:
 @main.command()
 @click.option("--scenario", "scenario_id", help="Only this scenario's executions.")
 @click.option("--status", type=click.Choice(["queued", "running", "waiting", "completed", "failed", "cancelled"]))
+@click.option("--search", help="Only executions whose trigger data contains this text (case-insensitive).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @data_dir_option
 @_guard
-def executions(scenario_id: str | None, status: str | None, limit: int, as_json: bool, data_dir: Path | None) -> None:
-    """List executions, newest first."""
+def executions(scenario_id: str | None, status: str | None, search: str | None, limit: int, as_json: bool, data_dir: Path | None) -> None:
+    """List executions, newest first: a header row, then one line each with the scenario's name."""
+    from storage import MAX_SEARCH_LENGTH
+
+    if search is not None and len(search) > MAX_SEARCH_LENGTH:
+        _fail(f"--search is {len(search)} characters long; search for at most {MAX_SEARCH_LENGTH}.")
     with _app(data_dir) as svc:
-        items = svc.list_executions(svc.local_user().id, scenario_id=scenario_id, status=status, limit=limit)
+        user = svc.local_user()
+        items = svc.list_executions(user.id, scenario_id=scenario_id, status=status, search=search, limit=limit)
+        names = {s.id: s.name for s in svc.store.list_scenarios(user.id)}
     if as_json:
         _print_json(items)
         return
+    click.echo(_execution_line("EXECUTION", "STATUS", "SCENARIO", "STARTED", "DURATION", "ERROR"))
     for e in items:
         error = (e.get("error") or {}).get("message", "")
-        click.echo(f"{e['id']}  {e['status']:<9} {e['scenario_id']}  {e.get('start_time') or '':<32} {e.get('duration_ms') or 0:>8.1f} ms  {error}")
+        duration = "" if e.get("duration_ms") is None else f"{e['duration_ms']:.1f} ms"
+        name = names.get(e["scenario_id"], e["scenario_id"])
+        started = (e.get("start_time") or e.get("created_at") or "")[:19].replace("T", " ")
+        click.echo(_execution_line(e["id"], e["status"], name, started, duration, error))
+
+
+def _execution_line(execution: str, status: str, scenario: str, started: str, duration: str, error: str) -> str:
+    """One row of ``cellwright executions``: fixed columns; a long name is shortened with '…'."""
+    scenario = scenario if len(scenario) <= 28 else scenario[:27] + "…"
+    return f"{execution:<32}  {status:<9}  {scenario:<28}  {started:<19}  {duration:>11}  {error}".rstrip()
 
 
 @main.command()

@@ -27,6 +27,7 @@ from connectors.sdk.sandboxing import shared_sandbox
 from engine.service import Cellwright
 from workspace import http_errors, openapi_extras
 from workspace.api import router
+from workspace.api_docs import add_api_docs
 from workspace.guards import RequestLimits, SecurityHeaders
 from workspace.icons import add_icon_routes
 from workspace.oauth import router as oauth_router
@@ -93,13 +94,14 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
         version="0.1.0",
         description="Apps, connections, scenarios and executions. Authenticate with an API key.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # add_api_docs serves it without a CDN
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.cellwright = svc
     app.include_router(router)
     app.include_router(oauth_router)
+    add_api_docs(app)
 
     @app.exception_handler(CellwrightError)
     async def cellwright_error(_: Request, exc: CellwrightError) -> JSONResponse:

@@ -257,28 +257,49 @@ def add_routes(app: Any, svc: Any) -> Sessions:
     app.state.sessions = sessions
     secure = svc.settings.resolved_public_url().startswith("https://")
 
+    def sign_in_help() -> str:
+        """Where this install's first password is: the admin file (a normal first start),
+        the demo account (demo data creates no admin file), or the administrator."""
+        from workspace.demo import DEMO_EMAIL, DEMO_PASSWORD
+        from workspace.views.signin import ASK_ADMIN
+
+        if (svc.settings.ensure_data_dir() / ADMIN_PASSWORD_FILENAME).exists():
+            return (
+                "First start? The administrator's password was printed by <code>cellwright serve</code> "
+                f"and saved in <code>{ADMIN_PASSWORD_FILENAME}</code> in the data directory."
+            )
+        if svc.store.get_user_by_email(DEMO_EMAIL) is not None:
+            return (
+                f"Trying the demo? Sign in as <code>{DEMO_EMAIL}</code> with the password "
+                f"<code>{DEMO_PASSWORD}</code> (unless it was changed in Settings)."
+            )
+        return ASK_ADMIN
+
+    def page(**kw: Any) -> str:
+        return login_page(help=sign_in_help(), **kw)
+
     @app.get("/login", include_in_schema=False)
     async def login_form(request: Request, next: str = "/") -> Response:
         if sessions.user(svc.store, request.cookies.get(COOKIE)):
             return RedirectResponse(safe_next(next), status_code=303)
         notice = "You have been signed out." if request.query_params.get("bye") else None
-        return HTMLResponse(login_page(next=safe_next(next), notice=notice))
+        return HTMLResponse(page(next=safe_next(next), notice=notice))
 
     @app.post("/login", include_in_schema=False)
     async def login_submit(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/")) -> Response:
         target = safe_next(next)
         if not _same_origin(request):
-            return HTMLResponse(login_page(next=target, error="This sign-in form was sent from another site; open the sign-in page directly."), status_code=403)
+            return HTMLResponse(page(next=target, error="This sign-in form was sent from another site; open the sign-in page directly."), status_code=403)
         if not email or not password:
-            return HTMLResponse(login_page(next=target, email=email, error="Enter your e-mail address and your password."), status_code=400)
+            return HTMLResponse(page(next=target, email=email, error="Enter your e-mail address and your password."), status_code=400)
         address = request.client.host if request.client else "unknown"  # uvicorn applies X-Forwarded-For from trusted proxies
         paused = await asyncio.to_thread(sessions.throttled, address, email)
         if paused:
-            return HTMLResponse(login_page(next=target, email=email, error=paused), status_code=429)
+            return HTMLResponse(page(next=target, email=email, error=paused), status_code=429)
         user = await sessions.authenticate(svc.store, email, password)
         if user is None:
             await asyncio.to_thread(sessions.failed, address, email)
-            return HTMLResponse(login_page(next=target, email=email, error="That e-mail and password do not match an account. Check both and try again."), status_code=401)
+            return HTMLResponse(page(next=target, email=email, error="That e-mail and password do not match an account. Check both and try again."), status_code=401)
         await asyncio.to_thread(sessions.succeeded, address, email)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(COOKIE, sessions.issue(user), max_age=sessions.max_age, httponly=True, samesite="lax", secure=secure, path="/")
@@ -290,7 +311,7 @@ def add_routes(app: Any, svc: Any) -> Sessions:
         if found is not None:
             _, session = found
             if not _same_origin(request) or not hmac.compare_digest(csrf, session.csrf):
-                return HTMLResponse(login_page(next="/", error="Sign-out was refused: use the Sign out button of the workspace."), status_code=403)
+                return HTMLResponse(page(next="/", error="Sign-out was refused: use the Sign out button of the workspace."), status_code=403)
             await asyncio.to_thread(sessions.revoke, session)
         response = RedirectResponse("/login?bye=1", status_code=303)
         response.delete_cookie(COOKIE, path="/")

@@ -56,6 +56,12 @@ def rowcount(result: Result[Any]) -> int:
     return int(cast("CursorResult[Any]", result).rowcount)
 
 
+def like_escape(text: str) -> str:
+    """``text`` for a LIKE pattern with escape character ``!``: its ``%`` and ``_`` match
+    themselves, not any text (backslashes stay plain: JSON text is full of them)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
 def check_choice(value: str, allowed: tuple[str, ...], what: str) -> str:
     """Refuse a value outside ``allowed`` with a clear message (the DB has a CHECK too)."""
     if value not in allowed:

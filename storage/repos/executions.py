@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Table,
+    Text,
     and_,
     bindparam,
     case,
@@ -32,7 +34,10 @@ from ..models import (
     UTCDateTime,
 )
 from ..records import Execution, NodeResult
-from ._base import RepoBase, check_choice, new_id, rowcount, to_record, utcnow
+from ._base import RepoBase, check_choice, like_escape, new_id, rowcount, to_record, utcnow
+
+#: the longest text :meth:`ExecutionsRepo.list_executions` searches trigger data for
+MAX_SEARCH_LENGTH = 200
 
 # The hot path (create, claim, record, finish) uses Core statements on these tables:
 # the ORM unit of work costs more than the SQLite commit itself.
@@ -368,13 +373,19 @@ class ExecutionsRepo(RepoBase):
         status: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        search: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[Execution]:
-        """The user's executions, newest first; ``since`` <= created_at < ``until``."""
+        """The user's executions, newest first; ``since`` <= created_at < ``until``.
+
+        ``search``: only those whose trigger data contains this text, case-insensitively:
+        a substring of the trigger as JSON text (``"amount": 80`` finds that pair; keys
+        and values alike). On SQLite only ASCII letters fold case. At most :data:`MAX_SEARCH_LENGTH` characters.
+        """
         query = (
             select(ExecutionRow)
-            .where(*self._history_filter(user_id, scenario_id, status, since, until))
+            .where(*self._history_filter(user_id, scenario_id, status, since, until, search))
             .order_by(ExecutionRow.created_at.desc(), ExecutionRow.id.desc())
             .limit(limit)
             .offset(offset)
@@ -390,23 +401,25 @@ class ExecutionsRepo(RepoBase):
         status: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        search: str | None = None,
     ) -> int:
         """How many executions :meth:`list_executions` would page through."""
         query = (
             select(func.count())
             .select_from(ExecutionRow)
-            .where(*self._history_filter(user_id, scenario_id, status, since, until))
+            .where(*self._history_filter(user_id, scenario_id, status, since, until, search))
         )
         with self._read() as s:
             return int(s.scalar(query) or 0)
 
-    @staticmethod
     def _history_filter(
+        self,
         user_id: str,
         scenario_id: str | None,
         status: str | None,
         since: datetime | None,
         until: datetime | None,
+        search: str | None = None,
     ) -> list[ColumnElement[bool]]:
         conditions = [ExecutionRow.user_id == user_id]
         if scenario_id is not None:
@@ -417,7 +430,25 @@ class ExecutionsRepo(RepoBase):
             conditions.append(ExecutionRow.created_at >= since)
         if until is not None:
             conditions.append(ExecutionRow.created_at < until)
+        if search is not None and search.strip():
+            conditions.append(self._trigger_contains(search.strip()))
         return conditions
+
+    def _trigger_contains(self, text: str) -> ColumnElement[bool]:
+        if len(text) > MAX_SEARCH_LENGTH:
+            raise ValueError(
+                f"the search text is {len(text)} characters long; "
+                f"search for at most {MAX_SEARCH_LENGTH}"
+            )
+        # The text is matched against the JSON as stored, so `"amount": 80` finds that
+        # pair. Non-ASCII text is stored as is (storage.jsoncodec); SQLite rows written
+        # before that hold it escaped (é as \u00e9): match that spelling there too.
+        stored = ExecutionRow.trigger.cast(Text)
+        found = stored.ilike(f"%{like_escape(text)}%", escape="!")
+        if self.is_sqlite and not text.isascii():
+            escaped = "".join(c if c.isascii() else json.dumps(c)[1:-1] for c in text)
+            found = or_(found, stored.ilike(f"%{like_escape(escaped)}%", escape="!"))
+        return found
 
     def reclaimable_executions(self, now: datetime | None = None, limit: int = 500) -> list[str]:
         """Ids of open executions nobody holds (lease free or expired) whose retry is due,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, delete, exists, func, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ConflictError, NotFoundError
 from ..models import NODE_TYPES, SCENARIO_STATUSES, NodeRow, ScenarioRow, ScenarioVersionRow
 from ..records import Node, Scenario
-from ._base import RepoBase, check_choice, new_id, rowcount, to_record, utcnow
+from ._base import RepoBase, check_choice, like_escape, new_id, rowcount, to_record, utcnow
 
 DEFAULT_ERROR_HANDLING: dict[str, Any] = {"retry_count": 0, "notify_on_error": False}
 
@@ -39,6 +40,8 @@ def _apply_document(row: ScenarioRow, document: dict[str, Any]) -> None:
         row.name = str(document["name"] or "")
     if "description" in document:
         row.description = str(document["description"] or "")
+    # an export leaves out an empty list, so no "tags" key means no tags (not "unchanged")
+    row.tags = [str(tag) for tag in document.get("tags") or []]
     if "schedule" in document:
         row.schedule = document["schedule"]
     settings = document.get("settings")
@@ -145,6 +148,7 @@ class ScenariosRepo(RepoBase):
                     version=0,
                     webhook_token=None,
                     live_version=None,
+                    tags=[],
                 )
                 s.add(row)
             else:
@@ -200,9 +204,28 @@ class ScenariosRepo(RepoBase):
             row = s.get(ScenarioRow, scenario_id)
             return to_record(Scenario, row) if row else None
 
-    def list_scenarios(self, user_id: str) -> list[Scenario]:
-        """The user's scenarios, most recently changed first."""
-        return self._scenarios(ScenarioRow.user_id == user_id)
+    def list_scenarios(
+        self, user_id: str, *, name: str | None = None, tag: str | None = None
+    ) -> list[Scenario]:
+        """The user's scenarios, most recently changed first.
+
+        ``name``: only those whose name contains it (case-insensitive for ASCII letters on
+        SQLite, for every letter on PostgreSQL); ``tag``: only those with exactly that
+        (normalised, lower-case) tag.
+        """
+        conditions: list[Any] = [ScenarioRow.user_id == user_id]
+        if name and name.strip():
+            conditions.append(ScenarioRow.name.ilike(f"%{like_escape(name.strip())}%", escape="!"))
+        if tag is not None:
+            conditions.append(self._has_tag(tag))
+        return self._scenarios(and_(*conditions))
+
+    def _has_tag(self, tag: str) -> Any:
+        if self.is_sqlite:
+            # the JSON list is text on SQLite: compare its decoded items (json_each)
+            items = func.json_each(ScenarioRow.tags).table_valued("value")
+            return exists(select(1).select_from(items).where(items.c.value == tag))
+        return type_coerce(ScenarioRow.tags, JSONB).contains([tag])  # tags @> '["tag"]'
 
     def active_scenarios(self, user_id: str | None = None) -> list[Scenario]:
         """The active scenarios of every user (for the scheduler and pollers), or of one."""

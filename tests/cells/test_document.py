@@ -282,3 +282,25 @@ def test_the_json_schema_says_what_a_condition_cell_allows(condition: dict[str, 
     else:
         with pytest.raises(DocumentError):
             documents.parse(doc)
+
+
+def test_tags_are_normalised_exported_and_imported() -> None:
+    text = "name: x\ntags: [Billing, ' slack  alerts ', billing]\ncells:\n  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
+    doc = documents.loads(text)
+    assert doc.tags == ["billing", "slack alerts"]  # lower-cased, spaces collapsed, one of each
+    exported = documents.dump(doc)
+    assert "tags:\n- billing\n- slack alerts\n" in exported
+    assert exported.index("name:") < exported.index("tags:") < exported.index("cells:")
+    assert documents.loads(exported) == doc and documents.dump(documents.loads(exported)) == exported
+    untagged = documents.loads("name: x\ncells:\n  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n")
+    assert "tags" not in documents.dump(untagged)
+
+
+@pytest.mark.parametrize(
+    ("tags", "words"),
+    [("['  ']", "a tag is empty"), (f"[{'x' * 41}]", "longer than 40 characters"), (str(list(range(21))), "at most 20 items")],
+)
+def test_bad_tags_say_what_to_do(tags: str, words: str) -> None:
+    err = errors_of(f"name: x\ntags: {tags}\ncells:\n  - {{id: t, kind: trigger, app: webhook, operation: catch_hook}}\n")
+    assert err.errors[0]["field"].startswith("tags")
+    assert words in err.errors[0]["message"]

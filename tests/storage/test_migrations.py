@@ -201,9 +201,43 @@ def test_migrate_from_threads_of_one_process(fresh_url: str) -> None:
     assert schema_diff(fresh_url) == []
 
 
+def test_existing_scenarios_start_without_tags(fresh_url: str) -> None:
+    """0005 adds ``scenarios.tags``: existing scenarios get an empty list (tag filters
+    skip them, the list shows them untagged); downgrading removes the column only."""
+    config = alembic_config(fresh_url)
+    command.upgrade(config, "0004_scenario_secrets")
+    json_type = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+    now = datetime.now(UTC)
+    users = sa.table("users", *(sa.column(c) for c in ("id", "email", "name", "is_admin", "created_at")))
+    columns = ("id", "user_id", "name", "description", "status", "created_at", "updated_at", "version")
+    scenarios = sa.table(
+        "scenarios", *(sa.column(c) for c in columns),
+        sa.column("error_handling", json_type), sa.column("document", json_type),
+    )
+    engine = create_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(users.insert().values(id="u1", email="a@example.com", name="A", is_admin=False, created_at=now))
+            conn.execute(scenarios.insert().values(
+                id="s1", user_id="u1", name="s1", description="", status="draft", created_at=now,
+                updated_at=now, version=1, error_handling={}, document={"cells": []},
+            ))
+        command.upgrade(config, "head")
+        with Store(fresh_url, Vault([Vault.generate_key()])) as store:
+            [scenario] = store.list_scenarios("u1")
+            assert scenario.tags == []
+            assert store.list_scenarios("u1", tag="billing") == []
+        command.downgrade(config, "0004_scenario_secrets")
+        assert "tags" not in {c["name"] for c in inspect(engine).get_columns("scenarios")}
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM scenarios")).scalar() == 1
+    finally:
+        engine.dispose()
+
+
 def test_single_head_and_self_contained_revisions() -> None:
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    assert scripts.get_heads() == ["0004_scenario_secrets"]
+    assert scripts.get_heads() == ["0005_scenario_tags"]
     for script in scripts.walk_revisions():
         source = Path(script.path).read_text()
         assert "storage.models" not in source.replace("storage.models.UTCDateTime", "")

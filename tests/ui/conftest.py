@@ -20,6 +20,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
+from workspace.demo import DEMO_EMAIL, DEMO_PASSWORD
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -83,7 +85,8 @@ def serve(data_dir: Path, *, port: int | None = None, env: Mapping[str, str] | N
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"cellwright serve did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
-        email, password = (data_dir / "admin-password.txt").read_text().split()
+        admin_file = data_dir / "admin-password.txt"  # demo data makes no admin file: the demo account then
+        email, password = admin_file.read_text().split() if admin_file.exists() else (DEMO_EMAIL, DEMO_PASSWORD)
         yield Server(url, data_dir, email, password, log)
     finally:
         proc.terminate()

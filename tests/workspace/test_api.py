@@ -418,3 +418,51 @@ async def test_a_lone_surrogate_stored_another_way_never_breaks_the_executions_a
     rerun = await client.post(f"/api/v1/executions/{old['id']}/rerun", json={"from_start": True})
     assert rerun.status_code == 202
     assert (await helpers.finished(svc, rerun.json()["id"]))["status"] == "completed"
+
+
+async def test_scenarios_filter_by_name_and_tag(client: httpx.AsyncClient, eve: httpx.AsyncClient) -> None:
+    refunds = await create_scenario(client, {**SCENARIO, "name": "Refunds to Slack", "tags": ["Billing", "slack"]})
+    await create_scenario(client, {**SCENARIO, "name": "New leads", "tags": ["sales"]})
+    await create_scenario(eve, {**SCENARIO, "name": "Eve's refunds", "tags": ["billing"]})
+    assert refunds["tags"] == ["billing", "slack"] and refunds["document"]["tags"] == ["billing", "slack"]
+
+    async def names(**params: str) -> list[str]:
+        response = await client.get("/api/v1/scenarios", params=params)
+        assert response.status_code == 200, response.text
+        return sorted(s["name"] for s in response.json())
+
+    assert await names(name="refund") == ["Refunds to Slack"]
+    assert await names(tag="BILLING") == ["Refunds to Slack"]  # compared lower-cased, only mine
+    assert await names(tag="sales", name="refund") == []
+    assert await names() == ["New leads", "Refunds to Slack"]
+    exported = (await client.get(f"/api/v1/scenarios/{refunds['id']}/export")).text
+    assert "tags:\n- billing\n- slack\n" in exported
+    too_long = await client.get("/api/v1/scenarios", params={"tag": "x" * 41})
+    assert too_long.status_code == 422 and "tag" in too_long.json()["message"]
+
+
+async def test_executions_search_trigger_data(client: httpx.AsyncClient) -> None:
+    scenario = await create_scenario(client)
+    response = await client.post(f"/api/v1/scenarios/{scenario['id']}/run", json={"trigger_data": {"n": 1, "email": "Ada@Example.com"}})
+    ada = response.json()["id"]
+    await run(client, scenario["id"], 2)
+    found = (await client.get("/api/v1/executions", params={"search": "ada@example"})).json()
+    assert [e["id"] for e in found["items"]] == [ada] and found["total"] == 1
+    too_long = await client.get("/api/v1/executions", params={"search": "x" * 201})
+    assert too_long.status_code == 422 and "search" in too_long.json()["message"]
+
+
+async def test_api_docs_need_no_internet(anon: httpx.AsyncClient) -> None:
+    """/api/v1/docs loads Swagger UI from this server, never from a CDN."""
+    import re
+
+    page = await anon.get("/api/v1/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/") and not a.startswith("//") for a in assets), assets
+    assert {a.rsplit(".", 1)[-1] for a in assets} >= {"js", "css"}
+    for asset in assets:
+        response = await anon.get(asset)
+        assert response.status_code == 200, asset
+        assert len(response.content) > 1000, asset
+    assert "/api/v1/openapi.json" in page.text

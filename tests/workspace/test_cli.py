@@ -225,8 +225,13 @@ def test_executions_and_rerun(cli: Any, flow: Path, sink: Any, helpers: Any) -> 
     assert [e["id"] for e in listed] == [failed["id"]] and listed[0]["status"] == "failed"
     assert json.loads(cli("executions", "--json", "--status", "completed").stdout) == []
     assert json.loads(cli("executions", "--json", "--scenario", failed["scenario_id"]).stdout)[0]["id"] == failed["id"]
-    text = cli("executions").stdout
-    assert failed["id"] in text and "failed" in text and "rejected" in text
+    header, row = cli("executions").stdout.splitlines()
+    assert header.split() == ["EXECUTION", "STATUS", "SCENARIO", "STARTED", "DURATION", "ERROR"]
+    assert row.startswith(f"{failed['id']}  failed     CLI flow ") and "rejected" in row
+    assert failed["scenario_id"] not in row  # the name, not the id
+    assert header.index("SCENARIO") == row.index("CLI flow")  # the columns line up
+    assert [e["id"] for e in json.loads(cli("executions", "--json", "--search", '"AMOUNT": 21').stdout)] == [failed["id"]]
+    assert cli("executions", "--search", "no such text").stdout.splitlines()[1:] == []
 
     rerun = cli("rerun", failed["id"])
     assert rerun.exit_code == 0, rerun.output
@@ -263,16 +268,28 @@ def test_bad_settings_and_unusable_stores_are_one_line_too(flow: Path, tmp_path:
         assert expected in one_line_error(result), (args, result.stderr)
 
 
-def test_the_readme_example_runs_with_only_a_body(cli: Any, tmp_path: Path) -> None:
-    path = tmp_path / "big-orders.yaml"
-    path.write_text(
-        "name: Big orders\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n"
-        "  - {id: total, kind: transformer, app: formatter, operation: set_fields, inputs: {fields: {total: '{{ trigger.body.amount * 1.2 }}'}}}\n",
-        encoding="utf-8",
-    )
-    result = cli("run", str(path), "--trigger-data", '{"body": {"amount": 80}}')
+def test_the_readme_example_runs_offline_as_written(tmp_path: Path) -> None:
+    """The README's first scenario and its `cellwright run` line, taken from README.md
+    itself, run offline (the README says everything does)."""
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    scenario = re.search(r"```yaml\n(.*?)```", readme, re.S)
+    command = re.search(r"^cellwright run (\S+) (.*?)\s+#", readme, re.M)
+    assert scenario and command, "the README lost its first scenario or its run line"
+    (tmp_path / command.group(1)).write_text(scenario.group(1), encoding="utf-8")
+    # no private addresses, no proxies: a call to the network would fail here
+    env = {"CELLWRIGHT_DATA_DIR": str(tmp_path / "data"), "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    cwd = Path.cwd()
+    os.chdir(tmp_path)  # the README runs it from the file's directory
+    try:
+        result = CliRunner().invoke(main, ["run", command.group(1), *shlex.split(command.group(2))], env=env, catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
     assert result.exit_code == 0, result.stdout
-    assert json.loads(result.stdout)["cells"][1]["output"] == {"total": 96.0}
+    execution = json.loads(result.stdout)
+    assert execution["status"] == "completed" and execution["error"] is None
+    assert execution["cells"][-1]["output"] == {"text": "Big order from a customer: 96.0 with tax"}
 
 
 def test_apikey_creates_a_working_key(cli: Any, tmp_path: Path) -> None:

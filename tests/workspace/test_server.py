@@ -577,3 +577,4 @@ async def test_every_response_carries_the_security_headers(svc: Cellwright, user
     assert responses[-1].text == "hi"
     docs = await anon.get("/api/v1/docs")
     assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+    assert "https:" not in docs.headers["content-security-policy"]  # Swagger UI is served from here

@@ -286,7 +286,7 @@ def test_run_settings_and_branches_are_named_disclosures(svc: Any, user: Any, sc
     nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
     toggle, body = nb.settings.objects
     assert isinstance(toggle, Disclosure) and toggle.label.startswith("Run settings") and not toggle.expanded
-    assert not body.visible and not body.objects  # built when first opened
+    assert not body.visible and not body.shown  # built when first opened
     toggle.expanded = True
     assert body.visible and body.objects
     form = body.objects[0]
@@ -485,3 +485,17 @@ async def test_a_secret_typed_in_the_notebook_is_stored_in_the_vault_and_kept_on
     assert box.value == "" and box.placeholder == "stored — type to replace"
     reopened.form.widgets["url"].value = "https://api.example.com/b"  # an edit of another field
     assert reopened.state.cell("call")["inputs"] == {"url": "https://api.example.com/b", "bearer_token": ref}
+
+
+def test_tags_are_edited_in_the_notebook_and_saved(svc: Any, user: Any, state: NotebookState) -> None:
+    from workspace.views.notebook import Notebook
+
+    nb = Notebook(svc, user, state.scenario_id, nav=lambda *a, **k: None)
+    nb.tags.value = "Billing,  slack , "
+    assert nb.state.dirty
+    nb.state.save()
+    assert svc.scenario(user.id, state.scenario_id).tags == ["billing", "slack"]
+    assert Notebook(svc, user, state.scenario_id, nav=lambda *a, **k: None).tags.value == "billing, slack"
+    nb.tags.value = ""
+    nb.state.save()
+    assert svc.scenario(user.id, state.scenario_id).tags == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import panel as pn
 import pytest
 
 from cells import document as documents
@@ -33,7 +34,7 @@ def test_scenario_list_create_duplicate_import_delete(svc: Any, user: Any) -> No
     other = svc.store.create_user("eve@example.com")
     assert ScenarioListState(svc, other).rows == []  # only the signed-in user's objects
     view = ScenarioList(svc, user, nav=lambda *a, **k: None)
-    assert len(view.list.objects) == 3
+    assert len(view.list.objects) == 1 + 3  # the column headers, then a row each
     assert imported.id in {r["id"] for r in view.state.rows}
     # export from the list: the same YAML as `cellwright export`, which imports back unchanged
     name, text = state.export(imported.id)
@@ -58,7 +59,7 @@ async def test_scenario_list_toggle_and_delete(svc: Any, user: Any) -> None:
     state.refresh()
     assert versions(state.rows[0]) == "live v1 · saved v2"
     view = ScenarioList(svc, user, nav=lambda *a, **k: None)
-    assert "live v1 · saved v2" in view.list.objects[0].objects[1].object
+    assert "live v1 · saved v2" in view.list.objects[1].objects[1].object  # [0]: the column headers
     await state.delete(scenario.id)
     assert state.rows == []
 
@@ -106,6 +107,74 @@ async def test_executions_filter_page_and_rerun(svc: Any, user: Any, helpers: An
     other = svc.store.create_user("eve@example.com")
     with pytest.raises(CellwrightError):
         ExecutionState(svc, other, failed["id"])
+
+
+async def test_execution_lists_search_trigger_data_and_show_names(svc: Any, user: Any) -> None:
+    from workspace.views.executions import ExecutionList, ExecutionPage
+
+    scenario = svc.import_scenario(user.id, documents.parse(SIMPLE))
+    ada = await svc.run_now(user.id, scenario.id, {"body": {"name": "Ada Lovelace"}, "method": "POST", "headers": {}, "query": {}})
+    await svc.run_now(user.id, scenario.id, {"body": {"name": "Grace"}, "method": "POST", "headers": {}, "query": {}})
+    view = ExecutionList(svc, user, nav=lambda *a, **k: None)
+    assert view.state.total == 2
+    view.state.search = "ada LOVE"
+    assert view.state.total == 1 and [e["id"] for e in view.state.items] == [ada["id"]]
+    row = view.rows[0][1].object
+    assert "<strong>Echo</strong>" in row and scenario.id not in row  # the scenario's name, not its id
+    view.state.search = "nobody"
+    assert "No executions match" in view.rows[0].object
+
+    # a completed execution offers no "rerun from the failed cell"; cells count attempts from 1
+    page = ExecutionPage(svc, user, ada["id"], nav=lambda *a, **k: None)
+    assert not page.from_failed.visible and page.from_start.visible
+    texts = [o.object for cell in page.cells for o in cell.select(pn.pane.HTML) if isinstance(o.object, str)]
+    assert any("attempt 1" in t for t in texts) and not any("attempt 0" in t for t in texts)
+    assert "latest saved version (v1, the one this execution ran)" in page.rerun_note.object
+
+
+def test_scenario_list_has_headers_and_filters_by_name_and_tag(svc: Any, user: Any) -> None:
+    from workspace.views.scenarios import ScenarioList
+
+    svc.import_scenario(user.id, documents.parse({**SIMPLE, "name": "Refunds to Slack", "tags": ["billing", "slack"]}))
+    svc.import_scenario(user.id, documents.parse({**SIMPLE, "name": "New leads", "tags": ["sales"]}))
+    svc.import_scenario(user.id, documents.parse({**SIMPLE, "name": "Untagged"}))
+    view = ScenarioList(svc, user, nav=lambda *a, **k: None)
+    head = view.list[0].object
+    assert all(f">{label}</span>" in head for label in ("Name", "Status", "Last run", "Success", "Actions"))
+    assert list(view.tag.options) == ["All tags", "billing", "sales", "slack"]
+    assert "3 scenarios" in view.count.object
+
+    view.search.value_input = "REFUND"  # as typed: filters on every key
+    assert [r["name"] for r in view.state.rows] == ["Refunds to Slack"]
+    assert "1 of 3 scenarios" in view.count.object
+    assert 'class="cw-tag">billing</span>' in str([o.object for o in view.list[1].select(pn.pane.HTML)])
+    view.search.value_input = ""
+    view.tag.value = "sales"
+    assert [r["name"] for r in view.state.rows] == ["New leads"]
+    view.search.value_input = "refund"
+    assert view.state.rows == [] and "No scenarios match" in view.list[0].object
+
+
+def test_labels_and_counts_read_as_people_write_them(svc: Any, user: Any) -> None:
+    from workspace.views.directory import Directory
+    from workspace.views.settings import SettingsPage
+    from workspace.views.widgets import SchemaForm
+    from workspace.views.wording import counted, field_label
+
+    assert [counted(n, "trigger") for n in (0, 1, 2)] == ["0 triggers", "1 trigger", "2 triggers"]
+    assert field_label("api_key", {"title": "Api Key"}) == "API key"  # pydantic's generated title
+    assert field_label("base_url", {"title": "Base Url"}) == "Base URL"
+    assert field_label("channel", {"title": "Slack channel"}) == "Slack channel"  # an author's own title
+    form = SchemaForm({"properties": {"api_key": {"type": "string", "title": "Api Key"}}, "required": ["api_key"]})
+    assert form.label("api_key") == "API key (required)"
+    text = " ".join(o.object for o in Directory(svc, user, nav=lambda *a, **k: None).list if isinstance(getattr(o, "object", None), str))
+    rows = [o.object for row in Directory(svc, user, nav=lambda *a, **k: None).list if isinstance(row, pn.Row) for o in row if isinstance(o, pn.pane.HTML)]
+    assert "1 triggers" not in " ".join(rows) and "1 actions" not in " ".join(rows)
+    assert any(" 1 trigger " in r or " 1 trigger<" in r or "· 1 trigger ·" in r for r in rows)
+    assert '<h2 style="font-size:18px' in text  # category headings no bigger than the page's sections
+    svc.store.create_api_key(user.id, "demo")
+    page = SettingsPage(svc, user, nav=lambda *a, **k: None)
+    assert [b.name for b in page.keys_box.select(pn.widgets.Button)] == ["Revoke key “demo”"]
 
 
 def test_directory_filters(svc: Any) -> None:

@@ -90,6 +90,19 @@ async def test_login_logout_flow(web: httpx.AsyncClient, svc: Any) -> None:
     assert r.status_code == 303
 
 
+async def test_the_sign_in_page_says_where_this_installs_password_is(web: httpx.AsyncClient, svc: Any) -> None:
+    """Demo mode writes no admin-password.txt: the page must not send people looking for it."""
+    from workspace.demo import DEMO_EMAIL
+
+    assert "Ask your Cellwright administrator" in (await web.get("/login")).text
+    svc.store.create_user(DEMO_EMAIL, password_hash=hash_password("demo"), is_admin=True)
+    text = (await web.get("/login")).text
+    assert DEMO_EMAIL in text and "admin-password.txt" not in text
+    # a normal first start: the file exists, and the page points to it
+    (svc.settings.data_dir / s.ADMIN_PASSWORD_FILENAME).write_text("admin@localhost\nx\n")
+    assert "admin-password.txt" in (await web.get("/login")).text
+
+
 async def test_cross_site_login_and_throttling(web: httpx.AsyncClient, svc: Any) -> None:
     svc.store.create_user("bob@example.com", password_hash=hash_password("right-password"))
     r = await web.post("/login", data={"email": "bob@example.com", "password": "right-password"}, headers={"origin": "http://evil.example"})

@@ -68,7 +68,10 @@ CHARTS: list[tuple[str, str, str]] = [
     ("apps", "Apps", "Calls and errors per app"),
     ("errors", "Top errors", "Top errors"),
 ]
-OPTS = {"toolbar": None, "responsive": True, "height": 250}
+OPTS = {"toolbar": None}
+# sizes given to hvplot itself: set later with .opts, responsive came on top of hvplot's
+# default width and HoloViews logged a warning for every chart drawn
+SIZE = {"responsive": True, "height": 250}
 
 
 def chart_and_table(key: str, frames: dict[str, Any]) -> tuple[Any, str]:
@@ -77,26 +80,26 @@ def chart_and_table(key: str, frames: dict[str, Any]) -> tuple[Any, str]:
 
     if key == "runs":
         runs = frames["runs"]
-        plot = None if runs.empty else runs.assign(day=runs["day"].astype(str)).hvplot.bar(x="day", y="runs", by="status", stacked=True, rot=45, ylabel="runs", xlabel="day").opts(**OPTS)
+        plot = None if runs.empty else runs.assign(day=runs["day"].astype(str)).hvplot.bar(x="day", y="runs", by="status", stacked=True, rot=45, ylabel="runs", xlabel="day", **SIZE).opts(**OPTS)
         return plot, table(_records(runs), [("day", "Day"), ("status", "Status"), ("runs", "Runs")], caption="Runs per day and status")
     if key == "success":
         success = frames["success"]
         plot = None
         if not success.empty:
-            plot = success.assign(label=success["scenario_name"].fillna(success["scenario_id"]), percent=success["success_rate"] * 100).hvplot.barh(x="label", y="percent", xlabel="", ylabel="success rate (%)").opts(**OPTS)
+            plot = success.assign(label=success["scenario_name"].fillna(success["scenario_id"]), percent=success["success_rate"] * 100).hvplot.barh(x="label", y="percent", xlabel="", ylabel="success rate (%)", **SIZE).opts(**OPTS)
         return plot, table(_records(success), [("scenario_name", "Scenario"), ("runs", "Runs"), ("completed", "Completed"), ("failed", "Failed"), ("success_rate", "Success rate")], caption="Success rate per scenario")
     if key == "durations":
         durations = frames["durations"]
         plot = None
         if not durations.empty:
             melted = durations.assign(label=durations["name"].fillna(durations["key"])).melt(id_vars=["label"], value_vars=["p50_ms", "p95_ms"], var_name="percentile", value_name="ms")
-            plot = melted.hvplot.bar(x="label", y="ms", by="percentile", xlabel="", ylabel="duration (ms)", rot=20).opts(**OPTS)
+            plot = melted.hvplot.bar(x="label", y="ms", by="percentile", xlabel="", ylabel="duration (ms)", rot=20, **SIZE).opts(**OPTS)
         return plot, table(_records(durations), [("name", "Scenario"), ("runs", "Runs"), ("p50_ms", "Median (ms)"), ("p95_ms", "p95 (ms)")], caption="Run durations per scenario")
     if key == "apps":
         apps = frames["apps"]
         plot = None
         if not apps.empty:
-            plot = apps.melt(id_vars=["app"], value_vars=["calls", "errors"], var_name="kind", value_name="count").hvplot.bar(x="app", y="count", by="kind", xlabel="", ylabel="calls").opts(**OPTS)
+            plot = apps.melt(id_vars=["app"], value_vars=["calls", "errors"], var_name="kind", value_name="count").hvplot.bar(x="app", y="count", by="kind", xlabel="", ylabel="calls", **SIZE).opts(**OPTS)
         return plot, table(_records(apps), [("app", "App"), ("calls", "Calls"), ("errors", "Errors"), ("error_rate", "Error rate")], caption="Calls and errors per app")
     return None, table(_records(frames["errors"]), [("error_code", "Code"), ("error_message", "Message"), ("count", "Count"), ("last_seen", "Last seen")], caption="Most frequent errors", empty="No errors in this time range.")
 

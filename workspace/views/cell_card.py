@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import panel as pn
 import param
 
-from workspace.views.components import Disclosure, ReferencePicker
+from workspace.views.components import Disclosure, ReferencePicker, Slot
 from workspace.views.flow_graph import cell_icon
 from workspace.views.notebook_state import NotebookState
 from workspace.views.rules import RulesEditor
@@ -68,7 +68,7 @@ class CellCard(pn.viewable.Viewer):
         self.toggle.param.watch(lambda e: self.param.update(expanded=e.new), "expanded")
         self.run: pn.widgets.Button | None = None
         self.body = pn.Column(sizing_mode="stretch_width", margin=(0, 0, 0, 24))
-        self.result = pn.Column(sizing_mode="stretch_width", margin=0)
+        self.result = Slot(sizing_mode="stretch_width", margin=0)
         # collapsed, a card is two models (this column and the toggle): a 50-cell scenario opens fast
         self._layout = pn.Column(self.toggle, sizing_mode="stretch_width", css_classes=["cell-card", f"cell-{cell_id}"], styles=CARD_STYLE, margin=(4, 0))
         self.param.watch(self._toggle, "expanded")
@@ -330,11 +330,11 @@ class AddStep(pn.viewable.Viewer):
         self.branch = branch
         self.open = pn.widgets.Button(name=label, button_type="light", css_classes=["add-step", f"add-after-{after or (branch[0] + '-' + branch[1].replace(' ', '_') if branch else 'trigger')}"], margin=(0, 0, 0, 24))
         self.open.on_click(self._show)
-        self.form = pn.Column(visible=False, sizing_mode="stretch_width", margin=(0, 0, 0, 24))
+        self.form = Slot(visible=False, sizing_mode="stretch_width", margin=(0, 0, 0, 24))
         self._layout = pn.Column(self.open, self.form, sizing_mode="stretch_width", margin=0)
 
     def _show(self, _: Any) -> None:
-        if not self.form.objects:
+        if not self.form.shown:
             svc = self.nb.state.svc
             kinds = {"App action or transformer": "operation", "Filter (continue only if…)": "filter", "Router (branches)": "router"}
             kind = pn.widgets.Select(name="Kind of step", options=kinds, value="operation", width=240, css_classes=["new-kind"])

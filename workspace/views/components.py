@@ -110,6 +110,35 @@ class Disclosure(JSComponent):
         super().__init__(**params)
 
 
+class Slot(pn.Column):
+    """A column filled later (a form, a result, a lazily built section body).
+
+    While it has nothing to show it holds a zero-size placeholder: Bokeh logs a
+    W-1002 (EMPTY_LAYOUT) warning for every empty layout each time it validates the
+    document, which it does for every plot it draws, so empty columns filled the
+    server log with dozens of lines per session.
+    """
+
+    def __init__(self, *objects: Any, **params: Any) -> None:
+        super().__init__(*(objects or [_placeholder()]), **params)
+        self.param.watch(self._keep_placeholder, "objects")
+
+    def _keep_placeholder(self, event: Any) -> None:
+        if not event.new:
+            self.objects = [_placeholder()]
+
+    @property
+    def shown(self) -> list[Any]:
+        """The objects it holds, without the placeholder."""
+        return [o for o in self.objects if not getattr(o, "_cw_placeholder", False)]
+
+
+def _placeholder() -> pn.Spacer:
+    spacer = pn.Spacer(width=0, height=0, margin=0)
+    spacer._cw_placeholder = True  # type: ignore[attr-defined]
+    return spacer
+
+
 SECTION_STYLE = {"border": "1px solid #d1d5db", "border-radius": "8px", "background": "#f3f4f6"}
 
 
@@ -122,7 +151,7 @@ def section(
     ``on_open(body)`` runs each time it opens (build the body lazily there);
     ``background`` tints the header (e.g. a failed step's)."""
     toggle = Disclosure(label=label, expanded=expanded, css_classes=["section-toggle"])
-    body = pn.Column(*objects, visible=expanded, sizing_mode="stretch_width", margin=(4, 12, 8, 12), styles={"background": "#ffffff"})
+    body = Slot(*objects, visible=expanded, sizing_mode="stretch_width", margin=(4, 12, 8, 12), styles={"background": "#ffffff"})
 
     def toggled(event: Any) -> None:
         if event.new and on_open is not None:

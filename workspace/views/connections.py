@@ -14,6 +14,7 @@ import param
 
 from connectors.sdk import CellwrightError
 from engine.oauth_connect import TOKEN_KEYS
+from workspace.views.components import Slot
 from workspace.views.widgets import Banner, SchemaForm, attempt, badge, handler, html, when
 
 KIND_LABELS = {"api_key": "API key", "basic": "User name and password", "custom": "Credentials", "none": "No sign-in"}
@@ -145,15 +146,15 @@ class Connections(pn.viewable.Viewer):
         if app_key is None and focus:  # back from signing in with an app: keep that app chosen
             app_key = next((c.app_id for c in svc.store.list_connections(user.id) if c.id == focus), None)
         self.app_select = pn.widgets.Select(name="App to connect", options=options, value=app_key if app_key in options.values() else (next(iter(options.values())) if options else None), width=260, css_classes=["new-connection-app"])
-        self.form_box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["new-connection-form"])
+        self.form_box = Slot(sizing_mode="stretch_width", margin=0, css_classes=["new-connection-form"])
         self.kind_select: pn.widgets.Select | None = None
-        self.kind_box = pn.Column(sizing_mode="stretch_width", margin=0)
+        self.kind_box = Slot(sizing_mode="stretch_width", margin=0)
         self.oauth_name = pn.widgets.TextInput(name="Connection name (optional)", width=360, css_classes=["new-connection-name"])
         self.oauth_link = html("", css_classes=["oauth-link"], stylesheets=[LINK_CSS])
         self.oauth_name.param.watch(lambda e: self._update_link(e.new), ["value", "value_input"])
         self.app_select.param.watch(lambda e: self._build_form(), "value")
         self.list = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["connection-list"])
-        self.editor = pn.Column(sizing_mode="stretch_width", margin=0)
+        self.editor = Slot(sizing_mode="stretch_width", margin=0)
         self.state.param.watch(lambda e: self._render(), "rows")
         self._build_form()
         self._render()

@@ -11,6 +11,7 @@ import param
 
 from workspace.views.components import section
 from workspace.views.widgets import Check, _resolve, field_kind, html, logo
+from workspace.views.wording import counted
 
 AUTH_LABELS = {"none": "No account needed", "api_key": "API key", "basic": "Username and password", "oauth2": "OAuth (sign in with the app)", "custom": "Custom"}
 
@@ -87,17 +88,18 @@ class Directory(pn.viewable.Viewer):
         if not apps:
             self.list[:] = [html('<p class="cw-muted" role="status">No app matches these filters.</p>')]
             return
-        items: list[Any] = [html(f'<p class="cw-muted" role="status">{len(apps)} apps</p>')]
+        items: list[Any] = [html(f'<p class="cw-muted" role="status">{counted(len(apps), "app")}</p>')]
         category = None
         for app in apps:
             if app["category"] != category:
                 category = app["category"]
-                items.append(html(f"<h2>{escape(category)}</h2>"))
+                # a heading inside the list, the size of the page's other section headings
+                items.append(html(f'<h2 style="font-size:18px;margin:16px 0 4px">{escape(category)}</h2>'))
             open_it = pn.widgets.Button(name=f"{app['name']}", button_type="light", width=180, align="center", css_classes=["open-app", f"app-{app['key']}"])
             open_it.on_click(lambda e, k=app["key"]: self.nav("app", k))
             summary = (
                 f'{logo(app["icon_url"])} {escape(app["description"])} '
-                f'<span class="cw-muted">· {escape(AUTH_LABELS.get(app["auth"], app["auth"]))} · {len(app["triggers"])} triggers · {len(app["actions"])} actions'
+                f'<span class="cw-muted">· {escape(AUTH_LABELS.get(app["auth"], app["auth"]))} · {counted(len(app["triggers"]), "trigger")} · {counted(len(app["actions"]), "action")}'
                 f'{" · sandbox available" if app["has_sandbox"] else ""}</span>'
             )
             items.append(pn.Row(open_it, html(summary, align="center"), sizing_mode="stretch_width", styles={"border-bottom": "1px solid #e5e7eb"}))

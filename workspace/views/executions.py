@@ -10,6 +10,7 @@ from typing import Any
 import panel as pn
 import param
 
+from storage import MAX_SEARCH_LENGTH
 from workspace.views.components import section
 from workspace.views.widgets import (
     Banner,
@@ -21,17 +22,22 @@ from workspace.views.widgets import (
     json_tree,
     when,
 )
+from workspace.views.wording import counted
 
 RANGES = {"Any time": None, "Last hour": timedelta(hours=1), "Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7), "Last 30 days": timedelta(days=30)}
 STATUSES = ["any", "queued", "running", "waiting", "completed", "failed", "cancelled"]
 LIVE = ("queued", "running", "waiting")
 PAGE_SIZE = 20
+# input and output share a row, each at least 300 px wide, else one above the other
+WRAP_CSS = ":host { flex-wrap: wrap !important; }"
+HALF_CSS = ":host { flex: 1 1 300px !important; min-width: 0 !important; }"
 
 
 class ExecutionListState(param.Parameterized):
     scenario_id = param.String(default=None, allow_None=True)
     status = param.Selector(default="any", objects=STATUSES)
     time_range = param.Selector(default="Any time", objects=list(RANGES))
+    search = param.String(default="", doc="Only executions whose trigger data contains this text.")
     page = param.Integer(default=0, bounds=(0, None))
     items = param.List(default=[])
     total = param.Integer(default=0)
@@ -40,7 +46,7 @@ class ExecutionListState(param.Parameterized):
         super().__init__(**params)
         self.svc = svc
         self.user = user
-        self.param.watch(lambda *_: self._filters_changed(), ["scenario_id", "status", "time_range"])
+        self.param.watch(lambda *_: self._filters_changed(), ["scenario_id", "status", "time_range", "search"])
         self.param.watch(lambda *_: self.refresh(), ["page"])
         self.refresh()
 
@@ -57,6 +63,7 @@ class ExecutionListState(param.Parameterized):
             "status": None if self.status == "any" else self.status,
             "since": datetime.now(UTC) - span if span else None,
             "until": None,
+            "search": self.search.strip()[:MAX_SEARCH_LENGTH] or None,
         }
 
     @property
@@ -81,6 +88,10 @@ class ExecutionList(pn.viewable.Viewer):
         scenario.param.watch(lambda e: setattr(self.state, "scenario_id", e.new or None), "value")
         status = pn.widgets.Select.from_param(self.state.param.status, name="Status", width=150, css_classes=["filter-status"])
         span = pn.widgets.Select.from_param(self.state.param.time_range, name="Time range", width=170, css_classes=["filter-range"])
+        search = pn.widgets.TextInput(
+            name="Search trigger data", placeholder="e.g. ada@example.com", width=240, max_length=MAX_SEARCH_LENGTH, css_classes=["search-executions"],
+        )
+        search.param.watch(lambda e: setattr(self.state, "search", e.new), "value")  # on Enter or leaving the field: each search is a query
         refresh = pn.widgets.Button(name="Refresh", button_type="light", align="end", css_classes=["refresh-executions"])
         refresh.on_click(lambda e: self.state.refresh())
         self.prev = pn.widgets.Button(name="Previous page", button_type="light", css_classes=["prev-page"])
@@ -93,13 +104,13 @@ class ExecutionList(pn.viewable.Viewer):
         self._render()
         self._layout = pn.Column(
             html("<h1>Executions</h1>"),
-            pn.FlexBox(scenario, status, span, refresh, align_items="flex-end"),
-            self.banner, self.rows, pn.Row(self.prev, self.pager, self.next), sizing_mode="stretch_width",
+            pn.FlexBox(scenario, status, span, search, refresh, align_items="flex-end", sizing_mode="stretch_width"),
+            self.banner, self.rows, pn.FlexBox(self.prev, self.pager, self.next, align_items="center", sizing_mode="stretch_width"), sizing_mode="stretch_width",
         )
 
     def _render(self) -> None:
         s = self.state
-        self.pager.object = f'<p aria-live="polite">Page {s.page + 1} of {s.pages} · {s.total} executions</p>'
+        self.pager.object = f'<p aria-live="polite">Page {s.page + 1} of {s.pages} · {counted(s.total, "execution")}</p>'
         self.prev.disabled = s.page == 0
         self.next.disabled = s.page >= s.pages - 1
         if not s.items:
@@ -187,6 +198,12 @@ class ExecutionPage(pn.viewable.Viewer):
         self.from_start.on_click(handler(self._rerun, from_start=True))
         self.from_cell.on_click(handler(lambda: self._rerun(from_cell=self.cell_pick.value)))
         newer = self.state.newer_version
+        ran = self.state.data["scenario_version"]
+        latest = f"v{newer}, newer than the v{ran} this execution ran" if newer else f"v{ran}, the one this execution ran"
+        self.rerun_note = html(
+            f'<p class="cw-muted rerun-note">Reruns from this page use the scenario’s latest saved version ({latest}): fix the failed cell, '
+            "save, then rerun from it. Cells before the one you rerun from keep their recorded outputs.</p>"
+        )
         self.latest = pn.widgets.Button(
             name=f"Run again with the latest version (v{newer})" if newer else "Run again with the latest version",
             button_type="primary" if newer else "light", css_classes=["run-latest"],
@@ -204,7 +221,7 @@ class ExecutionPage(pn.viewable.Viewer):
         self._layout = pn.Column(
             html(f"<h1>Execution of {self._escape(self.scenario_name)}</h1>"), self.head, self.banner,
             pn.FlexBox(self.from_failed, self.from_start, self.cell_pick, self.from_cell, self.latest, open_scenario, back, align_items="flex-end"),
-            html('<p class="cw-muted">Reruns use the scenario’s latest saved version: fix the failed cell, save, then rerun from it. Cells before it keep their recorded outputs.</p>'),
+            self.rerun_note,
             self.cells, sizing_mode="stretch_width",
         )
 
@@ -238,7 +255,9 @@ class ExecutionPage(pn.viewable.Viewer):
         else:
             self.banner.clear()
         finished = not self.state.live
-        self.from_failed.disabled = not finished or d["status"] != "failed"
+        # only a failed run has a failed cell to rerun from: hidden, not greyed out, otherwise
+        self.from_failed.visible = d["status"] == "failed"
+        self.from_failed.disabled = not finished
         self.from_start.disabled = self.from_cell.disabled = not finished
         if hasattr(self, "latest"):
             self.latest.disabled = not finished
@@ -249,12 +268,12 @@ class ExecutionPage(pn.viewable.Viewer):
             body: list[Any] = []
             if cell.get("error"):
                 body.append(html(f'<div class="cw-banner error" role="alert">{self._escape(error_dict_message(cell["error"]))}</div>'))
-            body.append(pn.Row(
-                pn.Column(html("<strong>Input</strong>"), json_tree(cell.get("input"), name="Input"), sizing_mode="stretch_width"),
-                pn.Column(html("<strong>Output</strong>"), json_tree(cell.get("output"), name="Output"), sizing_mode="stretch_width"),
-                sizing_mode="stretch_width",
+            body.append(pn.Row(  # side by side when there is room, one above the other on a phone
+                pn.Column(html("<strong>Input</strong>"), json_tree(cell.get("input"), name="Input"), sizing_mode="stretch_width", stylesheets=[HALF_CSS]),
+                pn.Column(html("<strong>Output</strong>"), json_tree(cell.get("output"), name="Output"), sizing_mode="stretch_width", stylesheets=[HALF_CSS]),
+                sizing_mode="stretch_width", stylesheets=[WRAP_CSS],
             ))
-            body.append(html(f'<p class="cw-muted">Started {when(cell.get("start_time"))} · ended {when(cell.get("end_time"))} · attempt {cell.get("attempt", 0)}</p>'))
+            body.append(html(f'<p class="cw-muted">Started {when(cell.get("start_time"))} · ended {when(cell.get("end_time"))} · attempt {cell.get("attempt", 0) + 1}</p>'))
             items.append(section(
                 title, *body, expanded=not (cell["status"] == "completed" and len(d.get("cells") or []) > 3),
                 css_classes=["execution-cell", f"cell-{cell['cell_id']}", f"status-{cell['status']}"], background="#fef2f2" if cell["status"] == "failed" else None,

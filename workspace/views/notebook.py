@@ -15,7 +15,7 @@ from typing import Any
 import panel as pn
 
 from workspace.views.cell_card import AddStep, CellCard, cell_title
-from workspace.views.components import CellList, LeaveGuard, section
+from workspace.views.components import CellList, LeaveGuard, Slot, section
 from workspace.views.flow import FlowView
 from workspace.views.flow_graph import cell_icon
 from workspace.views.notebook_state import NotebookState
@@ -48,10 +48,14 @@ class Notebook(pn.viewable.Viewer):
         self.state.param.watch(lambda *_: self._update_info(), ["version", "live_version", "status"])
         self.state.param.watch(lambda e: self.render_cells(), "structure")
         doc = self.state.doc
-        self.name_input = pn.widgets.TextInput(name="Scenario name", value=doc.get("name", ""), width=360, css_classes=["scenario-name"])
+        self.name_input = pn.widgets.TextInput(name="Scenario name", value=doc.get("name", ""), width=260, css_classes=["scenario-name"])
         self.name_input.param.watch(lambda e: self.state.set_meta(name=e.new), "value")
         self.description = pn.widgets.TextInput(name="Description", value=doc.get("description", ""), sizing_mode="stretch_width", css_classes=["scenario-description"])
         self.description.param.watch(lambda e: self.state.set_meta(description=e.new), "value")
+        self.tags = pn.widgets.TextInput(
+            name="Tags (comma-separated)", value=", ".join(doc.get("tags") or []), placeholder="e.g. billing, slack", width=320, css_classes=["scenario-tags"],
+        )
+        self.tags.param.watch(lambda e: self.state.set_meta(tags=[t.strip() for t in e.new.split(",") if t.strip()]), "value")
         self.save_button = pn.widgets.Button(name="Save", button_type="primary", width=90, css_classes=["save"])
         self.save_button.on_click(self._save)
         self.publish_button = pn.widgets.Button(name="Publish", button_type="success", width=100, css_classes=["publish"])
@@ -62,14 +66,14 @@ class Notebook(pn.viewable.Viewer):
         self.step_button.on_click(self._step)
         self.step_reset_button = pn.widgets.Button(name="Reset steps", button_type="light", width=110, css_classes=["step-reset"], visible=False)
         self.step_reset_button.on_click(self._step_reset)
-        self.step_panel = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["step-panel"], visible=False)
+        self.step_panel = Slot(sizing_mode="stretch_width", margin=0, css_classes=["step-panel"], visible=False)
         self.enable_button = pn.widgets.Button(name="", width=100, css_classes=["toggle-enabled"])
         self.enable_button.on_click(self._toggle_enabled)
         self.export = pn.widgets.FileDownload(callback=self._export, filename=self._filename(), label="Export YAML", button_type="light", width=130, css_classes=["export"], embed=False)
-        self.history = pn.widgets.Button(name="Executions", button_type="light", width=110)
+        self.history = pn.widgets.Button(name="Executions", button_type="light", width=110, css_classes=["scenario-history"])
         self.history.on_click(lambda e: self.nav("executions", scenario=self.state.scenario_id))
         self.info = html("")
-        self.run_summary = pn.Column(sizing_mode="stretch_width", margin=0)
+        self.run_summary = Slot(sizing_mode="stretch_width", margin=0)
         self.settings = self._settings_card()
         self.cells_box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["cells"])
         self._update_info()
@@ -78,7 +82,7 @@ class Notebook(pn.viewable.Viewer):
         self._layout = pn.Column(
             self.guard,
             pn.FlexBox(self.name_input, self.save_button, self.publish_button, self.test_button, self.step_button, self.step_reset_button, self.enable_button, self.export, self.history, align_items="flex-end", sizing_mode="stretch_width"),
-            self.description, self.info, self.banner, self.run_summary, self.step_panel, self.settings, self.flow.panel, self.cells_box,
+            self.description, self.tags, self.info, self.banner, self.run_summary, self.step_panel, self.settings, self.flow.panel, self.cells_box,
             sizing_mode="stretch_width", css_classes=["notebook"],
         )
 
@@ -101,8 +105,8 @@ class Notebook(pn.viewable.Viewer):
     def _settings_card(self) -> Any:
         """Run settings in a closed section; its form is built the first time it is opened."""
 
-        def build(body: pn.Column) -> None:
-            if body.objects:
+        def build(body: Slot) -> None:
+            if body.shown:
                 return
             from cells.models import ScenarioSettings
 

@@ -12,6 +12,7 @@ import param
 from connectors.sdk import ConfigurationError, InvalidInputError
 from workspace.auth import hash_password, verify_password
 from workspace.views.widgets import (
+    SHRINK_CSS,
     Banner,
     Check,
     attempt,
@@ -115,7 +116,7 @@ class SettingsPage(pn.viewable.Viewer):
         parts: list[Any] = [
             html("<h1>Settings</h1>"), self.banner,
             html("<h2>API keys</h2><p>Use a key with the REST API: <code>Authorization: Bearer cw_…</code>. A key is shown once, when it is created.</p>"),
-            pn.Row(self.key_name, create), self.shown_once, self.keys_box,
+            pn.FlexBox(self.key_name, create, align_items="flex-end"), self.shown_once, self.keys_box,
             *self._alerts_section(svc, user),
             html(f"<h2>Account</h2><p>Signed in as {escape(user.email)}{' (administrator)' if user.is_admin else ''}.</p>"),
             current, new, repeat, change,
@@ -138,7 +139,7 @@ class SettingsPage(pn.viewable.Viewer):
         self._scenario_names = {s.id: s.name for s in svc.store.list_scenarios(user.id)}
         scenario = pn.widgets.Select(name="When this scenario fails", options={"Any scenario": "", **{n: i for i, n in self._scenario_names.items()}}, width=300, css_classes=["alert-scenario"])
         in_workspace = Check("Show it in my workspace (Recent alerts below)", True, css_classes=["alert-workspace"])
-        webhook = pn.widgets.TextInput(name="…and POST it to this webhook URL (optional)", placeholder="https://hooks.example.com/…", width=420, css_classes=["alert-webhook"])
+        webhook = pn.widgets.TextInput(name="…and POST it to this webhook URL (optional)", placeholder="https://hooks.example.com/…", width=420, css_classes=["alert-webhook"], stylesheets=[SHRINK_CSS])
         add = pn.widgets.Button(name="Add alert rule", button_type="primary", align="end", css_classes=["alert-add"])
 
         async def do_add(_: Any) -> None:
@@ -197,7 +198,7 @@ class SettingsPage(pn.viewable.Viewer):
             label = html(f"<strong>{escape(k['name'])}</strong> <code>{escape(k['prefix'])}…</code> <span class='cw-muted'>· created {when(k['created_at'])} · last used {when(k.get('last_used_at'))} · {state}</span>", align="center")
             row: list[Any] = [label]
             if not k.get("revoked_at"):
-                revoke = pn.widgets.Button(name=f"Revoke {k['name']}", button_type="danger", width=180, align="center", css_classes=["revoke-key"])
+                revoke = pn.widgets.Button(name=f"Revoke key “{k['name']}”", button_type="danger", width=200, align="center", css_classes=["revoke-key"])
                 revoke.on_click(handler(self._revoke, k["id"]))
                 row.append(revoke)
             rows.append(pn.Row(*row, sizing_mode="stretch_width"))

@@ -22,8 +22,12 @@ button:hover { background: #1e40af; }
 """
 
 
-def login_page(*, next: str = "/", email: str = "", error: str | None = None, notice: str | None = None) -> str:
-    """The sign-in form; ``error`` is shown above it (and announced by screen readers)."""
+ASK_ADMIN = "No account yet? Ask your Cellwright administrator to add you (Settings → Users)."
+
+
+def login_page(*, next: str = "/", email: str = "", error: str | None = None, notice: str | None = None, help: str = ASK_ADMIN) -> str:
+    """The sign-in form; ``error`` is shown above it (and announced by screen readers);
+    ``help`` (HTML) says where a first password comes from on this install."""
     message = ""
     if error:
         message = f'<p class="error" role="alert" id="login-error">{escape(error)}</p>'
@@ -52,8 +56,7 @@ def login_page(*, next: str = "/", email: str = "", error: str | None = None, no
 <input id="password" name="password" type="password" autocomplete="current-password" required{described} {"autofocus" if email else ""}>
 <button type="submit">Sign in</button>
 </form>
-<p class="help">First start? The administrator's password was printed by <code>cellwright serve</code>
-and saved in <code>admin-password.txt</code> in the data directory.</p>
+<p class="help">{help}</p>
 </main>
 </body>
 </html>"""

@@ -14,8 +14,9 @@ from connectors.icons import icon_url
 from connectors.planned import app_name
 from connectors.sdk import Option
 from workspace.templates import Ask, Template, get_template, load_templates
+from workspace.views.components import Slot
 from workspace.views.options import OptionsPicker
-from workspace.views.widgets import WRAP_BUTTON_CSS, Banner, attempt, badge, html, logo
+from workspace.views.widgets import SHRINK_CSS, WRAP_BUTTON_CSS, Banner, attempt, badge, html, logo
 
 
 class GalleryState(param.Parameterized):
@@ -68,7 +69,7 @@ class Gallery(pn.viewable.Viewer):
         self.svc = svc
         self.state = GalleryState(svc, user, selected=selected)
         self.banner = Banner()
-        self.use_box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["use-template"])
+        self.use_box = Slot(sizing_mode="stretch_width", margin=0, css_classes=["use-template"])
         self.asked: dict[str, tuple[pn.widgets.TextInput, OptionsPicker]] = {}
         """The open dialog's asked fields (``Ask.key`` → its text input and dropdown)."""
         cards: list[Any] = []
@@ -83,7 +84,7 @@ class Gallery(pn.viewable.Viewer):
                 css_classes=["use", f"use-{entry['key']}"], sizing_mode="stretch_width", stylesheets=[WRAP_BUTTON_CSS],
             )
             use.on_click(lambda e, k=entry["key"]: self.select(k))
-            cards.append(pn.Column(body, use, width=380, styles={"border": "1px solid #d1d5db", "border-radius": "8px", "background": "#ffffff", "padding": "8px"}, css_classes=["template", f"template-{entry['key']}"], margin=6))
+            cards.append(pn.Column(body, use, width=380, styles={"border": "1px solid #d1d5db", "border-radius": "8px", "background": "#ffffff", "padding": "8px"}, css_classes=["template", f"template-{entry['key']}"], margin=6, stylesheets=[SHRINK_CSS]))
         self._layout = pn.Column(
             html("<h1>Templates</h1><p>Start from a working scenario; you will be asked for the connections it needs and what only you know, such as a channel or a board.</p>"),
             self.banner, self.use_box, pn.FlexBox(*cards, sizing_mode="stretch_width"), sizing_mode="stretch_width",

@@ -19,6 +19,7 @@ from connectors.sdk import CellwrightError, Option
 from connectors.sdk.jsontext import InvalidJsonText, is_lone_mapping, parse_json_text
 from connectors.sdk.options import OPTIONS_KEY
 from workspace.views.options import OptionsPicker
+from workspace.views.wording import field_label
 
 LoadOptions = Callable[[str, dict[str, Any]], Awaitable[Sequence[Option]]]
 """``load(field, values)``: the choices of an ID field given the form's other values."""
@@ -141,12 +142,16 @@ class Check(pn.widgets.CheckBoxGroup):
 #: json-formatter's default colours fail WCAG AA contrast on white; these pass (≥ 4.5:1)
 #: a button whose (long) label wraps instead of overflowing
 WRAP_BUTTON_CSS = ".bk-btn { white-space: normal; }"
+#: a fixed-width element that still fits a phone's screen (Bokeh makes its width a min-width)
+SHRINK_CSS = ":host { max-width: 100%; min-width: 0 !important; }"
 #: … and reads from the left, like a list entry
 LIST_BUTTON_CSS = ".bk-btn { text-align: left; white-space: normal; }"
 
 JSON_CSS = """
 :host { min-width: 0; max-width: 100%; }
 .json-formatter-row { overflow-wrap: anywhere; word-break: break-word; }
+/* long strings and URLs wrap anywhere rather than push a phone's page sideways */
+.json-formatter-row .json-formatter-string, .json-formatter-row .json-formatter-url { white-space: pre-wrap; word-break: break-all; }
 .json-formatter-row, .json-formatter-row .json-formatter-key { color: #111827; }
 .json-formatter-row .json-formatter-string, .json-formatter-row .json-formatter-stringifiable { color: #166534; }
 .json-formatter-row .json-formatter-number { color: #1e40af; }
@@ -381,7 +386,7 @@ class SchemaForm(pn.viewable.Viewer):
 
     def label(self, name: str) -> str:
         spec = self.specs[name]
-        title = spec.get("title") or name.replace("_", " ").capitalize()
+        title = field_label(name, spec)
         return f"{title} (required)" if name in self.required else title
 
     def _field(self, name: str, *, as_text: bool = False) -> list[Any]:
