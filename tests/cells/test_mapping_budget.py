@@ -278,8 +278,12 @@ def test_the_evaluation_limit_still_applies_within_a_generous_cell() -> None:
 def test_paths_and_comparisons_are_light_everything_else_is_heavy() -> None:
     assert is_light({"a": "{{ trigger.body.id }}", "b": ["Hi {{ trigger.name }}!", 3]})
     assert is_light("{{ trigger.n > 3 and not trigger.flag }}")
+    # common arithmetic and one-pass filters over bounded values stay on the loop
+    assert is_light({"n": "{{ steps.c1.n + 1 }}", "d": "{{ trigger.name | default('x') | upper }}", "l": "{{ trigger.items | length }}"})
+    assert is_light("{{ -trigger.n - 2 if trigger.n is number else 0 }}")
     for source in (
-        "{{ trigger.items | length }}",
+        "{{ trigger.items | map('upper') | list }}",
+        "{{ trigger.items | sort }}",
         "{% for i in trigger.items %}{% endfor %}",
         "{{ trigger.a ~ trigger.b }}",
         "{{ trigger.a * 2 }}",
