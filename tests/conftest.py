@@ -52,6 +52,7 @@ from connectors.sdk import (
 )
 from engine.service import Cellwright
 from engine.settings import Settings
+from tests.services import running_service
 
 # -- a loopback HTTP sink ------------------------------------------------------------------
 
@@ -368,13 +369,8 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 async def svc(settings: Settings, registry: Registry) -> AsyncIterator[Cellwright]:
-    app = Cellwright(settings, apps=registry)
-    await app.start(scheduler=False)
-    try:
+    async with running_service(settings, registry) as app:
         yield app
-    finally:
-        await app.stop()
-        app.close()
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,22 +21,12 @@ from cells import document as documents
 from connectors.registry import Registry
 from engine.service import Cellwright
 from engine.settings import Settings
+from tests.services import running_service
 
 pytestmark = pytest.mark.xdist_group("durability")
 
 MANUAL = "  - {id: start, kind: trigger, app: manual, operation: run_manually}\n"
 ROW_LIMIT = 200_000  # bytes SQLite accepts in one value below
-
-
-@asynccontextmanager
-async def service(settings: Settings, registry: Registry) -> AsyncIterator[Cellwright]:
-    app = Cellwright(settings, apps=registry)
-    await app.start(scheduler=False)
-    try:
-        yield app
-    finally:
-        await app.stop()
-        app.close()
 
 
 def save(svc: Cellwright, user: Any, cells: str) -> Any:
@@ -107,7 +96,7 @@ def test_a_claim_counts_takeovers_of_a_running_execution_only(svc: Cellwright, u
 
 async def test_a_run_that_keeps_killing_its_server_is_given_up(make_settings: Callable[..., Settings], registry: Registry, probe: Any, helpers: Any) -> None:
     settings = make_settings(max_reclaims=2)
-    async with service(settings, registry) as first:
+    async with running_service(settings, registry) as first:
         user = first.local_user()
         scenario = save(first, user, "  - {id: a, kind: action, app: probe, operation: count}\n")
         poison, _ = first.store.create_execution(scenario_id=scenario.id, scenario_version=scenario.version, user_id=user.id, trigger={})
@@ -121,7 +110,7 @@ async def test_a_run_that_keeps_killing_its_server_is_given_up(make_settings: Ca
         await asyncio.sleep(0.02)
         first.store.claim_execution(survivor.id, "dead:2", 0.01)
         await asyncio.sleep(0.02)
-    async with service(settings, registry) as restarted:
+    async with running_service(settings, registry) as restarted:
         given_up = await helpers.finished(restarted, poison.id)
         resumed = await helpers.finished(restarted, survivor.id)
     assert given_up["status"] == "failed"

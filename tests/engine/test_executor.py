@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 from cells import document as documents
@@ -13,19 +12,9 @@ from connectors.registry import Registry
 from connectors.sdk import UpstreamError
 from engine.service import Cellwright
 from engine.settings import Settings
+from tests.services import running_service
 
 MANUAL = "  - {id: start, kind: trigger, app: manual, operation: run_manually}\n"
-
-
-@asynccontextmanager
-async def service(settings: Settings, registry: Registry) -> AsyncIterator[Cellwright]:
-    app = Cellwright(settings, apps=registry)
-    await app.start(scheduler=False)
-    try:
-        yield app
-    finally:
-        await app.stop()
-        app.close()
 
 
 def save(svc: Cellwright, user: Any, cells: str, settings: str = "") -> Any:
@@ -48,7 +37,7 @@ async def test_100_executions_waiting_on_a_slow_sink_run_concurrently(svc: Cellw
 
 
 async def test_concurrency_is_bounded_by_the_setting(make_settings: Callable[..., Settings], registry: Registry, probe: Any, helpers: Any) -> None:
-    async with service(make_settings(max_concurrent_executions=3), registry) as svc:
+    async with running_service(make_settings(max_concurrent_executions=3), registry) as svc:
         user = svc.local_user()
         scenario = save(svc, user, "  - {id: work, kind: action, app: probe, operation: count, inputs: {sleep: 0.1}}\n")
         ids = [(await svc.trigger(scenario, {}))[0].id for _ in range(9)]
@@ -59,7 +48,7 @@ async def test_concurrency_is_bounded_by_the_setting(make_settings: Callable[...
 
 
 async def test_a_waiting_retry_does_not_hold_a_slot(make_settings: Callable[..., Settings], registry: Registry, probe: Any, helpers: Any) -> None:
-    async with service(make_settings(max_concurrent_executions=1, retry_base_seconds=1.0, retry_max_seconds=1.0), registry) as svc:
+    async with running_service(make_settings(max_concurrent_executions=1, retry_base_seconds=1.0, retry_max_seconds=1.0), registry) as svc:
         user = svc.local_user()
         probe.fail("slow_vendor", UpstreamError("busy", status=503))
         first = save(svc, user, "  - {id: slow_vendor, kind: action, app: probe, operation: count}\n")
@@ -108,7 +97,7 @@ async def test_wait_gives_up_without_stopping_the_run(svc: Cellwright, user: Any
 
 
 async def test_the_lease_is_kept_alive_while_a_run_lasts(make_settings: Callable[..., Settings], registry: Registry, helpers: Any) -> None:
-    async with service(make_settings(lease_seconds=0.3), registry) as svc:
+    async with running_service(make_settings(lease_seconds=0.3), registry) as svc:
         user = svc.local_user()
         scenario = save(svc, user, "  - {id: a, kind: action, app: probe, operation: count, inputs: {sleep: 0.8}}\n")
         execution, _ = await svc.trigger(scenario, {})
@@ -122,7 +111,7 @@ async def test_the_lease_is_kept_alive_while_a_run_lasts(make_settings: Callable
 
 
 async def test_an_expired_lease_is_resumed_on_start(settings: Settings, registry: Registry, probe: Any, helpers: Any) -> None:
-    async with service(settings, registry) as first:
+    async with running_service(settings, registry) as first:
         user = first.local_user()
         scenario = save(first, user, "  - {id: a, kind: action, app: probe, operation: count}\n  - {id: b, kind: action, app: probe, operation: count}\n")
         crashed, _ = first.store.create_execution(scenario_id=scenario.id, scenario_version=scenario.version, user_id=user.id, trigger={"n": 1})
@@ -133,7 +122,7 @@ async def test_an_expired_lease_is_resumed_on_start(settings: Settings, registry
         first.store.claim_execution(held.id, "live-host:1", 60)
         assert claimed is not None and claimed.status == "running"
     await asyncio.sleep(0.1)  # the dead process' lease expires
-    async with service(settings, registry) as restarted:
+    async with running_service(settings, registry) as restarted:
         result = await helpers.finished(restarted, crashed.id)
         assert result["status"] == "completed"
         assert [c["cell_id"] for c in result["cells"]] == ["start", "a", "b"]
@@ -142,7 +131,7 @@ async def test_an_expired_lease_is_resumed_on_start(settings: Settings, registry
 
 
 async def test_stopping_leaves_work_for_the_next_start(settings: Settings, registry: Registry, probe: Any, helpers: Any) -> None:
-    async with service(settings.model_copy(update={"lease_seconds": 0.2}), registry) as first:
+    async with running_service(settings.model_copy(update={"lease_seconds": 0.2}), registry) as first:
         user = first.local_user()
         scenario = save(first, user, "  - {id: a, kind: action, app: probe, operation: count}\n  - {id: b, kind: action, app: probe, operation: count}\n")
         probe.sleeps["b"] = 30
@@ -151,14 +140,14 @@ async def test_stopping_leaves_work_for_the_next_start(settings: Settings, regis
     assert first.store.get_execution(None, execution.id).status == "running"
     await asyncio.sleep(0.25)
     probe.sleeps.clear()
-    async with service(settings, registry) as second:
+    async with running_service(settings, registry) as second:
         result = await helpers.finished(second, execution.id)
         assert result["status"] == "completed"
         assert probe.calls == {"a": 1, "b": 2}
 
 
 async def test_the_sweep_picks_up_executions_nobody_submitted(make_settings: Callable[..., Settings], registry: Registry, helpers: Any) -> None:
-    async with service(make_settings(lease_seconds=4), registry) as svc:  # sweep every second
+    async with running_service(make_settings(lease_seconds=4), registry) as svc:  # sweep every second
         user = svc.local_user()
         scenario = save(svc, user, "  - {id: a, kind: action, app: probe, operation: count}\n")
         orphan, _ = svc.store.create_execution(scenario_id=scenario.id, scenario_version=scenario.version, user_id=user.id, trigger={})
@@ -168,7 +157,7 @@ async def test_the_sweep_picks_up_executions_nobody_submitted(make_settings: Cal
 async def test_an_event_queued_longer_than_its_lease_runs_once(make_settings: Callable[..., Settings], registry: Registry, probe: Any, helpers: Any) -> None:
     # one slot, a short lease: the second event waits for the slot past its lease while
     # the sweep (every second) sees it as reclaimable; it must still run exactly once
-    async with service(make_settings(max_concurrent_executions=1, lease_seconds=0.3), registry) as svc:
+    async with running_service(make_settings(max_concurrent_executions=1, lease_seconds=0.3), registry) as svc:
         user = svc.local_user()
         busy = save(svc, user, "  - {id: first, kind: action, app: probe, operation: count, inputs: {sleep: 1.5}}\n")
         queued = save(svc, user, "  - {id: second, kind: action, app: probe, operation: count}\n  - {id: third, kind: action, app: probe, operation: count, inputs: {sleep: 0.3}}\n")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ from connectors.registry import Registry
 from connectors.sdk import NetworkError, RateLimitedError, UpstreamError
 from engine.service import Cellwright
 from engine.settings import Settings
+from tests.services import running_service
 
 HOOK = "  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n"
 MANUAL = "  - {id: start, kind: trigger, app: manual, operation: run_manually}\n"
@@ -32,17 +32,6 @@ async def run_text(svc: Cellwright, user: Any, text: str, payload: dict[str, Any
     saved = svc.import_scenario(user.id, documents.loads(text))
     result: dict[str, Any] = await svc.run_now(user.id, saved.id, payload or {}, timeout=timeout)
     return result
-
-
-@asynccontextmanager
-async def service(settings: Settings, registry: Registry) -> AsyncIterator[Cellwright]:
-    app = Cellwright(settings, apps=registry)
-    await app.start(scheduler=False)
-    try:
-        yield app
-    finally:
-        await app.stop()
-        app.close()
 
 
 ORDER_FLOW = """\
@@ -266,7 +255,7 @@ async def test_the_run_is_capped_by_the_scenario_timeout(svc: Cellwright, user: 
 
 
 async def test_the_operator_cap_applies_when_the_scenario_sets_none(make_settings: Callable[..., Settings], registry: Registry, probe: Any) -> None:
-    async with service(make_settings(execution_timeout_seconds=0.3), registry) as svc:
+    async with running_service(make_settings(execution_timeout_seconds=0.3), registry) as svc:
         user = svc.local_user()
         text = scenario("  - {id: a, kind: action, app: probe, operation: count, inputs: {sleep: 0.2}}\n  - {id: b, kind: action, app: probe, operation: count, inputs: {sleep: 0.2}}\n  - {id: c, kind: action, app: probe, operation: count}\n")
         result = await run_text(svc, user, text)
@@ -350,7 +339,7 @@ async def test_an_unloadable_scenario_version_fails_the_execution(svc: Cellwrigh
 
 
 async def test_finished_runs_reach_the_analytics_log(make_settings: Callable[..., Settings], registry: Registry) -> None:
-    async with service(make_settings(analytics=True), registry) as svc:
+    async with running_service(make_settings(analytics=True), registry) as svc:
         user = svc.local_user()
         ok = await run_text(svc, user, scenario("  - {id: a, kind: action, app: probe, operation: count}\n"))
         bad = await run_text(svc, user, scenario("  - {id: b, kind: action, app: probe, operation: bad_output}\n"))

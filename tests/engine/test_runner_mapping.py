@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -22,21 +21,11 @@ from cells import document as documents
 from connectors.registry import Registry
 from engine.service import Cellwright
 from engine.settings import Settings
+from tests.services import running_service
 
 MANUAL = "  - {id: start, kind: trigger, app: manual, operation: run_manually}\n"
 # ten clock readings per field with the fake clock below: about 0.5 s of "work" each
 TEN_CHECKS = "{% for i in range(160) %}{% endfor %}ok"
-
-
-@asynccontextmanager
-async def service(settings: Settings, registry: Registry) -> AsyncIterator[Cellwright]:
-    app = Cellwright(settings, apps=registry)
-    await app.start(scheduler=False)
-    try:
-        yield app
-    finally:
-        await app.stop()
-        app.close()
 
 
 def shape(cell_id: str, fields: dict[str, str]) -> str:
@@ -56,7 +45,7 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("fake_clock")
 async def test_forty_heavy_fields_stop_at_the_cells_budget(make_settings: Callable[..., Settings], registry: Registry, helpers: Any) -> None:
-    async with service(make_settings(mapping_cell_seconds=2.0), registry) as svc:
+    async with running_service(make_settings(mapping_cell_seconds=2.0), registry) as svc:
         scenario = save(svc, svc.local_user(), shape("heavy", {f"f{i}": TEN_CHECKS for i in range(40)}))
         execution, _ = await svc.trigger(scenario, {})
         result = await helpers.finished(svc, execution.id)
@@ -72,7 +61,7 @@ async def test_forty_heavy_fields_stop_at_the_cells_budget(make_settings: Callab
 
 @pytest.mark.usefixtures("fake_clock")
 async def test_heavy_cells_stop_at_the_runs_budget(make_settings: Callable[..., Settings], registry: Registry, helpers: Any) -> None:
-    async with service(make_settings(mapping_run_seconds=2.5), registry) as svc:
+    async with running_service(make_settings(mapping_run_seconds=2.5), registry) as svc:
         cells = "".join(shape(f"c{n}", {"a": TEN_CHECKS, "b": TEN_CHECKS}) for n in range(4))
         scenario = save(svc, svc.local_user(), cells)
         execution, _ = await svc.trigger(scenario, {})
