@@ -26,6 +26,7 @@ from connectors.sdk import (
     secret_value,
 )
 from engine.service import Cellwright
+from tests.services import running_service
 
 
 class KindInput(BaseModel):
@@ -68,13 +69,8 @@ RELAY = App(
 
 @pytest.fixture
 async def svc(settings: Any, probe: Any) -> AsyncIterator[Cellwright]:
-    app = Cellwright(settings, apps=Registry([*APPS, *probe.apps, RELAY]))
-    await app.start(scheduler=False)
-    try:
+    async with running_service(settings, Registry([*APPS, *probe.apps, RELAY])) as app:
         yield app
-    finally:
-        await app.stop()
-        app.close()
 
 
 def relay_doc(connection_id: str, kind: str = "ping", operation: str = "event") -> Any:
