@@ -37,11 +37,16 @@ from connectors.sdk import (
     IncomingRequest,
     InstantTrigger,
     WebhookVerificationError,
+    secret_value,
 )
 from engine import secrets as stored_secrets
 from engine.runner import RESPOND, Outcome
 
 log = logging.getLogger("cellwright.ingress")
+
+OAUTH_APP_SECRETS = ("signing_secret", "client_secret")
+"""Secrets of the operator's OAuth app that a trigger's ``verify`` may need (see
+``WebhookIngress._with_oauth_app_secrets``)."""
 
 
 @dataclass
@@ -110,11 +115,27 @@ class WebhookIngress:
             connection = await asyncio.to_thread(store.get_connection, scenario.user_id, trigger.connection)
             if connection is not None:
                 credentials = await asyncio.to_thread(store.connection_credentials, connection.id)
+                credentials = self._with_oauth_app_secrets(trigger.app, connection, credentials)
         target: Target = (scenario, op, inputs, state, credentials)
         if len(self._targets) > self.MAX_CACHED:
             self._targets.clear()
         self._targets[token] = (now + self.CACHE_SECONDS, target)
         return target
+
+    def _with_oauth_app_secrets(self, app_key: str, connection: Any, credentials: Mapping[str, Any]) -> Mapping[str, Any]:
+        """An OAuth connection's credentials plus the operator's OAuth app secrets.
+
+        Some vendors sign the webhooks made with an app's token with that *app's* secret
+        (monday.com: the app's signing secret), which no connection holds: ``verify`` finds
+        ``signing_secret`` / ``client_secret`` from ``CELLWRIGHT_OAUTH_CLIENTS__<app>__…``
+        beside the token set. What the connection holds itself (a user's own OAuth app) wins.
+        """
+        app = self.app.apps.get(app_key)
+        if app.auth_for((connection.metadata or {}).get("auth_type")).type != "oauth2":
+            return credentials
+        client = self.app.settings.oauth_clients.get(app_key) or {}
+        found = {name: secret_value(client[name]) for name in OAUTH_APP_SECRETS if client.get(name)}
+        return {**found, **credentials}
 
     async def receive(self, token: str, request: IncomingRequest) -> WebhookAnswer:
         """Verify, store, enqueue; answer 202 (or the run's answer for sync hooks)."""

@@ -379,6 +379,7 @@ async def upload(request: Request) -> Response:
         return PlainTextResponse("upload not found", 404)
     content = await request.body()
     pending["content"] = content
+    pending["authorization"] = request.headers.get("authorization")  # slack_sdk sends none here
     return PlainTextResponse(f"OK - {len(content)}")
 
 

@@ -57,8 +57,10 @@ async def call(
     *,
     form: Mapping[str, Any] | None = None,
     query: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
 ) -> Any:
-    """One Stripe request. POSTs send ``Idempotency-Key`` (Stripe ignores it elsewhere)."""
+    """One Stripe request. POSTs send ``Idempotency-Key`` (Stripe ignores it elsewhere):
+    ``idempotency_key``, else the context's."""
     headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {}
     if form is not None:
@@ -66,8 +68,9 @@ async def call(
         kwargs["content"] = encode_form(form)
     if query:
         kwargs["params"] = form_pairs(query)
-    if method == "POST" and ctx.idempotency_key:
-        headers["Idempotency-Key"] = ctx.idempotency_key
+    key = idempotency_key or ctx.idempotency_key
+    if method == "POST" and key:
+        headers["Idempotency-Key"] = key
     return await ctx.http.json(method, path, headers=headers, **kwargs)
 
 
