@@ -83,10 +83,15 @@ class WebhookIngress:
         self.app = app  # the Cellwright service: store, apps, runner, trigger()
         self._targets: dict[str, tuple[float, Target]] = {}
         self._connections: dict[tuple[str, str], tuple[float, ConnectionTarget]] = {}
+        self._generation = 0
+        """Counts ``forget`` calls: a lookup that a ``forget`` overtook is not cached (a
+        vendor may call the URL while the scenario is being enabled: monday's challenge
+        arrives during ``create_webhook``, before the scenario is active)."""
 
     def forget(self) -> None:
         """Drop the cached targets: a scenario was saved, published, enabled or disabled,
         or a connection changed."""
+        self._generation += 1
         self._targets.clear()
         self._connections.clear()
 
@@ -98,6 +103,7 @@ class WebhookIngress:
         if cached is not None and cached[0] > now:
             return cached[1]
         store = self.app.store
+        generation = self._generation
         scenario = await asyncio.to_thread(store.scenario_by_webhook_token, token)
         if scenario is None:
             return None
@@ -119,7 +125,8 @@ class WebhookIngress:
         target: Target = (scenario, op, inputs, state, credentials)
         if len(self._targets) > self.MAX_CACHED:
             self._targets.clear()
-        self._targets[token] = (now + self.CACHE_SECONDS, target)
+        if generation == self._generation:
+            self._targets[token] = (now + self.CACHE_SECONDS, target)
         return target
 
     def _with_oauth_app_secrets(self, app_key: str, connection: Any, credentials: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -200,6 +207,7 @@ class WebhookIngress:
         if app.connection_webhook is None:
             return None
         store = self.app.store
+        generation = self._generation
         connection = await asyncio.to_thread(store.connection_by_webhook_token, token)
         if connection is None or connection.app_id != app.key:
             return None
@@ -208,7 +216,8 @@ class WebhookIngress:
         target = ConnectionTarget(connection, app.connection_webhook, credentials, listeners)
         if len(self._connections) > self.MAX_CACHED:
             self._connections.clear()
-        self._connections[(app_key, token)] = (now + self.CACHE_SECONDS, target)
+        if generation == self._generation:
+            self._connections[(app_key, token)] = (now + self.CACHE_SECONDS, target)
         return target
 
     def _listeners(self, app: Any, connection: Any) -> tuple[tuple[Any, InstantTrigger, Any], ...]:
