@@ -37,6 +37,7 @@ from connectors.sdk import (
     IncomingRequest,
     InstantTrigger,
     WebhookVerificationError,
+    secret_value,
 )
 from engine import secrets as stored_secrets
 from engine.runner import RESPOND, Outcome
@@ -110,6 +111,7 @@ class WebhookIngress:
             connection = await asyncio.to_thread(store.get_connection, scenario.user_id, trigger.connection)
             if connection is not None:
                 credentials = await asyncio.to_thread(store.connection_credentials, connection.id)
+                credentials = self.signing_credentials(self.app.apps.get(trigger.app), connection, credentials)
         target: Target = (scenario, op, inputs, state, credentials)
         if len(self._targets) > self.MAX_CACHED:
             self._targets.clear()
@@ -182,13 +184,25 @@ class WebhookIngress:
         connection = await asyncio.to_thread(store.connection_by_webhook_token, token)
         if connection is None or connection.app_id != app.key:
             return None
-        credentials = await asyncio.to_thread(store.connection_credentials, connection.id)
+        credentials = self.signing_credentials(app, connection, await asyncio.to_thread(store.connection_credentials, connection.id))
         listeners = await asyncio.to_thread(self._listeners, app, connection)
         target = ConnectionTarget(connection, app.connection_webhook, credentials, listeners)
         if len(self._connections) > self.MAX_CACHED:
             self._connections.clear()
         self._connections[(app_key, token)] = (now + self.CACHE_SECONDS, target)
         return target
+
+    def signing_credentials(self, app: Any, connection: Any, credentials: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The credentials ``verify`` gets: for an OAuth connection of an app whose vendor
+        signs with the operator's client secret (``ConnectionWebhook.oauth_client_secret``,
+        HubSpot), that secret as ``client_secret``, from the OAuth client configuration."""
+        hook = app.connection_webhook
+        if hook is None or not hook.oauth_client_secret:
+            return credentials
+        if app.auth_for((connection.metadata or {}).get("auth_type")).type != "oauth2":
+            return credentials
+        secret = secret_value((self.app.settings.oauth_clients.get(app.key) or {}).get("client_secret"))
+        return {**credentials, "client_secret": secret} if secret else credentials
 
     def _listeners(self, app: Any, connection: Any) -> tuple[tuple[Any, InstantTrigger, Any], ...]:
         """The owner's enabled scenarios whose *live* trigger is one of ``app``'s instant
@@ -238,7 +252,7 @@ class WebhookIngress:
         runs = []
         for scenario, op, inputs in target.listeners:
             try:
-                reply = await op.parse(request, inputs, {})
+                reply = await op.parse(request, inputs, target.connection.metadata or {})  # e.g. the account id to keep
             except CellwrightError as exc:  # this scenario's trigger cannot read it; the others may
                 log.warning("scenario %s could not read a %s delivery: %s", scenario.id, app_key, exc.message)
                 continue

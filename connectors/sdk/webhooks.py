@@ -98,6 +98,15 @@ class ConnectionWebhook:
       ``url_verification``), or ``None`` for an ordinary delivery.
     - ``label`` and ``instructions`` are shown beside the URL: what it is called at the
       vendor, and where to paste it.
+    - ``oauth_client_secret``: the vendor signs deliveries with the operator's OAuth
+      client secret (a HubSpot app's). For a connection made by signing in, ``verify``
+      then finds it in ``credentials["client_secret"]`` (from
+      ``CELLWRIGHT_OAUTH_CLIENTS__<app>__CLIENT_SECRET``; it is never stored with the
+      connection). Connections of other kinds bring their own ``client_secret`` field.
+
+    A trigger's ``parse`` gets the connection's metadata (what its test call recorded,
+    e.g. HubSpot's ``portal_id``) as ``state``, so it can keep only the connection's own
+    events when the vendor's URL carries several accounts' events.
     """
 
     verify: Callable[[IncomingRequest, Mapping[str, Any]], None]
@@ -105,6 +114,7 @@ class ConnectionWebhook:
     methods: tuple[str, ...] = ("POST",)
     label: str = "Webhook URL"
     instructions: str = "Paste it in the app's webhook settings."
+    oauth_client_secret: bool = False
 
 
 def hmac_hex(secret: str | bytes, message: bytes, algorithm: str = "sha256") -> str:
