@@ -144,23 +144,36 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
     message = str(body.get("message") or f"HTTP {status}")
     category = str(body.get("category") or body.get("errorType") or "")
     where = f"{response.request.method} {response.request.url.path}"
-    details = {"category": category, "correlation_id": body.get("correlationId"), "status": status}
+    details: dict[str, Any] = {
+        "category": category,
+        "correlation_id": body.get("correlationId"),
+        "status": status,
+    }
     if status == 429:
         return RateLimitedError(
             f"HubSpot rate limit reached ({body.get('policyName') or 'rate limit'}): {message}",
-            retry_after=retry_after(response, body), **details,
+            retry_after=retry_after(response, body),
+            **details,
         )
     if status == 401:
         if category == "EXPIRED_AUTHENTICATION":
-            return AuthExpiredError(f"HubSpot says the access token expired: {message} Reconnect the HubSpot connection.", **details)
-        return AuthError(f"HubSpot refused the connection's token: {message} Check or reconnect the HubSpot connection.", **details)
+            return AuthExpiredError(
+                f"HubSpot says the access token expired: {message} Reconnect the HubSpot connection.",
+                **details,
+            )
+        return AuthError(
+            f"HubSpot refused the connection's token: {message} Check or reconnect the HubSpot connection.",
+            **details,
+        )
     if category == "MISSING_SCOPES":
         scopes = _scopes(body)
         named = f" It needs: {', '.join(scopes)}." if scopes else ""
         return UpstreamError(
             f"HubSpot: the connection's token lacks a scope for {where}.{named} Add the scope to your HubSpot app "
             "(private app: Scopes tab; OAuth: reconnect after the app asks for it).",
-            body=dict(body), scopes=scopes, **details,
+            body=dict(body),
+            scopes=scopes,
+            **details,
         )
     if status == 409 or category == "CONFLICT":
         return UpstreamError(f"HubSpot: {message}", body=dict(body), **details)
@@ -168,13 +181,17 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
         fields = _fields(body)
         return InvalidInputError(
             f"HubSpot refused the values: {message}",
-            errors=[{"field": name, "message": message} for name in fields] or [{"field": "properties", "message": message}],
+            errors=[{"field": name, "message": message} for name in fields]
+            or [{"field": "properties", "message": message}],
             **details,
         )
     if status == 404 and "version" in message.lower():
         return UpstreamError(
             f"HubSpot does not serve {where}: {message} Cellwright pins API version {VERSION}; "
             "if HubSpot retired it, update Cellwright.",
-            body=dict(body), **details,
+            body=dict(body),
+            **details,
         )
-    return UpstreamError(f"HubSpot {where} failed (HTTP {status}): {message}", body=dict(body), **details)
+    return UpstreamError(
+        f"HubSpot {where} failed (HTTP {status}): {message}", body=dict(body), **details
+    )

@@ -76,32 +76,53 @@ def verify_signature(request: IncomingRequest, credentials: Mapping[str, Any]) -
     signature = request.header("x-hubspot-signature-v3") or ""
     timestamp = request.header("x-hubspot-request-timestamp") or ""
     if not signature or not timestamp:
-        raise WebhookVerificationError("Missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp header.")
+        raise WebhookVerificationError(
+            "Missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp header."
+        )
     if not timestamp.isdigit():
         raise WebhookVerificationError("X-HubSpot-Request-Timestamp is not a time in milliseconds.")
     if abs(clock() * 1000 - int(timestamp)) > TOLERANCE_MS:
-        raise WebhookVerificationError("The HubSpot request timestamp is more than 5 minutes off: refused as a possible replay.")
+        raise WebhookVerificationError(
+            "The HubSpot request timestamp is more than 5 minutes off: refused as a possible replay."
+        )
     for uri in _uris(request):
-        if constant_time_equals(signature_v3(secret, request.method, uri, request.body, timestamp), signature):
+        if constant_time_equals(
+            signature_v3(secret, request.method, uri, request.body, timestamp), signature
+        ):
             return
-    raise WebhookVerificationError("The X-HubSpot-Signature-v3 does not match: wrong client secret, altered body, or another URL.")
+    raise WebhookVerificationError(
+        "The X-HubSpot-Signature-v3 does not match: wrong client secret, altered body, or another URL."
+    )
 
 
-def verify(request: IncomingRequest, inputs: Any, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
+def verify(
+    request: IncomingRequest, inputs: Any, state: Mapping[str, Any], credentials: Mapping[str, Any]
+) -> None:
     """A trigger's ``verify`` (a scenario's own URL): :func:`verify_signature`."""
     verify_signature(request, credentials)
 
 
 def _event(raw: Mapping[str, Any]) -> dict[str, Any]:
     occurred = raw.get("occurredAt")
-    when = datetime.fromtimestamp(int(occurred) / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if occurred else None
+    when = (
+        datetime.fromtimestamp(int(occurred) / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+        if occurred
+        else None
+    )
     value = raw.get("propertyValue")
     return s.WebhookEvent(
         event_id=str(raw.get("eventId")),
         key=f"{raw.get('portalId')}:{raw.get('subscriptionId')}:{raw.get('eventId')}:{raw.get('objectId')}:{occurred}",
-        subscription_type=str(raw.get("subscriptionType")), portal_id=raw.get("portalId"), app_id=raw.get("appId"),
-        object_id=str(raw.get("objectId")), occurred_at=when, property_name=raw.get("propertyName"),
-        property_value=None if value is None else str(value), change_source=raw.get("changeSource"),
+        subscription_type=str(raw.get("subscriptionType")),
+        portal_id=raw.get("portalId"),
+        app_id=raw.get("appId"),
+        object_id=str(raw.get("objectId")),
+        occurred_at=when,
+        property_name=raw.get("propertyName"),
+        property_value=None if value is None else str(value),
+        change_source=raw.get("changeSource"),
         attempt_number=int(raw.get("attemptNumber") or 0),
     ).model_dump()
 
@@ -112,14 +133,19 @@ Select = Callable[[Mapping[str, Any], Any], bool]
 def _parser(subscription_type: str, select: Select) -> Callable[..., Any]:
     """A ``parse`` taking the events of one type, of the connection's portal, that ``select`` wants."""
 
-    async def parse(request: IncomingRequest, inputs: BaseModel, state: Mapping[str, Any]) -> WebhookReply:
+    async def parse(
+        request: IncomingRequest, inputs: BaseModel, state: Mapping[str, Any]
+    ) -> WebhookReply:
         payload = request.json()
         batch = payload if isinstance(payload, list) else [payload]
         portal = state.get("portal_id")
         wanted = [
-            _event(raw) for raw in batch
-            if isinstance(raw, Mapping) and raw.get("subscriptionType") == subscription_type
-            and (portal is None or str(raw.get("portalId")) == str(portal)) and select(raw, inputs)
+            _event(raw)
+            for raw in batch
+            if isinstance(raw, Mapping)
+            and raw.get("subscriptionType") == subscription_type
+            and (portal is None or str(raw.get("portalId")) == str(portal))
+            and select(raw, inputs)
         ]
         return WebhookReply(events=wanted)
 
@@ -131,11 +157,15 @@ def _any(raw: Mapping[str, Any], inputs: Any) -> bool:
 
 
 def _property(raw: Mapping[str, Any], inputs: s.InstantPropertyChangedInput) -> bool:
-    return raw.get("propertyName") == inputs.property and (inputs.value is None or str(raw.get("propertyValue")) == inputs.value)
+    return raw.get("propertyName") == inputs.property and (
+        inputs.value is None or str(raw.get("propertyValue")) == inputs.value
+    )
 
 
 def _stage(raw: Mapping[str, Any], inputs: s.InstantDealStageChangedInput) -> bool:
-    return raw.get("propertyName") == "dealstage" and (inputs.stage is None or str(raw.get("propertyValue")) == inputs.stage)
+    return raw.get("propertyName") == "dealstage" and (
+        inputs.stage is None or str(raw.get("propertyValue")) == inputs.stage
+    )
 
 
 CONNECTION_WEBHOOK = ConnectionWebhook(
@@ -154,22 +184,64 @@ SETUP = (
 )
 
 
-def _instant(key: str, name: str, description: str, event: str, input: type[BaseModel], select: Select, example: dict[str, Any]) -> InstantTrigger:
+def _instant(
+    key: str,
+    name: str,
+    description: str,
+    event: str,
+    input: type[BaseModel],
+    select: Select,
+    example: dict[str, Any],
+) -> InstantTrigger:
     return InstantTrigger(
-        key=key, name=name, description=description + SETUP.format(event=event), input=input, output=s.WebhookEvent,
-        sample=load_sample(__file__, key), example=example, parse=_parser(event.split(" ")[0], select), verify=verify, dedupe_key="key",
+        key=key,
+        name=name,
+        description=description + SETUP.format(event=event),
+        input=input,
+        output=s.WebhookEvent,
+        sample=load_sample(__file__, key),
+        example=example,
+        parse=_parser(event.split(" ")[0], select),
+        verify=verify,
+        dedupe_key="key",
     )
 
 
 INSTANT: tuple[InstantTrigger, ...] = (
-    _instant("new_contact_instant", "New contact (instant)", "Fires the moment a contact is created.", "contact.creation", NoInput, _any, {}),
     _instant(
-        "contact_property_changed_instant", "Contact property changed (instant)", "Fires the moment a contact property changes.",
-        "contact.propertyChange (for the property)", s.InstantPropertyChangedInput, _property, {"property": "lifecyclestage"},
+        "new_contact_instant",
+        "New contact (instant)",
+        "Fires the moment a contact is created.",
+        "contact.creation",
+        NoInput,
+        _any,
+        {},
     ),
-    _instant("new_deal_instant", "New deal (instant)", "Fires the moment a deal is created.", "deal.creation", NoInput, _any, {}),
     _instant(
-        "deal_stage_changed_instant", "Deal stage changed (instant)", "Fires the moment a deal moves to another stage.",
-        "deal.propertyChange (propertyName dealstage)", s.InstantDealStageChangedInput, _stage, {"stage": "closedwon"},
+        "contact_property_changed_instant",
+        "Contact property changed (instant)",
+        "Fires the moment a contact property changes.",
+        "contact.propertyChange (for the property)",
+        s.InstantPropertyChangedInput,
+        _property,
+        {"property": "lifecyclestage"},
+    ),
+    _instant(
+        "new_deal_instant",
+        "New deal (instant)",
+        "Fires the moment a deal is created.",
+        "deal.creation",
+        NoInput,
+        _any,
+        {},
+    ),
+    _instant(
+        "deal_stage_changed_instant",
+        "Deal stage changed (instant)",
+        "Fires the moment a deal moves to another stage.",
+        "deal.propertyChange (propertyName dealstage)",
+        s.InstantDealStageChangedInput,
+        _stage,
+        {"stage": "closedwon"},
     ),
 )

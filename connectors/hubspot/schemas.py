@@ -20,21 +20,28 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _id_field(what: str, required: bool = False) -> Any:
-    kwargs: dict[str, Any] = {"pattern": RECORD_ID, "examples": ["1001"]}
-    if required:
-        return Field(description=f"The {what}'s record ID (digits).", **kwargs)
-    return Field(None, description=f"Optional: the {what}'s record ID (digits) to associate the new record with.", **kwargs)
+def _id_field(what: str) -> Any:
+    return Field(
+        None,
+        pattern=RECORD_ID,
+        examples=["1001"],
+        description=f"Optional: the {what}'s record ID (digits) to associate the new record with.",
+    )
 
 
 def _owner() -> Any:
-    return Field(None, pattern=RECORD_ID, description="Owner ID (a HubSpot user) to assign.", json_schema_extra=dynamic("owners"))
+    return Field(
+        None,
+        pattern=RECORD_ID,
+        description="Owner ID (a HubSpot user) to assign.",
+        json_schema_extra=dynamic("owners"),
+    )
 
 
 def _extra() -> Any:
     return Field(
         None,
-        description="Further properties by internal name (e.g. {\"hs_lead_status\": \"NEW\"}); values are sent as text.",
+        description='Further properties by internal name (e.g. {"hs_lead_status": "NEW"}); values are sent as text.',
     )
 
 
@@ -45,7 +52,10 @@ class Record(BaseModel):
     """A CRM record as HubSpot returns it."""
 
     id: str = Field(description="Record ID.")
-    properties: dict[str, str | None] = Field(default_factory=dict, description="The record's properties by internal name (values as text).")
+    properties: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="The record's properties by internal name (values as text).",
+    )
     created_at: str | None = Field(None, description="When the record was created (ISO 8601).")
     updated_at: str | None = Field(None, description="When the record last changed (ISO 8601).")
     archived: bool = Field(False, description="True when the record is in the recycle bin.")
@@ -56,8 +66,12 @@ class Record(BaseModel):
         props = dict(record.get("properties") or {})
         named = {name: props.get(name) for name in cls.model_fields if name in props}
         return cls(
-            id=str(record["id"]), properties=props, created_at=record.get("createdAt"), updated_at=record.get("updatedAt"),
-            archived=bool(record.get("archived", False)), **{**named, **extra},
+            id=str(record["id"]),
+            properties=props,
+            created_at=record.get("createdAt"),
+            updated_at=record.get("updatedAt"),
+            archived=bool(record.get("archived", False)),
+            **{**named, **extra},
         )
 
 
@@ -72,7 +86,9 @@ class Contact(Record):
 class UpsertedContact(Contact):
     """A contact created or updated by e-mail."""
 
-    created: bool = Field(description="True when no contact had this e-mail and one was created; false when it was updated.")
+    created: bool = Field(
+        description="True when no contact had this e-mail and one was created; false when it was updated."
+    )
 
 
 class Deal(Record):
@@ -89,10 +105,15 @@ class Task(Record):
     """A task."""
 
     hs_task_subject: str | None = Field(None, description="Subject.")
-    hs_task_status: str | None = Field(None, description="Status (NOT_STARTED, IN_PROGRESS, WAITING, COMPLETED, DEFERRED).")
+    hs_task_status: str | None = Field(
+        None, description="Status (NOT_STARTED, IN_PROGRESS, WAITING, COMPLETED, DEFERRED)."
+    )
     hs_task_priority: str | None = Field(None, description="Priority (LOW, MEDIUM, HIGH).")
     hs_timestamp: str | None = Field(None, description="Due date and time (ISO 8601).")
-    associated: list[str] = Field(default_factory=list, description="Records it was associated with on creation, as 'type:id'.")
+    associated: list[str] = Field(
+        default_factory=list,
+        description="Records it was associated with on creation, as 'type:id'.",
+    )
 
 
 class Note(Record):
@@ -100,7 +121,10 @@ class Note(Record):
 
     hs_note_body: str | None = Field(None, description="The note's text (HTML allowed).")
     hs_timestamp: str | None = Field(None, description="When the note is dated (ISO 8601).")
-    associated: list[str] = Field(default_factory=list, description="Records it was associated with on creation, as 'type:id'.")
+    associated: list[str] = Field(
+        default_factory=list,
+        description="Records it was associated with on creation, as 'type:id'.",
+    )
 
 
 class AssociationType(BaseModel):
@@ -117,7 +141,9 @@ class Association(BaseModel):
     from_id: str = Field(description="ID of the first record.")
     to_object_type: str = Field(description="Type of the second record.")
     to_id: str = Field(description="ID of the second record.")
-    types: list[AssociationType] = Field(default_factory=list, description="The association types HubSpot set (both directions).")
+    types: list[AssociationType] = Field(
+        default_factory=list, description="The association types HubSpot set (both directions)."
+    )
 
 
 class FindContactOutput(BaseModel):
@@ -130,11 +156,15 @@ class FindContactOutput(BaseModel):
 class PropertyChange(BaseModel):
     """A contact's property got a new value."""
 
-    change_id: str = Field(description="Identifies this change: contact ID and the change's timestamp.")
+    change_id: str = Field(
+        description="Identifies this change: contact ID and the change's timestamp."
+    )
     contact_id: str = Field(description="Contact ID.")
     property: str = Field(description="The property that changed (internal name).")
     value: str | None = Field(None, description="The new value.")
-    previous_value: str | None = Field(None, description="The value before, when HubSpot's history has it.")
+    previous_value: str | None = Field(
+        None, description="The value before, when HubSpot's history has it."
+    )
     changed_at: str = Field(description="When it changed (ISO 8601).")
     source_type: str | None = Field(None, description="What changed it (CRM_UI, API, WORKFLOWS…).")
     email: str | None = Field(None, description="The contact's e-mail.")
@@ -145,12 +175,16 @@ class PropertyChange(BaseModel):
 class DealStageChange(BaseModel):
     """A deal moved to another stage."""
 
-    change_id: str = Field(description="Identifies this change: deal ID and the change's timestamp.")
+    change_id: str = Field(
+        description="Identifies this change: deal ID and the change's timestamp."
+    )
     deal_id: str = Field(description="Deal ID.")
     dealname: str | None = Field(None, description="Deal name.")
     pipeline: str | None = Field(None, description="Pipeline ID.")
     stage: str | None = Field(None, description="The new stage ID.")
-    previous_stage: str | None = Field(None, description="The stage before, when HubSpot's history has it.")
+    previous_stage: str | None = Field(
+        None, description="The stage before, when HubSpot's history has it."
+    )
     amount: str | None = Field(None, description="Amount (as text).")
     changed_at: str = Field(description="When it moved (ISO 8601).")
     source_type: str | None = Field(None, description="What moved it (CRM_UI, API, WORKFLOWS…).")
@@ -160,16 +194,22 @@ class WebhookEvent(BaseModel):
     """One event of a HubSpot webhook delivery."""
 
     event_id: str = Field(description="HubSpot's event ID (not unique on its own).")
-    key: str = Field(description="Identifies the event across HubSpot's retries: portal, subscription, event ID, record and time.")
+    key: str = Field(
+        description="Identifies the event across HubSpot's retries: portal, subscription, event ID, record and time."
+    )
     subscription_type: str = Field(description="e.g. contact.creation, deal.propertyChange.")
-    portal_id: int | None = Field(None, description="The HubSpot account (portal) the event happened in.")
+    portal_id: int | None = Field(
+        None, description="The HubSpot account (portal) the event happened in."
+    )
     app_id: int | None = Field(None, description="The HubSpot app that received it.")
     object_id: str = Field(description="ID of the record the event is about.")
     occurred_at: str | None = Field(None, description="When it happened (ISO 8601).")
     property_name: str | None = Field(None, description="For property changes: the property.")
     property_value: str | None = Field(None, description="For property changes: the new value.")
     change_source: str | None = Field(None, description="What made the change (CRM_UI, API, …).")
-    attempt_number: int = Field(0, description="0 for the first delivery; higher for HubSpot's retries.")
+    attempt_number: int = Field(
+        0, description="0 for the first delivery; higher for HubSpot's retries."
+    )
 
 
 # -- action inputs --------------------------------------------------------------------------
@@ -179,11 +219,16 @@ class _ContactProperties(_Input):
     firstname: str | None = Field(None, max_length=1000, description="First name.")
     lastname: str | None = Field(None, max_length=1000, description="Last name.")
     phone: str | None = Field(None, max_length=100, description="Phone number.")
-    company: str | None = Field(None, max_length=1000, description="Company name (the contact's text property, not an association).")
+    company: str | None = Field(
+        None,
+        max_length=1000,
+        description="Company name (the contact's text property, not an association).",
+    )
     jobtitle: str | None = Field(None, max_length=1000, description="Job title.")
     website: str | None = Field(None, max_length=1000, description="Website URL.")
     lifecyclestage: str | None = Field(
-        None, description="Lifecycle stage ID: subscriber, lead, marketingqualifiedlead, salesqualifiedlead, opportunity, "
+        None,
+        description="Lifecycle stage ID: subscriber, lead, marketingqualifiedlead, salesqualifiedlead, opportunity, "
         "customer, evangelist, other (or a custom stage's ID).",
     )
     owner_id: str | None = _owner()
@@ -197,7 +242,13 @@ class _ContactProperties(_Input):
 
 
 class CreateContactInput(_ContactProperties):
-    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", description="E-mail address (unique per contact).", examples=["grace@example.com"])
+    email: str | None = Field(
+        None,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="E-mail address (unique per contact).",
+        examples=["grace@example.com"],
+    )
 
     @model_validator(mode="after")
     def _something(self) -> CreateContactInput:
@@ -208,9 +259,12 @@ class CreateContactInput(_ContactProperties):
 
 class UpdateContactInput(_ContactProperties):
     contact_id: str = Field(
-        description="The contact to change: its record ID, or its e-mail address (contains @).", examples=["1001", "ada@example.com"],
+        description="The contact to change: its record ID, or its e-mail address (contains @).",
+        examples=["1001", "ada@example.com"],
     )
-    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", description="A new e-mail address.")
+    email: str | None = Field(
+        None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", description="A new e-mail address."
+    )
 
     @field_validator("contact_id")
     @classmethod
@@ -222,18 +276,39 @@ class UpdateContactInput(_ContactProperties):
 
 
 class UpsertContactInput(_ContactProperties):
-    email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", description="E-mail address: the contact with it is updated, or created.", examples=["ada@example.com"])
+    email: str = Field(
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="E-mail address: the contact with it is updated, or created.",
+        examples=["ada@example.com"],
+    )
 
 
 class FindContactInput(_Input):
-    email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", description="E-mail address to look for (exact match).", examples=["ada@example.com"])
-    properties: list[str] = Field(default_factory=list, description="Further properties to return by internal name (e.g. phone, lifecyclestage).")
+    email: str = Field(
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="E-mail address to look for (exact match).",
+        examples=["ada@example.com"],
+    )
+    properties: list[str] = Field(
+        default_factory=list,
+        description="Further properties to return by internal name (e.g. phone, lifecyclestage).",
+    )
 
 
 class CreateDealInput(_Input):
-    dealname: str = Field(min_length=1, max_length=1000, description="Deal name.", examples=["Ada's order"])
-    pipeline: str = Field("default", description="Pipeline ID.", json_schema_extra=dynamic("pipelines"))
-    dealstage: str = Field(description="Deal stage ID (of that pipeline).", examples=["appointmentscheduled"], json_schema_extra=dynamic("deal_stages"))
+    dealname: str = Field(
+        min_length=1, max_length=1000, description="Deal name.", examples=["Ada's order"]
+    )
+    pipeline: str = Field(
+        "default", description="Pipeline ID.", json_schema_extra=dynamic("pipelines")
+    )
+    dealstage: str = Field(
+        description="Deal stage ID (of that pipeline).",
+        examples=["appointmentscheduled"],
+        json_schema_extra=dynamic("deal_stages"),
+    )
     amount: float | None = Field(None, ge=0, description="Amount in the portal's currency.")
     closedate: date | datetime | None = Field(None, description="Expected close date.")
     owner_id: str | None = _owner()
@@ -243,10 +318,14 @@ class CreateDealInput(_Input):
 
 
 class CreateTaskInput(_Input):
-    subject: str = Field(min_length=1, max_length=1000, description="The task's title.", examples=["Call Ada"])
+    subject: str = Field(
+        min_length=1, max_length=1000, description="The task's title.", examples=["Call Ada"]
+    )
     body: str | None = Field(None, max_length=65536, description="Notes for the task.")
     due_at: datetime | None = Field(None, description="Due date and time; default: now.")
-    status: Literal["NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"] = Field("NOT_STARTED", description="Status.")
+    status: Literal["NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"] = Field(
+        "NOT_STARTED", description="Status."
+    )
     priority: Literal["NONE", "LOW", "MEDIUM", "HIGH"] | None = Field(None, description="Priority.")
     task_type: Literal["CALL", "EMAIL", "TODO"] = Field("TODO", description="Kind of task.")
     owner_id: str | None = _owner()
@@ -256,8 +335,15 @@ class CreateTaskInput(_Input):
 
 
 class CreateNoteInput(_Input):
-    body: str = Field(min_length=1, max_length=65536, description="The note's text (HTML allowed).", examples=["Met at the fair."])
-    timestamp: datetime | None = Field(None, description="When the note is dated (its place on the timeline); default: now.")
+    body: str = Field(
+        min_length=1,
+        max_length=65536,
+        description="The note's text (HTML allowed).",
+        examples=["Met at the fair."],
+    )
+    timestamp: datetime | None = Field(
+        None, description="When the note is dated (its place on the timeline); default: now."
+    )
     owner_id: str | None = _owner()
     contact_id: str | None = _id_field("contact")
     deal_id: str | None = _id_field("deal")
@@ -281,23 +367,52 @@ class AssociateInput(_Input):
 
 
 class NewDealInput(_Input):
-    pipeline: str | None = Field(None, description="Only deals in this pipeline (ID); empty: all.", json_schema_extra=dynamic("pipelines"))
+    pipeline: str | None = Field(
+        None,
+        description="Only deals in this pipeline (ID); empty: all.",
+        json_schema_extra=dynamic("pipelines"),
+    )
 
 
 class PropertyChangedInput(_Input):
-    property: str = Field("lifecyclestage", min_length=1, description="The contact property to watch (internal name).", examples=["lifecyclestage"])
-    value: str | None = Field(None, description="Only when it changes to this value; empty: any change.")
+    property: str = Field(
+        "lifecyclestage",
+        min_length=1,
+        description="The contact property to watch (internal name).",
+        examples=["lifecyclestage"],
+    )
+    value: str | None = Field(
+        None, description="Only when it changes to this value; empty: any change."
+    )
 
 
 class DealStageChangedInput(_Input):
-    pipeline: str | None = Field(None, description="Only deals in this pipeline (ID); empty: all.", json_schema_extra=dynamic("pipelines"))
-    stage: str | None = Field(None, description="Only when a deal enters this stage (ID); empty: any stage.", json_schema_extra=dynamic("deal_stages"))
+    pipeline: str | None = Field(
+        None,
+        description="Only deals in this pipeline (ID); empty: all.",
+        json_schema_extra=dynamic("pipelines"),
+    )
+    stage: str | None = Field(
+        None,
+        description="Only when a deal enters this stage (ID); empty: any stage.",
+        json_schema_extra=dynamic("deal_stages"),
+    )
 
 
 class InstantPropertyChangedInput(_Input):
-    property: str = Field(min_length=1, description="The contact property to watch (internal name); your HubSpot app needs a contact.propertyChange subscription for it.", examples=["lifecyclestage"])
-    value: str | None = Field(None, description="Only when it changes to this value; empty: any change.")
+    property: str = Field(
+        min_length=1,
+        description="The contact property to watch (internal name); your HubSpot app needs a contact.propertyChange subscription for it.",
+        examples=["lifecyclestage"],
+    )
+    value: str | None = Field(
+        None, description="Only when it changes to this value; empty: any change."
+    )
 
 
 class InstantDealStageChangedInput(_Input):
-    stage: str | None = Field(None, description="Only when a deal enters this stage (ID); empty: any stage.", examples=["closedwon"])
+    stage: str | None = Field(
+        None,
+        description="Only when a deal enters this stage (ID); empty: any stage.",
+        examples=["closedwon"],
+    )
