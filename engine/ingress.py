@@ -133,7 +133,8 @@ class WebhookIngress:
         """An OAuth connection's credentials plus the operator's OAuth app secrets.
 
         Some vendors sign the webhooks made with an app's token with that *app's* secret
-        (monday.com: the app's signing secret), which no connection holds: ``verify`` finds
+        (monday.com: the app's signing secret; HubSpot: the app's client secret), which no
+        connection holds: ``verify`` finds
         ``signing_secret`` / ``client_secret`` from ``CELLWRIGHT_OAUTH_CLIENTS__<app>__…``
         beside the token set. What the connection holds itself (a user's own OAuth app) wins.
         """
@@ -211,7 +212,7 @@ class WebhookIngress:
         connection = await asyncio.to_thread(store.connection_by_webhook_token, token)
         if connection is None or connection.app_id != app.key:
             return None
-        credentials = await asyncio.to_thread(store.connection_credentials, connection.id)
+        credentials = self._with_oauth_app_secrets(app.key, connection, await asyncio.to_thread(store.connection_credentials, connection.id))
         listeners = await asyncio.to_thread(self._listeners, app, connection)
         target = ConnectionTarget(connection, app.connection_webhook, credentials, listeners)
         if len(self._connections) > self.MAX_CACHED:
@@ -268,7 +269,7 @@ class WebhookIngress:
         runs = []
         for scenario, op, inputs in target.listeners:
             try:
-                reply = await op.parse(request, inputs, {})
+                reply = await op.parse(request, inputs, target.connection.metadata or {})  # e.g. the account id to keep
             except CellwrightError as exc:  # this scenario's trigger cannot read it; the others may
                 log.warning("scenario %s could not read a %s delivery: %s", scenario.id, app_key, exc.message)
                 continue
