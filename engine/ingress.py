@@ -110,11 +110,21 @@ class WebhookIngress:
             connection = await asyncio.to_thread(store.get_connection, scenario.user_id, trigger.connection)
             if connection is not None:
                 credentials = await asyncio.to_thread(store.connection_credentials, connection.id)
+                credentials = self._with_oauth_client_secret(trigger.app, connection, credentials)
         target: Target = (scenario, op, inputs, state, credentials)
         if len(self._targets) > self.MAX_CACHED:
             self._targets.clear()
         self._targets[token] = (now + self.CACHE_SECONDS, target)
         return target
+
+    def _with_oauth_client_secret(self, app_key: str, connection: Any, credentials: Mapping[str, Any]) -> Mapping[str, Any]:
+        """An OAuth connection's webhooks may be signed with the operator's OAuth client secret
+        (Shopify's are): ``verify`` gets it as ``oauth_client_secret`` beside the connection's own."""
+        app = self.app.apps.get(app_key)
+        if app.auth_for((connection.metadata or {}).get("auth_type")).type != "oauth2":
+            return credentials
+        secret = (self.app.settings.oauth_clients.get(app_key) or {}).get("client_secret")
+        return {**credentials, "oauth_client_secret": secret} if secret else credentials
 
     async def receive(self, token: str, request: IncomingRequest) -> WebhookAnswer:
         """Verify, store, enqueue; answer 202 (or the run's answer for sync hooks)."""

@@ -25,6 +25,7 @@ One endpoint per shop, ``POST https://{shop}.myshopify.com/admin/api/{version}/g
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -123,13 +124,21 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+ARGUMENTS = frozenset({"input", "product", "fulfillment", "webhookSubscription"})
+"""The mutations' input arguments: a ``userErrors.field`` path may start with one."""
+
+
 def user_error_field(path: Any, fields: Mapping[str, str] | None = None) -> str:
     """Our input field for a Shopify ``userErrors.field`` path (``["product", "title"]`` → ``title``).
 
-    The first element names the mutation's argument, the rest the input's field (camelCase
-    → snake_case); ``fields`` maps Shopify names the inputs call otherwise.
+    A leading argument name is dropped, the rest named as our inputs do (camelCase →
+    snake_case); ``fields`` maps Shopify names the inputs call otherwise.
     """
-    parts = [str(p) for p in (path or [])][1:] or [str(p) for p in (path or [])]
+    parts = [str(p) for p in (path or [])]
+    if (
+        parts and parts[0] in ARGUMENTS
+    ):  # Shopify names the argument for some mutations, not for others
+        parts = parts[1:]
     named: list[str] = []
     dropped = False
     for part in parts:
@@ -210,7 +219,11 @@ def throttle_wait(cost: Mapping[str, Any] | None) -> float | None:
         return None
     if rate <= 0:
         return None
-    return max(0.0, round((needed - available) / rate, 2))
+    if needed <= available:
+        return 0.0
+    return (
+        math.ceil((needed - available) / rate * 100) / 100
+    )  # rounded up: never retry a moment too soon
 
 
 def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
@@ -250,7 +263,7 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
         )
     if code == "ACCESS_DENIED":
         required = extensions.get("requiredAccess")
-        hint = f" It needs {required}." if required else ""
+        hint = f" It needs {required}." if required and str(required) not in message else ""
         return AuthError(
             f"Shopify: {message}{hint} Give the app that scope (custom app: Admin API scopes; OAuth: reconnect).",
             code=code,

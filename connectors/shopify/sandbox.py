@@ -313,7 +313,7 @@ async def graphql_endpoint(request: Request) -> Response:
             ]
         }
         return JSONResponse(body, headers=headers)
-    if requested > sandbox.available:
+    if requested > sandbox.available + 1e-6:  # (float refills)
         cost = {
             "requestedQueryCost": requested,
             "actualQueryCost": None,
@@ -332,7 +332,7 @@ async def graphql_endpoint(request: Request) -> Response:
             "extensions": {"cost": cost},
         }
         return JSONResponse(body, headers=headers)
-    sandbox.available -= requested
+    sandbox.available = max(0.0, sandbox.available - requested)
     resolvers = Resolvers(sandbox.shop, token.scopes, sandbox.short_pages, token.signing_secret)
     result = graphql_sync(
         schema(),

@@ -103,7 +103,7 @@ def _subscriber(topic: str) -> Callable[[OperationContext, Any, str], Awaitable[
         payload = result(
             await gql(ctx, SUBSCRIBE, variables),
             "webhookSubscriptionCreate",
-            {"uri": "webhook_url"},
+            {"uri": "webhook_url", "callbackUrl": "webhook_url"},
         )
         made = payload.get("webhookSubscription") or {}
         if not made.get("id"):
