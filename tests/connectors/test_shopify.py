@@ -326,6 +326,7 @@ async def test_a_throttled_call_waits_exactly_for_the_bucket_then_succeeds(
 async def test_a_long_throttle_goes_back_to_the_engine_with_retry_after(
     shop: Starlette, ctx: Any
 ) -> None:
+    shop.state.sandbox.clock = lambda: 1000.0  # time stands still: the bucket stays empty
     await control(shop, "bucket", {"available": 0, "restore_rate": 0.5})
     with pytest.raises(RateLimitedError, match="query cost budget is spent") as caught:
         await run(ctx, "add_tags", resource_id="gid://shopify/Order/5001", tags=["x"])
@@ -591,3 +592,61 @@ async def test_a_duplicate_webhook_id_runs_the_scenario_once(
     }  # a different delivery runs
     assert (await anon.post(path, content=delivery.body, headers=another)).status_code == 202
     assert svc.store.count_executions(user.id) == 2
+
+
+def _answer(status: int, body: Any) -> httpx.Response:
+    request = httpx.Request("POST", "https://acme.myshopify.com/admin/api/2026-10/graphql.json")
+    return (
+        httpx.Response(status, json=body, request=request)
+        if body is not None
+        else httpx.Response(status, request=request)
+    )
+
+
+def test_other_shopify_errors_are_upstream_errors_with_the_message() -> None:
+    frozen = api.error_parser(
+        _answer(402, {"errors": "Unavailable Shop"}), {"errors": "Unavailable Shop"}
+    )
+    assert (
+        isinstance(frozen, UpstreamError)
+        and frozen.message == "Shopify: Unavailable Shop (HTTP 402)"
+    )
+    body = {
+        "errors": [
+            {"message": "Field 'x' doesn't exist", "extensions": {"code": "undefinedField"}},
+            {"message": "y"},
+        ]
+    }
+    graph = api.error_parser(_answer(200, body), body)
+    assert (
+        isinstance(graph, UpstreamError)
+        and graph.message == "Shopify: Field 'x' doesn't exist [undefinedField] (2 errors)"
+    )
+    assert api.error_parser(_answer(200, {"data": {}}), {"data": {}}) is None
+    assert (
+        api.error_parser(_answer(502, None), "Bad gateway") is None
+    )  # the HTTP client maps the status
+    missing = api.error_parser(_answer(404, None), "Not Found")
+    assert isinstance(missing, UpstreamError) and missing.status == 404
+
+
+async def test_an_answer_without_data_or_payload_is_an_upstream_error(ctx: Any) -> None:
+    with pytest.raises(UpstreamError, match="returned no result for productCreate"):
+        api.result({"productCreate": None}, "productCreate")
+
+
+async def test_unsubscribe_reports_other_refusals(
+    ctx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {
+            "webhookSubscriptionDelete": {
+                "userErrors": [{"field": ["id"], "message": "Access denied"}]
+            }
+        }
+
+    monkeypatch.setattr(triggers, "gql", refuse)
+    with pytest.raises(InvalidInputError, match="Access denied"):
+        await triggers.unsubscribe(
+            ctx, None, {"subscription_id": "gid://shopify/WebhookSubscription/1"}
+        )
