@@ -12,6 +12,7 @@ from connectors import (
     manual,
     monday,
     schedule,
+    shopify,
     slack,
     stripe,
     webhook,
@@ -66,6 +67,7 @@ APPS: tuple[App, ...] = (
     slack.app,
     stripe.app,
     hubspot.app,
+    shopify.app,
 )
 
 
