@@ -374,15 +374,18 @@ class SchemaForm(pn.viewable.Viewer):
         self._values: dict[str, Any] = dict(values or {})
         self.widgets: dict[str, pn.widgets.Widget] = {}
         self._error_panes: dict[str, pn.pane.HTML] = {}
-        self._rows: dict[str, pn.Column] = {}
-        for name in self.specs:
-            self._rows[name] = pn.Column(*self._field(name), sizing_mode="stretch_width", margin=0)
-        self._layout = pn.Column(*self._rows.values(), sizing_mode="stretch_width", margin=0)
+        self._help: dict[str, str] = {}
+        self._rows: dict[str, list[Any]] = {name: self._field(name) for name in self.specs}  # each field's parts
+        self._layout = pn.Column(*self._parts(), sizing_mode="stretch_width", margin=0)
         if not self.specs:
             self._layout.append(html('<p class="cw-muted">This operation has no settings.</p>'))
         self.param.watch(self._show_errors, "errors")
 
     # building
+
+    def _parts(self) -> list[Any]:
+        """Every field's parts, in order, as the form's children (no wrapper per field)."""
+        return [part for parts in self._rows.values() for part in parts]
 
     def label(self, name: str) -> str:
         spec = self.specs[name]
@@ -423,12 +426,13 @@ class SchemaForm(pn.viewable.Viewer):
         picker = self._picker(name, label)
         if picker is not None:
             parts.append(picker)
+        # the field's help and, below it, its error: one pane (an open cell is dozens of
+        # fields' worth of Bokeh models, each built by the server and laid out by the browser)
         description = spec.get("description")
-        if description:
-            parts.append(html(f'<div class="cw-help">{escape(description)}</div>', margin=(0, 10)))
-        error = html("", visible=False, margin=(0, 10))
-        self._error_panes[name] = error
-        parts.append(error)
+        self._help[name] = f'<div class="cw-help">{escape(description)}</div>' if description else ""
+        note = html(self._help[name], visible=bool(self._help[name]), margin=(0, 10))
+        self._error_panes[name] = note
+        parts.append(note)
         return parts
 
     def _edited(self, name: str) -> None:
@@ -500,8 +504,9 @@ class SchemaForm(pn.viewable.Viewer):
     def _show_errors(self, *_: Any) -> None:
         for name, pane in self._error_panes.items():
             message = self.errors.get(name)
-            pane.object = f'<div class="cw-field-error" role="alert">{escape(message)}</div>' if message else ""
-            pane.visible = bool(message)
+            error = f'<div class="cw-field-error" role="alert">{escape(message)}</div>' if message else ""
+            pane.object = self._help.get(name, "") + error
+            pane.visible = bool(pane.object)
         unknown = {k: v for k, v in self.errors.items() if k not in self._error_panes}
         if unknown:
             log.debug("errors for fields not in the form: %s", unknown)
@@ -570,7 +575,8 @@ class SchemaForm(pn.viewable.Viewer):
             return
         widget = self.widgets[name]
         if _is_mapping(value) and not isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)) or isinstance(widget, pn.widgets.PasswordInput):
-            self._rows[name][:] = self._field(name, as_text=True)
+            self._rows[name] = self._field(name, as_text=True)
+            self._layout[:] = self._parts()
             widget = self.widgets[name]
         if isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)):
             indent = 2 if isinstance(widget, pn.widgets.TextAreaInput) else None
