@@ -29,11 +29,6 @@ class PlannedApp:
 
 PLANNED: dict[str, PlannedApp] = {app.key: app for app in (
     PlannedApp(
-        "google_workspace", "Google Workspace", "Productivity",
-        triggers=("gmail_new_email", "sheets_new_row", "drive_new_file", "calendar_new_event"),
-        actions=("sheets_append_row", "sheets_update_row", "gmail_send_email", "drive_upload_file", "calendar_create_event"),
-    ),
-    PlannedApp(
         "hubspot", "HubSpot", "CRM",
         triggers=("new_contact", "contact_property_changed", "new_deal", "deal_stage_changed"),
         actions=("create_or_update_contact", "create_deal", "create_task", "create_note", "find_contact"),
