@@ -348,9 +348,9 @@ def save_event(acct: Account, key: str, event: dict[str, Any]) -> dict[str, Any]
     return event
 
 
-def new_event(acct: Account, key: str, data: dict[str, Any]) -> dict[str, Any]:
+def new_event(acct: Account, key: str, data: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
     _check_times(data)
-    event_id = new_id(26)
+    event_id = event_id or new_id(26)
     created = acct.now()
     event = {
         "kind": "calendar#event", "id": event_id, "status": "confirmed",

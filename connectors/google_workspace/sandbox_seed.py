@@ -12,6 +12,7 @@ from connectors.google_workspace.sandbox_sheets_drive import FOLDER, SPREADSHEET
 SPREADSHEET_ID = "1CwSandboxOrders2026-0123456789abcdefghijklmn"
 INVOICES_FOLDER_ID = "1CwSandboxFolderInvoices-0123456789abcdefgh"
 TEAM_CALENDAR = "team.sandbox@group.calendar.google.com"
+STANDUP_EVENT_ID = "sandboxstandup0000000000001"
 ORDERS = [
     ["Order", "Customer", "Email", "Total", "Status"],
     ["#1001", "Ada Lovelace", "ada@example.com", "120.00", "Paid"],
@@ -61,6 +62,6 @@ def seed(acct: Account) -> None:
     tomorrow = now.replace(hour=9, minute=0, second=0) + timedelta(days=1)
     new_event(acct, EMAIL, {"summary": "Call with Grace", "start": _at(now, 20), "end": _at(now, 50),
                             "attendees": [{"email": "grace@example.com", "responseStatus": "accepted"}]})
-    new_event(acct, EMAIL, {"summary": "Standup", "start": _at(tomorrow, 0), "end": _at(tomorrow, 15)})
+    new_event(acct, EMAIL, {"summary": "Standup", "start": _at(tomorrow, 0), "end": _at(tomorrow, 15)}, STANDUP_EVENT_ID)
     new_event(acct, TEAM_CALENDAR, {"summary": "Quarterly review", "location": "Room 4",
                                     "start": _at(tomorrow, 24 * 60 * 6), "end": _at(tomorrow, 24 * 60 * 6 + 60)})

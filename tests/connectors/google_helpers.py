@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 from pydantic import BaseModel
 
-from connectors.google_workspace import app
+from connectors.google_workspace import api, app
 from connectors.google_workspace import sandbox as sb
 from connectors.google_workspace.auth import SANDBOX_CREDENTIALS
 from connectors.sdk import OperationContext, build_http
@@ -19,6 +20,28 @@ from connectors.sdk.oauth import OAuthClient
 from connectors.sdk.sandboxing import RecordingTransport, secrets_of
 
 CLIENT = OAuthClient(client_id=sb.SANDBOX_CLIENT[0], client_secret=sb.SANDBOX_CLIENT[1])
+
+
+@pytest.fixture(autouse=True)
+def fresh_rotations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's sandbox is a new Google account: forget refreshes another test made
+    with the same published refresh token (the SDK remembers rotations per process).
+    Autouse in every module that imports it."""
+    from connectors.sdk import oauth
+
+    monkeypatch.setattr(oauth, "_ROTATED", {})
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The back-off delays the connector asked for (recorded, not slept)."""
+    delays: list[float] = []
+
+    async def record(seconds: float) -> None:
+        delays.append(seconds)
+
+    monkeypatch.setattr(api, "sleep", record)
+    return delays
 
 
 @dataclass

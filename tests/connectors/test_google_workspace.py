@@ -12,35 +12,14 @@ from connectors.google_workspace.sandbox_seed import SPREADSHEET_ID
 from connectors.google_workspace.sheets import changes
 from connectors.sdk import AuthExpiredError, InvalidInputError, RateLimitedError, UpstreamError
 from connectors.sdk.oauth import authorization_url
-from tests.connectors.google_helpers import CLIENT, Google, connect, expired, poll, run
+from tests.connectors.google_helpers import CLIENT, Google, connect, expired, fresh_rotations, poll, run, waits  # noqa: F401
 
 ORDERS = {"spreadsheet_id": SPREADSHEET_ID, "sheet": "Orders"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_rotations(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test's sandbox is a new Google account: forget refreshes another test made
-    with the same published refresh token (the SDK remembers rotations per process)."""
-    from connectors.sdk import oauth
-
-    monkeypatch.setattr(oauth, "_ROTATED", {})
 
 
 @pytest.fixture
 def google() -> Google:
     return connect()
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The back-off delays the connector asked for (recorded, not slept)."""
-    delays: list[float] = []
-
-    async def record(seconds: float) -> None:
-        delays.append(seconds)
-
-    monkeypatch.setattr(api, "sleep", record)
-    return delays
 
 
 def rows(google: Google) -> list[list[str]]:
