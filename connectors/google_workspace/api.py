@@ -35,7 +35,12 @@ DRIVE = "https://www.googleapis.com/drive/v3"
 DRIVE_UPLOAD = "https://www.googleapis.com/upload/drive/v3/files"
 CALENDAR = "https://www.googleapis.com/calendar/v3"
 USERINFO = "https://www.googleapis.com/oauth2/v2/userinfo"
-HOSTS = ("sheets.googleapis.com", "gmail.googleapis.com", "www.googleapis.com", "oauth2.googleapis.com")
+HOSTS = (
+    "sheets.googleapis.com",
+    "gmail.googleapis.com",
+    "www.googleapis.com",
+    "oauth2.googleapis.com",
+)
 
 QUOTA_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 SCOPE_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
@@ -59,8 +64,16 @@ def error_reasons(body: Any) -> set[str]:
     error = body.get("error") if isinstance(body, Mapping) else None
     if not isinstance(error, Mapping):
         return set()
-    found = {str(e.get("reason")) for e in error.get("errors") or [] if isinstance(e, Mapping) and e.get("reason")}
-    found |= {str(d.get("reason")) for d in error.get("details") or [] if isinstance(d, Mapping) and d.get("reason")}
+    found = {
+        str(e.get("reason"))
+        for e in error.get("errors") or []
+        if isinstance(e, Mapping) and e.get("reason")
+    }
+    found |= {
+        str(d.get("reason"))
+        for d in error.get("details") or []
+        if isinstance(d, Mapping) and d.get("reason")
+    }
     return found
 
 
@@ -90,7 +103,9 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
             retry_after=parse_retry_after(response.headers.get("retry-after")),
             status=403,
         )
-    if reasons & SCOPE_REASONS or "insufficient_scope" in response.headers.get("www-authenticate", ""):
+    if reasons & SCOPE_REASONS or "insufficient_scope" in response.headers.get(
+        "www-authenticate", ""
+    ):
         error = UpstreamError(
             f"google_workspace: the connection was not granted access to {service} (insufficient scope). "
             f"Reconnect the Google Workspace connection and allow {service} on Google's consent page.",
@@ -109,13 +124,20 @@ async def call(ctx: OperationContext, method: str, url: str, **kwargs: Any) -> A
         except RateLimitedError as error:
             if attempt == BACKOFF_TRIES:
                 raise
-            delay = error.retry_after if error.retry_after is not None else 2.0**attempt + random.uniform(0, 1)  # noqa: S311 - jitter, not crypto
+            jitter = random.uniform(0, 1)  # noqa: S311 - jitter, not crypto
+            delay = error.retry_after if error.retry_after is not None else 2.0**attempt + jitter
             await sleep(min(delay, BACKOFF_MAX_SECONDS))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def pages(
-    ctx: OperationContext, url: str, params: Mapping[str, Any], key: str, *, limit: int, max_pages: int = MAX_PAGES
+    ctx: OperationContext,
+    url: str,
+    params: Mapping[str, Any],
+    key: str,
+    *,
+    limit: int,
+    max_pages: int = MAX_PAGES,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Items under ``key`` of every page (``pageToken`` → ``nextPageToken``) up to ``limit``,
     and the last page (for ``nextSyncToken``). Pages may be short or empty and still

@@ -52,14 +52,22 @@ simulated token endpoint refreshes for the sandbox's own OAuth client
 async def who_am_i(ctx: OperationContext) -> Mapping[str, Any]:
     """``userinfo``: the cheapest call that proves the token works, and whose account it is."""
     me = await call(ctx, "GET", USERINFO)
-    return {"label": me.get("email") or me.get("name") or me.get("id"), "email": me.get("email"), "google_user_id": me.get("id")}
+    return {
+        "label": me.get("email") or me.get("name") or me.get("id"),
+        "email": me.get("email"),
+        "google_user_id": me.get("id"),
+    }
 
 
 GOOGLE_OAUTH = OAuth2Auth(
     authorize_url="https://accounts.google.com/o/oauth2/v2/auth",
     token_url="https://oauth2.googleapis.com/token",  # noqa: S106 (a URL, not a secret)
     scopes=SCOPES,
-    extra_authorize_params={"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"},
+    extra_authorize_params={
+        "access_type": "offline",
+        "prompt": "consent",
+        "include_granted_scopes": "true",
+    },
     refresh_margin_seconds=300,
     test=who_am_i,
     label_template="{label}",

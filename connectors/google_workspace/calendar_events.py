@@ -17,7 +17,12 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.google_workspace.api import CALENDAR, call, pages
-from connectors.google_workspace.schemas import CalendarInput, CreateEventInput, StartingSoonInput, UpdateEventInput
+from connectors.google_workspace.schemas import (
+    CalendarInput,
+    CreateEventInput,
+    StartingSoonInput,
+    UpdateEventInput,
+)
 from connectors.sdk import InvalidInputError, OperationContext, Polled, UpstreamError
 
 PAGE = 250
@@ -38,13 +43,20 @@ def _point(value: Any) -> str:
 
 def event_output(event: Mapping[str, Any], calendar_id: str) -> dict[str, Any]:
     return {
-        "id": event["id"], "calendar_id": calendar_id, "status": event.get("status", "confirmed"),
-        "summary": event.get("summary", ""), "description": event.get("description", ""), "location": event.get("location", ""),
-        "start": _point(event.get("start")), "end": _point(event.get("end")),
+        "id": event["id"],
+        "calendar_id": calendar_id,
+        "status": event.get("status", "confirmed"),
+        "summary": event.get("summary", ""),
+        "description": event.get("description", ""),
+        "location": event.get("location", ""),
+        "start": _point(event.get("start")),
+        "end": _point(event.get("end")),
         "all_day": bool((event.get("start") or {}).get("date")),
         "attendees": [str(a.get("email")) for a in event.get("attendees") or [] if a.get("email")],
-        "organizer": str((event.get("organizer") or {}).get("email", "")), "html_link": event.get("htmlLink", ""),
-        "created": event.get("created", ""), "updated": event.get("updated", ""),
+        "organizer": str((event.get("organizer") or {}).get("email", "")),
+        "html_link": event.get("htmlLink", ""),
+        "created": event.get("created", ""),
+        "updated": event.get("updated", ""),
     }
 
 
@@ -79,9 +91,18 @@ def _time(value: datetime | date, time_zone: str | None, field: str) -> dict[str
     return point
 
 
-def _body(inputs: CreateEventInput | UpdateEventInput, duration: timedelta | None) -> dict[str, Any]:
-    body: dict[str, Any] = {k: v for k, v in (("summary", inputs.summary), ("description", inputs.description),
-                                             ("location", inputs.location)) if v is not None}
+def _body(
+    inputs: CreateEventInput | UpdateEventInput, duration: timedelta | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("summary", inputs.summary),
+            ("description", inputs.description),
+            ("location", inputs.location),
+        )
+        if v is not None
+    }
     if inputs.start:
         start = _parse(inputs.start, "start")
         body["start"] = _time(start, inputs.time_zone, "start")
@@ -93,7 +114,10 @@ def _body(inputs: CreateEventInput | UpdateEventInput, duration: timedelta | Non
             end = None
         if end is not None:
             if type(end) is not type(start):
-                raise InvalidInputError("start and end must both be dates or both be date-times.", errors=[{"field": "end", "message": "mixed date and date-time"}])
+                raise InvalidInputError(
+                    "start and end must both be dates or both be date-times.",
+                    errors=[{"field": "end", "message": "mixed date and date-time"}],
+                )
             body["end"] = _time(end, inputs.time_zone, "end")
     elif inputs.end:
         body["end"] = _time(_parse(inputs.end, "end"), inputs.time_zone, "end")
@@ -105,15 +129,26 @@ def _body(inputs: CreateEventInput | UpdateEventInput, duration: timedelta | Non
 async def create_event(ctx: OperationContext, inputs: CreateEventInput) -> dict[str, Any]:
     """``events.insert`` (the end defaults to start + duration; all day: one day)."""
     body = _body(inputs, timedelta(minutes=inputs.duration_minutes))
-    event = await call(ctx, "POST", events_url(inputs.calendar_id), params={"sendUpdates": inputs.send_updates}, json=body)
+    event = await call(
+        ctx,
+        "POST",
+        events_url(inputs.calendar_id),
+        params={"sendUpdates": inputs.send_updates},
+        json=body,
+    )
     return event_output(event, inputs.calendar_id)
 
 
 async def update_event(ctx: OperationContext, inputs: UpdateEventInput) -> dict[str, Any]:
     """``events.patch``: only the fields given change."""
     body = _body(inputs, None)
-    event = await call(ctx, "PATCH", events_url(inputs.calendar_id, inputs.event_id),
-                       params={"sendUpdates": inputs.send_updates}, json=body)
+    event = await call(
+        ctx,
+        "PATCH",
+        events_url(inputs.calendar_id, inputs.event_id),
+        params={"sendUpdates": inputs.send_updates},
+        json=body,
+    )
     return event_output(event, inputs.calendar_id)
 
 
@@ -124,17 +159,23 @@ def _moment(value: Any) -> datetime:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-async def _sync(ctx: OperationContext, calendar_id: str, token: str | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+async def _sync(
+    ctx: OperationContext, calendar_id: str, token: str | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     params: dict[str, Any] = {"maxResults": PAGE, "singleEvents": "true"}
     if token:
         params["syncToken"] = token
-    events, last = await pages(ctx, events_url(calendar_id), params, "items", limit=MAX_EVENTS, max_pages=100)
+    events, last = await pages(
+        ctx, events_url(calendar_id), params, "items", limit=MAX_EVENTS, max_pages=100
+    )
     return events, last
 
 
 async def fetch_new_events(ctx: OperationContext, inputs: CalendarInput, since: Any) -> Polled:
     """Events created since the last check, from the changes behind the sync token."""
-    state = since if isinstance(since, Mapping) and since.get("calendar") == inputs.calendar_id else {}
+    state = (
+        since if isinstance(since, Mapping) and since.get("calendar") == inputs.calendar_id else {}
+    )
     token = state.get("sync_token")
     try:
         events, last = await _sync(ctx, inputs.calendar_id, token)
@@ -144,26 +185,45 @@ async def fetch_new_events(ctx: OperationContext, inputs: CalendarInput, since: 
         events, last = await _sync(ctx, inputs.calendar_id, None)  # 410 Gone: a full sync again
     live = [e for e in events if e.get("status") != "cancelled" and e.get("created")]
     if not state.get("watermark"):
-        fresh = sorted(live, key=lambda e: _moment(e["created"]))[-SAMPLES:]  # the first check: samples only
+        fresh = sorted(live, key=lambda e: _moment(e["created"]))[
+            -SAMPLES:
+        ]  # the first check: samples only
     else:
         after = _moment(state["watermark"])
         fresh = [e for e in live if _moment(e["created"]) > after]
     watermark = last.get("updated") or state.get("watermark") or datetime.now(UTC).isoformat()
-    cursor = {"calendar": inputs.calendar_id, "sync_token": last.get("nextSyncToken"), "watermark": watermark}
+    cursor = {
+        "calendar": inputs.calendar_id,
+        "sync_token": last.get("nextSyncToken"),
+        "watermark": watermark,
+    }
     return Polled([event_output(e, inputs.calendar_id) for e in fresh], cursor=cursor)
 
 
-async def fetch_starting_soon(ctx: OperationContext, inputs: StartingSoonInput, since: Any) -> list[Mapping[str, Any]]:
+async def fetch_starting_soon(
+    ctx: OperationContext, inputs: StartingSoonInput, since: Any
+) -> list[Mapping[str, Any]]:
     """Events starting within ``minutes_before`` from now (``singleEvents``: each occurrence)."""
     now = datetime.now(UTC)
-    events, _ = await pages(ctx, events_url(inputs.calendar_id), {
-        "timeMin": now.isoformat(), "timeMax": (now + timedelta(minutes=inputs.minutes_before)).isoformat(),
-        "singleEvents": "true", "orderBy": "startTime", "maxResults": PAGE,
-    }, "items", limit=1000)
-    soon = []
+    events, _ = await pages(
+        ctx,
+        events_url(inputs.calendar_id),
+        {
+            "timeMin": now.isoformat(),
+            "timeMax": (now + timedelta(minutes=inputs.minutes_before)).isoformat(),
+            "singleEvents": "true",
+            "orderBy": "startTime",
+            "maxResults": PAGE,
+        },
+        "items",
+        limit=1000,
+    )
+    soon: list[Mapping[str, Any]] = []
     for event in events:
         start = (event.get("start") or {}).get("dateTime")
-        if start and datetime.fromisoformat(str(start).replace("Z", "+00:00")) >= now:  # not the ones already running
+        if (
+            start and datetime.fromisoformat(str(start).replace("Z", "+00:00")) >= now
+        ):  # not the ones already running
             soon.append(event_output(event, inputs.calendar_id))
     return soon
 

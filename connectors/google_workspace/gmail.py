@@ -33,20 +33,31 @@ def _addresses(values: list[str], field: str) -> list[str]:
     for value in values:
         for name, address in getaddresses([value]):
             if not ADDRESS.match(address):
-                raise InvalidInputError(f"'{value}' is not an e-mail address.", errors=[{"field": field, "message": "not an e-mail address"}])
+                raise InvalidInputError(
+                    f"'{value}' is not an e-mail address.",
+                    errors=[{"field": field, "message": "not an e-mail address"}],
+                )
             found.append(f"{name} <{address}>" if name else address)
     return found
 
 
 def _header(message: Mapping[str, Any], name: str) -> str:
     headers = (message.get("payload") or {}).get("headers") or []
-    return next((str(h["value"]) for h in headers if str(h.get("name", "")).lower() == name.lower()), "")
+    return next(
+        (str(h["value"]) for h in headers if str(h.get("name", "")).lower() == name.lower()), ""
+    )
 
 
 async def _original(ctx: OperationContext, message_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = await call(ctx, "GET", f"{GMAIL}/messages/{message_id}", params={
-        "format": "metadata", "metadataHeaders": ["Message-ID", "References", "Subject", "From", "Reply-To"],
-    })
+    found: dict[str, Any] = await call(
+        ctx,
+        "GET",
+        f"{GMAIL}/messages/{message_id}",
+        params={
+            "format": "metadata",
+            "metadataHeaders": ["Message-ID", "References", "Subject", "From", "Reply-To"],
+        },
+    )
     return found
 
 
@@ -59,17 +70,26 @@ async def compose(ctx: OperationContext, inputs: SendEmailInput) -> dict[str, An
         original = await _original(ctx, inputs.reply_to_message_id)
         thread_id = original["threadId"]
         message_id = _header(original, "Message-ID")
-        references = " ".join(part for part in (_header(original, "References"), message_id) if part)
+        references = " ".join(
+            part for part in (_header(original, "References"), message_id) if part
+        )
         if message_id:
             mail["In-Reply-To"] = message_id
             mail["References"] = references
         original_subject = _header(original, "Subject")
         if not subject:
-            subject = original_subject if original_subject.lower().startswith("re:") else f"Re: {original_subject}"
-        if not to:
+            subject = (
+                original_subject
+                if original_subject.lower().startswith("re:")
+                else f"Re: {original_subject}"
+            )
+        if not to and (_header(original, "Reply-To") or _header(original, "From")):
             to = [_header(original, "Reply-To") or _header(original, "From")]
     if not to:
-        raise InvalidInputError("Say who the mail goes to.", errors=[{"field": "to", "message": "at least one recipient"}])
+        raise InvalidInputError(
+            "Say who the mail goes to.",
+            errors=[{"field": "to", "message": "at least one recipient"}],
+        )
     mail["To"] = ", ".join(to)
     if inputs.cc:
         mail["Cc"] = ", ".join(_addresses(inputs.cc, "cc"))
@@ -88,13 +108,21 @@ async def compose(ctx: OperationContext, inputs: SendEmailInput) -> dict[str, An
 async def send_email(ctx: OperationContext, inputs: SendEmailInput) -> dict[str, Any]:
     """``messages.send``."""
     sent = await call(ctx, "POST", f"{GMAIL}/messages/send", json=await compose(ctx, inputs))
-    return {"id": sent["id"], "thread_id": sent["threadId"], "label_ids": sent.get("labelIds") or []}
+    return {
+        "id": sent["id"],
+        "thread_id": sent["threadId"],
+        "label_ids": sent.get("labelIds") or [],
+    }
 
 
 async def create_draft(ctx: OperationContext, inputs: SendEmailInput) -> dict[str, Any]:
     """``drafts.create``."""
     draft = await call(ctx, "POST", f"{GMAIL}/drafts", json={"message": await compose(ctx, inputs)})
-    return {"draft_id": draft["id"], "message_id": draft["message"]["id"], "thread_id": draft["message"]["threadId"]}
+    return {
+        "draft_id": draft["id"],
+        "message_id": draft["message"]["id"],
+        "thread_id": draft["message"]["threadId"],
+    }
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -114,19 +142,34 @@ def email_output(message: Mapping[str, Any]) -> dict[str, Any]:
         part = stack.pop(0)
         body = part.get("body") or {}
         if part.get("filename"):
-            attachments.append({"filename": part["filename"], "mime_type": part.get("mimeType", ""), "size": int(body.get("size") or 0),
-                                "attachment_id": body.get("attachmentId")})
+            attachments.append(
+                {
+                    "filename": part["filename"],
+                    "mime_type": part.get("mimeType", ""),
+                    "size": int(body.get("size") or 0),
+                    "attachment_id": body.get("attachmentId"),
+                }
+            )
         elif part.get("mimeType") == "text/plain" and not text:
             text = _decoded(body.get("data"))
         elif part.get("mimeType") == "text/html" and not html:
             html = _decoded(body.get("data"))
         stack.extend(part.get("parts") or [])
     return {
-        "id": message["id"], "thread_id": message["threadId"], "label_ids": list(message.get("labelIds") or []),
-        "sender": _header(message, "From"), "to": _header(message, "To"), "cc": _header(message, "Cc"),
-        "subject": _header(message, "Subject"), "date": _header(message, "Date"), "snippet": message.get("snippet", ""),
-        "body_text": text, "body_html": html, "message_id_header": _header(message, "Message-ID"),
-        "internal_date": str(message.get("internalDate", "")), "attachments": attachments,
+        "id": message["id"],
+        "thread_id": message["threadId"],
+        "label_ids": list(message.get("labelIds") or []),
+        "sender": _header(message, "From"),
+        "to": _header(message, "To"),
+        "cc": _header(message, "Cc"),
+        "subject": _header(message, "Subject"),
+        "date": _header(message, "Date"),
+        "snippet": message.get("snippet", ""),
+        "body_text": text,
+        "body_html": html,
+        "message_id_header": _header(message, "Message-ID"),
+        "internal_date": str(message.get("internalDate", "")),
+        "attachments": attachments,
     }
 
 
@@ -137,7 +180,10 @@ async def label_id(ctx: OperationContext, label: str) -> str:
         if label in (entry["id"], entry["name"]) or entry["name"].lower() == label.strip().lower():
             return str(entry["id"])
     names = ", ".join(sorted(str(e["name"]) for e in labels if e.get("type") == "user")) or "none"
-    raise InvalidInputError(f"Gmail has no label '{label}'. Your labels: {names}.", errors=[{"field": "label", "message": "no such label"}])
+    raise InvalidInputError(
+        f"Gmail has no label '{label}'. Your labels: {names}.",
+        errors=[{"field": "label", "message": "no such label"}],
+    )
 
 
 async def fetch_new_emails(ctx: OperationContext, inputs: NewEmailInput, since: Any) -> Polled:
@@ -155,6 +201,13 @@ async def fetch_new_emails(ctx: OperationContext, inputs: NewEmailInput, since: 
     ids = [str(m["id"]) for m in listed]
     known = set(since.get("ids") or []) if isinstance(since, Mapping) else None
     fresh = ids[:SAMPLES] if known is None else [i for i in ids if i not in known]
-    items = [email_output(await call(ctx, "GET", f"{GMAIL}/messages/{i}", params={"format": "full"})) for i in fresh]
-    remembered = ids + [i for i in (since.get("ids") or [] if isinstance(since, Mapping) else []) if i not in set(ids)]
+    items = [
+        email_output(await call(ctx, "GET", f"{GMAIL}/messages/{i}", params={"format": "full"}))
+        for i in fresh
+    ]
+    remembered = ids + [
+        i
+        for i in (since.get("ids") or [] if isinstance(since, Mapping) else [])
+        if i not in set(ids)
+    ]
     return Polled(items, cursor={"ids": remembered[:REMEMBERED_IDS]})

@@ -52,15 +52,33 @@ REFRESH_TOKEN = "1//sandbox-refresh-token-0001"  # noqa: S105
 EMAIL = "ada@sandbox.example"
 ALL_SCOPES = tuple(
     AUTH + s if not s.startswith(("https://", "openid")) else s
-    for s in ("openid", "userinfo.email", "userinfo.profile", "spreadsheets", "gmail.readonly", "gmail.compose", "drive", "calendar")
+    for s in (
+        "openid",
+        "userinfo.email",
+        "userinfo.profile",
+        "spreadsheets",
+        "gmail.readonly",
+        "gmail.compose",
+        "drive",
+        "calendar",
+    )
 )
 
 
 class GoogleError(Exception):
     """Google's error body: ``{"error": {"code", "message", "status", "errors": [...]}}``."""
 
-    def __init__(self, code: int, message: str, *, status: str, reason: str | None = None, domain: str = "global",
-                 location: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        status: str,
+        reason: str | None = None,
+        domain: str = "global",
+        location: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.headers = dict(headers or {})
@@ -74,7 +92,13 @@ class GoogleError(Exception):
 
 
 def invalid(message: str, location: str | None = None) -> GoogleError:
-    return GoogleError(400, message, status="INVALID_ARGUMENT", reason="invalid" if location else "badRequest", location=location)
+    return GoogleError(
+        400,
+        message,
+        status="INVALID_ARGUMENT",
+        reason="invalid" if location else "badRequest",
+        location=location,
+    )
 
 
 def not_found(message: str = "Requested entity was not found.") -> GoogleError:
@@ -106,8 +130,8 @@ class Account:
     events: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     """Calendar id → event id → event (cancelled ones kept, as Google does for sync)."""
     change_seq: int = 0
-    stale_before: int = 0
-    """Sync tokens issued before this change number answer 410."""
+    sync_epoch: int = 0
+    """Sync tokens name the epoch they were issued in; an older epoch's answer 410."""
     quota: list[tuple[int, str | None]] = field(default_factory=list)
     page_cap: int | None = None
     empty_pages: bool = False
@@ -117,7 +141,11 @@ class Account:
     def now(self) -> str:
         """RFC 3339 time, strictly increasing (so "created after" comparisons are exact)."""
         self._clock = max(self._clock + 0.001, time.time())
-        return datetime.fromtimestamp(self._clock, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return (
+            datetime.fromtimestamp(self._clock, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
 
     def next_change(self) -> int:
         self.change_seq += 1
@@ -142,7 +170,9 @@ def account(app: Starlette) -> Account:
 # -- pages ------------------------------------------------------------------------------------
 
 
-def paginate(acct: Account, items: list[Any], size: int, token: str | None) -> tuple[list[Any], str | None]:
+def paginate(
+    acct: Account, items: list[Any], size: int, token: str | None
+) -> tuple[list[Any], str | None]:
     """One page of ``items`` and the token of the next one (``None`` at the end).
 
     Tokens are opaque to clients: ``o<offset>`` continues at an offset; with
@@ -155,7 +185,7 @@ def paginate(acct: Account, items: list[Any], size: int, token: str | None) -> t
     if token and token.startswith("e"):
         return [], f"o{offset}"
     size = min(size, acct.page_cap) if acct.page_cap else size
-    page = items[offset:offset + size]
+    page = items[offset : offset + size]
     end = offset + len(page)
     if end >= len(items):
         return page, None
@@ -169,9 +199,14 @@ def page_size(request: Request, name: str, default: int, maximum: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise invalid(f"Invalid value '{raw}'. Values must match the following regular expression: '[0-9]+'", name) from None
+        raise invalid(
+            f"Invalid value '{raw}'. Values must match the following regular expression: '[0-9]+'",
+            name,
+        ) from None
     if value < 1 or value > maximum:
-        raise invalid(f"Invalid value '{raw}'. Values must be within the range: [1, {maximum}]", name)
+        raise invalid(
+            f"Invalid value '{raw}'. Values must be within the range: [1, {maximum}]", name
+        )
     return value
 
 
@@ -186,25 +221,38 @@ def _unauthenticated() -> GoogleError:
         "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid "
         "authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
         status="UNAUTHENTICATED",
-        headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'},
+        headers={
+            "WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
+        },
     )
 
 
 def _check_token(request: Request, acct: Account, scopes: tuple[str, ...]) -> None:
     header = request.headers.get("authorization", "")
-    token = acct.tokens.get(header.removeprefix("Bearer ").strip()) if header.startswith("Bearer ") else None
+    token = (
+        acct.tokens.get(header.removeprefix("Bearer ").strip())
+        if header.startswith("Bearer ")
+        else None
+    )
     if token is None or (token.expires_at is not None and token.expires_at <= time.time()):
         raise _unauthenticated()
     if scopes and not token.scopes & set(scopes):
         error = GoogleError(
-            403, "Request had insufficient authentication scopes.", status="PERMISSION_DENIED",
+            403,
+            "Request had insufficient authentication scopes.",
+            status="PERMISSION_DENIED",
             reason="insufficientPermissions",
-            headers={"WWW-Authenticate": f'Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="{" ".join(scopes)}"'},
+            headers={
+                "WWW-Authenticate": f'Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="{" ".join(scopes)}"'
+            },
         )
-        error.body["error"]["details"] = [{
-            "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
-            "domain": "googleapis.com",
-        }]
+        error.body["error"]["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                "domain": "googleapis.com",
+            }
+        ]
         raise error
 
 
@@ -213,10 +261,23 @@ def _quota(acct: Account) -> None:
         return
     status, reason = acct.quota.pop(0)
     if status == 429:
-        raise GoogleError(429, "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute per user'.",
-                          status="RESOURCE_EXHAUSTED", reason="rateLimitExceeded", domain="usageLimits")
-    message = "User Rate Limit Exceeded" if reason == "userRateLimitExceeded" else "Rate Limit Exceeded"
-    raise GoogleError(403, message, status="PERMISSION_DENIED", reason=reason or "rateLimitExceeded", domain="usageLimits")
+        raise GoogleError(
+            429,
+            "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute per user'.",
+            status="RESOURCE_EXHAUSTED",
+            reason="rateLimitExceeded",
+            domain="usageLimits",
+        )
+    message = (
+        "User Rate Limit Exceeded" if reason == "userRateLimitExceeded" else "Rate Limit Exceeded"
+    )
+    raise GoogleError(
+        403,
+        message,
+        status="PERMISSION_DENIED",
+        reason=reason or "rateLimitExceeded",
+        domain="usageLimits",
+    )
 
 
 def api(scopes: tuple[str, ...], handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -234,6 +295,7 @@ def api(scopes: tuple[str, ...], handler: Handler) -> Callable[[Request], Awaita
             return result
         return JSONResponse(result)
 
+    endpoint.scopes = scopes  # type: ignore[attr-defined]  # the contract test compares them with the discovery documents
     return endpoint
 
 
@@ -262,18 +324,29 @@ async def token(request: Request) -> Response:
     if (form.get("client_id"), form.get("client_secret")) != SANDBOX_CLIENT:
         return _oauth_error(401, "invalid_client", "The OAuth client was not found.")
     if form.get("grant_type") != "refresh_token":
-        return _oauth_error(400, "unsupported_grant_type", "Invalid grant_type: " + str(form.get("grant_type")))
+        return _oauth_error(
+            400, "unsupported_grant_type", "Invalid grant_type: " + str(form.get("grant_type"))
+        )
     scopes = acct.refresh_tokens.get(form.get("refresh_token", ""))
     if scopes is None:
         return _oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
     access = acct.issue(scopes, form["refresh_token"])
-    return JSONResponse({"access_token": access, "expires_in": 3599, "scope": " ".join(sorted(scopes)), "token_type": "Bearer"})
+    return JSONResponse(
+        {
+            "access_token": access,
+            "expires_in": 3599,
+            "scope": " ".join(sorted(scopes)),
+            "token_type": "Bearer",
+        }
+    )
 
 
 async def revoke(request: Request) -> Response:
     """``POST https://oauth2.googleapis.com/revoke``: a refresh token takes its access tokens along."""
     acct = account(request.app)
-    value = request.query_params.get("token") or dict(parse_qsl((await request.body()).decode())).get("token", "")
+    value = request.query_params.get("token") or dict(
+        parse_qsl((await request.body()).decode())
+    ).get("token", "")
     if value in acct.refresh_tokens:
         del acct.refresh_tokens[value]
         for key in [k for k, t in acct.tokens.items() if t.refresh_token == value]:
@@ -287,8 +360,15 @@ async def revoke(request: Request) -> Response:
 
 async def userinfo(request: Request, acct: Account) -> dict[str, Any]:
     """``oauth2.userinfo.get``."""
-    return {"id": "108000000000000000001", "email": EMAIL, "verified_email": True, "name": "Ada Lovelace",
-            "given_name": "Ada", "family_name": "Lovelace", "picture": "https://lh3.googleusercontent.com/a/sandbox"}
+    return {
+        "id": "108000000000000000001",
+        "email": EMAIL,
+        "verified_email": True,
+        "name": "Ada Lovelace",
+        "given_name": "Ada",
+        "family_name": "Lovelace",
+        "picture": "https://lh3.googleusercontent.com/a/sandbox",
+    }
 
 
 # -- test-only control ------------------------------------------------------------------------
@@ -299,17 +379,22 @@ async def control(request: Request) -> Response:
     what = request.path_params["what"]
     data = await body_json(request)
     if what == "quota":
-        acct.quota = [(int(data.get("status", 429)), data.get("reason"))] * int(data.get("times", 1))
+        acct.quota = [(int(data.get("status", 429)), data.get("reason"))] * int(
+            data.get("times", 1)
+        )
     elif what == "paging":
         acct.page_cap, acct.empty_pages = data.get("page_cap"), bool(data.get("empty_pages"))
     elif what == "tokens":
-        scopes = frozenset(AUTH + s if not s.startswith(("https://", "openid")) else s for s in data.get("scopes") or [])
+        scopes = frozenset(
+            AUTH + s if not s.startswith(("https://", "openid")) else s
+            for s in data.get("scopes") or []
+        )
         return JSONResponse({"access_token": acct.issue(scopes)})
     elif what == "expire_tokens":
         for value in acct.tokens.values():
             value.expires_at = time.time() - 1
     elif what == "expire_sync_tokens":
-        acct.stale_before = acct.change_seq + 1
+        acct.sync_epoch += 1
     else:
         return JSONResponse({"error": f"unknown control '{what}'"}, status_code=404)
     return JSONResponse({"ok": True})
@@ -331,15 +416,21 @@ def create_app() -> Starlette:
     from connectors.google_workspace import sandbox_gmail_calendar, sandbox_sheets_drive
     from connectors.google_workspace.sandbox_seed import seed
 
-    app = Starlette(routes=[
-        Route("/token", token, methods=["POST"]),
-        Route("/revoke", revoke, methods=["POST"]),
-        Route("/oauth2/v2/userinfo", api((ALL_SCOPES[0], AUTH + "userinfo.email", AUTH + "userinfo.profile"), userinfo), methods=["GET"]),
-        *sandbox_sheets_drive.ROUTES,
-        *sandbox_gmail_calendar.ROUTES,
-        Route("/__sandbox__/{what}", control, methods=["POST"]),
-        Route("/{path:path}", unknown_path, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/token", token, methods=["POST"]),
+            Route("/revoke", revoke, methods=["POST"]),
+            Route(
+                "/oauth2/v2/userinfo",
+                api((ALL_SCOPES[0], AUTH + "userinfo.email", AUTH + "userinfo.profile"), userinfo),
+                methods=["GET"],
+            ),
+            *sandbox_sheets_drive.ROUTES,
+            *sandbox_gmail_calendar.ROUTES,
+            Route("/__sandbox__/{what}", control, methods=["POST"]),
+            Route("/{path:path}", unknown_path, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        ]
+    )
     acct = Account()
     acct.tokens[ACCESS_TOKEN] = Token(frozenset(ALL_SCOPES), None, REFRESH_TOKEN)
     acct.refresh_tokens[REFRESH_TOKEN] = frozenset(ALL_SCOPES)

@@ -23,12 +23,19 @@ SYSTEM_LABELS = ("INBOX", "SENT", "DRAFT", "UNREAD", "IMPORTANT", "STARRED", "SP
 
 
 def _at(start: datetime, minutes: int) -> dict[str, str]:
-    return {"dateTime": (start + timedelta(minutes=minutes)).isoformat(timespec="seconds"), "timeZone": "UTC"}
+    return {
+        "dateTime": (start + timedelta(minutes=minutes)).isoformat(timespec="seconds"),
+        "timeZone": "UTC",
+    }
 
 
 def seed(acct: Account) -> None:
     sheet = new_file(acct, "Orders 2026", SPREADSHEET, [])
-    acct.files[SPREADSHEET_ID] = {**sheet, "id": SPREADSHEET_ID, "webViewLink": f"https://docs.google.com/spreadsheets/d/{SPREADSHEET_ID}/edit"}
+    acct.files[SPREADSHEET_ID] = {
+        **sheet,
+        "id": SPREADSHEET_ID,
+        "webViewLink": f"https://docs.google.com/spreadsheets/d/{SPREADSHEET_ID}/edit",
+    }
     del acct.files[sheet["id"]]
     acct.sheets[SPREADSHEET_ID] = [
         {"sheetId": 0, "title": "Orders", "rows": [list(row) for row in ORDERS]},
@@ -39,20 +46,57 @@ def seed(acct: Account) -> None:
     del acct.files[folder["id"]]
     new_file(acct, "Reports", FOLDER, [])
     for number in ("1001", "1002"):
-        new_file(acct, f"invoice-{number}.pdf", "application/pdf", [INVOICES_FOLDER_ID], size=18_204)
+        new_file(
+            acct, f"invoice-{number}.pdf", "application/pdf", [INVOICES_FOLDER_ID], size=18_204
+        )
 
     acct.labels = [
-        {"id": name, "name": name, "type": "system", "messageListVisibility": "show", "labelListVisibility": "labelShow"}
+        {
+            "id": name,
+            "name": name,
+            "type": "system",
+            "messageListVisibility": "show",
+            "labelListVisibility": "labelShow",
+        }
         for name in SYSTEM_LABELS
     ] + [
-        {"id": "Label_1", "name": "Requests", "type": "user", "messageListVisibility": "show", "labelListVisibility": "labelShow"},
-        {"id": "Label_2", "name": "Invoices", "type": "user", "messageListVisibility": "show", "labelListVisibility": "labelShow"},
+        {
+            "id": "Label_1",
+            "name": "Requests",
+            "type": "user",
+            "messageListVisibility": "show",
+            "labelListVisibility": "labelShow",
+        },
+        {
+            "id": "Label_2",
+            "name": "Invoices",
+            "type": "user",
+            "messageListVisibility": "show",
+            "labelListVisibility": "labelShow",
+        },
     ]
-    new_message(acct, "Alan Turing <alan@example.com>", "Lunch on Friday?", "Are you free for lunch on Friday?", ["INBOX"])
-    new_message(acct, "Billing <billing@vendor.example>", "Invoice 1002", "Please find the invoice attached.",
-                ["INBOX", "UNREAD", "Label_2"], attachment=("invoice-1002.pdf", b"%PDF-1.4 sandbox invoice"))
-    new_message(acct, "Grace Hopper <grace@example.com>", "Request: a dashboard for orders",
-                "Could we get a dashboard of this month's orders?", ["INBOX", "UNREAD", "Label_1"])
+    new_message(
+        acct,
+        "Alan Turing <alan@example.com>",
+        "Lunch on Friday?",
+        "Are you free for lunch on Friday?",
+        ["INBOX"],
+    )
+    new_message(
+        acct,
+        "Billing <billing@vendor.example>",
+        "Invoice 1002",
+        "Please find the invoice attached.",
+        ["INBOX", "UNREAD", "Label_2"],
+        attachment=("invoice-1002.pdf", b"%PDF-1.4 sandbox invoice"),
+    )
+    new_message(
+        acct,
+        "Grace Hopper <grace@example.com>",
+        "Request: a dashboard for orders",
+        "Could we get a dashboard of this month's orders?",
+        ["INBOX", "UNREAD", "Label_1"],
+    )
 
     acct.calendars = {
         EMAIL: {"summary": EMAIL, "timeZone": "UTC"},
@@ -60,8 +104,29 @@ def seed(acct: Account) -> None:
     }
     now = datetime.now(UTC).replace(microsecond=0)
     tomorrow = now.replace(hour=9, minute=0, second=0) + timedelta(days=1)
-    new_event(acct, EMAIL, {"summary": "Call with Grace", "start": _at(now, 20), "end": _at(now, 50),
-                            "attendees": [{"email": "grace@example.com", "responseStatus": "accepted"}]})
-    new_event(acct, EMAIL, {"summary": "Standup", "start": _at(tomorrow, 0), "end": _at(tomorrow, 15)}, STANDUP_EVENT_ID)
-    new_event(acct, TEAM_CALENDAR, {"summary": "Quarterly review", "location": "Room 4",
-                                    "start": _at(tomorrow, 24 * 60 * 6), "end": _at(tomorrow, 24 * 60 * 6 + 60)})
+    new_event(
+        acct,
+        EMAIL,
+        {
+            "summary": "Call with Grace",
+            "start": _at(now, 20),
+            "end": _at(now, 50),
+            "attendees": [{"email": "grace@example.com", "responseStatus": "accepted"}],
+        },
+    )
+    new_event(
+        acct,
+        EMAIL,
+        {"summary": "Standup", "start": _at(tomorrow, 0), "end": _at(tomorrow, 15)},
+        STANDUP_EVENT_ID,
+    )
+    new_event(
+        acct,
+        TEAM_CALENDAR,
+        {
+            "summary": "Quarterly review",
+            "location": "Room 4",
+            "start": _at(tomorrow, 24 * 60 * 6),
+            "end": _at(tomorrow, 24 * 60 * 6 + 60),
+        },
+    )

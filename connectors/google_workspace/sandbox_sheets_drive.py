@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 from typing import Any
 
@@ -26,10 +27,24 @@ from connectors.google_workspace.sandbox import (
 
 FOLDER = "application/vnd.google-apps.folder"
 SPREADSHEET = "application/vnd.google-apps.spreadsheet"
-READ_SHEETS = tuple(AUTH + s for s in ("drive", "drive.file", "drive.readonly", "spreadsheets", "spreadsheets.readonly"))
+READ_SHEETS = tuple(
+    AUTH + s
+    for s in ("drive", "drive.file", "drive.readonly", "spreadsheets", "spreadsheets.readonly")
+)
 WRITE_SHEETS = tuple(AUTH + s for s in ("drive", "drive.file", "spreadsheets"))
-READ_DRIVE = tuple(AUTH + s for s in ("drive", "drive.appdata", "drive.file", "drive.meet.readonly", "drive.metadata",
-                                      "drive.metadata.readonly", "drive.photos.readonly", "drive.readonly"))
+READ_DRIVE = tuple(
+    AUTH + s
+    for s in (
+        "drive",
+        "drive.appdata",
+        "drive.file",
+        "drive.meet.readonly",
+        "drive.metadata",
+        "drive.metadata.readonly",
+        "drive.photos.readonly",
+        "drive.readonly",
+    )
+)
 WRITE_DRIVE = tuple(AUTH + s for s in ("drive", "drive.appdata", "drive.file"))
 
 # -- Sheets ------------------------------------------------------------------------------------
@@ -61,7 +76,9 @@ def _spreadsheet(acct: Account, spreadsheet_id: str) -> list[dict[str, Any]]:
     return found
 
 
-def parse_range(acct: Account, spreadsheet_id: str, text: str) -> tuple[dict[str, Any], int, int, int | None, int | None]:
+def parse_range(
+    acct: Account, spreadsheet_id: str, text: str
+) -> tuple[dict[str, Any], int, int, int | None, int | None]:
     """A1 notation → (sheet, first column, first row, last column, last row), 0-based,
     ``None`` for an open end. ``Sheet1``, ``'My sheet'!A2:C``, ``A1:B2`` (first sheet)."""
     sheets = _spreadsheet(acct, spreadsheet_id)
@@ -71,7 +88,11 @@ def parse_range(acct: Account, spreadsheet_id: str, text: str) -> tuple[dict[str
         if text in by_title or text.strip("'") in by_title:  # a bare sheet name
             title, cells = text, ""
     if title is not None:
-        name = title[1:-1].replace("''", "'") if title.startswith("'") and title.endswith("'") else title
+        name = (
+            title[1:-1].replace("''", "'")
+            if title.startswith("'") and title.endswith("'")
+            else title
+        )
         sheet = next((s for s in sheets if s["title"] == name), None)
         if sheet is None:
             raise invalid(f"Unable to parse range: {text}")
@@ -125,11 +146,24 @@ async def spreadsheets_get(request: Request, acct: Account) -> dict[str, Any]:
     meta = acct.files[spreadsheet_id]
     return {
         "spreadsheetId": spreadsheet_id,
-        "properties": {"title": meta["name"], "locale": "en_US", "timeZone": "Europe/London", "autoRecalc": "ON_CHANGE"},
-        "sheets": [{"properties": {
-            "sheetId": s["sheetId"], "title": s["title"], "index": i, "sheetType": "GRID",
-            "gridProperties": {"rowCount": max(1000, len(s["rows"])), "columnCount": 26},
-        }} for i, s in enumerate(sheets)],
+        "properties": {
+            "title": meta["name"],
+            "locale": "en_US",
+            "timeZone": "Europe/London",
+            "autoRecalc": "ON_CHANGE",
+        },
+        "sheets": [
+            {
+                "properties": {
+                    "sheetId": s["sheetId"],
+                    "title": s["title"],
+                    "index": i,
+                    "sheetType": "GRID",
+                    "gridProperties": {"rowCount": max(1000, len(s["rows"])), "columnCount": 26},
+                }
+            }
+            for i, s in enumerate(sheets)
+        ],
         "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{spreadsheet_id}/edit",
     }
 
@@ -138,14 +172,19 @@ async def values_get(request: Request, acct: Account) -> dict[str, Any]:
     """``sheets.spreadsheets.values.get`` (ROWS, formatted values; trailing blanks dropped)."""
     text = request.path_params["range"]
     sheet, c1, r1, c2, r2 = parse_range(acct, request.path_params["spreadsheetId"], text)
-    rows = sheet["rows"][r1:None if r2 is None else r2 + 1]
-    values = [_trimmed(row[c1:None if c2 is None else c2 + 1]) for row in rows]
+    rows = sheet["rows"][r1 : None if r2 is None else r2 + 1]
+    values = [_trimmed(row[c1 : None if c2 is None else c2 + 1]) for row in rows]
     while values and not values[-1]:
         values.pop()
     width = max((len(v) for v in values), default=1)
     answer: dict[str, Any] = {
-        "range": a1(sheet["title"], c1, r1, c2 if c2 is not None else c1 + max(width, 1) - 1,
-                    r2 if r2 is not None else r1 + max(len(values), 1) - 1),
+        "range": a1(
+            sheet["title"],
+            c1,
+            r1,
+            c2 if c2 is not None else c1 + max(width, 1) - 1,
+            r2 if r2 is not None else r1 + max(len(values), 1) - 1,
+        ),
         "majorDimension": "ROWS",
     }
     if values:
@@ -156,7 +195,10 @@ async def values_get(request: Request, acct: Account) -> dict[str, Any]:
 def _value_input(request: Request) -> None:
     option = request.query_params.get("valueInputOption")
     if option not in ("RAW", "USER_ENTERED"):
-        raise invalid(f"Invalid valueInputOption: {option or 'INPUT_VALUE_OPTION_UNSPECIFIED'}", "valueInputOption")
+        raise invalid(
+            f"Invalid valueInputOption: {option or 'INPUT_VALUE_OPTION_UNSPECIFIED'}",
+            "valueInputOption",
+        )
 
 
 def _write(sheet: dict[str, Any], col: int, row: int, values: list[list[Any]]) -> None:
@@ -196,8 +238,12 @@ async def values_append(request: Request, acct: Account) -> dict[str, Any]:
         "tableRange": a1(sheet["title"], c1, 0, c1 + max(width, 1) - 1, max(used, 1) - 1),
         "updates": {
             "spreadsheetId": spreadsheet_id,
-            "updatedRange": a1(sheet["title"], c1, used, c1 + max(width, 1) - 1, used + len(values) - 1),
-            "updatedRows": len(values), "updatedColumns": width, "updatedCells": sum(len(v) for v in values),
+            "updatedRange": a1(
+                sheet["title"], c1, used, c1 + max(width, 1) - 1, used + len(values) - 1
+            ),
+            "updatedRows": len(values),
+            "updatedColumns": width,
+            "updatedCells": sum(len(v) for v in values),
         },
     }
 
@@ -209,15 +255,21 @@ async def values_update(request: Request, acct: Account) -> dict[str, Any]:
     text = request.path_params["range"]
     data = await body_json(request)
     if data.get("range") not in (None, text):
-        raise invalid(f"Requested writing within range [{text}], but tried writing to [{data.get('range')}]")
+        raise invalid(
+            f"Requested writing within range [{text}], but tried writing to [{data.get('range')}]"
+        )
     sheet, c1, r1, _, _ = parse_range(acct, spreadsheet_id, text)
     values = _values_body(data)
     _write(sheet, c1, r1, values)
     width = max((len(v) for v in values), default=0)
     return {
         "spreadsheetId": spreadsheet_id,
-        "updatedRange": a1(sheet["title"], c1, r1, c1 + max(width, 1) - 1, r1 + max(len(values), 1) - 1),
-        "updatedRows": len(values), "updatedColumns": width, "updatedCells": sum(len(v) for v in values),
+        "updatedRange": a1(
+            sheet["title"], c1, r1, c1 + max(width, 1) - 1, r1 + max(len(values), 1) - 1
+        ),
+        "updatedRows": len(values),
+        "updatedColumns": width,
+        "updatedCells": sum(len(v) for v in values),
     }
 
 
@@ -269,19 +321,29 @@ def _matches(file: dict[str, Any], q: str) -> bool:
     for term in re.split(r"\s+and\s+", q.strip()) if q.strip() else []:
         found = TERM.match(term)
         if found is None:
-            raise GoogleError(400, "Invalid Value", status="INVALID_ARGUMENT", reason="invalid", location="q")
+            raise GoogleError(
+                400, "Invalid Value", status="INVALID_ARGUMENT", reason="invalid", location="q"
+            )
         if found["parent"] is not None:
             parent = found["parent"].replace("\\'", "'")
-            if parent not in file.get("parents", []) and not (parent == "root" and file.get("parents") == ["root"]):
+            if parent not in file.get("parents", []) and not (
+                parent == "root" and file.get("parents") == ["root"]
+            ):
                 return False
             continue
         field, op = found["field"], found["op"]
         actual = file.get(field)
-        wanted: Any = found["bool"] == "true" if found["bool"] else (found["value"] or "").replace("\\'", "'")
+        wanted: Any = (
+            found["bool"] == "true" if found["bool"] else (found["value"] or "").replace("\\'", "'")
+        )
         ok = {
-            "=": actual == wanted, "!=": actual != wanted, "contains": str(wanted).lower() in str(actual).lower(),
-            ">": str(actual) > str(wanted), "<": str(actual) < str(wanted),
-            ">=": str(actual) >= str(wanted), "<=": str(actual) <= str(wanted),
+            "=": actual == wanted,
+            "!=": actual != wanted,
+            "contains": str(wanted).lower() in str(actual).lower(),
+            ">": str(actual) > str(wanted),
+            "<": str(actual) < str(wanted),
+            ">=": str(actual) >= str(wanted),
+            "<=": str(actual) <= str(wanted),
         }[op]
         if not ok:
             return False
@@ -308,15 +370,31 @@ async def files_list(request: Request, acct: Account) -> dict[str, Any]:
     return select(answer, fields, ())
 
 
-def new_file(acct: Account, name: str, mime_type: str, parents: list[str], size: int | None = None) -> dict[str, Any]:
+def new_file(
+    acct: Account, name: str, mime_type: str, parents: list[str], size: int | None = None
+) -> dict[str, Any]:
     for parent in parents:
-        if parent != "root" and (parent not in acct.files or acct.files[parent]["mimeType"] != FOLDER):
-            raise GoogleError(404, f"File not found: {parent}.", status="NOT_FOUND", reason="notFound", location="fileId")
+        if parent != "root" and (
+            parent not in acct.files or acct.files[parent]["mimeType"] != FOLDER
+        ):
+            raise GoogleError(
+                404,
+                f"File not found: {parent}.",
+                status="NOT_FOUND",
+                reason="notFound",
+                location="fileId",
+            )
     now = acct.now()
     file_id = new_id(33)
     file = {
-        "kind": "drive#file", "id": file_id, "name": name, "mimeType": mime_type, "parents": parents or ["root"],
-        "createdTime": now, "modifiedTime": now, "trashed": False,
+        "kind": "drive#file",
+        "id": file_id,
+        "name": name,
+        "mimeType": mime_type,
+        "parents": parents or ["root"],
+        "createdTime": now,
+        "modifiedTime": now,
+        "trashed": False,
         "webViewLink": f"https://drive.google.com/{'drive/folders' if mime_type == FOLDER else 'file/d'}/{file_id}/view",
     }
     if size is not None:
@@ -329,13 +407,24 @@ def _metadata(data: dict[str, Any]) -> tuple[str, str, list[str]]:
     parents = data.get("parents") or []
     if not isinstance(parents, list):
         raise invalid("Invalid value at 'parents'", "parents")
-    return str(data.get("name") or "Untitled"), str(data.get("mimeType") or "application/octet-stream"), [str(p) for p in parents]
+    return (
+        str(data.get("name") or "Untitled"),
+        str(data.get("mimeType") or "application/octet-stream"),
+        [str(p) for p in parents],
+    )
 
 
 async def files_create(request: Request, acct: Account) -> dict[str, Any]:
     """``drive.files.create`` without media (folders, empty files)."""
     name, mime, parents = _metadata(await body_json(request))
-    return select(new_file(acct, name, mime, parents), request.query_params.get("fields"), DEFAULT_FILE_FIELDS)
+    return select(
+        new_file(acct, name, mime, parents), request.query_params.get("fields"), DEFAULT_FILE_FIELDS
+    )
+
+
+def _part_bytes(part: Any) -> bytes:
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
 
 
 async def files_upload(request: Request, acct: Account) -> dict[str, Any]:
@@ -343,21 +432,22 @@ async def files_upload(request: Request, acct: Account) -> dict[str, Any]:
     kind = request.query_params.get("uploadType")
     body = await request.body()
     content_type = request.headers.get("content-type", "")
+    parents: list[str] = []
     if kind == "media":
-        name, mime, parents, content = "Untitled", content_type or "application/octet-stream", [], body
+        name, mime, content = "Untitled", content_type or "application/octet-stream", body
     elif kind == "multipart":
         if not content_type.startswith("multipart/related"):
             raise invalid("Bad content type. Please use multipart.")
-        message = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body, policy=email.policy.HTTP)
+        message = email.message_from_bytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body, policy=email.policy.HTTP
+        )
         parts = list(message.iter_parts()) if message.is_multipart() else []
         if len(parts) != 2:
             raise invalid("Multipart uploads take two parts: metadata, then media.")
-        import json
-
-        meta = json.loads(parts[0].get_payload(decode=True) or b"{}")
+        meta = json.loads(_part_bytes(parts[0]) or b"{}")
         name, mime, parents = _metadata(meta)
         mime = str(meta.get("mimeType") or parts[1].get_content_type())
-        content = parts[1].get_payload(decode=True) or b""
+        content = _part_bytes(parts[1])
     else:
         raise invalid(f"Invalid upload type: {kind}", "uploadType")
     file = new_file(acct, name, mime, parents, size=len(content))
@@ -372,7 +462,13 @@ async def files_get(request: Request, acct: Account) -> dict[str, Any]:
     file_id = request.path_params["fileId"]
     file = acct.files.get(file_id)
     if file is None:
-        raise GoogleError(404, f"File not found: {file_id}.", status="NOT_FOUND", reason="notFound", location="fileId")
+        raise GoogleError(
+            404,
+            f"File not found: {file_id}.",
+            status="NOT_FOUND",
+            reason="notFound",
+            location="fileId",
+        )
     shown = select(file, request.query_params.get("fields"), DEFAULT_FILE_FIELDS)
     shown.pop("_content", None)
     return shown
@@ -380,9 +476,21 @@ async def files_get(request: Request, acct: Account) -> dict[str, Any]:
 
 ROUTES = [
     Route("/v4/spreadsheets/{spreadsheetId}", api(READ_SHEETS, spreadsheets_get), methods=["GET"]),
-    Route("/v4/spreadsheets/{spreadsheetId}/values/{range}:append", api(WRITE_SHEETS, values_append), methods=["POST"]),
-    Route("/v4/spreadsheets/{spreadsheetId}/values/{range}", api(READ_SHEETS, values_get), methods=["GET"]),
-    Route("/v4/spreadsheets/{spreadsheetId}/values/{range}", api(WRITE_SHEETS, values_update), methods=["PUT"]),
+    Route(
+        "/v4/spreadsheets/{spreadsheetId}/values/{range}:append",
+        api(WRITE_SHEETS, values_append),
+        methods=["POST"],
+    ),
+    Route(
+        "/v4/spreadsheets/{spreadsheetId}/values/{range}",
+        api(READ_SHEETS, values_get),
+        methods=["GET"],
+    ),
+    Route(
+        "/v4/spreadsheets/{spreadsheetId}/values/{range}",
+        api(WRITE_SHEETS, values_update),
+        methods=["PUT"],
+    ),
     Route("/drive/v3/files", api(READ_DRIVE, files_list), methods=["GET"]),
     Route("/drive/v3/files", api(WRITE_DRIVE, files_create), methods=["POST"]),
     Route("/drive/v3/files/{fileId}", api(READ_DRIVE, files_get), methods=["GET"]),

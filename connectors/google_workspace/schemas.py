@@ -15,10 +15,16 @@ Cell = str | int | float | bool | None
 
 class SheetInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    spreadsheet_id: str = Field(min_length=1, description="The spreadsheet's ID (the long part of its URL after /d/).",
-                                json_schema_extra=dynamic("spreadsheets"))
-    sheet: str = Field(min_length=1, description="The sheet (tab) name, e.g. Orders. Row 1 holds the column headers.",
-                       json_schema_extra=dynamic("sheets"))
+    spreadsheet_id: str = Field(
+        min_length=1,
+        description="The spreadsheet's ID (the long part of its URL after /d/).",
+        json_schema_extra=dynamic("spreadsheets"),
+    )
+    sheet: str = Field(
+        min_length=1,
+        description="The sheet (tab) name, e.g. Orders. Row 1 holds the column headers.",
+        json_schema_extra=dynamic("sheets"),
+    )
 
 
 class NewRowInput(SheetInput):
@@ -28,11 +34,13 @@ class NewRowInput(SheetInput):
 class RowValues(SheetInput):
     values: list[Cell] | None = Field(None, description="The row's cells, from column A on.")
     columns: dict[str, Cell] | None = Field(
-        None, description="The row's cells by column header (row 1), e.g. {\"Email\": \"ada@example.com\"}; "
-        "columns not named keep their value (update) or stay empty (append)."
+        None,
+        description='The row\'s cells by column header (row 1), e.g. {"Email": "ada@example.com"}; '
+        "columns not named keep their value (update) or stay empty (append).",
     )
     value_input: Literal["USER_ENTERED", "RAW"] = Field(
-        "USER_ENTERED", description="USER_ENTERED: read as if typed (numbers, dates, formulas); RAW: stored as given."
+        "USER_ENTERED",
+        description="USER_ENTERED: read as if typed (numbers, dates, formulas); RAW: stored as given.",
     )
 
     @model_validator(mode="after")
@@ -47,12 +55,18 @@ class AppendRowInput(RowValues):
 
 
 class UpdateRowInput(RowValues):
-    row_number: int = Field(ge=2, description="The row to overwrite (2 is the first row below the headers).")
+    row_number: int = Field(
+        ge=2, description="The row to overwrite (2 is the first row below the headers)."
+    )
 
 
 class LookupRowInput(SheetInput):
-    column: str = Field(min_length=1, description="The column to search: its header (row 1) or its letter (A, B…).")
-    value: str = Field(description="The value to find (compared as text, ignoring case and surrounding spaces).")
+    column: str = Field(
+        min_length=1, description="The column to search: its header (row 1) or its letter (A, B…)."
+    )
+    value: str = Field(
+        description="The value to find (compared as text, ignoring case and surrounding spaces)."
+    )
     all_matches: bool = Field(False, description="Return every matching row, not only the first.")
 
 
@@ -61,12 +75,16 @@ class Row(BaseModel):
     sheet: str = Field(description="The sheet (tab) name.")
     row_number: int = Field(description="The row's number in the sheet (1 is the header row).")
     values: list[str] = Field(description="The row's cells as shown, from column A.")
-    columns: dict[str, str] = Field(description="The row's cells by column header (by letter where a header is blank).")
+    columns: dict[str, str] = Field(
+        description="The row's cells by column header (by letter where a header is blank)."
+    )
 
 
 class RowChange(Row):
     row_hash: str = Field(description="A hash of the row's cells: it changes when the row does.")
-    change: Literal["new", "updated"] = Field(description="new: an added or inserted row; updated: an edited row.")
+    change: Literal["new", "updated"] = Field(
+        description="new: an added or inserted row; updated: an edited row."
+    )
 
 
 class RowWritten(Row):
@@ -76,9 +94,13 @@ class RowWritten(Row):
 class LookupResult(BaseModel):
     found: bool = Field(description="Whether a row matched.")
     row_number: int | None = Field(description="The first matching row's number.")
-    values: list[str] = Field(description="The first matching row's cells (empty when none matched).")
+    values: list[str] = Field(
+        description="The first matching row's cells (empty when none matched)."
+    )
     columns: dict[str, str] = Field(description="The first matching row's cells by column header.")
-    matches: list[Row] = Field(description="Every matching row (only the first unless all_matches).")
+    matches: list[Row] = Field(
+        description="Every matching row (only the first unless all_matches)."
+    )
 
 
 # -- Gmail --------------------------------------------------------------------------------------
@@ -86,17 +108,27 @@ class LookupResult(BaseModel):
 
 class NewEmailInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    query: str | None = Field(None, description="A Gmail search, as in Gmail's search box, e.g. from:billing has:attachment.")
-    label: str | None = Field(None, description="Only mails with this label (its name, e.g. Requests, or its ID).",
-                              json_schema_extra=dynamic("gmail_labels"))
-    max_messages: int = Field(25, ge=1, le=100, description="How many of the newest matching mails each check reads.")
+    query: str | None = Field(
+        None,
+        description="A Gmail search, as in Gmail's search box, e.g. from:billing has:attachment.",
+    )
+    label: str | None = Field(
+        None,
+        description="Only mails with this label (its name, e.g. Requests, or its ID).",
+        json_schema_extra=dynamic("gmail_labels"),
+    )
+    max_messages: int = Field(
+        25, ge=1, le=100, description="How many of the newest matching mails each check reads."
+    )
 
 
 class Attachment(BaseModel):
     filename: str = Field(description="The attachment's file name.")
     mime_type: str = Field(description="Its MIME type.")
     size: int = Field(description="Its size in bytes.")
-    attachment_id: str | None = Field(description="Gmail's attachment ID (for messages.attachments.get).")
+    attachment_id: str | None = Field(
+        description="Gmail's attachment ID (for messages.attachments.get)."
+    )
 
 
 class Email(BaseModel):
@@ -118,14 +150,22 @@ class Email(BaseModel):
 
 class SendEmailInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: list[str] = Field(default_factory=list, description="Recipients' addresses. A reply without any goes to the original sender.")
+    to: list[str] = Field(
+        default_factory=list,
+        description="Recipients' addresses. A reply without any goes to the original sender.",
+    )
     cc: list[str] = Field(default_factory=list, description="Cc addresses.")
     bcc: list[str] = Field(default_factory=list, description="Bcc addresses.")
-    subject: str = Field("", description="The subject. A reply without one uses Re: and the original subject.")
+    subject: str = Field(
+        "", description="The subject. A reply without one uses Re: and the original subject."
+    )
     body_text: str = Field(description="The plain-text body.")
-    body_html: str | None = Field(None, description="An HTML version of the body (sent beside the text).")
+    body_html: str | None = Field(
+        None, description="An HTML version of the body (sent beside the text)."
+    )
     reply_to_message_id: str | None = Field(
-        None, description="Reply to this Gmail message ID (e.g. a trigger's id): the mail joins its thread."
+        None,
+        description="Reply to this Gmail message ID (e.g. a trigger's id): the mail joins its thread.",
     )
 
 
@@ -143,19 +183,25 @@ class Draft(BaseModel):
 
 # -- Drive --------------------------------------------------------------------------------------
 
-FOLDER_FIELD = {"json_schema_extra": dynamic("folders")}
-
 
 class NewFileInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    folder_id: str = Field(min_length=1, description="The folder to watch (its ID; root for My Drive).", **FOLDER_FIELD)  # type: ignore[arg-type]
-    mime_type: str | None = Field(None, description="Only files of this MIME type, e.g. application/pdf.")
+    folder_id: str = Field(
+        min_length=1,
+        description="The folder to watch (its ID; root for My Drive).",
+        json_schema_extra=dynamic("folders"),
+    )
+    mime_type: str | None = Field(
+        None, description="Only files of this MIME type, e.g. application/pdf."
+    )
 
 
 class File(BaseModel):
     id: str = Field(description="The file's ID.")
     name: str = Field(description="Its name.")
-    mime_type: str = Field(description="Its MIME type (folders: application/vnd.google-apps.folder).")
+    mime_type: str = Field(
+        description="Its MIME type (folders: application/vnd.google-apps.folder)."
+    )
     parents: list[str] = Field(description="IDs of the folders it is in.")
     created_time: str | None = Field(description="When it was created (RFC 3339).")
     modified_time: str | None = Field(description="When it last changed (RFC 3339).")
@@ -167,56 +213,88 @@ class UploadFileInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, description="The file's name, e.g. report.csv.")
     content: str | None = Field(None, description="The file's content as text.")
-    content_base64: str | None = Field(None, description="The file's content, base64-encoded (for binary files).")
-    mime_type: str = Field("text/plain", description="The content's MIME type, e.g. text/csv or application/pdf.")
-    folder_id: str | None = Field(None, description="The folder to put it in (default: My Drive).", **FOLDER_FIELD)  # type: ignore[arg-type]
+    content_base64: str | None = Field(
+        None, description="The file's content, base64-encoded (for binary files)."
+    )
+    mime_type: str = Field(
+        "text/plain", description="The content's MIME type, e.g. text/csv or application/pdf."
+    )
+    folder_id: str | None = Field(
+        None,
+        description="The folder to put it in (default: My Drive).",
+        json_schema_extra=dynamic("folders"),
+    )
 
     @model_validator(mode="after")
     def _one_content(self) -> UploadFileInput:
         if (self.content is None) == (self.content_base64 is None):
-            raise ValueError("give the file's content either as content (text) or as content_base64")
+            raise ValueError(
+                "give the file's content either as content (text) or as content_base64"
+            )
         return self
 
 
 class CreateFolderInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, description="The new folder's name.")
-    parent_id: str | None = Field(None, description="The folder to create it in (default: My Drive).", **FOLDER_FIELD)  # type: ignore[arg-type]
+    parent_id: str | None = Field(
+        None,
+        description="The folder to create it in (default: My Drive).",
+        json_schema_extra=dynamic("folders"),
+    )
 
 
 # -- Calendar -----------------------------------------------------------------------------------
 
-CALENDAR_FIELD = {"json_schema_extra": dynamic("calendars")}
-
 
 class CalendarInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    calendar_id: str = Field("primary", min_length=1, description="The calendar (its ID; primary for the main one).", **CALENDAR_FIELD)  # type: ignore[arg-type]
+    calendar_id: str = Field(
+        "primary",
+        min_length=1,
+        description="The calendar (its ID; primary for the main one).",
+        json_schema_extra=dynamic("calendars"),
+    )
 
 
 class StartingSoonInput(CalendarInput):
-    minutes_before: int = Field(15, ge=1, le=1440, description="Fire this many minutes (or less) before an event starts.")
+    minutes_before: int = Field(
+        15, ge=1, le=1440, description="Fire this many minutes (or less) before an event starts."
+    )
 
 
 class EventFields(BaseModel):
     description: str | None = Field(None, description="Its description.")
     location: str | None = Field(None, description="Where it takes place.")
     end: str | None = Field(None, description="End, in the same form as start.")
-    time_zone: str | None = Field(None, description="An IANA time zone for start and end, e.g. Europe/Berlin.")
+    time_zone: str | None = Field(
+        None, description="An IANA time zone for start and end, e.g. Europe/Berlin."
+    )
     attendees: list[str] | None = Field(None, description="Guests' e-mail addresses.")
-    send_updates: Literal["all", "externalOnly", "none"] = Field("none", description="Who gets an e-mail about it.")
+    send_updates: Literal["all", "externalOnly", "none"] = Field(
+        "none", description="Who gets an e-mail about it."
+    )
 
 
 class CreateEventInput(CalendarInput, EventFields):
     summary: str = Field(min_length=1, description="The event's title.")
-    start: str = Field(min_length=1, description="Start: 2026-05-04T10:00:00+02:00, or 2026-05-04 for an all-day event.")
-    duration_minutes: int = Field(30, ge=1, description="Length when no end is given (all-day events: one day).")
+    start: str = Field(
+        min_length=1,
+        description="Start: 2026-05-04T10:00:00+02:00, or 2026-05-04 for an all-day event.",
+    )
+    duration_minutes: int = Field(
+        30, ge=1, description="Length when no end is given (all-day events: one day)."
+    )
 
 
 class UpdateEventInput(CalendarInput, EventFields):
-    event_id: str = Field(min_length=1, description="The event's ID (e.g. from a trigger or Create event).")
+    event_id: str = Field(
+        min_length=1, description="The event's ID (e.g. from a trigger or Create event)."
+    )
     summary: str | None = Field(None, description="A new title.")
-    start: str | None = Field(None, description="A new start: 2026-05-04T10:00:00+02:00, or 2026-05-04 (all day).")
+    start: str | None = Field(
+        None, description="A new start: 2026-05-04T10:00:00+02:00, or 2026-05-04 (all day)."
+    )
 
 
 class Event(BaseModel):

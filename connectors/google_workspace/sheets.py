@@ -52,22 +52,36 @@ def values_url(spreadsheet_id: str, a1: str, suffix: str = "") -> str:
     return f"{SHEETS}/{quote(spreadsheet_id, safe='')}/values/{quote(a1, safe='')}{suffix}"
 
 
-async def read_sheet(ctx: OperationContext, spreadsheet_id: str, sheet: str, cells: str = "") -> list[list[str]]:
+async def read_sheet(
+    ctx: OperationContext, spreadsheet_id: str, sheet: str, cells: str = ""
+) -> list[list[str]]:
     """Every row of the sheet (or of ``cells``) as shown (``values.get``; trailing blanks are not sent)."""
-    data = await call(ctx, "GET", values_url(spreadsheet_id, sheet_range(sheet, cells)),
-                      params={"majorDimension": "ROWS", "valueRenderOption": "FORMATTED_VALUE"})
+    data = await call(
+        ctx,
+        "GET",
+        values_url(spreadsheet_id, sheet_range(sheet, cells)),
+        params={"majorDimension": "ROWS", "valueRenderOption": "FORMATTED_VALUE"},
+    )
     return [[str(v) for v in row] for row in (data or {}).get("values") or []]
 
 
 def keyed(headers: list[str], values: list[str]) -> dict[str, str]:
     width = max(len(headers), len(values))
     padded = values + [""] * (width - len(values))
-    return {(headers[i] if i < len(headers) and headers[i] else column_letters(i)): padded[i] for i in range(width)}
+    return {
+        (headers[i] if i < len(headers) and headers[i] else column_letters(i)): padded[i]
+        for i in range(width)
+    }
 
 
 def row(inputs: Any, headers: list[str], number: int, values: list[str]) -> dict[str, Any]:
-    return {"spreadsheet_id": inputs.spreadsheet_id, "sheet": inputs.sheet, "row_number": number,
-            "values": values, "columns": keyed(headers, values)}
+    return {
+        "spreadsheet_id": inputs.spreadsheet_id,
+        "sheet": inputs.sheet,
+        "row_number": number,
+        "values": values,
+        "columns": keyed(headers, values),
+    }
 
 
 def _cells(inputs: RowValues, headers: list[str], current: list[str]) -> list[Cell]:
@@ -89,8 +103,13 @@ def _cells(inputs: RowValues, headers: list[str], current: list[str]) -> list[Ce
     return cells
 
 
-def _written(inputs: Any, headers: list[str], number: int, cells: list[Cell], updated_range: str) -> dict[str, Any]:
-    shown = ["" if c is None else (("TRUE" if c else "FALSE") if isinstance(c, bool) else str(c)) for c in cells]
+def _written(
+    inputs: Any, headers: list[str], number: int, cells: list[Cell], updated_range: str
+) -> dict[str, Any]:
+    shown = [
+        "" if c is None else (("TRUE" if c else "FALSE") if isinstance(c, bool) else str(c))
+        for c in cells
+    ]
     return {**row(inputs, headers, number, shown), "updated_range": updated_range}
 
 
@@ -105,7 +124,9 @@ async def append_row(ctx: OperationContext, inputs: AppendRowInput) -> dict[str,
     headers = (await read_sheet(ctx, inputs.spreadsheet_id, inputs.sheet, "1:1") or [[]])[0]
     cells = _cells(inputs, headers, [])
     data = await call(
-        ctx, "POST", values_url(inputs.spreadsheet_id, sheet_range(inputs.sheet, "A1"), ":append"),
+        ctx,
+        "POST",
+        values_url(inputs.spreadsheet_id, sheet_range(inputs.sheet, "A1"), ":append"),
         params={"valueInputOption": inputs.value_input, "insertDataOption": "INSERT_ROWS"},
         json={"majorDimension": "ROWS", "values": [cells]},
     )
@@ -120,8 +141,13 @@ async def update_row(ctx: OperationContext, inputs: UpdateRowInput) -> dict[str,
     current = rows[inputs.row_number - 1] if inputs.row_number <= len(rows) else []
     cells = _cells(inputs, headers, current)
     a1 = sheet_range(inputs.sheet, f"A{inputs.row_number}")
-    data = await call(ctx, "PUT", values_url(inputs.spreadsheet_id, a1), params={"valueInputOption": inputs.value_input},
-                      json={"range": a1, "majorDimension": "ROWS", "values": [cells]})
+    data = await call(
+        ctx,
+        "PUT",
+        values_url(inputs.spreadsheet_id, a1),
+        params={"valueInputOption": inputs.value_input},
+        json={"range": a1, "majorDimension": "ROWS", "values": [cells]},
+    )
     return _written(inputs, headers, inputs.row_number, cells, data["updatedRange"])
 
 
@@ -155,8 +181,13 @@ async def lookup_row(ctx: OperationContext, inputs: LookupRowInput) -> dict[str,
     if not inputs.all_matches:
         matches = matches[:1]
     first = matches[0] if matches else None
-    return {"found": first is not None, "row_number": first["row_number"] if first else None,
-            "values": first["values"] if first else [], "columns": first["columns"] if first else {}, "matches": matches}
+    return {
+        "found": first is not None,
+        "row_number": first["row_number"] if first else None,
+        "values": first["values"] if first else [],
+        "columns": first["columns"] if first else {},
+        "matches": matches,
+    }
 
 
 # -- triggers ------------------------------------------------------------------------------------
@@ -187,21 +218,30 @@ def _snapshot_key(inputs: NewRowInput) -> str:
 def row_fetcher(updates: bool) -> Any:
     async def fetch(ctx: OperationContext, inputs: NewRowInput, since: Any) -> Polled:
         rows = await read_sheet(ctx, inputs.spreadsheet_id, inputs.sheet)
-        headers, data = (rows[0] if rows else []), rows[1:MAX_SNAPSHOT_ROWS + 1]
+        headers, data = (rows[0] if rows else []), rows[1 : MAX_SNAPSHOT_ROWS + 1]
         hashes = [row_hash(values) for values in data]
         cursor = {"sheet": _snapshot_key(inputs), "hashes": hashes}
-        previous = since.get("hashes") if isinstance(since, Mapping) and since.get("sheet") == _snapshot_key(inputs) else None
+        previous = (
+            since.get("hashes")
+            if isinstance(since, Mapping) and since.get("sheet") == _snapshot_key(inputs)
+            else None
+        )
         if previous is None:  # the first check: remember the sheet, show its last rows as samples
             picked = [(j, "new") for j in range(max(0, len(data) - SAMPLE_ROWS), len(data))]
         else:
-            picked = [(j, kind) for j, kind in changes(list(previous), hashes) if updates or kind == "new"]
+            picked = [
+                (j, kind) for j, kind in changes(list(previous), hashes) if updates or kind == "new"
+            ]
         items = [
             {**row(inputs, headers, j + 2, data[j]), "row_hash": hashes[j], "change": kind}
-            for j, kind in picked if any(cell.strip() for cell in data[j])  # a blanked row is no event
+            for j, kind in picked
+            if any(cell.strip() for cell in data[j])  # a blanked row is no event
         ]
         return Polled(items, cursor=cursor)
 
-    fetch.__doc__ = "Read the sheet, compare row hashes with the last read: new rows" + (" and edited rows." if updates else ".")
+    fetch.__doc__ = "Read the sheet, compare row hashes with the last read: new rows" + (
+        " and edited rows." if updates else "."
+    )
     return fetch
 
 

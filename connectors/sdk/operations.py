@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -130,7 +130,7 @@ class Polled(list[Mapping[str, Any]]):
     must be JSON (it is stored with the trigger's state); ``None`` keeps the old one.
     """
 
-    def __init__(self, items: list[Mapping[str, Any]] | tuple[Mapping[str, Any], ...] = (), cursor: Any = None) -> None:
+    def __init__(self, items: Iterable[Mapping[str, Any]] = (), cursor: Any = None) -> None:
         super().__init__(items)
         self.cursor = cursor
 

@@ -58,7 +58,9 @@ class Google:
         return sb.account(self.sandbox)
 
     async def control(self, what: str, **data: Any) -> dict[str, Any]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.sandbox), base_url="http://sandbox.invalid") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.sandbox), base_url="http://sandbox.invalid"
+        ) as client:
             response = await client.post(f"/__sandbox__/{what}", json=data)
             response.raise_for_status()
             result: dict[str, Any] = response.json()
@@ -68,7 +70,12 @@ class Google:
         return [f"{r.method} {r.url.host}{r.url.path}" for r in self.transport.requests]
 
 
-def connect(sandbox: Any | None = None, credentials: Mapping[str, Any] | None = None, *, client: OAuthClient | None = CLIENT) -> Google:
+def connect(
+    sandbox: Any | None = None,
+    credentials: Mapping[str, Any] | None = None,
+    *,
+    client: OAuthClient | None = CLIENT,
+) -> Google:
     sandbox = sandbox if sandbox is not None else sb.create_app()
     creds = dict(credentials if credentials is not None else SANDBOX_CREDENTIALS)
     saved: list[dict[str, Any]] = []
@@ -78,8 +85,12 @@ def connect(sandbox: Any | None = None, credentials: Mapping[str, Any] | None = 
 
     transport = RecordingTransport(httpx.ASGITransport(app=sandbox))
     http = build_http(
-        app_key=app.key, allowed_hosts=app.allowed_hosts, auth=app.auth.httpx_auth(creds, save_tokens, client),
-        error_parser=app.error_parser, secrets=secrets_of(creds), transport=transport,
+        app_key=app.key,
+        allowed_hosts=app.allowed_hosts,
+        auth=app.auth.httpx_auth(creds, save_tokens, client),
+        error_parser=app.error_parser,
+        secrets=secrets_of(creds),
+        transport=transport,
     )
     google = Google(sandbox, OperationContext(http=http, credentials=creds), transport, saved)
     return google
@@ -87,7 +98,11 @@ def connect(sandbox: Any | None = None, credentials: Mapping[str, Any] | None = 
 
 def expired(credentials: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A token set whose access token is past its hour."""
-    return {**(credentials or SANDBOX_CREDENTIALS), "access_token": "ya29.long-gone", "expires_at": int(time.time()) - 10}
+    return {
+        **(credentials or SANDBOX_CREDENTIALS),
+        "access_token": "ya29.long-gone",
+        "expires_at": int(time.time()) - 10,
+    }
 
 
 async def run(google: Google, key: str, **inputs: Any) -> dict[str, Any]:
@@ -98,7 +113,9 @@ async def run(google: Google, key: str, **inputs: Any) -> dict[str, Any]:
     return op.output.model_validate(data).model_dump(mode="json")
 
 
-async def poll(google: Google, key: str, since: Any = None, **inputs: Any) -> tuple[list[dict[str, Any]], Any]:
+async def poll(
+    google: Google, key: str, since: Any = None, **inputs: Any
+) -> tuple[list[dict[str, Any]], Any]:
     """One poll of a trigger: its items (validated) and the cursor the engine would keep."""
     op = app.trigger(key)
     items = await op.fetch(google.ctx, op.input.model_validate(inputs), since)  # type: ignore[attr-defined]
