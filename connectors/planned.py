@@ -29,16 +29,6 @@ class PlannedApp:
 
 PLANNED: dict[str, PlannedApp] = {app.key: app for app in (
     PlannedApp(
-        "hubspot", "HubSpot", "CRM",
-        triggers=("new_contact", "contact_property_changed", "new_deal", "deal_stage_changed"),
-        actions=("create_or_update_contact", "create_deal", "create_task", "create_note", "find_contact"),
-    ),
-    PlannedApp(
-        "shopify", "Shopify", "Commerce",
-        triggers=("new_order", "order_paid", "new_customer", "new_product"),
-        actions=("create_product", "update_product", "create_customer", "add_tags", "update_order"),
-    ),
-    PlannedApp(
         "mailchimp", "Mailchimp", "Marketing",
         triggers=("new_subscriber", "unsubscribe", "subscriber_updated"),
         actions=("add_or_update_subscriber", "unsubscribe", "add_tags", "add_note", "find_subscriber"),

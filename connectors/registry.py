@@ -9,9 +9,11 @@ from connectors import (
     formatter,
     google_workspace,
     http,
+    hubspot,
     manual,
     monday,
     schedule,
+    shopify,
     slack,
     stripe,
     webhook,
@@ -65,6 +67,8 @@ APPS: tuple[App, ...] = (
     wordpress.app,
     slack.app,
     stripe.app,
+    hubspot.app,
+    shopify.app,
     google_workspace.app,
 )
 
