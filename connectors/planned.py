@@ -29,11 +29,6 @@ class PlannedApp:
 
 PLANNED: dict[str, PlannedApp] = {app.key: app for app in (
     PlannedApp(
-        "google_workspace", "Google Workspace", "Productivity",
-        triggers=("gmail_new_email", "sheets_new_row", "drive_new_file", "calendar_new_event"),
-        actions=("sheets_append_row", "sheets_update_row", "gmail_send_email", "drive_upload_file", "calendar_create_event"),
-    ),
-    PlannedApp(
         "mailchimp", "Mailchimp", "Marketing",
         triggers=("new_subscriber", "unsubscribe", "subscriber_updated"),
         actions=("add_or_update_subscriber", "unsubscribe", "add_tags", "add_note", "find_subscriber"),

@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from connectors import (
     formatter,
+    google_workspace,
     http,
     hubspot,
     manual,
@@ -68,6 +69,7 @@ APPS: tuple[App, ...] = (
     stripe.app,
     hubspot.app,
     shopify.app,
+    google_workspace.app,
 )
 
 

@@ -15,7 +15,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from connectors.sdk import CellwrightError, PollingTrigger, ScheduleTrigger
+from connectors.sdk import CellwrightError, Polled, PollingTrigger, ScheduleTrigger
 from engine import secrets as stored_secrets
 
 if TYPE_CHECKING:
@@ -99,6 +99,11 @@ class Scheduler:
             items = await op.fetch(ctx, inputs, since)
         except CellwrightError as exc:
             log.warning("scenario %s: polling %s.%s failed: %s", scenario.id, trigger.app, trigger.operation, exc)
+            if exc.code in ("auth_invalid", "auth_expired") and trigger.connection and app.needs_connection:
+                # as a failed action does (engine/runner.py): the user sees "reconnect" on the
+                # connection instead of a trigger that silently stopped firing
+                message = exc.message
+                await asyncio.to_thread(lambda: store.update_connection(scenario.user_id, trigger.connection, status="error", status_message=message))
             await asyncio.to_thread(lambda: store.save_trigger_state(scenario.id, trigger.id, cursor=state.cursor if state else None, seen_ids=state.seen_ids if state else None, next_poll_at=next_poll))
             return 0
         seen = list(state.seen_ids or []) if state and same_trigger else []
@@ -110,6 +115,8 @@ class Scheduler:
             values = [item.get(op.cursor_field) for item in items if item.get(op.cursor_field) is not None]
             if values:
                 new_since = max([v for v in (since, *values) if v is not None])
+        if isinstance(items, Polled) and items.cursor is not None:
+            new_since = items.cursor  # the trigger's own cursor (a sync token, a snapshot)
         fired = 0
         baseline = not (state and same_trigger)
         if not baseline:

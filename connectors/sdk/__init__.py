@@ -42,6 +42,7 @@ from connectors.sdk.operations import (
     ManualTrigger,
     NoInput,
     Operation,
+    Polled,
     PollingTrigger,
     ScheduleTrigger,
     Trigger,
@@ -63,7 +64,7 @@ __all__ = [
     "ConfigurationError", "ConnectionWebhook", "ConnectorHttp", "CustomAuth", "ForbiddenDestinationError", "HaltError",
     "IncomingRequest", "InstantTrigger", "InvalidInputError", "InvalidOutputError", "ManualTrigger",
     "MappingError", "NetworkError", "NetworkPolicy", "NoAuth", "NoInput", "OAuth2Auth",
-    "Operation", "Option", "OptionSource", "OperationContext", "PollingTrigger", "RateLimitedError", "ResultNotSavedError", "RunAbandonedError", "ScheduleTrigger",
+    "Operation", "Option", "OptionSource", "OperationContext", "Polled", "PollingTrigger", "RateLimitedError", "ResultNotSavedError", "RunAbandonedError", "ScheduleTrigger",
     "Trigger", "UpstreamError", "WebhookReply", "WebhookVerificationError", "build_http",
     "constant_time_equals", "dynamic", "hmac_hex", "load_sample", "rest", "secret_value",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -118,6 +118,21 @@ class Trigger(Operation):
 
 
 Fetch = Callable[["OperationContext", Any, Any], Awaitable[list[Mapping[str, Any]]]]
+
+
+class Polled(list[Mapping[str, Any]]):
+    """What a ``fetch`` may return instead of a plain list: the items, plus the cursor
+    the next poll receives as ``since``.
+
+    For vendors whose change feeds hand out an opaque token (Google Calendar's
+    ``nextSyncToken``) or whose changes show only against a snapshot (a spreadsheet's
+    row hashes): the largest ``cursor_field`` value cannot express those. The cursor
+    must be JSON (it is stored with the trigger's state); ``None`` keeps the old one.
+    """
+
+    def __init__(self, items: Iterable[Mapping[str, Any]] = (), cursor: Any = None) -> None:
+        super().__init__(items)
+        self.cursor = cursor
 
 
 @dataclass(frozen=True, kw_only=True)
