@@ -43,11 +43,6 @@ PLANNED: dict[str, PlannedApp] = {app.key: app for app in (
         triggers=("new_order", "order_paid", "new_customer", "new_product"),
         actions=("create_product", "update_product", "create_customer", "add_tags", "update_order"),
     ),
-    PlannedApp(
-        "mailchimp", "Mailchimp", "Marketing",
-        triggers=("new_subscriber", "unsubscribe", "subscriber_updated"),
-        actions=("add_or_update_subscriber", "unsubscribe", "add_tags", "add_note", "find_subscriber"),
-    ),
 )}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from connectors import formatter, http, manual, monday, schedule, slack, stripe, webhook, wordpress
+from connectors import formatter, http, mailchimp, manual, monday, schedule, slack, stripe, webhook, wordpress
 from connectors.sdk import App, ConfigurationError
 
 
@@ -54,6 +54,7 @@ APPS: tuple[App, ...] = (
     wordpress.app,
     slack.app,
     stripe.app,
+    mailchimp.app,
 )
 
 

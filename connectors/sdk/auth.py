@@ -176,6 +176,11 @@ class OAuth2Auth(AuthKind):
     """Vendor hook: turn the token endpoint's JSON into the standard shape (RFC 6749
     §5.1/§5.2), e.g. Slack's ``{"ok": false, "error": "invalid_refresh_token"}`` into
     ``{"error": "invalid_grant"}``."""
+    fetch_metadata: Callable[[Mapping[str, Any], httpx.AsyncClient], Awaitable[Mapping[str, Any]]] | None = None
+    """Vendor hook, run right after the code exchange with the new token set and a client
+    behind the operator's network guard: what to keep in the connection's metadata, e.g.
+    Mailchimp's data centre from its metadata endpoint (``App.connection_base_url`` reads
+    it). If it fails, the sign-in fails and nothing is stored."""
 
     def httpx_auth(
         self,

@@ -303,8 +303,8 @@ def test_gallery_uses_template_with_connections(svc: Any, user: Any) -> None:
     gallery = Gallery(svc, user, nav=lambda *a, **k: None, selected="form_to_wordpress_draft")
     assert gallery.state.selected == "form_to_wordpress_draft"
     soon = entries["lead_generation_hubspot"]
-    assert not soon["available"] and soon["missing"] == ["HubSpot", "Mailchimp"]
-    with pytest.raises(CellwrightError, match="not built yet: HubSpot, Mailchimp. It is coming soon"):
+    assert not soon["available"] and soon["missing"] == ["HubSpot"]
+    with pytest.raises(CellwrightError, match="not built yet: HubSpot. It is coming soon"):
         state.use("lead_generation_hubspot", {})
 
 
