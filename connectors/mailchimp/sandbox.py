@@ -195,7 +195,7 @@ def _status(body: Body, name: str) -> str | None:
 
 
 def _merge(body: Body) -> dict[str, Any]:
-    merge = body.get("merge_fields") or {}
+    merge = body.get("merge_fields", {})
     if not isinstance(merge, dict):
         raise invalid("merge_fields", "Merge fields must be an object.")
     for tag, value in merge.items():

@@ -227,6 +227,8 @@ async def test_tags_notes_and_unsubscribe(mc: Starlette) -> None:
     assert note["note"] == "Called about the annual plan." and note["email_id"] == grace["id"]
     gone = await run(mc, "unsubscribe", who)
     assert gone["status"] == "unsubscribed"
+    back = await run(mc, "add_or_update_subscriber", {**who, "status": "subscribed"})
+    assert back["status"] == "subscribed" and back["timestamp_opt"] > gone["last_changed"]
 
 
 async def test_a_member_not_in_the_audience_is_a_clear_404(mc: Starlette) -> None:
@@ -444,3 +446,220 @@ async def test_an_unknown_api_version_is_mailchimps_404(mc: Starlette) -> None:
         assert (await http.get("/3.0/ping")).json() == {"health_status": "Everything's Chimpy!"}
     assert old.status_code == 404 and old.headers["content-type"] == "application/problem+json"
     assert old.json()["title"] == "Resource Not Found"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "title", "field"),
+    [
+        ("GET", "/3.0/lists?bogus=1", None, 400, "Invalid Resource", "bogus"),
+        ("GET", "/3.0/lists?count=5000", None, 400, "Invalid Resource", "count"),
+        ("GET", "/3.0/lists?count=ten", None, 400, "Invalid Resource", "count"),
+        (
+            "GET",
+            f"/3.0/lists/{AUDIENCE}/members?sort_field=email",
+            None,
+            400,
+            "Invalid Resource",
+            "sort_field",
+        ),
+        ("POST", f"/3.0/lists/{AUDIENCE}/members", b"{not json", 400, "JSON Parse Exception", None),
+        ("POST", f"/3.0/lists/{AUDIENCE}/members", b"[]", 400, "JSON Parse Exception", None),
+        (
+            "POST",
+            f"/3.0/lists/{AUDIENCE}/members",
+            {"email_address": "x@example.com"},
+            400,
+            "Invalid Resource",
+            "status",
+        ),
+        (
+            "POST",
+            f"/3.0/lists/{AUDIENCE}/members",
+            {"email_address": "x", "status": "subscribed"},
+            400,
+            "Invalid Resource",
+            "email_address",
+        ),
+        (
+            "POST",
+            f"/3.0/lists/{AUDIENCE}/members",
+            {"email_address": "x@example.com", "status": "gone"},
+            400,
+            "Invalid Resource",
+            "status",
+        ),
+        (
+            "PUT",
+            f"/3.0/lists/{AUDIENCE}/members/abc",
+            {"email_address": "x@example.com", "status_if_new": "subscribed"},
+            400,
+            "Invalid Resource",
+            "email_address",
+        ),
+        (
+            "PUT",
+            f"/3.0/lists/{AUDIENCE}/members/x@example.com",
+            {
+                "email_address": "x@example.com",
+                "status_if_new": "subscribed",
+                "merge_fields": {"FNAME": {"a": 1}},
+            },
+            400,
+            "Invalid Resource",
+            "merge_fields.FNAME",
+        ),
+        (
+            "PUT",
+            f"/3.0/lists/{AUDIENCE}/members/x@example.com",
+            {"email_address": "x@example.com", "status_if_new": "subscribed", "merge_fields": []},
+            400,
+            "Invalid Resource",
+            "merge_fields",
+        ),
+        (
+            "PATCH",
+            f"/3.0/lists/{AUDIENCE}/members/grace@example.com",
+            {"status": "transactional"},
+            400,
+            "Invalid Resource",
+            "status",
+        ),
+        (
+            "POST",
+            f"/3.0/lists/{AUDIENCE}/members/grace@example.com/tags",
+            {"tags": [{"name": "x"}]},
+            400,
+            "Invalid Resource",
+            "tags",
+        ),
+        (
+            "POST",
+            f"/3.0/lists/{AUDIENCE}/members/grace@example.com/notes",
+            {"note": "x" * 1001},
+            400,
+            "Invalid Resource",
+            "note",
+        ),
+        (
+            "POST",
+            f"/3.0/lists/{AUDIENCE}/webhooks",
+            {"url": "ftp://x"},
+            400,
+            "Invalid Resource",
+            "url",
+        ),
+        ("GET", f"/3.0/lists/{AUDIENCE}/webhooks/nope", None, 404, "Resource Not Found", None),
+        ("DELETE", f"/3.0/lists/{AUDIENCE}/webhooks/nope", None, 404, "Resource Not Found", None),
+        ("GET", "/3.0/lists/nope/members", None, 404, "Resource Not Found", None),
+        ("GET", "/3.0/search-members", None, 400, "Invalid Resource", "query"),
+        ("GET", "/3.0/search-members?query=x&list_id=nope", None, 404, "Resource Not Found", None),
+        ("GET", "/3.0/campaigns?sort_field=title", None, 400, "Invalid Resource", "sort_field"),
+        ("POST", "/3.0/campaigns", {"type": "fancy"}, 400, "Invalid Resource", "type"),
+        (
+            "POST",
+            "/3.0/campaigns",
+            {"type": "regular", "recipients": {"list_id": "nope"}},
+            400,
+            "Invalid Resource",
+            "recipients.list_id",
+        ),
+        (
+            "POST",
+            "/3.0/campaigns",
+            {"type": "regular", "recipients": {"list_id": AUDIENCE}, "settings": {"subject": "x"}},
+            400,
+            "Invalid Resource",
+            "settings.subject",
+        ),
+        (
+            "POST",
+            "/3.0/campaigns",
+            {"type": "regular", "recipients": {"list_id": AUDIENCE}, "settings": {"reply_to": "x"}},
+            400,
+            "Invalid Resource",
+            "settings.reply_to",
+        ),
+        (
+            "POST",
+            "/3.0/campaigns",
+            {"type": "regular", "bogus": 1},
+            400,
+            "Invalid Resource",
+            "bogus",
+        ),
+        (
+            "POST",
+            f"/3.0/lists/{AUDIENCE}/members/grace@example.com/tags",
+            None,
+            400,
+            "Invalid Resource",
+            "tags",
+        ),
+        ("GET", "/3.0/campaigns/nope", None, 404, "Resource Not Found", None),
+        (
+            "PUT",
+            "/3.0/campaigns/c0ffee0001/content",
+            {"plain_text": "x"},
+            400,
+            "Invalid Resource",
+            None,
+        ),
+    ],
+)
+async def test_the_sandbox_refuses_like_mailchimp(
+    mc: Starlette, method: str, path: str, body: Any, status: int, title: str, field: str | None
+) -> None:
+    async with raw_client(mc) as http:
+        content = body if isinstance(body, bytes) else None
+        answer = await http.request(
+            method,
+            path,
+            json=None if content is not None or body is None else body,
+            content=content,
+        )
+    assert (
+        answer.status_code == status
+        and answer.headers["content-type"] == "application/problem+json"
+    )
+    problem = answer.json()
+    assert (
+        problem["title"] == title
+        and problem["status"] == status
+        and problem["type"].startswith("https://mailchimp.com/")
+    )
+    assert [e["field"] for e in problem.get("errors", [])] == ([field] if field else [])
+
+
+async def test_the_sandbox_checks_keys_and_readiness(mc: Starlette) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=mc), base_url="http://sandbox.invalid"
+    ) as http:
+        missing = await http.get("/3.0/ping")
+        garbled = await http.get("/3.0/ping", headers={"Authorization": "Basic abc"})
+        bearer = await http.get("/3.0/ping", headers={"Authorization": f"Bearer {SANDBOX_KEY}"})
+    assert (missing.status_code, missing.json()["title"]) == (401, "API Key Missing")
+    assert (garbled.status_code, garbled.json()["title"]) == (401, "API Key Invalid")
+    assert bearer.status_code == 200  # Mailchimp also takes the key as a bearer token
+    account(mc).campaigns["c0ffee0001"]["settings"]["from_name"] = ""
+    with pytest.raises(InvalidInputError, match=r"settings\.from_name"):
+        await run(mc, "send_campaign", {"campaign_id": "c0ffee0001"})
+    async with raw_client(mc) as http:
+        hook = {"url": "https://cw.example/hooks/x"}
+        assert (await http.post(f"/3.0/lists/{AUDIENCE}/webhooks", json=hook)).status_code == 200
+        created = (await http.get(f"/3.0/lists/{AUDIENCE}/webhooks")).json()["webhooks"][0]
+        assert (await http.get(f"/3.0/lists/{AUDIENCE}/webhooks/{created['id']}")).json()[
+            "url"
+        ] == hook["url"]
+        twice = await http.post(f"/3.0/lists/{AUDIENCE}/webhooks", json=hook)
+        listed = await http.get(f"/3.0/lists/{AUDIENCE}/webhooks")
+    assert twice.status_code == 400 and "same webhook URL" in twice.json()["detail"]
+    assert listed.json()["total_items"] == 1
+
+
+def test_query_values_and_times_are_written_as_mailchimp_reads_them() -> None:
+    from connectors.mailchimp.api import _param
+    from connectors.mailchimp.triggers import _earlier
+
+    assert (_param(True), _param(False), _param(5)) == ("true", "false", "5")
+    assert _earlier("2026-03-01T10:00:00+00:00") == "2026-03-01T09:59:59+00:00"
+    assert _earlier("yesterday") == "yesterday"

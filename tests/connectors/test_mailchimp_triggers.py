@@ -273,6 +273,28 @@ async def test_member_changes_in_the_sandbox_are_delivered(mc: Starlette) -> Non
     }
 
 
+async def test_deliver_sends_the_check_and_the_events_to_the_registered_url(mc: Starlette) -> None:
+    received: list[httpx.Request] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(200)
+
+    trigger = instant("new_subscriber")
+    await trigger.subscribe(context(mc), trigger.input.model_validate({"list_id": AUDIENCE}), HOOK)  # type: ignore[misc]
+    sandbox.signup(mc, AUDIENCE, "lin@example.com")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(endpoint)) as client:
+        answers = await sandbox.deliver(mc, client)
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [(r.method, r.url.path) for r in received] == [
+        ("GET", "/hooks/tok_123"),
+        ("POST", "/hooks/tok_123"),
+    ]
+    assert received[1].headers["content-type"] == "application/x-www-form-urlencoded"
+    assert b"data%5Bemail%5D=lin%40example.com" in received[1].content
+    assert sandbox.deliveries(mc) == []  # each request is sent once
+
+
 # -- through Cellwright's ingress ------------------------------------------------------------------
 
 
