@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from connectors import formatter, http, mailchimp, manual, monday, schedule, slack, stripe, webhook, wordpress
+from connectors import (
+    formatter,
+    http,
+    mailchimp,
+    manual,
+    monday,
+    schedule,
+    slack,
+    stripe,
+    webhook,
+    wordpress,
+)
 from connectors.sdk import App, ConfigurationError
 
 

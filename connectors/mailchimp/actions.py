@@ -49,7 +49,7 @@ async def add_or_update(ctx: OperationContext, inputs: s.AddOrUpdateSubscriberIn
     return member
 
 
-async def add_subscriber(ctx: OperationContext, inputs: s.AddSubscriberInput) -> Any:
+async def add_subscriber_perform(ctx: OperationContext, inputs: s.AddSubscriberInput) -> Any:
     """``POST`` a new member; Mailchimp refuses an address already in the audience ("Member Exists")."""
     body: dict[str, Any] = {"email_address": inputs.email, "status": inputs.status}
     if inputs.merge_fields:
@@ -70,14 +70,14 @@ def tagging(status: str) -> Callable[[OperationContext, s.TagsInput], Awaitable[
     return perform
 
 
-async def unsubscribe(ctx: OperationContext, inputs: s.UnsubscribeInput) -> Any:
+async def unsubscribe_perform(ctx: OperationContext, inputs: s.UnsubscribeInput) -> Any:
     """``PATCH`` the member's status; an address not in the audience is Mailchimp's 404."""
     return await call(
         ctx, "PATCH", member_path(inputs.list_id, inputs.email), json={"status": "unsubscribed"}
     )
 
 
-async def add_note(ctx: OperationContext, inputs: s.AddNoteInput) -> Any:
+async def add_note_perform(ctx: OperationContext, inputs: s.AddNoteInput) -> Any:
     return await call(
         ctx,
         "POST",
@@ -86,7 +86,7 @@ async def add_note(ctx: OperationContext, inputs: s.AddNoteInput) -> Any:
     )
 
 
-async def find_subscriber(
+async def find_subscriber_perform(
     ctx: OperationContext, inputs: s.FindSubscriberInput
 ) -> s.FindSubscriberOutput:
     """``GET /search-members``: exact matches of the address, in one audience or in all."""
@@ -104,7 +104,7 @@ async def find_subscriber(
     )
 
 
-async def create_campaign(ctx: OperationContext, inputs: s.CreateCampaignInput) -> Any:
+async def create_campaign_perform(ctx: OperationContext, inputs: s.CreateCampaignInput) -> Any:
     """``POST /campaigns``, ``PUT`` its content, and with ``send_now`` ``POST …/actions/send``."""
     settings: dict[str, Any] = {
         "subject_line": inputs.subject_line,
@@ -131,7 +131,9 @@ async def create_campaign(ctx: OperationContext, inputs: s.CreateCampaignInput) 
     )  # with its content's template and status
 
 
-async def send_campaign(ctx: OperationContext, inputs: s.SendCampaignInput) -> s.SendCampaignOutput:
+async def send_campaign_perform(
+    ctx: OperationContext, inputs: s.SendCampaignInput
+) -> s.SendCampaignOutput:
     await call(ctx, "POST", f"/campaigns/{inputs.campaign_id}/actions/send")
     campaign = await call(
         ctx, "GET", f"/campaigns/{inputs.campaign_id}", params={"fields": "id,status"}
@@ -186,7 +188,7 @@ add_subscriber = _action(
     "Adds a contact to an audience; fails if the address is already a member (use 'Add or update' to update).",
     s.AddSubscriberInput,
     s.Member,
-    add_subscriber,
+    add_subscriber_perform,
     {"list_id": AUDIENCE, "email": "new.reader@example.com", "merge_fields": {"FNAME": "Lin"}},
 )
 unsubscribe_member = _action(
@@ -195,7 +197,7 @@ unsubscribe_member = _action(
     "Unsubscribes a member of an audience (the contact stays, with status 'unsubscribed').",
     s.UnsubscribeInput,
     s.Member,
-    unsubscribe,
+    unsubscribe_perform,
     {"list_id": AUDIENCE, "email": "grace@example.com"},
     idempotent=True,
 )
@@ -225,7 +227,7 @@ add_note = _action(
     "Adds a note to a member of an audience (shown on the contact's profile).",
     s.AddNoteInput,
     s.Note,
-    add_note,
+    add_note_perform,
     {"list_id": AUDIENCE, "email": "grace@example.com", "note": "Called about the annual plan."},
 )
 find_subscriber = _action(
@@ -234,7 +236,7 @@ find_subscriber = _action(
     "Finds a member by e-mail address, in one audience or in all of them.",
     s.FindSubscriberInput,
     s.FindSubscriberOutput,
-    find_subscriber,
+    find_subscriber_perform,
     {"email": "grace@example.com"},
     idempotent=True,
 )
@@ -244,7 +246,7 @@ create_campaign = _action(
     "Creates an e-mail campaign to an audience from HTML or a saved template, and sends it if asked.",
     s.CreateCampaignInput,
     s.Campaign,
-    create_campaign,
+    create_campaign_perform,
     {
         "list_id": AUDIENCE,
         "subject_line": "Our spring news",
@@ -259,6 +261,6 @@ send_campaign = _action(
     "Sends a draft campaign now (it must be ready: audience, subject, sender and content).",
     s.SendCampaignInput,
     s.SendCampaignOutput,
-    send_campaign,
+    send_campaign_perform,
     {"campaign_id": "c0ffee0001"},
 )

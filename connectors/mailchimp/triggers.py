@@ -217,8 +217,10 @@ def member_poll(status: str | None, since_param: str, cursor: str) -> Any:
         if (
             since is None
         ):  # the first poll: the newest few, as a baseline and for the mapping picker
-            return await list_all(ctx, path, "members", params, limit=10)
-        return await list_all(ctx, path, "members", {**params, since_param: _earlier(str(since))})
+            return list(await list_all(ctx, path, "members", params, limit=10))
+        return list(
+            await list_all(ctx, path, "members", {**params, since_param: _earlier(str(since))})
+        )
 
     return fetch
 
@@ -290,10 +292,9 @@ async def fetch_sent_campaigns(
 ) -> list[Mapping[str, Any]]:
     params: dict[str, Any] = {"status": "sent", "sort_field": "send_time", "sort_dir": "DESC"}
     if since is None:
-        return await list_all(ctx, "/campaigns", "campaigns", params, limit=10)
-    return await list_all(
-        ctx, "/campaigns", "campaigns", {**params, "since_send_time": _earlier(str(since))}
-    )
+        return list(await list_all(ctx, "/campaigns", "campaigns", params, limit=10))
+    since_param = {"since_send_time": _earlier(str(since))}
+    return list(await list_all(ctx, "/campaigns", "campaigns", {**params, **since_param}))
 
 
 new_campaign_sent = polling(
