@@ -33,16 +33,6 @@ PLANNED: dict[str, PlannedApp] = {app.key: app for app in (
         triggers=("gmail_new_email", "sheets_new_row", "drive_new_file", "calendar_new_event"),
         actions=("sheets_append_row", "sheets_update_row", "gmail_send_email", "drive_upload_file", "calendar_create_event"),
     ),
-    PlannedApp(
-        "hubspot", "HubSpot", "CRM",
-        triggers=("new_contact", "contact_property_changed", "new_deal", "deal_stage_changed"),
-        actions=("create_or_update_contact", "create_deal", "create_task", "create_note", "find_contact"),
-    ),
-    PlannedApp(
-        "shopify", "Shopify", "Commerce",
-        triggers=("new_order", "order_paid", "new_customer", "new_product"),
-        actions=("create_product", "update_product", "create_customer", "add_tags", "update_order"),
-    ),
 )}
 
 

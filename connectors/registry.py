@@ -8,10 +8,12 @@ from functools import lru_cache
 from connectors import (
     formatter,
     http,
+    hubspot,
     mailchimp,
     manual,
     monday,
     schedule,
+    shopify,
     slack,
     stripe,
     webhook,
@@ -65,6 +67,8 @@ APPS: tuple[App, ...] = (
     wordpress.app,
     slack.app,
     stripe.app,
+    hubspot.app,
+    shopify.app,
     mailchimp.app,
 )
 

@@ -37,11 +37,16 @@ from connectors.sdk import (
     IncomingRequest,
     InstantTrigger,
     WebhookVerificationError,
+    secret_value,
 )
 from engine import secrets as stored_secrets
 from engine.runner import RESPOND, Outcome
 
 log = logging.getLogger("cellwright.ingress")
+
+OAUTH_APP_SECRETS = ("signing_secret", "client_secret")
+"""Secrets of the operator's OAuth app that a trigger's ``verify`` may need (see
+``WebhookIngress._with_oauth_app_secrets``)."""
 
 
 @dataclass
@@ -78,10 +83,15 @@ class WebhookIngress:
         self.app = app  # the Cellwright service: store, apps, runner, trigger()
         self._targets: dict[str, tuple[float, Target]] = {}
         self._connections: dict[tuple[str, str], tuple[float, ConnectionTarget]] = {}
+        self._generation = 0
+        """Counts ``forget`` calls: a lookup that a ``forget`` overtook is not cached (a
+        vendor may call the URL while the scenario is being enabled: monday's challenge
+        arrives during ``create_webhook``, before the scenario is active)."""
 
     def forget(self) -> None:
         """Drop the cached targets: a scenario was saved, published, enabled or disabled,
         or a connection changed."""
+        self._generation += 1
         self._targets.clear()
         self._connections.clear()
 
@@ -93,6 +103,7 @@ class WebhookIngress:
         if cached is not None and cached[0] > now:
             return cached[1]
         store = self.app.store
+        generation = self._generation
         scenario = await asyncio.to_thread(store.scenario_by_webhook_token, token)
         if scenario is None:
             return None
@@ -110,11 +121,29 @@ class WebhookIngress:
             connection = await asyncio.to_thread(store.get_connection, scenario.user_id, trigger.connection)
             if connection is not None:
                 credentials = await asyncio.to_thread(store.connection_credentials, connection.id)
+                credentials = self._with_oauth_app_secrets(trigger.app, connection, credentials)
         target: Target = (scenario, op, inputs, state, credentials)
         if len(self._targets) > self.MAX_CACHED:
             self._targets.clear()
-        self._targets[token] = (now + self.CACHE_SECONDS, target)
+        if generation == self._generation:
+            self._targets[token] = (now + self.CACHE_SECONDS, target)
         return target
+
+    def _with_oauth_app_secrets(self, app_key: str, connection: Any, credentials: Mapping[str, Any]) -> Mapping[str, Any]:
+        """An OAuth connection's credentials plus the operator's OAuth app secrets.
+
+        Some vendors sign the webhooks made with an app's token with that *app's* secret
+        (monday.com: the app's signing secret; HubSpot: the app's client secret), which no
+        connection holds: ``verify`` finds
+        ``signing_secret`` / ``client_secret`` from ``CELLWRIGHT_OAUTH_CLIENTS__<app>__…``
+        beside the token set. What the connection holds itself (a user's own OAuth app) wins.
+        """
+        app = self.app.apps.get(app_key)
+        if app.auth_for((connection.metadata or {}).get("auth_type")).type != "oauth2":
+            return credentials
+        client = self.app.settings.oauth_clients.get(app_key) or {}
+        found = {name: secret_value(client[name]) for name in OAUTH_APP_SECRETS if client.get(name)}
+        return {**found, **credentials}
 
     async def receive(self, token: str, request: IncomingRequest) -> WebhookAnswer:
         """Verify, store, enqueue; answer 202 (or the run's answer for sync hooks)."""
@@ -179,15 +208,17 @@ class WebhookIngress:
         if app.connection_webhook is None:
             return None
         store = self.app.store
+        generation = self._generation
         connection = await asyncio.to_thread(store.connection_by_webhook_token, token)
         if connection is None or connection.app_id != app.key:
             return None
-        credentials = await asyncio.to_thread(store.connection_credentials, connection.id)
+        credentials = self._with_oauth_app_secrets(app.key, connection, await asyncio.to_thread(store.connection_credentials, connection.id))
         listeners = await asyncio.to_thread(self._listeners, app, connection)
         target = ConnectionTarget(connection, app.connection_webhook, credentials, listeners)
         if len(self._connections) > self.MAX_CACHED:
             self._connections.clear()
-        self._connections[(app_key, token)] = (now + self.CACHE_SECONDS, target)
+        if generation == self._generation:
+            self._connections[(app_key, token)] = (now + self.CACHE_SECONDS, target)
         return target
 
     def _listeners(self, app: Any, connection: Any) -> tuple[tuple[Any, InstantTrigger, Any], ...]:
@@ -238,7 +269,7 @@ class WebhookIngress:
         runs = []
         for scenario, op, inputs in target.listeners:
             try:
-                reply = await op.parse(request, inputs, {})
+                reply = await op.parse(request, inputs, target.connection.metadata or {})  # e.g. the account id to keep
             except CellwrightError as exc:  # this scenario's trigger cannot read it; the others may
                 log.warning("scenario %s could not read a %s delivery: %s", scenario.id, app_key, exc.message)
                 continue

@@ -202,7 +202,7 @@ def start_authorization(
         fields = {**_form_only(svc.store.connection_credentials(existing.id)), **(fields or {})}
     typed = _form_only(check_credentials(app, kind, fields or {}))
     state, verifier = new_state(), new_code_verifier()
-    url = authorization_url(kind, client, state, verifier)
+    url = authorization_url(kind.for_connection(typed), client, state, verifier)
     pending_authorizations(svc).add(
         Pending(
             state=state,
@@ -240,7 +240,7 @@ async def finish_authorization(svc: Cellwright, params: Mapping[str, str], *, bi
         raise AuthError("This sign-in was started by another Cellwright user. Start connecting again.")
     app = svc.apps.get(pending.app_key)
     code = check_callback(params, expected_state=pending.state, provider=app.name)
-    kind = oauth_kind(app)
+    kind = oauth_kind(app).for_connection(pending.fields)
     client = oauth_client(svc, app)
     verifier = pending.code_verifier if kind.pkce else None
     tokens = await _guarded(svc, app, kind, lambda http: exchange_code(kind, client, code, verifier, http=http))
@@ -308,6 +308,7 @@ async def connect_client_credentials(
         raise ConfigurationError(f"{app.name} connects by signing in: start at /api/v1/oauth/{app.key}/authorize.")
     client = oauth_client(svc, app)
     typed = _form_only(check_credentials(app, kind, fields or {}))
+    kind = kind.for_connection(typed)
     tokens = await _guarded(svc, app, kind, lambda http: fetch_client_credentials_token(kind, client, http=http))
     return await create_oauth_connection(svc, user_id, app.key, {**typed, **tokens}, name)
 

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     connection_check_minutes: float = Field(60.0, ge=0, description="The health check re-validates each connection at most this often (minutes); 0 turns it off.")
     connection_check_spacing_seconds: float = Field(2.0, ge=0, description="Pause between two connection checks, so the health check never sends a burst.")
 
-    oauth_clients: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per app key: client_id, client_secret (the operator's OAuth apps).")
+    oauth_clients: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per app key: client_id, client_secret and, where the vendor signs webhooks with it, signing_secret (the operator's OAuth apps).")
     extra_apps: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Apps to load beside the shipped ones: 'module:attribute' entries, each naming an App or a list of Apps "

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.sdk import CellwrightError, IncomingRequest, InvalidInputError, jsontext
-from connectors.sdk.sandboxing import shared_sandbox
+from connectors.sdk.sandboxing import route_sandbox_webhooks, shared_sandbox
 from engine.service import Cellwright
 from workspace import http_errors, openapi_extras
 from workspace.api import router
@@ -161,7 +161,9 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
 
         mount_workspace(app, svc)
     allowed = {urlsplit(svc.settings.resolved_public_url()).netloc}
-    return SecurityHeaders(HookIngress(RequestLimits(OriginGuard(app, allowed), svc), svc))
+    server = SecurityHeaders(HookIngress(RequestLimits(OriginGuard(app, allowed), svc), svc))
+    route_sandbox_webhooks(server, svc.settings.resolved_public_url)  # sandbox vendors' webhooks reach /hooks/ in process
+    return server
 
 
 class HookIngress:

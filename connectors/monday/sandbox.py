@@ -14,6 +14,15 @@ Webhooks: ``create_webhook`` records the subscription and, like monday, queues t
 (shapes from monday's webhook docs) in ``state.outbox`` as ``(url, payload)``; tests
 feed them to the triggers with ``delivery(...)``.
 
+Also as monday does: each query costs complexity points that grow with what it asks for
+(``query_cost``), taken from a budget of ``BUDGET`` a minute, and a query the budget cannot
+cover is answered 429 ``COMPLEXITY_BUDGET_EXHAUSTED`` with ``Retry-After`` and
+``retry_in_seconds``; pages may be shorter than ``limit`` and still carry a cursor; an
+``API-Version`` monday does not serve is refused (400); a user without permission gets
+``UserUnauthorizedException``; webhook deliveries are also POSTed (``Account.sender``) to
+Cellwright's own ``/hooks/…`` when the server hosts the sandbox. ``POST /__sandbox__/settings``
+sets the budget, a page cap and a read-only user.
+
 Demo credentials: ``auth.SANDBOX_CREDENTIALS`` (token ``SANDBOX_TOKEN``). Seeded: board
 ``BOARD_ID`` "Content pipeline" (a column of each common type, groups ``topics`` and
 ``group_done``, items 9000000001 and 9000000002) and its subitems board. Test-only hook: ``POST /__sandbox__/fail``
@@ -25,6 +34,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import time
 import uuid
@@ -35,7 +45,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
-from graphql import GraphQLError, GraphQLSchema, build_schema, graphql_sync
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    build_schema,
+    graphql_sync,
+    parse,
+)
+from graphql.error import GraphQLSyntaxError
 from joserfc import jwt
 from joserfc.jwk import OctKey
 from starlette.applications import Starlette
@@ -45,12 +64,23 @@ from starlette.routing import Route
 
 from connectors.monday.auth import SANDBOX_CREDENTIALS
 from connectors.sdk import IncomingRequest
+from connectors.sdk.sandboxing import Delivery, WebhookOutbox
 
 SANDBOX_TOKEN = SANDBOX_CREDENTIALS["api_token"]
 TOKENS = {SANDBOX_TOKEN: "1001"}
 BOARD_ID, SUBITEMS_BOARD_ID = "1234567890", "1234567891"
 QUERY_COST = 1000
+"""What a query costs at least (its fields cost more; see ``query_cost``)."""
 BUDGET = 10_000_000
+"""Complexity points a minute per token on paid plans (https://developer.monday.com/api-reference/docs/rate-limits)."""
+MUTATION_COST = 10_000
+"""What one item mutation costs: ``create_item`` ≈ 10,000 points (VENDORS.md §1.1, rate limits)."""
+PER_ITEM = 100
+"""What each item a page may return costs (a page's cost grows with its ``limit``)."""
+VERSIONS = frozenset({"2026-04", "2026-07", "2026-10", "2027-01"})
+"""The versions monday serves around 2026-10 (maintenance, current, release candidate;
+https://developer.monday.com/api-reference/docs/api-versioning). A call without the header
+gets the current one."""
 VALUE_TYPES = {
     "text": "TextValue", "long_text": "LongTextValue", "numbers": "NumbersValue", "status": "StatusValue",
     "dropdown": "DropdownValue", "date": "DateValue", "people": "PeopleValue", "email": "EmailValue",
@@ -91,6 +121,11 @@ class Account:
     failures: list[dict[str, Any]] = field(default_factory=list)
     budget: int = BUDGET
     window_start: float = field(default_factory=time.time)
+    requests: int = 0
+    page_cap: int | None = None
+    read_only: bool = False
+    """The token's user may read but not change boards (a viewer): mutations are refused."""
+    sender: WebhookOutbox = field(default_factory=WebhookOutbox)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9000000100))
 
     @classmethod
@@ -135,6 +170,12 @@ class Account:
                 "creator_id": "1001", "values": values, "parent_id": None,
             }
         return account
+
+    def queue(self, url: str, payload: dict[str, Any]) -> None:
+        """A webhook POST as monday sends it: kept in ``outbox`` for tests, and sent by
+        ``sender`` when the sandbox is hosted by Cellwright (to its own ``/hooks/…``)."""
+        self.outbox.append((url, payload))
+        self.sender.post(Delivery(url, {"content-type": "application/json"}, json.dumps(payload).encode()))
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -353,7 +394,10 @@ class Resolvers:
         }
 
     def page(self, ids: list[str], limit: int) -> dict[str, Any]:
+        """One page and the cursor to the rest. monday may answer fewer items than ``limit``
+        with a cursor (``page_cap`` makes it so): clients follow the cursor until it is null."""
         cursor = None
+        limit = min(limit, self.a.page_cap) if self.a.page_cap is not None else limit
         if len(ids) > limit:
             cursor = f"MSw{uuid.uuid4().hex}"
             self.a.cursors[cursor] = ids[limit:]
@@ -482,7 +526,7 @@ class Resolvers:
         hook = {"id": self.a.new_id(), "board_id": board["id"], "event": event, "url": url,
                 "config": json.dumps(parsed) if parsed is not None else None}
         self.a.webhooks[hook["id"]] = hook
-        self.a.outbox.append((url, {"challenge": uuid.uuid4().hex}))  # monday verifies the URL first
+        self.a.queue(url, {"challenge": uuid.uuid4().hex})  # monday verifies the URL first
         return {k: hook[k] for k in ("id", "board_id", "event", "config")}
 
     def delete_webhook(self, info: Any, id: str) -> dict[str, Any]:
@@ -506,7 +550,7 @@ class Resolvers:
         for hook in self.a.webhooks.values():
             if hook["board_id"] == item["board_id"] and hook["event"] == event and matches(json.loads(hook["config"] or "{}")):
                 body = {**payload, "subscriptionId": int(hook["id"]), "triggerUuid": uuid.uuid4().hex}
-                self.a.outbox.append((hook["url"], {"event": body}))
+                self.a.queue(hook["url"], {"event": body})
 
     def column_events(self, item: dict[str, Any], column: dict[str, Any], previous: Any, value: Any) -> None:
         payload = {**self.item_event(item, "update_column_value"), "columnId": column["id"],
@@ -534,32 +578,85 @@ def _error(status: int, message: str, code: str, headers: Mapping[str, str] | No
     return JSONResponse(body, status, headers=dict(headers or {}))
 
 
+MUTATIONS = ("create_item", "create_subitem", "change_multiple_column_values", "create_update", "move_item_to_group",
+             "archive_item", "delete_item", "create_webhook", "delete_webhook")
+
+
+def _unauthorized(*args: Any, **kwargs: Any) -> NoReturn:
+    """monday's permission error (HTTP 200, ``UserUnauthorizedException``, status_code 403;
+    the sample in https://developer.monday.com/api-reference/docs/error-handling)."""
+    fail("User unauthorized to perform action", "UserUnauthorizedException", 403)
+
+
+def query_cost(document: str, variables: Mapping[str, Any]) -> int:
+    """A query's complexity, growing with what it asks for: each item mutation
+    ``MUTATION_COST``, each page ``PER_ITEM`` × its ``limit``, at least ``QUERY_COST``.
+    (monday's own formula is not published; these follow its documented orders of size.)"""
+    try:
+        tree = parse(document)
+    except GraphQLSyntaxError:
+        return QUERY_COST
+    cost = 0
+
+    def limit_of(node: FieldNode) -> int:
+        for argument in node.arguments or ():
+            if argument.name.value == "limit":
+                value = argument.value
+                raw = variables.get(value.name.value) if value.kind == "variable" else getattr(value, "value", None)  # type: ignore[attr-defined]
+                return int(raw) if str(raw).isdigit() else 25
+        return 0
+
+    def walk(nodes: Any, top: bool, mutation: bool) -> None:
+        nonlocal cost
+        for node in nodes or ():
+            if isinstance(node, FieldNode):
+                if top and mutation and node.name.value in MUTATIONS:
+                    cost += MUTATION_COST
+                if node.name.value in ("items_page", "next_items_page", "items_page_by_column_values") or (top and node.name.value == "items"):
+                    cost += PER_ITEM * (limit_of(node) or 25)
+                walk(node.selection_set.selections if node.selection_set else (), False, mutation)
+
+    for definition in tree.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            walk(definition.selection_set.selections, True, definition.operation.value == "mutation")
+    return max(QUERY_COST, cost)
+
+
 async def graphql_endpoint(request: Request) -> Response:
     account: Account = request.app.state.account
     token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     user_id = TOKENS.get(token)
     if user_id is None:  # a 401 in the unified error format (API 2025-01 and later)
         return _error(401, "Not Authenticated", "UNAUTHENTICATED", status_code=401)
+    version = request.headers.get("api-version")
+    if version is not None and version not in VERSIONS:  # a transport-layer error: 400 (error-handling docs)
+        return _error(400, f"The API version {version} does not exist or is no longer supported. Supported versions: "
+                      f"{', '.join(sorted(VERSIONS))}", "InvalidVersionException", status_code=400)
     if account.failures:
         spec = account.failures.pop(0)
         retry = spec.get("retry_in_seconds")
         return _error(int(spec.get("http_status", 200)), spec.get("message", spec["code"]), spec["code"],
                       {"Retry-After": str(retry)} if retry is not None else None,
                       **({"retry_in_seconds": retry} if retry is not None else {}))
-    if time.time() - account.window_start >= 60:
-        account.budget, account.window_start = BUDGET, time.time()
-    reset = max(0, int(60 - (time.time() - account.window_start)))
-    if account.budget < QUERY_COST:
-        return _error(429, "Complexity budget exhausted", "COMPLEXITY_BUDGET_EXHAUSTED", {"Retry-After": str(reset)},
-                      retry_in_seconds=reset)
-    complexity = {"before": account.budget, "after": account.budget - QUERY_COST, "query": QUERY_COST, "reset_in_x_seconds": reset}
-    account.budget -= QUERY_COST
     try:
         payload = await request.json()
     except ValueError:
         return _error(400, "The request body is not JSON", "INVALID_REQUEST")
+    account.requests += 1
+    if time.time() - account.window_start >= 60:
+        account.budget, account.window_start = BUDGET, time.time()
+    reset = max(1, math.ceil(60 - (time.time() - account.window_start)))
+    cost = query_cost(str(payload.get("query") or ""), payload.get("variables") or {})
+    if account.budget < cost:
+        return _error(429, "Complexity budget exhausted", "COMPLEXITY_BUDGET_EXHAUSTED", {"Retry-After": str(reset)},
+                      retry_in_seconds=reset, complexity=cost, complexity_budget_left=account.budget,
+                      complexity_budget_limit=BUDGET, status_code=429)
+    complexity = {"before": account.budget, "after": account.budget - cost, "query": cost, "reset_in_x_seconds": reset}
+    account.budget -= cost
     resolvers = Resolvers(account, user_id, complexity)
     root = {name: getattr(resolvers, name) for name in ROOT_FIELDS} | {"complexity": resolvers.complexity_}
+    if account.read_only:
+        root |= {name: _unauthorized for name in MUTATIONS}
     result = graphql_sync(schema(), str(payload.get("query") or ""), root_value=root,
                           variable_values=payload.get("variables") or None, operation_name=payload.get("operationName"))
     body: dict[str, Any] = {"data": result.data} if result.data is not None else {}
@@ -567,6 +664,21 @@ async def graphql_endpoint(request: Request) -> Response:
         body["errors"] = [error.formatted for error in result.errors]
     body["account_id"] = 501
     return JSONResponse(body)
+
+
+async def settings(request: Request) -> Response:
+    """Test-only: how the account behaves. JSON with any of ``budget`` (complexity points
+    left this minute), ``page_cap`` (items a page answers at most, with a cursor to the
+    rest) and ``read_only`` (the token's user may not change boards)."""
+    account: Account = request.app.state.account
+    given = await request.json()
+    if "budget" in given:
+        account.budget, account.window_start = int(given["budget"]), time.time()
+    if "page_cap" in given:
+        account.page_cap = given["page_cap"]
+    if "read_only" in given:
+        account.read_only = bool(given["read_only"])
+    return JSONResponse({"ok": True})
 
 
 async def inject_failure(request: Request) -> Response:
@@ -581,6 +693,7 @@ def create_app() -> Starlette:
     app = Starlette(routes=[
         Route("/v2", graphql_endpoint, methods=["POST"]),
         Route("/__sandbox__/fail", inject_failure, methods=["POST"]),
+        Route("/__sandbox__/settings", settings, methods=["POST"]),
     ])
     app.state.account = Account.seeded()
     return app

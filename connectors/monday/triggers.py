@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import OctKey
 
 from connectors.monday import api
@@ -147,24 +147,40 @@ def _challenge(body: bytes) -> Any:
     return None
 
 
+WEBHOOK_SECRETS = ("signing_secret", "client_secret")
+"""Where the key of a signed webhook's JWT comes from: the operator's monday app
+(``CELLWRIGHT_OAUTH_CLIENTS__monday__SIGNING_SECRET``, else its ``__CLIENT_SECRET``), which
+the engine hands to ``verify`` beside an OAuth connection's token set. monday signs board
+webhooks made with an app's token with the app's Signing Secret, and app lifecycle webhooks
+with its Client Secret (https://developer.monday.com/apps/docs/authorization-header)."""
+
+
 def verify(request: IncomingRequest, inputs: Any, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
     """Check the JWT monday puts in ``Authorization`` for webhooks created with an OAuth app."""
     if not state.get("signed") or _challenge(request.body) is not None:
         return  # unsigned webhook, or the challenge handshake (it runs nothing)
-    secret = secret_value(credentials.get("signing_secret"))
-    if not secret:
-        raise WebhookVerificationError("The monday.com app's signing secret is not configured: cannot check this webhook.")
+    keys = [secret for secret in (secret_value(credentials.get(name)) for name in WEBHOOK_SECRETS) if secret]
+    if not keys:
+        raise WebhookVerificationError(
+            "The monday.com app's signing secret is not configured: cannot check this webhook. "
+            "Set CELLWRIGHT_OAUTH_CLIENTS__monday__SIGNING_SECRET (monday Developer Center → your app → Basic information)."
+        )
     token = (request.header("authorization") or "").removeprefix("Bearer ").strip()
     if not token:
         raise WebhookVerificationError("The monday.com webhook has no Authorization JWT.")
     claims: dict[str, Any] = {"exp": {"essential": True}}
     if state.get("webhook_url"):
         claims["aud"] = {"essential": True, "value": state["webhook_url"]}
-    try:
-        decoded = jwt.decode(token, OctKey.import_key(secret), algorithms=["HS256"])
-        jwt.JWTClaimsRegistry(**claims).validate(decoded.claims)
-    except (JoseError, ValueError) as error:
-        raise WebhookVerificationError(f"The monday.com webhook JWT is not valid ({error}).") from None
+    problem: Exception | None = None
+    for key in keys:
+        try:
+            decoded = jwt.decode(token, OctKey.import_key(key), algorithms=["HS256"])
+            jwt.JWTClaimsRegistry(**claims).validate(decoded.claims)
+            return
+        except (JoseError, ValueError) as error:
+            if problem is None or not isinstance(error, BadSignatureError):
+                problem = error  # a key that matched the signature has the more useful complaint
+    raise WebhookVerificationError(f"The monday.com webhook JWT is not valid ({problem}).")
 
 
 def _text(value: Any) -> str | None:

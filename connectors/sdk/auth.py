@@ -9,7 +9,7 @@ a cheap request that proves the credentials work and returns account details
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import httpx
@@ -176,11 +176,37 @@ class OAuth2Auth(AuthKind):
     """Vendor hook: turn the token endpoint's JSON into the standard shape (RFC 6749
     §5.1/§5.2), e.g. Slack's ``{"ok": false, "error": "invalid_refresh_token"}`` into
     ``{"error": "invalid_grant"}``."""
+    token_header: str = "Authorization"  # noqa: S105 (a header name)
+    """The request header that carries the access token (``token_placement="header"``):
+    Shopify's Admin API reads ``X-Shopify-Access-Token``."""
+    token_prefix: str = "Bearer "  # noqa: S105 (not a secret)
+    """What goes before the token in ``token_header`` (``""`` for a bare token)."""
+    exchange_params: Mapping[str, str] = field(default_factory=dict)
+    """Extra form parameters of the authorization-code exchange, e.g. Shopify's
+    ``expiring=1`` (an offline token that expires and comes with a refresh token)."""
+    url_values: Callable[[Mapping[str, Any]], Mapping[str, str]] | None = None
+    """Per-account endpoints: ``authorize_url`` and ``token_url`` may hold ``{name}``
+    placeholders (Shopify: ``https://{shop}/admin/oauth/access_token``), filled by
+    ``for_connection`` with what this hook returns for the connection's fields. The hook
+    also validates them (raise ``InvalidInputError`` naming the field)."""
     fetch_metadata: Callable[[Mapping[str, Any], httpx.AsyncClient], Awaitable[Mapping[str, Any]]] | None = None
     """Vendor hook, run right after the code exchange with the new token set and a client
     behind the operator's network guard: what to keep in the connection's metadata, e.g.
     Mailchimp's data centre from its metadata endpoint (``App.connection_base_url`` reads
     it). If it fails, the sign-in fails and nothing is stored."""
+
+    def for_connection(self, fields: Mapping[str, Any]) -> OAuth2Auth:
+        """This kind with its endpoint URLs filled in for one connection's ``fields``
+        (the typed form fields, or the stored credentials that include them)."""
+        if self.url_values is None:
+            return self
+        values = dict(self.url_values(fields))
+        return replace(
+            self,
+            authorize_url=self.authorize_url.format_map(values),
+            token_url=self.token_url.format_map(values),
+            url_values=None,
+        )
 
     def httpx_auth(
         self,

@@ -216,7 +216,7 @@ async def exchange_code(
     ``http``: the client to send with (the engine passes one with its network guard);
     a plain ``httpx.AsyncClient`` by default.
     """
-    params: dict[str, Any] = {"code": code, "redirect_uri": redirect_uri or client.redirect_uri}
+    params: dict[str, Any] = {"code": code, "redirect_uri": redirect_uri or client.redirect_uri, **auth.exchange_params}
     if code_verifier:
         params["code_verifier"] = code_verifier
     request = token_request(auth, client, "authorization_code", params)
@@ -340,7 +340,7 @@ class OAuth2Flow(httpx.Auth):
         save_tokens: TokenSaver | None = None,
         client: OAuthClient | None = None,
     ) -> None:
-        self.auth = auth
+        self.auth = auth.for_connection(credentials)  # per-account endpoints (a Shopify shop's)
         self.client = client or OAuthClient.from_credentials(credentials)
         self.save_tokens = save_tokens
         self.credentials: dict[str, Any] = dict(credentials)
@@ -460,7 +460,7 @@ class OAuth2Flow(httpx.Auth):
         if self.auth.token_placement == "query":  # noqa: S105
             request.url = request.url.copy_merge_params({"access_token": self.access_token})
         else:
-            request.headers["Authorization"] = f"Bearer {self.access_token}"
+            request.headers[self.auth.token_header] = f"{self.auth.token_prefix}{self.access_token}"
 
 
 # -- small helpers -----------------------------------------------------------------------

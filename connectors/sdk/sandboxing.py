@@ -2,13 +2,17 @@
 
 Tests use ``sandbox_http`` (in-process ASGI, no sockets); ``cellwright serve`` mounts
 every sandbox under ``/sandbox/<app key>`` so "sandbox connections" work through a
-real HTTP server too.
+real HTTP server too. A simulator's webhooks go out through a ``WebhookOutbox``: to the
+server's own ``/hooks/…`` in process (``route_sandbox_webhooks``), or to a test.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -20,6 +24,7 @@ from connectors.sdk.context import OperationContext
 from connectors.sdk.http import ConnectorHttp, build_http
 
 SANDBOX_BASE = "http://sandbox.invalid"
+log = logging.getLogger("cellwright.sandbox")
 
 
 def load_sandbox_factory(app: App) -> Any:
@@ -91,3 +96,95 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         await response.aread()
         self.calls.append((request, response))
         return response
+
+
+# -- webhooks a simulator sends, as its vendor would ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook POST a simulator makes: where, with which headers, which exact bytes."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _HookRoute:
+    origin: Callable[[], str]
+    transport: httpx.AsyncBaseTransport
+
+
+_route: _HookRoute | None = None
+
+
+def route_sandbox_webhooks(asgi_app: Any, origin: Callable[[], str]) -> None:
+    """Deliver simulators' webhooks for URLs under ``origin()`` to ``asgi_app`` in process.
+
+    ``cellwright serve`` calls this with itself and its public URL, so a sandbox
+    connection's subscription (``<public URL>/hooks/…``) receives the simulator's events.
+    Nothing else is ever reached: the simulators are public (``/sandbox/<app>``), and a
+    delivery over the network would let anyone make the server POST to any address.
+    """
+    global _route
+    _route = _HookRoute(origin, httpx.ASGITransport(app=asgi_app))
+
+
+class WebhookOutbox:
+    """A simulator's outgoing webhooks: sent after the API call that caused them, the
+    way vendors deliver asynchronously.
+
+    A delivery goes to ``transport`` when a test set one, else to the server registered
+    with :func:`route_sandbox_webhooks` when its URL is under that server's public URL;
+    otherwise it waits in ``pending`` for a test to take. ``sent`` keeps every
+    delivery made with the status it got (``None``: it could not be delivered).
+    """
+
+    def __init__(self) -> None:
+        self.transport: httpx.AsyncBaseTransport | None = None
+        self.pending: list[Delivery] = []
+        self.sent: list[tuple[Delivery, int | None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def post(self, delivery: Delivery) -> None:
+        """Send ``delivery`` soon (a task on the running loop), or keep it pending."""
+        transport = self._transport_for(delivery.url)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if transport is None or loop is None:
+            self.pending.append(delivery)
+            return
+        task = loop.create_task(self._send(transport, delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def take(self) -> list[Delivery]:
+        """The pending deliveries, removed (a test delivers them itself)."""
+        taken, self.pending = self.pending, []
+        return taken
+
+    async def drain(self) -> None:
+        """Wait until every delivery under way has been answered."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _transport_for(self, url: str) -> httpx.AsyncBaseTransport | None:
+        if self.transport is not None:
+            return self.transport
+        route = _route
+        if route is None:
+            return None
+        origin = route.origin().rstrip("/")
+        return route.transport if url.startswith(origin + "/") else None
+
+    async def _send(self, transport: httpx.AsyncBaseTransport, delivery: Delivery) -> None:
+        status: int | None = None
+        try:
+            async with httpx.AsyncClient(transport=transport, timeout=30) as client:
+                status = (await client.post(delivery.url, content=delivery.body, headers=delivery.headers)).status_code
+        except Exception:  # a failed delivery is the receiver's problem, as it is at a vendor
+            log.warning("sandbox webhook to %s failed", delivery.url, exc_info=True)
+        self.sent.append((delivery, status))

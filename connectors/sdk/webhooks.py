@@ -98,6 +98,15 @@ class ConnectionWebhook:
       ``url_verification``), or ``None`` for an ordinary delivery.
     - ``label`` and ``instructions`` are shown beside the URL: what it is called at the
       vendor, and where to paste it.
+    - ``verify`` of a connection made by signing in (OAuth) also finds the operator's
+      OAuth app secrets, ``client_secret`` and ``signing_secret`` (from
+      ``CELLWRIGHT_OAUTH_CLIENTS__<app>__…``; never stored with the connection), for
+      vendors that sign with the app's secret (HubSpot, monday.com). Connections of
+      other kinds bring their own field.
+
+    A trigger's ``parse`` gets the connection's metadata (what its test call recorded,
+    e.g. HubSpot's ``portal_id``) as ``state``, so it can keep only the connection's own
+    events when the vendor's URL carries several accounts' events.
     """
 
     verify: Callable[[IncomingRequest, Mapping[str, Any]], None]

@@ -174,8 +174,10 @@ async def upload_file(ctx: OperationContext, inputs: UploadFileInput) -> Uploade
         "files.getUploadURLExternal",
         {"filename": inputs.filename, "length": len(content), "alt_txt": inputs.alt_txt, "snippet_type": inputs.snippet_type},
     )
+    # The upload URL is pre-authorised: like slack_sdk, send it no token (it is not Slack's
+    # Web API, and the bot token has no business leaving for it).
     await ctx.http.request(
-        "POST", str(ticket["upload_url"]), content=content, headers={"Content-Type": "application/octet-stream"}
+        "POST", str(ticket["upload_url"]), content=content, headers={"Content-Type": "application/octet-stream"}, auth=None
     )
     title = inputs.title or inputs.filename
     done = await call(

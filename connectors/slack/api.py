@@ -104,7 +104,8 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
         )
     detail = HINTS.get(code, "")
     if code == "missing_scope" and body.get("needed"):
-        detail = f"the app lacks the scope '{body['needed']}'; add it in the Slack app settings and reinstall"
+        has = f" (the token has: {body['provided']})" if body.get("provided") else ""
+        detail = f"the app lacks the scope '{body['needed']}'{has}; add it in the Slack app settings and reinstall"
     if messages:
         detail = "; ".join(filter(None, [detail, *messages]))
     error = UpstreamError(

@@ -13,6 +13,15 @@ Demo credentials (``auth.SANDBOX_CREDENTIALS``): bot token ``SANDBOX_TOKEN``, si
 ``SANDBOX_SIGNING_SECRET``. Seeded: 5 channels, 3 users, a human message and one the app
 posted (``BOT_MESSAGE_TS`` in #general).
 
+Slack behaviour it reproduces besides the methods: each method's rate-limit tier (and
+``chat.postMessage``'s one message a second per channel), answered 429 ``ratelimited`` with
+``Retry-After``; ``missing_scope`` with ``needed`` and ``provided`` when the token lacks a
+method's scope; ``conversations.list`` pages that are short or empty and still carry a
+``next_cursor`` (Slack filters after paging); and, once the app has a Request URL, the
+Events API deliveries for what happens (a message posted, a reaction added), signed,
+through ``Workspace.outbox`` (to Cellwright's own ``/hooks/…`` when the server hosts the
+sandbox). ``POST /__sandbox__/settings`` sets scopes, limits, a page cap and the Request URL.
+
 Test-only hook: ``POST /__sandbox__/fail`` with
 ``{"method": "chat.postMessage", "error": "ratelimited", "status": 429, "retry_after": 7, "times": 1}``
 makes the next ``times`` calls of that method (``"upload"`` for the upload URL) fail
@@ -27,8 +36,10 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import math
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +51,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from connectors.sdk import IncomingRequest, hmac_hex
+from connectors.sdk.sandboxing import Delivery, WebhookOutbox
 from connectors.slack.auth import SANDBOX_CREDENTIALS
 
 SANDBOX_TOKEN = SANDBOX_CREDENTIALS["access_token"]
@@ -48,6 +60,22 @@ BOT_MESSAGE_TS = "1700000000.000200"  # a message the app posted, for examples
 TEAM_ID, TEAM_NAME = "T0SANDBOX1", "Sandbox Workspace"
 BOT_USER_ID, BOT_ID = "U0SANDBOT01", "B0SANDBOX1"
 TOKENS = {SANDBOX_TOKEN: BOT_USER_ID}
+
+PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
+"""Slack's rate-limit tiers, calls a minute per method, workspace and app
+(https://docs.slack.dev/apis/web-api/rate-limits)."""
+TIERS = {
+    "auth.test": 4, "chat.update": 3, "chat.delete": 3, "reactions.add": 3, "conversations.list": 2,
+    "users.lookupByEmail": 3, "users.info": 4, "files.getUploadURLExternal": 4, "files.completeUploadExternal": 4,
+}
+"""Each method's tier, from its page (https://docs.slack.dev/reference/methods/<method>). ``chat.postMessage``
+is "Special": about one message a second per channel (https://docs.slack.dev/reference/methods/chat.postMessage)."""
+SCOPES = {
+    "chat.postMessage": "chat:write", "chat.update": "chat:write", "chat.delete": "chat:write",
+    "reactions.add": "reactions:write", "conversations.list": "channels:read", "users.lookupByEmail": "users:read.email",
+    "users.info": "users:read", "files.getUploadURLExternal": "files:write", "files.completeUploadExternal": "files:write",
+}
+"""The bot scope each method requires (its page's "Required scopes")."""
 
 
 class SlackFailure(Exception):
@@ -92,6 +120,49 @@ class Workspace:
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    scopes: set[str] | None = None
+    """The bot token's scopes; ``None``: every scope a method here needs."""
+    limits: dict[str, tuple[int, float]] = field(default_factory=dict)
+    recent: dict[str, deque[float]] = field(default_factory=dict)
+    page_cap: int | None = None
+    request_url: str | None = None
+    """The app's Events API Request URL (Slack app settings → Event Subscriptions)."""
+    outbox: WebhookOutbox = field(default_factory=WebhookOutbox)
+
+    def limit(self, method: str, args: Args) -> tuple[str, int, float]:
+        """The window a call counts in: (bucket, calls allowed, seconds)."""
+        if method in self.limits:
+            return method, *self.limits[method]
+        if method == "chat.postMessage":  # one a second per channel, short bursts allowed: 60 a minute
+            return f"{method}:{args.get('channel', '')}", 60, 60.0
+        return method, PER_MINUTE[TIERS.get(method, 4)], 60.0
+
+    def throttle(self, method: str, args: Args) -> None:
+        """Count the call; over the limit, Slack's 429 with ``Retry-After`` (seconds)."""
+        bucket, allowed, seconds = self.limit(method, args)
+        calls = self.recent.setdefault(bucket, deque())
+        now = time.monotonic()
+        while calls and calls[0] <= now - seconds:
+            calls.popleft()
+        if len(calls) >= allowed:
+            wait = max(1, math.ceil(calls[0] + seconds - now))
+            raise SlackFailure("ratelimited", 429, {"Retry-After": str(wait)})
+        calls.append(now)
+
+    def check_scope(self, method: str, args: Args) -> None:
+        needed = SCOPES.get(method)
+        if method == "conversations.list" and "private_channel" in (args.get("types") or ""):
+            needed = "channels:read,groups:read"
+        if needed is None or self.scopes is None:
+            return
+        if not set(needed.split(",")) <= self.scopes:
+            raise SlackFailure("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
+
+    def send_event(self, event: dict[str, Any]) -> None:
+        """Slack's Events API delivery of ``event`` to the app's Request URL, if it has one."""
+        if self.request_url:
+            body = json.dumps(event_callback(event)).encode()
+            self.outbox.post(Delivery(self.request_url, sign(body), body))
 
     @classmethod
     def seeded(cls) -> Workspace:
@@ -188,6 +259,7 @@ def chat_post_message(ws: Workspace, args: Args, request: Request) -> dict[str, 
     if message.get("thread_ts"):
         ws.message(channel["id"], message["thread_ts"])
     posted = ws.post(channel["id"], message)
+    ws.send_event({**posted, "channel": channel["id"], "channel_type": "group" if channel["is_private"] else "channel"})
     return {"channel": channel["id"], "ts": posted["ts"], "message": posted}
 
 
@@ -229,6 +301,8 @@ def reactions_add(ws: Workspace, args: Args, request: Request) -> dict[str, Any]
             break
     else:
         reactions.append({"name": name, "users": [BOT_USER_ID], "count": 1})
+    ws.send_event({"type": "reaction_added", "user": BOT_USER_ID, "reaction": name, "item_user": message.get("user"),
+                   "item": {"type": "message", "channel": channel["id"], "ts": message["ts"]}})
     return {}
 
 
@@ -236,20 +310,24 @@ def conversations_list(ws: Workspace, args: Args, request: Request) -> dict[str,
     types = set((args.get("types") or "public_channel").split(","))
     exclude_archived = args.get("exclude_archived") in ("true", "1")
     limit = int(args.get("limit") or 100)
-    chosen = [
-        c for c in ws.channels.values()
-        if ("private_channel" if c["is_private"] else "public_channel") in types
-        and not (exclude_archived and c["is_archived"])
-    ]
+    if ws.page_cap:
+        limit = min(limit, ws.page_cap)
+    every = list(ws.channels.values())
     start = 0
     if args.get("cursor"):
         try:
             after = base64.b64decode(args["cursor"]).decode().removeprefix("team:")
-            start = [c["id"] for c in chosen].index(after)
+            start = [c["id"] for c in every].index(after)
         except ValueError:
             raise SlackFailure("invalid_cursor") from None
-    page = chosen[start:start + limit]
-    rest = chosen[start + limit:]
+    # Slack pages first and filters after, so a page can be short or empty and still
+    # carry a next_cursor (https://docs.slack.dev/apis/web-api/pagination)
+    page = [
+        c for c in every[start:start + limit]
+        if ("private_channel" if c["is_private"] else "public_channel") in types
+        and not (exclude_archived and c["is_archived"])
+    ]
+    rest = every[start + limit:]
     cursor = base64.b64encode(f"team:{rest[0]['id']}".encode()).decode() if rest else ""
     return {"channels": page, "response_metadata": {"next_cursor": cursor}}
 
@@ -314,8 +392,9 @@ METHODS: dict[str, tuple[tuple[str, ...], Handler]] = {
 
 def _failure_response(failure: SlackFailure) -> JSONResponse:
     body: dict[str, Any] = {"ok": False, "error": failure.error}
-    if failure.extra.get("needed"):
-        body["needed"] = failure.extra["needed"]
+    for name in ("needed", "provided"):
+        if failure.extra.get(name) is not None:
+            body[name] = failure.extra[name]
     if failure.extra.get("messages"):
         body["response_metadata"] = {"messages": failure.extra["messages"]}
     return JSONResponse(body, failure.status, headers=failure.headers)
@@ -327,7 +406,7 @@ def _injected(ws: Workspace, method: str) -> SlackFailure | None:
         return None
     spec = queue.pop(0)
     headers = {"Retry-After": str(spec["retry_after"])} if spec.get("retry_after") is not None else {}
-    extra = {key: spec[key] for key in ("needed", "messages") if key in spec}
+    extra = {key: spec[key] for key in ("needed", "provided", "messages") if key in spec}
     return SlackFailure(spec.get("error", "fatal_error"), int(spec.get("status", 200)), headers, **extra)
 
 
@@ -359,9 +438,11 @@ async def api(request: Request) -> Response:
             raise SlackFailure("invalid_auth")
         if request.method not in http_methods:
             raise SlackFailure("invalid_post_type" if request.method == "POST" else "method_not_supported")
+        ws.throttle(method, args)
         failure = _injected(ws, method)
         if failure is not None:
             raise failure
+        ws.check_scope(method, args)
         result = handler(ws, args, request)
     except SlackFailure as failure:
         return _failure_response(failure)
@@ -379,6 +460,7 @@ async def upload(request: Request) -> Response:
         return PlainTextResponse("upload not found", 404)
     content = await request.body()
     pending["content"] = content
+    pending["authorization"] = request.headers.get("authorization")  # slack_sdk sends none here
     return PlainTextResponse(f"OK - {len(content)}")
 
 
@@ -390,10 +472,30 @@ async def fail(request: Request) -> Response:
     return JSONResponse({"ok": True, "queued": len(queue)})
 
 
+async def settings(request: Request) -> Response:
+    """Test-only: how the workspace behaves. JSON with any of ``scopes`` (the bot token's,
+    a list; ``null``: all), ``rate_limits`` (``{"method": [calls, seconds]}``, replacing the
+    method's tier), ``page_cap`` (at most that many conversations a page) and
+    ``request_url`` (the app's Events API Request URL)."""
+    ws: Workspace = request.app.state.workspace
+    given = await request.json()
+    if "scopes" in given:
+        ws.scopes = None if given["scopes"] is None else set(given["scopes"])
+    for method, (calls, seconds) in (given.get("rate_limits") or {}).items():
+        ws.limits[method] = (int(calls), float(seconds))
+        ws.recent.pop(method, None)
+    if "page_cap" in given:
+        ws.page_cap = given["page_cap"]
+    if "request_url" in given:
+        ws.request_url = given["request_url"]
+    return JSONResponse({"ok": True})
+
+
 def create_app() -> Starlette:
     """A fresh sandbox workspace (new state per call)."""
     routes = [
         Route("/__sandbox__/fail", fail, methods=["POST"]),
+        Route("/__sandbox__/settings", settings, methods=["POST"]),
         Route("/upload/v1/{file_id}", upload, methods=["POST"], name="upload"),
         Route("/{method}", api, methods=["GET", "POST"]),
     ]

@@ -8,20 +8,23 @@ replays Stripe's saved answer instead of creating a second object.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
-from connectors.sdk import CellwrightError, InvalidInputError, OperationContext
+from connectors.sdk import CellwrightError, InvalidInputError, OperationContext, UpstreamError
 
 STRIPE_VERSION = "2026-07-29.dahlia"
 """Pinned API version: the one the stored fixtures (stripe/openapi, 2026-07-29) describe.
 Webhook endpoints are created with the same version so events arrive in that shape."""
 
 FORM = "application/x-www-form-urlencoded"
-MAX_PAGES = 20
+MAX_PAGES = 100
+"""Pages one ``list_all`` follows at most. Stripe may answer short pages that still say
+``has_more``, so the walk follows ``has_more`` and counts pages, not objects."""
 
 
 def form_pairs(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -57,8 +60,10 @@ async def call(
     *,
     form: Mapping[str, Any] | None = None,
     query: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
 ) -> Any:
-    """One Stripe request. POSTs send ``Idempotency-Key`` (Stripe ignores it elsewhere)."""
+    """One Stripe request. POSTs send ``Idempotency-Key`` (Stripe ignores it elsewhere):
+    ``idempotency_key``, else the context's."""
     headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {}
     if form is not None:
@@ -66,8 +71,9 @@ async def call(
         kwargs["content"] = encode_form(form)
     if query:
         kwargs["params"] = form_pairs(query)
-    if method == "POST" and ctx.idempotency_key:
-        headers["Idempotency-Key"] = ctx.idempotency_key
+    key = idempotency_key or ctx.idempotency_key
+    if method == "POST" and key:
+        headers["Idempotency-Key"] = key
     return await ctx.http.json(method, path, headers=headers, **kwargs)
 
 
@@ -79,20 +85,29 @@ async def list_all(ctx: OperationContext, path: str, query: Mapping[str, Any], *
         page = await call(ctx, "GET", path, query=params)
         items.extend(page["data"])
         if not page.get("has_more") or not page["data"]:
-            break
+            return items
         params["starting_after"] = page["data"][-1]["id"]
+    ctx.logger.warning("stripe: stopped listing %s after %d pages (%d objects); more remain", path, MAX_PAGES, len(items))
     return items
 
 
 def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
     """Stripe's ``{"error": {...}}``: a rejected parameter becomes an input error naming it.
 
-    Everything else (401, 404, 429, 5xx) is left to the SDK's mapping, which reads
-    ``error.message`` for the text.
+    A restricted key refused (403) becomes an error that says what to change. Everything
+    else (401, 404, 429, 5xx) is left to the SDK's mapping, which reads ``error.message``.
     """
-    if response.status_code != 400 or not isinstance(body, Mapping):
+    if response.status_code not in (400, 403) or not isinstance(body, Mapping):
         return None
     error = body.get("error")
+    if response.status_code == 403 and isinstance(error, Mapping):
+        permission = re.search(r"'(rak_\w+)'", str(error.get("message", "")))
+        needed = f" It needs the permission {permission.group(1)}." if permission else ""
+        return UpstreamError(
+            f"stripe: the key may not do this (HTTP 403).{needed} Give the restricted key that permission "
+            "(Dashboard → Developers → API keys) or connect with a secret key.",
+            status=403, body=dict(body), permission=permission.group(1) if permission else None,
+        )
     if not isinstance(error, Mapping) or error.get("type") != "invalid_request_error" or not error.get("param"):
         return None
     param, message = str(error["param"]), str(error.get("message", "invalid value"))

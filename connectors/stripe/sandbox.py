@@ -6,8 +6,14 @@ current fixtures (fixtures-subset.json, 2026). Only what the connector uses is h
 
 Stripe behaviour it reproduces:
 - keys: ``Authorization: Bearer sk_test_…``/``rk_test_…`` (or Basic with the key as user
-  name); anything else is answered 401 like Stripe. Restricted keys (``rk_``) have no
-  Account read permission here (403), as a minimal restricted key would not.
+  name); anything else is answered 401 like Stripe. A restricted key (``rk_``) is refused
+  (403, naming the ``rak_<resource>_<read|write>`` permission it lacks) what its permissions
+  do not allow; one the sandbox was not told about may do everything but read the Account.
+- ``Stripe-Version``: an unknown version is refused (400 ``Invalid Stripe API version``).
+- the sandbox-mode rate limit, 25 requests a second (https://docs.stripe.com/rate-limits):
+  more is answered 429 with Stripe's ``rate_limit`` error.
+- lists newest first (objects of the same second: the later made first); ``created`` is the
+  real Unix second, so objects made together share it.
 - form bodies with bracket notation; unknown, missing and invalid parameters answer 400
   ``invalid_request_error`` naming ``param``; missing objects answer 404 (path) or 400
   ``resource_missing`` (parameter).
@@ -15,12 +21,16 @@ Stripe behaviour it reproduces:
   ``Idempotency-Key`` seen before with the same parameters replays the saved answer and
   changes nothing; with other parameters it answers 400 ``idempotency_error``. Only
   requests that ran are saved (not validation errors or injected failures).
-- events for what happens (``customer.created``, ``refund.created``…) and signed webhook
-  deliveries to endpoints created through the API (``sign``, ``deliveries``, ``deliver``).
+- events for what happens (``customer.created``, ``refund.created``…), each POSTed, signed,
+  to every webhook endpoint created through the API that wants it, after the call that
+  caused it (``Account.outbox``: to Cellwright's own ``/hooks/…`` when the server hosts the
+  sandbox, else kept for tests: ``deliveries``, ``deliver``).
 
-Test-only control, not Stripe: ``POST /__sandbox__/fail`` with JSON
+Test-only controls, not Stripe: ``POST /__sandbox__/fail`` with JSON
 ``{"path": "/v1/customers", "method": "POST", "status": 429, "times": 1,
-"headers": {"Retry-After": "2"}, "error": {...}}`` makes the next matching requests fail.
+"headers": {"Retry-After": "2"}, "error": {...}}`` makes the next matching requests fail;
+``POST /__sandbox__/settings`` sets the rate limit, a page cap (short pages that still say
+``has_more``), a frozen clock and restricted keys' permissions (see ``settings``).
 Helpers for tests: ``emit(app, type, object)`` records an event as Stripe would.
 Routing is relative, so it works mounted under ``/sandbox/stripe``.
 """
@@ -33,6 +43,7 @@ import json
 import re
 import secrets
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,8 +56,18 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.sdk import hmac_hex
+from connectors.sdk.sandboxing import Delivery, WebhookOutbox
 
 API_VERSION = "2026-07-29.dahlia"
+KNOWN_VERSIONS = frozenset({"2023-08-16", "2026-07-29.dahlia", "2026-09-30.endive"})
+"""Versions this simulator answers: the stored OpenAPI file's, the stored fixtures' (the
+connector's pin) and the current one named in VENDORS.md §6.1. Any other ``Stripe-Version``
+is refused as Stripe refuses a version it does not know."""
+RATE_LIMIT_PER_SECOND = 25
+"""Stripe's sandbox-mode limit (https://docs.stripe.com/rate-limits): 25 requests a second."""
+PERMISSIONS = {"GET": "read", "DELETE": "write", "POST": "write"}
+RESOURCES = {"account": "account", "balance": "balance", "customers": "customer", "products": "product",
+             "prices": "price", "payment_links": "payment_link", "refunds": "refund", "webhook_endpoints": "webhook"}
 KEY = re.compile(r"^(sk|rk)_test_[A-Za-z0-9]+$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EVENT_NAME = re.compile(r"^(\*|[a-z_]+(\.[a-z_]+)+)$")
@@ -94,12 +115,32 @@ class Account:
     idempotency: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     account_id: str = "acct_1SandboxCellwrt"
-    _clock: int = 0
+    outbox: WebhookOutbox = field(default_factory=WebhookOutbox)
+    rate_limit: tuple[int, float] = (RATE_LIMIT_PER_SECOND, 1.0)
+    recent: deque[float] = field(default_factory=deque)
+    restricted: dict[str, set[str]] = field(default_factory=dict)
+    page_cap: int | None = None
+    frozen_at: int | None = None
 
     def now(self) -> int:
-        """Seconds, strictly increasing, so list order is stable like Stripe's."""
-        self._clock = max(self._clock + 1, int(time.time()))
-        return self._clock
+        """Unix seconds, as Stripe stamps ``created``: objects made in the same second share
+        it (``frozen_at`` holds the clock, so tests make that happen on purpose)."""
+        return self.frozen_at if self.frozen_at is not None else int(time.time())
+
+    def newest_first(self, objects: Any) -> list[dict[str, Any]]:
+        """Stripe's list order: newest first; objects of the same second, the later made first."""
+        return [o for _, o in sorted(enumerate(objects), key=lambda p: (p[1]["created"], p[0]), reverse=True)]
+
+    def over_rate_limit(self) -> bool:
+        """A sliding window: more than ``rate_limit`` requests in its seconds are refused."""
+        allowed, seconds = self.rate_limit
+        now = time.monotonic()
+        while self.recent and self.recent[0] <= now - seconds:
+            self.recent.popleft()
+        if len(self.recent) >= allowed:
+            return True
+        self.recent.append(now)
+        return False
 
     def kind(self, name: str) -> dict[str, dict[str, Any]]:
         return self.objects.setdefault(name, {})
@@ -124,6 +165,10 @@ class Account:
             "request": {"id": new_id("req"), "idempotency_key": idempotency_key}, "type": type,
         }
         self.events.append(event)
+        for endpoint in self.kind("webhook_endpoint").values():
+            wanted = endpoint["enabled_events"]
+            if "*" in wanted or type in wanted:
+                self.outbox.post(signed_delivery(event, endpoint))
         return event
 
 
@@ -202,17 +247,22 @@ ACCOUNT_TEMPLATE: dict[str, Any] = {
 }
 
 
+SEEDED_AT = 1767225600  # 2026-01-01T00:00:00Z
+
+
 def seeded() -> Account:
     """A little demo data with stable ids (operation examples use them): two customers,
     a product with a price, and a paid payment."""
-    account = Account()
+    account = Account(frozen_at=SEEDED_AT)  # made a while ago, a minute apart
     for cus_id, email, name in (("cus_SandboxGrace", "grace@example.com", "Grace Hopper"), ("cus_SandboxAda", "ada@example.com", "Ada Lovelace")):
         account.add({**customer_object(account, {"email": email, "name": name}), "id": cus_id})
+        account.frozen_at = account.now() + 60
     product = account.add({**_product(account, {"name": "T-shirt", "description": "Comfortable gray cotton t-shirt"}), "id": "prod_SandboxTshirt"})
     price = account.add({**_price(account, {"product": product["id"], "currency": "usd", "unit_amount": "2000"}), "id": "price_SandboxTshirt"})
     product["default_price"] = price["id"]
     intent = account.add({**payment_intent_object(account), "id": "pi_SandboxPaid", "latest_charge": "ch_SandboxPaid"})
     account.add(charge_object(account, intent))
+    account.frozen_at = None
     return account
 
 
@@ -297,7 +347,7 @@ def list_customers(account: Account, params: Params, path: Params, key: str | No
     limit = _int(params, "limit", 1) or 10
     if limit > 100:
         raise StripeError(400, "Invalid limit: must be at most 100", param="limit")
-    items = sorted(account.kind("customer").values(), key=lambda c: c["created"], reverse=True)
+    items = account.newest_first(account.kind("customer").values())
     if params.get("email"):
         items = [c for c in items if c["email"] == params["email"]]
     created = params.get("created")
@@ -313,7 +363,7 @@ def list_customers(account: Account, params: Params, path: Params, key: str | No
     if params.get("starting_after"):
         after = account.get("customer", params["starting_after"], param="starting_after")
         items = items[items.index(after) + 1 :] if after in items else []
-    return {"object": "list", "url": "/v1/customers", "has_more": len(items) > limit, "data": items[:limit]}
+    return _list(account, "/v1/customers", items, limit)
 
 
 def _page(account: Account, kind: str, params: Params, url: str, keep: Callable[[dict[str, Any]], bool]) -> Any:
@@ -321,11 +371,18 @@ def _page(account: Account, kind: str, params: Params, url: str, keep: Callable[
     limit = _int(params, "limit", 1) or 10
     if limit > 100:
         raise StripeError(400, "Invalid limit: must be at most 100", param="limit")
-    items = sorted((o for o in account.kind(kind).values() if keep(o)), key=lambda o: o["created"], reverse=True)
+    items = account.newest_first(o for o in account.kind(kind).values() if keep(o))
     if params.get("starting_after"):
         after = account.get(kind, params["starting_after"], param="starting_after")
         items = items[items.index(after) + 1 :] if after in items else []
-    return {"object": "list", "url": url, "has_more": len(items) > limit, "data": items[:limit]}
+    return _list(account, url, items, limit)
+
+
+def _list(account: Account, url: str, items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """A list object. Stripe may answer fewer than ``limit`` objects and still say
+    ``has_more`` (``page_cap`` makes it so): clients follow ``has_more``, never the count."""
+    size = min(limit, account.page_cap) if account.page_cap else limit
+    return {"object": "list", "url": url, "has_more": len(items) > size, "data": items[:size]}
 
 
 def _active(params: Params) -> bool | None:
@@ -523,16 +580,45 @@ def _check_key(request: Request, path: str) -> str:
         raise StripeError(401, "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').")
     if not KEY.match(key):
         raise StripeError(401, f"Invalid API Key provided: {_masked(key)}")
-    if key.startswith("rk_") and path.endswith("/v1/account"):
-        raise StripeError(403, f"The provided key '{_masked(key)}' does not have the required permissions for this endpoint.")
     return key
+
+
+def _check_permission(account: Account, key: str, method: str, path: str) -> None:
+    """A restricted key may do what its permissions allow (https://docs.stripe.com/keys#limit-access).
+    One the sandbox was not told about may do everything but read the Account, as a minimal
+    restricted key would."""
+    if not key.startswith("rk_"):
+        return
+    found = re.search(r"/v1/([a-z_]+)", path)
+    resource = RESOURCES.get(found.group(1), "") if found else ""
+    needed = f"{resource}_{PERMISSIONS.get(method, 'write')}"
+    granted = account.restricted.get(key)
+    if granted is None:
+        allowed = resource != "account"
+    else:  # write permission includes read, as in the Dashboard
+        allowed = needed in granted or f"{resource}_write" in granted
+    if not allowed:
+        raise StripeError(
+            403, f"The provided key '{_masked(key)}' does not have the required permissions for this endpoint on account "
+            f"'{account.account_id}'. Having the 'rak_{needed}' permission would allow this request to continue.",
+        )
+
+
+def _check_version(request: Request) -> None:
+    version = request.headers.get("stripe-version")
+    if version is not None and version not in KNOWN_VERSIONS:
+        raise StripeError(400, f"Invalid Stripe API version: {version}")
 
 
 def api(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def endpoint(request: Request) -> JSONResponse:
         account: Account = request.app.state.stripe
         try:
-            _check_key(request, request.url.path)
+            key = _check_key(request, request.url.path)
+            if account.over_rate_limit():
+                return JSONResponse({"error": ERRORS[429]}, status_code=429)
+            _check_version(request)
+            _check_permission(account, key, request.method, request.url.path)
             failure = _take_failure(account, request)
             if failure is not None:
                 return failure
@@ -570,6 +656,25 @@ def _take_failure(account: Account, request: Request) -> JSONResponse | None:
     return None
 
 
+async def settings(request: Request) -> JSONResponse:
+    """Test-only (not Stripe): how the account behaves. JSON with any of
+    ``rate_limit: [requests, seconds]``, ``page_cap: n`` (lists answer at most n objects),
+    ``frozen_at: unix`` (every new object is created in that second; ``null`` lets the
+    clock run), ``restricted_key: {"key": "rk_test_…", "permissions": ["customer_read", …]}``."""
+    account: Account = request.app.state.stripe
+    given = await request.json()
+    if "rate_limit" in given:
+        requests, seconds = given["rate_limit"]
+        account.rate_limit, account.recent = (int(requests), float(seconds)), deque()
+    if "page_cap" in given:
+        account.page_cap = given["page_cap"]
+    if "frozen_at" in given:
+        account.frozen_at = given["frozen_at"]
+    if "restricted_key" in given:
+        account.restricted[given["restricted_key"]["key"]] = set(given["restricted_key"]["permissions"])
+    return JSONResponse({"ok": True})
+
+
 async def add_failure(request: Request) -> JSONResponse:
     """Test-only (not Stripe): make the next matching requests fail."""
     request.app.state.stripe.failures.append(Failure(**await request.json()))
@@ -592,6 +697,7 @@ def create_app() -> Starlette:
         Route("/v1/webhook_endpoints", api(create_webhook_endpoint), methods=["POST"]),
         Route("/v1/webhook_endpoints/{webhook_endpoint}", api(delete_webhook_endpoint), methods=["DELETE"]),
         Route("/__sandbox__/fail", add_failure, methods=["POST"]),
+        Route("/__sandbox__/settings", settings, methods=["POST"]),
     ])
     app.state.stripe = seeded()
     return app
@@ -622,33 +728,23 @@ def emit(app: Starlette, type: str, obj: Mapping[str, Any] | None = None) -> dic
     return account.emit(type, obj)
 
 
-@dataclass(frozen=True)
-class Delivery:
-    url: str
-    headers: dict[str, str]
-    body: bytes
+def signed_delivery(event: Mapping[str, Any], endpoint: Mapping[str, Any]) -> Delivery:
+    """The POST Stripe makes to ``endpoint`` for ``event``: the event rendered in the
+    endpoint's API version, ``Stripe-Signature`` over the exact bytes
+    (https://docs.stripe.com/webhooks#verify-manually)."""
+    body = json.dumps({**event, "api_version": endpoint["api_version"] or API_VERSION}, indent=2).encode()
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        "Stripe-Signature": sign(body, endpoint["secret"]),
+    }
+    return Delivery(endpoint["url"], headers, body)
 
 
-def deliveries(app: Starlette, *, timestamp: int | None = None) -> list[Delivery]:
-    """Signed POSTs for every event not yet sent to each endpoint that wants it."""
+def deliveries(app: Starlette) -> list[Delivery]:
+    """The deliveries that had nowhere to go (no server, no test transport), taken."""
     account: Account = app.state.stripe
-    out: list[Delivery] = []
-    for event in account.events:
-        for endpoint in account.kind("webhook_endpoint").values():
-            wanted = endpoint["enabled_events"]
-            if (event["id"], endpoint["id"]) in account.delivered or not ("*" in wanted or event["type"] in wanted):
-                continue
-            if event["created"] < endpoint["created"]:  # it happened before the endpoint existed
-                continue
-            account.delivered.add((event["id"], endpoint["id"]))
-            body = json.dumps({**event, "api_version": endpoint["api_version"]}, indent=2).encode()
-            headers = {
-                "Content-Type": "application/json; charset=utf-8",
-                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-                "Stripe-Signature": sign(body, endpoint["secret"], timestamp),
-            }
-            out.append(Delivery(endpoint["url"], headers, body))
-    return out
+    return account.outbox.take()
 
 
 async def deliver(app: Starlette, client: httpx.AsyncClient) -> list[httpx.Response]:

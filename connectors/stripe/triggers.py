@@ -10,6 +10,7 @@ trigger covers keys that may not manage webhooks.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from connectors.sdk import (
     IncomingRequest,
     InstantTrigger,
     InvalidInputError,
+    NetworkError,
     NoInput,
     OperationContext,
     PollingTrigger,
@@ -37,23 +39,31 @@ TOLERANCE_SECONDS = 300
 
 
 def verify_signature(body: bytes, header: str | None, secret: str, *, tolerance: int = TOLERANCE_SECONDS, now: float | None = None) -> None:
-    """Check ``Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]`` over the raw body.
+    """Check ``Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]`` over the raw body, as stripe-python's
+    ``WebhookSignature.verify_header`` does.
 
-    Any ``v1`` may match (Stripe sends one per active secret while a secret rolls).
+    The header is split at commas and each item at ``=`` with nothing stripped (Stripe sends
+    no spaces; an item `` v1=…`` is not a ``v1``), the first ``t`` counts, any ``v1`` may match
+    (Stripe sends one per active secret while a secret rolls), and only a timestamp *older*
+    than ``tolerance`` is refused: one from the future passes, so a receiving clock that runs
+    slow does not refuse every delivery.
     """
     if not secret:
         raise WebhookVerificationError("This trigger has no signing secret: disable and enable the scenario again.")
-    parts = [item.split("=", 1) for item in (header or "").split(",") if "=" in item]
-    timestamps = [value.strip() for key, value in parts if key.strip() == "t"]
-    signatures = [value.strip() for key, value in parts if key.strip() == "v1"]
-    if len(timestamps) != 1 or not timestamps[0].isdigit() or not signatures:
-        raise WebhookVerificationError("Missing or malformed Stripe-Signature header.")
-    expected = hmac_hex(secret, timestamps[0].encode() + b"." + body)
+    items = [item.split("=", 2) for item in (header or "").split(",")]
+    try:
+        timestamp = int(next(item[1] for item in items if item[0] == "t"))
+    except (StopIteration, IndexError, ValueError):
+        raise WebhookVerificationError("Missing or malformed Stripe-Signature header: no timestamp (t=…).") from None
+    signatures = [item[1] for item in items if item[0] == "v1" and len(item) > 1]
+    if not signatures:
+        raise WebhookVerificationError("Missing or malformed Stripe-Signature header: no v1 signature.")
+    expected = hmac_hex(secret, f"{timestamp}.".encode() + body)
     if not any(constant_time_equals(expected, candidate) for candidate in signatures):
         raise WebhookVerificationError("The Stripe-Signature does not match the body and the endpoint's secret.")
-    age = (time.time() if now is None else now) - int(timestamps[0])
-    if abs(age) > tolerance:
-        raise WebhookVerificationError(f"The Stripe-Signature timestamp is {int(age)} s off (more than {tolerance} s): possible replay.")
+    age = (time.time() if now is None else now) - timestamp
+    if tolerance and age > tolerance:
+        raise WebhookVerificationError(f"The Stripe-Signature timestamp is {int(age)} s old (more than {tolerance} s): possible replay.")
 
 
 def verify(request: IncomingRequest, inputs: Any, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
@@ -91,17 +101,15 @@ def event_trigger(key: str, name: str, description: str, events: tuple[str, ...]
     """An instant trigger for some event types; its output is ``data.object`` plus the event's id/type/time."""
 
     async def subscribe(ctx: OperationContext, inputs: Any, webhook_url: str) -> dict[str, Any]:
-        endpoint = await call(
-            ctx,
-            "POST",
-            "/v1/webhook_endpoints",
-            form={
-                "url": webhook_url,
-                "enabled_events": list(events),
-                "api_version": STRIPE_VERSION,
-                "description": f"Cellwright: {name}",
-            },
-        )
+        form = {"url": webhook_url, "enabled_events": list(events), "api_version": STRIPE_VERSION, "description": f"Cellwright: {name}"}
+        # Like stripe-python: a key of its own for this POST, and a request that may have
+        # reached Stripe without an answer is sent once more with the same key, so Stripe
+        # replays the endpoint it made instead of making a second one.
+        key = ctx.idempotency_key or f"cellwright-webhook-{uuid.uuid4()}"
+        try:
+            endpoint = await call(ctx, "POST", "/v1/webhook_endpoints", form=form, idempotency_key=key)
+        except NetworkError:
+            endpoint = await call(ctx, "POST", "/v1/webhook_endpoints", form=form, idempotency_key=key)
         return {"webhook_endpoint_id": endpoint["id"], "secret": endpoint["secret"]}
 
     async def parse(request: IncomingRequest, inputs: Any, state: Mapping[str, Any]) -> WebhookReply:

@@ -69,8 +69,13 @@ def url(ctx: OperationContext, route: str, **params: Any) -> str:
 
 
 def clean(item: Mapping[str, Any]) -> dict[str, Any]:
-    """An API object without its hypermedia (``_links``, ``_embedded``)."""
-    return {k: v for k, v in item.items() if k not in ("_links", "_embedded")}
+    """An API object without its hypermedia (``_links``, ``_embedded``); a rendered title
+    also as plain text (``title_text``), so a mapping gets "Grace's", not "Grace&#8217;s"."""
+    out = {k: v for k, v in item.items() if k not in ("_links", "_embedded")}
+    title = out.get("title")
+    if isinstance(title, Mapping) and "rendered" in title:
+        out["title_text"] = plain_text(title["rendered"])
+    return out
 
 
 async def get_page(ctx: OperationContext, route: str, **params: Any) -> tuple[list[dict[str, Any]], int, int]:
@@ -139,3 +144,9 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
     else:
         text = f"WordPress: {message} ({code}, HTTP {status} on {where})"
     return UpstreamError(text, status=status, body=body, wp_code=code)
+
+
+def plain_text(rendered: Any) -> str:
+    """A rendered WordPress text (``title.rendered``: ``Ada &#038; Grace&#8217;s``) as people
+    read it: tags removed, HTML entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", str(rendered or ""))).strip()

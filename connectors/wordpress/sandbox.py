@@ -5,7 +5,8 @@ It follows WordPress 6.8 for the routes the connector uses, as described by
 dispatched by the index's regex routes and methods, and declared arguments are
 checked against their type, enum, range and format the way WordPress's
 ``rest_validate_value_from_schema`` does (400 ``rest_invalid_param``). Seeded from
-``spec/sample-responses.json``; the site's time zone is GMT (``gmt_offset`` "0").
+``spec/sample-responses.json``; the site's time zone is UTC+2, so ``date`` (site time)
+differs from ``date_gmt``; titles come rendered with WordPress's entities (``&#8217;``).
 
 - Both API roots: ``/wp-json/<route>`` (pretty permalinks) and ``/?rest_route=<route>``
   (or ``/index.php?rest_route=``). The home page advertises the root in a

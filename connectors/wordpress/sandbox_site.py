@@ -2,7 +2,9 @@
 
 Handlers receive a ``Call`` (the request after dispatch and argument validation) and
 answer like WordPress 6.8's controllers, error codes and messages included. Seeded
-from ``spec/sample-responses.json``; the site's time zone is GMT (``gmt_offset`` "0").
+from ``spec/sample-responses.json``; the site's time zone is UTC+2 (``UTC_OFFSET``), so
+``date`` (site time) differs from ``date_gmt``, and titles are rendered as WordPress renders
+them (``&#038;``, ``&#8217;``…).
 """
 
 from __future__ import annotations
@@ -45,12 +47,26 @@ def wp_error(code: str, message: str, status: int, **data: Any) -> JSONResponse:
     return JSONResponse({"code": code, "message": message, "data": {"status": status, **data}}, status_code=status)
 
 
+UTC_OFFSET = timedelta(hours=2)
+"""The site's time zone (UTC+2, e.g. Europe/Paris in summer): ``date`` and ``modified`` are
+site time and differ from ``date_gmt`` / ``modified_gmt``, as on most real sites."""
+
+
+def _texturize(text: str) -> str:
+    """What ``get_the_title()`` makes of a title (``wptexturize`` and ``convert_chars``,
+    https://developer.wordpress.org/reference/functions/wptexturize/): an ampersand becomes
+    ``&#038;``, an apostrophe ``&#8217;``, straight double quotes curly ones."""
+    text = re.sub(r"&(?!#?\w+;)", "&#038;", text)
+    text = re.sub(r"(?<=\w)'", "&#8217;", text).replace("'", "&#8216;")
+    return re.sub(r'"([^"]*)"', "&#8220;\\1&#8221;", text)
+
+
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _parse_date(value: str) -> datetime:
-    """A date-time argument in GMT (naive ones are site time, which is GMT here)."""
+    """A date-time argument in GMT (a naive one as it is: the caller knows whose time it is)."""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
@@ -74,6 +90,7 @@ class Site:
 
     def __init__(self) -> None:
         self.offset = timedelta()
+        self.utc_offset = UTC_OFFSET  # Settings → General → Timezone: dates are shown in it
         self.pretty = True
         self.fail_next: dict[str, Any] | None = None
         self.users = {u["id"]: {k: v for k, v in u.items() if k != "_links"} for u in SAMPLES["UsersCollection"]}
@@ -91,6 +108,10 @@ class Site:
         self.comments = {comment["id"]: {**comment, "content": comment["content"]["rendered"]}}
         self.post_ids, self.term_ids = itertools.count(11), itertools.count(3)  # after the seeds
         self.comment_ids = itertools.count(3)
+
+    def local(self, gmt: str) -> str:
+        """A GMT stamp in the site's time zone."""
+        return _stamp(datetime.fromisoformat(gmt) + self.utc_offset)
 
     def now(self) -> str:
         return _stamp(datetime.now(UTC).replace(microsecond=0, tzinfo=None) + self.offset)
@@ -129,12 +150,12 @@ def render_post(call: Call, item: dict[str, Any], edit: bool = False) -> dict[st
 
     def text(key: str) -> dict[str, Any]:
         raw = item.get(key, "")
-        rendered = raw if key == "title" else _autop(raw or re.sub(r"<[^>]+>", "", item.get("content", "")))
+        rendered = _texturize(raw) if key == "title" else _autop(raw or re.sub(r"<[^>]+>", "", item.get("content", "")))
         return {"raw": raw, "rendered": rendered} if edit else {"rendered": rendered}
 
     data: dict[str, Any] = {
-        "id": item["id"], "date": item["date"], "date_gmt": item["date_gmt"], "guid": {"rendered": link},
-        "modified": item["modified"], "modified_gmt": item["modified_gmt"], "slug": item["slug"],
+        "id": item["id"], "date": call.site.local(item["date_gmt"]), "date_gmt": item["date_gmt"], "guid": {"rendered": link},
+        "modified": call.site.local(item["modified_gmt"]), "modified_gmt": item["modified_gmt"], "slug": item["slug"],
         "status": item["status"], "type": kind, "link": link, "title": text("title"),
     }
     if kind != "attachment":
@@ -181,7 +202,12 @@ def _sorted(call: Call, items: list[dict[str, Any]], columns: dict[str, str], or
 
 def _after(call: Call, item: dict[str, Any], arg: str, column: str) -> bool:
     value = call.get(arg)
-    return value is None or item[column] > _stamp(_parse_date(value))
+    if value is None:
+        return True
+    moment = _parse_date(value)
+    if not re.search(r"(Z|[+-]\d\d:?\d\d)$", str(value)):
+        moment -= call.site.utc_offset  # WordPress reads a date without an offset as site time
+    return bool(item[column] > _stamp(moment))
 
 
 # -- posts, pages, media -------------------------------------------------------------------
@@ -218,7 +244,14 @@ def _apply(call: Call, item: dict[str, Any]) -> Response | None:
              "alt_text", "post")
     item.update({key: params[key] for key in plain if key in params})
     if "date_gmt" in params or "date" in params:
-        item["date"] = item["date_gmt"] = _stamp(_parse_date(params.get("date_gmt") or params["date"]))
+        if "date_gmt" in params:
+            moment = _parse_date(params["date_gmt"])
+        else:  # ``date`` is site time unless it names its offset
+            given = params["date"]
+            moment = _parse_date(given)
+            if not re.search(r"(Z|[+-]\d\d:?\d\d)$", str(given)):
+                moment -= site.utc_offset
+        item["date"] = item["date_gmt"] = _stamp(moment)
     if "author" in params and params["author"] not in site.users:
         return wp_error("rest_invalid_author", "Invalid author ID.", 400)
     item["author"] = params.get("author", item.get("author", call.user))
@@ -432,7 +465,9 @@ async def users_me(call: Call) -> Response:
 
 
 async def index(call: Call) -> Response:
-    return JSONResponse(INDEX)
+    """The stored index, with this site's time zone (``gmt_offset`` in hours, as WordPress sends it)."""
+    hours = call.site.utc_offset.total_seconds() / 3600
+    return JSONResponse({**INDEX, "gmt_offset": f"{hours:g}"})
 
 
 P, P_ID = "/wp/v2/posts", r"/wp/v2/posts/(?P<id>[\d]+)"

@@ -66,6 +66,7 @@ class _Item(BaseModel):
     type: str = Field(description="post, page or attachment.")
     link: str = Field("", description="The public URL.")
     title: Rendered = Field(description="The title.")
+    title_text: str = Field("", description="The title as plain text: HTML entities such as &#8217; decoded, tags removed.")
     author: int = Field(0, description="The author's user id.")
 
 

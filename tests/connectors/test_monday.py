@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import time
 from typing import Any
 
 import httpx
@@ -42,7 +46,7 @@ def account(sandbox: Any) -> sb.Account:
 
 
 def requests_made(sandbox: Any) -> int:
-    return (sb.BUDGET - account(sandbox).budget) // sb.QUERY_COST
+    return account(sandbox).requests
 
 
 async def run(ctx: Any, key: str, **inputs: Any) -> dict[str, Any]:
@@ -451,6 +455,51 @@ def test_the_challenge_and_unsigned_webhooks_need_no_jwt() -> None:
     garbage = IncomingRequest(method="POST", headers={"authorization": "x"}, query={}, body=b"not json")
     with pytest.raises(WebhookVerificationError):
         triggers.verify(garbage, None, SIGNED, {"signing_secret": SIGNING_SECRET})
+
+
+def pyjwt_encode(claims: dict[str, Any], key: str) -> str:
+    """An HS256 token byte for byte as PyJWT's ``jwt.encode(claims, key, algorithm="HS256")``
+    writes it (header ``{"alg","typ"}`` sorted, compact JSON, unpadded base64url): how a
+    monday app's webhook JWT looks to a receiver. PyJWT itself is not in the lock file."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":"), sort_keys=True).encode())
+    payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(key.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64(signature)}"
+
+
+async def test_webhooks_of_an_oauth_connection_are_checked_with_the_apps_signing_secret(svc: Any, user: Any, anon: httpx.AsyncClient) -> None:
+    """Issue #9: an OAuth connection keeps no signing secret, so every signed delivery was
+    refused. The operator's monday app configuration (CELLWRIGHT_OAUTH_CLIENTS__monday__…)
+    now supplies it; a delivery signed with it runs, one signed otherwise is refused."""
+    from cells import document as documents
+
+    svc.settings.oauth_clients = {"monday": {"client_id": "cw-monday-app", "client_secret": "monday-client-secret-abc",
+                                             "signing_secret": SIGNING_SECRET}}
+    connection = svc.store.create_connection(user.id, "monday", "monday (OAuth)", {"access_token": sb.SANDBOX_TOKEN, "token_type": "bearer"},
+                                             is_sandbox=True, status="active", metadata={"auth_type": "oauth2"})
+    text = f"name: Signed\ncells:\n  - {{id: t, kind: trigger, app: monday, operation: new_item, connection: {connection.id}, inputs: {{board_id: '{BOARD}'}}}}\n"
+    scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
+    [subscription] = svc.store.webhook_subscriptions(scenario.id)
+    assert subscription.state["signed"] is True
+    url = subscription.state["webhook_url"]
+    body = json.dumps({"event": {**EVENT["event"], "triggerUuid": "b3f0c1d2"}}).encode()
+
+    async def deliver(key: str, **claims: Any) -> httpx.Response:
+        token = pyjwt_encode({"accountId": 501, "userId": 1001, "aud": url, "exp": int(time.time()) + 300, **claims}, key)
+        return await anon.post(f"/hooks/{scenario.webhook_token}", content=body,
+                               headers={"content-type": "application/json", "authorization": token})
+
+    refused = await deliver("not-the-apps-secret-0123456789")
+    assert refused.status_code == 401 and "not valid" in refused.json()["message"]
+    assert (await deliver(SIGNING_SECRET, aud="https://elsewhere.example/hooks/x")).status_code == 401
+    accepted = await deliver(SIGNING_SECRET)
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["accepted"] == 1
+    lifecycle = await deliver("monday-client-secret-abc")  # signed with the client secret: also the operator's app
+    assert lifecycle.status_code == 202
 
 
 # -- polling: the flagship "a new Approved item becomes a WordPress post" ----------------------------

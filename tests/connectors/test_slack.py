@@ -274,6 +274,7 @@ async def test_upload_a_text_file_into_a_thread(ctx: Any, sandbox: Any) -> None:
     assert out["title"] == "report.csv" and out["size"] == 8
     upload = workspace(sandbox).uploads[out["file_id"]]
     assert upload["content"] == b"a,b\n1,2\n" and upload["length"] == 8
+    assert upload["authorization"] is None  # the bot token stays with the Web API, as in slack_sdk
     shared = [m for m in workspace(sandbox).messages.values() if m.get("files")]
     assert shared[0]["text"] == "Weekly numbers" and shared[0]["thread_ts"] == parent["ts"]
 

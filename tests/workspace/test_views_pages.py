@@ -9,6 +9,7 @@ import pytest
 
 from cells import document as documents
 from connectors.sdk import CellwrightError
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 
@@ -34,7 +35,7 @@ def test_scenario_list_create_duplicate_import_delete(svc: Any, user: Any) -> No
     other = svc.store.create_user("eve@example.com")
     assert ScenarioListState(svc, other).rows == []  # only the signed-in user's objects
     view = ScenarioList(svc, user, nav=lambda *a, **k: None)
-    assert len(view.list.objects) == 1 + 3  # the column headers, then a row each
+    assert len(view.list.objects) == 2 and len(view.table.rows) == 3  # the column headers, then one table
     assert imported.id in {r["id"] for r in view.state.rows}
     # export from the list: the same YAML as `cellwright export`, which imports back unchanged
     name, text = state.export(imported.id)
@@ -59,7 +60,7 @@ async def test_scenario_list_toggle_and_delete(svc: Any, user: Any) -> None:
     state.refresh()
     assert versions(state.rows[0]) == "live v1 · saved v2"
     view = ScenarioList(svc, user, nav=lambda *a, **k: None)
-    assert "live v1 · saved v2" in view.list.objects[1].objects[1].object  # [0]: the column headers
+    assert "live v1 · saved v2" in view.table.rows[0]["cells"][0][1]
     await state.delete(scenario.id)
     assert state.rows == []
 
@@ -147,7 +148,7 @@ def test_scenario_list_has_headers_and_filters_by_name_and_tag(svc: Any, user: A
     view.search.value_input = "REFUND"  # as typed: filters on every key
     assert [r["name"] for r in view.state.rows] == ["Refunds to Slack"]
     assert "1 of 3 scenarios" in view.count.object
-    assert 'class="cw-tag">billing</span>' in str([o.object for o in view.list[1].select(pn.pane.HTML)])
+    assert 'class="cw-tag">billing</span>' in view.table.rows[0]["tags_html"]
     view.search.value_input = ""
     view.tag.value = "sales"
     assert [r["name"] for r in view.state.rows] == ["New leads"]
@@ -302,10 +303,11 @@ def test_gallery_uses_template_with_connections(svc: Any, user: Any) -> None:
         state.use("form_to_wordpress_draft", {})
     gallery = Gallery(svc, user, nav=lambda *a, **k: None, selected="form_to_wordpress_draft")
     assert gallery.state.selected == "form_to_wordpress_draft"
-    soon = entries["lead_generation_hubspot"]
-    assert not soon["available"] and soon["missing"] == ["HubSpot"]
-    with pytest.raises(CellwrightError, match="not built yet: HubSpot. It is coming soon"):
-        state.use("lead_generation_hubspot", {})
+    assert entries["lead_generation_hubspot"]["available"]  # HubSpot and Mailchimp are built
+    soon = entries["gmail_to_monday"]
+    assert not soon["available"] and soon["missing"] == ["Google Workspace"]
+    with pytest.raises(CellwrightError, match="not built yet: Google Workspace. It is coming soon"):
+        state.use("gmail_to_monday", {})
 
 
 def test_settings_api_keys_users_password(svc: Any, user: Any) -> None:
@@ -407,3 +409,38 @@ async def test_notify_on_error_failures_are_listed_without_a_rule(svc: Any, user
     assert failed["status"] == "failed"
     await svc.runner.alerts.drain()
     assert [e["id"] for e in rules.notifications()] == [failed["id"]]
+
+
+async def test_scenario_table_buttons_reach_their_scenario(svc: Any, user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The list is one browser component: its buttons send {action, id}, and each action
+    does what the row's button says, for that row only."""
+    from workspace.views.scenarios import ScenarioList
+
+    scenario = svc.import_scenario(user.id, documents.parse({**SIMPLE, "name": "Refunds <to> Slack"}))
+    went: list[tuple[Any, ...]] = []
+    view = ScenarioList(svc, user, nav=lambda *a: went.append(a))
+    row = view.table.rows[0]
+    assert row["name"] == "Refunds <to> Slack" and row["toggle"] == "Enable"  # the name is set as text in the browser
+    assert "&lt;" not in row["name"] and "<to>" not in str(row["cells"])
+
+    view.table._handle_msg({"action": "open", "id": scenario.id})
+    assert went == [("scenario", scenario.id)]
+    view.table._handle_msg({"action": "open", "id": "someone-elses"})  # not a row it shows: ignored
+    view.table._handle_msg({"action": "format-disk", "id": scenario.id})
+    view.table._handle_msg("open")
+    assert went == [("scenario", scenario.id)]
+
+    sent: list[Any] = []
+    monkeypatch.setattr(view.table, "_send_msg", sent.append)
+    view.table._handle_msg({"action": "export", "id": scenario.id})
+    assert sent == [{"download": {"filename": "refunds-to-slack.yaml", "text": svc.export_scenario(user.id, scenario.id)}}]
+
+    view.table._handle_msg({"action": "delete", "id": scenario.id})  # asks first
+    assert "This cannot be undone" in view.banner.message and svc.store.list_scenarios(user.id)
+
+    view.table._handle_msg({"action": "toggle", "id": scenario.id})  # runs on the page's event loop
+    await wait_for(lambda: svc.scenario(user.id, scenario.id).status == "active")
+    await wait_for(lambda: view.table.rows[0]["toggle"] == "Disable")
+    view.table._handle_msg({"action": "duplicate", "id": scenario.id})
+    await wait_for(lambda: len(view.table.rows) == 2)
+    assert view.banner.message == "Duplicated."

@@ -288,6 +288,121 @@ class CellList(JSComponent):
             self._on_move(data["move"], data["target"], bool(data.get("after")))
 
 
+SCENARIO_TABLE_CSS = """
+:host { display: block; width: 100%; }
+.cw-rows { list-style: none; margin: 0; padding: 0; font-size: 14px; color: #111827; }
+.cw-rows li { display: flex; flex-wrap: wrap; align-items: center; border-bottom: 1px solid #e5e7eb; padding: 4px 0; }
+.cw-rows .cell { flex: none; box-sizing: border-box; padding: 4px 10px; min-width: 0; overflow-wrap: anywhere; }
+.cw-rows .name { display: flex; flex-direction: column; gap: 2px; }
+.cw-rows button { font: inherit; padding: 5px 10px; border: 1px solid #9ca3af; border-radius: 4px; background: #ffffff; color: #111827; cursor: pointer; }
+.cw-rows button:hover { background: #e5e7eb; }
+.cw-rows button:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 1px; }
+.cw-rows .open-scenario button { display: block; width: 100%; text-align: left; white-space: normal; background: #f8f9fa; border-color: #f8f9fa; }
+.cw-rows .open-scenario button:hover { background: #e5e7eb; }
+.cw-rows .actions { display: flex; flex-wrap: wrap; gap: 4px; padding: 4px 0 4px 10px; }
+.cw-rows .delete-scenario button { background: #dc3545; border-color: #dc3545; color: #ffffff; }
+.cw-rows .delete-scenario button:hover { background: #b02a37; }
+@media (max-width: 899px) { .cw-rows .cell { width: auto !important; } .cw-rows .name { width: 100% !important; } }
+"""
+
+
+class ScenarioTable(JSComponent):
+    """The scenarios list as ONE component: a row per scenario with its name (and tags),
+    status, last run and success rate, and its buttons (open, enable/disable, duplicate,
+    export, delete). Built from a Panel widget per button, a list of 50 scenarios was 600
+    Bokeh models that the server built and the browser laid out one by one.
+
+    ``rows`` carry their cells as HTML the server escaped (``cells``: label → HTML, in
+    column order); the buttons are native ``<button>``s inside elements classed
+    ``open-scenario``, ``toggle-scenario``… and each click sends ``{action, id}``."""
+
+    _stylesheets = [SCENARIO_TABLE_CSS]
+
+    rows = param.List(default=[], doc="[{id, name, tags_html, cells: [[label, html, width]], toggle}]")
+    name_width = param.Integer(default=300, doc="The name column's width (px), as the headers'.")
+
+    _esm = """
+    export function render({ model }) {
+      const list = document.createElement('ul');
+      list.className = 'cw-rows';
+      const button = (cls, label, action, id, extra) => {
+        const wrap = document.createElement('span');
+        wrap.className = cls;
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.textContent = label;
+        if (extra) b.setAttribute('aria-label', extra);
+        b.addEventListener('click', () => model.send_msg({ action, id }));
+        wrap.appendChild(b);
+        return wrap;
+      };
+      const draw = () => {
+        list.replaceChildren();
+        for (const row of model.rows) {
+          const li = document.createElement('li');
+          li.className = 'scenario-row';
+          const name = document.createElement('div');
+          name.className = 'cell name';
+          name.style.width = `${model.name_width}px`;
+          name.appendChild(button('open-scenario', row.name, 'open', row.id));
+          if (row.tags_html) {
+            const tags = document.createElement('div');
+            tags.innerHTML = row.tags_html;  // escaped by the server
+            name.appendChild(tags);
+          }
+          li.appendChild(name);
+          for (const [label, html, width] of row.cells) {
+            const cell = document.createElement('div');
+            cell.className = 'cell';
+            cell.style.width = `${width}px`;
+            cell.innerHTML = `<span class="cw-label">${label}: </span>${html}`;  // escaped by the server
+            li.appendChild(cell);
+          }
+          const actions = document.createElement('div');
+          actions.className = 'actions';
+          actions.append(
+            button('toggle-scenario', row.toggle, 'toggle', row.id, `${row.toggle} ${row.name}`),
+            button('duplicate-scenario', 'Duplicate', 'duplicate', row.id, `Duplicate ${row.name}`),
+            button('export-scenario', 'Export', 'export', row.id, `Export ${row.name}`),
+            button('delete-scenario', 'Delete', 'delete', row.id, `Delete ${row.name}`),
+          );
+          li.appendChild(actions);
+          list.appendChild(li);
+        }
+      };
+      draw();
+      model.on('rows', draw);
+      // an export arrives as {download: {filename, text}}: saved like a file link
+      model.on('msg:custom', (msg) => {
+        if (!msg || !msg.download) return;
+        const url = URL.createObjectURL(new Blob([msg.download.text], { type: 'application/yaml' }));
+        const a = document.createElement('a');
+        a.href = url; a.download = msg.download.filename;
+        document.body.appendChild(a); a.click(); a.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 10000);
+      });
+      return list;
+    }
+    """
+
+    ACTIONS = ("open", "toggle", "duplicate", "export", "delete")
+
+    def __init__(self, on_action: Callable[[str, str], Any], **params: Any) -> None:
+        params.setdefault("sizing_mode", "stretch_width")
+        params.setdefault("margin", 0)
+        super().__init__(**params)
+        self._on_action = on_action
+
+    def _handle_msg(self, data: Any) -> None:
+        if isinstance(data, dict) and data.get("action") in self.ACTIONS and isinstance(data.get("id"), str):
+            if any(row["id"] == data["id"] for row in self.rows):  # only a row it shows
+                self._on_action(data["action"], data["id"])
+
+    def download(self, filename: str, text: str) -> None:
+        """Have the browser save ``text`` as ``filename``."""
+        self._send_msg({"download": {"filename": filename, "text": text}})
+
+
 REFERENCE_CSS = """
 :host { display: block; width: 100%; }
 .cw-refs { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: flex-end; font-size: 14px; color: #111827; }

@@ -13,10 +13,9 @@ import panel as pn
 import param
 
 from cells import document as documents
+from workspace.views.components import ScenarioTable
 from workspace.views.widgets import (
     CSS,
-    LIST_BUTTON_CSS,
-    SHRINK_CSS,
     Banner,
     attempt,
     badge,
@@ -38,15 +37,14 @@ def versions(row: dict[str, Any]) -> str:
 
 def export_name(name: str) -> str:
     """The file name an export of scenario ``name`` is saved as."""
-    slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "scenario"
+    slug = "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split()) or "scenario"
     return f"{slug}.yaml"
 
 
 # Column widths of the list (px, margins included), shared by the headers and the rows
 # so they line up; on narrow screens the rows wrap and each cell names itself instead.
-COLUMNS = (("Name", 300), ("Status", 200), ("Last run", 160), ("Success", 90), ("Actions", 0))
+COLUMNS = (("Name", 300), ("Status", 190), ("Last run", 150), ("Success", 90), ("Actions", 0))
 
-WRAP_ROW_CSS = ":host { flex-wrap: wrap !important; }"  # the actions wrap on a phone
 LIST_CSS = """
 .cw-head { display: flex; font-size: 13px; font-weight: 600; color: #374151; border-bottom: 2px solid #d1d5db; padding: 4px 0; }
 .cw-head span { flex: none; padding-left: 10px; box-sizing: border-box; }
@@ -164,6 +162,8 @@ class ScenarioList(pn.viewable.Viewer):
         self.tag.param.watch(lambda e: setattr(self.state, "tag", e.new or ""), "value")
         self.count = html("", width=220, align="end")
         self.list = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["scenario-list"])
+        self.head = html("", stylesheets=[LIST_CSS], margin=(0, 0))
+        self.table = ScenarioTable(self._action, name_width=COLUMNS[0][1], stylesheets=[CSS, LIST_CSS])
         self.state.param.watch(lambda e: self._render(), "rows")
         self._render()
         self._layout = pn.Column(
@@ -184,42 +184,42 @@ class ScenarioList(pn.viewable.Viewer):
             self.list[:] = [html(f'<p class="cw-muted">{empty}</p>')]
             return
         head = "".join(f'<span style="width:{w}px">{label}</span>' if w else f"<span>{label}</span>" for label, w in COLUMNS)
-        items: list[Any] = [html(f'<div class="cw-head" aria-hidden="true">{head}</div>', stylesheets=[LIST_CSS], margin=(0, 0))]
-        items += [self._row(row) for row in rows]
-        self.list[:] = items
+        self.head.object = f'<div class="cw-head" aria-hidden="true">{head}</div>'
+        self.table.rows = [self._row(row) for row in rows]
+        self.list[:] = [self.head, self.table]
 
-    def _row(self, row: dict[str, Any]) -> pn.FlexBox:
-        """One scenario: cells as wide as the headers above them; wrapped on narrow screens."""
+    def _row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """One scenario as the table draws it: cells as wide as the headers above them."""
         rate = row["success_rate"]
-        widths = [w - 20 for _, w in COLUMNS]  # less the 10 px margins either side
+        widths = [w for _, w in COLUMNS]  # as the headers': padding included
+        chips = "".join(f'<span class="cw-tag">{escape(t)}</span>' for t in row["tags"])
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "tags_html": f'<span class="cw-label">Tags: </span>{chips}' if chips else "",
+            "toggle": "Disable" if row["status"] == "active" else "Enable",
+            "cells": [
+                ["Status", f'{badge(row["status"])} <span class="cw-muted">{escape(versions(row))}</span>', widths[1]],
+                ["Last run", escape(when(row["last_run"])), widths[2]],
+                ["Success", "—" if rate is None else f"{rate:.0%}", widths[3]],
+            ],
+        }
 
-        def cell(label: str, text: str, width: int) -> pn.pane.HTML:
-            return html(f'<span class="cw-label">{label}: </span>{text}', width=width, align="center", stylesheets=[CSS, LIST_CSS])
-
-        open_button = pn.widgets.Button(name=row["name"], button_type="light", css_classes=["open-scenario"], width=widths[0], description=None, stylesheets=[LIST_BUTTON_CSS])
-        open_button.on_click(lambda e, i=row["id"]: self.nav("scenario", i))
-        name: Any = open_button
-        if row["tags"]:
-            chips = "".join(f'<span class="cw-tag">{escape(t)}</span>' for t in row["tags"])
-            name = pn.Column(open_button, html(f'<span class="cw-label">Tags: </span>{chips}', width=widths[0], stylesheets=[CSS, LIST_CSS], margin=(0, 10)), width=widths[0] + 20, margin=0)
-        toggle = pn.widgets.Button(name="Disable" if row["status"] == "active" else "Enable", button_type="light", width=90, css_classes=["toggle-scenario"])
-        toggle.on_click(handler(self._do, lambda i=row["id"]: self.state.toggle(i)))
-        dup = pn.widgets.Button(name="Duplicate", button_type="light", width=100)
-        dup.on_click(handler(self._do, lambda i=row["id"]: self.state.duplicate(i), "Duplicated."))
-        export = pn.widgets.FileDownload(
-            callback=lambda i=row["id"]: self._export(i), filename=export_name(row["name"]), label="Export", button_type="light",
-            width=80, embed=False, css_classes=["export-scenario"],
-        )
-        delete = pn.widgets.Button(name="Delete", button_type="danger", width=80, css_classes=["delete-scenario"])
-        delete.on_click(lambda e, i=row["id"], n=row["name"]: self._confirm_delete(i, n))
-        return pn.FlexBox(
-            name,
-            cell("Status", f'{badge(row["status"])} <span class="cw-muted">{versions(row)}</span>', widths[1]),
-            cell("Last run", when(row["last_run"]), widths[2]),
-            cell("Success", "—" if rate is None else f"{rate:.0%}", widths[3]),
-            pn.Row(toggle, dup, export, delete, margin=0, stylesheets=[SHRINK_CSS, WRAP_ROW_CSS]),
-            align_items="center", sizing_mode="stretch_width", css_classes=["scenario-row"], styles={"border-bottom": "1px solid #e5e7eb"},
-        )
+    def _action(self, action: str, scenario_id: str) -> None:
+        """A button of the table, pressed."""
+        name = next((r["name"] for r in self.state.rows if r["id"] == scenario_id), "")
+        if action == "open":
+            self.nav("scenario", scenario_id)
+        elif action == "toggle":
+            pn.state.execute(handler(self._do, lambda: self.state.toggle(scenario_id)))
+        elif action == "duplicate":
+            pn.state.execute(handler(self._do, lambda: self.state.duplicate(scenario_id), "Duplicated."))
+        elif action == "export":
+            text = self._export(scenario_id).read()
+            if text:
+                self.table.download(export_name(name), text)
+        elif action == "delete":
+            self._confirm_delete(scenario_id, name)
 
     def _export(self, scenario_id: str) -> Any:
         import io
