@@ -19,7 +19,9 @@ Mailchimp behaviour it reproduces:
   "Too Many Requests" (Mailchimp sends no ``Retry-After``; VENDORS.md §8.1);
 - pages of ``count`` from ``offset`` with ``total_items``;
 - audience webhooks: a ``GET`` check of the URL when one is saved, then form-encoded
-  POSTs when members change (``deliveries`` / ``deliver``, as Stripe's sandbox does).
+  POSTs when members change, through the SDK's ``WebhookOutbox`` (``Account.outbox``): to
+  Cellwright's own ``/hooks/…`` when the server hosts the sandbox, else kept for tests
+  (``deliveries`` / ``deliver``).
 
 Test-only controls, not Mailchimp: ``POST /__sandbox__/fail`` with JSON ``{"path",
 "method", "status", "times", "headers", "title", "detail"}`` fails the next matching
@@ -499,8 +501,10 @@ async def post_webhook(account: Account, request: Request, path: Path) -> Any:
         "list_id": path["list_id"],
     }
     account.webhooks[path["list_id"]][hook["id"]] = hook
-    account.pending.append(
-        Delivery("GET", url, b"", {"User-Agent": "MailChimp.com WebHook Validator"})
+    # Mailchimp checks the URL while saving; here the check follows the call (it cannot
+    # wait for a receiver that is only told its secret once this call has answered)
+    account.outbox.post(
+        Delivery(url, {"User-Agent": "MailChimp.com WebHook Validator"}, b"", method="GET")
     )
     return public(hook)
 
@@ -604,10 +608,9 @@ def create_app() -> Starlette:
 
 
 def deliveries(app: Starlette) -> list[Delivery]:
-    """The requests Mailchimp would have made to webhook URLs since the last call (taken)."""
+    """The requests that had nowhere to go (no server, no test transport), taken."""
     account: Account = app.state.mailchimp
-    out, account.pending = account.pending, []
-    return out
+    return account.outbox.take()
 
 
 async def deliver(app: Starlette, client: httpx.AsyncClient) -> list[httpx.Response]:

@@ -23,6 +23,8 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from connectors.sdk.sandboxing import Delivery, WebhookOutbox
+
 KEY = re.compile(r"^[0-9a-f]{32}-(?P<dc>[a-z]+[0-9]+)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DC = "us21"
@@ -83,16 +85,6 @@ class Failure:
     )
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """A request Mailchimp makes to a webhook URL: the GET check, or an event POST."""
-
-    method: str
-    url: str
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 @dataclass
 class Account:
     """Everything one sandbox account holds."""
@@ -103,7 +95,9 @@ class Account:
     webhooks: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     campaigns: dict[str, dict[str, Any]] = field(default_factory=dict)
     templates: list[dict[str, Any]] = field(default_factory=list)
-    pending: list[Delivery] = field(default_factory=list)
+    outbox: WebhookOutbox = field(default_factory=WebhookOutbox)
+    """Webhook requests, sent after the call that caused them: to Cellwright's own
+    ``/hooks/…`` when the server hosts the sandbox, else kept for tests (``deliveries``)."""
     failures: list[Failure] = field(default_factory=list)
     viewer_keys: set[str] = field(default_factory=set)
     """Keys of users with the Viewer role: they may read, not write (403)."""
@@ -151,9 +145,7 @@ class Account:
                     "Content-Type": "application/x-www-form-urlencoded",
                     "User-Agent": "MailChimp",
                 }
-                self.pending.append(
-                    Delivery("POST", hook["url"], urlencode(pairs).encode(), headers)
-                )
+                self.outbox.post(Delivery(hook["url"], headers, urlencode(pairs).encode()))
 
 
 def member_hash(key: str) -> str:
@@ -330,7 +322,7 @@ def seeded() -> Account:
             account, "a1b2c3d4e5", email, "subscribed", {"FNAME": first, "LNAME": last}
         )
         tag_member(account, "a1b2c3d4e5", member, [{"name": t, "status": "active"} for t in tags])
-    account.pending.clear()
+    account.outbox.take()
     sent = campaign_object(
         account,
         "c0ffee0000",
