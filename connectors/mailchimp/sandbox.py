@@ -52,7 +52,6 @@ from connectors.mailchimp.sandbox_state import (
     STATUSES,
     Account,
     Body,
-    Delivery,
     Failure,
     Path,
     Problem,
@@ -69,6 +68,7 @@ from connectors.mailchimp.sandbox_state import (
     seeded,
     tag_member,
 )
+from connectors.sdk.sandboxing import Delivery
 
 V = "/3.0"
 OAUTH_TOKEN = "sandbox-oauth-token-0001"  # noqa: S105 - the sandbox's published demo token
