@@ -28,11 +28,6 @@ class PlannedApp:
 
 
 PLANNED: dict[str, PlannedApp] = {app.key: app for app in (
-    PlannedApp(
-        "mailchimp", "Mailchimp", "Marketing",
-        triggers=("new_subscriber", "unsubscribe", "subscriber_updated"),
-        actions=("add_or_update_subscriber", "unsubscribe", "add_tags", "add_note", "find_subscriber"),
-    ),
 )}
 
 

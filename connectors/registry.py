@@ -10,6 +10,7 @@ from connectors import (
     google_workspace,
     http,
     hubspot,
+    mailchimp,
     manual,
     monday,
     schedule,
@@ -70,6 +71,7 @@ APPS: tuple[App, ...] = (
     hubspot.app,
     shopify.app,
     google_workspace.app,
+    mailchimp.app,
 )
 
 

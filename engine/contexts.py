@@ -161,7 +161,7 @@ class Contexts:
         else:
             client = build_http(
                 app_key=app.key,
-                base_url=app.resolve_base_url(credentials),
+                base_url=app.resolve_base_url(credentials, connection.metadata or {}),
                 allowed_hosts=app.allowed_hosts,
                 auth=auth,
                 headers=app.default_headers,

@@ -244,19 +244,26 @@ async def finish_authorization(svc: Cellwright, params: Mapping[str, str], *, bi
     client = oauth_client(svc, app)
     verifier = pending.code_verifier if kind.pkce else None
     tokens = await _guarded(svc, app, kind, lambda http: exchange_code(kind, client, code, verifier, http=http))
+    metadata: Mapping[str, Any] = {}
+    if kind.fetch_metadata is not None:
+        fetch = kind.fetch_metadata
+        metadata = await _guarded(svc, app, kind, lambda http: _as_dict(fetch(tokens, http)))
     if pending.connection_id is not None:
-        return await replace_oauth_tokens(svc, pending.user_id, pending.connection_id, {**pending.fields, **tokens}, pending.name)
-    return await create_oauth_connection(svc, pending.user_id, app.key, {**pending.fields, **tokens}, pending.name)
+        return await replace_oauth_tokens(svc, pending.user_id, pending.connection_id, {**pending.fields, **tokens}, pending.name, metadata=metadata)
+    return await create_oauth_connection(svc, pending.user_id, app.key, {**pending.fields, **tokens}, pending.name, metadata=metadata)
 
 
-async def create_oauth_connection(svc: Cellwright, user_id: str, app_key: str, tokens: Mapping[str, Any], name: str | None = None) -> Any:
+async def create_oauth_connection(
+    svc: Cellwright, user_id: str, app_key: str, tokens: Mapping[str, Any], name: str | None = None, *, metadata: Mapping[str, Any] | None = None
+) -> Any:
     """Store a token set as a connection made with the app's OAuth kind, then run the
     app's test call (status ``active`` or ``error`` with its message). Credentials are
-    encrypted by the store and never returned by the API."""
+    encrypted by the store and never returned by the API. ``metadata``: what the kind's
+    ``fetch_metadata`` learned, kept beside ``auth_type``."""
     app = svc.apps.get(app_key)
     kind = oauth_kind(app)
     credentials = {k: v for k, v in tokens.items() if v is not None}
-    metadata = {"auth_type": kind.type}
+    metadata = {**(metadata or {}), "auth_type": kind.type}
     connection = await asyncio.to_thread(
         lambda: svc.store.create_connection(user_id, app.key, name or f"{app.name} connection", credentials, metadata=metadata, status="active")
     )
@@ -264,7 +271,9 @@ async def create_oauth_connection(svc: Cellwright, user_id: str, app_key: str, t
     return await svc.test_connection(user_id, connection.id, rename=name is None)
 
 
-async def replace_oauth_tokens(svc: Cellwright, user_id: str, connection_id: str, tokens: Mapping[str, Any], name: str | None = None) -> Any:
+async def replace_oauth_tokens(
+    svc: Cellwright, user_id: str, connection_id: str, tokens: Mapping[str, Any], name: str | None = None, *, metadata: Mapping[str, Any] | None = None
+) -> Any:
     """Reconnect: the connection keeps its id (scenarios using it need no change); its whole
     token set is replaced by the provider's new one (old tokens are dropped, typed fields
     kept unless given), then the app's test call sets its status (``active`` again)."""
@@ -275,7 +284,7 @@ async def replace_oauth_tokens(svc: Cellwright, user_id: str, connection_id: str
     kind = oauth_kind(app)
     stored = await asyncio.to_thread(svc.store.connection_credentials, connection.id)
     credentials = {**_form_only(stored), **{k: v for k, v in tokens.items() if v is not None}}
-    metadata = {**(connection.metadata or {}), "auth_type": kind.type}
+    metadata = {**(connection.metadata or {}), **(metadata or {}), "auth_type": kind.type}
 
     def save() -> None:
         svc.store.update_connection(user_id, connection.id, name=name or None, credentials=credentials, metadata=metadata)
@@ -323,6 +332,10 @@ async def _guarded(
         raise NetworkError(f"{app.key}: could not reach the OAuth token endpoint at {host} ({type(exc).__name__}).") from None
     finally:
         await http.aclose()
+
+
+async def _as_dict(pending: Awaitable[Mapping[str, Any]]) -> dict[str, Any]:
+    return dict(await pending)
 
 
 def _reconnectable(svc: Cellwright, user_id: str, app: App, connection_id: str) -> Any:

@@ -37,6 +37,10 @@ class App:
     base_url: str | Callable[[Mapping[str, Any]], str] | None = None
     """The API root operations' paths are relative to; a function of the connection's
     credentials for per-account hosts (a WordPress site, a Shopify shop)."""
+    connection_base_url: Callable[[Mapping[str, Any], Mapping[str, Any]], str] | None = None
+    """The API root from a connection's credentials *and* metadata (what its OAuth sign-in
+    or test call recorded), for vendors whose host is only learned after connecting
+    (Mailchimp's data centre). Used instead of ``base_url`` when set."""
     allowed_hosts: tuple[str, ...] = ()
     """Host patterns (fnmatch) the app's client may call; empty means any public host."""
     default_headers: Mapping[str, str] = field(default_factory=dict)
@@ -124,7 +128,10 @@ class App:
         known = ", ".join(source.key for source in self.options) or "none"
         raise ConfigurationError(f"App '{self.key}' has no option source '{key}'. It has: {known}.")
 
-    def resolve_base_url(self, credentials: Mapping[str, Any]) -> str | None:
+    def resolve_base_url(self, credentials: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> str | None:
+        """The API root for a connection with these credentials and metadata."""
+        if self.connection_base_url is not None:
+            return self.connection_base_url(credentials, metadata or {})
         if callable(self.base_url):
             return self.base_url(credentials)
         return self.base_url

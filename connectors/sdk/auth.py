@@ -189,6 +189,11 @@ class OAuth2Auth(AuthKind):
     placeholders (Shopify: ``https://{shop}/admin/oauth/access_token``), filled by
     ``for_connection`` with what this hook returns for the connection's fields. The hook
     also validates them (raise ``InvalidInputError`` naming the field)."""
+    fetch_metadata: Callable[[Mapping[str, Any], httpx.AsyncClient], Awaitable[Mapping[str, Any]]] | None = None
+    """Vendor hook, run right after the code exchange with the new token set and a client
+    behind the operator's network guard: what to keep in the connection's metadata, e.g.
+    Mailchimp's data centre from its metadata endpoint (``App.connection_base_url`` reads
+    it). If it fails, the sign-in fails and nothing is stored."""
 
     def for_connection(self, fields: Mapping[str, Any]) -> OAuth2Auth:
         """This kind with its endpoint URLs filled in for one connection's ``fields``

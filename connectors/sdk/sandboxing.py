@@ -103,11 +103,13 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 
 @dataclass(frozen=True)
 class Delivery:
-    """One webhook POST a simulator makes: where, with which headers, which exact bytes."""
+    """One webhook request a simulator makes: where, with which headers, which exact bytes."""
 
     url: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
+    """``GET`` for a URL check without a body (Mailchimp checks a webhook URL when it is saved)."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,8 @@ class WebhookOutbox:
         status: int | None = None
         try:
             async with httpx.AsyncClient(transport=transport, timeout=30) as client:
-                status = (await client.post(delivery.url, content=delivery.body, headers=delivery.headers)).status_code
+                sent = await client.request(delivery.method, delivery.url, content=delivery.body or None, headers=delivery.headers)
+                status = sent.status_code
         except Exception:  # a failed delivery is the receiver's problem, as it is at a vendor
             log.warning("sandbox webhook to %s failed", delivery.url, exc_info=True)
         self.sent.append((delivery, status))

@@ -303,10 +303,11 @@ def test_gallery_uses_template_with_connections(svc: Any, user: Any) -> None:
         state.use("form_to_wordpress_draft", {})
     gallery = Gallery(svc, user, nav=lambda *a, **k: None, selected="form_to_wordpress_draft")
     assert gallery.state.selected == "form_to_wordpress_draft"
-    soon = entries["lead_generation_hubspot"]
-    assert not soon["available"] and soon["missing"] == ["HubSpot", "Mailchimp"]
-    with pytest.raises(CellwrightError, match="not built yet: HubSpot, Mailchimp. It is coming soon"):
-        state.use("lead_generation_hubspot", {})
+    assert entries["lead_generation_hubspot"]["available"]  # HubSpot and Mailchimp are built
+    soon = entries["gmail_to_monday"]
+    assert not soon["available"] and soon["missing"] == ["Google Workspace"]
+    with pytest.raises(CellwrightError, match="not built yet: Google Workspace. It is coming soon"):
+        state.use("gmail_to_monday", {})
 
 
 def test_settings_api_keys_users_password(svc: Any, user: Any) -> None:
