@@ -70,11 +70,38 @@ def describe_operation(app: App, op: Operation) -> str:
     return line
 
 
-def catalog(apps: Any) -> str:
-    """Every app of ``apps`` (a ``Registry`` or any iterable of ``App``) as text."""
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _names(app: App) -> set[str]:
+    """Words that name ``app`` in a request: its key, its name's words, and the service
+    words its operation keys start with (``gmail`` of ``gmail_send_email``)."""
+    words = {app.key, *_WORD.findall(app.name.lower()), *(op.key.split("_")[0] for op in (*app.triggers, *app.actions))}
+    generic = {"new", "create", "update", "add", "find", "send", "on", "run", "catch", "every", "set", "request", "text", "the"}
+    return {w for w in words if len(w) > 2 and w not in generic}
+
+
+def in_focus(app: App, focus: str | None) -> bool:
+    """Whether the request ``focus`` names ``app`` (every app is, without a request)."""
+    if focus is None or not app.needs_connection:  # the built-ins are always described
+        return True
+    said = set(_WORD.findall(focus.lower()))
+    return bool(_names(app) & (said | {w.rstrip("s") for w in said}))
+
+
+def catalog(apps: Any, focus: str | None = None) -> str:
+    """Every app of ``apps`` (a ``Registry`` or any iterable of ``App``) as text.
+
+    With ``focus`` (the user's request), the apps it names — and the built-ins — are
+    described operation by operation; the others by one line listing their operation
+    keys, so every app stays usable while the prompt stays a few KB however many apps
+    are installed."""
     lines: list[str] = []
     for app in apps:
         connection = "needs a connection" if app.needs_connection else "no connection"
         lines.append(f"app {app.key} ({app.name}, {connection}): {_first_sentence(app.description)}")
-        lines.extend(describe_operation(app, op) for op in (*app.triggers, *app.actions))
+        if in_focus(app, focus):
+            lines.extend(describe_operation(app, op) for op in (*app.triggers, *app.actions))
+        else:
+            lines.append(f"  triggers: {', '.join(op.key for op in app.triggers)}; actions: {', '.join(op.key for op in app.actions)}")
     return "\n".join(lines)

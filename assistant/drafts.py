@@ -129,7 +129,7 @@ async def draft(prompt: str, *, registry: Any, settings: Any) -> Draft:
         raise InvalidInputError("Describe the scenario you want first.")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidInputError(f"The description is too long: at most {MAX_PROMPT_CHARS} characters.")
-    messages = [{"role": "system", "content": SYSTEM + catalog(registry)}, {"role": "user", "content": prompt}]
+    messages = [{"role": "system", "content": SYSTEM + catalog(registry, focus=prompt)}, {"role": "user", "content": prompt}]
     answer = await complete(messages, settings)
     text, notes = split_answer(answer)
     doc, problems = check(text, registry)

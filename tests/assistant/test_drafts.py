@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from assistant import Draft, catalog, check, draft, split_answer
+from assistant.catalog import in_focus
 from cells import document as documents
 from connectors.registry import default_registry
 from connectors.sdk import AssistantError, AssistantUnavailableError, InvalidInputError
@@ -155,10 +157,23 @@ def test_check_lists_every_problem() -> None:
 
 
 def test_catalog_is_compact_and_complete() -> None:
-    text = catalog(default_registry())
-    assert len(text) < 10_000
+    everything = catalog(default_registry())
     for app in default_registry():
-        assert f"app {app.key} (" in text
+        assert f"app {app.key} (" in everything
         for op in (*app.triggers, *app.actions):
-            assert f" {op.key} \"{op.name}\"" in text
+            assert f" {op.key} \"{op.name}\"" in everything
+    # for a request, the apps it names (and the built-ins) in full, the others by their keys
+    text = catalog(default_registry(), focus=PROMPT)
+    assert len(text) < 10_000
+    sections = {part.split(" ", 1)[0]: part for part in ("\n" + text).split("\napp ")[1:]}
+    assert list(sections) == [app.key for app in default_registry()]
+    for app in default_registry():
+        full = in_focus(app, PROMPT)
+        for op in (*app.triggers, *app.actions):
+            assert (f" {op.key} \"{op.name}\"" in sections[app.key]) == full, (app.key, op.key)
+            assert re.search(rf"[ ,] ?{op.key}\b", sections[app.key]), (app.key, op.key)
+    focused = {app.key for app in default_registry() if in_focus(app, PROMPT)}
+    assert {"slack", "webhook", "formatter", "http"} <= focused and not {"hubspot", "mailchimp", "wordpress"} & focused
+    gmail = catalog(default_registry(), focus="Each new Gmail message with an invoice becomes a monday.com item")
+    assert ' gmail_new_email "' in gmail and ' create_item "' in gmail and ' create_contact "' not in gmail
     assert "needs: value,operation(parse|format|math)" in text  # required fields, short choices

@@ -10,6 +10,7 @@ with their connection placeholders filled in.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -151,5 +152,5 @@ async def test_every_template_imports_with_sandbox_connections(key: str, svc: Ce
         with pytest.raises(ConfigurationError, match="Pick a connection for"):
             template.document({}, server_url="http://127.0.0.1:8000", inputs=answers)
     if template.asks:  # what only the user knows is asked, never hard-coded
-        with pytest.raises(ConfigurationError, match="Fill in: " + template.asks[0].label):
+        with pytest.raises(ConfigurationError, match="Fill in: " + re.escape(template.asks[0].label)):
             template.document(connections, server_url="http://127.0.0.1:8000")

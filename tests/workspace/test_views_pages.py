@@ -282,11 +282,13 @@ def test_template_catalog_is_complete_and_valid(svc: Any) -> None:
                     assert PLANNED[cell.app].has_operation(cell.operation), (t.key, cell.app, cell.operation)
         if t.available(svc.apps):
             svc.validate(doc)
-    soon = [t for t in templates if not t.available(svc.apps)]
-    assert soon, "the gallery shows templates of planned apps as coming soon"
+    assert all(t.available(svc.apps) for t in templates), "every template's apps are built"
     assert not set(PLANNED) & set(svc.apps.keys()), "a built app must leave connectors/planned.py"
-    for t in soon:
-        assert all(importlib.util.find_spec(f"connectors.{a}") is None for a in t.missing_apps(svc.apps))
+    from connectors.registry import BUILTIN_APPS, Registry
+
+    lead = next(t for t in templates if t.key == "lead_generation")
+    assert lead.missing_apps(Registry(BUILTIN_APPS)) == ["hubspot", "mailchimp"]  # shown as coming soon without them
+    assert all(importlib.util.find_spec(f"connectors.{a}") is not None for t in templates for a in t.apps)
 
 
 def test_gallery_uses_template_with_connections(svc: Any, user: Any) -> None:
@@ -294,20 +296,19 @@ def test_gallery_uses_template_with_connections(svc: Any, user: Any) -> None:
 
     state = GalleryState(svc, user)
     entries = {e["key"]: e for e in state.entries()}
-    assert entries["lead_generation"]["available"] and entries["lead_generation"]["connections"] == []
-    scenario = state.use("lead_generation", {}, name="My leads")
-    assert scenario.status == "draft" and scenario.name == "My leads"
-    url = scenario.document["cells"][2]["inputs"]["url"]
-    assert url.startswith(svc.settings.resolved_public_url()) and "__SERVER__" not in url
+    assert entries["order_routing"]["available"] and entries["order_routing"]["connections"] == []
+    scenario = state.use("order_routing", {}, name="My orders")
+    assert scenario.status == "draft" and scenario.name == "My orders"
+    import json
+
+    text = json.dumps(scenario.document)
+    assert f"{svc.settings.resolved_public_url()}/demo/echo" in text and "__SERVER__" not in text
     with pytest.raises(CellwrightError, match="connection"):
         state.use("form_to_wordpress_draft", {})
     gallery = Gallery(svc, user, nav=lambda *a, **k: None, selected="form_to_wordpress_draft")
     assert gallery.state.selected == "form_to_wordpress_draft"
-    assert entries["lead_generation_hubspot"]["available"]  # HubSpot and Mailchimp are built
-    soon = entries["gmail_to_monday"]
-    assert not soon["available"] and soon["missing"] == ["Google Workspace"]
-    with pytest.raises(CellwrightError, match="not built yet: Google Workspace. It is coming soon"):
-        state.use("gmail_to_monday", {})
+    assert entries["lead_generation"]["available"] and entries["lead_generation"]["connections"] == ["hubspot", "mailchimp"]
+    assert all(e["available"] and not e["missing"] for e in entries.values())  # all eight apps are built
 
 
 def test_settings_api_keys_users_password(svc: Any, user: Any) -> None:

@@ -4,7 +4,7 @@ A template's cells name their connection as ``$<app key>`` (e.g. ``connection: $
 using the template replaces each placeholder with a connection the user picks.
 ``__SERVER__`` in a URL becomes this server's public URL (the demo echo endpoint stands in
 for the user's own systems until they change the URL). A template whose apps are not
-installed yet (a planned app, ``connectors/planned.py``) is listed as "coming soon".
+installed (a planned app, ``connectors/planned.py``) is listed as "coming soon".
 
 What only the user knows (which Slack channel, which monday.com board) is never
 hard-coded: the template lists it under ``asks`` (``cell``, ``field``, ``label``) and
@@ -148,8 +148,6 @@ CATALOG: list[tuple[str, str]] = [
     ("daily_report", "Operations"),
     ("wordpress_to_slack", "Content"),
     ("slack_to_monday", "Operations"),
-    # coming soon: they need apps that are planned, not built yet (connectors/planned.py)
-    ("lead_generation_hubspot", "Sales"),
     ("shopify_orders_to_sheets", "Commerce"),
     ("mailchimp_subscriber_to_slack", "Marketing"),
     ("gmail_to_monday", "Operations"),
