@@ -3,12 +3,16 @@
 The protocol pieces live in ``connectors.sdk.oauth``; the HTTP routes (redirects,
 pages, JSON) in ``workspace/oauth.py``. This module is what every front end shares:
 
-- ``start_authorization(svc, user_id, app_key, name)`` → the provider's authorize URL.
-  ``state`` and the PKCE verifier stay in this process (``PendingAuthorizations``),
-  keyed by ``state``, for ``PENDING_TTL_SECONDS``, usable once.
+- ``start_authorization(svc, user_id, app_key, name, fields=…)`` → the provider's authorize
+  URL. ``fields`` are what the user typed first (``sign_in_fields``: Shopify's shop, which
+  names the authorize and token URLs), checked by ``check_sign_in_fields``. ``state``, the
+  PKCE verifier and the fields stay in this process (``PendingAuthorizations``), keyed by
+  ``state``, for ``PENDING_TTL_SECONDS``, usable once.
 - ``finish_authorization(svc, params)`` checks the callback's ``state`` (unknown,
-  used or expired → ``AuthError``, nothing stored), exchanges the code through a client
-  with the network guard, and stores the connection (``create_oauth_connection``).
+  used or expired → ``AuthError``, nothing stored) and the app's ``verify_callback`` hook
+  (Shopify's ``hmac``), exchanges the code at the pending fields' token URL through a
+  client with the network guard, and stores the connection (``create_oauth_connection``)
+  with those fields beside the tokens.
 - ``connect_client_credentials`` for apps whose grant is ``client_credentials``.
 
 Why server-side memory rather than a signed cookie: the verifier never leaves the
@@ -39,6 +43,7 @@ from connectors.sdk import (
     AuthError,
     AuthKind,
     ConfigurationError,
+    InvalidInputError,
     NetworkError,
     OAuth2Auth,
     build_http,
@@ -142,6 +147,43 @@ def oauth_client(svc: Cellwright, app: App) -> OAuthClient:
     return OAuthClient.from_config(app.key, svc.settings.oauth_clients, redirect_uri=svc.contexts.oauth_redirect_uri)
 
 
+def sign_in_fields(kind: AuthKind) -> dict[str, Any]:
+    """The JSON Schema of what a user types before leaving for the provider's page: the
+    OAuth kind's form without the token keys and without secrets (a secret does not
+    belong in a URL; it is added to the connection afterwards, with Edit or PATCH).
+    Shopify: ``shop``, which names the shop whose authorize and token URLs are used."""
+    schema = cast("type[BaseModel]", kind.fields).model_json_schema()
+    properties = {k: v for k, v in (schema.get("properties") or {}).items() if k not in TOKEN_KEYS and not _is_secret(v)}
+    return {**schema, "properties": properties, "required": [k for k in schema.get("required", []) if k in properties]}
+
+
+def check_sign_in_fields(app: App, kind: OAuth2Auth, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed fields of a sign-in, checked before anyone leaves for the provider: the
+    kind's form (``InvalidInputError`` naming each missing or unknown field, with what to
+    type) and its per-account endpoints (``url_values``: Shopify's shop domain)."""
+    typed = _form_only(fields)
+    schema = cast("type[BaseModel]", kind.fields).model_json_schema()
+    properties = schema.get("properties") or {}
+    try:
+        cast("type[BaseModel]", kind.fields).model_validate(typed)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors(include_url=False, include_input=False):
+            name = ".".join(str(p) for p in err["loc"]) or "(root)"
+            if err["type"] == "missing":
+                about = properties.get(name, {}).get("description")
+                message = f"Signing in with {app.name} needs {name}" + (f": {about}" if about else ".")
+            elif err["type"] == "extra_forbidden":
+                takes = ", ".join(properties) or "no fields"
+                message = f"Signing in with {app.name} does not take {name} (it takes: {takes})."
+            else:
+                message = f"{name}: {err['msg']}"
+            errors.append({"field": name, "message": message, "type": err["type"]})
+        raise InvalidInputError(" ".join(e["message"] for e in errors), errors=errors) from None
+    kind.for_connection(typed)  # the endpoints' own check, e.g. "'x.example' is not a Shopify shop domain"
+    return typed
+
+
 def check_credentials(app: App, kind: AuthKind, credentials: Mapping[str, Any]) -> dict[str, Any]:
     """Validate what a user typed against the kind's form (``InvalidInputError`` naming the field).
 
@@ -200,7 +242,7 @@ def start_authorization(
     if connection_id is not None:
         existing = _reconnectable(svc, user_id, app, connection_id)
         fields = {**_form_only(svc.store.connection_credentials(existing.id)), **(fields or {})}
-    typed = _form_only(check_credentials(app, kind, fields or {}))
+    typed = check_sign_in_fields(app, kind, fields or {})
     state, verifier = new_state(), new_code_verifier()
     url = authorization_url(kind.for_connection(typed), client, state, verifier)
     pending_authorizations(svc).add(
@@ -242,6 +284,8 @@ async def finish_authorization(svc: Cellwright, params: Mapping[str, str], *, bi
     code = check_callback(params, expected_state=pending.state, provider=app.name)
     kind = oauth_kind(app).for_connection(pending.fields)
     client = oauth_client(svc, app)
+    if kind.verify_callback is not None:  # the vendor's own proof that the redirect is theirs (Shopify's hmac)
+        kind.verify_callback(params, pending.fields, client)
     verifier = pending.code_verifier if kind.pkce else None
     tokens = await _guarded(svc, app, kind, lambda http: exchange_code(kind, client, code, verifier, http=http))
     metadata: Mapping[str, Any] = {}
@@ -355,6 +399,12 @@ def _form_only(credentials: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in credentials.items() if k not in TOKEN_KEYS}
 
 
+def _is_secret(spec: Mapping[str, Any]) -> bool:
+    """A ``SecretStr`` field's JSON Schema (also inside ``anyOf`` for an optional one)."""
+    options = [spec, *spec.get("anyOf", [])]
+    return any(o.get("format") == "password" or o.get("writeOnly") for o in options)
+
+
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -364,6 +414,7 @@ __all__ = [
     "Pending",
     "PendingAuthorizations",
     "check_credentials",
+    "check_sign_in_fields",
     "connect_client_credentials",
     "create_oauth_connection",
     "finish_authorization",
@@ -371,6 +422,7 @@ __all__ = [
     "oauth_kind",
     "pending_authorizations",
     "replace_oauth_tokens",
+    "sign_in_fields",
     "start_authorization",
     "updated_credentials",
 ]

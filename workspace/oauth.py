@@ -2,8 +2,10 @@
 
 - ``GET /api/v1/oauth/{app}/authorize?name=…`` (API key): a 302 to the provider's
   consent page, or ``?redirect=false`` → ``{"authorization_url": …}`` for API clients
-  (the CLI opens it in a browser).
-- ``GET /oauth/{app}/start?name=…&csrf=…`` (workspace cookie session): the workspace's
+  (the CLI opens it in a browser). The OAuth kind's own fields (``sign_in_fields``) come as
+  more query parameters, e.g. Shopify's ``&shop=acme.myshopify.com``; a missing or bad one
+  is a 422 naming ``query.<field>``.
+- ``GET /oauth/{app}/start?name=…&csrf=…[&shop=…]`` (workspace cookie session): the workspace's
   "Connect with <App>" button; a 302 to the provider, or a page saying what is missing
   (e.g. the operator's OAuth client) with a link back.
   With ``&connection_id=…`` it is the "Reconnect" button of an existing OAuth connection.
@@ -21,15 +23,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from html import escape
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
-from connectors.sdk import CellwrightError
-from engine.oauth_connect import PENDING_TTL_SECONDS, finish_authorization, start_authorization
+from connectors.sdk import CellwrightError, InvalidInputError
+from engine.oauth_connect import (
+    PENDING_TTL_SECONDS,
+    TOKEN_KEYS,
+    finish_authorization,
+    oauth_kind,
+    sign_in_fields,
+    start_authorization,
+)
 from engine.service import Cellwright
 from workspace.api import ERRORS, current_user, service
 from workspace.api_models import ConnectionOut, ErrorBody
@@ -74,13 +85,52 @@ def redirect_to_provider(
     return response
 
 
+AUTHORIZE_PARAMS = frozenset({"name", "redirect", "connection_id"})
+START_PARAMS = frozenset({"name", "csrf", "connection_id"})
+"""The routes' own query parameters; any other is one of the OAuth kind's fields."""
+_FIELDS_PARAMETER = {
+    "name": "fields",
+    "in": "query",
+    "required": False,
+    "style": "form",
+    "explode": True,
+    "description": (
+        "The app's sign-in fields, one query parameter each: the non-secret fields of its oauth2 form "
+        "(GET /api/v1/apps/{app} → auth_schemas.oauth2). Shopify: shop=acme.myshopify.com (the shop whose "
+        "consent page and token endpoint are used; remembered with the sign-in and stored on the connection). "
+        "A missing, unknown or invalid one is a 422 whose errors name it (field: query.<name>); secrets are "
+        "refused here (a URL ends up in logs): add them afterwards with PATCH /api/v1/connections/{id}."
+    ),
+    "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+    "example": {"shop": "acme.myshopify.com"},
+}
+
+
+def sign_in_query(svc: Cellwright, app_key: str, query: Mapping[str, str], own: frozenset[str]) -> dict[str, str]:
+    """The OAuth kind's fields from a route's query (all but the route's ``own`` parameters).
+    A secret field is refused: it would sit in the URL, and so in logs and browser history."""
+    fields = {k: v for k, v in query.items() if k not in own}
+    if not fields:
+        return fields
+    kind = oauth_kind(svc.apps.get(app_key))
+    form = cast("type[BaseModel]", kind.fields).model_json_schema().get("properties") or {}
+    typed = sign_in_fields(kind)["properties"]
+    secret = [k for k in fields if k in TOKEN_KEYS or (k in form and k not in typed)]
+    if secret:
+        message = f"{secret[0]} is a secret: it is not taken in a URL. Connect first, then add it with PATCH /api/v1/connections/{{id}}."
+        raise InvalidInputError(message, errors=[{"field": secret[0], "message": message}])
+    return fields
+
+
 @router.get(
     "/api/v1/oauth/{app}/authorize",
     summary="Start connecting an OAuth 2.0 app",
     responses={**ERRORS, 302: {"description": "To the provider's consent page."}, 200: {"description": "With redirect=false: the URL."}},
+    openapi_extra={"parameters": [_FIELDS_PARAMETER]},
 )
 def authorize(
     app: str,
+    request: Request,
     svc: Annotated[Cellwright, Depends(service)],
     user: Annotated[Any, Depends(current_user)],
     name: Annotated[str | None, Query(description="The connection's name; default: from the app's test call.", max_length=200)] = None,
@@ -89,17 +139,31 @@ def authorize(
 ) -> Response:
     """Send the user to the provider's consent page; the provider sends them back to
     ``/oauth/callback``. Needs the operator's OAuth client for the app
-    (``CELLWRIGHT_OAUTH_CLIENTS__<app>__CLIENT_ID`` / ``__CLIENT_SECRET``)."""
-    if redirect:
-        return redirect_to_provider(svc, user.id, app, name, connection_id=connection_id)
-    url = start_authorization(svc, user.id, app, name, connection_id=connection_id)
+    (``CELLWRIGHT_OAUTH_CLIENTS__<app>__CLIENT_ID`` / ``__CLIENT_SECRET``). Apps whose
+    sign-in needs a field first take it as a query parameter (Shopify: ``shop``)."""
+    try:
+        fields = sign_in_query(svc, app, request.query_params, AUTHORIZE_PARAMS)
+        if redirect:
+            return redirect_to_provider(svc, user.id, app, name, fields=fields, connection_id=connection_id)
+        url = start_authorization(svc, user.id, app, name, fields=fields, connection_id=connection_id)
+    except InvalidInputError as exc:  # the fields came as query parameters: say so, as FastAPI's own checks do
+        errors = [{**e, "field": f"query.{e['field']}"} for e in exc.errors]
+        raise InvalidInputError(exc.message, errors=errors) from None
     return JSONResponse({"authorization_url": url, "expires_in": int(PENDING_TTL_SECONDS)})
 
 
-def start_path(app_key: str, *, name: str | None = None, csrf: str = "", connection_id: str | None = None) -> str:
+def start_path(
+    app_key: str, *, name: str | None = None, csrf: str = "", connection_id: str | None = None, fields: Mapping[str, str] | None = None
+) -> str:
     """The workspace's "Connect with <App>" link (see ``start_from_workspace``); with
-    ``connection_id``, its "Reconnect" link for that connection."""
-    query = {"csrf": csrf, **({"name": name} if name else {}), **({"connection_id": connection_id} if connection_id else {})}
+    ``connection_id``, its "Reconnect" link for that connection. ``fields``: the OAuth
+    kind's sign-in fields the user typed (Shopify's shop)."""
+    query = {
+        "csrf": csrf,
+        **({"name": name} if name else {}),
+        **({"connection_id": connection_id} if connection_id else {}),
+        **{k: v for k, v in (fields or {}).items() if k not in START_PARAMS},
+    }
     return f"/oauth/{quote(app_key, safe='')}/start?{urlencode(query)}"
 
 
@@ -124,7 +188,8 @@ def start_from_workspace(
     if not hmac.compare_digest(csrf.encode(), session.csrf.encode()):
         return HTMLResponse(_page("This sign-in link was not opened from your workspace. Open Connections and click the button again."), status_code=403)
     try:
-        return redirect_to_provider(svc, user.id, app, name or None, connection_id=connection_id or None)
+        fields = sign_in_query(svc, app, request.query_params, START_PARAMS)
+        return redirect_to_provider(svc, user.id, app, name or None, fields=fields, connection_id=connection_id or None)
     except CellwrightError as exc:
         return HTMLResponse(_page(exc.message), status_code=STATUS.get(exc.code, 400))
 
@@ -211,4 +276,4 @@ def _page(message: str, title: str = "Connecting failed") -> str:
     )
 
 
-__all__ = ["CALLBACK_PATH", "CONNECTIONS_PAGE", "START_PATH", "start_path", "binding_cookie_name", "redirect_to_provider", "router", "start_authorization"]
+__all__ = ["CALLBACK_PATH", "CONNECTIONS_PAGE", "START_PATH", "sign_in_query", "start_path", "binding_cookie_name", "redirect_to_provider", "router", "start_authorization"]

@@ -194,6 +194,11 @@ class OAuth2Auth(AuthKind):
     behind the operator's network guard: what to keep in the connection's metadata, e.g.
     Mailchimp's data centre from its metadata endpoint (``App.connection_base_url`` reads
     it). If it fails, the sign-in fails and nothing is stored."""
+    verify_callback: Callable[[Mapping[str, str], Mapping[str, Any], OAuthClient], None] | None = None
+    """Vendor hook run on the redirect back, after ``state`` was checked and before the code
+    is exchanged: ``(callback query, the connection's typed fields, the operator's client)``;
+    raise ``AuthError`` to refuse (nothing is stored). Shopify signs the query with the
+    client secret (``hmac``) and names the shop it authorized."""
 
     def for_connection(self, fields: Mapping[str, Any]) -> OAuth2Auth:
         """This kind with its endpoint URLs filled in for one connection's ``fields``

@@ -17,13 +17,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.sdk import ApiKeyAuth, OAuth2Auth, OperationContext
+from connectors.sdk import ApiKeyAuth, AuthError, InvalidInputError, OAuth2Auth, OperationContext
 from connectors.shopify.api import gql, shop_host
+
+if TYPE_CHECKING:
+    from connectors.sdk.oauth import OAuthClient
 
 SCOPES = (
     "read_products",
@@ -65,7 +71,7 @@ class ShopifyOAuthFields(BaseModel):
     """What the user types before going to Shopify's consent page."""
 
     model_config = ConfigDict(extra="forbid")
-    shop: str = Field(description=SHOP_DESCRIPTION)
+    shop: str = Field(description=SHOP_DESCRIPTION, examples=["acme.myshopify.com"])
 
 
 SANDBOX_SHOP = "cellwright-sandbox.myshopify.com"
@@ -98,6 +104,40 @@ def oauth_urls(fields: Mapping[str, Any]) -> dict[str, str]:
     return {"shop": shop_host(fields.get("shop"))}
 
 
+def callback_signature(params: Mapping[str, str], secret: str) -> str:
+    """Shopify's ``hmac`` of a redirect: hex HMAC-SHA256, keyed with the app's client secret,
+    of the other query parameters sorted by name and form-encoded, as Shopify's own
+    libraries do (https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant,
+    "Verify the installation request"). For the values Shopify sends (hex code, shop
+    domain, timestamp, our URL-safe state) that is the same text as ``k=v&k=v``."""
+    signed = sorted((k, v) for k, v in params.items() if k not in ("hmac", "signature"))
+    return hmac.new(secret.encode(), urlencode(signed).encode(), hashlib.sha256).hexdigest()
+
+
+def verify_callback(
+    params: Mapping[str, str], fields: Mapping[str, Any], client: OAuthClient
+) -> None:
+    """``OAuth2Auth.verify_callback``: the redirect back is signed by Shopify with the
+    operator's client secret and names the shop the user typed; otherwise nothing is stored."""
+    given = str(params.get("hmac") or "")
+    secret = client.client_secret or ""
+    expected = callback_signature(params, secret) if secret else ""
+    if not (given and expected and hmac.compare_digest(given.lower().encode(), expected.encode())):
+        raise AuthError(
+            "Shopify's redirect back is not signed with this server's Shopify client secret (its hmac "
+            "does not match), so it may not come from Shopify. Nothing was stored: start connecting again."
+        )
+    try:
+        returned = shop_host(params.get("shop"))
+    except InvalidInputError:
+        returned = str(params.get("shop") or "")
+    if returned != shop_host(fields.get("shop")):
+        raise AuthError(
+            f"Shopify sent back the shop '{returned}', not '{shop_host(fields.get('shop'))}' that you typed. "
+            "Nothing was stored: start connecting again and sign in to the shop you typed."
+        )
+
+
 SHOPIFY_TOKEN_AUTH = ApiKeyAuth(
     fields=ShopifyTokenFields,
     key_field="access_token",
@@ -118,6 +158,7 @@ SHOPIFY_OAUTH = OAuth2Auth(
     token_prefix="",
     exchange_params={"expiring": "1"},
     url_values=oauth_urls,
+    verify_callback=verify_callback,
     fields=ShopifyOAuthFields,
     test=test_connection,
     label_template="{label}",

@@ -29,6 +29,9 @@ DEFAULT_API_ROOT = "wp-json/"
 API_LINK_REL = "https://api.w.org/"
 
 AUTH_CODES = frozenset({"rest_not_logged_in", "incorrect_password", "invalid_username", "invalid_email"})
+PERMISSION_PREFIXES = ("rest_cannot_", "rest_forbidden")
+"""Core's permission errors: ``rest_cannot_create`` / ``_edit`` / ``_delete`` …, ``rest_forbidden``
+(a route's permission check said no), ``rest_forbidden_param`` / ``_context`` …"""
 
 
 def endpoint(root: str, route: str, params: Mapping[str, Any] | None = None) -> str:
@@ -127,6 +130,19 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
             "name and the application password (Users → Profile → Application Passwords).",
             status=status,
             wp_code=code,
+        )
+    if status == 403 and code.startswith(PERMISSION_PREFIXES):
+        # Signed in, but the user's role may not do this (core: current_user_can() failed, so
+        # rest_authorization_required_code() is 403). The credentials are fine: not an AuthError,
+        # which would mark the connection broken; not retryable either.
+        return UpstreamError(
+            f"WordPress refused {response.request.method} {route_of(target)}: {message} ({code}). The connection's "
+            "WordPress user is signed in but its role may not do this: give that user a role that can "
+            "(Users → All Users → Role, e.g. Author or Editor), or connect as a user who can.",
+            status=status,
+            body=body,
+            wp_code=code,
+            permission=True,
         )
     params = data.get("params")
     if code == "rest_invalid_param" and isinstance(params, Mapping):

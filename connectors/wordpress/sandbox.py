@@ -13,7 +13,12 @@ differs from ``date_gmt``; titles come rendered with WordPress's entities (``&#8
   ``Link: <…>; rel="https://api.w.org/"`` header, on GET and HEAD.
 - Auth: application passwords as HTTP basic (``USERNAME`` / ``APPLICATION_PASSWORD``;
   spaces ignored as WordPress does). A wrong user or password → 401; none → an
-  anonymous visitor (public reads only).
+  anonymous visitor (public reads only). ``SUBSCRIBER_CREDENTIALS`` sign in as a user
+  whose role is Subscriber: reads work; creating, editing, deleting or uploading answer
+  core's permission errors, e.g. 403 ``{"code": "rest_cannot_create", "message": "Sorry,
+  you are not allowed to create posts as this user.", "data": {"status": 403}}``
+  (``WP_REST_Posts_Controller::create_item_permissions_check``; a visitor gets the same
+  with 401, ``rest_authorization_required_code()``).
 - Test-only controls, not part of WordPress: ``POST /__sandbox__/control`` with JSON
   ``{"pretty_permalinks": false}`` (``/wp-json/…`` becomes a 404 page and the home
   page advertises ``?rest_route=/``), ``{"fail_next": {"status": 429, "retry_after": 7}}``
@@ -37,12 +42,25 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.wordpress.auth import SANDBOX_CREDENTIALS
-from connectors.wordpress.sandbox_site import HANDLERS, INDEX, Call, Site, wp_error
+from connectors.wordpress.sandbox_site import (
+    HANDLERS,
+    INDEX,
+    SUBSCRIBER_CREDENTIALS,
+    Call,
+    Site,
+    wp_error,
+)
 
 ROUTES = [(re.compile(f"^{pattern}$"), pattern, spec) for pattern, spec in INDEX["routes"].items()]
 
 USERNAME = SANDBOX_CREDENTIALS["username"]
 APPLICATION_PASSWORD = SANDBOX_CREDENTIALS["application_password"]
+LOGINS = {
+    USERNAME: (1, APPLICATION_PASSWORD),
+    "admin@example.org": (1, APPLICATION_PASSWORD),
+    SUBSCRIBER_CREDENTIALS["username"]: (2, SUBSCRIBER_CREDENTIALS["application_password"]),
+}
+"""Login (user name or e-mail) → (user id, its application password)."""
 DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::\d{2})?)?$")
 TINY_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -121,11 +139,12 @@ def _user(site: Site, request: Request) -> int | None | Response:
         login, _, password = base64.b64decode(value, validate=True).decode("utf-8", "replace").partition(":")
     except ValueError:
         login = password = ""
-    if login not in (USERNAME, "admin@example.org"):
+    if login not in LOGINS:
         return wp_error("invalid_username", "Unknown username. Check again or try your email address.", 401)
-    if re.sub(r"[^a-z\d]", "", password, flags=re.I) != re.sub(r"[^a-z\d]", "", APPLICATION_PASSWORD, flags=re.I):
+    user, expected = LOGINS[login]
+    if re.sub(r"[^a-z\d]", "", password, flags=re.I) != re.sub(r"[^a-z\d]", "", expected, flags=re.I):
         return wp_error("incorrect_password", "The provided password is an invalid application password.", 401)
-    return 1
+    return user
 
 
 async def dispatch(request: Request, route: str) -> Response:

@@ -34,6 +34,18 @@ FILE_TYPES = {  # by extension, as wp_check_filetype() decides
     "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp",
     "pdf": "application/pdf", "txt": "text/plain", "csv": "text/csv", "mp3": "audio/mpeg", "mp4": "video/mp4",
 }
+SUBSCRIBER_CREDENTIALS = {
+    "username": "restapiclientfixtureuser",  # the seeded user 2 ("REST API Client Fixture: User")
+    "application_password": "wxyz WXYZ 9876 abcd EFGH 5432",  # published: the sandbox's subscriber
+}
+"""A user whose role is Subscriber: it may read, and nothing else (WordPress's default roles,
+https://wordpress.org/documentation/article/roles-and-capabilities/), so creating, editing or
+deleting answers 403 as core's permission checks do."""
+CAPABILITIES = {
+    "administrator": frozenset({"read", "edit_posts", "edit_pages", "delete_posts", "upload_files", "manage_categories"}),
+    "subscriber": frozenset({"read"}),
+}
+"""The capabilities the routes here check, per role (the part of the roles' lists that matters)."""
 LINK_QUERY = {"post": "p", "page": "page_id", "attachment": "attachment_id"}
 FIELDS = {  # what each post type shows besides id, dates, slug, status, type, link, title (and content)
     "post": ("author", "featured_media", "comment_status", "ping_status", "sticky", "template", "format", "meta",
@@ -94,6 +106,7 @@ class Site:
         self.pretty = True
         self.fail_next: dict[str, Any] | None = None
         self.users = {u["id"]: {k: v for k, v in u.items() if k != "_links"} for u in SAMPLES["UsersCollection"]}
+        self.roles = {1: "administrator", 2: "subscriber"}
         # Posts, pages and media keep their text fields as stored (``raw``); rendering adds HTML.
         self.posts: dict[int, dict[str, Any]] = {}
         for key in ("PostModel", "PageModel", "MediaModel"):
@@ -139,6 +152,21 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[Response]]
+
+
+def can(call: Call, capability: str) -> bool:
+    """``current_user_can``: the signed-in user's role has ``capability`` (a visitor has none)."""
+    return call.user is not None and capability in CAPABILITIES[call.site.roles.get(call.user, "subscriber")]
+
+
+def refused(call: Call, capability: str, code: str, message: str) -> Response | None:
+    """Core's permission checks (``current_user_can``, e.g. ``create_item_permissions_check``
+    in ``WP_REST_Posts_Controller``, https://developer.wordpress.org/rest-api/): a
+    ``WP_Error`` whose status is ``rest_authorization_required_code()``: 401 for a visitor,
+    403 for a signed-in user whose role lacks ``capability``. None when allowed."""
+    if can(call, capability):
+        return None
+    return wp_error(code, message, 401 if call.user is None else 403)
 
 
 # -- rendering -----------------------------------------------------------------------------
@@ -217,7 +245,7 @@ def list_posts(kind: str) -> Handler:
     async def handler(call: Call) -> Response:
         default = ["inherit"] if kind == "attachment" else ["publish"]
         statuses = call.get("status", default)
-        if statuses != default and call.user is None:
+        if statuses != default and not can(call, "edit_posts"):  # sanitize_post_statuses()
             return wp_error("rest_invalid_param", "Invalid parameter(s): status", 400,
                             params={"status": "Status is forbidden."})
         search, slugs = str(call.get("search", "")).casefold(), call.get("slug")
@@ -270,8 +298,10 @@ def _apply(call: Call, item: dict[str, Any]) -> Response | None:
 
 def create_post(kind: str) -> Handler:
     async def handler(call: Call) -> Response:
-        if call.user is None:
-            return wp_error("rest_cannot_create", "Sorry, you are not allowed to create posts as this user.", 401)
+        denied = refused(call, "edit_posts" if kind == "post" else "edit_pages", "rest_cannot_create",
+                         "Sorry, you are not allowed to create posts as this user.")
+        if denied:
+            return denied
         now, discussion = call.site.now(), "open" if kind == "post" else "closed"
         item: dict[str, Any] = {
             "id": next(call.site.post_ids), "type": kind, "status": "draft", "date": now, "date_gmt": now,
@@ -304,8 +334,10 @@ def update_post(kind: str) -> Handler:
         item = _find(call, kind)
         if isinstance(item, Response):
             return item
-        if call.user is None:
-            return wp_error("rest_cannot_edit", "Sorry, you are not allowed to edit this post.", 401)
+        denied = refused(call, "upload_files" if kind == "attachment" else "edit_posts", "rest_cannot_edit",
+                         "Sorry, you are not allowed to edit this post.")
+        if denied:
+            return denied
         changed = dict(item)
         failed = _apply(call, changed)
         if failed:
@@ -320,8 +352,9 @@ async def delete_post(call: Call) -> Response:
     item = _find(call, "post")
     if isinstance(item, Response):
         return item
-    if call.user is None:
-        return wp_error("rest_cannot_delete", "Sorry, you are not allowed to delete this post.", 401)
+    denied = refused(call, "delete_posts", "rest_cannot_delete", "Sorry, you are not allowed to delete this post.")
+    if denied:
+        return denied
     if call.get("force"):
         del call.site.posts[item["id"]]
         return JSONResponse({"deleted": True, "previous": render_post(call, item, edit=True)})
@@ -333,8 +366,9 @@ async def delete_post(call: Call) -> Response:
 
 async def upload_media(call: Call) -> Response:
     """Raw-body upload, as in WP_REST_Attachments_Controller::upload_from_data()."""
-    if call.user is None:
-        return wp_error("rest_cannot_create", "Sorry, you are not allowed to upload media on this site.", 401)
+    denied = refused(call, "upload_files", "rest_cannot_create", "Sorry, you are not allowed to upload media on this site.")
+    if denied:
+        return denied
     body, headers = await call.request.body(), call.request.headers
     if not body:
         return wp_error("rest_upload_no_data", "No data supplied.", 400)
@@ -385,8 +419,10 @@ def list_terms(taxonomy: str) -> Handler:
 
 def create_term(taxonomy: str) -> Handler:
     async def handler(call: Call) -> Response:
-        if call.user is None:
-            return wp_error("rest_cannot_create", "Sorry, you are not allowed to create terms in this taxonomy.", 401)
+        denied = refused(call, "manage_categories", "rest_cannot_create",
+                         "Sorry, you are not allowed to create terms in this taxonomy.")
+        if denied:
+            return denied
         name, parent = html.escape(call.get("name").strip(), quote=False), call.get("parent", 0)
         if parent and parent not in call.site.terms:
             return wp_error("rest_term_invalid", "Parent term does not exist.", 400)
@@ -419,8 +455,10 @@ def get_term(taxonomy: str) -> Handler:
 
 async def list_comments(call: Call) -> Response:
     wanted = call.get("status", "approve")
-    if wanted != "approve" and call.user is None:
-        return wp_error("rest_forbidden_param", "Query parameter not permitted: status", 401)
+    if wanted != "approve":
+        denied = refused(call, "edit_posts", "rest_forbidden_param", "Query parameter not permitted: status")
+        if denied:
+            return denied
     statuses = {"approve": ["approved"], "hold": ["hold"], "all": ["approved", "hold"]}.get(wanted, [wanted])
     posts = call.get("post")
     items = [
@@ -457,7 +495,10 @@ async def users_me(call: Call) -> Response:
     if call.user is None:
         return wp_error("rest_not_logged_in", "You are not currently logged in.", 401)
     user = dict(call.site.users[call.user])
-    if call.get("context") == "edit":
+    if call.get("context") == "edit" and call.site.roles.get(call.user) == "subscriber":
+        user.update(username=SUBSCRIBER_CREDENTIALS["username"], email="reader@example.org", roles=["subscriber"],
+                    capabilities={"subscriber": True}, extra_capabilities={"subscriber": True})
+    elif call.get("context") == "edit":
         user.update(username=USERNAME, email="admin@example.org", roles=["administrator"], first_name="",
                     last_name="", nickname=USERNAME, locale="en_US", registered_date="2017-02-14T00:00:00+00:00",
                     capabilities={"administrator": True}, extra_capabilities={"administrator": True})

@@ -176,3 +176,28 @@ async def test_connecting_starts_at_the_shop_the_user_typed(svc: Any, user: Any)
         start_authorization(
             svc, user.id, "shopify"
         )  # no shop typed: the form says which field is missing
+
+
+def test_the_callback_signature_is_shopifys() -> None:
+    """Shopify's published example of a signed redirect (secret ``hush``), and the checks
+    ``finish_authorization`` runs before exchanging the code."""
+    from connectors.sdk import AuthError
+    from connectors.shopify.auth import callback_signature, verify_callback
+
+    params = {
+        "code": "0907a61c0c8d55e99db179b68161bc00",
+        "shop": "some-shop.myshopify.com",
+        "timestamp": "1337178173",
+    }
+    signed = params | {"hmac": "4712bf92ffc2917d15a2f5a273e39f0116667419aa4b6ac0b3baaf26fa3c4d20"}
+    assert callback_signature(signed, "hush") == signed["hmac"]
+    client = OAuthClient("id", "hush", "https://cellwright.example/oauth/callback")
+    verify_callback(signed, {"shop": "some-shop"}, client)  # no exception: Shopify's, for that shop
+    with pytest.raises(AuthError, match="its hmac does not match"):
+        verify_callback(signed | {"code": "0" * 32}, {"shop": "some-shop"}, client)
+    with pytest.raises(
+        AuthError, match="its hmac does not match"
+    ):  # no secret: nothing can be checked
+        verify_callback(signed, {"shop": "some-shop"}, OAuthClient("id", None, "https://x"))
+    with pytest.raises(AuthError, match="not 'other.myshopify.com' that you typed"):
+        verify_callback(signed, {"shop": "other"}, client)

@@ -406,7 +406,9 @@ def test_error_parser_leaves_other_responses_to_the_default_mapping() -> None:
     assert parse_error(httpx.Response(502, request=request), "<html>Bad gateway</html>") is None
     error = parse_error(httpx.Response(403, request=request),
                         {"code": "rest_forbidden", "message": "<strong>Error:</strong> Sorry &amp; no.", "data": {"status": 403}})
-    assert isinstance(error, UpstreamError) and error.message.startswith("WordPress: Error: Sorry & no. (rest_forbidden")
+    assert isinstance(error, UpstreamError) and error.message.startswith("WordPress refused GET /wp/v2/posts: Error: Sorry & no. (rest_forbidden)")
+    other = parse_error(httpx.Response(409, request=request), {"code": "rest_conflict", "message": "Busy &amp; <em>locked</em>."})
+    assert isinstance(other, UpstreamError) and other.message == "WordPress: Busy & locked. (rest_conflict, HTTP 409 on /wp/v2/posts)"
 
 
 # -- triggers ----------------------------------------------------------------------------

@@ -87,3 +87,36 @@ async def test_a_hosts_rate_limit_is_retried_after_what_it_says(
     with pytest.raises(RateLimitedError) as caught:
         await run(ctx, "create_post", title="Later")
     assert caught.value.retryable and caught.value.retry_after == 7
+
+
+async def test_a_role_that_may_not_create_posts_is_a_clear_permission_error(
+    site: Starlette,
+) -> None:
+    """A subscriber's application password: reads work, creating a post is WordPress's
+    403 ``rest_cannot_create``: reported as such, not retried, and not a broken login."""
+    from connectors.sdk import AuthError, UpstreamError
+    from connectors.wordpress.sandbox_site import SUBSCRIBER_CREDENTIALS
+
+    reader = sandbox_context(
+        app,
+        {**SANDBOX_CREDENTIALS, **SUBSCRIBER_CREDENTIALS},
+        asgi_app=site,
+        connection_metadata={"api_root": "wp-json/"},
+    )
+    assert (await app.auth.test(reader))["label"]  # type: ignore[misc]  # the credentials are fine
+    with pytest.raises(UpstreamError) as caught:
+        await run(reader, "create_post", title="Not mine to write")
+    error = caught.value
+    assert not isinstance(error, AuthError) and not error.retryable and error.status == 403
+    assert error.body == {  # core's WP_Error, as WP_REST_Server sends it
+        "code": "rest_cannot_create",
+        "message": "Sorry, you are not allowed to create posts as this user.",
+        "data": {"status": 403},
+    }
+    assert error.details["wp_code"] == "rest_cannot_create" and error.details["permission"] is True
+    assert error.message.startswith(
+        "WordPress refused POST /wp/v2/posts: Sorry, you are not allowed to create posts as this user. "
+        "(rest_cannot_create)."
+    )
+    assert "give that user a role that can" in error.message
+    assert SUBSCRIBER_CREDENTIALS["application_password"] not in error.message

@@ -12,8 +12,8 @@ from typing import Any
 import panel as pn
 import param
 
-from connectors.sdk import CellwrightError
-from engine.oauth_connect import TOKEN_KEYS
+from connectors.sdk import CellwrightError, InvalidInputError
+from engine.oauth_connect import TOKEN_KEYS, check_sign_in_fields, oauth_kind, sign_in_fields
 from workspace.views.components import Slot
 from workspace.views.widgets import Banner, SchemaForm, attempt, badge, handler, html, when
 
@@ -24,6 +24,7 @@ a.oauth-connect { display: inline-block; background: #1d4ed8; color: #ffffff; bo
   font-weight: 600; text-decoration: none; font-size: 14px; }
 a.oauth-connect:hover { background: #1e40af; }
 a.oauth-connect:focus-visible { outline: 3px solid #fbbf24; outline-offset: 2px; }
+a.oauth-connect[aria-disabled="true"] { background: #6b7280; cursor: not-allowed; }
 a.oauth-reconnect { display: inline-block; border: 1px solid #1d4ed8; color: #1d4ed8; background: #ffffff; border-radius: 4px;
   padding: 5px 10px; font-size: 14px; text-decoration: none; white-space: nowrap; }
 a.oauth-reconnect:hover { background: #eff6ff; }
@@ -95,6 +96,22 @@ class ConnectionsState(param.Parameterized):
             )
         return True, ""
 
+    def sign_in_schema(self, app_key: str) -> dict[str, Any]:
+        """What the user types before "Connect with <App>": the OAuth kind's required
+        non-secret fields (Shopify: the shop's domain). Empty for most apps."""
+        schema = sign_in_fields(oauth_kind(self.svc.apps.get(app_key)))
+        asked = {k: v for k, v in schema["properties"].items() if k in schema["required"]}
+        return {"type": "object", "properties": asked, "required": list(asked)}
+
+    def sign_in_problems(self, app_key: str, fields: dict[str, Any]) -> dict[str, str]:
+        """field → what is wrong with it, as the server will judge it when the link is opened."""
+        app = self.svc.apps.get(app_key)
+        try:
+            check_sign_in_fields(app, oauth_kind(app), fields)
+        except InvalidInputError as exc:
+            return {str(e["field"]): str(e["message"]) for e in exc.errors}
+        return {}
+
     def can_reconnect(self, conn: dict[str, Any]) -> bool:
         """Whether ``conn`` signed in with its app (OAuth authorization code) and the app's
         OAuth client is set up, so "Reconnect" can replace its tokens."""
@@ -151,6 +168,9 @@ class Connections(pn.viewable.Viewer):
         self.kind_box = Slot(sizing_mode="stretch_width", margin=0)
         self.oauth_name = pn.widgets.TextInput(name="Connection name (optional)", width=360, css_classes=["new-connection-name"])
         self.oauth_link = html("", css_classes=["oauth-link"], stylesheets=[LINK_CSS])
+        self.sign_in_form: SchemaForm | None = None
+        """The OAuth kind's fields typed before signing in (Shopify's shop), if it has any."""
+        self._typed: dict[str, str] = {}
         self.oauth_name.param.watch(lambda e: self._update_link(e.new), ["value", "value_input"])
         self.app_select.param.watch(lambda e: self._build_form(), "value")
         self.list = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["connection-list"])
@@ -215,12 +235,18 @@ class Connections(pn.viewable.Viewer):
                 self.oauth_link.object = ""
                 self.kind_box[:] = [html(f'<div class="cw-banner info oauth-unconfigured" role="note">{escape(message)}</div>')]
                 return
-            extra = [f for f in (kind.describe().get("fields_schema") or {}).get("properties", {}) if f not in TOKEN_KEYS]
+            asked = self.state.sign_in_schema(key)
+            extra = [f for f in (kind.describe().get("fields_schema") or {}).get("properties", {}) if f not in TOKEN_KEYS and f not in asked["properties"]]
             note = f"You sign in on {app.name}'s own page, then come back here."
             if extra:
                 note += " Settings such as " + ", ".join(e.replace("_", " ") for e in extra) + " can be added afterwards with Edit."
+            parts: list[Any] = [html(f'<p class="cw-muted">{escape(note)}</p>')]
+            self.sign_in_form, self._typed = None, {}
+            if asked["properties"]:
+                self.sign_in_form = self._sign_in_form(asked)
+                parts.append(self.sign_in_form)
             self._update_link(self.oauth_name.value)
-            self.kind_box[:] = [html(f'<p class="cw-muted">{escape(note)}</p>'), self.oauth_link]
+            self.kind_box[:] = [*parts, self.oauth_link]
             return
         form = SchemaForm(kind.describe().get("fields_schema") or {}, prefix="auth")
         self.auth_form = form
@@ -239,7 +265,24 @@ class Connections(pn.viewable.Viewer):
         create.on_click(do_create)
         self.kind_box[:] = [form, create]
 
-    def _update_link(self, name: str | None) -> None:
+    def _sign_in_form(self, schema: dict[str, Any]) -> SchemaForm:
+        """The fields to type before leaving (Shopify: the shop's domain). The link follows
+        every keystroke (``value_input``: a click must not race the field's blur); an error
+        shows once a field is left (``value``), and goes as soon as the text is right."""
+        form = SchemaForm(schema, prefix="oauth")
+        for name, widget in form.widgets.items():
+            examples = schema["properties"][name].get("examples") or []
+            if examples and isinstance(widget, pn.widgets.TextInput):
+                widget.placeholder = f"e.g. {examples[0]}"
+
+            def typed(event: Any, name: str = name) -> None:
+                self._typed[name] = str(event.new or "").strip()
+                self._update_link(self.oauth_name.value, show_errors=event.name == "value")
+
+            widget.param.watch(typed, ["value", "value_input"])
+        return form
+
+    def _update_link(self, name: str | None, *, show_errors: bool = False) -> None:
         key = self.app_select.value
         if not key or self.kind_select is None and self.svc.apps.get(key).auth.type != "oauth2":
             return
@@ -248,7 +291,22 @@ class Connections(pn.viewable.Viewer):
         from workspace.oauth import start_path
 
         app = self.svc.apps.get(key)
-        href = start_path(key, name=(name or "").strip() or None, csrf=self.csrf)
+        fields = {k: v for k, v in self._typed.items() if v}
+        problems = self.state.sign_in_problems(key, fields) if self.sign_in_form is not None else {}
+        if self.sign_in_form is not None:
+            typed_wrong = {k: v for k, v in problems.items() if fields.get(k)}  # an empty field is a hint, not an error
+            shown = typed_wrong if show_errors else {k: v for k, v in self.sign_in_form.errors.items() if k in typed_wrong}
+            if shown != self.sign_in_form.errors:
+                self.sign_in_form.errors = shown
+        if problems:
+            missing = [self.sign_in_form.label(k).removesuffix(" (required)") for k in problems if not fields.get(k) and self.sign_in_form and k in self.sign_in_form.specs]
+            hint = f"Fill in {', '.join(missing)} above first." if missing else "Correct the field above first."
+            self.oauth_link.object = (
+                f'<a class="oauth-connect" role="link" aria-disabled="true">Connect with {escape(app.name)}</a>'
+                f' <span class="cw-muted oauth-hint">{escape(hint)}</span>'
+            )
+            return
+        href = start_path(key, name=(name or "").strip() or None, csrf=self.csrf, fields=fields)
         self.oauth_link.object = f'<a class="oauth-connect" href="{escape(href)}">Connect with {escape(app.name)}</a>'
 
     def _report(self, connection: Any, what: str) -> None:
