@@ -80,6 +80,8 @@ class Sink:
         self.url = ""
         self.requests: list[Seen] = []
         self.plans: dict[str, list[Reply]] = {}
+        self.in_flight = 0
+        self.peak = 0  # the most requests it was answering at once (delayed replies)
 
     def plan(self, path: str, *replies: Reply) -> str:
         self.plans[path] = list(replies)
@@ -88,6 +90,7 @@ class Sink:
     def reset(self) -> None:
         self.requests.clear()
         self.plans.clear()
+        self.peak = 0
 
     def hits(self, path: str) -> list[Seen]:
         return [r for r in self.requests if r.path == path]
@@ -105,7 +108,12 @@ class Sink:
         plan = self.plans.get(path)
         reply = (plan.pop(0) if len(plan) > 1 else plan[0]) if plan else Reply(body={"ok": True, "received": body})
         if reply.delay:
-            await asyncio.sleep(reply.delay)
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            try:
+                await asyncio.sleep(reply.delay)
+            finally:
+                self.in_flight -= 1
         if isinstance(reply.body, (dict, list)) or reply.body is None:
             return JSONResponse(reply.body if reply.body is not None else {"ok": True, "received": body}, status_code=reply.status, headers=reply.headers)
         return Response(str(reply.body), status_code=reply.status, headers=reply.headers)

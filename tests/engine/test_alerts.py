@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from typing import Any
 
 import pytest
@@ -124,9 +123,10 @@ async def test_a_slow_webhook_never_blocks_the_run(svc: Cellwright, user: Any, p
     svc.store.create_alert_rule(user.id, webhook_url=sink.plan("/slow", helpers.Reply(200, delay=2)))
     svc.runner.alerts.timeout = 0.3
     probe.fail("boom", UpstreamError("no", status=400))
-    started = time.monotonic()
     result = await svc.run_now(user.id, scenario.id, {}, timeout=10)
-    assert result["status"] == "failed" and time.monotonic() - started < 1.5
+    assert result["status"] == "failed"
+    pending = list(svc.runner.alerts._tasks)  # the run finished while its alert still waits on the sink
+    assert pending and not any(task.done() for task in pending)
     await svc.runner.alerts.drain()  # times out on the delivery side, quietly
     assert len(sink.hits("/slow")) == svc.settings.alert_attempts  # a timeout is retried
     assert deliveries(svc, user)[0].details["error"] == "timeout"
@@ -258,9 +258,8 @@ async def test_a_cancelled_retry_wait_logs_no_traceback(svc: Cellwright, user: A
         task = alerts.notify(execution, "Nightly sync", False)
         await helpers.wait_for(lambda: sink.hits("/down"))
         await asyncio.sleep(0.05)  # into the wait
-        started = time.monotonic()
         await alerts.drain(timeout=0.1)
-    assert time.monotonic() - started < 2 and task.cancelled()
+    assert task.cancelled()  # cut short in its 60 s wait
     assert len(sink.hits("/down")) == 1 and deliveries(svc, user) == []  # cut short: nothing recorded
     assert "delivery cancelled after 1 attempt" in caplog.text
     assert not [r for r in caplog.records if r.exc_info]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,16 +23,14 @@ def save(svc: Cellwright, user: Any, cells: str, settings: str = "") -> Any:
 async def test_100_executions_waiting_on_a_slow_sink_run_concurrently(svc: Cellwright, user: Any, sink: Any, helpers: Any) -> None:
     url = sink.plan("/slow", helpers.Reply(200, {"slow": True}, delay=1.0))
     scenario = save(svc, user, f"  - {{id: call, kind: action, app: http, operation: request, inputs: {{url: '{url}'}}}}\n")
-    started = time.monotonic()
     created = [await svc.trigger(scenario, {"n": i}) for i in range(100)]
     ids = [execution.id for execution, _ in created]
-    results = [await helpers.finished(svc, execution_id, timeout=15) for execution_id in ids]
-    elapsed = time.monotonic() - started
+    results = [await helpers.finished(svc, execution_id, timeout=60) for execution_id in ids]
     assert [r["status"] for r in results] == ["completed"] * 100
     assert len(sink.hits("/slow")) == 100
-    # run one after another they would take 100 s; the exact figure is a benchmark's job
-    # (benchmarks/bench_engine.py), so the bound here is loose enough for a busy machine
-    assert elapsed < 25, f"100 one-second executions took {elapsed:.2f} s: they did not run concurrently"
+    # the sink saw them waiting together (one after another: one at a time); how fast is
+    # a benchmark's job (benchmarks/bench_engine.py), never a test's on a busy machine
+    assert sink.peak >= 50, f"at most {sink.peak} of 100 one-second executions waited at once"
 
 
 async def test_concurrency_is_bounded_by_the_setting(make_settings: Callable[..., Settings], registry: Registry, probe: Any, helpers: Any) -> None:

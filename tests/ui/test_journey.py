@@ -183,7 +183,6 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
     page.locator(".analytics-tabs .bk-tab", has_text="Top errors").click()  # built when opened
     expect(page.locator(".analytics-errors")).to_contain_text("Most frequent errors", timeout=TIMEOUT)
     timings["analytics tab"] = time.perf_counter() - started
-    assert all(t < 5 for t in timings.values()), timings
     print("timings", {k: round(v, 2) for k, v in timings.items()})
     assert violations == [], violations  # the workspace works under its Content-Security-Policy
 
