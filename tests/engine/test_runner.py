@@ -297,13 +297,10 @@ async def test_a_50_cell_transformer_scenario_runs(svc: Cellwright, user: Any) -
     cells += "".join(
         f"  - {{id: c{i}, kind: transformer, app: formatter, operation: set_fields, inputs: {{fields: {{n: '{{{{ steps.c{i - 1}.n + 1 }}}}'}}}}}}\n" for i in range(2, 50)
     )
-    started = time.perf_counter()
     result = await run_text(svc, user, scenario(cells), {"n": 0})
-    elapsed = time.perf_counter() - started
     assert result["status"] == "completed", result["error"]
     assert len(result["cells"]) == 50
-    assert result["cells"][-1]["output"] == {"n": 49}
-    assert elapsed < 10  # loose; the per-cell figure is a benchmark
+    assert result["cells"][-1]["output"] == {"n": 49}  # how fast: benchmarks/bench_engine.py
 
 
 async def test_an_auth_failure_marks_the_connection(svc: Cellwright, user: Any) -> None:
