@@ -163,7 +163,7 @@ async def renew_due(svc: Cellwright, scenario: Any, trigger: TriggerCell, op: In
         inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, svc.store, scenario.user_id, op, trigger)
         state = dict(await op.subscribe(ctx, inputs, ctx.webhook_url or ""))
         external = str(state["id"]) if state.get("id") is not None else None
-        await asyncio.to_thread(lambda: svc.store.update_webhook_subscription(sub.id, external_id=external, state=state))
+        await asyncio.to_thread(svc.store.update_webhook_subscription, sub.id, external_id=external, state=state)
         svc.ingress.forget()  # deliveries are checked against the new state from now on
         if op.unsubscribe is not None:
             try:

@@ -182,7 +182,9 @@ async def fetch_new_events(ctx: OperationContext, inputs: CalendarInput, since: 
     except UpstreamError as error:
         if error.status != 410 or not token:
             raise
-        events, last = await sync_events(ctx, inputs.calendar_id, None)  # 410 Gone: a full sync again
+        events, last = await sync_events(
+            ctx, inputs.calendar_id, None
+        )  # 410 Gone: a full sync again
     live = [e for e in events if e.get("status") != "cancelled" and e.get("created")]
     if not state.get("watermark"):
         fresh = sorted(live, key=lambda e: _moment(e["created"]))[

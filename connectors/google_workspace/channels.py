@@ -261,7 +261,9 @@ async def fetch_drive_changes(
             break
         token = page.get("nextPageToken") or token  # more next time when the cap is reached
     found = [
-        change_output(c) for c in changes if c.get("changeType", "file") == "file" and c.get("fileId")
+        change_output(c)
+        for c in changes
+        if c.get("changeType", "file") == "file" and c.get("fileId")
     ]
     if inputs.folder_id:
         found = [f for f in found if inputs.folder_id in f["parents"]]

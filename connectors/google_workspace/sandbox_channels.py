@@ -274,9 +274,7 @@ ROUTES = [
         methods=["POST"],
     ),
     Route("/calendar/v3/channels/stop", api(STOP_CALENDAR, channels_stop), methods=["POST"]),
-    Route(
-        "/drive/v3/changes/startPageToken", api(DRIVE_SCOPES, start_page_token), methods=["GET"]
-    ),
+    Route("/drive/v3/changes/startPageToken", api(DRIVE_SCOPES, start_page_token), methods=["GET"]),
     Route("/drive/v3/changes/watch", api(DRIVE_SCOPES, changes_watch), methods=["POST"]),
     Route("/drive/v3/changes", api(DRIVE_SCOPES, changes_list), methods=["GET"]),
     Route("/drive/v3/channels/stop", api(DRIVE_SCOPES, channels_stop), methods=["POST"]),

@@ -234,12 +234,18 @@ async def exercise(google: Google) -> None:
         first = await trigger.fetch(google.ctx, inputs, None)
         if isinstance(trigger, InstantTrigger):  # a watch channel: open, read changes, stop
             assert trigger.subscribe is not None and trigger.unsubscribe is not None
-            state = await trigger.subscribe(google.ctx, inputs, "https://cellwright.example/hooks/t")
+            state = await trigger.subscribe(
+                google.ctx, inputs, "https://cellwright.example/hooks/t"
+            )
             await run(google, "drive_create_folder", name="Watched", parent_id=INVOICES_FOLDER_ID)
             new_event(
                 google.account,
                 sb.EMAIL,
-                {"summary": "Watched", "start": {"date": "2030-02-01"}, "end": {"date": "2030-02-02"}},
+                {
+                    "summary": "Watched",
+                    "start": {"date": "2030-02-01"},
+                    "end": {"date": "2030-02-02"},
+                },
             )
             await trigger.fetch(google.ctx, inputs, getattr(first, "cursor", None))
             await trigger.unsubscribe(google.ctx, inputs, state)

@@ -10,7 +10,7 @@ scheduler's pass renews a channel before it expires (clock injected, no waiting)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -52,7 +52,9 @@ def google() -> sb.Account:
 
 
 async def enabled(svc: Cellwright, user: Any, operation: str, inputs: str) -> Any:
-    connection = await svc.create_connection(user.id, "google_workspace", credentials={}, sandbox=True)
+    connection = await svc.create_connection(
+        user.id, "google_workspace", credentials={}, sandbox=True
+    )
     doc = documents.loads(
         "name: Push\ncells:\n"
         f"  - {{id: t, kind: trigger, app: google_workspace, operation: {operation}, connection: {connection.id}, inputs: {inputs}}}\n"
@@ -64,7 +66,9 @@ async def enabled(svc: Cellwright, user: Any, operation: str, inputs: str) -> An
 
 async def receive(svc: Cellwright, delivery: Delivery, **headers: str) -> WebhookAnswer:
     """A notification as ingress gets it (``headers`` override Google's)."""
-    sent = {k.lower(): v for k, v in delivery.headers.items()} | {k.lower().replace("_", "-"): v for k, v in headers.items()}
+    sent = {k.lower(): v for k, v in delivery.headers.items()} | {
+        k.lower().replace("_", "-"): v for k, v in headers.items()
+    }
     token = delivery.url.rsplit("/", 1)[1]
     return await svc.receive_webhook(token, IncomingRequest("POST", sent, {}, delivery.body))
 
@@ -73,7 +77,9 @@ def state_of(delivery: Delivery) -> str:
     return delivery.headers["X-Goog-Resource-State"]
 
 
-async def test_a_calendar_change_runs_once_with_the_changed_event(svc: Cellwright, user: Any, helpers: Any) -> None:
+async def test_a_calendar_change_runs_once_with_the_changed_event(
+    svc: Cellwright, user: Any, helpers: Any
+) -> None:
     scenario = await enabled(svc, user, "calendar_event_changed_instant", "{calendar_id: primary}")
     [sub] = svc.store.webhook_subscriptions(scenario.id)
     channel = google().channels[sub.state["id"]]
@@ -86,13 +92,21 @@ async def test_a_calendar_change_runs_once_with_the_changed_event(svc: Cellwrigh
     answer = await receive(svc, sync)
     assert answer.status == 200 and svc.store.count_executions(user.id) == 0
 
-    event = new_event(google(), sb.EMAIL, {"summary": "Launch", "start": {"date": "2030-03-01"}, "end": {"date": "2030-03-02"}})
+    event = new_event(
+        google(),
+        sb.EMAIL,
+        {"summary": "Launch", "start": {"date": "2030-03-01"}, "end": {"date": "2030-03-02"}},
+    )
     [note] = google().outbox.take()
     assert state_of(note) == "exists" and note.headers["X-Goog-Message-Number"] == "2"
     answer = await receive(svc, note)
     assert answer.status == 202 and answer.body["accepted"] == 1, answer.body
     run = await helpers.finished(svc, answer.body["execution_id"])
-    assert run["status"] == "completed" and run["trigger"]["id"] == event["id"] and run["trigger"]["summary"] == "Launch"
+    assert (
+        run["status"] == "completed"
+        and run["trigger"]["id"] == event["id"]
+        and run["trigger"]["summary"] == "Launch"
+    )
 
     # Google repeats itself (or two notifications read the same change): no second run
     again = await receive(svc, note)
@@ -103,25 +117,42 @@ async def test_a_calendar_change_runs_once_with_the_changed_event(svc: Cellwrigh
 async def test_a_tampered_or_foreign_notification_is_refused(svc: Cellwright, user: Any) -> None:
     scenario = await enabled(svc, user, "calendar_event_changed_instant", "{calendar_id: primary}")
     [sync] = google().outbox.take()
-    new_event(google(), sb.EMAIL, {"summary": "X", "start": {"date": "2030-03-01"}, "end": {"date": "2030-03-02"}})
+    new_event(
+        google(),
+        sb.EMAIL,
+        {"summary": "X", "start": {"date": "2030-03-01"}, "end": {"date": "2030-03-02"}},
+    )
     [note] = google().outbox.take()
     tampered = await receive(svc, note, x_goog_channel_token="guessed")
     assert tampered.status == 401 and "X-Goog-Channel-Token" in tampered.body["message"]
-    missing = await receive(svc, Delivery(note.url, {k: v for k, v in note.headers.items() if k != "X-Goog-Channel-Token"}, b""))
+    missing = await receive(
+        svc,
+        Delivery(
+            note.url, {k: v for k, v in note.headers.items() if k != "X-Goog-Channel-Token"}, b""
+        ),
+    )
     assert missing.status == 401
     foreign = await receive(svc, note, x_goog_channel_id="someone-elses-channel")
     assert foreign.status == 401 and "X-Goog-Channel-ID" in foreign.body["message"]
-    forged_sync = await receive(svc, sync, x_goog_channel_token="guessed")  # our channel, wrong token
+    forged_sync = await receive(
+        svc, sync, x_goog_channel_token="guessed"
+    )  # our channel, wrong token
     assert forged_sync.status == 401
     assert svc.store.count_executions(user.id) == 0
     assert scenario.status == "active"
 
 
-async def test_a_stale_sync_token_means_a_full_sync_firing_only_what_changed(svc: Cellwright, user: Any) -> None:
+async def test_a_stale_sync_token_means_a_full_sync_firing_only_what_changed(
+    svc: Cellwright, user: Any
+) -> None:
     scenario = await enabled(svc, user, "calendar_event_changed_instant", "{calendar_id: primary}")
     google().outbox.take()
     google().sync_epoch += 1  # Google forgot the sync token: 410 on the next read
-    event = new_event(google(), sb.EMAIL, {"summary": "After", "start": {"date": "2030-04-01"}, "end": {"date": "2030-04-02"}})
+    event = new_event(
+        google(),
+        sb.EMAIL,
+        {"summary": "After", "start": {"date": "2030-04-01"}, "end": {"date": "2030-04-02"}},
+    )
     [note] = google().outbox.take()
     answer = await receive(svc, note)
     assert answer.status == 202 and answer.body["accepted"] == 1
@@ -129,7 +160,9 @@ async def test_a_stale_sync_token_means_a_full_sync_firing_only_what_changed(svc
     assert execution.trigger["id"] == event["id"] and execution.scenario_id == scenario.id
 
 
-async def test_a_drive_change_in_the_folder_runs_and_others_do_not(svc: Cellwright, user: Any, helpers: Any) -> None:
+async def test_a_drive_change_in_the_folder_runs_and_others_do_not(
+    svc: Cellwright, user: Any, helpers: Any
+) -> None:
     await enabled(svc, user, "drive_file_changed_instant", f"{{folder_id: {INVOICES_FOLDER_ID}}}")
     [sync] = google().outbox.take()
     assert (await receive(svc, sync)).status == 200
@@ -142,7 +175,9 @@ async def test_a_drive_change_in_the_folder_runs_and_others_do_not(svc: Cellwrig
     run = await helpers.finished(svc, answer.body["execution_id"])
     assert run["trigger"]["id"] == invoice["id"] and run["trigger"]["name"] == "invoice (paid).pdf"
 
-    elsewhere = next(f for f in google().files.values() if INVOICES_FOLDER_ID not in f.get("parents", []))
+    elsewhere = next(
+        f for f in google().files.values() if INVOICES_FOLDER_ID not in f.get("parents", [])
+    )
     touch_file(google(), elsewhere["id"], name="other")
     [other] = google().outbox.take()
     assert (await receive(svc, other)).body["accepted"] == 0
@@ -166,11 +201,17 @@ async def test_the_scheduler_renews_a_channel_before_it_expires(svc: Cellwright,
     [sync] = google().outbox.take()  # the new channel's sync: acknowledged, nothing runs
     assert (await receive(svc, sync)).status == 200
 
-    new_event(google(), sb.EMAIL, {"summary": "Y", "start": {"date": "2030-03-01"}, "end": {"date": "2030-03-02"}})
+    new_event(
+        google(),
+        sb.EMAIL,
+        {"summary": "Y", "start": {"date": "2030-03-01"}, "end": {"date": "2030-03-02"}},
+    )
     [note] = google().outbox.take()
     assert note.headers["X-Goog-Channel-ID"] == renewed.state["id"]
     assert (await receive(svc, note)).body["accepted"] == 1
-    late = await receive(svc, note, x_goog_channel_id=old.state["id"], x_goog_channel_token=old.state["token"])
+    late = await receive(
+        svc, note, x_goog_channel_id=old.state["id"], x_goog_channel_token=old.state["token"]
+    )
     assert late.status == 401  # the replaced channel's notifications are no longer ours
 
     later = datetime.fromisoformat(renewed.state["expires_at"]) - timedelta(hours=13)
@@ -178,7 +219,9 @@ async def test_the_scheduler_renews_a_channel_before_it_expires(svc: Cellwright,
     assert svc.store.webhook_subscriptions(scenario.id)[0].state == renewed.state
 
 
-async def test_a_failed_renewal_is_retried_later_not_every_tick(svc: Cellwright, user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failed_renewal_is_retried_later_not_every_tick(
+    svc: Cellwright, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def no_wait(seconds: float) -> None:
         pass
 
