@@ -39,6 +39,7 @@ from connectors.sdk import (
     WebhookVerificationError,
     secret_value,
 )
+from engine import arming
 from engine import secrets as stored_secrets
 from engine.runner import RESPOND, Outcome
 
@@ -83,6 +84,7 @@ class WebhookIngress:
         self.app = app  # the Cellwright service: store, apps, runner, trigger()
         self._targets: dict[str, tuple[float, Target]] = {}
         self._connections: dict[tuple[str, str], tuple[float, ConnectionTarget]] = {}
+        self._fetching: dict[str, asyncio.Lock] = {}
         self._generation = 0
         """Counts ``forget`` calls: a lookup that a ``forget`` overtook is not cached (a
         vendor may call the URL while the scenario is being enabled: monday's challenge
@@ -175,11 +177,18 @@ class WebhookIngress:
         hops = hops_of(request)
         if hops > self.app.settings.max_hops:
             return loop_answer(hops, self.app.settings.max_hops)
+        events = reply.events
+        if op.fetch is not None and events:
+            try:
+                events = await self._fetch_changes(scenario, op, inputs)
+            except CellwrightError as exc:  # 503: the vendor delivers again later (Google retries 5xx)
+                log.warning("scenario %s: fetching what changed failed: %s", scenario.id, exc.message)
+                return WebhookAnswer(503 if exc.retryable else 502, {"error": exc.code, "message": exc.message}, {})
         sync = getattr(inputs, "response", "async") == "sync"
         key = request.header("idempotency-key")
         ids = []
         outcome = None
-        for index, event in enumerate(reply.events):
+        for index, event in enumerate(events):
             execution, outcome = await self.app.trigger(
                 scenario, event, key=event_key(op, event, key, index, len(reply.events)),
                 wait=self.app.settings.sync_response_timeout_seconds if sync and len(reply.events) == 1 else None,
@@ -192,6 +201,14 @@ class WebhookIngress:
         if sync and outcome is not None:
             return sync_answer(outcome, ids[0])
         return WebhookAnswer(202, {"accepted": len(ids), "execution_ids": ids, "execution_id": ids[0] if ids else None}, {})
+
+    async def _fetch_changes(self, scenario: Any, op: InstantTrigger, inputs: Any) -> list[dict[str, Any]]:
+        """A notification that says only *that* something changed: fetch what did, one
+        notification of a scenario at a time (the next one starts from the cursor this
+        one stored; Google sends several for one change)."""
+        lock = self._fetching.setdefault(scenario.id, asyncio.Lock())
+        async with lock:
+            return await arming.fetch_changes(self.app, scenario, op, inputs)
 
     # -- a connection's URL: /hooks/apps/{app}/{token} -------------------------------------
 
@@ -301,8 +318,9 @@ class WebhookIngress:
 def event_key(op: InstantTrigger, event: Mapping[str, Any], header: str | None, index: int, count: int) -> str | None:
     """A delivered event's dedupe key: the vendor's event id (the trigger's ``dedupe_key``),
     else the sender's ``Idempotency-Key`` (per event when a delivery carries several)."""
-    if op.dedupe_key and event.get(op.dedupe_key) is not None:
-        return f"event:{event[op.dedupe_key]}"
+    key = op.item_key(event)
+    if key is not None:
+        return f"event:{key}"
     return f"{header}:{index}" if header and count > 1 else header
 
 

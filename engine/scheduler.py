@@ -15,7 +15,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from connectors.sdk import CellwrightError, Polled, PollingTrigger, ScheduleTrigger
+from connectors.sdk import CellwrightError, InstantTrigger, Polled, PollingTrigger, ScheduleTrigger
+from engine import arming
 from engine import secrets as stored_secrets
 
 if TYPE_CHECKING:
@@ -23,12 +24,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cellwright.scheduler")
 SEEN_LIMIT = 2000
+RENEW_RETRY = timedelta(minutes=5)
+"""A subscription that could not be renewed is tried again this much later (not every tick)."""
 
 
 class Scheduler:
     def __init__(self, app: Cellwright, *, tick: float = 1.0) -> None:
         self.app = app
         self.tick = tick
+        self._renew_failed: dict[str, datetime] = {}
 
     async def run_forever(self) -> None:
         while True:
@@ -60,7 +64,24 @@ class Scheduler:
             return await self._schedule(scenario, trigger, op, now)
         if isinstance(op, PollingTrigger):
             return await self.poll(scenario, trigger, op, now)
+        if isinstance(op, InstantTrigger) and op.renew_before is not None:
+            await self.renew(scenario, trigger, op, now)
         return 0
+
+    async def renew(self, scenario: Any, trigger: Any, op: InstantTrigger, now: datetime) -> int:
+        """Re-subscribe the scenario's expiring subscriptions (``engine.arming.renew_due``);
+        after a failure, wait ``RENEW_RETRY`` before the next attempt."""
+        failed = self._renew_failed.get(scenario.id)
+        if failed is not None and now < failed + RENEW_RETRY:
+            return 0
+        try:
+            renewed = await arming.renew_due(self.app, scenario, trigger, op, now)
+        except CellwrightError as exc:
+            log.warning("scenario %s: renewing the %s subscription failed: %s", scenario.id, trigger.app, exc)
+            self._renew_failed[scenario.id] = now
+            return 0
+        self._renew_failed.pop(scenario.id, None)
+        return renewed
 
     async def _schedule(self, scenario: Any, trigger: Any, op: ScheduleTrigger, now: datetime) -> int:
         store = self.app.store

@@ -159,7 +159,7 @@ def _moment(value: Any) -> datetime:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-async def _sync(
+async def sync_events(
     ctx: OperationContext, calendar_id: str, token: str | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     params: dict[str, Any] = {"maxResults": PAGE, "singleEvents": "true"}
@@ -178,11 +178,13 @@ async def fetch_new_events(ctx: OperationContext, inputs: CalendarInput, since: 
     )
     token = state.get("sync_token")
     try:
-        events, last = await _sync(ctx, inputs.calendar_id, token)
+        events, last = await sync_events(ctx, inputs.calendar_id, token)
     except UpstreamError as error:
         if error.status != 410 or not token:
             raise
-        events, last = await _sync(ctx, inputs.calendar_id, None)  # 410 Gone: a full sync again
+        events, last = await sync_events(
+            ctx, inputs.calendar_id, None
+        )  # 410 Gone: a full sync again
     live = [e for e in events if e.get("status") != "cancelled" and e.get("created")]
     if not state.get("watermark"):
         fresh = sorted(live, key=lambda e: _moment(e["created"]))[

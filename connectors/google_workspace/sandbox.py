@@ -26,6 +26,10 @@ Test-only control, not Google (``/__sandbox__/…``): ``quota`` ``{"times", "sta
 those scopes; ``expire_tokens`` expires every access token; ``expire_sync_tokens``
 makes Calendar's sync tokens stale (410). ``account(app)`` gives tests the state to
 change "in Google's UI" (add a row, receive a mail, create an event).
+
+Push notification channels (``events.watch``, ``changes.watch``, ``channels.stop``) and
+Drive's change log live in ``sandbox_channels``: a change to a watched calendar or to
+Drive is POSTed to each live channel's address through ``Account.outbox``.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+
+from connectors.sdk.sandboxing import WebhookOutbox
 
 AUTH = "https://www.googleapis.com/auth/"
 SANDBOX_CLIENT = ("sandbox-client.apps.googleusercontent.com", "sandbox-client-secret")
@@ -136,6 +142,12 @@ class Account:
     page_cap: int | None = None
     empty_pages: bool = False
     history_id: int = 1000
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Push notification channels by id (``events.watch``, ``changes.watch``)."""
+    drive_changes: list[dict[str, Any]] = field(default_factory=list)
+    """Drive's change log (``changes.list``): a page token is a position in it."""
+    outbox: WebhookOutbox = field(default_factory=WebhookOutbox)
+    """The channels' notifications, POSTed as Google sends them (``sandbox_channels``)."""
     _clock: float = 0.0
 
     def now(self) -> str:
@@ -413,7 +425,11 @@ async def unknown_path(request: Request) -> Response:
 
 
 def create_app() -> Starlette:
-    from connectors.google_workspace import sandbox_gmail_calendar, sandbox_sheets_drive
+    from connectors.google_workspace import (
+        sandbox_channels,
+        sandbox_gmail_calendar,
+        sandbox_sheets_drive,
+    )
     from connectors.google_workspace.sandbox_seed import seed
 
     app = Starlette(
@@ -425,6 +441,7 @@ def create_app() -> Starlette:
                 api((ALL_SCOPES[0], AUTH + "userinfo.email", AUTH + "userinfo.profile"), userinfo),
                 methods=["GET"],
             ),
+            *sandbox_channels.ROUTES,
             *sandbox_sheets_drive.ROUTES,
             *sandbox_gmail_calendar.ROUTES,
             Route("/__sandbox__/{what}", control, methods=["POST"]),

@@ -24,6 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
+from connectors.google_workspace import sandbox_channels
 from connectors.google_workspace.sandbox import (
     AUTH,
     EMAIL,
@@ -491,6 +492,7 @@ def save_event(acct: Account, key: str, event: dict[str, Any]) -> dict[str, Any]
     event["updated"] = acct.now()
     event["etag"] = f'"{event["_seq"]}000"'
     acct.events.setdefault(key, {})[event["id"]] = event
+    sandbox_channels.notify(acct, ("events", key), "exists")
     return event
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
+from connectors.google_workspace import sandbox_channels
 from connectors.google_workspace.sandbox import (
     AUTH,
     Account,
@@ -400,6 +401,7 @@ def new_file(
     if size is not None:
         file["size"] = str(size)
     acct.files[file_id] = file
+    sandbox_channels.record_change(acct, file_id)
     return file
 
 

@@ -209,6 +209,26 @@ class File(BaseModel):
     size: int | None = Field(description="Its size in bytes (none for folders and Google Docs).")
 
 
+class DriveChangesInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    folder_id: str | None = Field(
+        None,
+        description="Only files in this folder (its ID); empty for any file in your Drive.",
+        json_schema_extra=dynamic("folders"),
+    )
+    include_removed: bool = Field(
+        False, description="Also fire for files trashed, deleted or no longer shared with you."
+    )
+
+
+class FileChange(File):
+    removed: bool = Field(
+        description="Whether the file was deleted or you lost access (then only id is known)."
+    )
+    trashed: bool = Field(description="Whether the file is in the trash.")
+    change_time: str = Field(description="When Drive recorded the change (RFC 3339).")
+
+
 class UploadFileInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, description="The file's name, e.g. report.csv.")

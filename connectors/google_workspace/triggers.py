@@ -1,4 +1,4 @@
-"""The Google Workspace triggers: all polling, and why.
+"""The Google Workspace triggers: mostly polling, and why; Calendar and Drive also instant.
 
 - Sheets has no change feed: the sheet is read and compared with the last read.
 - Gmail push needs a Cloud Pub/Sub topic in the operator's Google project, granted to
@@ -9,30 +9,38 @@
   needed anyway; channels expire within a day (files) to a week and must be renewed,
   which the SDK's subscribe/unsubscribe have no hook for. A poll every few minutes with
   Calendar's sync token (or Drive's ``createdTime``) costs one cheap request.
+
+The SDK now has both hooks (``InstantTrigger.fetch``: read what changed after a
+notification; ``renew_before``: re-subscribe before ``expires_at``), so Calendar and Drive
+also have instant triggers (``channels.py``): they fire within seconds but need a public
+HTTPS URL; the polling ones work anywhere.
 """
 
 from __future__ import annotations
 
-from connectors.google_workspace import calendar_events, drive, gmail, sheets
+from connectors.google_workspace import calendar_events, channels, drive, gmail, sheets
 from connectors.google_workspace.options import SPREADSHEET
 from connectors.google_workspace.sandbox_seed import INVOICES_FOLDER_ID
 from connectors.google_workspace.schemas import (
     CalendarInput,
+    DriveChangesInput,
     Email,
     Event,
     File,
+    FileChange,
     NewEmailInput,
     NewFileInput,
     NewRowInput,
     RowChange,
     StartingSoonInput,
 )
-from connectors.sdk import PollingTrigger, load_sample
+from connectors.sdk import InstantTrigger, PollingTrigger, Trigger, load_sample
 
 ORDERS = {**SPREADSHEET, "sheet": "Orders"}
 EVERY_FEW_MINUTES = " Checks every few minutes."
+INSTANTLY = " Instant: Google notifies Cellwright (the server's public URL must be HTTPS)."
 
-TRIGGERS: tuple[PollingTrigger, ...] = (
+TRIGGERS: tuple[Trigger, ...] = (
     PollingTrigger(
         key="sheets_new_row",
         name="Sheets: new row",
@@ -105,5 +113,39 @@ TRIGGERS: tuple[PollingTrigger, ...] = (
         fetch=calendar_events.fetch_starting_soon,
         dedupe_key=calendar_events.starting_key,
         interval_seconds=60,
+    ),
+    InstantTrigger(
+        key="calendar_event_changed_instant",
+        name="Calendar: event created, changed or cancelled (instant)",
+        description="Fires each time an event of a Google calendar is created, changed or cancelled (status says "
+        "which)." + INSTANTLY,
+        input=CalendarInput,
+        output=Event,
+        sample=load_sample(__file__, "calendar_event_changed_instant"),
+        example={"calendar_id": "primary"},
+        subscribe=channels.watch_calendar,
+        unsubscribe=channels.stop,
+        verify=channels.verify,
+        parse=channels.parse_calendar,
+        fetch=channels.fetch_calendar_changes,
+        dedupe_key=channels.event_version,
+        renew_before=channels.RENEW_BEFORE,
+    ),
+    InstantTrigger(
+        key="drive_file_changed_instant",
+        name="Drive: file created or changed (instant)",
+        description="Fires each time a file in your Google Drive (or in one folder) is created, renamed, moved or "
+        "edited." + INSTANTLY,
+        input=DriveChangesInput,
+        output=FileChange,
+        sample=load_sample(__file__, "drive_file_changed_instant"),
+        example={"folder_id": INVOICES_FOLDER_ID},
+        subscribe=channels.watch_drive,
+        unsubscribe=channels.stop,
+        verify=channels.verify,
+        parse=channels.parse_drive,
+        fetch=channels.fetch_drive_changes,
+        dedupe_key=channels.file_version,
+        renew_before=channels.RENEW_BEFORE,
     ),
 )

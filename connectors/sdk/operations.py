@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -179,6 +180,16 @@ class InstantTrigger(Trigger):
       signing secret; empty without a connection). It runs before anything is stored.
     - ``parse(request, inputs, state)`` turns the request into events, or into an
       immediate reply (challenge handshakes) that runs nothing.
+    - ``fetch(ctx, inputs, since)``, for vendors whose notifications only say *that*
+      something changed (Google's watch channels carry no body): when ``parse`` accepts
+      a notification (returns events), the engine calls ``fetch`` with the connection's
+      context and the cursor it keeps for the trigger, and runs one execution per item
+      fetched instead of the notification's events. It returns ``Polled(items,
+      cursor=…)``, as a polling ``fetch`` does. Arming calls it once with ``since=None``
+      before ``subscribe``: a baseline whose items never run.
+    - ``renew_before``, for subscriptions that expire (the state's ``expires_at``, ISO
+      8601): the scheduler subscribes again this long before they expire, keeps the new
+      state, then unsubscribes the old one.
     """
 
     parse: Parse
@@ -186,13 +197,23 @@ class InstantTrigger(Trigger):
     subscribe: Subscribe | None = None
     unsubscribe: Unsubscribe | None = None
     methods: tuple[str, ...] = ("POST",)
-    dedupe_key: str | None = None
-    """An event field that identifies a delivery (e.g. ``event_id``): a vendor's retried
-    delivery of the same event starts no second run."""
+    dedupe_key: str | Callable[[Mapping[str, Any]], str] | None = None
+    """An event field (or a function of the event) that identifies a delivery (e.g.
+    ``event_id``): a vendor's retried delivery of the same event starts no second run."""
+    fetch: Fetch | None = None
+    renew_before: timedelta | None = None
 
     @property
     def trigger_type(self) -> str:
         return "instant"
+
+    def item_key(self, event: Mapping[str, Any]) -> str | None:
+        """The event's dedupe key (``None``: the event carries none)."""
+        if callable(self.dedupe_key):
+            return str(self.dedupe_key(event))
+        if self.dedupe_key and event.get(self.dedupe_key) is not None:
+            return str(event[self.dedupe_key])
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)

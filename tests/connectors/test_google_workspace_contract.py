@@ -31,8 +31,8 @@ from connectors.google_workspace import sandbox as sb
 from connectors.google_workspace.auth import who_am_i
 from connectors.google_workspace.options import OPTIONS
 from connectors.google_workspace.sandbox_gmail_calendar import new_event, new_message
-from connectors.google_workspace.sandbox_seed import SPREADSHEET_ID
-from connectors.sdk import PollingTrigger
+from connectors.google_workspace.sandbox_seed import INVOICES_FOLDER_ID, SPREADSHEET_ID
+from connectors.sdk import InstantTrigger, PollingTrigger
 from tests.connectors import google_helpers
 from tests.connectors.google_helpers import Google, connect, expired, run
 
@@ -228,9 +228,28 @@ async def exercise(google: Google) -> None:
     for op in app.actions:
         await run(google, op.key, **dict(op.example or {}))
     for trigger in app.triggers:
-        assert isinstance(trigger, PollingTrigger)
+        assert isinstance(trigger, PollingTrigger | InstantTrigger)
         inputs = trigger.input.model_validate(dict(trigger.example or {}))
+        assert trigger.fetch is not None
         first = await trigger.fetch(google.ctx, inputs, None)
+        if isinstance(trigger, InstantTrigger):  # a watch channel: open, read changes, stop
+            assert trigger.subscribe is not None and trigger.unsubscribe is not None
+            state = await trigger.subscribe(
+                google.ctx, inputs, "https://cellwright.example/hooks/t"
+            )
+            await run(google, "drive_create_folder", name="Watched", parent_id=INVOICES_FOLDER_ID)
+            new_event(
+                google.account,
+                sb.EMAIL,
+                {
+                    "summary": "Watched",
+                    "start": {"date": "2030-02-01"},
+                    "end": {"date": "2030-02-02"},
+                },
+            )
+            await trigger.fetch(google.ctx, inputs, getattr(first, "cursor", None))
+            await trigger.unsubscribe(google.ctx, inputs, state)
+            continue
         await trigger.fetch(google.ctx, inputs, getattr(first, "cursor", None))
     for source in OPTIONS:
         await source.fetch(google.ctx, dict(source.example))
@@ -328,6 +347,12 @@ async def test_every_request_is_a_method_of_googles_discovery_documents(
         "calendar.events.list",
         "calendar.events.insert",
         "calendar.events.patch",
+        "calendar.events.watch",
+        "calendar.channels.stop",
+        "drive.changes.getStartPageToken",
+        "drive.changes.list",
+        "drive.changes.watch",
+        "drive.channels.stop",
         "oauth2.userinfo.get",
     }
     assert any(r.url.path == "/token" for r, _ in recorded)
@@ -381,4 +406,4 @@ def test_each_sandbox_route_demands_its_methods_scopes() -> None:
             method = find(httpx.Request(verb, url))[0]
             assert set(scopes) == set(method["scopes"]), method["id"]
             checked += 1
-    assert checked >= 17
+    assert checked >= 23
