@@ -16,7 +16,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
 
-import regex  # type: ignore[import-untyped]  # no stubs in the dev group
+import regex
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from cells._coerce import dump_json, is_empty, parse_datetime, parse_number, show, to_text

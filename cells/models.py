@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from cells.conditions import RuleGroup
@@ -64,8 +65,8 @@ class TransformerCell(OperationCell):
     on_error: Literal["fail", "continue"] = Field("fail", description="fail: the run fails with this cell. continue: record the error and go on.")
 
 
-_PRESENT = {"not": {"type": "null"}}
-_ABSENT = {"type": "null"}
+_PRESENT: JsonDict = {"not": {"type": "null"}}
+_ABSENT: JsonDict = {"type": "null"}
 
 
 class Branch(_Strict):
@@ -128,7 +129,11 @@ class ConditionCell(CellBase):
         return self.branches is not None
 
 
-Cell = Annotated[TriggerCell | ActionCell | TransformerCell | ConditionCell, Field(discriminator="kind")]
+AnyCell = TriggerCell | ActionCell | TransformerCell | ConditionCell
+"""Any cell kind, as a type (``Cell`` is the same union with pydantic's discriminator)."""
+Cell = Annotated[AnyCell, Field(discriminator="kind")]
+Parents = tuple[tuple[str, str], ...]
+"""Where a cell sits: ((router id, branch name), ...) from the outermost router in."""
 StepCell = ActionCell | TransformerCell | ConditionCell
 
 
@@ -197,11 +202,11 @@ class ScenarioDocument(_Strict):
     def steps(self) -> list[StepCell]:
         return [c for c in self.cells[1:] if not isinstance(c, TriggerCell)]
 
-    def walk(self) -> Iterator[tuple[Any, tuple[tuple[str, str], ...]]]:
+    def walk(self) -> Iterator[tuple[AnyCell, Parents]]:
         """Every cell in run order with its parents: ((router id, branch name), ...)."""
         yield from _walk(self.cells, ())
 
-    def find(self, cell_id: str) -> Any:
+    def find(self, cell_id: str) -> AnyCell | None:
         for cell, _ in self.walk():
             if cell.id == cell_id:
                 return cell
@@ -245,11 +250,11 @@ def _invalid(message: str, where: str, cell_id: str) -> PydanticCustomError:
     return PydanticCustomError("invalid_scenario", message, {"where": where, "cell_id": cell_id})
 
 
-def _label(prefix: str, index: int, cell: Any) -> str:
+def _label(prefix: str, index: int, cell: AnyCell) -> str:
     return f"{prefix}[{index}] (id '{cell.id}')"
 
 
-def _paths(cells: list[Any], prefix: str) -> Iterator[tuple[Any, str]]:
+def _paths(cells: list[AnyCell], prefix: str) -> Iterator[tuple[AnyCell, str]]:
     """Every cell in run order with its place in the file, e.g. ``cells[2] (id 'route').branches[0].cells[1] (id 'x')``."""
     for index, cell in enumerate(cells):
         where = _label(prefix, index, cell)
@@ -259,7 +264,7 @@ def _paths(cells: list[Any], prefix: str) -> Iterator[tuple[Any, str]]:
                 yield from _paths(branch.cells, f"{where}.branches[{b}].cells")
 
 
-def _walk(cells: list[Any], parents: tuple[tuple[str, str], ...]) -> Iterator[tuple[Any, tuple[tuple[str, str], ...]]]:
+def _walk(cells: list[AnyCell], parents: Parents) -> Iterator[tuple[AnyCell, Parents]]:
     for cell in cells:
         yield cell, parents
         if isinstance(cell, ConditionCell) and cell.branches:
@@ -271,7 +276,7 @@ def _check_references(doc: ScenarioDocument) -> None:
     """Every ``steps.X`` must name a cell that runs before the referring cell."""
     from cells.mapping import referenced_steps
 
-    def visit(cells: list[Any], available: set[str], prefix: str) -> set[str]:
+    def visit(cells: list[AnyCell], available: set[str], prefix: str) -> set[str]:
         """Check ``cells``; return the ids they make available to later cells."""
         available = set(available)
         for index, cell in enumerate(cells):

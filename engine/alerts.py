@@ -29,16 +29,19 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from connectors.sdk import CellwrightError, build_http
-from connectors.sdk.http import parse_retry_after
+from connectors.sdk.http import ConnectorHttp, parse_retry_after
 from engine.backoff import backoff_delay
 from engine.contexts import network_policy
 from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from storage import Execution, Store
 
 log = logging.getLogger("cellwright.alerts")
 
@@ -72,7 +75,7 @@ class _Try:
 class Alerts:
     """Delivers failure alerts of one store's executions."""
 
-    def __init__(self, store: Any, settings: Settings, *, timeout: float = DELIVERY_TIMEOUT_SECONDS, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(self, store: Store, settings: Settings, *, timeout: float = DELIVERY_TIMEOUT_SECONDS, sleep: Sleep = asyncio.sleep) -> None:
         self.store = store
         self.settings = settings
         self.policy = network_policy(settings)
@@ -80,21 +83,21 @@ class Alerts:
         self.sleep = sleep  # the wait between attempts (tests record it)
         self._tasks: set[asyncio.Task[None]] = set()  # strong references: not collected mid-flight
 
-    def notify(self, execution: Any, scenario_name: str, notify_on_error: bool) -> asyncio.Task[None]:
+    def notify(self, execution: Execution, scenario_name: str, notify_on_error: bool) -> asyncio.Task[None]:
         """Deliver in the background (fire and forget); returns the task."""
         task = asyncio.create_task(self.execution_failed(execution, scenario_name, notify_on_error), name=f"alerts-{execution.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def execution_failed(self, execution: Any, scenario_name: str, notify_on_error: bool) -> None:
+    async def execution_failed(self, execution: Execution, scenario_name: str, notify_on_error: bool) -> None:
         """Alert about a failed execution. Never raises (bar cancellation)."""
         try:
             await self._execution_failed(execution, scenario_name, notify_on_error)
         except Exception:
             log.exception("execution %s: alert delivery failed", execution.id)
 
-    async def _execution_failed(self, execution: Any, scenario_name: str, notify_on_error: bool) -> None:
+    async def _execution_failed(self, execution: Execution, scenario_name: str, notify_on_error: bool) -> None:
         rules = await asyncio.to_thread(self.store.alert_rules_for, execution.user_id, execution.scenario_id)
         by_url: dict[str, list[str]] = {}  # one POST per URL, audited with every rule naming it
         for rule in rules:
@@ -125,7 +128,7 @@ class Alerts:
         finally:
             await http.aclose()
 
-    async def _deliver(self, http: Any, url: str, rule_ids: list[str], payload: dict[str, Any], execution: Any) -> None:
+    async def _deliver(self, http: ConnectorHttp, url: str, rule_ids: list[str], payload: dict[str, Any], execution: Execution) -> None:
         """POST until delivered, a failure retrying cannot fix, or the last attempt; audit the outcome."""
         host = urlsplit(url).hostname or "?"
         attempts = self.settings.alert_attempts
@@ -188,7 +191,7 @@ def retry_delay(attempt: int, base: float, cap: float, retry_after: float | None
     return min(cap, backoff_delay(attempt, base, cap, retry_after))
 
 
-def payload_of(execution: Any, scenario_name: str) -> dict[str, Any]:
+def payload_of(execution: Execution, scenario_name: str) -> dict[str, Any]:
     """The JSON body POSTed to a rule's webhook URL (no credentials, no cell data)."""
     end = execution.end_time
     return {

@@ -29,11 +29,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cells.models import TriggerCell
-from connectors.sdk import CellwrightError, InstantTrigger, Polled, PollingTrigger, ScheduleTrigger
+from connectors.sdk import (
+    CellwrightError,
+    ConfigurationError,
+    InstantTrigger,
+    Polled,
+    PollingTrigger,
+    ScheduleTrigger,
+)
 from engine import secrets as stored_secrets
 
 if TYPE_CHECKING:
     from engine.service import Cellwright
+    from storage import Scenario
 
 log = logging.getLogger("cellwright")
 
@@ -43,7 +51,7 @@ def identity(trigger: TriggerCell) -> tuple[Any, ...]:
     return (trigger.id, trigger.app, trigger.operation, trigger.inputs, trigger.connection)
 
 
-async def subscribe(svc: Cellwright, scenario: Any, trigger: TriggerCell) -> None:
+async def subscribe(svc: Cellwright, scenario: Scenario, trigger: TriggerCell) -> None:
     """Register the scenario's webhook URL with the vendor (instant triggers with
     ``subscribe``), unless the scenario already has a subscription."""
     app = svc.apps.get(trigger.app)
@@ -52,6 +60,9 @@ async def subscribe(svc: Cellwright, scenario: Any, trigger: TriggerCell) -> Non
         return
     if await asyncio.to_thread(svc.store.webhook_subscriptions, scenario.id):
         return
+    token = scenario.webhook_token
+    if token is None:  # every saved scenario has one (Cellwright.import_scenario)
+        raise ConfigurationError(f"Scenario '{scenario.name}' has no webhook URL yet; save it again.")
     ctx = await svc.contexts.context(scenario.user_id, trigger, app)
     ctx.webhook_url = svc.webhook_url(scenario)
     inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, svc.store, scenario.user_id, op, trigger)
@@ -61,14 +72,14 @@ async def subscribe(svc: Cellwright, scenario: Any, trigger: TriggerCell) -> Non
     state = await op.subscribe(ctx, inputs, ctx.webhook_url or "")
     await asyncio.to_thread(
         lambda: svc.store.create_webhook_subscription(
-            scenario_id=scenario.id, cell_id=trigger.id, token=scenario.webhook_token,
+            scenario_id=scenario.id, cell_id=trigger.id, token=token,
             app_id=trigger.app, connection_id=trigger.connection,
             external_id=str(state.get("id")) if state.get("id") is not None else None, state=dict(state),
         )
     )
 
 
-async def unsubscribe(svc: Cellwright, scenario: Any, trigger: TriggerCell) -> None:
+async def unsubscribe(svc: Cellwright, scenario: Scenario, trigger: TriggerCell) -> None:
     """Remove the scenario's vendor subscriptions, made for ``trigger``. A vendor that
     refuses (or an app that is gone) is logged: the subscription is forgotten anyway."""
     for sub in await asyncio.to_thread(svc.store.webhook_subscriptions, scenario.id):
@@ -84,7 +95,7 @@ async def unsubscribe(svc: Cellwright, scenario: Any, trigger: TriggerCell) -> N
         await asyncio.to_thread(svc.store.delete_webhook_subscription, sub.id)
 
 
-async def fresh_baseline(svc: Cellwright, scenario: Any, trigger: TriggerCell) -> None:
+async def fresh_baseline(svc: Cellwright, scenario: Scenario, trigger: TriggerCell) -> None:
     """Polling and schedule triggers start over: the next poll records a baseline (fires
     nothing), the next tick plans the schedule."""
     op = svc.apps.get(trigger.app).trigger(trigger.operation)
@@ -92,7 +103,7 @@ async def fresh_baseline(svc: Cellwright, scenario: Any, trigger: TriggerCell) -
         await asyncio.to_thread(svc.store.delete_trigger_state, scenario.id)
 
 
-async def disarm_for_change(svc: Cellwright, scenario: Any, old: TriggerCell, new: TriggerCell) -> None:
+async def disarm_for_change(svc: Cellwright, scenario: Scenario, old: TriggerCell, new: TriggerCell) -> None:
     """Publishing replaced the active scenario's trigger ``old`` by ``new`` (they differ):
     remove ``old``'s vendor subscriptions; forget the polling or schedule state unless
     only the inputs changed. Then :func:`subscribe` arms ``new``.
@@ -116,11 +127,13 @@ async def _save_cursor(svc: Cellwright, scenario_id: str, cell_id: str, fetched:
         await asyncio.to_thread(lambda: svc.store.save_trigger_state(scenario_id, cell_id, cursor={"since": cursor}))
 
 
-async def fetch_changes(svc: Cellwright, scenario: Any, op: InstantTrigger, inputs: Any) -> list[dict[str, Any]]:
+async def fetch_changes(svc: Cellwright, scenario: Scenario, op: InstantTrigger, inputs: Any) -> list[dict[str, Any]]:
     """What changed since the last notification (``op.fetch`` from the stored cursor),
     as trigger payloads; the new cursor is stored before they run."""
     assert op.fetch is not None
-    trigger = (await asyncio.to_thread(svc.runner.document, scenario.id, scenario.live_version)).trigger
+    # the version the trigger runs (as Cellwright.trigger picks it; ingress only gets here for a live one)
+    version = scenario.live_version if scenario.live_version is not None else scenario.version
+    trigger = (await asyncio.to_thread(svc.runner.document, scenario.id, version)).trigger
     app = svc.apps.get(trigger.app)
     state = await asyncio.to_thread(svc.store.get_trigger_state, scenario.id, trigger.id)
     since = state.cursor.get("since") if state and isinstance(state.cursor, Mapping) else None
@@ -142,7 +155,7 @@ def expires_at(state: Mapping[str, Any]) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def renew_due(svc: Cellwright, scenario: Any, trigger: TriggerCell, op: InstantTrigger, now: datetime) -> int:
+async def renew_due(svc: Cellwright, scenario: Scenario, trigger: TriggerCell, op: InstantTrigger, now: datetime) -> int:
     """Subscribe again for each of the scenario's subscriptions that expires within
     ``op.renew_before`` of ``now`` (or has expired); returns how many were renewed.
 

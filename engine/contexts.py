@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -28,6 +28,10 @@ from connectors.sdk.http import ConnectorHttp
 from connectors.sdk.sandboxing import SANDBOX_BASE, secrets_of, shared_sandbox
 from engine.settings import Settings
 
+if TYPE_CHECKING:
+    from cells.run import ContextFactory
+    from storage import Connection, Execution, Store
+
 
 def network_policy(settings: Settings) -> NetworkPolicy:
     return NetworkPolicy.build(
@@ -41,18 +45,18 @@ def network_policy(settings: Settings) -> NetworkPolicy:
 class Contexts:
     """Makes ``OperationContext`` objects for the runner and "run cell"."""
 
-    def __init__(self, store: Any, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
         self.policy = network_policy(settings)
         self._clients: dict[tuple[Any, ...], ConnectorHttp] = {}
         self._retired: list[tuple[float, ConnectorHttp]] = []
 
-    def for_execution(self, execution: Any) -> Any:
+    def for_execution(self, execution: Execution) -> ContextFactory:
         """A ``ContextFactory`` bound to the execution's owner, id and hop count."""
         return self.factory(execution.user_id, execution_id=execution.id, scenario_id=execution.scenario_id, hops=execution.hops)
 
-    def factory(self, user_id: str, *, execution_id: str | None = None, scenario_id: str | None = None, hops: int = 0) -> Any:
+    def factory(self, user_id: str, *, execution_id: str | None = None, scenario_id: str | None = None, hops: int = 0) -> ContextFactory:
         async def make(cell: OperationCell, app: App, *, idempotency_key: str) -> OperationContext:
             return await self.context(user_id, cell, app, idempotency_key=idempotency_key, execution_id=execution_id, scenario_id=scenario_id, hops=hops)
 
@@ -98,7 +102,7 @@ class Contexts:
             hops=hops,
         )
 
-    async def for_connection(self, connection: Any, app: App) -> OperationContext:
+    async def for_connection(self, connection: Connection, app: App) -> OperationContext:
         """A context for calls made on behalf of a connection (its test call, subscriptions)."""
         http, credentials = await self._connection_client(connection, app)
         return OperationContext(http=http, credentials=credentials, connection_id=connection.id, connection_metadata=connection.metadata or {})

@@ -14,10 +14,13 @@ import os
 import socket
 import time
 import uuid
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.runner import Outcome, Runner
 from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from storage import Execution, Store
 
 log = logging.getLogger("cellwright.executor")
 
@@ -32,7 +35,7 @@ class Executor(Protocol):
 class LocalExecutor:
     """An asyncio pool: at most ``max_concurrent_executions`` runs at once."""
 
-    def __init__(self, runner: Runner, store: Any, settings: Settings) -> None:
+    def __init__(self, runner: Runner, store: Store, settings: Settings) -> None:
         self.runner = runner
         self.store = store
         self.settings = settings
@@ -104,7 +107,7 @@ class LocalExecutor:
             if not waiters:
                 self._waiters.pop(execution_id, None)
 
-    def submit_claimed(self, execution: Any) -> None:
+    def submit_claimed(self, execution: Execution) -> None:
         """Run an execution this executor created already claimed (saves a transaction)."""
         claimed_at = time.monotonic()
         self._inflight.add(execution.id)
@@ -112,14 +115,15 @@ class LocalExecutor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, execution_id: str, claimed: tuple[Any, float] | None = None) -> None:
+    async def _run(self, execution_id: str, claimed: tuple[Execution, float] | None = None) -> None:
         try:
             await self._run_inner(execution_id, claimed)
         finally:
             self._inflight.discard(execution_id)
 
-    async def _run_inner(self, execution_id: str, claimed: tuple[Any, float] | None) -> None:
+    async def _run_inner(self, execution_id: str, claimed: tuple[Execution, float] | None) -> None:
         async with self._slots:
+            execution: Execution | None
             if claimed is not None:
                 execution, claimed_at = claimed
                 if time.monotonic() - claimed_at > self.settings.lease_seconds / 3:

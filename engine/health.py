@@ -37,6 +37,7 @@ from connectors.sdk import App, CellwrightError
 
 if TYPE_CHECKING:
     from engine.service import Cellwright
+    from storage import Connection
 
 log = logging.getLogger("cellwright.health")
 
@@ -100,11 +101,11 @@ class HealthCheck:
             results.append(await self.check(connection, now=now))
         return results
 
-    async def due(self, now: datetime) -> list[Any]:
+    async def due(self, now: datetime) -> list[Connection]:
         """Connections whose last validation is ``every`` or longer ago, oldest first."""
         store, apps = self.svc.store, self.svc.apps
 
-        def load() -> list[Any]:
+        def load() -> list[Connection]:
             return [c for user in store.list_users() for c in store.list_connections(user.id)]
 
         found = []
@@ -118,14 +119,14 @@ class HealthCheck:
                 found.append((last, connection.id, connection))
         return [c for _, _, c in sorted(found, key=lambda entry: (entry[0], entry[1]))]
 
-    def last_validated(self, connection: Any) -> datetime:
+    def last_validated(self, connection: Connection) -> datetime:
         updated = _aware(connection.updated_at)
         checked = self._checked.get(connection.id)
         return max(updated, checked) if checked else updated
 
     # -- one connection ---------------------------------------------------------------------
 
-    async def check(self, connection: Any, *, now: datetime | None = None) -> CheckResult:
+    async def check(self, connection: Connection, *, now: datetime | None = None) -> CheckResult:
         """Run the connection's test call and record the outcome."""
         self._checked[connection.id] = now or datetime.now(UTC)
         app = self.svc.apps.get(connection.app_id)
@@ -150,7 +151,7 @@ class HealthCheck:
             return CheckResult(connection.id, app.key, "unchanged", connection.status, connection.status_message)
         return await self._works(connection, app, info)
 
-    async def _broken(self, connection: Any, app: App, message: str) -> CheckResult:
+    async def _broken(self, connection: Connection, app: App, message: str) -> CheckResult:
         if not await self._unchanged_since(connection):
             return CheckResult(connection.id, app.key, "skipped", connection.status, connection.status_message)
         if connection.status != "error" or connection.status_message != message:
@@ -158,7 +159,7 @@ class HealthCheck:
             log.warning("connection %s (%s) is broken: %s", connection.id, app.key, message)
         return CheckResult(connection.id, app.key, "error", "error", message)
 
-    async def _works(self, connection: Any, app: App, info: Mapping[str, Any]) -> CheckResult:
+    async def _works(self, connection: Connection, app: App, info: Mapping[str, Any]) -> CheckResult:
         if not await self._unchanged_since(connection):
             return CheckResult(connection.id, app.key, "skipped", connection.status, connection.status_message)
         metadata = {**(connection.metadata or {}), **{k: v for k, v in info.items() if k != "label"}}
@@ -175,7 +176,7 @@ class HealthCheck:
             log.info("connection %s (%s) works again", connection.id, app.key)
         return CheckResult(connection.id, app.key, "active", "active", None)
 
-    async def _unchanged_since(self, connection: Any) -> bool:
+    async def _unchanged_since(self, connection: Connection) -> bool:
         """False when the connection was edited (or deleted) while its test call ran."""
         current = await asyncio.to_thread(self.svc.store.get_connection, connection.user_id, connection.id)
         return current is not None and current.updated_at == connection.updated_at

@@ -33,10 +33,10 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from connectors.sdk import (
     App,
@@ -62,6 +62,7 @@ from connectors.sdk.oauth import (
 
 if TYPE_CHECKING:
     from engine.service import Cellwright
+    from storage import Connection
 
 PENDING_TTL_SECONDS = 600.0
 MAX_PENDING = 10_000
@@ -117,7 +118,7 @@ class PendingAuthorizations:
         return len(self._items)
 
 
-_PENDING: weakref.WeakKeyDictionary[Any, PendingAuthorizations] = weakref.WeakKeyDictionary()
+_PENDING: weakref.WeakKeyDictionary[Cellwright, PendingAuthorizations] = weakref.WeakKeyDictionary()
 _PENDING_LOCK = threading.Lock()
 
 
@@ -152,7 +153,7 @@ def sign_in_fields(kind: AuthKind) -> dict[str, Any]:
     OAuth kind's form without the token keys and without secrets (a secret does not
     belong in a URL; it is added to the connection afterwards, with Edit or PATCH).
     Shopify: ``shop``, which names the shop whose authorize and token URLs are used."""
-    schema = cast("type[BaseModel]", kind.fields).model_json_schema()
+    schema = kind.fields.model_json_schema()
     properties = {k: v for k, v in (schema.get("properties") or {}).items() if k not in TOKEN_KEYS and not _is_secret(v)}
     return {**schema, "properties": properties, "required": [k for k in schema.get("required", []) if k in properties]}
 
@@ -162,10 +163,10 @@ def check_sign_in_fields(app: App, kind: OAuth2Auth, fields: Mapping[str, Any]) 
     kind's form (``InvalidInputError`` naming each missing or unknown field, with what to
     type) and its per-account endpoints (``url_values``: Shopify's shop domain)."""
     typed = _form_only(fields)
-    schema = cast("type[BaseModel]", kind.fields).model_json_schema()
+    schema = kind.fields.model_json_schema()
     properties = schema.get("properties") or {}
     try:
-        cast("type[BaseModel]", kind.fields).model_validate(typed)
+        kind.fields.model_validate(typed)
     except ValidationError as exc:
         errors = []
         for err in exc.errors(include_url=False, include_input=False):
@@ -194,13 +195,13 @@ def check_credentials(app: App, kind: AuthKind, credentials: Mapping[str, Any]) 
 
     typed = {k: v for k, v in credentials.items() if not (kind.type == "oauth2" and k in TOKEN_KEYS)}
     try:
-        cast("type[BaseModel]", kind.fields).model_validate(typed)  # auth.py's ClassVar `type` confuses mypy
+        kind.fields.model_validate(typed)
     except ValidationError as exc:
         raise validation_error(app.key, exc, what="credentials", subject=f"{app.name} connection") from None
     return dict(credentials)
 
 
-def updated_credentials(svc: Cellwright, connection: Any, credentials: Mapping[str, Any]) -> dict[str, Any]:
+def updated_credentials(svc: Cellwright, connection: Connection, credentials: Mapping[str, Any]) -> dict[str, Any]:
     """New credentials for ``connection`` (an update). For OAuth 2.0 the stored token set
     came from the provider: it is kept, and only the typed fields change."""
     app = svc.apps.get(connection.app_id)
@@ -261,7 +262,7 @@ def start_authorization(
     return url
 
 
-async def finish_authorization(svc: Cellwright, params: Mapping[str, str], *, binding: str | None = None, session_user: str | None = None) -> Any:
+async def finish_authorization(svc: Cellwright, params: Mapping[str, str], *, binding: str | None = None, session_user: str | None = None) -> Connection | None:
     """Handle the provider's redirect back: check, exchange the code, store the connection.
 
     ``params``: the callback's query. ``binding``: the browser-binding cookie, if any.
@@ -299,7 +300,7 @@ async def finish_authorization(svc: Cellwright, params: Mapping[str, str], *, bi
 
 async def create_oauth_connection(
     svc: Cellwright, user_id: str, app_key: str, tokens: Mapping[str, Any], name: str | None = None, *, metadata: Mapping[str, Any] | None = None
-) -> Any:
+) -> Connection | None:
     """Store a token set as a connection made with the app's OAuth kind, then run the
     app's test call (status ``active`` or ``error`` with its message). Credentials are
     encrypted by the store and never returned by the API. ``metadata``: what the kind's
@@ -317,7 +318,7 @@ async def create_oauth_connection(
 
 async def replace_oauth_tokens(
     svc: Cellwright, user_id: str, connection_id: str, tokens: Mapping[str, Any], name: str | None = None, *, metadata: Mapping[str, Any] | None = None
-) -> Any:
+) -> Connection | None:
     """Reconnect: the connection keeps its id (scenarios using it need no change); its whole
     token set is replaced by the provider's new one (old tokens are dropped, typed fields
     kept unless given), then the app's test call sets its status (``active`` again)."""
@@ -343,7 +344,7 @@ async def replace_oauth_tokens(
 
 async def connect_client_credentials(
     svc: Cellwright, user_id: str, app_key: str, *, fields: Mapping[str, Any] | None = None, name: str | None = None
-) -> Any:
+) -> Connection | None:
     """A connection for an app whose OAuth grant is ``client_credentials``: the operator's
     client fetches a token (and fetches a new one when it expires)."""
     app = svc.apps.get(app_key)
@@ -382,7 +383,7 @@ async def _as_dict(pending: Awaitable[Mapping[str, Any]]) -> dict[str, Any]:
     return dict(await pending)
 
 
-def _reconnectable(svc: Cellwright, user_id: str, app: App, connection_id: str) -> Any:
+def _reconnectable(svc: Cellwright, user_id: str, app: App, connection_id: str) -> Connection:
     """The user's connection ``connection_id`` if it is one of ``app``'s OAuth connections."""
     from engine.service import NotFound  # engine.service imports this module
 

@@ -9,23 +9,27 @@ a connection id never tells whether it exists.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cells.models import OperationCell, ScenarioDocument
 from connectors.sdk import InvalidInputError
 
+if TYPE_CHECKING:
+    from connectors.registry import Registry
+    from storage import Connection
+
 
 class ConnectionLookup(Protocol):
-    def get_connection(self, user_id: str, connection_id: str) -> Any: ...
+    def get_connection(self, user_id: str, connection_id: str) -> Connection | None: ...
 
 
 def connection_problems(
-    store: ConnectionLookup, apps: Any, user_id: str, doc: ScenarioDocument
+    store: ConnectionLookup, apps: Registry, user_id: str, doc: ScenarioDocument
 ) -> list[dict[str, str]]:
     """``[{cell_id, field, message}]`` for every cell whose connection is not one of the
     user's (or, for an app that needs one, is another app's); empty when all is well."""
     problems: list[dict[str, str]] = []
-    owned: dict[str, Any] = {}
+    owned: dict[str, Connection | None] = {}
     for cell, _ in doc.walk():
         if not isinstance(cell, OperationCell) or not cell.connection:
             continue
@@ -52,7 +56,7 @@ def connection_problems(
 
 
 def check_connections(
-    store: ConnectionLookup, apps: Any, user_id: str, doc: ScenarioDocument
+    store: ConnectionLookup, apps: Registry, user_id: str, doc: ScenarioDocument
 ) -> None:
     """Raise ``InvalidInputError`` (422) naming each cell whose connection the user may not use."""
     problems = connection_problems(store, apps, user_id, doc)

@@ -22,10 +22,10 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cells.mapping import RunBudget
-from cells.models import ConditionCell, OperationCell, ScenarioDocument
+from cells.models import AnyCell, ConditionCell, OperationCell, ScenarioDocument
 from cells.run import (
     CellResult,
     ContextFactory,
@@ -41,6 +41,12 @@ from engine import secrets as stored_secrets
 from engine.alerts import Alerts
 from engine.backoff import backoff_delay
 from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from engine.contexts import Contexts
+    from engine.writes import WriteQueue
+    from storage import Execution, Store
+    from storage.analytics import AnalyticsLog
 
 log = logging.getLogger("cellwright.runner")
 
@@ -60,7 +66,7 @@ class Outcome:
 
 @dataclass
 class _Run:
-    execution: Any
+    execution: Execution
     doc: ScenarioDocument
     context: dict[str, Any]
     done: dict[str, Any]
@@ -85,13 +91,13 @@ class _Stop(Exception):
 class Runner:
     """Runs executions against the store."""
 
-    def __init__(self, store: Any, apps: Registry, contexts: Any, settings: Settings, analytics: Any = None) -> None:
+    def __init__(self, store: Store, apps: Registry, contexts: Contexts, settings: Settings, analytics: AnalyticsLog | None = None) -> None:
         self.store = store
         self.apps = apps
         self.contexts = contexts
         self.settings = settings
         self.analytics = analytics
-        self.writes: Any = None  # engine.writes.WriteQueue when the service runs (group commit)
+        self.writes: WriteQueue | None = None  # engine.writes.WriteQueue when the service runs (group commit)
         self.alerts = Alerts(store, settings)  # failure alerts, delivered in the background
         self._docs: dict[tuple[str, int], ScenarioDocument] = {}
         self._owned: set[tuple[str, int, str]] = set()  # versions whose connections are the owner's
@@ -109,7 +115,7 @@ class Runner:
             self._docs[key] = doc
         return doc
 
-    async def _foreign_connection(self, execution: Any, doc: ScenarioDocument) -> dict[str, str] | None:
+    async def _foreign_connection(self, execution: Execution, doc: ScenarioDocument) -> dict[str, str] | None:
         """The first cell whose connection is not the owner's (``{cell_id, message}``), or None.
 
         A document saved before save checked this (or written straight into the store)
@@ -141,7 +147,7 @@ class Runner:
                     pass
         return frozenset(pure)
 
-    async def run(self, execution: Any, *, fresh: bool = False) -> Outcome:
+    async def run(self, execution: Execution, *, fresh: bool = False) -> Outcome:
         """Run (or resume) ``execution``, which the caller has claimed.
 
         ``fresh``: the caller just created it, so there are no recorded results to read.
@@ -211,7 +217,7 @@ class Runner:
         await self._settle(run, outcome)
         return outcome
 
-    async def _abandon(self, execution: Any) -> Outcome:
+    async def _abandon(self, execution: Execution) -> Outcome:
         """Fail an execution whose process died with it too often; run nothing."""
         error = RunAbandonedError(
             f"The run was stopped: the server running it stopped or stalled {execution.reclaims} times"
@@ -240,7 +246,7 @@ class Runner:
         await self._cells(run, run.doc.cells[1:])
         return Outcome("completed")
 
-    async def _cells(self, run: _Run, cells: list[Any]) -> bool:
+    async def _cells(self, run: _Run, cells: list[AnyCell]) -> bool:
         """Run ``cells`` in order. False when a filter stopped this list."""
         for cell in cells:
             if isinstance(cell, ConditionCell):
@@ -309,7 +315,7 @@ class Runner:
         if error.code in ("auth_invalid", "auth_expired") and cell.connection and self._uses_connection(cell):
             # only the run's owner's connection, and only one the call used (an app without
             # auth, e.g. the HTTP action, never used the one its cell names)
-            await asyncio.to_thread(lambda: self.store.update_connection(run.execution.user_id, cell.connection, status="error", status_message=error.message))
+            await asyncio.to_thread(self.store.update_connection, run.execution.user_id, cell.connection, status="error", status_message=error.message)
         tries = run.failures[cell.id]  # failed tries of this cell before this one
         if error.retryable and tries < run.doc.settings.retry_count:
             delay = backoff_delay(tries, self.settings.retry_base_seconds, self.settings.retry_max_seconds, getattr(error, "retry_after", None))

@@ -20,7 +20,9 @@ from engine import arming
 from engine import secrets as stored_secrets
 
 if TYPE_CHECKING:
+    from cells.models import TriggerCell
     from engine.service import Cellwright
+    from storage import Scenario
 
 log = logging.getLogger("cellwright.scheduler")
 SEEN_LIMIT = 2000
@@ -54,7 +56,7 @@ class Scheduler:
                 log.exception("scenario %s: trigger check failed", scenario.id)
         return fired
 
-    async def _scenario(self, scenario: Any, now: datetime) -> int:
+    async def _scenario(self, scenario: Scenario, now: datetime) -> int:
         if scenario.live_version is None:  # never published: nothing runs (enable publishes)
             return 0
         doc = await asyncio.to_thread(self.app.runner.document, scenario.id, scenario.live_version)
@@ -68,7 +70,7 @@ class Scheduler:
             await self.renew(scenario, trigger, op, now)
         return 0
 
-    async def renew(self, scenario: Any, trigger: Any, op: InstantTrigger, now: datetime) -> int:
+    async def renew(self, scenario: Scenario, trigger: TriggerCell, op: InstantTrigger, now: datetime) -> int:
         """Re-subscribe the scenario's expiring subscriptions (``engine.arming.renew_due``);
         after a failure, wait ``RENEW_RETRY`` before the next attempt."""
         failed = self._renew_failed.get(scenario.id)
@@ -83,7 +85,7 @@ class Scheduler:
         self._renew_failed.pop(scenario.id, None)
         return renewed
 
-    async def _schedule(self, scenario: Any, trigger: Any, op: ScheduleTrigger, now: datetime) -> int:
+    async def _schedule(self, scenario: Scenario, trigger: TriggerCell, op: ScheduleTrigger, now: datetime) -> int:
         store = self.app.store
         inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, store, scenario.user_id, op, trigger)
         fingerprint = _fingerprint(trigger)
@@ -102,7 +104,7 @@ class Scheduler:
         await asyncio.to_thread(lambda: store.save_trigger_state(scenario.id, trigger.id, cursor=fingerprint, next_poll_at=op.next_fire(inputs, max(now, due))))
         return 1
 
-    async def poll(self, scenario: Any, trigger: Any, op: PollingTrigger, now: datetime, *, force: bool = False) -> int:
+    async def poll(self, scenario: Scenario, trigger: TriggerCell, op: PollingTrigger, now: datetime, *, force: bool = False) -> int:
         """Poll once: the first poll records a baseline and fires nothing."""
         store = self.app.store
         state = await asyncio.to_thread(store.get_trigger_state, scenario.id, trigger.id)
@@ -124,7 +126,7 @@ class Scheduler:
                 # as a failed action does (engine/runner.py): the user sees "reconnect" on the
                 # connection instead of a trigger that silently stopped firing
                 message = exc.message
-                await asyncio.to_thread(lambda: store.update_connection(scenario.user_id, trigger.connection, status="error", status_message=message))
+                await asyncio.to_thread(store.update_connection, scenario.user_id, trigger.connection, status="error", status_message=message)
             await asyncio.to_thread(lambda: store.save_trigger_state(scenario.id, trigger.id, cursor=state.cursor if state else None, seen_ids=state.seen_ids if state else None, next_poll_at=next_poll))
             return 0
         seen = list(state.seen_ids or []) if state and same_trigger else []

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -31,16 +31,21 @@ from cells.run import SecretResolver, validation_error
 from cells.secrets import is_mask, is_plaintext, ref, ref_id, refs_in, secret_fields
 from connectors.sdk import CellwrightError, ConfigurationError, InvalidInputError
 
+if TYPE_CHECKING:
+    from connectors.registry import Registry
+    from connectors.sdk import Trigger
+    from storage import Store
+
 log = logging.getLogger("cellwright")
 
 
 class SecretStore(Protocol):
     def create_secret(self, user_id: str, value: str) -> str: ...
-    def owned_secrets(self, user_id: str, secret_ids: Any) -> set[str]: ...
-    def secret_values(self, user_id: str, secret_ids: Any) -> dict[str, str]: ...
+    def owned_secrets(self, user_id: str, secret_ids: Iterable[str]) -> set[str]: ...
+    def secret_values(self, user_id: str, secret_ids: Iterable[str]) -> dict[str, str]: ...
 
 
-def _fields(apps: Any, cell: OperationCell) -> frozenset[str]:
+def _fields(apps: Registry, cell: OperationCell) -> frozenset[str]:
     """The secret fields of the cell's operation (none for an unknown app or operation)."""
     try:
         app = apps.get(cell.app)
@@ -54,7 +59,7 @@ def _fields(apps: Any, cell: OperationCell) -> frozenset[str]:
     return secret_fields(op.input)
 
 
-def _secret_slots(apps: Any, doc: ScenarioDocument) -> Iterator[tuple[OperationCell, str]]:
+def _secret_slots(apps: Registry, doc: ScenarioDocument) -> Iterator[tuple[OperationCell, str]]:
     """Every (cell, secret field) of the document, set or not."""
     for cell, _ in doc.walk():
         if isinstance(cell, OperationCell):
@@ -68,7 +73,7 @@ def _label(cell: OperationCell) -> str:
 
 def seal(
     store: SecretStore,
-    apps: Any,
+    apps: Registry,
     user_id: str,
     doc: ScenarioDocument,
     previous: Mapping[str, Any] | None = None,
@@ -136,7 +141,7 @@ def _problem(cell: OperationCell, name: str, what: str) -> dict[str, str]:
     }
 
 
-def _previous_refs(apps: Any, previous: Mapping[str, Any] | None) -> dict[tuple[str, str], str]:
+def _previous_refs(apps: Registry, previous: Mapping[str, Any] | None) -> dict[tuple[str, str], str]:
     """(cell id, field) → secret id of the references in a stored document."""
     if not previous:
         return {}
@@ -186,13 +191,13 @@ def _resolve(
     return out
 
 
-def trigger_inputs(store: SecretStore, user_id: str, op: Any, trigger: TriggerCell) -> BaseModel:
+def trigger_inputs(store: SecretStore, user_id: str, op: Trigger, trigger: TriggerCell) -> BaseModel:
     """The trigger's validated inputs with its stored secrets resolved (synchronous: the
     store is read in the caller's thread). Ingress, scheduler and arming use it where
     they used ``op.input.model_validate(trigger.inputs)``."""
     inputs = _resolve(store, user_id, trigger, trigger.inputs, secret_fields(op.input))
     try:
-        return op.input.model_validate(inputs)  # type: ignore[no-any-return]
+        return op.input.model_validate(inputs)
     except ValidationError as exc:
         raise validation_error(trigger.id, exc, what="trigger inputs") from None
 
@@ -200,7 +205,7 @@ def trigger_inputs(store: SecretStore, user_id: str, op: Any, trigger: TriggerCe
 # -- installs from before: plaintext in stored documents ---------------------------------
 
 
-def seal_existing(store: Any, apps: Any) -> int:
+def seal_existing(store: Store, apps: Registry) -> int:
     """Move plaintext secrets of already stored documents (every version, the latest copy
     and its node rows) into the vault; returns how many documents changed.
 

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cells import checks
 from cells import document as documents
@@ -41,6 +41,11 @@ from engine.runner import Outcome, Runner
 from engine.settings import Settings
 from engine.writes import WriteQueue
 
+if TYPE_CHECKING:
+    from connectors.sdk import App
+    from storage import Connection, Execution, Scenario, Store, User
+    from storage.analytics import AnalyticsLog
+
 log = logging.getLogger("cellwright")
 
 OPTIONS_TIMEOUT_SECONDS = 30.0
@@ -58,7 +63,7 @@ class Conflict(CellwrightError):
 class Cellwright:
     """The application: store, apps, runner, executor, scheduler."""
 
-    def __init__(self, settings: Settings | None = None, *, apps: Registry | None = None, store: Any = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, apps: Registry | None = None, store: Store | None = None) -> None:
         from storage import Store, Vault
 
         self.settings = settings or Settings()
@@ -72,7 +77,7 @@ class Cellwright:
         self.store.migrate()
         self.store.sync_apps([_catalog_row(app) for app in self.apps])
         stored_secrets.seal_existing(self.store, self.apps)  # plaintext saved by older versions
-        self.analytics: Any = None  # opened by start(): one process only may own the file
+        self.analytics: AnalyticsLog | None = None  # opened by start(): one process only may own the file
         self.contexts = Contexts(self.store, self.settings)
         self.runner = Runner(self.store, self.apps, self.contexts, self.settings, analytics=self.analytics)
         self.executor = LocalExecutor(self.runner, self.store, self.settings)
@@ -100,7 +105,7 @@ class Cellwright:
             self._background.append(asyncio.create_task(self.analytics.run_flusher()))
         self.started = True
 
-    def _open_analytics(self) -> Any:
+    def _open_analytics(self) -> AnalyticsLog | None:
         """The DuckDB analytics log, or None when disabled or owned by another process
         (DuckDB allows one writer: a CLI run next to a running server is not logged)."""
         if not self.settings.analytics:
@@ -133,7 +138,7 @@ class Cellwright:
 
     # -- users ----------------------------------------------------------------------------
 
-    def local_user(self) -> Any:
+    def local_user(self) -> User:
         """The user the CLI acts as: the first admin, created when the store is empty."""
         for user in self.store.list_users():
             if user.is_admin:
@@ -142,7 +147,7 @@ class Cellwright:
 
     # -- connections ----------------------------------------------------------------------
 
-    def _check_credentials(self, app: Any, credentials: Mapping[str, Any], auth_type: str | None = None) -> dict[str, Any]:
+    def _check_credentials(self, app: App, credentials: Mapping[str, Any], auth_type: str | None = None) -> dict[str, Any]:
         """Validate the form of the auth kind ``auth_type`` (default: ``app.auth``); an OAuth
         kind's token set passes beside its form (engine/oauth_connect.py)."""
         from engine.oauth_connect import check_credentials
@@ -151,7 +156,7 @@ class Cellwright:
 
     async def create_connection(
         self, user_id: str, app_key: str, *, credentials: Mapping[str, Any], name: str | None = None, sandbox: bool = False, auth_type: str | None = None
-    ) -> Any:
+    ) -> Connection | None:
         """Store a connection and run the app's test call; status and message say how it went.
 
         ``auth_type``: which of the app's auth kinds (default: ``app.auth``; sandbox
@@ -180,8 +185,9 @@ class Cellwright:
         self.store.audit(user_id, "connection.create", "connection", connection.id, {"app": app.key, "sandbox": sandbox, "auth_type": kind.type})
         return await self.test_connection(user_id, connection.id, rename=name is None)
 
-    async def test_connection(self, user_id: str, connection_id: str, *, rename: bool = False) -> Any:
-        """Run the app's validation call; mark the connection active or error."""
+    async def test_connection(self, user_id: str, connection_id: str, *, rename: bool = False) -> Connection | None:
+        """Run the app's validation call; mark the connection active or error (None: it was
+        deleted meanwhile)."""
         connection = self.store.get_connection(user_id, connection_id)
         if connection is None:
             raise NotFound(f"No connection {connection_id}.")
@@ -198,7 +204,7 @@ class Cellwright:
         label = info.get("label")
         metadata = {**(connection.metadata or {}), **{k: v for k, v in info.items() if k != "label"}}
 
-        def save() -> Any:
+        def save() -> Connection | None:
             self.store.update_connection(user_id, connection_id, metadata=metadata, name=f"{app.name}: {label}" if (rename and label) else None)
             # update_connection keeps a None message as it was: clear the last error explicitly
             self.store.set_connection_status(connection_id, "active", None)
@@ -206,7 +212,7 @@ class Cellwright:
 
         return await asyncio.to_thread(save)
 
-    async def update_connection(self, user_id: str, connection_id: str, *, name: str | None = None, credentials: Mapping[str, Any] | None = None) -> Any:
+    async def update_connection(self, user_id: str, connection_id: str, *, name: str | None = None, credentials: Mapping[str, Any] | None = None) -> Connection | None:
         connection = self.store.get_connection(user_id, connection_id)
         if connection is None:
             raise NotFound(f"No connection {connection_id}.")
@@ -273,7 +279,7 @@ class Cellwright:
         for error in operation_errors(doc, self.apps):
             raise error
 
-    def import_scenario(self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None) -> Any:
+    def import_scenario(self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None) -> Scenario:
         """Store a document (new, or a new version of ``scenario_id``).
 
         Every connection must be one of the user's (``engine.ownership``); secrets typed
@@ -289,12 +295,12 @@ class Cellwright:
         scenario = self.store.save_scenario(user_id, doc.to_data(), scenario_id=scenario_id, nodes=documents.node_rows(doc))
         if not scenario.webhook_token:
             self.store.set_webhook_token(scenario.id, secrets.token_urlsafe(24))
-            scenario = self.store.get_scenario(user_id, scenario.id)
+            scenario = self.scenario(user_id, scenario.id)
         self.store.audit(user_id, "scenario.save", "scenario", scenario.id, {"version": scenario.version})
         self.ingress.forget()
         return scenario
 
-    def scenario(self, user_id: str, scenario_id: str) -> Any:
+    def scenario(self, user_id: str, scenario_id: str) -> Scenario:
         scenario = self.store.get_scenario(user_id, scenario_id)
         if scenario is None:
             raise NotFound(f"No scenario {scenario_id}.")
@@ -306,7 +312,7 @@ class Cellwright:
     def export_scenario(self, user_id: str, scenario_id: str) -> str:
         return documents.dump(self.document(user_id, scenario_id))
 
-    def webhook_url(self, scenario: Any) -> str | None:
+    def webhook_url(self, scenario: Scenario) -> str | None:
         if not scenario.webhook_token:
             return None
         return f"{self.settings.resolved_public_url()}/hooks/{scenario.webhook_token}"
@@ -325,14 +331,14 @@ class Cellwright:
             return None
         return f"{self.settings.resolved_public_url()}/hooks/apps/{connection.app_id}/{token}"
 
-    def live_document(self, scenario: Any) -> ScenarioDocument | None:
+    def live_document(self, scenario: Scenario) -> ScenarioDocument | None:
         """The document the scenario's trigger runs (its live version); None before the
         first publish. ``scenario.document`` is the latest saved one (the draft)."""
         if scenario.live_version is None:
             return None
         return self.runner.document(scenario.id, scenario.live_version)
 
-    async def publish(self, user_id: str, scenario_id: str, version: int | None = None) -> Any:
+    async def publish(self, user_id: str, scenario_id: str, version: int | None = None) -> Scenario:
         """Make a saved version (default: the latest) the one the scenario's trigger runs.
 
         Saving never changes what runs; publishing does. When the scenario is active and
@@ -372,7 +378,7 @@ class Cellwright:
                 ) from exc
         return updated
 
-    async def enable(self, user_id: str, scenario_id: str) -> Any:
+    async def enable(self, user_id: str, scenario_id: str) -> Scenario | None:
         """Activate the live version's trigger: register vendor webhooks, start polling
         from a baseline. A scenario never published publishes its latest version first."""
         scenario = self.scenario(user_id, scenario_id)
@@ -390,7 +396,7 @@ class Cellwright:
         self.ingress.forget()
         return updated
 
-    async def disable(self, user_id: str, scenario_id: str) -> Any:
+    async def disable(self, user_id: str, scenario_id: str) -> Scenario | None:
         """Deactivate: remove the vendor webhooks of the live version's trigger."""
         scenario = self.scenario(user_id, scenario_id)
         doc = await asyncio.to_thread(self.live_document, scenario) or documents.parse(scenario.document)
@@ -404,14 +410,14 @@ class Cellwright:
 
     async def trigger(
         self,
-        scenario: Any,
+        scenario: Scenario,
         payload: Mapping[str, Any],
         *,
         key: str | None = None,
         wait: float | None = None,
         version: int | None = None,
         hops: int = 0,
-    ) -> tuple[Any, Outcome | None]:
+    ) -> tuple[Execution, Outcome | None]:
         """Store an execution for ``payload`` (durably, before anything runs) and submit it.
 
         With ``wait`` (seconds), wait for it to finish. ``key`` deduplicates: the same key
@@ -442,7 +448,7 @@ class Cellwright:
                 outcome = await waiter
         return execution, outcome
 
-    async def run_now(self, user_id: str, scenario_id: str, payload: Mapping[str, Any], *, timeout: float | None = None) -> Any:
+    async def run_now(self, user_id: str, scenario_id: str, payload: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
         """Run the scenario's latest saved version (a test run: the draft, published or
         not) with ``payload`` and return the finished execution."""
         scenario = self.scenario(user_id, scenario_id)
@@ -451,7 +457,7 @@ class Cellwright:
 
     async def rerun(
         self, user_id: str, execution_id: str, *, from_start: bool = False, from_cell: str | None = None, latest: bool = False
-    ) -> Any:
+    ) -> Execution:
         """Run a finished execution again: from its failed cell (default), a cell, or the start.
 
         Cells before the starting cell keep their recorded outputs (they are copied into
@@ -552,7 +558,7 @@ def _uses_connection(doc: ScenarioDocument | None, connection_id: str) -> bool:
     return doc is not None and any(getattr(cell, "connection", None) == connection_id for cell, _ in doc.walk())
 
 
-def _catalog_row(app: Any) -> dict[str, Any]:
+def _catalog_row(app: App) -> dict[str, Any]:
     described = app.describe()
     return {
         "id": app.key,

@@ -8,6 +8,7 @@ a cheap request that proves the credentials work and returns account details
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -53,13 +54,15 @@ class NoFields(BaseModel):
 class AuthKind:
     """Base of the auth kinds."""
 
+    # ``type`` is the kind's name, so annotations in these classes spell the builtin
+    # ``builtins.type`` (in a class body ``type`` means this attribute).
     type: ClassVar[str] = "none"
-    fields: type[BaseModel] = NoFields
+    fields: builtins.type[BaseModel] = NoFields
     test: TestCall | None = None
     label_template: str | None = None
     """How a connection is named by default, e.g. ``"{team}"`` from the test call's result."""
 
-    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: Any = None) -> httpx.Auth | None:
+    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: OAuthClient | None = None) -> httpx.Auth | None:
         """The ``httpx.Auth`` that puts these credentials on each request."""
         return None
 
@@ -91,13 +94,13 @@ class ApiKeyAuth(AuthKind):
     """A key sent in a header (``prefix`` + key), a query parameter, or as basic auth."""
 
     type: ClassVar[str] = "api_key"
-    fields: type[BaseModel] = ApiKeyFields
+    fields: builtins.type[BaseModel] = ApiKeyFields
     key_field: str = "api_key"
     location: Literal["header", "query", "basic_username", "basic_password"] = "header"
     name: str = "Authorization"
     prefix: str = "Bearer "
 
-    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: Any = None) -> httpx.Auth:
+    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: OAuthClient | None = None) -> httpx.Auth:
         key = secret_value(credentials.get(self.key_field))
         if self.location == "header":
             return _StaticAuth({self.name: f"{self.prefix}{key}"}, {})
@@ -113,11 +116,11 @@ class BasicAuth(AuthKind):
     """HTTP basic auth from a user name and a password field."""
 
     type: ClassVar[str] = "basic"
-    fields: type[BaseModel] = BasicFields
+    fields: builtins.type[BaseModel] = BasicFields
     username_field: str = "username"
     password_field: str = "password"  # noqa: S105 - a field name, not a password
 
-    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: Any = None) -> httpx.Auth:
+    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: OAuthClient | None = None) -> httpx.Auth:
         return httpx.BasicAuth(
             secret_value(credentials.get(self.username_field)),
             secret_value(credentials.get(self.password_field)),
@@ -144,7 +147,7 @@ class CustomAuth(AuthKind):
     type: ClassVar[str] = "custom"
     apply: Apply
 
-    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: Any = None) -> httpx.Auth:
+    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: OAuthClient | None = None) -> httpx.Auth:
         return _CustomAuthFlow(credentials, self.apply)
 
 

@@ -7,7 +7,7 @@ New revisions are written from a checkout with ``storage/alembic.ini`` (see env.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
@@ -29,7 +29,7 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Autogenerate hook: render UTCDateTime as the plain type it stores, so revisions
     stay self-contained (they must not import the models, which move on)."""
     if type_ == "type" and isinstance(obj, UTCDateTime):

@@ -189,12 +189,12 @@ class ExecutionsRepo(RepoBase):
             ).first()
             return to_record(Execution, row) if row else None
         with self._read() as s:
-            row = s.scalar(
+            orm_row = s.scalar(
                 select(ExecutionRow).where(
                     ExecutionRow.scenario_id == scenario_id, ExecutionRow.idempotency_key == key
                 )
             )
-            return to_record(Execution, row) if row else None
+            return to_record(Execution, orm_row) if orm_row else None
 
     def claim_execution(
         self, execution_id: str, owner: str, lease_seconds: float
@@ -292,7 +292,7 @@ class ExecutionsRepo(RepoBase):
         attempt: int = 0,
         start_time: datetime | None = None,
         end_time: datetime | None = None,
-        duration_ms: int | None = None,
+        duration_ms: float | None = None,
         input: Any = None,
         output: Any = None,
         error: Any = None,
@@ -444,7 +444,7 @@ class ExecutionsRepo(RepoBase):
         # pair. Non-ASCII text is stored as is (storage.jsoncodec); SQLite rows written
         # before that hold it escaped (é as \u00e9): match that spelling there too.
         stored = ExecutionRow.trigger.cast(Text)
-        found = stored.ilike(f"%{like_escape(text)}%", escape="!")
+        found: ColumnElement[bool] = stored.ilike(f"%{like_escape(text)}%", escape="!")
         if self.is_sqlite and not text.isascii():
             escaped = "".join(c if c.isascii() else json.dumps(c)[1:-1] for c in text)
             found = or_(found, stored.ilike(f"%{like_escape(escaped)}%", escape="!"))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -45,7 +46,7 @@ class SessionsRepo(RepoBase):
         with self._write() as s:
             s.execute(delete(LoginFailureRow).where(LoginFailureRow.at < at - FAILURE_RETENTION))
             if rows:
-                s.execute(LoginFailureRow.__table__.insert(), rows)
+                s.execute(cast(Table, LoginFailureRow.__table__).insert(), rows)  # a declarative table
 
     def login_failures(self, keys: Iterable[str], since: datetime) -> dict[str, int]:
         """Failed sign-ins per key at or after ``since`` (keys without any: 0)."""
