@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from cells import mapping
 from cells.conditions import Operator, evaluate
+from cells.flow import branches_taken
 from cells.mapping import CellBudget
 from cells.models import ActionCell, ConditionCell, OperationCell, TransformerCell, TriggerCell
 from cells.secrets import masked, refs_in, secret_fields
@@ -198,16 +199,15 @@ def run_condition_cell(
             result.output = {"passed": ev.passed, "rules": ev.rules}
         else:
             evaluations: dict[str, Any] = {}
+            passed: dict[str, bool] = {}
             for branch in cell.branches or []:
                 if branch.fallback:
                     continue
                 assert branch.rules is not None
                 ev = evaluate(branch.rules, context, cell_id=cell.id, limits=limits)
                 evaluations[branch.name] = {"passed": ev.passed, "rules": ev.rules}
-                if ev.passed and not (cell.match == "first" and taken):
-                    taken.append(branch.name)
-            if not taken:
-                taken = [b.name for b in cell.branches or [] if b.fallback]
+                passed[branch.name] = ev.passed
+            taken = branches_taken(cell, passed)
             result.output = {"branches": taken, "evaluations": evaluations}
         result.status = "completed"
     return result, taken

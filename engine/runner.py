@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from cells import flow
 from cells.mapping import RunBudget
-from cells.models import AnyCell, ConditionCell, OperationCell, ScenarioDocument
+from cells.models import ActionCell, ConditionCell, OperationCell, ScenarioDocument, TransformerCell
 from cells.run import (
     CellResult,
     ContextFactory,
@@ -243,20 +244,18 @@ class Runner:
             output = result.output
         run.context["trigger"] = output
         run.context["steps"][trigger.id] = output
-        await self._cells(run, run.doc.cells[1:])
+        cells = flow.steps_by_id(run.doc)
+        plan = flow.start(run.doc)  # what runs next is cells.flow's decision, as in the notebook's Step
+        while (pending := plan.next) is not None:
+            cell = cells[pending.cell_id]
+            if isinstance(cell, ConditionCell):
+                ended = await self._condition(run, cell)
+            else:
+                ended = await self._operation(run, cell)
+            plan = flow.advance(plan, cell, ended).plan
         return Outcome("completed")
 
-    async def _cells(self, run: _Run, cells: list[AnyCell]) -> bool:
-        """Run ``cells`` in order. False when a filter stopped this list."""
-        for cell in cells:
-            if isinstance(cell, ConditionCell):
-                if not await self._condition(run, cell):
-                    return False
-                continue
-            await self._operation(run, cell)
-        return True
-
-    async def _condition(self, run: _Run, cell: ConditionCell) -> bool:
+    async def _condition(self, run: _Run, cell: ConditionCell) -> flow.CellOutcome:
         if cell.id in run.done:
             output = run.done[cell.id].output or {}
         else:
@@ -266,25 +265,19 @@ class Runner:
                 raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
             output = result.output
         run.context["steps"][cell.id] = output
-        if not cell.is_router:
-            return bool(output.get("passed"))
-        taken = set(output.get("branches", []))
-        for branch in cell.branches or []:
-            if branch.name in taken:
-                await self._cells(run, branch.cells)  # a filter inside a branch stops only that branch
-        return True
+        return flow.outcome(cell, ok=True, output=output)
 
-    async def _operation(self, run: _Run, cell: OperationCell) -> None:
+    async def _operation(self, run: _Run, cell: ActionCell | TransformerCell) -> flow.CellOutcome:
         if cell.id in run.done:
             output = run.done[cell.id].output
             run.context["steps"][cell.id] = output
             run.last_output = output
             if (cell.app, cell.operation) == RESPOND:
                 run.response = output
-            return
+            return flow.COMPLETED
         if cell.id in run.continued:
             run.context["steps"][cell.id] = {"error": run.continued[cell.id].error}
-            return
+            return flow.FAILED
         remaining = run.deadline - time.monotonic()
         if remaining <= 0:
             raise _Stop(Outcome("failed", error={"code": "timeout", "message": f"The run passed its time limit ({run.limit:g} s) before cell '{cell.id}'.", "cell_id": cell.id}))
@@ -305,7 +298,7 @@ class Runner:
             run.last_output = result.output
             if (cell.app, cell.operation) == RESPOND:
                 run.response = result.output
-            return
+            return flow.COMPLETED
         error = result.exception or CellwrightError("unknown error")
         if error.code == "timeout" and remaining < cell_timeout and time.monotonic() >= run.deadline - 0.001:
             # stopped by the whole run's limit, not the cell's: no retry can help
@@ -322,11 +315,11 @@ class Runner:
             if time.monotonic() + delay < run.deadline:
                 await self._record(run, result)
                 raise _Stop(Outcome("waiting", error=_with_cell(result.error, cell.id), retry_in=delay))
-        if getattr(cell, "on_error", "fail") == "continue":
+        if flow.continues_after_failure(cell):
             result.error = {**(result.error or {}), "continued": True}
             await self._record(run, result)
             run.context["steps"][cell.id] = {"error": result.error}
-            return
+            return flow.FAILED
         await self._record(run, result)
         raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
 
@@ -440,7 +433,7 @@ class Runner:
         }
 
     def _analytics_nodes(self, run: _Run) -> list[dict[str, Any]]:
-        cells = {cell.id: cell for cell, _ in run.doc.walk()}
+        cells = flow.steps_by_id(run.doc)
         rows = []
         for r in run.results:
             cell = cells.get(r.cell_id)

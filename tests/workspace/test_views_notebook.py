@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
 
 from connectors.sdk import CellwrightError
+from tests.flow_strategies import TRIGGER, rule, scenarios, transformer
 from workspace.views.notebook_state import NotebookState
 from workspace.views.widgets import SchemaForm
 
@@ -390,6 +392,40 @@ async def test_step_mode_stops_at_a_failing_filter_and_a_failing_cell(state: Not
     state.step_reset()
     failed = await state.step()
     assert failed is not None and failed["status"] == "failed" and state.step_next is None and "stops here" in state.step_message
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=scenarios())
+@example(data={"name": "Mixed", "cells": [TRIGGER, {"id": "route", "kind": "condition", "match": "all", "branches": [
+    {"name": "one", "rules": rule(True), "cells": [
+        transformer("soft", ok=False, on_error="continue"),
+        {"id": "inner", "kind": "condition", "match": "first", "branches": [
+            {"name": "p", "rules": rule(True), "cells": [{"id": "gate", "kind": "condition", "rules": rule(False)}, transformer("never")]},
+            {"name": "q", "rules": rule(True), "cells": [transformer("not_first")]},
+        ]},
+        transformer("after_inner"),
+    ]},
+    {"name": "two", "rules": rule(False), "cells": [transformer("not_taken")]},
+    {"name": "else", "fallback": True, "cells": [transformer("no_fallback")]},
+]}, transformer("hard", ok=False), transformer("after_failure")]})
+async def test_step_runs_what_a_run_runs(svc: Any, user: Any, data: dict[str, Any]) -> None:
+    """Random small scenarios (filters, nested routers, failing cells with on_error):
+    stepping through one runs the cells a real run runs, in the same order, with the same
+    statuses — the runner and Step both follow ``cells.flow``."""
+    from cells import document as documents
+
+    saved = svc.import_scenario(user.id, documents.parse(data))
+    execution = await svc.run_now(user.id, saved.id, {})
+    state = NotebookState(svc, user, saved.id)
+    state.trigger_text = "{}"
+    while await state.step() is not None:
+        pass
+    ran = [(c["cell_id"], c["status"]) for c in execution["cells"][1:]]  # after the trigger
+    assert [(r["cell_id"], r["status"]) for r in state.step_log] == ran
+    failed = execution["status"] == "failed"
+    assert failed == ("the run stops here. Fix the cell" in state.step_message)
+    if data["name"] == "Mixed":  # the explicit example: every rule at work once
+        assert [cell_id for cell_id, _ in ran] == ["route", "soft", "inner", "gate", "after_inner", "hard"] and failed
 
 
 async def test_step_buttons_show_each_result(svc: Any, user: Any, scenario: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import param
 
 from cells import document as documents
-from cells import secrets
+from cells import flow, secrets
 from cells.mapping import has_template, referenced_steps
 from connectors.sdk import ConfigurationError, InvalidInputError, MappingError, jsontext
 from connectors.sdk.options import field_sources
@@ -79,7 +79,7 @@ class NotebookState(param.Parameterized):
         self.user = user
         self.scenario_id = scenario_id
         self.webhook_url: str | None = None
-        self._step_queue: list[tuple[str, tuple[tuple[str, str], ...]]] | None = None
+        self._step_plan: flow.Plan | None = None
         self._step_context: dict[str, Any] = {}
         if scenario_id is not None:
             self.load()
@@ -528,69 +528,54 @@ class NotebookState(param.Parameterized):
 
     def step_reset(self) -> None:
         """Forget the step-by-step run; the next step starts again after the trigger."""
-        self._step_queue: list[tuple[str, tuple[tuple[str, str], ...]]] | None = None
-        self._step_context: dict[str, Any] = {}
+        self._step_plan = None
+        self._step_context = {}
         self.param.update(step_log=[], step_next=None, step_message="")
 
-    def _step_begin(self) -> None:
+    def _step_begin(self, doc: documents.ScenarioDocument) -> None:
         payload = self.trigger_payload()
         trigger = self.cells[0] if self.cells else {}
         self._step_context = {"trigger": payload, "steps": {trigger.get("id", "trigger"): payload}}
-        self._step_queue = [(c["id"], ()) for c in self.cells[1:]]
+        self._step_plan = flow.start(doc)
         self.param.update(step_log=[], step_message="")
 
     async def step(self) -> dict[str, Any] | None:
         """Run the next cell with the trigger data and the outputs gathered so far, as a
-        run would: a failing filter stops its branch (or the run), a router continues into
-        the branches it took, a failing cell stops the run unless it records and continues.
+        run would (``cells.flow`` decides what runs next, for runs and steps alike).
         Returns the cell's result, or None when there is nothing left to run."""
-        if getattr(self, "_step_queue", None) is None:
-            self._step_begin()
-        queue = self._step_queue
-        assert queue is not None
-        if not queue:
+        doc = None
+        if self._step_plan is None:
+            doc = await asyncio.to_thread(self.parsed)
+            self._step_begin(doc)
+        plan = self._step_plan
+        assert plan is not None
+        pending = plan.next
+        if pending is None:
             self.param.update(step_next=None, step_message=self.step_message or "Every cell has run. Reset to start again.")
             return None
-        cell_id, scope = queue[0]
+        cell_id = pending.cell_id
         if cell_id not in self.ids():
             self.param.update(step_next=None, step_message="The scenario changed since the first step: reset, then step again.")
-            queue.clear()
+            self._step_plan = flow.Plan()
             return None
-        doc = await asyncio.to_thread(self.parsed)
+        if doc is None:
+            doc = await asyncio.to_thread(self.parsed)
         result_obj = await self.svc.run_cell(self.user.id, doc, cell_id, self._step_context)
         result: dict[str, Any] = result_obj.to_dict()
-        queue.pop(0)
-        cell = self.cell(cell_id)
+        cell = flow.steps_by_id(doc)[cell_id]
+        ok = result["status"] == "completed"
+        decision = flow.advance(plan, cell, flow.outcome(cell, ok=ok, output=result.get("output")))
+        self._step_plan = decision.plan
         self.results = {**self.results, cell_id: result}
-        steps = self._step_context["steps"]
-        message = ""
-        if result["status"] != "completed":
-            if cell.get("on_error") == "continue" and cell.get("kind") != "condition":
-                steps[cell_id] = {"error": result.get("error")}
-                message = f"'{cell_id}' failed; it records the error and the run continues."
-            else:
-                queue.clear()
-                message = f"'{cell_id}' failed: the run stops here. Fix the cell, then reset and step again."
-        elif cell.get("kind") == "condition":
-            output = result.get("output") or {}
-            steps[cell_id] = output
-            if cell.get("branches") is None and not output.get("passed"):
-                queue[:] = [(i, s) for i, s in queue if s[: len(scope)] != scope]
-                message = f"Filter '{cell_id}' did not pass: " + ("the run stops here." if not scope else "this branch stops here.")
-            elif cell.get("branches") is not None:
-                taken = list(output.get("branches") or [])
-                inserted = [
-                    (c["id"], (*scope, (cell_id, branch["name"])))
-                    for branch in cell.get("branches") or [] if branch["name"] in taken
-                    for c in branch.get("cells") or []
-                ]
-                queue[:0] = inserted
-                message = f"Router '{cell_id}' took: {', '.join(taken) or 'no branch'}."
-        else:
-            steps[cell_id] = result.get("output")
-        if not queue and not message:
+        if ok or decision.effect == "continued":
+            self._step_context["steps"][cell_id] = result.get("output") if ok else {"error": result.get("error")}
+        message = decision.message
+        if decision.stops_run:
+            message += " Fix the cell, then reset and step again."
+        following = decision.plan.next
+        if following is None and not message:
             message = "Every cell has run. Reset to start again."
-        self.param.update(step_log=[*self.step_log, result], step_next=queue[0][0] if queue else None, step_message=message)
+        self.param.update(step_log=[*self.step_log, result], step_next=following.cell_id if following else None, step_message=message)
         return result
 
 
