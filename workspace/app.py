@@ -19,7 +19,7 @@ import param
 from starlette.requests import HTTPConnection
 
 from workspace.sessions import COOKIE
-from workspace.views.components import Disclosure
+from workspace.views.components import Disclosure, NavMenu
 from workspace.views.widgets import Banner, attempt, html
 
 log = logging.getLogger("cellwright.workspace")
@@ -186,15 +186,11 @@ class Shell(pn.viewable.Viewer):
         )
         self.menu_toggle = Disclosure(label="Menu", css_classes=["menu-toggle"], stylesheets=[MENU_TOGGLE_CSS], align="center", margin=0, sizing_mode="fixed", width=96, height=34)
         self.menu_toggle.param.watch(lambda e: self._show_menu(e.new), "expanded")
-        self.nav_buttons: dict[str, pn.widgets.Button] = {}
-        for key, label in NAV:
-            button = pn.widgets.Button(name=label, button_type="light", sizing_mode="stretch_width", css_classes=["nav", f"nav-{key}"], margin=(2, 4))
-            button.on_click(lambda e, k=key: self.go(k))
-            self.nav_buttons[key] = button
+        self.nav = NavMenu(self.go, items=[list(item) for item in NAV])
         self.confirm = pn.Row(pn.Spacer(width=0, height=0), visible=False, sizing_mode="stretch_width")  # never empty: see widgets.placeholder
         self.main = pn.Column(sizing_mode="stretch_width", css_classes=["cw-main"], margin=(0, 16), stylesheets=[FIT])
         self.sidebar = pn.Column(
-            html('<nav aria-label="Workspace"><span class="cw-muted" style="font-size:12px">MENU</span></nav>', margin=(8, 8, 0, 8)), *self.nav_buttons.values(),
+            self.nav,
             width=190, css_classes=["cw-nav"], styles={"background": "#ffffff"}, stylesheets=[NAV_CSS], margin=0,
         )
         page = pn.Column(self.banner, self.confirm, self.main, sizing_mode="stretch_width", margin=0, styles={"padding-top": "8px"}, stylesheets=[PAGE_CSS], css_classes=["cw-page"])
@@ -260,8 +256,7 @@ class Shell(pn.viewable.Viewer):
             dispose()
         page = self.page if self.page in VIEWS else "scenarios"
         active = PARENT.get(page, page)
-        for key, button in self.nav_buttons.items():
-            button.button_type = "primary" if key == active else "light"
+        self.nav.active = active
         try:
             self.view = VIEWS[page](self.svc, self.user, self.go, self.ref, **{"csrf": self.csrf, **self._args})
         except Exception as exc:  # a missing object, a bad link: say so, never a traceback

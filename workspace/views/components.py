@@ -403,6 +403,79 @@ class ScenarioTable(JSComponent):
         self._send_msg({"download": {"filename": filename, "text": text}})
 
 
+NAV_MENU_CSS = """
+:host { display: block; width: 100%; }
+nav { padding: 8px 4px; }
+nav .title { font-size: 12px; color: #4b5563; padding: 0 4px; }
+nav ul { list-style: none; margin: 4px 0 0 0; padding: 0; display: flex; flex-direction: column; gap: 4px; }
+nav button { font: inherit; font-size: 14px; text-align: left; padding: 6px 12px; border: 1px solid #f8f9fa; border-radius: 4px;
+  background: #f8f9fa; color: #212529; cursor: pointer; }
+nav button:hover { background: #e2e6ea; }
+nav button[aria-current="page"] { background: #0072b5; border-color: #0072b5; color: #ffffff; }
+nav button:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 1px; }
+"""
+
+
+class NavMenu(JSComponent):
+    """The workspace's menu as ONE component: a ``<nav>`` of native buttons (each inside an
+    element classed ``nav nav-<page>``), the current page marked ``aria-current``. Eight
+    Panel buttons were eight Bokeh models on every page the server built and the browser
+    laid out."""
+
+    items = param.List(default=[], doc="[[page key, label]] in menu order.")
+    active = param.String(default="", doc="The page shown (its button is marked current).")
+
+    _esm = """
+    export function render({ model }) {
+      const nav = document.createElement('nav');
+      nav.setAttribute('aria-label', 'Workspace');
+      const title = document.createElement('span');
+      title.className = 'title';
+      title.textContent = 'MENU';
+      const list = document.createElement('ul');
+      nav.append(title, list);
+      const buttons = new Map();
+      const mark = () => {
+        for (const [key, button] of buttons) {
+          if (key === model.active) button.setAttribute('aria-current', 'page');
+          else button.removeAttribute('aria-current');
+        }
+      };
+      const draw = () => {
+        list.replaceChildren();
+        buttons.clear();
+        for (const [key, label] of model.items) {
+          const li = document.createElement('li');
+          li.className = `nav nav-${key}`;
+          const button = document.createElement('button');
+          button.type = 'button';
+          button.textContent = label;
+          button.addEventListener('click', () => model.send_msg({ go: key }));
+          buttons.set(key, button);
+          li.appendChild(button);
+          list.appendChild(li);
+        }
+        mark();
+      };
+      draw();
+      model.on('items', draw);
+      model.on('active', mark);
+      return nav;
+    }
+    """
+    _stylesheets = [NAV_MENU_CSS]
+
+    def __init__(self, on_go: Callable[[str], Any], **params: Any) -> None:
+        params.setdefault("sizing_mode", "stretch_width")
+        params.setdefault("margin", 0)
+        super().__init__(**params)
+        self._on_go = on_go
+
+    def _handle_msg(self, data: Any) -> None:
+        if isinstance(data, dict) and any(data.get("go") == key for key, _ in self.items):
+            self._on_go(data["go"])
+
+
 REFERENCE_CSS = """
 :host { display: block; width: 100%; }
 .cw-refs { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: flex-end; font-size: 14px; color: #111827; }
