@@ -85,16 +85,16 @@ PEER_FILES = ROOT / "benchmarks" / "peers" / "nodered"
 # wrk: POST the body, print one JSON line of figures when done (latencies in µs)
 WRK_SCRIPT = """
 wrk.method = "POST"
-wrk.body = '%s'
+wrk.body = 'BODY'
 wrk.headers["Content-Type"] = "application/json"
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    '{"requests": %%d, "duration_us": %%d, "errors": %%d, "non2xx": %%d, "p50_us": %%d, "p99_us": %%d}\\n',
+    '{"requests": %d, "duration_us": %d, "errors": %d, "non2xx": %d, "p50_us": %d, "p99_us": %d}\\n',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
     latency:percentile(50), latency:percentile(99)))
 end
-""" % BODY
+""".replace("BODY", BODY)
 
 
 @dataclass
@@ -115,19 +115,36 @@ def load(url: str, clients: int, seconds: float, generator: str, workdir: Path) 
         script.write_text(WRK_SCRIPT)
         threads = min(2, clients)
         out = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", str(script), url],
-            check=True, capture_output=True, text=True,
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{clients}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(script),
+                url,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         data = json.loads(out.stdout.strip().splitlines()[-1])
         elapsed = data["duration_us"] / 1e6
         ok = data["requests"] - data["non2xx"]
         return {
-            "requests": data["requests"], "errors": data["errors"] + data["non2xx"], "rps": ok / elapsed,
-            "p50_ms": data["p50_us"] / 1000, "p99_ms": data["p99_us"] / 1000,
+            "requests": data["requests"],
+            "errors": data["errors"] + data["non2xx"],
+            "rps": ok / elapsed,
+            "p50_ms": data["p50_us"] / 1000,
+            "p99_ms": data["p99_us"] / 1000,
         }
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "loadgen.py"), url, str(clients), str(seconds)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return dict(json.loads(out.stdout))
 
@@ -139,7 +156,12 @@ def wait_post(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> N
         if proc.poll() is not None:
             raise RuntimeError(f"process exited: {proc.returncode}")
         try:
-            if httpx.post(url, content=BODY, headers={"content-type": "application/json"}, timeout=2).status_code == 200:
+            if (
+                httpx.post(
+                    url, content=BODY, headers={"content-type": "application/json"}, timeout=2
+                ).status_code
+                == 200
+            ):
                 return
         except httpx.HTTPError:
             pass
@@ -162,7 +184,12 @@ def install_nodered() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     (home / "package.json").write_text('{ "name": "nodered-peer", "private": true }\n')
     print(f"installing node-red@{NODE_RED_VERSION} into {home} ...", file=sys.stderr)
-    subprocess.run(["npm", "install", f"node-red@{NODE_RED_VERSION}", "--no-audit", "--no-fund"], cwd=home, check=True, capture_output=True)
+    subprocess.run(
+        ["npm", "install", f"node-red@{NODE_RED_VERSION}", "--no-audit", "--no-fund"],
+        cwd=home,
+        check=True,
+        capture_output=True,
+    )
     return red
 
 
@@ -176,8 +203,10 @@ def start_nodered(tmp: Path, sink_url: str) -> tuple[subprocess.Popen[bytes], st
     port = free_port()
     proc = subprocess.Popen(
         ["node", str(red), "--userDir", str(data), "--settings", str(data / "settings.js")],
-        cwd=red.parent.parent.parent, env={**os.environ, "PORT": str(port)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=red.parent.parent.parent,
+        env={**os.environ, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/webhook/bench"
     try:
@@ -199,14 +228,29 @@ def counter(db: Path) -> Callable[[], tuple[int, int]]:
     return stored
 
 
-def step(target: Target, level: int, args: argparse.Namespace, tmp: Path, profile: Path | None) -> None:
+def step(
+    target: Target, level: int, args: argparse.Namespace, tmp: Path, profile: Path | None
+) -> None:
     before_cpu = cpu_seconds(target.pid)
     before = target.stored() if target.stored else (0, 0)
     spy = None
     if profile is not None:
         spy = subprocess.Popen(
-            ["py-spy", "record", "--nonblocking", "-p", str(target.pid), "-f", "raw", "-o", str(profile), "-d", str(int(args.seconds))],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "py-spy",
+                "record",
+                "--nonblocking",
+                "-p",
+                str(target.pid),
+                "-f",
+                "raw",
+                "-o",
+                str(profile),
+                "-d",
+                str(int(args.seconds)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     figures = load(target.url, level, args.seconds, args.loadgen, tmp)
     if spy is not None:
@@ -223,7 +267,9 @@ def step(target: Target, level: int, args: argparse.Namespace, tmp: Path, profil
 
 def report(targets: list[Target], levels: list[int], generator: str) -> None:
     print(f"load generator: {generator}")
-    print(f"{'server':<10} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU ms/req':>10} {'peak MB':>8} {'persisted':>9} {'cells':>7}")
+    print(
+        f"{'server':<10} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU ms/req':>10} {'peak MB':>8} {'persisted':>9} {'cells':>7}"
+    )
     for target in targets:
         for level in levels:
             f = target.rows[level]
@@ -235,20 +281,32 @@ def report(targets: list[Target], levels: list[int], generator: str) -> None:
             )
     if len(targets) == 2:
         ours, peer = targets
-        print(f"\nratios {ours.name} / {peer.name} (req/s: higher is better; p99 and CPU: lower is better)")
+        print(
+            f"\nratios {ours.name} / {peer.name} (req/s: higher is better; p99 and CPU: lower is better)"
+        )
         print(f"{'clients':>7} {'req/s':>8} {'p99':>8} {'CPU/req':>8}")
         for level in levels:
             a, b = ours.rows[level], peer.rows[level]
-            print(f"{level:>7} {a['rps'] / b['rps']:>8.2f} {a['p99_ms'] / b['p99_ms']:>8.2f} {a['cpu_ms'] / b['cpu_ms']:>8.2f}")
+            print(
+                f"{level:>7} {a['rps'] / b['rps']:>8.2f} {a['p99_ms'] / b['p99_ms']:>8.2f} {a['cpu_ms'] / b['cpu_ms']:>8.2f}"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--levels", default="10,50,100")
-    parser.add_argument("--peer", choices=["nodered"], help="run the same scenario on this peer too, side by side")
-    parser.add_argument("--loadgen", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
-    parser.add_argument("--profile", type=Path, help="py-spy raw profile of Cellwright's server during the middle step")
+    parser.add_argument(
+        "--peer", choices=["nodered"], help="run the same scenario on this peer too, side by side"
+    )
+    parser.add_argument(
+        "--loadgen", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy raw profile of Cellwright's server during the middle step",
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
 
@@ -271,7 +329,14 @@ def main() -> None:
             store = Store.for_data_dir(data_dir)
             token = store.get_scenario_any(scenario_id).webhook_token
             store.close()
-            targets = [Target("cellwright", f"http://127.0.0.1:{port}/hooks/{token}", server.pid, counter(data_dir / "cellwright.db"))]
+            targets = [
+                Target(
+                    "cellwright",
+                    f"http://127.0.0.1:{port}/hooks/{token}",
+                    server.pid,
+                    counter(data_dir / "cellwright.db"),
+                )
+            ]
             if args.peer == "nodered":
                 peer, peer_url = start_nodered(tmp, f"http://127.0.0.1:{sink_port}/sink")
                 procs.append(peer)
@@ -281,7 +346,9 @@ def main() -> None:
             middle = levels[len(levels) // 2]
             for level in levels:  # one after the other at each client count
                 for target in targets:
-                    profile = args.profile if target.name == "cellwright" and level == middle else None
+                    profile = (
+                        args.profile if target.name == "cellwright" and level == middle else None
+                    )
                     step(target, level, args, tmp, profile)
             report(targets, levels, args.loadgen)
         finally:
