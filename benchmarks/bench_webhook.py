@@ -20,6 +20,9 @@ CPU per request is the server process's user + system CPU time (from /proc) duri
 step divided by the requests answered; "persisted" counts the executions stored during
 the step and "cells" the per-cell result rows stored with them.
 
+``--repeat N`` alternates the steps N times and prints medians: on a busy machine a
+single step can be off by half.
+
 ``--profile FILE`` records Cellwright's server with py-spy during the middle step
 (``py-spy record -f raw``; figures of that run are distorted by the sampling).
 """
@@ -31,6 +34,7 @@ import json
 import os
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,7 +109,19 @@ class Target:
     url: str
     pid: int
     stored: Callable[[], tuple[int, int]] | None = None  # (executions, cell rows)
-    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    rows: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def median(self, level: int) -> dict[str, Any]:
+        """The step's figures, each the median over the repeats (persisted: the sum)."""
+        runs = self.rows[level]
+        out: dict[str, Any] = {}
+        for key in runs[0]:
+            values = [r[key] for r in runs]
+            if key in ("persisted", "cells", "requests", "errors"):
+                out[key] = None if values[0] is None else sum(values)
+            else:
+                out[key] = statistics.median(values)
+        return out
 
 
 def load(url: str, clients: int, seconds: float, generator: str, workdir: Path) -> dict[str, Any]:
@@ -262,17 +278,18 @@ def step(
     figures["peak_mb"] = peak_rss_mb(target.pid)
     figures["persisted"] = after[0] - before[0] if target.stored else None
     figures["cells"] = after[1] - before[1] if target.stored else None
-    target.rows[level] = figures
+    target.rows.setdefault(level, []).append(figures)
 
 
-def report(targets: list[Target], levels: list[int], generator: str) -> None:
-    print(f"load generator: {generator}")
+def report(targets: list[Target], levels: list[int], generator: str, repeat: int) -> None:
+    medians = f"; medians of {repeat} alternating runs (persisted, cells, errors: totals)"
+    print(f"load generator: {generator}" + (medians if repeat > 1 else ""))
     print(
         f"{'server':<10} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU ms/req':>10} {'peak MB':>8} {'persisted':>9} {'cells':>7}"
     )
     for target in targets:
         for level in levels:
-            f = target.rows[level]
+            f = target.median(level)
             persisted = "-" if f["persisted"] is None else str(f["persisted"])
             cells = "-" if f["cells"] is None else str(f["cells"])
             print(
@@ -286,7 +303,7 @@ def report(targets: list[Target], levels: list[int], generator: str) -> None:
         )
         print(f"{'clients':>7} {'req/s':>8} {'p99':>8} {'CPU/req':>8}")
         for level in levels:
-            a, b = ours.rows[level], peer.rows[level]
+            a, b = ours.median(level), peer.median(level)
             print(
                 f"{level:>7} {a['rps'] / b['rps']:>8.2f} {a['p99_ms'] / b['p99_ms']:>8.2f} {a['cpu_ms'] / b['cpu_ms']:>8.2f}"
             )
@@ -301,6 +318,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--loadgen", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="alternate the steps N times; medians"
     )
     parser.add_argument(
         "--profile",
@@ -344,13 +364,12 @@ def main() -> None:
             for target in targets:  # warm up
                 load(target.url, 4, 2, args.loadgen, tmp)
             middle = levels[len(levels) // 2]
-            for level in levels:  # one after the other at each client count
-                for target in targets:
-                    profile = (
-                        args.profile if target.name == "cellwright" and level == middle else None
-                    )
-                    step(target, level, args, tmp, profile)
-            report(targets, levels, args.loadgen)
+            for repeat in range(args.repeat):
+                for level in levels:  # one after the other at each client count
+                    for target in targets:
+                        first = target.name == "cellwright" and level == middle and repeat == 0
+                        step(target, level, args, tmp, args.profile if first else None)
+            report(targets, levels, args.loadgen, args.repeat)
         finally:
             for proc in reversed(procs):
                 proc.terminate()
