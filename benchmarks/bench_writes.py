@@ -24,7 +24,12 @@ TRIGGER = {
     "method": "POST",
     "path": "/hooks/x",
     "query": {},
-    "headers": {"host": "127.0.0.1:8000", "content-type": "application/json", "content-length": "40", "user-agent": "wrk"},
+    "headers": {
+        "host": "127.0.0.1:8000",
+        "content-type": "application/json",
+        "content-length": "40",
+        "user-agent": "wrk",
+    },
     "body": {"id": 1, "amount": 42, "name": "alice"},
 }
 
@@ -36,14 +41,42 @@ def results(stage: int) -> list[dict[str, Any]]:
     if stage == 0:
         rows = [
             ("hook", {"response": "sync"}, TRIGGER),
-            ("compute", {"fields": {"total": "{{ trigger.body.amount * 1.2 }}", "name_upper": "{{ trigger.body.name | upper }}"}}, computed),
+            (
+                "compute",
+                {
+                    "fields": {
+                        "total": "{{ trigger.body.amount * 1.2 }}",
+                        "name_upper": "{{ trigger.body.name | upper }}",
+                    }
+                },
+                computed,
+            ),
             ("route", None, {"branches": ["big"]}),
-            ("post", {"method": "POST", "url": "http://127.0.0.1:9/", "body_type": "json", "body": computed}, {"status": 200, "headers": {"content-type": "application/json"}, "body": answer}),
+            (
+                "post",
+                {
+                    "method": "POST",
+                    "url": "http://127.0.0.1:9/",
+                    "body_type": "json",
+                    "body": computed,
+                },
+                {"status": 200, "headers": {"content-type": "application/json"}, "body": answer},
+            ),
         ]
     else:
         rows = [("answer", {"body": answer}, {"status": 200, "body": answer})]
     return [
-        {"cell_id": c, "status": "completed", "attempt": 0, "start_time": now, "end_time": now, "duration_ms": 0.1, "input": i, "output": o, "error": None}
+        {
+            "cell_id": c,
+            "status": "completed",
+            "attempt": 0,
+            "start_time": now,
+            "end_time": now,
+            "duration_ms": 0.1,
+            "input": i,
+            "output": o,
+            "error": None,
+        }
         for c, i, o in rows
     ]
 
@@ -62,7 +95,13 @@ def main() -> None:
         for _ in range(args.executions // args.batch):
             with store.batch(savepoints=False):
                 created = [
-                    store.create_execution(scenario_id=saved.id, scenario_version=saved.version, user_id=user.id, trigger=TRIGGER, claim_owner="bench")[0]
+                    store.create_execution(
+                        scenario_id=saved.id,
+                        scenario_version=saved.version,
+                        user_id=user.id,
+                        trigger=TRIGGER,
+                        claim_owner="bench",
+                    )[0]
                     for _ in range(args.batch)
                 ]
             with store.batch(savepoints=False):
@@ -70,13 +109,17 @@ def main() -> None:
                     store.record_node_results(execution.id, results(0))
             with store.batch(savepoints=False):
                 for execution in created:
-                    store.finish_execution(execution.id, status="completed", node_results=results(1))
+                    store.finish_execution(
+                        execution.id, status="completed", node_results=results(1)
+                    )
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         done = args.executions // args.batch * args.batch
         assert store.count_executions(user.id, status="completed") == done
         assert len(store.node_results(created[-1].id)) == 5
         store.close()
-    print(f"{done} executions, {args.batch} per transaction: {cpu / done * 1000:.3f} ms CPU and {wall / done * 1000:.3f} ms wall per execution")
+    print(
+        f"{done} executions, {args.batch} per transaction: {cpu / done * 1000:.3f} ms CPU and {wall / done * 1000:.3f} ms wall per execution"
+    )
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Table,
     Text,
     and_,
@@ -294,7 +296,7 @@ class ExecutionsRepo(RepoBase):
 
     def _finish_sqlite(
         self,
-        conn: Any,
+        conn: Connection,
         execution_id: str,
         now: datetime,
         status: str,
@@ -383,7 +385,7 @@ class ExecutionsRepo(RepoBase):
             v["seq"] = seq + offset
         conn.execute(_INSERT_RESULT, values)
 
-    def _insert_results_sqlite(self, cursor: Any, execution_id: str, values: list[dict[str, Any]]) -> None:
+    def _insert_results_sqlite(self, cursor: sqlite3.Cursor, execution_id: str, values: list[dict[str, Any]]) -> None:
         # SQLite's write lock serialises writers of one execution: max(seq) is safe
         seq = cursor.execute(hot.NEXT_SEQ, (execution_id,)).fetchone()[0]
         for offset, v in enumerate(values):
