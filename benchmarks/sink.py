@@ -1,4 +1,5 @@
-"""A tiny aiohttp sink: POST / answers {"ok": true, "received": <json>}; /slow waits 1 s."""
+"""A tiny aiohttp sink: POST / (or /sink, the path the Node-RED peer flow posts to)
+answers {"ok": true, "received": <json>}; /slow waits 1 s."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ async def slow(request: web.Request) -> web.Response:
 def main() -> None:
     app = web.Application()
     app.router.add_post("/", ok)
+    app.router.add_post("/sink", ok)
     app.router.add_post("/slow", slow)
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 

@@ -86,6 +86,9 @@ class WebhookIngress:
         self._connections: dict[tuple[str, str], tuple[float, ConnectionTarget]] = {}
         self._fetching: dict[str, asyncio.Lock] = {}
         self._generation = 0
+        # lookups in flight, by (token, generation): concurrent deliveries to a URL whose
+        # cache entry expired share one lookup instead of each reading the store
+        self._lookups: dict[tuple[str, int], asyncio.Future[Target | None]] = {}
         """Counts ``forget`` calls: a lookup that a ``forget`` overtook is not cached (a
         vendor may call the URL while the scenario is being enabled: monday's challenge
         arrives during ``create_webhook``, before the scenario is active)."""
@@ -104,6 +107,21 @@ class WebhookIngress:
         cached = self._targets.get(token)
         if cached is not None and cached[0] > now:
             return cached[1]
+        key = (token, self._generation)  # a lookup a ``forget`` overtook is not joined
+        lookup = self._lookups.get(key)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up(token, now))
+            self._lookups[key] = lookup
+            lookup.add_done_callback(lambda done: self._lookup_done(key, done))
+        # shielded: one caller giving up (its client went away) does not cancel the others'
+        return await asyncio.shield(lookup)
+
+    def _lookup_done(self, key: tuple[str, int], lookup: asyncio.Future[Target | None]) -> None:
+        self._lookups.pop(key, None)
+        if not lookup.cancelled():
+            lookup.exception()  # its waiters got it; no "never retrieved" warning if none is left
+
+    async def _look_up(self, token: str, now: float) -> Target | None:
         store = self.app.store
         generation = self._generation
         scenario = await asyncio.to_thread(store.scenario_by_webhook_token, token)

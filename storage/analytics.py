@@ -9,7 +9,11 @@ Writes are buffered. Row-at-a-time inserts manage only ~1k rows/s while
 only appends to an in-memory buffer and :meth:`AnalyticsLog.flush` writes the buffer
 in one transaction. A flush happens when ``batch_size`` rows are buffered, every
 ``flush_interval`` seconds while :meth:`AnalyticsLog.run_flusher` runs, before every
-query (queries see buffered rows) and on close.
+query (queries see buffered rows) and on close. A flush costs ~14 ms of CPU whatever
+its size (building the frames, registering them, the rerun check, commit) plus ~5 µs
+a row, and most of it holds the GIL the server's event loop needs: the default batch
+(5,000 rows, ~800 webhook runs) leaves the flush interval to decide under a few
+hundred runs a second, which keeps that fixed cost near 50 µs a run.
 
 Decisions worth knowing:
 
@@ -107,7 +111,7 @@ class AnalyticsLog(AnalyticsQueries):
     """
 
     def __init__(
-        self, path: Path | str, *, batch_size: int = 500, flush_interval: float = 2.0
+        self, path: Path | str, *, batch_size: int = 5000, flush_interval: float = 2.0
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")

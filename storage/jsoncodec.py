@@ -29,12 +29,17 @@ _HALF_ESCAPE = re.compile(
 )
 
 
+# one encoder for every call: json.dumps with options builds a new one each time
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+_ENCODE_FINITE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def dumps(value: Any) -> str:
     """The column text for ``value`` (UTF-8 text; no half surrogates, no NaN)."""
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text = _ENCODE(value)
     except ValueError:  # NaN or Infinity somewhere
-        text = json.dumps(_finite(value), ensure_ascii=False)
+        text = _ENCODE_FINITE(_finite(value))
     if not text.isascii():
         text = _HALF.sub("\ufffd", text)
     return text

@@ -112,6 +112,8 @@ class RepoBase:
         self._engine = make_engine(url, echo=echo)
         self._vault = vault
         self.is_sqlite = self._engine.dialect.name == "sqlite"
+        #: the hot path's writes straight on the sqlite3 driver (repos/_sqlite_hot.py)
+        self.sqlite_driver_writes = self.is_sqlite
         self._write_engine = (
             self._engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
             if self.is_sqlite

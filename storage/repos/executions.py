@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Table,
     Text,
     and_,
@@ -34,13 +36,15 @@ from ..models import (
     UTCDateTime,
 )
 from ..records import Execution, NodeResult
+from . import _sqlite_hot as hot
 from ._base import RepoBase, check_choice, like_escape, new_id, rowcount, to_record, utcnow
 
 #: the longest text :meth:`ExecutionsRepo.list_executions` searches trigger data for
 MAX_SEARCH_LENGTH = 200
 
 # The hot path (create, claim, record, finish) uses Core statements on these tables:
-# the ORM unit of work costs more than the SQLite commit itself.
+# the ORM unit of work costs more than the SQLite commit itself. On SQLite, create,
+# record and finish go straight to the driver (storage/repos/_sqlite_hot.py).
 # Statements are built once, with parameters passed at execution (cached compilation).
 _EXECUTIONS = cast(Table, ExecutionRow.__table__)
 _RESULTS = cast(Table, NodeResultRow.__table__)
@@ -167,7 +171,11 @@ class ExecutionsRepo(RepoBase):
         }
         try:
             with self._write_conn() as conn:
-                conn.execute(_INSERT_EXECUTION, values)
+                if self.sqlite_driver_writes:
+                    with hot.translated():
+                        hot.INSERT_EXECUTION.run(hot.cursor_of(conn), [values])
+                else:
+                    conn.execute(_INSERT_EXECUTION, values)
         except IntegrityError:
             existing = (
                 self._by_idempotency_key(scenario_id, idempotency_key)
@@ -264,6 +272,9 @@ class ExecutionsRepo(RepoBase):
         now = utcnow()
         pending = [self._result_values(execution_id, r) for r in node_results or []]
         with self._write_conn() as conn:
+            if self.sqlite_driver_writes:
+                with hot.translated():
+                    return self._finish_sqlite(conn, execution_id, now, status, error, pending)
             if pending:
                 self._insert_results(conn, execution_id, pending)
             found = conn.execute(_START_OF, {"execution_id": execution_id}).first()
@@ -282,6 +293,29 @@ class ExecutionsRepo(RepoBase):
             ).one()
             conn.execute(_MOVE_LAST_RUN, {"scenario_id": found.scenario_id, "last_run": started})
         return to_record(Execution, row)
+
+    def _finish_sqlite(
+        self,
+        conn: Connection,
+        execution_id: str,
+        now: datetime,
+        status: str,
+        error: dict[str, Any] | None,
+        pending: list[dict[str, Any]],
+    ) -> Execution:
+        """``finish_execution``'s statements on the SQLite driver (same rows)."""
+        cursor = hot.cursor_of(conn)
+        if pending:
+            self._insert_results_sqlite(cursor, execution_id, pending)
+        found = cursor.execute(hot.START_OF, (execution_id,)).fetchone()
+        if found is None:
+            raise NotFoundError(f"execution {execution_id!r} not found")
+        started = hot.read_datetime(found[0]) or now
+        params = (status, hot.bind_json(error), hot.bind_datetime(now), _ms(now - started), execution_id)
+        row = cursor.execute(hot.FINISH, params).fetchone()
+        last_run = hot.bind_datetime(started)
+        cursor.execute(hot.MOVE_LAST_RUN, (last_run, found[1], last_run))
+        return Execution(**hot.execution_values(row))
 
     def record_node_result(
         self,
@@ -313,7 +347,11 @@ class ExecutionsRepo(RepoBase):
         if not values:
             return []
         with self._write_conn() as conn:
-            self._insert_results(conn, execution_id, values)
+            if self.sqlite_driver_writes:
+                with hot.translated():
+                    self._insert_results_sqlite(hot.cursor_of(conn), execution_id, values)
+            else:
+                self._insert_results(conn, execution_id, values)
         return [NodeResult(**v) for v in values]
 
     def _result_values(self, execution_id: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -346,6 +384,13 @@ class ExecutionsRepo(RepoBase):
         for offset, v in enumerate(values):
             v["seq"] = seq + offset
         conn.execute(_INSERT_RESULT, values)
+
+    def _insert_results_sqlite(self, cursor: sqlite3.Cursor, execution_id: str, values: list[dict[str, Any]]) -> None:
+        # SQLite's write lock serialises writers of one execution: max(seq) is safe
+        seq = cursor.execute(hot.NEXT_SEQ, (execution_id,)).fetchone()[0]
+        for offset, v in enumerate(values):
+            v["seq"] = seq + offset
+        hot.INSERT_RESULT.run(cursor, values)
 
     def node_results(self, execution_id: str) -> list[NodeResult]:
         """The execution's node results in recording order."""

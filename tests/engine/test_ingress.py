@@ -3,8 +3,10 @@ every listening scenario — with a test app whose vendor sends everything to on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -168,3 +170,34 @@ async def test_listeners_are_cached_until_a_change_through_the_service(svc: Cell
     assert (await svc.receive_connection_webhook("relay", token, ping)).body["accepted"] == 0  # cached for a moment
     svc.ingress.forget()  # what save/publish/enable/disable do in this process
     assert (await svc.receive_connection_webhook("relay", token, ping)).body["accepted"] == 1
+
+
+async def test_concurrent_deliveries_to_an_expired_url_share_one_lookup(svc: Cellwright, user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = documents.loads("name: Hooked\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n")
+    scenario = svc.import_scenario(user.id, doc)
+    await svc.enable(user.id, scenario.id)
+    token = svc.store.get_scenario_any(scenario.id).webhook_token
+    looked_up: list[str] = []
+    gate = threading.Event()
+    real = svc.store.scenario_by_webhook_token
+
+    def slow_lookup(which: str) -> Any:
+        looked_up.append(which)
+        gate.wait(10)
+        return real(which)
+
+    monkeypatch.setattr(svc.store, "scenario_by_webhook_token", slow_lookup)
+    svc.ingress.forget()
+    first = [asyncio.ensure_future(svc.ingress.target(token)) for _ in range(20)]
+    await asyncio.sleep(0.05)
+    first[0].cancel()  # one client went away: the others still get their answer
+    svc.ingress.forget()  # a change while the lookup runs: later deliveries look up afresh
+    later = asyncio.ensure_future(svc.ingress.target(token))
+    await asyncio.sleep(0.05)
+    gate.set()
+    targets = await asyncio.gather(*first[1:], later)
+    assert first[0].cancelled()
+    assert looked_up == [token, token]  # 20 concurrent deliveries, one lookup; one after the change
+    assert {t[0].id for t in targets if t is not None} == {scenario.id} and None not in targets
+    answer = await svc.receive_webhook(token, IncomingRequest(method="POST", headers={"content-type": "application/json"}, query={}, body=b"{}", path="/hooks/x"))
+    assert answer.status == 202 and looked_up == [token, token]  # cached now
