@@ -125,9 +125,10 @@ class Scenarios:
 
     def go_live_unarmed(self, user_id: str, scenario_id: str) -> Scenario | None:
         """Publish the latest version and mark the scenario active without arming its
-        trigger. Only for data seeded before the server's event loop runs (the demo):
-        its triggers are polling and schedule ones, which the scheduler starts from the
-        stored state. Everything else goes through ``Cellwright.enable``."""
+        trigger. Only for data seeded before the server's event loop runs (the demo),
+        whose triggers need no vendor subscription: schedules and polling triggers start
+        from the stored state when the scheduler runs, Cellwright's own webhook URLs
+        answer at once. Everything else goes through ``Cellwright.enable``."""
         self.get(user_id, scenario_id)
         self._store.publish_scenario(user_id, scenario_id)
         updated = self._store.set_scenario_status(user_id, scenario_id, "active")
