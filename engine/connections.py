@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from connectors.sdk import ConfigurationError
 from engine.errors import NotFound
 
 if TYPE_CHECKING:
@@ -57,13 +60,17 @@ class Connections:
         without a test call (for data seeded before an event loop runs; the health check
         validates it later). ``details`` are added to the audit entry."""
         if app.sandbox is None:
-            from connectors.sdk import ConfigurationError
-
             raise ConfigurationError(f"{app.name} has no sandbox.")
         credentials = dict(app.sandbox_credentials)
-        app.auth.fields.model_validate(
-            credentials
-        )  # a broken sandbox credential set fails here, loudly
+        try:
+            app.auth.fields.model_validate(
+                credentials
+            )  # a broken sandbox credential set fails here, loudly
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+            raise ConfigurationError(
+                f"{app.name}'s sandbox credentials do not fill its connection form (fields: {fields})."
+            ) from None
         connection = self._store.create_connection(
             user_id, app.key, f"{app.name} (sandbox)", credentials, is_sandbox=True, status="active"
         )
