@@ -1,7 +1,18 @@
 """``Cellwright``: the one object the CLI, the REST API, the workspace and notebooks use.
 
-Everything a user can do is a method here, so the three front ends never carry
-their own copy of the logic.
+Everything a user can do is a method here or on one of its services, so the front
+ends never carry their own copy of the logic and never touch the store
+(``tests/workspace/test_no_store_in_front_ends.py``):
+
+- ``svc.scenarios`` (``engine.scenarios.Scenarios``): list, read, save, delete;
+- ``svc.connections`` (``engine.connections.Connections``): list and look up;
+- ``svc.executions`` (``engine.executions.Executions``): list, count, read, queue;
+- ``svc.accounts`` (``engine.accounts.Accounts``): users, API keys, sign-ins, alert
+  rules, the audit log.
+
+Each takes only the slice of the store it needs (``engine.ports``). What arms vendor
+triggers, runs the test call of a connection or starts a run stays here, because it
+needs the runner, the executor, the contexts and the webhook ingress.
 """
 
 from __future__ import annotations
@@ -10,13 +21,11 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cells import checks
 from cells import document as documents
-from cells.checks import operation_errors
 from cells.mapping import RunBudget
 from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
 from cells.run import CellResult, idempotency_key, run_cell
@@ -34,10 +43,15 @@ from connectors.sdk import (
 from connectors.sdk.options import fetch_options, source_for
 from engine import arming, ownership
 from engine import secrets as stored_secrets
+from engine.accounts import Accounts
+from engine.connections import Connections
 from engine.contexts import Contexts
+from engine.errors import Conflict, NotFound
+from engine.executions import Executions
 from engine.executor import LocalExecutor
 from engine.ingress import WebhookAnswer, WebhookIngress
 from engine.runner import Outcome, Runner
+from engine.scenarios import Scenarios
 from engine.settings import Settings
 from engine.writes import WriteQueue
 
@@ -52,12 +66,7 @@ OPTIONS_TIMEOUT_SECONDS = 30.0
 """How long listing a field's choices may take: a person is waiting at a dropdown."""
 
 
-class NotFound(CellwrightError):
-    code = "not_found"
-
-
-class Conflict(CellwrightError):
-    code = "conflict"
+__all__ = ["Cellwright", "Conflict", "NotFound", "open_app"]
 
 
 class Cellwright:
@@ -84,6 +93,10 @@ class Cellwright:
         self.writes = WriteQueue(self.store)
         self._background: list[asyncio.Task[Any]] = []
         self.ingress = WebhookIngress(self)  # /hooks/{token}: verify, store, enqueue
+        self.scenarios = Scenarios(self.store, self.apps, changed=lambda: self.ingress.forget())
+        self.connections = Connections(self.store)
+        self.executions = Executions(self.store)
+        self.accounts = Accounts(self.store, self.scenarios)
         self.started = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -140,10 +153,7 @@ class Cellwright:
 
     def local_user(self) -> User:
         """The user the CLI acts as: the first admin, created when the store is empty."""
-        for user in self.store.list_users():
-            if user.is_admin:
-                return user
-        return self.store.create_user("admin@localhost", name="Admin", is_admin=True)
+        return self.accounts.local_user()
 
     # -- connections ----------------------------------------------------------------------
 
@@ -276,41 +286,28 @@ class Cellwright:
 
     def validate(self, doc: ScenarioDocument) -> None:
         """Check that every cell names a real app and operation of the right kind."""
-        for error in operation_errors(doc, self.apps):
-            raise error
+        self.scenarios.validate(doc)
 
     def import_scenario(self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None) -> Scenario:
-        """Store a document (new, or a new version of ``scenario_id``).
-
-        Every connection must be one of the user's (``engine.ownership``); secrets typed
-        into secret fields go to the vault and the stored document holds references
-        (``engine.secrets``).
-        """
-        self.validate(doc)
-        existing = self.store.get_scenario(user_id, scenario_id) if scenario_id is not None else None
-        if scenario_id is not None and existing is None:
-            raise NotFound(f"No scenario {scenario_id}.")
-        ownership.check_connections(self.store, self.apps, user_id, doc)
-        doc = stored_secrets.seal(self.store, self.apps, user_id, doc, existing.document if existing else None)
-        scenario = self.store.save_scenario(user_id, doc.to_data(), scenario_id=scenario_id, nodes=documents.node_rows(doc))
-        if not scenario.webhook_token:
-            self.store.set_webhook_token(scenario.id, secrets.token_urlsafe(24))
-            scenario = self.scenario(user_id, scenario.id)
-        self.store.audit(user_id, "scenario.save", "scenario", scenario.id, {"version": scenario.version})
-        self.ingress.forget()
-        return scenario
+        """Store a document (new, or a new version of ``scenario_id``): ``Scenarios.save``."""
+        return self.scenarios.save(user_id, doc, scenario_id=scenario_id)
 
     def scenario(self, user_id: str, scenario_id: str) -> Scenario:
-        scenario = self.store.get_scenario(user_id, scenario_id)
-        if scenario is None:
-            raise NotFound(f"No scenario {scenario_id}.")
-        return scenario
+        return self.scenarios.get(user_id, scenario_id)
 
     def document(self, user_id: str, scenario_id: str) -> ScenarioDocument:
-        return documents.parse(self.scenario(user_id, scenario_id).document)
+        return self.scenarios.document(user_id, scenario_id)
 
     def export_scenario(self, user_id: str, scenario_id: str) -> str:
-        return documents.dump(self.document(user_id, scenario_id))
+        return self.scenarios.export(user_id, scenario_id)
+
+    async def delete_scenario(self, user_id: str, scenario_id: str) -> None:
+        """Disable the scenario if it is enabled (its vendor webhooks are removed), then
+        delete it with its versions and executions."""
+        scenario = self.scenario(user_id, scenario_id)
+        if scenario.status == "active":
+            await self.disable(user_id, scenario_id)
+        await asyncio.to_thread(self.scenarios.delete, user_id, scenario_id)
 
     def webhook_url(self, scenario: Scenario) -> str | None:
         if not scenario.webhook_token:
@@ -539,19 +536,13 @@ class Cellwright:
 
     def execution(self, user_id: str | None, execution_id: str) -> dict[str, Any]:
         """An execution with every cell's input, output, status and timings."""
-        execution = self.store.get_execution(user_id, execution_id)
-        if execution is None:
-            raise NotFound(f"No execution {execution_id}.")
-        data: dict[str, Any] = execution.to_dict()
-        data["cells"] = [r.to_dict() for r in self.store.node_results(execution_id)]
-        return data
+        return self.executions.get(user_id, execution_id)
 
     def list_executions(self, user_id: str, **filters: Any) -> list[dict[str, Any]]:
-        return [e.to_dict() for e in self.store.list_executions(user_id, **filters)]
+        return self.executions.page(user_id, **filters)
 
     def retention_sweep(self) -> int:
-        cutoff = datetime.now(UTC) - timedelta(days=self.settings.retention_days)
-        return int(self.store.delete_executions_before(cutoff))
+        return self.executions.sweep(self.settings.retention_days)
 
 
 def _uses_connection(doc: ScenarioDocument | None, connection_id: str) -> bool:

@@ -72,7 +72,7 @@ def current_user(
     if known is not None:
         return known
     key = credentials.credentials if credentials else x_api_key
-    user = service(request).store.user_for_api_key(key) if key else None
+    user = service(request).accounts.user_for_api_key(key) if key else None
     if user is None:
         raise HTTPException(401, detail={"error": "unauthorized", "message": "Send a valid API key: Authorization: Bearer <key>."}, headers={"WWW-Authenticate": "Bearer"})
     return user
@@ -145,7 +145,7 @@ def _json_object(text: str, name: str) -> dict[str, Any]:
 
 @router.get("/connections", response_model=list[ConnectionOut], tags=["connections"])
 def list_connections(svc: Service, user: User, app: str | None = None) -> list[dict[str, Any]]:
-    return [connection_out(svc, user, c) for c in svc.store.list_connections(user.id, app_id=app)]
+    return [connection_out(svc, user, c) for c in svc.connections.for_user(user.id, app_id=app)]
 
 
 @router.post("/connections", response_model=ConnectionOut, status_code=201, tags=["connections"], summary="Create a connection (runs its test call)")
@@ -156,10 +156,7 @@ async def create_connection(body: ConnectionIn, svc: Service, user: User) -> dic
 
 @router.get("/connections/{connection_id}", response_model=ConnectionOut, tags=["connections"])
 def get_connection(connection_id: str, svc: Service, user: User) -> dict[str, Any]:
-    connection = svc.store.get_connection(user.id, connection_id)
-    if connection is None:
-        raise NotFound(f"No connection {connection_id}.")
-    return connection_out(svc, user, connection)
+    return connection_out(svc, user, svc.connections.get(user.id, connection_id))
 
 
 @router.patch("/connections/{connection_id}", response_model=ConnectionOut, tags=["connections"])
@@ -195,7 +192,7 @@ def list_scenarios(
     tag: Annotated[str | None, Query(max_length=MAX_TAG_LENGTH, description="Only scenarios with this tag (compared lower-cased).")] = None,
 ) -> list[ScenarioOut]:
     chosen = normal_tag(tag) if tag is not None else None
-    return [scenario_out(svc, s, with_document=False) for s in svc.store.list_scenarios(user.id, name=name, tag=chosen)]
+    return [scenario_out(svc, s, with_document=False) for s in svc.scenarios.for_user(user.id, name=name, tag=chosen)]
 
 
 @router.post("/scenarios", response_model=ScenarioOut, status_code=201, tags=["scenarios"], summary="Import a scenario document")
@@ -215,10 +212,7 @@ def update_scenario(scenario_id: str, doc: ScenarioDocument, svc: Service, user:
 
 @router.delete("/scenarios/{scenario_id}", status_code=204, tags=["scenarios"])
 async def delete_scenario(scenario_id: str, svc: Service, user: User) -> Response:
-    scenario = svc.scenario(user.id, scenario_id)
-    if scenario.status == "active":
-        await svc.disable(user.id, scenario_id)
-    svc.store.delete_scenario(user.id, scenario_id)
+    await svc.delete_scenario(user.id, scenario_id)
     return Response(status_code=204)
 
 
@@ -306,7 +300,7 @@ def list_executions(
 ) -> dict[str, Any]:
     filters = {"scenario_id": scenario_id, "status": status, "since": _utc(since), "until": _utc(until), "search": search}
     items = svc.list_executions(user.id, limit=limit, offset=offset, **filters)
-    return {"items": items, "total": svc.store.count_executions(user.id, **filters), "limit": limit, "offset": offset}
+    return {"items": items, "total": svc.executions.count(user.id, **filters), "limit": limit, "offset": offset}
 
 
 def _utc(value: datetime | None) -> datetime | None:

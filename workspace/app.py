@@ -301,7 +301,7 @@ class BrowserSession:
             await self.app(scope, receive, send)
             return
         cookie = HTTPConnection(scope).cookies.get(COOKIE)
-        found = await asyncio.to_thread(self.sessions.user, self.svc.store, cookie) if cookie else None
+        found = await asyncio.to_thread(self.sessions.user, self.svc.accounts, cookie) if cookie else None
         token = _browser.set(found)
         try:
             await self.app(scope, receive, send)

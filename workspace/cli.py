@@ -189,7 +189,7 @@ def run(file: Path, trigger_data: str, data_dir: Path | None) -> None:
 
     async def go(svc: Any) -> dict[str, Any]:
         user = svc.local_user()
-        existing = [s for s in svc.store.list_scenarios(user.id) if s.name == doc.name and s.status == "draft"]
+        existing = [s for s in svc.scenarios.for_user(user.id) if s.name == doc.name and s.status == "draft"]
         scenario = svc.import_scenario(user.id, doc, scenario_id=existing[0].id if existing else None)
         await svc.start(scheduler=False)
         try:
@@ -301,7 +301,7 @@ def executions(scenario_id: str | None, status: str | None, search: str | None, 
     with _app(data_dir) as svc:
         user = svc.local_user()
         items = svc.list_executions(user.id, scenario_id=scenario_id, status=status, search=search, limit=limit)
-        names = {s.id: s.name for s in svc.store.list_scenarios(user.id)}
+        names = svc.scenarios.names(user.id)
     if as_json:
         _print_json(items)
         return
@@ -359,7 +359,7 @@ def rerun(execution_id: str, from_start: bool, from_cell: str | None, latest: bo
 def apikey(name: str, data_dir: Path | None) -> None:
     """Create an API key for the local admin user (shown once)."""
     with _app(data_dir) as svc:
-        plaintext, _ = svc.store.create_api_key(svc.local_user().id, name)
+        plaintext, _ = svc.accounts.create_api_key(svc.local_user().id, name)
     click.echo(plaintext)
 
 
@@ -431,7 +431,7 @@ def connections(app_key: str | None, as_json: bool, data_dir: Path | None) -> No
 
     with _app(data_dir) as svc:
         user = svc.local_user()
-        items = [connection_out(svc, user, c) for c in svc.store.list_connections(user.id, app_id=app_key)]
+        items = [connection_out(svc, user, c) for c in svc.connections.for_user(user.id, app_id=app_key)]
     if as_json:
         _print_json([{k: c.get(k) for k in CONNECTION_FIELDS} for c in items])
         return

@@ -49,23 +49,22 @@ def demo_documents(server_url: str) -> list[tuple[str, ScenarioDocument]]:
 
 def ensure_demo(svc: Any) -> str | None:
     """Create the demo data if the store has no users; return a line to print, or None."""
-    if svc.store.list_users():
+    if svc.accounts.list_users():
         return None
     from workspace.auth import hash_password
 
     # the demo user is the install's admin, so the CLI (which acts as the first admin)
     # sees the same scenarios and executions as the workspace
-    user = svc.store.create_user(DEMO_EMAIL, name="Demo user", password_hash=hash_password(DEMO_PASSWORD), is_admin=True)
+    user = svc.accounts.create_user(DEMO_EMAIL, name="Demo user", password_hash=hash_password(DEMO_PASSWORD), is_admin=True)
     for owner in (user,):
         for filename, doc in demo_documents(svc.settings.resolved_public_url()):
             scenario = svc.import_scenario(owner.id, doc)
-            svc.store.publish_scenario(owner.id, scenario.id)  # enabled as Cellwright.enable would
-            svc.store.set_scenario_status(owner.id, scenario.id, "active")
+            svc.scenarios.go_live_unarmed(owner.id, scenario.id)  # enabled as Cellwright.enable would, before any event loop
             for event in SAMPLE_EVENTS.get(filename, []):
                 # queued now, run by the executor as soon as the server starts
-                svc.store.create_execution(scenario_id=scenario.id, scenario_version=scenario.version, user_id=owner.id, trigger=event)
+                svc.executions.enqueue(scenario, event)
         sandbox_demo(svc, owner)
-    key, _ = svc.store.create_api_key(user.id, "demo")
+    key, _ = svc.accounts.create_api_key(user.id, "demo")
     return (
         f"Demo data created. Sign in as {DEMO_EMAIL} / password '{DEMO_PASSWORD}'.\n"
         f"Demo API key (shown once): {key}"
@@ -87,10 +86,7 @@ def sandbox_demo(svc: Any, owner: Any) -> Any:
     connections: dict[str, str] = {}
     for key in SANDBOX_APPS:
         app = svc.apps.get(key)
-        credentials = dict(app.sandbox_credentials)
-        app.auth.fields.model_validate(credentials)  # a broken sandbox credential set fails here, loudly
-        connection = svc.store.create_connection(owner.id, key, f"{app.name} (sandbox)", credentials, is_sandbox=True, status="active")
-        svc.store.audit(owner.id, "connection.create", "connection", connection.id, {"app": key, "sandbox": True, "demo": True})
+        connection = svc.connections.add_sandbox(owner.id, app, details={"demo": True})  # validates the sandbox credentials
         connections[key] = connection.id
     from connectors.monday.sandbox import BOARD_ID
     from workspace.templates import get_template
@@ -100,14 +96,10 @@ def sandbox_demo(svc: Any, owner: Any) -> Any:
         inputs={"new_item.board_id": BOARD_ID},  # the sandbox account's content board
     )
     scenario = svc.import_scenario(owner.id, doc)
-    svc.store.publish_scenario(owner.id, scenario.id)
-    svc.store.set_scenario_status(owner.id, scenario.id, "active")
+    svc.scenarios.go_live_unarmed(owner.id, scenario.id)
     trigger = doc.trigger
     op = svc.apps.get(trigger.app).trigger(trigger.operation)
     if isinstance(op, PollingTrigger):
         item = op.output.model_validate(op.sample).model_dump(mode="json")
-        svc.store.create_execution(
-            scenario_id=scenario.id, scenario_version=scenario.version, user_id=owner.id, trigger=item,
-            idempotency_key=f"poll:{trigger.id}:{op.item_key(item)}",  # engine.scheduler's key for this item
-        )
+        svc.executions.enqueue(scenario, item, key=f"poll:{trigger.id}:{op.item_key(item)}")  # engine.scheduler's key for this item
     return scenario

@@ -109,7 +109,7 @@ class RequestLimits:
         key = credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else headers.get("x-api-key")
         if not key:
             return None
-        return await asyncio.to_thread(self.svc.store.user_for_api_key, key)
+        return await asyncio.to_thread(self.svc.accounts.user_for_api_key, key)
 
 
 def _too_large(limit: int) -> dict[str, str]:

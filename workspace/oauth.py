@@ -180,7 +180,7 @@ def start_from_workspace(
     sent to the provider, bound to this browser. ``csrf`` (derived from the session, like
     sign-out's) proves the click came from the workspace, not from another site."""
     sessions = getattr(request.app.state, "sessions", None)
-    found = sessions.user(svc.store, request.cookies.get(_session_cookie())) if sessions is not None else None
+    found = sessions.user(svc.accounts, request.cookies.get(_session_cookie())) if sessions is not None else None
     if found is None:
         back = f"{CONNECTIONS_PAGE}&app={quote(app, safe='')}"
         return RedirectResponse(f"/login?next={quote(back, safe='')}", status_code=303)
@@ -261,7 +261,7 @@ def _session_user(request: Request, svc: Cellwright) -> str | None:
         return None
     from workspace.sessions import COOKIE
 
-    found = sessions.user(svc.store, request.cookies.get(COOKIE))
+    found = sessions.user(svc.accounts, request.cookies.get(COOKIE))
     return str(found[0].id) if found else None
 
 

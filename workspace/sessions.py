@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Form, Request
@@ -46,6 +46,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workspace.auth import hash_password, verify_password
 from workspace.views.signin import login_page
+
+if TYPE_CHECKING:
+    from engine.ports import SignInStore
+    from storage import User
 
 COOKIE = "cw_session"
 SESSION_DAYS = 7
@@ -77,15 +81,16 @@ def _tag(password_hash: str | None) -> str:
 
 
 class Sessions:
-    """Issues and checks session cookies for one data directory and its store.
+    """Issues and checks session cookies for one data directory and its accounts
+    (``svc.accounts``: anything with the ``engine.ports.SignInStore`` calls).
 
     ``clock`` (seconds since the epoch) is for tests: expiry and the throttle's window
     use it, so they are checked without waiting.
     """
 
-    def __init__(self, data_dir: Path, store: Any, *, max_age: int = SESSION_DAYS * 86400, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, data_dir: Path, accounts: SignInStore, *, max_age: int = SESSION_DAYS * 86400, clock: Callable[[], float] = time.time) -> None:
         self.data_dir = Path(data_dir)
-        self.store = store
+        self.accounts = accounts
         self.max_age = max_age
         self._clock = clock
         self._secret = self._load_secret()
@@ -114,7 +119,7 @@ class Sessions:
         now = self._clock()
         for nonce, until in (data.items() if isinstance(data, dict) else ()):
             if str(until).isdigit() and int(until) > now:
-                self.store.revoke_session(str(nonce), _at(int(until)), _at(now))
+                self.accounts.revoke_session(str(nonce), _at(int(until)), _at(now))
         path.unlink(missing_ok=True)
 
     # -- cookies --------------------------------------------------------------------------
@@ -137,24 +142,24 @@ class Sessions:
         user_id, issued, nonce, tag = payload.split(".")
         if not issued.isdigit() or int(issued) + self.max_age < self._clock():
             return None
-        if self.store.session_revoked(nonce):
+        if self.accounts.session_revoked(nonce):
             return None
         return Session(user_id, int(issued), nonce), tag
 
-    def user(self, store: Any, value: str | None) -> tuple[Any, Session] | None:
+    def user(self, users: SignInStore, value: str | None) -> tuple[User, Session] | None:
         """The signed-in user for a cookie value, or None."""
         parsed = self.parse(value)
         if parsed is None:
             return None
         session, tag = parsed
-        user = store.get_user(session.user_id)
+        user = users.get_user(session.user_id)
         if user is None or not user.password_hash or not hmac.compare_digest(tag, _tag(user.password_hash)):
             return None
         return user, session
 
     def revoke(self, session: Session) -> None:
         """Sign ``session`` out, in every process sharing the store."""
-        self.store.revoke_session(session.nonce, _at(session.issued_at + self.max_age), _at(self._clock()))
+        self.accounts.revoke_session(session.nonce, _at(session.issued_at + self.max_age), _at(self._clock()))
 
     # -- password attempts ----------------------------------------------------------------
 
@@ -167,7 +172,7 @@ class Sessions:
     def throttled(self, address: str, email: str) -> str | None:
         """Why sign-in from ``address`` for ``email`` is paused now, or None."""
         pair, by_address = self._keys(address, email)
-        counts = self.store.login_failures([pair, by_address], _at(self._clock() - FAILURE_WINDOW))
+        counts = self.accounts.login_failures([pair, by_address], _at(self._clock() - FAILURE_WINDOW))
         if counts[by_address] >= MAX_ADDRESS_FAILURES:
             return "Too many failed sign-ins from your network address. Wait five minutes, then try again."
         if counts[pair] >= MAX_FAILURES:
@@ -175,16 +180,16 @@ class Sessions:
         return None
 
     def failed(self, address: str, email: str) -> None:
-        self.store.record_login_failure(self._keys(address, email), _at(self._clock()))
+        self.accounts.record_login_failure(self._keys(address, email), _at(self._clock()))
 
     def succeeded(self, address: str, email: str) -> None:
         # the address' count stays: signing in to one's own account must not reset a
         # budget that is spent guessing other people's passwords
-        self.store.clear_login_failures(self._keys(address, email)[:1])
+        self.accounts.clear_login_failures(self._keys(address, email)[:1])
 
-    async def authenticate(self, store: Any, email: str, password: str) -> Any | None:
+    async def authenticate(self, users: SignInStore, email: str, password: str) -> User | None:
         """The user if the password is right (argon2 runs in a thread: it is slow on purpose)."""
-        user = await asyncio.to_thread(store.get_user_by_email, email)
+        user = await asyncio.to_thread(users.get_user_by_email, email)
         # verify against a dummy hash when the user is unknown, so timing does not tell
         stored = user.password_hash if user is not None else _DUMMY_HASH
         ok = await asyncio.to_thread(verify_password, stored, password)
@@ -201,9 +206,9 @@ _DUMMY_HASH = hash_password(secrets.token_hex(8))
 # -- users and passwords ---------------------------------------------------------------------
 
 
-def set_password(store: Any, user_id: str, password: str) -> None:
+def set_password(users: SignInStore, user_id: str, password: str) -> None:
     """Store a new argon2 hash for the user (this ends their other sessions)."""
-    store.update_user(user_id, password_hash=hash_password(password))
+    users.update_user(user_id, password_hash=hash_password(password))
 
 
 def ensure_admin(svc: Any) -> str | None:
@@ -212,16 +217,16 @@ def ensure_admin(svc: Any) -> str | None:
     The password is also written to ``<data dir>/admin-password.txt`` (mode 0600) so an
     operator who missed the console can still sign in; change it in Settings.
     """
-    users = svc.store.list_users()
+    users = svc.accounts.list_users()
     admins = [u for u in users if u.is_admin]
     if any(u.password_hash for u in admins):
         return None
     password = secrets.token_urlsafe(12)
     if admins:
         admin = admins[0]
-        set_password(svc.store, admin.id, password)
+        set_password(svc.accounts, admin.id, password)
     else:
-        admin = svc.store.create_user(ADMIN_EMAIL, name="Admin", password_hash=hash_password(password), is_admin=True)
+        admin = svc.accounts.create_user(ADMIN_EMAIL, name="Admin", password_hash=hash_password(password), is_admin=True)
     path = svc.settings.ensure_data_dir() / ADMIN_PASSWORD_FILENAME
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -253,7 +258,7 @@ def _same_origin(request: Any) -> bool:
 def add_routes(app: Any, svc: Any) -> Sessions:
     """``/login`` (GET form, POST), ``/logout`` (POST), and a guard that sends browsers
     without a session to ``/login``. Returns the ``Sessions`` (also ``app.state.sessions``)."""
-    sessions = Sessions(svc.settings.ensure_data_dir(), svc.store)
+    sessions = Sessions(svc.settings.ensure_data_dir(), svc.accounts)
     app.state.sessions = sessions
     secure = svc.settings.resolved_public_url().startswith("https://")
 
@@ -268,7 +273,7 @@ def add_routes(app: Any, svc: Any) -> Sessions:
                 "First start? The administrator's password was printed by <code>cellwright serve</code> "
                 f"and saved in <code>{ADMIN_PASSWORD_FILENAME}</code> in the data directory."
             )
-        if svc.store.get_user_by_email(DEMO_EMAIL) is not None:
+        if svc.accounts.get_user_by_email(DEMO_EMAIL) is not None:
             return (
                 f"Trying the demo? Sign in as <code>{DEMO_EMAIL}</code> with the password "
                 f"<code>{DEMO_PASSWORD}</code> (unless it was changed in Settings)."
@@ -280,7 +285,7 @@ def add_routes(app: Any, svc: Any) -> Sessions:
 
     @app.get("/login", include_in_schema=False)
     async def login_form(request: Request, next: str = "/") -> Response:
-        if sessions.user(svc.store, request.cookies.get(COOKIE)):
+        if sessions.user(svc.accounts, request.cookies.get(COOKIE)):
             return RedirectResponse(safe_next(next), status_code=303)
         notice = "You have been signed out." if request.query_params.get("bye") else None
         return HTMLResponse(page(next=safe_next(next), notice=notice))
@@ -296,7 +301,7 @@ def add_routes(app: Any, svc: Any) -> Sessions:
         paused = await asyncio.to_thread(sessions.throttled, address, email)
         if paused:
             return HTMLResponse(page(next=target, email=email, error=paused), status_code=429)
-        user = await sessions.authenticate(svc.store, email, password)
+        user = await sessions.authenticate(svc.accounts, email, password)
         if user is None:
             await asyncio.to_thread(sessions.failed, address, email)
             return HTMLResponse(page(next=target, email=email, error="That e-mail and password do not match an account. Check both and try again."), status_code=401)
@@ -307,7 +312,7 @@ def add_routes(app: Any, svc: Any) -> Sessions:
 
     @app.post("/logout", include_in_schema=False)
     async def logout(request: Request, csrf: str = Form("")) -> Response:
-        found = sessions.user(svc.store, request.cookies.get(COOKIE))
+        found = sessions.user(svc.accounts, request.cookies.get(COOKIE))
         if found is not None:
             _, session = found
             if not _same_origin(request) or not hmac.compare_digest(csrf, session.csrf):
@@ -317,7 +322,7 @@ def add_routes(app: Any, svc: Any) -> Sessions:
         response.delete_cookie(COOKIE, path="/")
         return response
 
-    app.add_middleware(SessionGate, store=svc.store, sessions=sessions)
+    app.add_middleware(SessionGate, accounts=svc.accounts, sessions=sessions)
 
     return sessions
 
@@ -332,9 +337,9 @@ class SessionGate:
     webhooks and API calls included — an extra task): only GETs of pages are checked.
     """
 
-    def __init__(self, app: Any, store: Any, sessions: Any) -> None:
+    def __init__(self, app: Any, accounts: SignInStore, sessions: Sessions) -> None:
         self.app = app
-        self.store = store
+        self.accounts = accounts
         self.sessions = sessions
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -342,7 +347,7 @@ class SessionGate:
             path: str = scope["path"]
             if not path.startswith(PUBLIC_PREFIXES) and not path.endswith(STATIC_SUFFIXES):
                 request = Request(scope)
-                if self.sessions.user(self.store, request.cookies.get(COOKIE)) is None:
+                if self.sessions.user(self.accounts, request.cookies.get(COOKIE)) is None:
                     here = path + (f"?{request.url.query}" if request.url.query else "")
                     await RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)(scope, receive, send)
                     return

@@ -45,7 +45,7 @@ class AlertRules(param.Parameterized):
         self.refresh()
 
     def refresh(self) -> list[dict[str, Any]]:
-        self.rules = [_rule_dict(r) for r in self.svc.store.list_alert_rules(self.user.id)]
+        self.rules = [_rule_dict(r) for r in self.svc.accounts.alert_rules(self.user.id)]
         self.deliveries = self.last_deliveries()
         return self.rules
 
@@ -55,16 +55,14 @@ class AlertRules(param.Parameterized):
             raise InvalidInputError("The webhook URL must start with https:// (or http://).", errors=[{"field": "webhook_url", "message": "not an http(s) URL"}])
         if not notify_workspace and webhook_url is None:
             raise InvalidInputError("Choose where to be told: in the workspace, a webhook URL, or both.", errors=[{"field": "notify", "message": "nowhere"}])
-        if scenario_id is not None:
-            self.svc.scenario(self.user.id, scenario_id)  # NotFound for someone else's or a deleted scenario
-        if len(self.svc.store.list_alert_rules(self.user.id)) >= MAX_RULES:
+        if len(self.svc.accounts.alert_rules(self.user.id)) >= MAX_RULES:
             raise InvalidInputError(f"You have {MAX_RULES} alert rules already; delete one first.", errors=[])
-        rule = self.svc.store.create_alert_rule(self.user.id, scenario_id=scenario_id, notify_workspace=notify_workspace, webhook_url=webhook_url)
+        rule = self.svc.accounts.add_alert_rule(self.user.id, scenario_id=scenario_id, notify_workspace=notify_workspace, webhook_url=webhook_url)
         self.refresh()
         return _rule_dict(rule)
 
     def delete(self, rule_id: str) -> None:
-        self.svc.store.delete_alert_rule(self.user.id, rule_id)  # someone else's rule: nothing happens
+        self.svc.accounts.delete_alert_rule(self.user.id, rule_id)  # someone else's rule: nothing happens
         self.refresh()
 
     def last_deliveries(self) -> dict[str, dict[str, Any]]:
@@ -75,7 +73,7 @@ class AlertRules(param.Parameterized):
         found: dict[str, dict[str, Any]] = {}
         if not webhooks:
             return found
-        for entry in self.svc.store.audit_entries(self.user.id, limit=AUDIT_WINDOW):  # newest first
+        for entry in self.svc.accounts.audit_entries(self.user.id, limit=AUDIT_WINDOW):  # newest first
             if entry.action not in (DELIVERED, DELIVERY_FAILED):
                 continue
             details = entry.details if isinstance(entry.details, dict) else {}
@@ -89,9 +87,8 @@ class AlertRules(param.Parameterized):
     def notifications(self, limit: int = 20) -> list[dict[str, Any]]:
         """Failed executions matched by a rule that notifies in the workspace, or alerted by
         their scenario's ``notify_on_error``, newest first."""
-        store = self.svc.store
         watched = [r for r in self.rules if r.get("notify_workspace")]
-        audited = {e.object_id for e in store.audit_entries(self.user.id, limit=AUDIT_WINDOW) if e.action == "alert.execution_failed"}
+        audited = {e.object_id for e in self.svc.accounts.audit_entries(self.user.id, limit=AUDIT_WINDOW) if e.action == "alert.execution_failed"}
         if not watched and not audited:
             return []
         first = min(datetime.fromisoformat(r["created_at"]) for r in watched) if watched else None
@@ -103,7 +100,7 @@ class AlertRules(param.Parameterized):
                 return True
             return first is not None and e.created_at >= first and (any_scenario or e.scenario_id in ids)
 
-        failed = store.list_executions(self.user.id, status="failed", since=None if audited else first, limit=limit * 3)
+        failed = self.svc.executions.records(self.user.id, status="failed", since=None if audited else first, limit=limit * 3)
         return [e.to_dict() for e in failed if matched(e)][:limit]
 
 

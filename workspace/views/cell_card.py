@@ -168,7 +168,7 @@ class CellCard(pn.viewable.Viewer):
         op_select.param.watch(lambda e: (self._edit(operation=e.new), self._rebuild()), "value")
         row: list[Any] = [app_select, op_select]
         if app is not None and app.needs_connection:
-            conns = {c.name + (" (sandbox)" if c.is_sandbox else ""): c.id for c in svc.store.list_connections(self.state.user.id, app_id=app.key)}
+            conns = svc.connections.choices(self.state.user.id, app.key)
             options = {"(choose a connection)": "", **conns}
             conn = pn.widgets.Select(name="Connection", options=options, value=cell.get("connection") if cell.get("connection") in conns.values() else "", width=260, css_classes=["cell-connection"])
             conn.param.watch(lambda e: self._edit(connection=e.new or None), "value")

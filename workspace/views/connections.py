@@ -47,7 +47,7 @@ class ConnectionsState(param.Parameterized):
         self.refresh()
 
     def refresh(self) -> None:
-        self.rows = [c.to_dict() for c in self.svc.store.list_connections(self.user.id)]
+        self.rows = [c.to_dict() for c in self.svc.connections.for_user(self.user.id)]
 
     def events_url(self, conn: dict[str, Any]) -> tuple[str, str, str] | None:
         """(label, URL, what to do with it) for a connection whose app's vendor sends all
@@ -161,7 +161,7 @@ class Connections(pn.viewable.Viewer):
         apps = self.state.apps_needing_connections()
         options = {a.name: a.key for a in apps}
         if app_key is None and focus:  # back from signing in with an app: keep that app chosen
-            app_key = next((c.app_id for c in svc.store.list_connections(user.id) if c.id == focus), None)
+            app_key = next((c.app_id for c in svc.connections.for_user(user.id) if c.id == focus), None)
         self.app_select = pn.widgets.Select(name="App to connect", options=options, value=app_key if app_key in options.values() else (next(iter(options.values())) if options else None), width=260, css_classes=["new-connection-app"])
         self.form_box = Slot(sizing_mode="stretch_width", margin=0, css_classes=["new-connection-form"])
         self.kind_select: pn.widgets.Select | None = None
@@ -179,7 +179,7 @@ class Connections(pn.viewable.Viewer):
         self._build_form()
         self._render()
         if focus:
-            found = next((c for c in svc.store.list_connections(user.id) if c.id == focus), None)
+            found = svc.connections.find(user.id, focus)
             if found is not None:
                 self._report(found, "Connected")
         create_section: list[Any] = [html("<h2>New connection</h2>")]

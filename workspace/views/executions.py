@@ -72,7 +72,7 @@ class ExecutionListState(param.Parameterized):
 
     def refresh(self) -> None:
         filters = self.filters()
-        self.total = self.svc.store.count_executions(self.user.id, **filters)
+        self.total = self.svc.executions.count(self.user.id, **filters)
         self.items = self.svc.list_executions(self.user.id, limit=PAGE_SIZE, offset=self.page * PAGE_SIZE, **filters)
 
 
@@ -81,7 +81,7 @@ class ExecutionList(pn.viewable.Viewer):
         super().__init__(**params)
         self.nav = nav
         self.banner = Banner()
-        names = {s.id: s.name for s in svc.store.list_scenarios(user.id)}
+        names = svc.scenarios.names(user.id)
         self.names = names
         self.state = ExecutionListState(svc, user, scenario_id=scenario_id if scenario_id in names else None)
         scenario = pn.widgets.Select(name="Scenario", options={"All scenarios": "", **{n: i for i, n in names.items()}}, value=self.state.scenario_id or "", width=260, css_classes=["filter-scenario"])
@@ -155,9 +155,7 @@ class ExecutionState(param.Parameterized):
     def cell_order(self) -> list[str]:
         """Every cell of the scenario version the execution ran, in run order."""
         try:
-            from cells import document as documents
-
-            doc = documents.parse(self.svc.store.scenario_document(self.data["scenario_id"], self.data["scenario_version"]))
+            doc = self.svc.scenarios.version_document(self.user.id, self.data["scenario_id"], self.data["scenario_version"])
             return [c.id for c, _ in doc.walk()]
         except Exception:  # an old version that no longer parses: fall back to the recorded cells
             return [c["cell_id"] for c in self.data.get("cells") or []]
@@ -175,7 +173,7 @@ class ExecutionState(param.Parameterized):
 
     @property
     def newer_version(self) -> int | None:
-        scenario = self.svc.store.get_scenario(self.user.id, self.data["scenario_id"])
+        scenario = self.svc.scenarios.find(self.user.id, self.data["scenario_id"])
         return scenario.version if scenario is not None and scenario.version > self.data["scenario_version"] else None
 
 
@@ -185,7 +183,7 @@ class ExecutionPage(pn.viewable.Viewer):
         self.nav = nav
         self.state = ExecutionState(svc, user, execution_id)
         self.banner = Banner()
-        scenario = svc.store.get_scenario(user.id, self.state.data["scenario_id"])
+        scenario = svc.scenarios.find(user.id, self.state.data["scenario_id"])
         self.scenario_name = scenario.name if scenario else self.state.data["scenario_id"]
         self.head = html("")
         self.cells = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["execution-cells"])

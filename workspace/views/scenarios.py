@@ -4,7 +4,6 @@ enable/disable, export, delete, open."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from html import escape
 from typing import Any
@@ -74,11 +73,11 @@ class ScenarioListState(param.Parameterized):
         self.refresh()
 
     def refresh(self) -> None:
-        everything = self.svc.store.list_scenarios(self.user.id)
+        everything = self.svc.scenarios.for_user(self.user.id)
         self.total = len(everything)
         self.tags = sorted({t for s in everything for t in s.tags})
         filtered = bool(self.search.strip() or self.tag)
-        scenarios = self.svc.store.list_scenarios(self.user.id, name=self.search, tag=self.tag or None) if filtered else everything
+        scenarios = self.svc.scenarios.for_user(self.user.id, name=self.search, tag=self.tag or None) if filtered else everything
         rates = self._success_rates()
         self.rows = [
             {
@@ -135,10 +134,7 @@ class ScenarioListState(param.Parameterized):
         return result
 
     async def delete(self, scenario_id: str) -> None:
-        scenario = self.svc.scenario(self.user.id, scenario_id)
-        if scenario.status == "active":
-            await self.svc.disable(self.user.id, scenario_id)
-        await asyncio.to_thread(self.svc.store.delete_scenario, self.user.id, scenario_id)
+        await self.svc.delete_scenario(self.user.id, scenario_id)
         self.refresh()
 
 

@@ -38,29 +38,29 @@ class SettingsState(param.Parameterized):
         self.refresh()
 
     def refresh(self) -> None:
-        self.keys = [k.to_dict() for k in self.svc.store.list_api_keys(self.user.id)]
+        self.keys = [k.to_dict() for k in self.svc.accounts.list_api_keys(self.user.id)]
         if self.user.is_admin:
-            self.users = [u.to_dict() for u in self.svc.store.list_users()]
+            self.users = [u.to_dict() for u in self.svc.accounts.list_users()]
 
     def create_key(self, name: str) -> str:
         """A new API key; the plaintext is returned once and never stored."""
-        plaintext, _ = self.svc.store.create_api_key(self.user.id, name.strip() or "workspace")
+        plaintext, _ = self.svc.accounts.create_api_key(self.user.id, name.strip() or "workspace")
         self.refresh()
         return str(plaintext)
 
     def revoke_key(self, key_id: str) -> None:
-        if not self.svc.store.revoke_api_key(self.user.id, key_id):
+        if not self.svc.accounts.revoke_api_key(self.user.id, key_id):
             raise ConfigurationError("That key does not exist or is already revoked.")
         self.refresh()
 
     def change_password(self, current: str, new: str, repeat: str) -> None:
         from workspace.sessions import set_password
 
-        fresh = self.svc.store.get_user(self.user.id)
+        fresh = self.svc.accounts.get_user(self.user.id)
         if not verify_password(fresh.password_hash, current):
             raise InvalidInputError("Your current password is not right.", errors=[{"field": "current", "message": "wrong password"}])
         _check_password(new, repeat)
-        set_password(self.svc.store, self.user.id, new)
+        set_password(self.svc.accounts, self.user.id, new)
         path = self.svc.settings.ensure_data_dir() / "admin-password.txt"
         if self.user.is_admin:
             path.unlink(missing_ok=True)
@@ -71,7 +71,7 @@ class SettingsState(param.Parameterized):
         if "@" not in email:
             raise InvalidInputError("Enter the new user's e-mail address.", errors=[{"field": "email", "message": "not an e-mail address"}])
         _check_password(password, password)
-        user = self.svc.store.create_user(email, name=name, password_hash=hash_password(password), is_admin=is_admin)
+        user = self.svc.accounts.create_user(email, name=name, password_hash=hash_password(password), is_admin=is_admin)
         self.refresh()
         return user
 
@@ -136,7 +136,7 @@ class SettingsPage(pn.viewable.Viewer):
         from workspace.views.alerts import AlertRules
 
         self.alerts = AlertRules(svc, user)
-        self._scenario_names = {s.id: s.name for s in svc.store.list_scenarios(user.id)}
+        self._scenario_names = svc.scenarios.names(user.id)
         scenario = pn.widgets.Select(name="When this scenario fails", options={"Any scenario": "", **{n: i for i, n in self._scenario_names.items()}}, width=300, css_classes=["alert-scenario"])
         in_workspace = Check("Show it in my workspace (Recent alerts below)", True, css_classes=["alert-workspace"])
         webhook = pn.widgets.TextInput(name="…and POST it to this webhook URL (optional)", placeholder="https://hooks.example.com/…", width=420, css_classes=["alert-webhook"], stylesheets=[SHRINK_CSS])

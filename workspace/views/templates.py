@@ -38,7 +38,7 @@ class GalleryState(param.Parameterized):
         ]
 
     def connection_options(self, app_key: str) -> dict[str, str]:
-        return {c.name + (" (sandbox)" if c.is_sandbox else ""): c.id for c in self.svc.store.list_connections(self.user.id, app_id=app_key)}
+        return self.svc.connections.choices(self.user.id, app_key)
 
     async def options(self, key: str, ask: Ask, connections: dict[str, str], answers: dict[str, Any] | None = None) -> list[Option]:
         """The choices for one asked field, through the connection picked for its app;

@@ -1,0 +1,157 @@
+"""``Accounts``: users, API keys, sign-in bookkeeping, alert rules and the audit log.
+
+Password hashing is the workspace's (``workspace.auth``, argon2): this service stores
+hashes, never passwords. Its sign-in methods carry the store's names, so it is the
+``engine.ports.SignInStore`` that ``workspace.sessions`` uses. Everything a user owns
+is looked up with their id: another user's API key or alert rule is not found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.ports import AccountStore
+    from engine.scenarios import Scenarios
+    from storage import AlertRule, ApiKey, AuditEntry, User
+
+__all__ = ["LOCAL_ADMIN_EMAIL", "Accounts"]
+
+LOCAL_ADMIN_EMAIL = "admin@localhost"
+"""The admin created when the CLI opens an empty store."""
+
+
+class Accounts:
+    """Users and what belongs to them but scenarios, connections and executions.
+    ``scenarios`` checks that an alert rule names one of the user's scenarios."""
+
+    def __init__(self, store: AccountStore, scenarios: Scenarios) -> None:
+        self._store = store
+        self._scenarios = scenarios
+
+    # -- users --------------------------------------------------------------------------
+
+    def local_user(self) -> User:
+        """The user the CLI acts as: the first admin, created when the store is empty."""
+        for user in self._store.list_users():
+            if user.is_admin:
+                return user
+        return self._store.create_user(LOCAL_ADMIN_EMAIL, name="Admin", is_admin=True)
+
+    def list_users(self) -> list[User]:
+        return self._store.list_users()
+
+    def get_user(self, user_id: str) -> User | None:
+        return self._store.get_user(user_id)
+
+    def get_user_by_email(self, email: str) -> User | None:
+        return self._store.get_user_by_email(email)
+
+    def create_user(
+        self,
+        email: str,
+        *,
+        name: str = "",
+        password_hash: str | None = None,
+        is_admin: bool = False,
+    ) -> User:
+        """A new user; ``password_hash`` from ``workspace.auth.hash_password`` (None: cannot sign in)."""
+        user = self._store.create_user(
+            email, name=name, password_hash=password_hash, is_admin=is_admin
+        )
+        self._store.audit(user.id, "user.create", "user", user.id, {"is_admin": is_admin})
+        return user
+
+    def update_user(
+        self,
+        user_id: str,
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        password_hash: str | None = None,
+        is_admin: bool | None = None,
+    ) -> User | None:
+        """Change what is given (a new ``password_hash`` ends the user's sessions)."""
+        return self._store.update_user(
+            user_id, email=email, name=name, password_hash=password_hash, is_admin=is_admin
+        )
+
+    # -- API keys -----------------------------------------------------------------------
+
+    def create_api_key(self, user_id: str, name: str = "default") -> tuple[str, ApiKey]:
+        """A new key: (plaintext, shown once and never stored; its record)."""
+        plaintext, key = self._store.create_api_key(user_id, name)
+        self._store.audit(user_id, "api_key.create", "api_key", key.id, {"name": name})
+        return plaintext, key
+
+    def list_api_keys(self, user_id: str) -> list[ApiKey]:
+        return self._store.list_api_keys(user_id)
+
+    def revoke_api_key(self, user_id: str, key_id: str) -> bool:
+        """False when the key is not the user's or is already revoked."""
+        revoked = self._store.revoke_api_key(user_id, key_id)
+        if revoked:
+            self._store.audit(user_id, "api_key.revoke", "api_key", key_id)
+        return revoked
+
+    def user_for_api_key(self, plaintext: str) -> User | None:
+        """The owner of a valid, unrevoked key, or None."""
+        return self._store.user_for_api_key(plaintext)
+
+    # -- sign-ins (workspace.sessions) --------------------------------------------------
+
+    def revoke_session(self, nonce: str, expires_at: datetime, now: datetime) -> None:
+        self._store.revoke_session(nonce, expires_at, now)
+
+    def session_revoked(self, nonce: str) -> bool:
+        return self._store.session_revoked(nonce)
+
+    def record_login_failure(self, keys: Iterable[str], at: datetime) -> None:
+        self._store.record_login_failure(keys, at)
+
+    def login_failures(self, keys: Iterable[str], since: datetime) -> dict[str, int]:
+        return self._store.login_failures(keys, since)
+
+    def clear_login_failures(self, keys: Iterable[str]) -> None:
+        self._store.clear_login_failures(keys)
+
+    # -- alert rules and the audit log --------------------------------------------------
+
+    def alert_rules(self, user_id: str) -> list[AlertRule]:
+        return self._store.list_alert_rules(user_id)
+
+    def add_alert_rule(
+        self,
+        user_id: str,
+        *,
+        scenario_id: str | None = None,
+        notify_workspace: bool = True,
+        webhook_url: str | None = None,
+    ) -> AlertRule:
+        """A rule for failures of one of the user's scenarios (None: any of them);
+        ``NotFound`` for another user's or a deleted scenario."""
+        if scenario_id is not None:
+            self._scenarios.get(user_id, scenario_id)
+        return self._store.create_alert_rule(
+            user_id,
+            scenario_id=scenario_id,
+            notify_workspace=notify_workspace,
+            webhook_url=webhook_url,
+        )
+
+    def delete_alert_rule(self, user_id: str, rule_id: str) -> bool:
+        """False when the rule is not the user's (nothing happens)."""
+        return self._store.delete_alert_rule(user_id, rule_id)
+
+    def audit_entries(self, user_id: str | None, limit: int = 100) -> list[AuditEntry]:
+        """The newest entries first (``user_id`` None: every user's, for administrators)."""
+        return self._store.audit_entries(user_id, limit=limit)
+
+
+if TYPE_CHECKING:
+    from engine.ports import SignInStore
+
+    def _signs_in(accounts: Accounts) -> SignInStore:
+        return accounts  # mypy: ``workspace.sessions`` may take an Accounts where it took the store

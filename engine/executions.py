@@ -1,0 +1,122 @@
+"""``Executions``: reading a user's executions, queueing one, and the retention sweep.
+
+Running is the executor's (``engine.executor``) and starting a run the ``Cellwright``'s
+(``trigger``, ``rerun``: they need the executor and the write queue); this service
+reads what runs left behind. Another user's execution is ``NotFound``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import NotFound
+
+if TYPE_CHECKING:
+    from engine.ports import ExecutionStore
+    from storage import Execution, Scenario
+
+__all__ = ["Executions"]
+
+
+class Executions:
+    """A user's executions."""
+
+    def __init__(self, store: ExecutionStore) -> None:
+        self._store = store
+
+    def get(self, user_id: str | None, execution_id: str) -> dict[str, Any]:
+        """An execution with every cell's input, output, status and timings
+        (``user_id`` None: any user's, for the engine's own callers)."""
+        execution = self._store.get_execution(user_id, execution_id)
+        if execution is None:
+            raise NotFound(f"No execution {execution_id}.")
+        data: dict[str, Any] = execution.to_dict()
+        data["cells"] = [r.to_dict() for r in self._store.node_results(execution_id)]
+        return data
+
+    def records(
+        self,
+        user_id: str,
+        *,
+        scenario_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Execution]:
+        """The user's executions, newest first, filtered (``search``: text in the trigger data)."""
+        return self._store.list_executions(
+            user_id,
+            scenario_id=scenario_id,
+            status=status,
+            since=since,
+            until=until,
+            search=search,
+            limit=limit,
+            offset=offset,
+        )
+
+    def page(
+        self,
+        user_id: str,
+        *,
+        scenario_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """``records`` as JSON-ready dicts (without the cells)."""
+        found = self.records(
+            user_id,
+            scenario_id=scenario_id,
+            status=status,
+            since=since,
+            until=until,
+            search=search,
+            limit=limit,
+            offset=offset,
+        )
+        return [e.to_dict() for e in found]
+
+    def count(
+        self,
+        user_id: str,
+        *,
+        scenario_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        search: str | None = None,
+    ) -> int:
+        """How many executions ``records`` would list without a limit."""
+        return self._store.count_executions(
+            user_id, scenario_id=scenario_id, status=status, since=since, until=until, search=search
+        )
+
+    def enqueue(
+        self, scenario: Scenario, trigger: Mapping[str, Any], *, key: str | None = None
+    ) -> Execution:
+        """Store a queued run of the scenario's latest version, for the executor to pick
+        up when it starts (data seeded before the server runs). ``key`` deduplicates as
+        ``Cellwright.trigger``'s does. A running service uses ``Cellwright.trigger``."""
+        execution, _ = self._store.create_execution(
+            scenario_id=scenario.id,
+            scenario_version=scenario.version,
+            user_id=scenario.user_id,
+            trigger=dict(trigger),
+            idempotency_key=key,
+        )
+        return execution
+
+    def sweep(self, older_than_days: int, now: datetime | None = None) -> int:
+        """Delete every user's executions older than ``older_than_days`` (the retention
+        period, ``Settings.retention_days``); returns how many."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+        return int(self._store.delete_executions_before(cutoff))

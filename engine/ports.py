@@ -1,0 +1,176 @@
+"""What each engine service needs from the store, as narrow typed Protocols.
+
+``storage.Store`` satisfies every one of them (mypy checks it where ``Cellwright``
+builds the services); a test can hand a service a small fake instead. Each Protocol
+lists only the calls its service makes, so a service's signature says what it may
+touch: ``Scenarios`` cannot read credentials, ``Accounts`` cannot start a run.
+
+The Protocols that already lived next to their one user stay there and are composed
+here: ``engine.ownership.ConnectionLookup`` and ``engine.secrets.SecretStore``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Protocol
+
+from engine.ownership import ConnectionLookup
+from engine.secrets import SecretStore
+from storage import AlertRule, ApiKey, AuditEntry, Connection, Execution, NodeResult, Scenario, User
+
+__all__ = [
+    "AccountStore",
+    "AuditLog",
+    "ConnectionStore",
+    "ExecutionStore",
+    "ScenarioStore",
+    "SignInStore",
+]
+
+
+class AuditLog(Protocol):
+    """Writes one line of the audit log."""
+
+    def audit(
+        self,
+        user_id: str | None,
+        action: str,
+        object_type: str,
+        object_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+class ScenarioStore(AuditLog, ConnectionLookup, SecretStore, Protocol):
+    """Scenarios and their versions (``engine.scenarios.Scenarios``); saving also checks
+    the cells' connections and seals typed secrets."""
+
+    def get_scenario(self, user_id: str, scenario_id: str) -> Scenario | None: ...
+    def list_scenarios(
+        self, user_id: str, *, name: str | None = None, tag: str | None = None
+    ) -> list[Scenario]: ...
+    def scenario_document(
+        self, scenario_id: str, version: int | None = None
+    ) -> dict[str, Any] | None: ...
+    def save_scenario(
+        self,
+        user_id: str,
+        document: dict[str, Any],
+        *,
+        scenario_id: str | None = None,
+        nodes: list[dict[str, Any]] | None = None,
+    ) -> Scenario: ...
+    def set_webhook_token(self, scenario_id: str, token: str | None) -> None: ...
+    def publish_scenario(
+        self, user_id: str, scenario_id: str, version: int | None = None
+    ) -> Scenario: ...
+    def set_scenario_status(
+        self, user_id: str, scenario_id: str, status: str
+    ) -> Scenario | None: ...
+    def delete_scenario(self, user_id: str, scenario_id: str) -> bool: ...
+
+
+class ConnectionStore(AuditLog, ConnectionLookup, Protocol):
+    """A user's connections, as listed and stored without a test call
+    (``engine.connections.Connections``); credentials are never read back here."""
+
+    def list_connections(self, user_id: str, app_id: str | None = None) -> list[Connection]: ...
+    def create_connection(
+        self,
+        user_id: str,
+        app_id: str,
+        name: str,
+        credentials: dict[str, Any],
+        *,
+        metadata: dict[str, Any] | None = None,
+        is_sandbox: bool = False,
+        status: str = "active",
+        status_message: str | None = None,
+    ) -> Connection: ...
+
+
+class ExecutionStore(Protocol):
+    """Executions as the front ends read them, queued ones, and the retention sweep
+    (``engine.executions.Executions``); running them is the executor's."""
+
+    def get_execution(self, user_id: str | None, execution_id: str) -> Execution | None: ...
+    def node_results(self, execution_id: str) -> list[NodeResult]: ...
+    def list_executions(
+        self,
+        user_id: str,
+        *,
+        scenario_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Execution]: ...
+    def count_executions(
+        self,
+        user_id: str,
+        *,
+        scenario_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        search: str | None = None,
+    ) -> int: ...
+    def create_execution(
+        self,
+        *,
+        scenario_id: str,
+        scenario_version: int,
+        user_id: str,
+        trigger: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> tuple[Execution, bool]: ...
+    def delete_executions_before(self, cutoff: datetime) -> int: ...
+
+
+class SignInStore(Protocol):
+    """What signing in needs (``workspace.sessions``): users by id and e-mail, password
+    hashes, revoked sessions and counted failures."""
+
+    def get_user(self, user_id: str) -> User | None: ...
+    def get_user_by_email(self, email: str) -> User | None: ...
+    def update_user(
+        self,
+        user_id: str,
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        password_hash: str | None = None,
+        is_admin: bool | None = None,
+    ) -> User | None: ...
+    def revoke_session(self, nonce: str, expires_at: datetime, now: datetime) -> None: ...
+    def session_revoked(self, nonce: str) -> bool: ...
+    def record_login_failure(self, keys: Iterable[str], at: datetime) -> None: ...
+    def login_failures(self, keys: Iterable[str], since: datetime) -> dict[str, int]: ...
+    def clear_login_failures(self, keys: Iterable[str]) -> None: ...
+
+
+class AccountStore(SignInStore, AuditLog, Protocol):
+    """Users, API keys, alert rules and the audit log (``engine.accounts.Accounts``)."""
+
+    def list_users(self) -> list[User]: ...
+    def create_user(
+        self, email: str, name: str = "", password_hash: str | None = None, is_admin: bool = False
+    ) -> User: ...
+    def create_api_key(self, user_id: str, name: str = "default") -> tuple[str, ApiKey]: ...
+    def list_api_keys(self, user_id: str) -> list[ApiKey]: ...
+    def revoke_api_key(self, user_id: str, key_id: str) -> bool: ...
+    def user_for_api_key(self, plaintext: str) -> User | None: ...
+    def create_alert_rule(
+        self,
+        user_id: str,
+        *,
+        scenario_id: str | None = None,
+        notify_workspace: bool = True,
+        webhook_url: str | None = None,
+    ) -> AlertRule: ...
+    def list_alert_rules(self, user_id: str) -> list[AlertRule]: ...
+    def delete_alert_rule(self, user_id: str, rule_id: str) -> bool: ...
+    def audit_entries(self, user_id: str | None = None, limit: int = 100) -> list[AuditEntry]: ...

@@ -1,0 +1,143 @@
+"""``Scenarios``: a user's scenarios and their saved versions.
+
+Saving checks the document against the apps, the cells' connections against the user's
+(``engine.ownership``) and moves typed secrets into the vault (``engine.secrets``).
+Publishing, enabling and disabling arm vendor triggers, so they stay with
+``Cellwright`` (``engine.arming``); this service only reads and stores.
+
+Every read takes the user: another user's scenario is ``NotFound``, the same answer as
+one that does not exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from cells import document as documents
+from cells.checks import operation_errors
+from cells.models import ScenarioDocument
+from engine import ownership
+from engine import secrets as stored_secrets
+from engine.errors import NotFound
+
+if TYPE_CHECKING:
+    from connectors.registry import Registry
+    from engine.ports import ScenarioStore
+    from storage import Scenario
+
+__all__ = ["Scenarios"]
+
+
+def _nothing() -> None:
+    return None
+
+
+class Scenarios:
+    """A user's scenarios. ``changed`` is called after every stored change (the webhook
+    ingress drops its cached routes)."""
+
+    def __init__(
+        self, store: ScenarioStore, apps: Registry, *, changed: Callable[[], None] = _nothing
+    ) -> None:
+        self._store = store
+        self._apps = apps
+        self._changed = changed
+
+    # -- reading ----------------------------------------------------------------------
+
+    def get(self, user_id: str, scenario_id: str) -> Scenario:
+        """The scenario; ``NotFound`` when it is not the user's."""
+        scenario = self._store.get_scenario(user_id, scenario_id)
+        if scenario is None:
+            raise NotFound(f"No scenario {scenario_id}.")
+        return scenario
+
+    def find(self, user_id: str, scenario_id: str) -> Scenario | None:
+        """The scenario, or None when it is not the user's (or was deleted)."""
+        return self._store.get_scenario(user_id, scenario_id)
+
+    def for_user(
+        self, user_id: str, *, name: str | None = None, tag: str | None = None
+    ) -> list[Scenario]:
+        """The user's scenarios, most recently changed first; ``name``: a case-insensitive
+        part of the name, ``tag``: one tag (lower-cased)."""
+        return self._store.list_scenarios(user_id, name=name, tag=tag)
+
+    def names(self, user_id: str) -> dict[str, str]:
+        """``{scenario id: name}`` of the user's scenarios (for pickers and tables)."""
+        return {s.id: s.name for s in self._store.list_scenarios(user_id)}
+
+    def document(self, user_id: str, scenario_id: str) -> ScenarioDocument:
+        """The latest saved version's document (the draft)."""
+        return documents.parse(self.get(user_id, scenario_id).document)
+
+    def export(self, user_id: str, scenario_id: str) -> str:
+        """The latest saved version as YAML."""
+        return documents.dump(self.document(user_id, scenario_id))
+
+    def version_document(self, user_id: str, scenario_id: str, version: int) -> ScenarioDocument:
+        """The document of one saved version (an execution's, say)."""
+        self.get(user_id, scenario_id)  # the store's versions are not per user: check the owner
+        data = self._store.scenario_document(scenario_id, version)
+        if data is None:
+            raise NotFound(f"Scenario {scenario_id} has no version {version}.")
+        return documents.parse(data, source=f"version {version}")
+
+    # -- storing ----------------------------------------------------------------------
+
+    def validate(self, doc: ScenarioDocument) -> None:
+        """Check that every cell names a real app and operation of the right kind."""
+        for error in operation_errors(doc, self._apps):
+            raise error
+
+    def save(
+        self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None
+    ) -> Scenario:
+        """Store a document (new, or a new version of ``scenario_id``).
+
+        Every connection must be one of the user's; secrets typed into secret fields go
+        to the vault and the stored document holds references. Saving never changes what
+        runs: publishing does (``Cellwright.publish``).
+        """
+        self.validate(doc)
+        existing = (
+            self._store.get_scenario(user_id, scenario_id) if scenario_id is not None else None
+        )
+        if scenario_id is not None and existing is None:
+            raise NotFound(f"No scenario {scenario_id}.")
+        ownership.check_connections(self._store, self._apps, user_id, doc)
+        doc = stored_secrets.seal(
+            self._store, self._apps, user_id, doc, existing.document if existing else None
+        )
+        scenario = self._store.save_scenario(
+            user_id, doc.to_data(), scenario_id=scenario_id, nodes=documents.node_rows(doc)
+        )
+        if not scenario.webhook_token:
+            self._store.set_webhook_token(scenario.id, secrets.token_urlsafe(24))
+            scenario = self.get(user_id, scenario.id)
+        self._store.audit(
+            user_id, "scenario.save", "scenario", scenario.id, {"version": scenario.version}
+        )
+        self._changed()
+        return scenario
+
+    def go_live_unarmed(self, user_id: str, scenario_id: str) -> Scenario | None:
+        """Publish the latest version and mark the scenario active without arming its
+        trigger. Only for data seeded before the server's event loop runs (the demo),
+        whose triggers need no vendor subscription: schedules and polling triggers start
+        from the stored state when the scheduler runs, Cellwright's own webhook URLs
+        answer at once. Everything else goes through ``Cellwright.enable``."""
+        self.get(user_id, scenario_id)
+        self._store.publish_scenario(user_id, scenario_id)
+        updated = self._store.set_scenario_status(user_id, scenario_id, "active")
+        self._changed()
+        return updated
+
+    def delete(self, user_id: str, scenario_id: str) -> None:
+        """Delete the scenario with its versions and executions. Disable it first
+        (``Cellwright.delete_scenario`` does both)."""
+        if not self._store.delete_scenario(user_id, scenario_id):
+            raise NotFound(f"No scenario {scenario_id}.")
+        self._changed()
