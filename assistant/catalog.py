@@ -61,7 +61,7 @@ def describe_operation(app: App, op: Operation) -> str:
 
     Outputs are listed for triggers only (``{{ trigger.x }}`` is what drafts map most);
     the prompt stays a few KB."""
-    line = f"  {op.kind} {op.key} \"{op.name}\": {_first_sentence(op.description)}"
+    line = f'  {op.kind} {op.key} "{op.name}": {_first_sentence(op.description)}'
     needs = _inputs(op)
     if needs:
         line += f" | needs: {needs}"
@@ -76,8 +76,27 @@ _WORD = re.compile(r"[a-z0-9]+")
 def _names(app: App) -> set[str]:
     """Words that name ``app`` in a request: its key, its name's words, and the service
     words its operation keys start with (``gmail`` of ``gmail_send_email``)."""
-    words = {app.key, *_WORD.findall(app.name.lower()), *(op.key.split("_")[0] for op in (*app.triggers, *app.actions))}
-    generic = {"new", "create", "update", "add", "find", "send", "on", "run", "catch", "every", "set", "request", "text", "the"}
+    words = {
+        app.key,
+        *_WORD.findall(app.name.lower()),
+        *(op.key.split("_")[0] for op in (*app.triggers, *app.actions)),
+    }
+    generic = {
+        "new",
+        "create",
+        "update",
+        "add",
+        "find",
+        "send",
+        "on",
+        "run",
+        "catch",
+        "every",
+        "set",
+        "request",
+        "text",
+        "the",
+    }
     return {w for w in words if len(w) > 2 and w not in generic}
 
 
@@ -99,9 +118,13 @@ def catalog(apps: Any, focus: str | None = None) -> str:
     lines: list[str] = []
     for app in apps:
         connection = "needs a connection" if app.needs_connection else "no connection"
-        lines.append(f"app {app.key} ({app.name}, {connection}): {_first_sentence(app.description)}")
+        lines.append(
+            f"app {app.key} ({app.name}, {connection}): {_first_sentence(app.description)}"
+        )
         if in_focus(app, focus):
             lines.extend(describe_operation(app, op) for op in (*app.triggers, *app.actions))
         else:
-            lines.append(f"  triggers: {', '.join(op.key for op in app.triggers)}; actions: {', '.join(op.key for op in app.actions)}")
+            lines.append(
+                f"  triggers: {', '.join(op.key for op in app.triggers)}; actions: {', '.join(op.key for op in app.actions)}"
+            )
     return "\n".join(lines)

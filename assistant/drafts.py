@@ -62,7 +62,9 @@ Rules:
 
 Catalog (app key, then each operation: kind, key, name, description, required inputs,
 trigger outputs):
-""".replace("{operators}", ", ".join(op.value for op in Operator)).replace("{filters}", ", ".join(FILTERS))
+""".replace("{operators}", ", ".join(op.value for op in Operator)).replace(
+    "{filters}", ", ".join(FILTERS)
+)
 
 REPAIR = """That document has these problems:
 {problems}
@@ -88,12 +90,16 @@ def split_answer(answer: str) -> tuple[str, str]:
     match = _FENCE.search(answer)
     if match is None:
         return answer.strip(), ""
-    notes = (answer[: match.start()] + answer[match.end():]).strip()
+    notes = (answer[: match.start()] + answer[match.end() :]).strip()
     return match.group(1).strip(), notes
 
 
 def _messages(error: CellwrightError) -> list[str]:
-    if isinstance(error, InvalidInputError) and error.errors and isinstance(error, documents.DocumentError):
+    if (
+        isinstance(error, InvalidInputError)
+        and error.errors
+        and isinstance(error, documents.DocumentError)
+    ):
         return [f"{e['field']}: {e['message']}" for e in error.errors]
     return [error.message]
 
@@ -128,14 +134,22 @@ async def draft(prompt: str, *, registry: Any, settings: Any) -> Draft:
     if not prompt:
         raise InvalidInputError("Describe the scenario you want first.")
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise InvalidInputError(f"The description is too long: at most {MAX_PROMPT_CHARS} characters.")
-    messages = [{"role": "system", "content": SYSTEM + catalog(registry, focus=prompt)}, {"role": "user", "content": prompt}]
+        raise InvalidInputError(
+            f"The description is too long: at most {MAX_PROMPT_CHARS} characters."
+        )
+    messages = [
+        {"role": "system", "content": SYSTEM + catalog(registry, focus=prompt)},
+        {"role": "user", "content": prompt},
+    ]
     answer = await complete(messages, settings)
     text, notes = split_answer(answer)
     doc, problems = check(text, registry)
     if problems:
         listed = "\n".join(f"- {p}" for p in problems)
-        messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": REPAIR.format(problems=listed)}]
+        messages += [
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": REPAIR.format(problems=listed)},
+        ]
         answer = await complete(messages, settings)
         text, notes = split_answer(answer)
         doc, problems = check(text, registry)

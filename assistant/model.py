@@ -46,7 +46,9 @@ async def _litellm() -> Any:
     try:
         module = await asyncio.to_thread(importlib.import_module, "litellm")
     except ImportError:
-        raise AssistantUnavailableError(f"The assistant is not installed: {INSTALL_HINT}.") from None
+        raise AssistantUnavailableError(
+            f"The assistant is not installed: {INSTALL_HINT}."
+        ) from None
     module.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on stdout
     return module
 
@@ -71,18 +73,34 @@ def _failure(exc: BaseException, litellm: Any) -> AssistantError:
     chain = _chain(exc)
     log.warning("assistant request failed: %s", " <- ".join(type(e).__name__ for e in chain))
     if isinstance(exc, errors.AuthenticationError | errors.PermissionDeniedError):
-        return AssistantError("The model provider refused the assistant's credentials. Check CELLWRIGHT_ASSISTANT_API_KEY.")
-    if any(isinstance(e, openai.APITimeoutError | httpx.TimeoutException | TimeoutError) for e in chain):
-        return AssistantError("The model did not answer in time. Try again, or raise CELLWRIGHT_ASSISTANT_TIMEOUT_SECONDS.")
+        return AssistantError(
+            "The model provider refused the assistant's credentials. Check CELLWRIGHT_ASSISTANT_API_KEY."
+        )
+    if any(
+        isinstance(e, openai.APITimeoutError | httpx.TimeoutException | TimeoutError) for e in chain
+    ):
+        return AssistantError(
+            "The model did not answer in time. Try again, or raise CELLWRIGHT_ASSISTANT_TIMEOUT_SECONDS."
+        )
     if isinstance(exc, errors.RateLimitError):
-        return AssistantError("The model provider is rate limiting the assistant. Try again in a minute.")
+        return AssistantError(
+            "The model provider is rate limiting the assistant. Try again in a minute."
+        )
     if isinstance(exc, errors.NotFoundError):
-        return AssistantError("The model provider does not know the configured model. Check CELLWRIGHT_ASSISTANT_MODEL.")
-    if any(isinstance(e, openai.APIConnectionError | httpx.TransportError | OSError) for e in chain):
-        return AssistantError("Could not reach the model provider. Check CELLWRIGHT_ASSISTANT_API_BASE and that the provider is up.")
+        return AssistantError(
+            "The model provider does not know the configured model. Check CELLWRIGHT_ASSISTANT_MODEL."
+        )
+    if any(
+        isinstance(e, openai.APIConnectionError | httpx.TransportError | OSError) for e in chain
+    ):
+        return AssistantError(
+            "Could not reach the model provider. Check CELLWRIGHT_ASSISTANT_API_BASE and that the provider is up."
+        )
     status = getattr(exc, "status_code", None)
     suffix = f" (HTTP {status})" if isinstance(status, int) else ""
-    return AssistantError(f"The model provider answered with an error{suffix}. Try again; the server log names the error's kind.")
+    return AssistantError(
+        f"The model provider answered with an error{suffix}. Try again; the server log names the error's kind."
+    )
 
 
 async def complete(messages: list[dict[str, str]], settings: Any) -> str:
@@ -93,8 +111,15 @@ async def complete(messages: list[dict[str, str]], settings: Any) -> str:
         raise AssistantUnavailableError(f"The assistant has no model: {MODEL_HINT}.")
     litellm = await _litellm()
     timeout = float(settings.assistant_timeout_seconds)
-    kwargs: dict[str, Any] = {"model": settings.assistant_model, "messages": messages, "timeout": timeout,
-                              "temperature": 0, "drop_params": True, "num_retries": 0, "max_retries": 0}
+    kwargs: dict[str, Any] = {
+        "model": settings.assistant_model,
+        "messages": messages,
+        "timeout": timeout,
+        "temperature": 0,
+        "drop_params": True,
+        "num_retries": 0,
+        "max_retries": 0,
+    }
     if settings.assistant_api_base:
         kwargs["api_base"] = settings.assistant_api_base
     if settings.assistant_api_key is not None:

@@ -34,14 +34,34 @@ def wait_http(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: fl
 
 
 def cli(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> str:
-    out = subprocess.run([sys.executable, "-m", "workspace.cli", *args, "--data-dir", str(data_dir)], check=True, capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})})
+    out = subprocess.run(
+        [sys.executable, "-m", "workspace.cli", *args, "--data-dir", str(data_dir)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
     return out.stdout.strip()
 
 
 def start_server(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "workspace.cli", "serve", "--port", str(port), "--data-dir", str(data_dir), "--no-demo"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "workspace.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--no-demo",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_http(f"http://127.0.0.1:{port}/healthz", proc)
     return proc

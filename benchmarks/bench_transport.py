@@ -43,10 +43,15 @@ async def main(seconds: float) -> None:
         url = f"http://127.0.0.1:{port}/"
         policy = NetworkPolicy.build(allow_private=True)
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-        default = build_http(app_key="bench", policy=policy, transport=httpx.AsyncHTTPTransport(limits=limits))
+        default = build_http(
+            app_key="bench", policy=policy, transport=httpx.AsyncHTTPTransport(limits=limits)
+        )
         aiohttp_based = build_http(app_key="bench", policy=policy)  # what connectors get
         results = {}
-        for name, http in (("httpx default transport", default), ("httpx + aiohttp transport", aiohttp_based)):
+        for name, http in (
+            ("httpx default transport", default),
+            ("httpx + aiohttp transport", aiohttp_based),
+        ):
             await measure(http, url, 1)  # warm up
             results[name] = await measure(http, url, seconds)
             await http.aclose()

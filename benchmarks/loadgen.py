@@ -1,6 +1,6 @@
 """A load generator in its own process: N concurrent clients POSTing JSON for D seconds.
 
-    python benchmarks/loadgen.py URL CONCURRENCY SECONDS  → one JSON line of figures
+python benchmarks/loadgen.py URL CONCURRENCY SECONDS  → one JSON line of figures
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import aiohttp
 BODY = {"id": 1, "amount": 42, "name": "alice"}
 
 
-async def client(session: aiohttp.ClientSession, url: str, stop: float, latencies: list[float], errors: list[int]) -> None:
+async def client(
+    session: aiohttp.ClientSession, url: str, stop: float, latencies: list[float], errors: list[int]
+) -> None:
     while time.perf_counter() < stop:
         t0 = time.perf_counter()
         try:
@@ -37,14 +39,27 @@ async def run(url: str, concurrency: int, seconds: float) -> dict[str, float]:
     async with aiohttp.ClientSession(connector=connector) as session:
         start = time.perf_counter()
         stop = start + seconds
-        await asyncio.gather(*(client(session, url, stop, latencies, errors) for _ in range(concurrency)))
+        await asyncio.gather(
+            *(client(session, url, stop, latencies, errors) for _ in range(concurrency))
+        )
         elapsed = time.perf_counter() - start
     latencies.sort()
 
     def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
+        return (
+            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+            if latencies
+            else float("nan")
+        )
 
-    return {"concurrency": concurrency, "requests": len(latencies), "errors": len(errors), "rps": len(latencies) / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+    return {
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+    }
 
 
 if __name__ == "__main__":

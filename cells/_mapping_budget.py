@@ -202,7 +202,9 @@ class WorkBudget:
         self.made = 0
         self.next_check = min(_CLOCK_EVERY, MAX_STEPS + 1)
         self.limits = limits
-        allowance, self.reason = (MAX_SECONDS, "evaluation") if limits is None else limits.allowance()
+        allowance, self.reason = (
+            (MAX_SECONDS, "evaluation") if limits is None else limits.allowance()
+        )
         self.started = clock()
         self.deadline = self.started + allowance
 

@@ -149,7 +149,9 @@ def flatten(value: Any, depth: int = 1) -> list[Any]:
             # One list held many times ([big] * n) would be copied n times over.
             part = flatten(item, depth - 1)
             if len(result) + len(part) > MAX_ITEMS:
-                raise ExpressionError(f"flatten would build a list of more than {MAX_ITEMS:,} items")
+                raise ExpressionError(
+                    f"flatten would build a list of more than {MAX_ITEMS:,} items"
+                )
             result.extend(part)
         else:
             result.append(item)

@@ -66,8 +66,7 @@ def check_value(size: int, what: str) -> None:
     """Raise when ``what`` would build a list or object larger than ``MAX_VALUE``."""
     if size > MAX_VALUE:
         raise ExpressionError(
-            f"{what} would build a value of about {size:,} characters"
-            f" (the limit is {MAX_VALUE:,})"
+            f"{what} would build a value of about {size:,} characters (the limit is {MAX_VALUE:,})"
         )
 
 
@@ -220,7 +219,9 @@ def check_str_method(
     elif name == "translate" and isinstance(text, str) and args:
         # {97: 'x' * 1000} turns every 'a' into a thousand characters
         table = args[0]
-        longest = max((len(v) for v in getattr(table, "values", list)() if isinstance(v, str)), default=1)
+        longest = max(
+            (len(v) for v in getattr(table, "values", list)() if isinstance(v, str)), default=1
+        )
         return check_size(len(text) * max(longest, 1), name)
     return len(text)
 
@@ -236,7 +237,9 @@ def _charge(context: Context, size: int, what: str) -> None:
 
 
 @pass_context
-def _join_filter(context: Context, value: Any, d: str = "", attribute: str | int | None = None) -> str:
+def _join_filter(
+    context: Context, value: Any, d: str = "", attribute: str | int | None = None
+) -> str:
     items: Iterable[Any] = ensure_defined(value)
     if attribute is not None:
         getter = make_attrgetter(context.environment, attribute)

@@ -59,12 +59,28 @@ def incomplete(doc: ScenarioDocument, apps: Any) -> list[dict[str, str]]:
         app = apps.get(cell.app)
         label = f"Cell '{cell.name or cell.id}'"
         if app.needs_connection and not cell.connection:
-            problems.append({"cell_id": cell.id, "field": "connection", "message": f"{label} needs a {app.name} connection."})
+            problems.append(
+                {
+                    "cell_id": cell.id,
+                    "field": "connection",
+                    "message": f"{label} needs a {app.name} connection.",
+                }
+            )
         try:
-            op = app.trigger(cell.operation) if isinstance(cell, TriggerCell) else app.action(cell.operation)
+            op = (
+                app.trigger(cell.operation)
+                if isinstance(cell, TriggerCell)
+                else app.action(cell.operation)
+            )
         except CellwrightError:
             continue  # operation_errors reports it
         for name, field in op.input.model_fields.items():
             if field.is_required() and _blank(cell.inputs.get(name)):
-                problems.append({"cell_id": cell.id, "field": name, "message": f"{label}: fill in '{name}' ({field.description or 'required'})."})
+                problems.append(
+                    {
+                        "cell_id": cell.id,
+                        "field": name,
+                        "message": f"{label}: fill in '{name}' ({field.description or 'required'}).",
+                    }
+                )
     return problems

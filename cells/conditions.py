@@ -216,7 +216,11 @@ def _evaluate_rule(
 ) -> bool:
     unary = rule.op in UNARY_OPERATORS
     left = render(
-        rule.left, context, cell_id=cell_id, field=f"{path}.left", missing_as_none=unary,
+        rule.left,
+        context,
+        cell_id=cell_id,
+        field=f"{path}.left",
+        missing_as_none=unary,
         limits=limits,
     )
     right = (

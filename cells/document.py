@@ -32,12 +32,21 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
     for item in loc:
         if isinstance(item, int):
             label = f"[{item}]"
-            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) and "id" in node[item]:
+            if (
+                isinstance(node, list)
+                and item < len(node)
+                and isinstance(node[item], dict)
+                and "id" in node[item]
+            ):
                 label = f"[{item}] (id '{node[item]['id']}')"
             parts.append(label)
             node = node[item] if isinstance(node, list) and item < len(node) else None
         else:
-            if isinstance(item, str) and item in ("trigger", "action", "transformer", "condition") and parts:
+            if (
+                isinstance(item, str)
+                and item in ("trigger", "action", "transformer", "condition")
+                and parts
+            ):
                 continue  # pydantic's discriminator tag, not a place in the file
             parts.append(("." if parts else "") + str(item))
             node = node.get(item) if isinstance(node, dict) else None
@@ -47,7 +56,9 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
 def parse(data: Any, *, source: str = "scenario") -> ScenarioDocument:
     """Validate already-parsed data."""
     if not isinstance(data, dict):
-        raise DocumentError(f"{source}: a scenario document is a mapping with 'name' and 'cells', got {type(data).__name__}.")
+        raise DocumentError(
+            f"{source}: a scenario document is a mapping with 'name' and 'cells', got {type(data).__name__}."
+        )
     try:
         return ScenarioDocument.model_validate(data)
     except ValidationError as exc:
@@ -55,7 +66,9 @@ def parse(data: Any, *, source: str = "scenario") -> ScenarioDocument:
         for err in exc.errors(include_url=False, include_input=False):
             message = err["msg"].removeprefix("Value error, ")
             where = (err.get("ctx") or {}).get("where")
-            errors.append({"field": where or _location(tuple(err["loc"]), data), "message": message})
+            errors.append(
+                {"field": where or _location(tuple(err["loc"]), data), "message": message}
+            )
         lines = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:8])
         more = f" (+{len(errors) - 8} more)" if len(errors) > 8 else ""
         raise DocumentError(f"{source}: {lines}{more}", errors=errors) from None
@@ -72,16 +85,23 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def loads(text: str, *, source: str = "scenario") -> ScenarioDocument:
     """Parse YAML or JSON text (JSON is YAML, but JSON errors read better as JSON)."""
     stripped = text.lstrip()
     try:
-        data = json.loads(text) if stripped.startswith(("{", "[")) else yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+        if stripped.startswith(("{", "[")):
+            data = json.loads(text)
+        else:
+            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
     except json.JSONDecodeError as exc:
-        raise DocumentError(f"{source}: not valid JSON — {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
+        raise DocumentError(
+            f"{source}: not valid JSON — {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -155,14 +175,28 @@ def node_rows(doc: ScenarioDocument) -> list[dict[str, Any]]:
             "conditions": None,
         }
         if isinstance(cell, OperationCell):
-            row.update(app_id=cell.app, connection_id=cell.connection, operation=cell.operation, input_mappings=cell.inputs)
+            row.update(
+                app_id=cell.app,
+                connection_id=cell.connection,
+                operation=cell.operation,
+                input_mappings=cell.inputs,
+            )
             if cell.kind != "trigger":
                 row["config"] = {"on_error": getattr(cell, "on_error", "fail")}
         elif isinstance(cell, ConditionCell):
             dumped = cell.model_dump(mode="json", exclude={"branches"}, exclude_none=True)
-            row["conditions"] = [dumped.get("rules")] if cell.rules else [
-                {"branch": b.name, "fallback": b.fallback, "rules": b.model_dump(mode="json")["rules"]} for b in cell.branches or []
-            ]
+            row["conditions"] = (
+                [dumped.get("rules")]
+                if cell.rules
+                else [
+                    {
+                        "branch": b.name,
+                        "fallback": b.fallback,
+                        "rules": b.model_dump(mode="json")["rules"],
+                    }
+                    for b in cell.branches or []
+                ]
+            )
             row["config"] = {"match": cell.match, "mode": "router" if cell.is_router else "filter"}
         rows.append(row)
     return rows

@@ -103,8 +103,42 @@ _LIGHT_NODES = (
     nodes.Pos,
 )
 #: filters and tests that cost at most one pass over a value the limits already bound
-_LIGHT_FILTERS = frozenset({"default", "d", "lower", "upper", "trim", "string", "int", "float", "length", "count", "abs", "round", "title", "capitalize", "first", "last"})
-_LIGHT_TESTS = frozenset({"defined", "undefined", "none", "number", "string", "mapping", "sequence", "boolean", "true", "false", "integer", "float"})
+_LIGHT_FILTERS = frozenset(
+    {
+        "default",
+        "d",
+        "lower",
+        "upper",
+        "trim",
+        "string",
+        "int",
+        "float",
+        "length",
+        "count",
+        "abs",
+        "round",
+        "title",
+        "capitalize",
+        "first",
+        "last",
+    }
+)
+_LIGHT_TESTS = frozenset(
+    {
+        "defined",
+        "undefined",
+        "none",
+        "number",
+        "string",
+        "mapping",
+        "sequence",
+        "boolean",
+        "true",
+        "false",
+        "integer",
+        "float",
+    }
+)
 
 
 def _light_node(node: nodes.Node) -> bool:
@@ -113,6 +147,8 @@ def _light_node(node: nodes.Node) -> bool:
     if isinstance(node, nodes.Filter):  # "cellwright:…" filters are the budget's own clock
         return node.name in _LIGHT_FILTERS or node.name.startswith("cellwright:")
     return isinstance(node, nodes.Test) and node.name in _LIGHT_TESTS
+
+
 _T = TypeVar("_T")
 
 
@@ -407,8 +443,13 @@ async def render_async(
     within the same budgets.
     """
     work = partial(
-        render, value, context, cell_id=cell_id, field=field,
-        missing_as_none=missing_as_none, limits=limits,
+        render,
+        value,
+        context,
+        cell_id=cell_id,
+        field=field,
+        missing_as_none=missing_as_none,
+        limits=limits,
     )
     if is_light(value):
         return work()

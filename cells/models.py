@@ -28,7 +28,11 @@ class _Strict(BaseModel):
 
 
 class CellBase(_Strict):
-    id: str = Field(description="Unique within the scenario; later cells refer to this cell's output as steps.<id>.", pattern=CELL_ID.pattern, examples=["create_post"])
+    id: str = Field(
+        description="Unique within the scenario; later cells refer to this cell's output as steps.<id>.",
+        pattern=CELL_ID.pattern,
+        examples=["create_post"],
+    )
     name: str | None = Field(None, description="A label shown in the workspace.")
     notes: str | None = Field(None, description="Free text for whoever maintains the scenario.")
 
@@ -36,8 +40,13 @@ class CellBase(_Strict):
 class OperationCell(CellBase):
     app: str = Field(description="The app key, e.g. 'slack'.")
     operation: str = Field(description="The trigger or action key within the app.")
-    connection: str | None = Field(None, description="The id of the connection the cell uses (apps that need auth).")
-    inputs: dict[str, Any] = Field(default_factory=dict, description="Input fields; strings may hold {{ }} references to earlier cells.")
+    connection: str | None = Field(
+        None, description="The id of the connection the cell uses (apps that need auth)."
+    )
+    inputs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Input fields; strings may hold {{ }} references to earlier cells.",
+    )
 
 
 class TriggerCell(OperationCell):
@@ -55,14 +64,20 @@ class ActionCell(OperationCell):
     """Calls an app's action."""
 
     kind: Literal["action"]
-    on_error: Literal["fail", "continue"] = Field("fail", description="fail: the run fails with this cell. continue: record the error and go on.")
+    on_error: Literal["fail", "continue"] = Field(
+        "fail",
+        description="fail: the run fails with this cell. continue: record the error and go on.",
+    )
 
 
 class TransformerCell(OperationCell):
     """Reshapes data (formatter, lookup table); needs no connection."""
 
     kind: Literal["transformer"]
-    on_error: Literal["fail", "continue"] = Field("fail", description="fail: the run fails with this cell. continue: record the error and go on.")
+    on_error: Literal["fail", "continue"] = Field(
+        "fail",
+        description="fail: the run fails with this cell. continue: record the error and go on.",
+    )
 
 
 _PRESENT: JsonDict = {"not": {"type": "null"}}
@@ -73,13 +88,27 @@ class Branch(_Strict):
     """One route of a router: runs its cells when its rules pass."""
 
     # the JSON Schema says what ``ConditionCell._one_mode`` checks: rules, or fallback: true
-    model_config = ConfigDict(json_schema_extra={"anyOf": [
-        {"title": "A branch with rules", "required": ["rules"], "properties": {"rules": _PRESENT}},
-        {"title": "The fallback branch", "required": ["fallback"], "properties": {"fallback": {"const": True}}},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "title": "A branch with rules",
+                    "required": ["rules"],
+                    "properties": {"rules": _PRESENT},
+                },
+                {
+                    "title": "The fallback branch",
+                    "required": ["fallback"],
+                    "properties": {"fallback": {"const": True}},
+                },
+            ]
+        }
+    )
 
     name: str = Field(description="Shown in the workspace and in execution records.")
-    rules: RuleGroup | None = Field(None, description="When the branch runs. Omit for the fallback branch.")
+    rules: RuleGroup | None = Field(
+        None, description="When the branch runs. Omit for the fallback branch."
+    )
     fallback: bool = Field(False, description="Runs only when no other branch matched.")
     cells: list[Cell] = Field(default_factory=list, description="The branch's cells, in order.")
 
@@ -89,36 +118,65 @@ class ConditionCell(CellBase):
 
     # the JSON Schema says what ``_one_mode`` checks: rules XOR branches (at least one,
     # at most one fallback); unique branch names are checked on import (JSON Schema cannot)
-    model_config = ConfigDict(json_schema_extra={"oneOf": [
-        {"title": "Filter", "required": ["rules"], "properties": {"rules": _PRESENT, "branches": _ABSENT}},
-        {
-            "title": "Router",
-            "required": ["branches"],
-            "properties": {
-                "rules": _ABSENT,
-                "branches": {"type": "array", "minItems": 1, "minContains": 0, "maxContains": 1, "contains": {"required": ["fallback"], "properties": {"fallback": {"const": True}}}},
-            },
-        },
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "title": "Filter",
+                    "required": ["rules"],
+                    "properties": {"rules": _PRESENT, "branches": _ABSENT},
+                },
+                {
+                    "title": "Router",
+                    "required": ["branches"],
+                    "properties": {
+                        "rules": _ABSENT,
+                        "branches": {
+                            "type": "array",
+                            "minItems": 1,
+                            "minContains": 0,
+                            "maxContains": 1,
+                            "contains": {
+                                "required": ["fallback"],
+                                "properties": {"fallback": {"const": True}},
+                            },
+                        },
+                    },
+                },
+            ]
+        }
+    )
 
     kind: Literal["condition"]
-    rules: RuleGroup | None = Field(None, description="Filter: the run goes on only when these rules pass (not with branches).")
-    branches: list[Branch] | None = Field(None, description="Router: named branches, each with rules and cells (not with rules).")
-    match: Literal["all", "first"] = Field("all", description="Router: run every matching branch, or only the first.")
+    rules: RuleGroup | None = Field(
+        None, description="Filter: the run goes on only when these rules pass (not with branches)."
+    )
+    branches: list[Branch] | None = Field(
+        None, description="Router: named branches, each with rules and cells (not with rules)."
+    )
+    match: Literal["all", "first"] = Field(
+        "all", description="Router: run every matching branch, or only the first."
+    )
 
     @model_validator(mode="after")
     def _one_mode(self) -> ConditionCell:
         if (self.rules is None) == (self.branches is None):
-            raise ValueError(f"condition cell '{self.id}' needs either 'rules' (a filter) or 'branches' (a router), not both or neither")
+            raise ValueError(
+                f"condition cell '{self.id}' needs either 'rules' (a filter) or 'branches' (a router), not both or neither"
+            )
         if self.branches is not None:
             if not self.branches:
                 raise ValueError(f"router '{self.id}' needs at least one branch")
             fallbacks = [b for b in self.branches if b.fallback]
             if len(fallbacks) > 1:
-                raise ValueError(f"router '{self.id}' has {len(fallbacks)} fallback branches; at most one is allowed")
+                raise ValueError(
+                    f"router '{self.id}' has {len(fallbacks)} fallback branches; at most one is allowed"
+                )
             for branch in self.branches:
                 if not branch.fallback and branch.rules is None:
-                    raise ValueError(f"branch '{branch.name}' of router '{self.id}' needs rules, or 'fallback: true'")
+                    raise ValueError(
+                        f"branch '{branch.name}' of router '{self.id}' needs rules, or 'fallback: true'"
+                    )
             names = [b.name for b in self.branches]
             if len(set(names)) != len(names):
                 raise ValueError(f"router '{self.id}' has two branches with the same name")
@@ -140,24 +198,39 @@ StepCell = ActionCell | TransformerCell | ConditionCell
 class ScenarioSettings(_Strict):
     """Run-time behaviour of the whole scenario."""
 
-    retry_count: int = Field(2, ge=0, le=10, description="How often a cell that failed with a temporary error (network, timeout, 429, 5xx) is retried, with exponential backoff.")
+    retry_count: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="How often a cell that failed with a temporary error (network, timeout, 429, 5xx) is retried, with exponential backoff.",
+    )
     notify_on_error: bool = Field(False, description="Alert when a run fails.")
-    timeout_seconds: float = Field(300, gt=0, le=3600, description="The whole run is stopped after this many seconds.")
-    cell_timeout_seconds: float = Field(60, gt=0, le=3600, description="A single cell is stopped after this many seconds.")
+    timeout_seconds: float = Field(
+        300, gt=0, le=3600, description="The whole run is stopped after this many seconds."
+    )
+    cell_timeout_seconds: float = Field(
+        60, gt=0, le=3600, description="A single cell is stopped after this many seconds."
+    )
 
 
 class ScenarioDocument(_Strict):
     """A scenario as a file: what ``cellwright import`` reads and ``export`` writes."""
 
-    schema_: Literal["cellwright/scenario@1"] = Field("cellwright/scenario@1", alias="schema", description="Document format version.")
+    schema_: Literal["cellwright/scenario@1"] = Field(
+        "cellwright/scenario@1", alias="schema", description="Document format version."
+    )
     name: str = Field(min_length=1, max_length=200, description="The scenario's name.")
     description: str = Field("", description="What the scenario does.")
     tags: list[str] = Field(
-        default_factory=list, max_length=MAX_TAGS, examples=[["billing", "slack"]],
+        default_factory=list,
+        max_length=MAX_TAGS,
+        examples=[["billing", "slack"]],
         description=f"Labels to group and find scenarios by (lower-cased, at most {MAX_TAGS} of up to {MAX_TAG_LENGTH} characters each).",
     )
     settings: ScenarioSettings = Field(default_factory=ScenarioSettings)
-    cells: list[Cell] = Field(min_length=1, description="The trigger first, then the steps in order.")
+    cells: list[Cell] = Field(
+        min_length=1, description="The trigger first, then the steps in order."
+    )
 
     @field_validator("tags")
     @classmethod
@@ -169,7 +242,9 @@ class ScenarioDocument(_Strict):
             if not tag:
                 raise ValueError("a tag is empty; write a word such as 'billing', or remove it")
             if len(tag) > MAX_TAG_LENGTH:
-                raise ValueError(f"the tag '{tag[:MAX_TAG_LENGTH]}…' is longer than {MAX_TAG_LENGTH} characters; shorten it")
+                raise ValueError(
+                    f"the tag '{tag[:MAX_TAG_LENGTH]}…' is longer than {MAX_TAG_LENGTH} characters; shorten it"
+                )
             if tag not in out:
                 out.append(tag)
         return out
@@ -180,15 +255,24 @@ class ScenarioDocument(_Strict):
         if not isinstance(first, TriggerCell):
             raise _invalid(
                 f"the first cell must be the trigger (kind: trigger); '{first.id}' is of kind '{first.kind}'",
-                f"{_label('cells', 0, first)}.kind", first.id,
+                f"{_label('cells', 0, first)}.kind",
+                first.id,
             )
         seen: set[str] = set()
         for cell, where in _paths(self.cells, "cells"):
             if cell.id in seen:
-                raise _invalid(f"two cells use the id '{cell.id}'; ids must be unique in the scenario", f"{where}.id", cell.id)
+                raise _invalid(
+                    f"two cells use the id '{cell.id}'; ids must be unique in the scenario",
+                    f"{where}.id",
+                    cell.id,
+                )
             seen.add(cell.id)
             if isinstance(cell, TriggerCell) and cell is not first:
-                raise _invalid(f"cell '{cell.id}' is a trigger; only the first cell may be one", f"{where}.kind", cell.id)
+                raise _invalid(
+                    f"cell '{cell.id}' is a trigger; only the first cell may be one",
+                    f"{where}.kind",
+                    cell.id,
+                )
         _check_references(self)
         return self
 
@@ -219,7 +303,9 @@ class ScenarioDocument(_Strict):
         ``timeout_seconds: 300`` still overrides the operator's default). Keys come in
         reading order: ``schema``, ``name``…, and each cell starts with ``id`` and ``kind``.
         """
-        data = self.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude={"schema_", "settings"})
+        data = self.model_dump(
+            mode="json", by_alias=True, exclude_defaults=True, exclude={"schema_", "settings"}
+        )
         settings = self.settings.model_dump(mode="json", exclude_unset=True)
         out: dict[str, Any] = {"schema": "cellwright/scenario@1"}
         for key in ("name", "description", "tags"):
@@ -287,18 +373,30 @@ def _check_references(doc: ScenarioDocument) -> None:
             if isinstance(cell, ConditionCell):
                 sources.append((f"{where}.rules", cell.model_dump(include={"rules"})))
                 for b, branch in enumerate(cell.branches or []):
-                    sources.append((f"{where}.branches[{b}].rules", branch.model_dump(include={"rules"})))
+                    sources.append(
+                        (f"{where}.branches[{b}].rules", branch.model_dump(include={"rules"}))
+                    )
             for field_where, source in sources:
                 for ref in sorted(referenced_steps(source)):
                     if ref not in available:
-                        hint = f" Cells before it: {', '.join(sorted(available))}." if available else ""
-                        raise _invalid(f"cell '{cell.id}' refers to steps.{ref}, which is not a cell that runs before it.{hint}", field_where, cell.id)
+                        hint = (
+                            f" Cells before it: {', '.join(sorted(available))}."
+                            if available
+                            else ""
+                        )
+                        raise _invalid(
+                            f"cell '{cell.id}' refers to steps.{ref}, which is not a cell that runs before it.{hint}",
+                            field_where,
+                            cell.id,
+                        )
             inner: set[str] = set()
             if isinstance(cell, ConditionCell) and cell.branches:
                 for b, branch in enumerate(cell.branches):
                     # cells after the router may use a branch's outputs (with `default`
                     # for the branches that did not run)
-                    inner |= visit(branch.cells, available | {cell.id}, f"{where}.branches[{b}].cells")
+                    inner |= visit(
+                        branch.cells, available | {cell.id}, f"{where}.branches[{b}].cells"
+                    )
             available |= inner | {cell.id}
         return available
 

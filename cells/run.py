@@ -41,7 +41,9 @@ from connectors.sdk.errors import error_from_exception
 class ContextFactory(Protocol):
     """Builds the ``OperationContext`` for a cell (connection, HTTP client, keys)."""
 
-    def __call__(self, cell: OperationCell, app: App, *, idempotency_key: str) -> Awaitable[OperationContext]: ...
+    def __call__(
+        self, cell: OperationCell, app: App, *, idempotency_key: str
+    ) -> Awaitable[OperationContext]: ...
 
 
 class SecretResolver(Protocol):
@@ -49,7 +51,9 @@ class SecretResolver(Protocol):
     stored values (``engine/secrets.py``); raises a ``CellwrightError`` when one is not the
     cell's owner's."""
 
-    def __call__(self, cell: OperationCell, inputs: Mapping[str, Any], fields: frozenset[str]) -> Awaitable[dict[str, Any]]: ...
+    def __call__(
+        self, cell: OperationCell, inputs: Mapping[str, Any], fields: frozenset[str]
+    ) -> Awaitable[dict[str, Any]]: ...
 
 
 class AppLookup(Protocol):
@@ -93,15 +97,25 @@ def idempotency_key(execution_id: str, cell_id: str, item: int | str = 0) -> str
     return f"cw-{digest[:40]}"
 
 
-def validation_error(cell_id: str, exc: ValidationError, what: str = "input", *, subject: str | None = None) -> InvalidInputError:
+def validation_error(
+    cell_id: str, exc: ValidationError, what: str = "input", *, subject: str | None = None
+) -> InvalidInputError:
     """A pydantic error as a message that names the cell (or ``subject``) and each field."""
     errors = [
-        {"field": ".".join(str(p) for p in err["loc"]) or "(root)", "message": err["msg"], "type": err["type"]}
+        {
+            "field": ".".join(str(p) for p in err["loc"]) or "(root)",
+            "message": err["msg"],
+            "type": err["type"],
+        }
         for err in exc.errors(include_url=False, include_input=False)
     ]
     listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
-    return InvalidInputError(f"{subject or f'Cell {cell_id!r}'}: invalid {what} — {listed}{more}", errors=errors, cell_id=cell_id)
+    return InvalidInputError(
+        f"{subject or f'Cell {cell_id!r}'}: invalid {what} — {listed}{more}",
+        errors=errors,
+        cell_id=cell_id,
+    )
 
 
 def dump(value: BaseModel | Mapping[str, Any] | Any) -> Any:
@@ -119,9 +133,12 @@ def validate_output(cell_id: str, model: type[BaseModel], value: Any) -> dict[st
             parsed = model.model_validate(dump(value))
     except ValidationError as exc:
         listed = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors(include_url=False, include_input=False)[:5]
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)[:5]
         )
-        raise InvalidOutputError(f"Cell '{cell_id}': the app returned data that does not match its output model — {listed}") from None
+        raise InvalidOutputError(
+            f"Cell '{cell_id}': the app returned data that does not match its output model — {listed}"
+        ) from None
     result: dict[str, Any] = parsed.model_dump(mode="json", by_alias=True)
     return result
 
@@ -165,7 +182,9 @@ async def run_operation_cell(
         result.input = masked(rendered, fields)  # never a secret, even when validation fails
         if next(refs_in(rendered, fields), None) is not None:
             if resolve_secrets is None:
-                raise ConfigurationError(f"Cell '{cell.id}' uses a stored secret, which cannot be read here.")
+                raise ConfigurationError(
+                    f"Cell '{cell.id}' uses a stored secret, which cannot be read here."
+                )
             rendered = await resolve_secrets(cell, rendered, fields)
         try:
             inputs = op.input.model_validate(rendered)
@@ -173,12 +192,16 @@ async def run_operation_cell(
             raise validation_error(cell.id, exc) from None
         result.input = masked(dump(inputs), fields)  # masked secrets, defaults filled in
         if app.needs_connection and not cell.connection:
-            raise ConfigurationError(f"Cell '{cell.id}' needs a {app.name} connection; pick one in the cell.")
+            raise ConfigurationError(
+                f"Cell '{cell.id}' needs a {app.name} connection; pick one in the cell."
+            )
         ctx = await make_context(cell, app, idempotency_key=idempotency_key)
         try:
             raw = await asyncio.wait_for(op.perform(ctx, inputs), timeout)
         except TimeoutError:
-            raise CallTimeoutError(f"Cell '{cell.id}' took longer than {timeout:g} s and was stopped.") from None
+            raise CallTimeoutError(
+                f"Cell '{cell.id}' took longer than {timeout:g} s and was stopped."
+            ) from None
         result.output = validate_output(cell.id, op.output, raw)
         result.status = "completed"
     return result
@@ -251,8 +274,14 @@ async def run_cell(
     if isinstance(cell, ConditionCell):
         return (await run_condition_cell_async(cell, context, limits=limits))[0]
     return await run_operation_cell(
-        cell, context, apps=apps, make_context=make_context, idempotency_key=idempotency_key,
-        timeout=timeout, resolve_secrets=resolve_secrets, limits=limits,
+        cell,
+        context,
+        apps=apps,
+        make_context=make_context,
+        idempotency_key=idempotency_key,
+        timeout=timeout,
+        resolve_secrets=resolve_secrets,
+        limits=limits,
     )
 
 

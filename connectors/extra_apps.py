@@ -45,7 +45,9 @@ class Source:
     @classmethod
     def from_entry_point(cls, ep: EntryPoint) -> Source:
         package = f" of the package '{ep.dist.name}'" if ep.dist is not None else ""
-        return cls(ep.value, f"entry point '{ep.name} = {ep.value}' (group {ENTRY_POINT_GROUP}){package}")
+        return cls(
+            ep.value, f"entry point '{ep.name} = {ep.value}' (group {ENTRY_POINT_GROUP}){package}"
+        )
 
 
 def registry_for(entries: Sequence[str], *, installed: bool = True) -> Registry:
@@ -85,7 +87,8 @@ def load_extra_apps(sources: Iterable[Source]) -> tuple[App, ...]:
             if problems:
                 raise ConfigurationError(
                     f"The app '{app.key}' from the {source.origin} does not pass Cellwright's app checks: "
-                    + "; ".join(problems) + ". Fix the app (see docs/adding-an-app.md), or remove the entry."
+                    + "; ".join(problems)
+                    + ". Fix the app (see docs/adding-an-app.md), or remove the entry."
                 )
             found[app.key] = (app, source)
     return tuple(app for app, _ in found.values())
@@ -100,7 +103,9 @@ def _apps_of(source: Source) -> list[App]:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name is not None and (module_name == exc.name or module_name.startswith(exc.name + ".")):  # it, or its package, is missing
+        if exc.name is not None and (
+            module_name == exc.name or module_name.startswith(exc.name + ".")
+        ):  # it, or its package, is missing
             raise ConfigurationError(
                 f"The {source.origin} names the module '{module_name}', which is not installed. "
                 "Install the package that provides it in Cellwright's Python environment (or add its folder to PYTHONPATH), "
@@ -109,7 +114,9 @@ def _apps_of(source: Source) -> list[App]:
         raise ConfigurationError(
             f"The {source.origin}: the module '{module_name}' needs '{exc.name}', which is not installed. Install it."
         ) from exc
-    except Exception as exc:  # the module's own code failed: a syntax error, an App refused by its constructor…
+    except (
+        Exception
+    ) as exc:  # the module's own code failed: a syntax error, an App refused by its constructor…
         raise ConfigurationError(
             f"The {source.origin}: the module '{module_name}' failed while importing ({type(exc).__name__}: {_message(exc)}). "
             "Fix the module, or remove the entry."

@@ -75,7 +75,14 @@ class _Try:
 class Alerts:
     """Delivers failure alerts of one store's executions."""
 
-    def __init__(self, store: Store, settings: Settings, *, timeout: float = DELIVERY_TIMEOUT_SECONDS, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        timeout: float = DELIVERY_TIMEOUT_SECONDS,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.policy = network_policy(settings)
@@ -83,22 +90,33 @@ class Alerts:
         self.sleep = sleep  # the wait between attempts (tests record it)
         self._tasks: set[asyncio.Task[None]] = set()  # strong references: not collected mid-flight
 
-    def notify(self, execution: Execution, scenario_name: str, notify_on_error: bool) -> asyncio.Task[None]:
+    def notify(
+        self, execution: Execution, scenario_name: str, notify_on_error: bool
+    ) -> asyncio.Task[None]:
         """Deliver in the background (fire and forget); returns the task."""
-        task = asyncio.create_task(self.execution_failed(execution, scenario_name, notify_on_error), name=f"alerts-{execution.id}")
+        task = asyncio.create_task(
+            self.execution_failed(execution, scenario_name, notify_on_error),
+            name=f"alerts-{execution.id}",
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def execution_failed(self, execution: Execution, scenario_name: str, notify_on_error: bool) -> None:
+    async def execution_failed(
+        self, execution: Execution, scenario_name: str, notify_on_error: bool
+    ) -> None:
         """Alert about a failed execution. Never raises (bar cancellation)."""
         try:
             await self._execution_failed(execution, scenario_name, notify_on_error)
         except Exception:
             log.exception("execution %s: alert delivery failed", execution.id)
 
-    async def _execution_failed(self, execution: Execution, scenario_name: str, notify_on_error: bool) -> None:
-        rules = await asyncio.to_thread(self.store.alert_rules_for, execution.user_id, execution.scenario_id)
+    async def _execution_failed(
+        self, execution: Execution, scenario_name: str, notify_on_error: bool
+    ) -> None:
+        rules = await asyncio.to_thread(
+            self.store.alert_rules_for, execution.user_id, execution.scenario_id
+        )
         by_url: dict[str, list[str]] = {}  # one POST per URL, audited with every rule naming it
         for rule in rules:
             if rule.webhook_url:
@@ -110,7 +128,11 @@ class Alerts:
                 "alert.execution_failed",
                 "execution",
                 execution.id,
-                {"scenario_id": execution.scenario_id, "scenario_name": scenario_name, "error": _error_summary(execution.error)},
+                {
+                    "scenario_id": execution.scenario_id,
+                    "scenario_name": scenario_name,
+                    "error": _error_summary(execution.error),
+                },
             )
         if not by_url:
             return
@@ -124,11 +146,23 @@ class Alerts:
             secrets=list(by_url),  # error messages never echo a URL's token
         )
         try:
-            await asyncio.gather(*(self._deliver(http, url, rule_ids, payload, execution) for url, rule_ids in by_url.items()))
+            await asyncio.gather(
+                *(
+                    self._deliver(http, url, rule_ids, payload, execution)
+                    for url, rule_ids in by_url.items()
+                )
+            )
         finally:
             await http.aclose()
 
-    async def _deliver(self, http: ConnectorHttp, url: str, rule_ids: list[str], payload: dict[str, Any], execution: Execution) -> None:
+    async def _deliver(
+        self,
+        http: ConnectorHttp,
+        url: str,
+        rule_ids: list[str],
+        payload: dict[str, Any],
+        execution: Execution,
+    ) -> None:
         """POST until delivered, a failure retrying cannot fix, or the last attempt; audit the outcome."""
         host = urlsplit(url).hostname or "?"
         attempts = self.settings.alert_attempts
@@ -139,28 +173,79 @@ class Alerts:
                 tried += 1
                 if result.delivered or not result.retry or tried >= attempts:
                     break
-                delay = retry_delay(tried - 1, self.settings.retry_base_seconds, self.settings.retry_max_seconds, result.retry_after)
-                log.info("execution %s: alert webhook on %s: %s (attempt %d of %d); retrying in %.2f s", execution.id, host, result.reason, tried, attempts, delay)
+                delay = retry_delay(
+                    tried - 1,
+                    self.settings.retry_base_seconds,
+                    self.settings.retry_max_seconds,
+                    result.retry_after,
+                )
+                log.info(
+                    "execution %s: alert webhook on %s: %s (attempt %d of %d); retrying in %.2f s",
+                    execution.id,
+                    host,
+                    result.reason,
+                    tried,
+                    attempts,
+                    delay,
+                )
                 await self.sleep(delay)
         except asyncio.CancelledError:  # the service is stopping: say so, without a traceback
-            log.warning("execution %s: alert webhook on %s: delivery cancelled after %d attempt(s) (the service stopped)", execution.id, host, tried)
+            log.warning(
+                "execution %s: alert webhook on %s: delivery cancelled after %d attempt(s) (the service stopped)",
+                execution.id,
+                host,
+                tried,
+            )
             raise
         plural = "s" if tried != 1 else ""
         if result.delivered:
-            log.log(logging.INFO if tried > 1 else logging.DEBUG, "execution %s: alert webhook on %s: delivered (%s) after %d attempt%s", execution.id, host, result.reason, tried, plural)
+            log.log(
+                logging.INFO if tried > 1 else logging.DEBUG,
+                "execution %s: alert webhook on %s: delivered (%s) after %d attempt%s",
+                execution.id,
+                host,
+                result.reason,
+                tried,
+                plural,
+            )
         else:
-            log.warning("execution %s: alert webhook on %s failed: %s after %d attempt%s%s", execution.id, host, result.reason, tried, plural, _not_retried(result))
-        details = {"rule_ids": rule_ids, "host": host, "attempts": tried, "status": result.status, "error": result.error}
+            log.warning(
+                "execution %s: alert webhook on %s failed: %s after %d attempt%s%s",
+                execution.id,
+                host,
+                result.reason,
+                tried,
+                plural,
+                _not_retried(result),
+            )
+        details = {
+            "rule_ids": rule_ids,
+            "host": host,
+            "attempts": tried,
+            "status": result.status,
+            "error": result.error,
+        }
         try:
-            await asyncio.to_thread(self.store.audit, execution.user_id, DELIVERED if result.delivered else DELIVERY_FAILED, "execution", execution.id, details)
+            await asyncio.to_thread(
+                self.store.audit,
+                execution.user_id,
+                DELIVERED if result.delivered else DELIVERY_FAILED,
+                "execution",
+                execution.id,
+                details,
+            )
         except Exception:
-            log.exception("execution %s: could not record the alert delivery to %s", execution.id, host)
+            log.exception(
+                "execution %s: could not record the alert delivery to %s", execution.id, host
+            )
 
     async def _post(self, http: Any, url: str, payload: dict[str, Any]) -> _Try:
         try:
             response = await http.request("POST", url, json=payload, raise_for_status=False)
         except CellwrightError as exc:  # no answer (retryable), a refused destination, a bad URL
-            return _Try(error=exc.code, retry=exc.retryable, reason=f"{exc.code} ({type(exc).__name__})")
+            return _Try(
+                error=exc.code, retry=exc.retryable, reason=f"{exc.code} ({type(exc).__name__})"
+            )
         except Exception as exc:  # a bug or an odd transport error: log, never break the run
             return _Try(error="error", reason=type(exc).__name__)
         status = response.status_code
@@ -222,4 +307,12 @@ def _error_summary(error: Any) -> dict[str, Any] | None:
     return {k: error[k] for k in ("code", "message", "cell_id") if k in error}
 
 
-__all__ = ["DELIVERED", "DELIVERY_FAILED", "EVENT", "Alerts", "payload_of", "retry_delay", "retryable_status"]
+__all__ = [
+    "DELIVERED",
+    "DELIVERY_FAILED",
+    "EVENT",
+    "Alerts",
+    "payload_of",
+    "retry_delay",
+    "retryable_status",
+]

@@ -62,19 +62,27 @@ async def subscribe(svc: Cellwright, scenario: Scenario, trigger: TriggerCell) -
         return
     token = scenario.webhook_token
     if token is None:  # every saved scenario has one (Cellwright.import_scenario)
-        raise ConfigurationError(f"Scenario '{scenario.name}' has no webhook URL yet; save it again.")
+        raise ConfigurationError(
+            f"Scenario '{scenario.name}' has no webhook URL yet; save it again."
+        )
     ctx = await svc.contexts.context(scenario.user_id, trigger, app)
     ctx.webhook_url = svc.webhook_url(scenario)
-    inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, svc.store, scenario.user_id, op, trigger)
+    inputs = await asyncio.to_thread(
+        stored_secrets.trigger_inputs, svc.store, scenario.user_id, op, trigger
+    )
     if op.fetch is not None:  # the baseline first: a change made meanwhile is found later
         baseline = await op.fetch(ctx, inputs, None)
         await _save_cursor(svc, scenario.id, trigger.id, baseline)
     state = await op.subscribe(ctx, inputs, ctx.webhook_url or "")
     await asyncio.to_thread(
         lambda: svc.store.create_webhook_subscription(
-            scenario_id=scenario.id, cell_id=trigger.id, token=token,
-            app_id=trigger.app, connection_id=trigger.connection,
-            external_id=str(state.get("id")) if state.get("id") is not None else None, state=dict(state),
+            scenario_id=scenario.id,
+            cell_id=trigger.id,
+            token=token,
+            app_id=trigger.app,
+            connection_id=trigger.connection,
+            external_id=str(state.get("id")) if state.get("id") is not None else None,
+            state=dict(state),
         )
     )
 
@@ -88,10 +96,14 @@ async def unsubscribe(svc: Cellwright, scenario: Scenario, trigger: TriggerCell)
             op = app.trigger(trigger.operation)
             if isinstance(op, InstantTrigger) and op.unsubscribe is not None:
                 ctx = await svc.contexts.context(scenario.user_id, trigger, app)
-                inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, svc.store, scenario.user_id, op, trigger)
+                inputs = await asyncio.to_thread(
+                    stored_secrets.trigger_inputs, svc.store, scenario.user_id, op, trigger
+                )
                 await op.unsubscribe(ctx, inputs, sub.state or {})
         except CellwrightError as exc:
-            log.warning("could not remove the %s webhook of scenario %s: %s", trigger.app, scenario.id, exc)
+            log.warning(
+                "could not remove the %s webhook of scenario %s: %s", trigger.app, scenario.id, exc
+            )
         await asyncio.to_thread(svc.store.delete_webhook_subscription, sub.id)
 
 
@@ -103,7 +115,9 @@ async def fresh_baseline(svc: Cellwright, scenario: Scenario, trigger: TriggerCe
         await asyncio.to_thread(svc.store.delete_trigger_state, scenario.id)
 
 
-async def disarm_for_change(svc: Cellwright, scenario: Scenario, old: TriggerCell, new: TriggerCell) -> None:
+async def disarm_for_change(
+    svc: Cellwright, scenario: Scenario, old: TriggerCell, new: TriggerCell
+) -> None:
     """Publishing replaced the active scenario's trigger ``old`` by ``new`` (they differ):
     remove ``old``'s vendor subscriptions; forget the polling or schedule state unless
     only the inputs changed. Then :func:`subscribe` arms ``new``.
@@ -114,7 +128,12 @@ async def disarm_for_change(svc: Cellwright, scenario: Scenario, old: TriggerCel
     for), without firing.
     """
     await unsubscribe(svc, scenario, old)
-    if (old.id, old.app, old.operation, old.connection) != (new.id, new.app, new.operation, new.connection):
+    if (old.id, old.app, old.operation, old.connection) != (
+        new.id,
+        new.app,
+        new.operation,
+        new.connection,
+    ):
         await asyncio.to_thread(svc.store.delete_trigger_state, scenario.id)
 
 
@@ -124,10 +143,14 @@ async def disarm_for_change(svc: Cellwright, scenario: Scenario, old: TriggerCel
 async def _save_cursor(svc: Cellwright, scenario_id: str, cell_id: str, fetched: Any) -> None:
     cursor = fetched.cursor if isinstance(fetched, Polled) else None
     if cursor is not None:
-        await asyncio.to_thread(lambda: svc.store.save_trigger_state(scenario_id, cell_id, cursor={"since": cursor}))
+        await asyncio.to_thread(
+            lambda: svc.store.save_trigger_state(scenario_id, cell_id, cursor={"since": cursor})
+        )
 
 
-async def fetch_changes(svc: Cellwright, scenario: Scenario, op: InstantTrigger, inputs: Any) -> list[dict[str, Any]]:
+async def fetch_changes(
+    svc: Cellwright, scenario: Scenario, op: InstantTrigger, inputs: Any
+) -> list[dict[str, Any]]:
     """What changed since the last notification (``op.fetch`` from the stored cursor),
     as trigger payloads; the new cursor is stored before they run."""
     assert op.fetch is not None
@@ -155,7 +178,9 @@ def expires_at(state: Mapping[str, Any]) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def renew_due(svc: Cellwright, scenario: Scenario, trigger: TriggerCell, op: InstantTrigger, now: datetime) -> int:
+async def renew_due(
+    svc: Cellwright, scenario: Scenario, trigger: TriggerCell, op: InstantTrigger, now: datetime
+) -> int:
     """Subscribe again for each of the scenario's subscriptions that expires within
     ``op.renew_before`` of ``now`` (or has expired); returns how many were renewed.
 
@@ -173,16 +198,30 @@ async def renew_due(svc: Cellwright, scenario: Scenario, trigger: TriggerCell, o
         app = svc.apps.get(trigger.app)
         ctx = await svc.contexts.context(scenario.user_id, trigger, app)
         ctx.webhook_url = svc.webhook_url(scenario)
-        inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, svc.store, scenario.user_id, op, trigger)
+        inputs = await asyncio.to_thread(
+            stored_secrets.trigger_inputs, svc.store, scenario.user_id, op, trigger
+        )
         state = dict(await op.subscribe(ctx, inputs, ctx.webhook_url or ""))
         external = str(state["id"]) if state.get("id") is not None else None
-        await asyncio.to_thread(svc.store.update_webhook_subscription, sub.id, external_id=external, state=state)
+        await asyncio.to_thread(
+            svc.store.update_webhook_subscription, sub.id, external_id=external, state=state
+        )
         svc.ingress.forget()  # deliveries are checked against the new state from now on
         if op.unsubscribe is not None:
             try:
                 await op.unsubscribe(ctx, inputs, old)
             except CellwrightError as exc:
-                log.warning("could not remove the replaced %s subscription of scenario %s: %s", trigger.app, scenario.id, exc)
-        log.info("renewed the %s subscription of scenario %s (it expired at %s)", trigger.app, scenario.id, ends.isoformat())
+                log.warning(
+                    "could not remove the replaced %s subscription of scenario %s: %s",
+                    trigger.app,
+                    scenario.id,
+                    exc,
+                )
+        log.info(
+            "renewed the %s subscription of scenario %s (it expired at %s)",
+            trigger.app,
+            scenario.id,
+            ends.isoformat(),
+        )
         renewed += 1
     return renewed

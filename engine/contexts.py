@@ -54,11 +54,31 @@ class Contexts:
 
     def for_execution(self, execution: Execution) -> ContextFactory:
         """A ``ContextFactory`` bound to the execution's owner, id and hop count."""
-        return self.factory(execution.user_id, execution_id=execution.id, scenario_id=execution.scenario_id, hops=execution.hops)
+        return self.factory(
+            execution.user_id,
+            execution_id=execution.id,
+            scenario_id=execution.scenario_id,
+            hops=execution.hops,
+        )
 
-    def factory(self, user_id: str, *, execution_id: str | None = None, scenario_id: str | None = None, hops: int = 0) -> ContextFactory:
+    def factory(
+        self,
+        user_id: str,
+        *,
+        execution_id: str | None = None,
+        scenario_id: str | None = None,
+        hops: int = 0,
+    ) -> ContextFactory:
         async def make(cell: OperationCell, app: App, *, idempotency_key: str) -> OperationContext:
-            return await self.context(user_id, cell, app, idempotency_key=idempotency_key, execution_id=execution_id, scenario_id=scenario_id, hops=hops)
+            return await self.context(
+                user_id,
+                cell,
+                app,
+                idempotency_key=idempotency_key,
+                execution_id=execution_id,
+                scenario_id=scenario_id,
+                hops=hops,
+            )
 
         return make
 
@@ -79,12 +99,18 @@ class Contexts:
         if cell.connection:
             # checked for every app, also those that ignore connections: a cell may only
             # name its owner's connection (another user's reads as "not found")
-            connection = await asyncio.to_thread(self.store.get_connection, user_id, cell.connection)
+            connection = await asyncio.to_thread(
+                self.store.get_connection, user_id, cell.connection
+            )
             if connection is None:
-                raise ConfigurationError(f"Cell '{cell.id}' uses connection '{cell.connection}', which was not found among your connections. Pick one of your connections in the cell.")
+                raise ConfigurationError(
+                    f"Cell '{cell.id}' uses connection '{cell.connection}', which was not found among your connections. Pick one of your connections in the cell."
+                )
         if connection is not None and app.needs_connection:
             if connection.app_id != app.key:
-                raise ConfigurationError(f"Cell '{cell.id}' uses connection '{connection.name}', which is not a {app.name} connection.")
+                raise ConfigurationError(
+                    f"Cell '{cell.id}' uses connection '{connection.name}', which is not a {app.name} connection."
+                )
             http, credentials = await self._connection_client(connection, app)
             metadata = connection.metadata or {}
             await asyncio.to_thread(self.store.touch_connection, connection.id)
@@ -105,7 +131,12 @@ class Contexts:
     async def for_connection(self, connection: Connection, app: App) -> OperationContext:
         """A context for calls made on behalf of a connection (its test call, subscriptions)."""
         http, credentials = await self._connection_client(connection, app)
-        return OperationContext(http=http, credentials=credentials, connection_id=connection.id, connection_metadata=connection.metadata or {})
+        return OperationContext(
+            http=http,
+            credentials=credentials,
+            connection_id=connection.id,
+            connection_metadata=connection.metadata or {},
+        )
 
     async def plain(self, app: App) -> OperationContext:
         """A context without a connection (apps that need none)."""
@@ -122,7 +153,9 @@ class Contexts:
             return None
         from connectors.sdk.oauth import OAuthClient
 
-        return OAuthClient.from_config(app.key, self.settings.oauth_clients, redirect_uri=self.oauth_redirect_uri)
+        return OAuthClient.from_config(
+            app.key, self.settings.oauth_clients, redirect_uri=self.oauth_redirect_uri
+        )
 
     def _plain_client(self, app: App) -> ConnectorHttp:
         key = ("plain", app.key, id(asyncio.get_running_loop()))
@@ -139,18 +172,26 @@ class Contexts:
             self._clients[key] = client
         return client
 
-    async def _connection_client(self, connection: Any, app: App) -> tuple[ConnectorHttp, Mapping[str, Any]]:
+    async def _connection_client(
+        self, connection: Any, app: App
+    ) -> tuple[ConnectorHttp, Mapping[str, Any]]:
         key = ("conn", connection.id, str(connection.updated_at), id(asyncio.get_running_loop()))
         cached = self._clients.get(key)
-        credentials: Mapping[str, Any] = await asyncio.to_thread(self.store.connection_credentials, connection.id)
+        credentials: Mapping[str, Any] = await asyncio.to_thread(
+            self.store.connection_credentials, connection.id
+        )
         if cached is not None:
             return cached, credentials
 
         async def save_tokens(tokens: Mapping[str, Any]) -> None:
             merged = {**credentials, **tokens}
-            await asyncio.to_thread(self.store.update_connection, connection.user_id, connection.id, credentials=merged)
+            await asyncio.to_thread(
+                self.store.update_connection, connection.user_id, connection.id, credentials=merged
+            )
 
-        kind = app.auth_for((connection.metadata or {}).get("auth_type"))  # the kind it was made with
+        kind = app.auth_for(
+            (connection.metadata or {}).get("auth_type")
+        )  # the kind it was made with
         auth = kind.httpx_auth(credentials, save_tokens, self._oauth_client(app, kind))
         if connection.is_sandbox and app.sandbox:
             client = build_http(

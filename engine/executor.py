@@ -111,7 +111,9 @@ class LocalExecutor:
         """Run an execution this executor created already claimed (saves a transaction)."""
         claimed_at = time.monotonic()
         self._inflight.add(execution.id)
-        task = asyncio.get_running_loop().create_task(self._run(execution.id, claimed=(execution, claimed_at)))
+        task = asyncio.get_running_loop().create_task(
+            self._run(execution.id, claimed=(execution, claimed_at))
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -128,10 +130,20 @@ class LocalExecutor:
                 execution, claimed_at = claimed
                 if time.monotonic() - claimed_at > self.settings.lease_seconds / 3:
                     # waited for a slot: make sure the lease is still ours before running
-                    if not await asyncio.to_thread(self.store.extend_lease, execution_id, self.owner, self.settings.lease_seconds):
+                    if not await asyncio.to_thread(
+                        self.store.extend_lease,
+                        execution_id,
+                        self.owner,
+                        self.settings.lease_seconds,
+                    ):
                         return
             else:
-                execution = await asyncio.to_thread(self.store.claim_execution, execution_id, self.owner, self.settings.lease_seconds)
+                execution = await asyncio.to_thread(
+                    self.store.claim_execution,
+                    execution_id,
+                    self.owner,
+                    self.settings.lease_seconds,
+                )
             if execution is None:
                 return
             heartbeat = asyncio.create_task(self._heartbeat(execution_id))
@@ -145,7 +157,9 @@ class LocalExecutor:
         if outcome.status == "waiting" and outcome.retry_in is not None:
             # the slot is released while the retry waits; the small margin makes sure the
             # store (wall clock) sees the retry as due when the timer (monotonic) fires
-            timer = asyncio.get_running_loop().call_later(outcome.retry_in + 0.01, self._resubmit, execution_id)
+            timer = asyncio.get_running_loop().call_later(
+                outcome.retry_in + 0.01, self._resubmit, execution_id
+            )
             self._timers.add(timer)
             return
         for future in self._waiters.get(execution_id, []):
@@ -153,7 +167,11 @@ class LocalExecutor:
                 future.set_result(outcome)
 
     def _resubmit(self, execution_id: str) -> None:
-        self._timers = {t for t in self._timers if not t.cancelled() and t.when() > asyncio.get_running_loop().time()}
+        self._timers = {
+            t
+            for t in self._timers
+            if not t.cancelled() and t.when() > asyncio.get_running_loop().time()
+        }
         if self._running:
             self.submit(execution_id)
 
@@ -161,4 +179,6 @@ class LocalExecutor:
         interval = self.settings.lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
-            await asyncio.to_thread(self.store.extend_lease, execution_id, self.owner, self.settings.lease_seconds)
+            await asyncio.to_thread(
+                self.store.extend_lease, execution_id, self.owner, self.settings.lease_seconds
+            )

@@ -72,8 +72,12 @@ class HealthCheck:
         tick: float | None = None,
     ) -> None:
         self.svc = svc
-        self.every = every if every is not None else timedelta(minutes=svc.settings.connection_check_minutes)
-        self.spacing = spacing if spacing is not None else svc.settings.connection_check_spacing_seconds
+        self.every = (
+            every if every is not None else timedelta(minutes=svc.settings.connection_check_minutes)
+        )
+        self.spacing = (
+            spacing if spacing is not None else svc.settings.connection_check_spacing_seconds
+        )
         self.tick = tick if tick is not None else max(0.05, min(60.0, self.every.total_seconds()))
         self._checked: dict[str, datetime] = {}
 
@@ -131,38 +135,71 @@ class HealthCheck:
         self._checked[connection.id] = now or datetime.now(UTC)
         app = self.svc.apps.get(connection.app_id)
         if app.auth.test is None:
-            return CheckResult(connection.id, app.key, "skipped", connection.status, connection.status_message)
+            return CheckResult(
+                connection.id, app.key, "skipped", connection.status, connection.status_message
+            )
         credentials: Mapping[str, Any] = {}
         try:
             ctx = await self.svc.contexts.for_connection(connection, app)
             credentials = ctx.credentials
             info = dict(await asyncio.wait_for(app.auth.test(ctx), CALL_TIMEOUT_SECONDS))
         except TimeoutError:
-            log.info("connection %s (%s): test call timed out after %.0f s; will retry", connection.id, app.key, CALL_TIMEOUT_SECONDS)
-            return CheckResult(connection.id, app.key, "unchanged", connection.status, connection.status_message)
+            log.info(
+                "connection %s (%s): test call timed out after %.0f s; will retry",
+                connection.id,
+                app.key,
+                CALL_TIMEOUT_SECONDS,
+            )
+            return CheckResult(
+                connection.id, app.key, "unchanged", connection.status, connection.status_message
+            )
         except CellwrightError as exc:
             message = redact(exc.message, app, credentials)
             if exc.retryable:
-                log.info("connection %s (%s): test call failed for now (%s); will retry", connection.id, app.key, message)
+                log.info(
+                    "connection %s (%s): test call failed for now (%s); will retry",
+                    connection.id,
+                    app.key,
+                    message,
+                )
                 return CheckResult(connection.id, app.key, "unchanged", connection.status, message)
             return await self._broken(connection, app, message)
         except Exception as exc:  # a connector bug: report it, judge nothing
-            log.error("connection %s (%s): test call crashed: %s: %s", connection.id, app.key, type(exc).__name__, redact(str(exc), app, credentials))
-            return CheckResult(connection.id, app.key, "unchanged", connection.status, connection.status_message)
+            log.error(
+                "connection %s (%s): test call crashed: %s: %s",
+                connection.id,
+                app.key,
+                type(exc).__name__,
+                redact(str(exc), app, credentials),
+            )
+            return CheckResult(
+                connection.id, app.key, "unchanged", connection.status, connection.status_message
+            )
         return await self._works(connection, app, info)
 
     async def _broken(self, connection: Connection, app: App, message: str) -> CheckResult:
         if not await self._unchanged_since(connection):
-            return CheckResult(connection.id, app.key, "skipped", connection.status, connection.status_message)
+            return CheckResult(
+                connection.id, app.key, "skipped", connection.status, connection.status_message
+            )
         if connection.status != "error" or connection.status_message != message:
-            await asyncio.to_thread(self.svc.store.set_connection_status, connection.id, "error", message)
+            await asyncio.to_thread(
+                self.svc.store.set_connection_status, connection.id, "error", message
+            )
             log.warning("connection %s (%s) is broken: %s", connection.id, app.key, message)
         return CheckResult(connection.id, app.key, "error", "error", message)
 
-    async def _works(self, connection: Connection, app: App, info: Mapping[str, Any]) -> CheckResult:
+    async def _works(
+        self, connection: Connection, app: App, info: Mapping[str, Any]
+    ) -> CheckResult:
         if not await self._unchanged_since(connection):
-            return CheckResult(connection.id, app.key, "skipped", connection.status, connection.status_message)
-        metadata = {**(connection.metadata or {}), **{k: v for k, v in info.items() if k != "label"}}
+            return CheckResult(
+                connection.id, app.key, "skipped", connection.status, connection.status_message
+            )
+        metadata = {
+            **(connection.metadata or {}),
+            **{k: v for k, v in info.items() if k != "label"},
+        }
         store = self.svc.store
 
         def save() -> None:
@@ -178,7 +215,9 @@ class HealthCheck:
 
     async def _unchanged_since(self, connection: Connection) -> bool:
         """False when the connection was edited (or deleted) while its test call ran."""
-        current = await asyncio.to_thread(self.svc.store.get_connection, connection.user_id, connection.id)
+        current = await asyncio.to_thread(
+            self.svc.store.get_connection, connection.user_id, connection.id
+        )
         return current is not None and current.updated_at == connection.updated_at
 
 
@@ -190,7 +229,9 @@ def redact(text: str, app: App, credentials: Mapping[str, Any]) -> str:
     values such as a site address stay readable.
     """
     form: type[BaseModel] = app.auth.fields
-    secret_fields = {name for name, f in form.model_fields.items() if "SecretStr" in repr(f.annotation)}
+    secret_fields = {
+        name for name, f in form.model_fields.items() if "SecretStr" in repr(f.annotation)
+    }
     values = []
     for key, value in credentials.items():
         if key in secret_fields or any(word in key.lower() for word in SECRET_KEY_WORDS):

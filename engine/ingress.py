@@ -133,12 +133,16 @@ class WebhookIngress:
         doc = await asyncio.to_thread(self.app.runner.document, scenario.id, version)
         trigger = doc.trigger
         op = self.app.apps.get(trigger.app).trigger(trigger.operation)
-        inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, store, scenario.user_id, op, trigger)
+        inputs = await asyncio.to_thread(
+            stored_secrets.trigger_inputs, store, scenario.user_id, op, trigger
+        )
         subs = await asyncio.to_thread(store.webhook_subscriptions, scenario.id)
         state: Mapping[str, Any] = (subs[0].state or {}) if subs else {}
         credentials: Mapping[str, Any] = {}
         if trigger.connection:
-            connection = await asyncio.to_thread(store.get_connection, scenario.user_id, trigger.connection)
+            connection = await asyncio.to_thread(
+                store.get_connection, scenario.user_id, trigger.connection
+            )
             if connection is not None:
                 credentials = await asyncio.to_thread(store.connection_credentials, connection.id)
                 credentials = self._with_oauth_app_secrets(trigger.app, connection, credentials)
@@ -149,7 +153,9 @@ class WebhookIngress:
             self._targets[token] = (now + self.CACHE_SECONDS, target)
         return target
 
-    def _with_oauth_app_secrets(self, app_key: str, connection: Any, credentials: Mapping[str, Any]) -> Mapping[str, Any]:
+    def _with_oauth_app_secrets(
+        self, app_key: str, connection: Any, credentials: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
         """An OAuth connection's credentials plus the operator's OAuth app secrets.
 
         Some vendors sign the webhooks made with an app's token with that *app's* secret
@@ -169,15 +175,35 @@ class WebhookIngress:
         """Verify, store, enqueue; answer 202 (or the run's answer for sync hooks)."""
         target = await self.target(token)
         if target is None:
-            return WebhookAnswer(404, {"error": "not_found", "message": "No scenario listens at this URL."}, {})
+            return WebhookAnswer(
+                404, {"error": "not_found", "message": "No scenario listens at this URL."}, {}
+            )
         scenario, op, inputs, state, credentials = target
         if not isinstance(op, InstantTrigger):
-            return WebhookAnswer(404, {"error": "not_found", "message": "This scenario does not start from a webhook."}, {})
+            return WebhookAnswer(
+                404,
+                {"error": "not_found", "message": "This scenario does not start from a webhook."},
+                {},
+            )
         if request.method not in op.methods:
-            return WebhookAnswer(405, {"error": "method_not_allowed", "message": f"This webhook accepts {', '.join(op.methods)}."}, {"Allow": ", ".join(op.methods)})
+            return WebhookAnswer(
+                405,
+                {
+                    "error": "method_not_allowed",
+                    "message": f"This webhook accepts {', '.join(op.methods)}.",
+                },
+                {"Allow": ", ".join(op.methods)},
+            )
         allowed = getattr(inputs, "methods", None)
         if allowed and request.method not in allowed:
-            return WebhookAnswer(405, {"error": "method_not_allowed", "message": f"This webhook accepts {', '.join(allowed)}."}, {"Allow": ", ".join(allowed)})
+            return WebhookAnswer(
+                405,
+                {
+                    "error": "method_not_allowed",
+                    "message": f"This webhook accepts {', '.join(allowed)}.",
+                },
+                {"Allow": ", ".join(allowed)},
+            )
         if op.verify is not None:
             try:
                 op.verify(request, inputs, state, credentials)
@@ -191,7 +217,14 @@ class WebhookIngress:
             status, body, headers = reply.response
             return WebhookAnswer(status, body, dict(headers))
         if scenario.status != "active" or scenario.live_version is None:
-            return WebhookAnswer(409, {"error": "scenario_inactive", "message": f"Scenario '{scenario.name}' is {scenario.status}; enable it to accept events."}, {})
+            return WebhookAnswer(
+                409,
+                {
+                    "error": "scenario_inactive",
+                    "message": f"Scenario '{scenario.name}' is {scenario.status}; enable it to accept events.",
+                },
+                {},
+            )
         hops = hops_of(request)
         if hops > self.app.settings.max_hops:
             return loop_answer(hops, self.app.settings.max_hops)
@@ -199,17 +232,27 @@ class WebhookIngress:
         if op.fetch is not None and events:
             try:
                 events = await self._fetch_changes(scenario, op, inputs)
-            except CellwrightError as exc:  # 503: the vendor delivers again later (Google retries 5xx)
-                log.warning("scenario %s: fetching what changed failed: %s", scenario.id, exc.message)
-                return WebhookAnswer(503 if exc.retryable else 502, {"error": exc.code, "message": exc.message}, {})
+            except (
+                CellwrightError
+            ) as exc:  # 503: the vendor delivers again later (Google retries 5xx)
+                log.warning(
+                    "scenario %s: fetching what changed failed: %s", scenario.id, exc.message
+                )
+                return WebhookAnswer(
+                    503 if exc.retryable else 502, {"error": exc.code, "message": exc.message}, {}
+                )
         sync = getattr(inputs, "response", "async") == "sync"
         key = request.header("idempotency-key")
         ids = []
         outcome = None
         for index, event in enumerate(events):
             execution, outcome = await self.app.trigger(
-                scenario, event, key=event_key(op, event, key, index, len(reply.events)),
-                wait=self.app.settings.sync_response_timeout_seconds if sync and len(reply.events) == 1 else None,
+                scenario,
+                event,
+                key=event_key(op, event, key, index, len(reply.events)),
+                wait=self.app.settings.sync_response_timeout_seconds
+                if sync and len(reply.events) == 1
+                else None,
                 hops=hops,
             )
             ids.append(execution.id)
@@ -218,9 +261,15 @@ class WebhookIngress:
             outcome = await self.recorded_outcome(ids[0])
         if sync and outcome is not None:
             return sync_answer(outcome, ids[0])
-        return WebhookAnswer(202, {"accepted": len(ids), "execution_ids": ids, "execution_id": ids[0] if ids else None}, {})
+        return WebhookAnswer(
+            202,
+            {"accepted": len(ids), "execution_ids": ids, "execution_id": ids[0] if ids else None},
+            {},
+        )
 
-    async def _fetch_changes(self, scenario: Any, op: InstantTrigger, inputs: Any) -> list[dict[str, Any]]:
+    async def _fetch_changes(
+        self, scenario: Any, op: InstantTrigger, inputs: Any
+    ) -> list[dict[str, Any]]:
         """A notification that says only *that* something changed: fetch what did, one
         notification of a scenario at a time (the next one starts from the cursor this
         one stored; Google sends several for one change)."""
@@ -247,7 +296,11 @@ class WebhookIngress:
         connection = await asyncio.to_thread(store.connection_by_webhook_token, token)
         if connection is None or connection.app_id != app.key:
             return None
-        credentials = self._with_oauth_app_secrets(app.key, connection, await asyncio.to_thread(store.connection_credentials, connection.id))
+        credentials = self._with_oauth_app_secrets(
+            app.key,
+            connection,
+            await asyncio.to_thread(store.connection_credentials, connection.id),
+        )
         listeners = await asyncio.to_thread(self._listeners, app, connection)
         target = ConnectionTarget(connection, app.connection_webhook, credentials, listeners)
         if len(self._connections) > self.MAX_CACHED:
@@ -270,20 +323,43 @@ class WebhookIngress:
                     continue
                 op = app.trigger(trigger.operation)
                 if isinstance(op, InstantTrigger):
-                    found.append((scenario, op, stored_secrets.trigger_inputs(self.app.store, scenario.user_id, op, trigger)))
-            except (CellwrightError, LookupError, ValidationError) as exc:  # one broken scenario does not stop the others
+                    found.append(
+                        (
+                            scenario,
+                            op,
+                            stored_secrets.trigger_inputs(
+                                self.app.store, scenario.user_id, op, trigger
+                            ),
+                        )
+                    )
+            except (
+                CellwrightError,
+                LookupError,
+                ValidationError,
+            ) as exc:  # one broken scenario does not stop the others
                 log.warning("scenario %s cannot take %s events: %s", scenario.id, app.key, exc)
         return tuple(found)
 
-    async def receive_for_connection(self, app_key: str, token: str, request: IncomingRequest) -> WebhookAnswer:
+    async def receive_for_connection(
+        self, app_key: str, token: str, request: IncomingRequest
+    ) -> WebhookAnswer:
         """Verify once, answer a URL check, hand the delivery to every listening scenario;
         answer 200 with the runs it started (never waiting for them)."""
         target = await self.connection_target(app_key, token)
         if target is None:
-            return WebhookAnswer(404, {"error": "not_found", "message": "No connection listens at this URL."}, {})
+            return WebhookAnswer(
+                404, {"error": "not_found", "message": "No connection listens at this URL."}, {}
+            )
         hook = target.hook
         if request.method not in hook.methods:
-            return WebhookAnswer(405, {"error": "method_not_allowed", "message": f"This URL accepts {', '.join(hook.methods)}."}, {"Allow": ", ".join(hook.methods)})
+            return WebhookAnswer(
+                405,
+                {
+                    "error": "method_not_allowed",
+                    "message": f"This URL accepts {', '.join(hook.methods)}.",
+                },
+                {"Allow": ", ".join(hook.methods)},
+            )
         try:
             hook.verify(request, target.credentials)
         except WebhookVerificationError as exc:
@@ -304,13 +380,28 @@ class WebhookIngress:
         runs = []
         for scenario, op, inputs in target.listeners:
             try:
-                reply = await op.parse(request, inputs, target.connection.metadata or {})  # e.g. the account id to keep
+                reply = await op.parse(
+                    request, inputs, target.connection.metadata or {}
+                )  # e.g. the account id to keep
             except CellwrightError as exc:  # this scenario's trigger cannot read it; the others may
-                log.warning("scenario %s could not read a %s delivery: %s", scenario.id, app_key, exc.message)
+                log.warning(
+                    "scenario %s could not read a %s delivery: %s",
+                    scenario.id,
+                    app_key,
+                    exc.message,
+                )
                 continue
-            runs += [(scenario, event, event_key(op, event, key, index, len(reply.events))) for index, event in enumerate(reply.events)]
+            runs += [
+                (scenario, event, event_key(op, event, key, index, len(reply.events)))
+                for index, event in enumerate(reply.events)
+            ]
         # stored together (group commit), then run in the background
-        started = await asyncio.gather(*(self.app.trigger(scenario, event, key=dedupe, hops=hops) for scenario, event, dedupe in runs))
+        started = await asyncio.gather(
+            *(
+                self.app.trigger(scenario, event, key=dedupe, hops=hops)
+                for scenario, event, dedupe in runs
+            )
+        )
         ids = [execution.id for execution, _ in started]
         return WebhookAnswer(200, {"accepted": len(ids), "execution_ids": ids}, {})
 
@@ -322,8 +413,14 @@ class WebhookIngress:
         execution = await asyncio.to_thread(store.get_execution, None, execution_id)
         if execution is None or execution.status not in ("completed", "failed"):
             return None
-        doc = await asyncio.to_thread(self.app.runner.document, execution.scenario_id, execution.scenario_version)
-        responders = {cell.id for cell, _ in doc.walk() if (getattr(cell, "app", None), getattr(cell, "operation", None)) == RESPOND}
+        doc = await asyncio.to_thread(
+            self.app.runner.document, execution.scenario_id, execution.scenario_version
+        )
+        responders = {
+            cell.id
+            for cell, _ in doc.walk()
+            if (getattr(cell, "app", None), getattr(cell, "operation", None)) == RESPOND
+        }
         outcome = Outcome(execution.status, error=execution.error)
         for result in await asyncio.to_thread(store.node_results, execution_id):
             if result.status == "completed":
@@ -333,7 +430,9 @@ class WebhookIngress:
         return outcome
 
 
-def event_key(op: InstantTrigger, event: Mapping[str, Any], header: str | None, index: int, count: int) -> str | None:
+def event_key(
+    op: InstantTrigger, event: Mapping[str, Any], header: str | None, index: int, count: int
+) -> str | None:
     """A delivered event's dedupe key: the vendor's event id (the trigger's ``dedupe_key``),
     else the sender's ``Idempotency-Key`` (per event when a delivery carries several)."""
     key = op.item_key(event)
@@ -351,23 +450,43 @@ def hops_of(request: IncomingRequest) -> int:
 
 def loop_answer(hops: int, limit: int) -> WebhookAnswer:
     """508 for a delivery over the hop limit: scenarios calling each other's webhooks in a loop."""
-    return WebhookAnswer(508, {
-        "error": "loop_detected",
-        "message": f"Refused: this call comes from a chain of {hops} Cellwright scenarios calling one another's webhooks, "
-        f"over the limit of {limit} (CELLWRIGHT_MAX_HOPS). A scenario probably calls its own webhook, directly or "
-        "through others: change its HTTP request's URL. No run was started.",
-        "hops": hops,
-    }, {})
+    return WebhookAnswer(
+        508,
+        {
+            "error": "loop_detected",
+            "message": f"Refused: this call comes from a chain of {hops} Cellwright scenarios calling one another's webhooks, "
+            f"over the limit of {limit} (CELLWRIGHT_MAX_HOPS). A scenario probably calls its own webhook, directly or "
+            "through others: change its HTTP request's URL. No run was started.",
+            "hops": hops,
+        },
+        {},
+    )
 
 
 def sync_answer(outcome: Outcome, execution_id: str) -> WebhookAnswer:
     """A sync webhook's answer: the "Webhook response" cell's, else the last output."""
     headers = {"X-Cellwright-Execution": execution_id}
     if outcome.status == "failed":
-        return WebhookAnswer(500, {"error": "execution_failed", "execution_id": execution_id, "detail": outcome.error}, headers)
+        return WebhookAnswer(
+            500,
+            {"error": "execution_failed", "execution_id": execution_id, "detail": outcome.error},
+            headers,
+        )
     if outcome.response is not None:
-        return WebhookAnswer(int(outcome.response.get("status", 200)), outcome.response.get("body"), {**headers, **(outcome.response.get("headers") or {})})
+        return WebhookAnswer(
+            int(outcome.response.get("status", 200)),
+            outcome.response.get("body"),
+            {**headers, **(outcome.response.get("headers") or {})},
+        )
     return WebhookAnswer(200, outcome.last_output, headers)
 
 
-__all__ = ["ConnectionTarget", "WebhookAnswer", "WebhookIngress", "event_key", "hops_of", "loop_answer", "sync_answer"]
+__all__ = [
+    "ConnectionTarget",
+    "WebhookAnswer",
+    "WebhookIngress",
+    "event_key",
+    "hops_of",
+    "loop_answer",
+    "sync_answer",
+]

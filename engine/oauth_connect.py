@@ -66,7 +66,9 @@ if TYPE_CHECKING:
 
 PENDING_TTL_SECONDS = 600.0
 MAX_PENDING = 10_000
-TOKEN_KEYS = frozenset({"access_token", "refresh_token", "expires_at", "token_type", "scope", "id_token"})
+TOKEN_KEYS = frozenset(
+    {"access_token", "refresh_token", "expires_at", "token_type", "scope", "id_token"}
+)
 """What a provider returns, not what a user types: not part of an OAuth kind's form."""
 
 
@@ -145,7 +147,9 @@ def oauth_kind(app: App) -> OAuth2Auth:
 
 def oauth_client(svc: Cellwright, app: App) -> OAuthClient:
     """The operator's OAuth client for ``app``; ConfigurationError naming the settings if none."""
-    return OAuthClient.from_config(app.key, svc.settings.oauth_clients, redirect_uri=svc.contexts.oauth_redirect_uri)
+    return OAuthClient.from_config(
+        app.key, svc.settings.oauth_clients, redirect_uri=svc.contexts.oauth_redirect_uri
+    )
 
 
 def sign_in_fields(kind: AuthKind) -> dict[str, Any]:
@@ -154,8 +158,16 @@ def sign_in_fields(kind: AuthKind) -> dict[str, Any]:
     belong in a URL; it is added to the connection afterwards, with Edit or PATCH).
     Shopify: ``shop``, which names the shop whose authorize and token URLs are used."""
     schema = kind.fields.model_json_schema()
-    properties = {k: v for k, v in (schema.get("properties") or {}).items() if k not in TOKEN_KEYS and not _is_secret(v)}
-    return {**schema, "properties": properties, "required": [k for k in schema.get("required", []) if k in properties]}
+    properties = {
+        k: v
+        for k, v in (schema.get("properties") or {}).items()
+        if k not in TOKEN_KEYS and not _is_secret(v)
+    }
+    return {
+        **schema,
+        "properties": properties,
+        "required": [k for k in schema.get("required", []) if k in properties],
+    }
 
 
 def check_sign_in_fields(app: App, kind: OAuth2Auth, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,7 +185,9 @@ def check_sign_in_fields(app: App, kind: OAuth2Auth, fields: Mapping[str, Any]) 
             name = ".".join(str(p) for p in err["loc"]) or "(root)"
             if err["type"] == "missing":
                 about = properties.get(name, {}).get("description")
-                message = f"Signing in with {app.name} needs {name}" + (f": {about}" if about else ".")
+                message = f"Signing in with {app.name} needs {name}" + (
+                    f": {about}" if about else "."
+                )
             elif err["type"] == "extra_forbidden":
                 takes = ", ".join(properties) or "no fields"
                 message = f"Signing in with {app.name} does not take {name} (it takes: {takes})."
@@ -181,7 +195,9 @@ def check_sign_in_fields(app: App, kind: OAuth2Auth, fields: Mapping[str, Any]) 
                 message = f"{name}: {err['msg']}"
             errors.append({"field": name, "message": message, "type": err["type"]})
         raise InvalidInputError(" ".join(e["message"] for e in errors), errors=errors) from None
-    kind.for_connection(typed)  # the endpoints' own check, e.g. "'x.example' is not a Shopify shop domain"
+    kind.for_connection(
+        typed
+    )  # the endpoints' own check, e.g. "'x.example' is not a Shopify shop domain"
     return typed
 
 
@@ -193,15 +209,21 @@ def check_credentials(app: App, kind: AuthKind, credentials: Mapping[str, Any]) 
     """
     from cells.run import validation_error
 
-    typed = {k: v for k, v in credentials.items() if not (kind.type == "oauth2" and k in TOKEN_KEYS)}
+    typed = {
+        k: v for k, v in credentials.items() if not (kind.type == "oauth2" and k in TOKEN_KEYS)
+    }
     try:
         kind.fields.model_validate(typed)
     except ValidationError as exc:
-        raise validation_error(app.key, exc, what="credentials", subject=f"{app.name} connection") from None
+        raise validation_error(
+            app.key, exc, what="credentials", subject=f"{app.name} connection"
+        ) from None
     return dict(credentials)
 
 
-def updated_credentials(svc: Cellwright, connection: Connection, credentials: Mapping[str, Any]) -> dict[str, Any]:
+def updated_credentials(
+    svc: Cellwright, connection: Connection, credentials: Mapping[str, Any]
+) -> dict[str, Any]:
     """New credentials for ``connection`` (an update). For OAuth 2.0 the stored token set
     came from the provider: it is kept, and only the typed fields change."""
     app = svc.apps.get(connection.app_id)
@@ -238,7 +260,9 @@ def start_authorization(
     app = svc.apps.get(app_key)
     kind = oauth_kind(app)
     if kind.grant != "authorization_code":
-        raise ConfigurationError(f"{app.name} connects with client credentials: create the connection directly, no sign-in needed.")
+        raise ConfigurationError(
+            f"{app.name} connects with client credentials: create the connection directly, no sign-in needed."
+        )
     client = oauth_client(svc, app)
     if connection_id is not None:
         existing = _reconnectable(svc, user_id, app, connection_id)
@@ -262,7 +286,13 @@ def start_authorization(
     return url
 
 
-async def finish_authorization(svc: Cellwright, params: Mapping[str, str], *, binding: str | None = None, session_user: str | None = None) -> Connection | None:
+async def finish_authorization(
+    svc: Cellwright,
+    params: Mapping[str, str],
+    *,
+    binding: str | None = None,
+    session_user: str | None = None,
+) -> Connection | None:
     """Handle the provider's redirect back: check, exchange the code, store the connection.
 
     ``params``: the callback's query. ``binding``: the browser-binding cookie, if any.
@@ -277,29 +307,54 @@ async def finish_authorization(svc: Cellwright, params: Mapping[str, str], *, bi
             "This sign-in is unknown, was already used, or has expired (it is valid for "
             f"{int(PENDING_TTL_SECONDS // 60)} minutes). Start connecting again."
         )
-    if pending.binding is not None and not hmac.compare_digest(pending.binding, _digest(binding or "")):
-        raise AuthError("This sign-in was started in another browser. Start connecting again from this one.")
+    if pending.binding is not None and not hmac.compare_digest(
+        pending.binding, _digest(binding or "")
+    ):
+        raise AuthError(
+            "This sign-in was started in another browser. Start connecting again from this one."
+        )
     if session_user is not None and session_user != pending.user_id:
-        raise AuthError("This sign-in was started by another Cellwright user. Start connecting again.")
+        raise AuthError(
+            "This sign-in was started by another Cellwright user. Start connecting again."
+        )
     app = svc.apps.get(pending.app_key)
     code = check_callback(params, expected_state=pending.state, provider=app.name)
     kind = oauth_kind(app).for_connection(pending.fields)
     client = oauth_client(svc, app)
-    if kind.verify_callback is not None:  # the vendor's own proof that the redirect is theirs (Shopify's hmac)
+    if (
+        kind.verify_callback is not None
+    ):  # the vendor's own proof that the redirect is theirs (Shopify's hmac)
         kind.verify_callback(params, pending.fields, client)
     verifier = pending.code_verifier if kind.pkce else None
-    tokens = await _guarded(svc, app, kind, lambda http: exchange_code(kind, client, code, verifier, http=http))
+    tokens = await _guarded(
+        svc, app, kind, lambda http: exchange_code(kind, client, code, verifier, http=http)
+    )
     metadata: Mapping[str, Any] = {}
     if kind.fetch_metadata is not None:
         fetch = kind.fetch_metadata
         metadata = await _guarded(svc, app, kind, lambda http: _as_dict(fetch(tokens, http)))
     if pending.connection_id is not None:
-        return await replace_oauth_tokens(svc, pending.user_id, pending.connection_id, {**pending.fields, **tokens}, pending.name, metadata=metadata)
-    return await create_oauth_connection(svc, pending.user_id, app.key, {**pending.fields, **tokens}, pending.name, metadata=metadata)
+        return await replace_oauth_tokens(
+            svc,
+            pending.user_id,
+            pending.connection_id,
+            {**pending.fields, **tokens},
+            pending.name,
+            metadata=metadata,
+        )
+    return await create_oauth_connection(
+        svc, pending.user_id, app.key, {**pending.fields, **tokens}, pending.name, metadata=metadata
+    )
 
 
 async def create_oauth_connection(
-    svc: Cellwright, user_id: str, app_key: str, tokens: Mapping[str, Any], name: str | None = None, *, metadata: Mapping[str, Any] | None = None
+    svc: Cellwright,
+    user_id: str,
+    app_key: str,
+    tokens: Mapping[str, Any],
+    name: str | None = None,
+    *,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Connection | None:
     """Store a token set as a connection made with the app's OAuth kind, then run the
     app's test call (status ``active`` or ``error`` with its message). Credentials are
@@ -310,21 +365,43 @@ async def create_oauth_connection(
     credentials = {k: v for k, v in tokens.items() if v is not None}
     metadata = {**(metadata or {}), "auth_type": kind.type}
     connection = await asyncio.to_thread(
-        lambda: svc.store.create_connection(user_id, app.key, name or f"{app.name} connection", credentials, metadata=metadata, status="active")
+        lambda: svc.store.create_connection(
+            user_id,
+            app.key,
+            name or f"{app.name} connection",
+            credentials,
+            metadata=metadata,
+            status="active",
+        )
     )
-    await asyncio.to_thread(svc.store.audit, user_id, "connection.create", "connection", connection.id, {"app": app.key, "auth_type": kind.type})
+    await asyncio.to_thread(
+        svc.store.audit,
+        user_id,
+        "connection.create",
+        "connection",
+        connection.id,
+        {"app": app.key, "auth_type": kind.type},
+    )
     return await svc.test_connection(user_id, connection.id, rename=name is None)
 
 
 async def replace_oauth_tokens(
-    svc: Cellwright, user_id: str, connection_id: str, tokens: Mapping[str, Any], name: str | None = None, *, metadata: Mapping[str, Any] | None = None
+    svc: Cellwright,
+    user_id: str,
+    connection_id: str,
+    tokens: Mapping[str, Any],
+    name: str | None = None,
+    *,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Connection | None:
     """Reconnect: the connection keeps its id (scenarios using it need no change); its whole
     token set is replaced by the provider's new one (old tokens are dropped, typed fields
     kept unless given), then the app's test call sets its status (``active`` again)."""
     connection = svc.store.get_connection(user_id, connection_id)
     if connection is None:
-        raise AuthError("The connection to reconnect no longer exists. Create a new connection instead.")
+        raise AuthError(
+            "The connection to reconnect no longer exists. Create a new connection instead."
+        )
     app = svc.apps.get(connection.app_id)
     kind = oauth_kind(app)
     stored = await asyncio.to_thread(svc.store.connection_credentials, connection.id)
@@ -332,8 +409,16 @@ async def replace_oauth_tokens(
     metadata = {**(connection.metadata or {}), **(metadata or {}), "auth_type": kind.type}
 
     def save() -> None:
-        svc.store.update_connection(user_id, connection.id, name=name or None, credentials=credentials, metadata=metadata)
-        svc.store.audit(user_id, "connection.reconnect", "connection", connection.id, {"app": app.key, "auth_type": kind.type})
+        svc.store.update_connection(
+            user_id, connection.id, name=name or None, credentials=credentials, metadata=metadata
+        )
+        svc.store.audit(
+            user_id,
+            "connection.reconnect",
+            "connection",
+            connection.id,
+            {"app": app.key, "auth_type": kind.type},
+        )
 
     await asyncio.to_thread(save)
     return await svc.test_connection(user_id, connection.id)
@@ -343,18 +428,27 @@ async def replace_oauth_tokens(
 
 
 async def connect_client_credentials(
-    svc: Cellwright, user_id: str, app_key: str, *, fields: Mapping[str, Any] | None = None, name: str | None = None
+    svc: Cellwright,
+    user_id: str,
+    app_key: str,
+    *,
+    fields: Mapping[str, Any] | None = None,
+    name: str | None = None,
 ) -> Connection | None:
     """A connection for an app whose OAuth grant is ``client_credentials``: the operator's
     client fetches a token (and fetches a new one when it expires)."""
     app = svc.apps.get(app_key)
     kind = oauth_kind(app)
     if kind.grant != "client_credentials":
-        raise ConfigurationError(f"{app.name} connects by signing in: start at /api/v1/oauth/{app.key}/authorize.")
+        raise ConfigurationError(
+            f"{app.name} connects by signing in: start at /api/v1/oauth/{app.key}/authorize."
+        )
     client = oauth_client(svc, app)
     typed = _form_only(check_credentials(app, kind, fields or {}))
     kind = kind.for_connection(typed)
-    tokens = await _guarded(svc, app, kind, lambda http: fetch_client_credentials_token(kind, client, http=http))
+    tokens = await _guarded(
+        svc, app, kind, lambda http: fetch_client_credentials_token(kind, client, http=http)
+    )
     return await create_oauth_connection(svc, user_id, app.key, {**typed, **tokens}, name)
 
 
@@ -362,7 +456,10 @@ async def connect_client_credentials(
 
 
 async def _guarded(
-    svc: Cellwright, app: App, kind: OAuth2Auth, call: Callable[[httpx.AsyncClient], Awaitable[dict[str, Any]]]
+    svc: Cellwright,
+    app: App,
+    kind: OAuth2Auth,
+    call: Callable[[httpx.AsyncClient], Awaitable[dict[str, Any]]],
 ) -> dict[str, Any]:
     """Run a token request through a client with the operator's network guard."""
     http = build_http(app_key=app.key, policy=svc.contexts.policy, follow_redirects=False)
@@ -373,8 +470,12 @@ async def _guarded(
         if is_forbidden_cause(exc):
             raise forbidden(host) from None
         if is_timeout_cause(exc):
-            raise CallTimeoutError(f"{app.key}: the OAuth token endpoint at {host} timed out.") from None
-        raise NetworkError(f"{app.key}: could not reach the OAuth token endpoint at {host} ({type(exc).__name__}).") from None
+            raise CallTimeoutError(
+                f"{app.key}: the OAuth token endpoint at {host} timed out."
+            ) from None
+        raise NetworkError(
+            f"{app.key}: could not reach the OAuth token endpoint at {host} ({type(exc).__name__})."
+        ) from None
     finally:
         await http.aclose()
 
@@ -390,8 +491,13 @@ def _reconnectable(svc: Cellwright, user_id: str, app: App, connection_id: str) 
     connection = svc.store.get_connection(user_id, connection_id)
     if connection is None or connection.app_id != app.key:
         raise NotFound(f"You have no {app.name} connection {connection_id} to reconnect.")
-    if app.auth_for((connection.metadata or {}).get("auth_type")).type != "oauth2" or connection.is_sandbox:
-        raise ConfigurationError(f"'{connection.name}' does not sign in with {app.name} (OAuth): update its credentials with Edit instead.")
+    if (
+        app.auth_for((connection.metadata or {}).get("auth_type")).type != "oauth2"
+        or connection.is_sandbox
+    ):
+        raise ConfigurationError(
+            f"'{connection.name}' does not sign in with {app.name} (OAuth): update its credentials with Edit instead."
+        )
     return connection
 
 

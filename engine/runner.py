@@ -92,13 +92,22 @@ class _Stop(Exception):
 class Runner:
     """Runs executions against the store."""
 
-    def __init__(self, store: Store, apps: Registry, contexts: Contexts, settings: Settings, analytics: AnalyticsLog | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        apps: Registry,
+        contexts: Contexts,
+        settings: Settings,
+        analytics: AnalyticsLog | None = None,
+    ) -> None:
         self.store = store
         self.apps = apps
         self.contexts = contexts
         self.settings = settings
         self.analytics = analytics
-        self.writes: WriteQueue | None = None  # engine.writes.WriteQueue when the service runs (group commit)
+        self.writes: WriteQueue | None = (
+            None  # engine.writes.WriteQueue when the service runs (group commit)
+        )
         self.alerts = Alerts(store, settings)  # failure alerts, delivered in the background
         self._docs: dict[tuple[str, int], ScenarioDocument] = {}
         self._owned: set[tuple[str, int, str]] = set()  # versions whose connections are the owner's
@@ -116,7 +125,9 @@ class Runner:
             self._docs[key] = doc
         return doc
 
-    async def _foreign_connection(self, execution: Execution, doc: ScenarioDocument) -> dict[str, str] | None:
+    async def _foreign_connection(
+        self, execution: Execution, doc: ScenarioDocument
+    ) -> dict[str, str] | None:
         """The first cell whose connection is not the owner's (``{cell_id, message}``), or None.
 
         A document saved before save checked this (or written straight into the store)
@@ -126,7 +137,9 @@ class Runner:
         key = (execution.scenario_id, execution.scenario_version, execution.user_id)
         if key in self._owned:
             return None
-        problems = await asyncio.to_thread(ownership.connection_problems, self.store, self.apps, execution.user_id, doc)
+        problems = await asyncio.to_thread(
+            ownership.connection_problems, self.store, self.apps, execution.user_id, doc
+        )
         if problems:
             return {"cell_id": problems[0]["cell_id"], "message": problems[0]["message"]}
         if len(self._owned) > 4096:
@@ -158,17 +171,35 @@ class Runner:
         try:
             doc = self._docs.get((execution.scenario_id, execution.scenario_version))
             if doc is None:
-                doc = await asyncio.to_thread(self.document, execution.scenario_id, execution.scenario_version)
+                doc = await asyncio.to_thread(
+                    self.document, execution.scenario_id, execution.scenario_version
+                )
         except Exception as exc:
             log.exception("execution %s: cannot load its scenario", execution.id)
-            outcome = Outcome("failed", error={"code": "configuration_error", "message": f"The scenario version this run uses cannot be loaded: {exc}"})
-            finished = await asyncio.to_thread(lambda: self.store.finish_execution(execution.id, status="failed", error=outcome.error))
+            outcome = Outcome(
+                "failed",
+                error={
+                    "code": "configuration_error",
+                    "message": f"The scenario version this run uses cannot be loaded: {exc}",
+                },
+            )
+            finished = await asyncio.to_thread(
+                lambda: self.store.finish_execution(
+                    execution.id, status="failed", error=outcome.error
+                )
+            )
             self.alerts.notify(finished, "", False)  # name and settings are in the missing document
             return outcome
         refused = await self._foreign_connection(execution, doc)
-        if refused is not None:  # before any cell runs: nothing is called, nobody's connection touched
+        if (
+            refused is not None
+        ):  # before any cell runs: nothing is called, nobody's connection touched
             outcome = Outcome("failed", error={"code": "configuration_error", **refused})
-            finished = await asyncio.to_thread(lambda: self.store.finish_execution(execution.id, status="failed", error=outcome.error))
+            finished = await asyncio.to_thread(
+                lambda: self.store.finish_execution(
+                    execution.id, status="failed", error=outcome.error
+                )
+            )
             self.alerts.notify(finished, doc.name, doc.settings.notify_on_error)
             return outcome
         previous = [] if fresh else await asyncio.to_thread(self.store.node_results, execution.id)
@@ -185,7 +216,9 @@ class Runner:
         started = execution.start_time or datetime.now(UTC)
         # a scenario's own limit wins; otherwise the operator's default (5 minutes)
         explicit = "timeout_seconds" in doc.settings.model_fields_set
-        limit = doc.settings.timeout_seconds if explicit else self.settings.execution_timeout_seconds
+        limit = (
+            doc.settings.timeout_seconds if explicit else self.settings.execution_timeout_seconds
+        )
         # the cap is on working time: waits for a retry, or a server that was down, do
         # not count, so a resumed run gets the time its earlier attempts did not use
         elapsed = sum((r.duration_ms or 0) for r in previous) / 1000
@@ -195,13 +228,21 @@ class Runner:
             context={
                 "trigger": {},
                 "steps": {},
-                "execution": {"id": execution.id, "scenario_id": execution.scenario_id, "started_at": _aware(started).isoformat(), "attempt": execution.attempt},
+                "execution": {
+                    "id": execution.id,
+                    "scenario_id": execution.scenario_id,
+                    "started_at": _aware(started).isoformat(),
+                    "attempt": execution.attempt,
+                },
             },
             done=done,
             make_context=self.contexts.for_execution(execution),
             deadline=time.monotonic() + max(0.0, limit - elapsed),
             limit=limit,
-            budget=RunBudget(run_seconds=self.settings.mapping_run_seconds, cell_seconds=self.settings.mapping_cell_seconds),
+            budget=RunBudget(
+                run_seconds=self.settings.mapping_run_seconds,
+                cell_seconds=self.settings.mapping_cell_seconds,
+            ),
             failures=failures,
             continued=continued,
             pure=self._pure_cells(doc),
@@ -212,7 +253,13 @@ class Runner:
             outcome = stop.outcome
         except Exception as exc:  # a bug must still end the execution with a record
             log.exception("execution %s crashed", execution.id)
-            outcome = Outcome("failed", error={"code": "internal_error", "message": f"Internal error: {type(exc).__name__}: {exc}"})
+            outcome = Outcome(
+                "failed",
+                error={
+                    "code": "internal_error",
+                    "message": f"Internal error: {type(exc).__name__}: {exc}",
+                },
+            )
         outcome.response = outcome.response or run.response
         outcome.last_output = run.last_output
         await self._settle(run, outcome)
@@ -228,7 +275,9 @@ class Runner:
             reclaims=execution.reclaims,
         ).to_dict()
         log.error("execution %s: given up after %d takeovers", execution.id, execution.reclaims)
-        finished = await self._write(self.store.finish_execution, execution.id, status="failed", error=error)
+        finished = await self._write(
+            self.store.finish_execution, execution.id, status="failed", error=error
+        )
         self.alerts.notify(finished, "", False)  # the scenario is not loaded: no name, no settings
         return Outcome("failed", error=error)
 
@@ -245,7 +294,9 @@ class Runner:
         run.context["trigger"] = output
         run.context["steps"][trigger.id] = output
         cells = flow.steps_by_id(run.doc)
-        plan = flow.start(run.doc)  # what runs next is cells.flow's decision, as in the notebook's Step
+        plan = flow.start(
+            run.doc
+        )  # what runs next is cells.flow's decision, as in the notebook's Step
         while (pending := plan.next) is not None:
             cell = cells[pending.cell_id]
             if isinstance(cell, ConditionCell):
@@ -280,7 +331,16 @@ class Runner:
             return flow.FAILED
         remaining = run.deadline - time.monotonic()
         if remaining <= 0:
-            raise _Stop(Outcome("failed", error={"code": "timeout", "message": f"The run passed its time limit ({run.limit:g} s) before cell '{cell.id}'.", "cell_id": cell.id}))
+            raise _Stop(
+                Outcome(
+                    "failed",
+                    error={
+                        "code": "timeout",
+                        "message": f"The run passed its time limit ({run.limit:g} s) before cell '{cell.id}'.",
+                        "cell_id": cell.id,
+                    },
+                )
+            )
         cell_timeout = run.doc.settings.cell_timeout_seconds
         result = await run_operation_cell(
             cell,
@@ -300,21 +360,45 @@ class Runner:
                 run.response = result.output
             return flow.COMPLETED
         error = result.exception or CellwrightError("unknown error")
-        if error.code == "timeout" and remaining < cell_timeout and time.monotonic() >= run.deadline - 0.001:
+        if (
+            error.code == "timeout"
+            and remaining < cell_timeout
+            and time.monotonic() >= run.deadline - 0.001
+        ):
             # stopped by the whole run's limit, not the cell's: no retry can help
-            result.error = {"code": "timeout", "message": f"The run reached its time limit ({run.limit:g} s) while cell '{cell.id}' was running."}
+            result.error = {
+                "code": "timeout",
+                "message": f"The run reached its time limit ({run.limit:g} s) while cell '{cell.id}' was running.",
+            }
             await self._record(run, result)
             raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
-        if error.code in ("auth_invalid", "auth_expired") and cell.connection and self._uses_connection(cell):
+        if (
+            error.code in ("auth_invalid", "auth_expired")
+            and cell.connection
+            and self._uses_connection(cell)
+        ):
             # only the run's owner's connection, and only one the call used (an app without
             # auth, e.g. the HTTP action, never used the one its cell names)
-            await asyncio.to_thread(self.store.update_connection, run.execution.user_id, cell.connection, status="error", status_message=error.message)
+            await asyncio.to_thread(
+                self.store.update_connection,
+                run.execution.user_id,
+                cell.connection,
+                status="error",
+                status_message=error.message,
+            )
         tries = run.failures[cell.id]  # failed tries of this cell before this one
         if error.retryable and tries < run.doc.settings.retry_count:
-            delay = backoff_delay(tries, self.settings.retry_base_seconds, self.settings.retry_max_seconds, getattr(error, "retry_after", None))
+            delay = backoff_delay(
+                tries,
+                self.settings.retry_base_seconds,
+                self.settings.retry_max_seconds,
+                getattr(error, "retry_after", None),
+            )
             if time.monotonic() + delay < run.deadline:
                 await self._record(run, result)
-                raise _Stop(Outcome("waiting", error=_with_cell(result.error, cell.id), retry_in=delay))
+                raise _Stop(
+                    Outcome("waiting", error=_with_cell(result.error, cell.id), retry_in=delay)
+                )
         if flow.continues_after_failure(cell):
             result.error = {**(result.error or {}), "continued": True}
             await self._record(run, result)
@@ -339,17 +423,19 @@ class Runner:
         finished action never runs twice.
         """
         run.results.append(result)
-        run.pending.append({
-            "cell_id": result.cell_id,
-            "status": result.status,
-            "attempt": run.execution.attempt,
-            "start_time": result.started_at,
-            "end_time": result.ended_at,
-            "duration_ms": result.duration_ms,
-            "input": result.input,
-            "output": result.output,
-            "error": result.error,
-        })
+        run.pending.append(
+            {
+                "cell_id": result.cell_id,
+                "status": result.status,
+                "attempt": run.execution.attempt,
+                "start_time": result.started_at,
+                "end_time": result.ended_at,
+                "duration_ms": result.duration_ms,
+                "input": result.input,
+                "output": result.output,
+                "error": result.error,
+            }
+        )
         if result.ok and result.cell_id in run.pure:
             return
         await self._flush(run)
@@ -369,7 +455,9 @@ class Runner:
 
     def _not_saved(self, run: _Run, rows: list[dict[str, Any]], exc: Exception) -> dict[str, Any]:
         """The error of a run whose results the store refused (logged with its cause)."""
-        log.error("execution %s: the store refused its results: %s", run.execution.id, _db_reason(exc))
+        log.error(
+            "execution %s: the store refused its results: %s", run.execution.id, _db_reason(exc)
+        )
         cells = ", ".join(repr(row["cell_id"]) for row in rows) or "none"
         return ResultNotSavedError(
             f"The run was stopped: the results of cell(s) {cells} could not be saved"
@@ -398,21 +486,35 @@ class Runner:
             return
         rows, run.pending = run.pending, []
         try:
-            finished = await self._write(self.store.finish_execution, ex.id, status=outcome.status, error=outcome.error, node_results=rows)
+            finished = await self._write(
+                self.store.finish_execution,
+                ex.id,
+                status=outcome.status,
+                error=outcome.error,
+                node_results=rows,
+            )
         except Exception as exc:
             # The store refused the results (or the outcome): end the run failed with
             # what can be kept — the cells' statuses and errors, without their data.
             outcome.status, outcome.error = "failed", self._not_saved(run, rows, exc)
             slim = [{**row, "input": None, "output": None} for row in rows]
             try:
-                finished = await self._write(self.store.finish_execution, ex.id, status="failed", error=outcome.error, node_results=slim)
+                finished = await self._write(
+                    self.store.finish_execution,
+                    ex.id,
+                    status="failed",
+                    error=outcome.error,
+                    node_results=slim,
+                )
             except Exception:
                 # Nothing can be written now: the lease expires, the run is taken over,
                 # and after max_reclaims takeovers it is given up.
                 log.exception("execution %s: cannot record its end", ex.id)
                 return
         if finished.status == "failed":
-            self.alerts.notify(finished, run.doc.name, run.doc.settings.notify_on_error)  # never waited for
+            self.alerts.notify(
+                finished, run.doc.name, run.doc.settings.notify_on_error
+            )  # never waited for
         if self.analytics is not None:
             self.analytics.record(self._analytics_row(run, finished), self._analytics_nodes(run))
 
@@ -437,17 +539,19 @@ class Runner:
         rows = []
         for r in run.results:
             cell = cells.get(r.cell_id)
-            rows.append({
-                "cell_id": r.cell_id,
-                "app": getattr(cell, "app", None),
-                "operation": getattr(cell, "operation", None),
-                "kind": getattr(cell, "kind", None),
-                "status": r.status,
-                "started_at": r.started_at,
-                "ended_at": r.ended_at,
-                "duration_ms": r.duration_ms,
-                "error": r.error,
-            })
+            rows.append(
+                {
+                    "cell_id": r.cell_id,
+                    "app": getattr(cell, "app", None),
+                    "operation": getattr(cell, "operation", None),
+                    "kind": getattr(cell, "kind", None),
+                    "status": r.status,
+                    "started_at": r.started_at,
+                    "ended_at": r.ended_at,
+                    "duration_ms": r.duration_ms,
+                    "error": r.error,
+                }
+            )
         return rows
 
 
@@ -459,7 +563,9 @@ def _with_cell(error: Mapping[str, Any] | None, cell_id: str) -> dict[str, Any]:
 
 def _db_reason(exc: Exception) -> str:
     """The database's own words, without the SQL and its parameters (they hold data)."""
-    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = (
+        str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
+    )
     return reason[:200]
 
 

@@ -70,7 +70,9 @@ class Scheduler:
             await self.renew(scenario, trigger, op, now)
         return 0
 
-    async def renew(self, scenario: Scenario, trigger: TriggerCell, op: InstantTrigger, now: datetime) -> int:
+    async def renew(
+        self, scenario: Scenario, trigger: TriggerCell, op: InstantTrigger, now: datetime
+    ) -> int:
         """Re-subscribe the scenario's expiring subscriptions (``engine.arming.renew_due``);
         after a failure, wait ``RENEW_RETRY`` before the next attempt."""
         failed = self._renew_failed.get(scenario.id)
@@ -79,55 +81,124 @@ class Scheduler:
         try:
             renewed = await arming.renew_due(self.app, scenario, trigger, op, now)
         except CellwrightError as exc:
-            log.warning("scenario %s: renewing the %s subscription failed: %s", scenario.id, trigger.app, exc)
+            log.warning(
+                "scenario %s: renewing the %s subscription failed: %s",
+                scenario.id,
+                trigger.app,
+                exc,
+            )
             self._renew_failed[scenario.id] = now
             return 0
         self._renew_failed.pop(scenario.id, None)
         return renewed
 
-    async def _schedule(self, scenario: Scenario, trigger: TriggerCell, op: ScheduleTrigger, now: datetime) -> int:
+    async def _schedule(
+        self, scenario: Scenario, trigger: TriggerCell, op: ScheduleTrigger, now: datetime
+    ) -> int:
         store = self.app.store
-        inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, store, scenario.user_id, op, trigger)
+        inputs = await asyncio.to_thread(
+            stored_secrets.trigger_inputs, store, scenario.user_id, op, trigger
+        )
         fingerprint = _fingerprint(trigger)
         state = await asyncio.to_thread(store.get_trigger_state, scenario.id, trigger.id)
         due = state.next_poll_at if state and state.cursor == fingerprint else None
         if due is None:
             # first tick after enabling (or after the schedule changed): plan, don't fire
-            await asyncio.to_thread(lambda: store.save_trigger_state(scenario.id, trigger.id, cursor=fingerprint, next_poll_at=op.next_fire(inputs, now), baseline_at=now))
+            await asyncio.to_thread(
+                lambda: store.save_trigger_state(
+                    scenario.id,
+                    trigger.id,
+                    cursor=fingerprint,
+                    next_poll_at=op.next_fire(inputs, now),
+                    baseline_at=now,
+                )
+            )
             return 0
         due = _aware(due)
         if due > now:
             return 0
-        payload = op.output.model_validate({"scheduled_for": due.astimezone(_zone(inputs)).isoformat(), "timezone": getattr(inputs, "timezone", "UTC")}).model_dump(mode="json")
+        payload = op.output.model_validate(
+            {
+                "scheduled_for": due.astimezone(_zone(inputs)).isoformat(),
+                "timezone": getattr(inputs, "timezone", "UTC"),
+            }
+        ).model_dump(mode="json")
         await self.app.trigger(scenario, payload, key=f"schedule:{due.isoformat()}")
         # a missed backlog fires once, then the schedule continues from now
-        await asyncio.to_thread(lambda: store.save_trigger_state(scenario.id, trigger.id, cursor=fingerprint, next_poll_at=op.next_fire(inputs, max(now, due))))
+        await asyncio.to_thread(
+            lambda: store.save_trigger_state(
+                scenario.id,
+                trigger.id,
+                cursor=fingerprint,
+                next_poll_at=op.next_fire(inputs, max(now, due)),
+            )
+        )
         return 1
 
-    async def poll(self, scenario: Scenario, trigger: TriggerCell, op: PollingTrigger, now: datetime, *, force: bool = False) -> int:
+    async def poll(
+        self,
+        scenario: Scenario,
+        trigger: TriggerCell,
+        op: PollingTrigger,
+        now: datetime,
+        *,
+        force: bool = False,
+    ) -> int:
         """Poll once: the first poll records a baseline and fires nothing."""
         store = self.app.store
         state = await asyncio.to_thread(store.get_trigger_state, scenario.id, trigger.id)
         fingerprint = _fingerprint(trigger)
         cursor_data = state.cursor if state and isinstance(state.cursor, dict) else {}
         same_trigger = cursor_data.get("trigger") == fingerprint["trigger"]
-        if state and same_trigger and not force and state.next_poll_at and _aware(state.next_poll_at) > now:
+        if (
+            state
+            and same_trigger
+            and not force
+            and state.next_poll_at
+            and _aware(state.next_poll_at) > now
+        ):
             return 0
         app = self.app.apps.get(trigger.app)
-        inputs = await asyncio.to_thread(stored_secrets.trigger_inputs, store, scenario.user_id, op, trigger)
+        inputs = await asyncio.to_thread(
+            stored_secrets.trigger_inputs, store, scenario.user_id, op, trigger
+        )
         ctx = await self.app.contexts.context(scenario.user_id, trigger, app)
         since = cursor_data.get("since") if same_trigger else None
         next_poll = now + timedelta(seconds=op.interval_seconds)
         try:
             items = await op.fetch(ctx, inputs, since)
         except CellwrightError as exc:
-            log.warning("scenario %s: polling %s.%s failed: %s", scenario.id, trigger.app, trigger.operation, exc)
-            if exc.code in ("auth_invalid", "auth_expired") and trigger.connection and app.needs_connection:
+            log.warning(
+                "scenario %s: polling %s.%s failed: %s",
+                scenario.id,
+                trigger.app,
+                trigger.operation,
+                exc,
+            )
+            if (
+                exc.code in ("auth_invalid", "auth_expired")
+                and trigger.connection
+                and app.needs_connection
+            ):
                 # as a failed action does (engine/runner.py): the user sees "reconnect" on the
                 # connection instead of a trigger that silently stopped firing
                 message = exc.message
-                await asyncio.to_thread(store.update_connection, scenario.user_id, trigger.connection, status="error", status_message=message)
-            await asyncio.to_thread(lambda: store.save_trigger_state(scenario.id, trigger.id, cursor=state.cursor if state else None, seen_ids=state.seen_ids if state else None, next_poll_at=next_poll))
+                await asyncio.to_thread(
+                    store.update_connection,
+                    scenario.user_id,
+                    trigger.connection,
+                    status="error",
+                    status_message=message,
+                )
+            await asyncio.to_thread(
+                lambda: store.save_trigger_state(
+                    scenario.id,
+                    trigger.id,
+                    cursor=state.cursor if state else None,
+                    seen_ids=state.seen_ids if state else None,
+                    next_poll_at=next_poll,
+                )
+            )
             return 0
         seen = list(state.seen_ids or []) if state and same_trigger else []
         seen_set = set(seen)
@@ -135,7 +206,9 @@ class Scheduler:
         new = [(k, item) for k, item in keyed if k not in seen_set]
         new_since = since
         if op.cursor_field:
-            values = [item.get(op.cursor_field) for item in items if item.get(op.cursor_field) is not None]
+            values = [
+                item.get(op.cursor_field) for item in items if item.get(op.cursor_field) is not None
+            ]
             if values:
                 new_since = max([v for v in (since, *values) if v is not None])
         if isinstance(items, Polled) and items.cursor is not None:
@@ -145,16 +218,26 @@ class Scheduler:
         if not baseline:
             # oldest first, so runs happen in the order things happened
             cursor = op.cursor_field
-            ordered = sorted(new, key=lambda kv: _order_key(kv[1].get(cursor))) if cursor else list(reversed(new))
+            ordered = (
+                sorted(new, key=lambda kv: _order_key(kv[1].get(cursor)))
+                if cursor
+                else list(reversed(new))
+            )
             for k, item in ordered:
                 payload = op.output.model_validate(dict(item)).model_dump(mode="json")
                 await self.app.trigger(scenario, payload, key=f"poll:{trigger.id}:{k}")
                 fired += 1
         seen = (seen + [k for k, _ in new])[-SEEN_LIMIT:]
-        await asyncio.to_thread(lambda: store.save_trigger_state(
-            scenario.id, trigger.id, cursor={**fingerprint, "since": new_since}, seen_ids=seen, next_poll_at=next_poll,
-            baseline_at=now if baseline else None,
-        ))
+        await asyncio.to_thread(
+            lambda: store.save_trigger_state(
+                scenario.id,
+                trigger.id,
+                cursor={**fingerprint, "since": new_since},
+                seen_ids=seen,
+                next_poll_at=next_poll,
+                baseline_at=now if baseline else None,
+            )
+        )
         return fired
 
 

@@ -141,7 +141,9 @@ def _problem(cell: OperationCell, name: str, what: str) -> dict[str, str]:
     }
 
 
-def _previous_refs(apps: Registry, previous: Mapping[str, Any] | None) -> dict[tuple[str, str], str]:
+def _previous_refs(
+    apps: Registry, previous: Mapping[str, Any] | None
+) -> dict[tuple[str, str], str]:
     """(cell id, field) → secret id of the references in a stored document."""
     if not previous:
         return {}
@@ -191,7 +193,9 @@ def _resolve(
     return out
 
 
-def trigger_inputs(store: SecretStore, user_id: str, op: Trigger, trigger: TriggerCell) -> BaseModel:
+def trigger_inputs(
+    store: SecretStore, user_id: str, op: Trigger, trigger: TriggerCell
+) -> BaseModel:
     """The trigger's validated inputs with its stored secrets resolved (synchronous: the
     store is read in the caller's thread). Ingress, scheduler and arming use it where
     they used ``op.input.model_validate(trigger.inputs)``."""

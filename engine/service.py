@@ -72,7 +72,13 @@ __all__ = ["Cellwright", "Conflict", "NotFound", "open_app"]
 class Cellwright:
     """The application: store, apps, runner, executor, scheduler."""
 
-    def __init__(self, settings: Settings | None = None, *, apps: Registry | None = None, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        apps: Registry | None = None,
+        store: Store | None = None,
+    ) -> None:
         from storage import Store, Vault
 
         self.settings = settings or Settings()
@@ -80,15 +86,23 @@ class Cellwright:
         self.apps = apps or registry_for(self.settings.extra_apps)
         if store is None:
             data_dir = self.settings.ensure_data_dir()
-            vault = Vault(keys=[k.get_secret_value() for k in self.settings.vault_keys]) if self.settings.vault_keys else None
+            vault = (
+                Vault(keys=[k.get_secret_value() for k in self.settings.vault_keys])
+                if self.settings.vault_keys
+                else None
+            )
             store = Store.for_data_dir(data_dir, vault=vault, url=self.settings.database_url)
         self.store = store
         self.store.migrate()
         self.store.sync_apps([_catalog_row(app) for app in self.apps])
         stored_secrets.seal_existing(self.store, self.apps)  # plaintext saved by older versions
-        self.analytics: AnalyticsLog | None = None  # opened by start(): one process only may own the file
+        self.analytics: AnalyticsLog | None = (
+            None  # opened by start(): one process only may own the file
+        )
         self.contexts = Contexts(self.store, self.settings)
-        self.runner = Runner(self.store, self.apps, self.contexts, self.settings, analytics=self.analytics)
+        self.runner = Runner(
+            self.store, self.apps, self.contexts, self.settings, analytics=self.analytics
+        )
         self.executor = LocalExecutor(self.runner, self.store, self.settings)
         self.writes = WriteQueue(self.store)
         self._background: list[asyncio.Task[Any]] = []
@@ -157,7 +171,9 @@ class Cellwright:
 
     # -- connections ----------------------------------------------------------------------
 
-    def _check_credentials(self, app: App, credentials: Mapping[str, Any], auth_type: str | None = None) -> dict[str, Any]:
+    def _check_credentials(
+        self, app: App, credentials: Mapping[str, Any], auth_type: str | None = None
+    ) -> dict[str, Any]:
         """Validate the form of the auth kind ``auth_type`` (default: ``app.auth``); an OAuth
         kind's token set passes beside its form (engine/oauth_connect.py)."""
         from engine.oauth_connect import check_credentials
@@ -165,7 +181,14 @@ class Cellwright:
         return check_credentials(app, app.auth_for(auth_type), credentials)
 
     async def create_connection(
-        self, user_id: str, app_key: str, *, credentials: Mapping[str, Any], name: str | None = None, sandbox: bool = False, auth_type: str | None = None
+        self,
+        user_id: str,
+        app_key: str,
+        *,
+        credentials: Mapping[str, Any],
+        name: str | None = None,
+        sandbox: bool = False,
+        auth_type: str | None = None,
     ) -> Connection | None:
         """Store a connection and run the app's test call; status and message say how it went.
 
@@ -183,26 +206,48 @@ class Cellwright:
             if getattr(kind, "grant", None) == "client_credentials":
                 from engine.oauth_connect import connect_client_credentials
 
-                return await connect_client_credentials(self, user_id, app.key, fields=credentials, name=name)
-            raise ConfigurationError(f"{app.name} connects by signing in with {app.name}: start at GET /api/v1/oauth/{app.key}/authorize.")
+                return await connect_client_credentials(
+                    self, user_id, app.key, fields=credentials, name=name
+                )
+            raise ConfigurationError(
+                f"{app.name} connects by signing in with {app.name}: start at GET /api/v1/oauth/{app.key}/authorize."
+            )
         creds = self._check_credentials(app, credentials, kind.type)
-        metadata = None if kind is app.auth else {"auth_type": kind.type}  # no auth_type: the default kind
+        metadata = (
+            None if kind is app.auth else {"auth_type": kind.type}
+        )  # no auth_type: the default kind
         connection = await asyncio.to_thread(
             lambda: self.store.create_connection(
-                user_id, app.key, name or f"{app.name} connection", creds, is_sandbox=sandbox, status="active", metadata=metadata
+                user_id,
+                app.key,
+                name or f"{app.name} connection",
+                creds,
+                is_sandbox=sandbox,
+                status="active",
+                metadata=metadata,
             )
         )
-        self.store.audit(user_id, "connection.create", "connection", connection.id, {"app": app.key, "sandbox": sandbox, "auth_type": kind.type})
+        self.store.audit(
+            user_id,
+            "connection.create",
+            "connection",
+            connection.id,
+            {"app": app.key, "sandbox": sandbox, "auth_type": kind.type},
+        )
         return await self.test_connection(user_id, connection.id, rename=name is None)
 
-    async def test_connection(self, user_id: str, connection_id: str, *, rename: bool = False) -> Connection | None:
+    async def test_connection(
+        self, user_id: str, connection_id: str, *, rename: bool = False
+    ) -> Connection | None:
         """Run the app's validation call; mark the connection active or error (None: it was
         deleted meanwhile)."""
         connection = self.store.get_connection(user_id, connection_id)
         if connection is None:
             raise NotFound(f"No connection {connection_id}.")
         app = self.apps.get(connection.app_id)
-        kind = app.auth_for((connection.metadata or {}).get("auth_type"))  # the kind it was made with
+        kind = app.auth_for(
+            (connection.metadata or {}).get("auth_type")
+        )  # the kind it was made with
         if kind.test is None:
             return connection
         try:
@@ -210,19 +255,38 @@ class Cellwright:
             info = dict(await kind.test(ctx))
         except CellwrightError as exc:
             message = exc.message
-            return await asyncio.to_thread(lambda: self.store.update_connection(user_id, connection_id, status="error", status_message=message))
+            return await asyncio.to_thread(
+                lambda: self.store.update_connection(
+                    user_id, connection_id, status="error", status_message=message
+                )
+            )
         label = info.get("label")
-        metadata = {**(connection.metadata or {}), **{k: v for k, v in info.items() if k != "label"}}
+        metadata = {
+            **(connection.metadata or {}),
+            **{k: v for k, v in info.items() if k != "label"},
+        }
 
         def save() -> Connection | None:
-            self.store.update_connection(user_id, connection_id, metadata=metadata, name=f"{app.name}: {label}" if (rename and label) else None)
+            self.store.update_connection(
+                user_id,
+                connection_id,
+                metadata=metadata,
+                name=f"{app.name}: {label}" if (rename and label) else None,
+            )
             # update_connection keeps a None message as it was: clear the last error explicitly
             self.store.set_connection_status(connection_id, "active", None)
             return self.store.get_connection(user_id, connection_id)
 
         return await asyncio.to_thread(save)
 
-    async def update_connection(self, user_id: str, connection_id: str, *, name: str | None = None, credentials: Mapping[str, Any] | None = None) -> Connection | None:
+    async def update_connection(
+        self,
+        user_id: str,
+        connection_id: str,
+        *,
+        name: str | None = None,
+        credentials: Mapping[str, Any] | None = None,
+    ) -> Connection | None:
         connection = self.store.get_connection(user_id, connection_id)
         if connection is None:
             raise NotFound(f"No connection {connection_id}.")
@@ -230,9 +294,19 @@ class Cellwright:
             updated_credentials,  # OAuth: keeps the token set, changes the typed fields
         )
 
-        creds = await asyncio.to_thread(updated_credentials, self, connection, credentials) if credentials is not None else None
+        creds = (
+            await asyncio.to_thread(updated_credentials, self, connection, credentials)
+            if credentials is not None
+            else None
+        )
         self.store.update_connection(user_id, connection_id, name=name, credentials=creds)
-        self.store.audit(user_id, "connection.update", "connection", connection_id, {"credentials_changed": creds is not None})
+        self.store.audit(
+            user_id,
+            "connection.update",
+            "connection",
+            connection_id,
+            {"credentials_changed": creds is not None},
+        )
         self.ingress.forget()  # its URL verifies with the new signing secret at once
         if creds is not None:
             return await self.test_connection(user_id, connection_id)
@@ -244,18 +318,27 @@ class Cellwright:
         # the node rows follow the latest saved version; the live one may still use it too
         drafts = {s.id for s in self.store.scenarios_using_connection(user_id, connection_id)}
         users = [
-            s for s in self.store.list_scenarios(user_id)
-            if s.status == "active" and (s.id in drafts or _uses_connection(self.live_document(s), connection_id))
+            s
+            for s in self.store.list_scenarios(user_id)
+            if s.status == "active"
+            and (s.id in drafts or _uses_connection(self.live_document(s), connection_id))
         ]
         if users:
             names = ", ".join(f"'{s.name}'" for s in users)
-            raise Conflict(f"This connection is used by the enabled scenario(s) {names}. Disable them or switch their cells to another connection first.")
+            raise Conflict(
+                f"This connection is used by the enabled scenario(s) {names}. Disable them or switch their cells to another connection first."
+            )
         self.store.delete_connection(user_id, connection_id)
         self.store.audit(user_id, "connection.delete", "connection", connection_id)
         self.ingress.forget()
 
     async def options(
-        self, user_id: str, app_key: str, operation: str, field: str, connection_id: str | None,
+        self,
+        user_id: str,
+        app_key: str,
+        operation: str,
+        field: str,
+        connection_id: str | None,
         values: Mapping[str, Any] | None = None,
     ) -> list[Option]:
         """The choices of an ID field (a Slack channel, a monday.com board…), listed through
@@ -273,14 +356,26 @@ class Cellwright:
                 f"Choose a {app.name} connection first: the {source.name} are listed through it.",
                 errors=[{"field": "connection", "message": "required"}],
             )
-        connection = await asyncio.to_thread(self.store.get_connection, user_id, connection_id) if connection_id else None
+        connection = (
+            await asyncio.to_thread(self.store.get_connection, user_id, connection_id)
+            if connection_id
+            else None
+        )
         if connection_id and (connection is None or connection.app_id != app.key):
             raise NotFound(f"You have no {app.name} connection {connection_id}.")
-        ctx = await self.contexts.for_connection(connection, app) if connection is not None else await self.contexts.plain(app)
+        ctx = (
+            await self.contexts.for_connection(connection, app)
+            if connection is not None
+            else await self.contexts.plain(app)
+        )
         try:
-            return await asyncio.wait_for(fetch_options(source, ctx, dict(values or {})), OPTIONS_TIMEOUT_SECONDS)
+            return await asyncio.wait_for(
+                fetch_options(source, ctx, dict(values or {})), OPTIONS_TIMEOUT_SECONDS
+            )
         except TimeoutError:
-            raise CallTimeoutError(f"{app.name} took too long to list the {source.name}; type the ID instead, or try again.") from None
+            raise CallTimeoutError(
+                f"{app.name} took too long to list the {source.name}; type the ID instead, or try again."
+            ) from None
 
     # -- scenarios ------------------------------------------------------------------------
 
@@ -288,7 +383,9 @@ class Cellwright:
         """Check that every cell names a real app and operation of the right kind."""
         self.scenarios.validate(doc)
 
-    def import_scenario(self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None) -> Scenario:
+    def import_scenario(
+        self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None
+    ) -> Scenario:
         """Store a document (new, or a new version of ``scenario_id``): ``Scenarios.save``."""
         return self.scenarios.save(user_id, doc, scenario_id=scenario_id)
 
@@ -321,7 +418,11 @@ class Cellwright:
         events it asks for. Created the first time it is asked for. None for other apps,
         and for a connection that is not the user's."""
         connection = self.store.get_connection(user_id, connection_id)
-        if connection is None or connection.app_id not in self.apps or self.apps.get(connection.app_id).connection_webhook is None:
+        if (
+            connection is None
+            or connection.app_id not in self.apps
+            or self.apps.get(connection.app_id).connection_webhook is None
+        ):
             return None
         token = self.store.connection_webhook_token(user_id, connection_id)
         if token is None:
@@ -349,20 +450,36 @@ class Cellwright:
         target = scenario.version if version is None else version
         data = await asyncio.to_thread(self.store.scenario_document, scenario.id, target)
         if data is None:
-            raise NotFound(f"Scenario {scenario_id} has no version {target} (the latest is {scenario.version}).")
+            raise NotFound(
+                f"Scenario {scenario_id} has no version {target} (the latest is {scenario.version})."
+            )
         new = documents.parse(data, source=f"version {target}")
         self.validate(new)  # the apps may have changed since it was saved
-        ownership.check_connections(self.store, self.apps, user_id, new)  # saved before the check existed
+        ownership.check_connections(
+            self.store, self.apps, user_id, new
+        )  # saved before the check existed
         gaps = checks.incomplete(new, self.apps)
         if gaps:
-            shown = " ".join(g["message"] for g in gaps[:5]) + (f" (and {len(gaps) - 5} more)" if len(gaps) > 5 else "")
+            shown = " ".join(g["message"] for g in gaps[:5]) + (
+                f" (and {len(gaps) - 5} more)" if len(gaps) > 5 else ""
+            )
             raise InvalidInputError(f"Version {target} cannot go live yet: {shown}", errors=gaps)
         old = await asyncio.to_thread(self.live_document, scenario)
         active = scenario.status == "active"
-        if active and old is not None and arming.identity(old.trigger) != arming.identity(new.trigger):
+        if (
+            active
+            and old is not None
+            and arming.identity(old.trigger) != arming.identity(new.trigger)
+        ):
             await arming.disarm_for_change(self, scenario, old.trigger, new.trigger)
         updated = await asyncio.to_thread(self.store.publish_scenario, user_id, scenario.id, target)
-        self.store.audit(user_id, "scenario.publish", "scenario", scenario.id, {"version": target, "previous": scenario.live_version})
+        self.store.audit(
+            user_id,
+            "scenario.publish",
+            "scenario",
+            scenario.id,
+            {"version": target, "previous": scenario.live_version},
+        )
         self.ingress.forget()  # before subscribing: a vendor may call the URL to verify it
         if active:
             try:
@@ -389,14 +506,18 @@ class Cellwright:
             # and ticks that passed while it was off do not fire (editing keeps the state)
             await arming.fresh_baseline(self, scenario, doc.trigger)
         updated = self.store.set_scenario_status(user_id, scenario.id, "active")
-        self.store.audit(user_id, "scenario.enable", "scenario", scenario.id, {"version": scenario.live_version})
+        self.store.audit(
+            user_id, "scenario.enable", "scenario", scenario.id, {"version": scenario.live_version}
+        )
         self.ingress.forget()
         return updated
 
     async def disable(self, user_id: str, scenario_id: str) -> Scenario | None:
         """Deactivate: remove the vendor webhooks of the live version's trigger."""
         scenario = self.scenario(user_id, scenario_id)
-        doc = await asyncio.to_thread(self.live_document, scenario) or documents.parse(scenario.document)
+        doc = await asyncio.to_thread(self.live_document, scenario) or documents.parse(
+            scenario.document
+        )
         await arming.unsubscribe(self, scenario, doc.trigger)
         updated = self.store.set_scenario_status(user_id, scenario.id, "paused")
         self.store.audit(user_id, "scenario.disable", "scenario", scenario.id)
@@ -424,7 +545,9 @@ class Cellwright:
         webhook calls led here (``X-Cellwright-Hops``), passed on by its HTTP actions.
         """
         if version is None:
-            version = scenario.live_version if scenario.live_version is not None else scenario.version
+            version = (
+                scenario.live_version if scenario.live_version is not None else scenario.version
+            )
         execution, created = await self.writes.call(
             lambda: self.store.create_execution(
                 scenario_id=scenario.id,
@@ -439,21 +562,43 @@ class Cellwright:
         )
         outcome = None
         if created and self.started:
-            waiter = asyncio.ensure_future(self.executor.wait(execution.id, wait)) if wait is not None else None
+            waiter = (
+                asyncio.ensure_future(self.executor.wait(execution.id, wait))
+                if wait is not None
+                else None
+            )
             self.executor.submit_claimed(execution)
             if waiter is not None:
                 outcome = await waiter
         return execution, outcome
 
-    async def run_now(self, user_id: str, scenario_id: str, payload: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+    async def run_now(
+        self,
+        user_id: str,
+        scenario_id: str,
+        payload: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
         """Run the scenario's latest saved version (a test run: the draft, published or
         not) with ``payload`` and return the finished execution."""
         scenario = self.scenario(user_id, scenario_id)
-        execution, _ = await self.trigger(scenario, payload, wait=timeout or self.settings.execution_timeout_seconds + 5, version=scenario.version)
+        execution, _ = await self.trigger(
+            scenario,
+            payload,
+            wait=timeout or self.settings.execution_timeout_seconds + 5,
+            version=scenario.version,
+        )
         return self.execution(user_id, execution.id)
 
     async def rerun(
-        self, user_id: str, execution_id: str, *, from_start: bool = False, from_cell: str | None = None, latest: bool = False
+        self,
+        user_id: str,
+        execution_id: str,
+        *,
+        from_start: bool = False,
+        from_cell: str | None = None,
+        latest: bool = False,
     ) -> Execution:
         """Run a finished execution again: from its failed cell (default), a cell, or the start.
 
@@ -466,7 +611,9 @@ class Cellwright:
         if original is None:
             raise NotFound(f"No execution {execution_id}.")
         if original.status in ("queued", "running", "waiting"):
-            raise Conflict(f"Execution {execution_id} is still {original.status}; rerun it once it has finished.")
+            raise Conflict(
+                f"Execution {execution_id} is still {original.status}; rerun it once it has finished."
+            )
         version = original.scenario_version
         if latest:
             version = self.scenario(user_id, original.scenario_id).version
@@ -478,7 +625,9 @@ class Cellwright:
             start_at = None
         elif from_cell is not None:
             if from_cell not in order:
-                raise NotFound(f"Execution {execution_id}'s scenario has no cell '{from_cell}'. Cells: {', '.join(order)}.")
+                raise NotFound(
+                    f"Execution {execution_id}'s scenario has no cell '{from_cell}'. Cells: {', '.join(order)}."
+                )
             start_at = from_cell
         else:
             failed = (original.error or {}).get("cell_id")
@@ -496,27 +645,56 @@ class Cellwright:
         for r in results:
             if r.cell_id in keep:
                 self.store.record_node_result(
-                    execution.id, cell_id=r.cell_id, status=r.status, attempt=0, start_time=r.start_time,
-                    end_time=r.end_time, duration_ms=r.duration_ms, input=r.input, output=r.output, error=None,
+                    execution.id,
+                    cell_id=r.cell_id,
+                    status=r.status,
+                    attempt=0,
+                    start_time=r.start_time,
+                    end_time=r.end_time,
+                    duration_ms=r.duration_ms,
+                    input=r.input,
+                    output=r.output,
+                    error=None,
                 )
-        self.store.audit(user_id, "execution.rerun", "execution", execution.id, {"of": original.id, "from": start_at})
+        self.store.audit(
+            user_id,
+            "execution.rerun",
+            "execution",
+            execution.id,
+            {"of": original.id, "from": start_at},
+        )
         self.executor.submit(execution.id)
         return execution
 
-    async def run_cell(self, user_id: str, doc: ScenarioDocument, cell_id: str, context: Mapping[str, Any]) -> CellResult:
+    async def run_cell(
+        self, user_id: str, doc: ScenarioDocument, cell_id: str, context: Mapping[str, Any]
+    ) -> CellResult:
         """Run one step cell on its own with ``context`` (``trigger``/``steps``): the workspace's "Run cell"."""
         cell = doc.find(cell_id)
         if cell is None:
             raise NotFound(f"The scenario has no cell '{cell_id}'.")
         if isinstance(cell, TriggerCell):
-            raise ConfigurationError("The trigger cell is not run on its own; test the scenario with trigger data instead.")
+            raise ConfigurationError(
+                "The trigger cell is not run on its own; test the scenario with trigger data instead."
+            )
         assert isinstance(cell, OperationCell | ConditionCell)
         ctx_factory = self.contexts.factory(user_id)
-        full = {"trigger": context.get("trigger", {}), "steps": dict(context.get("steps", {})), "execution": {"id": "preview", "scenario_id": None}}
-        budget = RunBudget(run_seconds=self.settings.mapping_run_seconds, cell_seconds=self.settings.mapping_cell_seconds)
+        full = {
+            "trigger": context.get("trigger", {}),
+            "steps": dict(context.get("steps", {})),
+            "execution": {"id": "preview", "scenario_id": None},
+        }
+        budget = RunBudget(
+            run_seconds=self.settings.mapping_run_seconds,
+            cell_seconds=self.settings.mapping_cell_seconds,
+        )
         return await run_cell(
-            cell, full, apps=self.apps, make_context=ctx_factory,
-            idempotency_key=idempotency_key(f"preview-{secrets.token_hex(6)}", cell.id), timeout=doc.settings.cell_timeout_seconds,
+            cell,
+            full,
+            apps=self.apps,
+            make_context=ctx_factory,
+            idempotency_key=idempotency_key(f"preview-{secrets.token_hex(6)}", cell.id),
+            timeout=doc.settings.cell_timeout_seconds,
             resolve_secrets=stored_secrets.resolver(self.store, user_id),
             limits=budget.cell(),
         )
@@ -527,7 +705,9 @@ class Cellwright:
         """Verify, store, enqueue; answer 202 (or the run's answer for sync hooks)."""
         return await self.ingress.receive(token, request)
 
-    async def receive_connection_webhook(self, app_key: str, token: str, request: IncomingRequest) -> WebhookAnswer:
+    async def receive_connection_webhook(
+        self, app_key: str, token: str, request: IncomingRequest
+    ) -> WebhookAnswer:
         """A delivery to a connection's URL (``connection_events_url``): verify once, then
         one run per listening scenario that wants the event; answer 200 without waiting."""
         return await self.ingress.receive_for_connection(app_key, token, request)
@@ -546,7 +726,9 @@ class Cellwright:
 
 
 def _uses_connection(doc: ScenarioDocument | None, connection_id: str) -> bool:
-    return doc is not None and any(getattr(cell, "connection", None) == connection_id for cell, _ in doc.walk())
+    return doc is not None and any(
+        getattr(cell, "connection", None) == connection_id for cell, _ in doc.walk()
+    )
 
 
 def _catalog_row(app: App) -> dict[str, Any]:
@@ -559,8 +741,14 @@ def _catalog_row(app: App) -> dict[str, Any]:
         "category": app.category,
         "auth_type": app.auth.type,
         "auth_config": described["auth_schema"],
-        "triggers": [{"key": t["key"], "name": t["name"], "description": t["description"]} for t in described["triggers"]],
-        "actions": [{"key": a["key"], "name": a["name"], "description": a["description"]} for a in described["actions"]],
+        "triggers": [
+            {"key": t["key"], "name": t["name"], "description": t["description"]}
+            for t in described["triggers"]
+        ],
+        "actions": [
+            {"key": a["key"], "name": a["name"], "description": a["description"]}
+            for a in described["actions"]
+        ],
         "source": "code",
     }
 

@@ -17,55 +17,125 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Every setting has a default that works on one machine, offline."""
 
-    model_config = SettingsConfigDict(env_prefix="CELLWRIGHT_", env_file=".env", extra="ignore", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="CELLWRIGHT_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
 
-    data_dir: Path = Field(default_factory=default_data_dir, description="Where the SQLite store, the vault key and the analytics file live.")
-    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in the data directory. PostgreSQL: postgresql+psycopg://user@host/db")
-    broker_url: str | None = Field(None, description="Celery broker for scaled-out mode (later); empty = in-process executor.")
-    vault_keys: list[SecretStr] = Field(default_factory=list, description="Base64 AES-256 keys, newest first; default: a key file in the data directory.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the SQLite store, the vault key and the analytics file live.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default: SQLite in the data directory. PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    broker_url: str | None = Field(
+        None, description="Celery broker for scaled-out mode (later); empty = in-process executor."
+    )
+    vault_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Base64 AES-256 keys, newest first; default: a key file in the data directory.",
+    )
 
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str | None = Field(None, description="The URL users and vendors reach the server at (webhook URLs); default http://host:port.")
-    demo_data: bool = Field(True, description="Create a demo user and scenarios on first start with an empty store.")
+    public_url: str | None = Field(
+        None,
+        description="The URL users and vendors reach the server at (webhook URLs); default http://host:port.",
+    )
+    demo_data: bool = Field(
+        True, description="Create a demo user and scenarios on first start with an empty store."
+    )
 
-    max_concurrent_executions: int = Field(200, ge=1, description="Executions the local executor runs at once.")
-    lease_seconds: float = Field(60.0, gt=0, description="How long a claimed execution is owned before another process may resume it.")
+    max_concurrent_executions: int = Field(
+        200, ge=1, description="Executions the local executor runs at once."
+    )
+    lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long a claimed execution is owned before another process may resume it.",
+    )
     max_reclaims: int = Field(
-        3, ge=0, description="How often an execution whose lease expired (its process stopped or stalled) is taken over and run again; "
+        3,
+        ge=0,
+        description="How often an execution whose lease expired (its process stopped or stalled) is taken over and run again; "
         "past this it fails with 'run_abandoned' instead (a run that brings its server down every time).",
     )
-    mapping_cell_seconds: float = Field(3.0, gt=0, description="CPU seconds the mappings of one cell may use in all (each expression: at most 1 s).")
-    mapping_run_seconds: float = Field(10.0, gt=0, description="CPU seconds the mappings of one run may use in all, over all its cells.")
-    retry_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles each attempt, with jitter.")
+    mapping_cell_seconds: float = Field(
+        3.0,
+        gt=0,
+        description="CPU seconds the mappings of one cell may use in all (each expression: at most 1 s).",
+    )
+    mapping_run_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="CPU seconds the mappings of one run may use in all, over all its cells.",
+    )
+    retry_base_seconds: float = Field(
+        2.0, gt=0, description="First retry delay; doubles each attempt, with jitter."
+    )
     retry_max_seconds: float = Field(300.0, gt=0)
-    alert_attempts: int = Field(4, ge=1, le=10, description="Tries of one alert webhook delivery (the first POST and its retries) while it gets no answer or HTTP 408, 429 or 5xx; waits as retry_base_seconds / retry_max_seconds.")
-    execution_timeout_seconds: float = Field(300.0, gt=0, description="Default cap on a whole run (a scenario may set its own).")
-    webhook_max_bytes: int = Field(10 * 1024 * 1024, ge=0, description="Largest webhook body accepted (413 above).")
+    alert_attempts: int = Field(
+        4,
+        ge=1,
+        le=10,
+        description="Tries of one alert webhook delivery (the first POST and its retries) while it gets no answer or HTTP 408, 429 or 5xx; waits as retry_base_seconds / retry_max_seconds.",
+    )
+    execution_timeout_seconds: float = Field(
+        300.0, gt=0, description="Default cap on a whole run (a scenario may set its own)."
+    )
+    webhook_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=0, description="Largest webhook body accepted (413 above)."
+    )
     request_max_bytes: int = Field(
-        1024 * 1024, ge=0,
+        1024 * 1024,
+        ge=0,
         description="Largest body accepted by every other route — the REST API, sign-in, the demo echo (413 above, checked while reading).",
     )
-    sync_response_timeout_seconds: float = Field(30.0, gt=0, description="How long a synchronous webhook waits for the run to finish.")
+    sync_response_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long a synchronous webhook waits for the run to finish."
+    )
 
-    http_allow_private: bool = Field(False, description="Let the HTTP action and connectors reach private/loopback addresses (trusted installs only).")
-    http_allowed_networks: list[str] = Field(default_factory=list, description="CIDR ranges the HTTP action may reach besides public addresses.")
-    http_allowed_origins: list[str] = Field(default_factory=list, description="Exact origins (scheme://host:port) allowed besides public addresses.")
+    http_allow_private: bool = Field(
+        False,
+        description="Let the HTTP action and connectors reach private/loopback addresses (trusted installs only).",
+    )
+    http_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDR ranges the HTTP action may reach besides public addresses.",
+    )
+    http_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Exact origins (scheme://host:port) allowed besides public addresses.",
+    )
     http_allowed_urls: list[str] = Field(
         default_factory=list,
         description="Exact URLs (scheme://host:port/path; any query) allowed besides public addresses, and nothing else on their "
         "origin. With demo data, `cellwright serve` adds its own /demo/echo.",
     )
     max_hops: int = Field(
-        8, ge=1, le=100,
+        8,
+        ge=1,
+        le=100,
         description="How many Cellwright scenarios may trigger one another in a chain through webhooks (the HTTP action sends "
         "X-Cellwright-Hops); a webhook call over it is refused with 508 and starts no run.",
     )
 
-    connection_check_minutes: float = Field(60.0, ge=0, description="The health check re-validates each connection at most this often (minutes); 0 turns it off.")
-    connection_check_spacing_seconds: float = Field(2.0, ge=0, description="Pause between two connection checks, so the health check never sends a burst.")
+    connection_check_minutes: float = Field(
+        60.0,
+        ge=0,
+        description="The health check re-validates each connection at most this often (minutes); 0 turns it off.",
+    )
+    connection_check_spacing_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="Pause between two connection checks, so the health check never sends a burst.",
+    )
 
-    oauth_clients: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per app key: client_id, client_secret and, where the vendor signs webhooks with it, signing_secret (the operator's OAuth apps).")
+    oauth_clients: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per app key: client_id, client_secret and, where the vendor signs webhooks with it, signing_secret (the operator's OAuth apps).",
+    )
     extra_apps: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Apps to load beside the shipped ones: 'module:attribute' entries, each naming an App or a list of Apps "
@@ -73,13 +143,24 @@ class Settings(BaseSettings):
         examples=[["acme_apps:app", "acme_apps.crm:apps"]],
     )
     assistant_model: str | None = Field(
-        None, description="The litellm model the chat assistant drafts scenarios with (needs the 'assistant' extra); empty turns the assistant off.",
+        None,
+        description="The litellm model the chat assistant drafts scenarios with (needs the 'assistant' extra); empty turns the assistant off.",
         examples=["openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest", "ollama/llama3.1"],
     )
-    assistant_api_base: str | None = Field(None, description="The model provider's URL, for a self-hosted or OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1).")
-    assistant_api_key: SecretStr | None = Field(None, description="The model provider's API key; empty: litellm reads the provider's usual variable (OPENAI_API_KEY, …).")
-    assistant_timeout_seconds: float = Field(60.0, gt=0, le=600, description="How long one request to the model may take.")
-    analytics: bool = Field(True, description="Log finished executions to DuckDB for the dashboards.")
+    assistant_api_base: str | None = Field(
+        None,
+        description="The model provider's URL, for a self-hosted or OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1).",
+    )
+    assistant_api_key: SecretStr | None = Field(
+        None,
+        description="The model provider's API key; empty: litellm reads the provider's usual variable (OPENAI_API_KEY, …).",
+    )
+    assistant_timeout_seconds: float = Field(
+        60.0, gt=0, le=600, description="How long one request to the model may take."
+    )
+    analytics: bool = Field(
+        True, description="Log finished executions to DuckDB for the dashboards."
+    )
     retention_days: int = Field(30, ge=1, description="Executions older than this are deleted.")
     log_level: str = "INFO"
 
@@ -95,9 +176,15 @@ class Settings(BaseSettings):
                 try:
                     value = json.loads(text)
                 except json.JSONDecodeError:
-                    raise ValueError('not a JSON list: write the entries comma-separated (acme:app,acme.crm:apps) or as ["acme:app"]') from None
+                    raise ValueError(
+                        'not a JSON list: write the entries comma-separated (acme:app,acme.crm:apps) or as ["acme:app"]'
+                    ) from None
         if isinstance(value, list | tuple):
-            return [item.strip() if isinstance(item, str) else item for item in value if not (isinstance(item, str) and not item.strip())]
+            return [
+                item.strip() if isinstance(item, str) else item
+                for item in value
+                if not (isinstance(item, str) and not item.strip())
+            ]
         return value
 
     def resolved_public_url(self) -> str:

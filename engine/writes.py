@@ -34,7 +34,9 @@ class WriteQueue:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="cellwright-writer", daemon=True)
+            self._thread = threading.Thread(
+                target=self._loop, name="cellwright-writer", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:

@@ -56,9 +56,17 @@ LUCIDE_COLOUR = "#374151"  # an <img> has no currentColor: built-ins are drawn i
 def unpack(spec: str, into: Path) -> Path:
     npm = shutil.which("npm")
     if npm is None:
-        raise SystemExit("npm is not installed: install Node.js (apt-get install -y npm), then run this again.")
-    subprocess.run([npm, "pack", spec, "--pack-destination", str(into), "--silent"], check=True, capture_output=True)  # noqa: S603 - pinned specs from this file
-    tarball = next(p for p in into.glob("*.tgz") if spec.lstrip("@").split("@")[0].replace("/", "-") in p.name)
+        raise SystemExit(
+            "npm is not installed: install Node.js (apt-get install -y npm), then run this again."
+        )
+    subprocess.run(  # noqa: S603 - pinned specs from this file
+        [npm, "pack", spec, "--pack-destination", str(into), "--silent"],
+        check=True,
+        capture_output=True,
+    )
+    tarball = next(
+        p for p in into.glob("*.tgz") if spec.lstrip("@").split("@")[0].replace("/", "-") in p.name
+    )
     target = into / tarball.stem
     with tarfile.open(tarball) as archive:
         archive.extractall(target, filter="data")
@@ -68,12 +76,18 @@ def unpack(spec: str, into: Path) -> Path:
 def from_logos(root: Path, name: str) -> str:
     data = json.loads((root / "icons.json").read_text())
     icon = data["icons"][name]
-    width, height = icon.get("width", data.get("width", 16)), icon.get("height", data.get("height", 16))
+    width, height = (
+        icon.get("width", data.get("width", 16)),
+        icon.get("height", data.get("height", 16)),
+    )
     return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}">{icon["body"]}</svg>\n'
 
 
 def from_simple_icons(root: Path, name: str) -> str:
-    colours = {entry["slug"]: entry["hex"] for entry in json.loads((root / "data" / "simple-icons.json").read_text())}
+    colours = {
+        entry["slug"]: entry["hex"]
+        for entry in json.loads((root / "data" / "simple-icons.json").read_text())
+    }
     svg = (root / "icons" / f"{name}.svg").read_text().strip()
     svg = re.sub(r"<title>.*?</title>", "", svg).replace(' role="img"', "")
     return svg.replace("<path ", f'<path fill="#{colours[name]}" ', 1) + "\n"

@@ -112,7 +112,11 @@ def hold_serve_lock(data_dir: Path) -> IO[str]:
     except BlockingIOError:
         other = handle.read().strip()
         handle.close()
-        who = f"another Cellwright server (pid {other})" if other.isdigit() else "another Cellwright server"
+        who = (
+            f"another Cellwright server (pid {other})"
+            if other.isdigit()
+            else "another Cellwright server"
+        )
         raise DataDirInUse(
             f"{who} is already serving the data directory {data_dir}. "
             "Stop it first, or give this one its own --data-dir (CELLWRIGHT_DATA_DIR)."

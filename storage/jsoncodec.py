@@ -25,7 +25,8 @@ _HALF = re.compile("[\ud800-\udfff]")
 # a surrogate escape that is not part of a pair (old rows were written ASCII-escaped);
 # an escaped backslash before "ud800" may match too: the walk then finds nothing to fix
 _HALF_ESCAPE = re.compile(
-    r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}", re.IGNORECASE
+    r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}",
+    re.IGNORECASE,
 )
 
 

@@ -104,9 +104,15 @@ class Sink:
         except ValueError:
             body = raw.decode("utf-8", "replace")
         path = request.url.path
-        self.requests.append(Seen(request.method, path, {k.lower(): v for k, v in request.headers.items()}, body))
+        self.requests.append(
+            Seen(request.method, path, {k.lower(): v for k, v in request.headers.items()}, body)
+        )
         plan = self.plans.get(path)
-        reply = (plan.pop(0) if len(plan) > 1 else plan[0]) if plan else Reply(body={"ok": True, "received": body})
+        reply = (
+            (plan.pop(0) if len(plan) > 1 else plan[0])
+            if plan
+            else Reply(body={"ok": True, "received": body})
+        )
         if reply.delay:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
@@ -115,7 +121,11 @@ class Sink:
             finally:
                 self.in_flight -= 1
         if isinstance(reply.body, (dict, list)) or reply.body is None:
-            return JSONResponse(reply.body if reply.body is not None else {"ok": True, "received": body}, status_code=reply.status, headers=reply.headers)
+            return JSONResponse(
+                reply.body if reply.body is not None else {"ok": True, "received": body},
+                status_code=reply.status,
+                headers=reply.headers,
+            )
         return Response(str(reply.body), status_code=reply.status, headers=reply.headers)
 
 
@@ -129,7 +139,9 @@ class ThreadedServer:
         self.url = f"http://127.0.0.1:{self.port}"
         config = {"log_level": "warning", "lifespan": "off", **config}
         self.server = uvicorn.Server(uvicorn.Config(app, **config))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
 
     def __enter__(self) -> ThreadedServer:
         self.thread.start()
@@ -155,7 +167,11 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def _sink_server() -> Iterator[Sink]:
     sink = Sink()
-    app = Starlette(routes=[Route("/{path:path}", sink.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])])
+    app = Starlette(
+        routes=[
+            Route("/{path:path}", sink.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+        ]
+    )
     with ThreadedServer(app, limit_concurrency=1000, backlog=2048) as server:
         sink.url = server.url
         yield sink
@@ -253,28 +269,44 @@ def make_probe() -> Probe:
         probe.subscribed.append(url)
         return {"id": f"sub-{len(probe.subscribed)}", "secret": "probe-signing-secret"}
 
-    async def unsubscribe(ctx: OperationContext, inputs: HookInput, state: Mapping[str, Any]) -> None:
+    async def unsubscribe(
+        ctx: OperationContext, inputs: HookInput, state: Mapping[str, Any]
+    ) -> None:
         planned = probe.failures.get("unsubscribe")
         if planned:
             raise planned.pop(0)
         probe.unsubscribed.append(dict(state))
 
-    def verify(request: IncomingRequest, inputs: HookInput, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
+    def verify(
+        request: IncomingRequest,
+        inputs: HookInput,
+        state: Mapping[str, Any],
+        credentials: Mapping[str, Any],
+    ) -> None:
         if request.header("x-probe-secret") != state.get("secret"):
             raise WebhookVerificationError("Bad x-probe-secret.")
 
-    async def parse(request: IncomingRequest, inputs: HookInput, state: Mapping[str, Any]) -> WebhookReply:
+    async def parse(
+        request: IncomingRequest, inputs: HookInput, state: Mapping[str, Any]
+    ) -> WebhookReply:
         body = request.json() or {}
         if "challenge" in body:
             return WebhookReply(response=(200, {"challenge": body["challenge"]}, {"X-Probe": "1"}))
         return WebhookReply(events=[dict(item) for item in body.get("events", [body])])
 
-    def verify_signed(request: IncomingRequest, inputs: BaseModel, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
+    def verify_signed(
+        request: IncomingRequest,
+        inputs: BaseModel,
+        state: Mapping[str, Any],
+        credentials: Mapping[str, Any],
+    ) -> None:
         key = secret_value(credentials.get("api_key"))
         if not key or request.header("x-keyed-signature") != hmac_hex(key, request.body):
             raise WebhookVerificationError("Bad x-keyed-signature.")
 
-    async def parse_signed(request: IncomingRequest, inputs: BaseModel, state: Mapping[str, Any]) -> WebhookReply:
+    async def parse_signed(
+        request: IncomingRequest, inputs: BaseModel, state: Mapping[str, Any]
+    ) -> WebhookReply:
         return WebhookReply(events=[request.json() or {}])
 
     async def whoami(ctx: OperationContext, inputs: BaseModel) -> dict[str, Any]:
@@ -291,13 +323,60 @@ def make_probe() -> Probe:
         description="Counts calls (tests).",
         category="Testing",
         actions=(
-            Action(key="count", name="Count", description="Counts calls.", input=CountInput, output=CountOutput, sample={"value": 1, "calls": 1}, perform=count),
-            Action(key="bad_output", name="Bad output", description="Breaks its model.", input=CountInput, output=CountOutput, sample={"value": 1, "calls": 1}, perform=bad_output),
+            Action(
+                key="count",
+                name="Count",
+                description="Counts calls.",
+                input=CountInput,
+                output=CountOutput,
+                sample={"value": 1, "calls": 1},
+                perform=count,
+            ),
+            Action(
+                key="bad_output",
+                name="Bad output",
+                description="Breaks its model.",
+                input=CountInput,
+                output=CountOutput,
+                sample={"value": 1, "calls": 1},
+                perform=bad_output,
+            ),
         ),
         triggers=(
-            PollingTrigger(key="items", name="New item", description="Polls the probe's items.", input=ItemsInput, output=AnyOutput, sample={"id": "1"}, fetch=fetch, interval_seconds=60),
-            PollingTrigger(key="items_by_rank", name="New item (cursor)", description="Polls with a cursor.", input=ItemsInput, output=AnyOutput, sample={"id": "1", "rank": 1}, fetch=fetch, cursor_field="rank", interval_seconds=60),
-            InstantTrigger(key="hook", name="Probe hook", description="A subscribed webhook.", input=HookInput, output=AnyOutput, sample={"n": 1}, parse=parse, verify=verify, subscribe=subscribe, unsubscribe=unsubscribe, dedupe_key="event_id"),
+            PollingTrigger(
+                key="items",
+                name="New item",
+                description="Polls the probe's items.",
+                input=ItemsInput,
+                output=AnyOutput,
+                sample={"id": "1"},
+                fetch=fetch,
+                interval_seconds=60,
+            ),
+            PollingTrigger(
+                key="items_by_rank",
+                name="New item (cursor)",
+                description="Polls with a cursor.",
+                input=ItemsInput,
+                output=AnyOutput,
+                sample={"id": "1", "rank": 1},
+                fetch=fetch,
+                cursor_field="rank",
+                interval_seconds=60,
+            ),
+            InstantTrigger(
+                key="hook",
+                name="Probe hook",
+                description="A subscribed webhook.",
+                input=HookInput,
+                output=AnyOutput,
+                sample={"n": 1},
+                parse=parse,
+                verify=verify,
+                subscribe=subscribe,
+                unsubscribe=unsubscribe,
+                dedupe_key="event_id",
+            ),
         ),
     )
     keyed_app = App(
@@ -309,8 +388,27 @@ def make_probe() -> Probe:
         base_url="https://api.keyed.example",
         allowed_hosts=("api.keyed.example",),
         sandbox="cw_test_sandbox:make",
-        actions=(Action(key="whoami", name="Who am I", description="The key's account.", output=WhoamiOutput, sample={"user": "x"}, perform=whoami),),
-        triggers=(InstantTrigger(key="signed", name="Signed event", description="Signed with the connection's key.", output=AnyOutput, sample={"n": 1}, parse=parse_signed, verify=verify_signed),),
+        actions=(
+            Action(
+                key="whoami",
+                name="Who am I",
+                description="The key's account.",
+                output=WhoamiOutput,
+                sample={"user": "x"},
+                perform=whoami,
+            ),
+        ),
+        triggers=(
+            InstantTrigger(
+                key="signed",
+                name="Signed event",
+                description="Signed with the connection's key.",
+                output=AnyOutput,
+                sample={"n": 1},
+                parse=parse_signed,
+                verify=verify_signed,
+            ),
+        ),
     )
     nosandbox_app = App(
         key="nosandbox",
@@ -318,7 +416,16 @@ def make_probe() -> Probe:
         description="An API-key app without a simulator (tests).",
         category="Testing",
         auth=ApiKeyAuth(),
-        actions=(Action(key="noop", name="Noop", description="Nothing.", output=AnyOutput, sample={}, perform=bad_output),),
+        actions=(
+            Action(
+                key="noop",
+                name="Noop",
+                description="Nothing.",
+                output=AnyOutput,
+                sample={},
+                perform=bad_output,
+            ),
+        ),
     )
     probe.apps = (probe_app, keyed_app, nosandbox_app)
     return probe
@@ -410,11 +517,17 @@ async def anon(asgi_app: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def client(asgi_app: Any, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=asgi_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers={"Authorization": f"Bearer {api_key}"}) as c:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {api_key}"},
+    ) as c:
         yield c
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:  # noqa: ASYNC109
+async def wait_for(
+    predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02
+) -> Any:  # noqa: ASYNC109
     """Poll ``predicate`` until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while True:
@@ -439,4 +552,10 @@ async def finished(svc: Cellwright, execution_id: str, timeout: float = 5.0) -> 
 
 @pytest.fixture
 def helpers() -> types.SimpleNamespace:
-    return types.SimpleNamespace(wait_for=wait_for, finished=finished, Reply=Reply, free_port=free_port, ThreadedServer=ThreadedServer)
+    return types.SimpleNamespace(
+        wait_for=wait_for,
+        finished=finished,
+        Reply=Reply,
+        free_port=free_port,
+        ThreadedServer=ThreadedServer,
+    )

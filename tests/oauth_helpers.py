@@ -37,7 +37,9 @@ PROVIDER_URL_ENV = "LOOPBACK_PROVIDER_URL"
 
 
 class WhoOutput(BaseModel):
-    user: str | None = Field(description="The resource owner (none for a client credentials token).")
+    user: str | None = Field(
+        description="The resource owner (none for a client credentials token)."
+    )
 
 
 async def me(ctx: OperationContext) -> dict[str, Any]:
@@ -54,17 +56,41 @@ def make_apps(base_url: str) -> tuple[App, App]:
     """The "loopback" (key, or OAuth sign-in) and "machine" (client credentials) apps of
     the provider at ``base_url`` (an ``OAuthTestServer.base_url``)."""
     authorize_url, token_url = f"{base_url}/authorize", f"{base_url}/token"
-    action = Action(key="whoami", name="Who am I", description="The token's owner.", output=WhoOutput, sample={"user": "x"}, perform=whoami)
-    common: dict[str, Any] = {"category": "Testing", "base_url": base_url, "allowed_hosts": ("127.0.0.1",), "actions": (action,)}
+    action = Action(
+        key="whoami",
+        name="Who am I",
+        description="The token's owner.",
+        output=WhoOutput,
+        sample={"user": "x"},
+        perform=whoami,
+    )
+    common: dict[str, Any] = {
+        "category": "Testing",
+        "base_url": base_url,
+        "allowed_hosts": ("127.0.0.1",),
+        "actions": (action,),
+    }
     loopback = App(
-        key="loopback", name="Loopback", description="Key or OAuth (tests).",
+        key="loopback",
+        name="Loopback",
+        description="Key or OAuth (tests).",
         auth=ApiKeyAuth(test=me),
-        other_auth=(OAuth2Auth(authorize_url=authorize_url, token_url=token_url, scopes=("read",), test=me),),
+        other_auth=(
+            OAuth2Auth(authorize_url=authorize_url, token_url=token_url, scopes=("read",), test=me),
+        ),
         **common,
     )
     machine = App(
-        key="machine", name="Machine", description="Client credentials (tests).",
-        auth=OAuth2Auth(authorize_url=authorize_url, token_url=token_url, scopes=("read",), grant="client_credentials", test=me),
+        key="machine",
+        name="Machine",
+        description="Client credentials (tests).",
+        auth=OAuth2Auth(
+            authorize_url=authorize_url,
+            token_url=token_url,
+            scopes=("read",),
+            grant="client_credentials",
+            test=me,
+        ),
         **common,
     )
     return loopback, machine

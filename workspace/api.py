@@ -39,14 +39,25 @@ from workspace.api_models import (
 )
 from workspace.guards import API_USER, StrictJSONRoute
 
-bearer = HTTPBearer(auto_error=False, description="An API key: cellwright apikey, or Settings → API keys.")
+bearer = HTTPBearer(
+    auto_error=False, description="An API key: cellwright apikey, or Settings → API keys."
+)
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "The body cannot be read: not JSON, or not UTF-8 (error: invalid_body)."},
+    400: {
+        "model": ErrorBody,
+        "description": "The body cannot be read: not JSON, or not UTF-8 (error: invalid_body).",
+    },
     401: {"model": ErrorBody, "description": "Missing or invalid API key."},
     404: {"model": ErrorBody, "description": "No such object (or not yours)."},
-    409: {"model": ErrorBody, "description": "The object's state does not allow it (e.g. a connection that scenarios use)."},
+    409: {
+        "model": ErrorBody,
+        "description": "The object's state does not allow it (e.g. a connection that scenarios use).",
+    },
     413: {"model": ErrorBody, "description": "The body is over CELLWRIGHT_REQUEST_MAX_BYTES."},
-    422: {"model": ErrorBody, "description": "Invalid input: which field and why (also an app, operation or setting this server does not have)."},
+    422: {
+        "model": ErrorBody,
+        "description": "Invalid input: which field and why (also an app, operation or setting this server does not have).",
+    },
 }
 """Every error an API route can answer, in one shape (``ErrorBody``); the OpenAPI description lists them."""
 DB_INT = 2**31 - 1
@@ -66,7 +77,9 @@ Service = Annotated[Cellwright, Depends(service)]
 def current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    x_api_key: Annotated[str | None, Header(description="An API key (alternative to Authorization: Bearer).")] = None,
+    x_api_key: Annotated[
+        str | None, Header(description="An API key (alternative to Authorization: Bearer).")
+    ] = None,
 ) -> Any:
     known = request.scope.get(API_USER)  # checked by RequestLimits before the body was read
     if known is not None:
@@ -74,7 +87,14 @@ def current_user(
     key = credentials.credentials if credentials else x_api_key
     user = service(request).accounts.user_for_api_key(key) if key else None
     if user is None:
-        raise HTTPException(401, detail={"error": "unauthorized", "message": "Send a valid API key: Authorization: Bearer <key>."}, headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            detail={
+                "error": "unauthorized",
+                "message": "Send a valid API key: Authorization: Bearer <key>.",
+            },
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return user
 
 
@@ -85,7 +105,21 @@ router = APIRouter(prefix="/api/v1", responses=ERRORS, route_class=StrictJSONRou
 def scenario_out(svc: Cellwright, scenario: Any, *, with_document: bool = True) -> ScenarioOut:
     data = scenario.to_dict()
     return ScenarioOut(
-        **{k: data.get(k) for k in ("id", "name", "description", "tags", "status", "version", "live_version", "created_at", "updated_at", "last_run")},
+        **{
+            k: data.get(k)
+            for k in (
+                "id",
+                "name",
+                "description",
+                "tags",
+                "status",
+                "version",
+                "live_version",
+                "created_at",
+                "updated_at",
+                "last_run",
+            )
+        },
         webhook_url=svc.webhook_url(scenario),
         document=data.get("document") if with_document else None,
     )
@@ -95,7 +129,11 @@ def connection_out(svc: Cellwright, user: Any, connection: Any) -> dict[str, Any
     """A connection as the API shows it; ``events_url`` for apps whose vendor sends all of
     a connection's events to one URL (Slack)."""
     app = svc.apps.get(connection.app_id) if connection.app_id in svc.apps else None
-    events_url = svc.connection_events_url(user.id, connection.id) if app is not None and app.connection_webhook else None
+    events_url = (
+        svc.connection_events_url(user.id, connection.id)
+        if app is not None and app.connection_webhook
+        else None
+    )
     return {**connection.to_dict(), "events_url": events_url}
 
 
@@ -115,19 +153,35 @@ def get_app(key: str, svc: Service, _: User) -> dict[str, Any]:
 
 
 @router.get(
-    "/apps/{key}/operations/{operation}/fields/{field}/options", response_model=list[OptionOut], tags=["apps"],
+    "/apps/{key}/operations/{operation}/fields/{field}/options",
+    response_model=list[OptionOut],
+    tags=["apps"],
     summary="The choices of an ID field, listed through one of your connections",
     description="For fields whose input schema names an option source (``x-options``): a Slack channel, a "
     "monday.com board, a Stripe price… Each option is a value for the field and a label. ``field`` may be "
     "dotted for a field of list items (``line_items.price``). The field still accepts any value and {{ }} references.",
 )
 async def field_options(
-    key: str, operation: str, field: str, svc: Service, user: User,
-    connection: Annotated[str | None, Query(description="Your connection to list through (required for apps with a connection).")] = None,
-    values: Annotated[str | None, Query(description='The other fields\' values as a JSON object, for choices that depend on one, e.g. {"board_id": "123"}.')] = None,
+    key: str,
+    operation: str,
+    field: str,
+    svc: Service,
+    user: User,
+    connection: Annotated[
+        str | None,
+        Query(description="Your connection to list through (required for apps with a connection)."),
+    ] = None,
+    values: Annotated[
+        str | None,
+        Query(
+            description='The other fields\' values as a JSON object, for choices that depend on one, e.g. {"board_id": "123"}.'
+        ),
+    ] = None,
 ) -> list[dict[str, Any]]:
     given = _json_object(values, "values") if values else {}
-    return [o.to_dict() for o in await svc.options(user.id, key, operation, field, connection, given)]
+    return [
+        o.to_dict() for o in await svc.options(user.id, key, operation, field, connection, given)
+    ]
 
 
 def _json_object(text: str, name: str) -> dict[str, Any]:
@@ -136,7 +190,10 @@ def _json_object(text: str, name: str) -> dict[str, Any]:
     except ValueError:
         value = None
     if not isinstance(value, dict):
-        raise InvalidInputError(f'{name} must be a JSON object, e.g. {{"board_id": "123"}}.', errors=[{"field": name, "message": "not a JSON object"}])
+        raise InvalidInputError(
+            f'{name} must be a JSON object, e.g. {{"board_id": "123"}}.',
+            errors=[{"field": name, "message": "not a JSON object"}],
+        )
     return value
 
 
@@ -148,9 +205,22 @@ def list_connections(svc: Service, user: User, app: str | None = None) -> list[d
     return [connection_out(svc, user, c) for c in svc.connections.for_user(user.id, app_id=app)]
 
 
-@router.post("/connections", response_model=ConnectionOut, status_code=201, tags=["connections"], summary="Create a connection (runs its test call)")
+@router.post(
+    "/connections",
+    response_model=ConnectionOut,
+    status_code=201,
+    tags=["connections"],
+    summary="Create a connection (runs its test call)",
+)
 async def create_connection(body: ConnectionIn, svc: Service, user: User) -> dict[str, Any]:
-    connection = await svc.create_connection(user.id, body.app, credentials=body.credentials, name=body.name, sandbox=body.sandbox, auth_type=body.auth_type)
+    connection = await svc.create_connection(
+        user.id,
+        body.app,
+        credentials=body.credentials,
+        name=body.name,
+        sandbox=body.sandbox,
+        auth_type=body.auth_type,
+    )
     return connection_out(svc, user, connection)
 
 
@@ -160,17 +230,28 @@ def get_connection(connection_id: str, svc: Service, user: User) -> dict[str, An
 
 
 @router.patch("/connections/{connection_id}", response_model=ConnectionOut, tags=["connections"])
-async def update_connection(connection_id: str, body: ConnectionPatch, svc: Service, user: User) -> dict[str, Any]:
-    connection = await svc.update_connection(user.id, connection_id, name=body.name, credentials=body.credentials)
+async def update_connection(
+    connection_id: str, body: ConnectionPatch, svc: Service, user: User
+) -> dict[str, Any]:
+    connection = await svc.update_connection(
+        user.id, connection_id, name=body.name, credentials=body.credentials
+    )
     return connection_out(svc, user, connection)
 
 
-@router.post("/connections/{connection_id}/test", response_model=ConnectionOut, tags=["connections"])
+@router.post(
+    "/connections/{connection_id}/test", response_model=ConnectionOut, tags=["connections"]
+)
 async def test_connection(connection_id: str, svc: Service, user: User) -> dict[str, Any]:
     return connection_out(svc, user, await svc.test_connection(user.id, connection_id))
 
 
-@router.delete("/connections/{connection_id}", status_code=204, tags=["connections"], responses={409: {"model": ErrorBody}})
+@router.delete(
+    "/connections/{connection_id}",
+    status_code=204,
+    tags=["connections"],
+    responses={409: {"model": ErrorBody}},
+)
 def delete_connection(connection_id: str, svc: Service, user: User) -> Response:
     svc.delete_connection(user.id, connection_id)
     return Response(status_code=204)
@@ -179,23 +260,51 @@ def delete_connection(connection_id: str, svc: Service, user: User) -> Response:
 # -- scenarios -------------------------------------------------------------------------
 
 
-@router.get("/schema/scenario.json", tags=["scenarios"], summary="The JSON Schema of scenario documents")
+@router.get(
+    "/schema/scenario.json", tags=["scenarios"], summary="The JSON Schema of scenario documents"
+)
 def scenario_schema() -> dict[str, Any]:
     return documents.json_schema()
 
 
-@router.get("/scenarios", response_model=list[ScenarioOut], tags=["scenarios"], summary="Your scenarios, most recently changed first")
+@router.get(
+    "/scenarios",
+    response_model=list[ScenarioOut],
+    tags=["scenarios"],
+    summary="Your scenarios, most recently changed first",
+)
 def list_scenarios(
     svc: Service,
     user: User,
-    name: Annotated[str | None, Query(max_length=200, description="Only scenarios whose name contains this text (case-insensitive).")] = None,
-    tag: Annotated[str | None, Query(max_length=MAX_TAG_LENGTH, description="Only scenarios with this tag (compared lower-cased).")] = None,
+    name: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Only scenarios whose name contains this text (case-insensitive).",
+        ),
+    ] = None,
+    tag: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_TAG_LENGTH,
+            description="Only scenarios with this tag (compared lower-cased).",
+        ),
+    ] = None,
 ) -> list[ScenarioOut]:
     chosen = normal_tag(tag) if tag is not None else None
-    return [scenario_out(svc, s, with_document=False) for s in svc.scenarios.for_user(user.id, name=name, tag=chosen)]
+    return [
+        scenario_out(svc, s, with_document=False)
+        for s in svc.scenarios.for_user(user.id, name=name, tag=chosen)
+    ]
 
 
-@router.post("/scenarios", response_model=ScenarioOut, status_code=201, tags=["scenarios"], summary="Import a scenario document")
+@router.post(
+    "/scenarios",
+    response_model=ScenarioOut,
+    status_code=201,
+    tags=["scenarios"],
+    summary="Import a scenario document",
+)
 def create_scenario(doc: ScenarioDocument, svc: Service, user: User) -> ScenarioOut:
     return scenario_out(svc, svc.import_scenario(user.id, doc))
 
@@ -205,8 +314,15 @@ def get_scenario(scenario_id: str, svc: Service, user: User) -> ScenarioOut:
     return scenario_out(svc, svc.scenario(user.id, scenario_id))
 
 
-@router.put("/scenarios/{scenario_id}", response_model=ScenarioOut, tags=["scenarios"], summary="Save a new version")
-def update_scenario(scenario_id: str, doc: ScenarioDocument, svc: Service, user: User) -> ScenarioOut:
+@router.put(
+    "/scenarios/{scenario_id}",
+    response_model=ScenarioOut,
+    tags=["scenarios"],
+    summary="Save a new version",
+)
+def update_scenario(
+    scenario_id: str, doc: ScenarioDocument, svc: Service, user: User
+) -> ScenarioOut:
     return scenario_out(svc, svc.import_scenario(user.id, doc, scenario_id=scenario_id))
 
 
@@ -217,13 +333,23 @@ async def delete_scenario(scenario_id: str, svc: Service, user: User) -> Respons
 
 
 @router.get(
-    "/scenarios/{scenario_id}/export", tags=["scenarios"], summary="The scenario as a YAML or JSON file", response_class=Response,
-    responses={200: {"description": "The scenario document: YAML (format=yaml) or JSON (format=json).", "content": {
-        "application/yaml": {"schema": {"$ref": "#/components/schemas/ScenarioDocument"}},
-        "application/json": {"schema": {"$ref": "#/components/schemas/ScenarioDocument"}},
-    }}},
+    "/scenarios/{scenario_id}/export",
+    tags=["scenarios"],
+    summary="The scenario as a YAML or JSON file",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The scenario document: YAML (format=yaml) or JSON (format=json).",
+            "content": {
+                "application/yaml": {"schema": {"$ref": "#/components/schemas/ScenarioDocument"}},
+                "application/json": {"schema": {"$ref": "#/components/schemas/ScenarioDocument"}},
+            },
+        }
+    },
 )
-def export_scenario(scenario_id: str, svc: Service, user: User, format: Literal["yaml", "json"] = "yaml") -> Response:
+def export_scenario(
+    scenario_id: str, svc: Service, user: User, format: Literal["yaml", "json"] = "yaml"
+) -> Response:
     text = svc.export_scenario(user.id, scenario_id)
     if format == "json":
         import json
@@ -233,18 +359,36 @@ def export_scenario(scenario_id: str, svc: Service, user: User, format: Literal[
 
 
 @router.post(
-    "/scenarios/{scenario_id}/publish", response_model=ScenarioOut, tags=["scenarios"], summary="Publish a saved version (what the trigger runs)",
+    "/scenarios/{scenario_id}/publish",
+    response_model=ScenarioOut,
+    tags=["scenarios"],
+    summary="Publish a saved version (what the trigger runs)",
     description="Makes a saved version (default: the latest) the live one. An enabled scenario whose trigger changed is re-armed (vendor webhooks, schedules).",
 )
 async def publish_scenario(
-    scenario_id: str, svc: Service, user: User, body: PublishIn | None = None,
-    version: Annotated[int | None, Query(ge=1, le=DB_INT, description="The saved version to publish (or in the body); default: the latest.")] = None,
+    scenario_id: str,
+    svc: Service,
+    user: User,
+    body: PublishIn | None = None,
+    version: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=DB_INT,
+            description="The saved version to publish (or in the body); default: the latest.",
+        ),
+    ] = None,
 ) -> ScenarioOut:
     chosen = body.version if body is not None and body.version is not None else version
     return scenario_out(svc, await svc.publish(user.id, scenario_id, chosen))
 
 
-@router.post("/scenarios/{scenario_id}/enable", response_model=ScenarioOut, tags=["scenarios"], summary="Enable (publishes the latest version if none is live)")
+@router.post(
+    "/scenarios/{scenario_id}/enable",
+    response_model=ScenarioOut,
+    tags=["scenarios"],
+    summary="Enable (publishes the latest version if none is live)",
+)
 async def enable_scenario(scenario_id: str, svc: Service, user: User) -> ScenarioOut:
     return scenario_out(svc, await svc.enable(user.id, scenario_id))
 
@@ -254,20 +398,38 @@ async def disable_scenario(scenario_id: str, svc: Service, user: User) -> Scenar
     return scenario_out(svc, await svc.disable(user.id, scenario_id))
 
 
-@router.post("/scenarios/{scenario_id}/run", response_model=ExecutionOut, tags=["scenarios"], summary="Run the latest saved version now with trigger data")
+@router.post(
+    "/scenarios/{scenario_id}/run",
+    response_model=ExecutionOut,
+    tags=["scenarios"],
+    summary="Run the latest saved version now with trigger data",
+)
 async def run_scenario(scenario_id: str, body: RunIn, svc: Service, user: User) -> dict[str, Any]:
     if body.wait:
         return await svc.run_now(user.id, scenario_id, body.trigger_data)
     scenario = svc.scenario(user.id, scenario_id)
-    execution, _ = await svc.trigger(scenario, body.trigger_data, version=scenario.version)  # a test run: the latest saved version
+    execution, _ = await svc.trigger(
+        scenario, body.trigger_data, version=scenario.version
+    )  # a test run: the latest saved version
     return svc.execution(user.id, execution.id)
 
 
-@router.post("/scenarios/{scenario_id}/cells/{cell_id}/run", response_model=CellResultOut, tags=["scenarios"], summary="Run one cell with this input")
-async def run_one_cell(scenario_id: str, cell_id: str, body: RunCellIn, svc: Service, user: User) -> dict[str, Any]:
-    saved = svc.document(user.id, scenario_id)  # also for an unsaved draft: the scenario must be the user's
+@router.post(
+    "/scenarios/{scenario_id}/cells/{cell_id}/run",
+    response_model=CellResultOut,
+    tags=["scenarios"],
+    summary="Run one cell with this input",
+)
+async def run_one_cell(
+    scenario_id: str, cell_id: str, body: RunCellIn, svc: Service, user: User
+) -> dict[str, Any]:
+    saved = svc.document(
+        user.id, scenario_id
+    )  # also for an unsaved draft: the scenario must be the user's
     doc = documents.parse(body.document, source="document") if body.document is not None else saved
-    result = await svc.run_cell(user.id, doc, cell_id, {"trigger": body.trigger, "steps": body.steps})
+    result = await svc.run_cell(
+        user.id, doc, cell_id, {"trigger": body.trigger, "steps": body.steps}
+    )
     return result.to_dict()
 
 
@@ -278,7 +440,9 @@ def _not_a_number(value: Any) -> Any:
     """pydantic reads ``0.5`` or ``1714560000`` as a Unix time; the API takes ISO 8601 only,
     so a number sent by mistake (seconds? milliseconds?) is refused instead of guessed."""
     if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
-        raise ValueError(f"'{value}' is a number; give a date and time in ISO 8601, e.g. 2024-05-01T12:00:00Z")
+        raise ValueError(
+            f"'{value}' is a number; give a date and time in ISO 8601, e.g. 2024-05-01T12:00:00Z"
+        )
     return value
 
 
@@ -291,16 +455,40 @@ def list_executions(
     svc: Service,
     user: User,
     scenario_id: str | None = None,
-    status: Literal["queued", "running", "waiting", "completed", "failed", "cancelled"] | None = None,
-    since: Annotated[IsoDateTime | None, Query(description="Created at or after (ISO 8601; UTC when no offset is given).")] = None,
-    until: Annotated[IsoDateTime | None, Query(description="Created before (ISO 8601; UTC when no offset is given).")] = None,
-    search: Annotated[str | None, Query(max_length=MAX_SEARCH_LENGTH, description="Only executions whose trigger data contains this text (case-insensitive; keys and values).")] = None,
+    status: Literal["queued", "running", "waiting", "completed", "failed", "cancelled"]
+    | None = None,
+    since: Annotated[
+        IsoDateTime | None,
+        Query(description="Created at or after (ISO 8601; UTC when no offset is given)."),
+    ] = None,
+    until: Annotated[
+        IsoDateTime | None,
+        Query(description="Created before (ISO 8601; UTC when no offset is given)."),
+    ] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_SEARCH_LENGTH,
+            description="Only executions whose trigger data contains this text (case-insensitive; keys and values).",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=DB_BIGINT)] = 0,
 ) -> dict[str, Any]:
-    filters = {"scenario_id": scenario_id, "status": status, "since": _utc(since), "until": _utc(until), "search": search}
+    filters = {
+        "scenario_id": scenario_id,
+        "status": status,
+        "since": _utc(since),
+        "until": _utc(until),
+        "search": search,
+    }
     items = svc.list_executions(user.id, limit=limit, offset=offset, **filters)
-    return {"items": items, "total": svc.executions.count(user.id, **filters), "limit": limit, "offset": offset}
+    return {
+        "items": items,
+        "total": svc.executions.count(user.id, **filters),
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -313,9 +501,22 @@ def get_execution(execution_id: str, svc: Service, user: User) -> dict[str, Any]
     return svc.execution(user.id, execution_id)
 
 
-@router.post("/executions/{execution_id}/rerun", response_model=ExecutionOut, status_code=202, tags=["executions"])
-async def rerun_execution(execution_id: str, body: RerunIn, svc: Service, user: User) -> dict[str, Any]:
-    execution = await svc.rerun(user.id, execution_id, from_start=body.from_start, from_cell=body.from_cell, latest=body.latest)
+@router.post(
+    "/executions/{execution_id}/rerun",
+    response_model=ExecutionOut,
+    status_code=202,
+    tags=["executions"],
+)
+async def rerun_execution(
+    execution_id: str, body: RerunIn, svc: Service, user: User
+) -> dict[str, Any]:
+    execution = await svc.rerun(
+        user.id,
+        execution_id,
+        from_start=body.from_start,
+        from_cell=body.from_cell,
+        latest=body.latest,
+    )
     return svc.execution(user.id, execution.id)
 
 

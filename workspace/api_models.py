@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 class ErrorBody(BaseModel):
     error: str = Field(description="Stable error code, e.g. not_found, invalid_input.")
     message: str = Field(description="What went wrong, for people.")
-    errors: list[dict[str, Any]] | None = Field(None, description="For invalid input: one item per field (field, message).")
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="For invalid input: one item per field (field, message)."
+    )
 
 
 class OperationSummary(BaseModel):
@@ -25,9 +27,13 @@ class OperationSummary(BaseModel):
 
 
 class OptionSourceOut(BaseModel):
-    key: str = Field(description="The source's key, named by fields' x-options in the input schemas.")
+    key: str = Field(
+        description="The source's key, named by fields' x-options in the input schemas."
+    )
     name: str = Field(description="What it lists, e.g. Slack channels.")
-    needs: list[str] = Field(default_factory=list, description="Fields whose value it needs (send them in values).")
+    needs: list[str] = Field(
+        default_factory=list, description="Fields whose value it needs (send them in values)."
+    )
 
 
 class OptionOut(BaseModel):
@@ -40,33 +46,56 @@ class AppOut(BaseModel):
     name: str
     description: str
     category: str
-    icon: str = Field(description="The app's icon: the name of a shipped icon, or 'inline' for an app that brings its own SVG.")
+    icon: str = Field(
+        description="The app's icon: the name of a shipped icon, or 'inline' for an app that brings its own SVG."
+    )
     icon_url: str = Field(description="Where the server serves the app's logo (SVG).")
     auth: str = Field(description="The default auth type: oauth2, api_key, basic, custom or none.")
-    auth_types: list[str] = Field(default_factory=list, description="Every auth type a connection can use, the default first.")
+    auth_types: list[str] = Field(
+        default_factory=list, description="Every auth type a connection can use, the default first."
+    )
     builtin: bool
     has_sandbox: bool
-    connection_webhook: bool = Field(False, description="True when the vendor sends every event of a connection to one URL (a Slack app's Request URL): the connection's events_url.")
-    auth_schema: dict[str, Any] | None = Field(None, description="The default auth kind's form (JSON Schema).")
-    auth_schemas: dict[str, dict[str, Any]] | None = Field(None, description="Per auth type, its form (JSON Schema).")
+    connection_webhook: bool = Field(
+        False,
+        description="True when the vendor sends every event of a connection to one URL (a Slack app's Request URL): the connection's events_url.",
+    )
+    auth_schema: dict[str, Any] | None = Field(
+        None, description="The default auth kind's form (JSON Schema)."
+    )
+    auth_schemas: dict[str, dict[str, Any]] | None = Field(
+        None, description="Per auth type, its form (JSON Schema)."
+    )
     triggers: list[OperationSummary]
     actions: list[OperationSummary]
-    options: list[OptionSourceOut] | None = Field(None, description="Where ID fields' choices come from (fields name them with x-options).")
+    options: list[OptionSourceOut] | None = Field(
+        None, description="Where ID fields' choices come from (fields name them with x-options)."
+    )
 
 
 class ConnectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     app: str = Field(description="App key.")
     name: str | None = Field(None, description="A label; default: from the app's test call.")
-    credentials: dict[str, Any] = Field(default_factory=dict, description="The app's auth fields. Write-only: never returned.")
-    sandbox: bool = Field(False, description="Point the connection at the app's built-in simulator (no account needed).")
-    auth_type: str | None = Field(None, description="Which of the app's auth types (its auth_types); default: the first. OAuth sign-in starts at /api/v1/oauth/{app}/authorize.")
+    credentials: dict[str, Any] = Field(
+        default_factory=dict, description="The app's auth fields. Write-only: never returned."
+    )
+    sandbox: bool = Field(
+        False,
+        description="Point the connection at the app's built-in simulator (no account needed).",
+    )
+    auth_type: str | None = Field(
+        None,
+        description="Which of the app's auth types (its auth_types); default: the first. OAuth sign-in starts at /api/v1/oauth/{app}/authorize.",
+    )
 
 
 class ConnectionPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = None
-    credentials: dict[str, Any] | None = Field(None, description="New credentials (write-only); the connection is re-tested.")
+    credentials: dict[str, Any] | None = Field(
+        None, description="New credentials (write-only); the connection is re-tested."
+    )
 
 
 class ConnectionOut(BaseModel):
@@ -92,10 +121,18 @@ class ScenarioOut(BaseModel):
     id: str
     name: str
     description: str | None = None
-    tags: list[str] = Field(default_factory=list, description="The scenario's tags (lower-case), from its latest saved document.")
+    tags: list[str] = Field(
+        default_factory=list,
+        description="The scenario's tags (lower-case), from its latest saved document.",
+    )
     status: str
-    version: int = Field(description="The latest saved version (the draft); saving never changes what runs.")
-    live_version: int | None = Field(None, description="The published version: what the scenario's trigger runs. null: never published.")
+    version: int = Field(
+        description="The latest saved version (the draft); saving never changes what runs."
+    )
+    live_version: int | None = Field(
+        None,
+        description="The published version: what the scenario's trigger runs. null: never published.",
+    )
     created_at: str | None = None
     updated_at: str | None = None
     last_run: str | None = None
@@ -105,20 +142,32 @@ class ScenarioOut(BaseModel):
 
 class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int | None = Field(None, ge=1, le=2**31 - 1, description="The saved version to publish; default: the latest.")
+    version: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="The saved version to publish; default: the latest."
+    )
 
 
 class RunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    trigger_data: dict[str, Any] = Field(default_factory=dict, description="The trigger's output for this run (e.g. a webhook's body, headers…).")
+    trigger_data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The trigger's output for this run (e.g. a webhook's body, headers…).",
+    )
     wait: bool = Field(True, description="Wait for the run to finish and return it.")
 
 
 class RunCellIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    trigger: dict[str, Any] = Field(default_factory=dict, description="The trigger output the cell's mappings see.")
-    steps: dict[str, Any] = Field(default_factory=dict, description="Earlier cells' outputs by cell id.")
-    document: dict[str, Any] | None = Field(None, description="An unsaved scenario document to take the cell from (default: the saved one).")
+    trigger: dict[str, Any] = Field(
+        default_factory=dict, description="The trigger output the cell's mappings see."
+    )
+    steps: dict[str, Any] = Field(
+        default_factory=dict, description="Earlier cells' outputs by cell id."
+    )
+    document: dict[str, Any] | None = Field(
+        None,
+        description="An unsaved scenario document to take the cell from (default: the saved one).",
+    )
 
 
 class CellResultOut(BaseModel):
@@ -135,8 +184,13 @@ class CellResultOut(BaseModel):
 class RerunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     from_start: bool = Field(False, description="Run every cell again.")
-    from_cell: str | None = Field(None, description="Run from this cell; earlier cells keep their recorded outputs.")
-    latest: bool = Field(False, description="Run the scenario's latest saved version (after a fix; published or not) instead of the version the execution ran.")
+    from_cell: str | None = Field(
+        None, description="Run from this cell; earlier cells keep their recorded outputs."
+    )
+    latest: bool = Field(
+        False,
+        description="Run the scenario's latest saved version (after a fix; published or not) instead of the version the execution ran.",
+    )
 
 
 class ExecutionOut(BaseModel):
@@ -152,9 +206,14 @@ class ExecutionOut(BaseModel):
     error: dict[str, Any] | None = None
     attempt: int = 0
     rerun_of: str | None = None
-    hops: int = Field(0, description="How many Cellwright scenarios called one another's webhooks to start this run (X-Cellwright-Hops).")
+    hops: int = Field(
+        0,
+        description="How many Cellwright scenarios called one another's webhooks to start this run (X-Cellwright-Hops).",
+    )
     created_at: str | None = None
-    cells: list[CellResultOut] | None = Field(None, description="Every cell run, in order (on the single-execution endpoint).")
+    cells: list[CellResultOut] | None = Field(
+        None, description="Every cell run, in order (on the single-execution endpoint)."
+    )
 
 
 class ExecutionPage(BaseModel):

@@ -134,7 +134,9 @@ def _views() -> dict[str, Callable[..., Any]]:
     def connections(svc: Any, user: Any, nav: Any, ref: str, **args: Any) -> Any:
         from workspace.views.connections import Connections
 
-        return Connections(svc, user, nav, app_key=args.get("app"), focus=ref or None, csrf=args.get("csrf", ""))
+        return Connections(
+            svc, user, nav, app_key=args.get("app"), focus=ref or None, csrf=args.get("csrf", "")
+        )
 
     def templates(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
         from workspace.views.templates import Gallery
@@ -182,22 +184,61 @@ class Shell(pn.viewable.Viewer):
             f'<span class="who">Signed in as {escape(user.email)}</span>'
             f'<form method="post" action="/logout" class="sign-out-form"><input type="hidden" name="csrf" value="{escape(csrf)}">'
             f'<button type="submit" class="sign-out">Sign out</button></form></header>',
-            stylesheets=[SHELL_CSS], margin=0, css_classes=["cw-top"],
+            stylesheets=[SHELL_CSS],
+            margin=0,
+            css_classes=["cw-top"],
         )
-        self.menu_toggle = Disclosure(label="Menu", css_classes=["menu-toggle"], stylesheets=[MENU_TOGGLE_CSS], align="center", margin=0, sizing_mode="fixed", width=96, height=34)
+        self.menu_toggle = Disclosure(
+            label="Menu",
+            css_classes=["menu-toggle"],
+            stylesheets=[MENU_TOGGLE_CSS],
+            align="center",
+            margin=0,
+            sizing_mode="fixed",
+            width=96,
+            height=34,
+        )
         self.menu_toggle.param.watch(lambda e: self._show_menu(e.new), "expanded")
         self.nav = NavMenu(self.go, items=[list(item) for item in NAV])
-        self.confirm = pn.Row(pn.Spacer(width=0, height=0), visible=False, sizing_mode="stretch_width")  # never empty: see widgets.placeholder
-        self.main = pn.Column(sizing_mode="stretch_width", css_classes=["cw-main"], margin=(0, 16), stylesheets=[FIT])
+        self.confirm = pn.Row(
+            pn.Spacer(width=0, height=0), visible=False, sizing_mode="stretch_width"
+        )  # never empty: see widgets.placeholder
+        self.main = pn.Column(
+            sizing_mode="stretch_width", css_classes=["cw-main"], margin=(0, 16), stylesheets=[FIT]
+        )
         self.sidebar = pn.Column(
             self.nav,
-            width=190, css_classes=["cw-nav"], styles={"background": "#ffffff"}, stylesheets=[NAV_CSS], margin=0,
+            width=190,
+            css_classes=["cw-nav"],
+            styles={"background": "#ffffff"},
+            stylesheets=[NAV_CSS],
+            margin=0,
         )
-        page = pn.Column(self.banner, self.confirm, self.main, sizing_mode="stretch_width", margin=0, styles={"padding-top": "8px"}, stylesheets=[PAGE_CSS], css_classes=["cw-page"])
+        page = pn.Column(
+            self.banner,
+            self.confirm,
+            self.main,
+            sizing_mode="stretch_width",
+            margin=0,
+            styles={"padding-top": "8px"},
+            stylesheets=[PAGE_CSS],
+            css_classes=["cw-page"],
+        )
         self._layout = pn.Column(
-            pn.Row(self.menu_toggle, header, sizing_mode="stretch_width", margin=0, styles={"background": "#1e3a8a", "padding": "10px 16px", "gap": "12px"}, stylesheets=[FIT]),
-            pn.Row(self.sidebar, page, sizing_mode="stretch_width", margin=0, stylesheets=[BODY_CSS]),
-            sizing_mode="stretch_width", margin=0, stylesheets=[GLOBAL_CSS, FIT],
+            pn.Row(
+                self.menu_toggle,
+                header,
+                sizing_mode="stretch_width",
+                margin=0,
+                styles={"background": "#1e3a8a", "padding": "10px 16px", "gap": "12px"},
+                stylesheets=[FIT],
+            ),
+            pn.Row(
+                self.sidebar, page, sizing_mode="stretch_width", margin=0, stylesheets=[BODY_CSS]
+            ),
+            sizing_mode="stretch_width",
+            margin=0,
+            stylesheets=[GLOBAL_CSS, FIT],
         )
         self.param.watch(lambda *_: self.render(), ["page", "ref"])
 
@@ -227,8 +268,12 @@ class Shell(pn.viewable.Viewer):
             self.param.update(page=page, ref=ref)
 
     def _ask_to_leave(self) -> None:
-        save = pn.widgets.Button(name="Save and continue", button_type="primary", css_classes=["leave-save"])
-        discard = pn.widgets.Button(name="Discard changes", button_type="danger", css_classes=["leave-discard"])
+        save = pn.widgets.Button(
+            name="Save and continue", button_type="primary", css_classes=["leave-save"]
+        )
+        discard = pn.widgets.Button(
+            name="Discard changes", button_type="danger", css_classes=["leave-discard"]
+        )
         stay = pn.widgets.Button(name="Stay here", button_type="light", css_classes=["leave-stay"])
 
         async def do_save(_: Any) -> None:
@@ -258,7 +303,9 @@ class Shell(pn.viewable.Viewer):
         active = PARENT.get(page, page)
         self.nav.active = active
         try:
-            self.view = VIEWS[page](self.svc, self.user, self.go, self.ref, **{"csrf": self.csrf, **self._args})
+            self.view = VIEWS[page](
+                self.svc, self.user, self.go, self.ref, **{"csrf": self.csrf, **self._args}
+            )
         except Exception as exc:  # a missing object, a bad link: say so, never a traceback
             self.view = None
             err = Banner()
@@ -301,7 +348,11 @@ class BrowserSession:
             await self.app(scope, receive, send)
             return
         cookie = HTTPConnection(scope).cookies.get(COOKIE)
-        found = await asyncio.to_thread(self.sessions.user, self.svc.accounts, cookie) if cookie else None
+        found = (
+            await asyncio.to_thread(self.sessions.user, self.svc.accounts, cookie)
+            if cookie
+            else None
+        )
         token = _browser.set(found)
         try:
             await self.app(scope, receive, send)
@@ -317,7 +368,9 @@ def signed_in(svc: Any) -> tuple[Any, Any] | None:
 def workspace_page(svc: Any) -> pn.viewable.Viewable:
     found = signed_in(svc)
     if found is None:
-        return pn.pane.HTML('<main><h1>Your session has ended</h1><p><a href="/login">Sign in again</a>.</p></main>')
+        return pn.pane.HTML(
+            '<main><h1>Your session has ended</h1><p><a href="/login">Sign in again</a>.</p></main>'
+        )
     user, session = found
     shell = Shell(svc, user, session.csrf)
     if pn.state.location is not None:
@@ -359,7 +412,9 @@ def mount_workspace(app: Any, svc: Any) -> None:
         return workspace_page(svc)
 
     # no cookie (nor the Cookie header) in the session token the page carries: see BrowserSession
-    add_applications({"/": page}, app=app, title="Cellwright", include_cookies=[], exclude_headers=["Cookie"])
+    add_applications(
+        {"/": page}, app=app, title="Cellwright", include_cookies=[], exclude_headers=["Cookie"]
+    )
     app.add_middleware(BrowserSession, svc=svc, sessions=svc._workspace_sessions)
 
 

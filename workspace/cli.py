@@ -66,7 +66,10 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
         except CellwrightError as exc:
             _fail(exc.message)
         except ValidationError as exc:  # a CELLWRIGHT_* setting that does not parse
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            )
             _fail(f"invalid setting — {problems}")
         except SQLAlchemyError as exc:  # a bad CELLWRIGHT_DATABASE_URL, an unreachable server
             _fail(f"cannot use the store: {_first_line(exc)}")
@@ -86,7 +89,10 @@ def _print_json(data: Any) -> None:
 
 
 data_dir_option = click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, envvar="CELLWRIGHT_DATA_DIR",
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar="CELLWRIGHT_DATA_DIR",
     help="Where the store lives (default ~/.cellwright; env CELLWRIGHT_DATA_DIR).",
 )
 
@@ -134,7 +140,10 @@ def _run_server(settings: Any, *, no_demo: bool) -> None:
     if not no_demo and settings.demo_data:
         # the demo scenarios call the server's own echo endpoint: that URL only, never
         # /hooks (a scenario calling its own webhook would trigger itself) or /api
-        settings.http_allowed_urls = [*settings.http_allowed_urls, f"{settings.resolved_public_url()}{DEMO_ECHO_PATH}"]
+        settings.http_allowed_urls = [
+            *settings.http_allowed_urls,
+            f"{settings.resolved_public_url()}{DEMO_ECHO_PATH}",
+        ]
     svc = Cellwright(settings)
     if not no_demo and settings.demo_data:
         info = ensure_demo(svc)
@@ -146,8 +155,17 @@ def _run_server(settings: Any, *, no_demo: bool) -> None:
     # show up in webhook latencies.
     gc.collect()
     gc.freeze()
-    click.echo(f"Cellwright is running at {settings.resolved_public_url()}/  (API: {settings.resolved_public_url()}/api/v1/docs)")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, ws=WEBSOCKETS)
+    click.echo(
+        f"Cellwright is running at {settings.resolved_public_url()}/  (API: {settings.resolved_public_url()}/api/v1/docs)"
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        ws=WEBSOCKETS,
+    )
 
 
 def _one_handler_for_param() -> None:
@@ -189,8 +207,12 @@ def run(file: Path, trigger_data: str, data_dir: Path | None) -> None:
 
     async def go(svc: Any) -> dict[str, Any]:
         user = svc.local_user()
-        existing = [s for s in svc.scenarios.for_user(user.id) if s.name == doc.name and s.status == "draft"]
-        scenario = svc.import_scenario(user.id, doc, scenario_id=existing[0].id if existing else None)
+        existing = [
+            s for s in svc.scenarios.for_user(user.id) if s.name == doc.name and s.status == "draft"
+        ]
+        scenario = svc.import_scenario(
+            user.id, doc, scenario_id=existing[0].id if existing else None
+        )
         await svc.start(scheduler=False)
         try:
             result: dict[str, Any] = await svc.run_now(user.id, scenario.id, payload)
@@ -233,7 +255,12 @@ def import_(file: Path, enable: bool, data_dir: Path | None) -> None:
 
 @main.command()
 @click.argument("scenario_id")
-@click.option("--version", "version", type=click.IntRange(min=1), help="The saved version to publish (default: the latest).")
+@click.option(
+    "--version",
+    "version",
+    type=click.IntRange(min=1),
+    help="The saved version to publish (default: the latest).",
+)
 @data_dir_option
 @_guard
 def publish(scenario_id: str, version: int | None, data_dir: Path | None) -> None:
@@ -250,13 +277,22 @@ def publish(scenario_id: str, version: int | None, data_dir: Path | None) -> Non
 
     with _app(data_dir) as svc:
         scenario = asyncio.run(go(svc))
-    state = "enabled" if scenario.status == "active" else f"{scenario.status}: enable it to run on its trigger"
+    state = (
+        "enabled"
+        if scenario.status == "active"
+        else f"{scenario.status}: enable it to run on its trigger"
+    )
     click.echo(f"Version {scenario.live_version} of '{scenario.name}' is live ({state}).")
 
 
 @main.command()
 @click.argument("scenario_id")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of stdout.",
+)
 @data_dir_option
 @_guard
 def export(scenario_id: str, output: Path | None, data_dir: Path | None) -> None:
@@ -281,18 +317,32 @@ def apps(as_json: bool) -> None:
         _print_json([{k: a[k] for k in keep} for a in catalog])
         return
     for a in catalog:
-        click.echo(f"{a['key']:<12} {a['name']:<18} {a['category']:<14} auth={a['auth']:<8} triggers={len(a['triggers'])} actions={len(a['actions'])}")
+        click.echo(
+            f"{a['key']:<12} {a['name']:<18} {a['category']:<14} auth={a['auth']:<8} triggers={len(a['triggers'])} actions={len(a['actions'])}"
+        )
 
 
 @main.command()
 @click.option("--scenario", "scenario_id", help="Only this scenario's executions.")
-@click.option("--status", type=click.Choice(["queued", "running", "waiting", "completed", "failed", "cancelled"]))
-@click.option("--search", help="Only executions whose trigger data contains this text (case-insensitive).")
+@click.option(
+    "--status",
+    type=click.Choice(["queued", "running", "waiting", "completed", "failed", "cancelled"]),
+)
+@click.option(
+    "--search", help="Only executions whose trigger data contains this text (case-insensitive)."
+)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @data_dir_option
 @_guard
-def executions(scenario_id: str | None, status: str | None, search: str | None, limit: int, as_json: bool, data_dir: Path | None) -> None:
+def executions(
+    scenario_id: str | None,
+    status: str | None,
+    search: str | None,
+    limit: int,
+    as_json: bool,
+    data_dir: Path | None,
+) -> None:
     """List executions, newest first: a header row, then one line each with the scenario's name."""
     from storage import MAX_SEARCH_LENGTH
 
@@ -300,7 +350,9 @@ def executions(scenario_id: str | None, status: str | None, search: str | None, 
         _fail(f"--search is {len(search)} characters long; search for at most {MAX_SEARCH_LENGTH}.")
     with _app(data_dir) as svc:
         user = svc.local_user()
-        items = svc.list_executions(user.id, scenario_id=scenario_id, status=status, search=search, limit=limit)
+        items = svc.list_executions(
+            user.id, scenario_id=scenario_id, status=status, search=search, limit=limit
+        )
         names = svc.scenarios.names(user.id)
     if as_json:
         _print_json(items)
@@ -314,7 +366,9 @@ def executions(scenario_id: str | None, status: str | None, search: str | None, 
         click.echo(_execution_line(e["id"], e["status"], name, started, duration, error))
 
 
-def _execution_line(execution: str, status: str, scenario: str, started: str, duration: str, error: str) -> str:
+def _execution_line(
+    execution: str, status: str, scenario: str, started: str, duration: str, error: str
+) -> str:
     """One row of ``cellwright executions``: fixed columns; a long name is shortened with '…'."""
     scenario = scenario if len(scenario) <= 28 else scenario[:27] + "…"
     return f"{execution:<32}  {status:<9}  {scenario:<28}  {started:<19}  {duration:>11}  {error}".rstrip()
@@ -324,10 +378,14 @@ def _execution_line(execution: str, status: str, scenario: str, started: str, du
 @click.argument("execution_id")
 @click.option("--from-start", is_flag=True, help="Run every cell again.")
 @click.option("--from-cell", help="Run from this cell; earlier cells keep their outputs.")
-@click.option("--latest", is_flag=True, help="Use the scenario's current version (after fixing a cell).")
+@click.option(
+    "--latest", is_flag=True, help="Use the scenario's current version (after fixing a cell)."
+)
 @data_dir_option
 @_guard
-def rerun(execution_id: str, from_start: bool, from_cell: str | None, latest: bool, data_dir: Path | None) -> None:
+def rerun(
+    execution_id: str, from_start: bool, from_cell: str | None, latest: bool, data_dir: Path | None
+) -> None:
     """Rerun an execution (from its failed cell by default); print the new execution as JSON."""
     if from_start and from_cell:
         _fail("use either --from-start or --from-cell, not both.")
@@ -336,7 +394,9 @@ def rerun(execution_id: str, from_start: bool, from_cell: str | None, latest: bo
         user = svc.local_user()
         await svc.start(scheduler=False)
         try:
-            new = await svc.rerun(user.id, execution_id, from_start=from_start, from_cell=from_cell, latest=latest)
+            new = await svc.rerun(
+                user.id, execution_id, from_start=from_start, from_cell=from_cell, latest=latest
+            )
             await svc.executor.wait(new.id, svc.settings.execution_timeout_seconds + 5)
             result: dict[str, Any] = svc.execution(user.id, new.id)
             return result
@@ -363,7 +423,20 @@ def apikey(name: str, data_dir: Path | None) -> None:
     click.echo(plaintext)
 
 
-CONNECTION_FIELDS = ("id", "app_id", "name", "status", "status_message", "is_sandbox", "created_at", "updated_at", "last_used", "usage_count", "metadata", "events_url")
+CONNECTION_FIELDS = (
+    "id",
+    "app_id",
+    "name",
+    "status",
+    "status_message",
+    "is_sandbox",
+    "created_at",
+    "updated_at",
+    "last_used",
+    "usage_count",
+    "metadata",
+    "events_url",
+)
 """What ``cellwright connections --json`` shows of a connection (as ``GET /api/v1/connections``; never credentials)."""
 
 
@@ -383,12 +456,19 @@ def _credentials_option(value: str | None) -> dict[str, Any] | None:
 
 @main.command()
 @click.argument("app_key", metavar="APP")
-@click.option("--sandbox", is_flag=True, help="Connect to the app's built-in simulator: no account needed.")
-@click.option("--credentials", help="The app's connection fields as a JSON object, or - to read them from stdin.")
+@click.option(
+    "--sandbox", is_flag=True, help="Connect to the app's built-in simulator: no account needed."
+)
+@click.option(
+    "--credentials",
+    help="The app's connection fields as a JSON object, or - to read them from stdin.",
+)
 @click.option("--name", help="A label; default: the account the app's test call reports.")
 @data_dir_option
 @_guard
-def connect(app_key: str, sandbox: bool, credentials: str | None, name: str | None, data_dir: Path | None) -> None:
+def connect(
+    app_key: str, sandbox: bool, credentials: str | None, name: str | None, data_dir: Path | None
+) -> None:
     """Create a connection to APP for the local admin user, test it, print its id.
 
     With --sandbox the connection talks to the app's simulator (the published sandbox
@@ -404,7 +484,9 @@ def connect(app_key: str, sandbox: bool, credentials: str | None, name: str | No
 
     async def go(svc: Any) -> Any:
         try:
-            return await svc.create_connection(svc.local_user().id, app_key, credentials=creds or {}, name=name, sandbox=sandbox)
+            return await svc.create_connection(
+                svc.local_user().id, app_key, credentials=creds or {}, name=name, sandbox=sandbox
+            )
         finally:
             await svc.contexts.aclose()
 
@@ -415,9 +497,14 @@ def connect(app_key: str, sandbox: bool, credentials: str | None, name: str | No
         connection = asyncio.run(go(svc))
     click.echo(connection.id)
     if connection.status != "active":
-        click.echo(f"error: the connection was stored, but its test failed: {connection.status_message}", err=True)
+        click.echo(
+            f"error: the connection was stored, but its test failed: {connection.status_message}",
+            err=True,
+        )
         sys.exit(EXIT_FAILED)
-    click.echo(f"Connected: {connection.name}" + (" (sandbox)" if connection.is_sandbox else ""), err=True)
+    click.echo(
+        f"Connected: {connection.name}" + (" (sandbox)" if connection.is_sandbox else ""), err=True
+    )
 
 
 @main.command()
@@ -431,7 +518,9 @@ def connections(app_key: str | None, as_json: bool, data_dir: Path | None) -> No
 
     with _app(data_dir) as svc:
         user = svc.local_user()
-        items = [connection_out(svc, user, c) for c in svc.connections.for_user(user.id, app_id=app_key)]
+        items = [
+            connection_out(svc, user, c) for c in svc.connections.for_user(user.id, app_id=app_key)
+        ]
     if as_json:
         _print_json([{k: c.get(k) for k in CONNECTION_FIELDS} for c in items])
         return

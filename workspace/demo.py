@@ -26,12 +26,32 @@ SANDBOX_SCENARIO_NAME = "Demo: monday.com to WordPress (sandbox)"
 
 SAMPLE_EVENTS: dict[str, list[dict[str, Any]]] = {
     "order_router.yaml": [
-        {"method": "POST", "headers": {"content-type": "application/json"}, "query": {}, "body": {"id": 1, "amount": 42, "name": "alice"}},
-        {"method": "POST", "headers": {"content-type": "application/json"}, "query": {}, "body": {"id": 2, "amount": 20, "name": "bob"}},
+        {
+            "method": "POST",
+            "headers": {"content-type": "application/json"},
+            "query": {},
+            "body": {"id": 1, "amount": 42, "name": "alice"},
+        },
+        {
+            "method": "POST",
+            "headers": {"content-type": "application/json"},
+            "query": {},
+            "body": {"id": 2, "amount": 20, "name": "bob"},
+        },
     ],
     "lead_intake.yaml": [
-        {"method": "POST", "headers": {"content-type": "application/json"}, "query": {}, "body": {"name": "ada lovelace", "email": "ada@example.com", "country": "FR"}},
-        {"method": "POST", "headers": {"content-type": "application/json"}, "query": {}, "body": {"name": "no email", "country": "US"}},
+        {
+            "method": "POST",
+            "headers": {"content-type": "application/json"},
+            "query": {},
+            "body": {"name": "ada lovelace", "email": "ada@example.com", "country": "FR"},
+        },
+        {
+            "method": "POST",
+            "headers": {"content-type": "application/json"},
+            "query": {},
+            "body": {"name": "no email", "country": "US"},
+        },
     ],
 }
 
@@ -55,11 +75,15 @@ def ensure_demo(svc: Any) -> str | None:
 
     # the demo user is the install's admin, so the CLI (which acts as the first admin)
     # sees the same scenarios and executions as the workspace
-    user = svc.accounts.create_user(DEMO_EMAIL, name="Demo user", password_hash=hash_password(DEMO_PASSWORD), is_admin=True)
+    user = svc.accounts.create_user(
+        DEMO_EMAIL, name="Demo user", password_hash=hash_password(DEMO_PASSWORD), is_admin=True
+    )
     for owner in (user,):
         for filename, doc in demo_documents(svc.settings.resolved_public_url()):
             scenario = svc.import_scenario(owner.id, doc)
-            svc.scenarios.go_live_unarmed(owner.id, scenario.id)  # enabled as Cellwright.enable would, before any event loop
+            svc.scenarios.go_live_unarmed(
+                owner.id, scenario.id
+            )  # enabled as Cellwright.enable would, before any event loop
             for event in SAMPLE_EVENTS.get(filename, []):
                 # queued now, run by the executor as soon as the server starts
                 svc.executions.enqueue(scenario, event)
@@ -86,13 +110,17 @@ def sandbox_demo(svc: Any, owner: Any) -> Any:
     connections: dict[str, str] = {}
     for key in SANDBOX_APPS:
         app = svc.apps.get(key)
-        connection = svc.connections.add_sandbox(owner.id, app, details={"demo": True})  # validates the sandbox credentials
+        connection = svc.connections.add_sandbox(
+            owner.id, app, details={"demo": True}
+        )  # validates the sandbox credentials
         connections[key] = connection.id
     from connectors.monday.sandbox import BOARD_ID
     from workspace.templates import get_template
 
     doc = get_template(SANDBOX_TEMPLATE).document(
-        connections, server_url=svc.settings.resolved_public_url(), name=SANDBOX_SCENARIO_NAME,
+        connections,
+        server_url=svc.settings.resolved_public_url(),
+        name=SANDBOX_SCENARIO_NAME,
         inputs={"new_item.board_id": BOARD_ID},  # the sandbox account's content board
     )
     scenario = svc.import_scenario(owner.id, doc)
@@ -101,5 +129,7 @@ def sandbox_demo(svc: Any, owner: Any) -> Any:
     op = svc.apps.get(trigger.app).trigger(trigger.operation)
     if isinstance(op, PollingTrigger):
         item = op.output.model_validate(op.sample).model_dump(mode="json")
-        svc.executions.enqueue(scenario, item, key=f"poll:{trigger.id}:{op.item_key(item)}")  # engine.scheduler's key for this item
+        svc.executions.enqueue(
+            scenario, item, key=f"poll:{trigger.id}:{op.item_key(item)}"
+        )  # engine.scheduler's key for this item
     return scenario

@@ -37,7 +37,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 API_USER = "cellwright.api_user"
 """Scope key: the owner of the request's API key, checked before its body was read."""
 
-UNAUTHORIZED = {"error": "unauthorized", "message": "Send a valid API key: Authorization: Bearer <key>."}
+UNAUTHORIZED = {
+    "error": "unauthorized",
+    "message": "Send a valid API key: Authorization: Bearer <key>.",
+}
 
 
 class BodyTooLarge(HTTPException):
@@ -65,7 +68,9 @@ class RequestLimits:
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
             await _send_json(send, 413, _too_large(limit))
             return
-        carries_body = (declared is not None and declared.strip() != "0") or "transfer-encoding" in headers
+        carries_body = (
+            declared is not None and declared.strip() != "0"
+        ) or "transfer-encoding" in headers
         if carries_body and scope.get("path", "").startswith("/api/"):
             user = await self._api_user(headers)
             if user is None:
@@ -106,7 +111,11 @@ class RequestLimits:
         """The owner of the API key the request shows (as ``workspace.api.current_user``
         reads it), or None."""
         scheme, _, credentials = headers.get("authorization", "").partition(" ")
-        key = credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else headers.get("x-api-key")
+        key = (
+            credentials.strip()
+            if scheme.lower() == "bearer" and credentials.strip()
+            else headers.get("x-api-key")
+        )
         if not key:
             return None
         return await asyncio.to_thread(self.svc.accounts.user_for_api_key, key)
@@ -119,7 +128,9 @@ def _too_large(limit: int) -> dict[str, str]:
     }
 
 
-async def _send_json(send: Send, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+async def _send_json(
+    send: Send, status: int, data: Any, headers: dict[str, str] | None = None
+) -> None:
     body = json.dumps(data, separators=(",", ":")).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
@@ -183,8 +194,12 @@ class SecurityHeaders:
                     return
                 nonce = secrets.token_urlsafe(18)
                 body = _SCRIPT_TAG.sub(b'<script nonce="' + nonce.encode() + b'"', b"".join(chunks))
-                headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
-                held["headers"] = secured([*headers, (b"content-length", str(len(body)).encode())], path, nonce)
+                headers = [
+                    (k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"
+                ]
+                held["headers"] = secured(
+                    [*headers, (b"content-length", str(len(body)).encode())], path, nonce
+                )
                 await send(held)
                 message = {"type": "http.response.body", "body": body}
             await send(message)
@@ -192,11 +207,15 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def secured(headers: list[tuple[bytes, bytes]], path: str, nonce: str = "") -> list[tuple[bytes, bytes]]:
+def secured(
+    headers: list[tuple[bytes, bytes]], path: str, nonce: str = ""
+) -> list[tuple[bytes, bytes]]:
     """``headers`` with the security headers added (or, on ``/hooks/``, enforced)."""
     policy = policy_for(headers, path)
     ours = {
-        b"content-security-policy": (policy.format(nonce=nonce) if policy is PAGE_POLICY else policy).encode(),
+        b"content-security-policy": (
+            policy.format(nonce=nonce) if policy is PAGE_POLICY else policy
+        ).encode(),
         b"x-frame-options": b"DENY",
         b"x-content-type-options": b"nosniff",
         b"referrer-policy": b"same-origin",
@@ -209,7 +228,12 @@ def secured(headers: list[tuple[bytes, bytes]], path: str, nonce: str = "") -> l
 
 def policy_for(headers: list[tuple[bytes, bytes]], path: str) -> str:
     """The policy for a response: by its content type and path."""
-    kind = next((v for k, v in headers if k.lower() == b"content-type"), b"").split(b";")[0].strip().lower()
+    kind = (
+        next((v for k, v in headers if k.lower() == b"content-type"), b"")
+        .split(b";")[0]
+        .strip()
+        .lower()
+    )
     if kind != b"text/html" or path.startswith("/hooks/"):
         return DATA_POLICY
     return DOCS_POLICY if path == DOCS_PATH else PAGE_POLICY
@@ -230,7 +254,11 @@ class StrictJSONRequest(Request):
             except jsontext.UnreadableJson as exc:  # not JSON at all: 400, as documented
                 raise HTTPException(400, detail=invalid_body_answer(exc.detail)) from None
             except InvalidInputError as exc:
-                detail = {"error": exc.code, "message": exc.message, "errors": [{"field": "(body)", "message": exc.message}]}
+                detail = {
+                    "error": exc.code,
+                    "message": exc.message,
+                    "errors": [{"field": "(body)", "message": exc.message}],
+                }
                 raise HTTPException(422, detail=detail) from None
         return self._json
 
@@ -248,5 +276,12 @@ class StrictJSONRoute(APIRoute):
 
 
 __all__ = [
-    "API_USER", "PAGE_POLICY", "BodyTooLarge", "RequestLimits", "SecurityHeaders", "StrictJSONRequest", "StrictJSONRoute", "secured",
+    "API_USER",
+    "PAGE_POLICY",
+    "BodyTooLarge",
+    "RequestLimits",
+    "SecurityHeaders",
+    "StrictJSONRequest",
+    "StrictJSONRoute",
+    "secured",
 ]

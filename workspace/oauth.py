@@ -64,13 +64,21 @@ def binding_cookie_name(state: str) -> str:
 
 
 def redirect_to_provider(
-    svc: Cellwright, user_id: str, app_key: str, name: str | None = None, *, fields: dict[str, Any] | None = None, connection_id: str | None = None
+    svc: Cellwright,
+    user_id: str,
+    app_key: str,
+    name: str | None = None,
+    *,
+    fields: dict[str, Any] | None = None,
+    connection_id: str | None = None,
 ) -> RedirectResponse:
     """A 302 to the provider that also binds the authorization to this browser (a cookie
     the callback must present). For routes a browser opens (the workspace's session).
     ``connection_id``: reconnect that connection (its tokens are replaced)."""
     binding = secrets.token_urlsafe(32)
-    url = start_authorization(svc, user_id, app_key, name, fields=fields, binding=binding, connection_id=connection_id)
+    url = start_authorization(
+        svc, user_id, app_key, name, fields=fields, binding=binding, connection_id=connection_id
+    )
     state = _state_of(url)
     response = RedirectResponse(url, status_code=302)
     response.set_cookie(
@@ -106,7 +114,9 @@ _FIELDS_PARAMETER = {
 }
 
 
-def sign_in_query(svc: Cellwright, app_key: str, query: Mapping[str, str], own: frozenset[str]) -> dict[str, str]:
+def sign_in_query(
+    svc: Cellwright, app_key: str, query: Mapping[str, str], own: frozenset[str]
+) -> dict[str, str]:
     """The OAuth kind's fields from a route's query (all but the route's ``own`` parameters).
     A secret field is refused: it would sit in the URL, and so in logs and browser history."""
     fields = {k: v for k, v in query.items() if k not in own}
@@ -125,7 +135,11 @@ def sign_in_query(svc: Cellwright, app_key: str, query: Mapping[str, str], own: 
 @router.get(
     "/api/v1/oauth/{app}/authorize",
     summary="Start connecting an OAuth 2.0 app",
-    responses={**ERRORS, 302: {"description": "To the provider's consent page."}, 200: {"description": "With redirect=false: the URL."}},
+    responses={
+        **ERRORS,
+        302: {"description": "To the provider's consent page."},
+        200: {"description": "With redirect=false: the URL."},
+    },
     openapi_extra={"parameters": [_FIELDS_PARAMETER]},
 )
 def authorize(
@@ -133,9 +147,22 @@ def authorize(
     request: Request,
     svc: Annotated[Cellwright, Depends(service)],
     user: Annotated[Any, Depends(current_user)],
-    name: Annotated[str | None, Query(description="The connection's name; default: from the app's test call.", max_length=200)] = None,
-    redirect: Annotated[bool, Query(description="false: answer {authorization_url} as JSON instead of a 302.")] = True,
-    connection_id: Annotated[str | None, Query(description="Reconnect this OAuth connection: its tokens are replaced, its id kept.", max_length=100)] = None,
+    name: Annotated[
+        str | None,
+        Query(
+            description="The connection's name; default: from the app's test call.", max_length=200
+        ),
+    ] = None,
+    redirect: Annotated[
+        bool, Query(description="false: answer {authorization_url} as JSON instead of a 302.")
+    ] = True,
+    connection_id: Annotated[
+        str | None,
+        Query(
+            description="Reconnect this OAuth connection: its tokens are replaced, its id kept.",
+            max_length=100,
+        ),
+    ] = None,
 ) -> Response:
     """Send the user to the provider's consent page; the provider sends them back to
     ``/oauth/callback``. Needs the operator's OAuth client for the app
@@ -144,16 +171,27 @@ def authorize(
     try:
         fields = sign_in_query(svc, app, request.query_params, AUTHORIZE_PARAMS)
         if redirect:
-            return redirect_to_provider(svc, user.id, app, name, fields=fields, connection_id=connection_id)
-        url = start_authorization(svc, user.id, app, name, fields=fields, connection_id=connection_id)
-    except InvalidInputError as exc:  # the fields came as query parameters: say so, as FastAPI's own checks do
+            return redirect_to_provider(
+                svc, user.id, app, name, fields=fields, connection_id=connection_id
+            )
+        url = start_authorization(
+            svc, user.id, app, name, fields=fields, connection_id=connection_id
+        )
+    except (
+        InvalidInputError
+    ) as exc:  # the fields came as query parameters: say so, as FastAPI's own checks do
         errors = [{**e, "field": f"query.{e['field']}"} for e in exc.errors]
         raise InvalidInputError(exc.message, errors=errors) from None
     return JSONResponse({"authorization_url": url, "expires_in": int(PENDING_TTL_SECONDS)})
 
 
 def start_path(
-    app_key: str, *, name: str | None = None, csrf: str = "", connection_id: str | None = None, fields: Mapping[str, str] | None = None
+    app_key: str,
+    *,
+    name: str | None = None,
+    csrf: str = "",
+    connection_id: str | None = None,
+    fields: Mapping[str, str] | None = None,
 ) -> str:
     """The workspace's "Connect with <App>" link (see ``start_from_workspace``); with
     ``connection_id``, its "Reconnect" link for that connection. ``fields``: the OAuth
@@ -180,16 +218,27 @@ def start_from_workspace(
     sent to the provider, bound to this browser. ``csrf`` (derived from the session, like
     sign-out's) proves the click came from the workspace, not from another site."""
     sessions = getattr(request.app.state, "sessions", None)
-    found = sessions.user(svc.accounts, request.cookies.get(_session_cookie())) if sessions is not None else None
+    found = (
+        sessions.user(svc.accounts, request.cookies.get(_session_cookie()))
+        if sessions is not None
+        else None
+    )
     if found is None:
         back = f"{CONNECTIONS_PAGE}&app={quote(app, safe='')}"
         return RedirectResponse(f"/login?next={quote(back, safe='')}", status_code=303)
     user, session = found
     if not hmac.compare_digest(csrf.encode(), session.csrf.encode()):
-        return HTMLResponse(_page("This sign-in link was not opened from your workspace. Open Connections and click the button again."), status_code=403)
+        return HTMLResponse(
+            _page(
+                "This sign-in link was not opened from your workspace. Open Connections and click the button again."
+            ),
+            status_code=403,
+        )
     try:
         fields = sign_in_query(svc, app, request.query_params, START_PARAMS)
-        return redirect_to_provider(svc, user.id, app, name or None, fields=fields, connection_id=connection_id or None)
+        return redirect_to_provider(
+            svc, user.id, app, name or None, fields=fields, connection_id=connection_id or None
+        )
     except CellwrightError as exc:
         return HTMLResponse(_page(exc.message), status_code=STATUS.get(exc.code, 400))
 
@@ -206,13 +255,23 @@ _REFUSED = {"model": ErrorBody, "content": _PAGE}
 
 
 @router.get(
-    CALLBACK_PATH, summary="Where the provider sends the user back",
+    CALLBACK_PATH,
+    summary="Where the provider sends the user back",
     responses={
-        200: {"model": ConnectionOut, "description": "Connected (Accept: application/json): the connection."},
+        200: {
+            "model": ConnectionOut,
+            "description": "Connected (Accept: application/json): the connection.",
+        },
         303: {"description": "Connected (a browser): to the workspace's connections page."},
-        400: {**_REFUSED, "description": "Refused (state unknown, used or expired; the provider's error): nothing was stored."},
+        400: {
+            **_REFUSED,
+            "description": "Refused (state unknown, used or expired; the provider's error): nothing was stored.",
+        },
         404: {**_REFUSED, "description": "The app, or the connection being reconnected, is gone."},
-        422: {**_REFUSED, "description": "Missing code or state, or the operator's OAuth client is not configured."},
+        422: {
+            **_REFUSED,
+            "description": "Missing code or state, or the operator's OAuth client is not configured.",
+        },
         502: {**_REFUSED, "description": "The provider's token endpoint failed."},
     },
 )
@@ -224,20 +283,33 @@ async def callback(request: Request, svc: Annotated[Cellwright, Depends(service)
     wants_json = _wants_json(request)
     try:
         connection = await finish_authorization(
-            svc, params, binding=request.cookies.get(cookie) if cookie else None, session_user=_session_user(request, svc)
+            svc,
+            params,
+            binding=request.cookies.get(cookie) if cookie else None,
+            session_user=_session_user(request, svc),
         )
     except CellwrightError as exc:
         status = STATUS.get(exc.code, 502)
         response: Response = (
             JSONResponse({"error": exc.code, "message": exc.message}, status_code=status)
             if wants_json
-            else HTMLResponse(_page(exc.message, title="Not connected" if exc.details.get("error") == "access_denied" else "Connecting failed"), status_code=status)
+            else HTMLResponse(
+                _page(
+                    exc.message,
+                    title="Not connected"
+                    if exc.details.get("error") == "access_denied"
+                    else "Connecting failed",
+                ),
+                status_code=status,
+            )
         )
     else:
         if wants_json:
             response = JSONResponse(connection.to_dict())
         else:
-            response = RedirectResponse(f"{CONNECTIONS_PAGE}&id={quote(connection.id)}", status_code=303)
+            response = RedirectResponse(
+                f"{CONNECTIONS_PAGE}&id={quote(connection.id)}", status_code=303
+            )
     if cookie and cookie in request.cookies:
         response.delete_cookie(cookie, path=CALLBACK_PATH)
     return response
@@ -276,4 +348,14 @@ def _page(message: str, title: str = "Connecting failed") -> str:
     )
 
 
-__all__ = ["CALLBACK_PATH", "CONNECTIONS_PAGE", "START_PATH", "sign_in_query", "start_path", "binding_cookie_name", "redirect_to_provider", "router", "start_authorization"]
+__all__ = [
+    "CALLBACK_PATH",
+    "CONNECTIONS_PAGE",
+    "START_PATH",
+    "sign_in_query",
+    "start_path",
+    "binding_cookie_name",
+    "redirect_to_provider",
+    "router",
+    "start_authorization",
+]

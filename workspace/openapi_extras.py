@@ -47,13 +47,21 @@ def constrain_apps(schema: dict[str, Any], apps: list[App]) -> None:
         connection_in["app"]["enum"] = keys
     triggers = {each.key: sorted(op.key for op in each.triggers) for each in apps if each.triggers}
     actions = {each.key: sorted(op.key for op in each.actions) for each in apps if each.actions}
-    for name, operations in (("TriggerCell", triggers), ("ActionCell", actions), ("TransformerCell", actions)):
+    for name, operations in (
+        ("TriggerCell", triggers),
+        ("ActionCell", actions),
+        ("TransformerCell", actions),
+    ):
         cell = components.get(name)
         if cell is None or not operations:
             continue
         cell["properties"]["app"]["enum"] = sorted(operations)
-        cell["properties"]["operation"]["description"] = cell["properties"]["operation"].get("description", "") + " One of the app's operations of this kind."
+        cell["properties"]["operation"]["description"] = (
+            cell["properties"]["operation"].get("description", "")
+            + " One of the app's operations of this kind."
+        )
         # which operation keys go with which app: one alternative per app
         cell["anyOf"] = [
-            {"properties": {"app": {"const": key}, "operation": {"enum": ops}}} for key, ops in sorted(operations.items())
+            {"properties": {"app": {"const": key}, "operation": {"enum": ops}}}
+            for key, ops in sorted(operations.items())
         ]

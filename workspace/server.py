@@ -48,7 +48,9 @@ STATUS = {
 }
 
 Scope = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]
+]
 
 
 class OriginGuard:
@@ -60,7 +62,9 @@ class OriginGuard:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            headers = {
+                k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])
+            }
             origin = headers.get("origin")
             host = headers.get("host", "")
             if origin is not None:
@@ -119,7 +123,12 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
             where = (err.get("ctx") or {}).get("where")  # scenario checks name the cell themselves
-            errors.append({"field": where or ".".join(loc) or "(body)", "message": str(err.get("msg", "")).removeprefix("Value error, ")})
+            errors.append(
+                {
+                    "field": where or ".".join(loc) or "(body)",
+                    "message": str(err.get("msg", "")).removeprefix("Value error, "),
+                }
+            )
         listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return _error(422, "invalid_input", f"Invalid request — {listed}", errors=errors)
 
@@ -132,7 +141,9 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return _error(500, "internal_error", "Something went wrong on the server; the log has the details.")
+        return _error(
+            500, "internal_error", "Something went wrong on the server; the log has the details."
+        )
 
     async def echo(request: Request) -> JSONResponse:
         body = await request.body()
@@ -140,12 +151,26 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
             parsed: Any = jsontext.loads(body) if body else None
         except InvalidInputError:
             parsed = body.decode("utf-8", "replace")
-        return JSONResponse({"method": request.method, "query": dict(request.query_params), "received": parsed, "echo": True})
+        return JSONResponse(
+            {
+                "method": request.method,
+                "query": dict(request.query_params),
+                "received": parsed,
+                "echo": True,
+            }
+        )
 
     _document_hooks(app)
     openapi_extras.describe_registered_apps(app, svc.apps)
     for method in ("GET", "POST", "PUT"):
-        app.add_api_route("/demo/echo", echo, methods=[method], tags=["demo"], summary="Echoes the request (for demo scenarios)", operation_id=f"demo_echo_{method.lower()}")
+        app.add_api_route(
+            "/demo/echo",
+            echo,
+            methods=[method],
+            tags=["demo"],
+            summary="Echoes the request (for demo scenarios)",
+            operation_id=f"demo_echo_{method.lower()}",
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:
@@ -162,7 +187,9 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
         mount_workspace(app, svc)
     allowed = {urlsplit(svc.settings.resolved_public_url()).netloc}
     server = SecurityHeaders(HookIngress(RequestLimits(OriginGuard(app, allowed), svc), svc))
-    route_sandbox_webhooks(server, svc.settings.resolved_public_url)  # sandbox vendors' webhooks reach /hooks/ in process
+    route_sandbox_webhooks(
+        server, svc.settings.resolved_public_url
+    )  # sandbox vendors' webhooks reach /hooks/ in process
     return server
 
 
@@ -185,27 +212,47 @@ class HookIngress:
         if scope["type"] != "http" or not path.startswith("/hooks/"):
             await self.app(scope, receive, send)
             return
-        parts = path[len("/hooks/"):].split("/")
+        parts = path[len("/hooks/") :].split("/")
         deliver: Callable[[IncomingRequest], Awaitable[Any]]
         if len(parts) == 1 and parts[0]:
             deliver = functools.partial(self.svc.receive_webhook, parts[0])
         elif len(parts) == 3 and parts[0] == "apps" and parts[1] and parts[2]:
             deliver = functools.partial(self.svc.receive_connection_webhook, parts[1], parts[2])
         else:
-            await _send_json(send, 404, {"error": "not_found", "message": "No scenario listens at this URL."})
+            await _send_json(
+                send, 404, {"error": "not_found", "message": "No scenario listens at this URL."}
+            )
             return
         known: object
         try:  # an unknown URL is answered before its body is read (the lookup is cached)
-            known = await (self.svc.ingress.target(parts[0]) if len(parts) == 1 else self.svc.ingress.connection_target(parts[1], parts[2]))
+            known = await (
+                self.svc.ingress.target(parts[0])
+                if len(parts) == 1
+                else self.svc.ingress.connection_target(parts[1], parts[2])
+            )
         except Exception:
             known = True  # a broken scenario: the delivery below reports it
         if known is None:
-            await _send_json(send, 404, {"error": "not_found", "message": "No scenario listens at this URL." if len(parts) == 1 else "No connection listens at this URL."})
+            await _send_json(
+                send,
+                404,
+                {
+                    "error": "not_found",
+                    "message": "No scenario listens at this URL."
+                    if len(parts) == 1
+                    else "No connection listens at this URL.",
+                },
+            )
             return
         limit = self.svc.settings.webhook_max_bytes
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
         declared = headers.get("content-length", "")
-        too_big = {"error": "payload_too_large", "message": f"The body is larger than {limit} bytes."}
+        too_big = {
+            "error": "payload_too_large",
+            "message": f"The body is larger than {limit} bytes.",
+        }
         if declared.isdigit() and int(declared) > limit:
             await _send_json(send, 413, too_big)
             return
@@ -226,7 +273,9 @@ class HookIngress:
         incoming = IncomingRequest(
             method=scope["method"],
             headers=headers,
-            query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)),
+            query=dict(
+                parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            ),
             body=b"".join(chunks),
             path=path,
         )
@@ -234,24 +283,47 @@ class HookIngress:
             answer = await deliver(incoming)
         except Exception:
             log.exception("webhook ingress failed")
-            await _send_json(send, 500, {"error": "internal_error", "message": "Something went wrong on the server; the log has the details."})
+            await _send_json(
+                send,
+                500,
+                {
+                    "error": "internal_error",
+                    "message": "Something went wrong on the server; the log has the details.",
+                },
+            )
             return
         body = answer.body
         if isinstance(body, bytes):
             await _send(send, answer.status, body, "application/octet-stream", answer.headers)
         elif isinstance(body, str):
-            await _send(send, answer.status, body.encode(), "text/plain; charset=utf-8", answer.headers)
+            await _send(
+                send, answer.status, body.encode(), "text/plain; charset=utf-8", answer.headers
+            )
         else:
             await _send_json(send, answer.status, body, answer.headers)
 
 
-async def _send_json(send: Any, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
-    await _send(send, status, json.dumps(data, separators=(",", ":"), default=str).encode(), "application/json", headers or {})
+async def _send_json(
+    send: Any, status: int, data: Any, headers: dict[str, str] | None = None
+) -> None:
+    await _send(
+        send,
+        status,
+        json.dumps(data, separators=(",", ":"), default=str).encode(),
+        "application/json",
+        headers or {},
+    )
 
 
-async def _send(send: Any, status: int, body: bytes, media_type: str, headers: dict[str, str]) -> None:
+async def _send(
+    send: Any, status: int, body: bytes, media_type: str, headers: dict[str, str]
+) -> None:
     raw = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
-    raw += [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items() if k.lower() not in ("content-type", "content-length")]
+    raw += [
+        (k.lower().encode("latin-1"), str(v).encode("latin-1"))
+        for k, v in headers.items()
+        if k.lower() not in ("content-type", "content-length")
+    ]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
@@ -268,39 +340,59 @@ def _document_hooks(app: FastAPI) -> None:
         responses = {
             "202": {"description": "Stored and queued; the body has execution_id."},
             "200": {"description": "A sync hook: the run's answer."},
-            "400": {"description": "The body could not be read: not standard JSON, or not an event the vendor sends; nothing stored."},
+            "400": {
+                "description": "The body could not be read: not standard JSON, or not an event the vendor sends; nothing stored."
+            },
             "401": {"description": "Signature or secret check failed; nothing stored."},
             "404": {"description": "No scenario listens at this URL."},
             "405": {"description": "The hook does not accept this method."},
             "409": {"description": "The scenario is not enabled."},
             "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
-            "508": {"description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no run was started."},
+            "508": {
+                "description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no run was started."
+            },
         }
         param = [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}]
         schema.setdefault("paths", {})["/hooks/{token}"] = {
-            method: {"tags": ["webhooks"], "summary": "Webhook ingress", "operationId": f"webhook_{method}", "parameters": param, "responses": responses}
+            method: {
+                "tags": ["webhooks"],
+                "summary": "Webhook ingress",
+                "operationId": f"webhook_{method}",
+                "parameters": param,
+                "responses": responses,
+            }
             for method in ("get", "post", "put", "patch", "delete")
         }
-        schema["paths"]["/hooks/apps/{app}/{token}"] = {"post": {
-            "tags": ["webhooks"],
-            "summary": "A connection's webhook (every event of the connection: a Slack app's Request URL)",
-            "description": "The connection's events_url. Verified once with the connection's credentials; a URL check "
-            "(Slack's url_verification) is answered; every enabled scenario with one of the app's instant triggers on "
-            "the connection gets the events its trigger picks. Never waits for the runs.",
-            "operationId": "connection_webhook_post",
-            "parameters": [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in ("app", "token")],
-            "responses": {
-                "200": {"description": "Taken: accepted (runs started) and execution_ids; or the answer to a URL check."},
-                "400": {"description": "The body says it is JSON and is not standard JSON; nothing stored."},
-                "401": {"description": "Signature check failed; nothing stored."},
-                "404": {"description": "No connection listens at this URL."},
-                "405": {"description": "The URL does not accept this method."},
-                "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
-                "508": {"description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no run was started."},
-            },
-        }}
+        schema["paths"]["/hooks/apps/{app}/{token}"] = {
+            "post": {
+                "tags": ["webhooks"],
+                "summary": "A connection's webhook (every event of the connection: a Slack app's Request URL)",
+                "description": "The connection's events_url. Verified once with the connection's credentials; a URL check "
+                "(Slack's url_verification) is answered; every enabled scenario with one of the app's instant triggers on "
+                "the connection gets the events its trigger picks. Never waits for the runs.",
+                "operationId": "connection_webhook_post",
+                "parameters": [
+                    {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                    for name in ("app", "token")
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Taken: accepted (runs started) and execution_ids; or the answer to a URL check."
+                    },
+                    "400": {
+                        "description": "The body says it is JSON and is not standard JSON; nothing stored."
+                    },
+                    "401": {"description": "Signature check failed; nothing stored."},
+                    "404": {"description": "No connection listens at this URL."},
+                    "405": {"description": "The URL does not accept this method."},
+                    "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
+                    "508": {
+                        "description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no run was started."
+                    },
+                },
+            }
+        }
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-

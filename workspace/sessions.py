@@ -62,7 +62,18 @@ MAX_FAILURES = 5  # per (source address, e-mail) within FAILURE_WINDOW
 MAX_ADDRESS_FAILURES = 20  # per source address, any e-mails, within FAILURE_WINDOW
 FAILURE_WINDOW = 300.0
 #: paths a browser may open without a session (everything else the workspace serves needs one)
-PUBLIC_PREFIXES = ("/login", "/logout", "/api/", "/hooks/", "/sandbox/", "/static/", "/healthz", "/demo/", "/components/", "/favicon")
+PUBLIC_PREFIXES = (
+    "/login",
+    "/logout",
+    "/api/",
+    "/hooks/",
+    "/sandbox/",
+    "/static/",
+    "/healthz",
+    "/demo/",
+    "/components/",
+    "/favicon",
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,14 @@ class Sessions:
     use it, so they are checked without waiting.
     """
 
-    def __init__(self, data_dir: Path, accounts: SignInStore, *, max_age: int = SESSION_DAYS * 86400, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        accounts: SignInStore,
+        *,
+        max_age: int = SESSION_DAYS * 86400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.accounts = accounts
         self.max_age = max_age
@@ -117,7 +135,7 @@ class Sessions:
         except (OSError, ValueError):
             data = {}
         now = self._clock()
-        for nonce, until in (data.items() if isinstance(data, dict) else ()):
+        for nonce, until in data.items() if isinstance(data, dict) else ():
             if str(until).isdigit() and int(until) > now:
                 self.accounts.revoke_session(str(nonce), _at(int(until)), _at(now))
         path.unlink(missing_ok=True)
@@ -129,7 +147,9 @@ class Sessions:
 
     def issue(self, user: Any) -> str:
         """A cookie value for ``user`` (a ``storage.records.User``)."""
-        payload = f"{user.id}.{int(self._clock())}.{secrets.token_hex(8)}.{_tag(user.password_hash)}"
+        payload = (
+            f"{user.id}.{int(self._clock())}.{secrets.token_hex(8)}.{_tag(user.password_hash)}"
+        )
         return f"{payload}.{self._sign(payload)}"
 
     def parse(self, value: str | None) -> tuple[Session, str] | None:
@@ -153,13 +173,19 @@ class Sessions:
             return None
         session, tag = parsed
         user = users.get_user(session.user_id)
-        if user is None or not user.password_hash or not hmac.compare_digest(tag, _tag(user.password_hash)):
+        if (
+            user is None
+            or not user.password_hash
+            or not hmac.compare_digest(tag, _tag(user.password_hash))
+        ):
             return None
         return user, session
 
     def revoke(self, session: Session) -> None:
         """Sign ``session`` out, in every process sharing the store."""
-        self.accounts.revoke_session(session.nonce, _at(session.issued_at + self.max_age), _at(self._clock()))
+        self.accounts.revoke_session(
+            session.nonce, _at(session.issued_at + self.max_age), _at(self._clock())
+        )
 
     # -- password attempts ----------------------------------------------------------------
 
@@ -172,7 +198,9 @@ class Sessions:
     def throttled(self, address: str, email: str) -> str | None:
         """Why sign-in from ``address`` for ``email`` is paused now, or None."""
         pair, by_address = self._keys(address, email)
-        counts = self.accounts.login_failures([pair, by_address], _at(self._clock() - FAILURE_WINDOW))
+        counts = self.accounts.login_failures(
+            [pair, by_address], _at(self._clock() - FAILURE_WINDOW)
+        )
         if counts[by_address] >= MAX_ADDRESS_FAILURES:
             return "Too many failed sign-ins from your network address. Wait five minutes, then try again."
         if counts[pair] >= MAX_FAILURES:
@@ -226,7 +254,9 @@ def ensure_admin(svc: Any) -> str | None:
         admin = admins[0]
         set_password(svc.accounts, admin.id, password)
     else:
-        admin = svc.accounts.create_user(ADMIN_EMAIL, name="Admin", password_hash=hash_password(password), is_admin=True)
+        admin = svc.accounts.create_user(
+            ADMIN_EMAIL, name="Admin", password_hash=hash_password(password), is_admin=True
+        )
     path = svc.settings.ensure_data_dir() / ADMIN_PASSWORD_FILENAME
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -291,23 +321,53 @@ def add_routes(app: Any, svc: Any) -> Sessions:
         return HTMLResponse(page(next=safe_next(next), notice=notice))
 
     @app.post("/login", include_in_schema=False)
-    async def login_submit(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/")) -> Response:
+    async def login_submit(
+        request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/")
+    ) -> Response:
         target = safe_next(next)
         if not _same_origin(request):
-            return HTMLResponse(page(next=target, error="This sign-in form was sent from another site; open the sign-in page directly."), status_code=403)
+            return HTMLResponse(
+                page(
+                    next=target,
+                    error="This sign-in form was sent from another site; open the sign-in page directly.",
+                ),
+                status_code=403,
+            )
         if not email or not password:
-            return HTMLResponse(page(next=target, email=email, error="Enter your e-mail address and your password."), status_code=400)
-        address = request.client.host if request.client else "unknown"  # uvicorn applies X-Forwarded-For from trusted proxies
+            return HTMLResponse(
+                page(
+                    next=target, email=email, error="Enter your e-mail address and your password."
+                ),
+                status_code=400,
+            )
+        address = (
+            request.client.host if request.client else "unknown"
+        )  # uvicorn applies X-Forwarded-For from trusted proxies
         paused = await asyncio.to_thread(sessions.throttled, address, email)
         if paused:
             return HTMLResponse(page(next=target, email=email, error=paused), status_code=429)
         user = await sessions.authenticate(svc.accounts, email, password)
         if user is None:
             await asyncio.to_thread(sessions.failed, address, email)
-            return HTMLResponse(page(next=target, email=email, error="That e-mail and password do not match an account. Check both and try again."), status_code=401)
+            return HTMLResponse(
+                page(
+                    next=target,
+                    email=email,
+                    error="That e-mail and password do not match an account. Check both and try again.",
+                ),
+                status_code=401,
+            )
         await asyncio.to_thread(sessions.succeeded, address, email)
         response = RedirectResponse(target, status_code=303)
-        response.set_cookie(COOKIE, sessions.issue(user), max_age=sessions.max_age, httponly=True, samesite="lax", secure=secure, path="/")
+        response.set_cookie(
+            COOKIE,
+            sessions.issue(user),
+            max_age=sessions.max_age,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+            path="/",
+        )
         return response
 
     @app.post("/logout", include_in_schema=False)
@@ -316,7 +376,13 @@ def add_routes(app: Any, svc: Any) -> Sessions:
         if found is not None:
             _, session = found
             if not _same_origin(request) or not hmac.compare_digest(csrf, session.csrf):
-                return HTMLResponse(page(next="/", error="Sign-out was refused: use the Sign out button of the workspace."), status_code=403)
+                return HTMLResponse(
+                    page(
+                        next="/",
+                        error="Sign-out was refused: use the Sign out button of the workspace.",
+                    ),
+                    status_code=403,
+                )
             await asyncio.to_thread(sessions.revoke, session)
         response = RedirectResponse("/login?bye=1", status_code=303)
         response.delete_cookie(COOKIE, path="/")
@@ -349,6 +415,8 @@ class SessionGate:
                 request = Request(scope)
                 if self.sessions.user(self.accounts, request.cookies.get(COOKIE)) is None:
                     here = path + (f"?{request.url.query}" if request.url.query else "")
-                    await RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)(scope, receive, send)
+                    await RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)(
+                        scope, receive, send
+                    )
                     return
         await self.app(scope, receive, send)

@@ -101,14 +101,19 @@ def _regex_extract(inputs: TextInput) -> str | None:
         ) from None
     if match is None:
         return None
-    group = int(inputs.group) if isinstance(inputs.group, str) and inputs.group.isdigit() else inputs.group
+    group = (
+        int(inputs.group)
+        if isinstance(inputs.group, str) and inputs.group.isdigit()
+        else inputs.group
+    )
     try:
         found: str | None = match.group(group)  # None: an optional group that took no part
     except IndexError:
         groups = compiled.groups
         names = ", ".join(compiled.groupindex) or "none"
         raise invalid(
-            "group", f"'{inputs.group}' is not a group of the pattern; it has {groups} numbered group(s), named: {names}."
+            "group",
+            f"'{inputs.group}' is not a group of the pattern; it has {groups} numbered group(s), named: {names}.",
         ) from None
     return found
 
@@ -131,7 +136,10 @@ def _template(inputs: TextInput) -> str:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise invalid("template", f"is malformed ({exc}); write {{name}} placeholders and {{{{ }}}} for literal braces.") from None
+        raise invalid(
+            "template",
+            f"is malformed ({exc}); write {{name}} placeholders and {{{{ }}}} for literal braces.",
+        ) from None
     for _, name, spec, _ in parsed:
         if name is None:
             continue
@@ -143,9 +151,16 @@ def _template(inputs: TextInput) -> str:
             )
         if name not in values:
             known = ", ".join(sorted(values))
-            raise invalid("values", f"has no '{name}' for the template's {{{name}}}; add it (known: {known}).")
-        if spec and ("{" in spec or any(int(n) > _MAX_FORMAT_WIDTH for n in re.findall(r"\d+", spec))):
-            raise invalid("template", f"the format '{spec}' of {{{name}}} is not allowed (nested fields or widths over {_MAX_FORMAT_WIDTH}).")
+            raise invalid(
+                "values", f"has no '{name}' for the template's {{{name}}}; add it (known: {known})."
+            )
+        if spec and (
+            "{" in spec or any(int(n) > _MAX_FORMAT_WIDTH for n in re.findall(r"\d+", spec))
+        ):
+            raise invalid(
+                "template",
+                f"the format '{spec}' of {{{name}}} is not allowed (nested fields or widths over {_MAX_FORMAT_WIDTH}).",
+            )
     try:
         return template.format_map(values)
     except (ValueError, TypeError) as exc:
@@ -154,7 +169,9 @@ def _template(inputs: TextInput) -> str:
 
 def _slugify(inputs: TextInput) -> str:
     separator = inputs.separator or "-"
-    ascii_text = unicodedata.normalize("NFKD", inputs.value).encode("ascii", "ignore").decode("ascii")
+    ascii_text = (
+        unicodedata.normalize("NFKD", inputs.value).encode("ascii", "ignore").decode("ascii")
+    )
     words = re.findall(r"[a-z0-9]+", ascii_text.lower())
     return separator.join(words)
 
@@ -261,7 +278,10 @@ def _math(number: Decimal, inputs: NumbersInput) -> int | float:
         if op == "multiply":
             return _plain(number * operand)
         if operand == 0:
-            raise invalid("operand", "is 0 and a number cannot be divided by zero; map a non-zero operand or add a filter before this cell.")
+            raise invalid(
+                "operand",
+                "is 0 and a number cannot be divided by zero; map a non-zero operand or add a filter before this cell.",
+            )
         return _plain(number / operand)
     if op == "abs":
         return _plain(abs(number))
@@ -295,7 +315,10 @@ def zone(name: str, field: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise invalid(field, f"'{name}' is not a known time zone; use an IANA name such as 'Europe/Paris' or 'UTC'.") from None
+        raise invalid(
+            field,
+            f"'{name}' is not a known time zone; use an IANA name such as 'Europe/Paris' or 'UTC'.",
+        ) from None
 
 
 def parse_date(value: str | int | float, default_zone: ZoneInfo) -> datetime:
@@ -364,7 +387,9 @@ async def dates(ctx: OperationContext, inputs: DatesInput) -> DatesOutput:
         try:
             result = moment.strftime(pattern)
         except ValueError as exc:
-            raise invalid("format", f"'{pattern}' is not a valid strftime pattern ({exc}).") from None
+            raise invalid(
+                "format", f"'{pattern}' is not a valid strftime pattern ({exc})."
+            ) from None
     else:
         result = moment.isoformat()
     return DatesOutput(result=result, timestamp=moment.timestamp())
@@ -376,15 +401,21 @@ async def dates(ctx: OperationContext, inputs: DatesInput) -> DatesOutput:
 def _describe(value: Any) -> str:
     if value is None:
         return "nothing (null)"
-    return {dict: "an object", list: "a list", str: "a text", bool: "true/false"}.get(type(value), "a number")
+    return {dict: "an object", list: "a list", str: "a text", bool: "true/false"}.get(
+        type(value), "a number"
+    )
 
 
-def _objects(value: Any, operation: str, each: Callable[[Mapping[str, Any]], dict[str, Any]]) -> Any:
+def _objects(
+    value: Any, operation: str, each: Callable[[Mapping[str, Any]], dict[str, Any]]
+) -> Any:
     if isinstance(value, Mapping):
         return each(value)
     if isinstance(value, list) and all(isinstance(item, Mapping) for item in value):
         return [each(item) for item in value]
-    raise invalid("value", f"must be an object or a list of objects for {operation}; got {_describe(value)}.")
+    raise invalid(
+        "value", f"must be an object or a list of objects for {operation}; got {_describe(value)}."
+    )
 
 
 def _flatten_object(value: Mapping[str, Any], separator: str, prefix: str = "") -> dict[str, Any]:
@@ -403,7 +434,9 @@ def _flatten(inputs: DataInput) -> Any:
         return _flatten_object(inputs.value, inputs.separator or ".")
     if isinstance(inputs.value, list):
         return [x for item in inputs.value for x in (item if isinstance(item, list) else [item])]
-    raise invalid("value", f"must be an object or a list for flatten; got {_describe(inputs.value)}.")
+    raise invalid(
+        "value", f"must be an object or a list for flatten; got {_describe(inputs.value)}."
+    )
 
 
 def _text_of(item: Any) -> str:
@@ -418,7 +451,9 @@ def _text_of(item: Any) -> str:
 
 def _list(inputs: DataInput) -> list[Any]:
     if not isinstance(inputs.value, list):
-        raise invalid("value", f"must be a list for {inputs.operation}; got {_describe(inputs.value)}.")
+        raise invalid(
+            "value", f"must be a list for {inputs.operation}; got {_describe(inputs.value)}."
+        )
     return inputs.value
 
 
@@ -427,7 +462,9 @@ def _length(inputs: DataInput) -> int:
         return 0
     if isinstance(inputs.value, list | dict | str):
         return len(inputs.value)
-    raise invalid("value", f"must be a list, an object or a text for length; got {_describe(inputs.value)}.")
+    raise invalid(
+        "value", f"must be a list, an object or a text for length; got {_describe(inputs.value)}."
+    )
 
 
 def _parse_json(inputs: DataInput) -> Any:
@@ -448,19 +485,25 @@ def _pick(inputs: DataInput) -> Any:
 def _rename(inputs: DataInput) -> Any:
     if not inputs.mapping:
         raise invalid("mapping", "is required for rename; give old key → new key pairs.")
-    return _objects(inputs.value, "rename", lambda obj: {inputs.mapping.get(k, k): v for k, v in obj.items()})
+    return _objects(
+        inputs.value, "rename", lambda obj: {inputs.mapping.get(k, k): v for k, v in obj.items()}
+    )
 
 
 _DATA: dict[str, Callable[[DataInput], Any]] = {
     "pick": _pick,
     "rename": _rename,
     "flatten": _flatten,
-    "join": lambda i: (", " if i.separator is None else i.separator).join(_text_of(x) for x in _list(i)),
+    "join": lambda i: (", " if i.separator is None else i.separator).join(
+        _text_of(x) for x in _list(i)
+    ),
     "first": lambda i: _list(i)[0] if _list(i) else None,
     "last": lambda i: _list(i)[-1] if _list(i) else None,
     "length": _length,
     "parse_json": _parse_json,
-    "to_json": lambda i: json.dumps(i.value, ensure_ascii=False, indent=2 if i.pretty else None, default=str),
+    "to_json": lambda i: json.dumps(
+        i.value, ensure_ascii=False, indent=2 if i.pretty else None, default=str
+    ),
 }
 
 

@@ -49,8 +49,18 @@ class SetFieldsOutput(BaseModel):
 # -- text ---------------------------------------------------------------------------
 
 TextTransform = Literal[
-    "upper", "lower", "title", "capitalize", "trim", "replace", "split",
-    "regex_extract", "truncate", "template", "slugify", "length",
+    "upper",
+    "lower",
+    "title",
+    "capitalize",
+    "trim",
+    "replace",
+    "split",
+    "regex_extract",
+    "truncate",
+    "template",
+    "slugify",
+    "length",
 ]
 
 
@@ -67,23 +77,31 @@ class TextInput(_Input):
         "'Hello World!' → 'hello-world'. length: the number of characters."
     )
     find: str | None = Field(None, description="replace: the text to look for.")
-    replace_with: str = Field("", description="replace: the text to put instead (empty removes it).")
+    replace_with: str = Field(
+        "", description="replace: the text to put instead (empty removes it)."
+    )
     separator: str | None = Field(
         None,
         description="split: where to cut (empty: at any whitespace). slugify: the word separator (default '-').",
     )
-    pattern: str | None = Field(None, description="regex_extract: a Python regular expression.", max_length=1000)
+    pattern: str | None = Field(
+        None, description="regex_extract: a Python regular expression.", max_length=1000
+    )
     group: int | str = Field(
         0, description="regex_extract: the group to return, by number or name (0: the whole match)."
     )
-    max_length: int | None = Field(None, ge=0, description="truncate: the longest result, suffix included.")
+    max_length: int | None = Field(
+        None, ge=0, description="truncate: the longest result, suffix included."
+    )
     suffix: str = Field("...", description="truncate: added at the end when the text was cut.")
     template: str | None = Field(
         None,
         description="template: text with {name} placeholders, e.g. 'Hello {first}!'. "
         "{value} is the value field; other names come from 'values'.",
     )
-    values: dict[str, Any] = Field(default_factory=dict, description="template: the values for the placeholders.")
+    values: dict[str, Any] = Field(
+        default_factory=dict, description="template: the values for the placeholders."
+    )
 
 
 # -- numbers ------------------------------------------------------------------------
@@ -94,7 +112,9 @@ MathOperation = Literal["add", "subtract", "multiply", "divide", "round", "ceil"
 class NumbersInput(_Input):
     """A number (or a text holding one) and what to do with it."""
 
-    value: StrictInt | StrictFloat | str = Field(description="A number, or a text such as '1,234.50' or '1.234,50'.")
+    value: StrictInt | StrictFloat | str = Field(
+        description="A number, or a text such as '1,234.50' or '1.234,50'."
+    )
     operation: Literal["parse", "format", "math"] = Field(
         description="parse: read a number from text. format: write it as text with thousands "
         "separators, decimals and a currency. math: compute with 'operand'."
@@ -105,17 +125,26 @@ class NumbersInput(_Input):
         "format: the decimal mark to write.",
     )
     decimals: int | None = Field(
-        None, ge=0, le=20, description="format: digits after the decimal mark (default 2). round: digits to keep (default 0)."
+        None,
+        ge=0,
+        le=20,
+        description="format: digits after the decimal mark (default 2). round: digits to keep (default 0).",
     )
     thousands_separator: Literal[",", ".", " ", "'", ""] = Field(
         ",", description="format: the thousands separator to write (empty for none)."
     )
-    currency_prefix: str = Field("", description="format: written before the number, e.g. '$'.", max_length=10)
-    currency_suffix: str = Field("", description="format: written after the number, e.g. ' €'.", max_length=10)
+    currency_prefix: str = Field(
+        "", description="format: written before the number, e.g. '$'.", max_length=10
+    )
+    currency_suffix: str = Field(
+        "", description="format: written after the number, e.g. ' €'.", max_length=10
+    )
     math_operation: MathOperation | None = Field(
         None, description="math: what to compute. add, subtract, multiply and divide use 'operand'."
     )
-    operand: StrictInt | StrictFloat | str | None = Field(None, description="math: the other number for add, subtract, multiply, divide.")
+    operand: StrictInt | StrictFloat | str | None = Field(
+        None, description="math: the other number for add, subtract, multiply, divide."
+    )
 
 
 # -- dates --------------------------------------------------------------------------
@@ -140,7 +169,9 @@ class DatesInput(_Input):
         description="format: a strftime pattern, e.g. '%d/%m/%Y %H:%M' or '%A %d %B'.",
         max_length=200,
     )
-    amount: int | float | None = Field(None, description="shift: how many units to add (negative to go back).")
+    amount: int | float | None = Field(
+        None, description="shift: how many units to add (negative to go back)."
+    )
     unit: DateUnit = Field(
         "days",
         description="shift: seconds, minutes and hours move the instant; days and weeks keep the "
@@ -182,7 +213,8 @@ class DataInput(_Input):
     keys: list[str] = Field(default_factory=list, description="pick: the keys to keep.")
     mapping: dict[str, str] = Field(default_factory=dict, description="rename: old key → new key.")
     separator: str | None = Field(
-        None, description="join: between items (default ', '). flatten: between key parts (default '.')."
+        None,
+        description="join: between items (default ', '). flatten: between key parts (default '.').",
     )
     pretty: bool = Field(False, description="to_json: indent the JSON text.")
 

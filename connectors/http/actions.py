@@ -38,7 +38,9 @@ def _prepare(inputs: RequestInput, hops: int = 0) -> tuple[str, dict[str, Any]]:
     cell sets: a webhook of this or another Cellwright server counts the hop and ends a
     scenario that triggers itself.
     """
-    headers = {name: value for name, value in inputs.headers.items() if name.lower() != HOPS_HEADER.lower()}
+    headers = {
+        name: value for name, value in inputs.headers.items() if name.lower() != HOPS_HEADER.lower()
+    }
     headers[HOPS_HEADER] = str(hops + 1)
     if inputs.bearer_token is not None:
         for name in [n for n in headers if n.lower() == "authorization"]:
@@ -117,15 +119,21 @@ async def request(ctx: OperationContext, inputs: RequestInput) -> RequestOutput:
     try:
         # The per-phase timeouts do not bound a server that trickles its answer.
         async with asyncio.timeout(inputs.timeout_seconds):
-            response = await ctx.http.request(inputs.method, url, raise_for_status=inputs.fail_on_status, **kwargs)
+            response = await ctx.http.request(
+                inputs.method, url, raise_for_status=inputs.fail_on_status, **kwargs
+            )
         body = _read_body(response, inputs.response_type)
     except TimeoutError:
         shown = httpx.URL(inputs.url).copy_with(query=None, fragment=None)
-        raise CallTimeoutError(f"http: no complete answer from {shown} within {inputs.timeout_seconds:g} s.") from None
+        raise CallTimeoutError(
+            f"http: no complete answer from {shown} within {inputs.timeout_seconds:g} s."
+        ) from None
     except CellwrightError as exc:
         raise _redact_error(exc, secret) if secret else exc from None
     elapsed_ms = (time.perf_counter() - started) * 1000
     headers = dict(response.headers)
     if secret:
         headers, body = _redact(headers, secret), _redact(body, secret)
-    return RequestOutput(status=response.status_code, headers=headers, body=body, elapsed_ms=elapsed_ms)
+    return RequestOutput(
+        status=response.status_code, headers=headers, body=body, elapsed_ms=elapsed_ms
+    )

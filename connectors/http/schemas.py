@@ -26,9 +26,12 @@ class RequestInput(BaseModel):
         examples=["https://api.example.com/v1/orders"],
         max_length=8000,
     )
-    headers: dict[str, str] = Field(default_factory=dict, description="Request headers, name → value.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Request headers, name → value."
+    )
     query: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="Query-string parameters, added to any already in the URL."
+        default_factory=dict,
+        description="Query-string parameters, added to any already in the URL.",
     )
     body_type: Literal["none", "json", "form", "raw"] = Field(
         "none",
@@ -38,7 +41,9 @@ class RequestInput(BaseModel):
     body: Any = Field(None, description="The request body; its shape depends on body_type.")
     content_type: str = Field("text/plain", description="raw: the Content-Type header of the body.")
     timeout_seconds: float = Field(30, gt=0, le=300, description="Give up after this many seconds.")
-    follow_redirects: bool = Field(True, description="Follow 3xx redirects (each target is checked like the URL).")
+    follow_redirects: bool = Field(
+        True, description="Follow 3xx redirects (each target is checked like the URL)."
+    )
     response_type: Literal["auto", "json", "text"] = Field(
         "auto",
         description="How to read the response body. auto: JSON when the response says it is JSON, else text.",
@@ -62,7 +67,9 @@ class RequestInput(BaseModel):
         except httpx.InvalidURL as exc:
             raise ValueError(f"not a valid URL ({exc})") from None
         if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("use a full http:// or https:// URL, e.g. https://api.example.com/path")
+            raise ValueError(
+                "use a full http:// or https:// URL, e.g. https://api.example.com/path"
+            )
         if url.userinfo:
             raise ValueError("put credentials in bearer_token or in headers, not in the URL")
         return value
@@ -72,7 +79,9 @@ class RequestInput(BaseModel):
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, item in value.items():
             if not _HEADER_NAME.match(name):
-                raise ValueError(f"'{name}' is not a valid header name (letters, digits and - only)")
+                raise ValueError(
+                    f"'{name}' is not a valid header name (letters, digits and - only)"
+                )
             if "\r" in item or "\n" in item:
                 raise ValueError(f"the value of header '{name}' must be on one line")
         return value
@@ -84,8 +93,14 @@ class RequestInput(BaseModel):
         if self.body_type == "raw" and isinstance(self.body, dict | list):
             self.body = json.dumps(self.body, ensure_ascii=False)  # typed as JSON into a raw body
         elif self.body_type == "raw" and not isinstance(self.body, str):
-            raise ValueError("body must be a text when body_type is 'raw' (use 'json' for objects and lists)")
-        if self.body_type == "json" and isinstance(self.body, str) and self.body.lstrip()[:1] in ("{", "["):
+            raise ValueError(
+                "body must be a text when body_type is 'raw' (use 'json' for objects and lists)"
+            )
+        if (
+            self.body_type == "json"
+            and isinstance(self.body, str)
+            and self.body.lstrip()[:1] in ("{", "[")
+        ):
             # JSON written as text (e.g. in a YAML file): send the object, never a JSON string
             # holding it; broken text is an error that says where, not a silent string
             try:

@@ -57,4 +57,13 @@ def icon_problem(icon: str) -> str | None:
     return f"its icon '{icon[:40]}' is neither a shipped icon ({known}) nor an SVG document ('<svg …>…</svg>')"
 
 
-__all__ = ["APP_ICON_PATH", "GENERIC", "ICONS_DIR", "icon_url", "icon_problem", "icon_svg", "is_inline", "shipped"]
+__all__ = [
+    "APP_ICON_PATH",
+    "GENERIC",
+    "ICONS_DIR",
+    "icon_url",
+    "icon_problem",
+    "icon_svg",
+    "is_inline",
+    "shipped",
+]

@@ -33,10 +33,17 @@ API_VERSION = "2026-10"
 BASE_URL = "https://api.monday.com"
 ENDPOINT = "/v2"
 
-RATE_LIMIT_CODES = frozenset({
-    "COMPLEXITY_BUDGET_EXHAUSTED", "ComplexityException", "RATE_LIMIT_EXCEEDED", "Rate Limit Exceeded",
-    "DAILY_LIMIT_EXCEEDED", "maxConcurrencyExceeded", "IP_RATE_LIMIT_EXCEEDED",
-})
+RATE_LIMIT_CODES = frozenset(
+    {
+        "COMPLEXITY_BUDGET_EXHAUSTED",
+        "ComplexityException",
+        "RATE_LIMIT_EXCEEDED",
+        "Rate Limit Exceeded",
+        "DAILY_LIMIT_EXCEEDED",
+        "maxConcurrencyExceeded",
+        "IP_RATE_LIMIT_EXCEEDED",
+    }
+)
 AUTH_CODES = frozenset({"Unauthorized", "UNAUTHORIZED", "Not Authenticated", "INVALID_TOKEN"})
 HINTS = {
     "ColumnValueException": "the value does not fit the column (check the column's type and labels)",
@@ -67,7 +74,9 @@ fragment ItemFields on Item {
 """
 
 
-async def gql(ctx: OperationContext, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+async def gql(
+    ctx: OperationContext, query: str, variables: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Run one GraphQL document; returns ``data`` (errors were raised by ``error_parser``)."""
     body = await ctx.http.post(ENDPOINT, json={"query": query, "variables": dict(variables or {})})
     data = body.get("data") if isinstance(body, Mapping) else None
@@ -82,7 +91,9 @@ def _seconds_to_utc_midnight() -> float:
     return (midnight - now).total_seconds()
 
 
-def _retry_after(response: httpx.Response, code: str, extensions: Mapping[str, Any], message: str) -> float | None:
+def _retry_after(
+    response: httpx.Response, code: str, extensions: Mapping[str, Any], message: str
+) -> float | None:
     if isinstance(extensions.get("retry_in_seconds"), int | float):
         return float(extensions["retry_in_seconds"])
     header = parse_retry_after(response.headers.get("retry-after"))
@@ -110,21 +121,28 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
     status = int(extensions.get("status_code") or body.get("status_code") or response.status_code)
     if code in RATE_LIMIT_CODES or 429 in (status, response.status_code):
         retry_after = _retry_after(response, code, extensions, message)
-        return RateLimitedError(f"monday.com: {message} ({code or 'rate limited'}).", retry_after=retry_after, code=code)
+        return RateLimitedError(
+            f"monday.com: {message} ({code or 'rate limited'}).", retry_after=retry_after, code=code
+        )
     if 401 in (status, response.status_code) or code in AUTH_CODES:
         return AuthError(
             "monday.com refused the API token. Check the connection (Developer Center → My access tokens) "
-            "or reconnect it.", code=code,
+            "or reconnect it.",
+            code=code,
         )
     error_data = extensions.get("error_data") or {}
     named = ", ".join(
-        f"{key}: {value}" for key, value in (error_data.items() if isinstance(error_data, Mapping) else ())
+        f"{key}: {value}"
+        for key, value in (error_data.items() if isinstance(error_data, Mapping) else ())
         if key in ("column_id", "column_type", "item_id", "board_id", "group_id")
     )
     more = f" ({len(errors)} errors)" if isinstance(errors, list) and len(errors) > 1 else ""
     shown = "; ".join(d for d in (HINTS.get(code, ""), named) if d)
     return UpstreamError(
-        f"monday.com: {message}" + (f" [{code}]" if code else "") + (f" — {shown}" if shown else "") + more,
+        f"monday.com: {message}"
+        + (f" [{code}]" if code else "")
+        + (f" — {shown}" if shown else "")
+        + more,
         status=status,
         body=dict(body),
         code=code,
@@ -145,9 +163,20 @@ def item_output(raw: Mapping[str, Any]) -> dict[str, Any]:
     values = []
     for column in raw.get("column_values") or []:
         title = (column.get("column") or {}).get("title") or column["id"]
-        values.append({"id": column["id"], "title": title, "type": column.get("type"),
-                       "text": column.get("text"), "value": _json(column.get("value"))})
-    board, group, parent = raw.get("board") or {}, raw.get("group") or {}, raw.get("parent_item") or {}
+        values.append(
+            {
+                "id": column["id"],
+                "title": title,
+                "type": column.get("type"),
+                "text": column.get("text"),
+                "value": _json(column.get("value")),
+            }
+        )
+    board, group, parent = (
+        raw.get("board") or {},
+        raw.get("group") or {},
+        raw.get("parent_item") or {},
+    )
     return {
         "id": str(raw["id"]),
         "name": raw.get("name") or "",
@@ -167,10 +196,13 @@ def item_output(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 BOARD_COLUMNS = "query BoardColumns($board: [ID!]) { boards(ids: $board) { id columns { id title type settings_str } } }"
-NEXT_PAGE = ITEM_FIELDS + """query NextPage($cursor: String!, $limit: Int!) {
+NEXT_PAGE = (
+    ITEM_FIELDS
+    + """query NextPage($cursor: String!, $limit: Int!) {
   complexity { before after reset_in_x_seconds }
   next_items_page(cursor: $cursor, limit: $limit) { cursor items { ...ItemFields } }
 }"""
+)
 
 
 def input_error(field: str, message: str) -> InvalidInputError:
@@ -181,7 +213,9 @@ async def board_columns(ctx: OperationContext, board_id: str) -> list[dict[str, 
     """The board's columns (id, title, type, settings)."""
     boards = (await gql(ctx, BOARD_COLUMNS, {"board": [board_id]})).get("boards") or []
     if not boards:
-        raise input_error("board_id", f"There is no board {board_id}, or the connection cannot see it.")
+        raise input_error(
+            "board_id", f"There is no board {board_id}, or the connection cannot see it."
+        )
     return list(boards[0].get("columns") or [])
 
 
@@ -193,17 +227,21 @@ def budget_low(complexity: Mapping[str, Any] | None) -> bool:
     return int(complexity.get("after", 0)) < 2 * cost
 
 
-async def collect(ctx: OperationContext, first: Mapping[str, Any], complexity: Any, limit: int) -> list[dict[str, Any]]:
+async def collect(
+    ctx: OperationContext, first: Mapping[str, Any], complexity: Any, limit: int
+) -> list[dict[str, Any]]:
     """Items of a first page plus following pages (``next_items_page``) up to ``limit``."""
     items = list(first.get("items") or [])
     cursor = first.get("cursor")
     while cursor and len(items) < limit and not budget_low(complexity):
-        data = await gql(ctx, NEXT_PAGE, {"cursor": cursor, "limit": min(PAGE_SIZE, limit - len(items))})
+        data = await gql(
+            ctx, NEXT_PAGE, {"cursor": cursor, "limit": min(PAGE_SIZE, limit - len(items))}
+        )
         page, complexity = data["next_items_page"], data.get("complexity")
         items.extend(page.get("items") or [])
         cursor = page.get("cursor")
     if cursor and len(items) < limit:
-        ctx.logger.warning("monday.com: stopped paging early to spare the complexity budget (%s)", complexity)
+        ctx.logger.warning(
+            "monday.com: stopped paging early to spare the complexity budget (%s)", complexity
+        )
     return items[:limit]
-
-

@@ -26,7 +26,9 @@ class MondayTokenFields(BaseModel):
     )
 
 
-SANDBOX_CREDENTIALS = {"api_token": "monday-sandbox-token-0001"}  # the sandbox account's published demo token
+SANDBOX_CREDENTIALS = {
+    "api_token": "monday-sandbox-token-0001"
+}  # the sandbox account's published demo token
 
 ME = "query Me { me { id name email account { id name slug } } }"
 
@@ -57,7 +59,14 @@ MONDAY_TOKEN_AUTH = ApiKeyAuth(
 MONDAY_OAUTH = OAuth2Auth(
     authorize_url="https://auth.monday.com/oauth2/authorize",
     token_url="https://auth.monday.com/oauth2/token",  # noqa: S106 (a URL, not a secret)
-    scopes=("me:read", "boards:read", "boards:write", "updates:write", "webhooks:read", "webhooks:write"),
+    scopes=(
+        "me:read",
+        "boards:read",
+        "boards:write",
+        "updates:write",
+        "webhooks:read",
+        "webhooks:write",
+    ),
     test=test_connection,
     label_template="{label}",
 )

@@ -42,11 +42,28 @@ from typing import Any
 
 from connectors.sdk import InvalidInputError
 
-READ_ONLY = frozenset({
-    "auto_number", "button", "creation_log", "formula", "item_id", "last_updated", "mirror", "progress",
-    "subtasks", "vote", "file", "doc", "direct_doc", "time_tracking", "integration", "unsupported", "group",
-    "item_assignees",
-})
+READ_ONLY = frozenset(
+    {
+        "auto_number",
+        "button",
+        "creation_log",
+        "formula",
+        "item_id",
+        "last_updated",
+        "mirror",
+        "progress",
+        "subtasks",
+        "vote",
+        "file",
+        "doc",
+        "direct_doc",
+        "time_tracking",
+        "integration",
+        "unsupported",
+        "group",
+        "item_assignees",
+    }
+)
 TEXT_LIKE = frozenset({"text", "name", "numbers"})
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on", "checked", "x", "v"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "off", "unchecked", ""})
@@ -66,7 +83,7 @@ def _ids(value: Any) -> list[int]:
     try:
         return [int(v) for v in _items(value)]
     except (TypeError, ValueError):
-        raise ColumnValueError("give numeric IDs, e.g. [123, 456] or \"123, 456\"") from None
+        raise ColumnValueError('give numeric IDs, e.g. [123, 456] or "123, 456"') from None
 
 
 def _text(value: Any) -> str:
@@ -113,10 +130,15 @@ def _date(value: Any) -> dict[str, Any]:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise ColumnValueError(f"{value!r} is not a date: use YYYY-MM-DD or an ISO date-time") from None
+            raise ColumnValueError(
+                f"{value!r} is not a date: use YYYY-MM-DD or an ISO date-time"
+            ) from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
-    return {"date": moment.date().isoformat(), "time": moment.time().replace(microsecond=0).isoformat()}
+    return {
+        "date": moment.date().isoformat(),
+        "time": moment.time().replace(microsecond=0).isoformat(),
+    }
 
 
 def _people(value: Any) -> dict[str, Any]:
@@ -175,7 +197,9 @@ def _range(value: Any) -> tuple[str, str]:
     else:
         start, _, end = str(value).partition("/")
     try:
-        return date.fromisoformat(str(start).strip()).isoformat(), date.fromisoformat(str(end).strip()).isoformat()
+        return date.fromisoformat(str(start).strip()).isoformat(), date.fromisoformat(
+            str(end).strip()
+        ).isoformat()
     except ValueError:
         raise ColumnValueError("give two dates as YYYY-MM-DD/YYYY-MM-DD") from None
 
@@ -208,23 +232,42 @@ def _location(value: Any) -> dict[str, Any]:
     try:
         float(lat), float(lng)
     except ValueError:
-        raise ColumnValueError("give \"latitude,longitude,address\"") from None
+        raise ColumnValueError('give "latitude,longitude,address"') from None
     return {"lat": lat.strip(), "lng": lng.strip(), "address": address.strip()}
 
 
 BUILDERS: dict[str, Callable[[Any], Any]] = {
-    "text": _text, "name": _text, "long_text": _long_text, "numbers": _numbers, "status": _status,
-    "dropdown": _dropdown, "date": _date, "people": _people, "person": _people, "email": _email,
-    "link": _link, "phone": _phone, "checkbox": _checkbox, "rating": _rating, "hour": _hour,
-    "timeline": _timeline, "week": _week, "tags": _tags, "board_relation": _item_ids, "dependency": _item_ids,
-    "world_clock": _world_clock, "location": _location,
+    "text": _text,
+    "name": _text,
+    "long_text": _long_text,
+    "numbers": _numbers,
+    "status": _status,
+    "dropdown": _dropdown,
+    "date": _date,
+    "people": _people,
+    "person": _people,
+    "email": _email,
+    "link": _link,
+    "phone": _phone,
+    "checkbox": _checkbox,
+    "rating": _rating,
+    "hour": _hour,
+    "timeline": _timeline,
+    "week": _week,
+    "tags": _tags,
+    "board_relation": _item_ids,
+    "dependency": _item_ids,
+    "world_clock": _world_clock,
+    "location": _location,
 }
 
 
 def column_value(column_type: str, value: Any) -> Any:
     """The JSON monday expects for ``value`` in a column of ``column_type``."""
     if column_type in READ_ONLY:
-        raise ColumnValueError(f"{column_type} columns are filled in by monday.com and cannot be written")
+        raise ColumnValueError(
+            f"{column_type} columns are filled in by monday.com and cannot be written"
+        )
     if value is None:
         return "" if column_type in TEXT_LIKE else {}
     if isinstance(value, dict):
@@ -247,10 +290,14 @@ def build_column_values(values: Mapping[str, Any], types: Mapping[str, str]) -> 
         try:
             built[column_id] = column_value(column_type, value)
         except ColumnValueError as exc:
-            errors.append({"field": f"column_values.{column_id}", "message": f"{column_type} column: {exc}"})
+            errors.append(
+                {"field": f"column_values.{column_id}", "message": f"{column_type} column: {exc}"}
+            )
     if errors:
         listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise InvalidInputError(f"Some column values do not fit their columns — {listed}", errors=errors)
+        raise InvalidInputError(
+            f"Some column values do not fit their columns — {listed}", errors=errors
+        )
     return built
 
 
@@ -272,7 +319,10 @@ def value_text(value: Any) -> str | None:
     if "date" in value:
         return " ".join(str(v) for v in (value.get("date"), value.get("time")) if v) or None
     if "personsAndTeams" in value:
-        return ", ".join(f"{p.get('kind', 'person')}:{p.get('id')}" for p in value["personsAndTeams"]) or None
+        return (
+            ", ".join(f"{p.get('kind', 'person')}:{p.get('id')}" for p in value["personsAndTeams"])
+            or None
+        )
     if "chosenValues" in value:
         return ", ".join(str(c.get("name")) for c in value["chosenValues"]) or None
     for key in ("email", "url", "phone", "text", "value", "name", "checked", "rating", "timezone"):

@@ -29,7 +29,11 @@ async def groups(ctx: OperationContext, values: Mapping[str, Any]) -> list[Optio
     """The groups of the board in ``board_id``."""
     board = str(values["board_id"])
     found = (await gql(ctx, BOARD_GROUPS, {"board": [board]})).get("boards") or []
-    return [Option(value=str(g["id"]), label=str(g["title"])) for b in found for g in b.get("groups") or []]
+    return [
+        Option(value=str(g["id"]), label=str(g["title"]))
+        for b in found
+        for g in b.get("groups") or []
+    ]
 
 
 def _columns(types: frozenset[str] | None) -> Any:
@@ -37,10 +41,13 @@ def _columns(types: frozenset[str] | None) -> Any:
         columns = await board_columns(ctx, str(values["board_id"]))
         return [
             Option(value=str(c["id"]), label=f"{c['title']} ({c['type']})")
-            for c in columns if types is None or c.get("type") in types
+            for c in columns
+            if types is None or c.get("type") in types
         ]
 
-    fetch.__doc__ = "The columns of the board in ``board_id``" + (f" of type {', '.join(sorted(types))}." if types else ".")
+    fetch.__doc__ = "The columns of the board in ``board_id``" + (
+        f" of type {', '.join(sorted(types))}." if types else "."
+    )
     return fetch
 
 
@@ -48,8 +55,21 @@ BOARD = {"board_id": "1234567890"}  # the sandbox's demo board
 
 OPTIONS: tuple[OptionSource, ...] = (
     OptionSource(key="boards", name="monday.com boards", fetch=boards),
-    OptionSource(key="groups", name="groups of the board", fetch=groups, needs=("board_id",), example=BOARD),
-    OptionSource(key="columns", name="columns of the board", fetch=_columns(None), needs=("board_id",), example=BOARD),
-    OptionSource(key="status_columns", name="status columns of the board", fetch=_columns(frozenset({"status"})),
-                 needs=("board_id",), example=BOARD),
+    OptionSource(
+        key="groups", name="groups of the board", fetch=groups, needs=("board_id",), example=BOARD
+    ),
+    OptionSource(
+        key="columns",
+        name="columns of the board",
+        fetch=_columns(None),
+        needs=("board_id",),
+        example=BOARD,
+    ),
+    OptionSource(
+        key="status_columns",
+        name="status columns of the board",
+        fetch=_columns(frozenset({"status"})),
+        needs=("board_id",),
+        example=BOARD,
+    ),
 )

@@ -51,10 +51,13 @@ CREATE_WEBHOOK = """mutation CreateWebhook($board: ID!, $url: String!, $event: W
   create_webhook(board_id: $board, url: $url, event: $event, config: $config) { id board_id event }
 }"""
 DELETE_WEBHOOK = "mutation DeleteWebhook($id: ID!) { delete_webhook(id: $id) { id board_id } }"
-NEW_ITEMS = ITEM_FIELDS + """query NewItems($board: [ID!], $limit: Int!, $query: ItemsQuery) {
+NEW_ITEMS = (
+    ITEM_FIELDS
+    + """query NewItems($board: [ID!], $limit: Int!, $query: ItemsQuery) {
   complexity { before after reset_in_x_seconds }
   boards(ids: $board) { items_page(limit: $limit, query_params: $query) { cursor items { ...ItemFields } } }
 }"""
+)
 NEWEST_FIRST = {"order_by": [{"column_id": "__creation_log__", "direction": "desc"}]}
 
 Subscription = Callable[[OperationContext, Any], Awaitable[tuple[str, dict[str, Any] | None]]]
@@ -81,41 +84,64 @@ async def _new_item(ctx: OperationContext, inputs: BoardInput) -> tuple[str, dic
     return "create_item", None
 
 
-async def _column_changed(ctx: OperationContext, inputs: ColumnChangedInput) -> tuple[str, dict[str, Any] | None]:
+async def _column_changed(
+    ctx: OperationContext, inputs: ColumnChangedInput
+) -> tuple[str, dict[str, Any] | None]:
     if inputs.column_id:
         return "change_specific_column_value", {"columnId": inputs.column_id}
     return "change_column_value", None
 
 
-async def _status_changed(ctx: OperationContext, inputs: StatusChangedInput) -> tuple[str, dict[str, Any] | None]:
+async def _status_changed(
+    ctx: OperationContext, inputs: StatusChangedInput
+) -> tuple[str, dict[str, Any] | None]:
     labels = await _status_labels(ctx, inputs.board_id, inputs.column_id)
     if not inputs.label:
-        return "change_status_column_value", {"columnId": inputs.column_id, "columnValue": {"$any$": True}}
+        return "change_status_column_value", {
+            "columnId": inputs.column_id,
+            "columnValue": {"$any$": True},
+        }
     index = next((i for label, i in labels.items() if label.lower() == inputs.label.lower()), None)
     if index is None:
         raise InvalidInputError(
             f"The status column '{inputs.column_id}' has no label '{inputs.label}'. Labels: {', '.join(labels)}.",
             errors=[{"field": "label", "message": "no such label"}],
         )
-    return "change_status_column_value", {"columnId": inputs.column_id, "columnValue": {"index": index}}
+    return "change_status_column_value", {
+        "columnId": inputs.column_id,
+        "columnValue": {"index": index},
+    }
 
 
-async def _new_update(ctx: OperationContext, inputs: BoardInput) -> tuple[str, dict[str, Any] | None]:
+async def _new_update(
+    ctx: OperationContext, inputs: BoardInput
+) -> tuple[str, dict[str, Any] | None]:
     return "create_update", None
 
 
 def _subscriber(event_and_config: Subscription) -> Callable[..., Awaitable[Mapping[str, Any]]]:
-    async def subscribe(ctx: OperationContext, inputs: BoardInput, webhook_url: str) -> Mapping[str, Any]:
+    async def subscribe(
+        ctx: OperationContext, inputs: BoardInput, webhook_url: str
+    ) -> Mapping[str, Any]:
         event, config = await event_and_config(ctx, inputs)
-        data = await gql(ctx, CREATE_WEBHOOK, {
-            "board": inputs.board_id, "url": webhook_url, "event": event,
-            "config": json.dumps(config) if config is not None else None,
-        })
+        data = await gql(
+            ctx,
+            CREATE_WEBHOOK,
+            {
+                "board": inputs.board_id,
+                "url": webhook_url,
+                "event": event,
+                "config": json.dumps(config) if config is not None else None,
+            },
+        )
         hook = data.get("create_webhook") or {}
         if not hook.get("id"):
             raise UpstreamError("monday.com did not create the webhook.", body=data)
         return {
-            "webhook_id": str(hook["id"]), "board_id": inputs.board_id, "event": event, "webhook_url": webhook_url,
+            "webhook_id": str(hook["id"]),
+            "board_id": inputs.board_id,
+            "event": event,
+            "webhook_url": webhook_url,
             # Only webhooks created with an app's OAuth token are signed (a personal token has no app).
             "signed": "access_token" in ctx.credentials,
         }
@@ -155,11 +181,17 @@ webhooks made with an app's token with the app's Signing Secret, and app lifecyc
 with its Client Secret (https://developer.monday.com/apps/docs/authorization-header)."""
 
 
-def verify(request: IncomingRequest, inputs: Any, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
+def verify(
+    request: IncomingRequest, inputs: Any, state: Mapping[str, Any], credentials: Mapping[str, Any]
+) -> None:
     """Check the JWT monday puts in ``Authorization`` for webhooks created with an OAuth app."""
     if not state.get("signed") or _challenge(request.body) is not None:
         return  # unsigned webhook, or the challenge handshake (it runs nothing)
-    keys = [secret for secret in (secret_value(credentials.get(name)) for name in WEBHOOK_SECRETS) if secret]
+    keys = [
+        secret
+        for secret in (secret_value(credentials.get(name)) for name in WEBHOOK_SECRETS)
+        if secret
+    ]
     if not keys:
         raise WebhookVerificationError(
             "The monday.com app's signing secret is not configured: cannot check this webhook. "
@@ -205,7 +237,9 @@ Select = Callable[[Mapping[str, Any], Any], dict[str, Any] | None]
 
 
 def _parser(select: Select) -> Callable[..., Awaitable[WebhookReply]]:
-    async def parse(request: IncomingRequest, inputs: BoardInput, state: Mapping[str, Any]) -> WebhookReply:
+    async def parse(
+        request: IncomingRequest, inputs: BoardInput, state: Mapping[str, Any]
+    ) -> WebhookReply:
         challenge = _challenge(request.body)
         if challenge is not None:
             return WebhookReply(response=(200, {"challenge": challenge}, {}))
@@ -223,7 +257,10 @@ def _parser(select: Select) -> Callable[..., Awaitable[WebhookReply]]:
 
 def _item_created(event: Mapping[str, Any], inputs: Any) -> dict[str, Any]:
     raw = dict(event.get("columnValues") or {})
-    return {"columns": {key: value_text(value) for key, value in raw.items()}, "column_values_raw": raw}
+    return {
+        "columns": {key: value_text(value) for key, value in raw.items()},
+        "column_values_raw": raw,
+    }
 
 
 def _column_changed_event(event: Mapping[str, Any], inputs: Any) -> dict[str, Any] | None:
@@ -233,13 +270,19 @@ def _column_changed_event(event: Mapping[str, Any], inputs: Any) -> dict[str, An
         return None
     value, previous = event.get("value"), event.get("previousValue")
     return {
-        "column_id": event["columnId"], "column_title": event.get("columnTitle"), "column_type": event.get("columnType"),
-        "value": value_text(value), "previous_value": value_text(previous),
-        "value_raw": value, "previous_value_raw": previous,
+        "column_id": event["columnId"],
+        "column_title": event.get("columnTitle"),
+        "column_type": event.get("columnType"),
+        "value": value_text(value),
+        "previous_value": value_text(previous),
+        "value_raw": value,
+        "previous_value_raw": previous,
     }
 
 
-def _status_changed_event(event: Mapping[str, Any], inputs: StatusChangedInput) -> dict[str, Any] | None:
+def _status_changed_event(
+    event: Mapping[str, Any], inputs: StatusChangedInput
+) -> dict[str, Any] | None:
     fields = _column_changed_event(event, inputs)
     if fields is None or (inputs.label and (fields["value"] or "").lower() != inputs.label.lower()):
         return None
@@ -249,26 +292,46 @@ def _status_changed_event(event: Mapping[str, Any], inputs: StatusChangedInput) 
 def _update_created(event: Mapping[str, Any], inputs: Any) -> dict[str, Any] | None:
     if event.get("updateId") is None:
         return None
-    return {"update_id": str(event["updateId"]), "body": event.get("body"), "text_body": event.get("textBody")}
+    return {
+        "update_id": str(event["updateId"]),
+        "body": event.get("body"),
+        "text_body": event.get("textBody"),
+    }
 
 
 # -- polling -----------------------------------------------------------------------------------
 
 
-async def fetch_new_items(ctx: OperationContext, inputs: NewItemPollInput, since: Any) -> list[Mapping[str, Any]]:
+async def fetch_new_items(
+    ctx: OperationContext, inputs: NewItemPollInput, since: Any
+) -> list[Mapping[str, Any]]:
     """The newest items (``items_page`` by creation, then ``next_items_page``), filtered."""
-    data = await gql(ctx, NEW_ITEMS, {"board": [inputs.board_id], "limit": min(api.PAGE_SIZE, inputs.max_items), "query": NEWEST_FIRST})
+    data = await gql(
+        ctx,
+        NEW_ITEMS,
+        {
+            "board": [inputs.board_id],
+            "limit": min(api.PAGE_SIZE, inputs.max_items),
+            "query": NEWEST_FIRST,
+        },
+    )
     boards = data.get("boards") or []
     if not boards:
-        raise InvalidInputError(f"There is no board {inputs.board_id}, or the connection cannot see it.",
-                                errors=[{"field": "board_id", "message": "board not found"}])
+        raise InvalidInputError(
+            f"There is no board {inputs.board_id}, or the connection cannot see it.",
+            errors=[{"field": "board_id", "message": "board not found"}],
+        )
     raw = await collect(ctx, boards[0]["items_page"], data.get("complexity"), inputs.max_items)
     items = [item_output(r) for r in raw]
     if inputs.group_id:
         items = [i for i in items if i["group_id"] == inputs.group_id]
     if inputs.status_label:
         column = inputs.status_column_id or "status"
-        items = [i for i in items if (i["columns"].get(column) or "").lower() == inputs.status_label.lower()]
+        items = [
+            i
+            for i in items
+            if (i["columns"].get(column) or "").lower() == inputs.status_label.lower()
+        ]
     return list(items)
 
 
@@ -278,33 +341,80 @@ SETUP = " The webhook is created on the board when the scenario is turned on and
 BOARD = {"board_id": "1234567890"}  # the sandbox's demo board, for the examples
 
 
-def _instant(key: str, name: str, description: str, input: Any, output: Any, subscription: Subscription,
-             select: Select, example: dict[str, Any] = BOARD) -> InstantTrigger:
+def _instant(
+    key: str,
+    name: str,
+    description: str,
+    input: Any,
+    output: Any,
+    subscription: Subscription,
+    select: Select,
+    example: dict[str, Any] = BOARD,
+) -> InstantTrigger:
     return InstantTrigger(
-        key=key, name=name, description=description + SETUP, input=input, output=output,
-        sample=load_sample(__file__, key), example=example, subscribe=_subscriber(subscription), unsubscribe=unsubscribe,
-        verify=verify, parse=_parser(select), dedupe_key="trigger_uuid",
+        key=key,
+        name=name,
+        description=description + SETUP,
+        input=input,
+        output=output,
+        sample=load_sample(__file__, key),
+        example=example,
+        subscribe=_subscriber(subscription),
+        unsubscribe=unsubscribe,
+        verify=verify,
+        parse=_parser(select),
+        dedupe_key="trigger_uuid",
     )
 
 
 TRIGGERS: tuple[InstantTrigger | PollingTrigger, ...] = (
-    _instant("new_item", "New item", "Fires at once when an item is created on the board.",
-             BoardInput, ItemCreatedEvent, _new_item, _item_created),
-    _instant("column_value_changed", "Column value changed",
-             "Fires when a column value of an item changes (one column, or any).",
-             ColumnChangedInput, ColumnChangedEvent, _column_changed, _column_changed_event),
-    _instant("status_changed", "Status changed",
-             "Fires when an item's status changes, optionally only to one label (e.g. Approved).",
-             StatusChangedInput, ColumnChangedEvent, _status_changed, _status_changed_event, {**BOARD, "label": "Approved"}),
-    _instant("new_update", "New update", "Fires when someone posts an update (comment) on an item of the board.",
-             BoardInput, UpdateCreatedEvent, _new_update, _update_created),
+    _instant(
+        "new_item",
+        "New item",
+        "Fires at once when an item is created on the board.",
+        BoardInput,
+        ItemCreatedEvent,
+        _new_item,
+        _item_created,
+    ),
+    _instant(
+        "column_value_changed",
+        "Column value changed",
+        "Fires when a column value of an item changes (one column, or any).",
+        ColumnChangedInput,
+        ColumnChangedEvent,
+        _column_changed,
+        _column_changed_event,
+    ),
+    _instant(
+        "status_changed",
+        "Status changed",
+        "Fires when an item's status changes, optionally only to one label (e.g. Approved).",
+        StatusChangedInput,
+        ColumnChangedEvent,
+        _status_changed,
+        _status_changed_event,
+        {**BOARD, "label": "Approved"},
+    ),
+    _instant(
+        "new_update",
+        "New update",
+        "Fires when someone posts an update (comment) on an item of the board.",
+        BoardInput,
+        UpdateCreatedEvent,
+        _new_update,
+        _update_created,
+    ),
     PollingTrigger(
         key="new_item_polling",
         name="New item (polling)",
         description="Checks the board for new items every few minutes, optionally only those with a given status "
         "(e.g. Approved). Gives every column by ID and by title. Use it where webhooks cannot be created.",
-        input=NewItemPollInput, output=Item, sample=load_sample(__file__, "new_item_polling"),
+        input=NewItemPollInput,
+        output=Item,
+        sample=load_sample(__file__, "new_item_polling"),
         example={**BOARD, "status_column_id": "status", "status_label": "Approved"},
-        fetch=fetch_new_items, dedupe_key="id",
+        fetch=fetch_new_items,
+        dedupe_key="id",
     ),
 )

@@ -16,29 +16,45 @@ class ScheduleInput(BaseModel):
     """When to run."""
 
     model_config = ConfigDict(extra="forbid")
-    mode: Literal["cron", "interval"] = Field("interval", description="cron: a cron expression; interval: every N minutes.")
-    cron: str | None = Field(None, description="Cron expression (minute hour day month weekday), e.g. '0 9 * * 1-5'.", examples=["0 9 * * 1-5"])
-    timezone: str = Field("UTC", description="IANA time zone the cron expression is read in, e.g. 'Europe/Paris'.")
-    interval_minutes: int = Field(15, ge=1, le=60 * 24 * 31, description="Minutes between runs in interval mode.")
+    mode: Literal["cron", "interval"] = Field(
+        "interval", description="cron: a cron expression; interval: every N minutes."
+    )
+    cron: str | None = Field(
+        None,
+        description="Cron expression (minute hour day month weekday), e.g. '0 9 * * 1-5'.",
+        examples=["0 9 * * 1-5"],
+    )
+    timezone: str = Field(
+        "UTC", description="IANA time zone the cron expression is read in, e.g. 'Europe/Paris'."
+    )
+    interval_minutes: int = Field(
+        15, ge=1, le=60 * 24 * 31, description="Minutes between runs in interval mode."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ScheduleInput:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"Unknown time zone '{self.timezone}'. Use an IANA name such as 'Europe/Paris'.") from None
+            raise ValueError(
+                f"Unknown time zone '{self.timezone}'. Use an IANA name such as 'Europe/Paris'."
+            ) from None
         if self.mode == "cron":
             if not self.cron:
                 raise ValueError("A cron expression is required in cron mode.")
             if not croniter.is_valid(self.cron):
-                raise ValueError(f"'{self.cron}' is not a valid cron expression (minute hour day month weekday).")
+                raise ValueError(
+                    f"'{self.cron}' is not a valid cron expression (minute hour day month weekday)."
+                )
         return self
 
 
 class ScheduleOutput(BaseModel):
     """The tick that started the run."""
 
-    scheduled_for: str = Field(description="The planned fire time, ISO 8601 in the schedule's time zone.")
+    scheduled_for: str = Field(
+        description="The planned fire time, ISO 8601 in the schedule's time zone."
+    )
     timezone: str = Field(description="The schedule's time zone.")
 
 

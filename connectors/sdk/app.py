@@ -75,7 +75,9 @@ class App:
             raise ConfigurationError(f"App '{self.key}' declares the option source '{key}' twice.")
         if self.connection_webhook is not None:
             if not self.needs_connection:
-                raise ConfigurationError(f"App '{self.key}' has a connection webhook but no connection to give it a URL.")
+                raise ConfigurationError(
+                    f"App '{self.key}' has a connection webhook but no connection to give it a URL."
+                )
             if any(op.subscribe is not None for op in self.instant_triggers):
                 raise ConfigurationError(
                     f"App '{self.key}' has a connection webhook: its instant triggers are fed from the connection's URL "
@@ -128,7 +130,9 @@ class App:
         known = ", ".join(source.key for source in self.options) or "none"
         raise ConfigurationError(f"App '{self.key}' has no option source '{key}'. It has: {known}.")
 
-    def resolve_base_url(self, credentials: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> str | None:
+    def resolve_base_url(
+        self, credentials: Mapping[str, Any], metadata: Mapping[str, Any] | None = None
+    ) -> str | None:
         """The API root for a connection with these credentials and metadata."""
         if self.connection_base_url is not None:
             return self.connection_base_url(credentials, metadata or {})
@@ -160,7 +164,9 @@ class App:
             data["auth_schemas"] = {kind.type: kind.describe() for kind in self.auth_kinds}
             data["triggers"] = [t.describe() for t in self.triggers]
             data["actions"] = [a.describe() for a in self.actions]
-            data["options"] = [{"key": o.key, "name": o.name, "needs": list(o.needs)} for o in self.options]
+            data["options"] = [
+                {"key": o.key, "name": o.name, "needs": list(o.needs)} for o in self.options
+            ]
         else:
             data["triggers"] = [{"key": t.key, "name": t.name} for t in self.triggers]
             data["actions"] = [{"key": a.key, "name": a.name} for a in self.actions]

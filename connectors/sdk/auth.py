@@ -62,7 +62,12 @@ class AuthKind:
     label_template: str | None = None
     """How a connection is named by default, e.g. ``"{team}"`` from the test call's result."""
 
-    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: OAuthClient | None = None) -> httpx.Auth | None:
+    def httpx_auth(
+        self,
+        credentials: Mapping[str, Any],
+        save_tokens: TokenSaver | None = None,
+        client: OAuthClient | None = None,
+    ) -> httpx.Auth | None:
         """The ``httpx.Auth`` that puts these credentials on each request."""
         return None
 
@@ -100,7 +105,12 @@ class ApiKeyAuth(AuthKind):
     name: str = "Authorization"
     prefix: str = "Bearer "
 
-    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: OAuthClient | None = None) -> httpx.Auth:
+    def httpx_auth(
+        self,
+        credentials: Mapping[str, Any],
+        save_tokens: TokenSaver | None = None,
+        client: OAuthClient | None = None,
+    ) -> httpx.Auth:
         key = secret_value(credentials.get(self.key_field))
         if self.location == "header":
             return _StaticAuth({self.name: f"{self.prefix}{key}"}, {})
@@ -120,7 +130,12 @@ class BasicAuth(AuthKind):
     username_field: str = "username"
     password_field: str = "password"  # noqa: S105 - a field name, not a password
 
-    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: OAuthClient | None = None) -> httpx.Auth:
+    def httpx_auth(
+        self,
+        credentials: Mapping[str, Any],
+        save_tokens: TokenSaver | None = None,
+        client: OAuthClient | None = None,
+    ) -> httpx.Auth:
         return httpx.BasicAuth(
             secret_value(credentials.get(self.username_field)),
             secret_value(credentials.get(self.password_field)),
@@ -135,7 +150,9 @@ class _CustomAuthFlow(httpx.Auth):
         self._credentials = credentials
         self._apply = apply
 
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         self._apply(self._credentials, request)
         yield request
 
@@ -147,7 +164,12 @@ class CustomAuth(AuthKind):
     type: ClassVar[str] = "custom"
     apply: Apply
 
-    def httpx_auth(self, credentials: Mapping[str, Any], save_tokens: TokenSaver | None = None, client: OAuthClient | None = None) -> httpx.Auth:
+    def httpx_auth(
+        self,
+        credentials: Mapping[str, Any],
+        save_tokens: TokenSaver | None = None,
+        client: OAuthClient | None = None,
+    ) -> httpx.Auth:
         return _CustomAuthFlow(credentials, self.apply)
 
 
@@ -192,12 +214,16 @@ class OAuth2Auth(AuthKind):
     placeholders (Shopify: ``https://{shop}/admin/oauth/access_token``), filled by
     ``for_connection`` with what this hook returns for the connection's fields. The hook
     also validates them (raise ``InvalidInputError`` naming the field)."""
-    fetch_metadata: Callable[[Mapping[str, Any], httpx.AsyncClient], Awaitable[Mapping[str, Any]]] | None = None
+    fetch_metadata: (
+        Callable[[Mapping[str, Any], httpx.AsyncClient], Awaitable[Mapping[str, Any]]] | None
+    ) = None
     """Vendor hook, run right after the code exchange with the new token set and a client
     behind the operator's network guard: what to keep in the connection's metadata, e.g.
     Mailchimp's data centre from its metadata endpoint (``App.connection_base_url`` reads
     it). If it fails, the sign-in fails and nothing is stored."""
-    verify_callback: Callable[[Mapping[str, str], Mapping[str, Any], OAuthClient], None] | None = None
+    verify_callback: Callable[[Mapping[str, str], Mapping[str, Any], OAuthClient], None] | None = (
+        None
+    )
     """Vendor hook run on the redirect back, after ``state`` was checked and before the code
     is exchanged: ``(callback query, the connection's typed fields, the operator's client)``;
     raise ``AuthError`` to refuse (nothing is stored). Shopify signs the query with the

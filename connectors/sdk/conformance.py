@@ -25,14 +25,20 @@ MIN_DESCRIPTION = 16
 
 def undescribed(model: type[BaseModel]) -> list[str]:
     """Top-level fields without a description (nested models are checked on their own)."""
-    return [name for name, info in model.model_fields.items() if not (info.description and info.description.strip())]
+    return [
+        name
+        for name, info in model.model_fields.items()
+        if not (info.description and info.description.strip())
+    ]
 
 
 def app_problems(app: App) -> list[str]:
     """What is wrong with ``app``, one sentence each; empty when it conforms."""
     problems: list[str] = []
     if not KEY_PATTERN.match(app.key):
-        problems.append(f"its key '{app.key}' is not snake_case (a-z, 0-9, _; starting with a letter)")
+        problems.append(
+            f"its key '{app.key}' is not snake_case (a-z, 0-9, _; starting with a letter)"
+        )
     for attribute in ("name", "description", "category"):
         if not str(getattr(app, attribute) or "").strip():
             problems.append(f"it has no {attribute}")
@@ -53,7 +59,9 @@ def app_problems(app: App) -> list[str]:
         if not app.allowed_hosts:
             problems.append("it has a base_url but declares no allowed_hosts")
         elif not any(fnmatch.fnmatch(host, pattern) for pattern in app.allowed_hosts):
-            problems.append(f"its allowed_hosts {list(app.allowed_hosts)} do not cover its base_url's host '{host}'")
+            problems.append(
+                f"its allowed_hosts {list(app.allowed_hosts)} do not cover its base_url's host '{host}'"
+            )
     return problems
 
 
@@ -73,11 +81,15 @@ def option_problems(app: App) -> list[str]:
             used.add(key)
             source = declared.get(key)
             if source is None:
-                problems.append(f"{app.key}.{op.key}: the field '{path}' names the option source '{key}', which the app does not declare")
+                problems.append(
+                    f"{app.key}.{op.key}: the field '{path}' names the option source '{key}', which the app does not declare"
+                )
                 continue
             for need in source.needs:
                 if need not in fields:
-                    problems.append(f"{app.key}.{op.key}: the option source '{key}' of '{path}' needs '{need}', which is not a field of the operation")
+                    problems.append(
+                        f"{app.key}.{op.key}: the option source '{key}' of '{path}' needs '{need}', which is not a field of the operation"
+                    )
     for key, source in declared.items():
         if not KEY_PATTERN.match(key):
             problems.append(f"the option source key '{key}' is not snake_case")
@@ -85,7 +97,9 @@ def option_problems(app: App) -> list[str]:
             problems.append(f"the option source '{key}' is used by no field")
         missing = [need for need in source.needs if need not in source.example]
         if missing:
-            problems.append(f"the option source '{key}' has no example value for {', '.join(missing)} (the conformance suite runs it against the sandbox)")
+            problems.append(
+                f"the option source '{key}' has no example value for {', '.join(missing)} (the conformance suite runs it against the sandbox)"
+            )
     return problems
 
 
@@ -97,7 +111,9 @@ def operation_problems(op: Operation) -> list[str]:
     if not op.name:
         problems.append("it has no name")
     if len(op.description or "") < MIN_DESCRIPTION:
-        problems.append(f"describe it in at least {MIN_DESCRIPTION} characters (it is the UI's help and the assistant's tool description)")
+        problems.append(
+            f"describe it in at least {MIN_DESCRIPTION} characters (it is the UI's help and the assistant's tool description)"
+        )
     missing = undescribed(op.input)
     if missing:
         problems.append(f"input fields without a description: {', '.join(missing)}")

@@ -37,5 +37,7 @@ class OperationContext:
     webhook_url: str | None = None
     hops: int = 0
     """How many Cellwright webhook calls led to this execution (``HOPS_HEADER``)."""
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("cellwright.connector"))
+    logger: logging.Logger = field(
+        default_factory=lambda: logging.getLogger("cellwright.connector")
+    )
     extras: dict[str, Any] = field(default_factory=dict)

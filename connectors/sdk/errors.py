@@ -65,7 +65,9 @@ class UpstreamError(CellwrightError):
 
     code = "upstream_error"
 
-    def __init__(self, message: str, status: int | None = None, body: Any = None, **details: Any) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, body: Any = None, **details: Any
+    ) -> None:
         super().__init__(message, status=status, body=body, **details)
         self.status = status
         self.body = body
@@ -90,7 +92,9 @@ class InvalidInputError(CellwrightError):
 
     code = "invalid_input"
 
-    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None, **details: Any) -> None:
+    def __init__(
+        self, message: str, errors: list[dict[str, Any]] | None = None, **details: Any
+    ) -> None:
         super().__init__(message, errors=errors or [], **details)
         self.errors = errors or []
 

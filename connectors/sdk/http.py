@@ -83,7 +83,9 @@ class ConnectorHttp:
 
     # -- requests -------------------------------------------------------------------
 
-    async def request(self, method: str, url: str, *, raise_for_status: bool = True, **kwargs: Any) -> httpx.Response:
+    async def request(
+        self, method: str, url: str, *, raise_for_status: bool = True, **kwargs: Any
+    ) -> httpx.Response:
         """Send a request; return the response, or raise the mapped error.
 
         ``raise_for_status=False`` returns 4xx/5xx responses instead of raising (the
@@ -95,7 +97,9 @@ class ConnectorHttp:
         try:
             built = self.client.build_request(method, url, **kwargs)
         except httpx.InvalidURL as exc:
-            raise InvalidInputError(f"{self.app_key}: invalid URL: {self._safe(str(exc))}") from None
+            raise InvalidInputError(
+                f"{self.app_key}: invalid URL: {self._safe(str(exc))}"
+            ) from None
         target = built.url
         self._check_host(target)
         shown = self._safe(str(target.copy_with(query=None, userinfo=b"")))
@@ -103,10 +107,16 @@ class ConnectorHttp:
             response = await self.client.send(built, **send)
         except httpx.TransportError as exc:
             if is_forbidden_cause(exc):
-                raise forbidden(exc.request.url.host) from None  # the redirect's host, when it was one
+                raise forbidden(
+                    exc.request.url.host
+                ) from None  # the redirect's host, when it was one
             if is_timeout_cause(exc):
-                raise CallTimeoutError(f"{self.app_key}: the request to {shown} timed out") from None
-            raise NetworkError(f"{self.app_key}: could not reach {target.host}: {self._safe(str(exc)) or type(exc).__name__}") from None
+                raise CallTimeoutError(
+                    f"{self.app_key}: the request to {shown} timed out"
+                ) from None
+            raise NetworkError(
+                f"{self.app_key}: could not reach {target.host}: {self._safe(str(exc)) or type(exc).__name__}"
+            ) from None
         except TimeoutError:
             raise CallTimeoutError(f"{self.app_key}: the request to {shown} timed out") from None
         except httpx.TooManyRedirects:
@@ -182,10 +192,16 @@ class ConnectorHttp:
         summary = self._safe(_summary(body))  # vendors echo the key they refused
         label = f"{self.app_key}: HTTP {status}" + (f" — {summary}" if summary else "")
         if status == 401:
-            raise AuthError(f"{label}. The connection's credentials were refused; check or reconnect it.", status=status, body=shown)
+            raise AuthError(
+                f"{label}. The connection's credentials were refused; check or reconnect it.",
+                status=status,
+                body=shown,
+            )
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
-            raise RateLimitedError(f"{label}. Rate limited by {self.app_key}.", retry_after=retry_after, status=status)
+            raise RateLimitedError(
+                f"{label}. Rate limited by {self.app_key}.", retry_after=retry_after, status=status
+            )
         raise UpstreamError(label, status=status, body=shown)
 
     def _safe(self, text: str) -> str:

@@ -49,7 +49,9 @@ def _constant(name: str) -> Any:
 def _float(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):
-        raise _Refused(f"the number {text[:40]} is beyond what a 64-bit float holds (about 1.8e308); send it as a string.")
+        raise _Refused(
+            f"the number {text[:40]} is beyond what a 64-bit float holds (about 1.8e308); send it as a string."
+        )
     return value
 
 
@@ -64,16 +66,22 @@ def loads(data: bytes | str, *, what: str = "The request body") -> Any:
     try:
         text = raw.decode("utf-8")  # strict: also refuses surrogates smuggled in as bytes
     except UnicodeDecodeError as exc:
-        raise UnreadableJson(f"{what} is not valid JSON: it is not UTF-8 text (byte {exc.start}).", detail=None) from None
+        raise UnreadableJson(
+            f"{what} is not valid JSON: it is not UTF-8 text (byte {exc.start}).", detail=None
+        ) from None
     try:
         value = _DECODER.decode(text.removeprefix("\ufeff"))
     except _Refused as exc:
         raise InvalidInputError(f"{what} is not valid JSON: {exc}") from None
     except RecursionError:
-        raise InvalidInputError(f"{what} is refused: its JSON is nested more than {MAX_DEPTH} levels deep.") from None
+        raise InvalidInputError(
+            f"{what} is refused: its JSON is nested more than {MAX_DEPTH} levels deep."
+        ) from None
     except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
         if "integer string conversion" in str(exc):
-            raise InvalidInputError(f"{what} is refused: it has an integer of more than 4,300 digits; send it as a string.") from None
+            raise InvalidInputError(
+                f"{what} is refused: it has an integer of more than 4,300 digits; send it as a string."
+            ) from None
         raise UnreadableJson(f"{what} is not valid JSON: {exc}", detail=str(exc)) from None
     # both checks walk the value: skip them when the text shows they cannot fail
     deep = text.count("[") + text.count("{") > MAX_DEPTH
@@ -89,7 +97,9 @@ def _check(value: Any, what: str, *, deep: bool, escapes: bool) -> None:
     while stack:
         item, depth = stack.pop()
         if deep and depth > MAX_DEPTH:
-            raise InvalidInputError(f"{what} is refused: its JSON is nested more than {MAX_DEPTH} levels deep.")
+            raise InvalidInputError(
+                f"{what} is refused: its JSON is nested more than {MAX_DEPTH} levels deep."
+            )
         children = item.items() if isinstance(item, dict) else enumerate(item)
         for key, child in children:
             if escapes and isinstance(key, str):
@@ -115,7 +125,6 @@ def _text(value: str, what: str) -> None:
         ) from None
 
 
-
 class InvalidJsonText(ValueError):
     """JSON text that does not parse; ``str()`` is a sentence with the line and column."""
 
@@ -127,10 +136,16 @@ class InvalidJsonText(ValueError):
 
 #: json's messages (stable across CPython versions) → what they mean for a person
 _MEANINGS = (
-    ("Expecting property name enclosed in double quotes", "a key in double quotes is expected here (JSON uses \"double\" quotes, and allows no comma before a closing })"),
+    (
+        "Expecting property name enclosed in double quotes",
+        'a key in double quotes is expected here (JSON uses "double" quotes, and allows no comma before a closing })',
+    ),
     ("Expecting ',' delimiter", "a comma, or the closing bracket, is missing here"),
     ("Expecting ':' delimiter", "a colon is missing after the key"),
-    ("Expecting value", "a value is expected here: text in double quotes, a number, true, false, null, an object {…} or a list […]"),
+    (
+        "Expecting value",
+        "a value is expected here: text in double quotes, a number, true, false, null, an object {…} or a list […]",
+    ),
     ("Unterminated string", "a text in double quotes is not closed"),
     ("Invalid control character", "a text cannot hold a line break or tab as is; write \\n or \\t"),
     ("Invalid \\escape", "this backslash escape is not valid JSON; write \\\\ for a backslash"),
@@ -153,7 +168,9 @@ def parse_json_text(text: str) -> Any:
     except _Refused as exc:
         raise InvalidJsonText(f"Not valid JSON: {exc}", line=1, column=1) from None
     except RecursionError:
-        raise InvalidJsonText(f"The JSON is nested more than {MAX_DEPTH} levels deep.", line=1, column=1) from None
+        raise InvalidJsonText(
+            f"The JSON is nested more than {MAX_DEPTH} levels deep.", line=1, column=1
+        ) from None
 
 
 def _explain(exc: json.JSONDecodeError) -> InvalidJsonText:
@@ -166,11 +183,24 @@ def _explain(exc: json.JSONDecodeError) -> InvalidJsonText:
         meaning = 'a {{ }} reference must stand inside double quotes, e.g. "{{ trigger.body.id }}" (alone in its quotes it keeps its type)'
     elif exc.msg.startswith("Expecting property name") and before.endswith(","):
         meaning = "remove the comma before the closing }"
-    elif exc.msg.startswith("Expecting value") and before.endswith(",") and doc[pos : pos + 1] == "]":
+    elif (
+        exc.msg.startswith("Expecting value") and before.endswith(",") and doc[pos : pos + 1] == "]"
+    ):
         meaning = "remove the comma before the closing ]"
     near = doc[pos : pos + 24].split("\n", 1)[0]
     snippet = f" (at: {near}{'…' if len(near) == 24 else ''})" if near.strip() else " (at the end)"
-    return InvalidJsonText(f"Not valid JSON. Line {line}, column {column}{snippet}: {meaning}.", line=line, column=column)
+    return InvalidJsonText(
+        f"Not valid JSON. Line {line}, column {column}{snippet}: {meaning}.",
+        line=line,
+        column=column,
+    )
 
 
-__all__ = ["MAX_DEPTH", "InvalidJsonText", "UnreadableJson", "is_lone_mapping", "loads", "parse_json_text"]
+__all__ = [
+    "MAX_DEPTH",
+    "InvalidJsonText",
+    "UnreadableJson",
+    "is_lone_mapping",
+    "loads",
+    "parse_json_text",
+]

@@ -159,7 +159,9 @@ class GuardedResolver(AbstractResolver):
         self._policy = policy
         self._inner = aiohttp.ThreadedResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         for result in results:
             if not self._policy.address_allowed(result["host"]):
@@ -170,7 +172,9 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
-def make_transport(policy: NetworkPolicy, *, max_connections: int = 200) -> httpx.AsyncBaseTransport:
+def make_transport(
+    policy: NetworkPolicy, *, max_connections: int = 200
+) -> httpx.AsyncBaseTransport:
     """An aiohttp-backed httpx transport (≈5× httpx's default here) with the guard.
 
     Origins the operator allows explicitly go through an unguarded transport; the
@@ -199,7 +203,13 @@ class _OriginRouter(httpx.AsyncBaseTransport):
     ``http://intranet`` (port 80) would have opened every port of that host.
     """
 
-    def __init__(self, policy: NetworkPolicy, *, guarded: httpx.AsyncBaseTransport, unguarded: httpx.AsyncBaseTransport) -> None:
+    def __init__(
+        self,
+        policy: NetworkPolicy,
+        *,
+        guarded: httpx.AsyncBaseTransport,
+        unguarded: httpx.AsyncBaseTransport,
+    ) -> None:
         self._policy = policy
         self._guarded = guarded
         self._unguarded = unguarded

@@ -123,7 +123,9 @@ class OAuthClient:
         client_id = _plain(credentials.get("client_id"))
         if not client_id:
             return None
-        return cls(client_id=client_id, client_secret=_plain(credentials.get("client_secret")) or None)
+        return cls(
+            client_id=client_id, client_secret=_plain(credentials.get("client_secret")) or None
+        )
 
 
 # -- connecting ----------------------------------------------------------------------
@@ -156,7 +158,9 @@ def authorization_url(
     extra: dict[str, Any] = dict(auth.extra_authorize_params)
     if auth.pkce:
         if not code_verifier:
-            raise ConfigurationError("This app uses PKCE: pass the code_verifier from new_code_verifier().")
+            raise ConfigurationError(
+                "This app uses PKCE: pass the code_verifier from new_code_verifier()."
+            )
         extra["code_challenge"] = create_s256_code_challenge(code_verifier)
         extra["code_challenge_method"] = "S256"
     chosen = auth.scopes if scopes is None else tuple(scopes)
@@ -172,7 +176,9 @@ def authorization_url(
     return url
 
 
-def check_callback(params: Mapping[str, str], expected_state: str, *, provider: str | None = None) -> str:
+def check_callback(
+    params: Mapping[str, str], expected_state: str, *, provider: str | None = None
+) -> str:
     """The ``code`` from the redirect back, after checking ``state`` and errors.
 
     Raises ``AuthError`` when the user declined, when the vendor reports an error, or
@@ -182,14 +188,19 @@ def check_callback(params: Mapping[str, str], expected_state: str, *, provider: 
     """
     if params.get("error"):
         where = provider or "the provider"
-        if params["error"] == "access_denied":  # the user chose "Deny" (or the provider refused for them)
+        if (
+            params["error"] == "access_denied"
+        ):  # the user chose "Deny" (or the provider refused for them)
             raise AuthError(
                 f"Access to your {where} account was not granted, so no connection was made. "
                 f"To connect, start again and allow access on {where}'s page.",
                 error=params["error"],
             )
         description = (params.get("error_description") or params["error"]).strip().rstrip(".")
-        raise AuthError(f"The authorization was not granted by {where}: {description}. Start connecting again.", error=params["error"])
+        raise AuthError(
+            f"The authorization was not granted by {where}: {description}. Start connecting again.",
+            error=params["error"],
+        )
     state = params.get("state") or ""
     if not expected_state or not hmac.compare_digest(state.encode(), expected_state.encode()):
         raise AuthError(
@@ -216,7 +227,11 @@ async def exchange_code(
     ``http``: the client to send with (the engine passes one with its network guard);
     a plain ``httpx.AsyncClient`` by default.
     """
-    params: dict[str, Any] = {"code": code, "redirect_uri": redirect_uri or client.redirect_uri, **auth.exchange_params}
+    params: dict[str, Any] = {
+        "code": code,
+        "redirect_uri": redirect_uri or client.redirect_uri,
+        **auth.exchange_params,
+    }
     if code_verifier:
         params["code_verifier"] = code_verifier
     request = token_request(auth, client, "authorization_code", params)
@@ -235,7 +250,9 @@ async def fetch_client_credentials_token(
     return await _send(auth, request, "client_credentials", http)
 
 
-async def _send(auth: OAuth2Auth, request: httpx.Request, purpose: Purpose, http: httpx.AsyncClient | None) -> dict[str, Any]:
+async def _send(
+    auth: OAuth2Auth, request: httpx.Request, purpose: Purpose, http: httpx.AsyncClient | None
+) -> dict[str, Any]:
     if http is not None:
         response = await http.send(request)
     else:
@@ -247,7 +264,9 @@ async def _send(auth: OAuth2Auth, request: httpx.Request, purpose: Purpose, http
 # -- the token endpoint ----------------------------------------------------------------
 
 
-def token_request(auth: OAuth2Auth, client: OAuthClient, grant_type: str, params: Mapping[str, Any]) -> httpx.Request:
+def token_request(
+    auth: OAuth2Auth, client: OAuthClient, grant_type: str, params: Mapping[str, Any]
+) -> httpx.Request:
     """A token endpoint request, client authentication included (RFC 6749 §2.3, §4)."""
     body = prepare_token_request(grant_type, "", **{k: v for k, v in params.items() if v})
     headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
@@ -265,21 +284,29 @@ def token_set(auth: OAuth2Auth, response: httpx.Response, purpose: Purpose) -> d
         body: Any = response.json()
     except ValueError:
         body = None
-    if response.status_code >= 500 or (response.status_code >= 400 and not isinstance(body, Mapping)):
+    if response.status_code >= 500 or (
+        response.status_code >= 400 and not isinstance(body, Mapping)
+    ):
         raise UpstreamError(
-            f"{host}: the OAuth token endpoint answered HTTP {response.status_code}.", status=response.status_code
+            f"{host}: the OAuth token endpoint answered HTTP {response.status_code}.",
+            status=response.status_code,
         )
     if not isinstance(body, Mapping):
         raise UpstreamError(
-            f"{host}: the OAuth token endpoint did not answer with a JSON object.", status=response.status_code
+            f"{host}: the OAuth token endpoint did not answer with a JSON object.",
+            status=response.status_code,
         )
     data = dict(auth.parse_token(body) if auth.parse_token else body)
     if response.status_code == 429:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
-        raise RateLimitedError(f"{host}: the OAuth token endpoint is rate limiting us.", retry_after=retry_after)
+        raise RateLimitedError(
+            f"{host}: the OAuth token endpoint is rate limiting us.", retry_after=retry_after
+        )
     error = data.get("error")
     if error or response.status_code >= 400 or not data.get("access_token"):
-        _raise_token_error(host, str(error or "no access_token"), data.get("error_description"), purpose)
+        _raise_token_error(
+            host, str(error or "no access_token"), data.get("error_description"), purpose
+        )
     tokens = dict(OAuth2Token(data))  # adds expires_at from expires_in
     tokens.pop("expires_in", None)
     return tokens
@@ -294,7 +321,10 @@ def _raise_token_error(host: str, error: str, description: Any, purpose: Purpose
             error=error,
         )
     if purpose == "exchange":
-        raise AuthError(f"{host} refused the authorization code ({detail}). Start connecting again.", error=error)
+        raise AuthError(
+            f"{host} refused the authorization code ({detail}). Start connecting again.",
+            error=error,
+        )
     raise AuthError(f"{host} refused the OAuth client's token request ({detail}).", error=error)
 
 
@@ -366,7 +396,11 @@ class OAuth2Flow(httpx.Auth):
         if not self.access_token:
             return True
         expires_at = _number(self.credentials.get("expires_at"))
-        return expires_at is not None and expires_at - self.auth.refresh_margin_seconds <= time.time() and self._can_refresh()
+        return (
+            expires_at is not None
+            and expires_at - self.auth.refresh_margin_seconds <= time.time()
+            and self._can_refresh()
+        )
 
     def _key(self) -> str:
         if self.refresh_token:
@@ -379,7 +413,9 @@ class OAuth2Flow(httpx.Auth):
 
     # -- the flow -----------------------------------------------------------------------
 
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         refreshed = False
         must_refresh = self._due()
         while True:
@@ -425,9 +461,13 @@ class OAuth2Flow(httpx.Auth):
             )
         self.refreshes += 1
         if self.refresh_token:
-            return token_request(self.auth, self.client, "refresh_token", {"refresh_token": self.refresh_token})
+            return token_request(
+                self.auth, self.client, "refresh_token", {"refresh_token": self.refresh_token}
+            )
         if self.auth.grant == "client_credentials":
-            return token_request(self.auth, self.client, "client_credentials", {"scope": _scope(self.auth, None)})
+            return token_request(
+                self.auth, self.client, "client_credentials", {"scope": _scope(self.auth, None)}
+            )
         raise AuthExpiredError(
             f"The {self._host()} connection has no access token and no refresh token. Reconnect the connection."
         )

@@ -79,7 +79,9 @@ def field_sources(schema: Mapping[str, Any]) -> dict[str, str]:
     return dict(_walk(schema, schema, ""))
 
 
-def _walk(root: Mapping[str, Any], schema: Mapping[str, Any], prefix: str, depth: int = 0) -> Iterator[tuple[str, str]]:
+def _walk(
+    root: Mapping[str, Any], schema: Mapping[str, Any], prefix: str, depth: int = 0
+) -> Iterator[tuple[str, str]]:
     for name, spec in (schema.get("properties") or {}).items():
         path = f"{prefix}{name}"
         if isinstance(spec.get(OPTIONS_KEY), str):
@@ -116,7 +118,9 @@ def source_for(app: App, op: Operation, field_path: str) -> OptionSource:
     return app.option_source(key)
 
 
-async def fetch_options(source: OptionSource, ctx: OperationContext, values: Mapping[str, Any]) -> list[Option]:
+async def fetch_options(
+    source: OptionSource, ctx: OperationContext, values: Mapping[str, Any]
+) -> list[Option]:
     """Call ``source`` with ``values`` and check what it returns.
 
     A value the source needs but that is empty, or still a ``{{ }}`` reference that only
@@ -131,11 +135,20 @@ async def fetch_options(source: OptionSource, ctx: OperationContext, values: Map
             )
     found = await source.fetch(ctx, values)
     if not isinstance(found, list) or not all(isinstance(o, Option) for o in found):
-        raise InvalidOutputError(f"The {source.name} source returned something other than a list of options.")
+        raise InvalidOutputError(
+            f"The {source.name} source returned something other than a list of options."
+        )
     return found[:MAX_OPTIONS]
 
 
 __all__ = [
-    "MAX_OPTIONS", "OPTIONS_KEY", "Fetch", "Option", "OptionSource", "dynamic", "fetch_options", "field_sources",
+    "MAX_OPTIONS",
+    "OPTIONS_KEY",
+    "Fetch",
+    "Option",
+    "OptionSource",
+    "dynamic",
+    "fetch_options",
+    "field_sources",
     "source_for",
 ]

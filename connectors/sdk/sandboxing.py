@@ -43,7 +43,11 @@ def shared_sandbox(app_key: str, spec: str) -> Any:
 
 def secrets_of(credentials: Mapping[str, Any]) -> list[str]:
     """Every string credential value, for redaction."""
-    return [secret_value(v) for v in credentials.values() if isinstance(v, str) or hasattr(v, "get_secret_value")]
+    return [
+        secret_value(v)
+        for v in credentials.values()
+        if isinstance(v, str) or hasattr(v, "get_secret_value")
+    ]
 
 
 def sandbox_http(
@@ -71,7 +75,12 @@ def sandbox_http(
 
 
 def sandbox_context(
-    app: App, credentials: Mapping[str, Any], *, asgi_app: Any | None = None, auth_type: str | None = None, **fields: Any
+    app: App,
+    credentials: Mapping[str, Any],
+    *,
+    asgi_app: Any | None = None,
+    auth_type: str | None = None,
+    **fields: Any,
 ) -> OperationContext:
     """An ``OperationContext`` for tests: the app's sandbox behind ``ctx.http``."""
     http = sandbox_http(app, credentials, asgi_app=asgi_app, auth_type=auth_type)
@@ -186,7 +195,12 @@ class WebhookOutbox:
         status: int | None = None
         try:
             async with httpx.AsyncClient(transport=transport, timeout=30) as client:
-                sent = await client.request(delivery.method, delivery.url, content=delivery.body or None, headers=delivery.headers)
+                sent = await client.request(
+                    delivery.method,
+                    delivery.url,
+                    content=delivery.body or None,
+                    headers=delivery.headers,
+                )
                 status = sent.status_code
         except Exception:  # a failed delivery is the receiver's problem, as it is at a vendor
             log.warning("sandbox webhook to %s failed", delivery.url, exc_info=True)

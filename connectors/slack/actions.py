@@ -58,13 +58,19 @@ async def update_message(ctx: OperationContext, inputs: UpdateMessageInput) -> M
 async def delete_message(ctx: OperationContext, inputs: MessageRef) -> DeletedMessage:
     """Delete a message the app posted (``chat.delete``)."""
     data = await call(ctx, "chat.delete", {"channel": inputs.channel, "ts": inputs.ts})
-    return DeletedMessage(channel=str(data.get("channel") or inputs.channel), ts=str(data.get("ts") or inputs.ts))
+    return DeletedMessage(
+        channel=str(data.get("channel") or inputs.channel), ts=str(data.get("ts") or inputs.ts)
+    )
 
 
 async def add_reaction(ctx: OperationContext, inputs: AddReactionInput) -> ReactionOutput:
     """Add an emoji reaction to a message (``reactions.add``)."""
     name = inputs.name.strip().strip(":")
-    await call(ctx, "reactions.add", {"channel": inputs.channel, "timestamp": inputs.timestamp, "name": name})
+    await call(
+        ctx,
+        "reactions.add",
+        {"channel": inputs.channel, "timestamp": inputs.timestamp, "name": name},
+    )
     return ReactionOutput(channel=inputs.channel, timestamp=inputs.timestamp, name=name)
 
 
@@ -91,7 +97,12 @@ async def conversations(
         page = await call(
             ctx,
             "conversations.list",
-            {"types": ",".join(types), "exclude_archived": exclude_archived, "limit": PAGE_SIZE, "cursor": cursor},
+            {
+                "types": ",".join(types),
+                "exclude_archived": exclude_archived,
+                "limit": PAGE_SIZE,
+                "cursor": cursor,
+            },
             http_method="GET",
         )
         for raw in page.get("channels") or []:
@@ -158,7 +169,8 @@ def _file_bytes(inputs: UploadFileInput) -> bytes:
         return base64.b64decode(inputs.content_base64 or "", validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInputError(
-            "content_base64 is not valid base64.", errors=[{"field": "content_base64", "message": "not valid base64"}]
+            "content_base64 is not valid base64.",
+            errors=[{"field": "content_base64", "message": "not valid base64"}],
         ) from None
 
 
@@ -168,16 +180,28 @@ async def upload_file(ctx: OperationContext, inputs: UploadFileInput) -> Uploade
     """
     content = _file_bytes(inputs)
     if not content:
-        raise InvalidInputError("The file is empty: Slack refuses empty uploads.", errors=[{"field": "content", "message": "empty"}])
+        raise InvalidInputError(
+            "The file is empty: Slack refuses empty uploads.",
+            errors=[{"field": "content", "message": "empty"}],
+        )
     ticket = await call(
         ctx,
         "files.getUploadURLExternal",
-        {"filename": inputs.filename, "length": len(content), "alt_txt": inputs.alt_txt, "snippet_type": inputs.snippet_type},
+        {
+            "filename": inputs.filename,
+            "length": len(content),
+            "alt_txt": inputs.alt_txt,
+            "snippet_type": inputs.snippet_type,
+        },
     )
     # The upload URL is pre-authorised: like slack_sdk, send it no token (it is not Slack's
     # Web API, and the bot token has no business leaving for it).
     await ctx.http.request(
-        "POST", str(ticket["upload_url"]), content=content, headers={"Content-Type": "application/octet-stream"}, auth=None
+        "POST",
+        str(ticket["upload_url"]),
+        content=content,
+        headers={"Content-Type": "application/octet-stream"},
+        auth=None,
     )
     title = inputs.title or inputs.filename
     done = await call(
@@ -201,39 +225,91 @@ async def upload_file(ctx: OperationContext, inputs: UploadFileInput) -> Uploade
 
 ACTIONS: tuple[Action, ...] = (
     Action(
-        key="send_message", name="Send message", description="Post a message to a channel, a direct message or a thread.",
-        input=SendMessageInput, output=MessageOutput, sample=load_sample(__file__, "send_message"), example={"channel": "C0SANDBOX01", "text": "Hello from Cellwright"}, perform=send_message,
+        key="send_message",
+        name="Send message",
+        description="Post a message to a channel, a direct message or a thread.",
+        input=SendMessageInput,
+        output=MessageOutput,
+        sample=load_sample(__file__, "send_message"),
+        example={"channel": "C0SANDBOX01", "text": "Hello from Cellwright"},
+        perform=send_message,
     ),
     Action(
-        key="update_message", name="Update message", description="Change the text or blocks of a message the app posted.",
-        input=UpdateMessageInput, output=MessageOutput, sample=load_sample(__file__, "update_message"), example={"channel": "C0SANDBOX01", "ts": "1700000000.000200", "text": "Deploy finished (edited)"},
-        perform=update_message, idempotent=True,
+        key="update_message",
+        name="Update message",
+        description="Change the text or blocks of a message the app posted.",
+        input=UpdateMessageInput,
+        output=MessageOutput,
+        sample=load_sample(__file__, "update_message"),
+        example={
+            "channel": "C0SANDBOX01",
+            "ts": "1700000000.000200",
+            "text": "Deploy finished (edited)",
+        },
+        perform=update_message,
+        idempotent=True,
     ),
     Action(
-        key="delete_message", name="Delete message", description="Delete a message the app posted.",
-        input=MessageRef, output=DeletedMessage, sample=load_sample(__file__, "delete_message"), example={"channel": "C0SANDBOX01", "ts": "1700000000.000200"}, perform=delete_message,
+        key="delete_message",
+        name="Delete message",
+        description="Delete a message the app posted.",
+        input=MessageRef,
+        output=DeletedMessage,
+        sample=load_sample(__file__, "delete_message"),
+        example={"channel": "C0SANDBOX01", "ts": "1700000000.000200"},
+        perform=delete_message,
     ),
     Action(
-        key="add_reaction", name="Add reaction", description="Add an emoji reaction to a message.",
-        input=AddReactionInput, output=ReactionOutput, sample=load_sample(__file__, "add_reaction"), example={"channel": "C0SANDBOX01", "timestamp": "1700000000.000200", "name": "tada"}, perform=add_reaction,
+        key="add_reaction",
+        name="Add reaction",
+        description="Add an emoji reaction to a message.",
+        input=AddReactionInput,
+        output=ReactionOutput,
+        sample=load_sample(__file__, "add_reaction"),
+        example={"channel": "C0SANDBOX01", "timestamp": "1700000000.000200", "name": "tada"},
+        perform=add_reaction,
     ),
     Action(
-        key="list_channels", name="List channels", description="List the workspace's channels.",
-        input=ListChannelsInput, output=ChannelList, sample=load_sample(__file__, "list_channels"), example={"limit": 10},
-        perform=list_channels, idempotent=True,
+        key="list_channels",
+        name="List channels",
+        description="List the workspace's channels.",
+        input=ListChannelsInput,
+        output=ChannelList,
+        sample=load_sample(__file__, "list_channels"),
+        example={"limit": 10},
+        perform=list_channels,
+        idempotent=True,
     ),
     Action(
-        key="find_channel", name="Find channel", description="Find a channel by its name.",
-        input=FindChannelInput, output=FindChannelOutput, sample=load_sample(__file__, "find_channel"), example={"name": "random"},
-        perform=find_channel, idempotent=True,
+        key="find_channel",
+        name="Find channel",
+        description="Find a channel by its name.",
+        input=FindChannelInput,
+        output=FindChannelOutput,
+        sample=load_sample(__file__, "find_channel"),
+        example={"name": "random"},
+        perform=find_channel,
+        idempotent=True,
     ),
     Action(
-        key="find_user", name="Find user", description="Find a workspace member by e-mail address or user ID.",
-        input=FindUserInput, output=FindUserOutput, sample=load_sample(__file__, "find_user"), example={"email": "ada@example.com"},
-        perform=find_user, idempotent=True,
+        key="find_user",
+        name="Find user",
+        description="Find a workspace member by e-mail address or user ID.",
+        input=FindUserInput,
+        output=FindUserOutput,
+        sample=load_sample(__file__, "find_user"),
+        example={"email": "ada@example.com"},
+        perform=find_user,
+        idempotent=True,
     ),
     Action(
-        key="upload_file", name="Upload file", description="Upload a file and optionally share it in a channel or thread.",
-        input=UploadFileInput, output=UploadedFile, sample=load_sample(__file__, "upload_file"), example={"filename": "hello.txt", "content": "Hello", "channel_id": "C0SANDBOX01"}, perform=upload_file,
+        key="upload_file",
+        name="Upload file",
+        description="Upload a file and optionally share it in a channel or thread.",
+        input=UploadFileInput,
+        output=UploadedFile,
+        sample=load_sample(__file__, "upload_file"),
+        example={"filename": "hello.txt", "content": "Hello", "channel_id": "C0SANDBOX01"},
+        perform=upload_file,
     ),
 )

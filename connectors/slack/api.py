@@ -30,7 +30,9 @@ BASE_URL = "https://slack.com/api"
 
 AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive"})
 RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
-TRANSIENT_ERRORS = frozenset({"fatal_error", "internal_error", "request_timeout", "service_unavailable"})
+TRANSIENT_ERRORS = frozenset(
+    {"fatal_error", "internal_error", "request_timeout", "service_unavailable"}
+)
 
 HINTS: dict[str, str] = {
     "channel_not_found": "check the channel ID; the app only sees public channels and private ones it was invited to",
@@ -73,7 +75,9 @@ async def call(
     else:
         body = await ctx.http.post(f"/{method}", data=args)
     if not isinstance(body, dict):
-        raise UpstreamError(f"Slack {method}: expected a JSON object, got {type(body).__name__}.", body=body)
+        raise UpstreamError(
+            f"Slack {method}: expected a JSON object, got {type(body).__name__}.", body=body
+        )
     return body
 
 
@@ -92,10 +96,13 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
     messages = [str(m) for m in (body.get("response_metadata") or {}).get("messages") or []]
     if response.status_code == 429 or code in RATE_LIMIT_ERRORS:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
-        return RateLimitedError(f"Slack rate limited {method}; retry later.", retry_after=retry_after, slack_error=code)
+        return RateLimitedError(
+            f"Slack rate limited {method}; retry later.", retry_after=retry_after, slack_error=code
+        )
     if code == "token_expired":
         return AuthExpiredError(
-            "Slack says the access token expired (token_expired, token rotation). Reconnect the Slack connection.", slack_error=code
+            "Slack says the access token expired (token_expired, token rotation). Reconnect the Slack connection.",
+            slack_error=code,
         )
     if code in AUTH_ERRORS:
         return AuthError(

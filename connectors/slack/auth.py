@@ -50,7 +50,9 @@ def parse_token(body: Mapping[str, Any]) -> Mapping[str, Any]:
     """``oauth.v2.access`` answers ``{"ok": ..., ...}``: turn it into RFC 6749 shape."""
     if body.get("ok") is False:
         error = str(body.get("error") or "unknown_error")
-        standard = {"invalid_refresh_token": "invalid_grant", "ratelimited": "rate_limited"}.get(error, error)
+        standard = {"invalid_refresh_token": "invalid_grant", "ratelimited": "rate_limited"}.get(
+            error, error
+        )
         return {"error": standard, "error_description": error}
     tokens = {key: value for key, value in body.items() if key != "ok"}
     team = body.get("team")

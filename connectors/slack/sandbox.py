@@ -65,15 +65,28 @@ PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
 """Slack's rate-limit tiers, calls a minute per method, workspace and app
 (https://docs.slack.dev/apis/web-api/rate-limits)."""
 TIERS = {
-    "auth.test": 4, "chat.update": 3, "chat.delete": 3, "reactions.add": 3, "conversations.list": 2,
-    "users.lookupByEmail": 3, "users.info": 4, "files.getUploadURLExternal": 4, "files.completeUploadExternal": 4,
+    "auth.test": 4,
+    "chat.update": 3,
+    "chat.delete": 3,
+    "reactions.add": 3,
+    "conversations.list": 2,
+    "users.lookupByEmail": 3,
+    "users.info": 4,
+    "files.getUploadURLExternal": 4,
+    "files.completeUploadExternal": 4,
 }
 """Each method's tier, from its page (https://docs.slack.dev/reference/methods/<method>). ``chat.postMessage``
 is "Special": about one message a second per channel (https://docs.slack.dev/reference/methods/chat.postMessage)."""
 SCOPES = {
-    "chat.postMessage": "chat:write", "chat.update": "chat:write", "chat.delete": "chat:write",
-    "reactions.add": "reactions:write", "conversations.list": "channels:read", "users.lookupByEmail": "users:read.email",
-    "users.info": "users:read", "files.getUploadURLExternal": "files:write", "files.completeUploadExternal": "files:write",
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.delete": "chat:write",
+    "reactions.add": "reactions:write",
+    "conversations.list": "channels:read",
+    "users.lookupByEmail": "users:read.email",
+    "users.info": "users:read",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
 }
 """The bot scope each method requires (its page's "Required scopes")."""
 
@@ -81,31 +94,79 @@ SCOPES = {
 class SlackFailure(Exception):
     """An ``{"ok": false}`` answer."""
 
-    def __init__(self, error: str, status: int = 200, headers: Mapping[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self, error: str, status: int = 200, headers: Mapping[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(error)
-        self.error, self.status, self.headers, self.extra = error, status, dict(headers or {}), extra
+        self.error, self.status, self.headers, self.extra = (
+            error,
+            status,
+            dict(headers or {}),
+            extra,
+        )
 
 
-def _channel(cid: str, name: str, *, private: bool = False, member: bool = True, general: bool = False,
-             archived: bool = False, topic: str = "", created: int = 1700000000) -> dict[str, Any]:
+def _channel(
+    cid: str,
+    name: str,
+    *,
+    private: bool = False,
+    member: bool = True,
+    general: bool = False,
+    archived: bool = False,
+    topic: str = "",
+    created: int = 1700000000,
+) -> dict[str, Any]:
     about = {"creator": "U0SANDBOX01", "last_set": created}
     return {
-        "id": cid, "name": name, "name_normalized": name, "created": created, "creator": "U0SANDBOX01",
-        "is_channel": not private, "is_group": private, "is_im": False, "is_mpim": False, "is_private": private,
-        "is_archived": archived, "is_general": general, "is_shared": False, "is_org_shared": False,
-        "is_ext_shared": False, "is_member": member, "num_members": 3,
-        "topic": {**about, "value": topic}, "purpose": {**about, "value": ""},
+        "id": cid,
+        "name": name,
+        "name_normalized": name,
+        "created": created,
+        "creator": "U0SANDBOX01",
+        "is_channel": not private,
+        "is_group": private,
+        "is_im": False,
+        "is_mpim": False,
+        "is_private": private,
+        "is_archived": archived,
+        "is_general": general,
+        "is_shared": False,
+        "is_org_shared": False,
+        "is_ext_shared": False,
+        "is_member": member,
+        "num_members": 3,
+        "topic": {**about, "value": topic},
+        "purpose": {**about, "value": ""},
     }
 
 
 def _user(uid: str, name: str, real_name: str, email: str, *, bot: bool = False) -> dict[str, Any]:
     return {
-        "id": uid, "team_id": TEAM_ID, "name": name, "real_name": real_name, "deleted": False, "is_bot": bot,
-        "is_app_user": False, "is_admin": False, "tz": "Europe/Paris", "updated": 1700000000,
+        "id": uid,
+        "team_id": TEAM_ID,
+        "name": name,
+        "real_name": real_name,
+        "deleted": False,
+        "is_bot": bot,
+        "is_app_user": False,
+        "is_admin": False,
+        "tz": "Europe/Paris",
+        "updated": 1700000000,
         "profile": {
-            "real_name": real_name, "real_name_normalized": real_name, "display_name": name,
-            "display_name_normalized": name, "email": email, "avatar_hash": "g0sandbox", "title": "",
-            "phone": "", "skype": "", "status_text": "", "status_emoji": "", "fields": {}, "team": TEAM_ID,
+            "real_name": real_name,
+            "real_name_normalized": real_name,
+            "display_name": name,
+            "display_name_normalized": name,
+            "email": email,
+            "avatar_hash": "g0sandbox",
+            "title": "",
+            "phone": "",
+            "skype": "",
+            "status_text": "",
+            "status_emoji": "",
+            "fields": {},
+            "team": TEAM_ID,
         },
     }
 
@@ -133,7 +194,9 @@ class Workspace:
         """The window a call counts in: (bucket, calls allowed, seconds)."""
         if method in self.limits:
             return method, *self.limits[method]
-        if method == "chat.postMessage":  # one a second per channel, short bursts allowed: 60 a minute
+        if (
+            method == "chat.postMessage"
+        ):  # one a second per channel, short bursts allowed: 60 a minute
             return f"{method}:{args.get('channel', '')}", 60, 60.0
         return method, PER_MINUTE[TIERS.get(method, 4)], 60.0
 
@@ -156,7 +219,9 @@ class Workspace:
         if needed is None or self.scopes is None:
             return
         if not set(needed.split(",")) <= self.scopes:
-            raise SlackFailure("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
+            raise SlackFailure(
+                "missing_scope", needed=needed, provided=",".join(sorted(self.scopes))
+            )
 
     def send_event(self, event: dict[str, Any]) -> None:
         """Slack's Events API delivery of ``event`` to the app's Request URL, if it has one."""
@@ -182,11 +247,29 @@ class Workspace:
         ):
             ws.users[user["id"]] = user
         for ts, message in (
-            ("1700000000.000100", {"type": "message", "user": "U0SANDBOX01", "text": "Welcome to the sandbox!"}),
-            (BOT_MESSAGE_TS, {"type": "message", "subtype": "bot_message", "bot_id": BOT_ID, "text": "Deploy finished"}),
+            (
+                "1700000000.000100",
+                {"type": "message", "user": "U0SANDBOX01", "text": "Welcome to the sandbox!"},
+            ),
+            (
+                BOT_MESSAGE_TS,
+                {
+                    "type": "message",
+                    "subtype": "bot_message",
+                    "bot_id": BOT_ID,
+                    "text": "Deploy finished",
+                },
+            ),
             # the new_message trigger's sample (samples/new_message.json): a test run that
             # replies in its thread finds it, as a real event's message would be found
-            ("1764061200.000200", {"type": "message", "user": "U0SANDBOX01", "text": "Can someone review the launch post?"}),
+            (
+                "1764061200.000200",
+                {
+                    "type": "message",
+                    "user": "U0SANDBOX01",
+                    "text": "Can someone review the launch post?",
+                },
+            ),
         ):
             ws.messages[("C0SANDBOX01", ts)] = {**message, "ts": ts}
         return ws
@@ -196,7 +279,9 @@ class Workspace:
 
     def channel(self, ref: str | None, *, writable: bool = False) -> dict[str, Any]:
         ref = (ref or "").lstrip("#")
-        found = self.channels.get(ref) or next((c for c in self.channels.values() if c["name"] == ref), None)
+        found = self.channels.get(ref) or next(
+            (c for c in self.channels.values() if c["name"] == ref), None
+        )
         if found is None:
             raise SlackFailure("channel_not_found")
         if writable and found["is_archived"]:
@@ -224,7 +309,9 @@ Handler = Callable[[Workspace, Args, Request], Any]
 def _required(args: Args, *names: str) -> None:
     missing = [name for name in names if not args.get(name)]
     if missing:
-        raise SlackFailure("invalid_arguments", messages=[f"[ERROR] missing required field: {n}" for n in missing])
+        raise SlackFailure(
+            "invalid_arguments", messages=[f"[ERROR] missing required field: {n}" for n in missing]
+        )
 
 
 def _json_arg(args: Args, name: str) -> Any:
@@ -235,15 +322,26 @@ def _json_arg(args: Args, name: str) -> Any:
 
 
 def auth_test(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
-    return {"url": "https://sandbox-workspace.slack.com/", "team": TEAM_NAME, "user": "cellwright",
-            "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID}
+    return {
+        "url": "https://sandbox-workspace.slack.com/",
+        "team": TEAM_NAME,
+        "user": "cellwright",
+        "team_id": TEAM_ID,
+        "user_id": BOT_USER_ID,
+        "bot_id": BOT_ID,
+    }
 
 
 def _bot_message(args: Args) -> dict[str, Any]:
     if not args.get("text") and not args.get("blocks"):
         raise SlackFailure("no_text")
-    message: dict[str, Any] = {"type": "message", "subtype": "bot_message", "text": args.get("text", ""),
-                               "bot_id": BOT_ID, "username": "cellwright"}
+    message: dict[str, Any] = {
+        "type": "message",
+        "subtype": "bot_message",
+        "text": args.get("text", ""),
+        "bot_id": BOT_ID,
+        "username": "cellwright",
+    }
     if args.get("blocks"):
         message["blocks"] = _json_arg(args, "blocks")
     if args.get("thread_ts"):
@@ -259,7 +357,13 @@ def chat_post_message(ws: Workspace, args: Args, request: Request) -> dict[str, 
     if message.get("thread_ts"):
         ws.message(channel["id"], message["thread_ts"])
     posted = ws.post(channel["id"], message)
-    ws.send_event({**posted, "channel": channel["id"], "channel_type": "group" if channel["is_private"] else "channel"})
+    ws.send_event(
+        {
+            **posted,
+            "channel": channel["id"],
+            "channel_type": "group" if channel["is_private"] else "channel",
+        }
+    )
     return {"channel": channel["id"], "ts": posted["ts"], "message": posted}
 
 
@@ -269,7 +373,12 @@ def chat_update(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
     if message.get("bot_id") != BOT_ID:
         raise SlackFailure("cant_update_message")
     message.update({k: v for k, v in _bot_message(args).items() if k in ("text", "blocks")})
-    return {"channel": channel["id"], "ts": message["ts"], "text": message["text"], "message": {"text": message["text"]}}
+    return {
+        "channel": channel["id"],
+        "ts": message["ts"],
+        "text": message["text"],
+        "message": {"text": message["text"]},
+    }
 
 
 def chat_delete(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
@@ -301,8 +410,15 @@ def reactions_add(ws: Workspace, args: Args, request: Request) -> dict[str, Any]
             break
     else:
         reactions.append({"name": name, "users": [BOT_USER_ID], "count": 1})
-    ws.send_event({"type": "reaction_added", "user": BOT_USER_ID, "reaction": name, "item_user": message.get("user"),
-                   "item": {"type": "message", "channel": channel["id"], "ts": message["ts"]}})
+    ws.send_event(
+        {
+            "type": "reaction_added",
+            "user": BOT_USER_ID,
+            "reaction": name,
+            "item_user": message.get("user"),
+            "item": {"type": "message", "channel": channel["id"], "ts": message["ts"]},
+        }
+    )
     return {}
 
 
@@ -323,11 +439,12 @@ def conversations_list(ws: Workspace, args: Args, request: Request) -> dict[str,
     # Slack pages first and filters after, so a page can be short or empty and still
     # carry a next_cursor (https://docs.slack.dev/apis/web-api/pagination)
     page = [
-        c for c in every[start:start + limit]
+        c
+        for c in every[start : start + limit]
         if ("private_channel" if c["is_private"] else "public_channel") in types
         and not (exclude_archived and c["is_archived"])
     ]
-    rest = every[start + limit:]
+    rest = every[start + limit :]
     cursor = base64.b64encode(f"team:{rest[0]['id']}".encode()).decode() if rest else ""
     return {"channels": page, "response_metadata": {"next_cursor": cursor}}
 
@@ -350,17 +467,29 @@ def users_info(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
 def files_get_upload_url_external(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
     _required(args, "filename", "length")
     if not args["length"].isdigit() or int(args["length"]) == 0:
-        raise SlackFailure("invalid_arguments", messages=["[ERROR] length must be a positive integer"])
+        raise SlackFailure(
+            "invalid_arguments", messages=["[ERROR] length must be a positive integer"]
+        )
     file_id = f"F0{uuid.uuid4().hex[:9].upper()}"
-    ws.uploads[file_id] = {"filename": args["filename"], "length": int(args["length"]), "content": None}
+    ws.uploads[file_id] = {
+        "filename": args["filename"],
+        "length": int(args["length"]),
+        "content": None,
+    }
     return {"upload_url": str(request.url_for("upload", file_id=file_id)), "file_id": file_id}
 
 
 def files_complete_upload_external(ws: Workspace, args: Args, request: Request) -> dict[str, Any]:
     _required(args, "files")
     files = _json_arg(args, "files")
-    if not isinstance(files, list) or not files or not all(isinstance(f, dict) and f.get("id") for f in files):
-        raise SlackFailure("invalid_arguments", messages=["[ERROR] files must be a list of {id, title}"])
+    if (
+        not isinstance(files, list)
+        or not files
+        or not all(isinstance(f, dict) and f.get("id") for f in files)
+    ):
+        raise SlackFailure(
+            "invalid_arguments", messages=["[ERROR] files must be a list of {id, title}"]
+        )
     channel = ws.channel(args["channel_id"], writable=True) if args.get("channel_id") else None
     done = []
     for entry in files:
@@ -370,8 +499,16 @@ def files_complete_upload_external(ws: Workspace, args: Args, request: Request) 
         upload["title"] = entry.get("title") or upload["filename"]
         done.append({"id": entry["id"], "title": upload["title"]})
     if channel is not None:
-        ws.post(channel["id"], {"type": "message", "text": args.get("initial_comment", ""), "bot_id": BOT_ID,
-                                "files": done, "thread_ts": args.get("thread_ts")})
+        ws.post(
+            channel["id"],
+            {
+                "type": "message",
+                "text": args.get("initial_comment", ""),
+                "bot_id": BOT_ID,
+                "files": done,
+                "thread_ts": args.get("thread_ts"),
+            },
+        )
     return {"files": done}
 
 
@@ -405,9 +542,13 @@ def _injected(ws: Workspace, method: str) -> SlackFailure | None:
     if not queue:
         return None
     spec = queue.pop(0)
-    headers = {"Retry-After": str(spec["retry_after"])} if spec.get("retry_after") is not None else {}
+    headers = (
+        {"Retry-After": str(spec["retry_after"])} if spec.get("retry_after") is not None else {}
+    )
     extra = {key: spec[key] for key in ("needed", "provided", "messages") if key in spec}
-    return SlackFailure(spec.get("error", "fatal_error"), int(spec.get("status", 200)), headers, **extra)
+    return SlackFailure(
+        spec.get("error", "fatal_error"), int(spec.get("status", 200)), headers, **extra
+    )
 
 
 async def _args(request: Request) -> Args:
@@ -430,14 +571,20 @@ async def api(request: Request) -> Response:
     http_methods, handler = METHODS[method]
     args = await _args(request)
     authorization = request.headers.get("authorization", "")
-    token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else args.get("token")
+    token = (
+        authorization.removeprefix("Bearer ").strip()
+        if authorization.startswith("Bearer ")
+        else args.get("token")
+    )
     try:
         if not token:
             raise SlackFailure("not_authed")
         if token not in TOKENS:
             raise SlackFailure("invalid_auth")
         if request.method not in http_methods:
-            raise SlackFailure("invalid_post_type" if request.method == "POST" else "method_not_supported")
+            raise SlackFailure(
+                "invalid_post_type" if request.method == "POST" else "method_not_supported"
+            )
         ws.throttle(method, args)
         failure = _injected(ws, method)
         if failure is not None:
@@ -507,39 +654,67 @@ def create_app() -> Starlette:
 # -- events, signed the way Slack signs them ----------------------------------------------
 
 
-def event_callback(event: Mapping[str, Any], *, team_id: str = TEAM_ID, event_id: str | None = None,
-                   event_time: int | None = None) -> dict[str, Any]:
+def event_callback(
+    event: Mapping[str, Any],
+    *,
+    team_id: str = TEAM_ID,
+    event_id: str | None = None,
+    event_time: int | None = None,
+) -> dict[str, Any]:
     """An Events API delivery wrapping ``event`` (shape: the event wrapper schema)."""
     now = int(time.time())
     return {
-        "token": "sandbox-verification-token", "team_id": team_id, "api_app_id": "A0SANDBOX1",
-        "event": {"event_ts": f"{now}.000100", **event}, "type": "event_callback",
-        "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}", "event_time": event_time or now,
+        "token": "sandbox-verification-token",
+        "team_id": team_id,
+        "api_app_id": "A0SANDBOX1",
+        "event": {"event_ts": f"{now}.000100", **event},
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": event_time or now,
         "authed_users": [BOT_USER_ID],
     }
 
 
 def url_verification(challenge: str) -> dict[str, Any]:
     """The handshake Slack sends when a Request URL is saved."""
-    return {"token": "sandbox-verification-token", "challenge": challenge, "type": "url_verification"}
+    return {
+        "token": "sandbox-verification-token",
+        "challenge": challenge,
+        "type": "url_verification",
+    }
 
 
-def sign(body: bytes, secret: str = SANDBOX_SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+def sign(
+    body: bytes, secret: str = SANDBOX_SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
     """Slack's signature headers for ``body``."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = "v0=" + hmac_hex(secret, f"v0:{ts}:".encode() + body)
-    return {"x-slack-request-timestamp": ts, "x-slack-signature": signature, "content-type": "application/json"}
+    return {
+        "x-slack-request-timestamp": ts,
+        "x-slack-signature": signature,
+        "content-type": "application/json",
+    }
 
 
-def signed_request(payload: Mapping[str, Any], secret: str = SANDBOX_SIGNING_SECRET,
-                   timestamp: int | None = None) -> IncomingRequest:
+def signed_request(
+    payload: Mapping[str, Any], secret: str = SANDBOX_SIGNING_SECRET, timestamp: int | None = None
+) -> IncomingRequest:
     """A delivery as the webhook endpoint receives it."""
     body = json.dumps(payload).encode()
-    return IncomingRequest(method="POST", headers=sign(body, secret, timestamp), query={}, body=body)
+    return IncomingRequest(
+        method="POST", headers=sign(body, secret, timestamp), query={}, body=body
+    )
 
 
-async def deliver(url: str, payload: Mapping[str, Any], *, secret: str = SANDBOX_SIGNING_SECRET, retry: int = 0,
-                  client: httpx.AsyncClient | None = None) -> httpx.Response:
+async def deliver(
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    secret: str = SANDBOX_SIGNING_SECRET,
+    retry: int = 0,
+    client: httpx.AsyncClient | None = None,
+) -> httpx.Response:
     """POST ``payload`` to a Request URL the way Slack's Events API does: JSON, signed with
     ``secret``. ``retry`` > 0 is Slack's redelivery of the same body (same ``event_id``) with
     a fresh signature and ``X-Slack-Retry-Num`` / ``X-Slack-Retry-Reason``. ``client``: one

@@ -26,15 +26,24 @@ class SendMessageInput(_Input):
 
     channel: str = Field(description=CHANNEL, min_length=1, json_schema_extra=CHANNELS)
     text: str | None = Field(
-        None, description="The message text (Slack mrkdwn). Required unless blocks are given; "
-        "with blocks it is the notification fallback."
+        None,
+        description="The message text (Slack mrkdwn). Required unless blocks are given; "
+        "with blocks it is the notification fallback.",
     )
-    blocks: list[dict[str, Any]] | None = Field(None, description="Block Kit blocks, as a JSON list.")
-    thread_ts: str | None = Field(None, description="Reply in the thread of this parent message ts.")
-    reply_broadcast: bool = Field(False, description="With thread_ts: also show the reply in the channel.")
+    blocks: list[dict[str, Any]] | None = Field(
+        None, description="Block Kit blocks, as a JSON list."
+    )
+    thread_ts: str | None = Field(
+        None, description="Reply in the thread of this parent message ts."
+    )
+    reply_broadcast: bool = Field(
+        False, description="With thread_ts: also show the reply in the channel."
+    )
     unfurl_links: bool | None = Field(None, description="Show previews of links in the text.")
     unfurl_media: bool | None = Field(None, description="Show previews of media links in the text.")
-    mrkdwn: bool = Field(True, description="Format the text with Slack mrkdwn (*bold*, _italic_, <url|label>).")
+    mrkdwn: bool = Field(
+        True, description="Format the text with Slack mrkdwn (*bold*, _italic_, <url|label>)."
+    )
 
     @model_validator(mode="after")
     def _text_or_blocks(self) -> SendMessageInput:
@@ -46,10 +55,14 @@ class SendMessageInput(_Input):
 class UpdateMessageInput(_Input):
     """New content for a message the app posted."""
 
-    channel: str = Field(description="Channel ID of the message.", min_length=1, json_schema_extra=CHANNELS)
+    channel: str = Field(
+        description="Channel ID of the message.", min_length=1, json_schema_extra=CHANNELS
+    )
     ts: str = Field(description=TS, min_length=1)
     text: str | None = Field(None, description="The new text. Required unless blocks are given.")
-    blocks: list[dict[str, Any]] | None = Field(None, description="New Block Kit blocks, as a JSON list.")
+    blocks: list[dict[str, Any]] | None = Field(
+        None, description="New Block Kit blocks, as a JSON list."
+    )
 
     @model_validator(mode="after")
     def _text_or_blocks(self) -> UpdateMessageInput:
@@ -61,7 +74,9 @@ class UpdateMessageInput(_Input):
 class MessageRef(_Input):
     """Which message."""
 
-    channel: str = Field(description="Channel ID of the message.", min_length=1, json_schema_extra=CHANNELS)
+    channel: str = Field(
+        description="Channel ID of the message.", min_length=1, json_schema_extra=CHANNELS
+    )
     ts: str = Field(description=TS, min_length=1)
 
 
@@ -71,8 +86,12 @@ class MessageOutput(BaseModel):
     channel: str = Field(description="Channel ID the message is in.")
     ts: str = Field(description=TS)
     text: str = Field(description="The message text as Slack stored it.")
-    thread_ts: str | None = Field(None, description="Parent message ts when the message is a thread reply.")
-    message: dict[str, Any] = Field(default_factory=dict, description="The full message object Slack returned.")
+    thread_ts: str | None = Field(
+        None, description="Parent message ts when the message is a thread reply."
+    )
+    message: dict[str, Any] = Field(
+        default_factory=dict, description="The full message object Slack returned."
+    )
 
 
 class DeletedMessage(BaseModel):
@@ -85,9 +104,14 @@ class DeletedMessage(BaseModel):
 class AddReactionInput(_Input):
     """An emoji reaction to add to a message."""
 
-    channel: str = Field(description="Channel ID of the message.", min_length=1, json_schema_extra=CHANNELS)
+    channel: str = Field(
+        description="Channel ID of the message.", min_length=1, json_schema_extra=CHANNELS
+    )
     timestamp: str = Field(description=TS, min_length=1)
-    name: str = Field(description="Emoji name, e.g. thumbsup or white_check_mark (colons are removed).", min_length=1)
+    name: str = Field(
+        description="Emoji name, e.g. thumbsup or white_check_mark (colons are removed).",
+        min_length=1,
+    )
 
 
 class ReactionOutput(BaseModel):
@@ -115,10 +139,14 @@ class Channel(BaseModel):
     """A Slack conversation."""
 
     id: str = Field(description="Channel ID.")
-    name: str | None = Field(None, description="Channel name without '#' (none for direct messages).")
+    name: str | None = Field(
+        None, description="Channel name without '#' (none for direct messages)."
+    )
     is_private: bool = Field(False, description="True for private channels.")
     is_archived: bool = Field(False, description="True when the channel is archived.")
-    is_member: bool | None = Field(None, description="True when the app's bot user is in the channel.")
+    is_member: bool | None = Field(
+        None, description="True when the app's bot user is in the channel."
+    )
     num_members: int | None = Field(None, description="Number of members, when Slack reports it.")
     topic: str = Field("", description="The channel topic.")
     purpose: str = Field("", description="The channel purpose.")
@@ -134,7 +162,9 @@ class ListChannelsInput(_Input):
         min_length=1,
     )
     exclude_archived: bool = Field(True, description="Leave archived channels out.")
-    limit: int = Field(200, ge=1, le=2000, description="Return at most this many channels (pages are followed).")
+    limit: int = Field(
+        200, ge=1, le=2000, description="Return at most this many channels (pages are followed)."
+    )
 
 
 class ChannelList(BaseModel):
@@ -159,14 +189,18 @@ class FindChannelInput(_Input):
 class FindChannelOutput(BaseModel):
     """The channel, if one has that name."""
 
-    found: bool = Field(description="True when a channel with that name exists (and the app can see it).")
+    found: bool = Field(
+        description="True when a channel with that name exists (and the app can see it)."
+    )
     channel: Channel | None = Field(None, description="The channel, when found.")
 
 
 class FindUserInput(_Input):
     """A user to look up: by e-mail address or by ID."""
 
-    email: str | None = Field(None, description="The user's e-mail address (needs the users:read.email scope).")
+    email: str | None = Field(
+        None, description="The user's e-mail address (needs the users:read.email scope)."
+    )
     user_id: str | None = Field(None, description="The user's ID (U… or W…).")
 
     @model_validator(mode="after")
@@ -203,17 +237,27 @@ class FindUserOutput(BaseModel):
 class UploadFileInput(_Input):
     """A file to upload and (optionally) share in a channel."""
 
-    filename: str = Field(description="File name including its extension, e.g. report.csv.", min_length=1)
+    filename: str = Field(
+        description="File name including its extension, e.g. report.csv.", min_length=1
+    )
     content: str | None = Field(None, description="The file's content as text (UTF-8).")
-    content_base64: str | None = Field(None, description="The file's content as base64, for binary files.")
+    content_base64: str | None = Field(
+        None, description="The file's content as base64, for binary files."
+    )
     channel_id: str | None = Field(
-        None, description="Share the file in this channel (ID). Without it the file stays private.", json_schema_extra=CHANNELS
+        None,
+        description="Share the file in this channel (ID). Without it the file stays private.",
+        json_schema_extra=CHANNELS,
     )
     title: str | None = Field(None, description="Title shown in Slack; defaults to the file name.")
     initial_comment: str | None = Field(None, description="Message text posted with the file.")
-    thread_ts: str | None = Field(None, description="Share the file as a reply in this thread (needs channel_id).")
+    thread_ts: str | None = Field(
+        None, description="Share the file as a reply in this thread (needs channel_id)."
+    )
     alt_txt: str | None = Field(None, description="Description of an image for screen readers.")
-    snippet_type: str | None = Field(None, description="Syntax type for a text snippet, e.g. python.")
+    snippet_type: str | None = Field(
+        None, description="Syntax type for a text snippet, e.g. python."
+    )
 
     @model_validator(mode="after")
     def _one_content(self) -> UploadFileInput:
@@ -241,7 +285,9 @@ class EventEnvelope(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     team_id: str = Field(description="Workspace ID the event happened in.")
-    event_id: str = Field(description="Unique event ID (Slack retries keep it: use it to spot duplicates).")
+    event_id: str = Field(
+        description="Unique event ID (Slack retries keep it: use it to spot duplicates)."
+    )
     event_time: int = Field(description="When Slack dispatched the event, Unix seconds.")
 
 
@@ -249,9 +295,13 @@ class NewMessageInput(_Input):
     """Which channel messages start the scenario."""
 
     channel: str | None = Field(
-        None, description="Only messages in this channel ID; all channels when empty.", json_schema_extra=CHANNELS
+        None,
+        description="Only messages in this channel ID; all channels when empty.",
+        json_schema_extra=CHANNELS,
     )
-    include_bot_messages: bool = Field(False, description="Also fire for messages posted by bots and apps.")
+    include_bot_messages: bool = Field(
+        False, description="Also fire for messages posted by bots and apps."
+    )
     include_subtypes: bool = Field(
         False, description="Also fire for edits, deletions, joins and other message subtypes."
     )
@@ -265,8 +315,13 @@ class NewMessageOutput(EventEnvelope):
     user: str | None = Field(None, description="Author's user ID (absent for some bot messages).")
     text: str = Field("", description="Message text.")
     ts: str = Field(description=TS)
-    thread_ts: str | None = Field(None, description="Parent message ts when this is a thread reply.")
-    subtype: str | None = Field(None, description="Message subtype (bot_message, message_changed…), none for plain messages.")
+    thread_ts: str | None = Field(
+        None, description="Parent message ts when this is a thread reply."
+    )
+    subtype: str | None = Field(
+        None,
+        description="Message subtype (bot_message, message_changed…), none for plain messages.",
+    )
     bot_id: str | None = Field(None, description="Bot ID when a bot posted it.")
     channel_type: str | None = Field(None, description="channel (public) or group (private).")
 
@@ -274,8 +329,14 @@ class NewMessageOutput(EventEnvelope):
 class ReactionAddedInput(_Input):
     """Which reactions start the scenario."""
 
-    channel: str | None = Field(None, description="Only reactions on messages in this channel ID.", json_schema_extra=CHANNELS)
-    reaction: str | None = Field(None, description="Only this emoji name, e.g. white_check_mark (without colons).")
+    channel: str | None = Field(
+        None,
+        description="Only reactions on messages in this channel ID.",
+        json_schema_extra=CHANNELS,
+    )
+    reaction: str | None = Field(
+        None, description="Only this emoji name, e.g. white_check_mark (without colons)."
+    )
 
 
 class ReactionAddedOutput(EventEnvelope):

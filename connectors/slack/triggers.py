@@ -48,7 +48,9 @@ clock: Callable[[], float] = time.time
 """The verifier's clock (a module attribute so tests can pin it to Slack's documented example)."""
 
 
-def verify(request: IncomingRequest, inputs: Any, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
+def verify(
+    request: IncomingRequest, inputs: Any, state: Mapping[str, Any], credentials: Mapping[str, Any]
+) -> None:
     """A trigger's ``verify`` (a scenario's own URL): :func:`verify_signature`."""
     verify_signature(request, credentials)
 
@@ -63,16 +65,24 @@ def verify_signature(request: IncomingRequest, credentials: Mapping[str, Any]) -
     timestamp = request.header("x-slack-request-timestamp") or ""
     signature = request.header("x-slack-signature") or ""
     if not timestamp or not signature:
-        raise WebhookVerificationError("Missing X-Slack-Signature or X-Slack-Request-Timestamp header.")
+        raise WebhookVerificationError(
+            "Missing X-Slack-Signature or X-Slack-Request-Timestamp header."
+        )
     try:
         sent_at = int(timestamp)
     except ValueError:
-        raise WebhookVerificationError("X-Slack-Request-Timestamp is not a Unix timestamp.") from None
+        raise WebhookVerificationError(
+            "X-Slack-Request-Timestamp is not a Unix timestamp."
+        ) from None
     if abs(clock() - sent_at) > TOLERANCE_SECONDS:
-        raise WebhookVerificationError("The Slack request timestamp is more than 5 minutes off: refused as a possible replay.")
+        raise WebhookVerificationError(
+            "The Slack request timestamp is more than 5 minutes off: refused as a possible replay."
+        )
     expected = "v0=" + hmac_hex(secret, b"v0:" + timestamp.encode() + b":" + request.body)
     if not constant_time_equals(expected, signature):
-        raise WebhookVerificationError("The X-Slack-Signature does not match: wrong signing secret or altered body.")
+        raise WebhookVerificationError(
+            "The X-Slack-Signature does not match: wrong signing secret or altered body."
+        )
 
 
 def _challenge_answer(payload: Any) -> tuple[int, Any, dict[str, str]] | None:
@@ -96,7 +106,9 @@ Select = Callable[[Mapping[str, Any], Any], dict[str, Any] | None]
 def _events_parser(event_type: str, select: Select) -> Callable[..., Any]:
     """A ``parse`` for one Slack event type: the challenge reply, or 0/1 event."""
 
-    async def parse(request: IncomingRequest, inputs: BaseModel, state: Mapping[str, Any]) -> WebhookReply:
+    async def parse(
+        request: IncomingRequest, inputs: BaseModel, state: Mapping[str, Any]
+    ) -> WebhookReply:
         payload = request.json()
         if not isinstance(payload, Mapping):
             return WebhookReply()
@@ -104,7 +116,11 @@ def _events_parser(event_type: str, select: Select) -> Callable[..., Any]:
         if answer is not None:
             return WebhookReply(response=answer)
         event = payload.get("event")
-        if payload.get("type") != "event_callback" or not isinstance(event, Mapping) or event.get("type") != event_type:
+        if (
+            payload.get("type") != "event_callback"
+            or not isinstance(event, Mapping)
+            or event.get("type") != event_type
+        ):
             return WebhookReply()  # another event of the same Slack app: acknowledge, run nothing
         fields = select(event, inputs)
         if fields is None:
@@ -188,29 +204,52 @@ TRIGGERS: tuple[InstantTrigger, ...] = (
     InstantTrigger(
         key="new_message",
         name="New message in channel",
-        description="Fires for each new message in a public or private channel the app is in." + SETUP.format(event="message.channels (and message.groups)"),
-        input=NewMessageInput, output=NewMessageOutput, sample=load_sample(__file__, "new_message"), example={"channel": "C0SANDBOX01"},
-        parse=_events_parser("message", _message), verify=verify, dedupe_key="event_id",
+        description="Fires for each new message in a public or private channel the app is in."
+        + SETUP.format(event="message.channels (and message.groups)"),
+        input=NewMessageInput,
+        output=NewMessageOutput,
+        sample=load_sample(__file__, "new_message"),
+        example={"channel": "C0SANDBOX01"},
+        parse=_events_parser("message", _message),
+        verify=verify,
+        dedupe_key="event_id",
     ),
     InstantTrigger(
         key="reaction_added",
         name="New reaction",
-        description="Fires when someone adds an emoji reaction to a message." + SETUP.format(event="reaction_added"),
-        input=ReactionAddedInput, output=ReactionAddedOutput, sample=load_sample(__file__, "reaction_added"), example={"reaction": "white_check_mark"},
-        parse=_events_parser("reaction_added", _reaction), verify=verify, dedupe_key="event_id",
+        description="Fires when someone adds an emoji reaction to a message."
+        + SETUP.format(event="reaction_added"),
+        input=ReactionAddedInput,
+        output=ReactionAddedOutput,
+        sample=load_sample(__file__, "reaction_added"),
+        example={"reaction": "white_check_mark"},
+        parse=_events_parser("reaction_added", _reaction),
+        verify=verify,
+        dedupe_key="event_id",
     ),
     InstantTrigger(
         key="channel_created",
         name="New channel",
         description="Fires when a channel is created." + SETUP.format(event="channel_created"),
-        input=NoInput, output=ChannelCreatedOutput, sample=load_sample(__file__, "channel_created"), example={},
-        parse=_events_parser("channel_created", _channel_created), verify=verify, dedupe_key="event_id",
+        input=NoInput,
+        output=ChannelCreatedOutput,
+        sample=load_sample(__file__, "channel_created"),
+        example={},
+        parse=_events_parser("channel_created", _channel_created),
+        verify=verify,
+        dedupe_key="event_id",
     ),
     InstantTrigger(
         key="team_join",
         name="New user",
-        description="Fires when a new member joins the workspace." + SETUP.format(event="team_join"),
-        input=NoInput, output=TeamJoinOutput, sample=load_sample(__file__, "team_join"), example={},
-        parse=_events_parser("team_join", _team_join), verify=verify, dedupe_key="event_id",
+        description="Fires when a new member joins the workspace."
+        + SETUP.format(event="team_join"),
+        input=NoInput,
+        output=TeamJoinOutput,
+        sample=load_sample(__file__, "team_join"),
+        example={},
+        parse=_events_parser("team_join", _team_join),
+        verify=verify,
+        dedupe_key="event_id",
     ),
 )

@@ -19,16 +19,23 @@ def post(path: str) -> Callable[[OperationContext, BaseModel], Awaitable[Any]]:
 
     async def perform(ctx: OperationContext, inputs: BaseModel) -> Any:
         data = inputs.model_dump(mode="json", exclude_none=True)
-        return await call(ctx, "POST", path.format(**{name: data.pop(name) for name in in_path}), form=data)
+        return await call(
+            ctx, "POST", path.format(**{name: data.pop(name) for name in in_path}), form=data
+        )
 
     perform.__doc__ = f"POST {path}"
     return perform
 
 
 async def price_perform(ctx: OperationContext, inputs: s.CreatePriceInput) -> Any:
-    data = inputs.model_dump(exclude_none=True, exclude={"recurring_interval", "recurring_interval_count"})
+    data = inputs.model_dump(
+        exclude_none=True, exclude={"recurring_interval", "recurring_interval_count"}
+    )
     if inputs.recurring_interval:
-        data["recurring"] = {"interval": inputs.recurring_interval, "interval_count": inputs.recurring_interval_count}
+        data["recurring"] = {
+            "interval": inputs.recurring_interval,
+            "interval_count": inputs.recurring_interval_count,
+        }
     return await call(ctx, "POST", "/v1/prices", form=data)
 
 
@@ -39,44 +46,95 @@ async def find_perform(ctx: OperationContext, inputs: s.FindCustomerInput) -> s.
 
 
 def _action(
-    key: str, name: str, description: str, input: type[BaseModel], output: type[BaseModel], perform: Any,
-    example: dict[str, Any], idempotent: bool = False,
+    key: str,
+    name: str,
+    description: str,
+    input: type[BaseModel],
+    output: type[BaseModel],
+    perform: Any,
+    example: dict[str, Any],
+    idempotent: bool = False,
 ) -> Action:
     return Action(
-        key=key, name=name, description=description, input=input, output=output,
-        sample=load_sample(__file__, key), example=example, perform=perform, idempotent=idempotent,
+        key=key,
+        name=name,
+        description=description,
+        input=input,
+        output=output,
+        sample=load_sample(__file__, key),
+        example=example,
+        perform=perform,
+        idempotent=idempotent,
     )
 
 
 create_customer = _action(
-    "create_customer", "Create customer", "Creates a customer.", s.CreateCustomerInput, s.Customer, post("/v1/customers"),
+    "create_customer",
+    "Create customer",
+    "Creates a customer.",
+    s.CreateCustomerInput,
+    s.Customer,
+    post("/v1/customers"),
     {"email": "ada@example.com", "name": "Ada Lovelace", "metadata": {"crm_id": "42"}},
 )
 update_customer = _action(
-    "update_customer", "Update customer", "Changes a customer's e-mail, name, phone, description or metadata.",
-    s.UpdateCustomerInput, s.Customer, post("/v1/customers/{customer}"),
-    {"customer": "cus_SandboxAda", "description": "VIP since 2026"}, idempotent=True,
+    "update_customer",
+    "Update customer",
+    "Changes a customer's e-mail, name, phone, description or metadata.",
+    s.UpdateCustomerInput,
+    s.Customer,
+    post("/v1/customers/{customer}"),
+    {"customer": "cus_SandboxAda", "description": "VIP since 2026"},
+    idempotent=True,
 )
 find_customer = _action(
-    "find_customer", "Find customer by e-mail", "Finds the newest customer with an e-mail address (exact match).",
-    s.FindCustomerInput, s.FindCustomerOutput, find_perform, {"email": "ada@example.com"}, idempotent=True,
+    "find_customer",
+    "Find customer by e-mail",
+    "Finds the newest customer with an e-mail address (exact match).",
+    s.FindCustomerInput,
+    s.FindCustomerOutput,
+    find_perform,
+    {"email": "ada@example.com"},
+    idempotent=True,
 )
 create_product = _action(
-    "create_product", "Create product", "Creates a product to sell.", s.CreateProductInput, s.Product, post("/v1/products"),
+    "create_product",
+    "Create product",
+    "Creates a product to sell.",
+    s.CreateProductInput,
+    s.Product,
+    post("/v1/products"),
     {"name": "Pro plan", "description": "Everything in Basic, plus priority support"},
 )
 create_price = _action(
-    "create_price", "Create price", "Creates a one-time or recurring price for a product.",
-    s.CreatePriceInput, s.Price, price_perform,
-    {"product": "prod_SandboxTshirt", "currency": "usd", "unit_amount": 1900, "recurring_interval": "month"},
+    "create_price",
+    "Create price",
+    "Creates a one-time or recurring price for a product.",
+    s.CreatePriceInput,
+    s.Price,
+    price_perform,
+    {
+        "product": "prod_SandboxTshirt",
+        "currency": "usd",
+        "unit_amount": 1900,
+        "recurring_interval": "month",
+    },
 )
 create_payment_link = _action(
-    "create_payment_link", "Create payment link", "Creates a shareable payment page for one or more prices.",
-    s.CreatePaymentLinkInput, s.PaymentLink, post("/v1/payment_links"),
+    "create_payment_link",
+    "Create payment link",
+    "Creates a shareable payment page for one or more prices.",
+    s.CreatePaymentLinkInput,
+    s.PaymentLink,
+    post("/v1/payment_links"),
     {"line_items": [{"price": "price_SandboxTshirt", "quantity": 1}]},
 )
 create_refund = _action(
-    "create_refund", "Refund payment", "Refunds a payment intent or a charge, in full or in part.",
-    s.CreateRefundInput, s.Refund, post("/v1/refunds"),
+    "create_refund",
+    "Refund payment",
+    "Refunds a payment intent or a charge, in full or in part.",
+    s.CreateRefundInput,
+    s.Refund,
+    post("/v1/refunds"),
     {"payment_intent": "pi_SandboxPaid", "amount": 500, "reason": "requested_by_customer"},
 )

@@ -77,7 +77,9 @@ async def call(
     return await ctx.http.json(method, path, headers=headers, **kwargs)
 
 
-async def list_all(ctx: OperationContext, path: str, query: Mapping[str, Any], *, limit: int = 100) -> list[dict[str, Any]]:
+async def list_all(
+    ctx: OperationContext, path: str, query: Mapping[str, Any], *, limit: int = 100
+) -> list[dict[str, Any]]:
     """Every object of a list endpoint (newest first), following ``starting_after``."""
     items: list[dict[str, Any]] = []
     params = {**query, "limit": limit}
@@ -87,7 +89,12 @@ async def list_all(ctx: OperationContext, path: str, query: Mapping[str, Any], *
         if not page.get("has_more") or not page["data"]:
             return items
         params["starting_after"] = page["data"][-1]["id"]
-    ctx.logger.warning("stripe: stopped listing %s after %d pages (%d objects); more remain", path, MAX_PAGES, len(items))
+    ctx.logger.warning(
+        "stripe: stopped listing %s after %d pages (%d objects); more remain",
+        path,
+        MAX_PAGES,
+        len(items),
+    )
     return items
 
 
@@ -106,12 +113,24 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
         return UpstreamError(
             f"stripe: the key may not do this (HTTP 403).{needed} Give the restricted key that permission "
             "(Dashboard → Developers → API keys) or connect with a secret key.",
-            status=403, body=dict(body), permission=permission.group(1) if permission else None,
+            status=403,
+            body=dict(body),
+            permission=permission.group(1) if permission else None,
         )
-    if not isinstance(error, Mapping) or error.get("type") != "invalid_request_error" or not error.get("param"):
+    if (
+        not isinstance(error, Mapping)
+        or error.get("type") != "invalid_request_error"
+        or not error.get("param")
+    ):
         return None
     param, message = str(error["param"]), str(error.get("message", "invalid value"))
     return InvalidInputError(
         f"stripe: {message} (parameter '{param}')",
-        errors=[{"field": param, "message": message, "type": str(error.get("code") or "invalid_request_error")}],
+        errors=[
+            {
+                "field": param,
+                "message": message,
+                "type": str(error.get("code") or "invalid_request_error"),
+            }
+        ],
     )

@@ -27,7 +27,9 @@ class StripeKeyFields(BaseModel):
     @classmethod
     def _looks_like_a_key(cls, value: SecretStr) -> SecretStr:
         if not KEY.match(value.get_secret_value()):
-            raise ValueError("a Stripe secret or restricted key starts with sk_live_, sk_test_, rk_live_ or rk_test_")
+            raise ValueError(
+                "a Stripe secret or restricted key starts with sk_live_, sk_test_, rk_live_ or rk_test_"
+            )
         return value
 
 
@@ -43,7 +45,12 @@ async def test(ctx: OperationContext) -> Mapping[str, Any]:
         return {"label": f"Stripe ({mode} mode, restricted key)"}
     settings = account.get("settings") or {}
     profile = account.get("business_profile") or {}
-    name = (settings.get("dashboard") or {}).get("display_name") or profile.get("name") or account.get("email") or account["id"]
+    name = (
+        (settings.get("dashboard") or {}).get("display_name")
+        or profile.get("name")
+        or account.get("email")
+        or account["id"]
+    )
     return {"label": f"{name} ({mode} mode)", "account_id": account["id"]}
 
 

@@ -33,17 +33,31 @@ def _amount(price: Mapping[str, Any]) -> str:
 
 def _source(path: str, label: Callable[[Mapping[str, Any]], str], **query: Any) -> Any:
     async def fetch(ctx: OperationContext, values: Mapping[str, Any]) -> list[Option]:
-        return [Option(value=str(o["id"]), label=f"{label(o)} ({o['id']})") for o in await _list(ctx, path, **query)]
+        return [
+            Option(value=str(o["id"]), label=f"{label(o)} ({o['id']})")
+            for o in await _list(ctx, path, **query)
+        ]
 
     fetch.__doc__ = f"``GET {path}``, newest first."
     return fetch
 
 
 OPTIONS: tuple[OptionSource, ...] = (
-    OptionSource(key="customers", name="Stripe customers",
-                 fetch=_source("/v1/customers", lambda c: str(c.get("name") or c.get("email") or "(no name)"))),
-    OptionSource(key="products", name="Stripe products",
-                 fetch=_source("/v1/products", lambda p: str(p.get("name") or "(no name)"), active="true")),
-    OptionSource(key="prices", name="Stripe prices",
-                 fetch=_source("/v1/prices", lambda p: str(p.get("nickname") or _amount(p)), active="true")),
+    OptionSource(
+        key="customers",
+        name="Stripe customers",
+        fetch=_source(
+            "/v1/customers", lambda c: str(c.get("name") or c.get("email") or "(no name)")
+        ),
+    ),
+    OptionSource(
+        key="products",
+        name="Stripe products",
+        fetch=_source("/v1/products", lambda p: str(p.get("name") or "(no name)"), active="true"),
+    ),
+    OptionSource(
+        key="prices",
+        name="Stripe prices",
+        fetch=_source("/v1/prices", lambda p: str(p.get("nickname") or _amount(p)), active="true"),
+    ),
 )

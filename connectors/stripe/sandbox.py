@@ -66,8 +66,16 @@ is refused as Stripe refuses a version it does not know."""
 RATE_LIMIT_PER_SECOND = 25
 """Stripe's sandbox-mode limit (https://docs.stripe.com/rate-limits): 25 requests a second."""
 PERMISSIONS = {"GET": "read", "DELETE": "write", "POST": "write"}
-RESOURCES = {"account": "account", "balance": "balance", "customers": "customer", "products": "product",
-             "prices": "price", "payment_links": "payment_link", "refunds": "refund", "webhook_endpoints": "webhook"}
+RESOURCES = {
+    "account": "account",
+    "balance": "balance",
+    "customers": "customer",
+    "products": "product",
+    "prices": "price",
+    "payment_links": "payment_link",
+    "refunds": "refund",
+    "webhook_endpoints": "webhook",
+}
 KEY = re.compile(r"^(sk|rk)_test_[A-Za-z0-9]+$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EVENT_NAME = re.compile(r"^(\*|[a-z_]+(\.[a-z_]+)+)$")
@@ -78,7 +86,15 @@ Params = dict[str, Any]
 class StripeError(Exception):
     """Stripe's error object (``components.schemas.error``)."""
 
-    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None, type: str = "invalid_request_error") -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        type: str = "invalid_request_error",
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body: dict[str, Any] = {"error": {"type": type, "message": message}}
@@ -86,7 +102,9 @@ class StripeError(Exception):
             self.body["error"]["param"] = param
         if code:
             self.body["error"]["code"] = code
-            self.body["error"]["doc_url"] = f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}"
+            self.body["error"]["doc_url"] = (
+                f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}"
+            )
 
 
 @dataclass
@@ -100,7 +118,11 @@ class Failure:
 
 
 ERRORS = {
-    429: {"type": "invalid_request_error", "code": "rate_limit", "message": "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits."},
+    429: {
+        "type": "invalid_request_error",
+        "code": "rate_limit",
+        "message": "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+    },
     500: {"type": "api_error", "message": "An unknown error occurred"},
 }
 
@@ -129,7 +151,12 @@ class Account:
 
     def newest_first(self, objects: Any) -> list[dict[str, Any]]:
         """Stripe's list order: newest first; objects of the same second, the later made first."""
-        return [o for _, o in sorted(enumerate(objects), key=lambda p: (p[1]["created"], p[0]), reverse=True)]
+        return [
+            o
+            for _, o in sorted(
+                enumerate(objects), key=lambda p: (p[1]["created"], p[0]), reverse=True
+            )
+        ]
 
     def over_rate_limit(self) -> bool:
         """A sliding window: more than ``rate_limit`` requests in its seconds are refused."""
@@ -154,15 +181,27 @@ class Account:
         if found is None:
             label = kind.replace("_", " ")
             if param:
-                raise StripeError(400, f"No such {label}: '{obj_id}'", param=param, code="resource_missing")
-            raise StripeError(404, f"No such {label}: '{obj_id}'", param="id", code="resource_missing")
+                raise StripeError(
+                    400, f"No such {label}: '{obj_id}'", param=param, code="resource_missing"
+                )
+            raise StripeError(
+                404, f"No such {label}: '{obj_id}'", param="id", code="resource_missing"
+            )
         return found
 
-    def emit(self, type: str, obj: Mapping[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+    def emit(
+        self, type: str, obj: Mapping[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         event = {
-            "id": new_id("evt"), "object": "event", "api_version": API_VERSION, "created": self.now(),
-            "data": {"object": copy.deepcopy(dict(obj))}, "livemode": False, "pending_webhooks": 0,
-            "request": {"id": new_id("req"), "idempotency_key": idempotency_key}, "type": type,
+            "id": new_id("evt"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": self.now(),
+            "data": {"object": copy.deepcopy(dict(obj))},
+            "livemode": False,
+            "pending_webhooks": 0,
+            "request": {"id": new_id("req"), "idempotency_key": idempotency_key},
+            "type": type,
         }
         self.events.append(event)
         for endpoint in self.kind("webhook_endpoint").values():
@@ -181,65 +220,147 @@ def new_id(prefix: str) -> str:
 
 def customer_object(account: Account, params: Params) -> dict[str, Any]:
     return {
-        "id": new_id("cus"), "object": "customer", "address": None, "balance": 0, "created": account.now(),
-        "currency": None, "default_source": None, "delinquent": False, "description": params.get("description"),
-        "discount": None, "email": params.get("email"), "invoice_prefix": secrets.token_hex(4).upper(),
-        "invoice_settings": {"custom_fields": None, "default_payment_method": None, "footer": None, "rendering_options": None},
-        "livemode": False, "metadata": _metadata({}, params), "name": params.get("name"), "next_invoice_sequence": 1,
-        "phone": params.get("phone"), "preferred_locales": [], "shipping": None, "tax_exempt": "none", "test_clock": None,
+        "id": new_id("cus"),
+        "object": "customer",
+        "address": None,
+        "balance": 0,
+        "created": account.now(),
+        "currency": None,
+        "default_source": None,
+        "delinquent": False,
+        "description": params.get("description"),
+        "discount": None,
+        "email": params.get("email"),
+        "invoice_prefix": secrets.token_hex(4).upper(),
+        "invoice_settings": {
+            "custom_fields": None,
+            "default_payment_method": None,
+            "footer": None,
+            "rendering_options": None,
+        },
+        "livemode": False,
+        "metadata": _metadata({}, params),
+        "name": params.get("name"),
+        "next_invoice_sequence": 1,
+        "phone": params.get("phone"),
+        "preferred_locales": [],
+        "shipping": None,
+        "tax_exempt": "none",
+        "test_clock": None,
     }
 
 
-def payment_intent_object(account: Account, amount: int = 2000, status: str = "succeeded") -> dict[str, Any]:
+def payment_intent_object(
+    account: Account, amount: int = 2000, status: str = "succeeded"
+) -> dict[str, Any]:
     pi_id, charge_id = new_id("pi"), new_id("ch")
     return {
-        "id": pi_id, "object": "payment_intent", "amount": amount, "amount_capturable": 0,
-        "amount_received": amount if status == "succeeded" else 0, "automatic_payment_methods": {"enabled": True},
-        "canceled_at": None, "capture_method": "automatic", "client_secret": f"{pi_id}_secret_{secrets.token_hex(8)}",
-        "created": account.now(), "currency": "usd", "customer": None, "description": "Sandbox payment",
-        "latest_charge": charge_id, "livemode": False, "metadata": {}, "payment_method_types": ["card"],
-        "receipt_email": "ada@example.com", "status": status,
+        "id": pi_id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_received": amount if status == "succeeded" else 0,
+        "automatic_payment_methods": {"enabled": True},
+        "canceled_at": None,
+        "capture_method": "automatic",
+        "client_secret": f"{pi_id}_secret_{secrets.token_hex(8)}",
+        "created": account.now(),
+        "currency": "usd",
+        "customer": None,
+        "description": "Sandbox payment",
+        "latest_charge": charge_id,
+        "livemode": False,
+        "metadata": {},
+        "payment_method_types": ["card"],
+        "receipt_email": "ada@example.com",
+        "status": status,
     }
 
 
 def charge_object(account: Account, intent: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "id": intent["latest_charge"], "object": "charge", "amount": intent["amount"], "amount_refunded": 0,
-        "created": intent["created"], "currency": intent["currency"], "livemode": False, "metadata": {},
-        "paid": True, "payment_intent": intent["id"], "refunded": False, "status": "succeeded",
+        "id": intent["latest_charge"],
+        "object": "charge",
+        "amount": intent["amount"],
+        "amount_refunded": 0,
+        "created": intent["created"],
+        "currency": intent["currency"],
+        "livemode": False,
+        "metadata": {},
+        "paid": True,
+        "payment_intent": intent["id"],
+        "refunded": False,
+        "status": "succeeded",
     }
 
 
 def checkout_session_object(account: Account, intent: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "id": f"cs_test_{secrets.token_hex(16)}", "object": "checkout.session", "amount_subtotal": intent["amount"],
-        "amount_total": intent["amount"], "client_reference_id": None, "created": account.now(), "currency": "usd",
-        "customer": None, "customer_details": {"email": "ada@example.com", "name": "Ada Lovelace", "phone": None},
-        "livemode": False, "metadata": {}, "mode": "payment", "payment_intent": intent["id"],
-        "payment_status": "paid", "status": "complete", "url": None,
+        "id": f"cs_test_{secrets.token_hex(16)}",
+        "object": "checkout.session",
+        "amount_subtotal": intent["amount"],
+        "amount_total": intent["amount"],
+        "client_reference_id": None,
+        "created": account.now(),
+        "currency": "usd",
+        "customer": None,
+        "customer_details": {"email": "ada@example.com", "name": "Ada Lovelace", "phone": None},
+        "livemode": False,
+        "metadata": {},
+        "mode": "payment",
+        "payment_intent": intent["id"],
+        "payment_status": "paid",
+        "status": "complete",
+        "url": None,
     }
 
 
 def invoice_object(account: Account, customer: Mapping[str, Any]) -> dict[str, Any]:
     inv_id = new_id("in")
     return {
-        "id": inv_id, "object": "invoice", "account_country": "US", "amount_due": 1000, "amount_paid": 1000,
-        "amount_remaining": 0, "attempt_count": 1, "attempted": True, "billing_reason": "manual",
-        "collection_method": "charge_automatically", "created": account.now(), "currency": "usd",
-        "customer": customer["id"], "customer_email": customer.get("email"), "customer_name": customer.get("name"),
-        "hosted_invoice_url": f"https://invoice.stripe.com/i/{inv_id}", "invoice_pdf": f"https://pay.stripe.com/invoice/{inv_id}/pdf",
-        "livemode": False, "metadata": {}, "number": f"{customer.get('invoice_prefix', 'SANDBOX')}-0001", "status": "paid",
+        "id": inv_id,
+        "object": "invoice",
+        "account_country": "US",
+        "amount_due": 1000,
+        "amount_paid": 1000,
+        "amount_remaining": 0,
+        "attempt_count": 1,
+        "attempted": True,
+        "billing_reason": "manual",
+        "collection_method": "charge_automatically",
+        "created": account.now(),
+        "currency": "usd",
+        "customer": customer["id"],
+        "customer_email": customer.get("email"),
+        "customer_name": customer.get("name"),
+        "hosted_invoice_url": f"https://invoice.stripe.com/i/{inv_id}",
+        "invoice_pdf": f"https://pay.stripe.com/invoice/{inv_id}/pdf",
+        "livemode": False,
+        "metadata": {},
+        "number": f"{customer.get('invoice_prefix', 'SANDBOX')}-0001",
+        "status": "paid",
     }
 
 
 ACCOUNT_TEMPLATE: dict[str, Any] = {
-    "object": "account", "business_profile": {"name": "Cellwright Sandbox Shop", "url": None, "support_email": None},
-    "business_type": None, "capabilities": {"card_payments": "active", "transfers": "active"}, "charges_enabled": True,
-    "country": "US", "created": 1700000000, "default_currency": "usd", "details_submitted": True,
-    "email": "owner@sandbox.example", "metadata": {}, "payouts_enabled": True,
+    "object": "account",
+    "business_profile": {"name": "Cellwright Sandbox Shop", "url": None, "support_email": None},
+    "business_type": None,
+    "capabilities": {"card_payments": "active", "transfers": "active"},
+    "charges_enabled": True,
+    "country": "US",
+    "created": 1700000000,
+    "default_currency": "usd",
+    "details_submitted": True,
+    "email": "owner@sandbox.example",
+    "metadata": {},
+    "payouts_enabled": True,
     "settings": {
         "branding": {"icon": None, "logo": None, "primary_color": None, "secondary_color": None},
-        "card_payments": {"decline_on": {"avs_failure": True, "cvc_failure": True}, "statement_descriptor_prefix": None},
+        "card_payments": {
+            "decline_on": {"avs_failure": True, "cvc_failure": True},
+            "statement_descriptor_prefix": None,
+        },
         "dashboard": {"display_name": "Cellwright Sandbox Shop", "timezone": "Etc/UTC"},
         "payments": {"statement_descriptor": "CELLWRIGHT"},
     },
@@ -254,13 +375,34 @@ def seeded() -> Account:
     """A little demo data with stable ids (operation examples use them): two customers,
     a product with a price, and a paid payment."""
     account = Account(frozen_at=SEEDED_AT)  # made a while ago, a minute apart
-    for cus_id, email, name in (("cus_SandboxGrace", "grace@example.com", "Grace Hopper"), ("cus_SandboxAda", "ada@example.com", "Ada Lovelace")):
+    for cus_id, email, name in (
+        ("cus_SandboxGrace", "grace@example.com", "Grace Hopper"),
+        ("cus_SandboxAda", "ada@example.com", "Ada Lovelace"),
+    ):
         account.add({**customer_object(account, {"email": email, "name": name}), "id": cus_id})
         account.frozen_at = account.now() + 60
-    product = account.add({**_product(account, {"name": "T-shirt", "description": "Comfortable gray cotton t-shirt"}), "id": "prod_SandboxTshirt"})
-    price = account.add({**_price(account, {"product": product["id"], "currency": "usd", "unit_amount": "2000"}), "id": "price_SandboxTshirt"})
+    product = account.add(
+        {
+            **_product(
+                account, {"name": "T-shirt", "description": "Comfortable gray cotton t-shirt"}
+            ),
+            "id": "prod_SandboxTshirt",
+        }
+    )
+    price = account.add(
+        {
+            **_price(account, {"product": product["id"], "currency": "usd", "unit_amount": "2000"}),
+            "id": "price_SandboxTshirt",
+        }
+    )
     product["default_price"] = price["id"]
-    intent = account.add({**payment_intent_object(account), "id": "pi_SandboxPaid", "latest_charge": "ch_SandboxPaid"})
+    intent = account.add(
+        {
+            **payment_intent_object(account),
+            "id": "pi_SandboxPaid",
+            "latest_charge": "ch_SandboxPaid",
+        }
+    )
     account.add(charge_object(account, intent))
     account.frozen_at = None
     return account
@@ -293,10 +435,14 @@ def _listify(value: Any) -> Any:
 def _allow(params: Params, allowed: set[str], required: tuple[str, ...] = ()) -> None:
     for name in params:
         if name not in allowed:
-            raise StripeError(400, f"Received unknown parameter: {name}", param=name, code="parameter_unknown")
+            raise StripeError(
+                400, f"Received unknown parameter: {name}", param=name, code="parameter_unknown"
+            )
     for name in required:
         if params.get(name) in (None, "", [], {}):
-            raise StripeError(400, f"Missing required param: {name}.", param=name, code="parameter_missing")
+            raise StripeError(
+                400, f"Missing required param: {name}.", param=name, code="parameter_missing"
+            )
 
 
 def _int(params: Params, name: str, minimum: int = 0) -> int | None:
@@ -304,7 +450,9 @@ def _int(params: Params, name: str, minimum: int = 0) -> int | None:
     if raw is None:
         return None
     if not isinstance(raw, str) or not re.fullmatch(r"-?\d+", raw) or int(raw) < minimum:
-        raise StripeError(400, f"Invalid integer: {raw}", param=name, code="parameter_invalid_integer")
+        raise StripeError(
+            400, f"Invalid integer: {raw}", param=name, code="parameter_invalid_integer"
+        )
     return int(raw)
 
 
@@ -323,7 +471,9 @@ def _metadata(current: Mapping[str, str], params: Params) -> dict[str, str]:
 def _email(params: Params) -> None:
     email = params.get("email")
     if email and not EMAIL.match(email):
-        raise StripeError(400, f"Invalid email address: {email}", param="email", code="email_invalid")
+        raise StripeError(
+            400, f"Invalid email address: {email}", param="email", code="email_invalid"
+        )
 
 
 # -- handlers: (account, params, path params, idempotency key) -> body -------------------
@@ -335,7 +485,8 @@ def get_account(account: Account, params: Params, path: Params, key: str | None)
 
 def get_balance(account: Account, params: Params, path: Params, key: str | None) -> Any:
     return {
-        "object": "balance", "livemode": False,
+        "object": "balance",
+        "livemode": False,
         "available": [{"amount": 2000, "currency": "usd", "source_types": {"card": 2000}}],
         "pending": [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
         "connect_reserved": [{"amount": 0, "currency": "usd"}],
@@ -355,7 +506,9 @@ def list_customers(account: Account, params: Params, path: Params, key: str | No
         ops = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}
         for op in created:
             if op not in ops:
-                raise StripeError(400, f"Received unknown parameter: created[{op}]", param=f"created[{op}]")
+                raise StripeError(
+                    400, f"Received unknown parameter: created[{op}]", param=f"created[{op}]"
+                )
             bound = _int(created, op) or 0
             items = [c for c in items if ops[op](c["created"], bound)]
     elif created is not None:
@@ -366,7 +519,9 @@ def list_customers(account: Account, params: Params, path: Params, key: str | No
     return _list(account, "/v1/customers", items, limit)
 
 
-def _page(account: Account, kind: str, params: Params, url: str, keep: Callable[[dict[str, Any]], bool]) -> Any:
+def _page(
+    account: Account, kind: str, params: Params, url: str, keep: Callable[[dict[str, Any]], bool]
+) -> Any:
     """A list answer: newest first, ``limit`` (1-100, default 10) after ``starting_after``."""
     limit = _int(params, "limit", 1) or 10
     if limit > 100:
@@ -396,7 +551,13 @@ def _active(params: Params) -> bool | None:
 def list_products(account: Account, params: Params, path: Params, key: str | None) -> Any:
     _allow(params, {"active", "limit", "starting_after"})
     active = _active(params)
-    return _page(account, "product", params, "/v1/products", lambda p: active is None or p["active"] == active)
+    return _page(
+        account,
+        "product",
+        params,
+        "/v1/products",
+        lambda p: active is None or p["active"] == active,
+    )
 
 
 def list_prices(account: Account, params: Params, path: Params, key: str | None) -> Any:
@@ -437,11 +598,25 @@ def update_customer(account: Account, params: Params, path: Params, key: str | N
 def _product(account: Account, params: Params) -> dict[str, Any]:
     now = account.now()
     return {
-        "id": new_id("prod"), "object": "product", "active": params.get("active", "true") == "true", "created": now,
-        "default_price": None, "description": params.get("description"), "images": [], "livemode": False,
-        "marketing_features": [], "metadata": _metadata({}, params), "name": params["name"], "package_dimensions": None,
-        "shippable": None, "statement_descriptor": None, "tax_code": None, "type": "service", "unit_label": None,
-        "updated": now, "url": None,
+        "id": new_id("prod"),
+        "object": "product",
+        "active": params.get("active", "true") == "true",
+        "created": now,
+        "default_price": None,
+        "description": params.get("description"),
+        "images": [],
+        "livemode": False,
+        "marketing_features": [],
+        "metadata": _metadata({}, params),
+        "name": params["name"],
+        "package_dimensions": None,
+        "shippable": None,
+        "statement_descriptor": None,
+        "tax_code": None,
+        "type": "service",
+        "unit_label": None,
+        "updated": now,
+        "url": None,
     }
 
 
@@ -457,22 +632,55 @@ def create_product(account: Account, params: Params, path: Params, key: str | No
 def _price(account: Account, params: Params) -> dict[str, Any]:
     recurring = params.get("recurring")
     if recurring is not None:
-        if not isinstance(recurring, dict) or recurring.get("interval") not in ("day", "week", "month", "year"):
-            raise StripeError(400, "Invalid recurring[interval]: must be one of day, month, week, or year", param="recurring[interval]")
+        if not isinstance(recurring, dict) or recurring.get("interval") not in (
+            "day",
+            "week",
+            "month",
+            "year",
+        ):
+            raise StripeError(
+                400,
+                "Invalid recurring[interval]: must be one of day, month, week, or year",
+                param="recurring[interval]",
+            )
         count = _int(recurring, "interval_count", 1) or 1
-        recurring = {"interval": recurring["interval"], "interval_count": count, "meter": None, "trial_period_days": None, "usage_type": "licensed"}
+        recurring = {
+            "interval": recurring["interval"],
+            "interval_count": count,
+            "meter": None,
+            "trial_period_days": None,
+            "usage_type": "licensed",
+        }
     amount = _int(params, "unit_amount")
     return {
-        "id": new_id("price"), "object": "price", "active": True, "billing_scheme": "per_unit", "created": account.now(),
-        "currency": params["currency"].lower(), "custom_unit_amount": None, "livemode": False, "lookup_key": None,
-        "metadata": _metadata({}, params), "nickname": params.get("nickname"), "product": params["product"],
-        "recurring": recurring, "tax_behavior": "unspecified", "tiers_mode": None, "transform_quantity": None,
-        "type": "recurring" if recurring else "one_time", "unit_amount": amount, "unit_amount_decimal": str(amount),
+        "id": new_id("price"),
+        "object": "price",
+        "active": True,
+        "billing_scheme": "per_unit",
+        "created": account.now(),
+        "currency": params["currency"].lower(),
+        "custom_unit_amount": None,
+        "livemode": False,
+        "lookup_key": None,
+        "metadata": _metadata({}, params),
+        "nickname": params.get("nickname"),
+        "product": params["product"],
+        "recurring": recurring,
+        "tax_behavior": "unspecified",
+        "tiers_mode": None,
+        "transform_quantity": None,
+        "type": "recurring" if recurring else "one_time",
+        "unit_amount": amount,
+        "unit_amount_decimal": str(amount),
     }
 
 
 def create_price(account: Account, params: Params, path: Params, key: str | None) -> Any:
-    _allow(params, {"product", "currency", "unit_amount", "recurring", "nickname", "metadata"}, required=("currency", "product", "unit_amount"))
+    _allow(
+        params,
+        {"product", "currency", "unit_amount", "recurring", "nickname", "metadata"},
+        required=("currency", "product", "unit_amount"),
+    )
     if not re.fullmatch(r"[a-zA-Z]{3}", params["currency"]):
         raise StripeError(400, f"Invalid currency: {params['currency']}", param="currency")
     product = account.get("product", params["product"], param="product")
@@ -492,21 +700,52 @@ def create_payment_link(account: Account, params: Params, path: Params, key: str
     for i, item in enumerate(items):
         for name in ("price", "quantity"):
             if not isinstance(item, dict) or not item.get(name):
-                raise StripeError(400, f"Missing required param: line_items[{i}][{name}].", param=f"line_items[{i}][{name}]", code="parameter_missing")
-        currencies.add(account.get("price", item["price"], param=f"line_items[{i}][price]")["currency"])
+                raise StripeError(
+                    400,
+                    f"Missing required param: line_items[{i}][{name}].",
+                    param=f"line_items[{i}][{name}]",
+                    code="parameter_missing",
+                )
+        currencies.add(
+            account.get("price", item["price"], param=f"line_items[{i}][price]")["currency"]
+        )
         _int(item, "quantity", 1)
     if len(currencies) > 1:
-        raise StripeError(400, "All prices on a payment link must have the same currency.", param="line_items")
-    link = account.add({
-        "id": new_id("plink"), "object": "payment_link", "active": True, "after_completion": {"hosted_confirmation": {"custom_message": None}, "type": "hosted_confirmation"},
-        "allow_promotion_codes": False, "automatic_tax": {"enabled": False, "liability": None},
-        "billing_address_collection": "auto", "currency": currencies.pop(), "custom_fields": [],
-        "custom_text": {"after_submit": None, "shipping_address": None, "submit": None, "terms_of_service_acceptance": None},
-        "customer_creation": "if_required", "livemode": False, "metadata": _metadata({}, params),
-        "payment_method_collection": "always", "payment_method_types": None, "phone_number_collection": {"enabled": False},
-        "shipping_options": [], "submit_type": "auto", "tax_id_collection": {"enabled": False, "required": "never"},
-        "url": f"https://buy.stripe.com/test_{secrets.token_urlsafe(12)}",
-    })
+        raise StripeError(
+            400, "All prices on a payment link must have the same currency.", param="line_items"
+        )
+    link = account.add(
+        {
+            "id": new_id("plink"),
+            "object": "payment_link",
+            "active": True,
+            "after_completion": {
+                "hosted_confirmation": {"custom_message": None},
+                "type": "hosted_confirmation",
+            },
+            "allow_promotion_codes": False,
+            "automatic_tax": {"enabled": False, "liability": None},
+            "billing_address_collection": "auto",
+            "currency": currencies.pop(),
+            "custom_fields": [],
+            "custom_text": {
+                "after_submit": None,
+                "shipping_address": None,
+                "submit": None,
+                "terms_of_service_acceptance": None,
+            },
+            "customer_creation": "if_required",
+            "livemode": False,
+            "metadata": _metadata({}, params),
+            "payment_method_collection": "always",
+            "payment_method_types": None,
+            "phone_number_collection": {"enabled": False},
+            "shipping_options": [],
+            "submit_type": "auto",
+            "tax_id_collection": {"enabled": False, "required": "never"},
+            "url": f"https://buy.stripe.com/test_{secrets.token_urlsafe(12)}",
+        }
+    )
     account.emit("payment_link.created", link, key)
     return link
 
@@ -514,7 +753,9 @@ def create_payment_link(account: Account, params: Params, path: Params, key: str
 def create_refund(account: Account, params: Params, path: Params, key: str | None) -> Any:
     _allow(params, {"payment_intent", "charge", "amount", "reason", "metadata"})
     if bool(params.get("payment_intent")) == bool(params.get("charge")):
-        raise StripeError(400, "You must pass either `charge` or `payment_intent`, but not both.", param="charge")
+        raise StripeError(
+            400, "You must pass either `charge` or `payment_intent`, but not both.", param="charge"
+        )
     if params.get("payment_intent"):
         intent = account.get("payment_intent", params["payment_intent"], param="payment_intent")
         charge = account.get("charge", intent["latest_charge"])
@@ -522,36 +763,79 @@ def create_refund(account: Account, params: Params, path: Params, key: str | Non
         charge = account.get("charge", params["charge"], param="charge")
     left = charge["amount"] - charge["amount_refunded"]
     if left <= 0:
-        raise StripeError(400, f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded")
+        raise StripeError(
+            400, f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded"
+        )
     amount = _int(params, "amount", 1) or left
     if amount > left:
-        raise StripeError(400, f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})", param="amount", code="amount_too_large")
+        raise StripeError(
+            400,
+            f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})",
+            param="amount",
+            code="amount_too_large",
+        )
     if params.get("reason") not in (None, "duplicate", "fraudulent", "requested_by_customer"):
-        raise StripeError(400, "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer", param="reason")
+        raise StripeError(
+            400,
+            "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer",
+            param="reason",
+        )
     charge["amount_refunded"] += amount
     charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-    refund = account.add({
-        "id": new_id("re"), "object": "refund", "amount": amount, "balance_transaction": None, "charge": charge["id"],
-        "created": account.now(), "currency": charge["currency"], "metadata": _metadata({}, params),
-        "payment_intent": charge["payment_intent"], "reason": params.get("reason"), "receipt_number": None, "status": "succeeded",
-    })
+    refund = account.add(
+        {
+            "id": new_id("re"),
+            "object": "refund",
+            "amount": amount,
+            "balance_transaction": None,
+            "charge": charge["id"],
+            "created": account.now(),
+            "currency": charge["currency"],
+            "metadata": _metadata({}, params),
+            "payment_intent": charge["payment_intent"],
+            "reason": params.get("reason"),
+            "receipt_number": None,
+            "status": "succeeded",
+        }
+    )
     account.emit("refund.created", refund, key)
     account.emit("charge.refunded", charge, key)
     return refund
 
 
 def create_webhook_endpoint(account: Account, params: Params, path: Params, key: str | None) -> Any:
-    _allow(params, {"url", "enabled_events", "api_version", "description", "metadata"}, required=("url", "enabled_events"))
+    _allow(
+        params,
+        {"url", "enabled_events", "api_version", "description", "metadata"},
+        required=("url", "enabled_events"),
+    )
     events = params["enabled_events"]
-    if not isinstance(events, list) or not all(isinstance(e, str) and EVENT_NAME.match(e) for e in events):
-        raise StripeError(400, "Invalid enabled_events: must be a list of event types", param="enabled_events")
+    if not isinstance(events, list) or not all(
+        isinstance(e, str) and EVENT_NAME.match(e) for e in events
+    ):
+        raise StripeError(
+            400, "Invalid enabled_events: must be a list of event types", param="enabled_events"
+        )
     if not str(params["url"]).startswith(("https://", "http://")):
-        raise StripeError(400, "Invalid URL: URL must be publicly accessible.", param="url", code="url_invalid")
-    endpoint = account.add({
-        "id": new_id("we"), "object": "webhook_endpoint", "api_version": params.get("api_version"), "application": None,
-        "created": account.now(), "description": params.get("description"), "enabled_events": events, "livemode": False,
-        "metadata": _metadata({}, params), "secret": f"whsec_{secrets.token_hex(16)}", "status": "enabled", "url": params["url"],
-    })
+        raise StripeError(
+            400, "Invalid URL: URL must be publicly accessible.", param="url", code="url_invalid"
+        )
+    endpoint = account.add(
+        {
+            "id": new_id("we"),
+            "object": "webhook_endpoint",
+            "api_version": params.get("api_version"),
+            "application": None,
+            "created": account.now(),
+            "description": params.get("description"),
+            "enabled_events": events,
+            "livemode": False,
+            "metadata": _metadata({}, params),
+            "secret": f"whsec_{secrets.token_hex(16)}",
+            "status": "enabled",
+            "url": params["url"],
+        }
+    )
     return endpoint
 
 
@@ -577,7 +861,10 @@ def _check_key(request: Request, path: str) -> str:
     if scheme.lower() == "basic":
         key = base64.b64decode(value).decode(errors="replace").split(":", 1)[0]
     if not key:
-        raise StripeError(401, "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').")
+        raise StripeError(
+            401,
+            "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+        )
     if not KEY.match(key):
         raise StripeError(401, f"Invalid API Key provided: {_masked(key)}")
     return key
@@ -599,7 +886,8 @@ def _check_permission(account: Account, key: str, method: str, path: str) -> Non
         allowed = needed in granted or f"{resource}_write" in granted
     if not allowed:
         raise StripeError(
-            403, f"The provided key '{_masked(key)}' does not have the required permissions for this endpoint on account "
+            403,
+            f"The provided key '{_masked(key)}' does not have the required permissions for this endpoint on account "
             f"'{account.account_id}'. Having the 'rak_{needed}' permission would allow this request to continue.",
         )
 
@@ -625,7 +913,9 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
             if request.method == "GET":
                 params = decode_form(list(request.query_params.multi_items()))
             else:
-                params = decode_form(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+                params = decode_form(
+                    parse_qsl((await request.body()).decode(), keep_blank_values=True)
+                )
             idem = request.headers.get("idempotency-key") if request.method == "POST" else None
             slot = str(idem)  # Stripe keeps keys per account; the sandbox is one account
             fingerprint = json.dumps([request.url.path, params], sort_keys=True)
@@ -633,8 +923,10 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
                 seen, saved = account.idempotency[slot]
                 if seen != fingerprint:
                     raise StripeError(
-                        400, f"Keys for idempotent requests can only be used with the same parameters they were first used with. "
-                        f"Try using a key other than '{idem}' if you meant to execute a different request.", type="idempotency_error",
+                        400,
+                        f"Keys for idempotent requests can only be used with the same parameters they were first used with. "
+                        f"Try using a key other than '{idem}' if you meant to execute a different request.",
+                        type="idempotency_error",
                     )
                 return JSONResponse(saved)
             body = handler(account, params, dict(request.path_params), idem)
@@ -649,7 +941,11 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
 
 def _take_failure(account: Account, request: Request) -> JSONResponse | None:
     for failure in account.failures:
-        if request.method == failure.method and request.url.path.endswith(failure.path) and failure.times > 0:
+        if (
+            request.method == failure.method
+            and request.url.path.endswith(failure.path)
+            and failure.times > 0
+        ):
             failure.times -= 1
             body = {"error": failure.error or ERRORS.get(failure.status, ERRORS[500])}
             return JSONResponse(body, status_code=failure.status, headers=failure.headers)
@@ -671,7 +967,9 @@ async def settings(request: Request) -> JSONResponse:
     if "frozen_at" in given:
         account.frozen_at = given["frozen_at"]
     if "restricted_key" in given:
-        account.restricted[given["restricted_key"]["key"]] = set(given["restricted_key"]["permissions"])
+        account.restricted[given["restricted_key"]["key"]] = set(
+            given["restricted_key"]["permissions"]
+        )
     return JSONResponse({"ok": True})
 
 
@@ -682,23 +980,29 @@ async def add_failure(request: Request) -> JSONResponse:
 
 
 def create_app() -> Starlette:
-    app = Starlette(routes=[
-        Route("/v1/account", api(get_account), methods=["GET"]),
-        Route("/v1/balance", api(get_balance), methods=["GET"]),
-        Route("/v1/customers", api(list_customers), methods=["GET"]),
-        Route("/v1/customers", api(create_customer), methods=["POST"]),
-        Route("/v1/customers/{customer}", api(update_customer), methods=["POST"]),
-        Route("/v1/products", api(list_products), methods=["GET"]),
-        Route("/v1/products", api(create_product), methods=["POST"]),
-        Route("/v1/prices", api(list_prices), methods=["GET"]),
-        Route("/v1/prices", api(create_price), methods=["POST"]),
-        Route("/v1/payment_links", api(create_payment_link), methods=["POST"]),
-        Route("/v1/refunds", api(create_refund), methods=["POST"]),
-        Route("/v1/webhook_endpoints", api(create_webhook_endpoint), methods=["POST"]),
-        Route("/v1/webhook_endpoints/{webhook_endpoint}", api(delete_webhook_endpoint), methods=["DELETE"]),
-        Route("/__sandbox__/fail", add_failure, methods=["POST"]),
-        Route("/__sandbox__/settings", settings, methods=["POST"]),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/v1/account", api(get_account), methods=["GET"]),
+            Route("/v1/balance", api(get_balance), methods=["GET"]),
+            Route("/v1/customers", api(list_customers), methods=["GET"]),
+            Route("/v1/customers", api(create_customer), methods=["POST"]),
+            Route("/v1/customers/{customer}", api(update_customer), methods=["POST"]),
+            Route("/v1/products", api(list_products), methods=["GET"]),
+            Route("/v1/products", api(create_product), methods=["POST"]),
+            Route("/v1/prices", api(list_prices), methods=["GET"]),
+            Route("/v1/prices", api(create_price), methods=["POST"]),
+            Route("/v1/payment_links", api(create_payment_link), methods=["POST"]),
+            Route("/v1/refunds", api(create_refund), methods=["POST"]),
+            Route("/v1/webhook_endpoints", api(create_webhook_endpoint), methods=["POST"]),
+            Route(
+                "/v1/webhook_endpoints/{webhook_endpoint}",
+                api(delete_webhook_endpoint),
+                methods=["DELETE"],
+            ),
+            Route("/__sandbox__/fail", add_failure, methods=["POST"]),
+            Route("/__sandbox__/settings", settings, methods=["POST"]),
+        ]
+    )
     app.state.stripe = seeded()
     return app
 
@@ -732,7 +1036,9 @@ def signed_delivery(event: Mapping[str, Any], endpoint: Mapping[str, Any]) -> De
     """The POST Stripe makes to ``endpoint`` for ``event``: the event rendered in the
     endpoint's API version, ``Stripe-Signature`` over the exact bytes
     (https://docs.stripe.com/webhooks#verify-manually)."""
-    body = json.dumps({**event, "api_version": endpoint["api_version"] or API_VERSION}, indent=2).encode()
+    body = json.dumps(
+        {**event, "api_version": endpoint["api_version"] or API_VERSION}, indent=2
+    ).encode()
     headers = {
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",

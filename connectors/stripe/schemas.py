@@ -40,7 +40,9 @@ class Customer(_Object):
     name: str | None = Field(None, description="Full name or business name.")
     phone: str | None = Field(None, description="Phone number.")
     description: str | None = Field(None, description="Free-form note.")
-    balance: int = Field(0, description="Credit balance in the smallest currency unit (negative = credit).")
+    balance: int = Field(
+        0, description="Credit balance in the smallest currency unit (negative = credit)."
+    )
     currency: str | None = Field(None, description="Default currency (three-letter ISO code).")
 
 
@@ -62,9 +64,15 @@ class Price(_Object):
     created: int = Field(description="When it was created (Unix seconds).")
     product: str = Field(description="Id of the product.")
     currency: str = Field(description="Three-letter ISO code, lower case.")
-    unit_amount: int | None = Field(None, description="Amount in the smallest currency unit (e.g. cents).")
-    type: Literal["one_time", "recurring"] = Field(description="One-time or recurring (subscription) price.")
-    recurring: dict[str, Any] | None = Field(None, description="Billing interval for recurring prices.")
+    unit_amount: int | None = Field(
+        None, description="Amount in the smallest currency unit (e.g. cents)."
+    )
+    type: Literal["one_time", "recurring"] = Field(
+        description="One-time or recurring (subscription) price."
+    )
+    recurring: dict[str, Any] | None = Field(
+        None, description="Billing interval for recurring prices."
+    )
     nickname: str | None = Field(None, description="Internal name.")
     active: bool = Field(True, description="Whether new purchases may use it.")
 
@@ -85,7 +93,9 @@ class Refund(_Object):
     created: int = Field(description="When it was created (Unix seconds).")
     amount: int = Field(description="Refunded amount in the smallest currency unit.")
     currency: str = Field(description="Three-letter ISO code, lower case.")
-    status: str | None = Field(None, description="pending, requires_action, succeeded, failed or canceled.")
+    status: str | None = Field(
+        None, description="pending, requires_action, succeeded, failed or canceled."
+    )
     charge: str | None = Field(None, description="Id of the refunded charge.")
     payment_intent: str | None = Field(None, description="Id of the refunded payment intent.")
     reason: str | None = Field(None, description="duplicate, fraudulent or requested_by_customer.")
@@ -94,7 +104,9 @@ class Refund(_Object):
 class PaymentIntent(_Object):
     """A payment."""
 
-    object: Literal["payment_intent"] = Field("payment_intent", description="Always 'payment_intent'.")
+    object: Literal["payment_intent"] = Field(
+        "payment_intent", description="Always 'payment_intent'."
+    )
     created: int = Field(description="When it was created (Unix seconds).")
     amount: int = Field(description="Amount in the smallest currency unit.")
     amount_received: int = Field(0, description="Amount received so far.")
@@ -109,17 +121,25 @@ class PaymentIntent(_Object):
 class CheckoutSession(_Object):
     """A completed Checkout page."""
 
-    object: Literal["checkout.session"] = Field("checkout.session", description="Always 'checkout.session'.")
+    object: Literal["checkout.session"] = Field(
+        "checkout.session", description="Always 'checkout.session'."
+    )
     created: int = Field(description="When it was created (Unix seconds).")
     mode: str = Field(description="payment, setup or subscription.")
     status: str | None = Field(None, description="open, complete or expired.")
     payment_status: str = Field(description="paid, unpaid or no_payment_required.")
     amount_total: int | None = Field(None, description="Total in the smallest currency unit.")
     currency: str | None = Field(None, description="Three-letter ISO code, lower case.")
-    customer: str | None = Field(None, description="Id of the customer, if one was created or given.")
-    customer_details: dict[str, Any] | None = Field(None, description="E-mail, name, address the customer entered.")
+    customer: str | None = Field(
+        None, description="Id of the customer, if one was created or given."
+    )
+    customer_details: dict[str, Any] | None = Field(
+        None, description="E-mail, name, address the customer entered."
+    )
     payment_intent: str | None = Field(None, description="Id of the payment intent (payment mode).")
-    client_reference_id: str | None = Field(None, description="Your reference passed to the session.")
+    client_reference_id: str | None = Field(
+        None, description="Your reference passed to the session."
+    )
 
 
 class Invoice(_Object):
@@ -134,12 +154,16 @@ class Invoice(_Object):
     currency: str = Field(description="Three-letter ISO code, lower case.")
     status: str | None = Field(None, description="draft, open, paid, uncollectible or void.")
     number: str | None = Field(None, description="The invoice number.")
-    hosted_invoice_url: str | None = Field(None, description="Page where the customer can see and pay it.")
+    hosted_invoice_url: str | None = Field(
+        None, description="Page where the customer can see and pay it."
+    )
     invoice_pdf: str | None = Field(None, description="Link to the PDF.")
 
 
 class _Event(BaseModel):
-    event_id: str = Field(description="Id of the Stripe event (evt_...): the same event may be delivered twice.")
+    event_id: str = Field(
+        description="Id of the Stripe event (evt_...): the same event may be delivered twice."
+    )
     event_type: str = Field(description="The event type, e.g. 'customer.created'.")
     event_created: int = Field(description="When the event happened (Unix seconds).")
 
@@ -164,14 +188,18 @@ class FindCustomerOutput(BaseModel):
     """The customer found, if any."""
 
     found: bool = Field(description="True when a customer has this e-mail address.")
-    customer: Customer | None = Field(None, description="The most recently created customer with this e-mail.")
+    customer: Customer | None = Field(
+        None, description="The most recently created customer with this e-mail."
+    )
 
 
 # -- inputs ------------------------------------------------------------------------------
 
 
 class CustomerFields(_Input):
-    email: str | None = Field(None, max_length=512, description="E-mail address.", examples=["ada@example.com"])
+    email: str | None = Field(
+        None, max_length=512, description="E-mail address.", examples=["ada@example.com"]
+    )
     name: str | None = Field(None, max_length=256, description="Full name or business name.")
     phone: str | None = Field(None, max_length=20, description="Phone number.")
     description: str | None = Field(None, description="Free-form note, shown in the Dashboard.")
@@ -185,7 +213,11 @@ class CreateCustomerInput(CustomerFields):
 class UpdateCustomerInput(CustomerFields):
     """Fields to change; fields left empty are not changed."""
 
-    customer: str = Field(description="Id of the customer (cus_...).", pattern=r"^cus_\w+$", json_schema_extra=dynamic("customers"))
+    customer: str = Field(
+        description="Id of the customer (cus_...).",
+        pattern=r"^cus_\w+$",
+        json_schema_extra=dynamic("customers"),
+    )
 
 
 class FindCustomerInput(_Input):
@@ -206,13 +238,22 @@ class CreateProductInput(_Input):
 class CreatePriceInput(_Input):
     """A new price for a product."""
 
-    product: str = Field(description="Id of the product (prod_...).", json_schema_extra=dynamic("products"))
-    currency: str = Field(description="Three-letter ISO currency code, e.g. usd.", pattern=r"^[a-zA-Z]{3}$")
-    unit_amount: int = Field(ge=0, description="Amount in the smallest currency unit, e.g. 1999 for $19.99.")
-    recurring_interval: Literal["day", "week", "month", "year"] | None = Field(
-        None, description="Bill every day/week/month/year (a subscription price); empty for a one-time price."
+    product: str = Field(
+        description="Id of the product (prod_...).", json_schema_extra=dynamic("products")
     )
-    recurring_interval_count: int | None = Field(None, ge=1, description="Bill every N intervals (default 1).")
+    currency: str = Field(
+        description="Three-letter ISO currency code, e.g. usd.", pattern=r"^[a-zA-Z]{3}$"
+    )
+    unit_amount: int = Field(
+        ge=0, description="Amount in the smallest currency unit, e.g. 1999 for $19.99."
+    )
+    recurring_interval: Literal["day", "week", "month", "year"] | None = Field(
+        None,
+        description="Bill every day/week/month/year (a subscription price); empty for a one-time price.",
+    )
+    recurring_interval_count: int | None = Field(
+        None, ge=1, description="Bill every N intervals (default 1)."
+    )
     nickname: str | None = Field(None, description="Internal name, not shown to customers.")
     metadata: Metadata | None = Field(None, description=METADATA)
 
@@ -223,24 +264,38 @@ class CreatePriceInput(_Input):
 
 
 class LineItem(_Input):
-    price: str = Field(description="Id of the price (price_...).", json_schema_extra=dynamic("prices"))
+    price: str = Field(
+        description="Id of the price (price_...).", json_schema_extra=dynamic("prices")
+    )
     quantity: int = Field(1, ge=1, description="How many.")
 
 
 class CreatePaymentLinkInput(_Input):
     """A payment page for one or more prices."""
 
-    line_items: list[LineItem] = Field(min_length=1, max_length=20, description="What the customer buys.")
+    line_items: list[LineItem] = Field(
+        min_length=1, max_length=20, description="What the customer buys."
+    )
     metadata: Metadata | None = Field(None, description=METADATA)
 
 
 class CreateRefundInput(_Input):
     """Refund a payment, in full or in part."""
 
-    payment_intent: str | None = Field(None, description="Id of the payment intent to refund (pi_...).")
-    charge: str | None = Field(None, description="Id of the charge to refund (ch_...), instead of a payment intent.")
-    amount: int | None = Field(None, ge=1, description="Amount to refund in the smallest currency unit; empty for the rest.")
-    reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = Field(None, description="Why.")
+    payment_intent: str | None = Field(
+        None, description="Id of the payment intent to refund (pi_...)."
+    )
+    charge: str | None = Field(
+        None, description="Id of the charge to refund (ch_...), instead of a payment intent."
+    )
+    amount: int | None = Field(
+        None,
+        ge=1,
+        description="Amount to refund in the smallest currency unit; empty for the rest.",
+    )
+    reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = Field(
+        None, description="Why."
+    )
     metadata: Metadata | None = Field(None, description=METADATA)
 
     @model_validator(mode="after")

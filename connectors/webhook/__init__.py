@@ -50,12 +50,19 @@ class CatchHookOutput(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     method: str = Field("POST", description="HTTP method.")
-    headers: dict[str, str] = Field(default_factory=dict, description="Request headers, lower-case names.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Request headers, lower-case names."
+    )
     query: dict[str, str] = Field(default_factory=dict, description="Query-string parameters.")
     body: Any = Field(None, description="The body: parsed JSON, form fields, or text.")
 
 
-def verify(request: IncomingRequest, inputs: CatchHookInput, state: Mapping[str, Any], credentials: Mapping[str, Any]) -> None:
+def verify(
+    request: IncomingRequest,
+    inputs: CatchHookInput,
+    state: Mapping[str, Any],
+    credentials: Mapping[str, Any],
+) -> None:
     if inputs.verification == "none":
         return
     secret = inputs.secret.get_secret_value() if inputs.secret else ""
@@ -71,7 +78,9 @@ def verify(request: IncomingRequest, inputs: CatchHookInput, state: Mapping[str,
         raise WebhookVerificationError(f"The {inputs.header} header does not match.")
 
 
-async def parse(request: IncomingRequest, inputs: CatchHookInput, state: Mapping[str, Any]) -> WebhookReply:
+async def parse(
+    request: IncomingRequest, inputs: CatchHookInput, state: Mapping[str, Any]
+) -> WebhookReply:
     event = {
         "method": request.method,
         "headers": {k: v for k, v in request.headers.items() if k != inputs.header.lower()},
@@ -92,6 +101,7 @@ catch_hook = InstantTrigger(
     verify=verify,
     methods=("GET", "POST", "PUT", "PATCH", "DELETE"),
 )
+
 
 class RespondInput(BaseModel):
     """The answer a synchronous webhook sends back."""

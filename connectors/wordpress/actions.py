@@ -88,7 +88,10 @@ async def find_term(ctx: OperationContext, taxonomy: Taxonomy, name: str) -> dic
     search = html.escape(name.strip(), quote=False)
     items, _, _ = await get_page(ctx, TERM_ROUTES[taxonomy], search=search, per_page=100)
     wanted = name.strip().casefold()
-    return next((t for t in items if html.unescape(t["name"]).casefold() == wanted or t["slug"] == wanted), None)
+    return next(
+        (t for t in items if html.unescape(t["name"]).casefold() == wanted or t["slug"] == wanted),
+        None,
+    )
 
 
 async def create_term(
@@ -101,14 +104,21 @@ async def create_term(
         return clean(await ctx.http.post(url(ctx, route), json={"name": name, **fields})), True
     except UpstreamError as exc:
         body = exc.body if isinstance(exc.body, dict) else {}
-        existing = (body.get("data") or {}).get("term_id") if body.get("code") == "term_exists" else None
+        existing = (
+            (body.get("data") or {}).get("term_id") if body.get("code") == "term_exists" else None
+        )
         if existing is None:
             raise
         return clean(await ctx.http.get(url(ctx, f"{route}/{int(existing)}"))), False
 
 
 async def term_ids(
-    ctx: OperationContext, taxonomy: Taxonomy, values: Iterable[int | str], *, create: bool, field: str
+    ctx: OperationContext,
+    taxonomy: Taxonomy,
+    values: Iterable[int | str],
+    *,
+    create: bool,
+    field: str,
 ) -> list[int]:
     """Ids for a mix of ids (numbers) and names (text)."""
     ids: list[int] = []
@@ -129,17 +139,23 @@ async def term_ids(
             f"no {taxonomy} named {', '.join(repr(m) for m in missing)} on the site; create it in "
             "WordPress or turn on 'create missing categories and tags'"
         )
-        raise InvalidInputError(f"{field}: {message}", errors=[{"field": field, "message": message}])
+        raise InvalidInputError(
+            f"{field}: {message}", errors=[{"field": field, "message": message}]
+        )
     return list(dict.fromkeys(ids))
 
 
-async def _terms_body(ctx: OperationContext, inputs: CreatePostInput | UpdatePostInput) -> dict[str, Any]:
+async def _terms_body(
+    ctx: OperationContext, inputs: CreatePostInput | UpdatePostInput
+) -> dict[str, Any]:
     body: dict[str, Any] = {}
     pairs: tuple[tuple[str, Taxonomy], ...] = (("categories", "category"), ("tags", "tag"))
     for field, taxonomy in pairs:
         values = getattr(inputs, field)
         if values is not None:
-            body[field] = await term_ids(ctx, taxonomy, values, create=inputs.create_missing_terms, field=field)
+            body[field] = await term_ids(
+                ctx, taxonomy, values, create=inputs.create_missing_terms, field=field
+            )
     return body
 
 
@@ -166,7 +182,12 @@ async def update_post(ctx: OperationContext, inputs: UpdatePostInput) -> dict[st
 async def find_posts(ctx: OperationContext, inputs: FindPostsInput) -> dict[str, Any]:
     """Posts matching words or a slug, newest first."""
     posts, total, _ = await get_page(
-        ctx, "wp/v2/posts", search=inputs.search, slug=inputs.slug, status=inputs.status, per_page=inputs.limit
+        ctx,
+        "wp/v2/posts",
+        search=inputs.search,
+        slug=inputs.slug,
+        status=inputs.status,
+        per_page=inputs.limit,
     )
     return {"posts": posts, "count": len(posts), "total": total}
 
@@ -178,7 +199,9 @@ async def create_page(ctx: OperationContext, inputs: CreatePageInput) -> dict[st
 
 async def delete_post(ctx: OperationContext, inputs: DeletePostInput) -> dict[str, Any]:
     """Move a post to the trash, or delete it for good with ``force``."""
-    answer = await ctx.http.delete(url(ctx, f"wp/v2/posts/{inputs.post_id}", force=inputs.force or None))
+    answer = await ctx.http.delete(
+        url(ctx, f"wp/v2/posts/{inputs.post_id}", force=inputs.force or None)
+    )
     if inputs.force:
         return {"id": inputs.post_id, "deleted": True, "post": clean(answer["previous"])}
     return {"id": inputs.post_id, "deleted": False, "post": clean(answer)}
@@ -187,14 +210,20 @@ async def delete_post(ctx: OperationContext, inputs: DeletePostInput) -> dict[st
 # -- terms, comments -------------------------------------------------------------------
 
 
-async def find_or_create_term(ctx: OperationContext, inputs: FindOrCreateTermInput) -> dict[str, Any]:
+async def find_or_create_term(
+    ctx: OperationContext, inputs: FindOrCreateTermInput
+) -> dict[str, Any]:
     """A category or tag by name, created when missing (unless turned off)."""
     term = await find_term(ctx, inputs.taxonomy, inputs.name)
     if term is not None:
         return {**term, "created": False}
     if not inputs.create_if_missing:
-        raise UpstreamError(f"WordPress has no {inputs.taxonomy} named '{inputs.name}'.", status=404)
-    extra = inputs.model_dump(include={"description", "parent"}, exclude_none=True)  # plain strings here
+        raise UpstreamError(
+            f"WordPress has no {inputs.taxonomy} named '{inputs.name}'.", status=404
+        )
+    extra = inputs.model_dump(
+        include={"description", "parent"}, exclude_none=True
+    )  # plain strings here
     term, created = await create_term(ctx, inputs.taxonomy, inputs.name, **extra)
     return {**term, "created": created}
 
@@ -208,7 +237,9 @@ async def create_comment(ctx: OperationContext, inputs: CreateCommentInput) -> d
 
 
 def _bad_source(message: str) -> InvalidInputError:
-    return InvalidInputError(f"source_url: {message}", errors=[{"field": "source_url", "message": message}])
+    return InvalidInputError(
+        f"source_url: {message}", errors=[{"field": "source_url", "message": message}]
+    )
 
 
 async def _download(ctx: OperationContext, source_url: str) -> tuple[bytes, str, str]:
@@ -224,7 +255,9 @@ async def _download(ctx: OperationContext, source_url: str) -> tuple[bytes, str,
         if is_forbidden_cause(exc):
             raise forbidden(request.url.host) from None
         reason = str(exc) or type(exc).__name__
-        raise NetworkError(f"source_url: could not download from {request.url.host} ({reason})") from None
+        raise NetworkError(
+            f"source_url: could not download from {request.url.host} ({reason})"
+        ) from None
     try:
         if response.status_code >= 400:
             raise _bad_source(f"the download answered HTTP {response.status_code}")
@@ -255,9 +288,13 @@ async def _file(ctx: OperationContext, inputs: UploadMediaInput) -> tuple[bytes,
     try:
         data, content_type = inputs.decoded()
     except ValueError as exc:
-        raise InvalidInputError(str(exc), errors=[{"field": "file_base64", "message": str(exc)}]) from None
+        raise InvalidInputError(
+            str(exc), errors=[{"field": "file_base64", "message": str(exc)}]
+        ) from None
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidInputError(f"file_base64: the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+        raise InvalidInputError(
+            f"file_base64: the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB"
+        )
     return data, content_type, ""
 
 
@@ -273,15 +310,22 @@ async def upload_media(ctx: OperationContext, inputs: UploadMediaInput) -> dict[
             errors=[{"field": "content_type", "message": "unknown file type"}],
         )
     filename = _filename(name, content_type)
-    headers = {"Content-Type": content_type, "Content-Disposition": f'attachment; filename="{filename}"'}
-    media: dict[str, Any] = await ctx.http.post(url(ctx, "wp/v2/media"), content=data, headers=headers)
+    headers = {
+        "Content-Type": content_type,
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    }
+    media: dict[str, Any] = await ctx.http.post(
+        url(ctx, "wp/v2/media"), content=data, headers=headers
+    )
     details = wp_body(inputs, include={"title", "alt_text", "caption", "description", "post"})
     if details:
         media = await ctx.http.post(url(ctx, f"wp/v2/media/{media['id']}"), json=details)
     return dict(clean(media))
 
 
-def _action(key: str, name: str, perform: Any, input: type[BaseModel], output: type[BaseModel], **kw: Any) -> Action:
+def _action(
+    key: str, name: str, perform: Any, input: type[BaseModel], output: type[BaseModel], **kw: Any
+) -> Action:
     return Action(
         key=key,
         name=name,
@@ -300,20 +344,77 @@ PIXEL = (
 )
 
 ACTIONS: tuple[Action, ...] = (
-    _action("create_post", "Create post", create_post, CreatePostInput, Post, example={
-        "title": "Hello from Cellwright", "content": "<p>Our first automated post.</p>", "status": "publish",
-        "categories": "News, Announcements", "tags": ["cellwright"]}),
-    _action("update_post", "Update post", update_post, UpdatePostInput, Post, idempotent=True,
-            example={"post_id": 4, "title": "An edited title", "status": "publish"}),
-    _action("find_posts", "Find posts", find_posts, FindPostsInput, FoundPosts, idempotent=True,
-            example={"search": "fixture"}),
-    _action("create_page", "Create page", create_page, CreatePageInput, Page,
-            example={"title": "About us", "content": "Who we are and what we do.", "status": "publish"}),
-    _action("delete_post", "Delete post", delete_post, DeletePostInput, DeletedPost, example={"post_id": 4}),
-    _action("find_or_create_term", "Find or create category/tag", find_or_create_term, FindOrCreateTermInput,
-            TermResult, idempotent=True, example={"taxonomy": "category", "name": "News"}),
-    _action("upload_media", "Upload media", upload_media, UploadMediaInput, Media,
-            example={"file_base64": PIXEL, "filename": "pixel.png", "alt_text": "A single pixel"}),
-    _action("create_comment", "Create comment", create_comment, CreateCommentInput, Comment,
-            example={"post": 4, "content": "Thanks for this post!"}),
+    _action(
+        "create_post",
+        "Create post",
+        create_post,
+        CreatePostInput,
+        Post,
+        example={
+            "title": "Hello from Cellwright",
+            "content": "<p>Our first automated post.</p>",
+            "status": "publish",
+            "categories": "News, Announcements",
+            "tags": ["cellwright"],
+        },
+    ),
+    _action(
+        "update_post",
+        "Update post",
+        update_post,
+        UpdatePostInput,
+        Post,
+        idempotent=True,
+        example={"post_id": 4, "title": "An edited title", "status": "publish"},
+    ),
+    _action(
+        "find_posts",
+        "Find posts",
+        find_posts,
+        FindPostsInput,
+        FoundPosts,
+        idempotent=True,
+        example={"search": "fixture"},
+    ),
+    _action(
+        "create_page",
+        "Create page",
+        create_page,
+        CreatePageInput,
+        Page,
+        example={"title": "About us", "content": "Who we are and what we do.", "status": "publish"},
+    ),
+    _action(
+        "delete_post",
+        "Delete post",
+        delete_post,
+        DeletePostInput,
+        DeletedPost,
+        example={"post_id": 4},
+    ),
+    _action(
+        "find_or_create_term",
+        "Find or create category/tag",
+        find_or_create_term,
+        FindOrCreateTermInput,
+        TermResult,
+        idempotent=True,
+        example={"taxonomy": "category", "name": "News"},
+    ),
+    _action(
+        "upload_media",
+        "Upload media",
+        upload_media,
+        UploadMediaInput,
+        Media,
+        example={"file_base64": PIXEL, "filename": "pixel.png", "alt_text": "A single pixel"},
+    ),
+    _action(
+        "create_comment",
+        "Create comment",
+        create_comment,
+        CreateCommentInput,
+        Comment,
+        example={"post": 4, "content": "Thanks for this post!"},
+    ),
 )

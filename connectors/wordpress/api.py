@@ -28,7 +28,9 @@ DEFAULT_API_ROOT = "wp-json/"
 """Assumed when a connection has no discovered root (pretty permalinks, the common case)."""
 API_LINK_REL = "https://api.w.org/"
 
-AUTH_CODES = frozenset({"rest_not_logged_in", "incorrect_password", "invalid_username", "invalid_email"})
+AUTH_CODES = frozenset(
+    {"rest_not_logged_in", "incorrect_password", "invalid_username", "invalid_email"}
+)
 PERMISSION_PREFIXES = ("rest_cannot_", "rest_forbidden")
 """Core's permission errors: ``rest_cannot_create`` / ``_edit`` / ``_delete`` …, ``rest_forbidden``
 (a route's permission check said no), ``rest_forbidden_param`` / ``_context`` …"""
@@ -81,7 +83,9 @@ def clean(item: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def get_page(ctx: OperationContext, route: str, **params: Any) -> tuple[list[dict[str, Any]], int, int]:
+async def get_page(
+    ctx: OperationContext, route: str, **params: Any
+) -> tuple[list[dict[str, Any]], int, int]:
     """One page of a collection: items, ``X-WP-Total`` and ``X-WP-TotalPages``."""
     response = await ctx.http.request("GET", url(ctx, route, **params))
     items = response.json() if response.content else []
@@ -112,7 +116,11 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
     """
     status = response.status_code
     target = response.request.url
-    if status == 404 and not isinstance(body, Mapping) and ("rest_route" in target.params or "/wp-json" in target.path):
+    if (
+        status == 404
+        and not isinstance(body, Mapping)
+        and ("rest_route" in target.params or "/wp-json" in target.path)
+    ):
         return UpstreamError(
             f"WordPress: {route_of(target)} answered with a web page, not the REST API (HTTP 404). If the site's "
             "permalink settings changed, test the connection again so it finds the API root.",
@@ -148,12 +156,16 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
     if code == "rest_invalid_param" and isinstance(params, Mapping):
         errors = [{"field": str(k), "message": _text(v)} for k, v in params.items()]
         # WordPress's own messages often start with the name ("per_page must be between…").
-        listed = "; ".join(e["message"] if e["message"].startswith(e["field"]) else f"{e['field']}: {e['message']}"
-                           for e in errors)
+        listed = "; ".join(
+            e["message"] if e["message"].startswith(e["field"]) else f"{e['field']}: {e['message']}"
+            for e in errors
+        )
         return InvalidInputError(f"WordPress rejected {listed}", errors=errors, status=status)
     if code == "rest_missing_callback_param" and isinstance(params, list):
         errors = [{"field": str(p), "message": "required"} for p in params]
-        return InvalidInputError(f"WordPress needs {', '.join(map(str, params))}.", errors=errors, status=status)
+        return InvalidInputError(
+            f"WordPress needs {', '.join(map(str, params))}.", errors=errors, status=status
+        )
     where = route_of(target)
     if status == 404:
         text = f"WordPress found nothing at {where}: {message} ({code})"

@@ -42,7 +42,9 @@ class WordPressCredentials(BaseModel):
         "when WordPress lives in a folder). The REST API root is discovered from it.",
         examples=["https://example.com"],
     )
-    username: str = Field(description="The WordPress user name (or e-mail) the application password belongs to.")
+    username: str = Field(
+        description="The WordPress user name (or e-mail) the application password belongs to."
+    )
     application_password: SecretStr = Field(
         description="An application password from Users → Profile → Application Passwords "
         "(not your login password). Spaces are fine."
@@ -66,7 +68,9 @@ def normalize_site_url(value: str, *, allow_insecure: bool = False) -> str:
         text = "https://" + text
     url = httpx.URL(text)
     if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"'{value}' is not a web address; enter the site's address, e.g. https://example.com")
+        raise ValueError(
+            f"'{value}' is not a web address; enter the site's address, e.g. https://example.com"
+        )
     if url.scheme == "http" and not allow_insecure and url.host != SANDBOX_HOST:
         raise ValueError(
             f"{value} uses plain http://: the application password would travel unencrypted. "
@@ -81,7 +85,8 @@ def site_base(credentials: Mapping[str, Any]) -> str:
     """``App.base_url``: the normalized site address (operations add the API root)."""
     try:
         return normalize_site_url(
-            str(credentials.get("site_url") or ""), allow_insecure=bool(credentials.get("allow_insecure_http"))
+            str(credentials.get("site_url") or ""),
+            allow_insecure=bool(credentials.get("allow_insecure_http")),
         )
     except ValueError as exc:
         raise ConfigurationError(f"WordPress connection: {exc}") from None
@@ -96,7 +101,7 @@ def relative_root(base: str, advertised: str) -> str:
     """
     base = base if base.endswith("/") else base + "/"
     if advertised.startswith(base):
-        return advertised[len(base):]
+        return advertised[len(base) :]
     site, root = httpx.URL(base), httpx.URL(advertised)
     same_site = root.host.removeprefix("www.") == site.host.removeprefix("www.")
     if not same_site or (root.scheme != "https" and site.scheme == "https"):

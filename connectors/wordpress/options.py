@@ -28,7 +28,10 @@ def _terms(route: str) -> Any:
         # ids, not names: a post's categories and tags fields take both, and an id never
         # matches a second term the way a name can
         terms = await _collection(ctx, route, orderby="name", hide_empty=False)
-        return [Option(value=int(t["id"]), label=html.unescape(str(t.get("name") or t["id"]))) for t in terms]
+        return [
+            Option(value=int(t["id"]), label=html.unescape(str(t.get("name") or t["id"])))
+            for t in terms
+        ]
 
     fetch.__doc__ = f"Every term of ``{route}``, by name."
     return fetch
@@ -36,9 +39,14 @@ def _terms(route: str) -> Any:
 
 async def posts(ctx: OperationContext, values: Mapping[str, Any]) -> list[Option]:
     """The newest published posts (``wp/v2/posts``)."""
-    found, _, _ = await get_page(ctx, "wp/v2/posts", per_page=PER_PAGE, orderby="date", order="desc")
+    found, _, _ = await get_page(
+        ctx, "wp/v2/posts", per_page=PER_PAGE, orderby="date", order="desc"
+    )
     return [
-        Option(value=int(p["id"]), label=f"{html.unescape(str((p.get('title') or {}).get('rendered') or '(no title)'))} ({p['id']})")
+        Option(
+            value=int(p["id"]),
+            label=f"{html.unescape(str((p.get('title') or {}).get('rendered') or '(no title)'))} ({p['id']})",
+        )
         for p in found
     ]
 

@@ -61,7 +61,9 @@ LOGINS = {
     SUBSCRIBER_CREDENTIALS["username"]: (2, SUBSCRIBER_CREDENTIALS["application_password"]),
 }
 """Login (user name or e-mail) → (user id, its application password)."""
-DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::\d{2})?)?$")
+DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::\d{2})?)?$"
+)
 TINY_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
@@ -84,8 +86,19 @@ def _check(name: str, value: Any, schema: dict[str, Any]) -> tuple[Any, str | No
             value = [v for v in re.split(r"[,\s]+", value) if v]
     if "object" in types and isinstance(value, str) and "raw" in schema.get("properties", {}):
         return value, None  # title, content…: validate_callback is null, strings are accepted
-    kinds = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict, "null": type(None)}
-    matches = [t for t in types if isinstance(value, kinds[t]) and not (t == "integer" and isinstance(value, bool))]
+    kinds = {
+        "string": str,
+        "integer": int,
+        "boolean": bool,
+        "array": list,
+        "object": dict,
+        "null": type(None),
+    }
+    matches = [
+        t
+        for t in types
+        if isinstance(value, kinds[t]) and not (t == "integer" and isinstance(value, bool))
+    ]
     if types and not matches:
         return value, f"{name} is not of type {','.join(types)}."
     if "enum" in schema and value not in schema["enum"]:
@@ -111,7 +124,9 @@ def validate(args: dict[str, Any], params: dict[str, Any]) -> dict[str, Any] | R
     missing = [n for n, s in args.items() if s.get("required") and n not in params]
     if missing:
         listed = ", ".join(missing)
-        return wp_error("rest_missing_callback_param", f"Missing parameter(s): {listed}", 400, params=missing)
+        return wp_error(
+            "rest_missing_callback_param", f"Missing parameter(s): {listed}", 400, params=missing
+        )
     problems: dict[str, str] = {}
     for name, schema in args.items():
         if name in params:
@@ -119,7 +134,12 @@ def validate(args: dict[str, Any], params: dict[str, Any]) -> dict[str, Any] | R
             if problem:
                 problems[name] = problem
     if problems:
-        return wp_error("rest_invalid_param", f"Invalid parameter(s): {', '.join(problems)}", 400, params=problems)
+        return wp_error(
+            "rest_invalid_param",
+            f"Invalid parameter(s): {', '.join(problems)}",
+            400,
+            params=problems,
+        )
     return params
 
 
@@ -136,14 +156,22 @@ def _user(site: Site, request: Request) -> int | None | Response:
     if scheme.lower() != "basic":
         return None
     try:
-        login, _, password = base64.b64decode(value, validate=True).decode("utf-8", "replace").partition(":")
+        login, _, password = (
+            base64.b64decode(value, validate=True).decode("utf-8", "replace").partition(":")
+        )
     except ValueError:
         login = password = ""
     if login not in LOGINS:
-        return wp_error("invalid_username", "Unknown username. Check again or try your email address.", 401)
+        return wp_error(
+            "invalid_username", "Unknown username. Check again or try your email address.", 401
+        )
     user, expected = LOGINS[login]
-    if re.sub(r"[^a-z\d]", "", password, flags=re.I) != re.sub(r"[^a-z\d]", "", expected, flags=re.I):
-        return wp_error("incorrect_password", "The provided password is an invalid application password.", 401)
+    if re.sub(r"[^a-z\d]", "", password, flags=re.I) != re.sub(
+        r"[^a-z\d]", "", expected, flags=re.I
+    ):
+        return wp_error(
+            "incorrect_password", "The provided password is an invalid application password.", 401
+        )
     return user
 
 
@@ -152,7 +180,10 @@ async def dispatch(request: Request, route: str) -> Response:
     if site.fail_next:
         fail, site.fail_next = site.fail_next, None
         headers = {"Retry-After": str(fail["retry_after"])} if "retry_after" in fail else {}
-        code, message = fail.get("code", "sandbox_failure"), fail.get("message", "Simulated failure.")
+        code, message = (
+            fail.get("code", "sandbox_failure"),
+            fail.get("message", "Simulated failure."),
+        )
         response = wp_error(code, message, fail["status"])
         response.headers.update(headers)
         return response
@@ -160,12 +191,16 @@ async def dispatch(request: Request, route: str) -> Response:
     if isinstance(user, Response):
         return user
     route = "/" + route.strip("/")
-    found = next(((m, pattern, spec) for regex, pattern, spec in ROUTES if (m := regex.match(route))), None)
+    found = next(
+        ((m, pattern, spec) for regex, pattern, spec in ROUTES if (m := regex.match(route))), None
+    )
     method = "GET" if request.method == "HEAD" else request.method
     endpoint = found and next((e for e in found[2]["endpoints"] if method in e["methods"]), None)
     handler = found and HANDLERS.get((found[1], method))
     if not found or not endpoint or not handler:
-        return wp_error("rest_no_route", "No route was found matching the URL and request method.", 404)
+        return wp_error(
+            "rest_no_route", "No route was found matching the URL and request method.", 404
+        )
     params: dict[str, Any] = {k: v for k, v in request.query_params.items() if k != "rest_route"}
     if "json" in request.headers.get("content-type", ""):
         try:
@@ -216,13 +251,15 @@ async def third_party_file(request: Request) -> Response:
 
 def create_app() -> Starlette:
     """A fresh simulated site."""
-    app = Starlette(routes=[
-        Route("/", home, methods=METHODS),
-        Route("/index.php", home, methods=METHODS),
-        Route("/wp-json", pretty_route, methods=METHODS),
-        Route("/wp-json/{route:path}", pretty_route, methods=METHODS),
-        Route("/__sandbox__/control", control, methods=["POST"]),
-        Route("/__sandbox__/files/{name}", third_party_file, methods=["GET"]),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/", home, methods=METHODS),
+            Route("/index.php", home, methods=METHODS),
+            Route("/wp-json", pretty_route, methods=METHODS),
+            Route("/wp-json/{route:path}", pretty_route, methods=METHODS),
+            Route("/__sandbox__/control", control, methods=["POST"]),
+            Route("/__sandbox__/files/{name}", third_party_file, methods=["GET"]),
+        ]
+    )
     app.state.site = Site()
     return app

@@ -51,22 +51,31 @@ class Rendered(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     rendered: str = Field("", description="The HTML shown on the site.")
-    raw: str | None = Field(None, description="The text as stored (only returned to users who can edit it).")
+    raw: str | None = Field(
+        None, description="The text as stored (only returned to users who can edit it)."
+    )
 
 
 class _Item(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: int = Field(description="The item's id.")
-    date: str | None = Field(None, description="Publication date in the site's time zone (ISO 8601, no offset).")
+    date: str | None = Field(
+        None, description="Publication date in the site's time zone (ISO 8601, no offset)."
+    )
     date_gmt: str | None = Field(None, description="Publication date in GMT (ISO 8601, no offset).")
     modified: str | None = Field(None, description="Last change in the site's time zone.")
     modified_gmt: str | None = Field(None, description="Last change in GMT.")
     slug: str = Field("", description="The URL-friendly name.")
-    status: str = Field(description="publish, future, draft, pending, private, trash, or inherit (media).")
+    status: str = Field(
+        description="publish, future, draft, pending, private, trash, or inherit (media)."
+    )
     type: str = Field(description="post, page or attachment.")
     link: str = Field("", description="The public URL.")
     title: Rendered = Field(description="The title.")
-    title_text: str = Field("", description="The title as plain text: HTML entities such as &#8217; decoded, tags removed.")
+    title_text: str = Field(
+        "",
+        description="The title as plain text: HTML entities such as &#8217; decoded, tags removed.",
+    )
     author: int = Field(0, description="The author's user id.")
 
 
@@ -99,7 +108,9 @@ class Media(_Item):
     mime_type: str = Field(description="The file's content type, e.g. image/jpeg.")
     media_type: str = Field(description="image or file.")
     alt_text: str = Field("", description="Alternative text for images.")
-    caption: Rendered = Field(default_factory=lambda: Rendered(rendered="", raw=None), description="The caption.")
+    caption: Rendered = Field(
+        default_factory=lambda: Rendered(rendered="", raw=None), description="The caption."
+    )
     description: Rendered = Field(
         default_factory=lambda: Rendered(rendered="", raw=None), description="The description."
     )
@@ -170,7 +181,9 @@ class _Terms(BaseModel):
         examples=[["News", "Events"]],
         json_schema_extra=dynamic("categories"),
     )
-    tags: TermList = Field(None, description="Tags: names (text) or ids (numbers).", json_schema_extra=dynamic("tags"))
+    tags: TermList = Field(
+        None, description="Tags: names (text) or ids (numbers).", json_schema_extra=dynamic("tags")
+    )
     create_missing_terms: bool = Field(
         True,
         description="Create categories and tags given by name that do not exist yet. Off: the step "
@@ -182,16 +195,24 @@ class _Content(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str | None = Field(None, description="The title (plain text).")
     content: str | None = Field(
-        None, description="The body as HTML, e.g. <p>Hello</p>. Plain text works too: WordPress adds paragraphs."
+        None,
+        description="The body as HTML, e.g. <p>Hello</p>. Plain text works too: WordPress adds paragraphs.",
     )
     excerpt: str | None = Field(None, description="A short summary shown in lists and feeds.")
     status: PostStatus | None = Field(
-        None, description="publish: live now. draft: saved only. pending: awaits review. private: "
-        "editors only. future: scheduled for 'date'."
+        None,
+        description="publish: live now. draft: saved only. pending: awaits review. private: "
+        "editors only. future: scheduled for 'date'.",
     )
-    slug: str | None = Field(None, description="The URL-friendly name; made from the title when empty.")
-    author: int | None = Field(None, description="The author's user id; the connected user when empty.")
-    featured_media: int | None = Field(None, description="The id of a media item to use as the featured image.")
+    slug: str | None = Field(
+        None, description="The URL-friendly name; made from the title when empty."
+    )
+    author: int | None = Field(
+        None, description="The author's user id; the connected user when empty."
+    )
+    featured_media: int | None = Field(
+        None, description="The id of a media item to use as the featured image."
+    )
     date: datetime | None = Field(
         None,
         description="Publication date. With a time zone (2026-05-01T09:00:00Z) it is exact; without, "
@@ -203,11 +224,15 @@ class CreatePostInput(_Terms, _Content):
     """A new post."""
 
     title: str = Field(description="The title (plain text).")
-    status: PostStatus = Field("draft", description="publish, draft (default), pending, private or future.")
+    status: PostStatus = Field(
+        "draft", description="publish, draft (default), pending, private or future."
+    )
 
 
 class _PostId(BaseModel):
-    post_id: int = Field(gt=0, description="The id of the post to change.", json_schema_extra=dynamic("posts"))
+    post_id: int = Field(
+        gt=0, description="The id of the post to change.", json_schema_extra=dynamic("posts")
+    )
 
 
 class UpdatePostInput(_Terms, _Content, _PostId):
@@ -218,7 +243,9 @@ class CreatePageInput(_Content):
     """A new page."""
 
     title: str = Field(description="The title (plain text).")
-    status: PostStatus = Field("draft", description="publish, draft (default), pending, private or future.")
+    status: PostStatus = Field(
+        "draft", description="publish, draft (default), pending, private or future."
+    )
     parent: int | None = Field(None, description="The parent page's id, for a sub-page.")
     menu_order: int | None = Field(None, description="The position among its sibling pages.")
 
@@ -227,7 +254,9 @@ class FindPostsInput(BaseModel):
     """What to look for."""
 
     model_config = ConfigDict(extra="forbid")
-    search: str | None = Field(None, description="Words to look for in titles, contents and excerpts.")
+    search: str | None = Field(
+        None, description="Words to look for in titles, contents and excerpts."
+    )
     slug: str | None = Field(None, description="The exact slug (URL name) of the post.")
     status: list[PostStatus] = Field(default_factory=_published, description="Statuses to include.")
     limit: int = Field(10, ge=1, le=100, description="How many posts to return at most.")
@@ -239,9 +268,13 @@ class FindOrCreateTermInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     taxonomy: Literal["category", "tag"] = Field(description="category or tag.")
     name: str = Field(min_length=1, description="The name to look for (case-insensitive).")
-    create_if_missing: bool = Field(True, description="Create it when no category or tag has this name.")
+    create_if_missing: bool = Field(
+        True, description="Create it when no category or tag has this name."
+    )
     description: str | None = Field(None, description="The description, when it is created.")
-    parent: int | None = Field(None, description="The parent category's id, when a category is created.")
+    parent: int | None = Field(
+        None, description="The parent category's id, when a category is created."
+    )
 
     @model_validator(mode="after")
     def _parent_only_for_categories(self) -> FindOrCreateTermInput:
@@ -256,9 +289,12 @@ class UploadMediaInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source_url: str | None = Field(None, description="Download the file from this http(s) URL.")
     file_base64: str | None = Field(
-        None, description="Or the file's bytes as base64 (a data: URL such as data:image/png;base64,… works too)."
+        None,
+        description="Or the file's bytes as base64 (a data: URL such as data:image/png;base64,… works too).",
     )
-    filename: str | None = Field(None, description="The file name, e.g. photo.jpg; taken from the URL when empty.")
+    filename: str | None = Field(
+        None, description="The file name, e.g. photo.jpg; taken from the URL when empty."
+    )
     content_type: str | None = Field(
         None, description="e.g. image/jpeg; guessed from the download or the file name when empty."
     )
@@ -266,7 +302,9 @@ class UploadMediaInput(BaseModel):
     alt_text: str | None = Field(None, description="Alternative text for images (accessibility).")
     caption: str | None = Field(None, description="The caption.")
     description: str | None = Field(None, description="The description.")
-    post: int | None = Field(None, description="Attach the file to this post id.", json_schema_extra=dynamic("posts"))
+    post: int | None = Field(
+        None, description="Attach the file to this post id.", json_schema_extra=dynamic("posts")
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> UploadMediaInput:
@@ -292,12 +330,18 @@ class CreateCommentInput(BaseModel):
     """A comment on a post."""
 
     model_config = ConfigDict(extra="forbid")
-    post: int = Field(gt=0, description="The id of the post to comment on.", json_schema_extra=dynamic("posts"))
+    post: int = Field(
+        gt=0, description="The id of the post to comment on.", json_schema_extra=dynamic("posts")
+    )
     content: str = Field(min_length=1, description="The comment's text (simple HTML allowed).")
     parent: int | None = Field(None, description="Reply to this comment id.")
-    author_name: str | None = Field(None, description="The name shown; the connected user's when empty.")
+    author_name: str | None = Field(
+        None, description="The name shown; the connected user's when empty."
+    )
     author_email: str | None = Field(
-        None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", description="The author's e-mail; the connected user's when empty."
+        None,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="The author's e-mail; the connected user's when empty.",
     )
     author_url: str | None = Field(None, description="The author's website.")
     status: Literal["approved", "hold"] | None = Field(
@@ -309,7 +353,9 @@ class DeletePostInput(BaseModel):
     """The post to delete."""
 
     model_config = ConfigDict(extra="forbid")
-    post_id: int = Field(gt=0, description="The id of the post.", json_schema_extra=dynamic("posts"))
+    post_id: int = Field(
+        gt=0, description="The id of the post.", json_schema_extra=dynamic("posts")
+    )
     force: bool = Field(False, description="Delete for good instead of moving it to the trash.")
 
 
@@ -337,7 +383,9 @@ class NewCommentInput(BaseModel):
     """Which new comments fire."""
 
     model_config = ConfigDict(extra="forbid")
-    post: int | None = Field(None, description="Only comments on this post id.", json_schema_extra=dynamic("posts"))
+    post: int | None = Field(
+        None, description="Only comments on this post id.", json_schema_extra=dynamic("posts")
+    )
     status: Literal["approve", "hold", "all"] = Field(
         "approve", description="approve: published comments. hold: awaiting moderation. all: both."
     )

@@ -48,11 +48,19 @@ async def poll(
 ) -> list[dict[str, Any]]:
     """New items of ``route`` since the cursor (see the module docstring)."""
     if since is None:
-        items, _, _ = await get_page(ctx, route, orderby=orderby, order="desc", per_page=FIRST_POLL, **params)
+        items, _, _ = await get_page(
+            ctx, route, orderby=orderby, order="desc", per_page=FIRST_POLL, **params
+        )
         return items
     found: list[dict[str, Any]] = []
     for page in range(1, MAX_PAGES + 1):
-        window = {after: _after(since), "orderby": orderby, "order": "asc", "per_page": PER_PAGE, "page": page}
+        window = {
+            after: _after(since),
+            "orderby": orderby,
+            "order": "asc",
+            "per_page": PER_PAGE,
+            "page": page,
+        }
         items, _, pages = await get_page(ctx, route, **window, **params)
         found.extend(items)
         if page >= pages:
@@ -60,27 +68,48 @@ async def poll(
     return found
 
 
-async def fetch_new_posts(ctx: OperationContext, inputs: NewPostInput, since: Any) -> list[dict[str, Any]]:
+async def fetch_new_posts(
+    ctx: OperationContext, inputs: NewPostInput, since: Any
+) -> list[dict[str, Any]]:
     """Fires when a post is published (or gets one of the chosen statuses)."""
     # "future" is not offered: a scheduled post's date lies ahead and would move the
     # cursor past posts published before it; it fires once it is published.
-    return await poll(ctx, "wp/v2/posts", since, after="after", orderby="date", status=inputs.status)
+    return await poll(
+        ctx, "wp/v2/posts", since, after="after", orderby="date", status=inputs.status
+    )
 
 
-async def fetch_changed_posts(ctx: OperationContext, inputs: UpdatedPostInput, since: Any) -> list[dict[str, Any]]:
+async def fetch_changed_posts(
+    ctx: OperationContext, inputs: UpdatedPostInput, since: Any
+) -> list[dict[str, Any]]:
     """Fires when a post is created or edited; every saved edit fires once."""
-    return await poll(ctx, "wp/v2/posts", since, after="modified_after", orderby="modified", status=inputs.status)
+    return await poll(
+        ctx, "wp/v2/posts", since, after="modified_after", orderby="modified", status=inputs.status
+    )
 
 
-async def fetch_new_comments(ctx: OperationContext, inputs: NewCommentInput, since: Any) -> list[dict[str, Any]]:
+async def fetch_new_comments(
+    ctx: OperationContext, inputs: NewCommentInput, since: Any
+) -> list[dict[str, Any]]:
     """Fires for each new comment (approved ones, or those awaiting moderation)."""
-    return await poll(ctx, "wp/v2/comments", since, after="after", orderby="date_gmt", post=inputs.post,
-                      status=inputs.status)
+    return await poll(
+        ctx,
+        "wp/v2/comments",
+        since,
+        after="after",
+        orderby="date_gmt",
+        post=inputs.post,
+        status=inputs.status,
+    )
 
 
-async def fetch_new_media(ctx: OperationContext, inputs: NewMediaInput, since: Any) -> list[dict[str, Any]]:
+async def fetch_new_media(
+    ctx: OperationContext, inputs: NewMediaInput, since: Any
+) -> list[dict[str, Any]]:
     """Fires when a file is added to the media library."""
-    return await poll(ctx, "wp/v2/media", since, after="after", orderby="date", media_type=inputs.media_type)
+    return await poll(
+        ctx, "wp/v2/media", since, after="after", orderby="date", media_type=inputs.media_type
+    )
 
 
 def post_version(item: Mapping[str, Any]) -> str:
@@ -88,19 +117,61 @@ def post_version(item: Mapping[str, Any]) -> str:
     return f"{item['id']}:{item['modified_gmt']}"
 
 
-def _trigger(key: str, name: str, fetch: Any, input: type[BaseModel], output: type[BaseModel], **kw: Any) -> PollingTrigger:
+def _trigger(
+    key: str, name: str, fetch: Any, input: type[BaseModel], output: type[BaseModel], **kw: Any
+) -> PollingTrigger:
     description = (fetch.__doc__ or "").strip()
-    return PollingTrigger(key=key, name=name, description=description, input=input, output=output, fetch=fetch,
-                          sample=load_sample(__file__, key), **kw)
+    return PollingTrigger(
+        key=key,
+        name=name,
+        description=description,
+        input=input,
+        output=output,
+        fetch=fetch,
+        sample=load_sample(__file__, key),
+        **kw,
+    )
 
 
 TRIGGERS: tuple[PollingTrigger, ...] = (
-    _trigger("new_post", "New post", fetch_new_posts, NewPostInput, Post, dedupe_key="id",
-             cursor_field="date_gmt", example={"status": ["publish"]}),
-    _trigger("new_or_updated_post", "New or updated post", fetch_changed_posts, UpdatedPostInput, Post,
-             dedupe_key=post_version, cursor_field="modified_gmt", example={"status": ["publish", "draft"]}),
-    _trigger("new_comment", "New comment", fetch_new_comments, NewCommentInput, Comment, dedupe_key="id",
-             cursor_field="date_gmt", example={"status": "approve"}),
-    _trigger("new_media", "New media item", fetch_new_media, NewMediaInput, Media, dedupe_key="id",
-             cursor_field="date_gmt", example={"media_type": "image"}),
+    _trigger(
+        "new_post",
+        "New post",
+        fetch_new_posts,
+        NewPostInput,
+        Post,
+        dedupe_key="id",
+        cursor_field="date_gmt",
+        example={"status": ["publish"]},
+    ),
+    _trigger(
+        "new_or_updated_post",
+        "New or updated post",
+        fetch_changed_posts,
+        UpdatedPostInput,
+        Post,
+        dedupe_key=post_version,
+        cursor_field="modified_gmt",
+        example={"status": ["publish", "draft"]},
+    ),
+    _trigger(
+        "new_comment",
+        "New comment",
+        fetch_new_comments,
+        NewCommentInput,
+        Comment,
+        dedupe_key="id",
+        cursor_field="date_gmt",
+        example={"status": "approve"},
+    ),
+    _trigger(
+        "new_media",
+        "New media item",
+        fetch_new_media,
+        NewMediaInput,
+        Media,
+        dedupe_key="id",
+        cursor_field="date_gmt",
+        example={"media_type": "image"},
+    ),
 )

@@ -34,7 +34,9 @@ class AlertsRepo(RepoBase):
 
     def list_alert_rules(self, user_id: str) -> list[AlertRule]:
         """The user's rules, oldest first."""
-        query = select(AlertRuleRow).where(AlertRuleRow.user_id == user_id).order_by(AlertRuleRow.id)
+        query = (
+            select(AlertRuleRow).where(AlertRuleRow.user_id == user_id).order_by(AlertRuleRow.id)
+        )
         with self._read() as s:
             return [to_record(AlertRule, r) for r in s.scalars(query)]
 

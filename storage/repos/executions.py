@@ -311,7 +311,13 @@ class ExecutionsRepo(RepoBase):
         if found is None:
             raise NotFoundError(f"execution {execution_id!r} not found")
         started = hot.read_datetime(found[0]) or now
-        params = (status, hot.bind_json(error), hot.bind_datetime(now), _ms(now - started), execution_id)
+        params = (
+            status,
+            hot.bind_json(error),
+            hot.bind_datetime(now),
+            _ms(now - started),
+            execution_id,
+        )
         row = cursor.execute(hot.FINISH, params).fetchone()
         last_run = hot.bind_datetime(started)
         cursor.execute(hot.MOVE_LAST_RUN, (last_run, found[1], last_run))
@@ -336,12 +342,21 @@ class ExecutionsRepo(RepoBase):
         ``duration_ms`` defaults to end_time - start_time when both are given.
         """
         result = {
-            "cell_id": cell_id, "status": status, "attempt": attempt, "start_time": start_time,
-            "end_time": end_time, "duration_ms": duration_ms, "input": input, "output": output, "error": error,
+            "cell_id": cell_id,
+            "status": status,
+            "attempt": attempt,
+            "start_time": start_time,
+            "end_time": end_time,
+            "duration_ms": duration_ms,
+            "input": input,
+            "output": output,
+            "error": error,
         }
         return self.record_node_results(execution_id, [result])[0]
 
-    def record_node_results(self, execution_id: str, results: list[dict[str, Any]]) -> list[NodeResult]:
+    def record_node_results(
+        self, execution_id: str, results: list[dict[str, Any]]
+    ) -> list[NodeResult]:
         """Append several cell runs in one transaction (keys as ``record_node_result``'s)."""
         values = [self._result_values(execution_id, r) for r in results]
         if not values:
@@ -385,7 +400,9 @@ class ExecutionsRepo(RepoBase):
             v["seq"] = seq + offset
         conn.execute(_INSERT_RESULT, values)
 
-    def _insert_results_sqlite(self, cursor: sqlite3.Cursor, execution_id: str, values: list[dict[str, Any]]) -> None:
+    def _insert_results_sqlite(
+        self, cursor: sqlite3.Cursor, execution_id: str, values: list[dict[str, Any]]
+    ) -> None:
         # SQLite's write lock serialises writers of one execution: max(seq) is safe
         seq = cursor.execute(hot.NEXT_SEQ, (execution_id,)).fetchone()[0]
         for offset, v in enumerate(values):

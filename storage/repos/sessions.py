@@ -38,7 +38,10 @@ class SessionsRepo(RepoBase):
     def session_revoked(self, nonce: str) -> bool:
         """True when the session with this nonce was signed out."""
         with self._read() as s:
-            return s.scalar(select(RevokedSessionRow.nonce).where(RevokedSessionRow.nonce == nonce)) is not None
+            return (
+                s.scalar(select(RevokedSessionRow.nonce).where(RevokedSessionRow.nonce == nonce))
+                is not None
+            )
 
     def record_login_failure(self, keys: Iterable[str], at: datetime) -> None:
         """Count one failed sign-in under each key (at ``at``)."""
@@ -46,7 +49,9 @@ class SessionsRepo(RepoBase):
         with self._write() as s:
             s.execute(delete(LoginFailureRow).where(LoginFailureRow.at < at - FAILURE_RETENTION))
             if rows:
-                s.execute(cast(Table, LoginFailureRow.__table__).insert(), rows)  # a declarative table
+                s.execute(
+                    cast(Table, LoginFailureRow.__table__).insert(), rows
+                )  # a declarative table
 
     def login_failures(self, keys: Iterable[str], since: datetime) -> dict[str, int]:
         """Failed sign-ins per key at or after ``since`` (keys without any: 0)."""

@@ -30,15 +30,35 @@ class FakeModel:
     async def completions(self, request: Request) -> JSONResponse:
         body = json.loads(await request.body())
         self.requests.append({"headers": dict(request.headers), "body": body})
-        answer = self.answers[min(len(self.requests), len(self.answers)) - 1] if self.answers else ""
+        answer = (
+            self.answers[min(len(self.requests), len(self.answers)) - 1] if self.answers else ""
+        )
         if isinstance(answer, int):
-            return JSONResponse({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}, status_code=answer)
-        return JSONResponse({
-            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 1700000000,
-            "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-        })
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": "Incorrect API key provided",
+                        "type": "invalid_request_error",
+                    }
+                },
+                status_code=answer,
+            )
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": body.get("model", "fake"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": answer},
+                    }
+                ],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+            }
+        )
 
     def text_of(self, index: int) -> str:
         """Every message of request ``index``, as one text."""
@@ -63,5 +83,9 @@ def fake_model(_model_server: FakeModel) -> FakeModel:
 
 @pytest.fixture
 def assistant_settings(make_settings: Callable[..., Any], fake_model: FakeModel) -> Any:
-    return make_settings(assistant_model="openai/fake-drafter", assistant_api_base=f"{fake_model.url}/v1",
-                         assistant_api_key=API_KEY, assistant_timeout_seconds=10)
+    return make_settings(
+        assistant_model="openai/fake-drafter",
+        assistant_api_base=f"{fake_model.url}/v1",
+        assistant_api_key=API_KEY,
+        assistant_timeout_seconds=10,
+    )

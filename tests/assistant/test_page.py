@@ -19,7 +19,9 @@ def settings(assistant_settings: Any) -> Any:
     return assistant_settings
 
 
-async def test_draft_then_create_opens_the_new_scenario(svc: Any, user: Any, fake_model: FakeModel) -> None:
+async def test_draft_then_create_opens_the_new_scenario(
+    svc: Any, user: Any, fake_model: FakeModel
+) -> None:
     from workspace.views.assistant import AssistantPage
 
     fake_model.answers = [f"```yaml\n{GOOD}```\nPick a Slack connection."]
@@ -28,20 +30,30 @@ async def test_draft_then_create_opens_the_new_scenario(svc: Any, user: Any, fak
     assert page.create_button.disabled
     page.request.value = PROMPT
     await page.on_draft()
-    assert page.banner.message == "" and not page.draft_button.disabled and page.draft_button.name == "Draft scenario"
+    assert (
+        page.banner.message == ""
+        and not page.draft_button.disabled
+        and page.draft_button.name == "Draft scenario"
+    )
     assert not page.create_button.disabled
     assert "send_message" in page.result.object and "Pick a Slack connection." in page.result.object
     assert '<pre class="draft-yaml"' in page.result.object and API_KEY not in page.result.object
     await page.on_create()
     assert visits and visits[0][0] == "scenario"
     scenario = svc.store.get_scenario(user.id, visits[0][1])
-    assert scenario is not None and scenario.name == "Orders to Slack" and scenario.live_version is None
+    assert (
+        scenario is not None
+        and scenario.name == "Orders to Slack"
+        and scenario.live_version is None
+    )
     assert [c["id"] for c in scenario.document["cells"]] == ["order", "customer", "announce"]
     other = svc.store.create_user("eve@example.com")
     assert svc.store.get_scenario(other.id, scenario.id) is None  # the signed-in user's only
 
 
-async def test_draft_with_problems_cannot_be_created(svc: Any, user: Any, fake_model: FakeModel) -> None:
+async def test_draft_with_problems_cannot_be_created(
+    svc: Any, user: Any, fake_model: FakeModel
+) -> None:
     from workspace.views.assistant import AssistantPage, AssistantState
 
     fake_model.answers = [f"```yaml\n{UNKNOWN_OPERATION}```"]
@@ -64,7 +76,9 @@ async def test_model_errors_are_sentences(svc: Any, user: Any, fake_model: FakeM
     page = AssistantPage(svc, user, nav=lambda *a, **k: None)
     page.request.value = PROMPT
     await page.on_draft()
-    assert "refused the assistant's credentials" in page.banner.message and page.banner.kind == "error"
+    assert (
+        "refused the assistant's credentials" in page.banner.message and page.banner.kind == "error"
+    )
     assert "Traceback" not in page.banner.message and API_KEY not in page.banner.message
     assert not page.draft_button.disabled and page.create_button.disabled
     page.request.value = ""
@@ -77,12 +91,16 @@ async def test_page_explains_when_not_set_up(make_settings: Any, registry: Any) 
     from workspace.app import NAV, VIEWS
     from workspace.views.assistant import AssistantPage
 
-    svc = Cellwright(make_settings(data_dir=make_settings().data_dir.parent / "other"), apps=registry)
+    svc = Cellwright(
+        make_settings(data_dir=make_settings().data_dir.parent / "other"), apps=registry
+    )
     try:
         user = svc.store.create_user("ada@example.com")
         page = AssistantPage(svc, user, nav=lambda *a, **k: None)
         text = page._layout[1].object
         assert "CELLWRIGHT_ASSISTANT_MODEL" in text and not hasattr(page, "request")
-        assert ("assistant", "Assistant") in NAV and isinstance(VIEWS["assistant"](svc, user, None, ""), AssistantPage)
+        assert ("assistant", "Assistant") in NAV and isinstance(
+            VIEWS["assistant"](svc, user, None, ""), AssistantPage
+        )
     finally:
         svc.close()

@@ -113,7 +113,9 @@ def test_yaml_reads_like_json_dates_and_yes_no_stay_text() -> None:
     assert fields["on"] == "off" and fields["really"] is True
 
 
-def test_export_import_export_is_byte_identical_and_loads_to_the_same_document(tmp_path: Path) -> None:
+def test_export_import_export_is_byte_identical_and_loads_to_the_same_document(
+    tmp_path: Path,
+) -> None:
     original = documents.loads(SCENARIO)
     first = documents.dump(original)
     second = documents.dump(documents.loads(first))
@@ -125,14 +127,64 @@ def test_export_import_export_is_byte_identical_and_loads_to_the_same_document(t
     assert documents.load(path) == original
 
 
-json_leaf = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | st.text(st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)), max_size=30) | st.sampled_from(["\x85", "a\u2028b", "yes", "null", "1e3", "2024-01-01", " lead", "trail ", "#x", "a: b", "- x", "\ufeffbom", "\t", ""])
-json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",)), max_size=10), inner, max_size=4), max_leaves=20)
+json_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)), max_size=30)
+    | st.sampled_from(
+        [
+            "\x85",
+            "a\u2028b",
+            "yes",
+            "null",
+            "1e3",
+            "2024-01-01",
+            " lead",
+            "trail ",
+            "#x",
+            "a: b",
+            "- x",
+            "\ufeffbom",
+            "\t",
+            "",
+        ]
+    )
+)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(st.characters(blacklist_categories=("Cs",)), max_size=10), inner, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(value=json_value, name=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(str.strip))
+@given(
+    value=json_value,
+    name=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
+        str.strip
+    ),
+)
 def test_round_trip_holds_for_any_json_input(value: Any, name: str) -> None:
-    data = {"name": name, "cells": [{"id": "t", "kind": "trigger", "app": "manual", "operation": "run_manually"}, {"id": "a", "kind": "action", "app": "probe", "operation": "count", "inputs": {"value": value}}]}
+    data = {
+        "name": name,
+        "cells": [
+            {"id": "t", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+            {
+                "id": "a",
+                "kind": "action",
+                "app": "probe",
+                "operation": "count",
+                "inputs": {"value": value},
+            },
+        ],
+    }
     parsed = documents.parse(data)
     text = documents.dump(parsed)
     again = documents.loads(text)
@@ -143,7 +195,10 @@ def test_round_trip_holds_for_any_json_input(value: Any, name: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: x\ncells:\n  - id: t\n   kind: trigger\n", "not valid YAML — expected <block end>, but found '<block mapping start>' at line 4, column 4."),
+        (
+            "name: x\ncells:\n  - id: t\n   kind: trigger\n",
+            "not valid YAML — expected <block end>, but found '<block mapping start>' at line 4, column 4.",
+        ),
         ('{"name": "x",\n "cells": [}\n', "not valid JSON — Expecting value at line 2, column 12."),
         ("name: [unclosed\n", "not valid YAML"),
         ("", "a scenario document is a mapping with 'name' and 'cells', got NoneType."),
@@ -161,8 +216,16 @@ def test_syntax_errors_say_where(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("cells", "field", "words"),
     [
-        ("  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n  - {id: a, kind: bogus, app: x, operation: y}\n", "cells[1] (id 'a')", "'bogus'"),
-        ("  - {id: a, kind: action, app: probe, operation: count}\n", "cells[0] (id 'a').kind", "must be the trigger"),
+        (
+            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n  - {id: a, kind: bogus, app: x, operation: y}\n",
+            "cells[1] (id 'a')",
+            "'bogus'",
+        ),
+        (
+            "  - {id: a, kind: action, app: probe, operation: count}\n",
+            "cells[0] (id 'a').kind",
+            "must be the trigger",
+        ),
         (
             "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n  - {id: t2, kind: trigger, app: webhook, operation: catch_hook}\n",
             "cells[1] (id 't2').kind",
@@ -201,7 +264,9 @@ def test_validation_errors_name_the_cell_and_field(cells: str, field: str, words
 
 def test_many_errors_are_summarised() -> None:
     cells = "".join(f"  - {{id: a{i}, kind: action, app: probe}}\n" for i in range(10))
-    err = errors_of(f"name: x\ncells:\n  - {{id: t, kind: trigger, app: webhook, operation: catch_hook}}\n{cells}")
+    err = errors_of(
+        f"name: x\ncells:\n  - {{id: t, kind: trigger, app: webhook, operation: catch_hook}}\n{cells}"
+    )
     assert len(err.errors) == 10
     assert err.message.endswith("(+2 more)")
 
@@ -219,8 +284,19 @@ def test_load_reports_missing_and_unreadable_files(tmp_path: Path) -> None:
 
 def test_node_rows_for_nested_routers() -> None:
     rows = {row["cell_id"]: row for row in documents.node_rows(documents.loads(SCENARIO))}
-    assert list(rows) == ["hook", "compute", "route", "notify", "nested", "deep_cell", "answer", "done"]
-    place = {k: (r["parent_cell_id"], r["branch"], r["position"], r["type"]) for k, r in rows.items()}
+    assert list(rows) == [
+        "hook",
+        "compute",
+        "route",
+        "notify",
+        "nested",
+        "deep_cell",
+        "answer",
+        "done",
+    ]
+    place = {
+        k: (r["parent_cell_id"], r["branch"], r["position"], r["type"]) for k, r in rows.items()
+    }
     assert place == {
         "hook": (None, None, 0, "trigger"),
         "compute": (None, None, 1, "transformer"),
@@ -262,7 +338,10 @@ RULES = {"all": [{"left": "{{ trigger.n }}", "op": "equals", "right": 1}]}
     [
         ({"rules": RULES}, True),
         ({"branches": [{"name": "one", "rules": RULES}, {"name": "rest", "fallback": True}]}, True),
-        ({"rules": RULES, "branches": [{"name": "one", "rules": RULES}]}, False),  # both: filter or router?
+        (
+            {"rules": RULES, "branches": [{"name": "one", "rules": RULES}]},
+            False,
+        ),  # both: filter or router?
         ({}, False),  # neither
         ({"rules": None, "branches": None}, False),
         ({"branches": []}, False),
@@ -271,10 +350,18 @@ RULES = {"all": [{"left": "{{ trigger.n }}", "op": "equals", "right": 1}]}
         ({"rules": RULES, "branches": None}, True),
     ],
 )
-def test_the_json_schema_says_what_a_condition_cell_allows(condition: dict[str, Any], valid: bool) -> None:
+def test_the_json_schema_says_what_a_condition_cell_allows(
+    condition: dict[str, Any], valid: bool
+) -> None:
     """The published schema and the import agree: a filter has rules, a router branches (at
     least one, each with rules or the one fallback), never both."""
-    doc = {"name": "x", "cells": [{"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"}, {"id": "c", "kind": "condition", **condition}]}
+    doc = {
+        "name": "x",
+        "cells": [
+            {"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+            {"id": "c", "kind": "condition", **condition},
+        ],
+    }
     schema_errors = list(jsonschema.Draft202012Validator(documents.json_schema()).iter_errors(doc))
     assert (schema_errors == []) is valid, schema_errors
     if valid:
@@ -291,16 +378,26 @@ def test_tags_are_normalised_exported_and_imported() -> None:
     exported = documents.dump(doc)
     assert "tags:\n- billing\n- slack alerts\n" in exported
     assert exported.index("name:") < exported.index("tags:") < exported.index("cells:")
-    assert documents.loads(exported) == doc and documents.dump(documents.loads(exported)) == exported
-    untagged = documents.loads("name: x\ncells:\n  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n")
+    assert (
+        documents.loads(exported) == doc and documents.dump(documents.loads(exported)) == exported
+    )
+    untagged = documents.loads(
+        "name: x\ncells:\n  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
+    )
     assert "tags" not in documents.dump(untagged)
 
 
 @pytest.mark.parametrize(
     ("tags", "words"),
-    [("['  ']", "a tag is empty"), (f"[{'x' * 41}]", "longer than 40 characters"), (str(list(range(21))), "at most 20 items")],
+    [
+        ("['  ']", "a tag is empty"),
+        (f"[{'x' * 41}]", "longer than 40 characters"),
+        (str(list(range(21))), "at most 20 items"),
+    ],
 )
 def test_bad_tags_say_what_to_do(tags: str, words: str) -> None:
-    err = errors_of(f"name: x\ntags: {tags}\ncells:\n  - {{id: t, kind: trigger, app: webhook, operation: catch_hook}}\n")
+    err = errors_of(
+        f"name: x\ntags: {tags}\ncells:\n  - {{id: t, kind: trigger, app: webhook, operation: catch_hook}}\n"
+    )
     assert err.errors[0]["field"].startswith("tags")
     assert words in err.errors[0]["message"]

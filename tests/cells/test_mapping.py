@@ -506,7 +506,10 @@ def test_range_is_capped_by_the_sandbox() -> None:
         ("{{ trigger.body | json('x' * 100) }}", "is larger than 32"),
         ("{{ [1] | batch(10**8, 0) }}", "batch: 100,000,000 is larger than 1,000,000"),
         ("{{ [1] | slice(10**8) }}", "slice: 100,000,000 is larger"),
-        ("{{ trigger.big ~ trigger.big }}", "'~' would produce 1,200,000 characters (the limit is 1,000,000)"),
+        (
+            "{{ trigger.big ~ trigger.big }}",
+            "'~' would produce 1,200,000 characters (the limit is 1,000,000)",
+        ),
         (
             "{% for i in range(3) %}{{ trigger.big }}{% endfor %}",
             "the text is longer than 1,000,000",

@@ -66,9 +66,12 @@ def test_a_loop_over_ten_thousand_items_still_works() -> None:
 def test_a_loop_over_the_largest_range_is_within_the_budget() -> None:
     # Jinja's sandbox caps range() at MAX_STEPS items: one such loop must still run.
     assert r("{% for i in range(100000) %}{% endfor %}done") == "done"
-    assert "more than 100,000 loop steps" in error_of(
-        "{% for i in range(100000) %}{% endfor %}{% for i in range(1) %}{% endfor %}"
-    ).message
+    assert (
+        "more than 100,000 loop steps"
+        in error_of(
+            "{% for i in range(100000) %}{% endfor %}{% for i in range(1) %}{% endfor %}"
+        ).message
+    )
 
 
 def test_the_budget_is_per_evaluation() -> None:
@@ -89,9 +92,12 @@ def test_list_filters_count_every_item_they_take() -> None:
 
 
 def test_loop_filters_count_the_items_they_skip() -> None:
-    assert "loop steps" in error_of(
-        "{% for a in range(1000) %}{% for b in range(1000) if b < 0 %}{% endfor %}{% endfor %}"
-    ).message
+    assert (
+        "loop steps"
+        in error_of(
+            "{% for a in range(1000) %}{% for b in range(1000) if b < 0 %}{% endfor %}{% endfor %}"
+        ).message
+    )
 
 
 # --- macros and recursion ----------------------------------------------------------------
@@ -114,7 +120,11 @@ def test_a_recursive_loop_without_end_stops_at_the_depth_limit() -> None:
 def test_shallow_but_exponential_recursion_runs_out_of_steps() -> None:
     # 100,000 macro calls take about half the deadline: on a busy machine (or under
     # coverage) the clock may stop them first — either way a clean error, never a hang
-    stopped = (TOO_MUCH_WORK, "took too long (more than 1 s of work)", "s of work in all (setting mapping_")
+    stopped = (
+        TOO_MUCH_WORK,
+        "took too long (more than 1 s of work)",
+        "s of work in all (setting mapping_",
+    )
     macro = "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
     message = error_of(macro + "{{ f(40) }}").message
     assert any(why in message for why in stopped), message
@@ -176,7 +186,10 @@ def test_slow_work_stops_at_the_deadline(source: str) -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("{% for x in 'ab' %}{{ loop.index }}/{{ loop.length }}{{ loop.last }} {% endfor %}", "1/2false 2/2true "),
+        (
+            "{% for x in 'ab' %}{{ loop.index }}/{{ loop.length }}{{ loop.last }} {% endfor %}",
+            "1/2false 2/2true ",
+        ),
         ("{% for x in [] %}{{ x }}{% else %}none{% endfor %}", "none"),
         ("{% for k, v in {'a': 1}.items() %}{{ k }}={{ v }}{% endfor %}", "a=1"),
         ("{% for x in range(6) if x is even %}{{ x }}{% endfor %}", "024"),
@@ -273,15 +286,23 @@ def test_the_evaluation_limit_still_applies_within_a_generous_cell() -> None:
     source = "{% for i in range(1000) %}{% endfor %}"
     with pytest.raises(MappingError) as info:
         render_template(source, CONTEXT, cell_id="c", field="f", limits=limits)
-    assert info.value.message.endswith("this expression took too long (more than 1 s of work);"
-                                       " simplify the loop or filter the data first")
+    assert info.value.message.endswith(
+        "this expression took too long (more than 1 s of work);"
+        " simplify the loop or filter the data first"
+    )
 
 
 def test_paths_and_comparisons_are_light_everything_else_is_heavy() -> None:
     assert is_light({"a": "{{ trigger.body.id }}", "b": ["Hi {{ trigger.name }}!", 3]})
     assert is_light("{{ trigger.n > 3 and not trigger.flag }}")
     # common arithmetic and one-pass filters over bounded values stay on the loop
-    assert is_light({"n": "{{ steps.c1.n + 1 }}", "d": "{{ trigger.name | default('x') | upper }}", "l": "{{ trigger.items | length }}"})
+    assert is_light(
+        {
+            "n": "{{ steps.c1.n + 1 }}",
+            "d": "{{ trigger.name | default('x') | upper }}",
+            "l": "{{ trigger.items | length }}",
+        }
+    )
     assert is_light("{{ -trigger.n - 2 if trigger.n is number else 0 }}")
     for source in (
         "{{ trigger.items | map('upper') | list }}",
@@ -309,6 +330,8 @@ async def test_a_heavy_render_leaves_the_event_loop_free() -> None:
 
 
 async def test_light_values_render_on_the_event_loop() -> None:
-    task = asyncio.ensure_future(render_async({"a": "{{ trigger.n }}"}, {"trigger": {"n": 1}}, cell_id="c"))
+    task = asyncio.ensure_future(
+        render_async({"a": "{{ trigger.n }}"}, {"trigger": {"n": 1}}, cell_id="c")
+    )
     await asyncio.sleep(0)
     assert task.done() and task.result() == {"a": 1}

@@ -22,9 +22,7 @@ CONTEXT: dict[str, Any] = {
     "execution": {"id": "run-1"},
 }
 # ten nested doublings of one 999,999-character text: 1 MB in memory, 1 GB as text
-DOUBLED = "{% set a = ['x' * 999999] %}" + "".join(
-    "{% set a = [a, a] %}" for _ in range(10)
-)
+DOUBLED = "{% set a = ['x' * 999999] %}" + "".join("{% set a = [a, a] %}" for _ in range(10))
 
 
 def r(source: str) -> Any:
@@ -90,7 +88,10 @@ def test_tilde_measures_its_parts_before_joining_them() -> None:
             "— the result would be about 18,000,044 characters of data (the limit is 10,000,000)",
         ),
         (DOUBLED + "x{{ a }}", "— writing a list or object into the text would produce 1,0"),
-        (DOUBLED + "{{ a | tojson | length }}", "— turning a value into text would build a value of about 1,0"),
+        (
+            DOUBLED + "{{ a | tojson | length }}",
+            "— turning a value into text would build a value of about 1,0",
+        ),
         (DOUBLED + "{{ a | string | length }}", "would build a value of about 1,0"),
         (DOUBLED + "{{ a | map('string') | list | length }}", "would build a value of about"),
         (DOUBLED + "{{ a | join(',') | length }}", "join would produce"),
@@ -107,18 +108,26 @@ def test_shared_references_are_measured_before_they_become_text(source: str, pro
 
 
 def test_flatten_stops_before_copying_one_list_many_times() -> None:
-    source = "{% set a = range(1000) | list %}" + "".join(
-        "{% set a = [a, a] %}" for _ in range(12)
-    ) + "{{ a | flatten(20) | length }}"
+    source = (
+        "{% set a = range(1000) | list %}"
+        + "".join("{% set a = [a, a] %}" for _ in range(12))
+        + "{{ a | flatten(20) | length }}"
+    )
     assert "flatten would build a list of more than 1,000,000 items" in error_of(source)
 
 
 @pytest.mark.parametrize(
     ("source", "problem"),
     [
-        ("{{ 'aaaa'.translate({97: 'x' * 999999}) }}", "translate would produce 3,999,996 characters"),
+        (
+            "{{ 'aaaa'.translate({97: 'x' * 999999}) }}",
+            "translate would produce 3,999,996 characters",
+        ),
         ("{{ (['x' * 999999, 'y' * 999999]) | sum(start='') }}", "'+' would produce 1,999,998"),
-        ("{{ ['a'] | map('center', 10**8) | list }}", "center would produce 100,000,000 characters"),
+        (
+            "{{ ['a'] | map('center', 10**8) | list }}",
+            "center would produce 100,000,000 characters",
+        ),
     ],
 )
 def test_methods_and_filters_that_multiply_are_checked(source: str, problem: str) -> None:
@@ -139,7 +148,10 @@ def test_methods_and_filters_that_multiply_are_checked(source: str, problem: str
 )
 def test_an_evaluation_builds_at_most_max_made_characters_in_all(source: str) -> None:
     message = error_of(source)
-    assert f"this expression built more than {MAX_MADE:,} characters of text and data in all" in message
+    assert (
+        f"this expression built more than {MAX_MADE:,} characters of text and data in all"
+        in message
+    )
     assert peak_bytes(source) < 2 * MAX_MADE
 
 

@@ -38,7 +38,13 @@ def test_cell_kinds_are_discriminated_by_kind() -> None:
     parsed = ScenarioDocument.model_validate(
         doc(
             action("a"),
-            {"id": "t", "kind": "transformer", "app": "formatter", "operation": "set_fields", "inputs": {"fields": {}}},
+            {
+                "id": "t",
+                "kind": "transformer",
+                "app": "formatter",
+                "operation": "set_fields",
+                "inputs": {"fields": {}},
+            },
             {"id": "f", "kind": "condition", "rules": RULE},
         )
     )
@@ -57,7 +63,20 @@ def test_walk_and_find_descend_into_branches_in_run_order() -> None:
                 "id": "route",
                 "kind": "condition",
                 "branches": [
-                    {"name": "big", "rules": RULE, "cells": [action("a1"), {"id": "inner", "kind": "condition", "branches": [{"name": "deep", "fallback": True, "cells": [action("d1")]}]}]},
+                    {
+                        "name": "big",
+                        "rules": RULE,
+                        "cells": [
+                            action("a1"),
+                            {
+                                "id": "inner",
+                                "kind": "condition",
+                                "branches": [
+                                    {"name": "deep", "fallback": True, "cells": [action("d1")]}
+                                ],
+                            },
+                        ],
+                    },
                     {"name": "other", "fallback": True, "cells": [action("b1")]},
                 ],
             },
@@ -96,7 +115,16 @@ def test_only_the_first_cell_may_be_a_trigger() -> None:
 
 
 def test_duplicate_ids_name_the_second_cell_even_inside_a_branch() -> None:
-    [err] = errors(doc(action("a"), {"id": "r", "kind": "condition", "branches": [{"name": "b", "rules": RULE, "cells": [action("a")]}]}))
+    [err] = errors(
+        doc(
+            action("a"),
+            {
+                "id": "r",
+                "kind": "condition",
+                "branches": [{"name": "b", "rules": RULE, "cells": [action("a")]}],
+            },
+        )
+    )
     assert err["ctx"]["where"] == "cells[2] (id 'r').branches[0].cells[0] (id 'a').id"
     assert "two cells use the id 'a'" in err["msg"]
 
@@ -104,17 +132,49 @@ def test_duplicate_ids_name_the_second_cell_even_inside_a_branch() -> None:
 @pytest.mark.parametrize(
     ("cells", "where", "ref"),
     [
-        ([action("a", inputs={"value": "{{ steps.b.value }}"}), action("b")], "cells[1] (id 'a').inputs", "b"),
-        ([action("a", inputs={"value": "{{ steps.ghost.value }}"})], "cells[1] (id 'a').inputs", "ghost"),
-        ([{"id": "f", "kind": "condition", "rules": {"all": [{"left": "{{ steps.f.x }}", "op": "exists"}]}}], "cells[1] (id 'f').rules", "f"),
         (
-            [{"id": "r", "kind": "condition", "branches": [{"name": "b", "rules": {"all": [{"left": "{{ steps.later.x }}", "op": "exists"}]}}]}, action("later")],
+            [action("a", inputs={"value": "{{ steps.b.value }}"}), action("b")],
+            "cells[1] (id 'a').inputs",
+            "b",
+        ),
+        (
+            [action("a", inputs={"value": "{{ steps.ghost.value }}"})],
+            "cells[1] (id 'a').inputs",
+            "ghost",
+        ),
+        (
+            [
+                {
+                    "id": "f",
+                    "kind": "condition",
+                    "rules": {"all": [{"left": "{{ steps.f.x }}", "op": "exists"}]},
+                }
+            ],
+            "cells[1] (id 'f').rules",
+            "f",
+        ),
+        (
+            [
+                {
+                    "id": "r",
+                    "kind": "condition",
+                    "branches": [
+                        {
+                            "name": "b",
+                            "rules": {"all": [{"left": "{{ steps.later.x }}", "op": "exists"}]},
+                        }
+                    ],
+                },
+                action("later"),
+            ],
             "cells[1] (id 'r').branches[0].rules",
             "later",
         ),
     ],
 )
-def test_steps_references_must_point_to_earlier_cells(cells: list[dict[str, Any]], where: str, ref: str) -> None:
+def test_steps_references_must_point_to_earlier_cells(
+    cells: list[dict[str, Any]], where: str, ref: str
+) -> None:
     [err] = errors(doc(*cells))
     assert err["ctx"]["where"] == where
     assert f"steps.{ref}" in err["msg"]
@@ -125,7 +185,17 @@ def test_cells_after_a_router_may_use_branch_outputs_and_branches_see_earlier_ce
     ScenarioDocument.model_validate(
         doc(
             action("a"),
-            {"id": "r", "kind": "condition", "branches": [{"name": "b", "rules": {"all": [{"left": "{{ steps.a.value }}", "op": "exists"}]}, "cells": [action("in_b", inputs={"value": "{{ steps.r.branches }}"})]}]},
+            {
+                "id": "r",
+                "kind": "condition",
+                "branches": [
+                    {
+                        "name": "b",
+                        "rules": {"all": [{"left": "{{ steps.a.value }}", "op": "exists"}]},
+                        "cells": [action("in_b", inputs={"value": "{{ steps.r.branches }}"})],
+                    }
+                ],
+            },
             action("after", inputs={"value": "{{ steps.in_b.value | default(0) }}"}),
         )
     )
@@ -133,10 +203,20 @@ def test_cells_after_a_router_may_use_branch_outputs_and_branches_see_earlier_ce
 
 def test_a_branch_cell_cannot_use_a_sibling_branch() -> None:
     [err] = errors(
-        doc({"id": "r", "kind": "condition", "branches": [
-            {"name": "one", "rules": RULE, "cells": [action("x")]},
-            {"name": "two", "fallback": True, "cells": [action("y", inputs={"value": "{{ steps.x.value }}"})]},
-        ]})
+        doc(
+            {
+                "id": "r",
+                "kind": "condition",
+                "branches": [
+                    {"name": "one", "rules": RULE, "cells": [action("x")]},
+                    {
+                        "name": "two",
+                        "fallback": True,
+                        "cells": [action("y", inputs={"value": "{{ steps.x.value }}"})],
+                    },
+                ],
+            }
+        )
     )
     assert err["ctx"]["where"] == "cells[1] (id 'r').branches[1].cells[0] (id 'y').inputs"
 
@@ -144,12 +224,24 @@ def test_a_branch_cell_cannot_use_a_sibling_branch() -> None:
 @pytest.mark.parametrize(
     ("condition", "message"),
     [
-        ({"rules": RULE, "branches": [{"name": "b", "fallback": True}]}, "either 'rules' (a filter) or 'branches' (a router)"),
+        (
+            {"rules": RULE, "branches": [{"name": "b", "fallback": True}]},
+            "either 'rules' (a filter) or 'branches' (a router)",
+        ),
         ({}, "either 'rules' (a filter) or 'branches' (a router)"),
         ({"branches": []}, "needs at least one branch"),
-        ({"branches": [{"name": "a", "fallback": True}, {"name": "b", "fallback": True}]}, "2 fallback branches"),
-        ({"branches": [{"name": "plain"}]}, "branch 'plain' of router 'r' needs rules, or 'fallback: true'"),
-        ({"branches": [{"name": "same", "rules": RULE}, {"name": "same", "fallback": True}]}, "two branches with the same name"),
+        (
+            {"branches": [{"name": "a", "fallback": True}, {"name": "b", "fallback": True}]},
+            "2 fallback branches",
+        ),
+        (
+            {"branches": [{"name": "plain"}]},
+            "branch 'plain' of router 'r' needs rules, or 'fallback: true'",
+        ),
+        (
+            {"branches": [{"name": "same", "rules": RULE}, {"name": "same", "fallback": True}]},
+            "two branches with the same name",
+        ),
     ],
 )
 def test_router_and_filter_shapes(condition: dict[str, Any], message: str) -> None:
@@ -162,7 +254,12 @@ def test_unknown_fields_kinds_and_bad_ids_are_refused() -> None:
     assert errors(doc(action("a", colour="red")))[0]["loc"] == ("cells", 1, "action", "colour")
     assert errors(doc({"id": "a", "kind": "bogus"}))[0]["type"] == "union_tag_invalid"
     assert errors(doc(action("1a")))[0]["loc"] == ("cells", 1, "action", "id")
-    assert errors(doc(action("a", on_error="explode")))[0]["loc"] == ("cells", 1, "action", "on_error")
+    assert errors(doc(action("a", on_error="explode")))[0]["loc"] == (
+        "cells",
+        1,
+        "action",
+        "on_error",
+    )
 
 
 def test_settings_are_bounded() -> None:
@@ -172,7 +269,12 @@ def test_settings_are_bounded() -> None:
 
 def test_to_data_is_canonical_and_keeps_explicit_settings() -> None:
     parsed = ScenarioDocument.model_validate(
-        {"schema": "cellwright/scenario@1", "name": "x", "settings": {"timeout_seconds": 300}, "cells": [{**TRIGGER, "inputs": {}}, action("a", on_error="fail")]}
+        {
+            "schema": "cellwright/scenario@1",
+            "name": "x",
+            "settings": {"timeout_seconds": 300},
+            "cells": [{**TRIGGER, "inputs": {}}, action("a", on_error="fail")],
+        }
     )
     data = parsed.to_data()
     assert list(data) == ["schema", "name", "settings", "cells"]

@@ -25,7 +25,11 @@ from cells.run import (
 from connectors.registry import Registry
 from connectors.sdk import App, NetworkPolicy, OperationContext, UpstreamError, build_http
 
-CONTEXT = {"trigger": {"body": {"n": 3, "name": "ada"}}, "steps": {"prev": {"value": [1, 2]}}, "execution": {"id": "e1"}}
+CONTEXT = {
+    "trigger": {"body": {"n": 3, "name": "ada"}},
+    "steps": {"prev": {"value": [1, 2]}},
+    "execution": {"id": "e1"},
+}
 
 
 @pytest.fixture
@@ -34,7 +38,9 @@ async def make_context() -> AsyncIterator[Any]:
 
     async def make(cell: OperationCell, app: App, *, idempotency_key: str) -> OperationContext:
         http = build_http(app_key=app.key, policy=NetworkPolicy.build(allow_private=True))
-        ctx = OperationContext(http=http, idempotency_key=idempotency_key, cell_id=cell.id, execution_id="e1")
+        ctx = OperationContext(
+            http=http, idempotency_key=idempotency_key, cell_id=cell.id, execution_id="e1"
+        )
         seen.append(ctx)
         return ctx
 
@@ -47,11 +53,27 @@ def action(**inputs: Any) -> ActionCell:
     return ActionCell(id="a", kind="action", app="probe", operation="count", inputs=inputs)
 
 
-async def run(cell: OperationCell, registry: Registry, make_context: Any, *, context: dict[str, Any] = CONTEXT, timeout: float = 5.0) -> CellResult:  # noqa: ASYNC109
-    return await run_operation_cell(cell, context, apps=registry, make_context=make_context, idempotency_key="cw-key", timeout=timeout)
+async def run(
+    cell: OperationCell,
+    registry: Registry,
+    make_context: Any,
+    *,
+    context: dict[str, Any] = CONTEXT,
+    timeout: float = 5.0,
+) -> CellResult:  # noqa: ASYNC109
+    return await run_operation_cell(
+        cell,
+        context,
+        apps=registry,
+        make_context=make_context,
+        idempotency_key="cw-key",
+        timeout=timeout,
+    )
 
 
-async def test_an_action_runs_with_rendered_inputs_and_timings(registry: Registry, make_context: Any, probe: Any) -> None:
+async def test_an_action_runs_with_rendered_inputs_and_timings(
+    registry: Registry, make_context: Any, probe: Any
+) -> None:
     result = await run(action(value="{{ trigger.body.n * 2 }}"), registry, make_context)
     assert result.ok, result.error
     assert result.input == {"value": 6, "sleep": 0.0}  # typed, defaults filled in
@@ -63,7 +85,9 @@ async def test_an_action_runs_with_rendered_inputs_and_timings(registry: Registr
     assert data["status"] == "completed" and data["ended_at"] and data["error"] is None
 
 
-async def test_a_mapping_error_names_cell_field_and_expression(registry: Registry, make_context: Any, probe: Any) -> None:
+async def test_a_mapping_error_names_cell_field_and_expression(
+    registry: Registry, make_context: Any, probe: Any
+) -> None:
     result = await run(action(value="{{ trigger.body.missing_field }}"), registry, make_context)
     assert result.status == "failed"
     assert result.error is not None and result.error["code"] == "mapping_error"
@@ -103,7 +127,9 @@ def test_validation_error_summarises_many_fields() -> None:
     assert len(error.errors) == 7
 
 
-async def test_an_app_that_needs_a_connection_says_so(registry: Registry, make_context: Any) -> None:
+async def test_an_app_that_needs_a_connection_says_so(
+    registry: Registry, make_context: Any
+) -> None:
     cell = ActionCell(id="who", kind="action", app="keyed", operation="whoami")
     result = await run(cell, registry, make_context)
     assert result.error is not None and result.error["code"] == "configuration_error"
@@ -111,13 +137,19 @@ async def test_an_app_that_needs_a_connection_says_so(registry: Registry, make_c
 
 
 async def test_unknown_app_or_operation(registry: Registry, make_context: Any) -> None:
-    result = await run(ActionCell(id="x", kind="action", app="nope", operation="y"), registry, make_context)
+    result = await run(
+        ActionCell(id="x", kind="action", app="nope", operation="y"), registry, make_context
+    )
     assert result.error is not None and "no app 'nope'" in result.error["message"]
-    result = await run(ActionCell(id="x", kind="action", app="probe", operation="items"), registry, make_context)
+    result = await run(
+        ActionCell(id="x", kind="action", app="probe", operation="items"), registry, make_context
+    )
     assert result.error is not None and "is a trigger, not an action" in result.error["message"]
 
 
-async def test_a_slow_operation_is_stopped_at_the_cell_timeout(registry: Registry, make_context: Any) -> None:
+async def test_a_slow_operation_is_stopped_at_the_cell_timeout(
+    registry: Registry, make_context: Any
+) -> None:
     result = await run(action(sleep=2), registry, make_context, timeout=0.05)
     assert result.error is not None
     assert result.error["code"] == "timeout"
@@ -126,24 +158,42 @@ async def test_a_slow_operation_is_stopped_at_the_cell_timeout(registry: Registr
     assert isinstance(result.exception, Exception) and result.exception.retryable
 
 
-async def test_output_that_breaks_the_model_fails_clearly(registry: Registry, make_context: Any) -> None:
+async def test_output_that_breaks_the_model_fails_clearly(
+    registry: Registry, make_context: Any
+) -> None:
     cell = ActionCell(id="bad", kind="action", app="probe", operation="bad_output")
     result = await run(cell, registry, make_context)
     assert result.error is not None and result.error["code"] == "invalid_output"
     assert "Cell 'bad'" in result.error["message"] and "calls" in result.error["message"]
 
 
-async def test_errors_raised_by_an_operation_are_recorded_with_their_code(registry: Registry, make_context: Any, probe: Any) -> None:
-    probe.fail("a", UpstreamError("vendor said no", status=400, body={"e": 1}), RuntimeError("boom"))
+async def test_errors_raised_by_an_operation_are_recorded_with_their_code(
+    registry: Registry, make_context: Any, probe: Any
+) -> None:
+    probe.fail(
+        "a", UpstreamError("vendor said no", status=400, body={"e": 1}), RuntimeError("boom")
+    )
     first = await run(action(), registry, make_context)
-    assert first.error == {"code": "upstream_error", "message": "vendor said no", "details": {"status": 400, "body": {"e": 1}}}
+    assert first.error == {
+        "code": "upstream_error",
+        "message": "vendor said no",
+        "details": {"status": 400, "body": {"e": 1}},
+    }
     assert first.exception is not None and not first.exception.retryable
     second = await run(action(), registry, make_context)
     assert second.error == {"code": "error", "message": "RuntimeError: boom"}
 
 
-async def test_secret_inputs_are_masked_in_the_record(registry: Registry, make_context: Any, sink: Any) -> None:
-    cell = ActionCell(id="h", kind="action", app="http", operation="request", inputs={"url": sink.url + "/s", "bearer_token": "tok-very-secret"})
+async def test_secret_inputs_are_masked_in_the_record(
+    registry: Registry, make_context: Any, sink: Any
+) -> None:
+    cell = ActionCell(
+        id="h",
+        kind="action",
+        app="http",
+        operation="request",
+        inputs={"url": sink.url + "/s", "bearer_token": "tok-very-secret"},
+    )
     result = await run(cell, registry, make_context)
     assert result.ok, result.error
     assert "tok-very-secret" not in repr(result.to_dict())
@@ -151,13 +201,30 @@ async def test_secret_inputs_are_masked_in_the_record(registry: Registry, make_c
 
 
 async def test_a_transformer_runs_through_run_cell(registry: Registry, make_context: Any) -> None:
-    cell = TransformerCell(id="t", kind="transformer", app="formatter", operation="set_fields", inputs={"fields": {"first": "{{ steps.prev.value[0] }}", "name": "{{ trigger.body.name | upper }}"}})
-    result = await run_cell(cell, CONTEXT, apps=registry, make_context=make_context, idempotency_key="k")
+    cell = TransformerCell(
+        id="t",
+        kind="transformer",
+        app="formatter",
+        operation="set_fields",
+        inputs={
+            "fields": {
+                "first": "{{ steps.prev.value[0] }}",
+                "name": "{{ trigger.body.name | upper }}",
+            }
+        },
+    )
+    result = await run_cell(
+        cell, CONTEXT, apps=registry, make_context=make_context, idempotency_key="k"
+    )
     assert result.output == {"first": 1, "name": "ADA"}
 
 
 def test_a_filter_passes_or_stops() -> None:
-    cell = ConditionCell(id="f", kind="condition", rules={"all": [{"left": "{{ trigger.body.n }}", "op": "gt", "right": 2}]})
+    cell = ConditionCell(
+        id="f",
+        kind="condition",
+        rules={"all": [{"left": "{{ trigger.body.n }}", "op": "gt", "right": 2}]},
+    )
     result, taken = run_condition_cell(cell, CONTEXT)
     assert result.ok and result.output["passed"] is True and taken == []
     result, _ = run_condition_cell(cell, {**CONTEXT, "trigger": {"body": {"n": 1}}})
@@ -172,15 +239,32 @@ def router(match: str = "all") -> ConditionCell:
             "kind": "condition",
             "match": match,
             "branches": [
-                {"name": "big", "rules": {"all": [{"left": "{{ trigger.body.n }}", "op": "gte", "right": 3}]}},
-                {"name": "odd", "rules": {"all": [{"left": "{{ trigger.body.n % 2 }}", "op": "equals", "right": 1}]}},
+                {
+                    "name": "big",
+                    "rules": {"all": [{"left": "{{ trigger.body.n }}", "op": "gte", "right": 3}]},
+                },
+                {
+                    "name": "odd",
+                    "rules": {
+                        "all": [{"left": "{{ trigger.body.n % 2 }}", "op": "equals", "right": 1}]
+                    },
+                },
                 {"name": "else", "fallback": True},
             ],
         }
     )
 
 
-@pytest.mark.parametrize(("n", "match", "branches"), [(3, "all", ["big", "odd"]), (3, "first", ["big"]), (1, "all", ["odd"]), (2, "all", ["else"]), (4, "first", ["big"])])
+@pytest.mark.parametrize(
+    ("n", "match", "branches"),
+    [
+        (3, "all", ["big", "odd"]),
+        (3, "first", ["big"]),
+        (1, "all", ["odd"]),
+        (2, "all", ["else"]),
+        (4, "first", ["big"]),
+    ],
+)
 def test_a_router_picks_branches(n: int, match: str, branches: list[str]) -> None:
     result, taken = run_condition_cell(router(match), {**CONTEXT, "trigger": {"body": {"n": n}}})
     assert taken == branches
@@ -188,16 +272,26 @@ def test_a_router_picks_branches(n: int, match: str, branches: list[str]) -> Non
     assert set(result.output["evaluations"]) == {"big", "odd"}
 
 
-async def test_a_broken_rule_fails_the_condition_with_its_cell(registry: Registry, make_context: Any) -> None:
-    cell = ConditionCell(id="f", kind="condition", rules={"all": [{"left": "{{ trigger.body.nothing.deeper }}", "op": "gt", "right": 1}]})
-    result = await run_cell(cell, CONTEXT, apps=registry, make_context=make_context, idempotency_key="k")
+async def test_a_broken_rule_fails_the_condition_with_its_cell(
+    registry: Registry, make_context: Any
+) -> None:
+    cell = ConditionCell(
+        id="f",
+        kind="condition",
+        rules={"all": [{"left": "{{ trigger.body.nothing.deeper }}", "op": "gt", "right": 1}]},
+    )
+    result = await run_cell(
+        cell, CONTEXT, apps=registry, make_context=make_context, idempotency_key="k"
+    )
     assert result.status == "failed" and result.error is not None
     assert "'f'" in result.error["message"]
 
 
 def test_trigger_results_validate_the_payload(registry: Registry) -> None:
     cell = TriggerCell(id="hook", kind="trigger", app="webhook", operation="catch_hook")
-    ok = trigger_result(cell, {"method": "POST", "headers": {}, "query": {}, "body": {"a": 1}}, apps=registry)
+    ok = trigger_result(
+        cell, {"method": "POST", "headers": {}, "query": {}, "body": {"a": 1}}, apps=registry
+    )
     assert ok.ok and ok.output["body"] == {"a": 1}
     bad = trigger_result(cell, {"headers": "not a mapping"}, apps=registry)
     assert bad.status == "failed" and bad.error is not None
@@ -208,25 +302,53 @@ def test_idempotency_keys_are_stable_per_execution_cell_and_item() -> None:
     key = idempotency_key("e1", "a")
     assert key == idempotency_key("e1", "a", 0)
     assert key.startswith("cw-") and len(key) == 43
-    assert len({key, idempotency_key("e2", "a"), idempotency_key("e1", "b"), idempotency_key("e1", "a", 1)}) == 4
+    assert (
+        len(
+            {
+                key,
+                idempotency_key("e2", "a"),
+                idempotency_key("e1", "b"),
+                idempotency_key("e1", "a", 1),
+            }
+        )
+        == 4
+    )
 
 
-async def test_rules_use_the_cells_mapping_budget_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_rules_use_the_cells_mapping_budget_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     readings = itertools.count()
     monkeypatch.setattr(budget, "clock", lambda: next(readings) * 0.05)
     heavy = "{% for i in range(160) %}{% endfor %}{{ trigger.body.n }}"
-    rules = {"all": [{"left": heavy, "op": "gte", "right": 1}, {"left": heavy, "op": "gte", "right": 1}]}
+    rules = {
+        "all": [{"left": heavy, "op": "gte", "right": 1}, {"left": heavy, "op": "gte", "right": 1}]
+    }
     cell = ConditionCell.model_validate({"id": "gate", "kind": "condition", "rules": rules})
     limits = RunBudget(run_seconds=10, cell_seconds=0.8).cell()
     result, _ = await run_condition_cell_async(cell, CONTEXT, limits=limits)
     assert result.status == "failed"
     assert result.error is not None and result.error["code"] == "mapping_error"
     assert result.error["message"].startswith("Cell 'gate', field 'all[1].left': ")
-    assert "the mappings of this cell used more than 0.8 s of work in all" in result.error["message"]
+    assert (
+        "the mappings of this cell used more than 0.8 s of work in all" in result.error["message"]
+    )
     # a regular expression is work too: such rules are not evaluated on the event loop
-    regex = ConditionCell.model_validate({"id": "re", "kind": "condition", "rules": {"all": [
-        {"left": "{{ trigger.body.name }}", "op": "matches_regex", "right": "^a"}]}})
-    plain = ConditionCell.model_validate({"id": "eq", "kind": "condition", "rules": {"all": [
-        {"left": "{{ trigger.body.name }}", "op": "equals", "right": "ada"}]}})
+    regex = ConditionCell.model_validate(
+        {
+            "id": "re",
+            "kind": "condition",
+            "rules": {
+                "all": [{"left": "{{ trigger.body.name }}", "op": "matches_regex", "right": "^a"}]
+            },
+        }
+    )
+    plain = ConditionCell.model_validate(
+        {
+            "id": "eq",
+            "kind": "condition",
+            "rules": {"all": [{"left": "{{ trigger.body.name }}", "op": "equals", "right": "ada"}]},
+        }
+    )
     assert not _light_rules(regex) and _light_rules(plain)
     assert (await run_condition_cell_async(regex, CONTEXT))[0].output["passed"] is True

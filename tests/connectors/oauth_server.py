@@ -291,7 +291,13 @@ class _Validator(BearerTokenValidator):
 class OAuthTestServer:
     """The server and its state. Use as a context manager (starts and stops the thread)."""
 
-    def __init__(self, *, access_expires_in: int = 3600, rotate_refresh_tokens: bool = True, consent_page: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        access_expires_in: int = 3600,
+        rotate_refresh_tokens: bool = True,
+        consent_page: bool = False,
+    ) -> None:
         self.access_expires_in = access_expires_in
         self.rotate_refresh_tokens = rotate_refresh_tokens
         self.consent_page = consent_page
@@ -314,7 +320,9 @@ class OAuthTestServer:
         self._protector.register_token_validator(_Validator(self))
         self._http = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.base_url = f"http://127.0.0.1:{self._http.server_port}"
-        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     # -- endpoints and lifecycle ---------------------------------------------------------
 
@@ -340,7 +348,11 @@ class OAuthTestServer:
         client_id: str = "cellwright",
         client_secret: str = "s3cret-client",
         redirect_uri: str = "http://127.0.0.1/oauth/callback",
-        grant_types: tuple[str, ...] = ("authorization_code", "refresh_token", "client_credentials"),
+        grant_types: tuple[str, ...] = (
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+        ),
     ) -> Client:
         client = Client(client_id, client_secret, [redirect_uri], list(grant_types))
         self.clients[client_id] = client
@@ -383,30 +395,41 @@ class OAuthTestServer:
             return response
         if request.path == "/api/me" and request.method == "GET":
             return self._me(request)
-        return Response(json.dumps({"error": "not_found"}), status=404, content_type="application/json")
+        return Response(
+            json.dumps({"error": "not_found"}), status=404, content_type="application/json"
+        )
 
     def _authorize(self, request: Request) -> Response:
         oauth_request = self._server.create_oauth2_request(request)
         try:
             grant = self._server.get_consent_grant(oauth_request, end_user=USER)
         except OAuth2Error as error:
-            return Response(json.dumps(dict(error.get_body())), status=error.status_code, content_type="application/json")
+            return Response(
+                json.dumps(dict(error.get_body())),
+                status=error.status_code,
+                content_type="application/json",
+            )
         if self.consent_page:
             return self._consent_form(request, grant.client)
         user = None if self.deny_next else USER
         self.deny_next = False
-        response: Response = self._server.create_authorization_response(oauth_request, grant_user=user, grant=grant)
+        response: Response = self._server.create_authorization_response(
+            oauth_request, grant_user=user, grant=grant
+        )
         return response
 
     def _consent_form(self, request: Request, client: Client) -> Response:
         """The provider's consent page: the authorization request travels on as hidden fields."""
         hidden = "".join(
             f'<input type="hidden" name="{escape(key)}" value="{escape(value)}">'
-            for key in request.args for value in request.args.getlist(key)
+            for key in request.args
+            for value in request.args.getlist(key)
         )
         scopes = client.get_allowed_scope(request.args.get("scope")).split()
         items = "".join(f"<li>{escape(SCOPE_LABELS.get(scope, scope))}</li>" for scope in scopes)
-        page = CONSENT_PAGE.format(client=escape(client.client_id), user=escape(USER), scopes=items, hidden=hidden)
+        page = CONSENT_PAGE.format(
+            client=escape(client.client_id), user=escape(USER), scopes=items, hidden=hidden
+        )
         return Response(page, content_type="text/html; charset=utf-8")
 
     def _decide(self, request: Request) -> Response:
@@ -415,11 +438,17 @@ class OAuthTestServer:
         try:
             grant = self._server.get_consent_grant(oauth_request, end_user=USER)
         except OAuth2Error as error:
-            return Response(json.dumps(dict(error.get_body())), status=error.status_code, content_type="application/json")
+            return Response(
+                json.dumps(dict(error.get_body())),
+                status=error.status_code,
+                content_type="application/json",
+            )
         decision = request.form.get("decision", "")
         self.decisions.append(decision)
         user = USER if decision == "allow" else None
-        response: Response = self._server.create_authorization_response(oauth_request, grant_user=user, grant=grant)
+        response: Response = self._server.create_authorization_response(
+            oauth_request, grant_user=user, grant=grant
+        )
         return response
 
     def _me(self, request: Request) -> Response:
@@ -429,4 +458,7 @@ class OAuthTestServer:
             status, body, headers = error()
             return Response(json.dumps(dict(body)), status=status, headers=headers)
         self.api_calls += 1
-        return Response(json.dumps({"user": token.user, "client_id": token.client_id}), content_type="application/json")
+        return Response(
+            json.dumps({"user": token.user, "client_id": token.client_id}),
+            content_type="application/json",
+        )

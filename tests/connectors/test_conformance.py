@@ -44,12 +44,24 @@ def test_every_shipped_app_and_planned_app_has_its_own_logo() -> None:
 def test_an_icon_that_cannot_be_shown_is_a_conformance_problem() -> None:
     """A misspelt icon name, a path or a broken SVG document is refused with a sentence
     naming what an icon may be; an app's own SVG document is accepted."""
-    base = {"key": "acme", "name": "Acme", "description": "An app.", "category": "Testing", "actions": (APPS[4].actions[0],)}
+    base = {
+        "key": "acme",
+        "name": "Acme",
+        "description": "An app.",
+        "category": "Testing",
+        "actions": (APPS[4].actions[0],),
+    }
     for bad in ("slak", "../../etc/passwd", "<svg><path d='M0 0'/>"):
         problems = app_problems(App(**base, icon=bad))
-        assert len(problems) == 1 and "neither a shipped icon" in problems[0] and "slack" in problems[0], bad
+        assert (
+            len(problems) == 1
+            and "neither a shipped icon" in problems[0]
+            and "slack" in problems[0]
+        ), bad
     own = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><rect width="1" height="1"/></svg>'
-    assert app_problems(App(**base, icon=own)) == [] and app_problems(App(**base)) == []  # the default: the plug
+    assert (
+        app_problems(App(**base, icon=own)) == [] and app_problems(App(**base)) == []
+    )  # the default: the plug
     assert App(**base, icon=own).describe(full=False)["icon"] == "inline"
 
 
@@ -64,14 +76,36 @@ def test_the_checks_find_problems() -> None:
     class Loose(BaseModel):
         thing: str
 
-    sloppy = Action(key="Bad-Key", name="", description="short", input=Loose, output=Loose, sample={"other": 1}, perform=lambda ctx, inputs: {})
+    sloppy = Action(
+        key="Bad-Key",
+        name="",
+        description="short",
+        input=Loose,
+        output=Loose,
+        sample={"other": 1},
+        perform=lambda ctx, inputs: {},
+    )
     problems = operation_problems(sloppy)
     assert any("snake_case" in p for p in problems) and any("no name" in p for p in problems)
-    assert any("describe it" in p for p in problems) and any("input fields without a description: thing" in p for p in problems)
-    assert any("output fields" in p for p in problems) and any("does not fit" in p for p in problems)
-    app = App(key="shop", name="Shop", description="A shop.", category="Commerce", base_url="https://api.shop.example", allowed_hosts=("other.example",), actions=(APPS[4].actions[0], APPS[4].actions[0]))
+    assert any("describe it" in p for p in problems) and any(
+        "input fields without a description: thing" in p for p in problems
+    )
+    assert any("output fields" in p for p in problems) and any(
+        "does not fit" in p for p in problems
+    )
+    app = App(
+        key="shop",
+        name="Shop",
+        description="A shop.",
+        category="Commerce",
+        base_url="https://api.shop.example",
+        allowed_hosts=("other.example",),
+        actions=(APPS[4].actions[0], APPS[4].actions[0]),
+    )
     problems = app_problems(app)
-    assert any("two operations use the key" in p for p in problems) and any("do not cover" in p for p in problems)
+    assert any("two operations use the key" in p for p in problems) and any(
+        "do not cover" in p for p in problems
+    )
 
 
 def test_each_check_says_what_is_wrong() -> None:
@@ -79,10 +113,15 @@ def test_each_check_says_what_is_wrong() -> None:
     missing sample, schemas that do not generate or are not objects."""
     from pydantic import ConfigDict, Field, RootModel
 
-    blank = App(key="blank", name=" ", description="", category="", base_url="https://api.blank.example")
+    blank = App(
+        key="blank", name=" ", description="", category="", base_url="https://api.blank.example"
+    )
     assert app_problems(blank) == [
-        "it has no name", "it has no description", "it has no category",
-        "it offers no trigger and no action", "it has a base_url but declares no allowed_hosts",
+        "it has no name",
+        "it has no description",
+        "it has no category",
+        "it offers no trigger and no action",
+        "it has a base_url but declares no allowed_hosts",
     ]
 
     class Opaque:
@@ -95,8 +134,15 @@ def test_each_check_says_what_is_wrong() -> None:
     class Listed(RootModel[list[int]]):
         pass
 
-    odd = Action(key="odd", name="Odd", description="An action with odd models.", input=Unschemable, output=Listed,
-                 sample={}, perform=lambda ctx, inputs: {})
+    odd = Action(
+        key="odd",
+        name="Odd",
+        description="An action with odd models.",
+        input=Unschemable,
+        output=Listed,
+        sample={},
+        perform=lambda ctx, inputs: {},
+    )
     problems = operation_problems(odd)
     assert "it has no sample output (every operation ships one)" in problems
     assert any(p.startswith("its input model has no JSON Schema: ") for p in problems)
@@ -129,19 +175,40 @@ SANDBOXED = [(app, op) for app in APPS if app.sandbox for op in app.actions]
 
 @pytest.mark.parametrize(("app", "op"), SANDBOXED, ids=[f"{a.key}.{o.key}" for a, o in SANDBOXED])
 async def test_action_runs_against_its_sandbox(app: App, op: Action) -> None:
-    assert op.example is not None, f"{app.key}.{op.key} needs an `example` input that works against the sandbox"
+    assert op.example is not None, (
+        f"{app.key}.{op.key} needs an `example` input that works against the sandbox"
+    )
     ctx = sandbox_context(app, app.sandbox_credentials)
-    cell = ActionCell(kind="action", id="probe", app=app.key, operation=op.key, connection="sandbox", inputs=dict(op.example))
+    cell = ActionCell(
+        kind="action",
+        id="probe",
+        app=app.key,
+        operation=op.key,
+        connection="sandbox",
+        inputs=dict(op.example),
+    )
 
     async def make(cell: Any, app: App, *, idempotency_key: str) -> Any:
         ctx.idempotency_key = idempotency_key
         return ctx
 
-    result = await run_operation_cell(cell, {"trigger": {}, "steps": {}}, apps=default_registry(), make_context=make, idempotency_key="conformance-1")
+    result = await run_operation_cell(
+        cell,
+        {"trigger": {}, "steps": {}},
+        apps=default_registry(),
+        make_context=make,
+        idempotency_key="conformance-1",
+    )
     assert result.status == "completed", result.error
 
 
-POLLING = [(app, op) for app in APPS if app.sandbox for op in app.triggers if isinstance(op, PollingTrigger)]
+POLLING = [
+    (app, op)
+    for app in APPS
+    if app.sandbox
+    for op in app.triggers
+    if isinstance(op, PollingTrigger)
+]
 
 
 @pytest.mark.parametrize(("app", "op"), POLLING, ids=[f"{a.key}.{o.key}" for a, o in POLLING])
@@ -158,12 +225,16 @@ async def test_polling_trigger_fetches_from_its_sandbox(app: App, op: PollingTri
 def test_trigger_kinds_are_known() -> None:
     for app in APPS:
         for op in app.triggers:
-            assert isinstance(op, InstantTrigger | PollingTrigger | ScheduleTrigger) or op.trigger_type == "manual"
+            assert (
+                isinstance(op, InstantTrigger | PollingTrigger | ScheduleTrigger)
+                or op.trigger_type == "manual"
+            )
 
 
 OPTION_FIELDS = [
     (app, op, path)
-    for app in APPS if app.sandbox
+    for app in APPS
+    if app.sandbox
     for op in (*app.triggers, *app.actions)
     for path in field_sources(op.input_schema())
 ]
@@ -179,13 +250,17 @@ def _with_value(data: Any, path: str, value: Any) -> Any:
     return copy
 
 
-@pytest.mark.parametrize(("app", "op", "path"), OPTION_FIELDS, ids=[f"{a.key}.{o.key}.{p}" for a, o, p in OPTION_FIELDS])
+@pytest.mark.parametrize(
+    ("app", "op", "path"), OPTION_FIELDS, ids=[f"{a.key}.{o.key}.{p}" for a, o, p in OPTION_FIELDS]
+)
 async def test_option_source_answers_from_its_sandbox(app: App, op: Any, path: str) -> None:
     """Every field with an option source gets real choices from the sandbox, and the
     operation accepts the first one in that field."""
     source = source_for(app, op, path)
     example = dict(op.example or {})
-    options = await fetch_options(source, sandbox_context(app, app.sandbox_credentials), {**source.example, **example})
+    options = await fetch_options(
+        source, sandbox_context(app, app.sandbox_credentials), {**source.example, **example}
+    )
     assert options, f"{app.key}.{source.key} offered nothing in the sandbox"
     assert all(isinstance(o.value, str | int) and str(o.value) and o.label.strip() for o in options)
     assert len({o.value for o in options}) == len(options), "options have unique values"
@@ -206,11 +281,25 @@ def test_option_checks_find_problems() -> None:
     async def nothing(ctx: Any, values: Any) -> list[Option]:
         return []
 
-    op = Action(key="pick", name="Pick", description="Picks a board and a group.", input=Pick, sample={"x": 1}, perform=lambda ctx, inputs: {})
-    app = App(key="picky", name="Picky", description="An app.", category="Test", actions=(op,), options=(
-        OptionSource(key="groups", name="groups", fetch=nothing, needs=("board_id",)),
-        OptionSource(key="spare", name="spare things", fetch=nothing),
-    ))
+    op = Action(
+        key="pick",
+        name="Pick",
+        description="Picks a board and a group.",
+        input=Pick,
+        sample={"x": 1},
+        perform=lambda ctx, inputs: {},
+    )
+    app = App(
+        key="picky",
+        name="Picky",
+        description="An app.",
+        category="Test",
+        actions=(op,),
+        options=(
+            OptionSource(key="groups", name="groups", fetch=nothing, needs=("board_id",)),
+            OptionSource(key="spare", name="spare things", fetch=nothing),
+        ),
+    )
     assert option_problems(app) == [
         "picky.pick: the field 'board' names the option source 'boards', which the app does not declare",
         "picky.pick: the option source 'groups' of 'group' needs 'board_id', which is not a field of the operation",

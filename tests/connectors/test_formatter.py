@@ -23,7 +23,9 @@ async def run(key: str, /, **inputs: Any) -> dict[str, Any]:
     """Validate, perform and validate the output, as the runner does."""
     action = app.action(key)
     result = await action.perform(None, action.input.model_validate(inputs))  # type: ignore[arg-type]
-    dumped: dict[str, Any] = action.output.model_validate(result if isinstance(result, dict) else result.model_dump()).model_dump()
+    dumped: dict[str, Any] = action.output.model_validate(
+        result if isinstance(result, dict) else result.model_dump()
+    ).model_dump()
     return dumped
 
 
@@ -62,16 +64,59 @@ TEXT_CASES = [
     ({"value": "a b\t c", "transform": "split"}, ["a", "b", "c"]),
     ({"value": "a,b,,c", "transform": "split", "separator": ","}, ["a", "b", "", "c"]),
     ({"value": "Order #123 paid", "transform": "regex_extract", "pattern": r"#\d+"}, "#123"),
-    ({"value": "Order #123 paid", "transform": "regex_extract", "pattern": r"#(\d+)", "group": 1}, "123"),
-    ({"value": "Order #123 paid", "transform": "regex_extract", "pattern": r"#(\d+)", "group": "1"}, "123"),
-    ({"value": "Order #123", "transform": "regex_extract", "pattern": r"#(?P<id>\d+)", "group": "id"}, "123"),
+    (
+        {
+            "value": "Order #123 paid",
+            "transform": "regex_extract",
+            "pattern": r"#(\d+)",
+            "group": 1,
+        },
+        "123",
+    ),
+    (
+        {
+            "value": "Order #123 paid",
+            "transform": "regex_extract",
+            "pattern": r"#(\d+)",
+            "group": "1",
+        },
+        "123",
+    ),
+    (
+        {
+            "value": "Order #123",
+            "transform": "regex_extract",
+            "pattern": r"#(?P<id>\d+)",
+            "group": "id",
+        },
+        "123",
+    ),
     ({"value": "no digits", "transform": "regex_extract", "pattern": r"\d+"}, None),
     ({"value": "Hello wonderful world", "transform": "truncate", "max_length": 10}, "Hello w..."),
-    ({"value": "Hello wonderful world", "transform": "truncate", "max_length": 8, "suffix": "…"}, "Hello w…"),
+    (
+        {"value": "Hello wonderful world", "transform": "truncate", "max_length": 8, "suffix": "…"},
+        "Hello w…",
+    ),
     ({"value": "Hello", "transform": "truncate", "max_length": 2}, "He"),
     ({"value": "Hello", "transform": "truncate", "max_length": 5}, "Hello"),
-    ({"value": "Ada", "transform": "template", "template": "Hi {value}, you owe {amount:.2f} {{EUR}}", "values": {"amount": 3.14159}}, "Hi Ada, you owe 3.14 {EUR}"),
-    ({"value": "x", "transform": "template", "template": "{name!r:>8}", "values": {"name": "Bo"}}, "    'Bo'"),
+    (
+        {
+            "value": "Ada",
+            "transform": "template",
+            "template": "Hi {value}, you owe {amount:.2f} {{EUR}}",
+            "values": {"amount": 3.14159},
+        },
+        "Hi Ada, you owe 3.14 {EUR}",
+    ),
+    (
+        {
+            "value": "x",
+            "transform": "template",
+            "template": "{name!r:>8}",
+            "values": {"name": "Bo"},
+        },
+        "    'Bo'",
+    ),
     ({"value": "Crème Brûlée — à la carte!", "transform": "slugify"}, "creme-brulee-a-la-carte"),
     ({"value": "Hello World 2026", "transform": "slugify", "separator": "_"}, "hello_world_2026"),
     ({"value": "héllo", "transform": "length"}, 5),
@@ -89,23 +134,65 @@ async def test_text(inputs: dict[str, Any], expected: Any) -> None:
     [
         ({"transform": "replace"}, "find", "is required for replace"),
         ({"transform": "regex_extract"}, "pattern", "is required for regex_extract"),
-        ({"transform": "regex_extract", "pattern": "("}, "pattern", "is not a valid regular expression"),
-        ({"transform": "regex_extract", "pattern": r"#(\d)", "group": 2}, "group", "has 1 numbered group(s)"),
-        ({"transform": "regex_extract", "pattern": r"#(?P<n>\d)", "group": "x"}, "group", "named: n"),
+        (
+            {"transform": "regex_extract", "pattern": "("},
+            "pattern",
+            "is not a valid regular expression",
+        ),
+        (
+            {"transform": "regex_extract", "pattern": r"#(\d)", "group": 2},
+            "group",
+            "has 1 numbered group(s)",
+        ),
+        (
+            {"transform": "regex_extract", "pattern": r"#(?P<n>\d)", "group": "x"},
+            "group",
+            "named: n",
+        ),
         ({"transform": "truncate"}, "max_length", "is required for truncate"),
         ({"transform": "template"}, "template", "is required for template"),
-        ({"transform": "template", "template": "{value.__class__}"}, "template", "no positions, attributes or indexes"),
-        ({"transform": "template", "template": "{values[0]}"}, "template", "no positions, attributes or indexes"),
-        ({"transform": "template", "template": "{0}"}, "template", "no positions, attributes or indexes"),
-        ({"transform": "template", "template": "{}"}, "template", "no positions, attributes or indexes"),
+        (
+            {"transform": "template", "template": "{value.__class__}"},
+            "template",
+            "no positions, attributes or indexes",
+        ),
+        (
+            {"transform": "template", "template": "{values[0]}"},
+            "template",
+            "no positions, attributes or indexes",
+        ),
+        (
+            {"transform": "template", "template": "{0}"},
+            "template",
+            "no positions, attributes or indexes",
+        ),
+        (
+            {"transform": "template", "template": "{}"},
+            "template",
+            "no positions, attributes or indexes",
+        ),
         ({"transform": "template", "template": "{missing}"}, "values", "has no 'missing'"),
-        ({"transform": "template", "template": "{value:>{w}}", "values": {"w": 5}}, "template", "nested fields"),
-        ({"transform": "template", "template": "{value:>99999999}"}, "template", "widths over 1000"),
+        (
+            {"transform": "template", "template": "{value:>{w}}", "values": {"w": 5}},
+            "template",
+            "nested fields",
+        ),
+        (
+            {"transform": "template", "template": "{value:>99999999}"},
+            "template",
+            "widths over 1000",
+        ),
         ({"transform": "template", "template": "{value"}, "template", "is malformed"),
-        ({"transform": "template", "template": "{n:d}", "values": {"n": "x"}}, "template", "could not be filled"),
+        (
+            {"transform": "template", "template": "{n:d}", "values": {"n": "x"}},
+            "template",
+            "could not be filled",
+        ),
     ],
 )
-async def test_text_errors_name_the_field(inputs: dict[str, Any], field: str, fragment: str) -> None:
+async def test_text_errors_name_the_field(
+    inputs: dict[str, Any], field: str, fragment: str
+) -> None:
     error = await error_of("text", value="Order #1", **inputs)
     assert error.errors[0]["field"] == field
     assert fragment in error.message
@@ -114,7 +201,9 @@ async def test_text_errors_name_the_field(inputs: dict[str, Any], field: str, fr
 @pytest.mark.parametrize("pattern", [r"(a|aa)+$", r"(a|a)*$"])
 async def test_regex_extract_stops_a_catastrophic_pattern(pattern: str) -> None:
     started = time.perf_counter()
-    error = await error_of("text", value="a" * 100 + "b", transform="regex_extract", pattern=pattern)
+    error = await error_of(
+        "text", value="a" * 100 + "b", transform="regex_extract", pattern=pattern
+    )
     # A guard that the search is stopped (unbounded, it runs for years), not a target.
     assert time.perf_counter() - started < 5
     assert error.message == (
@@ -124,7 +213,10 @@ async def test_regex_extract_stops_a_catastrophic_pattern(pattern: str) -> None:
 
 
 async def test_regex_extract_accepts_the_regex_package_extensions() -> None:
-    assert await result_of("text", value="Prix: 12 €", transform="regex_extract", pattern=r"\p{Sc}") == "€"
+    assert (
+        await result_of("text", value="Prix: 12 €", transform="regex_extract", pattern=r"\p{Sc}")
+        == "€"
+    )
 
 
 def test_parse_number_reads_long_text_in_linear_time() -> None:
@@ -132,7 +224,9 @@ def test_parse_number_reads_long_text_in_linear_time() -> None:
     with pytest.raises(InvalidInputError, match="is not a number") as info:
         parse_number("1" + "x" * 200_000 + "1", "value")
     assert time.perf_counter() - started < 5  # was quadratic: minutes at this length
-    assert len(str(info.value)) < 400 and "(200,002 characters)" in str(info.value)  # the message quotes the start only
+    assert len(str(info.value)) < 400 and "(200,002 characters)" in str(
+        info.value
+    )  # the message quotes the start only
 
 
 # -- numbers ------------------------------------------------------------------------
@@ -150,9 +244,25 @@ NUMBER_CASES = [
     ({"value": " .5 kg", "operation": "parse"}, 0.5),
     ({"value": 7, "operation": "parse"}, 7),
     ({"value": 1234.5, "operation": "format", "currency_prefix": "$"}, "$1,234.50"),
-    ({"value": -1234567.891, "operation": "format", "decimals": 1, "thousands_separator": ".", "decimal_separator": ",", "currency_suffix": " €"}, "-1.234.567,9 €"),
-    ({"value": 2.675, "operation": "format"}, "2.68"),  # half up on the decimal value, not the float
-    ({"value": "1234567", "operation": "format", "decimals": 0, "thousands_separator": ""}, "1234567"),
+    (
+        {
+            "value": -1234567.891,
+            "operation": "format",
+            "decimals": 1,
+            "thousands_separator": ".",
+            "decimal_separator": ",",
+            "currency_suffix": " €",
+        },
+        "-1.234.567,9 €",
+    ),
+    (
+        {"value": 2.675, "operation": "format"},
+        "2.68",
+    ),  # half up on the decimal value, not the float
+    (
+        {"value": "1234567", "operation": "format", "decimals": 0, "thousands_separator": ""},
+        "1234567",
+    ),
     ({"value": 999.999, "operation": "format", "thousands_separator": "'"}, "1'000.00"),
     ({"value": "0.1", "operation": "math", "math_operation": "add", "operand": 0.2}, 0.3),
     ({"value": 10, "operation": "math", "math_operation": "subtract", "operand": "2.5"}, 7.5),
@@ -177,15 +287,29 @@ async def test_numbers(inputs: dict[str, Any], expected: Any) -> None:
 @pytest.mark.parametrize(
     ("inputs", "field", "fragment"),
     [
-        ({"value": 10, "math_operation": "divide", "operand": 0}, "operand", "cannot be divided by zero"),
-        ({"value": 10, "math_operation": "divide", "operand": "0.0"}, "operand", "cannot be divided by zero"),
+        (
+            {"value": 10, "math_operation": "divide", "operand": 0},
+            "operand",
+            "cannot be divided by zero",
+        ),
+        (
+            {"value": 10, "math_operation": "divide", "operand": "0.0"},
+            "operand",
+            "cannot be divided by zero",
+        ),
         ({"value": 10, "math_operation": "add"}, "operand", "is required for add"),
         ({"value": 10}, "math_operation", "is required for math"),
-        ({"value": 10, "math_operation": "add", "operand": "ten"}, "operand", "'ten' is not a number"),
+        (
+            {"value": 10, "math_operation": "add", "operand": "ten"},
+            "operand",
+            "'ten' is not a number",
+        ),
         ({"value": 1e300, "math_operation": "multiply", "operand": 1e300}, "value", "too large"),
     ],
 )
-async def test_math_errors_name_the_field(inputs: dict[str, Any], field: str, fragment: str) -> None:
+async def test_math_errors_name_the_field(
+    inputs: dict[str, Any], field: str, fragment: str
+) -> None:
     error = await error_of("numbers", operation="math", **inputs)
     assert error.errors[0]["field"] == field
     assert fragment in error.message
@@ -197,10 +321,19 @@ async def test_parse_errors_suggest_the_decimal_separator() -> None:
         "value: '1,234.50' is not a number. Write it like '1234.5' or '1.234,50'; "
         "if it uses '.' as the decimal mark, set decimal_separator to '.'."
     )
-    assert "set decimal_separator to ','" in (await error_of("numbers", value="1,5", operation="parse")).message
-    assert "'abc' is not a number" in (await error_of("numbers", value="abc", operation="parse")).message
+    assert (
+        "set decimal_separator to ','"
+        in (await error_of("numbers", value="1,5", operation="parse")).message
+    )
+    assert (
+        "'abc' is not a number"
+        in (await error_of("numbers", value="abc", operation="parse")).message
+    )
     assert "too large" in (await error_of("numbers", value="1e400", operation="parse")).message
-    assert "not a finite number" in (await error_of("numbers", value=float("nan"), operation="parse")).message
+    assert (
+        "not a finite number"
+        in (await error_of("numbers", value=float("nan"), operation="parse")).message
+    )
 
 
 async def test_numbers_refuse_booleans_and_overflowing_precision() -> None:
@@ -213,7 +346,9 @@ async def test_numbers_refuse_booleans_and_overflowing_precision() -> None:
 @given(st.decimals(min_value=-(10**15), max_value=10**15, places=2, allow_nan=False))
 def test_format_then_parse_round_trips(number: Any) -> None:
     for thousands, decimal in ((",", "."), (".", ","), (" ", ",")):
-        inputs = NumbersInput(value=0, operation="format", thousands_separator=thousands, decimal_separator=decimal)  # type: ignore[arg-type]
+        inputs = NumbersInput(
+            value=0, operation="format", thousands_separator=thousands, decimal_separator=decimal
+        )  # type: ignore[arg-type]
         text = format_number(number, inputs)
         assert parse_number(text, "value", decimal) == number
 
@@ -222,25 +357,103 @@ def test_format_then_parse_round_trips(number: Any) -> None:
 
 DATE_CASES = [
     # Days keep the wall-clock time across the spring change in Paris; hours move the instant.
-    ({"value": "2026-03-28T09:00:00", "operation": "shift", "amount": 1, "from_timezone": "Europe/Paris"}, "2026-03-29T09:00:00+02:00"),
-    ({"value": "2026-03-28T09:00:00", "operation": "shift", "amount": 24, "unit": "hours", "from_timezone": "Europe/Paris"}, "2026-03-29T10:00:00+02:00"),
-    ({"value": "2026-03-28T02:30:00+01:00", "operation": "shift", "amount": 1, "from_timezone": "Europe/Paris", "to_timezone": "Europe/Paris"}, "2026-03-29T03:30:00+02:00"),
-    ({"value": "2026-03-29T09:00:00Z", "operation": "shift", "amount": -2, "unit": "weeks"}, "2026-03-15T09:00:00+00:00"),
-    ({"value": "2026-03-29T09:00:00Z", "operation": "shift", "amount": 90, "unit": "minutes"}, "2026-03-29T10:30:00+00:00"),
-    ({"value": "2026-03-29T09:00:00Z", "operation": "shift", "amount": 30, "unit": "seconds"}, "2026-03-29T09:00:30+00:00"),
-    ({"value": "2026-01-31", "operation": "shift", "amount": 1, "unit": "months"}, "2026-02-28T00:00:00+00:00"),
-    ({"value": "2024-01-31", "operation": "shift", "amount": 1, "unit": "months"}, "2024-02-29T00:00:00+00:00"),
-    ({"value": "2026-03-31", "operation": "shift", "amount": -1, "unit": "months"}, "2026-02-28T00:00:00+00:00"),
-    ({"value": "2026-11-15", "operation": "shift", "amount": 3, "unit": "months"}, "2027-02-15T00:00:00+00:00"),
-    ({"value": "2024-02-29", "operation": "shift", "amount": 1, "unit": "years"}, "2025-02-28T00:00:00+00:00"),
+    (
+        {
+            "value": "2026-03-28T09:00:00",
+            "operation": "shift",
+            "amount": 1,
+            "from_timezone": "Europe/Paris",
+        },
+        "2026-03-29T09:00:00+02:00",
+    ),
+    (
+        {
+            "value": "2026-03-28T09:00:00",
+            "operation": "shift",
+            "amount": 24,
+            "unit": "hours",
+            "from_timezone": "Europe/Paris",
+        },
+        "2026-03-29T10:00:00+02:00",
+    ),
+    (
+        {
+            "value": "2026-03-28T02:30:00+01:00",
+            "operation": "shift",
+            "amount": 1,
+            "from_timezone": "Europe/Paris",
+            "to_timezone": "Europe/Paris",
+        },
+        "2026-03-29T03:30:00+02:00",
+    ),
+    (
+        {"value": "2026-03-29T09:00:00Z", "operation": "shift", "amount": -2, "unit": "weeks"},
+        "2026-03-15T09:00:00+00:00",
+    ),
+    (
+        {"value": "2026-03-29T09:00:00Z", "operation": "shift", "amount": 90, "unit": "minutes"},
+        "2026-03-29T10:30:00+00:00",
+    ),
+    (
+        {"value": "2026-03-29T09:00:00Z", "operation": "shift", "amount": 30, "unit": "seconds"},
+        "2026-03-29T09:00:30+00:00",
+    ),
+    (
+        {"value": "2026-01-31", "operation": "shift", "amount": 1, "unit": "months"},
+        "2026-02-28T00:00:00+00:00",
+    ),
+    (
+        {"value": "2024-01-31", "operation": "shift", "amount": 1, "unit": "months"},
+        "2024-02-29T00:00:00+00:00",
+    ),
+    (
+        {"value": "2026-03-31", "operation": "shift", "amount": -1, "unit": "months"},
+        "2026-02-28T00:00:00+00:00",
+    ),
+    (
+        {"value": "2026-11-15", "operation": "shift", "amount": 3, "unit": "months"},
+        "2027-02-15T00:00:00+00:00",
+    ),
+    (
+        {"value": "2024-02-29", "operation": "shift", "amount": 1, "unit": "years"},
+        "2025-02-28T00:00:00+00:00",
+    ),
     ({"value": 1774767600, "operation": "parse"}, "2026-03-29T07:00:00+00:00"),
     ({"value": "1774767600", "operation": "parse"}, "2026-03-29T07:00:00+00:00"),
     ({"value": 1774767600.5, "operation": "parse"}, "2026-03-29T07:00:00.500000+00:00"),
-    ({"value": "1774767600000", "operation": "parse", "to_timezone": "Europe/Paris"}, "2026-03-29T09:00:00+02:00"),
-    ({"value": "2026-03-29", "operation": "parse", "from_timezone": "America/New_York"}, "2026-03-29T00:00:00-04:00"),
-    ({"value": "2026-03-29T09:00:00Z", "operation": "convert_timezone", "to_timezone": "America/New_York"}, "2026-03-29T05:00:00-04:00"),
-    ({"value": "2026-03-29T09:00:00+05:30", "operation": "convert_timezone", "to_timezone": "UTC"}, "2026-03-29T03:30:00+00:00"),
-    ({"value": "2026-03-29T09:05:00Z", "operation": "format", "format": "%d/%m/%Y %H:%M", "to_timezone": "Europe/Paris"}, "29/03/2026 11:05"),
+    (
+        {"value": "1774767600000", "operation": "parse", "to_timezone": "Europe/Paris"},
+        "2026-03-29T09:00:00+02:00",
+    ),
+    (
+        {"value": "2026-03-29", "operation": "parse", "from_timezone": "America/New_York"},
+        "2026-03-29T00:00:00-04:00",
+    ),
+    (
+        {
+            "value": "2026-03-29T09:00:00Z",
+            "operation": "convert_timezone",
+            "to_timezone": "America/New_York",
+        },
+        "2026-03-29T05:00:00-04:00",
+    ),
+    (
+        {
+            "value": "2026-03-29T09:00:00+05:30",
+            "operation": "convert_timezone",
+            "to_timezone": "UTC",
+        },
+        "2026-03-29T03:30:00+00:00",
+    ),
+    (
+        {
+            "value": "2026-03-29T09:05:00Z",
+            "operation": "format",
+            "format": "%d/%m/%Y %H:%M",
+            "to_timezone": "Europe/Paris",
+        },
+        "29/03/2026 11:05",
+    ),
     ({"value": "2026-03-29", "operation": "format", "format": "%A %d %B"}, "Sunday 29 March"),
 ]
 
@@ -265,19 +478,53 @@ async def test_now() -> None:
     [
         ({"value": "yesterday", "operation": "parse"}, "value", "is not a date. Use ISO 8601"),
         ({"value": 1e20, "operation": "parse"}, "value", "is not a date"),
-        ({"value": "2026-03-29", "operation": "parse", "from_timezone": "Mars/Olympus"}, "from_timezone", "not a known time zone"),
-        ({"value": "2026-03-29", "operation": "convert_timezone"}, "to_timezone", "is required for convert_timezone"),
-        ({"value": "2026-03-29", "operation": "convert_timezone", "to_timezone": "Nowhere"}, "to_timezone", "IANA name"),
+        (
+            {"value": "2026-03-29", "operation": "parse", "from_timezone": "Mars/Olympus"},
+            "from_timezone",
+            "not a known time zone",
+        ),
+        (
+            {"value": "2026-03-29", "operation": "convert_timezone"},
+            "to_timezone",
+            "is required for convert_timezone",
+        ),
+        (
+            {"value": "2026-03-29", "operation": "convert_timezone", "to_timezone": "Nowhere"},
+            "to_timezone",
+            "IANA name",
+        ),
         ({"value": "2026-03-29", "operation": "format"}, "format", "is required for format"),
         ({"value": "2026-03-29", "operation": "shift"}, "amount", "is required for shift"),
-        ({"value": "2026-03-29", "operation": "shift", "amount": 1.5, "unit": "months"}, "amount", "whole number of months"),
-        ({"value": "9999-12-31", "operation": "shift", "amount": 1, "unit": "months"}, "amount", "outside the years 1 to 9999"),
-        ({"value": "9999-12-31", "operation": "shift", "amount": 1, "unit": "days"}, "amount", "outside the years 1 to 9999"),
-        ({"value": "2026-01-01", "operation": "shift", "amount": float("nan"), "unit": "days"}, "amount", "outside the years 1 to 9999"),
-        ({"value": "2026-01-01", "operation": "shift", "amount": float("inf"), "unit": "months"}, "amount", "outside the years 1 to 9999"),
+        (
+            {"value": "2026-03-29", "operation": "shift", "amount": 1.5, "unit": "months"},
+            "amount",
+            "whole number of months",
+        ),
+        (
+            {"value": "9999-12-31", "operation": "shift", "amount": 1, "unit": "months"},
+            "amount",
+            "outside the years 1 to 9999",
+        ),
+        (
+            {"value": "9999-12-31", "operation": "shift", "amount": 1, "unit": "days"},
+            "amount",
+            "outside the years 1 to 9999",
+        ),
+        (
+            {"value": "2026-01-01", "operation": "shift", "amount": float("nan"), "unit": "days"},
+            "amount",
+            "outside the years 1 to 9999",
+        ),
+        (
+            {"value": "2026-01-01", "operation": "shift", "amount": float("inf"), "unit": "months"},
+            "amount",
+            "outside the years 1 to 9999",
+        ),
     ],
 )
-async def test_date_errors_name_the_field(inputs: dict[str, Any], field: str, fragment: str) -> None:
+async def test_date_errors_name_the_field(
+    inputs: dict[str, Any], field: str, fragment: str
+) -> None:
     error = await error_of("dates", **inputs)
     assert error.errors[0]["field"] == field
     assert fragment in error.message
@@ -285,7 +532,15 @@ async def test_date_errors_name_the_field(inputs: dict[str, Any], field: str, fr
 
 async def test_a_format_strftime_refuses_is_an_input_error() -> None:
     # pydantic refuses lone surrogates in JSON input; other platforms' strftime refuse more.
-    inputs = DatesInput.model_construct(value="2026-03-29", operation="format", format="%Y \ud800", from_timezone="UTC", to_timezone=None, unit="days", amount=None)
+    inputs = DatesInput.model_construct(
+        value="2026-03-29",
+        operation="format",
+        format="%Y \ud800",
+        from_timezone="UTC",
+        to_timezone=None,
+        unit="days",
+        amount=None,
+    )
     with pytest.raises(InvalidInputError, match="format: '%Y .' is not a valid strftime pattern"):
         await dates(None, inputs)  # type: ignore[arg-type]
 
@@ -293,13 +548,28 @@ async def test_a_format_strftime_refuses_is_an_input_error() -> None:
 # -- data ---------------------------------------------------------------------------
 
 DATA_CASES = [
-    ({"value": {"a": 1, "b": 2, "c": 3}, "operation": "pick", "keys": ["a", "c", "z"]}, {"a": 1, "c": 3}),
-    ({"value": [{"a": 1, "b": 2}, {"b": 3}], "operation": "pick", "keys": ["b"]}, [{"b": 2}, {"b": 3}]),
-    ({"value": [{"a": 1, "b": 2}], "operation": "rename", "mapping": {"a": "A"}}, [{"A": 1, "b": 2}]),
-    ({"value": {"a": {"b": {"c": 1}, "d": [1]}, "e": {}}, "operation": "flatten"}, {"a.b.c": 1, "a.d": [1], "e": {}}),
+    (
+        {"value": {"a": 1, "b": 2, "c": 3}, "operation": "pick", "keys": ["a", "c", "z"]},
+        {"a": 1, "c": 3},
+    ),
+    (
+        {"value": [{"a": 1, "b": 2}, {"b": 3}], "operation": "pick", "keys": ["b"]},
+        [{"b": 2}, {"b": 3}],
+    ),
+    (
+        {"value": [{"a": 1, "b": 2}], "operation": "rename", "mapping": {"a": "A"}},
+        [{"A": 1, "b": 2}],
+    ),
+    (
+        {"value": {"a": {"b": {"c": 1}, "d": [1]}, "e": {}}, "operation": "flatten"},
+        {"a.b.c": 1, "a.d": [1], "e": {}},
+    ),
     ({"value": {"a": {"b": 1}}, "operation": "flatten", "separator": "__"}, {"a__b": 1}),
     ({"value": [[1, 2], 3, [4, [5]]], "operation": "flatten"}, [1, 2, 3, 4, [5]]),
-    ({"value": ["a", 1, None, {"x": "é"}, True, False], "operation": "join"}, 'a, 1, , {"x": "é"}, true, false'),
+    (
+        {"value": ["a", 1, None, {"x": "é"}, True, False], "operation": "join"},
+        'a, 1, , {"x": "é"}, true, false',
+    ),
     ({"value": ["a", "b"], "operation": "join", "separator": ""}, "ab"),
     ({"value": [], "operation": "first"}, None),
     ({"value": [1, 2], "operation": "first"}, 1),
@@ -324,17 +594,31 @@ async def test_data(inputs: dict[str, Any], expected: Any) -> None:
     ("inputs", "field", "fragment"),
     [
         ({"value": {"a": 1}, "operation": "pick"}, "keys", "is required for pick"),
-        ({"value": "text", "operation": "pick", "keys": ["a"]}, "value", "must be an object or a list of objects for pick; got a text"),
-        ({"value": [1, {"a": 1}], "operation": "rename", "mapping": {"a": "b"}}, "value", "got a list"),
+        (
+            {"value": "text", "operation": "pick", "keys": ["a"]},
+            "value",
+            "must be an object or a list of objects for pick; got a text",
+        ),
+        (
+            {"value": [1, {"a": 1}], "operation": "rename", "mapping": {"a": "b"}},
+            "value",
+            "got a list",
+        ),
         ({"value": {"a": 1}, "operation": "rename"}, "mapping", "is required for rename"),
         ({"value": 3, "operation": "flatten"}, "value", "for flatten; got a number"),
-        ({"value": {"a": 1}, "operation": "join"}, "value", "must be a list for join; got an object"),
+        (
+            {"value": {"a": 1}, "operation": "join"},
+            "value",
+            "must be a list for join; got an object",
+        ),
         ({"value": None, "operation": "first"}, "value", "got nothing (null)"),
         ({"value": True, "operation": "length"}, "value", "got true/false"),
         ({"value": '{"a": ', "operation": "parse_json"}, "value", "is not valid JSON"),
     ],
 )
-async def test_data_errors_name_the_field(inputs: dict[str, Any], field: str, fragment: str) -> None:
+async def test_data_errors_name_the_field(
+    inputs: dict[str, Any], field: str, fragment: str
+) -> None:
     error = await error_of("data", **inputs)
     assert error.errors[0]["field"] == field
     assert fragment in error.message
@@ -347,9 +631,18 @@ async def test_lookup() -> None:
     table = {"FR": "France", "DE": {"name": "Germany"}, "42": 42}
     assert await run("lookup", value="FR", table=table) == {"result": "France", "found": True}
     assert await run("lookup", value="fr", table=table) == {"result": None, "found": False}
-    assert await run("lookup", value="fr", table=table, default="?") == {"result": "?", "found": False}
-    assert await run("lookup", value="de", table=table, case_sensitive=False) == {"result": {"name": "Germany"}, "found": True}
-    assert await run("lookup", value="xx", table=table, case_sensitive=False, default=0) == {"result": 0, "found": False}
+    assert await run("lookup", value="fr", table=table, default="?") == {
+        "result": "?",
+        "found": False,
+    }
+    assert await run("lookup", value="de", table=table, case_sensitive=False) == {
+        "result": {"name": "Germany"},
+        "found": True,
+    }
+    assert await run("lookup", value="xx", table=table, case_sensitive=False, default=0) == {
+        "result": 0,
+        "found": False,
+    }
     assert await run("lookup", value=42, table=table) == {"result": 42, "found": True}
 
 
@@ -359,7 +652,14 @@ async def test_lookup() -> None:
 def test_app_shape_samples_and_schemas() -> None:
     assert default_registry().get("formatter") is app
     assert app.builtin and app.category == "Built-in" and not app.needs_connection
-    assert [a.key for a in app.actions] == ["set_fields", "text", "numbers", "dates", "data", "lookup"]
+    assert [a.key for a in app.actions] == [
+        "set_fields",
+        "text",
+        "numbers",
+        "dates",
+        "data",
+        "lookup",
+    ]
     for action in app.actions:
         assert action.kind == "transformer"
         action.output.model_validate(action.sample)
@@ -393,32 +693,72 @@ async def make_context(cell: Any, app: App, *, idempotency_key: str) -> Operatio
 
 
 async def run_cell(operation: str, inputs: dict[str, Any], trigger: dict[str, Any]) -> Any:
-    cell = TransformerCell(id="fmt", kind="transformer", app="formatter", operation=operation, inputs=inputs)
+    cell = TransformerCell(
+        id="fmt", kind="transformer", app="formatter", operation=operation, inputs=inputs
+    )
     return await run_operation_cell(
-        cell, {"trigger": trigger}, apps=default_registry(), make_context=make_context, idempotency_key="cw-test"
+        cell,
+        {"trigger": trigger},
+        apps=default_registry(),
+        make_context=make_context,
+        idempotency_key="cw-test",
     )
 
 
 async def test_set_fields_through_the_cell_runner() -> None:
     trigger = {"body": {"amount": 100, "name": "ada"}}
-    inputs = {"fields": {"total": "{{ trigger.body.amount * 1.2 }}", "name_upper": "{{ trigger.body.name | upper }}"}}
+    inputs = {
+        "fields": {
+            "total": "{{ trigger.body.amount * 1.2 }}",
+            "name_upper": "{{ trigger.body.name | upper }}",
+        }
+    }
     result = await run_cell("set_fields", inputs, trigger)
     assert result.ok, result.error
     assert result.output == {"total": 120.0, "name_upper": "ADA"}
 
 
 async def test_each_transformer_through_the_cell_runner() -> None:
-    trigger = {"body": {"name": "ada lovelace", "price": "1.234,50", "at": "2026-03-28T09:00:00", "tags": ["a", "b"], "cc": "fr"}}
+    trigger = {
+        "body": {
+            "name": "ada lovelace",
+            "price": "1.234,50",
+            "at": "2026-03-28T09:00:00",
+            "tags": ["a", "b"],
+            "cc": "fr",
+        }
+    }
     cases = [
-        ("text", {"value": "{{ trigger.body.name }}", "transform": "title"}, {"result": "Ada Lovelace"}),
-        ("numbers", {"value": "{{ trigger.body.price }}", "operation": "parse", "decimal_separator": ","}, {"result": 1234.5}),
+        (
+            "text",
+            {"value": "{{ trigger.body.name }}", "transform": "title"},
+            {"result": "Ada Lovelace"},
+        ),
+        (
+            "numbers",
+            {"value": "{{ trigger.body.price }}", "operation": "parse", "decimal_separator": ","},
+            {"result": 1234.5},
+        ),
         (
             "dates",
-            {"value": "{{ trigger.body.at }}", "operation": "shift", "amount": 1, "from_timezone": "Europe/Paris"},
+            {
+                "value": "{{ trigger.body.at }}",
+                "operation": "shift",
+                "amount": 1,
+                "from_timezone": "Europe/Paris",
+            },
             {"result": "2026-03-29T09:00:00+02:00", "timestamp": 1774767600.0},
         ),
-        ("data", {"value": "{{ trigger.body.tags }}", "operation": "join", "separator": "|"}, {"result": "a|b"}),
-        ("lookup", {"value": "{{ trigger.body.cc }}", "table": {"FR": "France"}, "case_sensitive": False}, {"result": "France", "found": True}),
+        (
+            "data",
+            {"value": "{{ trigger.body.tags }}", "operation": "join", "separator": "|"},
+            {"result": "a|b"},
+        ),
+        (
+            "lookup",
+            {"value": "{{ trigger.body.cc }}", "table": {"FR": "France"}, "case_sensitive": False},
+            {"result": "France", "found": True},
+        ),
     ]
     for operation, inputs, expected in cases:
         result = await run_cell(operation, inputs, trigger)
@@ -427,12 +767,19 @@ async def test_each_transformer_through_the_cell_runner() -> None:
 
 
 async def test_cell_runner_reports_operation_errors_and_validation_errors() -> None:
-    divide = {"value": 10, "operation": "math", "math_operation": "divide", "operand": "{{ trigger.zero }}"}
+    divide = {
+        "value": 10,
+        "operation": "math",
+        "math_operation": "divide",
+        "operand": "{{ trigger.zero }}",
+    }
     result = await run_cell("numbers", divide, {"zero": 0})
     assert result.status == "failed"
     assert result.error is not None and result.error["code"] == "invalid_input"
     assert result.error["message"].startswith("operand: is 0")
-    assert result.error["details"]["errors"] == [{"field": "operand", "message": result.error["message"].removeprefix("operand: ")}]
+    assert result.error["details"]["errors"] == [
+        {"field": "operand", "message": result.error["message"].removeprefix("operand: ")}
+    ]
 
     unknown = await run_cell("text", {"value": "x", "transform": "reverse"}, {})
     assert unknown.error is not None and unknown.error["code"] == "invalid_input"

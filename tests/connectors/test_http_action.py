@@ -86,18 +86,32 @@ def routes(server: HTTPServer) -> None:
     server.expect_request("/slow").respond_with_handler(slow)
     server.expect_request("/trickle").respond_with_handler(trickle)
     server.expect_request("/text").respond_with_data("plain answer", content_type="text/plain")
-    server.expect_request("/bad-json").respond_with_data("{not json", content_type="application/json")
+    server.expect_request("/bad-json").respond_with_data(
+        "{not json", content_type="application/json"
+    )
     server.expect_request("/empty").respond_with_data("", status=204)
     server.expect_request("/missing").respond_with_json({"message": "No such order"}, status=404)
     server.expect_request("/boom").respond_with_data("upstream exploded", status=500)
     server.expect_request("/denied").respond_with_handler(
-        lambda req: Response(json.dumps({"message": f"bad token {req.headers.get('Authorization')}"}), status=401, content_type="application/json")
+        lambda req: Response(
+            json.dumps({"message": f"bad token {req.headers.get('Authorization')}"}),
+            status=401,
+            content_type="application/json",
+        )
     )
     server.expect_request("/echo-error").respond_with_handler(
-        lambda req: Response(json.dumps([{"received": req.headers.get("Authorization")}]), status=400, content_type="application/json")
+        lambda req: Response(
+            json.dumps([{"received": req.headers.get("Authorization")}]),
+            status=400,
+            content_type="application/json",
+        )
     )
-    server.expect_request("/limited").respond_with_json({"message": "slow down"}, status=429, headers={"Retry-After": "12"})
-    server.expect_request("/moved").respond_with_data("", status=302, headers={"Location": "/echo/target"})
+    server.expect_request("/limited").respond_with_json(
+        {"message": "slow down"}, status=429, headers={"Retry-After": "12"}
+    )
+    server.expect_request("/moved").respond_with_data(
+        "", status=302, headers={"Location": "/echo/target"}
+    )
     server.expect_request(re.compile("/echo.*")).respond_with_handler(echo)
 
 
@@ -113,10 +127,19 @@ class Engine:
         self.clients.append(http)
         return OperationContext(http=http, idempotency_key=idempotency_key)
 
-    async def run(self, inputs: dict[str, Any], context: dict[str, Any] | None = None) -> CellResult:
-        cell = ActionCell(id="call_api", kind="action", app="http", operation="request", inputs=inputs)
+    async def run(
+        self, inputs: dict[str, Any], context: dict[str, Any] | None = None
+    ) -> CellResult:
+        cell = ActionCell(
+            id="call_api", kind="action", app="http", operation="request", inputs=inputs
+        )
         return await run_operation_cell(
-            cell, context or {}, apps=default_registry(), make_context=self, idempotency_key="cw-1", timeout=10
+            cell,
+            context or {},
+            apps=default_registry(),
+            make_context=self,
+            idempotency_key="cw-1",
+            timeout=10,
         )
 
 
@@ -156,7 +179,13 @@ async def test_get_with_query_and_headers(engine: Engine, server: HTTPServer) ->
     assert output["elapsed_ms"] > 0
     body = output["body"]
     assert body["method"] == "GET" and body["path"] == "/echo/orders"
-    assert body["query"] == {"status": ["paid"], "page": ["2"], "expand": ["true"], "ratio": ["0.5"], "q": ["a b&c"]}
+    assert body["query"] == {
+        "status": ["paid"],
+        "page": ["2"],
+        "expand": ["true"],
+        "ratio": ["0.5"],
+        "q": ["a b&c"],
+    }
     assert body["headers"]["x-trace"] == "t-1"
     assert body["body"] is None
     RequestOutput.model_validate(output)
@@ -167,7 +196,11 @@ async def test_json_body_mapped_from_the_trigger(engine: Engine, server: HTTPSer
         "method": "POST",
         "url": server.url_for("/echo/orders"),
         "body_type": "json",
-        "body": {"id": "{{ trigger.body.id }}", "total": "{{ trigger.body.amount * 2 }}", "tags": ["x"]},
+        "body": {
+            "id": "{{ trigger.body.id }}",
+            "total": "{{ trigger.body.amount * 2 }}",
+            "tags": ["x"],
+        },
     }
     result = await engine.run(cell_inputs, {"trigger": {"body": {"id": "ord_1", "amount": 21}}})
     assert result.ok, result.error
@@ -176,15 +209,24 @@ async def test_json_body_mapped_from_the_trigger(engine: Engine, server: HTTPSer
     assert echoed["headers"]["content-type"] == "application/json"
 
 
-async def test_json_body_keeps_a_content_type_the_user_set(engine: Engine, server: HTTPServer) -> None:
+async def test_json_body_keeps_a_content_type_the_user_set(
+    engine: Engine, server: HTTPServer
+) -> None:
     output = await ok(
-        engine, method="PUT", url=server.url_for("/echo"), body_type="json", body=[1, None], headers={"content-type": "application/vnd.api+json"}
+        engine,
+        method="PUT",
+        url=server.url_for("/echo"),
+        body_type="json",
+        body=[1, None],
+        headers={"content-type": "application/vnd.api+json"},
     )
     assert output["body"]["headers"]["content-type"] == "application/vnd.api+json"
     assert output["body"]["body"] == "[1, null]"  # the echo server only parses plain JSON
 
 
-async def test_json_body_written_as_text_is_sent_as_an_object(engine: Engine, server: HTTPServer) -> None:
+async def test_json_body_written_as_text_is_sent_as_an_object(
+    engine: Engine, server: HTTPServer
+) -> None:
     """JSON typed as text (a YAML string, a form's text) reaches the server as the object
     it describes, its strings mapped — never as a JSON string holding the text."""
     cell_inputs = {
@@ -195,31 +237,59 @@ async def test_json_body_written_as_text_is_sent_as_an_object(engine: Engine, se
     }
     result = await engine.run(cell_inputs, {"trigger": {"body": {"name": "Ada", "n": 2}}})
     assert result.ok, result.error
-    assert result.output["body"]["body"] == {"customer": "Ada", "n": "2"}  # rendered inside text: a string
+    assert result.output["body"]["body"] == {
+        "customer": "Ada",
+        "n": "2",
+    }  # rendered inside text: a string
 
 
-async def test_json_body_that_is_a_plain_string_stays_a_json_string(engine: Engine, server: HTTPServer) -> None:
-    output = await ok(engine, method="POST", url=server.url_for("/echo"), body_type="json", body="hello")
+async def test_json_body_that_is_a_plain_string_stays_a_json_string(
+    engine: Engine, server: HTTPServer
+) -> None:
+    output = await ok(
+        engine, method="POST", url=server.url_for("/echo"), body_type="json", body="hello"
+    )
     assert output["body"]["body"] == "hello"
 
 
-async def test_raw_body_given_as_an_object_is_sent_as_json_text(engine: Engine, server: HTTPServer) -> None:
+async def test_raw_body_given_as_an_object_is_sent_as_json_text(
+    engine: Engine, server: HTTPServer
+) -> None:
     output = await ok(
-        engine, method="POST", url=server.url_for("/echo"), body_type="raw", body={"a": "é"}, content_type="text/plain"
+        engine,
+        method="POST",
+        url=server.url_for("/echo"),
+        body_type="raw",
+        body={"a": "é"},
+        content_type="text/plain",
     )
     assert output["body"]["body"] == '{"a": "é"}'
 
 
 async def test_form_body(engine: Engine, server: HTTPServer) -> None:
     output = await ok(
-        engine, method="POST", url=server.url_for("/echo"), body_type="form", body={"name": "Ada", "n": 3, "meta": {"a": 1}, "flag": None}
+        engine,
+        method="POST",
+        url=server.url_for("/echo"),
+        body_type="form",
+        body={"name": "Ada", "n": 3, "meta": {"a": 1}, "flag": None},
     )
-    assert output["body"]["body"] == {"name": ["Ada"], "n": ["3"], "meta": ['{"a": 1}'], "flag": [""]}
+    assert output["body"]["body"] == {
+        "name": ["Ada"],
+        "n": ["3"],
+        "meta": ['{"a": 1}'],
+        "flag": [""],
+    }
 
 
 async def test_raw_body(engine: Engine, server: HTTPServer) -> None:
     output = await ok(
-        engine, method="PATCH", url=server.url_for("/echo"), body_type="raw", body="<a>é</a>", content_type="application/xml"
+        engine,
+        method="PATCH",
+        url=server.url_for("/echo"),
+        body_type="raw",
+        body="<a>é</a>",
+        content_type="application/xml",
     )
     assert output["body"]["body"] == "<a>é</a>"
     assert output["body"]["headers"]["content-type"] == "application/xml"
@@ -242,7 +312,9 @@ async def test_head_and_options(engine: Engine, server: HTTPServer) -> None:
 
 async def test_response_types(engine: Engine, server: HTTPServer) -> None:
     assert (await ok(engine, url=server.url_for("/text")))["body"] == "plain answer"
-    assert (await ok(engine, url=server.url_for("/bad-json")))["body"] == "{not json"  # auto falls back to text
+    assert (await ok(engine, url=server.url_for("/bad-json")))[
+        "body"
+    ] == "{not json"  # auto falls back to text
     as_text = await ok(engine, url=server.url_for("/echo"), response_type="text")
     assert json.loads(as_text["body"])["method"] == "GET"
     assert (await ok(engine, url=server.url_for("/empty"), response_type="json"))["body"] is None
@@ -262,7 +334,9 @@ async def test_redirects(engine: Engine, server: HTTPServer) -> None:
 # -- error statuses reach the cell --------------------------------------------------
 
 
-async def test_error_statuses_are_mapped_when_fail_on_status(engine: Engine, server: HTTPServer) -> None:
+async def test_error_statuses_are_mapped_when_fail_on_status(
+    engine: Engine, server: HTTPServer
+) -> None:
     missing = await failed(engine, url=server.url_for("/missing"))
     assert isinstance(missing.exception, UpstreamError) and not missing.exception.retryable
     assert missing.error == {
@@ -281,7 +355,9 @@ async def test_error_statuses_are_mapped_when_fail_on_status(engine: Engine, ser
     assert limited.error is not None and limited.error["details"]["retry_after"] == 12.0
 
 
-async def test_error_statuses_are_returned_without_fail_on_status(engine: Engine, server: HTTPServer) -> None:
+async def test_error_statuses_are_returned_without_fail_on_status(
+    engine: Engine, server: HTTPServer
+) -> None:
     missing = await ok(engine, url=server.url_for("/missing"), fail_on_status=False)
     assert missing["status"] == 404 and missing["body"] == {"message": "No such order"}
     boom = await ok(engine, url=server.url_for("/boom"), fail_on_status=False)
@@ -295,7 +371,11 @@ async def test_error_statuses_are_returned_without_fail_on_status(engine: Engine
 
 async def test_bearer_token_is_sent_but_never_shown(engine: Engine, server: HTTPServer) -> None:
     result = await engine.run(
-        {"url": server.url_for("/echo"), "bearer_token": TOKEN, "headers": {"authorization": "Basic xyz"}}
+        {
+            "url": server.url_for("/echo"),
+            "bearer_token": TOKEN,
+            "headers": {"authorization": "Basic xyz"},
+        }
     )
     assert result.ok, result.error
     sent = [entry[0] for entry in server.log if entry[0].path == "/echo"]
@@ -328,12 +408,17 @@ async def test_slow_server_times_out(engine: Engine, server: HTTPServer) -> None
     assert "secret" not in result.exception.message
 
 
-async def test_a_trickling_answer_is_bounded_by_the_total_timeout(engine: Engine, server: HTTPServer) -> None:
+async def test_a_trickling_answer_is_bounded_by_the_total_timeout(
+    engine: Engine, server: HTTPServer
+) -> None:
     started = time.perf_counter()
     result = await failed(engine, url=server.url_for("/trickle?key=secret"), timeout_seconds=0.5)
     assert time.perf_counter() - started < 1.5
     assert isinstance(result.exception, CallTimeoutError)
-    assert result.exception.message == f"http: no complete answer from {server.url_for('/trickle')} within 0.5 s."
+    assert (
+        result.exception.message
+        == f"http: no complete answer from {server.url_for('/trickle')} within 0.5 s."
+    )
 
 
 # -- the network guard --------------------------------------------------------------
@@ -341,7 +426,11 @@ async def test_a_trickling_answer_is_bounded_by_the_total_timeout(engine: Engine
 
 async def test_default_policy_refuses_loopback(server: HTTPServer) -> None:
     engine = Engine(NetworkPolicy())
-    for url in (server.url_for("/echo"), f"http://localhost:{server.port}/echo", f"http://[::ffff:127.0.0.1]:{server.port}/echo"):
+    for url in (
+        server.url_for("/echo"),
+        f"http://localhost:{server.port}/echo",
+        f"http://[::ffff:127.0.0.1]:{server.port}/echo",
+    ):
         result = await failed(engine, url=url)
         assert isinstance(result.exception, ForbiddenDestinationError), result.error
         assert result.error is not None and result.error["code"] == "forbidden_destination"
@@ -350,12 +439,16 @@ async def test_default_policy_refuses_loopback(server: HTTPServer) -> None:
         await http.aclose()
 
 
-async def test_redirect_from_an_allowed_origin_to_another_port_is_refused(server: HTTPServer) -> None:
+async def test_redirect_from_an_allowed_origin_to_another_port_is_refused(
+    server: HTTPServer,
+) -> None:
     internal = HTTPServer(host="127.0.0.1", port=0)
     internal.start()
     try:
         internal.expect_request("/admin").respond_with_json({"admin": True})
-        server.expect_request("/hop").respond_with_data("", status=302, headers={"Location": f"http://localhost:{internal.port}/admin"})
+        server.expect_request("/hop").respond_with_data(
+            "", status=302, headers={"Location": f"http://localhost:{internal.port}/admin"}
+        )
         engine = Engine(NetworkPolicy.build(origins=[f"http://127.0.0.1:{server.port}"]))
         assert (await ok(engine, url=server.url_for("/echo")))["status"] == 200
         result = await failed(engine, url=server.url_for("/hop"))
@@ -378,16 +471,42 @@ async def test_redirect_from_an_allowed_origin_to_another_port_is_refused(server
         ({"url": "http://"}, "url", "use a full http:// or https:// URL"),
         ({"url": "http://0177.0.0.1/"}, "url", "not a valid URL"),
         ({"url": "https://user:pw@example.com/"}, "url", "not in the URL"),
-        ({"url": "https://example.com", "headers": {"Bad Header": "x"}}, "headers", "not a valid header name"),
-        ({"url": "https://example.com", "headers": {"X-A": "1\r\nX-Injected: 1"}}, "headers", "must be on one line"),
-        ({"url": "https://example.com", "body_type": "form", "body": ["a"]}, "(root)", "object of form fields"),
-        ({"url": "https://example.com", "body_type": "raw", "body": 42}, "(root)", "must be a text"),
-        ({"url": "https://example.com", "body_type": "json", "body": '{"a": 1,}'}, "(root)", "Line 1, column 9"),
-        ({"url": "https://example.com", "timeout_seconds": 301}, "timeout_seconds", "less than or equal to 300"),
+        (
+            {"url": "https://example.com", "headers": {"Bad Header": "x"}},
+            "headers",
+            "not a valid header name",
+        ),
+        (
+            {"url": "https://example.com", "headers": {"X-A": "1\r\nX-Injected: 1"}},
+            "headers",
+            "must be on one line",
+        ),
+        (
+            {"url": "https://example.com", "body_type": "form", "body": ["a"]},
+            "(root)",
+            "object of form fields",
+        ),
+        (
+            {"url": "https://example.com", "body_type": "raw", "body": 42},
+            "(root)",
+            "must be a text",
+        ),
+        (
+            {"url": "https://example.com", "body_type": "json", "body": '{"a": 1,}'},
+            "(root)",
+            "Line 1, column 9",
+        ),
+        (
+            {"url": "https://example.com", "timeout_seconds": 301},
+            "timeout_seconds",
+            "less than or equal to 300",
+        ),
         ({"url": "https://example.com", "method": "TRACE"}, "method", "'GET'"),
     ],
 )
-async def test_invalid_inputs_name_the_field(engine: Engine, inputs: dict[str, Any], field: str, fragment: str) -> None:
+async def test_invalid_inputs_name_the_field(
+    engine: Engine, inputs: dict[str, Any], field: str, fragment: str
+) -> None:
     result = await failed(engine, **inputs)
     assert result.error is not None and result.error["code"] == "invalid_input"
     errors = result.error["details"]["errors"]
@@ -397,7 +516,9 @@ async def test_invalid_inputs_name_the_field(engine: Engine, inputs: dict[str, A
 
 
 def test_url_is_kept_as_given() -> None:
-    inputs = RequestInput(url="  https://api.example.com/v1/items?a=1  ", bearer_token=SecretStr("x"))
+    inputs = RequestInput(
+        url="  https://api.example.com/v1/items?a=1  ", bearer_token=SecretStr("x")
+    )
     assert inputs.url == "https://api.example.com/v1/items?a=1"
 
 
@@ -417,19 +538,29 @@ def test_app_shape() -> None:
 
 async def test_perform_directly_with_a_context(server: HTTPServer) -> None:
     http = build_http(app_key="http", policy=NetworkPolicy.build(allow_private=True))
-    output = await request.perform(OperationContext(http=http), RequestInput(url=server.url_for("/echo/direct")))
+    output = await request.perform(
+        OperationContext(http=http), RequestInput(url=server.url_for("/echo/direct"))
+    )
     assert isinstance(output, RequestOutput) and output.body["path"] == "/echo/direct"
     with pytest.raises(ValidationError):
         RequestInput(url="https://example.com", unknown=1)  # type: ignore[call-arg]
     await http.aclose()
 
 
-async def test_every_request_carries_the_hop_count_and_a_cell_cannot_reset_it(server: HTTPServer) -> None:
+async def test_every_request_carries_the_hop_count_and_a_cell_cannot_reset_it(
+    server: HTTPServer,
+) -> None:
     http = build_http(app_key="http", policy=NetworkPolicy.build(allow_private=True))
     try:
-        first = await request.perform(OperationContext(http=http), RequestInput(url=server.url_for("/echo/a")))
-        assert first.body["headers"]["x-cellwright-hops"] == "1"  # a run nobody called: hop 0, so this call is hop 1
-        forged = RequestInput(url=server.url_for("/echo/b"), headers={"x-cellwright-hops": "0", "X-Other": "kept"})
+        first = await request.perform(
+            OperationContext(http=http), RequestInput(url=server.url_for("/echo/a"))
+        )
+        assert (
+            first.body["headers"]["x-cellwright-hops"] == "1"
+        )  # a run nobody called: hop 0, so this call is hop 1
+        forged = RequestInput(
+            url=server.url_for("/echo/b"), headers={"x-cellwright-hops": "0", "X-Other": "kept"}
+        )
         second = await request.perform(OperationContext(http=http, hops=3), forged)
         assert second.body["headers"]["x-cellwright-hops"] == "4"
         assert second.body["headers"]["x-other"] == "kept"

@@ -32,9 +32,21 @@ TABLE: list[tuple[str, Any, Any]] = [
     ("date", "2026-11-25T16:30:00+02:00", {"date": "2026-11-25", "time": "14:30:00"}),
     ("date", "2026-11-25 09:15", {"date": "2026-11-25", "time": "09:15:00"}),
     ("date", date(2026, 1, 2), {"date": "2026-01-02"}),
-    ("date", datetime(2026, 1, 2, 23, 30, tzinfo=timezone(timedelta(hours=-2))), {"date": "2026-01-03", "time": "01:30:00"}),
-    ("people", "123, 456", {"personsAndTeams": [{"id": 123, "kind": "person"}, {"id": 456, "kind": "person"}]}),
-    ("people", [123, "team:789"], {"personsAndTeams": [{"id": 123, "kind": "person"}, {"id": 789, "kind": "team"}]}),
+    (
+        "date",
+        datetime(2026, 1, 2, 23, 30, tzinfo=timezone(timedelta(hours=-2))),
+        {"date": "2026-01-03", "time": "01:30:00"},
+    ),
+    (
+        "people",
+        "123, 456",
+        {"personsAndTeams": [{"id": 123, "kind": "person"}, {"id": 456, "kind": "person"}]},
+    ),
+    (
+        "people",
+        [123, "team:789"],
+        {"personsAndTeams": [{"id": 123, "kind": "person"}, {"id": 789, "kind": "team"}]},
+    ),
     ("person", 5, {"personsAndTeams": [{"id": 5, "kind": "person"}]}),
     ("email", "ada@example.com", {"email": "ada@example.com", "text": "ada@example.com"}),
     ("link", "https://example.com", {"url": "https://example.com", "text": "https://example.com"}),
@@ -47,13 +59,25 @@ TABLE: list[tuple[str, Any, Any]] = [
     ("hour", "14:30", {"hour": 14, "minute": 30}),
     ("timeline", "2026-01-01/2026-01-31", {"from": "2026-01-01", "to": "2026-01-31"}),
     ("timeline", ["2026-01-01", "2026-01-31"], {"from": "2026-01-01", "to": "2026-01-31"}),
-    ("week", "2026-01-05/2026-01-11", {"week": {"startDate": "2026-01-05", "endDate": "2026-01-11"}}),
+    (
+        "week",
+        "2026-01-05/2026-01-11",
+        {"week": {"startDate": "2026-01-05", "endDate": "2026-01-11"}},
+    ),
     ("tags", [12, 34], {"tag_ids": [12, 34]}),
     ("board_relation", "111, 222", {"item_ids": [111, 222]}),
     ("dependency", [111], {"item_ids": [111]}),
     ("world_clock", "Europe/Paris", {"timezone": "Europe/Paris"}),
-    ("location", "48.85,2.35,Paris, France", {"lat": "48.85", "lng": "2.35", "address": "Paris, France"}),
-    ("country", {"countryCode": "FR", "countryName": "France"}, {"countryCode": "FR", "countryName": "France"}),
+    (
+        "location",
+        "48.85,2.35,Paris, France",
+        {"lat": "48.85", "lng": "2.35", "address": "Paris, France"},
+    ),
+    (
+        "country",
+        {"countryCode": "FR", "countryName": "France"},
+        {"countryCode": "FR", "countryName": "France"},
+    ),
     ("status", {"index": 1}, {"index": 1}),
     ("text", None, ""),
     ("numbers", None, ""),
@@ -61,7 +85,9 @@ TABLE: list[tuple[str, Any, Any]] = [
 ]
 
 
-@pytest.mark.parametrize(("column_type", "given", "sent"), TABLE, ids=[f"{t}-{g!r}" for t, g, _ in TABLE])
+@pytest.mark.parametrize(
+    ("column_type", "given", "sent"), TABLE, ids=[f"{t}-{g!r}" for t, g, _ in TABLE]
+)
 def test_each_column_type_gets_its_shape(column_type: str, given: Any, sent: Any) -> None:
     assert column_value(column_type, given) == sent
 
@@ -85,14 +111,23 @@ ERRORS: list[tuple[str, Any, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("column_type", "given", "message"), ERRORS, ids=[e[0] + "-" + str(e[1]) for e in ERRORS])
+@pytest.mark.parametrize(
+    ("column_type", "given", "message"), ERRORS, ids=[e[0] + "-" + str(e[1]) for e in ERRORS]
+)
 def test_values_that_do_not_fit_are_refused(column_type: str, given: Any, message: str) -> None:
     with pytest.raises(ColumnValueError, match=message):
         column_value(column_type, given)
 
 
 def test_read_only_types_cover_what_monday_computes() -> None:
-    assert {"formula", "mirror", "auto_number", "creation_log", "last_updated", "subtasks"} <= READ_ONLY
+    assert {
+        "formula",
+        "mirror",
+        "auto_number",
+        "creation_log",
+        "last_updated",
+        "subtasks",
+    } <= READ_ONLY
 
 
 def test_build_names_every_column_that_does_not_fit() -> None:
@@ -101,9 +136,14 @@ def test_build_names_every_column_that_does_not_fit() -> None:
             {"status": "Done", "numbers": "lots", "date4": "soon"},
             {"status": "status", "numbers": "numbers", "date4": "date"},
         )
-    assert [e["field"] for e in caught.value.errors] == ["column_values.numbers", "column_values.date4"]
+    assert [e["field"] for e in caught.value.errors] == [
+        "column_values.numbers",
+        "column_values.date4",
+    ]
     assert "column_values.numbers: numbers column: 'lots' is not a number" in caught.value.message
-    assert build_column_values({"status": "Done"}, {"status": "status"}) == {"status": {"label": "Done"}}
+    assert build_column_values({"status": "Done"}, {"status": "status"}) == {
+        "status": {"label": "Done"}
+    }
 
 
 WEBHOOK_VALUES: list[tuple[Any, str | None]] = [
@@ -113,7 +153,10 @@ WEBHOOK_VALUES: list[tuple[Any, str | None]] = [
     ({"text": "Body"}, "Body"),
     ({"date": "2026-03-01", "time": None}, "2026-03-01"),
     ({"date": "2026-03-01", "time": "10:00:00"}, "2026-03-01 10:00:00"),
-    ({"personsAndTeams": [{"id": 1001, "kind": "person"}, {"id": 7, "kind": "team"}]}, "person:1001, team:7"),
+    (
+        {"personsAndTeams": [{"id": 1001, "kind": "person"}, {"id": 7, "kind": "team"}]},
+        "person:1001, team:7",
+    ),
     ({"chosenValues": [{"id": 1, "name": "Blog"}, {"id": 2, "name": "News"}]}, "Blog, News"),
     ({"email": "ada@example.com", "text": "Ada"}, "ada@example.com"),
     ({"url": "https://example.com", "text": "Example"}, "https://example.com"),

@@ -57,26 +57,53 @@ def _clean(internal: HTTPServer, public: HTTPServer) -> Iterator[None]:
 # -- which addresses are public -----------------------------------------------------
 
 FORBIDDEN = [
-    "127.0.0.1", "127.255.255.254",                          # loopback
-    "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1",  # private
-    "169.254.169.254", "169.254.0.1",                         # link-local, cloud metadata
-    "100.64.0.1",                                             # shared (carrier-grade NAT)
-    "0.0.0.0", "0.1.2.3",                                     # "this network"
-    "255.255.255.255", "240.0.0.1",                           # broadcast, reserved
-    "224.0.0.1", "239.255.255.250",                           # multicast
-    "192.0.2.1", "198.18.0.1",                                # documentation, benchmarking
-    "::1", "::", "fe80::1", "fe80::1%eth0", "fc00::1", "fd12:3456::1", "ff02::1",
-    "fec0::1",                                                # deprecated site-local
-    "2001:db8::1",                                            # documentation
-    "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:10.0.0.1",  # IPv4-mapped
-    "::127.0.0.1",                                            # IPv4-compatible
-    "::ffff:0:127.0.0.1",                                     # SIIT IPv4-translated
-    "64:ff9b::169.254.169.254", "64:ff9b::7f00:1",            # NAT64 to metadata / loopback
-    "2002:7f00:1::1", "2002:a9fe:a9fe::",                     # 6to4 of loopback / metadata
-    "2001:0:4136:e378:8000:63bf:80ff:fffe",                   # Teredo
+    "127.0.0.1",
+    "127.255.255.254",  # loopback
+    "10.0.0.1",
+    "172.16.0.1",
+    "172.31.255.255",
+    "192.168.1.1",  # private
+    "169.254.169.254",
+    "169.254.0.1",  # link-local, cloud metadata
+    "100.64.0.1",  # shared (carrier-grade NAT)
+    "0.0.0.0",
+    "0.1.2.3",  # "this network"
+    "255.255.255.255",
+    "240.0.0.1",  # broadcast, reserved
+    "224.0.0.1",
+    "239.255.255.250",  # multicast
+    "192.0.2.1",
+    "198.18.0.1",  # documentation, benchmarking
+    "::1",
+    "::",
+    "fe80::1",
+    "fe80::1%eth0",
+    "fc00::1",
+    "fd12:3456::1",
+    "ff02::1",
+    "fec0::1",  # deprecated site-local
+    "2001:db8::1",  # documentation
+    "::ffff:127.0.0.1",
+    "::ffff:169.254.169.254",
+    "::ffff:10.0.0.1",  # IPv4-mapped
+    "::127.0.0.1",  # IPv4-compatible
+    "::ffff:0:127.0.0.1",  # SIIT IPv4-translated
+    "64:ff9b::169.254.169.254",
+    "64:ff9b::7f00:1",  # NAT64 to metadata / loopback
+    "2002:7f00:1::1",
+    "2002:a9fe:a9fe::",  # 6to4 of loopback / metadata
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo
 ]
 
-PUBLIC = ["93.184.215.14", "8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"]
+PUBLIC = [
+    "93.184.215.14",
+    "8.8.8.8",
+    "1.1.1.1",
+    "2606:4700:4700::1111",
+    "::ffff:8.8.8.8",
+    "64:ff9b::808:808",
+    "2002:808:808::1",
+]
 
 
 @pytest.mark.parametrize("address", FORBIDDEN)
@@ -108,9 +135,14 @@ def test_allowed_networks_open_only_their_range() -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "http://127.0.0.1/", "http://[::1]:8080/", "https://169.254.169.254/latest/meta-data/",
-        "http://0.0.0.0:8000/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/",
-        "http://10.0.0.5/", "http://[fe80::1%25eth0]/",
+        "http://127.0.0.1/",
+        "http://[::1]:8080/",
+        "https://169.254.169.254/latest/meta-data/",
+        "http://0.0.0.0:8000/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[::ffff:7f00:1]/",
+        "http://10.0.0.5/",
+        "http://[fe80::1%25eth0]/",
     ],
 )
 def test_check_url_refuses_literal_ips(url: str) -> None:
@@ -122,7 +154,16 @@ def test_check_url_refuses_literal_ips(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://2130706433/", "http://0x7f000001/", "http://127.1/", "http://0x7f.1/", "http://017700000001/", "http://10.1/", "http://a.0x10/"]
+    "url",
+    [
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://127.1/",
+        "http://0x7f.1/",
+        "http://017700000001/",
+        "http://10.1/",
+        "http://a.0x10/",
+    ],
 )
 def test_check_url_refuses_numeric_host_forms(url: str) -> None:
     """Browsers and curl read these as IPv4 (2130706433 == 127.0.0.1): refuse, don't guess."""
@@ -168,7 +209,9 @@ def _chained(*excs: BaseException) -> BaseException:
 
 
 def test_is_forbidden_cause_walks_the_chain() -> None:
-    assert is_forbidden_cause(_chained(httpx.ConnectError("x"), OSError("y"), ForbiddenAddress("z")))
+    assert is_forbidden_cause(
+        _chained(httpx.ConnectError("x"), OSError("y"), ForbiddenAddress("z"))
+    )
     assert is_forbidden_cause(ForbiddenDestinationError("no"))
     assert not is_forbidden_cause(_chained(httpx.ConnectError("x"), OSError("y")))
     loop = httpx.ConnectError("x")
@@ -180,8 +223,12 @@ def test_is_timeout_cause_trusts_aiohttp_over_httpx_aiohttp_mapping() -> None:
     key = None  # aiohttp exceptions accept any connection key for their message
     refused = aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "refused"))  # type: ignore[arg-type]
     assert not is_timeout_cause(_chained(httpx.ConnectTimeout("mapped"), refused))
-    assert is_timeout_cause(_chained(httpx.ConnectTimeout("mapped"), aiohttp.ConnectionTimeoutError("slow")))
-    assert is_timeout_cause(_chained(httpx.ReadTimeout("mapped"), aiohttp.SocketTimeoutError("slow")))
+    assert is_timeout_cause(
+        _chained(httpx.ConnectTimeout("mapped"), aiohttp.ConnectionTimeoutError("slow"))
+    )
+    assert is_timeout_cause(
+        _chained(httpx.ReadTimeout("mapped"), aiohttp.SocketTimeoutError("slow"))
+    )
     assert is_timeout_cause(httpx.ReadTimeout("plain httpx transport"))
     assert not is_timeout_cause(httpx.ConnectError("plain httpx transport"))
 
@@ -210,7 +257,10 @@ async def test_guarded_resolver_returns_addresses_of_allowed_networks() -> None:
 async def test_make_transport_routes_only_allowed_origins_around_the_guard() -> None:
     plain = make_transport(NetworkPolicy())
     assert isinstance(plain, AiohttpTransport)
-    assert isinstance(make_transport(NetworkPolicy.build(allow_private=True, origins=["http://x:1"])), AiohttpTransport)
+    assert isinstance(
+        make_transport(NetworkPolicy.build(allow_private=True, origins=["http://x:1"])),
+        AiohttpTransport,
+    )
     routed = make_transport(NetworkPolicy.build(origins=["http://x:1"]))
     assert not isinstance(routed, AiohttpTransport)
     await routed.aclose()
@@ -248,14 +298,18 @@ async def test_default_policy_never_reaches_loopback(internal: HTTPServer, templ
     assert internal.log == []
 
 
-async def test_a_name_resolving_to_loopback_is_reported_as_forbidden_not_as_a_timeout(internal: HTTPServer) -> None:
+async def test_a_name_resolving_to_loopback_is_reported_as_forbidden_not_as_a_timeout(
+    internal: HTTPServer,
+) -> None:
     # httpx-aiohttp maps the resolver's refusal to httpx.ConnectTimeout; it used to
     # surface as a retryable "timed out".
     with pytest.raises(ForbiddenDestinationError, match="Requests to localhost are not allowed"):
         await _get(NetworkPolicy(), f"http://localhost:{internal.port}/secret")
 
 
-async def test_redirect_from_an_allowed_server_to_loopback_is_refused(internal: HTTPServer, public: HTTPServer) -> None:
+async def test_redirect_from_an_allowed_server_to_loopback_is_refused(
+    internal: HTTPServer, public: HTTPServer
+) -> None:
     policy = NetworkPolicy.build(origins=[f"http://127.0.0.1:{public.port}"])
     public.expect_request("/ok").respond_with_json({"ok": True})
     for n, target in enumerate(
@@ -266,7 +320,9 @@ async def test_redirect_from_an_allowed_server_to_loopback_is_refused(internal: 
             f"http://localhost:{public.port}/ok",  # same port, other origin: still guarded
         ]
     ):
-        public.expect_request(f"/hop{n}").respond_with_data("", status=302, headers={"Location": target})
+        public.expect_request(f"/hop{n}").respond_with_data(
+            "", status=302, headers={"Location": target}
+        )
         assert (await _get(policy, f"http://127.0.0.1:{public.port}/ok")).json() == {"ok": True}
         with pytest.raises(ForbiddenDestinationError) as info:
             await _get(policy, f"http://127.0.0.1:{public.port}/hop{n}")
@@ -274,10 +330,16 @@ async def test_redirect_from_an_allowed_server_to_loopback_is_refused(internal: 
     assert internal.log == []
 
 
-async def test_redirect_to_loopback_through_a_307_keeps_being_checked(internal: HTTPServer, public: HTTPServer) -> None:
+async def test_redirect_to_loopback_through_a_307_keeps_being_checked(
+    internal: HTTPServer, public: HTTPServer
+) -> None:
     policy = NetworkPolicy.build(origins=[f"http://127.0.0.1:{public.port}"])
-    public.expect_request("/a").respond_with_data("", status=307, headers={"Location": f"http://127.0.0.1:{public.port}/b"})
-    public.expect_request("/b").respond_with_data("", status=301, headers={"Location": f"http://0.0.0.0:{internal.port}/secret"})
+    public.expect_request("/a").respond_with_data(
+        "", status=307, headers={"Location": f"http://127.0.0.1:{public.port}/b"}
+    )
+    public.expect_request("/b").respond_with_data(
+        "", status=301, headers={"Location": f"http://0.0.0.0:{internal.port}/secret"}
+    )
     http = build_http(app_key="probe", policy=policy)
     with pytest.raises(ForbiddenDestinationError):
         await http.request("POST", f"http://127.0.0.1:{public.port}/a", json={"x": 1})
@@ -286,11 +348,16 @@ async def test_redirect_to_loopback_through_a_307_keeps_being_checked(internal: 
     assert internal.log == []
 
 
-async def test_allowed_origin_on_the_default_port_does_not_open_other_ports(internal: HTTPServer) -> None:
+async def test_allowed_origin_on_the_default_port_does_not_open_other_ports(
+    internal: HTTPServer,
+) -> None:
     # httpx mount patterns drop a default port: allowing "http://localhost" used to
     # open every port of localhost.
     with pytest.raises(ForbiddenDestinationError):
-        await _get(NetworkPolicy.build(origins=["http://localhost"]), f"http://localhost:{internal.port}/secret")
+        await _get(
+            NetworkPolicy.build(origins=["http://localhost"]),
+            f"http://localhost:{internal.port}/secret",
+        )
     assert internal.log == []
 
 
@@ -335,7 +402,9 @@ def test_an_allowed_url_opens_that_path_only() -> None:
         assert not policy.origin_allowed(httpx.URL(other)), other
 
 
-async def test_an_allowed_url_is_reachable_and_the_rest_of_its_server_is_not(internal: HTTPServer) -> None:
+async def test_an_allowed_url_is_reachable_and_the_rest_of_its_server_is_not(
+    internal: HTTPServer,
+) -> None:
     internal.expect_request("/demo/echo").respond_with_json({"echo": True})
     base = f"http://127.0.0.1:{internal.port}"
     policy = NetworkPolicy.build(urls=[f"{base}/demo/echo"])

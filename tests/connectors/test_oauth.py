@@ -54,7 +54,9 @@ def server() -> Iterator[OAuthTestServer]:
 
 @pytest.fixture
 def auth(server: OAuthTestServer) -> OAuth2Auth:
-    return OAuth2Auth(authorize_url=server.authorize_url, token_url=server.token_url, scopes=("read",))
+    return OAuth2Auth(
+        authorize_url=server.authorize_url, token_url=server.token_url, scopes=("read",)
+    )
 
 
 @pytest.fixture
@@ -75,7 +77,9 @@ class Saver:
         self.api_calls_at_save.append(self.server.api_calls)
 
 
-async def authorize(auth: OAuth2Auth, client: OAuthClient, verifier: str | None = None) -> tuple[str, dict[str, str]]:
+async def authorize(
+    auth: OAuth2Auth, client: OAuthClient, verifier: str | None = None
+) -> tuple[str, dict[str, str]]:
     """Do what the user's browser does: open the authorization URL, follow to the callback."""
     state = new_state()
     url = authorization_url(auth, client, state, verifier or new_code_verifier())
@@ -103,7 +107,9 @@ async def me(flow: httpx.Auth, server: OAuthTestServer) -> httpx.Response:
 # -- connecting ------------------------------------------------------------------------
 
 
-async def test_authorization_code_with_pkce_end_to_end(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_authorization_code_with_pkce_end_to_end(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     verifier = new_code_verifier()
     state = new_state()
     url = authorization_url(auth, client, state, verifier)
@@ -126,7 +132,9 @@ async def test_authorization_code_with_pkce_end_to_end(server: OAuthTestServer, 
 
 
 @pytest.mark.parametrize("verifier", ["x" * 50, None], ids=["wrong", "missing"])
-async def test_the_server_verifies_pkce(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient, verifier: str | None) -> None:
+async def test_the_server_verifies_pkce(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient, verifier: str | None
+) -> None:
     state, params = await authorize(auth, client, new_code_verifier())
     with pytest.raises(AuthError, match="refused the authorization code") as info:
         await exchange_code(auth, client, check_callback(params, state), verifier)
@@ -134,7 +142,9 @@ async def test_the_server_verifies_pkce(server: OAuthTestServer, auth: OAuth2Aut
     assert server.tokens == []
 
 
-async def test_the_code_works_once(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_the_code_works_once(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     verifier = new_code_verifier()
     state, params = await authorize(auth, client, verifier)
     code = check_callback(params, state)
@@ -143,7 +153,9 @@ async def test_the_code_works_once(server: OAuthTestServer, auth: OAuth2Auth, cl
         await exchange_code(auth, client, code, verifier)
 
 
-async def test_callback_state_and_errors(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_callback_state_and_errors(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     state, params = await authorize(auth, client)
     with pytest.raises(AuthError, match="state does not match"):
         check_callback(params, expected_state=new_state())
@@ -157,8 +169,15 @@ async def test_callback_state_and_errors(server: OAuthTestServer, auth: OAuth2Au
     assert params["error"] == "access_denied" and params["state"] == state
     with pytest.raises(AuthError, match="not granted"):
         check_callback(params, expected_state=state)
-    other = {"error": "invalid_scope", "error_description": "The scope 'admin' is not allowed.", "state": state}
-    with pytest.raises(AuthError, match=r"^The authorization was not granted by Acme: The scope 'admin' is not allowed\. Start") as caught:
+    other = {
+        "error": "invalid_scope",
+        "error_description": "The scope 'admin' is not allowed.",
+        "state": state,
+    }
+    with pytest.raises(
+        AuthError,
+        match=r"^The authorization was not granted by Acme: The scope 'admin' is not allowed\. Start",
+    ) as caught:
         check_callback(other, expected_state=state, provider="Acme")
     assert caught.value.details.get("error") == "invalid_scope"
 
@@ -169,7 +188,9 @@ async def test_wrong_client_secret_is_refused(server: OAuthTestServer, auth: OAu
         await fetch_client_credentials_token(auth, bad)
 
 
-def test_authorization_url_needs_redirect_uri_and_verifier(auth: OAuth2Auth, client: OAuthClient) -> None:
+def test_authorization_url_needs_redirect_uri_and_verifier(
+    auth: OAuth2Auth, client: OAuthClient
+) -> None:
     with pytest.raises(ConfigurationError, match="redirect_uri"):
         authorization_url(auth, OAuthClient("id"), new_state(), new_code_verifier())
     with pytest.raises(ConfigurationError, match="PKCE"):
@@ -189,19 +210,25 @@ def test_authorization_url_needs_redirect_uri_and_verifier(auth: OAuth2Auth, cli
 
 def test_oauth_client_comes_from_configuration() -> None:
     configured = {"slack": {"client_id": "123.456", "client_secret": SecretStr("shh")}}
-    client = OAuthClient.from_config("slack", configured, redirect_uri="https://cw.example/oauth/callback")
+    client = OAuthClient.from_config(
+        "slack", configured, redirect_uri="https://cw.example/oauth/callback"
+    )
     assert client == OAuthClient("123.456", "shh", "https://cw.example/oauth/callback")
     assert "shh" not in repr(client)
     with pytest.raises(ConfigurationError, match="CELLWRIGHT_OAUTH_CLIENTS__monday__CLIENT_ID"):
         OAuthClient.from_config("monday", configured)
-    assert OAuthClient.from_credentials({"client_id": "own", "client_secret": SecretStr("x")}) == OAuthClient("own", "x")
+    assert OAuthClient.from_credentials(
+        {"client_id": "own", "client_secret": SecretStr("x")}
+    ) == OAuthClient("own", "x")
     assert OAuthClient.from_credentials({"access_token": "t"}) is None
 
 
 # -- using a connection --------------------------------------------------------------------
 
 
-async def test_refresh_ahead_of_expiry_persists_before_use(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_refresh_ahead_of_expiry_persists_before_use(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     server.access_expires_in = 30  # inside the 60 s margin: due at once
     tokens = await connect(auth, client)
     server.access_expires_in = 3600
@@ -220,7 +247,9 @@ async def test_refresh_ahead_of_expiry_persists_before_use(server: OAuthTestServ
     assert server.token(saved["access_token"]).user == "alice"
 
 
-async def test_401_refreshes_once_and_retries(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_401_refreshes_once_and_retries(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     tokens = await connect(auth, client)
     server.revoke_access_token(tokens["access_token"])  # the vendor revoked it early
     saver = Saver(server)
@@ -234,7 +263,9 @@ async def test_401_refreshes_once_and_retries(server: OAuthTestServer, auth: OAu
     assert flow.access_token == saver.saved[0]["access_token"] != tokens["access_token"]
 
 
-async def test_rotated_refresh_token_is_the_only_one_left(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_rotated_refresh_token_is_the_only_one_left(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     tokens = await connect(auth, client)
     expired = {**tokens, "expires_at": time.time() - 10}
     saver = Saver(server)
@@ -246,10 +277,16 @@ async def test_rotated_refresh_token_is_the_only_one_left(server: OAuthTestServe
     with pytest.raises(AuthExpiredError, match="Reconnect the connection"):
         await me(auth.httpx_auth(expired, client=client), server)
     # The persisted set works.
-    assert (await me(auth.httpx_auth({**rotated, "expires_at": time.time() - 10}, client=client), server)).status_code == 200
+    assert (
+        await me(
+            auth.httpx_auth({**rotated, "expires_at": time.time() - 10}, client=client), server
+        )
+    ).status_code == 200
 
 
-async def test_revoked_refresh_token_means_reconnect(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_revoked_refresh_token_means_reconnect(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     tokens = await connect(auth, client)
     server.revoke_refresh_token(tokens["refresh_token"])
     server.revoke_access_token(tokens["access_token"])
@@ -270,7 +307,9 @@ async def test_revoked_refresh_token_means_reconnect(server: OAuthTestServer, au
     assert tokens["refresh_token"] not in error.message
 
 
-async def test_401_after_a_refresh_means_reconnect(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_401_after_a_refresh_means_reconnect(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     tokens = await connect(auth, client)
     server.access_expires_in = -5  # every new access token is dead on arrival
     flow = auth.httpx_auth({**tokens, "expires_at": time.time() - 1}, client=client)
@@ -279,25 +318,33 @@ async def test_401_after_a_refresh_means_reconnect(server: OAuthTestServer, auth
     assert server.grant_counts["refresh_token"] == 1
 
 
-async def test_ten_parallel_requests_refresh_once(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_ten_parallel_requests_refresh_once(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     tokens = await connect(auth, client)
     server.token_delay = 0.05
     saver = Saver(server)
     flow = auth.httpx_auth({**tokens, "expires_at": time.time() - 1}, saver, client=client)
     async with httpx.AsyncClient(auth=flow) as http:
-        responses = await asyncio.gather(*(http.get(f"{server.base_url}/api/me") for _ in range(10)))
+        responses = await asyncio.gather(
+            *(http.get(f"{server.base_url}/api/me") for _ in range(10))
+        )
     assert [r.status_code for r in responses] == [200] * 10
     assert server.grant_counts["refresh_token"] == 1
     assert len(saver.saved) == 1 and server.api_calls == 10
 
 
-async def test_ten_parallel_401s_refresh_once(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_ten_parallel_401s_refresh_once(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     tokens = await connect(auth, client)
     server.revoke_access_token(tokens["access_token"])
     server.token_delay = 0.05
     flow = auth.httpx_auth(tokens, client=client)
     async with httpx.AsyncClient(auth=flow) as http:
-        responses = await asyncio.gather(*(http.get(f"{server.base_url}/api/me") for _ in range(10)))
+        responses = await asyncio.gather(
+            *(http.get(f"{server.base_url}/api/me") for _ in range(10))
+        )
     assert [r.status_code for r in responses] == [200] * 10
     assert server.grant_counts["refresh_token"] == 1
 
@@ -305,18 +352,28 @@ async def test_ten_parallel_401s_refresh_once(server: OAuthTestServer, auth: OAu
 async def test_non_rotating_server_keeps_the_refresh_token(client: OAuthClient) -> None:
     with OAuthTestServer(rotate_refresh_tokens=False) as server:
         server.register_client(redirect_uri=REDIRECT)
-        auth = OAuth2Auth(authorize_url=server.authorize_url, token_url=server.token_url, client_auth_method="client_secret_basic")
+        auth = OAuth2Auth(
+            authorize_url=server.authorize_url,
+            token_url=server.token_url,
+            client_auth_method="client_secret_basic",
+        )
         verifier = new_code_verifier()
         state, params = await authorize(auth, client, verifier)
         async with httpx.AsyncClient() as http:  # the engine passes its guarded client
-            tokens = await exchange_code(auth, client, check_callback(params, state), verifier, http=http)
+            tokens = await exchange_code(
+                auth, client, check_callback(params, state), verifier, http=http
+            )
         saver = Saver(server)
-        assert (await me(auth.httpx_auth({**tokens, "expires_at": 1}, saver, client=client), server)).status_code == 200
+        assert (
+            await me(auth.httpx_auth({**tokens, "expires_at": 1}, saver, client=client), server)
+        ).status_code == 200
         assert saver.saved[0]["refresh_token"] == tokens["refresh_token"]
         assert saver.saved[0]["access_token"] != tokens["access_token"]
 
 
-async def test_rotation_memory_is_bounded(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_rotation_memory_is_bounded(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(oauth_module, "_ROTATED", {})
     monkeypatch.setattr(oauth_module, "ROTATION_MEMORY_SECONDS", -1.0)  # forget at once
     tokens = await connect(auth, client)
@@ -328,7 +385,9 @@ async def test_rotation_memory_is_bounded(server: OAuthTestServer, auth: OAuth2A
         await me(auth.httpx_auth({**tokens, "expires_at": 1}, client=client), server)
 
 
-async def test_two_clients_of_one_connection_share_the_rotation(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_two_clients_of_one_connection_share_the_rotation(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     """Two cells running at once on the same connection must not burn the rotating token twice."""
     tokens = await connect(auth, client)
     server.token_delay = 0.05
@@ -341,10 +400,14 @@ async def test_two_clients_of_one_connection_share_the_rotation(server: OAuthTes
     assert len(saver.saved) == 1
 
 
-async def test_refresh_goes_through_the_connection_guard(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_refresh_goes_through_the_connection_guard(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     """The token POST uses the connection's own client, so the SSRF guard applies to it."""
     tokens = await connect(auth, client)
-    http = build_http(app_key="demo", auth=auth.httpx_auth({**tokens, "expires_at": 1}, client=client))
+    http = build_http(
+        app_key="demo", auth=auth.httpx_auth({**tokens, "expires_at": 1}, client=client)
+    )
     try:
         with pytest.raises(ForbiddenDestinationError):
             await http.get("https://api.vendor.example/me")
@@ -354,7 +417,12 @@ async def test_refresh_goes_through_the_connection_guard(server: OAuthTestServer
 
 
 async def test_client_credentials_grant(server: OAuthTestServer, client: OAuthClient) -> None:
-    auth = OAuth2Auth(authorize_url="", token_url=server.token_url, grant="client_credentials", client_auth_method="client_secret_basic")
+    auth = OAuth2Auth(
+        authorize_url="",
+        token_url=server.token_url,
+        grant="client_credentials",
+        client_auth_method="client_secret_basic",
+    )
     token = await fetch_client_credentials_token(auth, client, ["read"])
     assert token["access_token"] and "refresh_token" not in token and token["scope"] == "read"
 
@@ -365,7 +433,9 @@ async def test_client_credentials_grant(server: OAuthTestServer, client: OAuthCl
     assert server.grant_counts["client_credentials"] == 3
 
 
-async def test_client_from_the_connection_when_none_is_configured(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_client_from_the_connection_when_none_is_configured(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     tokens = await connect(auth, client)
     server.revoke_access_token(tokens["access_token"])
     own = {**tokens, "client_id": "cellwright", "client_secret": SecretStr("s3cret-client")}
@@ -374,7 +444,9 @@ async def test_client_from_the_connection_when_none_is_configured(server: OAuthT
         await me(auth.httpx_auth(tokens), server)
 
 
-async def test_missing_tokens_mean_reconnect(server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient) -> None:
+async def test_missing_tokens_mean_reconnect(
+    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient
+) -> None:
     with pytest.raises(AuthExpiredError, match="no access token and no refresh token"):
         await me(auth.httpx_auth({}, client=client), server)
     with pytest.raises(AuthExpiredError, match="no OAuth client"):
@@ -386,12 +458,23 @@ async def test_missing_tokens_mean_reconnect(server: OAuthTestServer, auth: OAut
     [
         (503, "<html>down</html>", {"Content-Type": "text/html"}, UpstreamError),
         (200, "not json", {"Content-Type": "text/plain"}, UpstreamError),
-        (429, '{"error": "slow_down"}', {"Content-Type": "application/json", "Retry-After": "7"}, RateLimitedError),
+        (
+            429,
+            '{"error": "slow_down"}',
+            {"Content-Type": "application/json", "Retry-After": "7"},
+            RateLimitedError,
+        ),
         (400, '{"error": "invalid_scope"}', {"Content-Type": "application/json"}, AuthError),
     ],
 )
 async def test_token_endpoint_failures(
-    server: OAuthTestServer, auth: OAuth2Auth, client: OAuthClient, status: int, body: str, headers: dict[str, str], error: type[Exception]
+    server: OAuthTestServer,
+    auth: OAuth2Auth,
+    client: OAuthClient,
+    status: int,
+    body: str,
+    headers: dict[str, str],
+    error: type[Exception],
 ) -> None:
     tokens = await connect(auth, client)
     server.token_failure = (status, body, headers)
@@ -417,7 +500,11 @@ async def test_vendor_token_shapes_and_query_placement() -> None:
 
     def parse_token(body: Any) -> Any:
         if body.get("ok") is False:
-            return {"error": "invalid_grant" if body["error"] == "invalid_refresh_token" else body["error"]}
+            return {
+                "error": "invalid_grant"
+                if body["error"] == "invalid_refresh_token"
+                else body["error"]
+            }
         return body
 
     auth = OAuth2Auth(
@@ -426,17 +513,33 @@ async def test_vendor_token_shapes_and_query_placement() -> None:
         token_placement="query",
         parse_token=parse_token,
     )
-    creds = {"access_token": SecretStr("xoxe-1"), "refresh_token": "xoxe-r", "expires_at": "not a number"}
-    async with httpx.AsyncClient(transport=httpx.MockTransport(vendor), auth=auth.httpx_auth(creds, client=OAuthClient("id", "secret"))) as http:
+    creds = {
+        "access_token": SecretStr("xoxe-1"),
+        "refresh_token": "xoxe-r",
+        "expires_at": "not a number",
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(vendor),
+        auth=auth.httpx_auth(creds, client=OAuthClient("id", "secret")),
+    ) as http:
         assert (await http.get("https://vendor.example/api/auth.test")).json() == {"ok": True}
-        assert seen[-1].url.params["access_token"] == "xoxe-1" and "authorization" not in seen[-1].headers
+        assert (
+            seen[-1].url.params["access_token"] == "xoxe-1"
+            and "authorization" not in seen[-1].headers
+        )
     creds["expires_at"] = "1"
-    async with httpx.AsyncClient(transport=httpx.MockTransport(vendor), auth=auth.httpx_auth(creds, client=OAuthClient("id", "secret"))) as http:
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(vendor),
+        auth=auth.httpx_auth(creds, client=OAuthClient("id", "secret")),
+    ) as http:
         with pytest.raises(AuthExpiredError, match="invalid_grant"):
             await http.get("https://vendor.example/api/auth.test")
     token_post = seen[-1]
     assert parse_qs(token_post.content.decode()) == {
-        "grant_type": ["refresh_token"], "refresh_token": ["xoxe-r"], "client_id": ["id"], "client_secret": ["secret"]
+        "grant_type": ["refresh_token"],
+        "refresh_token": ["xoxe-r"],
+        "client_id": ["id"],
+        "client_secret": ["secret"],
     }
 
 
@@ -449,15 +552,22 @@ async def test_a_401_after_a_parallel_refresh_retries_without_refreshing() -> No
         nonlocal token_posts
         if request.url.path == "/token":
             token_posts += 1
-            return httpx.Response(200, json={"access_token": "T2", "token_type": "Bearer"})  # no expires_in
+            return httpx.Response(
+                200, json={"access_token": "T2", "token_type": "Bearer"}
+            )  # no expires_in
         if request.headers["authorization"] == "Bearer T2":
             return httpx.Response(200, json={"who": request.url.params["who"]})
         if request.url.params["who"] == "a":
             await b_done.wait()
         return httpx.Response(401, json={"error": "invalid_token"})
 
-    auth = OAuth2Auth(authorize_url="https://v.example/authorize", token_url="https://v.example/token")
-    flow = auth.httpx_auth({"access_token": "T1", "refresh_token": "R1", "expires_at": time.time() + 999}, client=OAuthClient("id", "s"))
+    auth = OAuth2Auth(
+        authorize_url="https://v.example/authorize", token_url="https://v.example/token"
+    )
+    flow = auth.httpx_auth(
+        {"access_token": "T1", "refresh_token": "R1", "expires_at": time.time() + 999},
+        client=OAuthClient("id", "s"),
+    )
     async with httpx.AsyncClient(transport=httpx.MockTransport(vendor), auth=flow) as http:
         a = asyncio.create_task(http.get("https://v.example/api", params={"who": "a"}))
         await asyncio.sleep(0)

@@ -26,9 +26,15 @@ def fires(inputs: ScheduleInput, after: datetime, count: int) -> list[datetime]:
 
 def test_interval_fires_on_fixed_boundaries_strictly_after() -> None:
     inputs = ScheduleInput(mode="interval", interval_minutes=15)
-    assert next_fire(inputs, datetime(2026, 3, 29, 1, 7, tzinfo=UTC)) == datetime(2026, 3, 29, 1, 15, tzinfo=UTC)
-    assert next_fire(inputs, datetime(2026, 3, 29, 1, 15, tzinfo=UTC)) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
-    assert next_fire(inputs, datetime(2026, 3, 29, 1, 14, 59, 999999, tzinfo=UTC)) == datetime(2026, 3, 29, 1, 15, tzinfo=UTC)
+    assert next_fire(inputs, datetime(2026, 3, 29, 1, 7, tzinfo=UTC)) == datetime(
+        2026, 3, 29, 1, 15, tzinfo=UTC
+    )
+    assert next_fire(inputs, datetime(2026, 3, 29, 1, 15, tzinfo=UTC)) == datetime(
+        2026, 3, 29, 1, 30, tzinfo=UTC
+    )
+    assert next_fire(inputs, datetime(2026, 3, 29, 1, 14, 59, 999999, tzinfo=UTC)) == datetime(
+        2026, 3, 29, 1, 15, tzinfo=UTC
+    )
 
 
 def test_interval_reads_naive_times_as_utc_and_accepts_other_zones() -> None:
@@ -81,7 +87,12 @@ def test_a_time_skipped_by_spring_forward_fires_once_right_after_the_gap() -> No
 def test_hourly_cron_fires_every_real_hour_through_fall_back() -> None:
     inputs = ScheduleInput(mode="cron", cron="0 * * * *", timezone="Europe/Paris")
     times = fires(inputs, datetime(2026, 10, 24, 23, 30, tzinfo=UTC), 4)
-    assert [t.strftime("%H:%M") for t in times] == ["00:00", "01:00", "02:00", "03:00"]  # UTC: no gap, no double
+    assert [t.strftime("%H:%M") for t in times] == [
+        "00:00",
+        "01:00",
+        "02:00",
+        "03:00",
+    ]  # UTC: no gap, no double
 
 
 def test_a_time_repeated_by_fall_back_fires_once() -> None:
@@ -93,7 +104,9 @@ def test_a_time_repeated_by_fall_back_fires_once() -> None:
 
 def test_cron_in_utc_by_default() -> None:
     inputs = ScheduleInput(mode="cron", cron="*/20 * * * *")
-    assert next_fire(inputs, datetime(2026, 1, 1, 10, 5)) == datetime(2026, 1, 1, 10, 20, tzinfo=UTC)
+    assert next_fire(inputs, datetime(2026, 1, 1, 10, 5)) == datetime(
+        2026, 1, 1, 10, 20, tzinfo=UTC
+    )
 
 
 # -- validation ---------------------------------------------------------------------
@@ -117,7 +130,9 @@ def test_cron_mode_needs_an_expression() -> None:
 
 
 def test_unknown_time_zone_is_explained() -> None:
-    expected = "Value error, Unknown time zone 'Mars/Olympus'. Use an IANA name such as 'Europe/Paris'."
+    expected = (
+        "Value error, Unknown time zone 'Mars/Olympus'. Use an IANA name such as 'Europe/Paris'."
+    )
     assert _message(mode="cron", cron="0 9 * * *", timezone="Mars/Olympus") == expected
     assert "Unknown time zone" in _message(timezone="../../etc/passwd")
 

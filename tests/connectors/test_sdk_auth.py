@@ -31,7 +31,10 @@ from connectors.sdk import (
 
 
 def echo(request: Request) -> Response:
-    answer = {"headers": {k.lower(): v for k, v in request.headers.items()}, "query": request.args.to_dict()}
+    answer = {
+        "headers": {k.lower(): v for k, v in request.headers.items()},
+        "query": request.args.to_dict(),
+    }
     return Response(json.dumps(answer), content_type="application/json")
 
 
@@ -45,9 +48,16 @@ def server() -> Iterator[HTTPServer]:
     httpserver.stop()
 
 
-async def sent(server: HTTPServer, auth: httpx.Auth | None, path: str = "/echo?page=2") -> dict[str, Any]:
+async def sent(
+    server: HTTPServer, auth: httpx.Auth | None, path: str = "/echo?page=2"
+) -> dict[str, Any]:
     """What the server received when called with ``auth``."""
-    http = build_http(app_key="acme", base_url=server.url_for("/"), auth=auth, policy=NetworkPolicy.build(allow_private=True))
+    http = build_http(
+        app_key="acme",
+        base_url=server.url_for("/"),
+        auth=auth,
+        policy=NetworkPolicy.build(allow_private=True),
+    )
     try:
         answer: dict[str, Any] = await http.get(path)
     finally:
@@ -97,7 +107,9 @@ async def test_missing_api_key_sends_an_empty_key(server: HTTPServer) -> None:
 
 async def test_basic_auth(server: HTTPServer) -> None:
     auth = BasicAuth()
-    answer = await sent(server, auth.httpx_auth({"username": "ada@example.com", "password": SecretStr("p@ss:word")}))
+    answer = await sent(
+        server, auth.httpx_auth({"username": "ada@example.com", "password": SecretStr("p@ss:word")})
+    )
     assert _basic(answer["headers"]["authorization"]) == "ada@example.com:p@ss:word"
     custom = BasicAuth(username_field="login", password_field="secret")
     answer = await sent(server, custom.httpx_auth({"login": "bob", "secret": "s"}))
@@ -145,7 +157,10 @@ def test_describe_gives_the_type_and_the_form_schema() -> None:
     assert field["description"]
     assert BasicAuth().describe()["fields_schema"]["required"] == ["username", "password"]
     assert CustomAuth(fields=SignedFields, apply=_sign).describe()["type"] == "custom"
-    assert NoAuth().describe() == {"type": "none", "fields_schema": NoAuth().fields.model_json_schema()}
+    assert NoAuth().describe() == {
+        "type": "none",
+        "fields_schema": NoAuth().fields.model_json_schema(),
+    }
     assert NoAuth().fields.model_json_schema()["properties"] == {}
 
 
@@ -164,7 +179,10 @@ async def test_the_test_call_labels_the_connection(server: HTTPServer) -> None:
     auth = ApiKeyAuth(test=who, label_template="{label}")
     app = App(key="acme", name="Acme", description="d", category="c", auth=auth)
     http = build_http(
-        app_key="acme", base_url=server.url_for("/"), auth=auth.httpx_auth({"api_key": "team-7"}), policy=NetworkPolicy.build(allow_private=True)
+        app_key="acme",
+        base_url=server.url_for("/"),
+        auth=auth.httpx_auth({"api_key": "team-7"}),
+        policy=NetworkPolicy.build(allow_private=True),
     )
     assert app.needs_connection
     assert app.auth.test is not None

@@ -71,7 +71,9 @@ def server() -> Iterator[HTTPServer]:
 @pytest.fixture
 async def http(server: HTTPServer) -> Any:
     server.clear()
-    client = build_http(app_key="acme", base_url=server.url_for("/"), policy=OPEN, secrets=[SECRET, "", "abc"])
+    client = build_http(
+        app_key="acme", base_url=server.url_for("/"), policy=OPEN, secrets=[SECRET, "", "abc"]
+    )
     yield client
     await client.aclose()
 
@@ -85,7 +87,9 @@ def _free_port() -> int:
 # -- success paths ------------------------------------------------------------------
 
 
-async def test_json_helpers_send_the_method_and_parse_the_answer(server: HTTPServer, http: ConnectorHttp) -> None:
+async def test_json_helpers_send_the_method_and_parse_the_answer(
+    server: HTTPServer, http: ConnectorHttp
+) -> None:
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
         server.expect_request("/items/1", method=method).respond_with_json({"method": method})
     assert await http.get("/items/1") == {"method": "GET"}
@@ -100,8 +104,12 @@ async def test_json_of_an_empty_body_is_none(server: HTTPServer, http: Connector
     assert await http.json("DELETE", "/empty") is None
 
 
-async def test_json_of_a_non_json_body_is_an_upstream_error(server: HTTPServer, http: ConnectorHttp) -> None:
-    server.expect_request("/html").respond_with_data(f"<html>oops {SECRET}</html>", content_type="text/html")
+async def test_json_of_a_non_json_body_is_an_upstream_error(
+    server: HTTPServer, http: ConnectorHttp
+) -> None:
+    server.expect_request("/html").respond_with_data(
+        f"<html>oops {SECRET}</html>", content_type="text/html"
+    )
     with pytest.raises(UpstreamError) as info:
         await http.get("/html")
     assert "expected JSON, got text/html" in info.value.message
@@ -109,15 +117,21 @@ async def test_json_of_a_non_json_body_is_an_upstream_error(server: HTTPServer, 
     assert SECRET not in info.value.body and "***" in info.value.body
 
 
-async def test_request_returns_redirect_targets_when_following(server: HTTPServer, http: ConnectorHttp) -> None:
+async def test_request_returns_redirect_targets_when_following(
+    server: HTTPServer, http: ConnectorHttp
+) -> None:
     server.expect_request("/old").respond_with_data("", status=301, headers={"Location": "/new"})
     server.expect_request("/new").respond_with_json({"moved": True})
     assert await http.get("/old") == {"moved": True}
 
 
-async def test_request_takes_send_options_and_params(server: HTTPServer, http: ConnectorHttp) -> None:
+async def test_request_takes_send_options_and_params(
+    server: HTTPServer, http: ConnectorHttp
+) -> None:
     # build_request() refuses follow_redirects: ConnectorHttp.request used to pass it on.
-    server.expect_request("/old", query_string="b=2").respond_with_data("", status=302, headers={"Location": "/new"})
+    server.expect_request("/old", query_string="b=2").respond_with_data(
+        "", status=302, headers={"Location": "/new"}
+    )
     response = await http.request("GET", "/old", params={"b": 2}, follow_redirects=False)
     assert response.status_code == 302
     assert response.headers["location"] == "/new"
@@ -127,7 +141,9 @@ async def test_request_takes_send_options_and_params(server: HTTPServer, http: C
 
 
 async def test_401_is_an_auth_error(server: HTTPServer, http: ConnectorHttp) -> None:
-    server.expect_request("/me").respond_with_json({"error": {"message": "Invalid API key"}}, status=401)
+    server.expect_request("/me").respond_with_json(
+        {"error": {"message": "Invalid API key"}}, status=401
+    )
     with pytest.raises(AuthError) as info:
         await http.get("/me")
     error = info.value
@@ -168,7 +184,9 @@ async def test_other_statuses_are_upstream_errors(
 
 
 async def test_429_carries_retry_after_seconds(server: HTTPServer, http: ConnectorHttp) -> None:
-    server.expect_request("/x").respond_with_json({"message": "slow down"}, status=429, headers={"Retry-After": "7"})
+    server.expect_request("/x").respond_with_json(
+        {"message": "slow down"}, status=429, headers={"Retry-After": "7"}
+    )
     with pytest.raises(RateLimitedError) as info:
         await http.get("/x")
     assert info.value.retry_after == 7.0
@@ -180,7 +198,9 @@ async def test_429_carries_retry_after_seconds(server: HTTPServer, http: Connect
     }
 
 
-async def test_429_carries_retry_after_from_an_http_date(server: HTTPServer, http: ConnectorHttp) -> None:
+async def test_429_carries_retry_after_from_an_http_date(
+    server: HTTPServer, http: ConnectorHttp
+) -> None:
     when = email.utils.formatdate(time.time() + 120, usegmt=True)
     server.expect_request("/x").respond_with_data("", status=429, headers={"Retry-After": when})
     with pytest.raises(RateLimitedError) as info:
@@ -197,13 +217,22 @@ async def test_429_without_retry_after(server: HTTPServer, http: ConnectorHttp) 
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [(None, None), ("", None), (" 3.5 ", 3.5), ("-4", 0.0), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+    [
+        (None, None),
+        ("", None),
+        (" 3.5 ", 3.5),
+        ("-4", 0.0),
+        ("soon", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ],
 )
 def test_parse_retry_after(header: str | None, expected: float | None) -> None:
     assert parse_retry_after(header) == expected
 
 
-async def test_raise_for_status_false_returns_the_error_response(server: HTTPServer, http: ConnectorHttp) -> None:
+async def test_raise_for_status_false_returns_the_error_response(
+    server: HTTPServer, http: ConnectorHttp
+) -> None:
     server.expect_request("/x").respond_with_json({"message": "nope"}, status=500)
     response = await http.request("GET", "/x", raise_for_status=False)
     assert response.status_code == 500
@@ -247,7 +276,9 @@ async def test_unknown_host_is_a_network_error() -> None:
     assert type(info.value) is NetworkError
 
 
-async def test_server_dropping_the_connection_is_a_network_error(server: HTTPServer, http: ConnectorHttp) -> None:
+async def test_server_dropping_the_connection_is_a_network_error(
+    server: HTTPServer, http: ConnectorHttp
+) -> None:
     def drop(request: WRequest) -> WResponse:
         request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
         return WResponse("never sent")
@@ -269,12 +300,18 @@ class _RaisingTransport(httpx.AsyncBaseTransport):
 
 
 async def test_bare_timeout_error_from_the_transport_is_a_timeout() -> None:
-    http = build_http(app_key="acme", base_url="https://api.example.com", transport=_RaisingTransport(TimeoutError()))
+    http = build_http(
+        app_key="acme",
+        base_url="https://api.example.com",
+        transport=_RaisingTransport(TimeoutError()),
+    )
     with pytest.raises(CallTimeoutError, match="https://api.example.com/x timed out"):
         await http.get("/x")
 
 
-async def test_too_many_redirects_is_an_upstream_error(server: HTTPServer, http: ConnectorHttp) -> None:
+async def test_too_many_redirects_is_an_upstream_error(
+    server: HTTPServer, http: ConnectorHttp
+) -> None:
     server.expect_request("/loop").respond_with_data("", status=302, headers={"Location": "/loop"})
     with pytest.raises(UpstreamError, match="too many redirects") as info:
         await http.get("/loop")
@@ -286,8 +323,12 @@ async def test_invalid_url_is_an_input_error(http: ConnectorHttp) -> None:
         await http.get("http://0177.0.0.1/")
 
 
-async def test_redirect_to_another_protocol_is_a_network_error(server: HTTPServer, http: ConnectorHttp) -> None:
-    server.expect_request("/bad").respond_with_data("", status=302, headers={"Location": "ftp://example.com/file"})
+async def test_redirect_to_another_protocol_is_a_network_error(
+    server: HTTPServer, http: ConnectorHttp
+) -> None:
+    server.expect_request("/bad").respond_with_data(
+        "", status=302, headers={"Location": "ftp://example.com/file"}
+    )
     with pytest.raises(NetworkError):
         await http.get("/bad")
 
@@ -295,8 +336,12 @@ async def test_redirect_to_another_protocol_is_a_network_error(server: HTTPServe
 # -- redaction ----------------------------------------------------------------------
 
 
-async def test_secrets_are_redacted_from_error_bodies_and_messages(server: HTTPServer, http: ConnectorHttp) -> None:
-    server.expect_request("/json").respond_with_json({"message": f"bad key {SECRET}", "key": SECRET}, status=400)
+async def test_secrets_are_redacted_from_error_bodies_and_messages(
+    server: HTTPServer, http: ConnectorHttp
+) -> None:
+    server.expect_request("/json").respond_with_json(
+        {"message": f"bad key {SECRET}", "key": SECRET}, status=400
+    )
     server.expect_request("/text").respond_with_data(f"key {SECRET} refused", status=401)
     with pytest.raises(UpstreamError) as info:
         await http.get("/json")
@@ -324,7 +369,9 @@ async def test_secrets_are_redacted_from_network_errors_and_timeouts() -> None:
     assert SECRET not in str(info.value)
 
 
-async def test_short_secrets_are_not_redacted_everywhere(server: HTTPServer, http: ConnectorHttp) -> None:
+async def test_short_secrets_are_not_redacted_everywhere(
+    server: HTTPServer, http: ConnectorHttp
+) -> None:
     # "abc" is shorter than 4 characters: replacing it would mangle ordinary text.
     server.expect_request("/x").respond_with_data("abc abc", status=500)
     with pytest.raises(UpstreamError) as info:
@@ -339,16 +386,29 @@ def _slack_errors(response: httpx.Response, body: Any) -> CellwrightError | None
     if isinstance(body, dict) and body.get("ok") is False:
         if body.get("error") == "ratelimited":
             return RateLimitedError("slack: rate limited", retry_after=1.0)
-        return UpstreamError(f"slack: {body['error']} ({SECRET})", status=response.status_code, body=body, token=SECRET)
+        return UpstreamError(
+            f"slack: {body['error']} ({SECRET})",
+            status=response.status_code,
+            body=body,
+            token=SECRET,
+        )
     return None
 
 
 async def test_error_parser_turns_a_200_into_an_error_and_is_redacted(server: HTTPServer) -> None:
     server.clear()
-    server.expect_request("/chat.postMessage").respond_with_json({"ok": False, "error": "channel_not_found", "echo": SECRET})
+    server.expect_request("/chat.postMessage").respond_with_json(
+        {"ok": False, "error": "channel_not_found", "echo": SECRET}
+    )
     server.expect_request("/limited").respond_with_json({"ok": False, "error": "ratelimited"})
     server.expect_request("/fine").respond_with_json({"ok": True})
-    http = build_http(app_key="slack", base_url=server.url_for("/"), policy=OPEN, error_parser=_slack_errors, secrets=[SECRET])
+    http = build_http(
+        app_key="slack",
+        base_url=server.url_for("/"),
+        policy=OPEN,
+        error_parser=_slack_errors,
+        secrets=[SECRET],
+    )
     with pytest.raises(UpstreamError) as info:
         await http.post("/chat.postMessage")
     assert info.value.message == "slack: channel_not_found (***)"
@@ -372,7 +432,10 @@ async def test_allowed_hosts_refuse_other_hosts_before_any_request(server: HTTPS
     http = build_http(app_key="acme", allowed_hosts=["api.acme.com", "*.acme.io"], policy=OPEN)
     with pytest.raises(ForbiddenDestinationError) as info:
         await http.get(server.url_for("/x"))
-    assert info.value.message == "acme may only call api.acme.com, *.acme.io; refused a request to 127.0.0.1."
+    assert (
+        info.value.message
+        == "acme may only call api.acme.com, *.acme.io; refused a request to 127.0.0.1."
+    )
     assert [entry for entry in server.log if entry[0].path == "/x"] == []
     await http.aclose()
 
@@ -401,10 +464,16 @@ async def test_redirects_must_stay_within_allowed_hosts(server: HTTPServer) -> N
     try:
         server.clear()
         other.expect_request("/steal").respond_with_json({"stolen": True})
-        server.expect_request("/x").respond_with_data("", status=302, headers={"Location": f"http://localhost:{other.port}/steal"})
+        server.expect_request("/x").respond_with_data(
+            "", status=302, headers={"Location": f"http://localhost:{other.port}/steal"}
+        )
         auth = ApiKeyAuth(location="header", name="X-Api-Key", prefix="")
         http = build_http(
-            app_key="acme", allowed_hosts=["127.0.0.1"], policy=OPEN, auth=auth.httpx_auth({"api_key": SECRET}), secrets=[SECRET]
+            app_key="acme",
+            allowed_hosts=["127.0.0.1"],
+            policy=OPEN,
+            auth=auth.httpx_auth({"api_key": SECRET}),
+            secrets=[SECRET],
         )
         with pytest.raises(ForbiddenDestinationError, match="refused a request to localhost"):
             await http.get(server.url_for("/x"))
@@ -435,7 +504,9 @@ def test_error_hierarchy_codes_and_dicts() -> None:
     assert not UpstreamError("x", status=404).retryable
     halt = HaltError()
     assert (halt.message, halt.failed, halt.code) == ("Stopped", False, "halt")
-    assert InvalidInputError("bad", errors=[{"field": "a", "message": "m"}]).errors == [{"field": "a", "message": "m"}]
+    assert InvalidInputError("bad", errors=[{"field": "a", "message": "m"}]).errors == [
+        {"field": "a", "message": "m"}
+    ]
     assert InvalidInputError("bad").errors == []
     wrapped = error_from_exception(KeyError("k"))
     assert wrapped.to_dict() == {"code": "error", "message": "KeyError: 'k'"}
@@ -477,8 +548,13 @@ SANDBOXED = App(
 async def test_sandbox_context_talks_to_the_simulator_in_process() -> None:
     ctx = sandbox_context(SANDBOXED, {"api_key": SECRET}, idempotency_key="k1")
     assert ctx.idempotency_key == "k1"
-    assert await SANDBOXED.action("me").perform(ctx, None) == {"team": "Acme", "host": "sandbox.invalid"}
-    bad = sandbox_http(SANDBOXED, {"api_key": "wrong-key-123"}, asgi_app=make_sandbox(), base_url="http://sim.test")
+    assert await SANDBOXED.action("me").perform(ctx, None) == {
+        "team": "Acme",
+        "host": "sandbox.invalid",
+    }
+    bad = sandbox_http(
+        SANDBOXED, {"api_key": "wrong-key-123"}, asgi_app=make_sandbox(), base_url="http://sim.test"
+    )
     with pytest.raises(AuthError) as info:
         await bad.get("/me")
     assert "wrong-key-123" not in info.value.message and "***" in info.value.message
@@ -490,7 +566,10 @@ def test_sandbox_lookup() -> None:
     assert load_sandbox_factory(SANDBOXED) is make_sandbox
     assert shared_sandbox("acme", SANDBOXED.sandbox) is shared_sandbox("acme", SANDBOXED.sandbox)
     assert SANDBOX_BASE == "http://sandbox.invalid"
-    assert secrets_of({"a": "x", "n": 3, "s": ApiKeyAuth().fields(api_key="sec").api_key}) == ["x", "sec"]
+    assert secrets_of({"a": "x", "n": 3, "s": ApiKeyAuth().fields(api_key="sec").api_key}) == [
+        "x",
+        "sec",
+    ]
     no_sandbox = App(key="plain", name="P", description="d", category="c")
     with pytest.raises(LookupError, match="has no sandbox"):
         load_sandbox_factory(no_sandbox)
@@ -516,7 +595,11 @@ def test_app_with_triggers_and_a_base_url_from_credentials() -> None:
 
     started = ManualTrigger(key="started", name="Started", description="d")
     per_account = App(
-        key="acme", name="Acme", description="d", category="c", triggers=(started,),
+        key="acme",
+        name="Acme",
+        description="d",
+        category="c",
+        triggers=(started,),
         base_url=lambda credentials: f"https://{credentials['subdomain']}.acme.com",
     )
     assert per_account.trigger("started") is started
@@ -529,7 +612,9 @@ def test_app_with_triggers_and_a_base_url_from_credentials() -> None:
     assert per_account.describe(full=False)["triggers"] == [{"key": "started", "name": "Started"}]
 
 
-async def test_many_concurrent_requests_share_one_client(server: HTTPServer, http: ConnectorHttp) -> None:
+async def test_many_concurrent_requests_share_one_client(
+    server: HTTPServer, http: ConnectorHttp
+) -> None:
     server.expect_request("/n").respond_with_json({"n": 1})
     results = await asyncio.gather(*(http.get("/n") for _ in range(20)))
     assert results == [{"n": 1}] * 20

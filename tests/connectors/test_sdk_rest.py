@@ -63,7 +63,9 @@ def api() -> Iterator[HTTPServer]:
 
 @pytest.fixture
 async def ctx(api: HTTPServer) -> Any:
-    http = build_http(app_key="acme", base_url=api.url_for("/"), policy=NetworkPolicy.build(allow_private=True))
+    http = build_http(
+        app_key="acme", base_url=api.url_for("/"), policy=NetworkPolicy.build(allow_private=True)
+    )
     yield OperationContext(http=http, idempotency_key="cw-123")
     await http.aclose()
 
@@ -80,9 +82,13 @@ def _data(answer: dict[str, Any]) -> dict[str, Any]:
     return answer["data"]
 
 
-async def test_path_placeholders_are_filled_and_removed_from_a_json_body(ctx: OperationContext) -> None:
+async def test_path_placeholders_are_filled_and_removed_from_a_json_body(
+    ctx: OperationContext,
+) -> None:
     perform = rest("POST", "/v1/customers/{customer_id}", result=_data)
-    answer = await perform(ctx, CustomerInput(customer_id="cus_1", email="ada@example.com", first_name="Ada"))
+    answer = await perform(
+        ctx, CustomerInput(customer_id="cus_1", email="ada@example.com", first_name="Ada")
+    )
     assert answer["method"] == "POST"
     assert answer["path"] == "/v1/customers/cus_1"
     # None fields are left out, aliases are used, path fields are not repeated.
@@ -93,7 +99,10 @@ async def test_path_placeholders_are_filled_and_removed_from_a_json_body(ctx: Op
 async def test_form_body(ctx: OperationContext) -> None:
     perform = rest("POST", "/v1/customers", body="form", result=_data)
     answer = await perform(ctx, CustomerInput(customer_id="cus_2", email="b@example.com"))
-    assert answer["body"] == {"customer_id": "cus_2", "email": "b@example.com"}  # an empty list sends no field
+    assert answer["body"] == {
+        "customer_id": "cus_2",
+        "email": "b@example.com",
+    }  # an empty list sends no field
     assert answer["headers"]["content-type"] == "application/x-www-form-urlencoded"
 
 
@@ -110,7 +119,9 @@ async def test_no_body_and_an_empty_json_body_send_nothing(ctx: OperationContext
         customer_id: str
 
     for style in ("none", "json"):
-        answer = await rest("DELETE", "/v1/customers/{customer_id}", body=style, result=_data)(ctx, Only(customer_id="cus_4"))  # type: ignore[arg-type]
+        answer = await rest("DELETE", "/v1/customers/{customer_id}", body=style, result=_data)(
+            ctx, Only(customer_id="cus_4")
+        )  # type: ignore[arg-type]
         assert answer["path"] == "/v1/customers/cus_4"
         assert answer["body"] is None
         assert "content-type" not in answer["headers"]
@@ -118,7 +129,11 @@ async def test_no_body_and_an_empty_json_body_send_nothing(ctx: OperationContext
 
 async def test_idempotency_header_and_static_headers(ctx: OperationContext) -> None:
     perform = rest(
-        "POST", "/v1/charges", idempotency_header="Idempotency-Key", headers={"Stripe-Version": "2024-06-20"}, result=_data
+        "POST",
+        "/v1/charges",
+        idempotency_header="Idempotency-Key",
+        headers={"Stripe-Version": "2024-06-20"},
+        result=_data,
     )
     answer = await perform(ctx, NoInput())
     assert answer["headers"]["idempotency-key"] == "cw-123"
@@ -181,13 +196,21 @@ async def test_polling_trigger_fetches_and_keys_items(ctx: OperationContext) -> 
     assert by_number.item_key(items[0]) == "first-1"
     assert [i["id"] for i in await new_item.fetch(ctx, NoInput(), "2026-01-01")] == ["2026-01-01"]
     described = new_item.describe()
-    assert (described["kind"], described["trigger_type"], described["sample"]) == ("trigger", "polling", {"id": "it_1"})
+    assert (described["kind"], described["trigger_type"], described["sample"]) == (
+        "trigger",
+        "polling",
+        {"id": "it_1"},
+    )
     assert described["input_schema"] == NoInput.model_json_schema()
 
 
 def test_action_kinds_and_base_operation() -> None:
-    create = Action(key="create", name="Create", description="d", perform=rest("POST", "/x"), idempotent=False)
-    transform = Action(key="shape", name="Shape", description="d", perform=rest("POST", "/x"), transformer=True)
+    create = Action(
+        key="create", name="Create", description="d", perform=rest("POST", "/x"), idempotent=False
+    )
+    transform = Action(
+        key="shape", name="Shape", description="d", perform=rest("POST", "/x"), transformer=True
+    )
     assert (create.kind, transform.kind) == ("action", "transformer")
     assert create.output is AnyOutput
     with pytest.raises(NotImplementedError):

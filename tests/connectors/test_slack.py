@@ -50,7 +50,9 @@ async def run(ctx: Any, key: str, **inputs: Any) -> dict[str, Any]:
 
 
 async def fail(sandbox: Any, **spec: Any) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox.invalid") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox.invalid"
+    ) as client:
         (await client.post("/__sandbox__/fail", json=spec)).raise_for_status()
 
 
@@ -76,7 +78,9 @@ async def test_a_wrong_token_is_an_auth_error(sandbox: Any) -> None:
     ("code", "error_type"),
     [("not_authed", AuthError), ("token_revoked", AuthError), ("token_expired", AuthExpiredError)],
 )
-async def test_auth_failures_inside_http_200(ctx: Any, sandbox: Any, code: str, error_type: type) -> None:
+async def test_auth_failures_inside_http_200(
+    ctx: Any, sandbox: Any, code: str, error_type: type
+) -> None:
     await fail(sandbox, method="chat.postMessage", error=code)
     with pytest.raises(error_type, match=code):
         await run(ctx, "send_message", channel="C0SANDBOX01", text="hi")
@@ -104,7 +108,9 @@ async def test_other_slack_errors_carry_the_code(ctx: Any, sandbox: Any) -> None
     assert caught.value.retryable  # Slack's own hiccup: worth a retry
 
 
-async def test_missing_scopes_and_argument_errors_name_what_is_wrong(ctx: Any, sandbox: Any) -> None:
+async def test_missing_scopes_and_argument_errors_name_what_is_wrong(
+    ctx: Any, sandbox: Any
+) -> None:
     from connectors.slack.api import call
 
     await fail(sandbox, method="reactions.add", error="missing_scope", needed="reactions:write")
@@ -135,8 +141,14 @@ async def test_an_answer_that_is_not_an_object_is_an_upstream_error() -> None:
     from connectors.slack.api import call
 
     odd = httpx.MockTransport(lambda request: httpx.Response(200, json=["not", "an", "object"]))
-    ctx = OperationContext(http=build_http(app_key="slack", base_url="http://x.invalid", transport=odd,
-                                           error_parser=app.error_parser))
+    ctx = OperationContext(
+        http=build_http(
+            app_key="slack",
+            base_url="http://x.invalid",
+            transport=odd,
+            error_parser=app.error_parser,
+        )
+    )
     with pytest.raises(UpstreamError, match="expected a JSON object, got list"):
         await call(ctx, "auth.test", http_method="GET")
 
@@ -145,7 +157,9 @@ async def test_an_answer_that_is_not_an_object_is_an_upstream_error() -> None:
 
 
 async def test_send_message_posts_as_the_bot(ctx: Any, sandbox: Any) -> None:
-    out = await run(ctx, "send_message", channel="C0SANDBOX01", text="Hello *team*", unfurl_links=False)
+    out = await run(
+        ctx, "send_message", channel="C0SANDBOX01", text="Hello *team*", unfurl_links=False
+    )
     assert out["channel"] == "C0SANDBOX01" and out["text"] == "Hello *team*"
     stored = workspace(sandbox).messages[("C0SANDBOX01", out["ts"])]
     assert stored["bot_id"] == sb.BOT_ID
@@ -154,7 +168,14 @@ async def test_send_message_posts_as_the_bot(ctx: Any, sandbox: Any) -> None:
 async def test_send_message_by_channel_name_with_blocks_in_a_thread(ctx: Any, sandbox: Any) -> None:
     parent = await run(ctx, "send_message", channel="#random", text="parent")
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*reply*"}}]
-    out = await run(ctx, "send_message", channel="random", blocks=blocks, thread_ts=parent["ts"], reply_broadcast=True)
+    out = await run(
+        ctx,
+        "send_message",
+        channel="random",
+        blocks=blocks,
+        thread_ts=parent["ts"],
+        reply_broadcast=True,
+    )
     assert out["thread_ts"] == parent["ts"]
     assert workspace(sandbox).messages[("C0SANDBOX02", out["ts"])]["blocks"] == blocks
 
@@ -205,22 +226,36 @@ async def test_only_the_apps_own_messages_can_be_changed(ctx: Any, sandbox: Any)
 
 async def test_add_reaction_strips_colons_and_refuses_twice(ctx: Any, sandbox: Any) -> None:
     posted = await run(ctx, "send_message", channel="C0SANDBOX01", text="ship it?")
-    out = await run(ctx, "add_reaction", channel="C0SANDBOX01", timestamp=posted["ts"], name=":rocket:")
+    out = await run(
+        ctx, "add_reaction", channel="C0SANDBOX01", timestamp=posted["ts"], name=":rocket:"
+    )
     assert out["name"] == "rocket"
     assert workspace(sandbox).messages[("C0SANDBOX01", posted["ts"])]["reactions"][0]["count"] == 1
     with pytest.raises(UpstreamError, match="already_reacted"):
         await run(ctx, "add_reaction", channel="C0SANDBOX01", timestamp=posted["ts"], name="rocket")
     with pytest.raises(UpstreamError, match="message_not_found"):
-        await run(ctx, "add_reaction", channel="C0SANDBOX01", timestamp="1111111111.000001", name="rocket")
+        await run(
+            ctx, "add_reaction", channel="C0SANDBOX01", timestamp="1111111111.000001", name="rocket"
+        )
 
 
 # -- channels and users --------------------------------------------------------------------
 
 
-async def test_list_channels_follows_every_cursor(ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_list_channels_follows_every_cursor(
+    ctx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(actions, "PAGE_SIZE", 1)
-    out = await run(ctx, "list_channels", types=["public_channel", "private_channel"], exclude_archived=False)
-    assert [c["id"] for c in out["channels"]] == ["C0SANDBOX01", "C0SANDBOX02", "C0SANDBOX03", "G0SANDBOX04", "C0SANDBOX05"]
+    out = await run(
+        ctx, "list_channels", types=["public_channel", "private_channel"], exclude_archived=False
+    )
+    assert [c["id"] for c in out["channels"]] == [
+        "C0SANDBOX01",
+        "C0SANDBOX02",
+        "C0SANDBOX03",
+        "G0SANDBOX04",
+        "C0SANDBOX05",
+    ]
     assert out["count"] == 5
     limited = await run(ctx, "list_channels", limit=2)
     assert [c["name"] for c in limited["channels"]] == ["general", "random"]
@@ -239,15 +274,23 @@ async def test_an_expired_cursor_is_reported(ctx: Any, sandbox: Any) -> None:
 async def test_find_channel(ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(actions, "PAGE_SIZE", 2)
     found = await run(ctx, "find_channel", name="#Leadership")
-    assert found["found"] and found["channel"]["id"] == "G0SANDBOX04" and found["channel"]["is_private"]
+    assert (
+        found["found"]
+        and found["channel"]["id"] == "G0SANDBOX04"
+        and found["channel"]["is_private"]
+    )
     assert (await run(ctx, "find_channel", name="old-project"))["found"] is False
-    assert (await run(ctx, "find_channel", name="old-project", include_archived=True))["found"] is True
+    assert (await run(ctx, "find_channel", name="old-project", include_archived=True))[
+        "found"
+    ] is True
     assert await run(ctx, "find_channel", name="nope") == {"found": False, "channel": None}
 
 
 async def test_find_user_by_email_or_id(ctx: Any) -> None:
     by_email = await run(ctx, "find_user", email="Ada@Example.com")
-    assert by_email["user"]["id"] == "U0SANDBOX01" and by_email["user"]["real_name"] == "Ada Lovelace"
+    assert (
+        by_email["user"]["id"] == "U0SANDBOX01" and by_email["user"]["real_name"] == "Ada Lovelace"
+    )
     by_id = await run(ctx, "find_user", user_id="U0SANDBOX02")
     assert by_id["user"]["email"] == "grace@example.com"
     assert await run(ctx, "find_user", email="nobody@example.com") == {"found": False, "user": None}
@@ -268,8 +311,13 @@ async def test_find_user_lets_real_failures_through(ctx: Any, sandbox: Any) -> N
 async def test_upload_a_text_file_into_a_thread(ctx: Any, sandbox: Any) -> None:
     parent = await run(ctx, "send_message", channel="C0SANDBOX01", text="reports below")
     out = await run(
-        ctx, "upload_file", filename="report.csv", content="a,b\n1,2\n", channel_id="C0SANDBOX01",
-        initial_comment="Weekly numbers", thread_ts=parent["ts"],
+        ctx,
+        "upload_file",
+        filename="report.csv",
+        content="a,b\n1,2\n",
+        channel_id="C0SANDBOX01",
+        initial_comment="Weekly numbers",
+        thread_ts=parent["ts"],
     )
     assert out["title"] == "report.csv" and out["size"] == 8
     upload = workspace(sandbox).uploads[out["file_id"]]
@@ -281,7 +329,13 @@ async def test_upload_a_text_file_into_a_thread(ctx: Any, sandbox: Any) -> None:
 
 async def test_upload_a_binary_file_privately(ctx: Any, sandbox: Any) -> None:
     data = bytes(range(256))
-    out = await run(ctx, "upload_file", filename="blob.bin", content_base64=base64.b64encode(data).decode(), title="Blob")
+    out = await run(
+        ctx,
+        "upload_file",
+        filename="blob.bin",
+        content_base64=base64.b64encode(data).decode(),
+        title="Blob",
+    )
     assert out["title"] == "Blob" and out["channel_id"] is None
     assert workspace(sandbox).uploads[out["file_id"]]["content"] == data
 
@@ -336,7 +390,12 @@ def test_the_documented_example_is_accepted(monkeypatch: pytest.MonkeyPatch) -> 
 def test_a_tampered_body_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(triggers, "clock", lambda: 1531420618)
     request = documented_example()
-    tampered = IncomingRequest(method="POST", headers=request.headers, query={}, body=request.body.replace(b"foobar", b"foobaz"))
+    tampered = IncomingRequest(
+        method="POST",
+        headers=request.headers,
+        query={},
+        body=request.body.replace(b"foobar", b"foobaz"),
+    )
     with pytest.raises(WebhookVerificationError, match="does not match"):
         triggers.verify(tampered, None, {}, DOC_SECRET)
 
@@ -360,11 +419,17 @@ def test_a_stale_timestamp_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     ("headers", "credentials", "message"),
     [
         ({}, CREDENTIALS, "Missing X-Slack-Signature"),
-        ({"x-slack-request-timestamp": "soon", "x-slack-signature": "v0=00"}, CREDENTIALS, "not a Unix timestamp"),
+        (
+            {"x-slack-request-timestamp": "soon", "x-slack-signature": "v0=00"},
+            CREDENTIALS,
+            "not a Unix timestamp",
+        ),
         ({"x-slack-request-timestamp": "1", "x-slack-signature": "v0=00"}, {}, "no signing secret"),
     ],
 )
-def test_incomplete_requests_are_refused(headers: dict[str, str], credentials: dict[str, Any], message: str) -> None:
+def test_incomplete_requests_are_refused(
+    headers: dict[str, str], credentials: dict[str, Any], message: str
+) -> None:
     request = IncomingRequest(method="POST", headers=headers, query={}, body=b"{}")
     with pytest.raises(WebhookVerificationError, match=message):
         triggers.verify(request, None, {}, credentials)
@@ -387,25 +452,44 @@ async def deliver(key: str, payload: dict[str, Any], **inputs: Any) -> Any:
 
 @pytest.mark.parametrize("key", ["new_message", "reaction_added", "channel_created", "team_join"])
 async def test_the_url_verification_challenge_is_echoed_and_runs_nothing(key: str) -> None:
-    reply = await deliver(key, sb.url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"))
+    reply = await deliver(
+        key, sb.url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+    )
     assert reply.events == []
-    assert reply.response == (200, {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}, {})
+    assert reply.response == (
+        200,
+        {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"},
+        {},
+    )
 
 
 def test_one_request_url_per_connection() -> None:
     """A Slack app has one Request URL for all its events: the connection's, verified with
     its signing secret; the URL check is answered without any trigger."""
     hook = app.connection_webhook
-    assert hook is not None and hook.verify is triggers.verify_signature and hook.label == "Events Request URL"
+    assert (
+        hook is not None
+        and hook.verify is triggers.verify_signature
+        and hook.label == "Events Request URL"
+    )
     assert "Event Subscriptions" in hook.instructions
-    assert all(trigger.subscribe is None and trigger.dedupe_key == "event_id" for trigger in app.triggers)
+    assert all(
+        trigger.subscribe is None and trigger.dedupe_key == "event_id" for trigger in app.triggers
+    )
     hook.verify(sb.signed_request(message()), CREDENTIALS)
     with pytest.raises(WebhookVerificationError, match="does not match"):
         hook.verify(sb.signed_request(message(), secret="another-signing-secret"), CREDENTIALS)
     assert hook.challenge is not None
-    assert hook.challenge(sb.signed_request(sb.url_verification("abc"))) == (200, {"challenge": "abc"}, {})
+    assert hook.challenge(sb.signed_request(sb.url_verification("abc"))) == (
+        200,
+        {"challenge": "abc"},
+        {},
+    )
     assert hook.challenge(sb.signed_request(message())) is None
-    assert hook.challenge(IncomingRequest(method="POST", headers={}, query={}, body=b"{not json")) is None
+    assert (
+        hook.challenge(IncomingRequest(method="POST", headers={}, query={}, body=b"{not json"))
+        is None
+    )
 
 
 async def test_the_sandbox_delivers_like_slack_retries_included() -> None:
@@ -417,26 +501,43 @@ async def test_the_sandbox_delivers_like_slack_retries_included() -> None:
     seen: list[IncomingRequest] = []
 
     async def receive(request: Request) -> JSONResponse:
-        seen.append(IncomingRequest(method=request.method, headers={k.lower(): v for k, v in request.headers.items()},
-                                    query={}, body=await request.body()))
+        seen.append(
+            IncomingRequest(
+                method=request.method,
+                headers={k.lower(): v for k, v in request.headers.items()},
+                query={},
+                body=await request.body(),
+            )
+        )
         return JSONResponse({"ok": True})
 
     receiver = Starlette(routes=[Route("/hooks/apps/slack/t", receive, methods=["POST"])])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver), base_url="http://cellwright.test") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=receiver), base_url="http://cellwright.test"
+    ) as client:
         payload = message()
         assert (await sb.deliver("/hooks/apps/slack/t", payload, client=client)).status_code == 200
         await sb.deliver("/hooks/apps/slack/t", payload, client=client, retry=1)
     first, again = seen
     assert first.body == again.body and first.json()["event_id"] == "Ev0MSG0001"
     assert first.header("x-slack-retry-num") is None
-    assert (again.header("x-slack-retry-num"), again.header("x-slack-retry-reason")) == ("1", "http_timeout")
+    assert (again.header("x-slack-retry-num"), again.header("x-slack-retry-reason")) == (
+        "1",
+        "http_timeout",
+    )
     for request in seen:
         triggers.verify_signature(request, CREDENTIALS)
 
 
 def message(**fields: Any) -> dict[str, Any]:
-    base = {"type": "message", "channel": "C0SANDBOX01", "user": "U0SANDBOX01", "text": "hello",
-            "ts": "1764061200.000200", "channel_type": "channel"}
+    base = {
+        "type": "message",
+        "channel": "C0SANDBOX01",
+        "user": "U0SANDBOX01",
+        "text": "hello",
+        "ts": "1764061200.000200",
+        "channel_type": "channel",
+    }
     return sb.event_callback({**base, **fields}, event_id="Ev0MSG0001", event_time=1764061200)
 
 
@@ -445,7 +546,11 @@ async def test_new_message_event() -> None:
     assert reply.response is None
     [event] = reply.events
     assert event["text"] == "hello" and event["channel"] == "C0SANDBOX01"
-    assert (event["team_id"], event["event_id"], event["event_time"]) == (sb.TEAM_ID, "Ev0MSG0001", 1764061200)
+    assert (event["team_id"], event["event_id"], event["event_time"]) == (
+        sb.TEAM_ID,
+        "Ev0MSG0001",
+        1764061200,
+    )
 
 
 @pytest.mark.parametrize(
@@ -463,14 +568,22 @@ async def test_new_message_event() -> None:
         ({"channel_type": "im"}, {}, False),
     ],
 )
-async def test_new_message_filters(fields: dict[str, Any], inputs: dict[str, Any], fires: bool) -> None:
+async def test_new_message_filters(
+    fields: dict[str, Any], inputs: dict[str, Any], fires: bool
+) -> None:
     reply = await deliver("new_message", message(**fields), **inputs)
     assert bool(reply.events) is fires
 
 
 async def test_other_events_and_odd_bodies_are_acknowledged_without_running() -> None:
-    reaction = sb.event_callback({"type": "reaction_added", "user": "U0SANDBOX02", "reaction": "eyes",
-                                  "item": {"type": "message", "channel": "C0SANDBOX01", "ts": "1.2"}})
+    reaction = sb.event_callback(
+        {
+            "type": "reaction_added",
+            "user": "U0SANDBOX02",
+            "reaction": "eyes",
+            "item": {"type": "message", "channel": "C0SANDBOX01", "ts": "1.2"},
+        }
+    )
     assert (await deliver("new_message", reaction)).events == []
     trigger = app.trigger("team_join")
     odd = IncomingRequest(method="POST", headers={}, query={}, body=b"[1, 2]")
@@ -478,29 +591,61 @@ async def test_other_events_and_odd_bodies_are_acknowledged_without_running() ->
 
 
 async def test_reaction_added_event_and_filters() -> None:
-    payload = sb.event_callback({
-        "type": "reaction_added", "user": "U0SANDBOX02", "reaction": "white_check_mark", "item_user": "U0SANDBOX01",
-        "item": {"type": "message", "channel": "C0SANDBOX01", "ts": "1764061200.000200"},
-    })
+    payload = sb.event_callback(
+        {
+            "type": "reaction_added",
+            "user": "U0SANDBOX02",
+            "reaction": "white_check_mark",
+            "item_user": "U0SANDBOX01",
+            "item": {"type": "message", "channel": "C0SANDBOX01", "ts": "1764061200.000200"},
+        }
+    )
     [event] = (await deliver("reaction_added", payload)).events
-    assert (event["channel"], event["message_ts"], event["reaction"]) == ("C0SANDBOX01", "1764061200.000200", "white_check_mark")
+    assert (event["channel"], event["message_ts"], event["reaction"]) == (
+        "C0SANDBOX01",
+        "1764061200.000200",
+        "white_check_mark",
+    )
     assert (await deliver("reaction_added", payload, reaction=":white_check_mark:")).events
     assert not (await deliver("reaction_added", payload, reaction="eyes")).events
     assert not (await deliver("reaction_added", payload, channel="C0SANDBOX02")).events
 
 
 async def test_channel_created_event() -> None:
-    payload = sb.event_callback({"type": "channel_created", "channel": {
-        "id": "C0SANDBOX06", "name": "launch-2026", "created": 1764061300, "creator": "U0SANDBOX01"}})
+    payload = sb.event_callback(
+        {
+            "type": "channel_created",
+            "channel": {
+                "id": "C0SANDBOX06",
+                "name": "launch-2026",
+                "created": 1764061300,
+                "creator": "U0SANDBOX01",
+            },
+        }
+    )
     [event] = (await deliver("channel_created", payload)).events
-    assert (event["channel_id"], event["channel_name"], event["creator"]) == ("C0SANDBOX06", "launch-2026", "U0SANDBOX01")
+    assert (event["channel_id"], event["channel_name"], event["creator"]) == (
+        "C0SANDBOX06",
+        "launch-2026",
+        "U0SANDBOX01",
+    )
 
 
 async def test_team_join_event() -> None:
-    user = {"id": "U0SANDBOX07", "name": "katherine", "is_bot": False,
-            "profile": {"real_name": "Katherine Johnson", "email": "katherine@example.com"}}
-    [event] = (await deliver("team_join", sb.event_callback({"type": "team_join", "user": user}))).events
-    assert (event["user_id"], event["real_name"], event["email"]) == ("U0SANDBOX07", "Katherine Johnson", "katherine@example.com")
+    user = {
+        "id": "U0SANDBOX07",
+        "name": "katherine",
+        "is_bot": False,
+        "profile": {"real_name": "Katherine Johnson", "email": "katherine@example.com"},
+    }
+    [event] = (
+        await deliver("team_join", sb.event_callback({"type": "team_join", "user": user}))
+    ).events
+    assert (event["user_id"], event["real_name"], event["email"]) == (
+        "U0SANDBOX07",
+        "Katherine Johnson",
+        "katherine@example.com",
+    )
 
 
 # -- the app as a whole ---------------------------------------------------------------------
@@ -532,19 +677,56 @@ async def test_the_sandbox_refuses_like_slack(sandbox: Any) -> None:
         async def error(path: str, **kwargs: Any) -> str | None:
             return (await client.post(path, **kwargs)).json().get("error")
 
-        assert await error("/chat.postMessage", data={"channel": "C0SANDBOX01", "text": "x"}) == "not_authed"
-        assert await error("/chat.postMessage", data={"token": sb.SANDBOX_TOKEN, "channel": "C0SANDBOX01"}) == "no_text"
-        assert await error("/chat.postMessage", headers=auth, json={"channel": "C0SANDBOX01", "text": "x" * 40001}) == "msg_too_long"
-        posted = (await client.post("/chat.postMessage", headers=auth, json={"channel": "C0SANDBOX01", "text": "x"})).json()
+        assert (
+            await error("/chat.postMessage", data={"channel": "C0SANDBOX01", "text": "x"})
+            == "not_authed"
+        )
+        assert (
+            await error(
+                "/chat.postMessage", data={"token": sb.SANDBOX_TOKEN, "channel": "C0SANDBOX01"}
+            )
+            == "no_text"
+        )
+        assert (
+            await error(
+                "/chat.postMessage",
+                headers=auth,
+                json={"channel": "C0SANDBOX01", "text": "x" * 40001},
+            )
+            == "msg_too_long"
+        )
+        posted = (
+            await client.post(
+                "/chat.postMessage", headers=auth, json={"channel": "C0SANDBOX01", "text": "x"}
+            )
+        ).json()
         react = {"channel": "C0SANDBOX01", "timestamp": posted["ts"]}
-        assert await error("/reactions.add", headers=auth, data={**react, "name": ""}) == "invalid_name"
-        assert await error("/reactions.add", headers=auth, data={**react, "name": "thumbs up"}) == "invalid_name"
-        assert await error("/reactions.add", headers=auth, data={"channel": "C0SANDBOX01", "name": "eyes"}) == "no_item_specified"
+        assert (
+            await error("/reactions.add", headers=auth, data={**react, "name": ""})
+            == "invalid_name"
+        )
+        assert (
+            await error("/reactions.add", headers=auth, data={**react, "name": "thumbs up"})
+            == "invalid_name"
+        )
+        assert (
+            await error(
+                "/reactions.add", headers=auth, data={"channel": "C0SANDBOX01", "name": "eyes"}
+            )
+            == "no_item_specified"
+        )
         message = workspace(sandbox).messages[("C0SANDBOX01", posted["ts"])]
         message["reactions"] = [{"name": "eyes", "users": ["U0SANDBOX01"], "count": 1}]
-        assert (await client.post("/reactions.add", headers=auth, data={**react, "name": "eyes"})).json() == {"ok": True}
-        assert message["reactions"] == [{"name": "eyes", "users": ["U0SANDBOX01", sb.BOT_USER_ID], "count": 2}]
-        assert await error("/files.completeUploadExternal", headers=auth, data={"files": "[{"}) == "invalid_arguments"
+        assert (
+            await client.post("/reactions.add", headers=auth, data={**react, "name": "eyes"})
+        ).json() == {"ok": True}
+        assert message["reactions"] == [
+            {"name": "eyes", "users": ["U0SANDBOX01", sb.BOT_USER_ID], "count": 2}
+        ]
+        assert (
+            await error("/files.completeUploadExternal", headers=auth, data={"files": "[{"})
+            == "invalid_arguments"
+        )
         assert (await client.post("/upload/v1/F0UNKNOWN")).status_code == 404
 
 
@@ -563,26 +745,36 @@ def test_every_trigger_has_an_example_input() -> None:
         trigger.input.model_validate(dict(trigger.example))
 
 
-async def test_signed_bodies_that_are_not_standard_json_get_a_400_at_both_urls(svc: Any, user: Any, anon: httpx.AsyncClient) -> None:
+async def test_signed_bodies_that_are_not_standard_json_get_a_400_at_both_urls(
+    svc: Any, user: Any, anon: httpx.AsyncClient
+) -> None:
     """Deeply nested JSON, NaN or half a surrogate pair, correctly signed: a 400 that says
     why, at the connection's Events URL and at a scenario's own URL; nothing stored."""
     from cells import document as documents
 
     connection = await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)
-    events_url = svc.connection_events_url(user.id, connection.id).removeprefix(svc.settings.resolved_public_url())
+    events_url = svc.connection_events_url(user.id, connection.id).removeprefix(
+        svc.settings.resolved_public_url()
+    )
     text = f"name: Slack\ncells:\n  - {{id: t, kind: trigger, app: slack, operation: new_message, connection: {connection.id}}}\n"
     scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
     deep = b'{"type": "event_callback", "event": ' + b"[" * 1000 + b"]" * 1000 + b"}"
     bodies = [
         (deep, "nested more than 100 levels deep"),
         (b'{"type": "event_callback", "event_time": NaN}', "NaN is not a JSON number"),
-        (b'{"type": "event_callback", "event": {"type": "message", "text": "\\ud800"}}', "half of a UTF-16 surrogate pair"),
+        (
+            b'{"type": "event_callback", "event": {"type": "message", "text": "\\ud800"}}',
+            "half of a UTF-16 surrogate pair",
+        ),
     ]
     for url in (events_url, f"/hooks/{scenario.webhook_token}"):
         for body, message in bodies:
             refused = await anon.post(url, content=body, headers=sb.sign(body))
             assert refused.status_code == 400, (url, refused.text)
-            assert refused.json() == {"error": "invalid_input", "message": refused.json()["message"]}
+            assert refused.json() == {
+                "error": "invalid_input",
+                "message": refused.json()["message"],
+            }
             assert message in refused.json()["message"]
     assert svc.store.count_executions(user.id) == 0
     check = await sb.deliver(events_url, sb.url_verification("still-fine"), client=anon)

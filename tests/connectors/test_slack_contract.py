@@ -36,7 +36,10 @@ from connectors.slack import app
 from connectors.slack import sandbox as sb
 from connectors.slack.auth import parse_token
 
-SPECS = Path(os.environ.get("CELLWRIGHT_SPECS", Path(__file__).resolve().parents[1] / "specs")) / "slack"
+SPECS = (
+    Path(os.environ.get("CELLWRIGHT_SPECS", Path(__file__).resolve().parents[1] / "specs"))
+    / "slack"
+)
 WEB_API = json.loads((SPECS / "web-api-subset.json").read_text())
 EVENTS_API = json.loads((SPECS / "events-api-subset.json").read_text())
 EVENT_WRAPPER = json.loads((SPECS / "event-wrapper.schema.json").read_text())
@@ -45,26 +48,40 @@ ALLOWLIST: dict[str, dict[str, Any]] = {
     # https://api.slack.com/methods/files.getUploadURLExternal
     "files.getUploadURLExternal": {
         "methods": {"get", "post"},
-        "params": {"filename": ("string", True), "length": ("integer", True),
-                   "alt_txt": ("string", False), "snippet_type": ("string", False)},
+        "params": {
+            "filename": ("string", True),
+            "length": ("integer", True),
+            "alt_txt": ("string", False),
+            "snippet_type": ("string", False),
+        },
     },
     # https://api.slack.com/methods/files.completeUploadExternal
     "files.completeUploadExternal": {
         "methods": {"post"},
-        "params": {"files": ("json-array", True), "channel_id": ("string", False), "channels": ("string", False),
-                   "initial_comment": ("string", False), "thread_ts": ("string", False), "blocks": ("string", False)},
+        "params": {
+            "files": ("json-array", True),
+            "channel_id": ("string", False),
+            "channels": ("string", False),
+            "initial_comment": ("string", False),
+            "thread_ts": ("string", False),
+            "blocks": ("string", False),
+        },
     },
 }
 
 
-
-
-def recording_context(credentials: dict[str, Any]) -> tuple[OperationContext, RecordingTransport, Any]:
+def recording_context(
+    credentials: dict[str, Any],
+) -> tuple[OperationContext, RecordingTransport, Any]:
     sandbox = sb.create_app()
     recorder = RecordingTransport(httpx.ASGITransport(app=sandbox))
     http = build_http(
-        app_key=app.key, base_url="http://sandbox.invalid", auth=app.auth.httpx_auth(credentials),
-        headers=app.default_headers, error_parser=app.error_parser, transport=recorder,
+        app_key=app.key,
+        base_url="http://sandbox.invalid",
+        auth=app.auth.httpx_auth(credentials),
+        headers=app.default_headers,
+        error_parser=app.error_parser,
+        transport=recorder,
     )
     return OperationContext(http=http, credentials=credentials), recorder, sandbox
 
@@ -114,14 +131,19 @@ def request_problems(request: httpx.Request) -> list[str]:
         where = "query" if verb == "get" else "formData"
         declared = {
             p["name"]: (p.get("type", "string"), bool(p.get("required")))
-            for p in operation.get("parameters", []) if p["in"] == where and p["name"] != "token"
+            for p in operation.get("parameters", [])
+            if p["in"] == where and p["name"] != "token"
         }
     for name, value in args.items():
         if name not in declared:
             problems.append(f"{method}: argument '{name}' is not declared")
         elif not _type_ok(declared[name][0], value):
             problems.append(f"{method}: argument '{name}'={value!r} is not a {declared[name][0]}")
-    problems += [f"{method}: required argument '{n}' missing" for n, (_, req) in declared.items() if req and n not in args]
+    problems += [
+        f"{method}: required argument '{n}' missing"
+        for n, (_, req) in declared.items()
+        if req and n not in args
+    ]
     return problems
 
 
@@ -138,7 +160,9 @@ def _fix_slack_items_quirk(node: Any) -> Any:
 
 
 SPEC_FOR_RESPONSES = _fix_slack_items_quirk(copy.deepcopy(WEB_API))
-REGISTRY = Registry().with_resource("spec.json", Resource(contents=SPEC_FOR_RESPONSES, specification=DRAFT4))
+REGISTRY = Registry().with_resource(
+    "spec.json", Resource(contents=SPEC_FOR_RESPONSES, specification=DRAFT4)
+)
 
 
 def response_problems(request: httpx.Request, response: httpx.Response) -> list[str]:
@@ -149,7 +173,10 @@ def response_problems(request: httpx.Request, response: httpx.Response) -> list[
         return []
     schema = {"$ref": f"spec.json#/paths/~1{method}/{request.method.lower()}/responses/200/schema"}
     validator = jsonschema.Draft4Validator(schema, registry=REGISTRY)
-    return [f"{method} answer: {e.message} at {list(e.absolute_path)}" for e in validator.iter_errors(body)]
+    return [
+        f"{method} answer: {e.message} at {list(e.absolute_path)}"
+        for e in validator.iter_errors(body)
+    ]
 
 
 # -- the recorded session ----------------------------------------------------------------------
@@ -164,18 +191,44 @@ async def exercise_everything(ctx: OperationContext) -> None:
 
     assert app.auth.test is not None
     await app.auth.test(ctx)
-    posted = await run("send_message", channel="C0SANDBOX01", text="hi", unfurl_links=False,
-                       blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}])
-    await run("send_message", channel="C0SANDBOX01", text="reply", thread_ts=posted.ts, reply_broadcast=True)
+    posted = await run(
+        "send_message",
+        channel="C0SANDBOX01",
+        text="hi",
+        unfurl_links=False,
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}],
+    )
+    await run(
+        "send_message",
+        channel="C0SANDBOX01",
+        text="reply",
+        thread_ts=posted.ts,
+        reply_broadcast=True,
+    )
     await run("update_message", channel="C0SANDBOX01", ts=posted.ts, text="edited")
     await run("add_reaction", channel="C0SANDBOX01", timestamp=posted.ts, name="tada")
-    await run("list_channels", types=["public_channel", "private_channel"], exclude_archived=False, limit=3)
+    await run(
+        "list_channels",
+        types=["public_channel", "private_channel"],
+        exclude_archived=False,
+        limit=3,
+    )
     await run("find_channel", name="random")
     await run("find_user", email="ada@example.com")
     await run("find_user", user_id="U0SANDBOX02")
-    await run("upload_file", filename="notes.txt", content="hello", channel_id="C0SANDBOX01",
-              initial_comment="notes", thread_ts=posted.ts, alt_txt="notes", snippet_type="text")
-    await run("upload_file", filename="blob.bin", content_base64=base64.b64encode(b"\x00\x01").decode())
+    await run(
+        "upload_file",
+        filename="notes.txt",
+        content="hello",
+        channel_id="C0SANDBOX01",
+        initial_comment="notes",
+        thread_ts=posted.ts,
+        alt_txt="notes",
+        snippet_type="text",
+    )
+    await run(
+        "upload_file", filename="blob.bin", content_base64=base64.b64encode(b"\x00\x01").decode()
+    )
     await run("delete_message", channel="C0SANDBOX01", ts=posted.ts)
 
 
@@ -185,15 +238,27 @@ async def test_every_request_matches_the_official_description() -> None:
     methods_called = set()
     problems: list[str] = []
     for request, response in recorder.calls:
-        if request.url.path.startswith("/upload/v1/"):  # the upload_url (allowlisted, see module doc)
-            assert request.method == "POST" and request.content and response.text.startswith("OK - ")
+        if request.url.path.startswith(
+            "/upload/v1/"
+        ):  # the upload_url (allowlisted, see module doc)
+            assert (
+                request.method == "POST" and request.content and response.text.startswith("OK - ")
+            )
             continue
         methods_called.add(request.url.path.rsplit("/", 1)[-1])
         problems += request_problems(request) + response_problems(request, response)
     assert problems == []
     assert methods_called == {
-        "auth.test", "chat.postMessage", "chat.update", "chat.delete", "reactions.add", "conversations.list",
-        "users.lookupByEmail", "users.info", "files.getUploadURLExternal", "files.completeUploadExternal",
+        "auth.test",
+        "chat.postMessage",
+        "chat.update",
+        "chat.delete",
+        "reactions.add",
+        "conversations.list",
+        "users.lookupByEmail",
+        "users.info",
+        "files.getUploadURLExternal",
+        "files.completeUploadExternal",
     }
 
 
@@ -205,19 +270,22 @@ def test_the_checker_catches_what_the_description_forbids() -> None:
     def problems(method: str, url: str, **kwargs: Any) -> list[str]:
         return request_problems(httpx.Request(method, f"http://sandbox.invalid/{url}", **kwargs))
 
-    assert problems("POST", "chat.postMessage", headers={**auth, **form}, content=b"channel=C1&colour=red") == [
-        "chat.postMessage: argument 'colour' is not declared"
-    ]
-    assert problems("POST", "chat.update", headers={**auth, **form}, content=b"channel=C1&text=x") == [
-        "chat.update: required argument 'ts' missing"
-    ]
+    assert problems(
+        "POST", "chat.postMessage", headers={**auth, **form}, content=b"channel=C1&colour=red"
+    ) == ["chat.postMessage: argument 'colour' is not declared"]
+    assert problems(
+        "POST", "chat.update", headers={**auth, **form}, content=b"channel=C1&text=x"
+    ) == ["chat.update: required argument 'ts' missing"]
     assert problems("GET", "conversations.list?limit=ten", headers=auth) == [
         "conversations.list: argument 'limit'='ten' is not a integer"
     ]
     assert problems("POST", "conversations.list", headers={**auth, **form}, content=b"limit=1") == [
         "conversations.list: no POST /conversations.list in the Web API description"
     ]
-    assert problems("POST", "files.upload", headers=form, content=b"x=1")[0] == "files.upload: no Authorization: Bearer token"
+    assert (
+        problems("POST", "files.upload", headers=form, content=b"x=1")[0]
+        == "files.upload: no Authorization: Bearer token"
+    )
     assert problems("GET", "files.completeUploadExternal?files=x", headers=auth) == [
         "files.completeUploadExternal: HTTP GET not allowed",
         "files.completeUploadExternal: argument 'files'='x' is not a json-array",
@@ -227,7 +295,9 @@ def test_the_checker_catches_what_the_description_forbids() -> None:
 def test_the_answer_checker_catches_what_the_description_forbids() -> None:
     request = httpx.Request("GET", "http://sandbox.invalid/conversations.list")
     channel = {"id": "C0SANDBOX01", "name": "general", "colour": "red"}
-    answer = httpx.Response(200, json={"ok": True, "channels": [channel], "response_metadata": {"next_cursor": ""}})
+    answer = httpx.Response(
+        200, json={"ok": True, "channels": [channel], "response_metadata": {"next_cursor": ""}}
+    )
     assert response_problems(request, answer)[0].startswith("conversations.list answer:")
     auth_test = httpx.Request("GET", "http://sandbox.invalid/auth.test")
     assert "auth.test answer: 'url' is a required property at []" in response_problems(
@@ -247,7 +317,15 @@ def test_the_retired_upload_method_is_not_used() -> None:
 @pytest.mark.parametrize(
     ("payload"),
     [
-        sb.event_callback({"type": "message", "channel": "C0SANDBOX01", "user": "U0SANDBOX01", "text": "x", "ts": "1.2"}),
+        sb.event_callback(
+            {
+                "type": "message",
+                "channel": "C0SANDBOX01",
+                "user": "U0SANDBOX01",
+                "text": "x",
+                "ts": "1.2",
+            }
+        ),
         sb.event_callback({"type": "team_join", "user": {"id": "U0SANDBOX07"}}),
     ],
 )
@@ -257,8 +335,12 @@ def test_sandbox_event_deliveries_follow_the_event_wrapper_schema(payload: dict[
 
 def test_every_trigger_listens_to_an_event_the_events_api_describes() -> None:
     topics = set(EVENTS_API["topics"])
-    wanted = {"new_message": "message.channels", "reaction_added": "reaction.added",
-              "channel_created": "channel.created", "team_join": "team.join"}
+    wanted = {
+        "new_message": "message.channels",
+        "reaction_added": "reaction.added",
+        "channel_created": "channel.created",
+        "team_join": "team.join",
+    }
     assert {t.key for t in app.triggers} == set(wanted)
     assert set(wanted.values()) <= topics
     assert "url.verification" in topics
@@ -271,12 +353,27 @@ def test_oauth_token_answers_are_read_in_slacks_shape() -> None:
     def answer(body: dict[str, Any]) -> httpx.Response:
         return httpx.Response(200, json=body, request=httpx.Request("POST", app.auth.token_url))  # type: ignore[attr-defined]
 
-    tokens = token_set(app.auth, answer({  # type: ignore[arg-type]
-        "ok": True, "access_token": "xoxb-1", "token_type": "bot", "scope": "chat:write",
-        "bot_user_id": "U0SANDBOT01", "team": {"id": "T0SANDBOX1", "name": "Sandbox"},
-        "refresh_token": "xoxe-1", "expires_in": 43200,
-    }), "exchange")
-    assert tokens["access_token"] == "xoxb-1" and tokens["team_id"] == "T0SANDBOX1" and "ok" not in tokens
+    tokens = token_set(
+        app.auth,
+        answer(
+            {  # type: ignore[arg-type]
+                "ok": True,
+                "access_token": "xoxb-1",
+                "token_type": "bot",
+                "scope": "chat:write",
+                "bot_user_id": "U0SANDBOT01",
+                "team": {"id": "T0SANDBOX1", "name": "Sandbox"},
+                "refresh_token": "xoxe-1",
+                "expires_in": 43200,
+            }
+        ),
+        "exchange",
+    )
+    assert (
+        tokens["access_token"] == "xoxb-1"
+        and tokens["team_id"] == "T0SANDBOX1"
+        and "ok" not in tokens
+    )
     assert tokens["expires_at"] > 0
     with pytest.raises(AuthExpiredError, match="invalid_refresh_token"):
         token_set(app.auth, answer({"ok": False, "error": "invalid_refresh_token"}), "refresh")  # type: ignore[arg-type]

@@ -44,7 +44,9 @@ def account(asgi: Starlette) -> sandbox.Account:
     return asgi.state.stripe  # type: ignore[no-any-return]
 
 
-def context(asgi: Starlette, key: str = "cw-key-1", credentials: dict[str, Any] = KEY) -> OperationContext:
+def context(
+    asgi: Starlette, key: str = "cw-key-1", credentials: dict[str, Any] = KEY
+) -> OperationContext:
     return sandbox_context(app, credentials, asgi_app=asgi, idempotency_key=key)
 
 
@@ -54,12 +56,16 @@ async def run(asgi: Starlette, op: str, data: dict[str, Any], key: str = "cw-key
 
 
 async def fail_next(asgi: Starlette, **failure: Any) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://sandbox.invalid") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=asgi), base_url="http://sandbox.invalid"
+    ) as http:
         (await http.post("/__sandbox__/fail", json=failure)).raise_for_status()
 
 
 def incoming(delivery: sandbox.Delivery) -> IncomingRequest:
-    return IncomingRequest("POST", {k.lower(): v for k, v in delivery.headers.items()}, {}, delivery.body)
+    return IncomingRequest(
+        "POST", {k.lower(): v for k, v in delivery.headers.items()}, {}, delivery.body
+    )
 
 
 # -- form encoding ---------------------------------------------------------------------
@@ -86,8 +92,12 @@ def test_form_encoding_uses_brackets() -> None:
     assert encode_form({"metadata": {"a b": "c&d"}}) == "metadata%5Ba+b%5D=c%26d"
 
 
-_text = st.text(st.characters(blacklist_characters="[]", blacklist_categories=("Cs",)), min_size=1, max_size=8)
-_values = st.recursive(_text, lambda inner: st.dictionaries(_text, inner, min_size=1, max_size=3), max_leaves=6)
+_text = st.text(
+    st.characters(blacklist_characters="[]", blacklist_categories=("Cs",)), min_size=1, max_size=8
+)
+_values = st.recursive(
+    _text, lambda inner: st.dictionaries(_text, inner, min_size=1, max_size=3), max_leaves=6
+)
 
 
 @given(st.dictionaries(_text, _values, min_size=1, max_size=4))
@@ -95,7 +105,9 @@ def test_form_encoding_round_trips_through_the_sandbox_parser(data: dict[str, An
     from urllib.parse import parse_qsl
 
     def listless(value: Any) -> bool:  # keys that look like list indexes decode as lists, by design
-        return not isinstance(value, dict) or (not all(k.isdigit() for k in value) and all(listless(v) for v in value.values()))
+        return not isinstance(value, dict) or (
+            not all(k.isdigit() for k in value) and all(listless(v) for v in value.values())
+        )
 
     if not all(listless(v) for v in data.values()):
         return
@@ -108,7 +120,10 @@ def test_form_encoding_round_trips_through_the_sandbox_parser(data: dict[str, An
 async def test_connection_test_names_the_account(stripe: Starlette) -> None:
     assert app.auth.test is not None
     result = await app.auth.test(context(stripe))
-    assert result == {"label": "Cellwright Sandbox Shop (test mode)", "account_id": account(stripe).account_id}
+    assert result == {
+        "label": "Cellwright Sandbox Shop (test mode)",
+        "account_id": account(stripe).account_id,
+    }
     restricted = await app.auth.test(context(stripe, credentials={"api_key": "rk_test_limited"}))
     assert restricted == {"label": "Stripe (test mode, restricted key)"}
 
@@ -176,8 +191,15 @@ async def test_rate_limit_carries_retry_after(stripe: Starlette) -> None:
 
 
 async def test_update_customer(stripe: Starlette) -> None:
-    customer = await run(stripe, "create_customer", {"email": "ada@example.com", "metadata": {"a": "1", "b": "2"}})
-    updated = await run(stripe, "update_customer", {"customer": customer["id"], "name": "Ada", "metadata": {"a": ""}}, key="k2")
+    customer = await run(
+        stripe, "create_customer", {"email": "ada@example.com", "metadata": {"a": "1", "b": "2"}}
+    )
+    updated = await run(
+        stripe,
+        "update_customer",
+        {"customer": customer["id"], "name": "Ada", "metadata": {"a": ""}},
+        key="k2",
+    )
     assert updated["id"] == customer["id"] and updated["name"] == "Ada"
     assert updated["metadata"] == {"b": "2"}  # an empty value removes a key
     assert account(stripe).events[-1]["data"]["previous_attributes"]["name"] is None
@@ -189,7 +211,13 @@ async def test_update_customer(stripe: Starlette) -> None:
 async def test_vendor_validation_names_the_field(stripe: Starlette) -> None:
     with pytest.raises(InvalidInputError, match="parameter 'email'") as info:
         await run(stripe, "create_customer", {"email": "not-an-email"})
-    assert info.value.errors == [{"field": "email", "message": "Invalid email address: not-an-email", "type": "email_invalid"}]
+    assert info.value.errors == [
+        {
+            "field": "email",
+            "message": "Invalid email address: not-an-email",
+            "type": "email_invalid",
+        }
+    ]
 
 
 async def test_find_customer(stripe: Starlette) -> None:
@@ -201,29 +229,71 @@ async def test_find_customer(stripe: Starlette) -> None:
 
 async def test_product_price_and_payment_link(stripe: Starlette) -> None:
     product = await run(stripe, "create_product", {"name": "Pro plan", "active": True}, key="p")
-    price = await run(stripe, "create_price", {"product": product["id"], "currency": "EUR", "unit_amount": 1900, "recurring_interval": "month"}, key="pr")
+    price = await run(
+        stripe,
+        "create_price",
+        {
+            "product": product["id"],
+            "currency": "EUR",
+            "unit_amount": 1900,
+            "recurring_interval": "month",
+        },
+        key="pr",
+    )
     assert price["currency"] == "eur" and price["type"] == "recurring"
     assert price["recurring"]["interval"] == "month" and price["recurring"]["interval_count"] == 1
-    one_time = await run(stripe, "create_price", {"product": product["id"], "currency": "eur", "unit_amount": 500}, key="pr2")
+    one_time = await run(
+        stripe,
+        "create_price",
+        {"product": product["id"], "currency": "eur", "unit_amount": 500},
+        key="pr2",
+    )
     assert one_time["type"] == "one_time" and one_time["recurring"] is None
-    link = await run(stripe, "create_payment_link", {"line_items": [{"price": price["id"], "quantity": 2}]}, key="pl")
+    link = await run(
+        stripe,
+        "create_payment_link",
+        {"line_items": [{"price": price["id"], "quantity": 2}]},
+        key="pl",
+    )
     assert link["url"].startswith("https://buy.stripe.com/") and link["currency"] == "eur"
-    for op, data in (("create_product", product), ("create_price", price), ("create_payment_link", link)):
+    for op, data in (
+        ("create_product", product),
+        ("create_price", price),
+        ("create_payment_link", link),
+    ):
         app.action(op).output.model_validate(data)
 
     with pytest.raises(InvalidInputError, match="No such product: 'prod_nope'") as info:
-        await run(stripe, "create_price", {"product": "prod_nope", "currency": "usd", "unit_amount": 1}, key="pr3")
+        await run(
+            stripe,
+            "create_price",
+            {"product": "prod_nope", "currency": "usd", "unit_amount": 1},
+            key="pr3",
+        )
     assert info.value.errors[0]["field"] == "product"
     with pytest.raises(InvalidInputError, match=r"line_items\[0\]\[price\]"):
-        await run(stripe, "create_payment_link", {"line_items": [{"price": "price_nope"}]}, key="pl2")
+        await run(
+            stripe, "create_payment_link", {"line_items": [{"price": "price_nope"}]}, key="pl2"
+        )
 
 
 async def test_refunds(stripe: Starlette) -> None:
     intent = next(iter(account(stripe).kind("payment_intent").values()))
-    partial = await run(stripe, "create_refund", {"payment_intent": intent["id"], "amount": 500, "reason": "requested_by_customer"}, key="r1")
-    assert partial["amount"] == 500 and partial["status"] == "succeeded" and partial["charge"] == intent["latest_charge"]
+    partial = await run(
+        stripe,
+        "create_refund",
+        {"payment_intent": intent["id"], "amount": 500, "reason": "requested_by_customer"},
+        key="r1",
+    )
+    assert (
+        partial["amount"] == 500
+        and partial["status"] == "succeeded"
+        and partial["charge"] == intent["latest_charge"]
+    )
     with pytest.raises(InvalidInputError, match="greater than unrefunded amount") as info:
-        await run(stripe, "create_refund", {"charge": intent["latest_charge"], "amount": 5000}, key="r2")
+        await run(
+            stripe, "create_refund", {"charge": intent["latest_charge"], "amount": 5000}, key="r2"
+        )
     assert info.value.errors[0]["field"] == "amount"
     rest = await run(stripe, "create_refund", {"charge": intent["latest_charge"]}, key="r3")
     assert rest["amount"] == intent["amount"] - 500
@@ -275,7 +345,9 @@ async def test_subscribe_receive_and_unsubscribe(stripe: Starlette) -> None:
     await trigger.unsubscribe(context(stripe), None, state)  # deleted already: fine
 
 
-async def test_enabling_sends_an_idempotency_key_and_a_lost_answer_makes_one_endpoint(stripe: Starlette) -> None:
+async def test_enabling_sends_an_idempotency_key_and_a_lost_answer_makes_one_endpoint(
+    stripe: Starlette,
+) -> None:
     """Enabling has no run to take a key from: the POST gets its own key, and when the answer
     is lost on the way back the same request goes again with it, so Stripe replays the
     endpoint it made (stripe-python's retry) instead of leaving a second one."""
@@ -292,8 +364,14 @@ async def test_enabling_sends_an_idempotency_key_and_a_lost_answer_makes_one_end
                 raise httpx.ReadTimeout("the answer never came", request=request)
             return response
 
-    http = build_http(app_key="stripe", base_url=SANDBOX_BASE, auth=app.auth.httpx_auth(KEY), headers=app.default_headers,
-                      error_parser=app.error_parser, transport=LoseFirstAnswer())
+    http = build_http(
+        app_key="stripe",
+        base_url=SANDBOX_BASE,
+        auth=app.auth.httpx_auth(KEY),
+        headers=app.default_headers,
+        error_parser=app.error_parser,
+        transport=LoseFirstAnswer(),
+    )
     ctx = OperationContext(http=http, credentials=KEY)
     trigger = app.trigger("new_customer")
     assert trigger.subscribe
@@ -301,7 +379,9 @@ async def test_enabling_sends_an_idempotency_key_and_a_lost_answer_makes_one_end
     keys = [r.headers.get("idempotency-key") for r in sent]
     assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
     assert list(account(stripe).kind("webhook_endpoint")) == [state["webhook_endpoint_id"]]
-    other = await trigger.subscribe(context(stripe, key=""), None, HOOK)  # enabling again later: a new key
+    other = await trigger.subscribe(
+        context(stripe, key=""), None, HOOK
+    )  # enabling again later: a new key
     assert other["webhook_endpoint_id"] != state["webhook_endpoint_id"]
 
 
@@ -309,16 +389,27 @@ async def test_unsubscribe_reports_other_failures(stripe: Starlette) -> None:
     trigger = app.trigger("invoice_paid")
     assert trigger.subscribe and trigger.unsubscribe
     state = await trigger.subscribe(context(stripe), None, HOOK)
-    await fail_next(stripe, path=f"/v1/webhook_endpoints/{state['webhook_endpoint_id']}", method="DELETE", status=500)
+    await fail_next(
+        stripe,
+        path=f"/v1/webhook_endpoints/{state['webhook_endpoint_id']}",
+        method="DELETE",
+        status=500,
+    )
     with pytest.raises(UpstreamError):
         await trigger.unsubscribe(context(stripe), None, state)
 
 
 @pytest.mark.parametrize(
     ("key", "event_type"),
-    [("payment_succeeded", "payment_intent.succeeded"), ("checkout_completed", "checkout.session.completed"), ("invoice_paid", "invoice.paid")],
+    [
+        ("payment_succeeded", "payment_intent.succeeded"),
+        ("checkout_completed", "checkout.session.completed"),
+        ("invoice_paid", "invoice.paid"),
+    ],
 )
-async def test_each_event_trigger_parses_its_event(stripe: Starlette, key: str, event_type: str) -> None:
+async def test_each_event_trigger_parses_its_event(
+    stripe: Starlette, key: str, event_type: str
+) -> None:
     trigger = app.trigger(key)
     assert trigger.subscribe and trigger.verify
     state = await trigger.subscribe(context(stripe), None, HOOK)
@@ -342,7 +433,9 @@ async def test_deliver_posts_signed_events(stripe: Starlette) -> None:
 
     def hooks(request: httpx.Request) -> httpx.Response:
         received.append(request)
-        trigger.verify(IncomingRequest("POST", dict(request.headers), {}, request.content), None, state, KEY)  # type: ignore[misc]
+        trigger.verify(
+            IncomingRequest("POST", dict(request.headers), {}, request.content), None, state, KEY
+        )  # type: ignore[misc]
         return httpx.Response(200)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(hooks)) as client:
@@ -365,7 +458,9 @@ def stripe_header(body: bytes, secret: str, t: int, extra: str = "") -> str:
 def test_a_stripe_signed_payload_is_accepted() -> None:
     now = int(time.time())
     verify_signature(BODY, stripe_header(BODY, SECRET, now), SECRET)
-    rolled = f"t={now},v1={'0' * 64}," + stripe_header(BODY, SECRET, now).split(",")[1] + ",v0=legacy"
+    rolled = (
+        f"t={now},v1={'0' * 64}," + stripe_header(BODY, SECRET, now).split(",")[1] + ",v0=legacy"
+    )
     verify_signature(BODY, rolled, SECRET)  # several v1 (secret rotation), unknown schemes ignored
     verify_signature(BODY, stripe_header(BODY, SECRET, now - 299), SECRET)
     assert sandbox.sign(BODY, SECRET, now) == stripe_header(BODY, SECRET, now)
@@ -380,7 +475,9 @@ def test_a_stripe_signed_payload_is_accepted() -> None:
     ],
     ids=["tampered-body", "wrong-secret", "too-old"],
 )
-def test_a_bad_signature_is_refused(body: bytes, header_secret: str, age: int, message: str) -> None:
+def test_a_bad_signature_is_refused(
+    body: bytes, header_secret: str, age: int, message: str
+) -> None:
     header = stripe_header(BODY, header_secret, int(time.time()) - age)
     with pytest.raises(WebhookVerificationError, match=message):
         verify_signature(body, header, SECRET)
@@ -415,7 +512,9 @@ def test_a_malformed_header_is_refused(header: str | None) -> None:
 def test_no_secret_in_state_is_refused() -> None:
     trigger = app.trigger("new_customer")
     assert trigger.verify
-    request = IncomingRequest("POST", {"stripe-signature": stripe_header(BODY, SECRET, int(time.time()))}, {}, BODY)
+    request = IncomingRequest(
+        "POST", {"stripe-signature": stripe_header(BODY, SECRET, int(time.time()))}, {}, BODY
+    )
     with pytest.raises(WebhookVerificationError, match="no signing secret"):
         trigger.verify(request, None, {}, KEY)
 
@@ -433,7 +532,9 @@ async def test_polling_for_new_customers(stripe: Starlette) -> None:
         acct.add(sandbox.customer_object(acct, {"email": f"c{i}@example.com"}))
     later = await trigger.fetch(context(stripe), None, cursor)  # type: ignore[attr-defined]
     assert len(later) == 106  # the 105 new ones plus the one at the cursor second (deduped by id)
-    assert {trigger.item_key(c) for c in later} >= {c["id"] for c in acct.kind("customer").values() if c["created"] > cursor}  # type: ignore[attr-defined]
+    assert {trigger.item_key(c) for c in later} >= {
+        c["id"] for c in acct.kind("customer").values() if c["created"] > cursor
+    }  # type: ignore[attr-defined]
     assert trigger.cursor_field == "created"  # type: ignore[attr-defined]
 
 
@@ -471,7 +572,12 @@ async def test_each_example_runs_against_a_fresh_sandbox(op: Any) -> None:
 
 # -- signed deliveries that are not Stripe events ---------------------------------------------
 
-EVENT = {"id": "evt_1", "type": "customer.created", "created": 1700000000, "data": {"object": {"id": "cus_1", "object": "customer"}}}
+EVENT = {
+    "id": "evt_1",
+    "type": "customer.created",
+    "created": 1700000000,
+    "data": {"object": {"id": "cus_1", "object": "customer"}},
+}
 
 
 @pytest.mark.parametrize(
@@ -484,20 +590,35 @@ EVENT = {"id": "evt_1", "type": "customer.created", "created": 1700000000, "data
         ({**EVENT, "id": {"nested": True}}, "has no id"),
         ({**EVENT, "created": "yesterday"}, "has no created time"),
     ],
-    ids=["no-data", "object-is-a-string", "data-is-a-list", "no-id", "id-is-an-object", "created-is-text"],
+    ids=[
+        "no-data",
+        "object-is-a-string",
+        "data-is-a-list",
+        "no-id",
+        "id-is-an-object",
+        "created-is-text",
+    ],
 )
-async def test_an_event_stripe_would_never_send_is_an_input_error(event: dict[str, Any], message: str) -> None:
+async def test_an_event_stripe_would_never_send_is_an_input_error(
+    event: dict[str, Any], message: str
+) -> None:
     """A signature proves who sent a delivery, not its shape: a clear 400, not a server error."""
     trigger = app.trigger("new_customer")
-    request = IncomingRequest("POST", {"content-type": "application/json"}, {}, json.dumps(event).encode())
+    request = IncomingRequest(
+        "POST", {"content-type": "application/json"}, {}, json.dumps(event).encode()
+    )
     with pytest.raises(InvalidInputError, match=message) as info:
         await trigger.parse(request, None, {})
     assert "it is not an event Stripe sends" in info.value.message
-    [item] = (await trigger.parse(IncomingRequest("POST", {}, {}, json.dumps(EVENT).encode()), None, {})).events
+    [item] = (
+        await trigger.parse(IncomingRequest("POST", {}, {}, json.dumps(EVENT).encode()), None, {})
+    ).events
     assert (item["id"], item["event_id"], item["event_created"]) == ("cus_1", "evt_1", 1700000000)
 
 
-async def test_signed_deliveries_that_cannot_be_read_are_refused_over_http(svc: Any, user: Any, anon: httpx.AsyncClient) -> None:
+async def test_signed_deliveries_that_cannot_be_read_are_refused_over_http(
+    svc: Any, user: Any, anon: httpx.AsyncClient
+) -> None:
     from cells import document as documents
 
     connection = await svc.create_connection(user.id, "stripe", credentials={}, sandbox=True)
@@ -506,13 +627,24 @@ async def test_signed_deliveries_that_cannot_be_read_are_refused_over_http(svc: 
     secret = svc.store.webhook_subscriptions(scenario.id)[0].state["secret"]
 
     async def deliver(body: bytes) -> httpx.Response:
-        headers = {"content-type": "application/json", "stripe-signature": sandbox.sign(body, secret)}
+        headers = {
+            "content-type": "application/json",
+            "stripe-signature": sandbox.sign(body, secret),
+        }
         return await anon.post(f"/hooks/{scenario.webhook_token}", content=body, headers=headers)
 
-    deep = b'{"id": "evt_2", "type": "customer.created", "data": {"object": ' + b"[" * 1000 + b"]" * 1000 + b"}}"
+    deep = (
+        b'{"id": "evt_2", "type": "customer.created", "data": {"object": '
+        + b"[" * 1000
+        + b"]" * 1000
+        + b"}}"
+    )
     for body, message in [
         (deep, "nested more than 100 levels deep"),
-        (json.dumps({k: v for k, v in EVENT.items() if k != "data"}).encode(), "has no data.object"),
+        (
+            json.dumps({k: v for k, v in EVENT.items() if k != "data"}).encode(),
+            "has no data.object",
+        ),
         (json.dumps({**EVENT, "data": {"object": "cus_1"}}).encode(), "has no data.object"),
         (json.dumps({k: v for k, v in EVENT.items() if k != "id"}).encode(), "has no id"),
     ]:

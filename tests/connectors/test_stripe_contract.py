@@ -39,8 +39,13 @@ from connectors.stripe.api import STRIPE_VERSION
 
 
 def _specs() -> Path:
-    candidates = [Path(os.environ.get("CELLWRIGHT_SPECS", Path(__file__).resolve().parents[1] / "specs")), Path(__file__).resolve().parents[3] / "shared" / "specs"]
-    return next((p / "stripe" for p in candidates if (p / "stripe").is_dir()), candidates[0] / "stripe")
+    candidates = [
+        Path(os.environ.get("CELLWRIGHT_SPECS", Path(__file__).resolve().parents[1] / "specs")),
+        Path(__file__).resolve().parents[3] / "shared" / "specs",
+    ]
+    return next(
+        (p / "stripe" for p in candidates if (p / "stripe").is_dir()), candidates[0] / "stripe"
+    )
 
 
 SPEC = json.loads((_specs() / "openapi-subset.json").read_text())
@@ -53,8 +58,6 @@ RESPONSE_DEVIATIONS = {
     # Product "features" (required in 2023) became "marketing_features" (2026 fixture).
     ("/v1/products", "'features' is a required property"),
 }
-
-
 
 
 # -- the OpenAPI side ------------------------------------------------------------------------
@@ -95,12 +98,20 @@ def check(value: Any, schema: dict[str, Any], where: str) -> list[str]:
                 errors += check(item, extra, name)
             else:
                 errors.append(f"{name}: not declared")
-        errors += [f"{where}[{r}]: required" if where else f"{r}: required" for r in schema.get("required", []) if r not in value]
+        errors += [
+            f"{where}[{r}]: required" if where else f"{r}: required"
+            for r in schema.get("required", [])
+            if r not in value
+        ]
         return errors
     if kind == "array":
         if not isinstance(value, list):
             return [f"{where}: expected an array"]
-        return [e for i, item in enumerate(value) for e in check(item, schema.get("items", {}), f"{where}[{i}]")]
+        return [
+            e
+            for i, item in enumerate(value)
+            for e in check(item, schema.get("items", {}), f"{where}[{i}]")
+        ]
     if not isinstance(value, str):
         return [f"{where}: expected a scalar"]
     if kind == "integer" and not re.fullmatch(r"-?\d+", value):
@@ -119,12 +130,24 @@ def request_errors(request: httpx.Request) -> list[str]:
     errors: list[str] = []
     declared = {p["name"]: p for p in op.get("parameters", []) if p["in"] == "query"}
     for name, value in sandbox.decode_form(list(request.url.params.multi_items())).items():
-        errors += check(value, declared[name]["schema"], name) if name in declared else [f"{name}: query parameter not declared"]
-    errors += [f"{name}: required" for name, p in declared.items() if p.get("required") and name not in request.url.params]
+        errors += (
+            check(value, declared[name]["schema"], name)
+            if name in declared
+            else [f"{name}: query parameter not declared"]
+        )
+    errors += [
+        f"{name}: required"
+        for name, p in declared.items()
+        if p.get("required") and name not in request.url.params
+    ]
     if request.content:
         assert request.headers["content-type"] == "application/x-www-form-urlencoded"
         body_schema = op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
-        errors += check(sandbox.decode_form(parse_qsl(request.content.decode(), keep_blank_values=True)), body_schema, "")
+        errors += check(
+            sandbox.decode_form(parse_qsl(request.content.decode(), keep_blank_values=True)),
+            body_schema,
+            "",
+        )
     return [f"{request.method} {template} {e}" for e in errors]
 
 
@@ -139,7 +162,9 @@ def _jsonschema(node: Any) -> Any:
 
 
 COMPONENTS = _jsonschema(copy.deepcopy(SPEC["components"]))
-REGISTRY = Registry().with_resource("urn:stripe", Resource.from_contents({"components": COMPONENTS}, default_specification=DRAFT4))
+REGISTRY = Registry().with_resource(
+    "urn:stripe", Resource.from_contents({"components": COMPONENTS}, default_specification=DRAFT4)
+)
 
 
 def response_errors(request: httpx.Request, response: httpx.Response) -> list[str]:
@@ -162,8 +187,12 @@ def recording(asgi: Starlette) -> tuple[RecordingTransport, Any]:
 
     def ctx(key: str = "", api_key: str = "sk_test_contract") -> OperationContext:
         http = build_http(
-            app_key=app.key, base_url="http://sandbox.invalid", auth=app.auth.httpx_auth({"api_key": api_key}),
-            headers=app.default_headers, error_parser=app.error_parser, transport=recorder,
+            app_key=app.key,
+            base_url="http://sandbox.invalid",
+            auth=app.auth.httpx_auth({"api_key": api_key}),
+            headers=app.default_headers,
+            error_parser=app.error_parser,
+            transport=recorder,
         )
         return OperationContext(http=http, credentials={"api_key": api_key}, idempotency_key=key)
 
@@ -181,16 +210,51 @@ async def exercise_everything(asgi: Starlette, ctx: Any) -> None:
         result = await action.perform(ctx(next(keys)), action.input.model_validate(data))
         return result.model_dump() if hasattr(result, "model_dump") else result
 
-    customer = await act("create_customer", {"email": "ada@example.com", "name": "Ada", "phone": "+1555", "description": "d", "metadata": {"crm": "1"}})
-    await act("update_customer", {"customer": customer["id"], "name": "Ada L.", "metadata": {"crm": ""}})
+    customer = await act(
+        "create_customer",
+        {
+            "email": "ada@example.com",
+            "name": "Ada",
+            "phone": "+1555",
+            "description": "d",
+            "metadata": {"crm": "1"},
+        },
+    )
+    await act(
+        "update_customer", {"customer": customer["id"], "name": "Ada L.", "metadata": {"crm": ""}}
+    )
     await act("find_customer", {"email": "ada@example.com"})
-    product = await act("create_product", {"name": "Pro", "description": "Pro plan", "active": True, "metadata": {"tier": "pro"}})
-    price = await act("create_price", {"product": product["id"], "currency": "usd", "unit_amount": 1900, "recurring_interval": "year",
-                                      "recurring_interval_count": 1, "nickname": "yearly", "metadata": {"x": "y"}})
+    product = await act(
+        "create_product",
+        {"name": "Pro", "description": "Pro plan", "active": True, "metadata": {"tier": "pro"}},
+    )
+    price = await act(
+        "create_price",
+        {
+            "product": product["id"],
+            "currency": "usd",
+            "unit_amount": 1900,
+            "recurring_interval": "year",
+            "recurring_interval_count": 1,
+            "nickname": "yearly",
+            "metadata": {"x": "y"},
+        },
+    )
     await act("create_price", {"product": product["id"], "currency": "usd", "unit_amount": 500})
-    await act("create_payment_link", {"line_items": [{"price": price["id"], "quantity": 3}], "metadata": {"campaign": "fall"}})
+    await act(
+        "create_payment_link",
+        {"line_items": [{"price": price["id"], "quantity": 3}], "metadata": {"campaign": "fall"}},
+    )
     intent = next(iter(asgi.state.stripe.kind("payment_intent").values()))
-    await act("create_refund", {"payment_intent": intent["id"], "amount": 100, "reason": "duplicate", "metadata": {"t": "1"}})
+    await act(
+        "create_refund",
+        {
+            "payment_intent": intent["id"],
+            "amount": 100,
+            "reason": "duplicate",
+            "metadata": {"t": "1"},
+        },
+    )
     await act("create_refund", {"charge": intent["latest_charge"], "amount": 100})
     for source in app.options:  # the dropdowns of ID fields list through the same API
         assert await source.fetch(ctx(), dict(source.example))
@@ -213,7 +277,9 @@ async def test_every_request_matches_the_description() -> None:
     paths = {(r.method, operation(r.method, r.url.path)[0]) for r, _ in recorder.calls}
     assert len(paths) == 13, paths  # every endpoint the connector uses was exercised
     errors = [e for request, _ in recorder.calls for e in request_errors(request)]
-    expected = [e for e in errors if any(e.startswith(f"{m} {p} {param}:") for m, p, param in DEVIATIONS)]
+    expected = [
+        e for e in errors if any(e.startswith(f"{m} {p} {param}:") for m, p, param in DEVIATIONS)
+    ]
     assert [e for e in errors if e not in expected] == []
     assert len(expected) == 4, "the documented deviation no longer occurs: update DEVIATIONS"
 
@@ -234,10 +300,20 @@ async def test_every_answer_matches_the_description() -> None:
     with pytest.raises(Exception):  # noqa: B017 - any mapped error; the point is the recorded answer
         await app.auth.test(ctx(api_key="sk_live_nope"))
     errors = [e for request, response in recorder.calls for e in response_errors(request, response)]
-    expected = [e for e in errors if any(f" {path} " in e and message in e for path, message in RESPONSE_DEVIATIONS)]
+    expected = [
+        e
+        for e in errors
+        if any(f" {path} " in e and message in e for path, message in RESPONSE_DEVIATIONS)
+    ]
     assert [e for e in errors if e not in expected] == []
-    occurring = {(path, message) for path, message in RESPONSE_DEVIATIONS if any(f" {path} " in e and message in e for e in expected)}
-    assert occurring == set(RESPONSE_DEVIATIONS), "a documented response deviation no longer occurs: update RESPONSE_DEVIATIONS"
+    occurring = {
+        (path, message)
+        for path, message in RESPONSE_DEVIATIONS
+        if any(f" {path} " in e and message in e for e in expected)
+    }
+    assert occurring == set(RESPONSE_DEVIATIONS), (
+        "a documented response deviation no longer occurs: update RESPONSE_DEVIATIONS"
+    )
 
 
 def test_sandbox_objects_only_use_fixture_fields() -> None:
@@ -245,7 +321,10 @@ def test_sandbox_objects_only_use_fixture_fields() -> None:
     asgi = sandbox.create_app()
     sandbox.emit(asgi, "checkout.session.completed")
     sandbox.emit(asgi, "invoice.paid")
-    allowed_extra = {"webhook_endpoint": {"secret"}, "charge": set()}  # secret: only in the creation answer
+    allowed_extra = {
+        "webhook_endpoint": {"secret"},
+        "charge": set(),
+    }  # secret: only in the creation answer
     for kind, objects in asgi.state.stripe.objects.items():
         fixture = FIXTURES.get(kind)
         for obj in objects.values():
@@ -254,4 +333,7 @@ def test_sandbox_objects_only_use_fixture_fields() -> None:
     for event in asgi.state.stripe.events:
         assert set(event) <= set(FIXTURES["event"]), set(event) - set(FIXTURES["event"])
         obj = event["data"]["object"]
-        assert set(obj) <= set(FIXTURES[obj["object"]]), (obj["object"], set(obj) - set(FIXTURES[obj["object"]]))
+        assert set(obj) <= set(FIXTURES[obj["object"]]), (
+            obj["object"],
+            set(obj) - set(FIXTURES[obj["object"]]),
+        )

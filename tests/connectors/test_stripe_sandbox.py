@@ -17,11 +17,21 @@ from connectors.stripe import app, sandbox
 AUTH = {"Authorization": "Bearer sk_test_raw"}
 
 
-async def send(asgi: Starlette, method: str, path: str, body: str = "", headers: dict[str, str] | None = None) -> httpx.Response:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://sandbox.invalid") as http:
+async def send(
+    asgi: Starlette, method: str, path: str, body: str = "", headers: dict[str, str] | None = None
+) -> httpx.Response:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=asgi), base_url="http://sandbox.invalid"
+    ) as http:
         return await http.request(
-            method, path, content=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded", **AUTH, **(headers or {})},
+            method,
+            path,
+            content=body,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                **AUTH,
+                **(headers or {}),
+            },
         )
 
 
@@ -42,12 +52,20 @@ async def send(asgi: Starlette, method: str, path: str, body: str = "", headers:
         ("POST", "/v1/payment_links", "line_items=one", 400, "line_items"),
         ("POST", "/v1/payment_links", "line_items[0][price]=p", 400, "line_items[0][quantity]"),
         ("POST", "/v1/refunds", "amount=1", 400, "charge"),
-        ("POST", "/v1/webhook_endpoints", "url=https://x.example&enabled_events[0]=Not+An+Event", 400, "enabled_events"),
+        (
+            "POST",
+            "/v1/webhook_endpoints",
+            "url=https://x.example&enabled_events[0]=Not+An+Event",
+            400,
+            "enabled_events",
+        ),
         ("POST", "/v1/webhook_endpoints", "url=ftp://x.example&enabled_events[0]=*", 400, "url"),
         ("DELETE", "/v1/webhook_endpoints/we_nope", "", 404, "id"),
     ],
 )
-async def test_errors_have_stripes_shape(method: str, path: str, body: str, status: int, param: str) -> None:
+async def test_errors_have_stripes_shape(
+    method: str, path: str, body: str, status: int, param: str
+) -> None:
     response = await send(sandbox.create_app(), method, path, body)
     assert response.status_code == status
     error = response.json()["error"]
@@ -60,18 +78,41 @@ async def test_seeded_objects_and_more_validation() -> None:
     price = next(iter(acct.kind("price").values()))
     charge = next(iter(acct.kind("charge").values()))
     product = (await send(asgi, "POST", "/v1/products", "name=Euro+thing")).json()
-    euro = (await send(asgi, "POST", "/v1/prices", f"product={product['id']}&currency=eur&unit_amount=5")).json()
+    euro = (
+        await send(
+            asgi, "POST", "/v1/prices", f"product={product['id']}&currency=eur&unit_amount=5"
+        )
+    ).json()
     assert product["default_price"] is None  # set on the product object, not in this earlier answer
     assert acct.kind("product")[product["id"]]["default_price"] == euro["id"]
-    mixed = await send(asgi, "POST", "/v1/payment_links", f"line_items[0][price]={price['id']}&line_items[0][quantity]=1&line_items[1][price]={euro['id']}&line_items[1][quantity]=1")
-    assert mixed.json()["error"]["message"] == "All prices on a payment link must have the same currency."
-    bad_interval = await send(asgi, "POST", "/v1/prices", f"product={product['id']}&currency=eur&unit_amount=5&recurring[interval]=decade")
+    mixed = await send(
+        asgi,
+        "POST",
+        "/v1/payment_links",
+        f"line_items[0][price]={price['id']}&line_items[0][quantity]=1&line_items[1][price]={euro['id']}&line_items[1][quantity]=1",
+    )
+    assert (
+        mixed.json()["error"]["message"]
+        == "All prices on a payment link must have the same currency."
+    )
+    bad_interval = await send(
+        asgi,
+        "POST",
+        "/v1/prices",
+        f"product={product['id']}&currency=eur&unit_amount=5&recurring[interval]=decade",
+    )
     assert bad_interval.json()["error"]["param"] == "recurring[interval]"
     bad_reason = await send(asgi, "POST", "/v1/refunds", f"charge={charge['id']}&reason=bored")
     assert bad_reason.json()["error"]["param"] == "reason"
-    exact = await send(asgi, "GET", f"/v1/customers?created={next(iter(acct.kind('customer').values()))['created']}")
+    exact = await send(
+        asgi,
+        "GET",
+        f"/v1/customers?created={next(iter(acct.kind('customer').values()))['created']}",
+    )
     assert len(exact.json()["data"]) == 1
-    everything = await send(asgi, "POST", "/v1/webhook_endpoints", "url=https://x.example/h&enabled_events[]=*")
+    everything = await send(
+        asgi, "POST", "/v1/webhook_endpoints", "url=https://x.example/h&enabled_events[]=*"
+    )
     assert everything.json()["enabled_events"] == ["*"]
     sandbox.emit(asgi, "customer.created")
     assert len(sandbox.deliveries(asgi)) == 1  # "*" gets every event
@@ -80,9 +121,14 @@ async def test_seeded_objects_and_more_validation() -> None:
 async def test_basic_auth_and_missing_key() -> None:
     asgi = sandbox.create_app()
     basic = base64.b64encode(b"sk_test_raw:").decode()
-    assert (await send(asgi, "GET", "/v1/balance", headers={"Authorization": f"Basic {basic}"})).status_code == 200
+    assert (
+        await send(asgi, "GET", "/v1/balance", headers={"Authorization": f"Basic {basic}"})
+    ).status_code == 200
     missing = await send(asgi, "GET", "/v1/balance", headers={"Authorization": ""})
-    assert missing.status_code == 401 and "did not provide an API key" in missing.json()["error"]["message"]
+    assert (
+        missing.status_code == 401
+        and "did not provide an API key" in missing.json()["error"]["message"]
+    )
 
 
 async def test_works_under_a_path_prefix() -> None:
@@ -103,8 +149,15 @@ async def test_connection_test_reports_other_failures() -> None:
 def test_update_of_an_unset_field_records_previous_values() -> None:
     acct = sandbox.seeded()
     customer = next(iter(acct.kind("customer").values()))
-    result: Any = sandbox.update_customer(acct, {"phone": "+1555"}, {"customer": customer["id"]}, None)
+    result: Any = sandbox.update_customer(
+        acct, {"phone": "+1555"}, {"customer": customer["id"]}, None
+    )
     assert result["phone"] == "+1555"
     assert acct.events[-1]["data"]["previous_attributes"] == {"phone": None}
     customer["metadata"] = {"a": "1"}
-    assert sandbox.update_customer(acct, {"metadata": ""}, {"customer": customer["id"]}, None)["metadata"] == {}
+    assert (
+        sandbox.update_customer(acct, {"metadata": ""}, {"customer": customer["id"]}, None)[
+            "metadata"
+        ]
+        == {}
+    )

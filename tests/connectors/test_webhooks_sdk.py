@@ -28,7 +28,9 @@ def incoming(body: bytes, content_type: str | None = None, **headers: str) -> In
     all_headers = {k.replace("_", "-").lower(): v for k, v in headers.items()}
     if content_type is not None:
         all_headers["content-type"] = content_type
-    return IncomingRequest(method="POST", headers=all_headers, query={"source": "test"}, body=body, path="/hooks/t1")
+    return IncomingRequest(
+        method="POST", headers=all_headers, query={"source": "test"}, body=body, path="/hooks/t1"
+    )
 
 
 # -- IncomingRequest ----------------------------------------------------------------
@@ -47,7 +49,9 @@ def test_vendor_json_content_types_and_untyped_json() -> None:
 
 
 def test_form_body() -> None:
-    request = incoming(b"name=Ada+Lovelace&empty=&city=Z%C3%BCrich", "application/x-www-form-urlencoded")
+    request = incoming(
+        b"name=Ada+Lovelace&empty=&city=Z%C3%BCrich", "application/x-www-form-urlencoded"
+    )
     assert request.parsed_body() == {"name": "Ada Lovelace", "empty": "", "city": "Zürich"}
 
 
@@ -73,11 +77,15 @@ def test_bad_json_is_a_clear_input_error() -> None:
 def test_a_body_is_read_by_its_declared_content_type() -> None:
     """A text body is text even when it starts with a brace; a body without a type is
     JSON only if it reads as JSON."""
-    assert incoming(b"{not json, just words}", "text/plain").parsed_body() == "{not json, just words}"
+    assert (
+        incoming(b"{not json, just words}", "text/plain").parsed_body() == "{not json, just words}"
+    )
     assert incoming(b'{"a": 1}', "text/plain").parsed_body() == '{"a": 1}'
     assert incoming(b'{"a": 1}', "application/x-ndjson").parsed_body() == '{"a": 1}'
     assert incoming(b"{not json").parsed_body() == "{not json"
-    assert incoming(b'{"a": NaN}').parsed_body() == '{"a": NaN}'  # not standard JSON: the sender's text
+    assert (
+        incoming(b'{"a": NaN}').parsed_body() == '{"a": NaN}'
+    )  # not standard JSON: the sender's text
     assert incoming(b' {"a": 1}').parsed_body() == {"a": 1}
     with pytest.raises(InvalidInputError):
         incoming(b"{not json", "application/json").parsed_body()
@@ -88,7 +96,7 @@ def test_a_body_is_read_by_its_declared_content_type() -> None:
     [
         (b'{"n": NaN}', "NaN is not a JSON number"),
         (b'{"n": Infinity}', "Infinity is not a JSON number"),
-        (b'[-Infinity]', "-Infinity is not a JSON number"),
+        (b"[-Infinity]", "-Infinity is not a JSON number"),
         (b'{"n": 1e400}', "the number 1e400 is beyond what a 64-bit float holds"),
         (b'{"n": -2.5E+999}', "the number -2.5E+999 is beyond"),
     ],
@@ -97,13 +105,29 @@ def test_non_standard_numbers_are_refused_by_name(body: bytes, named: str) -> No
     """Python would read them (and the store would keep null); the sender learns instead."""
     with pytest.raises(InvalidInputError) as info:
         incoming(body, "application/json").parsed_body()
-    assert info.value.message.startswith("The request body is not valid JSON: ") and named in info.value.message
-    assert incoming(b'{"n": 1e308, "m": 12345678901234567890123, "s": 1e-400}', "application/json").json() == {
-        "n": 1e308, "m": 12345678901234567890123, "s": 0.0,
+    assert (
+        info.value.message.startswith("The request body is not valid JSON: ")
+        and named in info.value.message
+    )
+    assert incoming(
+        b'{"n": 1e308, "m": 12345678901234567890123, "s": 1e-400}', "application/json"
+    ).json() == {
+        "n": 1e308,
+        "m": 12345678901234567890123,
+        "s": 0.0,
     }
 
 
-@pytest.mark.parametrize("body", [b'{"a": "\\ud800"}', b'{"a": "x\\udfff"}', b'{"\\ud800": 1}', b'["\\ude00\\ud83d"]', b'"\\ud800"'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": "\\ud800"}',
+        b'{"a": "x\\udfff"}',
+        b'{"\\ud800": 1}',
+        b'["\\ude00\\ud83d"]',
+        b'"\\ud800"',
+    ],
+)
 def test_half_a_surrogate_pair_is_refused(body: bytes) -> None:
     """A lone surrogate cannot be encoded as UTF-8: stored, it would break every answer showing it."""
     with pytest.raises(InvalidInputError, match=r"half of a UTF-16 surrogate pair"):
@@ -111,9 +135,16 @@ def test_half_a_surrogate_pair_is_refused(body: bytes) -> None:
 
 
 def test_whole_characters_pass_in_any_spelling() -> None:
-    assert incoming(b'{"e": "\\ud83d\\ude00", "c": "caf\\u00e9"}', "application/json").json() == {"e": "\U0001f600", "c": "caf\u00e9"}
-    assert incoming("{\"e\": \"\U0001f600\"}".encode(), "application/json").json() == {"e": "\U0001f600"}
-    with pytest.raises(InvalidInputError, match="not UTF-8 text"):  # a surrogate smuggled in as bytes (CESU-8)
+    assert incoming(b'{"e": "\\ud83d\\ude00", "c": "caf\\u00e9"}', "application/json").json() == {
+        "e": "\U0001f600",
+        "c": "caf\u00e9",
+    }
+    assert incoming('{"e": "\U0001f600"}'.encode(), "application/json").json() == {
+        "e": "\U0001f600"
+    }
+    with pytest.raises(
+        InvalidInputError, match="not UTF-8 text"
+    ):  # a surrogate smuggled in as bytes (CESU-8)
         incoming(b'{"a": "\xed\xa0\x80"}', "application/json").json()
 
 
@@ -166,7 +197,9 @@ def test_verification_none_accepts_anything() -> None:
 
 
 def test_shared_secret() -> None:
-    inputs = CatchHookInput(verification="shared_secret", secret=SecretStr("s3cret"), header="X-Token")
+    inputs = CatchHookInput(
+        verification="shared_secret", secret=SecretStr("s3cret"), header="X-Token"
+    )
     catch_hook.verify(incoming(BODY, x_token="s3cret"), inputs, {}, {})
     with pytest.raises(WebhookVerificationError, match="The X-Token header does not match"):
         catch_hook.verify(incoming(BODY, x_token="guess"), inputs, {}, {})
@@ -183,7 +216,9 @@ def test_hmac_sha256_accepts_a_good_signature(given: str) -> None:
 def test_hmac_sha256_refuses_a_tampered_body_or_a_wrong_secret() -> None:
     inputs = CatchHookInput(verification="hmac_sha256", secret=SecretStr("whsec"))
     with pytest.raises(WebhookVerificationError) as info:
-        catch_hook.verify(incoming(b'{"order": 43}', x_cellwright_signature=SIGNATURE), inputs, {}, {})
+        catch_hook.verify(
+            incoming(b'{"order": 43}', x_cellwright_signature=SIGNATURE), inputs, {}, {}
+        )
     assert info.value.code == "webhook_unverified"
     wrong = CatchHookInput(verification="hmac_sha256", secret=SecretStr("other"))
     with pytest.raises(WebhookVerificationError):
@@ -197,7 +232,9 @@ def test_a_check_without_a_configured_secret_refuses() -> None:
 
 
 async def test_parse_makes_one_event_without_the_signature_header() -> None:
-    request = incoming(BODY, "application/json", x_cellwright_signature=SIGNATURE, user_agent="Vendor/1")
+    request = incoming(
+        BODY, "application/json", x_cellwright_signature=SIGNATURE, user_agent="Vendor/1"
+    )
     reply = await catch_hook.parse(request, CatchHookInput(), {})
     assert isinstance(reply, WebhookReply) and reply.response is None
     assert reply.events == [
@@ -228,7 +265,14 @@ def _instant(key: str, **extra: object) -> InstantTrigger:
     async def parse(request: IncomingRequest, inputs: object, state: object) -> WebhookReply:
         return WebhookReply(events=[request.json()])
 
-    return InstantTrigger(key=key, name=key, description="An event of the test vendor.", sample={"n": 1}, parse=parse, **extra)  # type: ignore[arg-type]
+    return InstantTrigger(
+        key=key,
+        name=key,
+        description="An event of the test vendor.",
+        sample={"n": 1},
+        parse=parse,
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def _verify(request: IncomingRequest, credentials: object) -> None:
@@ -240,11 +284,20 @@ def test_an_app_declares_one_url_per_connection() -> None:
     hook = ConnectionWebhook(verify=_verify)
     assert (hook.challenge, hook.methods, hook.label) == (None, ("POST",), "Webhook URL")
     assert hook.instructions  # something to show beside the URL
-    vendor = App(key="vendor", name="Vendor", description="d", category="c", auth=ApiKeyAuth(),
-                 triggers=(_instant("one"), _instant("two")), connection_webhook=hook)
+    vendor = App(
+        key="vendor",
+        name="Vendor",
+        description="d",
+        category="c",
+        auth=ApiKeyAuth(),
+        triggers=(_instant("one"), _instant("two")),
+        connection_webhook=hook,
+    )
     assert [op.key for op in vendor.instant_triggers] == ["one", "two"]
     assert vendor.describe(full=False)["connection_webhook"] is True
-    assert app.describe(full=False)["connection_webhook"] is False  # the Webhook app: one URL per scenario
+    assert (
+        app.describe(full=False)["connection_webhook"] is False
+    )  # the Webhook app: one URL per scenario
     with pytest.raises(WebhookVerificationError):
         hook.verify(incoming(b"{}"), {})
 
@@ -252,11 +305,25 @@ def test_an_app_declares_one_url_per_connection() -> None:
 def test_a_connection_webhook_needs_a_connection_and_no_per_scenario_subscriptions() -> None:
     hook = ConnectionWebhook(verify=_verify)
     with pytest.raises(ConfigurationError, match="has a connection webhook but no connection"):
-        App(key="open", name="Open", description="d", category="c", triggers=(_instant("one"),), connection_webhook=hook)
+        App(
+            key="open",
+            name="Open",
+            description="d",
+            category="c",
+            triggers=(_instant("one"),),
+            connection_webhook=hook,
+        )
 
     async def subscribe(ctx: object, inputs: object, url: str) -> dict[str, str]:
         return {}
 
     with pytest.raises(ConfigurationError, match="cannot subscribe per scenario"):
-        App(key="mixed", name="Mixed", description="d", category="c", auth=ApiKeyAuth(),
-            triggers=(_instant("one", subscribe=subscribe),), connection_webhook=hook)
+        App(
+            key="mixed",
+            name="Mixed",
+            description="d",
+            category="c",
+            auth=ApiKeyAuth(),
+            triggers=(_instant("one", subscribe=subscribe),),
+            connection_webhook=hook,
+        )

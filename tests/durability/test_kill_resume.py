@@ -76,7 +76,9 @@ class Sink:
 
         app = Starlette(routes=[Route("/{name}", hit, methods=["POST"])])
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> Sink:
@@ -98,8 +100,20 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         "CELLWRIGHT_ANALYTICS": "false",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "workspace.cli", "serve", "--port", str(port), "--data-dir", str(data_dir), "--no-demo"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "workspace.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--no-demo",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.time() + 180  # importing Panel on a loaded 2-core machine can take a minute
     while time.time() < deadline:
@@ -122,7 +136,20 @@ def test_sigkill_mid_flight_then_restart_completes_everything_once(tmp_path: Pat
     with Sink() as sink:
         scenario_file = tmp_path / "s.yaml"
         scenario_file.write_text(SCENARIO.replace("SINK", f"http://127.0.0.1:{sink.port}"))
-        subprocess.run([sys.executable, "-m", "workspace.cli", "import", str(scenario_file), "--enable", "--data-dir", str(data_dir)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "workspace.cli",
+                "import",
+                str(scenario_file),
+                "--enable",
+                "--data-dir",
+                str(data_dir),
+            ],
+            check=True,
+            capture_output=True,
+        )
         store = Store.for_data_dir(data_dir)
         user = store.list_users()[0]
         scenario = store.list_scenarios(user.id)[0]
@@ -156,7 +183,9 @@ def test_sigkill_mid_flight_then_restart_completes_everything_once(tmp_path: Pat
                 if all(s == "completed" for s in statuses):
                     break
                 time.sleep(0.25)
-            assert all(store.get_execution(None, e).status == "completed" for e in accepted), Counter(statuses)
+            assert all(store.get_execution(None, e).status == "completed" for e in accepted), (
+                Counter(statuses)
+            )
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(20)
@@ -167,7 +196,9 @@ def test_sigkill_mid_flight_then_restart_completes_everything_once(tmp_path: Pat
             for cell, path in (("a", "a"), ("b", "slow"), ("c", "c")):
                 calls = sink.calls[(path, execution_id)]
                 if cell in before[execution_id]:
-                    assert calls == 1, f"{execution_id}: cell {cell} finished before the kill but ran {calls} times"
+                    assert calls == 1, (
+                        f"{execution_id}: cell {cell} finished before the kill but ran {calls} times"
+                    )
                 else:
                     # a call in flight at the moment of the kill may be repeated (at-least-once)
                     assert 1 <= calls <= 2, (execution_id, cell, calls)

@@ -45,11 +45,17 @@ def limit_row_size(svc: Cellwright) -> None:
     engine.dispose()  # connections opened from now on carry the limit
 
 
-async def test_an_action_whose_result_cannot_be_saved_fails_the_run(svc: Cellwright, user: Any, probe: Any, helpers: Any) -> None:
-    scenario = save(svc, user, (
-        "  - {id: big, kind: action, app: probe, operation: count, inputs: {value: \"{{ 'x' * 300000 }}\"}}\n"
-        "  - {id: after, kind: action, app: probe, operation: count}\n"
-    ))
+async def test_an_action_whose_result_cannot_be_saved_fails_the_run(
+    svc: Cellwright, user: Any, probe: Any, helpers: Any
+) -> None:
+    scenario = save(
+        svc,
+        user,
+        (
+            "  - {id: big, kind: action, app: probe, operation: count, inputs: {value: \"{{ 'x' * 300000 }}\"}}\n"
+            "  - {id: after, kind: action, app: probe, operation: count}\n"
+        ),
+    )
     limit_row_size(svc)
     execution, _ = await svc.trigger(scenario, {})
     result = await helpers.finished(svc, execution.id)
@@ -64,18 +70,27 @@ async def test_an_action_whose_result_cannot_be_saved_fails_the_run(svc: Cellwri
     assert svc.store.get_execution(None, execution.id).lease_owner is None
 
 
-async def test_a_transformer_whose_result_cannot_be_saved_fails_the_run(svc: Cellwright, user: Any, helpers: Any) -> None:
+async def test_a_transformer_whose_result_cannot_be_saved_fails_the_run(
+    svc: Cellwright, user: Any, helpers: Any
+) -> None:
     # results of pure cells are written with the execution's end: that write is refused
-    scenario = save(svc, user, (
-        "  - id: shape\n    kind: transformer\n    app: formatter\n    operation: set_fields\n"
-        "    inputs: {fields: {text: \"{{ 'x' * 300000 }}\"}}\n"
-    ))
+    scenario = save(
+        svc,
+        user,
+        (
+            "  - id: shape\n    kind: transformer\n    app: formatter\n    operation: set_fields\n"
+            "    inputs: {fields: {text: \"{{ 'x' * 300000 }}\"}}\n"
+        ),
+    )
     limit_row_size(svc)
     execution, _ = await svc.trigger(scenario, {})
     result = await helpers.finished(svc, execution.id)
     assert result["status"] == "failed"
     assert result["error"]["code"] == "result_not_saved"
-    assert "cell(s) 'start', 'shape' could not be saved (string or blob too big)" in result["error"]["message"]
+    assert (
+        "cell(s) 'start', 'shape' could not be saved (string or blob too big)"
+        in result["error"]["message"]
+    )
     # what could be kept is: each cell's status, without its data
     assert [(c["cell_id"], c["status"], c["output"]) for c in result["cells"]] == [
         ("start", "completed", None),
@@ -86,21 +101,36 @@ async def test_a_transformer_whose_result_cannot_be_saved_fails_the_run(svc: Cel
 def test_a_claim_counts_takeovers_of_a_running_execution_only(svc: Cellwright, user: Any) -> None:
     scenario = save(svc, user, "  - {id: a, kind: action, app: probe, operation: count}\n")
     store = svc.store
-    execution, _ = store.create_execution(scenario_id=scenario.id, scenario_version=scenario.version, user_id=user.id, trigger={})
+    execution, _ = store.create_execution(
+        scenario_id=scenario.id, scenario_version=scenario.version, user_id=user.id, trigger={}
+    )
     assert store.claim_execution(execution.id, "host:1", -1).reclaims == 0  # queued: a first claim
     assert store.claim_execution(execution.id, "host:2", -1).reclaims == 1  # host:1 died with it
     assert store.claim_execution(execution.id, "host:3", 60).reclaims == 2
-    store.schedule_retry(execution.id, next_attempt_at=store.get_execution(None, execution.id).created_at, attempt=1, error={})
-    assert store.claim_execution(execution.id, "host:3", 60).reclaims == 2  # a due retry is no takeover
+    store.schedule_retry(
+        execution.id,
+        next_attempt_at=store.get_execution(None, execution.id).created_at,
+        attempt=1,
+        error={},
+    )
+    assert (
+        store.claim_execution(execution.id, "host:3", 60).reclaims == 2
+    )  # a due retry is no takeover
 
 
-async def test_a_run_that_keeps_killing_its_server_is_given_up(make_settings: Callable[..., Settings], registry: Registry, probe: Any, helpers: Any) -> None:
+async def test_a_run_that_keeps_killing_its_server_is_given_up(
+    make_settings: Callable[..., Settings], registry: Registry, probe: Any, helpers: Any
+) -> None:
     settings = make_settings(max_reclaims=2)
     async with running_service(settings, registry) as first:
         user = first.local_user()
         scenario = save(first, user, "  - {id: a, kind: action, app: probe, operation: count}\n")
-        poison, _ = first.store.create_execution(scenario_id=scenario.id, scenario_version=scenario.version, user_id=user.id, trigger={})
-        survivor, _ = first.store.create_execution(scenario_id=scenario.id, scenario_version=scenario.version, user_id=user.id, trigger={})
+        poison, _ = first.store.create_execution(
+            scenario_id=scenario.id, scenario_version=scenario.version, user_id=user.id, trigger={}
+        )
+        survivor, _ = first.store.create_execution(
+            scenario_id=scenario.id, scenario_version=scenario.version, user_id=user.id, trigger={}
+        )
         # three processes took the poison run and died with it (their leases expired)
         for host in ("dead:1", "dead:2", "dead:3"):
             assert first.store.claim_execution(poison.id, host, 0.01) is not None

@@ -46,13 +46,25 @@ class MondayBoard:
     async def _gql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         transport = httpx.ASGITransport(app=self.asgi)
         headers = {"Authorization": monday_sandbox.SANDBOX_TOKEN}
-        async with httpx.AsyncClient(transport=transport, base_url=SANDBOX_BASE, headers=headers) as client:
-            answer = (await client.post("/v2", json={"query": query, "variables": variables})).json()
+        async with httpx.AsyncClient(
+            transport=transport, base_url=SANDBOX_BASE, headers=headers
+        ) as client:
+            answer = (
+                await client.post("/v2", json={"query": query, "variables": variables})
+            ).json()
         assert not answer.get("errors"), answer
         data: dict[str, Any] = answer["data"]
         return data
 
-    async def create_item(self, name: str, *, status: str, summary: str = "", body: str = "", tags: list[str] | None = None) -> str:
+    async def create_item(
+        self,
+        name: str,
+        *,
+        status: str,
+        summary: str = "",
+        body: str = "",
+        tags: list[str] | None = None,
+    ) -> str:
         values: dict[str, Any] = {"status": {"label": status}}
         if summary:
             values["text"] = summary
@@ -60,7 +72,9 @@ class MondayBoard:
             values["long_text"] = {"text": body}
         if tags:
             values["dropdown"] = {"labels": tags}
-        data = await self._gql(CREATE_ITEM, {"board": self.board_id, "name": name, "values": json.dumps(values)})
+        data = await self._gql(
+            CREATE_ITEM, {"board": self.board_id, "name": name, "values": json.dumps(values)}
+        )
         return str(data["create_item"]["id"])
 
     async def set_status(self, item_id: str, label: str) -> None:

@@ -32,7 +32,9 @@ async def test_the_demo_user_gets_a_working_monday_to_wordpress_scenario_on_sand
         assert set(connections) == {"monday", "wordpress"}
         assert all(c.is_sandbox and c.status == "active" for c in connections.values())
         doc = svc.document(demo.id, scenario.id)
-        assert {cell.connection for cell, _ in doc.walk() if getattr(cell, "connection", None)} == {c.id for c in connections.values()}
+        assert {cell.connection for cell, _ in doc.walk() if getattr(cell, "connection", None)} == {
+            c.id for c in connections.values()
+        }
 
         # the first start runs the queued sample: the board's Approved item becomes a post
         [queued] = svc.store.list_executions(demo.id, scenario_id=scenario.id)
@@ -47,20 +49,30 @@ async def test_the_demo_user_gets_a_working_monday_to_wordpress_scenario_on_sand
         # the health check validates the demo connections and fills in what their test calls report
         later = datetime.now(UTC) + timedelta(hours=2)
         checked = await HealthCheck(svc, spacing=0).run_due(later)
-        assert {(r.app_id, r.outcome) for r in checked} == {("monday", "active"), ("wordpress", "active")}
-        assert svc.store.get_connection(demo.id, connections["wordpress"].id).metadata["api_root"] == "wp-json/"
+        assert {(r.app_id, r.outcome) for r in checked} == {
+            ("monday", "active"),
+            ("wordpress", "active"),
+        }
+        assert (
+            svc.store.get_connection(demo.id, connections["wordpress"].id).metadata["api_root"]
+            == "wp-json/"
+        )
 
         # and it keeps working: a new Approved item on the sandbox board is published on the next poll
         scheduler = Scheduler(svc)
         await scheduler.run_due(later)  # the baseline (the sample item is among the items seen)
-        await board.create_item("Demo day recap", status="Approved", summary="How it went", tags=["News"])
+        await board.create_item(
+            "Demo day recap", status="Approved", summary="How it went", tags=["News"]
+        )
         await scheduler.run_due(later + timedelta(minutes=10))  # (the heartbeat demo may fire too)
         newest, _ = svc.store.list_executions(demo.id, scenario_id=scenario.id)
         assert newest.idempotency_key != queued.idempotency_key
         assert (await helpers.finished(svc, newest.id, timeout=10))["status"] == "completed"
         [recap] = site.posts_titled("Demo day recap")
         assert site.category_names(recap) == ["News"]
-        assert len(site.posts_titled("Spring launch post")) == 1  # the sample item never posts twice
+        assert (
+            len(site.posts_titled("Spring launch post")) == 1
+        )  # the sample item never posts twice
     finally:
         await svc.stop()
         svc.close()

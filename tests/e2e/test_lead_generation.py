@@ -24,8 +24,14 @@ from workspace.server import create_app
 from workspace.templates import get_template
 from workspace.views.templates import GalleryState
 
-HOT = {"email": "Ada@Example.com", "first_name": "ada", "last_name": "lovelace", "company": "Analytical Engines",
-       "budget": 5000, "phone": "+44 20 7946 0000"}  # 40 + 30 + 20 = 90
+HOT = {
+    "email": "Ada@Example.com",
+    "first_name": "ada",
+    "last_name": "lovelace",
+    "company": "Analytical Engines",
+    "budget": 5000,
+    "phone": "+44 20 7946 0000",
+}  # 40 + 30 + 20 = 90
 COLD = {"email": "bob@example.net", "first_name": "bob", "last_name": "brown"}  # 0
 
 
@@ -35,9 +41,13 @@ def contact(portal: Any, email: str) -> Any:
     return found[0]
 
 
-async def test_a_hot_and_a_cold_lead_through_webhook_hubspot_and_mailchimp(make_settings: Any, registry: Any, helpers: Any) -> None:
+async def test_a_hot_and_a_cold_lead_through_webhook_hubspot_and_mailchimp(
+    make_settings: Any, registry: Any, helpers: Any
+) -> None:
     svc = Cellwright(make_settings(), apps=registry)
-    with helpers.ThreadedServer(create_app(svc), lifespan="on") as server:  # the lifespan starts the service
+    with helpers.ThreadedServer(
+        create_app(svc), lifespan="on"
+    ) as server:  # the lifespan starts the service
         svc.settings.public_url = server.url
         user = svc.store.create_user("sales@example.com", name="Sales")
         connections = {}
@@ -54,19 +64,33 @@ async def test_a_hot_and_a_cold_lead_through_webhook_hubspot_and_mailchimp(make_
         await svc.enable(user.id, scenario.id)
         url = svc.webhook_url(svc.scenario(user.id, scenario.id))
 
-        tasks_before = set(shared_sandbox("hubspot", str(hubspot.sandbox)).state.hubspot.kind("tasks"))
+        tasks_before = set(
+            shared_sandbox("hubspot", str(hubspot.sandbox)).state.hubspot.kind("tasks")
+        )
         async with httpx.AsyncClient(timeout=10) as form:
             hot = await form.post(url, json=HOT, headers={"Idempotency-Key": "form-1"})
             cold = await form.post(url, json=COLD, headers={"Idempotency-Key": "form-2"})
-            again = await form.post(url, json=HOT, headers={"Idempotency-Key": "form-1"})  # the form retried
-        assert hot.status_code == cold.status_code == again.status_code == 202, (hot.text, cold.text, again.text)
+            again = await form.post(
+                url, json=HOT, headers={"Idempotency-Key": "form-1"}
+            )  # the form retried
+        assert hot.status_code == cold.status_code == again.status_code == 202, (
+            hot.text,
+            cold.text,
+            again.text,
+        )
         assert again.json()["execution_id"] == hot.json()["execution_id"]  # no second run
 
         hot_run = await helpers.finished(svc, hot.json()["execution_id"], timeout=20)
         cold_run = await helpers.finished(svc, cold.json()["execution_id"], timeout=20)
-        assert hot_run["status"] == cold_run["status"] == "completed", (hot_run["error"], cold_run["error"])
+        assert hot_run["status"] == cold_run["status"] == "completed", (
+            hot_run["error"],
+            cold_run["error"],
+        )
         assert len(svc.list_executions(user.id, scenario_id=scenario.id)) == 2
-        status = {run["id"]: {c["cell_id"]: c["status"] for c in run["cells"]} for run in (hot_run, cold_run)}
+        status = {
+            run["id"]: {c["cell_id"]: c["status"] for c in run["cells"]}
+            for run in (hot_run, cold_run)
+        }
         assert status[hot_run["id"]]["task"] == "completed"
         assert "task" not in status[cold_run["id"]] or status[cold_run["id"]]["task"] == "skipped"
         lead = next(c for c in hot_run["cells"] if c["cell_id"] == "lead")
@@ -74,11 +98,17 @@ async def test_a_hot_and_a_cold_lead_through_webhook_hubspot_and_mailchimp(make_
 
         portal = shared_sandbox("hubspot", str(hubspot.sandbox)).state.hubspot
         ada, bob = contact(portal, "ada@example.com"), contact(portal, "bob@example.net")
-        assert (ada.value("firstname"), ada.value("lastname"), ada.value("company")) == ("Ada", "Lovelace", "Analytical Engines")
+        assert (ada.value("firstname"), ada.value("lastname"), ada.value("company")) == (
+            "Ada",
+            "Lovelace",
+            "Analytical Engines",
+        )
         new_tasks = [portal.kind("tasks")[t] for t in set(portal.kind("tasks")) - tasks_before]
         assert len(new_tasks) == 1  # only the hot lead's
         [task] = new_tasks
-        assert "Ada" in (task.value("hs_task_subject") or "") and "90" in (task.value("hs_task_subject") or "")
+        assert "Ada" in (task.value("hs_task_subject") or "") and "90" in (
+            task.value("hs_task_subject") or ""
+        )
         assert ("tasks", task.id, "contacts", ada.id) in portal.associations
         assert not any(a[0] == "tasks" and a[3] == bob.id for a in portal.associations)
 

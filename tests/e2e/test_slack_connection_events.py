@@ -32,20 +32,38 @@ def slack_scenario(name: str, connection_id: str, operation: str, inputs: str = 
 
 
 def message(event_id: str, channel: str = GENERAL, text: str = "hello") -> dict[str, Any]:
-    return sb.event_callback({"type": "message", "channel": channel, "user": "U0SANDBOX01", "text": text,
-                              "ts": "1764061200.000200", "channel_type": "channel"}, event_id=event_id)
+    return sb.event_callback(
+        {
+            "type": "message",
+            "channel": channel,
+            "user": "U0SANDBOX01",
+            "text": text,
+            "ts": "1764061200.000200",
+            "channel_type": "channel",
+        },
+        event_id=event_id,
+    )
 
 
 def reaction(event_id: str) -> dict[str, Any]:
-    return sb.event_callback({"type": "reaction_added", "user": "U0SANDBOX02", "reaction": "eyes",
-                              "item": {"type": "message", "channel": GENERAL, "ts": "1764061200.000200"}}, event_id=event_id)
+    return sb.event_callback(
+        {
+            "type": "reaction_added",
+            "user": "U0SANDBOX02",
+            "reaction": "eyes",
+            "item": {"type": "message", "channel": GENERAL, "ts": "1764061200.000200"},
+        },
+        event_id=event_id,
+    )
 
 
 def runs(svc: Cellwright, user: Any, scenario: Any) -> list[Any]:
     return svc.store.list_executions(user.id, scenario_id=scenario.id)
 
 
-async def test_one_connection_url_feeds_every_listening_scenario(svc: Cellwright, user: Any, probe: Any, helpers: Any) -> None:
+async def test_one_connection_url_feeds_every_listening_scenario(
+    svc: Cellwright, user: Any, probe: Any, helpers: Any
+) -> None:
     with helpers.ThreadedServer(create_app(svc, start=False)) as server:
         svc.settings.public_url = server.url
         bob = svc.store.create_user("bob@example.com", name="Bob")
@@ -55,21 +73,42 @@ async def test_one_connection_url_feeds_every_listening_scenario(svc: Cellwright
         assert alice_slack.status == "active", alice_slack.status_message
         url = svc.connection_events_url(user.id, alice_slack.id)
         assert url is not None and url.startswith(f"{server.url}/hooks/apps/slack/")
-        assert svc.connection_events_url(bob.id, alice_slack.id) is None  # Bob never sees Alice's URL
+        assert (
+            svc.connection_events_url(bob.id, alice_slack.id) is None
+        )  # Bob never sees Alice's URL
 
         # Slack checks the URL when it is saved: answered before any scenario exists
-        check = await sb.deliver(url, sb.url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"))
+        check = await sb.deliver(
+            url, sb.url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+        )
         assert check.status_code == 200
         assert check.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
 
-        messages = svc.import_scenario(user.id, slack_scenario("Messages in general", alice_slack.id, "new_message", f"{{channel: {GENERAL}}}"))
-        reactions = svc.import_scenario(user.id, slack_scenario("Reactions", alice_slack.id, "reaction_added"))
-        idle = svc.import_scenario(user.id, slack_scenario("Never enabled", alice_slack.id, "new_message"))
-        bobs = svc.import_scenario(bob.id, slack_scenario("Bob's messages", bob_slack.id, "new_message"))
-        naming_alices = slack_scenario("Bob names Alice's connection", alice_slack.id, "new_message")
+        messages = svc.import_scenario(
+            user.id,
+            slack_scenario(
+                "Messages in general", alice_slack.id, "new_message", f"{{channel: {GENERAL}}}"
+            ),
+        )
+        reactions = svc.import_scenario(
+            user.id, slack_scenario("Reactions", alice_slack.id, "reaction_added")
+        )
+        idle = svc.import_scenario(
+            user.id, slack_scenario("Never enabled", alice_slack.id, "new_message")
+        )
+        bobs = svc.import_scenario(
+            bob.id, slack_scenario("Bob's messages", bob_slack.id, "new_message")
+        )
+        naming_alices = slack_scenario(
+            "Bob names Alice's connection", alice_slack.id, "new_message"
+        )
         with pytest.raises(InvalidInputError, match="not found among your connections"):
-            svc.import_scenario(bob.id, naming_alices)  # refused on save; one stored before that check:
-        borrowed = svc.store.save_scenario(bob.id, naming_alices.to_data(), nodes=documents.node_rows(naming_alices))
+            svc.import_scenario(
+                bob.id, naming_alices
+            )  # refused on save; one stored before that check:
+        borrowed = svc.store.save_scenario(
+            bob.id, naming_alices.to_data(), nodes=documents.node_rows(naming_alices)
+        )
         svc.store.publish_scenario(bob.id, borrowed.id)
         svc.store.set_scenario_status(bob.id, borrowed.id, "active")
         for owner, scenario in ((user, messages), (user, reactions), (bob, bobs)):
@@ -79,11 +118,16 @@ async def test_one_connection_url_feeds_every_listening_scenario(svc: Cellwright
         probe.sleeps["count"] = 2.0
         started = time.monotonic()
         taken = await sb.deliver(url, message("Ev0MSG0001"))
-        assert time.monotonic() - started < 1.5  # never waits for the runs (Slack wants an answer within 3 s)
+        assert (
+            time.monotonic() - started < 1.5
+        )  # never waits for the runs (Slack wants an answer within 3 s)
         assert taken.status_code == 200
         [first] = taken.json()["execution_ids"]
         assert taken.json()["accepted"] == 1
-        assert [(e.id, e.status) for e in runs(svc, user, messages)] in ([(first, "queued")], [(first, "running")])  # stored, not yet run
+        assert [(e.id, e.status) for e in runs(svc, user, messages)] in (
+            [(first, "queued")],
+            [(first, "running")],
+        )  # stored, not yet run
         done = await helpers.finished(svc, first)
         probe.sleeps.clear()
         assert done["status"] == "completed", done["error"]
@@ -104,8 +148,13 @@ async def test_one_connection_url_feeds_every_listening_scenario(svc: Cellwright
 
         # what no trigger asks for is acknowledged (Slack turns off a URL that keeps failing)
         elsewhere = await sb.deliver(url, message("Ev0MSG0002", channel=RANDOM))
-        assert elsewhere.status_code == 200 and elsewhere.json() == {"accepted": 0, "execution_ids": []}
-        unwanted = await sb.deliver(svc.connection_events_url(user.id, spare.id) or "", message("Ev0MSG0003"))
+        assert elsewhere.status_code == 200 and elsewhere.json() == {
+            "accepted": 0,
+            "execution_ids": [],
+        }
+        unwanted = await sb.deliver(
+            svc.connection_events_url(user.id, spare.id) or "", message("Ev0MSG0003")
+        )
         assert unwanted.status_code == 200 and unwanted.json()["accepted"] == 0
 
         # a bad signature is refused and stores nothing; an unknown URL is a 404
@@ -113,21 +162,37 @@ async def test_one_connection_url_feeds_every_listening_scenario(svc: Cellwright
         forged = await sb.deliver(url, message("Ev0MSG0004"), secret="not-the-signing-secret")
         assert forged.status_code == 401 and forged.json()["error"] == "webhook_unverified"
         async with httpx.AsyncClient(base_url=server.url) as client:
-            unknown = await sb.deliver("/hooks/apps/slack/no-such-token", message("Ev0MSG0005"), client=client)
-            assert unknown.status_code == 404 and unknown.json()["message"] == "No connection listens at this URL."
-            other_app = await sb.deliver(url.replace("/apps/slack/", "/apps/webhook/"), message("Ev0MSG0006"), client=client)
+            unknown = await sb.deliver(
+                "/hooks/apps/slack/no-such-token", message("Ev0MSG0005"), client=client
+            )
+            assert (
+                unknown.status_code == 404
+                and unknown.json()["message"] == "No connection listens at this URL."
+            )
+            other_app = await sb.deliver(
+                url.replace("/apps/slack/", "/apps/webhook/"), message("Ev0MSG0006"), client=client
+            )
             assert other_app.status_code == 404
         assert svc.store.count_executions(user.id) == count
 
         # a saved trigger change is a draft: events follow the live version until it is published
-        svc.import_scenario(user.id, slack_scenario("Reactions", alice_slack.id, "new_message", f"{{channel: {GENERAL}}}"), scenario_id=reactions.id)
+        svc.import_scenario(
+            user.id,
+            slack_scenario("Reactions", alice_slack.id, "new_message", f"{{channel: {GENERAL}}}"),
+            scenario_id=reactions.id,
+        )
         draft = await sb.deliver(url, message("Ev0MSG0007"))
         assert draft.json()["accepted"] == 1 and len(runs(svc, user, reactions)) == 1
-        assert (await sb.deliver(url, reaction("Ev0REACT002"))).json()["accepted"] == 1  # still on reactions
+        assert (await sb.deliver(url, reaction("Ev0REACT002"))).json()[
+            "accepted"
+        ] == 1  # still on reactions
         await svc.publish(user.id, reactions.id)
         published = await sb.deliver(url, message("Ev0MSG0008"))
         assert published.json()["accepted"] == 2
-        assert {svc.store.get_execution(user.id, i).scenario_id for i in published.json()["execution_ids"]} == {messages.id, reactions.id}
+        assert {
+            svc.store.get_execution(user.id, i).scenario_id
+            for i in published.json()["execution_ids"]
+        } == {messages.id, reactions.id}
         assert (await sb.deliver(url, reaction("Ev0REACT003"))).json()["accepted"] == 0
 
         # the scenario never enabled and Bob's scenarios got nothing; Bob's own URL is his own
@@ -146,7 +211,9 @@ async def test_one_connection_url_feeds_every_listening_scenario(svc: Cellwright
             await helpers.finished(svc, execution.id)
 
 
-async def test_a_disabled_scenario_stops_receiving_and_a_new_signing_secret_applies_at_once(svc: Cellwright, user: Any, helpers: Any) -> None:
+async def test_a_disabled_scenario_stops_receiving_and_a_new_signing_secret_applies_at_once(
+    svc: Cellwright, user: Any, helpers: Any
+) -> None:
     with helpers.ThreadedServer(create_app(svc, start=False)) as server:
         svc.settings.public_url = server.url
         slack = await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)
@@ -159,10 +226,16 @@ async def test_a_disabled_scenario_stops_receiving_and_a_new_signing_secret_appl
         assert (await sb.deliver(url, message("Ev0MSG0102"))).json()["accepted"] == 0
 
         await svc.enable(user.id, scenario.id)
-        await svc.update_connection(user.id, slack.id, credentials={"signing_secret": "a-rotated-signing-secret"})
-        assert (await sb.deliver(url, message("Ev0MSG0103"))).status_code == 401  # the old secret, refused
+        await svc.update_connection(
+            user.id, slack.id, credentials={"signing_secret": "a-rotated-signing-secret"}
+        )
+        assert (
+            await sb.deliver(url, message("Ev0MSG0103"))
+        ).status_code == 401  # the old secret, refused
         renewed = await sb.deliver(url, message("Ev0MSG0104"), secret="a-rotated-signing-secret")
         assert renewed.status_code == 200 and renewed.json()["accepted"] == 1
-        assert svc.connection_events_url(user.id, slack.id) == url  # same URL: nothing to change in Slack
+        assert (
+            svc.connection_events_url(user.id, slack.id) == url
+        )  # same URL: nothing to change in Slack
         for execution in svc.store.list_executions(user.id):
             await helpers.finished(svc, execution.id)

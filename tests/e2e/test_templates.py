@@ -51,6 +51,16 @@ async def test_a_template_created_with_sandbox_connections_completes_a_test_run(
 
 def test_every_ready_template_is_covered() -> None:
     keys = {t.key for t in READY}
-    assert {"stripe_payment_to_slack", "wordpress_to_slack", "slack_to_monday", "monday_to_wordpress",
-            "gmail_to_monday", "shopify_orders_to_sheets", "mailchimp_subscriber_to_slack", "lead_generation"} <= keys
-    assert keys == {t.key for t in load_templates()}  # nothing is "coming soon": all eight apps are built
+    assert {
+        "stripe_payment_to_slack",
+        "wordpress_to_slack",
+        "slack_to_monday",
+        "monday_to_wordpress",
+        "gmail_to_monday",
+        "shopify_orders_to_sheets",
+        "mailchimp_subscriber_to_slack",
+        "lead_generation",
+    } <= keys
+    assert keys == {
+        t.key for t in load_templates()
+    }  # nothing is "coming soon": all eight apps are built

@@ -54,16 +54,24 @@ def status(svc: Cellwright, user: Any, connection_id: str) -> tuple[str, str | N
 async def monday_fail(**spec: Any) -> None:
     app = default_registry().get("monday")
     sandbox = shared_sandbox(app.key, app.sandbox)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox.invalid") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox.invalid"
+    ) as client:
         (await client.post("/__sandbox__/fail", json=spec)).raise_for_status()
 
 
 async def test_a_revoked_token_marks_the_connection_error_and_a_restored_one_active_again(
-    svc: Cellwright, user: Any, grace_token: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    svc: Cellwright,
+    user: Any,
+    grace_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     ada = await svc.create_connection(user.id, "monday", credentials={}, sandbox=True)
-    grace = await svc.create_connection(user.id, "monday", credentials={"api_token": grace_token}, sandbox=True)
+    grace = await svc.create_connection(
+        user.id, "monday", credentials={"api_token": grace_token}, sandbox=True
+    )
     assert (ada.status, grace.status) == ("active", "active")
     assert grace.name == "monday.com: Grace Hopper (Sandbox Co)"
     health = HealthCheck(svc, every=HOUR, spacing=0)
@@ -85,26 +93,39 @@ async def test_a_revoked_token_marks_the_connection_error_and_a_restored_one_act
     assert status(svc, user, grace.id) == ("active", None)
 
 
-async def test_a_changed_wordpress_password_is_reported_with_wordpress_message(svc: Cellwright, user: Any) -> None:
+async def test_a_changed_wordpress_password_is_reported_with_wordpress_message(
+    svc: Cellwright, user: Any
+) -> None:
     good = await svc.create_connection(user.id, "wordpress", credentials={}, sandbox=True)
     bad = await svc.create_connection(user.id, "wordpress", credentials={}, sandbox=True)
     assert good.status == bad.status == "active" and good.metadata["api_root"] == "wp-json/"
-    wrong = {**svc.store.connection_credentials(bad.id), "application_password": "zzzz yyyy xxxx wwww vvvv uuuu"}
-    svc.store.update_connection(user.id, bad.id, credentials=wrong)  # the site's password was revoked
+    wrong = {
+        **svc.store.connection_credentials(bad.id),
+        "application_password": "zzzz yyyy xxxx wwww vvvv uuuu",
+    }
+    svc.store.update_connection(
+        user.id, bad.id, credentials=wrong
+    )  # the site's password was revoked
 
-    results = {r.connection_id: r for r in await HealthCheck(svc, every=HOUR, spacing=0).run_due(later(2))}
+    results = {
+        r.connection_id: r for r in await HealthCheck(svc, every=HOUR, spacing=0).run_due(later(2))
+    }
     assert results[good.id].outcome == "active"
     assert status(svc, user, good.id) == ("active", None)
     state, message = status(svc, user, bad.id)
     assert state == "error" and message is not None
-    assert message.startswith("WordPress refused the connection's credentials: The provided password is an invalid application password.")
+    assert message.startswith(
+        "WordPress refused the connection's credentials: The provided password is an invalid application password."
+    )
     assert "zzzz" not in message
 
 
 async def test_an_outage_is_not_a_broken_connection(svc: Cellwright, user: Any) -> None:
     connection = await svc.create_connection(user.id, "monday", credentials={}, sandbox=True)
     health = HealthCheck(svc, every=HOUR, spacing=0)
-    await monday_fail(code="INTERNAL_SERVER_ERROR", message="Internal server error", http_status=500)
+    await monday_fail(
+        code="INTERNAL_SERVER_ERROR", message="Internal server error", http_status=500
+    )
     [result] = await health.run_due(later(2))
     assert result.outcome == "unchanged" and "Internal server error" in (result.message or "")
     assert status(svc, user, connection.id) == ("active", None)
@@ -117,7 +138,10 @@ async def test_an_outage_is_not_a_broken_connection(svc: Cellwright, user: Any) 
 async def test_each_connection_is_checked_at_most_once_per_interval_one_at_a_time(
     svc: Cellwright, user: Any, registry: Any
 ) -> None:
-    connections = [await svc.create_connection(user.id, "monday", credentials={}, sandbox=True) for _ in range(3)]
+    connections = [
+        await svc.create_connection(user.id, "monday", credentials={}, sandbox=True)
+        for _ in range(3)
+    ]
     off = await svc.create_connection(user.id, "wordpress", credentials={}, sandbox=True)
     svc.store.set_connection_status(off.id, "disconnected", "Turned off by the user")
     health = HealthCheck(svc, every=HOUR, spacing=0.1)
@@ -125,7 +149,9 @@ async def test_each_connection_is_checked_at_most_once_per_interval_one_at_a_tim
     assert await health.run_due() == []  # just created (and tested): not due
     started = time.monotonic()
     first = await health.run_due(later(2))
-    assert sorted(r.connection_id for r in first) == sorted(c.id for c in connections)  # not the disconnected one
+    assert sorted(r.connection_id for r in first) == sorted(
+        c.id for c in connections
+    )  # not the disconnected one
     assert time.monotonic() - started >= 0.2  # three checks, spaced out
     assert await health.run_due(later(2.5)) == []  # checked 30 minutes ago
     assert len(await health.run_due(later(3))) == 3
@@ -135,10 +161,14 @@ async def test_each_connection_is_checked_at_most_once_per_interval_one_at_a_tim
 async def test_a_connection_edited_during_its_check_keeps_the_new_state(
     svc: Cellwright, user: Any, grace_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    connection = await svc.create_connection(user.id, "monday", credentials={"api_token": grace_token}, sandbox=True)
+    connection = await svc.create_connection(
+        user.id, "monday", credentials={"api_token": grace_token}, sandbox=True
+    )
     stale = svc.store.get_connection(user.id, connection.id)
     monkeypatch.delitem(monday_sandbox.TOKENS, grace_token)
-    svc.store.update_connection(user.id, connection.id, credentials=dict(svc.apps.get("monday").sandbox_credentials))
+    svc.store.update_connection(
+        user.id, connection.id, credentials=dict(svc.apps.get("monday").sandbox_credentials)
+    )
     result = await HealthCheck(svc, every=HOUR, spacing=0).check(stale)
     assert result.outcome == "skipped"
     assert status(svc, user, connection.id) == ("active", None)
@@ -147,9 +177,13 @@ async def test_a_connection_edited_during_its_check_keeps_the_new_state(
 async def test_the_loop_marks_a_broken_connection_by_itself(
     svc: Cellwright, user: Any, grace_token: str, monkeypatch: pytest.MonkeyPatch, helpers: Any
 ) -> None:
-    connection = await svc.create_connection(user.id, "monday", credentials={"api_token": grace_token}, sandbox=True)
+    connection = await svc.create_connection(
+        user.id, "monday", credentials={"api_token": grace_token}, sandbox=True
+    )
     monkeypatch.delitem(monday_sandbox.TOKENS, grace_token)
-    task = asyncio.create_task(HealthCheck(svc, every=timedelta(milliseconds=100), spacing=0).run_forever())
+    task = asyncio.create_task(
+        HealthCheck(svc, every=timedelta(milliseconds=100), spacing=0).run_forever()
+    )
     try:
         await helpers.wait_for(lambda: status(svc, user, connection.id)[0] == "error", timeout=5)
     finally:

@@ -37,9 +37,19 @@ cells:
 async def served(make_settings: Any, registry: Any, helpers: Any) -> AsyncIterator[Cellwright]:
     """A started service behind a real HTTP server on loopback, in this event loop."""
     port = helpers.free_port()
-    svc = Cellwright(make_settings(public_url=f"http://127.0.0.1:{port}", max_hops=3), apps=registry)
+    svc = Cellwright(
+        make_settings(public_url=f"http://127.0.0.1:{port}", max_hops=3), apps=registry
+    )
     await svc.start(scheduler=False)
-    server = uvicorn.Server(uvicorn.Config(create_app(svc, start=False), host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(svc, start=False),
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_level="warning",
+        )
+    )
     task = asyncio.create_task(server.serve())
     await helpers.wait_for(lambda: server.started, timeout=30)
     try:
@@ -51,13 +61,19 @@ async def served(make_settings: Any, registry: Any, helpers: Any) -> AsyncIterat
         svc.close()
 
 
-async def test_a_scenario_calling_its_own_webhook_stops_at_the_hop_limit(served: Cellwright, helpers: Any) -> None:
+async def test_a_scenario_calling_its_own_webhook_stops_at_the_hop_limit(
+    served: Cellwright, helpers: Any
+) -> None:
     svc = served
     user = svc.store.create_user("ada@example.com")
-    scenario = svc.import_scenario(user.id, documents.loads(SELF_CALL.replace("URL", "http://placeholder.invalid/")))
+    scenario = svc.import_scenario(
+        user.id, documents.loads(SELF_CALL.replace("URL", "http://placeholder.invalid/"))
+    )
     url = svc.webhook_url(scenario)
     assert url is not None
-    svc.import_scenario(user.id, documents.loads(SELF_CALL.replace("URL", url)), scenario_id=scenario.id)
+    svc.import_scenario(
+        user.id, documents.loads(SELF_CALL.replace("URL", url)), scenario_id=scenario.id
+    )
     await svc.publish(user.id, scenario.id)
     await svc.enable(user.id, scenario.id)
 
@@ -82,27 +98,40 @@ async def test_a_scenario_calling_its_own_webhook_stops_at_the_hop_limit(served:
 
 
 def test_a_508_answer_is_not_retried() -> None:
-    assert not UpstreamError("http: HTTP 508", status=508).retryable  # calling again repeats the loop
+    assert not UpstreamError(
+        "http: HTTP 508", status=508
+    ).retryable  # calling again repeats the loop
     assert UpstreamError("http: HTTP 503", status=503).retryable
 
 
-async def test_ingress_refuses_a_delivery_over_the_limit_and_stores_the_count(svc: Cellwright, user: Any) -> None:
-    doc = documents.loads("name: Hooked\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n")
+async def test_ingress_refuses_a_delivery_over_the_limit_and_stores_the_count(
+    svc: Cellwright, user: Any
+) -> None:
+    doc = documents.loads(
+        "name: Hooked\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n"
+    )
     scenario = svc.import_scenario(user.id, doc)
     await svc.publish(user.id, scenario.id)
     await svc.enable(user.id, scenario.id)
     limit = svc.settings.max_hops
 
     def delivery(hops: str | None) -> IncomingRequest:
-        headers = {"content-type": "application/json"} | ({"x-cellwright-hops": hops} if hops is not None else {})
-        return IncomingRequest(method="POST", headers=headers, query={}, body=b"{}", path="/hooks/x")
+        headers = {"content-type": "application/json"} | (
+            {"x-cellwright-hops": hops} if hops is not None else {}
+        )
+        return IncomingRequest(
+            method="POST", headers=headers, query={}, body=b"{}", path="/hooks/x"
+        )
 
     answer = await svc.receive_webhook(scenario.webhook_token, delivery(str(limit)))
     assert answer.status == 202
     assert svc.store.get_execution(user.id, answer.body["execution_id"]).hops == limit
     refused = await svc.receive_webhook(scenario.webhook_token, delivery(str(limit + 1)))
     assert refused.status == 508 and refused.body["error"] == "loop_detected"
-    assert "CELLWRIGHT_MAX_HOPS" in refused.body["message"] and "No run was started" in refused.body["message"]
+    assert (
+        "CELLWRIGHT_MAX_HOPS" in refused.body["message"]
+        and "No run was started" in refused.body["message"]
+    )
     assert svc.store.count_executions(user.id) == 1
     for odd in (None, "", "x", "-3", "99999999999"):  # not a count we sent: a call from outside
         answer = await svc.receive_webhook(scenario.webhook_token, delivery(odd))

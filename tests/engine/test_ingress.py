@@ -46,7 +46,9 @@ def challenge(request: IncomingRequest) -> tuple[int, Any, dict[str, str]] | Non
     return (200, {"echo": body["check"]}, {"X-Relay": "1"}) if "check" in body else None
 
 
-async def parse(request: IncomingRequest, inputs: KindInput, state: Mapping[str, Any]) -> WebhookReply:
+async def parse(
+    request: IncomingRequest, inputs: KindInput, state: Mapping[str, Any]
+) -> WebhookReply:
     body = request.json()
     if body.get("broken"):
         raise InvalidInputError("This trigger cannot read that.")
@@ -60,12 +62,29 @@ RELAY = App(
     category="Testing",
     auth=ApiKeyAuth(),
     triggers=(
-        InstantTrigger(key="event", name="Event", description="An event of the relay account.", input=KindInput,
-                       output=AnyOutput, sample={"kind": "ping"}, parse=parse, dedupe_key="id"),
-        InstantTrigger(key="anything", name="Anything", description="Every event, no id (Idempotency-Key dedupes).",
-                       input=KindInput, output=AnyOutput, sample={"kind": "ping"}, parse=parse),
+        InstantTrigger(
+            key="event",
+            name="Event",
+            description="An event of the relay account.",
+            input=KindInput,
+            output=AnyOutput,
+            sample={"kind": "ping"},
+            parse=parse,
+            dedupe_key="id",
+        ),
+        InstantTrigger(
+            key="anything",
+            name="Anything",
+            description="Every event, no id (Idempotency-Key dedupes).",
+            input=KindInput,
+            output=AnyOutput,
+            sample={"kind": "ping"},
+            parse=parse,
+        ),
     ),
-    connection_webhook=ConnectionWebhook(verify=verify, challenge=challenge, label="Relay URL", instructions="Paste it at the relay."),
+    connection_webhook=ConnectionWebhook(
+        verify=verify, challenge=challenge, label="Relay URL", instructions="Paste it at the relay."
+    ),
 )
 
 
@@ -84,7 +103,12 @@ def relay_doc(connection_id: str, kind: str = "ping", operation: str = "event") 
 
 
 def post(body: Any, key: str = "relay-key", **headers: str) -> IncomingRequest:
-    return IncomingRequest(method="POST", headers={"x-relay-key": key, **headers}, query={}, body=json.dumps(body).encode())
+    return IncomingRequest(
+        method="POST",
+        headers={"x-relay-key": key, **headers},
+        query={},
+        body=json.dumps(body).encode(),
+    )
 
 
 async def connected(svc: Cellwright, user: Any) -> tuple[Any, str]:
@@ -94,22 +118,41 @@ async def connected(svc: Cellwright, user: Any) -> tuple[Any, str]:
     return connection, url.rsplit("/", 1)[1]
 
 
-async def test_verify_once_answer_the_check_then_fan_out(svc: Cellwright, user: Any, helpers: Any) -> None:
+async def test_verify_once_answer_the_check_then_fan_out(
+    svc: Cellwright, user: Any, helpers: Any
+) -> None:
     connection, token = await connected(svc, user)
     check = await svc.receive_connection_webhook("relay", token, post({"check": "x1"}))
     assert (check.status, check.body, check.headers) == (200, {"echo": "x1"}, {"X-Relay": "1"})
-    refused = await svc.receive_connection_webhook("relay", token, post({"check": "x1"}, key="wrong"))
+    refused = await svc.receive_connection_webhook(
+        "relay", token, post({"check": "x1"}, key="wrong")
+    )
     assert (refused.status, refused.body["error"]) == (401, "webhook_unverified")
 
-    pings = await svc.enable(user.id, svc.import_scenario(user.id, relay_doc(connection.id, "ping")).id)
-    pongs = await svc.enable(user.id, svc.import_scenario(user.id, relay_doc(connection.id, "pong")).id)
-    events = {"events": [{"kind": "ping", "id": "e1"}, {"kind": "pong", "id": "e2"}, {"kind": "ping", "id": "e3"}]}
+    pings = await svc.enable(
+        user.id, svc.import_scenario(user.id, relay_doc(connection.id, "ping")).id
+    )
+    pongs = await svc.enable(
+        user.id, svc.import_scenario(user.id, relay_doc(connection.id, "pong")).id
+    )
+    events = {
+        "events": [
+            {"kind": "ping", "id": "e1"},
+            {"kind": "pong", "id": "e2"},
+            {"kind": "ping", "id": "e3"},
+        ]
+    }
     answer = await svc.receive_connection_webhook("relay", token, post(events))
     assert answer.status == 200 and answer.body["accepted"] == 3
-    by_scenario = {s.id: sorted(e.trigger["id"] for e in svc.store.list_executions(user.id, scenario_id=s.id)) for s in (pings, pongs)}
+    by_scenario = {
+        s.id: sorted(e.trigger["id"] for e in svc.store.list_executions(user.id, scenario_id=s.id))
+        for s in (pings, pongs)
+    }
     assert by_scenario == {pings.id: ["e1", "e3"], pongs.id: ["e2"]}
     again = await svc.receive_connection_webhook("relay", token, post(events))
-    assert sorted(again.body["execution_ids"]) == sorted(answer.body["execution_ids"])  # same ids: deduplicated
+    assert sorted(again.body["execution_ids"]) == sorted(
+        answer.body["execution_ids"]
+    )  # same ids: deduplicated
     assert svc.store.count_executions(user.id) == 3
     for execution_id in answer.body["execution_ids"]:
         assert (await helpers.finished(svc, execution_id))["status"] == "completed"
@@ -117,11 +160,19 @@ async def test_verify_once_answer_the_check_then_fan_out(svc: Cellwright, user: 
 
 async def test_without_an_event_id_the_idempotency_key_dedupes(svc: Cellwright, user: Any) -> None:
     connection, token = await connected(svc, user)
-    await svc.enable(user.id, svc.import_scenario(user.id, relay_doc(connection.id, operation="anything")).id)
+    await svc.enable(
+        user.id, svc.import_scenario(user.id, relay_doc(connection.id, operation="anything")).id
+    )
     events = {"events": [{"kind": "ping"}, {"kind": "ping"}]}
-    first = await svc.receive_connection_webhook("relay", token, post(events, **{"idempotency-key": "d-1"}))
-    again = await svc.receive_connection_webhook("relay", token, post(events, **{"idempotency-key": "d-1"}))
-    assert first.body["accepted"] == 2 and again.body["execution_ids"] == first.body["execution_ids"]
+    first = await svc.receive_connection_webhook(
+        "relay", token, post(events, **{"idempotency-key": "d-1"})
+    )
+    again = await svc.receive_connection_webhook(
+        "relay", token, post(events, **{"idempotency-key": "d-1"})
+    )
+    assert (
+        first.body["accepted"] == 2 and again.body["execution_ids"] == first.body["execution_ids"]
+    )
     assert {e.idempotency_key for e in svc.store.list_executions(user.id)} == {"d-1:0", "d-1:1"}
 
 
@@ -129,17 +180,31 @@ async def test_urls_that_lead_nowhere(svc: Cellwright, user: Any) -> None:
     connection, token = await connected(svc, user)
     slack = await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)
     slack_url = svc.connection_events_url(user.id, slack.id) or ""
-    for app_key, which in (("slack", token), ("probe", token), ("nope", token), ("relay", "no-such-token"), ("relay", slack_url.rsplit("/", 1)[1])):
+    for app_key, which in (
+        ("slack", token),
+        ("probe", token),
+        ("nope", token),
+        ("relay", "no-such-token"),
+        ("relay", slack_url.rsplit("/", 1)[1]),
+    ):
         missing = await svc.receive_connection_webhook(app_key, which, post({}))
         assert (missing.status, missing.body["error"]) == (404, "not_found"), (app_key, which)
-    get = await svc.receive_connection_webhook("relay", token, IncomingRequest(method="GET", headers={}, query={}, body=b""))
+    get = await svc.receive_connection_webhook(
+        "relay", token, IncomingRequest(method="GET", headers={}, query={}, body=b"")
+    )
     assert (get.status, get.headers) == (405, {"Allow": "POST"})
     assert svc.connection_events_url(user.id, "no-such-connection") is None
-    probe_connection = await svc.create_connection(user.id, "keyed", credentials={"api_key": "good"}, name="Keyed")
-    assert svc.connection_events_url(user.id, probe_connection.id) is None  # one URL per scenario for this app
+    probe_connection = await svc.create_connection(
+        user.id, "keyed", credentials={"api_key": "good"}, name="Keyed"
+    )
+    assert (
+        svc.connection_events_url(user.id, probe_connection.id) is None
+    )  # one URL per scenario for this app
 
 
-async def test_one_broken_scenario_does_not_stop_the_others(svc: Cellwright, user: Any, caplog: pytest.LogCaptureFixture) -> None:
+async def test_one_broken_scenario_does_not_stop_the_others(
+    svc: Cellwright, user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     connection, token = await connected(svc, user)
     good = await svc.enable(user.id, svc.import_scenario(user.id, relay_doc(connection.id)).id)
     # stored around the checks (an app changed since it was published): inputs its trigger refuses
@@ -150,7 +215,9 @@ async def test_one_broken_scenario_does_not_stop_the_others(svc: Cellwright, use
     svc.store.set_scenario_status(user.id, broken.id, "active")
     svc.ingress.forget()
     with caplog.at_level(logging.WARNING, logger="cellwright.ingress"):
-        answer = await svc.receive_connection_webhook("relay", token, post({"events": [{"kind": "ping", "id": "e1"}]}))
+        answer = await svc.receive_connection_webhook(
+            "relay", token, post({"events": [{"kind": "ping", "id": "e1"}]})
+        )
     assert answer.status == 200 and answer.body["accepted"] == 1
     assert [e.scenario_id for e in svc.store.list_executions(user.id)] == [good.id]
     assert f"scenario {broken.id} cannot take relay events" in caplog.text
@@ -160,20 +227,28 @@ async def test_one_broken_scenario_does_not_stop_the_others(svc: Cellwright, use
     assert f"scenario {good.id} could not read a relay delivery" in caplog.text
 
 
-async def test_listeners_are_cached_until_a_change_through_the_service(svc: Cellwright, user: Any) -> None:
+async def test_listeners_are_cached_until_a_change_through_the_service(
+    svc: Cellwright, user: Any
+) -> None:
     connection, token = await connected(svc, user)
     scenario = svc.import_scenario(user.id, relay_doc(connection.id))
     ping = post({"events": [{"kind": "ping", "id": "e1"}]})
     assert (await svc.receive_connection_webhook("relay", token, ping)).body["accepted"] == 0
     svc.store.publish_scenario(user.id, scenario.id)  # another process (a CLI next to the server)
     svc.store.set_scenario_status(user.id, scenario.id, "active")
-    assert (await svc.receive_connection_webhook("relay", token, ping)).body["accepted"] == 0  # cached for a moment
+    assert (await svc.receive_connection_webhook("relay", token, ping)).body[
+        "accepted"
+    ] == 0  # cached for a moment
     svc.ingress.forget()  # what save/publish/enable/disable do in this process
     assert (await svc.receive_connection_webhook("relay", token, ping)).body["accepted"] == 1
 
 
-async def test_concurrent_deliveries_to_an_expired_url_share_one_lookup(svc: Cellwright, user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = documents.loads("name: Hooked\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n")
+async def test_concurrent_deliveries_to_an_expired_url_share_one_lookup(
+    svc: Cellwright, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = documents.loads(
+        "name: Hooked\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n"
+    )
     scenario = svc.import_scenario(user.id, doc)
     await svc.enable(user.id, scenario.id)
     token = svc.store.get_scenario_any(scenario.id).webhook_token
@@ -199,5 +274,14 @@ async def test_concurrent_deliveries_to_an_expired_url_share_one_lookup(svc: Cel
     assert first[0].cancelled()
     assert looked_up == [token, token]  # 20 concurrent deliveries, one lookup; one after the change
     assert {t[0].id for t in targets if t is not None} == {scenario.id} and None not in targets
-    answer = await svc.receive_webhook(token, IncomingRequest(method="POST", headers={"content-type": "application/json"}, query={}, body=b"{}", path="/hooks/x"))
+    answer = await svc.receive_webhook(
+        token,
+        IncomingRequest(
+            method="POST",
+            headers={"content-type": "application/json"},
+            query={},
+            body=b"{}",
+            path="/hooks/x",
+        ),
+    )
     assert answer.status == 202 and looked_up == [token, token]  # cached now

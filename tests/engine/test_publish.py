@@ -35,7 +35,9 @@ def hooked_doc(response: str = "async", value: str = "one") -> Any:
     return documents.loads(HOOKED.replace("RESPONSE", response).replace("VALUE", value))
 
 
-async def fire(anon: httpx.AsyncClient, svc: Cellwright, scenario: Any, helpers: Any) -> dict[str, Any]:
+async def fire(
+    anon: httpx.AsyncClient, svc: Cellwright, scenario: Any, helpers: Any
+) -> dict[str, Any]:
     """What the scenario's trigger runs: a webhook delivery, then the finished execution."""
     answer = await anon.post(f"/hooks/{scenario.webhook_token}", json={"n": 1})
     assert answer.status_code == 202, answer.text
@@ -46,7 +48,9 @@ def ran(execution: dict[str, Any]) -> tuple[int, Any]:
     return execution["scenario_version"], execution["cells"][-1]["output"]["value"]
 
 
-async def test_a_saved_draft_does_not_run_until_published(svc: Cellwright, user: Any, anon: httpx.AsyncClient, helpers: Any) -> None:
+async def test_a_saved_draft_does_not_run_until_published(
+    svc: Cellwright, user: Any, anon: httpx.AsyncClient, helpers: Any
+) -> None:
     scenario = svc.import_scenario(user.id, webhook_doc("first"))
     assert scenario.live_version is None
     enabled = await svc.enable(user.id, scenario.id)
@@ -55,9 +59,14 @@ async def test_a_saved_draft_does_not_run_until_published(svc: Cellwright, user:
 
     saved = svc.import_scenario(user.id, webhook_doc("second"), scenario_id=scenario.id)
     assert (saved.version, saved.live_version, saved.status) == (2, 1, "active")
-    assert ran(await fire(anon, svc, scenario, helpers)) == (1, "first")  # the live version still runs
+    assert ran(await fire(anon, svc, scenario, helpers)) == (
+        1,
+        "first",
+    )  # the live version still runs
     # a test run and "rerun on the latest version" use the saved draft, published or not
-    tested = await svc.run_now(user.id, scenario.id, {"method": "POST", "headers": {}, "query": {}, "body": {}})
+    tested = await svc.run_now(
+        user.id, scenario.id, {"method": "POST", "headers": {}, "query": {}, "body": {}}
+    )
     assert ran(tested) == (2, "second")
     earlier = await fire(anon, svc, scenario, helpers)
     rerun = await svc.rerun(user.id, earlier["id"], from_start=True, latest=True)
@@ -71,11 +80,17 @@ async def test_a_saved_draft_does_not_run_until_published(svc: Cellwright, user:
     rolled_back = await svc.publish(user.id, scenario.id, version=1)
     assert rolled_back.live_version == 1
     assert ran(await fire(anon, svc, scenario, helpers)) == (1, "first")
-    audit = [(e.action, (e.details or {}).get("version")) for e in reversed(svc.store.audit_entries(user.id)) if e.action == "scenario.publish"]
+    audit = [
+        (e.action, (e.details or {}).get("version"))
+        for e in reversed(svc.store.audit_entries(user.id))
+        if e.action == "scenario.publish"
+    ]
     assert audit == [("scenario.publish", 1), ("scenario.publish", 2), ("scenario.publish", 1)]
 
 
-async def test_publishing_a_changed_instant_trigger_replaces_its_subscription(svc: Cellwright, user: Any, probe: Any) -> None:
+async def test_publishing_a_changed_instant_trigger_replaces_its_subscription(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
     scenario = svc.import_scenario(user.id, hooked_doc("async"))
     await svc.enable(user.id, scenario.id)
     url = svc.webhook_url(scenario)
@@ -103,7 +118,9 @@ async def test_publishing_a_changed_instant_trigger_replaces_its_subscription(sv
     assert svc.store.webhook_subscriptions(scenario.id) == []
 
 
-async def test_publishing_a_paused_scenario_arms_nothing_until_enabled(svc: Cellwright, user: Any, probe: Any) -> None:
+async def test_publishing_a_paused_scenario_arms_nothing_until_enabled(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
     scenario = svc.import_scenario(user.id, hooked_doc("async"))
     svc.import_scenario(user.id, hooked_doc("sync"), scenario_id=scenario.id)
     published = await svc.publish(user.id, scenario.id, version=1)
@@ -114,7 +131,9 @@ async def test_publishing_a_paused_scenario_arms_nothing_until_enabled(svc: Cell
     assert len(probe.subscribed) == 1
 
 
-async def test_enable_publishes_the_latest_version_when_nothing_is_live(svc: Cellwright, user: Any) -> None:
+async def test_enable_publishes_the_latest_version_when_nothing_is_live(
+    svc: Cellwright, user: Any
+) -> None:
     scenario = svc.import_scenario(user.id, webhook_doc("first"))
     svc.import_scenario(user.id, webhook_doc("second"), scenario_id=scenario.id)
     enabled = await svc.enable(user.id, scenario.id)
@@ -127,12 +146,17 @@ async def test_enable_publishes_the_latest_version_when_nothing_is_live(svc: Cel
     assert (again.version, again.live_version) == (3, 2)  # turning it back on is not publishing
 
 
-async def test_a_trigger_that_cannot_be_rearmed_pauses_the_scenario(svc: Cellwright, user: Any, probe: Any) -> None:
+async def test_a_trigger_that_cannot_be_rearmed_pauses_the_scenario(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
     scenario = svc.import_scenario(user.id, hooked_doc("async"))
     await svc.enable(user.id, scenario.id)
     svc.import_scenario(user.id, hooked_doc("sync"), scenario_id=scenario.id)
     probe.fail("subscribe", UpstreamError("the vendor is down", status=503))
-    with pytest.raises(ConfigurationError, match="Version 2 is live, but its trigger could not be set up, so the scenario was paused: the vendor is down"):
+    with pytest.raises(
+        ConfigurationError,
+        match="Version 2 is live, but its trigger could not be set up, so the scenario was paused: the vendor is down",
+    ):
         await svc.publish(user.id, scenario.id)
     now = svc.scenario(user.id, scenario.id)
     assert (now.status, now.live_version) == ("paused", 2)
@@ -153,35 +177,54 @@ async def test_publish_refuses_missing_versions_and_other_users(svc: Cellwright,
     assert svc.scenario(user.id, scenario.id).live_version is None
 
 
-async def test_a_connection_the_live_version_uses_cannot_be_deleted(svc: Cellwright, user: Any) -> None:
-    connection = await svc.create_connection(user.id, "keyed", credentials={"api_key": "good-1"}, sandbox=True)
+async def test_a_connection_the_live_version_uses_cannot_be_deleted(
+    svc: Cellwright, user: Any
+) -> None:
+    connection = await svc.create_connection(
+        user.id, "keyed", credentials={"api_key": "good-1"}, sandbox=True
+    )
     uses = documents.loads(
         "name: Uses a connection\ncells:\n  - {id: s, kind: trigger, app: manual, operation: run_manually}\n"
         f"  - {{id: who, kind: action, app: keyed, operation: whoami, connection: {connection.id}}}\n"
     )
     scenario = svc.import_scenario(user.id, uses)
     await svc.enable(user.id, scenario.id)
-    svc.import_scenario(user.id, webhook_doc("no connection"), scenario_id=scenario.id)  # a draft without it
+    svc.import_scenario(
+        user.id, webhook_doc("no connection"), scenario_id=scenario.id
+    )  # a draft without it
     with pytest.raises(Conflict, match="used by the enabled scenario"):
         svc.delete_connection(user.id, connection.id)
     await svc.publish(user.id, scenario.id)
     svc.delete_connection(user.id, connection.id)
 
 
-async def test_a_version_with_gaps_cannot_go_live(svc: Cellwright, user: Any, anon: httpx.AsyncClient, helpers: Any) -> None:
+async def test_a_version_with_gaps_cannot_go_live(
+    svc: Cellwright, user: Any, anon: httpx.AsyncClient, helpers: Any
+) -> None:
     """A draft may be saved half-done; publishing (and enabling, which publishes) lists what is missing."""
     from connectors.sdk import InvalidInputError
 
-    text = "name: Shout\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n" \
-           "  - {id: up, kind: transformer, app: formatter, operation: text, name: Shout it, inputs: {transform: upper%s}}\n"
-    scenario = svc.import_scenario(user.id, documents.loads(text % ""))  # saving a draft with a gap is fine
+    text = (
+        "name: Shout\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n"
+        "  - {id: up, kind: transformer, app: formatter, operation: text, name: Shout it, inputs: {transform: upper%s}}\n"
+    )
+    scenario = svc.import_scenario(
+        user.id, documents.loads(text % "")
+    )  # saving a draft with a gap is fine
     for attempt in (svc.publish, svc.enable):
-        with pytest.raises(InvalidInputError, match="Version 1 cannot go live yet: Cell 'Shout it': fill in 'value'") as info:
+        with pytest.raises(
+            InvalidInputError,
+            match="Version 1 cannot go live yet: Cell 'Shout it': fill in 'value'",
+        ) as info:
             await attempt(user.id, scenario.id)
         assert info.value.details["errors"][0]["field"] == "value"
     again = svc.scenario(user.id, scenario.id)
     assert (again.live_version, again.status) == (None, "draft")  # nothing changed
-    fixed = svc.import_scenario(user.id, documents.loads(text % ", value: '{{ trigger.body.n }} done'"), scenario_id=scenario.id)
+    fixed = svc.import_scenario(
+        user.id,
+        documents.loads(text % ", value: '{{ trigger.body.n }} done'"),
+        scenario_id=scenario.id,
+    )
     assert (await svc.enable(user.id, fixed.id)).live_version == 2
     answer = await anon.post(f"/hooks/{fixed.webhook_token}", json={"n": 1})
     done = await helpers.finished(svc, answer.json()["execution_id"])

@@ -32,10 +32,19 @@ def three(svc: Cellwright, user: Any) -> Any:
     return svc.import_scenario(user.id, documents.loads(THREE))
 
 
-async def run_recorded(svc: Cellwright, scenario: Any, recorded: dict[str, Any], trigger: dict[str, Any]) -> dict[str, Any]:
-    execution, _ = svc.store.create_execution(scenario_id=scenario.id, scenario_version=scenario.version, user_id=scenario.user_id, trigger=trigger)
+async def run_recorded(
+    svc: Cellwright, scenario: Any, recorded: dict[str, Any], trigger: dict[str, Any]
+) -> dict[str, Any]:
+    execution, _ = svc.store.create_execution(
+        scenario_id=scenario.id,
+        scenario_version=scenario.version,
+        user_id=scenario.user_id,
+        trigger=trigger,
+    )
     for cell_id, output in recorded.items():
-        svc.store.record_node_result(execution.id, cell_id=cell_id, status="completed", output=output)
+        svc.store.record_node_result(
+            execution.id, cell_id=cell_id, status="completed", output=output
+        )
     svc.executor.submit(execution.id)
     outcome = await svc.executor.wait(execution.id, 5)
     assert outcome is not None
@@ -43,7 +52,9 @@ async def run_recorded(svc: Cellwright, scenario: Any, recorded: dict[str, Any],
 
 
 async def test_recorded_cells_are_not_run_again(svc: Cellwright, three: Any, probe: Any) -> None:
-    result = await run_recorded(svc, three, {"start": {"n": 5}, "a": {"value": 5, "calls": 41}}, {"n": 5})
+    result = await run_recorded(
+        svc, three, {"start": {"n": 5}, "a": {"value": 5, "calls": 41}}, {"n": 5}
+    )
     assert result["status"] == "completed"
     assert probe.calls == {"b": 1, "c": 1, "d": 1}
     b = next(c for c in result["cells"] if c["cell_id"] == "b")
@@ -52,13 +63,20 @@ async def test_recorded_cells_are_not_run_again(svc: Cellwright, three: Any, pro
 
 
 async def test_recorded_router_decisions_are_kept(svc: Cellwright, three: Any, probe: Any) -> None:
-    recorded = {"start": {"n": 5}, "a": {"value": 5, "calls": 1}, "b": {"value": 1, "calls": 1}, "route": {"branches": [], "evaluations": {}}}
+    recorded = {
+        "start": {"n": 5},
+        "a": {"value": 5, "calls": 1},
+        "b": {"value": 1, "calls": 1},
+        "route": {"branches": [], "evaluations": {}},
+    }
     result = await run_recorded(svc, three, recorded, {"n": 5})
     assert result["status"] == "completed"
     assert probe.calls == {"d": 1}  # the recorded router took no branch
 
 
-async def test_a_failed_cell_continued_past_is_not_run_again_on_retry(svc: Cellwright, user: Any, probe: Any) -> None:
+async def test_a_failed_cell_continued_past_is_not_run_again_on_retry(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
     probe.fail("optional", UpstreamError("no", status=400))
     probe.fail("needed", NetworkError("blip"))
     text = "name: C\ncells:\n  - {id: s, kind: trigger, app: manual, operation: run_manually}\n  - {id: optional, kind: action, app: probe, operation: count, on_error: continue}\n  - {id: needed, kind: action, app: probe, operation: count}\n"
@@ -83,7 +101,9 @@ async def rerun(svc: Cellwright, user: Any, execution_id: str, **options: Any) -
     return svc.execution(user.id, new.id)
 
 
-async def test_rerun_starts_at_the_failed_cell_by_default(svc: Cellwright, user: Any, three: Any, probe: Any) -> None:
+async def test_rerun_starts_at_the_failed_cell_by_default(
+    svc: Cellwright, user: Any, three: Any, probe: Any
+) -> None:
     original = await failed_run(svc, user, three, probe)
     again = await rerun(svc, user, original["id"])
     assert again["status"] == "completed"
@@ -91,7 +111,10 @@ async def test_rerun_starts_at_the_failed_cell_by_default(svc: Cellwright, user:
     assert probe.calls == {"a": 1, "b": 2, "c": 1, "d": 1}
     copied = {c["cell_id"]: c for c in again["cells"]}
     recorded = {c["cell_id"]: c for c in original["cells"]}
-    assert copied["a"]["output"] == recorded["a"]["output"] and copied["a"]["start_time"] == recorded["a"]["start_time"]
+    assert (
+        copied["a"]["output"] == recorded["a"]["output"]
+        and copied["a"]["start_time"] == recorded["a"]["start_time"]
+    )
     assert copied["start"]["output"] == {"n": 1}
     assert again["trigger"] == original["trigger"]
 
@@ -105,14 +128,18 @@ async def test_rerun_from_a_chosen_cell(svc: Cellwright, user: Any, three: Any, 
     assert [c["cell_id"] for c in again["cells"]] == ["start", "a", "b", "route", "c", "d"]
 
 
-async def test_rerun_from_start_runs_everything(svc: Cellwright, user: Any, three: Any, probe: Any) -> None:
+async def test_rerun_from_start_runs_everything(
+    svc: Cellwright, user: Any, three: Any, probe: Any
+) -> None:
     original = await failed_run(svc, user, three, probe)
     again = await rerun(svc, user, original["id"], from_start=True)
     assert again["status"] == "completed" and again["resume_from"] is None
     assert probe.calls == {"a": 2, "b": 2, "c": 1, "d": 1}
 
 
-async def test_rerun_refuses_what_it_cannot_do(svc: Cellwright, user: Any, three: Any, probe: Any, helpers: Any) -> None:
+async def test_rerun_refuses_what_it_cannot_do(
+    svc: Cellwright, user: Any, three: Any, probe: Any, helpers: Any
+) -> None:
     original = await failed_run(svc, user, three, probe)
     with pytest.raises(NotFound, match="has no cell 'ghost'. Cells: start, a, b, route, c, d"):
         await svc.rerun(user.id, original["id"], from_cell="ghost")

@@ -29,7 +29,7 @@ TEN_CHECKS = "{% for i in range(160) %}{% endfor %}ok"
 
 
 def shape(cell_id: str, fields: dict[str, str]) -> str:
-    listed = ", ".join(f"{key}: \"{value}\"" for key, value in fields.items())
+    listed = ", ".join(f'{key}: "{value}"' for key, value in fields.items())
     return f"  - {{id: {cell_id}, kind: transformer, app: formatter, operation: set_fields, inputs: {{fields: {{{listed}}}}}}}\n"
 
 
@@ -44,9 +44,13 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("fake_clock")
-async def test_forty_heavy_fields_stop_at_the_cells_budget(make_settings: Callable[..., Settings], registry: Registry, helpers: Any) -> None:
+async def test_forty_heavy_fields_stop_at_the_cells_budget(
+    make_settings: Callable[..., Settings], registry: Registry, helpers: Any
+) -> None:
     async with running_service(make_settings(mapping_cell_seconds=2.0), registry) as svc:
-        scenario = save(svc, svc.local_user(), shape("heavy", {f"f{i}": TEN_CHECKS for i in range(40)}))
+        scenario = save(
+            svc, svc.local_user(), shape("heavy", {f"f{i}": TEN_CHECKS for i in range(40)})
+        )
         execution, _ = await svc.trigger(scenario, {})
         result = await helpers.finished(svc, execution.id)
     assert result["status"] == "failed"
@@ -60,7 +64,9 @@ async def test_forty_heavy_fields_stop_at_the_cells_budget(make_settings: Callab
 
 
 @pytest.mark.usefixtures("fake_clock")
-async def test_heavy_cells_stop_at_the_runs_budget(make_settings: Callable[..., Settings], registry: Registry, helpers: Any) -> None:
+async def test_heavy_cells_stop_at_the_runs_budget(
+    make_settings: Callable[..., Settings], registry: Registry, helpers: Any
+) -> None:
     async with running_service(make_settings(mapping_run_seconds=2.5), registry) as svc:
         cells = "".join(shape(f"c{n}", {"a": TEN_CHECKS, "b": TEN_CHECKS}) for n in range(4))
         scenario = save(svc, svc.local_user(), cells)
@@ -68,7 +74,10 @@ async def test_heavy_cells_stop_at_the_runs_budget(make_settings: Callable[..., 
         result = await helpers.finished(svc, execution.id)
     assert result["status"] == "failed"
     assert [(c["cell_id"], c["status"]) for c in result["cells"]] == [
-        ("start", "completed"), ("c0", "completed"), ("c1", "completed"), ("c2", "failed"),
+        ("start", "completed"),
+        ("c0", "completed"),
+        ("c1", "completed"),
+        ("c2", "failed"),
     ]
     assert result["error"]["message"] == (
         f"Cell 'c2', field 'fields.a': {TEN_CHECKS} — the mappings of this run used more"
@@ -77,9 +86,13 @@ async def test_heavy_cells_stop_at_the_runs_budget(make_settings: Callable[..., 
     )
 
 
-async def test_healthz_answers_while_a_heavy_cell_renders(svc: Cellwright, user: Any, client: httpx.AsyncClient) -> None:
+async def test_healthz_answers_while_a_heavy_cell_renders(
+    svc: Cellwright, user: Any, client: httpx.AsyncClient
+) -> None:
     heavy = "{% for i in range(90000) %}{{ i % 7 }}{% endfor %}"
-    doc = documents.loads(f"name: Heavy\ncells:\n{MANUAL}{shape('heavy', {f'f{i}': heavy for i in range(3)})}")
+    doc = documents.loads(
+        f"name: Heavy\ncells:\n{MANUAL}{shape('heavy', {f'f{i}': heavy for i in range(3)})}"
+    )
     task = asyncio.ensure_future(svc.run_cell(user.id, doc, "heavy", {"trigger": {}, "steps": {}}))
     answer = await client.get("/healthz")
     assert answer.status_code == 200

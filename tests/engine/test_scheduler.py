@@ -40,7 +40,9 @@ def executions(svc: Cellwright, user: Any, scenario_id: str) -> list[Any]:
     return list(reversed(svc.store.list_executions(user.id, scenario_id=scenario_id, limit=500)))
 
 
-async def test_a_schedule_plans_on_its_first_tick_then_fires_once_when_due(svc: Cellwright, user: Any, helpers: Any) -> None:
+async def test_a_schedule_plans_on_its_first_tick_then_fires_once_when_due(
+    svc: Cellwright, user: Any, helpers: Any
+) -> None:
     scenario = await enabled(svc, user, schedule_doc("{mode: interval, interval_minutes: 5}"))
     scheduler = Scheduler(svc)
     assert await scheduler.run_due(T0) == 0  # planned, not fired
@@ -54,7 +56,9 @@ async def test_a_schedule_plans_on_its_first_tick_then_fires_once_when_due(svc: 
     [fired] = executions(svc, user, scenario.id)
     assert fired.idempotency_key == f"schedule:{due.isoformat()}"
     assert fired.trigger == {"scheduled_for": due.isoformat(), "timezone": "UTC"}
-    assert svc.store.get_trigger_state(scenario.id, "tick").next_poll_at == due + timedelta(minutes=5)
+    assert svc.store.get_trigger_state(scenario.id, "tick").next_poll_at == due + timedelta(
+        minutes=5
+    )
     result = await helpers.finished(svc, fired.id)
     assert result["status"] == "completed"
 
@@ -78,7 +82,9 @@ async def test_a_missed_backlog_fires_once(svc: Cellwright, user: Any) -> None:
 
 
 async def test_cron_fires_in_its_time_zone(svc: Cellwright, user: Any) -> None:
-    scenario = await enabled(svc, user, schedule_doc("{mode: cron, cron: '0 9 * * *', timezone: Europe/Paris}"))
+    scenario = await enabled(
+        svc, user, schedule_doc("{mode: cron, cron: '0 9 * * *', timezone: Europe/Paris}")
+    )
     scheduler = Scheduler(svc)
     await scheduler.run_due(T0)
     due = svc.store.get_trigger_state(scenario.id, "tick").next_poll_at
@@ -93,33 +99,53 @@ async def test_changing_the_schedule_replans_without_firing(svc: Cellwright, use
     scenario = await enabled(svc, user, schedule_doc("{mode: interval, interval_minutes: 5}"))
     scheduler = Scheduler(svc)
     await scheduler.run_due(T0)
-    svc.import_scenario(user.id, schedule_doc("{mode: interval, interval_minutes: 60}"), scenario_id=scenario.id)
+    svc.import_scenario(
+        user.id, schedule_doc("{mode: interval, interval_minutes: 60}"), scenario_id=scenario.id
+    )
     await svc.publish(user.id, scenario.id)
     assert await scheduler.run_due(T0 + timedelta(minutes=10)) == 0
-    assert svc.store.get_trigger_state(scenario.id, "tick").next_poll_at == T0.replace(hour=11, minute=0, second=0)
+    assert svc.store.get_trigger_state(scenario.id, "tick").next_poll_at == T0.replace(
+        hour=11, minute=0, second=0
+    )
 
 
 async def test_a_saved_schedule_runs_only_once_published(svc: Cellwright, user: Any) -> None:
     scenario = await enabled(svc, user, schedule_doc("{mode: interval, interval_minutes: 5}"))
     scheduler = Scheduler(svc)
     await scheduler.run_due(T0)
-    svc.import_scenario(user.id, schedule_doc("{mode: interval, interval_minutes: 60}"), scenario_id=scenario.id)
+    svc.import_scenario(
+        user.id, schedule_doc("{mode: interval, interval_minutes: 60}"), scenario_id=scenario.id
+    )
     due = T0.replace(minute=5, second=0)
-    assert await scheduler.run_due(due) == 1  # the draft changes nothing: the live 5-minute schedule fires
+    assert (
+        await scheduler.run_due(due) == 1
+    )  # the draft changes nothing: the live 5-minute schedule fires
     [fired] = executions(svc, user, scenario.id)
     assert fired.scenario_version == 1
-    assert svc.store.get_trigger_state(scenario.id, "tick").next_poll_at == due + timedelta(minutes=5)
+    assert svc.store.get_trigger_state(scenario.id, "tick").next_poll_at == due + timedelta(
+        minutes=5
+    )
     published = await svc.publish(user.id, scenario.id)
     assert (published.version, published.live_version) == (2, 2)
-    assert await scheduler.run_due(due + timedelta(minutes=5)) == 0  # re-planned for the hourly schedule, not fired
-    assert svc.store.get_trigger_state(scenario.id, "tick").next_poll_at == T0.replace(hour=11, minute=0, second=0)
+    assert (
+        await scheduler.run_due(due + timedelta(minutes=5)) == 0
+    )  # re-planned for the hourly schedule, not fired
+    assert svc.store.get_trigger_state(scenario.id, "tick").next_poll_at == T0.replace(
+        hour=11, minute=0, second=0
+    )
     assert await scheduler.run_due(T0.replace(hour=11, minute=0, second=0)) == 1
     assert [e.scenario_version for e in executions(svc, user, scenario.id)] == [1, 2]
 
 
 async def test_paused_and_webhook_scenarios_are_left_alone(svc: Cellwright, user: Any) -> None:
     draft = svc.import_scenario(user.id, schedule_doc("{mode: interval, interval_minutes: 5}"))
-    hook = await enabled(svc, user, documents.loads("name: H\ncells:\n  - {id: h, kind: trigger, app: webhook, operation: catch_hook}\n"))
+    hook = await enabled(
+        svc,
+        user,
+        documents.loads(
+            "name: H\ncells:\n  - {id: h, kind: trigger, app: webhook, operation: catch_hook}\n"
+        ),
+    )
     assert await Scheduler(svc).run_due(T0) == 0
     assert svc.store.get_trigger_state(draft.id, "tick") is None
     assert svc.store.get_trigger_state(hook.id, "h") is None
@@ -152,7 +178,9 @@ def fired_ids(svc: Cellwright, user: Any, scenario_id: str) -> list[str]:
     return [e.trigger["id"] for e in executions(svc, user, scenario_id)]
 
 
-async def test_the_first_poll_records_a_baseline_then_new_items_fire_once_oldest_first(svc: Cellwright, user: Any, probe: Any, helpers: Any) -> None:
+async def test_the_first_poll_records_a_baseline_then_new_items_fire_once_oldest_first(
+    svc: Cellwright, user: Any, probe: Any, helpers: Any
+) -> None:
     probe.items = [item(2), item(1)]  # newest first, as most APIs answer
     scenario = await enabled(svc, user, poll_doc())
     scheduler = Scheduler(svc)
@@ -172,13 +200,17 @@ async def test_the_first_poll_records_a_baseline_then_new_items_fire_once_oldest
         assert (await helpers.finished(svc, execution.id))["status"] == "completed"
 
 
-async def test_editing_the_scenario_neither_refires_nor_drops_items(svc: Cellwright, user: Any, probe: Any) -> None:
+async def test_editing_the_scenario_neither_refires_nor_drops_items(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
     probe.items = [item(1)]
     scenario = await enabled(svc, user, poll_doc())
     await poll(svc, scenario.id, T0)
     probe.items = [item(2), item(1)]  # arrives while the user edits
     svc.import_scenario(user.id, poll_doc(label="renamed"), scenario_id=scenario.id)
-    published = await svc.publish(user.id, scenario.id)  # same trigger, other inputs: the cursor stays
+    published = await svc.publish(
+        user.id, scenario.id
+    )  # same trigger, other inputs: the cursor stays
     assert (published.version, published.live_version) == (2, 2)
     assert await poll(svc, scenario.id, T0 + timedelta(minutes=1)) == 1
     assert fired_ids(svc, user, scenario.id) == ["2"]
@@ -187,7 +219,9 @@ async def test_editing_the_scenario_neither_refires_nor_drops_items(svc: Cellwri
     assert await poll(svc, scenario.id, T0 + timedelta(minutes=2)) == 0
 
 
-async def test_switching_to_another_trigger_starts_from_a_new_baseline(svc: Cellwright, user: Any, probe: Any) -> None:
+async def test_switching_to_another_trigger_starts_from_a_new_baseline(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
     probe.items = [item(1, rank=1)]
     scenario = await enabled(svc, user, poll_doc())
     await poll(svc, scenario.id, T0)
@@ -200,7 +234,9 @@ async def test_switching_to_another_trigger_starts_from_a_new_baseline(svc: Cell
     assert fired_ids(svc, user, scenario.id) == []
 
 
-async def test_a_cursor_field_advances_and_orders_items(svc: Cellwright, user: Any, probe: Any) -> None:
+async def test_a_cursor_field_advances_and_orders_items(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
     probe.items = [item(1, rank=7), item(2, rank=8)]
     scenario = await enabled(svc, user, poll_doc("items_by_rank"))
     assert await poll(svc, scenario.id, T0) == 0
@@ -209,11 +245,16 @@ async def test_a_cursor_field_advances_and_orders_items(svc: Cellwright, user: A
     probe.items = [item(4, rank=10), item(3, rank=9), item(1, rank=7), item(2, rank=8)]
     assert await poll(svc, scenario.id, T0 + timedelta(minutes=1)) == 2
     assert probe.since == [None, 8]
-    assert fired_ids(svc, user, scenario.id) == ["3", "4"]  # by rank: 9 before 10 (numbers, not text)
+    assert fired_ids(svc, user, scenario.id) == [
+        "3",
+        "4",
+    ]  # by rank: 9 before 10 (numbers, not text)
     assert svc.store.get_trigger_state(scenario.id, "new_item").cursor["since"] == 10
 
 
-async def test_a_failed_fetch_keeps_the_state_and_fires_nothing(svc: Cellwright, user: Any, probe: Any) -> None:
+async def test_a_failed_fetch_keeps_the_state_and_fires_nothing(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
     probe.items = [item(1)]
     scenario = await enabled(svc, user, poll_doc())
     await poll(svc, scenario.id, T0)
@@ -227,7 +268,9 @@ async def test_a_failed_fetch_keeps_the_state_and_fires_nothing(svc: Cellwright,
     assert await poll(svc, scenario.id, T0 + timedelta(minutes=2)) == 1
 
 
-async def test_a_failed_first_fetch_still_baselines_later(svc: Cellwright, user: Any, probe: Any) -> None:
+async def test_a_failed_first_fetch_still_baselines_later(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
     probe.items = [item(1)]
     probe.fail("fetch", NetworkError("vendor down"))
     scenario = await enabled(svc, user, poll_doc())
@@ -236,7 +279,9 @@ async def test_a_failed_first_fetch_still_baselines_later(svc: Cellwright, user:
     assert fired_ids(svc, user, scenario.id) == []
 
 
-async def test_the_loop_keeps_ticking(svc: Cellwright, user: Any, probe: Any, helpers: Any, caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_loop_keeps_ticking(
+    svc: Cellwright, user: Any, probe: Any, helpers: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     probe.items = [item(1)]
     scenario = await enabled(svc, user, poll_doc())
     task = asyncio.create_task(Scheduler(svc, tick=0.02).run_forever())
@@ -248,7 +293,9 @@ async def test_the_loop_keeps_ticking(svc: Cellwright, user: Any, probe: Any, he
     assert "scheduler tick failed" not in caplog.text
 
 
-async def test_turning_a_scenario_back_on_starts_from_a_new_baseline(svc: Cellwright, user: Any, probe: Any) -> None:
+async def test_turning_a_scenario_back_on_starts_from_a_new_baseline(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
     probe.items = [item(1)]
     scenario = await enabled(svc, user, poll_doc())
     await poll(svc, scenario.id, T0)
@@ -262,7 +309,9 @@ async def test_turning_a_scenario_back_on_starts_from_a_new_baseline(svc: Cellwr
     assert fired_ids(svc, user, scenario.id) == ["3"]
 
 
-async def test_a_paused_schedule_does_not_fire_its_backlog_when_turned_back_on(svc: Cellwright, user: Any) -> None:
+async def test_a_paused_schedule_does_not_fire_its_backlog_when_turned_back_on(
+    svc: Cellwright, user: Any
+) -> None:
     scenario = await enabled(svc, user, schedule_doc("{mode: interval, interval_minutes: 5}"))
     scheduler = Scheduler(svc)
     await scheduler.run_due(T0)

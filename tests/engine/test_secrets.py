@@ -32,10 +32,30 @@ def flow(url: str, *, token: str = TOKEN, hook_secret: str = HOOK_SECRET) -> dic
     return {
         "name": "Signed orders",
         "cells": [
-            {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook",
-             "inputs": {"verification": "hmac_sha256", "secret": hook_secret, "header": "X-Signature"}},
-            {"id": "call", "kind": "action", "app": "http", "operation": "request",
-             "inputs": {"method": "POST", "url": url, "body_type": "json", "body": {"n": "{{ trigger.body.n }}"}, "bearer_token": token}},
+            {
+                "id": "hook",
+                "kind": "trigger",
+                "app": "webhook",
+                "operation": "catch_hook",
+                "inputs": {
+                    "verification": "hmac_sha256",
+                    "secret": hook_secret,
+                    "header": "X-Signature",
+                },
+            },
+            {
+                "id": "call",
+                "kind": "action",
+                "app": "http",
+                "operation": "request",
+                "inputs": {
+                    "method": "POST",
+                    "url": url,
+                    "body_type": "json",
+                    "body": {"n": "{{ trigger.body.n }}"},
+                    "bearer_token": token,
+                },
+            },
         ],
     }
 
@@ -53,19 +73,34 @@ def database_bytes(data_dir: Path) -> bytes:
     return b"".join(f.read_bytes() for f in sorted(data_dir.glob("cellwright.db*")))
 
 
-async def post_signed(anon: httpx.AsyncClient, token: str, n: int, secret: str = HOOK_SECRET) -> httpx.Response:
+async def post_signed(
+    anon: httpx.AsyncClient, token: str, n: int, secret: str = HOOK_SECRET
+) -> httpx.Response:
     body = json.dumps({"n": n}).encode()
-    return await anon.post(f"/hooks/{token}", content=body, headers={"content-type": "application/json", "x-signature": signed(body, secret)})
+    return await anon.post(
+        f"/hooks/{token}",
+        content=body,
+        headers={"content-type": "application/json", "x-signature": signed(body, secret)},
+    )
 
 
 async def test_typed_secrets_appear_nowhere_and_the_run_still_authenticates(
-    svc: Cellwright, user: Any, client: httpx.AsyncClient, anon: httpx.AsyncClient, sink: Any, helpers: Any, settings: Settings
+    svc: Cellwright,
+    user: Any,
+    client: httpx.AsyncClient,
+    anon: httpx.AsyncClient,
+    sink: Any,
+    helpers: Any,
+    settings: Settings,
 ) -> None:
     url = sink.plan("/orders", helpers.Reply(body={"ok": True}))
     created = await client.post("/api/v1/scenarios", json=flow(url))
     assert created.status_code == 201, created.text
     scenario_id = created.json()["id"]
-    call, hook = inputs_of(created.json()["document"], "call"), inputs_of(created.json()["document"], "hook")
+    call, hook = (
+        inputs_of(created.json()["document"], "call"),
+        inputs_of(created.json()["document"], "hook"),
+    )
     assert set(call["bearer_token"]) == {REF_KEY} and set(hook["secret"]) == {REF_KEY}
     assert hook["verification"] == "hmac_sha256"  # other inputs are kept as typed
 
@@ -109,22 +144,41 @@ async def test_a_new_version_keeps_unchanged_secrets_and_replaces_typed_ones(
     stored_ref = inputs_of(first["document"], "call")["bearer_token"]
     # the document as the API returned it, sent back: the reference stays
     again = (await client.put(f"/api/v1/scenarios/{first['id']}", json=first["document"])).json()
-    assert inputs_of(again["document"], "call")["bearer_token"] == stored_ref and again["version"] == 2
+    assert (
+        inputs_of(again["document"], "call")["bearer_token"] == stored_ref and again["version"] == 2
+    )
     # a mask, or the same text typed again, keeps it too
     masked = flow(url, token=MASK, hook_secret=HOOK_SECRET)
     third = (await client.put(f"/api/v1/scenarios/{first['id']}", json=masked)).json()
     assert inputs_of(third["document"], "call")["bearer_token"] == stored_ref
-    assert inputs_of(third["document"], "hook")["secret"] == inputs_of(first["document"], "hook")["secret"]
+    assert (
+        inputs_of(third["document"], "hook")["secret"]
+        == inputs_of(first["document"], "hook")["secret"]
+    )
     # a mapping is a mapping, not a secret
-    mapped = (await client.put(f"/api/v1/scenarios/{first['id']}", json=flow(url, token="{{ trigger.body.token }}"))).json()
+    mapped = (
+        await client.put(
+            f"/api/v1/scenarios/{first['id']}", json=flow(url, token="{{ trigger.body.token }}")
+        )
+    ).json()
     assert inputs_of(mapped["document"], "call")["bearer_token"] == "{{ trigger.body.token }}"
     # a new value makes a new secret; the older version keeps running with its own
-    fourth = (await client.put(f"/api/v1/scenarios/{first['id']}", json=flow(url, token="sk-ROTATED-TOKEN"))).json()
+    fourth = (
+        await client.put(
+            f"/api/v1/scenarios/{first['id']}", json=flow(url, token="sk-ROTATED-TOKEN")
+        )
+    ).json()
     assert inputs_of(fourth["document"], "call")["bearer_token"] != stored_ref
-    latest = await svc.run_now(user.id, first["id"], {"method": "POST", "headers": {}, "query": {}, "body": {"n": 4}})
+    latest = await svc.run_now(
+        user.id, first["id"], {"method": "POST", "headers": {}, "query": {}, "body": {"n": 4}}
+    )
     assert latest["status"] == "completed"
     svc.store.publish_scenario(user.id, first["id"], 1)
-    old, _ = await svc.trigger(svc.scenario(user.id, first["id"]), {"method": "POST", "headers": {}, "query": {}, "body": {"n": 1}}, wait=10)
+    old, _ = await svc.trigger(
+        svc.scenario(user.id, first["id"]),
+        {"method": "POST", "headers": {}, "query": {}, "body": {"n": 1}},
+        wait=10,
+    )
     assert (await helpers.finished(svc, old.id))["status"] == "completed"
     tokens = [seen.headers["authorization"] for seen in sink.hits("/orders")]
     assert tokens == ["Bearer sk-ROTATED-TOKEN", f"Bearer {TOKEN}"]
@@ -133,18 +187,27 @@ async def test_a_new_version_keeps_unchanged_secrets_and_replaces_typed_ones(
     assert bare.status_code == 422 and "Type the secret again" in bare.text
 
 
-async def test_a_reference_imports_only_into_its_owners_account(svc: Cellwright, user: Any, client: httpx.AsyncClient, sink: Any) -> None:
+async def test_a_reference_imports_only_into_its_owners_account(
+    svc: Cellwright, user: Any, client: httpx.AsyncClient, sink: Any
+) -> None:
     created = (await client.post("/api/v1/scenarios", json=flow(sink.url + "/orders"))).json()
     exported = (await client.get(f"/api/v1/scenarios/{created['id']}/export")).text
     doc = documents.loads(exported)
     # the owner: a copy keeps working with the same stored secret
     copy = svc.import_scenario(user.id, doc)
-    assert inputs_of(copy.document, "call")["bearer_token"] == inputs_of(created["document"], "call")["bearer_token"]
+    assert (
+        inputs_of(copy.document, "call")["bearer_token"]
+        == inputs_of(created["document"], "call")["bearer_token"]
+    )
     # anyone else: refused, nothing stored, asked to type it again
     eve = svc.store.create_user("eve@example.com")
     with pytest.raises(InvalidInputError) as info:
         svc.import_scenario(eve.id, doc)
-    assert "Type the secret again" in info.value.message and "'bearer_token'" in info.value.message and "'secret'" in info.value.message
+    assert (
+        "Type the secret again" in info.value.message
+        and "'bearer_token'" in info.value.message
+        and "'secret'" in info.value.message
+    )
     assert svc.store.list_scenarios(eve.id) == []
     # "Run cell" with another account's reference: not found, nothing sent
     result = await svc.run_cell(eve.id, doc, "call", {"trigger": {"body": {"n": 1}}, "steps": {}})
@@ -161,22 +224,35 @@ async def test_plaintext_from_an_older_install_moves_into_the_vault_on_startup(
     doc = documents.parse(flow(url))
     # as an older version stored it: the document as typed, and its node rows
     first = old.store.save_scenario(user.id, doc.to_data(), nodes=documents.node_rows(doc))
-    old.store.save_scenario(user.id, doc.to_data(), scenario_id=first.id, nodes=documents.node_rows(doc))
+    old.store.save_scenario(
+        user.id, doc.to_data(), scenario_id=first.id, nodes=documents.node_rows(doc)
+    )
     old.close()
 
     svc = Cellwright(settings, apps=registry)  # startup moves them
     try:
-        documents_stored = [svc.store.scenario_document(first.id), svc.store.scenario_document(first.id, 1), svc.store.scenario_document(first.id, 2)]
+        documents_stored = [
+            svc.store.scenario_document(first.id),
+            svc.store.scenario_document(first.id, 1),
+            svc.store.scenario_document(first.id, 2),
+        ]
         nodes = svc.store.list_nodes(first.id)
-        for text in [*map(json.dumps, documents_stored), json.dumps([n.input_mappings for n in nodes])]:
+        for text in [
+            *map(json.dumps, documents_stored),
+            json.dumps([n.input_mappings for n in nodes]),
+        ]:
             assert TOKEN not in text and HOOK_SECRET not in text and REF_KEY in text
         refs = {json.dumps(inputs_of(d, "call")["bearer_token"]) for d in documents_stored}
         assert len(refs) == 1  # one secret for the value, shared by the versions
         restarted = Cellwright(settings, apps=registry)
-        assert restarted.store.scenario_document(first.id) == documents_stored[0]  # nothing moves twice
+        assert (
+            restarted.store.scenario_document(first.id) == documents_stored[0]
+        )  # nothing moves twice
         restarted.close()
         await svc.start(scheduler=False)
-        result = await svc.run_now(user.id, first.id, {"method": "POST", "headers": {}, "query": {}, "body": {"n": 3}})
+        result = await svc.run_now(
+            user.id, first.id, {"method": "POST", "headers": {}, "query": {}, "body": {"n": 3}}
+        )
         assert result["status"] == "completed"
         assert sink.hits("/orders")[0].headers["authorization"] == f"Bearer {TOKEN}"
         await svc.stop()
@@ -184,13 +260,19 @@ async def test_plaintext_from_an_older_install_moves_into_the_vault_on_startup(
         svc.close()
 
 
-async def test_a_cell_that_fails_validation_records_its_secret_masked(svc: Cellwright, user: Any) -> None:
+async def test_a_cell_that_fails_validation_records_its_secret_masked(
+    svc: Cellwright, user: Any
+) -> None:
     """The recorded input of a failed cell is the rendered input: a secret mapped in from
     the trigger shows as the mask there too."""
     doc = flow("https://example.invalid/x", token="{{ trigger.body.token }}")
     doc["cells"][1]["inputs"]["timeout_seconds"] = 0  # invalid: the cell fails before any call
     saved = svc.import_scenario(user.id, documents.parse(doc))
-    result = await svc.run_now(user.id, saved.id, {"method": "POST", "headers": {}, "query": {}, "body": {"n": 1, "token": TOKEN}})
+    result = await svc.run_now(
+        user.id,
+        saved.id,
+        {"method": "POST", "headers": {}, "query": {}, "body": {"n": 1, "token": TOKEN}},
+    )
     assert result["status"] == "failed" and result["error"]["code"] == "invalid_input"
     failed = result["cells"][1]
     assert failed["input"]["bearer_token"] == MASK and failed["input"]["timeout_seconds"] == 0

@@ -29,18 +29,26 @@ def keyed_scenario(connection_id: str) -> Any:
 
 
 async def test_a_sandbox_connection_is_tested_and_named(svc: Cellwright, user: Any) -> None:
-    connection = await svc.create_connection(user.id, "keyed", credentials={"api_key": "good-secret-1"}, sandbox=True)
+    connection = await svc.create_connection(
+        user.id, "keyed", credentials={"api_key": "good-secret-1"}, sandbox=True
+    )
     assert connection.status == "active" and connection.is_sandbox
     assert connection.name == "Keyed: sandbox-user"
     assert connection.metadata == {"plan": "free"}
     assert svc.store.connection_credentials(connection.id) == {"api_key": "good-secret-1"}
     assert "good-secret-1" not in repr(connection.to_dict())
-    named = await svc.create_connection(user.id, "keyed", credentials={"api_key": "good-secret-2"}, name="Mine", sandbox=True)
+    named = await svc.create_connection(
+        user.id, "keyed", credentials={"api_key": "good-secret-2"}, name="Mine", sandbox=True
+    )
     assert named.name == "Mine"
 
 
-async def test_refused_credentials_leave_the_connection_in_error(svc: Cellwright, user: Any) -> None:
-    connection = await svc.create_connection(user.id, "keyed", credentials={"api_key": "wrong-key"}, sandbox=True)
+async def test_refused_credentials_leave_the_connection_in_error(
+    svc: Cellwright, user: Any
+) -> None:
+    connection = await svc.create_connection(
+        user.id, "keyed", credentials={"api_key": "wrong-key"}, sandbox=True
+    )
     assert connection.status == "error"
     assert "HTTP 401" in connection.status_message and "wrong-key" not in connection.status_message
     fixed = await svc.update_connection(user.id, connection.id, credentials={"api_key": "good-now"})
@@ -49,14 +57,18 @@ async def test_refused_credentials_leave_the_connection_in_error(svc: Cellwright
     assert renamed.name == "Renamed" and renamed.status == "active"
 
 
-async def test_an_unreachable_vendor_is_reported_on_the_connection(svc: Cellwright, user: Any) -> None:
+async def test_an_unreachable_vendor_is_reported_on_the_connection(
+    svc: Cellwright, user: Any
+) -> None:
     connection = await svc.create_connection(user.id, "keyed", credentials={"api_key": "good-real"})
     assert connection.status == "error" and connection.status_message
 
 
 async def test_connection_input_is_checked(svc: Cellwright, user: Any) -> None:
     with pytest.raises(ConfigurationError, match="No sandbox has no sandbox"):
-        await svc.create_connection(user.id, "nosandbox", credentials={"api_key": "k"}, sandbox=True)
+        await svc.create_connection(
+            user.id, "nosandbox", credentials={"api_key": "k"}, sandbox=True
+        )
     with pytest.raises(InvalidInputError) as info:
         await svc.create_connection(user.id, "keyed", credentials={"token": "k"})
     assert {e["field"] for e in info.value.errors} == {"api_key", "token"}
@@ -71,8 +83,12 @@ async def test_connection_input_is_checked(svc: Cellwright, user: Any) -> None:
         await svc.update_connection(user.id, "0" * 32, name="x")
 
 
-async def test_a_connection_used_by_an_enabled_scenario_cannot_be_deleted(svc: Cellwright, user: Any) -> None:
-    connection = await svc.create_connection(user.id, "keyed", credentials={"api_key": "good-1"}, sandbox=True)
+async def test_a_connection_used_by_an_enabled_scenario_cannot_be_deleted(
+    svc: Cellwright, user: Any
+) -> None:
+    connection = await svc.create_connection(
+        user.id, "keyed", credentials={"api_key": "good-1"}, sandbox=True
+    )
     scenario = svc.import_scenario(user.id, keyed_scenario(connection.id))
     await svc.enable(user.id, scenario.id)
     with pytest.raises(Conflict, match="'Uses a connection'"):
@@ -84,14 +100,19 @@ async def test_a_connection_used_by_an_enabled_scenario_cannot_be_deleted(svc: C
         svc.delete_connection(user.id, connection.id)
 
 
-async def test_enabling_subscribes_once_and_disabling_unsubscribes(svc: Cellwright, user: Any, probe: Any) -> None:
+async def test_enabling_subscribes_once_and_disabling_unsubscribes(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
     scenario = svc.import_scenario(user.id, documents.loads(HOOKED))
     assert scenario.status == "draft" and scenario.webhook_token
     enabled = await svc.enable(user.id, scenario.id)
     assert enabled.status == "active"
     assert probe.subscribed == [svc.webhook_url(scenario)]
     [subscription] = svc.store.webhook_subscriptions(scenario.id)
-    assert subscription.external_id == "sub-1" and subscription.state["secret"] == "probe-signing-secret"
+    assert (
+        subscription.external_id == "sub-1"
+        and subscription.state["secret"] == "probe-signing-secret"
+    )
     await svc.enable(user.id, scenario.id)
     assert len(probe.subscribed) == 1
     paused = await svc.disable(user.id, scenario.id)
@@ -99,7 +120,13 @@ async def test_enabling_subscribes_once_and_disabling_unsubscribes(svc: Cellwrig
     assert probe.unsubscribed == [{"id": "sub-1", "secret": "probe-signing-secret"}]
     assert svc.store.webhook_subscriptions(scenario.id) == []
     audit = [entry.action for entry in reversed(svc.store.audit_entries(user.id))]
-    assert audit == ["scenario.save", "scenario.publish", "scenario.enable", "scenario.enable", "scenario.disable"]  # enabling publishes what was never live
+    assert audit == [
+        "scenario.save",
+        "scenario.publish",
+        "scenario.enable",
+        "scenario.enable",
+        "scenario.disable",
+    ]  # enabling publishes what was never live
 
 
 def test_webhook_urls_use_the_public_url(make_settings: Any, registry: Any) -> None:
@@ -107,7 +134,9 @@ def test_webhook_urls_use_the_public_url(make_settings: Any, registry: Any) -> N
     try:
         user = app.local_user()
         scenario = app.import_scenario(user.id, documents.loads(HOOKED))
-        assert app.webhook_url(scenario) == f"https://hooks.example.com/hooks/{scenario.webhook_token}"
+        assert (
+            app.webhook_url(scenario) == f"https://hooks.example.com/hooks/{scenario.webhook_token}"
+        )
     finally:
         app.close()
 
@@ -115,20 +144,37 @@ def test_webhook_urls_use_the_public_url(make_settings: Any, registry: Any) -> N
 def test_import_checks_apps_operations_and_trigger_inputs(svc: Cellwright, user: Any) -> None:
     base = "name: x\ncells:\n  - {id: t, kind: trigger, app: webhook, operation: catch_hook%s}\n%s"
     with pytest.raises(ConfigurationError, match="no app 'nope'"):
-        svc.import_scenario(user.id, documents.loads(base % ("", "  - {id: a, kind: action, app: nope, operation: x}\n")))
+        svc.import_scenario(
+            user.id,
+            documents.loads(base % ("", "  - {id: a, kind: action, app: nope, operation: x}\n")),
+        )
     with pytest.raises(ConfigurationError, match="has no operation 'x'"):
-        svc.import_scenario(user.id, documents.loads(base % ("", "  - {id: a, kind: action, app: probe, operation: x}\n")))
+        svc.import_scenario(
+            user.id,
+            documents.loads(base % ("", "  - {id: a, kind: action, app: probe, operation: x}\n")),
+        )
     with pytest.raises(ConfigurationError, match="'webhook.respond' is an action, not a trigger"):
-        svc.import_scenario(user.id, documents.loads(base.replace("catch_hook", "respond") % ("", "")))
-    with pytest.raises(InvalidInputError, match="Cell 't': invalid trigger inputs — verification: Input should be 'none'"):
-        svc.import_scenario(user.id, documents.loads(base % (", inputs: {verification: maybe}", "")))
+        svc.import_scenario(
+            user.id, documents.loads(base.replace("catch_hook", "respond") % ("", ""))
+        )
+    with pytest.raises(
+        InvalidInputError,
+        match="Cell 't': invalid trigger inputs — verification: Input should be 'none'",
+    ):
+        svc.import_scenario(
+            user.id, documents.loads(base % (", inputs: {verification: maybe}", ""))
+        )
     with pytest.raises(NotFound):
         svc.import_scenario(user.id, documents.loads(base % ("", "")), scenario_id="0" * 32)
     assert svc.store.list_scenarios(user.id) == []
 
 
-def test_import_export_import_export_through_the_store_is_byte_identical(svc: Cellwright, user: Any) -> None:
-    text = (Path(__file__).parents[2] / "workspace" / "demo_scenarios" / "order_router.yaml").read_text(encoding="utf-8")
+def test_import_export_import_export_through_the_store_is_byte_identical(
+    svc: Cellwright, user: Any
+) -> None:
+    text = (
+        Path(__file__).parents[2] / "workspace" / "demo_scenarios" / "order_router.yaml"
+    ).read_text(encoding="utf-8")
     original = documents.loads(text)
     first = svc.import_scenario(user.id, original)
     exported = svc.export_scenario(user.id, first.id)
@@ -143,14 +189,18 @@ def test_import_export_import_export_through_the_store_is_byte_identical(svc: Ce
         svc.export_scenario(other.id, second.id)
 
 
-async def test_run_cell_runs_one_step_with_the_given_context(svc: Cellwright, user: Any, probe: Any) -> None:
+async def test_run_cell_runs_one_step_with_the_given_context(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
     doc = documents.loads(
         "name: x\ncells:\n  - {id: t, kind: trigger, app: manual, operation: run_manually}\n"
         "  - {id: a, kind: action, app: probe, operation: count, inputs: {value: '{{ trigger.n }}'}}\n"
         "  - {id: b, kind: transformer, app: formatter, operation: set_fields, inputs: {fields: {double: '{{ steps.a.value * 2 }}'}}}\n"
         "  - {id: f, kind: condition, rules: {all: [{left: '{{ steps.b.double }}', op: gt, right: 5}]}}\n"
     )
-    result = await svc.run_cell(user.id, doc, "b", {"trigger": {"n": 99}, "steps": {"a": {"value": 4}}})
+    result = await svc.run_cell(
+        user.id, doc, "b", {"trigger": {"n": 99}, "steps": {"a": {"value": 4}}}
+    )
     assert result.ok and result.output == {"double": 8}
     assert probe.calls["a"] == 0
     condition = await svc.run_cell(user.id, doc, "f", {"steps": {"b": {"double": 8}}})
@@ -165,12 +215,18 @@ async def test_run_cell_runs_one_step_with_the_given_context(svc: Cellwright, us
 
 
 async def test_run_cell_uses_the_users_connection(svc: Cellwright, user: Any) -> None:
-    connection = await svc.create_connection(user.id, "keyed", credentials={"api_key": "good-2"}, sandbox=True)
+    connection = await svc.create_connection(
+        user.id, "keyed", credentials={"api_key": "good-2"}, sandbox=True
+    )
     result = await svc.run_cell(user.id, keyed_scenario(connection.id), "who", {})
     assert result.ok and result.output == {"user": "sandbox-user"}
     other = svc.store.create_user("eve@example.com")
     theirs = await svc.run_cell(other.id, keyed_scenario(connection.id), "who", {})
-    assert theirs.status == "failed" and theirs.error is not None and theirs.error["code"] == "configuration_error"
+    assert (
+        theirs.status == "failed"
+        and theirs.error is not None
+        and theirs.error["code"] == "configuration_error"
+    )
 
 
 async def test_queries_are_scoped_to_the_owner(svc: Cellwright, user: Any) -> None:
@@ -198,7 +254,9 @@ async def test_retention_deletes_old_finished_executions(svc: Cellwright, user: 
     from storage.models import ExecutionRow
 
     with svc.store._write() as session:  # age the execution by two days
-        session.execute(update(ExecutionRow).values(created_at=datetime.now(UTC) - timedelta(days=2)))
+        session.execute(
+            update(ExecutionRow).values(created_at=datetime.now(UTC) - timedelta(days=2))
+        )
     assert svc.retention_sweep() == 1
     assert svc.list_executions(user.id) == []
 
@@ -219,7 +277,9 @@ def test_open_app_is_the_notebook_entry_point(tmp_path: Path) -> None:
         app.close()
 
 
-def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_settings_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("CELLWRIGHT_DATA_DIR", str(tmp_path / "env"))
     monkeypatch.setenv("CELLWRIGHT_MAX_CONCURRENT_EXECUTIONS", "7")
     monkeypatch.setenv("CELLWRIGHT_HTTP_ALLOWED_ORIGINS", '["http://127.0.0.1:9000"]')

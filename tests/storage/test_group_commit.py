@@ -19,7 +19,13 @@ def scenario(store: Store) -> tuple[Any, Any]:
 
 
 def create(store: Store, user: Any, saved: Any, key: str | None = None) -> Any:
-    return lambda: store.create_execution(scenario_id=saved.id, scenario_version=saved.version, user_id=user.id, trigger={}, idempotency_key=key)
+    return lambda: store.create_execution(
+        scenario_id=saved.id,
+        scenario_version=saved.version,
+        user_id=user.id,
+        trigger={},
+        idempotency_key=key,
+    )
 
 
 async def test_concurrent_writes_share_transactions_and_all_land(store: Store) -> None:
@@ -27,7 +33,9 @@ async def test_concurrent_writes_share_transactions_and_all_land(store: Store) -
     queue = WriteQueue(store)
     queue.start()
     try:
-        results = await asyncio.gather(*(queue.call(create(store, user, saved)) for _ in range(200)))
+        results = await asyncio.gather(
+            *(queue.call(create(store, user, saved)) for _ in range(200))
+        )
     finally:
         queue.stop()
     assert all(created for _, created in results)
@@ -51,12 +59,16 @@ async def test_a_failing_call_fails_alone(store: Store) -> None:
     assert store.count_executions(user.id) == 20
 
 
-async def test_the_same_idempotency_key_twice_in_one_batch_creates_one_execution(store: Store) -> None:
+async def test_the_same_idempotency_key_twice_in_one_batch_creates_one_execution(
+    store: Store,
+) -> None:
     user, saved = scenario(store)
     queue = WriteQueue(store)
     queue.start()
     try:
-        results = await asyncio.gather(*(queue.call(create(store, user, saved, key="delivery-1")) for _ in range(10)))
+        results = await asyncio.gather(
+            *(queue.call(create(store, user, saved, key="delivery-1")) for _ in range(10))
+        )
     finally:
         queue.stop()
     ids = {execution.id for execution, _ in results}

@@ -122,9 +122,16 @@ def test_existing_scenarios_go_live_at_their_latest_version(fresh_url: str) -> N
             for scenario_id, version, status in (("s1", 1, "draft"), ("s7", 7, "active")):
                 conn.execute(
                     scenarios.insert().values(
-                        id=scenario_id, user_id="u1", name=scenario_id, description="",
-                        status=status, created_at=now, updated_at=now, version=version,
-                        error_handling={}, document={"cells": []},
+                        id=scenario_id,
+                        user_id="u1",
+                        name=scenario_id,
+                        description="",
+                        status=status,
+                        created_at=now,
+                        updated_at=now,
+                        version=version,
+                        error_handling={},
+                        document={"cells": []},
                     )
                 )
         command.upgrade(config, "head")
@@ -150,28 +157,64 @@ def test_existing_connections_get_a_webhook_token_column_without_a_token(fresh_u
     users = sa.table(
         "users", *(sa.column(c) for c in ("id", "email", "name", "is_admin", "created_at"))
     )
-    columns = ("id", "app_id", "user_id", "name", "status", "credentials", "created_at",
-               "updated_at", "usage_count", "is_sandbox")
+    columns = (
+        "id",
+        "app_id",
+        "user_id",
+        "name",
+        "status",
+        "credentials",
+        "created_at",
+        "updated_at",
+        "usage_count",
+        "is_sandbox",
+    )
     connections = sa.table(
         "connections", *(sa.column(c) for c in columns), sa.column("metadata", json_type)
     )
     engine = create_engine(fresh_url)
     try:
         with engine.begin() as conn:
-            conn.execute(users.insert().values(id="u1", email="a@example.com", name="A", is_admin=False, created_at=now))
+            conn.execute(
+                users.insert().values(
+                    id="u1", email="a@example.com", name="A", is_admin=False, created_at=now
+                )
+            )
             for connection_id in ("c1", "c2"):
-                conn.execute(connections.insert().values(
-                    id=connection_id, app_id="slack", user_id="u1", name=connection_id, status="active",
-                    credentials="x", created_at=now, updated_at=now, usage_count=0, is_sandbox=False, metadata={},
-                ))
+                conn.execute(
+                    connections.insert().values(
+                        id=connection_id,
+                        app_id="slack",
+                        user_id="u1",
+                        name=connection_id,
+                        status="active",
+                        credentials="x",
+                        created_at=now,
+                        updated_at=now,
+                        usage_count=0,
+                        is_sandbox=False,
+                        metadata={},
+                    )
+                )
         command.upgrade(config, "head")
         with engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT id, webhook_token FROM connections ORDER BY id")).all()
-        assert [tuple(r) for r in rows] == [("c1", None), ("c2", None)]  # several NULLs: unique allows them
-        [index] = [i for i in inspect(engine).get_indexes("connections") if i["column_names"] == ["webhook_token"]]
+            rows = conn.execute(
+                sa.text("SELECT id, webhook_token FROM connections ORDER BY id")
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("c1", None),
+            ("c2", None),
+        ]  # several NULLs: unique allows them
+        [index] = [
+            i
+            for i in inspect(engine).get_indexes("connections")
+            if i["column_names"] == ["webhook_token"]
+        ]
         assert index["unique"] and index["name"] == "ix_connections_webhook_token"
         command.downgrade(config, "0003")
-        assert "webhook_token" not in {c["name"] for c in inspect(engine).get_columns("connections")}
+        assert "webhook_token" not in {
+            c["name"] for c in inspect(engine).get_columns("connections")
+        }
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM connections")).scalar() == 2
     finally:
@@ -208,20 +251,47 @@ def test_existing_scenarios_start_without_tags(fresh_url: str) -> None:
     command.upgrade(config, "0004_scenario_secrets")
     json_type = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
     now = datetime.now(UTC)
-    users = sa.table("users", *(sa.column(c) for c in ("id", "email", "name", "is_admin", "created_at")))
-    columns = ("id", "user_id", "name", "description", "status", "created_at", "updated_at", "version")
+    users = sa.table(
+        "users", *(sa.column(c) for c in ("id", "email", "name", "is_admin", "created_at"))
+    )
+    columns = (
+        "id",
+        "user_id",
+        "name",
+        "description",
+        "status",
+        "created_at",
+        "updated_at",
+        "version",
+    )
     scenarios = sa.table(
-        "scenarios", *(sa.column(c) for c in columns),
-        sa.column("error_handling", json_type), sa.column("document", json_type),
+        "scenarios",
+        *(sa.column(c) for c in columns),
+        sa.column("error_handling", json_type),
+        sa.column("document", json_type),
     )
     engine = create_engine(fresh_url)
     try:
         with engine.begin() as conn:
-            conn.execute(users.insert().values(id="u1", email="a@example.com", name="A", is_admin=False, created_at=now))
-            conn.execute(scenarios.insert().values(
-                id="s1", user_id="u1", name="s1", description="", status="draft", created_at=now,
-                updated_at=now, version=1, error_handling={}, document={"cells": []},
-            ))
+            conn.execute(
+                users.insert().values(
+                    id="u1", email="a@example.com", name="A", is_admin=False, created_at=now
+                )
+            )
+            conn.execute(
+                scenarios.insert().values(
+                    id="s1",
+                    user_id="u1",
+                    name="s1",
+                    description="",
+                    status="draft",
+                    created_at=now,
+                    updated_at=now,
+                    version=1,
+                    error_handling={},
+                    document={"cells": []},
+                )
+            )
         command.upgrade(config, "head")
         with Store(fresh_url, Vault([Vault.generate_key()])) as store:
             [scenario] = store.list_scenarios("u1")

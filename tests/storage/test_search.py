@@ -13,7 +13,10 @@ from storage.repos.executions import MAX_SEARCH_LENGTH
 
 def run_of(store: Store, scenario: Scenario, trigger: dict[str, Any]) -> str:
     execution, _ = store.create_execution(
-        scenario_id=scenario.id, scenario_version=scenario.version, user_id=scenario.user_id, trigger=trigger
+        scenario_id=scenario.id,
+        scenario_version=scenario.version,
+        user_id=scenario.user_id,
+        trigger=trigger,
     )
     return execution.id
 
@@ -32,7 +35,9 @@ def test_scenarios_filter_by_name_and_tag(
 
     assert names(store.list_scenarios(alice.id, name="REFUND")) == ["Stripe refunds to Slack"]
     assert names(store.list_scenarios(alice.id, tag="billing")) == ["Stripe refunds to Slack"]
-    assert names(store.list_scenarios(alice.id, tag="café")) == ["100%_sure"]  # decoded, not the escaped JSON
+    assert names(store.list_scenarios(alice.id, tag="café")) == [
+        "100%_sure"
+    ]  # decoded, not the escaped JSON
     assert store.list_scenarios(alice.id, tag="bill") == []  # a tag matches whole
     assert names(store.list_scenarios(alice.id, name="new", tag="sales")) == ["New leads"]
     assert store.list_scenarios(alice.id, name="new", tag="billing") == []
@@ -42,7 +47,9 @@ def test_scenarios_filter_by_name_and_tag(
     assert len(store.list_scenarios(alice.id, name="  ")) == 3  # blank: no filter
 
 
-def test_tags_follow_each_save(store: Store, alice: User, doc: Callable[..., dict[str, Any]]) -> None:
+def test_tags_follow_each_save(
+    store: Store, alice: User, doc: Callable[..., dict[str, Any]]
+) -> None:
     scenario = store.save_scenario(alice.id, doc(tags=["billing"]))
     assert scenario.tags == ["billing"]
     # an export leaves out an empty list: saving without "tags" clears them
@@ -81,7 +88,9 @@ def test_search_text_is_bounded(store: Store, scenario: Scenario) -> None:
         store.list_executions(scenario.user_id, search="x" * (MAX_SEARCH_LENGTH + 1))
 
 
-def test_search_finds_non_ascii_text_in_old_escaped_rows_too(store: Store, scenario: Scenario) -> None:
+def test_search_finds_non_ascii_text_in_old_escaped_rows_too(
+    store: Store, scenario: Scenario
+) -> None:
     """Rows written before JSON was stored as UTF-8 text hold "Z\\u00fcrich" on SQLite."""
     from sqlalchemy import text
 
@@ -89,5 +98,8 @@ def test_search_finds_non_ascii_text_in_old_escaped_rows_too(store: Store, scena
     old = run_of(store, scenario, {"city": "placeholder"})
     value = "CAST(:t AS JSONB)" if not store.is_sqlite else ":t"
     with store._engine.begin() as db:
-        db.execute(text(f"UPDATE scenario_executions SET trigger = {value} WHERE id = :id"), {"t": '{"city": "Z\\u00fcrich"}', "id": old})
+        db.execute(
+            text(f"UPDATE scenario_executions SET trigger = {value} WHERE id = :id"),
+            {"t": '{"city": "Z\\u00fcrich"}', "id": old},
+        )
     assert {e.id for e in store.list_executions(scenario.user_id, search="Zürich")} == {new, old}

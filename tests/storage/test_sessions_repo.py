@@ -23,10 +23,20 @@ def test_failed_sign_ins_are_counted_per_key_within_the_window(store: Store) -> 
     for minute in range(3):
         store.record_login_failure(["pair", "address"], T0 + timedelta(minutes=minute))
     store.record_login_failure(["address"], T0 + timedelta(minutes=3))
-    assert store.login_failures(["pair", "address", "other"], T0) == {"pair": 3, "address": 4, "other": 0}
-    assert store.login_failures(["pair", "address"], T0 + timedelta(minutes=2)) == {"pair": 1, "address": 2}
+    assert store.login_failures(["pair", "address", "other"], T0) == {
+        "pair": 3,
+        "address": 4,
+        "other": 0,
+    }
+    assert store.login_failures(["pair", "address"], T0 + timedelta(minutes=2)) == {
+        "pair": 1,
+        "address": 2,
+    }
     store.clear_login_failures(["pair"])
     assert store.login_failures(["pair", "address"], T0) == {"pair": 0, "address": 4}
     # rows older than a day go when new ones are written
     store.record_login_failure(["late"], T0 + timedelta(days=2))
-    assert store.login_failures(["address", "late"], T0 - timedelta(days=1)) == {"address": 0, "late": 1}
+    assert store.login_failures(["address", "late"], T0 - timedelta(days=1)) == {
+        "address": 0,
+        "late": 1,
+    }

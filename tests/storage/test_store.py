@@ -267,13 +267,18 @@ def test_connection_webhook_tokens_are_unique(store: Store, alice: User) -> None
     twin = store.create_connection(alice.id, "slack", "Twin", {})
     token = store.connection_webhook_token(alice.id, conn.id)
     with pytest.raises(IntegrityError), store._write() as s:  # the database refuses a duplicate too
-        s.execute(text("UPDATE connections SET webhook_token = :t WHERE id = :id"), {"t": token, "id": twin.id})
+        s.execute(
+            text("UPDATE connections SET webhook_token = :t WHERE id = :id"),
+            {"t": token, "id": twin.id},
+        )
 
 
 def test_concurrent_first_requests_share_one_token(store: Store, alice: User) -> None:
     conn = store.create_connection(alice.id, "slack", "Work", {})
     with ThreadPoolExecutor(4) as pool:
-        tokens = set(pool.map(lambda _: store.connection_webhook_token(alice.id, conn.id), range(8)))
+        tokens = set(
+            pool.map(lambda _: store.connection_webhook_token(alice.id, conn.id), range(8))
+        )
     assert len(tokens) == 1 and None not in tokens
 
 

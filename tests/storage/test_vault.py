@@ -255,20 +255,26 @@ def test_swapped_ciphertexts_do_not_decrypt(store: Store, alice: User, bob: User
     assert store.connection_credentials(mine.id) == {"token": "alice-token"}
 
 
-def test_scenario_secrets_are_the_owners_and_bound_to_their_row(store: Store, alice: User, bob: User) -> None:
+def test_scenario_secrets_are_the_owners_and_bound_to_their_row(
+    store: Store, alice: User, bob: User
+) -> None:
     """Secrets typed into cell inputs: only their owner reads them, and a ciphertext
     copied onto another row does not decrypt."""
     mine = store.create_secret(alice.id, "alice-bearer-CANARY")
     theirs = store.create_secret(bob.id, "bob-bearer-CANARY")
     assert store.secret_values(alice.id, {mine, theirs, "nosuch"}) == {mine: "alice-bearer-CANARY"}
     assert store.owned_secrets(bob.id, [mine, theirs]) == {theirs}
-    assert [row[0].startswith("v1.") for row in raw(store, "SELECT value FROM scenario_secrets")] == [True, True]
+    assert [
+        row[0].startswith("v1.") for row in raw(store, "SELECT value FROM scenario_secrets")
+    ] == [True, True]
     store.vault.rotate()
     assert store.reencrypt_all() == 2
     assert store.secret_values(bob.id, [theirs]) == {theirs: "bob-bearer-CANARY"}
     with store._engine.begin() as conn:  # an attacker with write access to the table
         conn.execute(
-            text("UPDATE scenario_secrets SET value = (SELECT value FROM scenario_secrets WHERE id = :src) WHERE id = :dst"),
+            text(
+                "UPDATE scenario_secrets SET value = (SELECT value FROM scenario_secrets WHERE id = :src) WHERE id = :dst"
+            ),
             {"src": mine, "dst": theirs},
         )
     with pytest.raises(VaultDecryptError, match=f"scenario_secrets/{theirs}"):

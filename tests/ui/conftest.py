@@ -48,9 +48,19 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
     return {
-        **browser_type_launch_args, "executable_path": CHROMIUM, "headless": True,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"],
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--disable-dev-shm-usage",
+        ],
     }
 
 
@@ -60,22 +70,34 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 
 
 @contextmanager
-def serve(data_dir: Path, *, port: int | None = None, env: Mapping[str, str] | None = None) -> Iterator[Server]:
+def serve(
+    data_dir: Path, *, port: int | None = None, env: Mapping[str, str] | None = None
+) -> Iterator[Server]:
     """Run ``cellwright serve`` on ``port`` (default: a free one) with ``data_dir`` and the
     extra environment ``env``, until the block ends; fail if the workspace logged an error."""
     port = port or free_port()
     log = data_dir / "server.log"
     environment = {
-        **os.environ, "CELLWRIGHT_DATA_DIR": str(data_dir), "CELLWRIGHT_DEMO_DATA": "false",
-        "CELLWRIGHT_RETRY_BASE_SECONDS": "0.05", "CELLWRIGHT_RETRY_MAX_SECONDS": "0.2", **(env or {}),
+        **os.environ,
+        "CELLWRIGHT_DATA_DIR": str(data_dir),
+        "CELLWRIGHT_DEMO_DATA": "false",
+        "CELLWRIGHT_RETRY_BASE_SECONDS": "0.05",
+        "CELLWRIGHT_RETRY_MAX_SECONDS": "0.2",
+        **(env or {}),
     }
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "workspace.cli", "serve", "--port", str(port)], cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "workspace.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180  # a loaded 2-core machine can take a minute to import Panel
+        deadline = (
+            time.monotonic() + 180
+        )  # a loaded 2-core machine can take a minute to import Panel
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -85,8 +107,12 @@ def serve(data_dir: Path, *, port: int | None = None, env: Mapping[str, str] | N
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"cellwright serve did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
-        admin_file = data_dir / "admin-password.txt"  # demo data makes no admin file: the demo account then
-        email, password = admin_file.read_text().split() if admin_file.exists() else (DEMO_EMAIL, DEMO_PASSWORD)
+        admin_file = (
+            data_dir / "admin-password.txt"
+        )  # demo data makes no admin file: the demo account then
+        email, password = (
+            admin_file.read_text().split() if admin_file.exists() else (DEMO_EMAIL, DEMO_PASSWORD)
+        )
         yield Server(url, data_dir, email, password, log)
     finally:
         proc.terminate()
@@ -95,7 +121,9 @@ def serve(data_dir: Path, *, port: int | None = None, env: Mapping[str, str] | N
         except subprocess.TimeoutExpired:
             proc.kill()
         text = log.read_text(errors="replace")
-        assert "Traceback" not in text or "ERROR cellwright.workspace" not in text, "the workspace logged an unexpected error"
+        assert "Traceback" not in text or "ERROR cellwright.workspace" not in text, (
+            "the workspace logged an unexpected error"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +145,7 @@ def audit(page: Page, name: str, screenshots: Path) -> None:
     result = _axe.run(page)
     bad = [
         (v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3])
-        for v in result.response["violations"] if v["impact"] in ("serious", "critical")
+        for v in result.response["violations"]
+        if v["impact"] in ("serious", "critical")
     ]
     assert not bad, f"{name}: accessibility violations {bad}"

@@ -13,7 +13,9 @@ from tests.oauth_helpers import PROVIDER_URL_ENV, make_apps
 def _apps() -> list[App]:
     base_url = os.environ.get(PROVIDER_URL_ENV)
     if not base_url:
-        raise ConfigurationError(f"Set {PROVIDER_URL_ENV} to the test OAuth provider's base URL (http://127.0.0.1:<port>).")
+        raise ConfigurationError(
+            f"Set {PROVIDER_URL_ENV} to the test OAuth provider's base URL (http://127.0.0.1:<port>)."
+        )
     loopback, _machine = make_apps(base_url)
     return [loopback]
 

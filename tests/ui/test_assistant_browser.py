@@ -25,20 +25,30 @@ TIMEOUT = 20_000
 @pytest.fixture(scope="module")
 def model() -> Iterator[FakeModel]:
     fake = FakeModel(answers=[f"```yaml\n{GOOD}```\nPick your Slack connection in the notebook."])
-    with ThreadedServer(Starlette(routes=[Route("/v1/chat/completions", fake.completions, methods=["POST"])])) as running:
+    with ThreadedServer(
+        Starlette(routes=[Route("/v1/chat/completions", fake.completions, methods=["POST"])])
+    ) as running:
         fake.url = running.url
         yield fake
 
 
 @pytest.fixture(scope="module")
-def assistant_server(tmp_path_factory: pytest.TempPathFactory, model: FakeModel) -> Iterator[Server]:
-    env = {"CELLWRIGHT_ASSISTANT_MODEL": "openai/fake-drafter", "CELLWRIGHT_ASSISTANT_API_BASE": f"{model.url}/v1",
-           "CELLWRIGHT_ASSISTANT_API_KEY": API_KEY, "CELLWRIGHT_ASSISTANT_TIMEOUT_SECONDS": "20"}
+def assistant_server(
+    tmp_path_factory: pytest.TempPathFactory, model: FakeModel
+) -> Iterator[Server]:
+    env = {
+        "CELLWRIGHT_ASSISTANT_MODEL": "openai/fake-drafter",
+        "CELLWRIGHT_ASSISTANT_API_BASE": f"{model.url}/v1",
+        "CELLWRIGHT_ASSISTANT_API_KEY": API_KEY,
+        "CELLWRIGHT_ASSISTANT_TIMEOUT_SECONDS": "20",
+    }
     with serve(tmp_path_factory.mktemp("ui-assistant-data"), env=env) as server:
         yield server
 
 
-def test_draft_and_create_from_the_assistant(page: Page, assistant_server: Server, model: FakeModel, screenshots: Path) -> None:
+def test_draft_and_create_from_the_assistant(
+    page: Page, assistant_server: Server, model: FakeModel, screenshots: Path
+) -> None:
     page.goto(assistant_server.url + "/")
     page.fill("#email", assistant_server.admin_email)
     page.fill("#password", assistant_server.admin_password)

@@ -27,7 +27,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def text_step(cell_id: str, value: str) -> dict[str, Any]:
-    return {"id": cell_id, "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": value, "transform": "upper"}}
+    return {
+        "id": cell_id,
+        "kind": "transformer",
+        "app": "formatter",
+        "operation": "text",
+        "inputs": {"value": value, "transform": "upper"},
+    }
 
 
 def seed(server: Any, name: str) -> str:
@@ -35,20 +41,45 @@ def seed(server: Any, name: str) -> str:
     from cells import document as documents
     from workspace.cli import _app
 
-    doc = documents.parse({
-        "name": name,
-        "cells": [
-            {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
-            text_step("upper", "{{ trigger.body.name | default('ada') }}"),
-            text_step("tidy", "tidy"),
-            {"id": "named", "kind": "condition", "rules": {"all": [{"left": "{{ steps.upper.result }}", "op": "exists"}]}},
-            {"id": "route", "kind": "condition", "branches": [
-                {"name": "big order", "rules": {"all": [{"left": "{{ trigger.body.amount | default(0) }}", "op": "gt", "right": 10}]},
-                 "cells": [text_step("big_fields", "big")]},
-                {"name": "small order", "fallback": True, "cells": [text_step("small_fields", "small")]},
-            ]},
-        ],
-    })
+    doc = documents.parse(
+        {
+            "name": name,
+            "cells": [
+                {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
+                text_step("upper", "{{ trigger.body.name | default('ada') }}"),
+                text_step("tidy", "tidy"),
+                {
+                    "id": "named",
+                    "kind": "condition",
+                    "rules": {"all": [{"left": "{{ steps.upper.result }}", "op": "exists"}]},
+                },
+                {
+                    "id": "route",
+                    "kind": "condition",
+                    "branches": [
+                        {
+                            "name": "big order",
+                            "rules": {
+                                "all": [
+                                    {
+                                        "left": "{{ trigger.body.amount | default(0) }}",
+                                        "op": "gt",
+                                        "right": 10,
+                                    }
+                                ]
+                            },
+                            "cells": [text_step("big_fields", "big")],
+                        },
+                        {
+                            "name": "small order",
+                            "fallback": True,
+                            "cells": [text_step("small_fields", "small")],
+                        },
+                    ],
+                },
+            ],
+        }
+    )
     with _app(server.data_dir) as svc:
         admin = svc.store.get_user_by_email(server.admin_email)
         return str(svc.import_scenario(admin.id, doc).id)
@@ -56,8 +87,12 @@ def seed(server: Any, name: str) -> str:
 
 def order(page: Page) -> list[str]:
     """Cell ids of the first (top-level) collapsed list, top to bottom."""
-    ids: list[str] = page.locator(".cell-list").first.locator("li").evaluate_all(
-        "items => items.map(li => [...li.classList].find(c => c.startsWith('cell-') && c !== 'cell-card').slice(5))"
+    ids: list[str] = (
+        page.locator(".cell-list")
+        .first.locator("li")
+        .evaluate_all(
+            "items => items.map(li => [...li.classList].find(c => c.startsWith('cell-') && c !== 'cell-card').slice(5))"
+        )
     )
     return ids
 
@@ -73,8 +108,12 @@ def test_flow_diagram_and_drag_and_drop(page: Page, server: Any, screenshots: Pa
     page.fill("#password", server.admin_password)
     page.click("button[type=submit]")
     expect(page.locator(".scenario-list")).to_be_visible(timeout=TIMEOUT)
-    icons = page.evaluate("() => [...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)")
-    assert f"{server.url}/favicon.ico" in icons or f"{server.url}/favicon.svg" in icons, icons  # ours, not Panel's
+    icons = page.evaluate(
+        "() => [...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)"
+    )
+    assert f"{server.url}/favicon.ico" in icons or f"{server.url}/favicon.svg" in icons, (
+        icons
+    )  # ours, not Panel's
     favicon = page.request.get(server.url + "/favicon.ico")
     assert favicon.ok and favicon.headers["content-type"].startswith("image/svg+xml")
     page.goto(f"{server.url}/?page=scenario&id={scenario_id}")
@@ -89,15 +128,22 @@ def test_flow_diagram_and_drag_and_drop(page: Page, server: Any, screenshots: Pa
     expect(node(page, "route")).to_contain_text("Router · 2 branches")
     logo = node(page, "upper").locator("img")
     expect(logo).to_have_attribute("src", "/static/icons/apps/formatter.svg")
-    for img in (logo, page.locator(".cell-list li.cell-upper img.cw-logo").first):  # logos load, from the server itself
-        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle(), timeout=TIMEOUT)
+    for img in (
+        logo,
+        page.locator(".cell-list li.cell-upper img.cw-logo").first,
+    ):  # logos load, from the server itself
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=img.element_handle(), timeout=TIMEOUT
+        )
     page.set_viewport_size({"width": 1440, "height": 900})
     audit(page, "flow-01-diagram-1440", screenshots)
 
     # a node opens its cell (inside its router), with the focus on the cell's header
     node(page, "small_fields").click()
     expect(page.locator(".run-small_fields button")).to_be_visible(timeout=TIMEOUT)
-    expect(page.locator(".cell-toggle-small_fields button")).to_have_attribute("aria-expanded", "true")
+    expect(page.locator(".cell-toggle-small_fields button")).to_have_attribute(
+        "aria-expanded", "true"
+    )
 
     # a test run (the webhook's sample: an amount of 42): each node says how it went, in words
     page.locator(".test-run button").click()
@@ -112,9 +158,13 @@ def test_flow_diagram_and_drag_and_drop(page: Page, server: Any, screenshots: Pa
     source = page.locator(".cell-list li.cell-tidy .grip").first
     target = page.locator(".cell-list li.cell-upper").first
     source.drag_to(target, target_position={"x": 40, "y": 3})
-    expect(page.locator(".cell-list").first.locator("li").nth(1)).to_have_class("cell-card cell-tidy", timeout=TIMEOUT)
+    expect(page.locator(".cell-list").first.locator("li").nth(1)).to_have_class(
+        "cell-card cell-tidy", timeout=TIMEOUT
+    )
     assert order(page)[:3] == ["hook", "tidy", "upper"]
-    expect(node(page, "tidy").locator(".title")).to_have_text("2. tidy", timeout=TIMEOUT)  # the diagram follows
+    expect(node(page, "tidy").locator(".title")).to_have_text(
+        "2. tidy", timeout=TIMEOUT
+    )  # the diagram follows
     page.locator(".save button").click()
     expect(page.locator(".notebook-banner")).to_contain_text("Saved version", timeout=TIMEOUT)
     page.reload()

@@ -48,7 +48,12 @@ def watch_for_csp_violations(page: Page) -> list[str]:
         "document.addEventListener('securitypolicyviolation', e => "
         "window.cwReportCsp(`${e.violatedDirective} blocked ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`))"
     )
-    page.on("console", lambda message: seen.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            seen.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     return seen
 
 
@@ -56,7 +61,9 @@ def session_token_payload(page: Page) -> dict[str, Any]:
     """The payload of the Bokeh session token the workspace page carries (readable by any script)."""
     from bokeh.util.token import get_token_payload
 
-    token = page.evaluate("() => [...document.scripts].map(s => s.text).join('').match(/\"token\":\"([^\"]+)\"/)[1]")
+    token = page.evaluate(
+        '() => [...document.scripts].map(s => s.text).join(\'\').match(/"token":"([^"]+)"/)[1]'
+    )
     return get_token_payload(token)
 
 
@@ -66,8 +73,12 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
     sign_in(page, server, screenshots)
     payload = session_token_payload(page)
     cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "cw_session")
-    assert "cw_session" not in payload.get("cookies", {}) and cookie not in json.dumps(payload), payload
-    expect(page.locator(".cw-header .who")).to_contain_text(f"Signed in as {server.admin_email}")  # the page still knows who
+    assert "cw_session" not in payload.get("cookies", {}) and cookie not in json.dumps(payload), (
+        payload
+    )
+    expect(page.locator(".cw-header .who")).to_contain_text(
+        f"Signed in as {server.admin_email}"
+    )  # the page still knows who
     audit(page, "02-scenarios-empty", screenshots)
 
     # connect an app: a WordPress sandbox connection
@@ -81,8 +92,12 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
 
     # monday.com: API token or OAuth; OAuth is not set up on this server, and says what to set
     page.locator(".new-connection-app select").select_option(label="monday.com")
-    page.locator(".new-connection-kind select").select_option(label="Sign in with monday.com (OAuth)")
-    expect(page.locator(".oauth-unconfigured")).to_contain_text("CELLWRIGHT_OAUTH_CLIENTS__monday__CLIENT_ID", timeout=TIMEOUT)
+    page.locator(".new-connection-kind select").select_option(
+        label="Sign in with monday.com (OAuth)"
+    )
+    expect(page.locator(".oauth-unconfigured")).to_contain_text(
+        "CELLWRIGHT_OAUTH_CLIENTS__monday__CLIENT_ID", timeout=TIMEOUT
+    )
     expect(page.locator("a.oauth-connect")).to_have_count(0)
     audit(page, "03b-connections-oauth", screenshots)
 
@@ -97,20 +112,29 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
 
     # test data for the trigger, then run one cell and see its output
     page.locator(".cell-toggle-submission button").click()
-    trigger_data = {"method": "POST", "headers": {}, "query": {}, "body": {"title": "hello from the browser", "content": "Hi"}}
+    trigger_data = {
+        "method": "POST",
+        "headers": {},
+        "query": {},
+        "body": {"title": "hello from the browser", "content": "Hi"},
+    }
     page.locator(".trigger-data textarea").fill(json.dumps(trigger_data))
     page.locator(".trigger-data textarea").press("Tab")
     page.locator(".cell-toggle-tidy_title button").click()
     started = time.perf_counter()
     page.locator(".run-tidy_title button").click()
-    expect(page.locator(".cell-tidy_title .cell-output")).to_contain_text("Hello From The Browser", timeout=TIMEOUT)
+    expect(page.locator(".cell-tidy_title .cell-output")).to_contain_text(
+        "Hello From The Browser", timeout=TIMEOUT
+    )
     timings["run cell"] = time.perf_counter() - started
     audit(page, "05-notebook-run-cell", screenshots)
 
     # test run the whole scenario (the WordPress cell posts to the sandbox)
     started = time.perf_counter()
     page.locator(".test-run button").click()
-    expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text("Test run completed", timeout=TIMEOUT)
+    expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text(
+        "Test run completed", timeout=TIMEOUT
+    )
     timings["test run"] = time.perf_counter() - started
 
     # step mode: one cell at a time, each result shown as it goes
@@ -125,7 +149,9 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
 
     # enable, then fire its webhook with data the cell cannot handle (no title)
     page.locator(".toggle-enabled button").click()
-    expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text("Enabled", timeout=TIMEOUT)
+    expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text(
+        "Enabled", timeout=TIMEOUT
+    )
     expect(page.locator(".scenario-info")).to_contain_text("Version 1 is live")
     hook = page.locator(".webhook-url").inner_text()
     assert hook.startswith(server.url + "/hooks/")
@@ -152,11 +178,17 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
     field.press("Enter")
     expect(page.locator(".notebook")).to_contain_text("Unsaved changes", timeout=TIMEOUT)
     page.locator(".save button").click()
-    expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text("Saved version", timeout=TIMEOUT)
+    expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text(
+        "Saved version", timeout=TIMEOUT
+    )
     # saving does not change what runs: the enabled scenario still runs version 1 until published
-    expect(page.locator(".scenario-info")).to_contain_text("Version 2 saved · version 1 is live", timeout=TIMEOUT)
+    expect(page.locator(".scenario-info")).to_contain_text(
+        "Version 2 saved · version 1 is live", timeout=TIMEOUT
+    )
     page.locator(".publish button").click()
-    expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text("Published version 2", timeout=TIMEOUT)
+    expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text(
+        "Published version 2", timeout=TIMEOUT
+    )
     expect(page.locator(".scenario-info")).to_contain_text("Version 2 is live")
     expect(page.locator(".publish button")).to_be_disabled()
 
@@ -172,8 +204,14 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
     for key in ("directory", "analytics", "settings"):
         started = time.perf_counter()
         nav(page, key)
-        marker = {"directory": ".app-list", "analytics": ".analytics-summary", "settings": ".api-keys"}[key]
-        expect(page.locator(marker).first).to_be_visible(timeout=TIMEOUT)  # this page, not the last one's heading
+        marker = {
+            "directory": ".app-list",
+            "analytics": ".analytics-summary",
+            "settings": ".api-keys",
+        }[key]
+        expect(page.locator(marker).first).to_be_visible(
+            timeout=TIMEOUT
+        )  # this page, not the last one's heading
         timings[f"open {key}"] = time.perf_counter() - started
         audit(page, f"09-{key}", screenshots)
     expect(page.locator(".analytics-summary")).to_have_count(0)  # on settings now
@@ -181,7 +219,9 @@ def test_new_user_journey(page: Page, server: Any, screenshots: Path) -> None:
     expect(page.locator(".analytics-summary")).to_contain_text("runs", timeout=TIMEOUT)
     started = time.perf_counter()
     page.locator(".analytics-tabs .bk-tab", has_text="Top errors").click()  # built when opened
-    expect(page.locator(".analytics-errors")).to_contain_text("Most frequent errors", timeout=TIMEOUT)
+    expect(page.locator(".analytics-errors")).to_contain_text(
+        "Most frequent errors", timeout=TIMEOUT
+    )
     timings["analytics tab"] = time.perf_counter() - started
     print("timings", {k: round(v, 2) for k, v in timings.items()})
     assert violations == [], violations  # the workspace works under its Content-Security-Policy

@@ -46,7 +46,9 @@ def focused(page: Page) -> dict[str, Any]:
     return dict(page.evaluate(FOCUSED))
 
 
-def tab_to(page: Page, want: str, *, text: str | None = None, key: str = "Tab", limit: int = 60) -> dict[str, Any]:
+def tab_to(
+    page: Page, want: str, *, text: str | None = None, key: str = "Tab", limit: int = 60
+) -> dict[str, Any]:
     """Press ``key`` until the focused control's class chain has ``want`` (and its text ``text``)."""
     seen = []
     for _ in range(limit):
@@ -64,14 +66,22 @@ def seed_scenario(server: Any, name: str) -> None:
     from cells import document as documents
     from workspace.cli import _app
 
-    doc = documents.parse({
-        "name": name,
-        "cells": [
-            {"id": "start", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
-            {"id": "shout", "kind": "transformer", "app": "formatter", "operation": "text", "name": "Shout",
-             "inputs": {"value": "typed without a mouse", "transform": "title"}},
-        ],
-    })
+    doc = documents.parse(
+        {
+            "name": name,
+            "cells": [
+                {"id": "start", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
+                {
+                    "id": "shout",
+                    "kind": "transformer",
+                    "app": "formatter",
+                    "operation": "text",
+                    "name": "Shout",
+                    "inputs": {"value": "typed without a mouse", "transform": "title"},
+                },
+            ],
+        }
+    )
     with _app(server.data_dir) as svc:
         admin = svc.store.get_user_by_email(server.admin_email)
         svc.import_scenario(admin.id, doc)
@@ -108,22 +118,34 @@ def test_keyboard_only(page: Page, server: Any) -> None:
     settings = tab_to(page, "section-toggle", text="Run settings")
     assert settings["expanded"] == "false", settings
     page.keyboard.press("Enter")
-    expect(page.locator(".scenario-settings .section-toggle button")).to_have_attribute("aria-expanded", "true", timeout=TIMEOUT)
+    expect(page.locator(".scenario-settings .section-toggle button")).to_have_attribute(
+        "aria-expanded", "true", timeout=TIMEOUT
+    )
     now = focused(page)
-    assert "section-toggle" in now["classes"].split() and now["visible"], now  # still on the same button
+    assert "section-toggle" in now["classes"].split() and now["visible"], (
+        now
+    )  # still on the same button
 
     # open the cell: its editor's header takes the focus, the next Tab is Run cell
     tab_to(page, "cell-toggle-shout")
     page.keyboard.press("Enter")
     expect(page.locator(".run-shout button")).to_be_visible(timeout=TIMEOUT)
     expect(page.locator(".cell-toggle-shout button")).to_have_attribute("aria-expanded", "true")
-    page.wait_for_function("() => document.activeElement && document.activeElement !== document.body", timeout=TIMEOUT)
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement !== document.body", timeout=TIMEOUT
+    )
     now = focused(page)
-    assert "cell-toggle-shout" in now["classes"].split() and now["visible"] and now["expanded"] == "true", now
+    assert (
+        "cell-toggle-shout" in now["classes"].split()
+        and now["visible"]
+        and now["expanded"] == "true"
+    ), now
     assert now["text"].startswith("2. Shout"), now  # the arrow is decoration, not part of its name
     tab_to(page, "run-shout", limit=2)
     page.keyboard.press("Enter")
-    expect(page.locator(".cell-shout .cell-output")).to_contain_text("Typed Without A Mouse", timeout=TIMEOUT)
+    expect(page.locator(".cell-shout .cell-output")).to_contain_text(
+        "Typed Without A Mouse", timeout=TIMEOUT
+    )
     after = focused(page)  # focus stays on the button that was pressed
     assert "run-shout" in after["classes"].split() and after["visible"], after
 
@@ -131,6 +153,12 @@ def test_keyboard_only(page: Page, server: Any) -> None:
     tab_to(page, "cell-toggle-shout", key="Shift+Tab", limit=3)
     page.keyboard.press("Enter")
     expect(page.locator(".run-shout button")).to_have_count(0, timeout=TIMEOUT)
-    page.wait_for_function("() => document.activeElement && document.activeElement !== document.body", timeout=TIMEOUT)
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement !== document.body", timeout=TIMEOUT
+    )
     now = focused(page)
-    assert "cell-toggle-shout" in now["classes"].split() and now["visible"] and now["expanded"] == "false", now
+    assert (
+        "cell-toggle-shout" in now["classes"].split()
+        and now["visible"]
+        and now["expanded"] == "false"
+    ), now

@@ -52,7 +52,9 @@ def oauth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             "CELLWRIGHT_OAUTH_CLIENTS__loopback__CLIENT_ID": CLIENTS["client_id"],
             "CELLWRIGHT_OAUTH_CLIENTS__loopback__CLIENT_SECRET": CLIENTS["client_secret"],
             "CELLWRIGHT_PUBLIC_URL": public,
-            "CELLWRIGHT_HTTP_ALLOWED_ORIGINS": json.dumps([provider.base_url]),  # the provider is on loopback
+            "CELLWRIGHT_HTTP_ALLOWED_ORIGINS": json.dumps(
+                [provider.base_url]
+            ),  # the provider is on loopback
         }
         with serve(tmp_path_factory.mktemp("ui-oauth-data"), port=port, env=env) as server:
             yield Setup(server, provider)
@@ -76,11 +78,17 @@ def open_consent_page(page: Page, setup: Setup, name: str | None = None) -> int:
     expect(link).to_have_text("Connect with Loopback", timeout=TIMEOUT)
     if name:
         page.locator(".new-connection-name input").fill(name)
-        expect(link).to_have_attribute("href", re.compile(r"name=" + re.escape(name.replace(" ", "+"))), timeout=TIMEOUT)
+        expect(link).to_have_attribute(
+            "href", re.compile(r"name=" + re.escape(name.replace(" ", "+"))), timeout=TIMEOUT
+        )
     before = page.locator(".connection-row").count()
     link.click()
-    expect(page).to_have_url(re.compile("^" + re.escape(setup.provider.authorize_url + "?")), timeout=TIMEOUT)
-    expect(page.get_by_role("heading", level=1)).to_have_text("Allow cellwright to use your Loopback account?")
+    expect(page).to_have_url(
+        re.compile("^" + re.escape(setup.provider.authorize_url + "?")), timeout=TIMEOUT
+    )
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Allow cellwright to use your Loopback account?"
+    )
     return before
 
 
@@ -92,8 +100,12 @@ def test_sign_in_with_an_oauth_app_allow(page: Page, oauth: Setup, screenshots: 
     audit(page, "oauth-01-consent", screenshots)
 
     page.get_by_role("button", name="Allow").click()
-    expect(page).to_have_url(re.compile("^" + re.escape(server.url + "/?page=connections&id=")), timeout=TIMEOUT)
-    expect(page.locator(".cw-banner.ok")).to_contain_text(f"Connected: '{NAME}' works.", timeout=TIMEOUT)
+    expect(page).to_have_url(
+        re.compile("^" + re.escape(server.url + "/?page=connections&id=")), timeout=TIMEOUT
+    )
+    expect(page.locator(".cw-banner.ok")).to_contain_text(
+        f"Connected: '{NAME}' works.", timeout=TIMEOUT
+    )
     row = page.locator(".connection-new")
     expect(row).to_have_count(1)
     expect(row).to_contain_text(NAME)
@@ -107,7 +119,9 @@ def test_sign_in_with_an_oauth_app_allow(page: Page, oauth: Setup, screenshots: 
 
     calls = provider.api_calls
     row.locator(".test-connection button").click()  # the app's test: GET /api/me with the new token
-    expect(page.locator(".cw-banner.ok")).to_contain_text(f"Tested: '{NAME}' works.", timeout=TIMEOUT)
+    expect(page.locator(".cw-banner.ok")).to_contain_text(
+        f"Tested: '{NAME}' works.", timeout=TIMEOUT
+    )
     assert provider.api_calls == calls + 1
 
 
@@ -118,7 +132,9 @@ def test_sign_in_with_an_oauth_app_deny(page: Page, oauth: Setup, screenshots: P
     before = open_consent_page(page, oauth)
 
     page.get_by_role("button", name="Deny").click()
-    expect(page).to_have_url(re.compile("^" + re.escape(server.url + CALLBACK_PATH + "?")), timeout=TIMEOUT)
+    expect(page).to_have_url(
+        re.compile("^" + re.escape(server.url + CALLBACK_PATH + "?")), timeout=TIMEOUT
+    )
     expect(page.get_by_role("heading", level=1)).to_have_text("Not connected")
     expect(page.get_by_role("alert")).to_have_text(
         "Access to your Loopback account was not granted, so no connection was made. "

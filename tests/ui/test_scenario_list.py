@@ -32,10 +32,30 @@ def seed(server: Any) -> None:
     with _app(server.data_dir) as svc:
         admin = svc.store.get_user_by_email(server.admin_email)
         for name, tags in (("Refunds to Slack", ["billing"]), ("New leads <CRM>", [])):
-            svc.import_scenario(admin.id, documents.parse({"name": name, "tags": tags, "cells": [
-                {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
-                {"id": "shout", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": "hi", "transform": "upper"}},
-            ]}))
+            svc.import_scenario(
+                admin.id,
+                documents.parse(
+                    {
+                        "name": name,
+                        "tags": tags,
+                        "cells": [
+                            {
+                                "id": "hook",
+                                "kind": "trigger",
+                                "app": "webhook",
+                                "operation": "catch_hook",
+                            },
+                            {
+                                "id": "shout",
+                                "kind": "transformer",
+                                "app": "formatter",
+                                "operation": "text",
+                                "inputs": {"value": "hi", "transform": "upper"},
+                            },
+                        ],
+                    }
+                ),
+            )
 
 
 def row(page: Page, name: str) -> Any:
@@ -49,7 +69,10 @@ def test_scenario_list_buttons(page: Page, server: Any, screenshots: Path) -> No
     page.fill("#password", server.admin_password)
     page.click("button[type=submit]")
     expect(page.locator(".scenario-row")).to_have_count(2, timeout=TIMEOUT)
-    refunds, leads = row(page, "Refunds to Slack"), row(page, "New leads <CRM>")  # the name is text, never markup
+    refunds, leads = (
+        row(page, "Refunds to Slack"),
+        row(page, "New leads <CRM>"),
+    )  # the name is text, never markup
     expect(refunds).to_contain_text("billing")
     expect(refunds).to_contain_text("not published · saved v1")
     audit(page, "scenario-list-1440", screenshots)
@@ -68,7 +91,9 @@ def test_scenario_list_buttons(page: Page, server: Any, screenshots: Path) -> No
     expect(page.get_by_role("status").filter(has_text="Duplicated.")).to_be_visible()
 
     row(page, "New leads <CRM> (copy)").locator(".delete-scenario button").click()
-    expect(page.get_by_role("alert").filter(has_text="This cannot be undone")).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("alert").filter(has_text="This cannot be undone")).to_be_visible(
+        timeout=TIMEOUT
+    )
     page.locator(".confirm-delete button").click()
     expect(page.locator(".scenario-row")).to_have_count(2, timeout=TIMEOUT)
 

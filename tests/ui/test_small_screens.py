@@ -35,12 +35,23 @@ PAGES = [
     ("analytics", ".analytics-body"),
     ("settings", ".create-api-key"),
 ]
-TOOLBAR = [".scenario-name", ".save", ".publish", ".test-run", ".step", ".toggle-enabled", ".export", ".scenario-history"]
+TOOLBAR = [
+    ".scenario-name",
+    ".save",
+    ".publish",
+    ".test-run",
+    ".step",
+    ".toggle-enabled",
+    ".export",
+    ".scenario-history",
+]
 
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serve(tmp_path_factory.mktemp("small-screens"), env={"CELLWRIGHT_DEMO_DATA": "true"}) as running:
+    with serve(
+        tmp_path_factory.mktemp("small-screens"), env={"CELLWRIGHT_DEMO_DATA": "true"}
+    ) as running:
         yield running
 
 
@@ -66,17 +77,23 @@ def open_page(page: Page, key: str, phone: bool) -> None:
         expect(toggle).to_have_attribute("aria-expanded", "true", timeout=TIMEOUT)
     page.locator(f".nav-{key} button").click()
     if phone:
-        expect(page.locator(".menu-toggle button")).to_have_attribute("aria-expanded", "false", timeout=TIMEOUT)
+        expect(page.locator(".menu-toggle button")).to_have_attribute(
+            "aria-expanded", "false", timeout=TIMEOUT
+        )
 
 
 @pytest.mark.parametrize("width", [390, 1440])
-def test_every_page_fits_the_screen(browser: Browser, demo_server: Server, screenshots: Path, width: int) -> None:
+def test_every_page_fits_the_screen(
+    browser: Browser, demo_server: Server, screenshots: Path, width: int
+) -> None:
     phone = width < 768
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     try:
         page.goto(demo_server.url + "/login")
-        expect(page.locator(".help")).to_contain_text("demo@cellwright.local")  # no admin-password.txt in demo mode
+        expect(page.locator(".help")).to_contain_text(
+            "demo@cellwright.local"
+        )  # no admin-password.txt in demo mode
         page.fill("#email", demo_server.admin_email)
         page.fill("#password", demo_server.admin_password)
         page.click("button[type=submit]")
@@ -95,15 +112,26 @@ def test_every_page_fits_the_screen(browser: Browser, demo_server: Server, scree
             audit(page, f"small-screens-{width}-{key}", screenshots)
             if key == "execution" and not phone:  # a long page: the menu's border runs to its end
                 menu = page.locator(".cw-nav").first.bounding_box()
-                assert menu is not None and menu["y"] + menu["height"] >= page.evaluate("document.documentElement.scrollHeight") - 2
+                assert (
+                    menu is not None
+                    and menu["y"] + menu["height"]
+                    >= page.evaluate("document.documentElement.scrollHeight") - 2
+                )
             if key == "scenario" and not phone:
-                tops = {selector: round(page.locator(selector).bounding_box()["y"]) for selector in TOOLBAR[1:]}  # type: ignore[index]
-                assert max(tops.values()) - min(tops.values()) <= 4, f"the notebook toolbar wraps at {width}px: {tops}"  # a second row is 40 px down
+                tops = {
+                    selector: round(page.locator(selector).bounding_box()["y"])
+                    for selector in TOOLBAR[1:]
+                }  # type: ignore[index]
+                assert max(tops.values()) - min(tops.values()) <= 4, (
+                    f"the notebook toolbar wraps at {width}px: {tops}"
+                )  # a second row is 40 px down
     finally:
         context.close()
 
 
-def test_the_api_docs_render_with_no_internet(browser: Browser, demo_server: Server, screenshots: Path) -> None:
+def test_the_api_docs_render_with_no_internet(
+    browser: Browser, demo_server: Server, screenshots: Path
+) -> None:
     """Every request to another origin fails, as on a machine without internet."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
@@ -119,7 +147,9 @@ def test_the_api_docs_render_with_no_internet(browser: Browser, demo_server: Ser
     try:
         page.route("**/*", only_here)
         page.goto(demo_server.url + "/api/v1/docs")
-        expect(page.locator(".swagger-ui .info .title")).to_contain_text("Cellwright", timeout=TIMEOUT)
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text(
+            "Cellwright", timeout=TIMEOUT
+        )
         expect(page.locator(".opblock-tag-section").first).to_be_visible(timeout=TIMEOUT)
         page.screenshot(path=str(screenshots / "small-screens-api-docs.png"))
         assert elsewhere == []
@@ -127,11 +157,15 @@ def test_the_api_docs_render_with_no_internet(browser: Browser, demo_server: Ser
         context.close()
 
 
-def test_the_server_log_has_no_layout_warnings_or_doubled_lines(demo_server: Server, browser: Browser) -> None:
+def test_the_server_log_has_no_layout_warnings_or_doubled_lines(
+    demo_server: Server, browser: Browser
+) -> None:
     """Runs after the pages above (same server): their sessions drew every page, charts included."""
     text = demo_server.log.read_text(errors="replace")
     assert "EMPTY_LAYOUT" not in text and "bokeh.core.validation" not in text, text[-3000:]
     warnings = [line for line in text.splitlines() if re.match(r"WARNING\b", line)]
     doubled = [line for line, n in Counter(warnings).items() if n > 1]
     assert doubled == [], doubled
-    assert not any(line.startswith("WARNING:") for line in text.splitlines()), "a library printed with its own handler too"
+    assert not any(line.startswith("WARNING:") for line in text.splitlines()), (
+        "a library printed with its own handler too"
+    )

@@ -35,7 +35,9 @@ def sandbox_connection(page: Page, app: str) -> None:
     expect(page.locator(".connection-list")).to_contain_text(app, timeout=TIMEOUT)
 
 
-def test_a_template_asks_for_a_slack_channel_from_the_connections_channels(page: Page, server: Any, screenshots: Path) -> None:
+def test_a_template_asks_for_a_slack_channel_from_the_connections_channels(
+    page: Page, server: Any, screenshots: Path
+) -> None:
     sign_in(page, server)
     page.locator(".nav-connections button").click()
     sandbox_connection(page, "Stripe")
@@ -51,15 +53,21 @@ def test_a_template_asks_for_a_slack_channel_from_the_connections_channels(page:
     channel.focus()  # keyboard: the dropdown is a native select
     channel.select_option(label="#random")
     text = page.locator(".template-ask-notify-channel input")
-    expect(text).to_have_value("C0SANDBOX02", timeout=TIMEOUT)  # the pick fills the field, which stays editable
+    expect(text).to_have_value(
+        "C0SANDBOX02", timeout=TIMEOUT
+    )  # the pick fills the field, which stays editable
     page.locator(".create-from-template button").click()
     expect(page.locator(".notebook")).to_be_visible(timeout=TIMEOUT)
 
     page.locator(".test-run button").click()
-    expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text("Test run completed", timeout=TIMEOUT)
+    expect(page.locator(".notebook-banner .cw-banner.ok")).to_contain_text(
+        "Test run completed", timeout=TIMEOUT
+    )
     page.locator(".cell-toggle-notify button").click()
     channel_field = page.locator(".in-notify-channel input")
     expect(channel_field).to_have_value("C0SANDBOX02", timeout=TIMEOUT)
     picked = page.get_by_label("Channel: choose from the list")
-    expect(picked).to_have_value("#random", timeout=TIMEOUT)  # the cell's dropdown shows the pick (by its label)
+    expect(picked).to_have_value(
+        "#random", timeout=TIMEOUT
+    )  # the cell's dropdown shows the pick (by its label)
     audit(page, "notebook-channel-choices", screenshots)

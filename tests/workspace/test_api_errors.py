@@ -15,7 +15,9 @@ from connectors.registry import Registry
 ERROR_STATUSES = {"400", "401", "404", "409", "413", "422"}
 
 
-async def test_an_offset_past_what_the_store_holds_is_a_422_not_a_500(client: httpx.AsyncClient) -> None:
+async def test_an_offset_past_what_the_store_holds_is_a_422_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.get("/api/v1/executions", params={"offset": str(2**63)})
     assert response.status_code == 422
     body = response.json()
@@ -26,34 +28,71 @@ async def test_an_offset_past_what_the_store_holds_is_a_422_not_a_500(client: ht
 
 
 async def test_a_version_past_what_the_store_holds_is_a_422(client: httpx.AsyncClient) -> None:
-    created = await client.post("/api/v1/scenarios", json={"name": "x", "cells": [{"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"}]})
+    created = await client.post(
+        "/api/v1/scenarios",
+        json={
+            "name": "x",
+            "cells": [
+                {"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"}
+            ],
+        },
+    )
     scenario_id = created.json()["id"]
-    in_query = await client.post(f"/api/v1/scenarios/{scenario_id}/publish", params={"version": str(2**31)})
+    in_query = await client.post(
+        f"/api/v1/scenarios/{scenario_id}/publish", params={"version": str(2**31)}
+    )
     in_body = await client.post(f"/api/v1/scenarios/{scenario_id}/publish", json={"version": 2**31})
     for response in (in_query, in_body):
         assert response.status_code == 422 and response.json()["error"] == "invalid_input"
-    assert (await client.post(f"/api/v1/scenarios/{scenario_id}/publish", params={"version": str(2**31 - 1)})).status_code == 404
+    assert (
+        await client.post(
+            f"/api/v1/scenarios/{scenario_id}/publish", params={"version": str(2**31 - 1)}
+        )
+    ).status_code == 404
 
 
 @pytest.mark.parametrize("value", ["0.5", "1714560000", "-3", "1e9"])
-async def test_since_and_until_take_iso_8601_not_a_number(client: httpx.AsyncClient, value: str) -> None:
+async def test_since_and_until_take_iso_8601_not_a_number(
+    client: httpx.AsyncClient, value: str
+) -> None:
     for name in ("since", "until"):
         response = await client.get("/api/v1/executions", params={name: value})
         assert response.status_code == 422, (name, value)
         body = response.json()
         assert body["errors"][0]["field"] == f"query.{name}"
-        assert f"'{value}' is a number; give a date and time in ISO 8601, e.g. 2024-05-01T12:00:00Z" in body["message"]
-    fine = await client.get("/api/v1/executions", params={"since": "2024-05-01T00:00:00Z", "until": "2024-05-02T00:00"})
+        assert (
+            f"'{value}' is a number; give a date and time in ISO 8601, e.g. 2024-05-01T12:00:00Z"
+            in body["message"]
+        )
+    fine = await client.get(
+        "/api/v1/executions", params={"since": "2024-05-01T00:00:00Z", "until": "2024-05-02T00:00"}
+    )
     assert fine.status_code == 200
 
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/api/v1/scenarios"), ("PUT", "/api/v1/scenarios/x"), ("POST", "/api/v1/connections"), ("PATCH", "/api/v1/connections/x"), ("POST", "/api/v1/executions/x/rerun")],
+    [
+        ("POST", "/api/v1/scenarios"),
+        ("PUT", "/api/v1/scenarios/x"),
+        ("POST", "/api/v1/connections"),
+        ("PATCH", "/api/v1/connections/x"),
+        ("POST", "/api/v1/executions/x/rerun"),
+    ],
 )
-@pytest.mark.parametrize(("body", "says"), [(b"\xff\xfe{", "it is not JSON encoded as UTF-8"), (b"{nope", "The request body is not valid JSON (Expecting property name")])
-async def test_a_body_that_is_not_json_is_a_documented_400(client: httpx.AsyncClient, method: str, path: str, body: bytes, says: str) -> None:
-    response = await client.request(method, path, content=body, headers={"content-type": "application/json"})
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"\xff\xfe{", "it is not JSON encoded as UTF-8"),
+        (b"{nope", "The request body is not valid JSON (Expecting property name"),
+    ],
+)
+async def test_a_body_that_is_not_json_is_a_documented_400(
+    client: httpx.AsyncClient, method: str, path: str, body: bytes, says: str
+) -> None:
+    response = await client.request(
+        method, path, content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     answer = response.json()
     assert answer["error"] == "invalid_body" and says in answer["message"]
@@ -63,7 +102,10 @@ async def test_a_body_that_is_not_json_is_a_documented_400(client: httpx.AsyncCl
 async def test_unknown_paths_under_the_api_answer_json(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/nope")
     assert response.status_code == 404 and response.headers["content-type"] == "application/json"
-    assert response.json() == {"error": "not_found", "message": "Nothing is served at /api/v1/nope. The API's operations are listed at /api/v1/docs."}
+    assert response.json() == {
+        "error": "not_found",
+        "message": "Nothing is served at /api/v1/nope. The API's operations are listed at /api/v1/docs.",
+    }
 
 
 @pytest.mark.parametrize(
@@ -75,46 +117,89 @@ async def test_unknown_paths_under_the_api_answer_json(client: httpx.AsyncClient
         ("GET", "/api/v1/scenarios/abc/run", "POST"),
     ],
 )
-async def test_a_wrong_method_is_a_405_naming_every_method_the_path_takes(client: httpx.AsyncClient, method: str, path: str, allow: str) -> None:
+async def test_a_wrong_method_is_a_405_naming_every_method_the_path_takes(
+    client: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
     response = await client.request(method, path)
     assert response.status_code == 405
     assert response.headers["allow"] == allow
-    assert response.json() == {"error": "method_not_allowed", "message": f"{path} does not take {method}; it takes {allow}."}
+    assert response.json() == {
+        "error": "method_not_allowed",
+        "message": f"{path} does not take {method}; it takes {allow}.",
+    }
 
 
-async def test_every_api_operation_documents_its_errors_in_one_shape(anon: httpx.AsyncClient) -> None:
+async def test_every_api_operation_documents_its_errors_in_one_shape(
+    anon: httpx.AsyncClient,
+) -> None:
     spec = (await anon.get("/api/v1/openapi.json")).json()
-    operations = [(path, method, op) for path, item in spec["paths"].items() if path.startswith("/api/v1/") for method, op in item.items()]
+    operations = [
+        (path, method, op)
+        for path, item in spec["paths"].items()
+        if path.startswith("/api/v1/")
+        for method, op in item.items()
+    ]
     assert len(operations) >= 25
     for path, method, op in operations:
         assert ERROR_STATUSES <= set(op["responses"]), (method, path)
         for status in ERROR_STATUSES:
-            assert op["responses"][status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}, (method, path, status)
-    export = spec["paths"]["/api/v1/scenarios/{scenario_id}/export"]["get"]["responses"]["200"]["content"]
+            assert op["responses"][status]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorBody"
+            }, (method, path, status)
+    export = spec["paths"]["/api/v1/scenarios/{scenario_id}/export"]["get"]["responses"]["200"][
+        "content"
+    ]
     assert set(export) == {"application/yaml", "application/json"}
     callback = spec["paths"]["/oauth/callback"]["get"]["responses"]
-    assert set(callback["400"]["content"]) == {"application/json", "text/html"}  # a browser gets a page
+    assert set(callback["400"]["content"]) == {
+        "application/json",
+        "text/html",
+    }  # a browser gets a page
 
 
-async def test_the_served_description_names_this_servers_apps_and_their_operations(anon: httpx.AsyncClient, client: httpx.AsyncClient, registry: Registry) -> None:
+async def test_the_served_description_names_this_servers_apps_and_their_operations(
+    anon: httpx.AsyncClient, client: httpx.AsyncClient, registry: Registry
+) -> None:
     spec = (await anon.get("/api/v1/openapi.json")).json()
     schemas = spec["components"]["schemas"]
     assert schemas["ConnectionIn"]["properties"]["app"]["enum"] == sorted(registry.keys())
     trigger = schemas["TriggerCell"]
-    assert "probe" in trigger["properties"]["app"]["enum"] and "formatter" not in trigger["properties"]["app"]["enum"]
-    assert {"properties": {"app": {"const": "manual"}, "operation": {"enum": ["run_manually"]}}} in trigger["anyOf"]
+    assert (
+        "probe" in trigger["properties"]["app"]["enum"]
+        and "formatter" not in trigger["properties"]["app"]["enum"]
+    )
+    assert {
+        "properties": {"app": {"const": "manual"}, "operation": {"enum": ["run_manually"]}}
+    } in trigger["anyOf"]
     action = schemas["ActionCell"]
-    assert {"properties": {"app": {"const": "probe"}, "operation": {"enum": ["bad_output", "count"]}}} in action["anyOf"]
+    assert {
+        "properties": {"app": {"const": "probe"}, "operation": {"enum": ["bad_output", "count"]}}
+    } in action["anyOf"]
 
     # the served document's $refs point into components: validate against it whole
-    validator = jsonschema.Draft202012Validator({"components": {"schemas": schemas}, **schemas["ScenarioDocument"]})
+    validator = jsonschema.Draft202012Validator(
+        {"components": {"schemas": schemas}, **schemas["ScenarioDocument"]}
+    )
 
     def document(app: str, operation: str) -> dict[str, Any]:
-        return {"name": "x", "cells": [{"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"}, {"id": "a", "kind": "action", "app": app, "operation": operation}]}
+        return {
+            "name": "x",
+            "cells": [
+                {"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+                {"id": "a", "kind": "action", "app": app, "operation": operation},
+            ],
+        }
 
     assert list(validator.iter_errors(document("probe", "count"))) == []
-    assert (await client.post("/api/v1/scenarios", json=document("probe", "count"))).status_code == 201
+    assert (
+        await client.post("/api/v1/scenarios", json=document("probe", "count"))
+    ).status_code == 201
     for app, operation in (("nope", "count"), ("", ""), ("probe", "nope"), ("probe", "items")):
-        assert list(validator.iter_errors(document(app, operation))), (app, operation)  # the description refuses it…
+        assert list(validator.iter_errors(document(app, operation))), (
+            app,
+            operation,
+        )  # the description refuses it…
         response = await client.post("/api/v1/scenarios", json=document(app, operation))
-        assert response.status_code == 422 and response.json()["error"] == "configuration_error"  # …and so does the server
+        assert (
+            response.status_code == 422 and response.json()["error"] == "configuration_error"
+        )  # …and so does the server

@@ -45,7 +45,11 @@ EVENT = json.dumps({"method": "POST", "headers": {}, "query": {}, "body": {"amou
 @pytest.fixture
 def cli(tmp_path: Path) -> Any:
     runner = CliRunner()
-    env = {"CELLWRIGHT_DATA_DIR": str(tmp_path / "data"), "CELLWRIGHT_HTTP_ALLOW_PRIVATE": "true", "CELLWRIGHT_RETRY_BASE_SECONDS": "0.05"}
+    env = {
+        "CELLWRIGHT_DATA_DIR": str(tmp_path / "data"),
+        "CELLWRIGHT_HTTP_ALLOW_PRIVATE": "true",
+        "CELLWRIGHT_RETRY_BASE_SECONDS": "0.05",
+    }
 
     def invoke(*args: str) -> Result:
         return runner.invoke(main, list(args), env=env, catch_exceptions=False)
@@ -70,7 +74,21 @@ def one_line_error(result: Result, code: int = 2) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["run"], ["import"], ["publish"], ["export"], ["apps"], ["executions"], ["rerun"], ["apikey"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["serve"],
+        ["run"],
+        ["import"],
+        ["publish"],
+        ["export"],
+        ["apps"],
+        ["executions"],
+        ["rerun"],
+        ["apikey"],
+    ],
+)
 def test_every_command_has_help(cli: Any, command: list[str]) -> None:
     result = cli(*command, "--help")
     assert result.exit_code == 0
@@ -79,14 +97,24 @@ def test_every_command_has_help(cli: Any, command: list[str]) -> None:
 
 
 def test_help_documents_the_contract(cli: Any) -> None:
-    assert all(option in cli("serve", "--help").stdout for option in ("--host", "--port", "--data-dir"))
+    assert all(
+        option in cli("serve", "--help").stdout for option in ("--host", "--port", "--data-dir")
+    )
     run_help = cli("run", "--help").stdout
-    assert "--trigger-data" in run_help and "Exit code 0 when the run completed, 1 when it failed, 2" in run_help
+    assert (
+        "--trigger-data" in run_help
+        and "Exit code 0 when the run completed, 1 when it failed, 2" in run_help
+    )
     assert "--enable" in cli("import", "--help").stdout
     assert "--version" in cli("publish", "--help").stdout
     assert "-o, --output" in cli("export", "--help").stdout
-    assert all(option in cli("executions", "--help").stdout for option in ("--scenario", "--status", "--json"))
-    assert all(option in cli("rerun", "--help").stdout for option in ("--from-start", "--from-cell"))
+    assert all(
+        option in cli("executions", "--help").stdout
+        for option in ("--scenario", "--status", "--json")
+    )
+    assert all(
+        option in cli("rerun", "--help").stdout for option in ("--from-start", "--from-cell")
+    )
     assert cli("--version").stdout.strip() == "cellwright, version 0.1.0"
 
 
@@ -98,7 +126,9 @@ def test_apps_lists_the_catalog(cli: Any) -> None:
         for op in row["triggers"] + row["actions"]:
             assert set(op) == {"key", "name"}
     http = next(r for r in rows if r["key"] == "http")
-    assert http["actions"] == [{"key": "request", "name": "Make a request"}] and http["auth"] == "none"
+    assert (
+        http["actions"] == [{"key": "request", "name": "Make a request"}] and http["auth"] == "none"
+    )
     table = cli("apps").stdout
     assert re.search(r"^http\s+HTTP\s+Built-in\s+auth=none\s+triggers=0 actions=1$", table, re.M)
 
@@ -109,10 +139,14 @@ def test_run_prints_the_execution_and_exits_0(cli: Any, flow: Path, sink: Any) -
     execution = json.loads(result.stdout)
     assert execution["status"] == "completed"
     assert [c["cell_id"] for c in execution["cells"]] == ["hook", "compute", "send"]
-    assert all(c["status"] == "completed" and c["duration_ms"] is not None for c in execution["cells"])
+    assert all(
+        c["status"] == "completed" and c["duration_ms"] is not None for c in execution["cells"]
+    )
     assert sink.hits("/cli")[0].body == {"total": 42}
     again = cli("run", str(flow), "--trigger-data", EVENT)
-    assert again.exit_code == 0 and json.loads(again.stdout)["scenario_id"] == execution["scenario_id"]
+    assert (
+        again.exit_code == 0 and json.loads(again.stdout)["scenario_id"] == execution["scenario_id"]
+    )
 
 
 def test_run_exits_1_when_the_run_fails(cli: Any, flow: Path, sink: Any, helpers: Any) -> None:
@@ -126,14 +160,19 @@ def test_run_exits_1_when_the_run_fails(cli: Any, flow: Path, sink: Any, helpers
 
 def test_run_exits_2_for_an_invalid_file_or_data(cli: Any, flow: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
-    broken.write_text("name: x\ncells:\n  - id: a\n    kind: action\n    app: http\n    operation: request\n", encoding="utf-8")
+    broken.write_text(
+        "name: x\ncells:\n  - id: a\n    kind: action\n    app: http\n    operation: request\n",
+        encoding="utf-8",
+    )
     line = one_line_error(cli("run", str(broken)))
     assert "broken.yaml: cells[0] (id 'a').kind: the first cell must be the trigger" in line
     bad_yaml = tmp_path / "bad.yaml"
     bad_yaml.write_text("name: [x\n", encoding="utf-8")
     assert "line 2" in one_line_error(cli("run", str(bad_yaml)))
     assert "no such file" in one_line_error(cli("run", str(tmp_path / "missing.yaml")))
-    assert "--trigger-data is not valid JSON" in one_line_error(cli("run", str(flow), "--trigger-data", "{nope"))
+    assert "--trigger-data is not valid JSON" in one_line_error(
+        cli("run", str(flow), "--trigger-data", "{nope")
+    )
     assert "must be a JSON object" in one_line_error(cli("run", str(flow), "--trigger-data", "[1]"))
     unknown_app = tmp_path / "unknown.yaml"
     unknown_app.write_text(FLOW.replace("app: http", "app: nope"), encoding="utf-8")
@@ -156,9 +195,16 @@ def test_import_export_round_trip(cli: Any, flow: Path, tmp_path: Path) -> None:
     assert cli("export", second_id).stdout == exported.stdout  # byte-identical
 
 
-def test_a_bearer_token_in_a_file_is_used_but_never_exported_or_printed(cli: Any, flow: Path, tmp_path: Path, sink: Any) -> None:
+def test_a_bearer_token_in_a_file_is_used_but_never_exported_or_printed(
+    cli: Any, flow: Path, tmp_path: Path, sink: Any
+) -> None:
     token = "sk-CLI-FILE-TOKEN-3141"
-    flow.write_text(flow.read_text(encoding="utf-8").replace("body_type: json,", f"bearer_token: {token}, body_type: json,"), encoding="utf-8")
+    flow.write_text(
+        flow.read_text(encoding="utf-8").replace(
+            "body_type: json,", f"bearer_token: {token}, body_type: json,"
+        ),
+        encoding="utf-8",
+    )
     for _ in range(2):  # run re-imports the file as a new version of its draft
         result = cli("run", str(flow), "--trigger-data", EVENT)
         assert result.exit_code == 0 and token not in result.stdout
@@ -199,14 +245,23 @@ def test_publish_makes_a_saved_version_live(cli: Any, flow: Path, tmp_path: Path
 
     svc = open_svc()
     try:
-        assert svc.scenario(svc.local_user().id, scenario_id).live_version is None  # imported: a draft
-        svc.import_scenario(svc.local_user().id, documents.load(flow), scenario_id=scenario_id)  # version 2
+        assert (
+            svc.scenario(svc.local_user().id, scenario_id).live_version is None
+        )  # imported: a draft
+        svc.import_scenario(
+            svc.local_user().id, documents.load(flow), scenario_id=scenario_id
+        )  # version 2
     finally:
         svc.close()
     published = cli("publish", scenario_id)
     assert published.exit_code == 0, published.output
-    assert published.stdout.strip() == "Version 2 of 'CLI flow' is live (draft: enable it to run on its trigger)."
-    assert cli("publish", scenario_id, "--version", "1").stdout.startswith("Version 1 of 'CLI flow' is live")
+    assert (
+        published.stdout.strip()
+        == "Version 2 of 'CLI flow' is live (draft: enable it to run on its trigger)."
+    )
+    assert cli("publish", scenario_id, "--version", "1").stdout.startswith(
+        "Version 1 of 'CLI flow' is live"
+    )
     svc = open_svc()
     try:
         assert svc.scenario(svc.local_user().id, scenario_id).live_version == 1
@@ -224,19 +279,28 @@ def test_executions_and_rerun(cli: Any, flow: Path, sink: Any, helpers: Any) -> 
     listed = json.loads(cli("executions", "--json").stdout)
     assert [e["id"] for e in listed] == [failed["id"]] and listed[0]["status"] == "failed"
     assert json.loads(cli("executions", "--json", "--status", "completed").stdout) == []
-    assert json.loads(cli("executions", "--json", "--scenario", failed["scenario_id"]).stdout)[0]["id"] == failed["id"]
+    assert (
+        json.loads(cli("executions", "--json", "--scenario", failed["scenario_id"]).stdout)[0]["id"]
+        == failed["id"]
+    )
     header, row = cli("executions").stdout.splitlines()
     assert header.split() == ["EXECUTION", "STATUS", "SCENARIO", "STARTED", "DURATION", "ERROR"]
     assert row.startswith(f"{failed['id']}  failed     CLI flow ") and "rejected" in row
     assert failed["scenario_id"] not in row  # the name, not the id
     assert header.index("SCENARIO") == row.index("CLI flow")  # the columns line up
-    assert [e["id"] for e in json.loads(cli("executions", "--json", "--search", '"AMOUNT": 21').stdout)] == [failed["id"]]
+    assert [
+        e["id"] for e in json.loads(cli("executions", "--json", "--search", '"AMOUNT": 21').stdout)
+    ] == [failed["id"]]
     assert cli("executions", "--search", "no such text").stdout.splitlines()[1:] == []
 
     rerun = cli("rerun", failed["id"])
     assert rerun.exit_code == 0, rerun.output
     again = json.loads(rerun.stdout)
-    assert again["status"] == "completed" and again["rerun_of"] == failed["id"] and again["resume_from"] == "send"
+    assert (
+        again["status"] == "completed"
+        and again["rerun_of"] == failed["id"]
+        and again["resume_from"] == "send"
+    )
     copied = next(c for c in again["cells"] if c["cell_id"] == "compute")
     assert copied["output"] == {"total": 42}
 
@@ -246,7 +310,9 @@ def test_executions_and_rerun(cli: Any, flow: Path, sink: Any, helpers: Any) -> 
     assert from_cell["resume_from"] == "compute"
     assert len(sink.hits("/cli")) == 4
 
-    assert "either --from-start or --from-cell" in one_line_error(cli("rerun", failed["id"], "--from-start", "--from-cell", "x"))
+    assert "either --from-start or --from-cell" in one_line_error(
+        cli("rerun", failed["id"], "--from-start", "--from-cell", "x")
+    )
     assert "No execution" in one_line_error(cli("rerun", "f" * 32))
     assert "has no cell 'zzz'" in one_line_error(cli("rerun", failed["id"], "--from-cell", "zzz"))
     sink.plan("/cli", helpers.Reply(400, {"message": "still rejected"}))
@@ -258,13 +324,30 @@ def test_bad_settings_and_unusable_stores_are_one_line_too(flow: Path, tmp_path:
     blocker = tmp_path / "a-file"
     blocker.write_text("", encoding="utf-8")
     cases = [
-        ({"CELLWRIGHT_MAX_CONCURRENT_EXECUTIONS": "zero"}, ["executions"], "invalid setting — max_concurrent_executions: Input should be a valid integer"),
-        ({"CELLWRIGHT_DATABASE_URL": "nonsense://"}, ["run", str(flow)], "cannot use the store: Can't load plugin: sqlalchemy.dialects:nonsense"),
-        ({"CELLWRIGHT_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x"}, ["rerun", "x" * 32], "cannot use the store: "),
+        (
+            {"CELLWRIGHT_MAX_CONCURRENT_EXECUTIONS": "zero"},
+            ["executions"],
+            "invalid setting — max_concurrent_executions: Input should be a valid integer",
+        ),
+        (
+            {"CELLWRIGHT_DATABASE_URL": "nonsense://"},
+            ["run", str(flow)],
+            "cannot use the store: Can't load plugin: sqlalchemy.dialects:nonsense",
+        ),
+        (
+            {"CELLWRIGHT_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x"},
+            ["rerun", "x" * 32],
+            "cannot use the store: ",
+        ),
         ({}, ["run", str(flow), "--data-dir", str(blocker / "sub")], "a-file/sub"),
     ]
     for env, args, expected in cases:
-        result = runner.invoke(main, args, env={"CELLWRIGHT_DATA_DIR": str(tmp_path / "d"), **env}, catch_exceptions=False)
+        result = runner.invoke(
+            main,
+            args,
+            env={"CELLWRIGHT_DATA_DIR": str(tmp_path / "d"), **env},
+            catch_exceptions=False,
+        )
         assert expected in one_line_error(result), (args, result.stderr)
 
 
@@ -279,11 +362,20 @@ def test_the_readme_example_runs_offline_as_written(tmp_path: Path) -> None:
     assert scenario and command, "the README lost its first scenario or its run line"
     (tmp_path / command.group(1)).write_text(scenario.group(1), encoding="utf-8")
     # no private addresses, no proxies: a call to the network would fail here
-    env = {"CELLWRIGHT_DATA_DIR": str(tmp_path / "data"), "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    env = {
+        "CELLWRIGHT_DATA_DIR": str(tmp_path / "data"),
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+    }
     cwd = Path.cwd()
     os.chdir(tmp_path)  # the README runs it from the file's directory
     try:
-        result = CliRunner().invoke(main, ["run", command.group(1), *shlex.split(command.group(2))], env=env, catch_exceptions=False)
+        result = CliRunner().invoke(
+            main,
+            ["run", command.group(1), *shlex.split(command.group(2))],
+            env=env,
+            catch_exceptions=False,
+        )
     finally:
         os.chdir(cwd)
     assert result.exit_code == 0, result.stdout
@@ -310,7 +402,11 @@ def test_serve_starts_with_demo_data_and_answers(tmp_path: Path, helpers: Any) -
     env = {**os.environ, "CELLWRIGHT_DATA_DIR": str(tmp_path / "served"), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "workspace.cli", "serve", "--port", str(port)],
-        cwd=Path(__file__).parents[2], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=Path(__file__).parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -328,7 +424,9 @@ def test_serve_starts_with_demo_data_and_answers(tmp_path: Path, helpers: Any) -
         while not any("Demo API key" in line for line in key_file_lines):
             assert process.stdout is not None
             key_file_lines.append(process.stdout.readline())
-        key = next(line for line in key_file_lines if "Demo API key" in line).split(":", 1)[1].strip()
+        key = (
+            next(line for line in key_file_lines if "Demo API key" in line).split(":", 1)[1].strip()
+        )
         headers = {"Authorization": f"Bearer {key}"}
         deadline = time.monotonic() + 30
         while True:

@@ -33,7 +33,11 @@ def fresh_sandboxes() -> Iterator[None]:
 @pytest.fixture
 def cli(tmp_path: Path) -> Any:
     runner = CliRunner()
-    env = {"CELLWRIGHT_DATA_DIR": str(tmp_path / "data"), "CELLWRIGHT_HTTP_ALLOW_PRIVATE": "true", "CELLWRIGHT_ANALYTICS": "false"}
+    env = {
+        "CELLWRIGHT_DATA_DIR": str(tmp_path / "data"),
+        "CELLWRIGHT_HTTP_ALLOW_PRIVATE": "true",
+        "CELLWRIGHT_ANALYTICS": "false",
+    }
 
     def invoke(*args: str, input: str | None = None) -> Result:
         return runner.invoke(main, list(args), env=env, input=input, catch_exceptions=False)
@@ -65,7 +69,9 @@ def test_sandbox_connections_are_created_tested_and_listed(cli: Any) -> None:
     assert blog.exit_code == 0, blog.output
 
     connections = listed(cli)
-    assert [(c["id"], c["app_id"], c["name"], c["status"], c["is_sandbox"]) for c in connections] == [
+    assert [
+        (c["id"], c["app_id"], c["name"], c["status"], c["is_sandbox"]) for c in connections
+    ] == [
         (monday.stdout.strip(), "monday", "monday.com: Ada Lovelace (Sandbox Co)", "active", True),
         (blog.stdout.strip(), "wordpress", "Test blog", "active", True),
     ]
@@ -74,52 +80,88 @@ def test_sandbox_connections_are_created_tested_and_listed(cli: Any) -> None:
     text = cli("connections")
     assert text.exit_code == 0
     lines = text.stdout.splitlines()
-    assert len(lines) == 2 and lines[0].startswith(monday.stdout.strip()) and "sandbox" in lines[0] and "Test blog" in lines[1]
-    assert all(c["events_url"] is None for c in connections)  # neither app takes a connection-wide URL
+    assert (
+        len(lines) == 2
+        and lines[0].startswith(monday.stdout.strip())
+        and "sandbox" in lines[0]
+        and "Test blog" in lines[1]
+    )
+    assert all(
+        c["events_url"] is None for c in connections
+    )  # neither app takes a connection-wide URL
     slack = cli("connect", "slack", "--sandbox")
     assert slack.exit_code == 0, slack.output
     [events] = [c["events_url"] for c in listed(cli, "--app", "slack")]
-    assert re.fullmatch(r"http://\S+/hooks/apps/slack/[\w-]{20,}", events), events  # paste it in the Slack app
+    assert re.fullmatch(r"http://\S+/hooks/apps/slack/[\w-]{20,}", events), (
+        events
+    )  # paste it in the Slack app
     assert f"events URL: {events}" in cli("connections", "--app", "slack").stdout
     everything = cli("connections", "--json").stdout + text.stdout
-    assert SANDBOX_TOKEN not in everything and "abcd EFGH" not in everything  # credentials are never shown
+    assert (
+        SANDBOX_TOKEN not in everything and "abcd EFGH" not in everything
+    )  # credentials are never shown
 
 
 def test_a_real_site_with_credentials_from_stdin(cli: Any, wordpress_site: str) -> None:
-    credentials = {"site_url": wordpress_site, "username": "admin", "application_password": wordpress_sandbox.APPLICATION_PASSWORD,
-                   "allow_insecure_http": True}
+    credentials = {
+        "site_url": wordpress_site,
+        "username": "admin",
+        "application_password": wordpress_sandbox.APPLICATION_PASSWORD,
+        "allow_insecure_http": True,
+    }
     result = cli("connect", "wordpress", "--credentials", "-", input=json.dumps(credentials))
     assert result.exit_code == 0, result.output
     [connection] = listed(cli)
-    assert connection["id"] == result.stdout.strip() and connection["status"] == "active" and not connection["is_sandbox"]
+    assert (
+        connection["id"] == result.stdout.strip()
+        and connection["status"] == "active"
+        and not connection["is_sandbox"]
+    )
     assert connection["name"].startswith("WordPress: ") and "127.0.0.1" in connection["name"]
 
 
 def test_refused_credentials_store_the_connection_in_error(cli: Any, wordpress_site: str) -> None:
-    credentials = {"site_url": wordpress_site, "username": "admin", "application_password": "wrong pass word 1234",
-                   "allow_insecure_http": True}
+    credentials = {
+        "site_url": wordpress_site,
+        "username": "admin",
+        "application_password": "wrong pass word 1234",
+        "allow_insecure_http": True,
+    }
     result = cli("connect", "wordpress", "--credentials", json.dumps(credentials))
     assert result.exit_code == 1
     assert ID.match(result.stdout.strip())  # stored: the user can fix it later
-    assert result.stderr.startswith("error: the connection was stored, but its test failed: WordPress refused")
+    assert result.stderr.startswith(
+        "error: the connection was stored, but its test failed: WordPress refused"
+    )
     assert "wrong pass word" not in result.output
     [connection] = listed(cli)
-    assert connection["status"] == "error" and "invalid application password" in connection["status_message"]
+    assert (
+        connection["status"] == "error"
+        and "invalid application password" in connection["status_message"]
+    )
     assert "error" in cli("connections").stdout
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("connect", "monday"), "error: give --credentials JSON (the app's connection fields) or --sandbox."),
+        (
+            ("connect", "monday"),
+            "error: give --credentials JSON (the app's connection fields) or --sandbox.",
+        ),
         (("connect", "monday", "--credentials", "{bad"), "error: --credentials is not valid JSON"),
-        (("connect", "monday", "--credentials", "[1]"), "error: --credentials must be a JSON object"),
+        (
+            ("connect", "monday", "--credentials", "[1]"),
+            "error: --credentials must be a JSON object",
+        ),
         (("connect", "monday", "--credentials", "{}"), "api_token"),
         (("connect", "nosuchapp", "--sandbox"), "error: There is no app 'nosuchapp'"),
         (("connect", "http", "--sandbox"), "error: HTTP needs no connection"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(cli: Any, args: tuple[str, ...], message: str) -> None:
+def test_bad_input_is_one_line_and_exit_code_2(
+    cli: Any, args: tuple[str, ...], message: str
+) -> None:
     result = cli(*args)
     assert result.exit_code == 2
     assert result.stdout == ""

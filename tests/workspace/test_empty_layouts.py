@@ -14,7 +14,18 @@ from workspace.demo import demo_documents
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 
-PAGES = ["scenarios", "scenario", "executions", "execution", "connections", "directory", "app", "templates", "assistant", "settings"]
+PAGES = [
+    "scenarios",
+    "scenario",
+    "executions",
+    "execution",
+    "connections",
+    "directory",
+    "app",
+    "templates",
+    "assistant",
+    "settings",
+]
 
 
 @pytest.fixture
@@ -23,7 +34,16 @@ async def shell(svc: Any, user: Any) -> Any:
 
     for _, doc in demo_documents("http://127.0.0.1:8000")[:2]:
         scenario = svc.import_scenario(user.id, doc)
-    await svc.run_now(user.id, scenario.id, {"method": "POST", "headers": {}, "query": {}, "body": {"id": 1, "amount": 42, "name": "a"}})
+    await svc.run_now(
+        user.id,
+        scenario.id,
+        {
+            "method": "POST",
+            "headers": {},
+            "query": {},
+            "body": {"id": 1, "amount": 42, "name": "a"},
+        },
+    )
     return Shell(svc, user, "csrf")
 
 
@@ -38,11 +58,15 @@ def empty_layouts(document: Document, caplog: pytest.LogCaptureFixture) -> list[
         found = re.search(r"EMPTY_LAYOUT.*id='([^']+)'", record.getMessage())
         if found:
             model = document.get_model_by_id(found.group(1))
-            out.append(f"{type(model).__name__} {getattr(model, 'css_classes', [])} {getattr(model, 'name', '')}")
+            out.append(
+                f"{type(model).__name__} {getattr(model, 'css_classes', [])} {getattr(model, 'name', '')}"
+            )
     return out
 
 
-def test_no_page_builds_an_empty_layout(shell: Any, svc: Any, user: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_page_builds_an_empty_layout(
+    shell: Any, svc: Any, user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     document = Document()
     document.add_root(shell.__panel__().get_root(document))
     scenario = svc.store.list_scenarios(user.id)[0]

@@ -31,7 +31,9 @@ def set_fields_form(value: str) -> SchemaForm:
 
 
 def test_an_object_field_with_mappings_stays_an_object() -> None:
-    assert set_fields_form(FIELDS).values() == {"fields": {"total": "{{ trigger.body.amount * 1.2 }}", "currency": "EUR"}}
+    assert set_fields_form(FIELDS).values() == {
+        "fields": {"total": "{{ trigger.body.amount * 1.2 }}", "currency": "EUR"}
+    }
 
 
 def test_a_field_that_is_one_reference_maps_the_whole_value() -> None:
@@ -41,7 +43,7 @@ def test_a_field_that_is_one_reference_maps_the_whole_value() -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ('{"total": {{ trigger.body.amount }}}', 'must stand inside double quotes'),
+        ('{"total": {{ trigger.body.amount }}}', "must stand inside double quotes"),
         ('{\n  "currency": "EUR",\n}', "Line 3, column 1"),
         ("{'a': 1}", "double"),
         ("total: 3", "Line 1, column 1"),
@@ -108,7 +110,11 @@ def test_json_text_errors_name_line_and_column() -> None:
         parse_json_text('{"a": 1,\n "b" 2}')
     assert (caught.value.line, caught.value.column) == (2, 6)
     assert "colon" in str(caught.value)
-    assert is_lone_mapping(" {{ x.y }} ") and not is_lone_mapping("{{ a }}{{ b }}") and not is_lone_mapping('{"a": "{{ b }}"}')
+    assert (
+        is_lone_mapping(" {{ x.y }} ")
+        and not is_lone_mapping("{{ a }}{{ b }}")
+        and not is_lone_mapping('{"a": "{{ b }}"}')
+    )
 
 
 async def test_run_cell_with_an_object_field_typed_as_json(svc: Any, user: Any) -> None:
@@ -118,13 +124,21 @@ async def test_run_cell_with_an_object_field_typed_as_json(svc: Any, user: Any) 
         "name": "Orders",
         "cells": [
             {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
-            {"id": "compute", "kind": "transformer", "app": "formatter", "operation": "set_fields", "inputs": {"fields": {"total": "{{ trigger.body.amount * 1.2 }}"}}},
+            {
+                "id": "compute",
+                "kind": "transformer",
+                "app": "formatter",
+                "operation": "set_fields",
+                "inputs": {"fields": {"total": "{{ trigger.body.amount * 1.2 }}"}},
+            },
         ],
     }
     scenario = svc.import_scenario(user.id, documents.parse(doc))
     state = NotebookState(svc, user, scenario.id)
     state.trigger_text = '{"body": {"amount": 10}, "method": "POST", "headers": {}, "query": {}}'
-    form = SchemaForm(state.operation(state.cell("compute")).input_schema(), state.cell("compute")["inputs"])
+    form = SchemaForm(
+        state.operation(state.cell("compute")).input_schema(), state.cell("compute")["inputs"]
+    )
     shown = form.widgets["fields"].value
     assert shown.startswith("{\n")  # shown as JSON the user edits
     form.widgets["fields"].value = shown.replace("{\n", '{\n  "currency": "EUR",\n', 1)

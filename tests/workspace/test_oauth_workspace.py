@@ -54,17 +54,26 @@ def session(svc: Cellwright, user: Any) -> tuple[str, str]:
 
 @pytest.fixture
 async def signed_in(web: Any, session: tuple[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url=PUBLIC, cookies={"cw_session": session[0]}) as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=web), base_url=PUBLIC, cookies={"cw_session": session[0]}
+    ) as c:
         yield c
 
 
 async def test_connect_with_from_the_workspace_end_to_end(
-    svc: Cellwright, user: Any, signed_in: httpx.AsyncClient, agent: httpx.AsyncClient, session: tuple[str, str], server: OAuthTestServer
+    svc: Cellwright,
+    user: Any,
+    signed_in: httpx.AsyncClient,
+    agent: httpx.AsyncClient,
+    session: tuple[str, str],
+    server: OAuthTestServer,
 ) -> None:
     started = await signed_in.get(start_path("loopback", name="Team", csrf=session[1]))
     assert started.status_code == 302, started.text
     url = started.headers["location"]
-    assert url.startswith(server.authorize_url) and parse_qs(urlsplit(url).query)["code_challenge_method"] == ["S256"]
+    assert url.startswith(server.authorize_url) and parse_qs(urlsplit(url).query)[
+        "code_challenge_method"
+    ] == ["S256"]
     assert "cw_oauth_" in started.headers["set-cookie"]  # bound to this browser
 
     back = await consent(agent, url)
@@ -72,36 +81,58 @@ async def test_connect_with_from_the_workspace_end_to_end(
     assert landed.status_code == 303, landed.text
     [connection] = svc.store.list_connections(user.id)
     assert landed.headers["location"] == f"/?page=connections&id={connection.id}"
-    assert connection.name == "Team" and connection.status == "active" and connection.metadata["auth_type"] == "oauth2"
+    assert (
+        connection.name == "Team"
+        and connection.status == "active"
+        and connection.metadata["auth_type"] == "oauth2"
+    )
 
 
-async def test_the_start_link_needs_the_workspace_session_and_its_token(web: Any, signed_in: httpx.AsyncClient, session: tuple[str, str]) -> None:
+async def test_the_start_link_needs_the_workspace_session_and_its_token(
+    web: Any, signed_in: httpx.AsyncClient, session: tuple[str, str]
+) -> None:
     forged = await signed_in.get(start_path("loopback", csrf="not-the-token"))
     assert forged.status_code == 403 and "not opened from your workspace" in forged.text
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url=PUBLIC) as anonymous:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=web), base_url=PUBLIC
+    ) as anonymous:
         out = await anonymous.get(start_path("loopback", csrf=session[1]))
     assert out.status_code == 303 and out.headers["location"].startswith("/login?next=")
 
 
-async def test_an_unconfigured_client_is_a_clear_page(signed_in: httpx.AsyncClient, session: tuple[str, str]) -> None:
+async def test_an_unconfigured_client_is_a_clear_page(
+    signed_in: httpx.AsyncClient, session: tuple[str, str]
+) -> None:
     slack = await signed_in.get(start_path("slack", csrf=session[1]))
     assert slack.status_code == 422 and "text/html" in slack.headers["content-type"]
-    assert "CELLWRIGHT_OAUTH_CLIENTS__slack__CLIENT_ID" in slack.text and "Back to your connections" in slack.text
+    assert (
+        "CELLWRIGHT_OAUTH_CLIENTS__slack__CLIENT_ID" in slack.text
+        and "Back to your connections" in slack.text
+    )
     assert "Traceback" not in slack.text
 
 
 # -- the Connections page ------------------------------------------------------------------
 
 
-async def test_connections_page_offers_each_auth_kind(svc: Cellwright, user: Any, agent: httpx.AsyncClient) -> None:
+async def test_connections_page_offers_each_auth_kind(
+    svc: Cellwright, user: Any, agent: httpx.AsyncClient
+) -> None:
     from engine.oauth_connect import finish_authorization, start_authorization
     from workspace.views.connections import Connections, ConnectionsState
 
     state = ConnectionsState(svc, user)
-    assert state.auth_choices("loopback") == {"API key": "api_key", "Sign in with Loopback (OAuth)": "oauth2"}
+    assert state.auth_choices("loopback") == {
+        "API key": "api_key",
+        "Sign in with Loopback (OAuth)": "oauth2",
+    }
     assert state.oauth_setup("loopback") == (True, "")
     ready, message = state.oauth_setup("slack")
-    assert not ready and "CELLWRIGHT_OAUTH_CLIENTS__slack__CLIENT_ID" in message and "CELLWRIGHT_OAUTH_CLIENTS__slack__CLIENT_SECRET" in message
+    assert (
+        not ready
+        and "CELLWRIGHT_OAUTH_CLIENTS__slack__CLIENT_ID" in message
+        and "CELLWRIGHT_OAUTH_CLIENTS__slack__CLIENT_SECRET" in message
+    )
 
     page = Connections(svc, user, nav=lambda *a, **k: None, app_key="loopback", csrf="tok")
     assert page.kind_select is not None and page.kind_select.value == "api_key"
@@ -125,11 +156,15 @@ async def test_connections_page_offers_each_auth_kind(svc: Cellwright, user: Any
     assert Connections(svc, user, nav=lambda *a, **k: None, focus="nope").banner.message == ""
 
 
-async def test_client_credentials_apps_connect_from_the_page(svc: Cellwright, user: Any, server: OAuthTestServer) -> None:
+async def test_client_credentials_apps_connect_from_the_page(
+    svc: Cellwright, user: Any, server: OAuthTestServer
+) -> None:
     from workspace.views.connections import ConnectionsState
 
     state = ConnectionsState(svc, user)
-    assert state.auth_choices("machine") == {"Connect Machine with the server's OAuth client": "oauth2"}
+    assert state.auth_choices("machine") == {
+        "Connect Machine with the server's OAuth client": "oauth2"
+    }
     connection = await state.create("machine", {}, "Robot", auth_type="oauth2")
     assert connection.status == "active" and server.grant_counts == {"client_credentials": 1}
 
@@ -138,7 +173,12 @@ async def test_client_credentials_apps_connect_from_the_page(svc: Cellwright, us
 
 
 async def test_reconnect_replaces_the_tokens_of_the_same_connection(
-    svc: Cellwright, user: Any, signed_in: httpx.AsyncClient, agent: httpx.AsyncClient, session: tuple[str, str], server: OAuthTestServer
+    svc: Cellwright,
+    user: Any,
+    signed_in: httpx.AsyncClient,
+    agent: httpx.AsyncClient,
+    session: tuple[str, str],
+    server: OAuthTestServer,
 ) -> None:
     from workspace.views.connections import Connections
 
@@ -146,7 +186,9 @@ async def test_reconnect_replaces_the_tokens_of_the_same_connection(
     await signed_in.get(await consent(agent, first.headers["location"]))
     [connection] = svc.store.list_connections(user.id)
     old = svc.store.connection_credentials(connection.id)
-    svc.store.update_connection(user.id, connection.id, status="error", status_message="token revoked")
+    svc.store.update_connection(
+        user.id, connection.id, status="error", status_message="token revoked"
+    )
 
     # the Connections page offers "Reconnect" on it, pointing at the same start route
     page = Connections(svc, user, nav=lambda *a, **k: None, csrf=session[1])
@@ -157,7 +199,10 @@ async def test_reconnect_replaces_the_tokens_of_the_same_connection(
     started = await signed_in.get(href)
     assert started.status_code == 302, started.text
     landed = await signed_in.get(await consent(agent, started.headers["location"]))
-    assert landed.status_code == 303 and landed.headers["location"] == f"/?page=connections&id={connection.id}"
+    assert (
+        landed.status_code == 303
+        and landed.headers["location"] == f"/?page=connections&id={connection.id}"
+    )
     [again] = svc.store.list_connections(user.id)  # no second connection
     assert again.id == connection.id and again.status == "active" and again.name == "Team"
     new = svc.store.connection_credentials(connection.id)
@@ -171,10 +216,14 @@ async def test_reconnect_is_refused_for_connections_that_are_not_the_users_oauth
     from engine.oauth_connect import start_authorization
     from workspace.views.connections import ConnectionsState
 
-    typed = await svc.create_connection(user.id, "loopback", credentials={"api_key": "k"}, auth_type="api_key")
+    typed = await svc.create_connection(
+        user.id, "loopback", credentials={"api_key": "k"}, auth_type="api_key"
+    )
     missing = await signed_in.get(start_path("loopback", csrf=session[1], connection_id="nope"))
     assert missing.status_code == 404 and "no Loopback connection nope" in missing.text
-    wrong_kind = await signed_in.get(start_path("loopback", csrf=session[1], connection_id=typed.id))
+    wrong_kind = await signed_in.get(
+        start_path("loopback", csrf=session[1], connection_id=typed.id)
+    )
     assert wrong_kind.status_code == 422 and "Edit" in wrong_kind.text
     assert not ConnectionsState(svc, user).can_reconnect(typed.to_dict())
     other = svc.store.create_user("other@example.com", name="Other")

@@ -55,7 +55,13 @@ SCENARIO = {
     "name": "Contract",
     "cells": [
         {"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"},
-        {"id": "a", "kind": "action", "app": "probe", "operation": "count", "inputs": {"value": "{{ trigger.n }}"}},
+        {
+            "id": "a",
+            "kind": "action",
+            "app": "probe",
+            "operation": "count",
+            "inputs": {"value": "{{ trigger.n }}"},
+        },
     ],
 }
 
@@ -94,11 +100,20 @@ class Api:
         with asgi.get_client(self.app) as http:
             http.headers["Authorization"] = f"Bearer {self.key}"
             scenario = http.post("/api/v1/scenarios", json=SCENARIO).json()
-            connection = http.post("/api/v1/connections", json={"app": "keyed", "credentials": {"api_key": "k"}, "sandbox": True}).json()
-            execution = http.post(f"/api/v1/scenarios/{scenario['id']}/run", json={"trigger_data": {"n": 1}}).json()
+            connection = http.post(
+                "/api/v1/connections",
+                json={"app": "keyed", "credentials": {"api_key": "k"}, "sandbox": True},
+            ).json()
+            execution = http.post(
+                f"/api/v1/scenarios/{scenario['id']}/run", json={"trigger_data": {"n": 1}}
+            ).json()
         return {
-            "scenario_id": scenario["id"], "connection_id": connection["id"], "execution_id": execution["id"],
-            "cell_id": "a", "key": "probe", "app": "keyed",
+            "scenario_id": scenario["id"],
+            "connection_id": connection["id"],
+            "execution_id": execution["id"],
+            "cell_id": "a",
+            "key": "probe",
+            "app": "keyed",
         }
 
 
@@ -108,12 +123,16 @@ def api(make_settings: Callable[..., Settings], registry: Registry) -> Iterator[
     user = svc.store.create_user("ada@example.com", name="Ada")
     key, _ = svc.store.create_api_key(user.id, "contract")
     app = Started(create_app(svc, start=False), svc)
-    config = SchemathesisConfig.from_dict({
-        "auth": {"openapi": {"HTTPBearer": {"bearer": key}}},
-        # unknown query parameters are ignored, as HTTP APIs do: not "invalid data"
-        "generation": {"allow-extra-parameters": False},
-    })
-    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app, config=config)  # starts the lifespan
+    config = SchemathesisConfig.from_dict(
+        {
+            "auth": {"openapi": {"HTTPBearer": {"bearer": key}}},
+            # unknown query parameters are ignored, as HTTP APIs do: not "invalid data"
+            "generation": {"allow-extra-parameters": False},
+        }
+    )
+    schema = schemathesis.openapi.from_asgi(
+        "/api/v1/openapi.json", app, config=config
+    )  # starts the lifespan
     try:
         yield Api(schema, app, key)
     finally:
@@ -129,19 +148,39 @@ def test_every_operation_answers_what_the_openapi_description_says(api: Api) -> 
         names = {p.name for p in operation.path_parameters}
         variants: list[tuple[str, dict[str, str] | None]] = [("generated ids", None)]
         if names:
-            variants.append(("existing ids", {k: v for k, v in api.existing_ids().items() if k in names}))
+            variants.append(
+                ("existing ids", {k: v for k, v in api.existing_ids().items() if k in names})
+            )
         for label, fixed in variants:
-            strategy = st.one_of(*(operation.as_strategy(mode, path_parameters=fixed) for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)))
+            strategy = st.one_of(
+                *(
+                    operation.as_strategy(mode, path_parameters=fixed)
+                    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+                )
+            )
 
             @given(case=strategy)
-            @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+            )
             def check(case: Any) -> None:
-                if case.operation.label == "POST /api/v1/connections" and isinstance(case.body, dict):
-                    case.body["sandbox"] = True  # a connection's test call must not leave this machine
+                if case.operation.label == "POST /api/v1/connections" and isinstance(
+                    case.body, dict
+                ):
+                    case.body["sandbox"] = (
+                        True  # a connection's test call must not leave this machine
+                    )
                 case.call_and_validate(checks=CHECKS)
 
             try:
                 check()
-            except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup: one per operation
+            except (
+                Exception,
+                BaseExceptionGroup,
+            ) as exc:  # schemathesis' FailureGroup: one per operation
                 failures[f"{operation.label} ({label})"] = exc
     assert not failures, "\n\n".join(f"{label}:\n{exc}" for label, exc in failures.items())

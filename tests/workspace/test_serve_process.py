@@ -34,7 +34,11 @@ def serve(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "CELLWRIGHT_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "workspace.cli", "serve", "--port", str(port), *extra],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -62,7 +66,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                     break
             except httpx.TransportError:
                 pass
-            assert process.poll() is None and time.monotonic() < deadline, "the server did not answer"
+            assert process.poll() is None and time.monotonic() < deadline, (
+                "the server did not answer"
+            )
             time.sleep(0.2)
         yield Served(process, base, data_dir, key)
     finally:
@@ -74,13 +80,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             process.wait()
 
 
-def test_a_second_server_on_the_same_data_directory_is_refused(served: Served, tmp_path: Path) -> None:
+def test_a_second_server_on_the_same_data_directory_is_refused(
+    served: Served, tmp_path: Path
+) -> None:
     from tests.conftest import free_port
 
     second = serve(served.data_dir, free_port(), "--no-demo")
     output, _ = second.communicate(timeout=120)
     assert second.returncode == 2
-    assert f"another Cellwright server (pid {served.process.pid}) is already serving the data directory {served.data_dir}" in output
+    assert (
+        f"another Cellwright server (pid {served.process.pid}) is already serving the data directory {served.data_dir}"
+        in output
+    )
     assert "Traceback" not in output
     assert served.process.poll() is None  # the first one is unaffected
     assert httpx.get(served.base + "/healthz").status_code == 200
@@ -90,9 +101,16 @@ def test_a_second_server_on_the_same_data_directory_is_refused(served: Served, t
 
 def test_the_lock_ends_with_the_process(tmp_path: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from storage.datadir import hold_serve_lock; "
-         "h = hold_serve_lock(sys.argv[1]); print('held', flush=True); time.sleep(600)", str(tmp_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from storage.datadir import hold_serve_lock; "
+            "h = hold_serve_lock(sys.argv[1]); print('held', flush=True); time.sleep(600)",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
@@ -109,22 +127,45 @@ def _scenario(url: str) -> dict[str, Any]:
         "name": "Calls back",
         "cells": [
             {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
-            {"id": "call", "kind": "action", "app": "http", "operation": "request", "inputs": {"method": "POST", "url": url, "body_type": "json", "body": {"n": 1}}},
+            {
+                "id": "call",
+                "kind": "action",
+                "app": "http",
+                "operation": "request",
+                "inputs": {"method": "POST", "url": url, "body_type": "json", "body": {"n": 1}},
+            },
         ],
     }
 
 
-def test_demo_scenarios_may_call_the_echo_endpoint_but_not_the_servers_webhooks_or_api(served: Served) -> None:
+def test_demo_scenarios_may_call_the_echo_endpoint_but_not_the_servers_webhooks_or_api(
+    served: Served,
+) -> None:
     headers = {"Authorization": f"Bearer {served.api_key}"}
     with httpx.Client(base_url=served.base, headers=headers, timeout=60) as api:
-        created = api.post("/api/v1/scenarios", json=_scenario(f"{served.base}/demo/echo?from=test"))
+        created = api.post(
+            "/api/v1/scenarios", json=_scenario(f"{served.base}/demo/echo?from=test")
+        )
         assert created.status_code == 201, created.text
         scenario = created.json()
         run = api.post(f"/api/v1/scenarios/{scenario['id']}/run", json={"trigger_data": {}}).json()
         assert run["status"] == "completed", run
-        for target in (scenario["webhook_url"], f"{served.base}/api/v1/me", f"{served.base}/demo/echo/../hooks/x"):
-            api.put(f"/api/v1/scenarios/{scenario['id']}", json=_scenario(target)).raise_for_status()
-            run = api.post(f"/api/v1/scenarios/{scenario['id']}/run", json={"trigger_data": {}}).json()
-            assert run["status"] == "failed" and run["error"]["code"] == "forbidden_destination", (target, run)
-        page = api.get("/api/v1/executions", params={"scenario_id": scenario["id"], "limit": 100}).json()
+        for target in (
+            scenario["webhook_url"],
+            f"{served.base}/api/v1/me",
+            f"{served.base}/demo/echo/../hooks/x",
+        ):
+            api.put(
+                f"/api/v1/scenarios/{scenario['id']}", json=_scenario(target)
+            ).raise_for_status()
+            run = api.post(
+                f"/api/v1/scenarios/{scenario['id']}/run", json={"trigger_data": {}}
+            ).json()
+            assert run["status"] == "failed" and run["error"]["code"] == "forbidden_destination", (
+                target,
+                run,
+            )
+        page = api.get(
+            "/api/v1/executions", params={"scenario_id": scenario["id"], "limit": 100}
+        ).json()
         assert page["total"] == 4  # the four test runs: the call to its own webhook started none

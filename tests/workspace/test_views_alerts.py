@@ -20,7 +20,9 @@ async def fail_once(svc: Any, user: Any, probe: Any, scenario: Any) -> None:
     await svc.runner.alerts.drain()  # deliveries are background tasks
 
 
-async def test_each_webhook_rule_shows_its_last_delivery(svc: Any, user: Any, probe: Any, sink: Any, helpers: Any) -> None:
+async def test_each_webhook_rule_shows_its_last_delivery(
+    svc: Any, user: Any, probe: Any, sink: Any, helpers: Any
+) -> None:
     from workspace.views.alerts import AlertRules
     from workspace.views.settings import SettingsPage
 
@@ -28,8 +30,14 @@ async def test_each_webhook_rule_shows_its_last_delivery(svc: Any, user: Any, pr
     other = svc.import_scenario(user.id, documents.loads(FAILING.replace("Nightly sync", "Other")))
     rules = AlertRules(svc, user)
     ok = rules.add(scenario.id, notify_workspace=False, webhook_url=sink.plan("/ok"))
-    flaky = rules.add(None, notify_workspace=False, webhook_url=sink.plan("/flaky", helpers.Reply(200), helpers.Reply(503)))
-    idle = rules.add(other.id, notify_workspace=False, webhook_url=sink.plan("/idle"))  # its scenario never fails
+    flaky = rules.add(
+        None,
+        notify_workspace=False,
+        webhook_url=sink.plan("/flaky", helpers.Reply(200), helpers.Reply(503)),
+    )
+    idle = rules.add(
+        other.id, notify_workspace=False, webhook_url=sink.plan("/idle")
+    )  # its scenario never fails
     inbox = rules.add(scenario.id)  # workspace only: no delivery to show
     assert rules.deliveries == {}
 
@@ -37,14 +45,22 @@ async def test_each_webhook_rule_shows_its_last_delivery(svc: Any, user: Any, pr
     rules.refresh()
     assert set(rules.deliveries) == {ok["id"], flaky["id"]}
     assert rules.deliveries[ok["id"]]["summary"] == "delivered (HTTP 200)"
-    assert rules.deliveries[ok["id"]]["delivered"] is True and rules.deliveries[ok["id"]]["attempts"] == 1
+    assert (
+        rules.deliveries[ok["id"]]["delivered"] is True
+        and rules.deliveries[ok["id"]]["attempts"] == 1
+    )
 
     await fail_once(svc, user, probe, scenario)  # now /flaky answers 503 every time
     rules.refresh()
     last = rules.deliveries[flaky["id"]]
     attempts = svc.settings.alert_attempts
     assert last["summary"] == f"failed after {attempts} attempts (HTTP 503)"
-    assert (last["delivered"], last["status"], last["attempts"], last["error"]) == (False, 503, attempts, None)
+    assert (last["delivered"], last["status"], last["attempts"], last["error"]) == (
+        False,
+        503,
+        attempts,
+        None,
+    )
     newest = [e for e in svc.store.audit_entries(user.id) if e.action == "alert.delivery_failed"][0]
     assert last["execution_id"] == newest.object_id and last["at"] == newest.at.isoformat()
     assert idle["id"] not in rules.deliveries and inbox["id"] not in rules.deliveries
@@ -53,6 +69,9 @@ async def test_each_webhook_rule_shows_its_last_delivery(svc: Any, user: Any, pr
     shown = [row[0].object for row in page.alerts_box]
     by_rule = dict(zip([r["id"] for r in page.alerts.rules], shown, strict=True))
     assert "Last delivery: delivered (HTTP 200) · " in by_rule[ok["id"]]
-    assert f"Last delivery: <strong>failed after {attempts} attempts (HTTP 503)</strong>" in by_rule[flaky["id"]]
+    assert (
+        f"Last delivery: <strong>failed after {attempts} attempts (HTTP 503)</strong>"
+        in by_rule[flaky["id"]]
+    )
     assert "Last delivery: none yet" in by_rule[idle["id"]]
     assert "Last delivery" not in by_rule[inbox["id"]]

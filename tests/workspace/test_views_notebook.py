@@ -18,15 +18,47 @@ DOC: dict[str, Any] = {
     "name": "Orders",
     "cells": [
         {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
-        {"id": "upper", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": "{{ trigger.body.name }}", "transform": "upper"}},
-        {"id": "route", "kind": "condition", "branches": [
-            {"name": "big", "rules": {"all": [{"left": "{{ trigger.body.amount }}", "op": "gt", "right": 10}]}, "cells": [
-                {"id": "big_fields", "kind": "transformer", "app": "formatter", "operation": "set_fields", "inputs": {"fields": {"size": "big"}}},
-            ]},
-            {"name": "small", "fallback": True, "cells": [
-                {"id": "small_fields", "kind": "transformer", "app": "formatter", "operation": "set_fields", "inputs": {"fields": {"size": "small"}}},
-            ]},
-        ]},
+        {
+            "id": "upper",
+            "kind": "transformer",
+            "app": "formatter",
+            "operation": "text",
+            "inputs": {"value": "{{ trigger.body.name }}", "transform": "upper"},
+        },
+        {
+            "id": "route",
+            "kind": "condition",
+            "branches": [
+                {
+                    "name": "big",
+                    "rules": {
+                        "all": [{"left": "{{ trigger.body.amount }}", "op": "gt", "right": 10}]
+                    },
+                    "cells": [
+                        {
+                            "id": "big_fields",
+                            "kind": "transformer",
+                            "app": "formatter",
+                            "operation": "set_fields",
+                            "inputs": {"fields": {"size": "big"}},
+                        },
+                    ],
+                },
+                {
+                    "name": "small",
+                    "fallback": True,
+                    "cells": [
+                        {
+                            "id": "small_fields",
+                            "kind": "transformer",
+                            "app": "formatter",
+                            "operation": "set_fields",
+                            "inputs": {"fields": {"size": "small"}},
+                        },
+                    ],
+                },
+            ],
+        },
     ],
 }
 
@@ -44,7 +76,13 @@ def state(svc: Any, user: Any, scenario: Any) -> NotebookState:
 
 
 def test_loads_saved_document(state: NotebookState) -> None:
-    assert [c["id"] for c, _ in state.walk()] == ["hook", "upper", "route", "big_fields", "small_fields"]
+    assert [c["id"] for c, _ in state.walk()] == [
+        "hook",
+        "upper",
+        "route",
+        "big_fields",
+        "small_fields",
+    ]
     assert state.dirty is False and state.version == 1 and state.status == "draft"
     assert state.webhook_url and "/hooks/" in state.webhook_url
 
@@ -84,7 +122,9 @@ def test_references_list_earlier_outputs_only(state: NotebookState) -> None:
 
 
 async def test_run_cell_uses_outputs_above(state: NotebookState) -> None:
-    state.trigger_text = '{"body": {"name": "ada", "amount": 3}, "method": "POST", "headers": {}, "query": {}}'
+    state.trigger_text = (
+        '{"body": {"name": "ada", "amount": 3}, "method": "POST", "headers": {}, "query": {}}'
+    )
     result = await state.run_cell("upper")
     assert result["status"] == "completed"
     assert result["input"]["value"] == "ada" and result["output"] == {"result": "ADA"}
@@ -98,13 +138,19 @@ async def test_run_cell_reports_field_errors(state: NotebookState) -> None:
     assert result["status"] == "failed"
     fields = [e["field"] for e in result["error"]["details"]["errors"]]
     assert "transform" in fields
-    form = SchemaForm(state.operation(state.cell("upper")).input_schema(), state.cell("upper")["inputs"])
-    assert form.mark_errors(result["error"]["details"]["errors"]) == {"transform": form.errors["transform"]}
+    form = SchemaForm(
+        state.operation(state.cell("upper")).input_schema(), state.cell("upper")["inputs"]
+    )
+    assert form.mark_errors(result["error"]["details"]["errors"]) == {
+        "transform": form.errors["transform"]
+    }
 
 
 async def test_test_run_saves_and_records_results(state: NotebookState) -> None:
     state.set_meta(name="Orders v2")
-    state.trigger_text = '{"body": {"name": "bob", "amount": 50}, "method": "POST", "headers": {}, "query": {}}'
+    state.trigger_text = (
+        '{"body": {"name": "bob", "amount": 50}, "method": "POST", "headers": {}, "query": {}}'
+    )
     execution = await state.test_run()
     assert execution["status"] == "completed"
     assert state.dirty is False and state.version == 2
@@ -122,22 +168,35 @@ async def test_enable_requires_saved_changes(state: NotebookState) -> None:
     assert (await state.disable()).status == "paused"
 
 
-async def test_publish_makes_the_saved_version_live(svc: Any, user: Any, state: NotebookState) -> None:
+async def test_publish_makes_the_saved_version_live(
+    svc: Any, user: Any, state: NotebookState
+) -> None:
     assert (state.version, state.live_version, state.can_publish) == (1, None, True)
     assert state.info == "Not published yet · version 1 saved — publish (or enable) to make it live"
     await state.enable()  # enabling a scenario never published publishes it
     assert (state.live_version, state.can_publish, state.info) == (1, False, "Version 1 is live")
     state.set_meta(description="changed")
-    assert state.info == "Unsaved changes" and not state.can_publish  # the saved version is the live one
+    assert (
+        state.info == "Unsaved changes" and not state.can_publish
+    )  # the saved version is the live one
     with pytest.raises(CellwrightError, match="Save your changes before publishing the scenario"):
         await state.publish()
     state.save()
     assert (state.version, state.live_version, state.can_publish) == (2, 1, True)
     assert state.info == "Version 2 saved · version 1 is live — publish to make your changes live"
-    assert svc.scenario(user.id, state.scenario_id).live_version == 1  # saving changed nothing that runs
+    assert (
+        svc.scenario(user.id, state.scenario_id).live_version == 1
+    )  # saving changed nothing that runs
     published = await state.publish()
-    assert published.live_version == 2 and svc.scenario(user.id, state.scenario_id).live_version == 2
-    assert (state.live_version, state.can_publish, state.info, state.status) == (2, False, "Version 2 is live", "active")
+    assert (
+        published.live_version == 2 and svc.scenario(user.id, state.scenario_id).live_version == 2
+    )
+    assert (state.live_version, state.can_publish, state.info, state.status) == (
+        2,
+        False,
+        "Version 2 is live",
+        "active",
+    )
 
 
 async def test_a_failed_publish_shows_the_paused_scenario(svc: Any, user: Any, probe: Any) -> None:
@@ -163,22 +222,34 @@ async def test_publish_button_and_info_line(svc: Any, user: Any, scenario: Any) 
     assert "publish" in nb.publish_button.css_classes and not nb.publish_button.disabled
     assert "Not published yet" in nb.info.object
     await nb._publish()
-    assert nb.banner.kind == "ok" and nb.banner.message == "Published version 1: enable the scenario to run it on its trigger."
+    assert (
+        nb.banner.kind == "ok"
+        and nb.banner.message
+        == "Published version 1: enable the scenario to run it on its trigger."
+    )
     assert nb.publish_button.disabled and "Version 1 is live" in nb.info.object
     card = nb.open_cell("upper")
     card.form.widgets["value"].value = "{{ trigger.body.email }}"
     assert "Unsaved changes" in nb.info.object and nb.publish_button.disabled
     await nb._save()
-    assert nb.banner.message == "Saved version 2. Version 1 is still live: publish to make your changes live."
+    assert (
+        nb.banner.message
+        == "Saved version 2. Version 1 is still live: publish to make your changes live."
+    )
     assert not nb.publish_button.disabled
-    assert "Version 2 saved · version 1 is live — publish to make your changes live" in nb.info.object
+    assert (
+        "Version 2 saved · version 1 is live — publish to make your changes live" in nb.info.object
+    )
     card.form.widgets["value"].value = "{{ trigger.body.name }}"
     await nb._publish()  # unsaved changes: asks to save first
     assert nb.banner.kind == "error" and "Save your changes before publishing" in nb.banner.message
     await nb._save()
     await nb._toggle_enabled()
     # enabling runs what is live; it does not publish the saved changes
-    assert nb.banner.message == "Enabled: version 1 now runs on its trigger. Version 3 is saved but not live: publish it to run it."
+    assert (
+        nb.banner.message
+        == "Enabled: version 1 now runs on its trigger. Version 3 is saved but not live: publish it to run it."
+    )
     assert "Version 3 saved · version 1 is live" in nb.info.object
     await nb._publish()
     assert nb.banner.message == "Published version 3: it runs on its trigger from now on."
@@ -200,9 +271,15 @@ def test_bad_trigger_json_is_a_clear_error(state: NotebookState) -> None:
 
 @pytest.mark.parametrize(
     ("text", "named"),
-    [('{"n": NaN}', "NaN is not a JSON number"), ('{"a": "\\ud800"}', "half of a UTF-16 surrogate pair"), ('{"n": 1e400}', "beyond what a 64-bit float holds")],
+    [
+        ('{"n": NaN}', "NaN is not a JSON number"),
+        ('{"a": "\\ud800"}', "half of a UTF-16 surrogate pair"),
+        ('{"n": 1e400}', "beyond what a 64-bit float holds"),
+    ],
 )
-def test_trigger_data_must_be_standard_json_like_a_webhooks(state: NotebookState, text: str, named: str) -> None:
+def test_trigger_data_must_be_standard_json_like_a_webhooks(
+    state: NotebookState, text: str, named: str
+) -> None:
     state.trigger_text = text
     with pytest.raises(CellwrightError, match=named) as info:
         state.trigger_payload()
@@ -216,7 +293,12 @@ def test_schema_form_fields() -> None:
             "count": {"type": "integer"},
             "flag": {"type": "boolean", "default": False},
             "extra": {"type": "object"},
-            "secret": {"anyOf": [{"type": "string", "format": "password", "writeOnly": True}, {"type": "null"}]},
+            "secret": {
+                "anyOf": [
+                    {"type": "string", "format": "password", "writeOnly": True},
+                    {"type": "null"},
+                ]
+            },
         },
         "required": ["count"],
     }
@@ -248,23 +330,44 @@ def test_fifty_cell_notebook_is_one_component_until_a_cell_opens(svc: Any, user:
     from workspace.views.notebook import Notebook
 
     cells = [{"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"}]
-    cells += [{"id": f"c{i}", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": f"{{{{ trigger.body.n{i} }}}}", "transform": "upper"}} for i in range(49)]
+    cells += [
+        {
+            "id": f"c{i}",
+            "kind": "transformer",
+            "app": "formatter",
+            "operation": "text",
+            "inputs": {"value": f"{{{{ trigger.body.n{i} }}}}", "transform": "upper"},
+        }
+        for i in range(49)
+    ]
     scenario = svc.import_scenario(user.id, documents.parse({"name": "Big", "cells": cells}))
     nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
     nb.__panel__().get_root()  # the Bokeh models the browser receives
-    assert len(nb.cards) == 0 and kinds(nb) == ["CellList", "Column"]  # one component for 50 cells (+ "add a step")
-    assert [i["id"] for i in nb._lists[0].items][:3] == ["hook", "c0", "c1"] and nb._lists[0].items[-1]["title"] == "50. c48 — Formatter · Text"
+    assert len(nb.cards) == 0 and kinds(nb) == [
+        "CellList",
+        "Column",
+    ]  # one component for 50 cells (+ "add a step")
+    assert [i["id"] for i in nb._lists[0].items][:3] == ["hook", "c0", "c1"] and nb._lists[0].items[
+        -1
+    ]["title"] == "50. c48 — Formatter · Text"
     nb._lists[0]._handle_msg({"open": "c10"})  # the browser's click
     card = nb.cards["c10"]
     assert card.expanded and card.form is not None and "value" in card.form.widgets
-    assert kinds(nb) == ["CellList", "Column", "CellList", "Column"] and nb.cells_box[1] is card._layout
-    assert card.toggle.autofocus and card.toggle.expanded  # the pressed button is gone: its editor's header takes the focus
+    assert (
+        kinds(nb) == ["CellList", "Column", "CellList", "Column"]
+        and nb.cells_box[1] is card._layout
+    )
+    assert (
+        card.toggle.autofocus and card.toggle.expanded
+    )  # the pressed button is gone: its editor's header takes the focus
     card.toggle.expanded = False  # its own toggle (the browser's click): back into one list
     assert not card.expanded and kinds(nb) == ["CellList", "Column"] and nb.open_ids == set()
     assert nb._lists[0].focus_id == "c10"  # … whose button for that cell takes the focus
 
 
-def test_moving_or_deleting_a_cell_keeps_the_keyboard_focus_nearby(svc: Any, user: Any, scenario: Any) -> None:
+def test_moving_or_deleting_a_cell_keeps_the_keyboard_focus_nearby(
+    svc: Any, user: Any, scenario: Any
+) -> None:
     from workspace.views.notebook import Notebook
 
     nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
@@ -274,20 +377,30 @@ def test_moving_or_deleting_a_cell_keeps_the_keyboard_focus_nearby(svc: Any, use
     card.toggle.autofocus = False  # (the browser turns it off once it has moved the focus)
     card._move(-1)
     moved = nb.cards[gate]
-    assert moved is not card and moved.number == "2" and moved.toggle.autofocus  # rebuilt in its new place, focused
+    assert (
+        moved is not card and moved.number == "2" and moved.toggle.autofocus
+    )  # rebuilt in its new place, focused
     nb.open_cell("upper", focus=False)
     assert not nb.cards["upper"].toggle.autofocus
     nb.cards["upper"]._delete()
-    assert "upper" not in nb.state.ids() and nb.cards[gate].toggle.autofocus  # the cell above takes the focus
+    assert (
+        "upper" not in nb.state.ids() and nb.cards[gate].toggle.autofocus
+    )  # the cell above takes the focus
 
 
-def test_run_settings_and_branches_are_named_disclosures(svc: Any, user: Any, scenario: Any) -> None:
+def test_run_settings_and_branches_are_named_disclosures(
+    svc: Any, user: Any, scenario: Any
+) -> None:
     from workspace.views.components import Disclosure
     from workspace.views.notebook import Notebook
 
     nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
     toggle, body = nb.settings.objects
-    assert isinstance(toggle, Disclosure) and toggle.label.startswith("Run settings") and not toggle.expanded
+    assert (
+        isinstance(toggle, Disclosure)
+        and toggle.label.startswith("Run settings")
+        and not toggle.expanded
+    )
     assert not body.visible and not body.shown  # built when first opened
     toggle.expanded = True
     assert body.visible and body.objects
@@ -329,17 +442,39 @@ async def test_trigger_cells_show_where_events_go(svc: Any, user: Any, scenario:
 
     state = NotebookState(svc, user, scenario.id)
     label, url, note = state.trigger_url(state.cell("hook")) or ("", "", "")
-    assert label == "Webhook URL (send events here once the scenario is enabled)" and url == state.webhook_url and not note
+    assert (
+        label == "Webhook URL (send events here once the scenario is enabled)"
+        and url == state.webhook_url
+        and not note
+    )
     nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
     card = nb.open_cell("hook")
-    assert card is not None and f'<code class="webhook-url">{state.webhook_url}</code>' in card.trigger_url.object
+    assert (
+        card is not None
+        and f'<code class="webhook-url">{state.webhook_url}</code>' in card.trigger_url.object
+    )
 
     slack = await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)
     events_url = svc.connection_events_url(user.id, slack.id)
-    doc = {"name": "Slack", "cells": [
-        {"id": "said", "kind": "trigger", "app": "slack", "operation": "new_message", "inputs": {"channel": "C0SANDBOX01"}},
-        {"id": "upper", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": "{{ trigger.text }}", "transform": "upper"}},
-    ]}
+    doc = {
+        "name": "Slack",
+        "cells": [
+            {
+                "id": "said",
+                "kind": "trigger",
+                "app": "slack",
+                "operation": "new_message",
+                "inputs": {"channel": "C0SANDBOX01"},
+            },
+            {
+                "id": "upper",
+                "kind": "transformer",
+                "app": "formatter",
+                "operation": "text",
+                "inputs": {"value": "{{ trigger.text }}", "transform": "upper"},
+            },
+        ],
+    }
     from cells import document as documents
 
     saved = svc.import_scenario(user.id, documents.parse(doc))
@@ -352,25 +487,47 @@ async def test_trigger_cells_show_where_events_go(svc: Any, user: Any, scenario:
     _find(card.body, "cell-connection").value = slack.id  # the user picks the Slack connection
     assert nb.state.cell("said")["connection"] == slack.id
     text = card.trigger_url.object
-    assert f'Events Request URL of this connection: <code class="webhook-url">{events_url}</code>' in text
-    assert "Event Subscriptions" in text and saved.webhook_token not in text  # the connection's URL, not the scenario's
+    assert (
+        f'Events Request URL of this connection: <code class="webhook-url">{events_url}</code>'
+        in text
+    )
+    assert (
+        "Event Subscriptions" in text and saved.webhook_token not in text
+    )  # the connection's URL, not the scenario's
     label, url, note = nb.state.trigger_url(nb.state.cell("said")) or ("", "", "")
-    assert (label, url) == ("Events Request URL of this connection", events_url) and "once it is enabled" in note
+    assert (label, url) == (
+        "Events Request URL of this connection",
+        events_url,
+    ) and "once it is enabled" in note
     other = svc.store.create_user("eve@example.com")
-    assert NotebookState(svc, other).trigger_url(nb.state.cell("said")) is None  # never another user's URL
+    assert (
+        NotebookState(svc, other).trigger_url(nb.state.cell("said")) is None
+    )  # never another user's URL
 
 
 async def test_step_mode_runs_one_cell_at_a_time_following_the_router(state: NotebookState) -> None:
-    state.trigger_text = '{"body": {"name": "eve", "amount": 50}, "method": "POST", "headers": {}, "query": {}}'
+    state.trigger_text = (
+        '{"body": {"name": "eve", "amount": 50}, "method": "POST", "headers": {}, "query": {}}'
+    )
     first = await state.step()
-    assert first is not None and first["cell_id"] == "upper" and first["output"] == {"result": "EVE"}
+    assert (
+        first is not None and first["cell_id"] == "upper" and first["output"] == {"result": "EVE"}
+    )
     assert state.step_next == "route" and [r["cell_id"] for r in state.step_log] == ["upper"]
     assert "big_fields" not in state.results  # nothing else ran
     await state.step()
     assert state.step_message == "Router 'route' took: big." and state.step_next == "big_fields"
     third = await state.step()
-    assert third is not None and third["cell_id"] == "big_fields" and third["output"] == {"size": "big"}
-    assert state.step_next is None and "small_fields" not in state.results and "Every cell has run" in state.step_message
+    assert (
+        third is not None
+        and third["cell_id"] == "big_fields"
+        and third["output"] == {"size": "big"}
+    )
+    assert (
+        state.step_next is None
+        and "small_fields" not in state.results
+        and "Every cell has run" in state.step_message
+    )
     assert await state.step() is None
     state.step_reset()
     assert state.step_log == [] and state.step_next is None
@@ -379,8 +536,12 @@ async def test_step_mode_runs_one_cell_at_a_time_following_the_router(state: Not
 
 async def test_step_mode_stops_at_a_failing_filter_and_a_failing_cell(state: NotebookState) -> None:
     gate = state.add_cell("condition", after="upper")
-    state.update_cell(gate, rules={"all": [{"left": "{{ trigger.body.amount }}", "op": "gt", "right": 100}]})
-    state.trigger_text = '{"body": {"name": "eve", "amount": 50}, "method": "POST", "headers": {}, "query": {}}'
+    state.update_cell(
+        gate, rules={"all": [{"left": "{{ trigger.body.amount }}", "op": "gt", "right": 100}]}
+    )
+    state.trigger_text = (
+        '{"body": {"name": "eve", "amount": 50}, "method": "POST", "headers": {}, "query": {}}'
+    )
     await state.step()
     result = await state.step()
     assert result is not None and result["output"]["passed"] is False
@@ -391,23 +552,69 @@ async def test_step_mode_stops_at_a_failing_filter_and_a_failing_cell(state: Not
     state.update_cell("upper", inputs={"value": "x", "transform": "shout"})
     state.step_reset()
     failed = await state.step()
-    assert failed is not None and failed["status"] == "failed" and state.step_next is None and "stops here" in state.step_message
+    assert (
+        failed is not None
+        and failed["status"] == "failed"
+        and state.step_next is None
+        and "stops here" in state.step_message
+    )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=scenarios())
-@example(data={"name": "Mixed", "cells": [TRIGGER, {"id": "route", "kind": "condition", "match": "all", "branches": [
-    {"name": "one", "rules": rule(True), "cells": [
-        transformer("soft", ok=False, on_error="continue"),
-        {"id": "inner", "kind": "condition", "match": "first", "branches": [
-            {"name": "p", "rules": rule(True), "cells": [{"id": "gate", "kind": "condition", "rules": rule(False)}, transformer("never")]},
-            {"name": "q", "rules": rule(True), "cells": [transformer("not_first")]},
-        ]},
-        transformer("after_inner"),
-    ]},
-    {"name": "two", "rules": rule(False), "cells": [transformer("not_taken")]},
-    {"name": "else", "fallback": True, "cells": [transformer("no_fallback")]},
-]}, transformer("hard", ok=False), transformer("after_failure")]})
+@example(
+    data={
+        "name": "Mixed",
+        "cells": [
+            TRIGGER,
+            {
+                "id": "route",
+                "kind": "condition",
+                "match": "all",
+                "branches": [
+                    {
+                        "name": "one",
+                        "rules": rule(True),
+                        "cells": [
+                            transformer("soft", ok=False, on_error="continue"),
+                            {
+                                "id": "inner",
+                                "kind": "condition",
+                                "match": "first",
+                                "branches": [
+                                    {
+                                        "name": "p",
+                                        "rules": rule(True),
+                                        "cells": [
+                                            {
+                                                "id": "gate",
+                                                "kind": "condition",
+                                                "rules": rule(False),
+                                            },
+                                            transformer("never"),
+                                        ],
+                                    },
+                                    {
+                                        "name": "q",
+                                        "rules": rule(True),
+                                        "cells": [transformer("not_first")],
+                                    },
+                                ],
+                            },
+                            transformer("after_inner"),
+                        ],
+                    },
+                    {"name": "two", "rules": rule(False), "cells": [transformer("not_taken")]},
+                    {"name": "else", "fallback": True, "cells": [transformer("no_fallback")]},
+                ],
+            },
+            transformer("hard", ok=False),
+            transformer("after_failure"),
+        ],
+    }
+)
 async def test_step_runs_what_a_run_runs(svc: Any, user: Any, data: dict[str, Any]) -> None:
     """Random small scenarios (filters, nested routers, failing cells with on_error):
     stepping through one runs the cells a real run runs, in the same order, with the same
@@ -425,7 +632,14 @@ async def test_step_runs_what_a_run_runs(svc: Any, user: Any, data: dict[str, An
     failed = execution["status"] == "failed"
     assert failed == ("the run stops here. Fix the cell" in state.step_message)
     if data["name"] == "Mixed":  # the explicit example: every rule at work once
-        assert [cell_id for cell_id, _ in ran] == ["route", "soft", "inner", "gate", "after_inner", "hard"] and failed
+        assert [cell_id for cell_id, _ in ran] == [
+            "route",
+            "soft",
+            "inner",
+            "gate",
+            "after_inner",
+            "hard",
+        ] and failed
 
 
 async def test_step_buttons_show_each_result(svc: Any, user: Any, scenario: Any) -> None:
@@ -433,10 +647,19 @@ async def test_step_buttons_show_each_result(svc: Any, user: Any, scenario: Any)
 
     nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
     assert not nb.step_panel.visible and not nb.step_reset_button.visible
-    nb.state.trigger_text = '{"body": {"name": "eve", "amount": 1}, "method": "POST", "headers": {}, "query": {}}'
+    nb.state.trigger_text = (
+        '{"body": {"name": "eve", "amount": 1}, "method": "POST", "headers": {}, "query": {}}'
+    )
     await nb._step()
-    assert nb.step_panel.visible and nb.step_reset_button.visible and nb.step_button.name == "Step: route"
-    assert "upper" in nb.step_panel[0].object and "Next: <strong>route</strong>" in nb.step_panel[0].object
+    assert (
+        nb.step_panel.visible
+        and nb.step_reset_button.visible
+        and nb.step_button.name == "Step: route"
+    )
+    assert (
+        "upper" in nb.step_panel[0].object
+        and "Next: <strong>route</strong>" in nb.step_panel[0].object
+    )
     assert nb.step_panel[1][1][1].object == {"result": "EVE"}  # the output tree of the last step
     assert "[completed]" in nb._lists[0].items[1]["title"]  # the collapsed header shows the status
     await nb._step()
@@ -444,10 +667,14 @@ async def test_step_buttons_show_each_result(svc: Any, user: Any, scenario: Any)
     await nb._step()
     assert nb.step_button.disabled and "Nothing left to run" in nb.step_panel[0].object
     nb._step_reset()
-    assert not nb.step_panel.visible and nb.step_button.name == "Step" and not nb.step_button.disabled
+    assert (
+        not nb.step_panel.visible and nb.step_button.name == "Step" and not nb.step_button.disabled
+    )
 
 
-async def test_enabling_a_scenario_never_published_updates_the_page_once(svc: Any, user: Any, scenario: Any) -> None:
+async def test_enabling_a_scenario_never_published_updates_the_page_once(
+    svc: Any, user: Any, scenario: Any
+) -> None:
     """Enabling publishes too: status and live version change together (one batch of events)."""
     from workspace.views.notebook import Notebook
 
@@ -457,7 +684,9 @@ async def test_enabling_a_scenario_never_published_updates_the_page_once(svc: An
     assert "Version 1 is live" in nb.info.object and nb.enable_button.name == "Disable"
 
 
-def test_add_step_dialog_never_shows_an_empty_operation_list(svc: Any, user: Any, scenario: Any) -> None:
+def test_add_step_dialog_never_shows_an_empty_operation_list(
+    svc: Any, user: Any, scenario: Any
+) -> None:
     import panel as pn
 
     from workspace.views.cell_card import AddStep
@@ -474,19 +703,30 @@ def test_add_step_dialog_never_shows_an_empty_operation_list(svc: Any, user: Any
     assert op.value == "set_fields" and "Lookup table" in op.options
 
 
-async def test_run_cell_says_when_samples_stand_in_for_cells_that_have_not_run(state: NotebookState) -> None:
-    state.update_cell("big_fields", inputs={"fields": {"name": "{{ steps.upper.result }}", "amount": "{{ trigger.body.amount }}"}})
+async def test_run_cell_says_when_samples_stand_in_for_cells_that_have_not_run(
+    state: NotebookState,
+) -> None:
+    state.update_cell(
+        "big_fields",
+        inputs={
+            "fields": {"name": "{{ steps.upper.result }}", "amount": "{{ trigger.body.amount }}"}
+        },
+    )
     result = await state.run_cell("big_fields")
     assert result["status"] == "completed"
     assert result["stand_ins"] == ["trigger", "upper"]  # neither has run: both samples were used
-    state.trigger_text = '{"body": {"name": "ada", "amount": 30}, "method": "POST", "headers": {}, "query": {}}'
+    state.trigger_text = (
+        '{"body": {"name": "ada", "amount": 30}, "method": "POST", "headers": {}, "query": {}}'
+    )
     await state.run_cell("upper")
     result = await state.run_cell("big_fields")
     assert result["stand_ins"] == [] and result["output"] == {"name": "ADA", "amount": 30}
     assert (await state.run_cell("upper"))["stand_ins"] == []  # real trigger data now
 
 
-async def test_the_sample_note_is_shown_above_the_result(svc: Any, user: Any, scenario: Any) -> None:
+async def test_the_sample_note_is_shown_above_the_result(
+    svc: Any, user: Any, scenario: Any
+) -> None:
     from workspace.views.notebook import Notebook
 
     nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
@@ -497,7 +737,9 @@ async def test_the_sample_note_is_shown_above_the_result(svc: Any, user: Any, sc
     assert "Sample data stood in for the trigger" in note and "has not run yet" in note
 
 
-async def test_a_secret_typed_in_the_notebook_is_stored_in_the_vault_and_kept_on_edits(svc: Any, user: Any) -> None:
+async def test_a_secret_typed_in_the_notebook_is_stored_in_the_vault_and_kept_on_edits(
+    svc: Any, user: Any
+) -> None:
     """The password box shows "stored — type to replace"; editing another field keeps the
     stored secret; after saving, the edited document and its export hold the reference."""
     from cells import document as documents
@@ -506,7 +748,13 @@ async def test_a_secret_typed_in_the_notebook_is_stored_in_the_vault_and_kept_on
     token = "sk-NOTEBOOK-TOKEN-5521"
     cells = [
         {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
-        {"id": "call", "kind": "action", "app": "http", "operation": "request", "inputs": {"url": "https://api.example.com/a"}},
+        {
+            "id": "call",
+            "kind": "action",
+            "app": "http",
+            "operation": "request",
+            "inputs": {"url": "https://api.example.com/a"},
+        },
     ]
     scenario = svc.import_scenario(user.id, documents.parse({"name": "Token", "cells": cells}))
     nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
@@ -514,16 +762,25 @@ async def test_a_secret_typed_in_the_notebook_is_stored_in_the_vault_and_kept_on
     card.form.widgets["bearer_token"].value = token
     await nb._save()
     ref = nb.state.cell("call")["inputs"]["bearer_token"]
-    assert set(ref) == {"$secret"} and token not in nb.state.export() and token not in str(nb.state.doc)
+    assert (
+        set(ref) == {"$secret"}
+        and token not in nb.state.export()
+        and token not in str(nb.state.doc)
+    )
     assert svc.scenario(user.id, scenario.id).document["cells"][1]["inputs"]["bearer_token"] == ref
     reopened = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None).open_cell("call")
     box = reopened.form.widgets["bearer_token"]
     assert box.value == "" and box.placeholder == "stored — type to replace"
     reopened.form.widgets["url"].value = "https://api.example.com/b"  # an edit of another field
-    assert reopened.state.cell("call")["inputs"] == {"url": "https://api.example.com/b", "bearer_token": ref}
+    assert reopened.state.cell("call")["inputs"] == {
+        "url": "https://api.example.com/b",
+        "bearer_token": ref,
+    }
 
 
-def test_tags_are_edited_in_the_notebook_and_saved(svc: Any, user: Any, state: NotebookState) -> None:
+def test_tags_are_edited_in_the_notebook_and_saved(
+    svc: Any, user: Any, state: NotebookState
+) -> None:
     from workspace.views.notebook import Notebook
 
     nb = Notebook(svc, user, state.scenario_id, nav=lambda *a, **k: None)
@@ -531,7 +788,10 @@ def test_tags_are_edited_in_the_notebook_and_saved(svc: Any, user: Any, state: N
     assert nb.state.dirty
     nb.state.save()
     assert svc.scenario(user.id, state.scenario_id).tags == ["billing", "slack"]
-    assert Notebook(svc, user, state.scenario_id, nav=lambda *a, **k: None).tags.value == "billing, slack"
+    assert (
+        Notebook(svc, user, state.scenario_id, nav=lambda *a, **k: None).tags.value
+        == "billing, slack"
+    )
     nb.tags.value = ""
     nb.state.save()
     assert svc.scenario(user.id, state.scenario_id).tags == []

@@ -13,10 +13,19 @@ from tests.conftest import wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 
-SIMPLE = {"name": "Echo", "cells": [
-    {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
-    {"id": "shout", "kind": "transformer", "app": "formatter", "operation": "text", "inputs": {"value": "{{ trigger.body.name }}", "transform": "upper"}},
-]}
+SIMPLE = {
+    "name": "Echo",
+    "cells": [
+        {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
+        {
+            "id": "shout",
+            "kind": "transformer",
+            "app": "formatter",
+            "operation": "text",
+            "inputs": {"value": "{{ trigger.body.name }}", "transform": "upper"},
+        },
+    ],
+}
 
 
 def test_scenario_list_create_duplicate_import_delete(svc: Any, user: Any) -> None:
@@ -29,13 +38,19 @@ def test_scenario_list_create_duplicate_import_delete(svc: Any, user: Any) -> No
     copy = state.duplicate(blank.id)
     assert copy.name == "Untitled scenario (copy)"
     imported = state.import_text(documents.dump(documents.parse(SIMPLE)))
-    assert {r["name"] for r in state.rows} == {"Untitled scenario", "Untitled scenario (copy)", "Echo"}
+    assert {r["name"] for r in state.rows} == {
+        "Untitled scenario",
+        "Untitled scenario (copy)",
+        "Echo",
+    }
     with pytest.raises(CellwrightError, match="cells"):
         state.import_text("name: broken\ncells: []\n")
     other = svc.store.create_user("eve@example.com")
     assert ScenarioListState(svc, other).rows == []  # only the signed-in user's objects
     view = ScenarioList(svc, user, nav=lambda *a, **k: None)
-    assert len(view.list.objects) == 2 and len(view.table.rows) == 3  # the column headers, then one table
+    assert (
+        len(view.list.objects) == 2 and len(view.table.rows) == 3
+    )  # the column headers, then one table
     assert imported.id in {r["id"] for r in view.state.rows}
     # export from the list: the same YAML as `cellwright export`, which imports back unchanged
     name, text = state.export(imported.id)
@@ -54,7 +69,9 @@ async def test_scenario_list_toggle_and_delete(svc: Any, user: Any) -> None:
     scenario = state.import_text(documents.dump(documents.parse(SIMPLE)))
     assert versions(state.rows[0]) == "not published · saved v1"
     await state.toggle(scenario.id)
-    assert state.rows[0]["status"] == "active" and state.rows[0]["live_version"] == 1  # enabling published it
+    assert (
+        state.rows[0]["status"] == "active" and state.rows[0]["live_version"] == 1
+    )  # enabling published it
     assert versions(state.rows[0]) == "live v1"
     svc.import_scenario(user.id, documents.parse(SIMPLE), scenario_id=scenario.id)
     state.refresh()
@@ -76,8 +93,14 @@ async def test_executions_filter_page_and_rerun(svc: Any, user: Any, helpers: An
 
     scenario = svc.import_scenario(user.id, documents.parse(SIMPLE))
     for i in range(PAGE_SIZE + 3):
-        await svc.run_now(user.id, scenario.id, {"body": {"name": f"n{i}"}, "method": "POST", "headers": {}, "query": {}})
-    failed = await svc.run_now(user.id, scenario.id, {"body": {}, "method": "POST", "headers": {}, "query": {}})
+        await svc.run_now(
+            user.id,
+            scenario.id,
+            {"body": {"name": f"n{i}"}, "method": "POST", "headers": {}, "query": {}},
+        )
+    failed = await svc.run_now(
+        user.id, scenario.id, {"body": {}, "method": "POST", "headers": {}, "query": {}}
+    )
     assert failed["status"] == "failed"
     state = ExecutionListState(svc, user)
     assert state.total == PAGE_SIZE + 4 and state.pages == 2 and len(state.items) == PAGE_SIZE
@@ -95,7 +118,21 @@ async def test_executions_filter_page_and_rerun(svc: Any, user: Any, helpers: An
     page = ExecutionPage(svc, user, failed["id"], nav=lambda *a, **k: None)
     assert "shout" in page.banner.message and not page.from_failed.disabled
     # fix the cell, then run the latest version with the same trigger data
-    fixed = documents.parse({**SIMPLE, "cells": [SIMPLE["cells"][0], {**SIMPLE["cells"][1], "inputs": {"value": "{{ trigger.body.name | default('anon') }}", "transform": "upper"}}]})
+    fixed = documents.parse(
+        {
+            **SIMPLE,
+            "cells": [
+                SIMPLE["cells"][0],
+                {
+                    **SIMPLE["cells"][1],
+                    "inputs": {
+                        "value": "{{ trigger.body.name | default('anon') }}",
+                        "transform": "upper",
+                    },
+                },
+            ],
+        }
+    )
     svc.import_scenario(user.id, fixed, scenario_id=scenario.id)
     assert ExecutionState(svc, user, failed["id"]).newer_version == 2
     new = await detail.run_latest()
@@ -114,21 +151,36 @@ async def test_execution_lists_search_trigger_data_and_show_names(svc: Any, user
     from workspace.views.executions import ExecutionList, ExecutionPage
 
     scenario = svc.import_scenario(user.id, documents.parse(SIMPLE))
-    ada = await svc.run_now(user.id, scenario.id, {"body": {"name": "Ada Lovelace"}, "method": "POST", "headers": {}, "query": {}})
-    await svc.run_now(user.id, scenario.id, {"body": {"name": "Grace"}, "method": "POST", "headers": {}, "query": {}})
+    ada = await svc.run_now(
+        user.id,
+        scenario.id,
+        {"body": {"name": "Ada Lovelace"}, "method": "POST", "headers": {}, "query": {}},
+    )
+    await svc.run_now(
+        user.id,
+        scenario.id,
+        {"body": {"name": "Grace"}, "method": "POST", "headers": {}, "query": {}},
+    )
     view = ExecutionList(svc, user, nav=lambda *a, **k: None)
     assert view.state.total == 2
     view.state.search = "ada LOVE"
     assert view.state.total == 1 and [e["id"] for e in view.state.items] == [ada["id"]]
     row = view.rows[0][1].object
-    assert "<strong>Echo</strong>" in row and scenario.id not in row  # the scenario's name, not its id
+    assert (
+        "<strong>Echo</strong>" in row and scenario.id not in row
+    )  # the scenario's name, not its id
     view.state.search = "nobody"
     assert "No executions match" in view.rows[0].object
 
     # a completed execution offers no "rerun from the failed cell"; cells count attempts from 1
     page = ExecutionPage(svc, user, ada["id"], nav=lambda *a, **k: None)
     assert not page.from_failed.visible and page.from_start.visible
-    texts = [o.object for cell in page.cells for o in cell.select(pn.pane.HTML) if isinstance(o.object, str)]
+    texts = [
+        o.object
+        for cell in page.cells
+        for o in cell.select(pn.pane.HTML)
+        if isinstance(o.object, str)
+    ]
     assert any("attempt 1" in t for t in texts) and not any("attempt 0" in t for t in texts)
     assert "latest saved version (v1, the one this execution ran)" in page.rerun_note.object
 
@@ -136,12 +188,19 @@ async def test_execution_lists_search_trigger_data_and_show_names(svc: Any, user
 def test_scenario_list_has_headers_and_filters_by_name_and_tag(svc: Any, user: Any) -> None:
     from workspace.views.scenarios import ScenarioList
 
-    svc.import_scenario(user.id, documents.parse({**SIMPLE, "name": "Refunds to Slack", "tags": ["billing", "slack"]}))
-    svc.import_scenario(user.id, documents.parse({**SIMPLE, "name": "New leads", "tags": ["sales"]}))
+    svc.import_scenario(
+        user.id,
+        documents.parse({**SIMPLE, "name": "Refunds to Slack", "tags": ["billing", "slack"]}),
+    )
+    svc.import_scenario(
+        user.id, documents.parse({**SIMPLE, "name": "New leads", "tags": ["sales"]})
+    )
     svc.import_scenario(user.id, documents.parse({**SIMPLE, "name": "Untagged"}))
     view = ScenarioList(svc, user, nav=lambda *a, **k: None)
     head = view.list[0].object
-    assert all(f">{label}</span>" in head for label in ("Name", "Status", "Last run", "Success", "Actions"))
+    assert all(
+        f">{label}</span>" in head for label in ("Name", "Status", "Last run", "Success", "Actions")
+    )
     assert list(view.tag.options) == ["All tags", "billing", "sales", "slack"]
     assert "3 scenarios" in view.count.object
 
@@ -165,14 +224,30 @@ def test_labels_and_counts_read_as_people_write_them(svc: Any, user: Any) -> Non
     assert [counted(n, "trigger") for n in (0, 1, 2)] == ["0 triggers", "1 trigger", "2 triggers"]
     assert field_label("api_key", {"title": "Api Key"}) == "API key"  # pydantic's generated title
     assert field_label("base_url", {"title": "Base Url"}) == "Base URL"
-    assert field_label("channel", {"title": "Slack channel"}) == "Slack channel"  # an author's own title
-    form = SchemaForm({"properties": {"api_key": {"type": "string", "title": "Api Key"}}, "required": ["api_key"]})
+    assert (
+        field_label("channel", {"title": "Slack channel"}) == "Slack channel"
+    )  # an author's own title
+    form = SchemaForm(
+        {"properties": {"api_key": {"type": "string", "title": "Api Key"}}, "required": ["api_key"]}
+    )
     assert form.label("api_key") == "API key (required)"
-    text = " ".join(o.object for o in Directory(svc, user, nav=lambda *a, **k: None).list if isinstance(getattr(o, "object", None), str))
-    rows = [o.object for row in Directory(svc, user, nav=lambda *a, **k: None).list if isinstance(row, pn.Row) for o in row if isinstance(o, pn.pane.HTML)]
+    text = " ".join(
+        o.object
+        for o in Directory(svc, user, nav=lambda *a, **k: None).list
+        if isinstance(getattr(o, "object", None), str)
+    )
+    rows = [
+        o.object
+        for row in Directory(svc, user, nav=lambda *a, **k: None).list
+        if isinstance(row, pn.Row)
+        for o in row
+        if isinstance(o, pn.pane.HTML)
+    ]
     assert "1 triggers" not in " ".join(rows) and "1 actions" not in " ".join(rows)
     assert any(" 1 trigger " in r or " 1 trigger<" in r or "· 1 trigger ·" in r for r in rows)
-    assert '<h2 style="font-size:18px' in text  # category headings no bigger than the page's sections
+    assert (
+        '<h2 style="font-size:18px' in text
+    )  # category headings no bigger than the page's sections
     svc.store.create_api_key(user.id, "demo")
     page = SettingsPage(svc, user, nav=lambda *a, **k: None)
     assert [b.name for b in page.keys_box.select(pn.widgets.Button)] == ["Revoke key “demo”"]
@@ -202,7 +277,12 @@ def test_directory_filters(svc: Any) -> None:
 def test_usage_counts_read_as_words() -> None:
     from workspace.views.connections import times
 
-    assert [times(n) for n in (0, 1, 2, 1234)] == ["never used", "used once", "used 2 times", "used 1,234 times"]
+    assert [times(n) for n in (0, 1, 2, 1234)] == [
+        "never used",
+        "used once",
+        "used 2 times",
+        "used 1,234 times",
+    ]
 
 
 async def test_connections_sandbox_test_rename_delete(svc: Any, user: Any) -> None:
@@ -218,10 +298,24 @@ async def test_connections_sandbox_test_rename_delete(svc: Any, user: Any) -> No
     assert fixed.status in ("active", "error")  # the sandbox decides; the call went through
     renamed = await state.rename(conn.id, " Team key ")
     assert renamed.name == "Team key"
-    scenario = svc.import_scenario(user.id, documents.parse({"name": "Uses it", "cells": [
-        {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
-        {"id": "who", "kind": "action", "app": "keyed", "operation": "whoami", "connection": conn.id},
-    ]}))
+    scenario = svc.import_scenario(
+        user.id,
+        documents.parse(
+            {
+                "name": "Uses it",
+                "cells": [
+                    {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
+                    {
+                        "id": "who",
+                        "kind": "action",
+                        "app": "keyed",
+                        "operation": "whoami",
+                        "connection": conn.id,
+                    },
+                ],
+            }
+        ),
+    )
     await svc.enable(user.id, scenario.id)
     with pytest.raises(CellwrightError, match="Uses it"):
         state.delete(conn.id)
@@ -230,9 +324,13 @@ async def test_connections_sandbox_test_rename_delete(svc: Any, user: Any) -> No
     assert conn.id not in {r["id"] for r in state.rows}
     view = Connections(svc, user, nav=lambda *a, **k: None, app_key="keyed")
     assert view.app_select.value == "keyed"
-    assert "events-url" not in view.list.objects[0].objects[0].object  # one URL per scenario for this app
+    assert (
+        "events-url" not in view.list.objects[0].objects[0].object
+    )  # one URL per scenario for this app
     assert view.auth_form is not None
-    assert [type(w).__name__ for w in view.auth_form.widgets.values()] == ["PasswordInput"]  # secrets are write-only
+    assert [type(w).__name__ for w in view.auth_form.widgets.values()] == [
+        "PasswordInput"
+    ]  # secrets are write-only
 
 
 async def test_a_slack_connection_row_shows_its_events_request_url(svc: Any, user: Any) -> None:
@@ -243,15 +341,26 @@ async def test_a_slack_connection_row_shows_its_events_request_url(svc: Any, use
     keyed = await state.create("keyed", {"api_key": "good-key"}, sandbox=True)
     url = svc.connection_events_url(user.id, slack.id)
     assert url is not None and "/hooks/apps/slack/" in url
-    label, shown, instructions = state.events_url(next(r for r in state.rows if r["id"] == slack.id)) or ("", "", "")
-    assert (label, shown) == ("Events Request URL", url) and "paste it in your Slack app's Event Subscriptions" in instructions
+    label, shown, instructions = state.events_url(
+        next(r for r in state.rows if r["id"] == slack.id)
+    ) or ("", "", "")
+    assert (label, shown) == (
+        "Events Request URL",
+        url,
+    ) and "paste it in your Slack app's Event Subscriptions" in instructions
     assert state.events_url(next(r for r in state.rows if r["id"] == keyed.id)) is None
     view = Connections(svc, user, nav=lambda *a, **k: None)
     rows = {r.css_classes[1]: r.objects[0].object for r in view.list.objects}
-    assert f"Events Request URL: <code>{url}</code> — paste it in your Slack app&#x27;s Event Subscriptions" in rows[f"connection-{slack.id}"]
+    assert (
+        f"Events Request URL: <code>{url}</code> — paste it in your Slack app&#x27;s Event Subscriptions"
+        in rows[f"connection-{slack.id}"]
+    )
     assert "Events Request URL" not in rows[f"connection-{keyed.id}"]
     other = svc.store.create_user("eve@example.com")
-    assert ConnectionsState(svc, other).rows == [] and svc.connection_events_url(other.id, slack.id) is None
+    assert (
+        ConnectionsState(svc, other).rows == []
+        and svc.connection_events_url(other.id, slack.id) is None
+    )
 
 
 def test_template_catalog_is_complete_and_valid(svc: Any) -> None:
@@ -266,20 +375,30 @@ def test_template_catalog_is_complete_and_valid(svc: Any) -> None:
     only_approved = next(c for c in monday.data["cells"] if c.get("kind") == "condition")
     assert "Approved" in str(only_approved["rules"])
     lead = next(t for t in templates if t.key == "lead_generation")
-    assert any(c.get("kind") == "condition" and "score" in str(c.get("rules")) for c in lead.data["cells"])
+    assert any(
+        c.get("kind") == "condition" and "score" in str(c.get("rules")) for c in lead.data["cells"]
+    )
     import importlib.util
 
     from connectors.planned import PLANNED
 
     for t in templates:
-        doc = t.document({app: "conn-id" for app in t.connections}, server_url="http://example.test", inputs={a.key: "1" for a in t.asks})
+        doc = t.document(
+            {app: "conn-id" for app in t.connections},
+            server_url="http://example.test",
+            inputs={a.key: "1" for a in t.asks},
+        )
         for cell, _ in doc.walk():
             check_syntax(getattr(cell, "inputs", {}), cell_id=cell.id)
             if getattr(cell, "app", None):
                 if cell.app in svc.apps:
                     svc.apps.get(cell.app).operation(cell.operation)
                 else:  # a planned app: the operation it will offer
-                    assert PLANNED[cell.app].has_operation(cell.operation), (t.key, cell.app, cell.operation)
+                    assert PLANNED[cell.app].has_operation(cell.operation), (
+                        t.key,
+                        cell.app,
+                        cell.operation,
+                    )
         if t.available(svc.apps):
             svc.validate(doc)
     assert all(t.available(svc.apps) for t in templates), "every template's apps are built"
@@ -287,8 +406,13 @@ def test_template_catalog_is_complete_and_valid(svc: Any) -> None:
     from connectors.registry import BUILTIN_APPS, Registry
 
     lead = next(t for t in templates if t.key == "lead_generation")
-    assert lead.missing_apps(Registry(BUILTIN_APPS)) == ["hubspot", "mailchimp"]  # shown as coming soon without them
-    assert all(importlib.util.find_spec(f"connectors.{a}") is not None for t in templates for a in t.apps)
+    assert lead.missing_apps(Registry(BUILTIN_APPS)) == [
+        "hubspot",
+        "mailchimp",
+    ]  # shown as coming soon without them
+    assert all(
+        importlib.util.find_spec(f"connectors.{a}") is not None for t in templates for a in t.apps
+    )
 
 
 def test_gallery_uses_template_with_connections(svc: Any, user: Any) -> None:
@@ -307,8 +431,12 @@ def test_gallery_uses_template_with_connections(svc: Any, user: Any) -> None:
         state.use("form_to_wordpress_draft", {})
     gallery = Gallery(svc, user, nav=lambda *a, **k: None, selected="form_to_wordpress_draft")
     assert gallery.state.selected == "form_to_wordpress_draft"
-    assert entries["lead_generation"]["available"] and entries["lead_generation"]["connections"] == ["hubspot", "mailchimp"]
-    assert all(e["available"] and not e["missing"] for e in entries.values())  # all eight apps are built
+    assert entries["lead_generation"]["available"] and entries["lead_generation"][
+        "connections"
+    ] == ["hubspot", "mailchimp"]
+    assert all(
+        e["available"] and not e["missing"] for e in entries.values()
+    )  # all eight apps are built
 
 
 def test_settings_api_keys_users_password(svc: Any, user: Any) -> None:
@@ -325,7 +453,9 @@ def test_settings_api_keys_users_password(svc: Any, user: Any) -> None:
         state.revoke_key(state.keys[0]["id"])
     with pytest.raises(CellwrightError, match="administrators"):
         state.add_user("bob@example.com", "Bob", "long-enough-pw", False)
-    admin = svc.store.create_user("root@example.com", password_hash=hash_password("old-password-1"), is_admin=True)
+    admin = svc.store.create_user(
+        "root@example.com", password_hash=hash_password("old-password-1"), is_admin=True
+    )
     admin_state = SettingsState(svc, admin)
     with pytest.raises(CellwrightError, match="at least"):
         admin_state.add_user("bob@example.com", "Bob", "short", False)
@@ -350,18 +480,31 @@ async def test_analytics_dashboard(make_settings: Any, registry: Any) -> None:
     try:
         user = svc.store.create_user("ana@example.com")
         scenario = svc.import_scenario(user.id, documents.parse(SIMPLE))
-        await svc.run_now(user.id, scenario.id, {"body": {"name": "x"}, "method": "POST", "headers": {}, "query": {}})
-        await svc.run_now(user.id, scenario.id, {"body": {}, "method": "POST", "headers": {}, "query": {}})
+        await svc.run_now(
+            user.id,
+            scenario.id,
+            {"body": {"name": "x"}, "method": "POST", "headers": {}, "query": {}},
+        )
+        await svc.run_now(
+            user.id, scenario.id, {"body": {}, "method": "POST", "headers": {}, "query": {}}
+        )
         state = AnalyticsState(svc, user)
         frames = state.load()
         assert frames["summary"]["runs"] == 2 and frames["summary"]["failed"] == 1
         assert not frames["errors"].empty
         dash = Dashboard(svc, user)
         assert "<strong>2</strong> runs" in dash.summary.object
-        assert dash.built == {"runs"} and dash.panes["runs"].objects and not dash.panes["apps"].objects  # only the open tab is built
+        assert (
+            dash.built == {"runs"} and dash.panes["runs"].objects and not dash.panes["apps"].objects
+        )  # only the open tab is built
         dash.tabs.active = 4  # top errors: built when opened
-        assert dash.built == {"runs", "errors"} and "Most frequent errors" in dash.panes["errors"][1].object
-        dash._render(state.load())  # new data (another time range): stale charts are rebuilt when shown
+        assert (
+            dash.built == {"runs", "errors"}
+            and "Most frequent errors" in dash.panes["errors"][1].object
+        )
+        dash._render(
+            state.load()
+        )  # new data (another time range): stale charts are rebuilt when shown
         assert dash.built == {"errors"}
         state.time_range = "Last 24 hours"
         assert (await state.aload())["summary"]["runs"] == 2
@@ -370,7 +513,9 @@ async def test_analytics_dashboard(make_settings: Any, registry: Any) -> None:
         svc.close()
 
 
-async def test_alert_rules_are_kept_per_user_and_list_matching_failures(svc: Any, user: Any) -> None:
+async def test_alert_rules_are_kept_per_user_and_list_matching_failures(
+    svc: Any, user: Any
+) -> None:
     from workspace.views.alerts import AlertRules
     from workspace.views.settings import SettingsPage
 
@@ -387,7 +532,9 @@ async def test_alert_rules_are_kept_per_user_and_list_matching_failures(svc: Any
     other = svc.store.create_user("bob@example.com")
     assert AlertRules(svc, other).rules == []
 
-    failed = await svc.run_now(user.id, scenario.id, {"body": {}, "method": "POST", "headers": {}, "query": {}})
+    failed = await svc.run_now(
+        user.id, scenario.id, {"body": {}, "method": "POST", "headers": {}, "query": {}}
+    )
     assert failed["status"] == "failed"
     assert [e["id"] for e in rules.notifications()] == [failed["id"]]
 
@@ -406,22 +553,30 @@ async def test_notify_on_error_failures_are_listed_without_a_rule(svc: Any, user
     scenario = svc.import_scenario(user.id, doc)
     rules = AlertRules(svc, user)
     assert rules.rules == [] and rules.notifications() == []
-    failed = await svc.run_now(user.id, scenario.id, {"body": {}, "method": "POST", "headers": {}, "query": {}})
+    failed = await svc.run_now(
+        user.id, scenario.id, {"body": {}, "method": "POST", "headers": {}, "query": {}}
+    )
     assert failed["status"] == "failed"
     await svc.runner.alerts.drain()
     assert [e["id"] for e in rules.notifications()] == [failed["id"]]
 
 
-async def test_scenario_table_buttons_reach_their_scenario(svc: Any, user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_scenario_table_buttons_reach_their_scenario(
+    svc: Any, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The list is one browser component: its buttons send {action, id}, and each action
     does what the row's button says, for that row only."""
     from workspace.views.scenarios import ScenarioList
 
-    scenario = svc.import_scenario(user.id, documents.parse({**SIMPLE, "name": "Refunds <to> Slack"}))
+    scenario = svc.import_scenario(
+        user.id, documents.parse({**SIMPLE, "name": "Refunds <to> Slack"})
+    )
     went: list[tuple[Any, ...]] = []
     view = ScenarioList(svc, user, nav=lambda *a: went.append(a))
     row = view.table.rows[0]
-    assert row["name"] == "Refunds <to> Slack" and row["toggle"] == "Enable"  # the name is set as text in the browser
+    assert (
+        row["name"] == "Refunds <to> Slack" and row["toggle"] == "Enable"
+    )  # the name is set as text in the browser
     assert "&lt;" not in row["name"] and "<to>" not in str(row["cells"])
 
     view.table._handle_msg({"action": "open", "id": scenario.id})
@@ -434,7 +589,14 @@ async def test_scenario_table_buttons_reach_their_scenario(svc: Any, user: Any, 
     sent: list[Any] = []
     monkeypatch.setattr(view.table, "_send_msg", sent.append)
     view.table._handle_msg({"action": "export", "id": scenario.id})
-    assert sent == [{"download": {"filename": "refunds-to-slack.yaml", "text": svc.export_scenario(user.id, scenario.id)}}]
+    assert sent == [
+        {
+            "download": {
+                "filename": "refunds-to-slack.yaml",
+                "text": svc.export_scenario(user.id, scenario.id),
+            }
+        }
+    ]
 
     view.table._handle_msg({"action": "delete", "id": scenario.id})  # asks first
     assert "This cannot be undone" in view.banner.message and svc.store.list_scenarios(user.id)

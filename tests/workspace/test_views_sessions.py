@@ -73,11 +73,24 @@ async def test_login_logout_flow(web: httpx.AsyncClient, svc: Any) -> None:
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
     r = await web.get("/login")
     assert r.status_code == 200 and 'for="email"' in r.text and 'lang="en"' in r.text
-    r = await web.post("/login", data={"email": "ada@example.com", "password": "wrong", "next": "/"})
+    r = await web.post(
+        "/login", data={"email": "ada@example.com", "password": "wrong", "next": "/"}
+    )
     assert r.status_code == 401 and "do not match" in r.text and s.COOKIE not in r.cookies
-    r = await web.post("/login", data={"email": "ada@example.com", "password": "right-password", "next": "https://evil.example"}, headers={"origin": "http://testserver"})
+    r = await web.post(
+        "/login",
+        data={
+            "email": "ada@example.com",
+            "password": "right-password",
+            "next": "https://evil.example",
+        },
+        headers={"origin": "http://testserver"},
+    )
     assert r.status_code == 303 and r.headers["location"] == "/"
-    assert "httponly" in r.headers["set-cookie"].lower() and "samesite=lax" in r.headers["set-cookie"].lower()
+    assert (
+        "httponly" in r.headers["set-cookie"].lower()
+        and "samesite=lax" in r.headers["set-cookie"].lower()
+    )
     assert (await web.get("/")).json() == {"page": "workspace"}
     r = await web.post("/logout", data={"csrf": "forged"})
     assert r.status_code == 403
@@ -90,7 +103,9 @@ async def test_login_logout_flow(web: httpx.AsyncClient, svc: Any) -> None:
     assert r.status_code == 303
 
 
-async def test_the_sign_in_page_says_where_this_installs_password_is(web: httpx.AsyncClient, svc: Any) -> None:
+async def test_the_sign_in_page_says_where_this_installs_password_is(
+    web: httpx.AsyncClient, svc: Any
+) -> None:
     """Demo mode writes no admin-password.txt: the page must not send people looking for it."""
     from workspace.demo import DEMO_EMAIL
 
@@ -105,13 +120,21 @@ async def test_the_sign_in_page_says_where_this_installs_password_is(web: httpx.
 
 async def test_cross_site_login_and_throttling(web: httpx.AsyncClient, svc: Any) -> None:
     svc.store.create_user("bob@example.com", password_hash=hash_password("right-password"))
-    r = await web.post("/login", data={"email": "bob@example.com", "password": "right-password"}, headers={"origin": "http://evil.example"})
+    r = await web.post(
+        "/login",
+        data={"email": "bob@example.com", "password": "right-password"},
+        headers={"origin": "http://evil.example"},
+    )
     assert r.status_code == 403
     for _ in range(s.MAX_FAILURES):
         await web.post("/login", data={"email": "bob@example.com", "password": "nope"})
     # paused before the password is checked: the right one gets no cookie either
     r = await web.post("/login", data={"email": "bob@example.com", "password": "right-password"})
-    assert r.status_code == 429 and "Too many failed attempts for this account" in r.text and s.COOKIE not in r.cookies
+    assert (
+        r.status_code == 429
+        and "Too many failed attempts for this account" in r.text
+        and s.COOKIE not in r.cookies
+    )
 
 
 # -- state shared by every process on the store -------------------------------------------
@@ -119,7 +142,10 @@ async def test_cross_site_login_and_throttling(web: httpx.AsyncClient, svc: Any)
 
 def _client(app: FastAPI, address: str = "127.0.0.1") -> httpx.AsyncClient:
     """A browser at ``address`` (the server sees it as the request's client)."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 50000)), base_url="http://testserver")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(address, 50000)),
+        base_url="http://testserver",
+    )
 
 
 @pytest.fixture
@@ -146,7 +172,9 @@ def _web(service: Any) -> FastAPI:
     return app
 
 
-async def test_signing_out_on_one_process_ends_the_session_on_the_other(svc: Any, twin: Any) -> None:
+async def test_signing_out_on_one_process_ends_the_session_on_the_other(
+    svc: Any, twin: Any
+) -> None:
     svc.store.create_user("ada@example.com", password_hash=hash_password("right-password"))
     first, second = _web(svc), _web(twin)
     async with _client(first) as a, _client(second) as b:
@@ -165,9 +193,15 @@ async def test_failed_sign_ins_count_across_processes(svc: Any, twin: Any) -> No
     async with _client(_web(svc), "203.0.113.7") as a, _client(_web(twin), "203.0.113.7") as b:
         for attempt in range(s.MAX_FAILURES):
             client = a if attempt % 2 else b  # alternate: each process sees half of them
-            assert (await client.post("/login", data={"email": "bob@example.com", "password": "nope"})).status_code == 401
+            assert (
+                await client.post("/login", data={"email": "bob@example.com", "password": "nope"})
+            ).status_code == 401
         for client in (a, b):
-            assert (await client.post("/login", data={"email": "bob@example.com", "password": "right-password"})).status_code == 429
+            assert (
+                await client.post(
+                    "/login", data={"email": "bob@example.com", "password": "right-password"}
+                )
+            ).status_code == 429
 
 
 async def test_a_stranger_cannot_lock_the_real_user_out(svc: Any) -> None:
@@ -178,7 +212,9 @@ async def test_a_stranger_cannot_lock_the_real_user_out(svc: Any) -> None:
             await stranger.post("/login", data={"email": "carol@example.com", "password": "guess"})
         r = await stranger.post("/login", data={"email": "carol@example.com", "password": "guess"})
         assert r.status_code == 429 and "for this account" in r.text
-        r = await carol.post("/login", data={"email": "carol@example.com", "password": "right-password"})
+        r = await carol.post(
+            "/login", data={"email": "carol@example.com", "password": "right-password"}
+        )
         assert r.status_code == 303 and s.COOKIE in r.cookies
 
 
@@ -187,15 +223,25 @@ async def test_one_address_trying_many_accounts_is_paused(svc: Any) -> None:
     app = _web(svc)
     async with _client(app, "198.51.100.9") as sprayer, _client(app, "203.0.113.11") as dave:
         statuses = [
-            (await sprayer.post("/login", data={"email": f"user{n}@example.com", "password": "Summer2024!"})).status_code
+            (
+                await sprayer.post(
+                    "/login", data={"email": f"user{n}@example.com", "password": "Summer2024!"}
+                )
+            ).status_code
             for n in range(s.MAX_ADDRESS_FAILURES + 2)
         ]
         assert statuses[: s.MAX_ADDRESS_FAILURES] == [401] * s.MAX_ADDRESS_FAILURES
         assert statuses[s.MAX_ADDRESS_FAILURES :] == [429, 429]
-        r = await sprayer.post("/login", data={"email": "dave@example.com", "password": "right-password"})
+        r = await sprayer.post(
+            "/login", data={"email": "dave@example.com", "password": "right-password"}
+        )
         assert r.status_code == 429 and "from your network address" in r.text
         # other addresses are not affected
-        assert (await dave.post("/login", data={"email": "dave@example.com", "password": "right-password"})).status_code == 303
+        assert (
+            await dave.post(
+                "/login", data={"email": "dave@example.com", "password": "right-password"}
+            )
+        ).status_code == 303
 
 
 def test_the_pause_ends_when_the_window_has_passed(tmp_path: Any, svc: Any) -> None:
@@ -203,7 +249,9 @@ def test_the_pause_ends_when_the_window_has_passed(tmp_path: Any, svc: Any) -> N
     sessions = s.Sessions(tmp_path, svc.store, clock=lambda: now[0])
     for _ in range(s.MAX_FAILURES):
         sessions.failed("192.0.2.1", "Eve@Example.com ")
-    assert sessions.throttled("192.0.2.1", "eve@example.com") is not None  # e-mails compare case-insensitively
+    assert (
+        sessions.throttled("192.0.2.1", "eve@example.com") is not None
+    )  # e-mails compare case-insensitively
     assert sessions.throttled("192.0.2.2", "eve@example.com") is None
     now[0] += s.FAILURE_WINDOW - 1
     assert sessions.throttled("192.0.2.1", "eve@example.com") is not None
@@ -213,7 +261,9 @@ def test_the_pause_ends_when_the_window_has_passed(tmp_path: Any, svc: Any) -> N
     for _ in range(s.MAX_FAILURES - 1):
         sessions.failed("192.0.2.1", "eve@example.com")
     sessions.succeeded("192.0.2.1", "eve@example.com")
-    assert svc.store.login_failures(sessions._keys("192.0.2.1", "eve@example.com"), s._at(now[0] - 10)) == {
+    assert svc.store.login_failures(
+        sessions._keys("192.0.2.1", "eve@example.com"), s._at(now[0] - 10)
+    ) == {
         sessions._keys("192.0.2.1", "eve@example.com")[0]: 0,
         sessions._keys("192.0.2.1", "eve@example.com")[1]: s.MAX_FAILURES - 1,
     }

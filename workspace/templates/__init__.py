@@ -83,10 +83,21 @@ class Template:
         for entry in self.data.get("asks") or []:
             cell = cells.get(entry["cell"])
             if cell is None:
-                raise ConfigurationError(f"Template '{self.key}' asks for a field of '{entry['cell']}', which is not one of its cells.")
+                raise ConfigurationError(
+                    f"Template '{self.key}' asks for a field of '{entry['cell']}', which is not one of its cells."
+                )
             conn = cell.get("connection")
             app = conn[1:] if isinstance(conn, str) and conn.startswith("$") else None
-            out.append(Ask(cell=cell["id"], field=entry["field"], label=entry["label"], app=cell["app"], operation=cell["operation"], connection_app=app))
+            out.append(
+                Ask(
+                    cell=cell["id"],
+                    field=entry["field"],
+                    label=entry["label"],
+                    app=cell["app"],
+                    operation=cell["operation"],
+                    connection_app=app,
+                )
+            )
         return out
 
     def cell_inputs(self, cell_id: str) -> dict[str, Any]:
@@ -101,7 +112,12 @@ class Template:
         return not self.missing_apps(registry)
 
     def document(
-        self, connections: dict[str, str], *, server_url: str, name: str | None = None, inputs: Mapping[str, Any] | None = None,
+        self,
+        connections: dict[str, str],
+        *,
+        server_url: str,
+        name: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
     ) -> documents.ScenarioDocument:
         """The scenario document with connections, asked inputs (by ``Ask.key``) and the
         server URL filled in."""
@@ -123,7 +139,9 @@ class Template:
                 cell["connection"] = connections[conn[1:]]
             for ask in by_cell.get(cell["id"], []):
                 cell.setdefault("inputs", {})[ask.field] = answers[ask.key]
-        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True).replace("__SERVER__", server_url.rstrip("/"))
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True).replace(
+            "__SERVER__", server_url.rstrip("/")
+        )
         return documents.loads(text, source=f"template {self.key}")
 
 
@@ -158,7 +176,15 @@ def load_templates() -> list[Template]:
     out = []
     for key, category in CATALOG:
         data = yaml.safe_load((HERE / f"{key}.yaml").read_text(encoding="utf-8"))
-        out.append(Template(key=key, title=data["name"], summary=data.get("description", ""), category=category, data=data))
+        out.append(
+            Template(
+                key=key,
+                title=data["name"],
+                summary=data.get("description", ""),
+                category=category,
+                data=data,
+            )
+        )
     return out
 
 

@@ -36,7 +36,9 @@ class AlertRules(param.Parameterized):
     """One user's rules: ``{id, scenario_id (None = any), notify_workspace, webhook_url, created_at}``."""
 
     rules = param.List(default=[])
-    deliveries = param.Dict(default={}, doc="Rule id → its webhook's last delivery (see :meth:`last_deliveries`).")
+    deliveries = param.Dict(
+        default={}, doc="Rule id → its webhook's last delivery (see :meth:`last_deliveries`)."
+    )
 
     def __init__(self, svc: Any, user: Any, **params: Any) -> None:
         super().__init__(**params)
@@ -49,20 +51,44 @@ class AlertRules(param.Parameterized):
         self.deliveries = self.last_deliveries()
         return self.rules
 
-    def add(self, scenario_id: str | None, *, notify_workspace: bool = True, webhook_url: str | None = None) -> dict[str, Any]:
+    def add(
+        self,
+        scenario_id: str | None,
+        *,
+        notify_workspace: bool = True,
+        webhook_url: str | None = None,
+    ) -> dict[str, Any]:
         webhook_url = (webhook_url or "").strip() or None
-        if webhook_url is not None and (urlsplit(webhook_url).scheme not in ("http", "https") or not urlsplit(webhook_url).netloc):
-            raise InvalidInputError("The webhook URL must start with https:// (or http://).", errors=[{"field": "webhook_url", "message": "not an http(s) URL"}])
+        if webhook_url is not None and (
+            urlsplit(webhook_url).scheme not in ("http", "https")
+            or not urlsplit(webhook_url).netloc
+        ):
+            raise InvalidInputError(
+                "The webhook URL must start with https:// (or http://).",
+                errors=[{"field": "webhook_url", "message": "not an http(s) URL"}],
+            )
         if not notify_workspace and webhook_url is None:
-            raise InvalidInputError("Choose where to be told: in the workspace, a webhook URL, or both.", errors=[{"field": "notify", "message": "nowhere"}])
+            raise InvalidInputError(
+                "Choose where to be told: in the workspace, a webhook URL, or both.",
+                errors=[{"field": "notify", "message": "nowhere"}],
+            )
         if len(self.svc.accounts.alert_rules(self.user.id)) >= MAX_RULES:
-            raise InvalidInputError(f"You have {MAX_RULES} alert rules already; delete one first.", errors=[])
-        rule = self.svc.accounts.add_alert_rule(self.user.id, scenario_id=scenario_id, notify_workspace=notify_workspace, webhook_url=webhook_url)
+            raise InvalidInputError(
+                f"You have {MAX_RULES} alert rules already; delete one first.", errors=[]
+            )
+        rule = self.svc.accounts.add_alert_rule(
+            self.user.id,
+            scenario_id=scenario_id,
+            notify_workspace=notify_workspace,
+            webhook_url=webhook_url,
+        )
         self.refresh()
         return _rule_dict(rule)
 
     def delete(self, rule_id: str) -> None:
-        self.svc.accounts.delete_alert_rule(self.user.id, rule_id)  # someone else's rule: nothing happens
+        self.svc.accounts.delete_alert_rule(
+            self.user.id, rule_id
+        )  # someone else's rule: nothing happens
         self.refresh()
 
     def last_deliveries(self) -> dict[str, dict[str, Any]]:
@@ -73,7 +99,9 @@ class AlertRules(param.Parameterized):
         found: dict[str, dict[str, Any]] = {}
         if not webhooks:
             return found
-        for entry in self.svc.accounts.audit_entries(self.user.id, limit=AUDIT_WINDOW):  # newest first
+        for entry in self.svc.accounts.audit_entries(
+            self.user.id, limit=AUDIT_WINDOW
+        ):  # newest first
             if entry.action not in (DELIVERED, DELIVERY_FAILED):
                 continue
             details = entry.details if isinstance(entry.details, dict) else {}
@@ -88,7 +116,11 @@ class AlertRules(param.Parameterized):
         """Failed executions matched by a rule that notifies in the workspace, or alerted by
         their scenario's ``notify_on_error``, newest first."""
         watched = [r for r in self.rules if r.get("notify_workspace")]
-        audited = {e.object_id for e in self.svc.accounts.audit_entries(self.user.id, limit=AUDIT_WINDOW) if e.action == "alert.execution_failed"}
+        audited = {
+            e.object_id
+            for e in self.svc.accounts.audit_entries(self.user.id, limit=AUDIT_WINDOW)
+            if e.action == "alert.execution_failed"
+        }
         if not watched and not audited:
             return []
         first = min(datetime.fromisoformat(r["created_at"]) for r in watched) if watched else None
@@ -98,9 +130,15 @@ class AlertRules(param.Parameterized):
         def matched(e: Any) -> bool:
             if e.id in audited:
                 return True
-            return first is not None and e.created_at >= first and (any_scenario or e.scenario_id in ids)
+            return (
+                first is not None
+                and e.created_at >= first
+                and (any_scenario or e.scenario_id in ids)
+            )
 
-        failed = self.svc.executions.records(self.user.id, status="failed", since=None if audited else first, limit=limit * 3)
+        failed = self.svc.executions.records(
+            self.user.id, status="failed", since=None if audited else first, limit=limit * 3
+        )
         return [e.to_dict() for e in failed if matched(e)][:limit]
 
 
@@ -111,7 +149,9 @@ def _delivery(entry: Any, details: dict[str, Any]) -> dict[str, Any]:
     why = f"HTTP {status}" if status is not None else (error or "no answer")
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     # "delivered (HTTP 200)", "delivered after 3 attempts (HTTP 200)", "failed after 4 attempts (HTTP 503)"
-    summary = f"delivered{tries} ({why})" if delivered else f"failed{tries or ' after 1 attempt'} ({why})"
+    summary = (
+        f"delivered{tries} ({why})" if delivered else f"failed{tries or ' after 1 attempt'} ({why})"
+    )
     return {
         "delivered": delivered,
         "attempts": attempts,

@@ -15,7 +15,13 @@ import param
 from workspace.views.components import section
 from workspace.views.widgets import Banner, attempt, html, table
 
-RANGES = {"Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7), "Last 30 days": timedelta(days=30), "Last 90 days": timedelta(days=90), "All time": None}
+RANGES = {
+    "Last 24 hours": timedelta(days=1),
+    "Last 7 days": timedelta(days=7),
+    "Last 30 days": timedelta(days=30),
+    "Last 90 days": timedelta(days=90),
+    "All time": None,
+}
 
 
 class AnalyticsState(param.Parameterized):
@@ -56,7 +62,16 @@ class AnalyticsState(param.Parameterized):
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for row in frame.to_dict("records"):
-        out.append({k: (v.isoformat()[:19] if hasattr(v, "isoformat") else (f"{v:.3g}" if isinstance(v, float) else v)) for k, v in row.items()})
+        out.append(
+            {
+                k: (
+                    v.isoformat()[:19]
+                    if hasattr(v, "isoformat")
+                    else (f"{v:.3g}" if isinstance(v, float) else v)
+                )
+                for k, v in row.items()
+            }
+        )
     return out
 
 
@@ -80,28 +95,114 @@ def chart_and_table(key: str, frames: dict[str, Any]) -> tuple[Any, str]:
 
     if key == "runs":
         runs = frames["runs"]
-        plot = None if runs.empty else runs.assign(day=runs["day"].astype(str)).hvplot.bar(x="day", y="runs", by="status", stacked=True, rot=45, ylabel="runs", xlabel="day", **SIZE).opts(**OPTS)
-        return plot, table(_records(runs), [("day", "Day"), ("status", "Status"), ("runs", "Runs")], caption="Runs per day and status")
+        plot = (
+            None
+            if runs.empty
+            else runs.assign(day=runs["day"].astype(str))
+            .hvplot.bar(
+                x="day",
+                y="runs",
+                by="status",
+                stacked=True,
+                rot=45,
+                ylabel="runs",
+                xlabel="day",
+                **SIZE,
+            )
+            .opts(**OPTS)
+        )
+        return plot, table(
+            _records(runs),
+            [("day", "Day"), ("status", "Status"), ("runs", "Runs")],
+            caption="Runs per day and status",
+        )
     if key == "success":
         success = frames["success"]
         plot = None
         if not success.empty:
-            plot = success.assign(label=success["scenario_name"].fillna(success["scenario_id"]), percent=success["success_rate"] * 100).hvplot.barh(x="label", y="percent", xlabel="", ylabel="success rate (%)", **SIZE).opts(**OPTS)
-        return plot, table(_records(success), [("scenario_name", "Scenario"), ("runs", "Runs"), ("completed", "Completed"), ("failed", "Failed"), ("success_rate", "Success rate")], caption="Success rate per scenario")
+            plot = (
+                success.assign(
+                    label=success["scenario_name"].fillna(success["scenario_id"]),
+                    percent=success["success_rate"] * 100,
+                )
+                .hvplot.barh(x="label", y="percent", xlabel="", ylabel="success rate (%)", **SIZE)
+                .opts(**OPTS)
+            )
+        return plot, table(
+            _records(success),
+            [
+                ("scenario_name", "Scenario"),
+                ("runs", "Runs"),
+                ("completed", "Completed"),
+                ("failed", "Failed"),
+                ("success_rate", "Success rate"),
+            ],
+            caption="Success rate per scenario",
+        )
     if key == "durations":
         durations = frames["durations"]
         plot = None
         if not durations.empty:
-            melted = durations.assign(label=durations["name"].fillna(durations["key"])).melt(id_vars=["label"], value_vars=["p50_ms", "p95_ms"], var_name="percentile", value_name="ms")
-            plot = melted.hvplot.bar(x="label", y="ms", by="percentile", xlabel="", ylabel="duration (ms)", rot=20, **SIZE).opts(**OPTS)
-        return plot, table(_records(durations), [("name", "Scenario"), ("runs", "Runs"), ("p50_ms", "Median (ms)"), ("p95_ms", "p95 (ms)")], caption="Run durations per scenario")
+            melted = durations.assign(label=durations["name"].fillna(durations["key"])).melt(
+                id_vars=["label"],
+                value_vars=["p50_ms", "p95_ms"],
+                var_name="percentile",
+                value_name="ms",
+            )
+            plot = melted.hvplot.bar(
+                x="label",
+                y="ms",
+                by="percentile",
+                xlabel="",
+                ylabel="duration (ms)",
+                rot=20,
+                **SIZE,
+            ).opts(**OPTS)
+        return plot, table(
+            _records(durations),
+            [
+                ("name", "Scenario"),
+                ("runs", "Runs"),
+                ("p50_ms", "Median (ms)"),
+                ("p95_ms", "p95 (ms)"),
+            ],
+            caption="Run durations per scenario",
+        )
     if key == "apps":
         apps = frames["apps"]
         plot = None
         if not apps.empty:
-            plot = apps.melt(id_vars=["app"], value_vars=["calls", "errors"], var_name="kind", value_name="count").hvplot.bar(x="app", y="count", by="kind", xlabel="", ylabel="calls", **SIZE).opts(**OPTS)
-        return plot, table(_records(apps), [("app", "App"), ("calls", "Calls"), ("errors", "Errors"), ("error_rate", "Error rate")], caption="Calls and errors per app")
-    return None, table(_records(frames["errors"]), [("error_code", "Code"), ("error_message", "Message"), ("count", "Count"), ("last_seen", "Last seen")], caption="Most frequent errors", empty="No errors in this time range.")
+            plot = (
+                apps.melt(
+                    id_vars=["app"],
+                    value_vars=["calls", "errors"],
+                    var_name="kind",
+                    value_name="count",
+                )
+                .hvplot.bar(x="app", y="count", by="kind", xlabel="", ylabel="calls", **SIZE)
+                .opts(**OPTS)
+            )
+        return plot, table(
+            _records(apps),
+            [
+                ("app", "App"),
+                ("calls", "Calls"),
+                ("errors", "Errors"),
+                ("error_rate", "Error rate"),
+            ],
+            caption="Calls and errors per app",
+        )
+    return None, table(
+        _records(frames["errors"]),
+        [
+            ("error_code", "Code"),
+            ("error_message", "Message"),
+            ("count", "Count"),
+            ("last_seen", "Last seen"),
+        ],
+        caption="Most frequent errors",
+        empty="No errors in this time range.",
+    )
 
 
 def warm_up() -> None:
@@ -120,17 +221,46 @@ class Dashboard(pn.viewable.Viewer):
         self.state = AnalyticsState(svc, user)
         self.banner = Banner()
         self.summary = html("", css_classes=["analytics-summary-host"])
-        self.panes: dict[str, pn.Column] = {key: pn.Column(sizing_mode="stretch_width", margin=0, name=label, css_classes=[f"analytics-{key}"]) for key, label, _ in CHARTS}
+        self.panes: dict[str, pn.Column] = {
+            key: pn.Column(
+                sizing_mode="stretch_width", margin=0, name=label, css_classes=[f"analytics-{key}"]
+            )
+            for key, label, _ in CHARTS
+        }
         self.built: set[str] = set()
-        self.tabs = pn.Tabs(*self.panes.values(), dynamic=True, sizing_mode="stretch_width", css_classes=["analytics-tabs"])
+        self.tabs = pn.Tabs(
+            *self.panes.values(),
+            dynamic=True,
+            sizing_mode="stretch_width",
+            css_classes=["analytics-tabs"],
+        )
         self.tabs.param.watch(lambda e: self._build_active(), "active")
-        self.body = pn.Column(self.summary, self.tabs, sizing_mode="stretch_width", margin=0, css_classes=["analytics-body"])
-        picker = pn.widgets.Select.from_param(self.state.param.time_range, name="Time range", width=200, css_classes=["analytics-range"])
-        self._layout = pn.Column(html("<h1>Analytics</h1>"), picker, self.banner, self.body, sizing_mode="stretch_width")
+        self.body = pn.Column(
+            self.summary,
+            self.tabs,
+            sizing_mode="stretch_width",
+            margin=0,
+            css_classes=["analytics-body"],
+        )
+        picker = pn.widgets.Select.from_param(
+            self.state.param.time_range,
+            name="Time range",
+            width=200,
+            css_classes=["analytics-range"],
+        )
+        self._layout = pn.Column(
+            html("<h1>Analytics</h1>"), picker, self.banner, self.body, sizing_mode="stretch_width"
+        )
         if not self.state.enabled:
-            self.body[:] = [html('<p class="cw-muted">Analytics are turned off on this server (CELLWRIGHT_ANALYTICS=false).</p>')]
+            self.body[:] = [
+                html(
+                    '<p class="cw-muted">Analytics are turned off on this server (CELLWRIGHT_ANALYTICS=false).</p>'
+                )
+            ]
             return
-        self.state.param.watch(lambda e: pn.state.execute(self.refresh) if pn.state.curdoc else None, "time_range")
+        self.state.param.watch(
+            lambda e: pn.state.execute(self.refresh) if pn.state.curdoc else None, "time_range"
+        )
         self._render(self.state.load())
 
     async def refresh(self) -> None:
@@ -145,7 +275,7 @@ class Dashboard(pn.viewable.Viewer):
         p95 = "—" if s["p95_ms"] is None else f"{s['p95_ms']:.0f} ms"
         self.summary.object = (
             f'<p role="status" class="analytics-summary"><strong>{s["runs"]}</strong> runs · <strong>{s["completed"]}</strong> completed · '
-            f'<strong>{s["failed"]}</strong> failed · success rate <strong>{rate}</strong> · median {p50} · p95 {p95}</p>'
+            f"<strong>{s['failed']}</strong> failed · success rate <strong>{rate}</strong> · median {p50} · p95 {p95}</p>"
         )
         self.built.clear()  # new data: every chart is rebuilt when next shown
         self._build_active()
@@ -164,7 +294,13 @@ class Dashboard(pn.viewable.Viewer):
         if key == "errors":
             parts.append(html(alt))
         else:
-            parts.append(pn.pane.HoloViews(plot, sizing_mode="stretch_width", height=260, css_classes=["chart"]) if plot is not None else html('<p class="cw-muted">No data in this time range.</p>'))
+            parts.append(
+                pn.pane.HoloViews(
+                    plot, sizing_mode="stretch_width", height=260, css_classes=["chart"]
+                )
+                if plot is not None
+                else html('<p class="cw-muted">No data in this time range.</p>')
+            )
             parts.append(section(f"{heading}: data table", html(alt), css_classes=["data-table"]))
         self.panes[key][:] = parts
 

@@ -60,7 +60,9 @@ class AssistantState(param.Parameterized):
         finally:
             self.busy = False
         self.document = result.document
-        self.param.update(yaml_text=result.yaml_text, problems=list(result.problems), notes=result.notes)
+        self.param.update(
+            yaml_text=result.yaml_text, problems=list(result.problems), notes=result.notes
+        )
         return result
 
     def create(self) -> Any:
@@ -84,24 +86,50 @@ class AssistantPage(pn.viewable.Viewer):
         )
         reason = self.state.unavailable
         if reason is not None:
-            self._layout = pn.Column(intro, html(f'<div class="cw-banner warn" role="status">{escape(reason)}</div>',
-                                                 css_classes=["assistant-unavailable"]), sizing_mode="stretch_width")
+            self._layout = pn.Column(
+                intro,
+                html(
+                    f'<div class="cw-banner warn" role="status">{escape(reason)}</div>',
+                    css_classes=["assistant-unavailable"],
+                ),
+                sizing_mode="stretch_width",
+            )
             return
         self.request = pn.widgets.TextAreaInput(
-            name="Describe the scenario you want", rows=5, max_length=4000, sizing_mode="stretch_width",
+            name="Describe the scenario you want",
+            rows=5,
+            max_length=4000,
+            sizing_mode="stretch_width",
             placeholder="e.g. When a Stripe payment succeeds, post the amount and the customer's e-mail to #sales on Slack.",
             css_classes=["assistant-request"],
         )
-        self.draft_button = pn.widgets.Button(name="Draft scenario", button_type="primary", css_classes=["assistant-draft"])
-        self.create_button = pn.widgets.Button(name="Create draft scenario", button_type="success", disabled=True, css_classes=["assistant-create"])
+        self.draft_button = pn.widgets.Button(
+            name="Draft scenario", button_type="primary", css_classes=["assistant-draft"]
+        )
+        self.create_button = pn.widgets.Button(
+            name="Create draft scenario",
+            button_type="success",
+            disabled=True,
+            css_classes=["assistant-create"],
+        )
         self.progress = html("", css_classes=["assistant-progress"])
         self.result = html("", css_classes=["assistant-result"], stylesheets=[PRE_CSS])
         self.draft_button.on_click(self.on_draft)
         self.create_button.on_click(self.on_create)
-        privacy = html('<p class="cw-muted">Your description and the list of apps go to the configured model provider; '
-                       "no connections, credentials or run data are sent.</p>")
-        self._layout = pn.Column(intro, self.banner, self.request, privacy, pn.Row(self.draft_button, self.create_button),
-                                 self.progress, self.result, sizing_mode="stretch_width")
+        privacy = html(
+            '<p class="cw-muted">Your description and the list of apps go to the configured model provider; '
+            "no connections, credentials or run data are sent.</p>"
+        )
+        self._layout = pn.Column(
+            intro,
+            self.banner,
+            self.request,
+            privacy,
+            pn.Row(self.draft_button, self.create_button),
+            self.progress,
+            self.result,
+            sizing_mode="stretch_width",
+        )
 
     async def on_draft(self, _: Any = None) -> None:
         self.state.request = self.request.value_input or self.request.value or ""
@@ -125,13 +153,17 @@ class AssistantPage(pn.viewable.Viewer):
         parts = []
         if state.problems:
             items = "".join(f"<li>{escape(p)}</li>" for p in state.problems)
-            parts.append(f'<div class="cw-banner warn" role="status">The draft still has problems; '
-                         f"describe the scenario differently, or create it by hand:<ul>{items}</ul></div>")
+            parts.append(
+                f'<div class="cw-banner warn" role="status">The draft still has problems; '
+                f"describe the scenario differently, or create it by hand:<ul>{items}</ul></div>"
+            )
         if state.notes:
             parts.append(f'<p class="assistant-notes">{escape(state.notes)}</p>')
         if state.yaml_text:
-            parts.append(f'<h2 style="font-size:18px">Draft</h2><pre class="draft-yaml" tabindex="0" aria-label="Drafted scenario (YAML)">'
-                         f"<code>{escape(state.yaml_text)}</code></pre>")
+            parts.append(
+                f'<h2 style="font-size:18px">Draft</h2><pre class="draft-yaml" tabindex="0" aria-label="Drafted scenario (YAML)">'
+                f"<code>{escape(state.yaml_text)}</code></pre>"
+            )
         self.result.object = "".join(parts)
 
     async def on_create(self, _: Any = None) -> None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 CARD_STYLE = {"border": "1px solid #d1d5db", "border-radius": "8px", "background": "#ffffff"}
 
+
 def cell_title(state: NotebookState, cell_id: str, number: str) -> str:
     """``3. name — App · Operation  [status]``: a cell's header text (the arrow is CSS)."""
     cell = state.cell(cell_id)
@@ -43,7 +44,11 @@ def cell_title(state: NotebookState, cell_id: str, number: str) -> str:
         what = "Router" if cell.get("branches") is not None else "Filter"
     else:
         op = state.operation(cell)
-        app = state.svc.apps.get(cell["app"]).name if cell.get("app") in state.svc.apps else cell.get("app", "?")
+        app = (
+            state.svc.apps.get(cell["app"]).name
+            if cell.get("app") in state.svc.apps
+            else cell.get("app", "?")
+        )
         what = f"{app} · {op.name if op is not None else cell.get('operation')}"
     return f"{number}. {name} — {what}{status}"
 
@@ -64,29 +69,53 @@ class CellCard(pn.viewable.Viewer):
         self.trigger_url: Any = None  # the trigger's URL line, once built
         cell = self.state.cell(cell_id)
         self.is_trigger = cell.get("kind") == "trigger"
-        self.toggle = Disclosure(label=self._title(), icon=cell_icon(cell), css_classes=["cell-toggle", f"cell-toggle-{cell_id}"])
+        self.toggle = Disclosure(
+            label=self._title(),
+            icon=cell_icon(cell),
+            css_classes=["cell-toggle", f"cell-toggle-{cell_id}"],
+        )
         self.toggle.param.watch(lambda e: self.param.update(expanded=e.new), "expanded")
         self.run: pn.widgets.Button | None = None
         self.body = pn.Column(sizing_mode="stretch_width", margin=(0, 0, 0, 24))
         self.result = Slot(sizing_mode="stretch_width", margin=0)
         # collapsed, a card is two models (this column and the toggle): a 50-cell scenario opens fast
-        self._layout = pn.Column(self.toggle, sizing_mode="stretch_width", css_classes=["cell-card", f"cell-{cell_id}"], styles=CARD_STYLE, margin=(4, 0))
+        self._layout = pn.Column(
+            self.toggle,
+            sizing_mode="stretch_width",
+            css_classes=["cell-card", f"cell-{cell_id}"],
+            styles=CARD_STYLE,
+            margin=(4, 0),
+        )
         self.param.watch(self._toggle, "expanded")
 
     def _title(self) -> str:
         return cell_title(self.state, self.cell_id, self.number)
 
     def refresh_header(self) -> None:
-        self.toggle.param.update(label=self._title(), icon=cell_icon(self.state.cell(self.cell_id)), expanded=self.expanded)
+        self.toggle.param.update(
+            label=self._title(),
+            icon=cell_icon(self.state.cell(self.cell_id)),
+            expanded=self.expanded,
+        )
 
     def _open(self) -> None:
         """Build the header row, banner and editor (first time the card is opened)."""
         header: list[Any] = [self.toggle]
         if not self.is_trigger:
-            self.run = pn.widgets.Button(name="Run cell", button_type="primary", width=100, align="center", css_classes=["run-cell", f"run-{self.cell_id}"])
+            self.run = pn.widgets.Button(
+                name="Run cell",
+                button_type="primary",
+                width=100,
+                align="center",
+                css_classes=["run-cell", f"run-{self.cell_id}"],
+            )
             self.run.on_click(self._run)
             header.append(self.run)
-        self._layout[:] = [pn.Row(*header, sizing_mode="stretch_width", margin=0), self.banner, self.body]
+        self._layout[:] = [
+            pn.Row(*header, sizing_mode="stretch_width", margin=0),
+            self.banner,
+            self.body,
+        ]
 
     def _toggle(self, *_: Any) -> None:
         if self.expanded and len(self._layout) == 1:
@@ -103,7 +132,13 @@ class CellCard(pn.viewable.Viewer):
         cell = self.state.cell(self.cell_id)
         svc = self.state.svc
         parts: list[Any] = []
-        name = pn.widgets.TextInput(name="Cell label", value=cell.get("name") or "", placeholder=cell["id"], sizing_mode="stretch_width", css_classes=["cell-name"])
+        name = pn.widgets.TextInput(
+            name="Cell label",
+            value=cell.get("name") or "",
+            placeholder=cell["id"],
+            sizing_mode="stretch_width",
+            css_classes=["cell-name"],
+        )
         name.param.watch(lambda e: self._edit(name=e.new or None), "value")
         parts.append(name)
         if cell.get("kind") == "condition":
@@ -111,15 +146,27 @@ class CellCard(pn.viewable.Viewer):
         else:
             parts.extend(self._operation_editor(cell, svc))
         if not self.is_trigger:
-            up = pn.widgets.Button(name="Move up", button_type="light", width=100, css_classes=["cell-up"])
-            down = pn.widgets.Button(name="Move down", button_type="light", width=110, css_classes=["cell-down"])
-            delete = pn.widgets.Button(name="Delete cell", button_type="danger", width=110, css_classes=["cell-delete"])
+            up = pn.widgets.Button(
+                name="Move up", button_type="light", width=100, css_classes=["cell-up"]
+            )
+            down = pn.widgets.Button(
+                name="Move down", button_type="light", width=110, css_classes=["cell-down"]
+            )
+            delete = pn.widgets.Button(
+                name="Delete cell", button_type="danger", width=110, css_classes=["cell-delete"]
+            )
             up.on_click(lambda e: self._move(-1))
             down.on_click(lambda e: self._move(+1))
             delete.on_click(lambda e: self._delete())
             parts.append(pn.Row(up, down, delete, margin=(6, 0)))
             parts.append(self.result)
-        parts.append(AddStep(self.nb, after=self.cell_id, label=f"Add a step after {cell.get('name') or cell['id']}"))
+        parts.append(
+            AddStep(
+                self.nb,
+                after=self.cell_id,
+                label=f"Add a step after {cell.get('name') or cell['id']}",
+            )
+        )
         self.body[:] = parts
         self._show_result()
 
@@ -141,9 +188,13 @@ class CellCard(pn.viewable.Viewer):
             self.banner.error(exc)
             return
         self.refresh_header()
-        if "connection" in changes and self.trigger_url is not None:  # a Slack trigger's URL is its connection's
+        if (
+            "connection" in changes and self.trigger_url is not None
+        ):  # a Slack trigger's URL is its connection's
             self.trigger_url.object = self._trigger_url_html(self.state.cell(self.cell_id))
-        if "connection" in changes and self.form is not None and self.form.pickers:  # choices come through it
+        if (
+            "connection" in changes and self.form is not None and self.form.pickers
+        ):  # choices come through it
             pn.state.execute(self.form.refresh_options)
 
     async def _load_options(self, field: str, values: dict[str, Any]) -> Any:
@@ -153,10 +204,24 @@ class CellCard(pn.viewable.Viewer):
         parts: list[Any] = []
         want_trigger = self.is_trigger
         apps = {a.name: a.key for a in svc.apps if (a.triggers if want_trigger else a.actions)}
-        app_select = pn.widgets.Select(name="App", options=apps, value=cell.get("app") if cell.get("app") in apps.values() else None, width=240, css_classes=["cell-app"])
+        app_select = pn.widgets.Select(
+            name="App",
+            options=apps,
+            value=cell.get("app") if cell.get("app") in apps.values() else None,
+            width=240,
+            css_classes=["cell-app"],
+        )
         app = svc.apps.get(cell["app"]) if cell.get("app") in svc.apps else None
-        ops = {o.name: o.key for o in ((app.triggers if want_trigger else app.actions) if app else ())}
-        op_select = pn.widgets.Select(name="Trigger" if want_trigger else "Operation", options=ops, value=cell.get("operation") if cell.get("operation") in ops.values() else None, width=280, css_classes=["cell-operation"])
+        ops = {
+            o.name: o.key for o in ((app.triggers if want_trigger else app.actions) if app else ())
+        }
+        op_select = pn.widgets.Select(
+            name="Trigger" if want_trigger else "Operation",
+            options=ops,
+            value=cell.get("operation") if cell.get("operation") in ops.values() else None,
+            width=280,
+            css_classes=["cell-operation"],
+        )
 
         def app_changed(event: Any) -> None:
             new_app = svc.apps.get(event.new)
@@ -170,16 +235,40 @@ class CellCard(pn.viewable.Viewer):
         if app is not None and app.needs_connection:
             conns = svc.connections.choices(self.state.user.id, app.key)
             options = {"(choose a connection)": "", **conns}
-            conn = pn.widgets.Select(name="Connection", options=options, value=cell.get("connection") if cell.get("connection") in conns.values() else "", width=260, css_classes=["cell-connection"])
+            conn = pn.widgets.Select(
+                name="Connection",
+                options=options,
+                value=cell.get("connection") if cell.get("connection") in conns.values() else "",
+                width=260,
+                css_classes=["cell-connection"],
+            )
             conn.param.watch(lambda e: self._edit(connection=e.new or None), "value")
             row.append(conn)
         if cell.get("kind") in ("action", "transformer"):
-            on_error = pn.widgets.Select(name="When it fails", options={"stop the run": "fail", "record and continue": "continue"}, value=cell.get("on_error", "fail"), width=200, css_classes=["cell-on-error"])
-            on_error.param.watch(lambda e: self._edit(on_error=None if e.new == "fail" else e.new), "value")
+            on_error = pn.widgets.Select(
+                name="When it fails",
+                options={"stop the run": "fail", "record and continue": "continue"},
+                value=cell.get("on_error", "fail"),
+                width=200,
+                css_classes=["cell-on-error"],
+            )
+            on_error.param.watch(
+                lambda e: self._edit(on_error=None if e.new == "fail" else e.new), "value"
+            )
             row.append(on_error)
         parts.append(pn.FlexBox(*row, sizing_mode="stretch_width", margin=0))
-        if app is not None and app.needs_connection and len(row) > 2 and not row[2].options.get(next(iter(row[2].options))) and len(row[2].options) == 1:
-            parts.append(html(f'<p class="cw-muted">No {escape(app.name)} connection yet: create one on the Connections page.</p>'))
+        if (
+            app is not None
+            and app.needs_connection
+            and len(row) > 2
+            and not row[2].options.get(next(iter(row[2].options)))
+            and len(row[2].options) == 1
+        ):
+            parts.append(
+                html(
+                    f'<p class="cw-muted">No {escape(app.name)} connection yet: create one on the Connections page.</p>'
+                )
+            )
         op = self.state.operation(cell)
         if op is None:
             parts.append(html('<p class="cw-muted">Pick an app and an operation.</p>'))
@@ -188,8 +277,11 @@ class CellCard(pn.viewable.Viewer):
             parts.append(html(f'<p class="cw-muted">{escape(op.description)}</p>'))
         schema = op.input_schema()
         self.form = SchemaForm(
-            schema, cell.get("inputs") or {}, prefix=f"in-{self.cell_id}",
-            load_options=self._load_options, option_needs=self.state.option_needs(cell, schema),
+            schema,
+            cell.get("inputs") or {},
+            prefix=f"in-{self.cell_id}",
+            load_options=self._load_options,
+            option_needs=self.state.option_needs(cell, schema),
         )
         self.form.param.watch(self._form_changed, "changed")
         parts.append(self.form)
@@ -220,12 +312,26 @@ class CellCard(pn.viewable.Viewer):
                 form.insert(field, reference)
                 self._form_changed()
 
-        fields = [[name, form.label(name), "cursor" if form.inserts_at_cursor(name) else "form"] for name in form.specs] if form else []
+        fields = (
+            [
+                [name, form.label(name), "cursor" if form.inserts_at_cursor(name) else "form"]
+                for name in form.specs
+            ]
+            if form
+            else []
+        )
         refs = [list(pair) for pair in self.state.references(self.cell_id)]
-        return ReferencePicker(insert, ref_options=refs, field_options=fields, field_class=f"{form.prefix}-" if form else "")
+        return ReferencePicker(
+            insert,
+            ref_options=refs,
+            field_options=fields,
+            field_class=f"{form.prefix}-" if form else "",
+        )
 
     def _trigger_url_html(self, cell: dict[str, Any]) -> str:
-        shown = self.state.trigger_url(cell)  # the scenario's webhook URL, or the connection's (Slack)
+        shown = self.state.trigger_url(
+            cell
+        )  # the scenario's webhook URL, or the connection's (Slack)
         if shown is None:
             return ""
         label, url, note = shown
@@ -239,27 +345,57 @@ class CellCard(pn.viewable.Viewer):
         sample = json.dumps(given if isinstance(given, dict) else dict(op.sample), indent=2)
         empty = "the scenario's test data" if isinstance(given, dict) else "the sample below"
         data = pn.widgets.TextAreaInput(
-            name=f"Test data for this trigger (JSON; empty = {empty})", value=self.state.trigger_text, placeholder=sample[:400],
-            height=120, sizing_mode="stretch_width", css_classes=["trigger-data"],
+            name=f"Test data for this trigger (JSON; empty = {empty})",
+            value=self.state.trigger_text,
+            placeholder=sample[:400],
+            height=120,
+            sizing_mode="stretch_width",
+            css_classes=["trigger-data"],
         )
         data.param.watch(lambda e: setattr(self.state, "trigger_text", e.new), "value")
         parts.append(data)
-        parts.append(pn.Column(html("<strong>Sample output of this trigger</strong>"), json_tree(dict(op.sample), name="Trigger sample", depth=1), sizing_mode="stretch_width"))
+        parts.append(
+            pn.Column(
+                html("<strong>Sample output of this trigger</strong>"),
+                json_tree(dict(op.sample), name="Trigger sample", depth=1),
+                sizing_mode="stretch_width",
+            )
+        )
         return parts
 
     def _condition_editor(self, cell: dict[str, Any]) -> list[Any]:
         parts: list[Any] = []
         if cell.get("branches") is None:
-            parts.append(html('<p class="cw-muted">A filter: the run continues only when the rules pass; otherwise it stops quietly.</p>'))
-            parts.append(RulesEditor(cell.get("rules"), lambda rules: self._edit(rules=rules), label="Filter"))
+            parts.append(
+                html(
+                    '<p class="cw-muted">A filter: the run continues only when the rules pass; otherwise it stops quietly.</p>'
+                )
+            )
+            parts.append(
+                RulesEditor(
+                    cell.get("rules"), lambda rules: self._edit(rules=rules), label="Filter"
+                )
+            )
             return parts
-        match = pn.widgets.Select(name="Branches to run", options={"every branch whose rules pass": "all", "only the first branch that passes": "first"}, value=cell.get("match", "all"), width=300)
+        match = pn.widgets.Select(
+            name="Branches to run",
+            options={
+                "every branch whose rules pass": "all",
+                "only the first branch that passes": "first",
+            },
+            value=cell.get("match", "all"),
+            width=300,
+        )
         match.param.watch(lambda e: self._edit(match=None if e.new == "all" else e.new), "value")
         parts.append(match)
         for branch in cell.get("branches") or []:
             parts.append(self.nb.branch_view(self.cell_id, branch, self.number))
-        add = pn.widgets.Button(name="Add a branch", button_type="light", css_classes=["add-branch"])
-        add.on_click(lambda e: self.nb.act(lambda: self.state.add_branch(self.cell_id), self.banner))
+        add = pn.widgets.Button(
+            name="Add a branch", button_type="light", css_classes=["add-branch"]
+        )
+        add.on_click(
+            lambda e: self.nb.act(lambda: self.state.add_branch(self.cell_id), self.banner)
+        )
         parts.append(add)
         return parts
 
@@ -295,11 +431,16 @@ class CellCard(pn.viewable.Viewer):
         stand_ins = result.get("stand_ins") or []
         if stand_ins:
             names = ", ".join("the trigger" if c == "trigger" else c for c in stand_ins)
-            parts.append(html(
-                f'<div class="cw-banner warn sample-note" role="status">Sample data stood in for {escape(names)}, '
-                "which ha" + ("s" if len(stand_ins) == 1 else "ve") + " not run yet. Run "
-                + ("it" if len(stand_ins) == 1 else "them") + " first, or paste test data into the trigger, to use real data.</div>"
-            ))
+            parts.append(
+                html(
+                    f'<div class="cw-banner warn sample-note" role="status">Sample data stood in for {escape(names)}, '
+                    "which ha"
+                    + ("s" if len(stand_ins) == 1 else "ve")
+                    + " not run yet. Run "
+                    + ("it" if len(stand_ins) == 1 else "them")
+                    + " first, or paste test data into the trigger, to use real data.</div>"
+                )
+            )
         error = result.get("error")
         if error:
             self.banner.show(error_dict_message(error), "error")
@@ -309,11 +450,22 @@ class CellCard(pn.viewable.Viewer):
         else:
             ms = result.get("duration_ms")
             self.banner.ok(f"Ran in {ms:.0f} ms." if ms is not None else "Ran.")
-        parts.append(pn.Row(
-            pn.Column(html("<strong>Input</strong>"), json_tree(result.get("input"), name="Input", css_classes=["cell-input"]), sizing_mode="stretch_width"),
-            pn.Column(html("<strong>Output</strong>"), json_tree(result.get("output"), name="Output", css_classes=["cell-output"]), sizing_mode="stretch_width"),
-            sizing_mode="stretch_width", css_classes=["cell-result"],
-        ))
+        parts.append(
+            pn.Row(
+                pn.Column(
+                    html("<strong>Input</strong>"),
+                    json_tree(result.get("input"), name="Input", css_classes=["cell-input"]),
+                    sizing_mode="stretch_width",
+                ),
+                pn.Column(
+                    html("<strong>Output</strong>"),
+                    json_tree(result.get("output"), name="Output", css_classes=["cell-output"]),
+                    sizing_mode="stretch_width",
+                ),
+                sizing_mode="stretch_width",
+                css_classes=["cell-result"],
+            )
+        )
         self.result[:] = parts
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -323,12 +475,28 @@ class CellCard(pn.viewable.Viewer):
 class AddStep(pn.viewable.Viewer):
     """The "add a step here" control between two cells."""
 
-    def __init__(self, notebook: Notebook, *, after: str | None = None, branch: tuple[str, str] | None = None, label: str, **params: Any) -> None:
+    def __init__(
+        self,
+        notebook: Notebook,
+        *,
+        after: str | None = None,
+        branch: tuple[str, str] | None = None,
+        label: str,
+        **params: Any,
+    ) -> None:
         super().__init__(**params)
         self.nb = notebook
         self.after = after
         self.branch = branch
-        self.open = pn.widgets.Button(name=label, button_type="light", css_classes=["add-step", f"add-after-{after or (branch[0] + '-' + branch[1].replace(' ', '_') if branch else 'trigger')}"], margin=(0, 0, 0, 24))
+        self.open = pn.widgets.Button(
+            name=label,
+            button_type="light",
+            css_classes=[
+                "add-step",
+                f"add-after-{after or (branch[0] + '-' + branch[1].replace(' ', '_') if branch else 'trigger')}",
+            ],
+            margin=(0, 0, 0, 24),
+        )
         self.open.on_click(self._show)
         self.form = Slot(visible=False, sizing_mode="stretch_width", margin=(0, 0, 0, 24))
         self._layout = pn.Column(self.open, self.form, sizing_mode="stretch_width", margin=0)
@@ -336,34 +504,78 @@ class AddStep(pn.viewable.Viewer):
     def _show(self, _: Any) -> None:
         if not self.form.shown:
             svc = self.nb.state.svc
-            kinds = {"App action or transformer": "operation", "Filter (continue only if…)": "filter", "Router (branches)": "router"}
-            kind = pn.widgets.Select(name="Kind of step", options=kinds, value="operation", width=240, css_classes=["new-kind"])
+            kinds = {
+                "App action or transformer": "operation",
+                "Filter (continue only if…)": "filter",
+                "Router (branches)": "router",
+            }
+            kind = pn.widgets.Select(
+                name="Kind of step",
+                options=kinds,
+                value="operation",
+                width=240,
+                css_classes=["new-kind"],
+            )
             apps = {a.name: a.key for a in svc.apps if a.actions}
             first = next(iter(apps.values()), None)
-            app = pn.widgets.Select(name="App", options=apps, value=first, width=220, css_classes=["new-app"])
-            op = pn.widgets.Select(name="Operation", options=self._operations(first), width=260, css_classes=["new-operation"])
+            app = pn.widgets.Select(
+                name="App", options=apps, value=first, width=220, css_classes=["new-app"]
+            )
+            op = pn.widgets.Select(
+                name="Operation",
+                options=self._operations(first),
+                width=260,
+                css_classes=["new-operation"],
+            )
 
             def app_changed(*_: Any) -> None:
                 options = self._operations(app.value)
-                op.param.update(options=options, value=next(iter(options.values()), None))  # never an empty list
+                op.param.update(
+                    options=options, value=next(iter(options.values()), None)
+                )  # never an empty list
 
             app.param.watch(app_changed, "value")
-            kind.param.watch(lambda e: (setattr(app, "visible", e.new == "operation"), setattr(op, "visible", e.new == "operation")), "value")
-            add = pn.widgets.Button(name="Add step", button_type="primary", width=110, align="end", css_classes=["new-add"])
+            kind.param.watch(
+                lambda e: (
+                    setattr(app, "visible", e.new == "operation"),
+                    setattr(op, "visible", e.new == "operation"),
+                ),
+                "value",
+            )
+            add = pn.widgets.Button(
+                name="Add step",
+                button_type="primary",
+                width=110,
+                align="end",
+                css_classes=["new-add"],
+            )
             cancel = pn.widgets.Button(name="Cancel", button_type="light", width=90, align="end")
 
             def do_add(_: Any) -> None:
                 def create() -> str:
                     if kind.value == "operation":
-                        return self.nb.state.add_cell("action", app=app.value, operation=op.value, after=self.after, branch=self.branch)
-                    return self.nb.state.add_cell("condition", router=kind.value == "router", after=self.after, branch=self.branch)
+                        return self.nb.state.add_cell(
+                            "action",
+                            app=app.value,
+                            operation=op.value,
+                            after=self.after,
+                            branch=self.branch,
+                        )
+                    return self.nb.state.add_cell(
+                        "condition",
+                        router=kind.value == "router",
+                        after=self.after,
+                        branch=self.branch,
+                    )
 
                 self.form.visible = False
                 self.nb.act(create, self.nb.banner, open_new=True)
 
             add.on_click(do_add)
             cancel.on_click(lambda e: setattr(self.form, "visible", False))
-            self.form[:] = [pn.FlexBox(kind, app, op, add, cancel, sizing_mode="stretch_width", margin=0)]
+            self.form[:] = [
+                pn.FlexBox(kind, app, op, add, cancel, sizing_mode="stretch_width", margin=0)
+            ]
         self.form.visible = True
 
     def _operations(self, app_key: str | None) -> dict[str, str]:

@@ -70,10 +70,17 @@ class Disclosure(JSComponent):
 
     label = param.String(default="")
     expanded = param.Boolean(default=False)
-    autofocus = param.Boolean(default=False, doc="Take the focus once drawn (then turns itself off).")
-    icon = param.String(default="", doc="URL of a logo shown before the label (decorative: the label names the app).")
+    autofocus = param.Boolean(
+        default=False, doc="Take the focus once drawn (then turns itself off)."
+    )
+    icon = param.String(
+        default="",
+        doc="URL of a logo shown before the label (decorative: the label names the app).",
+    )
 
-    _esm = FOCUS_JS + """
+    _esm = (
+        FOCUS_JS
+        + """
     export function render({ model }) {
       const button = document.createElement('button');
       button.type = 'button';
@@ -102,6 +109,7 @@ class Disclosure(JSComponent):
       return button;
     }
     """
+    )
     _stylesheets = [DISCLOSURE_CSS]
 
     def __init__(self, **params: Any) -> None:
@@ -143,15 +151,26 @@ SECTION_STYLE = {"border": "1px solid #d1d5db", "border-radius": "8px", "backgro
 
 
 def section(
-    label: str, *objects: Any, expanded: bool = False, css_classes: list[str] | None = None,
-    on_open: Callable[[pn.Column], None] | None = None, background: str | None = None, margin: tuple[int, int] = (4, 10),
+    label: str,
+    *objects: Any,
+    expanded: bool = False,
+    css_classes: list[str] | None = None,
+    on_open: Callable[[pn.Column], None] | None = None,
+    background: str | None = None,
+    margin: tuple[int, int] = (4, 10),
 ) -> pn.Column:
     """A titled section that opens and closes (a :class:`Disclosure` above its body).
 
     ``on_open(body)`` runs each time it opens (build the body lazily there);
     ``background`` tints the header (e.g. a failed step's)."""
     toggle = Disclosure(label=label, expanded=expanded, css_classes=["section-toggle"])
-    body = Slot(*objects, visible=expanded, sizing_mode="stretch_width", margin=(4, 12, 8, 12), styles={"background": "#ffffff"})
+    body = Slot(
+        *objects,
+        visible=expanded,
+        sizing_mode="stretch_width",
+        margin=(4, 12, 8, 12),
+        styles={"background": "#ffffff"},
+    )
 
     def toggled(event: Any) -> None:
         if event.new and on_open is not None:
@@ -162,7 +181,14 @@ def section(
     if expanded and on_open is not None:
         on_open(body)
     styles = {**SECTION_STYLE, "background": background} if background else SECTION_STYLE
-    return pn.Column(toggle, body, sizing_mode="stretch_width", css_classes=css_classes or [], styles=styles, margin=margin)
+    return pn.Column(
+        toggle,
+        body,
+        sizing_mode="stretch_width",
+        css_classes=css_classes or [],
+        styles=styles,
+        margin=margin,
+    )
 
 
 class CellList(JSComponent):
@@ -181,7 +207,10 @@ class CellList(JSComponent):
     items = param.List(default=[], doc="[{id, title, icon, container, fixed}] in display order.")
     focus_id = param.String(default="", doc="Focus this cell's button once drawn (then cleared).")
 
-    _esm = FOCUS_JS + DRAG_JS + """
+    _esm = (
+        FOCUS_JS
+        + DRAG_JS
+        + """
     export function render({ model }) {
       const list = document.createElement('ul');
       list.className = 'cw-cells';
@@ -216,7 +245,7 @@ class CellList(JSComponent):
           const grip = document.createElement('span');
           grip.className = 'grip';
           grip.setAttribute('aria-hidden', 'true');
-          grip.textContent = '\u283F';
+          grip.textContent = '\u283f';
           grip.title = 'Drag to reorder';
           wrap.appendChild(button);
           li.append(grip, wrap);
@@ -270,9 +299,15 @@ class CellList(JSComponent):
       return list;
     }
     """
+    )
     _stylesheets = [DISCLOSURE_CSS, CELL_LIST_CSS]
 
-    def __init__(self, on_open: Callable[[str], Any], on_move: Callable[[str, str, bool], Any] | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        on_open: Callable[[str], Any],
+        on_move: Callable[[str, str, bool], Any] | None = None,
+        **params: Any,
+    ) -> None:
         params.setdefault("sizing_mode", "stretch_width")
         params.setdefault("margin", 0)
         super().__init__(**params)
@@ -284,7 +319,11 @@ class CellList(JSComponent):
             return
         if isinstance(data.get("open"), str):
             self._on_open(data["open"])
-        elif self._on_move is not None and isinstance(data.get("move"), str) and isinstance(data.get("target"), str):
+        elif (
+            self._on_move is not None
+            and isinstance(data.get("move"), str)
+            and isinstance(data.get("target"), str)
+        ):
             self._on_move(data["move"], data["target"], bool(data.get("after")))
 
 
@@ -318,7 +357,9 @@ class ScenarioTable(JSComponent):
 
     _stylesheets = [SCENARIO_TABLE_CSS]
 
-    rows = param.List(default=[], doc="[{id, name, tags_html, cells: [[label, html, width]], toggle}]")
+    rows = param.List(
+        default=[], doc="[{id, name, tags_html, cells: [[label, html, width]], toggle}]"
+    )
     name_width = param.Integer(default=300, doc="The name column's width (px), as the headers'.")
 
     _esm = """
@@ -394,7 +435,11 @@ class ScenarioTable(JSComponent):
         self._on_action = on_action
 
     def _handle_msg(self, data: Any) -> None:
-        if isinstance(data, dict) and data.get("action") in self.ACTIONS and isinstance(data.get("id"), str):
+        if (
+            isinstance(data, dict)
+            and data.get("action") in self.ACTIONS
+            and isinstance(data.get("id"), str)
+        ):
             if any(row["id"] == data["id"] for row in self.rows):  # only a row it shows
                 self._on_action(data["action"], data["id"])
 
@@ -489,7 +534,7 @@ REFERENCE_CSS = """
 
 
 class ReferencePicker(JSComponent):
-    """"Insert a reference to earlier data": a reference, a field, and a button.
+    """ "Insert a reference to earlier data": a reference, a field, and a button.
 
     Into a text field the reference goes where the cursor was (replacing a selection),
     done in the browser, which alone knows the cursor; the field then sends its new value
@@ -498,8 +543,12 @@ class ReferencePicker(JSComponent):
     """
 
     ref_options = param.List(default=[], doc="[[label, reference]] of earlier cells' fields.")
-    field_options = param.List(default=[], doc="[[name, label, mode]]: mode 'cursor' (text) or 'form' (Python inserts).")
-    field_class = param.String(default="", doc="CSS class prefix of the form's fields: '{prefix}-' + name.")
+    field_options = param.List(
+        default=[], doc="[[name, label, mode]]: mode 'cursor' (text) or 'form' (Python inserts)."
+    )
+    field_class = param.String(
+        default="", doc="CSS class prefix of the form's fields: '{prefix}-' + name."
+    )
 
     _esm = """
     function deepFind(cls) {
@@ -579,7 +628,11 @@ class ReferencePicker(JSComponent):
         self._on_insert = on_insert
 
     def _handle_msg(self, data: Any) -> None:
-        if isinstance(data, dict) and isinstance(data.get("field"), str) and isinstance(data.get("reference"), str):
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("field"), str)
+            and isinstance(data.get("reference"), str)
+        ):
             self._on_insert(data["field"], data["reference"])
 
 

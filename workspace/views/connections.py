@@ -17,7 +17,12 @@ from engine.oauth_connect import TOKEN_KEYS, check_sign_in_fields, oauth_kind, s
 from workspace.views.components import Slot
 from workspace.views.widgets import Banner, SchemaForm, attempt, badge, handler, html, when
 
-KIND_LABELS = {"api_key": "API key", "basic": "User name and password", "custom": "Credentials", "none": "No sign-in"}
+KIND_LABELS = {
+    "api_key": "API key",
+    "basic": "User name and password",
+    "custom": "Credentials",
+    "none": "No sign-in",
+}
 
 LINK_CSS = """
 a.oauth-connect { display: inline-block; background: #1d4ed8; color: #ffffff; border-radius: 6px; padding: 8px 14px;
@@ -69,7 +74,11 @@ class ConnectionsState(param.Parameterized):
         for kind in app.auth_kinds:
             if kind.type == "oauth2":
                 grant = getattr(kind, "grant", "authorization_code")
-                label = f"Sign in with {app.name} (OAuth)" if grant == "authorization_code" else f"Connect {app.name} with the server's OAuth client"
+                label = (
+                    f"Sign in with {app.name} (OAuth)"
+                    if grant == "authorization_code"
+                    else f"Connect {app.name} with the server's OAuth client"
+                )
             else:
                 label = KIND_LABELS.get(kind.type, kind.type)
             out[label] = kind.type
@@ -119,12 +128,29 @@ class ConnectionsState(param.Parameterized):
             return False
         app = self.svc.apps.get(conn["app_id"])
         kind = app.auth_for((conn.get("metadata") or {}).get("auth_type"))
-        if kind.type != "oauth2" or getattr(kind, "grant", "authorization_code") != "authorization_code":
+        if (
+            kind.type != "oauth2"
+            or getattr(kind, "grant", "authorization_code") != "authorization_code"
+        ):
             return False
         return self.oauth_setup(app.key)[0]
 
-    async def create(self, app_key: str, credentials: dict[str, Any], name: str | None = None, sandbox: bool = False, auth_type: str | None = None) -> Any:
-        connection = await self.svc.create_connection(self.user.id, app_key, credentials=credentials, name=name or None, sandbox=sandbox, auth_type=auth_type)
+    async def create(
+        self,
+        app_key: str,
+        credentials: dict[str, Any],
+        name: str | None = None,
+        sandbox: bool = False,
+        auth_type: str | None = None,
+    ) -> Any:
+        connection = await self.svc.create_connection(
+            self.user.id,
+            app_key,
+            credentials=credentials,
+            name=name or None,
+            sandbox=sandbox,
+            auth_type=auth_type,
+        )
         self.refresh()
         return connection
 
@@ -134,12 +160,16 @@ class ConnectionsState(param.Parameterized):
         return connection
 
     async def rename(self, connection_id: str, name: str) -> Any:
-        connection = await self.svc.update_connection(self.user.id, connection_id, name=name.strip())
+        connection = await self.svc.update_connection(
+            self.user.id, connection_id, name=name.strip()
+        )
         self.refresh()
         return connection
 
     async def update_credentials(self, connection_id: str, credentials: dict[str, Any]) -> Any:
-        connection = await self.svc.update_connection(self.user.id, connection_id, credentials=credentials)
+        connection = await self.svc.update_connection(
+            self.user.id, connection_id, credentials=credentials
+        )
         self.refresh()
         return connection
 
@@ -151,7 +181,17 @@ class ConnectionsState(param.Parameterized):
 class Connections(pn.viewable.Viewer):
     """``focus``: a connection to point at (the landing page after signing in with an app)."""
 
-    def __init__(self, svc: Any, user: Any, nav: Callable[..., Any], app_key: str | None = None, *, focus: str | None = None, csrf: str = "", **params: Any) -> None:
+    def __init__(
+        self,
+        svc: Any,
+        user: Any,
+        nav: Callable[..., Any],
+        app_key: str | None = None,
+        *,
+        focus: str | None = None,
+        csrf: str = "",
+        **params: Any,
+    ) -> None:
         super().__init__(**params)
         self.svc = svc
         self.csrf = csrf
@@ -161,19 +201,35 @@ class Connections(pn.viewable.Viewer):
         apps = self.state.apps_needing_connections()
         options = {a.name: a.key for a in apps}
         if app_key is None and focus:  # back from signing in with an app: keep that app chosen
-            app_key = next((c.app_id for c in svc.connections.for_user(user.id) if c.id == focus), None)
-        self.app_select = pn.widgets.Select(name="App to connect", options=options, value=app_key if app_key in options.values() else (next(iter(options.values())) if options else None), width=260, css_classes=["new-connection-app"])
-        self.form_box = Slot(sizing_mode="stretch_width", margin=0, css_classes=["new-connection-form"])
+            app_key = next(
+                (c.app_id for c in svc.connections.for_user(user.id) if c.id == focus), None
+            )
+        self.app_select = pn.widgets.Select(
+            name="App to connect",
+            options=options,
+            value=app_key
+            if app_key in options.values()
+            else (next(iter(options.values())) if options else None),
+            width=260,
+            css_classes=["new-connection-app"],
+        )
+        self.form_box = Slot(
+            sizing_mode="stretch_width", margin=0, css_classes=["new-connection-form"]
+        )
         self.kind_select: pn.widgets.Select | None = None
         self.kind_box = Slot(sizing_mode="stretch_width", margin=0)
-        self.oauth_name = pn.widgets.TextInput(name="Connection name (optional)", width=360, css_classes=["new-connection-name"])
+        self.oauth_name = pn.widgets.TextInput(
+            name="Connection name (optional)", width=360, css_classes=["new-connection-name"]
+        )
         self.oauth_link = html("", css_classes=["oauth-link"], stylesheets=[LINK_CSS])
         self.sign_in_form: SchemaForm | None = None
         """The OAuth kind's fields typed before signing in (Shopify's shop), if it has any."""
         self._typed: dict[str, str] = {}
         self.oauth_name.param.watch(lambda e: self._update_link(e.new), ["value", "value_input"])
         self.app_select.param.watch(lambda e: self._build_form(), "value")
-        self.list = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["connection-list"])
+        self.list = pn.Column(
+            sizing_mode="stretch_width", margin=0, css_classes=["connection-list"]
+        )
         self.editor = Slot(sizing_mode="stretch_width", margin=0)
         self.state.param.watch(lambda e: self._render(), "rows")
         self._build_form()
@@ -186,9 +242,16 @@ class Connections(pn.viewable.Viewer):
         if apps:
             create_section += [self.app_select, self.form_box]
         else:
-            create_section.append(html('<p class="cw-muted">Every installed app works without a connection.</p>'))
+            create_section.append(
+                html('<p class="cw-muted">Every installed app works without a connection.</p>')
+            )
         self._layout = pn.Column(
-            html("<h1>Connections</h1>"), self.banner, self.list, self.editor, *create_section, sizing_mode="stretch_width",
+            html("<h1>Connections</h1>"),
+            self.banner,
+            self.list,
+            self.editor,
+            *create_section,
+            sizing_mode="stretch_width",
         )
 
     # -- the create form ------------------------------------------------------------------
@@ -204,21 +267,40 @@ class Connections(pn.viewable.Viewer):
         parts: list[Any] = [self.oauth_name]
         self.kind_select = None
         if len(choices) > 1:
-            self.kind_select = pn.widgets.Select(name="How to connect", options=choices, value=app.auth.type, width=360, css_classes=["new-connection-kind"])
+            self.kind_select = pn.widgets.Select(
+                name="How to connect",
+                options=choices,
+                value=app.auth.type,
+                width=360,
+                css_classes=["new-connection-kind"],
+            )
             self.kind_select.param.watch(lambda e: self._build_kind(), "value")
             parts.append(self.kind_select)
         parts.append(self.kind_box)
         self._build_kind()
         if app.sandbox is not None:
-            sandbox = pn.widgets.Button(name=f"Create a {app.name} sandbox connection", button_type="success", css_classes=["create-sandbox"])
+            sandbox = pn.widgets.Button(
+                name=f"Create a {app.name} sandbox connection",
+                button_type="success",
+                css_classes=["create-sandbox"],
+            )
 
             async def do_sandbox(_: Any) -> None:
-                connection = await attempt(self.banner, lambda: self.state.create(key, {}, self.oauth_name.value or f"{app.name} sandbox", sandbox=True))
+                connection = await attempt(
+                    self.banner,
+                    lambda: self.state.create(
+                        key, {}, self.oauth_name.value or f"{app.name} sandbox", sandbox=True
+                    ),
+                )
                 if connection is not None:
                     self._report(connection, "Sandbox connection created")
 
             sandbox.on_click(do_sandbox)
-            parts.append(html('<p class="cw-muted">Or try the app without an account: a sandbox connection talks to Cellwright\'s built-in simulator of it.</p>'))
+            parts.append(
+                html(
+                    '<p class="cw-muted">Or try the app without an account: a sandbox connection talks to Cellwright\'s built-in simulator of it.</p>'
+                )
+            )
             parts.append(sandbox)
         self.form_box[:] = parts
 
@@ -229,17 +311,32 @@ class Connections(pn.viewable.Viewer):
         kind = app.auth_for(kind_type)
         auth_type = None if kind is app.auth else kind.type
         self.auth_form = None
-        if kind.type == "oauth2" and getattr(kind, "grant", "authorization_code") == "authorization_code":
+        if (
+            kind.type == "oauth2"
+            and getattr(kind, "grant", "authorization_code") == "authorization_code"
+        ):
             ready, message = self.state.oauth_setup(key)
             if not ready:
                 self.oauth_link.object = ""
-                self.kind_box[:] = [html(f'<div class="cw-banner info oauth-unconfigured" role="note">{escape(message)}</div>')]
+                self.kind_box[:] = [
+                    html(
+                        f'<div class="cw-banner info oauth-unconfigured" role="note">{escape(message)}</div>'
+                    )
+                ]
                 return
             asked = self.state.sign_in_schema(key)
-            extra = [f for f in (kind.describe().get("fields_schema") or {}).get("properties", {}) if f not in TOKEN_KEYS and f not in asked["properties"]]
+            extra = [
+                f
+                for f in (kind.describe().get("fields_schema") or {}).get("properties", {})
+                if f not in TOKEN_KEYS and f not in asked["properties"]
+            ]
             note = f"You sign in on {app.name}'s own page, then come back here."
             if extra:
-                note += " Settings such as " + ", ".join(e.replace("_", " ") for e in extra) + " can be added afterwards with Edit."
+                note += (
+                    " Settings such as "
+                    + ", ".join(e.replace("_", " ") for e in extra)
+                    + " can be added afterwards with Edit."
+                )
             parts: list[Any] = [html(f'<p class="cw-muted">{escape(note)}</p>')]
             self.sign_in_form, self._typed = None, {}
             if asked["properties"]:
@@ -250,7 +347,11 @@ class Connections(pn.viewable.Viewer):
             return
         form = SchemaForm(kind.describe().get("fields_schema") or {}, prefix="auth")
         self.auth_form = form
-        create = pn.widgets.Button(name="Create and test connection", button_type="primary", css_classes=["create-connection"])
+        create = pn.widgets.Button(
+            name="Create and test connection",
+            button_type="primary",
+            css_classes=["create-connection"],
+        )
 
         async def do_create(_: Any) -> None:
             try:
@@ -258,7 +359,12 @@ class Connections(pn.viewable.Viewer):
             except ValueError as exc:
                 self.banner.error(str(exc))
                 return
-            connection = await attempt(self.banner, lambda: self.state.create(key, credentials, self.oauth_name.value, auth_type=auth_type))
+            connection = await attempt(
+                self.banner,
+                lambda: self.state.create(
+                    key, credentials, self.oauth_name.value, auth_type=auth_type
+                ),
+            )
             if connection is not None:
                 self._report(connection, "Connection created")
 
@@ -294,26 +400,45 @@ class Connections(pn.viewable.Viewer):
         fields = {k: v for k, v in self._typed.items() if v}
         problems = self.state.sign_in_problems(key, fields) if self.sign_in_form is not None else {}
         if self.sign_in_form is not None:
-            typed_wrong = {k: v for k, v in problems.items() if fields.get(k)}  # an empty field is a hint, not an error
-            shown = typed_wrong if show_errors else {k: v for k, v in self.sign_in_form.errors.items() if k in typed_wrong}
+            typed_wrong = {
+                k: v for k, v in problems.items() if fields.get(k)
+            }  # an empty field is a hint, not an error
+            shown = (
+                typed_wrong
+                if show_errors
+                else {k: v for k, v in self.sign_in_form.errors.items() if k in typed_wrong}
+            )
             if shown != self.sign_in_form.errors:
                 self.sign_in_form.errors = shown
         if problems:
-            missing = [self.sign_in_form.label(k).removesuffix(" (required)") for k in problems if not fields.get(k) and self.sign_in_form and k in self.sign_in_form.specs]
-            hint = f"Fill in {', '.join(missing)} above first." if missing else "Correct the field above first."
+            missing = [
+                self.sign_in_form.label(k).removesuffix(" (required)")
+                for k in problems
+                if not fields.get(k) and self.sign_in_form and k in self.sign_in_form.specs
+            ]
+            hint = (
+                f"Fill in {', '.join(missing)} above first."
+                if missing
+                else "Correct the field above first."
+            )
             self.oauth_link.object = (
                 f'<a class="oauth-connect" role="link" aria-disabled="true">Connect with {escape(app.name)}</a>'
                 f' <span class="cw-muted oauth-hint">{escape(hint)}</span>'
             )
             return
         href = start_path(key, name=(name or "").strip() or None, csrf=self.csrf, fields=fields)
-        self.oauth_link.object = f'<a class="oauth-connect" href="{escape(href)}">Connect with {escape(app.name)}</a>'
+        self.oauth_link.object = (
+            f'<a class="oauth-connect" href="{escape(href)}">Connect with {escape(app.name)}</a>'
+        )
 
     def _report(self, connection: Any, what: str) -> None:
         if connection.status == "active":
             self.banner.ok(f"{what}: '{connection.name}' works.")
         else:
-            self.banner.show(f"{what}, but its test failed: {connection.status_message or 'no details'}. Update its credentials below.", "warn")
+            self.banner.show(
+                f"{what}, but its test failed: {connection.status_message or 'no details'}. Update its credentials below.",
+                "warn",
+            )
 
     # -- the list ---------------------------------------------------------------------------
 
@@ -324,19 +449,43 @@ class Connections(pn.viewable.Viewer):
             return
         items: list[Any] = []
         for c in rows:
-            app_name = self.svc.apps.get(c["app_id"]).name if c["app_id"] in self.svc.apps else c["app_id"]
+            app_name = (
+                self.svc.apps.get(c["app_id"]).name if c["app_id"] in self.svc.apps else c["app_id"]
+            )
             info = (
                 f'<strong>{escape(c["name"])}</strong> {badge(c["status"])} <span class="cw-muted">· {escape(app_name)}'
-                f'{" · sandbox" if c["is_sandbox"] else ""} · last used {when(c.get("last_used"))} · {times(c.get("usage_count", 0))}</span>'
-                + (f'<br><span style="color:#7f1d1d">{escape(c["status_message"])}</span>' if c.get("status_message") else "")
+                f"{' · sandbox' if c['is_sandbox'] else ''} · last used {when(c.get('last_used'))} · {times(c.get('usage_count', 0))}</span>"
+                + (
+                    f'<br><span style="color:#7f1d1d">{escape(c["status_message"])}</span>'
+                    if c.get("status_message")
+                    else ""
+                )
             )
             events = self.state.events_url(c)
             if events is not None:
                 label, url, instructions = events
                 info += f'<br><span class="events-url">{escape(label)}: <code>{escape(url)}</code> — {escape(instructions)}</span>'
-            test = pn.widgets.Button(name="Test", button_type="light", width=70, align="center", css_classes=["test-connection"])
-            edit = pn.widgets.Button(name="Edit", button_type="light", width=70, align="center", css_classes=["edit-connection"])
-            delete = pn.widgets.Button(name="Delete", button_type="danger", width=80, align="center", css_classes=["delete-connection"])
+            test = pn.widgets.Button(
+                name="Test",
+                button_type="light",
+                width=70,
+                align="center",
+                css_classes=["test-connection"],
+            )
+            edit = pn.widgets.Button(
+                name="Edit",
+                button_type="light",
+                width=70,
+                align="center",
+                css_classes=["edit-connection"],
+            )
+            delete = pn.widgets.Button(
+                name="Delete",
+                button_type="danger",
+                width=80,
+                align="center",
+                css_classes=["delete-connection"],
+            )
             test.on_click(handler(self._test, c["id"]))
             edit.on_click(lambda e, conn=c: self._edit(conn))
             delete.on_click(handler(self._delete, c["id"]))
@@ -345,14 +494,29 @@ class Connections(pn.viewable.Viewer):
                 from workspace.oauth import start_path
 
                 href = start_path(c["app_id"], csrf=self.csrf, connection_id=c["id"])
-                actions.append(html(
-                    f'<a class="oauth-reconnect" href="{escape(href)}" aria-label="Reconnect {escape(c["name"])}">Reconnect</a>',
-                    align="center", css_classes=["reconnect-connection"], stylesheets=[LINK_CSS],
-                ))
+                actions.append(
+                    html(
+                        f'<a class="oauth-reconnect" href="{escape(href)}" aria-label="Reconnect {escape(c["name"])}">Reconnect</a>',
+                        align="center",
+                        css_classes=["reconnect-connection"],
+                        stylesheets=[LINK_CSS],
+                    )
+                )
             new = c["id"] == self.focus
             css = ["connection-row", f"connection-{c['id']}"] + (["connection-new"] if new else [])
-            styles = {"border-bottom": "1px solid #e5e7eb"} | ({"background": "#f0fdf4", "border-left": "4px solid #15803d"} if new else {})
-            items.append(pn.Row(html(info, align="center", sizing_mode="stretch_width"), *actions, delete, sizing_mode="stretch_width", css_classes=css, styles=styles))
+            styles = {"border-bottom": "1px solid #e5e7eb"} | (
+                {"background": "#f0fdf4", "border-left": "4px solid #15803d"} if new else {}
+            )
+            items.append(
+                pn.Row(
+                    html(info, align="center", sizing_mode="stretch_width"),
+                    *actions,
+                    delete,
+                    sizing_mode="stretch_width",
+                    css_classes=css,
+                    styles=styles,
+                )
+            )
         self.list[:] = items
 
     async def _test(self, connection_id: str) -> None:
@@ -361,25 +525,39 @@ class Connections(pn.viewable.Viewer):
             self._report(connection, "Tested")
 
     async def _delete(self, connection_id: str) -> None:
-        await attempt(self.banner, lambda: self.state.delete(connection_id), success="Connection deleted.")
+        await attempt(
+            self.banner, lambda: self.state.delete(connection_id), success="Connection deleted."
+        )
 
     def _edit(self, conn: dict[str, Any]) -> None:
         app = self.svc.apps.get(conn["app_id"])
-        name = pn.widgets.TextInput(name="Connection name", value=conn["name"], width=360, css_classes=["rename-connection"])
-        rename = pn.widgets.Button(name="Rename", button_type="primary", align="end", css_classes=["save-rename"])
+        name = pn.widgets.TextInput(
+            name="Connection name", value=conn["name"], width=360, css_classes=["rename-connection"]
+        )
+        rename = pn.widgets.Button(
+            name="Rename", button_type="primary", align="end", css_classes=["save-rename"]
+        )
 
         async def do_rename(_: Any) -> None:
-            await attempt(self.banner, lambda: self.state.rename(conn["id"], name.value), success="Renamed.")
+            await attempt(
+                self.banner, lambda: self.state.rename(conn["id"], name.value), success="Renamed."
+            )
 
         rename.on_click(do_rename)
         parts: list[Any] = [html(f"<h2>Edit {escape(conn['name'])}</h2>"), pn.Row(name, rename)]
         kind = app.auth_for((conn.get("metadata") or {}).get("auth_type"))
         schema = dict(kind.describe().get("fields_schema") or {})
         if kind.type == "oauth2":  # the provider's token set is kept; only typed fields change
-            schema["properties"] = {k: v for k, v in (schema.get("properties") or {}).items() if k not in TOKEN_KEYS}
+            schema["properties"] = {
+                k: v for k, v in (schema.get("properties") or {}).items() if k not in TOKEN_KEYS
+            }
         if schema.get("properties") or kind.type != "oauth2":
             form = SchemaForm(schema, prefix="update-auth")
-            update = pn.widgets.Button(name="Save new credentials and test", button_type="primary", css_classes=["update-credentials"])
+            update = pn.widgets.Button(
+                name="Save new credentials and test",
+                button_type="primary",
+                css_classes=["update-credentials"],
+            )
 
             async def do_update(_: Any) -> None:
                 try:
@@ -387,18 +565,28 @@ class Connections(pn.viewable.Viewer):
                 except ValueError as exc:
                     self.banner.error(str(exc))
                     return
-                connection = await attempt(self.banner, lambda: self.state.update_credentials(conn["id"], credentials))
+                connection = await attempt(
+                    self.banner, lambda: self.state.update_credentials(conn["id"], credentials)
+                )
                 if connection is not None:
                     self._report(connection, "Credentials updated")
 
             update.on_click(do_update)
-            parts += [html('<p class="cw-muted">Secrets are never shown: type new values to replace the stored ones.</p>'), form, update]
+            parts += [
+                html(
+                    '<p class="cw-muted">Secrets are never shown: type new values to replace the stored ones.</p>'
+                ),
+                form,
+                update,
+            ]
         if kind.type == "oauth2":
-            parts.append(html(
-                f'<p class="cw-muted">This connection signed in with {escape(app.name)}; its tokens are renewed automatically. '
-                f'If it stops working, use "Reconnect" in its row: you sign in with {escape(app.name)} again and this connection gets new tokens '
-                "(scenarios using it keep working, nothing to switch).</p>"
-            ))
+            parts.append(
+                html(
+                    f'<p class="cw-muted">This connection signed in with {escape(app.name)}; its tokens are renewed automatically. '
+                    f'If it stops working, use "Reconnect" in its row: you sign in with {escape(app.name)} again and this connection gets new tokens '
+                    "(scenarios using it keep working, nothing to switch).</p>"
+                )
+            )
         close = pn.widgets.Button(name="Close", button_type="light")
         close.on_click(lambda e: self.editor.clear())
         parts.append(close)

@@ -24,7 +24,13 @@ from workspace.views.widgets import (
 )
 from workspace.views.wording import counted
 
-RANGES = {"Any time": None, "Last hour": timedelta(hours=1), "Last 24 hours": timedelta(days=1), "Last 7 days": timedelta(days=7), "Last 30 days": timedelta(days=30)}
+RANGES = {
+    "Any time": None,
+    "Last hour": timedelta(hours=1),
+    "Last 24 hours": timedelta(days=1),
+    "Last 7 days": timedelta(days=7),
+    "Last 30 days": timedelta(days=30),
+}
 STATUSES = ["any", "queued", "running", "waiting", "completed", "failed", "cancelled"]
 LIVE = ("queued", "running", "waiting")
 PAGE_SIZE = 20
@@ -46,7 +52,9 @@ class ExecutionListState(param.Parameterized):
         super().__init__(**params)
         self.svc = svc
         self.user = user
-        self.param.watch(lambda *_: self._filters_changed(), ["scenario_id", "status", "time_range", "search"])
+        self.param.watch(
+            lambda *_: self._filters_changed(), ["scenario_id", "status", "time_range", "search"]
+        )
         self.param.watch(lambda *_: self.refresh(), ["page"])
         self.refresh()
 
@@ -73,39 +81,87 @@ class ExecutionListState(param.Parameterized):
     def refresh(self) -> None:
         filters = self.filters()
         self.total = self.svc.executions.count(self.user.id, **filters)
-        self.items = self.svc.list_executions(self.user.id, limit=PAGE_SIZE, offset=self.page * PAGE_SIZE, **filters)
+        self.items = self.svc.list_executions(
+            self.user.id, limit=PAGE_SIZE, offset=self.page * PAGE_SIZE, **filters
+        )
 
 
 class ExecutionList(pn.viewable.Viewer):
-    def __init__(self, svc: Any, user: Any, nav: Callable[..., Any], scenario_id: str | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        svc: Any,
+        user: Any,
+        nav: Callable[..., Any],
+        scenario_id: str | None = None,
+        **params: Any,
+    ) -> None:
         super().__init__(**params)
         self.nav = nav
         self.banner = Banner()
         names = svc.scenarios.names(user.id)
         self.names = names
-        self.state = ExecutionListState(svc, user, scenario_id=scenario_id if scenario_id in names else None)
-        scenario = pn.widgets.Select(name="Scenario", options={"All scenarios": "", **{n: i for i, n in names.items()}}, value=self.state.scenario_id or "", width=260, css_classes=["filter-scenario"])
-        scenario.param.watch(lambda e: setattr(self.state, "scenario_id", e.new or None), "value")
-        status = pn.widgets.Select.from_param(self.state.param.status, name="Status", width=150, css_classes=["filter-status"])
-        span = pn.widgets.Select.from_param(self.state.param.time_range, name="Time range", width=170, css_classes=["filter-range"])
-        search = pn.widgets.TextInput(
-            name="Search trigger data", placeholder="e.g. ada@example.com", width=240, max_length=MAX_SEARCH_LENGTH, css_classes=["search-executions"],
+        self.state = ExecutionListState(
+            svc, user, scenario_id=scenario_id if scenario_id in names else None
         )
-        search.param.watch(lambda e: setattr(self.state, "search", e.new), "value")  # on Enter or leaving the field: each search is a query
-        refresh = pn.widgets.Button(name="Refresh", button_type="light", align="end", css_classes=["refresh-executions"])
+        scenario = pn.widgets.Select(
+            name="Scenario",
+            options={"All scenarios": "", **{n: i for i, n in names.items()}},
+            value=self.state.scenario_id or "",
+            width=260,
+            css_classes=["filter-scenario"],
+        )
+        scenario.param.watch(lambda e: setattr(self.state, "scenario_id", e.new or None), "value")
+        status = pn.widgets.Select.from_param(
+            self.state.param.status, name="Status", width=150, css_classes=["filter-status"]
+        )
+        span = pn.widgets.Select.from_param(
+            self.state.param.time_range, name="Time range", width=170, css_classes=["filter-range"]
+        )
+        search = pn.widgets.TextInput(
+            name="Search trigger data",
+            placeholder="e.g. ada@example.com",
+            width=240,
+            max_length=MAX_SEARCH_LENGTH,
+            css_classes=["search-executions"],
+        )
+        search.param.watch(
+            lambda e: setattr(self.state, "search", e.new), "value"
+        )  # on Enter or leaving the field: each search is a query
+        refresh = pn.widgets.Button(
+            name="Refresh", button_type="light", align="end", css_classes=["refresh-executions"]
+        )
         refresh.on_click(lambda e: self.state.refresh())
-        self.prev = pn.widgets.Button(name="Previous page", button_type="light", css_classes=["prev-page"])
-        self.next = pn.widgets.Button(name="Next page", button_type="light", css_classes=["next-page"])
+        self.prev = pn.widgets.Button(
+            name="Previous page", button_type="light", css_classes=["prev-page"]
+        )
+        self.next = pn.widgets.Button(
+            name="Next page", button_type="light", css_classes=["next-page"]
+        )
         self.prev.on_click(lambda e: setattr(self.state, "page", max(0, self.state.page - 1)))
-        self.next.on_click(lambda e: setattr(self.state, "page", min(self.state.pages - 1, self.state.page + 1)))
+        self.next.on_click(
+            lambda e: setattr(self.state, "page", min(self.state.pages - 1, self.state.page + 1))
+        )
         self.pager = html("", width=220, align="center")
         self.rows = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["execution-list"])
         self.state.param.watch(lambda *_: self._render(), ["items", "total"])
         self._render()
         self._layout = pn.Column(
             html("<h1>Executions</h1>"),
-            pn.FlexBox(scenario, status, span, search, refresh, align_items="flex-end", sizing_mode="stretch_width"),
-            self.banner, self.rows, pn.FlexBox(self.prev, self.pager, self.next, align_items="center", sizing_mode="stretch_width"), sizing_mode="stretch_width",
+            pn.FlexBox(
+                scenario,
+                status,
+                span,
+                search,
+                refresh,
+                align_items="flex-end",
+                sizing_mode="stretch_width",
+            ),
+            self.banner,
+            self.rows,
+            pn.FlexBox(
+                self.prev, self.pager, self.next, align_items="center", sizing_mode="stretch_width"
+            ),
+            sizing_mode="stretch_width",
         )
 
     def _render(self) -> None:
@@ -123,12 +179,26 @@ class ExecutionList(pn.viewable.Viewer):
             error = escape(error_dict_message(e.get("error"))[:160])
             text = (
                 f'{badge(e["status"])} <strong>{name}</strong> <span class="cw-muted">· started {when(e.get("start_time") or e.get("created_at"))}'
-                f' · {"—" if duration is None else f"{duration:.0f} ms"}{" · rerun" if e.get("rerun_of") else ""}</span>'
+                f" · {'—' if duration is None else f'{duration:.0f} ms'}{' · rerun' if e.get('rerun_of') else ''}</span>"
                 + (f'<br><span style="color:#7f1d1d">{error}</span>' if error else "")
             )
-            open_it = pn.widgets.Button(name="Open", button_type="light", width=80, align="center", css_classes=["open-execution", f"exec-{e['id']}"])
+            open_it = pn.widgets.Button(
+                name="Open",
+                button_type="light",
+                width=80,
+                align="center",
+                css_classes=["open-execution", f"exec-{e['id']}"],
+            )
             open_it.on_click(lambda ev, i=e["id"]: self.nav("execution", i))
-            rows.append(pn.Row(open_it, html(text, align="center"), sizing_mode="stretch_width", css_classes=["execution-row", f"status-{e['status']}"], styles={"border-bottom": "1px solid #e5e7eb"}))
+            rows.append(
+                pn.Row(
+                    open_it,
+                    html(text, align="center"),
+                    sizing_mode="stretch_width",
+                    css_classes=["execution-row", f"status-{e['status']}"],
+                    styles={"border-bottom": "1px solid #e5e7eb"},
+                )
+            )
         self.rows[:] = rows
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -155,30 +225,42 @@ class ExecutionState(param.Parameterized):
     def cell_order(self) -> list[str]:
         """Every cell of the scenario version the execution ran, in run order."""
         try:
-            doc = self.svc.scenarios.version_document(self.user.id, self.data["scenario_id"], self.data["scenario_version"])
+            doc = self.svc.scenarios.version_document(
+                self.user.id, self.data["scenario_id"], self.data["scenario_version"]
+            )
             return [c.id for c, _ in doc.walk()]
         except Exception:  # an old version that no longer parses: fall back to the recorded cells
             return [c["cell_id"] for c in self.data.get("cells") or []]
 
     async def rerun(self, *, from_start: bool = False, from_cell: str | None = None) -> Any:
         """Rerun on the scenario's latest version, so a fixed cell runs fixed (``Cellwright.rerun``)."""
-        return await self.svc.rerun(self.user.id, self.execution_id, from_start=from_start, from_cell=from_cell, latest=True)
+        return await self.svc.rerun(
+            self.user.id, self.execution_id, from_start=from_start, from_cell=from_cell, latest=True
+        )
 
     async def run_latest(self) -> Any:
         """Run the scenario's latest saved version (published or not) again with this
         execution's trigger data."""
         scenario = self.svc.scenario(self.user.id, self.data["scenario_id"])
-        execution, _ = await self.svc.trigger(scenario, self.data.get("trigger") or {}, version=scenario.version)
+        execution, _ = await self.svc.trigger(
+            scenario, self.data.get("trigger") or {}, version=scenario.version
+        )
         return execution
 
     @property
     def newer_version(self) -> int | None:
         scenario = self.svc.scenarios.find(self.user.id, self.data["scenario_id"])
-        return scenario.version if scenario is not None and scenario.version > self.data["scenario_version"] else None
+        return (
+            scenario.version
+            if scenario is not None and scenario.version > self.data["scenario_version"]
+            else None
+        )
 
 
 class ExecutionPage(pn.viewable.Viewer):
-    def __init__(self, svc: Any, user: Any, execution_id: str, nav: Callable[..., Any], **params: Any) -> None:
+    def __init__(
+        self, svc: Any, user: Any, execution_id: str, nav: Callable[..., Any], **params: Any
+    ) -> None:
         super().__init__(**params)
         self.nav = nav
         self.state = ExecutionState(svc, user, execution_id)
@@ -186,28 +268,56 @@ class ExecutionPage(pn.viewable.Viewer):
         scenario = svc.scenarios.find(user.id, self.state.data["scenario_id"])
         self.scenario_name = scenario.name if scenario else self.state.data["scenario_id"]
         self.head = html("")
-        self.cells = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["execution-cells"])
+        self.cells = pn.Column(
+            sizing_mode="stretch_width", margin=0, css_classes=["execution-cells"]
+        )
         order = self.state.cell_order()
-        self.from_failed = pn.widgets.Button(name="Rerun from the failed cell", button_type="primary", css_classes=["rerun-failed"])
-        self.from_start = pn.widgets.Button(name="Rerun from the start", button_type="light", css_classes=["rerun-start"])
-        self.cell_pick = pn.widgets.Select(name="Rerun from this cell", options=order, value=order[0] if order else None, width=200, css_classes=["rerun-cell-pick"])
-        self.from_cell = pn.widgets.Button(name="Rerun from chosen cell", button_type="light", align="end", css_classes=["rerun-cell"])
+        self.from_failed = pn.widgets.Button(
+            name="Rerun from the failed cell", button_type="primary", css_classes=["rerun-failed"]
+        )
+        self.from_start = pn.widgets.Button(
+            name="Rerun from the start", button_type="light", css_classes=["rerun-start"]
+        )
+        self.cell_pick = pn.widgets.Select(
+            name="Rerun from this cell",
+            options=order,
+            value=order[0] if order else None,
+            width=200,
+            css_classes=["rerun-cell-pick"],
+        )
+        self.from_cell = pn.widgets.Button(
+            name="Rerun from chosen cell",
+            button_type="light",
+            align="end",
+            css_classes=["rerun-cell"],
+        )
         self.from_failed.on_click(handler(self._rerun))
         self.from_start.on_click(handler(self._rerun, from_start=True))
         self.from_cell.on_click(handler(lambda: self._rerun(from_cell=self.cell_pick.value)))
         newer = self.state.newer_version
         ran = self.state.data["scenario_version"]
-        latest = f"v{newer}, newer than the v{ran} this execution ran" if newer else f"v{ran}, the one this execution ran"
+        latest = (
+            f"v{newer}, newer than the v{ran} this execution ran"
+            if newer
+            else f"v{ran}, the one this execution ran"
+        )
         self.rerun_note = html(
             f'<p class="cw-muted rerun-note">Reruns from this page use the scenario’s latest saved version ({latest}): fix the failed cell, '
             "save, then rerun from it. Cells before the one you rerun from keep their recorded outputs.</p>"
         )
         self.latest = pn.widgets.Button(
-            name=f"Run again with the latest version (v{newer})" if newer else "Run again with the latest version",
-            button_type="primary" if newer else "light", css_classes=["run-latest"],
+            name=f"Run again with the latest version (v{newer})"
+            if newer
+            else "Run again with the latest version",
+            button_type="primary" if newer else "light",
+            css_classes=["run-latest"],
         )
         self.latest.on_click(handler(self._run_latest))
-        open_scenario = pn.widgets.Button(name="Open the scenario", button_type="light", css_classes=["open-scenario-from-execution"])
+        open_scenario = pn.widgets.Button(
+            name="Open the scenario",
+            button_type="light",
+            css_classes=["open-scenario-from-execution"],
+        )
         open_scenario.on_click(lambda e: self.nav("scenario", self.state.data["scenario_id"]))
         back = pn.widgets.Button(name="Back to history", button_type="light")
         back.on_click(lambda e: self.nav("executions"))
@@ -215,12 +325,28 @@ class ExecutionPage(pn.viewable.Viewer):
         self._render()
         self._callback: Any = None
         if self.state.live:
-            self._callback = pn.state.add_periodic_callback(self._poll, period=700, timeout=None) if pn.state.curdoc else None
+            self._callback = (
+                pn.state.add_periodic_callback(self._poll, period=700, timeout=None)
+                if pn.state.curdoc
+                else None
+            )
         self._layout = pn.Column(
-            html(f"<h1>Execution of {self._escape(self.scenario_name)}</h1>"), self.head, self.banner,
-            pn.FlexBox(self.from_failed, self.from_start, self.cell_pick, self.from_cell, self.latest, open_scenario, back, align_items="flex-end"),
+            html(f"<h1>Execution of {self._escape(self.scenario_name)}</h1>"),
+            self.head,
+            self.banner,
+            pn.FlexBox(
+                self.from_failed,
+                self.from_start,
+                self.cell_pick,
+                self.from_cell,
+                self.latest,
+                open_scenario,
+                back,
+                align_items="flex-end",
+            ),
             self.rerun_note,
-            self.cells, sizing_mode="stretch_width",
+            self.cells,
+            sizing_mode="stretch_width",
         )
 
     @staticmethod
@@ -245,11 +371,18 @@ class ExecutionPage(pn.viewable.Viewer):
         trigger_note = f" · rerun of {d['rerun_of']}" if d.get("rerun_of") else ""
         self.head.object = (
             f'<p class="execution-status">{badge(d["status"])} <span class="cw-muted">version {d["scenario_version"]} · started {when(d.get("start_time"))}'
-            f' · ended {when(d.get("end_time"))} · {"—" if duration is None else f"{duration:.0f} ms"}{self._escape(trigger_note)}</span></p>'
-            + ('<p role="status" aria-live="polite">Running… this page updates as cells finish.</p>' if self.state.live else "")
+            f" · ended {when(d.get('end_time'))} · {'—' if duration is None else f'{duration:.0f} ms'}{self._escape(trigger_note)}</span></p>"
+            + (
+                '<p role="status" aria-live="polite">Running… this page updates as cells finish.</p>'
+                if self.state.live
+                else ""
+            )
         )
         if d.get("error"):
-            self.banner.show(f"Failed at cell '{d['error'].get('cell_id', '?')}': {error_dict_message(d['error'])}", "error")
+            self.banner.show(
+                f"Failed at cell '{d['error'].get('cell_id', '?')}': {error_dict_message(d['error'])}",
+                "error",
+            )
         else:
             self.banner.clear()
         finished = not self.state.live
@@ -259,23 +392,61 @@ class ExecutionPage(pn.viewable.Viewer):
         self.from_start.disabled = self.from_cell.disabled = not finished
         if hasattr(self, "latest"):
             self.latest.disabled = not finished
-        items: list[Any] = [section("Trigger data", json_tree(d.get("trigger"), name="Trigger data", depth=2), css_classes=["execution-trigger"])]
+        items: list[Any] = [
+            section(
+                "Trigger data",
+                json_tree(d.get("trigger"), name="Trigger data", depth=2),
+                css_classes=["execution-trigger"],
+            )
+        ]
         for cell in d.get("cells") or []:
             duration = cell.get("duration_ms")
-            title = f'{cell["cell_id"]} — {cell["status"]}' + ("" if duration is None else f" in {duration:.0f} ms")
+            title = f"{cell['cell_id']} — {cell['status']}" + (
+                "" if duration is None else f" in {duration:.0f} ms"
+            )
             body: list[Any] = []
             if cell.get("error"):
-                body.append(html(f'<div class="cw-banner error" role="alert">{self._escape(error_dict_message(cell["error"]))}</div>'))
-            body.append(pn.Row(  # side by side when there is room, one above the other on a phone
-                pn.Column(html("<strong>Input</strong>"), json_tree(cell.get("input"), name="Input"), sizing_mode="stretch_width", stylesheets=[HALF_CSS]),
-                pn.Column(html("<strong>Output</strong>"), json_tree(cell.get("output"), name="Output"), sizing_mode="stretch_width", stylesheets=[HALF_CSS]),
-                sizing_mode="stretch_width", stylesheets=[WRAP_CSS],
-            ))
-            body.append(html(f'<p class="cw-muted">Started {when(cell.get("start_time"))} · ended {when(cell.get("end_time"))} · attempt {cell.get("attempt", 0) + 1}</p>'))
-            items.append(section(
-                title, *body, expanded=not (cell["status"] == "completed" and len(d.get("cells") or []) > 3),
-                css_classes=["execution-cell", f"cell-{cell['cell_id']}", f"status-{cell['status']}"], background="#fef2f2" if cell["status"] == "failed" else None,
-            ))
+                body.append(
+                    html(
+                        f'<div class="cw-banner error" role="alert">{self._escape(error_dict_message(cell["error"]))}</div>'
+                    )
+                )
+            body.append(
+                pn.Row(  # side by side when there is room, one above the other on a phone
+                    pn.Column(
+                        html("<strong>Input</strong>"),
+                        json_tree(cell.get("input"), name="Input"),
+                        sizing_mode="stretch_width",
+                        stylesheets=[HALF_CSS],
+                    ),
+                    pn.Column(
+                        html("<strong>Output</strong>"),
+                        json_tree(cell.get("output"), name="Output"),
+                        sizing_mode="stretch_width",
+                        stylesheets=[HALF_CSS],
+                    ),
+                    sizing_mode="stretch_width",
+                    stylesheets=[WRAP_CSS],
+                )
+            )
+            body.append(
+                html(
+                    f'<p class="cw-muted">Started {when(cell.get("start_time"))} · ended {when(cell.get("end_time"))} · attempt {cell.get("attempt", 0) + 1}</p>'
+                )
+            )
+            items.append(
+                section(
+                    title,
+                    *body,
+                    expanded=not (cell["status"] == "completed" and len(d.get("cells") or []) > 3),
+                    css_classes=[
+                        "execution-cell",
+                        f"cell-{cell['cell_id']}",
+                        f"status-{cell['status']}",
+                    ],
+                    background="#fef2f2" if cell["status"] == "failed" else None,
+                )
+            )
         self.cells[:] = items
 
     async def _rerun(self, **how: Any) -> None:

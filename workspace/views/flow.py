@@ -66,10 +66,13 @@ class FlowDiagram(JSComponent):
     graph = param.Dict(default={"nodes": [], "edges": [], "cols": 1, "rows": 0})
     focus_id = param.String(default="")
 
-    _esm = FOCUS_JS + f"""
+    _esm = (
+        FOCUS_JS
+        + f"""
     const NODE_W = {NODE_W}, NODE_H = {NODE_H}, COL_W = {COL_W}, ROW_H = {ROW_H};
     const SVG = 'http://www.w3.org/2000/svg';
-    """ + """
+    """
+        + """
     function el(tag, cls, text) {
       const e = document.createElement(tag);
       if (cls) e.className = cls;
@@ -157,9 +160,12 @@ class FlowDiagram(JSComponent):
       return root;
     }
     """
+    )
     _stylesheets = [FLOW_CSS]
 
-    def __init__(self, on_open: Callable[[str], Any], on_expand: Callable[[str], Any], **params: Any) -> None:
+    def __init__(
+        self, on_open: Callable[[str], Any], on_expand: Callable[[str], Any], **params: Any
+    ) -> None:
         params.setdefault("sizing_mode", "stretch_width")
         params.setdefault("margin", 0)
         super().__init__(**params)
@@ -183,14 +189,26 @@ class FlowView:
         self.state = notebook.state
         self.expanded: set[str] = set()
         self.graph = self.build()
-        self.diagram = FlowDiagram(on_open=self._open, on_expand=self.expand, graph=self.graph.to_dict(), css_classes=["flow-diagram"])
-        self.panel = section("Flow diagram", self.diagram, expanded=True, css_classes=["flow-section"], margin=(4, 0))
-        self.state.param.watch(lambda *_: self.refresh(), ["structure", "results", "revision", "last_execution", "step_log"])
+        self.diagram = FlowDiagram(
+            on_open=self._open,
+            on_expand=self.expand,
+            graph=self.graph.to_dict(),
+            css_classes=["flow-diagram"],
+        )
+        self.panel = section(
+            "Flow diagram", self.diagram, expanded=True, css_classes=["flow-section"], margin=(4, 0)
+        )
+        self.state.param.watch(
+            lambda *_: self.refresh(),
+            ["structure", "results", "revision", "last_execution", "step_log"],
+        )
 
     def build(self) -> FlowGraph:
         state = self.state
         whole_run = state.last_execution is not None or bool(state.step_log)
-        return build_flow(state.cells, state.results, state.svc.apps, self.expanded, whole_run=whole_run)
+        return build_flow(
+            state.cells, state.results, state.svc.apps, self.expanded, whole_run=whole_run
+        )
 
     def refresh(self) -> None:
         """Redraw when what the diagram shows changed (typing in a field changes nothing here)."""

@@ -67,7 +67,12 @@ class FlowGraph:
 
     def to_dict(self) -> dict[str, Any]:
         """What the browser component draws (plain JSON)."""
-        return {"nodes": [asdict(n) for n in self.nodes], "edges": [asdict(e) for e in self.edges], "cols": self.cols, "rows": self.rows}
+        return {
+            "nodes": [asdict(n) for n in self.nodes],
+            "edges": [asdict(e) for e in self.edges],
+            "cols": self.cols,
+            "rows": self.rows,
+        }
 
 
 def cell_icon(cell: Mapping[str, Any]) -> str:
@@ -82,7 +87,13 @@ def _is_plain(cell: Mapping[str, Any]) -> bool:
 
 
 class _Builder:
-    def __init__(self, results: Mapping[str, Mapping[str, Any]], apps: Any, expanded: Collection[str], whole_run: bool) -> None:
+    def __init__(
+        self,
+        results: Mapping[str, Mapping[str, Any]],
+        apps: Any,
+        expanded: Collection[str],
+        whole_run: bool,
+    ) -> None:
         self.results = results
         self.apps = apps
         self.expanded = expanded
@@ -103,7 +114,11 @@ class _Builder:
         if cell.get("kind") == "condition":
             if cell.get("branches") is not None:
                 count = len(cell.get("branches") or [])
-                return "router", f"Router · {count} branch{'es' if count != 1 else ''}", cell_icon(cell)
+                return (
+                    "router",
+                    f"Router · {count} branch{'es' if count != 1 else ''}",
+                    cell_icon(cell),
+                )
             return "filter", "Filter · continue only if…", cell_icon(cell)
         key = str(cell.get("app") or "")
         app = self.apps.get(key) if key in self.apps else None
@@ -111,7 +126,9 @@ class _Builder:
         op_key = str(cell.get("operation") or "")
         op_name = op_key
         if app is not None:
-            op_name = next((op.name for op in (*app.triggers, *app.actions) if op.key == op_key), op_key)
+            op_name = next(
+                (op.name for op in (*app.triggers, *app.actions) if op.key == op_key), op_key
+            )
         kind = "trigger" if cell.get("kind") == "trigger" else "step"
         detail = f"{app_name} · {op_name}" if op_name else app_name
         return kind, ("Trigger: " + detail if kind == "trigger" else detail), cell_icon(cell)
@@ -119,8 +136,15 @@ class _Builder:
     def _add(self, cell: Mapping[str, Any], number: str, col: int, row: int) -> FlowNode:
         kind, detail, icon = self._describe(cell)
         node = FlowNode(
-            id=str(cell["id"]), kind=kind, number=number, label=str(cell.get("name") or cell["id"]),
-            detail=detail, icon=icon, status=self._status(str(cell["id"])), col=col, row=row,
+            id=str(cell["id"]),
+            kind=kind,
+            number=number,
+            label=str(cell.get("name") or cell["id"]),
+            detail=detail,
+            icon=icon,
+            status=self._status(str(cell["id"])),
+            col=col,
+            row=row,
         )
         self.nodes.append(node)
         return node
@@ -140,7 +164,12 @@ class _Builder:
         return not any(self._status(str(c["id"])) == "failed" for c in middle)
 
     def container(
-        self, cells: Sequence[Mapping[str, Any]], prefix: str, col: int, row: int, exits: list[tuple[str, str]],
+        self,
+        cells: Sequence[Mapping[str, Any]],
+        prefix: str,
+        col: int,
+        row: int,
+        exits: list[tuple[str, str]],
     ) -> tuple[int, int, list[tuple[str, str]]]:
         """Lay ``cells`` out from (col, row), linked from ``exits``.
 
@@ -175,7 +204,13 @@ class _Builder:
         return width, row - top, exits
 
     def _run(
-        self, run: Sequence[Mapping[str, Any]], index: int, prefix: str, col: int, row: int, exits: list[tuple[str, str]],
+        self,
+        run: Sequence[Mapping[str, Any]],
+        index: int,
+        prefix: str,
+        col: int,
+        row: int,
+        exits: list[tuple[str, str]],
     ) -> tuple[list[tuple[str, str]], int]:
         """A straight run of plain steps (the ``index``-th cell first): collapsed in the
         middle when long, else one node each."""
@@ -183,7 +218,8 @@ class _Builder:
             middle = run[KEEP:-KEEP]
             first, last = index + KEEP + 1, index + len(run) - KEEP
             placed: list[tuple[Mapping[str, Any] | None, int]] = [
-                *((c, index + i) for i, c in enumerate(run[:KEEP])), (None, 0),
+                *((c, index + i) for i, c in enumerate(run[:KEEP])),
+                (None, 0),
                 *((c, index + len(run) - KEEP + i) for i, c in enumerate(run[-KEEP:])),
             ]
         else:
@@ -192,9 +228,16 @@ class _Builder:
         for cell, at in placed:
             if cell is None:
                 node = FlowNode(
-                    id=f"more:{middle[0]['id']}", kind="more", number=f"{prefix}{first}–{prefix}{last}",
-                    label=f"{len(middle)} more steps", detail=f"{middle[0]['id']} … {middle[-1]['id']}: show them",
-                    icon=ICON.format(name="more"), status="", col=col, row=row, hidden=tuple(str(c["id"]) for c in middle),
+                    id=f"more:{middle[0]['id']}",
+                    kind="more",
+                    number=f"{prefix}{first}–{prefix}{last}",
+                    label=f"{len(middle)} more steps",
+                    detail=f"{middle[0]['id']} … {middle[-1]['id']}: show them",
+                    icon=ICON.format(name="more"),
+                    status="",
+                    col=col,
+                    row=row,
+                    hidden=tuple(str(c["id"]) for c in middle),
                 )
                 self.nodes.append(node)
             else:
@@ -203,19 +246,32 @@ class _Builder:
             exits, row = [(node.id, "")], row + 1
         return exits, row
 
-    def _branches(self, router: Mapping[str, Any], number: str, col: int, row: int) -> tuple[list[tuple[str, str]], int, int]:
+    def _branches(
+        self, router: Mapping[str, Any], number: str, col: int, row: int
+    ) -> tuple[list[tuple[str, str]], int, int]:
         exits: list[tuple[str, str]] = []
         span = depth = 0
         for branch in router.get("branches") or []:
             name = str(branch.get("name") or "")
-            label = name + (" (otherwise)" if branch.get("fallback") and "otherwise" not in name.lower() else "")
+            label = name + (
+                " (otherwise)" if branch.get("fallback") and "otherwise" not in name.lower() else ""
+            )
             cells = branch.get("cells") or []
             if cells:
-                w, h, out = self.container(cells, f"{number}.", col + span, row, [(str(router["id"]), label)])
+                w, h, out = self.container(
+                    cells, f"{number}.", col + span, row, [(str(router["id"]), label)]
+                )
             else:
                 empty = FlowNode(
-                    id=f"empty:{router['id']}:{name}", kind="empty", number="", label="No steps", detail=f"Branch {name} is empty",
-                    icon=ICON.format(name="empty"), status="", col=col + span, row=row,
+                    id=f"empty:{router['id']}:{name}",
+                    kind="empty",
+                    number="",
+                    label="No steps",
+                    detail=f"Branch {name} is empty",
+                    icon=ICON.format(name="empty"),
+                    status="",
+                    col=col + span,
+                    row=row,
                 )
                 self.nodes.append(empty)
                 self._link([(str(router["id"]), label)], empty.id)
@@ -227,8 +283,12 @@ class _Builder:
 
 
 def build_flow(
-    cells: Sequence[Mapping[str, Any]], results: Mapping[str, Mapping[str, Any]], apps: Any, expanded: Collection[str] = (),
-    *, whole_run: bool = False,
+    cells: Sequence[Mapping[str, Any]],
+    results: Mapping[str, Mapping[str, Any]],
+    apps: Any,
+    expanded: Collection[str] = (),
+    *,
+    whole_run: bool = False,
 ) -> FlowGraph:
     """The diagram of ``cells`` (the document's top-level list) with the last ``results``
     (cell id → result dict). ``apps`` is the registry (names and logos); ``expanded``

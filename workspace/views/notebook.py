@@ -35,7 +35,9 @@ from workspace.views.widgets import (
 class Notebook(pn.viewable.Viewer):
     """The page of one scenario."""
 
-    def __init__(self, svc: Any, user: Any, scenario_id: str, nav: Callable[..., Any], **params: Any) -> None:
+    def __init__(
+        self, svc: Any, user: Any, scenario_id: str, nav: Callable[..., Any], **params: Any
+    ) -> None:
         super().__init__(**params)
         self.nav = nav
         self.state = NotebookState(svc, user, scenario_id)
@@ -45,32 +47,77 @@ class Notebook(pn.viewable.Viewer):
         self._lists: list[CellList] = []
         self.guard = LeaveGuard(dirty=False, width=0, height=0, margin=0)
         self.state.param.watch(lambda e: self._dirty_changed(), "dirty")
-        self.state.param.watch(lambda *_: self._update_info(), ["version", "live_version", "status"])
+        self.state.param.watch(
+            lambda *_: self._update_info(), ["version", "live_version", "status"]
+        )
         self.state.param.watch(lambda e: self.render_cells(), "structure")
         doc = self.state.doc
-        self.name_input = pn.widgets.TextInput(name="Scenario name", value=doc.get("name", ""), width=260, css_classes=["scenario-name"])
+        self.name_input = pn.widgets.TextInput(
+            name="Scenario name",
+            value=doc.get("name", ""),
+            width=260,
+            css_classes=["scenario-name"],
+        )
         self.name_input.param.watch(lambda e: self.state.set_meta(name=e.new), "value")
-        self.description = pn.widgets.TextInput(name="Description", value=doc.get("description", ""), sizing_mode="stretch_width", css_classes=["scenario-description"])
+        self.description = pn.widgets.TextInput(
+            name="Description",
+            value=doc.get("description", ""),
+            sizing_mode="stretch_width",
+            css_classes=["scenario-description"],
+        )
         self.description.param.watch(lambda e: self.state.set_meta(description=e.new), "value")
         self.tags = pn.widgets.TextInput(
-            name="Tags (comma-separated)", value=", ".join(doc.get("tags") or []), placeholder="e.g. billing, slack", width=320, css_classes=["scenario-tags"],
+            name="Tags (comma-separated)",
+            value=", ".join(doc.get("tags") or []),
+            placeholder="e.g. billing, slack",
+            width=320,
+            css_classes=["scenario-tags"],
         )
-        self.tags.param.watch(lambda e: self.state.set_meta(tags=[t.strip() for t in e.new.split(",") if t.strip()]), "value")
-        self.save_button = pn.widgets.Button(name="Save", button_type="primary", width=90, css_classes=["save"])
+        self.tags.param.watch(
+            lambda e: self.state.set_meta(tags=[t.strip() for t in e.new.split(",") if t.strip()]),
+            "value",
+        )
+        self.save_button = pn.widgets.Button(
+            name="Save", button_type="primary", width=90, css_classes=["save"]
+        )
         self.save_button.on_click(self._save)
-        self.publish_button = pn.widgets.Button(name="Publish", button_type="success", width=100, css_classes=["publish"])
+        self.publish_button = pn.widgets.Button(
+            name="Publish", button_type="success", width=100, css_classes=["publish"]
+        )
         self.publish_button.on_click(self._publish)
-        self.test_button = pn.widgets.Button(name="Test run", button_type="success", width=100, css_classes=["test-run"])
+        self.test_button = pn.widgets.Button(
+            name="Test run", button_type="success", width=100, css_classes=["test-run"]
+        )
         self.test_button.on_click(self._test_run)
-        self.step_button = pn.widgets.Button(name="Step", button_type="default", width=90, css_classes=["step"])
+        self.step_button = pn.widgets.Button(
+            name="Step", button_type="default", width=90, css_classes=["step"]
+        )
         self.step_button.on_click(self._step)
-        self.step_reset_button = pn.widgets.Button(name="Reset steps", button_type="light", width=110, css_classes=["step-reset"], visible=False)
+        self.step_reset_button = pn.widgets.Button(
+            name="Reset steps",
+            button_type="light",
+            width=110,
+            css_classes=["step-reset"],
+            visible=False,
+        )
         self.step_reset_button.on_click(self._step_reset)
-        self.step_panel = Slot(sizing_mode="stretch_width", margin=0, css_classes=["step-panel"], visible=False)
+        self.step_panel = Slot(
+            sizing_mode="stretch_width", margin=0, css_classes=["step-panel"], visible=False
+        )
         self.enable_button = pn.widgets.Button(name="", width=100, css_classes=["toggle-enabled"])
         self.enable_button.on_click(self._toggle_enabled)
-        self.export = pn.widgets.FileDownload(callback=self._export, filename=self._filename(), label="Export YAML", button_type="light", width=130, css_classes=["export"], embed=False)
-        self.history = pn.widgets.Button(name="Executions", button_type="light", width=110, css_classes=["scenario-history"])
+        self.export = pn.widgets.FileDownload(
+            callback=self._export,
+            filename=self._filename(),
+            label="Export YAML",
+            button_type="light",
+            width=130,
+            css_classes=["export"],
+            embed=False,
+        )
+        self.history = pn.widgets.Button(
+            name="Executions", button_type="light", width=110, css_classes=["scenario-history"]
+        )
         self.history.on_click(lambda e: self.nav("executions", scenario=self.state.scenario_id))
         self.info = html("")
         self.run_summary = Slot(sizing_mode="stretch_width", margin=0)
@@ -81,9 +128,30 @@ class Notebook(pn.viewable.Viewer):
         self.flow = FlowView(self)
         self._layout = pn.Column(
             self.guard,
-            pn.FlexBox(self.name_input, self.save_button, self.publish_button, self.test_button, self.step_button, self.step_reset_button, self.enable_button, self.export, self.history, align_items="flex-end", sizing_mode="stretch_width"),
-            self.description, self.tags, self.info, self.banner, self.run_summary, self.step_panel, self.settings, self.flow.panel, self.cells_box,
-            sizing_mode="stretch_width", css_classes=["notebook"],
+            pn.FlexBox(
+                self.name_input,
+                self.save_button,
+                self.publish_button,
+                self.test_button,
+                self.step_button,
+                self.step_reset_button,
+                self.enable_button,
+                self.export,
+                self.history,
+                align_items="flex-end",
+                sizing_mode="stretch_width",
+            ),
+            self.description,
+            self.tags,
+            self.info,
+            self.banner,
+            self.run_summary,
+            self.step_panel,
+            self.settings,
+            self.flow.panel,
+            self.cells_box,
+            sizing_mode="stretch_width",
+            css_classes=["notebook"],
         )
 
     @property
@@ -110,7 +178,11 @@ class Notebook(pn.viewable.Viewer):
                 return
             from cells.models import ScenarioSettings
 
-            form = SchemaForm(ScenarioSettings.model_json_schema(), self.state.doc.get("settings") or {}, prefix="settings")
+            form = SchemaForm(
+                ScenarioSettings.model_json_schema(),
+                self.state.doc.get("settings") or {},
+                prefix="settings",
+            )
 
             def changed(*_: Any) -> None:
                 try:
@@ -121,7 +193,12 @@ class Notebook(pn.viewable.Viewer):
             form.param.watch(changed, "changed")
             body[:] = [form]
 
-        return section("Run settings: retries, alerts, time limits", css_classes=["scenario-settings"], on_open=build, margin=(4, 0))
+        return section(
+            "Run settings: retries, alerts, time limits",
+            css_classes=["scenario-settings"],
+            on_open=build,
+            margin=(4, 0),
+        )
 
     def _dirty_changed(self) -> None:
         self.guard.dirty = self.state.dirty
@@ -148,15 +225,41 @@ class Notebook(pn.viewable.Viewer):
         name.param.watch(renamed, "value")
         items.append(name)
         if branch.get("fallback"):
-            items.append(html('<p class="cw-muted">Fallback: runs when no other branch matched.</p>'))
+            items.append(
+                html('<p class="cw-muted">Fallback: runs when no other branch matched.</p>')
+            )
         else:
-            items.append(RulesEditor(branch.get("rules"), lambda rules: state.update_branch(router_id, original, rules=rules), label=f"Branch {branch['name']}"))
-        items.append(AddStep(self, branch=(router_id, branch["name"]), label=f"Add a step at the start of branch {branch['name']}"))
-        items.extend(self.cell_items(branch.get("cells") or [], f"{number}.", container=f"{router_id}/{branch['name']}"))
+            items.append(
+                RulesEditor(
+                    branch.get("rules"),
+                    lambda rules: state.update_branch(router_id, original, rules=rules),
+                    label=f"Branch {branch['name']}",
+                )
+            )
+        items.append(
+            AddStep(
+                self,
+                branch=(router_id, branch["name"]),
+                label=f"Add a step at the start of branch {branch['name']}",
+            )
+        )
+        items.extend(
+            self.cell_items(
+                branch.get("cells") or [], f"{number}.", container=f"{router_id}/{branch['name']}"
+            )
+        )
         remove = pn.widgets.Button(name=f"Delete branch {branch['name']}", button_type="light")
-        remove.on_click(lambda e: self.act(lambda: state.delete_branch(router_id, original), self.banner))
+        remove.on_click(
+            lambda e: self.act(lambda: state.delete_branch(router_id, original), self.banner)
+        )
         items.append(remove)
-        return section(f"Branch: {branch['name']}", *items, expanded=True, css_classes=["branch", f"branch-{router_id}-{branch['name'].replace(' ', '_')}"], margin=(4, 0))
+        return section(
+            f"Branch: {branch['name']}",
+            *items,
+            expanded=True,
+            css_classes=["branch", f"branch-{router_id}-{branch['name'].replace(' ', '_')}"],
+            margin=(4, 0),
+        )
 
     def _card(self, cell_id: str, number: str) -> CellCard:
         """The full editor of an open cell (built once, reused while its place is the same)."""
@@ -168,7 +271,9 @@ class Notebook(pn.viewable.Viewer):
             card.expanded = True
         return card
 
-    def cell_items(self, cells: list[dict[str, Any]], prefix: str = "", *, container: str = "") -> list[Any]:
+    def cell_items(
+        self, cells: list[dict[str, Any]], prefix: str = "", *, container: str = ""
+    ) -> list[Any]:
         """Open cells as editors; each run of collapsed cells between them as one ``CellList``.
 
         ``container`` names the list of steps (top level, or ``router/branch``): a cell is
@@ -178,7 +283,9 @@ class Notebook(pn.viewable.Viewer):
 
         def flush() -> None:
             if pending:
-                listing = CellList(self.open_cell, self.drop, items=list(pending), css_classes=["cell-list"])
+                listing = CellList(
+                    self.open_cell, self.drop, items=list(pending), css_classes=["cell-list"]
+                )
                 self._lists.append(listing)
                 items.append(listing)
                 pending.clear()
@@ -189,10 +296,16 @@ class Notebook(pn.viewable.Viewer):
                 flush()
                 items.append(self._card(cell["id"], number))
             else:
-                pending.append({
-                    "id": cell["id"], "number": number, "title": cell_title(self.state, cell["id"], number), "icon": cell_icon(cell),
-                    "container": container, "fixed": cell.get("kind") == "trigger",
-                })
+                pending.append(
+                    {
+                        "id": cell["id"],
+                        "number": number,
+                        "title": cell_title(self.state, cell["id"], number),
+                        "icon": cell_icon(cell),
+                        "container": container,
+                        "fixed": cell.get("kind") == "trigger",
+                    }
+                )
         flush()
         return items
 
@@ -240,7 +353,11 @@ class Notebook(pn.viewable.Viewer):
         self._lists = []
         # routers rebuild their branches: drop their cached editors
         for cell_id, card in list(self.cards.items()):
-            if cell_id in self.open_ids and self.state.cell(cell_id).get("branches") is not None and card.body.objects:
+            if (
+                cell_id in self.open_ids
+                and self.state.cell(cell_id).get("branches") is not None
+                and card.body.objects
+            ):
                 card.body[:] = []
                 card._toggle()
         cells = self.state.cells
@@ -254,10 +371,14 @@ class Notebook(pn.viewable.Viewer):
         ids = self.state.ids()
         for listing in self._lists:
             listing.items = [
-                {**item, "title": cell_title(self.state, item["id"], item["number"])} for item in listing.items if item["id"] in ids
+                {**item, "title": cell_title(self.state, item["id"], item["number"])}
+                for item in listing.items
+                if item["id"] in ids
             ]
 
-    def act(self, action: Callable[[], Any], banner: Banner | None = None, *, open_new: bool = False) -> Any:
+    def act(
+        self, action: Callable[[], Any], banner: Banner | None = None, *, open_new: bool = False
+    ) -> Any:
         """Run a structural edit; show what went wrong instead of raising."""
         target = banner or self.banner
         try:
@@ -276,14 +397,22 @@ class Notebook(pn.viewable.Viewer):
         scenario = await attempt(self.banner, self.state.save)
         if scenario is not None:
             live = scenario.live_version
-            still = f" Version {live} is still live: publish to make your changes live." if live is not None and live != scenario.version else ""
+            still = (
+                f" Version {live} is still live: publish to make your changes live."
+                if live is not None and live != scenario.version
+                else ""
+            )
             self.banner.ok(f"Saved version {scenario.version}.{still}")
             self.export.filename = self._filename()
 
     async def _publish(self, _: Any = None) -> None:
         scenario = await attempt(self.banner, self.state.publish)
         if scenario is not None:
-            running = "it runs on its trigger from now on." if scenario.status == "active" else "enable the scenario to run it on its trigger."
+            running = (
+                "it runs on its trigger from now on."
+                if scenario.status == "active"
+                else "enable the scenario to run it on its trigger."
+            )
             self.banner.ok(f"Published version {scenario.live_version}: {running}")
 
     async def _test_run(self, _: Any = None) -> None:
@@ -299,9 +428,15 @@ class Notebook(pn.viewable.Viewer):
             if card.body.objects:
                 card._show_result()
         ok = execution["status"] == "completed"
-        message = "Test run completed." if ok else f"Test run failed: {error_dict_message(execution.get('error'))}"
+        message = (
+            "Test run completed."
+            if ok
+            else f"Test run failed: {error_dict_message(execution.get('error'))}"
+        )
         self.banner.show(message, "ok" if ok else "error")
-        open_it = pn.widgets.Button(name="Open this execution", button_type="light", css_classes=["open-execution"])
+        open_it = pn.widgets.Button(
+            name="Open this execution", button_type="light", css_classes=["open-execution"]
+        )
         open_it.on_click(lambda e: self.nav("execution", execution["id"]))
         self.run_summary[:] = [open_it]
 
@@ -336,31 +471,61 @@ class Notebook(pn.viewable.Viewer):
         self.step_button.name = f"Step: {s.step_next}" if s.step_next else "Step"
         self.step_button.disabled = s.step_next is None
         rows = "".join(
-            f'<li>{badge(r["status"])} <strong>{escape(r["cell_id"])}</strong>'
-            + (f' <span class="cw-muted">{r["duration_ms"]:.0f} ms</span>' if r.get("duration_ms") is not None else "")
-            + (f' — {escape(error_dict_message(r["error"]))}' if r.get("error") else "")
+            f"<li>{badge(r['status'])} <strong>{escape(r['cell_id'])}</strong>"
+            + (
+                f' <span class="cw-muted">{r["duration_ms"]:.0f} ms</span>'
+                if r.get("duration_ms") is not None
+                else ""
+            )
+            + (f" — {escape(error_dict_message(r['error']))}" if r.get("error") else "")
             + "</li>"
             for r in log
         )
-        after = f'Next: <strong>{escape(s.step_next)}</strong>.' if s.step_next else "Nothing left to run."
-        parts: list[Any] = [html(
-            f'<section aria-label="Step-by-step run"><h2 style="font-size:16px;margin:4px 0">Step-by-step run</h2>'
-            f'<ol class="step-log">{rows}</ol><p role="status" class="step-status">{escape(s.step_message)} {after}</p></section>'
-        )]
+        after = (
+            f"Next: <strong>{escape(s.step_next)}</strong>."
+            if s.step_next
+            else "Nothing left to run."
+        )
+        parts: list[Any] = [
+            html(
+                f'<section aria-label="Step-by-step run"><h2 style="font-size:16px;margin:4px 0">Step-by-step run</h2>'
+                f'<ol class="step-log">{rows}</ol><p role="status" class="step-status">{escape(s.step_message)} {after}</p></section>'
+            )
+        ]
         if last is not None:
-            parts.append(pn.Row(
-                pn.Column(html(f"<strong>Input of {escape(last['cell_id'])}</strong>"), json_tree(last.get("input"), name="Step input", css_classes=["step-input"]), sizing_mode="stretch_width"),
-                pn.Column(html(f"<strong>Output of {escape(last['cell_id'])}</strong>"), json_tree(last.get("output"), name="Step output", css_classes=["step-output"]), sizing_mode="stretch_width"),
-                sizing_mode="stretch_width",
-            ))
+            parts.append(
+                pn.Row(
+                    pn.Column(
+                        html(f"<strong>Input of {escape(last['cell_id'])}</strong>"),
+                        json_tree(last.get("input"), name="Step input", css_classes=["step-input"]),
+                        sizing_mode="stretch_width",
+                    ),
+                    pn.Column(
+                        html(f"<strong>Output of {escape(last['cell_id'])}</strong>"),
+                        json_tree(
+                            last.get("output"), name="Step output", css_classes=["step-output"]
+                        ),
+                        sizing_mode="stretch_width",
+                    ),
+                    sizing_mode="stretch_width",
+                )
+            )
         self.step_panel[:] = parts
 
     async def _toggle_enabled(self, _: Any = None) -> None:
         action = self.state.disable if self.state.status == "active" else self.state.enable
         scenario = await attempt(self.banner, action)
         if scenario is not None:
-            behind = f" Version {scenario.version} is saved but not live: publish it to run it." if scenario.live_version != scenario.version else ""
-            self.banner.ok(f"Enabled: version {scenario.live_version} now runs on its trigger.{behind}" if scenario.status == "active" else "Disabled: the scenario no longer runs.")
+            behind = (
+                f" Version {scenario.version} is saved but not live: publish it to run it."
+                if scenario.live_version != scenario.version
+                else ""
+            )
+            self.banner.ok(
+                f"Enabled: version {scenario.live_version} now runs on its trigger.{behind}"
+                if scenario.status == "active"
+                else "Disabled: the scenario no longer runs."
+            )
             self._update_info()
 
     async def save_and_leave(self) -> bool:

@@ -35,12 +35,16 @@ def _unique_id(base: str, taken: set[str]) -> str:
     return f"{base}_{n}"
 
 
-def walk(cells: list[dict[str, Any]], parents: tuple[tuple[str, str], ...] = ()) -> Iterator[tuple[dict[str, Any], tuple[tuple[str, str], ...]]]:
+def walk(
+    cells: list[dict[str, Any]], parents: tuple[tuple[str, str], ...] = ()
+) -> Iterator[tuple[dict[str, Any], tuple[tuple[str, str], ...]]]:
     """Every cell (dict) in run order with its (router id, branch name) parents."""
     for cell in cells:
         yield cell, parents
         for branch in cell.get("branches") or []:
-            yield from walk(branch.setdefault("cells", []), (*parents, (cell["id"], branch["name"])))
+            yield from walk(
+                branch.setdefault("cells", []), (*parents, (cell["id"], branch["name"]))
+            )
 
 
 def flatten(value: Any, prefix: str, depth: int = 3) -> Iterator[tuple[str, Any]]:
@@ -59,19 +63,37 @@ def flatten(value: Any, prefix: str, depth: int = 3) -> Iterator[tuple[str, Any]
 class NotebookState(param.Parameterized):
     """One scenario open in the notebook."""
 
-    doc = param.Dict(default={}, doc="The document being edited (the scenario document's JSON form).")
+    doc = param.Dict(
+        default={}, doc="The document being edited (the scenario document's JSON form)."
+    )
     dirty = param.Boolean(default=False, doc="True when there are unsaved changes.")
     results = param.Dict(default={}, doc="Last result of each cell (cell id → CellResult dict).")
-    trigger_text = param.String(default="", doc="Pasted trigger data (JSON); empty means the trigger's sample.")
+    trigger_text = param.String(
+        default="", doc="Pasted trigger data (JSON); empty means the trigger's sample."
+    )
     status = param.String(default="draft")
     version = param.Integer(default=0, doc="The latest saved version (0: not saved yet).")
-    live_version = param.Integer(default=None, allow_None=True, doc="The published version, the one the trigger runs (None: never published).")
+    live_version = param.Integer(
+        default=None,
+        allow_None=True,
+        doc="The published version, the one the trigger runs (None: never published).",
+    )
     structure = param.Event(doc="Fires when cells are added, moved, deleted or change operation.")
-    revision = param.Integer(default=0, doc="Counts every edit (the flow diagram redraws when what it shows changed).")
+    revision = param.Integer(
+        default=0, doc="Counts every edit (the flow diagram redraws when what it shows changed)."
+    )
     last_execution = param.Dict(default=None, allow_None=True)
-    step_log = param.List(default=[], doc="Step mode: the results of the cells stepped so far, in order.")
-    step_next = param.String(default=None, allow_None=True, doc="Step mode: the cell the next step runs (None: not started, or done).")
-    step_message = param.String(default="", doc="Step mode: what happened (a filter stopped, a router took branches…).")
+    step_log = param.List(
+        default=[], doc="Step mode: the results of the cells stepped so far, in order."
+    )
+    step_next = param.String(
+        default=None,
+        allow_None=True,
+        doc="Step mode: the cell the next step runs (None: not started, or done).",
+    )
+    step_message = param.String(
+        default="", doc="Step mode: what happened (a filter stopped, a router took branches…)."
+    )
 
     def __init__(self, svc: Any, user: Any, scenario_id: str | None = None, **params: Any) -> None:
         super().__init__(**params)
@@ -90,7 +112,13 @@ class NotebookState(param.Parameterized):
         assert self.scenario_id is not None
         scenario = self.svc.scenario(self.user.id, self.scenario_id)
         self.webhook_url = self.svc.webhook_url(scenario)
-        self.param.update(doc=copy.deepcopy(scenario.document), dirty=False, status=scenario.status, version=scenario.version, live_version=scenario.live_version)
+        self.param.update(
+            doc=copy.deepcopy(scenario.document),
+            dirty=False,
+            status=scenario.status,
+            version=scenario.version,
+            live_version=scenario.live_version,
+        )
         self.structure = True
 
     def parsed(self) -> documents.ScenarioDocument:
@@ -113,7 +141,9 @@ class NotebookState(param.Parameterized):
         """Typed secrets now live in the vault: keep the stored references (``{"$secret": id}``)
         in the edited document instead of the text, so an export or the next save never
         carries the value (edited in place: nothing to re-render)."""
-        saved = {cell["id"]: cell.get("inputs") or {} for cell, _ in walk(stored.get("cells") or [])}
+        saved = {
+            cell["id"]: cell.get("inputs") or {} for cell, _ in walk(stored.get("cells") or [])
+        }
         for cell, _ in self.walk():
             inputs = cell.get("inputs")
             for name, value in saved.get(cell["id"], {}).items():
@@ -121,12 +151,19 @@ class NotebookState(param.Parameterized):
                     inputs[name] = value
 
     def _show(self, scenario: Any, **extra: Any) -> None:
-        self.param.update(version=scenario.version, live_version=scenario.live_version, status=scenario.status, **extra)
+        self.param.update(
+            version=scenario.version,
+            live_version=scenario.live_version,
+            status=scenario.status,
+            **extra,
+        )
 
     @property
     def can_publish(self) -> bool:
         """The latest saved version is not the live one."""
-        return self.scenario_id is not None and self.version > 0 and self.version != self.live_version
+        return (
+            self.scenario_id is not None and self.version > 0 and self.version != self.live_version
+        )
 
     @property
     def info(self) -> str:
@@ -232,14 +269,26 @@ class NotebookState(param.Parameterized):
         if getattr(op, "trigger_type", "") != "instant":
             return None
         if cell.get("app") == "webhook":
-            return ("Webhook URL (send events here once the scenario is enabled)", self.webhook_url, "") if self.webhook_url else None
+            return (
+                (
+                    "Webhook URL (send events here once the scenario is enabled)",
+                    self.webhook_url,
+                    "",
+                )
+                if self.webhook_url
+                else None
+            )
         hook = self.svc.apps.get(cell["app"]).connection_webhook
         if hook is None or not cell.get("connection"):
             return None
         url = self.svc.connection_events_url(self.user.id, cell["connection"])
         if url is None:
             return None
-        return (f"{hook.label} of this connection", url, f"{hook.instructions} This scenario gets them once it is enabled; a changed trigger counts once published.")
+        return (
+            f"{hook.label} of this connection",
+            url,
+            f"{hook.instructions} This scenario gets them once it is enabled; a changed trigger counts once published.",
+        )
 
     # -- editing --------------------------------------------------------------------------
 
@@ -261,17 +310,32 @@ class NotebookState(param.Parameterized):
                 self.doc[key] = value
         self._changed()
 
-    def add_cell(self, kind: str, *, app: str | None = None, operation: str | None = None, after: str | None = None,
-                 branch: tuple[str, str] | None = None, router: bool = False, cell_id: str | None = None) -> str:
+    def add_cell(
+        self,
+        kind: str,
+        *,
+        app: str | None = None,
+        operation: str | None = None,
+        after: str | None = None,
+        branch: tuple[str, str] | None = None,
+        router: bool = False,
+        cell_id: str | None = None,
+    ) -> str:
         """Insert a step after ``after`` (or first in ``branch``, or right after the trigger)."""
         if kind not in KINDS:
-            raise ConfigurationError(f"A step is an action, a transformer or a condition, not '{kind}'.")
+            raise ConfigurationError(
+                f"A step is an action, a transformer or a condition, not '{kind}'."
+            )
         cell: dict[str, Any] = {"kind": kind}
         if kind == "condition":
             base = "router" if router else "filter"
             if router:
                 cell["branches"] = [
-                    {"name": "branch 1", "rules": {"all": [{"left": "{{ trigger }}", "op": "exists"}]}, "cells": []},
+                    {
+                        "name": "branch 1",
+                        "rules": {"all": [{"left": "{{ trigger }}", "op": "exists"}]},
+                        "cells": [],
+                    },
                     {"name": "otherwise", "fallback": True, "cells": []},
                 ]
             else:
@@ -302,7 +366,9 @@ class NotebookState(param.Parameterized):
         if container[index].get("kind") == "trigger":
             raise ConfigurationError("The trigger always comes first.")
         if not lowest <= target < len(container):
-            raise ConfigurationError("The cell is already at the " + ("top." if delta < 0 else "bottom."))
+            raise ConfigurationError(
+                "The cell is already at the " + ("top." if delta < 0 else "bottom.")
+            )
         container[index], container[target] = container[target], container[index]
         self._changed(structural=True)
 
@@ -315,7 +381,9 @@ class NotebookState(param.Parameterized):
             raise ConfigurationError("The trigger always comes first.")
         if not lowest <= index < len(container):
             raise ConfigurationError(
-                "The trigger always comes first." if index < lowest else "A cell moves only within its own list of steps."
+                "The trigger always comes first."
+                if index < lowest
+                else "A cell moves only within its own list of steps."
             )
         if index != current:
             container.insert(index, container.pop(current))
@@ -336,7 +404,9 @@ class NotebookState(param.Parameterized):
     def delete(self, cell_id: str) -> None:
         container, index = self._container(cell_id)
         if container[index].get("kind") == "trigger":
-            raise ConfigurationError("The trigger cannot be deleted; change its app or operation instead.")
+            raise ConfigurationError(
+                "The trigger cannot be deleted; change its app or operation instead."
+            )
         del container[index]
         self.results = {k: v for k, v in self.results.items() if k != cell_id}
         self._changed(structural=True)
@@ -371,7 +441,11 @@ class NotebookState(param.Parameterized):
         cell = self.cell(router_id)
         names = {b["name"] for b in cell.get("branches") or []}
         name = name or next(f"branch {n}" for n in range(1, 1000) if f"branch {n}" not in names)
-        branch = {"name": name, "rules": {"all": [{"left": "{{ trigger }}", "op": "exists"}]}, "cells": []}
+        branch = {
+            "name": name,
+            "rules": {"all": [{"left": "{{ trigger }}", "op": "exists"}]},
+            "cells": [],
+        }
         branches = cell.setdefault("branches", [])
         fallback_at = next((i for i, b in enumerate(branches) if b.get("fallback")), len(branches))
         branches.insert(fallback_at, branch)
@@ -390,7 +464,9 @@ class NotebookState(param.Parameterized):
     def delete_branch(self, router_id: str, name: str) -> None:
         cell = self.cell(router_id)
         if len(cell.get("branches") or []) <= 1:
-            raise ConfigurationError("A router needs at least one branch; delete the router instead.")
+            raise ConfigurationError(
+                "A router needs at least one branch; delete the router instead."
+            )
         cell["branches"] = [b for b in cell["branches"] if b["name"] != name]
         self._changed(structural=True)
 
@@ -401,11 +477,18 @@ class NotebookState(param.Parameterized):
         text = self.trigger_text.strip()
         if text:
             try:
-                data = jsontext.loads(text, what="The trigger data")  # standard JSON, as webhooks and the API take it
+                data = jsontext.loads(
+                    text, what="The trigger data"
+                )  # standard JSON, as webhooks and the API take it
             except InvalidInputError as exc:
-                raise InvalidInputError(exc.message, errors=[{"field": "trigger_data", "message": exc.message}]) from None
+                raise InvalidInputError(
+                    exc.message, errors=[{"field": "trigger_data", "message": exc.message}]
+                ) from None
             if not isinstance(data, dict):
-                raise InvalidInputError("The trigger data must be a JSON object ({...}).", errors=[{"field": "trigger_data", "message": "not an object"}])
+                raise InvalidInputError(
+                    "The trigger data must be a JSON object ({...}).",
+                    errors=[{"field": "trigger_data", "message": "not an object"}],
+                )
             return data
         trigger = self.cells[0] if self.cells else {}
         last = self.results.get(trigger.get("id", ""))
@@ -450,7 +533,10 @@ class NotebookState(param.Parameterized):
 
     def context_for(self, cell_id: str) -> dict[str, Any]:
         trigger = self.trigger_payload()
-        steps = {c["id"]: (trigger if c.get("kind") == "trigger" else self.output_of(c)) for c in self.before(cell_id)}
+        steps = {
+            c["id"]: (trigger if c.get("kind") == "trigger" else self.output_of(c))
+            for c in self.before(cell_id)
+        }
         return {"trigger": trigger, "steps": steps}
 
     def references(self, cell_id: str) -> list[tuple[str, str]]:
@@ -463,22 +549,35 @@ class NotebookState(param.Parameterized):
                     text = "{…}" if isinstance(value, dict) else "[…]"
                 else:
                     text = json.dumps(value, default=str, ensure_ascii=False)
-                out.append((f"{path} = {text if len(text) <= 40 else text[:39] + '…'}", "{{ " + path + " }}"))
+                out.append(
+                    (
+                        f"{path} = {text if len(text) <= 40 else text[:39] + '…'}",
+                        "{{ " + path + " }}",
+                    )
+                )
         return out
 
     # -- choices of ID fields ---------------------------------------------------------------
 
-    def option_needs(self, cell: dict[str, Any], schema: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    def option_needs(
+        self, cell: dict[str, Any], schema: dict[str, Any]
+    ) -> dict[str, tuple[str, ...]]:
         """Field → the fields its choices depend on (a monday.com group needs the board)."""
         app = self.svc.apps.get(cell["app"]) if cell.get("app") in self.svc.apps else None
         if app is None:
             return {}
-        return {name: app.option_source(key).needs for name, key in field_sources(schema).items() if "." not in name}
+        return {
+            name: app.option_source(key).needs
+            for name, key in field_sources(schema).items()
+            if "." not in name
+        }
 
     async def options(self, cell_id: str, field: str, values: dict[str, Any]) -> list[Any]:
         """The choices of one of a cell's fields, through the cell's connection (``Cellwright.options``)."""
         cell = self.cell(cell_id)
-        result: list[Any] = await self.svc.options(self.user.id, cell["app"], cell["operation"], field, cell.get("connection"), values)
+        result: list[Any] = await self.svc.options(
+            self.user.id, cell["app"], cell["operation"], field, cell.get("connection"), values
+        )
         return result
 
     # -- running --------------------------------------------------------------------------
@@ -487,7 +586,11 @@ class NotebookState(param.Parameterized):
         """The earlier cells ``cell_id`` maps from whose *sample* output stands in for a
         real one, because they have not run yet ("trigger" for the trigger's sample)."""
         cell = self.cell(cell_id)
-        mapped = {"inputs": cell.get("inputs"), "rules": cell.get("rules"), "branches": [b.get("rules") for b in cell.get("branches") or []]}
+        mapped = {
+            "inputs": cell.get("inputs"),
+            "rules": cell.get("rules"),
+            "branches": [b.get("rules") for b in cell.get("branches") or []],
+        }
         try:
             used = referenced_steps(mapped)
         except MappingError:
@@ -496,7 +599,10 @@ class NotebookState(param.Parameterized):
         for earlier in self.before(cell_id):
             if earlier.get("kind") == "trigger":
                 trigger_used = earlier["id"] in used or _mentions_trigger(mapped)
-                ran = self.trigger_text.strip() or (self.results.get(earlier["id"]) or {}).get("output") is not None
+                ran = (
+                    self.trigger_text.strip()
+                    or (self.results.get(earlier["id"]) or {}).get("output") is not None
+                )
                 if trigger_used and not ran:
                     out.append("trigger")
             elif earlier["id"] in used and not _ran(self.results.get(earlier["id"])):
@@ -551,11 +657,17 @@ class NotebookState(param.Parameterized):
         assert plan is not None
         pending = plan.next
         if pending is None:
-            self.param.update(step_next=None, step_message=self.step_message or "Every cell has run. Reset to start again.")
+            self.param.update(
+                step_next=None,
+                step_message=self.step_message or "Every cell has run. Reset to start again.",
+            )
             return None
         cell_id = pending.cell_id
         if cell_id not in self.ids():
-            self.param.update(step_next=None, step_message="The scenario changed since the first step: reset, then step again.")
+            self.param.update(
+                step_next=None,
+                step_message="The scenario changed since the first step: reset, then step again.",
+            )
             self._step_plan = flow.Plan()
             return None
         if doc is None:
@@ -568,19 +680,29 @@ class NotebookState(param.Parameterized):
         self._step_plan = decision.plan
         self.results = {**self.results, cell_id: result}
         if ok or decision.effect == "continued":
-            self._step_context["steps"][cell_id] = result.get("output") if ok else {"error": result.get("error")}
+            self._step_context["steps"][cell_id] = (
+                result.get("output") if ok else {"error": result.get("error")}
+            )
         message = decision.message
         if decision.stops_run:
             message += " Fix the cell, then reset and step again."
         following = decision.plan.next
         if following is None and not message:
             message = "Every cell has run. Reset to start again."
-        self.param.update(step_log=[*self.step_log, result], step_next=following.cell_id if following else None, step_message=message)
+        self.param.update(
+            step_log=[*self.step_log, result],
+            step_next=following.cell_id if following else None,
+            step_message=message,
+        )
         return result
 
 
 def _ran(result: dict[str, Any] | None) -> bool:
-    return result is not None and result.get("status") == "completed" and result.get("output") is not None
+    return (
+        result is not None
+        and result.get("status") == "completed"
+        and result.get("output") is not None
+    )
 
 
 def _mentions_trigger(value: Any) -> bool:

@@ -39,15 +39,25 @@ def failure_text(exc: BaseException) -> str:
 def choice_labels(options: Sequence[Option]) -> dict[str, Any]:
     """Select options (label → value); a label shown twice gets its value added."""
     seen = [o.label for o in options]
-    return {(o.label if seen.count(o.label) == 1 else f"{o.label} ({o.value})"): o.value for o in options}
+    return {
+        (o.label if seen.count(o.label) == 1 else f"{o.label} ({o.value})"): o.value
+        for o in options
+    }
 
 
 class OptionsPicker(pn.viewable.Viewer):
     """A select of fetched choices for one field, plus a note saying how loading went."""
 
     def __init__(
-        self, label: str, on_pick: Callable[[Any], None], *, load: Load | None = None, current: Callable[[], Any] | None = None,
-        css: str = "", width: int | None = None, **params: Any,
+        self,
+        label: str,
+        on_pick: Callable[[Any], None],
+        *,
+        load: Load | None = None,
+        current: Callable[[], Any] | None = None,
+        css: str = "",
+        width: int | None = None,
+        **params: Any,
     ) -> None:
         """``current()`` reads the field's value, shown as picked once the choices arrive."""
         super().__init__(**params)
@@ -59,18 +69,30 @@ class OptionsPicker(pn.viewable.Viewer):
         self.message = ""
         """The note under the field ("" when there is none)."""
         self.select = pn.widgets.Select(
-            name=f"{label}: choose from the list", options={"(not loaded)": NONE}, value=NONE,
-            visible=False, css_classes=["cw-options", *([css] if css else [])], **size,
+            name=f"{label}: choose from the list",
+            options={"(not loaded)": NONE},
+            value=NONE,
+            visible=False,
+            css_classes=["cw-options", *([css] if css else [])],
+            **size,
         )
-        self.note = pn.pane.HTML("", visible=False, margin=(0, 10), stylesheets=[NOTE_CSS], sizing_mode="stretch_width",
-                                 css_classes=["cw-options-note-host", *([f"{css}-note"] if css else [])])
+        self.note = pn.pane.HTML(
+            "",
+            visible=False,
+            margin=(0, 10),
+            stylesheets=[NOTE_CSS],
+            sizing_mode="stretch_width",
+            css_classes=["cw-options-note-host", *([f"{css}-note"] if css else [])],
+        )
         self._quiet = False  # set while the select is changed by code, not by the user
         self.select.param.watch(self._picked, "value")
         self._layout = pn.Column(self.select, self.note, sizing_mode="stretch_width", margin=0)
 
     def _say(self, text: str) -> None:
         self.message = text
-        self.note.object = f'<div class="cw-options-note" role="status">{escape(text)}</div>' if text else ""
+        self.note.object = (
+            f'<div class="cw-options-note" role="status">{escape(text)}</div>' if text else ""
+        )
         self.note.visible = bool(text)
 
     def _picked(self, event: Any) -> None:
@@ -97,8 +119,13 @@ class OptionsPicker(pn.viewable.Viewer):
         picked = self._match(self.current() if self.current is not None else None)
         self._quiet = True
         try:
-            self.select.param.update(options={f"(choose one of {len(options)})": NONE, **choice_labels(options)}, visible=True)
-            self.select.value = picked  # once the choices hold it (Panel resets a value it cannot find)
+            self.select.param.update(
+                options={f"(choose one of {len(options)})": NONE, **choice_labels(options)},
+                visible=True,
+            )
+            self.select.value = (
+                picked  # once the choices hold it (Panel resets a value it cannot find)
+            )
         finally:
             self._quiet = False
         self._say("")
@@ -113,7 +140,10 @@ class OptionsPicker(pn.viewable.Viewer):
 
     def _match(self, value: Any) -> Any:
         # a typed 7 is the text "7": compare as text, select the option's own value
-        return next((o.value for o in self.options if value is not None and str(o.value) == str(value)), NONE)
+        return next(
+            (o.value for o in self.options if value is not None and str(o.value) == str(value)),
+            NONE,
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

@@ -77,13 +77,23 @@ class ScenarioListState(param.Parameterized):
         self.total = len(everything)
         self.tags = sorted({t for s in everything for t in s.tags})
         filtered = bool(self.search.strip() or self.tag)
-        scenarios = self.svc.scenarios.for_user(self.user.id, name=self.search, tag=self.tag or None) if filtered else everything
+        scenarios = (
+            self.svc.scenarios.for_user(self.user.id, name=self.search, tag=self.tag or None)
+            if filtered
+            else everything
+        )
         rates = self._success_rates()
         self.rows = [
             {
-                "id": s.id, "name": s.name, "status": s.status, "version": s.version, "live_version": s.live_version,
-                "last_run": s.last_run.isoformat() if s.last_run else None, "tags": list(s.tags),
-                "success_rate": rates.get(s.id), "updated_at": s.updated_at.isoformat(),
+                "id": s.id,
+                "name": s.name,
+                "status": s.status,
+                "version": s.version,
+                "live_version": s.live_version,
+                "last_run": s.last_run.isoformat() if s.last_run else None,
+                "tags": list(s.tags),
+                "success_rate": rates.get(s.id),
+                "updated_at": s.updated_at.isoformat(),
             }
             for s in scenarios
         ]
@@ -144,42 +154,101 @@ class ScenarioList(pn.viewable.Viewer):
         self.state = ScenarioListState(svc, user)
         self.nav = nav
         self.banner = Banner()
-        self.new_name = pn.widgets.TextInput(name="New scenario name", placeholder="e.g. New orders to Slack", width=300, css_classes=["new-scenario-name"])
-        create = pn.widgets.Button(name="Create blank scenario", button_type="primary", align="end", css_classes=["create-scenario"])
+        self.new_name = pn.widgets.TextInput(
+            name="New scenario name",
+            placeholder="e.g. New orders to Slack",
+            width=300,
+            css_classes=["new-scenario-name"],
+        )
+        create = pn.widgets.Button(
+            name="Create blank scenario",
+            button_type="primary",
+            align="end",
+            css_classes=["create-scenario"],
+        )
         create.on_click(self._create)
-        from_template = pn.widgets.Button(name="Start from a template", button_type="light", align="end", css_classes=["from-template"])
+        from_template = pn.widgets.Button(
+            name="Start from a template",
+            button_type="light",
+            align="end",
+            css_classes=["from-template"],
+        )
         from_template.on_click(lambda e: self.nav("templates"))
-        self.upload = pn.widgets.FileInput(accept=".yaml,.yml,.json", name="Import a scenario file (YAML or JSON)", css_classes=["import-file"], multiple=False)
-        import_button = pn.widgets.Button(name="Import file", button_type="light", align="end", css_classes=["import-scenario"])
+        self.upload = pn.widgets.FileInput(
+            accept=".yaml,.yml,.json",
+            name="Import a scenario file (YAML or JSON)",
+            css_classes=["import-file"],
+            multiple=False,
+        )
+        import_button = pn.widgets.Button(
+            name="Import file", button_type="light", align="end", css_classes=["import-scenario"]
+        )
         import_button.on_click(self._import)
-        self.search = pn.widgets.TextInput(name="Search by name", placeholder="Part of a name", width=260, css_classes=["search-scenarios"])
+        self.search = pn.widgets.TextInput(
+            name="Search by name",
+            placeholder="Part of a name",
+            width=260,
+            css_classes=["search-scenarios"],
+        )
         self.search.param.watch(lambda e: setattr(self.state, "search", e.new), "value_input")
         self.tag = pn.widgets.Select(name="Tag", width=200, css_classes=["filter-tag"])
         self.tag.param.watch(lambda e: setattr(self.state, "tag", e.new or ""), "value")
         self.count = html("", width=220, align="end")
         self.list = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["scenario-list"])
         self.head = html("", stylesheets=[LIST_CSS], margin=(0, 0))
-        self.table = ScenarioTable(self._action, name_width=COLUMNS[0][1], stylesheets=[CSS, LIST_CSS])
+        self.table = ScenarioTable(
+            self._action, name_width=COLUMNS[0][1], stylesheets=[CSS, LIST_CSS]
+        )
         self.state.param.watch(lambda e: self._render(), "rows")
         self._render()
         self._layout = pn.Column(
             html("<h1>Scenarios</h1>"),
-            pn.FlexBox(self.new_name, create, from_template, self.upload, import_button, align_items="flex-end", sizing_mode="stretch_width"),
-            pn.FlexBox(self.search, self.tag, self.count, align_items="flex-end", sizing_mode="stretch_width", css_classes=["scenario-filters"]),
-            self.banner, self.list, sizing_mode="stretch_width",
+            pn.FlexBox(
+                self.new_name,
+                create,
+                from_template,
+                self.upload,
+                import_button,
+                align_items="flex-end",
+                sizing_mode="stretch_width",
+            ),
+            pn.FlexBox(
+                self.search,
+                self.tag,
+                self.count,
+                align_items="flex-end",
+                sizing_mode="stretch_width",
+                css_classes=["scenario-filters"],
+            ),
+            self.banner,
+            self.list,
+            sizing_mode="stretch_width",
         )
 
     def _render(self) -> None:
         rows, s = self.state.rows, self.state
         self.tag.options = {"All tags": "", **{t: t for t in s.tags}}
         self.tag.value = s.tag if s.tag in s.tags else ""
-        shown = f"{len(rows)} of {s.total} scenarios" if len(rows) != s.total else f"{s.total} scenario{'' if s.total == 1 else 's'}"
-        self.count.object = f'<p class="cw-muted" aria-live="polite" style="margin:0 0 8px">{shown}</p>'
+        shown = (
+            f"{len(rows)} of {s.total} scenarios"
+            if len(rows) != s.total
+            else f"{s.total} scenario{'' if s.total == 1 else 's'}"
+        )
+        self.count.object = (
+            f'<p class="cw-muted" aria-live="polite" style="margin:0 0 8px">{shown}</p>'
+        )
         if not rows:
-            empty = "No scenarios match this search." if s.total else "No scenarios yet. Create a blank one, start from a template, or import a file."
+            empty = (
+                "No scenarios match this search."
+                if s.total
+                else "No scenarios yet. Create a blank one, start from a template, or import a file."
+            )
             self.list[:] = [html(f'<p class="cw-muted">{empty}</p>')]
             return
-        head = "".join(f'<span style="width:{w}px">{label}</span>' if w else f"<span>{label}</span>" for label, w in COLUMNS)
+        head = "".join(
+            f'<span style="width:{w}px">{label}</span>' if w else f"<span>{label}</span>"
+            for label, w in COLUMNS
+        )
         self.head.object = f'<div class="cw-head" aria-hidden="true">{head}</div>'
         self.table.rows = [self._row(row) for row in rows]
         self.list[:] = [self.head, self.table]
@@ -195,7 +264,11 @@ class ScenarioList(pn.viewable.Viewer):
             "tags_html": f'<span class="cw-label">Tags: </span>{chips}' if chips else "",
             "toggle": "Disable" if row["status"] == "active" else "Enable",
             "cells": [
-                ["Status", f'{badge(row["status"])} <span class="cw-muted">{escape(versions(row))}</span>', widths[1]],
+                [
+                    "Status",
+                    f'{badge(row["status"])} <span class="cw-muted">{escape(versions(row))}</span>',
+                    widths[1],
+                ],
                 ["Last run", escape(when(row["last_run"])), widths[2]],
                 ["Success", "—" if rate is None else f"{rate:.0%}", widths[3]],
             ],
@@ -209,7 +282,9 @@ class ScenarioList(pn.viewable.Viewer):
         elif action == "toggle":
             pn.state.execute(handler(self._do, lambda: self.state.toggle(scenario_id)))
         elif action == "duplicate":
-            pn.state.execute(handler(self._do, lambda: self.state.duplicate(scenario_id), "Duplicated."))
+            pn.state.execute(
+                handler(self._do, lambda: self.state.duplicate(scenario_id), "Duplicated.")
+            )
         elif action == "export":
             text = self._export(scenario_id).read()
             if text:
@@ -227,7 +302,9 @@ class ScenarioList(pn.viewable.Viewer):
             return io.StringIO("")
 
     def _confirm_delete(self, scenario_id: str, name: str) -> None:
-        yes = pn.widgets.Button(name=f"Yes, delete {name}", button_type="danger", css_classes=["confirm-delete"])
+        yes = pn.widgets.Button(
+            name=f"Yes, delete {name}", button_type="danger", css_classes=["confirm-delete"]
+        )
         no = pn.widgets.Button(name="Keep it", button_type="light")
         self.banner.show(f"Delete '{name}' and its history? This cannot be undone.", "warn")
         box = pn.Row(yes, no)
@@ -252,8 +329,14 @@ class ScenarioList(pn.viewable.Viewer):
         if not self.upload.value:
             self.banner.show("Choose a YAML or JSON file first.", "warn")
             return
-        text = self.upload.value.decode("utf-8", "replace") if isinstance(self.upload.value, bytes) else str(self.upload.value)
-        scenario = await attempt(self.banner, lambda: self.state.import_text(text, self.upload.filename or "file"))
+        text = (
+            self.upload.value.decode("utf-8", "replace")
+            if isinstance(self.upload.value, bytes)
+            else str(self.upload.value)
+        )
+        scenario = await attempt(
+            self.banner, lambda: self.state.import_text(text, self.upload.filename or "file")
+        )
         if scenario is not None:
             self.nav("scenario", scenario.id)
 

@@ -58,7 +58,10 @@ class SettingsState(param.Parameterized):
 
         fresh = self.svc.accounts.get_user(self.user.id)
         if not verify_password(fresh.password_hash, current):
-            raise InvalidInputError("Your current password is not right.", errors=[{"field": "current", "message": "wrong password"}])
+            raise InvalidInputError(
+                "Your current password is not right.",
+                errors=[{"field": "current", "message": "wrong password"}],
+            )
         _check_password(new, repeat)
         set_password(self.svc.accounts, self.user.id, new)
         path = self.svc.settings.ensure_data_dir() / "admin-password.txt"
@@ -69,9 +72,14 @@ class SettingsState(param.Parameterized):
         if not self.user.is_admin:
             raise ConfigurationError("Only administrators can add users.")
         if "@" not in email:
-            raise InvalidInputError("Enter the new user's e-mail address.", errors=[{"field": "email", "message": "not an e-mail address"}])
+            raise InvalidInputError(
+                "Enter the new user's e-mail address.",
+                errors=[{"field": "email", "message": "not an e-mail address"}],
+            )
         _check_password(password, password)
-        user = self.svc.accounts.create_user(email, name=name, password_hash=hash_password(password), is_admin=is_admin)
+        user = self.svc.accounts.create_user(
+            email, name=name, password_hash=hash_password(password), is_admin=is_admin
+        )
         self.refresh()
         return user
 
@@ -83,9 +91,15 @@ class SettingsState(param.Parameterized):
 
 def _check_password(new: str, repeat: str) -> None:
     if len(new) < MIN_PASSWORD:
-        raise InvalidInputError(f"Choose a password of at least {MIN_PASSWORD} characters.", errors=[{"field": "new", "message": "too short"}])
+        raise InvalidInputError(
+            f"Choose a password of at least {MIN_PASSWORD} characters.",
+            errors=[{"field": "new", "message": "too short"}],
+        )
     if new != repeat:
-        raise InvalidInputError("The two new passwords differ; type the same one twice.", errors=[{"field": "repeat", "message": "differs"}])
+        raise InvalidInputError(
+            "The two new passwords differ; type the same one twice.",
+            errors=[{"field": "repeat", "message": "differs"}],
+        )
 
 
 class SettingsPage(pn.viewable.Viewer):
@@ -95,36 +109,76 @@ class SettingsPage(pn.viewable.Viewer):
         self.banner = Banner()
         # API keys
         self.keys_box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["api-keys"])
-        self.key_name = pn.widgets.TextInput(name="Name of the new key", placeholder="e.g. CI script", width=280, css_classes=["api-key-name"])
-        create = pn.widgets.Button(name="Create API key", button_type="primary", align="end", css_classes=["create-api-key"])
+        self.key_name = pn.widgets.TextInput(
+            name="Name of the new key",
+            placeholder="e.g. CI script",
+            width=280,
+            css_classes=["api-key-name"],
+        )
+        create = pn.widgets.Button(
+            name="Create API key",
+            button_type="primary",
+            align="end",
+            css_classes=["create-api-key"],
+        )
         create.on_click(self._create_key)
         self.shown_once = html("", css_classes=["new-api-key"])
         self.state.param.watch(lambda e: self._render_keys(), "keys")
         self._render_keys()
         # password
-        current = pn.widgets.PasswordInput(name="Current password", width=280, css_classes=["pw-current"])
-        new = pn.widgets.PasswordInput(name=f"New password (at least {MIN_PASSWORD} characters)", width=280, css_classes=["pw-new"])
-        repeat = pn.widgets.PasswordInput(name="New password again", width=280, css_classes=["pw-repeat"])
-        change = pn.widgets.Button(name="Change password", button_type="primary", css_classes=["pw-change"])
+        current = pn.widgets.PasswordInput(
+            name="Current password", width=280, css_classes=["pw-current"]
+        )
+        new = pn.widgets.PasswordInput(
+            name=f"New password (at least {MIN_PASSWORD} characters)",
+            width=280,
+            css_classes=["pw-new"],
+        )
+        repeat = pn.widgets.PasswordInput(
+            name="New password again", width=280, css_classes=["pw-repeat"]
+        )
+        change = pn.widgets.Button(
+            name="Change password", button_type="primary", css_classes=["pw-change"]
+        )
 
         async def do_change(_: Any) -> None:
-            done = await attempt(self.banner, lambda: self.state.change_password(current.value, new.value, repeat.value) or True, success="Password changed. Other browsers signed in as you have been signed out; this one too — sign in again with the new password.")
+            done = await attempt(
+                self.banner,
+                lambda: self.state.change_password(current.value, new.value, repeat.value) or True,
+                success="Password changed. Other browsers signed in as you have been signed out; this one too — sign in again with the new password.",
+            )
             if done:
                 current.value = new.value = repeat.value = ""
 
         change.on_click(do_change)
         parts: list[Any] = [
-            html("<h1>Settings</h1>"), self.banner,
-            html("<h2>API keys</h2><p>Use a key with the REST API: <code>Authorization: Bearer cw_…</code>. A key is shown once, when it is created.</p>"),
-            pn.FlexBox(self.key_name, create, align_items="flex-end"), self.shown_once, self.keys_box,
+            html("<h1>Settings</h1>"),
+            self.banner,
+            html(
+                "<h2>API keys</h2><p>Use a key with the REST API: <code>Authorization: Bearer cw_…</code>. A key is shown once, when it is created.</p>"
+            ),
+            pn.FlexBox(self.key_name, create, align_items="flex-end"),
+            self.shown_once,
+            self.keys_box,
             *self._alerts_section(svc, user),
-            html(f"<h2>Account</h2><p>Signed in as {escape(user.email)}{' (administrator)' if user.is_admin else ''}.</p>"),
-            current, new, repeat, change,
-            html(f"<h2>Data retention</h2><p>Executions older than <strong>{svc.settings.retention_days} days</strong> are deleted "
-                 "(server setting <code>CELLWRIGHT_RETENTION_DAYS</code>).</p>"),
+            html(
+                f"<h2>Account</h2><p>Signed in as {escape(user.email)}{' (administrator)' if user.is_admin else ''}.</p>"
+            ),
+            current,
+            new,
+            repeat,
+            change,
+            html(
+                f"<h2>Data retention</h2><p>Executions older than <strong>{svc.settings.retention_days} days</strong> are deleted "
+                "(server setting <code>CELLWRIGHT_RETENTION_DAYS</code>).</p>"
+            ),
         ]
         if user.is_admin:
-            sweep = pn.widgets.Button(name="Delete old executions now", button_type="light", css_classes=["retention-sweep"])
+            sweep = pn.widgets.Button(
+                name="Delete old executions now",
+                button_type="light",
+                css_classes=["retention-sweep"],
+            )
             sweep.on_click(self._sweep)
             parts.append(sweep)
             parts += self._users_section()
@@ -137,35 +191,102 @@ class SettingsPage(pn.viewable.Viewer):
 
         self.alerts = AlertRules(svc, user)
         self._scenario_names = svc.scenarios.names(user.id)
-        scenario = pn.widgets.Select(name="When this scenario fails", options={"Any scenario": "", **{n: i for i, n in self._scenario_names.items()}}, width=300, css_classes=["alert-scenario"])
-        in_workspace = Check("Show it in my workspace (Recent alerts below)", True, css_classes=["alert-workspace"])
-        webhook = pn.widgets.TextInput(name="…and POST it to this webhook URL (optional)", placeholder="https://hooks.example.com/…", width=420, css_classes=["alert-webhook"], stylesheets=[SHRINK_CSS])
-        add = pn.widgets.Button(name="Add alert rule", button_type="primary", align="end", css_classes=["alert-add"])
+        scenario = pn.widgets.Select(
+            name="When this scenario fails",
+            options={"Any scenario": "", **{n: i for i, n in self._scenario_names.items()}},
+            width=300,
+            css_classes=["alert-scenario"],
+        )
+        in_workspace = Check(
+            "Show it in my workspace (Recent alerts below)", True, css_classes=["alert-workspace"]
+        )
+        webhook = pn.widgets.TextInput(
+            name="…and POST it to this webhook URL (optional)",
+            placeholder="https://hooks.example.com/…",
+            width=420,
+            css_classes=["alert-webhook"],
+            stylesheets=[SHRINK_CSS],
+        )
+        add = pn.widgets.Button(
+            name="Add alert rule", button_type="primary", align="end", css_classes=["alert-add"]
+        )
 
         async def do_add(_: Any) -> None:
-            rule = await attempt(self.banner, lambda: self.alerts.add(scenario.value or None, notify_workspace=in_workspace.checked, webhook_url=webhook.value), success="Alert rule added.")
+            rule = await attempt(
+                self.banner,
+                lambda: self.alerts.add(
+                    scenario.value or None,
+                    notify_workspace=in_workspace.checked,
+                    webhook_url=webhook.value,
+                ),
+                success="Alert rule added.",
+            )
             if rule is not None:
                 webhook.value = ""
                 self._render_alerts()
 
         add.on_click(do_add)
-        self.alerts_box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["alert-rules"])
+        self.alerts_box = pn.Column(
+            sizing_mode="stretch_width", margin=0, css_classes=["alert-rules"]
+        )
         self.alert_feed = html("", css_classes=["alert-feed"])
         self._render_alerts()
         return [
-            html("<h2>Alert rules</h2><p>Be told when a run fails. (A scenario's own <em>notify on error</em> setting is in its run settings.)</p>"),
-            pn.FlexBox(scenario, in_workspace, webhook, add, align_items="flex-end", sizing_mode="stretch_width"),
-            self.alerts_box, self.alert_feed,
+            html(
+                "<h2>Alert rules</h2><p>Be told when a run fails. (A scenario's own <em>notify on error</em> setting is in its run settings.)</p>"
+            ),
+            pn.FlexBox(
+                scenario,
+                in_workspace,
+                webhook,
+                add,
+                align_items="flex-end",
+                sizing_mode="stretch_width",
+            ),
+            self.alerts_box,
+            self.alert_feed,
         ]
 
     def _render_alerts(self) -> None:
         rows: list[Any] = []
         for rule in self.alerts.rules:
-            what = escape(self._scenario_names.get(rule.get("scenario_id") or "", "a deleted scenario")) if rule.get("scenario_id") else "any scenario"
-            where = [w for w in ("the workspace" if rule.get("notify_workspace") else "", f"<code>{escape(rule['webhook_url'])}</code>" if rule.get("webhook_url") else "") if w]
-            remove = pn.widgets.Button(name="Delete rule", button_type="light", width=110, align="center", css_classes=["alert-delete"])
-            remove.on_click(lambda e, rid=rule["id"]: (self.alerts.delete(rid), self._render_alerts()))
-            rows.append(pn.Row(html(f"When <strong>{what}</strong> fails → {' and '.join(where)}{self._last_delivery(rule)}", align="center"), remove, sizing_mode="stretch_width"))
+            what = (
+                escape(
+                    self._scenario_names.get(rule.get("scenario_id") or "", "a deleted scenario")
+                )
+                if rule.get("scenario_id")
+                else "any scenario"
+            )
+            where = [
+                w
+                for w in (
+                    "the workspace" if rule.get("notify_workspace") else "",
+                    f"<code>{escape(rule['webhook_url'])}</code>"
+                    if rule.get("webhook_url")
+                    else "",
+                )
+                if w
+            ]
+            remove = pn.widgets.Button(
+                name="Delete rule",
+                button_type="light",
+                width=110,
+                align="center",
+                css_classes=["alert-delete"],
+            )
+            remove.on_click(
+                lambda e, rid=rule["id"]: (self.alerts.delete(rid), self._render_alerts())
+            )
+            rows.append(
+                pn.Row(
+                    html(
+                        f"When <strong>{what}</strong> fails → {' and '.join(where)}{self._last_delivery(rule)}",
+                        align="center",
+                    ),
+                    remove,
+                    sizing_mode="stretch_width",
+                )
+            )
         self.alerts_box[:] = rows or [html('<p class="cw-muted">No alert rules yet.</p>')]
         try:
             feed = self.alerts.notifications()
@@ -174,10 +295,14 @@ class SettingsPage(pn.viewable.Viewer):
             feed = []
         items = "".join(
             f"<li>{badge('failed')} <strong>{escape(self._scenario_names.get(e.get('scenario_id') or '', e.get('scenario_id') or '?'))}</strong> "
-            f"<span class=\"cw-muted\">{when(e.get('created_at'))}</span> — {escape(error_dict_message(e.get('error')) or 'failed')}</li>"
+            f'<span class="cw-muted">{when(e.get("created_at"))}</span> — {escape(error_dict_message(e.get("error")) or "failed")}</li>'
             for e in feed
         )
-        self.alert_feed.object = f'<h3 style="font-size:16px">Recent alerts</h3><ul>{items}</ul>' if items else '<h3 style="font-size:16px">Recent alerts</h3><p class="cw-muted">No failures matched your rules.</p>'
+        self.alert_feed.object = (
+            f'<h3 style="font-size:16px">Recent alerts</h3><ul>{items}</ul>'
+            if items
+            else '<h3 style="font-size:16px">Recent alerts</h3><p class="cw-muted">No failures matched your rules.</p>'
+        )
 
     def _last_delivery(self, rule: dict[str, Any]) -> str:
         """A webhook rule's last delivery, as a second line (nothing for a workspace-only rule)."""
@@ -195,10 +320,19 @@ class SettingsPage(pn.viewable.Viewer):
         rows = []
         for k in self.state.keys:
             state = f"revoked {when(k['revoked_at'])}" if k.get("revoked_at") else "active"
-            label = html(f"<strong>{escape(k['name'])}</strong> <code>{escape(k['prefix'])}…</code> <span class='cw-muted'>· created {when(k['created_at'])} · last used {when(k.get('last_used_at'))} · {state}</span>", align="center")
+            label = html(
+                f"<strong>{escape(k['name'])}</strong> <code>{escape(k['prefix'])}…</code> <span class='cw-muted'>· created {when(k['created_at'])} · last used {when(k.get('last_used_at'))} · {state}</span>",
+                align="center",
+            )
             row: list[Any] = [label]
             if not k.get("revoked_at"):
-                revoke = pn.widgets.Button(name=f"Revoke key “{k['name']}”", button_type="danger", width=200, align="center", css_classes=["revoke-key"])
+                revoke = pn.widgets.Button(
+                    name=f"Revoke key “{k['name']}”",
+                    button_type="danger",
+                    width=200,
+                    align="center",
+                    css_classes=["revoke-key"],
+                )
                 revoke.on_click(handler(self._revoke, k["id"]))
                 row.append(revoke)
             rows.append(pn.Row(*row, sizing_mode="stretch_width"))
@@ -214,7 +348,11 @@ class SettingsPage(pn.viewable.Viewer):
             self.key_name.value = ""
 
     async def _revoke(self, key_id: str) -> None:
-        await attempt(self.banner, lambda: self.state.revoke_key(key_id), success="Key revoked: it no longer works.")
+        await attempt(
+            self.banner,
+            lambda: self.state.revoke_key(key_id),
+            success="Key revoked: it no longer works.",
+        )
 
     async def _sweep(self, _: Any) -> None:
         count = await attempt(self.banner, self.state.sweep)
@@ -225,24 +363,45 @@ class SettingsPage(pn.viewable.Viewer):
         box = html("")
 
         def render(*_: Any) -> None:
-            box.object = table([{**u, "role": "administrator" if u["is_admin"] else "user"} for u in self.state.users], [("email", "E-mail"), ("name", "Name"), ("role", "Role")], caption="Who can sign in")
+            box.object = table(
+                [
+                    {**u, "role": "administrator" if u["is_admin"] else "user"}
+                    for u in self.state.users
+                ],
+                [("email", "E-mail"), ("name", "Name"), ("role", "Role")],
+                caption="Who can sign in",
+            )
 
         self.state.param.watch(render, "users")
         render()
         email = pn.widgets.TextInput(name="E-mail", width=260, css_classes=["new-user-email"])
         name = pn.widgets.TextInput(name="Name", width=220, css_classes=["new-user-name"])
-        password = pn.widgets.PasswordInput(name=f"Initial password (at least {MIN_PASSWORD} characters)", width=300, css_classes=["new-user-password"])
+        password = pn.widgets.PasswordInput(
+            name=f"Initial password (at least {MIN_PASSWORD} characters)",
+            width=300,
+            css_classes=["new-user-password"],
+        )
         admin = Check("Administrator", css_classes=["new-user-admin"])
         add = pn.widgets.Button(name="Add user", button_type="primary", css_classes=["add-user"])
 
         async def do_add(_: Any) -> None:
-            user = await attempt(self.banner, lambda: self.state.add_user(email.value, name.value, password.value, admin.checked))
+            user = await attempt(
+                self.banner,
+                lambda: self.state.add_user(email.value, name.value, password.value, admin.checked),
+            )
             if user is not None:
-                self.banner.ok(f"Added {user.email}. Give them their initial password; they can change it in Settings.")
+                self.banner.ok(
+                    f"Added {user.email}. Give them their initial password; they can change it in Settings."
+                )
                 email.value = name.value = password.value = ""
 
         add.on_click(do_add)
-        return [html("<h2>Users</h2>"), box, html('<h3 style="font-size:15px;margin:8px 0 0">Add a user</h3>'), pn.FlexBox(email, name, password, admin, add, align_items="flex-end")]
+        return [
+            html("<h2>Users</h2>"),
+            box,
+            html('<h3 style="font-size:15px;margin:8px 0 0">Add a user</h3>'),
+            pn.FlexBox(email, name, password, admin, add, align_items="flex-end"),
+        ]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

@@ -25,7 +25,14 @@ button:hover { background: #1e40af; }
 ASK_ADMIN = "No account yet? Ask your Cellwright administrator to add you (Settings → Users)."
 
 
-def login_page(*, next: str = "/", email: str = "", error: str | None = None, notice: str | None = None, help: str = ASK_ADMIN) -> str:
+def login_page(
+    *,
+    next: str = "/",
+    email: str = "",
+    error: str | None = None,
+    notice: str | None = None,
+    help: str = ASK_ADMIN,
+) -> str:
     """The sign-in form; ``error`` is shown above it (and announced by screen readers);
     ``help`` (HTML) says where a first password comes from on this install."""
     message = ""

@@ -93,7 +93,14 @@ def html(text: str, **params: Any) -> pn.pane.HTML:
     return pn.pane.HTML(text, **params)
 
 
-def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]], *, caption: str, raw: Iterable[str] = (), empty: str = "Nothing here yet.") -> str:
+def table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    *,
+    caption: str,
+    raw: Iterable[str] = (),
+    empty: str = "Nothing here yet.",
+) -> str:
     """An accessible HTML table: ``columns`` are (key, header); values are escaped unless their key is in ``raw``."""
     if not rows:
         return f'<p class="cw-muted">{escape(empty)}</p>'
@@ -167,7 +174,9 @@ def json_tree(value: Any, *, name: str, depth: int = 2, **params: Any) -> pn.pan
     """An expandable JSON tree (``depth`` levels open)."""
     params.setdefault("sizing_mode", "stretch_width")
     params.setdefault("stylesheets", [JSON_CSS])
-    return pn.pane.JSON(value if value is not None else {}, depth=depth, name=name, theme="light", **params)
+    return pn.pane.JSON(
+        value if value is not None else {}, depth=depth, name=name, theme="light", **params
+    )
 
 
 class Banner(pn.viewable.Viewer):
@@ -183,7 +192,11 @@ class Banner(pn.viewable.Viewer):
 
     def _render(self, *_: Any) -> None:
         role = "alert" if self.kind in ("error", "warn") else "status"
-        self._pane.object = f'<div class="cw-banner {self.kind}" role="{role}">{escape(self.message)}</div>' if self.message else ""
+        self._pane.object = (
+            f'<div class="cw-banner {self.kind}" role="{role}">{escape(self.message)}</div>'
+            if self.message
+            else ""
+        )
         self._pane.visible = bool(self.message)
 
     def show(self, message: str, kind: str = "info") -> None:
@@ -220,7 +233,12 @@ def error_dict_message(error: Mapping[str, Any] | None) -> str:
     return _join(message, HINTS.get(str(error.get("code"))))
 
 
-async def attempt(banner: Banner | None, action: Callable[[], Awaitable[Any]] | Callable[[], Any], *, success: str | None = None) -> Any:
+async def attempt(
+    banner: Banner | None,
+    action: Callable[[], Awaitable[Any]] | Callable[[], Any],
+    *,
+    success: str | None = None,
+) -> Any:
     """Run ``action`` (sync or async); show its error (or ``success``) in ``banner``.
 
     Returns the action's result, or None when it failed. Nothing escapes to Panel.
@@ -287,20 +305,42 @@ def field_kind(spec: Mapping[str, Any]) -> str:
         return str(kind)
     if kind == "string":
         max_length = spec.get("maxLength")
-        return "text" if (max_length is None or max_length > 1000) and spec.get("x-long", True) and _long_name(spec) else "string"
+        return (
+            "text"
+            if (max_length is None or max_length > 1000)
+            and spec.get("x-long", True)
+            and _long_name(spec)
+            else "string"
+        )
     return "json"
 
 
 def _long_name(spec: Mapping[str, Any]) -> bool:
     title = str(spec.get("title", "")).lower()
-    return any(word in title for word in ("content", "body", "text", "message", "html", "description", "excerpt", "comment", "value"))
+    return any(
+        word in title
+        for word in (
+            "content",
+            "body",
+            "text",
+            "message",
+            "html",
+            "description",
+            "excerpt",
+            "comment",
+            "value",
+        )
+    )
 
 
 def _is_mapping(value: Any) -> bool:
     return isinstance(value, str) and "{{" in value
 
 
-_SHAPES = {"object": (dict, 'an object like {"key": "value"}'), "array": (list, 'a list like ["a", "b"]')}
+_SHAPES = {
+    "object": (dict, 'an object like {"key": "value"}'),
+    "array": (list, 'a list like ["a", "b"]'),
+}
 
 
 def json_input(text: str, spec: Mapping[str, Any]) -> Any:
@@ -317,7 +357,7 @@ def json_input(text: str, spec: Mapping[str, Any]) -> Any:
     except InvalidJsonText:
         if is_lone_mapping(text):
             return text
-        if want in _SHAPES or text.lstrip()[:1] in ('{', '[', '"'):
+        if want in _SHAPES or text.lstrip()[:1] in ("{", "[", '"'):
             raise
         return text
     shape = _SHAPES.get(str(want))
@@ -360,8 +400,14 @@ class SchemaForm(pn.viewable.Viewer):
     changed = param.Event()
 
     def __init__(
-        self, schema: Mapping[str, Any], values: Mapping[str, Any] | None = None, *, prefix: str = "field",
-        load_options: LoadOptions | None = None, option_needs: Mapping[str, Sequence[str]] | None = None, **params: Any,
+        self,
+        schema: Mapping[str, Any],
+        values: Mapping[str, Any] | None = None,
+        *,
+        prefix: str = "field",
+        load_options: LoadOptions | None = None,
+        option_needs: Mapping[str, Sequence[str]] | None = None,
+        **params: Any,
     ) -> None:
         super().__init__(**params)
         self.load_options = load_options
@@ -370,12 +416,17 @@ class SchemaForm(pn.viewable.Viewer):
         self.schema = dict(schema or {})
         self.prefix = prefix
         self.required = set(self.schema.get("required", []))
-        self.specs: dict[str, dict[str, Any]] = {name: _resolve(self.schema, spec) for name, spec in self.schema.get("properties", {}).items()}
+        self.specs: dict[str, dict[str, Any]] = {
+            name: _resolve(self.schema, spec)
+            for name, spec in self.schema.get("properties", {}).items()
+        }
         self._values: dict[str, Any] = dict(values or {})
         self.widgets: dict[str, pn.widgets.Widget] = {}
         self._error_panes: dict[str, pn.pane.HTML] = {}
         self._help: dict[str, str] = {}
-        self._rows: dict[str, list[Any]] = {name: self._field(name) for name in self.specs}  # each field's parts
+        self._rows: dict[str, list[Any]] = {
+            name: self._field(name) for name in self.specs
+        }  # each field's parts
         self._layout = pn.Column(*self._parts(), sizing_mode="stretch_width", margin=0)
         if not self.specs:
             self._layout.append(html('<p class="cw-muted">This operation has no settings.</p>'))
@@ -399,27 +450,72 @@ class SchemaForm(pn.viewable.Viewer):
         label = self.label(name)
         css = [f"{self.prefix}-{name}", "cw-field"]
         default = spec.get("default")
-        placeholder = "" if default in (None, "", [], {}) else f"default: {default if isinstance(default, str) else json.dumps(default)}"
+        placeholder = (
+            ""
+            if default in (None, "", [], {})
+            else f"default: {default if isinstance(default, str) else json.dumps(default)}"
+        )
         widget: pn.widgets.Widget
         if kind == "enum":
             options = [str(o) for o in spec["enum"]]
-            choices = ([] if name in self.required else ["(default)" if default is not None else "(not set)"]) + options
-            current = str(value) if value is not None else (str(default) if default is not None and name in self.required else choices[0])
-            widget = pn.widgets.Select(name=label, options=choices, value=current if current in choices else choices[0], css_classes=css, sizing_mode="stretch_width")
+            choices = (
+                []
+                if name in self.required
+                else ["(default)" if default is not None else "(not set)"]
+            ) + options
+            current = (
+                str(value)
+                if value is not None
+                else (str(default) if default is not None and name in self.required else choices[0])
+            )
+            widget = pn.widgets.Select(
+                name=label,
+                options=choices,
+                value=current if current in choices else choices[0],
+                css_classes=css,
+                sizing_mode="stretch_width",
+            )
         elif kind == "boolean":
             checked = bool(value) if value is not None else bool(default)
             widget = Check(label, checked, css_classes=css)
         elif kind == "secret":
-            widget = pn.widgets.PasswordInput(name=label, value="", placeholder="stored — type to replace" if value else "", css_classes=css, sizing_mode="stretch_width")
+            widget = pn.widgets.PasswordInput(
+                name=label,
+                value="",
+                placeholder="stored — type to replace" if value else "",
+                css_classes=css,
+                sizing_mode="stretch_width",
+            )
         elif kind in ("text", "json"):
-            text = "" if value is None else (value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False))
-            ph = placeholder or ("JSON, e.g. {\"key\": \"value\"}" if kind == "json" else "")
-            widget = pn.widgets.TextAreaInput(name=label, value=text, placeholder=ph, css_classes=css, sizing_mode="stretch_width", height=90 if kind == "json" else 80)
+            text = (
+                ""
+                if value is None
+                else (
+                    value
+                    if isinstance(value, str)
+                    else json.dumps(value, indent=2, ensure_ascii=False)
+                )
+            )
+            ph = placeholder or ('JSON, e.g. {"key": "value"}' if kind == "json" else "")
+            widget = pn.widgets.TextAreaInput(
+                name=label,
+                value=text,
+                placeholder=ph,
+                css_classes=css,
+                sizing_mode="stretch_width",
+                height=90 if kind == "json" else 80,
+            )
         else:
             text = "" if value is None else str(value)
             if kind in ("integer", "number") and not placeholder:
                 placeholder = "a number, or a {{ }} reference"
-            widget = pn.widgets.TextInput(name=label, value=text, placeholder=placeholder, css_classes=css, sizing_mode="stretch_width")
+            widget = pn.widgets.TextInput(
+                name=label,
+                value=text,
+                placeholder=placeholder,
+                css_classes=css,
+                sizing_mode="stretch_width",
+            )
         widget.param.watch(lambda *_: self._edited(name), "value")
         self.widgets[name] = widget
         parts: list[Any] = [widget]
@@ -429,7 +525,9 @@ class SchemaForm(pn.viewable.Viewer):
         # the field's help and, below it, its error: one pane (an open cell is dozens of
         # fields' worth of Bokeh models, each built by the server and laid out by the browser)
         description = spec.get("description")
-        self._help[name] = f'<div class="cw-help">{escape(description)}</div>' if description else ""
+        self._help[name] = (
+            f'<div class="cw-help">{escape(description)}</div>' if description else ""
+        )
         note = html(self._help[name], visible=bool(self._help[name]), margin=(0, 10))
         self._error_panes[name] = note
         parts.append(note)
@@ -441,8 +539,13 @@ class SchemaForm(pn.viewable.Viewer):
         picker = self.pickers.get(name)
         if picker is not None and field_kind(self.specs[name]) != "json":
             picker.reflect(self.widgets[name].value)
-        dependents = [other for other, needs in self.option_needs.items() if name in needs and other in self.pickers]
+        dependents = [
+            other
+            for other, needs in self.option_needs.items()
+            if name in needs and other in self.pickers
+        ]
         if dependents:
+
             async def refetch() -> None:
                 await self.refresh_options(dependents)
 
@@ -464,7 +567,10 @@ class SchemaForm(pn.viewable.Viewer):
                 return None if field_kind(self.specs[name]) == "json" else self.widgets[name].value
 
             self.pickers[name] = OptionsPicker(
-                label.removesuffix(" (required)"), lambda value: self._pick(name, value), load=fetch, current=shown,
+                label.removesuffix(" (required)"),
+                lambda value: self._pick(name, value),
+                load=fetch,
+                current=shown,
                 css=f"{self.prefix}-{name}-options",
             )
         return self.pickers[name]
@@ -504,7 +610,11 @@ class SchemaForm(pn.viewable.Viewer):
     def _show_errors(self, *_: Any) -> None:
         for name, pane in self._error_panes.items():
             message = self.errors.get(name)
-            error = f'<div class="cw-field-error" role="alert">{escape(message)}</div>' if message else ""
+            error = (
+                f'<div class="cw-field-error" role="alert">{escape(message)}</div>'
+                if message
+                else ""
+            )
             pane.object = self._help.get(name, "") + error
             pane.visible = bool(pane.object)
         unknown = {k: v for k, v in self.errors.items() if k not in self._error_panes}
@@ -547,7 +657,11 @@ class SchemaForm(pn.viewable.Viewer):
 
     def secret_names(self) -> list[str]:
         """The fields shown as password inputs (write-only secrets)."""
-        return [name for name, widget in self.widgets.items() if isinstance(widget, pn.widgets.PasswordInput)]
+        return [
+            name
+            for name, widget in self.widgets.items()
+            if isinstance(widget, pn.widgets.PasswordInput)
+        ]
 
     def values(self, *, keep_secrets: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The fields the user set. Raises ValueError (and marks the fields) on bad input."""
@@ -565,7 +679,10 @@ class SchemaForm(pn.viewable.Viewer):
                 out[name] = keep_secrets[name]
         if errors:
             self.errors = errors
-            raise ValueError("Some fields need attention: " + "; ".join(f"{self.label(k)}: {v}" for k, v in errors.items()))
+            raise ValueError(
+                "Some fields need attention: "
+                + "; ".join(f"{self.label(k)}: {v}" for k, v in errors.items())
+            )
         return out
 
     def set_value(self, name: str, value: Any) -> None:
@@ -574,13 +691,21 @@ class SchemaForm(pn.viewable.Viewer):
         if name not in self.specs:
             return
         widget = self.widgets[name]
-        if _is_mapping(value) and not isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)) or isinstance(widget, pn.widgets.PasswordInput):
+        if (
+            _is_mapping(value)
+            and not isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput))
+            or isinstance(widget, pn.widgets.PasswordInput)
+        ):
             self._rows[name] = self._field(name, as_text=True)
             self._layout[:] = self._parts()
             widget = self.widgets[name]
         if isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)):
             indent = 2 if isinstance(widget, pn.widgets.TextAreaInput) else None
-            widget.value = value if isinstance(value, str) else json.dumps(value, indent=indent, ensure_ascii=False)
+            widget.value = (
+                value
+                if isinstance(value, str)
+                else json.dumps(value, indent=indent, ensure_ascii=False)
+            )
         elif isinstance(widget, Check):
             widget.checked = bool(value)
         else:
@@ -590,7 +715,9 @@ class SchemaForm(pn.viewable.Viewer):
         """Whether a reference goes into this field at the cursor (plain text fields), or
         through :meth:`insert` (objects, lists, numbers, choices)."""
         widget = self.widgets[name]
-        text_widget = isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)) and not isinstance(widget, pn.widgets.PasswordInput)
+        text_widget = isinstance(
+            widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)
+        ) and not isinstance(widget, pn.widgets.PasswordInput)
         return text_widget and field_kind(self.specs[name]) != "json"
 
     def insert(self, name: str, text: str) -> None:
@@ -599,12 +726,20 @@ class SchemaForm(pn.viewable.Viewer):
         widget = self.widgets.get(name)
         if widget is None:
             return
-        current = widget.value if isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput)) else ""
+        current = (
+            widget.value
+            if isinstance(widget, (pn.widgets.TextInput, pn.widgets.TextAreaInput))
+            else ""
+        )
         current = current or ""
         spec = self.specs[name]
         if field_kind(spec) == "json" and not (current.strip() and is_lone_mapping(current)):
             try:
-                value = json_input(current, spec) if current.strip() else {"object": {}, "array": []}.get(str(spec.get("type")))
+                value = (
+                    json_input(current, spec)
+                    if current.strip()
+                    else {"object": {}, "array": []}.get(str(spec.get("type")))
+                )
             except ValueError:
                 value = None  # broken JSON: leave it to the user, append as text below
             if isinstance(value, dict):

@@ -13,8 +13,22 @@ def counted(count: int, word: str, plural: str | None = None) -> str:
 
 
 #: words people write their own way, not as pydantic's generated titles ("Api Key")
-_WORDS = {"api": "API", "url": "URL", "urls": "URLs", "id": "ID", "ids": "IDs", "http": "HTTP", "json": "JSON",
-          "oauth": "OAuth", "html": "HTML", "csv": "CSV", "sms": "SMS", "ssl": "SSL", "smtp": "SMTP", "utc": "UTC"}
+_WORDS = {
+    "api": "API",
+    "url": "URL",
+    "urls": "URLs",
+    "id": "ID",
+    "ids": "IDs",
+    "http": "HTTP",
+    "json": "JSON",
+    "oauth": "OAuth",
+    "html": "HTML",
+    "csv": "CSV",
+    "sms": "SMS",
+    "ssl": "SSL",
+    "smtp": "SMTP",
+    "utc": "UTC",
+}
 
 
 def field_label(name: str, spec: dict[str, Any]) -> str:
