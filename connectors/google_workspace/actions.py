@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from pydantic import BaseModel
-
 from connectors.google_workspace import calendar_events, drive, gmail, sheets
 from connectors.google_workspace.options import SPREADSHEET
 from connectors.google_workspace.sandbox_seed import INVOICES_FOLDER_ID
@@ -26,34 +21,13 @@ from connectors.google_workspace.schemas import (
     UpdateRowInput,
     UploadFileInput,
 )
-from connectors.sdk import Action, load_sample
-from connectors.sdk.operations import Perform
+from connectors.sdk import Action, ActionFactory
 
 ORDERS = {**SPREADSHEET, "sheet": "Orders"}
 MAIL = {"to": ["grace@example.com"], "subject": "Your order", "body_text": "Thanks for your order!"}
 
 
-def _action(
-    key: str,
-    name: str,
-    description: str,
-    input: type[BaseModel],
-    output: type[BaseModel],
-    perform: Perform,
-    example: Mapping[str, Any],
-    idempotent: bool = False,
-) -> Action:
-    return Action(
-        key=key,
-        name=name,
-        description=description,
-        input=input,
-        output=output,
-        sample=load_sample(__file__, key),
-        example=example,
-        perform=perform,
-        idempotent=idempotent,
-    )
+_action = ActionFactory(__file__)
 
 
 ACTIONS: tuple[Action, ...] = (

@@ -13,11 +13,15 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel
-
 from connectors.hubspot import schemas as s
 from connectors.hubspot.api import objects, properties, search
-from connectors.sdk import Action, InvalidInputError, OperationContext, UpstreamError, load_sample
+from connectors.sdk import (
+    Action,
+    ActionFactory,
+    InvalidInputError,
+    OperationContext,
+    UpstreamError,
+)
 
 ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("deals", "contacts"): 3,
@@ -242,27 +246,7 @@ async def associate_perform(ctx: OperationContext, inputs: s.AssociateInput) -> 
     )
 
 
-def _action(
-    key: str,
-    name: str,
-    description: str,
-    input: type[BaseModel],
-    output: type[BaseModel],
-    perform: Any,
-    example: dict[str, Any],
-    idempotent: bool = False,
-) -> Action:
-    return Action(
-        key=key,
-        name=name,
-        description=description,
-        input=input,
-        output=output,
-        sample=load_sample(__file__, key),
-        example=example,
-        perform=perform,
-        idempotent=idempotent,
-    )
+_action = ActionFactory(__file__)
 
 
 ACTIONS: tuple[Action, ...] = (

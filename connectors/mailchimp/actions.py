@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel
-
 from connectors.mailchimp import schemas as s
 from connectors.mailchimp.api import call, subscriber_hash
-from connectors.sdk import Action, OperationContext, load_sample
+from connectors.sdk import ActionFactory, OperationContext
 
 
 def member_path(list_id: str, email: str) -> str:
@@ -141,28 +139,7 @@ async def send_campaign_perform(
     return s.SendCampaignOutput(campaign_id=campaign["id"], status=campaign["status"])
 
 
-def _action(
-    key: str,
-    name: str,
-    description: str,
-    input: type[BaseModel],
-    output: type[BaseModel],
-    perform: Any,
-    example: dict[str, Any],
-    *,
-    idempotent: bool = False,
-) -> Action:
-    return Action(
-        key=key,
-        name=name,
-        description=description,
-        input=input,
-        output=output,
-        sample=load_sample(__file__, key),
-        example=example,
-        perform=perform,
-        idempotent=idempotent,
-    )
+_action = ActionFactory(__file__)
 
 
 AUDIENCE = "a1b2c3d4e5"  # the sandbox's "Cellwright Newsletter" audience

@@ -37,6 +37,7 @@ from connectors.sdk.http import ConnectorHttp, build_http
 from connectors.sdk.netguard import NetworkPolicy
 from connectors.sdk.operations import (
     Action,
+    ActionFactory,
     AnyOutput,
     InstantTrigger,
     ManualTrigger,
@@ -109,6 +110,7 @@ __all__ = [
     "constant_time_equals",
     "dynamic",
     "hmac_hex",
+    "ActionFactory",
     "load_sample",
     "rest",
     "secret_value",

@@ -102,6 +102,38 @@ class Action(Operation):
         return "transformer" if self.transformer else "action"
 
 
+class ActionFactory:
+    """Builds an app's actions with their samples: ``samples/<key>.json`` next to the
+    module it was made for (``action = ActionFactory(__file__)``), so an action is
+    written once, without repeating its key to find its sample."""
+
+    def __init__(self, module_file: str) -> None:
+        self.module_file = module_file
+
+    def __call__(
+        self,
+        key: str,
+        name: str,
+        description: str,
+        input: type[BaseModel],
+        output: type[BaseModel],
+        perform: Perform,
+        example: Mapping[str, Any],
+        idempotent: bool = False,
+    ) -> Action:
+        return Action(
+            key=key,
+            name=name,
+            description=description,
+            input=input,
+            output=output,
+            sample=load_sample(self.module_file, key),
+            example=example,
+            perform=perform,
+            idempotent=idempotent,
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Trigger(Operation):
     """Base of the trigger kinds."""

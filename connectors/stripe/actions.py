@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from connectors.sdk import Action, OperationContext, load_sample
+from connectors.sdk import ActionFactory, OperationContext
 from connectors.stripe import schemas as s
 from connectors.stripe.api import call
 
@@ -45,27 +45,7 @@ async def find_perform(ctx: OperationContext, inputs: s.FindCustomerInput) -> s.
     return s.FindCustomerOutput(found=found is not None, customer=found)
 
 
-def _action(
-    key: str,
-    name: str,
-    description: str,
-    input: type[BaseModel],
-    output: type[BaseModel],
-    perform: Any,
-    example: dict[str, Any],
-    idempotent: bool = False,
-) -> Action:
-    return Action(
-        key=key,
-        name=name,
-        description=description,
-        input=input,
-        output=output,
-        sample=load_sample(__file__, key),
-        example=example,
-        perform=perform,
-        idempotent=idempotent,
-    )
+_action = ActionFactory(__file__)
 
 
 create_customer = _action(
