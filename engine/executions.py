@@ -9,13 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from engine.errors import NotFound
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from engine.ports import ExecutionStore
     from storage import Execution, Scenario
+
+
+class Filters(TypedDict, total=False):
+    """Which executions: of one scenario, with a status, created in [``since``, ``until``),
+    whose trigger data contains ``search``."""
+
+    scenario_id: str | None
+    status: str | None
+    since: datetime | None
+    until: datetime | None
+    search: str | None
+
+
+class Listing(Filters, total=False):
+    """``Filters`` and the page: at most ``limit`` from ``offset``."""
+
+    limit: int
+    offset: int
+
 
 __all__ = ["Executions"]
 
@@ -36,69 +57,17 @@ class Executions:
         data["cells"] = [r.to_dict() for r in self._store.node_results(execution_id)]
         return data
 
-    def records(
-        self,
-        user_id: str,
-        *,
-        scenario_id: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        search: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> list[Execution]:
+    def records(self, user_id: str, **filters: Unpack[Listing]) -> list[Execution]:
         """The user's executions, newest first, filtered (``search``: text in the trigger data)."""
-        return self._store.list_executions(
-            user_id,
-            scenario_id=scenario_id,
-            status=status,
-            since=since,
-            until=until,
-            search=search,
-            limit=limit,
-            offset=offset,
-        )
+        return self._store.list_executions(user_id, **filters)
 
-    def page(
-        self,
-        user_id: str,
-        *,
-        scenario_id: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        search: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> list[dict[str, Any]]:
+    def page(self, user_id: str, **filters: Unpack[Listing]) -> list[dict[str, Any]]:
         """``records`` as JSON-ready dicts (without the cells)."""
-        found = self.records(
-            user_id,
-            scenario_id=scenario_id,
-            status=status,
-            since=since,
-            until=until,
-            search=search,
-            limit=limit,
-            offset=offset,
-        )
-        return [e.to_dict() for e in found]
+        return [e.to_dict() for e in self.records(user_id, **filters)]
 
-    def count(
-        self,
-        user_id: str,
-        *,
-        scenario_id: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        search: str | None = None,
-    ) -> int:
+    def count(self, user_id: str, **filters: Unpack[Filters]) -> int:
         """How many executions ``records`` would list without a limit."""
-        return self._store.count_executions(
-            user_id, scenario_id=scenario_id, status=status, since=since, until=until, search=search
-        )
+        return self._store.count_executions(user_id, **filters)
 
     def enqueue(
         self, scenario: Scenario, trigger: Mapping[str, Any], *, key: str | None = None
