@@ -45,7 +45,9 @@ def cli(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> str:
     return out.stdout.strip()
 
 
-def start_server(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_server(
+    data_dir: Path, port: int, env: dict[str, str], *extra: str
+) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -57,24 +59,50 @@ def start_server(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.P
             "--data-dir",
             str(data_dir),
             "--no-demo",
+            *extra,
         ],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+    wait_http(f"http://127.0.0.1:{port}/healthz", proc, timeout=240)
     return proc
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its children (a server and its webhook workers)."""
+    children: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children += [int(child) for child in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    return [pid, *children]
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time of ``pid`` and its children, alive or waited for."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    total = 0.0
+    for each in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The sum of the peak resident memory of ``pid`` and its children."""
+    total = 0.0
+    for each in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{each}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total

@@ -16,8 +16,9 @@ and prints both rows and the ratios. Absolute figures on a shared machine move b
 from run to run: compare the ratios. The load generator is wrk when installed
 (``apt-get install wrk``), else benchmarks/loadgen.py (``--loadgen`` chooses).
 
-CPU per request is the server process's user + system CPU time (from /proc) during the
-step divided by the requests answered; "persisted" counts the executions stored during
+CPU per request is the server's user + system CPU time (from /proc; with
+``--webhook-workers N`` the server's and its workers' together, and peak MB is then the
+sum of their peaks) during the step divided by the requests answered; "persisted" counts the executions stored during
 the step and "cells" the per-cell result rows stored with them.
 
 ``--repeat N`` alternates the steps N times and prints medians: on a busy machine a
@@ -323,6 +324,12 @@ def main() -> None:
         "--repeat", type=int, default=1, help="alternate the steps N times; medians"
     )
     parser.add_argument(
+        "--webhook-workers",
+        type=int,
+        default=0,
+        help="serve the webhook from N worker processes (cellwright serve --webhook-workers N)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="py-spy raw profile of Cellwright's server during the middle step",
@@ -342,7 +349,17 @@ def main() -> None:
             file.write_text(SCENARIO.replace("SINK", f"http://127.0.0.1:{sink_port}/"))
             env = {"CELLWRIGHT_HTTP_ALLOW_PRIVATE": "true"}
             scenario_id = cli("import", str(file), "--enable", data_dir=data_dir, env=env)
-            server = start_server(data_dir, port, env)
+            extra: list[str] = []
+            hook_port = port
+            if args.webhook_workers:
+                hook_port = free_port()
+                extra = [
+                    "--webhook-workers",
+                    str(args.webhook_workers),
+                    "--webhook-port",
+                    str(hook_port),
+                ]
+            server = start_server(data_dir, port, env, *extra)
             procs.append(server)
             from storage import Store
 
@@ -352,7 +369,7 @@ def main() -> None:
             targets = [
                 Target(
                     "cellwright",
-                    f"http://127.0.0.1:{port}/hooks/{token}",
+                    f"http://127.0.0.1:{hook_port}/hooks/{token}",
                     server.pid,
                     counter(data_dir / "cellwright.db"),
                 )
@@ -361,6 +378,8 @@ def main() -> None:
                 peer, peer_url = start_nodered(tmp, f"http://127.0.0.1:{sink_port}/sink")
                 procs.append(peer)
                 targets.append(Target("node-red", peer_url, peer.pid))
+            if args.webhook_workers:
+                wait_post(targets[0].url, server)
             for target in targets:  # warm up
                 load(target.url, 4, 2, args.loadgen, tmp)
             middle = levels[len(levels) // 2]

@@ -46,8 +46,8 @@ from engine.settings import Settings
 if TYPE_CHECKING:
     from engine.contexts import Contexts
     from engine.writes import WriteQueue
-    from storage import Execution, Store
-    from storage.analytics import AnalyticsLog
+    from storage import Execution, NodeResult, Store
+    from storage.records import AnalyticsFacts, AnalyticsNode
 
 log = logging.getLogger("cellwright.runner")
 
@@ -78,6 +78,8 @@ class _Run:
     failures: Counter[str] = field(default_factory=Counter)
     continued: dict[str, Any] = field(default_factory=dict)
     results: list[CellResult] = field(default_factory=list)
+    # cell runs of earlier attempts of this execution (retries, a dead process' work)
+    earlier: list[NodeResult] = field(default_factory=list)
     pending: list[dict[str, Any]] = field(default_factory=list)
     pure: frozenset[str] = frozenset()
     response: dict[str, Any] | None = None
@@ -98,13 +100,11 @@ class Runner:
         apps: Registry,
         contexts: Contexts,
         settings: Settings,
-        analytics: AnalyticsLog | None = None,
     ) -> None:
         self.store = store
         self.apps = apps
         self.contexts = contexts
         self.settings = settings
-        self.analytics = analytics
         self.writes: WriteQueue | None = (
             None  # engine.writes.WriteQueue when the service runs (group commit)
         )
@@ -246,6 +246,11 @@ class Runner:
             failures=failures,
             continued=continued,
             pure=self._pure_cells(doc),
+            # a rerun's copies of the original's results started before it was created:
+            # they are the original's calls, counted with it
+            earlier=[
+                r for r in previous if r.start_time is None or r.start_time >= execution.created_at
+            ],
         )
         try:
             outcome = await self._run(run)
@@ -485,6 +490,7 @@ class Runner:
             )
             return
         rows, run.pending = run.pending, []
+        facts = self._analytics_facts(run) if self.settings.analytics else None
         try:
             finished = await self._write(
                 self.store.finish_execution,
@@ -492,6 +498,7 @@ class Runner:
                 status=outcome.status,
                 error=outcome.error,
                 node_results=rows,
+                analytics=facts,
             )
         except Exception as exc:
             # The store refused the results (or the outcome): end the run failed with
@@ -505,6 +512,7 @@ class Runner:
                     status="failed",
                     error=outcome.error,
                     node_results=slim,
+                    analytics=facts,
                 )
             except Exception:
                 # Nothing can be written now: the lease expires, the run is taken over,
@@ -515,31 +523,30 @@ class Runner:
             self.alerts.notify(
                 finished, run.doc.name, run.doc.settings.notify_on_error
             )  # never waited for
-        if self.analytics is not None:
-            self.analytics.record(self._analytics_row(run, finished), self._analytics_nodes(run))
 
-    def _analytics_row(self, run: _Run, finished: Any) -> dict[str, Any]:
-        error = finished.error or None
-        return {
-            "id": finished.id,
-            "scenario_id": finished.scenario_id,
-            "scenario_name": run.doc.name,
-            "user_id": finished.user_id,
-            "status": finished.status,
-            "started_at": finished.start_time,
-            "ended_at": finished.end_time,
-            "duration_ms": finished.duration_ms,
-            "error": error,
-            "trigger_app": run.doc.trigger.app,
-            "attempt": finished.attempt,
-        }
-
-    def _analytics_nodes(self, run: _Run) -> list[dict[str, Any]]:
+    def _analytics_facts(self, run: _Run) -> AnalyticsFacts:
+        """What the analytics log keeps of the run beyond the execution row: written to
+        the outbox with the finish, whichever process runs it (storage/analytics.py)."""
         cells = flow.steps_by_id(run.doc)
-        rows = []
+        nodes: list[AnalyticsNode] = []
+        for e in run.earlier:
+            cell = cells.get(e.cell_id)
+            nodes.append(
+                {
+                    "cell_id": e.cell_id,
+                    "app": getattr(cell, "app", None),
+                    "operation": getattr(cell, "operation", None),
+                    "kind": getattr(cell, "kind", None),
+                    "status": e.status,
+                    "started_at": e.start_time,
+                    "ended_at": e.end_time,
+                    "duration_ms": e.duration_ms,
+                    "error": e.error,
+                }
+            )
         for r in run.results:
             cell = cells.get(r.cell_id)
-            rows.append(
+            nodes.append(
                 {
                     "cell_id": r.cell_id,
                     "app": getattr(cell, "app", None),
@@ -552,7 +559,7 @@ class Runner:
                     "error": r.error,
                 }
             )
-        return rows
+        return {"scenario_name": run.doc.name, "trigger_app": run.doc.trigger.app, "nodes": nodes}
 
 
 def _with_cell(error: Mapping[str, Any] | None, cell_id: str) -> dict[str, Any]:

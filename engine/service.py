@@ -100,9 +100,7 @@ class Cellwright:
             None  # opened by start(): one process only may own the file
         )
         self.contexts = Contexts(self.store, self.settings)
-        self.runner = Runner(
-            self.store, self.apps, self.contexts, self.settings, analytics=self.analytics
-        )
+        self.runner = Runner(self.store, self.apps, self.contexts, self.settings)
         self.executor = LocalExecutor(self.runner, self.store, self.settings)
         self.writes = WriteQueue(self.store)
         self._background: list[asyncio.Task[Any]] = []
@@ -115,8 +113,12 @@ class Cellwright:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def start(self, *, scheduler: bool = True) -> None:
-        """Resume unfinished executions and start the background loops."""
+    async def start(self, *, scheduler: bool = True, analytics: bool = True) -> None:
+        """Resume unfinished executions and start the background loops.
+
+        ``scheduler``: schedules, polling and health checks (one process of a
+        deployment). ``analytics``: own the DuckDB file and copy the analytics outbox
+        into it (one process; the others leave their runs in the outbox)."""
         self.writes.start()
         self.runner.writes = self.writes
         await self.executor.start()
@@ -127,7 +129,7 @@ class Cellwright:
             from engine.health import HealthCheck
 
             self._background.append(asyncio.create_task(HealthCheck(self).run_forever()))
-        self.analytics = self.runner.analytics = self._open_analytics()
+        self.analytics = self._open_analytics() if analytics else None
         if self.analytics is not None:
             self._background.append(asyncio.create_task(self.analytics.run_flusher()))
         self.started = True
@@ -140,7 +142,9 @@ class Cellwright:
         from storage.analytics import AnalyticsLog
 
         try:
-            return AnalyticsLog(self.settings.ensure_data_dir() / "analytics.duckdb")
+            return AnalyticsLog(
+                self.settings.ensure_data_dir() / "analytics.duckdb", outbox=self.store
+            )
         except Exception as exc:  # duckdb.IOException: the file is locked by another process
             log.warning("analytics disabled for this process: %s", str(exc).splitlines()[0])
             return None
@@ -157,7 +161,7 @@ class Cellwright:
         await self.contexts.aclose()
         if self.analytics is not None:
             self.analytics.close()
-            self.analytics = self.runner.analytics = None
+            self.analytics = None
         self.started = False
 
     def close(self) -> None:
@@ -409,7 +413,7 @@ class Cellwright:
     def webhook_url(self, scenario: Scenario) -> str | None:
         if not scenario.webhook_token:
             return None
-        return f"{self.settings.resolved_public_url()}/hooks/{scenario.webhook_token}"
+        return f"{self.settings.resolved_webhook_url()}/hooks/{scenario.webhook_token}"
 
     def connection_events_url(self, user_id: str, connection_id: str) -> str | None:
         """The one URL a vendor sends all of a connection's events to, for apps with a
@@ -427,7 +431,7 @@ class Cellwright:
         token = self.store.connection_webhook_token(user_id, connection_id)
         if token is None:
             return None
-        return f"{self.settings.resolved_public_url()}/hooks/apps/{connection.app_id}/{token}"
+        return f"{self.settings.resolved_webhook_url()}/hooks/apps/{connection.app_id}/{token}"
 
     def live_document(self, scenario: Scenario) -> ScenarioDocument | None:
         """The document the scenario's trigger runs (its live version); None before the

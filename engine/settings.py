@@ -43,6 +43,27 @@ class Settings(BaseSettings):
         None,
         description="The URL users and vendors reach the server at (webhook URLs); default http://host:port.",
     )
+    webhook_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description=(
+            "Extra processes `cellwright serve` starts to answer /hooks/ (and the REST API) on"
+            " webhook_port, next to the workspace; they share the store and run what they"
+            " receive. 0: the server answers webhooks itself. One per spare core is a good start."
+        ),
+    )
+    webhook_port: int | None = Field(
+        None, description="The port the webhook workers share; default: port + 1."
+    )
+    webhook_public_url: str | None = Field(
+        None,
+        description=(
+            "The URL vendors reach /hooks/ at, when it differs from public_url (webhook"
+            " workers, or a proxy that routes /hooks/ elsewhere); default: public_url, or"
+            " http://host:webhook_port with webhook workers."
+        ),
+    )
     demo_data: bool = Field(
         True, description="Create a demo user and scenarios on first start with an empty store."
     )
@@ -189,6 +210,17 @@ class Settings(BaseSettings):
 
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def resolved_webhook_port(self) -> int:
+        return self.webhook_port if self.webhook_port is not None else self.port + 1
+
+    def resolved_webhook_url(self) -> str:
+        """Where vendors send webhooks: the base of every ``/hooks/…`` URL shown."""
+        if self.webhook_public_url:
+            return self.webhook_public_url.rstrip("/")
+        if self.webhook_workers and not self.public_url:
+            return f"http://{self.host}:{self.resolved_webhook_port()}"
+        return self.resolved_public_url()
 
     def ensure_data_dir(self) -> Path:
         """The data directory, created (or made) private to this account: mode 0700."""

@@ -2,7 +2,9 @@
 
 The server process owns the file. DuckDB lets exactly one process open a database
 file read-write, and while it does no other process can open it at all, so workers
-never touch it: they report to the server, which calls :meth:`AnalyticsLog.record`.
+never touch it: every process leaves finished executions in the store's analytics
+outbox (written in the transaction that finishes the run), and the log given that
+``outbox`` copies it at every flush, then deletes what it copied.
 
 Writes are buffered. Row-at-a-time inserts manage only ~1k rows/s while
 ``INSERT ... SELECT`` from a pandas frame does hundreds of thousands, so ``record``
@@ -46,7 +48,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pandas as pd
@@ -54,6 +56,7 @@ import pandas as pd
 from storage import analytics_queries as queries
 from storage.analytics_queries import AnalyticsQueries
 from storage.datadir import private_umask
+from storage.records import OutboxEntry
 
 __all__ = ["SCHEMA_VERSION", "AnalyticsLog"]
 
@@ -96,6 +99,17 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 
 Row = tuple[Any, ...]
 
+#: outbox rows taken per DuckDB transaction
+OUTBOX_BATCH = 2000
+
+
+class Outbox(Protocol):
+    """Where finished executions wait for the log (the store's analytics outbox)."""
+
+    def take_analytics(self, limit: int = ...) -> list[OutboxEntry]: ...
+
+    def discard_analytics(self, ids: Sequence[int]) -> None: ...
+
 
 @dataclass(slots=True)
 class _Pending:
@@ -111,13 +125,19 @@ class AnalyticsLog(AnalyticsQueries):
     """
 
     def __init__(
-        self, path: Path | str, *, batch_size: int = 5000, flush_interval: float = 2.0
+        self,
+        path: Path | str,
+        *,
+        batch_size: int = 5000,
+        flush_interval: float = 2.0,
+        outbox: Outbox | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if flush_interval <= 0:
             raise ValueError("flush_interval must be positive")
         self.path = path
+        self.outbox = outbox
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         if str(path) != ":memory:":
@@ -222,6 +242,17 @@ class AnalyticsLog(AnalyticsQueries):
             except Exception:  # analytics must never fail the execution being recorded
                 logger.exception("analytics flush failed; rows kept for the next attempt")
 
+    def record_buffered(
+        self, execution: Mapping[str, Any], node_results: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
+        """Buffer one execution for the flush in progress (never flushes itself)."""
+        nodes = list(node_results)
+        execution_row = _execution_row(execution, nodes)
+        node_rows = [_node_row(execution_row, i, node) for i, node in enumerate(nodes)]
+        with self._buffer_lock:
+            self._buffer.append(_Pending(execution_row, node_rows))
+            self._pending_rows += 1 + len(node_rows)
+
     def flush(self) -> int:
         """Write all buffered rows in one transaction; return the number of rows written.
 
@@ -234,6 +265,24 @@ class AnalyticsLog(AnalyticsQueries):
                 return self._flush_locked(self._con)
 
     def _flush_locked(self, con: duckdb.DuckDBPyConnection) -> int:
+        if self.outbox is None:
+            return self._write_buffer(con)
+        # The outbox's rows are written like recorded ones, then discarded. A crash in
+        # between writes them again at the next start, which replaces (see above).
+        written = 0
+        while True:
+            entries = self.outbox.take_analytics(OUTBOX_BATCH)
+            for entry in entries:
+                try:
+                    self.record_buffered(entry.execution, entry.nodes)
+                except ValueError:  # unreadable: keeping it would block every later flush
+                    logger.exception("analytics outbox row %s dropped", entry.id)
+            written += self._write_buffer(con)
+            self.outbox.discard_analytics([entry.id for entry in entries])
+            if len(entries) < OUTBOX_BATCH:
+                return written
+
+    def _write_buffer(self, con: duckdb.DuckDBPyConnection) -> int:
         # Taking the batch while holding _db_lock keeps batches in record() order, so
         # the last record() of an execution id is also the last one written.
         with self._buffer_lock:

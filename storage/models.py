@@ -405,3 +405,22 @@ class ScenarioSecretRow(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     value: Mapped[str] = mapped_column(Text)  # a Vault token, never plaintext
     created_at: Mapped[datetime]
+
+
+class AnalyticsOutboxRow(Base):
+    """A finished execution's analytics facts, written in the transaction that finishes
+    it and waiting to be copied into the DuckDB analytics log.
+
+    Any process may write here (a web process, a worker, ``cellwright run``); the one
+    process that owns the DuckDB file copies the rows and then deletes them. A crash
+    between the copy and the delete copies them again, which replaces, never doubles
+    (:mod:`storage.analytics`). ``id`` only orders the copies: rows are deleted by id,
+    never "everything below a cursor" (on PostgreSQL a smaller id can commit later).
+    """
+
+    __tablename__ = "analytics_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    execution_id: Mapped[str] = mapped_column(ID)
+    payload: Mapped[str] = mapped_column(Text)  # JSON: {"execution": {...}, "nodes": [...]}
+    created_at: Mapped[datetime]

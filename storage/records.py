@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 JSON = Any  # a JSON-serialisable value (dict, list, str, int, float, bool or None)
 
@@ -245,3 +245,34 @@ class AlertRule(_Record):
     notify_workspace: bool
     webhook_url: str | None
     created_at: datetime
+
+
+class AnalyticsNode(TypedDict):
+    """One cell run as the analytics log keeps it: no inputs, no outputs."""
+
+    cell_id: str
+    app: str | None
+    operation: str | None
+    kind: str | None
+    status: str
+    started_at: datetime | str | None
+    ended_at: datetime | str | None
+    duration_ms: float | None
+    error: JSON
+
+
+class AnalyticsFacts(TypedDict):
+    """What the engine adds to a finishing execution for the analytics log."""
+
+    scenario_name: str
+    trigger_app: str | None
+    nodes: list[AnalyticsNode]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A row of the analytics outbox: one finished execution's analytics facts."""
+
+    id: int
+    execution: dict[str, Any]
+    nodes: list[dict[str, Any]]

@@ -21,6 +21,7 @@ from .datadir import create_private_file, make_private_dir
 from .migrations import alembic_config
 from .models import ConnectionRow, ScenarioSecretRow, WebhookSubscriptionRow
 from .repos.alerts import AlertsRepo
+from .repos.analytics_outbox import AnalyticsOutboxRepo
 from .repos.apps import AppsRepo
 from .repos.audit import AuditRepo
 from .repos.connections import ConnectionsRepo, connection_aad
@@ -46,6 +47,7 @@ class Store(
     ScenariosRepo,
     SecretsRepo,
     ExecutionsRepo,
+    AnalyticsOutboxRepo,
     TriggersRepo,
     AuditRepo,
     AlertsRepo,

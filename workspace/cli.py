@@ -113,16 +113,40 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @data_dir_option
 @click.option("--no-demo", is_flag=True, help="Do not create demo data on first start.")
+@click.option(
+    "--webhook-workers",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Extra processes answering /hooks/ and the REST API on --webhook-port "
+    "(env CELLWRIGHT_WEBHOOK_WORKERS; default 0: this process answers them).",
+)
+@click.option(
+    "--webhook-port", type=int, default=None, help="Port of the webhook workers (default port + 1)."
+)
 @_guard
-def serve(host: str, port: int, data_dir: Path | None, no_demo: bool) -> None:
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    no_demo: bool,
+    webhook_workers: int | None,
+    webhook_port: int | None,
+) -> None:
     """Start the workspace, the REST API and the webhooks.
 
     One server per data directory: a second one on the same directory is refused
-    (the analytics file admits one writer); it names the running one's pid.
+    (the analytics file admits one writer); it names the running one's pid. With
+    ``--webhook-workers N`` it also starts N ``cellwright webhooks`` processes.
     """
     from storage.datadir import hold_serve_lock
 
-    settings = _settings(data_dir, host=host, port=port)
+    settings = _settings(
+        data_dir,
+        host=host,
+        port=port,
+        webhook_workers=webhook_workers,
+        webhook_port=webhook_port,
+    )
     # before the slow imports: a refused second server says so at once
     with hold_serve_lock(settings.ensure_data_dir()):  # held until the server stops
         _run_server(settings, no_demo=no_demo)
@@ -138,12 +162,7 @@ def _run_server(settings: Any, *, no_demo: bool) -> None:
     logging.getLogger("cellwright").setLevel(logging.INFO)
     _one_handler_for_param()
     if not no_demo and settings.demo_data:
-        # the demo scenarios call the server's own echo endpoint: that URL only, never
-        # /hooks (a scenario calling its own webhook would trigger itself) or /api
-        settings.http_allowed_urls = [
-            *settings.http_allowed_urls,
-            f"{settings.resolved_public_url()}{DEMO_ECHO_PATH}",
-        ]
+        _allow_demo_echo(settings)
     svc = Cellwright(settings)
     if not no_demo and settings.demo_data:
         info = ensure_demo(svc)
@@ -158,14 +177,86 @@ def _run_server(settings: Any, *, no_demo: bool) -> None:
     click.echo(
         f"Cellwright is running at {settings.resolved_public_url()}/  (API: {settings.resolved_public_url()}/api/v1/docs)"
     )
-    uvicorn.run(
-        app,
+    workers = _start_webhook_workers(settings, demo=not no_demo and settings.demo_data)
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            ws=WEBSOCKETS,
+        )
+    finally:
+        if workers is not None:
+            workers.stop()
+
+
+def _allow_demo_echo(settings: Any) -> None:
+    """The demo scenarios call the server's own echo endpoint: allow that URL only, never
+    /hooks (a scenario calling its own webhook would trigger itself) or /api."""
+    settings.http_allowed_urls = [
+        *settings.http_allowed_urls,
+        f"{settings.resolved_public_url()}{DEMO_ECHO_PATH}",
+    ]
+
+
+def _start_webhook_workers(settings: Any, *, demo: bool) -> Any:
+    """Start ``settings.webhook_workers`` webhook processes (None when there are none)."""
+    if not settings.webhook_workers:
+        return None
+    import os
+
+    from workspace.workers import WebhookWorkers
+
+    # what the workers must agree on with this process: the URLs it shows, demo or not
+    os.environ["CELLWRIGHT_PUBLIC_URL"] = settings.resolved_public_url()
+    os.environ["CELLWRIGHT_WEBHOOK_PUBLIC_URL"] = settings.resolved_webhook_url()
+    os.environ["CELLWRIGHT_DEMO_DATA"] = "true" if demo else "false"
+    workers = WebhookWorkers(
+        settings.webhook_workers,
         host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        ws=WEBSOCKETS,
+        port=settings.resolved_webhook_port(),
+        data_dir=settings.ensure_data_dir(),
     )
+    workers.start()
+    click.echo(
+        f"{settings.webhook_workers} webhook worker(s) answer {settings.resolved_webhook_url()}/hooks/"
+    )
+    return workers
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to share.")
+@data_dir_option
+@_guard
+def webhooks(host: str, port: int, data_dir: Path | None) -> None:
+    """Answer /hooks/ and the REST API on a port shared with other such processes.
+
+    ``cellwright serve --webhook-workers N`` starts these for you. Run them yourself to
+    place them elsewhere (systemd, containers): they need the server's data directory
+    or CELLWRIGHT_DATABASE_URL and CELLWRIGHT_VAULT_KEYS, and CELLWRIGHT_PUBLIC_URL. They
+    run no schedules and never open the analytics file (the server does both).
+    """
+    import uvicorn
+
+    from engine.service import Cellwright
+    from workspace.server import create_app
+    from workspace.workers import shared_socket
+
+    settings = _settings(data_dir)
+    if settings.demo_data:
+        _allow_demo_echo(settings)
+    sock = shared_socket(host, port)
+    svc = Cellwright(settings)
+    app = create_app(svc, primary=False)
+    gc.collect()
+    gc.freeze()
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
+    server.run(sockets=[sock])
 
 
 def _one_handler_for_param() -> None:

@@ -80,13 +80,17 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
 
 
-def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) -> Any:
-    """The ASGI app. ``workspace`` mounts the Panel UI (slow to import; off in API tests)."""
+def create_app(
+    svc: Cellwright, *, workspace: bool = False, start: bool = True, primary: bool = True
+) -> Any:
+    """The ASGI app. ``workspace`` mounts the Panel UI (slow to import; off in API tests).
+    ``primary``: this process runs the schedules and owns the analytics file (a webhook
+    worker does neither)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if start:
-            await svc.start()
+            await svc.start(scheduler=primary, analytics=primary)
         try:
             yield
         finally:

@@ -35,9 +35,10 @@ from ..models import (
     ScenarioRow,
     UTCDateTime,
 )
-from ..records import Execution, NodeResult
+from ..records import AnalyticsFacts, Execution, NodeResult
 from . import _sqlite_hot as hot
 from ._base import RepoBase, check_choice, like_escape, new_id, rowcount, to_record, utcnow
+from .analytics_outbox import write_outbox, write_outbox_sqlite
 
 #: the longest text :meth:`ExecutionsRepo.list_executions` searches trigger data for
 MAX_SEARCH_LENGTH = 200
@@ -264,17 +265,22 @@ class ExecutionsRepo(RepoBase):
         status: str,
         error: dict[str, Any] | None = None,
         node_results: list[dict[str, Any]] | None = None,
+        analytics: AnalyticsFacts | None = None,
     ) -> Execution:
         """Close the execution (completed, failed or cancelled): end_time, duration, lease
         released; the scenario's last_run moves to the execution's start. ``node_results``
-        not yet recorded are written in the same transaction."""
+        not yet recorded are written in the same transaction, and so is the analytics
+        outbox row when ``analytics`` is given (:mod:`storage.repos.analytics_outbox`)."""
         check_choice(status, FINAL_EXECUTION_STATUSES, "final execution status")
         now = utcnow()
         pending = [self._result_values(execution_id, r) for r in node_results or []]
         with self._write_conn() as conn:
             if self.sqlite_driver_writes:
                 with hot.translated():
-                    return self._finish_sqlite(conn, execution_id, now, status, error, pending)
+                    done = self._finish_sqlite(conn, execution_id, now, status, error, pending)
+                    if analytics is not None:
+                        write_outbox_sqlite(hot.cursor_of(conn), done, analytics)
+                    return done
             if pending:
                 self._insert_results(conn, execution_id, pending)
             found = conn.execute(_START_OF, {"execution_id": execution_id}).first()
@@ -292,7 +298,10 @@ class ExecutionsRepo(RepoBase):
                 },
             ).one()
             conn.execute(_MOVE_LAST_RUN, {"scenario_id": found.scenario_id, "last_run": started})
-        return to_record(Execution, row)
+            done = to_record(Execution, row)
+            if analytics is not None:
+                write_outbox(conn, done, analytics)
+        return done
 
     def _finish_sqlite(
         self,

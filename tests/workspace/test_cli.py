@@ -410,7 +410,7 @@ def test_serve_starts_with_demo_data_and_answers(tmp_path: Path, helpers: Any) -
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a liveness bound: a loaded CI machine is slow
         while True:
             try:
                 if httpx.get(base + "/healthz", timeout=1).status_code == 200:
