@@ -48,8 +48,15 @@ class ScenarioStore(AuditLog, ConnectionLookup, SecretStore, Protocol):
 
     def get_scenario(self, user_id: str, scenario_id: str) -> Scenario | None: ...
     def list_scenarios(
-        self, user_id: str, *, name: str | None = None, tag: str | None = None
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        tag: str | None = None,
+        file_runs: bool = False,
     ) -> list[Scenario]: ...
+    def file_scenario(self, user_id: str, source_file: str) -> Scenario | None: ...
+    def mark_file_scenario(self, scenario_id: str, source_file: str) -> None: ...
     def scenario_document(
         self, scenario_id: str, version: int | None = None
     ) -> dict[str, Any] | None: ...

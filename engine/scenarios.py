@@ -67,7 +67,7 @@ class Scenarios:
 
     def names(self, user_id: str) -> dict[str, str]:
         """``{scenario id: name}`` of the user's scenarios (for pickers and tables)."""
-        return {s.id: s.name for s in self._store.list_scenarios(user_id)}
+        return {s.id: s.name for s in self._store.list_scenarios(user_id, file_runs=True)}
 
     def document(self, user_id: str, scenario_id: str) -> ScenarioDocument:
         """The latest saved version's document (the draft)."""
@@ -91,6 +91,18 @@ class Scenarios:
         """Check that every cell names a real app and operation of the right kind."""
         for error in operation_errors(doc, self._apps):
             raise error
+
+    def save_file_run(self, user_id: str, doc: ScenarioDocument, source_file: str) -> Scenario:
+        """The hidden scenario keeping the runs of ``source_file`` (``cellwright run``), with
+        ``doc`` as its latest version: one per user and file, never in scenario lists."""
+        existing = self._store.file_scenario(user_id, source_file)
+        if existing is not None and existing.document == doc.to_data():
+            return existing
+        scenario = self.save(user_id, doc, scenario_id=existing.id if existing else None)
+        if existing is None:
+            self._store.mark_file_scenario(scenario.id, source_file)
+            scenario = self.get(user_id, scenario.id)
+        return scenario
 
     def save(
         self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None

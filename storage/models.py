@@ -194,6 +194,8 @@ class ScenarioRow(Base):
     live_version: Mapped[int | None] = mapped_column(Integer)
     # the document's tags (normalised lower-case strings), for grouping and filtering
     tags: Mapped[Any] = mapped_column(server_default=text("'[]'"))
+    # set for the hidden scenario that keeps `cellwright run FILE`'s runs: that file's path
+    source_file: Mapped[str | None] = mapped_column(String)
 
 
 class ScenarioVersionRow(Base):

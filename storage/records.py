@@ -119,6 +119,8 @@ class Scenario(_Record):
     webhook_token: str | None
     live_version: int | None
     tags: JSON
+    #: the file whose runs this hidden scenario keeps (``cellwright run FILE``), else None
+    source_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -284,6 +284,9 @@ def _load(file: Path) -> Any:
 def run(file: Path, trigger_data: str, data_dir: Path | None) -> None:
     """Run a scenario file once, without a server; print the execution as JSON.
 
+    The run is kept in the execution history and analytics (under the file's name),
+    and adds no scenario to the workspace's list.
+
     Exit code 0 when the run completed, 1 when it failed, 2 for an invalid file or data.
     """
     try:
@@ -298,12 +301,9 @@ def run(file: Path, trigger_data: str, data_dir: Path | None) -> None:
 
     async def go(svc: Any) -> dict[str, Any]:
         user = svc.local_user()
-        existing = [
-            s for s in svc.scenarios.for_user(user.id) if s.name == doc.name and s.status == "draft"
-        ]
-        scenario = svc.import_scenario(
-            user.id, doc, scenario_id=existing[0].id if existing else None
-        )
+        # kept under a hidden scenario for this file: history and analytics have the run,
+        # the workspace's scenario list gets no draft (one per file, reused)
+        scenario = svc.scenarios.save_file_run(user.id, doc, source)
         await svc.start(scheduler=False)
         try:
             result: dict[str, Any] = await svc.run_now(user.id, scenario.id, payload)
@@ -311,6 +311,7 @@ def run(file: Path, trigger_data: str, data_dir: Path | None) -> None:
         finally:
             await svc.stop()
 
+    source = str(file.resolve())
     try:
         with _app(data_dir, analytics=True) as svc:
             execution = asyncio.run(go(svc))

@@ -205,20 +205,43 @@ class ScenariosRepo(RepoBase):
             return to_record(Scenario, row) if row else None
 
     def list_scenarios(
-        self, user_id: str, *, name: str | None = None, tag: str | None = None
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        tag: str | None = None,
+        file_runs: bool = False,
     ) -> list[Scenario]:
-        """The user's scenarios, most recently changed first.
+        """The user's scenarios, most recently changed first (not the hidden ones that
+        keep file runs: :meth:`file_scenario`).
 
         ``name``: only those whose name contains it (case-insensitive for ASCII letters on
         SQLite, for every letter on PostgreSQL); ``tag``: only those with exactly that
-        (normalised, lower-case) tag.
+        (normalised, lower-case) tag; ``file_runs``: include the hidden ones.
         """
         conditions: list[Any] = [ScenarioRow.user_id == user_id]
+        if not file_runs:
+            conditions.append(ScenarioRow.source_file.is_(None))
         if name and name.strip():
             conditions.append(ScenarioRow.name.ilike(f"%{like_escape(name.strip())}%", escape="!"))
         if tag is not None:
             conditions.append(self._has_tag(tag))
         return self._scenarios(and_(*conditions))
+
+    def file_scenario(self, user_id: str, source_file: str) -> Scenario | None:
+        """The hidden scenario keeping the user's runs of ``source_file``, or None."""
+        found = self._scenarios(
+            and_(ScenarioRow.user_id == user_id, ScenarioRow.source_file == source_file)
+        )
+        return found[0] if found else None
+
+    def mark_file_scenario(self, scenario_id: str, source_file: str) -> None:
+        """Hide the scenario from lists: it keeps the runs of ``source_file``."""
+        with self._write() as s:
+            row = s.get(ScenarioRow, scenario_id)
+            if row is None:
+                raise NotFoundError(f"scenario {scenario_id!r} not found")
+            row.source_file = source_file
 
     def _has_tag(self, tag: str) -> Any:
         if self.is_sqlite:

@@ -17,6 +17,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cells import document as documents
+from storage import Store
+from storage.analytics import AnalyticsLog
 from workspace.cli import main
 
 FLOW = """\
@@ -147,6 +149,29 @@ def test_run_prints_the_execution_and_exits_0(cli: Any, flow: Path, sink: Any) -
     assert (
         again.exit_code == 0 and json.loads(again.stdout)["scenario_id"] == execution["scenario_id"]
     )
+
+
+def test_runs_of_a_file_leave_no_scenario_behind_and_reach_history_and_analytics(
+    cli: Any, flow: Path, sink: Any, tmp_path: Path
+) -> None:
+    ids = set()
+    for _ in range(3):
+        result = cli("run", str(flow), "--trigger-data", EVENT)
+        assert result.exit_code == 0, result.output
+        ids.add(json.loads(result.stdout)["id"])
+    assert len(ids) == 3
+    with Store.for_data_dir(tmp_path / "data") as store:
+        user = store.list_users()[0]
+        assert store.list_scenarios(user.id) == []  # the workspace shows no draft
+        hidden = store.file_scenario(user.id, str(flow.resolve()))
+        assert hidden is not None and hidden.version == 1  # one per file, the same document
+        history = store.list_executions(user.id)
+        assert {e.id for e in history} == ids and {e.scenario_id for e in history} == {hidden.id}
+        assert store.analytics_backlog() == 0  # copied into the analytics file by each run
+    with AnalyticsLog(tmp_path / "data" / "analytics.duckdb") as log:
+        assert log.summary(user.id)["runs"] == 3
+    listed = cli("executions", "--json")
+    assert listed.exit_code == 0 and len(json.loads(listed.stdout)) == 3
 
 
 def test_run_exits_1_when_the_run_fails(cli: Any, flow: Path, sink: Any, helpers: Any) -> None:
