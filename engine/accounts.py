@@ -161,12 +161,12 @@ class Accounts:
         self, user_id: str, connection_id: str | None, email_to: Iterable[str] | None
     ) -> list[str]:
         """The checked recipients of an e-mail rule (empty: the rule sends no e-mail)."""
-        from connectors.smtp.auth import check_address
+        from connectors.smtp.auth import check_address, display_address
 
         if isinstance(email_to, str):  # "a@x.com, b@y.com" as typed
             email_to = [email_to]
         recipients = [
-            f"{name} <{address}>" if name else address
+            display_address(name, address)
             for name, address in getaddresses([a for a in (email_to or []) if a and a.strip()])
             if address
         ]

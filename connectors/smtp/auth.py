@@ -25,6 +25,18 @@ ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]+$|^[^@\s<>,;\
 """A deliverable address: local part, @, a domain with a dot (or ``localhost``)."""
 
 
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+
+
+def display_address(name: str, address: str) -> str:
+    """``Name <a@b>`` with the name quoted when it holds specials (RFC 5322 §3.2.3), or ``a@b``."""
+    if not name:
+        return address
+    if _SPECIALS.search(name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address}>"
+
+
 def check_address(value: str) -> str:
     """``a@b.example`` or ``Name <a@b.example>``; no line breaks (header injection)."""
     value = value.strip()

@@ -204,9 +204,15 @@ async def session(settings: SmtpSettings, policy: NetworkPolicy) -> AsyncIterato
         timeout=TIMEOUT_SECONDS,
     )
     step = "connect"
+    handed_over = False  # once asyncio has a transport on the socket, the transport closes it
     try:
         try:
-            await client.connect()
+            try:
+                await client.connect()
+            finally:
+                handed_over = client.transport is not None
+            if client.is_ehlo_or_helo_needed:  # after STARTTLS the server is asked again (RFC 3207 §4.2)
+                await client.ehlo()
             if settings.username:
                 step = "authenticate"
                 await client.login(settings.username, settings.password or "")
@@ -222,7 +228,8 @@ async def session(settings: SmtpSettings, policy: NetworkPolicy) -> AsyncIterato
                 await client.quit()
             except (aiosmtplib.SMTPException, OSError):
                 client.close()
-        sock.close()
+        if not handed_over:
+            sock.close()
 
 
 async def check(settings: SmtpSettings, policy: NetworkPolicy) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from connectors.smtp.auth import check_address
+from connectors.smtp.auth import check_address, display_address
 
 MAX_RECIPIENTS = 100
 """To, Cc and Bcc together (RFC 5321 §4.5.3.1.8: servers must accept at least 100)."""
@@ -39,7 +39,7 @@ def _split(value: Any) -> Any:
                 raise ValueError("addresses must not contain line breaks")
             for name, address in getaddresses([item]):
                 if name or address:
-                    out.append(f"{name} <{address}>" if name else address)
+                    out.append(display_address(name, address))
                 elif item.strip():
                     out.append(item.strip())
         return out
