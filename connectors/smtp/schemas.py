@@ -8,7 +8,15 @@ import re
 from email.utils import getaddresses
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from connectors.smtp.auth import check_address, display_address
 
@@ -46,7 +54,12 @@ def _split(value: Any) -> Any:
     return value
 
 
-Addresses = Annotated[list[str], BeforeValidator(_split)]
+Addresses = Annotated[
+    list[str],
+    BeforeValidator(_split),
+    # the form takes typed text as one comma-separated string, JSON as a list
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
 
 
 class Attachment(BaseModel):
