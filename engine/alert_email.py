@@ -61,7 +61,9 @@ def alert_message(
         "",
         f"Scenario:     {name}",
         f"Execution:    {execution_id}",
-        f"Failed cell:  {cell}" if cell else "Failed cell:  (none: the run failed before or between cells)",
+        f"Failed cell:  {cell}"
+        if cell
+        else "Failed cell:  (none: the run failed before or between cells)",
         f"Error:        {code}: {message}",
     ]
     if finished_at:

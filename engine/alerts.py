@@ -134,9 +134,7 @@ class Alerts:
             if rule.webhook_url:
                 by_url.setdefault(rule.webhook_url, []).append(rule.id)
             if rule.email_connection_id and rule.email_to:
-                recipients, rule_ids = by_connection.setdefault(
-                    rule.email_connection_id, ([], [])
-                )
+                recipients, rule_ids = by_connection.setdefault(rule.email_connection_id, ([], []))
                 recipients += [a for a in rule.email_to if a not in recipients]
                 rule_ids.append(rule.id)
         if notify_on_error and not rules:
@@ -276,7 +274,9 @@ class Alerts:
         host, tried = "?", 0
         result = _Try(error="error", reason="not sent")
         try:
-            settings = await asyncio.to_thread(self._smtp_settings, execution.user_id, connection_id)
+            settings = await asyncio.to_thread(
+                self._smtp_settings, execution.user_id, connection_id
+            )
             host = settings.host
             end = execution.end_time
             message = alert_message(

@@ -50,7 +50,9 @@ def compose(inputs: SendEmailInput, from_address: str, msg_id: str) -> EmailMess
 
 async def send_email(ctx: OperationContext, inputs: SendEmailInput) -> SentEmail:
     settings = client.SmtpSettings.from_credentials(ctx.credentials)
-    mail = compose(inputs, settings.from_address, message_id(ctx.idempotency_key, settings.from_address))
+    mail = compose(
+        inputs, settings.from_address, message_id(ctx.idempotency_key, settings.from_address)
+    )
     recipients = client.unique([*inputs.to, *inputs.cc, *inputs.bcc])
     refused = await client.send(settings, ctx.http.policy, mail, recipients)
     return SentEmail(

@@ -23,11 +23,11 @@ import base64
 import ipaddress
 import socket
 import ssl
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any, AsyncIterator, Literal
+from typing import Any, Literal
 
 import aiosmtplib
 from pydantic import ValidationError
@@ -211,7 +211,9 @@ async def session(settings: SmtpSettings, policy: NetworkPolicy) -> AsyncIterato
                 await client.connect()
             finally:
                 handed_over = client.transport is not None
-            if client.is_ehlo_or_helo_needed:  # after STARTTLS the server is asked again (RFC 3207 §4.2)
+            if (
+                client.is_ehlo_or_helo_needed
+            ):  # after STARTTLS the server is asked again (RFC 3207 §4.2)
                 await client.ehlo()
             if settings.username:
                 step = "authenticate"

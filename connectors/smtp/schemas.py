@@ -111,7 +111,7 @@ class SendEmailInput(BaseModel):
     to: Addresses = Field(
         min_length=1,
         description="Recipients: a list, or one text with addresses separated by commas "
-        "(a@example.com, Ada <ada@example.com>)."
+        "(a@example.com, Ada <ada@example.com>).",
     )
     cc: Addresses = Field(
         default_factory=list, description="Cc recipients (a list or comma-separated)."

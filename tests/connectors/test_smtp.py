@@ -185,7 +185,10 @@ async def test_a_wrong_password_is_an_auth_error_without_the_password(server: Ma
     assert wrong not in repr(caught.value.to_dict())
     with pytest.raises(AuthError):
         await send(
-            context(credentials(server, password=wrong)), to="a@example.com", subject="s", body_text="x"
+            context(credentials(server, password=wrong)),
+            to="a@example.com",
+            subject="s",
+            body_text="x",
         )
     assert server.messages == []
 
@@ -331,9 +334,7 @@ async def test_through_the_cell_runner(server: MailServer) -> None:
 def field_errors(model: Any, data: dict[str, Any]) -> dict[str, str]:
     with pytest.raises(ValidationError) as caught:
         model.model_validate(data)
-    return {
-        ".".join(str(p) for p in e["loc"]) or "(root)": e["msg"] for e in caught.value.errors()
-    }
+    return {".".join(str(p) for p in e["loc"]) or "(root)": e["msg"] for e in caught.value.errors()}
 
 
 def test_unencrypted_smtp_is_refused_off_this_machine() -> None:
@@ -374,9 +375,12 @@ def test_inputs_are_checked() -> None:
     errors = field_errors(SendEmailInput, {"to": "a@example.com", "subject": "s"})
     assert "give body_text, body_html or both" in errors["(root)"]
     bad = {"filename": "a.bin", "content_base64": "@@not base64@@"}
-    assert "not valid base64" in field_errors(SendEmailInput, {**ok, "attachments": [bad]})[
-        "attachments.0.content_base64"
-    ]
+    assert (
+        "not valid base64"
+        in field_errors(SendEmailInput, {**ok, "attachments": [bad]})[
+            "attachments.0.content_base64"
+        ]
+    )
     slash = {"filename": "../a.bin", "content_base64": "eA=="}
     assert "attachments.0.filename" in field_errors(SendEmailInput, {**ok, "attachments": [slash]})
     half = base64.b64encode(b"x" * (MAX_ATTACHMENT_BYTES // 2 + 1)).decode()

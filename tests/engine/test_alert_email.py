@@ -30,7 +30,9 @@ BOOM = "  - {id: boom, kind: action, app: probe, operation: count}\n"
 
 
 @pytest.fixture
-async def svc(make_settings: Callable[..., Settings], registry: Registry) -> AsyncIterator[Cellwright]:
+async def svc(
+    make_settings: Callable[..., Settings], registry: Registry
+) -> AsyncIterator[Cellwright]:
     async with running_service(make_settings(public_url=PUBLIC_URL), registry) as app:
         yield app
 
@@ -132,12 +134,12 @@ async def test_a_failed_run_emails_the_rules_recipients_once(
     }
 
 
-async def test_a_completed_run_emails_nothing(
-    svc: Cellwright, user: Any, mail: MailServer
-) -> None:
+async def test_a_completed_run_emails_nothing(svc: Cellwright, user: Any, mail: MailServer) -> None:
     connection = await smtp_connection(svc, user, mail)
     scenario = failing_scenario(svc, user)
-    svc.accounts.add_alert_rule(user.id, email_connection_id=connection.id, email_to=["a@example.com"])
+    svc.accounts.add_alert_rule(
+        user.id, email_connection_id=connection.id, email_to=["a@example.com"]
+    )
     result = await svc.run_now(user.id, scenario.id, {}, timeout=10)
     await svc.runner.alerts.drain()
     assert result["status"] == "completed" and mail.messages == []
@@ -160,9 +162,7 @@ async def test_a_rule_cannot_name_another_users_connection(
     assert svc.accounts.alert_rules(user.id) == []
 
 
-async def test_the_rules_fields_are_checked(
-    svc: Cellwright, user: Any, mail: MailServer
-) -> None:
+async def test_the_rules_fields_are_checked(svc: Cellwright, user: Any, mail: MailServer) -> None:
     connection = await smtp_connection(svc, user, mail)
     http = svc.store.create_connection(user.id, "stripe", "Stripe", {"api_key": "sk_test_1"})
 
@@ -171,7 +171,9 @@ async def test_the_rules_fields_are_checked(
             svc.accounts.add_alert_rule(user.id, **kwargs)
         return str(caught.value.errors[0]["field"])
 
-    assert field_of(email_connection_id=http.id, email_to=["a@example.com"]) == "email_connection_id"
+    assert (
+        field_of(email_connection_id=http.id, email_to=["a@example.com"]) == "email_connection_id"
+    )
     assert field_of(email_to=["a@example.com"]) == "email_connection_id"
     assert field_of(email_connection_id=connection.id, email_to=[]) == "email_to"
     assert field_of(email_connection_id=connection.id, email_to="ops, a@example.com") == "email_to"

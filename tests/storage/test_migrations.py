@@ -318,7 +318,14 @@ def test_existing_alert_rules_send_no_email(fresh_url: str) -> None:
         "alert_rules",
         *(
             sa.column(c)
-            for c in ("id", "user_id", "scenario_id", "notify_workspace", "webhook_url", "created_at")
+            for c in (
+                "id",
+                "user_id",
+                "scenario_id",
+                "notify_workspace",
+                "webhook_url",
+                "created_at",
+            )
         ),
     )
     engine = create_engine(fresh_url)

@@ -27,7 +27,9 @@ JSON_TYPE = sa.JSON(none_as_null=True).with_variant(
 
 
 def upgrade() -> None:
-    op.add_column("alert_rules", sa.Column("email_connection_id", sa.String(length=32), nullable=True))
+    op.add_column(
+        "alert_rules", sa.Column("email_connection_id", sa.String(length=32), nullable=True)
+    )
     op.add_column("alert_rules", sa.Column("email_to", JSON_TYPE, nullable=True))
 
 
