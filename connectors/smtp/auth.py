@@ -90,6 +90,7 @@ class SmtpConnectionFields(BaseModel):
     )
     ca_certificate: str | None = Field(
         None,
+        title="CA certificate (PEM text)",  # "text": the form shows a text area, keeping line breaks
         description="A PEM certificate to trust besides the system's, for a server with a "
         "private CA or a self-signed certificate (starts with -----BEGIN CERTIFICATE-----). "
         "Certificates are always verified.",
@@ -129,7 +130,7 @@ class SmtpConnectionFields(BaseModel):
     @field_validator("ca_certificate")
     @classmethod
     def _ca(cls, value: str | None) -> str | None:
-        value = (value or "").strip() or None
+        value = _pem_lines((value or "").strip()) or None
         if value is None:
             return None
         try:
@@ -139,6 +140,22 @@ class SmtpConnectionFields(BaseModel):
                 "not a PEM certificate (paste the text from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----)"
             ) from None
         return value
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL)
+
+
+def _pem_lines(text: str) -> str:
+    """PEM blocks with their line breaks back (a one-line field turns them into spaces)."""
+    blocks = _PEM_BLOCK.findall(text)
+    if not blocks:
+        return text
+    out = []
+    for body in blocks:
+        compact = "".join(body.split())
+        lines = [compact[i : i + 64] for i in range(0, len(compact), 64)]
+        out.append("\n".join(["-----BEGIN CERTIFICATE-----", *lines, "-----END CERTIFICATE-----"]))
+    return "\n".join(out) + "\n"
 
 
 async def test_connection(ctx: OperationContext) -> Mapping[str, Any]:

@@ -399,3 +399,13 @@ async def test_stored_settings_that_no_longer_fit_name_the_field() -> None:
             body_text="x",
         )
     assert "allow_insecure" in str(caught.value) and "Edit the connection" in str(caught.value)
+
+
+async def test_a_certificate_pasted_on_one_line_still_works(server: MailServer) -> None:
+    """A single-line input turns a PEM's line breaks into spaces: they are put back."""
+    assert server.certificate is not None
+    flat = " ".join(server.certificate.pem.split())
+    fields = SmtpConnectionFields.model_validate(credentials(server, ca_certificate=flat))
+    assert fields.ca_certificate is not None and fields.ca_certificate.count("\n") > 3
+    info = await app.auth.test(context(credentials(server, ca_certificate=flat)))  # type: ignore[misc]
+    assert info["label"] == f"{USER} via localhost"
