@@ -134,6 +134,24 @@ async def test_a_failed_run_emails_the_rules_recipients_once(
     }
 
 
+async def test_the_smtp_password_is_stored_encrypted(
+    svc: Cellwright, user: Any, mail: MailServer
+) -> None:
+    """The connection's form is encrypted by the vault like every connection's; the API's
+    record carries no credentials."""
+    from sqlalchemy import text
+
+    connection = await smtp_connection(svc, user, mail)
+    with svc.store._engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT credentials FROM connections WHERE id = :id"), {"id": connection.id}
+        ).scalar_one()
+    assert PASSWORD not in str(stored) and "localhost" not in str(stored)
+    assert svc.store.connection_credentials(connection.id)["password"] == PASSWORD
+    assert PASSWORD not in str(connection.to_dict())
+    assert connection.name == "Mail"
+
+
 async def test_a_completed_run_emails_nothing(svc: Cellwright, user: Any, mail: MailServer) -> None:
     connection = await smtp_connection(svc, user, mail)
     scenario = failing_scenario(svc, user)
