@@ -337,12 +337,15 @@ def _mapped(
             f"smtp: the TLS handshake with {where} failed ({_first_line(exc)}). "
             "Check the connection's security: port 465 is usually tls, 587 starttls."
         )
-    if isinstance(exc, aiosmtplib.SMTPException) and "STARTTLS" in str(exc).upper():
+    plain = isinstance(exc, aiosmtplib.SMTPException) and not isinstance(
+        exc, aiosmtplib.SMTPResponseException | aiosmtplib.SMTPServerDisconnected
+    )  # aiosmtplib's own refusals, before anything is sent
+    if plain and step == "connect" and "STARTTLS" in str(exc).upper():
         return _tls_error(
             f"smtp: {where} does not offer STARTTLS. Choose security tls (port 465) if the server "
             "uses implicit TLS."
         )
-    if isinstance(exc, aiosmtplib.SMTPException) and "AUTH" in str(exc).upper():
+    if plain and step == "authenticate" and "AUTH" in str(exc).upper():
         return AuthError(
             f"smtp: {where} does not offer authentication (AUTH) on this connection; "
             "leave username empty if the server needs none, or use STARTTLS/TLS (servers often "

@@ -93,9 +93,20 @@ class Received:
 @dataclass
 class Handler:
     refuse: dict[str, str] = field(default_factory=dict)
-    """address → the reply that refuses it (e.g. ``550 5.1.1 No such user``)."""
+    """address (a sender or a recipient) → the reply that refuses it (``550 5.1.1 No such user``)."""
+    refuse_data: str | None = None
+    """The reply to every message's DATA, instead of accepting it (``554 5.7.1 spam``)."""
     messages: list[Received] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -106,6 +117,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.refuse_data is not None:
+            return self.refuse_data
         who = session.auth_data.login.decode() if session.authenticated else None
         self.messages.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, who)
@@ -156,9 +169,10 @@ def smtp_server(
     refuse: dict[str, str] | None = None,
     data_size_limit: int | None = None,
     certificate_for: str = "localhost",
+    refuse_data: str | None = None,
 ) -> Iterator[MailServer]:
     """A running server; with ``users`` it offers AUTH (after TLS, unless security is none)."""
-    handler = Handler(refuse=dict(refuse or {}))
+    handler = Handler(refuse=dict(refuse or {}), refuse_data=refuse_data)
     certificate = self_signed(tmp_path / "certs", certificate_for) if security != "none" else None
     context: ssl.SSLContext | None = None
     if certificate is not None:

@@ -219,6 +219,45 @@ async def test_a_busy_mailbox_is_retryable(tmp_path: Path) -> None:
         assert caught.value.retryable
 
 
+async def test_a_refused_sender_names_the_from_address(tmp_path: Path) -> None:
+    refuse = {"ada@example.com": "553 5.7.1 <ada@example.com>: sender not owned by user"}
+    with smtp_server(tmp_path, users={USER: PASSWORD}, refuse=refuse) as mx:
+        with pytest.raises(UpstreamError) as caught:
+            await send(context(credentials(mx)), to="a@example.com", subject="s", body_text="x")
+    message = str(caught.value)
+    assert "refused the sender ada@example.com (553" in message and "from_address" in message
+    assert not caught.value.retryable and caught.value.details["smtp_code"] == 553
+
+
+async def test_a_message_refused_at_data_is_an_upstream_error(tmp_path: Path) -> None:
+    for reply, retryable in (("554 5.7.1 looks like spam", False), ("451 4.7.1 greylisted", True)):
+        with smtp_server(tmp_path / reply[:3], users={USER: PASSWORD}, refuse_data=reply) as mx:
+            with pytest.raises(UpstreamError) as caught:
+                await send(context(credentials(mx)), to="a@example.com", subject="s", body_text="x")
+        assert f"answered {reply}" in str(caught.value) and "(send)" in str(caught.value)
+        assert caught.value.retryable is retryable
+
+
+async def test_a_login_on_a_server_without_auth(tmp_path: Path) -> None:
+    with smtp_server(tmp_path, security="none") as relay:
+        creds = {
+            "host": "127.0.0.1",
+            "port": relay.port,
+            "security": "none",
+            "username": "someone",
+            "password": "pw-1234",
+            "from_address": FROM,
+        }
+        with pytest.raises(AuthError, match="does not offer authentication"):
+            await app.auth.test(context(creds))  # type: ignore[misc]
+
+
+async def test_a_host_that_does_not_resolve() -> None:
+    creds = {"host": "nothing-here.invalid", "from_address": FROM}
+    with pytest.raises(NetworkError, match="could not resolve nothing-here.invalid"):
+        await app.auth.test(context(creds))  # type: ignore[misc]
+
+
 async def test_nothing_listening_is_a_network_error() -> None:
     creds = {
         "host": "127.0.0.1",
