@@ -11,6 +11,10 @@ Used by the SMTP app's action and connection test, and by the engine's e-mail al
 - Certificates are always verified against the host name; a server with a private CA
   or a self-signed certificate is trusted by pasting that certificate into the
   connection (``ca_certificate``), never by turning verification off.
+- ``aiosmtplib`` rather than the standard library's ``smtplib`` in worker threads: no
+  thread held per session (a slow server would hold the pool's threads), and
+  ``benchmarks/bench_smtp.py`` measured it faster here (STARTTLS + AUTH, one session per
+  message, 20 at once: 137 against 101 messages/s, 5.9 against 7.5 ms CPU per message).
 - Errors are the SDK's classes with messages that name the host, the failed step and
   the server's reply; the password never appears (the server's reply is scrubbed of it
   and of its base64 forms too).
