@@ -16,6 +16,7 @@ from connectors import (
     schedule,
     shopify,
     slack,
+    smtp,
     stripe,
     webhook,
     wordpress,
@@ -60,6 +61,7 @@ BUILTIN_APPS: tuple[App, ...] = (
     manual.app,
     http.app,
     formatter.app,
+    smtp.app,
 )
 
 APPS: tuple[App, ...] = (

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from email.utils import getaddresses
 from typing import TYPE_CHECKING
+
+from connectors.sdk import InvalidInputError
 
 if TYPE_CHECKING:
     from engine.ports import AccountStore
     from engine.scenarios import Scenarios
     from storage import AlertRule, ApiKey, AuditEntry, User
 
-__all__ = ["LOCAL_ADMIN_EMAIL", "Accounts"]
+__all__ = ["EMAIL_APP", "LOCAL_ADMIN_EMAIL", "MAX_EMAIL_RECIPIENTS", "Accounts"]
+
+EMAIL_APP = "smtp"
+"""The app whose connections send alert e-mails."""
+MAX_EMAIL_RECIPIENTS = 20
 
 LOCAL_ADMIN_EMAIL = "admin@localhost"
 """The admin created when the CLI opens an empty store."""
@@ -129,17 +136,76 @@ class Accounts:
         scenario_id: str | None = None,
         notify_workspace: bool = True,
         webhook_url: str | None = None,
+        email_connection_id: str | None = None,
+        email_to: Iterable[str] | None = None,
     ) -> AlertRule:
         """A rule for failures of one of the user's scenarios (None: any of them);
-        ``NotFound`` for another user's or a deleted scenario."""
+        ``NotFound`` for another user's or a deleted scenario.
+
+        An e-mail rule names one of the user's SMTP connections and the recipients
+        (``InvalidInputError`` naming the field otherwise: another user's connection reads
+        as not found, like one that does not exist)."""
         if scenario_id is not None:
             self._scenarios.get(user_id, scenario_id)
+        recipients = self._email_channel(user_id, email_connection_id, email_to)
         return self._store.create_alert_rule(
             user_id,
             scenario_id=scenario_id,
             notify_workspace=notify_workspace,
             webhook_url=webhook_url,
+            email_connection_id=email_connection_id if recipients else None,
+            email_to=recipients or None,
         )
+
+    def _email_channel(
+        self, user_id: str, connection_id: str | None, email_to: Iterable[str] | None
+    ) -> list[str]:
+        """The checked recipients of an e-mail rule (empty: the rule sends no e-mail)."""
+        from connectors.smtp.auth import check_address, display_address
+
+        if isinstance(email_to, str):  # "a@x.com, b@y.com" as typed
+            email_to = [email_to]
+        recipients = [
+            display_address(name, address)
+            for name, address in getaddresses([a for a in (email_to or []) if a and a.strip()])
+            if address
+        ]
+        if not connection_id and not recipients:
+            return []
+        if not connection_id:
+            raise InvalidInputError(
+                "Pick the SMTP connection that sends the alert e-mails.",
+                errors=[{"field": "email_connection_id", "message": "required with email_to"}],
+            )
+        connection = self._store.get_connection(user_id, connection_id)
+        if connection is None:
+            raise InvalidInputError(
+                f"The connection '{connection_id}' was not found among your connections. Pick one of your SMTP connections.",
+                errors=[{"field": "email_connection_id", "message": "not found"}],
+            )
+        if connection.app_id != EMAIL_APP:
+            raise InvalidInputError(
+                f"The connection '{connection.name}' is not an SMTP (e-mail) connection.",
+                errors=[{"field": "email_connection_id", "message": "not an SMTP connection"}],
+            )
+        if not recipients:
+            raise InvalidInputError(
+                "Give the addresses the alert e-mails go to.",
+                errors=[{"field": "email_to", "message": "no recipient"}],
+            )
+        if len(recipients) > MAX_EMAIL_RECIPIENTS:
+            raise InvalidInputError(
+                f"An alert rule e-mails at most {MAX_EMAIL_RECIPIENTS} addresses.",
+                errors=[{"field": "email_to", "message": "too many recipients"}],
+            )
+        for address in recipients:
+            try:
+                check_address(address)
+            except ValueError as exc:
+                raise InvalidInputError(
+                    f"email_to: {exc}.", errors=[{"field": "email_to", "message": str(exc)}]
+                ) from None
+        return recipients
 
     def delete_alert_rule(self, user_id: str, rule_id: str) -> bool:
         """False when the rule is not the user's (nothing happens)."""

@@ -1,4 +1,4 @@
-"""Telling users that a run failed: alert rules' webhooks and ``notify_on_error``.
+"""Telling users that a run failed: alert rules' webhooks and e-mails, and ``notify_on_error``.
 
 When an execution finishes ``failed``, the runner hands it to :class:`Alerts` as a
 background task (:meth:`Alerts.notify`): delivery never blocks or changes the run. The
@@ -18,6 +18,12 @@ The outcome for each (execution, URL) is audited as ``alert.delivered`` or
 the attempts, the last HTTP status and error code), and the Settings page shows each
 rule's last delivery from it (``workspace/views/alerts.py``).
 
+A rule may also e-mail recipients through one of its owner's SMTP connections
+(``engine/alert_email.py``): one message per connection to every address its matching
+rules name, retried like a webhook while the failure may pass (no answer, a 4yz reply),
+audited the same way with ``channel: "email"`` (details: the rule ids, the SMTP host,
+the number of recipients, the attempts and the error code).
+
 Failures are logged, never raised; payloads carry no credentials, and logs and audit
 entries name only the host (a webhook URL may hold a token). Stopping the service waits
 :data:`DRAIN_SECONDS` for deliveries in flight, then cancels them (those record nothing).
@@ -29,13 +35,18 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from connectors.sdk import CellwrightError, build_http
+from connectors.sdk import CellwrightError, ConfigurationError, build_http
 from connectors.sdk.http import ConnectorHttp, parse_retry_after
+from connectors.smtp.client import SmtpSettings, unique
+from connectors.smtp.client import send as smtp_send
+from engine.accounts import EMAIL_APP
+from engine.alert_email import alert_message
 from engine.backoff import backoff_delay
 from engine.contexts import network_policy
 from engine.settings import Settings
@@ -118,9 +129,14 @@ class Alerts:
             self.store.alert_rules_for, execution.user_id, execution.scenario_id
         )
         by_url: dict[str, list[str]] = {}  # one POST per URL, audited with every rule naming it
+        by_connection: dict[str, tuple[list[str], list[str]]] = {}  # one e-mail per connection
         for rule in rules:
             if rule.webhook_url:
                 by_url.setdefault(rule.webhook_url, []).append(rule.id)
+            if rule.email_connection_id and rule.email_to:
+                recipients, rule_ids = by_connection.setdefault(rule.email_connection_id, ([], []))
+                recipients += [a for a in rule.email_to if a not in recipients]
+                rule_ids.append(rule.id)
         if notify_on_error and not rules:
             await asyncio.to_thread(
                 self.store.audit,
@@ -134,7 +150,12 @@ class Alerts:
                     "error": _error_summary(execution.error),
                 },
             )
+        emails = [
+            self._email(execution, scenario_name, connection_id, recipients, rule_ids)
+            for connection_id, (recipients, rule_ids) in by_connection.items()
+        ]
         if not by_url:
+            await asyncio.gather(*emails)
             return
         payload = payload_of(execution, scenario_name)
         http = build_http(
@@ -150,7 +171,8 @@ class Alerts:
                 *(
                     self._deliver(http, url, rule_ids, payload, execution)
                     for url, rule_ids in by_url.items()
-                )
+                ),
+                *emails,
             )
         finally:
             await http.aclose()
@@ -238,6 +260,115 @@ class Alerts:
             log.exception(
                 "execution %s: could not record the alert delivery to %s", execution.id, host
             )
+
+    async def _email(
+        self,
+        execution: Execution,
+        scenario_name: str,
+        connection_id: str,
+        recipients: list[str],
+        rule_ids: list[str],
+    ) -> None:
+        """Send one alert e-mail through the owner's SMTP connection, retrying while the
+        failure may pass; audit the outcome (host and number of recipients, no addresses)."""
+        host, tried = "?", 0
+        result = _Try(error="error", reason="not sent")
+        try:
+            settings = await asyncio.to_thread(
+                self._smtp_settings, execution.user_id, connection_id
+            )
+            host = settings.host
+            end = execution.end_time
+            message = alert_message(
+                execution_id=execution.id,
+                scenario_id=execution.scenario_id,
+                scenario_name=scenario_name,
+                error=execution.error,
+                finished_at=end.isoformat() if end is not None else None,
+                public_url=self.settings.resolved_public_url(),
+                from_address=settings.from_address,
+                recipients=recipients,
+                connection_id=connection_id,
+            )
+            while True:
+                result = await self._send_email(settings, message, recipients)
+                tried += 1
+                if result.delivered or not result.retry or tried >= self.settings.alert_attempts:
+                    break
+                delay = retry_delay(
+                    tried - 1, self.settings.retry_base_seconds, self.settings.retry_max_seconds
+                )
+                log.info(
+                    "execution %s: alert e-mail via %s: %s (attempt %d of %d); retrying in %.2f s",
+                    execution.id,
+                    host,
+                    result.reason,
+                    tried,
+                    self.settings.alert_attempts,
+                    delay,
+                )
+                await self.sleep(delay)
+        except asyncio.CancelledError:
+            log.warning(
+                "execution %s: alert e-mail via %s: cancelled after %d attempt(s) (the service stopped)",
+                execution.id,
+                host,
+                tried,
+            )
+            raise
+        except CellwrightError as exc:  # the connection is gone, not the user's, or not valid
+            result = _Try(error=exc.code, reason=exc.message)
+        if result.delivered:
+            log.debug("execution %s: alert e-mail via %s: delivered", execution.id, host)
+        else:
+            log.warning(
+                "execution %s: alert e-mail via %s failed after %d attempt(s): %s",
+                execution.id,
+                host,
+                tried,
+                result.reason,
+            )
+        details = {
+            "channel": "email",
+            "rule_ids": rule_ids,
+            "host": host,
+            "recipients": len(recipients),
+            "attempts": tried,
+            "status": None,
+            "error": result.error,
+        }
+        try:
+            await asyncio.to_thread(
+                self.store.audit,
+                execution.user_id,
+                DELIVERED if result.delivered else DELIVERY_FAILED,
+                "execution",
+                execution.id,
+                details,
+            )
+        except Exception:
+            log.exception("execution %s: could not record the alert e-mail", execution.id)
+
+    def _smtp_settings(self, user_id: str, connection_id: str) -> SmtpSettings:
+        """The owner's SMTP connection's settings (looked up with the owner's id: another
+        user's connection is not found)."""
+        connection = self.store.get_connection(user_id, connection_id)
+        if connection is None or connection.app_id != EMAIL_APP:
+            raise ConfigurationError(
+                f"The alert rule's e-mail connection '{connection_id}' was not found among the owner's SMTP connections."
+            )
+        return SmtpSettings.from_credentials(self.store.connection_credentials(connection.id))
+
+    async def _send_email(
+        self, settings: SmtpSettings, message: EmailMessage, recipients: list[str]
+    ) -> _Try:
+        try:
+            await smtp_send(settings, self.policy, message, unique(recipients))
+        except CellwrightError as exc:
+            return _Try(error=exc.code, retry=exc.retryable, reason=exc.message)
+        except Exception as exc:  # a bug or an odd transport error: log, never break the run
+            return _Try(error="error", reason=type(exc).__name__)
+        return _Try(status=250, reason="sent")  # SMTP 250 OK: `delivered` reads it as success
 
     async def _post(self, http: Any, url: str, payload: dict[str, Any]) -> _Try:
         try:

@@ -159,7 +159,7 @@ class SignInStore(Protocol):
     def clear_login_failures(self, keys: Iterable[str]) -> None: ...
 
 
-class AccountStore(SignInStore, AuditLog, Protocol):
+class AccountStore(SignInStore, AuditLog, ConnectionLookup, Protocol):
     """Users, API keys, alert rules and the audit log (``engine.accounts.Accounts``)."""
 
     def list_users(self) -> list[User]: ...
@@ -177,6 +177,8 @@ class AccountStore(SignInStore, AuditLog, Protocol):
         scenario_id: str | None = None,
         notify_workspace: bool = True,
         webhook_url: str | None = None,
+        email_connection_id: str | None = None,
+        email_to: list[str] | None = None,
     ) -> AlertRule: ...
     def list_alert_rules(self, user_id: str) -> list[AlertRule]: ...
     def delete_alert_rule(self, user_id: str, rule_id: str) -> bool: ...

@@ -369,6 +369,10 @@ class AlertRuleRow(Base):
     notify_workspace: Mapped[bool] = mapped_column(Boolean)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # e-mail alerts: one of the user's SMTP connections (a pointer, checked when the rule is
+    # made and again when it sends) and the recipients' addresses (a JSON list)
+    email_connection_id: Mapped[str | None] = mapped_column(ID)
+    email_to: Mapped[Any | None]
 
 
 class RevokedSessionRow(Base):

@@ -239,7 +239,8 @@ class AuditEntry(_Record):
 @dataclass(frozen=True, slots=True)
 class AlertRule(_Record):
     """A user's alert rule: when ``scenario_id`` (None: any scenario) fails, show it in
-    the workspace and/or POST it to ``webhook_url``."""
+    the workspace, POST it to ``webhook_url`` and/or e-mail ``email_to`` through the
+    user's SMTP connection ``email_connection_id``."""
 
     id: str
     user_id: str
@@ -247,6 +248,8 @@ class AlertRule(_Record):
     notify_workspace: bool
     webhook_url: str | None
     created_at: datetime
+    email_connection_id: str | None = None
+    email_to: list[str] | None = None
 
 
 class AnalyticsNode(TypedDict):

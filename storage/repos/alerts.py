@@ -17,9 +17,12 @@ class AlertsRepo(RepoBase):
         scenario_id: str | None = None,
         notify_workspace: bool = True,
         webhook_url: str | None = None,
+        email_connection_id: str | None = None,
+        email_to: list[str] | None = None,
     ) -> AlertRule:
         """Add a rule for ``user_id``; ``scenario_id`` None matches every scenario.
-        The caller validates the URL and that the scenario is the user's."""
+        The caller validates the URL, the addresses, and that the scenario and the
+        connection are the user's."""
         row = AlertRuleRow(
             id=new_id(),
             user_id=user_id,
@@ -27,6 +30,8 @@ class AlertsRepo(RepoBase):
             notify_workspace=notify_workspace,
             webhook_url=webhook_url,
             created_at=utcnow(),
+            email_connection_id=email_connection_id,
+            email_to=list(email_to) if email_to else None,
         )
         with self._write() as s:
             s.add(row)

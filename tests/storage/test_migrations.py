@@ -306,9 +306,69 @@ def test_existing_scenarios_start_without_tags(fresh_url: str) -> None:
         engine.dispose()
 
 
+def test_existing_alert_rules_send_no_email(fresh_url: str) -> None:
+    """0008 adds the e-mail channel to ``alert_rules``: existing rules keep their webhook
+    and name no connection; an e-mail rule reads back; downgrading drops the columns only."""
+    config = alembic_config(fresh_url)
+    command.upgrade(config, "0005_scenario_tags")
+    now = datetime.now(UTC)
+    users = sa.table(
+        "users", *(sa.column(c) for c in ("id", "email", "name", "is_admin", "created_at"))
+    )
+    rules = sa.table(
+        "alert_rules",
+        *(
+            sa.column(c)
+            for c in (
+                "id",
+                "user_id",
+                "scenario_id",
+                "notify_workspace",
+                "webhook_url",
+                "created_at",
+            )
+        ),
+    )
+    engine = create_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                users.insert().values(
+                    id="u1", email="a@example.com", name="A", is_admin=False, created_at=now
+                )
+            )
+            conn.execute(
+                rules.insert().values(
+                    id="r1",
+                    user_id="u1",
+                    scenario_id=None,
+                    notify_workspace=True,
+                    webhook_url="https://hooks.example.com/x",
+                    created_at=now,
+                )
+            )
+        command.upgrade(config, "head")
+        with Store(fresh_url, Vault([Vault.generate_key()])) as store:
+            [old] = store.list_alert_rules("u1")
+            assert old.webhook_url == "https://hooks.example.com/x"
+            assert old.email_connection_id is None and old.email_to is None
+            new = store.create_alert_rule(
+                "u1", notify_workspace=False, email_connection_id="c1", email_to=["a@example.com"]
+            )
+            assert {r.id: r for r in store.list_alert_rules("u1")}[new.id] == new
+            assert new.email_to == ["a@example.com"]
+        command.downgrade(config, "0007_file_scenarios")
+        columns = {c["name"] for c in inspect(engine).get_columns("alert_rules")}
+        assert "email_to" not in columns and "email_connection_id" not in columns
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM alert_rules")).scalar() == 2
+    finally:
+        engine.dispose()
+
+
 def test_single_head_and_self_contained_revisions() -> None:
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    assert scripts.get_heads() == ["0007_file_scenarios"]
+    assert scripts.get_heads() == ["0008_alert_email"]
     for script in scripts.walk_revisions():
         source = Path(script.path).read_text()
         assert "storage.models" not in source.replace("storage.models.UTCDateTime", "")

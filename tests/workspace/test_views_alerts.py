@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from cells import document as documents
-from connectors.sdk import UpstreamError
+from connectors.sdk import InvalidInputError, UpstreamError
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 
@@ -75,3 +75,56 @@ async def test_each_webhook_rule_shows_its_last_delivery(
     )
     assert "Last delivery: none yet" in by_rule[idle["id"]]
     assert "Last delivery" not in by_rule[inbox["id"]]
+
+
+async def test_an_email_rule_shows_where_it_sends_and_its_last_email(
+    svc: Any, user: Any, probe: Any, tmp_path: Any
+) -> None:
+    """The Settings page adds an e-mail rule through the user's SMTP connection (another
+    user's cannot be picked: it is not offered, and naming it is refused), then shows the
+    recipients, the connection and the last alert e-mail."""
+    from tests.connectors.smtp_server import PASSWORD, USER, smtp_server
+    from workspace.views.alerts import AlertRules
+    from workspace.views.settings import SettingsPage
+
+    scenario = svc.import_scenario(user.id, documents.loads(FAILING))
+    with smtp_server(tmp_path, users={USER: PASSWORD}) as mail:
+        assert mail.certificate is not None
+        credentials = {
+            "host": "localhost",
+            "port": mail.port,
+            "username": USER,
+            "password": PASSWORD,
+            "from_address": USER,
+            "ca_certificate": mail.certificate.pem,
+        }
+        mine = await svc.create_connection(user.id, "smtp", credentials=credentials, name="Mail")
+        bob = svc.store.create_user("bob@example.com")
+        bobs = await svc.create_connection(bob.id, "smtp", credentials=credentials, name="Bob's")
+        rules = AlertRules(svc, user)
+        assert rules.email_connections() == {"Mail": mine.id}
+        with pytest.raises(InvalidInputError, match="not found among your connections"):
+            rules.add(None, notify_workspace=False, email_connection_id=bobs.id, email_to="a@x.com")
+        with pytest.raises(InvalidInputError, match="Choose where to be told"):
+            rules.add(None, notify_workspace=False)
+        rule = rules.add(
+            scenario.id,
+            notify_workspace=False,
+            email_connection_id=mine.id,
+            email_to="ops@example.com, oncall@example.com",
+        )
+        assert rule["email_to"] == ["ops@example.com", "oncall@example.com"]
+        page = SettingsPage(svc, user, nav=lambda *a, **k: None)
+        [row] = page.alerts_box
+        assert (
+            "e-mail to <code>ops@example.com, oncall@example.com</code> via Mail" in row[0].object
+        )
+        assert "Last e-mail: none yet" in row[0].object and "Last delivery" not in row[0].object
+
+        await fail_once(svc, user, probe, scenario)
+        assert len(mail.messages) == 1
+    rules.refresh()
+    assert rules.deliveries == {}  # no webhook
+    assert rules.email_deliveries[rule["id"]]["summary"] == "delivered (e-mail to 2 recipients)"
+    page = SettingsPage(svc, user, nav=lambda *a, **k: None)
+    assert "Last e-mail: delivered (e-mail to 2 recipients) · " in page.alerts_box[0][0].object

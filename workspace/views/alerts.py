@@ -2,11 +2,13 @@
 failures they match (the workspace's notification list).
 
 Rules live in the store (``alert_rules``). The engine delivers them when an execution
-fails (``engine/alerts.py``): a rule's webhook URL gets a POST; the workspace lists the
+fails (``engine/alerts.py``): a rule's webhook URL gets a POST, its recipients an e-mail
+through the user's SMTP connection (``engine/alert_email.py``); the workspace lists the
 failures matched by rules that notify in the workspace, and those of scenarios with
 ``notify_on_error`` (audited as ``alert.execution_failed``). Each webhook rule shows its
-last delivery, read from the audit trail (``alert.delivered`` / ``alert.delivery_failed``,
-written by the engine once a delivery's retries are over).
+last delivery, and each e-mail rule its last e-mail, read from the audit trail
+(``alert.delivered`` / ``alert.delivery_failed``, written by the engine once a delivery's
+retries are over; e-mails carry ``channel: "email"``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ AUDIT_WINDOW = 200
 
 
 def _rule_dict(rule: Any) -> dict[str, Any]:
-    """``{id, scenario_id (None = any), notify_workspace, webhook_url, created_at}``."""
+    """``{id, scenario_id (None = any), notify_workspace, webhook_url, created_at,
+    email_connection_id, email_to}``."""
     data = rule.to_dict()
     data.pop("user_id", None)
     return data
@@ -39,6 +42,9 @@ class AlertRules(param.Parameterized):
     deliveries = param.Dict(
         default={}, doc="Rule id → its webhook's last delivery (see :meth:`last_deliveries`)."
     )
+    email_deliveries = param.Dict(
+        default={}, doc="Rule id → its last alert e-mail (see :meth:`last_deliveries`)."
+    )
 
     def __init__(self, svc: Any, user: Any, **params: Any) -> None:
         super().__init__(**params)
@@ -49,7 +55,12 @@ class AlertRules(param.Parameterized):
     def refresh(self) -> list[dict[str, Any]]:
         self.rules = [_rule_dict(r) for r in self.svc.accounts.alert_rules(self.user.id)]
         self.deliveries = self.last_deliveries()
+        self.email_deliveries = self.last_deliveries(channel="email")
         return self.rules
+
+    def email_connections(self) -> dict[str, str]:
+        """``{label: connection id}`` of the user's SMTP connections, for the rule form."""
+        return dict(self.svc.connections.choices(self.user.id, "smtp"))
 
     def add(
         self,
@@ -57,8 +68,15 @@ class AlertRules(param.Parameterized):
         *,
         notify_workspace: bool = True,
         webhook_url: str | None = None,
+        email_connection_id: str | None = None,
+        email_to: str | list[str] | None = None,
     ) -> dict[str, Any]:
+        """Add a rule; the e-mail channel (an SMTP connection of the user's and the
+        recipients, comma-separated or a list) is checked by ``svc.accounts``."""
         webhook_url = (webhook_url or "").strip() or None
+        email_connection_id = email_connection_id or None
+        if isinstance(email_to, str):
+            email_to = email_to.strip() or None
         if webhook_url is not None and (
             urlsplit(webhook_url).scheme not in ("http", "https")
             or not urlsplit(webhook_url).netloc
@@ -67,9 +85,9 @@ class AlertRules(param.Parameterized):
                 "The webhook URL must start with https:// (or http://).",
                 errors=[{"field": "webhook_url", "message": "not an http(s) URL"}],
             )
-        if not notify_workspace and webhook_url is None:
+        if not notify_workspace and webhook_url is None and not (email_connection_id or email_to):
             raise InvalidInputError(
-                "Choose where to be told: in the workspace, a webhook URL, or both.",
+                "Choose where to be told: in the workspace, a webhook URL, by e-mail, or several.",
                 errors=[{"field": "notify", "message": "nowhere"}],
             )
         if len(self.svc.accounts.alert_rules(self.user.id)) >= MAX_RULES:
@@ -81,6 +99,8 @@ class AlertRules(param.Parameterized):
             scenario_id=scenario_id,
             notify_workspace=notify_workspace,
             webhook_url=webhook_url,
+            email_connection_id=email_connection_id,
+            email_to=email_to,
         )
         self.refresh()
         return _rule_dict(rule)
@@ -91,11 +111,13 @@ class AlertRules(param.Parameterized):
         )  # someone else's rule: nothing happens
         self.refresh()
 
-    def last_deliveries(self) -> dict[str, dict[str, Any]]:
-        """Each webhook rule's last delivery, from the newest ``AUDIT_WINDOW`` audit entries:
+    def last_deliveries(self, channel: str = "webhook") -> dict[str, dict[str, Any]]:
+        """Each webhook rule's last delivery (``channel="email"``: each e-mail rule's last
+        alert e-mail), from the newest ``AUDIT_WINDOW`` audit entries:
         ``{rule id: {delivered, attempts, status, error, at, execution_id, summary}}``. A rule
         with no delivery yet (or none that recent) is absent."""
-        webhooks = {r["id"] for r in self.rules if r.get("webhook_url")}
+        field = "email_connection_id" if channel == "email" else "webhook_url"
+        webhooks = {r["id"] for r in self.rules if r.get(field)}
         found: dict[str, dict[str, Any]] = {}
         if not webhooks:
             return found
@@ -105,6 +127,8 @@ class AlertRules(param.Parameterized):
             if entry.action not in (DELIVERED, DELIVERY_FAILED):
                 continue
             details = entry.details if isinstance(entry.details, dict) else {}
+            if details.get("channel", "webhook") != channel:
+                continue
             for rule_id in details.get("rule_ids") or []:
                 if rule_id in webhooks and rule_id not in found:
                     found[rule_id] = _delivery(entry, details)
@@ -146,12 +170,18 @@ def _delivery(entry: Any, details: dict[str, Any]) -> dict[str, Any]:
     delivered = entry.action == DELIVERED
     attempts = details.get("attempts") or 1
     status, error = details.get("status"), details.get("error")
-    why = f"HTTP {status}" if status is not None else (error or "no answer")
+    if details.get("channel") == "email":
+        count = details.get("recipients") or 0
+        why = error or f"e-mail to {count} recipient{'s' if count != 1 else ''}"
+    else:
+        why = f"HTTP {status}" if status is not None else (error or "no answer")
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     # "delivered (HTTP 200)", "delivered after 3 attempts (HTTP 200)", "failed after 4 attempts (HTTP 503)"
     summary = (
         f"delivered{tries} ({why})" if delivered else f"failed{tries or ' after 1 attempt'} ({why})"
     )
+    if details.get("attempts") == 0:  # e.g. the rule's e-mail connection was deleted
+        summary = f"not sent ({why})"
     return {
         "delivered": delivered,
         "attempts": attempts,

@@ -207,6 +207,20 @@ class SettingsPage(pn.viewable.Viewer):
             css_classes=["alert-webhook"],
             stylesheets=[SHRINK_CSS],
         )
+        self._email_connections = self.alerts.email_connections()
+        email_connection = pn.widgets.Select(
+            name="…and e-mail it through (an SMTP connection)",
+            options={"No e-mail": "", **self._email_connections},
+            width=300,
+            css_classes=["alert-email-connection"],
+        )
+        email_to = pn.widgets.TextInput(
+            name="…to these addresses (comma-separated)",
+            placeholder="ops@example.com, oncall@example.com",
+            width=360,
+            css_classes=["alert-email-to"],
+            stylesheets=[SHRINK_CSS],
+        )
         add = pn.widgets.Button(
             name="Add alert rule", button_type="primary", align="end", css_classes=["alert-add"]
         )
@@ -218,11 +232,14 @@ class SettingsPage(pn.viewable.Viewer):
                     scenario.value or None,
                     notify_workspace=in_workspace.checked,
                     webhook_url=webhook.value,
+                    email_connection_id=email_connection.value or None,
+                    email_to=email_to.value,
                 ),
                 success="Alert rule added.",
             )
             if rule is not None:
                 webhook.value = ""
+                email_to.value = ""
                 self._render_alerts()
 
         add.on_click(do_add)
@@ -233,12 +250,14 @@ class SettingsPage(pn.viewable.Viewer):
         self._render_alerts()
         return [
             html(
-                "<h2>Alert rules</h2><p>Be told when a run fails. (A scenario's own <em>notify on error</em> setting is in its run settings.)</p>"
+                "<h2>Alert rules</h2><p>Be told when a run fails: in the workspace, by a webhook, or by e-mail through one of your SMTP connections (add one on the Connections page). (A scenario's own <em>notify on error</em> setting is in its run settings.)</p>"
             ),
             pn.FlexBox(
                 scenario,
                 in_workspace,
                 webhook,
+                email_connection,
+                email_to,
                 add,
                 align_items="flex-end",
                 sizing_mode="stretch_width",
@@ -264,6 +283,7 @@ class SettingsPage(pn.viewable.Viewer):
                     f"<code>{escape(rule['webhook_url'])}</code>"
                     if rule.get("webhook_url")
                     else "",
+                    self._email_target(rule),
                 )
                 if w
             ]
@@ -304,17 +324,32 @@ class SettingsPage(pn.viewable.Viewer):
             else '<h3 style="font-size:16px">Recent alerts</h3><p class="cw-muted">No failures matched your rules.</p>'
         )
 
-    def _last_delivery(self, rule: dict[str, Any]) -> str:
-        """A webhook rule's last delivery, as a second line (nothing for a workspace-only rule)."""
-        if not rule.get("webhook_url"):
+    def _email_target(self, rule: dict[str, Any]) -> str:
+        """An e-mail rule's target: e-mail to a, b via the connection (empty otherwise)."""
+        if not rule.get("email_connection_id"):
             return ""
-        last = self.alerts.deliveries.get(rule["id"])
-        if last is None:
-            text = "none yet"
-        else:
-            summary = escape(last["summary"])
-            text = f"{summary if last['delivered'] else f'<strong>{summary}</strong>'} · {when(last['at'])}"
-        return f'<br><span class="cw-muted alert-delivery">Last delivery: {text}</span>'
+        names = {cid: label for label, cid in self._email_connections.items()}
+        via = names.get(rule["email_connection_id"], "a deleted connection")
+        to = ", ".join(rule.get("email_to") or [])
+        return f"e-mail to <code>{escape(to)}</code> via {escape(via)}"
+
+    def _last_delivery(self, rule: dict[str, Any]) -> str:
+        """A webhook rule's last delivery and an e-mail rule's last e-mail, as further lines
+        (nothing for a workspace-only rule)."""
+        lines = []
+        if rule.get("webhook_url"):
+            lines.append(("Last delivery", self.alerts.deliveries.get(rule["id"])))
+        if rule.get("email_connection_id"):
+            lines.append(("Last e-mail", self.alerts.email_deliveries.get(rule["id"])))
+        shown = ""
+        for label, last in lines:
+            if last is None:
+                text = "none yet"
+            else:
+                summary = escape(last["summary"])
+                text = f"{summary if last['delivered'] else f'<strong>{summary}</strong>'} · {when(last['at'])}"
+            shown += f'<br><span class="cw-muted alert-delivery">{label}: {text}</span>'
+        return shown
 
     def _render_keys(self) -> None:
         rows = []
