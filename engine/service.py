@@ -57,6 +57,7 @@ from engine.writes import WriteQueue
 
 if TYPE_CHECKING:
     from connectors.sdk import App
+    from engine.leader import Leadership
     from storage import Connection, Execution, Scenario, Store, User
     from storage.analytics import AnalyticsLog
 
@@ -104,6 +105,7 @@ class Cellwright:
         self.executor = LocalExecutor(self.runner, self.store, self.settings)
         self.writes = WriteQueue(self.store)
         self._background: list[asyncio.Task[Any]] = []
+        self.leadership: Leadership | None = None
         self.ingress = WebhookIngress(self)  # /hooks/{token}: verify, store, enqueue
         self.scenarios = Scenarios(self.store, self.apps, changed=lambda: self.ingress.forget())
         self.connections = Connections(self.store)
@@ -116,19 +118,25 @@ class Cellwright:
     async def start(self, *, scheduler: bool = True, analytics: bool = True) -> None:
         """Resume unfinished executions and start the background loops.
 
-        ``scheduler``: schedules, polling and health checks (one process of a
-        deployment). ``analytics``: own the DuckDB file and copy the analytics outbox
+        ``scheduler``: schedules, polling and health checks, while this process holds
+        the scheduler lease (``engine.leader``: one process of a deployment). ``analytics``: own the DuckDB file and copy the analytics outbox
         into it (one process; the others leave their runs in the outbox)."""
         self.writes.start()
         self.runner.writes = self.writes
         await self.executor.start()
         if scheduler:
+            from engine.health import HealthCheck
+            from engine.leader import Leadership
             from engine.scheduler import Scheduler
 
-            self._background.append(asyncio.create_task(Scheduler(self).run_forever()))
-            from engine.health import HealthCheck
-
-            self._background.append(asyncio.create_task(HealthCheck(self).run_forever()))
+            # one process of a deployment runs them: the one holding the scheduler lease
+            self.leadership = Leadership(
+                self.store,
+                self.executor.owner,
+                [Scheduler(self).run_forever, HealthCheck(self).run_forever],
+                seconds=self.settings.scheduler_lease_seconds,
+            )
+            self._background.append(asyncio.create_task(self.leadership.run_forever()))
         self.analytics = self._open_analytics() if analytics else None
         if self.analytics is not None:
             self._background.append(asyncio.create_task(self.analytics.run_flusher()))

@@ -76,6 +76,14 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a claimed execution is owned before another process may resume it.",
     )
+    scheduler_lease_seconds: float = Field(
+        15.0,
+        ge=3.0,
+        description=(
+            "How long the process running the schedules holds its lease; if it dies, another"
+            " takes over within this plus a third of it."
+        ),
+    )
     max_reclaims: int = Field(
         3,
         ge=0,

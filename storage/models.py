@@ -430,3 +430,14 @@ class AnalyticsOutboxRow(Base):
     execution_id: Mapped[str] = mapped_column(ID)
     payload: Mapped[str] = mapped_column(Text)  # JSON: {"execution": {...}, "nodes": [...]}
     created_at: Mapped[datetime]
+
+
+class LeaseRow(Base):
+    """A named lease (storage/repos/leases.py): which process does a job right now."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String)
+    until: Mapped[datetime]
+    epoch: Mapped[int] = mapped_column(Integer)

@@ -26,6 +26,7 @@ from .repos.apps import AppsRepo
 from .repos.audit import AuditRepo
 from .repos.connections import ConnectionsRepo, connection_aad
 from .repos.executions import ExecutionsRepo
+from .repos.leases import LeasesRepo
 from .repos.scenarios import ScenariosRepo
 from .repos.secrets import SecretsRepo, secret_aad
 from .repos.sessions import SessionsRepo
@@ -48,6 +49,7 @@ class Store(
     SecretsRepo,
     ExecutionsRepo,
     AnalyticsOutboxRepo,
+    LeasesRepo,
     TriggersRepo,
     AuditRepo,
     AlertsRepo,

@@ -40,6 +40,7 @@ TABLES = {
     "webhook_subscriptions",
     "audit_log",
     "analytics_outbox",
+    "leases",
     "alert_rules",
     "revoked_sessions",
     "login_failures",
@@ -368,7 +369,7 @@ def test_existing_alert_rules_send_no_email(fresh_url: str) -> None:
 
 def test_single_head_and_self_contained_revisions() -> None:
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    assert scripts.get_heads() == ["0008_alert_email"]
+    assert scripts.get_heads() == ["0009_leases"]
     for script in scripts.walk_revisions():
         source = Path(script.path).read_text()
         assert "storage.models" not in source.replace("storage.models.UTCDateTime", "")
