@@ -24,6 +24,7 @@ from .repos.alerts import AlertsRepo
 from .repos.apps import AppsRepo
 from .repos.audit import AuditRepo
 from .repos.connections import ConnectionsRepo, connection_aad
+from .repos.datastores import DataStoresRepo
 from .repos.executions import ExecutionsRepo
 from .repos.scenarios import ScenariosRepo
 from .repos.secrets import SecretsRepo, secret_aad
@@ -50,6 +51,7 @@ class Store(
     AuditRepo,
     AlertsRepo,
     SessionsRepo,
+    DataStoresRepo,
 ):
     """The persistent state of Cellwright: SQLite by default, PostgreSQL by URL."""
 
