@@ -193,9 +193,11 @@ class DataStoresRepo(RepoBase):
         with self._write() as s:
             row = self._locked_record(s, user_id, store_id, key)
             now = utcnow()
-            current = row.value if row is not None else 0
+            current: JSON = row.value if row is not None else 0
             if check is not None:
                 check(current)
+            if not isinstance(current, int | float) or isinstance(current, bool):
+                raise TypeError(f"the record {key!r} holds no number")
             total = current + by
             if row is None:
                 row = self._insert(s, store_id, key, total, now, max_records)
