@@ -43,6 +43,7 @@ ICONS: dict[str, tuple[str, str]] = {
     "manual": ("lucide", "play"),
     "http": ("lucide", "globe"),
     "formatter": ("lucide", "wand-sparkles"),
+    "data_store": ("lucide", "database"),
     "router": ("lucide", "split"),
     "filter": ("lucide", "filter"),
     "plug": ("lucide", "plug"),  # apps that declare no icon of their own
