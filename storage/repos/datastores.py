@@ -72,6 +72,13 @@ class DataStoresRepo(RepoBase):
                 .select_from(DataStoreRow)
                 .where(DataStoreRow.user_id == user_id)
             )
+            taken = s.scalar(
+                select(DataStoreRow.id).where(
+                    DataStoreRow.user_id == user_id, DataStoreRow.name == name
+                )
+            )
+            if taken is not None:  # the name's answer before the count's
+                raise ConflictError(f"you already have a data store named {name!r}")
             if int(count or 0) >= max_stores:
                 raise LimitReachedError("stores", max_stores)
             row = DataStoreRow(id=new_id(), user_id=user_id, name=name, created_at=utcnow())
