@@ -251,7 +251,6 @@ async def test_the_store_dropdown_lists_the_users_stores(
 
 async def test_only_apps_that_use_data_stores_get_them(svc: Cellwright, user: Any) -> None:
     from cells.models import ActionCell
-
     from engine.datastores import OwnerDataStores
 
     cell = ActionCell(id="x", kind="action", app="http", operation="request")

@@ -167,4 +167,3 @@ def test_export_holds_every_store_with_its_records(store: Store, alice: User) ->
         ("a", [("x", {"n": 1})]),
         ("b", []),
     ]
-
