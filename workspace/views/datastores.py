@@ -236,7 +236,15 @@ class DataStoresPage(pn.viewable.Viewer):
                 css_classes=["store-delete"],
             )
             remove.on_click(lambda e, sid=store["id"]: self._delete_store(sid))
-            rows.append(pn.Row(label, open_button, remove, sizing_mode="stretch_width"))
+            rows.append(
+                pn.Row(
+                    label,
+                    open_button,
+                    remove,
+                    sizing_mode="stretch_width",
+                    css_classes=["store-row"],
+                )
+            )
         self.stores_box[:] = rows or [
             html(
                 '<p class="cw-muted">No data stores yet. Create one here, or let a scenario create it: '
@@ -272,7 +280,9 @@ class DataStoresPage(pn.viewable.Viewer):
                 css_classes=["record-delete"],
             )
             remove.on_click(lambda e, k=record["key"]: self._delete_record(k))
-            record_rows.append(pn.Row(label, edit, remove, sizing_mode="stretch_width"))
+            record_rows.append(
+                pn.Row(label, edit, remove, sizing_mode="stretch_width", css_classes=["record-row"])
+            )
         self.records_box[:] = record_rows or [html('<p class="cw-muted">No records.</p>')]
 
     # -- actions --------------------------------------------------------------------------
