@@ -18,7 +18,7 @@ import panel as pn
 import param
 
 from connectors.sdk import InvalidInputError
-from workspace.views.widgets import SHRINK_CSS, Banner, attempt, html, when
+from workspace.views.widgets import SHRINK_CSS, Banner, attempt, handler, html, when
 
 PAGE_SIZE = 100
 
@@ -227,7 +227,7 @@ class DataStoresPage(pn.viewable.Viewer):
                 align="center",
                 css_classes=["store-open"],
             )
-            open_button.on_click(lambda e, sid=store["id"]: self._open(sid))
+            open_button.on_click(handler(self._open, store["id"]))
             confirming = self._confirm_delete == store["id"]
             remove = pn.widgets.Button(
                 name=f"Really delete {store['name']}?" if confirming else f"Delete {store['name']}",
@@ -235,7 +235,7 @@ class DataStoresPage(pn.viewable.Viewer):
                 align="center",
                 css_classes=["store-delete"],
             )
-            remove.on_click(lambda e, sid=store["id"]: self._delete_store(sid))
+            remove.on_click(handler(self._delete_store, store["id"]))
             rows.append(
                 pn.Row(
                     label,
@@ -253,6 +253,7 @@ class DataStoresPage(pn.viewable.Viewer):
         ]
         self.editor.visible = bool(self.state.selected)
         if not self.state.selected:
+            self.records_box[:] = [html('<p class="cw-muted">Open a store to see its records.</p>')]
             return
         shown = len(self.state.records)
         more = f" (the first {shown} of {self.state.total:,})" if self.state.total > shown else ""
@@ -272,14 +273,14 @@ class DataStoresPage(pn.viewable.Viewer):
                 align="center",
                 css_classes=["record-edit"],
             )
-            edit.on_click(lambda e, r=record: self._edit(r))
+            edit.on_click(handler(self._edit, record))
             remove = pn.widgets.Button(
                 name=f"Delete {record['key']}",
                 button_type="light",
                 align="center",
                 css_classes=["record-delete"],
             )
-            remove.on_click(lambda e, k=record["key"]: self._delete_record(k))
+            remove.on_click(handler(self._delete_record, record["key"]))
             record_rows.append(
                 pn.Row(label, edit, remove, sizing_mode="stretch_width", css_classes=["record-row"])
             )
