@@ -54,6 +54,7 @@ def test_data_stores_page(page: Page, server: Any, screenshots: Path) -> None:
 
     store_row(page, "orders").locator(".store-open button").click()
     expect(page.locator(".record-row")).to_have_count(2, timeout=TIMEOUT)
+    expect(page.locator(".store-heading")).to_contain_text("2 records")
     expect(record_row(page, "last_order_id")).to_contain_text('"ord_<1001>"')  # text, not markup
     audit(page, "data-stores-1440", screenshots)
 

@@ -77,6 +77,10 @@ async def test_page_shows_limits_and_errors_in_its_banner(svc: Any, user: Any) -
     page.value.value = '"short"'
     await page._save(None)
     assert page.banner.kind == "ok" and len(page.records_box.objects) == 1
+    assert "1 record<" in page.heading.object  # the count shown with the records
+    page.key.value, page.value.value = "other", "2"
+    await page._save(None)
+    assert "2 records<" in page.heading.object and len(page.records_box.objects) == 2
     page._edit(page.state.records[0])
     assert (page.key.value, page.value.value) == ("note", '"short"')
 

@@ -23,6 +23,11 @@ from workspace.views.widgets import SHRINK_CSS, Banner, attempt, handler, html, 
 PAGE_SIZE = 100
 
 
+def records_text(count: int) -> str:
+    """``1 record``, ``2,000 records``."""
+    return f"{count:,} record{'' if count == 1 else 's'}"
+
+
 def value_text(value: Any) -> str:
     """A value as the editor shows it: JSON, indented when it is a list or an object."""
     if isinstance(value, dict | list):
@@ -76,15 +81,14 @@ class DataStoresState(param.Parameterized):
 
     def _load_records(self) -> None:
         if not self.selected:
-            self.records, self.total = [], 0
+            self.param.update(records=[], total=0)
             return
         found = self.stores_service.records(
             self.user.id, self.selected, prefix=self.prefix or None, limit=PAGE_SIZE
         )
-        self.records = [r.to_dict() for r in found]
-        self.total = self.stores_service.count(
-            self.user.id, self.selected, prefix=self.prefix or None
-        )
+        total = self.stores_service.count(self.user.id, self.selected, prefix=self.prefix or None)
+        # one update: the page renders once, with the records and their count together
+        self.param.update(records=[r.to_dict() for r in found], total=total)
 
     def open(self, store_id: str, prefix: str = "") -> None:
         self.stores_service.get(self.user.id, store_id)  # NotFound for another user's
@@ -194,7 +198,9 @@ class DataStoresPage(pn.viewable.Viewer):
             sizing_mode="stretch_width",
             css_classes=["store-editor"],
         )
-        self.state.param.watch(lambda e: self._render(), ["stores", "records", "selected"])
+        self.state.param.watch(
+            lambda *events: self._render(), ["stores", "records", "total", "selected"]
+        )
         self._render()
         self._layout = pn.Column(
             html("<h1>Data stores</h1>"),
@@ -217,7 +223,7 @@ class DataStoresPage(pn.viewable.Viewer):
         for store in self.state.stores:
             is_open = store["id"] == self.state.selected
             label = html(
-                f"<strong>{escape(store['name'])}</strong> <span class='cw-muted'>· {store['records']:,} records · "
+                f"<strong>{escape(store['name'])}</strong> <span class='cw-muted'>· {records_text(store['records'])} · "
                 f"created {when(store['created_at'])}{' · open' if is_open else ''}</span>",
                 align="center",
             )
@@ -257,7 +263,7 @@ class DataStoresPage(pn.viewable.Viewer):
             return
         shown = len(self.state.records)
         more = f" (the first {shown} of {self.state.total:,})" if self.state.total > shown else ""
-        self.heading.object = f"<h2>{escape(self.state.store_name())}</h2><p class='cw-muted'>{self.state.total:,} records{more}</p>"
+        self.heading.object = f"<h2>{escape(self.state.store_name())}</h2><p class='cw-muted'>{records_text(self.state.total)}{more}</p>"
         record_rows: list[Any] = []
         for record in self.state.records:
             text = value_text(record["value"])
