@@ -62,17 +62,27 @@ def test_data_stores_page(page: Page, server: Any, screenshots: Path) -> None:
     record_row(page, "seen").locator(".record-edit button").click()
     expect(page.locator(".record-value textarea")).to_have_value("7", timeout=TIMEOUT)
     page.locator(".record-value textarea").fill("8")
+    page.locator(".record-value textarea").press(
+        "Tab"
+    )  # Panel sends a text area's value when it loses focus
     page.locator(".record-save button").click()
     expect(record_row(page, "seen")).to_contain_text("8", timeout=TIMEOUT)
 
     # a value that is no JSON is refused, saying how to write text
     page.locator(".record-key input").fill("note")
+    page.locator(".record-key input").press("Tab")
     page.locator(".record-value textarea").fill("hello")
+    page.locator(".record-value textarea").press(
+        "Tab"
+    )  # Panel sends a text area's value when it loses focus
     page.locator(".record-save button").click()
     expect(page.get_by_role("alert").filter(has_text="Put text in quotes")).to_be_visible(
         timeout=TIMEOUT
     )
     page.locator(".record-value textarea").fill('"hello"')
+    page.locator(".record-value textarea").press(
+        "Tab"
+    )  # Panel sends a text area's value when it loses focus
     page.locator(".record-save button").click()
     expect(page.locator(".record-row")).to_have_count(3, timeout=TIMEOUT)
 
@@ -81,6 +91,7 @@ def test_data_stores_page(page: Page, server: Any, screenshots: Path) -> None:
 
     # a new store opens empty
     page.locator(".store-name input").fill("customers")
+    page.locator(".store-name input").press("Tab")
     page.locator(".store-create button").click()
     expect(page.locator(".store-row")).to_have_count(2, timeout=TIMEOUT)
     expect(page.locator(".store-editor")).to_contain_text("No records.")
