@@ -20,6 +20,7 @@ from connectors.sdk import (
     App,
     AuthKind,
     ConfigurationError,
+    DataStoreAccess,
     NetworkPolicy,
     OperationContext,
     build_http,
@@ -30,6 +31,7 @@ from engine.settings import Settings
 
 if TYPE_CHECKING:
     from cells.run import ContextFactory
+    from engine.datastores import DataStores
     from storage import Connection, Execution, Store
 
 
@@ -45,9 +47,16 @@ def network_policy(settings: Settings) -> NetworkPolicy:
 class Contexts:
     """Makes ``OperationContext`` objects for the runner and "run cell"."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, *, data_stores: DataStores | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
+        if data_stores is None:
+            from engine.datastores import DataStores
+
+            data_stores = DataStores(store, settings)
+        self.data_stores = data_stores
         self.policy = network_policy(settings)
         self._clients: dict[tuple[Any, ...], ConnectorHttp] = {}
         self._retired: list[tuple[float, ConnectorHttp]] = []
@@ -126,7 +135,14 @@ class Contexts:
             scenario_id=scenario_id,
             cell_id=cell.id,
             hops=hops,
+            data_stores=self._owner_stores(app, user_id),
         )
+
+    def _owner_stores(self, app: App, user_id: str | None) -> DataStoreAccess | None:
+        """The owner's data stores, for the apps that declare they use them (only those)."""
+        if not app.uses_data_stores or user_id is None:
+            return None
+        return self.data_stores.for_owner(user_id)
 
     async def for_connection(self, connection: Connection, app: App) -> OperationContext:
         """A context for calls made on behalf of a connection (its test call, subscriptions)."""
@@ -138,9 +154,12 @@ class Contexts:
             connection_metadata=connection.metadata or {},
         )
 
-    async def plain(self, app: App) -> OperationContext:
-        """A context without a connection (apps that need none)."""
-        return OperationContext(http=self._plain_client(app))
+    async def plain(self, app: App, user_id: str | None = None) -> OperationContext:
+        """A context without a connection (apps that need none); with ``user_id``, the
+        user's data stores for the apps that use them (their dropdowns)."""
+        return OperationContext(
+            http=self._plain_client(app), data_stores=self._owner_stores(app, user_id)
+        )
 
     @property
     def oauth_redirect_uri(self) -> str:

@@ -11,18 +11,30 @@ here: ``engine.ownership.ConnectionLookup`` and ``engine.secrets.SecretStore``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
 from engine.ownership import ConnectionLookup
 from engine.secrets import SecretStore
-from storage import AlertRule, ApiKey, AuditEntry, Connection, Execution, NodeResult, Scenario, User
+from storage import (
+    AlertRule,
+    ApiKey,
+    AuditEntry,
+    Connection,
+    DataRecord,
+    DataStore,
+    Execution,
+    NodeResult,
+    Scenario,
+    User,
+)
 
 __all__ = [
     "AccountStore",
     "AuditLog",
     "ConnectionStore",
+    "DataStoreStore",
     "ExecutionStore",
     "ScenarioStore",
     "SignInStore",
@@ -95,6 +107,46 @@ class ConnectionStore(AuditLog, ConnectionLookup, Protocol):
         status: str = "active",
         status_message: str | None = None,
     ) -> Connection: ...
+
+
+class DataStoreStore(AuditLog, Protocol):
+    """A user's data stores and their records (``engine.datastores.DataStores``); every
+    call takes the owner, so another user's store is simply not there."""
+
+    def list_data_stores(self, user_id: str) -> list[DataStore]: ...
+    def get_data_store(self, user_id: str, store_id: str) -> DataStore | None: ...
+    def data_store_named(self, user_id: str, name: str) -> DataStore | None: ...
+    def create_data_store(self, user_id: str, name: str, *, max_stores: int) -> DataStore: ...
+    def delete_data_store(self, user_id: str, store_id: str) -> bool: ...
+    def get_data_record(self, user_id: str, store_id: str, key: str) -> DataRecord | None: ...
+    def find_data_records(
+        self,
+        user_id: str,
+        store_id: str,
+        *,
+        prefix: str | None = None,
+        where: Callable[[Any], bool] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[DataRecord]: ...
+    def count_data_records(
+        self, user_id: str, store_id: str, *, prefix: str | None = None
+    ) -> int: ...
+    def put_data_record(
+        self, user_id: str, store_id: str, key: str, value: Any, *, max_records: int
+    ) -> DataRecord: ...
+    def increment_data_record(
+        self,
+        user_id: str,
+        store_id: str,
+        key: str,
+        by: int | float,
+        *,
+        max_records: int,
+        check: Callable[[Any], None] | None = None,
+    ) -> DataRecord: ...
+    def delete_data_record(self, user_id: str, store_id: str, key: str) -> bool: ...
+    def data_store_export(self, user_id: str) -> list[tuple[DataStore, list[DataRecord]]]: ...
 
 
 class ExecutionStore(Protocol):

@@ -8,7 +8,9 @@ ends never carry their own copy of the logic and never touch the store
 - ``svc.connections`` (``engine.connections.Connections``): list and look up;
 - ``svc.executions`` (``engine.executions.Executions``): list, count, read, queue;
 - ``svc.accounts`` (``engine.accounts.Accounts``): users, API keys, sign-ins, alert
-  rules, the audit log.
+  rules, the audit log;
+- ``svc.data_stores`` (``engine.datastores.DataStores``): data stores and their records,
+  with their limits.
 
 Each takes only the slice of the store it needs (``engine.ports``). What arms vendor
 triggers, runs the test call of a connection or starts a run stays here, because it
@@ -46,6 +48,7 @@ from engine import secrets as stored_secrets
 from engine.accounts import Accounts
 from engine.connections import Connections
 from engine.contexts import Contexts
+from engine.datastores import DataStores
 from engine.errors import Conflict, NotFound
 from engine.executions import Executions
 from engine.executor import LocalExecutor
@@ -100,7 +103,8 @@ class Cellwright:
         self.analytics: AnalyticsLog | None = (
             None  # opened by start(): one process only may own the file
         )
-        self.contexts = Contexts(self.store, self.settings)
+        self.data_stores = DataStores(self.store, self.settings)
+        self.contexts = Contexts(self.store, self.settings, data_stores=self.data_stores)
         self.runner = Runner(self.store, self.apps, self.contexts, self.settings)
         self.executor = LocalExecutor(self.runner, self.store, self.settings)
         self.writes = WriteQueue(self.store)
@@ -378,7 +382,7 @@ class Cellwright:
         ctx = (
             await self.contexts.for_connection(connection, app)
             if connection is not None
-            else await self.contexts.plain(app)
+            else await self.contexts.plain(app, user_id)
         )
         try:
             return await asyncio.wait_for(

@@ -191,6 +191,19 @@ class Settings(BaseSettings):
         True, description="Log finished executions to DuckDB for the dashboards."
     )
     retention_days: int = Field(30, ge=1, description="Executions older than this are deleted.")
+    data_store_max_stores: int = Field(
+        50, ge=1, description="Data stores one user may have (CELLWRIGHT_DATA_STORE_MAX_STORES)."
+    )
+    data_store_max_records: int = Field(
+        10_000,
+        ge=1,
+        description="Records one data store may hold (CELLWRIGHT_DATA_STORE_MAX_RECORDS).",
+    )
+    data_store_max_value_bytes: int = Field(
+        65_536,
+        ge=16,
+        description="Bytes of one data store value, as compact JSON (CELLWRIGHT_DATA_STORE_MAX_VALUE_BYTES).",
+    )
     log_level: str = "INFO"
 
     @field_validator("extra_apps", mode="before")

@@ -30,3 +30,12 @@ class VaultKeyMissingError(VaultError):
 
 class VaultDecryptError(VaultError):
     """The token is malformed, was tampered with, or belongs to another row (AAD mismatch)."""
+
+
+class LimitReachedError(StoreError):
+    """A count the caller capped was reached: ``what`` ("stores" or "records") is at ``limit``."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"the limit of {limit} {what} is reached")
+        self.what = what
+        self.limit = limit

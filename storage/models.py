@@ -441,3 +441,29 @@ class LeaseRow(Base):
     owner: Mapped[str] = mapped_column(String)
     until: Mapped[datetime]
     epoch: Mapped[int] = mapped_column(Integer)
+
+
+class DataStoreRow(Base):
+    """A user's named table of keyed records (the Data store app reads and writes it)."""
+
+    __tablename__ = "data_stores"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class DataRecordRow(Base):
+    """One record of a data store: a key and a JSON value."""
+
+    __tablename__ = "data_records"
+
+    store_id: Mapped[str] = mapped_column(
+        ForeignKey("data_stores.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[Any | None]  # JSON; a stored null is SQL NULL
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -281,3 +281,25 @@ class OutboxEntry:
     id: int
     execution: dict[str, Any]
     nodes: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class DataStore(_Record):
+    """A user's data store: a named table of keyed records; ``records``: how many."""
+
+    id: str
+    user_id: str
+    name: str
+    created_at: datetime
+    records: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DataRecord(_Record):
+    """One record of a data store: its key and JSON value."""
+
+    store_id: str
+    key: str
+    value: JSON
+    created_at: datetime
+    updated_at: datetime

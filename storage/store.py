@@ -25,6 +25,7 @@ from .repos.analytics_outbox import AnalyticsOutboxRepo
 from .repos.apps import AppsRepo
 from .repos.audit import AuditRepo
 from .repos.connections import ConnectionsRepo, connection_aad
+from .repos.datastores import DataStoresRepo
 from .repos.executions import ExecutionsRepo
 from .repos.leases import LeasesRepo
 from .repos.scenarios import ScenariosRepo
@@ -54,6 +55,7 @@ class Store(
     AuditRepo,
     AlertsRepo,
     SessionsRepo,
+    DataStoresRepo,
 ):
     """The persistent state of Cellwright: SQLite by default, PostgreSQL by URL."""
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import yaml
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 
@@ -27,6 +27,12 @@ from workspace.api_models import (
     ConnectionIn,
     ConnectionOut,
     ConnectionPatch,
+    DataRecordIn,
+    DataRecordOut,
+    DataRecordPage,
+    DataStoreExport,
+    DataStoreIn,
+    DataStoreOut,
     ErrorBody,
     ExecutionOut,
     ExecutionPage,
@@ -51,7 +57,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such object (or not yours)."},
     409: {
         "model": ErrorBody,
-        "description": "The object's state does not allow it (e.g. a connection that scenarios use).",
+        "description": "The object's state does not allow it (e.g. a connection that scenarios use), "
+        "or a limit is reached (error: limit_exceeded, e.g. records per data store).",
     },
     413: {"model": ErrorBody, "description": "The body is over CELLWRIGHT_REQUEST_MAX_BYTES."},
     422: {
@@ -518,6 +525,119 @@ async def rerun_execution(
         latest=body.latest,
     )
     return svc.execution(user.id, execution.id)
+
+
+# -- data stores -----------------------------------------------------------------------
+
+RecordKey = Annotated[str, Path(min_length=1, max_length=200, description="The record's key.")]
+
+
+def data_store_out(store: Any) -> dict[str, Any]:
+    data: dict[str, Any] = store.to_dict()
+    return {k: data[k] for k in ("id", "name", "records", "created_at")}
+
+
+def data_record_out(record: Any) -> dict[str, Any]:
+    data: dict[str, Any] = record.to_dict()
+    return {k: data[k] for k in ("key", "value", "created_at", "updated_at")}
+
+
+@router.get(
+    "/data-stores",
+    response_model=list[DataStoreOut],
+    tags=["data stores"],
+    summary="Your data stores, by name",
+)
+def list_data_stores(svc: Service, user: User) -> list[dict[str, Any]]:
+    return [data_store_out(s) for s in svc.data_stores.for_user(user.id)]
+
+
+@router.post(
+    "/data-stores",
+    response_model=DataStoreOut,
+    status_code=201,
+    tags=["data stores"],
+    summary="Create a data store",
+)
+def create_data_store(body: DataStoreIn, svc: Service, user: User) -> dict[str, Any]:
+    return data_store_out(svc.data_stores.create(user.id, body.name))
+
+
+@router.get(
+    "/data-stores/export",
+    response_model=list[DataStoreExport],
+    tags=["data stores"],
+    summary="Every data store of yours with all its records",
+)
+def export_data_stores(svc: Service, user: User) -> list[dict[str, Any]]:
+    return svc.data_stores.export(user.id)
+
+
+@router.get("/data-stores/{store_id}", response_model=DataStoreOut, tags=["data stores"])
+def get_data_store(store_id: str, svc: Service, user: User) -> dict[str, Any]:
+    return data_store_out(svc.data_stores.get(user.id, store_id))
+
+
+@router.delete(
+    "/data-stores/{store_id}",
+    status_code=204,
+    tags=["data stores"],
+    summary="Delete a data store with all its records",
+)
+def delete_data_store(store_id: str, svc: Service, user: User) -> Response:
+    svc.data_stores.delete(user.id, store_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/data-stores/{store_id}/records",
+    response_model=DataRecordPage,
+    tags=["data stores"],
+    summary="A data store's records, by key",
+)
+def list_data_records(
+    store_id: str,
+    svc: Service,
+    user: User,
+    prefix: Annotated[
+        str | None,
+        Query(max_length=200, description="Only records whose key starts with this text."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=DB_BIGINT)] = 0,
+) -> dict[str, Any]:
+    items = svc.data_stores.records(user.id, store_id, prefix=prefix, limit=limit, offset=offset)
+    return {
+        "items": [data_record_out(r) for r in items],
+        "total": svc.data_stores.count(user.id, store_id, prefix=prefix),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get(
+    "/data-stores/{store_id}/records/{key:path}", response_model=DataRecordOut, tags=["data stores"]
+)
+def get_data_record(store_id: str, key: RecordKey, svc: Service, user: User) -> dict[str, Any]:
+    return data_record_out(svc.data_stores.get_record(user.id, store_id, key))
+
+
+@router.put(
+    "/data-stores/{store_id}/records/{key:path}",
+    response_model=DataRecordOut,
+    tags=["data stores"],
+    summary="Set a record (created when the key is new)",
+)
+def put_data_record(
+    store_id: str, key: RecordKey, body: DataRecordIn, svc: Service, user: User
+) -> dict[str, Any]:
+    return data_record_out(svc.data_stores.put_record(user.id, store_id, key, body.value))
+
+
+@router.delete("/data-stores/{store_id}/records/{key:path}", status_code=204, tags=["data stores"])
+def delete_data_record(store_id: str, key: RecordKey, svc: Service, user: User) -> Response:
+    svc.data_stores.delete_record(user.id, store_id, key)
+    return Response(status_code=204)
 
 
 @router.get("/me", tags=["account"])

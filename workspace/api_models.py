@@ -221,3 +221,48 @@ class ExecutionPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class DataStoreIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        description="The store's name (unique among your stores); the Data store app's cells name it.",
+        examples=["orders"],
+    )
+
+
+class DataStoreOut(BaseModel):
+    id: str
+    name: str = Field(description="The store's name.")
+    records: int = Field(description="How many records it holds.")
+    created_at: str
+
+
+class DataRecordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: Any = Field(
+        description="Any JSON value: text, number, true/false, null, a list or an object.",
+        examples=[{"order_id": "ord_1001"}],
+    )
+
+
+class DataRecordOut(BaseModel):
+    key: str
+    value: Any = Field(None, description="The stored JSON value.")
+    created_at: str
+    updated_at: str
+
+
+class DataRecordPage(BaseModel):
+    items: list[DataRecordOut]
+    total: int = Field(description="How many records match (all pages).")
+    limit: int
+    offset: int
+
+
+class DataStoreExport(BaseModel):
+    name: str
+    created_at: str
+    records: list[DataRecordOut]

@@ -29,6 +29,7 @@ NAV: list[tuple[str, str]] = [
     ("scenarios", "Scenarios"),
     ("executions", "Executions"),
     ("connections", "Connections"),
+    ("datastores", "Data stores"),
     ("directory", "App directory"),
     ("templates", "Templates"),
     ("assistant", "Assistant"),
@@ -137,6 +138,11 @@ def _views() -> dict[str, Callable[..., Any]]:
         return Connections(
             svc, user, nav, app_key=args.get("app"), focus=ref or None, csrf=args.get("csrf", "")
         )
+
+    def datastores(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
+        from workspace.views.datastores import DataStoresPage
+
+        return DataStoresPage(svc, user, nav)
 
     def templates(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
         from workspace.views.templates import Gallery

@@ -40,6 +40,7 @@ WEBSOCKETS = "websockets-sansio"
 STATUS = {
     "not_found": 404,
     "conflict": 409,
+    "limit_exceeded": 409,
     "invalid_input": 422,
     "invalid_document": 422,
     "configuration_error": 422,

@@ -13,6 +13,7 @@ from connectors.sdk.auth import (
     secret_value,
 )
 from connectors.sdk.context import HOPS_HEADER, OperationContext
+from connectors.sdk.datastores import DataStoreAccess, StoredRecord
 from connectors.sdk.errors import (
     AssistantError,
     AssistantUnavailableError,
@@ -25,6 +26,7 @@ from connectors.sdk.errors import (
     HaltError,
     InvalidInputError,
     InvalidOutputError,
+    LimitExceededError,
     MappingError,
     NetworkError,
     RateLimitedError,
@@ -79,12 +81,14 @@ __all__ = [
     "ConnectionWebhook",
     "ConnectorHttp",
     "CustomAuth",
+    "DataStoreAccess",
     "ForbiddenDestinationError",
     "HaltError",
     "IncomingRequest",
     "InstantTrigger",
     "InvalidInputError",
     "InvalidOutputError",
+    "LimitExceededError",
     "ManualTrigger",
     "MappingError",
     "NetworkError",
@@ -102,6 +106,7 @@ __all__ = [
     "ResultNotSavedError",
     "RunAbandonedError",
     "ScheduleTrigger",
+    "StoredRecord",
     "Trigger",
     "UpstreamError",
     "WebhookReply",

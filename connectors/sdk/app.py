@@ -56,6 +56,9 @@ class App:
     sandbox_credentials: Mapping[str, Any] = field(default_factory=dict)
     """Credentials the sandbox accepts: what a "sandbox connection" stores."""
     builtin: bool = False
+    uses_data_stores: bool = False
+    """The app reads and writes the owner's data stores: its operations' context carries
+    ``data_stores`` (only the owner's, only through ``DataStoreAccess``)."""
     connection_webhook: ConnectionWebhook | None = None
     """Set when the vendor sends every event of a connection to one URL (a Slack app's
     single Request URL): each connection gets that URL and feeds every enabled scenario

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from connectors.sdk.datastores import DataStoreAccess
     from connectors.sdk.http import ConnectorHttp
 
 HOPS_HEADER = "X-Cellwright-Hops"
@@ -37,6 +38,9 @@ class OperationContext:
     webhook_url: str | None = None
     hops: int = 0
     """How many Cellwright webhook calls led to this execution (``HOPS_HEADER``)."""
+    data_stores: DataStoreAccess | None = None
+    """The data stores of the scenario's owner, for apps that declare
+    ``App(uses_data_stores=True)``; None for every other app."""
     logger: logging.Logger = field(
         default_factory=lambda: logging.getLogger("cellwright.connector")
     )

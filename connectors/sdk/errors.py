@@ -139,6 +139,18 @@ class ConfigurationError(CellwrightError):
     code = "configuration_error"
 
 
+class LimitExceededError(CellwrightError):
+    """A size limit the operator set was reached (data stores per user, records per
+    store, bytes per value). ``limit`` names the setting; the message names the limit,
+    the object and what to do."""
+
+    code = "limit_exceeded"
+
+    def __init__(self, message: str, *, limit: str, **details: Any) -> None:
+        super().__init__(message, limit=limit, **details)
+        self.limit = limit
+
+
 class ResultNotSavedError(CellwrightError):
     """The store refused a run's results (a value too large for the database, the
     database unavailable): the run ends failed instead of staying ``running``."""

@@ -60,7 +60,23 @@ def test_every_ready_template_is_covered() -> None:
         "shopify_orders_to_sheets",
         "mailchimp_subscriber_to_slack",
         "lead_generation",
+        "remember_last_order",
     } <= keys
     assert keys == {
         t.key for t in load_templates()
     }  # nothing is "coming soon": all eight apps are built
+
+
+async def test_the_remember_template_knows_the_order_before_it(svc: Cellwright, user: Any) -> None:
+    """Offline: the data store remembers the last order id between two runs and counts them."""
+    scenario = GalleryState(svc, user).use("remember_last_order", {})
+    first = await svc.run_now(user.id, scenario.id, {"body": {"id": "ord_1"}})
+    second = await svc.run_now(user.id, scenario.id, {"body": {"id": "ord_2"}})
+    summaries = [
+        next(c["output"] for c in run["cells"] if c["cell_id"] == "summary")
+        for run in (first, second)
+    ]
+    assert summaries == [
+        {"order": "ord_1", "previous": "none yet", "orders_seen": 1},
+        {"order": "ord_2", "previous": "ord_1", "orders_seen": 2},
+    ]

@@ -42,6 +42,7 @@ HINTS: dict[str, str] = {
     "timeout": "The call took too long; try again, or raise the cell timeout in the scenario settings.",
     "forbidden_destination": "This address is not allowed by the server's network settings; ask your administrator.",
     "invalid_output": "The app answered with unexpected data; report it to whoever maintains the app.",
+    "limit_exceeded": "Make room (delete what you no longer need) or ask your administrator to raise the limit named above.",
 }
 
 CSS = """
