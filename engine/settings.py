@@ -64,6 +64,13 @@ class Settings(BaseSettings):
             " http://host:webhook_port with webhook workers."
         ),
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Turns /metrics (Prometheus) on: scrapers send it as 'Authorization: Bearer"
+            " <token>'. Unset: /metrics answers 404."
+        ),
+    )
     demo_data: bool = Field(
         True, description="Create a demo user and scenarios on first start with an empty store."
     )

@@ -400,6 +400,14 @@ class AnalyticsLog(AnalyticsQueries):
                 self._flush_locked(con)  # queries see buffered rows
             return con.execute(sql, bound).df()
 
+    def _query_all(self, sql: str) -> pd.DataFrame:
+        """A query over every user's rows (the operator's totals), after a flush."""
+        with self._db_lock:
+            con = self._connection()
+            with private_umask():
+                self._flush_locked(con)
+            return con.execute(sql).df()
+
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
             raise RuntimeError("the analytics log is closed")

@@ -106,6 +106,22 @@ GROUP BY app
 ORDER BY calls DESC, app
 """
 
+# every user's totals, for the operator's /metrics (no names, no data: apps and counts)
+APP_TOTALS = """
+SELECT app,
+       count(*) AS calls,
+       count(*) FILTER (WHERE status = 'failed') AS errors,
+       coalesce(sum(duration_ms), 0) AS duration_ms
+FROM node_results
+WHERE app IS NOT NULL AND status <> 'skipped'
+GROUP BY app
+ORDER BY app
+"""
+
+RUN_TOTALS = """
+SELECT status, count(*) AS runs FROM executions GROUP BY status ORDER BY status
+"""
+
 TOP_ERRORS = """
 SELECT error_code, error_message, count(*) AS count,
        max(coalesce(ended_at, started_at)) AS last_seen, scenario_id
@@ -195,6 +211,13 @@ class AnalyticsQueries:
         if limit < 0:
             raise ValueError("limit must not be negative")
         return self._query(TOP_ERRORS, user_id, since, until, limit=int(limit))
+
+    def operator_totals(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Every user's run counts by status (``status, runs``) and calls per app (``app,
+        calls, errors, duration_ms``): figures for /metrics, no names and no data."""
+        return self._query_all(RUN_TOTALS), self._query_all(APP_TOTALS)
+
+    _query_all: Callable[[str], pd.DataFrame]
 
     def summary(
         self, user_id: str, since: datetime | None = None, until: datetime | None = None

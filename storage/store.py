@@ -9,6 +9,7 @@ the database.
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -93,6 +94,19 @@ class Store(
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
+    def schema_revision(self) -> str | None:
+        """The migration the database is at (``alembic_version``); None before any."""
+        from sqlalchemy import text
+
+        with self._read() as session:
+            row = session.execute(text("SELECT version_num FROM alembic_version")).first()
+        return None if row is None else str(row[0])
+
+    @staticmethod
+    def expected_schema_revision() -> str:
+        """The newest migration this version of Cellwright ships."""
+        return _shipped_head()
+
     def reencrypt_all(self) -> int:
         """Re-encrypt every secret not under the vault's primary key; returns rows changed.
 
@@ -135,3 +149,10 @@ class Store(
 
     def __repr__(self) -> str:
         return f"Store({self._engine.url.render_as_string(hide_password=True)!r})"
+
+
+@functools.cache
+def _shipped_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(alembic_config()).get_heads()[0])

@@ -9,7 +9,9 @@ in ``workspace.guards``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -19,11 +21,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.sdk import CellwrightError, IncomingRequest, InvalidInputError, jsontext
 from connectors.sdk.sandboxing import route_sandbox_webhooks, shared_sandbox
+from engine import metrics as engine_metrics
 from engine.service import Cellwright
 from workspace import http_errors, openapi_extras
 from workspace.api import router
@@ -179,7 +182,43 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def ready() -> JSONResponse:
+        """Readiness: the store answers and its schema is this version's."""
+        try:
+            current = await asyncio.to_thread(svc.store.schema_revision)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", said plainly
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+            return _error(503, "not_ready", f"The store does not answer: {reason}")
+        expected = svc.store.expected_schema_revision()
+        if current != expected:
+            return _error(
+                503,
+                "not_ready",
+                f"The store's schema is at {current}, this version needs {expected}: run a"
+                " newer server (or `cellwright serve` once) to migrate it.",
+            )
+        return JSONResponse({"status": "ready", "schema": current})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        token = svc.settings.metrics_token
+        if token is None:
+            return _error(404, "not_found", "Metrics are off: set CELLWRIGHT_METRICS_TOKEN.")
+        sent = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not hmac.compare_digest(sent.encode(), expected.encode()):
+            return _error(
+                401, "unauthorized", "Send the metrics token as 'Authorization: Bearer …'."
+            )
+        leading = svc.leadership is not None and svc.leadership.leading
+        text = await asyncio.to_thread(
+            engine_metrics.render, svc.store, svc.analytics, leader=leading
+        )
+        return Response(text, media_type=engine_metrics.CONTENT_TYPE)
 
     add_icon_routes(app, svc.apps)
     for each in svc.apps:

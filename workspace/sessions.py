@@ -70,6 +70,8 @@ PUBLIC_PREFIXES = (
     "/sandbox/",
     "/static/",
     "/healthz",
+    "/readyz",
+    "/metrics",  # its own bearer token (settings.metrics_token)
     "/demo/",
     "/components/",
     "/favicon",

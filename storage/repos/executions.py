@@ -464,6 +464,19 @@ class ExecutionsRepo(RepoBase):
         with self._read() as s:
             return [to_record(Execution, r) for r in s.scalars(query)]
 
+    def open_execution_counts(self) -> dict[str, int]:
+        """Every user's unfinished executions by status (queued, running, waiting)."""
+        query = (
+            select(_EXECUTIONS.c.status, func.count())
+            .where(_EXECUTIONS.c.status.in_(OPEN_EXECUTION_STATUSES))
+            .group_by(_EXECUTIONS.c.status)
+        )
+        counts = dict.fromkeys(OPEN_EXECUTION_STATUSES, 0)
+        with self._read() as s:
+            for status, count in s.execute(query):
+                counts[status] = int(count)
+        return counts
+
     def count_executions(
         self,
         user_id: str,
