@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from connectors import (
+    ai,
     formatter,
     google_workspace,
     http,
@@ -62,6 +63,7 @@ BUILTIN_APPS: tuple[App, ...] = (
     http.app,
     formatter.app,
     smtp.app,
+    ai.app,
 )
 
 APPS: tuple[App, ...] = (

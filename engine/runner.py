@@ -557,6 +557,7 @@ class Runner:
                     "ended_at": r.ended_at,
                     "duration_ms": r.duration_ms,
                     "error": r.error,
+                    "usage": r.usage.to_dict() if r.usage else None,  # model tokens (AI steps)
                 }
             )
         return {"scenario_name": run.doc.name, "trigger_app": run.doc.trigger.app, "nodes": nodes}

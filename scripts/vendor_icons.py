@@ -44,6 +44,7 @@ ICONS: dict[str, tuple[str, str]] = {
     "http": ("lucide", "globe"),
     "formatter": ("lucide", "wand-sparkles"),
     "smtp": ("lucide", "mail"),
+    "ai": ("lucide", "sparkles"),
     "router": ("lucide", "split"),
     "filter": ("lucide", "filter"),
     "plug": ("lucide", "plug"),  # apps that declare no icon of their own

@@ -12,7 +12,7 @@ from connectors.sdk.auth import (
     OAuth2Auth,
     secret_value,
 )
-from connectors.sdk.context import HOPS_HEADER, OperationContext
+from connectors.sdk.context import HOPS_HEADER, OperationContext, TokenUsage
 from connectors.sdk.errors import (
     AssistantError,
     AssistantUnavailableError,
@@ -102,6 +102,7 @@ __all__ = [
     "ResultNotSavedError",
     "RunAbandonedError",
     "ScheduleTrigger",
+    "TokenUsage",
     "Trigger",
     "UpstreamError",
     "WebhookReply",

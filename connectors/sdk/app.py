@@ -56,6 +56,9 @@ class App:
     sandbox_credentials: Mapping[str, Any] = field(default_factory=dict)
     """Credentials the sandbox accepts: what a "sandbox connection" stores."""
     builtin: bool = False
+    connection_help: str | None = None
+    """What a cell without a connection is told its connection needs (which fields to
+    set), after "needs a <App> connection"."""
     connection_webhook: ConnectionWebhook | None = None
     """Set when the vendor sends every event of a connection to one URL (a Slack app's
     single Request URL): each connection gets that URL and feeds every enabled scenario

@@ -411,9 +411,10 @@ def test_data_survives_closing_and_reopening(tmp_path: Path) -> None:
     with AnalyticsLog(path) as reopened:
         assert reopened.summary("alice")["runs"] == 15
         assert reopened.app_calls("alice").calls.sum() == len(calls(ALICE))
-        assert reopened.schema_version() == SCHEMA_VERSION == 1
+        assert reopened.schema_version() == SCHEMA_VERSION == 2
     con = duckdb.connect(str(path))
-    assert con.execute("SELECT version FROM schema_version").fetchall() == [(1,)]  # not re-applied
+    versions = con.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert versions == [(1,), (2,)]  # not re-applied
     con.close()
 
 
@@ -430,12 +431,12 @@ def test_a_file_from_a_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_a_failed_migration_is_rolled_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "analytics.duckdb"
     monkeypatch.setattr("storage.analytics._MIGRATIONS", (*_MIGRATIONS, ("CREATE TABLE broken (",)))
-    monkeypatch.setattr("storage.analytics.SCHEMA_VERSION", 2)
+    monkeypatch.setattr("storage.analytics.SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(duckdb.ParserException):
         AnalyticsLog(path)
     monkeypatch.undo()
-    with AnalyticsLog(path) as log:  # version 1 was committed, version 2 was not
-        assert log.schema_version() == 1
+    with AnalyticsLog(path) as log:  # the shipped versions were committed, the broken one was not
+        assert log.schema_version() == SCHEMA_VERSION
 
 
 def test_in_memory_database(tmp_path: Path) -> None:
