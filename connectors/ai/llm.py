@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 
 from connectors.sdk import (
@@ -234,6 +235,17 @@ def _detail(exc: BaseException, settings: ModelSettings) -> str:
     return text[:300]
 
 
+def _timed_out(exc: BaseException, chain: list[BaseException], errors: Any) -> bool:
+    # the guarded transport (httpx-aiohttp) reports every connection failure, a refused
+    # connection included, as httpx.ConnectTimeout: with aiohttp in the chain only a
+    # real TimeoutError counts (as connectors.sdk.netguard.is_timeout_cause decides)
+    if any(isinstance(e, aiohttp.ClientError) for e in chain):
+        return any(isinstance(e, TimeoutError) for e in chain)
+    return isinstance(exc, errors.Timeout) or any(
+        isinstance(e, httpx.TimeoutException | TimeoutError) for e in chain
+    )
+
+
 def _failure(exc: BaseException, litellm: Any, settings: ModelSettings) -> CellwrightError:
     errors = litellm.exceptions
     chain = _chain(exc)
@@ -256,9 +268,7 @@ def _failure(exc: BaseException, litellm: Any, settings: ModelSettings) -> Cellw
             " Check the connection's api_key.",
             status=status,
         )
-    if isinstance(exc, errors.Timeout) or any(
-        isinstance(e, httpx.TimeoutException | TimeoutError) for e in chain
-    ):
+    if _timed_out(exc, chain, errors):
         return CallTimeoutError(f"The model {model} did not answer in time.")
     if isinstance(exc, errors.RateLimitError):
         response = getattr(exc, "response", None)

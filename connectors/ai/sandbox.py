@@ -213,10 +213,14 @@ def _value(name: str, spec: dict[str, Any], root: dict[str, Any], text: str) -> 
 
 
 def _labelled(name: str, text: str) -> str | None:
-    """The value of a ``Name: value`` line (``order_id`` also matches ``Order id:``)."""
+    """The value after ``Name:`` up to the end of its line or sentence (``order_id``
+    also matches ``Order id:``)."""
     words = r"[\s_-]*".join(re.escape(w) for w in name.replace("_", " ").split())
-    match = re.search(rf"^\s*{words}\s*[:=]\s*(.+)$", text, re.IGNORECASE | re.MULTILINE)
-    return match.group(1).strip() if match else None
+    match = re.search(rf"\b{words}\s*[:=]\s*([^\n]+)", text, re.IGNORECASE)
+    if match is None:
+        return None
+    value = re.split(r"[.;](?:\s|$)", match.group(1), maxsplit=1)[0]  # up to the sentence's end
+    return value.strip()
 
 
 def _classify(system: str, text: str) -> str:
