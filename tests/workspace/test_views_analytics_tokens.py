@@ -7,6 +7,7 @@ from typing import Any
 from cells import document as documents
 from tests.services import running_service
 
+
 def texts(layout: Any) -> str:
     """Every HTML text inside a Panel layout."""
     import panel as pn

@@ -225,7 +225,14 @@ def tokens_chart_and_tables(frames: dict[str, Any]) -> tuple[Any, str]:
                 value_name="tokens",
             )
             .hvplot.bar(
-                x="label", y="tokens", by="kind", stacked=True, xlabel="", ylabel="tokens", rot=20, **SIZE
+                x="label",
+                y="tokens",
+                by="kind",
+                stacked=True,
+                xlabel="",
+                ylabel="tokens",
+                rot=20,
+                **SIZE,
             )
             .opts(**OPTS)
         )
@@ -243,7 +250,10 @@ def tokens_chart_and_tables(frames: dict[str, Any]) -> tuple[Any, str]:
         empty=empty,
     )
     per_model = table(
-        _records(by_model), [("key", "Model"), *columns], caption="Model tokens per model", empty=empty
+        _records(by_model),
+        [("key", "Model"), *columns],
+        caption="Model tokens per model",
+        empty=empty,
     )
     return plot, per_scenario + per_model
 
