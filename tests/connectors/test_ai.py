@@ -101,6 +101,23 @@ def words(body: dict[str, Any]) -> int:
     return sum(len(str(m["content"]).split()) for m in body["messages"])
 
 
+def test_count_tokens_sums_the_calls_of_an_operation() -> None:
+    from connectors.sdk import OperationContext, TokenUsage, build_http
+
+    ctx = OperationContext(http=build_http(app_key="ai"))
+    assert ctx.usage is None
+    ctx.count_tokens("openai/a", 10, 2)
+    usage = ctx.count_tokens("openai/b", 5, -1)  # a provider's nonsense counts as 0
+    assert usage is ctx.usage
+    assert usage == TokenUsage(model="openai/b", prompt_tokens=15, completion_tokens=2)
+    assert usage.to_dict() == {
+        "model": "openai/b",
+        "prompt_tokens": 15,
+        "completion_tokens": 2,
+        "total_tokens": 17,
+    }
+
+
 # -- the connection ------------------------------------------------------------------------
 
 
@@ -455,7 +472,12 @@ async def test_without_litellm_the_cell_says_to_install_the_extra(
 
 
 async def test_a_refused_key_marks_the_connection_and_never_shows_the_key(
-    svc: Cellwright, user: Any, conn: Any, sim: SimulatedModel, caplog: pytest.LogCaptureFixture
+    svc: Cellwright,
+    user: Any,
+    conn: Any,
+    sim: SimulatedModel,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     sim.script[:] = [
@@ -475,6 +497,8 @@ async def test_a_refused_key_marks_the_connection_and_never_shows_the_key(
     assert connection.status == "error"
     assert API_KEY not in json.dumps(execution) + (connection.status_message or "")
     assert API_KEY not in caplog.text and API_KEY[:-4] not in caplog.text
+    printed = capfd.readouterr()
+    assert API_KEY[:-4] not in printed.out + printed.err
 
 
 async def test_a_provider_message_echoing_the_key_is_kept_without_it(
@@ -530,18 +554,24 @@ async def test_an_unreachable_server_is_a_network_error_naming_the_api_base(
     assert cell(execution, "g")["error"]["code"] == "network_error"
 
 
-@pytest.mark.parametrize("model", [MODEL, "ollama/llama3"])
+@pytest.mark.parametrize(
+    ("model", "host"),
+    [(MODEL, "127.0.0.1"), ("ollama/llama3", "127.0.0.1"), ("ollama/llama3", "localhost")],
+)
 async def test_the_network_policy_applies_to_the_model_server(
     make_settings: Callable[..., Settings],
     registry: Registry,
     base: str,
     sim: SimulatedModel,
     model: str,
+    host: str,
 ) -> None:
+    """OpenAI-compatible calls go through the guarded client; for litellm's other
+    providers the api_base is checked first, a name by every address it resolves to."""
     async with running_service(make_settings(http_allow_private=False), registry) as svc:
         user = svc.local_user()
         connection = await svc.create_connection(
-            user.id, "ai", credentials={"model": model, "api_base": base}
+            user.id, "ai", credentials={"model": model, "api_base": base.replace("127.0.0.1", host)}
         )
         assert connection is not None and connection.status == "error"
         assert "not allowed" in (connection.status_message or "")
@@ -549,6 +579,22 @@ async def test_the_network_policy_applies_to_the_model_server(
         execution = await run(svc, user, text)
         assert cell(execution, "g")["error"]["code"] == "forbidden_destination"
     assert sim.requests == []
+
+
+async def test_another_provider_is_called_by_litellm_itself(
+    svc: Cellwright, user: Any, base: str, sim: SimulatedModel
+) -> None:
+    """An Ollama model at the simulator's address: litellm calls Ollama's own API there,
+    which the simulator does not serve: the provider's 404 says so."""
+    connection = await svc.create_connection(
+        user.id,
+        "ai",
+        credentials={"model": "ollama/llama3", "api_base": base.removesuffix("/v1")},
+    )
+    assert connection is not None and connection.status == "error"
+    assert (connection.status_message or "").startswith(
+        "The model provider does not know the model ollama/llama3 (HTTP 404)."
+    )
 
 
 async def test_an_allowed_origin_opens_the_model_server(
