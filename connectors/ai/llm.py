@@ -22,6 +22,7 @@ import importlib
 import ipaddress
 import logging
 import os
+import re
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -231,7 +232,10 @@ def _detail(exc: BaseException, settings: ModelSettings) -> str:
     text = str(getattr(exc, "message", None) or exc).strip()
     if settings.api_key:
         text = text.replace(settings.api_key, "***")
-    text = text.replace("litellm.", "").splitlines()[0] if text else ""
+    text = text.splitlines()[0] if text else ""
+    # "litellm.BadRequestError: OpenAIException - <the provider's words>"
+    text = re.sub(r"^(litellm\.)?\w+Error:\s*", "", text)
+    text = re.sub(r"^\w+Exception\s*-\s*", "", text)
     return text[:300]
 
 

@@ -517,7 +517,9 @@ async def test_a_provider_message_echoing_the_key_is_kept_without_it(
     )
     error = cell(execution, "gen")["error"]
     assert error["code"] == "upstream_error" and error["details"]["status"] == 400
-    assert "context too long for key ***" in error["message"]
+    assert error["message"] == (
+        f"The model {MODEL} answered with an error (HTTP 400): context too long for key ***"
+    )
     assert API_KEY not in json.dumps(execution) and API_KEY not in caplog.text
     stored = svc.store.get_connection(user.id, conn.id)
     assert stored.status == "active"
