@@ -210,6 +210,13 @@ async def run_operation_cell(
             result.usage = ctx.usage  # tokens spent count, whether the call succeeded or not
         result.output = validate_output(cell.id, op.output, raw)
         result.status = "completed"
+    if result.usage is not None and result.error is not None:
+        # the record of a failed call keeps what it spent: a retry reads it back
+        # (TokenUsage.recorded) to count the earlier attempt in analytics
+        details = result.error.setdefault("details", {})
+        counts = result.usage.to_dict()
+        details.setdefault("model", counts.pop("model"))
+        details.setdefault("usage", counts)
     return result
 
 

@@ -28,6 +28,24 @@ class TokenUsage:
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @classmethod
+    def recorded(cls, output: Any, error: Any) -> TokenUsage | None:
+        """The usage a finished cell run recorded: ``model`` and ``usage`` in its output,
+        or in its error's ``details`` when it failed (what the AI steps write)."""
+        found = output if isinstance(output, Mapping) else None
+        if found is None and isinstance(error, Mapping):
+            details = error.get("details")
+            found = details if isinstance(details, Mapping) else None
+        if found is None:
+            return None
+        model, usage = found.get("model"), found.get("usage")
+        if not isinstance(model, str) or not isinstance(usage, Mapping):
+            return None
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if type(prompt) is not int or type(completion) is not int:
+            return None
+        return cls(model=model, prompt_tokens=prompt, completion_tokens=completion)
+
     def to_dict(self) -> dict[str, Any]:
         """``model``, ``prompt_tokens``, ``completion_tokens``, ``total_tokens``."""
         return {

@@ -118,6 +118,23 @@ def test_count_tokens_sums_the_calls_of_an_operation() -> None:
     }
 
 
+def test_recorded_usage_is_read_back_only_in_its_own_shape() -> None:
+    from connectors.sdk import TokenUsage
+
+    used = {"model": "m", "usage": {"prompt_tokens": 3, "completion_tokens": 4}}
+    assert TokenUsage.recorded(used, None) == TokenUsage("m", 3, 4)
+    assert TokenUsage.recorded(None, {"code": "x", "details": used}) == TokenUsage("m", 3, 4)
+    for output, error in [
+        (None, None),
+        ({"usage": used["usage"]}, None),  # no model
+        ({"model": "m", "usage": {"prompt_tokens": "3", "completion_tokens": 4}}, None),
+        ({"model": "m", "usage": 7}, None),
+        (None, {"code": "x"}),
+        (None, {"code": "x", "details": "text"}),
+    ]:
+        assert TokenUsage.recorded(output, error) is None
+
+
 # -- the connection ------------------------------------------------------------------------
 
 
@@ -735,3 +752,31 @@ async def test_the_support_triage_template_runs_offline_on_a_sandbox_connection(
     assert body["team"] == "billing" and body["order"] == "1042"
     assert body["tokens"] == topic["usage"]["total_tokens"] + details["usage"]["total_tokens"] > 0
     assert sim.requests == []  # in process: the sandbox connection never used the network
+
+
+async def test_tokens_of_a_failed_try_count_once_the_retry_succeeds(
+    make_settings: Callable[..., Settings], registry: Registry, base: str, sim: SimulatedModel
+) -> None:
+    async with running_service(make_settings(analytics=True), registry) as svc:
+        user = svc.local_user()
+        conn = await svc.create_connection(
+            user.id, "ai", credentials={"model": MODEL, "api_base": base}
+        )
+        sim.requests.clear()
+        # the first try: an answer outside the labels, then the repair call fails with a 503
+        sim.script[:] = ["money", {"status": 503, "message": "overloaded"}]
+        text = scenario(ai_cell("c", "classify", {"text": MESSAGE, "labels": LABELS}, conn))
+        execution = await run(
+            svc, user, text.replace("cells:\n", "settings: {retry_count: 1}\ncells:\n", 1)
+        )
+        assert execution["status"] == "completed", execution["error"]
+        first, second = [c for c in execution["cells"] if c["cell_id"] == "c"]
+        assert first["error"]["code"] == "upstream_error"
+        spent_first = words(sim.requests[0]["body"]) + 1  # "money"; the 503 cost nothing
+        assert first["error"]["details"]["usage"]["total_tokens"] == spent_first
+        assert first["error"]["details"]["model"] == MODEL
+        spent_second = second["output"]["usage"]["total_tokens"]
+        by_model = svc.analytics.token_usage(user.id, by="model")
+        assert by_model[["calls", "total_tokens"]].values.tolist() == [
+            [2, spent_first + spent_second]
+        ]
