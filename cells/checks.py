@@ -63,7 +63,8 @@ def incomplete(doc: ScenarioDocument, apps: Any) -> list[dict[str, str]]:
                 {
                     "cell_id": cell.id,
                     "field": "connection",
-                    "message": f"{label} needs a {app.name} connection.",
+                    "message": f"{label} needs a {app.name} connection."
+                    + (f" {app.connection_help}" if app.connection_help else ""),
                 }
             )
         try:

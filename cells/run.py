@@ -34,6 +34,7 @@ from connectors.sdk import (
     InvalidInputError,
     InvalidOutputError,
     OperationContext,
+    TokenUsage,
 )
 from connectors.sdk.errors import error_from_exception
 
@@ -73,6 +74,8 @@ class CellResult:
     ended_at: datetime | None = None
     duration_ms: float | None = None
     exception: CellwrightError | None = field(default=None, repr=False)
+    usage: TokenUsage | None = None
+    """Model tokens the operation used (AI steps), also when it failed; for analytics."""
 
     @property
     def ok(self) -> bool:
@@ -192,8 +195,9 @@ async def run_operation_cell(
             raise validation_error(cell.id, exc) from None
         result.input = masked(dump(inputs), fields)  # masked secrets, defaults filled in
         if app.needs_connection and not cell.connection:
+            hint = f" {app.connection_help}" if app.connection_help else ""
             raise ConfigurationError(
-                f"Cell '{cell.id}' needs a {app.name} connection; pick one in the cell."
+                f"Cell '{cell.id}' needs a {app.name} connection; pick one in the cell.{hint}"
             )
         ctx = await make_context(cell, app, idempotency_key=idempotency_key)
         try:
@@ -202,8 +206,17 @@ async def run_operation_cell(
             raise CallTimeoutError(
                 f"Cell '{cell.id}' took longer than {timeout:g} s and was stopped."
             ) from None
+        finally:
+            result.usage = ctx.usage  # tokens spent count, whether the call succeeded or not
         result.output = validate_output(cell.id, op.output, raw)
         result.status = "completed"
+    if result.usage is not None and result.error is not None:
+        # the record of a failed call keeps what it spent: a retry reads it back
+        # (TokenUsage.recorded) to count the earlier attempt in analytics
+        details = result.error.setdefault("details", {})
+        counts = result.usage.to_dict()
+        details.setdefault("model", counts.pop("model"))
+        details.setdefault("usage", counts)
     return result
 
 

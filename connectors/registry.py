@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from connectors import (
+    ai,
     data_store,
     formatter,
     google_workspace,
@@ -64,6 +65,7 @@ BUILTIN_APPS: tuple[App, ...] = (
     formatter.app,
     smtp.app,
     data_store.app,
+    ai.app,
 )
 
 APPS: tuple[App, ...] = (

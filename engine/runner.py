@@ -36,7 +36,7 @@ from cells.run import (
     trigger_result,
 )
 from connectors.registry import Registry
-from connectors.sdk import CellwrightError, ResultNotSavedError, RunAbandonedError
+from connectors.sdk import CellwrightError, ResultNotSavedError, RunAbandonedError, TokenUsage
 from engine import ownership
 from engine import secrets as stored_secrets
 from engine.alerts import Alerts
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from engine.contexts import Contexts
     from engine.writes import WriteQueue
     from storage import Execution, NodeResult, Store
-    from storage.records import AnalyticsFacts, AnalyticsNode
+    from storage.records import AnalyticsFacts, AnalyticsNode, TokenCounts
 
 log = logging.getLogger("cellwright.runner")
 
@@ -542,6 +542,7 @@ class Runner:
                     "ended_at": e.end_time,
                     "duration_ms": e.duration_ms,
                     "error": e.error,
+                    "usage": _counts(TokenUsage.recorded(e.output, e.error)),
                 }
             )
         for r in run.results:
@@ -557,9 +558,21 @@ class Runner:
                     "ended_at": r.ended_at,
                     "duration_ms": r.duration_ms,
                     "error": r.error,
+                    "usage": _counts(r.usage),  # model tokens (AI steps)
                 }
             )
         return {"scenario_name": run.doc.name, "trigger_app": run.doc.trigger.app, "nodes": nodes}
+
+
+def _counts(usage: TokenUsage | None) -> TokenCounts | None:
+    if usage is None:
+        return None
+    return {
+        "model": usage.model,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
 
 
 def _with_cell(error: Mapping[str, Any] | None, cell_id: str) -> dict[str, Any]:

@@ -45,6 +45,7 @@ ICONS: dict[str, tuple[str, str]] = {
     "formatter": ("lucide", "wand-sparkles"),
     "smtp": ("lucide", "mail"),
     "data_store": ("lucide", "database"),
+    "ai": ("lucide", "sparkles"),
     "router": ("lucide", "split"),
     "filter": ("lucide", "filter"),
     "plug": ("lucide", "plug"),  # apps that declare no icon of their own

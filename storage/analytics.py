@@ -26,8 +26,11 @@ Decisions worth knowing:
   rare: every dashboard query stays a plain aggregate, the file keeps no dead rows,
   and the cost is one scan of ``executions.execution_id`` per flush (~1.5 ms per 100k
   executions on a 2-core machine; node results are only touched when a rerun is found).
-* **Only ids, statuses, timings and error codes/messages are stored**, never inputs or
-  outputs (they may hold personal data). Error messages are cut to 500 characters.
+* **Only ids, statuses, timings, error codes/messages and model token counts are
+  stored**, never inputs or outputs (they may hold personal data). Error messages are
+  cut to 500 characters. A node's ``usage`` (``model``, ``prompt_tokens``,
+  ``completion_tokens``, ``total_tokens``: what an AI step's calls used, also when it
+  failed) fills the token columns; other cells leave them NULL.
 * **Times are stored as naive UTC.** Aware datetimes are converted, naive ones and ISO
   strings without an offset are taken as UTC; ``runs_per_day`` counts UTC days.
 * **Time ranges select runs by their start time**: ``since`` inclusive, ``until``
@@ -71,11 +74,14 @@ _EXECUTION_COLUMNS = tuple(
 )
 _NODE_COLUMNS = tuple(
     "execution_id user_id scenario_id run_started_at position cell_id app operation kind"
-    " status started_at ended_at duration_ms error_code error_message".split()
+    " status started_at ended_at duration_ms error_code error_message"
+    " model prompt_tokens completion_tokens total_tokens".split()
 )
 _TIMESTAMP_COLUMNS = frozenset({"started_at", "ended_at", "run_started_at"})
 _FLOAT_COLUMNS = frozenset({"duration_ms"})
-_INT_COLUMNS = frozenset({"attempt", "position"})
+_INT_COLUMNS = frozenset(
+    {"attempt", "position", "prompt_tokens", "completion_tokens", "total_tokens"}
+)
 
 # Migration N (1-based) brings the file from schema version N-1 to N. Append new
 # migrations; never edit one that has shipped.
@@ -93,6 +99,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             cell_id VARCHAR, app VARCHAR, operation VARCHAR, kind VARCHAR,
             status VARCHAR NOT NULL, started_at TIMESTAMP, ended_at TIMESTAMP,
             duration_ms DOUBLE, error_code VARCHAR, error_message VARCHAR)""",
+    ),
+    (  # 2: model tokens of AI steps (NULL for cells that call no model)
+        "ALTER TABLE node_results ADD COLUMN model VARCHAR",
+        "ALTER TABLE node_results ADD COLUMN prompt_tokens BIGINT",
+        "ALTER TABLE node_results ADD COLUMN completion_tokens BIGINT",
+        "ALTER TABLE node_results ADD COLUMN total_tokens BIGINT",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -446,6 +458,13 @@ def _node_row(execution: Row, position: int, node: Mapping[str, Any]) -> Row:
     started_at = _timestamp(node.get("started_at"), "node started_at")
     ended_at = _timestamp(node.get("ended_at"), "node ended_at")
     code, message = _error(node.get("error"))
+    usage = node.get("usage")
+    if not isinstance(usage, Mapping):
+        usage = {}
+    prompt, completion = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+    total = _count(usage.get("total_tokens"))
+    if total is None and (prompt is not None or completion is not None):
+        total = (prompt or 0) + (completion or 0)
     return (
         execution[0],
         execution[1],
@@ -462,6 +481,10 @@ def _node_row(execution: Row, position: int, node: Mapping[str, Any]) -> Row:
         _duration(node.get("duration_ms"), started_at, ended_at),
         code,
         message,
+        _text(usage.get("model")),
+        prompt,
+        completion,
+        total,
     )
 
 
@@ -529,6 +552,16 @@ def _duration(value: Any, started_at: datetime | None, ended_at: datetime | None
 
 def _integer(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _count(value: Any) -> int | None:
+    """A token count: a non-negative integer, or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    count = int(value)
+    if count < 0:
+        raise ValueError(f"token counts cannot be negative: {count}")
+    return count
 
 
 def _utcnow() -> datetime:

@@ -135,6 +135,45 @@ ORDER BY count DESC, last_seen DESC, error_code, error_message, scenario_id
 LIMIT $limit
 """
 
+TOKENS_BY_SCENARIO = """
+WITH names AS (
+    SELECT scenario_id,
+           arg_max(scenario_name, started_at) FILTER (WHERE scenario_name IS NOT NULL) AS name
+    FROM executions
+    WHERE user_id = $user
+    GROUP BY scenario_id
+)
+SELECT n.scenario_id AS key,
+       any_value(names.name) AS name,
+       count(*) AS calls,
+       sum(n.prompt_tokens) AS prompt_tokens,
+       sum(n.completion_tokens) AS completion_tokens,
+       sum(n.total_tokens) AS total_tokens
+FROM node_results n LEFT JOIN names ON names.scenario_id = n.scenario_id
+WHERE n.user_id = $user
+  AND ($since IS NULL OR n.run_started_at >= $since)
+  AND ($until IS NULL OR n.run_started_at < $until)
+  AND n.total_tokens IS NOT NULL
+GROUP BY n.scenario_id
+ORDER BY total_tokens DESC, key
+"""
+
+TOKENS_BY_MODEL = """
+SELECT model AS key,
+       model AS name,
+       count(*) AS calls,
+       sum(prompt_tokens) AS prompt_tokens,
+       sum(completion_tokens) AS completion_tokens,
+       sum(total_tokens) AS total_tokens
+FROM node_results
+WHERE user_id = $user
+  AND ($since IS NULL OR run_started_at >= $since)
+  AND ($until IS NULL OR run_started_at < $until)
+  AND total_tokens IS NOT NULL
+GROUP BY model
+ORDER BY total_tokens DESC, key
+"""
+
 SUMMARY = """
 SELECT count(*) AS runs,
        count(*) FILTER (WHERE status = 'completed') AS completed,
@@ -218,6 +257,21 @@ class AnalyticsQueries:
         return self._query_all(RUN_TOTALS), self._query_all(APP_TOTALS)
 
     _query_all: Callable[[str], pd.DataFrame]
+
+    def token_usage(
+        self,
+        user_id: str,
+        by: Literal["scenario", "model"] = "scenario",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> pd.DataFrame:
+        """Model tokens of AI steps (``key, name, calls, prompt_tokens, completion_tokens,
+        total_tokens``) per scenario, or per model (``key`` and ``name`` are then the
+        model), most tokens first. Failed calls count: their tokens were spent."""
+        if by not in ("scenario", "model"):
+            raise ValueError("by must be 'scenario' or 'model'")
+        sql = TOKENS_BY_SCENARIO if by == "scenario" else TOKENS_BY_MODEL
+        return self._query(sql, user_id, since, until)
 
     def summary(
         self, user_id: str, since: datetime | None = None, until: datetime | None = None

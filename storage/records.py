@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, NotRequired, TypedDict
 
 JSON = Any  # a JSON-serialisable value (dict, list, str, int, float, bool or None)
 
@@ -252,6 +252,15 @@ class AlertRule(_Record):
     email_to: list[str] | None = None
 
 
+class TokenCounts(TypedDict):
+    """Model tokens a cell run used (AI steps)."""
+
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
 class AnalyticsNode(TypedDict):
     """One cell run as the analytics log keeps it: no inputs, no outputs."""
 
@@ -264,6 +273,8 @@ class AnalyticsNode(TypedDict):
     ended_at: datetime | str | None
     duration_ms: float | None
     error: JSON
+    usage: NotRequired[TokenCounts | None]
+    """Model tokens of a cell that called one (the token columns of ``node_results``)."""
 
 
 class AnalyticsFacts(TypedDict):

@@ -12,7 +12,7 @@ from connectors.sdk.auth import (
     OAuth2Auth,
     secret_value,
 )
-from connectors.sdk.context import HOPS_HEADER, OperationContext
+from connectors.sdk.context import HOPS_HEADER, OperationContext, TokenUsage
 from connectors.sdk.datastores import DataStoreAccess, StoredRecord
 from connectors.sdk.errors import (
     AssistantError,
@@ -107,6 +107,7 @@ __all__ = [
     "RunAbandonedError",
     "ScheduleTrigger",
     "StoredRecord",
+    "TokenUsage",
     "Trigger",
     "UpstreamError",
     "WebhookReply",

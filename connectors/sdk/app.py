@@ -59,6 +59,9 @@ class App:
     uses_data_stores: bool = False
     """The app reads and writes the owner's data stores: its operations' context carries
     ``data_stores`` (only the owner's, only through ``DataStoreAccess``)."""
+    connection_help: str | None = None
+    """What a cell without a connection is told its connection needs (which fields to
+    set), after "needs a <App> connection"."""
     connection_webhook: ConnectionWebhook | None = None
     """Set when the vendor sends every event of a connection to one URL (a Slack app's
     single Request URL): each connection gets that URL and feeds every enabled scenario

@@ -18,6 +18,46 @@ webhook (directly or round a ring of scenarios) stops after ``CELLWRIGHT_MAX_HOP
 
 
 @dataclass
+class TokenUsage:
+    """Tokens a cell's calls to a language model used (the AI steps report them)."""
+
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @classmethod
+    def recorded(cls, output: Any, error: Any) -> TokenUsage | None:
+        """The usage a finished cell run recorded: ``model`` and ``usage`` in its output,
+        or in its error's ``details`` when it failed (what the AI steps write)."""
+        found = output if isinstance(output, Mapping) else None
+        if found is None and isinstance(error, Mapping):
+            details = error.get("details")
+            found = details if isinstance(details, Mapping) else None
+        if found is None:
+            return None
+        model, usage = found.get("model"), found.get("usage")
+        if not isinstance(model, str) or not isinstance(usage, Mapping):
+            return None
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if type(prompt) is not int or type(completion) is not int:
+            return None
+        return cls(model=model, prompt_tokens=prompt, completion_tokens=completion)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``model``, ``prompt_tokens``, ``completion_tokens``, ``total_tokens``."""
+        return {
+            "model": self.model,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass
 class OperationContext:
     """Per-call context.
 
@@ -45,3 +85,15 @@ class OperationContext:
         default_factory=lambda: logging.getLogger("cellwright.connector")
     )
     extras: dict[str, Any] = field(default_factory=dict)
+    usage: TokenUsage | None = None
+    """Tokens the operation's model calls used, summed (``count_tokens``); the runner
+    puts them in the analytics log, also when the operation fails."""
+
+    def count_tokens(self, model: str, prompt_tokens: int, completion_tokens: int) -> TokenUsage:
+        """Add one model call's tokens to ``usage`` (the latest call names the model)."""
+        if self.usage is None:
+            self.usage = TokenUsage(model=model)
+        self.usage.model = model
+        self.usage.prompt_tokens += max(0, int(prompt_tokens))
+        self.usage.completion_tokens += max(0, int(completion_tokens))
+        return self.usage

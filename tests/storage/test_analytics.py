@@ -130,6 +130,13 @@ def loaded(log: AnalyticsLog) -> AnalyticsLog:
     return log
 
 
+def recreate_node_results(log: AnalyticsLog) -> None:
+    """The node_results table as the migrations build it (after a test dropped it)."""
+    log._con.execute(_MIGRATIONS[0][1])
+    for statement in _MIGRATIONS[1]:  # the token columns
+        log._con.execute(statement)
+
+
 def stored(path: Path | str, table: str = "executions") -> int:
     """Rows committed to the file, seen through a second connection."""
     con = duckdb.connect(str(path))
@@ -411,9 +418,10 @@ def test_data_survives_closing_and_reopening(tmp_path: Path) -> None:
     with AnalyticsLog(path) as reopened:
         assert reopened.summary("alice")["runs"] == 15
         assert reopened.app_calls("alice").calls.sum() == len(calls(ALICE))
-        assert reopened.schema_version() == SCHEMA_VERSION == 1
+        assert reopened.schema_version() == SCHEMA_VERSION == 2
     con = duckdb.connect(str(path))
-    assert con.execute("SELECT version FROM schema_version").fetchall() == [(1,)]  # not re-applied
+    versions = con.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert versions == [(1,), (2,)]  # not re-applied
     con.close()
 
 
@@ -430,12 +438,12 @@ def test_a_file_from_a_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_a_failed_migration_is_rolled_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "analytics.duckdb"
     monkeypatch.setattr("storage.analytics._MIGRATIONS", (*_MIGRATIONS, ("CREATE TABLE broken (",)))
-    monkeypatch.setattr("storage.analytics.SCHEMA_VERSION", 2)
+    monkeypatch.setattr("storage.analytics.SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(duckdb.ParserException):
         AnalyticsLog(path)
     monkeypatch.undo()
-    with AnalyticsLog(path) as log:  # version 1 was committed, version 2 was not
-        assert log.schema_version() == 1
+    with AnalyticsLog(path) as log:  # the shipped versions were committed, the broken one was not
+        assert log.schema_version() == SCHEMA_VERSION
 
 
 def test_in_memory_database(tmp_path: Path) -> None:
@@ -452,7 +460,7 @@ def test_a_failed_flush_keeps_the_rows_and_writes_nothing(log: AnalyticsLog) -> 
         log.flush()
     assert log.pending_rows == 5
     assert stored(log.path) == 0  # the executions insert was rolled back too
-    log._con.execute(_MIGRATIONS[0][1])
+    recreate_node_results(log)
     log.record(*alice_run(1))
     assert log.flush() == 10
     assert [e for e in log.success_rate("alice").runs] == [2]
@@ -467,7 +475,7 @@ def test_record_logs_but_does_not_raise_when_its_flush_fails(
             log.record(*alice_run(0))
         assert "analytics flush failed" in caplog.text
         assert log.pending_rows == 5
-        log._con.execute(_MIGRATIONS[0][1])
+        recreate_node_results(log)
 
 
 def test_concurrent_record_from_threads_loses_nothing(tmp_path: Path) -> None:
@@ -610,7 +618,7 @@ async def test_run_flusher_logs_failures_and_carries_on(
     with caplog.at_level(logging.ERROR, logger="storage.analytics"):
         await wait_for(lambda: "analytics flush failed" in caplog.text)
         with log._db_lock:
-            log._con.execute(_MIGRATIONS[0][1])
+            recreate_node_results(log)
         await wait_for(lambda: stored(path) == 1)
         with log._db_lock:
             log._con.execute("DROP TABLE node_results")
@@ -620,7 +628,7 @@ async def test_run_flusher_logs_failures_and_carries_on(
     assert "final analytics flush failed" in caplog.text
     assert log.pending_rows == 5
     with log._db_lock:
-        log._con.execute(_MIGRATIONS[0][1])
+        recreate_node_results(log)
     log.close()
     assert stored(path) == 2
 

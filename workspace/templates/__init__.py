@@ -170,6 +170,7 @@ CATALOG: list[tuple[str, str]] = [
     ("shopify_orders_to_sheets", "Commerce"),
     ("mailchimp_subscriber_to_slack", "Marketing"),
     ("gmail_to_monday", "Operations"),
+    ("support_triage", "Support"),
 ]
 
 

@@ -51,6 +51,8 @@ class AnalyticsState(param.Parameterized):
             "durations": log.duration_percentiles(uid, "scenario", since=since),
             "apps": log.app_calls(uid, since=since),
             "errors": log.top_errors(uid, 10, since=since),
+            "tokens": log.token_usage(uid, "scenario", since=since),
+            "tokens_by_model": log.token_usage(uid, "model", since=since),
         }
         self.frames = frames
         return frames
@@ -82,6 +84,7 @@ CHARTS: list[tuple[str, str, str]] = [
     ("durations", "Durations", "Duration per scenario (median and 95th percentile)"),
     ("apps", "Apps", "Calls and errors per app"),
     ("errors", "Top errors", "Top errors"),
+    ("tokens", "AI tokens", "Model tokens of AI steps per scenario"),
 ]
 OPTS = {"toolbar": None}
 # sizes given to hvplot itself: set later with .opts, responsive came on top of hvplot's
@@ -192,6 +195,8 @@ def chart_and_table(key: str, frames: dict[str, Any]) -> tuple[Any, str]:
             ],
             caption="Calls and errors per app",
         )
+    if key == "tokens":
+        return tokens_chart_and_tables(frames)
     return None, table(
         _records(frames["errors"]),
         [
@@ -203,6 +208,54 @@ def chart_and_table(key: str, frames: dict[str, Any]) -> tuple[Any, str]:
         caption="Most frequent errors",
         empty="No errors in this time range.",
     )
+
+
+def tokens_chart_and_tables(frames: dict[str, Any]) -> tuple[Any, str]:
+    """Prompt and completion tokens per scenario (the chart), and tables per scenario and
+    per model: what the AI steps spent, failed calls included."""
+    tokens, by_model = frames["tokens"], frames["tokens_by_model"]
+    plot = None
+    if not tokens.empty:
+        plot = (
+            tokens.assign(label=tokens["name"].fillna(tokens["key"]))
+            .melt(
+                id_vars=["label"],
+                value_vars=["prompt_tokens", "completion_tokens"],
+                var_name="kind",
+                value_name="tokens",
+            )
+            .hvplot.bar(
+                x="label",
+                y="tokens",
+                by="kind",
+                stacked=True,
+                xlabel="",
+                ylabel="tokens",
+                rot=20,
+                **SIZE,
+            )
+            .opts(**OPTS)
+        )
+    columns = [
+        ("calls", "Calls"),
+        ("prompt_tokens", "Prompt tokens"),
+        ("completion_tokens", "Completion tokens"),
+        ("total_tokens", "Total tokens"),
+    ]
+    empty = "No AI steps ran in this time range."
+    per_scenario = table(
+        _records(tokens.assign(name=tokens["name"].fillna(tokens["key"]))),
+        [("name", "Scenario"), *columns],
+        caption="Model tokens per scenario",
+        empty=empty,
+    )
+    per_model = table(
+        _records(by_model),
+        [("key", "Model"), *columns],
+        caption="Model tokens per model",
+        empty=empty,
+    )
+    return plot, per_scenario + per_model
 
 
 def warm_up() -> None:
