@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from connectors import (
+    code,
     formatter,
     google_workspace,
     http,
@@ -60,6 +61,7 @@ BUILTIN_APPS: tuple[App, ...] = (
     manual.app,
     http.app,
     formatter.app,
+    code.app,
 )
 
 APPS: tuple[App, ...] = (

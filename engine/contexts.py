@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from cells.models import OperationCell
+from connectors.code.actions import SANDBOX_EXTRA
+from connectors.code.sandbox import CodeLimits, CodeSandbox
 from connectors.sdk import (
     App,
     AuthKind,
@@ -51,6 +53,15 @@ class Contexts:
         self.policy = network_policy(settings)
         self._clients: dict[tuple[Any, ...], ConnectorHttp] = {}
         self._retired: list[tuple[float, ConnectorHttp]] = []
+        # code cells' workers start on the first code cell, not with the engine
+        self.code_sandbox = CodeSandbox(
+            CodeLimits(
+                timeout_seconds=settings.code_timeout_seconds,
+                memory_mb=settings.code_memory_mb,
+                workers=settings.code_workers,
+                log_chars=settings.code_log_chars,
+            )
+        )
 
     def for_execution(self, execution: Execution) -> ContextFactory:
         """A ``ContextFactory`` bound to the execution's owner, id and hop count."""
@@ -126,6 +137,7 @@ class Contexts:
             scenario_id=scenario_id,
             cell_id=cell.id,
             hops=hops,
+            extras={SANDBOX_EXTRA: self.code_sandbox},
         )
 
     async def for_connection(self, connection: Connection, app: App) -> OperationContext:
@@ -231,6 +243,7 @@ class Contexts:
             await _close(old)
 
     async def aclose(self) -> None:
+        self.code_sandbox.close()
         clients, self._clients = [*self._clients.values(), *(c for _, c in self._retired)], {}
         self._retired = []
         for client in clients:

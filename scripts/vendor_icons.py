@@ -43,6 +43,7 @@ ICONS: dict[str, tuple[str, str]] = {
     "manual": ("lucide", "play"),
     "http": ("lucide", "globe"),
     "formatter": ("lucide", "wand-sparkles"),
+    "code": ("lucide", "code-xml"),
     "router": ("lucide", "split"),
     "filter": ("lucide", "filter"),
     "plug": ("lucide", "plug"),  # apps that declare no icon of their own

@@ -1,0 +1,209 @@
+"""A code cell worker process: runs JavaScript for the server, one call at a time.
+
+Started by ``connectors.code.sandbox`` as ``python -I _worker.py`` with an empty
+environment and ``/`` as its directory. It imports nothing of Cellwright: only the
+standard library and ``py_mini_racer`` (V8). Each call gets a new V8 isolate, so nothing
+one run leaves behind (globals, changed prototypes) reaches another.
+
+Protocol: one JSON object per line. The server writes a call to stdin
+(``{"code", "input", "timeout", "memory", "log_chars", "output_chars"}``); the worker
+answers one line on the descriptor that was its stdout (stdout itself then points at
+stderr, so nothing V8 or a library prints can corrupt the answers): ``{"output": {...},
+"logs": [...]}`` or ``{"error": {"kind", "message", "line", "column"}}``. The first line,
+before any call, is ``{"ready": true}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import sys
+from typing import Any
+
+SOURCE_URL = "code.js"
+PREFIX = "globalThis.__cw_main = function (input) {"
+"""Put on the user's first line, so the user's line N is the script's line N."""
+
+REMOVED_GLOBALS = (
+    # Binary buffers live outside V8's heap, so its memory limit does not count them, and
+    # builtins over them (``new Uint8Array(1e9).fill(1)``) do not stop at the time limit.
+    "ArrayBuffer",
+    "SharedArrayBuffer",
+    "Atomics",
+    "DataView",
+    "WebAssembly",
+    "Uint8Array",
+    "Int8Array",
+    "Uint16Array",
+    "Int16Array",
+    "Uint32Array",
+    "Int32Array",
+    "BigUint64Array",
+    "BigInt64Array",
+    "Uint8ClampedArray",
+    "Float16Array",
+    "Float32Array",
+    "Float64Array",
+    # mini-racer's timers (built on SharedArrayBuffer): a cell runs synchronously
+    "__timer_manager",
+    "setTimeout",
+    "clearTimeout",
+)
+
+SETUP = """
+(function () {
+  for (const name of %(removed)s) delete globalThis[name];
+  const maxChars = %(log_chars)d;
+  const logs = [];
+  let used = 0;
+  let dropped = 0;
+  const text = (value) => {
+    if (typeof value === "string") return value;
+    try {
+      const json = JSON.stringify(value);
+      return json === undefined ? String(value) : json;
+    } catch (e) {
+      return String(value);
+    }
+  };
+  const writer = (level) => (...args) => {
+    let line = args.map(text).join(" ");
+    if (level !== "log") line = level + ": " + line;
+    if (used + line.length > maxChars) { dropped += 1; return; }
+    used += line.length;
+    logs.push(line);
+  };
+  globalThis.console = Object.freeze({
+    log: writer("log"), info: writer("info"), debug: writer("debug"),
+    warn: writer("warn"), error: writer("error"),
+  });
+  const maxOutput = %(output_chars)d;
+  const place = (error) => {
+    const found = /\\(?%(source)s:(\\d+):(\\d+)\\)?/.exec(String(error && error.stack));
+    return found ? [Number(found[1]), Number(found[2])] : [null, null];
+  };
+  const fail = (kind, message, where) => JSON.stringify(
+    {error: {kind, message, line: where[0], column: where[1]}});
+  globalThis.__cw_run = function (inputText) {
+    let output;
+    try {
+      output = globalThis.__cw_main(JSON.parse(inputText));
+    } catch (error) {
+      const name = error && error.name ? error.name : "Error";
+      const message = error && error.message !== undefined ? error.message : text(error);
+      return fail("runtime", name + ": " + message, place(error));
+    }
+    if (output && typeof output.then === "function") {
+      return fail("output", "the code returned a Promise: code cells run synchronously; return the object itself (no async/await)", [null, null]);
+    }
+    if (output === null || typeof output !== "object" || Array.isArray(output)) {
+      const kind = output === null ? "null" : Array.isArray(output) ? "an array" : output === undefined ? "nothing" : "a " + typeof output;
+      return fail("output", "the code must return an object such as {name: 'Ada'}, but it returned " + kind, [null, null]);
+    }
+    let json;
+    try {
+      json = JSON.stringify(output);
+    } catch (error) {
+      return fail("output", "the returned object cannot be written as JSON (" + error.message + ")", [null, null]);
+    }
+    if (json.length > maxOutput) {
+      return fail("output", "the returned object is " + json.length + " characters of JSON; the limit is " + maxOutput, [null, null]);
+    }
+    if (dropped) logs.push("(" + dropped + " more console lines dropped: the limit is " + maxChars + " characters)");
+    return JSON.stringify({output: JSON.parse(json), logs});
+  };
+})();
+"""
+
+_SYNTAX = re.compile(r"^<anonymous>:(\d+): (.*)$")
+
+
+def _answer(stream: Any, reply: dict[str, Any]) -> None:
+    stream.write(json.dumps(reply, separators=(",", ":")) + "\n")
+    stream.flush()
+
+
+def _error(
+    kind: str, message: str, line: int | None = None, column: int | None = None
+) -> dict[str, Any]:
+    return {"error": {"kind": kind, "message": message, "line": line, "column": column}}
+
+
+def run(call: dict[str, Any]) -> dict[str, Any]:
+    """One call in a new isolate."""
+    from py_mini_racer import (
+        JSEvalException,
+        JSOOMException,
+        JSParseException,
+        JSTimeoutException,
+        MiniRacer,
+    )
+
+    timeout = float(call["timeout"])
+    memory = int(call["memory"])
+    with MiniRacer() as racer:
+        racer.set_hard_memory_limit(memory)
+        racer.eval(
+            SETUP
+            % {
+                "removed": json.dumps(REMOVED_GLOBALS),
+                "log_chars": int(call["log_chars"]),
+                "output_chars": int(call["output_chars"]),
+                "source": re.escape(SOURCE_URL),
+            }
+        )
+        script = f"{PREFIX}{call['code']}\n}};\n//# sourceURL={SOURCE_URL}\n"
+        try:
+            racer.eval(script, timeout_sec=timeout)
+        except JSParseException as exc:
+            first = str(exc).splitlines()[0] if str(exc) else "SyntaxError"
+            found = _SYNTAX.match(first)
+            if found:
+                return _error("syntax", found.group(2), int(found.group(1)))
+            return _error("syntax", first)
+        try:
+            text = racer.eval(
+                f"__cw_run({json.dumps(json.dumps(call['input']))})", timeout_sec=timeout
+            )
+        except JSTimeoutException:
+            return _error("timeout", "timeout")
+        except JSOOMException:
+            return _error("memory", "memory")
+        except JSEvalException as exc:
+            if racer.was_hard_memory_limit_reached():
+                return _error("memory", "memory")
+            return _error("runtime", str(exc).splitlines()[0] if str(exc) else "error")
+        if racer.was_hard_memory_limit_reached():
+            return _error("memory", "memory")
+        reply: dict[str, Any] = json.loads(str(text))
+        error = reply.get("error")
+        if error and error.get("line") == 1 and error.get("column"):
+            error["column"] -= len(PREFIX)  # the wrapper shares the user's first line
+        return reply
+
+
+def main() -> None:
+    limits = json.loads(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    data = int(limits["data_bytes"])
+    resource.setrlimit(resource.RLIMIT_DATA, (data, data))
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # whatever else is printed goes to stderr, never into an answer
+    import py_mini_racer  # noqa: F401 - loaded before the first call, so calls do not pay for it
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    _answer(answers, {"ready": True})
+    for line in sys.stdin:
+        try:
+            call = json.loads(line)
+            reply = run(call)
+        except Exception as exc:  # the worker itself failed: say so and go on
+            reply = _error("internal", f"{type(exc).__name__}: {exc}")
+        _answer(answers, reply)
+
+
+if __name__ == "__main__":
+    main()
