@@ -46,15 +46,19 @@ REMOVED_GLOBALS = (
     "Float16Array",
     "Float32Array",
     "Float64Array",
-    # mini-racer's timers (built on SharedArrayBuffer): a cell runs synchronously
-    "__timer_manager",
-    "setTimeout",
-    "clearTimeout",
 )
 
 SETUP = """
 (function () {
   for (const name of %(removed)s) delete globalThis[name];
+  // the wrapper's own tools, taken before the user's code can replace them
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const isArray = Array.isArray;
+  const apply = Reflect.apply;
+  const exec = RegExp.prototype.exec;
+  const join = Array.prototype.join;
+  const map = Array.prototype.map;
   const maxChars = %(log_chars)d;
   const logs = [];
   let used = 0;
@@ -62,18 +66,18 @@ SETUP = """
   const text = (value) => {
     if (typeof value === "string") return value;
     try {
-      const json = JSON.stringify(value);
+      const json = stringify(value);
       return json === undefined ? String(value) : json;
     } catch (e) {
       return String(value);
     }
   };
   const writer = (level) => (...args) => {
-    let line = args.map(text).join(" ");
+    let line = apply(join, apply(map, args, [text]), [" "]);
     if (level !== "log") line = level + ": " + line;
     if (used + line.length > maxChars) { dropped += 1; return; }
     used += line.length;
-    logs.push(line);
+    logs[logs.length] = line;
   };
   globalThis.console = Object.freeze({
     log: writer("log"), info: writer("info"), debug: writer("debug"),
@@ -81,15 +85,15 @@ SETUP = """
   });
   const maxOutput = %(output_chars)d;
   const place = (error) => {
-    const found = /\\(?%(source)s:(\\d+):(\\d+)\\)?/.exec(String(error && error.stack));
+    const found = apply(exec, /\\(?%(source)s:(\\d+):(\\d+)\\)?/, [String(error && error.stack)]);
     return found ? [Number(found[1]), Number(found[2])] : [null, null];
   };
-  const fail = (kind, message, where) => JSON.stringify(
+  const fail = (kind, message, where) => stringify(
     {error: {kind, message, line: where[0], column: where[1]}});
   globalThis.__cw_run = function (inputText) {
     let output;
     try {
-      output = globalThis.__cw_main(JSON.parse(inputText));
+      output = globalThis.__cw_main(parse(inputText));
     } catch (error) {
       const name = error && error.name ? error.name : "Error";
       const message = error && error.message !== undefined ? error.message : text(error);
@@ -98,21 +102,21 @@ SETUP = """
     if (output && typeof output.then === "function") {
       return fail("output", "the code returned a Promise: code cells run synchronously; return the object itself (no async/await)", [null, null]);
     }
-    if (output === null || typeof output !== "object" || Array.isArray(output)) {
-      const kind = output === null ? "null" : Array.isArray(output) ? "an array" : output === undefined ? "nothing" : "a " + typeof output;
+    if (output === null || typeof output !== "object" || isArray(output)) {
+      const kind = output === null ? "null" : isArray(output) ? "an array" : output === undefined ? "nothing" : "a " + typeof output;
       return fail("output", "the code must return an object such as {name: 'Ada'}, but it returned " + kind, [null, null]);
     }
     let json;
     try {
-      json = JSON.stringify(output);
+      json = stringify(output);
     } catch (error) {
       return fail("output", "the returned object cannot be written as JSON (" + error.message + ")", [null, null]);
     }
     if (json.length > maxOutput) {
       return fail("output", "the returned object is " + json.length + " characters of JSON; the limit is " + maxOutput, [null, null]);
     }
-    if (dropped) logs.push("(" + dropped + " more console lines dropped: the limit is " + maxChars + " characters)");
-    return JSON.stringify({output: JSON.parse(json), logs});
+    if (dropped) logs[logs.length] = ("(" + dropped + " more console lines dropped: the limit is " + maxChars + " characters)");
+    return stringify({output: parse(json), logs});
   };
 })();
 """
@@ -133,6 +137,7 @@ def _error(
 
 def run(call: dict[str, Any]) -> dict[str, Any]:
     """One call in a new isolate."""
+    import py_mini_racer._mini_racer
     from py_mini_racer import (
         JSEvalException,
         JSOOMException,
@@ -141,6 +146,9 @@ def run(call: dict[str, Any]) -> dict[str, Any]:
         MiniRacer,
     )
 
+    # mini-racer installs setTimeout (built on SharedArrayBuffer) in every new isolate,
+    # as non-configurable globals; a cell runs synchronously and needs no timers
+    py_mini_racer._mini_racer.INSTALL_SET_TIMEOUT = "undefined"  # type: ignore[attr-defined]
     timeout = float(call["timeout"])
     memory = int(call["memory"])
     with MiniRacer() as racer:
@@ -177,7 +185,17 @@ def run(call: dict[str, Any]) -> dict[str, Any]:
             return _error("runtime", str(exc).splitlines()[0] if str(exc) else "error")
         if racer.was_hard_memory_limit_reached():
             return _error("memory", "memory")
+        if len(str(text)) > int(call["output_chars"]) + int(call["log_chars"]) * 2 + 4096:
+            # only when the code replaced the wrapper, which checks the size itself
+            return _error("output", "the returned object is too large")
         reply: dict[str, Any] = json.loads(str(text))
+        if not (
+            isinstance(reply.get("output"), dict) and isinstance(reply.get("logs"), list)
+        ) and not isinstance(reply.get("error"), dict):
+            return _error(
+                "output",
+                "the code replaced functions the sandbox relies on; do not change JSON or Reflect",
+            )
         error = reply.get("error")
         if error and error.get("line") == 1 and error.get("column"):
             error["column"] -= len(PREFIX)  # the wrapper shares the user's first line

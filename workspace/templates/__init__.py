@@ -160,6 +160,7 @@ CATALOG: list[tuple[str, str]] = [
     ("lead_generation", "Sales"),
     ("form_to_wordpress_draft", "Content"),
     ("order_routing", "Operations"),
+    ("clean_address", "Operations"),
     ("monday_to_wordpress_polling", "Content"),
     ("webhook_to_stripe_customer", "Sales"),
     ("stripe_payment_to_slack", "Sales"),
