@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from connectors.sdk import CodeError, CodeMemoryError, CodeTimeoutError
 
 WORKER = Path(__file__).with_name("_worker.py")
@@ -88,11 +90,11 @@ class _Worker:
             self.kill()
             raise CodeError("The code sandbox could not start; see the server's log.")
 
-    def call(self, request: dict[str, Any], deadline: float) -> dict[str, Any] | None:
+    def call(self, request: bytes, deadline: float) -> dict[str, Any] | None:
         """The worker's answer, or None when it died or ran past ``deadline``."""
         assert self.process.stdin is not None
         try:
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.write(request + b"\n")
             self.process.stdin.flush()
         except OSError:
             return None
@@ -146,20 +148,31 @@ class CodeSandbox:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._threads, self._run, code, data)
 
+    def _request(self, code: str, data: dict[str, Any]) -> bytes:
+        call = {
+            "code": code,
+            "input": data,
+            "timeout": self.limits.timeout_seconds,
+            "memory": self.limits.memory_mb * 1024 * 1024,
+            "log_chars": self.limits.log_chars,
+            "output_chars": OUTPUT_CHARS,
+        }
+        try:
+            # dates, decimals and ids become their JSON text, as everywhere else
+            return json.dumps(call, allow_nan=False, default=to_jsonable_python).encode()
+        except ValueError:
+            raise CodeError(
+                "The input holds NaN or Infinity, which JSON cannot carry; map a number or text instead.",
+                kind="input",
+            ) from None
+
     def _run(self, code: str, data: dict[str, Any]) -> CodeResult:
+        request = self._request(code, data)
         worker = self._idle.get()
         keep = False
         try:
             if worker is None or not worker.alive():
                 worker = _Worker(self.limits, self._generation)
-            request = {
-                "code": code,
-                "input": data,
-                "timeout": self.limits.timeout_seconds,
-                "memory": self.limits.memory_mb * 1024 * 1024,
-                "log_chars": self.limits.log_chars,
-                "output_chars": OUTPUT_CHARS,
-            }
             answer = worker.call(
                 request, time.monotonic() + self.limits.timeout_seconds + GRACE_SECONDS
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,14 @@ def sandbox() -> Iterator[CodeSandbox]:
     """Short limits keep the limit tests quick; one worker, so consecutive runs share a
     process (what must not leak between runs then has every chance to)."""
     box = CodeSandbox(CodeLimits(timeout_seconds=0.5, memory_mb=32, workers=1, log_chars=40))
+    yield box
+    box.close()
+
+
+@pytest.fixture(scope="module")
+def roomy() -> Iterator[CodeSandbox]:
+    """A long time limit, so the memory limit is what stops the code on a busy machine."""
+    box = CodeSandbox(CodeLimits(timeout_seconds=10, memory_mb=32, workers=1))
     yield box
     box.close()
 
@@ -243,7 +252,8 @@ async def test_the_worker_has_an_empty_environment_and_no_secrets(
     worker = sandbox._idle.get()
     try:
         assert worker is not None
-        environ = Path(f"/proc/{worker.process.pid}/environ").read_bytes()
+        with open(f"/proc/{worker.process.pid}/environ", "rb") as file:  # noqa: ASYNC230 - procfs
+            environ = file.read()
         cwd = os.readlink(f"/proc/{worker.process.pid}/cwd")
     finally:
         sandbox._idle.put(worker)
@@ -294,22 +304,30 @@ async def test_an_endless_loop_in_a_sort_callback_is_stopped(sandbox: CodeSandbo
     assert isinstance(error, CodeTimeoutError)
 
 
-async def test_a_huge_allocation_is_stopped_at_the_memory_limit(sandbox: CodeSandbox) -> None:
-    error = await fails(
-        sandbox, "const a = [];\nfor (;;) a.push({n: a.length, s: 'x' + a.length});"
-    )
+@pytest.mark.parametrize(
+    "code",
+    [
+        "const a = [];\nfor (;;) a.push(new Array(1e6).fill(a.length));",
+        "const a = [];\nfor (;;) a.push({n: a.length, s: 'x' + a.length});",
+    ],
+    ids=["big arrays", "many objects"],
+)
+async def test_a_huge_allocation_is_stopped_at_the_memory_limit(
+    roomy: CodeSandbox, code: str
+) -> None:
+    error = await fails(roomy, code)
     assert isinstance(error, CodeMemoryError)
     assert error.code == "code_memory"
     assert "the limit is 32 MB" in error.message and "code_memory_mb" in error.message
-    assert (await run(sandbox, "return {ok: true};")).output == {"ok": True}
+    assert (await run(roomy, "return {ok: true};")).output == {"ok": True}
 
 
-async def test_code_that_aborts_v8_ends_only_its_worker(sandbox: CodeSandbox) -> None:
+async def test_code_that_aborts_v8_ends_only_its_worker(roomy: CodeSandbox) -> None:
     # V8 aborts its process when an array would pass its size limit (crbug.com/1201626);
     # in-process, that would be the server
-    error = await fails(sandbox, "return {n: 'ab'.repeat(2 ** 27).split('').length};")
+    error = await fails(roomy, "return {n: 'ab'.repeat(2 ** 27).split('').length};")
     assert isinstance(error, CodeMemoryError)
-    assert (await run(sandbox, "return {ok: true};")).output == {"ok": True}
+    assert (await run(roomy, "return {ok: true};")).output == {"ok": True}
 
 
 async def test_console_output_is_bounded(sandbox: CodeSandbox) -> None:
@@ -387,6 +405,16 @@ async def test_inputs_arrive_as_json_and_outputs_leave_as_json(sandbox: CodeSand
     }
     result = await run(sandbox, "return {copy: input, type: typeof input.nested};", data)
     assert result.output == {"copy": data, "type": "object"}
+
+
+async def test_dates_arrive_as_iso_text_and_nan_is_refused(sandbox: CodeSandbox) -> None:
+    at = datetime(2026, 3, 28, 9, 30, tzinfo=UTC)
+    result = await run(
+        sandbox, "return {at: input.at, year: new Date(input.at).getUTCFullYear()};", {"at": at}
+    )
+    assert result.output == {"at": "2026-03-28T09:30:00Z", "year": 2026}
+    error = await fails(sandbox, "return {};", {"n": float("nan")})
+    assert error.details["kind"] == "input" and "NaN or Infinity" in error.message
 
 
 # -- concurrency ----------------------------------------------------------------------------
