@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -466,3 +466,11 @@ async def test_a_closed_sandbox_starts_new_workers_on_the_next_call() -> None:
     assert first is not None and not first.alive()
     assert (await box.run("return {again: true};", {})).output == {"again": True}
     box.close()
+
+
+def test_the_code_field_is_a_text_area_in_the_workspace() -> None:
+    from workspace.views.widgets import field_kind
+
+    schema = app.action("run_javascript").input_schema()
+    assert field_kind(schema["properties"]["code"]) == "text"
+    assert field_kind(schema["properties"]["input"]) == "json"

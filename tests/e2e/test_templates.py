@@ -60,6 +60,7 @@ def test_every_ready_template_is_covered() -> None:
         "shopify_orders_to_sheets",
         "mailchimp_subscriber_to_slack",
         "lead_generation",
+        "clean_address",
     } <= keys
     assert keys == {
         t.key for t in load_templates()
