@@ -37,9 +37,10 @@ from connectors.sdk import CodeError, CodeMemoryError, CodeTimeoutError
 
 WORKER = Path(__file__).with_name("_worker.py")
 
-GRACE_SECONDS = 1.0
+GRACE_SECONDS = 3.0
 """How long past the time limit the server waits before killing a worker whose code
-did not stop (a builtin that ignores V8's termination)."""
+did not stop (a builtin that ignores V8's termination), or a call whose new isolate
+was slow to start on a loaded machine."""
 
 START_SECONDS = 20.0
 """How long a new worker may take to start (Python and V8; ~0.1 s on a quiet machine)."""

@@ -474,3 +474,25 @@ def test_the_code_field_is_a_text_area_in_the_workspace() -> None:
     schema = app.action("run_javascript").input_schema()
     assert field_kind(schema["properties"]["code"]) == "text"
     assert field_kind(schema["properties"]["input"]) == "json"
+
+
+async def test_a_worker_that_does_not_answer_by_the_deadline_is_killed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # as if the code sat in a builtin that ignores V8's termination: the server's own
+    # deadline (here before V8's) kills the process and reports the time limit
+    from connectors.code import sandbox as sandbox_module
+
+    box = CodeSandbox(CodeLimits(timeout_seconds=5, workers=1))
+    try:
+        await box.run("return {};", {})
+        first = box._idle.get()
+        box._idle.put(first)
+        monkeypatch.setattr(sandbox_module, "GRACE_SECONDS", -4.8)
+        error = await fails(box, "while (true) {}")
+        assert isinstance(error, CodeTimeoutError) and "longer than 5 s" in error.message
+        assert first is not None and not first.alive()
+        monkeypatch.setattr(sandbox_module, "GRACE_SECONDS", 3.0)
+        assert (await box.run("return {next: 1};", {})).output == {"next": 1}
+    finally:
+        box.close()
