@@ -188,13 +188,16 @@ def run(call: dict[str, Any]) -> dict[str, Any]:
         if len(str(text)) > int(call["output_chars"]) + int(call["log_chars"]) * 2 + 4096:
             # only when the code replaced the wrapper, which checks the size itself
             return _error("output", "the returned object is too large")
-        reply: dict[str, Any] = json.loads(str(text))
-        if not (
-            isinstance(reply.get("output"), dict) and isinstance(reply.get("logs"), list)
-        ) and not isinstance(reply.get("error"), dict):
+        reply: Any = json.loads(str(text))
+        if not isinstance(reply, dict) or not (
+            (isinstance(reply.get("output"), dict) and isinstance(reply.get("logs"), list))
+            or isinstance(reply.get("error"), dict)
+        ):
+            # e.g. Object.prototype.toJSON, which JSON.stringify calls on every object
             return _error(
                 "output",
-                "the code replaced functions the sandbox relies on; do not change JSON or Reflect",
+                "the code changed what the sandbox relies on to send the result back"
+                " (JSON, Object.prototype.toJSON, Reflect); leave the builtins as they are",
             )
         error = reply.get("error")
         if error and error.get("line") == 1 and error.get("column"):

@@ -496,3 +496,45 @@ async def test_a_worker_that_does_not_answer_by_the_deadline_is_killed(
         assert (await box.run("return {next: 1};", {})).output == {"next": 1}
     finally:
         box.close()
+
+
+# -- the worker's own function, in this process (the tests above run it in workers) ----
+
+
+def worker_call(code: str, **limits: Any) -> dict[str, Any]:
+    from connectors.code import _worker
+
+    call = {
+        "code": code,
+        "input": {"n": 2},
+        "timeout": 0.5,
+        "memory": 32 << 20,
+        "log_chars": 100,
+        "output_chars": 1000,
+        **limits,
+    }
+    reply: dict[str, Any] = _worker.run(call)
+    return reply
+
+
+@pytest.mark.parametrize(
+    ("code", "limits", "expected"),
+    [
+        ("console.log('x');\nreturn {n: input.n};", {}, {"output": {"n": 2}, "logs": ["x"]}),
+        ("return {s: 'x'.repeat(2000)};", {}, "output"),
+        ("let a = ;", {}, "syntax"),
+        ("null.x;", {}, "runtime"),
+        ("while (true) {}", {"timeout": 0.2}, "timeout"),
+        ("const a = [];\nfor (;;) a.push(new Array(1e5).fill(1));", {"timeout": 10}, "memory"),
+        ("Object.prototype.toJSON = function () { return 'gotcha'; };\nreturn {};", {}, "output"),
+    ],
+    ids=["ok", "too large", "syntax", "runtime", "timeout", "memory", "toJSON replaced"],
+)
+def test_the_worker_function_answers_each_outcome(
+    code: str, limits: dict[str, Any], expected: Any
+) -> None:
+    reply = worker_call(code, **limits)
+    if isinstance(expected, dict):
+        assert reply == expected
+    else:
+        assert reply["error"]["kind"] == expected, reply
