@@ -211,6 +211,10 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     data = int(limits["data_bytes"])
     resource.setrlimit(resource.RLIMIT_DATA, (data, data))
+    # after a time limit, V8 reports the cancelled call to an isolate already closed;
+    # mini-racer's callback then raises "Event loop is closed" (ignored): keep the
+    # server's log free of it (the worker is replaced after a time limit anyway)
+    sys.unraisablehook = lambda unraisable: None
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever else is printed goes to stderr, never into an answer
     import py_mini_racer  # noqa: F401 - loaded before the first call, so calls do not pay for it
