@@ -86,6 +86,8 @@ class _Worker:
             start_new_session=True,  # a Ctrl-C to the server's group is the server's
         )
         self._buffer = b""
+        self.ended = False
+        """True once its output closed: the process died (not killed at a deadline)."""
         ready = self._read_line(time.monotonic() + START_SECONDS)
         if ready is None or not ready.get("ready"):
             self.kill()
@@ -98,6 +100,7 @@ class _Worker:
             self.process.stdin.write(request + b"\n")
             self.process.stdin.flush()
         except OSError:
+            self.ended = True
             return None
         return self._read_line(deadline)
 
@@ -113,6 +116,7 @@ class _Worker:
                 return None
             chunk = os.read(fd, 1 << 16)
             if not chunk:
+                self.ended = True
                 return None
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
@@ -178,8 +182,9 @@ class CodeSandbox:
                 request, time.monotonic() + self.limits.timeout_seconds + GRACE_SECONDS
             )
             if answer is None:
-                status = worker.kill()
-                raise self._lost(status)
+                died = worker.ended
+                worker.kill()
+                raise self._lost() if died else self._timeout()
             if "error" in answer:
                 error = answer["error"]
                 # after a limit the isolate's thread may still be busy: start afresh
@@ -193,9 +198,7 @@ class CodeSandbox:
                 worker.kill()
             self._idle.put(worker if keep else None)
 
-    def _lost(self, status: int | None) -> CodeError:
-        if status is not None and status < 0 and -status == signal.SIGKILL:
-            return self._timeout()
+    def _lost(self) -> CodeError:
         # V8 aborts the process on a few allocations too large for it (a string split
         # into 2**28 characters); the data segment cap ends the others
         return CodeMemoryError(
@@ -216,7 +219,7 @@ class CodeSandbox:
         if kind == "timeout":
             return self._timeout()
         if kind == "memory":
-            return self._lost(None)
+            return self._lost()
         line, column = error.get("line"), error.get("column")
         where = f"Line {line}: " if line else ""
         if kind == "output":
