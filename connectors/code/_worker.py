@@ -121,7 +121,17 @@ SETUP = """
 })();
 """
 
-_SYNTAX = re.compile(r"^<anonymous>:(\d+): (.*)$")
+_PLACED = re.compile(r"^(?:<anonymous>|" + re.escape(SOURCE_URL) + r"):(\d+): (.*)$")
+"""V8's own message: ``<script>:<line>: <Error>: <message>``."""
+
+
+def _placed(kind: str, exc: Exception) -> dict[str, Any]:
+    """An error from V8's message, with its line when it names one."""
+    first = str(exc).splitlines()[0] if str(exc) else kind
+    found = _PLACED.match(first)
+    if found:
+        return _error(kind, found.group(2), int(found.group(1)))
+    return _error(kind, first)
 
 
 def _answer(stream: Any, reply: dict[str, Any]) -> None:
@@ -166,11 +176,7 @@ def run(call: dict[str, Any]) -> dict[str, Any]:
         try:
             racer.eval(script, timeout_sec=timeout)
         except JSParseException as exc:
-            first = str(exc).splitlines()[0] if str(exc) else "SyntaxError"
-            found = _SYNTAX.match(first)
-            if found:
-                return _error("syntax", found.group(2), int(found.group(1)))
-            return _error("syntax", first)
+            return _placed("syntax", exc)
         try:
             text = racer.eval(
                 f"__cw_run({json.dumps(json.dumps(call['input']))})", timeout_sec=timeout
@@ -182,7 +188,8 @@ def run(call: dict[str, Any]) -> dict[str, Any]:
         except JSEvalException as exc:
             if racer.was_hard_memory_limit_reached():
                 return _error("memory", "memory")
-            return _error("runtime", str(exc).splitlines()[0] if str(exc) else "error")
+            # what the wrapper could not catch (an error thrown while reporting one)
+            return _placed("runtime", exc)
         if racer.was_hard_memory_limit_reached():
             return _error("memory", "memory")
         if len(str(text)) > int(call["output_chars"]) + int(call["log_chars"]) * 2 + 4096:

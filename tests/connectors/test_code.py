@@ -369,6 +369,16 @@ async def test_an_error_thrown_in_a_nested_function_names_where_it_was_thrown(
     assert error.message == "Line 2: Error: no email"
 
 
+async def test_an_error_thrown_while_reporting_an_error_still_names_its_line(
+    sandbox: CodeSandbox,
+) -> None:
+    code = "const p = new Proxy({}, {get() { throw new Error('trap'); }});\n\nreturn p;"
+    error = await fails(sandbox, code)
+    assert error.message == "Line 1: Error: trap"
+    error = await fails(sandbox, "Error.prepareStackTrace = () => { throw 1; };\nnull.x;")
+    assert error.message.startswith("Line 1: ")
+
+
 async def test_a_thrown_string_is_reported_without_a_line(sandbox: CodeSandbox) -> None:
     error = await fails(sandbox, "throw 'plain text';")
     assert error.message == "Error: plain text"
