@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from connectors import (
     ai,
+    code,
     data_store,
     formatter,
     google_workspace,
@@ -66,6 +67,7 @@ BUILTIN_APPS: tuple[App, ...] = (
     smtp.app,
     data_store.app,
     ai.app,
+    code.app,
 )
 
 APPS: tuple[App, ...] = (

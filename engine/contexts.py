@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from cells.models import OperationCell
+from connectors.code.actions import SANDBOX_EXTRA
+from connectors.code.sandbox import CodeLimits, CodeSandbox
 from connectors.sdk import (
     App,
     AuthKind,
@@ -60,6 +62,15 @@ class Contexts:
         self.policy = network_policy(settings)
         self._clients: dict[tuple[Any, ...], ConnectorHttp] = {}
         self._retired: list[tuple[float, ConnectorHttp]] = []
+        # code cells' workers start on the first code cell, not with the engine
+        self.code_sandbox = CodeSandbox(
+            CodeLimits(
+                timeout_seconds=settings.code_timeout_seconds,
+                memory_mb=settings.code_memory_mb,
+                workers=settings.code_workers,
+                log_chars=settings.code_log_chars,
+            )
+        )
 
     def for_execution(self, execution: Execution) -> ContextFactory:
         """A ``ContextFactory`` bound to the execution's owner, id and hop count."""
@@ -136,6 +147,7 @@ class Contexts:
             cell_id=cell.id,
             hops=hops,
             data_stores=self._owner_stores(app, user_id),
+            extras={SANDBOX_EXTRA: self.code_sandbox},
         )
 
     def _owner_stores(self, app: App, user_id: str | None) -> DataStoreAccess | None:
@@ -250,6 +262,7 @@ class Contexts:
             await _close(old)
 
     async def aclose(self) -> None:
+        self.code_sandbox.close()
         clients, self._clients = [*self._clients.values(), *(c for _, c in self._retired)], {}
         self._retired = []
         for client in clients:

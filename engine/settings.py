@@ -107,6 +107,29 @@ class Settings(BaseSettings):
         gt=0,
         description="CPU seconds the mappings of one run may use in all, over all its cells.",
     )
+    code_timeout_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Seconds one code cell's JavaScript may run before it is stopped (code_timeout).",
+    )
+    code_memory_mb: int = Field(
+        64,
+        ge=8,
+        le=2048,
+        description="Memory (MB) one code cell's JavaScript may use before it is stopped (code_memory).",
+    )
+    code_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Worker processes that run code cells; more code cells at once wait for a free one.",
+    )
+    code_log_chars: int = Field(
+        10_000,
+        ge=0,
+        description="console.log text one code cell may keep in its output (_console); further lines are dropped.",
+    )
     retry_base_seconds: float = Field(
         2.0, gt=0, description="First retry delay; doubles each attempt, with jitter."
     )

@@ -46,6 +46,7 @@ ICONS: dict[str, tuple[str, str]] = {
     "smtp": ("lucide", "mail"),
     "data_store": ("lucide", "database"),
     "ai": ("lucide", "sparkles"),
+    "code": ("lucide", "code-xml"),
     "router": ("lucide", "split"),
     "filter": ("lucide", "filter"),
     "plug": ("lucide", "plug"),  # apps that declare no icon of their own

@@ -111,6 +111,26 @@ class MappingError(CellwrightError):
     code = "mapping_error"
 
 
+class CodeError(CellwrightError):
+    """A code cell's code failed: a syntax error, an exception it threw, or a result that
+    is not a JSON object. ``details`` carries ``kind`` and, when known, the ``line`` and
+    ``column`` in the user's code. Not retried: the same code fails the same way."""
+
+    code = "code_error"
+
+
+class CodeTimeoutError(CodeError):
+    """A code cell ran past its time limit (``limit_seconds``) and was stopped."""
+
+    code = "code_timeout"
+
+
+class CodeMemoryError(CodeError):
+    """A code cell used more memory than its limit (``limit_mb``) and was stopped."""
+
+    code = "code_memory"
+
+
 class ForbiddenDestinationError(CellwrightError):
     """A request targeted an address the operator has not allowed (SSRF guard)."""
 

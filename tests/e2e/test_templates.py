@@ -61,6 +61,7 @@ def test_every_ready_template_is_covered() -> None:
         "mailchimp_subscriber_to_slack",
         "lead_generation",
         "remember_last_order",
+        "clean_address",
     } <= keys
     assert keys == {
         t.key for t in load_templates()

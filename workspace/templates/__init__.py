@@ -161,6 +161,7 @@ CATALOG: list[tuple[str, str]] = [
     ("form_to_wordpress_draft", "Content"),
     ("order_routing", "Operations"),
     ("remember_last_order", "Operations"),
+    ("clean_address", "Operations"),
     ("monday_to_wordpress_polling", "Content"),
     ("webhook_to_stripe_customer", "Sales"),
     ("stripe_payment_to_slack", "Sales"),

@@ -322,6 +322,7 @@ def _long_name(spec: Mapping[str, Any]) -> bool:
         word in title
         for word in (
             "content",
+            "code",
             "body",
             "text",
             "message",
