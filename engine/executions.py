@@ -84,8 +84,19 @@ class Executions:
         )
         return execution
 
-    def sweep(self, older_than_days: int, now: datetime | None = None) -> int:
+    def sweep(
+        self, older_than_days: int, now: datetime | None = None, *, user_id: str | None = None
+    ) -> int:
         """Delete every user's executions older than ``older_than_days`` (the retention
-        period, ``Settings.retention_days``); returns how many."""
+        period, ``Settings.retention_days``); returns how many. Audited as
+        ``retention.run`` (``user_id``: the administrator who started it)."""
         cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
-        return int(self._store.delete_executions_before(cutoff))
+        deleted = int(self._store.delete_executions_before(cutoff))
+        self._store.audit(
+            user_id,
+            "retention.run",
+            "executions",
+            None,
+            {"older_than_days": older_than_days, "deleted": deleted},
+        )
+        return deleted

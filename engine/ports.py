@@ -17,7 +17,17 @@ from typing import Any, Protocol
 
 from engine.ownership import ConnectionLookup
 from engine.secrets import SecretStore
-from storage import AlertRule, ApiKey, AuditEntry, Connection, Execution, NodeResult, Scenario, User
+from storage import (
+    AlertRule,
+    ApiKey,
+    AuditEntry,
+    ChainVerdict,
+    Connection,
+    Execution,
+    NodeResult,
+    Scenario,
+    User,
+)
 
 __all__ = [
     "AccountStore",
@@ -39,7 +49,11 @@ class AuditLog(Protocol):
         object_type: str,
         object_id: str | None = None,
         details: dict[str, Any] | None = None,
-    ) -> None: ...
+        *,
+        source: str | None = None,
+        ip: str | None = None,
+        actor_id: str | None = None,
+    ) -> AuditEntry: ...
 
 
 class ScenarioStore(AuditLog, ConnectionLookup, SecretStore, Protocol):
@@ -90,7 +104,7 @@ class ConnectionStore(AuditLog, ConnectionLookup, Protocol):
     ) -> Connection: ...
 
 
-class ExecutionStore(Protocol):
+class ExecutionStore(AuditLog, Protocol):
     """Executions as the front ends read them, queued ones, and the retention sweep
     (``engine.executions.Executions``); running them is the executor's."""
 
@@ -173,4 +187,17 @@ class AccountStore(SignInStore, AuditLog, Protocol):
     ) -> AlertRule: ...
     def list_alert_rules(self, user_id: str) -> list[AlertRule]: ...
     def delete_alert_rule(self, user_id: str, rule_id: str) -> bool: ...
-    def audit_entries(self, user_id: str | None = None, limit: int = 100) -> list[AuditEntry]: ...
+    def audit_entries(
+        self,
+        user_id: str | None = None,
+        limit: int = 100,
+        *,
+        offset: int = 0,
+        actor_id: str | None = None,
+        action: str | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEntry]: ...
+    def verify_audit_chain(self) -> ChainVerdict: ...

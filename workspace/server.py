@@ -28,7 +28,7 @@ from engine.service import Cellwright
 from workspace import http_errors, openapi_extras
 from workspace.api import router
 from workspace.api_docs import add_api_docs
-from workspace.guards import RequestLimits, SecurityHeaders
+from workspace.guards import AuditOrigins, RequestLimits, SecurityHeaders
 from workspace.icons import add_icon_routes
 from workspace.oauth import router as oauth_router
 
@@ -186,7 +186,9 @@ def create_app(svc: Cellwright, *, workspace: bool = False, start: bool = True) 
 
         mount_workspace(app, svc)
     allowed = {urlsplit(svc.settings.resolved_public_url()).netloc}
-    server = SecurityHeaders(HookIngress(RequestLimits(OriginGuard(app, allowed), svc), svc))
+    server = SecurityHeaders(
+        AuditOrigins(HookIngress(RequestLimits(OriginGuard(app, allowed), svc), svc))
+    )
     route_sandbox_webhooks(
         server, svc.settings.resolved_public_url
     )  # sandbox vendors' webhooks reach /hooks/ in process
