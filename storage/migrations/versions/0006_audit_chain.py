@@ -106,7 +106,9 @@ def upgrade() -> None:
         )
         prev = digest
 
-    with op.batch_alter_table("audit_log") as batch:
+    # offline SQL for SQLite cannot reflect the table it copies: describe it
+    copy_from = _table_after_add() if op.get_context().as_sql else None
+    with op.batch_alter_table("audit_log", copy_from=copy_from) as batch:
         for name in ("seq", "source", "prev_hash", "hash"):
             batch.alter_column(name, existing_type=_TYPES[name], nullable=False)
         batch.create_unique_constraint(op.f("uq_audit_log_seq"), ["seq"])
@@ -114,6 +116,30 @@ def upgrade() -> None:
             op.f("ck_audit_log_source"), "source IN ('workspace', 'api', 'cli', 'system')"
         )
         batch.create_index(op.f("ix_audit_log_actor_id"), ["actor_id"])
+
+
+def _table_after_add() -> sa.Table:
+    """``audit_log`` as 0001 made it, with this revision's columns added (nullable)."""
+    return sa.Table(
+        "audit_log",
+        sa.MetaData(),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.String(), nullable=True),
+        sa.Column("action", sa.String(), nullable=False),
+        sa.Column("object_type", sa.String(), nullable=False),
+        sa.Column("object_id", sa.String(), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("details", JSON_TYPE, nullable=True),
+        sa.Column("seq", sa.BigInteger(), nullable=True),
+        sa.Column("actor_id", sa.String(), nullable=True),
+        sa.Column("source", sa.String(length=16), nullable=True),
+        sa.Column("ip", sa.String(length=64), nullable=True),
+        sa.Column("prev_hash", sa.String(length=64), nullable=True),
+        sa.Column("hash", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
+        sa.Index("ix_audit_log_at", "at"),
+        sa.Index("ix_audit_log_user_id_at", "user_id", "at"),
+    )
 
 
 def _existing(audit: Any) -> list[Any]:
