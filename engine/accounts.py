@@ -58,7 +58,7 @@ class Accounts:
         for user in self._store.list_users():
             if user.is_admin:
                 return user
-        return self._store.create_user(LOCAL_ADMIN_EMAIL, name="Admin", is_admin=True)
+        return self.create_user(LOCAL_ADMIN_EMAIL, name="Admin", is_admin=True)
 
     def list_users(self) -> list[User]:
         return self._store.list_users()
