@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from cells.secrets import scrub
 from engine.errors import NotFound
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ class Executions:
             scenario_id=scenario.id,
             scenario_version=scenario.version,
             user_id=scenario.user_id,
-            trigger=dict(trigger),
+            trigger=scrub(dict(trigger)),  # credential headers masked, as Cellwright.trigger does
             idempotency_key=key,
         )
         return execution

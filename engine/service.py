@@ -29,6 +29,7 @@ from cells import document as documents
 from cells.mapping import RunBudget
 from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
 from cells.run import CellResult, idempotency_key, run_cell
+from cells.secrets import scrub
 from connectors.extra_apps import registry_for
 from connectors.icons import icon_url
 from connectors.registry import Registry
@@ -559,7 +560,9 @@ class Cellwright:
                 scenario_id=scenario.id,
                 scenario_version=version,
                 user_id=scenario.user_id,
-                trigger=dict(payload),
+                # credential headers a sender included (Authorization, Cookie…) are
+                # masked before the event is stored: the run sees what the record shows
+                trigger=scrub(dict(payload)),
                 idempotency_key=key,
                 claim_owner=self.executor.owner if self.started else None,
                 lease_seconds=self.settings.lease_seconds,
