@@ -35,6 +35,7 @@ NAV: list[tuple[str, str]] = [
     ("templates", "Templates"),
     ("assistant", "Assistant"),
     ("analytics", "Analytics"),
+    ("audit", "Audit trail"),
     ("settings", "Settings"),
 ]
 #: detail pages and the navigation entry they belong to
@@ -154,6 +155,11 @@ def _views() -> dict[str, Callable[..., Any]]:
         from workspace.views.analytics import Dashboard
 
         return Dashboard(svc, user)
+
+    def audit(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
+        from workspace.views.audit import AuditPage
+
+        return AuditPage(svc, user, nav)
 
     def settings(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
         from workspace.views.settings import SettingsPage
