@@ -82,6 +82,18 @@ class Scenarios:
         )
         return text
 
+    def record_export(self, user_id: str, scenario_id: str) -> None:
+        """Audit an export the workspace made of what is in its editor (``scenario.export``
+        with ``editor: true``; it may hold unsaved changes)."""
+        scenario = self.get(user_id, scenario_id)
+        self._store.audit(
+            user_id,
+            "scenario.export",
+            "scenario",
+            scenario_id,
+            {"version": scenario.version, "editor": True},
+        )
+
     def version_document(self, user_id: str, scenario_id: str, version: int) -> ScenarioDocument:
         """The document of one saved version (an execution's, say)."""
         self.get(user_id, scenario_id)  # the store's versions are not per user: check the owner

@@ -99,3 +99,14 @@ async def test_the_page_opens_from_the_navigation(svc: Cellwright, people: tuple
     shell = Shell(svc, people[0], "csrf")
     shell.go("audit")
     assert isinstance(shell.view, AuditPage)
+
+
+def test_an_export_from_the_notebook_is_audited(svc: Cellwright, people: tuple[Any, Any]) -> None:
+    from workspace.views.notebook_state import NotebookState
+
+    ada, _ = people
+    scenario = svc.scenarios.for_user(ada.id)[0]
+    text = NotebookState(svc, ada, scenario.id).export()
+    assert "name:" in text
+    [entry] = svc.accounts.audit_entries(ada.id, action="scenario.export")
+    assert (entry.object_id, entry.details) == (scenario.id, {"version": 1, "editor": True})
