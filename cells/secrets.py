@@ -195,26 +195,43 @@ def scrub(value: Any, secrets: Iterable[str] = ()) -> Any:
     return _scrub(value, needles)
 
 
+_SCALARS = (int, float, bool, type(None))
+
+
 def _scrub(value: Any, needles: list[str]) -> Any:
-    if isinstance(value, str):
-        if needles:
-            for needle in needles:
-                if needle in value:
-                    value = value.replace(needle, MASK)
+    # on every cell result of every run: exact type checks first (an ABC isinstance
+    # costs more than the rest), and nothing is copied unless something changes
+    kind = type(value)
+    if kind is str:
+        for needle in needles:
+            if needle in value:
+                value = value.replace(needle, MASK)
         return value
-    if isinstance(value, Mapping):
-        changed = False
-        out: dict[Any, Any] = {}
+    if kind in _SCALARS:
+        return value
+    if kind is list or kind is tuple:
+        items = None
+        for i, item in enumerate(value):
+            new = _scrub(item, needles)
+            if new is not item:
+                if items is None:
+                    items = list(value)
+                items[i] = new
+        return value if items is None else items
+    if kind is dict or isinstance(value, Mapping):
+        out = None
         for key, item in value.items():
-            new = (
-                MASK if is_credential_key(key) and item not in (None, "") else _scrub(item, needles)
-            )
-            changed = changed or new is not item
-            out[key] = new
-        return out if changed or not isinstance(value, dict) else value
-    if isinstance(value, list | tuple):
-        items = [_scrub(item, needles) for item in value]
-        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+            if type(key) is str and key.lower() in CREDENTIAL_KEYS and item not in (None, ""):
+                new = MASK
+            else:
+                new = _scrub(item, needles)
+            if new is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        if out is None:
+            return value if kind is dict else dict(value)
+        return out
     return value
 
 
