@@ -234,13 +234,24 @@ def connection_secrets(app: App, credentials: Mapping[str, Any]) -> set[str]:
     for name, value in credentials.items():
         if isinstance(value, Mapping):  # a token set kept as one credential
             found |= connection_secrets(app, value)
-        elif isinstance(value, str | SecretStr) and (
-            name in declared or any(w in name.lower() for w in SECRET_CREDENTIAL_WORDS)
-        ):
+        elif isinstance(value, str | SecretStr):
             text = secret_value(value)
-            if text:
+            if name in declared or (_secret_like(name) and len(text) >= GUESSED_SECRET_LENGTH):
                 found.add(text)
+    found.discard("")
     return found
+
+
+#: a credential found by its name only must be at least this long to count as a secret
+#: (``token_type: Bearer`` is not one; real tokens and keys are long)
+GUESSED_SECRET_LENGTH = 12
+
+
+def _secret_like(name: str) -> bool:
+    lowered = name.lower()
+    return any(w in lowered for w in SECRET_CREDENTIAL_WORDS) and not lowered.endswith(
+        ("_type", "_url", "_uri", "_at", "_in")
+    )
 
 
 def _scrubbed(result: CellResult, known: set[str]) -> CellResult:

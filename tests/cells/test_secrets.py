@@ -128,16 +128,23 @@ def test_scrub_error_masks_message_details_and_body() -> None:
 def test_connection_secrets_are_the_declared_and_token_like_credentials() -> None:
     app = App(key="k", name="K", description="d", category="c", auth=ApiKeyAuth())
     credentials = {
-        "api_key": SecretStr("declared-key"),
-        "access_token": "tok-abc",
-        "oauth": {"refresh_token": "ref-xyz", "expires_in": 3600},
+        "api_key": SecretStr("short"),  # declared: whatever its length
+        "access_token": "tok-abcdefghijkl",
+        "oauth": {"refresh_token": "ref-xyz-1234567", "expires_in": 3600},
+        "token_type": "Bearer-Bearer-Bearer",  # named like a token, but a type
+        "token_url": "https://auth.example/token",
+        "short_token": "abc",  # too short to be guessed a secret
         "subdomain": "acme",
         "client_secret": "",
         "port": 8080,
     }
-    assert connection_secrets(app, credentials) == {"declared-key", "tok-abc", "ref-xyz"}
+    assert connection_secrets(app, credentials) == {
+        "short",
+        "tok-abcdefghijkl",
+        "ref-xyz-1234567",
+    }
     open_app = App(key="o", name="O", description="d", category="c", auth=NoAuth())
-    assert connection_secrets(open_app, {"password": "pw-1"}) == {"pw-1"}
+    assert connection_secrets(open_app, {"password": "pw-1234567890"}) == {"pw-1234567890"}
 
 
 class WithSecret(BaseModel):
