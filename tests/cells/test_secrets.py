@@ -154,3 +154,22 @@ class WithSecret(BaseModel):
 
 def test_secret_fields_of_a_model() -> None:
     assert secret_fields(WithSecret) == frozenset({"token"})
+
+
+def test_a_cell_result_is_scrubbed_input_output_and_error() -> None:
+    from types import MappingProxyType
+
+    from cells.run import CellResult, _scrubbed
+
+    frozen = MappingProxyType({"a": "plain"})
+    assert scrub(frozen) == {"a": "plain"} and isinstance(scrub(frozen), dict)
+    result = CellResult(cell_id="c", status="failed")
+    result.input = {"headers": {"Cookie": "k=v"}, "url": "https://x.example/?t=tok-1234567"}
+    result.output = None
+    result.exception = UpstreamError("said tok-1234567", status=400, body="tok-1234567")
+    result.error = result.exception.to_dict()
+    _scrubbed(result, {"tok-1234567"})
+    assert result.input == {"headers": {"Cookie": MASK}, "url": f"https://x.example/?t={MASK}"}
+    assert "tok-1234567" not in str(result.error) and result.error["message"] == f"said {MASK}"
+    plain = CellResult(cell_id="c", status="failed", error={"message": "x tok-1234567"})
+    assert _scrubbed(plain, {"tok-1234567"}).error == {"message": f"x {MASK}"}
