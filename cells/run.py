@@ -18,14 +18,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from cells import mapping
 from cells.conditions import Operator, evaluate
 from cells.flow import branches_taken
 from cells.mapping import CellBudget
 from cells.models import ActionCell, ConditionCell, OperationCell, TransformerCell, TriggerCell
-from cells.secrets import masked, refs_in, secret_fields
+from cells.secrets import (
+    masked,
+    refs_in,
+    scrub,
+    scrub_error,
+    secret_fields,
+    secret_values,
+)
 from connectors.sdk import (
     App,
     CallTimeoutError,
@@ -35,6 +42,7 @@ from connectors.sdk import (
     InvalidOutputError,
     OperationContext,
     TokenUsage,
+    secret_value,
 )
 from connectors.sdk.errors import error_from_exception
 
@@ -176,7 +184,12 @@ async def run_operation_cell(
 
     Stored secrets (``{"$secret": id}`` in a secret field) are resolved by
     ``resolve_secrets`` right before validation; the recorded input shows them masked.
+    Every value known to be secret for this call — the resolved secret fields and
+    credential headers, the connection's secret credentials — is masked wherever it
+    shows up in the result (an output that echoes it, an error message that quotes it),
+    and credential headers are masked at any depth (``cells.secrets.scrub``).
     """
+    known: set[str] = set()
     with _recording(cell.id) as result:
         app = apps.get(cell.app)
         op = app.action(cell.operation)
@@ -189,6 +202,7 @@ async def run_operation_cell(
                     f"Cell '{cell.id}' uses a stored secret, which cannot be read here."
                 )
             rendered = await resolve_secrets(cell, rendered, fields)
+        known |= secret_values(rendered, fields)
         try:
             inputs = op.input.model_validate(rendered)
         except ValidationError as exc:
@@ -200,6 +214,7 @@ async def run_operation_cell(
                 f"Cell '{cell.id}' needs a {app.name} connection; pick one in the cell.{hint}"
             )
         ctx = await make_context(cell, app, idempotency_key=idempotency_key)
+        known |= connection_secrets(app, ctx.credentials)
         try:
             raw = await asyncio.wait_for(op.perform(ctx, inputs), timeout)
         except TimeoutError:
@@ -210,6 +225,7 @@ async def run_operation_cell(
             result.usage = ctx.usage  # tokens spent count, whether the call succeeded or not
         result.output = validate_output(cell.id, op.output, raw)
         result.status = "completed"
+    result = _scrubbed(result, known)
     if result.usage is not None and result.error is not None:
         # the record of a failed call keeps what it spent: a retry reads it back
         # (TokenUsage.recorded) to count the earlier attempt in analytics
@@ -217,6 +233,50 @@ async def run_operation_cell(
         counts = result.usage.to_dict()
         details.setdefault("model", counts.pop("model"))
         details.setdefault("usage", counts)
+    return result
+
+
+#: credential names that hold secrets whatever the auth kind declares (OAuth tokens)
+SECRET_CREDENTIAL_WORDS = ("token", "secret", "password", "key")
+
+
+def connection_secrets(app: App, credentials: Mapping[str, Any]) -> set[str]:
+    """The secret values among a connection's ``credentials``: the fields its auth kind
+    declares secret, and any whose name says token, secret, password or key."""
+    declared = secret_fields(app.auth.fields)
+    found: set[str] = set()
+    for name, value in credentials.items():
+        if isinstance(value, Mapping):  # a token set kept as one credential
+            found |= connection_secrets(app, value)
+        elif isinstance(value, str | SecretStr):
+            text = secret_value(value)
+            if name in declared or (_secret_like(name) and len(text) >= GUESSED_SECRET_LENGTH):
+                found.add(text)
+    found.discard("")
+    return found
+
+
+#: a credential found by its name only must be at least this long to count as a secret
+#: (``token_type: Bearer`` is not one; real tokens and keys are long)
+GUESSED_SECRET_LENGTH = 12
+
+
+def _secret_like(name: str) -> bool:
+    lowered = name.lower()
+    return any(w in lowered for w in SECRET_CREDENTIAL_WORDS) and not lowered.endswith(
+        ("_type", "_url", "_uri", "_at", "_in")
+    )
+
+
+def _scrubbed(result: CellResult, known: set[str]) -> CellResult:
+    """``result`` with credential headers and the ``known`` secrets masked everywhere."""
+    result.input = scrub(result.input, known)
+    result.output = scrub(result.output, known)
+    if result.exception is not None and known:
+        scrub_error(result.exception, known)
+        result.error = result.exception.to_dict()
+    elif result.error is not None:
+        result.error = scrub(result.error, known)
     return result
 
 

@@ -1,5 +1,9 @@
 """``Accounts``: users, API keys, sign-in bookkeeping, alert rules and the audit log.
 
+Every change it makes is audited (``user.*``, ``api_key.*``, ``alert_rule.*``,
+``auth.*``); the trail is read through :meth:`Accounts.audit_trail`, which keeps a user
+to their own entries.
+
 Password hashing is the workspace's (``workspace.auth``, argon2): this service stores
 hashes, never passwords. Its sign-in methods carry the store's names, so it is the
 ``engine.ports.SignInStore`` that ``workspace.sessions`` uses. Everything a user owns
@@ -11,16 +15,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from email.utils import getaddresses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from connectors.sdk import InvalidInputError
 
 if TYPE_CHECKING:
     from engine.ports import AccountStore
     from engine.scenarios import Scenarios
-    from storage import AlertRule, ApiKey, AuditEntry, User
+    from storage import AlertRule, ApiKey, AuditEntry, ChainVerdict, User
 
-__all__ = ["EMAIL_APP", "LOCAL_ADMIN_EMAIL", "MAX_EMAIL_RECIPIENTS", "Accounts"]
+__all__ = ["EMAIL_APP", "LOCAL_ADMIN_EMAIL", "MAX_EMAIL_RECIPIENTS", "Accounts", "AuditFilters"]
+
+
+class AuditFilters(TypedDict, total=False):
+    """How the audit trail can be narrowed (all optional, combined with AND)."""
+
+    #: who did it
+    actor_id: str | None
+    #: ``scenario.publish``, or a group without a dot: ``scenario`` (every ``scenario.*``)
+    action: str | None
+    object_type: str | None
+    object_id: str | None
+    #: at or after
+    since: datetime | None
+    #: before
+    until: datetime | None
+
 
 EMAIL_APP = "smtp"
 """The app whose connections send alert e-mails."""
@@ -45,7 +65,7 @@ class Accounts:
         for user in self._store.list_users():
             if user.is_admin:
                 return user
-        return self._store.create_user(LOCAL_ADMIN_EMAIL, name="Admin", is_admin=True)
+        return self.create_user(LOCAL_ADMIN_EMAIL, name="Admin", is_admin=True)
 
     def list_users(self) -> list[User]:
         return self._store.list_users()
@@ -80,10 +100,24 @@ class Accounts:
         password_hash: str | None = None,
         is_admin: bool | None = None,
     ) -> User | None:
-        """Change what is given (a new ``password_hash`` ends the user's sessions)."""
-        return self._store.update_user(
+        """Change what is given (a new ``password_hash`` ends the user's sessions).
+        Audited as ``user.password_change`` and ``user.update`` (which fields, never the
+        password hash)."""
+        updated = self._store.update_user(
             user_id, email=email, name=name, password_hash=password_hash, is_admin=is_admin
         )
+        if updated is None:
+            return None
+        if password_hash is not None:
+            self._store.audit(user_id, "user.password_change", "user", user_id)
+        changed = {
+            k: v
+            for k, v in (("email", email), ("name", name), ("is_admin", is_admin))
+            if v is not None
+        }
+        if changed:
+            self._store.audit(user_id, "user.update", "user", user_id, changed)
+        return updated
 
     # -- API keys -----------------------------------------------------------------------
 
@@ -108,6 +142,32 @@ class Accounts:
         return self._store.user_for_api_key(plaintext)
 
     # -- sign-ins (workspace.sessions) --------------------------------------------------
+
+    def signed_in(self, user_id: str) -> None:
+        """Audit a successful sign-in (``auth.sign_in``)."""
+        self._store.audit(user_id, "auth.sign_in", "user", user_id)
+
+    def sign_in_failed(self, email: str, reason: str) -> None:
+        """Audit a refused sign-in (``auth.sign_in_failed``): a wrong password, or a pause
+        after too many. The entry is the account's when the e-mail names one (with that
+        address); an unknown address is not written down (it may be a mistyped
+        password). The password never is."""
+        user = self._store.get_user_by_email(email.strip()) if email.strip() else None
+        details: dict[str, str] = {"reason": reason}
+        if user is not None:
+            details["email"] = user.email
+        self._store.audit(
+            user.id if user else None,
+            "auth.sign_in_failed",
+            "user",
+            user.id if user else None,
+            details,
+            actor_id="",  # nobody known: whoever typed it
+        )
+
+    def signed_out(self, user_id: str) -> None:
+        """Audit a sign-out (``auth.sign_out``)."""
+        self._store.audit(user_id, "auth.sign_out", "user", user_id)
 
     def revoke_session(self, nonce: str, expires_at: datetime, now: datetime) -> None:
         self._store.revoke_session(nonce, expires_at, now)
@@ -148,7 +208,7 @@ class Accounts:
         if scenario_id is not None:
             self._scenarios.get(user_id, scenario_id)
         recipients = self._email_channel(user_id, email_connection_id, email_to)
-        return self._store.create_alert_rule(
+        rule = self._store.create_alert_rule(
             user_id,
             scenario_id=scenario_id,
             notify_workspace=notify_workspace,
@@ -156,6 +216,19 @@ class Accounts:
             email_connection_id=email_connection_id if recipients else None,
             email_to=recipients or None,
         )
+        self._store.audit(
+            user_id,
+            "alert_rule.create",
+            "alert_rule",
+            rule.id,
+            {
+                "scenario_id": scenario_id,
+                "notify_workspace": notify_workspace,
+                "webhook": bool(webhook_url),
+                "email": len(recipients or ()),
+            },
+        )
+        return rule
 
     def _email_channel(
         self, user_id: str, connection_id: str | None, email_to: Iterable[str] | None
@@ -209,11 +282,30 @@ class Accounts:
 
     def delete_alert_rule(self, user_id: str, rule_id: str) -> bool:
         """False when the rule is not the user's (nothing happens)."""
-        return self._store.delete_alert_rule(user_id, rule_id)
+        deleted = self._store.delete_alert_rule(user_id, rule_id)
+        if deleted:
+            self._store.audit(user_id, "alert_rule.delete", "alert_rule", rule_id)
+        return deleted
 
-    def audit_entries(self, user_id: str | None, limit: int = 100) -> list[AuditEntry]:
-        """The newest entries first (``user_id`` None: every user's, for administrators)."""
-        return self._store.audit_entries(user_id, limit=limit)
+    def audit_entries(
+        self, user_id: str | None, limit: int = 100, **filters: Unpack[AuditFilters]
+    ) -> list[AuditEntry]:
+        """The newest entries first (``user_id`` None: every user's, for administrators;
+        the REST API and the workspace go through :meth:`audit_trail`)."""
+        return self._store.audit_entries(user_id, limit=limit, **filters)
+
+    def audit_trail(
+        self, viewer: User, *, limit: int = 100, offset: int = 0, **filters: Unpack[AuditFilters]
+    ) -> list[AuditEntry]:
+        """The entries ``viewer`` may read, newest first: an administrator every user's,
+        anyone else only their own (entries about their account and objects)."""
+        return self._store.audit_entries(
+            None if viewer.is_admin else viewer.id, limit=limit, offset=offset, **filters
+        )
+
+    def verify_audit_chain(self) -> ChainVerdict:
+        """Whether the audit trail's hash chain is intact (``cellwright audit verify``)."""
+        return self._store.verify_audit_chain()
 
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from cells.secrets import scrub
 from engine.errors import NotFound
 
 if TYPE_CHECKING:
@@ -79,13 +80,24 @@ class Executions:
             scenario_id=scenario.id,
             scenario_version=scenario.version,
             user_id=scenario.user_id,
-            trigger=dict(trigger),
+            trigger=scrub(dict(trigger)),  # credential headers masked, as Cellwright.trigger does
             idempotency_key=key,
         )
         return execution
 
-    def sweep(self, older_than_days: int, now: datetime | None = None) -> int:
+    def sweep(
+        self, older_than_days: int, now: datetime | None = None, *, user_id: str | None = None
+    ) -> int:
         """Delete every user's executions older than ``older_than_days`` (the retention
-        period, ``Settings.retention_days``); returns how many."""
+        period, ``Settings.retention_days``); returns how many. Audited as
+        ``retention.run`` (``user_id``: the administrator who started it)."""
         cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
-        return int(self._store.delete_executions_before(cutoff))
+        deleted = int(self._store.delete_executions_before(cutoff))
+        self._store.audit(
+            user_id,
+            "retention.run",
+            "executions",
+            None,
+            {"older_than_days": older_than_days, "deleted": deleted},
+        )
+        return deleted

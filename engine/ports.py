@@ -21,6 +21,7 @@ from storage import (
     AlertRule,
     ApiKey,
     AuditEntry,
+    ChainVerdict,
     Connection,
     DataRecord,
     DataStore,
@@ -51,7 +52,11 @@ class AuditLog(Protocol):
         object_type: str,
         object_id: str | None = None,
         details: dict[str, Any] | None = None,
-    ) -> None: ...
+        *,
+        source: str | None = None,
+        ip: str | None = None,
+        actor_id: str | None = None,
+    ) -> AuditEntry: ...
 
 
 class ScenarioStore(AuditLog, ConnectionLookup, SecretStore, Protocol):
@@ -149,7 +154,7 @@ class DataStoreStore(AuditLog, Protocol):
     def data_store_export(self, user_id: str) -> list[tuple[DataStore, list[DataRecord]]]: ...
 
 
-class ExecutionStore(Protocol):
+class ExecutionStore(AuditLog, Protocol):
     """Executions as the front ends read them, queued ones, and the retention sweep
     (``engine.executions.Executions``); running them is the executor's."""
 
@@ -234,4 +239,17 @@ class AccountStore(SignInStore, AuditLog, ConnectionLookup, Protocol):
     ) -> AlertRule: ...
     def list_alert_rules(self, user_id: str) -> list[AlertRule]: ...
     def delete_alert_rule(self, user_id: str, rule_id: str) -> bool: ...
-    def audit_entries(self, user_id: str | None = None, limit: int = 100) -> list[AuditEntry]: ...
+    def audit_entries(
+        self,
+        user_id: str | None = None,
+        limit: int = 100,
+        *,
+        offset: int = 0,
+        actor_id: str | None = None,
+        action: str | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEntry]: ...
+    def verify_audit_chain(self) -> ChainVerdict: ...

@@ -74,8 +74,25 @@ class Scenarios:
         return documents.parse(self.get(user_id, scenario_id).document)
 
     def export(self, user_id: str, scenario_id: str) -> str:
-        """The latest saved version as YAML."""
-        return documents.dump(self.document(user_id, scenario_id))
+        """The latest saved version as YAML (audited: ``scenario.export``)."""
+        scenario = self.get(user_id, scenario_id)
+        text = documents.dump(documents.parse(scenario.document))
+        self._store.audit(
+            user_id, "scenario.export", "scenario", scenario_id, {"version": scenario.version}
+        )
+        return text
+
+    def record_export(self, user_id: str, scenario_id: str) -> None:
+        """Audit an export the workspace made of what is in its editor (``scenario.export``
+        with ``editor: true``; it may hold unsaved changes)."""
+        scenario = self.get(user_id, scenario_id)
+        self._store.audit(
+            user_id,
+            "scenario.export",
+            "scenario",
+            scenario_id,
+            {"version": scenario.version, "editor": True},
+        )
 
     def version_document(self, user_id: str, scenario_id: str, version: int) -> ScenarioDocument:
         """The document of one saved version (an execution's, say)."""
@@ -105,9 +122,16 @@ class Scenarios:
         return scenario
 
     def save(
-        self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None
+        self,
+        user_id: str,
+        doc: ScenarioDocument,
+        *,
+        scenario_id: str | None = None,
+        imported: bool = False,
     ) -> Scenario:
-        """Store a document (new, or a new version of ``scenario_id``).
+        """Store a document (new, or a new version of ``scenario_id``); audited as
+        ``scenario.create`` (``scenario.import`` when ``imported`` from a file or the
+        API) or ``scenario.save``.
 
         Every connection must be one of the user's; secrets typed into secret fields go
         to the vault and the stored document holds references. Saving never changes what
@@ -129,8 +153,17 @@ class Scenarios:
         if not scenario.webhook_token:
             self._store.set_webhook_token(scenario.id, secrets.token_urlsafe(24))
             scenario = self.get(user_id, scenario.id)
+        action = (
+            "scenario.save"
+            if existing is not None
+            else ("scenario.import" if imported else "scenario.create")
+        )
         self._store.audit(
-            user_id, "scenario.save", "scenario", scenario.id, {"version": scenario.version}
+            user_id,
+            action,
+            "scenario",
+            scenario.id,
+            {"version": scenario.version, "name": scenario.name},
         )
         self._changed()
         return scenario
@@ -150,6 +183,10 @@ class Scenarios:
     def delete(self, user_id: str, scenario_id: str) -> None:
         """Delete the scenario with its versions and executions. Disable it first
         (``Cellwright.delete_scenario`` does both)."""
-        if not self._store.delete_scenario(user_id, scenario_id):
+        scenario = self._store.get_scenario(user_id, scenario_id)
+        if scenario is None or not self._store.delete_scenario(user_id, scenario_id):
             raise NotFound(f"No scenario {scenario_id}.")
+        self._store.audit(
+            user_id, "scenario.delete", "scenario", scenario_id, {"name": scenario.name}
+        )
         self._changed()

@@ -28,7 +28,18 @@ from pydantic import BaseModel, ValidationError
 from cells import document as documents
 from cells.models import OperationCell, ScenarioDocument, TriggerCell
 from cells.run import SecretResolver, validation_error
-from cells.secrets import is_mask, is_plaintext, ref, ref_id, refs_in, secret_fields
+from cells.secrets import (
+    Slot,
+    is_mask,
+    is_plaintext,
+    ref,
+    ref_id,
+    refs_in,
+    secret_fields,
+    secret_slots,
+    slot_value,
+    with_slot,
+)
 from connectors.sdk import CellwrightError, ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -59,12 +70,21 @@ def _fields(apps: Registry, cell: OperationCell) -> frozenset[str]:
     return secret_fields(op.input)
 
 
-def _secret_slots(apps: Registry, doc: ScenarioDocument) -> Iterator[tuple[OperationCell, str]]:
-    """Every (cell, secret field) of the document, set or not."""
+def _secret_slots(apps: Registry, doc: ScenarioDocument) -> Iterator[tuple[OperationCell, Slot]]:
+    """Every (cell, secret slot) of the document: secret fields, set or not, and
+    credential headers (``cells.secrets.secret_slots``)."""
     for cell, _ in doc.walk():
         if isinstance(cell, OperationCell):
-            for name in sorted(_fields(apps, cell)):
-                yield cell, name
+            for slot in list(secret_slots(cell.inputs, _fields(apps, cell))):
+                yield cell, slot
+
+
+def _put(cell: OperationCell, slot: Slot, value: Any) -> None:
+    cell.inputs[slot[0]] = with_slot(cell.inputs, slot, value)[slot[0]]
+
+
+def _name(slot: Slot) -> str:
+    return ".".join(slot)
 
 
 def _label(cell: OperationCell) -> str:
@@ -87,28 +107,28 @@ def seal(
     """
     doc = doc.model_copy(deep=True)
     before = _previous_refs(apps, previous)
-    typed: list[tuple[OperationCell, str, str]] = []
-    claimed: dict[str, tuple[OperationCell, str]] = {}
+    typed: list[tuple[OperationCell, Slot, str]] = []
+    claimed: dict[str, tuple[OperationCell, Slot]] = {}
     problems: list[dict[str, str]] = []
-    for cell, name in _secret_slots(apps, doc):
-        value = cell.inputs.get(name)
+    for cell, slot in _secret_slots(apps, doc):
+        value = slot_value(cell.inputs, slot)
         secret_id = ref_id(value)
         if secret_id is not None:
-            claimed[secret_id] = (cell, name)
+            claimed[secret_id] = (cell, slot)
         elif is_mask(value):
-            kept = before.get((cell.id, name))
+            kept = before.get((cell.id, slot))
             if kept is None:
                 problems.append(
                     _problem(
                         cell,
-                        name,
+                        slot,
                         "shows a masked secret, but no secret is stored for it. Type the secret again.",
                     )
                 )
             else:
-                cell.inputs[name] = ref(kept)
+                _put(cell, slot, ref(kept))
         elif is_plaintext(value):
-            typed.append((cell, name, value))
+            typed.append((cell, slot, value))
     owned = store.owned_secrets(user_id, set(claimed)) if claimed else set()
     for secret_id, (cell, name) in claimed.items():
         if secret_id not in owned:
@@ -123,27 +143,31 @@ def seal(
         raise InvalidInputError(" ".join(p["message"] for p in problems[:5]), errors=problems)
     same_slot = {(c.id, n): before[(c.id, n)] for c, n, _ in typed if (c.id, n) in before}
     stored = store.secret_values(user_id, set(same_slot.values())) if same_slot else {}
-    for cell, name, value in typed:
-        kept = same_slot.get((cell.id, name))
-        cell.inputs[name] = ref(
-            kept
-            if kept is not None and stored.get(kept) == value
-            else store.create_secret(user_id, value)
+    for cell, slot, value in typed:
+        kept = same_slot.get((cell.id, slot))
+        _put(
+            cell,
+            slot,
+            ref(
+                kept
+                if kept is not None and stored.get(kept) == value
+                else store.create_secret(user_id, value)
+            ),
         )
     return doc
 
 
-def _problem(cell: OperationCell, name: str, what: str) -> dict[str, str]:
+def _problem(cell: OperationCell, slot: Slot, what: str) -> dict[str, str]:
     return {
         "cell_id": cell.id,
-        "field": f"inputs.{name}",
-        "message": f"{_label(cell)}: '{name}' {what}",
+        "field": f"inputs.{_name(slot)}",
+        "message": f"{_label(cell)}: '{_name(slot)}' {what}",
     }
 
 
 def _previous_refs(
     apps: Registry, previous: Mapping[str, Any] | None
-) -> dict[tuple[str, str], str]:
+) -> dict[tuple[str, Slot], str]:
     """(cell id, field) → secret id of the references in a stored document."""
     if not previous:
         return {}
@@ -151,11 +175,11 @@ def _previous_refs(
         doc = documents.parse(previous)
     except CellwrightError:
         return {}  # an old document that no longer parses has nothing to keep
-    found: dict[tuple[str, str], str] = {}
-    for cell, name in _secret_slots(apps, doc):
-        secret_id = ref_id(cell.inputs.get(name))
+    found: dict[tuple[str, Slot], str] = {}
+    for cell, slot in _secret_slots(apps, doc):
+        secret_id = ref_id(slot_value(cell.inputs, slot))
         if secret_id is not None:
-            found[(cell.id, name)] = secret_id
+            found[(cell.id, slot)] = secret_id
     return found
 
 
@@ -184,12 +208,12 @@ def _resolve(
         return dict(inputs)
     values = store.secret_values(user_id, set(wanted.values()))
     out = dict(inputs)
-    for name, secret_id in wanted.items():
+    for slot, secret_id in wanted.items():
         if secret_id not in values:
             raise ConfigurationError(
-                f"{_label(cell)}: the secret stored for '{name}' was not found. Type it again in the cell and save."
+                f"{_label(cell)}: the secret stored for '{_name(slot)}' was not found. Type it again in the cell and save."
             )
-        out[name] = values[secret_id]
+        out = with_slot(out, slot, values[secret_id])
     return out
 
 
@@ -209,6 +233,13 @@ def trigger_inputs(
 # -- installs from before: plaintext in stored documents ---------------------------------
 
 
+def _credential_key_spellings() -> set[str]:
+    """How credential header names are usually written (the search for old plaintext
+    is by exact text; the slots themselves are found case-insensitively)."""
+    spellings = {"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key", "X-API-Key"}
+    return spellings | {s.lower() for s in spellings} | {s.upper() for s in spellings}
+
+
 def seal_existing(store: Store, apps: Registry) -> int:
     """Move plaintext secrets of already stored documents (every version, the latest copy
     and its node rows) into the vault; returns how many documents changed.
@@ -224,6 +255,7 @@ def seal_existing(store: Store, apps: Registry) -> int:
             for op in (*app.triggers, *app.actions)
             for name in secret_fields(op.input)
         }
+        | _credential_key_spellings()
     )
     # a plaintext value is stored as "name": "text"; a reference is "name": {"$secret": ...}
     needles = [f'"{name}": "' for name in names]
@@ -240,14 +272,14 @@ def seal_existing(store: Store, apps: Registry) -> int:
             )
             continue
         touched: dict[str, Any] = {}
-        for cell, name in _secret_slots(apps, doc):
-            value = cell.inputs.get(name)
+        for cell, slot in _secret_slots(apps, doc):
+            value = slot_value(cell.inputs, slot)
             if not is_plaintext(value):
                 continue
             key = (user_id, value)
             if key not in made:
                 made[key] = store.create_secret(user_id, value)
-            cell.inputs[name] = ref(made[key])
+            _put(cell, slot, ref(made[key]))
             touched[cell.id] = cell.inputs
         if touched:
             store.rewrite_document(

@@ -31,6 +31,7 @@ from cells import document as documents
 from cells.mapping import RunBudget
 from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
 from cells.run import CellResult, idempotency_key, run_cell
+from cells.secrets import scrub
 from connectors.extra_apps import registry_for
 from connectors.icons import icon_url
 from connectors.registry import Registry
@@ -400,10 +401,16 @@ class Cellwright:
         self.scenarios.validate(doc)
 
     def import_scenario(
-        self, user_id: str, doc: ScenarioDocument, *, scenario_id: str | None = None
+        self,
+        user_id: str,
+        doc: ScenarioDocument,
+        *,
+        scenario_id: str | None = None,
+        imported: bool = False,
     ) -> Scenario:
-        """Store a document (new, or a new version of ``scenario_id``): ``Scenarios.save``."""
-        return self.scenarios.save(user_id, doc, scenario_id=scenario_id)
+        """Store a document (new, or a new version of ``scenario_id``): ``Scenarios.save``
+        (``imported``: it comes from a file or the API, audited as ``scenario.import``)."""
+        return self.scenarios.save(user_id, doc, scenario_id=scenario_id, imported=imported)
 
     def scenario(self, user_id: str, scenario_id: str) -> Scenario:
         return self.scenarios.get(user_id, scenario_id)
@@ -569,7 +576,9 @@ class Cellwright:
                 scenario_id=scenario.id,
                 scenario_version=version,
                 user_id=scenario.user_id,
-                trigger=dict(payload),
+                # credential headers a sender included (Authorization, Cookie…) are
+                # masked before the event is stored: the run sees what the record shows
+                trigger=scrub(dict(payload)),
                 idempotency_key=key,
                 claim_owner=self.executor.owner if self.started else None,
                 lease_seconds=self.settings.lease_seconds,
@@ -737,8 +746,10 @@ class Cellwright:
     def list_executions(self, user_id: str, **filters: Any) -> list[dict[str, Any]]:
         return self.executions.page(user_id, **filters)
 
-    def retention_sweep(self) -> int:
-        return self.executions.sweep(self.settings.retention_days)
+    def retention_sweep(self, user_id: str | None = None) -> int:
+        """Delete executions past the retention period (audited: ``retention.run``, by
+        ``user_id`` when a person started it)."""
+        return self.executions.sweep(self.settings.retention_days, user_id=user_id)
 
 
 def _uses_connection(doc: ScenarioDocument | None, connection_id: str) -> bool:

@@ -8,6 +8,7 @@ migrations and the credential vault.
     user = store.create_user("ada@example.com", "Ada")
 """
 
+from .audit_chain import AUDIT_SOURCES, AuditOrigin, ChainVerdict, audit_origin
 from .errors import (
     ConflictError,
     LimitReachedError,
@@ -38,11 +39,14 @@ from .store import Store
 from .vault import Vault, VaultKey
 
 __all__ = [
+    "AUDIT_SOURCES",
     "MAX_SEARCH_LENGTH",
     "AlertRule",
     "ApiKey",
     "AppRecord",
     "AuditEntry",
+    "AuditOrigin",
+    "ChainVerdict",
     "ConflictError",
     "Connection",
     "DataRecord",
@@ -63,4 +67,5 @@ __all__ = [
     "VaultKey",
     "VaultKeyMissingError",
     "WebhookSubscription",
+    "audit_origin",
 ]

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -50,6 +51,7 @@ OPEN_EXECUTION_STATUSES = ("queued", "running", "waiting")
 #: statuses `finish_execution` accepts
 FINAL_EXECUTION_STATUSES = ("completed", "failed", "cancelled")
 NODE_RESULT_STATUSES = ("pending", "running", "completed", "failed", "skipped")
+AUDIT_SOURCES = ("workspace", "api", "cli", "system")  # storage.audit_chain.AUDIT_SOURCES
 
 ID = String(32)  # new_id(): 16 hex digits of time_ns + 16 random hex digits
 
@@ -344,17 +346,30 @@ class WebhookSubscriptionRow(Base):
 
 
 class AuditRow(Base):
+    """One entry of the append-only audit trail, chained to the previous one by hash
+    (``storage/audit_chain.py``)."""
+
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_user_id_at", "user_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_user_id_at", "user_id", "at"),
+        _one_of("source", AUDIT_SOURCES),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    # not a foreign key: the trail outlives the user it is about
+    #: position in the chain: 1, 2, 3… (unique: two writers can never both append N)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # not foreign keys: the trail outlives the users it is about
     user_id: Mapped[str | None] = mapped_column(String)
+    actor_id: Mapped[str | None] = mapped_column(String, index=True)
     action: Mapped[str] = mapped_column(String)
     object_type: Mapped[str] = mapped_column(String)
     object_id: Mapped[str | None] = mapped_column(String)
     at: Mapped[datetime] = mapped_column(index=True)
     details: Mapped[Any | None]
+    source: Mapped[str] = mapped_column(String(16))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class AlertRuleRow(Base):

@@ -225,15 +225,24 @@ class WebhookSubscription(_Record):
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry(_Record):
-    """One security-relevant event."""
+    """One security-relevant event: ``user_id`` is whose entry it is (the owner of the
+    object, the account signing in), ``actor_id`` who did it, ``source`` through which
+    front end (``workspace``, ``api``, ``cli``, ``system``) and ``ip`` from where.
+    ``seq``, ``prev_hash`` and ``hash`` chain it to the previous entry."""
 
     id: str
+    seq: int
     user_id: str | None
+    actor_id: str | None
     action: str
     object_type: str
     object_id: str | None
     at: datetime
     details: JSON
+    source: str
+    ip: str | None
+    prev_hash: str
+    hash: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from engine.service import Cellwright, NotFound
 from storage import MAX_SEARCH_LENGTH
 from workspace.api_models import (
     AppOut,
+    AuditPage,
     CellResultOut,
     ConnectionIn,
     ConnectionOut,
@@ -43,6 +44,7 @@ from workspace.api_models import (
     RunIn,
     ScenarioOut,
 )
+from workspace.audit_export import entry_out, to_csv, to_json
 from workspace.guards import API_USER, StrictJSONRoute
 
 bearer = HTTPBearer(
@@ -313,7 +315,7 @@ def list_scenarios(
     summary="Import a scenario document",
 )
 def create_scenario(doc: ScenarioDocument, svc: Service, user: User) -> ScenarioOut:
-    return scenario_out(svc, svc.import_scenario(user.id, doc))
+    return scenario_out(svc, svc.import_scenario(user.id, doc, imported=True))
 
 
 @router.get("/scenarios/{scenario_id}", response_model=ScenarioOut, tags=["scenarios"])
@@ -638,6 +640,102 @@ def put_data_record(
 def delete_data_record(store_id: str, key: RecordKey, svc: Service, user: User) -> Response:
     svc.data_stores.delete_record(user.id, store_id, key)
     return Response(status_code=204)
+
+
+# -- audit trail -----------------------------------------------------------------------
+
+
+def audit_filters(
+    actor: Annotated[
+        str | None, Query(max_length=64, description="Only entries by this user id.")
+    ] = None,
+    action: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="An action (scenario.publish), or a group without a dot (scenario: every scenario.* action).",
+        ),
+    ] = None,
+    object_type: Annotated[
+        str | None, Query(max_length=64, description="Only entries about this kind of object.")
+    ] = None,
+    object_id: Annotated[
+        str | None, Query(max_length=64, description="Only entries about this object.")
+    ] = None,
+    since: Annotated[
+        IsoDateTime | None,
+        Query(description="At or after (ISO 8601; UTC when no offset is given)."),
+    ] = None,
+    until: Annotated[
+        IsoDateTime | None,
+        Query(description="Before (ISO 8601; UTC when no offset is given)."),
+    ] = None,
+) -> dict[str, Any]:
+    return {
+        "actor_id": actor,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "since": _utc(since),
+        "until": _utc(until),
+    }
+
+
+AuditQuery = Annotated[dict[str, Any], Depends(audit_filters)]
+
+
+@router.get(
+    "/audit",
+    response_model=AuditPage,
+    tags=["audit"],
+    summary="The audit trail, newest first",
+    description="Administrators read every user's entries; anyone else only their own.",
+)
+def audit_trail(
+    svc: Service,
+    user: User,
+    filters: AuditQuery,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=DB_BIGINT)] = 0,
+) -> dict[str, Any]:
+    entries = svc.accounts.audit_trail(user, limit=limit, offset=offset, **filters)
+    return {"items": [entry_out(e) for e in entries], "limit": limit, "offset": offset}
+
+
+@router.get(
+    "/audit/export",
+    tags=["audit"],
+    summary="The audit trail as a CSV or JSON file",
+    description="The same entries as GET /audit (administrators: every user's), up to `limit`, newest first.",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A file: CSV (format=csv) or a JSON list (format=json).",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/AuditEntryOut"},
+                    }
+                },
+            },
+        }
+    },
+)
+def export_audit(
+    svc: Service,
+    user: User,
+    filters: AuditQuery,
+    format: Literal["csv", "json"] = "csv",
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> Response:
+    entries = svc.accounts.audit_trail(user, limit=limit, **filters)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    disposition = {"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'}
+    if format == "json":
+        return Response(to_json(entries), media_type="application/json", headers=disposition)
+    return Response(to_csv(entries), media_type="text/csv; charset=utf-8", headers=disposition)
 
 
 @router.get("/me", tags=["account"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -266,3 +267,33 @@ class DataStoreExport(BaseModel):
     name: str
     created_at: str
     records: list[DataRecordOut]
+
+
+class AuditEntryOut(BaseModel):
+    """One entry of the audit trail."""
+
+    seq: int = Field(description="Position in the hash chain (1, 2, 3…).")
+    at: datetime
+    action: str = Field(description="What happened, e.g. scenario.publish, auth.sign_in_failed.")
+    user_id: str | None = Field(
+        description="Whose entry it is (the owner of the object, the account signing in)."
+    )
+    actor_id: str | None = Field(
+        description="Who did it (None: nobody known, e.g. a failed sign-in)."
+    )
+    source: Literal["workspace", "api", "cli", "system"]
+    ip: str | None = Field(
+        description="The client's address (None for the CLI and the server's own work)."
+    )
+    object_type: str
+    object_id: str | None
+    details: dict[str, Any] | None = Field(description="What else is worth knowing; never secrets.")
+    id: str
+    prev_hash: str
+    hash: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    limit: int
+    offset: int

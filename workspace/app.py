@@ -18,6 +18,8 @@ import panel as pn
 import param
 from starlette.requests import HTTPConnection
 
+from storage import audit_origin
+from storage.audit_chain import current_origin
 from workspace.sessions import COOKIE
 from workspace.views.components import Disclosure, NavMenu
 from workspace.views.widgets import Banner, attempt, html
@@ -34,6 +36,7 @@ NAV: list[tuple[str, str]] = [
     ("templates", "Templates"),
     ("assistant", "Assistant"),
     ("analytics", "Analytics"),
+    ("audit", "Audit trail"),
     ("settings", "Settings"),
 ]
 #: detail pages and the navigation entry they belong to
@@ -158,6 +161,11 @@ def _views() -> dict[str, Callable[..., Any]]:
         from workspace.views.analytics import Dashboard
 
         return Dashboard(svc, user)
+
+    def audit(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
+        from workspace.views.audit import AuditPage
+
+        return AuditPage(svc, user, nav)
 
     def settings(svc: Any, user: Any, nav: Any, ref: str, **_: Any) -> Any:
         from workspace.views.settings import SettingsPage
@@ -360,8 +368,12 @@ class BrowserSession:
             else None
         )
         token = _browser.set(found)
+        origin = current_origin()
         try:
-            await self.app(scope, receive, send)
+            # what the page's callbacks change is audited as done by its user (the
+            # WebSocket's callbacks run within this call)
+            with audit_origin("workspace", ip=origin.ip, actor_id=found[0].id if found else None):
+                await self.app(scope, receive, send)
         finally:
             _browser.reset(token)
 

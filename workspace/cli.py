@@ -38,12 +38,14 @@ def _settings(data_dir: Path | None, **extra: Any) -> Any:
 @contextmanager
 def _app(data_dir: Path | None, **extra: Any) -> Iterator[Any]:
     from engine.service import Cellwright
+    from storage import audit_origin
 
-    svc = Cellwright(_settings(data_dir, **extra))
-    try:
-        yield svc
-    finally:
-        svc.close()
+    with audit_origin("cli"):  # what the command changes is audited as done from the CLI
+        svc = Cellwright(_settings(data_dir, **extra))
+        try:
+            yield svc
+        finally:
+            svc.close()
 
 
 def _fail(message: str, code: int = EXIT_INVALID) -> None:
@@ -331,7 +333,7 @@ def import_(file: Path, enable: bool, data_dir: Path | None) -> None:
     doc = _load(file)
     with _app(data_dir) as svc:
         user = svc.local_user()
-        scenario = svc.import_scenario(user.id, doc)
+        scenario = svc.import_scenario(user.id, doc, imported=True)
         if enable:
 
             async def go() -> None:
@@ -626,3 +628,58 @@ def connections(app_key: str | None, as_json: bool, data_dir: Path | None) -> No
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail: check its hash chain, export it."""
+
+
+@audit.command("verify")
+@data_dir_option
+@_guard
+def audit_verify(data_dir: Path | None) -> None:
+    """Check that no audit entry was changed, removed or inserted.
+
+    Prints the number of entries and the newest entry's hash (note it: removing the
+    newest entries leaves a shorter chain that is still intact), or the first broken
+    entry; exits 1 when the chain is broken.
+    """
+    with _app(data_dir) as svc:
+        verdict = svc.accounts.verify_audit_chain()
+    if verdict.intact:
+        click.echo(
+            f"The audit trail is intact: {verdict.checked} entries, "
+            f"head hash {verdict.head_hash or '(none: the trail is empty)'}."
+        )
+        return
+    click.echo(
+        f"The audit trail is BROKEN at entry #{verdict.broken_seq} (id {verdict.broken_id}): "
+        f"{verdict.reason}.",
+        err=True,
+    )
+    sys.exit(EXIT_FAILED)
+
+
+@audit.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--action", default=None, help="An action (scenario.publish) or a group (scenario).")
+@click.option("--limit", type=click.IntRange(1), default=10_000, show_default=True)
+@data_dir_option
+@_guard
+def audit_export(
+    fmt: str, output: Path | None, action: str | None, limit: int, data_dir: Path | None
+) -> None:
+    """Write every user's audit entries, newest first, as JSON or CSV."""
+    from workspace.audit_export import to_csv, to_json
+
+    with _app(data_dir) as svc:
+        entries = svc.accounts.audit_entries(None, limit=limit, action=action)
+    text = to_csv(entries) if fmt == "csv" else to_json(entries)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")

@@ -5,6 +5,8 @@
   rest is never read) — and a request to ``/api/`` that carries a body must show a valid
   API key first: 401 without its body being read. (Webhooks have their own limit,
   ``CELLWRIGHT_WEBHOOK_MAX_BYTES``, in ``workspace.server.HookIngress``.)
+- :class:`AuditOrigins`: the audit trail's source (``api``, ``workspace``) and client
+  address of each request.
 - :class:`SecurityHeaders`: ``Content-Security-Policy``, ``X-Frame-Options``,
   ``X-Content-Type-Options`` and ``Referrer-Policy`` on every response.
 - :class:`StrictJSONRoute`: REST bodies are parsed as standard JSON
@@ -26,6 +28,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 
 from connectors.sdk import InvalidInputError, jsontext
+from storage import audit_origin
 from workspace.http_errors import invalid_body_answer
 
 Scope = MutableMapping[str, Any]
@@ -49,6 +52,37 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self) -> None:
         super().__init__(413, "The request body is too large.")
+
+
+class AuditOrigins:
+    """Sets the audit origin of each request (``storage.audit_origin``): ``api`` for
+    ``/api/``, ``workspace`` for the sign-in routes, the Panel workspace and its OAuth
+    routes, with the client's address (uvicorn applies ``X-Forwarded-For`` from trusted
+    proxies). Webhooks and everything else the server does on its own are ``system``."""
+
+    WORKSPACE_PREFIXES = ("/login", "/logout", "/oauth/", "/ws")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        source = (
+            "api"
+            if path.startswith("/api/")
+            else "workspace"
+            if path == "/" or path.startswith(self.WORKSPACE_PREFIXES)
+            else None
+        )
+        if source is None:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        with audit_origin(source, ip=client[0] if client else None):
+            await self.app(scope, receive, send)
 
 
 class RequestLimits:
@@ -277,6 +311,7 @@ class StrictJSONRoute(APIRoute):
 
 __all__ = [
     "API_USER",
+    "AuditOrigins",
     "PAGE_POLICY",
     "BodyTooLarge",
     "RequestLimits",

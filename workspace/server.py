@@ -31,7 +31,7 @@ from engine.service import Cellwright
 from workspace import http_errors, openapi_extras
 from workspace.api import router
 from workspace.api_docs import add_api_docs
-from workspace.guards import RequestLimits, SecurityHeaders
+from workspace.guards import AuditOrigins, RequestLimits, SecurityHeaders
 from workspace.icons import add_icon_routes
 from workspace.oauth import router as oauth_router
 
@@ -230,7 +230,9 @@ def create_app(
 
         mount_workspace(app, svc)
     allowed = {urlsplit(svc.settings.resolved_public_url()).netloc}
-    server = SecurityHeaders(HookIngress(RequestLimits(OriginGuard(app, allowed), svc), svc))
+    server = SecurityHeaders(
+        AuditOrigins(HookIngress(RequestLimits(OriginGuard(app, allowed), svc), svc))
+    )
     route_sandbox_webhooks(
         server, svc.settings.resolved_public_url
     )  # sandbox vendors' webhooks reach /hooks/ in process

@@ -347,10 +347,12 @@ def add_routes(app: Any, svc: Any) -> Sessions:
         )  # uvicorn applies X-Forwarded-For from trusted proxies
         paused = await asyncio.to_thread(sessions.throttled, address, email)
         if paused:
+            await asyncio.to_thread(svc.accounts.sign_in_failed, email, "throttled")
             return HTMLResponse(page(next=target, email=email, error=paused), status_code=429)
         user = await sessions.authenticate(svc.accounts, email, password)
         if user is None:
             await asyncio.to_thread(sessions.failed, address, email)
+            await asyncio.to_thread(svc.accounts.sign_in_failed, email, "wrong_password")
             return HTMLResponse(
                 page(
                     next=target,
@@ -360,6 +362,7 @@ def add_routes(app: Any, svc: Any) -> Sessions:
                 status_code=401,
             )
         await asyncio.to_thread(sessions.succeeded, address, email)
+        await asyncio.to_thread(svc.accounts.signed_in, user.id)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             COOKIE,
@@ -386,6 +389,7 @@ def add_routes(app: Any, svc: Any) -> Sessions:
                     status_code=403,
                 )
             await asyncio.to_thread(sessions.revoke, session)
+            await asyncio.to_thread(svc.accounts.signed_out, found[0].id)
         response = RedirectResponse("/login?bye=1", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response

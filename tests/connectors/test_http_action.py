@@ -381,7 +381,9 @@ async def test_bearer_token_is_sent_but_never_shown(engine: Engine, server: HTTP
     sent = [entry[0] for entry in server.log if entry[0].path == "/echo"]
     assert sent[-1].headers["Authorization"] == f"Bearer {TOKEN}"  # replaces the mapped header
     assert TOKEN not in json.dumps(result.to_dict())
-    assert result.output["body"]["headers"]["authorization"] == "Bearer ***"
+    # an echoed credential header is masked whole (cells.secrets.scrub), other echoes
+    # have the token replaced by the action itself
+    assert result.output["body"]["headers"]["authorization"] == "**********"
     assert result.output["headers"]["x-echo-auth"] == "Bearer ***"
     assert result.input["bearer_token"] == "**********"
 

@@ -52,7 +52,7 @@ async def test_delete_scenario_disables_an_enabled_one_first(svc: Cellwright, us
     await svc.enable(user.id, scenario.id)
     await svc.delete_scenario(user.id, scenario.id)
     actions = [e.action for e in svc.accounts.audit_entries(user.id)]
-    assert actions[:2] == ["scenario.disable", "scenario.enable"]  # newest first
+    assert actions[:3] == ["scenario.delete", "scenario.disable", "scenario.enable"]  # newest first
     assert svc.scenarios.find(user.id, scenario.id) is None
 
 

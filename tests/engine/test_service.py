@@ -121,7 +121,7 @@ async def test_enabling_subscribes_once_and_disabling_unsubscribes(
     assert svc.store.webhook_subscriptions(scenario.id) == []
     audit = [entry.action for entry in reversed(svc.store.audit_entries(user.id))]
     assert audit == [
-        "scenario.save",
+        "scenario.create",
         "scenario.publish",
         "scenario.enable",
         "scenario.enable",

@@ -24,6 +24,7 @@ PAGES = [
     "app",
     "templates",
     "assistant",
+    "audit",
     "settings",
 ]
 

@@ -192,7 +192,10 @@ class NotebookState(param.Parameterized):
         return scenario
 
     def export(self) -> str:
-        return documents.dump(self.parsed())
+        text = documents.dump(self.parsed())
+        if self.scenario_id:
+            self.svc.scenarios.record_export(self.user.id, self.scenario_id)
+        return text
 
     async def enable(self) -> Any:
         self._require_saved("enabling")

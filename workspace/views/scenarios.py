@@ -117,7 +117,7 @@ class ScenarioListState(param.Parameterized):
 
     def import_text(self, text: str, source: str = "uploaded file") -> Any:
         doc = documents.loads(text, source=source)
-        scenario = self.svc.import_scenario(self.user.id, doc)
+        scenario = self.svc.import_scenario(self.user.id, doc, imported=True)
         self.refresh()
         return scenario
 

@@ -86,7 +86,7 @@ class SettingsState(param.Parameterized):
     def sweep(self) -> int:
         if not self.user.is_admin:
             raise ConfigurationError("Only administrators can delete old executions.")
-        return int(self.svc.retention_sweep())
+        return int(self.svc.retention_sweep(self.user.id))
 
 
 def _check_password(new: str, repeat: str) -> None:
