@@ -307,7 +307,7 @@ def test_existing_scenarios_start_without_tags(fresh_url: str) -> None:
 
 def test_single_head_and_self_contained_revisions() -> None:
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    assert scripts.get_heads() == ["0005_scenario_tags"]
+    assert scripts.get_heads() == ["0006_node_result_items"]
     for script in scripts.walk_revisions():
         source = Path(script.path).read_text()
         assert "storage.models" not in source.replace("storage.models.UTCDateTime", "")
