@@ -69,10 +69,23 @@ def _nodes(condition: str) -> sa.Table:
 
 def _node_types(condition: str) -> None:
     if op.get_context().dialect.name == "sqlite":
-        # SQLite cannot change a CHECK in place: copy "nodes" (derived rows, referenced
-        # only by its own parent_id) into a table with the new check
+        # SQLite cannot change a CHECK in place: copy "nodes" into a table with the new
+        # check. Dropping the old table (foreign keys on, inside the migration's
+        # transaction) would cascade to every row whose parent_id names it — the copied
+        # rows too — so the parents are set aside and put back after the copy.
+        bind = op.get_bind()
+        links = [
+            {"id": row[0], "parent": row[1]}
+            for row in bind.execute(
+                sa.text("SELECT id, parent_id FROM nodes WHERE parent_id IS NOT NULL")
+            )
+        ]
+        if links:
+            op.execute("UPDATE nodes SET parent_id = NULL")
         with op.batch_alter_table("nodes", recreate="always", copy_from=_nodes(condition)):
             pass
+        if links:
+            bind.execute(sa.text("UPDATE nodes SET parent_id = :parent WHERE id = :id"), links)
         return
     op.drop_constraint(op.f("ck_nodes_type"), "nodes", type_="check")
     op.create_check_constraint(op.f("ck_nodes_type"), "nodes", condition)
