@@ -74,12 +74,19 @@ def _node_types(condition: str) -> None:
         # transaction) would cascade to every row whose parent_id names it — the copied
         # rows too — so the parents are set aside and put back after the copy.
         bind = op.get_bind()
-        links = [
-            {"id": row[0], "parent": row[1]}
-            for row in bind.execute(
-                sa.text("SELECT id, parent_id FROM nodes WHERE parent_id IS NOT NULL")
-            )
-        ]
+        # SQL written out (--sql), not run: nothing to read; the nodes of routers' branches
+        # then lose their parent until their scenario is saved again (nodes are derived)
+        offline = op.get_context().as_sql
+        links = (
+            []
+            if offline
+            else [
+                {"id": row[0], "parent": row[1]}
+                for row in bind.execute(
+                    sa.text("SELECT id, parent_id FROM nodes WHERE parent_id IS NOT NULL")
+                )
+            ]
+        )
         if links:
             op.execute("UPDATE nodes SET parent_id = NULL")
         with op.batch_alter_table("nodes", recreate="always", copy_from=_nodes(condition)):
