@@ -190,7 +190,9 @@ async def loop_overhead(
                 execution = cw.execution(user.id, execution_id)
                 read_back.append((time.perf_counter() - t0) / items * 1000)
                 factor = 2 if "*" in expression else 1
-                assert execution["cells"][-1]["output"]["result"] == factor * items * (items - 1) // 2
+                assert (
+                    execution["cells"][-1]["output"]["result"] == factor * items * (items - 1) // 2
+                )
                 recorded = [c for c in execution["cells"] if c["item"] is not None]
                 assert len(recorded) == 2 * items  # each item's cell run and its summary
                 in_items.append(
