@@ -356,3 +356,31 @@ async def test_run_cell_of_a_loop_runs_every_item_unrecorded(
     broken = await svc.run_cell(user.id, doc, "orders", {"trigger": {"orders": [{"id": "x"}]}})
     assert not broken.ok and broken.error is not None
     assert broken.error["message"].startswith("Loop 'orders', item 0: ")
+
+
+async def test_a_secret_typed_in_a_loops_cell_is_sealed_and_masked(
+    svc: Cellwright, user: Any, sink: Any
+) -> None:
+    text = f"""\
+name: Secret loop
+cells:
+  - {{id: start, kind: trigger, app: manual, operation: run_manually}}
+  - id: each
+    kind: loop
+    items: "{{{{ trigger.items }}}}"
+    cells:
+      - id: post
+        kind: action
+        app: http
+        operation: request
+        inputs: {{method: POST, url: "{sink.url}/secret", bearer_token: "s3cret-token-value"}}
+"""
+    saved = svc.import_scenario(user.id, documents.loads(text))
+    stored = svc.store.scenario_document(saved.id, saved.version)
+    assert "s3cret-token-value" not in str(stored)
+    result: dict[str, Any] = await svc.run_now(user.id, saved.id, {"items": [1, 2]}, timeout=10)
+    assert result["status"] == "completed", result["error"]
+    assert [r.headers["authorization"] for r in sink.hits("/secret")] == [
+        "Bearer s3cret-token-value"
+    ] * 2
+    assert "s3cret-token-value" not in str(result)
