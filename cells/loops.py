@@ -131,8 +131,9 @@ class LoopRun:
             "message": f"Loop '{self.loop.id}', item {self.failed.index}: {message}",
             "item": self.failed.index,
         }
-        if inner.get("cell_id"):
-            data["item_cell_id"] = inner["cell_id"]
+        failed_cell = inner.get("cell_id") or (inner.get("details") or {}).get("cell_id")
+        if failed_cell:
+            data["item_cell_id"] = failed_cell
         if inner.get("details"):
             data["details"] = inner["details"]
         return data

@@ -314,3 +314,126 @@ def test_aggregates_equal_a_plain_python_fold(items: list[dict[str, Any]], separ
     assert steps["as_text"]["result"] == separator.join(item["tag"] for _, item in kept)
     assert steps["as_count"]["result"] == sum(1 for _, item in kept if item["n"] > 0)
     assert steps["as_groups"]["result"] == groups
+
+
+async def test_loop_items_must_be_a_list_within_the_limit() -> None:
+    cell = LoopCell.model_validate(
+        {"id": "each", "kind": "loop", "items": "{{ trigger.x }}", "cells": [fields("s")]}
+    )
+    with pytest.raises(InvalidInputError, match=r"'items' must be a list, but it is null \(null\)"):
+        await loops.loop_items(cell, {"trigger": {"x": None}})
+    with pytest.raises(
+        InvalidInputError, match="the list has 3 items, more than the limit of 2"
+    ) as e:
+        await loops.loop_items(cell, {"trigger": {"x": [1, 2, 3]}}, max_items=2)
+    assert e.value.details["size"] == 3 and e.value.details["limit"] == 2
+    assert await loops.loop_items(cell, {"trigger": {"x": [1, 2]}}, max_items=2) == [1, 2]
+
+
+async def test_run_cell_of_a_loop_with_a_router_a_failing_item_and_on_error_continue() -> None:
+    scenario = doc(
+        loop(
+            "each",
+            "{{ trigger.items }}",
+            {
+                "id": "route",
+                "kind": "condition",
+                "branches": [
+                    {
+                        "name": "big",
+                        "rules": {"all": [{"left": "{{ item.n }}", "op": "gt", "right": 1}]},
+                        "cells": [fields("big", n="{{ item.n }}")],
+                    }
+                ],
+            },
+            {**fields("maybe", n="{{ item.missing }}"), "on_error": "continue"},
+            fields("must", n="{{ item.n + 1 }}"),
+        ),
+    )
+    each = scenario.find("each")
+    assert isinstance(each, LoopCell)
+    assert loops.body_ids(each) == ("route", "big", "maybe", "must")
+    assert set(loops.cells_of(each)) == {"route", "big", "maybe", "must"}
+    result = await run_cell(
+        each,
+        {"trigger": {"items": [{"n": 1}, {"n": 2}]}, "steps": {}},
+        apps=REGISTRY,
+        make_context=make_context,
+        idempotency_key="k",
+    )
+    assert result.ok, result.error
+    first, second = result.output["items"]
+    assert "big" not in first["steps"] and second["steps"]["big"] == {"n": 2}
+    assert first["steps"]["maybe"]["error"]["code"] == "mapping_error"
+    broken = await run_cell(
+        each,
+        {"trigger": {"items": [{"n": 1}, {"n": "x"}]}, "steps": {}},
+        apps=REGISTRY,
+        make_context=make_context,
+        idempotency_key="k",
+    )
+    assert not broken.ok and broken.error is not None
+    assert broken.error["item"] == 1 and broken.error["item_cell_id"] == "must"
+    assert broken.error["code"] == "mapping_error" and "details" in broken.error
+    assert broken.exception is not None
+
+
+async def test_run_loop_restores_finished_items_and_reports_each_item() -> None:
+    cell = LoopCell.model_validate(
+        {"id": "each", "kind": "loop", "items": [], "cells": [fields("s")]}
+    )
+    seen: list[loops.ItemRun] = []
+
+    async def step(each: Any, ctx: dict[str, Any], scope: Any, path: str) -> flow.CellOutcome:
+        ctx["steps"][each.id] = {"i": ctx["index"]}
+        return flow.FAILED if ctx["index"] == 2 else flow.COMPLETED
+
+    async def on_item(run: loops.ItemRun) -> None:
+        seen.append(run)
+
+    def finished(path: str) -> loops.ItemRun | None:
+        if path == "7/0":
+            return loops.ItemRun(index=0, item=None, path=path, steps={"s": {"i": "kept"}})
+        return None
+
+    ran = await loops.run_loop(
+        cell,
+        {"steps": {}},
+        ["a", "b", "c", "d"],
+        run_step=step,
+        cells={"s": cell.cells[0]},  # type: ignore[dict-item]
+        path="7",
+        finished=finished,
+        on_item=on_item,
+    )
+    assert [r.path for r in seen] == ["7/1", "7/2"]  # 0 restored; 3 never started
+    assert ran.items[0].item == "a" and ran.items[0].steps == {"s": {"i": "kept"}}
+    assert ran.failed is not None and ran.failed.path == "7/2"
+    assert ran.failed.error is not None and ran.failed.error["code"] == "item_failed"
+    assert ran.error()["item_cell_id"] == "s"
+    assert ran.output()["count"] == 4 and len(ran.output()["items"]) == 3
+    assert seen[0].output() == {"steps": {"s": {"i": 1}}, "stopped": False}
+
+
+async def test_a_heavy_aggregate_runs_in_a_worker() -> None:
+    cell = AggregateCell(
+        id="agg",
+        kind="aggregate",
+        loop="each",
+        mode="list",
+        value="{{ item | map('upper') | list }}",
+    )
+    from cells.run import run_aggregate_cell
+
+    context = {"steps": {"each": {"count": 1, "items": [{"index": 0, "item": ["a"], "steps": {}}]}}}
+    result = await run_aggregate_cell(cell, context)
+    assert result.ok and result.output == {"result": [["A"]], "count": 1}
+
+
+def test_an_item_error_from_a_stop_carrying_an_outcome() -> None:
+    class Stop(Exception):
+        def __init__(self) -> None:
+            self.outcome = type("O", (), {"error": {"code": "timeout", "message": "late"}})()
+
+    assert loops._describe(Stop()) == {"code": "timeout", "message": "late"}
+    assert "x" in loops._describe(ValueError("x"))["message"]
