@@ -11,7 +11,11 @@ A run walks the cells after the trigger in document order. The rules:
   level, only its branch inside a router;
 - a cell that **fails** stops the run, unless it is an action or transformer with
   ``on_error: continue`` (its error becomes its output and the run goes on). A condition
-  whose rules cannot be evaluated always stops the run.
+  whose rules cannot be evaluated always stops the run;
+- a **loop** is one step of its list: it runs its cells once per item, each item
+  following its own plan (:func:`body`), whose scope ends with ``(loop id, LOOP_BODY)``.
+  Inside an item the same rules hold: a filter stops that item, a failure fails the
+  item, and a failed item fails the loop (``cells/loops.py`` drives the items).
 
 The engine's runner and the notebook's Step both follow a :class:`Plan` with
 :func:`advance`; neither has its own copy of these rules. Pure: no I/O, no engine
@@ -25,8 +29,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cells.models import (
+    LOOP_BODY,
     ActionCell,
     ConditionCell,
+    LoopCell,
     ScenarioDocument,
     StepCell,
     TransformerCell,
@@ -47,7 +53,9 @@ __all__ = [
     "Routed",
     "Scope",
     "advance",
+    "body",
     "branches_taken",
+    "in_loop_body",
     "continues_after_failure",
     "outcome",
     "start",
@@ -55,7 +63,8 @@ __all__ = [
 ]
 
 Scope = tuple[tuple[str, str], ...]
-"""Where a cell sits: its ``(router id, branch name)`` parents, outermost first (``()`` at the top)."""
+"""Where a cell sits: its ``(router id, branch name)`` and ``(loop id, LOOP_BODY)``
+parents, outermost first (``()`` at the top)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,17 @@ def start(doc: ScenarioDocument) -> Plan:
     return Plan(tuple(Pending(cell.id) for cell in doc.cells if not isinstance(cell, TriggerCell)))
 
 
+def body(loop: LoopCell, scope: Scope = ()) -> Plan:
+    """The plan of one item of ``loop`` (which sits at ``scope``): its cells, in order."""
+    inner = (*scope, (loop.id, LOOP_BODY))
+    return Plan(tuple(Pending(cell.id, inner) for cell in loop.cells))
+
+
+def in_loop_body(scope: Scope) -> bool:
+    """Whether a cell at ``scope`` sits directly in a loop's cells (not in a branch)."""
+    return bool(scope) and scope[-1][1] == LOOP_BODY
+
+
 def steps_by_id(doc: ScenarioDocument) -> dict[str, StepCell]:
     """Every cell but the trigger, by id: what a :class:`Pending` names."""
     return {cell.id: cell for cell, _ in doc.walk() if not isinstance(cell, TriggerCell)}
@@ -207,7 +227,13 @@ def advance(plan: Plan, cell: StepCell, result: CellOutcome) -> Decision:
         # the rest of this list stops (and whatever its cells would have started)
         kept = tuple(p for p in rest if p.scope[: len(scope)] != scope)
         dropped = tuple(p for p in rest if p.scope[: len(scope)] == scope)
-        where = "the run stops here." if not scope else "this branch stops here."
+        where = (
+            "the run stops here."
+            if not scope
+            else "this item stops here."
+            if in_loop_body(scope)
+            else "this branch stops here."
+        )
         effect: Effect = "filter_stopped_run" if not scope else "filter_stopped_branch"
         return Decision(
             Plan(kept), effect, skipped=dropped, message=f"Filter '{cell.id}' did not pass: {where}"

@@ -3,7 +3,8 @@
 A scenario is a document (YAML or JSON) that exports and imports without loss:
 ordered cells, a trigger first, then actions, transformers and conditions. A condition
 cell either filters (stops the run quietly when its rules fail) or routes (named
-branches, each an ordered list of cells; nesting allowed).
+branches, each an ordered list of cells; nesting allowed). A loop cell runs its cells
+once per item of a list; an aggregate cell after it folds the items' results.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from cells.conditions import RuleGroup
 CELL_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
+MAX_LOOP_CONCURRENCY = 10
+"""The most items a loop runs at the same time."""
+LOOP_BODY = "[each item]"
+"""The "branch" name of a loop's cells in :data:`Parents` and flow scopes: ``(loop id, LOOP_BODY)``
+(only wording depends on it: a router branch of that name is still a branch)."""
 
 
 class _Strict(BaseModel):
@@ -187,12 +193,75 @@ class ConditionCell(CellBase):
         return self.branches is not None
 
 
-AnyCell = TriggerCell | ActionCell | TransformerCell | ConditionCell
+class LoopCell(CellBase):
+    """For each: runs its ``cells`` once per item of a list, with ``item`` and ``index`` in scope."""
+
+    kind: Literal["loop"]
+    items: str | list[Any] = Field(
+        description="The list to go through, usually a mapping such as {{ trigger.body.line_items }}.",
+        examples=["{{ trigger.body.line_items }}"],
+    )
+    cells: list[Cell] = Field(
+        min_length=1,
+        description="The cells run for each item, in order (any kind but a trigger; loops may nest). "
+        "They see item, index, loops.<loop id>.item/index for enclosing loops, and everything "
+        "the cells before the loop see.",
+    )
+    concurrency: int = Field(
+        1,
+        ge=1,
+        le=MAX_LOOP_CONCURRENCY,
+        description=f"How many items run at the same time (1 to {MAX_LOOP_CONCURRENCY}); "
+        "results keep the items' order.",
+    )
+
+
+AggregateMode = Literal["list", "join", "sum", "count", "group"]
+
+
+class AggregateCell(CellBase):
+    """Folds the results of a loop's items into one value (``steps.<id>.result``)."""
+
+    kind: Literal["aggregate"]
+    loop: str = Field(
+        description="The id of the loop cell whose items are aggregated (it runs before this cell).",
+        pattern=CELL_ID.pattern,
+    )
+    mode: AggregateMode = Field(
+        "list",
+        description="list: the values in order; join: the values as text joined by 'separator'; "
+        "sum: their total; count: how many values are neither null nor false; group: "
+        "the values grouped by 'key'.",
+    )
+    value: Any = Field(
+        "{{ item }}",
+        description="What each item contributes, evaluated per item with item, index and the "
+        "item's step outputs in scope, e.g. {{ steps.post.ts }}.",
+    )
+    separator: str = Field(", ", description="join: the text between two values.")
+    key: str | None = Field(
+        None, description="group: what each item is grouped by, e.g. {{ item.currency }}."
+    )
+
+    @model_validator(mode="after")
+    def _key_for_group(self) -> AggregateCell:
+        if self.mode == "group" and self.key is None:
+            raise ValueError(
+                f"aggregate cell '{self.id}' groups its items: give a 'key', e.g. '{{{{ item.category }}}}'"
+            )
+        if self.mode != "group" and self.key is not None:
+            raise ValueError(
+                f"aggregate cell '{self.id}' has a 'key' but mode '{self.mode}'; 'key' is for mode: group"
+            )
+        return self
+
+
+AnyCell = TriggerCell | ActionCell | TransformerCell | ConditionCell | LoopCell | AggregateCell
 """Any cell kind, as a type (``Cell`` is the same union with pydantic's discriminator)."""
 Cell = Annotated[AnyCell, Field(discriminator="kind")]
 Parents = tuple[tuple[str, str], ...]
-"""Where a cell sits: ((router id, branch name), ...) from the outermost router in."""
-StepCell = ActionCell | TransformerCell | ConditionCell
+"""Where a cell sits: ((router id, branch name) or (loop id, LOOP_BODY), ...) from the outermost in."""
+StepCell = ActionCell | TransformerCell | ConditionCell | LoopCell | AggregateCell
 
 
 class ScenarioSettings(_Strict):
@@ -210,6 +279,13 @@ class ScenarioSettings(_Strict):
     )
     cell_timeout_seconds: float = Field(
         60, gt=0, le=3600, description="A single cell is stopped after this many seconds."
+    )
+    max_loop_items: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="A loop given a longer list fails before running any item (default: the server's "
+        "loop_max_items, 1000).",
     )
 
 
@@ -328,6 +404,8 @@ def _ordered_cell(cell: dict[str, Any]) -> dict[str, Any]:
     for branch in ordered.get("branches") or []:
         if "cells" in branch:
             branch["cells"] = [_ordered_cell(c) for c in branch["cells"]]
+    if ordered.get("kind") == "loop" and "cells" in ordered:
+        ordered["cells"] = [_ordered_cell(c) for c in ordered["cells"]]
     return ordered
 
 
@@ -348,6 +426,8 @@ def _paths(cells: list[AnyCell], prefix: str) -> Iterator[tuple[AnyCell, str]]:
         if isinstance(cell, ConditionCell) and cell.branches:
             for b, branch in enumerate(cell.branches):
                 yield from _paths(branch.cells, f"{where}.branches[{b}].cells")
+        if isinstance(cell, LoopCell):
+            yield from _paths(cell.cells, f"{where}.cells")
 
 
 def _walk(cells: list[AnyCell], parents: Parents) -> Iterator[tuple[AnyCell, Parents]]:
@@ -356,39 +436,72 @@ def _walk(cells: list[AnyCell], parents: Parents) -> Iterator[tuple[AnyCell, Par
         if isinstance(cell, ConditionCell) and cell.branches:
             for branch in cell.branches:
                 yield from _walk(branch.cells, (*parents, (cell.id, branch.name)))
+        if isinstance(cell, LoopCell):
+            yield from _walk(cell.cells, (*parents, (cell.id, LOOP_BODY)))
 
 
 def _check_references(doc: ScenarioDocument) -> None:
-    """Every ``steps.X`` must name a cell that runs before the referring cell."""
+    """Every ``steps.X`` must name a cell that runs before the referring cell.
+
+    Inside a loop, the cells before the loop and the loop's earlier cells count; after
+    the loop, only the loop itself (its cells ran once per item: an aggregate cell
+    names the loop and may use them). An aggregate cell's ``loop`` must be a loop that
+    runs before it.
+    """
     from cells.mapping import referenced_steps
+
+    bodies: dict[str, set[str]] = {}  # loop id -> what its items make available
+
+    def refuse(cell: AnyCell, ref: str, available: set[str], field_where: str) -> None:
+        hint = f" Cells before it: {', '.join(sorted(available))}." if available else ""
+        inside = next((loop for loop, ids in bodies.items() if ref in ids), None)
+        if inside is not None:
+            hint = (
+                f" It runs once per item inside loop '{inside}': use an aggregate cell"
+                f" (loop: {inside}) to collect its results."
+            )
+        raise _invalid(
+            f"cell '{cell.id}' refers to steps.{ref}, which is not a cell that runs before it.{hint}",
+            field_where,
+            cell.id,
+        )
 
     def visit(cells: list[AnyCell], available: set[str], prefix: str) -> set[str]:
         """Check ``cells``; return the ids they make available to later cells."""
         available = set(available)
         for index, cell in enumerate(cells):
             where = _label(prefix, index, cell)
-            sources: list[tuple[str, Any]] = []
+            sources: list[tuple[str, Any, set[str]]] = []
             if isinstance(cell, OperationCell):
-                sources.append((f"{where}.inputs", cell.inputs))
+                sources.append((f"{where}.inputs", cell.inputs, available))
             if isinstance(cell, ConditionCell):
-                sources.append((f"{where}.rules", cell.model_dump(include={"rules"})))
+                sources.append((f"{where}.rules", cell.model_dump(include={"rules"}), available))
                 for b, branch in enumerate(cell.branches or []):
                     sources.append(
-                        (f"{where}.branches[{b}].rules", branch.model_dump(include={"rules"}))
+                        (
+                            f"{where}.branches[{b}].rules",
+                            branch.model_dump(include={"rules"}),
+                            available,
+                        )
                     )
-            for field_where, source in sources:
+            if isinstance(cell, LoopCell):
+                sources.append((f"{where}.items", cell.items, available))
+            if isinstance(cell, AggregateCell):
+                if cell.loop not in bodies or cell.loop not in available:
+                    loops = [loop for loop in bodies if loop in available]
+                    hint = f" Loops before it: {', '.join(loops)}." if loops else ""
+                    raise _invalid(
+                        f"aggregate cell '{cell.id}' collects loop '{cell.loop}', which is not a loop cell that runs before it.{hint}",
+                        f"{where}.loop",
+                        cell.id,
+                    )
+                inner_ids = available | bodies[cell.loop]
+                sources.append((f"{where}.value", cell.value, inner_ids))
+                sources.append((f"{where}.key", cell.key, inner_ids))
+            for field_where, source, known in sources:
                 for ref in sorted(referenced_steps(source)):
-                    if ref not in available:
-                        hint = (
-                            f" Cells before it: {', '.join(sorted(available))}."
-                            if available
-                            else ""
-                        )
-                        raise _invalid(
-                            f"cell '{cell.id}' refers to steps.{ref}, which is not a cell that runs before it.{hint}",
-                            field_where,
-                            cell.id,
-                        )
+                    if ref not in known:
+                        refuse(cell, ref, known, field_where)
             inner: set[str] = set()
             if isinstance(cell, ConditionCell) and cell.branches:
                 for b, branch in enumerate(cell.branches):
@@ -397,6 +510,9 @@ def _check_references(doc: ScenarioDocument) -> None:
                     inner |= visit(
                         branch.cells, available | {cell.id}, f"{where}.branches[{b}].cells"
                     )
+            if isinstance(cell, LoopCell):
+                body = visit(cell.cells, available, f"{where}.cells")
+                bodies[cell.id] = body - available
             available |= inner | {cell.id}
         return available
 
@@ -405,4 +521,5 @@ def _check_references(doc: ScenarioDocument) -> None:
 
 Branch.model_rebuild()
 ConditionCell.model_rebuild()
+LoopCell.model_rebuild()
 ScenarioDocument.model_rebuild()

@@ -20,11 +20,18 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from cells import mapping
+from cells import flow, loops, mapping
 from cells.conditions import Operator, evaluate
 from cells.flow import branches_taken
 from cells.mapping import CellBudget
-from cells.models import ActionCell, ConditionCell, OperationCell, TransformerCell, TriggerCell
+from cells.models import (
+    AggregateCell,
+    ConditionCell,
+    LoopCell,
+    OperationCell,
+    StepCell,
+    TriggerCell,
+)
 from cells.secrets import (
     masked,
     refs_in,
@@ -332,8 +339,78 @@ def trigger_result(cell: TriggerCell, payload: Mapping[str, Any], *, apps: AppLo
     return result
 
 
+async def run_aggregate_cell(
+    cell: AggregateCell, context: Mapping[str, Any], *, limits: CellBudget | None = None
+) -> CellResult:
+    """Fold a loop's items (:func:`cells.loops.aggregate`), in a worker unless its mappings are light."""
+    with _recording(cell.id) as result:
+        result.input = {"loop": cell.loop, "mode": cell.mode}
+        if mapping.is_light([cell.value, cell.key]):
+            result.output = loops.aggregate(cell, context, limits=limits)
+        else:
+            result.output = await mapping.in_worker(
+                lambda: loops.aggregate(cell, context, limits=limits)
+            )
+        result.status = "completed"
+    return result
+
+
+async def run_loop_cell(
+    cell: LoopCell,
+    context: Mapping[str, Any],
+    *,
+    run_step: loops.RunStep,
+    cells: Mapping[str, StepCell],
+    max_items: int = loops.DEFAULT_MAX_ITEMS,
+    limits: CellBudget | None = None,
+    scope: flow.Scope = (),
+    path: str | None = None,
+    finished: Callable[[str], loops.ItemRun | None] | None = None,
+    on_item: Callable[[loops.ItemRun], Awaitable[None]] | None = None,
+) -> tuple[CellResult, loops.LoopRun | None]:
+    """Run a loop cell: its list (at most ``max_items``), then its cells per item (:func:`cells.loops.run_loop`).
+
+    The result's input is ``{"count": n}``, its output the loop's output; a failed item
+    fails it with that item's error (naming the loop, the item index and the cell). The
+    :class:`~cells.loops.LoopRun` (None when the list could not be made) has each item.
+    """
+    ran: loops.LoopRun | None = None
+    with _recording(cell.id) as result:
+        items = await loops.loop_items(cell, context, max_items=max_items, limits=limits)
+        result.input = {"count": len(items), "concurrency": cell.concurrency}
+        ran = await loops.run_loop(
+            cell,
+            context,
+            items,
+            run_step=run_step,
+            cells=cells,
+            scope=scope,
+            path=path,
+            finished=finished,
+            on_item=on_item,
+        )
+        if ran.failed is not None:
+            result.error = ran.error()
+            failed = ran.failed.exception
+            result.exception = (
+                failed if isinstance(failed, CellwrightError) else None
+            ) or loops.ItemFailedError(result.error["message"])
+        else:
+            result.output = ran.output()
+            result.status = "completed"
+    return result, ran
+
+
+class _ItemCellFailed(Exception):
+    """A cell of a loop's item failed (for :func:`run_cell`'s loops); carries its error."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("message", "failed"))
+        self.error = {**error}
+
+
 async def run_cell(
-    cell: ActionCell | TransformerCell | ConditionCell,
+    cell: StepCell,
     context: Mapping[str, Any],
     *,
     apps: AppLookup,
@@ -342,10 +419,58 @@ async def run_cell(
     timeout: float = 60.0,
     resolve_secrets: SecretResolver | None = None,
     limits: CellBudget | None = None,
+    max_items: int = loops.DEFAULT_MAX_ITEMS,
 ) -> CellResult:
-    """Run any step cell on its own (the workspace's "Run cell")."""
+    """Run any step cell on its own (the workspace's "Run cell" and Step).
+
+    A loop runs all its items here, unrecorded; its output lists each item's step outputs.
+    """
     if isinstance(cell, ConditionCell):
         return (await run_condition_cell_async(cell, context, limits=limits))[0]
+    if isinstance(cell, AggregateCell):
+        return await run_aggregate_cell(cell, context, limits=limits)
+    if isinstance(cell, LoopCell):
+        inner = loops.cells_of(cell)
+
+        async def step(
+            each: StepCell, ctx: dict[str, Any], scope: flow.Scope, path: str
+        ) -> flow.CellOutcome:
+            if isinstance(each, LoopCell):
+                result, _ = await run_loop_cell(
+                    each,
+                    ctx,
+                    run_step=step,
+                    cells=inner,
+                    max_items=max_items,
+                    limits=limits,
+                    scope=scope,
+                    path=path,
+                )
+            else:
+                result = await run_cell(
+                    each,
+                    ctx,
+                    apps=apps,
+                    make_context=make_context,
+                    idempotency_key=f"{idempotency_key}-{each.id}-{path}",
+                    timeout=timeout,
+                    resolve_secrets=resolve_secrets,
+                    limits=limits,
+                    max_items=max_items,
+                )
+            if result.ok:
+                ctx["steps"][each.id] = result.output
+                return flow.outcome(each, ok=True, output=result.output)
+            if flow.continues_after_failure(each):
+                ctx["steps"][each.id] = {"error": result.error}
+                return flow.FAILED
+            raise _ItemCellFailed({**(result.error or {}), "cell_id": each.id})
+
+        return (
+            await run_loop_cell(
+                cell, context, run_step=step, cells=inner, max_items=max_items, limits=limits
+            )
+        )[0]
     return await run_operation_cell(
         cell,
         context,

@@ -24,14 +24,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cells import flow
+from cells import flow, loops
 from cells.mapping import RunBudget
-from cells.models import ActionCell, ConditionCell, OperationCell, ScenarioDocument, TransformerCell
+from cells.models import (
+    ActionCell,
+    AggregateCell,
+    ConditionCell,
+    LoopCell,
+    OperationCell,
+    ScenarioDocument,
+    StepCell,
+    TransformerCell,
+)
 from cells.run import (
     CellResult,
     ContextFactory,
     idempotency_key,
+    run_aggregate_cell,
     run_condition_cell_async,
+    run_loop_cell,
     run_operation_cell,
     trigger_result,
 )
@@ -82,6 +93,8 @@ class _Run:
     earlier: list[NodeResult] = field(default_factory=list)
     pending: list[dict[str, Any]] = field(default_factory=list)
     pure: frozenset[str] = frozenset()
+    cells: dict[str, StepCell] = field(default_factory=dict)
+    max_items: int = loops.DEFAULT_MAX_ITEMS
     response: dict[str, Any] | None = None
     last_output: Any = None
 
@@ -148,10 +161,11 @@ class Runner:
         return None
 
     def _pure_cells(self, doc: ScenarioDocument) -> frozenset[str]:
-        """Cells without side effects: the trigger, conditions and transformers."""
+        """Cells without side effects: the trigger, conditions, transformers, loops (their
+        items' actions are recorded on their own) and aggregates."""
         pure = set()
         for cell, _ in doc.walk():
-            if cell.kind in ("trigger", "condition", "transformer"):
+            if cell.kind in ("trigger", "condition", "transformer", "loop", "aggregate"):
                 pure.add(cell.id)
             elif cell.kind == "action":
                 try:
@@ -207,12 +221,13 @@ class Runner:
         continued: dict[str, Any] = {}
         failures: Counter[str] = Counter()
         for result in previous:
+            key = _key(result.cell_id, result.item)  # a cell of a loop's item: per item
             if result.status == "completed":
-                done[result.cell_id] = result
+                done[key] = result
             elif result.status == "failed":
-                failures[result.cell_id] += 1  # earlier tries of this cell (its retries)
+                failures[key] += 1  # earlier tries of this cell (its retries)
                 if (result.error or {}).get("continued"):
-                    continued[result.cell_id] = result  # on_error=continue: final, not run again
+                    continued[key] = result  # on_error=continue: final, not run again
         started = execution.start_time or datetime.now(UTC)
         # a scenario's own limit wins; otherwise the operator's default (5 minutes)
         explicit = "timeout_seconds" in doc.settings.model_fields_set
@@ -251,6 +266,12 @@ class Runner:
             earlier=[
                 r for r in previous if r.start_time is None or r.start_time >= execution.created_at
             ],
+            cells=flow.steps_by_id(doc),
+            max_items=(
+                doc.settings.max_loop_items
+                if "max_loop_items" in doc.settings.model_fields_set
+                else self.settings.loop_max_items
+            ),
         )
         try:
             outcome = await self._run(run)
@@ -298,41 +319,160 @@ class Runner:
             output = result.output
         run.context["trigger"] = output
         run.context["steps"][trigger.id] = output
-        cells = flow.steps_by_id(run.doc)
         plan = flow.start(
             run.doc
         )  # what runs next is cells.flow's decision, as in the notebook's Step
         while (pending := plan.next) is not None:
-            cell = cells[pending.cell_id]
-            if isinstance(cell, ConditionCell):
-                ended = await self._condition(run, cell)
-            else:
-                ended = await self._operation(run, cell)
+            cell = run.cells[pending.cell_id]
+            ended = await self._step(run, cell, run.context, pending.scope, None)
             plan = flow.advance(plan, cell, ended).plan
         return Outcome("completed")
 
-    async def _condition(self, run: _Run, cell: ConditionCell) -> flow.CellOutcome:
-        if cell.id in run.done:
-            output = run.done[cell.id].output or {}
+    async def _step(
+        self,
+        run: _Run,
+        cell: StepCell,
+        context: dict[str, Any],
+        scope: flow.Scope,
+        path: str | None,
+    ) -> flow.CellOutcome:
+        """Run (or restore) one cell with ``context``; ``path``: the loop item it runs in."""
+        if isinstance(cell, ConditionCell):
+            return await self._condition(run, cell, context, path)
+        if isinstance(cell, LoopCell):
+            return await self._loop(run, cell, context, scope, path)
+        if isinstance(cell, AggregateCell):
+            return await self._aggregate(run, cell, context, path)
+        return await self._operation(run, cell, context, path)
+
+    async def _condition(
+        self, run: _Run, cell: ConditionCell, context: dict[str, Any], path: str | None
+    ) -> flow.CellOutcome:
+        key = _key(cell.id, path)
+        if key in run.done:
+            output = run.done[key].output or {}
         else:
-            result, _ = await run_condition_cell_async(cell, run.context, limits=run.budget.cell())
-            await self._record(run, result)
+            result, _ = await run_condition_cell_async(cell, context, limits=run.budget.cell())
+            await self._record(run, result, path)
             if not result.ok:
                 raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
             output = result.output
-        run.context["steps"][cell.id] = output
+        context["steps"][cell.id] = output
         return flow.outcome(cell, ok=True, output=output)
 
-    async def _operation(self, run: _Run, cell: ActionCell | TransformerCell) -> flow.CellOutcome:
-        if cell.id in run.done:
-            output = run.done[cell.id].output
-            run.context["steps"][cell.id] = output
+    async def _aggregate(
+        self, run: _Run, cell: AggregateCell, context: dict[str, Any], path: str | None
+    ) -> flow.CellOutcome:
+        key = _key(cell.id, path)
+        if key in run.done:
+            output = run.done[key].output
+        else:
+            result = await run_aggregate_cell(cell, context, limits=run.budget.cell())
+            await self._record(run, result, path)
+            if not result.ok:
+                raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
+            output = result.output
+        context["steps"][cell.id] = output
+        run.last_output = output
+        return flow.COMPLETED
+
+    async def _loop(
+        self,
+        run: _Run,
+        cell: LoopCell,
+        context: dict[str, Any],
+        scope: flow.Scope,
+        path: str | None,
+    ) -> flow.CellOutcome:
+        """Run a loop's items; each item's cell runs, and each finished item, are recorded
+        (``item`` = its path), so a resumed run restores finished items instead of running them."""
+        key = _key(cell.id, path)
+        if key in run.done:
+            output = run.done[key].output
+            context["steps"][cell.id] = output
+            run.last_output = output
+            return flow.COMPLETED
+        refused: list[_Stop] = []  # the store refused an item's records
+
+        def finished(item: str) -> loops.ItemRun | None:
+            recorded = run.done.get(_key(cell.id, item))
+            if recorded is None:
+                return None
+            data = recorded.output or {}
+            return loops.ItemRun(
+                index=int(item.rsplit("/", 1)[-1]),
+                item=recorded.input,
+                path=item,
+                steps=dict(data.get("steps") or {}),
+                stopped=bool(data.get("stopped")),
+            )
+
+        async def on_item(item: loops.ItemRun) -> None:
+            record = CellResult(
+                cell_id=cell.id,
+                status=item.status,
+                input=item.item,
+                output=item.output(),
+                error=item.error,
+                started_at=item.started_at,
+                ended_at=item.ended_at,
+                duration_ms=item.duration_ms,
+            )
+            try:
+                await self._record(run, record, item.path, analytics=False)
+            except _Stop as stop:
+                refused.append(stop)
+                raise
+
+        async def step(
+            each: StepCell, ctx: dict[str, Any], inner: flow.Scope, item: str
+        ) -> flow.CellOutcome:
+            return await self._step(run, each, ctx, inner, item)
+
+        result, ran = await run_loop_cell(
+            cell,
+            context,
+            run_step=step,
+            cells=run.cells,
+            max_items=run.max_items,
+            limits=run.budget.cell(),
+            scope=scope,
+            path=path,
+            finished=finished,
+            on_item=on_item,
+        )
+        if refused:
+            raise refused[0]
+        if result.ok:
+            await self._record(run, result, path)
+            context["steps"][cell.id] = result.output
+            run.last_output = result.output
+            return flow.COMPLETED
+        error = _with_cell(result.error, cell.id)
+        cause = ran.failed.exception if ran is not None and ran.failed is not None else None
+        if isinstance(cause, _Stop) and cause.outcome.status == "waiting":
+            # an item waits for a retry: the run waits with it; its finished items are kept
+            raise _Stop(Outcome("waiting", error=error, retry_in=cause.outcome.retry_in))
+        await self._record(run, result, path)
+        raise _Stop(Outcome("failed", error=error))
+
+    async def _operation(
+        self,
+        run: _Run,
+        cell: ActionCell | TransformerCell,
+        context: dict[str, Any],
+        path: str | None,
+    ) -> flow.CellOutcome:
+        key = _key(cell.id, path)
+        if key in run.done:
+            output = run.done[key].output
+            context["steps"][cell.id] = output
             run.last_output = output
             if (cell.app, cell.operation) == RESPOND:
                 run.response = output
             return flow.COMPLETED
-        if cell.id in run.continued:
-            run.context["steps"][cell.id] = {"error": run.continued[cell.id].error}
+        if key in run.continued:
+            context["steps"][cell.id] = {"error": run.continued[key].error}
             return flow.FAILED
         remaining = run.deadline - time.monotonic()
         if remaining <= 0:
@@ -349,17 +489,17 @@ class Runner:
         cell_timeout = run.doc.settings.cell_timeout_seconds
         result = await run_operation_cell(
             cell,
-            run.context,
+            context,
             apps=self.apps,
             make_context=run.make_context,
-            idempotency_key=idempotency_key(run.execution.id, cell.id),
+            idempotency_key=idempotency_key(run.execution.id, cell.id, path or 0),
             timeout=min(cell_timeout, remaining),
             resolve_secrets=stored_secrets.resolver(self.store, run.execution.user_id),
             limits=run.budget.cell(),
         )
         if result.ok:
-            await self._record(run, result)
-            run.context["steps"][cell.id] = result.output
+            await self._record(run, result, path)
+            context["steps"][cell.id] = result.output
             run.last_output = result.output
             if (cell.app, cell.operation) == RESPOND:
                 run.response = result.output
@@ -375,7 +515,7 @@ class Runner:
                 "code": "timeout",
                 "message": f"The run reached its time limit ({run.limit:g} s) while cell '{cell.id}' was running.",
             }
-            await self._record(run, result)
+            await self._record(run, result, path)
             raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
         if (
             error.code in ("auth_invalid", "auth_expired")
@@ -391,7 +531,7 @@ class Runner:
                 status="error",
                 status_message=error.message,
             )
-        tries = run.failures[cell.id]  # failed tries of this cell before this one
+        tries = run.failures[key]  # failed tries of this cell before this one
         if error.retryable and tries < run.doc.settings.retry_count:
             delay = backoff_delay(
                 tries,
@@ -400,16 +540,16 @@ class Runner:
                 getattr(error, "retry_after", None),
             )
             if time.monotonic() + delay < run.deadline:
-                await self._record(run, result)
+                await self._record(run, result, path)
                 raise _Stop(
                     Outcome("waiting", error=_with_cell(result.error, cell.id), retry_in=delay)
                 )
         if flow.continues_after_failure(cell):
             result.error = {**(result.error or {}), "continued": True}
-            await self._record(run, result)
-            run.context["steps"][cell.id] = {"error": result.error}
+            await self._record(run, result, path)
+            context["steps"][cell.id] = {"error": result.error}
             return flow.FAILED
-        await self._record(run, result)
+        await self._record(run, result, path)
         raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
 
     def _uses_connection(self, cell: OperationCell) -> bool:
@@ -418,8 +558,12 @@ class Runner:
         except CellwrightError:
             return False
 
-    async def _record(self, run: _Run, result: CellResult) -> None:
-        """Keep a cell's result; write it now unless the cell is pure.
+    async def _record(
+        self, run: _Run, result: CellResult, item: str | None = None, *, analytics: bool = True
+    ) -> None:
+        """Keep a cell's result; write it now unless the cell is pure. ``item``: the loop
+        item (path) the cell ran for; ``analytics``: count it as a cell run (not a loop's
+        per-item record).
 
         Results of cells without side effects (the trigger, conditions, transformers)
         wait in memory and are written with the next side-effecting cell's result or
@@ -427,10 +571,12 @@ class Runner:
         result. A side-effecting cell's result is written as soon as it finishes, so a
         finished action never runs twice.
         """
-        run.results.append(result)
+        if analytics:
+            run.results.append(result)
         run.pending.append(
             {
                 "cell_id": result.cell_id,
+                "item": item,
                 "status": result.status,
                 "attempt": run.execution.attempt,
                 "start_time": result.started_at,
@@ -573,6 +719,11 @@ def _counts(usage: TokenUsage | None) -> TokenCounts | None:
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
     }
+
+
+def _key(cell_id: str, item: str | None) -> str:
+    """A recorded cell run's key: the cell id, with its loop item's path (``post[2/5]``)."""
+    return cell_id if item is None else f"{cell_id}[{item}]"
 
 
 def _with_cell(error: Mapping[str, Any] | None, cell_id: str) -> dict[str, Any]:

@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cells import checks
+from cells import checks, loops
 from cells import document as documents
 from cells.mapping import RunBudget
-from cells.models import ConditionCell, OperationCell, ScenarioDocument, TriggerCell
+from cells.models import LoopCell, ScenarioDocument, TriggerCell
 from cells.run import CellResult, idempotency_key, run_cell
 from cells.secrets import scrub
 from connectors.extra_apps import registry_for
@@ -658,6 +658,12 @@ class Cellwright:
             failed = (original.error or {}).get("cell_id")
             start_at = failed if failed in order else None
         keep: set[str] = set(order[: order.index(start_at)]) if start_at else set()
+        # rerun from a failed loop (not a chosen cell): its finished items keep their
+        # results, so only the failed item (and those after it that never ran) run again
+        inside: set[str] = set()
+        failed_loop = doc.find(start_at) if start_at and not from_cell and not from_start else None
+        if isinstance(failed_loop, LoopCell):
+            inside = {failed_loop.id, *loops.cells_of(failed_loop)}
         execution, _ = self.store.create_execution(
             scenario_id=original.scenario_id,
             scenario_version=version,
@@ -668,7 +674,7 @@ class Cellwright:
             hops=original.hops,  # a rerun is the same link of a chain, not a new one
         )
         for r in results:
-            if r.cell_id in keep:
+            if r.cell_id in keep or (r.item is not None and r.cell_id in inside):
                 self.store.record_node_result(
                     execution.id,
                     cell_id=r.cell_id,
@@ -680,6 +686,7 @@ class Cellwright:
                     input=r.input,
                     output=r.output,
                     error=None,
+                    item=r.item,
                 )
         self.store.audit(
             user_id,
@@ -702,7 +709,6 @@ class Cellwright:
             raise ConfigurationError(
                 "The trigger cell is not run on its own; test the scenario with trigger data instead."
             )
-        assert isinstance(cell, OperationCell | ConditionCell)
         ctx_factory = self.contexts.factory(user_id)
         full = {
             "trigger": context.get("trigger", {}),
@@ -722,6 +728,11 @@ class Cellwright:
             timeout=doc.settings.cell_timeout_seconds,
             resolve_secrets=stored_secrets.resolver(self.store, user_id),
             limits=budget.cell(),
+            max_items=(
+                doc.settings.max_loop_items
+                if "max_loop_items" in doc.settings.model_fields_set
+                else self.settings.loop_max_items
+            ),
         )
 
     # -- webhooks -------------------------------------------------------------------------

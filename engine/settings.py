@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     execution_timeout_seconds: float = Field(
         300.0, gt=0, description="Default cap on a whole run (a scenario may set its own)."
     )
+    loop_max_items: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Default cap on the items of one loop cell: a longer list fails the loop before any item runs (a scenario may set its own, max_loop_items).",
+    )
     webhook_max_bytes: int = Field(
         10 * 1024 * 1024, ge=0, description="Largest webhook body accepted (413 above)."
     )

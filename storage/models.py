@@ -44,7 +44,7 @@ AUTH_TYPES = ("oauth2", "api_key", "basic", "custom", "none")
 APP_SOURCES = ("code", "user")
 CONNECTION_STATUSES = ("active", "error", "disconnected")
 SCENARIO_STATUSES = ("active", "draft", "paused", "error")
-NODE_TYPES = ("trigger", "action", "transformer", "condition")
+NODE_TYPES = ("trigger", "action", "transformer", "condition", "loop", "aggregate")
 EXECUTION_STATUSES = ("queued", "running", "waiting", "completed", "failed", "cancelled")
 #: statuses of an execution that still has work to do (claimable, reclaimable)
 OPEN_EXECUTION_STATUSES = ("queued", "running", "waiting")
@@ -313,6 +313,9 @@ class NodeResultRow(Base):
     output: Mapped[Any | None]
     error: Mapped[Any | None]
     seq: Mapped[int] = mapped_column(Integer)
+    # the loop item the cell ran for: its index, after the enclosing loops' ("2/5"); NULL
+    # outside loops. A loop cell's row with an item is that item's summary.
+    item: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class TriggerStateRow(Base):

@@ -187,6 +187,8 @@ class NodeResult(_Record):
     output: JSON
     error: JSON
     seq: int
+    item: str | None = None
+    """The loop item the cell ran for (``"3"``, ``"2/5"`` in nested loops); None outside loops."""
 
 
 @dataclass(frozen=True, slots=True)

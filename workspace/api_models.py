@@ -180,6 +180,11 @@ class CellResultOut(BaseModel):
     started_at: str | None = None
     ended_at: str | None = None
     duration_ms: float | None = None
+    item: str | None = Field(
+        None,
+        description="The loop item this cell run was for: its index, after the enclosing loops' ('2/5'); "
+        "null outside loops. A loop cell's run with an item is that item's summary.",
+    )
 
 
 class RerunIn(BaseModel):

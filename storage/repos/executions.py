@@ -345,10 +345,12 @@ class ExecutionsRepo(RepoBase):
         input: Any = None,
         output: Any = None,
         error: Any = None,
+        item: str | None = None,
     ) -> NodeResult:
         """Append one cell run to the execution (``seq`` = order of recording).
 
-        ``duration_ms`` defaults to end_time - start_time when both are given.
+        ``duration_ms`` defaults to end_time - start_time when both are given; ``item``:
+        the loop item the cell ran for (``"3"``, ``"2/5"``), None outside loops.
         """
         result = {
             "cell_id": cell_id,
@@ -360,6 +362,7 @@ class ExecutionsRepo(RepoBase):
             "input": input,
             "output": output,
             "error": error,
+            "item": item,
         }
         return self.record_node_results(execution_id, [result])[0]
 
@@ -397,6 +400,7 @@ class ExecutionsRepo(RepoBase):
             "input": result.get("input"),
             "output": result.get("output"),
             "error": result.get("error"),
+            "item": result.get("item"),
         }
 
     def _insert_results(self, conn: Any, execution_id: str, values: list[dict[str, Any]]) -> None:

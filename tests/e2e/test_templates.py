@@ -81,3 +81,25 @@ async def test_the_remember_template_knows_the_order_before_it(svc: Cellwright, 
         {"order": "ord_1", "previous": "none yet", "orders_seen": 1},
         {"order": "ord_2", "previous": "ord_1", "orders_seen": 2},
     ]
+
+
+async def test_the_checkout_lines_template_posts_each_line_then_the_total(
+    svc: Cellwright, user: Any
+) -> None:
+    slack = await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)
+    gallery = GalleryState(svc, user)
+    template = next(t for t in READY if t.key == "checkout_lines_to_slack")
+    answers = {}
+    for ask in template.asks:
+        options = await gallery.options(template.key, ask, {"slack": slack.id}, answers)
+        answers[ask.key] = options[0].value
+    scenario = gallery.use(template.key, {"slack": slack.id}, inputs=answers)
+    execution = await NotebookState(svc, user, scenario.id).test_run()
+    assert execution["status"] == "completed", execution["error"]
+    lines = [c for c in execution["cells"] if c["cell_id"] == "post_line"]
+    assert [c["item"] for c in lines] == ["0", "1", "2"]
+    assert lines[0]["input"]["text"] == "1. T-shirt × 2: 38.00 USD"
+    [summary] = [c for c in execution["cells"] if c["cell_id"] == "post_summary"]
+    assert summary["input"]["text"] == "Checkout cs_test_a1b2c3: 3 line items, 59.00 USD in all."
+    [posted] = [c for c in execution["cells"] if c["cell_id"] == "posted"]
+    assert posted["output"]["result"] == [c["output"]["ts"] for c in lines]

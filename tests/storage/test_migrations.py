@@ -371,7 +371,7 @@ def test_existing_alert_rules_send_no_email(fresh_url: str) -> None:
 
 def test_single_head_and_self_contained_revisions() -> None:
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    assert scripts.get_heads() == ["0011_audit_chain"]
+    assert scripts.get_heads() == ["0012_node_result_items"]
     for script in scripts.walk_revisions():
         source = Path(script.path).read_text()
         assert "storage.models" not in source.replace("storage.models.UTCDateTime", "")
@@ -425,3 +425,104 @@ def test_autogenerate_renders_utc_datetimes_as_plain_types(tmp_path: Path) -> No
     engine.dispose()
     assert "sa.DateTime(timezone=True)" in code
     assert "UTCDateTime" not in code
+
+
+def test_loop_items_and_kinds_migrate_both_ways_keeping_rows(fresh_url: str) -> None:
+    """0006 adds ``node_results.item`` and the loop/aggregate node types. Downgrading drops
+    the loops' node rows (the documents keep them) and the column; other rows stay, and
+    upgrading again copies the nodes with their parents."""
+    from cells import document as documents
+
+    config = alembic_config(fresh_url)
+    command.upgrade(config, "head")
+    doc = documents.parse(
+        {
+            "name": "Loop",
+            "cells": [
+                {"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+                {
+                    "id": "route",
+                    "kind": "condition",
+                    "branches": [
+                        {
+                            "name": "all",
+                            "fallback": True,
+                            "cells": [
+                                {
+                                    "id": "inner",
+                                    "kind": "transformer",
+                                    "app": "formatter",
+                                    "operation": "set_fields",
+                                    "inputs": {"fields": {"a": "1"}},
+                                },
+                            ],
+                        }
+                    ],
+                },
+                {
+                    "id": "each",
+                    "kind": "loop",
+                    "items": [1, 2],
+                    "cells": [
+                        {
+                            "id": "post",
+                            "kind": "transformer",
+                            "app": "formatter",
+                            "operation": "set_fields",
+                            "inputs": {"fields": {"a": "{{ item }}"}},
+                        },
+                    ],
+                },
+                {"id": "total", "kind": "aggregate", "loop": "each", "mode": "count"},
+            ],
+        }
+    )
+    engine = create_engine(fresh_url)
+    try:
+        with Store(fresh_url, Vault([Vault.generate_key()])) as store:
+            user = store.create_user("a@example.com")
+            scenario = store.save_scenario(user.id, doc.to_data(), nodes=documents.node_rows(doc))
+            execution, _ = store.create_execution(
+                scenario_id=scenario.id, scenario_version=1, user_id=user.id, trigger={}
+            )
+            store.record_node_result(execution.id, cell_id="start", status="completed")
+            store.record_node_result(execution.id, cell_id="post", status="completed", item="1")
+        command.downgrade(config, "0011_audit_chain")
+        assert "item" not in {c["name"] for c in inspect(engine).get_columns("node_results")}
+        with engine.connect() as conn:
+            kinds = dict(conn.execute(sa.text("SELECT cell_id, type FROM nodes")).all())
+            # the loop's own cells go with it; a router's branch cells keep their parent
+            assert kinds == {"start": "trigger", "route": "condition", "inner": "transformer"}
+            parent = conn.execute(
+                sa.text(
+                    "SELECT p.cell_id FROM nodes c JOIN nodes p ON c.parent_id = p.id"
+                    " WHERE c.cell_id = 'inner'"
+                )
+            ).scalar()
+            assert parent == "route"
+            assert conn.execute(sa.text("SELECT count(*) FROM node_results")).scalar() == 2
+        command.upgrade(config, "head")
+        with engine.connect() as conn:  # the copy kept the rows and their parents
+            linked = conn.execute(
+                sa.text(
+                    "SELECT c.cell_id, p.cell_id FROM nodes c JOIN nodes p ON c.parent_id = p.id"
+                )
+            ).all()
+            assert [tuple(row) for row in linked] == [("inner", "route")]
+        with Store(fresh_url, Vault([Vault.generate_key()])) as store:
+            assert [r.item for r in store.node_results(execution.id)] == [None, None]
+            saved = store.save_scenario(
+                user.id, doc.to_data(), scenario_id=scenario.id, nodes=documents.node_rows(doc)
+            )
+            assert saved.version == 2
+        with engine.connect() as conn:
+            rows = dict(conn.execute(sa.text("SELECT cell_id, type FROM nodes")).all())
+            assert rows["each"] == "loop" and rows["total"] == "aggregate"
+            parent = conn.execute(
+                sa.text(
+                    "SELECT p.cell_id FROM nodes c JOIN nodes p ON c.parent_id = p.id WHERE c.cell_id = 'post'"
+                )
+            ).scalar()
+            assert parent == "each"
+    finally:
+        engine.dispose()

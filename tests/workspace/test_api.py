@@ -445,6 +445,74 @@ async def test_run_and_read_an_execution(client: httpx.AsyncClient) -> None:
     assert queued["status"] in ("queued", "running", "completed")
 
 
+LOOP_SCENARIO = {
+    "name": "Loop",
+    "cells": [
+        {"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+        {
+            "id": "each",
+            "kind": "loop",
+            "items": "{{ trigger.ns }}",
+            "cells": [
+                {
+                    "id": "double",
+                    "kind": "transformer",
+                    "app": "formatter",
+                    "operation": "set_fields",
+                    "inputs": {"fields": {"n": "{{ item * 2 }}"}},
+                }
+            ],
+        },
+        {
+            "id": "total",
+            "kind": "aggregate",
+            "loop": "each",
+            "mode": "sum",
+            "value": "{{ steps.double.n }}",
+        },
+    ],
+}
+
+
+async def test_a_loop_scenario_through_the_api(client: httpx.AsyncClient) -> None:
+    scenario = await create_scenario(client, LOOP_SCENARIO)
+    exported = (await client.get(f"/api/v1/scenarios/{scenario['id']}")).json()
+    assert exported["document"]["cells"][1]["cells"][0]["id"] == "double"
+    response = await client.post(
+        f"/api/v1/scenarios/{scenario['id']}/run", json={"trigger_data": {"ns": [1, 2, 3]}}
+    )
+    execution = response.json()
+    assert execution["status"] == "completed", execution["error"]
+    doubles = [c for c in execution["cells"] if c["cell_id"] == "double"]
+    assert [(c["item"], c["output"]) for c in doubles] == [
+        ("0", {"n": 2}),
+        ("1", {"n": 4}),
+        ("2", {"n": 6}),
+    ]
+    assert execution["cells"][-1]["output"] == {"result": 12, "count": 3}
+    assert execution["cells"][-1]["item"] is None
+    too_many = await client.post(
+        "/api/v1/scenarios",
+        json={**LOOP_SCENARIO, "settings": {"max_loop_items": 0}},
+    )
+    assert too_many.status_code == 422 and "max_loop_items" in too_many.text
+    hidden = {
+        **LOOP_SCENARIO,
+        "cells": [
+            *LOOP_SCENARIO["cells"],
+            {
+                "id": "after",
+                "kind": "transformer",
+                "app": "formatter",
+                "operation": "set_fields",
+                "inputs": {"fields": {"x": "{{ steps.double.n }}"}},
+            },
+        ],
+    }
+    refused = await client.post("/api/v1/scenarios", json=hidden)
+    assert refused.status_code == 422 and "inside loop 'each'" in refused.json()["message"]
+
+
 async def test_run_one_cell_with_this_input(client: httpx.AsyncClient, probe: Any) -> None:
     scenario = await create_scenario(client)
     response = await client.post(

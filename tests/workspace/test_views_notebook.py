@@ -795,3 +795,73 @@ def test_tags_are_edited_in_the_notebook_and_saved(
     nb.tags.value = ""
     nb.state.save()
     assert svc.scenario(user.id, state.scenario_id).tags == []
+
+
+LOOP_DOC = {
+    "name": "Loop",
+    "cells": [
+        {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
+        {
+            "id": "each",
+            "kind": "loop",
+            "items": "{{ trigger.body.names }}",
+            "cells": [
+                {
+                    "id": "shout",
+                    "kind": "transformer",
+                    "app": "formatter",
+                    "operation": "text",
+                    "inputs": {"value": "{{ item }}", "transform": "upper"},
+                }
+            ],
+        },
+        {
+            "id": "all",
+            "kind": "aggregate",
+            "loop": "each",
+            "mode": "join",
+            "value": "{{ steps.shout.result }}",
+        },
+    ],
+}
+
+
+async def test_a_loop_renders_opens_and_steps(svc: Any, user: Any) -> None:
+    from cells import document as documents
+    from workspace.views.notebook import Notebook
+
+    saved = svc.import_scenario(user.id, documents.parse(LOOP_DOC))
+    nb = Notebook(svc, user, saved.id, nav=lambda *a, **k: None)
+    nb.__panel__().get_root()
+    titles = [i["title"] for i in nb._lists[0].items]
+    assert len(titles) == 3 and "each" in titles[1] and "all" in titles[2]
+    assert "For each item of {{ trigger.body.names }} (1 cell)" in titles[1]
+    assert "Aggregate · join over 'each'" in titles[2]
+    for cell_id in ("each", "all"):
+        nb._lists[0]._handle_msg({"open": cell_id})
+        assert nb.cards[cell_id].expanded
+    each_card = nb.cards["each"]
+    _find(each_card._layout, "loop-concurrency").value = 2
+    _find(each_card._layout, "loop-items").value = "{{ trigger.body.people }}"
+    assert nb.state.cell("each")["concurrency"] == 2
+    cells_text = _find(each_card._layout, "loop-cells")
+    cells_text.value = "not: [a list"
+    assert nb.state.cell("each")["cells"][0]["id"] == "shout"  # refused, kept
+    cells_text.value = (
+        "- {id: shout, kind: transformer, app: formatter, operation: text,"
+        " inputs: {value: '{{ item }}', transform: lower}}"
+    )
+    assert nb.state.cell("each")["cells"][0]["inputs"]["transform"] == "lower"
+    _find(nb.cards["all"]._layout, "aggregate-mode").value = "count"
+    assert nb.state.cell("all")["mode"] == "count"
+    nb.state.parsed()  # still a valid document
+    state = NotebookState(svc, user, saved.id)
+    state.trigger_text = (
+        '{"body": {"names": ["ada", "eve"]}, "method": "POST", "headers": {}, "query": {}}'
+    )
+    first = await state.step()
+    assert first is not None and first["cell_id"] == "each" and first["status"] == "completed"
+    assert [i["steps"]["shout"]["result"] for i in first["output"]["items"]] == ["ADA", "EVE"]
+    second = await state.step()
+    assert second is not None and second["output"] == {"result": "ADA, EVE", "count": 2}
+    assert state.step_next is None

@@ -607,3 +607,62 @@ async def test_scenario_table_buttons_reach_their_scenario(
     view.table._handle_msg({"action": "duplicate", "id": scenario.id})
     await wait_for(lambda: len(view.table.rows) == 2)
     assert view.banner.message == "Duplicated."
+
+
+async def test_an_execution_page_lists_a_loops_items_and_shows_the_failed_ones(
+    svc: Any, user: Any
+) -> None:
+    from workspace.views.executions import ExecutionPage
+
+    doc = {
+        "name": "Loop",
+        "cells": [
+            {"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+            {
+                "id": "each",
+                "kind": "loop",
+                "items": "{{ trigger.names }}",
+                "cells": [
+                    {
+                        "id": "shout",
+                        "kind": "transformer",
+                        "app": "formatter",
+                        "operation": "text",
+                        "inputs": {"value": "{{ item.name }}", "transform": "upper"},
+                    }
+                ],
+            },
+        ],
+    }
+    scenario = svc.import_scenario(user.id, documents.parse(doc))
+    ok = await svc.run_now(user.id, scenario.id, {"names": [{"name": "ada"}, {"name": "eve"}]})
+    page = ExecutionPage(svc, user, ok["id"], nav=lambda *a, **k: None)
+    assert "each — items: 2 of 2 completed" in items_label(page)
+    assert "<td>1</td><td>completed</td>" in items_html(page)
+    failed = await svc.run_now(user.id, scenario.id, {"names": [{"name": "ada"}, {"nom": "x"}]})
+    assert failed["status"] == "failed"
+    page = ExecutionPage(svc, user, failed["id"], nav=lambda *a, **k: None)
+    assert "item 1" in page.banner.message
+    assert "each — items: 1 of 2 completed" in items_label(page)
+    assert "<td>1</td><td>failed</td>" in items_html(page)
+    assert "shout, item 1" in items_html(page)  # the failed item's cell run, in full
+    sections = [o for o in page.cells if "execution-cell" in (o.css_classes or [])]
+    assert len(sections) == 2  # the trigger's and the loop's: item runs are in the items list
+
+
+def _items(page: Any) -> Any:
+    [items] = [o for o in page.cells if "items-each" in (o.css_classes or [])]
+    return items
+
+
+def items_label(page: Any) -> str:
+    from workspace.views.components import Disclosure
+
+    return " ".join(d.label for d in _items(page).select(Disclosure))
+
+
+def items_html(page: Any) -> str:
+    return " ".join(
+        str(getattr(o, "object", "")) + str(getattr(o, "name", ""))
+        for o in _items(page).select(lambda o: hasattr(o, "object") or hasattr(o, "name"))
+    )

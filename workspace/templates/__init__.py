@@ -151,6 +151,8 @@ def _walk(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append(cell)
         for branch in cell.get("branches") or []:
             out.extend(_walk(branch.get("cells") or []))
+        if cell.get("kind") == "loop":
+            out.extend(_walk(cell.get("cells") or []))
     return out
 
 
@@ -165,6 +167,7 @@ CATALOG: list[tuple[str, str]] = [
     ("monday_to_wordpress_polling", "Content"),
     ("webhook_to_stripe_customer", "Sales"),
     ("stripe_payment_to_slack", "Sales"),
+    ("checkout_lines_to_slack", "Commerce"),
     ("daily_report", "Operations"),
     ("wordpress_to_slack", "Content"),
     ("slack_to_monday", "Operations"),

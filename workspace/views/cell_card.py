@@ -42,6 +42,13 @@ def cell_title(state: NotebookState, cell_id: str, number: str) -> str:
     name = cell.get("name") or cell["id"]
     if cell.get("kind") == "condition":
         what = "Router" if cell.get("branches") is not None else "Filter"
+    elif cell.get("kind") == "loop":
+        count = len(cell.get("cells") or [])
+        what = (
+            f"For each item of {cell.get('items', '?')} ({count} cell{'s' if count != 1 else ''})"
+        )
+    elif cell.get("kind") == "aggregate":
+        what = f"Aggregate · {cell.get('mode', 'list')} over '{cell.get('loop', '?')}'"
     else:
         op = state.operation(cell)
         app = (
@@ -143,6 +150,10 @@ class CellCard(pn.viewable.Viewer):
         parts.append(name)
         if cell.get("kind") == "condition":
             parts.extend(self._condition_editor(cell))
+        elif cell.get("kind") == "loop":
+            parts.extend(self._loop_editor(cell))
+        elif cell.get("kind") == "aggregate":
+            parts.extend(self._aggregate_editor(cell))
         else:
             parts.extend(self._operation_editor(cell, svc))
         if not self.is_trigger:
@@ -362,6 +373,107 @@ class CellCard(pn.viewable.Viewer):
             )
         )
         return parts
+
+    def _loop_editor(self, cell: dict[str, Any]) -> list[Any]:
+        """A loop: its list, how many items at a time, and its cells (as YAML)."""
+        import yaml
+
+        items = pn.widgets.TextInput(
+            name="Items (a list, e.g. {{ trigger.body.line_items }})",
+            value=cell.get("items")
+            if isinstance(cell.get("items"), str)
+            else json.dumps(cell.get("items")),
+            sizing_mode="stretch_width",
+            css_classes=["loop-items"],
+        )
+        items.param.watch(lambda e: self._edit(items=e.new), "value")
+        concurrency = pn.widgets.IntInput(
+            name="Items at the same time",
+            value=int(cell.get("concurrency") or 1),
+            start=1,
+            end=10,
+            width=200,
+            css_classes=["loop-concurrency"],
+        )
+        concurrency.param.watch(
+            lambda e: self._edit(concurrency=None if e.new == 1 else e.new), "value"
+        )
+        body = pn.widgets.TextAreaInput(
+            name="The cells run for each item (YAML; they see item, index and the cells above)",
+            value=yaml.safe_dump(cell.get("cells") or [], sort_keys=False, allow_unicode=True),
+            height=220,
+            sizing_mode="stretch_width",
+            css_classes=["loop-cells"],
+        )
+
+        def cells_changed(event: Any) -> None:
+            try:
+                parsed = yaml.safe_load(event.new or "[]")
+            except yaml.YAMLError as exc:
+                self.banner.error(f"The loop's cells are not valid YAML: {exc}")
+                return
+            if not isinstance(parsed, list):
+                self.banner.error("The loop's cells are a list of cells (- id: …).")
+                return
+            self._edit(cells=parsed)
+
+        body.param.watch(cells_changed, "value")
+        note = html(
+            '<p class="cw-muted">Runs its cells once per item. Collect the items\' results with an '
+            "aggregate cell after the loop.</p>"
+        )
+        return [note, items, concurrency, body]
+
+    def _aggregate_editor(self, cell: dict[str, Any]) -> list[Any]:
+        """An aggregate: which loop, how to fold, what each item gives."""
+        loops = [c["id"] for c, _ in self.state.walk() if c.get("kind") == "loop"]
+        loop = pn.widgets.Select(
+            name="Loop",
+            options=loops,
+            value=cell.get("loop") if cell.get("loop") in loops else None,
+            width=200,
+            css_classes=["aggregate-loop"],
+        )
+        loop.param.watch(lambda e: self._edit(loop=e.new), "value")
+        mode = pn.widgets.Select(
+            name="Result",
+            options={
+                "a list": "list",
+                "text, joined": "join",
+                "the sum": "sum",
+                "a count": "count",
+                "groups by key": "group",
+            },
+            value=cell.get("mode", "list"),
+            width=200,
+            css_classes=["aggregate-mode"],
+        )
+        mode.param.watch(lambda e: self._edit(mode=None if e.new == "list" else e.new), "value")
+        value = pn.widgets.TextInput(
+            name="Each item's value",
+            value=str(cell.get("value", "{{ item }}")),
+            sizing_mode="stretch_width",
+            css_classes=["aggregate-value"],
+        )
+        value.param.watch(lambda e: self._edit(value=e.new), "value")
+        separator = pn.widgets.TextInput(
+            name="Separator (text)",
+            value=cell.get("separator", ", "),
+            width=160,
+            css_classes=["aggregate-separator"],
+        )
+        separator.param.watch(lambda e: self._edit(separator=e.new), "value")
+        key = pn.widgets.TextInput(
+            name="Group by (groups)",
+            value=cell.get("key") or "",
+            width=240,
+            css_classes=["aggregate-key"],
+        )
+        key.param.watch(lambda e: self._edit(key=e.new or None), "value")
+        return [
+            pn.FlexBox(loop, mode, separator, key, sizing_mode="stretch_width", margin=0),
+            value,
+        ]
 
     def _condition_editor(self, cell: dict[str, Any]) -> list[Any]:
         parts: list[Any] = []

@@ -232,6 +232,19 @@ class ExecutionState(param.Parameterized):
         except Exception:  # an old version that no longer parses: fall back to the recorded cells
             return [c["cell_id"] for c in self.data.get("cells") or []]
 
+    def loop_ids(self) -> dict[str, set[str]]:
+        """The loop cells of the scenario version the execution ran, with the cells inside each."""
+        from cells.loops import cells_of
+        from cells.models import LoopCell
+
+        try:
+            doc = self.svc.scenarios.version_document(
+                self.user.id, self.data["scenario_id"], self.data["scenario_version"]
+            )
+        except Exception:  # an old version that no longer parses: no per-item view
+            return {}
+        return {c.id: set(cells_of(c)) for c, _ in doc.walk() if isinstance(c, LoopCell)}
+
     async def rerun(self, *, from_start: bool = False, from_cell: str | None = None) -> Any:
         """Rerun on the scenario's latest version, so a fixed cell runs fixed (``Cellwright.rerun``)."""
         return await self.svc.rerun(
@@ -399,7 +412,16 @@ class ExecutionPage(pn.viewable.Viewer):
                 css_classes=["execution-trigger"],
             )
         ]
-        for cell in d.get("cells") or []:
+        records = d.get("cells") or []
+        loop_ids = self.state.loop_ids() if any(c.get("item") for c in records) else {}
+        per_item = [c for c in records if c.get("item") is not None]
+        shown_loops: set[str] = set()
+        for cell in [c for c in records if c.get("item") is None]:
+            if cell["cell_id"] in loop_ids:
+                shown_loops.add(cell["cell_id"])
+                items.append(
+                    self._items_section(cell["cell_id"], loop_ids[cell["cell_id"]], per_item)
+                )
             duration = cell.get("duration_ms")
             title = f"{cell['cell_id']} — {cell['status']}" + (
                 "" if duration is None else f" in {duration:.0f} ms"
@@ -447,7 +469,57 @@ class ExecutionPage(pn.viewable.Viewer):
                     background="#fef2f2" if cell["status"] == "failed" else None,
                 )
             )
+        for loop_id in sorted(
+            {c["cell_id"] for c in per_item if c["cell_id"] in loop_ids} - shown_loops
+        ):  # a run stopped inside a loop: its items so far
+            items.append(self._items_section(loop_id, loop_ids[loop_id], per_item))
         self.cells[:] = items
+
+    def _items_section(self, loop_id: str, inside: set[str], per_item: list[dict[str, Any]]) -> Any:
+        """One line per item of a loop (its index, status, time, error), and each failed
+        item's cell runs in full."""
+        summaries = [c for c in per_item if c["cell_id"] == loop_id]
+        lines = []
+        for row in summaries[:1000]:
+            duration = row.get("duration_ms")
+            error = error_dict_message(row["error"]) if row.get("error") else ""
+            lines.append(
+                f'<tr class="status-{self._escape(row["status"])}"><td>{self._escape(row["item"])}</td>'
+                f"<td>{self._escape(row['status'])}</td>"
+                f"<td>{'—' if duration is None else f'{duration:.1f} ms'}</td>"
+                f"<td>{self._escape(error)}</td></tr>"
+            )
+        more = (
+            f'<p class="cw-muted">{len(summaries) - 1000:,} more items are in the execution record.</p>'
+            if len(summaries) > 1000
+            else ""
+        )
+        table = html(
+            '<table class="loop-items"><thead><tr><th scope="col">Item</th><th scope="col">Status</th>'
+            '<th scope="col">Time</th><th scope="col">Error</th></tr></thead><tbody>'
+            + "".join(lines)
+            + "</tbody></table>"
+            + more
+        )
+        body: list[Any] = [table]
+        failed = {row["item"] for row in summaries if row["status"] == "failed"}
+        for row in per_item:  # the cell runs of the failed items (and of their inner loops)
+            path = row["item"]
+            if row["cell_id"] in inside and any(
+                path == f or path.startswith(f"{f}/") for f in failed
+            ):
+                shown = ("cell_id", "item", "status", "input", "output", "error")
+                body.append(
+                    json_tree({k: row.get(k) for k in shown}, name=f"{row['cell_id']}, item {path}")
+                )
+        done = sum(1 for row in summaries if row["status"] == "completed")
+        return section(
+            f"{loop_id} — items: {done} of {len(summaries)} completed",
+            *body,
+            expanded=bool(failed),
+            css_classes=["execution-items", f"items-{loop_id}"],
+            background="#fef2f2" if failed else None,
+        )
 
     async def _rerun(self, **how: Any) -> None:
         execution = await attempt(self.banner, lambda: self.state.rerun(**how))
