@@ -29,10 +29,12 @@ PAGES = [
     ("executions", ".execution-row"),
     ("execution", ".execution-cells"),
     ("connections", ".connection-list"),
+    ("datastores", ".store-create"),
     ("directory", ".open-app"),
     ("templates", ".template"),
     ("assistant", ".assistant-request, .assistant-unavailable"),
     ("analytics", ".analytics-body"),
+    ("audit", ".audit-list"),
     ("settings", ".create-api-key"),
 ]
 TOOLBAR = [

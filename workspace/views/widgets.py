@@ -54,6 +54,7 @@ CSS = """
 .cw-banner.warn { background: #fffbeb; border: 1px solid #b45309; color: #78350f; }
 .cw-help { color: #374151; font-size: 13px; margin: -4px 0 6px 2px; }
 .cw-field-error { color: #b91c1c; font-size: 13px; font-weight: 600; margin: -2px 0 6px 2px; }
+div.cw-table-scroll { overflow-x: auto; max-width: 100%; }
 table.cw-table { border-collapse: collapse; width: 100%; font-size: 14px; }
 table.cw-table caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0; color: #111827; }
 table.cw-table th, table.cw-table td { border-bottom: 1px solid #d1d5db; padding: 6px 8px; text-align: left; vertical-align: top; color: #111827; }
@@ -115,7 +116,13 @@ def table(
             text = "" if value is None else (str(value) if key in raw else escape(_short(value)))
             cells.append(f"<td>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="cw-table"><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    # a wide table scrolls inside its own box on a small screen, never the whole page; the
+    # box is focusable so keyboard users can scroll it too
+    return (
+        f'<div class="cw-table-scroll" role="region" tabindex="0" aria-label="{escape(caption)}">'
+        f'<table class="cw-table"><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def _short(value: Any, limit: int = 160) -> str:
