@@ -7,7 +7,11 @@ the sink's JSON, otherwise answers with the computed fields. Every execution is
 persisted as usual. A load generator in its own process runs 10, 50 and 100 concurrent
 clients for --seconds each.
 
-    uv run python benchmarks/bench_webhook.py [--seconds 20] [--peer nodered]
+    uv run python benchmarks/bench_webhook.py [--seconds 20] [--peer nodered] [--webhook-workers 0,2]
+
+``--webhook-workers 0,2`` starts one Cellwright server per value (0: the server answers
+the webhook itself; N: ``cellwright serve --webhook-workers N``) and measures them side by
+side with the peer.
 
 ``--peer nodered`` runs the same scenario as a Node-RED flow (benchmarks/peers/nodered,
 installed on first use into ~/.cache/cellwright-peers with npm, or $CELLWRIGHT_PEERS)
@@ -297,17 +301,19 @@ def report(targets: list[Target], levels: list[int], generator: str, repeat: int
                 f"{target.name:<10} {level:>7} {f['rps']:>8.0f} {f['p50_ms']:>8.1f} {f['p99_ms']:>8.1f} {f['errors']:>7}"
                 f" {f['cpu_ms']:>10.2f} {f['peak_mb']:>8.0f} {persisted:>9} {cells:>7}"
             )
-    if len(targets) == 2:
-        ours, peer = targets
-        print(
-            f"\nratios {ours.name} / {peer.name} (req/s: higher is better; p99 and CPU: lower is better)"
-        )
-        print(f"{'clients':>7} {'req/s':>8} {'p99':>8} {'CPU/req':>8}")
-        for level in levels:
-            a, b = ours.median(level), peer.median(level)
+    peers = [t for t in targets if not t.name.startswith("cellwright")]
+    if peers:
+        peer = peers[0]
+        for ours in (t for t in targets if t.name.startswith("cellwright")):
             print(
-                f"{level:>7} {a['rps'] / b['rps']:>8.2f} {a['p99_ms'] / b['p99_ms']:>8.2f} {a['cpu_ms'] / b['cpu_ms']:>8.2f}"
+                f"\nratios {ours.name} / {peer.name} (req/s: higher is better; p99 and CPU: lower is better)"
             )
+            print(f"{'clients':>7} {'req/s':>8} {'p99':>8} {'CPU/req':>8}")
+            for level in levels:
+                a, b = ours.median(level), peer.median(level)
+                print(
+                    f"{level:>7} {a['rps'] / b['rps']:>8.2f} {a['p99_ms'] / b['p99_ms']:>8.2f} {a['cpu_ms'] / b['cpu_ms']:>8.2f}"
+                )
 
 
 def main() -> None:
@@ -325,9 +331,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--webhook-workers",
-        type=int,
-        default=0,
-        help="serve the webhook from N worker processes (cellwright serve --webhook-workers N)",
+        default="0",
+        help="comma-separated: one Cellwright server per value, serving the webhook from N"
+        " worker processes (cellwright serve --webhook-workers N; 0: the server itself),"
+        " all measured side by side",
     )
     parser.add_argument(
         "--profile",
@@ -337,56 +344,53 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
 
-    sink_port, port = free_port(), free_port()
+    sink_port = free_port()
     sink = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "sink.py"), str(sink_port)])
     wait_http(f"http://127.0.0.1:{sink_port}/", sink)
     procs: list[subprocess.Popen[bytes]] = [sink]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         try:
-            data_dir = tmp / "data"
             file = tmp / "scenario.yaml"
             file.write_text(SCENARIO.replace("SINK", f"http://127.0.0.1:{sink_port}/"))
             env = {"CELLWRIGHT_HTTP_ALLOW_PRIVATE": "true"}
-            scenario_id = cli("import", str(file), "--enable", data_dir=data_dir, env=env)
-            extra: list[str] = []
-            hook_port = port
-            if args.webhook_workers:
-                hook_port = free_port()
-                extra = [
-                    "--webhook-workers",
-                    str(args.webhook_workers),
-                    "--webhook-port",
-                    str(hook_port),
-                ]
-            server = start_server(data_dir, port, env, *extra)
-            procs.append(server)
+            targets: list[Target] = []
             from storage import Store
 
-            store = Store.for_data_dir(data_dir)
-            token = store.get_scenario_any(scenario_id).webhook_token
-            store.close()
-            targets = [
-                Target(
-                    "cellwright",
+            for workers in (int(w) for w in str(args.webhook_workers).split(",")):
+                data_dir = tmp / f"data-{workers}"
+                scenario_id = cli("import", str(file), "--enable", data_dir=data_dir, env=env)
+                port = free_port()
+                extra: list[str] = []
+                hook_port = port
+                if workers:
+                    hook_port = free_port()
+                    extra = ["--webhook-workers", str(workers), "--webhook-port", str(hook_port)]
+                server = start_server(data_dir, port, env, *extra)
+                procs.append(server)
+                store = Store.for_data_dir(data_dir)
+                token = store.get_scenario_any(scenario_id).webhook_token
+                store.close()
+                target = Target(
+                    "cellwright" if not workers else f"cellwright+{workers}w",
                     f"http://127.0.0.1:{hook_port}/hooks/{token}",
                     server.pid,
                     counter(data_dir / "cellwright.db"),
                 )
-            ]
+                if workers:
+                    wait_post(target.url, server, timeout=240)
+                targets.append(target)
             if args.peer == "nodered":
                 peer, peer_url = start_nodered(tmp, f"http://127.0.0.1:{sink_port}/sink")
                 procs.append(peer)
                 targets.append(Target("node-red", peer_url, peer.pid))
-            if args.webhook_workers:
-                wait_post(targets[0].url, server)
             for target in targets:  # warm up
                 load(target.url, 4, 2, args.loadgen, tmp)
             middle = levels[len(levels) // 2]
             for repeat in range(args.repeat):
                 for level in levels:  # one after the other at each client count
                     for target in targets:
-                        first = target.name == "cellwright" and level == middle and repeat == 0
+                        first = target is targets[0] and level == middle and repeat == 0
                         step(target, level, args, tmp, args.profile if first else None)
             report(targets, levels, args.loadgen, args.repeat)
         finally:
