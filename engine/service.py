@@ -180,6 +180,32 @@ class Cellwright:
     def close(self) -> None:
         self.store.close()
 
+    # -- operations ----------------------------------------------------------------------
+
+    def readiness(self) -> tuple[str | None, str | None]:
+        """(why this process is not ready or None, the store's schema revision): the
+        store must answer and be at the schema this version ships."""
+        try:
+            current = self.store.schema_revision()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", said plainly
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+            return f"The store does not answer: {reason}", None
+        expected = self.store.expected_schema_revision()
+        if current != expected:
+            return (
+                f"The store's schema is at {current}, this version needs {expected}: run a"
+                " newer server (or `cellwright serve` once) to migrate it.",
+                current,
+            )
+        return None, current
+
+    def metrics_text(self) -> str:
+        """The operator's figures in Prometheus' text format (``engine.metrics``)."""
+        from engine import metrics
+
+        leading = self.leadership is not None and self.leadership.leading
+        return metrics.render(self.store, self.analytics, leader=leading)
+
     # -- users ----------------------------------------------------------------------------
 
     def local_user(self) -> User:

@@ -188,20 +188,10 @@ def create_app(
     @app.get("/readyz", include_in_schema=False)
     async def ready() -> JSONResponse:
         """Readiness: the store answers and its schema is this version's."""
-        try:
-            current = await asyncio.to_thread(svc.store.schema_revision)
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", said plainly
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-            return _error(503, "not_ready", f"The store does not answer: {reason}")
-        expected = svc.store.expected_schema_revision()
-        if current != expected:
-            return _error(
-                503,
-                "not_ready",
-                f"The store's schema is at {current}, this version needs {expected}: run a"
-                " newer server (or `cellwright serve` once) to migrate it.",
-            )
-        return JSONResponse({"status": "ready", "schema": current})
+        problem, schema = await asyncio.to_thread(svc.readiness)
+        if problem is not None:
+            return _error(503, "not_ready", problem)
+        return JSONResponse({"status": "ready", "schema": schema})
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
@@ -214,10 +204,7 @@ def create_app(
             return _error(
                 401, "unauthorized", "Send the metrics token as 'Authorization: Bearer …'."
             )
-        leading = svc.leadership is not None and svc.leadership.leading
-        text = await asyncio.to_thread(
-            engine_metrics.render, svc.store, svc.analytics, leader=leading
-        )
+        text = await asyncio.to_thread(svc.metrics_text)
         return Response(text, media_type=engine_metrics.CONTENT_TYPE)
 
     add_icon_routes(app, svc.apps)

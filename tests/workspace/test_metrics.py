@@ -96,5 +96,6 @@ async def test_readyz_says_why_when_the_schema_is_behind(
     metered: Cellwright, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(metered.store, "schema_revision", lambda: "0001_initial")
+    # (the service reads it from the store)
     r = await http.get("/readyz")
     assert r.status_code == 503 and "0001_initial" in r.json()["message"]
