@@ -81,6 +81,14 @@ class ErrorRoute(_Strict):
     """What happens when a cell fails for good (after its retries): its ``cells`` run with
     ``error`` in scope, then the run stops, finishes as handled, or continues."""
 
+    # the JSON Schema says what ``_fallback_with_continue`` checks
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["fallback"]},
+            "then": {"required": ["then"], "properties": {"then": {"const": "continue"}}},
+        }
+    )
+
     cells: list[Cell] = Field(
         default_factory=list,
         description="The cells run when the cell fails, in order (any kind but a trigger). They see "

@@ -202,3 +202,39 @@ def test_handled_inside_a_loop_ends_the_item() -> None:
     plan = flow.body(loop)  # type: ignore[arg-type]
     decision = flow.advance(plan, flow.steps_by_id(doc)["post"], flow.FAILED)
     assert "this item ends as handled" in decision.message
+
+
+@pytest.mark.parametrize(
+    ("route", "valid"),
+    [
+        ({"cells": [], "then": "continue", "fallback": {"id": None}}, True),
+        ({"then": "handled"}, True),
+        ({"then": "stop", "fallback": 1}, False),
+        ({"fallback": 1}, False),
+        ({"then": "later"}, False),
+        ("explode", False),
+    ],
+)
+def test_the_json_schema_says_what_an_error_route_allows(route: Any, valid: bool) -> None:
+    import jsonschema
+
+    doc = {
+        "name": "x",
+        "cells": [
+            {"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+            {
+                "id": "post",
+                "kind": "action",
+                "app": "probe",
+                "operation": "count",
+                "on_error": route,
+            },
+        ],
+    }
+    errors = list(jsonschema.Draft202012Validator(documents.json_schema()).iter_errors(doc))
+    assert (errors == []) is valid, errors
+    if valid:
+        documents.parse(doc)
+    else:
+        with pytest.raises(DocumentError):
+            documents.parse(doc)
