@@ -65,6 +65,7 @@ __all__ = [
     "in_loop_body",
     "continues_after_failure",
     "error_route",
+    "route_error",
     "route_of",
     "outcome",
     "start",
@@ -210,6 +211,18 @@ def error_route(cell: StepCell) -> ErrorRoute | None:
     if isinstance(cell, ActionCell | TransformerCell) and isinstance(cell.on_error, ErrorRoute):
         return cell.on_error
     return None
+
+
+def route_error(cell_id: str, recorded: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``error`` an error route's cells see: ``code``, ``message``, ``cell_id`` (the
+    failing cell) and ``details``, from the failing cell's recorded error."""
+    data = recorded or {}
+    return {
+        "code": data.get("code", "error"),
+        "message": data.get("message", "failed"),
+        "cell_id": cell_id,
+        "details": data.get("details") or {},
+    }
 
 
 def route_of(scope: Scope) -> str | None:

@@ -584,12 +584,7 @@ class Runner:
         route = flow.error_route(cell)
         assert route is not None
         data = {k: v for k, v in (recorded or {}).items() if k != "routed"}
-        error = {
-            "code": data.get("code", "error"),
-            "message": data.get("message", "failed"),
-            "cell_id": cell.id,
-            "details": data.get("details") or {},
-        }
+        error = flow.route_error(cell.id, data)
         run.errors[_key(cell.id, path)] = error
         if route.then == "continue":
             try:

@@ -238,3 +238,97 @@ def test_the_json_schema_says_what_an_error_route_allows(route: Any, valid: bool
     else:
         with pytest.raises(DocumentError):
             documents.parse(doc)
+
+
+def test_a_loops_cells_include_its_cells_error_routes() -> None:
+    from cells import loops
+    from cells.models import LoopCell
+
+    text = HEAD + (
+        "  - id: each\n    kind: loop\n    items: [1]\n    cells:\n"
+        "      - id: post\n        kind: action\n        app: probe\n        operation: count\n"
+        "        on_error:\n          cells:\n"
+        "            - {id: notify, kind: action, app: probe, operation: count}\n"
+        "          then: continue\n"
+    )
+    loop = documents.loads(text).find("each")
+    assert isinstance(loop, LoopCell)
+    assert set(loops.cells_of(loop)) == {"post", "notify"}
+    assert loops.body_ids(loop) == ("post", "notify")  # an item keeps the route's outputs
+
+
+def routed_loop(then: str, fallback: Any = None) -> Any:
+    from cells.models import LoopCell
+
+    route: dict[str, Any] = {
+        "cells": [
+            {
+                "id": "why",
+                "kind": "transformer",
+                "app": "formatter",
+                "operation": "set_fields",
+                "inputs": {"fields": {"code": "{{ error.code }}", "at": "{{ error.cell_id }}"}},
+            }
+        ],
+        "then": then,
+    }
+    if fallback is not None:
+        route["fallback"] = fallback
+    data = {
+        "name": "x",
+        "cells": [
+            {"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+            {
+                "id": "each",
+                "kind": "loop",
+                "items": "{{ trigger.items }}",
+                "cells": [
+                    {
+                        "id": "pick",
+                        "kind": "transformer",
+                        "app": "formatter",
+                        "operation": "set_fields",
+                        "inputs": {"fields": {"v": "{{ item.ok.v }}"}},
+                        "on_error": route,
+                    },
+                    {
+                        "id": "use",
+                        "kind": "transformer",
+                        "app": "formatter",
+                        "operation": "set_fields",
+                        "inputs": {"fields": {"v": "{{ steps.pick.v }}"}},
+                    },
+                ],
+            },
+        ],
+    }
+    loop = documents.parse(data).find("each")
+    assert isinstance(loop, LoopCell)
+    return loop
+
+
+ITEMS = {"trigger": {"items": [{"ok": {"v": 1}}, {}]}, "steps": {}}
+
+
+async def run_loop_alone(loop: Any) -> Any:
+    from cells.run import run_cell
+    from tests.cells.test_loops import REGISTRY, make_context
+
+    return await run_cell(
+        loop, ITEMS, apps=REGISTRY, make_context=make_context, idempotency_key="k"
+    )
+
+
+async def test_run_cell_on_a_loop_follows_its_cells_error_routes() -> None:
+    result = await run_loop_alone(routed_loop("continue", {"v": "none ({{ error.code }})"}))
+    assert result.ok, result.error
+    first, second = (item["steps"] for item in result.output["items"])
+    assert first == {"pick": {"v": 1}, "use": {"v": 1}}
+    assert second["why"] == {"code": "mapping_error", "at": "pick"}
+    assert second["use"] == {"v": "none (mapping_error)"}
+    stopped = await run_loop_alone(routed_loop("stop"))
+    assert not stopped.ok and stopped.error is not None
+    assert stopped.error["item"] == 1 and stopped.error["item_cell_id"] == "pick"
+    broken = await run_loop_alone(routed_loop("continue", "{{ error.nope.deeper }}"))
+    assert not broken.ok and broken.error is not None
+    assert broken.error["item_cell_id"] == "pick" and broken.error["code"] == "mapping_error"

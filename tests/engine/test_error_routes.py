@@ -207,3 +207,16 @@ async def test_in_a_loop_handled_ends_the_item_and_stop_fails_the_loop(
     assert probe.calls == {"post": 1, "notify": 1}
     notify = next(c for c in stopped["cells"] if c["cell_id"] == "notify")
     assert notify["input"]["value"] == "1: no"
+
+
+async def test_a_fallback_that_cannot_be_computed_fails_the_run_naming_it(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
+    probe.fail("post", UpstreamError("vendor refused", status=422))
+    text = doc("continue", extra="      fallback: '{{ error.details.missing.deeper }}'\n")
+    result = await run_text(svc, user, text, {"n": 7})
+    assert result["status"] == "failed"
+    error = result["error"]
+    assert error["cell_id"] == "post" and error["code"] == "mapping_error"
+    assert "on_error.fallback" in error["message"]
+    assert "notify" not in probe.calls and "after" not in probe.calls

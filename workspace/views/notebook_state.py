@@ -657,12 +657,7 @@ class NotebookState(param.Parameterized):
         cells see and give the cell its output (the fallback with ``then: continue``)."""
         route = flow.error_route(cell)
         assert route is not None
-        error = {
-            "code": recorded.get("code", "error"),
-            "message": recorded.get("message", "failed"),
-            "cell_id": cell.id,
-            "details": recorded.get("details") or {},
-        }
+        error = flow.route_error(cell.id, recorded)
         self._step_errors[cell.id] = error
         output: Any = {"error": recorded}
         if route.then == "continue":
