@@ -48,6 +48,8 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
                 and parts
             ):
                 continue  # pydantic's discriminator tag, not a place in the file
+            if item in ("word", "route") and parts and parts[-1] == ".on_error":
+                continue  # the tag of on_error's two forms, not a place in the file
             parts.append(("." if parts else "") + str(item))
             node = node.get(item) if isinstance(node, dict) else None
     return "".join(parts) or "(document)"
@@ -182,7 +184,12 @@ def node_rows(doc: ScenarioDocument) -> list[dict[str, Any]]:
                 input_mappings=cell.inputs,
             )
             if cell.kind != "trigger":
-                row["config"] = {"on_error": getattr(cell, "on_error", "fail")}
+                on_error = getattr(cell, "on_error", "fail")
+                row["config"] = {
+                    "on_error": on_error
+                    if isinstance(on_error, str)
+                    else {"then": on_error.then, "cells": [c.id for c in on_error.cells]}
+                }
         elif isinstance(cell, ConditionCell):
             dumped = cell.model_dump(mode="json", exclude={"branches"}, exclude_none=True)
             row["conditions"] = (

@@ -10,8 +10,13 @@ A run walks the cells after the trigger in document order. The rules:
 - a **filter** that does not pass stops the list it is in: the whole run at the top
   level, only its branch inside a router;
 - a cell that **fails** stops the run, unless it is an action or transformer with
-  ``on_error: continue`` (its error becomes its output and the run goes on). A condition
-  whose rules cannot be evaluated always stops the run;
+  ``on_error: continue`` (its error becomes its output and the run goes on) or with an
+  **error route** (``on_error: {cells, then, fallback}``): the route's cells run next, in
+  the scope ``(cell id, ERROR_ROUTE)``, then per ``then``: ``continue`` goes on with the
+  cells after the failing one; ``handled`` drops them (the run, or the loop item, ends
+  completed); ``stop`` drops them and the plan ends failed (:attr:`Plan.fails_with`).
+  Retries come first: only a cell that failed for good reaches :func:`advance`. A
+  condition whose rules cannot be evaluated always stops the run;
 - a **loop** is one step of its list: it runs its cells once per item, each item
   following its own plan (:func:`body`), whose scope ends with ``(loop id, LOOP_BODY)``.
   Inside an item the same rules hold: a filter stops that item, a failure fails the
@@ -29,9 +34,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cells.models import (
+    ERROR_ROUTE,
     LOOP_BODY,
     ActionCell,
     ConditionCell,
+    ErrorRoute,
     LoopCell,
     ScenarioDocument,
     StepCell,
@@ -57,6 +64,9 @@ __all__ = [
     "branches_taken",
     "in_loop_body",
     "continues_after_failure",
+    "error_route",
+    "route_error",
+    "route_of",
     "outcome",
     "start",
     "steps_by_id",
@@ -80,6 +90,9 @@ class Plan:
     """The cells still to run, in order. Immutable: :func:`advance` returns the next plan."""
 
     pending: tuple[Pending, ...] = ()
+    fails_with: str | None = None
+    """The cell whose error route (``then: stop``) is running: once the pending cells
+    have run, the run (or the loop item) fails with that cell's error."""
 
     @property
     def next(self) -> Pending | None:
@@ -116,10 +129,17 @@ COMPLETED = Completed()
 FAILED = Failed()
 
 Effect = Literal[
-    "next", "continued", "failed", "filter_stopped_run", "filter_stopped_branch", "routed"
+    "next",
+    "continued",
+    "failed",
+    "error_route",
+    "filter_stopped_run",
+    "filter_stopped_branch",
+    "routed",
 ]
 """What an outcome did to the run: ``next`` (go on), ``continued`` (failed, on_error:
-continue), ``failed`` (the run stops, failed), ``filter_stopped_run`` /
+continue), ``failed`` (the run stops, failed), ``error_route`` (failed; its error route
+runs next), ``filter_stopped_run`` /
 ``filter_stopped_branch`` (a filter did not pass), ``routed`` (a router chose)."""
 
 
@@ -186,6 +206,33 @@ def continues_after_failure(cell: StepCell) -> bool:
     return isinstance(cell, ActionCell | TransformerCell) and cell.on_error == "continue"
 
 
+def error_route(cell: StepCell) -> ErrorRoute | None:
+    """The error route of an action or transformer, if it has one."""
+    if isinstance(cell, ActionCell | TransformerCell) and isinstance(cell.on_error, ErrorRoute):
+        return cell.on_error
+    return None
+
+
+def route_error(cell_id: str, recorded: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``error`` an error route's cells see: ``code``, ``message``, ``cell_id`` (the
+    failing cell) and ``details``, from the failing cell's recorded error."""
+    data = recorded or {}
+    return {
+        "code": data.get("code", "error"),
+        "message": data.get("message", "failed"),
+        "cell_id": cell_id,
+        "details": data.get("details") or {},
+    }
+
+
+def route_of(scope: Scope) -> str | None:
+    """The failing cell whose error route a cell at ``scope`` runs in (the innermost), or None."""
+    for cell_id, branch in reversed(scope):
+        if branch == ERROR_ROUTE:
+            return cell_id
+    return None
+
+
 def outcome(cell: StepCell, *, ok: bool, output: Any) -> CellOutcome:
     """A cell's outcome read from its result: ``ok`` (status completed) and its output
     (a filter's ``{"passed": ...}``, a router's ``{"branches": [...]}``)."""
@@ -210,9 +257,28 @@ def advance(plan: Plan, cell: StepCell, result: CellOutcome) -> Decision:
         raise ValueError(f"cell '{cell.id}' cannot have the outcome {result!r}")
     scope, rest = current.scope, plan.pending[1:]
     if isinstance(result, Failed):
+        route = error_route(cell)
+        if route is not None:
+            inner = (*scope, (cell.id, ERROR_ROUTE))
+            routed = tuple(Pending(c.id, inner) for c in route.cells)
+            if route.then == "continue":
+                return Decision(
+                    Plan((*routed, *rest), plan.fails_with),
+                    "error_route",
+                    message=f"'{cell.id}' failed: its error route runs, then the run continues.",
+                )
+            ends = "the run stops, failed" if route.then == "stop" else "the run ends as handled"
+            if route.then == "handled" and in_loop_body(scope):
+                ends = "this item ends as handled"
+            return Decision(
+                Plan(routed, cell.id if route.then == "stop" else None),
+                "error_route",
+                skipped=rest,
+                message=f"'{cell.id}' failed: its error route runs, then {ends}.",
+            )
         if continues_after_failure(cell):
             return Decision(
-                Plan(rest),
+                Plan(rest, plan.fails_with),
                 "continued",
                 message=f"'{cell.id}' failed; it records the error and the run continues.",
             )
@@ -236,15 +302,20 @@ def advance(plan: Plan, cell: StepCell, result: CellOutcome) -> Decision:
         )
         effect: Effect = "filter_stopped_run" if not scope else "filter_stopped_branch"
         return Decision(
-            Plan(kept), effect, skipped=dropped, message=f"Filter '{cell.id}' did not pass: {where}"
+            Plan(kept, plan.fails_with),
+            effect,
+            skipped=dropped,
+            message=f"Filter '{cell.id}' did not pass: {where}",
         )
     if isinstance(result, Routed):
         cells = _branch_cells(cell, scope)
         inserted = tuple(p for name, p in cells if name in result.branches)
         skipped = tuple(p for name, p in cells if name not in result.branches)
         message = f"Router '{cell.id}' took: {', '.join(result.branches) or 'no branch'}."
-        return Decision(Plan((*inserted, *rest)), "routed", skipped=skipped, message=message)
-    return Decision(Plan(rest), "next")
+        return Decision(
+            Plan((*inserted, *rest), plan.fails_with), "routed", skipped=skipped, message=message
+        )
+    return Decision(Plan(rest, plan.fails_with), "next")
 
 
 def _branch_cells(cell: StepCell, scope: Scope) -> list[tuple[str, Pending]]:

@@ -168,6 +168,9 @@ def body_ids(loop: LoopCell) -> tuple[str, ...]:
             if isinstance(cell, ConditionCell):
                 for branch in cell.branches or []:
                     yield from ids(branch.cells)
+            route = flow.error_route(cell) if not isinstance(cell, TriggerCell) else None
+            if route is not None:
+                yield from ids(route.cells)
 
     return tuple(ids(loop.cells))
 
@@ -185,6 +188,9 @@ def cells_of(loop: LoopCell) -> dict[str, StepCell]:
                     visit(branch.cells)
             if isinstance(cell, LoopCell):
                 visit(cell.cells)
+            route = flow.error_route(cell) if not isinstance(cell, TriggerCell) else None
+            if route is not None:
+                visit(route.cells)
 
     visit(loop.cells)
     return found
@@ -279,6 +285,8 @@ async def run_loop(
                 if decision.effect.startswith("filter_stopped") and pending.scope == inner_scope:
                     run.stopped = True
                 plan = decision.plan
+            if plan.fails_with is not None:  # an error route ran with `then: stop`
+                raise ItemFailedError(f"Cell '{plan.fails_with}' failed.", cell_id=plan.fails_with)
         except Exception as exc:  # the item fails; the loop reports it
             run.status, run.exception, run.error = "failed", exc, describe(exc)
         steps = ctx["steps"]

@@ -13,7 +13,15 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
@@ -24,6 +32,9 @@ MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
 MAX_LOOP_CONCURRENCY = 10
 """The most items a loop runs at the same time."""
+ERROR_ROUTE = "[on error]"
+"""The "branch" name of an error route's cells in :data:`Parents` and flow scopes:
+``(failing cell id, ERROR_ROUTE)``."""
 LOOP_BODY = "[each item]"
 """The "branch" name of a loop's cells in :data:`Parents` and flow scopes: ``(loop id, LOOP_BODY)``
 (only wording depends on it: a router branch of that name is still a branch)."""
@@ -66,24 +77,76 @@ class TriggerCell(OperationCell):
     )
 
 
+class ErrorRoute(_Strict):
+    """What happens when a cell fails for good (after its retries): its ``cells`` run with
+    ``error`` in scope, then the run stops, finishes as handled, or continues."""
+
+    # the JSON Schema says what ``_fallback_with_continue`` checks
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["fallback"]},
+            "then": {"required": ["then"], "properties": {"then": {"const": "continue"}}},
+        }
+    )
+
+    cells: list[Cell] = Field(
+        default_factory=list,
+        description="The cells run when the cell fails, in order (any kind but a trigger). They see "
+        "error (code, message, cell_id, details), steps.<failing cell id> (the fallback with "
+        "then: continue, else {error: ...}) and everything the failing cell saw.",
+    )
+    then: Literal["stop", "handled", "continue"] = Field(
+        "stop",
+        description="After the route's cells: stop (the run fails with the cell's error), handled "
+        "(the run ends completed; nothing after the failing cell runs; inside a loop, the item "
+        "ends), continue (the run goes on after the failing cell, whose output is 'fallback').",
+    )
+    fallback: Any = Field(
+        None,
+        description="then: continue — the failing cell's output for the cells after it (and its "
+        "route's cells); may hold {{ }} mappings, with error in scope. Default: null.",
+    )
+
+    @model_validator(mode="after")
+    def _fallback_with_continue(self) -> ErrorRoute:
+        if "fallback" in self.model_fields_set and self.then != "continue":
+            raise ValueError(
+                f"'fallback' is the failing cell's output when the run continues; it needs "
+                f"'then: continue' (then is '{self.then}')"
+            )
+        return self
+
+
+def _on_error_form(value: Any) -> str:
+    return "route" if isinstance(value, dict | ErrorRoute) else "word"
+
+
+OnError = Annotated[
+    Annotated[Literal["fail", "continue"], Tag("word")] | Annotated[ErrorRoute, Tag("route")],
+    Discriminator(
+        _on_error_form,
+        custom_error_type="invalid_on_error",
+        custom_error_message="on_error is 'fail', 'continue' or an error route {cells, then, fallback}",
+    ),
+]
+_ON_ERROR = (
+    "fail: the run fails with this cell. continue: record the error and go on. Or an error "
+    "route: {cells: [...], then: stop | handled | continue, fallback: ...}."
+)
+
+
 class ActionCell(OperationCell):
     """Calls an app's action."""
 
     kind: Literal["action"]
-    on_error: Literal["fail", "continue"] = Field(
-        "fail",
-        description="fail: the run fails with this cell. continue: record the error and go on.",
-    )
+    on_error: OnError = Field("fail", description=_ON_ERROR)
 
 
 class TransformerCell(OperationCell):
     """Reshapes data (formatter, lookup table); needs no connection."""
 
     kind: Literal["transformer"]
-    on_error: Literal["fail", "continue"] = Field(
-        "fail",
-        description="fail: the run fails with this cell. continue: record the error and go on.",
-    )
+    on_error: OnError = Field("fail", description=_ON_ERROR)
 
 
 _PRESENT: JsonDict = {"not": {"type": "null"}}
@@ -406,6 +469,9 @@ def _ordered_cell(cell: dict[str, Any]) -> dict[str, Any]:
             branch["cells"] = [_ordered_cell(c) for c in branch["cells"]]
     if ordered.get("kind") == "loop" and "cells" in ordered:
         ordered["cells"] = [_ordered_cell(c) for c in ordered["cells"]]
+    route = ordered.get("on_error")
+    if isinstance(route, dict) and "cells" in route:
+        route["cells"] = [_ordered_cell(c) for c in route["cells"]]
     return ordered
 
 
@@ -428,6 +494,8 @@ def _paths(cells: list[AnyCell], prefix: str) -> Iterator[tuple[AnyCell, str]]:
                 yield from _paths(branch.cells, f"{where}.branches[{b}].cells")
         if isinstance(cell, LoopCell):
             yield from _paths(cell.cells, f"{where}.cells")
+        if isinstance(cell, ActionCell | TransformerCell) and isinstance(cell.on_error, ErrorRoute):
+            yield from _paths(cell.on_error.cells, f"{where}.on_error.cells")
 
 
 def _walk(cells: list[AnyCell], parents: Parents) -> Iterator[tuple[AnyCell, Parents]]:
@@ -438,6 +506,8 @@ def _walk(cells: list[AnyCell], parents: Parents) -> Iterator[tuple[AnyCell, Par
                 yield from _walk(branch.cells, (*parents, (cell.id, branch.name)))
         if isinstance(cell, LoopCell):
             yield from _walk(cell.cells, (*parents, (cell.id, LOOP_BODY)))
+        if isinstance(cell, ActionCell | TransformerCell) and isinstance(cell.on_error, ErrorRoute):
+            yield from _walk(cell.on_error.cells, (*parents, (cell.id, ERROR_ROUTE)))
 
 
 def _check_references(doc: ScenarioDocument) -> None:
@@ -513,6 +583,17 @@ def _check_references(doc: ScenarioDocument) -> None:
             if isinstance(cell, LoopCell):
                 body = visit(cell.cells, available, f"{where}.cells")
                 bodies[cell.id] = body - available
+            route = cell.on_error if isinstance(cell, ActionCell | TransformerCell) else None
+            if isinstance(route, ErrorRoute):
+                # the route sees what the failing cell saw, and the failing cell itself
+                # (its fallback, or {error: ...}); after it, a continued run may use the
+                # route's outputs (with `default`: the route runs only on failure)
+                for ref in sorted(referenced_steps(route.fallback)):
+                    if ref not in available:
+                        refuse(cell, ref, available, f"{where}.on_error.fallback")
+                routed = visit(route.cells, available | {cell.id}, f"{where}.on_error.cells")
+                if route.then == "continue":
+                    inner |= routed
             available |= inner | {cell.id}
         return available
 
@@ -520,6 +601,9 @@ def _check_references(doc: ScenarioDocument) -> None:
 
 
 Branch.model_rebuild()
+ErrorRoute.model_rebuild()
+ActionCell.model_rebuild()
+TransformerCell.model_rebuild()
 ConditionCell.model_rebuild()
 LoopCell.model_rebuild()
 ScenarioDocument.model_rebuild()

@@ -431,14 +431,17 @@ async def run_cell(
         return await run_aggregate_cell(cell, context, limits=limits)
     if isinstance(cell, LoopCell):
         inner = loops.cells_of(cell)
+        errors: dict[tuple[str, str], dict[str, Any]] = {}  # (failing cell, item) -> `error`
 
         async def step(
             each: StepCell, ctx: dict[str, Any], scope: flow.Scope, path: str
         ) -> flow.CellOutcome:
+            failing = flow.route_of(scope)
+            seen = ctx if failing is None else {**ctx, "error": errors[(failing, path)]}
             if isinstance(each, LoopCell):
                 result, _ = await run_loop_cell(
                     each,
-                    ctx,
+                    seen,
                     run_step=step,
                     cells=inner,
                     max_items=max_items,
@@ -449,7 +452,7 @@ async def run_cell(
             else:
                 result = await run_cell(
                     each,
-                    ctx,
+                    seen,
                     apps=apps,
                     make_context=make_context,
                     idempotency_key=f"{idempotency_key}-{each.id}-{path}",
@@ -461,6 +464,23 @@ async def run_cell(
             if result.ok:
                 ctx["steps"][each.id] = result.output
                 return flow.outcome(each, ok=True, output=result.output)
+            route = flow.error_route(each)
+            if route is not None:
+                error = errors[(each.id, path)] = flow.route_error(each.id, result.error)
+                output: Any = {"error": result.error}
+                if route.then == "continue":
+                    try:
+                        output = mapping.render(
+                            route.fallback,
+                            {**seen, "error": error},
+                            cell_id=each.id,
+                            field="on_error.fallback",
+                            limits=limits,
+                        )
+                    except CellwrightError as exc:
+                        raise _ItemCellFailed({**exc.to_dict(), "cell_id": each.id}) from None
+                ctx["steps"][each.id] = output
+                return flow.FAILED
             if flow.continues_after_failure(each):
                 ctx["steps"][each.id] = {"error": result.error}
                 return flow.FAILED

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cells import flow, loops
-from cells.mapping import RunBudget
+from cells.mapping import RunBudget, render
 from cells.models import (
     ActionCell,
     AggregateCell,
@@ -88,6 +88,10 @@ class _Run:
     budget: RunBudget
     failures: Counter[str] = field(default_factory=Counter)
     continued: dict[str, Any] = field(default_factory=dict)
+    # failed for good and handed to their error route: final, not run again on resume
+    routed: dict[str, Any] = field(default_factory=dict)
+    # the error each failed cell's route sees (``error`` in its scope), by cell key
+    errors: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: list[CellResult] = field(default_factory=list)
     # cell runs of earlier attempts of this execution (retries, a dead process' work)
     earlier: list[NodeResult] = field(default_factory=list)
@@ -219,6 +223,7 @@ class Runner:
         previous = [] if fresh else await asyncio.to_thread(self.store.node_results, execution.id)
         done: dict[str, Any] = {}
         continued: dict[str, Any] = {}
+        routed: dict[str, Any] = {}
         failures: Counter[str] = Counter()
         for result in previous:
             key = _key(result.cell_id, result.item)  # a cell of a loop's item: per item
@@ -228,6 +233,8 @@ class Runner:
                 failures[key] += 1  # earlier tries of this cell (its retries)
                 if (result.error or {}).get("continued"):
                     continued[key] = result  # on_error=continue: final, not run again
+                elif (result.error or {}).get("routed"):
+                    routed[key] = result  # handed to its error route: final, not run again
         started = execution.start_time or datetime.now(UTC)
         # a scenario's own limit wins; otherwise the operator's default (5 minutes)
         explicit = "timeout_seconds" in doc.settings.model_fields_set
@@ -260,6 +267,7 @@ class Runner:
             ),
             failures=failures,
             continued=continued,
+            routed=routed,
             pure=self._pure_cells(doc),
             # a rerun's copies of the original's results started before it was created:
             # they are the original's calls, counted with it
@@ -326,6 +334,8 @@ class Runner:
             cell = run.cells[pending.cell_id]
             ended = await self._step(run, cell, run.context, pending.scope, None)
             plan = flow.advance(plan, cell, ended).plan
+        if plan.fails_with is not None:  # an error route ran with `then: stop`
+            return Outcome("failed", error=_with_cell(run.errors[plan.fails_with], plan.fails_with))
         return Outcome("completed")
 
     async def _step(
@@ -337,6 +347,9 @@ class Runner:
         path: str | None,
     ) -> flow.CellOutcome:
         """Run (or restore) one cell with ``context``; ``path``: the loop item it runs in."""
+        failing = flow.route_of(scope)
+        if failing is not None:  # a cell of an error route: `error` in scope
+            context = {**context, "error": run.errors[_key(failing, path)]}
         if isinstance(cell, ConditionCell):
             return await self._condition(run, cell, context, path)
         if isinstance(cell, LoopCell):
@@ -474,6 +487,8 @@ class Runner:
         if key in run.continued:
             context["steps"][cell.id] = {"error": run.continued[key].error}
             return flow.FAILED
+        if key in run.routed:
+            return self._route(run, cell, context, path, run.routed[key].error)
         remaining = run.deadline - time.monotonic()
         if remaining <= 0:
             raise _Stop(
@@ -544,6 +559,10 @@ class Runner:
                 raise _Stop(
                     Outcome("waiting", error=_with_cell(result.error, cell.id), retry_in=delay)
                 )
+        if flow.error_route(cell) is not None:
+            result.error = {**(result.error or {}), "routed": True}
+            await self._record(run, result, path)
+            return self._route(run, cell, context, path, result.error)
         if flow.continues_after_failure(cell):
             result.error = {**(result.error or {}), "continued": True}
             await self._record(run, result, path)
@@ -551,6 +570,38 @@ class Runner:
             return flow.FAILED
         await self._record(run, result, path)
         raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
+
+    def _route(
+        self,
+        run: _Run,
+        cell: ActionCell | TransformerCell,
+        context: dict[str, Any],
+        path: str | None,
+        recorded: Mapping[str, Any] | None,
+    ) -> flow.CellOutcome:
+        """Hand a cell that failed for good to its error route: keep the error its route
+        sees, and give the cell its output (the fallback with ``then: continue``)."""
+        route = flow.error_route(cell)
+        assert route is not None
+        data = {k: v for k, v in (recorded or {}).items() if k != "routed"}
+        error = flow.route_error(cell.id, data)
+        run.errors[_key(cell.id, path)] = error
+        if route.then == "continue":
+            try:
+                output = render(
+                    route.fallback,
+                    {**context, "error": error},
+                    cell_id=cell.id,
+                    field="on_error.fallback",
+                    limits=run.budget.cell(),
+                )
+            except CellwrightError as exc:
+                raise _Stop(Outcome("failed", error=_with_cell(exc.to_dict(), cell.id))) from None
+            context["steps"][cell.id] = output
+            run.last_output = output
+        else:
+            context["steps"][cell.id] = {"error": data}
+        return flow.FAILED
 
     def _uses_connection(self, cell: OperationCell) -> bool:
         try:

@@ -741,6 +741,8 @@ class Cellwright:
             "steps": dict(context.get("steps", {})),
             "execution": {"id": "preview", "scenario_id": None},
         }
+        if "error" in context:  # a cell of an error route
+            full["error"] = context["error"]
         budget = RunBudget(
             run_seconds=self.settings.mapping_run_seconds,
             cell_seconds=self.settings.mapping_cell_seconds,

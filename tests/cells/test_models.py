@@ -254,7 +254,7 @@ def test_unknown_fields_kinds_and_bad_ids_are_refused() -> None:
     assert errors(doc(action("a", colour="red")))[0]["loc"] == ("cells", 1, "action", "colour")
     assert errors(doc({"id": "a", "kind": "bogus"}))[0]["type"] == "union_tag_invalid"
     assert errors(doc(action("1a")))[0]["loc"] == ("cells", 1, "action", "id")
-    assert errors(doc(action("a", on_error="explode")))[0]["loc"] == (
+    assert errors(doc(action("a", on_error="explode")))[0]["loc"][:4] == (
         "cells",
         1,
         "action",

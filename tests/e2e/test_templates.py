@@ -103,3 +103,33 @@ async def test_the_checkout_lines_template_posts_each_line_then_the_total(
     assert summary["input"]["text"] == "Checkout cs_test_a1b2c3: 3 line items, 59.00 USD in all."
     [posted] = [c for c in execution["cells"] if c["cell_id"] == "posted"]
     assert posted["output"]["result"] == [c["output"]["ts"] for c in lines]
+
+
+async def test_the_wordpress_post_template_alerts_slack_and_ends_handled_when_wordpress_refuses(
+    svc: Cellwright, user: Any
+) -> None:
+    """Offline: the WordPress sandbox refuses an unknown author (400 rest_invalid_author),
+    as WordPress does; the error route tells Slack and the run completes as handled."""
+    connections = {
+        app: (await svc.create_connection(user.id, app, credentials={}, sandbox=True)).id
+        for app in ("wordpress", "slack")
+    }
+    gallery = GalleryState(svc, user)
+    template = next(t for t in READY if t.key == "wordpress_post_or_slack_alert")
+    [ask] = template.asks
+    [channel, *_] = await gallery.options(template.key, ask, connections, {})
+    scenario = gallery.use(template.key, connections, inputs={ask.key: channel.value})
+    body = {"title": "Winter hours", "content": "<p>Closed.</p>", "author_id": 987654}
+    refused = await svc.run_now(user.id, scenario.id, {"body": body})
+    assert refused["status"] == "completed" and refused["error"] is None
+    cells = {c["cell_id"]: c for c in refused["cells"]}
+    assert cells["post"]["status"] == "failed" and cells["post"]["error"]["routed"] is True
+    assert cells["alert"]["status"] == "completed"
+    assert cells["alert"]["input"]["text"].startswith(
+        "WordPress did not take the post 'Winter hours': WordPress: Invalid author ID."
+    )
+    assert cells["alert"]["input"]["channel"] == channel.value
+
+    posted = await svc.run_now(user.id, scenario.id, {"body": {"title": "Spring hours"}})
+    assert posted["status"] == "completed"
+    assert [c["cell_id"] for c in posted["cells"]] == ["submission", "post"]  # no alert

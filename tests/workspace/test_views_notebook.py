@@ -865,3 +865,91 @@ async def test_a_loop_renders_opens_and_steps(svc: Any, user: Any) -> None:
     second = await state.step()
     assert second is not None and second["output"] == {"result": "ADA, EVE", "count": 2}
     assert state.step_next is None
+
+
+ROUTE_DOC: dict[str, Any] = {
+    "name": "Routed",
+    "cells": [
+        {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
+        {
+            "id": "shout",
+            "kind": "transformer",
+            "app": "formatter",
+            "operation": "text",
+            "inputs": {"value": "x", "transform": "shout"},  # refused: no such transform
+            "on_error": {
+                "cells": [
+                    {
+                        "id": "why",
+                        "kind": "transformer",
+                        "app": "formatter",
+                        "operation": "set_fields",
+                        "inputs": {
+                            "fields": {"code": "{{ error.code }}", "at": "{{ error.cell_id }}"}
+                        },
+                    }
+                ],
+                "then": "continue",
+                "fallback": {"result": "fallback for {{ error.cell_id }}"},
+            },
+        },
+        {
+            "id": "after",
+            "kind": "transformer",
+            "app": "formatter",
+            "operation": "text",
+            "inputs": {"value": "{{ steps.shout.result }}", "transform": "upper"},
+        },
+    ],
+}
+
+
+async def test_a_cell_with_an_error_route_renders_edits_and_steps(svc: Any, user: Any) -> None:
+    from cells import document as documents
+    from workspace.views.notebook import Notebook
+
+    saved = svc.import_scenario(user.id, documents.parse(ROUTE_DOC))
+    nb = Notebook(svc, user, saved.id, nav=lambda *a, **k: None)
+    nb.__panel__().get_root()
+    card = nb.open_cell("shout")
+    assert _find(card._layout, "cell-on-error").value == "route"
+    editor = _find(card._layout, "cell-error-route")
+    assert "id: why" in editor.value and "then: continue" in editor.value
+    editor.value = "cells: [oops"
+    assert nb.state.cell("shout")["on_error"]["then"] == "continue"  # refused, kept
+    editor.value = "- a list"
+    assert nb.state.cell("shout")["on_error"]["then"] == "continue"  # refused, kept
+    editor.value = "cells: []\nthen: handled\n"
+    assert nb.state.cell("shout")["on_error"] == {"cells": [], "then": "handled"}
+    nb.state.parsed()  # still a valid document
+    after_card = nb.open_cell("after")
+    _find(after_card._layout, "cell-on-error").value = "route"
+    assert nb.state.cell("after")["on_error"] == {"cells": [], "then": "stop"}
+    assert "then: stop" in _find(nb.cards["after"]._layout, "cell-error-route").value
+    _find(nb.cards["after"]._layout, "cell-on-error").value = "fail"
+    assert "on_error" not in nb.state.cell("after")
+    state = NotebookState(svc, user, saved.id)
+    state.trigger_text = '{"body": {}, "method": "POST", "headers": {}, "query": {}}'
+    failed = await state.step()
+    assert failed is not None and failed["status"] == "failed"
+    assert state.step_next == "why" and "its error route runs" in state.step_message
+    why = await state.step()
+    assert why is not None and why["output"] == {"code": "invalid_input", "at": "shout"}
+    after = await state.step()
+    assert after is not None and after["output"] == {"result": "FALLBACK FOR SHOUT"}
+    assert state.step_next is None
+
+
+async def test_stepping_a_stop_route_ends_saying_the_run_fails(svc: Any, user: Any) -> None:
+    from cells import document as documents
+
+    doc = {**ROUTE_DOC, "cells": [dict(c) for c in ROUTE_DOC["cells"]]}
+    doc["cells"][1]["on_error"] = {**doc["cells"][1]["on_error"], "then": "stop"}
+    del doc["cells"][1]["on_error"]["fallback"]
+    saved = svc.import_scenario(user.id, documents.parse(doc))
+    state = NotebookState(svc, user, saved.id)
+    state.trigger_text = '{"body": {}, "method": "POST", "headers": {}, "query": {}}'
+    await state.step()
+    why = await state.step()
+    assert why is not None and why["status"] == "completed"
+    assert state.step_next is None and "the run fails with 'shout's error" in state.step_message

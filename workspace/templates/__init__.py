@@ -153,6 +153,8 @@ def _walk(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out.extend(_walk(branch.get("cells") or []))
         if cell.get("kind") == "loop":
             out.extend(_walk(cell.get("cells") or []))
+        if isinstance(cell.get("on_error"), dict):  # an error route
+            out.extend(_walk(cell["on_error"].get("cells") or []))
     return out
 
 
@@ -161,6 +163,7 @@ CATALOG: list[tuple[str, str]] = [
     ("monday_to_wordpress", "Content"),
     ("lead_generation", "Sales"),
     ("form_to_wordpress_draft", "Content"),
+    ("wordpress_post_or_slack_alert", "Content"),
     ("order_routing", "Operations"),
     ("remember_last_order", "Operations"),
     ("clean_address", "Operations"),

@@ -255,19 +255,35 @@ class CellCard(pn.viewable.Viewer):
             )
             conn.param.watch(lambda e: self._edit(connection=e.new or None), "value")
             row.append(conn)
+        route_editor: Any = None
         if cell.get("kind") in ("action", "transformer"):
+            current = cell.get("on_error", "fail")
             on_error = pn.widgets.Select(
                 name="When it fails",
-                options={"stop the run": "fail", "record and continue": "continue"},
-                value=cell.get("on_error", "fail"),
+                options={
+                    "stop the run": "fail",
+                    "record and continue": "continue",
+                    "run an error route": "route",
+                },
+                value="route" if isinstance(current, dict) else current,
                 width=200,
                 css_classes=["cell-on-error"],
             )
-            on_error.param.watch(
-                lambda e: self._edit(on_error=None if e.new == "fail" else e.new), "value"
-            )
+
+            def on_error_changed(event: Any) -> None:
+                if event.new == "route":
+                    self._edit(on_error={"cells": [], "then": "stop"})
+                else:
+                    self._edit(on_error=None if event.new == "fail" else event.new)
+                self._rebuild()
+
+            on_error.param.watch(on_error_changed, "value")
             row.append(on_error)
+            if isinstance(current, dict):
+                route_editor = self._route_editor(current)
         parts.append(pn.FlexBox(*row, sizing_mode="stretch_width", margin=0))
+        if route_editor is not None:
+            parts.append(route_editor)
         if (
             app is not None
             and app.needs_connection
@@ -423,6 +439,33 @@ class CellCard(pn.viewable.Viewer):
             "aggregate cell after the loop.</p>"
         )
         return [note, items, concurrency, body]
+
+    def _route_editor(self, route: dict[str, Any]) -> Any:
+        """An error route as YAML: its cells, then (stop, handled, continue) and fallback."""
+        import yaml
+
+        editor = pn.widgets.TextAreaInput(
+            name="Error route (YAML: cells run when this cell fails, with error in scope; "
+            "then: stop, handled or continue; fallback: its output with continue)",
+            value=yaml.safe_dump(route, sort_keys=False, allow_unicode=True),
+            height=220,
+            sizing_mode="stretch_width",
+            css_classes=["cell-error-route"],
+        )
+
+        def route_changed(event: Any) -> None:
+            try:
+                parsed = yaml.safe_load(event.new or "{}")
+            except yaml.YAMLError as exc:
+                self.banner.error(f"The error route is not valid YAML: {exc}")
+                return
+            if not isinstance(parsed, dict):
+                self.banner.error("The error route is a mapping (cells:, then:, fallback:).")
+                return
+            self._edit(on_error=parsed)
+
+        editor.param.watch(route_changed, "value")
+        return editor
 
     def _aggregate_editor(self, cell: dict[str, Any]) -> list[Any]:
         """An aggregate: which loop, how to fold, what each item gives."""

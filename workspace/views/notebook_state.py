@@ -15,7 +15,7 @@ import param
 
 from cells import document as documents
 from cells import flow, secrets
-from cells.mapping import has_template, referenced_steps
+from cells.mapping import has_template, referenced_steps, render
 from connectors.sdk import ConfigurationError, InvalidInputError, MappingError, jsontext
 from connectors.sdk.options import field_sources
 
@@ -103,6 +103,7 @@ class NotebookState(param.Parameterized):
         self.webhook_url: str | None = None
         self._step_plan: flow.Plan | None = None
         self._step_context: dict[str, Any] = {}
+        self._step_errors: dict[str, dict[str, Any]] = {}  # failing cell id -> its route's `error`
         if scenario_id is not None:
             self.load()
 
@@ -645,8 +646,30 @@ class NotebookState(param.Parameterized):
         payload = self.trigger_payload()
         trigger = self.cells[0] if self.cells else {}
         self._step_context = {"trigger": payload, "steps": {trigger.get("id", "trigger"): payload}}
+        self._step_errors = {}
         self._step_plan = flow.start(doc)
         self.param.update(step_log=[], step_message="")
+
+    def _step_route(
+        self, cell: Any, context: dict[str, Any], recorded: dict[str, Any], message: str
+    ) -> str:
+        """A stepped cell failed into its error route: keep the ``error`` its route's
+        cells see and give the cell its output (the fallback with ``then: continue``)."""
+        route = flow.error_route(cell)
+        assert route is not None
+        error = flow.route_error(cell.id, recorded)
+        self._step_errors[cell.id] = error
+        output: Any = {"error": recorded}
+        if route.then == "continue":
+            try:
+                output = render(
+                    route.fallback, {**context, "error": error}, cell_id=cell.id, field="fallback"
+                )
+            except MappingError as exc:
+                self._step_plan = flow.Plan()
+                return f"'{cell.id}' failed and its fallback cannot be computed: {exc}"
+        self._step_context["steps"][cell.id] = output
+        return message
 
     async def step(self) -> dict[str, Any] | None:
         """Run the next cell with the trigger data and the outputs gathered so far, as a
@@ -666,7 +689,8 @@ class NotebookState(param.Parameterized):
             )
             return None
         cell_id = pending.cell_id
-        if cell_id not in self.ids():
+        failing = flow.route_of(pending.scope)  # a cell of that cell's error route
+        if cell_id not in self.ids() and (failing is None or failing not in self._step_errors):
             self.param.update(
                 step_next=None,
                 step_message="The scenario changed since the first step: reset, then step again.",
@@ -675,7 +699,10 @@ class NotebookState(param.Parameterized):
             return None
         if doc is None:
             doc = await asyncio.to_thread(self.parsed)
-        result_obj = await self.svc.run_cell(self.user.id, doc, cell_id, self._step_context)
+        context = self._step_context
+        if failing is not None:
+            context = {**context, "error": self._step_errors[failing]}
+        result_obj = await self.svc.run_cell(self.user.id, doc, cell_id, context)
         result: dict[str, Any] = result_obj.to_dict()
         cell = flow.steps_by_id(doc)[cell_id]
         ok = result["status"] == "completed"
@@ -687,9 +714,17 @@ class NotebookState(param.Parameterized):
                 result.get("output") if ok else {"error": result.get("error")}
             )
         message = decision.message
+        if decision.effect == "error_route":
+            message = self._step_route(cell, context, result.get("error") or {}, message)
         if decision.stops_run:
             message += " Fix the cell, then reset and step again."
-        following = decision.plan.next
+        after = self._step_plan
+        following = after.next if after is not None else None
+        if following is None and decision.plan.fails_with is not None:
+            message = (
+                f"{message} The error route has run: the run fails with "
+                f"'{decision.plan.fails_with}'s error."
+            ).strip()
         if following is None and not message:
             message = "Every cell has run. Reset to start again."
         self.param.update(
