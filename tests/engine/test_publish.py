@@ -229,3 +229,15 @@ async def test_a_version_with_gaps_cannot_go_live(
     answer = await anon.post(f"/hooks/{fixed.webhook_token}", json={"n": 1})
     done = await helpers.finished(svc, answer.json()["execution_id"])
     assert (done["scenario_version"], done["cells"][-1]["output"]["result"]) == (2, "1 DONE")
+
+
+async def test_the_stored_retry_count_is_what_the_document_says(
+    svc: Cellwright, user: Any
+) -> None:
+    doc = webhook_doc("one")
+    scenario = svc.import_scenario(user.id, doc)
+    assert doc.settings.retry_count == 2  # the engine's default, left out of the stored document
+    assert scenario.error_handling["retry_count"] == 2
+    changed = documents.loads(WEBHOOK.replace("VALUE", "one") + "settings: {retry_count: 0}\n")
+    saved = svc.import_scenario(user.id, changed, scenario_id=scenario.id)
+    assert saved.error_handling["retry_count"] == 0

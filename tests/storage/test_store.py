@@ -323,7 +323,8 @@ def test_save_scenario_creates_then_versions(
     assert updated.version == 2 and updated.name == "Orders v2"
     assert updated.description == "d1"  # absent from the document: kept
     assert updated.schedule is None
-    assert updated.error_handling == {"retry_count": 3, "notify_on_error": True}
+    # the row says what the new document does: no retry_count there is the default
+    assert updated.error_handling == {"retry_count": 2, "notify_on_error": True}
     assert updated.created_at == created.created_at and updated.updated_at >= created.updated_at
 
     assert store.scenario_document(created.id) == doc2
@@ -339,7 +340,7 @@ def test_save_scenario_creates_then_versions(
 def test_untitled_scenario_defaults(store: Store, alice: User) -> None:
     scenario = store.save_scenario(alice.id, {"cells": []})
     assert scenario.name == "Untitled scenario" and scenario.description == ""
-    assert scenario.error_handling == {"retry_count": 0, "notify_on_error": False}
+    assert scenario.error_handling == {"retry_count": 2, "notify_on_error": False}
     assert scenario.to_dict()["document"] == {"cells": []}
 
 
@@ -1076,3 +1077,17 @@ def test_records_are_plain_and_detached(store: Store, alice: User) -> None:
     assert isinstance(conn, Connection) and conn.to_dict()["name"] == "x"
     with pytest.raises(AttributeError):
         conn.name = "y"  # type: ignore[misc]
+
+
+def test_error_handling_defaults_are_the_documents(store: Store, alice: User) -> None:
+    """The row says what the document does: its defaults are the document model's, and a
+    setting a new version leaves out goes back to the default."""
+    from cells.models import ScenarioSettings
+    from storage.repos.scenarios import DEFAULT_ERROR_HANDLING
+
+    model = ScenarioSettings()
+    assert DEFAULT_ERROR_HANDLING == {key: getattr(model, key) for key in DEFAULT_ERROR_HANDLING}
+    created = store.save_scenario(alice.id, {"cells": [], "settings": {"retry_count": 5}})
+    assert created.error_handling == {"retry_count": 5, "notify_on_error": False}
+    again = store.save_scenario(alice.id, {"cells": []}, scenario_id=created.id)
+    assert again.error_handling == {"retry_count": 2, "notify_on_error": False}
