@@ -283,14 +283,18 @@ class ScenariosRepo(RepoBase):
             document: dict[str, Any] | None = s.scalar(query)
             return document
 
-    def set_scenario_status(self, user_id: str, scenario_id: str, status: str) -> Scenario | None:
-        """Set the user's scenario's status; None if not found."""
+    def set_scenario_status(
+        self, user_id: str, scenario_id: str, status: str, reason: str | None = None
+    ) -> Scenario | None:
+        """Set the user's scenario's status and the reason for it (None clears an
+        earlier one); None if not found."""
         check_choice(status, SCENARIO_STATUSES, "scenario status")
         with self._write() as s:
             row = s.get(ScenarioRow, scenario_id)
             if row is None or row.user_id != user_id:
                 return None
             row.status = status
+            row.status_reason = reason
             row.updated_at = utcnow()
             return to_record(Scenario, row)
 
