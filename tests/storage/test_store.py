@@ -1091,3 +1091,27 @@ def test_error_handling_defaults_are_the_documents(store: Store, alice: User) ->
     assert created.error_handling == {"retry_count": 5, "notify_on_error": False}
     again = store.save_scenario(alice.id, {"cells": []}, scenario_id=created.id)
     assert again.error_handling == {"retry_count": 2, "notify_on_error": False}
+
+
+def test_failures_in_a_row_count_final_runs_newest_first(
+    store: Store, alice: User, scenario: Scenario
+) -> None:
+    def run(status: str, version: int = 1) -> None:
+        execution, _ = store.create_execution(
+            scenario_id=scenario.id, scenario_version=version, user_id=alice.id, trigger={}
+        )
+        if status != "queued":
+            store.finish_execution(execution.id, status=status)
+
+    assert store.failures_in_a_row(scenario.id, 5) == 0
+    run("failed")
+    run("completed")  # starts the count over
+    for status in ("failed", "cancelled", "failed", "queued", "failed"):
+        run(status)  # cancelled and still open runs are not counted
+    store.save_scenario(alice.id, {"cells": []}, scenario_id=scenario.id)  # version 2
+    run("failed", version=2)
+    assert store.failures_in_a_row(scenario.id, 10) == 4
+    assert store.failures_in_a_row(scenario.id, 2) == 2  # looks at no more than the limit
+    assert store.failures_in_a_row(scenario.id, 10, version=1) == 3
+    assert store.failures_in_a_row(scenario.id, 10, version=2) == 1
+    assert store.failures_in_a_row("no-such-scenario", 10) == 0
