@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from cells.mapping import has_template
 from cells.models import OperationCell, ScenarioDocument, TriggerCell
 from cells.run import validation_error
 from cells.secrets import placeholders, secret_fields
@@ -51,7 +52,9 @@ def incomplete(doc: ScenarioDocument, apps: Any) -> list[dict[str, str]]:
     ``[{cell_id, field, message}]``, in cell order; empty when nothing is missing.
 
     A draft may be saved with gaps (a step just added has none of its inputs yet);
-    publishing checks them, as Zapier does before a Zap is turned on."""
+    publishing checks them, as Zapier does before a Zap is turned on. A static value
+    of the wrong type (``max_length: "abc"`` for a number) is listed too
+    (:func:`type_errors`): the run would refuse it."""
     problems: list[dict[str, str]] = []
     for cell, _ in doc.walk():
         if not isinstance(cell, OperationCell) or cell.app not in apps:
@@ -84,4 +87,32 @@ def incomplete(doc: ScenarioDocument, apps: Any) -> list[dict[str, str]]:
                         "message": f"{label}: fill in '{name}' ({field.description or 'required'}).",
                     }
                 )
+        if not isinstance(cell, TriggerCell):  # a trigger's inputs are checked on save
+            problems.extend(type_errors(cell, op.input, label))
     return problems
+
+
+def type_errors(cell: OperationCell, model: type[BaseModel], label: str) -> list[dict[str, str]]:
+    """The problems of ``cell``'s static inputs (no ``{{ }}`` anywhere in the value)
+    against the operation's input model, validated as the run validates them (lax:
+    ``"5"`` is a fine number). A mapped value's type is known only when the run renders
+    it, so it is left out, and so are errors about missing fields (``incomplete`` lists
+    the required ones) and about the whole model (they may depend on a mapped field)."""
+    static = {k: v for k, v in cell.inputs.items() if not has_template(v)}
+    static = placeholders(static, secret_fields(model))  # a stored secret stands for text
+    try:
+        model.model_validate(static)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False, include_input=False):
+            if not err["loc"] or err["type"] == "missing":
+                continue
+            where = ".".join(str(p) for p in err["loc"])
+            message = (
+                f"{label}: '{where}' is not one of its inputs."
+                if err["type"] == "extra_forbidden"
+                else f"{label}: '{where}' has a wrong value: {err['msg']}."
+            )
+            problems.append({"cell_id": cell.id, "field": where, "message": message})
+        return problems
+    return []

@@ -350,6 +350,13 @@ class ScenarioSettings(_Strict):
         description="A loop given a longer list fails before running any item (default: the server's "
         "loop_max_items, 1000).",
     )
+    pause_after_failures: int = Field(
+        5,
+        ge=0,
+        le=1000,
+        description="The scenario is paused (status 'error') when this many runs in a row fail; "
+        "0: never (default: the server's pause_after_failures, 5).",
+    )
 
 
 class ScenarioDocument(_Strict):

@@ -47,8 +47,10 @@ def alert_message(
     from_address: str,
     recipients: list[str],
     connection_id: str,
+    paused: str | None = None,
 ) -> EmailMessage:
-    """The alert e-mail of a failed execution."""
+    """The alert e-mail of a failed execution; ``paused``: why the failure paused the
+    scenario (after failed runs in a row), said first and in the subject."""
     name = _one_line(scenario_name or f"scenario {scenario_id}", MAX_NAME_CHARS)
     details: Mapping[str, Any] = error if isinstance(error, Mapping) else {}
     code = str(details.get("code") or "error")
@@ -56,9 +58,15 @@ def alert_message(
     if len(message) > MAX_ERROR_CHARS:
         message = message[: MAX_ERROR_CHARS - 1] + "…"
     cell = details.get("cell_id")
-    lines = [
-        f'The scenario "{name}" failed.',
-        "",
+    lines = [f'The scenario "{name}" failed.', ""]
+    if paused:
+        lines = [
+            f'The scenario "{name}" failed and was paused: its trigger no longer starts runs.',
+            "",
+            _one_line(paused, MAX_ERROR_CHARS),
+            "",
+        ]
+    lines += [
         f"Scenario:     {name}",
         f"Execution:    {execution_id}",
         f"Failed cell:  {cell}"
@@ -78,7 +86,9 @@ def alert_message(
     mail = EmailMessage()
     mail["From"] = from_address
     mail["To"] = ", ".join(recipients)
-    mail["Subject"] = f'Cellwright: "{name}" failed'
+    mail["Subject"] = (
+        f'Cellwright: "{name}" failed and was paused' if paused else f'Cellwright: "{name}" failed'
+    )
     mail["Date"] = formatdate(usegmt=True)
     domain = envelope_address(from_address).rpartition("@")[2] or "cellwright.local"
     # one id per (execution, connection): a retried delivery is the same message

@@ -7,6 +7,10 @@ a POST, one per distinct URL, through the guarded HTTP client (the SSRF policy a
 redirects are not followed). A scenario with ``settings.notify_on_error`` and no rule is
 recorded in the audit trail (``alert.execution_failed``) so the workspace can list it.
 
+A failure may first pause its scenario (``pause_after_failures`` runs in a row failed,
+``Cellwright.pause_if_failing``): the alert then says so (``scenario_paused`` in the
+webhook body, the first line and subject of the e-mail, the audit entry).
+
 A delivery is tried up to ``alert_attempts`` times (setting, default 4) while the
 failure may pass: no answer (connection refused or reset, timeout: the SDK's
 ``retryable`` errors), HTTP 408, 429 or 5xx. The waits are the runner's exponential
@@ -66,6 +70,8 @@ DELIVERY_TIMEOUT_SECONDS = 5.0
 DRAIN_SECONDS = 10.0
 
 Sleep = Callable[[float], Awaitable[Any]]
+#: pauses the scenario of a failed run when it failed too often in a row; why, or None
+Pause = Callable[[], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,28 +108,61 @@ class Alerts:
         self._tasks: set[asyncio.Task[None]] = set()  # strong references: not collected mid-flight
 
     def notify(
-        self, execution: Execution, scenario_name: str, notify_on_error: bool
+        self,
+        execution: Execution,
+        scenario_name: str,
+        notify_on_error: bool,
+        *,
+        pause: Pause | None = None,
     ) -> asyncio.Task[None]:
-        """Deliver in the background (fire and forget); returns the task."""
+        """Deliver in the background (fire and forget); returns the task.
+
+        ``pause`` is awaited first: it pauses the scenario when its runs failed too often
+        in a row and returns why (None: not paused); the alert then says so."""
         task = asyncio.create_task(
-            self.execution_failed(execution, scenario_name, notify_on_error),
+            self._paused_then_alert(execution, scenario_name, notify_on_error, pause),
             name=f"alerts-{execution.id}",
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def execution_failed(
-        self, execution: Execution, scenario_name: str, notify_on_error: bool
+    async def _paused_then_alert(
+        self,
+        execution: Execution,
+        scenario_name: str,
+        notify_on_error: bool,
+        pause: Pause | None,
     ) -> None:
-        """Alert about a failed execution. Never raises (bar cancellation)."""
+        paused = None
+        if pause is not None:
+            try:
+                paused = await pause()
+            except Exception:
+                log.exception("execution %s: could not pause its failing scenario", execution.id)
+        await self.execution_failed(execution, scenario_name, notify_on_error, paused=paused)
+
+    async def execution_failed(
+        self,
+        execution: Execution,
+        scenario_name: str,
+        notify_on_error: bool,
+        *,
+        paused: str | None = None,
+    ) -> None:
+        """Alert about a failed execution (``paused``: why it paused the scenario). Never
+        raises (bar cancellation)."""
         try:
-            await self._execution_failed(execution, scenario_name, notify_on_error)
+            await self._execution_failed(execution, scenario_name, notify_on_error, paused)
         except Exception:
             log.exception("execution %s: alert delivery failed", execution.id)
 
     async def _execution_failed(
-        self, execution: Execution, scenario_name: str, notify_on_error: bool
+        self,
+        execution: Execution,
+        scenario_name: str,
+        notify_on_error: bool,
+        paused: str | None = None,
     ) -> None:
         rules = await asyncio.to_thread(
             self.store.alert_rules_for, execution.user_id, execution.scenario_id
@@ -148,16 +187,17 @@ class Alerts:
                     "scenario_id": execution.scenario_id,
                     "scenario_name": scenario_name,
                     "error": _error_summary(execution.error),
+                    **({"scenario_paused": paused} if paused else {}),
                 },
             )
         emails = [
-            self._email(execution, scenario_name, connection_id, recipients, rule_ids)
+            self._email(execution, scenario_name, connection_id, recipients, rule_ids, paused)
             for connection_id, (recipients, rule_ids) in by_connection.items()
         ]
         if not by_url:
             await asyncio.gather(*emails)
             return
-        payload = payload_of(execution, scenario_name)
+        payload = payload_of(execution, scenario_name, paused)
         http = build_http(
             app_key="alerts",
             policy=self.policy,
@@ -268,6 +308,7 @@ class Alerts:
         connection_id: str,
         recipients: list[str],
         rule_ids: list[str],
+        paused: str | None = None,
     ) -> None:
         """Send one alert e-mail through the owner's SMTP connection, retrying while the
         failure may pass; audit the outcome (host and number of recipients, no addresses)."""
@@ -289,6 +330,7 @@ class Alerts:
                 from_address=settings.from_address,
                 recipients=recipients,
                 connection_id=connection_id,
+                paused=paused,
             )
             while True:
                 result = await self._send_email(settings, message, recipients)
@@ -407,8 +449,11 @@ def retry_delay(attempt: int, base: float, cap: float, retry_after: float | None
     return min(cap, backoff_delay(attempt, base, cap, retry_after))
 
 
-def payload_of(execution: Execution, scenario_name: str) -> dict[str, Any]:
-    """The JSON body POSTed to a rule's webhook URL (no credentials, no cell data)."""
+def payload_of(
+    execution: Execution, scenario_name: str, paused: str | None = None
+) -> dict[str, Any]:
+    """The JSON body POSTed to a rule's webhook URL (no credentials, no cell data).
+    ``scenario_paused``: why this failure paused the scenario, else null."""
     end = execution.end_time
     return {
         "event": EVENT,
@@ -417,6 +462,7 @@ def payload_of(execution: Execution, scenario_name: str) -> dict[str, Any]:
         "scenario_name": scenario_name,
         "error": execution.error,
         "finished_at": end.isoformat() if end is not None else None,
+        "scenario_paused": paused,
     }
 
 

@@ -19,9 +19,10 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cells import flow, loops
@@ -126,6 +127,9 @@ class Runner:
             None  # engine.writes.WriteQueue when the service runs (group commit)
         )
         self.alerts = Alerts(store, settings)  # failure alerts, delivered in the background
+        # pauses the scenario of a failed run that failed too often in a row (its
+        # threshold given); why, or None. Set by Cellwright, which can disarm triggers.
+        self.pause: Callable[[Execution, int], Awaitable[str | None]] | None = None
         self._docs: dict[tuple[str, int], ScenarioDocument] = {}
         self._owned: set[tuple[str, int, str]] = set()  # versions whose connections are the owner's
 
@@ -206,7 +210,7 @@ class Runner:
                     execution.id, status="failed", error=outcome.error
                 )
             )
-            self.alerts.notify(finished, "", False)  # name and settings are in the missing document
+            self._failed(finished, None)  # name and settings are in the missing document
             return outcome
         refused = await self._foreign_connection(execution, doc)
         if (
@@ -218,7 +222,7 @@ class Runner:
                     execution.id, status="failed", error=outcome.error
                 )
             )
-            self.alerts.notify(finished, doc.name, doc.settings.notify_on_error)
+            self._failed(finished, doc)
             return outcome
         previous = [] if fresh else await asyncio.to_thread(self.store.node_results, execution.id)
         done: dict[str, Any] = {}
@@ -299,6 +303,23 @@ class Runner:
         await self._settle(run, outcome)
         return outcome
 
+    def _failed(self, finished: Execution, doc: ScenarioDocument | None) -> None:
+        """After a run finished failed: in the background, pause its scenario when its
+        runs failed ``pause_after_failures`` times in a row, then send the alerts."""
+        explicit = doc is not None and "pause_after_failures" in doc.settings.model_fields_set
+        threshold = (
+            doc.settings.pause_after_failures
+            if doc is not None and explicit
+            else self.settings.pause_after_failures
+        )
+        pause = self.pause
+        self.alerts.notify(
+            finished,
+            doc.name if doc is not None else "",
+            doc.settings.notify_on_error if doc is not None else False,
+            pause=partial(pause, finished, threshold) if pause is not None and threshold else None,
+        )
+
     async def _abandon(self, execution: Execution) -> Outcome:
         """Fail an execution whose process died with it too often; run nothing."""
         error = RunAbandonedError(
@@ -312,7 +333,7 @@ class Runner:
         finished = await self._write(
             self.store.finish_execution, execution.id, status="failed", error=error
         )
-        self.alerts.notify(finished, "", False)  # the scenario is not loaded: no name, no settings
+        self._failed(finished, None)  # the scenario is not loaded: no name, no settings
         return Outcome("failed", error=error)
 
     async def _run(self, run: _Run) -> Outcome:
@@ -717,9 +738,7 @@ class Runner:
                 log.exception("execution %s: cannot record its end", ex.id)
                 return
         if finished.status == "failed":
-            self.alerts.notify(
-                finished, run.doc.name, run.doc.settings.notify_on_error
-            )  # never waited for
+            self._failed(finished, run.doc)  # never waited for
 
     def _analytics_facts(self, run: _Run) -> AnalyticsFacts:
         """What the analytics log keeps of the run beyond the execution row: written to

@@ -107,6 +107,8 @@ class Cellwright:
         self.data_stores = DataStores(self.store, self.settings)
         self.contexts = Contexts(self.store, self.settings, data_stores=self.data_stores)
         self.runner = Runner(self.store, self.apps, self.contexts, self.settings)
+        self.runner.pause = self.pause_if_failing
+        self._pausing: set[str] = set()  # scenarios being paused (two failures at once)
         self.executor = LocalExecutor(self.runner, self.store, self.settings)
         self.writes = WriteQueue(self.store)
         self._background: list[asyncio.Task[Any]] = []
@@ -561,17 +563,72 @@ class Cellwright:
         self.ingress.forget()
         return updated
 
-    async def disable(self, user_id: str, scenario_id: str) -> Scenario | None:
-        """Deactivate: remove the vendor webhooks of the live version's trigger."""
+    async def disable(
+        self, user_id: str, scenario_id: str, *, reason: str | None = None
+    ) -> Scenario | None:
+        """Deactivate: remove the vendor webhooks of the live version's trigger.
+        ``reason``: the system pauses it (runs failed too often in a row): the status is
+        ``error`` and the reason is kept on the scenario until it is enabled again."""
         scenario = self.scenario(user_id, scenario_id)
         doc = await asyncio.to_thread(self.live_document, scenario) or documents.parse(
             scenario.document
         )
         await arming.unsubscribe(self, scenario, doc.trigger)
-        updated = self.store.set_scenario_status(user_id, scenario.id, "paused")
-        self.store.audit(user_id, "scenario.disable", "scenario", scenario.id)
+        updated = self.store.set_scenario_status(
+            user_id, scenario.id, "error" if reason else "paused", reason
+        )
+        if reason:
+            self.store.audit(
+                user_id,
+                "scenario.auto_pause",
+                "scenario",
+                scenario.id,
+                {"reason": reason},
+                source="system",
+            )
+        else:
+            self.store.audit(user_id, "scenario.disable", "scenario", scenario.id)
         self.ingress.forget()
         return updated
+
+    async def pause_if_failing(self, execution: Execution, threshold: int) -> str | None:
+        """After ``execution`` failed: when the last ``threshold`` runs of the live version
+        of its (active) scenario all failed, pause the scenario with status ``error``
+        (its trigger disarmed, like :meth:`disable`) and return why; else None.
+
+        Only runs of the live version count: a test run of a draft does not pause what
+        the trigger runs. Enabling the scenario again clears the status and the reason."""
+        scenario = await asyncio.to_thread(
+            self.store.get_scenario, execution.user_id, execution.scenario_id
+        )
+        if (
+            threshold <= 0
+            or scenario is None
+            or scenario.status != "active"
+            or scenario.live_version != execution.scenario_version
+            or scenario.id in self._pausing
+        ):
+            return None
+        failed = await asyncio.to_thread(
+            self.store.failures_in_a_row, scenario.id, threshold, scenario.live_version
+        )
+        if failed < threshold:
+            return None
+        error = execution.error if isinstance(execution.error, dict) else {}
+        last = str(error.get("message") or "the run failed").strip()
+        reason = (
+            f"Paused after {failed} failed run{'s' if failed != 1 else ''} in a row "
+            "(setting pause_after_failures). "
+            f"The last one, execution {execution.id}: {last} "
+            "Fix the cause, then enable the scenario again."
+        )
+        self._pausing.add(scenario.id)
+        try:
+            await self.disable(execution.user_id, scenario.id, reason=reason)
+        finally:
+            self._pausing.discard(scenario.id)
+        log.warning("scenario %s paused after %d failed runs in a row", scenario.id, failed)
+        return reason
 
     # -- runs -----------------------------------------------------------------------------
 

@@ -149,6 +149,12 @@ class Settings(BaseSettings):
         le=100_000,
         description="Default cap on the items of one loop cell: a longer list fails the loop before any item runs (a scenario may set its own, max_loop_items).",
     )
+    pause_after_failures: int = Field(
+        5,
+        ge=0,
+        le=1000,
+        description="Default number of runs in a row that fail before a scenario is paused with status 'error' (0: never; a scenario may set its own).",
+    )
     webhook_max_bytes: int = Field(
         10 * 1024 * 1024, ge=0, description="Largest webhook body accepted (413 above)."
     )

@@ -198,6 +198,9 @@ class ScenarioRow(Base):
     tags: Mapped[Any] = mapped_column(server_default=text("'[]'"))
     # set for the hidden scenario that keeps `cellwright run FILE`'s runs: that file's path
     source_file: Mapped[str | None] = mapped_column(String)
+    # why the scenario is in its status, when the system put it there (paused after
+    # failures in a row: status "error"); cleared by the next status change
+    status_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ScenarioVersionRow(Base):

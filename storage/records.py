@@ -121,6 +121,8 @@ class Scenario(_Record):
     tags: JSON
     #: the file whose runs this hidden scenario keeps (``cellwright run FILE``), else None
     source_file: str | None = None
+    #: why the system set the status (``error``: paused after failed runs in a row), else None
+    status_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,7 @@ def scenario_out(svc: Cellwright, scenario: Any, *, with_document: bool = True) 
                 "description",
                 "tags",
                 "status",
+                "status_reason",
                 "version",
                 "live_version",
                 "created_at",

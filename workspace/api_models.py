@@ -126,7 +126,13 @@ class ScenarioOut(BaseModel):
         default_factory=list,
         description="The scenario's tags (lower-case), from its latest saved document.",
     )
-    status: str
+    status: str = Field(
+        description="active, draft, paused, or error: paused by the system after failed runs in a row "
+        "(status_reason says why; enabling it again clears both)."
+    )
+    status_reason: str | None = Field(
+        None, description="Why the system set the status (status error), else null."
+    )
     version: int = Field(
         description="The latest saved version (the draft); saving never changes what runs."
     )

@@ -440,6 +440,31 @@ class ExecutionsRepo(RepoBase):
                 return None
             return to_record(Execution, row)
 
+    def failures_in_a_row(self, scenario_id: str, limit: int, version: int | None = None) -> int:
+        """How many of the scenario's latest finished runs (completed or failed, newest
+        first, at most ``limit`` looked at; ``version``: of that version only) failed
+        after the latest one that completed. A run still open (waiting for a retry, say)
+        or cancelled is not counted."""
+        conditions = [
+            ExecutionRow.scenario_id == scenario_id,
+            ExecutionRow.status.in_(("completed", "failed")),
+        ]
+        if version is not None:
+            conditions.append(ExecutionRow.scenario_version == version)
+        query = (
+            select(ExecutionRow.status)
+            .where(*conditions)
+            .order_by(ExecutionRow.created_at.desc(), ExecutionRow.id.desc())
+            .limit(limit)
+        )
+        count = 0
+        with self._read() as s:
+            for status in s.scalars(query):
+                if status != "failed":
+                    break
+                count += 1
+        return count
+
     def list_executions(
         self,
         user_id: str,

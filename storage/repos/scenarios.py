@@ -13,7 +13,9 @@ from ..models import NODE_TYPES, SCENARIO_STATUSES, NodeRow, ScenarioRow, Scenar
 from ..records import Node, Scenario
 from ._base import RepoBase, check_choice, like_escape, new_id, rowcount, to_record, utcnow
 
-DEFAULT_ERROR_HANDLING: dict[str, Any] = {"retry_count": 0, "notify_on_error": False}
+#: what a document without these settings does: the defaults of ``cells.models.ScenarioSettings``
+#: (a test keeps the two equal; storage does not import the document model)
+DEFAULT_ERROR_HANDLING: dict[str, Any] = {"retry_count": 2, "notify_on_error": False}
 
 _NODE_KEYS = frozenset(
     {
@@ -44,13 +46,13 @@ def _apply_document(row: ScenarioRow, document: dict[str, Any]) -> None:
     row.tags = [str(tag) for tag in document.get("tags") or []]
     if "schedule" in document:
         row.schedule = document["schedule"]
+    # the row says what the document does: a setting it leaves out is the default
+    # (the stored document drops defaults), not the value an earlier version had
     settings = document.get("settings")
-    if isinstance(settings, dict):
-        handling = dict(row.error_handling)
-        for key in DEFAULT_ERROR_HANDLING:
-            if key in settings:
-                handling[key] = settings[key]
-        row.error_handling = handling
+    written = settings if isinstance(settings, dict) else {}
+    row.error_handling = {
+        key: written.get(key, default) for key, default in DEFAULT_ERROR_HANDLING.items()
+    }
 
 
 def _node_rows(scenario_id: str, nodes: list[dict[str, Any]]) -> list[NodeRow]:
@@ -125,8 +127,9 @@ class ScenariosRepo(RepoBase):
 
         Every save bumps ``version`` and keeps the document in ``scenario_versions``;
         ``live_version`` (what the trigger runs) changes only by :meth:`publish_scenario`.
-        ``name``, ``description``, ``schedule`` and ``settings.retry_count`` /
-        ``settings.notify_on_error`` are copied from the document when present.
+        ``name``, ``description`` and ``schedule`` are copied from the document when
+        present; ``error_handling`` is its ``settings.retry_count`` /
+        ``settings.notify_on_error``, the defaults where it has none.
         ``nodes`` (dicts of the ``nodes`` columns, parent as ``parent_cell_id``; position
         defaults to the list index) replace the scenario's node rows; ``None`` leaves
         them as they are. Updating another user's (or a missing) scenario raises
@@ -280,14 +283,18 @@ class ScenariosRepo(RepoBase):
             document: dict[str, Any] | None = s.scalar(query)
             return document
 
-    def set_scenario_status(self, user_id: str, scenario_id: str, status: str) -> Scenario | None:
-        """Set the user's scenario's status; None if not found."""
+    def set_scenario_status(
+        self, user_id: str, scenario_id: str, status: str, reason: str | None = None
+    ) -> Scenario | None:
+        """Set the user's scenario's status and the reason for it (None clears an
+        earlier one); None if not found."""
         check_choice(status, SCENARIO_STATUSES, "scenario status")
         with self._write() as s:
             row = s.get(ScenarioRow, scenario_id)
             if row is None or row.user_id != user_id:
                 return None
             row.status = status
+            row.status_reason = reason
             row.updated_at = utcnow()
             return to_record(Scenario, row)
 

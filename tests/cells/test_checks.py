@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cells.checks import operation_errors
+from cells.checks import incomplete, operation_errors
 from cells.models import ScenarioDocument
 from connectors.registry import default_registry
 from connectors.sdk import MappingError
@@ -153,3 +153,50 @@ def test_incomplete_lists_missing_connections_and_required_inputs() -> None:
         }
     )
     assert incomplete(complete, default_registry()) == []
+
+
+def test_a_static_value_of_the_wrong_type_is_listed_with_its_cell_and_field() -> None:
+    """Publishing refuses what the run would refuse; a mapped value is known only then."""
+    typed = doc(
+        {
+            "id": "cut",
+            "kind": "transformer",
+            "app": "formatter",
+            "operation": "text",
+            "name": "Cut it",
+            "inputs": {
+                "value": "{{ trigger.body.text }}",
+                "transform": "truncate",
+                "max_length": "abc",  # not a number
+                "colour": "red",  # not an input of the operation
+            },
+        },
+        {
+            "id": "lax",
+            "kind": "transformer",
+            "app": "formatter",
+            "operation": "text",
+            "inputs": {
+                "value": "x",
+                "transform": "truncate",
+                "max_length": "12",  # lax, as at run time: text of a number is a number
+            },
+        },
+        {
+            "id": "mapped",
+            "kind": "transformer",
+            "app": "formatter",
+            "operation": "text",
+            "inputs": {
+                "value": "x",
+                "transform": "truncate",
+                "max_length": "{{ trigger.body.n }}",  # its type is known only at run time
+            },
+        },
+    )
+    gaps = incomplete(typed, default_registry())
+    assert [(g["cell_id"], g["field"]) for g in gaps] == [("cut", "max_length"), ("cut", "colour")]
+    by_field = {g["field"]: g["message"] for g in gaps}
+    assert by_field["max_length"].startswith("Cell 'Cut it': 'max_length' has a wrong value: ")
+    assert "valid integer" in by_field["max_length"]
+    assert by_field["colour"] == "Cell 'Cut it': 'colour' is not one of its inputs."

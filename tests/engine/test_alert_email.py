@@ -255,3 +255,33 @@ async def test_a_wrong_password_is_not_retried_and_never_logged(
     [outcome] = outcomes(svc, user)
     assert outcome.details["error"] == "auth_invalid" and outcome.details["attempts"] == 1
     assert wrong not in caplog.text and wrong not in str(outcome.details)
+
+
+async def test_a_failure_that_pauses_the_scenario_says_so(
+    svc: Cellwright, user: Any, probe: Any, mail: MailServer
+) -> None:
+    connection = await smtp_connection(svc, user, mail)
+    scenario = svc.import_scenario(
+        user.id,
+        documents.loads(
+            f"name: Nightly sync\nsettings: {{pause_after_failures: 1}}\ncells:\n{MANUAL}{BOOM}"
+        ),
+    )
+    scenario = await svc.enable(user.id, scenario.id)
+    svc.accounts.add_alert_rule(
+        user.id, email_connection_id=connection.id, email_to=["ops@example.com"]
+    )
+    probe.fail("boom", UpstreamError("the vendor said no", status=400))
+    execution, _ = await svc.trigger(scenario, {}, wait=10)
+    await svc.runner.alerts.drain()
+
+    paused = svc.scenario(user.id, scenario.id)
+    assert paused.status == "error" and paused.status_reason
+    [sent] = mail.messages
+    assert sent.message["Subject"] == 'Cellwright: "Nightly sync" failed and was paused'
+    body = sent.message.get_content()
+    assert body.startswith('The scenario "Nightly sync" failed and was paused')
+    assert (
+        f"Paused after 1 failed run in a row (setting pause_after_failures). The last one, execution {execution.id}"
+        in body
+    )

@@ -229,3 +229,47 @@ async def test_a_version_with_gaps_cannot_go_live(
     answer = await anon.post(f"/hooks/{fixed.webhook_token}", json={"n": 1})
     done = await helpers.finished(svc, answer.json()["execution_id"])
     assert (done["scenario_version"], done["cells"][-1]["output"]["result"]) == (2, "1 DONE")
+
+
+async def test_the_stored_retry_count_is_what_the_document_says(svc: Cellwright, user: Any) -> None:
+    doc = webhook_doc("one")
+    scenario = svc.import_scenario(user.id, doc)
+    assert doc.settings.retry_count == 2  # the engine's default, left out of the stored document
+    assert scenario.error_handling["retry_count"] == 2
+    changed = documents.loads(WEBHOOK.replace("VALUE", "one") + "settings: {retry_count: 0}\n")
+    saved = svc.import_scenario(user.id, changed, scenario_id=scenario.id)
+    assert saved.error_handling["retry_count"] == 0
+
+
+async def test_a_static_value_of_the_wrong_type_cannot_go_live(
+    svc: Cellwright, user: Any, anon: httpx.AsyncClient, helpers: Any
+) -> None:
+    """Publishing refuses what the run would refuse, every problem at once; a mapped value
+    (its type known only at run time) and a value the run would coerce pass."""
+    from connectors.sdk import InvalidInputError
+
+    text = (
+        "name: Typed\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n"
+        "  - {id: a, kind: action, app: probe, operation: count, name: Wait, inputs: {sleep: %s}}\n"
+        "  - {id: b, kind: action, app: probe, operation: count, inputs: {sleep: %s}}\n"
+    )
+    scenario = svc.import_scenario(user.id, documents.loads(text % ("soon", "[1]")))
+    with pytest.raises(InvalidInputError, match="Version 1 cannot go live yet: ") as info:
+        await svc.publish(user.id, scenario.id)
+    assert [(e["cell_id"], e["field"]) for e in info.value.details["errors"]] == [
+        ("a", "sleep"),
+        ("b", "sleep"),
+    ]
+    assert "Cell 'Wait': 'sleep' has a wrong value: Input should be a valid number" in str(
+        info.value
+    )
+    assert svc.scenario(user.id, scenario.id).live_version is None  # nothing changed
+    fixed = svc.import_scenario(
+        user.id,
+        documents.loads(text % ("'0'", "'{{ trigger.body.s }}'")),
+        scenario_id=scenario.id,
+    )
+    assert (await svc.enable(user.id, fixed.id)).live_version == 2
+    answer = await anon.post(f"/hooks/{fixed.webhook_token}", json={"s": 0})
+    done = await helpers.finished(svc, answer.json()["execution_id"])
+    assert done["status"] == "completed"

@@ -323,7 +323,8 @@ def test_save_scenario_creates_then_versions(
     assert updated.version == 2 and updated.name == "Orders v2"
     assert updated.description == "d1"  # absent from the document: kept
     assert updated.schedule is None
-    assert updated.error_handling == {"retry_count": 3, "notify_on_error": True}
+    # the row says what the new document does: no retry_count there is the default
+    assert updated.error_handling == {"retry_count": 2, "notify_on_error": True}
     assert updated.created_at == created.created_at and updated.updated_at >= created.updated_at
 
     assert store.scenario_document(created.id) == doc2
@@ -339,7 +340,7 @@ def test_save_scenario_creates_then_versions(
 def test_untitled_scenario_defaults(store: Store, alice: User) -> None:
     scenario = store.save_scenario(alice.id, {"cells": []})
     assert scenario.name == "Untitled scenario" and scenario.description == ""
-    assert scenario.error_handling == {"retry_count": 0, "notify_on_error": False}
+    assert scenario.error_handling == {"retry_count": 2, "notify_on_error": False}
     assert scenario.to_dict()["document"] == {"cells": []}
 
 
@@ -1076,3 +1077,41 @@ def test_records_are_plain_and_detached(store: Store, alice: User) -> None:
     assert isinstance(conn, Connection) and conn.to_dict()["name"] == "x"
     with pytest.raises(AttributeError):
         conn.name = "y"  # type: ignore[misc]
+
+
+def test_error_handling_defaults_are_the_documents(store: Store, alice: User) -> None:
+    """The row says what the document does: its defaults are the document model's, and a
+    setting a new version leaves out goes back to the default."""
+    from cells.models import ScenarioSettings
+    from storage.repos.scenarios import DEFAULT_ERROR_HANDLING
+
+    model = ScenarioSettings()
+    assert DEFAULT_ERROR_HANDLING == {key: getattr(model, key) for key in DEFAULT_ERROR_HANDLING}
+    created = store.save_scenario(alice.id, {"cells": [], "settings": {"retry_count": 5}})
+    assert created.error_handling == {"retry_count": 5, "notify_on_error": False}
+    again = store.save_scenario(alice.id, {"cells": []}, scenario_id=created.id)
+    assert again.error_handling == {"retry_count": 2, "notify_on_error": False}
+
+
+def test_failures_in_a_row_count_final_runs_newest_first(
+    store: Store, alice: User, scenario: Scenario
+) -> None:
+    def run(status: str, version: int = 1) -> None:
+        execution, _ = store.create_execution(
+            scenario_id=scenario.id, scenario_version=version, user_id=alice.id, trigger={}
+        )
+        if status != "queued":
+            store.finish_execution(execution.id, status=status)
+
+    assert store.failures_in_a_row(scenario.id, 5) == 0
+    run("failed")
+    run("completed")  # starts the count over
+    for status in ("failed", "cancelled", "failed", "queued", "failed"):
+        run(status)  # cancelled and still open runs are not counted
+    store.save_scenario(alice.id, {"cells": []}, scenario_id=scenario.id)  # version 2
+    run("failed", version=2)
+    assert store.failures_in_a_row(scenario.id, 10) == 4
+    assert store.failures_in_a_row(scenario.id, 2) == 2  # looks at no more than the limit
+    assert store.failures_in_a_row(scenario.id, 10, version=1) == 3
+    assert store.failures_in_a_row(scenario.id, 10, version=2) == 1
+    assert store.failures_in_a_row("no-such-scenario", 10) == 0

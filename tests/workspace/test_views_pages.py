@@ -666,3 +666,38 @@ def items_html(page: Any) -> str:
         str(getattr(o, "object", "")) + str(getattr(o, "name", ""))
         for o in _items(page).select(lambda o: hasattr(o, "object") or hasattr(o, "name"))
     )
+
+
+async def test_a_scenario_paused_after_failures_shows_why_until_enabled(
+    svc: Any, user: Any, probe: Any
+) -> None:
+    from html import escape
+
+    from connectors.sdk import UpstreamError
+    from workspace.views.notebook import Notebook
+    from workspace.views.scenarios import ScenarioList, ScenarioListState
+
+    text = (
+        "name: Fragile\nsettings: {pause_after_failures: 1}\ncells:\n"
+        "  - {id: start, kind: trigger, app: manual, operation: run_manually}\n"
+        "  - {id: boom, kind: action, app: probe, operation: count}\n"
+    )
+    scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
+    probe.fail("boom", UpstreamError("the vendor said no", status=400))
+    await svc.trigger(scenario, {}, wait=10)
+    await svc.runner.alerts.drain()
+    reason = svc.scenario(user.id, scenario.id).status_reason
+    assert reason and "the vendor said no" in reason
+
+    view = ScenarioList(svc, user, nav=lambda *a, **k: None)
+    [row] = view.table.rows
+    assert f'<div class="cw-status-reason">{escape(reason)}</div>' in row["tags_html"]
+    assert 'cw-badge error">error' in row["cells"][0][1] and row["toggle"] == "Enable"
+    nb = Notebook(svc, user, scenario.id, nav=lambda *a, **k: None)
+    assert escape(reason) in nb.info.object and nb.enable_button.name == "Enable"
+
+    state = ScenarioListState(svc, user)
+    await state.toggle(scenario.id)  # enabling again clears the status and the reason
+    assert (state.rows[0]["status"], state.rows[0]["status_reason"]) == ("active", None)
+    nb.state.load()
+    assert "cw-status-reason" not in nb.info.object

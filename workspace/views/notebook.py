@@ -48,7 +48,7 @@ class Notebook(pn.viewable.Viewer):
         self.guard = LeaveGuard(dirty=False, width=0, height=0, margin=0)
         self.state.param.watch(lambda e: self._dirty_changed(), "dirty")
         self.state.param.watch(
-            lambda *_: self._update_info(), ["version", "live_version", "status"]
+            lambda *_: self._update_info(), ["version", "live_version", "status", "status_reason"]
         )
         self.state.param.watch(lambda e: self.render_cells(), "structure")
         doc = self.state.doc
@@ -206,7 +206,12 @@ class Notebook(pn.viewable.Viewer):
 
     def _update_info(self) -> None:
         s = self.state
-        self.info.object = f'<p class="scenario-info">{badge(s.status)} <span class="{"cw-unsaved" if s.dirty else "cw-muted"}">{escape(s.info)}</span></p>'
+        reason = (
+            f'<br><span class="cw-status-reason">{escape(s.status_reason)}</span>'
+            if s.status_reason
+            else ""
+        )
+        self.info.object = f'<p class="scenario-info">{badge(s.status)} <span class="{"cw-unsaved" if s.dirty else "cw-muted"}">{escape(s.info)}</span>{reason}</p>'
         self.publish_button.disabled = not s.can_publish
         self.enable_button.name = "Disable" if s.status == "active" else "Enable"
         self.enable_button.button_type = "warning" if s.status == "active" else "primary"

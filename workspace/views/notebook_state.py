@@ -72,6 +72,8 @@ class NotebookState(param.Parameterized):
         default="", doc="Pasted trigger data (JSON); empty means the trigger's sample."
     )
     status = param.String(default="draft")
+    #: why the system set the status (paused after failed runs in a row), else None
+    status_reason = param.String(default=None, allow_None=True)
     version = param.Integer(default=0, doc="The latest saved version (0: not saved yet).")
     live_version = param.Integer(
         default=None,
@@ -117,6 +119,7 @@ class NotebookState(param.Parameterized):
             doc=copy.deepcopy(scenario.document),
             dirty=False,
             status=scenario.status,
+            status_reason=scenario.status_reason,
             version=scenario.version,
             live_version=scenario.live_version,
         )
@@ -156,6 +159,7 @@ class NotebookState(param.Parameterized):
             version=scenario.version,
             live_version=scenario.live_version,
             status=scenario.status,
+            status_reason=scenario.status_reason,
             **extra,
         )
 

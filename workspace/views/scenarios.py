@@ -88,6 +88,7 @@ class ScenarioListState(param.Parameterized):
                 "id": s.id,
                 "name": s.name,
                 "status": s.status,
+                "status_reason": s.status_reason,
                 "version": s.version,
                 "live_version": s.live_version,
                 "last_run": s.last_run.isoformat() if s.last_run else None,
@@ -258,10 +259,15 @@ class ScenarioList(pn.viewable.Viewer):
         rate = row["success_rate"]
         widths = [w for _, w in COLUMNS]  # as the headers': padding included
         chips = "".join(f'<span class="cw-tag">{escape(t)}</span>' for t in row["tags"])
+        # why the system paused it (runs failed in a row), under the name until enabled again
+        reason = row.get("status_reason")
+        under = (f'<div class="cw-status-reason">{escape(reason)}</div>' if reason else "") + (
+            f'<span class="cw-label">Tags: </span>{chips}' if chips else ""
+        )
         return {
             "id": row["id"],
             "name": row["name"],
-            "tags_html": f'<span class="cw-label">Tags: </span>{chips}' if chips else "",
+            "tags_html": under,
             "toggle": "Disable" if row["status"] == "active" else "Enable",
             "cells": [
                 [

@@ -65,6 +65,7 @@ table.cw-table th { background: #f3f4f6; }
 .cw-badge.running, .cw-badge.queued, .cw-badge.waiting { background: #eff6ff; color: #1e3a8a; border-color: #1d4ed8; }
 .cw-badge.draft, .cw-badge.paused, .cw-badge.skipped, .cw-badge.disconnected, .cw-badge.soon { background: #f3f4f6; color: #1f2937; border-color: #4b5563; }
 .cw-muted { color: #4b5563; }
+.cw-status-reason { color: #7f1d1d; font-size: 12px; margin-top: 2px; }
 """
 
 
