@@ -60,12 +60,12 @@ async def test_an_api_key_over_its_limit_gets_429_until_its_bucket_refills(
         "(CELLWRIGHT_API_RATE_LIMIT). Try again in 20 s.",
     }
     # a request with a body is refused too, before anything is stored
-    created = await http.post(
-        "/api/v1/scenarios", headers=mine, json={"name": "x", "cells": []}
-    )
+    created = await http.post("/api/v1/scenarios", headers=mine, json={"name": "x", "cells": []})
     assert created.status_code == 429 and svc.store.list_scenarios(user.id) == []
     # another account (and X-Api-Key, its other way in) is not affected
-    assert (await http.get("/api/v1/scenarios", headers={"X-Api-Key": other_key})).status_code == 200
+    assert (
+        await http.get("/api/v1/scenarios", headers={"X-Api-Key": other_key})
+    ).status_code == 200
     # a second key of the same account shares the account's allowance
     second_key, _ = svc.store.create_api_key(user.id, "second")
     second = {"Authorization": f"Bearer {second_key}"}
