@@ -347,7 +347,12 @@ def main() -> None:
             data_dir = tmp / "data"
             file = tmp / "scenario.yaml"
             file.write_text(SCENARIO.replace("SINK", f"http://127.0.0.1:{sink_port}/"))
-            env = {"CELLWRIGHT_HTTP_ALLOW_PRIVATE": "true"}
+            # the load generator floods one URL on purpose: a per-URL limit far above it
+            # keeps the rate limiter's check in the measured path without refusing anything
+            env = {
+                "CELLWRIGHT_HTTP_ALLOW_PRIVATE": "true",
+                "CELLWRIGHT_WEBHOOK_RATE_LIMIT": str(10**9),
+            }
             scenario_id = cli("import", str(file), "--enable", data_dir=data_dir, env=env)
             extra: list[str] = []
             hook_port = port
