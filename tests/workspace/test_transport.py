@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from engine.settings import Settings
 from workspace import sessions
 from workspace.auth import hash_password
-from workspace.cli import _uvicorn_options, main
+from workspace.cli import _check_tls, _uvicorn_options, main
 from workspace.server import create_app
 
 ROOT = Path(__file__).parents[2]
@@ -186,6 +186,23 @@ def test_a_certificate_that_cannot_serve_is_refused_in_one_sentence(
     assert other_cert.exists()
 
 
+def test_certificate_paths_from_the_environment_are_checked_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``CELLWRIGHT_SSL_…`` in a ``.env`` file reach ``_check_tls`` without click's checks."""
+    cert, key = self_signed(tmp_path)
+    _check_tls(Settings(_env_file=None))  # type: ignore[call-arg]  # no TLS: nothing to check
+    _check_tls(Settings(_env_file=None, ssl_certfile=cert, ssl_keyfile=key))  # type: ignore[call-arg]
+    for bad, says in (
+        (tmp_path, f"--ssl-keyfile: {tmp_path} is a directory, not a PEM file."),
+        (cert / "key.pem", f"--ssl-keyfile: {cert / 'key.pem'} cannot be read (Not a directory)."),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            _check_tls(Settings(_env_file=None, ssl_certfile=cert, ssl_keyfile=bad))  # type: ignore[call-arg]
+        assert exited.value.code == 2
+        assert capsys.readouterr().err == f"error: {says}\n"
+
+
 def test_serving_https_makes_the_default_public_urls_https() -> None:
     settings = Settings(
         _env_file=None, ssl_certfile="c.pem", ssl_keyfile="k.pem", webhook_workers=1
@@ -209,6 +226,11 @@ def test_trusted_proxies_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings(_env_file=None).trusted_proxies == ["127.0.0.1", "::1"]  # type: ignore[call-arg]
     monkeypatch.setenv("CELLWRIGHT_TRUSTED_PROXIES", " 10.0.0.5, 10.1.0.0/16 ,")
     assert Settings(_env_file=None).trusted_proxies == ["10.0.0.5", "10.1.0.0/16"]  # type: ignore[call-arg]
+    monkeypatch.setenv("CELLWRIGHT_TRUSTED_PROXIES", '["10.0.0.5", "*"]')
+    assert Settings(_env_file=None).trusted_proxies == ["10.0.0.5", "*"]  # type: ignore[call-arg]
+    monkeypatch.setenv("CELLWRIGHT_TRUSTED_PROXIES", '["10.0.0.5"')
+    with pytest.raises(ValueError, match="not a JSON list"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
     monkeypatch.setenv("CELLWRIGHT_TRUSTED_PROXIES", "")
     nobody = Settings(_env_file=None)  # type: ignore[call-arg]
     assert nobody.trusted_proxies == [] and _uvicorn_options(nobody)["proxy_headers"] is False
