@@ -353,7 +353,12 @@ def main() -> None:
         try:
             file = tmp / "scenario.yaml"
             file.write_text(SCENARIO.replace("SINK", f"http://127.0.0.1:{sink_port}/"))
-            env = {"CELLWRIGHT_HTTP_ALLOW_PRIVATE": "true"}
+            # the load generator floods one URL on purpose: a per-URL limit far above it
+            # keeps the rate limiter's check in the measured path without refusing anything
+            env = {
+                "CELLWRIGHT_HTTP_ALLOW_PRIVATE": "true",
+                "CELLWRIGHT_WEBHOOK_RATE_LIMIT": str(10**9),
+            }
             targets: list[Target] = []
             from storage import Store
 

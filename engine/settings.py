@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,6 +64,33 @@ class Settings(BaseSettings):
             " workers, or a proxy that routes /hooks/ elsewhere); default: public_url, or"
             " http://host:webhook_port with webhook workers."
         ),
+    )
+    ssl_certfile: Path | None = Field(
+        None,
+        description=(
+            "PEM certificate (chain) to serve HTTPS with, together with ssl_keyfile; the"
+            " default public URL is then https://host:port."
+        ),
+    )
+    ssl_keyfile: Path | None = Field(None, description="PEM private key of ssl_certfile.")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description=(
+            "Addresses (or networks, 10.0.0.0/8) whose X-Forwarded-For and X-Forwarded-Proto"
+            " headers are believed: the client address of sign-in throttling and the audit"
+            " trail. Comma-separated; '*' trusts everyone (only behind a proxy that sets"
+            " both headers); empty: nobody. Default: loopback."
+        ),
+    )
+    api_rate_limit: int = Field(
+        600,
+        ge=0,
+        description="REST API requests one account may make per minute, per process (429 above; 0: no limit).",
+    )
+    webhook_rate_limit: int = Field(
+        6000,
+        ge=0,
+        description="Requests one webhook URL accepts per minute, per process (429 above; 0: no limit).",
     )
     metrics_token: SecretStr | None = Field(
         None,
@@ -248,6 +276,39 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        """``CELLWRIGHT_TRUSTED_PROXIES=10.0.0.5,10.0.1.0/24`` or a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError:
+                    raise ValueError(
+                        'not a JSON list: write the addresses comma-separated (10.0.0.5,10.0.1.0/24) or as ["10.0.0.5"]'
+                    ) from None
+            else:
+                value = text.split(",")
+        if isinstance(value, list | tuple):
+            entries = [
+                item.strip() if isinstance(item, str) else item
+                for item in value
+                if not (isinstance(item, str) and not item.strip())
+            ]
+            for entry in entries:
+                if entry == "*":
+                    continue
+                try:
+                    ipaddress.ip_network(str(entry), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{entry!r} is not an IP address or network: write addresses such as 10.0.0.5 or 10.0.1.0/24, or '*'"
+                    ) from None
+            return entries
+        return value
+
     @field_validator("extra_apps", mode="before")
     @classmethod
     def _split_entries(cls, value: Any) -> Any:
@@ -272,7 +333,17 @@ class Settings(BaseSettings):
         return value
 
     def resolved_public_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        scheme = "https" if self.serves_https() else "http"
+        return (self.public_url or f"{scheme}://{self.host}:{self.port}").rstrip("/")
+
+    def serves_https(self) -> bool:
+        """This server answers HTTPS itself (a certificate and key are configured)."""
+        return self.ssl_certfile is not None
+
+    def public_https(self) -> bool:
+        """Users reach the server over HTTPS (its own, or a proxy's): cookies are
+        ``Secure`` and responses carry ``Strict-Transport-Security``."""
+        return self.resolved_public_url().lower().startswith("https://")
 
     def resolved_webhook_port(self) -> int:
         return self.webhook_port if self.webhook_port is not None else self.port + 1
@@ -282,7 +353,8 @@ class Settings(BaseSettings):
         if self.webhook_public_url:
             return self.webhook_public_url.rstrip("/")
         if self.webhook_workers and not self.public_url:
-            return f"http://{self.host}:{self.resolved_webhook_port()}"
+            scheme = "https" if self.serves_https() else "http"
+            return f"{scheme}://{self.host}:{self.resolved_webhook_port()}"
         return self.resolved_public_url()
 
     def ensure_data_dir(self) -> Path:

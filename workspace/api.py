@@ -46,6 +46,7 @@ from workspace.api_models import (
 )
 from workspace.audit_export import entry_out, to_csv, to_json
 from workspace.guards import API_USER, StrictJSONRoute
+from workspace.ratelimit import RateLimiter, too_many
 
 bearer = HTTPBearer(
     auto_error=False, description="An API key: cellwright apikey, or Settings → API keys."
@@ -63,6 +64,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "or a limit is reached (error: limit_exceeded, e.g. records per data store).",
     },
     413: {"model": ErrorBody, "description": "The body is over CELLWRIGHT_REQUEST_MAX_BYTES."},
+    429: {
+        "model": ErrorBody,
+        "description": "Over CELLWRIGHT_API_RATE_LIMIT requests per minute (error: rate_limited); "
+        "Retry-After says when to try again.",
+    },
     422: {
         "model": ErrorBody,
         "description": "Invalid input: which field and why (also an app, operation or setting this server does not have).",
@@ -90,11 +96,10 @@ def current_user(
         str | None, Header(description="An API key (alternative to Authorization: Bearer).")
     ] = None,
 ) -> Any:
-    known = request.scope.get(API_USER)  # checked by RequestLimits before the body was read
-    if known is not None:
-        return known
-    key = credentials.credentials if credentials else x_api_key
-    user = service(request).accounts.user_for_api_key(key) if key else None
+    user = request.scope.get(API_USER)  # checked by RequestLimits before the body was read
+    if user is None:
+        key = credentials.credentials if credentials else x_api_key
+        user = service(request).accounts.user_for_api_key(key) if key else None
     if user is None:
         raise HTTPException(
             401,
@@ -103,6 +108,14 @@ def current_user(
                 "message": "Send a valid API key: Authorization: Bearer <key>.",
             },
             headers={"WWW-Authenticate": "Bearer"},
+        )
+    limiter: RateLimiter | None = getattr(request.app.state, "api_limiter", None)
+    wait = limiter.retry_after(user.id) if limiter is not None else 0
+    if wait:
+        raise HTTPException(
+            429,
+            detail=too_many("the REST API", limiter.per_minute, "CELLWRIGHT_API_RATE_LIMIT", wait),
+            headers={"Retry-After": str(wait)},
         )
     return user
 

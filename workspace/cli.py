@@ -99,6 +99,66 @@ data_dir_option = click.option(
 )
 
 
+def ssl_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--ssl-certfile`` and ``--ssl-keyfile``: serve HTTPS."""
+    fn = click.option(
+        "--ssl-keyfile",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        envvar="CELLWRIGHT_SSL_KEYFILE",
+        help="PEM private key of --ssl-certfile (env CELLWRIGHT_SSL_KEYFILE).",
+    )(fn)
+    return click.option(
+        "--ssl-certfile",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        envvar="CELLWRIGHT_SSL_CERTFILE",
+        help="Serve HTTPS with this PEM certificate (chain) (env CELLWRIGHT_SSL_CERTFILE).",
+    )(fn)
+
+
+def _check_tls(settings: Any) -> None:
+    """Refuse, in one sentence, a certificate and key that cannot serve HTTPS."""
+    import ssl
+
+    cert, key = settings.ssl_certfile, settings.ssl_keyfile
+    if cert is None and key is None:
+        return
+    if cert is None or key is None:
+        _fail("--ssl-certfile and --ssl-keyfile go together: give both, or neither.")
+    for option, path in (("--ssl-certfile", cert), ("--ssl-keyfile", key)):
+        try:
+            Path(path).open("rb").close()
+        except FileNotFoundError:
+            _fail(f"{option}: {path} does not exist.")
+        except IsADirectoryError:
+            _fail(f"{option}: {path} is a directory, not a PEM file.")
+        except OSError as exc:
+            _fail(f"{option}: {path} cannot be read ({exc.strerror}).")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc) or "key values mismatch" in str(exc):
+            _fail(f"--ssl-keyfile: {key} is not the private key of the certificate {cert}.")
+        _fail(
+            f"--ssl-certfile/--ssl-keyfile: {cert} and {key} are not a PEM certificate and "
+            f"its unencrypted PEM private key ({exc.reason or exc})."
+        )
+
+
+def _uvicorn_options(settings: Any) -> dict[str, Any]:
+    """What ``serve`` and ``webhooks`` tell uvicorn: HTTPS, and whose proxy headers count."""
+    options: dict[str, Any] = {
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies),
+    }
+    if settings.ssl_certfile is not None:
+        options["ssl_certfile"] = str(settings.ssl_certfile)
+        options["ssl_keyfile"] = str(settings.ssl_keyfile)
+    return options
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option("0.1.0", prog_name="cellwright")
 def main() -> None:
@@ -125,6 +185,7 @@ def main() -> None:
 @click.option(
     "--webhook-port", type=int, default=None, help="Port of the webhook workers (default port + 1)."
 )
+@ssl_options
 @_guard
 def serve(
     host: str,
@@ -133,12 +194,15 @@ def serve(
     no_demo: bool,
     webhook_workers: int | None,
     webhook_port: int | None,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
 ) -> None:
     """Start the workspace, the REST API and the webhooks.
 
     One server per data directory: a second one on the same directory is refused
     (the analytics file admits one writer); it names the running one's pid. With
-    ``--webhook-workers N`` it also starts N ``cellwright webhooks`` processes.
+    ``--webhook-workers N`` it also starts N ``cellwright webhooks`` processes. With
+    ``--ssl-certfile`` and ``--ssl-keyfile`` it serves HTTPS (the workers too).
     """
     from storage.datadir import hold_serve_lock
 
@@ -148,7 +212,10 @@ def serve(
         port=port,
         webhook_workers=webhook_workers,
         webhook_port=webhook_port,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
+    _check_tls(settings)
     # before the slow imports: a refused second server says so at once
     with hold_serve_lock(settings.ensure_data_dir()):  # held until the server stops
         _run_server(settings, no_demo=no_demo)
@@ -188,6 +255,7 @@ def _run_server(settings: Any, *, no_demo: bool) -> None:
             log_level="warning",
             access_log=False,
             ws=WEBSOCKETS,
+            **_uvicorn_options(settings),
         )
     finally:
         if workers is not None:
@@ -215,6 +283,10 @@ def _start_webhook_workers(settings: Any, *, demo: bool) -> Any:
     os.environ["CELLWRIGHT_PUBLIC_URL"] = settings.resolved_public_url()
     os.environ["CELLWRIGHT_WEBHOOK_PUBLIC_URL"] = settings.resolved_webhook_url()
     os.environ["CELLWRIGHT_DEMO_DATA"] = "true" if demo else "false"
+    for name in ("ssl_certfile", "ssl_keyfile"):  # the workers answer HTTPS too
+        value = getattr(settings, name)
+        if value is not None:
+            os.environ[f"CELLWRIGHT_{name.upper()}"] = str(Path(value).resolve())
     workers = WebhookWorkers(
         settings.webhook_workers,
         host=settings.host,
@@ -232,8 +304,15 @@ def _start_webhook_workers(settings: Any, *, demo: bool) -> Any:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to share.")
 @data_dir_option
+@ssl_options
 @_guard
-def webhooks(host: str, port: int, data_dir: Path | None) -> None:
+def webhooks(
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
+) -> None:
     """Answer /hooks/ and the REST API on a port shared with other such processes.
 
     ``cellwright serve --webhook-workers N`` starts these for you. Run them yourself to
@@ -247,7 +326,8 @@ def webhooks(host: str, port: int, data_dir: Path | None) -> None:
     from workspace.server import create_app
     from workspace.workers import shared_socket
 
-    settings = _settings(data_dir)
+    settings = _settings(data_dir, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    _check_tls(settings)
     if settings.demo_data:
         _allow_demo_echo(settings)
     sock = shared_socket(host, port)
@@ -256,7 +336,13 @@ def webhooks(host: str, port: int, data_dir: Path | None) -> None:
     gc.collect()
     gc.freeze()
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            **_uvicorn_options(settings),
+        )
     )
     server.run(sockets=[sock])
 

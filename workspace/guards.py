@@ -8,7 +8,8 @@
 - :class:`AuditOrigins`: the audit trail's source (``api``, ``workspace``) and client
   address of each request.
 - :class:`SecurityHeaders`: ``Content-Security-Policy``, ``X-Frame-Options``,
-  ``X-Content-Type-Options`` and ``Referrer-Policy`` on every response.
+  ``X-Content-Type-Options`` and ``Referrer-Policy`` on every response, and
+  ``Strict-Transport-Security`` when the public URL is https.
 - :class:`StrictJSONRoute`: REST bodies are parsed as standard JSON
   (:func:`connectors.sdk.jsontext.loads`), so nothing stored can break a later answer.
 """
@@ -195,6 +196,9 @@ DOCS_POLICY = (
 #: everything else (JSON, text, files): nothing may run, load, or frame it
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
 DOCS_PATH = "/api/v1/docs"
+#: on every response when the public URL is https: one year, this host only (a
+#: subdomain may be another service that still speaks plain HTTP)
+HSTS = b"max-age=31536000"
 _SCRIPT_TAG = re.compile(rb"<script(?=[\s>])", re.IGNORECASE)
 
 
@@ -203,14 +207,16 @@ class SecurityHeaders:
     not on ``/hooks/``: a sync webhook's answer must not weaken them). A page (HTML) is
     held until its body is complete, to give its scripts a fresh nonce."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
+        hsts = self.hsts
         held: Message | None = None
         chunks: list[bytes] = []
 
@@ -221,7 +227,7 @@ class SecurityHeaders:
                 if policy_for(headers, path) is PAGE_POLICY:
                     held = message
                     return
-                message["headers"] = secured(headers, path)
+                message["headers"] = secured(headers, path, hsts=hsts)
             elif held is not None and message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if message.get("more_body"):
@@ -232,7 +238,10 @@ class SecurityHeaders:
                     (k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"
                 ]
                 held["headers"] = secured(
-                    [*headers, (b"content-length", str(len(body)).encode())], path, nonce
+                    [*headers, (b"content-length", str(len(body)).encode())],
+                    path,
+                    nonce,
+                    hsts=hsts,
                 )
                 await send(held)
                 message = {"type": "http.response.body", "body": body}
@@ -242,9 +251,10 @@ class SecurityHeaders:
 
 
 def secured(
-    headers: list[tuple[bytes, bytes]], path: str, nonce: str = ""
+    headers: list[tuple[bytes, bytes]], path: str, nonce: str = "", *, hsts: bool = False
 ) -> list[tuple[bytes, bytes]]:
-    """``headers`` with the security headers added (or, on ``/hooks/``, enforced)."""
+    """``headers`` with the security headers added (or, on ``/hooks/``, enforced);
+    ``hsts``: the public URL is https, so browsers must never use plain HTTP for it."""
     policy = policy_for(headers, path)
     ours = {
         b"content-security-policy": (
@@ -254,6 +264,8 @@ def secured(
         b"x-content-type-options": b"nosniff",
         b"referrer-policy": b"same-origin",
     }
+    if hsts:
+        ours[b"strict-transport-security"] = HSTS
     if path.startswith("/hooks/"):
         headers = [(k, v) for k, v in headers if k.lower() not in ours]
     present = {k.lower() for k, _ in headers}

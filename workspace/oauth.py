@@ -88,7 +88,7 @@ def redirect_to_provider(
         path=CALLBACK_PATH,
         httponly=True,
         samesite="lax",  # sent on the provider's top-level redirect back to us
-        secure=svc.settings.resolved_public_url().startswith("https://"),
+        secure=svc.settings.public_https(),
     )
     return response
 

@@ -14,6 +14,7 @@ import functools
 import hmac
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,6 +35,7 @@ from workspace.api_docs import add_api_docs
 from workspace.guards import AuditOrigins, RequestLimits, SecurityHeaders
 from workspace.icons import add_icon_routes
 from workspace.oauth import router as oauth_router
+from workspace.ratelimit import Clock, RateLimiter, too_many
 
 log = logging.getLogger("cellwright.server")
 
@@ -85,11 +87,16 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
 
 
 def create_app(
-    svc: Cellwright, *, workspace: bool = False, start: bool = True, primary: bool = True
+    svc: Cellwright,
+    *,
+    workspace: bool = False,
+    start: bool = True,
+    primary: bool = True,
+    clock: Clock = time.monotonic,
 ) -> Any:
     """The ASGI app. ``workspace`` mounts the Panel UI (slow to import; off in API tests).
     ``primary``: this process runs the schedules and owns the analytics file (a webhook
-    worker does neither)."""
+    worker does neither). ``clock`` drives the rate limits (tests move it)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -111,6 +118,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.cellwright = svc
+    app.state.api_limiter = RateLimiter(svc.settings.api_rate_limit, clock)
     app.include_router(router)
     app.include_router(oauth_router)
     add_api_docs(app)
@@ -217,9 +225,12 @@ def create_app(
 
         mount_workspace(app, svc)
     allowed = {urlsplit(svc.settings.resolved_public_url()).netloc}
-    server = SecurityHeaders(
-        AuditOrigins(HookIngress(RequestLimits(OriginGuard(app, allowed), svc), svc))
+    hooks = HookIngress(
+        RequestLimits(OriginGuard(app, allowed), svc),
+        svc,
+        RateLimiter(svc.settings.webhook_rate_limit, clock),
     )
+    server = SecurityHeaders(AuditOrigins(hooks), hsts=svc.settings.public_https())
     route_sandbox_webhooks(
         server, svc.settings.resolved_public_url
     )  # sandbox vendors' webhooks reach /hooks/ in process
@@ -236,9 +247,10 @@ class HookIngress:
     stack. Everything else passes through.
     """
 
-    def __init__(self, app: Any, svc: Cellwright) -> None:
+    def __init__(self, app: Any, svc: Cellwright, limiter: RateLimiter | None = None) -> None:
         self.app = app
         self.svc = svc
+        self.limiter = limiter or RateLimiter(svc.settings.webhook_rate_limit)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path: str = scope.get("path", "")
@@ -275,6 +287,20 @@ class HookIngress:
                     if len(parts) == 1
                     else "No connection listens at this URL.",
                 },
+            )
+            return
+        wait = self.limiter.retry_after(parts[0] if len(parts) == 1 else (parts[1], parts[2]))
+        if wait:
+            await _send_json(
+                send,
+                429,
+                too_many(
+                    "this webhook URL",
+                    self.limiter.per_minute,
+                    "CELLWRIGHT_WEBHOOK_RATE_LIMIT",
+                    wait,
+                ),
+                {"Retry-After": str(wait)},
             )
             return
         limit = self.svc.settings.webhook_max_bytes
@@ -381,6 +407,9 @@ def _document_hooks(app: FastAPI) -> None:
             "405": {"description": "The hook does not accept this method."},
             "409": {"description": "The scenario is not enabled."},
             "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
+            "429": {
+                "description": "Over CELLWRIGHT_WEBHOOK_RATE_LIMIT requests per minute for this URL; nothing stored. Retry-After says when to try again."
+            },
             "508": {
                 "description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no run was started."
             },
@@ -419,6 +448,9 @@ def _document_hooks(app: FastAPI) -> None:
                     "404": {"description": "No connection listens at this URL."},
                     "405": {"description": "The URL does not accept this method."},
                     "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
+                    "429": {
+                        "description": "Over CELLWRIGHT_WEBHOOK_RATE_LIMIT requests per minute for this URL; nothing stored."
+                    },
                     "508": {
                         "description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no run was started."
                     },

@@ -292,7 +292,7 @@ def add_routes(app: Any, svc: Any) -> Sessions:
     without a session to ``/login``. Returns the ``Sessions`` (also ``app.state.sessions``)."""
     sessions = Sessions(svc.settings.ensure_data_dir(), svc.accounts)
     app.state.sessions = sessions
-    secure = svc.settings.resolved_public_url().startswith("https://")
+    secure = svc.settings.public_https()
 
     def sign_in_help() -> str:
         """Where this install's first password is: the admin file (a normal first start),

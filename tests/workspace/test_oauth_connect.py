@@ -54,6 +54,19 @@ def stored(data_dir: Path) -> bytes:
 # -- connecting ----------------------------------------------------------------------------
 
 
+async def test_the_state_cookie_is_secure_when_the_public_url_is_https(
+    svc: Cellwright, user: Any, client: httpx.AsyncClient, server: OAuthTestServer
+) -> None:
+    plain = await client.get("/api/v1/oauth/loopback/authorize", params={"name": "Team"})
+    assert "cw_oauth_" in plain.headers["set-cookie"]
+    assert "secure" not in plain.headers["set-cookie"].lower()
+    svc.settings.public_url = "https://flows.example.com"  # TLS at a proxy in front
+    secure = await client.get("/api/v1/oauth/loopback/authorize", params={"name": "Team"})
+    assert secure.status_code == 302
+    assert "cw_oauth_" in secure.headers["set-cookie"]
+    assert "; secure" in secure.headers["set-cookie"].lower()
+
+
 async def test_connect_with_a_redirect_end_to_end(
     svc: Cellwright,
     user: Any,
