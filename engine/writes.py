@@ -13,17 +13,24 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 log = logging.getLogger("cellwright.writes")
 
 _Item = tuple[Callable[[], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
 
 
+class BatchingStore(Protocol):
+    """What the write queue needs of the store: one transaction for a batch of calls."""
+
+    def batch(self, *, savepoints: bool = True) -> AbstractContextManager[None]: ...
+
+
 class WriteQueue:
     """Runs store writes on one thread, batching concurrent ones into one transaction."""
 
-    def __init__(self, store: Any, *, max_batch: int = 256) -> None:
+    def __init__(self, store: BatchingStore, *, max_batch: int = 256) -> None:
         self.store = store
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
