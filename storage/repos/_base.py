@@ -3,14 +3,16 @@
 Thread-safety model: each call opens its own short session (``expire_on_commit=False``)
 and returns plain records, never ORM instances, so the engine may call the store from
 any worker thread. SQLite allows one writer at a time: write transactions are
-serialised in-process by a lock and start with ``BEGIN IMMEDIATE`` (so a transaction
-never has to upgrade a read lock, and other processes wait on ``busy_timeout``).
+serialised by a lock (across threads and processes: ``SqliteWriteLock``) and start
+with ``BEGIN IMMEDIATE`` (so a transaction never has to upgrade a read lock).
 PostgreSQL needs neither.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import secrets
 import threading
 import time
@@ -102,6 +104,68 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
     return engine
 
 
+def _lock_path(database: str | None) -> str | None:
+    return f"{database}.writelock" if database and not database.startswith("file:") else None
+
+
+class SqliteWriteLock:
+    """Serialises a SQLite store's write transactions across threads and processes.
+
+    SQLite lets one writer in at a time; a second process that finds the database
+    locked sleeps in the busy handler (1, 2, 5 … up to 100 ms) and tries again, so
+    with several serving processes (``cellwright serve --webhook-workers``) a write
+    often waited tens of milliseconds after the lock had come free: the p99 of the
+    webhook benchmark went from 0.3 s to 1–3 s. Here a writer first takes a lock in
+    this process, then an ``flock`` on a file next to the database: it polls that lock
+    every 0.2–2 ms, so it starts within about a millisecond of the previous writer's
+    commit. The file lock goes with its process, so a killed process never leaves it
+    held. SQLite's own lock (and its busy timeout) stays underneath as the guarantee;
+    a process that does not know this lock (the ``sqlite3`` shell) still only waits.
+    """
+
+    def __init__(self, path: str | None, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
+        self._threads = threading.Lock()
+        self._path = path
+        self._timeout = timeout
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            self._lock_file()
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _lock_file(self) -> None:
+        if self._path is None:
+            return
+        if self._fd is None or self._pid != os.getpid():
+            # a forked child needs its own open file: a shared one shares the lock
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+        pause, waited = 0.0002, 0.0
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if waited >= self._timeout:
+                    # leave it to SQLite's busy timeout and its "database is locked"
+                    return
+                time.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, 0.002)
+
+
 class RepoBase:
     """State and helpers shared by the repository mixins that make up ``Store``."""
 
@@ -122,7 +186,9 @@ class RepoBase:
         self._read_sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._write_lock: contextlib.AbstractContextManager[Any] = (
-            threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+            SqliteWriteLock(_lock_path(self._engine.url.database))
+            if self.is_sqlite
+            else contextlib.nullcontext()
         )
         self._batch = threading.local()
 
