@@ -71,8 +71,18 @@ def check_value(size: int, what: str) -> None:
 
 
 def check_repeat(left: Any, right: Any) -> int:
-    """Guard ``*``: text, bytes or a list repeated past the limits. Returns the size
-    of text built (0 for lists: they hold references, measured when turned into text)."""
+    """Guard ``*``: text, bytes or a list repeated past the limits, and integer
+    products past ``MAX_POWER_BITS`` (``{% set n = n * n %}`` twenty times over would
+    square its way to billions of digits). Returns the size of text built (0 for lists:
+    they hold references, measured when turned into text)."""
+    if _integer(left) and _integer(right):
+        bits = abs(left).bit_length() + abs(right).bit_length()
+        if bits > MAX_POWER_BITS:
+            raise ExpressionError(
+                f"a product of about {bits:,} bits is too large to compute"
+                f" (at most {MAX_POWER_BITS:,})"
+            )
+        return 0
     for seq, times in ((left, right), (right, left)):
         if isinstance(times, bool) or not isinstance(times, int):
             continue
@@ -84,6 +94,10 @@ def check_repeat(left: Any, right: Any) -> int:
             # as JSON in the recorded inputs, or through flatten.
             check_value((measure(seq) - 2) * times + 2, "'*'")
     return 0
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_add(left: Any, right: Any) -> int:

@@ -95,10 +95,15 @@ _LIGHT_NODES = (
     nodes.Or,
     nodes.Not,
     nodes.CondExpr,
-    # sizes are checked before anything is built (``_mapping_limits``), and + and - on
-    # numbers cost nanoseconds: common arithmetic need not pay a thread hop
+    # sizes are checked before anything is built (``_mapping_limits``: text and lists
+    # repeated by ``*``, integer products), so arithmetic costs at most microseconds
+    # and need not pay a thread hop; ``**`` stays heavy
     nodes.Add,
     nodes.Sub,
+    nodes.Mul,
+    nodes.Div,
+    nodes.FloorDiv,
+    nodes.Mod,
     nodes.Neg,
     nodes.Pos,
 )

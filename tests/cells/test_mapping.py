@@ -478,6 +478,7 @@ def test_range_is_capped_by_the_sandbox() -> None:
         ("{{ [1, 2] * 10**6 }}", "'*' would build a list of 2,000,000 items"),
         ("{{ 2 ** 1000000 }}", "2 ** 1000000 is too large to compute"),
         ("{{ 10 ** 100000 }}", "too large to compute"),
+        ("{{ (10 ** 20000) * (10 ** 20000) }}", "a product of about 132,878 bits is too large"),
         ("{{ '%9999999d' % 1 }}", "'%' formatting: width 9999999 is larger than 1,000,000"),
         ("{{ '%.9999999f' % 1 }}", "width 9999999"),
         ("{{ '%*d' % (5, 1) }}", "'%' formatting: '*' widths are not supported"),

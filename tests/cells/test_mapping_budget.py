@@ -304,12 +304,15 @@ def test_paths_and_comparisons_are_light_everything_else_is_heavy() -> None:
         }
     )
     assert is_light("{{ -trigger.n - 2 if trigger.n is number else 0 }}")
+    assert is_light(
+        "{{ item * 2 }} {{ trigger.total / 3 }} {{ trigger.n // 2 }} {{ trigger.n % 7 }}"
+    )
     for source in (
         "{{ trigger.items | map('upper') | list }}",
         "{{ trigger.items | sort }}",
         "{% for i in trigger.items %}{% endfor %}",
         "{{ trigger.a ~ trigger.b }}",
-        "{{ trigger.a * 2 }}",
+        "{{ trigger.a ** 2 }}",
         "{{ trigger.a.upper() }}",
         "{{ broken",
     ):
