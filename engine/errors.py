@@ -16,9 +16,11 @@ class NotFound(CellwrightError):
     """The object does not exist, or is another user's (the answer is the same)."""
 
     code = "not_found"
+    http_status = 404
 
 
 class Conflict(CellwrightError):
     """The object is in a state that forbids the change (an enabled scenario uses it…)."""
 
     code = "conflict"
+    http_status = 409

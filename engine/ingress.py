@@ -88,7 +88,11 @@ class WebhookIngress:
         self._generation = 0
         # lookups in flight, by (token, generation): concurrent deliveries to a URL whose
         # cache entry expired share one lookup instead of each reading the store
-        self._lookups: dict[tuple[str, int], asyncio.Future[Target | None]] = {}
+        # (and by event loop: a future belongs to the loop it was made on, and a webhook
+        # can arrive on the server's loop while a vendor's challenge arrives on another)
+        self._lookups: dict[
+            tuple[str, int, asyncio.AbstractEventLoop], asyncio.Future[Target | None]
+        ] = {}
         """Counts ``forget`` calls: a lookup that a ``forget`` overtook is not cached (a
         vendor may call the URL while the scenario is being enabled: monday's challenge
         arrives during ``create_webhook``, before the scenario is active)."""
@@ -107,7 +111,8 @@ class WebhookIngress:
         cached = self._targets.get(token)
         if cached is not None and cached[0] > now:
             return cached[1]
-        key = (token, self._generation)  # a lookup a ``forget`` overtook is not joined
+        # a lookup a ``forget`` overtook is not joined
+        key = (token, self._generation, asyncio.get_running_loop())
         lookup = self._lookups.get(key)
         if lookup is None:
             lookup = asyncio.ensure_future(self._look_up(token, now))
@@ -116,7 +121,11 @@ class WebhookIngress:
         # shielded: one caller giving up (its client went away) does not cancel the others'
         return await asyncio.shield(lookup)
 
-    def _lookup_done(self, key: tuple[str, int], lookup: asyncio.Future[Target | None]) -> None:
+    def _lookup_done(
+        self,
+        key: tuple[str, int, asyncio.AbstractEventLoop],
+        lookup: asyncio.Future[Target | None],
+    ) -> None:
         self._lookups.pop(key, None)
         if not lookup.cancelled():
             lookup.exception()  # its waiters got it; no "never retrieved" warning if none is left

@@ -53,8 +53,6 @@ CONNECTIONS_PAGE = "/?page=connections"
 BINDING_COOKIE = "cw_oauth_"
 """Prefix of the cookie that binds a pending authorization to the browser that started it."""
 
-STATUS = {"auth_invalid": 400, "configuration_error": 422, "invalid_input": 422, "not_found": 404}
-
 router = APIRouter(tags=["oauth"])
 
 
@@ -240,7 +238,7 @@ def start_from_workspace(
             svc, user.id, app, name or None, fields=fields, connection_id=connection_id or None
         )
     except CellwrightError as exc:
-        return HTMLResponse(_page(exc.message), status_code=STATUS.get(exc.code, 400))
+        return HTMLResponse(_page(exc.message), status_code=exc.http_status)
 
 
 def _session_cookie() -> str:
@@ -289,7 +287,7 @@ async def callback(request: Request, svc: Annotated[Cellwright, Depends(service)
             session_user=_session_user(request, svc),
         )
     except CellwrightError as exc:
-        status = STATUS.get(exc.code, 502)
+        status = exc.http_status
         response: Response = (
             JSONResponse({"error": exc.code, "message": exc.message}, status_code=status)
             if wants_json

@@ -42,17 +42,6 @@ log = logging.getLogger("cellwright.server")
 #: uvicorn's WebSocket implementation for the workspace (Bokeh's session socket)
 WEBSOCKETS = "websockets-sansio"
 
-STATUS = {
-    "not_found": 404,
-    "conflict": 409,
-    "limit_exceeded": 409,
-    "invalid_input": 422,
-    "invalid_document": 422,
-    "configuration_error": 422,
-    "mapping_error": 422,
-    "unauthorized": 401,
-}
-
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[
     [Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]
@@ -128,7 +117,7 @@ def create_app(
         data = exc.to_dict()
         details = data.get("details", {})
         extra = {"errors": details["errors"]} if details.get("errors") else {}
-        return _error(STATUS.get(exc.code, 400), exc.code, exc.message, **extra)
+        return _error(exc.http_status, exc.code, exc.message, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,9 +1,12 @@
 """The one error hierarchy of Cellwright.
 
-Every failure a user can see is one of these classes. Each has a stable ``code``
-(the workspace links it to help, the REST API returns it, execution records store
-it) and a ``retryable`` flag the engine reads to decide between a backoff retry and
-failing the cell.
+Every failure a user can see is one of these classes (the engine's ``NotFound`` and
+``Conflict`` in ``engine.errors`` derive from the same base). Each has a stable
+``code`` (the workspace links it to help, the REST API returns it, execution records
+store it), the ``http_status`` the REST API answers with when the error reaches it,
+and a ``retryable`` flag the engine reads to decide between a backoff retry and
+failing the cell. The store's own errors (``storage.errors``) stay below this layer:
+the engine turns the ones a user can meet into these.
 
 Messages never contain credentials: the HTTP client strips authorization data
 before an upstream body or URL is put into an error.
@@ -18,6 +21,9 @@ class CellwrightError(Exception):
     """Base class. ``code`` is stable; ``message`` is for people."""
 
     code: str = "error"
+    #: what the REST API answers when this error ends a request: a request the caller
+    #: can correct (400) unless the class says otherwise
+    http_status: int = 400
     retryable: bool = False
 
     def __init__(self, message: str, **details: Any) -> None:
@@ -52,6 +58,7 @@ class RateLimitedError(CellwrightError):
     """The vendor asked us to slow down. ``retry_after`` is in seconds, when known."""
 
     code = "rate_limited"
+    http_status = 502
     retryable = True
 
     def __init__(self, message: str, retry_after: float | None = None, **details: Any) -> None:
@@ -64,6 +71,7 @@ class UpstreamError(CellwrightError):
     nor is 508 Loop Detected (calling again repeats the loop)."""
 
     code = "upstream_error"
+    http_status = 502
 
     def __init__(
         self, message: str, status: int | None = None, body: Any = None, **details: Any
@@ -78,6 +86,7 @@ class NetworkError(CellwrightError):
     """The request never got an answer: connection refused, DNS failure, timeout."""
 
     code = "network_error"
+    http_status = 502
     retryable = True
 
 
@@ -85,12 +94,14 @@ class CallTimeoutError(NetworkError):
     """A call or a cell ran past its time limit."""
 
     code = "timeout"
+    http_status = 504
 
 
 class InvalidInputError(CellwrightError):
     """Inputs failed validation. ``errors`` lists ``{"field", "message"}`` items."""
 
     code = "invalid_input"
+    http_status = 422
 
     def __init__(
         self, message: str, errors: list[dict[str, Any]] | None = None, **details: Any
@@ -109,6 +120,7 @@ class MappingError(CellwrightError):
     """A mapping expression failed to compile or evaluate."""
 
     code = "mapping_error"
+    http_status = 422
 
 
 class CodeError(CellwrightError):
@@ -157,6 +169,7 @@ class ConfigurationError(CellwrightError):
     """A scenario or cell refers to something that does not exist or cannot work."""
 
     code = "configuration_error"
+    http_status = 422
 
 
 class LimitExceededError(CellwrightError):
@@ -165,6 +178,7 @@ class LimitExceededError(CellwrightError):
     the object and what to do."""
 
     code = "limit_exceeded"
+    http_status = 409
 
     def __init__(self, message: str, *, limit: str, **details: Any) -> None:
         super().__init__(message, limit=limit, **details)
@@ -197,6 +211,7 @@ class AssistantUnavailableError(AssistantError):
     configured. The message says what the operator must install or set."""
 
     code = "assistant_unavailable"
+    http_status = 503
 
 
 def error_from_exception(exc: BaseException) -> CellwrightError:

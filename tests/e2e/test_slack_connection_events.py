@@ -161,7 +161,7 @@ async def test_one_connection_url_feeds_every_listening_scenario(
         count = svc.store.count_executions(user.id)
         forged = await sb.deliver(url, message("Ev0MSG0004"), secret="not-the-signing-secret")
         assert forged.status_code == 401 and forged.json()["error"] == "webhook_unverified"
-        async with httpx.AsyncClient(base_url=server.url) as client:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
             unknown = await sb.deliver(
                 "/hooks/apps/slack/no-such-token", message("Ev0MSG0005"), client=client
             )

@@ -455,14 +455,16 @@ def test_serve_starts_with_demo_data_and_answers(tmp_path: Path, helpers: Any) -
         headers = {"Authorization": f"Bearer {key}"}
         deadline = time.monotonic() + 30
         while True:
-            page = httpx.get(base + "/api/v1/executions", headers=headers).json()
+            page = httpx.get(base + "/api/v1/executions", headers=headers, timeout=60).json()
             if page["total"] >= 4 and {e["status"] for e in page["items"]} == {"completed"}:
                 break
             assert time.monotonic() < deadline, page
             time.sleep(0.2)
-        scenarios = httpx.get(base + "/api/v1/scenarios", headers=headers).json()
+        scenarios = httpx.get(base + "/api/v1/scenarios", headers=headers, timeout=60).json()
         order = next(s for s in scenarios if s["name"] == "Demo: route orders by size")
-        answer = httpx.post(order["webhook_url"], json={"id": 1, "amount": 42, "name": "alice"})
+        answer = httpx.post(
+            order["webhook_url"], json={"id": 1, "amount": 42, "name": "alice"}, timeout=60
+        )
         assert answer.status_code == 200
         assert answer.json()["received"] == {"total": 50.4, "name_upper": "ALICE"}
     finally:

@@ -94,7 +94,7 @@ def test_a_second_server_on_the_same_data_directory_is_refused(
     )
     assert "Traceback" not in output
     assert served.process.poll() is None  # the first one is unaffected
-    assert httpx.get(served.base + "/healthz").status_code == 200
+    assert httpx.get(served.base + "/healthz", timeout=60).status_code == 200
     # another data directory is fine: the lock is per directory (checked in-process: cheap)
     hold_serve_lock(tmp_path).close()
 

@@ -522,7 +522,7 @@ async def test_the_session_cookie_stays_out_of_the_pages_session_token(
 
     email, password = (workspace_data / "admin-password.txt").read_text().split()
     base = f"http://{workspace_server}"
-    async with httpx.AsyncClient(base_url=base) as browser:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as browser:
         signed = await browser.post(
             "/login",
             data={"email": email, "password": password, "next": "/"},
@@ -554,7 +554,7 @@ async def test_the_session_cookie_stays_out_of_the_pages_session_token(
         page.headers["x-content-type-options"],
         page.headers["referrer-policy"],
     ) == ("DENY", "nosniff", "same-origin")
-    async with httpx.AsyncClient(base_url=base) as other:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as other:
         again = await other.get("/login")
     assert again.headers["content-security-policy"] != policy  # a fresh nonce per page
 
