@@ -28,6 +28,7 @@ from connectors.sdk import (
     secret_value,
 )
 from engine.service import Cellwright
+from tests.conftest import wait_for
 from tests.services import running_service
 
 
@@ -285,3 +286,45 @@ async def test_concurrent_deliveries_to_an_expired_url_share_one_lookup(
         ),
     )
     assert answer.status == 202 and looked_up == [token, token]  # cached now
+
+
+async def test_a_delivery_on_another_event_loop_does_not_join_this_loops_lookup(
+    svc: Cellwright, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A vendor's challenge can arrive on the server's loop while the service is being
+    enabled from another (monday's ``create_webhook``): a lookup in flight on one loop
+    is not awaited from the other ("Future attached to a different loop")."""
+    doc = documents.loads(
+        "name: Hooked\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n"
+    )
+    scenario = svc.import_scenario(user.id, doc)
+    await svc.enable(user.id, scenario.id)
+    token = svc.store.get_scenario_any(scenario.id).webhook_token
+    gate = threading.Event()
+    real = svc.store.scenario_by_webhook_token
+    lookups: list[str] = []
+
+    def slow_lookup(which: str) -> Any:
+        lookups.append(which)
+        gate.wait(10)
+        return real(which)
+
+    monkeypatch.setattr(svc.store, "scenario_by_webhook_token", slow_lookup)
+    svc.ingress.forget()
+    here = asyncio.ensure_future(svc.ingress.target(token))
+    await asyncio.sleep(0.05)  # this loop's lookup is in flight
+    elsewhere: list[Any] = []
+
+    def other_loop() -> None:
+        elsewhere.append(asyncio.run(svc.ingress.target(token)))
+
+    thread = threading.Thread(target=other_loop)
+    thread.start()
+    # the other loop either looks up for itself or (the defect) fails at once on ours
+    await wait_for(lambda: len(lookups) == 2 or not thread.is_alive(), timeout=10)
+    gate.set()
+    found = await here
+    await asyncio.to_thread(thread.join, 10)
+    assert found is not None and found[0].id == scenario.id
+    assert len(elsewhere) == 1 and elsewhere[0] is not None
+    assert elsewhere[0][0].id == scenario.id
