@@ -73,6 +73,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "model": ErrorBody,
         "description": "Invalid input: which field and why (also an app, operation or setting this server does not have).",
     },
+    502: {
+        "model": ErrorBody,
+        "description": "A call to a vendor that the request needed failed (error: upstream_error, "
+        "network_error or rate_limited), e.g. registering a webhook when enabling a scenario.",
+    },
+    504: {
+        "model": ErrorBody,
+        "description": "A call to a vendor that the request needed ran past its time limit (error: timeout).",
+    },
 }
 """Every error an API route can answer, in one shape (``ErrorBody``); the OpenAPI description lists them."""
 DB_INT = 2**31 - 1

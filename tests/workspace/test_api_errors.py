@@ -12,7 +12,7 @@ import pytest
 
 from connectors.registry import Registry
 
-ERROR_STATUSES = {"400", "401", "404", "409", "413", "422"}
+ERROR_STATUSES = {"400", "401", "404", "409", "413", "422", "502", "504"}
 
 
 async def test_an_offset_past_what_the_store_holds_is_a_422_not_a_500(
@@ -203,3 +203,43 @@ async def test_the_served_description_names_this_servers_apps_and_their_operatio
         assert (
             response.status_code == 422 and response.json()["error"] == "configuration_error"
         )  # …and so does the server
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        ("upstream", 502),
+        ("timeout", 504),
+        ("missing", 404),
+        ("plain", 400),
+    ],
+)
+async def test_an_error_answers_with_the_status_its_class_carries(
+    svc: Any, api_key: str, error: str, status: int
+) -> None:
+    from connectors.sdk import CallTimeoutError, CellwrightError, UpstreamError
+    from engine.errors import NotFound
+    from workspace.server import create_app
+
+    raised = {
+        "upstream": UpstreamError("the vendor said no", status=500),
+        "timeout": CallTimeoutError("the vendor took too long"),
+        "missing": NotFound("no such thing"),
+        "plain": CellwrightError("something else"),
+    }[error]
+    app = create_app(svc, start=False)
+    api = app
+    while not hasattr(api, "get"):  # the FastAPI app inside the security middlewares
+        api = api.app
+
+    @api.get("/api/v1/raise-for-test")
+    def boom() -> None:
+        raise raised
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        answer = await c.get(
+            "/api/v1/raise-for-test", headers={"Authorization": f"Bearer {api_key}"}
+        )
+    assert answer.status_code == status
+    assert answer.json()["error"] == raised.code and answer.json()["message"] == raised.message
