@@ -80,9 +80,7 @@ async def test_a_call_resumes_the_run_with_its_body(
     again = await anon.post(path_of(url), json={"approved": False})
     assert again.status_code == 410
     assert "no longer takes calls" in again.json()["message"]
-    assert cell(svc.execution(None, execution.id), "wait")["output"]["body"] == {
-        "approved": True
-    }
+    assert cell(svc.execution(None, execution.id), "wait")["output"]["body"] == {"approved": True}
 
 
 async def test_an_unknown_url_is_not_found(anon: httpx.AsyncClient, svc: Cellwright) -> None:
