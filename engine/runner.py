@@ -282,8 +282,12 @@ class Runner:
             pure=self._pure_cells(doc),
             # a rerun's copies of the original's results started before it was created:
             # they are the original's calls, counted with it
+            # (a parked delay's "running" record is not a cell run: its finish is)
             earlier=[
-                r for r in previous if r.start_time is None or r.start_time >= execution.created_at
+                r
+                for r in previous
+                if r.status != "running"
+                and (r.start_time is None or r.start_time >= execution.created_at)
             ],
             cells=flow.steps_by_id(doc),
             max_items=(

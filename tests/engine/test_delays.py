@@ -225,3 +225,23 @@ def test_a_delay_inside_a_loop_is_refused_with_the_way_out() -> None:
         documents.loads(text)
     assert "inside loop 'each'" in caught.value.message
     assert "before or after the loop" in caught.value.message
+
+
+async def test_a_delay_counts_as_one_call_in_analytics(
+    make_settings: Callable[..., Settings], registry: Registry, helpers: Any
+) -> None:
+    async with running_service(make_settings(analytics=True), registry) as svc:
+        user = svc.local_user()
+        execution, _ = await svc.trigger(save(svc, user, DELAYED), {"wait": 0.3})
+        result = await helpers.finished(svc, execution.id, timeout=10)
+        assert result["status"] == "completed"
+        # the record of the parked cell and the one of its finish: one call
+        assert [c["status"] for c in result["cells"] if c["cell_id"] == "pause"] == [
+            "running",
+            "completed",
+        ]
+        assert svc.analytics is not None
+        svc.analytics.flush()
+        calls = svc.analytics.app_calls(user.id)
+        delay = calls[calls["app"] == "delay"]
+        assert int(delay["calls"].sum()) == 1 and int(delay["errors"].sum()) == 0
