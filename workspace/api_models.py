@@ -205,6 +205,21 @@ class RerunIn(BaseModel):
     )
 
 
+class WaitingOut(BaseModel):
+    """What a waiting run waits for."""
+
+    model_config = ConfigDict(extra="allow")
+    for_: Literal["time", "call", "retry"] = Field(
+        alias="for",
+        description="time: a delay cell; call: a 'Wait for a call' cell; retry: a retry.",
+    )
+    cell_id: str | None = Field(None, description="The delay cell the run is parked at.")
+    until: str | None = Field(
+        None, description="When it resumes (for a call: when the wait times out), ISO 8601."
+    )
+    resume_url: str | None = Field(None, description="Where the call goes (for: call).")
+
+
 class ExecutionOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: str
@@ -225,6 +240,15 @@ class ExecutionOut(BaseModel):
     created_at: str | None = None
     cells: list[CellResultOut] | None = Field(
         None, description="Every cell run, in order (on the single-execution endpoint)."
+    )
+    waiting: WaitingOut | None = Field(
+        None,
+        description="While the run is 'waiting' (on the single-execution endpoint): what for.",
+    )
+    resume_url: str | None = Field(
+        None,
+        description="The run's resume URL (a scenario with a 'Wait for a call' cell), for its"
+        " owner only.",
     )
 
 
