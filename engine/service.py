@@ -851,6 +851,34 @@ class Cellwright:
         status, body = delays.CALL_ANSWERS[answer]
         return WebhookAnswer(status, dict(body), {})
 
+    async def resume_execution(self, user_id: str, execution_id: str, body: Any) -> dict[str, Any]:
+        """The owner answers their run's "Wait for a call" cell (``body`` is the call's
+        body): as a call to its resume URL, one call per run. ``NotFound`` for another
+        user's run, ``Conflict`` for a run that takes no call (any more)."""
+        execution = self.store.get_execution(user_id, execution_id)
+        if execution is None:
+            raise NotFound(f"No execution {execution_id}.")
+        if execution.resume_token is None:
+            raise Conflict(
+                f"Execution {execution_id} does not wait for a call: its scenario has no"
+                " 'Wait for a call' cell, or the run has not reached it yet."
+            )
+        now = datetime.now(UTC).isoformat()
+        call = scrub(
+            {"method": "POST", "headers": {}, "query": {}, "body": body, "received_at": now}
+        )
+        token = execution.resume_token
+        answer, _ = await self.writes.call(lambda: self.store.take_resume_call(token, call))
+        if answer != "accepted":
+            raise Conflict(
+                f"Execution {execution_id} takes no call: "
+                + delays.CALL_ANSWERS[answer][1]["message"]
+            )
+        self.store.audit(user_id, "execution.resume", "execution", execution_id, {})
+        if self.started:
+            self.executor.submit(execution_id)
+        return self.execution(user_id, execution_id)
+
     async def receive_connection_webhook(
         self, app_key: str, token: str, request: IncomingRequest
     ) -> WebhookAnswer:

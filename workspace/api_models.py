@@ -193,6 +193,13 @@ class CellResultOut(BaseModel):
     )
 
 
+class ResumeIn(BaseModel):
+    """A call to a waiting run's 'Wait for a call' cell, made by its owner."""
+
+    model_config = ConfigDict(extra="forbid")
+    body: Any = Field(None, description="What the wait cell's output 'body' holds.")
+
+
 class RerunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     from_start: bool = Field(False, description="Run every cell again.")

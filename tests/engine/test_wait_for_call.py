@@ -208,3 +208,25 @@ async def test_run_on_its_own_the_wait_does_not_wait(svc: Cellwright, user: Any)
     assert result.ok and result.output["preview"] is True
     sent = await svc.run_cell(user.id, doc, "send", {"trigger": {}, "steps": {}})
     assert "/hooks/resume/" in sent.input["value"]
+
+
+async def test_the_owner_can_answer_through_the_api_and_nobody_else(
+    svc: Cellwright, user: Any, client: httpx.AsyncClient, helpers: Any
+) -> None:
+    other = svc.store.create_user("bob@example.com", name="Bob")
+    theirs, _ = await svc.trigger(save(svc, other, approval()), {})
+    mine, _ = await svc.trigger(save(svc, user, approval()), {})
+    await parked(svc, theirs.id, helpers)
+    await parked(svc, mine.id, helpers)
+    refused = await client.post(f"/api/v1/executions/{theirs.id}/resume", json={"body": {}})
+    assert refused.status_code == 404
+    assert svc.store.get_execution(None, theirs.id).status == "waiting"  # untouched
+    answered = await client.post(
+        f"/api/v1/executions/{mine.id}/resume", json={"body": {"approved": True}}
+    )
+    assert answered.status_code == 202, answered.text
+    result = await helpers.finished(svc, mine.id)
+    assert cell(result, "wait")["output"]["body"] == {"approved": True}
+    again = await client.post(f"/api/v1/executions/{mine.id}/resume", json={"body": {}})
+    assert again.status_code == 409
+    assert "no longer takes calls" in again.json()["message"]
