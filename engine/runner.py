@@ -298,7 +298,9 @@ class Runner:
         )
         try:
             if delays.waits_for_call(doc):  # {{ execution.resume_url }} for every cell
-                token = await asyncio.to_thread(self.store.ensure_resume_token, execution.id)
+                token = execution.resume_token
+                if token is None:  # the run's first attempt
+                    token = await asyncio.to_thread(self.store.ensure_resume_token, execution.id)
                 url = delays.resume_url(self.settings.resolved_webhook_url(), token)
                 run.context["execution"]["resume_url"] = url
             outcome = await self._run(run)

@@ -327,8 +327,12 @@ class ExecutionsRepo(RepoBase):
                 )
                 .values(
                     resume_call=call,
+                    # parked at a delay (no error), not waiting for a retry's backoff
                     next_attempt_at=case(
-                        (_EXECUTIONS.c.status == "waiting", now),
+                        (
+                            and_(_EXECUTIONS.c.status == "waiting", _EXECUTIONS.c.error.is_(None)),
+                            now,
+                        ),
                         else_=_EXECUTIONS.c.next_attempt_at,
                     ),
                 )

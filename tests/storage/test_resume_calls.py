@@ -65,3 +65,15 @@ def test_racing_calls_get_exactly_one_acceptance(store: Store, scenario: Scenari
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda n: store.take_resume_call(token, {"n": n})[0], range(8)))
     assert answers.count("accepted") == 1 and answers.count("used") == 7
+
+
+def test_a_call_does_not_cut_short_a_retrys_backoff(store: Store, scenario: Scenario) -> None:
+    execution = claimed(store, scenario)
+    token = store.ensure_resume_token(execution.id)
+    later = utcnow() + timedelta(minutes=5)
+    store.schedule_retry(
+        execution.id, next_attempt_at=later, attempt=1, error={"code": "upstream_error"}
+    )
+    assert store.take_resume_call(token, {"body": 1})[0] == "accepted"  # kept for the wait
+    retrying = store.get_execution(None, execution.id)
+    assert retrying is not None and retrying.next_attempt_at == later
