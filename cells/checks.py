@@ -15,10 +15,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from cells.mapping import has_template
-from cells.models import OperationCell, ScenarioDocument, TriggerCell
+from cells.models import DELAY_APP, OperationCell, ScenarioDocument, TriggerCell
 from cells.run import validation_error
 from cells.secrets import placeholders, secret_fields
-from connectors.sdk import CellwrightError
+from connectors.delay.actions import parse_until
+from connectors.sdk import CellwrightError, InvalidInputError
 
 
 def operation_errors(doc: ScenarioDocument, apps: Any) -> Iterator[CellwrightError]:
@@ -37,9 +38,30 @@ def operation_errors(doc: ScenarioDocument, apps: Any) -> Iterator[CellwrightErr
                 except ValidationError as exc:
                     raise validation_error(cell.id, exc, what="trigger inputs") from None
             else:
-                app.action(cell.operation)
+                op = app.action(cell.operation)
+                if cell.app == DELAY_APP:  # parks the run: its static inputs are checked now
+                    yield from _delay_errors(cell, op.input)
         except CellwrightError as exc:
             yield exc
+
+
+def _delay_errors(cell: OperationCell, model: type[BaseModel]) -> Iterator[CellwrightError]:
+    """A delay cell's static inputs as the run would refuse them: a wrong type or unit,
+    an unknown field, a ``until`` that is no date or time."""
+    label = f"Cell '{cell.name or cell.id}'"
+    for problem in type_errors(cell, model, label):
+        yield InvalidInputError(
+            problem["message"],
+            errors=[{"field": problem["field"], "message": problem["message"]}],
+            cell_id=cell.id,
+        )
+    until = cell.inputs.get("until")
+    if cell.operation == "delay_until" and until is not None and not has_template(until):
+        zone = cell.inputs.get("timezone", "UTC")
+        try:
+            parse_until(until, zone if isinstance(zone, str) and not has_template(zone) else "UTC")
+        except InvalidInputError as exc:
+            yield InvalidInputError(f"{label}: {exc.message}", errors=exc.details.get("errors"))
 
 
 def _blank(value: Any) -> bool:

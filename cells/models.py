@@ -420,6 +420,7 @@ class ScenarioDocument(_Strict):
                     cell.id,
                 )
         _check_references(self)
+        _check_delays(self)
         return self
 
     @property
@@ -515,6 +516,38 @@ def _walk(cells: list[AnyCell], parents: Parents) -> Iterator[tuple[AnyCell, Par
             yield from _walk(cell.cells, (*parents, (cell.id, LOOP_BODY)))
         if isinstance(cell, ActionCell | TransformerCell) and isinstance(cell.on_error, ErrorRoute):
             yield from _walk(cell.on_error.cells, (*parents, (cell.id, ERROR_ROUTE)))
+
+
+DELAY_APP = "delay"  # connectors/delay: its cells park the run (engine/delays.py)
+
+
+def _check_delays(doc: ScenarioDocument) -> None:
+    """Delay cells park the whole run: not inside a loop (its items run within one cell),
+    and one "Wait for a call" per scenario (a run has one resume URL, taking one call)."""
+    wheres = {cell.id: where for cell, where in _paths(doc.cells, "cells")}
+    waits: list[str] = []
+    for cell, parents in doc.walk():
+        if getattr(cell, "app", None) != DELAY_APP or isinstance(cell, TriggerCell):
+            continue
+        operation = getattr(cell, "operation", "")
+        loop = next((p[0] for p in parents if p[1] == LOOP_BODY), None)
+        if loop is not None:
+            raise _invalid(
+                f"cell '{cell.id}' ({operation}) is inside loop '{loop}': a delay pauses the"
+                " whole run, so put it before or after the loop",
+                f"{wheres[cell.id]}.app",
+                cell.id,
+            )
+        if operation == "wait_for_call":
+            waits.append(cell.id)
+            if len(waits) > 1:
+                raise _invalid(
+                    f"cells '{waits[0]}' and '{cell.id}' both wait for a call: a run has one"
+                    " resume URL, which takes one call, so a scenario may have one"
+                    " 'wait_for_call' cell",
+                    f"{wheres[cell.id]}.operation",
+                    cell.id,
+                )
 
 
 def _check_references(doc: ScenarioDocument) -> None:

@@ -7,7 +7,7 @@ reads what runs left behind. Another user's execution is ``NotFound``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from engine.ports import ExecutionStore
-    from storage import Execution, Scenario
+    from storage import Execution, NodeResult, Scenario
 
 
 class Filters(TypedDict, total=False):
@@ -45,18 +45,54 @@ __all__ = ["Executions"]
 class Executions:
     """A user's executions."""
 
-    def __init__(self, store: ExecutionStore) -> None:
+    def __init__(
+        self, store: ExecutionStore, resume_url: Callable[[str], str] | None = None
+    ) -> None:
         self._store = store
+        self._resume_url = resume_url  # a resume token's public URL (engine/delays.py)
 
     def get(self, user_id: str | None, execution_id: str) -> dict[str, Any]:
         """An execution with every cell's input, output, status and timings
-        (``user_id`` None: any user's, for the engine's own callers)."""
+        (``user_id`` None: any user's, for the engine's own callers), and while it is
+        ``waiting`` what for: ``waiting`` = ``{"for": "time" | "call" | "retry", "until",
+        "resume_url"}`` (``resume_url`` for a call)."""
         execution = self._store.get_execution(user_id, execution_id)
         if execution is None:
             raise NotFound(f"No execution {execution_id}.")
-        data: dict[str, Any] = execution.to_dict()
-        data["cells"] = [r.to_dict() for r in self._store.node_results(execution_id)]
+        data = _public(execution)
+        results = self._store.node_results(execution_id)
+        data["cells"] = [r.to_dict() for r in results]
+        data["waiting"] = self._waiting(execution, results)
+        data["resume_url"] = (
+            self._resume_url(execution.resume_token)
+            if execution.resume_token and self._resume_url is not None
+            else None
+        )
         return data
+
+    def _waiting(self, execution: Execution, results: list[NodeResult]) -> dict[str, Any] | None:
+        if execution.status != "waiting":
+            return None
+        finished = {(r.cell_id, r.item) for r in results if r.status in ("completed", "failed")}
+        parked = [
+            r for r in results if r.status == "running" and (r.cell_id, r.item) not in finished
+        ]
+        if parked:
+            output = parked[-1].output or {}
+            kind = "call" if output.get("waiting_for") == "call" else "time"
+            url = (
+                self._resume_url(execution.resume_token)
+                if kind == "call" and execution.resume_token and self._resume_url is not None
+                else None
+            )
+            return {
+                "for": kind,
+                "cell_id": parked[-1].cell_id,
+                "until": output.get("resumes_at"),
+                "resume_url": url,
+            }
+        due = execution.next_attempt_at
+        return {"for": "retry", "until": due.isoformat() if due else None, "resume_url": None}
 
     def records(self, user_id: str, **filters: Unpack[Listing]) -> list[Execution]:
         """The user's executions, newest first, filtered (``search``: text in the trigger data)."""
@@ -64,7 +100,7 @@ class Executions:
 
     def page(self, user_id: str, **filters: Unpack[Listing]) -> list[dict[str, Any]]:
         """``records`` as JSON-ready dicts (without the cells)."""
-        return [e.to_dict() for e in self.records(user_id, **filters)]
+        return [_public(e) for e in self.records(user_id, **filters)]
 
     def count(self, user_id: str, **filters: Unpack[Filters]) -> int:
         """How many executions ``records`` would list without a limit."""
@@ -101,3 +137,12 @@ class Executions:
             {"older_than_days": older_than_days, "deleted": deleted},
         )
         return deleted
+
+
+def _public(execution: Execution) -> dict[str, Any]:
+    """An execution as the API and the workspace show it: its resume token only as the
+    owner's ``resume_url`` (in ``get``), the call it took only as its wait cell's output."""
+    data: dict[str, Any] = execution.to_dict()
+    data.pop("resume_token", None)
+    data.pop("resume_call", None)
+    return data

@@ -49,7 +49,7 @@ from cells.run import (
 )
 from connectors.registry import Registry
 from connectors.sdk import CellwrightError, ResultNotSavedError, RunAbandonedError, TokenUsage
-from engine import ownership
+from engine import delays, ownership
 from engine import secrets as stored_secrets
 from engine.alerts import Alerts
 from engine.backoff import backoff_delay
@@ -75,6 +75,7 @@ class Outcome:
     retry_in: float | None = None
     response: dict[str, Any] | None = None  # a webhook "respond" cell's output
     last_output: Any = None
+    park: delays.Park | None = None  # "waiting" at a delay cell rather than for a retry
 
 
 @dataclass
@@ -102,6 +103,8 @@ class _Run:
     max_items: int = loops.DEFAULT_MAX_ITEMS
     response: dict[str, Any] | None = None
     last_output: Any = None
+    # delay cells parked in an earlier attempt (recorded "running"), by cell key
+    parked: dict[str, Any] = field(default_factory=dict)
 
 
 class _Stop(Exception):
@@ -229,6 +232,7 @@ class Runner:
         continued: dict[str, Any] = {}
         routed: dict[str, Any] = {}
         failures: Counter[str] = Counter()
+        parked: dict[str, Any] = {}
         for result in previous:
             key = _key(result.cell_id, result.item)  # a cell of a loop's item: per item
             if result.status == "completed":
@@ -239,6 +243,8 @@ class Runner:
                     continued[key] = result  # on_error=continue: final, not run again
                 elif (result.error or {}).get("routed"):
                     routed[key] = result  # handed to its error route: final, not run again
+            elif result.status == "running":
+                parked.setdefault(key, result)  # a delay cell the run is parked at
         started = execution.start_time or datetime.now(UTC)
         # a scenario's own limit wins; otherwise the operator's default (5 minutes)
         explicit = "timeout_seconds" in doc.settings.model_fields_set
@@ -272,11 +278,16 @@ class Runner:
             failures=failures,
             continued=continued,
             routed=routed,
+            parked=parked,
             pure=self._pure_cells(doc),
             # a rerun's copies of the original's results started before it was created:
             # they are the original's calls, counted with it
+            # (a parked delay's "running" record is not a cell run: its finish is)
             earlier=[
-                r for r in previous if r.start_time is None or r.start_time >= execution.created_at
+                r
+                for r in previous
+                if r.status != "running"
+                and (r.start_time is None or r.start_time >= execution.created_at)
             ],
             cells=flow.steps_by_id(doc),
             max_items=(
@@ -286,6 +297,12 @@ class Runner:
             ),
         )
         try:
+            if delays.waits_for_call(doc):  # {{ execution.resume_url }} for every cell
+                token = execution.resume_token
+                if token is None:  # the run's first attempt
+                    token = await asyncio.to_thread(self.store.ensure_resume_token, execution.id)
+                url = delays.resume_url(self.settings.resolved_webhook_url(), token)
+                run.context["execution"]["resume_url"] = url
             outcome = await self._run(run)
         except _Stop as stop:
             outcome = stop.outcome
@@ -523,7 +540,8 @@ class Runner:
                 )
             )
         cell_timeout = run.doc.settings.cell_timeout_seconds
-        result = await run_operation_cell(
+        operate = partial(
+            run_operation_cell,
             cell,
             context,
             apps=self.apps,
@@ -533,6 +551,10 @@ class Runner:
             resolve_secrets=stored_secrets.resolver(self.store, run.execution.user_id),
             limits=run.budget.cell(),
         )
+        if delays.is_delay(cell.app):
+            result = await self._delay(run, cell, key, path, operate)  # parks, or finishes
+        else:
+            result = await operate()
         if result.ok:
             await self._record(run, result, path)
             context["steps"][cell.id] = result.output
@@ -591,6 +613,51 @@ class Runner:
             return flow.FAILED
         await self._record(run, result, path)
         raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
+
+    async def _delay(
+        self,
+        run: _Run,
+        cell: ActionCell | TransformerCell,
+        key: str,
+        path: str | None,
+        operate: Callable[[], Awaitable[CellResult]],
+    ) -> CellResult:
+        """A delay cell (engine/delays.py): park the run (raises ``_Stop``) until it is
+        due, or return the cell's result once it is (or when there is nothing to wait)."""
+        ex_id, now = run.execution.id, datetime.now(UTC)
+        for_call = delays.is_wait_for_call(cell.operation)
+        parked = run.parked.get(key)
+        if parked is None:
+            previewed = await operate()  # mapping, input checks: the cell's own errors
+            if not previewed.ok:
+                return previewed
+            now = datetime.now(UTC)
+            try:
+                until = delays.planned_until(
+                    cell.operation, previewed, now, self.settings.max_delay_days
+                )
+            except CellwrightError as exc:
+                return delays.refused(previewed, exc)
+            if not for_call and until <= now:
+                return delays.no_wait(cell.id, previewed, now)
+            park = delays.Park(until, for_call)
+            await self._record(
+                run, delays.parked_record(cell.id, previewed, park, now), path, analytics=False
+            )
+            raise _Stop(Outcome("waiting", retry_in=(until - now).total_seconds(), park=park))
+        until = delays.resumes_at(parked)
+        if for_call:
+            call = await asyncio.to_thread(self.store.resume_call_of, ex_id)
+            if call is None and now >= until:  # timed out, unless a call comes first
+                call = await asyncio.to_thread(self.store.expire_resume_call, ex_id)
+                call = call if call is not None else dict(delays.TIMED_OUT)
+            if call is not None:
+                return delays.called(cell.id, parked.input, call, now)
+        elif now >= until:
+            return delays.waited(cell.id, parked, now)
+        # woken early (a timer a little ahead of the wall clock): park again
+        retry_in = max(0.0, (until - now).total_seconds())
+        raise _Stop(Outcome("waiting", retry_in=retry_in, park=delays.Park(until, for_call)))
 
     def _route(
         self,
@@ -698,6 +765,15 @@ class Runner:
             except _Stop as stop:  # the failed try could not be recorded: end the run
                 outcome.status, outcome.error, outcome.retry_in = "failed", stop.outcome.error, None
                 await self._settle(run, outcome)
+                return
+            if outcome.park is not None:  # at a delay cell: no retry, no attempt counted
+                due = await asyncio.to_thread(
+                    self.store.park_execution,
+                    ex.id,
+                    until=outcome.park.until,
+                    for_call=outcome.park.for_call,
+                )
+                outcome.retry_in = max(0.0, (due - datetime.now(UTC)).total_seconds())
                 return
             await asyncio.to_thread(
                 self.store.schedule_retry,

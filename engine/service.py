@@ -23,6 +23,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ from connectors.sdk import (
     Option,
 )
 from connectors.sdk.options import fetch_options, source_for
-from engine import arming, ownership
+from engine import arming, delays, ownership
 from engine import secrets as stored_secrets
 from engine.accounts import Accounts
 from engine.connections import Connections
@@ -116,7 +117,10 @@ class Cellwright:
         self.ingress = WebhookIngress(self)  # /hooks/{token}: verify, store, enqueue
         self.scenarios = Scenarios(self.store, self.apps, changed=lambda: self.ingress.forget())
         self.connections = Connections(self.store)
-        self.executions = Executions(self.store)
+        self.executions = Executions(
+            self.store,
+            resume_url=lambda token: delays.resume_url(self.settings.resolved_webhook_url(), token),
+        )
         self.accounts = Accounts(self.store, self.scenarios)
         self.started = False
 
@@ -796,7 +800,12 @@ class Cellwright:
         full = {
             "trigger": context.get("trigger", {}),
             "steps": dict(context.get("steps", {})),
-            "execution": {"id": "preview", "scenario_id": None},
+            "execution": {
+                "id": "preview",
+                "scenario_id": None,
+                # a run's own URL is made when it runs; this one answers 404
+                "resume_url": delays.resume_url(self.settings.resolved_webhook_url(), "preview"),
+            },
         }
         if "error" in context:  # a cell of an error route
             full["error"] = context["error"]
@@ -825,6 +834,50 @@ class Cellwright:
     async def receive_webhook(self, token: str, request: IncomingRequest) -> WebhookAnswer:
         """Verify, store, enqueue; answer 202 (or the run's answer for sync hooks)."""
         return await self.ingress.receive(token, request)
+
+    async def receive_resume_call(self, token: str, request: IncomingRequest) -> WebhookAnswer:
+        """A call to a run's resume URL (``/hooks/resume/{token}``): the run waiting at
+        its "Wait for a call" cell goes on with it (202); 404 for an unknown token, 410 for
+        one already used or whose run has finished (engine/delays.py)."""
+        try:
+            call = delays.call_record(request, datetime.now(UTC))
+        except CellwrightError as exc:
+            return WebhookAnswer(400, {"error": exc.code, "message": exc.message}, {})
+        answer, execution_id = await self.writes.call(
+            lambda: self.store.take_resume_call(token, call)
+        )
+        if answer == "accepted" and execution_id is not None and self.started:
+            self.executor.submit(execution_id)  # parked: due now (else its wait cell takes it)
+        status, body = delays.CALL_ANSWERS[answer]
+        return WebhookAnswer(status, dict(body), {})
+
+    async def resume_execution(self, user_id: str, execution_id: str, body: Any) -> dict[str, Any]:
+        """The owner answers their run's "Wait for a call" cell (``body`` is the call's
+        body): as a call to its resume URL, one call per run. ``NotFound`` for another
+        user's run, ``Conflict`` for a run that takes no call (any more)."""
+        execution = self.store.get_execution(user_id, execution_id)
+        if execution is None:
+            raise NotFound(f"No execution {execution_id}.")
+        if execution.resume_token is None:
+            raise Conflict(
+                f"Execution {execution_id} does not wait for a call: its scenario has no"
+                " 'Wait for a call' cell, or the run has not reached it yet."
+            )
+        now = datetime.now(UTC).isoformat()
+        call = scrub(
+            {"method": "POST", "headers": {}, "query": {}, "body": body, "received_at": now}
+        )
+        token = execution.resume_token
+        answer, _ = await self.writes.call(lambda: self.store.take_resume_call(token, call))
+        if answer != "accepted":
+            raise Conflict(
+                f"Execution {execution_id} takes no call: "
+                + delays.CALL_ANSWERS[answer][1]["message"]
+            )
+        self.store.audit(user_id, "execution.resume", "execution", execution_id, {})
+        if self.started:
+            self.executor.submit(execution_id)
+        return self.execution(user_id, execution_id)
 
     async def receive_connection_webhook(
         self, app_key: str, token: str, request: IncomingRequest

@@ -171,6 +171,12 @@ class Settings(BaseSettings):
     execution_timeout_seconds: float = Field(
         300.0, gt=0, description="Default cap on a whole run (a scenario may set its own)."
     )
+    max_delay_days: float = Field(
+        30.0,
+        gt=0,
+        description="Longest wait of one Delay cell (delay for / until) or one 'Wait for a call'"
+        " timeout, in days; a longer one fails the cell with limit_exceeded.",
+    )
     loop_max_items: int = Field(
         1000,
         ge=1,

@@ -293,6 +293,10 @@ class ExecutionRow(Base):
     created_at: Mapped[datetime]
     # Cellwright-to-Cellwright webhook calls that led here (X-Cellwright-Hops): bounds loops
     hops: Mapped[int] = mapped_column(Integer, server_default="0")
+    # "Wait for a call": the run's resume URL token (set when a scenario with a wait cell
+    # runs) and the call it received (or {"timed_out": true}): the token takes one call.
+    resume_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    resume_call: Mapped[Any | None]
 
 
 class NodeResultRow(Base):

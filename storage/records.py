@@ -171,6 +171,8 @@ class Execution(_Record):
     created_at: datetime
     hops: int = 0
     reclaims: int = 0  # takeovers after an expired lease (see ExecutionRow.reclaims)
+    resume_token: str | None = None  # "Wait for a call": the run's resume URL token
+    resume_call: JSON = None  # the call that came to it, or {"timed_out": true}
 
 
 @dataclass(frozen=True, slots=True)

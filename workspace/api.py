@@ -40,6 +40,7 @@ from workspace.api_models import (
     OptionOut,
     PublishIn,
     RerunIn,
+    ResumeIn,
     RunCellIn,
     RunIn,
     ScenarioOut,
@@ -550,6 +551,20 @@ async def rerun_execution(
         latest=body.latest,
     )
     return svc.execution(user.id, execution.id)
+
+
+@router.post(
+    "/executions/{execution_id}/resume",
+    response_model=ExecutionOut,
+    status_code=202,
+    tags=["executions"],
+)
+async def resume_execution(
+    execution_id: str, body: ResumeIn, svc: Service, user: User
+) -> dict[str, Any]:
+    """Answer the run's 'Wait for a call' cell as its owner (what a call to its
+    resume URL does): 404 for another user's run, 409 when it takes no call."""
+    return await svc.resume_execution(user.id, execution_id, body.body)
 
 
 # -- data stores -----------------------------------------------------------------------

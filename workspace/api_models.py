@@ -193,6 +193,13 @@ class CellResultOut(BaseModel):
     )
 
 
+class ResumeIn(BaseModel):
+    """A call to a waiting run's 'Wait for a call' cell, made by its owner."""
+
+    model_config = ConfigDict(extra="forbid")
+    body: Any = Field(None, description="What the wait cell's output 'body' holds.")
+
+
 class RerunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     from_start: bool = Field(False, description="Run every cell again.")
@@ -203,6 +210,21 @@ class RerunIn(BaseModel):
         False,
         description="Run the scenario's latest saved version (after a fix; published or not) instead of the version the execution ran.",
     )
+
+
+class WaitingOut(BaseModel):
+    """What a waiting run waits for."""
+
+    model_config = ConfigDict(extra="allow")
+    for_: Literal["time", "call", "retry"] = Field(
+        alias="for",
+        description="time: a delay cell; call: a 'Wait for a call' cell; retry: a retry.",
+    )
+    cell_id: str | None = Field(None, description="The delay cell the run is parked at.")
+    until: str | None = Field(
+        None, description="When it resumes (for a call: when the wait times out), ISO 8601."
+    )
+    resume_url: str | None = Field(None, description="Where the call goes (for: call).")
 
 
 class ExecutionOut(BaseModel):
@@ -225,6 +247,15 @@ class ExecutionOut(BaseModel):
     created_at: str | None = None
     cells: list[CellResultOut] | None = Field(
         None, description="Every cell run, in order (on the single-execution endpoint)."
+    )
+    waiting: WaitingOut | None = Field(
+        None,
+        description="While the run is 'waiting' (on the single-execution endpoint): what for.",
+    )
+    resume_url: str | None = Field(
+        None,
+        description="The run's resume URL (a scenario with a 'Wait for a call' cell), for its"
+        " owner only.",
     )
 
 

@@ -248,7 +248,10 @@ class HookIngress:
             return
         parts = path[len("/hooks/") :].split("/")
         deliver: Callable[[IncomingRequest], Awaitable[Any]]
-        if len(parts) == 1 and parts[0]:
+        resume = len(parts) == 2 and parts[0] == "resume" and bool(parts[1])
+        if resume:  # a run's resume URL ("Wait for a call"): the store answers 404/410
+            deliver = functools.partial(self.svc.receive_resume_call, parts[1])
+        elif len(parts) == 1 and parts[0]:
             deliver = functools.partial(self.svc.receive_webhook, parts[0])
         elif len(parts) == 3 and parts[0] == "apps" and parts[1] and parts[2]:
             deliver = functools.partial(self.svc.receive_connection_webhook, parts[1], parts[2])
@@ -259,7 +262,7 @@ class HookIngress:
             return
         known: object
         try:  # an unknown URL is answered before its body is read (the lookup is cached)
-            known = await (
+            known = resume or await (
                 self.svc.ingress.target(parts[0])
                 if len(parts) == 1
                 else self.svc.ingress.connection_target(parts[1], parts[2])
@@ -278,7 +281,13 @@ class HookIngress:
                 },
             )
             return
-        wait = self.limiter.retry_after(parts[0] if len(parts) == 1 else (parts[1], parts[2]))
+        wait = self.limiter.retry_after(
+            parts[0]
+            if len(parts) == 1
+            else (parts[0], parts[1])
+            if resume
+            else (parts[1], parts[2])
+        )
         if wait:
             await _send_json(
                 send,
@@ -445,6 +454,30 @@ def _document_hooks(app: FastAPI) -> None:
                     },
                 },
             }
+        }
+        resume_responses = {
+            "202": {"description": "Taken: the waiting run goes on with this call."},
+            "400": {"description": "The body says it is JSON and is not standard JSON."},
+            "404": {"description": "No run waits at this URL."},
+            "410": {
+                "description": "The URL was already called, its wait timed out, or its run has finished."
+            },
+            "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
+            "429": {
+                "description": "Over CELLWRIGHT_WEBHOOK_RATE_LIMIT requests per minute for this URL."
+            },
+        }
+        schema["paths"]["/hooks/resume/{token}"] = {
+            method: {
+                "tags": ["webhooks"],
+                "summary": "A run's resume URL ('Wait for a call'; {{ execution.resume_url }})",
+                "description": "Takes one call: the run waiting at its 'Wait for a call' cell goes "
+                "on with the call's method, headers (credentials masked), query and body.",
+                "operationId": f"resume_{method}",
+                "parameters": param,
+                "responses": resume_responses,
+            }
+            for method in ("get", "post")
         }
         app.openapi_schema = schema
         return schema

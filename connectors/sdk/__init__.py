@@ -36,6 +36,7 @@ from connectors.sdk.errors import (
     ResultNotSavedError,
     RunAbandonedError,
     UpstreamError,
+    WaitTimedOutError,
     WebhookVerificationError,
 )
 from connectors.sdk.http import ConnectorHttp, build_http
@@ -95,6 +96,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidOutputError",
     "LimitExceededError",
+    "WaitTimedOutError",
     "ManualTrigger",
     "MappingError",
     "NetworkError",

@@ -185,6 +185,13 @@ class LimitExceededError(CellwrightError):
         self.limit = limit
 
 
+class WaitTimedOutError(CellwrightError):
+    """A "Wait for a call" cell's timeout passed without a call (its ``on_timeout`` is
+    ``fail``): the cell fails, so its ``on_error`` route applies."""
+
+    code = "wait_timed_out"
+
+
 class ResultNotSavedError(CellwrightError):
     """The store refused a run's results (a value too large for the database, the
     database unavailable): the run ends failed instead of staying ``running``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -169,6 +170,8 @@ class ExecutionsRepo(RepoBase):
             "resume_from": resume_from,
             "created_at": now,
             "hops": hops,
+            "resume_token": None,
+            "resume_call": None,
         }
         try:
             with self._write_conn() as conn:
@@ -256,6 +259,109 @@ class ExecutionsRepo(RepoBase):
                     lease_until=None,
                     lease_owner=None,
                 )
+            )
+
+    def park_execution(
+        self, execution_id: str, *, until: datetime, for_call: bool = False
+    ) -> datetime:
+        """Park a run at a delay (``for_call``: at a "Wait for a call" cell) as ``waiting``
+        until ``until``, its lease released. A run parked for a call that has already come
+        (``resume_call`` set while it ran) is due at once: in the same statement, so a call
+        arriving as the run parks is never left waiting for the timeout. Returns when the
+        run is due."""
+        now = utcnow()
+        due: Any = until
+        if for_call:
+            due = case((_EXECUTIONS.c.resume_call.is_not(None), now), else_=until)
+        with self._write_conn() as conn:
+            parked = conn.execute(
+                update(_EXECUTIONS)
+                .where(_EXECUTIONS.c.id == execution_id)
+                .values(
+                    status="waiting",
+                    next_attempt_at=due,
+                    error=None,
+                    lease_until=None,
+                    lease_owner=None,
+                )
+                .returning(_EXECUTIONS.c.next_attempt_at)
+            ).first()
+        return parked[0] if parked is not None and parked[0] is not None else until
+
+    def ensure_resume_token(self, execution_id: str) -> str:
+        """The execution's resume token, made (unguessable, URL-safe) on first use."""
+        with self._write_conn() as conn:
+            conn.execute(
+                update(_EXECUTIONS)
+                .where(_EXECUTIONS.c.id == execution_id, _EXECUTIONS.c.resume_token.is_(None))
+                .values(resume_token=secrets.token_urlsafe(32))
+            )
+            token = conn.scalar(
+                select(_EXECUTIONS.c.resume_token).where(_EXECUTIONS.c.id == execution_id)
+            )
+        if token is None:
+            raise NotFoundError(f"No execution {execution_id}.")
+        return str(token)
+
+    def resume_call_of(self, execution_id: str) -> Any:
+        """The call the execution's resume URL took (or ``{"timed_out": true}``), or None."""
+        with self._read() as s:
+            return s.scalar(select(ExecutionRow.resume_call).where(ExecutionRow.id == execution_id))
+
+    def take_resume_call(self, token: str, call: dict[str, Any]) -> tuple[str, str | None]:
+        """Hand ``call`` to the run whose resume token is ``token``: ``(answer, execution
+        id)`` with answer ``accepted``, ``unknown`` (no such token), ``used`` (it took a
+        call already, or its wait timed out) or ``finished`` (the run has ended).
+
+        One statement decides: a token takes one call. A run parked waiting is due at
+        once; a run still working keeps the call for its wait cell."""
+        now = utcnow()
+        by_token = _EXECUTIONS.c.resume_token == token
+        with self._write_conn() as conn:
+            taken = conn.execute(
+                update(_EXECUTIONS)
+                .where(
+                    by_token,
+                    _EXECUTIONS.c.resume_call.is_(None),
+                    _EXECUTIONS.c.status.in_(OPEN_EXECUTION_STATUSES),
+                )
+                .values(
+                    resume_call=call,
+                    # parked at a delay (no error), not waiting for a retry's backoff
+                    next_attempt_at=case(
+                        (
+                            and_(_EXECUTIONS.c.status == "waiting", _EXECUTIONS.c.error.is_(None)),
+                            now,
+                        ),
+                        else_=_EXECUTIONS.c.next_attempt_at,
+                    ),
+                )
+                .returning(_EXECUTIONS.c.id)
+            ).first()
+            if taken is not None:
+                return "accepted", str(taken[0])
+            row = conn.execute(
+                select(_EXECUTIONS.c.id, _EXECUTIONS.c.status).where(by_token)
+            ).first()
+        if row is None:
+            return "unknown", None
+        if row[1] in OPEN_EXECUTION_STATUSES:
+            return "used", str(row[0])
+        return "finished", str(row[0])
+
+    def expire_resume_call(self, execution_id: str) -> Any:
+        """Close the execution's resume URL because its wait timed out: None when it did;
+        the call it took when one came first (then that call is the cell's output)."""
+        with self._write_conn() as conn:
+            closed = conn.execute(
+                update(_EXECUTIONS)
+                .where(_EXECUTIONS.c.id == execution_id, _EXECUTIONS.c.resume_call.is_(None))
+                .values(resume_call={"timed_out": True})
+            )
+            if rowcount(closed) == 1:
+                return None
+            return conn.scalar(
+                select(_EXECUTIONS.c.resume_call).where(_EXECUTIONS.c.id == execution_id)
             )
 
     def finish_execution(

@@ -172,3 +172,35 @@ def test_a_router_in_a_branch_widens_its_column() -> None:
         and graph.cols == 3
     )
     assert graph.node("a1").number == "2.1.1"
+
+
+def test_delay_cells_say_what_they_wait_for_and_a_parked_one_shows_waiting() -> None:
+    cells: list[dict[str, Any]] = [
+        {"id": "hook", "kind": "trigger", "app": "webhook", "operation": "catch_hook"},
+        {
+            "id": "cool_off",
+            "kind": "action",
+            "app": "delay",
+            "operation": "delay_for",
+            "inputs": {"amount": 15, "unit": "minutes"},
+        },
+        {
+            "id": "approval",
+            "kind": "action",
+            "app": "delay",
+            "operation": "wait_for_call",
+            "inputs": {"timeout": 2, "timeout_unit": "days", "on_timeout": "continue"},
+        },
+    ]
+    parked = {
+        "hook": {"status": "completed"},
+        "cool_off": {"status": "completed"},
+        "approval": {"status": "running", "output": {"resumes_at": "2026-03-30T09:00:00+00:00"}},
+    }
+    graph = build_flow(cells, parked, APPS, whole_run=True)
+    assert graph.node("cool_off").detail == "Delay · Delay for 15 minutes"
+    assert graph.node("approval").detail == (
+        "Delay · Wait for a call (timeout 2 days, then continue)"
+    )
+    assert graph.node("approval").status == "waiting"
+    assert graph.node("approval").icon.endswith("delay.svg")

@@ -953,3 +953,33 @@ async def test_stepping_a_stop_route_ends_saying_the_run_fails(svc: Any, user: A
     why = await state.step()
     assert why is not None and why["status"] == "completed"
     assert state.step_next is None and "the run fails with 'shout's error" in state.step_message
+
+
+async def test_step_through_a_delay_does_not_wait_and_says_what_a_run_would_do(
+    svc: Any, user: Any
+) -> None:
+    from cells import document as documents
+
+    data = {
+        "name": "Slow",
+        "cells": [
+            {"id": "go", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+            {
+                "id": "pause",
+                "kind": "action",
+                "app": "delay",
+                "operation": "delay_for",
+                "inputs": {"amount": 3, "unit": "hours"},
+            },
+            {"id": "ask", "kind": "action", "app": "delay", "operation": "wait_for_call"},
+        ],
+    }
+    state = NotebookState(svc, user, svc.import_scenario(user.id, documents.parse(data)).id)
+    state.trigger_text = "{}"
+    paused = await state.step()
+    assert paused is not None and paused["output"]["preview"] is True
+    assert paused["output"]["waited_seconds"] == 10800
+    assert "A run waits 10800 s here" in state.step_message
+    asked = await state.step()
+    assert asked is not None and asked["status"] == "completed"
+    assert "waits here for a call" in state.step_message

@@ -701,3 +701,36 @@ async def test_a_scenario_paused_after_failures_shows_why_until_enabled(
     assert (state.rows[0]["status"], state.rows[0]["status_reason"]) == ("active", None)
     nb.state.load()
     assert "cw-status-reason" not in nb.info.object
+
+
+async def test_an_execution_page_says_what_a_waiting_run_waits_for(svc: Any, user: Any) -> None:
+    from workspace.views.executions import ExecutionPage
+
+    manual = "  - {id: go, kind: trigger, app: manual, operation: run_manually}\n"
+    timed = svc.import_scenario(
+        user.id,
+        documents.loads(
+            f"name: Later\ncells:\n{manual}  - {{id: pause, kind: action, app: delay,"
+            " operation: delay_for, inputs: {amount: 1, unit: hours}}\n"
+        ),
+    )
+    asked = svc.import_scenario(
+        user.id,
+        documents.loads(
+            f"name: Ask\ncells:\n{manual}  - {{id: approve, kind: action, app: delay,"
+            " operation: wait_for_call}\n"
+        ),
+    )
+    later, _ = await svc.trigger(timed, {})
+    ask, _ = await svc.trigger(asked, {})
+    for execution in (later, ask):
+        await wait_for(lambda e=execution: svc.execution(user.id, e.id)["status"] == "waiting")
+    page = ExecutionPage(svc, user, later.id, nav=lambda *a, **k: None)
+    assert "pause" in page.head.object and "resumes at" in page.head.object
+    asking = ExecutionPage(svc, user, ask.id, nav=lambda *a, **k: None)
+    url = svc.execution(user.id, ask.id)["resume_url"]
+    assert "approve" in asking.head.object and "for a call at" in asking.head.object
+    assert "times out at" in asking.head.object
+    assert url in asking.head.object
+    for view in (page, asking):
+        view.dispose()

@@ -378,6 +378,26 @@ class ExecutionPage(pn.viewable.Viewer):
             self._callback.stop()
             self._callback = None
 
+    def _waiting_note(self, waiting: dict[str, Any] | None) -> str:
+        """What a waiting run waits for: a time, a call to its resume URL, or a retry."""
+        if not waiting:
+            return ""
+        until = when(waiting.get("until"))
+        if waiting["for"] == "call":
+            url = self._escape(waiting.get("resume_url") or "")
+            text = (
+                f"Waiting at cell '{self._escape(waiting.get('cell_id') or '?')}' for a call at"
+                f" <code>{url}</code> (times out at {until} UTC)."
+            )
+        elif waiting["for"] == "time":
+            text = (
+                f"Waiting at cell '{self._escape(waiting.get('cell_id') or '?')}': resumes at"
+                f" {until} UTC."
+            )
+        else:
+            text = f"Waiting to retry: resumes at {until} UTC."
+        return f'<p class="execution-waiting" role="status" aria-live="polite">{text}</p>'
+
     def _render(self) -> None:
         d = self.state.data
         duration = d.get("duration_ms")
@@ -387,9 +407,10 @@ class ExecutionPage(pn.viewable.Viewer):
             f" · ended {when(d.get('end_time'))} · {'—' if duration is None else f'{duration:.0f} ms'}{self._escape(trigger_note)}</span></p>"
             + (
                 '<p role="status" aria-live="polite">Running… this page updates as cells finish.</p>'
-                if self.state.live
+                if self.state.live and not d.get("waiting")
                 else ""
             )
+            + self._waiting_note(d.get("waiting"))
         )
         if d.get("error"):
             self.banner.show(

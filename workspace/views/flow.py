@@ -51,6 +51,8 @@ FLOW_CSS = """
 .cw-flow .status-completed .status { background: #f0fdf4; color: #14532d; border-color: #15803d; }
 .cw-flow .status-failed { border-left-color: #b91c1c; background: #fef2f2; }
 .cw-flow .status-failed .status { background: #fef2f2; color: #7f1d1d; border-color: #b91c1c; }
+.cw-flow .status-waiting { border-left-color: #b45309; }
+.cw-flow .status-waiting .status { background: #fffbeb; color: #78350f; border-color: #b45309; }
 .cw-flow .status-skipped .status, .cw-flow .status-not-run .status { background: #f3f4f6; color: #1f2937; border-color: #4b5563; }
 .cw-flow-help { margin: 0 0 6px; font-size: 13px; color: #374151; }
 """

@@ -86,6 +86,19 @@ def _is_plain(cell: Mapping[str, Any]) -> bool:
     return cell.get("kind") not in ("trigger", "condition")
 
 
+def _delay_summary(operation: str, inputs: Mapping[str, Any]) -> str:
+    """What a delay cell waits for, in words: " 15 minutes", " until …", " (timeout 2 days)"."""
+    if operation == "delay_for":
+        return f" {inputs.get('amount', '?')} {inputs.get('unit', 'minutes')}"
+    if operation == "delay_until":
+        return f" {inputs.get('until', '?')}"
+    if operation == "wait_for_call":
+        timeout = f"{inputs.get('timeout', 1)} {inputs.get('timeout_unit', 'days')}"
+        then = "continue" if inputs.get("on_timeout") == "continue" else "fail"
+        return f" (timeout {timeout}, then {then})"
+    return ""
+
+
 class _Builder:
     def __init__(
         self,
@@ -106,6 +119,8 @@ class _Builder:
     def _status(self, cell_id: str) -> str:
         result = self.results.get(cell_id)
         if result:
+            if result.get("status") == "running" and "resumes_at" in (result.get("output") or {}):
+                return "waiting"  # a delay cell its run is parked at
             return str(result.get("status") or "")
         return "not run" if self.whole_run else ""
 
@@ -131,6 +146,8 @@ class _Builder:
             )
         kind = "trigger" if cell.get("kind") == "trigger" else "step"
         detail = f"{app_name} · {op_name}" if op_name else app_name
+        if key == "delay":
+            detail += _delay_summary(op_key, cell.get("inputs") or {})
         return kind, ("Trigger: " + detail if kind == "trigger" else detail), cell_icon(cell)
 
     def _add(self, cell: Mapping[str, Any], number: str, col: int, row: int) -> FlowNode:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import param
@@ -718,6 +718,8 @@ class NotebookState(param.Parameterized):
                 result.get("output") if ok else {"error": result.get("error")}
             )
         message = decision.message
+        if ok and getattr(cell, "app", None) == "delay":
+            message = f"{message} {delay_note(result.get('output') or {})}".strip()
         if decision.effect == "error_route":
             message = self._step_route(cell, context, result.get("error") or {}, message)
         if decision.stops_run:
@@ -750,3 +752,16 @@ def _ran(result: dict[str, Any] | None) -> bool:
 def _mentions_trigger(value: Any) -> bool:
     """Whether any ``{{ }}`` in ``value`` names ``trigger`` (a cheap, conservative test)."""
     return has_template(value) and "trigger" in json.dumps(value, default=str)
+
+
+def delay_note(output: Mapping[str, Any]) -> str:
+    """What a delay cell would do in a run; Step (like Run cell) does not wait."""
+    if "waited_seconds" in output:
+        return (
+            f"A run waits {float(output['waited_seconds']):g} s here (until"
+            f" {output.get('resumed_at')}); Step goes on at once."
+        )
+    return (
+        "A run waits here for a call to its resume URL (execution.resume_url) or its"
+        " timeout; Step goes on at once, with no call."
+    )

@@ -1,0 +1,124 @@
+"""Kill the server (SIGKILL) while a run is parked at a "Wait for a call" cell; a new
+server on the same data directory takes the call at the run's resume URL (a real port),
+runs the delay after it and finishes, with no cell before the wait run twice."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from storage import Store
+from tests.durability.test_kill_resume import Sink, free_port, start_server
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("durability")]
+
+SCENARIO = """
+name: Approve then wait
+cells:
+  - id: hook
+    kind: trigger
+    app: webhook
+    operation: catch_hook
+  - id: ask
+    kind: action
+    app: http
+    operation: request
+    inputs:
+      method: POST
+      url: "SINK/ask"
+      body_type: json
+      body: {execution: "{{ execution.id }}", url: "{{ execution.resume_url }}"}
+  - id: approval
+    kind: action
+    app: delay
+    operation: wait_for_call
+    inputs: {timeout: 1, timeout_unit: hours}
+  - id: pause
+    kind: action
+    app: delay
+    operation: delay_for
+    inputs: {amount: 1, unit: seconds}
+  - id: done
+    kind: action
+    app: http
+    operation: request
+    inputs:
+      method: POST
+      url: "SINK/done"
+      body_type: json
+      body: {execution: "{{ execution.id }}", approved: "{{ steps.approval.body.approved }}"}
+"""
+
+
+def wait_until(check: object, seconds: float) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("not reached in time")
+
+
+def test_a_parked_wait_survives_sigkill_and_takes_its_call_after_restart(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    data_dir = tmp_path / "data"
+    with Sink() as sink:
+        scenario_file = tmp_path / "s.yaml"
+        scenario_file.write_text(SCENARIO.replace("SINK", f"http://127.0.0.1:{sink.port}"))
+        subprocess.run(
+            [sys.executable, "-m", "workspace.cli", "import", str(scenario_file), "--enable"]
+            + ["--data-dir", str(data_dir)],
+            check=True,
+            capture_output=True,
+        )
+        store = Store.for_data_dir(data_dir)
+        user = store.list_users()[0]
+        scenario = store.list_scenarios(user.id)[0]
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+
+        server = start_server(data_dir, port)
+        try:
+            answer = httpx.post(f"{base}/hooks/{scenario.webhook_token}", json={}, timeout=10)
+            assert answer.status_code == 202, answer.text
+            execution_id = answer.json()["execution_id"]
+            wait_until(
+                lambda: store.get_execution(None, execution_id).status == "waiting",  # type: ignore[union-attr]
+                30,
+            )
+        finally:
+            server.send_signal(signal.SIGKILL)
+            server.wait(10)
+        token = store.get_execution(None, execution_id).resume_token  # type: ignore[union-attr]
+        assert token and sink.calls[("ask", execution_id)] == 1
+
+        server = start_server(data_dir, port)
+        try:
+            url = f"{base}/hooks/resume/{token}"
+            taken = httpx.post(url, json={"approved": True}, timeout=10)
+            assert taken.status_code == 202, taken.text
+            wait_until(
+                lambda: store.get_execution(None, execution_id).status == "completed",  # type: ignore[union-attr]
+                60,
+            )
+            again = httpx.post(url, json={"approved": False}, timeout=10)
+            assert again.status_code == 410
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(20)
+
+        results = {
+            r.cell_id: r for r in store.node_results(execution_id) if r.status == "completed"
+        }
+        assert results["approval"].output["body"] == {"approved": True}
+        assert results["pause"].output["waited_seconds"] >= 1
+        # the message before the wait went out once; the cell after it ran once
+        assert sink.calls[("ask", execution_id)] == 1
+        assert sink.calls[("done", execution_id)] == 1
+        store.close()
