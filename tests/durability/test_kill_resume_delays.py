@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from storage import Store
-from tests.durability.test_kill_resume import Sink, free_port, start_server
+from tests.durability.harness import free_port, import_enabled, start_server
+from tests.durability.test_kill_resume import Sink
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("durability")]
 
@@ -64,22 +64,9 @@ def wait_until(check: object, seconds: float) -> None:
 
 
 def test_a_parked_wait_survives_sigkill_and_takes_its_call_after_restart(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     data_dir = tmp_path / "data"
     with Sink() as sink:
-        scenario_file = tmp_path / "s.yaml"
-        scenario_file.write_text(SCENARIO.replace("SINK", f"http://127.0.0.1:{sink.port}"))
-        subprocess.run(
-            [sys.executable, "-m", "workspace.cli", "import", str(scenario_file), "--enable"]
-            + ["--data-dir", str(data_dir)],
-            check=True,
-            capture_output=True,
-        )
-        store = Store.for_data_dir(data_dir)
-        user = store.list_users()[0]
-        scenario = store.list_scenarios(user.id)[0]
+        store, scenario = import_enabled(tmp_path, data_dir, SCENARIO.replace("SINK", sink.url))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
 
