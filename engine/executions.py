@@ -23,13 +23,14 @@ if TYPE_CHECKING:
 
 class Filters(TypedDict, total=False):
     """Which executions: of one scenario, with a status, created in [``since``, ``until``),
-    whose trigger data contains ``search``."""
+    whose trigger data contains ``search``, called by ``parent_execution_id``."""
 
     scenario_id: str | None
     status: str | None
     since: datetime | None
     until: datetime | None
     search: str | None
+    parent_execution_id: str | None
 
 
 class Listing(Filters, total=False):
@@ -56,6 +57,14 @@ class Executions:
             raise NotFound(f"No execution {execution_id}.")
         data: dict[str, Any] = execution.to_dict()
         data["cells"] = [r.to_dict() for r in self._store.node_results(execution_id)]
+        # the runs its "Run scenario" cells called (sub-scenarios), oldest first
+        children = self._store.list_executions(
+            execution.user_id, parent_execution_id=execution.id, limit=500
+        )
+        data["children"] = [
+            {"id": c.id, "scenario_id": c.scenario_id, "status": c.status}
+            for c in reversed(children)
+        ]
         return data
 
     def records(self, user_id: str, **filters: Unpack[Listing]) -> list[Execution]:

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cellwright.runner")
 
 RESPOND = ("webhook", "respond")
+RETURN = ("scenario", "return_output")  # what a called scenario returns (sub-scenarios)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Outcome:
     retry_in: float | None = None
     response: dict[str, Any] | None = None  # a webhook "respond" cell's output
     last_output: Any = None
+    returned: dict[str, Any] | None = None  # the last "Return output" cell's output
 
 
 @dataclass
@@ -102,6 +104,7 @@ class _Run:
     max_items: int = loops.DEFAULT_MAX_ITEMS
     response: dict[str, Any] | None = None
     last_output: Any = None
+    returned: dict[str, Any] | None = None
 
 
 class _Stop(Exception):
@@ -300,6 +303,7 @@ class Runner:
             )
         outcome.response = outcome.response or run.response
         outcome.last_output = run.last_output
+        outcome.returned = run.returned
         await self._settle(run, outcome)
         return outcome
 
@@ -504,6 +508,8 @@ class Runner:
             run.last_output = output
             if (cell.app, cell.operation) == RESPOND:
                 run.response = output
+            elif (cell.app, cell.operation) == RETURN:
+                run.returned = output
             return flow.COMPLETED
         if key in run.continued:
             context["steps"][cell.id] = {"error": run.continued[key].error}
@@ -539,6 +545,8 @@ class Runner:
             run.last_output = result.output
             if (cell.app, cell.operation) == RESPOND:
                 run.response = result.output
+            elif (cell.app, cell.operation) == RETURN:
+                run.returned = result.output
             return flow.COMPLETED
         error = result.exception or CellwrightError("unknown error")
         if (

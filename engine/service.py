@@ -57,6 +57,7 @@ from engine.ingress import WebhookAnswer, WebhookIngress
 from engine.runner import Outcome, Runner
 from engine.scenarios import Scenarios
 from engine.settings import Settings
+from engine.subscenarios import SubScenarios
 from engine.writes import WriteQueue
 
 if TYPE_CHECKING:
@@ -110,6 +111,14 @@ class Cellwright:
         self.runner.pause = self.pause_if_failing
         self._pausing: set[str] = set()  # scenarios being paused (two failures at once)
         self.executor = LocalExecutor(self.runner, self.store, self.settings)
+        self.subscenarios = SubScenarios(
+            self.store,
+            self.runner,
+            self.settings,
+            owner=self.executor.owner,
+            submit=self._submit_call,
+        )
+        self.contexts.subscenarios = self.subscenarios
         self.writes = WriteQueue(self.store)
         self._background: list[asyncio.Task[Any]] = []
         self.leadership: Leadership | None = None
@@ -515,6 +524,12 @@ class Cellwright:
                 f" (and {len(gaps) - 5} more)" if len(gaps) > 5 else ""
             )
             raise InvalidInputError(f"Version {target} cannot go live yet: {shown}", errors=gaps)
+        calls = await asyncio.to_thread(
+            self.subscenarios.publish_problems, user_id, scenario.id, new
+        )
+        if calls:  # sub-scenarios: what it calls, their inputs, cycles of calls
+            shown = " ".join(c["message"] for c in calls[:5])
+            raise InvalidInputError(f"Version {target} cannot go live yet: {shown}", errors=calls)
         old = await asyncio.to_thread(self.live_document, scenario)
         active = scenario.status == "active"
         if (
@@ -631,6 +646,12 @@ class Cellwright:
         return reason
 
     # -- runs -----------------------------------------------------------------------------
+
+    def _submit_call(self, execution_id: str) -> None:
+        """Queue a run a "Run scenario" cell started without waiting (a stopped service
+        leaves it queued: the executor takes it when it starts)."""
+        if self.started:
+            self.executor.submit(execution_id)
 
     async def trigger(
         self,

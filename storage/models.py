@@ -260,6 +260,8 @@ class ExecutionRow(Base):
         ),
         Index("ix_scenario_executions_scenario_id_created_at", "scenario_id", "created_at"),
         Index("ix_scenario_executions_created_at", "created_at"),
+        # a run's sub-scenario calls ("called by"; the history filters by parent)
+        Index("ix_scenario_executions_parent_execution_id", "parent_execution_id"),
         # reclaiming: open executions whose lease expired or whose retry is due
         Index(
             "ix_scenario_executions_status_next_attempt_at_lease_until",
@@ -293,6 +295,8 @@ class ExecutionRow(Base):
     created_at: Mapped[datetime]
     # Cellwright-to-Cellwright webhook calls that led here (X-Cellwright-Hops): bounds loops
     hops: Mapped[int] = mapped_column(Integer, server_default="0")
+    # the run whose "Run scenario" cell started this one (a history pointer, not a key)
+    parent_execution_id: Mapped[str | None] = mapped_column(ID, nullable=True)
 
 
 class NodeResultRow(Base):

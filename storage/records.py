@@ -171,6 +171,7 @@ class Execution(_Record):
     created_at: datetime
     hops: int = 0
     reclaims: int = 0  # takeovers after an expired lease (see ExecutionRow.reclaims)
+    parent_execution_id: str | None = None  # the run that called this one (sub-scenario)
 
 
 @dataclass(frozen=True, slots=True)

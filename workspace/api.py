@@ -495,10 +495,18 @@ def list_executions(
             description="Only executions whose trigger data contains this text (case-insensitive; keys and values).",
         ),
     ] = None,
+    parent_execution_id: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Only the runs this execution's Run scenario cells called (sub-scenarios).",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=DB_BIGINT)] = 0,
 ) -> dict[str, Any]:
     filters = {
+        "parent_execution_id": parent_execution_id,
         "scenario_id": scenario_id,
         "status": status,
         "since": _utc(since),

@@ -205,6 +205,12 @@ class RerunIn(BaseModel):
     )
 
 
+class ChildExecutionOut(BaseModel):
+    id: str
+    scenario_id: str
+    status: str
+
+
 class ExecutionOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: str
@@ -223,8 +229,18 @@ class ExecutionOut(BaseModel):
         description="How many Cellwright scenarios called one another's webhooks to start this run (X-Cellwright-Hops).",
     )
     created_at: str | None = None
+    parent_execution_id: str | None = Field(
+        None,
+        description="The run whose Run scenario cell called this one (sub-scenarios); null "
+        "for a run started by its own trigger.",
+    )
     cells: list[CellResultOut] | None = Field(
         None, description="Every cell run, in order (on the single-execution endpoint)."
+    )
+    children: list[ChildExecutionOut] | None = Field(
+        None,
+        description="The runs this one's Run scenario cells called, oldest first "
+        "(on the single-execution endpoint).",
     )
 
 
