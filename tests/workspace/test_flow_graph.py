@@ -172,3 +172,26 @@ def test_a_router_in_a_branch_widens_its_column() -> None:
         and graph.cols == 3
     )
     assert graph.node("a1").number == "2.1.1"
+
+
+def test_a_run_scenario_step_names_the_scenario_it_calls() -> None:
+    cells = [
+        {"id": "t", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+        {
+            "id": "call",
+            "kind": "action",
+            "app": "scenario",
+            "operation": "run_scenario",
+            "inputs": {"scenario_id": "s1"},
+        },
+        {
+            "id": "gone",
+            "kind": "action",
+            "app": "scenario",
+            "operation": "run_scenario",
+            "inputs": {"scenario_id": "s9"},
+        },
+    ]
+    graph = build_flow(cells, {}, APPS, scenario_names={"s1": "Create contact"})
+    assert graph.node("call").detail == "Scenarios · Run scenario → Create contact"
+    assert graph.node("gone").detail == "Scenarios · Run scenario → s9"  # not one of yours
