@@ -46,3 +46,26 @@ async def test_the_execution_pages_link_caller_and_called_runs(svc: Any, user: A
     listing.state.parent_execution_id = result["id"]
     assert [e["id"] for e in listing.state.items] == [called]
     assert "called by another run" in listing.rows[0][1].object
+
+
+async def test_the_notebook_runs_and_steps_a_run_scenario_cell_for_real(
+    svc: Any, user: Any
+) -> None:
+    from workspace.views.notebook_state import NotebookState
+
+    child = svc.import_scenario(user.id, documents.loads(CHILD))
+    await svc.publish(user.id, child.id)
+    parent = svc.import_scenario(user.id, documents.loads(caller(child.id)))
+    state = NotebookState(svc, user, parent.id)
+    state.trigger_text = '{"email": "nb@example.com"}'
+    ran = await state.run_cell("call")
+    assert ran["status"] == "completed", ran["error"]
+    assert ran["output"]["output"]["contact"] == "nb@example.com"
+    assert svc.execution(user.id, ran["output"]["execution_id"])["status"] == "completed"
+
+    stepped = await state.step()
+    assert stepped is not None and stepped["cell_id"] == "call"
+    assert stepped["output"]["execution_id"] != ran["output"]["execution_id"]  # a new call
+    after = await state.step()
+    assert after is not None and after["cell_id"] == "use"
+    assert after["input"]["value"]["output"]["contact"] == "nb@example.com"
