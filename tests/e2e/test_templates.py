@@ -150,7 +150,12 @@ async def test_the_reusable_contact_template_returns_a_tidy_contact_to_its_calle
             {
                 "name": "New lead",
                 "cells": [
-                    {"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+                    {
+                        "id": "start",
+                        "kind": "trigger",
+                        "app": "manual",
+                        "operation": "run_manually",
+                    },
                     {
                         "id": "tidy",
                         "kind": "action",

@@ -12,7 +12,7 @@ import pytest
 
 from cells import document as documents
 from connectors.registry import Registry
-from connectors.sdk import InvalidInputError, UpstreamError
+from connectors.sdk import InvalidInputError, NetworkError, UpstreamError
 from engine.service import Cellwright
 from engine.settings import Settings
 from tests.services import running_service
@@ -84,9 +84,7 @@ async def test_the_caller_gets_what_the_called_scenario_returns_and_both_runs_ar
     assert called["parent_execution_id"] == result["id"]
     assert called["trigger"] == {"email": "ada@example.com", "score": 4}
     assert [c["cell_id"] for c in called["cells"]] == ["called", "work", "give", "after"]
-    assert result["children"] == [
-        {"id": called["id"], "scenario_id": child, "status": "completed"}
-    ]
+    assert result["children"] == [{"id": called["id"], "scenario_id": child, "status": "completed"}]
     listed = svc.list_executions(user.id, parent_execution_id=result["id"])
     assert [e["id"] for e in listed] == [called["id"]]
     assert probe.calls["work"] == 1
@@ -112,9 +110,11 @@ async def test_a_failed_called_run_fails_the_cell_with_its_error_and_the_route_h
         - {id: notify, kind: action, app: probe, operation: count, inputs: {value: "{{ error }}"}}
       then: handled
 """
-    text = caller(child).replace(
-        "inputs: {scenario_id", "inputs: {scenario_id", 1
-    ).replace("score: 4}}\n", "score: 4}}\n" + route, 1)
+    text = (
+        caller(child)
+        .replace("inputs: {scenario_id", "inputs: {scenario_id", 1)
+        .replace("score: 4}}\n", "score: 4}}\n" + route, 1)
+    )
     parent = await publish(svc, user, text)
     probe.fail("work", UpstreamError("vendor refused", status=422))
     result = await run(svc, user, parent, {"email": "ada@example.com"})
@@ -316,6 +316,36 @@ async def test_the_rest_api_shows_both_links_and_filters_by_parent(
     assert got["parent_execution_id"] == result["id"]
     got = (await client.get(f"/api/v1/executions/{result['id']}")).json()
     assert [c["id"] for c in got["children"]] == [child_run]
-    page = (await client.get("/api/v1/executions", params={"parent_execution_id": result["id"]}))
+    page = await client.get("/api/v1/executions", params={"parent_execution_id": result["id"]})
     assert [e["id"] for e in page.json()["items"]] == [child_run]
     assert page.json()["total"] == 1
+
+
+async def test_a_temporary_failure_of_the_called_run_is_retried_with_a_new_call(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
+    child = await publish(svc, user, "settings: {retry_count: 0}\n" + CHILD)
+    parent = await publish(svc, user, "settings: {retry_count: 1}\n" + caller(child))
+    probe.fail("work", NetworkError("connection reset"))  # the first call only
+    result = await run(svc, user, parent, {"email": "ada@example.com"})
+    assert result["status"] == "completed", result["error"]
+    calls = svc.list_executions(user.id, parent_execution_id=result["id"])
+    assert sorted(c["status"] for c in calls) == ["completed", "failed"]
+    failed = next(c for c in result["cells"] if c["status"] == "failed")
+    assert failed["cell_id"] == "call" and failed["error"]["code"] == "network_error"
+    returned = cells(result)["call"]["output"]
+    assert returned["status"] == "completed" and returned["output"]["contact"] == "ada@example.com"
+
+
+async def test_a_called_run_the_caller_stops_waiting_for_is_ended(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
+    child = await publish(svc, user, CHILD)
+    parent = await publish(
+        svc, user, "settings: {cell_timeout_seconds: 0.3, retry_count: 0}\n" + caller(child)
+    )
+    probe.sleeps["work"] = 30
+    result = await run(svc, user, parent, {"email": "ada@example.com"})
+    assert result["status"] == "failed" and result["error"]["code"] == "timeout"
+    [called] = svc.list_executions(user.id, parent_execution_id=result["id"])
+    assert called["status"] == "failed" and "stopped waiting" in called["error"]["message"]
