@@ -647,6 +647,14 @@ class Cellwright:
 
     # -- runs -----------------------------------------------------------------------------
 
+    def callable_inputs(self, user_id: str, scenario_id: str) -> list[dict[str, Any]]:
+        """The inputs one of the user's published callable scenarios declares (name, type,
+        required, description): what a Run scenario cell calling it passes. ``NotFound``
+        for another user's scenario; ``ConfigurationError`` when it cannot be called."""
+        self.scenario(user_id, scenario_id)  # another user's: NotFound
+        specs = self.subscenarios.declared_inputs(user_id, scenario_id)
+        return [spec.model_dump() for spec in specs]
+
     def _submit_call(self, execution_id: str) -> None:
         """Queue a run a "Run scenario" cell started without waiting (a stopped service
         leaves it queued: the executor takes it when it starts)."""

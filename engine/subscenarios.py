@@ -493,6 +493,19 @@ class SubScenarios:
             failed_cell_id=error.get("cell_id"),
         )
 
+    def declared_inputs(self, user_id: str, scenario_id: str) -> list[InputSpec]:
+        """The inputs a callable scenario of the owner's declares (its published version);
+        ``ConfigurationError`` when it is not the owner's, not published or not callable."""
+        found = self._live(user_id, scenario_id)
+        if isinstance(found, str):
+            raise ConfigurationError(found[0].upper() + found[1:])
+        if not is_callable(found):
+            raise ConfigurationError(
+                f"Scenario '{found.name}' cannot be called: its published trigger is not "
+                '"When called by another scenario".'
+            )
+        return declared(found.trigger.inputs)
+
     def callable(self, user_id: str) -> list[CallableScenario]:
         found = []
         for scenario in self._store.list_scenarios(user_id):

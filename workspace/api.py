@@ -24,6 +24,7 @@ from storage import MAX_SEARCH_LENGTH
 from workspace.api_models import (
     AppOut,
     AuditPage,
+    CalledInputOut,
     CellResultOut,
     ConnectionIn,
     ConnectionOut,
@@ -435,6 +436,16 @@ async def run_scenario(scenario_id: str, body: RunIn, svc: Service, user: User) 
         scenario, body.trigger_data, version=scenario.version
     )  # a test run: the latest saved version
     return svc.execution(user.id, execution.id)
+
+
+@router.get(
+    "/scenarios/{scenario_id}/called-inputs",
+    response_model=list[CalledInputOut],
+    tags=["scenarios"],
+    summary="The inputs a callable scenario declares (what a Run scenario cell passes)",
+)
+def called_inputs(scenario_id: str, svc: Service, user: User) -> list[dict[str, Any]]:
+    return svc.callable_inputs(user.id, scenario_id)
 
 
 @router.post(

@@ -205,6 +205,15 @@ class RerunIn(BaseModel):
     )
 
 
+class CalledInputOut(BaseModel):
+    """One input a callable scenario declares (its trigger "When called by another scenario")."""
+
+    name: str
+    type: str = Field(description="text, number, integer, boolean, object, list or any.")
+    required: bool
+    description: str | None = None
+
+
 class ChildExecutionOut(BaseModel):
     id: str
     scenario_id: str

@@ -349,3 +349,32 @@ async def test_a_called_run_the_caller_stops_waiting_for_is_ended(
     assert result["status"] == "failed" and result["error"]["code"] == "timeout"
     [called] = svc.list_executions(user.id, parent_execution_id=result["id"])
     assert called["status"] == "failed" and "stopped waiting" in called["error"]["message"]
+
+
+async def test_the_api_lists_what_a_callable_scenario_expects(
+    svc: Cellwright, user: Any, client: httpx.AsyncClient
+) -> None:
+    child = await publish(svc, user, CHILD)
+    got = await client.get(f"/api/v1/scenarios/{child}/called-inputs")
+    assert got.status_code == 200
+    assert got.json() == [
+        {"name": "email", "type": "text", "required": True, "description": None},
+        {"name": "score", "type": "number", "required": False, "description": None},
+    ]
+    other = svc.store.create_user("eve@example.com", name="Eve")
+    theirs = await publish(svc, other, CHILD)
+    assert (await client.get(f"/api/v1/scenarios/{theirs}/called-inputs")).status_code == 404
+    plain = svc.import_scenario(user.id, documents.loads(caller(child)))
+    refused = await client.get(f"/api/v1/scenarios/{plain.id}/called-inputs")
+    assert refused.status_code in (400, 409, 422) and "not published" in refused.text
+
+
+async def test_a_declared_input_of_an_unknown_type_is_refused_when_saved(
+    svc: Cellwright, user: Any
+) -> None:
+    bad = CHILD.replace("type: number", "type: decimal")
+    with pytest.raises(InvalidInputError, match=r"inputs\.1\.type"):
+        svc.import_scenario(user.id, documents.loads(bad))
+    twice = CHILD.replace("name: score", "name: email")
+    with pytest.raises(InvalidInputError, match="email appear twice"):
+        svc.import_scenario(user.id, documents.loads(twice))

@@ -69,3 +69,25 @@ async def test_the_notebook_runs_and_steps_a_run_scenario_cell_for_real(
     after = await state.step()
     assert after is not None and after["cell_id"] == "use"
     assert after["input"]["value"]["output"]["contact"] == "nb@example.com"
+
+
+async def test_a_run_scenario_cell_shows_the_inputs_its_scenario_expects(
+    svc: Any, user: Any
+) -> None:
+    from workspace.views.notebook import Notebook
+
+    child = svc.import_scenario(user.id, documents.loads(CHILD))
+    await svc.publish(user.id, child.id)
+    parent = svc.import_scenario(user.id, documents.loads(caller(child.id)))
+    nb = Notebook(svc, user, parent.id, nav=lambda *a, **k: None)
+    nb.__panel__()
+    nb.open_cell("call")
+    card = nb.cards["call"]
+    assert card.call_note is not None
+    note = card.call_note.object
+    assert "<code>email</code> — text (required)" in note and "<code>score</code> — number" in note
+
+    other = svc.store.create_user("eve@example.com", name="Eve")
+    theirs = svc.import_scenario(other.id, documents.loads(CHILD))
+    assert "No scenario" in card._call_note({"inputs": {"scenario_id": theirs.id}})
+    assert "Pick the scenario" in card._call_note({"inputs": {}})
