@@ -216,8 +216,9 @@ class Settings(BaseSettings):
         5,
         ge=1,
         le=50,
-        description='How deep "Run scenario" cells may nest: a scenario called by a scenario called by … '
-        "(the first caller counts as depth 0); a call deeper than this fails with limit_exceeded.",
+        description='How deep "Run scenario" cells may nest: a scenario called by a '
+        "scenario called by … (the first caller is level 0); a call deeper than this fails "
+        "with limit_exceeded.",
     )
     max_hops: int = Field(
         8,

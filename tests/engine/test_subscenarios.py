@@ -49,7 +49,8 @@ cells:
     app: scenario
     operation: run_scenario
     inputs: {{scenario_id: "{target}", wait: {str(wait).lower()}, inputs: {mapped}}}
-{extra}  - {{id: use, kind: action, app: probe, operation: count, inputs: {{value: "{{{{ steps.call }}}}"}}}}
+{extra}  - {{id: use, kind: action, app: probe, operation: count,
+     inputs: {{value: "{{{{ steps.call }}}}"}}}}
 """
 
 
@@ -286,7 +287,8 @@ async def test_a_scenario_without_the_called_trigger_cannot_be_called(
 ) -> None:
     manual = CHILD.replace(
         "kind: trigger\n    app: scenario\n    operation: called\n    inputs:\n      inputs:\n"
-        "        - {name: email, type: text, required: true}\n        - {name: score, type: number}\n",
+        "        - {name: email, type: text, required: true}\n"
+        "        - {name: score, type: number}\n",
         "kind: trigger\n    app: manual\n    operation: run_manually\n",
     )
     child = await publish(svc, user, manual)

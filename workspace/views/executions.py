@@ -182,9 +182,10 @@ class ExecutionList(pn.viewable.Viewer):
             name = escape(self.names.get(e["scenario_id"], e["scenario_id"]))
             duration = e.get("duration_ms")
             error = escape(error_dict_message(e.get("error"))[:160])
+            called = " · called by another run" if e.get("parent_execution_id") else ""
             text = (
                 f'{badge(e["status"])} <strong>{name}</strong> <span class="cw-muted">· started {when(e.get("start_time") or e.get("created_at"))}'
-                f" · {'—' if duration is None else f'{duration:.0f} ms'}{' · rerun' if e.get('rerun_of') else ''}{' · called by another run' if e.get('parent_execution_id') else ''}</span>"
+                f" · {'—' if duration is None else f'{duration:.0f} ms'}{' · rerun' if e.get('rerun_of') else ''}{called}</span>"
                 + (f'<br><span style="color:#7f1d1d">{error}</span>' if error else "")
             )
             open_it = pn.widgets.Button(
