@@ -5,6 +5,7 @@ and inputs are checked."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -380,3 +381,41 @@ async def test_a_declared_input_of_an_unknown_type_is_refused_when_saved(
     twice = CHILD.replace("name: score", "name: email")
     with pytest.raises(InvalidInputError, match="email appear twice"):
         svc.import_scenario(user.id, documents.loads(twice))
+
+
+async def test_a_resumed_caller_finds_the_run_it_started_instead_of_calling_again(
+    svc: Cellwright, user: Any, probe: Any
+) -> None:
+    child = await publish(svc, user, CHILD)
+    calls = svc.subscenarios.bound(user.id, execution_id=None, idempotency_key="run-1:call:0")
+    first = await calls.call(child, {"email": "ada@example.com", "score": 2}, wait=True)
+    # the caller's process died before it recorded the cell: its resumed run calls again
+    again = await calls.call(child, {"email": "ada@example.com", "score": 2}, wait=True)
+    assert again.execution_id == first.execution_id and probe.calls["work"] == 1
+    assert again.output == first.output == {"contact": "ada@example.com", "doubled": 4.0}
+
+
+async def test_a_resumed_caller_waits_for_its_call_that_another_process_runs(
+    svc: Cellwright, user: Any
+) -> None:
+    child = await publish(svc, user, CHILD)
+    version = svc.scenario(user.id, child).live_version
+    running, _ = svc.store.create_execution(  # started by the caller's earlier process
+        scenario_id=child,
+        scenario_version=version,
+        user_id=user.id,
+        trigger={"email": "ada@example.com"},
+        idempotency_key="call:run-2:call:0",
+        claim_owner="another-process",
+        lease_seconds=60,
+    )
+    calls = svc.subscenarios.bound(user.id, execution_id=None, idempotency_key="run-2:call:0")
+    waiting = asyncio.ensure_future(calls.call(child, {"email": "ada@example.com"}, wait=True))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()  # the other process still holds it
+    svc.store.record_node_result(
+        running.id, cell_id="give", status="completed", output={"contact": "from elsewhere"}
+    )
+    svc.store.finish_execution(running.id, status="completed")
+    result = await asyncio.wait_for(waiting, 10)
+    assert result.execution_id == running.id and result.output == {"contact": "from elsewhere"}
