@@ -25,6 +25,7 @@ from connectors.sdk import (
     DataStoreAccess,
     NetworkPolicy,
     OperationContext,
+    ScenarioCalls,
     build_http,
 )
 from connectors.sdk.http import ConnectorHttp
@@ -34,6 +35,7 @@ from engine.settings import Settings
 if TYPE_CHECKING:
     from cells.run import ContextFactory
     from engine.datastores import DataStores
+    from engine.subscenarios import SubScenarios
     from storage import Connection, Execution, Store
 
 
@@ -59,6 +61,8 @@ class Contexts:
 
             data_stores = DataStores(store, settings)
         self.data_stores = data_stores
+        # "Run scenario" cells' calls (set by Cellwright: they need the runner and executor)
+        self.subscenarios: SubScenarios | None = None
         self.policy = network_policy(settings)
         self._clients: dict[tuple[Any, ...], ConnectorHttp] = {}
         self._retired: list[tuple[float, ConnectorHttp]] = []
@@ -147,6 +151,7 @@ class Contexts:
             cell_id=cell.id,
             hops=hops,
             data_stores=self._owner_stores(app, user_id),
+            scenarios=self._scenario_calls(app, user_id, execution_id, idempotency_key),
             extras={SANDBOX_EXTRA: self.code_sandbox},
         )
 
@@ -155,6 +160,14 @@ class Contexts:
         if not app.uses_data_stores or user_id is None:
             return None
         return self.data_stores.for_owner(user_id)
+
+    def _scenario_calls(
+        self, app: App, user_id: str | None, execution_id: str | None, key: str
+    ) -> ScenarioCalls | None:
+        """The owner's callable scenarios, for the apps that declare they call them."""
+        if not app.uses_scenarios or user_id is None or self.subscenarios is None:
+            return None
+        return self.subscenarios.bound(user_id, execution_id=execution_id, idempotency_key=key)
 
     async def for_connection(self, connection: Connection, app: App) -> OperationContext:
         """A context for calls made on behalf of a connection (its test call, subscriptions)."""
@@ -170,7 +183,9 @@ class Contexts:
         """A context without a connection (apps that need none); with ``user_id``, the
         user's data stores for the apps that use them (their dropdowns)."""
         return OperationContext(
-            http=self._plain_client(app), data_stores=self._owner_stores(app, user_id)
+            http=self._plain_client(app),
+            data_stores=self._owner_stores(app, user_id),
+            scenarios=self._scenario_calls(app, user_id, None, ""),
         )
 
     @property

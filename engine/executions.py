@@ -23,13 +23,14 @@ if TYPE_CHECKING:
 
 class Filters(TypedDict, total=False):
     """Which executions: of one scenario, with a status, created in [``since``, ``until``),
-    whose trigger data contains ``search``."""
+    whose trigger data contains ``search``, called by ``parent_execution_id``."""
 
     scenario_id: str | None
     status: str | None
     since: datetime | None
     until: datetime | None
     search: str | None
+    parent_execution_id: str | None
 
 
 class Listing(Filters, total=False):
@@ -68,6 +69,14 @@ class Executions:
             if execution.resume_token and self._resume_url is not None
             else None
         )
+        # the runs its "Run scenario" cells called (sub-scenarios), oldest first
+        children = self._store.list_executions(
+            execution.user_id, parent_execution_id=execution.id, limit=500
+        )
+        data["children"] = [
+            {"id": c.id, "scenario_id": c.scenario_id, "status": c.status}
+            for c in reversed(children)
+        ]
         return data
 
     def _waiting(self, execution: Execution, results: list[NodeResult]) -> dict[str, Any] | None:

@@ -171,6 +171,7 @@ class ExecutionStore(AuditLog, Protocol):
         search: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        parent_execution_id: str | None = None,
     ) -> list[Execution]: ...
     def count_executions(
         self,
@@ -181,6 +182,7 @@ class ExecutionStore(AuditLog, Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         search: str | None = None,
+        parent_execution_id: str | None = None,
     ) -> int: ...
     def create_execution(
         self,

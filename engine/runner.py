@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cellwright.runner")
 
 RESPOND = ("webhook", "respond")
+RETURN = ("scenario", "return_output")  # what a called scenario returns (sub-scenarios)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Outcome:
     response: dict[str, Any] | None = None  # a webhook "respond" cell's output
     last_output: Any = None
     park: delays.Park | None = None  # "waiting" at a delay cell rather than for a retry
+    returned: dict[str, Any] | None = None  # the last "Return output" cell's output
 
 
 @dataclass
@@ -105,6 +107,7 @@ class _Run:
     last_output: Any = None
     # delay cells parked in an earlier attempt (recorded "running"), by cell key
     parked: dict[str, Any] = field(default_factory=dict)
+    returned: dict[str, Any] | None = None
 
 
 class _Stop(Exception):
@@ -317,6 +320,7 @@ class Runner:
             )
         outcome.response = outcome.response or run.response
         outcome.last_output = run.last_output
+        outcome.returned = run.returned
         await self._settle(run, outcome)
         return outcome
 
@@ -521,6 +525,8 @@ class Runner:
             run.last_output = output
             if (cell.app, cell.operation) == RESPOND:
                 run.response = output
+            elif (cell.app, cell.operation) == RETURN:
+                run.returned = output
             return flow.COMPLETED
         if key in run.continued:
             context["steps"][cell.id] = {"error": run.continued[key].error}
@@ -561,6 +567,8 @@ class Runner:
             run.last_output = result.output
             if (cell.app, cell.operation) == RESPOND:
                 run.response = result.output
+            elif (cell.app, cell.operation) == RETURN:
+                run.returned = result.output
             return flow.COMPLETED
         error = result.exception or CellwrightError("unknown error")
         if (

@@ -58,6 +58,7 @@ from engine.ingress import WebhookAnswer, WebhookIngress
 from engine.runner import Outcome, Runner
 from engine.scenarios import Scenarios
 from engine.settings import Settings
+from engine.subscenarios import SubScenarios
 from engine.writes import WriteQueue
 
 if TYPE_CHECKING:
@@ -111,6 +112,14 @@ class Cellwright:
         self.runner.pause = self.pause_if_failing
         self._pausing: set[str] = set()  # scenarios being paused (two failures at once)
         self.executor = LocalExecutor(self.runner, self.store, self.settings)
+        self.subscenarios = SubScenarios(
+            self.store,
+            self.runner,
+            self.settings,
+            owner=self.executor.owner,
+            submit=self._submit_call,
+        )
+        self.contexts.subscenarios = self.subscenarios
         self.writes = WriteQueue(self.store)
         self._background: list[asyncio.Task[Any]] = []
         self.leadership: Leadership | None = None
@@ -519,6 +528,12 @@ class Cellwright:
                 f" (and {len(gaps) - 5} more)" if len(gaps) > 5 else ""
             )
             raise InvalidInputError(f"Version {target} cannot go live yet: {shown}", errors=gaps)
+        calls = await asyncio.to_thread(
+            self.subscenarios.publish_problems, user_id, scenario.id, new
+        )
+        if calls:  # sub-scenarios: what it calls, their inputs, cycles of calls
+            shown = " ".join(c["message"] for c in calls[:5])
+            raise InvalidInputError(f"Version {target} cannot go live yet: {shown}", errors=calls)
         old = await asyncio.to_thread(self.live_document, scenario)
         active = scenario.status == "active"
         if (
@@ -635,6 +650,20 @@ class Cellwright:
         return reason
 
     # -- runs -----------------------------------------------------------------------------
+
+    def callable_inputs(self, user_id: str, scenario_id: str) -> list[dict[str, Any]]:
+        """The inputs one of the user's published callable scenarios declares (name, type,
+        required, description): what a Run scenario cell calling it passes. ``NotFound``
+        for another user's scenario; ``ConfigurationError`` when it cannot be called."""
+        self.scenario(user_id, scenario_id)  # another user's: NotFound
+        specs = self.subscenarios.declared_inputs(user_id, scenario_id)
+        return [spec.model_dump() for spec in specs]
+
+    def _submit_call(self, execution_id: str) -> None:
+        """Queue a run a "Run scenario" cell started without waiting (a stopped service
+        leaves it queued: the executor takes it when it starts)."""
+        if self.started:
+            self.executor.submit(execution_id)
 
     async def trigger(
         self,

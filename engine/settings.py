@@ -218,6 +218,14 @@ class Settings(BaseSettings):
         description="Exact URLs (scheme://host:port/path; any query) allowed besides public addresses, and nothing else on their "
         "origin. With demo data, `cellwright serve` adds its own /demo/echo.",
     )
+    max_scenario_depth: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description='How deep "Run scenario" cells may nest: a scenario called by a '
+        "scenario called by … (the first caller is level 0); a call deeper than this fails "
+        "with limit_exceeded.",
+    )
     max_hops: int = Field(
         8,
         ge=1,

@@ -260,6 +260,8 @@ class ExecutionRow(Base):
         ),
         Index("ix_scenario_executions_scenario_id_created_at", "scenario_id", "created_at"),
         Index("ix_scenario_executions_created_at", "created_at"),
+        # a run's sub-scenario calls ("called by"; the history filters by parent)
+        Index("ix_scenario_executions_parent_execution_id", "parent_execution_id"),
         # reclaiming: open executions whose lease expired or whose retry is due
         Index(
             "ix_scenario_executions_status_next_attempt_at_lease_until",
@@ -297,6 +299,8 @@ class ExecutionRow(Base):
     # runs) and the call it received (or {"timed_out": true}): the token takes one call.
     resume_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     resume_call: Mapped[Any | None]
+    # the run whose "Run scenario" cell started this one (a history pointer, not a key)
+    parent_execution_id: Mapped[str | None] = mapped_column(ID, nullable=True)
 
 
 class NodeResultRow(Base):

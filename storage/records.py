@@ -173,6 +173,7 @@ class Execution(_Record):
     reclaims: int = 0  # takeovers after an expired lease (see ExecutionRow.reclaims)
     resume_token: str | None = None  # "Wait for a call": the run's resume URL token
     resume_call: JSON = None  # the call that came to it, or {"timed_out": true}
+    parent_execution_id: str | None = None  # the run that called this one (sub-scenario)
 
 
 @dataclass(frozen=True, slots=True)

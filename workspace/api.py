@@ -24,6 +24,7 @@ from storage import MAX_SEARCH_LENGTH
 from workspace.api_models import (
     AppOut,
     AuditPage,
+    CalledInputOut,
     CellResultOut,
     ConnectionIn,
     ConnectionOut,
@@ -447,6 +448,16 @@ async def run_scenario(scenario_id: str, body: RunIn, svc: Service, user: User) 
     return svc.execution(user.id, execution.id)
 
 
+@router.get(
+    "/scenarios/{scenario_id}/called-inputs",
+    response_model=list[CalledInputOut],
+    tags=["scenarios"],
+    summary="The inputs a callable scenario declares (what a Run scenario cell passes)",
+)
+def called_inputs(scenario_id: str, svc: Service, user: User) -> list[dict[str, Any]]:
+    return svc.callable_inputs(user.id, scenario_id)
+
+
 @router.post(
     "/scenarios/{scenario_id}/cells/{cell_id}/run",
     response_model=CellResultOut,
@@ -505,10 +516,18 @@ def list_executions(
             description="Only executions whose trigger data contains this text (case-insensitive; keys and values).",
         ),
     ] = None,
+    parent_execution_id: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Only the runs this execution's Run scenario cells called (sub-scenarios).",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=DB_BIGINT)] = 0,
 ) -> dict[str, Any]:
     filters = {
+        "parent_execution_id": parent_execution_id,
         "scenario_id": scenario_id,
         "status": status,
         "since": _utc(since),

@@ -225,6 +225,19 @@ class WaitingOut(BaseModel):
         None, description="When it resumes (for a call: when the wait times out), ISO 8601."
     )
     resume_url: str | None = Field(None, description="Where the call goes (for: call).")
+class CalledInputOut(BaseModel):
+    """One input a callable scenario declares (its trigger "When called by another scenario")."""
+
+    name: str
+    type: str = Field(description="text, number, integer, boolean, object, list or any.")
+    required: bool
+    description: str | None = None
+
+
+class ChildExecutionOut(BaseModel):
+    id: str
+    scenario_id: str
+    status: str
 
 
 class ExecutionOut(BaseModel):
@@ -245,6 +258,11 @@ class ExecutionOut(BaseModel):
         description="How many Cellwright scenarios called one another's webhooks to start this run (X-Cellwright-Hops).",
     )
     created_at: str | None = None
+    parent_execution_id: str | None = Field(
+        None,
+        description="The run whose Run scenario cell called this one (sub-scenarios); null "
+        "for a run started by its own trigger.",
+    )
     cells: list[CellResultOut] | None = Field(
         None, description="Every cell run, in order (on the single-execution endpoint)."
     )
@@ -256,6 +274,11 @@ class ExecutionOut(BaseModel):
         None,
         description="The run's resume URL (a scenario with a 'Wait for a call' cell), for its"
         " owner only.",
+    )
+    children: list[ChildExecutionOut] | None = Field(
+        None,
+        description="The runs this one's Run scenario cells called, oldest first "
+        "(on the single-execution endpoint).",
     )
 
 

@@ -511,6 +511,11 @@ def apps(as_json: bool) -> None:
 @click.option(
     "--search", help="Only executions whose trigger data contains this text (case-insensitive)."
 )
+@click.option(
+    "--parent",
+    "parent_execution_id",
+    help="Only the runs this execution's Run scenario cells called (sub-scenarios).",
+)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @data_dir_option
@@ -519,6 +524,7 @@ def executions(
     scenario_id: str | None,
     status: str | None,
     search: str | None,
+    parent_execution_id: str | None,
     limit: int,
     as_json: bool,
     data_dir: Path | None,
@@ -531,7 +537,12 @@ def executions(
     with _app(data_dir) as svc:
         user = svc.local_user()
         items = svc.list_executions(
-            user.id, scenario_id=scenario_id, status=status, search=search, limit=limit
+            user.id,
+            scenario_id=scenario_id,
+            status=status,
+            search=search,
+            parent_execution_id=parent_execution_id,
+            limit=limit,
         )
         names = svc.scenarios.names(user.id)
     if as_json:

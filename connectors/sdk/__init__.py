@@ -57,6 +57,7 @@ from connectors.sdk.operations import (
 )
 from connectors.sdk.options import Option, OptionSource, dynamic
 from connectors.sdk.rest import rest
+from connectors.sdk.subscenarios import CallableScenario, CallResult, ScenarioCalls
 from connectors.sdk.webhooks import (
     ConnectionWebhook,
     IncomingRequest,
@@ -66,6 +67,9 @@ from connectors.sdk.webhooks import (
 )
 
 __all__ = [
+    "CallResult",
+    "CallableScenario",
+    "ScenarioCalls",
     "Action",
     "AnyOutput",
     "ApiKeyAuth",

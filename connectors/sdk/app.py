@@ -59,6 +59,9 @@ class App:
     uses_data_stores: bool = False
     """The app reads and writes the owner's data stores: its operations' context carries
     ``data_stores`` (only the owner's, only through ``DataStoreAccess``)."""
+    uses_scenarios: bool = False
+    """The app calls the owner's other scenarios: its operations' context carries
+    ``scenarios`` (``ScenarioCalls``; the built-in Scenarios app)."""
     connection_help: str | None = None
     """What a cell without a connection is told its connection needs (which fields to
     set), after "needs a <App> connection"."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from connectors.sdk.datastores import DataStoreAccess
     from connectors.sdk.http import ConnectorHttp
+    from connectors.sdk.subscenarios import ScenarioCalls
 
 HOPS_HEADER = "X-Cellwright-Hops"
 """Sent by the HTTP action (the execution's ``hops`` + 1) and read by webhook ingress:
@@ -81,6 +82,9 @@ class OperationContext:
     data_stores: DataStoreAccess | None = None
     """The data stores of the scenario's owner, for apps that declare
     ``App(uses_data_stores=True)``; None for every other app."""
+    scenarios: ScenarioCalls | None = None
+    """The owner's callable scenarios, for apps that declare ``App(uses_scenarios=True)``
+    (the built-in Scenarios app); None for every other app."""
     logger: logging.Logger = field(
         default_factory=lambda: logging.getLogger("cellwright.connector")
     )

@@ -132,10 +132,12 @@ class ExecutionsRepo(RepoBase):
         claim_owner: str | None = None,
         lease_seconds: float = 60.0,
         hops: int = 0,
+        parent_execution_id: str | None = None,
     ) -> tuple[Execution, bool]:
         """Store a new execution: ``(execution, True)``.
 
-        ``hops``: how many Cellwright-to-Cellwright webhook calls led to it.
+        ``hops``: how many Cellwright-to-Cellwright webhook calls led to it;
+        ``parent_execution_id``: the run whose "Run scenario" cell called it.
 
         With an ``idempotency_key`` already used for this scenario, nothing is written and
         the existing execution comes back as ``(existing, False)``, also when two callers
@@ -172,6 +174,7 @@ class ExecutionsRepo(RepoBase):
             "hops": hops,
             "resume_token": None,
             "resume_call": None,
+            "parent_execution_id": parent_execution_id,
         }
         try:
             with self._write_conn() as conn:
@@ -582,16 +585,22 @@ class ExecutionsRepo(RepoBase):
         search: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        parent_execution_id: str | None = None,
     ) -> list[Execution]:
         """The user's executions, newest first; ``since`` <= created_at < ``until``.
 
         ``search``: only those whose trigger data contains this text, case-insensitively:
         a substring of the trigger as JSON text (``"amount": 80`` finds that pair; keys
         and values alike). On SQLite only ASCII letters fold case. At most :data:`MAX_SEARCH_LENGTH` characters.
+        ``parent_execution_id``: only the runs that execution's "Run scenario" cells called.
         """
         query = (
             select(ExecutionRow)
-            .where(*self._history_filter(user_id, scenario_id, status, since, until, search))
+            .where(
+                *self._history_filter(
+                    user_id, scenario_id, status, since, until, search, parent_execution_id
+                )
+            )
             .order_by(ExecutionRow.created_at.desc(), ExecutionRow.id.desc())
             .limit(limit)
             .offset(offset)
@@ -621,12 +630,17 @@ class ExecutionsRepo(RepoBase):
         since: datetime | None = None,
         until: datetime | None = None,
         search: str | None = None,
+        parent_execution_id: str | None = None,
     ) -> int:
         """How many executions :meth:`list_executions` would page through."""
         query = (
             select(func.count())
             .select_from(ExecutionRow)
-            .where(*self._history_filter(user_id, scenario_id, status, since, until, search))
+            .where(
+                *self._history_filter(
+                    user_id, scenario_id, status, since, until, search, parent_execution_id
+                )
+            )
         )
         with self._read() as s:
             return int(s.scalar(query) or 0)
@@ -639,8 +653,11 @@ class ExecutionsRepo(RepoBase):
         since: datetime | None,
         until: datetime | None,
         search: str | None = None,
+        parent_execution_id: str | None = None,
     ) -> list[ColumnElement[bool]]:
         conditions = [ExecutionRow.user_id == user_id]
+        if parent_execution_id is not None:
+            conditions.append(ExecutionRow.parent_execution_id == parent_execution_id)
         if scenario_id is not None:
             conditions.append(ExecutionRow.scenario_id == scenario_id)
         if status is not None:

@@ -62,6 +62,7 @@ def test_every_ready_template_is_covered() -> None:
         "lead_generation",
         "remember_last_order",
         "clean_address",
+        "reusable_tidy_contact",
     } <= keys
     assert keys == {
         t.key for t in load_templates()
@@ -133,3 +134,44 @@ async def test_the_wordpress_post_template_alerts_slack_and_ends_handled_when_wo
     posted = await svc.run_now(user.id, scenario.id, {"body": {"title": "Spring hours"}})
     assert posted["status"] == "completed"
     assert [c["cell_id"] for c in posted["cells"]] == ["submission", "post"]  # no alert
+
+
+async def test_the_reusable_contact_template_returns_a_tidy_contact_to_its_caller(
+    svc: Cellwright, user: Any
+) -> None:
+    """Offline: published, the template is a sub-scenario another scenario calls."""
+    from cells import document as documents
+
+    reusable = GalleryState(svc, user).use("reusable_tidy_contact", {})
+    await svc.publish(user.id, reusable.id)
+    caller = svc.import_scenario(
+        user.id,
+        documents.parse(
+            {
+                "name": "New lead",
+                "cells": [
+                    {
+                        "id": "start",
+                        "kind": "trigger",
+                        "app": "manual",
+                        "operation": "run_manually",
+                    },
+                    {
+                        "id": "tidy",
+                        "kind": "action",
+                        "app": "scenario",
+                        "operation": "run_scenario",
+                        "inputs": {
+                            "scenario_id": reusable.id,
+                            "inputs": {"name": "{{ trigger.who }}", "email": "{{ trigger.mail }}"},
+                        },
+                    },
+                ],
+            }
+        ),
+    )
+    await svc.publish(user.id, caller.id)
+    run = await svc.run_now(user.id, caller.id, {"who": " grace HOPPER", "mail": "GH@Navy.MIL "})
+    assert run["status"] == "completed", run["error"]
+    [tidy] = [c for c in run["cells"] if c["cell_id"] == "tidy"]
+    assert tidy["output"]["output"] == {"name": "Grace Hopper", "email": "gh@navy.mil"}

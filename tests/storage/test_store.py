@@ -1115,3 +1115,30 @@ def test_failures_in_a_row_count_final_runs_newest_first(
     assert store.failures_in_a_row(scenario.id, 10, version=1) == 3
     assert store.failures_in_a_row(scenario.id, 10, version=2) == 1
     assert store.failures_in_a_row("no-such-scenario", 10) == 0
+
+
+def test_a_called_run_records_its_caller_and_the_history_filters_by_it(
+    store: Store, scenario: Scenario, bob: User
+) -> None:
+    parent = new_execution(store, scenario)
+    other = new_execution(store, scenario)
+    child = new_execution(store, scenario, parent_execution_id=parent.id)
+    claimed, created = store.create_execution(  # created running, as an inline call is
+        scenario_id=scenario.id,
+        scenario_version=scenario.version,
+        user_id=scenario.user_id,
+        trigger={},
+        idempotency_key="call:k",
+        claim_owner="me",
+        parent_execution_id=parent.id,
+    )
+    assert created and claimed.status == "running"
+    assert store.get_execution(None, child.id).parent_execution_id == parent.id
+    assert store.get_execution(None, claimed.id).parent_execution_id == parent.id
+    assert store.get_execution(None, other.id).parent_execution_id is None
+    listed = store.list_executions(scenario.user_id, parent_execution_id=parent.id)
+    assert {e.id for e in listed} == {child.id, claimed.id}
+    assert store.count_executions(scenario.user_id, parent_execution_id=parent.id) == 2
+    assert store.list_executions(bob.id, parent_execution_id=parent.id) == []
+    finished = store.finish_execution(claimed.id, status="completed")
+    assert finished.parent_execution_id == parent.id

@@ -317,6 +317,8 @@ def test_executions_and_rerun(cli: Any, flow: Path, sink: Any, helpers: Any) -> 
         e["id"] for e in json.loads(cli("executions", "--json", "--search", '"AMOUNT": 21').stdout)
     ] == [failed["id"]]
     assert cli("executions", "--search", "no such text").stdout.splitlines()[1:] == []
+    # only the runs an execution called (sub-scenarios): this one called none
+    assert json.loads(cli("executions", "--json", "--parent", failed["id"]).stdout) == []
 
     rerun = cli("rerun", failed["id"])
     assert rerun.exit_code == 0, rerun.output

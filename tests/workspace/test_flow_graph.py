@@ -204,3 +204,24 @@ def test_delay_cells_say_what_they_wait_for_and_a_parked_one_shows_waiting() -> 
     )
     assert graph.node("approval").status == "waiting"
     assert graph.node("approval").icon.endswith("delay.svg")
+def test_a_run_scenario_step_names_the_scenario_it_calls() -> None:
+    cells = [
+        {"id": "t", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+        {
+            "id": "call",
+            "kind": "action",
+            "app": "scenario",
+            "operation": "run_scenario",
+            "inputs": {"scenario_id": "s1"},
+        },
+        {
+            "id": "gone",
+            "kind": "action",
+            "app": "scenario",
+            "operation": "run_scenario",
+            "inputs": {"scenario_id": "s9"},
+        },
+    ]
+    graph = build_flow(cells, {}, APPS, scenario_names={"s1": "Create contact"})
+    assert graph.node("call").detail == "Scenarios · Run scenario → Create contact"
+    assert graph.node("gone").detail == "Scenarios · Run scenario → s9"  # not one of yours

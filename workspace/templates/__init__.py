@@ -167,6 +167,7 @@ CATALOG: list[tuple[str, str]] = [
     ("order_routing", "Operations"),
     ("remember_last_order", "Operations"),
     ("clean_address", "Operations"),
+    ("reusable_tidy_contact", "Operations"),
     ("monday_to_wordpress_polling", "Content"),
     ("webhook_to_stripe_customer", "Sales"),
     ("stripe_payment_to_slack", "Sales"),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import panel as pn
 import param
 
+from connectors.sdk import CellwrightError
 from workspace.views.components import Disclosure, ReferencePicker, Slot
 from workspace.views.flow_graph import cell_icon
 from workspace.views.notebook_state import NotebookState
@@ -73,6 +74,7 @@ class CellCard(pn.viewable.Viewer):
         self.number = number
         self.banner = Banner("cell-banner")
         self.form: SchemaForm | None = None
+        self.call_note: Any = None  # a Run scenario cell: the inputs its scenario expects
         self.trigger_url: Any = None  # the trigger's URL line, once built
         cell = self.state.cell(cell_id)
         self.is_trigger = cell.get("kind") == "trigger"
@@ -312,6 +314,9 @@ class CellCard(pn.viewable.Viewer):
         )
         self.form.param.watch(self._form_changed, "changed")
         parts.append(self.form)
+        if (cell.get("app"), cell.get("operation")) == ("scenario", "run_scenario"):
+            self.call_note = html(self._call_note(cell), css_classes=["called-inputs"])
+            parts.append(self.call_note)
         if self.form.pickers:
             pn.state.execute(self.form.refresh_options)
         if self.is_trigger:
@@ -330,6 +335,28 @@ class CellCard(pn.viewable.Viewer):
         except ValueError:
             return
         self._edit(inputs=values)
+        if self.call_note is not None:
+            self.call_note.object = self._call_note(self.state.cell(self.cell_id))
+
+    def _call_note(self, cell: dict[str, Any]) -> str:
+        """What the scenario a Run scenario cell calls expects (its declared inputs)."""
+        target = (cell.get("inputs") or {}).get("scenario_id")
+        if not isinstance(target, str) or not target.strip() or "{{" in target:
+            return '<p class="cw-muted">Pick the scenario to run to see the inputs it expects.</p>'
+        try:
+            specs = self.state.svc.callable_inputs(self.state.user.id, target.strip())
+        except CellwrightError as exc:
+            return f'<p class="cw-muted">{escape(exc.message)}</p>'
+        if not specs:
+            return '<p class="cw-muted">The scenario expects no inputs.</p>'
+        items = "".join(
+            f"<li><code>{escape(s['name'])}</code> — {escape(s['type'])}"
+            + (" (required)" if s["required"] else "")
+            + (f": {escape(s['description'])}" if s.get("description") else "")
+            + "</li>"
+            for s in specs
+        )
+        return f'<p class="cw-muted">The scenario expects these inputs:</p><ul>{items}</ul>'
 
     def _reference_picker(self) -> Any:
         form = self.form

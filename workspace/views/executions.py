@@ -44,6 +44,9 @@ class ExecutionListState(param.Parameterized):
     status = param.Selector(default="any", objects=STATUSES)
     time_range = param.Selector(default="Any time", objects=list(RANGES))
     search = param.String(default="", doc="Only executions whose trigger data contains this text.")
+    parent_execution_id = param.String(
+        default=None, allow_None=True, doc="Only the runs this execution called (sub-scenarios)."
+    )
     page = param.Integer(default=0, bounds=(0, None))
     items = param.List(default=[])
     total = param.Integer(default=0)
@@ -53,7 +56,8 @@ class ExecutionListState(param.Parameterized):
         self.svc = svc
         self.user = user
         self.param.watch(
-            lambda *_: self._filters_changed(), ["scenario_id", "status", "time_range", "search"]
+            lambda *_: self._filters_changed(),
+            ["scenario_id", "status", "time_range", "search", "parent_execution_id"],
         )
         self.param.watch(lambda *_: self.refresh(), ["page"])
         self.refresh()
@@ -72,6 +76,7 @@ class ExecutionListState(param.Parameterized):
             "since": datetime.now(UTC) - span if span else None,
             "until": None,
             "search": self.search.strip()[:MAX_SEARCH_LENGTH] or None,
+            "parent_execution_id": self.parent_execution_id or None,
         }
 
     @property
@@ -177,9 +182,10 @@ class ExecutionList(pn.viewable.Viewer):
             name = escape(self.names.get(e["scenario_id"], e["scenario_id"]))
             duration = e.get("duration_ms")
             error = escape(error_dict_message(e.get("error"))[:160])
+            called = " · called by another run" if e.get("parent_execution_id") else ""
             text = (
                 f'{badge(e["status"])} <strong>{name}</strong> <span class="cw-muted">· started {when(e.get("start_time") or e.get("created_at"))}'
-                f" · {'—' if duration is None else f'{duration:.0f} ms'}{' · rerun' if e.get('rerun_of') else ''}</span>"
+                f" · {'—' if duration is None else f'{duration:.0f} ms'}{' · rerun' if e.get('rerun_of') else ''}{called}</span>"
                 + (f'<br><span style="color:#7f1d1d">{error}</span>' if error else "")
             )
             open_it = pn.widgets.Button(
@@ -280,6 +286,9 @@ class ExecutionPage(pn.viewable.Viewer):
         self.banner = Banner()
         scenario = svc.scenarios.find(user.id, self.state.data["scenario_id"])
         self.scenario_name = scenario.name if scenario else self.state.data["scenario_id"]
+        self.names: dict[str, str] = svc.scenarios.names(user.id)
+        # sub-scenarios: the run that called this one, and the runs it called
+        self.links = pn.FlexBox(css_classes=["execution-links"], align_items="center")
         self.head = html("")
         self.cells = pn.Column(
             sizing_mode="stretch_width", margin=0, css_classes=["execution-cells"]
@@ -358,6 +367,7 @@ class ExecutionPage(pn.viewable.Viewer):
                 align_items="flex-end",
             ),
             self.rerun_note,
+            self.links,
             self.cells,
             sizing_mode="stretch_width",
         )
@@ -419,6 +429,7 @@ class ExecutionPage(pn.viewable.Viewer):
             )
         else:
             self.banner.clear()
+        self.links[:] = self._links(d)
         finished = not self.state.live
         # only a failed run has a failed cell to rerun from: hidden, not greyed out, otherwise
         self.from_failed.visible = d["status"] == "failed"
@@ -477,6 +488,9 @@ class ExecutionPage(pn.viewable.Viewer):
                     f'<p class="cw-muted">Started {when(cell.get("start_time"))} · ended {when(cell.get("end_time"))} · attempt {cell.get("attempt", 0) + 1}</p>'
                 )
             )
+            called = _called_run(cell)
+            if called is not None:  # a Run scenario cell: open the run it called
+                body.append(self._open_button("Open the called run", called, "open-called-run"))
             items.append(
                 section(
                     title,
@@ -495,6 +509,30 @@ class ExecutionPage(pn.viewable.Viewer):
         ):  # a run stopped inside a loop: its items so far
             items.append(self._items_section(loop_id, loop_ids[loop_id], per_item))
         self.cells[:] = items
+
+    def _open_button(self, label: str, execution_id: str, css: str) -> Any:
+        button = pn.widgets.Button(
+            name=label, button_type="light", css_classes=[css, f"exec-{execution_id}"]
+        )
+        button.on_click(lambda e: self.nav("execution", execution_id))
+        return button
+
+    def _links(self, d: dict[str, Any]) -> list[Any]:
+        """ "Called by" (the caller's run) and "Called" (each run this one called)."""
+        links: list[Any] = []
+        parent = d.get("parent_execution_id")
+        if parent:
+            links.append(html('<span class="cw-muted">Called by</span>'))
+            links.append(self._open_button(f"execution {parent}", parent, "open-parent-run"))
+        children = d.get("children") or []
+        if children:
+            links.append(html('<span class="cw-muted">Called</span>'))
+        for child in children[:50]:
+            name = self.names.get(child["scenario_id"], child["scenario_id"])
+            links.append(
+                self._open_button(f"{name} ({child['status']})", child["id"], "open-child-run")
+            )
+        return links
 
     def _items_section(self, loop_id: str, inside: set[str], per_item: list[dict[str, Any]]) -> Any:
         """One line per item of a loop (its index, status, time, error), and each failed
@@ -554,3 +592,17 @@ class ExecutionPage(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+
+def _called_run(cell: dict[str, Any]) -> str | None:
+    """The execution a Run scenario cell's record points at (its output, or its error
+    when the called run failed), or None."""
+    output, error = cell.get("output"), cell.get("error")
+    if isinstance(output, dict) and isinstance(output.get("execution_id"), str):
+        if set(output) >= {"execution_id", "status", "output"}:
+            return str(output["execution_id"])
+    if isinstance(error, dict) and isinstance(error.get("details"), dict):
+        found = error["details"].get("execution_id")
+        if isinstance(found, str) and error["details"].get("scenario_id"):
+            return found
+    return None

@@ -10,7 +10,7 @@ on the edges. Everything is inline: no script or style comes from elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import param
@@ -208,8 +208,15 @@ class FlowView:
     def build(self) -> FlowGraph:
         state = self.state
         whole_run = state.last_execution is not None or bool(state.step_log)
+        calls = any(c.get("app") == "scenario" for c in _all_cells(state.cells))
         return build_flow(
-            state.cells, state.results, state.svc.apps, self.expanded, whole_run=whole_run
+            state.cells,
+            state.results,
+            state.svc.apps,
+            self.expanded,
+            whole_run=whole_run,
+            # the names of the scenarios Run scenario cells call (only when there is one)
+            scenario_names=state.svc.scenarios.names(state.user.id) if calls else None,
         )
 
     def refresh(self) -> None:
@@ -233,3 +240,18 @@ class FlowView:
 
 
 __all__ = ["FlowDiagram", "FlowView"]
+
+
+def _all_cells(cells: Any) -> Iterator[Mapping[str, Any]]:
+    """Every cell of a document's cell list, nested ones (branches, loops, routes) too."""
+    for cell in cells or []:
+        if not isinstance(cell, Mapping):
+            continue
+        yield cell
+        for branch in cell.get("branches") or []:
+            if isinstance(branch, Mapping):
+                yield from _all_cells(branch.get("cells"))
+        yield from _all_cells(cell.get("cells"))
+        on_error = cell.get("on_error")
+        if isinstance(on_error, Mapping):
+            yield from _all_cells(on_error.get("cells"))

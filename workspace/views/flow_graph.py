@@ -106,7 +106,9 @@ class _Builder:
         apps: Any,
         expanded: Collection[str],
         whole_run: bool,
+        scenario_names: Mapping[str, str],
     ) -> None:
+        self.scenario_names = scenario_names
         self.results = results
         self.apps = apps
         self.expanded = expanded
@@ -148,6 +150,10 @@ class _Builder:
         detail = f"{app_name} · {op_name}" if op_name else app_name
         if key == "delay":
             detail += _delay_summary(op_key, cell.get("inputs") or {})
+        if (key, op_key) == ("scenario", "run_scenario"):  # a sub-scenario: which one it calls
+            target = str((cell.get("inputs") or {}).get("scenario_id") or "")
+            if target:
+                detail += f" → {self.scenario_names.get(target, target)}"
         return kind, ("Trigger: " + detail if kind == "trigger" else detail), cell_icon(cell)
 
     def _add(self, cell: Mapping[str, Any], number: str, col: int, row: int) -> FlowNode:
@@ -306,12 +312,14 @@ def build_flow(
     expanded: Collection[str] = (),
     *,
     whole_run: bool = False,
+    scenario_names: Mapping[str, str] | None = None,
 ) -> FlowGraph:
     """The diagram of ``cells`` (the document's top-level list) with the last ``results``
     (cell id → result dict). ``apps`` is the registry (names and logos); ``expanded``
     holds the ids of ``more`` nodes the user opened; ``whole_run``: a test run or step run
-    happened, so a cell without a result says "not run"."""
-    builder = _Builder(results, apps, expanded, whole_run)
+    happened, so a cell without a result says "not run"; ``scenario_names`` (id → name)
+    names the scenario each Run scenario cell calls."""
+    builder = _Builder(results, apps, expanded, whole_run, scenario_names or {})
     width, height, _ = builder.container(cells, "", 0, 0, [])
     return FlowGraph(builder.nodes, builder.edges, cols=width, rows=height)
 
