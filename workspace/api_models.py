@@ -225,6 +225,8 @@ class WaitingOut(BaseModel):
         None, description="When it resumes (for a call: when the wait times out), ISO 8601."
     )
     resume_url: str | None = Field(None, description="Where the call goes (for: call).")
+
+
 class CalledInputOut(BaseModel):
     """One input a callable scenario declares (its trigger "When called by another scenario")."""
 

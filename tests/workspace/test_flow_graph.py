@@ -204,6 +204,8 @@ def test_delay_cells_say_what_they_wait_for_and_a_parked_one_shows_waiting() -> 
     )
     assert graph.node("approval").status == "waiting"
     assert graph.node("approval").icon.endswith("delay.svg")
+
+
 def test_a_run_scenario_step_names_the_scenario_it_calls() -> None:
     cells = [
         {"id": "t", "kind": "trigger", "app": "manual", "operation": "run_manually"},
