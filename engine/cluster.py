@@ -157,6 +157,8 @@ class CeleryExecutor:
         self._redis: Redis | None = None
         self._listener: asyncio.Task[None] | None = None
         self._listening: asyncio.Event | None = None
+        #: wait() listens on Redis (else it polls the store; benchmarks compare the two)
+        self.pubsub = settings.resolved_redis_url() is not None
 
     # -- the Executor interface --------------------------------------------------------
 
@@ -205,7 +207,7 @@ class CeleryExecutor:
     async def wait(self, execution_id: str, timeout: float) -> Outcome | None:
         """Wait for a run that another process runs: its outcome, or None on timeout."""
         deadline = time.monotonic() + timeout
-        if self.settings.resolved_redis_url() is None:
+        if not self.pubsub:
             return await self._poll(execution_id, deadline)
         await self._listen()
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
