@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from _common import ROOT, free_port, wait_http
+from _common import ROOT, cpu_seconds, free_port, wait_http
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -118,6 +118,9 @@ class Deployment:
                 return
         raise SystemExit("the workers did not start: see " + str(self.tmp / "workers.log"))
 
+    def worker_cpu(self) -> float:
+        return sum(cpu_seconds(p.pid) for p in self.procs if p.poll() is None)
+
     def stop_workers(self) -> None:
         for proc in self.procs:
             proc.send_signal(signal.SIGTERM)
@@ -150,8 +153,10 @@ async def run_batch(svc: Cellwright, scenario: Any, count: int, pg_url: str) -> 
         execution, _ = await svc.trigger(scenario, {"body": {"n": n}, "headers": {}})
         ids.append(execution.id)
 
+    began, cpu = time.monotonic(), time.process_time()
     for start in range(0, count, 50):
         await asyncio.gather(*(one(n) for n in range(start, min(count, start + 50))))
+    enqueue_s = time.monotonic() - began
     engine = create_engine(pg_url)
     query = text(
         "SELECT status, extract(epoch FROM created_at) AS c, extract(epoch FROM end_time) AS e"
@@ -166,6 +171,7 @@ async def run_batch(svc: Cellwright, scenario: Any, count: int, pg_url: str) -> 
             break
         await asyncio.sleep(0.2)
     engine.dispose()
+    serve_cpu = time.process_time() - cpu  # this process: storing, enqueueing, polling
     failed = sum(1 for r in done if r.status != "completed")
     latencies = [float(r.e) - float(r.c) for r in done]
     wall = max(float(r.e) for r in done) - min(float(r.c) for r in done)
@@ -176,6 +182,8 @@ async def run_batch(svc: Cellwright, scenario: Any, count: int, pg_url: str) -> 
         "per_s": len(done) / wall,
         "p50": pct(latencies, 0.5),
         "p99": pct(latencies, 0.99),
+        "enqueue_s": enqueue_s,
+        "serve_cpu_ms": serve_cpu / max(1, len(done)) * 1000,
     }
 
 
@@ -223,7 +231,11 @@ async def main() -> None:
                 deployment.start_workers(count, args.concurrency)
                 deployment.wait_ready(svc, count)
                 scenario = svc.import_scenario(user.id, documents.loads(scenario_text(vendor)))
+                before = deployment.worker_cpu()
                 figures = await run_batch(svc, scenario, args.executions, pg_url)
+                figures["worker_cpu_ms"] = (
+                    (deployment.worker_cpu() - before) / max(1, figures["count"]) * 1000
+                )
                 rows.append((f"{count} worker(s) x {args.concurrency}", figures))
                 print(f"  {rows[-1][0]}: {figures}", flush=True)
                 deployment.stop_workers()
@@ -262,7 +274,10 @@ async def main() -> None:
 
     print()
     print(f"{args.executions} executions, each calling a vendor that answers in 200 ms;")
-    print(f"PostgreSQL store, Redis broker, {os.cpu_count()} cores")
+    print(
+        f"PostgreSQL store, Redis broker, {os.cpu_count()} cores,"
+        f" load average {os.getloadavg()[0]:.1f} at the end"
+    )
     print(
         f"{'workers':<30} {'done':>6} {'wall s':>8} {'exec/s':>8} {'ratio':>6} {'p50 s':>7} {'p99 s':>7}"
     )
@@ -271,6 +286,7 @@ async def main() -> None:
         print(
             f"{label:<30} {int(f['count']):>6} {f['wall']:>8.2f} {f['per_s']:>8.1f}"
             f" {f['per_s'] / base:>6.2f} {f['p50']:>7.3f} {f['p99']:>7.3f}"
+            f" {f['enqueue_s']:>7.2f} {f['serve_cpu_ms']:>16.1f} {f.get('worker_cpu_ms', 0):>17.1f}"
             + (f"  ({int(f['failed'])} failed)" if f["failed"] else "")
         )
     print()

@@ -366,3 +366,35 @@ def test_a_worker_without_a_broker_says_what_to_set(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["worker"], env={"CELLWRIGHT_DATA_DIR": str(tmp_path)})
     assert result.exit_code == 2
     assert "set CELLWRIGHT_BROKER_URL=redis://" in result.output
+
+
+async def test_a_scheduler_process_holds_the_lease_and_a_serve_process_takes_over(
+    cluster: Cluster,
+) -> None:
+    env = cluster.env()
+    log = (cluster.tmp / "scheduler.log").open("wb")
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "workspace.cli", "scheduler"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    cluster.procs.append(scheduler)
+    settings = cluster.settings()
+    store = Store(settings.database_url or "", Vault([cluster.key]))
+    try:
+        holder = lambda: store.lease_holder("scheduler")  # noqa: E731
+        await wait_until(holder, cluster, "the scheduler taking the lease")
+        owner = holder()[0]
+        assert f":{scheduler.pid}:" in owner
+        async with serving(settings) as svc:
+            assert svc.leadership is not None
+            assert not await svc.leadership.check()  # the scheduler process holds it
+            scheduler.send_signal(signal.SIGTERM)  # stops cleanly: gives the lease up
+            assert scheduler.wait(60) == 0
+            assert await svc.leadership.check()  # this process runs the schedules now
+            assert holder()[0] == svc.executor.owner
+        assert not list((cluster.tmp / "worker").glob("analytics.duckdb*"))
+    finally:
+        store.close()
