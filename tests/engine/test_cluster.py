@@ -97,9 +97,13 @@ class Cluster:
         return env
 
     def start_worker(self, concurrency: int = 4) -> subprocess.Popen[bytes]:
-        log = (self.tmp / f"worker-{len(self.procs)}.log").open("wb")
+        return self.start("worker", "--concurrency", str(concurrency))
+
+    def start(self, *command: str) -> subprocess.Popen[bytes]:
+        """``cellwright COMMAND…`` in a subprocess of this deployment."""
+        log = (self.tmp / f"{command[0]}-{len(self.procs)}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "workspace.cli", "worker", "--concurrency", str(concurrency)],
+            [sys.executable, "-m", "workspace.cli", *command],
             env=self.env(),
             cwd=ROOT,
             stdout=log,
@@ -371,16 +375,7 @@ def test_a_worker_without_a_broker_says_what_to_set(tmp_path: Path) -> None:
 async def test_a_scheduler_process_holds_the_lease_and_a_serve_process_takes_over(
     cluster: Cluster,
 ) -> None:
-    env = cluster.env()
-    log = (cluster.tmp / "scheduler.log").open("wb")
-    scheduler = subprocess.Popen(
-        [sys.executable, "-m", "workspace.cli", "scheduler"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    cluster.procs.append(scheduler)
+    scheduler = cluster.start("scheduler")
     settings = cluster.settings()
     store = Store(settings.database_url or "", Vault([cluster.key]))
     try:
