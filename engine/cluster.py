@@ -386,18 +386,23 @@ class Reaper:
 
 
 class Retention:
-    """A leader job: delete executions past ``retention_days``, hourly."""
+    """A leader job: delete executions past ``retention_days``, hourly (audited as
+    ``retention.run`` when it deleted any)."""
 
     def __init__(self, svc: Cellwright, *, every: float = 3600.0, first: float = 60.0) -> None:
         self.svc = svc
         self.every = every
         self.first = first
 
+    def sweep(self) -> int:
+        days = self.svc.settings.retention_days
+        return self.svc.executions.sweep(days, audit_empty=False)
+
     async def run_forever(self) -> None:
         await asyncio.sleep(self.first)
         while True:
             try:
-                deleted = await asyncio.to_thread(self.svc.retention_sweep)
+                deleted = await asyncio.to_thread(self.sweep)
                 if deleted:
                     log.info("retention: deleted %d old executions", deleted)
             except Exception:
