@@ -46,6 +46,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from connectors.sdk import ConfigurationError
+from engine.executor import Executor
 from engine.runner import Outcome, Runner
 from engine.settings import Settings
 
@@ -341,6 +342,10 @@ class CeleryExecutor:
             await asyncio.to_thread(
                 self.store.extend_lease, execution_id, self.owner, self.settings.lease_seconds
             )
+
+
+def _is_an_executor(executor: CeleryExecutor) -> Executor:
+    return executor  # mypy checks that CeleryExecutor implements engine.executor.Executor
 
 
 class Reaper:

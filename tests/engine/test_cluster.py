@@ -224,6 +224,9 @@ async def test_a_webhook_into_a_serve_process_is_run_by_a_worker(
         assert response.status_code == 202
         result = await finished(svc, response.json()["execution_id"], cluster)
         assert result["status"] == "completed"
+        # the schedules stay with the serving process: workers never ask for the lease
+        holder = svc.store.lease_holder("scheduler")
+        assert holder is not None and holder[0] == svc.executor.owner
     assert [hit.body for hit in sink.hits("/effect")] == [{"n": 7}]
     assert [hit.body for hit in sink.hits("/later")] == [{"n": 8}]
     assert worker.poll() is None
