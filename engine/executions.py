@@ -131,13 +131,21 @@ class Executions:
         return execution
 
     def sweep(
-        self, older_than_days: int, now: datetime | None = None, *, user_id: str | None = None
+        self,
+        older_than_days: int,
+        now: datetime | None = None,
+        *,
+        user_id: str | None = None,
+        audit_empty: bool = True,
     ) -> int:
         """Delete every user's executions older than ``older_than_days`` (the retention
         period, ``Settings.retention_days``); returns how many. Audited as
-        ``retention.run`` (``user_id``: the administrator who started it)."""
+        ``retention.run`` (``user_id``: the administrator who started it); with
+        ``audit_empty`` False (the hourly sweep) only when it deleted something."""
         cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
         deleted = int(self._store.delete_executions_before(cutoff))
+        if not deleted and not audit_empty:
+            return 0
         self._store.audit(
             user_id,
             "retention.run",

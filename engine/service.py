@@ -48,6 +48,7 @@ from connectors.sdk.options import fetch_options, source_for
 from engine import arming, delays, ownership
 from engine import secrets as stored_secrets
 from engine.accounts import Accounts
+from engine.cluster import CeleryExecutor, Reaper, Retention
 from engine.connections import Connections
 from engine.contexts import Contexts
 from engine.datastores import DataStores
@@ -89,6 +90,10 @@ class Cellwright:
         from storage import Store, Vault
 
         self.settings = settings or Settings()
+        from engine.cluster import require_postgres
+
+        # scaled-out mode on SQLite: refuse before touching any file
+        require_postgres(self.settings, store_is_sqlite=None if store is None else store.is_sqlite)
         # the shipped apps, plus any named by CELLWRIGHT_EXTRA_APPS or installed entry points
         self.apps = apps or registry_for(self.settings.extra_apps)
         if store is None:
@@ -111,7 +116,12 @@ class Cellwright:
         self.runner = Runner(self.store, self.apps, self.contexts, self.settings)
         self.runner.pause = self.pause_if_failing
         self._pausing: set[str] = set()  # scenarios being paused (two failures at once)
-        self.executor = LocalExecutor(self.runner, self.store, self.settings)
+        self.executor: LocalExecutor | CeleryExecutor
+        if self.settings.scaled_out():
+            # Celery workers run the executions (engine/cluster.py); this process enqueues
+            self.executor = CeleryExecutor(self.runner, self.store, self.settings)
+        else:
+            self.executor = LocalExecutor(self.runner, self.store, self.settings)
         self.subscenarios = SubScenarios(
             self.store,
             self.runner,
@@ -124,6 +134,8 @@ class Cellwright:
         self._background: list[asyncio.Task[Any]] = []
         self.leadership: Leadership | None = None
         self.ingress = WebhookIngress(self)  # /hooks/{token}: verify, store, enqueue
+        if isinstance(self.executor, CeleryExecutor):
+            self.executor.recorded = self.ingress.recorded_outcome  # wait() across processes
         self.scenarios = Scenarios(self.store, self.apps, changed=lambda: self.ingress.forget())
         self.connections = Connections(self.store)
         self.executions = Executions(
@@ -150,10 +162,15 @@ class Cellwright:
             from engine.scheduler import Scheduler
 
             # one process of a deployment runs them: the one holding the scheduler lease
+            jobs = [Scheduler(self).run_forever, HealthCheck(self).run_forever]
+            jobs.append(Retention(self).run_forever)
+            if isinstance(self.executor, CeleryExecutor):
+                # scaled out: send again what no worker started (a dead worker's runs…)
+                jobs.append(Reaper(self.store, self.executor).run_forever)
             self.leadership = Leadership(
                 self.store,
                 self.executor.owner,
-                [Scheduler(self).run_forever, HealthCheck(self).run_forever],
+                jobs,
                 seconds=self.settings.scheduler_lease_seconds,
             )
             self._background.append(asyncio.create_task(self.leadership.run_forever()))
@@ -687,6 +704,7 @@ class Cellwright:
             version = (
                 scenario.live_version if scenario.live_version is not None else scenario.version
             )
+        local = isinstance(self.executor, LocalExecutor)
         execution, created = await self.writes.call(
             lambda: self.store.create_execution(
                 scenario_id=scenario.id,
@@ -696,7 +714,9 @@ class Cellwright:
                 # masked before the event is stored: the run sees what the record shows
                 trigger=scrub(dict(payload)),
                 idempotency_key=key,
-                claim_owner=self.executor.owner if self.started else None,
+                # embedded: created already claimed by this process (saves a transaction);
+                # scaled out: a worker claims it
+                claim_owner=self.executor.owner if self.started and local else None,
                 lease_seconds=self.settings.lease_seconds,
                 hops=hops,
             )
@@ -708,7 +728,10 @@ class Cellwright:
                 if wait is not None
                 else None
             )
-            self.executor.submit_claimed(execution)
+            if isinstance(self.executor, LocalExecutor):
+                self.executor.submit_claimed(execution)
+            else:
+                self.executor.submit(execution.id)
             if waiter is not None:
                 outcome = await waiter
         return execution, outcome

@@ -31,7 +31,37 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default: SQLite in the data directory. PostgreSQL: postgresql+psycopg://user@host/db",
     )
     broker_url: str | None = Field(
-        None, description="Celery broker for scaled-out mode (later); empty = in-process executor."
+        None,
+        description=(
+            "Celery broker: scaled-out mode (redis://host:6379/0 or amqp://user:pass@host//)."
+            " `cellwright worker` processes run the executions, `cellwright serve` only"
+            " ingests and enqueues; needs PostgreSQL. Empty: the in-process executor."
+        ),
+    )
+    redis_url: str | None = Field(
+        None,
+        description=(
+            "Redis for scaled-out mode's run notifications (synchronous webhooks) and shared"
+            " rate limits; default: broker_url when it is a redis:// URL. Without Redis,"
+            " waiting for a run polls the store and rate limits count per process."
+        ),
+    )
+    queue_name: str = Field(
+        "cellwright",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description=(
+            "The Celery queue of this deployment; also the prefix of its keys in Redis, so"
+            " two deployments can share one broker."
+        ),
+    )
+    worker_concurrency: int = Field(
+        50,
+        ge=1,
+        le=1000,
+        description=(
+            "Executions one `cellwright worker` process runs at once (threads waiting on"
+            " the process' one event loop)."
+        ),
     )
     vault_keys: list[SecretStr] = Field(
         default_factory=list,
@@ -370,6 +400,17 @@ class Settings(BaseSettings):
             scheme = "https" if self.serves_https() else "http"
             return f"{scheme}://{self.host}:{self.resolved_webhook_port()}"
         return self.resolved_public_url()
+
+    def scaled_out(self) -> bool:
+        """A broker is set: Celery workers run the executions (engine/cluster.py)."""
+        return bool(self.broker_url)
+
+    def resolved_redis_url(self) -> str | None:
+        """Redis for notifications and shared limits: redis_url, else a Redis broker."""
+        if self.redis_url:
+            return self.redis_url
+        broker = self.broker_url or ""
+        return broker if broker.startswith(("redis://", "rediss://", "unix://")) else None
 
     def ensure_data_dir(self) -> Path:
         """The data directory, created (or made) private to this account: mode 0700."""

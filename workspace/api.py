@@ -48,7 +48,7 @@ from workspace.api_models import (
 )
 from workspace.audit_export import entry_out, to_csv, to_json
 from workspace.guards import API_USER, StrictJSONRoute
-from workspace.ratelimit import RateLimiter, too_many
+from workspace.ratelimit import Limiter, too_many
 
 bearer = HTTPBearer(
     auto_error=False, description="An API key: cellwright apikey, or Settings → API keys."
@@ -120,7 +120,7 @@ def current_user(
             },
             headers={"WWW-Authenticate": "Bearer"},
         )
-    limiter: RateLimiter | None = getattr(request.app.state, "api_limiter", None)
+    limiter: Limiter | None = getattr(request.app.state, "api_limiter", None)
     wait = limiter.retry_after(user.id) if limiter is not None else 0
     if wait:
         raise HTTPException(

@@ -10,6 +10,7 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -345,6 +346,98 @@ def webhooks(
         )
     )
     server.run(sockets=[sock])
+
+
+@main.command()
+@data_dir_option
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Executions this process runs at once (env CELLWRIGHT_WORKER_CONCURRENCY; default 50).",
+)
+@_guard
+def worker(data_dir: Path | None, concurrency: int | None) -> None:
+    """Run executions from the queue (scaled-out mode: CELLWRIGHT_BROKER_URL).
+
+    Needs CELLWRIGHT_BROKER_URL (redis://… or amqp://…), CELLWRIGHT_DATABASE_URL
+    (PostgreSQL) and the server's CELLWRIGHT_VAULT_KEYS. Start as many as you like, on
+    any machine: each takes executions from the queue; one that dies has its runs taken
+    over by another once their lease expires. Workers run no schedules and never open
+    the analytics file.
+    """
+    settings = _settings(data_dir, worker_concurrency=concurrency)
+    if not settings.scaled_out():
+        _fail(
+            "cellwright worker needs a queue: set CELLWRIGHT_BROKER_URL=redis://127.0.0.1:6379/0"
+            " (or amqp://user:password@host//) for it and for `cellwright serve`."
+        )
+    from engine.cluster import WorkerRuntime, celery_app, install_runtime, require_postgres
+
+    require_postgres(settings)
+    logging.getLogger("cellwright").setLevel(settings.log_level.upper())
+    runtime = WorkerRuntime(settings)
+    runtime.start()  # the store, the apps and the vault, once per process
+    install_runtime(runtime)
+    app = celery_app(settings)
+    click.echo(
+        f"cellwright worker: {settings.worker_concurrency} at once from queue"
+        f" '{settings.queue_name}'",
+        err=True,
+    )
+    try:
+        app.worker_main(
+            [
+                "worker",
+                "--pool=threads",
+                f"--concurrency={settings.worker_concurrency}",
+                f"--queues={settings.queue_name}",
+                "--loglevel=WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                f"--hostname=cellwright-{os.getpid()}@%h",
+            ]
+        )
+    finally:
+        runtime.stop()
+
+
+@main.command()
+@data_dir_option
+@_guard
+def scheduler(data_dir: Path | None) -> None:
+    """Run the schedules, polling, connection health checks and retention.
+
+    Any number may run: the one holding the scheduler lease in the store does the work,
+    another takes over within about 20 s of it stopping (``cellwright serve`` processes
+    take part too). In scaled-out mode it also sends again the executions no worker
+    started (a worker that died mid-run). It never opens the analytics file.
+    """
+    import signal
+
+    from engine.service import Cellwright
+
+    settings = _settings(data_dir)
+    logging.getLogger("cellwright").setLevel(settings.log_level.upper())
+    svc = Cellwright(settings)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await svc.start(scheduler=True, analytics=False)
+        click.echo("cellwright scheduler: running (the lease holder does the work)", err=True)
+        try:
+            await stop.wait()
+        finally:
+            await svc.stop()
+
+    try:
+        asyncio.run(go())
+    finally:
+        svc.close()
 
 
 def _one_handler_for_param() -> None:

@@ -35,7 +35,7 @@ from workspace.api_docs import add_api_docs
 from workspace.guards import AuditOrigins, RequestLimits, SecurityHeaders
 from workspace.icons import add_icon_routes
 from workspace.oauth import router as oauth_router
-from workspace.ratelimit import Clock, RateLimiter, too_many
+from workspace.ratelimit import Clock, Limiter, RateLimiter, limiter_for, too_many
 
 log = logging.getLogger("cellwright.server")
 
@@ -107,7 +107,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.cellwright = svc
-    app.state.api_limiter = RateLimiter(svc.settings.api_rate_limit, clock)
+    app.state.api_limiter = limiter_for(
+        svc.settings, svc.settings.api_rate_limit, name="api", clock=clock
+    )
     app.include_router(router)
     app.include_router(oauth_router)
     add_api_docs(app)
@@ -217,7 +219,7 @@ def create_app(
     hooks = HookIngress(
         RequestLimits(OriginGuard(app, allowed), svc),
         svc,
-        RateLimiter(svc.settings.webhook_rate_limit, clock),
+        limiter_for(svc.settings, svc.settings.webhook_rate_limit, name="webhook", clock=clock),
     )
     server = SecurityHeaders(AuditOrigins(hooks), hsts=svc.settings.public_https())
     route_sandbox_webhooks(
@@ -236,7 +238,7 @@ class HookIngress:
     stack. Everything else passes through.
     """
 
-    def __init__(self, app: Any, svc: Cellwright, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, app: Any, svc: Cellwright, limiter: Limiter | None = None) -> None:
         self.app = app
         self.svc = svc
         self.limiter = limiter or RateLimiter(svc.settings.webhook_rate_limit)

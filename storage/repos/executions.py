@@ -698,6 +698,32 @@ class ExecutionsRepo(RepoBase):
         with self._read() as s:
             return list(s.scalars(query))
 
+    def stranded_executions(
+        self, grace_seconds: float, now: datetime | None = None, limit: int = 500
+    ) -> list[str]:
+        """Open executions nobody holds whose message should have started them by now,
+        oldest first: ``running`` with an expired lease (its worker died), ``waiting``
+        with a retry due for longer than ``grace_seconds``, ``queued`` for longer than
+        that. Scaled-out mode sends them to the queue again (engine/cluster.py)."""
+        now = now or utcnow()
+        before = now - timedelta(seconds=grace_seconds)
+        status = _EXECUTIONS.c.status
+        query = (
+            select(_EXECUTIONS.c.id)
+            .where(
+                _claimable(now),
+                or_(
+                    status == "running",
+                    and_(status == "waiting", _EXECUTIONS.c.next_attempt_at <= before),
+                    and_(status == "queued", _EXECUTIONS.c.created_at <= before),
+                ),
+            )
+            .order_by(_EXECUTIONS.c.created_at, _EXECUTIONS.c.id)
+            .limit(limit)
+        )
+        with self._read() as s:
+            return list(s.scalars(query))
+
     def next_retry_due(self) -> datetime | None:
         """When the earliest waiting execution is due, or None."""
         with self._read() as s:
