@@ -14,7 +14,7 @@ from typing import Any
 
 import panel as pn
 
-from workspace.views.cell_card import AddStep, CellCard, cell_title
+from workspace.views.cell_card import AddStep, CellCard, cell_title, items_table
 from workspace.views.components import CellList, LeaveGuard, Slot, section
 from workspace.views.flow import FlowView
 from workspace.views.flow_graph import cell_icon
@@ -266,6 +266,27 @@ class Notebook(pn.viewable.Viewer):
             margin=(4, 0),
         )
 
+    def inner_view(
+        self, parent_id: str, name: str, prefix: str, *, heading: str, label: str, empty: str
+    ) -> Any:
+        """The cells inside a loop (``LOOP_BODY``) or an error route (``ERROR_ROUTE``) of
+        ``parent_id``: an "add a step" control first, then the cells, as in a branch."""
+        cells = self.state.cells_in(parent_id, name)
+        items: list[Any] = [
+            html(f'<p style="margin:4px 0"><strong>{escape(heading)}</strong></p>'),
+            AddStep(self, branch=(parent_id, name), label=label),
+        ]
+        if cells:
+            items.extend(self.cell_items(cells, prefix, container=f"{parent_id}/{name}"))
+        else:
+            items.append(html(f'<p class="cw-muted" style="margin:2px 24px">{escape(empty)}</p>'))
+        return pn.Column(
+            *items,
+            sizing_mode="stretch_width",
+            margin=(4, 0),
+            css_classes=["inner-cells", f"inner-{parent_id}"],
+        )
+
     def _card(self, cell_id: str, number: str) -> CellCard:
         """The full editor of an open cell (built once, reused while its place is the same)."""
         card = self.cards.get(cell_id)
@@ -356,13 +377,15 @@ class Notebook(pn.viewable.Viewer):
         self.cards = {k: v for k, v in self.cards.items() if k in ids}
         self.open_ids &= ids
         self._lists = []
-        # routers rebuild their branches: drop their cached editors
+        # routers, loops and cells with an error route rebuild the cells inside them
         for cell_id, card in list(self.cards.items()):
-            if (
-                cell_id in self.open_ids
-                and self.state.cell(cell_id).get("branches") is not None
-                and card.body.objects
-            ):
+            cell = self.state.cell(cell_id)
+            holds_cells = (
+                cell.get("branches") is not None
+                or cell.get("kind") == "loop"
+                or isinstance(cell.get("on_error"), dict)
+            )
+            if cell_id in self.open_ids and holds_cells and card.body.objects:
                 card.body[:] = []
                 card._toggle()
         cells = self.state.cells
@@ -497,6 +520,11 @@ class Notebook(pn.viewable.Viewer):
                 f'<ol class="step-log">{rows}</ol><p role="status" class="step-status">{escape(s.step_message)} {after}</p></section>'
             )
         ]
+        output = last.get("output") if last is not None else None
+        if last is not None and isinstance(output, dict) and "items" in output:
+            cell_id = last["cell_id"]
+            if cell_id in self.state.ids() and self.state.cell(cell_id).get("kind") == "loop":
+                parts.append(html(items_table(output), css_classes=["step-items"]))
         if last is not None:
             parts.append(
                 pn.Row(
