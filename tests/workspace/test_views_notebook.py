@@ -945,9 +945,7 @@ async def test_a_cell_with_an_error_route_renders_edits_and_steps(svc: Any, user
     assert _find(card._layout, "route-then").value == "continue"
     fallback = _find(card._layout, "route-fallback")
     assert fallback.visible and '"fallback for {{ error.cell_id }}"' in fallback.value
-    assert [i["id"] for i in _find(card._layout, "inner-shout").select(_lists)[0].items] == [
-        "why"
-    ]
+    assert [i["id"] for i in _find(card._layout, "inner-shout").select(_lists)[0].items] == ["why"]
     fallback.value = "{{ error.message }}"  # not JSON: text with a mapping
     assert nb.state.cell("shout")["on_error"]["fallback"] == "{{ error.message }}"
     fallback.value = '{"result": "{{ error.code }}"}'
