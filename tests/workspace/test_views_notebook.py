@@ -872,8 +872,17 @@ async def test_a_loop_renders_opens_and_steps(svc: Any, user: Any) -> None:
     state.trigger_text = (
         '{"body": {"names": ["ada", "eve"]}, "method": "POST", "headers": {}, "query": {}}'
     )
+    seen: list[Any] = []
+    state.param.watch(lambda e: seen.append(e.new), "step_items")
     first = await state.step()
     assert first is not None and first["cell_id"] == "each" and first["status"] == "completed"
+    # the items showed as they ended, then the live view closed
+    assert [(s["count"], [i["item"] for i in s["items"]]) for s in seen[:-1]] == [
+        (2, []),
+        (2, ["ada"]),
+        (2, ["ada", "eve"]),
+    ]
+    assert seen[-1] is None
     assert [i["steps"]["shout"]["result"] for i in first["output"]["items"]] == ["ADA", "EVE"]
     second = await state.step()
     assert second is not None and second["output"] == {"result": "ADA, EVE", "count": 2}

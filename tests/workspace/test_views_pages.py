@@ -638,14 +638,15 @@ async def test_an_execution_page_lists_a_loops_items_and_shows_the_failed_ones(
     ok = await svc.run_now(user.id, scenario.id, {"names": [{"name": "ada"}, {"name": "eve"}]})
     page = ExecutionPage(svc, user, ok["id"], nav=lambda *a, **k: None)
     assert "each — items: 2 of 2 completed" in items_label(page)
-    assert "<td>1</td><td>completed</td>" in items_html(page)
+    # item 2 of 2, recorded (and named in errors) by its index from 0
+    assert '2/2 <span class="cw-muted">(index 1)</span></td><td>completed</td>' in items_html(page)
     failed = await svc.run_now(user.id, scenario.id, {"names": [{"name": "ada"}, {"nom": "x"}]})
     assert failed["status"] == "failed"
     page = ExecutionPage(svc, user, failed["id"], nav=lambda *a, **k: None)
     assert "item 1" in page.banner.message
     assert "each — items: 1 of 2 completed" in items_label(page)
-    assert "<td>1</td><td>failed</td>" in items_html(page)
-    assert "shout, item 1" in items_html(page)  # the failed item's cell run, in full
+    assert '2/2 <span class="cw-muted">(index 1)</span></td><td>failed</td>' in items_html(page)
+    assert "shout, item 2/2" in items_html(page)  # the failed item's cell run, in full
     sections = [o for o in page.cells if "execution-cell" in (o.css_classes or [])]
     assert len(sections) == 2  # the trigger's and the loop's: item runs are in the items list
 

@@ -77,6 +77,11 @@ def items_table(output: dict[str, Any], limit: int = 50) -> str:
             f"<strong>{escape(str(cell_id))}</strong>: <code>{escape(_short(value))}</code>"
             for cell_id, value in steps.items()
         )
+        if run.get("status") == "failed":
+            gave += (
+                f' <span style="color:#b91c1c">failed: {escape(error_dict_message(run.get("error")))}'
+                "</span>"
+            )
         if run.get("stopped"):
             gave += ' <span class="cw-muted">(a filter stopped this item)</span>'
         rows.append(

@@ -39,6 +39,27 @@ WRAP_CSS = ":host { flex-wrap: wrap !important; }"
 HALF_CSS = ":host { flex: 1 1 300px !important; min-width: 0 !important; }"
 
 
+def item_labels(paths: list[str], total: int | None = None) -> dict[str, str]:
+    """People's labels of recorded item paths (indexes from 0, ``"outer/inner"``):
+    ``"2/5"`` is item 2 of 5; inside an outer loop's item 3, ``"3 › 2/5"``. ``total``:
+    how many items the (top-level) loop had, when known (a failed loop stops early)."""
+    counts: dict[str, int] = {}
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        counts[parent] = counts.get(parent, 0) + 1
+    if total is not None:
+        counts[""] = max(total, counts.get("", 0))
+    labels: dict[str, str] = {}
+    for path in paths:
+        parent, _, last = path.rpartition("/")
+        try:
+            outer = [str(int(p) + 1) for p in parent.split("/")] if parent else []
+            labels[path] = " › ".join([*outer, f"{int(last) + 1}/{counts[parent]}"])
+        except ValueError:
+            labels[path] = path
+    return labels
+
+
 class ExecutionListState(param.Parameterized):
     scenario_id = param.String(default=None, allow_None=True)
     status = param.Selector(default="any", objects=STATUSES)
@@ -419,8 +440,14 @@ class ExecutionPage(pn.viewable.Viewer):
         for cell in [c for c in records if c.get("item") is None]:
             if cell["cell_id"] in loop_ids:
                 shown_loops.add(cell["cell_id"])
+                count = (cell.get("input") or {}).get("count")
                 items.append(
-                    self._items_section(cell["cell_id"], loop_ids[cell["cell_id"]], per_item)
+                    self._items_section(
+                        cell["cell_id"],
+                        loop_ids[cell["cell_id"]],
+                        per_item,
+                        count if isinstance(count, int) else None,
+                    )
                 )
             duration = cell.get("duration_ms")
             title = f"{cell['cell_id']} — {cell['status']}" + (
@@ -475,16 +502,25 @@ class ExecutionPage(pn.viewable.Viewer):
             items.append(self._items_section(loop_id, loop_ids[loop_id], per_item))
         self.cells[:] = items
 
-    def _items_section(self, loop_id: str, inside: set[str], per_item: list[dict[str, Any]]) -> Any:
+    def _items_section(
+        self,
+        loop_id: str,
+        inside: set[str],
+        per_item: list[dict[str, Any]],
+        total: int | None = None,
+    ) -> Any:
         """One line per item of a loop (its index, status, time, error), and each failed
         item's cell runs in full."""
         summaries = [c for c in per_item if c["cell_id"] == loop_id]
+        labels = item_labels([row["item"] for row in summaries], total)
         lines = []
         for row in summaries[:1000]:
             duration = row.get("duration_ms")
             error = error_dict_message(row["error"]) if row.get("error") else ""
             lines.append(
-                f'<tr class="status-{self._escape(row["status"])}"><td>{self._escape(row["item"])}</td>'
+                f'<tr class="status-{self._escape(row["status"])}">'
+                f"<td>{self._escape(labels[row['item']])} "
+                f'<span class="cw-muted">(index {self._escape(row["item"])})</span></td>'
                 f"<td>{self._escape(row['status'])}</td>"
                 f"<td>{'—' if duration is None else f'{duration:.1f} ms'}</td>"
                 f"<td>{self._escape(error)}</td></tr>"
@@ -510,7 +546,10 @@ class ExecutionPage(pn.viewable.Viewer):
             ):
                 shown = ("cell_id", "item", "status", "input", "output", "error")
                 body.append(
-                    json_tree({k: row.get(k) for k in shown}, name=f"{row['cell_id']}, item {path}")
+                    json_tree(
+                        {k: row.get(k) for k in shown},
+                        name=f"{row['cell_id']}, item {labels.get(path, path)}",
+                    )
                 )
         done = sum(1 for row in summaries if row["status"] == "completed")
         return section(

@@ -51,6 +51,7 @@ class Notebook(pn.viewable.Viewer):
             lambda *_: self._update_info(), ["version", "live_version", "status", "status_reason"]
         )
         self.state.param.watch(lambda e: self.render_cells(), "structure")
+        self.state.param.watch(lambda e: self._live_items(e.new), "step_items")
         doc = self.state.doc
         self.name_input = pn.widgets.TextInput(
             name="Scenario name",
@@ -104,6 +105,7 @@ class Notebook(pn.viewable.Viewer):
         self.step_panel = Slot(
             sizing_mode="stretch_width", margin=0, css_classes=["step-panel"], visible=False
         )
+        self.step_live = html("", css_classes=["step-live"], visible=False)
         self.enable_button = pn.widgets.Button(name="", width=100, css_classes=["toggle-enabled"])
         self.enable_button.on_click(self._toggle_enabled)
         self.export = pn.widgets.FileDownload(
@@ -146,6 +148,7 @@ class Notebook(pn.viewable.Viewer):
             self.info,
             self.banner,
             self.run_summary,
+            self.step_live,
             self.step_panel,
             self.settings,
             self.flow.panel,
@@ -480,6 +483,21 @@ class Notebook(pn.viewable.Viewer):
             if card.body.objects:
                 card._show_result()
         self._render_steps(result)
+
+    def _live_items(self, live: dict[str, Any] | None) -> None:
+        """A stepped loop's items so far, while it runs (hidden once it is done)."""
+        if live is None:
+            self.step_live.param.update(object="", visible=False)
+            return
+        done = len(live["items"])
+        count = live["count"]
+        of = f" of {count}" if count is not None else ""
+        status = (
+            f'<p role="status" class="step-live-status">Running loop '
+            f"<strong>{escape(live['loop'])}</strong>: {done}{of} items done…</p>"
+        )
+        table = items_table({"count": count or done, "items": live["items"]}) if done else ""
+        self.step_live.param.update(object=status + table, visible=True)
 
     def _step_reset(self, _: Any = None) -> None:
         self.state.step_reset()

@@ -8,15 +8,16 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import param
 
 from cells import document as documents
 from cells import flow, secrets
+from cells.loops import ItemRun
 from cells.mapping import has_template, referenced_steps, render
-from cells.models import ERROR_ROUTE, LOOP_BODY
+from cells.models import ERROR_ROUTE, LOOP_BODY, LoopCell
 from connectors.sdk import ConfigurationError, InvalidInputError, MappingError, jsontext
 from connectors.sdk.options import field_sources
 
@@ -106,6 +107,12 @@ class NotebookState(param.Parameterized):
     )
     step_message = param.String(
         default="", doc="Step mode: what happened (a filter stopped, a router took branches…)."
+    )
+    step_items = param.Dict(
+        default=None,
+        allow_None=True,
+        doc="Step mode: the loop being stepped, live: ``{loop, count, items}`` (each item "
+        "as it ends, as in a loop's output); None when no loop is running.",
     )
 
     def __init__(self, svc: Any, user: Any, scenario_id: str | None = None, **params: Any) -> None:
@@ -792,6 +799,27 @@ class NotebookState(param.Parameterized):
         self._step_context["steps"][cell.id] = output
         return message
 
+    def _live_items(
+        self, loop: LoopCell, context: dict[str, Any]
+    ) -> Callable[[ItemRun], Awaitable[None]]:
+        """Show a stepped loop's items as they end (``step_items``)."""
+        try:
+            listed = render(loop.items, context, cell_id=loop.id, field="items")
+        except MappingError:
+            listed = None  # the loop's own run says what is wrong
+        count = len(listed) if isinstance(listed, list) else None
+        self.step_items = {"loop": loop.id, "count": count, "items": []}
+
+        async def ended(run: ItemRun) -> None:
+            live = self.step_items
+            if live is not None:
+                entry = {**run.summary(), "status": run.status, "error": run.error}
+                items = sorted([*live["items"], entry], key=lambda i: int(i["index"]))
+                self.step_items = {**live, "items": items}
+                await asyncio.sleep(0)  # let the page show it before the next item
+
+        return ended
+
     async def step(self) -> dict[str, Any] | None:
         """Run the next cell with the trigger data and the outputs gathered so far, as a
         run would (``cells.flow`` decides what runs next, for runs and steps alike).
@@ -823,9 +851,15 @@ class NotebookState(param.Parameterized):
         context = self._step_context
         if failing is not None:
             context = {**context, "error": self._step_errors[failing]}
-        result_obj = await self.svc.run_cell(self.user.id, doc, cell_id, context)
-        result: dict[str, Any] = result_obj.to_dict()
         cell = flow.steps_by_id(doc)[cell_id]
+        on_item = self._live_items(cell, context) if isinstance(cell, LoopCell) else None
+        try:
+            result_obj = await self.svc.run_cell(
+                self.user.id, doc, cell_id, context, on_item=on_item
+            )
+        finally:
+            self.step_items = None
+        result: dict[str, Any] = result_obj.to_dict()
         ok = result["status"] == "completed"
         decision = flow.advance(plan, cell, flow.outcome(cell, ok=ok, output=result.get("output")))
         self._step_plan = decision.plan
