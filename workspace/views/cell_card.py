@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import panel as pn
 import param
 
-from cells.models import ERROR_ROUTE, LOOP_BODY
+from cells.models import ERROR_ROUTE, LOOP_BODY, MAX_LOOP_CONCURRENCY
 from workspace.views.components import Disclosure, ReferencePicker, Slot
 from workspace.views.flow_graph import cell_icon
 from workspace.views.notebook_state import NotebookState
@@ -328,8 +328,6 @@ class CellCard(pn.viewable.Viewer):
             if isinstance(current, dict):
                 route_editor = self._route_editor(current)
         parts.append(pn.FlexBox(*row, sizing_mode="stretch_width", margin=0))
-        if route_editor is not None:
-            parts.append(route_editor)
         if (
             app is not None
             and app.needs_connection
@@ -364,6 +362,8 @@ class CellCard(pn.viewable.Viewer):
             parts.extend(self._trigger_extras(cell, op))
         else:
             parts.append(self._reference_picker())
+        if route_editor is not None:  # after the cell's own fields: what runs when it fails
+            parts.append(route_editor)
         return parts
 
     def _form_changed(self, *_: Any) -> None:
@@ -447,11 +447,13 @@ class CellCard(pn.viewable.Viewer):
             css_classes=["loop-items"],
         )
         items.param.watch(lambda e: self._edit(items=e.new), "value")
-        concurrency = pn.widgets.IntInput(
+        concurrency = pn.widgets.Select(  # a select: a spinner's arrows have no names
             name="Items at the same time",
+            options={
+                "one after another": 1,
+                **{f"{n} at a time": n for n in range(2, MAX_LOOP_CONCURRENCY + 1)},
+            },
             value=int(cell.get("concurrency") or 1),
-            start=1,
-            end=10,
             width=200,
             css_classes=["loop-concurrency"],
         )
@@ -518,14 +520,19 @@ class CellCard(pn.viewable.Viewer):
         inside = self.nb.inner_view(
             self.cell_id,
             ERROR_ROUTE,
-            f"{self.number}.e",
-            heading="When it fails, run (error is in scope: error.message, error.code):",
+            f"{self.number}.",
+            heading="Run these cells (they see error.message, error.code, error.cell_id):",
             label=f"Add a step to the error route of {name}",
             empty="No cells yet: the route only decides what happens next.",
         )
         return pn.Column(
-            pn.FlexBox(then, fallback, sizing_mode="stretch_width", margin=0),
+            html(
+                '<p style="margin:4px 0"><strong>Error route</strong> '
+                '<span class="cw-muted">— runs when this cell fails for good (after its '
+                "retries)</span></p>"
+            ),
             inside,
+            pn.FlexBox(then, fallback, sizing_mode="stretch_width", margin=0),
             sizing_mode="stretch_width",
             margin=(4, 0, 4, 12),
             styles={"border-left": "3px solid #f59e0b", "padding-left": "8px"},
@@ -578,6 +585,13 @@ class CellCard(pn.viewable.Viewer):
             css_classes=["aggregate-key"],
         )
         key.param.watch(lambda e: self._edit(key=e.new or None), "value")
+
+        def shown(*_: Any) -> None:  # the separator joins text; the key makes groups
+            separator.visible = mode.value == "join"
+            key.visible = mode.value == "group"
+
+        mode.param.watch(shown, "value")
+        shown()
         return [
             pn.FlexBox(loop, mode, separator, key, sizing_mode="stretch_width", margin=0),
             value,
