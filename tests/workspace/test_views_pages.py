@@ -702,3 +702,48 @@ async def test_a_scenario_paused_after_failures_shows_why_until_enabled(
     assert (state.rows[0]["status"], state.rows[0]["status_reason"]) == ("active", None)
     nb.state.load()
     assert "cw-status-reason" not in nb.info.object
+
+
+async def test_an_execution_page_says_which_cells_an_error_route_ran(svc: Any, user: Any) -> None:
+    from workspace.views.components import Disclosure
+    from workspace.views.executions import ExecutionPage
+
+    doc = {
+        "name": "Routed",
+        "cells": [
+            {"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+            {
+                "id": "parse",
+                "kind": "transformer",
+                "app": "formatter",
+                "operation": "numbers",
+                "inputs": {"value": "not a number", "operation": "parse"},
+                "on_error": {
+                    "cells": [
+                        {
+                            "id": "why",
+                            "kind": "transformer",
+                            "app": "formatter",
+                            "operation": "set_fields",
+                            "inputs": {"fields": {"why": "{{ error.code }}"}},
+                        }
+                    ],
+                    "then": "continue",
+                    "fallback": {"result": 0},
+                },
+            },
+        ],
+    }
+    scenario = svc.import_scenario(user.id, documents.parse(doc))
+    ran = await svc.run_now(user.id, scenario.id, {})
+    assert ran["status"] == "completed"
+    page = ExecutionPage(svc, user, ran["id"], nav=lambda *a, **k: None)
+    sections = {
+        " ".join(d.label for d in o.select(Disclosure)): o
+        for o in page.cells
+        if "execution-cell" in (o.css_classes or [])
+    }
+    assert any(t.startswith("why — completed") and "error route of parse" in t for t in sections)
+    [failed] = [o for t, o in sections.items() if t.startswith("parse — failed")]
+    notes = " ".join(str(getattr(o, "object", "")) for o in failed.select(lambda o: True))
+    assert "Its error route ran (why); then the run continued with the fallback output." in notes

@@ -266,6 +266,25 @@ class ExecutionState(param.Parameterized):
             return {}
         return {c.id: set(cells_of(c)) for c, _ in doc.walk() if isinstance(c, LoopCell)}
 
+    def routes(self) -> dict[str, tuple[list[str], str]]:
+        """The cells with an error route in the version the execution ran: their route's
+        cells and what happens after (``then``)."""
+        from cells.flow import error_route
+        from cells.models import TriggerCell
+
+        try:
+            doc = self.svc.scenarios.version_document(
+                self.user.id, self.data["scenario_id"], self.data["scenario_version"]
+            )
+        except Exception:  # an old version that no longer parses: no route notes
+            return {}
+        found: dict[str, tuple[list[str], str]] = {}
+        for cell, _ in doc.walk():
+            route = None if isinstance(cell, TriggerCell) else error_route(cell)
+            if route is not None:
+                found[cell.id] = ([c.id for c in route.cells], route.then)
+        return found
+
     async def rerun(self, *, from_start: bool = False, from_cell: str | None = None) -> Any:
         """Rerun on the scenario's latest version, so a fixed cell runs fixed (``Cellwright.rerun``)."""
         return await self.svc.rerun(
@@ -437,6 +456,8 @@ class ExecutionPage(pn.viewable.Viewer):
         loop_ids = self.state.loop_ids() if any(c.get("item") for c in records) else {}
         per_item = [c for c in records if c.get("item") is not None]
         shown_loops: set[str] = set()
+        routes = self.state.routes() if any(self._routed(c) for c in records) else {}
+        route_of = {inner: cell for cell, (cells, _) in routes.items() for inner in cells}
         for cell in [c for c in records if c.get("item") is None]:
             if cell["cell_id"] in loop_ids:
                 shown_loops.add(cell["cell_id"])
@@ -453,11 +474,27 @@ class ExecutionPage(pn.viewable.Viewer):
             title = f"{cell['cell_id']} — {cell['status']}" + (
                 "" if duration is None else f" in {duration:.0f} ms"
             )
+            if cell["cell_id"] in route_of:
+                title += f" · error route of {route_of[cell['cell_id']]}"
             body: list[Any] = []
             if cell.get("error"):
                 body.append(
                     html(
                         f'<div class="cw-banner error" role="alert">{self._escape(error_dict_message(cell["error"]))}</div>'
+                    )
+                )
+            if self._routed(cell) and cell["cell_id"] in routes:
+                inner, then = routes[cell["cell_id"]]
+                after = {
+                    "stop": "the run failed with this error",
+                    "handled": "the run ended as handled",
+                    "continue": "the run continued with the fallback output",
+                }.get(then, then)
+                ran = ", ".join(inner) if inner else "no cells"
+                body.append(
+                    html(
+                        f'<p class="route-note">Its error route ran ({self._escape(ran)}); '
+                        f"then {self._escape(after)}.</p>"
                     )
                 )
             body.append(
@@ -501,6 +538,10 @@ class ExecutionPage(pn.viewable.Viewer):
         ):  # a run stopped inside a loop: its items so far
             items.append(self._items_section(loop_id, loop_ids[loop_id], per_item))
         self.cells[:] = items
+
+    @staticmethod
+    def _routed(cell: dict[str, Any]) -> bool:
+        return bool((cell.get("error") or {}).get("routed"))
 
     def _items_section(
         self,

@@ -511,10 +511,12 @@ class Notebook(pn.viewable.Viewer):
         self.step_reset_button.visible = started
         self.step_panel.visible = started
         if not started:
-            self.step_button.param.update(name="Step", disabled=False)
+            self.step_button.param.update(name="Step", disabled=False, width=90)
             self.step_panel[:] = []
             return
-        self.step_button.name = f"Step: {s.step_next}" if s.step_next else "Step"
+        name = f"Step: {s.step_next}" if s.step_next else "Step"
+        # wide enough for the next cell's id (a long one would be cut off)
+        self.step_button.param.update(name=name, width=max(90, 28 + 8 * len(name)))
         self.step_button.disabled = s.step_next is None
         rows = "".join(
             f"<li>{badge(r['status'])} <strong>{escape(r['cell_id'])}</strong>"
