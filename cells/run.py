@@ -420,10 +420,12 @@ async def run_cell(
     resolve_secrets: SecretResolver | None = None,
     limits: CellBudget | None = None,
     max_items: int = loops.DEFAULT_MAX_ITEMS,
+    on_item: Callable[[loops.ItemRun], Awaitable[None]] | None = None,
 ) -> CellResult:
     """Run any step cell on its own (the workspace's "Run cell" and Step).
 
     A loop runs all its items here, unrecorded; its output lists each item's step outputs.
+    ``on_item`` is called as each of its items ends (a live view of a long loop).
     """
     if isinstance(cell, ConditionCell):
         return (await run_condition_cell_async(cell, context, limits=limits))[0]
@@ -488,7 +490,13 @@ async def run_cell(
 
         return (
             await run_loop_cell(
-                cell, context, run_step=step, cells=inner, max_items=max_items, limits=limits
+                cell,
+                context,
+                run_step=step,
+                cells=inner,
+                max_items=max_items,
+                limits=limits,
+                on_item=on_item,
             )
         )[0]
     return await run_operation_cell(

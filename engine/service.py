@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -838,9 +838,16 @@ class Cellwright:
         return execution
 
     async def run_cell(
-        self, user_id: str, doc: ScenarioDocument, cell_id: str, context: Mapping[str, Any]
+        self,
+        user_id: str,
+        doc: ScenarioDocument,
+        cell_id: str,
+        context: Mapping[str, Any],
+        *,
+        on_item: Callable[[loops.ItemRun], Awaitable[None]] | None = None,
     ) -> CellResult:
-        """Run one step cell on its own with ``context`` (``trigger``/``steps``): the workspace's "Run cell"."""
+        """Run one step cell on its own with ``context`` (``trigger``/``steps``): the
+        workspace's "Run cell" and Step. A loop calls ``on_item`` as each item ends."""
         cell = doc.find(cell_id)
         if cell is None:
             raise NotFound(f"The scenario has no cell '{cell_id}'.")
@@ -879,6 +886,7 @@ class Cellwright:
                 if "max_loop_items" in doc.settings.model_fields_set
                 else self.settings.loop_max_items
             ),
+            on_item=on_item,
         )
 
     # -- webhooks -------------------------------------------------------------------------

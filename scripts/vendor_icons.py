@@ -49,6 +49,8 @@ ICONS: dict[str, tuple[str, str]] = {
     "code": ("lucide", "code-xml"),
     "router": ("lucide", "split"),
     "filter": ("lucide", "filter"),
+    "loop": ("lucide", "repeat"),
+    "aggregate": ("lucide", "sigma"),
     "plug": ("lucide", "plug"),  # apps that declare no icon of their own
     "more": ("lucide", "ellipsis"),  # the flow diagram's collapsed run of steps
     "empty": ("lucide", "circle-dashed"),  # … and its empty branch

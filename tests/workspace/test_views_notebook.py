@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
+from cells.models import LOOP_BODY
 from connectors.sdk import CellwrightError
 from tests.flow_strategies import TRIGGER, rule, scenarios, transformer
 from workspace.views.notebook_state import NotebookState
@@ -428,6 +429,12 @@ async def test_notebook_view_edits_flow_into_state(svc: Any, user: Any, scenario
     assert not nb.dirty and nb.state.version == 2
 
 
+def _lists(obj: Any) -> bool:
+    from workspace.views.components import CellList
+
+    return isinstance(obj, CellList)
+
+
 def _find(layout: Any, css_class: str) -> Any:
     """The first component under ``layout`` carrying ``css_class``."""
     for obj in layout.select(lambda o: css_class in (getattr(o, "css_classes", None) or [])):
@@ -844,14 +851,20 @@ async def test_a_loop_renders_opens_and_steps(svc: Any, user: Any) -> None:
     _find(each_card._layout, "loop-concurrency").value = 2
     _find(each_card._layout, "loop-items").value = "{{ trigger.body.people }}"
     assert nb.state.cell("each")["concurrency"] == 2
-    cells_text = _find(each_card._layout, "loop-cells")
-    cells_text.value = "not: [a list"
-    assert nb.state.cell("each")["cells"][0]["id"] == "shout"  # refused, kept
-    cells_text.value = (
-        "- {id: shout, kind: transformer, app: formatter, operation: text,"
-        " inputs: {value: '{{ item }}', transform: lower}}"
+    # the loop's cells are listed inside it; a step is added inside like anywhere else
+    assert [i["id"] for i in _find(each_card._layout, "inner-each").select(_lists)[0].items] == [
+        "shout"
+    ]
+    extra = nb.act(
+        lambda: nb.state.add_cell(
+            "action", app="formatter", operation="text", branch=("each", "[each item]")
+        ),
+        open_new=True,
     )
-    assert nb.state.cell("each")["cells"][0]["inputs"]["transform"] == "lower"
+    assert [c["id"] for c in nb.state.cell("each")["cells"]] == [extra, "shout"]
+    assert extra in nb.cards and nb.cards[extra].expanded  # opened inside the loop's card
+    assert "{{ item }}" in dict(nb.state.references(extra)).values()  # the loop's item
+    nb.state.delete(extra)
     _find(nb.cards["all"]._layout, "aggregate-mode").value = "count"
     assert nb.state.cell("all")["mode"] == "count"
     nb.state.parsed()  # still a valid document
@@ -859,12 +872,37 @@ async def test_a_loop_renders_opens_and_steps(svc: Any, user: Any) -> None:
     state.trigger_text = (
         '{"body": {"names": ["ada", "eve"]}, "method": "POST", "headers": {}, "query": {}}'
     )
+    seen: list[Any] = []
+    state.param.watch(lambda e: seen.append(e.new), "step_items")
     first = await state.step()
     assert first is not None and first["cell_id"] == "each" and first["status"] == "completed"
+    # the items showed as they ended, then the live view closed
+    assert [(s["count"], [i["item"] for i in s["items"]]) for s in seen[:-1]] == [
+        (2, []),
+        (2, ["ada"]),
+        (2, ["ada", "eve"]),
+    ]
+    assert seen[-1] is None
     assert [i["steps"]["shout"]["result"] for i in first["output"]["items"]] == ["ADA", "EVE"]
     second = await state.step()
     assert second is not None and second["output"] == {"result": "ADA, EVE", "count": 2}
     assert state.step_next is None
+
+
+def test_loops_and_aggregates_are_added_like_any_step(state: NotebookState) -> None:
+    state.trigger_text = '{"body": {"order": {"lines": [{"sku": "a"}, {"sku": "b"}]}}}'
+    with pytest.raises(CellwrightError, match="add a loop first"):
+        state.add_cell("aggregate", after=state.cells[-1]["id"])
+    loop = state.add_cell("loop", after=state.cells[-1]["id"])
+    assert state.cell(loop)["items"] == "{{ trigger.body.order.lines }}"  # the first list
+    inner = state.add_cell("action", app="formatter", operation="text", branch=(loop, LOOP_BODY))
+    total = state.add_cell("aggregate", after=loop)
+    assert state.cell(total)["loop"] == loop and state.cell(total)["value"] == "{{ item }}"
+    assert state.loop_of(inner) == loop and state.loop_of(total) is None
+    # after the loop, its cells' outputs are not offered (an aggregate collects them)
+    assert not any(inner in ref for _, ref in state.references(total))
+    assert state.context_for(inner)["item"] == {"sku": "a"}
+    state.parsed()  # a valid document
 
 
 ROUTE_DOC: dict[str, Any] = {
@@ -913,19 +951,33 @@ async def test_a_cell_with_an_error_route_renders_edits_and_steps(svc: Any, user
     nb.__panel__().get_root()
     card = nb.open_cell("shout")
     assert _find(card._layout, "cell-on-error").value == "route"
-    editor = _find(card._layout, "cell-error-route")
-    assert "id: why" in editor.value and "then: continue" in editor.value
-    editor.value = "cells: [oops"
-    assert nb.state.cell("shout")["on_error"]["then"] == "continue"  # refused, kept
-    editor.value = "- a list"
-    assert nb.state.cell("shout")["on_error"]["then"] == "continue"  # refused, kept
-    editor.value = "cells: []\nthen: handled\n"
-    assert nb.state.cell("shout")["on_error"] == {"cells": [], "then": "handled"}
+    assert _find(card._layout, "route-then").value == "continue"
+    fallback = _find(card._layout, "route-fallback")
+    assert fallback.visible and '"fallback for {{ error.cell_id }}"' in fallback.value
+    assert [i["id"] for i in _find(card._layout, "inner-shout").select(_lists)[0].items] == ["why"]
+    fallback.value = "{{ error.message }}"  # not JSON: text with a mapping
+    assert nb.state.cell("shout")["on_error"]["fallback"] == "{{ error.message }}"
+    fallback.value = '{"result": "{{ error.code }}"}'
+    assert nb.state.cell("shout")["on_error"]["fallback"] == {"result": "{{ error.code }}"}
+    _find(card._layout, "route-then").value = "handled"
+    assert nb.state.cell("shout")["on_error"]["then"] == "handled"
+    assert "fallback" not in nb.state.cell("shout")["on_error"] and not fallback.visible
+    assert nb.state.cell("shout")["on_error"]["cells"][0]["id"] == "why"  # kept
+    # the route's cells see the error: the reference picker offers it
+    assert "{{ error.message }}" in dict(nb.state.references("why")).values()
     nb.state.parsed()  # still a valid document
+    _find(card._layout, "route-then").value = "continue"
     after_card = nb.open_cell("after")
     _find(after_card._layout, "cell-on-error").value = "route"
     assert nb.state.cell("after")["on_error"] == {"cells": [], "then": "stop"}
-    assert "then: stop" in _find(nb.cards["after"]._layout, "cell-error-route").value
+    added = nb.act(
+        lambda: nb.state.add_cell(
+            "action", app="formatter", operation="text", branch=("after", "[on error]")
+        ),
+        open_new=True,
+    )
+    assert nb.state.cell("after")["on_error"]["cells"][0]["id"] == added
+    assert nb.cards[added].expanded
     _find(nb.cards["after"]._layout, "cell-on-error").value = "fail"
     assert "on_error" not in nb.state.cell("after")
     state = NotebookState(svc, user, saved.id)

@@ -638,14 +638,15 @@ async def test_an_execution_page_lists_a_loops_items_and_shows_the_failed_ones(
     ok = await svc.run_now(user.id, scenario.id, {"names": [{"name": "ada"}, {"name": "eve"}]})
     page = ExecutionPage(svc, user, ok["id"], nav=lambda *a, **k: None)
     assert "each — items: 2 of 2 completed" in items_label(page)
-    assert "<td>1</td><td>completed</td>" in items_html(page)
+    # item 2 of 2, recorded (and named in errors) by its index from 0
+    assert '2/2 <span class="cw-muted">(index 1)</span></td><td>completed</td>' in items_html(page)
     failed = await svc.run_now(user.id, scenario.id, {"names": [{"name": "ada"}, {"nom": "x"}]})
     assert failed["status"] == "failed"
     page = ExecutionPage(svc, user, failed["id"], nav=lambda *a, **k: None)
     assert "item 1" in page.banner.message
     assert "each — items: 1 of 2 completed" in items_label(page)
-    assert "<td>1</td><td>failed</td>" in items_html(page)
-    assert "shout, item 1" in items_html(page)  # the failed item's cell run, in full
+    assert '2/2 <span class="cw-muted">(index 1)</span></td><td>failed</td>' in items_html(page)
+    assert "shout, item 2/2" in items_html(page)  # the failed item's cell run, in full
     sections = [o for o in page.cells if "execution-cell" in (o.css_classes or [])]
     assert len(sections) == 2  # the trigger's and the loop's: item runs are in the items list
 
@@ -734,3 +735,48 @@ async def test_an_execution_page_says_what_a_waiting_run_waits_for(svc: Any, use
     assert url in asking.head.object
     for view in (page, asking):
         view.dispose()
+
+
+async def test_an_execution_page_says_which_cells_an_error_route_ran(svc: Any, user: Any) -> None:
+    from workspace.views.components import Disclosure
+    from workspace.views.executions import ExecutionPage
+
+    doc = {
+        "name": "Routed",
+        "cells": [
+            {"id": "start", "kind": "trigger", "app": "manual", "operation": "run_manually"},
+            {
+                "id": "parse",
+                "kind": "transformer",
+                "app": "formatter",
+                "operation": "numbers",
+                "inputs": {"value": "not a number", "operation": "parse"},
+                "on_error": {
+                    "cells": [
+                        {
+                            "id": "why",
+                            "kind": "transformer",
+                            "app": "formatter",
+                            "operation": "set_fields",
+                            "inputs": {"fields": {"why": "{{ error.code }}"}},
+                        }
+                    ],
+                    "then": "continue",
+                    "fallback": {"result": 0},
+                },
+            },
+        ],
+    }
+    scenario = svc.import_scenario(user.id, documents.parse(doc))
+    ran = await svc.run_now(user.id, scenario.id, {})
+    assert ran["status"] == "completed"
+    page = ExecutionPage(svc, user, ran["id"], nav=lambda *a, **k: None)
+    sections = {
+        " ".join(d.label for d in o.select(Disclosure)): o
+        for o in page.cells
+        if "execution-cell" in (o.css_classes or [])
+    }
+    assert any(t.startswith("why — completed") and "error route of parse" in t for t in sections)
+    [failed] = [o for t, o in sections.items() if t.startswith("parse — failed")]
+    notes = " ".join(str(getattr(o, "object", "")) for o in failed.select(lambda o: True))
+    assert "Its error route ran (why); then the run continued with the fallback output." in notes

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import panel as pn
 import param
 
+from cells.models import ERROR_ROUTE, LOOP_BODY, MAX_LOOP_CONCURRENCY
 from connectors.sdk import CellwrightError
 from workspace.views.components import Disclosure, ReferencePicker, Slot
 from workspace.views.flow_graph import cell_icon
@@ -59,6 +60,51 @@ def cell_title(state: NotebookState, cell_id: str, number: str) -> str:
         )
         what = f"{app} · {op.name if op is not None else cell.get('operation')}"
     return f"{number}. {name} — {what}{status}"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def items_table(output: dict[str, Any], limit: int = 50) -> str:
+    """A loop's output, one row per item: ``item 2/3``, the item, what its cells gave."""
+    items = output.get("items") or []
+    count = int(output.get("count") or len(items))
+    rows = []
+    for run in items[:limit]:
+        steps = run.get("steps") or {}
+        gave = "<br>".join(
+            f"<strong>{escape(str(cell_id))}</strong>: <code>{escape(_short(value))}</code>"
+            for cell_id, value in steps.items()
+        )
+        if run.get("status") == "failed":
+            gave += (
+                f' <span style="color:#b91c1c">failed: {escape(error_dict_message(run.get("error")))}'
+                "</span>"
+            )
+        if run.get("stopped"):
+            gave += ' <span class="cw-muted">(a filter stopped this item)</span>'
+        rows.append(
+            f'<tr><th scope="row">item {int(run.get("index", 0)) + 1}/{count}</th>'
+            f"<td><code>{escape(_short(run.get('item')))}</code></td><td>{gave or '—'}</td></tr>"
+        )
+    more = (
+        f'<p class="cw-muted">…and {len(items) - limit} more items.</p>'
+        if len(items) > limit
+        else ""
+    )
+    return (
+        f"<p><strong>Each item ({count})</strong></p>"
+        '<table class="loop-item-results" style="border-collapse:collapse;width:100%;'
+        'table-layout:fixed;overflow-wrap:anywhere"><thead><tr>'
+        '<th scope="col" style="width:7em;text-align:left">Item</th>'
+        '<th scope="col" style="width:30%;text-align:left">Value</th>'
+        '<th scope="col" style="text-align:left">Its cells gave</th></tr></thead><tbody>'
+        + "".join(rows)
+        + "</tbody></table>"
+        + more
+    )
 
 
 class CellCard(pn.viewable.Viewer):
@@ -284,8 +330,6 @@ class CellCard(pn.viewable.Viewer):
             if isinstance(current, dict):
                 route_editor = self._route_editor(current)
         parts.append(pn.FlexBox(*row, sizing_mode="stretch_width", margin=0))
-        if route_editor is not None:
-            parts.append(route_editor)
         if (
             app is not None
             and app.needs_connection
@@ -323,6 +367,8 @@ class CellCard(pn.viewable.Viewer):
             parts.extend(self._trigger_extras(cell, op))
         else:
             parts.append(self._reference_picker())
+        if route_editor is not None:  # after the cell's own fields: what runs when it fails
+            parts.append(route_editor)
         return parts
 
     def _form_changed(self, *_: Any) -> None:
@@ -418,9 +464,7 @@ class CellCard(pn.viewable.Viewer):
         return parts
 
     def _loop_editor(self, cell: dict[str, Any]) -> list[Any]:
-        """A loop: its list, how many items at a time, and its cells (as YAML)."""
-        import yaml
-
+        """A loop: its list, how many items at a time, and its cells (added like any step)."""
         items = pn.widgets.TextInput(
             name="Items (a list, e.g. {{ trigger.body.line_items }})",
             value=cell.get("items")
@@ -430,69 +474,97 @@ class CellCard(pn.viewable.Viewer):
             css_classes=["loop-items"],
         )
         items.param.watch(lambda e: self._edit(items=e.new), "value")
-        concurrency = pn.widgets.IntInput(
+        concurrency = pn.widgets.Select(  # a select: a spinner's arrows have no names
             name="Items at the same time",
+            options={
+                "one after another": 1,
+                **{f"{n} at a time": n for n in range(2, MAX_LOOP_CONCURRENCY + 1)},
+            },
             value=int(cell.get("concurrency") or 1),
-            start=1,
-            end=10,
             width=200,
             css_classes=["loop-concurrency"],
         )
         concurrency.param.watch(
             lambda e: self._edit(concurrency=None if e.new == 1 else e.new), "value"
         )
-        body = pn.widgets.TextAreaInput(
-            name="The cells run for each item (YAML; they see item, index and the cells above)",
-            value=yaml.safe_dump(cell.get("cells") or [], sort_keys=False, allow_unicode=True),
-            height=220,
-            sizing_mode="stretch_width",
-            css_classes=["loop-cells"],
-        )
-
-        def cells_changed(event: Any) -> None:
-            try:
-                parsed = yaml.safe_load(event.new or "[]")
-            except yaml.YAMLError as exc:
-                self.banner.error(f"The loop's cells are not valid YAML: {exc}")
-                return
-            if not isinstance(parsed, list):
-                self.banner.error("The loop's cells are a list of cells (- id: …).")
-                return
-            self._edit(cells=parsed)
-
-        body.param.watch(cells_changed, "value")
         note = html(
-            '<p class="cw-muted">Runs its cells once per item. Collect the items\' results with an '
-            "aggregate cell after the loop.</p>"
+            '<p class="cw-muted">Runs its cells once per item; they see <code>item</code>, '
+            "<code>index</code> (from 0) and the cells above the loop. Collect the items' "
+            "results with an aggregate step after the loop.</p>"
         )
-        return [note, items, concurrency, body]
+        name = cell.get("name") or cell["id"]
+        inside = self.nb.inner_view(
+            self.cell_id,
+            LOOP_BODY,
+            f"{self.number}.",
+            heading=f"For each item, run ({len(cell.get('cells') or [])} cells):",
+            label=f"Add a step inside loop {name}",
+            empty="No cells yet: add the step to run for each item.",
+        )
+        return [note, items, concurrency, inside]
 
     def _route_editor(self, route: dict[str, Any]) -> Any:
-        """An error route as YAML: its cells, then (stop, handled, continue) and fallback."""
-        import yaml
-
-        editor = pn.widgets.TextAreaInput(
-            name="Error route (YAML: cells run when this cell fails, with error in scope; "
-            "then: stop, handled or continue; fallback: its output with continue)",
-            value=yaml.safe_dump(route, sort_keys=False, allow_unicode=True),
-            height=220,
+        """An error route: its cells (run with ``error`` in scope), then what happens
+        (stop, handled, continue) and, with continue, the failing cell's fallback output."""
+        then = pn.widgets.Select(
+            name="After the error route",
+            options={
+                "stop the run (it fails)": "stop",
+                "end the run as handled": "handled",
+                "continue with a fallback output": "continue",
+            },
+            value=route.get("then", "stop"),
+            width=260,
+            css_classes=["route-then"],
+        )
+        given = route.get("fallback")
+        fallback = pn.widgets.TextInput(
+            name="Fallback output (JSON or text; may map {{ error.message }})",
+            value="" if given is None else given if isinstance(given, str) else json.dumps(given),
+            placeholder='e.g. {"result": "unknown"}',
             sizing_mode="stretch_width",
-            css_classes=["cell-error-route"],
+            visible=then.value == "continue",
+            css_classes=["route-fallback"],
         )
 
-        def route_changed(event: Any) -> None:
-            try:
-                parsed = yaml.safe_load(event.new or "{}")
-            except yaml.YAMLError as exc:
-                self.banner.error(f"The error route is not valid YAML: {exc}")
-                return
-            if not isinstance(parsed, dict):
-                self.banner.error("The error route is a mapping (cells:, then:, fallback:).")
-                return
-            self._edit(on_error=parsed)
+        def changed(*_: Any) -> None:
+            current = dict(self.state.cell(self.cell_id).get("on_error") or {})
+            current["then"] = then.value
+            text = fallback.value.strip()
+            if then.value == "continue" and text:
+                try:
+                    current["fallback"] = json.loads(text)
+                except ValueError:
+                    current["fallback"] = text  # text, possibly with {{ }} mappings
+            else:
+                current.pop("fallback", None)
+            fallback.visible = then.value == "continue"
+            self._edit(on_error=current)
 
-        editor.param.watch(route_changed, "value")
-        return editor
+        then.param.watch(changed, "value")
+        fallback.param.watch(changed, "value")
+        name = self.state.cell(self.cell_id).get("name") or self.cell_id
+        inside = self.nb.inner_view(
+            self.cell_id,
+            ERROR_ROUTE,
+            f"{self.number}.",
+            heading="Run these cells (they see error.message, error.code, error.cell_id):",
+            label=f"Add a step to the error route of {name}",
+            empty="No cells yet: the route only decides what happens next.",
+        )
+        return pn.Column(
+            html(
+                '<p style="margin:4px 0"><strong>Error route</strong> '
+                '<span class="cw-muted">— runs when this cell fails for good (after its '
+                "retries)</span></p>"
+            ),
+            inside,
+            pn.FlexBox(then, fallback, sizing_mode="stretch_width", margin=0),
+            sizing_mode="stretch_width",
+            margin=(4, 0, 4, 12),
+            styles={"border-left": "3px solid #f59e0b", "padding-left": "8px"},
+            css_classes=["error-route"],
+        )
 
     def _aggregate_editor(self, cell: dict[str, Any]) -> list[Any]:
         """An aggregate: which loop, how to fold, what each item gives."""
@@ -540,6 +612,13 @@ class CellCard(pn.viewable.Viewer):
             css_classes=["aggregate-key"],
         )
         key.param.watch(lambda e: self._edit(key=e.new or None), "value")
+
+        def shown(*_: Any) -> None:  # the separator joins text; the key makes groups
+            separator.visible = mode.value == "join"
+            key.visible = mode.value == "group"
+
+        mode.param.watch(shown, "value")
+        shown()
         return [
             pn.FlexBox(loop, mode, separator, key, sizing_mode="stretch_width", margin=0),
             value,
@@ -632,6 +711,9 @@ class CellCard(pn.viewable.Viewer):
         else:
             ms = result.get("duration_ms")
             self.banner.ok(f"Ran in {ms:.0f} ms." if ms is not None else "Ran.")
+        output = result.get("output")
+        if self.state.cell(self.cell_id).get("kind") == "loop" and isinstance(output, dict):
+            parts.append(html(items_table(output), css_classes=["loop-results"]))
         parts.append(
             pn.Row(
                 pn.Column(
@@ -670,13 +752,16 @@ class AddStep(pn.viewable.Viewer):
         self.nb = notebook
         self.after = after
         self.branch = branch
+        if branch is not None and branch[1] == LOOP_BODY:
+            where = f"add-in-loop-{branch[0]}"
+        elif branch is not None and branch[1] == ERROR_ROUTE:
+            where = f"add-in-route-{branch[0]}"
+        else:
+            where = f"add-after-{after or (branch[0] + '-' + branch[1].replace(' ', '_') if branch else 'trigger')}"
         self.open = pn.widgets.Button(
             name=label,
             button_type="light",
-            css_classes=[
-                "add-step",
-                f"add-after-{after or (branch[0] + '-' + branch[1].replace(' ', '_') if branch else 'trigger')}",
-            ],
+            css_classes=["add-step", where],
             margin=(0, 0, 0, 24),
         )
         self.open.on_click(self._show)
@@ -690,6 +775,8 @@ class AddStep(pn.viewable.Viewer):
                 "App action or transformer": "operation",
                 "Filter (continue only if…)": "filter",
                 "Router (branches)": "router",
+                "Loop (for each item of a list)": "loop",
+                "Aggregate (collect a loop's results)": "aggregate",
             }
             kind = pn.widgets.Select(
                 name="Kind of step",
@@ -742,6 +829,10 @@ class AddStep(pn.viewable.Viewer):
                             operation=op.value,
                             after=self.after,
                             branch=self.branch,
+                        )
+                    if kind.value in ("loop", "aggregate"):
+                        return self.nb.state.add_cell(
+                            kind.value, after=self.after, branch=self.branch
                         )
                     return self.nb.state.add_cell(
                         "condition",

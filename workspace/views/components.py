@@ -623,7 +623,7 @@ class ReferencePicker(JSComponent):
 
     def __init__(self, on_insert: Callable[[str, str], Any], **params: Any) -> None:
         params.setdefault("sizing_mode", "stretch_width")
-        params.setdefault("margin", (4, 0))
+        params.setdefault("margin", (4, 10))  # inset like the fields above it
         super().__init__(**params)
         self._on_insert = on_insert
 

@@ -39,6 +39,27 @@ WRAP_CSS = ":host { flex-wrap: wrap !important; }"
 HALF_CSS = ":host { flex: 1 1 300px !important; min-width: 0 !important; }"
 
 
+def item_labels(paths: list[str], total: int | None = None) -> dict[str, str]:
+    """People's labels of recorded item paths (indexes from 0, ``"outer/inner"``):
+    ``"2/5"`` is item 2 of 5; inside an outer loop's item 3, ``"3 › 2/5"``. ``total``:
+    how many items the (top-level) loop had, when known (a failed loop stops early)."""
+    counts: dict[str, int] = {}
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        counts[parent] = counts.get(parent, 0) + 1
+    if total is not None:
+        counts[""] = max(total, counts.get("", 0))
+    labels: dict[str, str] = {}
+    for path in paths:
+        parent, _, last = path.rpartition("/")
+        try:
+            outer = [str(int(p) + 1) for p in parent.split("/")] if parent else []
+            labels[path] = " › ".join([*outer, f"{int(last) + 1}/{counts[parent]}"])
+        except ValueError:
+            labels[path] = path
+    return labels
+
+
 class ExecutionListState(param.Parameterized):
     scenario_id = param.String(default=None, allow_None=True)
     status = param.Selector(default="any", objects=STATUSES)
@@ -251,6 +272,25 @@ class ExecutionState(param.Parameterized):
             return {}
         return {c.id: set(cells_of(c)) for c, _ in doc.walk() if isinstance(c, LoopCell)}
 
+    def routes(self) -> dict[str, tuple[list[str], str]]:
+        """The cells with an error route in the version the execution ran: their route's
+        cells and what happens after (``then``)."""
+        from cells.flow import error_route
+        from cells.models import TriggerCell
+
+        try:
+            doc = self.svc.scenarios.version_document(
+                self.user.id, self.data["scenario_id"], self.data["scenario_version"]
+            )
+        except Exception:  # an old version that no longer parses: no route notes
+            return {}
+        found: dict[str, tuple[list[str], str]] = {}
+        for cell, _ in doc.walk():
+            route = None if isinstance(cell, TriggerCell) else error_route(cell)
+            if route is not None:
+                found[cell.id] = ([c.id for c in route.cells], route.then)
+        return found
+
     async def rerun(self, *, from_start: bool = False, from_cell: str | None = None) -> Any:
         """Rerun on the scenario's latest version, so a fixed cell runs fixed (``Cellwright.rerun``)."""
         return await self.svc.rerun(
@@ -448,21 +488,45 @@ class ExecutionPage(pn.viewable.Viewer):
         loop_ids = self.state.loop_ids() if any(c.get("item") for c in records) else {}
         per_item = [c for c in records if c.get("item") is not None]
         shown_loops: set[str] = set()
+        routes = self.state.routes() if any(self._routed(c) for c in records) else {}
+        route_of = {inner: cell for cell, (cells, _) in routes.items() for inner in cells}
         for cell in [c for c in records if c.get("item") is None]:
             if cell["cell_id"] in loop_ids:
                 shown_loops.add(cell["cell_id"])
+                count = (cell.get("input") or {}).get("count")
                 items.append(
-                    self._items_section(cell["cell_id"], loop_ids[cell["cell_id"]], per_item)
+                    self._items_section(
+                        cell["cell_id"],
+                        loop_ids[cell["cell_id"]],
+                        per_item,
+                        count if isinstance(count, int) else None,
+                    )
                 )
             duration = cell.get("duration_ms")
             title = f"{cell['cell_id']} — {cell['status']}" + (
                 "" if duration is None else f" in {duration:.0f} ms"
             )
+            if cell["cell_id"] in route_of:
+                title += f" · error route of {route_of[cell['cell_id']]}"
             body: list[Any] = []
             if cell.get("error"):
                 body.append(
                     html(
                         f'<div class="cw-banner error" role="alert">{self._escape(error_dict_message(cell["error"]))}</div>'
+                    )
+                )
+            if self._routed(cell) and cell["cell_id"] in routes:
+                inner, then = routes[cell["cell_id"]]
+                after = {
+                    "stop": "the run failed with this error",
+                    "handled": "the run ended as handled",
+                    "continue": "the run continued with the fallback output",
+                }.get(then, then)
+                ran = ", ".join(inner) if inner else "no cells"
+                body.append(
+                    html(
+                        f'<p class="route-note">Its error route ran ({self._escape(ran)}); '
+                        f"then {self._escape(after)}.</p>"
                     )
                 )
             body.append(
@@ -534,16 +598,29 @@ class ExecutionPage(pn.viewable.Viewer):
             )
         return links
 
-    def _items_section(self, loop_id: str, inside: set[str], per_item: list[dict[str, Any]]) -> Any:
+    @staticmethod
+    def _routed(cell: dict[str, Any]) -> bool:
+        return bool((cell.get("error") or {}).get("routed"))
+
+    def _items_section(
+        self,
+        loop_id: str,
+        inside: set[str],
+        per_item: list[dict[str, Any]],
+        total: int | None = None,
+    ) -> Any:
         """One line per item of a loop (its index, status, time, error), and each failed
         item's cell runs in full."""
         summaries = [c for c in per_item if c["cell_id"] == loop_id]
+        labels = item_labels([row["item"] for row in summaries], total)
         lines = []
         for row in summaries[:1000]:
             duration = row.get("duration_ms")
             error = error_dict_message(row["error"]) if row.get("error") else ""
             lines.append(
-                f'<tr class="status-{self._escape(row["status"])}"><td>{self._escape(row["item"])}</td>'
+                f'<tr class="status-{self._escape(row["status"])}">'
+                f"<td>{self._escape(labels[row['item']])} "
+                f'<span class="cw-muted">(index {self._escape(row["item"])})</span></td>'
                 f"<td>{self._escape(row['status'])}</td>"
                 f"<td>{'—' if duration is None else f'{duration:.1f} ms'}</td>"
                 f"<td>{self._escape(error)}</td></tr>"
@@ -569,7 +646,10 @@ class ExecutionPage(pn.viewable.Viewer):
             ):
                 shown = ("cell_id", "item", "status", "input", "output", "error")
                 body.append(
-                    json_tree({k: row.get(k) for k in shown}, name=f"{row['cell_id']}, item {path}")
+                    json_tree(
+                        {k: row.get(k) for k in shown},
+                        name=f"{row['cell_id']}, item {labels.get(path, path)}",
+                    )
                 )
         done = sum(1 for row in summaries if row["status"] == "completed")
         return section(

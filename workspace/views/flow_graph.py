@@ -79,6 +79,8 @@ def cell_icon(cell: Mapping[str, Any]) -> str:
     """URL of a cell's logo: its app's, or the router's or filter's icon."""
     if cell.get("kind") == "condition":
         return ICON.format(name="router" if cell.get("branches") is not None else "filter")
+    if cell.get("kind") in ("loop", "aggregate"):
+        return ICON.format(name=cell["kind"])
     return icon_url(str(cell.get("app") or "unknown"))
 
 
@@ -137,6 +139,19 @@ class _Builder:
                     cell_icon(cell),
                 )
             return "filter", "Filter · continue only if…", cell_icon(cell)
+        if cell.get("kind") == "loop":
+            count = len(cell.get("cells") or [])
+            return (
+                "step",
+                f"For each item · {count} cell{'s' if count != 1 else ''}",
+                cell_icon(cell),
+            )
+        if cell.get("kind") == "aggregate":
+            return (
+                "step",
+                f"Aggregate · {cell.get('mode', 'list')} of '{cell.get('loop')}'",
+                cell_icon(cell),
+            )
         key = str(cell.get("app") or "")
         app = self.apps.get(key) if key in self.apps else None
         app_name = app.name if app is not None else key or "?"
@@ -154,6 +169,10 @@ class _Builder:
             target = str((cell.get("inputs") or {}).get("scenario_id") or "")
             if target:
                 detail += f" → {self.scenario_names.get(target, target)}"
+        route = cell.get("on_error")
+        if isinstance(route, dict):
+            count = len(route.get("cells") or [])
+            detail += f" · on error: {count} cell{'s' if count != 1 else ''}, then {route.get('then', 'stop')}"
         return kind, ("Trigger: " + detail if kind == "trigger" else detail), cell_icon(cell)
 
     def _add(self, cell: Mapping[str, Any], number: str, col: int, row: int) -> FlowNode:

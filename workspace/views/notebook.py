@@ -14,7 +14,7 @@ from typing import Any
 
 import panel as pn
 
-from workspace.views.cell_card import AddStep, CellCard, cell_title
+from workspace.views.cell_card import AddStep, CellCard, cell_title, items_table
 from workspace.views.components import CellList, LeaveGuard, Slot, section
 from workspace.views.flow import FlowView
 from workspace.views.flow_graph import cell_icon
@@ -51,6 +51,7 @@ class Notebook(pn.viewable.Viewer):
             lambda *_: self._update_info(), ["version", "live_version", "status", "status_reason"]
         )
         self.state.param.watch(lambda e: self.render_cells(), "structure")
+        self.state.param.watch(lambda e: self._live_items(e.new), "step_items")
         doc = self.state.doc
         self.name_input = pn.widgets.TextInput(
             name="Scenario name",
@@ -104,6 +105,7 @@ class Notebook(pn.viewable.Viewer):
         self.step_panel = Slot(
             sizing_mode="stretch_width", margin=0, css_classes=["step-panel"], visible=False
         )
+        self.step_live = html("", css_classes=["step-live"], visible=False)
         self.enable_button = pn.widgets.Button(name="", width=100, css_classes=["toggle-enabled"])
         self.enable_button.on_click(self._toggle_enabled)
         self.export = pn.widgets.FileDownload(
@@ -146,6 +148,7 @@ class Notebook(pn.viewable.Viewer):
             self.info,
             self.banner,
             self.run_summary,
+            self.step_live,
             self.step_panel,
             self.settings,
             self.flow.panel,
@@ -266,6 +269,27 @@ class Notebook(pn.viewable.Viewer):
             margin=(4, 0),
         )
 
+    def inner_view(
+        self, parent_id: str, name: str, prefix: str, *, heading: str, label: str, empty: str
+    ) -> Any:
+        """The cells inside a loop (``LOOP_BODY``) or an error route (``ERROR_ROUTE``) of
+        ``parent_id``: an "add a step" control first, then the cells, as in a branch."""
+        cells = self.state.cells_in(parent_id, name)
+        items: list[Any] = [
+            html(f'<p style="margin:4px 0"><strong>{escape(heading)}</strong></p>'),
+            AddStep(self, branch=(parent_id, name), label=label),
+        ]
+        if cells:
+            items.extend(self.cell_items(cells, prefix, container=f"{parent_id}/{name}"))
+        else:
+            items.append(html(f'<p class="cw-muted" style="margin:2px 24px">{escape(empty)}</p>'))
+        return pn.Column(
+            *items,
+            sizing_mode="stretch_width",
+            margin=(4, 0),
+            css_classes=["inner-cells", f"inner-{parent_id}"],
+        )
+
     def _card(self, cell_id: str, number: str) -> CellCard:
         """The full editor of an open cell (built once, reused while its place is the same)."""
         card = self.cards.get(cell_id)
@@ -356,13 +380,15 @@ class Notebook(pn.viewable.Viewer):
         self.cards = {k: v for k, v in self.cards.items() if k in ids}
         self.open_ids &= ids
         self._lists = []
-        # routers rebuild their branches: drop their cached editors
+        # routers, loops and cells with an error route rebuild the cells inside them
         for cell_id, card in list(self.cards.items()):
-            if (
-                cell_id in self.open_ids
-                and self.state.cell(cell_id).get("branches") is not None
-                and card.body.objects
-            ):
+            cell = self.state.cell(cell_id)
+            holds_cells = (
+                cell.get("branches") is not None
+                or cell.get("kind") == "loop"
+                or isinstance(cell.get("on_error"), dict)
+            )
+            if cell_id in self.open_ids and holds_cells and card.body.objects:
                 card.body[:] = []
                 card._toggle()
         cells = self.state.cells
@@ -458,6 +484,21 @@ class Notebook(pn.viewable.Viewer):
                 card._show_result()
         self._render_steps(result)
 
+    def _live_items(self, live: dict[str, Any] | None) -> None:
+        """A stepped loop's items so far, while it runs (hidden once it is done)."""
+        if live is None:
+            self.step_live.param.update(object="", visible=False)
+            return
+        done = len(live["items"])
+        count = live["count"]
+        of = f" of {count}" if count is not None else ""
+        status = (
+            f'<p role="status" class="step-live-status">Running loop '
+            f"<strong>{escape(live['loop'])}</strong>: {done}{of} items done…</p>"
+        )
+        table = items_table({"count": count or done, "items": live["items"]}) if done else ""
+        self.step_live.param.update(object=status + table, visible=True)
+
     def _step_reset(self, _: Any = None) -> None:
         self.state.step_reset()
         self.banner.clear()
@@ -470,10 +511,12 @@ class Notebook(pn.viewable.Viewer):
         self.step_reset_button.visible = started
         self.step_panel.visible = started
         if not started:
-            self.step_button.param.update(name="Step", disabled=False)
+            self.step_button.param.update(name="Step", disabled=False, width=90)
             self.step_panel[:] = []
             return
-        self.step_button.name = f"Step: {s.step_next}" if s.step_next else "Step"
+        name = f"Step: {s.step_next}" if s.step_next else "Step"
+        # wide enough for the next cell's id (a long one would be cut off)
+        self.step_button.param.update(name=name, width=max(90, 28 + 8 * len(name)))
         self.step_button.disabled = s.step_next is None
         rows = "".join(
             f"<li>{badge(r['status'])} <strong>{escape(r['cell_id'])}</strong>"
@@ -497,6 +540,11 @@ class Notebook(pn.viewable.Viewer):
                 f'<ol class="step-log">{rows}</ol><p role="status" class="step-status">{escape(s.step_message)} {after}</p></section>'
             )
         ]
+        output = last.get("output") if last is not None else None
+        if last is not None and isinstance(output, dict) and "items" in output:
+            cell_id = last["cell_id"]
+            if cell_id in self.state.ids() and self.state.cell(cell_id).get("kind") == "loop":
+                parts.append(html(items_table(output), css_classes=["step-items"]))
         if last is not None:
             parts.append(
                 pn.Row(

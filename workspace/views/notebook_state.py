@@ -8,18 +8,20 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import param
 
 from cells import document as documents
 from cells import flow, secrets
+from cells.loops import ItemRun
 from cells.mapping import has_template, referenced_steps, render
+from cells.models import ERROR_ROUTE, LOOP_BODY, LoopCell
 from connectors.sdk import ConfigurationError, InvalidInputError, MappingError, jsontext
 from connectors.sdk.options import field_sources
 
-KINDS = ("action", "transformer", "condition")
+KINDS = ("action", "transformer", "condition", "loop", "aggregate")
 
 
 def _unique_id(base: str, taken: set[str]) -> str:
@@ -35,16 +37,26 @@ def _unique_id(base: str, taken: set[str]) -> str:
     return f"{base}_{n}"
 
 
+def inner_lists(cell: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """``(name, cells)`` of the lists of cells inside ``cell``: a router's branches (by
+    name), a loop's cells (``LOOP_BODY``) and an error route's cells (``ERROR_ROUTE``)."""
+    for branch in cell.get("branches") or []:
+        yield branch["name"], branch.setdefault("cells", [])
+    if cell.get("kind") == "loop":
+        yield LOOP_BODY, cell.setdefault("cells", [])
+    if isinstance(cell.get("on_error"), dict):
+        yield ERROR_ROUTE, cell["on_error"].setdefault("cells", [])
+
+
 def walk(
     cells: list[dict[str, Any]], parents: tuple[tuple[str, str], ...] = ()
 ) -> Iterator[tuple[dict[str, Any], tuple[tuple[str, str], ...]]]:
-    """Every cell (dict) in run order with its (router id, branch name) parents."""
+    """Every cell (dict) in run order with its parents: ``(router id, branch name)``,
+    ``(loop id, LOOP_BODY)`` or ``(failing cell id, ERROR_ROUTE)``."""
     for cell in cells:
         yield cell, parents
-        for branch in cell.get("branches") or []:
-            yield from walk(
-                branch.setdefault("cells", []), (*parents, (cell["id"], branch["name"]))
-            )
+        for name, inner in inner_lists(cell):
+            yield from walk(inner, (*parents, (cell["id"], name)))
 
 
 def flatten(value: Any, prefix: str, depth: int = 3) -> Iterator[tuple[str, Any]]:
@@ -95,6 +107,12 @@ class NotebookState(param.Parameterized):
     )
     step_message = param.String(
         default="", doc="Step mode: what happened (a filter stopped, a router took branches…)."
+    )
+    step_items = param.Dict(
+        default=None,
+        allow_None=True,
+        doc="Step mode: the loop being stepped, live: ``{loop, count, items}`` (each item "
+        "as it ends, as in a loop's output); None when no loop is running.",
     )
 
     def __init__(self, svc: Any, user: Any, scenario_id: str | None = None, **params: Any) -> None:
@@ -242,8 +260,8 @@ class NotebookState(param.Parameterized):
             for index, cell in enumerate(cells):
                 if cell["id"] == cell_id:
                     return cells, index
-                for branch in cell.get("branches") or []:
-                    found = search(branch.setdefault("cells", []))
+                for _, inner in inner_lists(cell):
+                    found = search(inner)
                     if found:
                         return found
             return None
@@ -252,6 +270,29 @@ class NotebookState(param.Parameterized):
         if found is None:
             raise ConfigurationError(f"The scenario has no cell '{cell_id}'.")
         return found
+
+    def cells_in(self, parent_id: str, name: str) -> list[dict[str, Any]]:
+        """The cells of a router's branch ``name``, of a loop (``LOOP_BODY``) or of a
+        cell's error route (``ERROR_ROUTE``)."""
+        parent = self.cell(parent_id)
+        for inner_name, inner in inner_lists(parent):
+            if inner_name == name:
+                return inner
+        if name == LOOP_BODY:
+            raise ConfigurationError(f"'{parent_id}' is not a loop.")
+        if name == ERROR_ROUTE:
+            raise ConfigurationError(
+                f"'{parent_id}' has no error route: set 'When it fails' to 'run an error route'."
+            )
+        raise ConfigurationError(f"Router '{parent_id}' has no branch '{name}'.")
+
+    def loop_of(self, cell_id: str) -> str | None:
+        """The innermost loop ``cell_id`` sits in, or None."""
+        for cell, parents in self.walk():
+            if cell["id"] == cell_id:
+                loops = [p for p, name in parents if name == LOOP_BODY]
+                return loops[-1] if loops else None
+        return None
 
     def branch(self, router_id: str, name: str) -> dict[str, Any]:
         for branch in self.cell(router_id).get("branches") or []:
@@ -329,13 +370,26 @@ class NotebookState(param.Parameterized):
         router: bool = False,
         cell_id: str | None = None,
     ) -> str:
-        """Insert a step after ``after`` (or first in ``branch``, or right after the trigger)."""
+        """Insert a step after ``after`` (or first in ``branch``: a router's branch, a
+        loop's cells or an error route, see :meth:`cells_in`; or right after the trigger)."""
         if kind not in KINDS:
             raise ConfigurationError(
-                f"A step is an action, a transformer or a condition, not '{kind}'."
+                "A step is an action, a transformer, a condition, a loop or an aggregate, "
+                f"not '{kind}'."
             )
         cell: dict[str, Any] = {"kind": kind}
-        if kind == "condition":
+        if kind == "loop":
+            base = "loop"
+            cell.update(items=self._first_list(), cells=[])
+        elif kind == "aggregate":
+            base = "aggregate"
+            loop = self._loop_before(after, branch)
+            if loop is None:
+                raise ConfigurationError(
+                    "An aggregate collects the results of a loop above it: add a loop first."
+                )
+            cell.update(loop=loop, value="{{ item }}")
+        elif kind == "condition":
             base = "router" if router else "filter"
             if router:
                 cell["branches"] = [
@@ -361,11 +415,36 @@ class NotebookState(param.Parameterized):
             container, index = self._container(after)
             container.insert(index + 1, cell)
         elif branch is not None:
-            self.branch(*branch).setdefault("cells", []).insert(0, cell)
+            self.cells_in(*branch).insert(0, cell)
         else:
             self.cells.insert(1, cell)
         self._changed(structural=True)
         return str(cell["id"])
+
+    def _first_list(self) -> str:
+        """A mapping of the first list in the trigger's data: what a new loop goes through."""
+        try:
+            payload = self.trigger_payload()
+        except InvalidInputError:
+            payload = {}
+        for path, value in flatten(payload, "trigger"):
+            if isinstance(value, list):
+                return "{{ " + path + " }}"
+        return "{{ trigger.body.items }}"
+
+    def _loop_before(self, after: str | None, branch: tuple[str, str] | None) -> str | None:
+        """The last loop that runs before a step inserted after ``after`` (or first in
+        ``branch``) at the same level or above: the one a new aggregate collects."""
+        anchor = after or (branch[0] if branch else None)
+        found: str | None = None
+        for cell, _ in self.walk():
+            if cell.get("kind") == "loop" and cell["id"] != anchor:
+                found = cell["id"]
+            if cell["id"] == anchor:
+                if cell.get("kind") == "loop" and after is not None:
+                    found = cell["id"]
+                break
+        return found
 
     def move(self, cell_id: str, delta: int) -> None:
         container, index = self._container(cell_id)
@@ -536,6 +615,9 @@ class NotebookState(param.Parameterized):
             # a cell in a sibling branch (same router, other branch) never runs before this one
             if any(p != t and p[0] == t[0] for p, t in zip(parents, target_parents, strict=False)):
                 continue
+            # a loop's cells are seen only inside the loop (after it, through an aggregate)
+            if any(p[1] == LOOP_BODY and p not in target_parents for p in parents):
+                continue
             out.append(cell)
         return out
 
@@ -545,25 +627,67 @@ class NotebookState(param.Parameterized):
             c["id"]: (trigger if c.get("kind") == "trigger" else self.output_of(c))
             for c in self.before(cell_id)
         }
-        return {"trigger": trigger, "steps": steps}
+        context: dict[str, Any] = {"trigger": trigger, "steps": steps}
+        context.update(self._scope_extras(cell_id, context))
+        return context
+
+    def _scope_extras(self, cell_id: str, context: dict[str, Any]) -> dict[str, Any]:
+        """What a cell inside a loop or an error route also sees when run on its own: the
+        loop's first item (``item``, ``index``) and its failing cell's ``error`` (the last
+        one when the failing cell has run, else an example)."""
+        extras: dict[str, Any] = {}
+        parents = next((p for c, p in self.walk() if c["id"] == cell_id), ())
+        loops = [p for p, name in parents if name == LOOP_BODY]
+        if loops:
+            extras.update(item=self._first_item(loops[-1], context), index=0)
+        failing = flow.route_of(parents)
+        if failing is not None:
+            last = self.results.get(failing) or {}
+            recorded = last.get("error") or {
+                "code": "example",
+                "message": f"(an example error: '{failing}' has not failed yet)",
+            }
+            extras["error"] = flow.route_error(failing, recorded)
+        return extras
+
+    def _first_item(self, loop_id: str, context: dict[str, Any]) -> Any:
+        """The first item of a loop: from its last run, else its list rendered now."""
+        last = self.results.get(loop_id) or {}
+        ran = (last.get("output") or {}).get("items") if _ran(last) else None
+        if ran:
+            return ran[0].get("item")
+        items = self.cell(loop_id).get("items")
+        try:
+            value = render(items, context, cell_id=loop_id, field="items")
+        except MappingError:
+            return None
+        return value[0] if isinstance(value, list) and value else None
 
     def references(self, cell_id: str) -> list[tuple[str, str]]:
         """``(label, reference)`` for every field of every earlier cell's output."""
         out: list[tuple[str, str]] = []
-        for cell in self.before(cell_id):
-            source = "trigger" if cell.get("kind") == "trigger" else f"steps.{cell['id']}"
-            for path, value in flatten(self.output_of(cell), source):
-                if isinstance(value, dict | list):
-                    text = "{…}" if isinstance(value, dict) else "[…]"
-                else:
-                    text = json.dumps(value, default=str, ensure_ascii=False)
-                out.append(
-                    (
-                        f"{path} = {text if len(text) <= 40 else text[:39] + '…'}",
-                        "{{ " + path + " }}",
-                    )
-                )
+        sources = [
+            ("trigger" if cell.get("kind") == "trigger" else f"steps.{cell['id']}", cell)
+            for cell in self.before(cell_id)
+        ]
+        extras = self._scope_extras(cell_id, {"trigger": self.trigger_payload(), "steps": {}})
+        found: list[tuple[str, Any]] = [
+            (name, extras[name]) for name in ("item", "index", "error") if name in extras
+        ]
+        found.extend((source, self.output_of(cell)) for source, cell in sources)
+        for source, data in found:
+            if source in extras:
+                out.append(self._reference(source, data))
+            out.extend(self._reference(path, value) for path, value in flatten(data, source))
         return out
+
+    @staticmethod
+    def _reference(path: str, value: Any) -> tuple[str, str]:
+        if isinstance(value, dict | list):
+            text = "{…}" if isinstance(value, dict) else "[…]"
+        else:
+            text = json.dumps(value, default=str, ensure_ascii=False)
+        return f"{path} = {text if len(text) <= 40 else text[:39] + '…'}", "{{ " + path + " }}"
 
     # -- choices of ID fields ---------------------------------------------------------------
 
@@ -675,6 +799,27 @@ class NotebookState(param.Parameterized):
         self._step_context["steps"][cell.id] = output
         return message
 
+    def _live_items(
+        self, loop: LoopCell, context: dict[str, Any]
+    ) -> Callable[[ItemRun], Awaitable[None]]:
+        """Show a stepped loop's items as they end (``step_items``)."""
+        try:
+            listed = render(loop.items, context, cell_id=loop.id, field="items")
+        except MappingError:
+            listed = None  # the loop's own run says what is wrong
+        count = len(listed) if isinstance(listed, list) else None
+        self.step_items = {"loop": loop.id, "count": count, "items": []}
+
+        async def ended(run: ItemRun) -> None:
+            live = self.step_items
+            if live is not None:
+                entry = {**run.summary(), "status": run.status, "error": run.error}
+                items = sorted([*live["items"], entry], key=lambda i: int(i["index"]))
+                self.step_items = {**live, "items": items}
+                await asyncio.sleep(0)  # let the page show it before the next item
+
+        return ended
+
     async def step(self) -> dict[str, Any] | None:
         """Run the next cell with the trigger data and the outputs gathered so far, as a
         run would (``cells.flow`` decides what runs next, for runs and steps alike).
@@ -706,9 +851,15 @@ class NotebookState(param.Parameterized):
         context = self._step_context
         if failing is not None:
             context = {**context, "error": self._step_errors[failing]}
-        result_obj = await self.svc.run_cell(self.user.id, doc, cell_id, context)
-        result: dict[str, Any] = result_obj.to_dict()
         cell = flow.steps_by_id(doc)[cell_id]
+        on_item = self._live_items(cell, context) if isinstance(cell, LoopCell) else None
+        try:
+            result_obj = await self.svc.run_cell(
+                self.user.id, doc, cell_id, context, on_item=on_item
+            )
+        finally:
+            self.step_items = None
+        result: dict[str, Any] = result_obj.to_dict()
         ok = result["status"] == "completed"
         decision = flow.advance(plan, cell, flow.outcome(cell, ok=ok, output=result.get("output")))
         self._step_plan = decision.plan
