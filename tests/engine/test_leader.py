@@ -75,7 +75,9 @@ async def test_a_holder_that_cannot_reach_the_store_stops_its_jobs(store: Store)
 async def test_two_services_on_one_store_run_one_scheduler(
     tmp_path: Path, make_settings: Any
 ) -> None:
-    settings = make_settings(data_dir=tmp_path / "d", scheduler_lease_seconds=3)
+    # a long lease: on a loaded machine a 3 s one can lapse between two renewals, and the
+    # second service would then rightly take over
+    settings = make_settings(data_dir=tmp_path / "d", scheduler_lease_seconds=120)
     first, second = Cellwright(settings), Cellwright(settings)
     try:
         await first.start()
