@@ -144,34 +144,48 @@ async def test_the_reusable_contact_template_returns_a_tidy_contact_to_its_calle
 
     reusable = GalleryState(svc, user).use("reusable_tidy_contact", {})
     await svc.publish(user.id, reusable.id)
-    caller = svc.import_scenario(
-        user.id,
-        documents.parse(
-            {
-                "name": "New lead",
-                "cells": [
-                    {
-                        "id": "start",
-                        "kind": "trigger",
-                        "app": "manual",
-                        "operation": "run_manually",
-                    },
-                    {
-                        "id": "tidy",
-                        "kind": "action",
-                        "app": "scenario",
-                        "operation": "run_scenario",
-                        "inputs": {
-                            "scenario_id": reusable.id,
-                            "inputs": {"name": "{{ trigger.who }}", "email": "{{ trigger.mail }}"},
+
+    def caller_named(name: str) -> Any:
+        return svc.import_scenario(
+            user.id,
+            documents.parse(
+                {
+                    "name": name,
+                    "cells": [
+                        {
+                            "id": "start",
+                            "kind": "trigger",
+                            "app": "manual",
+                            "operation": "run_manually",
                         },
-                    },
-                ],
-            }
-        ),
-    )
-    await svc.publish(user.id, caller.id)
-    run = await svc.run_now(user.id, caller.id, {"who": " grace HOPPER", "mail": "GH@Navy.MIL "})
-    assert run["status"] == "completed", run["error"]
-    [tidy] = [c for c in run["cells"] if c["cell_id"] == "tidy"]
-    assert tidy["output"]["output"] == {"name": "Grace Hopper", "email": "gh@navy.mil"}
+                        {
+                            "id": "tidy",
+                            "kind": "action",
+                            "app": "scenario",
+                            "operation": "run_scenario",
+                            "inputs": {
+                                "scenario_id": reusable.id,
+                                "inputs": {
+                                    "name": "{{ trigger.who }}",
+                                    "email": "{{ trigger.mail }}",
+                                },
+                            },
+                        },
+                    ],
+                }
+            ),
+        )
+
+    # two scenarios call the same one and each gets its own tidy contact back
+    for name, who, mail, tidied in (
+        ("New lead", " grace HOPPER", "GH@Navy.MIL ", ("Grace Hopper", "gh@navy.mil")),
+        ("New customer", "ada lovelace ", " Ada@Example.COM", ("Ada Lovelace", "ada@example.com")),
+    ):
+        caller = caller_named(name)
+        await svc.publish(user.id, caller.id)
+        run = await svc.run_now(user.id, caller.id, {"who": who, "mail": mail})
+        assert run["status"] == "completed", run["error"]
+        [tidy] = [c for c in run["cells"] if c["cell_id"] == "tidy"]
+        assert tidy["output"]["output"] == {"name": tidied[0], "email": tidied[1]}
+        called = svc.execution(user.id, tidy["output"]["execution_id"])
+        assert called["scenario_id"] == reusable.id and called["parent_execution_id"] == run["id"]
