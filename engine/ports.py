@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from types import EllipsisType
 from typing import Any, Protocol
 
 from engine.ownership import ConnectionLookup
@@ -84,6 +85,7 @@ class ScenarioStore(AuditLog, ConnectionLookup, SecretStore, Protocol):
         *,
         scenario_id: str | None = None,
         nodes: list[dict[str, Any]] | None = None,
+        schedule: dict[str, Any] | None | EllipsisType = ...,
     ) -> Scenario: ...
     def set_webhook_token(self, scenario_id: str, token: str | None) -> None: ...
     def publish_scenario(

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from cells import document as documents
 from cells.checks import operation_errors
 from cells.models import ScenarioDocument
+from connectors.sdk import CellwrightError
 from engine import ownership
 from engine import secrets as stored_secrets
 from engine.errors import NotFound
@@ -148,7 +151,11 @@ class Scenarios:
             self._store, self._apps, user_id, doc, existing.document if existing else None
         )
         scenario = self._store.save_scenario(
-            user_id, doc.to_data(), scenario_id=scenario_id, nodes=documents.node_rows(doc)
+            user_id,
+            doc.to_data(),
+            scenario_id=scenario_id,
+            nodes=documents.node_rows(doc),
+            schedule=self._schedule_of(doc),
         )
         if not scenario.webhook_token:
             self._store.set_webhook_token(scenario.id, secrets.token_urlsafe(24))
@@ -167,6 +174,20 @@ class Scenarios:
         )
         self._changed()
         return scenario
+
+    def _schedule_of(self, doc: ScenarioDocument) -> dict[str, Any] | None:
+        """The ``schedule`` column for ``doc``: a Schedule trigger's settings with their
+        defaults (``{"mode": "cron", "cron": "0 9 * * 1", "timezone": "Europe/Paris",
+        …}``), None for any other trigger."""
+        trigger = doc.trigger
+        if trigger.app != "schedule" or trigger.app not in self._apps:
+            return None
+        inputs = dict(trigger.inputs)
+        try:
+            model = self._apps.get(trigger.app).trigger(trigger.operation).input
+            return model.model_validate(inputs).model_dump(mode="json")
+        except (ValidationError, CellwrightError, KeyError):
+            return inputs  # what the document says; publishing reports what is wrong
 
     def go_live_unarmed(self, user_id: str, scenario_id: str) -> Scenario | None:
         """Publish the latest version and mark the scenario active without arming its

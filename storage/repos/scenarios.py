@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, select, type_coerce, update
@@ -122,6 +123,7 @@ class ScenariosRepo(RepoBase):
         *,
         scenario_id: str | None = None,
         nodes: list[dict[str, Any]] | None = None,
+        schedule: dict[str, Any] | None | EllipsisType = ...,
     ) -> Scenario:
         """Create (no ``scenario_id``) or update the user's scenario from its document.
 
@@ -132,7 +134,9 @@ class ScenariosRepo(RepoBase):
         ``settings.notify_on_error``, the defaults where it has none.
         ``nodes`` (dicts of the ``nodes`` columns, parent as ``parent_cell_id``; position
         defaults to the list index) replace the scenario's node rows; ``None`` leaves
-        them as they are. Updating another user's (or a missing) scenario raises
+        them as they are. ``schedule``, when given, is the ``schedule`` column (the
+        engine derives it from a Schedule trigger; None for any other), whatever the
+        document says. Updating another user's (or a missing) scenario raises
         NotFoundError.
         """
         now = utcnow()
@@ -161,6 +165,8 @@ class ScenariosRepo(RepoBase):
                     raise NotFoundError(f"scenario {scenario_id!r} not found")
                 row = found
             _apply_document(row, document)
+            if schedule is not ...:
+                row.schedule = schedule
             row.document = document
             row.version += 1
             row.updated_at = now

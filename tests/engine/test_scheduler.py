@@ -319,3 +319,26 @@ async def test_a_paused_schedule_does_not_fire_its_backlog_when_turned_back_on(
     await svc.enable(user.id, scenario.id)
     assert await scheduler.run_due(T0 + timedelta(hours=2)) == 0  # plans again
     assert executions(svc, user, scenario.id) == []
+
+
+def test_the_schedule_column_says_what_the_schedule_trigger_says(
+    svc: Cellwright, user: Any
+) -> None:
+    """The row's ``schedule`` is the Schedule trigger's settings (defaults included),
+    and goes back to empty when the trigger changes."""
+    cron = documents.loads(
+        "name: Weekly\ncells:\n  - {id: tick, kind: trigger, app: schedule, operation: every,"
+        " inputs: {mode: cron, cron: '0 9 * * 1', timezone: Europe/Paris}}\n"
+    )
+    saved = svc.import_scenario(user.id, cron)
+    assert svc.store.get_scenario(user.id, saved.id).schedule == {
+        "mode": "cron",
+        "cron": "0 9 * * 1",
+        "timezone": "Europe/Paris",
+        "interval_minutes": 15,
+    }
+    hooked = documents.loads(
+        "name: Weekly\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n"
+    )
+    svc.import_scenario(user.id, hooked, scenario_id=saved.id)
+    assert svc.store.get_scenario(user.id, saved.id).schedule is None
