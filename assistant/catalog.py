@@ -125,6 +125,7 @@ def catalog(apps: Any, focus: str | None = None) -> str:
             lines.extend(describe_operation(app, op) for op in (*app.triggers, *app.actions))
         else:
             lines.append(
-                f"  triggers: {', '.join(op.key for op in app.triggers)}; actions: {', '.join(op.key for op in app.actions)}"
+                f"  triggers: {', '.join(op.key for op in app.triggers)}; "
+                f"actions: {', '.join(op.key for op in app.actions)}"
             )
     return "\n".join(lines)

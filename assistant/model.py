@@ -74,13 +74,15 @@ def _failure(exc: BaseException, litellm: Any) -> AssistantError:
     log.warning("assistant request failed: %s", " <- ".join(type(e).__name__ for e in chain))
     if isinstance(exc, errors.AuthenticationError | errors.PermissionDeniedError):
         return AssistantError(
-            "The model provider refused the assistant's credentials. Check CELLWRIGHT_ASSISTANT_API_KEY."
+            "The model provider refused the assistant's credentials. "
+            "Check CELLWRIGHT_ASSISTANT_API_KEY."
         )
     if any(
         isinstance(e, openai.APITimeoutError | httpx.TimeoutException | TimeoutError) for e in chain
     ):
         return AssistantError(
-            "The model did not answer in time. Try again, or raise CELLWRIGHT_ASSISTANT_TIMEOUT_SECONDS."
+            "The model did not answer in time. Try again, or raise "
+            "CELLWRIGHT_ASSISTANT_TIMEOUT_SECONDS."
         )
     if isinstance(exc, errors.RateLimitError):
         return AssistantError(
@@ -88,18 +90,21 @@ def _failure(exc: BaseException, litellm: Any) -> AssistantError:
         )
     if isinstance(exc, errors.NotFoundError):
         return AssistantError(
-            "The model provider does not know the configured model. Check CELLWRIGHT_ASSISTANT_MODEL."
+            "The model provider does not know the configured model. "
+            "Check CELLWRIGHT_ASSISTANT_MODEL."
         )
     if any(
         isinstance(e, openai.APIConnectionError | httpx.TransportError | OSError) for e in chain
     ):
         return AssistantError(
-            "Could not reach the model provider. Check CELLWRIGHT_ASSISTANT_API_BASE and that the provider is up."
+            "Could not reach the model provider. Check CELLWRIGHT_ASSISTANT_API_BASE "
+            "and that the provider is up."
         )
     status = getattr(exc, "status_code", None)
     suffix = f" (HTTP {status})" if isinstance(status, int) else ""
     return AssistantError(
-        f"The model provider answered with an error{suffix}. Try again; the server log names the error's kind."
+        f"The model provider answered with an error{suffix}. Try again; the server log "
+        "names the error's kind."
     )
 
 

@@ -1,10 +1,11 @@
 """Checks of a scenario document against the apps that exist.
 
 The document model (``cells.models``) checks the document on its own: shape, ids,
-references. This check needs the app registry: does every cell name a real app and
-an operation of the right kind, are the trigger's inputs valid. (Mapping expressions
-are compiled by the document model itself: a document that parses has none broken.) ``Cellwright.validate`` raises the first error; the assistant
-collects them all to send back to the model.
+references. This check needs the app registry: does every cell name a real app and an
+operation of the right kind, are the trigger's inputs valid. (Mapping expressions are
+compiled by the document model itself: a document that parses has none broken.)
+``Cellwright.validate`` raises the first error; the assistant collects them all to send
+back to the model.
 """
 
 from __future__ import annotations
@@ -106,7 +107,9 @@ def incomplete(doc: ScenarioDocument, apps: Any) -> list[dict[str, str]]:
                     {
                         "cell_id": cell.id,
                         "field": name,
-                        "message": f"{label}: fill in '{name}' ({field.description or 'required'}).",
+                        "message": (
+                            f"{label}: fill in '{name}' ({field.description or 'required'})."
+                        ),
                     }
                 )
         if not isinstance(cell, TriggerCell):  # a trigger's inputs are checked on save

@@ -59,7 +59,8 @@ def parse(data: Any, *, source: str = "scenario") -> ScenarioDocument:
     """Validate already-parsed data."""
     if not isinstance(data, dict):
         raise DocumentError(
-            f"{source}: a scenario document is a mapping with 'name' and 'cells', got {type(data).__name__}."
+            f"{source}: a scenario document is a mapping with 'name' and 'cells', "
+            f"got {type(data).__name__}."
         )
     try:
         return ScenarioDocument.model_validate(data)

@@ -319,7 +319,8 @@ def advance(plan: Plan, cell: StepCell, result: CellOutcome) -> Decision:
 
 
 def _branch_cells(cell: StepCell, scope: Scope) -> list[tuple[str, Pending]]:
-    """``(branch name, pending cell)`` for the cells of a router's branches (none for other cells)."""
+    """``(branch name, pending cell)`` for the cells of a router's
+    branches (none for other cells)."""
     if not isinstance(cell, ConditionCell):
         return []
     return [

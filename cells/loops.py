@@ -211,8 +211,9 @@ async def loop_items(
         kind = "null" if value is None else type(value).__name__
         shown = json.dumps(value, default=str)[:80]
         raise InvalidInputError(
-            f"Loop '{loop.id}': 'items' must be a list, but it is {kind} ({shown})."
-            " Map a list, e.g. {{ trigger.body.line_items }}, or use | default([]) when it may be missing.",
+            f"Loop '{loop.id}': 'items' must be a list, but it is {kind} ({shown}). "
+            "Map a list, e.g. {{ trigger.body.line_items }}, or use | default([]) "
+            "when it may be missing.",
             errors=[{"field": "items", "message": f"must be a list, got {kind}"}],
             cell_id=loop.id,
         )
@@ -324,7 +325,8 @@ async def run_loop(
 def _number(value: Any, cell_id: str, index: int) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise InvalidInputError(
-            f"Aggregate '{cell_id}': item {index}'s value {json.dumps(value, default=str)[:60]} is not a number.",
+            f"Aggregate '{cell_id}': item {index}'s value {json.dumps(value, default=str)[:60]} "
+            "is not a number.",
             cell_id=cell_id,
             item=index,
         )
@@ -403,7 +405,8 @@ def aggregate(
     loop_output = (context.get("steps") or {}).get(cell.loop)
     if not isinstance(loop_output, Mapping) or not isinstance(loop_output.get("items"), list):
         raise InvalidInputError(
-            f"Aggregate '{cell.id}': loop '{cell.loop}' did not run before it, so there is nothing to collect.",
+            f"Aggregate '{cell.id}': loop '{cell.loop}' did not run before it, "
+            "so there is nothing to collect.",
             cell_id=cell.id,
         )
     values: list[Any] = []

@@ -46,7 +46,8 @@ class _Strict(BaseModel):
 
 class CellBase(_Strict):
     id: str = Field(
-        description="Unique within the scenario; later cells refer to this cell's output as steps.<id>.",
+        description="Unique within the scenario; later cells refer to this cell's "
+        "output as steps.<id>.",
         pattern=CELL_ID.pattern,
         examples=["create_post"],
     )
@@ -72,8 +73,9 @@ class TriggerCell(OperationCell):
     kind: Literal["trigger"]
     test_data: dict[str, Any] | None = Field(
         None,
-        description="What a test run in the workspace feeds the scenario when no other test data is given: an "
-        "example of what this trigger delivers (templates ship one). Never used by real runs.",
+        description="What a test run in the workspace feeds the scenario when no other "
+        "test data is given: an example of what this trigger delivers (templates ship one). "
+        "Never used by real runs.",
     )
 
 
@@ -91,9 +93,9 @@ class ErrorRoute(_Strict):
 
     cells: list[Cell] = Field(
         default_factory=list,
-        description="The cells run when the cell fails, in order (any kind but a trigger). They see "
-        "error (code, message, cell_id, details), steps.<failing cell id> (the fallback with "
-        "then: continue, else {error: ...}) and everything the failing cell saw.",
+        description="The cells run when the cell fails, in order (any kind but a trigger). "
+        "They see error (code, message, cell_id, details), steps.<failing cell id> (the fallback "
+        "with then: continue, else {error: ...}) and everything the failing cell saw.",
     )
     then: Literal["stop", "handled", "continue"] = Field(
         "stop",
@@ -126,7 +128,8 @@ OnError = Annotated[
     Discriminator(
         _on_error_form,
         custom_error_type="invalid_on_error",
-        custom_error_message="on_error is 'fail', 'continue' or an error route {cells, then, fallback}",
+        custom_error_message="on_error is 'fail', 'continue' or an error route "
+        "{cells, then, fallback}",
     ),
 ]
 _ON_ERROR = (
@@ -231,7 +234,8 @@ class ConditionCell(CellBase):
     def _one_mode(self) -> ConditionCell:
         if (self.rules is None) == (self.branches is None):
             raise ValueError(
-                f"condition cell '{self.id}' needs either 'rules' (a filter) or 'branches' (a router), not both or neither"
+                f"condition cell '{self.id}' needs either 'rules' (a filter) "
+                "or 'branches' (a router), not both or neither"
             )
         if self.branches is not None:
             if not self.branches:
@@ -239,12 +243,14 @@ class ConditionCell(CellBase):
             fallbacks = [b for b in self.branches if b.fallback]
             if len(fallbacks) > 1:
                 raise ValueError(
-                    f"router '{self.id}' has {len(fallbacks)} fallback branches; at most one is allowed"
+                    f"router '{self.id}' has {len(fallbacks)} fallback branches; "
+                    "at most one is allowed"
                 )
             for branch in self.branches:
                 if not branch.fallback and branch.rules is None:
                     raise ValueError(
-                        f"branch '{branch.name}' of router '{self.id}' needs rules, or 'fallback: true'"
+                        f"branch '{branch.name}' of router '{self.id}' needs rules, "
+                        "or 'fallback: true'"
                     )
             names = [b.name for b in self.branches]
             if len(set(names)) != len(names):
@@ -257,18 +263,20 @@ class ConditionCell(CellBase):
 
 
 class LoopCell(CellBase):
-    """For each: runs its ``cells`` once per item of a list, with ``item`` and ``index`` in scope."""
+    """For each: runs its ``cells`` once per item of a list, with
+    ``item`` and ``index`` in scope."""
 
     kind: Literal["loop"]
     items: str | list[Any] = Field(
-        description="The list to go through, usually a mapping such as {{ trigger.body.line_items }}.",
+        description="The list to go through, usually a mapping such as "
+        "{{ trigger.body.line_items }}.",
         examples=["{{ trigger.body.line_items }}"],
     )
     cells: list[Cell] = Field(
         min_length=1,
-        description="The cells run for each item, in order (any kind but a trigger; loops may nest). "
-        "They see item, index, loops.<loop id>.item/index for enclosing loops, and everything "
-        "the cells before the loop see.",
+        description="The cells run for each item, in order (any kind but a trigger; "
+        "loops may nest). They see item, index, loops.<loop id>.item/index for enclosing loops, "
+        "and everything the cells before the loop see.",
     )
     concurrency: int = Field(
         1,
@@ -287,7 +295,8 @@ class AggregateCell(CellBase):
 
     kind: Literal["aggregate"]
     loop: str = Field(
-        description="The id of the loop cell whose items are aggregated (it runs before this cell).",
+        description="The id of the loop cell whose items are aggregated "
+        "(it runs before this cell).",
         pattern=CELL_ID.pattern,
     )
     mode: AggregateMode = Field(
@@ -310,11 +319,13 @@ class AggregateCell(CellBase):
     def _key_for_group(self) -> AggregateCell:
         if self.mode == "group" and self.key is None:
             raise ValueError(
-                f"aggregate cell '{self.id}' groups its items: give a 'key', e.g. '{{{{ item.category }}}}'"
+                f"aggregate cell '{self.id}' groups its items: give a 'key', "
+                "e.g. '{{ item.category }}'"
             )
         if self.mode != "group" and self.key is not None:
             raise ValueError(
-                f"aggregate cell '{self.id}' has a 'key' but mode '{self.mode}'; 'key' is for mode: group"
+                f"aggregate cell '{self.id}' has a 'key' but mode '{self.mode}'; "
+                "'key' is for mode: group"
             )
         return self
 
@@ -323,7 +334,8 @@ AnyCell = TriggerCell | ActionCell | TransformerCell | ConditionCell | LoopCell 
 """Any cell kind, as a type (``Cell`` is the same union with pydantic's discriminator)."""
 Cell = Annotated[AnyCell, Field(discriminator="kind")]
 Parents = tuple[tuple[str, str], ...]
-"""Where a cell sits: ((router id, branch name) or (loop id, LOOP_BODY), ...) from the outermost in."""
+"""Where a cell sits: ((router id, branch name) or (loop id,
+LOOP_BODY), ...) from the outermost in."""
 StepCell = ActionCell | TransformerCell | ConditionCell | LoopCell | AggregateCell
 
 
@@ -334,7 +346,8 @@ class ScenarioSettings(_Strict):
         2,
         ge=0,
         le=10,
-        description="How often a cell that failed with a temporary error (network, timeout, 429, 5xx) is retried, with exponential backoff.",
+        description="How often a cell that failed with a temporary error (network, timeout, 429, "
+        "5xx) is retried, with exponential backoff.",
     )
     notify_on_error: bool = Field(False, description="Alert when a run fails.")
     timeout_seconds: float = Field(
@@ -347,8 +360,8 @@ class ScenarioSettings(_Strict):
         1000,
         ge=1,
         le=100_000,
-        description="A loop given a longer list fails before running any item (default: the server's "
-        "loop_max_items, 1000).",
+        description="A loop given a longer list fails before running any item (default: "
+        "the server's loop_max_items, 1000).",
     )
     pause_after_failures: int = Field(
         5,
@@ -371,7 +384,8 @@ class ScenarioDocument(_Strict):
         default_factory=list,
         max_length=MAX_TAGS,
         examples=[["billing", "slack"]],
-        description=f"Labels to group and find scenarios by (lower-cased, at most {MAX_TAGS} of up to {MAX_TAG_LENGTH} characters each).",
+        description=f"Labels to group and find scenarios by (lower-cased, at most {MAX_TAGS} "
+        f"of up to {MAX_TAG_LENGTH} characters each).",
     )
     settings: ScenarioSettings = Field(default_factory=ScenarioSettings)
     cells: list[Cell] = Field(
@@ -381,7 +395,8 @@ class ScenarioDocument(_Strict):
     @field_validator("tags")
     @classmethod
     def _normal_tags(cls, tags: list[str]) -> list[str]:
-        """Lower-cased, spaces collapsed, duplicates dropped: ``Billing`` and ``billing`` are one tag."""
+        """Lower-cased, spaces collapsed, duplicates dropped:
+        ``Billing`` and ``billing`` are one tag."""
         out: list[str] = []
         for tag in tags:
             tag = normal_tag(tag)
@@ -389,7 +404,8 @@ class ScenarioDocument(_Strict):
                 raise ValueError("a tag is empty; write a word such as 'billing', or remove it")
             if len(tag) > MAX_TAG_LENGTH:
                 raise ValueError(
-                    f"the tag '{tag[:MAX_TAG_LENGTH]}…' is longer than {MAX_TAG_LENGTH} characters; shorten it"
+                    f"the tag '{tag[:MAX_TAG_LENGTH]}…' is longer than {MAX_TAG_LENGTH} "
+                    "characters; shorten it"
                 )
             if tag not in out:
                 out.append(tag)
@@ -400,7 +416,8 @@ class ScenarioDocument(_Strict):
         first = self.cells[0]
         if not isinstance(first, TriggerCell):
             raise _invalid(
-                f"the first cell must be the trigger (kind: trigger); '{first.id}' is of kind '{first.kind}'",
+                "the first cell must be the trigger (kind: trigger); "
+                f"'{first.id}' is of kind '{first.kind}'",
                 f"{_label('cells', 0, first)}.kind",
                 first.id,
             )
@@ -493,7 +510,8 @@ def _label(prefix: str, index: int, cell: AnyCell) -> str:
 
 
 def _paths(cells: list[AnyCell], prefix: str) -> Iterator[tuple[AnyCell, str]]:
-    """Every cell in run order with its place in the file, e.g. ``cells[2] (id 'route').branches[0].cells[1] (id 'x')``."""
+    """Every cell in run order with its place in the file, e.g. ``cells[2] (id
+    'route').branches[0].cells[1] (id 'x')``."""
     for index, cell in enumerate(cells):
         where = _label(prefix, index, cell)
         yield cell, where
@@ -571,7 +589,8 @@ def _check_references(doc: ScenarioDocument) -> None:
                 f" (loop: {inside}) to collect its results."
             )
         raise _invalid(
-            f"cell '{cell.id}' refers to steps.{ref}, which is not a cell that runs before it.{hint}",
+            f"cell '{cell.id}' refers to steps.{ref}, which is not a cell that "
+            f"runs before it.{hint}",
             field_where,
             cell.id,
         )
@@ -601,7 +620,8 @@ def _check_references(doc: ScenarioDocument) -> None:
                     loops = [loop for loop in bodies if loop in available]
                     hint = f" Loops before it: {', '.join(loops)}." if loops else ""
                     raise _invalid(
-                        f"aggregate cell '{cell.id}' collects loop '{cell.loop}', which is not a loop cell that runs before it.{hint}",
+                        f"aggregate cell '{cell.id}' collects loop '{cell.loop}', "
+                        f"which is not a loop cell that runs before it.{hint}",
                         f"{where}.loop",
                         cell.id,
                     )

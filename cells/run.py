@@ -155,7 +155,8 @@ def validate_output(cell_id: str, model: type[BaseModel], value: Any) -> dict[st
             for e in exc.errors(include_url=False, include_input=False)[:5]
         )
         raise InvalidOutputError(
-            f"Cell '{cell_id}': the app returned data that does not match its output model — {listed}"
+            f"Cell '{cell_id}': the app returned data that does not match its output "
+            f"model — {listed}"
         ) from None
     result: dict[str, Any] = parsed.model_dump(mode="json", by_alias=True)
     return result
@@ -342,7 +343,8 @@ def trigger_result(cell: TriggerCell, payload: Mapping[str, Any], *, apps: AppLo
 async def run_aggregate_cell(
     cell: AggregateCell, context: Mapping[str, Any], *, limits: CellBudget | None = None
 ) -> CellResult:
-    """Fold a loop's items (:func:`cells.loops.aggregate`), in a worker unless its mappings are light."""
+    """Fold a loop's items (:func:`cells.loops.aggregate`), in a worker
+    unless its mappings are light."""
     with _recording(cell.id) as result:
         result.input = {"loop": cell.loop, "mode": cell.mode}
         if mapping.is_light([cell.value, cell.key]):
@@ -368,7 +370,8 @@ async def run_loop_cell(
     finished: Callable[[str], loops.ItemRun | None] | None = None,
     on_item: Callable[[loops.ItemRun], Awaitable[None]] | None = None,
 ) -> tuple[CellResult, loops.LoopRun | None]:
-    """Run a loop cell: its list (at most ``max_items``), then its cells per item (:func:`cells.loops.run_loop`).
+    """Run a loop cell: its list (at most ``max_items``), then its cells per item
+    (:func:`cells.loops.run_loop`).
 
     The result's input is ``{"count": n}``, its output the loop's output; a failed item
     fails it with that item's error (naming the loop, the item index and the cell). The

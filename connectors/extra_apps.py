@@ -72,21 +72,23 @@ def load_extra_apps(sources: Iterable[Source]) -> tuple[App, ...]:
         for app in _apps_of(source):
             if app.key in builtin:
                 raise ConfigurationError(
-                    f"The {source.origin} defines the app '{app.key}', which is the key of an app Cellwright ships. "
-                    "Give your app another key (keys never change once published, so pick a prefixed one such as 'acme_crm')."
+                    f"The {source.origin} defines the app '{app.key}', which is the key "
+                    "of an app Cellwright ships. Give your app another key (keys never change "
+                    "once published, so pick a prefixed one such as 'acme_crm')."
                 )
             if app.key in found:
                 other_app, other = found[app.key]
                 if other_app is app:
                     continue  # the same object named twice (the setting and an entry point)
                 raise ConfigurationError(
-                    f"The {source.origin} and the {other.origin} both define an app with the key '{app.key}'. "
-                    "Keep one of them, or give one app another key."
+                    f"The {source.origin} and the {other.origin} both define an app with the key "
+                    f"'{app.key}'. Keep one of them, or give one app another key."
                 )
             problems = app_problems(app)
             if problems:
                 raise ConfigurationError(
-                    f"The app '{app.key}' from the {source.origin} does not pass Cellwright's app checks: "
+                    f"The app '{app.key}' from the {source.origin} does not pass "
+                    "Cellwright's app checks: "
                     + "; ".join(problems)
                     + ". Fix the app (see docs/adding-an-app.md), or remove the entry."
                 )
@@ -98,7 +100,8 @@ def _apps_of(source: Source) -> list[App]:
     module_name, _, attribute = (part.strip() for part in source.value.partition(":"))
     if not module_name or not attribute:
         raise ConfigurationError(
-            f"The {source.origin} is not 'module:attribute'. Name the module and the App in it, e.g. 'acme_apps:app'."
+            f"The {source.origin} is not 'module:attribute'. Name the module and the App in it, "
+            "e.g. 'acme_apps:app'."
         )
     try:
         module = importlib.import_module(module_name)
@@ -108,18 +111,19 @@ def _apps_of(source: Source) -> list[App]:
         ):  # it, or its package, is missing
             raise ConfigurationError(
                 f"The {source.origin} names the module '{module_name}', which is not installed. "
-                "Install the package that provides it in Cellwright's Python environment (or add its folder to PYTHONPATH), "
-                "or fix the spelling."
+                "Install the package that provides it in Cellwright's Python environment "
+                "(or add its folder to PYTHONPATH), or fix the spelling."
             ) from exc
         raise ConfigurationError(
-            f"The {source.origin}: the module '{module_name}' needs '{exc.name}', which is not installed. Install it."
+            f"The {source.origin}: the module '{module_name}' needs '{exc.name}', "
+            "which is not installed. Install it."
         ) from exc
     except (
         Exception
     ) as exc:  # the module's own code failed: a syntax error, an App refused by its constructor…
         raise ConfigurationError(
-            f"The {source.origin}: the module '{module_name}' failed while importing ({type(exc).__name__}: {_message(exc)}). "
-            "Fix the module, or remove the entry."
+            f"The {source.origin}: the module '{module_name}' failed while importing "
+            f"({type(exc).__name__}: {_message(exc)}). Fix the module, or remove the entry."
         ) from exc
     value: object = module
     for part in attribute.split("."):
@@ -140,7 +144,8 @@ def _apps_of(source: Source) -> list[App]:
         else:
             what = f"a list holding a {type(wrong[0]).__name__} ({_short(wrong[0])})"
         raise ConfigurationError(
-            f"The {source.origin} names {what}, not an App. It must name an App (connectors.sdk.App) or a list of Apps."
+            f"The {source.origin} names {what}, not an App. It must name an App "
+            "(connectors.sdk.App) or a list of Apps."
         )
     return apps
 

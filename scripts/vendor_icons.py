@@ -86,7 +86,10 @@ def from_logos(root: Path, name: str) -> str:
         icon.get("width", data.get("width", 16)),
         icon.get("height", data.get("height", 16)),
     )
-    return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}">{icon["body"]}</svg>\n'
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 '
+        f'0 {width} {height}">{icon["body"]}</svg>\n'
+    )
 
 
 def from_simple_icons(root: Path, name: str) -> str:
@@ -112,7 +115,8 @@ def main() -> None:
         roots = {key: unpack(spec, Path(tmp)) for key, spec in PACKAGES.items()}
         for file, (package, name) in ICONS.items():
             (OUT / f"{file}.svg").write_text(readers[package](roots[package], name))
-        # ISC for Lucide, MIT for its icons derived from Feather (clock, play, globe…): kept verbatim
+        # ISC for Lucide, MIT for its icons derived from Feather
+        # (clock, play, globe…): kept verbatim
         (OUT / "LICENSE-lucide.txt").write_text((roots["lucide"] / "LICENSE").read_text())
     print(f"wrote {len(ICONS)} icons to {OUT.relative_to(ROOT)}")  # noqa: T201
 

@@ -3,8 +3,8 @@
 ``Store`` is thread-safe and synchronous: the engine calls it from worker threads
 (``asyncio.to_thread``). Every method opens its own short session and returns plain
 records (``storage.records``), never ORM instances. Connection credentials, webhook
-subscription state and secrets typed into cell inputs are encrypted by the :class:`~storage.vault.Vault` before they reach
-the database.
+subscription state and secrets typed into cell inputs are encrypted by the
+:class:`~storage.vault.Vault` before they reach the database.
 """
 
 from __future__ import annotations

@@ -20,13 +20,16 @@ from connectors.sdk import ActionFactory, App
 
 action = ActionFactory(__file__)
 
-SUPPORT_MESSAGE = "Hello, I was charged twice for order 1042. Please refund the second charge. Email: ada@example.com"
+SUPPORT_MESSAGE = (
+    "Hello, I was charged twice for order 1042. Please refund the second charge. "
+    "Email: ada@example.com"
+)
 
 generate_text = action(
     "generate_text",
     "Generate text",
-    "Asks the model for a text: a reply, a draft, a translation. Optional system "
-    "instructions, temperature and a limit in tokens. Returns the text, the model and the tokens used.",
+    "Asks the model for a text: a reply, a draft, a translation. Optional system instructions, "
+    "temperature and a limit in tokens. Returns the text, the model and the tokens used.",
     GenerateInput,
     GenerateOutput,
     actions.generate_text,
@@ -97,5 +100,6 @@ app = App(
     docs_url="https://docs.litellm.ai/docs/providers",
     sandbox="connectors.ai.sandbox:create_app",
     sandbox_credentials=SANDBOX_CREDENTIALS,
-    connection_help=f"To connect a model, {FIELDS_HINT}; or create a sandbox connection to try it offline.",
+    connection_help=f"To connect a model, {FIELDS_HINT}; or create a sandbox connection "
+    "to try it offline.",
 )

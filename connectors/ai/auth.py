@@ -39,8 +39,9 @@ class ModelFields(BaseModel):
     api_base: str | None = Field(
         None,
         max_length=500,
-        description="The server's URL, for a local or self-hosted model (e.g. http://localhost:11434 "
-        "for Ollama, http://localhost:8000/v1 for vLLM). Empty: the provider's own API.",
+        description="The server's URL, for a local or self-hosted model "
+        "(e.g. http://localhost:11434 for Ollama, http://localhost:8000/v1 for vLLM). Empty: "
+        "the provider's own API.",
     )
 
     @field_validator("model")

@@ -165,8 +165,8 @@ def _provider(litellm: Any, model: str) -> str:
     except Exception:  # litellm raises its BadRequestError for a name it cannot place
         raise ConfigurationError(
             f"litellm does not know which provider serves the model '{model}': write it as "
-            "provider/model, e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest or ollama/llama3 "
-            "(an OpenAI-compatible server: openai/<its model name> with api_base)."
+            "provider/model, e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest or "
+            "ollama/llama3 (an OpenAI-compatible server: openai/<its model name> with api_base)."
         ) from None
     return str(provider)
 

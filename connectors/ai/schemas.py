@@ -35,13 +35,15 @@ class GenerateInput(BaseModel):
     system: str | None = Field(
         None,
         max_length=MAX_TEXT,
-        description="Instructions that frame every answer (the system message), e.g. a role or a tone.",
+        description="Instructions that frame every answer (the system message), "
+        "e.g. a role or a tone.",
     )
     temperature: float | None = Field(
         None,
         ge=0,
         le=2,
-        description="0 for the most predictable answer, higher for more varied ones (empty: the model's default).",
+        description="0 for the most predictable answer, higher for more varied ones (empty: "
+        "the model's default).",
     )
     max_tokens: int | None = Field(
         None,
@@ -78,11 +80,13 @@ class ExtractInput(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT, description="The text to extract from.")
     fields: list[FieldSpec] | None = Field(
         None,
-        description="The fields to extract (name, type, description, required). Give these or json_schema.",
+        description="The fields to extract (name, type, description, required). "
+        "Give these or json_schema.",
     )
     json_schema: dict[str, Any] | None = Field(
         None,
-        description='A JSON Schema of the answer instead of fields: {"type": "object", "properties": {...}, "required": [...]}.',
+        description='A JSON Schema of the answer instead of fields: {"type": "object", '
+        '"properties": {...}, "required": [...]}.',
     )
     instructions: str | None = Field(
         None, max_length=MAX_TEXT, description="Anything else the model should know (optional)."

@@ -66,7 +66,8 @@ def model_from_fields(fields: Sequence[Mapping[str, Any]]) -> type[BaseModel]:
         where = f"fields.{index}.name"
         if not NAME.match(name):
             raise SchemaError(
-                f"{where}: '{name}' is not a field name (letters, digits and _, not starting with a digit)."
+                f"{where}: '{name}' is not a field name (letters, digits and _, "
+                "not starting with a digit)."
             )
         if name in definitions:
             raise SchemaError(f"{where}: the field '{name}' is listed twice.")

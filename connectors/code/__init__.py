@@ -25,7 +25,8 @@ run_javascript = Action(
 app = App(
     key="code",
     name="Code",
-    description="Run JavaScript to reshape data when mappings and the built-in transformers are not enough; no connection needed.",
+    description="Run JavaScript to reshape data when mappings and the built-in transformers are "
+    "not enough; no connection needed.",
     category="Built-in",
     icon="code",
     actions=(run_javascript,),

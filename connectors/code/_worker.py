@@ -100,22 +100,40 @@ SETUP = """
       return fail("runtime", name + ": " + message, place(error));
     }
     if (output && typeof output.then === "function") {
-      return fail("output", "the code returned a Promise: code cells run synchronously; return the object itself (no async/await)", [null, null]);
+      return fail(
+        "output",
+        "the code returned a Promise: code cells run synchronously; " +
+          "return the object itself (no async/await)",
+        [null, null]);
     }
     if (output === null || typeof output !== "object" || isArray(output)) {
-      const kind = output === null ? "null" : isArray(output) ? "an array" : output === undefined ? "nothing" : "a " + typeof output;
-      return fail("output", "the code must return an object such as {name: 'Ada'}, but it returned " + kind, [null, null]);
+      const kind = output === null ? "null"
+        : isArray(output) ? "an array"
+        : output === undefined ? "nothing"
+        : "a " + typeof output;
+      return fail(
+        "output",
+        "the code must return an object such as {name: 'Ada'}, but it returned " + kind,
+        [null, null]);
     }
     let json;
     try {
       json = stringify(output);
     } catch (error) {
-      return fail("output", "the returned object cannot be written as JSON (" + error.message + ")", [null, null]);
+      return fail(
+        "output", "the returned object cannot be written as JSON (" + error.message + ")",
+        [null, null]);
     }
     if (json.length > maxOutput) {
-      return fail("output", "the returned object is " + json.length + " characters of JSON; the limit is " + maxOutput, [null, null]);
+      return fail(
+        "output",
+        "the returned object is " + json.length + " characters of JSON; the limit is " + maxOutput,
+        [null, null]);
     }
-    if (dropped) logs[logs.length] = ("(" + dropped + " more console lines dropped: the limit is " + maxChars + " characters)");
+    if (dropped) {
+      logs[logs.length] =
+        "(" + dropped + " more console lines dropped: the limit is " + maxChars + " characters)";
+    }
     return stringify({output: parse(json), logs});
   };
 })();

@@ -167,7 +167,8 @@ class CodeSandbox:
             return json.dumps(call, allow_nan=False, default=to_jsonable_python).encode()
         except ValueError:
             raise CodeError(
-                "The input holds NaN or Infinity, which JSON cannot carry; map a number or text instead.",
+                "The input holds NaN or Infinity, which JSON cannot carry; "
+                "map a number or text instead.",
                 kind="input",
             ) from None
 

@@ -16,8 +16,9 @@ from connectors.sdk import dynamic
 
 def _store() -> Any:
     return Field(
-        description="The data store's name. Pick one of yours, or type a new name: the first "
-        "write (set, increment) creates the store; reading a store that does not exist finds nothing.",
+        description="The data store's name. Pick one of yours, or type a new name: "
+        "the first write (set, increment) creates the store; reading a store that does "
+        "not exist finds nothing.",
         min_length=1,
         max_length=100,
         examples=["orders"],
@@ -70,7 +71,8 @@ class GetInput(KeyInput):
 
     default: Any = Field(
         None,
-        description="The value to return when the key is not there (the output's found is then false).",
+        description="The value to return when the key is not there (the output's "
+        "found is then false).",
         examples=[0],
     )
 
@@ -109,13 +111,15 @@ class FindInput(_Input):
     store: str = _store()
     key_prefix: str | None = Field(
         None,
-        description="Only records whose key starts with this text, e.g. customer: for customer:42, customer:43.",
+        description="Only records whose key starts with this text, e.g. customer: "
+        "for customer:42, customer:43.",
         max_length=200,
         examples=["customer:"],
     )
     field: str | None = Field(
         None,
-        description="Only records whose value is an object with this field equal to 'equals', e.g. status.",
+        description="Only records whose value is an object with this field equal "
+        "to 'equals', e.g. status.",
         max_length=200,
         examples=["status"],
     )

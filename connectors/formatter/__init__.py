@@ -58,7 +58,8 @@ numbers = Action(
 dates = Action(
     key="dates",
     name="Dates",
-    description="Parses, formats, shifts dates (calendar-safe months) and converts them between time zones.",
+    description="Parses, formats, shifts dates (calendar-safe months) and converts "
+    "them between time zones.",
     input=DatesInput,
     output=DatesOutput,
     sample=load_sample(__file__, "dates"),

@@ -113,7 +113,8 @@ def _regex_extract(inputs: TextInput) -> str | None:
         names = ", ".join(compiled.groupindex) or "none"
         raise invalid(
             "group",
-            f"'{inputs.group}' is not a group of the pattern; it has {groups} numbered group(s), named: {names}.",
+            f"'{inputs.group}' is not a group of the pattern; it has {groups} numbered "
+            f"group(s), named: {names}.",
         ) from None
     return found
 
@@ -159,7 +160,8 @@ def _template(inputs: TextInput) -> str:
         ):
             raise invalid(
                 "template",
-                f"the format '{spec}' of {{{name}}} is not allowed (nested fields or widths over {_MAX_FORMAT_WIDTH}).",
+                f"the format '{spec}' of {{{name}}} is not allowed (nested fields or widths "
+                f"over {_MAX_FORMAT_WIDTH}).",
             )
     try:
         return template.format_map(values)
@@ -233,8 +235,9 @@ def parse_number(value: Any, field: str, decimal_separator: str = ".") -> Decima
     other = "," if decimal_separator == "." else "."
     raise invalid(
         field,
-        f"'{_shown(value)}' is not a number. Write it like '1234.5' or '1{other}234{decimal_separator}50'"
-        f"; if it uses '{other}' as the decimal mark, set decimal_separator to '{other}'.",
+        f"'{_shown(value)}' is not a number. Write it like '1234.5' or "
+        f"'1{other}234{decimal_separator}50'; if it uses '{other}' as the decimal mark, "
+        f"set decimal_separator to '{other}'.",
     )
 
 
@@ -280,7 +283,8 @@ def _math(number: Decimal, inputs: NumbersInput) -> int | float:
         if operand == 0:
             raise invalid(
                 "operand",
-                "is 0 and a number cannot be divided by zero; map a non-zero operand or add a filter before this cell.",
+                "is 0 and a number cannot be divided by zero; map a non-zero operand or add "
+                "a filter before this cell.",
             )
         return _plain(number / operand)
     if op == "abs":
@@ -340,7 +344,8 @@ def parse_date(value: str | int | float, default_zone: ZoneInfo) -> datetime:
     except (ValueError, OverflowError, OSError):
         raise invalid(
             "value",
-            f"'{value}' is not a date. Use ISO 8601 ('2026-03-29T09:00:00+02:00' or '2026-03-29'), epoch seconds, or 'now'.",
+            f"'{value}' is not a date. Use ISO 8601 ('2026-03-29T09:00:00+02:00' or "
+            "'2026-03-29'), epoch seconds, or 'now'.",
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=default_zone)

@@ -33,9 +33,10 @@ class SetFieldsInput(_Input):
     """The fields to output."""
 
     fields: dict[str, Any] = Field(
-        description="Field names and values as a JSON object, usually mapped from earlier cells, e.g. "
-        '{"total": "{{ trigger.body.amount * 1.2 }}", "currency": "EUR"}. '
-        "A value that is one {{ }} reference keeps its type. The output has exactly these fields.",
+        description="Field names and values as a JSON object, usually mapped from earlier "
+        'cells, e.g. {"total": "{{ trigger.body.amount * 1.2 }}", "currency": "EUR"}. '
+        "A value that is one {{ }} reference keeps its type. "
+        "The output has exactly these fields.",
         examples=[{"total": 120, "name_upper": "ADA"}],
     )
 
@@ -82,7 +83,8 @@ class TextInput(_Input):
     )
     separator: str | None = Field(
         None,
-        description="split: where to cut (empty: at any whitespace). slugify: the word separator (default '-').",
+        description="split: where to cut (empty: at any whitespace). slugify: "
+        "the word separator (default '-').",
     )
     pattern: str | None = Field(
         None, description="regex_extract: a Python regular expression.", max_length=1000
@@ -128,7 +130,8 @@ class NumbersInput(_Input):
         None,
         ge=0,
         le=20,
-        description="format: digits after the decimal mark (default 2). round: digits to keep (default 0).",
+        description="format: digits after the decimal mark (default 2). "
+        "round: digits to keep (default 0).",
     )
     thousands_separator: Literal[",", ".", " ", "'", ""] = Field(
         ",", description="format: the thousands separator to write (empty for none)."
@@ -205,10 +208,11 @@ class DataInput(_Input):
     operation: Literal[
         "pick", "rename", "flatten", "join", "first", "last", "length", "parse_json", "to_json"
     ] = Field(
-        description="pick: keep only 'keys'. rename: rename keys with 'mapping'. flatten: nested "
-        "object → dotted keys, list of lists → one list. join: list → text with 'separator'. "
-        "first / last: an item of a list. length: the number of items or characters. "
-        "parse_json: text → data. to_json: data → text. pick and rename also work on a list of objects."
+        description="pick: keep only 'keys'. rename: rename keys with 'mapping'. "
+        "flatten: nested object → dotted keys, list of lists → one list. "
+        "join: list → text with 'separator'. first / last: an item of a list. "
+        "length: the number of items or characters. parse_json: text → data. "
+        "to_json: data → text. pick and rename also work on a list of objects."
     )
     keys: list[str] = Field(default_factory=list, description="pick: the keys to keep.")
     mapping: dict[str, str] = Field(default_factory=dict, description="rename: old key → new key.")

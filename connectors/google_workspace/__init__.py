@@ -19,8 +19,9 @@ from connectors.sdk import App
 app = App(
     key="google_workspace",
     name="Google Workspace",
-    description="Sheets, Gmail, Drive and Calendar with one Google sign-in: append, update and look up rows, "
-    "send mail and drafts, upload files, create and update events; start scenarios from new rows, mails, files and events.",
+    description="Sheets, Gmail, Drive and Calendar with one Google sign-in: append, "
+    "update and look up rows, send mail and drafts, upload files, create and update events; "
+    "start scenarios from new rows, mails, files and events.",
     category="Productivity",
     icon="google_workspace",
     auth=GOOGLE_OAUTH,

@@ -34,7 +34,8 @@ ACTIONS: tuple[Action, ...] = (
     _action(
         "sheets_append_row",
         "Sheets: append row",
-        "Adds a row below the last row of a sheet, from a list of cells or from values by column header.",
+        "Adds a row below the last row of a sheet, from a list of cells or from "
+        "values by column header.",
         AppendRowInput,
         RowWritten,
         sheets.append_row,
@@ -53,7 +54,8 @@ ACTIONS: tuple[Action, ...] = (
     _action(
         "sheets_lookup_row",
         "Sheets: look up row",
-        "Finds the first row (or every row) whose cell in a column equals a value, e.g. an order by its e-mail.",
+        "Finds the first row (or every row) whose cell in a column equals a value, "
+        "e.g. an order by its e-mail.",
         LookupRowInput,
         LookupResult,
         sheets.lookup_row,
@@ -63,8 +65,8 @@ ACTIONS: tuple[Action, ...] = (
     _action(
         "gmail_send_email",
         "Gmail: send e-mail",
-        "Sends an e-mail from the connected Gmail account (text, optional HTML); given a message ID, "
-        "sends a reply in that conversation.",
+        "Sends an e-mail from the connected Gmail account (text, optional HTML); "
+        "given a message ID, sends a reply in that conversation.",
         SendEmailInput,
         SentEmail,
         gmail.send_email,
@@ -73,7 +75,8 @@ ACTIONS: tuple[Action, ...] = (
     _action(
         "gmail_create_draft",
         "Gmail: create draft",
-        "Saves an e-mail as a Gmail draft to review and send by hand; given a message ID, a draft reply in its conversation.",
+        "Saves an e-mail as a Gmail draft to review and send by hand; given a message ID, "
+        "a draft reply in its conversation.",
         SendEmailInput,
         Draft,
         gmail.create_draft,
@@ -119,7 +122,8 @@ ACTIONS: tuple[Action, ...] = (
     _action(
         "calendar_update_event",
         "Calendar: update event",
-        "Changes an event's title, time, place, description or guests; fields left empty stay as they are.",
+        "Changes an event's title, time, place, description or guests; "
+        "fields left empty stay as they are.",
         UpdateEventInput,
         Event,
         calendar_events.update_event,

@@ -99,7 +99,8 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
     service = service_of(response.request.url)
     if reasons & QUOTA_REASONS:
         return RateLimitedError(
-            f"google_workspace: {service} quota exceeded ({', '.join(sorted(reasons & QUOTA_REASONS))}): {_message(body)}",
+            f"google_workspace: {service} quota exceeded "
+            f"({', '.join(sorted(reasons & QUOTA_REASONS))}): {_message(body)}",
             retry_after=parse_retry_after(response.headers.get("retry-after")),
             status=403,
         )
@@ -107,8 +108,9 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
         "www-authenticate", ""
     ):
         error = UpstreamError(
-            f"google_workspace: the connection was not granted access to {service} (insufficient scope). "
-            f"Reconnect the Google Workspace connection and allow {service} on Google's consent page.",
+            f"google_workspace: the connection was not granted access to {service} (insufficient "
+            f"scope). Reconnect the Google Workspace connection and allow {service} "
+            "on Google's consent page.",
             status=403,
             body=body,
         )

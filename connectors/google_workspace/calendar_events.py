@@ -71,7 +71,8 @@ def _parse(value: str, field: str) -> datetime | date:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInputError(
-            f"{field} '{value}' is not a date (2026-05-04) or a date and time (2026-05-04T10:00:00+02:00).",
+            f"{field} '{value}' is not a date (2026-05-04) or a date and time "
+            "(2026-05-04T10:00:00+02:00).",
             errors=[{"field": field, "message": "not a date or date-time"}],
         ) from None
     return parsed

@@ -145,7 +145,8 @@ def verify(
     token = request.header("x-goog-channel-token") or ""
     if not token or not constant_time_equals(token, str(state.get("token") or "")):
         raise WebhookVerificationError(
-            "Missing or wrong X-Goog-Channel-Token: this is not the Google channel this scenario opened."
+            "Missing or wrong X-Goog-Channel-Token: "
+            "this is not the Google channel this scenario opened."
         )
 
 
@@ -252,7 +253,10 @@ async def fetch_drive_changes(
             params={
                 "pageToken": token,
                 "pageSize": 100,
-                "fields": f"nextPageToken,newStartPageToken,changes(changeType,fileId,removed,time,file({FILE_FIELDS},trashed))",
+                "fields": (
+                    "nextPageToken,newStartPageToken,"
+                    f"changes(changeType,fileId,removed,time,file({FILE_FIELDS},trashed))"
+                ),
             },
         )
         changes.extend(page.get("changes") or [])

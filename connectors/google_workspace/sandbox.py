@@ -230,8 +230,9 @@ Handler = Callable[[Request, Account], Awaitable[Any]]
 def _unauthenticated() -> GoogleError:
     return GoogleError(
         401,
-        "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid "
-        "authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
+        "Request had invalid authentication credentials. Expected OAuth 2 "
+        "access token, login cookie or other valid authentication credential. "
+        "See https://developers.google.com/identity/sign-in/web/devconsole-project.",
         status="UNAUTHENTICATED",
         headers={
             "WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
@@ -255,7 +256,10 @@ def _check_token(request: Request, acct: Account, scopes: tuple[str, ...]) -> No
             status="PERMISSION_DENIED",
             reason="insufficientPermissions",
             headers={
-                "WWW-Authenticate": f'Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="{" ".join(scopes)}"'
+                "WWW-Authenticate": (
+                    'Bearer realm="https://accounts.google.com/", '
+                    f'error="insufficient_scope", scope="{" ".join(scopes)}"'
+                )
             },
         )
         error.body["error"]["details"] = [
@@ -354,7 +358,8 @@ async def token(request: Request) -> Response:
 
 
 async def revoke(request: Request) -> Response:
-    """``POST https://oauth2.googleapis.com/revoke``: a refresh token takes its access tokens along."""
+    """``POST https://oauth2.googleapis.com/revoke``: a refresh token
+    takes its access tokens along."""
     acct = account(request.app)
     value = request.query_params.get("token") or dict(
         parse_qsl((await request.body()).decode())
@@ -413,9 +418,9 @@ async def control(request: Request) -> Response:
 
 
 NOT_FOUND_PAGE = (
-    "<!DOCTYPE html>\n<html lang=en><meta charset=utf-8><title>Error 404 (Not Found)!!1</title>"
-    "<p><b>404.</b> <ins>That’s an error.</ins><p>The requested URL <code>{path}</code> was not found on this server."
-    "  <ins>That’s all we know.</ins>"
+    "<!DOCTYPE html>\n<html lang=en><meta charset=utf-8><title>Error 404 "
+    "(Not Found)!!1</title><p><b>404.</b> <ins>That’s an error.</ins><p>The requested URL "
+    "<code>{path}</code> was not found on this server.  <ins>That’s all we know.</ins>"
 )
 
 

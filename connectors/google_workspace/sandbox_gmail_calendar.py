@@ -205,7 +205,8 @@ def _has_attachment(message: dict[str, Any]) -> bool:
 
 
 def _search(acct: Account, message: dict[str, Any], q: str) -> bool:
-    """A subset of Gmail's search operators: from: to: subject: label: has:attachment is:unread, words."""
+    """A subset of Gmail's search operators: from: to: subject: label:
+    has:attachment is:unread, words."""
     for term in re.findall(r'(\w+:"[^"]*"|\w+:\S+|"[^"]*"|\S+)', q):
         key, _, value = term.partition(":") if re.match(r"^\w+:", term) else ("", "", term)
         value = value.strip('"').lower()

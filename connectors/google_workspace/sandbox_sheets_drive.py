@@ -387,6 +387,7 @@ def new_file(
             )
     now = acct.now()
     file_id = new_id(33)
+    view_path = "drive/folders" if mime_type == FOLDER else "file/d"
     file = {
         "kind": "drive#file",
         "id": file_id,
@@ -396,7 +397,7 @@ def new_file(
         "createdTime": now,
         "modifiedTime": now,
         "trashed": False,
-        "webViewLink": f"https://drive.google.com/{'drive/folders' if mime_type == FOLDER else 'file/d'}/{file_id}/view",
+        "webViewLink": f"https://drive.google.com/{view_path}/{file_id}/view",
     }
     if size is not None:
         file["size"] = str(size)
@@ -430,7 +431,8 @@ def _part_bytes(part: Any) -> bytes:
 
 
 async def files_upload(request: Request, acct: Account) -> dict[str, Any]:
-    """``drive.files.create`` media upload (``/upload/drive/v3/files``), ``uploadType=multipart`` or ``media``."""
+    """``drive.files.create`` media upload (``/upload/drive/v3/files``),
+    ``uploadType=multipart`` or ``media``."""
     kind = request.query_params.get("uploadType")
     body = await request.body()
     content_type = request.headers.get("content-type", "")

@@ -40,7 +40,8 @@ class RowValues(SheetInput):
     )
     value_input: Literal["USER_ENTERED", "RAW"] = Field(
         "USER_ENTERED",
-        description="USER_ENTERED: read as if typed (numbers, dates, formulas); RAW: stored as given.",
+        description="USER_ENTERED: read as if typed (numbers, dates, formulas); "
+        "RAW: stored as given.",
     )
 
     @model_validator(mode="after")
@@ -165,7 +166,8 @@ class SendEmailInput(BaseModel):
     )
     reply_to_message_id: str | None = Field(
         None,
-        description="Reply to this Gmail message ID (e.g. a trigger's id): the mail joins its thread.",
+        description="Reply to this Gmail message ID (e.g. a trigger's id): "
+        "the mail joins its thread.",
     )
 
 

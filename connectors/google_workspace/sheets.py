@@ -55,7 +55,8 @@ def values_url(spreadsheet_id: str, a1: str, suffix: str = "") -> str:
 async def read_sheet(
     ctx: OperationContext, spreadsheet_id: str, sheet: str, cells: str = ""
 ) -> list[list[str]]:
-    """Every row of the sheet (or of ``cells``) as shown (``values.get``; trailing blanks are not sent)."""
+    """Every row of the sheet (or of ``cells``) as shown (``values.get``;
+    trailing blanks are not sent)."""
     data = await call(
         ctx,
         "GET",
@@ -93,7 +94,8 @@ def _cells(inputs: RowValues, headers: list[str], current: list[str]) -> list[Ce
     unknown = [name for name in inputs.columns or {} if name.strip().lower() not in lookup]
     if unknown:
         raise InvalidInputError(
-            f"The sheet '{inputs.sheet}' has no column {', '.join(repr(u) for u in unknown)}. Its headers: {', '.join(headers) or 'none'}.",
+            f"The sheet '{inputs.sheet}' has no column {', '.join(repr(u) for u in unknown)}. "
+            f"Its headers: {', '.join(headers) or 'none'}.",
             errors=[{"field": "columns", "message": f"unknown column {u!r}"} for u in unknown],
         )
     for name, value in (inputs.columns or {}).items():
@@ -162,7 +164,8 @@ def _column_index(headers: list[str], column: str) -> int:
             index = index * 26 + ord(char) - 64
         return index - 1
     raise InvalidInputError(
-        f"The sheet has no column '{column}'. Its headers: {', '.join(h for h in headers if h) or 'none'} (or use a letter: A, B…).",
+        f"The sheet has no column '{column}'. "
+        f"Its headers: {', '.join(h for h in headers if h) or 'none'} (or use a letter: A, B…).",
         errors=[{"field": "column", "message": "no such column"}],
     )
 
@@ -246,5 +249,6 @@ def row_fetcher(updates: bool) -> Any:
 
 
 def row_key(item: Mapping[str, Any]) -> str:
-    """The same row content at the same place fires once (a repeated poll after a crash does not repeat it)."""
+    """The same row content at the same place fires once (a repeated poll
+    after a crash does not repeat it)."""
     return f"{item['row_number']}:{item['row_hash']}"

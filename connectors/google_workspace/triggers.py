@@ -44,8 +44,8 @@ TRIGGERS: tuple[Trigger, ...] = (
     PollingTrigger(
         key="sheets_new_row",
         name="Sheets: new row",
-        description="Fires for each row added to a sheet — at the bottom or inserted between rows (rows pushed down do "
-        "not fire again)." + EVERY_FEW_MINUTES,
+        description="Fires for each row added to a sheet — at the bottom or inserted between "
+        "rows (rows pushed down do not fire again)." + EVERY_FEW_MINUTES,
         input=NewRowInput,
         output=RowChange,
         sample=load_sample(__file__, "sheets_new_row"),
@@ -56,8 +56,8 @@ TRIGGERS: tuple[Trigger, ...] = (
     PollingTrigger(
         key="sheets_new_or_updated_row",
         name="Sheets: new or updated row",
-        description="Fires for each row added to a sheet and each row whose cells changed (change says which)."
-        + EVERY_FEW_MINUTES,
+        description="Fires for each row added to a sheet and each row whose cells "
+        "changed (change says which)." + EVERY_FEW_MINUTES,
         input=NewRowInput,
         output=RowChange,
         sample=load_sample(__file__, "sheets_new_or_updated_row"),
@@ -68,8 +68,8 @@ TRIGGERS: tuple[Trigger, ...] = (
     PollingTrigger(
         key="gmail_new_email",
         name="Gmail: new e-mail",
-        description="Fires for each new e-mail matching a Gmail search and/or carrying a label, with its text, "
-        "HTML and attachment list." + EVERY_FEW_MINUTES,
+        description="Fires for each new e-mail matching a Gmail search and/or carrying a label, "
+        "with its text, HTML and attachment list." + EVERY_FEW_MINUTES,
         input=NewEmailInput,
         output=Email,
         sample=load_sample(__file__, "gmail_new_email"),
@@ -80,8 +80,8 @@ TRIGGERS: tuple[Trigger, ...] = (
     PollingTrigger(
         key="drive_new_file",
         name="Drive: new file in folder",
-        description="Fires for each file created in (or uploaded to) a Google Drive folder, optionally of one type."
-        + EVERY_FEW_MINUTES,
+        description="Fires for each file created in (or uploaded to) a Google Drive folder, "
+        "optionally of one type." + EVERY_FEW_MINUTES,
         input=NewFileInput,
         output=File,
         sample=load_sample(__file__, "drive_new_file"),
@@ -93,8 +93,8 @@ TRIGGERS: tuple[Trigger, ...] = (
     PollingTrigger(
         key="calendar_new_event",
         name="Calendar: new event",
-        description="Fires for each event created in a Google calendar (by you or anyone who can add to it)."
-        + EVERY_FEW_MINUTES,
+        description="Fires for each event created in a Google calendar (by you or anyone "
+        "who can add to it)." + EVERY_FEW_MINUTES,
         input=CalendarInput,
         output=Event,
         sample=load_sample(__file__, "calendar_new_event"),
@@ -105,7 +105,8 @@ TRIGGERS: tuple[Trigger, ...] = (
     PollingTrigger(
         key="calendar_event_starting_soon",
         name="Calendar: event starting soon",
-        description="Fires once per event shortly before it starts (the lead time you choose); checks every minute.",
+        description="Fires once per event shortly before it starts (the lead time you choose); "
+        "checks every minute.",
         input=StartingSoonInput,
         output=Event,
         sample=load_sample(__file__, "calendar_event_starting_soon"),
@@ -117,8 +118,8 @@ TRIGGERS: tuple[Trigger, ...] = (
     InstantTrigger(
         key="calendar_event_changed_instant",
         name="Calendar: event created, changed or cancelled (instant)",
-        description="Fires each time an event of a Google calendar is created, changed or cancelled (status says "
-        "which)." + INSTANTLY,
+        description="Fires each time an event of a Google calendar is created, changed "
+        "or cancelled (status says which)." + INSTANTLY,
         input=CalendarInput,
         output=Event,
         sample=load_sample(__file__, "calendar_event_changed_instant"),
@@ -134,8 +135,8 @@ TRIGGERS: tuple[Trigger, ...] = (
     InstantTrigger(
         key="drive_file_changed_instant",
         name="Drive: file created or changed (instant)",
-        description="Fires each time a file in your Google Drive (or in one folder) is created, renamed, moved or "
-        "edited." + INSTANTLY,
+        description="Fires each time a file in your Google Drive (or in one folder) is created, "
+        "renamed, moved or edited." + INSTANTLY,
         input=DriveChangesInput,
         output=FileChange,
         sample=load_sample(__file__, "drive_file_changed_instant"),

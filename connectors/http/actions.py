@@ -84,7 +84,8 @@ def _read_body(response: httpx.Response, response_type: str) -> Any:
         if response_type == "auto":
             return response.text
         raise UpstreamError(
-            f"http: expected a JSON answer, got {response.headers.get('content-type', 'no content type')}; "
+            "http: expected a JSON answer, "
+            f"got {response.headers.get('content-type', 'no content type')}; "
             "set response_type to 'text' or 'auto' to read it as text.",
             status=response.status_code,
             body=response.text[:2000],

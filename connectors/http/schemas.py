@@ -35,8 +35,9 @@ class RequestInput(BaseModel):
     )
     body_type: Literal["none", "json", "form", "raw"] = Field(
         "none",
-        description="none: no body. json: 'body' (an object or list; JSON text is parsed) sent as JSON. "
-        "form: 'body' (an object) sent as form fields. raw: 'body' (a text) sent as is with 'content_type'.",
+        description="none: no body. json: 'body' (an object or list; JSON text is parsed) "
+        "sent as JSON. form: 'body' (an object) sent as form fields. raw: 'body' (a text) "
+        "sent as is with 'content_type'.",
     )
     body: Any = Field(None, description="The request body; its shape depends on body_type.")
     content_type: str = Field("text/plain", description="raw: the Content-Type header of the body.")
@@ -46,7 +47,8 @@ class RequestInput(BaseModel):
     )
     response_type: Literal["auto", "json", "text"] = Field(
         "auto",
-        description="How to read the response body. auto: JSON when the response says it is JSON, else text.",
+        description="How to read the response body. auto: JSON when the response says "
+        "it is JSON, else text.",
     )
     fail_on_status: bool = Field(
         True,
@@ -55,7 +57,8 @@ class RequestInput(BaseModel):
     )
     bearer_token: SecretStr | None = Field(
         None,
-        description="Optional token sent as 'Authorization: Bearer <token>'. It is never shown in outputs or errors.",
+        description="Optional token sent as 'Authorization: Bearer <token>'. "
+        "It is never shown in outputs or errors.",
     )
 
     @field_validator("url")

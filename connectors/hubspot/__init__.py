@@ -13,8 +13,9 @@ from connectors.sdk import App
 app = App(
     key="hubspot",
     name="HubSpot",
-    description="CRM: create, update and find contacts, create deals, tasks and notes, associate records, and start "
-    "scenarios from new or changed contacts and deals (polling, or instantly through a HubSpot app's webhooks).",
+    description="CRM: create, update and find contacts, create deals, tasks and notes, "
+    "associate records, and start scenarios from new or changed contacts and deals (polling, "
+    "or instantly through a HubSpot app's webhooks).",
     category="CRM",
     icon="hubspot",
     auth=HUBSPOT_TOKEN_AUTH,
@@ -22,7 +23,8 @@ app = App(
     triggers=TRIGGERS,
     actions=ACTIONS,
     options=OPTIONS,
-    connection_webhook=CONNECTION_WEBHOOK,  # a HubSpot app has one target URL for every portal's events
+    # a HubSpot app has one target URL for every portal's events
+    connection_webhook=CONNECTION_WEBHOOK,
     base_url=BASE_URL,
     allowed_hosts=("api.hubapi.com",),
     error_parser=error_parser,

@@ -135,7 +135,8 @@ async def upsert_contact_perform(
     if not results:  # 207 multi-status: the one input failed
         errors = answer.get("errors") or [{}]
         raise UpstreamError(
-            f"HubSpot did not create or update {inputs.email}: {errors[0].get('message', 'no result')}",
+            "HubSpot did not create "
+            f"or update {inputs.email}: {errors[0].get('message', 'no result')}",
             body=answer,
         )
     record = results[0]

@@ -158,19 +158,22 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
     if status == 401:
         if category == "EXPIRED_AUTHENTICATION":
             return AuthExpiredError(
-                f"HubSpot says the access token expired: {message} Reconnect the HubSpot connection.",
+                f"HubSpot says the access token expired: {message} Reconnect "
+                "the HubSpot connection.",
                 **details,
             )
         return AuthError(
-            f"HubSpot refused the connection's token: {message} Check or reconnect the HubSpot connection.",
+            f"HubSpot refused the connection's token: {message} Check or reconnect "
+            "the HubSpot connection.",
             **details,
         )
     if category == "MISSING_SCOPES":
         scopes = _scopes(body)
         named = f" It needs: {', '.join(scopes)}." if scopes else ""
         return UpstreamError(
-            f"HubSpot: the connection's token lacks a scope for {where}.{named} Add the scope to your HubSpot app "
-            "(private app: Scopes tab; OAuth: reconnect after the app asks for it).",
+            f"HubSpot: the connection's token lacks a scope for {where}.{named} "
+            "Add the scope to your HubSpot app (private app: Scopes tab; OAuth: "
+            "reconnect after the app asks for it).",
             body=dict(body),
             scopes=scopes,
             **details,

@@ -50,13 +50,14 @@ class HubSpotTokenFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     access_token: SecretStr = Field(
-        description="The app's access token (pat-…): HubSpot → Settings → Integrations → Private apps (or your "
-        "project app's Auth tab) → Access token. It needs the CRM scopes of what you use (contacts, deals, owners).",
+        description="The app's access token (pat-…): HubSpot → Settings → Integrations → Private "
+        "apps (or your project app's Auth tab) → Access token. It needs the CRM scopes of what "
+        "you use (contacts, deals, owners).",
     )
     client_secret: SecretStr | None = Field(
         None,
-        description="Optional: the same app's client secret (its Auth tab). HubSpot signs webhook deliveries with it; "
-        "only the instant triggers need it.",
+        description="Optional: the same app's client secret (its Auth tab). "
+        "HubSpot signs webhook deliveries with it; only the instant triggers need it.",
     )
 
 

@@ -70,8 +70,9 @@ def verify_signature(request: IncomingRequest, credentials: Mapping[str, Any]) -
     secret = secret_value(credentials.get("client_secret"))
     if not secret:
         raise WebhookVerificationError(
-            "The HubSpot connection has no client secret to check webhook signatures: add your HubSpot app's client "
-            "secret to the connection (private app), or set CELLWRIGHT_OAUTH_CLIENTS__hubspot__CLIENT_SECRET (OAuth)."
+            "The HubSpot connection has no client secret to check webhook signatures: "
+            "add your HubSpot app's client secret to the connection (private app), "
+            "or set CELLWRIGHT_OAUTH_CLIENTS__hubspot__CLIENT_SECRET (OAuth)."
         )
     signature = request.header("x-hubspot-signature-v3") or ""
     timestamp = request.header("x-hubspot-request-timestamp") or ""
@@ -83,7 +84,8 @@ def verify_signature(request: IncomingRequest, credentials: Mapping[str, Any]) -
         raise WebhookVerificationError("X-HubSpot-Request-Timestamp is not a time in milliseconds.")
     if abs(clock() * 1000 - int(timestamp)) > TOLERANCE_MS:
         raise WebhookVerificationError(
-            "The HubSpot request timestamp is more than 5 minutes off: refused as a possible replay."
+            "The HubSpot request timestamp is more than 5 minutes off: "
+            "refused as a possible replay."
         )
     for uri in _uris(request):
         if constant_time_equals(
@@ -91,7 +93,8 @@ def verify_signature(request: IncomingRequest, credentials: Mapping[str, Any]) -
         ):
             return
     raise WebhookVerificationError(
-        "The X-HubSpot-Signature-v3 does not match: wrong client secret, altered body, or another URL."
+        "The X-HubSpot-Signature-v3 does not match: wrong client secret, altered body, "
+        "or another URL."
     )
 
 
@@ -131,7 +134,8 @@ Select = Callable[[Mapping[str, Any], Any], bool]
 
 
 def _parser(subscription_type: str, select: Select) -> Callable[..., Any]:
-    """A ``parse`` taking the events of one type, of the connection's portal, that ``select`` wants."""
+    """A ``parse`` taking the events of one type, of the connection's
+    portal, that ``select`` wants."""
 
     async def parse(
         request: IncomingRequest, inputs: BaseModel, state: Mapping[str, Any]
@@ -171,15 +175,16 @@ def _stage(raw: Mapping[str, Any], inputs: s.InstantDealStageChangedInput) -> bo
 CONNECTION_WEBHOOK = ConnectionWebhook(
     verify=verify_signature,
     label="Webhook target URL",
-    instructions="paste it as the target URL in your HubSpot app's webhook settings and subscribe the events your "
-    "triggers name. Every enabled scenario with a HubSpot instant trigger on this connection gets the events of the "
-    "connection's HubSpot account.",
+    instructions="paste it as the target URL in your HubSpot app's webhook settings "
+    "and subscribe the events your triggers name. Every enabled scenario with a HubSpot instant "
+    "trigger on this connection gets the events of the connection's HubSpot account.",
 )
 """One URL per HubSpot connection: a HubSpot app has one target URL for all its events."""
 
 SETUP = (
-    " Needs a HubSpot app with webhooks: set your HubSpot connection's webhook target URL (on the Connections page, and "
-    "shown in this trigger) as the app's target URL, subscribe {event}, and give the connection the app's client secret."
+    " Needs a HubSpot app with webhooks: set your HubSpot connection's webhook target "
+    "URL (on the Connections page, and shown in this trigger) as the app's target URL, "
+    "subscribe {event}, and give the connection the app's client secret."
 )
 
 

@@ -103,8 +103,8 @@ def _authorize(portal: Portal, request: Request, scope: str | None) -> None:
         raise HubSpotError(
             403,
             "MISSING_SCOPES",
-            "This app hasn't been granted all required scopes to make this call. Read more about required "
-            "scopes here: https://developers.hubspot.com/scopes.",
+            "This app hasn't been granted all required scopes to make this call. "
+            "Read more about required scopes here: https://developers.hubspot.com/scopes.",
             errors=[
                 {
                     "message": "One or more of the following scopes are required.",
@@ -156,7 +156,8 @@ def api(
                 raise HubSpotError(
                     404,
                     "OBJECT_NOT_FOUND",
-                    f"Unknown API version '{version}' for this endpoint. Supported: {', '.join(VERSIONS)}.",
+                    f"Unknown API version '{version}' for this endpoint. "
+                    f"Supported: {', '.join(VERSIONS)}.",
                 )
             _authorize(portal, request, scope(request.path_params) if scope else None)
             _throttle(portal)

@@ -49,7 +49,8 @@ def _clean(kind: str, props: Any, *, creating: bool) -> dict[str, str]:
         allowed = OPTIONS.get(name)
         if allowed and text and text not in allowed:
             raise validation_error(
-                f'Property values were not valid: {text} was not one of the allowed options for "{name}"',
+                f"Property values were not valid: {text} was not one of "
+                f'the allowed options for "{name}"',
                 name,
                 "INVALID_OPTION",
             )
@@ -71,7 +72,8 @@ def _clean(kind: str, props: Any, *, creating: bool) -> dict[str, str]:
         pipeline = next((p for p in PIPELINES if p["id"] == out.get("pipeline", "default")), None)
         if pipeline is None or out["dealstage"] not in {sid for sid, _ in pipeline["stages"]}:
             raise validation_error(
-                f"Property values were not valid: {out['dealstage']} is not a stage of pipeline {out.get('pipeline', 'default')}",
+                f"Property values were not valid: {out['dealstage']} is not a stage "
+                f"of pipeline {out.get('pipeline', 'default')}",
                 "dealstage",
                 "INVALID_OPTION",
             )
@@ -79,7 +81,8 @@ def _clean(kind: str, props: Any, *, creating: bool) -> dict[str, str]:
 
 
 def _links(portal: Portal, kind: str, wanted: Any) -> list[tuple[str, str]]:
-    """The (type, id) records a create names in ``associations``, checked before anything is stored."""
+    """The (type, id) records a create names in ``associations``,
+    checked before anything is stored."""
     links: list[tuple[str, str]] = []
     for link in wanted or []:
         target_id = str((link.get("to") or {}).get("id"))
@@ -102,7 +105,8 @@ def _links(portal: Portal, kind: str, wanted: Any) -> list[tuple[str, str]]:
                 raise HubSpotError(
                     400,
                     "VALIDATION_ERROR",
-                    f"One or more associations are invalid: {target_kind} {target_id} does not exist",
+                    f"One or more associations are invalid: {target_kind} {target_id} "
+                    "does not exist",
                 )
             links.append((target_kind, target_id))
     return links
@@ -289,7 +293,8 @@ async def batch_upsert(portal: Portal, request: Request, body: dict[str, Any]) -
 
 
 async def associate_default(portal: Portal, request: Request, body: dict[str, Any]) -> Any:
-    """PUT /crm/objects/2026-03/{fromObjectType}/{fromObjectId}/associations/default/{toObjectType}/{toObjectId}
+    """``PUT /crm/objects/2026-03/{fromObjectType}/{fromObjectId}/associations/default/``
+    ``{toObjectType}/{toObjectId}``
     (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associations-v4/guide#associate-records-without-a-label)."""
     p = request.path_params
     frm, to = str(p["object_type"]), str(p["to_type"])

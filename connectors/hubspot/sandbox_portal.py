@@ -42,9 +42,11 @@ SCOPE_OF = {
     "notes": "contacts",
     "tasks": "contacts",
 }
-"""Whose scope an object type needs (notes and tasks: the contacts scopes, as HubSpot's engagement docs list)."""
+"""Whose scope an object type needs (notes and tasks: the contacts scopes, as
+HubSpot's engagement docs list)."""
 
-# Properties a write may set (https://knowledge.hubspot.com/properties/hubspots-default-contact-properties and
+# Properties a write may set
+# (https://knowledge.hubspot.com/properties/hubspots-default-contact-properties and
 # the objects' API guides: https://developers.hubspot.com/docs/api-reference/latest/crm/objects/{contacts,deals,tasks,notes}/guide).
 WRITABLE = {
     "contacts": {

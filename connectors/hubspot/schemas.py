@@ -41,7 +41,8 @@ def _owner() -> Any:
 def _extra() -> Any:
     return Field(
         None,
-        description='Further properties by internal name (e.g. {"hs_lead_status": "NEW"}); values are sent as text.',
+        description='Further properties by internal name (e.g. {"hs_lead_status": "NEW"}); '
+        "values are sent as text.",
     )
 
 
@@ -87,7 +88,8 @@ class UpsertedContact(Contact):
     """A contact created or updated by e-mail."""
 
     created: bool = Field(
-        description="True when no contact had this e-mail and one was created; false when it was updated."
+        description="True when no contact had this e-mail and one was created; "
+        "false when it was updated."
     )
 
 
@@ -195,7 +197,8 @@ class WebhookEvent(BaseModel):
 
     event_id: str = Field(description="HubSpot's event ID (not unique on its own).")
     key: str = Field(
-        description="Identifies the event across HubSpot's retries: portal, subscription, event ID, record and time."
+        description="Identifies the event across HubSpot's retries: portal, subscription, "
+        "event ID, record and time."
     )
     subscription_type: str = Field(description="e.g. contact.creation, deal.propertyChange.")
     portal_id: int | None = Field(
@@ -228,8 +231,8 @@ class _ContactProperties(_Input):
     website: str | None = Field(None, max_length=1000, description="Website URL.")
     lifecyclestage: str | None = Field(
         None,
-        description="Lifecycle stage ID: subscriber, lead, marketingqualifiedlead, salesqualifiedlead, opportunity, "
-        "customer, evangelist, other (or a custom stage's ID).",
+        description="Lifecycle stage ID: subscriber, lead, marketingqualifiedlead, "
+        "salesqualifiedlead, opportunity, customer, evangelist, other (or a custom stage's ID).",
     )
     owner_id: str | None = _owner()
     properties: dict[str, PropertyValue] | None = _extra()
@@ -402,7 +405,8 @@ class DealStageChangedInput(_Input):
 class InstantPropertyChangedInput(_Input):
     property: str = Field(
         min_length=1,
-        description="The contact property to watch (internal name); your HubSpot app needs a contact.propertyChange subscription for it.",
+        description="The contact property to watch (internal name); your HubSpot app needs "
+        "a contact.propertyChange subscription for it.",
         examples=["lifecyclestage"],
     )
     value: str | None = Field(

@@ -54,7 +54,10 @@ def icon_problem(icon: str) -> str | None:
     if icon_svg(icon) is not None:
         return None
     known = ", ".join(sorted(p.stem for p in ICONS_DIR.glob("*.svg")))
-    return f"its icon '{icon[:40]}' is neither a shipped icon ({known}) nor an SVG document ('<svg …>…</svg>')"
+    return (
+        f"its icon '{icon[:40]}' is neither a shipped icon ({known}) nor an SVG "
+        "document ('<svg …>…</svg>')"
+    )
 
 
 __all__ = [

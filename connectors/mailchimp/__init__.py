@@ -11,13 +11,15 @@ from connectors.sdk import App
 app = App(
     key="mailchimp",
     name="Mailchimp",
-    description="E-mail marketing: add and update subscribers, tag them, add notes, send campaigns; react to sign-ups and unsubscribes.",
+    description="E-mail marketing: add and update subscribers, tag them, add notes, "
+    "send campaigns; react to sign-ups and unsubscribes.",
     category="Marketing",
     icon="mailchimp",
     docs_url="https://mailchimp.com/developer/marketing/api/",
     auth=API_KEY_AUTH,
     other_auth=(OAUTH,),
-    connection_base_url=base_url,  # https://<data centre>.api.mailchimp.com, from the key or the OAuth metadata
+    # https://<data centre>.api.mailchimp.com, from the key or the OAuth metadata
+    connection_base_url=base_url,
     allowed_hosts=("*.api.mailchimp.com",),
     error_parser=parse_error,
     sandbox="connectors.mailchimp.sandbox:create_app",

@@ -48,7 +48,8 @@ async def add_or_update(ctx: OperationContext, inputs: s.AddOrUpdateSubscriberIn
 
 
 async def add_subscriber_perform(ctx: OperationContext, inputs: s.AddSubscriberInput) -> Any:
-    """``POST`` a new member; Mailchimp refuses an address already in the audience ("Member Exists")."""
+    """``POST`` a new member; Mailchimp refuses an address already in
+    the audience ("Member Exists")."""
     body: dict[str, Any] = {"email_address": inputs.email, "status": inputs.status}
     if inputs.merge_fields:
         body["merge_fields"] = inputs.merge_fields
@@ -147,7 +148,8 @@ AUDIENCE = "a1b2c3d4e5"  # the sandbox's "Cellwright Newsletter" audience
 add_or_update_subscriber = _action(
     "add_or_update_subscriber",
     "Add or update subscriber",
-    "Adds a contact to an audience, or updates the member with that e-mail address (merge fields, status, tags).",
+    "Adds a contact to an audience, or updates the member with that e-mail address "
+    "(merge fields, status, tags).",
     s.AddOrUpdateSubscriberInput,
     s.Member,
     add_or_update,
@@ -162,7 +164,8 @@ add_or_update_subscriber = _action(
 add_subscriber = _action(
     "add_subscriber",
     "Add new subscriber",
-    "Adds a contact to an audience; fails if the address is already a member (use 'Add or update' to update).",
+    "Adds a contact to an audience; fails if the address is already a member "
+    "(use 'Add or update' to update).",
     s.AddSubscriberInput,
     s.Member,
     add_subscriber_perform,
@@ -220,7 +223,8 @@ find_subscriber = _action(
 create_campaign = _action(
     "create_campaign",
     "Create campaign",
-    "Creates an e-mail campaign to an audience from HTML or a saved template, and sends it if asked.",
+    "Creates an e-mail campaign to an audience from HTML or a saved template, "
+    "and sends it if asked.",
     s.CreateCampaignInput,
     s.Campaign,
     create_campaign_perform,

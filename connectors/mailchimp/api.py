@@ -76,7 +76,8 @@ def base_url(credentials: Mapping[str, Any], metadata: Mapping[str, Any]) -> str
     if DC.match(dc):
         return f"https://{dc}.api.mailchimp.com"
     raise ConfigurationError(
-        "This Mailchimp connection does not know its data centre (it is learned when you sign in): reconnect it."
+        "This Mailchimp connection does not know its data centre (it is learned when you "
+        "sign in): reconnect it."
     )
 
 
@@ -140,7 +141,8 @@ async def list_all(
     limit: int = 5000,
     count: int = MAX_COUNT,
 ) -> list[dict[str, Any]]:
-    """Every item of a list endpoint (``key``: ``members``, ``lists``, ``campaigns``…), up to ``limit``.
+    """Every item of a list endpoint (``key``: ``members``, ``lists``,
+    ``campaigns``…), up to ``limit``.
 
     Follows ``offset`` by the items actually received and stops at ``total_items``:
     Mailchimp may answer a page shorter than ``count`` before the end (a short page is
@@ -197,7 +199,8 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
         )
     if response.status_code == 401:
         return AuthError(
-            f"mailchimp: HTTP 401 {title} — {detail} The connection's credentials were refused; check or reconnect it.",
+            f"mailchimp: HTTP 401 {title} — {detail} The connection's credentials were refused; "
+            "check or reconnect it.",
             status=401,
         )
     if response.status_code == 400:  # "Member Exists", "Bad Request": the title says what kind

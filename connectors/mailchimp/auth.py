@@ -38,8 +38,8 @@ class MailchimpKeyFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     api_key: SecretStr = Field(
-        description="An API key from your Mailchimp profile (Extras → API keys). It ends with your data centre, e.g. …-us21. "
-        "It acts as its user, with that user's role.",
+        description="An API key from your Mailchimp profile (Extras → API keys). "
+        "It ends with your data centre, e.g. …-us21. It acts as its user, with that user's role.",
     )
 
     @field_validator("api_key")
@@ -72,11 +72,13 @@ async def fetch_oauth_metadata(
     )
     if response.status_code == 401:
         raise AuthError(
-            "login.mailchimp.com refused the new access token when asked for its data centre. Start connecting again."
+            "login.mailchimp.com refused the new access token when asked for its data centre. "
+            "Start connecting again."
         )
     if response.status_code >= 400:
         raise UpstreamError(
-            f"login.mailchimp.com: the OAuth metadata endpoint answered HTTP {response.status_code}.",
+            "login.mailchimp.com: the OAuth metadata endpoint answered "
+            f"HTTP {response.status_code}.",
             status=response.status_code,
         )
     try:

@@ -17,7 +17,8 @@ async def audiences(ctx: OperationContext, values: Mapping[str, Any]) -> list[Op
     return [
         Option(
             value=str(item["id"]),
-            label=f"{item.get('name') or '(no name)'} ({(item.get('stats') or {}).get('member_count', 0)} members)",
+            label=f"{item.get('name') or '(no name)'} "
+            f"({(item.get('stats') or {}).get('member_count', 0)} members)",
         )
         for item in lists
     ]

@@ -113,7 +113,8 @@ def api(
             return Problem(
                 429,
                 "Too Many Requests",
-                f"You have exceeded the limit of {account.max_connections} simultaneous connections.",
+                f"You have exceeded the limit of {account.max_connections} "
+                "simultaneous connections.",
             ).response()
         account.in_flight[key] = busy + 1
         account.peak = max(account.peak, busy + 1)
@@ -525,7 +526,8 @@ async def delete_webhook(account: Account, request: Request, path: Path) -> Any:
 
 
 async def tag_search(account: Account, request: Request, path: Path) -> Any:
-    """https://mailchimp.com/developer/marketing/api/list-tags/search-for-tags-on-a-list-by-name/ (not in the subset)."""
+    """https://mailchimp.com/developer/marketing/api/list-tags/search-for-tags-on-a-list-by-name/
+    (not in the subset)."""
     account.audience(path["list_id"])
     name = query(request, {"name", "count", "offset"}).get("name", "").lower()
     tags = [

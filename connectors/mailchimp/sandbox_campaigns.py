@@ -162,7 +162,8 @@ async def send(account: Account, request: Request, path: Path) -> Any:
 
 
 async def get_templates(account: Account, request: Request, path: Path) -> Any:
-    """https://mailchimp.com/developer/marketing/api/templates/list-templates/ (not in the subset)."""
+    """https://mailchimp.com/developer/marketing/api/templates/list-templates/
+    (not in the subset)."""
     params = query(request, {"type", "count", "offset"})
     items = [t for t in account.templates if params.get("type") in (None, t["type"])]
     page, total = page_of(request, account, items, {"type"})

@@ -67,7 +67,8 @@ def invalid(field_name: str, message: str) -> Problem:
     return Problem(
         400,
         "Invalid Resource",
-        "The resource submitted could not be validated. For field-specific details, see the 'errors' array.",
+        "The resource submitted could not be validated. For field-specific details, "
+        "see the 'errors' array.",
         [{"field": field_name, "message": message}],
     )
 

@@ -38,7 +38,10 @@ def _split_tags(value: Any) -> Any:
 Tags = Annotated[list[str], BeforeValidator(_split_tags)]
 Status = Literal["subscribed", "unsubscribed", "cleaned", "pending", "transactional"]
 LIST_ID = "The audience (list) ID: Audience → Settings → Audience name and defaults → Audience ID."
-MERGE_FIELDS = 'Merge fields by tag, e.g. {"FNAME": "Ada", "LNAME": "Lovelace"} (the tags are in Audience → Settings → Audience fields).'
+MERGE_FIELDS = (
+    'Merge fields by tag, e.g. {"FNAME": "Ada", "LNAME": "Lovelace"} (the tags are '
+    "in Audience → Settings → Audience fields)."
+)
 
 
 class _Input(BaseModel):
@@ -120,7 +123,8 @@ class SubscriberEvent(_Output):
     )
     web_id: str | None = Field(None, description="The member's web id.")
     event_key: str = Field(
-        description="An id of this delivery (type, member, time): a repeated delivery starts no second run."
+        description="An id of this delivery (type, member, time): a repeated delivery "
+        "starts no second run."
     )
 
 
@@ -168,7 +172,8 @@ class SubscriberInput(_Input):
 class AddOrUpdateSubscriberInput(SubscriberInput):
     status_if_new: Status = Field(
         "subscribed",
-        description="The status of a contact who is not in the audience yet ('pending' sends a confirmation e-mail).",
+        description="The status of a contact who is not in the audience yet ('pending' sends "
+        "a confirmation e-mail).",
     )
     status: Status | None = Field(
         None, description="Also change an existing member's status (leave empty to keep it)."

@@ -125,7 +125,8 @@ def verify(
     given = request.query.get(SECRET_PARAM) or ""
     if not given or not constant_time_equals(expected, given):
         raise WebhookVerificationError(
-            "Missing or wrong secret in the URL: this is not the Mailchimp webhook this scenario registered."
+            "Missing or wrong secret in the URL: this is not the Mailchimp webhook "
+            "this scenario registered."
         )
 
 
@@ -197,7 +198,8 @@ unsubscribed = audience_trigger(
 subscriber_updated = audience_trigger(
     "subscriber_updated",
     "Subscriber updated",
-    "Starts when a member's profile (merge fields, interests) or e-mail address changes in an audience.",
+    "Starts when a member's profile (merge fields, interests) or e-mail address "
+    "changes in an audience.",
     ("profile", "upemail"),
 )
 

@@ -12,8 +12,9 @@ from connectors.sdk import App
 app = App(
     key="monday",
     name="monday.com",
-    description="Create and update items (with column values of every type), post updates, add subitems, "
-    "move, archive and find items; start scenarios from new items, column and status changes and updates.",
+    description="Create and update items (with column values of every type), post updates, "
+    "add subitems, move, archive and find items; start scenarios from new items, "
+    "column and status changes and updates.",
     category="Project management",
     icon="monday",
     auth=MONDAY_TOKEN_AUTH,

@@ -34,8 +34,13 @@ SUBITEM_BOARD = """query SubitemBoard($item: [ID!]) {
 }"""
 CREATE_ITEM = (
     ITEM_FIELDS
-    + """mutation CreateItem($board: ID!, $group: String, $name: String!, $values: JSON, $labels: Boolean) {
-  create_item(board_id: $board, group_id: $group, item_name: $name, column_values: $values, create_labels_if_missing: $labels) {
+    + """mutation CreateItem(
+  $board: ID!, $group: String, $name: String!, $values: JSON, $labels: Boolean
+) {
+  create_item(
+    board_id: $board, group_id: $group, item_name: $name, column_values: $values,
+    create_labels_if_missing: $labels
+  ) {
     ...ItemFields
   }
 }"""
@@ -43,7 +48,9 @@ CREATE_ITEM = (
 UPDATE_VALUES = (
     ITEM_FIELDS
     + """mutation UpdateValues($board: ID!, $item: ID, $values: JSON!, $labels: Boolean) {
-  change_multiple_column_values(board_id: $board, item_id: $item, column_values: $values, create_labels_if_missing: $labels) {
+  change_multiple_column_values(
+    board_id: $board, item_id: $item, column_values: $values, create_labels_if_missing: $labels
+  ) {
     ...ItemFields
   }
 }"""
@@ -51,7 +58,10 @@ UPDATE_VALUES = (
 CREATE_SUBITEM = (
     ITEM_FIELDS
     + """mutation CreateSubitem($parent: ID!, $name: String!, $values: JSON, $labels: Boolean) {
-  create_subitem(parent_item_id: $parent, item_name: $name, column_values: $values, create_labels_if_missing: $labels) {
+  create_subitem(
+    parent_item_id: $parent, item_name: $name, column_values: $values,
+    create_labels_if_missing: $labels
+  ) {
     ...ItemFields
   }
 }"""
@@ -68,14 +78,16 @@ MOVE_ITEM = (
 ARCHIVE_ITEM = "mutation ArchiveItem($item: ID) { archive_item(item_id: $item) { id state } }"
 DELETE_ITEM = "mutation DeleteItem($item: ID) { delete_item(item_id: $item) { id state } }"
 GET_ITEMS = (
-    ITEM_FIELDS
-    + "query GetItems($ids: [ID!], $limit: Int) { items(ids: $ids, limit: $limit) { ...ItemFields } }"
+    ITEM_FIELDS + "query GetItems($ids: [ID!], $limit: Int) "
+    "{ items(ids: $ids, limit: $limit) { ...ItemFields } }"
 )
 SEARCH_ITEMS = (
     ITEM_FIELDS
     + """query SearchItems($board: ID!, $columns: [ItemsPageByColumnValuesQuery!], $limit: Int!) {
   complexity { before after reset_in_x_seconds }
-  items_page_by_column_values(board_id: $board, columns: $columns, limit: $limit) { cursor items { ...ItemFields } }
+  items_page_by_column_values(board_id: $board, columns: $columns, limit: $limit) {
+    cursor items { ...ItemFields }
+  }
 }"""
 )
 

@@ -46,12 +46,16 @@ RATE_LIMIT_CODES = frozenset(
 )
 AUTH_CODES = frozenset({"Unauthorized", "UNAUTHORIZED", "Not Authenticated", "INVALID_TOKEN"})
 HINTS = {
-    "ColumnValueException": "the value does not fit the column (check the column's type and labels)",
+    "ColumnValueException": (
+        "the value does not fit the column (check the column's type and labels)"
+    ),
     "InvalidColumnIdException": "no column with that ID on the board",
     "InvalidBoardIdException": "no board with that ID, or the token cannot see it",
     "InvalidItemIdException": "no item with that ID",
     "ResourceNotFoundException": "not found, or the token cannot see it",
-    "UserUnauthorizedException": "the token's user lacks permission for this (board permissions or OAuth scopes)",
+    "UserUnauthorizedException": (
+        "the token's user lacks permission for this (board permissions or OAuth scopes)"
+    ),
     "CursorExpiredError": "the pagination cursor expired (cursors live 60 minutes)",
 }
 
@@ -126,8 +130,8 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
         )
     if 401 in (status, response.status_code) or code in AUTH_CODES:
         return AuthError(
-            "monday.com refused the API token. Check the connection (Developer Center → My access tokens) "
-            "or reconnect it.",
+            "monday.com refused the API token. Check the connection (Developer Center → My "
+            "access tokens) or reconnect it.",
             code=code,
         )
     error_data = extensions.get("error_data") or {}
@@ -195,7 +199,10 @@ def item_output(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-BOARD_COLUMNS = "query BoardColumns($board: [ID!]) { boards(ids: $board) { id columns { id title type settings_str } } }"
+BOARD_COLUMNS = (
+    "query BoardColumns($board: [ID!]) "
+    "{ boards(ids: $board) { id columns { id title type settings_str } } }"
+)
 NEXT_PAGE = (
     ITEM_FIELDS
     + """query NextPage($cursor: String!, $limit: Int!) {

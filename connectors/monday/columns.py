@@ -3,32 +3,35 @@
 ``column_values`` (create_item, change_multiple_column_values, create_subitem) is a JSON
 object of column id → value whose shape depends on the column's type
 (https://developer.monday.com/api-reference/docs/change-column-values). Users give
-simple values; ``build_column_values`` turns them into the right shape:
+simple values; ``build_column_values`` turns them into the right shape (column type: what
+you give → what is sent to monday):
 
-| column type      | you give                                   | sent to monday                                        |
-|------------------|--------------------------------------------|-------------------------------------------------------|
-| text, name       | ``"Launch plan"``                          | ``"Launch plan"``                                     |
-| long_text        | ``"Several\\nlines"``                      | ``{"text": "Several\\nlines"}``                       |
-| numbers          | ``42``, ``"4.5"``                          | ``"42"`` (numbers travel as strings)                  |
-| status           | ``"Approved"`` (label) or ``3`` (index)    | ``{"label": "Approved"}`` / ``{"index": 3}``          |
-| dropdown         | ``"Blog, News"``, ``["Blog"]``, ``[1, 2]`` | ``{"labels": ["Blog", "News"]}`` / ``{"ids": [1, 2]}``|
-| date             | ``"2026-11-25"``, ``"2026-11-25T14:30:00Z"``| ``{"date": "2026-11-25"}`` (+ ``"time": "14:30:00"`` UTC)|
-| people           | ``"123, 456"``, ``[123]``, ``"team:789"``  | ``{"personsAndTeams": [{"id": 123, "kind": "person"}]}``|
-| email            | ``"ada@example.com"``                      | ``{"email": "ada@example.com", "text": "ada@example.com"}``|
-| link             | ``"https://example.com"``                  | ``{"url": "https://example.com", "text": "https://example.com"}``|
-| phone            | ``"+33612345678"``                         | ``{"phone": "+33612345678"}``                         |
-| checkbox         | ``true``, ``"yes"``, ``false``             | ``{"checked": "true"}`` / ``null`` (unchecks)         |
-| rating           | ``4``                                      | ``{"rating": 4}``                                     |
-| hour             | ``"14:30"``                                | ``{"hour": 14, "minute": 30}``                        |
-| timeline         | ``"2026-01-01/2026-01-31"``                | ``{"from": "2026-01-01", "to": "2026-01-31"}``        |
-| week             | ``"2026-01-05/2026-01-11"``                | ``{"week": {"startDate": …, "endDate": …}}``          |
-| tags             | ``[12, 34]``                               | ``{"tag_ids": [12, 34]}``                             |
-| board_relation, dependency | ``[111, 222]``                   | ``{"item_ids": [111, 222]}``                          |
-| world_clock      | ``"Europe/Paris"``                         | ``{"timezone": "Europe/Paris"}``                      |
-| location         | ``"48.85,2.35,Paris"``                     | ``{"lat": "48.85", "lng": "2.35", "address": "Paris"}``|
+- text, name: ``"Launch plan"`` → ``"Launch plan"``
+- long_text: ``"Several\\nlines"`` → ``{"text": "Several\\nlines"}``
+- numbers: ``42``, ``"4.5"`` → ``"42"`` (numbers travel as strings)
+- status: ``"Approved"`` (label) or ``3`` (index) → ``{"label": "Approved"}`` / ``{"index": 3}``
+- dropdown: ``"Blog, News"``, ``["Blog"]``, ``[1, 2]`` →
+  ``{"labels": ["Blog", "News"]}`` / ``{"ids": [1, 2]}``
+- date: ``"2026-11-25"``, ``"2026-11-25T14:30:00Z"`` →
+  ``{"date": "2026-11-25"}`` (+ ``"time": "14:30:00"`` UTC)
+- people: ``"123, 456"``, ``[123]``, ``"team:789"`` →
+  ``{"personsAndTeams": [{"id": 123, "kind": "person"}]}``
+- email: ``"ada@example.com"`` → ``{"email": "ada@example.com", "text": "ada@example.com"}``
+- link: ``"https://example.com"`` →
+  ``{"url": "https://example.com", "text": "https://example.com"}``
+- phone: ``"+33612345678"`` → ``{"phone": "+33612345678"}``
+- checkbox: ``true``, ``"yes"``, ``false`` → ``{"checked": "true"}`` / ``null`` (unchecks)
+- rating: ``4`` → ``{"rating": 4}``
+- hour: ``"14:30"`` → ``{"hour": 14, "minute": 30}``
+- timeline: ``"2026-01-01/2026-01-31"`` → ``{"from": "2026-01-01", "to": "2026-01-31"}``
+- week: ``"2026-01-05/2026-01-11"`` → ``{"week": {"startDate": …, "endDate": …}}``
+- tags: ``[12, 34]`` → ``{"tag_ids": [12, 34]}``
+- board_relation, dependency: ``[111, 222]`` → ``{"item_ids": [111, 222]}``
+- world_clock: ``"Europe/Paris"`` → ``{"timezone": "Europe/Paris"}``
+- location: ``"48.85,2.35,Paris"`` → ``{"lat": "48.85", "lng": "2.35", "address": "Paris"}``
 
 Any type also takes a JSON object (``{...}``), sent unchanged: the escape hatch for
-shapes this table does not cover (country, color picker…). ``null`` clears a column
+shapes this list does not cover (country, color picker…). ``null`` clears a column
 (``""`` for text-like columns, ``{}`` for the others). Columns monday computes itself
 (formula, mirror, auto number, creation log…) cannot be written and are refused.
 """

@@ -25,9 +25,9 @@ sets the budget, a page cap and a read-only user.
 
 Demo credentials: ``auth.SANDBOX_CREDENTIALS`` (token ``SANDBOX_TOKEN``). Seeded: board
 ``BOARD_ID`` "Content pipeline" (a column of each common type, groups ``topics`` and
-``group_done``, items 9000000001 and 9000000002) and its subitems board. Test-only hook: ``POST /__sandbox__/fail``
-with ``{"code": "COMPLEXITY_BUDGET_EXHAUSTED", "http_status": 429, "retry_in_seconds": 30,
-"times": 1}`` makes the next calls fail with that error.
+``group_done``, items 9000000001 and 9000000002) and its subitems board. Test-only hook:
+``POST /__sandbox__/fail`` with ``{"code": "COMPLEXITY_BUDGET_EXHAUSTED", "http_status":
+429, "retry_in_seconds": 30, "times": 1}`` makes the next calls fail with that error.
 """
 
 from __future__ import annotations
@@ -274,8 +274,9 @@ class Account:
 
         def wrong(why: str) -> NoReturn:
             fail(
-                f"invalid value - {why}. Please check our API documentation for the correct data structure for "
-                "this column. https://developer.monday.com/api-reference/docs/change-column-values",
+                f"invalid value - {why}. Please check our API documentation "
+                "for the correct data structure for this column. "
+                "https://developer.monday.com/api-reference/docs/change-column-values",
                 "ColumnValueException",
                 column_id=column_id,
                 column_type=kind,
@@ -911,8 +912,8 @@ async def graphql_endpoint(request: Request) -> Response:
     ):  # a transport-layer error: 400 (error-handling docs)
         return _error(
             400,
-            f"The API version {version} does not exist or is no longer supported. Supported versions: "
-            f"{', '.join(sorted(VERSIONS))}",
+            f"The API version {version} does not exist or is no longer supported. "
+            f"Supported versions: {', '.join(sorted(VERSIONS))}",
             "InvalidVersionException",
             status_code=400,
         )

@@ -48,7 +48,10 @@ COLUMN_VALUES = (
     '"2026-11-25" for a date, "ada@example.com" for an e-mail, "123, 456" for people (user IDs). '
     "A JSON object is sent as is. See the column value table in the docs."
 )
-COLUMN_TYPES = "Optional column ID → type (status, date, people, …). Columns left out are looked up on the board."
+COLUMN_TYPES = (
+    "Optional column ID → type (status, date, people, …). Columns left out are "
+    "looked up on the board."
+)
 
 
 class _Input(BaseModel):
@@ -60,7 +63,8 @@ class _WithColumns(_Input):
     column_types: dict[str, ColumnType] | None = Field(None, description=COLUMN_TYPES)
     create_labels_if_missing: bool = Field(
         False,
-        description="Create status and dropdown labels that do not exist yet (needs board permission).",
+        description="Create status and dropdown labels that do not exist yet "
+        "(needs board permission).",
     )
 
 
@@ -232,7 +236,8 @@ class StatusChangedInput(BoardInput):
     )
     label: str | None = Field(
         None,
-        description="Only when the status becomes this label, e.g. Approved; any change when empty.",
+        description="Only when the status becomes this label, e.g. Approved; "
+        "any change when empty.",
     )
 
 
@@ -249,7 +254,8 @@ class NewItemPollInput(BoardInput):
     )
     status_label: str | None = Field(
         None,
-        description="Only items whose status is this label, e.g. Approved (an item fires once it has it).",
+        description="Only items whose status is this label, e.g. Approved "
+        "(an item fires once it has it).",
     )
     max_items: int = Field(
         100, ge=1, le=500, description="Look at this many of the newest items per poll."

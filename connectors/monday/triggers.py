@@ -47,7 +47,9 @@ from connectors.sdk import (
     secret_value,
 )
 
-CREATE_WEBHOOK = """mutation CreateWebhook($board: ID!, $url: String!, $event: WebhookEventType!, $config: JSON) {
+CREATE_WEBHOOK = """mutation CreateWebhook(
+  $board: ID!, $url: String!, $event: WebhookEventType!, $config: JSON
+) {
   create_webhook(board_id: $board, url: $url, event: $event, config: $config) { id board_id event }
 }"""
 DELETE_WEBHOOK = "mutation DeleteWebhook($id: ID!) { delete_webhook(id: $id) { id board_id } }"
@@ -55,7 +57,9 @@ NEW_ITEMS = (
     ITEM_FIELDS
     + """query NewItems($board: [ID!], $limit: Int!, $query: ItemsQuery) {
   complexity { before after reset_in_x_seconds }
-  boards(ids: $board) { items_page(limit: $limit, query_params: $query) { cursor items { ...ItemFields } } }
+  boards(ids: $board) {
+    items_page(limit: $limit, query_params: $query) { cursor items { ...ItemFields } }
+  }
 }"""
 )
 NEWEST_FIRST = {"order_by": [{"column_id": "__creation_log__", "direction": "desc"}]}
@@ -104,7 +108,8 @@ async def _status_changed(
     index = next((i for label, i in labels.items() if label.lower() == inputs.label.lower()), None)
     if index is None:
         raise InvalidInputError(
-            f"The status column '{inputs.column_id}' has no label '{inputs.label}'. Labels: {', '.join(labels)}.",
+            f"The status column '{inputs.column_id}' has no label '{inputs.label}'. "
+            f"Labels: {', '.join(labels)}.",
             errors=[{"field": "label", "message": "no such label"}],
         )
     return "change_status_column_value", {
@@ -142,7 +147,8 @@ def _subscriber(event_and_config: Subscription) -> Callable[..., Awaitable[Mappi
             "board_id": inputs.board_id,
             "event": event,
             "webhook_url": webhook_url,
-            # Only webhooks created with an app's OAuth token are signed (a personal token has no app).
+            # Only webhooks created with an app's OAuth token are signed
+            # (a personal token has no app).
             "signed": "access_token" in ctx.credentials,
         }
 
@@ -195,7 +201,8 @@ def verify(
     if not keys:
         raise WebhookVerificationError(
             "The monday.com app's signing secret is not configured: cannot check this webhook. "
-            "Set CELLWRIGHT_OAUTH_CLIENTS__monday__SIGNING_SECRET (monday Developer Center → your app → Basic information)."
+            "Set CELLWRIGHT_OAUTH_CLIENTS__monday__SIGNING_SECRET (monday Developer Center → "
+            "your app → Basic information)."
         )
     token = (request.header("authorization") or "").removeprefix("Bearer ").strip()
     if not token:
@@ -335,7 +342,10 @@ async def fetch_new_items(
     return list(items)
 
 
-SETUP = " The webhook is created on the board when the scenario is turned on and removed when it is turned off."
+SETUP = (
+    " The webhook is created on the board when the scenario is turned on and removed "
+    "when it is turned off."
+)
 
 
 BOARD = {"board_id": "1234567890"}  # the sandbox's demo board, for the examples
@@ -408,8 +418,9 @@ TRIGGERS: tuple[InstantTrigger | PollingTrigger, ...] = (
     PollingTrigger(
         key="new_item_polling",
         name="New item (polling)",
-        description="Checks the board for new items every few minutes, optionally only those with a given status "
-        "(e.g. Approved). Gives every column by ID and by title. Use it where webhooks cannot be created.",
+        description="Checks the board for new items every few minutes, optionally only "
+        "those with a given status (e.g. Approved). Gives every column by ID and by title. "
+        "Use it where webhooks cannot be created.",
         input=NewItemPollInput,
         output=Item,
         sample=load_sample(__file__, "new_item_polling"),

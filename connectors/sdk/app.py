@@ -76,7 +76,8 @@ class App:
         for kind in self.auth_kinds:
             if kind.type in seen:
                 raise ConfigurationError(
-                    f"App '{self.key}' declares two '{kind.type}' auth kinds; an app has at most one kind per type."
+                    f"App '{self.key}' declares two '{kind.type}' auth kinds; "
+                    "an app has at most one kind per type."
                 )
             seen.add(kind.type)
         keys = [source.key for source in self.options]
@@ -89,8 +90,8 @@ class App:
                 )
             if any(op.subscribe is not None for op in self.instant_triggers):
                 raise ConfigurationError(
-                    f"App '{self.key}' has a connection webhook: its instant triggers are fed from the connection's URL "
-                    "and cannot subscribe per scenario."
+                    f"App '{self.key}' has a connection webhook: its instant triggers are fed "
+                    "from the connection's URL and cannot subscribe per scenario."
                 )
 
     @property

@@ -60,7 +60,8 @@ def app_problems(app: App) -> list[str]:
             problems.append("it has a base_url but declares no allowed_hosts")
         elif not any(fnmatch.fnmatch(host, pattern) for pattern in app.allowed_hosts):
             problems.append(
-                f"its allowed_hosts {list(app.allowed_hosts)} do not cover its base_url's host '{host}'"
+                f"its allowed_hosts {list(app.allowed_hosts)} do not cover its base_url's "
+                f"host '{host}'"
             )
     return problems
 
@@ -82,13 +83,15 @@ def option_problems(app: App) -> list[str]:
             source = declared.get(key)
             if source is None:
                 problems.append(
-                    f"{app.key}.{op.key}: the field '{path}' names the option source '{key}', which the app does not declare"
+                    f"{app.key}.{op.key}: the field '{path}' names the option source '{key}', "
+                    "which the app does not declare"
                 )
                 continue
             for need in source.needs:
                 if need not in fields:
                     problems.append(
-                        f"{app.key}.{op.key}: the option source '{key}' of '{path}' needs '{need}', which is not a field of the operation"
+                        f"{app.key}.{op.key}: the option source '{key}' of '{path}' needs "
+                        f"'{need}', which is not a field of the operation"
                     )
     for key, source in declared.items():
         if not KEY_PATTERN.match(key):
@@ -98,7 +101,8 @@ def option_problems(app: App) -> list[str]:
         missing = [need for need in source.needs if need not in source.example]
         if missing:
             problems.append(
-                f"the option source '{key}' has no example value for {', '.join(missing)} (the conformance suite runs it against the sandbox)"
+                f"the option source '{key}' has no example value for {', '.join(missing)} "
+                "(the conformance suite runs it against the sandbox)"
             )
     return problems
 
@@ -112,7 +116,8 @@ def operation_problems(op: Operation) -> list[str]:
         problems.append("it has no name")
     if len(op.description or "") < MIN_DESCRIPTION:
         problems.append(
-            f"describe it in at least {MIN_DESCRIPTION} characters (it is the UI's help and the assistant's tool description)"
+            f"describe it in at least {MIN_DESCRIPTION} characters (it is the UI's help "
+            "and the assistant's tool description)"
         )
     missing = undescribed(op.input)
     if missing:

@@ -115,7 +115,8 @@ class ConnectorHttp:
                     f"{self.app_key}: the request to {shown} timed out"
                 ) from None
             raise NetworkError(
-                f"{self.app_key}: could not reach {target.host}: {self._safe(str(exc)) or type(exc).__name__}"
+                f"{self.app_key}: could "
+                f"not reach {target.host}: {self._safe(str(exc)) or type(exc).__name__}"
             ) from None
         except TimeoutError:
             raise CallTimeoutError(f"{self.app_key}: the request to {shown} timed out") from None
@@ -141,7 +142,8 @@ class ConnectorHttp:
             return response.json()
         except ValueError:
             raise UpstreamError(
-                f"{self.app_key}: expected JSON, got {response.headers.get('content-type', 'no content type')}",
+                f"{self.app_key}: expected JSON, "
+                f"got {response.headers.get('content-type', 'no content type')}",
                 status=response.status_code,
                 body=self._safe(response.text[:MAX_ERROR_BODY]),
             ) from None
@@ -174,7 +176,8 @@ class ConnectorHttp:
             return
         if not any(fnmatch.fnmatch(host, pattern) for pattern in self.allowed_hosts):
             raise ForbiddenDestinationError(
-                f"{self.app_key} may only call {', '.join(self.allowed_hosts)}; refused a request to {host}.",
+                f"{self.app_key} may only call {', '.join(self.allowed_hosts)}; "
+                f"refused a request to {host}.",
                 destination=host,
             )
 

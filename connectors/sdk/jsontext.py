@@ -50,7 +50,8 @@ def _float(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise _Refused(
-            f"the number {text[:40]} is beyond what a 64-bit float holds (about 1.8e308); send it as a string."
+            f"the number {text[:40]} is beyond what a 64-bit float holds (about 1.8e308); "
+            "send it as a string."
         )
     return value
 
@@ -80,7 +81,8 @@ def loads(data: bytes | str, *, what: str = "The request body") -> Any:
     except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
         if "integer string conversion" in str(exc):
             raise InvalidInputError(
-                f"{what} is refused: it has an integer of more than 4,300 digits; send it as a string."
+                f"{what} is refused: it has an integer of more than 4,300 digits; "
+                "send it as a string."
             ) from None
         raise UnreadableJson(f"{what} is not valid JSON: {exc}", detail=str(exc)) from None
     # both checks walk the value: skip them when the text shows they cannot fail
@@ -120,8 +122,8 @@ def _text(value: str, what: str) -> None:
     except UnicodeEncodeError as exc:
         half = f"\\u{ord(value[exc.start]):04x}"
         raise InvalidInputError(
-            f"{what} is refused: it contains {half}, half of a UTF-16 surrogate pair, which is not text. "
-            "Send the whole character (both halves of the pair) or leave it out."
+            f"{what} is refused: it contains {half}, half of a UTF-16 surrogate pair, which "
+            "is not text. Send the whole character (both halves of the pair) or leave it out."
         ) from None
 
 
@@ -138,13 +140,15 @@ class InvalidJsonText(ValueError):
 _MEANINGS = (
     (
         "Expecting property name enclosed in double quotes",
-        'a key in double quotes is expected here (JSON uses "double" quotes, and allows no comma before a closing })',
+        'a key in double quotes is expected here (JSON uses "double" quotes, '
+        "and allows no comma before a closing })",
     ),
     ("Expecting ',' delimiter", "a comma, or the closing bracket, is missing here"),
     ("Expecting ':' delimiter", "a colon is missing after the key"),
     (
         "Expecting value",
-        "a value is expected here: text in double quotes, a number, true, false, null, an object {…} or a list […]",
+        "a value is expected here: text in double quotes, a number, true, false, null, "
+        "an object {…} or a list […]",
     ),
     ("Unterminated string", "a text in double quotes is not closed"),
     ("Invalid control character", "a text cannot hold a line break or tab as is; write \\n or \\t"),
@@ -180,7 +184,10 @@ def _explain(exc: json.JSONDecodeError) -> InvalidJsonText:
     if "{{" in doc[max(pos - 1, 0) : pos + 2]:
         if doc[pos : pos + 2] != "{{":  # the decoder stopped on the second brace
             pos, column = pos - 1, column - 1
-        meaning = 'a {{ }} reference must stand inside double quotes, e.g. "{{ trigger.body.id }}" (alone in its quotes it keeps its type)'
+        meaning = (
+            "a {{ }} reference must stand inside double quotes, e.g. "
+            '"{{ trigger.body.id }}" (alone in its quotes it keeps its type)'
+        )
     elif exc.msg.startswith("Expecting property name") and before.endswith(","):
         meaning = "remove the comma before the closing }"
     elif (

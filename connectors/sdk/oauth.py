@@ -107,8 +107,8 @@ class OAuthClient:
         entry = clients.get(app_key)
         if not entry or not entry.get("client_id"):
             raise ConfigurationError(
-                f"No OAuth client is configured for '{app_key}'. Register an app with the vendor and set "
-                f"CELLWRIGHT_OAUTH_CLIENTS__{app_key}__CLIENT_ID and __CLIENT_SECRET."
+                f"No OAuth client is configured for '{app_key}'. Register an app with the vendor "
+                f"and set CELLWRIGHT_OAUTH_CLIENTS__{app_key}__CLIENT_ID and __CLIENT_SECRET."
             )
         secret = entry.get("client_secret")
         return cls(
@@ -445,8 +445,8 @@ class OAuth2Flow(httpx.Auth):
                 continue
             if not self._can_refresh():
                 raise AuthExpiredError(
-                    f"{self._host()} refused the access token (HTTP 401) and it cannot be refreshed. "
-                    "Reconnect the connection to continue.",
+                    f"{self._host()} refused the access token (HTTP 401) and it cannot be "
+                    "refreshed. Reconnect the connection to continue.",
                     status=401,
                 )
             must_refresh = True
@@ -457,7 +457,8 @@ class OAuth2Flow(httpx.Auth):
     def _refresh_request(self) -> httpx.Request:
         if self.client is None:
             raise AuthExpiredError(
-                "This connection has no OAuth client to refresh its token with. Reconnect the connection."
+                "This connection has no OAuth client to refresh its token with. "
+                "Reconnect the connection."
             )
         self.refreshes += 1
         if self.refresh_token:
@@ -469,7 +470,8 @@ class OAuth2Flow(httpx.Auth):
                 self.auth, self.client, "client_credentials", {"scope": _scope(self.auth, None)}
             )
         raise AuthExpiredError(
-            f"The {self._host()} connection has no access token and no refresh token. Reconnect the connection."
+            f"The {self._host()} connection has no access token and no refresh token. "
+            "Reconnect the connection."
         )
 
     def _adopt_rotation(self) -> bool:
@@ -482,7 +484,8 @@ class OAuth2Flow(httpx.Auth):
         return True
 
     async def _accept(self, tokens: Mapping[str, Any]) -> None:
-        """Merge, persist, then use (never the other way round: the old refresh token may be dead)."""
+        """Merge, persist, then use (never the other way round: the
+        old refresh token may be dead)."""
         old_key = self._key()
         merged = {**self.credentials, **tokens}
         if not tokens.get("refresh_token") and self.refresh_token:

@@ -112,8 +112,8 @@ def source_for(app: App, op: Operation, field_path: str) -> OptionSource:
     if key is None:
         listed = ", ".join(sorted(sources)) or "none"
         raise ConfigurationError(
-            f"{app.name} · {op.name}: the field '{field_path}' offers no list of values to choose from. "
-            f"Fields that do: {listed}."
+            f"{app.name} · {op.name}: the field '{field_path}' offers no list of values "
+            f"to choose from. Fields that do: {listed}."
         )
     return app.option_source(key)
 

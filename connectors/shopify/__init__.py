@@ -14,9 +14,9 @@ from connectors.shopify.triggers import TRIGGERS
 app = App(
     key="shopify",
     name="Shopify",
-    description="Create and update products and customers, tag and update orders, create and complete draft "
-    "orders, adjust inventory and fulfil orders; start scenarios from new and paid orders, new customers and "
-    "new products.",
+    description="Create and update products and customers, tag and update orders, "
+    "create and complete draft orders, adjust inventory and fulfil orders; start scenarios from "
+    "new and paid orders, new customers and new products.",
     category="Commerce",
     icon="shopify",
     auth=SHOPIFY_TOKEN_AUTH,

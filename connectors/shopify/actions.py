@@ -102,7 +102,8 @@ PRODUCT_FIELD_NAMES = {"descriptionHtml": "description_html", "productType": "pr
 
 
 def _set(values: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    """``values`` plus the given fields that are not ``None`` (an update changes only what is given)."""
+    """``values`` plus the given fields that are not ``None`` (an
+    update changes only what is given)."""
     return {**values, **{k: v for k, v in fields.items() if v is not None}}
 
 

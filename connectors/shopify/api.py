@@ -107,8 +107,8 @@ async def gql(
         served = response.headers.get("x-shopify-api-version")
         if served and served != API_VERSION:
             ctx.logger.warning(
-                "shopify: asked for API version %s, the shop answered with %s (the pinned version is retired: "
-                "update connectors/shopify/api.py API_VERSION)",
+                "shopify: asked for API version %s, the shop answered with %s (the pinned "
+                "version is retired: update connectors/shopify/api.py API_VERSION)",
                 API_VERSION,
                 served,
             )
@@ -129,7 +129,8 @@ ARGUMENTS = frozenset({"input", "product", "fulfillment", "webhookSubscription"}
 
 
 def user_error_field(path: Any, fields: Mapping[str, str] | None = None) -> str:
-    """Our input field for a Shopify ``userErrors.field`` path (``["product", "title"]`` → ``title``).
+    """Our input field for a Shopify ``userErrors.field`` path
+    (``["product", "title"]`` → ``title``).
 
     A leading argument name is dropped, the rest named as our inputs do (camelCase →
     snake_case); ``fields`` maps Shopify names the inputs call otherwise.
@@ -235,7 +236,8 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
     errors = body.get("errors")
     if response.status_code == 401:
         return AuthError(
-            "Shopify refused the access token (HTTP 401). Check the connection's token, or reconnect it.",
+            "Shopify refused the access token (HTTP 401). Check the connection's token, "
+            "or reconnect it.",
             status=401,
         )
     if response.status_code == 404:
@@ -257,7 +259,8 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
         cost = (body.get("extensions") or {}).get("cost")
         wait = throttle_wait(cost)
         return RateLimitedError(
-            f"Shopify: the shop's query cost budget is spent ({message}); it refills in about {wait or 1:g} s.",
+            f"Shopify: the shop's query cost budget is spent ({message}); "
+            f"it refills in about {wait or 1:g} s.",
             retry_after=wait if wait is not None else 1.0,
             code=code,
         )
@@ -265,7 +268,8 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
         required = extensions.get("requiredAccess")
         hint = f" It needs {required}." if required and str(required) not in message else ""
         return AuthError(
-            f"Shopify: {message}{hint} Give the app that scope (custom app: Admin API scopes; OAuth: reconnect).",
+            f"Shopify: {message}{hint} Give the app that scope (custom app: Admin API scopes; "
+            "OAuth: reconnect).",
             code=code,
         )
     more = f" ({len(errors)} errors)" if isinstance(errors, list) and len(errors) > 1 else ""
@@ -279,8 +283,8 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
 
 def _not_found(response: httpx.Response) -> UpstreamError:
     error = UpstreamError(
-        f"Shopify answered 404 for {response.request.url.path}: the shop does not serve API version "
-        f"{API_VERSION} (or the shop does not exist).",
+        f"Shopify answered 404 for {response.request.url.path}: the shop does not serve API "
+        f"version {API_VERSION} (or the shop does not exist).",
         status=404,
     )
     error.retryable = False

@@ -57,8 +57,8 @@ class ShopifyTokenFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     shop: str = Field(description=SHOP_DESCRIPTION)
     access_token: SecretStr = Field(
-        description="The app's Admin API access token (shpat_…): Shopify admin → Settings → Apps → Develop apps "
-        "→ your app → API credentials. Grant the scopes your scenarios need."
+        description="The app's Admin API access token (shpat_…): Shopify admin → Settings → Apps "
+        "→ Develop apps → your app → API credentials. Grant the scopes your scenarios need."
     )
     client_secret: SecretStr | None = Field(
         None,
@@ -77,7 +77,8 @@ class ShopifyOAuthFields(BaseModel):
 SANDBOX_SHOP = "cellwright-sandbox.myshopify.com"
 SANDBOX_CREDENTIALS = {
     "shop": SANDBOX_SHOP,
-    "access_token": "shpat_sandbox_0000000000000000000000",  # the sandbox shop's published demo token
+    # the sandbox shop's published demo token
+    "access_token": "shpat_sandbox_0000000000000000000000",
     "client_secret": "shpss_sandbox_webhook_secret_00000",  # signs the sandbox's webhooks
 }
 
@@ -124,8 +125,9 @@ def verify_callback(
     expected = callback_signature(params, secret) if secret else ""
     if not (given and expected and hmac.compare_digest(given.lower().encode(), expected.encode())):
         raise AuthError(
-            "Shopify's redirect back is not signed with this server's Shopify client secret (its hmac "
-            "does not match), so it may not come from Shopify. Nothing was stored: start connecting again."
+            "Shopify's redirect back is not signed with this server's Shopify client secret "
+            "(its hmac does not match), so it may not come from Shopify. Nothing was stored: "
+            "start connecting again."
         )
     try:
         returned = shop_host(params.get("shop"))
@@ -133,8 +135,9 @@ def verify_callback(
         returned = str(params.get("shop") or "")
     if returned != shop_host(fields.get("shop")):
         raise AuthError(
-            f"Shopify sent back the shop '{returned}', not '{shop_host(fields.get('shop'))}' that you typed. "
-            "Nothing was stored: start connecting again and sign in to the shop you typed."
+            f"Shopify sent back the shop '{returned}', not '{shop_host(fields.get('shop'))}' "
+            "that you typed. Nothing was stored: start connecting again and sign "
+            "in to the shop you typed."
         )
 
 

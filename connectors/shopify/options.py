@@ -9,7 +9,10 @@ from connectors.sdk import OperationContext, Option, OptionSource
 from connectors.shopify.api import pages
 
 LOCATIONS = """query Locations($first: Int!, $after: String) {
-  locations(first: $first, after: $after) { nodes { id name isActive } pageInfo { hasNextPage endCursor } }
+  locations(first: $first, after: $after) {
+    nodes { id name isActive }
+    pageInfo { hasNextPage endCursor }
+  }
 }"""
 PRODUCT_VARIANTS = """query ProductVariants($first: Int!, $after: String, $query: String) {
   products(first: $first, after: $after, query: $query, sortKey: TITLE) {

@@ -22,19 +22,23 @@ fragment OrderFields on Order {{
   totalPriceSet {{ {MONEY} }}
   subtotalPriceSet {{ {MONEY} }}
   customer {{ id firstName lastName }}
-  lineItems(first: 20) {{ nodes {{ id title quantity sku variant {{ id }} originalUnitPriceSet {{ {MONEY} }} }} }}
+  lineItems(first: 20) {{
+    nodes {{ id title quantity sku variant {{ id }} originalUnitPriceSet {{ {MONEY} }} }}
+  }}
 }}
 """
 CUSTOMER_FIELDS = """
 fragment CustomerFields on Customer {
-  id legacyResourceId firstName lastName displayName note tags state numberOfOrders createdAt updatedAt
+  id legacyResourceId firstName lastName displayName note tags state numberOfOrders
+  createdAt updatedAt
   defaultEmailAddress { emailAddress }
   defaultPhoneNumber { phoneNumber }
 }
 """
 PRODUCT_FIELDS = """
 fragment ProductFields on Product {
-  id legacyResourceId title handle status vendor productType tags descriptionHtml totalInventory createdAt updatedAt
+  id legacyResourceId title handle status vendor productType tags descriptionHtml
+  totalInventory createdAt updatedAt
   variants(first: 20) { nodes { id title sku price inventoryQuantity inventoryItem { id } } }
 }
 """
@@ -44,7 +48,9 @@ fragment DraftOrderFields on DraftOrder {{
   totalPriceSet {{ {MONEY} }}
   customer {{ id }}
   order {{ id name }}
-  lineItems(first: 20) {{ nodes {{ id title quantity sku variant {{ id }} originalUnitPriceSet {{ {MONEY} }} }} }}
+  lineItems(first: 20) {{
+    nodes {{ id title quantity sku variant {{ id }} originalUnitPriceSet {{ {MONEY} }} }}
+  }}
 }}
 """
 

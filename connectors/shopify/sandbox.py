@@ -254,7 +254,8 @@ def _rest_error(
 
 
 def served_version(asked: str) -> str | None:
-    """The version that answers ``asked`` (fall forward), or None for a version Shopify never had."""
+    """The version that answers ``asked`` (fall forward), or None
+    for a version Shopify never had."""
     if asked in SUPPORTED_VERSIONS:
         return asked
     match = re.fullmatch(r"(\d{4})-(01|04|07|10)", asked)
@@ -299,7 +300,10 @@ async def graphql_endpoint(request: Request) -> Response:
     requested = query_cost(document, variables)
     sandbox.refill()
     if requested > MAX_QUERY_COST:
-        message = f"Query cost is {requested}, which exceeds the single query max cost limit ({MAX_QUERY_COST})."
+        message = (
+            f"Query cost is {requested}, which exceeds the single query max cost "
+            f"limit ({MAX_QUERY_COST})."
+        )
         body = {
             "errors": [
                 {

@@ -494,7 +494,8 @@ class Resolvers:
                     "userErrors": [
                         user_error(
                             [*where, "fulfillmentOrderId"],
-                            f"Fulfillment order {number(fo['id'])} has an unfulfillable status= {fo['status'].lower()}.",
+                            f"Fulfillment order {number(fo['id'])} has an unfulfillable "
+                            f"status= {fo['status'].lower()}.",
                         )
                     ],
                 }

@@ -131,8 +131,8 @@ def connection(
 def search(
     records: Iterable[dict[str, Any]], query: str | None, text_fields: tuple[str, ...]
 ) -> list[dict[str, Any]]:
-    """Shopify's search syntax, the parts the sandbox knows: ``created_at:>'…'`` / ``<`` and free text
-    (https://shopify.dev/docs/api/usage/search-syntax)."""
+    """Shopify's search syntax, the parts the sandbox knows: ``created_at:>'…'`` / ``<`` and free
+    text (https://shopify.dev/docs/api/usage/search-syntax)."""
     found = list(records)
     for op, value in re.findall(r"created_at:([<>]=?)'?([^' ]+)'?", query or ""):
         found = [
@@ -325,7 +325,8 @@ class Shop:
         tags: list[str] | None = None,
         note: str | None = None,
     ) -> dict[str, Any]:
-        """An order as a checkout (or a completed draft) makes it; queues orders/create (and orders/paid)."""
+        """An order as a checkout (or a completed draft) makes it; queues
+        orders/create (and orders/paid)."""
         order_id = self.new("Order")
         at = now_iso()
         order = {

@@ -37,7 +37,8 @@ InventoryReason = Literal[
 
 
 def _gid(value: str, kind: str | None, field: str) -> str:
-    """A Shopify global ID (``gid://shopify/<kind>/<n>``); a bare number is accepted when ``kind`` is known."""
+    """A Shopify global ID (``gid://shopify/<kind>/<n>``); a bare number is
+    accepted when ``kind`` is known."""
     text = value.strip()
     if kind and text.isdigit():
         return f"gid://shopify/{kind}/{text}"
@@ -97,7 +98,8 @@ class UpdateProductInput(Input):
 class Variant(BaseModel):
     id: str = Field(description="The variant's ID.")
     title: str = Field(
-        description="The variant's title (e.g. 'Blue / L'; 'Default Title' when there are no options)."
+        description="The variant's title (e.g. 'Blue / L'; 'Default Title' when "
+        "there are no options)."
     )
     sku: str | None = Field(None, description="Stock keeping unit.")
     price: str | None = Field(
@@ -331,7 +333,8 @@ class AdjustInventoryInput(Input):
     )
     reference_document_uri: str | None = Field(
         None,
-        description="A URI of what caused it, e.g. gid://cellwright/Run/123 or a purchase order's URL.",
+        description="A URI of what caused it, e.g. gid://cellwright/Run/123 "
+        "or a purchase order's URL.",
     )
 
     @field_validator("delta")
@@ -378,8 +381,8 @@ class FulfillmentLineInput(Input):
 
 class CreateFulfillmentInput(Input):
     fulfillment_order_id: str = Field(
-        description="The fulfilment order to fulfil (gid://shopify/FulfillmentOrder/…): Shopify creates one per "
-        "location an order ships from."
+        description="The fulfilment order to fulfil (gid://shopify/FulfillmentOrder/…): "
+        "Shopify creates one per location an order ships from."
     )
     line_items: list[FulfillmentLineInput] = Field(
         default_factory=list,

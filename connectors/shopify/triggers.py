@@ -7,9 +7,9 @@ each delivery with ``X-Shopify-Hmac-Sha256``: the base64 HMAC-SHA256 of the raw 
 the app's client secret (https://shopify.dev/docs/apps/build/webhooks/verify-deliveries).
 For a token connection that secret is the connection's ``client_secret`` field; for an
 OAuth connection it is the operator's OAuth client secret, which the engine passes in the
-same ``client_secret`` (never stored with the connection). Shopify retries a delivery with the same ``X-Shopify-Webhook-Id``
-(up to 8 times over 4 hours), so that id is each event's ``webhook_id`` and the engine's
-dedupe key: a retried delivery starts no second run.
+same ``client_secret`` (never stored with the connection). Shopify retries a delivery with
+the same ``X-Shopify-Webhook-Id`` (up to 8 times over 4 hours), so that id is each event's
+``webhook_id`` and the engine's dedupe key: a retried delivery starts no second run.
 
 Polling triggers ask ``orders``/``customers``/``products`` for what was created since the
 last check (``query: "created_at:>…"``, newest first), following cursors.
@@ -57,7 +57,9 @@ from connectors.shopify.schemas import (
     ProductEvent,
 )
 
-SUBSCRIBE = """mutation WebhookSubscribe($topic: WebhookSubscriptionTopic!, $subscription: WebhookSubscriptionInput!) {
+SUBSCRIBE = """mutation WebhookSubscribe(
+  $topic: WebhookSubscriptionTopic!, $subscription: WebhookSubscriptionInput!
+) {
   webhookSubscriptionCreate(topic: $topic, webhookSubscription: $subscription) {
     webhookSubscription { id topic uri }
     userErrors { field message }
@@ -152,8 +154,8 @@ def verify(
         )
     if not hmac.compare_digest(given.encode(), signature(request.body, secret).encode()):
         raise WebhookVerificationError(
-            "The X-Shopify-Hmac-Sha256 signature does not match the body: refused (wrong client secret, or a forged "
-            "or altered request)."
+            "The X-Shopify-Hmac-Sha256 signature does not match the body: "
+            "refused (wrong client secret, or a forged or altered request)."
         )
 
 
@@ -199,7 +201,10 @@ def _poller(query: str, root: str, read: Reader, page_size: int) -> Fetch:
 
 # -- the list -------------------------------------------------------------------------------------
 
-SETUP = " Shopify's webhook is subscribed when the scenario is turned on and removed when it is turned off."
+SETUP = (
+    " Shopify's webhook is subscribed when the scenario is turned on and removed "
+    "when it is turned off."
+)
 
 
 def _instant(
@@ -291,7 +296,8 @@ TRIGGERS: tuple[InstantTrigger | PollingTrigger, ...] = (
     _polling(
         "new_order_polling",
         "New order (polling)",
-        "Checks for new orders every few minutes. Use it where Shopify cannot reach Cellwright's webhook URL.",
+        "Checks for new orders every few minutes. Use it where Shopify cannot reach "
+        "Cellwright's webhook URL.",
         NEW_ORDERS,
         "orders",
         order_from_graphql,

@@ -20,7 +20,8 @@ app = App(
     triggers=TRIGGERS,
     actions=ACTIONS,
     options=OPTIONS,
-    connection_webhook=CONNECTION_WEBHOOK,  # a Slack app has one Request URL: one URL per connection
+    # a Slack app has one Request URL: one URL per connection
+    connection_webhook=CONNECTION_WEBHOOK,
     base_url=BASE_URL,
     # files.slack.com: the upload_url that files.getUploadURLExternal hands out.
     allowed_hosts=("slack.com", "files.slack.com"),

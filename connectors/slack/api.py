@@ -35,7 +35,9 @@ TRANSIENT_ERRORS = frozenset(
 )
 
 HINTS: dict[str, str] = {
-    "channel_not_found": "check the channel ID; the app only sees public channels and private ones it was invited to",
+    "channel_not_found": (
+        "check the channel ID; the app only sees public channels and private ones it was invited to"
+    ),
     "not_in_channel": "invite the app to the channel first (/invite @your-app)",
     "is_archived": "the channel is archived",
     "no_text": "give a text or blocks",
@@ -101,18 +103,23 @@ def error_parser(response: httpx.Response, body: Any) -> CellwrightError | None:
         )
     if code == "token_expired":
         return AuthExpiredError(
-            "Slack says the access token expired (token_expired, token rotation). Reconnect the Slack connection.",
+            "Slack says the access token expired (token_expired, token rotation). "
+            "Reconnect the Slack connection.",
             slack_error=code,
         )
     if code in AUTH_ERRORS:
         return AuthError(
-            f"Slack refused the connection's token ({code}). Check the Slack connection or reconnect it.",
+            f"Slack refused the connection's token ({code}). Check the Slack "
+            "connection or reconnect it.",
             slack_error=code,
         )
     detail = HINTS.get(code, "")
     if code == "missing_scope" and body.get("needed"):
         has = f" (the token has: {body['provided']})" if body.get("provided") else ""
-        detail = f"the app lacks the scope '{body['needed']}'{has}; add it in the Slack app settings and reinstall"
+        detail = (
+            f"the app lacks the scope '{body['needed']}'{has}; add it in the Slack "
+            "app settings and reinstall"
+        )
     if messages:
         detail = "; ".join(filter(None, [detail, *messages]))
     error = UpstreamError(

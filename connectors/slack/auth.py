@@ -30,7 +30,8 @@ SCOPES = (
 """Bot scopes for every action and trigger (``channels:history`` delivers message events)."""
 
 SANDBOX_CREDENTIALS = {
-    "access_token": "xoxb-sandbox-0000-bot-token",  # the sandbox workspace's published demo bot token
+    # the sandbox workspace's published demo bot token
+    "access_token": "xoxb-sandbox-0000-bot-token",
     "signing_secret": "8f742231b10e8888abcd99sandbox5a5",
 }
 
@@ -41,8 +42,9 @@ class SlackConnectionFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     signing_secret: SecretStr | None = Field(
         None,
-        description="Your Slack app's Signing Secret (api.slack.com/apps → Basic Information → App Credentials). "
-        "The Slack triggers need it to verify that events really come from Slack.",
+        description="Your Slack app's Signing Secret (api.slack.com/apps → Basic "
+        "Information → App Credentials). The Slack triggers need it to verify that events "
+        "really come from Slack.",
     )
 
 

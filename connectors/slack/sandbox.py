@@ -22,13 +22,13 @@ Events API deliveries for what happens (a message posted, a reaction added), sig
 through ``Workspace.outbox`` (to Cellwright's own ``/hooks/…`` when the server hosts the
 sandbox). ``POST /__sandbox__/settings`` sets scopes, limits, a page cap and the Request URL.
 
-Test-only hook: ``POST /__sandbox__/fail`` with
-``{"method": "chat.postMessage", "error": "ratelimited", "status": 429, "retry_after": 7, "times": 1}``
-makes the next ``times`` calls of that method (``"upload"`` for the upload URL) fail
-that way. Events: ``event_callback(...)``, ``url_verification(...)`` and
-``signed_request(...)`` build deliveries signed the way Slack signs them; ``deliver(url, …)``
-POSTs one to a Request URL (a connection's ``/hooks/apps/slack/<token>`` or a
-scenario's ``/hooks/<token>``) as Slack does, retries included.
+Test-only hook: ``POST /__sandbox__/fail`` with ``{"method": "chat.postMessage",
+"error": "ratelimited", "status": 429, "retry_after": 7, "times": 1}`` makes the next
+``times`` calls of that method (``"upload"`` for the upload URL) fail that way. Events:
+``event_callback(...)``, ``url_verification(...)`` and ``signed_request(...)`` build
+deliveries signed the way Slack signs them; ``deliver(url, …)`` POSTs one to a Request URL
+(a connection's ``/hooks/apps/slack/<token>`` or a scenario's ``/hooks/<token>``) as Slack
+does, retries included.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ TIERS = {
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,
 }
-"""Each method's tier, from its page (https://docs.slack.dev/reference/methods/<method>). ``chat.postMessage``
+"""Each method's tier, from its page
+(https://docs.slack.dev/reference/methods/<method>). ``chat.postMessage``
 is "Special": about one message a second per channel (https://docs.slack.dev/reference/methods/chat.postMessage)."""
 SCOPES = {
     "chat.postMessage": "chat:write",

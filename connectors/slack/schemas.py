@@ -158,7 +158,8 @@ class ListChannelsInput(_Input):
 
     types: list[ChannelType] = Field(
         default_factory=_public,
-        description="Kinds of conversations: public_channel, private_channel (needs an invitation), mpim, im.",
+        description="Kinds of conversations: public_channel, private_channel "
+        "(needs an invitation), mpim, im.",
         min_length=1,
     )
     exclude_archived: bool = Field(True, description="Leave archived channels out.")

@@ -60,7 +60,8 @@ def verify_signature(request: IncomingRequest, credentials: Mapping[str, Any]) -
     secret = secret_value(credentials.get("signing_secret"))
     if not secret:
         raise WebhookVerificationError(
-            "The Slack connection has no signing secret: add the Slack app's Signing Secret to the connection."
+            "The Slack connection has no signing secret: add the Slack app's Signing "
+            "Secret to the connection."
         )
     timestamp = request.header("x-slack-request-timestamp") or ""
     signature = request.header("x-slack-signature") or ""
@@ -186,9 +187,10 @@ def _team_join(event: Mapping[str, Any], inputs: Any) -> dict[str, Any]:
 
 
 SETUP = (
-    " Paste your Slack connection's Events Request URL (on the Connections page, and shown in this trigger) "
-    "as the Request URL in your Slack app's Event Subscriptions, once for all scenarios on that connection, and "
-    "subscribe the bot event {event}; put the app's Signing Secret in the Slack connection."
+    " Paste your Slack connection's Events Request URL (on the Connections page, "
+    "and shown in this trigger) as the Request URL in your Slack app's Event Subscriptions, "
+    "once for all scenarios on that connection, and subscribe the bot event {event}; "
+    "put the app's Signing Secret in the Slack connection."
 )
 
 CONNECTION_WEBHOOK = ConnectionWebhook(

@@ -1,4 +1,5 @@
-"""SMTP: send e-mail through any mail server (RFC 5321), with STARTTLS or TLS and AUTH (RFC 4954)."""
+"""SMTP: send e-mail through any mail server (RFC 5321), with
+STARTTLS or TLS and AUTH (RFC 4954)."""
 
 from __future__ import annotations
 

@@ -90,7 +90,8 @@ class SmtpConnectionFields(BaseModel):
     )
     ca_certificate: str | None = Field(
         None,
-        title="CA certificate (PEM text)",  # "text": the form shows a text area, keeping line breaks
+        # "text": the form shows a text area, keeping line breaks
+        title="CA certificate (PEM text)",
         description="A PEM certificate to trust besides the system's, for a server with a "
         "private CA or a self-signed certificate (starts with -----BEGIN CERTIFICATE-----). "
         "Certificates are always verified.",
@@ -110,8 +111,9 @@ class SmtpConnectionFields(BaseModel):
         host, security = info.data.get("host"), info.data.get("security")
         if security == "none" and not value and host and not is_loopback_name(host):
             raise ValueError(
-                f"security is none, which sends the password and every message unencrypted to {host}: "
-                "choose starttls or tls, or tick allow_insecure if the server is on a trusted network"
+                "security is none, which sends the password and every message unencrypted "
+                f"to {host}: choose starttls or tls, or tick allow_insecure if the server "
+                "is on a trusted network"
             )
         return value
 
@@ -137,7 +139,8 @@ class SmtpConnectionFields(BaseModel):
             ssl.create_default_context().load_verify_locations(cadata=value)
         except (ssl.SSLError, ValueError):
             raise ValueError(
-                "not a PEM certificate (paste the text from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----)"
+                "not a PEM certificate (paste the text from -----BEGIN CERTIFICATE----- "
+                "to -----END CERTIFICATE-----)"
             ) from None
         return value
 

@@ -164,8 +164,8 @@ async def _open_socket(settings: SmtpSettings, policy: NetworkPolicy) -> socket.
         # the loopback exception of the form holds for what the name resolves to, too
         if not all(ipaddress.ip_address(str(i[4][0]).split("%")[0]).is_loopback for i in infos):
             raise InvalidInputError(
-                f"smtp: {settings.host} does not resolve to this machine, and the connection sends without TLS. "
-                "Choose starttls or tls (or tick allow_insecure).",
+                f"smtp: {settings.host} does not resolve to this machine, and the connection "
+                "sends without TLS. Choose starttls or tls (or tick allow_insecure).",
                 errors=[{"field": "security", "message": "none is only for this machine"}],
             )
     loop = asyncio.get_running_loop()
@@ -264,8 +264,8 @@ async def send(
         size = len(message.as_bytes())
         if limit is not None and size > limit:
             raise InvalidInputError(
-                f"smtp: the message is {size:,} bytes and {settings.host} accepts at most {limit:,} (SIZE). "
-                "Send smaller attachments.",
+                f"smtp: the message is {size:,} bytes and {settings.host} accepts at "
+                f"most {limit:,} (SIZE). Send smaller attachments.",
                 errors=[{"field": "attachments", "message": "message too large for the server"}],
             )
         refused, _ = await client.send_message(message, sender=sender, recipients=list(recipients))
@@ -321,7 +321,8 @@ def _mapped(
     if isinstance(exc, aiosmtplib.SMTPSenderRefused):
         error = UpstreamError(
             f"smtp: {settings.host} refused the sender {exc.sender} ({_reply(exc, redact)}). "
-            "Check the connection's from_address: servers often accept only the account's own address.",
+            "Check the connection's from_address: servers often accept only "
+            "the account's own address.",
             smtp_code=exc.code,
         )
         error.retryable = _transient(exc.code)

@@ -11,7 +11,8 @@ from connectors.stripe.options import OPTIONS
 app = App(
     key="stripe",
     name="Stripe",
-    description="Online payments: customers, products and prices, payment links, refunds, and payment events.",
+    description="Online payments: customers, products and prices, payment links, "
+    "refunds, and payment events.",
     category="Payments",
     icon="stripe",
     docs_url="https://docs.stripe.com/api",

@@ -14,7 +14,8 @@ from connectors.stripe.api import call
 
 
 def post(path: str) -> Callable[[OperationContext, BaseModel], Awaitable[Any]]:
-    """A ``perform`` that POSTs the inputs as a form; ``{field}`` in ``path`` comes from the inputs."""
+    """A ``perform`` that POSTs the inputs as a form; ``{field}`` in
+    ``path`` comes from the inputs."""
     in_path = [name for _, name, _, _ in string.Formatter().parse(path) if name]
 
     async def perform(ctx: OperationContext, inputs: BaseModel) -> Any:

@@ -111,8 +111,8 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
         permission = re.search(r"'(rak_\w+)'", str(error.get("message", "")))
         needed = f" It needs the permission {permission.group(1)}." if permission else ""
         return UpstreamError(
-            f"stripe: the key may not do this (HTTP 403).{needed} Give the restricted key that permission "
-            "(Dashboard → Developers → API keys) or connect with a secret key.",
+            f"stripe: the key may not do this (HTTP 403).{needed} Give the restricted key that "
+            "permission (Dashboard → Developers → API keys) or connect with a secret key.",
             status=403,
             body=dict(body),
             permission=permission.group(1) if permission else None,

@@ -19,8 +19,9 @@ class StripeKeyFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     api_key: SecretStr = Field(
-        description="A secret key (sk_live_… / sk_test_…) or a restricted key (rk_live_… / rk_test_…). "
-        "A restricted key needs write access to what your scenarios create, and to Webhook Endpoints for instant triggers.",
+        description="A secret key (sk_live_… / sk_test_…) or a restricted key (rk_live_… "
+        "/ rk_test_…). A restricted key needs write access to what your scenarios create, "
+        "and to Webhook Endpoints for instant triggers.",
     )
 
     @field_validator("api_key")
@@ -28,13 +29,15 @@ class StripeKeyFields(BaseModel):
     def _looks_like_a_key(cls, value: SecretStr) -> SecretStr:
         if not KEY.match(value.get_secret_value()):
             raise ValueError(
-                "a Stripe secret or restricted key starts with sk_live_, sk_test_, rk_live_ or rk_test_"
+                "a Stripe secret or restricted key starts with sk_live_, sk_test_, "
+                "rk_live_ or rk_test_"
             )
         return value
 
 
 async def test(ctx: OperationContext) -> Mapping[str, Any]:
-    """``GET /v1/account`` names the connection; a restricted key without Account read falls back to the balance."""
+    """``GET /v1/account`` names the connection; a restricted key without Account
+    read falls back to the balance."""
     mode = "test" if "_test_" in secret_value(ctx.credentials.get("api_key")) else "live"
     try:
         account = await call(ctx, "GET", "/v1/account")

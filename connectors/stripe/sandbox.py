@@ -863,7 +863,9 @@ def _check_key(request: Request, path: str) -> str:
     if not key:
         raise StripeError(
             401,
-            "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+            "You did not provide an API key. You need to provide your API key "
+            "in the Authorization header, using Bearer auth (e.g. 'Authorization: "
+            "Bearer YOUR_SECRET_KEY').",
         )
     if not KEY.match(key):
         raise StripeError(401, f"Invalid API Key provided: {_masked(key)}")
@@ -887,8 +889,9 @@ def _check_permission(account: Account, key: str, method: str, path: str) -> Non
     if not allowed:
         raise StripeError(
             403,
-            f"The provided key '{_masked(key)}' does not have the required permissions for this endpoint on account "
-            f"'{account.account_id}'. Having the 'rak_{needed}' permission would allow this request to continue.",
+            f"The provided key '{_masked(key)}' does not have the required permissions for this "
+            f"endpoint on account '{account.account_id}'. Having the 'rak_{needed}' permission "
+            "would allow this request to continue.",
         )
 
 
@@ -924,8 +927,9 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
                 if seen != fingerprint:
                     raise StripeError(
                         400,
-                        f"Keys for idempotent requests can only be used with the same parameters they were first used with. "
-                        f"Try using a key other than '{idem}' if you meant to execute a different request.",
+                        "Keys for idempotent requests can only be used with the same parameters "
+                        f"they were first used with. Try using a key other than '{idem}' if you "
+                        "meant to execute a different request.",
                         type="idempotency_error",
                     )
                 return JSONResponse(saved)

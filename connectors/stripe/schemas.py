@@ -249,7 +249,8 @@ class CreatePriceInput(_Input):
     )
     recurring_interval: Literal["day", "week", "month", "year"] | None = Field(
         None,
-        description="Bill every day/week/month/year (a subscription price); empty for a one-time price.",
+        description="Bill every day/week/month/year (a subscription price); "
+        "empty for a one-time price.",
     )
     recurring_interval_count: int | None = Field(
         None, ge=1, description="Bill every N intervals (default 1)."

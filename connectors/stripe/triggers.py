@@ -79,7 +79,8 @@ def verify_signature(
     age = (time.time() if now is None else now) - timestamp
     if tolerance and age > tolerance:
         raise WebhookVerificationError(
-            f"The Stripe-Signature timestamp is {int(age)} s old (more than {tolerance} s): possible replay."
+            f"The Stripe-Signature timestamp is {int(age)} s old (more than {tolerance} s): "
+            "possible replay."
         )
 
 
@@ -109,7 +110,8 @@ def event_item(event: Mapping[str, Any]) -> dict[str, Any]:
     obj = data.get("object") if isinstance(data, Mapping) else None
     if not isinstance(obj, Mapping):
         raise InvalidInputError(
-            "This Stripe event has no data.object (an object): it is not an event Stripe sends, so nothing ran."
+            "This Stripe event has no data.object (an object): it is not an event Stripe sends, "
+            "so nothing ran."
         )
     event_id = event.get("id")
     if not isinstance(event_id, str) or not event_id:
@@ -119,7 +121,8 @@ def event_item(event: Mapping[str, Any]) -> dict[str, Any]:
     created = event.get("created")
     if not isinstance(created, int) or isinstance(created, bool):
         raise InvalidInputError(
-            "This Stripe event has no created time (Unix seconds): it is not an event Stripe sends, so nothing ran."
+            "This Stripe event has no created time (Unix seconds): it is not an event "
+            "Stripe sends, so nothing ran."
         )
     return {**obj, "event_id": event_id, "event_type": event["type"], "event_created": created}
 
@@ -127,7 +130,8 @@ def event_item(event: Mapping[str, Any]) -> dict[str, Any]:
 def event_trigger(
     key: str, name: str, description: str, events: tuple[str, ...], output: type[BaseModel]
 ) -> InstantTrigger:
-    """An instant trigger for some event types; its output is ``data.object`` plus the event's id/type/time."""
+    """An instant trigger for some event types; its output is ``data.object``
+    plus the event's id/type/time."""
 
     async def subscribe(ctx: OperationContext, inputs: Any, webhook_url: str) -> dict[str, Any]:
         form = {
@@ -220,7 +224,8 @@ async def fetch_customers(
 new_customer_polling = PollingTrigger(
     key="new_customer_polling",
     name="New customer (polling)",
-    description="Checks for new customers every few minutes; for keys that may not manage webhook endpoints.",
+    description="Checks for new customers every few minutes; for keys that may not manage "
+    "webhook endpoints.",
     output=s.Customer,
     sample=load_sample(__file__, "new_customer_polling"),
     fetch=fetch_customers,

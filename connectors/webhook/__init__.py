@@ -27,13 +27,15 @@ class CatchHookInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     verification: Literal["none", "shared_secret", "hmac_sha256"] = Field(
         "none",
-        description="none: accept any request. shared_secret: the sender puts the secret in a header. "
-        "hmac_sha256: the sender signs the raw body with the secret (hex HMAC-SHA256) in a header.",
+        description="none: accept any request. shared_secret: the sender puts the secret "
+        "in a header. hmac_sha256: the sender signs the raw body with the secret "
+        "(hex HMAC-SHA256) in a header.",
     )
     secret: SecretStr | None = Field(None, description="The shared secret or HMAC key.")
     header: str = Field(
         "X-Cellwright-Signature",
-        description="The header that carries the secret or the signature (a 'sha256=' prefix is accepted).",
+        description="The header that carries the secret or the signature "
+        "(a 'sha256=' prefix is accepted).",
     )
     methods: list[Literal["GET", "POST", "PUT", "PATCH", "DELETE"]] = Field(
         default_factory=lambda: ["POST"], description="HTTP methods the hook accepts."
@@ -126,7 +128,8 @@ async def respond(ctx: OperationContext, inputs: RespondInput) -> RespondOutput:
 respond_action = Action(
     key="respond",
     name="Webhook response",
-    description="Sets the answer of a webhook whose response mode is 'sync'. The last one that runs wins.",
+    description="Sets the answer of a webhook whose response mode is 'sync'. "
+    "The last one that runs wins.",
     input=RespondInput,
     output=RespondOutput,
     sample=load_sample(__file__, "respond"),

@@ -306,7 +306,8 @@ async def upload_media(ctx: OperationContext, inputs: UploadMediaInput) -> dict[
     content_type = content_type or mimetypes.guess_type(name)[0] or ""
     if not content_type:
         raise InvalidInputError(
-            f"content_type: cannot tell what kind of file '{name}' is; set content_type (e.g. image/jpeg)",
+            f"content_type: cannot tell what kind of file '{name}' is; "
+            "set content_type (e.g. image/jpeg)",
             errors=[{"field": "content_type", "message": "unknown file type"}],
         )
     filename = _filename(name, content_type)

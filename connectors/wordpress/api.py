@@ -122,8 +122,9 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
         and ("rest_route" in target.params or "/wp-json" in target.path)
     ):
         return UpstreamError(
-            f"WordPress: {route_of(target)} answered with a web page, not the REST API (HTTP 404). If the site's "
-            "permalink settings changed, test the connection again so it finds the API root.",
+            f"WordPress: {route_of(target)} answered with a web page, not the REST API "
+            "(HTTP 404). If the site's permalink settings changed, test the connection again "
+            "so it finds the API root.",
             status=status,
         )
     if status < 400 or status == 429 or not isinstance(body, Mapping) or "code" not in body:
@@ -144,9 +145,10 @@ def parse_error(response: httpx.Response, body: Any) -> CellwrightError | None:
         # rest_authorization_required_code() is 403). The credentials are fine: not an AuthError,
         # which would mark the connection broken; not retryable either.
         return UpstreamError(
-            f"WordPress refused {response.request.method} {route_of(target)}: {message} ({code}). The connection's "
-            "WordPress user is signed in but its role may not do this: give that user a role that can "
-            "(Users → All Users → Role, e.g. Author or Editor), or connect as a user who can.",
+            f"WordPress refused {response.request.method} {route_of(target)}: {message} "
+            f"({code}). The connection's WordPress user is signed in but its role may "
+            "not do this: give that user a role that can (Users → All Users → Role, "
+            "e.g. Author or Editor), or connect as a user who can.",
             status=status,
             body=body,
             wp_code=code,

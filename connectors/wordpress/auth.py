@@ -26,7 +26,8 @@ SANDBOX_HOST = httpx.URL(SANDBOX_BASE).host
 SANDBOX_CREDENTIALS = {
     "site_url": SANDBOX_BASE,
     "username": "admin",
-    "application_password": "abcd EFGH 1234 ijkl MNOP 6789",  # the sandbox's published demo password
+    # the sandbox's published demo password
+    "application_password": "abcd EFGH 1234 ijkl MNOP 6789",
 }
 FALLBACK_ROOTS = (DEFAULT_API_ROOT, "?rest_route=/")
 """Tried in order when the site does not advertise its root: ``?rest_route=`` works
@@ -74,7 +75,8 @@ def normalize_site_url(value: str, *, allow_insecure: bool = False) -> str:
     if url.scheme == "http" and not allow_insecure and url.host != SANDBOX_HOST:
         raise ValueError(
             f"{value} uses plain http://: the application password would travel unencrypted. "
-            "Use the site's https:// address, or tick 'allow insecure http' for a local development site."
+            "Use the site's https:// address, or tick 'allow insecure http' for a local "
+            "development site."
         )
     # People paste the API root or an admin page; keep the site part.
     path = re.sub(r"/(wp-json|wp-admin|wp-login\.php|index\.php)(/.*)?$", "", url.path).rstrip("/")
@@ -145,7 +147,10 @@ async def test_connection(ctx: OperationContext) -> dict[str, Any]:
         if isinstance(me, dict) and "id" in me:
             where = httpx.URL(site)
             return {
-                "label": f"{me.get('name') or me.get('username')} on {where.host}{where.path.rstrip('/')}",
+                "label": (
+                    f"{me.get('name') or me.get('username')} "
+                    f"on {where.host}{where.path.rstrip('/')}"
+                ),
                 "api_root": root,
                 "user_id": me["id"],
                 "username": me.get("username"),

@@ -45,7 +45,8 @@ async def posts(ctx: OperationContext, values: Mapping[str, Any]) -> list[Option
     return [
         Option(
             value=int(p["id"]),
-            label=f"{html.unescape(str((p.get('title') or {}).get('rendered') or '(no title)'))} ({p['id']})",
+            label=f"{html.unescape(str((p.get('title') or {}).get('rendered') or '(no title)'))} "
+            f"({p['id']})",
         )
         for p in found
     ]

@@ -59,7 +59,8 @@ CAPABILITIES = {
 }
 """The capabilities the routes here check, per role (the part of the roles' lists that matters)."""
 LINK_QUERY = {"post": "p", "page": "page_id", "attachment": "attachment_id"}
-FIELDS = {  # what each post type shows besides id, dates, slug, status, type, link, title (and content)
+# what each post type shows besides id, dates, slug, status, type, link, title (and content)
+FIELDS = {
     "post": (
         "author",
         "featured_media",
@@ -741,7 +742,8 @@ async def users_me(call: Call) -> Response:
 
 
 async def index(call: Call) -> Response:
-    """The stored index, with this site's time zone (``gmt_offset`` in hours, as WordPress sends it)."""
+    """The stored index, with this site's time zone (``gmt_offset`` in
+    hours, as WordPress sends it)."""
     hours = call.site.utc_offset.total_seconds() / 3600
     return JSONResponse({**INDEX, "gmt_offset": f"{hours:g}"})
 

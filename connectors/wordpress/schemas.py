@@ -196,7 +196,8 @@ class _Content(BaseModel):
     title: str | None = Field(None, description="The title (plain text).")
     content: str | None = Field(
         None,
-        description="The body as HTML, e.g. <p>Hello</p>. Plain text works too: WordPress adds paragraphs.",
+        description="The body as HTML, e.g. <p>Hello</p>. Plain text works too: "
+        "WordPress adds paragraphs.",
     )
     excerpt: str | None = Field(None, description="A short summary shown in lists and feeds.")
     status: PostStatus | None = Field(
@@ -215,8 +216,9 @@ class _Content(BaseModel):
     )
     date: datetime | None = Field(
         None,
-        description="Publication date. With a time zone (2026-05-01T09:00:00Z) it is exact; without, "
-        "it is the site's local time. A future date with status 'future' schedules the post.",
+        description="Publication date. With a time zone (2026-05-01T09:00:00Z) it is exact; "
+        "without, it is the site's local time. A future date with status "
+        "'future' schedules the post.",
     )
 
 
@@ -290,7 +292,8 @@ class UploadMediaInput(BaseModel):
     source_url: str | None = Field(None, description="Download the file from this http(s) URL.")
     file_base64: str | None = Field(
         None,
-        description="Or the file's bytes as base64 (a data: URL such as data:image/png;base64,… works too).",
+        description="Or the file's bytes as base64 (a data: URL such as data:image/png;base64,… "
+        "works too).",
     )
     filename: str | None = Field(
         None, description="The file name, e.g. photo.jpg; taken from the URL when empty."

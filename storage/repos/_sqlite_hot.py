@@ -111,7 +111,8 @@ _EXECUTION_READERS = tuple(_reader(_EXECUTIONS, c) for c in _EXECUTION_COLUMNS)
 _RETURNING = ", ".join(_EXECUTION_COLUMNS)  # names from the table's metadata
 FINISH = (
     "UPDATE scenario_executions SET status = ?, error = ?, end_time = ?, duration_ms = ?,"  # noqa: S608
-    f" lease_until = NULL, lease_owner = NULL, next_attempt_at = NULL WHERE id = ? RETURNING {_RETURNING}"
+    " lease_until = NULL, lease_owner = NULL, next_attempt_at = NULL"
+    f" WHERE id = ? RETURNING {_RETURNING}"
 )
 MOVE_LAST_RUN = (
     "UPDATE scenarios SET last_run = ? WHERE id = ? AND (last_run IS NULL OR last_run < ?)"

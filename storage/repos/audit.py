@@ -171,7 +171,10 @@ class AuditRepo(RepoBase):
                     f"expected entry #{expected_seq} here, found #{row.seq}: entries were removed"
                 )
             elif row.prev_hash != prev_hash:
-                reason = "its link to the previous entry does not match: an entry before it was changed, removed or inserted"
+                reason = (
+                    "its link to the previous entry does not match: an entry before it was "
+                    "changed, removed or inserted"
+                )
             elif entry_hash(prev_hash, values) != row.hash:
                 reason = "its content does not match its hash: the entry was changed"
             if reason is not None:

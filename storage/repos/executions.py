@@ -591,7 +591,8 @@ class ExecutionsRepo(RepoBase):
 
         ``search``: only those whose trigger data contains this text, case-insensitively:
         a substring of the trigger as JSON text (``"amount": 80`` finds that pair; keys
-        and values alike). On SQLite only ASCII letters fold case. At most :data:`MAX_SEARCH_LENGTH` characters.
+        and values alike). On SQLite only ASCII letters fold case. At most
+        :data:`MAX_SEARCH_LENGTH` characters.
         ``parent_execution_id``: only the runs that execution's "Run scenario" cells called.
         """
         query = (
