@@ -100,12 +100,22 @@ def _names(app: App) -> set[str]:
     return {w for w in words if len(w) > 2 and w not in generic}
 
 
+ALWAYS_DESCRIBED = frozenset({"manual", "webhook", "schedule", "http", "formatter"})
+"""Built-ins almost every draft uses: described in full whatever the request says. The
+other built-ins (delays, sub-scenarios, data stores, code, AI…) are, like the vendors'
+apps, described in full when the request names them (``delay``, ``wait``, ``classify``,
+``javascript``…) and by their operation keys otherwise, so the prompt stays a few KB
+however many built-ins there are."""
+
+
 def in_focus(app: App, focus: str | None) -> bool:
     """Whether the request ``focus`` names ``app`` (every app is, without a request)."""
-    if focus is None or not app.needs_connection:  # the built-ins are always described
+    if focus is None or app.key in ALWAYS_DESCRIBED:
         return True
     said = set(_WORD.findall(focus.lower()))
-    return bool(_names(app) & (said | {w.rstrip("s") for w in said}))
+    said |= {w.rstrip("s") for w in said}
+    names = _names(app)
+    return bool((names | {n.rstrip("s") for n in names}) & said)
 
 
 def catalog(apps: Any, focus: str | None = None) -> str:
