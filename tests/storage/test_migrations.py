@@ -371,7 +371,7 @@ def test_existing_alert_rules_send_no_email(fresh_url: str) -> None:
 
 def test_single_head_and_self_contained_revisions() -> None:
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    assert scripts.get_heads() == ["0013_auto_pause"]
+    assert scripts.get_heads() == ["0014_gdpr"]
     for script in scripts.walk_revisions():
         source = Path(script.path).read_text()
         assert "storage.models" not in source.replace("storage.models.UTCDateTime", "")
