@@ -77,9 +77,7 @@ def populate(store: Store, user: User, runs: int = 3) -> dict[str, Any]:
         state={"secret": "x"},
     )
     store.create_secret(user.id, "typed-secret")
-    ids = [
-        run(store, user, scenario.id, scenario.version, payload={"n": i}) for i in range(runs)
-    ]
+    ids = [run(store, user, scenario.id, scenario.version, payload={"n": i}) for i in range(runs)]
     data = store.create_data_store(user.id, "crm", max_stores=10)
     store.put_data_record(user.id, data.id, "k", {"v": 1}, max_records=10)
     store.create_alert_rule(user.id, scenario_id=scenario.id)
