@@ -47,6 +47,8 @@ TABLES = {
     "scenario_secrets",
     "data_stores",
     "data_records",
+    "retention_policies",
+    "analytics_deletions",
 }
 
 
