@@ -159,8 +159,9 @@ class DataStoreStore(AuditLog, Protocol):
 
 
 class ExecutionStore(AuditLog, Protocol):
-    """Executions as the front ends read them, queued ones, and the retention sweep
-    (``engine.executions.Executions``); running them is the executor's."""
+    """Executions as the front ends read them, and queued ones
+    (``engine.executions.Executions``); running them is the executor's, deleting them
+    retention's (``RetentionStore``)."""
 
     def get_execution(self, user_id: str | None, execution_id: str) -> Execution | None: ...
     def node_results(self, execution_id: str) -> list[NodeResult]: ...
@@ -195,7 +196,6 @@ class ExecutionStore(AuditLog, Protocol):
         trigger: dict[str, Any],
         idempotency_key: str | None = None,
     ) -> tuple[Execution, bool]: ...
-    def delete_executions_before(self, cutoff: datetime) -> int: ...
 
 
 class SignInStore(Protocol):
