@@ -25,6 +25,7 @@ from connectors.sdk import InvalidInputError
 from engine.service import Cellwright, NotFound
 from storage import MAX_SEARCH_LENGTH
 from workspace.api_models import (
+    AccountDeleteIn,
     AppOut,
     AuditPage,
     CellResultOut,
@@ -814,17 +815,13 @@ def export_account(svc: Service, user: User) -> StreamingResponse:
     summary="Delete your account and all your data",
     description="Everything of yours goes (scenarios, executions, connections and their "
     "credentials, data stores, alert rules, API keys, analytics); the audit trail keeps its "
-    "entries under your former, now meaningless, user id. `confirm` must be your e-mail address. "
+    "entries under your former, now meaningless, user id. The body's `confirm` must be your e-mail address. "
     "The last administrator cannot delete their account (409).",
 )
-async def delete_own_account(
-    svc: Service,
-    user: User,
-    confirm: Annotated[str, Query(description="Your e-mail address, to confirm.")],
-) -> dict[str, Any]:
-    if confirm.strip().lower() != user.email.lower():
+async def delete_own_account(body: AccountDeleteIn, svc: Service, user: User) -> dict[str, Any]:
+    if body.confirm.strip().lower() != user.email.lower():
         raise InvalidInputError(
-            "To delete your account, send confirm=<your e-mail address>.",
+            'To delete your account, send {"confirm": "<your e-mail address>"}.',
             errors=[{"field": "confirm", "message": "not your e-mail address"}],
         )
     return {"deleted": await svc.delete_account(user, user.id)}
@@ -841,22 +838,23 @@ async def delete_user(user_id: str, svc: Service, user: User) -> dict[str, Any]:
     return {"deleted": await svc.delete_account(user, user_id)}
 
 
-@router.get(
+@router.post(
     "/privacy/search",
     tags=["privacy"],
     summary="Find a value in every user's execution records (administrators)",
     description="Trigger data, errors, and every cell's input, output and error, matched as text "
-    "case-insensitively. Returns how many executions hold it and the first `limit`.",
+    "case-insensitively. Returns how many executions hold it and the first `limit`. A POST so "
+    "that the value stays out of URLs and access logs.",
     responses=FORBIDDEN,
 )
 def privacy_search(
+    body: ErasureIn,
     svc: Service,
     user: User,
-    value: Annotated[str, Query(description="The value, e.g. an e-mail address.")],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     _admin_only(user, "search every user's execution records")
-    total, shown = svc.privacy.find(value, limit=limit)
+    total, shown = svc.privacy.find(body.value, limit=limit)
     return {"count": total, "executions": [m.to_dict() for m in shown]}
 
 

@@ -324,3 +324,9 @@ class RetentionIn(BaseModel):
     retention_failed_days: int | None = Field(
         None, ge=1, le=36_500, description="Days failed runs are kept; empty: the server's."
     )
+
+
+class AccountDeleteIn(BaseModel):
+    confirm: str = Field(
+        description="Your e-mail address, to confirm.", examples=["ada@example.com"]
+    )

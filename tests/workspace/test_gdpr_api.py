@@ -106,9 +106,9 @@ async def test_a_user_deletes_their_account_and_the_audit_chain_stays_intact(
     created = (await client.post("/api/v1/scenarios", json=flow(sink.plan("/d")))).json()
     await svc.run_now(user.id, created["id"], {"email": SUBJECT})
 
-    wrong = await client.delete("/api/v1/account", params={"confirm": "someone@else.org"})
+    wrong = await client.request("DELETE", "/api/v1/account", json={"confirm": "someone@else.org"})
     assert wrong.status_code == 422 and "confirm" in wrong.text
-    answer = await client.delete("/api/v1/account", params={"confirm": user.email.upper()})
+    answer = await client.request("DELETE", "/api/v1/account", json={"confirm": user.email.upper()})
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["deleted"]["scenario_executions"] == 1
@@ -125,7 +125,7 @@ async def test_the_last_administrator_cannot_delete_themselves(
     svc: Cellwright, user: Any, client: httpx.AsyncClient
 ) -> None:
     svc.accounts.update_user(user.id, is_admin=True)
-    answer = await client.delete("/api/v1/account", params={"confirm": user.email})
+    answer = await client.request("DELETE", "/api/v1/account", json={"confirm": user.email})
     assert answer.status_code == 409
     assert "last administrator" in answer.json()["message"]
     assert svc.accounts.get_user(user.id) is not None
@@ -139,9 +139,7 @@ async def test_only_administrators_delete_others_search_and_erase(
 ) -> None:
     other = svc.accounts.create_user("bob@example.com")
     assert (await client.delete(f"/api/v1/users/{other.id}")).status_code == 403
-    assert (
-        await client.get("/api/v1/privacy/search", params={"value": SUBJECT})
-    ).status_code == 403
+    assert (await client.post("/api/v1/privacy/search", json={"value": SUBJECT})).status_code == 403
     assert (await client.post("/api/v1/privacy/erase", json={"value": SUBJECT})).status_code == 403
     assert svc.accounts.get_user(other.id) is not None
 
@@ -157,18 +155,18 @@ async def test_an_admin_finds_and_erases_a_subjects_address_in_every_users_recor
     second = await svc.run_now(other.id, theirs.id, {"email": SUBJECT.upper()})
     await svc.run_now(user.id, mine["id"], {"email": "someone@else.org"})
 
-    found = await client.get("/api/v1/privacy/search", params={"value": SUBJECT})
+    found = await client.post("/api/v1/privacy/search", json={"value": SUBJECT})
     assert found.status_code == 200
     assert found.json()["count"] == 2
     assert {e["id"] for e in found.json()["executions"]} == {first["id"], second["id"]}
-    short = await client.get("/api/v1/privacy/search", params={"value": "gr"})
+    short = await client.post("/api/v1/privacy/search", json={"value": "gr"})
     assert short.status_code == 422
 
     erased = await client.post("/api/v1/privacy/erase", json={"value": SUBJECT})
 
     assert erased.status_code == 200, erased.text
     assert erased.json()["executions"] == 2 and erased.json()["cells"] >= 2
-    again = await client.get("/api/v1/privacy/search", params={"value": SUBJECT})
+    again = await client.post("/api/v1/privacy/search", json={"value": SUBJECT})
     assert again.json()["count"] == 0
     record = svc.execution(None, first["id"])
     assert record["trigger"] == {"email": "[erased]"}
