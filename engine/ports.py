@@ -322,4 +322,5 @@ class RetentionStore(AuditLog, _AuditReader, Protocol):
         user_id: str | None = None,
         exclude_users: Sequence[str] = (),
         limit: int = ...,
+        analytics: bool = ...,
     ) -> int: ...

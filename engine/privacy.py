@@ -105,11 +105,19 @@ def value_digest(value: str) -> str:
 
 class Privacy:
     """Export, deletion and erasure. ``auth_kind`` names a connection's auth kind
-    (``oauth2``, ``api_key``…) from the app registry."""
+    (``oauth2``, ``api_key``…) from the app registry; ``analytics``: whether the DuckDB
+    log is kept (``Settings.analytics``), so an erasure is queued for it."""
 
-    def __init__(self, store: PrivacyStore, auth_kind: Callable[[Connection], str | None]) -> None:
+    def __init__(
+        self,
+        store: PrivacyStore,
+        auth_kind: Callable[[Connection], str | None],
+        *,
+        analytics: bool = True,
+    ) -> None:
         self._store = store
         self._auth_kind = auth_kind
+        self._analytics = analytics
 
     # -- export -------------------------------------------------------------------------
 
@@ -279,7 +287,8 @@ class Privacy:
             if len(page) < BATCH:
                 break
             after = page[-1].id
-        self._store.queue_analytics_erasure(value)
+        if self._analytics:  # off: no log to erase from, and no copy of the value kept
+            self._store.queue_analytics_erasure(value)
         result = ErasureResult(executions, cells, value_digest(value))
         self._store.audit(
             actor_id, "privacy.erase", "executions", None, result.to_dict(), actor_id=actor_id

@@ -154,6 +154,7 @@ class Retention:
                     user_id=step.user_id,
                     exclude_users=step.exclude,
                     limit=self.batch,
+                    analytics=self._settings.analytics,
                 )
                 yield deleted
                 if deleted < self.batch:

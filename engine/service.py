@@ -121,7 +121,7 @@ class Cellwright:
         self.connections = Connections(self.store)
         self.executions = Executions(self.store)
         self.accounts = Accounts(self.store, self.scenarios)
-        self.privacy = Privacy(self.store, self._auth_kind)
+        self.privacy = Privacy(self.store, self._auth_kind, analytics=self.settings.analytics)
         self.retention = Retention(self.store, self.settings)
         self.started = False
 

@@ -178,11 +178,13 @@ class PrivacyRepo(RepoBase):
         user_id: str | None = None,
         exclude_users: Sequence[str] = (),
         limit: int = BATCH,
+        analytics: bool = True,
     ) -> int:
         """Retention, one batch: delete up to ``limit`` finished executions created before
         ``cutoff`` (failed ones: before ``failed_cutoff``) of one user, or of every user
         but ``exclude_users``; their node results and outbox rows go with them and the
-        analytics log is told. Returns how many (less than ``limit``: nothing is left)."""
+        analytics log is told (unless ``analytics`` is off: nothing reads the queue then).
+        Returns how many (less than ``limit``: nothing is left)."""
         expired = or_(
             and_(ExecutionRow.status != "failed", ExecutionRow.created_at < cutoff),
             and_(ExecutionRow.status == "failed", ExecutionRow.created_at < failed_cutoff),
@@ -194,10 +196,10 @@ class PrivacyRepo(RepoBase):
             query = query.where(ExecutionRow.user_id.not_in(list(exclude_users)))
         with self._write() as s:
             ids = list(s.scalars(query.order_by(ExecutionRow.id).limit(limit)))
-            self._delete_executions(s, ids)
+            self._delete_executions(s, ids, analytics=analytics)
             return len(ids)
 
-    def _delete_executions(self, s: Session, ids: list[str]) -> None:
+    def _delete_executions(self, s: Session, ids: list[str], *, analytics: bool) -> None:
         """Delete these executions, their node results and outbox rows, and queue their
         removal from the analytics log."""
         if not ids:
@@ -205,7 +207,11 @@ class PrivacyRepo(RepoBase):
         s.execute(delete(NodeResultRow).where(NodeResultRow.execution_id.in_(ids)))
         s.execute(delete(AnalyticsOutboxRow).where(AnalyticsOutboxRow.execution_id.in_(ids)))
         s.execute(delete(ExecutionRow).where(ExecutionRow.id.in_(ids)))
-        s.add(AnalyticsDeletionRow(kind="executions", target=json.dumps(ids), created_at=utcnow()))
+        if analytics:
+            row = AnalyticsDeletionRow(
+                kind="executions", target=json.dumps(ids), created_at=utcnow()
+            )
+            s.add(row)
 
     # -- export -------------------------------------------------------------------------
 
@@ -255,8 +261,10 @@ class PrivacyRepo(RepoBase):
         transaction, with their node results and outbox rows), then scenarios with their
         versions, cells, trigger state and webhook subscriptions, connections, typed
         secrets, data stores with their records, alert rules, API keys, their own
-        retention policy, and the user. The analytics log is told. The audit trail is
-        kept (see docs/security.md). Returns rows deleted per table."""
+        retention policy, and the user. The analytics log is told to drop every row of
+        the user's (one queued row, whether analytics is on or not: the file may hold rows
+        from when it was). The audit trail is kept (see docs/security.md). Returns rows
+        deleted per table."""
         counts: dict[str, int] = {"scenario_executions": 0}
         while True:
             with self._write() as s:
@@ -268,7 +276,7 @@ class PrivacyRepo(RepoBase):
                         .limit(batch)
                     )
                 )
-                self._delete_executions(s, ids)
+                self._delete_executions(s, ids, analytics=False)  # the "user" row covers them
             counts["scenario_executions"] += len(ids)
             if len(ids) < batch:
                 break

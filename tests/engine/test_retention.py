@@ -133,3 +133,36 @@ async def test_only_the_process_holding_the_scheduler_lease_sweeps(
             if app.started:
                 await app.stop()
             app.close()
+
+
+async def test_with_analytics_on_the_log_loses_what_retention_and_deletion_remove(
+    make_settings: Any, registry: Any
+) -> None:
+    from tests.services import running_service
+
+    async with running_service(make_settings(analytics=True), registry) as svc:
+        assert svc.analytics is not None
+        ada = svc.accounts.create_user("ada@example.com")
+        bob = svc.accounts.create_user("bob@example.com")
+        mine, theirs = scenario_of(svc, ada), scenario_of(svc, bob)
+        old = await svc.run_now(ada.id, mine, {})
+        await svc.run_now(ada.id, mine, {})
+        await svc.run_now(bob.id, theirs, {})
+        assert svc.analytics.summary(ada.id)["runs"] == 2
+        with svc.store._write() as s:  # the first run is two months old
+            past = datetime.now(UTC) - timedelta(days=60)
+            s.execute(
+                update(ExecutionRow).where(ExecutionRow.id == old["id"]).values(created_at=past)
+            )
+
+        assert svc.retention_sweep(None) == 1
+        assert svc.analytics.summary(ada.id)["runs"] == 1
+        await svc.delete_account(svc.local_user(), bob.id)
+        assert svc.analytics.summary(bob.id)["runs"] == 0
+        assert svc.store.analytics_deletions_backlog() == 0
+
+
+async def test_with_analytics_off_nothing_waits_for_a_log(svc: Cellwright, user: Any) -> None:
+    finished(svc.store, user, scenario_of(svc, user), "completed", 60)
+    assert svc.retention_sweep(None) == 1
+    assert svc.store.analytics_deletions_backlog() == 0
