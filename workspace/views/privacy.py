@@ -8,9 +8,9 @@ renders them. Everything goes through the service (``svc.privacy``, ``svc.retent
 
 from __future__ import annotations
 
-import tempfile
+import io
 from html import escape
-from typing import IO, Any
+from typing import Any
 
 import panel as pn
 import param
@@ -50,9 +50,10 @@ class PrivacyState(param.Parameterized):
 
     # -- your data ----------------------------------------------------------------------
 
-    def export(self) -> IO[bytes]:
-        """The user's archive (``account.export``), as a file read by the download."""
-        archive = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+    def export(self) -> io.BytesIO:
+        """The user's archive (``account.export``) for the download button, which sends
+        it whole (the REST API and the CLI stream it from a file instead)."""
+        archive = io.BytesIO()
         self.svc.privacy.export(self.user.id, archive)
         archive.seek(0)
         return archive
