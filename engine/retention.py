@@ -181,9 +181,9 @@ class Retention:
         self._audit(actor_id, deleted, batches)
         return deleted
 
-    async def run_async(self, now: datetime | None = None) -> int:
+    async def run_async(self, actor_id: str | None = None, now: datetime | None = None) -> int:
         """One sweep, each batch in a worker thread, yielding to the event loop between
-        batches (the scheduled run)."""
+        batches (the scheduled run, and the workspace's button: ``actor_id``)."""
         steps = self._batches(now or datetime.now(UTC))
         deleted = batches = 0
         while True:
@@ -193,7 +193,7 @@ class Retention:
             deleted += count
             batches += 1
             await asyncio.sleep(0)
-        await asyncio.to_thread(self._audit, None, deleted, batches)
+        await asyncio.to_thread(self._audit, actor_id, deleted, batches)
         return deleted
 
     async def run_forever(self) -> None:

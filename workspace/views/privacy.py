@@ -8,6 +8,7 @@ renders them. Everything goes through the service (``svc.privacy``, ``svc.retent
 
 from __future__ import annotations
 
+import asyncio
 import io
 from html import escape
 from typing import Any
@@ -75,21 +76,21 @@ class PrivacyState(param.Parameterized):
         if not self.user.is_admin:
             raise ConfigurationError(f"Only administrators can {what}.")
 
-    def search(self, value: str) -> int:
-        """Find ``value`` in every user's execution records."""
+    async def search(self, value: str) -> int:
+        """Find ``value`` in every user's execution records (in a worker thread)."""
         self._admin("search every user's execution records")
-        total, shown = self.svc.privacy.find(value, limit=SHOWN_MATCHES)
+        total, shown = await asyncio.to_thread(self.svc.privacy.find, value, limit=SHOWN_MATCHES)
         self.searched = value.strip()
         self.matches = [m.to_dict() for m in shown]
         self.found = total
         return int(total)
 
-    def erase(self) -> Any:
-        """Erase the value searched last, everywhere."""
+    async def erase(self) -> Any:
+        """Erase the value searched last, everywhere (in a worker thread)."""
         self._admin("erase values from execution records")
         if not self.searched:
             raise InvalidInputError("Search for the value first, then erase it.")
-        result = self.svc.privacy.erase(self.user.id, self.searched)
+        result = await asyncio.to_thread(self.svc.privacy.erase, self.user.id, self.searched)
         self.searched, self.found, self.matches = "", 0, []
         return result
 
@@ -108,9 +109,10 @@ class PrivacyState(param.Parameterized):
         self.refresh()
         return policy
 
-    def sweep(self) -> int:
+    async def sweep(self) -> int:
+        """Run the retention sweep now, batch by batch, the server answering between."""
         self._admin("delete old executions")
-        deleted = int(self.svc.retention_sweep(self.user.id))
+        deleted = await self.svc.retention.run_async(self.user.id)
         self.refresh()
         return deleted
 

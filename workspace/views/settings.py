@@ -85,11 +85,6 @@ class SettingsState(param.Parameterized):
         self.refresh()
         return user
 
-    def sweep(self) -> int:
-        if not self.user.is_admin:
-            raise ConfigurationError("Only administrators can delete old executions.")
-        return int(self.svc.retention_sweep(self.user.id))  # also PrivacyState.sweep
-
 
 def _check_password(new: str, repeat: str) -> None:
     if len(new) < MIN_PASSWORD:
