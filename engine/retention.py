@@ -35,6 +35,8 @@ log = logging.getLogger("cellwright.retention")
 
 #: executions deleted per transaction
 BATCH = 500
+#: seconds between taking the scheduler lease and the first sweep
+START_DELAY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,8 +199,10 @@ class Retention:
         return deleted
 
     async def run_forever(self) -> None:
-        """Sweep every ``retention_interval_seconds`` (the first right away) until
-        cancelled; a failed sweep is logged and tried again at the next interval."""
+        """Sweep every ``retention_interval_seconds`` until cancelled, the first a minute
+        (at most an interval) after taking the lease, once the process has settled; a
+        failed sweep is logged and tried again at the next interval."""
+        await asyncio.sleep(min(START_DELAY, self._settings.retention_interval_seconds))
         while True:
             try:
                 deleted = await self.run_async()
