@@ -815,7 +815,8 @@ def export_account(svc: Service, user: User) -> StreamingResponse:
     summary="Delete your account and all your data",
     description="Everything of yours goes (scenarios, executions, connections and their "
     "credentials, data stores, alert rules, API keys, analytics); the audit trail keeps its "
-    "entries under your former, now meaningless, user id. The body's `confirm` must be your e-mail address. "
+    "entries under your former, now meaningless, user id. The body's `confirm` must be your "
+    "e-mail address. "
     "The last administrator cannot delete their account (409).",
 )
 async def delete_own_account(body: AccountDeleteIn, svc: Service, user: User) -> dict[str, Any]:

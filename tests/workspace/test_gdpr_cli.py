@@ -51,7 +51,8 @@ def cli(data_dir: Path) -> Any:
 @pytest.fixture
 async def seeded(data_dir: Path) -> dict[str, Any]:
     """An admin, Ada with a run that saw the subject's address and a connection, and Bob."""
-    svc = Cellwright(Settings(_env_file=None, data_dir=data_dir, analytics=False, demo_data=False))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir, analytics=False, demo_data=False)  # type: ignore[call-arg]
+    svc = Cellwright(settings)
     try:
         admin = svc.local_user()
         ada = svc.accounts.create_user("ada@example.com", name="Ada")

@@ -257,9 +257,10 @@ class PrivacySections(pn.viewable.Viewer):
                 [("id", "Execution"), ("status", "Status"), ("created_at", "Created")],
                 caption="Executions holding it",
             )
+            shown = listed if self.state.found else ""
             found.object = (
                 f"<p><strong>{self.state.found}</strong> execution(s) hold "
-                f"<code>{escape(self.state.searched)}</code>.</p>{listed if self.state.found else ''}"
+                f"<code>{escape(self.state.searched)}</code>.</p>{shown}"
             )
 
         self.state.param.watch(render, ["found", "matches", "searched"])
