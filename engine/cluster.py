@@ -390,31 +390,6 @@ class Reaper:
         return sent
 
 
-class Retention:
-    """A leader job: delete executions past ``retention_days``, hourly (audited as
-    ``retention.run`` when it deleted any)."""
-
-    def __init__(self, svc: Cellwright, *, every: float = 3600.0, first: float = 60.0) -> None:
-        self.svc = svc
-        self.every = every
-        self.first = first
-
-    def sweep(self) -> int:
-        days = self.svc.settings.retention_days
-        return self.svc.executions.sweep(days, audit_empty=False)
-
-    async def run_forever(self) -> None:
-        await asyncio.sleep(self.first)
-        while True:
-            try:
-                deleted = await asyncio.to_thread(self.sweep)
-                if deleted:
-                    log.info("retention: deleted %d old executions", deleted)
-            except Exception:
-                log.exception("retention sweep failed")
-            await asyncio.sleep(self.every)
-
-
 class WorkerRuntime:
     """One worker process: the service, built once, and the event loop it runs on.
 
@@ -490,7 +465,6 @@ __all__ = [
     "RUN_TASK",
     "CeleryExecutor",
     "Reaper",
-    "Retention",
     "WorkerRuntime",
     "celery_app",
     "install_runtime",

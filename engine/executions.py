@@ -1,4 +1,5 @@
-"""``Executions``: reading a user's executions, queueing one, and the retention sweep.
+"""``Executions``: reading a user's executions and queueing one (retention is
+``engine.retention``).
 
 Running is the executor's (``engine.executor``) and starting a run the ``Cellwright``'s
 (``trigger``, ``rerun``: they need the executor and the write queue); this service
@@ -8,7 +9,7 @@ reads what runs left behind. Another user's execution is ``NotFound``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from cells.secrets import scrub
@@ -129,31 +130,6 @@ class Executions:
             idempotency_key=key,
         )
         return execution
-
-    def sweep(
-        self,
-        older_than_days: int,
-        now: datetime | None = None,
-        *,
-        user_id: str | None = None,
-        audit_empty: bool = True,
-    ) -> int:
-        """Delete every user's executions older than ``older_than_days`` (the retention
-        period, ``Settings.retention_days``); returns how many. Audited as
-        ``retention.run`` (``user_id``: the administrator who started it); with
-        ``audit_empty`` False (the hourly sweep) only when it deleted something."""
-        cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
-        deleted = int(self._store.delete_executions_before(cutoff))
-        if not deleted and not audit_empty:
-            return 0
-        self._store.audit(
-            user_id,
-            "retention.run",
-            "executions",
-            None,
-            {"older_than_days": older_than_days, "deleted": deleted},
-        )
-        return deleted
 
 
 def _public(execution: Execution) -> dict[str, Any]:

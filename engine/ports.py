@@ -11,7 +11,7 @@ here: ``engine.ownership.ConnectionLookup`` and ``engine.secrets.SecretStore``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from types import EllipsisType
 from typing import Any, Protocol
@@ -26,8 +26,10 @@ from storage import (
     Connection,
     DataRecord,
     DataStore,
+    ErasureMatch,
     Execution,
     NodeResult,
+    RetentionPolicy,
     Scenario,
     User,
 )
@@ -38,6 +40,8 @@ __all__ = [
     "ConnectionStore",
     "DataStoreStore",
     "ExecutionStore",
+    "PrivacyStore",
+    "RetentionStore",
     "ScenarioStore",
     "SignInStore",
 ]
@@ -157,8 +161,9 @@ class DataStoreStore(AuditLog, Protocol):
 
 
 class ExecutionStore(AuditLog, Protocol):
-    """Executions as the front ends read them, queued ones, and the retention sweep
-    (``engine.executions.Executions``); running them is the executor's."""
+    """Executions as the front ends read them, and queued ones
+    (``engine.executions.Executions``); running them is the executor's, deleting them
+    retention's (``RetentionStore``)."""
 
     def get_execution(self, user_id: str | None, execution_id: str) -> Execution | None: ...
     def node_results(self, execution_id: str) -> list[NodeResult]: ...
@@ -195,7 +200,6 @@ class ExecutionStore(AuditLog, Protocol):
         trigger: dict[str, Any],
         idempotency_key: str | None = None,
     ) -> tuple[Execution, bool]: ...
-    def delete_executions_before(self, cutoff: datetime) -> int: ...
 
 
 class SignInStore(Protocol):
@@ -257,3 +261,70 @@ class AccountStore(SignInStore, AuditLog, ConnectionLookup, Protocol):
         until: datetime | None = None,
     ) -> list[AuditEntry]: ...
     def verify_audit_chain(self) -> ChainVerdict: ...
+
+
+class _AuditReader(Protocol):
+    def audit_entries(
+        self,
+        user_id: str | None = None,
+        limit: int = 100,
+        *,
+        offset: int = 0,
+        actor_id: str | None = None,
+        action: str | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEntry]: ...
+
+
+class PrivacyStore(AuditLog, _AuditReader, Protocol):
+    """What an account's export and deletion and a data subject's erasure read and
+    remove (``engine.privacy.Privacy``)."""
+
+    def get_user(self, user_id: str) -> User | None: ...
+    def list_users(self) -> list[User]: ...
+    def list_scenarios(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        tag: str | None = None,
+        file_runs: bool = False,
+    ) -> list[Scenario]: ...
+    def scenario_versions(self, scenario_id: str) -> list[tuple[int, datetime, Any]]: ...
+    def executions_page(
+        self, user_id: str, *, after: str | None = None, limit: int = ...
+    ) -> list[tuple[Execution, list[NodeResult]]]: ...
+    def list_connections(self, user_id: str, app_id: str | None = None) -> list[Connection]: ...
+    def data_store_export(self, user_id: str) -> list[tuple[DataStore, list[DataRecord]]]: ...
+    def list_alert_rules(self, user_id: str) -> list[AlertRule]: ...
+    def list_api_keys(self, user_id: str) -> list[ApiKey]: ...
+    def delete_account(self, user_id: str, *, batch: int = ...) -> dict[str, int]: ...
+    def find_executions_containing(
+        self, value: str, *, after: str | None = None, limit: int = ...
+    ) -> list[ErasureMatch]: ...
+    def erase_value(self, value: str, execution_ids: Sequence[str]) -> tuple[int, int]: ...
+    def queue_analytics_erasure(self, value: str) -> None: ...
+
+
+class RetentionStore(AuditLog, _AuditReader, Protocol):
+    """Retention policies and the batched sweep (``engine.retention.Retention``)."""
+
+    def get_user(self, user_id: str) -> User | None: ...
+    def retention_policy(self, user_id: str) -> RetentionPolicy | None: ...
+    def retention_policies(self) -> list[RetentionPolicy]: ...
+    def set_retention_policy(
+        self, user_id: str, *, retention_days: int | None, retention_failed_days: int | None
+    ) -> RetentionPolicy | None: ...
+    def delete_expired_executions(
+        self,
+        *,
+        cutoff: datetime,
+        failed_cutoff: datetime,
+        user_id: str | None = None,
+        exclude_users: Sequence[str] = (),
+        limit: int = ...,
+        analytics: bool = ...,
+    ) -> int: ...

@@ -20,6 +20,7 @@ needs the runner, the executor, the contexts and the webhook ingress.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -48,7 +49,7 @@ from connectors.sdk.options import fetch_options, source_for
 from engine import arming, delays, ownership
 from engine import secrets as stored_secrets
 from engine.accounts import Accounts
-from engine.cluster import CeleryExecutor, Reaper, Retention
+from engine.cluster import CeleryExecutor, Reaper
 from engine.connections import Connections
 from engine.contexts import Contexts
 from engine.datastores import DataStores
@@ -56,6 +57,8 @@ from engine.errors import Conflict, NotFound
 from engine.executions import Executions
 from engine.executor import LocalExecutor
 from engine.ingress import WebhookAnswer, WebhookIngress
+from engine.privacy import Privacy
+from engine.retention import Retention
 from engine.runner import Outcome, Runner
 from engine.scenarios import Scenarios
 from engine.settings import Settings
@@ -143,6 +146,8 @@ class Cellwright:
             resume_url=lambda token: delays.resume_url(self.settings.resolved_webhook_url(), token),
         )
         self.accounts = Accounts(self.store, self.scenarios)
+        self.privacy = Privacy(self.store, self._auth_kind, analytics=self.settings.analytics)
+        self.retention = Retention(self.store, self.settings)
         self.started = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -163,7 +168,7 @@ class Cellwright:
 
             # one process of a deployment runs them: the one holding the scheduler lease
             jobs = [Scheduler(self).run_forever, HealthCheck(self).run_forever]
-            jobs.append(Retention(self).run_forever)
+            jobs.append(self.retention.run_forever)
             if isinstance(self.executor, CeleryExecutor):
                 # scaled out: send again what no worker started (a dead worker's runs…)
                 jobs.append(Reaper(self.store, self.executor).run_forever)
@@ -188,7 +193,9 @@ class Cellwright:
 
         try:
             return AnalyticsLog(
-                self.settings.ensure_data_dir() / "analytics.duckdb", outbox=self.store
+                self.settings.ensure_data_dir() / "analytics.duckdb",
+                outbox=self.store,
+                deletions=self.store,
             )
         except Exception as exc:  # duckdb.IOException: the file is locked by another process
             log.warning("analytics disabled for this process: %s", str(exc).splitlines()[0])
@@ -956,9 +963,32 @@ class Cellwright:
         return self.executions.page(user_id, **filters)
 
     def retention_sweep(self, user_id: str | None = None) -> int:
-        """Delete executions past the retention period (audited: ``retention.run``, by
-        ``user_id`` when a person started it)."""
-        return self.executions.sweep(self.settings.retention_days, user_id=user_id)
+        """Delete executions past the retention period now, in batches (audited:
+        ``retention.run``, by ``user_id`` when a person started it). The process holding
+        the scheduler lease also runs it every ``retention_interval_seconds``."""
+        return self.retention.run(user_id)
+
+    def _auth_kind(self, connection: Connection) -> str | None:
+        """A connection's auth kind (``oauth2``, ``api_key``…), None for a removed app."""
+        chosen = (connection.metadata or {}).get("auth_type")
+        if connection.app_id not in self.apps:
+            return chosen if isinstance(chosen, str) else None
+        return str(chosen) if chosen else self.apps.get(connection.app_id).auth.type
+
+    async def delete_account(self, actor: User, user_id: str) -> dict[str, int]:
+        """Delete ``user_id``'s account (themselves, or an administrator for anyone):
+        their enabled scenarios are disabled first (vendor webhooks removed), then every
+        row of theirs goes (``engine.privacy``)."""
+        target = self.accounts.get_user(user_id)
+        if target is not None and (actor.id == user_id or actor.is_admin):
+            self.privacy.check_deletable(target)
+            for scenario in self.store.list_scenarios(user_id):
+                if scenario.status == "active":
+                    with contextlib.suppress(Exception):  # best effort: rows go anyway
+                        await self.disable(user_id, scenario.id)
+        counts = await asyncio.to_thread(self.privacy.delete_account, actor, user_id)
+        self.ingress.forget()
+        return counts
 
 
 def _uses_connection(doc: ScenarioDocument | None, connection_id: str) -> bool:

@@ -304,7 +304,27 @@ class Settings(BaseSettings):
     analytics: bool = Field(
         True, description="Log finished executions to DuckDB for the dashboards."
     )
-    retention_days: int = Field(30, ge=1, description="Executions older than this are deleted.")
+    retention_days: int = Field(
+        30,
+        ge=1,
+        description=(
+            "Executions older than this are deleted, on a schedule by the process running the"
+            " schedules; an administrator may set a user's own period."
+        ),
+    )
+    retention_failed_days: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Keep failed executions this long instead (never shorter than retention_days);"
+            " empty: like the others."
+        ),
+    )
+    retention_interval_seconds: float = Field(
+        21_600.0,
+        ge=1.0,
+        description="How often the retention sweep runs (default every 6 hours; 0 is not allowed).",
+    )
     data_store_max_stores: int = Field(
         50, ge=1, description="Data stores one user may have (CELLWRIGHT_DATA_STORE_MAX_STORES)."
     )

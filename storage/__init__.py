@@ -35,11 +35,23 @@ from .records import (
     WebhookSubscription,
 )
 from .repos.executions import MAX_SEARCH_LENGTH
+from .repos.privacy import (
+    ERASED,
+    MIN_ERASE_LENGTH,
+    AnalyticsDeletion,
+    ErasureMatch,
+    RetentionPolicy,
+)
 from .store import Store
 from .vault import Vault, VaultKey
 
 __all__ = [
     "AUDIT_SOURCES",
+    "ERASED",
+    "MIN_ERASE_LENGTH",
+    "AnalyticsDeletion",
+    "ErasureMatch",
+    "RetentionPolicy",
     "MAX_SEARCH_LENGTH",
     "AlertRule",
     "ApiKey",

@@ -36,6 +36,11 @@ Decisions worth knowing:
 * **Time ranges select runs by their start time**: ``since`` inclusive, ``until``
   exclusive. Node-level queries (apps) use the start time of the node's run, so a run
   is either wholly inside a range or wholly outside it.
+* **Deletions come through the store too.** Retention, a deleted account and a data
+  subject's erasure change the store in any process; what the log must lose waits in
+  the store's ``analytics_deletions`` queue (``deletions``), applied after the outbox at
+  every flush: executions by id, a user's rows, or a value replaced by ``[erased]`` in
+  the only free-text columns (scenario names and error messages).
 * **A failed run without an error of its own** takes the error of its first failed
   node, so ``top_errors`` can say why it failed.
 """
@@ -45,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,6 +66,7 @@ from storage import analytics_queries as queries
 from storage.analytics_queries import AnalyticsQueries
 from storage.datadir import private_umask
 from storage.records import OutboxEntry
+from storage.repos.privacy import ERASED, AnalyticsDeletion
 
 __all__ = ["SCHEMA_VERSION", "AnalyticsLog"]
 
@@ -123,6 +130,15 @@ class Outbox(Protocol):
     def discard_analytics(self, ids: Sequence[int]) -> None: ...
 
 
+class DeletionQueue(Protocol):
+    """Where retention, account deletion and erasure leave what the log must lose
+    (the store's ``analytics_deletions``)."""
+
+    def take_analytics_deletions(self, limit: int = ...) -> list[AnalyticsDeletion]: ...
+
+    def discard_analytics_deletions(self, ids: Sequence[int]) -> None: ...
+
+
 @dataclass(slots=True)
 class _Pending:
     execution: Row
@@ -143,6 +159,7 @@ class AnalyticsLog(AnalyticsQueries):
         batch_size: int = 5000,
         flush_interval: float = 2.0,
         outbox: Outbox | None = None,
+        deletions: DeletionQueue | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -150,6 +167,7 @@ class AnalyticsLog(AnalyticsQueries):
             raise ValueError("flush_interval must be positive")
         self.path = path
         self.outbox = outbox
+        self.deletions = deletions
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         if str(path) != ":memory:":
@@ -277,6 +295,29 @@ class AnalyticsLog(AnalyticsQueries):
                 return self._flush_locked(self._con)
 
     def _flush_locked(self, con: duckdb.DuckDBPyConnection) -> int:
+        written = self._copy_outbox(con)
+        if self.deletions is not None:
+            self._apply_deletions(con, self.deletions)
+        return written
+
+    def _apply_deletions(self, con: duckdb.DuckDBPyConnection, queue: DeletionQueue) -> None:
+        """Apply what retention, account deletion and erasure queued, oldest first."""
+        while True:
+            items = queue.take_analytics_deletions(100)
+            if not items:
+                return
+            con.begin()
+            try:
+                for item in items:
+                    _apply_deletion(con, item)
+                con.commit()
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.rollback()
+                raise
+            queue.discard_analytics_deletions([item.id for item in items])
+
+    def _copy_outbox(self, con: duckdb.DuckDBPyConnection) -> int:
         if self.outbox is None:
             return self._write_buffer(con)
         # The outbox's rows are written like recorded ones, then discarded. A crash in
@@ -424,6 +465,40 @@ class AnalyticsLog(AnalyticsQueries):
         if self._con is None:
             raise RuntimeError("the analytics log is closed")
         return self._con
+
+
+_DELETE_EXECUTIONS = (
+    "DELETE FROM node_results WHERE list_contains(?, execution_id)",
+    "DELETE FROM executions WHERE list_contains(?, execution_id)",
+)
+_DELETE_USER = (
+    "DELETE FROM node_results WHERE user_id = ?",
+    "DELETE FROM executions WHERE user_id = ?",
+)
+# the only free-text columns: scenario names and error messages
+_ERASE = (
+    "UPDATE executions SET scenario_name = regexp_replace(scenario_name, ?, ?, 'gi')"
+    " WHERE scenario_name ILIKE ?",
+    "UPDATE executions SET error_message = regexp_replace(error_message, ?, ?, 'gi')"
+    " WHERE error_message ILIKE ?",
+    "UPDATE node_results SET error_message = regexp_replace(error_message, ?, ?, 'gi')"
+    " WHERE error_message ILIKE ?",
+)
+
+
+def _apply_deletion(con: duckdb.DuckDBPyConnection, item: AnalyticsDeletion) -> None:
+    if item.kind == "executions":
+        for sql in _DELETE_EXECUTIONS:
+            con.execute(sql, [list(item.ids)])
+    elif item.kind == "user":
+        for sql in _DELETE_USER:
+            con.execute(sql, [item.target])
+    elif item.kind == "erase":
+        params = [re.escape(item.target), ERASED, f"%{item.target}%"]
+        for sql in _ERASE:
+            con.execute(sql, params)
+    else:
+        logger.warning("unknown analytics deletion %r skipped", item.kind)
 
 
 # -- normalisation -------------------------------------------------------------------

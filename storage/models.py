@@ -496,3 +496,30 @@ class DataRecordRow(Base):
     value: Mapped[Any | None]  # JSON; a stored null is SQL NULL
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class RetentionPolicyRow(Base):
+    """How long one subject's executions are kept, overriding the server's setting
+    (``retention_days``). The subject is a user today (``subject_type`` "user"); a team
+    can become another subject type. NULL: the server's setting."""
+
+    __tablename__ = "retention_policies"
+
+    subject_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    retention_failed_days: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class AnalyticsDeletionRow(Base):
+    """Rows the DuckDB analytics log must lose, waiting for the process that owns it:
+    ``kind`` "executions" (``target``: a JSON list of execution ids), "user" (a user id)
+    or "erase" (a vault token of a value to replace with the erasure marker)."""
+
+    __tablename__ = "analytics_deletions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

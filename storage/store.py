@@ -29,6 +29,7 @@ from .repos.connections import ConnectionsRepo, connection_aad
 from .repos.datastores import DataStoresRepo
 from .repos.executions import ExecutionsRepo
 from .repos.leases import LeasesRepo
+from .repos.privacy import PrivacyRepo
 from .repos.scenarios import ScenariosRepo
 from .repos.secrets import SecretsRepo, secret_aad
 from .repos.sessions import SessionsRepo
@@ -57,6 +58,7 @@ class Store(
     AlertsRepo,
     SessionsRepo,
     DataStoresRepo,
+    PrivacyRepo,
 ):
     """The persistent state of Cellwright: SQLite by default, PostgreSQL by URL."""
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal
 
 import yaml
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 
@@ -22,6 +25,7 @@ from connectors.sdk import InvalidInputError
 from engine.service import Cellwright, NotFound
 from storage import MAX_SEARCH_LENGTH
 from workspace.api_models import (
+    AccountDeleteIn,
     AppOut,
     AuditPage,
     CalledInputOut,
@@ -35,6 +39,7 @@ from workspace.api_models import (
     DataStoreExport,
     DataStoreIn,
     DataStoreOut,
+    ErasureIn,
     ErrorBody,
     ExecutionOut,
     ExecutionPage,
@@ -42,6 +47,7 @@ from workspace.api_models import (
     PublishIn,
     RerunIn,
     ResumeIn,
+    RetentionIn,
     RunCellIn,
     RunIn,
     ScenarioOut,
@@ -798,3 +804,143 @@ def export_audit(
 @router.get("/me", tags=["account"])
 def me(user: User) -> dict[str, Any]:
     return user.to_dict()
+
+
+# -- GDPR: export, deletion, erasure, retention ------------------------------------------
+
+FORBIDDEN: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorBody, "description": "Only administrators may do this (error: forbidden)."}
+}
+
+
+def _admin_only(user: Any, what: str) -> None:
+    if not user.is_admin:
+        raise HTTPException(
+            403,
+            detail={"error": "forbidden", "message": f"Only administrators can {what}."},
+        )
+
+
+def _chunks(file: IO[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
+    try:
+        while chunk := file.read(size):
+            yield chunk
+    finally:
+        file.close()
+
+
+@router.get(
+    "/account/export",
+    tags=["account"],
+    summary="Download all your data as a zip archive",
+    description="Scenarios with every version, executions with their cell records, connections "
+    "(without credentials), data stores with records, alert rules, API keys (name and prefix), "
+    "and the audit entries about you; README.md and manifest.json describe the archive. "
+    "Audited as account.export.",
+    responses={200: {"content": {"application/zip": {}}, "description": "The archive."}},
+)
+def export_account(svc: Service, user: User) -> StreamingResponse:
+    archive = tempfile.TemporaryFile()  # noqa: SIM115  # closed by _chunks when sent
+    try:
+        svc.privacy.export(user.id, archive)
+        archive.seek(0)
+    except BaseException:
+        archive.close()
+        raise
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    disposition = {"Content-Disposition": f'attachment; filename="cellwright-{stamp}.zip"'}
+    return StreamingResponse(_chunks(archive), media_type="application/zip", headers=disposition)
+
+
+@router.delete(
+    "/account",
+    tags=["account"],
+    summary="Delete your account and all your data",
+    description="Everything of yours goes (scenarios, executions, connections and their "
+    "credentials, data stores, alert rules, API keys, analytics); the audit trail keeps its "
+    "entries under your former, now meaningless, user id. The body's `confirm` must be your "
+    "e-mail address. "
+    "The last administrator cannot delete their account (409).",
+)
+async def delete_own_account(body: AccountDeleteIn, svc: Service, user: User) -> dict[str, Any]:
+    if body.confirm.strip().lower() != user.email.lower():
+        raise InvalidInputError(
+            'To delete your account, send {"confirm": "<your e-mail address>"}.',
+            errors=[{"field": "confirm", "message": "not your e-mail address"}],
+        )
+    return {"deleted": await svc.delete_account(user, user.id)}
+
+
+@router.delete(
+    "/users/{user_id}",
+    tags=["account"],
+    summary="Delete a user's account and all their data (administrators)",
+    responses=FORBIDDEN,
+)
+async def delete_user(user_id: str, svc: Service, user: User) -> dict[str, Any]:
+    _admin_only(user, "delete another user's account")
+    return {"deleted": await svc.delete_account(user, user_id)}
+
+
+@router.post(
+    "/privacy/search",
+    tags=["privacy"],
+    summary="Find a value in every user's execution records (administrators)",
+    description="Trigger data, errors, and every cell's input, output and error, matched as text "
+    "case-insensitively. Returns how many executions hold it and the first `limit`. A POST so "
+    "that the value stays out of URLs and access logs.",
+    responses=FORBIDDEN,
+)
+def privacy_search(
+    body: ErasureIn,
+    svc: Service,
+    user: User,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    _admin_only(user, "search every user's execution records")
+    total, shown = svc.privacy.find(body.value, limit=limit)
+    return {"count": total, "executions": [m.to_dict() for m in shown]}
+
+
+@router.post(
+    "/privacy/erase",
+    tags=["privacy"],
+    summary="Erase a value from every user's execution records (administrators)",
+    description='Every occurrence is replaced by "[erased]" inside the records (the executions '
+    "stay), and in the analytics log. Audited as privacy.erase with the counts and the value's "
+    "SHA-256, never the value.",
+    responses=FORBIDDEN,
+)
+def privacy_erase(body: ErasureIn, svc: Service, user: User) -> dict[str, Any]:
+    _admin_only(user, "erase values from execution records")
+    return svc.privacy.erase(user.id, body.value).to_dict()
+
+
+def _retention_out(svc: Cellwright, user_id: str) -> dict[str, Any]:
+    last = svc.retention.last_run()
+    return {
+        **svc.retention.policy(user_id).to_dict(),
+        "last_run": None if last is None else {"at": last.at.isoformat(), **(last.details or {})},
+    }
+
+
+@router.get("/retention", tags=["account"], summary="Your retention policy and the last run")
+def get_retention(svc: Service, user: User) -> dict[str, Any]:
+    return _retention_out(svc, user.id)
+
+
+@router.put(
+    "/users/{user_id}/retention",
+    tags=["account"],
+    summary="Set a user's own retention periods (administrators)",
+    responses=FORBIDDEN,
+)
+def set_retention(user_id: str, body: RetentionIn, svc: Service, user: User) -> dict[str, Any]:
+    _admin_only(user, "change a user's retention period")
+    svc.retention.set_policy(
+        user.id,
+        user_id,
+        retention_days=body.retention_days,
+        retention_failed_days=body.retention_failed_days,
+    )
+    return _retention_out(svc, user_id)

@@ -364,3 +364,25 @@ class AuditPage(BaseModel):
     items: list[AuditEntryOut]
     limit: int
     offset: int
+
+
+class ErasureIn(BaseModel):
+    value: str = Field(
+        description="The value to erase, e.g. a data subject's e-mail address.",
+        examples=["grace@example.org"],
+    )
+
+
+class RetentionIn(BaseModel):
+    retention_days: int | None = Field(
+        None, ge=1, le=36_500, description="Days; empty: the server's retention_days."
+    )
+    retention_failed_days: int | None = Field(
+        None, ge=1, le=36_500, description="Days failed runs are kept; empty: the server's."
+    )
+
+
+class AccountDeleteIn(BaseModel):
+    confirm: str = Field(
+        description="Your e-mail address, to confirm.", examples=["ada@example.com"]
+    )

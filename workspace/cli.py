@@ -873,3 +873,13 @@ def audit_export(
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+def _register_gdpr_commands() -> None:
+    from workspace.cli_privacy import account, privacy, retention
+
+    for group in (account, privacy, retention):
+        main.add_command(group)
+
+
+_register_gdpr_commands()

@@ -16,7 +16,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    delete,
     func,
     insert,
     or_,
@@ -734,15 +733,3 @@ class ExecutionsRepo(RepoBase):
                 )
             )
         return due
-
-    def delete_executions_before(self, cutoff: datetime) -> int:
-        """Retention: delete finished executions created before ``cutoff`` (node results
-        go with them); open ones are kept. Returns how many were deleted."""
-        with self._write() as s:
-            result = s.execute(
-                delete(ExecutionRow).where(
-                    ExecutionRow.created_at < cutoff,
-                    ExecutionRow.status.in_(FINAL_EXECUTION_STATUSES),
-                )
-            )
-            return rowcount(result)

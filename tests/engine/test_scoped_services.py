@@ -95,11 +95,11 @@ async def test_executions_are_read_per_user_and_only_finished_ones_are_swept(
     with pytest.raises(NotFound):
         svc.executions.get(bob.id, first.id)
     later = datetime.now(UTC) + timedelta(days=31)
-    assert svc.executions.sweep(30, now=later) == 0  # queued ones are kept, however old
+    assert svc.retention.run(now=later) == 0  # queued ones are kept, however old
     finished = await svc.run_now(user.id, scenario.id, {"n": 4})
     assert finished["status"] == "completed"
-    assert svc.executions.sweep(30) == 0
-    assert svc.executions.sweep(30, now=later) == 1
+    assert svc.retention.run() == 0
+    assert svc.retention.run(now=later) == 1
     assert svc.executions.count(user.id) == 2
 
 

@@ -47,6 +47,8 @@ TABLES = {
     "scenario_secrets",
     "data_stores",
     "data_records",
+    "retention_policies",
+    "analytics_deletions",
 }
 
 
@@ -371,7 +373,7 @@ def test_existing_alert_rules_send_no_email(fresh_url: str) -> None:
 
 def test_single_head_and_self_contained_revisions() -> None:
     scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-    assert scripts.get_heads() == ["0015_sub_scenarios"]
+    assert scripts.get_heads() == ["0016_gdpr"]
     for script in scripts.walk_revisions():
         source = Path(script.path).read_text()
         assert "storage.models" not in source.replace("storage.models.UTCDateTime", "")

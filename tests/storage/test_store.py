@@ -834,7 +834,9 @@ def test_reclaimable_executions(store: Store, scenario: Scenario) -> None:
     ]
 
 
-def test_delete_executions_before_keeps_open_ones(store: Store, scenario: Scenario) -> None:
+def test_retention_deletes_finished_executions_and_keeps_open_ones(
+    store: Store, scenario: Scenario
+) -> None:
     done = new_execution(store, scenario).id
     store.record_node_result(done, cell_id="t", status="completed")
     store.finish_execution(done, status="completed")
@@ -843,13 +845,13 @@ def test_delete_executions_before_keeps_open_ones(store: Store, scenario: Scenar
     recent = new_execution(store, scenario).id
     store.finish_execution(recent, status="completed")
 
-    assert store.delete_executions_before(cutoff) == 1
+    assert store.delete_expired_executions(cutoff=cutoff, failed_cutoff=cutoff) == 1
     assert store.get_execution(None, done) is None
     assert store.node_results(done) == []
     assert raw(store, "SELECT count(*) FROM node_results")[0][0] == 0
     assert store.get_execution(None, still_queued) is not None
     assert store.get_execution(None, recent) is not None
-    assert store.delete_executions_before(cutoff) == 0
+    assert store.delete_expired_executions(cutoff=cutoff, failed_cutoff=cutoff) == 0
 
 
 def test_naive_datetimes_are_refused(store: Store, scenario: Scenario) -> None:

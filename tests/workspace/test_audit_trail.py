@@ -181,7 +181,13 @@ def test_account_changes_are_audited_with_the_acting_admin(svc: Cellwright) -> N
     ]
     assert {(e.actor_id, e.source, e.ip) for e in entries} == {(admin.id, "workspace", "192.0.2.1")}
     assert entries[1].details == {"name": "Robert", "is_admin": False}
-    assert entries[-1].details == {"older_than_days": 30, "deleted": 0}
+    assert entries[-1].details == {
+        "older_than_days": 30,
+        "failed_older_than_days": 30,
+        "users_with_own_policy": 0,
+        "deleted": 0,
+        "batches": 1,
+    }
     text_of_all = json.dumps([e.to_dict() for e in entries])
     for secret in (plaintext, "Secret-New-Password-99", "https://hooks.example/x"):
         assert secret not in text_of_all

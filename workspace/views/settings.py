@@ -1,4 +1,5 @@
-"""Settings: API keys (create, see once, revoke), password, data retention, users (admins)."""
+"""Settings: API keys (create, see once, revoke), password, data retention and your data
+(``workspace.views.privacy``), users (admins)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import param
 
 from connectors.sdk import ConfigurationError, InvalidInputError
 from workspace.auth import hash_password, verify_password
+from workspace.views.privacy import PrivacySections
 from workspace.views.widgets import (
     SHRINK_CSS,
     Banner,
@@ -82,11 +84,6 @@ class SettingsState(param.Parameterized):
         )
         self.refresh()
         return user
-
-    def sweep(self) -> int:
-        if not self.user.is_admin:
-            raise ConfigurationError("Only administrators can delete old executions.")
-        return int(self.svc.retention_sweep(self.user.id))
 
 
 def _check_password(new: str, repeat: str) -> None:
@@ -168,19 +165,10 @@ class SettingsPage(pn.viewable.Viewer):
             new,
             repeat,
             change,
-            html(
-                f"<h2>Data retention</h2><p>Executions older than <strong>{svc.settings.retention_days} days</strong> are deleted "
-                "(server setting <code>CELLWRIGHT_RETENTION_DAYS</code>).</p>"
-            ),
         ]
+        self.privacy = PrivacySections(svc, user, self.banner)
+        parts.append(self.privacy)
         if user.is_admin:
-            sweep = pn.widgets.Button(
-                name="Delete old executions now",
-                button_type="light",
-                css_classes=["retention-sweep"],
-            )
-            sweep.on_click(self._sweep)
-            parts.append(sweep)
             parts += self._users_section()
         self._layout = pn.Column(*parts, sizing_mode="stretch_width")
 
@@ -388,11 +376,6 @@ class SettingsPage(pn.viewable.Viewer):
             lambda: self.state.revoke_key(key_id),
             success="Key revoked: it no longer works.",
         )
-
-    async def _sweep(self, _: Any) -> None:
-        count = await attempt(self.banner, self.state.sweep)
-        if count is not None:
-            self.banner.ok(f"Deleted {count} old executions.")
 
     def _users_section(self) -> list[Any]:
         box = html("")
