@@ -17,13 +17,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 from typing import Any
-
-from connectors.smtp.client import envelope_address
 
 MAX_ERROR_CHARS = 1000
 MAX_NAME_CHARS = 150
+
+
+def envelope_address(value: str) -> str:
+    """The bare address of ``"Name <a@b>"`` (or of ``a@b``)."""
+    return parseaddr(value)[1] or value
 
 
 def execution_link(public_url: str, execution_id: str) -> str:
