@@ -1,6 +1,7 @@
 """Connections: status, last used, usage; create (form from the chosen auth kind's schema,
 "Connect with <App>" for OAuth sign-in, or a sandbox connection), test, rename, update
-credentials, reconnect (OAuth: new tokens, same connection), delete. OAuth sign-in leaves the workspace through ``/oauth/<app>/start``
+credentials, reconnect (OAuth: new tokens, same connection), delete. OAuth sign-in
+leaves the workspace through ``/oauth/<app>/start``
 (``workspace.oauth``) and lands back on ``/?page=connections&id=<new connection>``."""
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ KIND_LABELS = {
 }
 
 LINK_CSS = """
-a.oauth-connect { display: inline-block; background: #1d4ed8; color: #ffffff; border-radius: 6px; padding: 8px 14px;
+a.oauth-connect { display: inline-block; background: #1d4ed8; color: #ffffff; border-radius: 6px; \
+padding: 8px 14px;
   font-weight: 600; text-decoration: none; font-size: 14px; }
 a.oauth-connect:hover { background: #1e40af; }
 a.oauth-connect:focus-visible { outline: 3px solid #fbbf24; outline-offset: 2px; }
 a.oauth-connect[aria-disabled="true"] { background: #6b7280; cursor: not-allowed; }
-a.oauth-reconnect { display: inline-block; border: 1px solid #1d4ed8; color: #1d4ed8; background: #ffffff; border-radius: 4px;
+a.oauth-reconnect { display: inline-block; border: 1px solid #1d4ed8; color: #1d4ed8; \
+background: #ffffff; border-radius: 4px;
   padding: 5px 10px; font-size: 14px; text-decoration: none; white-space: nowrap; }
 a.oauth-reconnect:hover { background: #eff6ff; }
 a.oauth-reconnect:focus-visible { outline: 3px solid #fbbf24; outline-offset: 2px; }

@@ -47,7 +47,8 @@ HINTS: dict[str, str] = {
 
 CSS = """
 :host { --cw-accent: #1d4ed8; }
-.cw-banner { padding: 10px 14px; border-radius: 6px; margin: 4px 0; font-size: 14px; line-height: 1.4; }
+.cw-banner { padding: 10px 14px; border-radius: 6px; margin: 4px 0; font-size: 14px; \
+line-height: 1.4; }
 .cw-banner.error { background: #fef2f2; border: 1px solid #b91c1c; color: #7f1d1d; }
 .cw-banner.ok { background: #f0fdf4; border: 1px solid #15803d; color: #14532d; }
 .cw-banner.info { background: #eff6ff; border: 1px solid #1d4ed8; color: #1e3a8a; }
@@ -56,14 +57,20 @@ CSS = """
 .cw-field-error { color: #b91c1c; font-size: 13px; font-weight: 600; margin: -2px 0 6px 2px; }
 div.cw-table-scroll { overflow-x: auto; max-width: 100%; }
 table.cw-table { border-collapse: collapse; width: 100%; font-size: 14px; }
-table.cw-table caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0; color: #111827; }
-table.cw-table th, table.cw-table td { border-bottom: 1px solid #d1d5db; padding: 6px 8px; text-align: left; vertical-align: top; color: #111827; }
+table.cw-table caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0; \
+color: #111827; }
+table.cw-table th, table.cw-table td { border-bottom: 1px solid #d1d5db; padding: 6px 8px; \
+text-align: left; vertical-align: top; color: #111827; }
 table.cw-table th { background: #f3f4f6; }
-.cw-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; border: 1px solid; }
-.cw-badge.completed, .cw-badge.active { background: #f0fdf4; color: #14532d; border-color: #15803d; }
+.cw-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; \
+font-weight: 600; border: 1px solid; }
+.cw-badge.completed, .cw-badge.active { background: #f0fdf4; color: #14532d; \
+border-color: #15803d; }
 .cw-badge.failed, .cw-badge.error { background: #fef2f2; color: #7f1d1d; border-color: #b91c1c; }
-.cw-badge.running, .cw-badge.queued, .cw-badge.waiting { background: #eff6ff; color: #1e3a8a; border-color: #1d4ed8; }
-.cw-badge.draft, .cw-badge.paused, .cw-badge.skipped, .cw-badge.disconnected, .cw-badge.soon { background: #f3f4f6; color: #1f2937; border-color: #4b5563; }
+.cw-badge.running, .cw-badge.queued, .cw-badge.waiting { background: #eff6ff; color: #1e3a8a; \
+border-color: #1d4ed8; }
+.cw-badge.draft, .cw-badge.paused, .cw-badge.skipped, .cw-badge.disconnected, \
+.cw-badge.soon { background: #f3f4f6; color: #1f2937; border-color: #4b5563; }
 .cw-muted { color: #4b5563; }
 .cw-status-reason { color: #7f1d1d; font-size: 12px; margin-top: 2px; }
 """
@@ -167,15 +174,19 @@ JSON_CSS = """
 :host { min-width: 0; max-width: 100%; }
 .json-formatter-row { overflow-wrap: anywhere; word-break: break-word; }
 /* long strings and URLs wrap anywhere rather than push a phone's page sideways */
-.json-formatter-row .json-formatter-string, .json-formatter-row .json-formatter-url { white-space: pre-wrap; word-break: break-all; }
+.json-formatter-row .json-formatter-string, \
+.json-formatter-row .json-formatter-url { white-space: pre-wrap; word-break: break-all; }
 .json-formatter-row, .json-formatter-row .json-formatter-key { color: #111827; }
-.json-formatter-row .json-formatter-string, .json-formatter-row .json-formatter-stringifiable { color: #166534; }
+.json-formatter-row .json-formatter-string, \
+.json-formatter-row .json-formatter-stringifiable { color: #166534; }
 .json-formatter-row .json-formatter-number { color: #1e40af; }
 .json-formatter-row .json-formatter-boolean { color: #9a3412; }
-.json-formatter-row .json-formatter-null, .json-formatter-row .json-formatter-undefined { color: #4b5563; }
+.json-formatter-row .json-formatter-null, \
+.json-formatter-row .json-formatter-undefined { color: #4b5563; }
 .json-formatter-row .json-formatter-date { color: #0f766e; }
 .json-formatter-row .json-formatter-url { color: #1d4ed8; }
-.json-formatter-row .json-formatter-bracket, .json-formatter-row .json-formatter-constructor-name { color: #374151; }
+.json-formatter-row .json-formatter-bracket, \
+.json-formatter-row .json-formatter-constructor-name { color: #374151; }
 """
 
 
