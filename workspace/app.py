@@ -200,10 +200,11 @@ class Shell(pn.viewable.Viewer):
         self._args: dict[str, Any] = {}
         self._pending: tuple[str, str, dict[str, Any]] | None = None
         header = html(
-            f'<header class="cw-header" role="banner"><p class="brand">Cellwright</p>'
+            '<header class="cw-header" role="banner"><p class="brand">Cellwright</p>'
             f'<span class="who">Signed in as {escape(user.email)}</span>'
-            f'<form method="post" action="/logout" class="sign-out-form"><input type="hidden" name="csrf" value="{escape(csrf)}">'
-            f'<button type="submit" class="sign-out">Sign out</button></form></header>',
+            '<form method="post" action="/logout" class="sign-out-form">'
+            f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+            '<button type="submit" class="sign-out">Sign out</button></form></header>',
             stylesheets=[SHELL_CSS],
             margin=0,
             css_classes=["cw-top"],

@@ -245,7 +245,8 @@ def _run_server(settings: Any, *, no_demo: bool) -> None:
     gc.collect()
     gc.freeze()
     click.echo(
-        f"Cellwright is running at {settings.resolved_public_url()}/  (API: {settings.resolved_public_url()}/api/v1/docs)"
+        f"Cellwright is running at {settings.resolved_public_url()}/  (API: "
+        f"{settings.resolved_public_url()}/api/v1/docs)"
     )
     workers = _start_webhook_workers(settings, demo=not no_demo and settings.demo_data)
     try:
@@ -296,7 +297,8 @@ def _start_webhook_workers(settings: Any, *, demo: bool) -> Any:
     )
     workers.start()
     click.echo(
-        f"{settings.webhook_workers} webhook worker(s) answer {settings.resolved_webhook_url()}/hooks/"
+        f"{settings.webhook_workers} webhook worker(s) answer "
+        f"{settings.resolved_webhook_url()}/hooks/"
     )
     return workers
 
@@ -591,7 +593,8 @@ def apps(as_json: bool) -> None:
         return
     for a in catalog:
         click.echo(
-            f"{a['key']:<12} {a['name']:<18} {a['category']:<14} auth={a['auth']:<8} triggers={len(a['triggers'])} actions={len(a['actions'])}"
+            f"{a['key']:<12} {a['name']:<18} {a['category']:<14} auth={a['auth']:<8} "
+            f"triggers={len(a['triggers'])} actions={len(a['actions'])}"
         )
 
 

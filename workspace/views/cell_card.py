@@ -80,7 +80,8 @@ def items_table(output: dict[str, Any], limit: int = 50) -> str:
         )
         if run.get("status") == "failed":
             gave += (
-                f' <span style="color:#b91c1c">failed: {escape(error_dict_message(run.get("error")))}'
+                ' <span style="color:#b91c1c">failed: '
+                f"{escape(error_dict_message(run.get('error')))}"
                 "</span>"
             )
         if run.get("stopped"):
@@ -339,7 +340,8 @@ class CellCard(pn.viewable.Viewer):
         ):
             parts.append(
                 html(
-                    f'<p class="cw-muted">No {escape(app.name)} connection yet: create one on the Connections page.</p>'
+                    f'<p class="cw-muted">No {escape(app.name)} connection yet: create one on the '
+                    "Connections page.</p>"
                 )
             )
         op = self.state.operation(cell)
@@ -435,7 +437,10 @@ class CellCard(pn.viewable.Viewer):
         if shown is None:
             return ""
         label, url, note = shown
-        return f'<p>{escape(label)}: <code class="webhook-url">{escape(url)}</code>{" — " + escape(note) if note else ""}</p>'
+        return (
+            f'<p>{escape(label)}: <code class="webhook-url">{escape(url)}'
+            f"</code>{' — ' + escape(note) if note else ''}</p>"
+        )
 
     def _trigger_extras(self, cell: dict[str, Any], op: Any) -> list[Any]:
         parts: list[Any] = []
@@ -629,7 +634,8 @@ class CellCard(pn.viewable.Viewer):
         if cell.get("branches") is None:
             parts.append(
                 html(
-                    '<p class="cw-muted">A filter: the run continues only when the rules pass; otherwise it stops quietly.</p>'
+                    '<p class="cw-muted">A filter: the run continues only when the rules pass; '
+                    "otherwise it stops quietly.</p>"
                 )
             )
             parts.append(
@@ -694,7 +700,8 @@ class CellCard(pn.viewable.Viewer):
             names = ", ".join("the trigger" if c == "trigger" else c for c in stand_ins)
             parts.append(
                 html(
-                    f'<div class="cw-banner warn sample-note" role="status">Sample data stood in for {escape(names)}, '
+                    '<div class="cw-banner warn sample-note" role="status">Sample data stood in '
+                    f"for {escape(names)}, "
                     "which ha"
                     + ("s" if len(stand_ins) == 1 else "ve")
                     + " not run yet. Run "

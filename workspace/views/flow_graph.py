@@ -172,7 +172,10 @@ class _Builder:
         route = cell.get("on_error")
         if isinstance(route, dict):
             count = len(route.get("cells") or [])
-            detail += f" · on error: {count} cell{'s' if count != 1 else ''}, then {route.get('then', 'stop')}"
+            detail += (
+                f" · on error: {count} cell{'s' if count != 1 else ''}, then "
+                f"{route.get('then', 'stop')}"
+            )
         return kind, ("Trigger: " + detail if kind == "trigger" else detail), cell_icon(cell)
 
     def _add(self, cell: Mapping[str, Any], number: str, col: int, row: int) -> FlowNode:

@@ -245,7 +245,8 @@ class ScenarioList(pn.viewable.Viewer):
             empty = (
                 "No scenarios match this search."
                 if s.total
-                else "No scenarios yet. Create a blank one, start from a template, or import a file."
+                else "No scenarios yet. Create a blank one, start from a template, or import a "
+                "file."
             )
             self.list[:] = [html(f'<p class="cw-muted">{empty}</p>')]
             return

@@ -37,12 +37,17 @@ HINTS: dict[str, str] = {
     "auth_invalid": "Open Connections and update the credentials, then test the connection.",
     "auth_expired": "Open Connections and reconnect the app.",
     "rate_limited": "The app asked us to slow down; wait a little, then try again.",
-    "upstream_error": "The app refused the request; check the inputs against the app's documentation.",
+    "upstream_error": "The app refused the request; check the inputs against the app's "
+    "documentation.",
     "network_error": "The app could not be reached; check the address and try again later.",
-    "timeout": "The call took too long; try again, or raise the cell timeout in the scenario settings.",
-    "forbidden_destination": "This address is not allowed by the server's network settings; ask your administrator.",
-    "invalid_output": "The app answered with unexpected data; report it to whoever maintains the app.",
-    "limit_exceeded": "Make room (delete what you no longer need) or ask your administrator to raise the limit named above.",
+    "timeout": "The call took too long; try again, or raise the cell timeout in the scenario "
+    "settings.",
+    "forbidden_destination": "This address is not allowed by the server's network settings; ask "
+    "your administrator.",
+    "invalid_output": "The app answered with unexpected data; report it to whoever maintains the "
+    "app.",
+    "limit_exceeded": "Make room (delete what you no longer need) or ask your administrator to "
+    "raise the limit named above.",
 }
 
 CSS = """
@@ -91,8 +96,9 @@ def logo(url: str, size: int = 20, alt: str = "") -> str:
     """An app's logo as an ``<img>``. ``alt`` stays empty where words beside it name the
     app (a screen reader would otherwise say the name twice)."""
     return (
-        f'<img class="cw-logo" src="{escape(url)}" alt="{escape(alt)}" width="{size}" height="{size}" '
-        f'style="vertical-align:-4px;object-fit:contain">'
+        f'<img class="cw-logo" src="{escape(url)}" alt="{escape(alt)}" width="{size}" '
+        f'height="{size}" '
+        'style="vertical-align:-4px;object-fit:contain">'
     )
 
 
@@ -128,7 +134,8 @@ def table(
     # box is focusable so keyboard users can scroll it too
     return (
         f'<div class="cw-table-scroll" role="region" tabindex="0" aria-label="{escape(caption)}">'
-        f'<table class="cw-table"><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'
+        f'<table class="cw-table"><caption>{escape(caption)}</caption><thead><tr>{head}</tr>'
+        "</thead>"
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
@@ -242,7 +249,10 @@ def describe_error(exc: BaseException | str) -> str:
     if isinstance(exc, CellwrightError):
         return _join(exc.message, HINTS.get(exc.code))
     log.exception("unexpected error in the workspace", exc_info=exc)
-    return "Something went wrong on the server (the log has the details). Try again; if it keeps happening, tell your administrator."
+    return (
+        "Something went wrong on the server (the log has the details). Try again; if it keeps "
+        "happening, tell your administrator."
+    )
 
 
 def error_dict_message(error: Mapping[str, Any] | None) -> str:
