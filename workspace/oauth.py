@@ -102,15 +102,11 @@ _FIELDS_PARAMETER = {
     "explode": True,
     "description": (
         "The app's sign-in fields, one query parameter each: the non-secret fields of its oauth2 "
-        "form "
-        "(GET /api/v1/apps/{app} → auth_schemas.oauth2). Shopify: shop=acme.myshopify.com (the "
-        "shop whose "
-        "consent page and token endpoint are used; remembered with the sign-in and stored on the "
-        "connection). "
-        "A missing, unknown or invalid one is a 422 whose errors name it (field: query."
-        "<name>); secrets are "
-        "refused here (a URL ends up in logs): add them afterwards with PATCH "
-        "/api/v1/connections/{id}."
+        "form (GET /api/v1/apps/{app} → auth_schemas.oauth2). Shopify: shop=acme.myshopify.com "
+        "(the shop whose consent page and token endpoint are used; remembered with the sign-in "
+        "and stored on the connection). A missing, unknown or invalid one is a 422 whose errors "
+        "name it (field: query.<name>); secrets are refused here (a URL ends up in logs): add "
+        "them afterwards with PATCH /api/v1/connections/{id}."
     ),
     "schema": {"type": "object", "additionalProperties": {"type": "string"}},
     "example": {"shop": "acme.myshopify.com"},

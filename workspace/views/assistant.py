@@ -81,8 +81,8 @@ class AssistantPage(pn.viewable.Viewer):
         self.state = AssistantState(svc, user)
         self.banner = Banner()
         intro = html(
-            "<h1>Assistant</h1><p>Describe what should happen, in plain language; the assistant "
-            "drafts a scenario "
+            "<h1>Assistant</h1>"
+            "<p>Describe what should happen, in plain language; the assistant drafts a scenario "
             "from the apps Cellwright has. Review it, create it, then pick its connections in "
             "the notebook.</p>"
         )
@@ -121,8 +121,7 @@ class AssistantPage(pn.viewable.Viewer):
         self.create_button.on_click(self.on_create)
         privacy = html(
             '<p class="cw-muted">Your description and the list of apps go to the configured '
-            "model provider; "
-            "no connections, credentials or run data are sent.</p>"
+            "model provider; no connections, credentials or run data are sent.</p>"
         )
         self._layout = pn.Column(
             intro,

@@ -598,8 +598,8 @@ class Connections(pn.viewable.Viewer):
             parts.append(
                 html(
                     f'<p class="cw-muted">This connection signed in with {escape(app.name)}; its '
-                    "tokens are renewed automatically. "
-                    'If it stops working, use "Reconnect" in its row: you sign in with '
+                    'tokens are renewed automatically. If it stops working, use "Reconnect" in its '
+                    "row: you sign in with "
                     f"{escape(app.name)} again and this connection gets new tokens "
                     "(scenarios using it keep working, nothing to switch).</p>"
                 )

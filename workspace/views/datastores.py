@@ -40,8 +40,8 @@ def parse_value(text: str) -> Any:
     text = text.strip()
     if not text:
         raise InvalidInputError(
-            'value: type a JSON value, e.g. "ord_1001" (text in quotes), 42, true or {"status": '
-            '"paid"}.',
+            'value: type a JSON value, e.g. "ord_1001" (text in quotes), 42, true or '
+            '{"status": "paid"}.',
             errors=[{"field": "value", "message": "empty"}],
         )
     try:
@@ -208,8 +208,8 @@ class DataStoresPage(pn.viewable.Viewer):
             html("<h1>Data stores</h1>"),
             html(
                 "<p>Tables of keyed records your scenarios remember between runs (the "
-                "<strong>Data store</strong> app's "
-                f"cells read and write them). Limits: {limits.data_store_max_stores} stores, "
+                "<strong>Data store</strong> app's cells read and write them). "
+                f"Limits: {limits.data_store_max_stores} stores, "
                 f"{limits.data_store_max_records:,} records per store, "
                 f"{limits.data_store_max_value_bytes:,} bytes per value.</p>"
             ),
@@ -259,8 +259,7 @@ class DataStoresPage(pn.viewable.Viewer):
         self.stores_box[:] = rows or [
             html(
                 '<p class="cw-muted">No data stores yet. Create one here, or let a scenario '
-                "create it: "
-                "a Data store cell that sets a record creates its store.</p>"
+                "create it: a Data store cell that sets a record creates its store.</p>"
             )
         ]
         self.editor.visible = bool(self.state.selected)

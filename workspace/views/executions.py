@@ -370,9 +370,8 @@ class ExecutionPage(pn.viewable.Viewer):
         )
         self.rerun_note = html(
             '<p class="cw-muted rerun-note">Reruns from this page use the scenario’s latest '
-            f"saved version ({latest}): fix the failed cell, "
-            "save, then rerun from it. Cells before the one you rerun from keep their recorded "
-            "outputs.</p>"
+            f"saved version ({latest}): fix the failed cell, save, then rerun from it. Cells "
+            "before the one you rerun from keep their recorded outputs.</p>"
         )
         self.latest = pn.widgets.Button(
             name=f"Run again with the latest version (v{newer})"
@@ -467,8 +466,8 @@ class ExecutionPage(pn.viewable.Viewer):
             f"{'—' if duration is None else f'{duration:.0f} ms'}{self._escape(trigger_note)}"
             "</span></p>"
             + (
-                '<p role="status" aria-live="polite">Running… this page updates as cells finish.'
-                "</p>"
+                '<p role="status" aria-live="polite">'
+                "Running… this page updates as cells finish.</p>"
                 if self.state.live and not d.get("waiting")
                 else ""
             )

@@ -244,8 +244,8 @@ class SettingsPage(pn.viewable.Viewer):
             html(
                 "<h2>Alert rules</h2><p>Be told when a run fails: in the workspace, by a "
                 "webhook, or by e-mail through one of your SMTP connections (add one on the "
-                "Connections page). (A scenario's own <em>notify on error"
-                "</em> setting is in its run settings.)</p>"
+                "Connections page). (A scenario's own <em>notify on error</em> setting is in its "
+                "run settings.)</p>"
             ),
             pn.FlexBox(
                 scenario,

@@ -96,9 +96,8 @@ def logo(url: str, size: int = 20, alt: str = "") -> str:
     """An app's logo as an ``<img>``. ``alt`` stays empty where words beside it name the
     app (a screen reader would otherwise say the name twice)."""
     return (
-        f'<img class="cw-logo" src="{escape(url)}" alt="{escape(alt)}" width="{size}" '
-        f'height="{size}" '
-        'style="vertical-align:-4px;object-fit:contain">'
+        f'<img class="cw-logo" src="{escape(url)}" alt="{escape(alt)}" '
+        f'width="{size}" height="{size}" style="vertical-align:-4px;object-fit:contain">'
     )
 
 
@@ -134,8 +133,8 @@ def table(
     # box is focusable so keyboard users can scroll it too
     return (
         f'<div class="cw-table-scroll" role="region" tabindex="0" aria-label="{escape(caption)}">'
-        f'<table class="cw-table"><caption>{escape(caption)}</caption><thead><tr>{head}</tr>'
-        "</thead>"
+        f'<table class="cw-table"><caption>{escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
