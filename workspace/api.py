@@ -94,7 +94,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "(error: timeout).",
     },
 }
-"""Every error an API route can answer, in one shape (``ErrorBody``); the OpenAPI description lists them."""
+"""Every error an API route can answer, in one shape (``ErrorBody``); the OpenAPI description
+lists them."""
 DB_INT = 2**31 - 1
 """The largest version number the store holds (an SQL INTEGER)."""
 DB_BIGINT = 2**63 - 1

@@ -583,7 +583,8 @@ def export(scenario_id: str, output: Path | None, data_dir: Path | None) -> None
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def apps(as_json: bool) -> None:
-    """List the app catalog (the apps Cellwright ships; not those added by CELLWRIGHT_EXTRA_APPS)."""
+    """List the app catalog (the apps Cellwright ships; not those added by
+    CELLWRIGHT_EXTRA_APPS)."""
     from connectors.registry import default_registry
 
     catalog = [app.describe(full=False) for app in default_registry()]
@@ -658,7 +659,8 @@ def _execution_line(
 ) -> str:
     """One row of ``cellwright executions``: fixed columns; a long name is shortened with '…'."""
     scenario = scenario if len(scenario) <= 28 else scenario[:27] + "…"
-    return f"{execution:<32}  {status:<9}  {scenario:<28}  {started:<19}  {duration:>11}  {error}".rstrip()
+    row = f"{execution:<32}  {status:<9}  {scenario:<28}  {started:<19}  {duration:>11}  {error}"
+    return row.rstrip()
 
 
 @main.command()
@@ -724,11 +726,13 @@ CONNECTION_FIELDS = (
     "metadata",
     "events_url",
 )
-"""What ``cellwright connections --json`` shows of a connection (as ``GET /api/v1/connections``; never credentials)."""
+"""What ``cellwright connections --json`` shows of a connection (as
+``GET /api/v1/connections``; never credentials)."""
 
 
 def _credentials_option(value: str | None) -> dict[str, Any] | None:
-    """``--credentials``: JSON text, or ``-`` to read it from stdin (keeps secrets out of shell history)."""
+    """``--credentials``: JSON text, or ``-`` to read it from stdin (keeps secrets out of
+    shell history)."""
     if value is None:
         return None
     text = sys.stdin.read() if value == "-" else value

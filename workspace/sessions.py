@@ -306,8 +306,8 @@ def add_routes(app: Any, svc: Any) -> Sessions:
         if (svc.settings.ensure_data_dir() / ADMIN_PASSWORD_FILENAME).exists():
             return (
                 "First start? The administrator's password was printed by "
-                f"<code>cellwright serve</code> and saved in <code>{ADMIN_PASSWORD_FILENAME}</code> "
-                "in the data directory."
+                "<code>cellwright serve</code> and saved in "
+                f"<code>{ADMIN_PASSWORD_FILENAME}</code> in the data directory."
             )
         if svc.accounts.get_user_by_email(DEMO_EMAIL) is not None:
             return (

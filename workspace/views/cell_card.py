@@ -134,7 +134,8 @@ class CellCard(pn.viewable.Viewer):
         self.run: pn.widgets.Button | None = None
         self.body = pn.Column(sizing_mode="stretch_width", margin=(0, 0, 0, 24))
         self.result = Slot(sizing_mode="stretch_width", margin=0)
-        # collapsed, a card is two models (this column and the toggle): a 50-cell scenario opens fast
+        # collapsed, a card is two models (this column and the toggle): a 50-cell scenario
+        # opens fast
         self._layout = pn.Column(
             self.toggle,
             sizing_mode="stretch_width",
@@ -764,7 +765,8 @@ class AddStep(pn.viewable.Viewer):
         elif branch is not None and branch[1] == ERROR_ROUTE:
             where = f"add-in-route-{branch[0]}"
         else:
-            where = f"add-after-{after or (branch[0] + '-' + branch[1].replace(' ', '_') if branch else 'trigger')}"
+            branch_id = f"{branch[0]}-{branch[1].replace(' ', '_')}" if branch else "trigger"
+            where = f"add-after-{after or branch_id}"
         self.open = pn.widgets.Button(
             name=label,
             button_type="light",

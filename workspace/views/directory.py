@@ -211,12 +211,13 @@ class AppPage(pn.viewable.Viewer):
             if d["auth"] == "none"
             else f"Sign-in: {AUTH_LABELS.get(d['auth'], d['auth'])}."
         )
+        sandbox = " · a sandbox connection is available (no account needed)"
         parts: list[Any] = [
             html(
                 f"<h1>{logo(d['icon_url'], 32)} {escape(d['name'])}</h1>"
                 f"<p>{escape(d['description'])}</p>"
                 f'<p class="cw-muted">{escape(d["category"])} · '
-                f"{escape(note)}{' · a sandbox connection is available (no account needed)' if d['has_sandbox'] else ''}</p>"
+                f"{escape(note)}{sandbox if d['has_sandbox'] else ''}</p>"
             ),
             pn.Row(connect, back),
         ]

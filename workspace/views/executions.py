@@ -206,12 +206,14 @@ class ExecutionList(pn.viewable.Viewer):
             name = escape(self.names.get(e["scenario_id"], e["scenario_id"]))
             duration = e.get("duration_ms")
             error = escape(error_dict_message(e.get("error"))[:160])
+            took = "—" if duration is None else f"{duration:.0f} ms"
+            rerun = " · rerun" if e.get("rerun_of") else ""
             called = " · called by another run" if e.get("parent_execution_id") else ""
             text = (
                 f"{badge(e['status'])} <strong>{name}</strong> "
                 '<span class="cw-muted">· started '
                 f"{when(e.get('start_time') or e.get('created_at'))}"
-                f" · {'—' if duration is None else f'{duration:.0f} ms'}{' · rerun' if e.get('rerun_of') else ''}{called}</span>"
+                f" · {took}{rerun}{called}</span>"
                 + (f'<br><span style="color:#7f1d1d">{error}</span>' if error else "")
             )
             open_it = pn.widgets.Button(
@@ -297,7 +299,8 @@ class ExecutionState(param.Parameterized):
         return found
 
     async def rerun(self, *, from_start: bool = False, from_cell: str | None = None) -> Any:
-        """Rerun on the scenario's latest version, so a fixed cell runs fixed (``Cellwright.rerun``)."""
+        """Rerun on the scenario's latest version, so a fixed cell runs fixed
+        (``Cellwright.rerun``)."""
         return await self.svc.rerun(
             self.user.id, self.execution_id, from_start=from_start, from_cell=from_cell, latest=True
         )

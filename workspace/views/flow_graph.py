@@ -30,7 +30,8 @@ class FlowNode:
     """One box of the diagram: a cell, an empty branch, or a collapsed run."""
 
     id: str
-    """The cell id (an empty branch: ``empty:<router>:<branch>``; a run: ``more:<first hidden id>``)."""
+    """The cell id (an empty branch: ``empty:<router>:<branch>``; a run:
+    ``more:<first hidden id>``)."""
     kind: str
     """``trigger`` | ``step`` | ``router`` | ``filter`` | ``empty`` | ``more``"""
     number: str

@@ -713,7 +713,8 @@ class NotebookState(param.Parameterized):
         }
 
     async def options(self, cell_id: str, field: str, values: dict[str, Any]) -> list[Any]:
-        """The choices of one of a cell's fields, through the cell's connection (``Cellwright.options``)."""
+        """The choices of one of a cell's fields, through the cell's connection
+        (``Cellwright.options``)."""
         cell = self.cell(cell_id)
         result: list[Any] = await self.svc.options(
             self.user.id, cell["app"], cell["operation"], field, cell.get("connection"), values

@@ -134,7 +134,8 @@ class ScenarioListState(param.Parameterized):
         return scenario
 
     def export(self, scenario_id: str) -> tuple[str, str]:
-        """(file name, YAML) of the scenario's latest saved version, as ``cellwright export`` writes it."""
+        """(file name, YAML) of the scenario's latest saved version, as ``cellwright export``
+        writes it."""
         name = self.svc.scenario(self.user.id, scenario_id).name
         return export_name(name), self.svc.export_scenario(self.user.id, scenario_id)
 

@@ -309,13 +309,7 @@ class SettingsPage(pn.viewable.Viewer):
         except Exception as exc:  # the list is a convenience: say so, keep the page
             self.banner.error(exc)
             feed = []
-        items = "".join(
-            f"<li>{badge('failed')} "
-            f"<strong>{escape(self._scenario_names.get(e.get('scenario_id') or '', e.get('scenario_id') or '?'))}</strong> "
-            f'<span class="cw-muted">{when(e.get("created_at"))}'
-            f"</span> — {escape(error_dict_message(e.get('error')) or 'failed')}</li>"
-            for e in feed
-        )
+        items = "".join(self._alert_item(e) for e in feed)
         self.alert_feed.object = (
             f'<h3 style="font-size:16px">Recent alerts</h3><ul>{items}</ul>'
             if items
@@ -331,6 +325,16 @@ class SettingsPage(pn.viewable.Viewer):
         via = names.get(rule["email_connection_id"], "a deleted connection")
         to = ", ".join(rule.get("email_to") or [])
         return f"e-mail to <code>{escape(to)}</code> via {escape(via)}"
+
+    def _alert_item(self, e: dict[str, Any]) -> str:
+        """One failed run in the "Recent alerts" list (a deleted scenario shows its id)."""
+        scenario_id = e.get("scenario_id")
+        name = self._scenario_names.get(scenario_id or "", scenario_id or "?")
+        return (
+            f"<li>{badge('failed')} <strong>{escape(name)}</strong> "
+            f'<span class="cw-muted">{when(e.get("created_at"))}</span> — '
+            f"{escape(error_dict_message(e.get('error')) or 'failed')}</li>"
+        )
 
     def _last_delivery(self, rule: dict[str, Any]) -> str:
         """A webhook rule's last delivery and an e-mail rule's last e-mail, as further lines

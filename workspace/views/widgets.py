@@ -116,7 +116,8 @@ def table(
     raw: Iterable[str] = (),
     empty: str = "Nothing here yet.",
 ) -> str:
-    """An accessible HTML table: ``columns`` are (key, header); values are escaped unless their key is in ``raw``."""
+    """An accessible HTML table: ``columns`` are (key, header); values are escaped unless their
+    key is in ``raw``."""
     if not rows:
         return f'<p class="cw-muted">{escape(empty)}</p>'
     raw = set(raw)
