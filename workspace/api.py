@@ -68,8 +68,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such object (or not yours)."},
     409: {
         "model": ErrorBody,
-        "description": "The object's state does not allow it (e.g. a connection that scenarios use), "
-        "or a limit is reached (error: limit_exceeded, e.g. records per data store).",
+        "description": "The object's state does not allow it (e.g. a connection that scenarios "
+        "use), or a limit is reached (error: limit_exceeded, e.g. records per "
+        "data store).",
     },
     413: {"model": ErrorBody, "description": "The body is over CELLWRIGHT_REQUEST_MAX_BYTES."},
     429: {
@@ -79,7 +80,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     },
     422: {
         "model": ErrorBody,
-        "description": "Invalid input: which field and why (also an app, operation or setting this server does not have).",
+        "description": "Invalid input: which field and why (also an app, operation or setting "
+        "this server does not have).",
     },
     502: {
         "model": ErrorBody,
@@ -88,10 +90,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     },
     504: {
         "model": ErrorBody,
-        "description": "A call to a vendor that the request needed ran past its time limit (error: timeout).",
+        "description": "A call to a vendor that the request needed ran past its time limit "
+        "(error: timeout).",
     },
 }
-"""Every error an API route can answer, in one shape (``ErrorBody``); the OpenAPI description lists them."""
+"""Every error an API route can answer, in one shape (``ErrorBody``); the OpenAPI description
+lists them."""
 DB_INT = 2**31 - 1
 """The largest version number the store holds (an SQL INTEGER)."""
 DB_BIGINT = 2**63 - 1
@@ -197,9 +201,10 @@ def get_app(key: str, svc: Service, _: User) -> dict[str, Any]:
     response_model=list[OptionOut],
     tags=["apps"],
     summary="The choices of an ID field, listed through one of your connections",
-    description="For fields whose input schema names an option source (``x-options``): a Slack channel, a "
-    "monday.com board, a Stripe price… Each option is a value for the field and a label. ``field`` may be "
-    "dotted for a field of list items (``line_items.price``). The field still accepts any value and {{ }} references.",
+    description="For fields whose input schema names an option source (``x-options``): a Slack "
+    "channel, a monday.com board, a Stripe price… Each option is a value for the "
+    "field and a label. ``field`` may be dotted for a field of list items "
+    "(``line_items.price``). The field still accepts any value and {{ }} references.",
 )
 async def field_options(
     key: str,
@@ -214,7 +219,8 @@ async def field_options(
     values: Annotated[
         str | None,
         Query(
-            description='The other fields\' values as a JSON object, for choices that depend on one, e.g. {"board_id": "123"}.'
+            description="The other fields' values as a JSON object, for choices that depend on "
+            'one, e.g. {"board_id": "123"}.'
         ),
     ] = None,
 ) -> list[dict[str, Any]]:
@@ -403,7 +409,8 @@ def export_scenario(
     response_model=ScenarioOut,
     tags=["scenarios"],
     summary="Publish a saved version (what the trigger runs)",
-    description="Makes a saved version (default: the latest) the live one. An enabled scenario whose trigger changed is re-armed (vendor webhooks, schedules).",
+    description="Makes a saved version (default: the latest) the live one. An enabled scenario "
+    "whose trigger changed is re-armed (vendor webhooks, schedules).",
 )
 async def publish_scenario(
     scenario_id: str,
@@ -519,7 +526,8 @@ def list_executions(
         str | None,
         Query(
             max_length=MAX_SEARCH_LENGTH,
-            description="Only executions whose trigger data contains this text (case-insensitive; keys and values).",
+            description="Only executions whose trigger data contains this text "
+            "(case-insensitive; keys and values).",
         ),
     ] = None,
     parent_execution_id: Annotated[
@@ -716,7 +724,8 @@ def audit_filters(
         str | None,
         Query(
             max_length=100,
-            description="An action (scenario.publish), or a group without a dot (scenario: every scenario.* action).",
+            description="An action (scenario.publish), or a group without a dot (scenario: every "
+            "scenario.* action).",
         ),
     ] = None,
     object_type: Annotated[
@@ -769,7 +778,8 @@ def audit_trail(
     "/audit/export",
     tags=["audit"],
     summary="The audit trail as a CSV or JSON file",
-    description="The same entries as GET /audit (administrators: every user's), up to `limit`, newest first.",
+    description="The same entries as GET /audit (administrators: every user's), up to `limit`, "
+    "newest first.",
     response_class=Response,
     responses={
         200: {

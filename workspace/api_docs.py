@@ -26,7 +26,8 @@ def _assets_dir() -> Path:
 
 
 def add_api_docs(app: FastAPI) -> None:
-    """Serve Swagger UI for ``app.openapi_url`` at :data:`DOCS_URL` (create the app with ``docs_url=None``)."""
+    """Serve Swagger UI for ``app.openapi_url`` at :data:`DOCS_URL` (create the app with
+    ``docs_url=None``)."""
     openapi_url = app.openapi_url or "/openapi.json"
     app.mount(ASSETS_URL, StaticFiles(directory=_assets_dir()), name="api-docs-assets")
 

@@ -48,7 +48,8 @@ class AppOut(BaseModel):
     description: str
     category: str
     icon: str = Field(
-        description="The app's icon: the name of a shipped icon, or 'inline' for an app that brings its own SVG."
+        description="The app's icon: the name of a shipped icon, or 'inline' for an app that "
+        "brings its own SVG."
     )
     icon_url: str = Field(description="Where the server serves the app's logo (SVG).")
     auth: str = Field(description="The default auth type: oauth2, api_key, basic, custom or none.")
@@ -59,7 +60,8 @@ class AppOut(BaseModel):
     has_sandbox: bool
     connection_webhook: bool = Field(
         False,
-        description="True when the vendor sends every event of a connection to one URL (a Slack app's Request URL): the connection's events_url.",
+        description="True when the vendor sends every event of a connection to one URL (a Slack "
+        "app's Request URL): the connection's events_url.",
     )
     auth_schema: dict[str, Any] | None = Field(
         None, description="The default auth kind's form (JSON Schema)."
@@ -87,7 +89,8 @@ class ConnectionIn(BaseModel):
     )
     auth_type: str | None = Field(
         None,
-        description="Which of the app's auth types (its auth_types); default: the first. OAuth sign-in starts at /api/v1/oauth/{app}/authorize.",
+        description="Which of the app's auth types (its auth_types); default: the first. OAuth "
+        "sign-in starts at /api/v1/oauth/{app}/authorize.",
     )
 
 
@@ -113,8 +116,10 @@ class ConnectionOut(BaseModel):
     metadata: dict[str, Any] | None = None
     events_url: str | None = Field(
         None,
-        description="For apps whose vendor sends every event of a connection to one URL (Slack: the app's Events API Request URL): "
-        "that URL. Every enabled scenario with one of the app's instant triggers on this connection receives the events it asks for.",
+        description="For apps whose vendor sends every event of a connection to one URL (Slack: "
+        "the app's Events API Request URL): that URL. Every enabled scenario with "
+        "one of the app's instant triggers on this connection receives the events it "
+        "asks for.",
     )
 
 
@@ -127,8 +132,8 @@ class ScenarioOut(BaseModel):
         description="The scenario's tags (lower-case), from its latest saved document.",
     )
     status: str = Field(
-        description="active, draft, paused, or error: paused by the system after failed runs in a row "
-        "(status_reason says why; enabling it again clears both)."
+        description="active, draft, paused, or error: paused by the system after failed runs in "
+        "a row (status_reason says why; enabling it again clears both)."
     )
     status_reason: str | None = Field(
         None, description="Why the system set the status (status error), else null."
@@ -138,7 +143,8 @@ class ScenarioOut(BaseModel):
     )
     live_version: int | None = Field(
         None,
-        description="The published version: what the scenario's trigger runs. null: never published.",
+        description="The published version: what the scenario's trigger runs. null: never "
+        "published.",
     )
     created_at: str | None = None
     updated_at: str | None = None
@@ -188,8 +194,9 @@ class CellResultOut(BaseModel):
     duration_ms: float | None = None
     item: str | None = Field(
         None,
-        description="The loop item this cell run was for: its index, after the enclosing loops' ('2/5'); "
-        "null outside loops. A loop cell's run with an item is that item's summary.",
+        description="The loop item this cell run was for: its index, after the enclosing loops' "
+        "('2/5'); null outside loops. A loop cell's run with an item is that item's "
+        "summary.",
     )
 
 
@@ -208,7 +215,8 @@ class RerunIn(BaseModel):
     )
     latest: bool = Field(
         False,
-        description="Run the scenario's latest saved version (after a fix; published or not) instead of the version the execution ran.",
+        description="Run the scenario's latest saved version (after a fix; published or not) "
+        "instead of the version the execution ran.",
     )
 
 
@@ -257,7 +265,8 @@ class ExecutionOut(BaseModel):
     rerun_of: str | None = None
     hops: int = Field(
         0,
-        description="How many Cellwright scenarios called one another's webhooks to start this run (X-Cellwright-Hops).",
+        description="How many Cellwright scenarios called one another's webhooks to start this "
+        "run (X-Cellwright-Hops).",
     )
     created_at: str | None = None
     parent_execution_id: str | None = Field(
@@ -296,7 +305,8 @@ class DataStoreIn(BaseModel):
     name: str = Field(
         min_length=1,
         max_length=100,
-        description="The store's name (unique among your stores); the Data store app's cells name it.",
+        description="The store's name (unique among your stores); the Data store app's cells "
+        "name it.",
         examples=["orders"],
     )
 

@@ -47,7 +47,8 @@ SHELL_CSS = """
 .cw-header .brand { font-size: 20px; font-weight: 700; color: #ffffff; margin: 0; }
 .cw-header .who { margin-left: auto; color: #ffffff; font-size: 14px; }
 .cw-header form { margin: 0; }
-.cw-header button { background: #ffffff; color: #1e3a8a; border: 1px solid #ffffff; border-radius: 6px; padding: 6px 12px; font-weight: 600; cursor: pointer; }
+.cw-header button { background: #ffffff; color: #1e3a8a; border: 1px solid #ffffff; \
+border-radius: 6px; padding: 6px 12px; font-weight: 600; cursor: pointer; }
 .cw-header button:focus { outline: 3px solid #fbbf24; outline-offset: 2px; }
 .cw-header .sign-out-form { margin-left: auto; }
 .cw-header .who + .sign-out-form { margin-left: 0; }
@@ -55,7 +56,8 @@ SHELL_CSS = """
 """
 
 GLOBAL_CSS = """
-body { background: #f9fafb; color: #111827; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+body { background: #f9fafb; color: #111827; \
+font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 h1 { font-size: 24px; margin: 8px 0; }
 """
 
@@ -70,7 +72,8 @@ FIT = f"@media {NARROW} {{ :host {{ min-width: 0 !important; max-width: 100vw; }
 MENU_TOGGLE_CSS = f"""
 :host {{ display: none !important; }}
 @media {NARROW} {{ :host {{ display: block !important; width: 96px !important; }} }}
-button.cw-disclosure {{ color: #1e3a8a; background: #ffffff; border: 1px solid #ffffff; border-radius: 6px; padding: 6px 12px; font-weight: 600; }}
+button.cw-disclosure {{ color: #1e3a8a; background: #ffffff; border: 1px solid #ffffff; \
+border-radius: 6px; padding: 6px 12px; font-weight: 600; }}
 button.cw-disclosure:hover {{ background: #e5e7eb; }}
 button.cw-disclosure:focus-visible {{ outline: 3px solid #fbbf24; outline-offset: 2px; }}
 """
@@ -79,11 +82,14 @@ button.cw-disclosure:focus-visible {{ outline: 3px solid #fbbf24; outline-offset
 # to the row: with a min-height only, the border stopped halfway down long pages). On
 # narrow screens hidden until the Menu button opens it above the page, full width.
 NAV_CSS = f"""
-:host {{ border-right: 1px solid #d1d5db; min-height: calc(100vh - 52px); align-self: stretch !important; height: auto !important; }}
+:host {{ border-right: 1px solid #d1d5db; min-height: calc(100vh - 52px); \
+align-self: stretch !important; height: auto !important; }}
 @media {NARROW} {{
   :host {{ display: none !important; }}
-  /* flex: none — in the stacked body Bokeh's "flex: 0 0 190px" (its width) would become its height */
-  :host(.cw-open) {{ display: flex !important; flex: none !important; width: 100% !important; min-height: 0;
+  /* flex: none — in the stacked body Bokeh's "flex: 0 0 190px" (its width) would become its \
+height */
+  :host(.cw-open) {{ display: flex !important; flex: none !important; width: 100% !important; \
+min-height: 0;
     border-right: 0; border-bottom: 1px solid #d1d5db; }}
 }}
 """
@@ -194,10 +200,11 @@ class Shell(pn.viewable.Viewer):
         self._args: dict[str, Any] = {}
         self._pending: tuple[str, str, dict[str, Any]] | None = None
         header = html(
-            f'<header class="cw-header" role="banner"><p class="brand">Cellwright</p>'
+            '<header class="cw-header" role="banner"><p class="brand">Cellwright</p>'
             f'<span class="who">Signed in as {escape(user.email)}</span>'
-            f'<form method="post" action="/logout" class="sign-out-form"><input type="hidden" name="csrf" value="{escape(csrf)}">'
-            f'<button type="submit" class="sign-out">Sign out</button></form></header>',
+            '<form method="post" action="/logout" class="sign-out-form">'
+            f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+            '<button type="submit" class="sign-out">Sign out</button></form></header>',
             stylesheets=[SHELL_CSS],
             margin=0,
             css_classes=["cw-top"],

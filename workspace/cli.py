@@ -245,7 +245,8 @@ def _run_server(settings: Any, *, no_demo: bool) -> None:
     gc.collect()
     gc.freeze()
     click.echo(
-        f"Cellwright is running at {settings.resolved_public_url()}/  (API: {settings.resolved_public_url()}/api/v1/docs)"
+        f"Cellwright is running at {settings.resolved_public_url()}/  (API: "
+        f"{settings.resolved_public_url()}/api/v1/docs)"
     )
     workers = _start_webhook_workers(settings, demo=not no_demo and settings.demo_data)
     try:
@@ -296,7 +297,8 @@ def _start_webhook_workers(settings: Any, *, demo: bool) -> Any:
     )
     workers.start()
     click.echo(
-        f"{settings.webhook_workers} webhook worker(s) answer {settings.resolved_webhook_url()}/hooks/"
+        f"{settings.webhook_workers} webhook worker(s) answer "
+        f"{settings.resolved_webhook_url()}/hooks/"
     )
     return workers
 
@@ -581,7 +583,8 @@ def export(scenario_id: str, output: Path | None, data_dir: Path | None) -> None
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def apps(as_json: bool) -> None:
-    """List the app catalog (the apps Cellwright ships; not those added by CELLWRIGHT_EXTRA_APPS)."""
+    """List the app catalog (the apps Cellwright ships; not those added by
+    CELLWRIGHT_EXTRA_APPS)."""
     from connectors.registry import default_registry
 
     catalog = [app.describe(full=False) for app in default_registry()]
@@ -591,7 +594,8 @@ def apps(as_json: bool) -> None:
         return
     for a in catalog:
         click.echo(
-            f"{a['key']:<12} {a['name']:<18} {a['category']:<14} auth={a['auth']:<8} triggers={len(a['triggers'])} actions={len(a['actions'])}"
+            f"{a['key']:<12} {a['name']:<18} {a['category']:<14} auth={a['auth']:<8} "
+            f"triggers={len(a['triggers'])} actions={len(a['actions'])}"
         )
 
 
@@ -655,7 +659,8 @@ def _execution_line(
 ) -> str:
     """One row of ``cellwright executions``: fixed columns; a long name is shortened with '…'."""
     scenario = scenario if len(scenario) <= 28 else scenario[:27] + "…"
-    return f"{execution:<32}  {status:<9}  {scenario:<28}  {started:<19}  {duration:>11}  {error}".rstrip()
+    row = f"{execution:<32}  {status:<9}  {scenario:<28}  {started:<19}  {duration:>11}  {error}"
+    return row.rstrip()
 
 
 @main.command()
@@ -721,11 +726,13 @@ CONNECTION_FIELDS = (
     "metadata",
     "events_url",
 )
-"""What ``cellwright connections --json`` shows of a connection (as ``GET /api/v1/connections``; never credentials)."""
+"""What ``cellwright connections --json`` shows of a connection (as
+``GET /api/v1/connections``; never credentials)."""
 
 
 def _credentials_option(value: str | None) -> dict[str, Any] | None:
-    """``--credentials``: JSON text, or ``-`` to read it from stdin (keeps secrets out of shell history)."""
+    """``--credentials``: JSON text, or ``-`` to read it from stdin (keeps secrets out of
+    shell history)."""
     if value is None:
         return None
     text = sys.stdin.read() if value == "-" else value

@@ -159,7 +159,8 @@ class RequestLimits:
 def _too_large(limit: int) -> dict[str, str]:
     return {
         "error": "payload_too_large",
-        "message": f"The request body is larger than this server accepts ({limit} bytes, CELLWRIGHT_REQUEST_MAX_BYTES); send less data.",
+        "message": f"The request body is larger than this server accepts ({limit} bytes, "
+        "CELLWRIGHT_REQUEST_MAX_BYTES); send less data.",
     }
 
 
@@ -183,15 +184,16 @@ async def _send_json(
 #: its components with inline style attributes and <style> elements; the session runs
 #: over a same-origin WebSocket.
 PAGE_POLICY = (
-    "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' blob:; object-src 'none'; "
-    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'unsafe-eval'; style-src "
+    "'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; connect-src "
+    "'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 #: the /api/v1/docs page: Swagger UI from this server (workspace/api_docs.py), started by
 #: the page's one inline script; nothing comes from another origin
 DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action "
+    "'self'; frame-ancestors 'none'"
 )
 #: everything else (JSON, text, files): nothing may run, load, or frame it
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"

@@ -63,7 +63,8 @@ def routing_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse(
             {
                 "error": "not_found",
-                "message": f"Nothing is served at {path}. The API's operations are listed at /api/v1/docs.",
+                "message": f"Nothing is served at {path}. The API's operations are listed at "
+                "/api/v1/docs.",
             },
             status_code=404,
             headers=exc.headers,

@@ -101,11 +101,12 @@ _FIELDS_PARAMETER = {
     "style": "form",
     "explode": True,
     "description": (
-        "The app's sign-in fields, one query parameter each: the non-secret fields of its oauth2 form "
-        "(GET /api/v1/apps/{app} → auth_schemas.oauth2). Shopify: shop=acme.myshopify.com (the shop whose "
-        "consent page and token endpoint are used; remembered with the sign-in and stored on the connection). "
-        "A missing, unknown or invalid one is a 422 whose errors name it (field: query.<name>); secrets are "
-        "refused here (a URL ends up in logs): add them afterwards with PATCH /api/v1/connections/{id}."
+        "The app's sign-in fields, one query parameter each: the non-secret fields of its oauth2 "
+        "form (GET /api/v1/apps/{app} → auth_schemas.oauth2). Shopify: shop=acme.myshopify.com "
+        "(the shop whose consent page and token endpoint are used; remembered with the sign-in "
+        "and stored on the connection). A missing, unknown or invalid one is a 422 whose errors "
+        "name it (field: query.<name>); secrets are refused here (a URL ends up in logs): add "
+        "them afterwards with PATCH /api/v1/connections/{id}."
     ),
     "schema": {"type": "object", "additionalProperties": {"type": "string"}},
     "example": {"shop": "acme.myshopify.com"},
@@ -125,7 +126,10 @@ def sign_in_query(
     typed = sign_in_fields(kind)["properties"]
     secret = [k for k in fields if k in TOKEN_KEYS or (k in form and k not in typed)]
     if secret:
-        message = f"{secret[0]} is a secret: it is not taken in a URL. Connect first, then add it with PATCH /api/v1/connections/{{id}}."
+        message = (
+            f"{secret[0]} is a secret: it is not taken in a URL. Connect first, then add it "
+            "with PATCH /api/v1/connections/{id}."
+        )
         raise InvalidInputError(message, errors=[{"field": secret[0], "message": message}])
     return fields
 
@@ -228,7 +232,8 @@ def start_from_workspace(
     if not hmac.compare_digest(csrf.encode(), session.csrf.encode()):
         return HTMLResponse(
             _page(
-                "This sign-in link was not opened from your workspace. Open Connections and click the button again."
+                "This sign-in link was not opened from your workspace. Open Connections and "
+                "click the button again."
             ),
             status_code=403,
         )
@@ -263,12 +268,14 @@ _REFUSED = {"model": ErrorBody, "content": _PAGE}
         303: {"description": "Connected (a browser): to the workspace's connections page."},
         400: {
             **_REFUSED,
-            "description": "Refused (state unknown, used or expired; the provider's error): nothing was stored.",
+            "description": "Refused (state unknown, used or expired; the provider's error): "
+            "nothing was stored.",
         },
         404: {**_REFUSED, "description": "The app, or the connection being reconnected, is gone."},
         422: {
             **_REFUSED,
-            "description": "Missing code or state, or the operator's OAuth client is not configured.",
+            "description": "Missing code or state, or the operator's OAuth client is not "
+            "configured.",
         },
         502: {**_REFUSED, "description": "The provider's token endpoint failed."},
     },
@@ -339,10 +346,13 @@ def _page(message: str, title: str = "Connecting failed") -> str:
     """A small page for a browser that cannot be sent on (``title``: "Not connected" when
     the user declined on the provider's page, which is a choice, not a failure)."""
     return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} — Cellwright</title></head>'
-        '<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem">'
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)} — Cellwright</title></head>"
+        '<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem '
+        'auto;padding:0 1rem">'
         f'<main><h1>{escape(title)}</h1><p role="alert">{escape(message)}</p>'
-        f'<p><a href="{escape(CONNECTIONS_PAGE)}">Back to your connections</a></p></main></body></html>'
+        f'<p><a href="{escape(CONNECTIONS_PAGE)}">Back to your connections</a></p></main></body>'
+        "</html>"
     )
 
 

@@ -21,7 +21,8 @@ __all__ = ["constrain_apps", "describe_registered_apps"]
 
 
 def describe_registered_apps(app: FastAPI, apps: Iterable[App]) -> None:
-    """Make ``app.openapi()`` name the registered apps and their operations (see ``constrain_apps``)."""
+    """Make ``app.openapi()`` name the registered apps and their operations (see
+    ``constrain_apps``)."""
     build: Callable[[], dict[str, Any]] = app.openapi
     registered = list(apps)
     done: set[int] = set()

@@ -49,7 +49,8 @@ def render() -> str:
     for app in apps:
         auth = ", ".join(kind.type for kind in app.auth_kinds)
         out.append(
-            f"| [{app.name}](#{app.key}) | {app.category} | {auth} | {len(app.triggers)} | {len(app.actions)} |"
+            f"| [{app.name}](#{app.key}) | {app.category} | {auth} | {len(app.triggers)} | "
+            f"{len(app.actions)} |"
         )
     for app in apps:
         out += [
@@ -69,8 +70,9 @@ def render() -> str:
             hook = app.connection_webhook
             out += [
                 "",
-                f"Events arrive at one URL per connection, its **{hook.label}** (on the Connections page and in the "
-                f"trigger cell; `events_url` in the API): {hook.instructions}",
+                f"Events arrive at one URL per connection, its **{hook.label}** (on the "
+                "Connections page and in the trigger cell; `events_url` in the API): "
+                f"{hook.instructions}",
             ]
         for title, ops in (("Triggers", app.triggers), ("Actions", app.actions)):
             if not ops:

@@ -400,7 +400,8 @@ def _document_hooks(app: FastAPI) -> None:
             "202": {"description": "Stored and queued; the body has execution_id."},
             "200": {"description": "A sync hook: the run's answer."},
             "400": {
-                "description": "The body could not be read: not standard JSON, or not an event the vendor sends; nothing stored."
+                "description": "The body could not be read: not standard JSON, or not an event "
+                "the vendor sends; nothing stored."
             },
             "401": {"description": "Signature or secret check failed; nothing stored."},
             "404": {"description": "No scenario listens at this URL."},
@@ -408,10 +409,12 @@ def _document_hooks(app: FastAPI) -> None:
             "409": {"description": "The scenario is not enabled."},
             "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
             "429": {
-                "description": "Over CELLWRIGHT_WEBHOOK_RATE_LIMIT requests per minute for this URL; nothing stored. Retry-After says when to try again."
+                "description": "Over CELLWRIGHT_WEBHOOK_RATE_LIMIT requests per minute for this "
+                "URL; nothing stored. Retry-After says when to try again."
             },
             "508": {
-                "description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no run was started."
+                "description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no "
+                "run was started."
             },
         }
         param = [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}]
@@ -428,10 +431,13 @@ def _document_hooks(app: FastAPI) -> None:
         schema["paths"]["/hooks/apps/{app}/{token}"] = {
             "post": {
                 "tags": ["webhooks"],
-                "summary": "A connection's webhook (every event of the connection: a Slack app's Request URL)",
-                "description": "The connection's events_url. Verified once with the connection's credentials; a URL check "
-                "(Slack's url_verification) is answered; every enabled scenario with one of the app's instant triggers on "
-                "the connection gets the events its trigger picks. Never waits for the runs.",
+                "summary": "A connection's webhook (every event of the connection: a Slack app's "
+                "Request URL)",
+                "description": "The connection's events_url. Verified once with the connection's "
+                "credentials; a URL check (Slack's url_verification) is answered; "
+                "every enabled scenario with one of the app's instant triggers on "
+                "the connection gets the events its trigger picks. Never waits "
+                "for the runs.",
                 "operationId": "connection_webhook_post",
                 "parameters": [
                     {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -439,20 +445,24 @@ def _document_hooks(app: FastAPI) -> None:
                 ],
                 "responses": {
                     "200": {
-                        "description": "Taken: accepted (runs started) and execution_ids; or the answer to a URL check."
+                        "description": "Taken: accepted (runs started) and execution_ids; or the "
+                        "answer to a URL check."
                     },
                     "400": {
-                        "description": "The body says it is JSON and is not standard JSON; nothing stored."
+                        "description": "The body says it is JSON and is not standard JSON; "
+                        "nothing stored."
                     },
                     "401": {"description": "Signature check failed; nothing stored."},
                     "404": {"description": "No connection listens at this URL."},
                     "405": {"description": "The URL does not accept this method."},
                     "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
                     "429": {
-                        "description": "Over CELLWRIGHT_WEBHOOK_RATE_LIMIT requests per minute for this URL; nothing stored."
+                        "description": "Over CELLWRIGHT_WEBHOOK_RATE_LIMIT requests per minute "
+                        "for this URL; nothing stored."
                     },
                     "508": {
-                        "description": "Loop detected: X-Cellwright-Hops is over CELLWRIGHT_MAX_HOPS; no run was started."
+                        "description": "Loop detected: X-Cellwright-Hops is over "
+                        "CELLWRIGHT_MAX_HOPS; no run was started."
                     },
                 },
             }
@@ -462,11 +472,13 @@ def _document_hooks(app: FastAPI) -> None:
             "400": {"description": "The body says it is JSON and is not standard JSON."},
             "404": {"description": "No run waits at this URL."},
             "410": {
-                "description": "The URL was already called, its wait timed out, or its run has finished."
+                "description": "The URL was already called, its wait timed out, or its run has "
+                "finished."
             },
             "413": {"description": "The body is over CELLWRIGHT_WEBHOOK_MAX_BYTES."},
             "429": {
-                "description": "Over CELLWRIGHT_WEBHOOK_RATE_LIMIT requests per minute for this URL."
+                "description": "Over CELLWRIGHT_WEBHOOK_RATE_LIMIT requests per minute for this "
+                "URL."
             },
         }
         schema["paths"]["/hooks/resume/{token}"] = {

@@ -204,7 +204,10 @@ class Sessions:
             [pair, by_address], _at(self._clock() - FAILURE_WINDOW)
         )
         if counts[by_address] >= MAX_ADDRESS_FAILURES:
-            return "Too many failed sign-ins from your network address. Wait five minutes, then try again."
+            return (
+                "Too many failed sign-ins from your network address. Wait five minutes, then "
+                "try again."
+            )
         if counts[pair] >= MAX_FAILURES:
             return "Too many failed attempts for this account. Wait five minutes, then try again."
         return None
@@ -302,8 +305,9 @@ def add_routes(app: Any, svc: Any) -> Sessions:
 
         if (svc.settings.ensure_data_dir() / ADMIN_PASSWORD_FILENAME).exists():
             return (
-                "First start? The administrator's password was printed by <code>cellwright serve</code> "
-                f"and saved in <code>{ADMIN_PASSWORD_FILENAME}</code> in the data directory."
+                "First start? The administrator's password was printed by "
+                "<code>cellwright serve</code> and saved in "
+                f"<code>{ADMIN_PASSWORD_FILENAME}</code> in the data directory."
             )
         if svc.accounts.get_user_by_email(DEMO_EMAIL) is not None:
             return (
@@ -331,7 +335,8 @@ def add_routes(app: Any, svc: Any) -> Sessions:
             return HTMLResponse(
                 page(
                     next=target,
-                    error="This sign-in form was sent from another site; open the sign-in page directly.",
+                    error="This sign-in form was sent from another site; open the sign-in page "
+                    "directly.",
                 ),
                 status_code=403,
             )
@@ -357,7 +362,8 @@ def add_routes(app: Any, svc: Any) -> Sessions:
                 page(
                     next=target,
                     email=email,
-                    error="That e-mail and password do not match an account. Check both and try again.",
+                    error="That e-mail and password do not match an account. Check both and try "
+                    "again.",
                 ),
                 status_code=401,
             )

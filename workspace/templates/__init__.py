@@ -84,7 +84,8 @@ class Template:
             cell = cells.get(entry["cell"])
             if cell is None:
                 raise ConfigurationError(
-                    f"Template '{self.key}' asks for a field of '{entry['cell']}', which is not one of its cells."
+                    f"Template '{self.key}' asks for a field of '{entry['cell']}', which is not "
+                    "one of its cells."
                 )
             conn = cell.get("connection")
             app = conn[1:] if isinstance(conn, str) and conn.startswith("$") else None

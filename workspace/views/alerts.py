@@ -36,7 +36,8 @@ def _rule_dict(rule: Any) -> dict[str, Any]:
 
 
 class AlertRules(param.Parameterized):
-    """One user's rules: ``{id, scenario_id (None = any), notify_workspace, webhook_url, created_at}``."""
+    """One user's rules:
+    ``{id, scenario_id (None = any), notify_workspace, webhook_url, created_at}``."""
 
     rules = param.List(default=[])
     deliveries = param.Dict(
@@ -176,7 +177,8 @@ def _delivery(entry: Any, details: dict[str, Any]) -> dict[str, Any]:
     else:
         why = f"HTTP {status}" if status is not None else (error or "no answer")
     tries = f" after {attempts} attempts" if attempts > 1 else ""
-    # "delivered (HTTP 200)", "delivered after 3 attempts (HTTP 200)", "failed after 4 attempts (HTTP 503)"
+    # "delivered (HTTP 200)", "delivered after 3 attempts (HTTP 200)",
+    # "failed after 4 attempts (HTTP 503)"
     summary = (
         f"delivered{tries} ({why})" if delivered else f"failed{tries or ' after 1 attempt'} ({why})"
     )

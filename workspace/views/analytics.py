@@ -307,7 +307,8 @@ class Dashboard(pn.viewable.Viewer):
         if not self.state.enabled:
             self.body[:] = [
                 html(
-                    '<p class="cw-muted">Analytics are turned off on this server (CELLWRIGHT_ANALYTICS=false).</p>'
+                    '<p class="cw-muted">Analytics are turned off on this server '
+                    "(CELLWRIGHT_ANALYTICS=false).</p>"
                 )
             ]
             return
@@ -327,8 +328,10 @@ class Dashboard(pn.viewable.Viewer):
         p50 = "—" if s["p50_ms"] is None else f"{s['p50_ms']:.0f} ms"
         p95 = "—" if s["p95_ms"] is None else f"{s['p95_ms']:.0f} ms"
         self.summary.object = (
-            f'<p role="status" class="analytics-summary"><strong>{s["runs"]}</strong> runs · <strong>{s["completed"]}</strong> completed · '
-            f"<strong>{s['failed']}</strong> failed · success rate <strong>{rate}</strong> · median {p50} · p95 {p95}</p>"
+            f'<p role="status" class="analytics-summary"><strong>{s["runs"]}</strong> runs · '
+            f"<strong>{s['completed']}</strong> completed · "
+            f"<strong>{s['failed']}</strong> failed · success rate <strong>{rate}"
+            f"</strong> · median {p50} · p95 {p95}</p>"
         )
         self.built.clear()  # new data: every chart is rebuilt when next shown
         self._build_active()

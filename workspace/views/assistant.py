@@ -81,8 +81,10 @@ class AssistantPage(pn.viewable.Viewer):
         self.state = AssistantState(svc, user)
         self.banner = Banner()
         intro = html(
-            "<h1>Assistant</h1><p>Describe what should happen, in plain language; the assistant drafts a scenario "
-            "from the apps Cellwright has. Review it, create it, then pick its connections in the notebook.</p>"
+            "<h1>Assistant</h1>"
+            "<p>Describe what should happen, in plain language; the assistant drafts a scenario "
+            "from the apps Cellwright has. Review it, create it, then pick its connections in "
+            "the notebook.</p>"
         )
         reason = self.state.unavailable
         if reason is not None:
@@ -100,7 +102,8 @@ class AssistantPage(pn.viewable.Viewer):
             rows=5,
             max_length=4000,
             sizing_mode="stretch_width",
-            placeholder="e.g. When a Stripe payment succeeds, post the amount and the customer's e-mail to #sales on Slack.",
+            placeholder="e.g. When a Stripe payment succeeds, post the amount and the customer's "
+            "e-mail to #sales on Slack.",
             css_classes=["assistant-request"],
         )
         self.draft_button = pn.widgets.Button(
@@ -117,8 +120,8 @@ class AssistantPage(pn.viewable.Viewer):
         self.draft_button.on_click(self.on_draft)
         self.create_button.on_click(self.on_create)
         privacy = html(
-            '<p class="cw-muted">Your description and the list of apps go to the configured model provider; '
-            "no connections, credentials or run data are sent.</p>"
+            '<p class="cw-muted">Your description and the list of apps go to the configured '
+            "model provider; no connections, credentials or run data are sent.</p>"
         )
         self._layout = pn.Column(
             intro,
@@ -161,7 +164,8 @@ class AssistantPage(pn.viewable.Viewer):
             parts.append(f'<p class="assistant-notes">{escape(state.notes)}</p>')
         if state.yaml_text:
             parts.append(
-                f'<h2 style="font-size:18px">Draft</h2><pre class="draft-yaml" tabindex="0" aria-label="Drafted scenario (YAML)">'
+                '<h2 style="font-size:18px">Draft</h2>'
+                '<pre class="draft-yaml" tabindex="0" aria-label="Drafted scenario (YAML)">'
                 f"<code>{escape(state.yaml_text)}</code></pre>"
             )
         self.result.object = "".join(parts)

@@ -101,7 +101,10 @@ class AuditState(param.Parameterized):
             raise ConfigurationError("Only administrators can check the audit trail.")
         verdict = self.svc.accounts.verify_audit_chain()
         if verdict.intact:
-            return f"The audit trail is intact: {verdict.checked} entries, head hash {verdict.head_hash or '—'}."
+            return (
+                f"The audit trail is intact: {verdict.checked} entries, head hash "
+                f"{verdict.head_hash or '—'}."
+            )
         return (
             f"The audit trail is broken at entry #{verdict.broken_seq} "
             f"(id {verdict.broken_id}): {verdict.reason}."

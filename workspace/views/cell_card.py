@@ -80,7 +80,8 @@ def items_table(output: dict[str, Any], limit: int = 50) -> str:
         )
         if run.get("status") == "failed":
             gave += (
-                f' <span style="color:#b91c1c">failed: {escape(error_dict_message(run.get("error")))}'
+                ' <span style="color:#b91c1c">failed: '
+                f"{escape(error_dict_message(run.get('error')))}"
                 "</span>"
             )
         if run.get("stopped"):
@@ -133,7 +134,8 @@ class CellCard(pn.viewable.Viewer):
         self.run: pn.widgets.Button | None = None
         self.body = pn.Column(sizing_mode="stretch_width", margin=(0, 0, 0, 24))
         self.result = Slot(sizing_mode="stretch_width", margin=0)
-        # collapsed, a card is two models (this column and the toggle): a 50-cell scenario opens fast
+        # collapsed, a card is two models (this column and the toggle): a 50-cell scenario
+        # opens fast
         self._layout = pn.Column(
             self.toggle,
             sizing_mode="stretch_width",
@@ -339,7 +341,8 @@ class CellCard(pn.viewable.Viewer):
         ):
             parts.append(
                 html(
-                    f'<p class="cw-muted">No {escape(app.name)} connection yet: create one on the Connections page.</p>'
+                    f'<p class="cw-muted">No {escape(app.name)} connection yet: create one on the '
+                    "Connections page.</p>"
                 )
             )
         op = self.state.operation(cell)
@@ -435,7 +438,10 @@ class CellCard(pn.viewable.Viewer):
         if shown is None:
             return ""
         label, url, note = shown
-        return f'<p>{escape(label)}: <code class="webhook-url">{escape(url)}</code>{" — " + escape(note) if note else ""}</p>'
+        return (
+            f'<p>{escape(label)}: <code class="webhook-url">{escape(url)}'
+            f"</code>{' — ' + escape(note) if note else ''}</p>"
+        )
 
     def _trigger_extras(self, cell: dict[str, Any], op: Any) -> list[Any]:
         parts: list[Any] = []
@@ -629,7 +635,8 @@ class CellCard(pn.viewable.Viewer):
         if cell.get("branches") is None:
             parts.append(
                 html(
-                    '<p class="cw-muted">A filter: the run continues only when the rules pass; otherwise it stops quietly.</p>'
+                    '<p class="cw-muted">A filter: the run continues only when the rules pass; '
+                    "otherwise it stops quietly.</p>"
                 )
             )
             parts.append(
@@ -694,7 +701,8 @@ class CellCard(pn.viewable.Viewer):
             names = ", ".join("the trigger" if c == "trigger" else c for c in stand_ins)
             parts.append(
                 html(
-                    f'<div class="cw-banner warn sample-note" role="status">Sample data stood in for {escape(names)}, '
+                    '<div class="cw-banner warn sample-note" role="status">Sample data stood in '
+                    f"for {escape(names)}, "
                     "which ha"
                     + ("s" if len(stand_ins) == 1 else "ve")
                     + " not run yet. Run "
@@ -757,7 +765,8 @@ class AddStep(pn.viewable.Viewer):
         elif branch is not None and branch[1] == ERROR_ROUTE:
             where = f"add-in-route-{branch[0]}"
         else:
-            where = f"add-after-{after or (branch[0] + '-' + branch[1].replace(' ', '_') if branch else 'trigger')}"
+            branch_id = f"{branch[0]}-{branch[1].replace(' ', '_')}" if branch else "trigger"
+            where = f"add-after-{after or branch_id}"
         self.open = pn.widgets.Button(
             name=label,
             button_type="light",

@@ -21,22 +21,27 @@ from panel.custom import JSComponent
 
 DISCLOSURE_CSS = """
 :host { display: block; width: 100%; }
-button.cw-disclosure { display: block; width: 100%; text-align: left; white-space: normal; background: transparent; border: 0;
-  border-radius: 8px; padding: 8px 12px; font: inherit; font-size: 14px; color: #111827; cursor: pointer; }
+button.cw-disclosure { display: block; width: 100%; text-align: left; white-space: normal; \
+background: transparent; border: 0;
+  border-radius: 8px; padding: 8px 12px; font: inherit; font-size: 14px; color: #111827; \
+cursor: pointer; }
 button.cw-disclosure:hover { background: #e5e7eb; }
 button.cw-disclosure:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 1px; }
 button.cw-disclosure[aria-busy="true"] { color: #4b5563; cursor: progress; }
 /* the arrow is decoration: an empty alternative text keeps it out of the accessible name */
 button.cw-disclosure::before { content: "\\25B8\\00A0" / ""; }
 button.cw-disclosure[aria-expanded="true"]::before { content: "\\25BE\\00A0" / ""; }
-button.cw-disclosure img.cw-logo { width: 20px; height: 20px; object-fit: contain; vertical-align: -4px; margin-right: 6px; }
+button.cw-disclosure img.cw-logo { width: 20px; height: 20px; object-fit: contain; \
+vertical-align: -4px; margin-right: 6px; }
 """
 
 CELL_LIST_CSS = """
 ul.cw-cells { list-style: none; margin: 0; padding: 0; }
-ul.cw-cells li { display: flex; align-items: center; border: 1px solid #d1d5db; border-radius: 8px; background: #ffffff; margin: 4px 0; }
+ul.cw-cells li { display: flex; align-items: center; border: 1px solid #d1d5db; \
+border-radius: 8px; background: #ffffff; margin: 4px 0; }
 ul.cw-cells li > div { flex: 1; min-width: 0; }
-ul.cw-cells .grip { flex: none; width: 22px; padding: 8px 0 8px 6px; color: #4b5563; cursor: grab; user-select: none; text-align: center; }
+ul.cw-cells .grip { flex: none; width: 22px; padding: 8px 0 8px 6px; color: #4b5563; \
+cursor: grab; user-select: none; text-align: center; }
 ul.cw-cells li.fixed .grip { cursor: default; visibility: hidden; }
 ul.cw-cells li.dragging { opacity: 0.5; }
 ul.cw-cells li.drop-before { box-shadow: 0 -3px 0 0 #1d4ed8; }
@@ -89,7 +94,8 @@ class Disclosure(JSComponent):
         button.textContent = model.label;
         if (model.icon) {
           const img = document.createElement('img');
-          img.src = model.icon; img.alt = ''; img.width = 20; img.height = 20; img.className = 'cw-logo';
+          img.src = model.icon; img.alt = ''; img.width = 20; img.height = 20; \
+img.className = 'cw-logo';
           button.prepend(img);
         }
         button.setAttribute('aria-expanded', String(model.expanded));
@@ -233,7 +239,8 @@ class CellList(JSComponent):
           button.textContent = item.title;
           if (item.icon) {
             const img = document.createElement('img');
-            img.src = item.icon; img.alt = ''; img.width = 20; img.height = 20; img.className = 'cw-logo';
+            img.src = item.icon; img.alt = ''; img.width = 20; img.height = 20; \
+img.className = 'cw-logo';
             button.prepend(img);
           }
           button.setAttribute('aria-expanded', 'false');
@@ -271,7 +278,8 @@ class CellList(JSComponent):
         const drag = dragState();
         if (!drag || drag.id === item.id || drag.container !== item.container) return null;
         const box = li.getBoundingClientRect();
-        const after = item.fixed || event.clientY > box.top + box.height / 2;  // nothing goes before the trigger
+        const after = item.fixed || event.clientY > box.top + box.height / 2; \
+ // nothing goes before the trigger
         return { drag, after };
       };
       const droppable = (li, item) => {
@@ -330,18 +338,23 @@ class CellList(JSComponent):
 SCENARIO_TABLE_CSS = """
 :host { display: block; width: 100%; }
 .cw-rows { list-style: none; margin: 0; padding: 0; font-size: 14px; color: #111827; }
-.cw-rows li { display: flex; flex-wrap: wrap; align-items: center; border-bottom: 1px solid #e5e7eb; padding: 4px 0; }
-.cw-rows .cell { flex: none; box-sizing: border-box; padding: 4px 10px; min-width: 0; overflow-wrap: anywhere; }
+.cw-rows li { display: flex; flex-wrap: wrap; align-items: center; \
+border-bottom: 1px solid #e5e7eb; padding: 4px 0; }
+.cw-rows .cell { flex: none; box-sizing: border-box; padding: 4px 10px; min-width: 0; \
+overflow-wrap: anywhere; }
 .cw-rows .name { display: flex; flex-direction: column; gap: 2px; }
-.cw-rows button { font: inherit; padding: 5px 10px; border: 1px solid #9ca3af; border-radius: 4px; background: #ffffff; color: #111827; cursor: pointer; }
+.cw-rows button { font: inherit; padding: 5px 10px; border: 1px solid #9ca3af; \
+border-radius: 4px; background: #ffffff; color: #111827; cursor: pointer; }
 .cw-rows button:hover { background: #e5e7eb; }
 .cw-rows button:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 1px; }
-.cw-rows .open-scenario button { display: block; width: 100%; text-align: left; white-space: normal; background: #f8f9fa; border-color: #f8f9fa; }
+.cw-rows .open-scenario button { display: block; width: 100%; text-align: left; \
+white-space: normal; background: #f8f9fa; border-color: #f8f9fa; }
 .cw-rows .open-scenario button:hover { background: #e5e7eb; }
 .cw-rows .actions { display: flex; flex-wrap: wrap; gap: 4px; padding: 4px 0 4px 10px; }
 .cw-rows .delete-scenario button { background: #dc3545; border-color: #dc3545; color: #ffffff; }
 .cw-rows .delete-scenario button:hover { background: #b02a37; }
-@media (max-width: 899px) { .cw-rows .cell { width: auto !important; } .cw-rows .name { width: 100% !important; } }
+@media (max-width: 899px) { .cw-rows .cell { width: auto !important; \
+} .cw-rows .name { width: 100% !important; } }
 """
 
 
@@ -396,7 +409,8 @@ class ScenarioTable(JSComponent):
             const cell = document.createElement('div');
             cell.className = 'cell';
             cell.style.width = `${width}px`;
-            cell.innerHTML = `<span class="cw-label">${label}: </span>${html}`;  // escaped by the server
+            cell.innerHTML = `<span class="cw-label">${label}: </span>${html}`; \
+ // escaped by the server
             li.appendChild(cell);
           }
           const actions = document.createElement('div');
@@ -416,7 +430,8 @@ class ScenarioTable(JSComponent):
       // an export arrives as {download: {filename, text}}: saved like a file link
       model.on('msg:custom', (msg) => {
         if (!msg || !msg.download) return;
-        const url = URL.createObjectURL(new Blob([msg.download.text], { type: 'application/yaml' }));
+        const url = URL.createObjectURL(new Blob([msg.download.text], \
+{ type: 'application/yaml' }));
         const a = document.createElement('a');
         a.href = url; a.download = msg.download.filename;
         document.body.appendChild(a); a.click(); a.remove();
@@ -452,8 +467,10 @@ NAV_MENU_CSS = """
 :host { display: block; width: 100%; }
 nav { padding: 8px 4px; }
 nav .title { font-size: 12px; color: #4b5563; padding: 0 4px; }
-nav ul { list-style: none; margin: 4px 0 0 0; padding: 0; display: flex; flex-direction: column; gap: 4px; }
-nav button { font: inherit; font-size: 14px; text-align: left; padding: 6px 12px; border: 1px solid #f8f9fa; border-radius: 4px;
+nav ul { list-style: none; margin: 4px 0 0 0; padding: 0; display: flex; flex-direction: column; \
+gap: 4px; }
+nav button { font: inherit; font-size: 14px; text-align: left; padding: 6px 12px; \
+border: 1px solid #f8f9fa; border-radius: 4px;
   background: #f8f9fa; color: #212529; cursor: pointer; }
 nav button:hover { background: #e2e6ea; }
 nav button[aria-current="page"] { background: #0072b5; border-color: #0072b5; color: #ffffff; }
@@ -523,13 +540,17 @@ class NavMenu(JSComponent):
 
 REFERENCE_CSS = """
 :host { display: block; width: 100%; }
-.cw-refs { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: flex-end; font-size: 14px; color: #111827; }
+.cw-refs { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: flex-end; font-size: 14px; \
+color: #111827; }
 .cw-refs label { display: flex; flex-direction: column; gap: 4px; min-width: 0; }
 .cw-refs label.pick { flex: 1 1 260px; }
-.cw-refs select { font: inherit; padding: 6px 8px; border: 1px solid #9ca3af; border-radius: 4px; background: #f3f4f6; color: #111827; max-width: 100%; }
-.cw-refs button { font: inherit; padding: 6px 14px; border: 1px solid #9ca3af; border-radius: 4px; background: #ffffff; color: #111827; cursor: pointer; }
+.cw-refs select { font: inherit; padding: 6px 8px; border: 1px solid #9ca3af; border-radius: 4px; \
+background: #f3f4f6; color: #111827; max-width: 100%; }
+.cw-refs button { font: inherit; padding: 6px 14px; border: 1px solid #9ca3af; \
+border-radius: 4px; background: #ffffff; color: #111827; cursor: pointer; }
 .cw-refs button:hover { background: #e5e7eb; }
-.cw-refs select:focus-visible, .cw-refs button:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 1px; }
+.cw-refs select:focus-visible, .cw-refs button:focus-visible { outline: 3px solid #1d4ed8; \
+outline-offset: 1px; }
 """
 
 
@@ -643,7 +664,8 @@ class LeaveGuard(JSComponent):
 
     _esm = """
     export function render({ model }) {
-      const handler = (event) => { if (model.dirty) { event.preventDefault(); event.returnValue = ''; } };
+      const handler = (event) => { if (model.dirty) { event.preventDefault(); \
+event.returnValue = ''; } };
       window.addEventListener('beforeunload', handler);
       model.on('remove', () => window.removeEventListener('beforeunload', handler));
       const el = document.createElement('span');

@@ -1,6 +1,7 @@
 """Connections: status, last used, usage; create (form from the chosen auth kind's schema,
 "Connect with <App>" for OAuth sign-in, or a sandbox connection), test, rename, update
-credentials, reconnect (OAuth: new tokens, same connection), delete. OAuth sign-in leaves the workspace through ``/oauth/<app>/start``
+credentials, reconnect (OAuth: new tokens, same connection), delete. OAuth sign-in
+leaves the workspace through ``/oauth/<app>/start``
 (``workspace.oauth``) and lands back on ``/?page=connections&id=<new connection>``."""
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ KIND_LABELS = {
 }
 
 LINK_CSS = """
-a.oauth-connect { display: inline-block; background: #1d4ed8; color: #ffffff; border-radius: 6px; padding: 8px 14px;
+a.oauth-connect { display: inline-block; background: #1d4ed8; color: #ffffff; border-radius: 6px; \
+padding: 8px 14px;
   font-weight: 600; text-decoration: none; font-size: 14px; }
 a.oauth-connect:hover { background: #1e40af; }
 a.oauth-connect:focus-visible { outline: 3px solid #fbbf24; outline-offset: 2px; }
 a.oauth-connect[aria-disabled="true"] { background: #6b7280; cursor: not-allowed; }
-a.oauth-reconnect { display: inline-block; border: 1px solid #1d4ed8; color: #1d4ed8; background: #ffffff; border-radius: 4px;
+a.oauth-reconnect { display: inline-block; border: 1px solid #1d4ed8; color: #1d4ed8; \
+background: #ffffff; border-radius: 4px;
   padding: 5px 10px; font-size: 14px; text-decoration: none; white-space: nowrap; }
 a.oauth-reconnect:hover { background: #eff6ff; }
 a.oauth-reconnect:focus-visible { outline: 3px solid #fbbf24; outline-offset: 2px; }
@@ -99,9 +102,10 @@ class ConnectionsState(param.Parameterized):
             callback = f"{self.svc.settings.resolved_public_url()}/oauth/callback"
             prefix = f"CELLWRIGHT_OAUTH_CLIENTS__{app.key}__"
             return False, (
-                f"Signing in with {app.name} is not set up on this server yet. Your administrator registers an OAuth app with "
-                f"{app.name} (redirect URL {callback}) and sets {prefix}CLIENT_ID and {prefix}CLIENT_SECRET. "
-                "Until then, use another way to connect (if the app has one) or a sandbox connection."
+                f"Signing in with {app.name} is not set up on this server yet. Your administrator "
+                f"registers an OAuth app with {app.name} (redirect URL {callback}) and sets "
+                f"{prefix}CLIENT_ID and {prefix}CLIENT_SECRET. Until then, use another way to "
+                "connect (if the app has one) or a sandbox connection."
             )
         return True, ""
 
@@ -298,7 +302,8 @@ class Connections(pn.viewable.Viewer):
             sandbox.on_click(do_sandbox)
             parts.append(
                 html(
-                    '<p class="cw-muted">Or try the app without an account: a sandbox connection talks to Cellwright\'s built-in simulator of it.</p>'
+                    '<p class="cw-muted">Or try the app without an account: a sandbox connection '
+                    "talks to Cellwright's built-in simulator of it.</p>"
                 )
             )
             parts.append(sandbox)
@@ -320,7 +325,8 @@ class Connections(pn.viewable.Viewer):
                 self.oauth_link.object = ""
                 self.kind_box[:] = [
                     html(
-                        f'<div class="cw-banner info oauth-unconfigured" role="note">{escape(message)}</div>'
+                        '<div class="cw-banner info oauth-unconfigured" '
+                        f'role="note">{escape(message)}</div>'
                     )
                 ]
                 return
@@ -422,7 +428,8 @@ class Connections(pn.viewable.Viewer):
                 else "Correct the field above first."
             )
             self.oauth_link.object = (
-                f'<a class="oauth-connect" role="link" aria-disabled="true">Connect with {escape(app.name)}</a>'
+                '<a class="oauth-connect" role="link" aria-disabled="true">Connect with '
+                f"{escape(app.name)}</a>"
                 f' <span class="cw-muted oauth-hint">{escape(hint)}</span>'
             )
             return
@@ -436,7 +443,8 @@ class Connections(pn.viewable.Viewer):
             self.banner.ok(f"{what}: '{connection.name}' works.")
         else:
             self.banner.show(
-                f"{what}, but its test failed: {connection.status_message or 'no details'}. Update its credentials below.",
+                f"{what}, but its test failed: {connection.status_message or 'no details'}. "
+                "Update its credentials below.",
                 "warn",
             )
 
@@ -453,8 +461,10 @@ class Connections(pn.viewable.Viewer):
                 self.svc.apps.get(c["app_id"]).name if c["app_id"] in self.svc.apps else c["app_id"]
             )
             info = (
-                f'<strong>{escape(c["name"])}</strong> {badge(c["status"])} <span class="cw-muted">· {escape(app_name)}'
-                f"{' · sandbox' if c['is_sandbox'] else ''} · last used {when(c.get('last_used'))} · {times(c.get('usage_count', 0))}</span>"
+                f"<strong>{escape(c['name'])}</strong> {badge(c['status'])} "
+                f'<span class="cw-muted">· {escape(app_name)}'
+                f"{' · sandbox' if c['is_sandbox'] else ''} · last used "
+                f"{when(c.get('last_used'))} · {times(c.get('usage_count', 0))}</span>"
                 + (
                     f'<br><span style="color:#7f1d1d">{escape(c["status_message"])}</span>'
                     if c.get("status_message")
@@ -464,7 +474,10 @@ class Connections(pn.viewable.Viewer):
             events = self.state.events_url(c)
             if events is not None:
                 label, url, instructions = events
-                info += f'<br><span class="events-url">{escape(label)}: <code>{escape(url)}</code> — {escape(instructions)}</span>'
+                info += (
+                    f'<br><span class="events-url">{escape(label)}: <code>{escape(url)}'
+                    f"</code> — {escape(instructions)}</span>"
+                )
             test = pn.widgets.Button(
                 name="Test",
                 button_type="light",
@@ -496,7 +509,8 @@ class Connections(pn.viewable.Viewer):
                 href = start_path(c["app_id"], csrf=self.csrf, connection_id=c["id"])
                 actions.append(
                     html(
-                        f'<a class="oauth-reconnect" href="{escape(href)}" aria-label="Reconnect {escape(c["name"])}">Reconnect</a>',
+                        f'<a class="oauth-reconnect" href="{escape(href)}" aria-label="Reconnect '
+                        f'{escape(c["name"])}">Reconnect</a>',
                         align="center",
                         css_classes=["reconnect-connection"],
                         stylesheets=[LINK_CSS],
@@ -574,7 +588,8 @@ class Connections(pn.viewable.Viewer):
             update.on_click(do_update)
             parts += [
                 html(
-                    '<p class="cw-muted">Secrets are never shown: type new values to replace the stored ones.</p>'
+                    '<p class="cw-muted">Secrets are never shown: type new values to replace the '
+                    "stored ones.</p>"
                 ),
                 form,
                 update,
@@ -582,8 +597,10 @@ class Connections(pn.viewable.Viewer):
         if kind.type == "oauth2":
             parts.append(
                 html(
-                    f'<p class="cw-muted">This connection signed in with {escape(app.name)}; its tokens are renewed automatically. '
-                    f'If it stops working, use "Reconnect" in its row: you sign in with {escape(app.name)} again and this connection gets new tokens '
+                    f'<p class="cw-muted">This connection signed in with {escape(app.name)}; its '
+                    'tokens are renewed automatically. If it stops working, use "Reconnect" in its '
+                    "row: you sign in with "
+                    f"{escape(app.name)} again and this connection gets new tokens "
                     "(scenarios using it keep working, nothing to switch).</p>"
                 )
             )

@@ -40,14 +40,16 @@ def parse_value(text: str) -> Any:
     text = text.strip()
     if not text:
         raise InvalidInputError(
-            'value: type a JSON value, e.g. "ord_1001" (text in quotes), 42, true or {"status": "paid"}.',
+            'value: type a JSON value, e.g. "ord_1001" (text in quotes), 42, true or '
+            '{"status": "paid"}.',
             errors=[{"field": "value", "message": "empty"}],
         )
     try:
         return json.loads(text)
     except ValueError as exc:
         raise InvalidInputError(
-            f'value: this is not JSON ({exc.msg}, line {exc.lineno}). Put text in quotes: "ord_1001".',
+            f"value: this is not JSON ({exc.msg}, line {exc.lineno}). Put text in quotes: "
+            '"ord_1001".',
             errors=[{"field": "value", "message": "not JSON"}],
         ) from None
 
@@ -205,9 +207,11 @@ class DataStoresPage(pn.viewable.Viewer):
         self._layout = pn.Column(
             html("<h1>Data stores</h1>"),
             html(
-                "<p>Tables of keyed records your scenarios remember between runs (the <strong>Data store</strong> app's "
-                f"cells read and write them). Limits: {limits.data_store_max_stores} stores, "
-                f"{limits.data_store_max_records:,} records per store, {limits.data_store_max_value_bytes:,} bytes per value.</p>"
+                "<p>Tables of keyed records your scenarios remember between runs (the "
+                "<strong>Data store</strong> app's cells read and write them). "
+                f"Limits: {limits.data_store_max_stores} stores, "
+                f"{limits.data_store_max_records:,} records per store, "
+                f"{limits.data_store_max_value_bytes:,} bytes per value.</p>"
             ),
             self.banner,
             pn.FlexBox(self.new_name, create, download, align_items="flex-end"),
@@ -223,7 +227,8 @@ class DataStoresPage(pn.viewable.Viewer):
         for store in self.state.stores:
             is_open = store["id"] == self.state.selected
             label = html(
-                f"<strong>{escape(store['name'])}</strong> <span class='cw-muted'>· {records_text(store['records'])} · "
+                f"<strong>{escape(store['name'])}</strong> "
+                f"<span class='cw-muted'>· {records_text(store['records'])} · "
                 f"created {when(store['created_at'])}{' · open' if is_open else ''}</span>",
                 align="center",
             )
@@ -253,8 +258,8 @@ class DataStoresPage(pn.viewable.Viewer):
             )
         self.stores_box[:] = rows or [
             html(
-                '<p class="cw-muted">No data stores yet. Create one here, or let a scenario create it: '
-                "a Data store cell that sets a record creates its store.</p>"
+                '<p class="cw-muted">No data stores yet. Create one here, or let a scenario '
+                "create it: a Data store cell that sets a record creates its store.</p>"
             )
         ]
         self.editor.visible = bool(self.state.selected)
@@ -263,13 +268,17 @@ class DataStoresPage(pn.viewable.Viewer):
             return
         shown = len(self.state.records)
         more = f" (the first {shown} of {self.state.total:,})" if self.state.total > shown else ""
-        self.heading.object = f"<h2>{escape(self.state.store_name())}</h2><p class='cw-muted'>{records_text(self.state.total)}{more}</p>"
+        self.heading.object = (
+            f"<h2>{escape(self.state.store_name())}</h2>"
+            f"<p class='cw-muted'>{records_text(self.state.total)}{more}</p>"
+        )
         record_rows: list[Any] = []
         for record in self.state.records:
             text = value_text(record["value"])
             short = text if len(text) <= 160 else text[:159] + "…"
             label = html(
-                f"<code class='record-key-text'>{escape(record['key'])}</code> = <code>{escape(short)}</code> "
+                f"<code class='record-key-text'>{escape(record['key'])}</code> = "
+                f"<code>{escape(short)}</code> "
                 f"<span class='cw-muted'>· {when(record['updated_at'])}</span>",
                 align="center",
             )

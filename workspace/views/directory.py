@@ -146,7 +146,9 @@ class Directory(pn.viewable.Viewer):
             open_it.on_click(lambda e, k=app["key"]: self.nav("app", k))
             summary = (
                 f"{logo(app['icon_url'])} {escape(app['description'])} "
-                f'<span class="cw-muted">· {escape(AUTH_LABELS.get(app["auth"], app["auth"]))} · {counted(len(app["triggers"]), "trigger")} · {counted(len(app["actions"]), "action")}'
+                f'<span class="cw-muted">· {escape(AUTH_LABELS.get(app["auth"], app["auth"]))} · '
+                f"{counted(len(app['triggers']), 'trigger')} · "
+                f"{counted(len(app['actions']), 'action')}"
                 f"{' · sandbox available' if app['has_sandbox'] else ''}</span>"
             )
             items.append(
@@ -175,12 +177,15 @@ def fields_table(schema: dict[str, Any], caption: str) -> str:
         if kind == "enum":
             kind = "one of: " + ", ".join(str(v) for v in spec["enum"])
         rows.append(
-            f"<tr><td><code>{escape(name)}</code></td><td>{escape(kind)}</td><td>{'required' if name in required else 'optional'}</td>"
+            f"<tr><td><code>{escape(name)}</code></td><td>{escape(kind)}</td>"
+            f"<td>{'required' if name in required else 'optional'}</td>"
             f"<td>{escape(spec.get('description') or '')}</td></tr>"
         )
     return (
-        f'<table class="cw-table"><caption>{escape(caption)}</caption><thead><tr><th scope="col">Field</th><th scope="col">Type</th>'
-        f'<th scope="col">Required</th><th scope="col">Description</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f'<table class="cw-table"><caption>{escape(caption)}</caption><thead><tr>'
+        '<th scope="col">Field</th><th scope="col">Type</th>'
+        '<th scope="col">Required</th><th scope="col">Description</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -206,10 +211,13 @@ class AppPage(pn.viewable.Viewer):
             if d["auth"] == "none"
             else f"Sign-in: {AUTH_LABELS.get(d['auth'], d['auth'])}."
         )
+        sandbox = " · a sandbox connection is available (no account needed)"
         parts: list[Any] = [
             html(
-                f"<h1>{logo(d['icon_url'], 32)} {escape(d['name'])}</h1><p>{escape(d['description'])}</p>"
-                f'<p class="cw-muted">{escape(d["category"])} · {escape(note)}{" · a sandbox connection is available (no account needed)" if d["has_sandbox"] else ""}</p>'
+                f"<h1>{logo(d['icon_url'], 32)} {escape(d['name'])}</h1>"
+                f"<p>{escape(d['description'])}</p>"
+                f'<p class="cw-muted">{escape(d["category"])} · '
+                f"{escape(note)}{sandbox if d['has_sandbox'] else ''}</p>"
             ),
             pn.Row(connect, back),
         ]

@@ -192,7 +192,10 @@ class ExecutionList(pn.viewable.Viewer):
 
     def _render(self) -> None:
         s = self.state
-        self.pager.object = f'<p aria-live="polite">Page {s.page + 1} of {s.pages} · {counted(s.total, "execution")}</p>'
+        self.pager.object = (
+            f'<p aria-live="polite">Page {s.page + 1} of {s.pages} · '
+            f"{counted(s.total, 'execution')}</p>"
+        )
         self.prev.disabled = s.page == 0
         self.next.disabled = s.page >= s.pages - 1
         if not s.items:
@@ -203,10 +206,14 @@ class ExecutionList(pn.viewable.Viewer):
             name = escape(self.names.get(e["scenario_id"], e["scenario_id"]))
             duration = e.get("duration_ms")
             error = escape(error_dict_message(e.get("error"))[:160])
+            took = "—" if duration is None else f"{duration:.0f} ms"
+            rerun = " · rerun" if e.get("rerun_of") else ""
             called = " · called by another run" if e.get("parent_execution_id") else ""
             text = (
-                f'{badge(e["status"])} <strong>{name}</strong> <span class="cw-muted">· started {when(e.get("start_time") or e.get("created_at"))}'
-                f" · {'—' if duration is None else f'{duration:.0f} ms'}{' · rerun' if e.get('rerun_of') else ''}{called}</span>"
+                f"{badge(e['status'])} <strong>{name}</strong> "
+                '<span class="cw-muted">· started '
+                f"{when(e.get('start_time') or e.get('created_at'))}"
+                f" · {took}{rerun}{called}</span>"
                 + (f'<br><span style="color:#7f1d1d">{error}</span>' if error else "")
             )
             open_it = pn.widgets.Button(
@@ -292,7 +299,8 @@ class ExecutionState(param.Parameterized):
         return found
 
     async def rerun(self, *, from_start: bool = False, from_cell: str | None = None) -> Any:
-        """Rerun on the scenario's latest version, so a fixed cell runs fixed (``Cellwright.rerun``)."""
+        """Rerun on the scenario's latest version, so a fixed cell runs fixed
+        (``Cellwright.rerun``)."""
         return await self.svc.rerun(
             self.user.id, self.execution_id, from_start=from_start, from_cell=from_cell, latest=True
         )
@@ -364,8 +372,9 @@ class ExecutionPage(pn.viewable.Viewer):
             else f"v{ran}, the one this execution ran"
         )
         self.rerun_note = html(
-            f'<p class="cw-muted rerun-note">Reruns from this page use the scenario’s latest saved version ({latest}): fix the failed cell, '
-            "save, then rerun from it. Cells before the one you rerun from keep their recorded outputs.</p>"
+            '<p class="cw-muted rerun-note">Reruns from this page use the scenario’s latest '
+            f"saved version ({latest}): fix the failed cell, save, then rerun from it. Cells "
+            "before the one you rerun from keep their recorded outputs.</p>"
         )
         self.latest = pn.widgets.Button(
             name=f"Run again with the latest version (v{newer})"
@@ -453,10 +462,15 @@ class ExecutionPage(pn.viewable.Viewer):
         duration = d.get("duration_ms")
         trigger_note = f" · rerun of {d['rerun_of']}" if d.get("rerun_of") else ""
         self.head.object = (
-            f'<p class="execution-status">{badge(d["status"])} <span class="cw-muted">version {d["scenario_version"]} · started {when(d.get("start_time"))}'
-            f" · ended {when(d.get('end_time'))} · {'—' if duration is None else f'{duration:.0f} ms'}{self._escape(trigger_note)}</span></p>"
+            f'<p class="execution-status">{badge(d["status"])} '
+            f'<span class="cw-muted">version {d["scenario_version"]} · started '
+            f"{when(d.get('start_time'))}"
+            f" · ended {when(d.get('end_time'))} · "
+            f"{'—' if duration is None else f'{duration:.0f} ms'}{self._escape(trigger_note)}"
+            "</span></p>"
             + (
-                '<p role="status" aria-live="polite">Running… this page updates as cells finish.</p>'
+                '<p role="status" aria-live="polite">'
+                "Running… this page updates as cells finish.</p>"
                 if self.state.live and not d.get("waiting")
                 else ""
             )
@@ -464,7 +478,8 @@ class ExecutionPage(pn.viewable.Viewer):
         )
         if d.get("error"):
             self.banner.show(
-                f"Failed at cell '{d['error'].get('cell_id', '?')}': {error_dict_message(d['error'])}",
+                f"Failed at cell '{d['error'].get('cell_id', '?')}': "
+                f"{error_dict_message(d['error'])}",
                 "error",
             )
         else:
@@ -512,7 +527,8 @@ class ExecutionPage(pn.viewable.Viewer):
             if cell.get("error"):
                 body.append(
                     html(
-                        f'<div class="cw-banner error" role="alert">{self._escape(error_dict_message(cell["error"]))}</div>'
+                        '<div class="cw-banner error" '
+                        f'role="alert">{self._escape(error_dict_message(cell["error"]))}</div>'
                     )
                 )
             if self._routed(cell) and cell["cell_id"] in routes:
@@ -549,7 +565,8 @@ class ExecutionPage(pn.viewable.Viewer):
             )
             body.append(
                 html(
-                    f'<p class="cw-muted">Started {when(cell.get("start_time"))} · ended {when(cell.get("end_time"))} · attempt {cell.get("attempt", 0) + 1}</p>'
+                    f'<p class="cw-muted">Started {when(cell.get("start_time"))} · ended '
+                    f"{when(cell.get('end_time'))} · attempt {cell.get('attempt', 0) + 1}</p>"
                 )
             )
             called = _called_run(cell)
@@ -626,12 +643,14 @@ class ExecutionPage(pn.viewable.Viewer):
                 f"<td>{self._escape(error)}</td></tr>"
             )
         more = (
-            f'<p class="cw-muted">{len(summaries) - 1000:,} more items are in the execution record.</p>'
+            f'<p class="cw-muted">{len(summaries) - 1000:,} more items are in the execution '
+            "record.</p>"
             if len(summaries) > 1000
             else ""
         )
         table = html(
-            '<table class="loop-items"><thead><tr><th scope="col">Item</th><th scope="col">Status</th>'
+            '<table class="loop-items"><thead><tr><th scope="col">Item</th>'
+            '<th scope="col">Status</th>'
             '<th scope="col">Time</th><th scope="col">Error</th></tr></thead><tbody>'
             + "".join(lines)
             + "</tbody></table>"

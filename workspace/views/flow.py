@@ -24,36 +24,48 @@ if TYPE_CHECKING:
 
 FLOW_CSS = """
 :host { display: block; width: 100%; }
-.cw-flow-box { max-height: min(460px, 70vh); overflow: auto; border: 1px solid #d1d5db; border-radius: 8px; background: #f9fafb; padding: 12px; }
+.cw-flow-box { max-height: min(460px, 70vh); overflow: auto; border: 1px solid #d1d5db; \
+border-radius: 8px; background: #f9fafb; padding: 12px; }
 .cw-flow { position: relative; margin: 0 auto; }
 .cw-flow svg { position: absolute; left: 0; top: 0; overflow: visible; }
 .cw-flow .edge { fill: none; stroke: #6b7280; stroke-width: 1.5; }
-.cw-flow .edge-label { position: absolute; transform: translate(-50%, 0); background: #ffffff; border: 1px solid #9ca3af; border-radius: 10px;
-  padding: 0 8px; font-size: 12px; line-height: 18px; color: #1f2937; white-space: nowrap; max-width: 220px; overflow: hidden; text-overflow: ellipsis; }
-.cw-flow .node { position: absolute; display: flex; align-items: center; gap: 8px; box-sizing: border-box; padding: 6px 10px;
-  background: #ffffff; border: 1px solid #9ca3af; border-left: 5px solid #9ca3af; border-radius: 8px; font: inherit; font-size: 13px;
+.cw-flow .edge-label { position: absolute; transform: translate(-50%, 0); background: #ffffff; \
+border: 1px solid #9ca3af; border-radius: 10px;
+  padding: 0 8px; font-size: 12px; line-height: 18px; color: #1f2937; white-space: nowrap; \
+max-width: 220px; overflow: hidden; text-overflow: ellipsis; }
+.cw-flow .node { position: absolute; display: flex; align-items: center; gap: 8px; \
+box-sizing: border-box; padding: 6px 10px;
+  background: #ffffff; border: 1px solid #9ca3af; border-left: 5px solid #9ca3af; \
+border-radius: 8px; font: inherit; font-size: 13px;
   color: #111827; text-align: left; cursor: pointer; }
 .cw-flow button.node:hover { background: #eff6ff; }
 .cw-flow button.node:focus-visible { outline: 3px solid #1d4ed8; outline-offset: 2px; }
 .cw-flow .node img { width: 24px; height: 24px; flex: none; object-fit: contain; }
 .cw-flow .node .text { display: flex; flex-direction: column; min-width: 0; flex: 1; }
-.cw-flow .node .title { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.cw-flow .node .detail { color: #374151; font-size: 12px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.cw-flow .node .title { font-weight: 600; white-space: nowrap; overflow: hidden; \
+text-overflow: ellipsis; }
+.cw-flow .node .detail { color: #374151; font-size: 12px; white-space: nowrap; overflow: hidden; \
+text-overflow: ellipsis; }
 /* the status sits on the node's top edge: the title and detail keep their width */
-.cw-flow .node .status { position: absolute; top: -9px; right: 8px; font-size: 11px; line-height: 16px; font-weight: 600; border-radius: 9px; padding: 0 6px; border: 1px solid; background: #ffffff; }
+.cw-flow .node .status { position: absolute; top: -9px; right: 8px; font-size: 11px; \
+line-height: 16px; font-weight: 600; border-radius: 9px; padding: 0 6px; border: 1px solid; \
+background: #ffffff; }
 .cw-flow .node-trigger { border-left-color: #1d4ed8; }
 .cw-flow .node-router { border-left-color: #7c3aed; background: #faf5ff; }
 /* a filter is a gate: posts on both sides */
-.cw-flow .node-filter { border: 2px solid #b45309; border-left: 8px double #b45309; border-right: 8px double #b45309; background: #fffbeb; }
+.cw-flow .node-filter { border: 2px solid #b45309; border-left: 8px double #b45309; \
+border-right: 8px double #b45309; background: #fffbeb; }
 .cw-flow .node-more { border-style: dashed; border-left-width: 1px; background: #f3f4f6; }
-.cw-flow .node-empty { border-style: dashed; border-left-width: 1px; background: transparent; color: #374151; cursor: default; }
+.cw-flow .node-empty { border-style: dashed; border-left-width: 1px; background: transparent; \
+color: #374151; cursor: default; }
 .cw-flow .status-completed { border-left-color: #15803d; }
 .cw-flow .status-completed .status { background: #f0fdf4; color: #14532d; border-color: #15803d; }
 .cw-flow .status-failed { border-left-color: #b91c1c; background: #fef2f2; }
 .cw-flow .status-failed .status { background: #fef2f2; color: #7f1d1d; border-color: #b91c1c; }
 .cw-flow .status-waiting { border-left-color: #b45309; }
 .cw-flow .status-waiting .status { background: #fffbeb; color: #78350f; border-color: #b45309; }
-.cw-flow .status-skipped .status, .cw-flow .status-not-run .status { background: #f3f4f6; color: #1f2937; border-color: #4b5563; }
+.cw-flow .status-skipped .status, .cw-flow .status-not-run .status { background: #f3f4f6; \
+color: #1f2937; border-color: #4b5563; }
 .cw-flow-help { margin: 0 0 6px; font-size: 13px; color: #374151; }
 """
 
@@ -83,7 +95,8 @@ class FlowDiagram(JSComponent):
     }
     export function render({ model }) {
       const root = el('div', 'cw-flow-wrap');
-      const help = el('p', 'cw-flow-help', 'Press a step to open it. After a run, each step shows its status.');
+      const help = el('p', 'cw-flow-help', 'Press a step to open it. After a run, \
+each step shows its status.');
       const box = el('div', 'cw-flow-box');
       const flow = el('div', 'cw-flow');
       flow.setAttribute('role', 'group');
@@ -99,7 +112,8 @@ class FlowDiagram(JSComponent):
         const g = model.graph;
         flow.replaceChildren();
         buttons.clear();
-        const width = Math.max(g.cols, 1) * COL_W - (COL_W - NODE_W), height = Math.max(g.rows, 1) * ROW_H - (ROW_H - NODE_H);
+        const width = Math.max(g.cols, 1) * COL_W - (COL_W - NODE_W), \
+height = Math.max(g.rows, 1) * ROW_H - (ROW_H - NODE_H);
         flow.style.width = width + 'px';
         flow.style.height = height + 'px';
         const at = new Map(g.nodes.map(n => [n.id, n]));
@@ -107,7 +121,8 @@ class FlowDiagram(JSComponent):
         svg.setAttribute('width', width); svg.setAttribute('height', height);
         svg.setAttribute('aria-hidden', 'true'); svg.setAttribute('focusable', 'false');
         const defs = document.createElementNS(SVG, 'defs');
-        defs.innerHTML = '<marker id="cw-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+        defs.innerHTML = '<marker id="cw-arrow" viewBox="0 0 10 10" refX="9" refY="5" \
+markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
           + '<path d="M0 0 L10 5 L0 10 z" fill="#6b7280"/></marker>';
         svg.appendChild(defs);
         flow.appendChild(svg);
@@ -119,7 +134,8 @@ class FlowDiagram(JSComponent):
           const x2 = t.col * COL_W + NODE_W / 2, y2 = t.row * ROW_H;
           const bend = y2 - (ROW_H - NODE_H) / 2;
           const path = document.createElementNS(SVG, 'path');
-          path.setAttribute('d', x1 === x2 ? `M${x1} ${y1} V${y2 - 1}` : `M${x1} ${y1} V${bend} H${x2} V${y2 - 1}`);
+          path.setAttribute('d', \
+x1 === x2 ? `M${x1} ${y1} V${y2 - 1}` : `M${x1} ${y1} V${bend} H${x2} V${y2 - 1}`);
           path.setAttribute('class', 'edge');
           path.setAttribute('marker-end', 'url(#cw-arrow)');
           svg.appendChild(path);
@@ -133,10 +149,12 @@ class FlowDiagram(JSComponent):
         }
         for (const n of g.nodes) {
           const interactive = n.kind !== 'empty';
-          const node = el(interactive ? 'button' : 'div', `node node-${n.kind}` + (n.status ? ` status-${n.status.replace(' ', '-')}` : ''));
+          const node = el(interactive ? 'button' : 'div', \
+`node node-${n.kind}` + (n.status ? ` status-${n.status.replace(' ', '-')}` : ''));
           if (interactive) {
             node.type = 'button';
-            node.addEventListener('click', () => model.send_msg(n.kind === 'more' ? { expand: n.id } : { open: n.id }));
+            node.addEventListener('click', \
+() => model.send_msg(n.kind === 'more' ? { expand: n.id } : { open: n.id }));
             buttons.set(n.id, node);
           }
           node.dataset.id = n.id;
@@ -145,12 +163,15 @@ class FlowDiagram(JSComponent):
           node.style.width = NODE_W + 'px';
           node.style.height = NODE_H + 'px';
           const img = el('img');
-          img.src = n.icon; img.alt = ''; img.width = 24; img.height = 24;  // the detail line names the app
+          img.src = n.icon; img.alt = ''; img.width = 24; img.height = 24; \
+ // the detail line names the app
           const text = el('span', 'text');
-          text.append(el('span', 'title', n.number ? `${n.number}. ${n.label}` : n.label), el('span', 'detail', n.detail));
+          text.append(el('span', 'title', n.number ? `${n.number}. ${n.label}` : n.label), \
+el('span', 'detail', n.detail));
           node.append(img, text);
           if (n.status) node.append(el('span', 'status', n.status));
-          node.title = [n.number ? `${n.number}. ${n.label}` : n.label, n.detail, n.status].filter(Boolean).join(' — ');
+          node.title = [n.number ? `${n.number}. ${n.label}` : n.label, n.detail, \
+n.status].filter(Boolean).join(' — ');
           flow.appendChild(node);
         }
         flow.append(...labels);

@@ -30,7 +30,8 @@ class FlowNode:
     """One box of the diagram: a cell, an empty branch, or a collapsed run."""
 
     id: str
-    """The cell id (an empty branch: ``empty:<router>:<branch>``; a run: ``more:<first hidden id>``)."""
+    """The cell id (an empty branch: ``empty:<router>:<branch>``; a run:
+    ``more:<first hidden id>``)."""
     kind: str
     """``trigger`` | ``step`` | ``router`` | ``filter`` | ``empty`` | ``more``"""
     number: str
@@ -172,7 +173,10 @@ class _Builder:
         route = cell.get("on_error")
         if isinstance(route, dict):
             count = len(route.get("cells") or [])
-            detail += f" · on error: {count} cell{'s' if count != 1 else ''}, then {route.get('then', 'stop')}"
+            detail += (
+                f" · on error: {count} cell{'s' if count != 1 else ''}, then "
+                f"{route.get('then', 'stop')}"
+            )
         return kind, ("Trigger: " + detail if kind == "trigger" else detail), cell_icon(cell)
 
     def _add(self, cell: Mapping[str, Any], number: str, col: int, row: int) -> FlowNode:

@@ -214,7 +214,11 @@ class Notebook(pn.viewable.Viewer):
             if s.status_reason
             else ""
         )
-        self.info.object = f'<p class="scenario-info">{badge(s.status)} <span class="{"cw-unsaved" if s.dirty else "cw-muted"}">{escape(s.info)}</span>{reason}</p>'
+        self.info.object = (
+            f'<p class="scenario-info">{badge(s.status)} '
+            f'<span class="{"cw-unsaved" if s.dirty else "cw-muted"}">{escape(s.info)}'
+            f"</span>{reason}</p>"
+        )
         self.publish_button.disabled = not s.can_publish
         self.enable_button.name = "Disable" if s.status == "active" else "Enable"
         self.enable_button.button_type = "warning" if s.status == "active" else "primary"
@@ -536,8 +540,10 @@ class Notebook(pn.viewable.Viewer):
         )
         parts: list[Any] = [
             html(
-                f'<section aria-label="Step-by-step run"><h2 style="font-size:16px;margin:4px 0">Step-by-step run</h2>'
-                f'<ol class="step-log">{rows}</ol><p role="status" class="step-status">{escape(s.step_message)} {after}</p></section>'
+                '<section aria-label="Step-by-step run">'
+                '<h2 style="font-size:16px;margin:4px 0">Step-by-step run</h2>'
+                f'<ol class="step-log">{rows}</ol><p role="status" '
+                f'class="step-status">{escape(s.step_message)} {after}</p></section>'
             )
         ]
         output = last.get("output") if last is not None else None

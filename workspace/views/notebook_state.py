@@ -196,10 +196,16 @@ class NotebookState(param.Parameterized):
         if self.scenario_id is None or not self.version:
             return "Not saved yet"
         if self.live_version is None:
-            return f"Not published yet · version {self.version} saved — publish (or enable) to make it live"
+            return (
+                f"Not published yet · version {self.version} saved — publish (or enable) to "
+                "make it live"
+            )
         if self.live_version == self.version:
             return f"Version {self.version} is live"
-        return f"Version {self.version} saved · version {self.live_version} is live — publish to make your changes live"
+        return (
+            f"Version {self.version} saved · version {self.live_version} is live — publish to "
+            "make your changes live"
+        )
 
     async def publish(self) -> Any:
         """Make the saved version live: the one the trigger runs (``Cellwright.publish``)."""
@@ -336,7 +342,8 @@ class NotebookState(param.Parameterized):
         return (
             f"{hook.label} of this connection",
             url,
-            f"{hook.instructions} This scenario gets them once it is enabled; a changed trigger counts once published.",
+            f"{hook.instructions} This scenario gets them once it is enabled; a changed trigger "
+            "counts once published.",
         )
 
     # -- editing --------------------------------------------------------------------------
@@ -482,8 +489,9 @@ class NotebookState(param.Parameterized):
         others, target = self._container(target_id)
         if others is not container:
             raise ConfigurationError(
-                f"'{cell_id}' can move only among the steps of its own list (the top level or its branch), not next to '{target_id}'. "
-                "To move it elsewhere, add a step there and delete this one."
+                f"'{cell_id}' can move only among the steps of its own list (the top level or its "
+                f"branch), not next to '{target_id}'. To move it elsewhere, add a step there and "
+                "delete this one."
             )
         index = target + (1 if after else 0)
         self.move_to(cell_id, index - 1 if current < index else index)
@@ -705,7 +713,8 @@ class NotebookState(param.Parameterized):
         }
 
     async def options(self, cell_id: str, field: str, values: dict[str, Any]) -> list[Any]:
-        """The choices of one of a cell's fields, through the cell's connection (``Cellwright.options``)."""
+        """The choices of one of a cell's fields, through the cell's connection
+        (``Cellwright.options``)."""
         cell = self.cell(cell_id)
         result: list[Any] = await self.svc.options(
             self.user.id, cell["app"], cell["operation"], field, cell.get("connection"), values

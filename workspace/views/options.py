@@ -131,7 +131,8 @@ class OptionsPicker(pn.viewable.Viewer):
         self._say("")
 
     def reflect(self, value: Any) -> None:
-        """Show ``value`` as picked when it is one of the choices (typed or loaded), else nothing."""
+        """Show ``value`` as picked when it is one of the choices (typed or loaded), else
+        nothing."""
         self._quiet = True
         try:
             self.select.value = self._match(value)

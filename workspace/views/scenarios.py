@@ -45,10 +45,13 @@ def export_name(name: str) -> str:
 COLUMNS = (("Name", 300), ("Status", 190), ("Last run", 150), ("Success", 90), ("Actions", 0))
 
 LIST_CSS = """
-.cw-head { display: flex; font-size: 13px; font-weight: 600; color: #374151; border-bottom: 2px solid #d1d5db; padding: 4px 0; }
+.cw-head { display: flex; font-size: 13px; font-weight: 600; color: #374151; \
+border-bottom: 2px solid #d1d5db; padding: 4px 0; }
 .cw-head span { flex: none; padding-left: 10px; box-sizing: border-box; }
-.cw-label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
-.cw-tag { display: inline-block; font-size: 12px; padding: 0 8px; margin: 0 4px 2px 0; border-radius: 999px; background: #e0e7ff; color: #1e3a8a; }
+.cw-label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); \
+white-space: nowrap; }
+.cw-tag { display: inline-block; font-size: 12px; padding: 0 8px; margin: 0 4px 2px 0; \
+border-radius: 999px; background: #e0e7ff; color: #1e3a8a; }
 @media (max-width: 899px) {
   .cw-head { display: none; }
   .cw-label { position: static; width: auto; height: auto; clip: auto; color: #4b5563; }
@@ -131,7 +134,8 @@ class ScenarioListState(param.Parameterized):
         return scenario
 
     def export(self, scenario_id: str) -> tuple[str, str]:
-        """(file name, YAML) of the scenario's latest saved version, as ``cellwright export`` writes it."""
+        """(file name, YAML) of the scenario's latest saved version, as ``cellwright export``
+        writes it."""
         name = self.svc.scenario(self.user.id, scenario_id).name
         return export_name(name), self.svc.export_scenario(self.user.id, scenario_id)
 
@@ -242,7 +246,8 @@ class ScenarioList(pn.viewable.Viewer):
             empty = (
                 "No scenarios match this search."
                 if s.total
-                else "No scenarios yet. Create a blank one, start from a template, or import a file."
+                else "No scenarios yet. Create a blank one, start from a template, or import a "
+                "file."
             )
             self.list[:] = [html(f'<p class="cw-muted">{empty}</p>')]
             return

@@ -142,7 +142,8 @@ class SettingsPage(pn.viewable.Viewer):
             done = await attempt(
                 self.banner,
                 lambda: self.state.change_password(current.value, new.value, repeat.value) or True,
-                success="Password changed. Other browsers signed in as you have been signed out; this one too — sign in again with the new password.",
+                success="Password changed. Other browsers signed in as you have been signed out; "
+                "this one too — sign in again with the new password.",
             )
             if done:
                 current.value = new.value = repeat.value = ""
@@ -152,14 +153,17 @@ class SettingsPage(pn.viewable.Viewer):
             html("<h1>Settings</h1>"),
             self.banner,
             html(
-                "<h2>API keys</h2><p>Use a key with the REST API: <code>Authorization: Bearer cw_…</code>. A key is shown once, when it is created.</p>"
+                "<h2>API keys</h2><p>Use a key with the REST API: "
+                "<code>Authorization: Bearer cw_…</code>. A key is shown once, when it is "
+                "created.</p>"
             ),
             pn.FlexBox(self.key_name, create, align_items="flex-end"),
             self.shown_once,
             self.keys_box,
             *self._alerts_section(svc, user),
             html(
-                f"<h2>Account</h2><p>Signed in as {escape(user.email)}{' (administrator)' if user.is_admin else ''}.</p>"
+                "<h2>Account</h2><p>Signed in as "
+                f"{escape(user.email)}{' (administrator)' if user.is_admin else ''}.</p>"
             ),
             current,
             new,
@@ -238,7 +242,10 @@ class SettingsPage(pn.viewable.Viewer):
         self._render_alerts()
         return [
             html(
-                "<h2>Alert rules</h2><p>Be told when a run fails: in the workspace, by a webhook, or by e-mail through one of your SMTP connections (add one on the Connections page). (A scenario's own <em>notify on error</em> setting is in its run settings.)</p>"
+                "<h2>Alert rules</h2><p>Be told when a run fails: in the workspace, by a "
+                "webhook, or by e-mail through one of your SMTP connections (add one on the "
+                "Connections page). (A scenario's own <em>notify on error</em> setting is in its "
+                "run settings.)</p>"
             ),
             pn.FlexBox(
                 scenario,
@@ -288,7 +295,8 @@ class SettingsPage(pn.viewable.Viewer):
             rows.append(
                 pn.Row(
                     html(
-                        f"When <strong>{what}</strong> fails → {' and '.join(where)}{self._last_delivery(rule)}",
+                        f"When <strong>{what}</strong> fails → "
+                        f"{' and '.join(where)}{self._last_delivery(rule)}",
                         align="center",
                     ),
                     remove,
@@ -301,15 +309,12 @@ class SettingsPage(pn.viewable.Viewer):
         except Exception as exc:  # the list is a convenience: say so, keep the page
             self.banner.error(exc)
             feed = []
-        items = "".join(
-            f"<li>{badge('failed')} <strong>{escape(self._scenario_names.get(e.get('scenario_id') or '', e.get('scenario_id') or '?'))}</strong> "
-            f'<span class="cw-muted">{when(e.get("created_at"))}</span> — {escape(error_dict_message(e.get("error")) or "failed")}</li>'
-            for e in feed
-        )
+        items = "".join(self._alert_item(e) for e in feed)
         self.alert_feed.object = (
             f'<h3 style="font-size:16px">Recent alerts</h3><ul>{items}</ul>'
             if items
-            else '<h3 style="font-size:16px">Recent alerts</h3><p class="cw-muted">No failures matched your rules.</p>'
+            else '<h3 style="font-size:16px">Recent alerts</h3>'
+            '<p class="cw-muted">No failures matched your rules.</p>'
         )
 
     def _email_target(self, rule: dict[str, Any]) -> str:
@@ -320,6 +325,16 @@ class SettingsPage(pn.viewable.Viewer):
         via = names.get(rule["email_connection_id"], "a deleted connection")
         to = ", ".join(rule.get("email_to") or [])
         return f"e-mail to <code>{escape(to)}</code> via {escape(via)}"
+
+    def _alert_item(self, e: dict[str, Any]) -> str:
+        """One failed run in the "Recent alerts" list (a deleted scenario shows its id)."""
+        scenario_id = e.get("scenario_id")
+        name = self._scenario_names.get(scenario_id or "", scenario_id or "?")
+        return (
+            f"<li>{badge('failed')} <strong>{escape(name)}</strong> "
+            f'<span class="cw-muted">{when(e.get("created_at"))}</span> — '
+            f"{escape(error_dict_message(e.get('error')) or 'failed')}</li>"
+        )
 
     def _last_delivery(self, rule: dict[str, Any]) -> str:
         """A webhook rule's last delivery and an e-mail rule's last e-mail, as further lines
@@ -335,7 +350,10 @@ class SettingsPage(pn.viewable.Viewer):
                 text = "none yet"
             else:
                 summary = escape(last["summary"])
-                text = f"{summary if last['delivered'] else f'<strong>{summary}</strong>'} · {when(last['at'])}"
+                text = (
+                    f"{summary if last['delivered'] else f'<strong>{summary}</strong>'} · "
+                    f"{when(last['at'])}"
+                )
             shown += f'<br><span class="cw-muted alert-delivery">{label}: {text}</span>'
         return shown
 
@@ -344,7 +362,9 @@ class SettingsPage(pn.viewable.Viewer):
         for k in self.state.keys:
             state = f"revoked {when(k['revoked_at'])}" if k.get("revoked_at") else "active"
             label = html(
-                f"<strong>{escape(k['name'])}</strong> <code>{escape(k['prefix'])}…</code> <span class='cw-muted'>· created {when(k['created_at'])} · last used {when(k.get('last_used_at'))} · {state}</span>",
+                f"<strong>{escape(k['name'])}</strong> <code>{escape(k['prefix'])}…</code> "
+                f"<span class='cw-muted'>· created {when(k['created_at'])} · last used "
+                f"{when(k.get('last_used_at'))} · {state}</span>",
                 align="center",
             )
             row: list[Any] = [label]
@@ -365,7 +385,8 @@ class SettingsPage(pn.viewable.Viewer):
         key = await attempt(self.banner, lambda: self.state.create_key(self.key_name.value))
         if key:
             self.shown_once.object = (
-                f'<div class="cw-banner ok" role="status">Your new key (copy it now — it will not be shown again): '
+                '<div class="cw-banner ok" role="status">Your new key (copy it now — it will not '
+                "be shown again): "
                 f'<code class="api-key-value">{escape(key)}</code></div>'
             )
             self.key_name.value = ""
@@ -409,7 +430,8 @@ class SettingsPage(pn.viewable.Viewer):
             )
             if user is not None:
                 self.banner.ok(
-                    f"Added {user.email}. Give them their initial password; they can change it in Settings."
+                    f"Added {user.email}. Give them their initial password; they can change it in "
+                    "Settings."
                 )
                 email.value = name.value = password.value = ""
 

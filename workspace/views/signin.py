@@ -7,17 +7,23 @@ from html import escape
 _CSS = """
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
-body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: #f3f4f6; color: #111827; }
-main { max-width: 400px; margin: 10vh auto; background: #fff; border: 1px solid #d1d5db; border-radius: 8px; padding: 32px; }
+body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; \
+background: #f3f4f6; color: #111827; }
+main { max-width: 400px; margin: 10vh auto; background: #fff; border: 1px solid #d1d5db; \
+border-radius: 8px; padding: 32px; }
 h1 { font-size: 1.5rem; margin: 0 0 4px; }
 p.lead { margin: 0 0 24px; color: #374151; }
 label { display: block; font-weight: 600; margin: 16px 0 4px; }
-input { width: 100%; padding: 10px 12px; font-size: 1rem; border: 1px solid #6b7280; border-radius: 6px; }
+input { width: 100%; padding: 10px 12px; font-size: 1rem; border: 1px solid #6b7280; \
+border-radius: 6px; }
 input:focus, button:focus { outline: 3px solid #1d4ed8; outline-offset: 2px; }
-button { margin-top: 24px; width: 100%; padding: 10px 12px; font-size: 1rem; font-weight: 600; color: #fff; background: #1d4ed8; border: 0; border-radius: 6px; cursor: pointer; }
+button { margin-top: 24px; width: 100%; padding: 10px 12px; font-size: 1rem; font-weight: 600; \
+color: #fff; background: #1d4ed8; border: 0; border-radius: 6px; cursor: pointer; }
 button:hover { background: #1e40af; }
-.error { background: #fef2f2; border: 1px solid #b91c1c; color: #7f1d1d; padding: 10px 12px; border-radius: 6px; }
-.notice { background: #eff6ff; border: 1px solid #1d4ed8; color: #1e3a8a; padding: 10px 12px; border-radius: 6px; }
+.error { background: #fef2f2; border: 1px solid #b91c1c; color: #7f1d1d; padding: 10px 12px; \
+border-radius: 6px; }
+.notice { background: #eff6ff; border: 1px solid #1d4ed8; color: #1e3a8a; padding: 10px 12px; \
+border-radius: 6px; }
 .help { font-size: .875rem; color: #374151; margin-top: 24px; }
 """
 
@@ -58,9 +64,11 @@ def login_page(
 <form method="post" action="/login">
 <input type="hidden" name="next" value="{escape(next)}">
 <label for="email">E-mail address</label>
-<input id="email" name="email" type="email" autocomplete="username" required value="{escape(email)}"{described} {"" if email else "autofocus"}>
+<input id="email" name="email" type="email" autocomplete="username" required \
+value="{escape(email)}"{described} {"" if email else "autofocus"}>
 <label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required{described} {"autofocus" if email else ""}>
+<input id="password" name="password" type="password" autocomplete="current-password" \
+required{described} {"autofocus" if email else ""}>
 <button type="submit">Sign in</button>
 </form>
 <p class="help">{help}</p>

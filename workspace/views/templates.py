@@ -120,12 +120,14 @@ class Gallery(pn.viewable.Viewer):
                 for key, name in zip(entry["apps"], entry["app_names"], strict=True)
             )
             soon = (
-                f'<p class="cw-muted">Coming soon: needs {escape(", ".join(entry["missing"]))}, not built yet.</p>'
+                f'<p class="cw-muted">Coming soon: needs {escape(", ".join(entry["missing"]))}, '
+                "not built yet.</p>"
                 if entry["missing"]
                 else ""
             )
             body = html(
-                f'<h2 style="font-size:18px;margin:4px 0">{escape(entry["title"])} {status}</h2><p>{escape(entry["summary"])}</p><p class="cw-muted">Apps: {apps}</p>{soon}'
+                f'<h2 style="font-size:18px;margin:4px 0">{escape(entry["title"])} {status}</h2>'
+                f'<p>{escape(entry["summary"])}</p><p class="cw-muted">Apps: {apps}</p>{soon}'
             )
             use = pn.widgets.Button(
                 name=f"Use template: {entry['title']}"
@@ -156,7 +158,8 @@ class Gallery(pn.viewable.Viewer):
             )
         self._layout = pn.Column(
             html(
-                "<h1>Templates</h1><p>Start from a working scenario; you will be asked for the connections it needs and what only you know, such as a channel or a board.</p>"
+                "<h1>Templates</h1><p>Start from a working scenario; you will be asked for the "
+                "connections it needs and what only you know, such as a channel or a board.</p>"
             ),
             self.banner,
             self.use_box,

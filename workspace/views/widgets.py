@@ -37,17 +37,23 @@ HINTS: dict[str, str] = {
     "auth_invalid": "Open Connections and update the credentials, then test the connection.",
     "auth_expired": "Open Connections and reconnect the app.",
     "rate_limited": "The app asked us to slow down; wait a little, then try again.",
-    "upstream_error": "The app refused the request; check the inputs against the app's documentation.",
+    "upstream_error": "The app refused the request; check the inputs against the app's "
+    "documentation.",
     "network_error": "The app could not be reached; check the address and try again later.",
-    "timeout": "The call took too long; try again, or raise the cell timeout in the scenario settings.",
-    "forbidden_destination": "This address is not allowed by the server's network settings; ask your administrator.",
-    "invalid_output": "The app answered with unexpected data; report it to whoever maintains the app.",
-    "limit_exceeded": "Make room (delete what you no longer need) or ask your administrator to raise the limit named above.",
+    "timeout": "The call took too long; try again, or raise the cell timeout in the scenario "
+    "settings.",
+    "forbidden_destination": "This address is not allowed by the server's network settings; ask "
+    "your administrator.",
+    "invalid_output": "The app answered with unexpected data; report it to whoever maintains the "
+    "app.",
+    "limit_exceeded": "Make room (delete what you no longer need) or ask your administrator to "
+    "raise the limit named above.",
 }
 
 CSS = """
 :host { --cw-accent: #1d4ed8; }
-.cw-banner { padding: 10px 14px; border-radius: 6px; margin: 4px 0; font-size: 14px; line-height: 1.4; }
+.cw-banner { padding: 10px 14px; border-radius: 6px; margin: 4px 0; font-size: 14px; \
+line-height: 1.4; }
 .cw-banner.error { background: #fef2f2; border: 1px solid #b91c1c; color: #7f1d1d; }
 .cw-banner.ok { background: #f0fdf4; border: 1px solid #15803d; color: #14532d; }
 .cw-banner.info { background: #eff6ff; border: 1px solid #1d4ed8; color: #1e3a8a; }
@@ -56,14 +62,20 @@ CSS = """
 .cw-field-error { color: #b91c1c; font-size: 13px; font-weight: 600; margin: -2px 0 6px 2px; }
 div.cw-table-scroll { overflow-x: auto; max-width: 100%; }
 table.cw-table { border-collapse: collapse; width: 100%; font-size: 14px; }
-table.cw-table caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0; color: #111827; }
-table.cw-table th, table.cw-table td { border-bottom: 1px solid #d1d5db; padding: 6px 8px; text-align: left; vertical-align: top; color: #111827; }
+table.cw-table caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0; \
+color: #111827; }
+table.cw-table th, table.cw-table td { border-bottom: 1px solid #d1d5db; padding: 6px 8px; \
+text-align: left; vertical-align: top; color: #111827; }
 table.cw-table th { background: #f3f4f6; }
-.cw-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; border: 1px solid; }
-.cw-badge.completed, .cw-badge.active { background: #f0fdf4; color: #14532d; border-color: #15803d; }
+.cw-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; \
+font-weight: 600; border: 1px solid; }
+.cw-badge.completed, .cw-badge.active { background: #f0fdf4; color: #14532d; \
+border-color: #15803d; }
 .cw-badge.failed, .cw-badge.error { background: #fef2f2; color: #7f1d1d; border-color: #b91c1c; }
-.cw-badge.running, .cw-badge.queued, .cw-badge.waiting { background: #eff6ff; color: #1e3a8a; border-color: #1d4ed8; }
-.cw-badge.draft, .cw-badge.paused, .cw-badge.skipped, .cw-badge.disconnected, .cw-badge.soon { background: #f3f4f6; color: #1f2937; border-color: #4b5563; }
+.cw-badge.running, .cw-badge.queued, .cw-badge.waiting { background: #eff6ff; color: #1e3a8a; \
+border-color: #1d4ed8; }
+.cw-badge.draft, .cw-badge.paused, .cw-badge.skipped, .cw-badge.disconnected, \
+.cw-badge.soon { background: #f3f4f6; color: #1f2937; border-color: #4b5563; }
 .cw-muted { color: #4b5563; }
 .cw-status-reason { color: #7f1d1d; font-size: 12px; margin-top: 2px; }
 """
@@ -84,8 +96,8 @@ def logo(url: str, size: int = 20, alt: str = "") -> str:
     """An app's logo as an ``<img>``. ``alt`` stays empty where words beside it name the
     app (a screen reader would otherwise say the name twice)."""
     return (
-        f'<img class="cw-logo" src="{escape(url)}" alt="{escape(alt)}" width="{size}" height="{size}" '
-        f'style="vertical-align:-4px;object-fit:contain">'
+        f'<img class="cw-logo" src="{escape(url)}" alt="{escape(alt)}" '
+        f'width="{size}" height="{size}" style="vertical-align:-4px;object-fit:contain">'
     )
 
 
@@ -104,7 +116,8 @@ def table(
     raw: Iterable[str] = (),
     empty: str = "Nothing here yet.",
 ) -> str:
-    """An accessible HTML table: ``columns`` are (key, header); values are escaped unless their key is in ``raw``."""
+    """An accessible HTML table: ``columns`` are (key, header); values are escaped unless their
+    key is in ``raw``."""
     if not rows:
         return f'<p class="cw-muted">{escape(empty)}</p>'
     raw = set(raw)
@@ -121,7 +134,8 @@ def table(
     # box is focusable so keyboard users can scroll it too
     return (
         f'<div class="cw-table-scroll" role="region" tabindex="0" aria-label="{escape(caption)}">'
-        f'<table class="cw-table"><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'
+        f'<table class="cw-table"><caption>{escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
@@ -167,15 +181,19 @@ JSON_CSS = """
 :host { min-width: 0; max-width: 100%; }
 .json-formatter-row { overflow-wrap: anywhere; word-break: break-word; }
 /* long strings and URLs wrap anywhere rather than push a phone's page sideways */
-.json-formatter-row .json-formatter-string, .json-formatter-row .json-formatter-url { white-space: pre-wrap; word-break: break-all; }
+.json-formatter-row .json-formatter-string, \
+.json-formatter-row .json-formatter-url { white-space: pre-wrap; word-break: break-all; }
 .json-formatter-row, .json-formatter-row .json-formatter-key { color: #111827; }
-.json-formatter-row .json-formatter-string, .json-formatter-row .json-formatter-stringifiable { color: #166534; }
+.json-formatter-row .json-formatter-string, \
+.json-formatter-row .json-formatter-stringifiable { color: #166534; }
 .json-formatter-row .json-formatter-number { color: #1e40af; }
 .json-formatter-row .json-formatter-boolean { color: #9a3412; }
-.json-formatter-row .json-formatter-null, .json-formatter-row .json-formatter-undefined { color: #4b5563; }
+.json-formatter-row .json-formatter-null, \
+.json-formatter-row .json-formatter-undefined { color: #4b5563; }
 .json-formatter-row .json-formatter-date { color: #0f766e; }
 .json-formatter-row .json-formatter-url { color: #1d4ed8; }
-.json-formatter-row .json-formatter-bracket, .json-formatter-row .json-formatter-constructor-name { color: #374151; }
+.json-formatter-row .json-formatter-bracket, \
+.json-formatter-row .json-formatter-constructor-name { color: #374151; }
 """
 
 
@@ -231,7 +249,10 @@ def describe_error(exc: BaseException | str) -> str:
     if isinstance(exc, CellwrightError):
         return _join(exc.message, HINTS.get(exc.code))
     log.exception("unexpected error in the workspace", exc_info=exc)
-    return "Something went wrong on the server (the log has the details). Try again; if it keeps happening, tell your administrator."
+    return (
+        "Something went wrong on the server (the log has the details). Try again; if it keeps "
+        "happening, tell your administrator."
+    )
 
 
 def error_dict_message(error: Mapping[str, Any] | None) -> str:
