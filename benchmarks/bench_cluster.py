@@ -58,7 +58,8 @@ def scenario_text(url: str, sync: bool = False) -> str:
     response = "{response: sync}" if sync else "{}"
     return (
         f"name: Cluster bench {secrets.token_hex(3)}\nsettings: {{retry_count: 0}}\ncells:\n"
-        f"  - {{id: hook, kind: trigger, app: webhook, operation: catch_hook, inputs: {response}}}\n"
+        "  - {id: hook, kind: trigger, app: webhook, "
+        f"operation: catch_hook, inputs: {response}}}\n"
         f"  - {{id: call, kind: action, app: http, operation: request, inputs: {{url: '{url}',"
         " method: POST, body_type: json, body: {n: '{{ trigger.body.n }}'}}}\n"
     )
@@ -279,7 +280,8 @@ async def main() -> None:
         f" load average {os.getloadavg()[0]:.1f} at the end"
     )
     print(
-        f"{'workers':<30} {'done':>6} {'wall s':>8} {'exec/s':>8} {'ratio':>6} {'p50 s':>7} {'p99 s':>7}"
+        f"{'workers':<30} {'done':>6} {'wall s':>8} {'exec/s':>8} {'ratio':>6} {'p50 s':>7} "
+        f"{'p99 s':>7}"
     )
     base = rows[0][1]["per_s"] if rows else 1.0
     for label, f in rows:

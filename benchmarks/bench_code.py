@@ -97,7 +97,11 @@ PROCESS_CHILD = textwrap.dedent(
     resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))
     call = json.loads(sys.stdin.read())
     scope = {}
-    exec("def main(input):\\n    return {'total': input['price'] * input['quantity'], 'name': input['name'].upper()}", scope)
+    exec(
+        "def main(input):\\n"
+        "    return {'total': input['price'] * input['quantity'], 'name': input['name'].upper()}",
+        scope,
+    )
     print(json.dumps(scope['main'](call)))
     """
 )
@@ -209,7 +213,8 @@ def probe(name: str, key: str) -> str:
             outcome = type(exc).__name__
         took = time.perf_counter() - started
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-        print(json.dumps({{"outcome": outcome, "seconds": round(took, 2), "rss_mb": rss}}), flush=True)
+        figures = {{"outcome": outcome, "seconds": round(took, 2), "rss_mb": rss}}
+        print(json.dumps(figures), flush=True)
         import os
         os._exit(0)
         """

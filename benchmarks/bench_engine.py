@@ -64,10 +64,12 @@ async def overhead(runs: int = 40) -> None:
             cw.close()
     print(f"50-cell transformer scenario, {runs} runs, SQLite store, every cell persisted:")
     print(
-        f"  end-to-end per cell: median {statistics.median(per_cell):.3f} ms, p95 {sorted(per_cell)[int(0.95 * runs)]:.3f} ms (target < 0.5 ms)"
+        f"  end-to-end per cell: median {statistics.median(per_cell):.3f} ms, "
+        f"p95 {sorted(per_cell)[int(0.95 * runs)]:.3f} ms (target < 0.5 ms)"
     )
     print(
-        f"  of which inside the cell (render, validate, call, validate): median {statistics.median(engine_only):.3f} ms"
+        "  of which inside the cell (render, validate, call, validate): "
+        f"median {statistics.median(engine_only):.3f} ms"
     )
 
 
@@ -117,7 +119,8 @@ async def slow_sink(n: int = 100) -> None:
                 cw.close()
         done = sum(1 for r in results if r["status"] == "completed")
         print(
-            f"{n} executions each waiting 1 s on a slow sink: {done}/{n} completed in {wall:.2f} s wall (target < 2 s)"
+            f"{n} executions each waiting 1 s on a slow sink: "
+            f"{done}/{n} completed in {wall:.2f} s wall (target < 2 s)"
         )
     finally:
         sink.terminate()
@@ -202,8 +205,8 @@ async def loop_overhead(
             await cw.stop()
             cw.close()
     print(
-        f"{items}-item loop (one formatter cell per item, n: {expression!r}, then a sum), {runs} runs,"
-        " SQLite store, every item recorded (its cell run and its summary):"
+        f"{items}-item loop (one formatter cell per item, n: {expression!r}, then a sum), "
+        f"{runs} runs, SQLite store, every item recorded (its cell run and its summary):"
     )
     print(
         f"  per item, beyond an empty run: median {statistics.median(per_item):.3f} ms,"

@@ -7,7 +7,8 @@ the sink's JSON, otherwise answers with the computed fields. Every execution is
 persisted as usual. A load generator in its own process runs 10, 50 and 100 concurrent
 clients for --seconds each.
 
-    uv run python benchmarks/bench_webhook.py [--seconds 20] [--peer nodered] [--webhook-workers 0,2]
+    uv run python benchmarks/bench_webhook.py [--seconds 20] [--peer nodered] \\
+        [--webhook-workers 0,2]
 
 ``--webhook-workers 0,2`` starts one Cellwright server per value (0: the server answers
 the webhook itself; N: ``cellwright serve --webhook-workers N``) and measures them side by
@@ -22,8 +23,8 @@ from run to run: compare the ratios. The load generator is wrk when installed
 
 CPU per request is the server's user + system CPU time (from /proc; with
 ``--webhook-workers N`` the server's and its workers' together, and peak MB is then the
-sum of their peaks) during the step divided by the requests answered; "persisted" counts the executions stored during
-the step and "cells" the per-cell result rows stored with them.
+sum of their peaks) during the step divided by the requests answered; "persisted" counts
+the executions stored during the step and "cells" the per-cell result rows stored with them.
 
 ``--repeat N`` alternates the steps N times and prints medians: on a busy machine a
 single step can be off by half.
@@ -79,12 +80,22 @@ cells:
               method: POST
               url: SINK
               body_type: json
-              body: {total: "{{ steps.compute.total }}", name_upper: "{{ steps.compute.name_upper }}"}
-          - {id: answer, kind: transformer, app: webhook, operation: respond, inputs: {body: "{{ steps.post.body }}"}}
+              body:
+                total: "{{ steps.compute.total }}"
+                name_upper: "{{ steps.compute.name_upper }}"
+          - id: answer
+            kind: transformer
+            app: webhook
+            operation: respond
+            inputs: {body: "{{ steps.post.body }}"}
       - name: small
         fallback: true
         cells:
-          - {id: answer_small, kind: transformer, app: webhook, operation: respond, inputs: {body: "{{ steps.compute }}"}}
+          - id: answer_small
+            kind: transformer
+            app: webhook
+            operation: respond
+            inputs: {body: "{{ steps.compute }}"}
 """
 
 BODY = '{"id": 1, "amount": 42, "name": "alice"}'
@@ -99,7 +110,8 @@ wrk.headers["Content-Type"] = "application/json"
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    '{"requests": %d, "duration_us": %d, "errors": %d, "non2xx": %d, "p50_us": %d, "p99_us": %d}\\n',
+    '{"requests": %d, "duration_us": %d, "errors": %d, "non2xx": %d, '
+      .. '"p50_us": %d, "p99_us": %d}\\n',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
     latency:percentile(50), latency:percentile(99)))
 end
@@ -290,7 +302,8 @@ def report(targets: list[Target], levels: list[int], generator: str, repeat: int
     medians = f"; medians of {repeat} alternating runs (persisted, cells, errors: totals)"
     print(f"load generator: {generator}" + (medians if repeat > 1 else ""))
     print(
-        f"{'server':<10} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU ms/req':>10} {'peak MB':>8} {'persisted':>9} {'cells':>7}"
+        f"{'server':<10} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+        f"{'CPU ms/req':>10} {'peak MB':>8} {'persisted':>9} {'cells':>7}"
     )
     for target in targets:
         for level in levels:
@@ -298,21 +311,24 @@ def report(targets: list[Target], levels: list[int], generator: str, repeat: int
             persisted = "-" if f["persisted"] is None else str(f["persisted"])
             cells = "-" if f["cells"] is None else str(f["cells"])
             print(
-                f"{target.name:<10} {level:>7} {f['rps']:>8.0f} {f['p50_ms']:>8.1f} {f['p99_ms']:>8.1f} {f['errors']:>7}"
-                f" {f['cpu_ms']:>10.2f} {f['peak_mb']:>8.0f} {persisted:>9} {cells:>7}"
+                f"{target.name:<10} {level:>7} {f['rps']:>8.0f} {f['p50_ms']:>8.1f} "
+                f"{f['p99_ms']:>8.1f} {f['errors']:>7} {f['cpu_ms']:>10.2f} {f['peak_mb']:>8.0f} "
+                f"{persisted:>9} {cells:>7}"
             )
     peers = [t for t in targets if not t.name.startswith("cellwright")]
     if peers:
         peer = peers[0]
         for ours in (t for t in targets if t.name.startswith("cellwright")):
             print(
-                f"\nratios {ours.name} / {peer.name} (req/s: higher is better; p99 and CPU: lower is better)"
+                f"\nratios {ours.name} / {peer.name} "
+                "(req/s: higher is better; p99 and CPU: lower is better)"
             )
             print(f"{'clients':>7} {'req/s':>8} {'p99':>8} {'CPU/req':>8}")
             for level in levels:
                 a, b = ours.median(level), peer.median(level)
                 print(
-                    f"{level:>7} {a['rps'] / b['rps']:>8.2f} {a['p99_ms'] / b['p99_ms']:>8.2f} {a['cpu_ms'] / b['cpu_ms']:>8.2f}"
+                    f"{level:>7} {a['rps'] / b['rps']:>8.2f} {a['p99_ms'] / b['p99_ms']:>8.2f} "
+                    f"{a['cpu_ms'] / b['cpu_ms']:>8.2f}"
                 )
 
 

@@ -118,7 +118,8 @@ def main() -> None:
         assert len(store.node_results(created[-1].id)) == 5
         store.close()
     print(
-        f"{done} executions, {args.batch} per transaction: {cpu / done * 1000:.3f} ms CPU and {wall / done * 1000:.3f} ms wall per execution"
+        f"{done} executions, {args.batch} per transaction: "
+        f"{cpu / done * 1000:.3f} ms CPU and {wall / done * 1000:.3f} ms wall per execution"
     )
 
 

@@ -84,7 +84,8 @@ class Accounts:
         password_hash: str | None = None,
         is_admin: bool = False,
     ) -> User:
-        """A new user; ``password_hash`` from ``workspace.auth.hash_password`` (None: cannot sign in)."""
+        """A new user; ``password_hash`` from
+        ``workspace.auth.hash_password`` (None: cannot sign in)."""
         user = self._store.create_user(
             email, name=name, password_hash=password_hash, is_admin=is_admin
         )
@@ -253,7 +254,8 @@ class Accounts:
         connection = self._store.get_connection(user_id, connection_id)
         if connection is None:
             raise InvalidInputError(
-                f"The connection '{connection_id}' was not found among your connections. Pick one of your SMTP connections.",
+                f"The connection '{connection_id}' was not found among your connections. "
+                "Pick one of your SMTP connections.",
                 errors=[{"field": "email_connection_id", "message": "not found"}],
             )
         if connection.app_id != EMAIL_APP:

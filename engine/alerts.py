@@ -225,7 +225,8 @@ class Alerts:
         payload: dict[str, Any],
         execution: Execution,
     ) -> None:
-        """POST until delivered, a failure retrying cannot fix, or the last attempt; audit the outcome."""
+        """POST until delivered, a failure retrying cannot
+        fix, or the last attempt; audit the outcome."""
         host = urlsplit(url).hostname or "?"
         attempts = self.settings.alert_attempts
         tried = 0
@@ -253,7 +254,8 @@ class Alerts:
                 await self.sleep(delay)
         except asyncio.CancelledError:  # the service is stopping: say so, without a traceback
             log.warning(
-                "execution %s: alert webhook on %s: delivery cancelled after %d attempt(s) (the service stopped)",
+                "execution %s: alert webhook on %s: "
+                "delivery cancelled after %d attempt(s) (the service stopped)",
                 execution.id,
                 host,
                 tried,
@@ -352,7 +354,8 @@ class Alerts:
                 await self.sleep(delay)
         except asyncio.CancelledError:
             log.warning(
-                "execution %s: alert e-mail via %s: cancelled after %d attempt(s) (the service stopped)",
+                "execution %s: alert e-mail via %s: "
+                "cancelled after %d attempt(s) (the service stopped)",
                 execution.id,
                 host,
                 tried,
@@ -397,7 +400,8 @@ class Alerts:
         connection = self.store.get_connection(user_id, connection_id)
         if connection is None or connection.app_id != EMAIL_APP:
             raise ConfigurationError(
-                f"The alert rule's e-mail connection '{connection_id}' was not found among the owner's SMTP connections."
+                f"The alert rule's e-mail connection '{connection_id}' was not found among the "
+                "owner's SMTP connections."
             )
         return SmtpSettings.from_credentials(self.store.connection_credentials(connection.id))
 

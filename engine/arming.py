@@ -154,7 +154,8 @@ async def fetch_changes(
     """What changed since the last notification (``op.fetch`` from the stored cursor),
     as trigger payloads; the new cursor is stored before they run."""
     assert op.fetch is not None
-    # the version the trigger runs (as Cellwright.trigger picks it; ingress only gets here for a live one)
+    # the version the trigger runs (as Cellwright.trigger
+    # picks it; ingress only gets here for a live one)
     version = scenario.live_version if scenario.live_version is not None else scenario.version
     trigger = (await asyncio.to_thread(svc.runner.document, scenario.id, version)).trigger
     app = svc.apps.get(trigger.app)

@@ -69,7 +69,8 @@ class Connections:
         except ValidationError as exc:
             fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
             raise ConfigurationError(
-                f"{app.name}'s sandbox credentials do not fill its connection form (fields: {fields})."
+                f"{app.name}'s sandbox credentials do not fill its connection form "
+                f"(fields: {fields})."
             ) from None
         connection = self._store.create_connection(
             user_id, app.key, f"{app.name} (sandbox)", credentials, is_sandbox=True, status="active"

@@ -128,12 +128,15 @@ class Contexts:
             )
             if connection is None:
                 raise ConfigurationError(
-                    f"Cell '{cell.id}' uses connection '{cell.connection}', which was not found among your connections. Pick one of your connections in the cell."
+                    f"Cell '{cell.id}' uses connection '{cell.connection}', "
+                    "which was not found among your connections. "
+                    "Pick one of your connections in the cell."
                 )
         if connection is not None and app.needs_connection:
             if connection.app_id != app.key:
                 raise ConfigurationError(
-                    f"Cell '{cell.id}' uses connection '{connection.name}', which is not a {app.name} connection."
+                    f"Cell '{cell.id}' uses connection '{connection.name}', "
+                    f"which is not a {app.name} connection."
                 )
             http, credentials = await self._connection_client(connection, app)
             metadata = connection.metadata or {}
@@ -190,7 +193,8 @@ class Contexts:
 
     @property
     def oauth_redirect_uri(self) -> str:
-        """Where providers send users back after consent (``/oauth/callback``, workspace/oauth.py)."""
+        """Where providers send users back after consent
+        (``/oauth/callback``, workspace/oauth.py)."""
         return f"{self.settings.resolved_public_url()}/oauth/callback"
 
     def _oauth_client(self, app: App, auth: AuthKind) -> Any:

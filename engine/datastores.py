@@ -111,8 +111,9 @@ class DataStores:
             raise Conflict(f"You already have a data store named '{name}'.") from None
         except LimitReachedError:
             raise LimitExceededError(
-                f"Data store '{name}' was not created: you have {limit} data stores, the most allowed "
-                "(CELLWRIGHT_DATA_STORE_MAX_STORES). Delete a store you no longer need, or ask the operator to raise the limit.",
+                f"Data store '{name}' was not created: you have {limit} data stores, "
+                "the most allowed (CELLWRIGHT_DATA_STORE_MAX_STORES). "
+                "Delete a store you no longer need, or ask the operator to raise the limit.",
                 limit="data_store_max_stores",
                 store=name,
             ) from None
@@ -273,8 +274,9 @@ class DataStores:
         limit = self._settings.data_store_max_value_bytes
         if size > limit:
             raise LimitExceededError(
-                f"The value for '{key}' in data store '{store.name}' is {size:,} bytes; the limit is {limit:,} bytes "
-                "(CELLWRIGHT_DATA_STORE_MAX_VALUE_BYTES). Store less (the fields you need), or split it over several keys.",
+                f"The value for '{key}' in data store '{store.name}' is {size:,} bytes; "
+                f"the limit is {limit:,} bytes (CELLWRIGHT_DATA_STORE_MAX_VALUE_BYTES). "
+                "Store less (the fields you need), or split it over several keys.",
                 limit="data_store_max_value_bytes",
                 store=store.name,
                 key=key,
@@ -283,8 +285,9 @@ class DataStores:
     def _full(self, store: DataStore, key: str) -> LimitExceededError:
         limit = self._settings.data_store_max_records
         return LimitExceededError(
-            f"Data store '{store.name}' is full: it holds {limit:,} records, the most allowed "
-            f"(CELLWRIGHT_DATA_STORE_MAX_RECORDS), so '{key}' was not added. Delete records you no longer need, or use another store.",
+            f"Data store '{store.name}' is full: it holds {limit:,} records, "
+            f"the most allowed (CELLWRIGHT_DATA_STORE_MAX_RECORDS), so '{key}' was not added. "
+            "Delete records you no longer need, or use another store.",
             limit="data_store_max_records",
             store=store.name,
             key=key,

@@ -230,7 +230,10 @@ class WebhookIngress:
                 409,
                 {
                     "error": "scenario_inactive",
-                    "message": f"Scenario '{scenario.name}' is {scenario.status}; enable it to accept events.",
+                    "message": (
+                        f"Scenario '{scenario.name}' is {scenario.status}; "
+                        "enable it to accept events."
+                    ),
                 },
                 {},
             )
@@ -463,9 +466,12 @@ def loop_answer(hops: int, limit: int) -> WebhookAnswer:
         508,
         {
             "error": "loop_detected",
-            "message": f"Refused: this call comes from a chain of {hops} Cellwright scenarios calling one another's webhooks, "
-            f"over the limit of {limit} (CELLWRIGHT_MAX_HOPS). A scenario probably calls its own webhook, directly or "
-            "through others: change its HTTP request's URL. No run was started.",
+            "message": (
+                f"Refused: this call comes from a chain of {hops} Cellwright scenarios calling "
+                f"one another's webhooks, over the limit of {limit} (CELLWRIGHT_MAX_HOPS). "
+                "A scenario probably calls its own webhook, directly or through others: "
+                "change its HTTP request's URL. No run was started."
+            ),
             "hops": hops,
         },
         {},

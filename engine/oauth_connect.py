@@ -261,7 +261,8 @@ def start_authorization(
     kind = oauth_kind(app)
     if kind.grant != "authorization_code":
         raise ConfigurationError(
-            f"{app.name} connects with client credentials: create the connection directly, no sign-in needed."
+            f"{app.name} connects with client credentials: create the connection directly, "
+            "no sign-in needed."
         )
     client = oauth_client(svc, app)
     if connection_id is not None:
@@ -496,7 +497,8 @@ def _reconnectable(svc: Cellwright, user_id: str, app: App, connection_id: str) 
         or connection.is_sandbox
     ):
         raise ConfigurationError(
-            f"'{connection.name}' does not sign in with {app.name} (OAuth): update its credentials with Edit instead."
+            f"'{connection.name}' does not sign in with {app.name} "
+            "(OAuth): update its credentials with Edit instead."
         )
     return connection
 

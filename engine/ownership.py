@@ -39,7 +39,8 @@ def connection_problems(
         label = f"Cell '{cell.name or cell.id}'"
         if connection is None:
             message = (
-                f"{label} uses connection '{cell.connection}', which was not found among your connections. "
+                f"{label} uses connection '{cell.connection}', "
+                "which was not found among your connections. "
                 "Pick one of your connections in the cell."
             )
         elif (
@@ -48,7 +49,10 @@ def connection_problems(
             and connection.app_id != cell.app
         ):
             app = apps.get(cell.app)
-            message = f"{label} uses connection '{connection.name}', which is not a {app.name} connection. Pick a {app.name} connection in the cell."
+            message = (
+                f"{label} uses connection '{connection.name}', "
+                f"which is not a {app.name} connection. Pick a {app.name} connection in the cell."
+            )
         else:
             continue
         problems.append({"cell_id": cell.id, "field": "connection", "message": message})

@@ -344,10 +344,11 @@ class Runner:
     async def _abandon(self, execution: Execution) -> Outcome:
         """Fail an execution whose process died with it too often; run nothing."""
         error = RunAbandonedError(
-            f"The run was stopped: the server running it stopped or stalled {execution.reclaims} times"
-            f" while it ran (the limit is {self.settings.max_reclaims}, setting max_reclaims)."
-            " It may make the server run out of memory or time: check its largest mappings and data,"
-            " then rerun it.",
+            "The run was stopped: "
+            f"the server running it stopped or stalled {execution.reclaims} times while it ran "
+            f"(the limit is {self.settings.max_reclaims}, setting max_reclaims). "
+            "It may make the server run out of memory or time: "
+            "check its largest mappings and data, then rerun it.",
             reclaims=execution.reclaims,
         ).to_dict()
         log.error("execution %s: given up after %d takeovers", execution.id, execution.reclaims)
@@ -540,7 +541,10 @@ class Runner:
                     "failed",
                     error={
                         "code": "timeout",
-                        "message": f"The run passed its time limit ({run.limit:g} s) before cell '{cell.id}'.",
+                        "message": (
+                            "The run passed its time limit "
+                            f"({run.limit:g} s) before cell '{cell.id}'."
+                        ),
                         "cell_id": cell.id,
                     },
                 )
@@ -579,7 +583,10 @@ class Runner:
             # stopped by the whole run's limit, not the cell's: no retry can help
             result.error = {
                 "code": "timeout",
-                "message": f"The run reached its time limit ({run.limit:g} s) while cell '{cell.id}' was running.",
+                "message": (
+                    "The run reached its time limit "
+                    f"({run.limit:g} s) while cell '{cell.id}' was running."
+                ),
             }
             await self._record(run, result, path)
             raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))

@@ -122,7 +122,8 @@ def seal(
                     _problem(
                         cell,
                         slot,
-                        "shows a masked secret, but no secret is stored for it. Type the secret again.",
+                        "shows a masked secret, but no secret is stored for it. "
+                        "Type the secret again.",
                     )
                 )
             else:
@@ -136,7 +137,8 @@ def seal(
                 _problem(
                     cell,
                     name,
-                    "refers to a stored secret that was not found in your account (it may come from another account or installation). Type the secret again.",
+                    "refers to a stored secret that was not found in your account "
+                    "(it may come from another account or installation). Type the secret again.",
                 )
             )
     if problems:
@@ -211,7 +213,8 @@ def _resolve(
     for slot, secret_id in wanted.items():
         if secret_id not in values:
             raise ConfigurationError(
-                f"{_label(cell)}: the secret stored for '{_name(slot)}' was not found. Type it again in the cell and save."
+                f"{_label(cell)}: the secret stored for '{_name(slot)}' was not found. "
+                "Type it again in the cell and save."
             )
         out = with_slot(out, slot, values[secret_id])
     return out

@@ -156,8 +156,9 @@ class Cellwright:
         """Resume unfinished executions and start the background loops.
 
         ``scheduler``: schedules, polling and health checks, while this process holds
-        the scheduler lease (``engine.leader``: one process of a deployment). ``analytics``: own the DuckDB file and copy the analytics outbox
-        into it (one process; the others leave their runs in the outbox)."""
+        the scheduler lease (``engine.leader``: one process of a deployment). ``analytics``: own
+        the DuckDB file and copy the analytics outbox into it (one process; the others leave
+        their runs in the outbox)."""
         self.writes.start()
         self.runner.writes = self.writes
         await self.executor.start()
@@ -292,7 +293,8 @@ class Cellwright:
                     self, user_id, app.key, fields=credentials, name=name
                 )
             raise ConfigurationError(
-                f"{app.name} connects by signing in with {app.name}: start at GET /api/v1/oauth/{app.key}/authorize."
+                f"{app.name} connects by signing in with {app.name}: "
+                f"start at GET /api/v1/oauth/{app.key}/authorize."
             )
         creds = self._check_credentials(app, credentials, kind.type)
         metadata = (
@@ -408,7 +410,8 @@ class Cellwright:
         if users:
             names = ", ".join(f"'{s.name}'" for s in users)
             raise Conflict(
-                f"This connection is used by the enabled scenario(s) {names}. Disable them or switch their cells to another connection first."
+                f"This connection is used by the enabled scenario(s) {names}. "
+                "Disable them or switch their cells to another connection first."
             )
         self.store.delete_connection(user_id, connection_id)
         self.store.audit(user_id, "connection.delete", "connection", connection_id)
@@ -456,7 +459,8 @@ class Cellwright:
             )
         except TimeoutError:
             raise CallTimeoutError(
-                f"{app.name} took too long to list the {source.name}; type the ID instead, or try again."
+                f"{app.name} took too long to list the {source.name}; "
+                "type the ID instead, or try again."
             ) from None
 
     # -- scenarios ------------------------------------------------------------------------
@@ -539,7 +543,8 @@ class Cellwright:
         data = await asyncio.to_thread(self.store.scenario_document, scenario.id, target)
         if data is None:
             raise NotFound(
-                f"Scenario {scenario_id} has no version {target} (the latest is {scenario.version})."
+                f"Scenario {scenario_id} has no version {target} "
+                f"(the latest is {scenario.version})."
             )
         new = documents.parse(data, source=f"version {target}")
         self.validate(new)  # the apps may have changed since it was saved
@@ -581,8 +586,10 @@ class Cellwright:
             except CellwrightError as exc:
                 await self.disable(user_id, scenario.id)
                 raise ConfigurationError(
-                    f"Version {target} is live, but its trigger could not be set up, so the scenario was paused: {exc.message} "
-                    "Fix the trigger or its connection, then enable the scenario again."
+                    f"Version {target} is live, but its trigger could not be set up, "
+                    "so the scenario was paused: "
+                    f"{exc.message} Fix the trigger or its connection, "
+                    "then enable the scenario again."
                 ) from exc
         return updated
 
@@ -783,7 +790,8 @@ class Cellwright:
             raise NotFound(f"No execution {execution_id}.")
         if original.status in ("queued", "running", "waiting"):
             raise Conflict(
-                f"Execution {execution_id} is still {original.status}; rerun it once it has finished."
+                f"Execution {execution_id} is still {original.status}; "
+                "rerun it once it has finished."
             )
         version = original.scenario_version
         if latest:
@@ -797,7 +805,8 @@ class Cellwright:
         elif from_cell is not None:
             if from_cell not in order:
                 raise NotFound(
-                    f"Execution {execution_id}'s scenario has no cell '{from_cell}'. Cells: {', '.join(order)}."
+                    f"Execution {execution_id}'s scenario has no cell '{from_cell}'. "
+                    f"Cells: {', '.join(order)}."
                 )
             start_at = from_cell
         else:
@@ -860,7 +869,8 @@ class Cellwright:
             raise NotFound(f"The scenario has no cell '{cell_id}'.")
         if isinstance(cell, TriggerCell):
             raise ConfigurationError(
-                "The trigger cell is not run on its own; test the scenario with trigger data instead."
+                "The trigger cell is not run on its own; "
+                "test the scenario with trigger data instead."
             )
         ctx_factory = self.contexts.factory(user_id)
         full = {

@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None,
-        description="SQLAlchemy URL; default: SQLite in the data directory. PostgreSQL: postgresql+psycopg://user@host/db",
+        description=(
+            "SQLAlchemy URL; default: SQLite in the data directory. "
+            "PostgreSQL: postgresql+psycopg://user@host/db"
+        ),
     )
     broker_url: str | None = Field(
         None,
@@ -72,7 +75,10 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str | None = Field(
         None,
-        description="The URL users and vendors reach the server at (webhook URLs); default http://host:port.",
+        description=(
+            "The URL users and vendors reach the server at (webhook URLs); "
+            "default http://host:port."
+        ),
     )
     webhook_workers: int = Field(
         0,
@@ -115,12 +121,17 @@ class Settings(BaseSettings):
     api_rate_limit: int = Field(
         600,
         ge=0,
-        description="REST API requests one account may make per minute, per process (429 above; 0: no limit).",
+        description=(
+            "REST API requests one account may make per minute, "
+            "per process (429 above; 0: no limit)."
+        ),
     )
     webhook_rate_limit: int = Field(
         6000,
         ge=0,
-        description="Requests one webhook URL accepts per minute, per process (429 above; 0: no limit).",
+        description=(
+            "Requests one webhook URL accepts per minute, per process (429 above; 0: no limit)."
+        ),
     )
     metrics_token: SecretStr | None = Field(
         None,
@@ -152,13 +163,19 @@ class Settings(BaseSettings):
     max_reclaims: int = Field(
         3,
         ge=0,
-        description="How often an execution whose lease expired (its process stopped or stalled) is taken over and run again; "
-        "past this it fails with 'run_abandoned' instead (a run that brings its server down every time).",
+        description=(
+            "How often an execution whose lease expired "
+            "(its process stopped or stalled) is taken over and run again; "
+            "past this it fails with 'run_abandoned' instead "
+            "(a run that brings its server down every time)."
+        ),
     )
     mapping_cell_seconds: float = Field(
         3.0,
         gt=0,
-        description="CPU seconds the mappings of one cell may use in all (each expression: at most 1 s).",
+        description=(
+            "CPU seconds the mappings of one cell may use in all (each expression: at most 1 s)."
+        ),
     )
     mapping_run_seconds: float = Field(
         10.0,
@@ -169,24 +186,33 @@ class Settings(BaseSettings):
         1.0,
         gt=0,
         le=60,
-        description="Seconds one code cell's JavaScript may run before it is stopped (code_timeout).",
+        description=(
+            "Seconds one code cell's JavaScript may run before it is stopped (code_timeout)."
+        ),
     )
     code_memory_mb: int = Field(
         64,
         ge=8,
         le=2048,
-        description="Memory (MB) one code cell's JavaScript may use before it is stopped (code_memory).",
+        description=(
+            "Memory (MB) one code cell's JavaScript may use before it is stopped (code_memory)."
+        ),
     )
     code_workers: int = Field(
         2,
         ge=1,
         le=64,
-        description="Worker processes that run code cells; more code cells at once wait for a free one.",
+        description=(
+            "Worker processes that run code cells; more code cells at once wait for a free one."
+        ),
     )
     code_log_chars: int = Field(
         10_000,
         ge=0,
-        description="console.log text one code cell may keep in its output (_console); further lines are dropped.",
+        description=(
+            "console.log text one code cell may keep in its output (_console); "
+            "further lines are dropped."
+        ),
     )
     retry_base_seconds: float = Field(
         2.0, gt=0, description="First retry delay; doubles each attempt, with jitter."
@@ -196,7 +222,11 @@ class Settings(BaseSettings):
         4,
         ge=1,
         le=10,
-        description="Tries of one alert webhook delivery (the first POST and its retries) while it gets no answer or HTTP 408, 429 or 5xx; waits as retry_base_seconds / retry_max_seconds.",
+        description=(
+            "Tries of one alert webhook delivery "
+            "(the first POST and its retries) while it gets no answer or HTTP 408, "
+            "429 or 5xx; waits as retry_base_seconds / retry_max_seconds."
+        ),
     )
     execution_timeout_seconds: float = Field(
         300.0, gt=0, description="Default cap on a whole run (a scenario may set its own)."
@@ -211,13 +241,20 @@ class Settings(BaseSettings):
         1000,
         ge=1,
         le=100_000,
-        description="Default cap on the items of one loop cell: a longer list fails the loop before any item runs (a scenario may set its own, max_loop_items).",
+        description=(
+            "Default cap on the items of one loop cell: "
+            "a longer list fails the loop before any item runs "
+            "(a scenario may set its own, max_loop_items)."
+        ),
     )
     pause_after_failures: int = Field(
         5,
         ge=0,
         le=1000,
-        description="Default number of runs in a row that fail before a scenario is paused with status 'error' (0: never; a scenario may set its own).",
+        description=(
+            "Default number of runs in a row that fail before a scenario is paused with status "
+            "'error' (0: never; a scenario may set its own)."
+        ),
     )
     webhook_max_bytes: int = Field(
         10 * 1024 * 1024, ge=0, description="Largest webhook body accepted (413 above)."
@@ -225,7 +262,10 @@ class Settings(BaseSettings):
     request_max_bytes: int = Field(
         1024 * 1024,
         ge=0,
-        description="Largest body accepted by every other route — the REST API, sign-in, the demo echo (413 above, checked while reading).",
+        description=(
+            "Largest body accepted by every other route — the REST API, "
+            "sign-in, the demo echo (413 above, checked while reading)."
+        ),
     )
     sync_response_timeout_seconds: float = Field(
         30.0, gt=0, description="How long a synchronous webhook waits for the run to finish."
@@ -233,7 +273,10 @@ class Settings(BaseSettings):
 
     http_allow_private: bool = Field(
         False,
-        description="Let the HTTP action and connectors reach private/loopback addresses (trusted installs only).",
+        description=(
+            "Let the HTTP action and connectors reach private/loopback addresses "
+            "(trusted installs only)."
+        ),
     )
     http_allowed_networks: list[str] = Field(
         default_factory=list,
@@ -245,8 +288,11 @@ class Settings(BaseSettings):
     )
     http_allowed_urls: list[str] = Field(
         default_factory=list,
-        description="Exact URLs (scheme://host:port/path; any query) allowed besides public addresses, and nothing else on their "
-        "origin. With demo data, `cellwright serve` adds its own /demo/echo.",
+        description=(
+            "Exact URLs (scheme://host:port/path; any query) allowed besides public addresses, "
+            "and nothing else on their origin. With demo data, "
+            "`cellwright serve` adds its own /demo/echo."
+        ),
     )
     max_scenario_depth: int = Field(
         5,
@@ -260,14 +306,20 @@ class Settings(BaseSettings):
         8,
         ge=1,
         le=100,
-        description="How many Cellwright scenarios may trigger one another in a chain through webhooks (the HTTP action sends "
-        "X-Cellwright-Hops); a webhook call over it is refused with 508 and starts no run.",
+        description=(
+            "How many Cellwright scenarios may trigger one another in a chain through webhooks "
+            "(the HTTP action sends X-Cellwright-Hops); "
+            "a webhook call over it is refused with 508 and starts no run."
+        ),
     )
 
     connection_check_minutes: float = Field(
         60.0,
         ge=0,
-        description="The health check re-validates each connection at most this often (minutes); 0 turns it off.",
+        description=(
+            "The health check re-validates each connection at most this often "
+            "(minutes); 0 turns it off."
+        ),
     )
     connection_check_spacing_seconds: float = Field(
         2.0,
@@ -277,26 +329,41 @@ class Settings(BaseSettings):
 
     oauth_clients: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="Per app key: client_id, client_secret and, where the vendor signs webhooks with it, signing_secret (the operator's OAuth apps).",
+        description=(
+            "Per app key: client_id, client_secret and, where the vendor signs webhooks with it, "
+            "signing_secret (the operator's OAuth apps)."
+        ),
     )
     extra_apps: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Apps to load beside the shipped ones: 'module:attribute' entries, each naming an App or a list of Apps "
-        "(env: comma-separated, or a JSON list). Installed packages can also declare entry points in the group 'cellwright.apps'.",
+        description=(
+            "Apps to load beside the shipped ones: 'module:attribute' entries, "
+            "each naming an App or a list of Apps (env: comma-separated, or a JSON list). "
+            "Installed packages can also declare entry points in the group 'cellwright.apps'."
+        ),
         examples=[["acme_apps:app", "acme_apps.crm:apps"]],
     )
     assistant_model: str | None = Field(
         None,
-        description="The litellm model the chat assistant drafts scenarios with (needs the 'assistant' extra); empty turns the assistant off.",
+        description=(
+            "The litellm model the chat assistant drafts scenarios with "
+            "(needs the 'assistant' extra); empty turns the assistant off."
+        ),
         examples=["openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest", "ollama/llama3.1"],
     )
     assistant_api_base: str | None = Field(
         None,
-        description="The model provider's URL, for a self-hosted or OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1).",
+        description=(
+            "The model provider's URL, "
+            "for a self-hosted or OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1)."
+        ),
     )
     assistant_api_key: SecretStr | None = Field(
         None,
-        description="The model provider's API key; empty: litellm reads the provider's usual variable (OPENAI_API_KEY, …).",
+        description=(
+            "The model provider's API key; "
+            "empty: litellm reads the provider's usual variable (OPENAI_API_KEY, …)."
+        ),
     )
     assistant_timeout_seconds: float = Field(
         60.0, gt=0, le=600, description="How long one request to the model may take."
@@ -336,7 +403,10 @@ class Settings(BaseSettings):
     data_store_max_value_bytes: int = Field(
         65_536,
         ge=16,
-        description="Bytes of one data store value, as compact JSON (CELLWRIGHT_DATA_STORE_MAX_VALUE_BYTES).",
+        description=(
+            "Bytes of one data store value, "
+            "as compact JSON (CELLWRIGHT_DATA_STORE_MAX_VALUE_BYTES)."
+        ),
     )
     log_level: str = "INFO"
 
@@ -351,7 +421,8 @@ class Settings(BaseSettings):
                     value = json.loads(text)
                 except json.JSONDecodeError:
                     raise ValueError(
-                        'not a JSON list: write the addresses comma-separated (10.0.0.5,10.0.1.0/24) or as ["10.0.0.5"]'
+                        "not a JSON list: write the addresses comma-separated "
+                        '(10.0.0.5,10.0.1.0/24) or as ["10.0.0.5"]'
                     ) from None
             else:
                 value = text.split(",")
@@ -368,7 +439,8 @@ class Settings(BaseSettings):
                     ipaddress.ip_network(str(entry), strict=False)
                 except ValueError:
                     raise ValueError(
-                        f"{entry!r} is not an IP address or network: write addresses such as 10.0.0.5 or 10.0.1.0/24, or '*'"
+                        f"{entry!r} is not an IP address or network: "
+                        "write addresses such as 10.0.0.5 or 10.0.1.0/24, or '*'"
                     ) from None
             return entries
         return value
@@ -386,7 +458,8 @@ class Settings(BaseSettings):
                     value = json.loads(text)
                 except json.JSONDecodeError:
                     raise ValueError(
-                        'not a JSON list: write the entries comma-separated (acme:app,acme.crm:apps) or as ["acme:app"]'
+                        "not a JSON list: write the entries comma-separated "
+                        '(acme:app,acme.crm:apps) or as ["acme:app"]'
                     ) from None
         if isinstance(value, list | tuple):
             return [

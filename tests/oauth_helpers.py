@@ -3,7 +3,12 @@ provider's consent, and the fixtures ``server``, ``registry``, ``settings`` and 
 which a test module imports explicitly (not from a conftest, so the other workspace
 tests keep their own ``registry`` and ``settings``)::
 
-    from tests.oauth_helpers import agent_fixture, registry_fixture, server_fixture, settings_fixture  # noqa: F401
+    from tests.oauth_helpers import (  # noqa: F401
+        agent_fixture,
+        registry_fixture,
+        server_fixture,
+        settings_fixture,
+    )
 
 The functions are named apart from their fixtures, so a test's ``server`` argument does
 not shadow an import.

@@ -46,7 +46,10 @@ UNKNOWN_OPERATION = GOOD.replace("operation: send_message", "operation: post_mes
 BAD_MAPPING = GOOD.replace(
     "{{ steps.customer.result }}", "{{ steps.customer.result | nosuchfilter }}"
 )
-PROMPT = "When an order arrives at a webhook, post the customer's name in upper case to #orders on Slack."
+PROMPT = (
+    "When an order arrives at a webhook, "
+    "post the customer's name in upper case to #orders on Slack."
+)
 
 
 def test_litellm_is_installed() -> None:

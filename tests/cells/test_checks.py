@@ -63,7 +63,8 @@ def test_every_unknown_app_operation_and_wrong_kind_is_listed() -> None:
 
 
 def test_the_document_model_itself_refuses_expressions_that_do_not_compile() -> None:
-    """Why there is no separate mapping check: a document with a broken expression does not parse."""
+    """Why there is no separate mapping check: a
+    document with a broken expression does not parse."""
     for cells in (
         [
             {

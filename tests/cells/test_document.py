@@ -59,7 +59,11 @@ cells:
             app: http
             operation: request
             on_error: continue
-            inputs: {method: POST, url: "http://127.0.0.1:9/x", body_type: json, body: {total: "{{ steps.compute.total }}"}}
+            inputs:
+              method: POST
+              url: "http://127.0.0.1:9/x"
+              body_type: json
+              body: {total: "{{ steps.compute.total }}"}
           - id: nested
             kind: condition
             branches:
@@ -197,7 +201,8 @@ def test_round_trip_holds_for_any_json_input(value: Any, name: str) -> None:
     [
         (
             "name: x\ncells:\n  - id: t\n   kind: trigger\n",
-            "not valid YAML — expected <block end>, but found '<block mapping start>' at line 4, column 4.",
+            "not valid YAML — expected <block end>, "
+            "but found '<block mapping start>' at line 4, column 4.",
         ),
         ('{"name": "x",\n "cells": [}\n', "not valid JSON — Expecting value at line 2, column 12."),
         ("name: [unclosed\n", "not valid YAML"),
@@ -217,7 +222,8 @@ def test_syntax_errors_say_where(text: str, expected: str) -> None:
     ("cells", "field", "words"),
     [
         (
-            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n  - {id: a, kind: bogus, app: x, operation: y}\n",
+            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
+            "  - {id: a, kind: bogus, app: x, operation: y}\n",
             "cells[1] (id 'a')",
             "'bogus'",
         ),
@@ -227,27 +233,36 @@ def test_syntax_errors_say_where(text: str, expected: str) -> None:
             "must be the trigger",
         ),
         (
-            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n  - {id: t2, kind: trigger, app: webhook, operation: catch_hook}\n",
+            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
+            "  - {id: t2, kind: trigger, app: webhook, operation: catch_hook}\n",
             "cells[1] (id 't2').kind",
             "only the first cell",
         ),
         (
-            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n  - {id: a, kind: action, app: probe, operation: count}\n  - {id: a, kind: action, app: probe, operation: count}\n",
+            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
+            "  - {id: a, kind: action, app: probe, operation: count}\n"
+            "  - {id: a, kind: action, app: probe, operation: count}\n",
             "cells[2] (id 'a').id",
             "two cells use the id 'a'",
         ),
         (
-            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n  - {id: a, kind: action, app: probe, operation: count, inputs: {value: '{{ steps.b.calls }}'}}\n  - {id: b, kind: action, app: probe, operation: count}\n",
+            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
+            "  - {id: a, kind: action, app: probe, operation: count, "
+            "inputs: {value: '{{ steps.b.calls }}'}}\n"
+            "  - {id: b, kind: action, app: probe, operation: count}\n",
             "cells[1] (id 'a').inputs",
             "refers to steps.b",
         ),
         (
-            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n  - {id: r, kind: condition, branches: [{name: only, cells: []}]}\n",
+            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
+            "  - {id: r, kind: condition, branches: [{name: only, cells: []}]}\n",
             "cells[1] (id 'r')",
             "branch 'only' of router 'r' needs rules, or 'fallback: true'",
         ),
         (
-            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n  - {id: r, kind: condition, branches: [{name: b, fallback: true, cells: [{id: x, kind: action, app: probe}]}]}\n",
+            "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
+            "  - {id: r, kind: condition, branches: [{name: b, "
+            "fallback: true, cells: [{id: x, kind: action, app: probe}]}]}\n",
             "cells[1] (id 'r').branches[0].cells[0] (id 'x').operation",
             "Field required",
         ),
@@ -265,7 +280,8 @@ def test_validation_errors_name_the_cell_and_field(cells: str, field: str, words
 def test_many_errors_are_summarised() -> None:
     cells = "".join(f"  - {{id: a{i}, kind: action, app: probe}}\n" for i in range(10))
     err = errors_of(
-        f"name: x\ncells:\n  - {{id: t, kind: trigger, app: webhook, operation: catch_hook}}\n{cells}"
+        "name: x\ncells:\n  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
+        f"{cells}"
     )
     assert len(err.errors) == 10
     assert err.message.endswith("(+2 more)")
@@ -372,7 +388,10 @@ def test_the_json_schema_says_what_a_condition_cell_allows(
 
 
 def test_tags_are_normalised_exported_and_imported() -> None:
-    text = "name: x\ntags: [Billing, ' slack  alerts ', billing]\ncells:\n  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
+    text = (
+        "name: x\ntags: [Billing, ' slack  alerts ', billing]\ncells:\n"
+        "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
+    )
     doc = documents.loads(text)
     assert doc.tags == ["billing", "slack alerts"]  # lower-cased, spaces collapsed, one of each
     exported = documents.dump(doc)
@@ -397,7 +416,8 @@ def test_tags_are_normalised_exported_and_imported() -> None:
 )
 def test_bad_tags_say_what_to_do(tags: str, words: str) -> None:
     err = errors_of(
-        f"name: x\ntags: {tags}\ncells:\n  - {{id: t, kind: trigger, app: webhook, operation: catch_hook}}\n"
+        f"name: x\ntags: {tags}\ncells:\n"
+        "  - {id: t, kind: trigger, app: webhook, operation: catch_hook}\n"
     )
     assert err.errors[0]["field"].startswith("tags")
     assert words in err.errors[0]["message"]

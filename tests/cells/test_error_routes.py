@@ -31,7 +31,11 @@ def post(route: str, after: str = "") -> str:
     )
 
 
-NOTIFY = "      cells:\n        - {id: notify, kind: action, app: probe, operation: count, inputs: {value: '{{ error.message }}'}}\n"
+NOTIFY = (
+    "      cells:\n"
+    "        - {id: notify, kind: action, app: probe, "
+    "operation: count, inputs: {value: '{{ error.message }}'}}\n"
+)
 
 
 def problem(text: str) -> str:
@@ -43,7 +47,8 @@ def problem(text: str) -> str:
 def test_a_route_round_trips_and_plain_words_keep_their_meaning() -> None:
     text = post(
         NOTIFY + "      then: continue\n      fallback: {id: null}\n",
-        "  - {id: after, kind: action, app: probe, operation: count, inputs: {value: '{{ steps.post.id }}'}}\n",
+        "  - {id: after, kind: action, app: probe, "
+        "operation: count, inputs: {value: '{{ steps.post.id }}'}}\n",
     )
     doc = documents.loads(text)
     cell = doc.find("post")
@@ -73,7 +78,8 @@ def test_a_route_round_trips_and_plain_words_keep_their_meaning() -> None:
             "two cells use the id 'start'",
         ),
         (
-            "      cells:\n        - {id: t2, kind: trigger, app: manual, operation: run_manually}\n",
+            "      cells:\n"
+            "        - {id: t2, kind: trigger, app: manual, operation: run_manually}\n",
             "",
             "cells[1] (id 'post').on_error.cells[0] (id 't2').kind: cell 't2' is a trigger",
         ),
@@ -88,13 +94,16 @@ def test_a_route_round_trips_and_plain_words_keep_their_meaning() -> None:
             "on_error.then: Input should be 'stop', 'handled' or 'continue'",
         ),
         (
-            "      cells:\n        - {id: n, kind: action, app: probe, operation: count, inputs: {value: '{{ steps.after.x }}'}}\n",
+            "      cells:\n"
+            "        - {id: n, kind: action, app: probe, "
+            "operation: count, inputs: {value: '{{ steps.after.x }}'}}\n",
             "  - {id: after, kind: action, app: probe, operation: count}\n",
             "cell 'n' refers to steps.after, which is not a cell that runs before it",
         ),
         (
             NOTIFY + "      then: handled\n",
-            "  - {id: after, kind: action, app: probe, operation: count, inputs: {value: '{{ steps.notify.x }}'}}\n",
+            "  - {id: after, kind: action, app: probe, operation: count, "
+            "inputs: {value: '{{ steps.notify.x }}'}}\n",
             "cell 'after' refers to steps.notify",
         ),
         (
@@ -115,10 +124,15 @@ def test_a_bad_word_is_refused_naming_on_error() -> None:
 
 def test_route_cells_see_the_failing_cell_and_a_continued_run_sees_the_route() -> None:
     route = (
-        "      cells:\n        - {id: notify, kind: action, app: probe, operation: count, inputs: {value: '{{ steps.post.error }}'}}\n"
+        "      cells:\n"
+        "        - {id: notify, kind: action, app: probe, "
+        "operation: count, inputs: {value: '{{ steps.post.error }}'}}\n"
         "      then: continue\n"
     )
-    after = "  - {id: after, kind: action, app: probe, operation: count, inputs: {value: '{{ steps.notify.calls | default(0) }}'}}\n"
+    after = (
+        "  - {id: after, kind: action, app: probe, operation: count, "
+        "inputs: {value: '{{ steps.notify.calls | default(0) }}'}}\n"
+    )
     documents.loads(post(route, after))  # no error
 
 
@@ -168,7 +182,8 @@ def test_flow_ignores_the_route_when_the_cell_succeeds() -> None:
 
 def test_a_filter_in_a_route_stops_only_the_route() -> None:
     route = (
-        "      cells:\n        - {id: gate, kind: condition, rules: {all: [{left: 1, op: equals, right: 2}]}}\n"
+        "      cells:\n"
+        "        - {id: gate, kind: condition, rules: {all: [{left: 1, op: equals, right: 2}]}}\n"
         "        - {id: notify, kind: action, app: probe, operation: count}\n"
         "      then: stop\n"
     )

@@ -140,7 +140,10 @@ def test_real_recursion_still_works() -> None:
         "{% if node.children %}({{ loop(node.children) }}){% endif %}{% endfor %}"
     )
     assert r(walk, {"tree": tree}) == "a(b(c))"
-    deep = f"{{% macro f(n) %}}{{% if n %}}{{{{ f(n - 1) }}}}{{% else %}}bottom{{% endif %}}{{% endmacro %}}{{{{ f({MAX_DEPTH - 1}) }}}}"
+    deep = (
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{% else %}bottom{% endif %}{% "
+        f"endmacro %}}{{{{ f({MAX_DEPTH - 1}) }}}}"
+    )
     assert r(deep) == "bottom"
     call_block = "{% macro box() %}[{{ caller() }}]{% endmacro %}{% call box() %}in{% endcall %}"
     assert r(call_block) == "[in]"

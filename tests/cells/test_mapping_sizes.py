@@ -140,7 +140,8 @@ def test_methods_and_filters_that_multiply_are_checked(source: str, problem: str
         # each text under the limit, but a hundred thousand of them kept in a list
         "{{ range(100000) | map('center', 999999) | list | length }}",
         # one big text held by every item, each turned into new text
-        "{{ ([none] * 100000) | map('default', 'x' * 999999, true) | map('upper') | list | length }}",
+        "{{ ([none] * 100000) | map('default', 'x' * 999999, "
+        "true) | map('upper') | list | length }}",
         # text grown in a loop: every '~' copies the whole text again
         "{% set ns = namespace(s='') %}{% for i in range(100000) %}"
         "{% set ns.s = ns.s ~ ('x' * 999) %}{% endfor %}{{ ns.s | length }}",

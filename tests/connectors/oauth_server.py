@@ -45,15 +45,18 @@ USER = "alice"
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 SCOPE_LABELS = {"read": "See your profile and your data", "write": "Change your data"}
 CONSENT_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Allow access? — Loopback</title>
 <style>
   body {{ font-family: system-ui, sans-serif; background: #f3f4f6; color: #111827; margin: 0; }}
-  main {{ max-width: 28rem; margin: 4rem auto; background: #ffffff; border: 1px solid #d1d5db; border-radius: 8px; padding: 1.5rem 2rem; }}
+  main {{ max-width: 28rem; margin: 4rem auto; background: #ffffff; border: 1px solid #d1d5db;
+    border-radius: 8px; padding: 1.5rem 2rem; }}
   h1 {{ font-size: 1.4rem; margin-top: 0; }}
   .who {{ color: #374151; }}
   .buttons {{ display: flex; gap: 0.75rem; margin-top: 1.5rem; }}
-  button {{ font: inherit; font-weight: 600; border-radius: 6px; padding: 0.5rem 1.25rem; cursor: pointer; }}
+  button {{ font: inherit; font-weight: 600; border-radius: 6px; padding: 0.5rem 1.25rem;
+    cursor: pointer; }}
   button.allow {{ background: #1d4ed8; color: #ffffff; border: 1px solid #1d4ed8; }}
   button.deny {{ background: #ffffff; color: #1f2937; border: 1px solid #6b7280; }}
   button:focus-visible {{ outline: 3px solid #f59e0b; outline-offset: 2px; }}

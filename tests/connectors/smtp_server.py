@@ -93,7 +93,8 @@ class Received:
 @dataclass
 class Handler:
     refuse: dict[str, str] = field(default_factory=dict)
-    """address (a sender or a recipient) → the reply that refuses it (``550 5.1.1 No such user``)."""
+    """address (a sender or a recipient) → the reply
+    that refuses it (``550 5.1.1 No such user``)."""
     refuse_data: str | None = None
     """The reply to every message's DATA, instead of accepting it (``554 5.7.1 spam``)."""
     messages: list[Received] = field(default_factory=list)

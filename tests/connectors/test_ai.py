@@ -270,7 +270,10 @@ async def test_extract_takes_a_json_schema_with_nested_objects_enums_and_dates(
         },
         "required": ["priority", "due", "customer"],
     }
-    text = "This is urgent, needed by 2026-12-24.\nTags: refund, duplicate\nReach me at ada@example.com"
+    text = (
+        "This is urgent, needed by 2026-12-24.\nTags: refund, duplicate\n"
+        "Reach me at ada@example.com"
+    )
     inputs = {"text": text, "json_schema": schema}
     execution = await run(svc, user, scenario(ai_cell("x", "extract", inputs, conn)))
     assert execution["status"] == "completed", execution["error"]
@@ -438,7 +441,10 @@ async def test_labels_are_checked_before_any_call(
 async def test_summarize_asks_for_the_length_style_and_focus(
     svc: Cellwright, user: Any, conn: Any, sim: SimulatedModel
 ) -> None:
-    text = "The launch moved to May. Marketing needs the copy by Friday. Nobody objected to the budget."
+    text = (
+        "The launch moved to May. Marketing needs the copy by Friday. "
+        "Nobody objected to the budget."
+    )
     inputs = {"text": text, "max_words": 12, "style": "bullets", "focus": "deadlines"}
     execution = await run(svc, user, scenario(ai_cell("s", "summarize", inputs, conn)))
     output = cell(execution, "s")["output"]
@@ -681,7 +687,8 @@ attempts = []
 real_connect = socket.socket.connect
 def connect(self, address):
     host = address[0] if isinstance(address, tuple) else ""
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not (host.startswith("127.") or host == "::1"):
+    loopback = host.startswith("127.") or host == "::1"
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not loopback:
         attempts.append(address)
         raise OSError("offline test")
     return real_connect(self, address)

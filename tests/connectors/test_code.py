@@ -100,7 +100,10 @@ def address_scenario() -> dict[str, Any]:
                 "operation": "set_fields",
                 "inputs": {
                     "fields": {
-                        "line": "{{ steps.parse.street }}, {{ steps.parse.city }} {{ steps.parse.postcode }}"
+                        "line": (
+                            "{{ steps.parse.street }}, "
+                            "{{ steps.parse.city }} {{ steps.parse.postcode }}"
+                        )
                     }
                 },
             },
@@ -240,7 +243,10 @@ async def test_a_dynamic_import_never_yields_a_module(sandbox: CodeSandbox) -> N
 async def test_the_function_constructor_reaches_the_same_empty_world(
     sandbox: CodeSandbox,
 ) -> None:
-    code = "const g = [].constructor.constructor('return this')();\nreturn {p: typeof g.process, r: typeof g.require};"
+    code = (
+        "const g = [].constructor.constructor('return this')();\n"
+        "return {p: typeof g.process, r: typeof g.require};"
+    )
     assert (await run(sandbox, code)).output == {"p": "undefined", "r": "undefined"}
 
 
@@ -275,7 +281,10 @@ async def test_prototype_pollution_does_not_reach_the_next_run(sandbox: CodeSand
 
 
 async def test_globals_are_not_shared_between_runs(sandbox: CodeSandbox) -> None:
-    code = "globalThis.count = (globalThis.count || 0) + 1;\nvar seen = typeof leftover;\nglobalThis.leftover = 1;\nreturn {count, seen};"
+    code = (
+        "globalThis.count = (globalThis.count || 0) + 1;\nvar seen = typeof leftover;\n"
+        "globalThis.leftover = 1;\nreturn {count, seen};"
+    )
     first = await run(sandbox, code)
     second = await run(sandbox, code)
     assert first.output == second.output == {"count": 1, "seen": "undefined"}
@@ -364,7 +373,10 @@ async def test_an_error_on_the_first_line_has_the_users_column(sandbox: CodeSand
 async def test_an_error_thrown_in_a_nested_function_names_where_it_was_thrown(
     sandbox: CodeSandbox,
 ) -> None:
-    code = "function check(value) {\n  if (!value) throw new Error('no email');\n}\ncheck(input.email);\nreturn {};"
+    code = (
+        "function check(value) {\n  if (!value) throw new Error('no email');\n}\n"
+        "check(input.email);\nreturn {};"
+    )
     error = await fails(sandbox, code)
     assert error.message == "Line 2: Error: no email"
 

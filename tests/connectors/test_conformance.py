@@ -58,7 +58,10 @@ def test_an_icon_that_cannot_be_shown_is_a_conformance_problem() -> None:
             and "neither a shipped icon" in problems[0]
             and "slack" in problems[0]
         ), bad
-    own = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><rect width="1" height="1"/></svg>'
+    own = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><rect width="1" '
+        'height="1"/></svg>'
+    )
     assert (
         app_problems(App(**base, icon=own)) == [] and app_problems(App(**base)) == []
     )  # the default: the plug
@@ -301,8 +304,11 @@ def test_option_checks_find_problems() -> None:
         ),
     )
     assert option_problems(app) == [
-        "picky.pick: the field 'board' names the option source 'boards', which the app does not declare",
-        "picky.pick: the option source 'groups' of 'group' needs 'board_id', which is not a field of the operation",
-        "the option source 'groups' has no example value for board_id (the conformance suite runs it against the sandbox)",
+        "picky.pick: the field 'board' names the option source 'boards', "
+        "which the app does not declare",
+        "picky.pick: the option source 'groups' of 'group' needs 'board_id', "
+        "which is not a field of the operation",
+        "the option source 'groups' has no example value for board_id "
+        "(the conformance suite runs it against the sandbox)",
         "the option source 'spare' is used by no field",
     ]

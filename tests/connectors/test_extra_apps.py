@@ -33,8 +33,21 @@ async def ping(ctx, inputs):
 
 
 def make(key, name="Acme", sample=None):
-    action = Action(key="ping", name="Ping", description="Answers pong, to try the app.", output=Pong, sample=sample or {"pong": True}, perform=ping)
-    return App(key=key, name=name, description="An app installed beside Cellwright.", category="Testing", actions=(action,))
+    action = Action(
+        key="ping",
+        name="Ping",
+        description="Answers pong, to try the app.",
+        output=Pong,
+        sample=sample or {"pong": True},
+        perform=ping,
+    )
+    return App(
+        key=key,
+        name=name,
+        description="An app installed beside Cellwright.",
+        category="Testing",
+        actions=(action,),
+    )
 """
 
 Write = Callable[[str, str], None]
@@ -127,27 +140,32 @@ def test_the_same_app_named_twice_loads_once() -> None:
     [
         (
             "nope_not_installed:app",
-            r"CELLWRIGHT_EXTRA_APPS entry 'nope_not_installed:app' names the module 'nope_not_installed', which is not installed\. Install",
+            r"CELLWRIGHT_EXTRA_APPS entry 'nope_not_installed:app' names the module "
+            r"'nope_not_installed', which is not installed\. Install",
         ),
         ("acme_apps.sub:app", r"names the module 'acme_apps\.sub', which is not installed"),
         (
             "acme_apps:missing",
-            r"entry 'acme_apps:missing': the module 'acme_apps' has no attribute 'missing'\. Name the App",
+            r"entry 'acme_apps:missing': "
+            r"the module 'acme_apps' has no attribute 'missing'\. Name the App",
         ),
         ("acme_apps:nested.missing", r"has no attribute 'nested\.missing'"),
         (
             "acme_apps:not_an_app",
-            r"entry 'acme_apps:not_an_app' names a dict \(\{'key': 'acme'\}\), not an App\. It must name an App",
+            r"entry 'acme_apps:not_an_app' names a dict \(\{'key': 'acme'\}\), not an App\. "
+            r"It must name an App",
         ),
         ("acme_apps:mixed", r"names a list holding a str \('acme_four'\), not an App"),
         ("acme_apps:empty", r"names an empty list, not an App"),
         (
             "acme_apps:clash",
-            r"entry 'acme_apps:clash' defines the app 'slack', which is the key of an app Cellwright ships\. Give your app another key",
+            r"entry 'acme_apps:clash' defines the app 'slack', "
+            r"which is the key of an app Cellwright ships\. Give your app another key",
         ),
         (
             "acme_apps:bad_sample",
-            r"The app 'acme_bad' from the .* does not pass Cellwright's app checks: acme_bad\.ping: its sample does not fit its output model",
+            r"The app 'acme_bad' from the .* does not pass Cellwright's app checks: "
+            r"acme_bad\.ping: its sample does not fit its output model",
         ),
         ("acme_apps:bad_key", r"its key 'Acme-CRM' is not snake_case"),
         (
@@ -166,7 +184,10 @@ def test_a_bad_entry_is_a_configuration_error_naming_it(entry: str, expected: st
 def test_two_extras_with_one_key_are_refused() -> None:
     with pytest.raises(
         ConfigurationError,
-        match=r"entry 'acme_apps:dup_two' and the CELLWRIGHT_EXTRA_APPS entry 'acme_apps:dup_one' both define an app with the key 'acme_dup'",
+        match=(
+            r"entry 'acme_apps:dup_two' and the CELLWRIGHT_EXTRA_APPS entry 'acme_apps:dup_one' "
+            r"both define an app with the key 'acme_dup'"
+        ),
     ):
         load("acme_apps:dup_one", "acme_apps:dup_two")
 
@@ -175,13 +196,19 @@ def test_a_module_that_fails_while_importing(write_module: Write) -> None:
     write_module("acme_broken", "raise RuntimeError('the Acme key is missing')\n")
     with pytest.raises(
         ConfigurationError,
-        match=r"the module 'acme_broken' failed while importing \(RuntimeError: the Acme key is missing\)\. Fix the module",
+        match=(
+            r"the module 'acme_broken' failed while importing \(RuntimeError: "
+            r"the Acme key is missing\)\. Fix the module"
+        ),
     ):
         load("acme_broken:app")
     write_module("acme_needs", "import acme_dependency_not_installed\n")
     with pytest.raises(
         ConfigurationError,
-        match=r"the module 'acme_needs' needs 'acme_dependency_not_installed', which is not installed",
+        match=(
+            r"the module 'acme_needs' needs 'acme_dependency_not_installed', "
+            r"which is not installed"
+        ),
     ):
         load("acme_needs:app")
 
@@ -192,12 +219,22 @@ def test_an_app_its_own_constructor_refuses(write_module: Write) -> None:
         """
         from connectors.sdk import ApiKeyAuth, App
 
-        app = App(key="acme_twice", name="Twice", description="Two key kinds.", category="Testing", auth=ApiKeyAuth(), other_auth=(ApiKeyAuth(),))
+        app = App(
+            key="acme_twice",
+            name="Twice",
+            description="Two key kinds.",
+            category="Testing",
+            auth=ApiKeyAuth(),
+            other_auth=(ApiKeyAuth(),),
+        )
     """,
     )
     with pytest.raises(
         ConfigurationError,
-        match=r"failed while importing \(ConfigurationError: App 'acme_twice' declares two 'api_key' auth kinds",
+        match=(
+            r"failed while importing \(ConfigurationError: App 'acme_twice' declares two "
+            r"'api_key' auth kinds"
+        ),
     ):
         load("acme_twice:app")
 
@@ -206,7 +243,8 @@ def test_an_app_its_own_constructor_refuses(write_module: Write) -> None:
 
 
 def install_distribution(folder: Path, entry_points: str) -> None:
-    """A minimal installed distribution (what pip writes), found by importlib.metadata on sys.path."""
+    """A minimal installed distribution (what pip
+    writes), found by importlib.metadata on sys.path."""
     info = folder / "acme_cellwright-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(
@@ -234,7 +272,10 @@ def test_a_bad_entry_point_names_its_package(tmp_path: Path) -> None:
     install_distribution(tmp_path / "site", "crm = acme_apps:clash")
     with pytest.raises(
         ConfigurationError,
-        match=r"entry point 'crm = acme_apps:clash' \(group cellwright\.apps\) of the package 'acme-cellwright' defines the app 'slack'",
+        match=(
+            r"entry point 'crm = acme_apps:clash' \(group cellwright\.apps\) of the package "
+            r"'acme-cellwright' defines the app 'slack'"
+        ),
     ):
         registry_for([])
 

@@ -219,7 +219,7 @@ def response_problems(request: httpx.Request, response: httpx.Response) -> list[
     return validate(response.json(), ref, doc, method["id"] + " response") if ref else []
 
 
-# -- what the connector sends ------------------------------------------------------------------------
+# -- what the connector sends ----------------------------------------------------------------------
 
 
 async def exercise(google: Google) -> None:
@@ -402,7 +402,8 @@ def test_each_sandbox_route_demands_its_methods_scopes() -> None:
         path = re.sub(r"\{(\w+)(:\w+)?\}", "x", route.path)  # type: ignore[attr-defined]
         for verb in route.methods - {"HEAD"}:  # type: ignore[attr-defined]
             host = {"/v4/": "sheets.googleapis.com", "/gmail/": "gmail.googleapis.com"}
-            url = f"https://{next((h for k, h in host.items() if path.startswith(k)), 'www.googleapis.com')}{path}"
+            api = next((h for k, h in host.items() if path.startswith(k)), "www.googleapis.com")
+            url = f"https://{api}{path}"
             method = find(httpx.Request(verb, url))[0]
             assert set(scopes) == set(method["scopes"]), method["id"]
             checked += 1

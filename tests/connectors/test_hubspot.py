@@ -531,7 +531,7 @@ def test_outputs_are_models_of_their_samples() -> None:
         assert isinstance(op.output.model_validate(dict(op.sample)), BaseModel)
 
 
-# -- error shapes the sandbox does not produce ------------------------------------------------------
+# -- error shapes the sandbox does not produce -----------------------------------------------------
 
 
 def _answer(status: int, body: dict[str, Any], **headers: str) -> UpstreamError | Any:

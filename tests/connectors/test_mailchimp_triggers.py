@@ -309,9 +309,21 @@ async def test_end_to_end_a_signup_runs_the_scenario_that_tags_the_subscriber(
     assert connection.status == "active" and connection.metadata["dc"] == "us21"
     text = f"""name: Welcome
 cells:
-  - {{id: t, kind: trigger, app: mailchimp, operation: new_subscriber, connection: {connection.id}, inputs: {{list_id: {AUDIENCE}}}}}
-  - {{id: tag, kind: action, app: mailchimp, operation: add_tags, connection: {connection.id},
-      inputs: {{list_id: "{{{{ trigger.list_id }}}}", email: "{{{{ trigger.email }}}}", tags: [welcomed]}}}}
+  - id: t
+    kind: trigger
+    app: mailchimp
+    operation: new_subscriber
+    connection: {connection.id}
+    inputs: {{list_id: {AUDIENCE}}}
+  - id: tag
+    kind: action
+    app: mailchimp
+    operation: add_tags
+    connection: {connection.id}
+    inputs:
+      list_id: "{{{{ trigger.list_id }}}}"
+      email: "{{{{ trigger.email }}}}"
+      tags: [welcomed]
 """
     scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
     mc = shared_sandbox("mailchimp", str(app.sandbox))
@@ -366,7 +378,11 @@ cells:
     app: mailchimp
     operation: add_or_update_subscriber
     connection: {connection.id}
-    inputs: {{list_id: {AUDIENCE}, email: "{{{{ trigger.body.email }}}}", merge_fields: {{FNAME: "{{{{ trigger.body.name }}}}"}}, tags: [nurture]}}
+    inputs:
+      list_id: {AUDIENCE}
+      email: "{{{{ trigger.body.email }}}}"
+      merge_fields: {{FNAME: "{{{{ trigger.body.name }}}}"}}
+      tags: [nurture]
 """
     scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
     email = f"lead-{scenario.id[-6:]}@example.com"

@@ -108,7 +108,8 @@ async def test_a_spent_budget_answers_429_with_retry_after(ctx: Any, sandbox: An
                 "error_code": "ComplexityException",
                 "status_code": 429,
                 "errors": [
-                    "Complexity budget exhausted, query cost 30001 budget remaining 19986 out of 1000000 reset in 3 seconds"
+                    "Complexity budget exhausted, "
+                    "query cost 30001 budget remaining 19986 out of 1000000 reset in 3 seconds"
                 ],
             },
             200,
@@ -214,7 +215,7 @@ async def test_an_answer_without_data_is_an_upstream_error() -> None:
         await gql(ctx, "query { me { id } }")
 
 
-# -- items ------------------------------------------------------------------------------------------
+# -- items -----------------------------------------------------------------------------------------
 
 
 async def test_create_item_with_every_column_type_looked_up_on_the_board(
@@ -289,7 +290,10 @@ async def test_given_column_types_skip_the_lookup(ctx: Any, sandbox: Any) -> Non
 async def test_vendor_validation_errors_name_the_column(ctx: Any) -> None:
     with pytest.raises(
         UpstreamError,
-        match=r"label does not exist.*\[ColumnValueException\].*column_id: status, column_type: status",
+        match=(
+            r"label does not exist.*\[ColumnValueException\].*column_id: status, "
+            r"column_type: status"
+        ),
     ):
         await run(
             ctx, "create_item", board_id=BOARD, item_name="X", column_values={"status": "Published"}
@@ -482,7 +486,7 @@ async def test_an_expired_cursor_is_reported(ctx: Any) -> None:
         await gql(ctx, api.NEXT_PAGE, {"cursor": "MSwgone", "limit": 5})
 
 
-# -- instant triggers ---------------------------------------------------------------------------------
+# -- instant triggers ------------------------------------------------------------------------------
 
 
 async def subscribe(
@@ -704,7 +708,7 @@ async def test_subscribe_reports_a_webhook_monday_did_not_create(
         await subscribe(ctx, "new_item")
 
 
-# -- webhook JWT (webhooks created with an app's OAuth token) -------------------------------------------
+# -- webhook JWT (webhooks created with an app's OAuth token) --------------------------------------
 
 
 SIGNED = {"signed": True, "webhook_url": HOOK_URL}
@@ -814,7 +818,11 @@ async def test_webhooks_of_an_oauth_connection_are_checked_with_the_apps_signing
         status="active",
         metadata={"auth_type": "oauth2"},
     )
-    text = f"name: Signed\ncells:\n  - {{id: t, kind: trigger, app: monday, operation: new_item, connection: {connection.id}, inputs: {{board_id: '{BOARD}'}}}}\n"
+    text = (
+        "name: Signed\ncells:\n"
+        "  - {id: t, kind: trigger, app: monday, operation: new_item, "
+        f"connection: {connection.id}, inputs: {{board_id: '{BOARD}'}}}}\n"
+    )
     scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
     [subscription] = svc.store.webhook_subscriptions(scenario.id)
     assert subscription.state["signed"] is True
@@ -846,7 +854,7 @@ async def test_webhooks_of_an_oauth_connection_are_checked_with_the_apps_signing
     assert lifecycle.status_code == 202
 
 
-# -- polling: the flagship "a new Approved item becomes a WordPress post" ----------------------------
+# -- polling: the flagship "a new Approved item becomes a WordPress post" --------------------------
 
 
 async def poll(ctx: Any, **inputs: Any) -> list[dict[str, Any]]:
@@ -905,7 +913,7 @@ async def test_polling_an_unknown_board(ctx: Any) -> None:
         await trigger.fetch(ctx, trigger.input.model_validate({"board_id": "42"}), None)  # type: ignore[attr-defined]
 
 
-# -- the app as a whole ------------------------------------------------------------------------------
+# -- the app as a whole ----------------------------------------------------------------------------
 
 
 def test_every_operation_is_described_with_a_valid_sample() -> None:
@@ -931,7 +939,7 @@ def test_app_pins_the_api_version_and_declares_its_host() -> None:
     )
 
 
-# -- vendor answers the sandbox does not give ------------------------------------------------------------
+# -- vendor answers the sandbox does not give ------------------------------------------------------
 
 
 async def test_odd_vendor_answers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -973,9 +981,12 @@ async def test_odd_vendor_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert found["count"] == 2 and found["items"][0]["column_values"][0]["value"] == "not json"
 
 
-# -- the sandbox's own fidelity (raw GraphQL, no connector) ----------------------------------------------
+# -- the sandbox's own fidelity (raw GraphQL, no connector) ----------------------------------------
 
-CREATE = 'mutation ($v: JSON) { create_item(board_id: 1234567890, item_name: "x", column_values: $v) { id } }'
+CREATE = (
+    "mutation ($v: JSON) { create_item(board_id: 1234567890, "
+    'item_name: "x", column_values: $v) { id } }'
+)
 
 
 @pytest.mark.parametrize(
@@ -1000,7 +1011,8 @@ CREATE = 'mutation ($v: JSON) { create_item(board_id: 1234567890, item_name: "x"
         (CREATE, {"v": json.dumps({"dropdown": {"ids": [1]}, "phone": {"phone": "+331"}})}, None),
         (CREATE, {"v": json.dumps({"dropdown": {"labels": ["Nope"]}})}, "ColumnValueException"),
         (
-            'mutation { change_multiple_column_values(board_id: 1234567891, item_id: 9000000001, column_values: "{}") { id } }',
+            "mutation { change_multiple_column_values(board_id: 1234567891, "
+            'item_id: 9000000001, column_values: "{}") { id } }',
             None,
             "ResourceNotFoundException",
         ),
@@ -1011,7 +1023,8 @@ CREATE = 'mutation ($v: JSON) { create_item(board_id: 1234567890, item_name: "x"
         ),
         (
             'query { boards(ids: [1234567890]) { groups(ids: ["group_done"]) { id title } '
-            "items_page(limit: 1, query_params: {ids: [9000000002]}) { cursor items { id name } } } }",
+            "items_page(limit: 1, "
+            "query_params: {ids: [9000000002]}) { cursor items { id name } } } }",
             None,
             None,
         ),
@@ -1035,8 +1048,14 @@ async def test_the_sandbox_checks_like_monday(
 
 
 async def test_the_sandbox_pages_with_a_cursor_argument_and_resets_its_budget(sandbox: Any) -> None:
-    page = "query ($c: String) { boards(ids: [1234567890]) { items_page(limit: 1, cursor: $c) { cursor items { id } } } }"
-    search = "query ($c: String) { items_page_by_column_values(board_id: 1234567890, limit: 1, cursor: $c) { cursor items { id } } }"
+    page = (
+        "query ($c: String) { boards(ids: [1234567890]) { items_page(limit: 1, "
+        "cursor: $c) { cursor items { id } } } }"
+    )
+    search = (
+        "query ($c: String) { items_page_by_column_values(board_id: 1234567890, "
+        "limit: 1, cursor: $c) { cursor items { id } } }"
+    )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=sandbox),
         base_url="http://sandbox.invalid",

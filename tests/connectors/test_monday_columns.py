@@ -1,4 +1,5 @@
-"""monday.com column values: every type of the builder table, and the readable texts of webhook values."""
+"""monday.com column values: every type of the builder
+table, and the readable texts of webhook values."""
 
 from __future__ import annotations
 

@@ -117,7 +117,8 @@ def subset_problems(mini: GraphQLSchema, official: GraphQLSchema) -> list[str]:
                     official_arg = official_field.args.get(arg_name)
                     if official_arg is None or str(official_arg.type) != str(arg.type):
                         problems.append(
-                            f"{name}.{field_name}({arg_name}: {arg.type}) is not in the official schema"
+                            f"{name}.{field_name}({arg_name}: {arg.type}) is not in the official "
+                            "schema"
                         )
     return problems
 
@@ -278,9 +279,13 @@ def test_the_checks_can_fail() -> None:
     )
     needs = "mutation ($b: ID!, $n: String!) { create_item(board_id: $b, item_name: $n) { id } }"
     assert document_problems(OFFICIAL, needs, {"b": "1"}) == [
-        "Variable '$n' has invalid value: Expected a value of non-null type 'String!' to be provided."
+        "Variable '$n' has invalid value: "
+        "Expected a value of non-null type 'String!' to be provided."
     ]
-    as_object = 'mutation ($b: ID!, $v: JSON) { create_item(board_id: $b, item_name: "x", column_values: $v) { id } }'
+    as_object = (
+        "mutation ($b: ID!, $v: JSON) { create_item(board_id: $b, "
+        'item_name: "x", column_values: $v) { id } }'
+    )
     assert document_problems(
         OFFICIAL, as_object, {"b": "1", "v": {"status": {"label": "Done"}}}
     ) == ["$v is JSON: monday expects it as a JSON-encoded string"]

@@ -44,7 +44,10 @@ async def run(ctx: OperationContext, key: str, **inputs: Any) -> Any:
     return result.model_dump(mode="json") if isinstance(result, BaseModel) else result
 
 
-PAGE = "query ($limit: Int!) { complexity { query } boards(ids: [1234567890]) { items_page(limit: $limit) { cursor items { id } } } }"
+PAGE = (
+    "query ($limit: Int!) { complexity { query } boards(ids: [1234567890]) { items_page(limit: "
+    "$limit) { cursor items { id } } } }"
+)
 
 
 async def test_a_query_costs_more_the_more_it_asks_for(ctx: OperationContext) -> None:
@@ -121,7 +124,11 @@ async def test_monday_s_deliveries_reach_the_scenario(
     svc: Any, user: Any, asgi_app: Any, helpers: Any
 ) -> None:
     connection = await svc.create_connection(user.id, "monday", credentials={}, sandbox=True)
-    text = f"name: New items\ncells:\n  - {{id: t, kind: trigger, app: monday, operation: new_item, connection: {connection.id}, inputs: {{board_id: '{BOARD}'}}}}\n"
+    text = (
+        "name: New items\ncells:\n"
+        "  - {id: t, kind: trigger, app: monday, operation: new_item, "
+        f"connection: {connection.id}, inputs: {{board_id: '{BOARD}'}}}}\n"
+    )
     scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
     ctx = await svc.contexts.for_connection(connection, app)
     made = await run(ctx, "create_item", board_id=BOARD, item_name="Pushed by monday")

@@ -176,7 +176,10 @@ async def test_callback_state_and_errors(
     }
     with pytest.raises(
         AuthError,
-        match=r"^The authorization was not granted by Acme: The scope 'admin' is not allowed\. Start",
+        match=(
+            r"^The authorization was not granted by Acme: "
+            r"The scope 'admin' is not allowed\. Start"
+        ),
     ) as caught:
         check_callback(other, expected_state=state, provider="Acme")
     assert caught.value.details.get("error") == "invalid_scope"

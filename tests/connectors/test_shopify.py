@@ -567,10 +567,15 @@ async def test_a_duplicate_webhook_id_runs_the_scenario_once(
     from connectors.sdk.sandboxing import shared_sandbox
 
     connection = await svc.create_connection(user.id, "shopify", credentials={}, sandbox=True)
-    text = f"name: Orders\ncells:\n  - {{id: t, kind: trigger, app: shopify, operation: new_order, connection: {connection.id}}}\n"
+    text = (
+        "name: Orders\ncells:\n"
+        "  - {id: t, kind: trigger, app: shopify, "
+        f"operation: new_order, connection: {connection.id}}}\n"
+    )
     scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
     shop = shared_sandbox("shopify", app.sandbox)
-    shop.state.sandbox.shop.webhooks = {  # this run's subscription only (the sandbox is shared by the process)
+    # this run's subscription only (the sandbox is shared by the process)
+    shop.state.sandbox.shop.webhooks = {
         k: v
         for k, v in shop.state.sandbox.shop.webhooks.items()
         if v["uri"].endswith(scenario.webhook_token)

@@ -170,13 +170,17 @@ def test_the_checks_can_fail() -> None:
         "used in position expecting type 'ProductCreateInput'"
         in document_problems(OFFICIAL, wrong, {"p": {}})[0]
     )
-    missing = "mutation ($i: InventoryAdjustQuantitiesInput!) { inventoryAdjustQuantities(input: $i) { userErrors { code } } }"
+    missing = (
+        "mutation ($i: InventoryAdjustQuantitiesInput!) { inventoryAdjustQuantities(input: "
+        "$i) { userErrors { code } } }"
+    )
     assert (
         "to include required field 'reason'"
         in document_problems(OFFICIAL, missing, {"i": {"name": "available", "changes": []}})[0]
     )
     invented = build_schema(
-        "type QueryRoot { shop: Shop! } type Shop { id: ID! shoeSize: Int } schema { query: QueryRoot }"
+        "type QueryRoot { shop: Shop! } type Shop { id: "
+        "ID! shoeSize: Int } schema { query: QueryRoot }"
     )
     assert subset_problems(invented, OFFICIAL) == [
         "Shop.shoeSize: Int is not in the official schema"

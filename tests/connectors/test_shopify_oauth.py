@@ -107,7 +107,8 @@ async def test_an_expired_token_is_refreshed_and_the_rotated_refresh_token_saved
         and new["access_token"] != tokens["access_token"]
     )
     assert new["shop"] == sb.SHOP_DOMAIN  # the typed field stays with the token set
-    # the old refresh token died once the new access token was used: refreshing with it means "reconnect"
+    # the old refresh token died once the new access token
+    # was used: refreshing with it means "reconnect"
     kind = SHOPIFY_OAUTH.for_connection({"shop": sb.SHOP_DOMAIN})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=shop)) as plain:
         refused = await plain.send(

@@ -669,7 +669,8 @@ def test_app_declares_the_hosts_it_calls() -> None:
 
 
 async def test_the_sandbox_refuses_like_slack(sandbox: Any) -> None:
-    """Raw calls (no connector) for the sandbox's own fidelity: tokens, JSON bodies, argument checks."""
+    """Raw calls (no connector) for the sandbox's own
+    fidelity: tokens, JSON bodies, argument checks."""
     transport = httpx.ASGITransport(app=sandbox)
     auth = {"Authorization": f"Bearer {sb.SANDBOX_TOKEN}"}
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.invalid") as client:
@@ -756,7 +757,11 @@ async def test_signed_bodies_that_are_not_standard_json_get_a_400_at_both_urls(
     events_url = svc.connection_events_url(user.id, connection.id).removeprefix(
         svc.settings.resolved_public_url()
     )
-    text = f"name: Slack\ncells:\n  - {{id: t, kind: trigger, app: slack, operation: new_message, connection: {connection.id}}}\n"
+    text = (
+        "name: Slack\ncells:\n"
+        "  - {id: t, kind: trigger, app: slack, "
+        f"operation: new_message, connection: {connection.id}}}\n"
+    )
     scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
     deep = b'{"type": "event_callback", "event": ' + b"[" * 1000 + b"]" * 1000 + b"}"
     bodies = [

@@ -66,8 +66,10 @@ async def test_a_rate_limited_cell_waits_as_long_as_retry_after_says_then_succee
     workspace = shared_sandbox("slack", app.sandbox)
     connection = await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)
     text = (
-        f"name: Post\ncells:\n  - {{id: start, kind: trigger, app: manual, operation: run_manually}}\n"
-        f"  - {{id: post, kind: action, app: slack, operation: send_message, connection: {connection.id}, "
+        "name: Post\ncells:\n"
+        "  - {id: start, kind: trigger, app: manual, operation: run_manually}\n"
+        "  - {id: post, kind: action, app: slack, "
+        f"operation: send_message, connection: {connection.id}, "
         "inputs: {channel: C0SANDBOX02, text: hello}}\n"
     )
     scenario = svc.import_scenario(user.id, documents.loads(text))
@@ -129,7 +131,12 @@ async def test_messages_and_reactions_reach_the_request_url_and_start_runs(
     workspace = shared_sandbox("slack", app.sandbox)
     connection = await svc.create_connection(user.id, "slack", credentials={}, sandbox=True)
     url = svc.connection_events_url(user.id, connection.id)
-    text = f"name: Replies\ncells:\n  - {{id: t, kind: trigger, app: slack, operation: new_message, connection: {connection.id}, inputs: {{channel: C0SANDBOX02, include_bot_messages: true}}}}\n"
+    text = (
+        "name: Replies\ncells:\n"
+        "  - {id: t, kind: trigger, app: slack, operation: new_message, "
+        f"connection: {connection.id}, inputs: {{channel: C0SANDBOX02, "
+        "include_bot_messages: true}}\n"
+    )
     scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
     await settings(
         workspace, request_url=url

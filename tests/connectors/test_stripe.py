@@ -622,7 +622,11 @@ async def test_signed_deliveries_that_cannot_be_read_are_refused_over_http(
     from cells import document as documents
 
     connection = await svc.create_connection(user.id, "stripe", credentials={}, sandbox=True)
-    text = f"name: Stripe\ncells:\n  - {{id: t, kind: trigger, app: stripe, operation: new_customer, connection: {connection.id}}}\n"
+    text = (
+        "name: Stripe\ncells:\n"
+        "  - {id: t, kind: trigger, app: stripe, "
+        f"operation: new_customer, connection: {connection.id}}}\n"
+    )
     scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
     secret = svc.store.webhook_subscriptions(scenario.id)[0].state["secret"]
 

@@ -317,7 +317,8 @@ async def test_every_answer_matches_the_description() -> None:
 
 
 def test_sandbox_objects_only_use_fixture_fields() -> None:
-    """The sandbox never invents a field: every key of its objects exists in Stripe's 2026 fixtures."""
+    """The sandbox never invents a field: every key of
+    its objects exists in Stripe's 2026 fixtures."""
     asgi = sandbox.create_app()
     sandbox.emit(asgi, "checkout.session.completed")
     sandbox.emit(asgi, "invoice.paid")

@@ -140,7 +140,11 @@ async def test_a_sandbox_stripe_trigger_fires_when_the_sandbox_makes_the_event(
     trigger on a sandbox connection never fired. Now a customer made through the sandbox
     reaches the scenario's /hooks/ URL, signed, and starts a run."""
     connection = await svc.create_connection(user.id, "stripe", credentials={}, sandbox=True)
-    text = f"name: New Stripe customers\ncells:\n  - {{id: t, kind: trigger, app: stripe, operation: new_customer, connection: {connection.id}}}\n"
+    text = (
+        "name: New Stripe customers\ncells:\n"
+        "  - {id: t, kind: trigger, app: stripe, "
+        f"operation: new_customer, connection: {connection.id}}}\n"
+    )
     scenario = await svc.enable(user.id, svc.import_scenario(user.id, documents.loads(text)).id)
     ctx = await svc.contexts.for_connection(connection, app)
     ctx.idempotency_key = f"demo-{scenario.id}"

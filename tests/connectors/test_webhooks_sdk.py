@@ -129,7 +129,8 @@ def test_non_standard_numbers_are_refused_by_name(body: bytes, named: str) -> No
     ],
 )
 def test_half_a_surrogate_pair_is_refused(body: bytes) -> None:
-    """A lone surrogate cannot be encoded as UTF-8: stored, it would break every answer showing it."""
+    """A lone surrogate cannot be encoded as UTF-8:
+    stored, it would break every answer showing it."""
     with pytest.raises(InvalidInputError, match=r"half of a UTF-16 surrogate pair"):
         incoming(body, "application/json").json()
 

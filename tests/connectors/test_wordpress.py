@@ -217,7 +217,8 @@ async def test_connection_test_refuses_bad_credentials(
 
 
 async def test_works_mounted_under_a_prefix(site: Starlette) -> None:
-    """``cellwright serve`` mounts sandboxes under /sandbox/<app>: the stored root stays relative."""
+    """``cellwright serve`` mounts sandboxes under
+    /sandbox/<app>: the stored root stays relative."""
     server = Starlette(routes=[Mount("/sandbox/wordpress", app=site)])
     base = "http://sandbox.invalid/sandbox/wordpress/"
     ctx = OperationContext(

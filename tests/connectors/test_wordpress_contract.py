@@ -152,7 +152,8 @@ def violations(request: httpx.Request) -> list[str]:
             r'attachment; filename="[\x21-\x7e ]+\.\w+"', disposition
         ):
             problems.append(
-                f"{where}: a raw body needs POST /wp/v2/media and 'attachment; filename=\"….ext\"' (got {disposition!r})"
+                f"{where}: a raw body needs POST /wp/v2/media and 'attachment; "
+                f'filename="….ext"\' (got {disposition!r})'
             )
         if not content_type:
             problems.append(f"{where}: an upload needs its Content-Type")

@@ -115,8 +115,8 @@ async def test_a_role_that_may_not_create_posts_is_a_clear_permission_error(
     }
     assert error.details["wp_code"] == "rest_cannot_create" and error.details["permission"] is True
     assert error.message.startswith(
-        "WordPress refused POST /wp/v2/posts: Sorry, you are not allowed to create posts as this user. "
-        "(rest_cannot_create)."
+        "WordPress refused POST /wp/v2/posts: Sorry, "
+        "you are not allowed to create posts as this user. (rest_cannot_create)."
     )
     assert "give that user a role that can" in error.message
     assert SUBSCRIBER_CREDENTIALS["application_password"] not in error.message

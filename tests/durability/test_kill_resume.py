@@ -41,7 +41,11 @@ cells:
     kind: action
     app: http
     operation: request
-    inputs: {method: POST, url: "SINK/slow", body_type: json, body: {execution: "{{ execution.id }}"}}
+    inputs:
+      method: POST
+      url: "SINK/slow"
+      body_type: json
+      body: {execution: "{{ execution.id }}"}
   - id: c
     kind: action
     app: http

@@ -30,7 +30,11 @@ ROUTE_CELL = """\
           kind: action
           app: http
           operation: request
-          inputs: {{method: POST, url: "SINK/route", body_type: json, body: {{execution: "{{{{ execution.id }}}}", n: {n}, why: "{{{{ error.code }}}}"}}}}
+          inputs:
+            method: POST
+            url: "SINK/route"
+            body_type: json
+            body: {{execution: "{{{{ execution.id }}}}", n: {n}, why: "{{{{ error.code }}}}"}}
 """
 SCENARIO = (
     """
@@ -44,13 +48,18 @@ cells:
     kind: action
     app: http
     operation: request
-    inputs: {method: POST, url: "SINK/refuse", body_type: json, body: {execution: "{{ execution.id }}"}}
+    inputs:
+      method: POST
+      url: "SINK/refuse"
+      body_type: json
+      body: {execution: "{{ execution.id }}"}
     on_error:
       then: handled
       cells:
 """
     + "".join(ROUTE_CELL.format(n=n) for n in range(STEPS))
-    + "  - {id: never, kind: action, app: http, operation: request, inputs: {method: POST, url: SINK/never}}\n"
+    + "  - {id: never, kind: action, app: http, operation: request, "
+    "inputs: {method: POST, url: SINK/never}}\n"
 )
 
 

@@ -39,7 +39,11 @@ cells:
         kind: action
         app: http
         operation: request
-        inputs: {method: POST, url: "SINK/item", body_type: json, body: {execution: "{{ execution.id }}", n: "{{ item }}"}}
+        inputs:
+          method: POST
+          url: "SINK/item"
+          body_type: json
+          body: {execution: "{{ execution.id }}", n: "{{ item }}"}
   - {id: total, kind: aggregate, loop: each, mode: sum, value: "{{ item }}"}
 """
 

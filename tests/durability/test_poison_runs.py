@@ -52,7 +52,8 @@ async def test_an_action_whose_result_cannot_be_saved_fails_the_run(
         svc,
         user,
         (
-            "  - {id: big, kind: action, app: probe, operation: count, inputs: {value: \"{{ 'x' * 300000 }}\"}}\n"
+            "  - {id: big, kind: action, app: probe, operation: count, "
+            "inputs: {value: \"{{ 'x' * 300000 }}\"}}\n"
             "  - {id: after, kind: action, app: probe, operation: count}\n"
         ),
     )
@@ -146,9 +147,12 @@ async def test_a_run_that_keeps_killing_its_server_is_given_up(
     assert given_up["status"] == "failed"
     assert given_up["error"] == {
         "code": "run_abandoned",
-        "message": "The run was stopped: the server running it stopped or stalled 3 times while it ran"
-        " (the limit is 2, setting max_reclaims). It may make the server run out of memory or time:"
-        " check its largest mappings and data, then rerun it.",
+        "message": (
+            "The run was stopped: the server running it stopped or stalled 3 times while it ran "
+            "(the limit is 2, setting max_reclaims). "
+            "It may make the server run out of memory or time: "
+            "check its largest mappings and data, then rerun it."
+        ),
         "details": {"reclaims": 3},
     }
     assert given_up["cells"] == []  # nothing of it ran again

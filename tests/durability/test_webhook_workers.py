@@ -144,8 +144,8 @@ def test_two_workers_one_killed_every_event_runs_once_and_reaches_analytics(
 
     with duckdb.connect(str(data_dir / "analytics.duckdb"), read_only=True) as con:
         runs = con.execute(
-            "SELECT count(*), count(DISTINCT execution_id), count(*) FILTER (WHERE status = 'completed')"
-            " FROM executions"
+            "SELECT count(*), count(DISTINCT execution_id), "
+            "count(*) FILTER (WHERE status = 'completed') FROM executions"
         ).fetchone()
         cells = con.execute("SELECT count(*) FROM node_results").fetchone()
     assert runs == (EVENTS, EVENTS, EVENTS)

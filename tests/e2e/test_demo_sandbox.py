@@ -58,7 +58,8 @@ async def test_the_demo_user_gets_a_working_monday_to_wordpress_scenario_on_sand
             == "wp-json/"
         )
 
-        # and it keeps working: a new Approved item on the sandbox board is published on the next poll
+        # and it keeps working: a new Approved item on
+        # the sandbox board is published on the next poll
         scheduler = Scheduler(svc)
         await scheduler.run_due(later)  # the baseline (the sample item is among the items seen)
         await board.create_item(

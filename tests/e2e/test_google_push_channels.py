@@ -78,9 +78,11 @@ async def test_calendar_notifications_reach_the_scenario_over_http(
         )
         doc = documents.loads(
             "name: Calendar changes\ncells:\n"
-            f"  - {{id: t, kind: trigger, app: google_workspace, operation: calendar_event_changed_instant, "
+            "  - {id: t, kind: trigger, app: google_workspace, "
+            "operation: calendar_event_changed_instant, "
             f"connection: {connection.id}, inputs: {{calendar_id: primary}}}}\n"
-            "  - {id: note, kind: transformer, app: formatter, operation: set_fields, inputs: {fields: {title: '{{ trigger.summary }}'}}}\n"
+            "  - {id: note, kind: transformer, app: formatter, operation: set_fields, "
+            "inputs: {fields: {title: '{{ trigger.summary }}'}}}\n"
         )
         scenario = await svc.enable(user.id, svc.import_scenario(user.id, doc).id)
         await account.outbox.drain()

@@ -30,7 +30,8 @@ OPERATOR_SECRET = "operator-hubspot-client-secret"  # noqa: S105 - a test value
 
 @pytest.fixture
 def settings(make_settings: Any) -> Settings:
-    """The operator's OAuth client for HubSpot: its secret signs the webhooks of OAuth connections."""
+    """The operator's OAuth client for HubSpot: its
+    secret signs the webhooks of OAuth connections."""
     return make_settings(
         oauth_clients={
             "hubspot": {"client_id": "operator-client", "client_secret": OPERATOR_SECRET}
@@ -41,8 +42,10 @@ def settings(make_settings: Any) -> Settings:
 def scenario(name: str, connection_id: str, operation: str, inputs: str = "{}") -> Any:
     return documents.loads(
         f"name: {name}\ncells:\n"
-        f"  - {{id: hs, kind: trigger, app: hubspot, operation: {operation}, connection: {connection_id}, inputs: {inputs}}}\n"
-        "  - {id: count, kind: action, app: probe, operation: count, inputs: {value: '{{ trigger.object_id }}'}}\n"
+        f"  - {{id: hs, kind: trigger, app: hubspot, operation: {operation}, "
+        f"connection: {connection_id}, inputs: {inputs}}}\n"
+        "  - {id: count, kind: action, app: probe, operation: count, "
+        "inputs: {value: '{{ trigger.object_id }}'}}\n"
     )
 
 
@@ -149,7 +152,8 @@ async def test_the_connection_url_fans_a_portals_events_out_to_its_scenarios(
             answer.json()["execution_ids"]
         )
 
-        # another portal's events arrive at the same URL (one app, many installs): acknowledged, not run
+        # another portal's events arrive at the same URL
+        # (one app, many installs): acknowledged, not run
         elsewhere = await post(
             sb.signed(url, [sb.event("contact.creation", 777, portal_id=99_000_001, event_id=5)])
         )

@@ -26,8 +26,10 @@ GENERAL, RANDOM = "C0SANDBOX01", "C0SANDBOX02"
 def slack_scenario(name: str, connection_id: str, operation: str, inputs: str = "{}") -> Any:
     return documents.loads(
         f"name: {name}\ncells:\n"
-        f"  - {{id: slack_in, kind: trigger, app: slack, operation: {operation}, connection: {connection_id}, inputs: {inputs}}}\n"
-        "  - {id: count, kind: action, app: probe, operation: count, inputs: {value: '{{ trigger.event_id }}'}}\n"
+        f"  - {{id: slack_in, kind: trigger, app: slack, operation: {operation}, "
+        f"connection: {connection_id}, inputs: {inputs}}}\n"
+        "  - {id: count, kind: action, app: probe, operation: count, "
+        "inputs: {value: '{{ trigger.event_id }}'}}\n"
     )
 
 

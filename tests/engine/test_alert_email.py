@@ -282,6 +282,6 @@ async def test_a_failure_that_pauses_the_scenario_says_so(
     body = sent.message.get_content()
     assert body.startswith('The scenario "Nightly sync" failed and was paused')
     assert (
-        f"Paused after 1 failed run in a row (setting pause_after_failures). The last one, execution {execution.id}"
-        in body
+        "Paused after 1 failed run in a row (setting pause_after_failures). "
+        f"The last one, execution {execution.id}" in body
     )

@@ -165,7 +165,8 @@ def hooked(svc: Cellwright, cells: str, inputs: str = "{}") -> Any:
 def call(cell_id: str, url: str) -> str:
     return (
         f"  - {{id: {cell_id}, kind: action, app: http, operation: request,"
-        f" inputs: {{url: '{url}', method: POST, body_type: json, body: {{n: '{{{{ trigger.body.n }}}}'}}}}}}\n"
+        f" inputs: {{url: '{url}', method: POST, body_type: json, "
+        "body: {n: '{{ trigger.body.n }}'}}}\n"
     )
 
 

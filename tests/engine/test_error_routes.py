@@ -17,7 +17,11 @@ name: Routes
 settings: {{retry_count: 2}}
 cells:
   - {{id: start, kind: trigger, app: manual, operation: run_manually}}
-  - {{id: before, kind: action, app: probe, operation: count, inputs: {{value: "{{{{ trigger.n }}}}"}}}}
+  - id: before
+    kind: action
+    app: probe
+    operation: count
+    inputs: {{value: "{{{{ trigger.n }}}}"}}
   - id: post
     kind: action
     app: probe
@@ -25,8 +29,20 @@ cells:
     inputs: {{value: "{{{{ steps.before.value }}}}"}}
     on_error:
       cells:
-        - {{id: notify, kind: action, app: probe, operation: count, inputs: {{value: {{error: "{{{{ error }}}}", saw: "{{{{ steps.before.value }}}}", trigger: "{{{{ trigger.n }}}}"}}}}}}
-        - {{id: notify2, kind: action, app: probe, operation: count, inputs: {{value: "{{{{ error.message }}}}"}}}}
+        - id: notify
+          kind: action
+          app: probe
+          operation: count
+          inputs:
+            value:
+              error: "{{{{ error }}}}"
+              saw: "{{{{ steps.before.value }}}}"
+              trigger: "{{{{ trigger.n }}}}"
+        - id: notify2
+          kind: action
+          app: probe
+          operation: count
+          inputs: {{value: "{{{{ error.message }}}}"}}
       then: {then}
 {extra}  - {{id: after, kind: action, app: probe, operation: count, inputs: {{value: "{after}"}}}}
 """
@@ -187,7 +203,11 @@ cells:
         inputs: {{value: "{{{{ item }}}}"}}
         on_error:
           cells:
-            - {{id: notify, kind: action, app: probe, operation: count, inputs: {{value: "{{{{ item }}}}: {{{{ error.message }}}}"}}}}
+            - id: notify
+              kind: action
+              app: probe
+              operation: count
+              inputs: {{value: "{{{{ item }}}}: {{{{ error.message }}}}"}}
           then: {then}
       - {{id: later, kind: action, app: probe, operation: count}}
 """

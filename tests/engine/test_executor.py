@@ -29,7 +29,8 @@ async def test_100_executions_waiting_on_a_slow_sink_run_concurrently(
     scenario = save(
         svc,
         user,
-        f"  - {{id: call, kind: action, app: http, operation: request, inputs: {{url: '{url}'}}}}\n",
+        "  - {id: call, kind: action, app: http, "
+        f"operation: request, inputs: {{url: '{url}'}}}}\n",
     )
     created = [await svc.trigger(scenario, {"n": i}) for i in range(100)]
     ids = [execution.id for execution, _ in created]
@@ -162,7 +163,8 @@ async def test_an_expired_lease_is_resumed_on_start(
         scenario = save(
             first,
             user,
-            "  - {id: a, kind: action, app: probe, operation: count}\n  - {id: b, kind: action, app: probe, operation: count}\n",
+            "  - {id: a, kind: action, app: probe, operation: count}\n"
+            "  - {id: b, kind: action, app: probe, operation: count}\n",
         )
         crashed, _ = first.store.create_execution(
             scenario_id=scenario.id,
@@ -206,7 +208,8 @@ async def test_stopping_leaves_work_for_the_next_start(
         scenario = save(
             first,
             user,
-            "  - {id: a, kind: action, app: probe, operation: count}\n  - {id: b, kind: action, app: probe, operation: count}\n",
+            "  - {id: a, kind: action, app: probe, operation: count}\n"
+            "  - {id: b, kind: action, app: probe, operation: count}\n",
         )
         probe.sleeps["b"] = 30
         execution, _ = await first.trigger(scenario, {})
@@ -251,7 +254,8 @@ async def test_an_event_queued_longer_than_its_lease_runs_once(
         queued = save(
             svc,
             user,
-            "  - {id: second, kind: action, app: probe, operation: count}\n  - {id: third, kind: action, app: probe, operation: count, inputs: {sleep: 0.3}}\n",
+            "  - {id: second, kind: action, app: probe, operation: count}\n"
+            "  - {id: third, kind: action, app: probe, operation: count, inputs: {sleep: 0.3}}\n",
         )
         running, _ = await svc.trigger(busy, {})
         waiting, _ = await svc.trigger(queued, {})

@@ -48,9 +48,11 @@ def google_account() -> sb.Account:
 async def new_row_scenario(svc: Cellwright, user: Any, connection_id: str) -> Any:
     doc = documents.loads(
         "name: Rows\ncells:\n"
-        f"  - {{id: row, kind: trigger, app: google_workspace, operation: sheets_new_row, connection: {connection_id}, "
+        "  - {id: row, kind: trigger, app: google_workspace, "
+        f"operation: sheets_new_row, connection: {connection_id}, "
         f"inputs: {{spreadsheet_id: {SPREADSHEET_ID}, sheet: Orders}}}}\n"
-        "  - {id: note, kind: transformer, app: formatter, operation: set_fields, inputs: {fields: {who: '{{ trigger.columns.Customer }}'}}}\n"
+        "  - {id: note, kind: transformer, app: formatter, operation: set_fields, "
+        "inputs: {fields: {who: '{{ trigger.columns.Customer }}'}}}\n"
     )
     scenario = svc.import_scenario(user.id, doc)
     return await svc.enable(user.id, scenario.id)
@@ -99,7 +101,8 @@ async def test_a_refused_refresh_while_polling_puts_the_connection_in_error_with
     assert await poll(svc, scenario.id, T0) == 0
     stale = {**SANDBOX_CREDENTIALS, "access_token": "ya29.an-hour-old", "expires_at": 1}
     svc.store.update_connection(user.id, connection.id, credentials=stale)
-    google_account().refresh_tokens.clear()  # revoked at myaccount.google.com (or 7 days of a "Testing" consent screen)
+    # revoked at myaccount.google.com (or 7 days of a "Testing" consent screen)
+    google_account().refresh_tokens.clear()
 
     assert await poll(svc, scenario.id, T0 + timedelta(minutes=5)) == 0
     after = svc.store.get_connection(user.id, connection.id)

@@ -57,8 +57,10 @@ async def enabled(svc: Cellwright, user: Any, operation: str, inputs: str) -> An
     )
     doc = documents.loads(
         "name: Push\ncells:\n"
-        f"  - {{id: t, kind: trigger, app: google_workspace, operation: {operation}, connection: {connection.id}, inputs: {inputs}}}\n"
-        "  - {id: note, kind: transformer, app: formatter, operation: set_fields, inputs: {fields: {id: '{{ trigger.id }}'}}}\n"
+        "  - {id: t, kind: trigger, app: google_workspace, "
+        f"operation: {operation}, connection: {connection.id}, inputs: {inputs}}}\n"
+        "  - {id: note, kind: transformer, app: formatter, "
+        "operation: set_fields, inputs: {fields: {id: '{{ trigger.id }}'}}}\n"
     )
     scenario = svc.import_scenario(user.id, doc)
     return await svc.enable(user.id, scenario.id)

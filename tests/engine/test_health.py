@@ -115,7 +115,8 @@ async def test_a_changed_wordpress_password_is_reported_with_wordpress_message(
     state, message = status(svc, user, bad.id)
     assert state == "error" and message is not None
     assert message.startswith(
-        "WordPress refused the connection's credentials: The provided password is an invalid application password."
+        "WordPress refused the connection's credentials: "
+        "The provided password is an invalid application password."
     )
     assert "zzzz" not in message
 

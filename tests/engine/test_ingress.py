@@ -98,8 +98,10 @@ async def svc(settings: Any, probe: Any) -> AsyncIterator[Cellwright]:
 def relay_doc(connection_id: str, kind: str = "ping", operation: str = "event") -> Any:
     return documents.loads(
         f"name: Relay {kind}\ncells:\n"
-        f"  - {{id: t, kind: trigger, app: relay, operation: {operation}, connection: {connection_id}, inputs: {{kind: {kind}}}}}\n"
-        "  - {id: count, kind: action, app: probe, operation: count, inputs: {value: '{{ trigger.id }}'}}\n"
+        f"  - {{id: t, kind: trigger, app: relay, operation: {operation}, "
+        f"connection: {connection_id}, inputs: {{kind: {kind}}}}}\n"
+        "  - {id: count, kind: action, app: probe, "
+        "operation: count, inputs: {value: '{{ trigger.id }}'}}\n"
     )
 
 

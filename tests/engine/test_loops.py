@@ -34,11 +34,25 @@ cells:
         operation: count
         inputs: {value: "{{ item.sku }} x{{ item.qty }} (#{{ index }})"}
   - {id: total, kind: aggregate, loop: each, mode: sum, value: "{{ item.qty * item.price }}"}
-  - {id: texts, kind: aggregate, loop: each, mode: join, separator: " | ", value: "{{ steps.post.value }}"}
+  - id: texts
+    kind: aggregate
+    loop: each
+    mode: join
+    separator: " | "
+    value: "{{ steps.post.value }}"
   - {id: all, kind: aggregate, loop: each, value: "{{ steps.post.calls }}"}
   - {id: many, kind: aggregate, loop: each, mode: count, value: "{{ item.qty > 1 }}"}
-  - {id: by_sku, kind: aggregate, loop: each, mode: group, key: "{{ item.sku }}", value: "{{ item.qty }}"}
-  - {id: after, kind: action, app: probe, operation: count, inputs: {value: "{{ steps.total.result }}"}}
+  - id: by_sku
+    kind: aggregate
+    loop: each
+    mode: group
+    key: "{{ item.sku }}"
+    value: "{{ item.qty }}"
+  - id: after
+    kind: action
+    app: probe
+    operation: count
+    inputs: {value: "{{ steps.total.result }}"}
 """
 
 ORDER = {
@@ -106,7 +120,8 @@ cells:
             kind: action
             app: probe
             operation: count
-            inputs: {value: "{{ loops.orders.item.id }}/{{ loops.orders.index }}/{{ index }}:{{ item }}"}
+            inputs:
+              value: "{{ loops.orders.item.id }}/{{ loops.orders.index }}/{{ index }}:{{ item }}"
       - {id: order_sum, kind: aggregate, loop: lines, mode: sum}
   - {id: grand, kind: aggregate, loop: orders, mode: list, value: "{{ steps.order_sum.result }}"}
 """
@@ -141,7 +156,8 @@ async def test_items_run_at_most_concurrency_at_a_time_and_keep_their_order(
     text = (
         "name: C\ncells:\n" + MANUAL + "  - id: each\n    kind: loop\n    concurrency: 3\n"
         '    items: "{{ trigger.n }}"\n    cells:\n'
-        "      - {id: slow, kind: action, app: probe, operation: count, inputs: {value: '{{ item }}', sleep: 0.15}}\n"
+        "      - {id: slow, kind: action, app: probe, operation: count, "
+        "inputs: {value: '{{ item }}', sleep: 0.15}}\n"
         "  - {id: values, kind: aggregate, loop: each, value: '{{ steps.slow.value }}'}\n"
     )
     result = await run_text(svc, user, text, {"n": list(range(8))})
@@ -204,7 +220,11 @@ cells:
         kind: action
         app: http
         operation: request
-        inputs: {{method: POST, url: "{url}{{{{ steps.prep.path }}}}", body_type: json, body: {{n: "{{{{ item }}}}"}}}}
+        inputs:
+          method: POST
+          url: "{url}{{{{ steps.prep.path }}}}"
+          body_type: json
+          body: {{n: "{{{{ item }}}}"}}
   - {{id: count, kind: aggregate, loop: each, mode: count}}
 """
 
@@ -314,8 +334,10 @@ async def test_a_filter_in_a_loop_stops_only_its_item_and_is_left_out_of_aggrega
     text = (
         "name: F\ncells:\n" + MANUAL + "  - id: each\n    kind: loop\n"
         '    items: "{{ trigger.n }}"\n    cells:\n'
-        "      - {id: odd, kind: condition, rules: {all: [{left: '{{ item % 2 }}', op: equals, right: 1}]}}\n"
-        "      - {id: post, kind: action, app: probe, operation: count, inputs: {value: '{{ item }}'}}\n"
+        "      - {id: odd, kind: condition, "
+        "rules: {all: [{left: '{{ item % 2 }}', op: equals, right: 1}]}}\n"
+        "      - {id: post, kind: action, app: probe, "
+        "operation: count, inputs: {value: '{{ item }}'}}\n"
         "  - {id: posted, kind: aggregate, loop: each, value: '{{ steps.post.value }}'}\n"
         "  - {id: after, kind: action, app: probe, operation: count}\n"
     )
@@ -335,7 +357,8 @@ async def test_on_error_continue_inside_an_item(svc: Cellwright, user: Any, prob
         "name: E\ncells:\n" + MANUAL + "  - id: each\n    kind: loop\n"
         '    items: "{{ trigger.n }}"\n    cells:\n'
         "      - {id: post, kind: action, app: probe, operation: count, on_error: continue}\n"
-        "  - {id: codes, kind: aggregate, loop: each, value: \"{{ steps.post.error.code | default('ok') }}\"}\n"
+        "  - {id: codes, kind: aggregate, loop: each, "
+        "value: \"{{ steps.post.error.code | default('ok') }}\"}\n"
     )
     result = await run_text(svc, user, text, {"n": [1, 2]})
     assert result["status"] == "completed", result["error"]

@@ -20,9 +20,12 @@ NOT_FOUND = "was not found among your connections"
 
 def two_cells(url: str, connection_id: str) -> str:
     return (
-        "name: Borrowed\ncells:\n  - {id: start, kind: trigger, app: manual, operation: run_manually}\n"
-        f"  - {{id: call, kind: action, app: http, operation: request, connection: {connection_id}, inputs: {{url: '{url}'}}}}\n"
-        f"  - {{id: who, kind: action, app: keyed, operation: whoami, connection: {connection_id}}}\n"
+        "name: Borrowed\ncells:\n"
+        "  - {id: start, kind: trigger, app: manual, operation: run_manually}\n"
+        "  - {id: call, kind: action, app: http, operation: request, "
+        f"connection: {connection_id}, inputs: {{url: '{url}'}}}}\n"
+        "  - {id: who, kind: action, app: keyed, "
+        f"operation: whoami, connection: {connection_id}}}\n"
     )
 
 

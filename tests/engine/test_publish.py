@@ -155,7 +155,10 @@ async def test_a_trigger_that_cannot_be_rearmed_pauses_the_scenario(
     probe.fail("subscribe", UpstreamError("the vendor is down", status=503))
     with pytest.raises(
         ConfigurationError,
-        match="Version 2 is live, but its trigger could not be set up, so the scenario was paused: the vendor is down",
+        match=(
+            "Version 2 is live, but its trigger could not be set up, "
+            "so the scenario was paused: the vendor is down"
+        ),
     ):
         await svc.publish(user.id, scenario.id)
     now = svc.scenario(user.id, scenario.id)
@@ -184,8 +187,10 @@ async def test_a_connection_the_live_version_uses_cannot_be_deleted(
         user.id, "keyed", credentials={"api_key": "good-1"}, sandbox=True
     )
     uses = documents.loads(
-        "name: Uses a connection\ncells:\n  - {id: s, kind: trigger, app: manual, operation: run_manually}\n"
-        f"  - {{id: who, kind: action, app: keyed, operation: whoami, connection: {connection.id}}}\n"
+        "name: Uses a connection\ncells:\n"
+        "  - {id: s, kind: trigger, app: manual, operation: run_manually}\n"
+        "  - {id: who, kind: action, app: keyed, "
+        f"operation: whoami, connection: {connection.id}}}\n"
     )
     scenario = svc.import_scenario(user.id, uses)
     await svc.enable(user.id, scenario.id)
@@ -201,12 +206,14 @@ async def test_a_connection_the_live_version_uses_cannot_be_deleted(
 async def test_a_version_with_gaps_cannot_go_live(
     svc: Cellwright, user: Any, anon: httpx.AsyncClient, helpers: Any
 ) -> None:
-    """A draft may be saved half-done; publishing (and enabling, which publishes) lists what is missing."""
+    """A draft may be saved half-done; publishing (and
+    enabling, which publishes) lists what is missing."""
     from connectors.sdk import InvalidInputError
 
     text = (
         "name: Shout\ncells:\n  - {id: hook, kind: trigger, app: webhook, operation: catch_hook}\n"
-        "  - {id: up, kind: transformer, app: formatter, operation: text, name: Shout it, inputs: {transform: upper%s}}\n"
+        "  - {id: up, kind: transformer, app: formatter, "
+        "operation: text, name: Shout it, inputs: {transform: upper%s}}\n"
     )
     scenario = svc.import_scenario(
         user.id, documents.loads(text % "")

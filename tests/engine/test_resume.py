@@ -22,7 +22,11 @@ cells:
       - name: on
         rules: {all: [{left: "{{ trigger.n }}", op: gt, right: 0}]}
         cells:
-          - {id: c, kind: action, app: probe, operation: count, inputs: {value: "{{ steps.b.value }}"}}
+          - id: c
+            kind: action
+            app: probe
+            operation: count
+            inputs: {value: "{{ steps.b.value }}"}
   - {id: d, kind: action, app: probe, operation: count}
 """
 
@@ -79,7 +83,11 @@ async def test_a_failed_cell_continued_past_is_not_run_again_on_retry(
 ) -> None:
     probe.fail("optional", UpstreamError("no", status=400))
     probe.fail("needed", NetworkError("blip"))
-    text = "name: C\ncells:\n  - {id: s, kind: trigger, app: manual, operation: run_manually}\n  - {id: optional, kind: action, app: probe, operation: count, on_error: continue}\n  - {id: needed, kind: action, app: probe, operation: count}\n"
+    text = (
+        "name: C\ncells:\n  - {id: s, kind: trigger, app: manual, operation: run_manually}\n"
+        "  - {id: optional, kind: action, app: probe, operation: count, on_error: continue}\n"
+        "  - {id: needed, kind: action, app: probe, operation: count}\n"
+    )
     scenario = svc.import_scenario(user.id, documents.loads(text))
     result = await svc.run_now(user.id, scenario.id, {}, timeout=5)
     assert result["status"] == "completed"

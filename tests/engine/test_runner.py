@@ -74,7 +74,9 @@ cells:
               method: POST
               url: "SINK/orders"
               body_type: json
-              body: {total: "{{ steps.compute.total }}", name_upper: "{{ steps.compute.name_upper }}"}
+              body:
+                total: "{{ steps.compute.total }}"
+                name_upper: "{{ steps.compute.name_upper }}"
       - name: small
         fallback: true
         cells:
@@ -130,7 +132,8 @@ async def test_webhook_formatter_router_http_records_every_cell_in_order(
 
 async def test_a_filter_stops_the_run_quietly(svc: Cellwright, user: Any, probe: Any) -> None:
     text = scenario(
-        "  - {id: gate, kind: condition, rules: {all: [{left: '{{ trigger.go }}', op: equals, right: true}]}}\n"
+        "  - {id: gate, kind: condition, "
+        "rules: {all: [{left: '{{ trigger.go }}', op: equals, right: true}]}}\n"
         "  - {id: later, kind: action, app: probe, operation: count}\n"
     )
     stopped = await run_text(svc, user, text, {"go": False})
@@ -147,11 +150,14 @@ async def test_a_filter_inside_a_branch_stops_only_that_branch(
 ) -> None:
     text = scenario(
         "  - id: route\n    kind: condition\n    branches:\n"
-        "      - name: one\n        rules: {all: [{left: 1, op: equals, right: 1}]}\n        cells:\n"
+        "      - name: one\n        rules: {all: [{left: 1, op: equals, right: 1}]}\n"
+        "        cells:\n"
         "          - {id: a1, kind: action, app: probe, operation: count}\n"
-        "          - {id: stop_one, kind: condition, rules: {all: [{left: 1, op: equals, right: 2}]}}\n"
+        "          - {id: stop_one, kind: condition, "
+        "rules: {all: [{left: 1, op: equals, right: 2}]}}\n"
         "          - {id: a2, kind: action, app: probe, operation: count}\n"
-        "      - name: two\n        rules: {all: [{left: 1, op: equals, right: 1}]}\n        cells:\n"
+        "      - name: two\n        rules: {all: [{left: 1, op: equals, right: 1}]}\n"
+        "        cells:\n"
         "          - {id: b1, kind: action, app: probe, operation: count}\n"
         "  - {id: after, kind: action, app: probe, operation: count}\n"
     )
@@ -174,7 +180,8 @@ async def test_on_error_continue_records_the_error_and_goes_on(
     probe.fail("flaky", UpstreamError("vendor said no", status=400))
     text = scenario(
         "  - {id: flaky, kind: action, app: probe, operation: count, on_error: continue}\n"
-        "  - {id: next, kind: action, app: probe, operation: count, inputs: {value: '{{ steps.flaky.error.code }}'}}\n"
+        "  - {id: next, kind: action, app: probe, operation: count, "
+        "inputs: {value: '{{ steps.flaky.error.code }}'}}\n"
     )
     result = await run_text(svc, user, text)
     assert result["status"] == "completed"
@@ -188,7 +195,8 @@ async def test_a_mapping_error_fails_the_run_naming_cell_field_and_expression(
     svc: Cellwright, user: Any
 ) -> None:
     text = scenario(
-        "  - {id: shape, kind: transformer, app: formatter, operation: set_fields, inputs: {fields: {x: '{{ trigger.order.total }}'}}}\n"
+        "  - {id: shape, kind: transformer, app: formatter, operation: set_fields, "
+        "inputs: {fields: {x: '{{ trigger.order.total }}'}}}\n"
     )
     result = await run_text(svc, user, text, {"order": {"amount": 3}})
     assert result["status"] == "failed"
@@ -204,7 +212,10 @@ async def test_a_mapping_error_fails_the_run_naming_cell_field_and_expression(
 
 
 def http_cell(url: str, cell_id: str = "call") -> str:
-    return f"  - {{id: {cell_id}, kind: action, app: http, operation: request, inputs: {{method: POST, url: '{url}', body_type: json, body: {{n: 1}}}}}}\n"
+    return (
+        f"  - {{id: {cell_id}, kind: action, app: http, operation: request, "
+        f"inputs: {{method: POST, url: '{url}', body_type: json, body: {{n: 1}}}}}}\n"
+    )
 
 
 async def test_a_5xx_is_retried_with_backoff_then_succeeds(
@@ -266,7 +277,8 @@ async def test_each_cell_gets_its_own_retries(svc: Cellwright, user: Any, probe:
     probe.fail("a", NetworkError("x"), NetworkError("x"))
     probe.fail("b", NetworkError("y"), NetworkError("y"))
     text = scenario(
-        "  - {id: a, kind: action, app: probe, operation: count}\n  - {id: b, kind: action, app: probe, operation: count}\n",
+        "  - {id: a, kind: action, app: probe, operation: count}\n"
+        "  - {id: b, kind: action, app: probe, operation: count}\n",
         settings="settings: {retry_count: 2}\n",
     )
     result = await run_text(svc, user, text)
@@ -296,7 +308,8 @@ async def test_the_idempotency_key_is_identical_across_retries_of_a_cell(
         "pay", RateLimitedError("later", retry_after=0.05), UpstreamError("oops", status=502)
     )
     text = scenario(
-        "  - {id: pay, kind: action, app: probe, operation: count}\n  - {id: ship, kind: action, app: probe, operation: count}\n"
+        "  - {id: pay, kind: action, app: probe, operation: count}\n"
+        "  - {id: ship, kind: action, app: probe, operation: count}\n"
     )
     result = await run_text(svc, user, text)
     assert result["status"] == "completed"
@@ -334,7 +347,9 @@ async def test_the_operator_cap_applies_when_the_scenario_sets_none(
     async with running_service(make_settings(execution_timeout_seconds=0.3), registry) as svc:
         user = svc.local_user()
         text = scenario(
-            "  - {id: a, kind: action, app: probe, operation: count, inputs: {sleep: 0.2}}\n  - {id: b, kind: action, app: probe, operation: count, inputs: {sleep: 0.2}}\n  - {id: c, kind: action, app: probe, operation: count}\n"
+            "  - {id: a, kind: action, app: probe, operation: count, inputs: {sleep: 0.2}}\n"
+            "  - {id: b, kind: action, app: probe, operation: count, inputs: {sleep: 0.2}}\n"
+            "  - {id: c, kind: action, app: probe, operation: count}\n"
         )
         result = await run_text(svc, user, text)
         assert result["status"] == "failed" and result["error"]["cell_id"] == "b"
@@ -411,9 +426,13 @@ async def test_downtime_does_not_count_against_the_limit(
 
 
 async def test_a_50_cell_transformer_scenario_runs(svc: Cellwright, user: Any) -> None:
-    cells = "  - {id: c1, kind: transformer, app: formatter, operation: set_fields, inputs: {fields: {n: '{{ trigger.n + 1 }}'}}}\n"
+    cells = (
+        "  - {id: c1, kind: transformer, app: formatter, "
+        "operation: set_fields, inputs: {fields: {n: '{{ trigger.n + 1 }}'}}}\n"
+    )
     cells += "".join(
-        f"  - {{id: c{i}, kind: transformer, app: formatter, operation: set_fields, inputs: {{fields: {{n: '{{{{ steps.c{i - 1}.n + 1 }}}}'}}}}}}\n"
+        f"  - {{id: c{i}, kind: transformer, app: formatter, operation: set_fields, "
+        f"inputs: {{fields: {{n: '{{{{ steps.c{i - 1}.n + 1 }}}}'}}}}}}\n"
         for i in range(2, 50)
     )
     result = await run_text(svc, user, scenario(cells), {"n": 0})
@@ -428,7 +447,8 @@ async def test_an_auth_failure_marks_the_connection(svc: Cellwright, user: Any) 
     )
     assert connection.status == "active" and connection.name == "Keyed: sandbox-user"
     text = scenario(
-        f"  - {{id: who, kind: action, app: keyed, operation: whoami, connection: {connection.id}}}\n"
+        "  - {id: who, kind: action, app: keyed, "
+        f"operation: whoami, connection: {connection.id}}}\n"
     )
     ok = await run_text(svc, user, text)
     assert ok["status"] == "completed" and ok["cells"][1]["output"] == {"user": "sandbox-user"}
@@ -494,7 +514,8 @@ async def test_a_router_whose_rules_break_fails_the_run_at_the_router(
 ) -> None:
     text = scenario(
         "  - id: route\n    kind: condition\n    branches:\n"
-        "      - {name: big, rules: {all: [{left: '{{ trigger.order.total }}', op: gt, right: 1}]}, cells: [{id: a, kind: action, app: probe, operation: count}]}\n"
+        "      - {name: big, rules: {all: [{left: '{{ trigger.order.total }}', op: gt, "
+        "right: 1}]}, cells: [{id: a, kind: action, app: probe, operation: count}]}\n"
     )
     result = await run_text(svc, user, text, {"order": {}})
     assert result["status"] == "failed"
@@ -506,7 +527,8 @@ async def test_a_resumed_sync_run_still_answers_with_its_recorded_respond_cell(
     svc: Cellwright, user: Any
 ) -> None:
     text = scenario(
-        "  - {id: reply, kind: transformer, app: webhook, operation: respond, inputs: {status: 202, body: recorded}}\n"
+        "  - {id: reply, kind: transformer, app: webhook, "
+        "operation: respond, inputs: {status: 202, body: recorded}}\n"
         "  - {id: tail, kind: action, app: probe, operation: count}\n"
     )
     saved = svc.import_scenario(user.id, documents.loads(text))

@@ -30,7 +30,10 @@ TEN_CHECKS = "{% for i in range(160) %}{% endfor %}ok"
 
 def shape(cell_id: str, fields: dict[str, str]) -> str:
     listed = ", ".join(f'{key}: "{value}"' for key, value in fields.items())
-    return f"  - {{id: {cell_id}, kind: transformer, app: formatter, operation: set_fields, inputs: {{fields: {{{listed}}}}}}}\n"
+    return (
+        f"  - {{id: {cell_id}, kind: transformer, app: formatter, "
+        f"operation: set_fields, inputs: {{fields: {{{listed}}}}}}}\n"
+    )
 
 
 def save(svc: Cellwright, user: Any, cells: str) -> Any:

@@ -19,15 +19,20 @@ T0 = datetime(2030, 1, 7, 10, 2, 30, tzinfo=UTC)  # a Monday
 
 def schedule_doc(inputs: str) -> Any:
     return documents.loads(
-        f"name: Tick\ncells:\n  - {{id: tick, kind: trigger, app: schedule, operation: every, inputs: {inputs}}}\n"
-        "  - {id: a, kind: action, app: probe, operation: count, inputs: {value: '{{ trigger.scheduled_for }}'}}\n"
+        "name: Tick\ncells:\n"
+        f"  - {{id: tick, kind: trigger, app: schedule, operation: every, inputs: {inputs}}}\n"
+        "  - {id: a, kind: action, app: probe, operation: count, "
+        "inputs: {value: '{{ trigger.scheduled_for }}'}}\n"
     )
 
 
 def poll_doc(operation: str = "items", label: str = "items") -> Any:
     return documents.loads(
-        f"name: Poll\ncells:\n  - {{id: new_item, kind: trigger, app: probe, operation: {operation}, inputs: {{label: {label}}}}}\n"
-        "  - {id: a, kind: action, app: probe, operation: count, inputs: {value: '{{ trigger.id }}'}}\n"
+        "name: Poll\ncells:\n"
+        "  - {id: new_item, kind: trigger, app: probe, "
+        f"operation: {operation}, inputs: {{label: {label}}}}}\n"
+        "  - {id: a, kind: action, app: probe, operation: count, "
+        "inputs: {value: '{{ trigger.id }}'}}\n"
     )
 
 

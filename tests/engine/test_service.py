@@ -23,8 +23,10 @@ cells:
 
 def keyed_scenario(connection_id: str) -> Any:
     return documents.loads(
-        "name: Uses a connection\ncells:\n  - {id: s, kind: trigger, app: manual, operation: run_manually}\n"
-        f"  - {{id: who, kind: action, app: keyed, operation: whoami, connection: {connection_id}}}\n"
+        "name: Uses a connection\ncells:\n"
+        "  - {id: s, kind: trigger, app: manual, operation: run_manually}\n"
+        "  - {id: who, kind: action, app: keyed, "
+        f"operation: whoami, connection: {connection_id}}}\n"
     )
 
 
@@ -194,9 +196,12 @@ async def test_run_cell_runs_one_step_with_the_given_context(
 ) -> None:
     doc = documents.loads(
         "name: x\ncells:\n  - {id: t, kind: trigger, app: manual, operation: run_manually}\n"
-        "  - {id: a, kind: action, app: probe, operation: count, inputs: {value: '{{ trigger.n }}'}}\n"
-        "  - {id: b, kind: transformer, app: formatter, operation: set_fields, inputs: {fields: {double: '{{ steps.a.value * 2 }}'}}}\n"
-        "  - {id: f, kind: condition, rules: {all: [{left: '{{ steps.b.double }}', op: gt, right: 5}]}}\n"
+        "  - {id: a, kind: action, app: probe, "
+        "operation: count, inputs: {value: '{{ trigger.n }}'}}\n"
+        "  - {id: b, kind: transformer, app: formatter, operation: set_fields, "
+        "inputs: {fields: {double: '{{ steps.a.value * 2 }}'}}}\n"
+        "  - {id: f, kind: condition, "
+        "rules: {all: [{left: '{{ steps.b.double }}', op: gt, right: 5}]}}\n"
     )
     result = await svc.run_cell(
         user.id, doc, "b", {"trigger": {"n": 99}, "steps": {"a": {"value": 4}}}

@@ -230,7 +230,10 @@ def test_existing_connections_get_a_webhook_token_column_without_a_token(fresh_u
 def test_concurrent_migrations_are_serialised(fresh_url: str) -> None:
     """Several servers starting at once on one database (separate processes): all
     succeed, one migrates, the others find the schema at head."""
-    code = "import sys; from storage import Store, Vault; Store(sys.argv[1], Vault([Vault.generate_key()])).migrate()"
+    code = (
+        "import sys; from storage import Store, Vault; "
+        "Store(sys.argv[1], Vault([Vault.generate_key()])).migrate()"
+    )
     procs = [
         subprocess.Popen([sys.executable, "-c", code, fresh_url], stderr=subprocess.PIPE, text=True)
         for _ in range(3)
@@ -522,7 +525,8 @@ def test_loop_items_and_kinds_migrate_both_ways_keeping_rows(fresh_url: str) -> 
             assert rows["each"] == "loop" and rows["total"] == "aggregate"
             parent = conn.execute(
                 sa.text(
-                    "SELECT p.cell_id FROM nodes c JOIN nodes p ON c.parent_id = p.id WHERE c.cell_id = 'post'"
+                    "SELECT p.cell_id FROM nodes c JOIN nodes p ON c.parent_id = p.id WHERE "
+                    "c.cell_id = 'post'"
                 )
             ).scalar()
             assert parent == "each"

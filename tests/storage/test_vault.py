@@ -246,7 +246,8 @@ def test_swapped_ciphertexts_do_not_decrypt(store: Store, alice: User, bob: User
     with store._engine.begin() as conn:  # an attacker with write access to the table
         conn.execute(
             text(
-                "UPDATE connections SET credentials = (SELECT credentials FROM connections WHERE id = :src) WHERE id = :dst"
+                "UPDATE connections SET credentials = "
+                "(SELECT credentials FROM connections WHERE id = :src) WHERE id = :dst"
             ),
             {"src": mine.id, "dst": theirs.id},
         )
@@ -273,7 +274,8 @@ def test_scenario_secrets_are_the_owners_and_bound_to_their_row(
     with store._engine.begin() as conn:  # an attacker with write access to the table
         conn.execute(
             text(
-                "UPDATE scenario_secrets SET value = (SELECT value FROM scenario_secrets WHERE id = :src) WHERE id = :dst"
+                "UPDATE scenario_secrets SET value = "
+                "(SELECT value FROM scenario_secrets WHERE id = :src) WHERE id = :dst"
             ),
             {"src": mine, "dst": theirs},
         )

@@ -92,7 +92,8 @@ def test_a_newcomer_builds_a_working_scenario(
     fill(
         page,
         ".in-set_fields-fields textarea",
-        '{"total": "{{ trigger.body.amount * 1.2 }}", "customer": "{{ trigger.body.name }}", "currency": "EUR"}',
+        '{"total": "{{ trigger.body.amount * 1.2 }}", '
+        '"customer": "{{ trigger.body.name }}", "currency": "EUR"}',
     )
     expect(page.locator(".cell-set_fields .cw-field-error")).to_have_count(0, timeout=TIMEOUT)
     page.locator(".run-set_fields button").click()

@@ -91,7 +91,8 @@ def order(page: Page) -> list[str]:
         page.locator(".cell-list")
         .first.locator("li")
         .evaluate_all(
-            "items => items.map(li => [...li.classList].find(c => c.startsWith('cell-') && c !== 'cell-card').slice(5))"
+            "items => items.map(li => [...li.classList].find(c => c.startsWith('cell-') && c !== "
+            "'cell-card').slice(5))"
         )
     )
     return ids

@@ -45,8 +45,9 @@ def watch_for_csp_violations(page: Page) -> list[str]:
     seen: list[str] = []
     page.expose_function("cwReportCsp", lambda text: seen.append(text))
     page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', e => "
-        "window.cwReportCsp(`${e.violatedDirective} blocked ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`))"
+        "document.addEventListener('securitypolicyviolation', "
+        "e => window.cwReportCsp(`${e.violatedDirective} blocked ${e.blockedURI} at "
+        "${e.sourceFile}:${e.lineNumber}`))"
     )
     page.on(
         "console",
@@ -58,7 +59,8 @@ def watch_for_csp_violations(page: Page) -> list[str]:
 
 
 def session_token_payload(page: Page) -> dict[str, Any]:
-    """The payload of the Bokeh session token the workspace page carries (readable by any script)."""
+    """The payload of the Bokeh session token the
+    workspace page carries (readable by any script)."""
     from bokeh.util.token import get_token_payload
 
     token = page.evaluate(

@@ -27,13 +27,18 @@ FOCUSED = """() => {
     el = inner;
   }
   const leaf = path[path.length - 1];
-  for (let up = leaf && leaf.parentElement; up; up = up.parentElement) path.push(up);  // inside the leaf's shadow root
+  // inside the leaf's shadow root
+  for (let up = leaf && leaf.parentElement; up; up = up.parentElement) path.push(up);
   const style = leaf ? getComputedStyle(leaf) : null;
-  const shown = !!style && ((style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0) || style.boxShadow !== 'none');
+  const outlined = !!style && style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+  const shown = !!style && (outlined || style.boxShadow !== 'none');
   return {
     tag: leaf ? leaf.tagName.toLowerCase() : '',
     id: leaf ? leaf.id : '',
-    text: leaf ? (leaf.innerText || leaf.value || leaf.getAttribute('aria-label') || leaf.title || '').trim().slice(0, 80) : '',
+    text: leaf
+      ? (leaf.innerText || leaf.value || leaf.getAttribute('aria-label') || leaf.title || '')
+          .trim().slice(0, 80)
+      : '',
     label: leaf ? (leaf.getAttribute('aria-label') || leaf.title || '') : '',
     expanded: leaf ? (leaf.getAttribute('aria-expanded') || '') : '',
     classes: path.map(e => typeof e.className === 'string' ? e.className : '').join(' '),
@@ -49,7 +54,8 @@ def focused(page: Page) -> dict[str, Any]:
 def tab_to(
     page: Page, want: str, *, text: str | None = None, key: str = "Tab", limit: int = 60
 ) -> dict[str, Any]:
-    """Press ``key`` until the focused control's class chain has ``want`` (and its text ``text``)."""
+    """Press ``key`` until the focused control's class
+    chain has ``want`` (and its text ``text``)."""
     seen = []
     for _ in range(limit):
         page.keyboard.press(key)

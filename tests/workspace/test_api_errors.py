@@ -104,7 +104,9 @@ async def test_unknown_paths_under_the_api_answer_json(client: httpx.AsyncClient
     assert response.status_code == 404 and response.headers["content-type"] == "application/json"
     assert response.json() == {
         "error": "not_found",
-        "message": "Nothing is served at /api/v1/nope. The API's operations are listed at /api/v1/docs.",
+        "message": (
+            "Nothing is served at /api/v1/nope. The API's operations are listed at /api/v1/docs."
+        ),
     }
 
 

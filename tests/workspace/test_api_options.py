@@ -132,7 +132,8 @@ async def test_only_your_own_connection_and_clear_errors(
     )
     assert plain.status_code == 422
     assert plain.json()["message"] == (
-        "Slack · Send message: the field 'text' offers no list of values to choose from. Fields that do: channel."
+        "Slack · Send message: the field 'text' offers no list of values to choose from. "
+        "Fields that do: channel."
     )
     assert (await client.get(OPTIONS.format(app="slack", op="nope", field="channel"))).json()[
         "message"
@@ -156,7 +157,10 @@ async def test_a_refused_token_is_a_message_not_a_traceback(client: httpx.AsyncC
     assert answer.status_code == 400
     assert answer.json() == {
         "error": "auth_invalid",
-        "message": "Slack refused the connection's token (invalid_auth). Check the Slack connection or reconnect it.",
+        "message": (
+            "Slack refused the connection's token (invalid_auth). "
+            "Check the Slack connection or reconnect it."
+        ),
     }
     assert "xoxb-revoked" not in answer.text
 

@@ -39,7 +39,8 @@ cells:
     kind: action
     app: http
     operation: request
-    inputs: {method: POST, url: "SINK/cli", body_type: json, body: {total: "{{ steps.compute.total }}"}}
+    inputs: {method: POST, url: "SINK/cli", body_type: json,
+             body: {total: "{{ steps.compute.total }}"}}
 """
 EVENT = json.dumps({"method": "POST", "headers": {}, "query": {}, "body": {"amount": 21}})
 

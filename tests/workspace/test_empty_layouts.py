@@ -60,7 +60,8 @@ def empty_layouts(document: Document, caplog: pytest.LogCaptureFixture) -> list[
         if found:
             model = document.get_model_by_id(found.group(1))
             out.append(
-                f"{type(model).__name__} {getattr(model, 'css_classes', [])} {getattr(model, 'name', '')}"
+                f"{type(model).__name__} {getattr(model, 'css_classes', [])} "
+                f"{getattr(model, 'name', '')}"
             )
     return out
 

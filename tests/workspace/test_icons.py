@@ -43,7 +43,10 @@ async def test_an_installed_app_brings_its_own_svg(svc: Any) -> None:
 
     from workspace.icons import app_icon
 
-    own = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><rect width="1" height="1"/></svg>'
+    own = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><rect width="1" '
+        'height="1"/></svg>'
+    )
 
     class Apps(dict[str, Any]):
         def get(self, key: str) -> Any:  # type: ignore[override]
@@ -83,6 +86,6 @@ def test_directory_app_page_and_templates_show_logos(svc: Any, user: Any) -> Non
     assert 'src="/static/icons/apps/monday.svg"' in page
     cards = _html(Gallery(svc, user, nav=lambda *a, **k: None).__panel__())
     assert (
-        'src="/static/icons/apps/hubspot.svg" alt="" width="20" height="20" style="vertical-align:-4px;object-fit:contain"> HubSpot'
-        in cards
+        'src="/static/icons/apps/hubspot.svg" alt="" width="20" height="20" '
+        'style="vertical-align:-4px;object-fit:contain"> HubSpot' in cards
     )

@@ -34,7 +34,10 @@ def store_uses(source: str) -> list[int]:
 
 
 def test_the_scan_finds_a_store_call() -> None:
-    source = "def f(svc):\n    users = svc.store.list_users()\n    s = svc.store\n    return getattr(svc, 'store'), svc.accounts.list_users()\n"
+    source = (
+        "def f(svc):\n    users = svc.store.list_users()\n    s = svc.store\n"
+        "    return getattr(svc, 'store'), svc.accounts.list_users()\n"
+    )
     assert store_uses(source) == [2, 3, 4]
 
 

@@ -251,7 +251,8 @@ async def connect(
 def whoami_scenario(svc: Cellwright, user: Any, connection_id: str) -> Any:
     doc = documents.loads(
         "name: OAuth\ncells:\n  - {id: s, kind: trigger, app: manual, operation: run_manually}\n"
-        f"  - {{id: who, kind: action, app: loopback, operation: whoami, connection: {connection_id}}}\n"
+        "  - {id: who, kind: action, app: loopback, "
+        f"operation: whoami, connection: {connection_id}}}\n"
     )
     return svc.import_scenario(user.id, doc)
 
@@ -323,7 +324,8 @@ async def test_client_credentials_connect_and_refetch(
     )
     doc = documents.loads(
         "name: CC\ncells:\n  - {id: s, kind: trigger, app: manual, operation: run_manually}\n"
-        f"  - {{id: who, kind: action, app: machine, operation: whoami, connection: {connection.id}}}\n"
+        "  - {id: who, kind: action, app: machine, "
+        f"operation: whoami, connection: {connection.id}}}\n"
     )
     result = await svc.run_cell(user.id, doc, "who", {})
     assert result.status == "completed", result

@@ -71,9 +71,9 @@ async def test_a_missing_or_wrong_shop_is_a_422_naming_the_query_parameter(
     assert body["error"] == "invalid_input" and [e["field"] for e in body["errors"]] == [
         "query.shop"
     ]
-    assert (
-        body["message"]
-        == "Signing in with Shopify needs shop: Your shop's permanent domain, e.g. acme.myshopify.com (or just acme)."
+    assert body["message"] == (
+        "Signing in with Shopify needs shop: Your shop's permanent domain, e.g. "
+        "acme.myshopify.com (or just acme)."
     )
 
     custom_domain = await client.get(

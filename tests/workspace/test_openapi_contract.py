@@ -96,7 +96,8 @@ class Api:
     key: str
 
     def existing_ids(self) -> dict[str, str]:
-        """A new scenario, connection and execution (an earlier example may have deleted the last ones)."""
+        """A new scenario, connection and execution (an
+        earlier example may have deleted the last ones)."""
         with asgi.get_client(self.app) as http:
             http.headers["Authorization"] = f"Bearer {self.key}"
             scenario = http.post("/api/v1/scenarios", json=SCENARIO).json()

@@ -89,7 +89,8 @@ def test_a_second_server_on_the_same_data_directory_is_refused(
     output, _ = second.communicate(timeout=120)
     assert second.returncode == 2
     assert (
-        f"another Cellwright server (pid {served.process.pid}) is already serving the data directory {served.data_dir}"
+        "another Cellwright server "
+        f"(pid {served.process.pid}) is already serving the data directory {served.data_dir}"
         in output
     )
     assert "Traceback" not in output

@@ -21,13 +21,21 @@ from engine.service import Cellwright
 from workspace.demo import DEMO_EMAIL, ensure_demo
 from workspace.server import WEBSOCKETS, create_app
 
-ACTION = "  - {id: a, kind: action, app: probe, operation: count, inputs: {value: '{{ trigger.body.n }}'}}\n"
+ACTION = (
+    "  - {id: a, kind: action, app: probe, operation: count, "
+    "inputs: {value: '{{ trigger.body.n }}'}}\n"
+)
 
 
 async def hooked(
     svc: Cellwright, user: Any, inputs: str = "{}", cells: str = ACTION, *, enable: bool = True
 ) -> Any:
-    text = f"name: Hooked\ncells:\n  - {{id: hook, kind: trigger, app: webhook, operation: catch_hook, inputs: {inputs}}}\n{cells}"
+    text = (
+        "name: Hooked\ncells:\n"
+        "  - {id: hook, kind: trigger, app: webhook, "
+        f"operation: catch_hook, inputs: {inputs}}}\n"
+        f"{cells}"
+    )
     scenario = svc.import_scenario(user.id, documents.loads(text))
     if enable:
         scenario = await svc.enable(user.id, scenario.id)
@@ -195,8 +203,11 @@ async def test_sync_hooks_answer_with_the_respond_cell(
     svc: Cellwright, user: Any, anon: httpx.AsyncClient
 ) -> None:
     cells = (
-        "  - {id: total, kind: transformer, app: formatter, operation: set_fields, inputs: {fields: {total: '{{ trigger.body.amount * 1.2 }}'}}}\n"
-        "  - {id: reply, kind: transformer, app: webhook, operation: respond, inputs: {status: 201, body: {total: '{{ steps.total.total }}'}, headers: {X-Order: done}}}\n"
+        "  - {id: total, kind: transformer, app: formatter, operation: set_fields, "
+        "inputs: {fields: {total: '{{ trigger.body.amount * 1.2 }}'}}}\n"
+        "  - {id: reply, kind: transformer, app: webhook, operation: respond, "
+        "inputs: {status: 201, body: {total: '{{ steps.total.total }}'}, "
+        "headers: {X-Order: done}}}\n"
         "  - {id: tail, kind: action, app: probe, operation: count}\n"
     )
     scenario = await hooked(svc, user, "{response: sync}", cells)
@@ -213,7 +224,8 @@ async def test_a_repeated_sync_delivery_gets_the_first_runs_answer(
 ) -> None:
     cells = (
         "  - {id: work, kind: action, app: probe, operation: count}\n"
-        "  - {id: reply, kind: transformer, app: webhook, operation: respond, inputs: {status: 201, body: {calls: '{{ steps.work.calls }}'}}}\n"
+        "  - {id: reply, kind: transformer, app: webhook, operation: respond, "
+        "inputs: {status: 201, body: {calls: '{{ steps.work.calls }}'}}}\n"
     )
     scenario = await hooked(svc, user, "{response: sync}", cells)
     url = f"/hooks/{scenario.webhook_token}"
@@ -267,7 +279,10 @@ async def test_the_idempotency_key_header_dedupes(
 async def test_get_and_put_when_configured(
     svc: Cellwright, user: Any, anon: httpx.AsyncClient, helpers: Any
 ) -> None:
-    cells = "  - {id: a, kind: action, app: probe, operation: count, inputs: {value: '{{ trigger.query.n }}'}}\n"
+    cells = (
+        "  - {id: a, kind: action, app: probe, operation: count, "
+        "inputs: {value: '{{ trigger.query.n }}'}}\n"
+    )
     scenario = await hooked(svc, user, "{methods: [GET, PUT]}", cells)
     url = f"/hooks/{scenario.webhook_token}"
     got = await anon.get(url, params={"n": "4"})
@@ -588,7 +603,9 @@ async def test_a_hook_verified_with_its_connections_secret(
         user.id, "keyed", credentials={"api_key": "good-signing-key"}, sandbox=True
     )
     text = (
-        f"name: Signed\ncells:\n  - {{id: hook, kind: trigger, app: keyed, operation: signed, connection: {connection.id}}}\n"
+        "name: Signed\ncells:\n"
+        "  - {id: hook, kind: trigger, app: keyed, "
+        f"operation: signed, connection: {connection.id}}}\n"
         + ACTION.replace("trigger.body.n", "trigger.n")
     )
     scenario = svc.import_scenario(user.id, documents.loads(text))
@@ -636,13 +653,22 @@ async def test_the_issue_flow_webhook_formatter_router_http(
     svc: Cellwright, user: Any, anon: httpx.AsyncClient, sink: Any, helpers: Any
 ) -> None:
     cells = (
-        "  - {id: compute, kind: transformer, app: formatter, operation: set_fields, inputs: {fields: {total: '{{ trigger.body.amount * 1.2 }}', name_upper: '{{ trigger.body.name | upper }}'}}}\n"
+        "  - {id: compute, kind: transformer, app: formatter, operation: set_fields, "
+        "inputs: {fields: {total: '{{ trigger.body.amount * 1.2 }}', "
+        "name_upper: '{{ trigger.body.name | upper }}'}}}\n"
         "  - id: route\n    kind: condition\n    branches:\n"
-        "      - name: big\n        rules: {all: [{left: '{{ steps.compute.total }}', op: gt, right: 50}]}\n        cells:\n"
-        f"          - {{id: send, kind: action, app: http, operation: request, inputs: {{method: POST, url: '{sink.url}/sink', body_type: json, body: {{total: '{{{{ steps.compute.total }}}}', name_upper: '{{{{ steps.compute.name_upper }}}}'}}}}}}\n"
-        "          - {id: answer, kind: transformer, app: webhook, operation: respond, inputs: {body: '{{ steps.send.body }}'}}\n"
+        "      - name: big\n"
+        "        rules: {all: [{left: '{{ steps.compute.total }}', op: gt, right: 50}]}\n"
+        "        cells:\n"
+        "          - {id: send, kind: action, app: http, "
+        f"operation: request, inputs: {{method: POST, url: '{sink.url}/sink', "
+        "body_type: json, body: {total: '{{ steps.compute.total }}', "
+        "name_upper: '{{ steps.compute.name_upper }}'}}}\n"
+        "          - {id: answer, kind: transformer, app: webhook, "
+        "operation: respond, inputs: {body: '{{ steps.send.body }}'}}\n"
         "      - name: small\n        fallback: true\n        cells:\n"
-        "          - {id: answer_small, kind: transformer, app: webhook, operation: respond, inputs: {body: '{{ steps.compute }}'}}\n"
+        "          - {id: answer_small, kind: transformer, app: webhook, "
+        "operation: respond, inputs: {body: '{{ steps.compute }}'}}\n"
     )
     scenario = await hooked(svc, user, "{response: sync}", cells)
     url = f"/hooks/{scenario.webhook_token}"
@@ -719,7 +745,10 @@ async def test_bodies_over_the_rest_limit_are_a_413_read_no_further(
     assert declared.status_code == 413
     assert declared.json() == {
         "error": "payload_too_large",
-        "message": "The request body is larger than this server accepts (1000 bytes, CELLWRIGHT_REQUEST_MAX_BYTES); send less data.",
+        "message": (
+            "The request body is larger than this server accepts "
+            "(1000 bytes, CELLWRIGHT_REQUEST_MAX_BYTES); send less data."
+        ),
     }
     for http, path in ((client, "/api/v1/scenarios"), (anon, "/demo/echo")):
         body = Counted(100, 300)
@@ -824,7 +853,8 @@ async def test_every_response_carries_the_security_headers(
         user,
         "{response: sync}",
         "  - {id: r, kind: transformer, app: webhook, operation: respond, "
-        'inputs: {body: hi, headers: {Content-Security-Policy: "default-src *", X-Frame-Options: ALLOWALL}}}\n',
+        'inputs: {body: hi, headers: {Content-Security-Policy: "default-src *", '
+        "X-Frame-Options: ALLOWALL}}}\n",
     )
     responses = [
         await anon.get("/healthz"),

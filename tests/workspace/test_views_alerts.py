@@ -11,7 +11,11 @@ from connectors.sdk import InvalidInputError, UpstreamError
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 
-FAILING = "name: Nightly sync\ncells:\n  - {id: start, kind: trigger, app: manual, operation: run_manually}\n  - {id: boom, kind: action, app: probe, operation: count}\n"
+FAILING = (
+    "name: Nightly sync\ncells:\n"
+    "  - {id: start, kind: trigger, app: manual, operation: run_manually}\n"
+    "  - {id: boom, kind: action, app: probe, operation: count}\n"
+)
 
 
 async def fail_once(svc: Any, user: Any, probe: Any, scenario: Any) -> None:

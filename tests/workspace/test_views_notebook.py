@@ -204,7 +204,11 @@ async def test_a_failed_publish_shows_the_paused_scenario(svc: Any, user: Any, p
     from cells import document as documents
     from connectors.sdk import UpstreamError
 
-    text = "name: Hooked\ncells:\n  - {id: hook, kind: trigger, app: probe, operation: hook, inputs: {response: RESPONSE}}\n"
+    text = (
+        "name: Hooked\ncells:\n"
+        "  - {id: hook, kind: trigger, app: probe, "
+        "operation: hook, inputs: {response: RESPONSE}}\n"
+    )
     scenario = svc.import_scenario(user.id, documents.loads(text.replace("RESPONSE", "async")))
     await svc.enable(user.id, scenario.id)
     state = NotebookState(svc, user, scenario.id)
@@ -247,9 +251,9 @@ async def test_publish_button_and_info_line(svc: Any, user: Any, scenario: Any) 
     await nb._save()
     await nb._toggle_enabled()
     # enabling runs what is live; it does not publish the saved changes
-    assert (
-        nb.banner.message
-        == "Enabled: version 1 now runs on its trigger. Version 3 is saved but not live: publish it to run it."
+    assert nb.banner.message == (
+        "Enabled: version 1 now runs on its trigger. "
+        "Version 3 is saved but not live: publish it to run it."
     )
     assert "Version 3 saved · version 1 is live" in nb.info.object
     await nb._publish()

@@ -111,9 +111,9 @@ async def test_without_a_connection_or_with_a_refused_one_a_note_says_why_and_ty
     )
     card._edit(connection=revoked.id)
     await card.form.refresh_options()
-    assert (
-        picker.message
-        == "Slack refused the connection's token (invalid_auth). Check the Slack connection or reconnect it."
+    assert picker.message == (
+        "Slack refused the connection's token (invalid_auth). "
+        "Check the Slack connection or reconnect it."
     )
     assert "xoxb-revoked" not in picker.note.object
     assert (

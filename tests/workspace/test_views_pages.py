@@ -352,7 +352,8 @@ async def test_a_slack_connection_row_shows_its_events_request_url(svc: Any, use
     view = Connections(svc, user, nav=lambda *a, **k: None)
     rows = {r.css_classes[1]: r.objects[0].object for r in view.list.objects}
     assert (
-        f"Events Request URL: <code>{url}</code> — paste it in your Slack app&#x27;s Event Subscriptions"
+        "Events Request URL: "
+        f"<code>{url}</code> — paste it in your Slack app&#x27;s Event Subscriptions"
         in rows[f"connection-{slack.id}"]
     )
     assert "Events Request URL" not in rows[f"connection-{keyed.id}"]
