@@ -133,6 +133,14 @@ class Settings(BaseSettings):
         True, description="Create a demo user and scenarios on first start with an empty store."
     )
 
+    vendor_limit_max_wait_seconds: float = Field(
+        1.5,
+        ge=0,
+        description=(
+            "How long a call may wait for its turn under its app's declared vendor limits;"
+            " a call that would wait longer parks its run (status waiting) and retries."
+        ),
+    )
     max_concurrent_executions: int = Field(
         200, ge=1, description="Executions the local executor runs at once."
     )
