@@ -164,7 +164,10 @@ class CallGate:
         """Wait for the call's turn (briefly) or raise ``RateLimitedError``; returns the
         concurrency slot's holder to ``leave`` with (None without a cap)."""
         wait = 0.0
-        for index, limit in enumerate(self.limits.rates):
+        # the endpoint's own limits first: a call they refuse takes nothing from the
+        # connection's (a token a later limit's refusal leaves taken is simply spent)
+        ordered = sorted(enumerate(self.limits.rates), key=lambda pair: pair[1].endpoint is None)
+        for index, limit in ordered:
             if not limit.applies_to(path):
                 continue
             granted, needed = await self.backend.reserve(
