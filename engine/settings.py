@@ -133,6 +133,19 @@ class Settings(BaseSettings):
         True, description="Create a demo user and scenarios on first start with an empty store."
     )
 
+    quota_executions_per_day: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Executions each user may start per day (UTC); 0: unlimited. A trigger over the"
+            " quota is refused (webhooks answer 429) until the day ends."
+        ),
+    )
+    quota_executions_per_month: int = Field(
+        0,
+        ge=0,
+        description="Executions each user may start per calendar month (UTC); 0: unlimited.",
+    )
     vendor_limit_max_wait_seconds: float = Field(
         1.5,
         ge=0,
