@@ -119,13 +119,14 @@ class RedisLimits:
 
 
 class CallCounts:
-    """Calls each app made through its gate since this process started (``/metrics``)."""
+    """Calls each app's declared limits let through (``sent``) or held back (``refused``:
+    the run was parked) in this process since it started (``/metrics``)."""
 
     def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[tuple[str, str]] = Counter()
 
-    def __call__(self, app_key: str) -> None:
-        self.counts[app_key] += 1
+    def __call__(self, app_key: str, outcome: str) -> None:
+        self.counts[(app_key, outcome)] += 1
 
 
 def call_limits_for(settings: Settings) -> LimitBackend:

@@ -244,7 +244,12 @@ class Cellwright:
         from engine import metrics
 
         leading = self.leadership is not None and self.leadership.leading
-        return metrics.render(self.store, self.analytics, leader=leading)
+        return metrics.render(
+            self.store,
+            self.analytics,
+            leader=leading,
+            vendor_calls=dict(self.contexts.call_counts.counts),
+        )
 
     # -- users ----------------------------------------------------------------------------
 

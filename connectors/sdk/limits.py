@@ -144,8 +144,9 @@ class LocalLimits:
             self._slots.get(key, {}).pop(holder, None)
 
 
-CallCounter = Callable[[str], None]
-"""Told the app key of every call the gate lets through (the /metrics counters)."""
+CallCounter = Callable[[str, str], None]
+"""Told ``(app key, "sent" | "refused")`` of every call the gate lets through or refuses
+(the /metrics counters)."""
 
 
 @dataclass
@@ -174,6 +175,7 @@ class CallGate:
                 f"{self.key}:rate:{index}", limit, self.max_wait
             )
             if not granted:
+                self._count(app_key, "refused")
                 raise RateLimitedError(
                     f"{app_key}: this connection's calls are held to {limit.describe()} "
                     f"(the vendor's documented limit); the next call is free in "
@@ -193,6 +195,7 @@ class CallGate:
             waited = 0.0
             while not await self.backend.hold(slot_key, cap, holder):
                 if waited >= self.max_wait:
+                    self._count(app_key, "refused")
                     raise RateLimitedError(
                         f"{app_key}: this connection already has {cap} calls in flight (the "
                         "vendor's limit on simultaneous calls); the run waits and tries again.",
@@ -202,9 +205,12 @@ class CallGate:
                     )
                 await self.sleep(SLOT_POLL_SECONDS)
                 waited += SLOT_POLL_SECONDS
-        if self.on_call is not None:
-            self.on_call(app_key)
+        self._count(app_key, "sent")
         return holder
+
+    def _count(self, app_key: str, outcome: str) -> None:
+        if self.on_call is not None:
+            self.on_call(app_key, outcome)
 
     async def leave(self, holder: str | None) -> None:
         if holder is not None:

@@ -151,6 +151,8 @@ async def test_concurrent_runs_hold_the_declared_limit(
         flow = scenario(svc, user, connection.id)
         ids = [(await svc.trigger(flow, {}))[0].id for _ in range(16)]
         results = [await helpers.finished(svc, i, timeout=60) for i in ids]
+        metrics = await asyncio.to_thread(svc.metrics_text)
+    assert 'cellwright_vendor_calls_total{app="limited",outcome="sent"} 16' in metrics
     assert [r["status"] for r in results] == ["completed"] * 16
     assert len(simulated.arrivals) == 16
     # a bucket of 4 refilled at 4/s lets at most 4 + 4 through in any second (one more for
@@ -239,6 +241,8 @@ async def test_a_call_that_would_wait_long_parks_the_run_and_frees_its_slot(
         done = await helpers.finished(svc, other.id)
         assert done["status"] == "completed"  # ran in the only slot meanwhile
         result = await helpers.finished(svc, parked.id, timeout=30)
+        metrics = await asyncio.to_thread(svc.metrics_text)
+    assert 'cellwright_vendor_calls_total{app="limited",outcome="refused"} 1' in metrics
     assert result["status"] == "completed"
     tries = [c["status"] for c in result["cells"] if c["cell_id"] == "hit1"]
     assert tries == ["failed", "completed"]
