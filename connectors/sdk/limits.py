@@ -66,7 +66,7 @@ class RateLimit:
     def describe(self) -> str:
         per = f"{self.per_seconds:g} s"
         where = f" on {self.endpoint}" if self.endpoint else ""
-        return f"{self.calls} calls per {per}{where}"
+        return f"{self.calls} call{'' if self.calls == 1 else 's'} per {per}{where}"
 
 
 @dataclass(frozen=True, kw_only=True)

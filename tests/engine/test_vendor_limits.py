@@ -182,7 +182,7 @@ async def test_each_connection_has_its_own_bucket_and_endpoints_their_own_limits
         with pytest.raises(RateLimitedError) as refused:  # /other: 1 a minute
             await one.get("/other")
         assert refused.value.retry_after is not None and refused.value.retry_after > 1
-        assert "1 calls per 60 s on /other" in refused.value.message
+        assert "1 call per 60 s on /other" in refused.value.message
         await one.get("/hit")
         await one.get("/hit")  # with /other, the third of the connection's 3 a minute
         with pytest.raises(RateLimitedError):
