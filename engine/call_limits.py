@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cellwright.call_limits")
 
+#: after Redis failed to answer, calls use this process' buckets this long before trying
+#: Redis again (a call must not pay a connect timeout each time while Redis is down)
+RETRY_REDIS_SECONDS = 5.0
+
 #: KEYS[1]: the bucket; ARGV: capacity, tokens per second, longest wait.
 #: Returns {1 granted / 0 refused, seconds to wait (as a string)}.
 _RESERVE = """
@@ -74,12 +78,18 @@ class RedisLimits:
         self._reserve: Any = self._redis.register_script(_RESERVE)
         self._hold: Any = self._redis.register_script(_HOLD)
         self._warned = 0.0
+        self._down_until = 0.0
+
+    @property
+    def _is_down(self) -> bool:
+        return time.monotonic() < self._down_until
 
     def key(self, key: str) -> str:
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
         return f"{self.prefix}:calllimit:{digest}"
 
     def _down(self, exc: Exception) -> None:
+        self._down_until = time.monotonic() + RETRY_REDIS_SECONDS
         if time.monotonic() - self._warned > 60:
             self._warned = time.monotonic()
             log.warning(
@@ -88,6 +98,8 @@ class RedisLimits:
             )
 
     async def reserve(self, key: str, limit: RateLimit, max_wait: float) -> tuple[bool, float]:
+        if self._is_down:
+            return await self.fallback.reserve(key, limit, max_wait)
         try:
             granted, wait = await asyncio.to_thread(
                 self._reserve, keys=[self.key(key)], args=[limit.calls, limit.rate, max_wait]
@@ -98,6 +110,8 @@ class RedisLimits:
         return bool(int(granted)), float(wait)
 
     async def hold(self, key: str, cap: int, holder: str) -> bool:
+        if self._is_down:
+            return await self.fallback.hold(key, cap, holder)
         try:
             held = await asyncio.to_thread(
                 self._hold, keys=[self.key(key)], args=[cap, holder, SLOT_TTL_SECONDS]
@@ -109,6 +123,8 @@ class RedisLimits:
 
     async def release(self, key: str, holder: str) -> None:
         await self.fallback.release(key, holder)  # held there if Redis was down
+        if self._is_down:
+            return
         try:
             await asyncio.to_thread(self._redis.zrem, self.key(key), holder)
         except Exception as exc:
