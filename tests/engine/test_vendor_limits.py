@@ -125,13 +125,16 @@ def limited_app(limits: VendorLimits) -> App:
     )
 
 
-def scenario(svc: Cellwright, user: Any, connection: str, calls: int = 1) -> Any:
+def scenario(
+    svc: Cellwright, user: Any, connection: str, calls: int = 1, settings: str = ""
+) -> Any:
     cells = "".join(
         f"  - {{id: hit{i}, kind: action, app: limited, operation: hit, "
         f"connection: '{connection}'}}\n"
         for i in range(calls)
     )
-    return svc.import_scenario(user.id, documents.loads(f"name: T\ncells:\n{MANUAL}{cells}"))
+    text = f"name: T\n{settings}cells:\n{MANUAL}{cells}"
+    return svc.import_scenario(user.id, documents.loads(text))
 
 
 # -- in one process ---------------------------------------------------------------------
@@ -222,7 +225,8 @@ async def test_a_call_that_would_wait_long_parks_the_run_and_frees_its_slot(
         connection = svc.store.create_connection(
             user.id, "limited", "L", {"api_key": "k", "url": url}
         )
-        slow = scenario(svc, user, connection.id, calls=2)  # the second call must wait ~3 s
+        # the second call must wait ~3 s; waiting for its turn is not one of the retries
+        slow = scenario(svc, user, connection.id, 2, "settings: {retry_count: 0}\n")
         quick = svc.import_scenario(
             user.id,
             documents.loads(
