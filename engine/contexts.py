@@ -29,7 +29,9 @@ from connectors.sdk import (
     build_http,
 )
 from connectors.sdk.http import ConnectorHttp
+from connectors.sdk.limits import CallGate
 from connectors.sdk.sandboxing import SANDBOX_BASE, secrets_of, shared_sandbox
+from engine.call_limits import CallCounts, call_limits_for
 from engine.settings import Settings
 
 if TYPE_CHECKING:
@@ -66,6 +68,9 @@ class Contexts:
         self.policy = network_policy(settings)
         self._clients: dict[tuple[Any, ...], ConnectorHttp] = {}
         self._retired: list[tuple[float, ConnectorHttp]] = []
+        # the buckets of the apps' declared vendor limits (shared through Redis when set)
+        self.call_limits = call_limits_for(settings)
+        self.call_counts = CallCounts()
         # code cells' workers start on the first code cell, not with the engine
         self.code_sandbox = CodeSandbox(
             CodeLimits(
@@ -257,6 +262,7 @@ class Contexts:
             client = build_http(
                 app_key=app.key,
                 base_url=app.resolve_base_url(credentials, connection.metadata or {}),
+                gate=self._gate(app, connection.id),
                 allowed_hosts=app.allowed_hosts,
                 auth=auth,
                 headers=app.default_headers,
@@ -270,6 +276,19 @@ class Contexts:
         self._clients[key] = client
         return client, credentials
 
+    def _gate(self, app: App, connection_id: str) -> CallGate | None:
+        """The connection's way through its vendor's declared limits (none for sandbox
+        connections: the simulators do not enforce them)."""
+        if app.limits is None:
+            return None
+        return CallGate(
+            self.call_limits,
+            key=f"{app.key}:{connection_id}",
+            limits=app.limits,
+            max_wait=self.settings.vendor_limit_max_wait_seconds,
+            on_call=self.call_counts,
+        )
+
     async def _retire(self, client: ConnectorHttp) -> None:
         """Close a replaced client once cells that still hold it are done with it (an OAuth
         refresh saves tokens, which changes the connection and so the cache key)."""
@@ -282,6 +301,9 @@ class Contexts:
 
     async def aclose(self) -> None:
         self.code_sandbox.close()
+        close = getattr(self.call_limits, "close", None)
+        if close is not None:
+            close()
         clients, self._clients = [*self._clients.values(), *(c for _, c in self._retired)], {}
         self._retired = []
         for client in clients:

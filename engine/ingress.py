@@ -41,6 +41,7 @@ from connectors.sdk import (
 )
 from engine import arming
 from engine import secrets as stored_secrets
+from engine.quotas import QuotaExceededError
 from engine.runner import RESPOND, Outcome
 
 log = logging.getLogger("cellwright.ingress")
@@ -255,18 +256,25 @@ class WebhookIngress:
                 )
         sync = getattr(inputs, "response", "async") == "sync"
         key = request.header("idempotency-key")
-        ids = []
+        ids: list[str] = []
         outcome = None
         for index, event in enumerate(events):
-            execution, outcome = await self.app.trigger(
-                scenario,
-                event,
-                key=event_key(op, event, key, index, len(reply.events)),
-                wait=self.app.settings.sync_response_timeout_seconds
-                if sync and len(reply.events) == 1
-                else None,
-                hops=hops,
-            )
+            try:
+                execution, outcome = await self.app.trigger(
+                    scenario,
+                    event,
+                    key=event_key(op, event, key, index, len(reply.events)),
+                    wait=self.app.settings.sync_response_timeout_seconds
+                    if sync and len(reply.events) == 1
+                    else None,
+                    hops=hops,
+                )
+            except QuotaExceededError as exc:  # the owner's execution quota: 429, say until when
+                return WebhookAnswer(
+                    429,
+                    {"error": exc.code, "message": exc.message, "accepted": len(ids)},
+                    {"Retry-After": str(exc.retry_after)},
+                )
             ids.append(execution.id)
         if sync and outcome is None and len(ids) == 1:
             # a repeated delivery (same Idempotency-Key): answer as the first run did
@@ -412,9 +420,17 @@ class WebhookIngress:
             *(
                 self.app.trigger(scenario, event, key=dedupe, hops=hops)
                 for scenario, event, dedupe in runs
-            )
+            ),
+            return_exceptions=True,
         )
-        ids = [execution.id for execution, _ in started]
+        ids: list[str] = []
+        for (scenario, _, _), result in zip(runs, started, strict=True):
+            if isinstance(result, QuotaExceededError):  # the owner's quota: not run, say so
+                log.warning("scenario %s: event not run: %s", scenario.id, result.message)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                ids.append(result[0].id)
         return WebhookAnswer(200, {"accepted": len(ids), "execution_ids": ids}, {})
 
     # -- records ----------------------------------------------------------------------------

@@ -11,7 +11,9 @@ What a deployment needs watched, over every user, never any data or names:
   so the server's ``/metrics`` covers its webhook workers too (a worker's own /metrics
   has the store's figures only). Retention deletes analytics rows: these totals can go
   down then, which Prometheus treats as a counter reset;
-- ``cellwright_scheduler_leader``: 1 in the process running the schedules.
+- ``cellwright_scheduler_leader``: 1 in the process running the schedules;
+- ``cellwright_vendor_calls_total{app,outcome}``: this process' calls to apps that declare
+  vendor limits, ``sent`` or ``refused`` by the limiter (the run was parked).
 
 The endpoint is off until ``CELLWRIGHT_METRICS_TOKEN`` is set, and then answers only
 ``Authorization: Bearer <token>`` (Prometheus' ``authorization`` scrape setting).
@@ -19,6 +21,7 @@ The endpoint is off until ``CELLWRIGHT_METRICS_TOKEN`` is set, and then answers 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -59,7 +62,13 @@ class _Text:
         )
 
 
-def render(store: MetricsStore, analytics: OperatorTotals | None, *, leader: bool) -> str:
+def render(
+    store: MetricsStore,
+    analytics: OperatorTotals | None,
+    *,
+    leader: bool,
+    vendor_calls: Mapping[tuple[str, str], int] | None = None,
+) -> str:
     """The metrics page (blocking: call it in a thread)."""
     # first: reading the analytics log copies the outbox, so the backlog is the current one
     totals = analytics.operator_totals() if analytics is not None else None
@@ -75,6 +84,14 @@ def render(store: MetricsStore, analytics: OperatorTotals | None, *, leader: boo
     out.sample("cellwright_analytics_backlog", store.analytics_backlog())
     out.family("cellwright_scheduler_leader", "gauge", "1 in the process that runs the schedules.")
     out.sample("cellwright_scheduler_leader", 1 if leader else 0)
+    if vendor_calls:
+        out.family(
+            "cellwright_vendor_calls_total",
+            "counter",
+            "Calls to apps with declared vendor limits in this process, sent or refused.",
+        )
+        for (app, outcome), count in sorted(vendor_calls.items()):
+            out.sample("cellwright_vendor_calls_total", count, app=app, outcome=outcome)
     if totals is not None:
         runs, apps = totals
         out.family("cellwright_runs_total", "counter", "Finished runs by status.")

@@ -64,6 +64,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("cellwright.runner")
 
 RESPOND = ("webhook", "respond")
+#: how often a cell may be parked by its app's declared vendor limits (connectors/sdk/
+#: limits.py) whatever the scenario's retry_count
+LIMITER_RETRIES = 10
 RETURN = ("scenario", "return_output")  # what a called scenario returns (sub-scenarios)
 
 
@@ -605,7 +608,12 @@ class Runner:
                 status_message=error.message,
             )
         tries = run.failures[key]  # failed tries of this cell before this one
-        if error.retryable and tries < run.doc.settings.retry_count:
+        retries = run.doc.settings.retry_count
+        if error.code == "rate_limited" and error.details.get("local"):
+            # held back by the app's declared vendor limits: the call was never sent, so
+            # waiting for its turn is not a failed try (up to LIMITER_RETRIES of them)
+            retries = max(retries, LIMITER_RETRIES)
+        if error.retryable and tries < retries:
             delay = backoff_delay(
                 tries,
                 self.settings.retry_base_seconds,

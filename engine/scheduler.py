@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.sdk import CellwrightError, InstantTrigger, Polled, PollingTrigger, ScheduleTrigger
 from engine import arming
 from engine import secrets as stored_secrets
+from engine.quotas import QuotaExceededError
 
 if TYPE_CHECKING:
     from cells.models import TriggerCell
@@ -35,6 +36,7 @@ class Scheduler:
         self.app = app
         self.tick = tick
         self._renew_failed: dict[str, datetime] = {}
+        self._refused: dict[str, datetime] = {}  # scenario: the quota reset it was told of
 
     async def run_forever(self) -> None:
         while True:
@@ -69,6 +71,24 @@ class Scheduler:
         if isinstance(op, InstantTrigger) and op.renew_before is not None:
             await self.renew(scenario, trigger, op, now)
         return 0
+
+    async def _over_quota(self, scenario: Scenario, exc: QuotaExceededError, what: str) -> None:
+        """Log, and record in the owner's audit trail once per quota period, that the
+        owner's execution quota stopped a trigger."""
+        log.warning("scenario %s: %s: %s", scenario.id, what, exc.message)
+        if self._refused.get(scenario.id) == exc.resets_at:
+            return
+        self._refused[scenario.id] = exc.resets_at
+        await asyncio.to_thread(
+            self.app.store.audit,
+            scenario.user_id,
+            "scenario.quota_exceeded",
+            "scenario",
+            scenario.id,
+            {"what": what, "message": exc.message, "resets_at": exc.resets_at.isoformat()},
+            source="system",
+            actor_id="",
+        )
 
     async def renew(
         self, scenario: Scenario, trigger: TriggerCell, op: InstantTrigger, now: datetime
@@ -123,7 +143,13 @@ class Scheduler:
                 "timezone": getattr(inputs, "timezone", "UTC"),
             }
         ).model_dump(mode="json")
-        await self.app.trigger(scenario, payload, key=f"schedule:{due.isoformat()}")
+        try:
+            await self.app.trigger(scenario, payload, key=f"schedule:{due.isoformat()}")
+        except QuotaExceededError as exc:  # the tick is skipped (recorded), the schedule goes on
+            await self._over_quota(scenario, exc, "a scheduled run was skipped")
+            fired = 0
+        else:
+            fired = 1
         # a missed backlog fires once, then the schedule continues from now
         await asyncio.to_thread(
             lambda: store.save_trigger_state(
@@ -133,7 +159,7 @@ class Scheduler:
                 next_poll_at=op.next_fire(inputs, max(now, due)),
             )
         )
-        return 1
+        return fired
 
     async def poll(
         self,
@@ -225,7 +251,13 @@ class Scheduler:
             )
             for k, item in ordered:
                 payload = op.output.model_validate(dict(item)).model_dump(mode="json")
-                await self.app.trigger(scenario, payload, key=f"poll:{trigger.id}:{k}")
+                try:
+                    await self.app.trigger(scenario, payload, key=f"poll:{trigger.id}:{k}")
+                except QuotaExceededError as exc:
+                    # the state stays as it was: the items run once the quota resets
+                    # (those fired already are not repeated: same keys)
+                    await self._over_quota(scenario, exc, "new items wait for the quota")
+                    return fired
                 fired += 1
         seen = (seen + [k for k, _ in new])[-SEEN_LIMIT:]
         await asyncio.to_thread(

@@ -58,6 +58,7 @@ from engine.executions import Executions
 from engine.executor import LocalExecutor
 from engine.ingress import WebhookAnswer, WebhookIngress
 from engine.privacy import Privacy
+from engine.quotas import Quotas
 from engine.retention import Retention
 from engine.runner import Outcome, Runner
 from engine.scenarios import Scenarios
@@ -244,7 +245,12 @@ class Cellwright:
         from engine import metrics
 
         leading = self.leadership is not None and self.leadership.leading
-        return metrics.render(self.store, self.analytics, leader=leading)
+        return metrics.render(
+            self.store,
+            self.analytics,
+            leader=leading,
+            vendor_calls=dict(self.contexts.call_counts.counts),
+        )
 
     # -- users ----------------------------------------------------------------------------
 
@@ -718,6 +724,11 @@ class Cellwright:
             version = (
                 scenario.live_version if scenario.live_version is not None else scenario.version
             )
+        quotas = Quotas(
+            self.settings.quota_executions_per_day, self.settings.quota_executions_per_month
+        )
+        if not quotas.unlimited:  # refused before anything is stored
+            await asyncio.to_thread(quotas.check, self.store, scenario.user_id)
         local = isinstance(self.executor, LocalExecutor)
         execution, created = await self.writes.call(
             lambda: self.store.create_execution(

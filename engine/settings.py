@@ -144,6 +144,27 @@ class Settings(BaseSettings):
         True, description="Create a demo user and scenarios on first start with an empty store."
     )
 
+    quota_executions_per_day: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Executions each user may start per day (UTC); 0: unlimited. A trigger over the"
+            " quota is refused (webhooks answer 429) until the day ends."
+        ),
+    )
+    quota_executions_per_month: int = Field(
+        0,
+        ge=0,
+        description="Executions each user may start per calendar month (UTC); 0: unlimited.",
+    )
+    vendor_limit_max_wait_seconds: float = Field(
+        1.5,
+        ge=0,
+        description=(
+            "How long a call may wait for its turn under its app's declared vendor limits;"
+            " a call that would wait longer parks its run (status waiting) and retries."
+        ),
+    )
     max_concurrent_executions: int = Field(
         200, ge=1, description="Executions the local executor runs at once."
     )

@@ -66,6 +66,14 @@ def render() -> str:
             f"Auth: {auth}."
             + (" Has a sandbox (try it without an account)." if app.sandbox else "")
         )
+        if app.limits is not None:
+            source = f" ([source]({app.limits.source}))" if app.limits.source else ""
+            out += [
+                "",
+                "Vendor limits per connection, kept before each call: "
+                + "; ".join(app.limits.describe()).replace("*", "\\*")
+                + f"{source}.",
+            ]
         if app.connection_webhook is not None:
             hook = app.connection_webhook
             out += [

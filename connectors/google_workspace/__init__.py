@@ -14,7 +14,7 @@ from connectors.google_workspace.api import HOSTS, parse_error
 from connectors.google_workspace.auth import GOOGLE_OAUTH, SANDBOX_CREDENTIALS
 from connectors.google_workspace.options import OPTIONS
 from connectors.google_workspace.triggers import TRIGGERS
-from connectors.sdk import App
+from connectors.sdk import App, RateLimit, VendorLimits
 
 app = App(
     key="google_workspace",
@@ -28,6 +28,23 @@ app = App(
     triggers=TRIGGERS,
     actions=ACTIONS,
     options=OPTIONS,
+    # Google Workspace: per-user per-minute quotas. Sheets: 60 read + 60 write requests per
+    # minute per user (declared as 60 for both, the conservative reading). Gmail: 6,000
+    # quota units per minute per user (projects from 2026-05-01): messages.send costs 100
+    # units (60 a minute), reads 5 units (1,200 a minute: declared for every other Gmail
+    # call). Drive and Calendar state their per-user quotas in units or on pages without
+    # numbers: not declared, their 429/403 answers still park the run.
+    # ../shared/specs/VENDORS.md "Google Workspace" /
+    # https://developers.google.com/sheets/api/limits,
+    # https://developers.google.com/workspace/gmail/api/reference/quota
+    limits=VendorLimits(
+        rates=(
+            RateLimit(calls=60, per_seconds=60, endpoint="/v4/spreadsheets*"),
+            RateLimit(calls=60, per_seconds=60, endpoint="/gmail/v1/users/me/messages/send"),
+            RateLimit(calls=1200, per_seconds=60, endpoint="/gmail/v1/*"),
+        ),
+        source="https://developers.google.com/sheets/api/limits",
+    ),
     allowed_hosts=HOSTS,
     error_parser=parse_error,
     docs_url="https://developers.google.com/workspace",

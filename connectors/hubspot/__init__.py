@@ -8,7 +8,7 @@ from connectors.hubspot.auth import HUBSPOT_OAUTH, HUBSPOT_TOKEN_AUTH, SANDBOX_C
 from connectors.hubspot.events import CONNECTION_WEBHOOK
 from connectors.hubspot.options import OPTIONS
 from connectors.hubspot.triggers import TRIGGERS
-from connectors.sdk import App
+from connectors.sdk import App, RateLimit, VendorLimits
 
 app = App(
     key="hubspot",
@@ -26,6 +26,18 @@ app = App(
     # a HubSpot app has one target URL for every portal's events
     connection_webhook=CONNECTION_WEBHOOK,
     base_url=BASE_URL,
+    # HubSpot: private apps 100 requests per 10 s on Free/Starter (190 on Professional and
+    # Enterprise; public OAuth apps 110 per 10 s): the lowest tier, as the plan is unknown.
+    # CRM search endpoints: about 4 requests per second per token.
+    # ../shared/specs/VENDORS.md "HubSpot" /
+    # https://developers.hubspot.com/changelog/increasing-our-api-limits
+    limits=VendorLimits(
+        rates=(
+            RateLimit(calls=100, per_seconds=10),
+            RateLimit(calls=4, per_seconds=1, endpoint="*/search"),
+        ),
+        source="https://developers.hubspot.com/changelog/increasing-our-api-limits",
+    ),
     allowed_hosts=("api.hubapi.com",),
     error_parser=error_parser,
     docs_url="https://developers.hubspot.com/docs/api-reference/2026-03/overview",

@@ -6,7 +6,7 @@ from connectors.mailchimp import actions, triggers
 from connectors.mailchimp.api import base_url, parse_error
 from connectors.mailchimp.auth import API_KEY_AUTH, OAUTH, SANDBOX_KEY
 from connectors.mailchimp.options import OPTIONS
-from connectors.sdk import App
+from connectors.sdk import App, VendorLimits
 
 app = App(
     key="mailchimp",
@@ -20,6 +20,10 @@ app = App(
     other_auth=(OAUTH,),
     # https://<data centre>.api.mailchimp.com, from the key or the OAuth metadata
     connection_base_url=base_url,
+    # Mailchimp: no call rate, but at most 10 simultaneous connections per user/key (more
+    # are answered 429 TooManyConnections). ../shared/specs/VENDORS.md "Mailchimp" /
+    # http://eepurl.com/4cIXv (the API concurrency announcement)
+    limits=VendorLimits(max_concurrent=10, source="http://eepurl.com/4cIXv"),
     allowed_hosts=("*.api.mailchimp.com",),
     error_parser=parse_error,
     sandbox="connectors.mailchimp.sandbox:create_app",

@@ -7,7 +7,7 @@ from connectors.monday.api import API_VERSION, BASE_URL, error_parser
 from connectors.monday.auth import MONDAY_OAUTH, MONDAY_TOKEN_AUTH, SANDBOX_CREDENTIALS
 from connectors.monday.options import OPTIONS
 from connectors.monday.triggers import TRIGGERS
-from connectors.sdk import App
+from connectors.sdk import App, RateLimit, VendorLimits
 
 app = App(
     key="monday",
@@ -23,6 +23,16 @@ app = App(
     actions=ACTIONS,
     options=OPTIONS,
     base_url=BASE_URL,
+    # monday.com: a complexity budget of 10M points per minute per token (1M on trial/free
+    # plans); create_item costs ~10,000 points, so ~100 such mutations a minute fit a
+    # free plan's budget. The cost is only known from the answer: this is a conservative
+    # call-rate approximation, 100 calls per minute (plus the plans' daily call caps,
+    # which Cellwright does not track). ../shared/specs/VENDORS.md "monday.com" /
+    # https://developer.monday.com/api-reference/docs/rate-limits
+    limits=VendorLimits(
+        rates=(RateLimit(calls=100, per_seconds=60),),
+        source="https://developer.monday.com/api-reference/docs/rate-limits",
+    ),
     allowed_hosts=("api.monday.com",),
     default_headers={"API-Version": API_VERSION},
     error_parser=error_parser,

@@ -40,6 +40,7 @@ from connectors.sdk.errors import (
     WebhookVerificationError,
 )
 from connectors.sdk.http import ConnectorHttp, build_http
+from connectors.sdk.limits import CallGate, LimitBackend, LocalLimits, RateLimit, VendorLimits
 from connectors.sdk.netguard import NetworkPolicy
 from connectors.sdk.operations import (
     Action,
@@ -115,6 +116,11 @@ __all__ = [
     "Polled",
     "PollingTrigger",
     "RateLimitedError",
+    "RateLimit",
+    "VendorLimits",
+    "CallGate",
+    "LimitBackend",
+    "LocalLimits",
     "ResultNotSavedError",
     "RunAbandonedError",
     "ScheduleTrigger",

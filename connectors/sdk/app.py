@@ -10,6 +10,7 @@ from connectors.icons import GENERIC, icon_url, is_inline
 from connectors.sdk.auth import AuthKind, NoAuth
 from connectors.sdk.errors import ConfigurationError
 from connectors.sdk.http import ErrorParser
+from connectors.sdk.limits import VendorLimits
 from connectors.sdk.operations import Action, InstantTrigger, Operation, Trigger
 from connectors.sdk.options import OptionSource
 from connectors.sdk.webhooks import ConnectionWebhook
@@ -45,6 +46,9 @@ class App:
     """Host patterns (fnmatch) the app's client may call; empty means any public host."""
     default_headers: Mapping[str, str] = field(default_factory=dict)
     error_parser: ErrorParser | None = None
+    limits: VendorLimits | None = None
+    """The vendor's documented limits per connection (calls per period, calls at once):
+    every call of a connection waits its turn before it is sent (connectors/sdk/limits.py)."""
     icon: str = GENERIC
     """The app's logo: the name of an icon shipped in ``connectors/icons`` (``"slack"``),
     or an SVG document (``"<svg …>…</svg>"``) for an app installed beside Cellwright.
@@ -168,6 +172,7 @@ class App:
             "builtin": self.builtin,
             "has_sandbox": self.sandbox is not None,
             "connection_webhook": self.connection_webhook is not None,
+            "limits": self.limits.describe() if self.limits else [],
         }
         if full:
             data["auth_schema"] = self.auth.describe()

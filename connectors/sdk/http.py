@@ -26,6 +26,7 @@ from connectors.sdk.errors import (
     RateLimitedError,
     UpstreamError,
 )
+from connectors.sdk.limits import CallGate
 from connectors.sdk.netguard import (
     NetworkPolicy,
     forbidden,
@@ -73,8 +74,12 @@ class ConnectorHttp:
         policy: NetworkPolicy | None = None,
         error_parser: ErrorParser | None = None,
         secrets: Iterable[str] = (),
+        gate: CallGate | None = None,
     ) -> None:
         self.client = client
+        self.gate = gate
+        """The connection's way through its vendor's declared limits (sdk/limits.py): every
+        request waits for its turn there, or raises ``RateLimitedError``, before it is sent."""
         self.app_key = app_key
         self.allowed_hosts = tuple(allowed_hosts)
         self.policy = policy or NetworkPolicy()
@@ -103,6 +108,7 @@ class ConnectorHttp:
         target = built.url
         self._check_host(target)
         shown = self._safe(str(target.copy_with(query=None, userinfo=b"")))
+        holder = await self.gate.enter(self.app_key, target.path) if self.gate else None
         try:
             response = await self.client.send(built, **send)
         except httpx.TransportError as exc:
@@ -124,6 +130,9 @@ class ConnectorHttp:
             loop = UpstreamError(f"{self.app_key}: too many redirects from {shown}")
             loop.retryable = False  # a redirect loop does not heal by retrying
             raise loop from None
+        finally:
+            if self.gate is not None:
+                await self.gate.leave(holder)
         if raise_for_status:
             await self.raise_for_response(response)
         elif self.error_parser is not None:
@@ -273,6 +282,7 @@ def build_http(
     timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
     transport: httpx.AsyncBaseTransport | None = None,
     follow_redirects: bool = True,
+    gate: CallGate | None = None,
 ) -> ConnectorHttp:
     """Build the client for one connection (or for a connection-less call)."""
     policy = policy or NetworkPolicy()
@@ -304,5 +314,6 @@ def build_http(
         policy=policy,
         error_parser=error_parser,
         secrets=secrets,
+        gate=gate,
     )
     return connector

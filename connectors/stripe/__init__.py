@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.sdk import App
+from connectors.sdk import App, RateLimit, VendorLimits
 from connectors.stripe import actions, triggers
 from connectors.stripe.api import STRIPE_VERSION, parse_error
 from connectors.stripe.auth import stripe_auth
@@ -18,6 +18,16 @@ app = App(
     docs_url="https://docs.stripe.com/api",
     auth=stripe_auth,
     base_url="https://api.stripe.com",
+    # Stripe: 100 read/write operations per second in live mode (25 in a sandbox), and by
+    # default 25 per second on any one endpoint; Search 20 reads per second.
+    # ../shared/specs/VENDORS.md "Stripe" / https://docs.stripe.com/rate-limits
+    limits=VendorLimits(
+        rates=(
+            RateLimit(calls=100, per_seconds=1),
+            RateLimit(calls=20, per_seconds=1, endpoint="*/search"),
+        ),
+        source="https://docs.stripe.com/rate-limits",
+    ),
     allowed_hosts=("api.stripe.com",),
     default_headers={"Stripe-Version": STRIPE_VERSION},
     error_parser=parse_error,

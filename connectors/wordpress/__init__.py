@@ -26,6 +26,8 @@ app = App(
     actions=ACTIONS,
     options=OPTIONS,
     base_url=site_base,
+    # no declared limits: WordPress core has none; hosts and WAFs may answer 429/503, which
+    # park the run like any vendor's 429. ../shared/specs/VENDORS.md "WordPress"
     error_parser=parse_error,
     docs_url="https://developer.wordpress.org/rest-api/",
     sandbox="connectors.wordpress.sandbox:create_app",
