@@ -80,7 +80,9 @@ async def test_an_admin_finds_and_erases_a_value_and_sets_a_users_period(
     assert await state.search(SUBJECT) == 0
     assert svc.execution(None, run["id"])["trigger"] == {"email": "[erased]"}
 
-    state.set_policy(user.email, 7, None)
+    state.set_policy(user.email, " 7 ", "")  # as typed into the form
     assert PrivacyState(svc, user).policy["retention_days"] == 7
     with pytest.raises(InvalidInputError, match="No user"):
         state.set_policy("nobody@example.com", 7, None)
+    with pytest.raises(InvalidInputError, match="'a week' is not a number of days"):
+        state.set_policy(user.email, "a week", None)

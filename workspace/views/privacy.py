@@ -94,9 +94,12 @@ class PrivacyState(param.Parameterized):
         self.searched, self.found, self.matches = "", 0, []
         return result
 
-    def set_policy(self, email: str, days: int | None, failed_days: int | None) -> Any:
-        """Give the user with ``email`` their own periods (both None: the server's)."""
+    def set_policy(self, email: str, days: int | str | None, failed_days: int | str | None) -> Any:
+        """Give the user with ``email`` their own periods (both None or empty: the
+        server's); the periods as typed (whole days) or as numbers."""
         self._admin("change a user's retention period")
+        days = _whole_days(days, "days")
+        failed_days = _whole_days(failed_days, "failed_days")
         target = self.svc.accounts.get_user_by_email(email.strip())
         if target is None:
             raise InvalidInputError(
@@ -115,6 +118,22 @@ class PrivacyState(param.Parameterized):
         deleted = await self.svc.retention.run_async(self.user.id)
         self.refresh()
         return deleted
+
+
+def _whole_days(value: int | str | None, field: str) -> int | None:
+    """A period typed into the form: empty means the server's setting."""
+    if value is None or isinstance(value, int):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInputError(
+            f"{text!r} is not a number of days: type a whole number, at least 1, or leave it"
+            " empty for the server's setting.",
+            errors=[{"field": field, "message": "a whole number of days, at least 1"}],
+        )
+    return int(text)
 
 
 class PrivacySections(pn.viewable.Viewer):
@@ -167,11 +186,18 @@ class PrivacySections(pn.viewable.Viewer):
 
         sweep.on_click(do_sweep)
         email = pn.widgets.TextInput(name="User's e-mail", width=240, css_classes=["ret-email"])
-        days = pn.widgets.IntInput(
-            name="Days (empty: server's)", value=None, start=1, width=160, css_classes=["ret-days"]
+        # text, not number spinners: their arrow buttons have no names for screen readers
+        days = pn.widgets.TextInput(
+            name="Days (empty: server's)",
+            placeholder="e.g. 90",
+            width=160,
+            css_classes=["ret-days"],
         )
-        failed = pn.widgets.IntInput(
-            name="Failed runs, days", value=None, start=1, width=160, css_classes=["ret-failed"]
+        failed = pn.widgets.TextInput(
+            name="Failed runs, days",
+            placeholder="e.g. 180",
+            width=160,
+            css_classes=["ret-failed"],
         )
         save = pn.widgets.Button(name="Set period", button_type="primary", css_classes=["ret-set"])
 
