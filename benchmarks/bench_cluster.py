@@ -281,7 +281,7 @@ async def main() -> None:
     )
     print(
         f"{'workers':<30} {'done':>6} {'wall s':>8} {'exec/s':>8} {'ratio':>6} {'p50 s':>7} "
-        f"{'p99 s':>7}"
+        f"{'p99 s':>7} {'queue s':>7} {'serve CPU ms/exec':>16} {'worker CPU ms/exec':>17}"
     )
     base = rows[0][1]["per_s"] if rows else 1.0
     for label, f in rows:
