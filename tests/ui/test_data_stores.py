@@ -67,6 +67,9 @@ def test_data_stores_page(page: Page, server: Any, screenshots: Path) -> None:
     )  # Panel sends a text area's value when it loses focus
     page.locator(".record-save button").click()
     expect(record_row(page, "seen")).to_contain_text("8", timeout=TIMEOUT)
+    # a save empties the form; typing before that arrives would be wiped by it
+    expect(page.locator(".record-key input")).to_have_value("", timeout=TIMEOUT)
+    expect(page.locator(".record-value textarea")).to_have_value("", timeout=TIMEOUT)
 
     # a value that is no JSON is refused, saying how to write text
     page.locator(".record-key input").fill("note")
