@@ -56,7 +56,8 @@ from engine.contexts import network_policy
 from engine.settings import Settings
 
 if TYPE_CHECKING:
-    from storage import Execution, Store
+    from engine.ports import AlertStore
+    from storage import Execution
 
 log = logging.getLogger("cellwright.alerts")
 
@@ -94,7 +95,7 @@ class Alerts:
 
     def __init__(
         self,
-        store: Store,
+        store: AlertStore,
         settings: Settings,
         *,
         timeout: float = DELIVERY_TIMEOUT_SECONDS,

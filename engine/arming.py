@@ -26,7 +26,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cells.models import TriggerCell
 from connectors.sdk import (
@@ -40,10 +40,35 @@ from connectors.sdk import (
 from engine import secrets as stored_secrets
 
 if TYPE_CHECKING:
-    from engine.service import Cellwright
-    from storage import Scenario
+    from connectors.registry import Registry
+    from engine.contexts import Contexts
+    from engine.runner import Runner
+    from storage import Scenario, Store
 
 log = logging.getLogger("cellwright")
+
+
+class Forgets(Protocol):
+    def forget(self) -> None: ...
+
+
+class ArmingHost(Protocol):
+    """What arming needs of the service (``engine.service.Cellwright`` is one): the apps,
+    the store, the documents of versions, the contexts calls run in, the URL of a
+    scenario's webhook, and the ingress whose cached targets an arming change clears."""
+
+    @property
+    def apps(self) -> Registry: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def runner(self) -> Runner: ...
+    @property
+    def contexts(self) -> Contexts: ...
+    @property
+    def ingress(self) -> Forgets: ...
+
+    def webhook_url(self, scenario: Scenario) -> str | None: ...
 
 
 def identity(trigger: TriggerCell) -> tuple[Any, ...]:
@@ -51,7 +76,7 @@ def identity(trigger: TriggerCell) -> tuple[Any, ...]:
     return (trigger.id, trigger.app, trigger.operation, trigger.inputs, trigger.connection)
 
 
-async def subscribe(svc: Cellwright, scenario: Scenario, trigger: TriggerCell) -> None:
+async def subscribe(svc: ArmingHost, scenario: Scenario, trigger: TriggerCell) -> None:
     """Register the scenario's webhook URL with the vendor (instant triggers with
     ``subscribe``), unless the scenario already has a subscription."""
     app = svc.apps.get(trigger.app)
@@ -87,7 +112,7 @@ async def subscribe(svc: Cellwright, scenario: Scenario, trigger: TriggerCell) -
     )
 
 
-async def unsubscribe(svc: Cellwright, scenario: Scenario, trigger: TriggerCell) -> None:
+async def unsubscribe(svc: ArmingHost, scenario: Scenario, trigger: TriggerCell) -> None:
     """Remove the scenario's vendor subscriptions, made for ``trigger``. A vendor that
     refuses (or an app that is gone) is logged: the subscription is forgotten anyway."""
     for sub in await asyncio.to_thread(svc.store.webhook_subscriptions, scenario.id):
@@ -107,7 +132,7 @@ async def unsubscribe(svc: Cellwright, scenario: Scenario, trigger: TriggerCell)
         await asyncio.to_thread(svc.store.delete_webhook_subscription, sub.id)
 
 
-async def fresh_baseline(svc: Cellwright, scenario: Scenario, trigger: TriggerCell) -> None:
+async def fresh_baseline(svc: ArmingHost, scenario: Scenario, trigger: TriggerCell) -> None:
     """Polling and schedule triggers start over: the next poll records a baseline (fires
     nothing), the next tick plans the schedule."""
     op = svc.apps.get(trigger.app).trigger(trigger.operation)
@@ -116,7 +141,7 @@ async def fresh_baseline(svc: Cellwright, scenario: Scenario, trigger: TriggerCe
 
 
 async def disarm_for_change(
-    svc: Cellwright, scenario: Scenario, old: TriggerCell, new: TriggerCell
+    svc: ArmingHost, scenario: Scenario, old: TriggerCell, new: TriggerCell
 ) -> None:
     """Publishing replaced the active scenario's trigger ``old`` by ``new`` (they differ):
     remove ``old``'s vendor subscriptions; forget the polling or schedule state unless
@@ -140,7 +165,7 @@ async def disarm_for_change(
 # -- notifications that carry no data, subscriptions that expire ---------------------------
 
 
-async def _save_cursor(svc: Cellwright, scenario_id: str, cell_id: str, fetched: Any) -> None:
+async def _save_cursor(svc: ArmingHost, scenario_id: str, cell_id: str, fetched: Any) -> None:
     cursor = fetched.cursor if isinstance(fetched, Polled) else None
     if cursor is not None:
         await asyncio.to_thread(
@@ -149,7 +174,7 @@ async def _save_cursor(svc: Cellwright, scenario_id: str, cell_id: str, fetched:
 
 
 async def fetch_changes(
-    svc: Cellwright, scenario: Scenario, op: InstantTrigger, inputs: Any
+    svc: ArmingHost, scenario: Scenario, op: InstantTrigger, inputs: Any
 ) -> list[dict[str, Any]]:
     """What changed since the last notification (``op.fetch`` from the stored cursor),
     as trigger payloads; the new cursor is stored before they run."""
@@ -180,7 +205,7 @@ def expires_at(state: Mapping[str, Any]) -> datetime | None:
 
 
 async def renew_due(
-    svc: Cellwright, scenario: Scenario, trigger: TriggerCell, op: InstantTrigger, now: datetime
+    svc: ArmingHost, scenario: Scenario, trigger: TriggerCell, op: InstantTrigger, now: datetime
 ) -> int:
     """Subscribe again for each of the scenario's subscriptions that expires within
     ``op.renew_before`` of ``now`` (or has expired); returns how many were renewed.

@@ -49,6 +49,7 @@ from connectors.sdk import ConfigurationError
 from engine.executor import Executor
 from engine.runner import Outcome, Runner
 from engine.settings import Settings
+from storage.statuses import ExecutionStatus
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -310,10 +311,12 @@ class CeleryExecutor:
             outcome = await self.runner.run(execution)
         except Exception as exc:  # the runner records its own failures; this is a last resort
             log.exception("execution %s: runner crashed", execution_id)
-            outcome = Outcome("failed", error={"code": "internal_error", "message": str(exc)})
+            outcome = Outcome(
+                ExecutionStatus.FAILED, error={"code": "internal_error", "message": str(exc)}
+            )
         finally:
             heartbeat.cancel()
-        if outcome.status == "waiting" and outcome.retry_in is not None:
+        if outcome.status == ExecutionStatus.WAITING and outcome.retry_in is not None:
             # parked: the slot (this thread) is free at once; the queue brings it back
             await asyncio.get_running_loop().run_in_executor(
                 self._sender, self.send, execution_id, outcome.retry_in + 0.05

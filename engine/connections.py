@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from connectors.sdk import ConfigurationError
 from engine.errors import NotFound
+from storage.statuses import ConnectionStatus
 
 if TYPE_CHECKING:
     from connectors.sdk import App
@@ -73,7 +74,12 @@ class Connections:
                 f"(fields: {fields})."
             ) from None
         connection = self._store.create_connection(
-            user_id, app.key, f"{app.name} (sandbox)", credentials, is_sandbox=True, status="active"
+            user_id,
+            app.key,
+            f"{app.name} (sandbox)",
+            credentials,
+            is_sandbox=True,
+            status=ConnectionStatus.ACTIVE,
         )
         self._store.audit(
             user_id,

@@ -37,8 +37,9 @@ from engine.settings import Settings
 if TYPE_CHECKING:
     from cells.run import ContextFactory
     from engine.datastores import DataStores
+    from engine.ports import ContextStore
     from engine.subscenarios import SubScenarios
-    from storage import Connection, Execution, Store
+    from storage import Connection, Execution
 
 
 def network_policy(settings: Settings) -> NetworkPolicy:
@@ -53,15 +54,9 @@ def network_policy(settings: Settings) -> NetworkPolicy:
 class Contexts:
     """Makes ``OperationContext`` objects for the runner and "run cell"."""
 
-    def __init__(
-        self, store: Store, settings: Settings, *, data_stores: DataStores | None = None
-    ) -> None:
+    def __init__(self, store: ContextStore, settings: Settings, *, data_stores: DataStores) -> None:
         self.store = store
         self.settings = settings
-        if data_stores is None:
-            from engine.datastores import DataStores
-
-            data_stores = DataStores(store, settings)
         self.data_stores = data_stores
         # "Run scenario" cells' calls (set by Cellwright: they need the runner and executor)
         self.subscenarios: SubScenarios | None = None

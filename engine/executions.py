@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from cells.secrets import scrub
 from engine.errors import NotFound
+from storage.statuses import ExecutionStatus, NodeStatus
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -81,11 +82,17 @@ class Executions:
         return data
 
     def _waiting(self, execution: Execution, results: list[NodeResult]) -> dict[str, Any] | None:
-        if execution.status != "waiting":
+        if execution.status != ExecutionStatus.WAITING:
             return None
-        finished = {(r.cell_id, r.item) for r in results if r.status in ("completed", "failed")}
+        finished = {
+            (r.cell_id, r.item)
+            for r in results
+            if r.status in (NodeStatus.COMPLETED, NodeStatus.FAILED)
+        }
         parked = [
-            r for r in results if r.status == "running" and (r.cell_id, r.item) not in finished
+            r
+            for r in results
+            if r.status == NodeStatus.RUNNING and (r.cell_id, r.item) not in finished
         ]
         if parked:
             output = parked[-1].output or {}

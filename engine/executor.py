@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from engine.runner import Outcome, Runner
 from engine.settings import Settings
+from storage.statuses import ExecutionStatus
 
 if TYPE_CHECKING:
-    from storage import Execution, Store
+    from engine.ports import LeaseStore
+    from storage import Execution
 
 log = logging.getLogger("cellwright.executor")
 
@@ -35,7 +37,7 @@ class Executor(Protocol):
 class LocalExecutor:
     """An asyncio pool: at most ``max_concurrent_executions`` runs at once."""
 
-    def __init__(self, runner: Runner, store: Store, settings: Settings) -> None:
+    def __init__(self, runner: Runner, store: LeaseStore, settings: Settings) -> None:
         self.runner = runner
         self.store = store
         self.settings = settings
@@ -151,10 +153,12 @@ class LocalExecutor:
                 outcome = await self.runner.run(execution, fresh=claimed is not None)
             except Exception as exc:  # the runner records its own failures; this is a last resort
                 log.exception("execution %s: runner crashed", execution_id)
-                outcome = Outcome("failed", error={"code": "internal_error", "message": str(exc)})
+                outcome = Outcome(
+                    ExecutionStatus.FAILED, error={"code": "internal_error", "message": str(exc)}
+                )
             finally:
                 heartbeat.cancel()
-        if outcome.status == "waiting" and outcome.retry_in is not None:
+        if outcome.status == ExecutionStatus.WAITING and outcome.retry_in is not None:
             # the slot is released while the retry waits; the small margin makes sure the
             # store (wall clock) sees the retry as due when the timer (monotonic) fires
             timer = asyncio.get_running_loop().call_later(

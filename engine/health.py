@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, SecretStr
 
 from connectors.sdk import App, CellwrightError
+from storage.statuses import ConnectionStatus
 
 if TYPE_CHECKING:
     from engine.service import Cellwright
@@ -182,7 +183,7 @@ class HealthCheck:
             return CheckResult(
                 connection.id, app.key, "skipped", connection.status, connection.status_message
             )
-        if connection.status != "error" or connection.status_message != message:
+        if connection.status != ConnectionStatus.ERROR or connection.status_message != message:
             await asyncio.to_thread(
                 self.svc.store.set_connection_status, connection.id, "error", message
             )
@@ -205,11 +206,14 @@ class HealthCheck:
         def save() -> None:
             if metadata != (connection.metadata or {}):
                 store.update_connection(connection.user_id, connection.id, metadata=metadata)
-            if connection.status != "active" or connection.status_message is not None:
-                store.set_connection_status(connection.id, "active", None)
+            if (
+                connection.status != ConnectionStatus.ACTIVE
+                or connection.status_message is not None
+            ):
+                store.set_connection_status(connection.id, ConnectionStatus.ACTIVE, None)
 
         await asyncio.to_thread(save)
-        if connection.status != "active":
+        if connection.status != ConnectionStatus.ACTIVE:
             log.info("connection %s (%s) works again", connection.id, app.key)
         return CheckResult(connection.id, app.key, "active", "active", None)
 

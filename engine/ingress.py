@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from pydantic import ValidationError
 
@@ -43,6 +43,12 @@ from engine import arming
 from engine import secrets as stored_secrets
 from engine.quotas import QuotaExceededError
 from engine.runner import RESPOND, Outcome
+from storage.statuses import ExecutionStatus, NodeStatus, ScenarioStatus
+
+if TYPE_CHECKING:
+    from connectors.sdk import App, Trigger
+    from engine.settings import Settings
+    from storage import Connection, Execution, Scenario
 
 log = logging.getLogger("cellwright.ingress")
 
@@ -60,19 +66,53 @@ class WebhookAnswer:
     headers: dict[str, str]
 
 
-Target = tuple[Any, Any, Any, Mapping[str, Any], Mapping[str, Any]]
-"""(scenario, trigger operation, its inputs, subscription state, connection credentials)."""
+class IngressHost(arming.ArmingHost, Protocol):
+    """What the ingress needs of the service (``engine.service.Cellwright`` is one): what
+    arming needs (fetching what a change notification announces), the settings, and
+    ``trigger``, which stores an execution durably and submits it."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    async def trigger(
+        self,
+        scenario: Scenario,
+        payload: Mapping[str, Any],
+        *,
+        key: str | None = None,
+        wait: float | None = None,
+        version: int | None = None,
+        hops: int = 0,
+    ) -> tuple[Execution, Outcome | None]: ...
+
+
+class Target(NamedTuple):
+    """What a scenario's webhook token leads to."""
+
+    scenario: Scenario
+    op: Trigger  # answers only when it is an instant trigger
+    inputs: Any  # the trigger's validated input model
+    state: Mapping[str, Any]  # the vendor subscription's state (its signing secret)
+    credentials: Mapping[str, Any]  # of the trigger's connection, for ``verify``
+
+
+class Listener(NamedTuple):
+    """A scenario listening on a connection's URL with one of its live instant triggers."""
+
+    scenario: Scenario
+    op: InstantTrigger
+    inputs: Any
 
 
 @dataclass(frozen=True)
 class ConnectionTarget:
     """What a connection's webhook token leads to."""
 
-    connection: Any
+    connection: Connection
     hook: ConnectionWebhook
     credentials: Mapping[str, Any]
-    listeners: tuple[tuple[Any, InstantTrigger, Any], ...]
-    """(scenario, trigger operation, its inputs) of every scenario listening on the connection."""
+    listeners: tuple[Listener, ...]
+    """Every scenario listening on the connection."""
 
 
 class WebhookIngress:
@@ -81,7 +121,7 @@ class WebhookIngress:
     CACHE_SECONDS = 2.0
     MAX_CACHED = 10_000
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: IngressHost) -> None:
         self.app = app  # the Cellwright service: store, apps, runner, trigger()
         self._targets: dict[str, tuple[float, Target]] = {}
         self._connections: dict[tuple[str, str], tuple[float, ConnectionTarget]] = {}
@@ -156,7 +196,7 @@ class WebhookIngress:
             if connection is not None:
                 credentials = await asyncio.to_thread(store.connection_credentials, connection.id)
                 credentials = self._with_oauth_app_secrets(trigger.app, connection, credentials)
-        target: Target = (scenario, op, inputs, state, credentials)
+        target = Target(scenario, op, inputs, state, credentials)
         if len(self._targets) > self.MAX_CACHED:
             self._targets.clear()
         if generation == self._generation:
@@ -226,7 +266,7 @@ class WebhookIngress:
         if reply.response is not None:
             status, body, headers = reply.response
             return WebhookAnswer(status, body, dict(headers))
-        if scenario.status != "active" or scenario.live_version is None:
+        if scenario.status != ScenarioStatus.ACTIVE or scenario.live_version is None:
             return WebhookAnswer(
                 409,
                 {
@@ -288,7 +328,7 @@ class WebhookIngress:
         )
 
     async def _fetch_changes(
-        self, scenario: Any, op: InstantTrigger, inputs: Any
+        self, scenario: Scenario, op: InstantTrigger, inputs: Any
     ) -> list[dict[str, Any]]:
         """A notification that says only *that* something changed: fetch what did, one
         notification of a scenario at a time (the next one starts from the cursor this
@@ -329,11 +369,11 @@ class WebhookIngress:
             self._connections[(app_key, token)] = (now + self.CACHE_SECONDS, target)
         return target
 
-    def _listeners(self, app: Any, connection: Any) -> tuple[tuple[Any, InstantTrigger, Any], ...]:
+    def _listeners(self, app: App, connection: Connection) -> tuple[Listener, ...]:
         """The owner's enabled scenarios whose *live* trigger is one of ``app``'s instant
         triggers on ``connection`` (a saved draft changes nothing until it is published).
         Only the owner's: another user's document naming this connection gets nothing."""
-        found = []
+        found: list[Listener] = []
         for scenario in self.app.store.active_scenarios(connection.user_id):
             if scenario.live_version is None:
                 continue
@@ -343,15 +383,10 @@ class WebhookIngress:
                     continue
                 op = app.trigger(trigger.operation)
                 if isinstance(op, InstantTrigger):
-                    found.append(
-                        (
-                            scenario,
-                            op,
-                            stored_secrets.trigger_inputs(
-                                self.app.store, scenario.user_id, op, trigger
-                            ),
-                        )
+                    inputs = stored_secrets.trigger_inputs(
+                        self.app.store, scenario.user_id, op, trigger
                     )
+                    found.append(Listener(scenario, op, inputs))
             except (
                 CellwrightError,
                 LookupError,
@@ -439,7 +474,10 @@ class WebhookIngress:
         """The outcome of a finished execution, rebuilt from its records (None if unfinished)."""
         store = self.app.store
         execution = await asyncio.to_thread(store.get_execution, None, execution_id)
-        if execution is None or execution.status not in ("completed", "failed"):
+        if execution is None or execution.status not in (
+            ExecutionStatus.COMPLETED,
+            ExecutionStatus.FAILED,
+        ):
             return None
         doc = await asyncio.to_thread(
             self.app.runner.document, execution.scenario_id, execution.scenario_version
@@ -451,7 +489,7 @@ class WebhookIngress:
         }
         outcome = Outcome(execution.status, error=execution.error)
         for result in await asyncio.to_thread(store.node_results, execution_id):
-            if result.status == "completed":
+            if result.status == NodeStatus.COMPLETED:
                 outcome.last_output = result.output
                 if result.cell_id in responders:
                     outcome.response = result.output
@@ -497,7 +535,7 @@ def loop_answer(hops: int, limit: int) -> WebhookAnswer:
 def sync_answer(outcome: Outcome, execution_id: str) -> WebhookAnswer:
     """A sync webhook's answer: the "Webhook response" cell's, else the last output."""
     headers = {"X-Cellwright-Execution": execution_id}
-    if outcome.status == "failed":
+    if outcome.status == ExecutionStatus.FAILED:
         return WebhookAnswer(
             500,
             {"error": "execution_failed", "execution_id": execution_id, "detail": outcome.error},

@@ -59,6 +59,7 @@ from connectors.sdk.oauth import (
     new_code_verifier,
     new_state,
 )
+from storage.statuses import ConnectionStatus
 
 if TYPE_CHECKING:
     from engine.service import Cellwright
@@ -372,7 +373,7 @@ async def create_oauth_connection(
             name or f"{app.name} connection",
             credentials,
             metadata=metadata,
-            status="active",
+            status=ConnectionStatus.ACTIVE,
         )
     )
     await asyncio.to_thread(

@@ -33,10 +33,17 @@ from storage import (
     Scenario,
     User,
 )
+from storage.records import AnalyticsFacts
+from storage.statuses import ConnectionStatus
 
 __all__ = [
     "AccountStore",
+    "AlertStore",
     "AuditLog",
+    "ContextStore",
+    "LeaseStore",
+    "RunStore",
+    "SubScenarioStore",
     "ConnectionStore",
     "DataStoreStore",
     "ExecutionStore",
@@ -115,7 +122,7 @@ class ConnectionStore(AuditLog, ConnectionLookup, Protocol):
         *,
         metadata: dict[str, Any] | None = None,
         is_sandbox: bool = False,
-        status: str = "active",
+        status: str = ConnectionStatus.ACTIVE,
         status_message: str | None = None,
     ) -> Connection: ...
 
@@ -328,3 +335,119 @@ class RetentionStore(AuditLog, _AuditReader, Protocol):
         limit: int = ...,
         analytics: bool = ...,
     ) -> int: ...
+
+
+# -- running: what the runner, its contexts, alerts and the executors need ---------------
+
+
+class ContextStore(ConnectionLookup, Protocol):
+    """A cell's connection and its credentials, kept fresh (``engine.contexts.Contexts``:
+    a refreshed OAuth token is written back)."""
+
+    def connection_credentials(self, connection_id: str) -> dict[str, Any]: ...
+    def touch_connection(self, connection_id: str) -> None: ...
+    def update_connection(
+        self,
+        user_id: str,
+        connection_id: str,
+        *,
+        name: str | None = None,
+        credentials: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        status: str | None = None,
+        status_message: str | None = None,
+    ) -> Connection | None: ...
+
+
+class AlertStore(AuditLog, ConnectionLookup, Protocol):
+    """The alert rules of a failed run, the e-mail connection they send through, and the
+    audit line of each delivery (``engine.alerts.Alerts``)."""
+
+    def alert_rules_for(self, user_id: str, scenario_id: str) -> list[AlertRule]: ...
+    def connection_credentials(self, connection_id: str) -> dict[str, Any]: ...
+
+
+class RunStore(ContextStore, AlertStore, SecretStore, Protocol):
+    """One run's records (``engine.runner.Runner``): its version's document, each cell's
+    results, parking, retries and the finish (with its analytics facts, in one
+    transaction); the resume call of a wait-for-call cell."""
+
+    def scenario_document(
+        self, scenario_id: str, version: int | None = None
+    ) -> dict[str, Any] | None: ...
+    def node_results(self, execution_id: str) -> list[NodeResult]: ...
+    def record_node_results(
+        self, execution_id: str, results: list[dict[str, Any]]
+    ) -> list[NodeResult]: ...
+    def finish_execution(
+        self,
+        execution_id: str,
+        *,
+        status: str,
+        error: dict[str, Any] | None = None,
+        node_results: list[dict[str, Any]] | None = None,
+        analytics: AnalyticsFacts | None = None,
+    ) -> Execution: ...
+    def schedule_retry(
+        self, execution_id: str, *, next_attempt_at: datetime, attempt: int, error: dict[str, Any]
+    ) -> None: ...
+    def park_execution(
+        self, execution_id: str, *, until: datetime, for_call: bool = False
+    ) -> datetime: ...
+    def ensure_resume_token(self, execution_id: str) -> str: ...
+    def resume_call_of(self, execution_id: str) -> Any: ...
+    def expire_resume_call(self, execution_id: str) -> Any: ...
+
+
+class LeaseStore(Protocol):
+    """Claiming executions through their lease (``engine.executor.LocalExecutor``)."""
+
+    def claim_execution(
+        self, execution_id: str, owner: str, lease_seconds: float
+    ) -> Execution | None: ...
+    def extend_lease(self, execution_id: str, owner: str, lease_seconds: float) -> bool: ...
+    def reclaimable_executions(
+        self, now: datetime | None = None, limit: int = 500
+    ) -> list[str]: ...
+
+
+class SubScenarioStore(LeaseStore, Protocol):
+    """Calling a scenario from another (``engine.subscenarios.SubScenarios``): the callee,
+    its execution (created claimed, run inline) and its results."""
+
+    def get_scenario(self, user_id: str, scenario_id: str) -> Scenario | None: ...
+    def list_scenarios(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        tag: str | None = None,
+        file_runs: bool = False,
+    ) -> list[Scenario]: ...
+    def get_execution(self, user_id: str | None, execution_id: str) -> Execution | None: ...
+    def node_results(self, execution_id: str) -> list[NodeResult]: ...
+    def create_execution(
+        self,
+        *,
+        scenario_id: str,
+        scenario_version: int,
+        user_id: str,
+        trigger: dict[str, Any],
+        idempotency_key: str | None = None,
+        status: str = ...,
+        rerun_of: str | None = None,
+        resume_from: str | None = None,
+        claim_owner: str | None = None,
+        lease_seconds: float = 60.0,
+        hops: int = 0,
+        parent_execution_id: str | None = None,
+    ) -> tuple[Execution, bool]: ...
+    def finish_execution(
+        self,
+        execution_id: str,
+        *,
+        status: str,
+        error: dict[str, Any] | None = None,
+        node_results: list[dict[str, Any]] | None = None,
+        analytics: AnalyticsFacts | None = None,
+    ) -> Execution: ...

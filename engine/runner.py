@@ -54,11 +54,13 @@ from engine import secrets as stored_secrets
 from engine.alerts import Alerts
 from engine.backoff import backoff_delay
 from engine.settings import Settings
+from storage.statuses import ExecutionStatus, NodeStatus
 
 if TYPE_CHECKING:
     from engine.contexts import Contexts
+    from engine.ports import RunStore
     from engine.writes import WriteQueue
-    from storage import Execution, NodeResult, Store
+    from storage import Execution, NodeResult
     from storage.records import AnalyticsFacts, AnalyticsNode, TokenCounts
 
 log = logging.getLogger("cellwright.runner")
@@ -74,7 +76,7 @@ RETURN = ("scenario", "return_output")  # what a called scenario returns (sub-sc
 class Outcome:
     """How a run attempt ended."""
 
-    status: str  # "completed" | "failed" | "waiting"
+    status: ExecutionStatus  # completed, failed or waiting (parked)
     error: dict[str, Any] | None = None
     retry_in: float | None = None
     response: dict[str, Any] | None = None  # a webhook "respond" cell's output
@@ -123,7 +125,7 @@ class Runner:
 
     def __init__(
         self,
-        store: Store,
+        store: RunStore,
         apps: Registry,
         contexts: Contexts,
         settings: Settings,
@@ -208,7 +210,7 @@ class Runner:
         except Exception as exc:
             log.exception("execution %s: cannot load its scenario", execution.id)
             outcome = Outcome(
-                "failed",
+                ExecutionStatus.FAILED,
                 error={
                     "code": "configuration_error",
                     "message": f"The scenario version this run uses cannot be loaded: {exc}",
@@ -216,7 +218,7 @@ class Runner:
             )
             finished = await asyncio.to_thread(
                 lambda: self.store.finish_execution(
-                    execution.id, status="failed", error=outcome.error
+                    execution.id, status=ExecutionStatus.FAILED, error=outcome.error
                 )
             )
             self._failed(finished, None)  # name and settings are in the missing document
@@ -225,10 +227,12 @@ class Runner:
         if (
             refused is not None
         ):  # before any cell runs: nothing is called, nobody's connection touched
-            outcome = Outcome("failed", error={"code": "configuration_error", **refused})
+            outcome = Outcome(
+                ExecutionStatus.FAILED, error={"code": "configuration_error", **refused}
+            )
             finished = await asyncio.to_thread(
                 lambda: self.store.finish_execution(
-                    execution.id, status="failed", error=outcome.error
+                    execution.id, status=ExecutionStatus.FAILED, error=outcome.error
                 )
             )
             self._failed(finished, doc)
@@ -241,15 +245,15 @@ class Runner:
         parked: dict[str, Any] = {}
         for result in previous:
             key = _key(result.cell_id, result.item)  # a cell of a loop's item: per item
-            if result.status == "completed":
+            if result.status == NodeStatus.COMPLETED:
                 done[key] = result
-            elif result.status == "failed":
+            elif result.status == NodeStatus.FAILED:
                 failures[key] += 1  # earlier tries of this cell (its retries)
                 if (result.error or {}).get("continued"):
                     continued[key] = result  # on_error=continue: final, not run again
                 elif (result.error or {}).get("routed"):
                     routed[key] = result  # handed to its error route: final, not run again
-            elif result.status == "running":
+            elif result.status == NodeStatus.RUNNING:
                 parked.setdefault(key, result)  # a delay cell the run is parked at
         started = execution.start_time or datetime.now(UTC)
         # a scenario's own limit wins; otherwise the operator's default (5 minutes)
@@ -292,7 +296,7 @@ class Runner:
             earlier=[
                 r
                 for r in previous
-                if r.status != "running"
+                if r.status != NodeStatus.RUNNING
                 and (r.start_time is None or r.start_time >= execution.created_at)
             ],
             cells=flow.steps_by_id(doc),
@@ -315,7 +319,7 @@ class Runner:
         except Exception as exc:  # a bug must still end the execution with a record
             log.exception("execution %s crashed", execution.id)
             outcome = Outcome(
-                "failed",
+                ExecutionStatus.FAILED,
                 error={
                     "code": "internal_error",
                     "message": f"Internal error: {type(exc).__name__}: {exc}",
@@ -356,10 +360,10 @@ class Runner:
         ).to_dict()
         log.error("execution %s: given up after %d takeovers", execution.id, execution.reclaims)
         finished = await self._write(
-            self.store.finish_execution, execution.id, status="failed", error=error
+            self.store.finish_execution, execution.id, status=ExecutionStatus.FAILED, error=error
         )
         self._failed(finished, None)  # the scenario is not loaded: no name, no settings
-        return Outcome("failed", error=error)
+        return Outcome(ExecutionStatus.FAILED, error=error)
 
     async def _run(self, run: _Run) -> Outcome:
         trigger = run.doc.trigger
@@ -369,7 +373,7 @@ class Runner:
             result = trigger_result(trigger, run.execution.trigger or {}, apps=self.apps)
             await self._record(run, result)
             if not result.ok:
-                return Outcome("failed", error=_with_cell(result.error, trigger.id))
+                return Outcome(ExecutionStatus.FAILED, error=_with_cell(result.error, trigger.id))
             output = result.output
         run.context["trigger"] = output
         run.context["steps"][trigger.id] = output
@@ -381,8 +385,11 @@ class Runner:
             ended = await self._step(run, cell, run.context, pending.scope, None)
             plan = flow.advance(plan, cell, ended).plan
         if plan.fails_with is not None:  # an error route ran with `then: stop`
-            return Outcome("failed", error=_with_cell(run.errors[plan.fails_with], plan.fails_with))
-        return Outcome("completed")
+            return Outcome(
+                ExecutionStatus.FAILED,
+                error=_with_cell(run.errors[plan.fails_with], plan.fails_with),
+            )
+        return Outcome(ExecutionStatus.COMPLETED)
 
     async def _step(
         self,
@@ -414,7 +421,9 @@ class Runner:
             result, _ = await run_condition_cell_async(cell, context, limits=run.budget.cell())
             await self._record(run, result, path)
             if not result.ok:
-                raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
+                raise _Stop(
+                    Outcome(ExecutionStatus.FAILED, error=_with_cell(result.error, cell.id))
+                )
             output = result.output
         context["steps"][cell.id] = output
         return flow.outcome(cell, ok=True, output=output)
@@ -429,7 +438,9 @@ class Runner:
             result = await run_aggregate_cell(cell, context, limits=run.budget.cell())
             await self._record(run, result, path)
             if not result.ok:
-                raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
+                raise _Stop(
+                    Outcome(ExecutionStatus.FAILED, error=_with_cell(result.error, cell.id))
+                )
             output = result.output
         context["steps"][cell.id] = output
         run.last_output = output
@@ -509,11 +520,13 @@ class Runner:
             return flow.COMPLETED
         error = _with_cell(result.error, cell.id)
         cause = ran.failed.exception if ran is not None and ran.failed is not None else None
-        if isinstance(cause, _Stop) and cause.outcome.status == "waiting":
+        if isinstance(cause, _Stop) and cause.outcome.status == ExecutionStatus.WAITING:
             # an item waits for a retry: the run waits with it; its finished items are kept
-            raise _Stop(Outcome("waiting", error=error, retry_in=cause.outcome.retry_in))
+            raise _Stop(
+                Outcome(ExecutionStatus.WAITING, error=error, retry_in=cause.outcome.retry_in)
+            )
         await self._record(run, result, path)
-        raise _Stop(Outcome("failed", error=error))
+        raise _Stop(Outcome(ExecutionStatus.FAILED, error=error))
 
     async def _operation(
         self,
@@ -541,7 +554,7 @@ class Runner:
         if remaining <= 0:
             raise _Stop(
                 Outcome(
-                    "failed",
+                    ExecutionStatus.FAILED,
                     error={
                         "code": "timeout",
                         "message": (
@@ -592,7 +605,7 @@ class Runner:
                 ),
             }
             await self._record(run, result, path)
-            raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
+            raise _Stop(Outcome(ExecutionStatus.FAILED, error=_with_cell(result.error, cell.id)))
         if (
             error.code in ("auth_invalid", "auth_expired")
             and cell.connection
@@ -623,7 +636,11 @@ class Runner:
             if time.monotonic() + delay < run.deadline:
                 await self._record(run, result, path)
                 raise _Stop(
-                    Outcome("waiting", error=_with_cell(result.error, cell.id), retry_in=delay)
+                    Outcome(
+                        ExecutionStatus.WAITING,
+                        error=_with_cell(result.error, cell.id),
+                        retry_in=delay,
+                    )
                 )
         if flow.error_route(cell) is not None:
             result.error = {**(result.error or {}), "routed": True}
@@ -635,7 +652,7 @@ class Runner:
             context["steps"][cell.id] = {"error": result.error}
             return flow.FAILED
         await self._record(run, result, path)
-        raise _Stop(Outcome("failed", error=_with_cell(result.error, cell.id)))
+        raise _Stop(Outcome(ExecutionStatus.FAILED, error=_with_cell(result.error, cell.id)))
 
     async def _delay(
         self,
@@ -667,7 +684,9 @@ class Runner:
             await self._record(
                 run, delays.parked_record(cell.id, previewed, park, now), path, analytics=False
             )
-            raise _Stop(Outcome("waiting", retry_in=(until - now).total_seconds(), park=park))
+            raise _Stop(
+                Outcome(ExecutionStatus.WAITING, retry_in=(until - now).total_seconds(), park=park)
+            )
         until = delays.resumes_at(parked)
         if for_call:
             call = await asyncio.to_thread(self.store.resume_call_of, ex_id)
@@ -680,7 +699,9 @@ class Runner:
             return delays.waited(cell.id, parked, now)
         # woken early (a timer a little ahead of the wall clock): park again
         retry_in = max(0.0, (until - now).total_seconds())
-        raise _Stop(Outcome("waiting", retry_in=retry_in, park=delays.Park(until, for_call)))
+        raise _Stop(
+            Outcome(ExecutionStatus.WAITING, retry_in=retry_in, park=delays.Park(until, for_call))
+        )
 
     def _route(
         self,
@@ -707,7 +728,9 @@ class Runner:
                     limits=run.budget.cell(),
                 )
             except CellwrightError as exc:
-                raise _Stop(Outcome("failed", error=_with_cell(exc.to_dict(), cell.id))) from None
+                raise _Stop(
+                    Outcome(ExecutionStatus.FAILED, error=_with_cell(exc.to_dict(), cell.id))
+                ) from None
             context["steps"][cell.id] = output
             run.last_output = output
         else:
@@ -764,7 +787,9 @@ class Runner:
             try:
                 await self._write(self.store.record_node_results, run.execution.id, rows)
             except Exception as exc:
-                raise _Stop(Outcome("failed", error=self._not_saved(run, rows, exc))) from None
+                raise _Stop(
+                    Outcome(ExecutionStatus.FAILED, error=self._not_saved(run, rows, exc))
+                ) from None
 
     def _not_saved(self, run: _Run, rows: list[dict[str, Any]], exc: Exception) -> dict[str, Any]:
         """The error of a run whose results the store refused (logged with its cause)."""
@@ -781,12 +806,16 @@ class Runner:
 
     async def _settle(self, run: _Run, outcome: Outcome) -> None:
         ex = run.execution
-        if outcome.status == "waiting":
+        if outcome.status == ExecutionStatus.WAITING:
             assert outcome.retry_in is not None
             try:
                 await self._flush(run)
             except _Stop as stop:  # the failed try could not be recorded: end the run
-                outcome.status, outcome.error, outcome.retry_in = "failed", stop.outcome.error, None
+                outcome.status, outcome.error, outcome.retry_in = (
+                    ExecutionStatus.FAILED,
+                    stop.outcome.error,
+                    None,
+                )
                 await self._settle(run, outcome)
                 return
             if outcome.park is not None:  # at a delay cell: no retry, no attempt counted
@@ -820,13 +849,13 @@ class Runner:
         except Exception as exc:
             # The store refused the results (or the outcome): end the run failed with
             # what can be kept — the cells' statuses and errors, without their data.
-            outcome.status, outcome.error = "failed", self._not_saved(run, rows, exc)
+            outcome.status, outcome.error = ExecutionStatus.FAILED, self._not_saved(run, rows, exc)
             slim = [{**row, "input": None, "output": None} for row in rows]
             try:
                 finished = await self._write(
                     self.store.finish_execution,
                     ex.id,
-                    status="failed",
+                    status=ExecutionStatus.FAILED,
                     error=outcome.error,
                     node_results=slim,
                     analytics=facts,
@@ -836,7 +865,7 @@ class Runner:
                 # and after max_reclaims takeovers it is given up.
                 log.exception("execution %s: cannot record its end", ex.id)
                 return
-        if finished.status == "failed":
+        if finished.status == ExecutionStatus.FAILED:
             self._failed(finished, run.doc)  # never waited for
 
     def _analytics_facts(self, run: _Run) -> AnalyticsFacts:

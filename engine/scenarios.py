@@ -24,6 +24,7 @@ from connectors.sdk import CellwrightError
 from engine import ownership
 from engine import secrets as stored_secrets
 from engine.errors import NotFound
+from storage.statuses import ScenarioStatus
 
 if TYPE_CHECKING:
     from connectors.registry import Registry
@@ -197,7 +198,7 @@ class Scenarios:
         answer at once. Everything else goes through ``Cellwright.enable``."""
         self.get(user_id, scenario_id)
         self._store.publish_scenario(user_id, scenario_id)
-        updated = self._store.set_scenario_status(user_id, scenario_id, "active")
+        updated = self._store.set_scenario_status(user_id, scenario_id, ScenarioStatus.ACTIVE)
         self._changed()
         return updated
 

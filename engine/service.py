@@ -65,6 +65,7 @@ from engine.scenarios import Scenarios
 from engine.settings import Settings
 from engine.subscenarios import SubScenarios
 from engine.writes import WriteQueue
+from storage.statuses import ConnectionStatus, ExecutionStatus, NodeStatus, ScenarioStatus
 
 if TYPE_CHECKING:
     from connectors.sdk import App
@@ -313,7 +314,7 @@ class Cellwright:
                 name or f"{app.name} connection",
                 creds,
                 is_sandbox=sandbox,
-                status="active",
+                status=ConnectionStatus.ACTIVE,
                 metadata=metadata,
             )
         )
@@ -347,7 +348,7 @@ class Cellwright:
             message = exc.message
             return await asyncio.to_thread(
                 lambda: self.store.update_connection(
-                    user_id, connection_id, status="error", status_message=message
+                    user_id, connection_id, status=ConnectionStatus.ERROR, status_message=message
                 )
             )
         label = info.get("label")
@@ -364,7 +365,7 @@ class Cellwright:
                 name=f"{app.name}: {label}" if (rename and label) else None,
             )
             # update_connection keeps a None message as it was: clear the last error explicitly
-            self.store.set_connection_status(connection_id, "active", None)
+            self.store.set_connection_status(connection_id, ConnectionStatus.ACTIVE, None)
             return self.store.get_connection(user_id, connection_id)
 
         return await asyncio.to_thread(save)
@@ -410,7 +411,7 @@ class Cellwright:
         users = [
             s
             for s in self.store.list_scenarios(user_id)
-            if s.status == "active"
+            if s.status == ScenarioStatus.ACTIVE
             and (s.id in drafts or _uses_connection(self.live_document(s), connection_id))
         ]
         if users:
@@ -500,7 +501,7 @@ class Cellwright:
         """Disable the scenario if it is enabled (its vendor webhooks are removed), then
         delete it with its versions and executions."""
         scenario = self.scenario(user_id, scenario_id)
-        if scenario.status == "active":
+        if scenario.status == ScenarioStatus.ACTIVE:
             await self.disable(user_id, scenario_id)
         await asyncio.to_thread(self.scenarios.delete, user_id, scenario_id)
 
@@ -570,7 +571,7 @@ class Cellwright:
             shown = " ".join(c["message"] for c in calls[:5])
             raise InvalidInputError(f"Version {target} cannot go live yet: {shown}", errors=calls)
         old = await asyncio.to_thread(self.live_document, scenario)
-        active = scenario.status == "active"
+        active = scenario.status == ScenarioStatus.ACTIVE
         if (
             active
             and old is not None
@@ -608,11 +609,11 @@ class Cellwright:
         doc = await asyncio.to_thread(self.live_document, scenario)
         assert doc is not None
         await arming.subscribe(self, scenario, doc.trigger)
-        if scenario.status != "active":
+        if scenario.status != ScenarioStatus.ACTIVE:
             # turning a scenario (back) on starts from a fresh baseline: items that arrived
             # and ticks that passed while it was off do not fire (editing keeps the state)
             await arming.fresh_baseline(self, scenario, doc.trigger)
-        updated = self.store.set_scenario_status(user_id, scenario.id, "active")
+        updated = self.store.set_scenario_status(user_id, scenario.id, ScenarioStatus.ACTIVE)
         self.store.audit(
             user_id, "scenario.enable", "scenario", scenario.id, {"version": scenario.live_version}
         )
@@ -631,7 +632,7 @@ class Cellwright:
         )
         await arming.unsubscribe(self, scenario, doc.trigger)
         updated = self.store.set_scenario_status(
-            user_id, scenario.id, "error" if reason else "paused", reason
+            user_id, scenario.id, ScenarioStatus.ERROR if reason else ScenarioStatus.PAUSED, reason
         )
         if reason:
             self.store.audit(
@@ -660,7 +661,7 @@ class Cellwright:
         if (
             threshold <= 0
             or scenario is None
-            or scenario.status != "active"
+            or scenario.status != ScenarioStatus.ACTIVE
             or scenario.live_version != execution.scenario_version
             or scenario.id in self._pausing
         ):
@@ -799,7 +800,11 @@ class Cellwright:
         original = self.store.get_execution(user_id, execution_id)
         if original is None:
             raise NotFound(f"No execution {execution_id}.")
-        if original.status in ("queued", "running", "waiting"):
+        if original.status in (
+            ExecutionStatus.QUEUED,
+            ExecutionStatus.RUNNING,
+            ExecutionStatus.WAITING,
+        ):
             raise Conflict(
                 f"Execution {execution_id} is still {original.status}; "
                 "rerun it once it has finished."
@@ -809,7 +814,9 @@ class Cellwright:
             version = self.scenario(user_id, original.scenario_id).version
         doc = documents.parse(self.store.scenario_document(original.scenario_id, version))
         order = [cell.id for cell, _ in doc.walk()]
-        results = [r for r in self.store.node_results(execution_id) if r.status == "completed"]
+        results = [
+            r for r in self.store.node_results(execution_id) if r.status == NodeStatus.COMPLETED
+        ]
         start_at: str | None
         if from_start:
             start_at = None
@@ -1004,7 +1011,7 @@ class Cellwright:
         if target is not None and (actor.id == user_id or actor.is_admin):
             self.privacy.check_deletable(target)
             for scenario in self.store.list_scenarios(user_id):
-                if scenario.status == "active":
+                if scenario.status == ScenarioStatus.ACTIVE:
                     with contextlib.suppress(Exception):  # best effort: rows go anyway
                         await self.disable(user_id, scenario.id)
         counts = await asyncio.to_thread(self.privacy.delete_account, actor, user_id)

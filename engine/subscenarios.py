@@ -44,11 +44,13 @@ from connectors.sdk import (
     InvalidInputError,
     LimitExceededError,
 )
+from storage.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus, NodeStatus
 
 if TYPE_CHECKING:
+    from engine.ports import SubScenarioStore
     from engine.runner import Outcome, Runner
     from engine.settings import Settings
-    from storage import Execution, Store
+    from storage import Execution
 
 __all__ = ["CALL", "CALLED", "CalledScenarioError", "SubScenarios", "calls_of", "is_callable"]
 
@@ -68,7 +70,6 @@ PARKING_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
 """(app, operation) of actions that park the run (the Delay app's): a waited-for call
 cannot run them inline, so only a call without waiting may reach a scenario with one."""
 
-_FINAL = ("completed", "failed", "cancelled")
 _RETRYABLE_CODES = frozenset({"rate_limited", "network_error", "timeout"})
 _POLL_SECONDS = 0.25
 
@@ -119,7 +120,7 @@ class SubScenarios:
 
     def __init__(
         self,
-        store: Store,
+        store: SubScenarioStore,
         runner: Runner,
         settings: Settings,
         *,
@@ -350,9 +351,9 @@ class SubScenarios:
             )
             if created:
                 outcome = await self._inline(child, fresh=True)
-            elif child.status in ("failed", "cancelled"):
+            elif child.status in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
                 continue  # an earlier try of this cell: this try calls again
-            elif child.status == "completed":
+            elif child.status == ExecutionStatus.COMPLETED:
                 return await asyncio.to_thread(self._ended, child)
             else:  # started by this cell before its run was interrupted: see it through
                 claimed = await asyncio.to_thread(
@@ -397,7 +398,7 @@ class SubScenarios:
         heartbeat = asyncio.create_task(self._heartbeat(child.id))
         try:
             outcome = await self._runner.run(child, fresh=fresh)
-            while outcome.status == "waiting" and outcome.retry_in is not None:
+            while outcome.status == ExecutionStatus.WAITING and outcome.retry_in is not None:
                 await asyncio.sleep(outcome.retry_in + 0.01)
                 claimed = await asyncio.to_thread(
                     self._store.claim_execution,
@@ -419,11 +420,11 @@ class SubScenarios:
 
     def _stop(self, execution_id: str) -> None:
         current = self._store.get_execution(None, execution_id)
-        if current is None or current.status in _FINAL:
+        if current is None or current.status in FINAL_EXECUTION_STATUSES:
             return
         self._store.finish_execution(
             execution_id,
-            status="failed",
+            status=ExecutionStatus.FAILED,
             error={
                 "code": "timeout",
                 "message": "The run was stopped: the scenario that called it stopped waiting "
@@ -445,28 +446,34 @@ class SubScenarios:
             current = await asyncio.to_thread(self._store.get_execution, None, execution_id)
             if current is None:
                 raise ConfigurationError(f"The called run {execution_id} was deleted.")
-            if current.status in _FINAL:
+            if current.status in FINAL_EXECUTION_STATUSES:
                 return await asyncio.to_thread(self._ended, current)
             await asyncio.sleep(_POLL_SECONDS)
 
     async def _result(self, child: Execution, outcome: Outcome | None) -> CallResult:
         if outcome is None:
             return await self._finished(child.id)
-        if outcome.status == "completed":
+        if outcome.status == ExecutionStatus.COMPLETED:
             output = outcome.returned if outcome.returned is not None else outcome.last_output
-            return CallResult(execution_id=child.id, status="completed", output=output)
+            return CallResult(
+                execution_id=child.id, status=ExecutionStatus.COMPLETED, output=output
+            )
         self._raise(child, outcome.error)
         raise AssertionError  # unreachable: _raise raises
 
     def _ended(self, child: Execution) -> CallResult:
         """The result of a called run that has ended, from its records."""
-        if child.status != "completed":
+        if child.status != ExecutionStatus.COMPLETED:
             self._raise(child, child.error if isinstance(child.error, dict) else None)
         returned = None
         last = None
         doc = self._runner.document(child.scenario_id, child.scenario_version)
         for r in self._store.node_results(child.id):
-            if r.status != "completed" or r.item is not None or r.cell_id == doc.trigger.id:
+            if (
+                r.status != NodeStatus.COMPLETED
+                or r.item is not None
+                or r.cell_id == doc.trigger.id
+            ):
                 continue
             cell = doc.find(r.cell_id)
             if (getattr(cell, "app", None), getattr(cell, "operation", None)) == (
@@ -477,7 +484,7 @@ class SubScenarios:
             last = r.output
         return CallResult(
             execution_id=child.id,
-            status="completed",
+            status=ExecutionStatus.COMPLETED,
             output=returned if returned is not None else last,
         )
 

@@ -42,10 +42,24 @@ from .repos.privacy import (
     ErasureMatch,
     RetentionPolicy,
 )
+from .statuses import (
+    FINAL_EXECUTION_STATUSES,
+    OPEN_EXECUTION_STATUSES,
+    ConnectionStatus,
+    ExecutionStatus,
+    NodeStatus,
+    ScenarioStatus,
+)
 from .store import Store
 from .vault import Vault, VaultKey
 
 __all__ = [
+    "FINAL_EXECUTION_STATUSES",
+    "OPEN_EXECUTION_STATUSES",
+    "ConnectionStatus",
+    "ExecutionStatus",
+    "NodeStatus",
+    "ScenarioStatus",
     "AUDIT_SOURCES",
     "ERASED",
     "MIN_ERASE_LENGTH",

@@ -68,6 +68,8 @@ from storage.datadir import private_umask
 from storage.records import OutboxEntry
 from storage.repos.privacy import ERASED, AnalyticsDeletion
 
+from .statuses import ExecutionStatus
+
 __all__ = ["SCHEMA_VERSION", "AnalyticsLog"]
 
 logger = logging.getLogger(__name__)
@@ -510,7 +512,7 @@ def _execution_row(execution: Mapping[str, Any], nodes: Sequence[Mapping[str, An
     ended_at = _timestamp(execution.get("ended_at"), "ended_at")
     status = _text(execution.get("status")) or "unknown"
     error = execution.get("error")
-    if error is None and status == "failed":
+    if error is None and status == ExecutionStatus.FAILED:
         error = next((n.get("error") for n in nodes if n.get("error") is not None), None)
     code, message = _error(error)
     return (

@@ -40,17 +40,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from .statuses import ConnectionStatus, ExecutionStatus, NodeStatus, ScenarioStatus
+
 AUTH_TYPES = ("oauth2", "api_key", "basic", "custom", "none")
 APP_SOURCES = ("code", "user")
-CONNECTION_STATUSES = ("active", "error", "disconnected")
-SCENARIO_STATUSES = ("active", "draft", "paused", "error")
+CONNECTION_STATUSES = tuple(ConnectionStatus)
+SCENARIO_STATUSES = tuple(ScenarioStatus)
 NODE_TYPES = ("trigger", "action", "transformer", "condition", "loop", "aggregate")
-EXECUTION_STATUSES = ("queued", "running", "waiting", "completed", "failed", "cancelled")
-#: statuses of an execution that still has work to do (claimable, reclaimable)
-OPEN_EXECUTION_STATUSES = ("queued", "running", "waiting")
-#: statuses `finish_execution` accepts
-FINAL_EXECUTION_STATUSES = ("completed", "failed", "cancelled")
-NODE_RESULT_STATUSES = ("pending", "running", "completed", "failed", "skipped")
+EXECUTION_STATUSES = tuple(ExecutionStatus)
+NODE_RESULT_STATUSES = tuple(NodeStatus)
 AUDIT_SOURCES = ("workspace", "api", "cli", "system")  # storage.audit_chain.AUDIT_SOURCES
 
 ID = String(32)  # new_id(): 16 hex digits of time_ns + 16 random hex digits

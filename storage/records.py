@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, NotRequired, TypedDict
 
+from .statuses import ConnectionStatus, ExecutionStatus, NodeStatus, ScenarioStatus
+
 JSON = Any  # a JSON-serialisable value (dict, list, str, int, float, bool or None)
 
 
@@ -86,7 +88,7 @@ class Connection(_Record):
     app_id: str
     user_id: str
     name: str
-    status: str
+    status: ConnectionStatus
     status_message: str | None
     created_at: datetime
     updated_at: datetime
@@ -94,6 +96,9 @@ class Connection(_Record):
     usage_count: int
     metadata: JSON
     is_sandbox: bool
+
+    def __post_init__(self) -> None:  # rows and JSON hold the plain word
+        object.__setattr__(self, "status", ConnectionStatus(self.status))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +113,7 @@ class Scenario(_Record):
     user_id: str
     name: str
     description: str
-    status: str
+    status: ScenarioStatus
     created_at: datetime
     updated_at: datetime
     last_run: datetime | None
@@ -123,6 +128,9 @@ class Scenario(_Record):
     source_file: str | None = None
     #: why the system set the status (``error``: paused after failed runs in a row), else None
     status_reason: str | None = None
+
+    def __post_init__(self) -> None:  # rows and JSON hold the plain word
+        object.__setattr__(self, "status", ScenarioStatus(self.status))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +163,7 @@ class Execution(_Record):
     scenario_id: str
     scenario_version: int
     user_id: str
-    status: str
+    status: ExecutionStatus
     start_time: datetime | None
     end_time: datetime | None
     duration_ms: float | None
@@ -175,6 +183,9 @@ class Execution(_Record):
     resume_call: JSON = None  # the call that came to it, or {"timed_out": true}
     parent_execution_id: str | None = None  # the run that called this one (sub-scenario)
 
+    def __post_init__(self) -> None:  # rows and JSON hold the plain word
+        object.__setattr__(self, "status", ExecutionStatus(self.status))
+
 
 @dataclass(frozen=True, slots=True)
 class NodeResult(_Record):
@@ -184,7 +195,7 @@ class NodeResult(_Record):
     execution_id: str
     cell_id: str
     attempt: int
-    status: str
+    status: NodeStatus
     start_time: datetime | None
     end_time: datetime | None
     duration_ms: float | None
@@ -194,6 +205,9 @@ class NodeResult(_Record):
     seq: int
     item: str | None = None
     """The loop item the cell ran for (``"3"``, ``"2/5"`` in nested loops); None outside loops."""
+
+    def __post_init__(self) -> None:  # rows and JSON hold the plain word
+        object.__setattr__(self, "status", NodeStatus(self.status))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 from ..errors import NotFoundError
 from ..models import CONNECTION_STATUSES, ConnectionRow, NodeRow, ScenarioRow
 from ..records import Connection, Scenario
+from ..statuses import ConnectionStatus
 from ._base import RepoBase, check_choice, new_id, rowcount, to_record, utcnow
 
 
@@ -32,7 +33,7 @@ class ConnectionsRepo(RepoBase):
         *,
         metadata: dict[str, Any] | None = None,
         is_sandbox: bool = False,
-        status: str = "active",
+        status: str = ConnectionStatus.ACTIVE,
         status_message: str | None = None,
     ) -> Connection:
         """Store a new connection; ``credentials`` are encrypted before they are written."""

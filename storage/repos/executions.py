@@ -27,15 +27,14 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import NotFoundError
 from ..models import (
     EXECUTION_STATUSES,
-    FINAL_EXECUTION_STATUSES,
     NODE_RESULT_STATUSES,
-    OPEN_EXECUTION_STATUSES,
     ExecutionRow,
     NodeResultRow,
     ScenarioRow,
     UTCDateTime,
 )
 from ..records import AnalyticsFacts, Execution, NodeResult
+from ..statuses import FINAL_EXECUTION_STATUSES, OPEN_EXECUTION_STATUSES, ExecutionStatus
 from . import _sqlite_hot as hot
 from ._base import RepoBase, check_choice, like_escape, new_id, rowcount, to_record, utcnow
 from .analytics_outbox import write_outbox, write_outbox_sqlite
@@ -72,10 +71,10 @@ _CLAIM = (
     update(_EXECUTIONS)
     .where(_BY_ID, _claimable(_NOW))
     .values(
-        status="running",
+        status=ExecutionStatus.RUNNING,
         # still "running" here means its lease expired: the process holding it died
         reclaims=case(
-            (_EXECUTIONS.c.status == "running", _EXECUTIONS.c.reclaims + 1),
+            (_EXECUTIONS.c.status == ExecutionStatus.RUNNING, _EXECUTIONS.c.reclaims + 1),
             else_=_EXECUTIONS.c.reclaims,
         ),
         start_time=func.coalesce(_EXECUTIONS.c.start_time, _NOW),
@@ -125,7 +124,7 @@ class ExecutionsRepo(RepoBase):
         user_id: str,
         trigger: dict[str, Any],
         idempotency_key: str | None = None,
-        status: str = "queued",
+        status: str = ExecutionStatus.QUEUED,
         rerun_of: str | None = None,
         resume_from: str | None = None,
         claim_owner: str | None = None,
@@ -149,7 +148,8 @@ class ExecutionsRepo(RepoBase):
                 return existing, False
         now = utcnow()
         if claim_owner is not None:
-            status = "running"  # created already claimed: saves the claim's transaction
+            # created already claimed: saves the claim's transaction
+            status = ExecutionStatus.RUNNING
         values: dict[str, Any] = {
             "id": new_id(),
             "scenario_id": scenario_id,
@@ -239,7 +239,7 @@ class ExecutionsRepo(RepoBase):
                 .where(
                     ExecutionRow.id == execution_id,
                     ExecutionRow.lease_owner == owner,
-                    ExecutionRow.status == "running",
+                    ExecutionRow.status == ExecutionStatus.RUNNING,
                 )
                 .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
             )
@@ -254,7 +254,7 @@ class ExecutionsRepo(RepoBase):
                 update(ExecutionRow)
                 .where(ExecutionRow.id == execution_id)
                 .values(
-                    status="waiting",
+                    status=ExecutionStatus.WAITING,
                     next_attempt_at=next_attempt_at,
                     attempt=attempt,
                     error=error,
@@ -280,7 +280,7 @@ class ExecutionsRepo(RepoBase):
                 update(_EXECUTIONS)
                 .where(_EXECUTIONS.c.id == execution_id)
                 .values(
-                    status="waiting",
+                    status=ExecutionStatus.WAITING,
                     next_attempt_at=due,
                     error=None,
                     lease_until=None,
@@ -332,7 +332,10 @@ class ExecutionsRepo(RepoBase):
                     # parked at a delay (no error), not waiting for a retry's backoff
                     next_attempt_at=case(
                         (
-                            and_(_EXECUTIONS.c.status == "waiting", _EXECUTIONS.c.error.is_(None)),
+                            and_(
+                                _EXECUTIONS.c.status == ExecutionStatus.WAITING,
+                                _EXECUTIONS.c.error.is_(None),
+                            ),
                             now,
                         ),
                         else_=_EXECUTIONS.c.next_attempt_at,
@@ -555,7 +558,7 @@ class ExecutionsRepo(RepoBase):
         or cancelled is not counted."""
         conditions = [
             ExecutionRow.scenario_id == scenario_id,
-            ExecutionRow.status.in_(("completed", "failed")),
+            ExecutionRow.status.in_((ExecutionStatus.COMPLETED, ExecutionStatus.FAILED)),
         ]
         if version is not None:
             conditions.append(ExecutionRow.scenario_version == version)
@@ -568,7 +571,7 @@ class ExecutionsRepo(RepoBase):
         count = 0
         with self._read() as s:
             for status in s.scalars(query):
-                if status != "failed":
+                if status != ExecutionStatus.FAILED:
                     break
                 count += 1
         return count
@@ -615,7 +618,7 @@ class ExecutionsRepo(RepoBase):
             .where(_EXECUTIONS.c.status.in_(OPEN_EXECUTION_STATUSES))
             .group_by(_EXECUTIONS.c.status)
         )
-        counts = dict.fromkeys(OPEN_EXECUTION_STATUSES, 0)
+        counts: dict[str, int] = {str(status): 0 for status in OPEN_EXECUTION_STATUSES}
         with self._read() as s:
             for status, count in s.execute(query):
                 counts[status] = int(count)
@@ -713,9 +716,11 @@ class ExecutionsRepo(RepoBase):
             .where(
                 _claimable(now),
                 or_(
-                    status == "running",
-                    and_(status == "waiting", _EXECUTIONS.c.next_attempt_at <= before),
-                    and_(status == "queued", _EXECUTIONS.c.created_at <= before),
+                    status == ExecutionStatus.RUNNING,
+                    and_(
+                        status == ExecutionStatus.WAITING, _EXECUTIONS.c.next_attempt_at <= before
+                    ),
+                    and_(status == ExecutionStatus.QUEUED, _EXECUTIONS.c.created_at <= before),
                 ),
             )
             .order_by(_EXECUTIONS.c.created_at, _EXECUTIONS.c.id)
@@ -729,7 +734,7 @@ class ExecutionsRepo(RepoBase):
         with self._read() as s:
             due: datetime | None = s.scalar(
                 select(func.min(ExecutionRow.next_attempt_at)).where(
-                    ExecutionRow.status == "waiting"
+                    ExecutionRow.status == ExecutionStatus.WAITING
                 )
             )
         return due

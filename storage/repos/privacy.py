@@ -51,6 +51,7 @@ from ..models import (
     WebhookSubscriptionRow,
 )
 from ..records import Execution, NodeResult, _Record
+from ..statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from ._base import RepoBase, like_escape, rowcount, to_record, utcnow
 
 __all__ = [
@@ -72,7 +73,6 @@ ERASED = "[erased]"
 MIN_ERASE_LENGTH = 3
 #: the subject type of a per-user retention policy (a team would be another)
 USER_SUBJECT = "user"
-_FINAL = ("completed", "failed", "cancelled")
 _ERASE_AAD = "analytics_deletions/erase"
 
 
@@ -186,10 +186,15 @@ class PrivacyRepo(RepoBase):
         analytics log is told (unless ``analytics`` is off: nothing reads the queue then).
         Returns how many (less than ``limit``: nothing is left)."""
         expired = or_(
-            and_(ExecutionRow.status != "failed", ExecutionRow.created_at < cutoff),
-            and_(ExecutionRow.status == "failed", ExecutionRow.created_at < failed_cutoff),
+            and_(ExecutionRow.status != ExecutionStatus.FAILED, ExecutionRow.created_at < cutoff),
+            and_(
+                ExecutionRow.status == ExecutionStatus.FAILED,
+                ExecutionRow.created_at < failed_cutoff,
+            ),
         )
-        query = select(ExecutionRow.id).where(ExecutionRow.status.in_(_FINAL), expired)
+        query = select(ExecutionRow.id).where(
+            ExecutionRow.status.in_(FINAL_EXECUTION_STATUSES), expired
+        )
         if user_id is not None:
             query = query.where(ExecutionRow.user_id == user_id)
         if exclude_users:

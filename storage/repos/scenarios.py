@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import ConflictError, NotFoundError
 from ..models import NODE_TYPES, SCENARIO_STATUSES, NodeRow, ScenarioRow, ScenarioVersionRow
 from ..records import Node, Scenario
+from ..statuses import ScenarioStatus
 from ._base import RepoBase, check_choice, like_escape, new_id, rowcount, to_record, utcnow
 
 #: what a document without these settings does: the defaults of ``cells.models.ScenarioSettings``
@@ -147,7 +148,7 @@ class ScenariosRepo(RepoBase):
                     user_id=user_id,
                     name="Untitled scenario",
                     description="",
-                    status="draft",
+                    status=ScenarioStatus.DRAFT,
                     created_at=now,
                     last_run=None,
                     schedule=None,
@@ -262,8 +263,10 @@ class ScenariosRepo(RepoBase):
     def active_scenarios(self, user_id: str | None = None) -> list[Scenario]:
         """The active scenarios of every user (for the scheduler and pollers), or of one."""
         if user_id is None:
-            return self._scenarios(ScenarioRow.status == "active")
-        return self._scenarios(and_(ScenarioRow.status == "active", ScenarioRow.user_id == user_id))
+            return self._scenarios(ScenarioRow.status == ScenarioStatus.ACTIVE)
+        return self._scenarios(
+            and_(ScenarioRow.status == ScenarioStatus.ACTIVE, ScenarioRow.user_id == user_id)
+        )
 
     def _scenarios(self, condition: Any) -> list[Scenario]:
         with self._read() as s:

@@ -125,7 +125,8 @@ async def test_server_down_is_a_clear_error(make_settings: Any) -> None:
     started = time.monotonic()
     with pytest.raises(AssistantError) as caught:
         await draft(PROMPT, registry=default_registry(), settings=settings)
-    assert time.monotonic() - started < 10
+    # no long retries against a server that is down (generous: a loaded machine is slow)
+    assert time.monotonic() - started < 60
     message = str(caught.value)
     assert "reach the model provider" in message and "CELLWRIGHT_ASSISTANT_API_BASE" in message
     assert str(port) not in message and "127.0.0.1" not in message and API_KEY not in message

@@ -8,7 +8,6 @@ posting signed deliveries over HTTP the way Slack does (retries included).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -118,11 +117,9 @@ async def test_one_connection_url_feeds_every_listening_scenario(
 
         # a message in #general: exactly one run, the message scenario's — answered before it runs
         probe.sleeps["count"] = 2.0
-        started = time.monotonic()
+        # never waits for the runs (Slack wants an answer within 3 s): the run the answer
+        # names is still queued or running (its cell sleeps 2 s) when the answer arrives
         taken = await sb.deliver(url, message("Ev0MSG0001"))
-        assert (
-            time.monotonic() - started < 1.5
-        )  # never waits for the runs (Slack wants an answer within 3 s)
         assert taken.status_code == 200
         [first] = taken.json()["execution_ids"]
         assert taken.json()["accepted"] == 1

@@ -327,13 +327,14 @@ async def test_the_run_is_capped_by_the_scenario_timeout(
 ) -> None:
     text = scenario(
         "  - {id: a, kind: action, app: probe, operation: count, inputs: {sleep: 0.2}}\n"
-        "  - {id: b, kind: action, app: probe, operation: count, inputs: {sleep: 5}}\n"
+        "  - {id: b, kind: action, app: probe, operation: count, inputs: {sleep: 60}}\n"
         "  - {id: c, kind: action, app: probe, operation: count}\n",
         settings="settings: {timeout_seconds: 0.5}\n",
     )
     started = time.monotonic()
     result = await run_text(svc, user, text)
-    assert time.monotonic() - started < 2
+    # cut at the limit, not after the 60 s call (a loaded machine may take seconds more)
+    assert time.monotonic() - started < 30
     assert result["status"] == "failed"
     assert result["error"]["code"] == "timeout" and result["error"]["cell_id"] == "b"
     assert "time limit (0.5 s)" in result["error"]["message"]
